@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The blkfs binary: the mount commands (mount, umount, acquire, import, export) and the blkar toolkit (sbx ...).
+import { Command } from 'commander';
+import { registerMountCommands } from './mount-commands';
+import { registerSbxCommands } from './sbx';
+
+export function buildProgram(): Command {
+  const program = new Command('blkfs')
+    .description('FUSE filesystem for disk preservation: every read is kept, each sector is read once')
+    .version('0.1.0');
+  registerMountCommands(program);
+  registerSbxCommands(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      process.stderr.write(`blkfs: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    });
+}

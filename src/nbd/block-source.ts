@@ -1,0 +1,45 @@
+// The narrow interface every layer above the device speaks: a read-only byte range of fixed size.
+// Layers compose like nbdkit filters: device (nbdkit) → NBD client → cache → views.
+
+export interface SourceStats {
+  /** Successful read requests and the bytes they returned. */
+  reads: number;
+  bytes: number;
+  /** Read requests that failed with a media error. */
+  failedReads: number;
+}
+
+export interface BlockSource {
+  /** Size of the medium in bytes. */
+  readonly size: number;
+  /** Logical sector size in bytes (512, 2048, 4096...). */
+  readonly sectorSize: number;
+  /**
+   * Reads exactly `length` bytes at `offset`. Rejects with MediaError when the medium reports an
+   * error for (part of) the range, or SourceLostError when the source itself is gone.
+   */
+  read(offset: number, length: number): Promise<Buffer>;
+  stats(): SourceStats;
+  close(): Promise<void>;
+}
+
+/** The medium answered, with an error: a bad sector (or more) inside the requested range. */
+export class MediaError extends Error {
+  constructor(
+    readonly offset: number,
+    readonly length: number,
+    readonly errno: number,
+    message?: string,
+  ) {
+    super(message ?? `read error (errno ${errno}) in ${length} bytes at ${offset}`);
+    this.name = 'MediaError';
+  }
+}
+
+/** The source is unreachable (nbdkit died, connection dropped): not a verdict on any sector. */
+export class SourceLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceLostError';
+  }
+}
