@@ -7,7 +7,19 @@ export interface SourceStats {
   bytes: number;
   /** Read requests that failed with a media error. */
   failedReads: number;
+  /** Read requests that failed because the source was lost (not a verdict on any sector). */
+  lostReads?: number;
+  /** Times the source was reconnected (nbdkit restarted or NBD connection re-established). */
+  reconnects?: number;
 }
+
+/** What identifies the source outside its bytes; the cache may fold it into the medium identity. */
+export type SourceIdentityHint =
+  | { kind: 'file'; path: string; dev: number; ino: number; mtimeMs: number }
+  | { kind: 'device'; path: string; realPath: string; rdev: number }
+  | { kind: 'nbd'; uri: string };
+
+export type SourceEvent = { type: 'lost'; message: string } | { type: 'reconnected'; message: string };
 
 export interface BlockSource {
   /** Size of the medium in bytes. */
@@ -21,6 +33,9 @@ export interface BlockSource {
   read(offset: number, length: number): Promise<Buffer>;
   stats(): SourceStats;
   close(): Promise<void>;
+  readonly identityHint?: SourceIdentityHint;
+  /** Lost / reconnected notifications; returns an unsubscribe function. */
+  onEvent?(listener: (event: SourceEvent) => void): () => void;
 }
 
 /** The medium answered, with an error: a bad sector (or more) inside the requested range. */
