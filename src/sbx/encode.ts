@@ -1,0 +1,369 @@
+/**
+ * The encode workflow (blkar `encode`): streams the input once, renders every container block
+ * through the random-access core (ContainerRenderer) a batch of whole super block sets at a time,
+ * writes them in place, and finally rewrites all metadata copies with the real FSZ and hash —
+ * exactly as blkar does (placeholder metadata first, seek back at the end).
+ * Reading the next batch and writing the previous one overlap with rendering.
+ */
+import { randomBytes } from 'crypto';
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import { Readable } from 'stream';
+import { ContainerSpec, FileTooLargeError, makeContainerSpec, standardMetadata } from './container-spec';
+import { buildBlock } from './header';
+import { Layout } from './layout';
+import { encodeMetadataPayload, Metadata } from './metadata';
+import { createHasher, DEFAULT_HASH_TYPE, HashType, Multihash } from './multihash';
+import { contiguousPlan, ContainerRenderer } from './random-access';
+import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './specs';
+
+/** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
+export class EncodeParamError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EncodeParamError';
+  }
+}
+
+/** Resolved version / RS parameters. d, p, burst are 0 for versions 1–3. */
+export interface EncodeParams {
+  version: SbxVersion;
+  d: number;
+  p: number;
+  burst: number;
+}
+
+/**
+ * blkar's CLI defaulting rules (sbx-format.md §9.1): no version → 17/10/2/12; giving D, P or B
+ * without a version is an error; an explicit EC version needs D and P, and B defaults to 0.
+ * D/P/B are ignored for versions 1–3.
+ */
+export function resolveEncodeParams(opts: { version?: SbxVersion; d?: number; p?: number; burst?: number }): EncodeParams {
+  if (opts.version === undefined) {
+    if (opts.d !== undefined || opts.p !== undefined || opts.burst !== undefined) {
+      throw new EncodeParamError('--rs-data, --rs-parity and --burst require --sbx-version to be specified');
+    }
+    return { version: 17, d: 10, p: 2, burst: 12 };
+  }
+  if (!isEcVersion(opts.version)) return { version: opts.version, d: 0, p: 0, burst: 0 };
+  if (opts.d === undefined) throw new EncodeParamError(`--rs-data is required for version ${opts.version}`);
+  if (opts.p === undefined) throw new EncodeParamError(`--rs-parity is required for version ${opts.version}`);
+  const r = { version: opts.version, d: opts.d, p: opts.p, burst: opts.burst ?? 0 };
+  if (!Number.isInteger(r.d) || r.d < 1 || r.d > 255) throw new EncodeParamError(`Invalid RS data shard count: ${r.d}`);
+  if (!Number.isInteger(r.p) || r.p < 1 || r.p > 255) throw new EncodeParamError(`Invalid RS parity shard count: ${r.p}`);
+  if (r.d + r.p > 256) throw new EncodeParamError(`RS data + parity shard count must be ≤ 256, got ${r.d + r.p}`);
+  if (!Number.isInteger(r.burst) || r.burst < 0) throw new EncodeParamError(`Invalid burst error resistance level: ${r.burst}`);
+  return r;
+}
+
+/** Progress of a running encode. */
+export interface EncodeProgress {
+  bytesProcessed: number;
+  /** null for stdin. */
+  totalBytes: number | null;
+}
+
+/** Options of encodeFile / encodeStream, mirroring blkar's. */
+export interface EncodeOptions {
+  /** Container version; with d/p/burst resolved by resolveEncodeParams (default 17/10/2/12). */
+  version?: SbxVersion;
+  d?: number;
+  p?: number;
+  burst?: number;
+  /** Hash type for HSH (default sha256). */
+  hash?: HashType;
+  /** --no-meta (versions 1–3 only; ignored for 17–19). */
+  noMeta?: boolean;
+  /** 6-byte UID (default random). */
+  uid?: Uint8Array;
+  /** Byte range of the input: start (default 0). */
+  from?: number;
+  /** Inclusive end (--to-inc). */
+  toInc?: number;
+  /** Exclusive end (--to-exc). */
+  toExc?: number;
+  /** FNM override; undefined = file-name part of the input path (none for streams); null = omit. */
+  fnm?: string | null;
+  /** SNM override; undefined = file-name part of the output path; null = omit. */
+  snm?: string | null;
+  /** FDT override (seconds); undefined = input mtime (none for streams); null = omit. */
+  fdt?: number | null;
+  /** SDT (seconds); default = encode start time. */
+  sdt?: number;
+  /** Called about once per batch. */
+  onProgress?: (p: EncodeProgress) => void;
+  /** Source bytes per batch (default ~8 MiB, rounded to whole super block sets). */
+  batchBytes?: number;
+}
+
+/** blkar's encode stats. */
+export interface EncodeStats {
+  uid: Buffer;
+  version: SbxVersion;
+  blockSize: number;
+  dataSize: number;
+  /** null for versions 1–3. */
+  rsData: number | null;
+  rsParity: number | null;
+  burst: number | null;
+  /** meta + data + parity. */
+  blocksWritten: number;
+  /** Metadata copies written (counted once, like blkar). */
+  metaBlocksWritten: number;
+  /** Data blocks including the last set's padding blocks (blkar's "data" count). */
+  dataBlocksWritten: number;
+  parityBlocksWritten: number;
+  /** Bytes of input encoded (= FSZ). */
+  bytesEncoded: number;
+  /** blkar's "File size": equals bytesEncoded. */
+  fileSize: number;
+  /** Container size in bytes, holes included. */
+  containerSize: number;
+  /** null without metadata (blkar prints N/A / null). */
+  hash: Multihash | null;
+  elapsedMs: number;
+}
+
+/** Sequential byte source: fills buf[offset, offset+length) as far as possible, 0 at end. */
+interface ChunkSource {
+  read(buf: Buffer, offset: number, length: number): Promise<number>;
+}
+
+function fileChunkSource(h: fsp.FileHandle, start: number, length: number): ChunkSource {
+  let pos = start;
+  const end = start + length;
+  return {
+    async read(buf, offset, len) {
+      let got = 0;
+      while (got < len && pos < end) {
+        const { bytesRead } = await h.read(buf, offset + got, Math.min(len - got, end - pos), pos);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+        pos += bytesRead;
+      }
+      return got;
+    },
+  };
+}
+
+function streamChunkSource(input: AsyncIterable<Uint8Array>, skip: number, limit: number): ChunkSource {
+  const it = input[Symbol.asyncIterator]();
+  let pending: Uint8Array | null = null;
+  let toSkip = skip;
+  let left = limit;
+  let done = false;
+  return {
+    async read(buf, offset, len) {
+      let got = 0;
+      while (got < len && left > 0 && !done) {
+        if (!pending || pending.length === 0) {
+          const r = await it.next();
+          if (r.done) {
+            done = true;
+            break;
+          }
+          pending = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+          if (toSkip > 0) {
+            const s = Math.min(toSkip, pending.length);
+            toSkip -= s;
+            pending = pending.subarray(s);
+          }
+          continue;
+        }
+        const n = Math.min(pending.length, len - got, left);
+        buf.set(pending.subarray(0, n), offset + got);
+        pending = pending.subarray(n);
+        got += n;
+        left -= n;
+      }
+      return got;
+    },
+  };
+}
+
+/** blkar's byte range arithmetic: from clamped to the size, end = toInc + 1 or toExc, clamped to [from, size]. */
+export function resolveByteRange(size: number, from?: number, toInc?: number, toExc?: number): { start: number; length: number } {
+  const start = Math.min(from ?? 0, size);
+  const rawEnd = toInc !== undefined ? toInc + 1 : toExc ?? size;
+  const end = Math.min(Math.max(rawEnd, start), size);
+  return { start, length: end - start };
+}
+
+/**
+ * Encodes the file at `inputPath` (or its --from/--to range) into a new container at `outputPath`
+ * (created or truncated). Rejects with EncodeParamError / FileTooLargeError / MetadataTooLargeError
+ * before writing anything when the parameters are impossible; the output is left in place on I/O errors.
+ */
+export async function encodeFile(inputPath: string, outputPath: string, opts: EncodeOptions = {}): Promise<EncodeStats> {
+  const h = await fsp.open(inputPath, 'r');
+  try {
+    const st = await h.stat();
+    const range = resolveByteRange(st.size, opts.from, opts.toInc, opts.toExc);
+    const mtime = Math.floor(st.mtimeMs / 1000);
+    return await encodeCore(fileChunkSource(h, range.start, range.length), range.length, outputPath, {
+      ...opts,
+      fnm: opts.fnm === undefined ? path.basename(inputPath) : opts.fnm,
+      fdt: opts.fdt === undefined ? (mtime >= 0 ? mtime : null) : opts.fdt,
+    });
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * Encodes a stream (e.g. process.stdin, blkar's `encode -`) into `outputPath`. No FNM/FDT unless
+ * given; FSZ is the number of bytes read; --from/--to skip and limit the stream.
+ */
+export async function encodeStream(input: Readable | AsyncIterable<Uint8Array>, outputPath: string, opts: EncodeOptions = {}): Promise<EncodeStats> {
+  const from = opts.from ?? 0;
+  const limit = opts.toInc !== undefined ? opts.toInc + 1 - from : opts.toExc !== undefined ? opts.toExc - from : Infinity;
+  return encodeCore(streamChunkSource(input, from, Math.max(0, limit)), null, outputPath, {
+    ...opts,
+    fnm: opts.fnm ?? null,
+    fdt: opts.fdt ?? null,
+  });
+}
+
+async function encodeCore(source: ChunkSource, knownSize: number | null, outputPath: string, opts: EncodeOptions): Promise<EncodeStats> {
+  const started = Date.now();
+  const params = resolveEncodeParams(opts);
+  const layout = new Layout({ ...params, metaEnabled: !opts.noMeta });
+  const hashType = opts.hash ?? DEFAULT_HASH_TYPE;
+  const uid = Buffer.from(opts.uid ?? randomBytes(UID_LENGTH));
+  if (uid.length !== UID_LENGTH) throw new EncodeParamError(`UID must be ${UID_LENGTH} bytes`);
+  if (knownSize !== null && knownSize > layout.maxFileSize()) throw new FileTooLargeError(knownSize, layout.maxFileSize());
+  const sdt = opts.sdt ?? Math.floor(started / 1000);
+
+  const metaFor = (fsz: number | undefined, hsh: Multihash): Metadata =>
+    standardMetadata(layout, {
+      fnm: opts.fnm ?? undefined,
+      snm: opts.snm === undefined ? path.basename(outputPath) : opts.snm ?? undefined,
+      fsz,
+      fdt: opts.fdt ?? undefined,
+      sdt,
+      hsh,
+    });
+  const emptyHash: Multihash = { type: hashType, digest: createHasher(hashType).digest() };
+  // blkar's placeholder: FSZ = requested length (absent for stdin), hash of the empty message.
+  const placeholder = layout.metaEnabled ? metaFor(knownSize ?? undefined, emptyHash) : null;
+  if (layout.metaEnabled) encodeMetadataPayload(metaFor(0, emptyHash), layout.version); // final size check, before writing
+  const spec: ContainerSpec = makeContainerSpec({ ...params, metaEnabled: layout.metaEnabled, uid, fileSize: knownSize ?? 0, metadata: placeholder });
+  const renderer = new ContainerRenderer(spec);
+
+  // A "unit" is the smallest piece of source whose blocks fill a contiguous container region:
+  // one super block set (B sets, or 1 set when B = 0) for EC, one chunk for versions 1–3.
+  const unitSets = layout.ec ? Math.max(1, layout.burst) : 1;
+  const unitSource = unitSets * renderer.setSourceSize;
+  const unitBlocks = unitSets * layout.setSize;
+  const batchUnits = Math.max(1, Math.floor((opts.batchBytes ?? 8 * 1024 * 1024) / unitSource));
+  const batchSource = batchUnits * unitSource;
+  const regionStart = (unit: number): number => (unit === 0 ? 0 : layout.metaCount + unit * unitBlocks);
+
+  const out = await fsp.open(outputPath, 'w');
+  const pendingWrites: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  try {
+    const hasher = layout.metaEnabled ? createHasher(hashType) : null;
+    const bufs = [Buffer.allocUnsafe(batchSource), Buffer.allocUnsafe(batchSource)];
+    const outBufs: Buffer[] = [];
+    let total = 0;
+    let unit = 0;
+    let which = 0;
+    let nextRead = source.read(bufs[0], 0, batchSource);
+    for (;;) {
+      const n = await nextRead;
+      const src = bufs[which];
+      const final = n < batchSource;
+      if (!final) nextRead = quiet(source.read(bufs[1 - which], 0, batchSource)); // overlap the next read
+      total += n;
+      if (total > layout.maxFileSize()) throw new FileTooLargeError(total, layout.maxFileSize());
+      hasher?.update(src.subarray(0, n));
+      src.fill(PAD_BYTE, n);
+      const firstSet = unit * unitSets;
+      const setsHere = final ? layout.setCount(total) - firstSet : batchUnits * unitSets;
+      const startIdx = regionStart(unit);
+      const endIdx = final ? layout.containerBlockCount(total) : regionStart(unit + batchUnits);
+      const count = endIdx - startIdx;
+      if (count > 0) {
+        const bs = layout.blockSize;
+        await pendingWrites[which]; // this output buffer's previous write (two batches ago) must be done
+        let ob = outBufs[which];
+        if (!ob || ob.length < count * bs) ob = outBufs[which] = Buffer.allocUnsafe(count * bs); // this output buffer's previous write (two batches ago) must be done
+        renderer.render(startIdx, count, contiguousPlan(firstSet, firstSet + setsHere), src, ob, 0, total);
+        pendingWrites[which] = quiet(writeRegion(out, layout, ob, startIdx, count, final ? total : null));
+      }
+      opts.onProgress?.({ bytesProcessed: total, totalBytes: knownSize });
+      if (final) break;
+      unit += batchUnits;
+      which = 1 - which;
+    }
+    await Promise.all(pendingWrites);
+
+    let hash: Multihash | null = null;
+    if (layout.metaEnabled && hasher) {
+      hash = { type: hashType, digest: hasher.digest() };
+      const block = buildBlock(layout.version, uid, 0, encodeMetadataPayload(metaFor(total, hash), layout.version));
+      for (const idx of layout.metadataIndices()) await out.write(block, 0, block.length, idx * layout.blockSize);
+    }
+    const containerSize = layout.containerSize(total);
+    await out.truncate(containerSize);
+    const c = layout.calc(total);
+    return {
+      uid,
+      version: layout.version,
+      blockSize: layout.blockSize,
+      dataSize: layout.dataSize,
+      rsData: layout.ec ? layout.d : null,
+      rsParity: layout.ec ? layout.p : null,
+      burst: layout.ec ? layout.burst : null,
+      blocksWritten: c.metadataBlockCount + c.dataOnlyBlockCount + c.dataParityBlockCount,
+      metaBlocksWritten: c.metadataBlockCount,
+      dataBlocksWritten: c.dataOnlyBlockCount,
+      parityBlocksWritten: c.dataParityBlockCount,
+      bytesEncoded: total,
+      fileSize: total,
+      containerSize,
+      hash,
+      elapsedMs: Date.now() - started,
+    };
+  } finally {
+    await Promise.allSettled(pendingWrites); // never close the handle under an in-flight write
+    await out.close();
+  }
+}
+
+/** Marks a promise as handled (it is awaited later) so an early rejection is not "unhandled". */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/**
+ * Writes rendered blocks [startIdx, startIdx+count). In the last batch (fileSize given) runs of
+ * burst holes are skipped, so they stay sparse as blkar leaves them.
+ */
+async function writeRegion(out: fsp.FileHandle, layout: Layout, buf: Buffer, startIdx: number, count: number, fileSize: number | null): Promise<void> {
+  const bs = layout.blockSize;
+  if (fileSize === null || !layout.ec || layout.burst === 0) {
+    await writeAll(out, buf, 0, count * bs, startIdx * bs);
+    return;
+  }
+  let i = 0;
+  while (i < count) {
+    if (layout.kindOfIndex(startIdx + i, fileSize) === 'hole') {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < count && layout.kindOfIndex(startIdx + j, fileSize) !== 'hole') j++;
+    await writeAll(out, buf, i * bs, (j - i) * bs, (startIdx + i) * bs);
+    i = j;
+  }
+}
+
+async function writeAll(out: fsp.FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await out.write(buf, offset + done, length - done, position + done);
+    done += bytesWritten;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The random-access input interface the library reads through (files, buffers, later the device
+ * cache). Keeps src/sbx/ free of any knowledge of FUSE or the cache.
+ */
+import { promises as fsp } from 'fs';
+
+/** A readable byte range [0, size). */
+export interface RandomReader {
+  /** Total length in bytes. */
+  readonly size: number;
+  /**
+   * Returns bytes [offset, offset + length) — exactly `length` bytes, or fewer only where the range
+   * passes `size`. Rejects on I/O errors (never returns invented bytes).
+   */
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+/** Reads from a Buffer in memory. */
+export class BufferReader implements RandomReader {
+  constructor(private readonly buf: Uint8Array) {}
+  get size(): number {
+    return this.buf.length;
+  }
+  async read(offset: number, length: number): Promise<Buffer> {
+    const start = Math.min(Math.max(0, offset), this.buf.length);
+    const end = Math.min(this.buf.length, start + Math.max(0, length));
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + start, end - start);
+  }
+}
+
+/** Reads a regular file (or block device) with positional reads. Call close() when done. */
+export class FileReader implements RandomReader {
+  private constructor(private readonly handle: fsp.FileHandle, readonly size: number, private readonly owned: boolean) {}
+
+  /** Opens `path` read-only; size from fstat (for block devices pass `size` explicitly). */
+  static async open(path: string, size?: number): Promise<FileReader> {
+    const h = await fsp.open(path, 'r');
+    try {
+      const st = await h.stat();
+      return new FileReader(h, size ?? st.size, true);
+    } catch (e) {
+      await h.close();
+      throw e;
+    }
+  }
+
+  /** Wraps an already open handle; close() will not close it. */
+  static fromHandle(handle: fsp.FileHandle, size: number): FileReader {
+    return new FileReader(handle, size, false);
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const end = Math.min(this.size, offset + length);
+    const want = Math.max(0, end - offset);
+    const buf = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await this.handle.read(buf, got, want - got, offset + got);
+      if (bytesRead === 0) break; // file shrank under us: return what exists
+      got += bytesRead;
+    }
+    return got === want ? buf : buf.subarray(0, got);
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.handle.close();
+  }
+}
+
+/** A window [start, start + length) of another reader, re-based at 0 (used for --from / --to ranges). */
+export class SliceReader implements RandomReader {
+  readonly size: number;
+  constructor(private readonly inner: RandomReader, private readonly start: number, length: number) {
+    this.size = Math.max(0, Math.min(length, inner.size - start));
+  }
+  read(offset: number, length: number): Promise<Buffer> {
+    const end = Math.min(this.size, offset + length);
+    return this.inner.read(this.start + offset, Math.max(0, end - offset));
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * `repair` workflow (blkar repair_core, sbx-format.md §7.7): in-place Reed-Solomon repair of an EC container.
+ * Only the blocks that must change are written: metadata copies that are invalid (overwritten with the
+ * reference metadata block) and blocks rebuilt by RS. A block set with more than P missing blocks is
+ * reported and left untouched. Versions 1–3 carry no parity: nothing is done (the CLI prints a notice).
+ */
+import { promises as fsp } from 'fs';
+import { writeHeader } from './header';
+import { FileReader } from './reader';
+import { ReedSolomon } from './reed-solomon';
+import { HEADER_SIZE, isEcVersion } from './specs';
+import {
+  burstOrGuess,
+  checkRecordedSize,
+  findReferenceBlock,
+  isSameContainerBlock,
+  layoutOf,
+  Progress,
+  refBlockType,
+  rsParamsOf,
+  secondsSince,
+  writeAt,
+  RefBlockInfo,
+} from './workflow-common';
+
+export interface RepairParams {
+  input: string;
+  burst?: number;
+  /** Count and report, write nothing. */
+  dryRun?: boolean;
+  onProgress?: Progress;
+}
+
+export interface BlockPos {
+  seq: number;
+  /** Byte position in the container. */
+  pos: number;
+}
+
+/** One block set that had missing or invalid blocks. */
+export interface SetRepair {
+  success: boolean;
+  firstSeq: number;
+  lastSeq: number;
+  /** The missing blocks (rebuilt when success). */
+  blocks: BlockPos[];
+}
+
+export interface RepairStats {
+  /** False for versions 1–3 (no RS): nothing was read or written. */
+  applicable: boolean;
+  version: number;
+  ref: RefBlockInfo;
+  burst: number | null;
+  blockSize: number;
+  blocksProcessed: number;
+  metaBlocksPassed: number;
+  dataBlocksPassed: number;
+  blocksFailed: number;
+  metaBlocksRepaired: number;
+  dataBlocksRepaired: number;
+  dataBlocksFailedToRepair: number;
+  /** Byte positions of metadata copies rewritten. */
+  metadataRepairs: number[];
+  /** Block sets with missing blocks, repaired or not, in seq order (at most 100 000 listed). */
+  setRepairs: SetRepair[];
+  /** No recorded FSZ: total block count estimated from the container size (may overestimate). */
+  estimatedFromContainerSize: boolean;
+  totalSeconds: number;
+}
+
+const MAX_LISTED_SETS = 100000;
+
+export async function repairContainer(params: RepairParams): Promise<RepairStats> {
+  const t0 = Date.now();
+  const reader = await FileReader.open(params.input);
+  let handle: fsp.FileHandle | null = null;
+  try {
+    const ref = await findReferenceBlock(reader, 'must-be-meta');
+    const version = ref.header.version;
+    const stats: RepairStats = {
+      applicable: isEcVersion(version),
+      version,
+      ref: { type: refBlockType(ref), version, pos: ref.pos },
+      burst: null,
+      blockSize: ref.bytes.length,
+      blocksProcessed: 0,
+      metaBlocksPassed: 0,
+      dataBlocksPassed: 0,
+      blocksFailed: 0,
+      metaBlocksRepaired: 0,
+      dataBlocksRepaired: 0,
+      dataBlocksFailedToRepair: 0,
+      metadataRepairs: [],
+      setRepairs: [],
+      estimatedFromContainerSize: false,
+      totalSeconds: 0,
+    };
+    if (!stats.applicable) {
+      stats.totalSeconds = secondsSince(t0);
+      return stats;
+    }
+    const rs = rsParamsOf(ref, 'repair');
+    stats.burst = await burstOrGuess(reader, ref, rs.d, rs.p, params.burst);
+    const layout = layoutOf(ref, rs, stats.burst);
+    const bs = layout.blockSize;
+    const t = layout.setSize;
+    let totalBlocks: number;
+    const fsz = ref.meta?.fsz;
+    if (fsz !== undefined) {
+      checkRecordedSize(layout, fsz);
+      totalBlocks = layout.metaCount + layout.setCount(fsz) * t;
+    } else {
+      stats.estimatedFromContainerSize = true;
+      totalBlocks = Math.floor(reader.size / bs);
+    }
+    if (!params.dryRun) handle = await fsp.open(params.input, 'r+');
+
+    for (const idx of layout.metadataIndices()) {
+      const pos = idx * bs;
+      const b = await reader.read(pos, bs);
+      if (isSameContainerBlock(b, ref, 0)) {
+        stats.metaBlocksPassed++;
+        continue;
+      }
+      stats.blocksFailed++;
+      stats.metaBlocksRepaired++;
+      stats.metadataRepairs.push(pos);
+      if (handle) await writeAt(handle, ref.bytes, pos);
+    }
+    const codec = new ReedSolomon(rs.d, rs.p);
+    const shards: (Uint8Array | null)[] = new Array(t).fill(null);
+    const blocks: Buffer[] = new Array(t);
+    const processed = () => stats.metaBlocksPassed + stats.dataBlocksPassed + stats.blocksFailed;
+    for (let first = 1; processed() < totalBlocks; first += t) {
+      const positions: number[] = [];
+      for (let i = 0; i < t; i++) positions.push(layout.seqToIndex(first + i) * bs);
+      // A whole set past the end of the file has nothing to read or repair: count the rest as failed at once
+      // (a forged or truncated container must not make us walk billions of absent sets).
+      if (positions.every((p) => p >= reader.size)) {
+        const rest = totalBlocks - processed();
+        stats.blocksFailed += rest;
+        stats.dataBlocksFailedToRepair += rest;
+        if (stats.setRepairs.length < MAX_LISTED_SETS) {
+          stats.setRepairs.push({ success: false, firstSeq: first, lastSeq: first + rest - 1, blocks: [] });
+        }
+        break;
+      }
+      let missing = 0;
+      for (let i = 0; i < t; i++) {
+        const b = await reader.read(positions[i], bs);
+        blocks[i] = b;
+        if (isSameContainerBlock(b, ref, first + i)) {
+          shards[i] = b.subarray(HEADER_SIZE, bs);
+          stats.dataBlocksPassed++;
+        } else {
+          shards[i] = null;
+          missing++;
+          stats.blocksFailed++;
+        }
+      }
+      if (missing > 0) {
+        const missingIdx: number[] = [];
+        for (let i = 0; i < t; i++) if (!shards[i]) missingIdx.push(i);
+        const success = codec.reconstruct(shards);
+        const report: SetRepair = {
+          success,
+          firstSeq: first,
+          lastSeq: first + t - 1,
+          blocks: missingIdx.map((i) => ({ seq: first + i, pos: positions[i] })),
+        };
+        if (stats.setRepairs.length < MAX_LISTED_SETS) stats.setRepairs.push(report);
+        if (success) {
+          stats.dataBlocksRepaired += missing;
+          for (const i of missingIdx) {
+            const block = Buffer.alloc(bs);
+            block.set(shards[i] as Uint8Array, HEADER_SIZE);
+            writeHeader(block, 0, version, ref.header.uid, first + i);
+            if (handle) await writeAt(handle, block, positions[i]);
+          }
+        } else {
+          stats.dataBlocksFailedToRepair += missing;
+        }
+      }
+      params.onProgress?.(processed() * bs, totalBlocks * bs);
+    }
+    if (handle) await handle.sync();
+    stats.blocksProcessed = processed();
+    stats.totalSeconds = secondsSince(t0);
+    return stats;
+  } finally {
+    await reader.close();
+    if (handle) await handle.close();
+  }
+}

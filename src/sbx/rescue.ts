@@ -1,0 +1,148 @@
+/**
+ * `rescue` workflow (blkar rescue_core, sbx-format.md §10.1): scan any file or block device in 128-byte steps
+ * and append every valid block's ORIGINAL bytes to OUTDIR/<UID in uppercase hex>, in discovery order. A log
+ * file (four `key=value` lines, rewritten about once per second) lets a later run resume where this one
+ * stopped. The log never claims more than what has been appended: blocks are written before it.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { uidToHex } from './header';
+import { FileReader } from './reader';
+import { SCAN_STEP } from './specs';
+import { ByteRange, inputSize, InputError, Progress, resolveRange, scanBlocks, WorkflowError } from './workflow-common';
+
+export type PickBlock = 'any' | 'meta' | 'data';
+
+export interface RescueParams {
+  input: string;
+  outDir: string;
+  logFile?: string;
+  onlyPickBlock?: PickBlock;
+  onlyPickUid?: Buffer;
+  range?: ByteRange;
+  onProgress?: Progress;
+  /** Seconds between log rewrites (blkar: about 1). */
+  logIntervalSeconds?: number;
+}
+
+export interface RescueLog {
+  bytesProcessed: number;
+  blocksProcessed: number;
+  metaBlocksProcessed: number;
+  dataBlocksProcessed: number;
+}
+
+export interface RescueStats extends RescueLog {
+  /** UIDs (hex) written to in this run. */
+  uids: string[];
+  /** Where scanning started (from + resumed bytes). */
+  resumedFrom: number;
+  totalSeconds: number;
+}
+
+/** The log file's text, exactly blkar's four lines. */
+export function renderRescueLog(l: RescueLog): string {
+  return (
+    `bytes_processed=${l.bytesProcessed}\n` +
+    `blocks_processed=${l.blocksProcessed}\n` +
+    `meta_blocks_processed=${l.metaBlocksProcessed}\n` +
+    `data_blocks_processed=${l.dataBlocksProcessed}\n`
+  );
+}
+
+/** Parses a rescue log (first 1024 bytes only, as blkar); throws WorkflowError naming the bad line. */
+export function parseRescueLog(text: string): RescueLog {
+  const keys = ['bytes_processed', 'blocks_processed', 'meta_blocks_processed', 'data_blocks_processed'] as const;
+  const lines = text.slice(0, 1024).split(/\r?\n/);
+  const values: number[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const m = /^([a-z_]+)=([0-9]+)\s*$/.exec(lines[i] ?? '');
+    if (!m || m[1] !== keys[i] || !Number.isSafeInteger(Number(m[2]))) {
+      throw new WorkflowError(`Failed to parse log file: line ${i + 1} should be "${keys[i]}=<number>"`);
+    }
+    values.push(Number(m[2]));
+  }
+  return { bytesProcessed: values[0], blocksProcessed: values[1], metaBlocksProcessed: values[2], dataBlocksProcessed: values[3] };
+}
+
+function writeLogDurably(file: string, l: RescueLog): void {
+  // Write a sibling then rename, so a crash leaves either the old or the new log, never a torn one.
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, renderRescueLog(l));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export async function rescueBlocks(params: RescueParams): Promise<RescueStats> {
+  const t0 = Date.now();
+  let outDirOk = false;
+  try {
+    outDirOk = fs.statSync(params.outDir).isDirectory();
+  } catch {
+    outDirOk = false;
+  }
+  if (!outDirOk) throw new InputError(`Directory "${params.outDir}" does not exist`);
+  const size = await inputSize(params.input);
+  const reader = await FileReader.open(params.input, size);
+  const outputs = new Map<string, number>();
+  try {
+    const { start, end } = resolveRange(params.range, size, SCAN_STEP);
+    const log: RescueLog = { bytesProcessed: 0, blocksProcessed: 0, metaBlocksProcessed: 0, dataBlocksProcessed: 0 };
+    if (params.logFile && fs.existsSync(params.logFile)) {
+      const fd = fs.openSync(params.logFile, 'r');
+      const buf = Buffer.alloc(1024);
+      const n = fs.readSync(fd, buf, 0, 1024, 0);
+      fs.closeSync(fd);
+      Object.assign(log, parseRescueLog(buf.subarray(0, n).toString('latin1')));
+      const clamped = Math.min(log.bytesProcessed, end - start);
+      log.bytesProcessed = clamped - (clamped % SCAN_STEP);
+    }
+    const scanFrom = start + log.bytesProcessed;
+    const pick = params.onlyPickBlock ?? 'any';
+    const interval = (params.logIntervalSeconds ?? 1) * 1000;
+    let lastLog = Date.now();
+    const uids = new Set<string>();
+    const saveLog = () => {
+      for (const f of outputs.values()) fs.fsyncSync(f);
+      if (params.logFile) writeLogDurably(params.logFile, log);
+      lastLog = Date.now();
+    };
+    // Called by the scanner once everything before `pos` has been handled (yielded blocks are appended
+    // synchronously), so the log may safely claim those bytes.
+    const onPosition = (pos: number) => {
+      log.bytesProcessed = Math.min(pos, end) - start;
+      if (Date.now() - lastLog >= interval) {
+        saveLog();
+        params.onProgress?.(log.bytesProcessed, end - start);
+      }
+    };
+    for await (const b of scanBlocks(reader, scanFrom, end, onPosition)) {
+      const isMeta = b.header.seq === 0;
+      if ((pick === 'meta' && !isMeta) || (pick === 'data' && isMeta)) continue;
+      if (params.onlyPickUid && !params.onlyPickUid.equals(b.header.uid)) continue;
+      const uid = uidToHex(b.header.uid);
+      let fd = outputs.get(uid);
+      if (fd === undefined) {
+        fd = fs.openSync(path.join(params.outDir, uid), 'a');
+        outputs.set(uid, fd);
+      }
+      fs.writeSync(fd, b.bytes);
+      uids.add(uid);
+      log.blocksProcessed++;
+      if (isMeta) log.metaBlocksProcessed++;
+      else log.dataBlocksProcessed++;
+    }
+    log.bytesProcessed = end - start;
+    saveLog();
+    params.onProgress?.(log.bytesProcessed, end - start);
+    return { ...log, uids: [...uids].sort(), resumedFrom: scanFrom, totalSeconds: (Date.now() - t0) / 1000 };
+  } finally {
+    for (const f of outputs.values()) fs.closeSync(f);
+    await reader.close();
+  }
+}

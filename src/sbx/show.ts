@@ -1,0 +1,87 @@
+/**
+ * `show` workflow (blkar show_core): 128-byte scan for valid metadata blocks; the first one, or every one with
+ * `showAll`, optionally only of one UID. With `guessBurst`, also the reference block and the burst level.
+ */
+import { uidToHex } from './header';
+import { Metadata, parseMetadataPayload } from './metadata';
+import { FileReader } from './reader';
+import { HEADER_SIZE, isEcVersion, SbxVersion } from './specs';
+import {
+  ByteRange,
+  findReferenceBlock,
+  guessBurstLevel,
+  Progress,
+  refBlockType,
+  resolveRange,
+  rsParamsOf,
+  scanBlocks,
+  RefBlockInfo,
+} from './workflow-common';
+
+export interface ShowParams {
+  input: string;
+  showAll?: boolean;
+  /** Only blocks of this UID (6 bytes). */
+  onlyUid?: Buffer;
+  guessBurst?: boolean;
+  guessBurstFrom?: number;
+  range?: ByteRange;
+  onProgress?: Progress;
+  /** Called for each block as it is found (blkar displays immediately). */
+  onBlock?: (b: ShownMetadataBlock) => void;
+}
+
+export interface ShownMetadataBlock {
+  /** 0-based count of metadata blocks shown. */
+  number: number;
+  pos: number;
+  uid: string;
+  version: SbxVersion;
+  meta: Metadata;
+}
+
+export interface ShowStats {
+  ref: RefBlockInfo | null;
+  /** With guessBurst: the guess (null if it could not be made or the version has no RS). */
+  burstGuess: number | null;
+  guessed: boolean;
+  blocks: ShownMetadataBlock[];
+}
+
+export async function showContainer(params: ShowParams): Promise<ShowStats> {
+  const reader = await FileReader.open(params.input);
+  try {
+    const stats: ShowStats = { ref: null, burstGuess: null, guessed: false, blocks: [] };
+    if (params.guessBurst) {
+      const ref = await findReferenceBlock(reader, 'must-be-meta', { from: params.range?.from });
+      stats.ref = { type: refBlockType(ref), version: ref.header.version, pos: ref.pos };
+      stats.guessed = true;
+      if (isEcVersion(ref.header.version)) {
+        const rs = rsParamsOf(ref, 'burst guessing');
+        stats.burstGuess = await guessBurstLevel(reader, ref, rs.d, rs.p, params.guessBurstFrom ?? params.range?.from ?? 0);
+      } else {
+        stats.burstGuess = 0;
+      }
+    }
+    const { start, end } = resolveRange({ ...params.range, forceMisalign: true }, reader.size, 128);
+    const scanStart = start - (start % 128);
+    const progress = (pos: number) => params.onProgress?.(pos - scanStart, end - scanStart);
+    for await (const b of scanBlocks(reader, scanStart, end, progress)) {
+      if (b.header.seq !== 0) continue;
+      if (params.onlyUid && !params.onlyUid.equals(b.header.uid)) continue;
+      const shown: ShownMetadataBlock = {
+        number: stats.blocks.length,
+        pos: b.pos,
+        uid: uidToHex(b.header.uid),
+        version: b.header.version,
+        meta: parseMetadataPayload(b.bytes.subarray(HEADER_SIZE)),
+      };
+      stats.blocks.push(shown);
+      params.onBlock?.(shown);
+      if (!params.showAll) break;
+    }
+    return stats;
+  } finally {
+    await reader.close();
+  }
+}

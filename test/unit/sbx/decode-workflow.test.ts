@@ -1,0 +1,133 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Writable } from 'stream';
+import { expect } from 'chai';
+import { decodeContainer } from '../../../src/sbx/decode';
+import { VECTORS_DIR } from './vectors';
+import { encodeBuffer, seededBytes, sha256, tempDir } from './workflow-helpers';
+import { SbxVersion } from '../../../src/sbx/specs';
+
+function sink(): { stream: Writable; bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(c: Buffer, _e, cb) {
+      chunks.push(c);
+      cb();
+    },
+  });
+  return { stream, bytes: () => Buffer.concat(chunks) };
+}
+
+const containers = fs.readdirSync(VECTORS_DIR).filter((f) => /\.(sbx|ecsbx)$/.test(f) && !f.includes('damaged'));
+
+describe('sbx decode workflow', () => {
+  let dir: string;
+  before(() => (dir = tempDir('decode')));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  describe('reference vectors', () => {
+    for (const f of containers) {
+      const noMeta = f.includes('nometa');
+      const expected = noMeta ? 'v1-nometa.decoded-by-blkar' : f.replace(/\.(sbx|ecsbx)$/, '.bin');
+      it(`${f} decodes to ${expected} (file and stdout modes)`, async () => {
+        const want = fs.readFileSync(path.join(VECTORS_DIR, expected));
+        const out = path.join(dir, `${f}.out`);
+        const s = await decodeContainer({ input: path.join(VECTORS_DIR, f), output: out, noMeta });
+        expect(sha256(fs.readFileSync(out))).to.equal(sha256(want));
+        expect(s.hashMatches).to.equal(noMeta ? null : true);
+        const o = sink();
+        const s2 = await decodeContainer({ input: path.join(VECTORS_DIR, f), output: '-', stdout: o.stream, noMeta });
+        expect(sha256(o.bytes())).to.equal(sha256(want));
+        expect(s2.hashMatches).to.equal(noMeta ? null : true);
+      });
+    }
+
+    it('reports blkar\'s counts for ec17-default-1000 (vectors/json/decode.json)', async () => {
+      const s = await decodeContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'), output: path.join(dir, 'x'), force: true });
+      expect([s.blocksProcessed, s.metaBlocksDecoded, s.dataBlocksDecoded, s.parityBlocksDecoded, s.blocksFailed]).to.deep.equal([136, 3, 10, 2, 121]);
+      expect([s.burst, s.fileSize, s.containerSize, s.uid]).to.deep.equal([12, 1000, 69632, '0C0000000001']);
+    });
+  });
+
+  describe('round trips', () => {
+    const cases: { version: SbxVersion; d?: number; p?: number; burst?: number }[] = [
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 17, d: 10, p: 2, burst: 12 },
+      { version: 17, d: 1, p: 1, burst: 0 },
+      { version: 18, d: 4, p: 2, burst: 3 },
+      { version: 18, d: 3, p: 5, burst: 1 },
+      { version: 19, d: 3, p: 1, burst: 0 },
+      { version: 19, d: 2, p: 2, burst: 7 },
+    ];
+    for (const c of cases) {
+      const ds = { 1: 496, 2: 112, 3: 4080, 17: 496, 18: 112, 19: 4080 }[c.version];
+      const set = ds * (c.d ?? 1);
+      const superSet = set * Math.max(1, c.burst ?? 1);
+      const sizes = [...new Set([0, 1, ds, set, superSet - 1, superSet, superSet + 1, 3 * superSet + 17])];
+      it(`version ${c.version} D=${c.d ?? '-'} P=${c.p ?? '-'} B=${c.burst ?? '-'}: sizes ${sizes.join(', ')}`, async () => {
+        for (const size of sizes) {
+          const data = seededBytes(size, size + c.version);
+          const { container } = await encodeBuffer(dir, `rt-${c.version}-${c.d}-${c.burst}-${size}`, data, { ...c });
+          const out = path.join(dir, `rt-${c.version}-${c.d}-${c.burst}-${size}.out`);
+          const s = await decodeContainer({ input: container, output: out });
+          expect(fs.readFileSync(out).equals(data), `size ${size}`).to.equal(true);
+          expect(s.hashMatches).to.equal(true);
+          const o = sink();
+          await decodeContainer({ input: container, output: '-', stdout: o.stream });
+          expect(o.bytes().equals(data), `stdout size ${size}`).to.equal(true);
+        }
+      });
+    }
+
+    it('a few MiB at the defaults, in both modes', async () => {
+      const data = seededBytes(3 * 1024 * 1024 + 123, 77);
+      const { container } = await encodeBuffer(dir, 'big', data, {});
+      const out = path.join(dir, 'big.out');
+      await decodeContainer({ input: container, output: out });
+      expect(sha256(fs.readFileSync(out))).to.equal(sha256(data));
+      const o = sink();
+      await decodeContainer({ input: container, output: '-', stdout: o.stream });
+      expect(sha256(o.bytes())).to.equal(sha256(data));
+    });
+  });
+
+  describe('output rules', () => {
+    it('uses the stored file name inside a directory, refuses to overwrite without force', async () => {
+      const sub = path.join(dir, 'outdir');
+      fs.mkdirSync(sub);
+      await decodeContainer({ input: path.join(VECTORS_DIR, 'v1-small.sbx'), output: sub });
+      expect(fs.readFileSync(path.join(sub, 'v1-small.bin')).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.bin')))).to.equal(true);
+      let err: Error | null = null;
+      await decodeContainer({ input: path.join(VECTORS_DIR, 'v1-small.sbx'), output: sub }).catch((e) => (err = e));
+      expect(err).to.be.instanceOf(Error);
+      expect((err as unknown as Error).message).to.match(/already exists/);
+    });
+
+    it('last valid copy of a seq wins and order does not matter (file mode)', async () => {
+      const v = fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx'));
+      // meta, block 3, block 1, block 2, then a duplicate of block 1
+      const shuffled = Buffer.concat([v.subarray(0, 512), v.subarray(1536, 2048), v.subarray(512, 1024), v.subarray(1024, 1536), v.subarray(512, 1024)]);
+      const f = path.join(dir, 'shuffled.sbx');
+      fs.writeFileSync(f, shuffled);
+      const out = path.join(dir, 'shuffled.out');
+      const s = await decodeContainer({ input: f, output: out });
+      expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.bin')))).to.equal(true);
+      expect(s.dataBlocksDecoded).to.equal(4);
+    });
+
+    it('stdout mode fills a missing block with zeros and keeps FSZ', async () => {
+      const v = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')));
+      v.fill(0, 512, 1024); // data block 1 gone
+      const f = path.join(dir, 'hole.sbx');
+      fs.writeFileSync(f, v);
+      const o = sink();
+      const s = await decodeContainer({ input: f, output: '-', stdout: o.stream });
+      const want = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.bin')));
+      want.fill(0, 0, 496);
+      expect(o.bytes().equals(want)).to.equal(true);
+      expect(s.hashMatches).to.equal(false);
+    });
+  });
+});

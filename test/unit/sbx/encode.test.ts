@@ -1,0 +1,159 @@
+import { expect } from 'chai';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Readable } from 'stream';
+import { encodeFile, EncodeParamError, encodeStream, resolveByteRange, resolveEncodeParams } from '../../../src/sbx/encode';
+import { uidToHex } from '../../../src/sbx/header';
+import { MetadataTooLargeError, parseMetadataPayload } from '../../../src/sbx/metadata';
+import { formatMultihash } from '../../../src/sbx/multihash';
+import { readVector, VECTOR_CASES, VECTORS_DIR } from './vectors';
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('sbx/encode', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-sbx-encode-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  describe('re-encodes every reference container byte for byte', () => {
+    for (const c of VECTOR_CASES) {
+      it(`${c.container} (v${c.version}${c.d ? ` ${c.d}/${c.p}/${c.burst}` : ''}, ${c.hash}${c.noMeta ? ', no metadata' : ''})`, async () => {
+        const out = path.join(dir, c.container);
+        await encodeFile(path.join(VECTORS_DIR, `${c.name}.bin`), out, {
+          version: c.version,
+          d: c.d,
+          p: c.p,
+          burst: c.burst,
+          hash: c.hash,
+          noMeta: c.noMeta,
+          uid: Buffer.from(c.uid, 'hex'),
+          fdt: c.time ?? undefined,
+          sdt: c.time ?? undefined,
+        });
+        expect(sha256(fs.readFileSync(out))).to.equal(sha256(readVector(c.container)));
+      });
+    }
+  });
+
+  /** The §12.1 / §12.3 input: byte i = i mod 256, 1000 bytes, mtime 1500000000. */
+  function input1000(): string {
+    const p = path.join(dir, 'input.bin');
+    fs.writeFileSync(p, Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 256)));
+    fs.utimesSync(p, 1500000000, 1500000000);
+    return p;
+  }
+
+  it('§12.1: version 1 container of the 1000-byte input (FDT from the file mtime)', async () => {
+    const out = path.join(dir, 'input.sbx');
+    const st = await encodeFile(input1000(), out, { version: 1, uid: Buffer.from('0123456789ab', 'hex'), sdt: 1500000000 });
+    const b = fs.readFileSync(out);
+    expect(b.length).to.equal(2048);
+    expect(sha256(b)).to.equal('511b5443b109855ab7f56ad345d0b0cd709dbc20a82c89b8634dec1b1bc9aa97');
+    expect([0, 1, 2, 3].map((i) => b.subarray(i * 512 + 4, i * 512 + 6).toString('hex'))).to.deep.equal(['bd50', '5399', '1705', 'f54f']);
+    expect(st.hash && formatMultihash(st.hash)).to.equal('SHA256 - a8af099bf2e878609558dbf69d8f88f4a31040a8cf84b549a0cfa912f12ffc3f');
+  });
+
+  it('§12.3: EC-SBX defaults (17/10/2/12), 69 632 bytes with 121 zero holes', async () => {
+    const out = path.join(dir, 'input.bin.ecsbx');
+    const st = await encodeFile(input1000(), out, { uid: Buffer.from('0123456789ab', 'hex'), sdt: 1500000000 });
+    const b = fs.readFileSync(out);
+    expect(sha256(b)).to.equal('9e226a262d17160c433eb3e2fa0bc349392842ea44311455f88085587f4ff33c');
+    expect(b.subarray(123 * 512 + 16, 123 * 512 + 24).toString('hex')).to.equal('40f82d959a22f74f');
+    expect(st.containerSize).to.equal(69632);
+  });
+
+  it("stats equal blkar's encode --json for the same input (encode.json)", async () => {
+    const json = JSON.parse(fs.readFileSync(path.join(VECTORS_DIR, 'json', 'encode.json'), 'utf8')).stats;
+    const st = await encodeFile(path.join(VECTORS_DIR, 'ec17-default-1000.bin'), path.join(dir, 'e.ecsbx'), { uid: Buffer.from('0C0000000009', 'hex') });
+    expect({
+      fileUID: uidToHex(st.uid),
+      sbxVersion: st.version,
+      blockSizeUsedInEncoding: st.blockSize,
+      dataSizeUsedInEncoding: st.dataSize,
+      numberOfBlocksWritten: st.blocksWritten,
+      numberOfBlocksWrittenMetadata: st.metaBlocksWritten,
+      numberOfBlocksWrittenData: st.dataBlocksWritten,
+      numberOfBlocksWrittenParity: st.parityBlocksWritten,
+      amountOfDataEncodedBytes: st.bytesEncoded,
+      fileSize: st.fileSize,
+      sbxContainerSize: st.containerSize,
+      hash: st.hash && formatMultihash(st.hash),
+    }).to.deep.equal(Object.fromEntries(Object.entries(json).filter(([k]) => k !== 'timeElapsed')));
+  });
+
+  it('small batches give the same bytes as large ones (batching along super block sets)', async () => {
+    const src = path.join(dir, 'src-300k.bin');
+    fs.writeFileSync(src, Buffer.from(Array.from({ length: 300001 }, (_, i) => (i * 7919) & 0xff)));
+    for (const opts of [{}, { version: 18 as const, d: 3, p: 2, burst: 5 }, { version: 2 as const }, { version: 19 as const, d: 2, p: 1 }]) {
+      const a = path.join(dir, 'a');
+      const b = path.join(dir, 'b');
+      const common = { ...opts, uid: Buffer.alloc(6, 9), sdt: 5, snm: 'x' };
+      await encodeFile(src, a, common);
+      await encodeFile(src, b, { ...common, batchBytes: 1 });
+      expect(fs.readFileSync(a).equals(fs.readFileSync(b)), JSON.stringify(opts)).to.equal(true);
+    }
+  });
+
+  it('a stream (stdin) gives the same container as the file, minus FNM/FDT; FSZ is the byte count', async () => {
+    const src = path.join(VECTORS_DIR, 'ec17-default-200k.bin');
+    const common = { uid: Buffer.from('0C0000000002', 'hex'), sdt: 1600000101 };
+    const viaStream = path.join(dir, 'ec17-default-200k.ecsbx');
+    const st = await encodeStream(fs.createReadStream(src, { highWaterMark: 1000 }), viaStream, { ...common, fnm: 'ec17-default-200k.bin', fdt: 1600000101 });
+    expect(fs.readFileSync(viaStream).equals(readVector('ec17-default-200k.ecsbx'))).to.equal(true);
+    expect(st.fileSize).to.equal(200000);
+    const bare = path.join(dir, 'bare.ecsbx');
+    await encodeStream(Readable.from([Buffer.from('hello')]), bare, common);
+    const meta = parseMetadataPayload(fs.readFileSync(bare).subarray(16, 512));
+    expect(meta.fnm).to.equal(undefined);
+    expect(meta.fdt).to.equal(undefined);
+    expect([meta.snm, meta.fsz, meta.sdt]).to.deep.equal(['bare.ecsbx', 5, 1600000101]);
+  });
+
+  it('--from / --to-inc / --to-exc encode exactly that range (FSZ = its length)', async () => {
+    const src = path.join(VECTORS_DIR, 'v1-100k.bin');
+    const bytes = fs.readFileSync(src);
+    const slice = path.join(dir, 'slice.bin');
+    fs.writeFileSync(slice, bytes.subarray(1234, 56790));
+    const common = { version: 1 as const, uid: Buffer.alloc(6, 5), sdt: 1, fdt: 2, fnm: 'n', snm: 'm' };
+    for (const range of [{ from: 1234, toExc: 56790 }, { from: 1234, toInc: 56789 }]) {
+      const a = path.join(dir, 'range.sbx');
+      const st = await encodeFile(src, a, { ...common, ...range });
+      expect(st.bytesEncoded).to.equal(56790 - 1234);
+      const b = path.join(dir, 'whole-slice.sbx');
+      await encodeFile(slice, b, common);
+      expect(fs.readFileSync(a).equals(fs.readFileSync(b))).to.equal(true);
+    }
+    expect(resolveByteRange(100, 200, undefined, undefined)).to.deep.equal({ start: 100, length: 0 });
+    expect(resolveByteRange(100, 50, 10, undefined)).to.deep.equal({ start: 50, length: 0 });
+    expect(resolveByteRange(100, undefined, undefined, 1000)).to.deep.equal({ start: 0, length: 100 });
+  });
+
+  it("blkar's parameter rules", () => {
+    expect(resolveEncodeParams({})).to.deep.equal({ version: 17, d: 10, p: 2, burst: 12 });
+    expect(resolveEncodeParams({ version: 18, d: 4, p: 2 })).to.deep.equal({ version: 18, d: 4, p: 2, burst: 0 });
+    expect(resolveEncodeParams({ version: 1, d: 4 })).to.deep.equal({ version: 1, d: 0, p: 0, burst: 0 });
+    expect(() => resolveEncodeParams({ d: 4 })).to.throw(EncodeParamError);
+    expect(() => resolveEncodeParams({ version: 17, d: 4 })).to.throw(EncodeParamError);
+    expect(() => resolveEncodeParams({ version: 17, d: 200, p: 57 })).to.throw(EncodeParamError);
+  });
+
+  it('"Too much metadata" is reported before the output is written to', async () => {
+    const out = path.join(dir, 'toolong.sbx');
+    let err: unknown = null;
+    await encodeFile(path.join(VECTORS_DIR, 'v2-small.bin'), out, { version: 2, fnm: 'f'.repeat(40) }).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(MetadataTooLargeError);
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+
+  it('no metadata: hash stat is null; EC ignores --no-meta', async () => {
+    const st = await encodeFile(path.join(VECTORS_DIR, 'v1-nometa.bin'), path.join(dir, 'nm.sbx'), { version: 1, noMeta: true });
+    expect(st.hash).to.equal(null);
+    expect(st.metaBlocksWritten).to.equal(0);
+    const ec = await encodeFile(path.join(VECTORS_DIR, 'v1-nometa.bin'), path.join(dir, 'nm.ecsbx'), { noMeta: true });
+    expect(ec.metaBlocksWritten).to.equal(3);
+  });
+});

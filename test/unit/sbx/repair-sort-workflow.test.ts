@@ -1,0 +1,151 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { expect } from 'chai';
+import { repairContainer } from '../../../src/sbx/repair';
+import { sortContainer } from '../../../src/sbx/sort';
+import { decodeContainer } from '../../../src/sbx/decode';
+import { Layout } from '../../../src/sbx/layout';
+import { VECTORS_DIR } from './vectors';
+import { encodeBuffer, seededBytes, seededRandom, tempDir, zeroBlocks } from './workflow-helpers';
+
+describe('sbx repair workflow', () => {
+  let dir: string;
+  before(() => (dir = tempDir('repair')));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('restores ec17-default-200k.damaged byte for byte, 22 data blocks, as blkar reports', async () => {
+    const f = path.join(dir, 'damaged.ecsbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx'), f);
+    const s = await repairContainer({ input: f });
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx')))).to.equal(true);
+    expect([s.blocksProcessed, s.metaBlocksPassed, s.dataBlocksPassed, s.blocksFailed, s.dataBlocksRepaired, s.dataBlocksFailedToRepair]).to.deep.equal([495, 3, 470, 22, 22, 0]);
+    expect(s.setRepairs.map((r) => r.firstSeq)).to.deep.equal([1, 13, 25, 37, 49, 61, 73, 85, 97, 109, 121, 133, 397, 469]);
+    expect(s.setRepairs[1].blocks).to.deep.equal([{ seq: 16, pos: 20480 }, { seq: 17, pos: 26624 }]);
+  });
+
+  it('--dry-run reports the same repairs and writes nothing', async () => {
+    const f = path.join(dir, 'dry.ecsbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx'), f);
+    const s = await repairContainer({ input: f, dryRun: true });
+    expect(s.dataBlocksRepaired).to.equal(22);
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx')))).to.equal(true);
+  });
+
+  it('versions 1-3: not applicable, file untouched', async () => {
+    const f = path.join(dir, 'v1.sbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'v1-small.sbx'), f);
+    const s = await repairContainer({ input: f });
+    expect(s.applicable).to.equal(false);
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')))).to.equal(true);
+  });
+
+  const ecCases = [
+    { version: 17 as const, d: 5, p: 2, burst: 0 },
+    { version: 18 as const, d: 4, p: 2, burst: 3 },
+    { version: 17 as const, d: 10, p: 3, burst: 5 },
+    { version: 19 as const, d: 2, p: 1, burst: 2 },
+  ];
+  for (const c of ecCases) {
+    it(`v${c.version} ${c.d}/${c.p}/${c.burst}: up to P lost blocks per set, P bursts of B per super set, metadata copies → restored exactly`, async () => {
+      const layout = new Layout(c);
+      const size = layout.dataSize * c.d * Math.max(1, c.burst) * 3 + 77;
+      const { container } = await encodeBuffer(dir, `dmg-${c.version}-${c.d}-${c.burst}`, seededBytes(size, 5), c);
+      const original = fs.readFileSync(container);
+      const rnd = seededRandom(c.d * 31 + c.burst);
+      const bs = layout.blockSize;
+      if (c.burst === 0) {
+        // P random blocks of every block set, plus P of the 1 + P metadata copies.
+        for (let set = 0; set < layout.setCount(size); set++) {
+          const cols = new Set<number>();
+          while (cols.size < c.p) cols.add(Math.floor(rnd() * layout.setSize));
+          for (const col of cols) zeroBlocks(container, layout.seqToIndex(set * layout.setSize + col + 1), 1, bs);
+        }
+      } else {
+        // In every super set, P whole lanes (bursts of B consecutive blocks) at random columns.
+        const superSets = Math.ceil(layout.setCount(size) / c.burst);
+        for (let k = 0; k < superSets; k++) {
+          const cols = new Set<number>();
+          while (cols.size < c.p) cols.add(Math.floor(rnd() * layout.setSize));
+          for (const col of cols) zeroBlocks(container, layout.seqToIndex(k * c.burst * layout.setSize + col + 1), c.burst, bs);
+        }
+      }
+      for (const idx of layout.metadataIndices().slice(1)) zeroBlocks(container, idx, 1, bs);
+      fs.truncateSync(container, original.length); // a burst at the very end must not have grown the file
+      expect(fs.readFileSync(container).equals(original)).to.equal(false);
+      const s = await repairContainer({ input: container, burst: c.burst });
+      expect(s.dataBlocksFailedToRepair).to.equal(0);
+      expect(s.metaBlocksRepaired).to.equal(c.p);
+      expect(fs.readFileSync(container).equals(original)).to.equal(true);
+    });
+  }
+
+  it('beyond P losses: the set is reported unrepairable and left untouched, the others are repaired', async () => {
+    const c = { version: 17 as const, d: 4, p: 2, burst: 0 };
+    const layout = new Layout(c);
+    const { container } = await encodeBuffer(dir, 'toomuch', seededBytes(496 * 4 * 3, 9), c);
+    const original = fs.readFileSync(container);
+    const bs = layout.blockSize;
+    for (const seq of [1, 2, 3]) zeroBlocks(container, layout.seqToIndex(seq), 1, bs); // set 0: 3 > P lost
+    zeroBlocks(container, layout.seqToIndex(8), 1, bs); // set 1: 1 lost
+    const before = fs.readFileSync(container);
+    const s = await repairContainer({ input: container });
+    expect(s.setRepairs.map((r) => [r.firstSeq, r.success, r.blocks.map((b) => b.seq)])).to.deep.equal([
+      [1, false, [1, 2, 3]],
+      [7, true, [8]],
+    ]);
+    expect([s.dataBlocksRepaired, s.dataBlocksFailedToRepair]).to.deep.equal([1, 3]);
+    const after = fs.readFileSync(container);
+    for (const seq of [1, 2, 3]) {
+      const p = layout.seqToIndex(seq) * bs;
+      expect(after.subarray(p, p + bs).equals(before.subarray(p, p + bs))).to.equal(true);
+    }
+    const p8 = layout.seqToIndex(8) * bs;
+    expect(after.subarray(p8, p8 + bs).equals(original.subarray(p8, p8 + bs))).to.equal(true);
+  });
+});
+
+describe('sbx sort workflow', () => {
+  let dir: string;
+  before(() => (dir = tempDir('sort')));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const c of [
+    { version: 1 as const },
+    { version: 17 as const, d: 10, p: 2, burst: 12 },
+    { version: 18 as const, d: 3, p: 2, burst: 4 },
+    { version: 19 as const, d: 2, p: 1, burst: 0 },
+  ]) {
+    it(`a shuffled v${c.version} container sorts back to the canonical bytes`, async () => {
+      const layout = new Layout(c);
+      const { container, input } = await encodeBuffer(dir, `sort-${c.version}`, seededBytes(layout.dataSize * 37 + 5, 3), c);
+      const original = fs.readFileSync(container);
+      const bs = layout.blockSize;
+      const blocks: Buffer[] = [];
+      for (let off = 0; off < original.length; off += bs) {
+        const b = original.subarray(off, off + bs);
+        if (b.some((x) => x !== 0)) blocks.push(b); // holes are not blocks
+      }
+      const rnd = seededRandom(11);
+      for (let i = blocks.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [blocks[i], blocks[j]] = [blocks[j], blocks[i]];
+      }
+      const shuffled = path.join(dir, `shuffled-${c.version}`);
+      fs.writeFileSync(shuffled, Buffer.concat(blocks));
+      const out = path.join(dir, `sorted-${c.version}`);
+      const s = await sortContainer({ input: shuffled, output: out, burst: c.burst });
+      expect(fs.readFileSync(out).equals(original)).to.equal(true);
+      expect(s.blocksFailed).to.equal(0);
+      const dec = path.join(dir, `sorted-${c.version}.out`);
+      await decodeContainer({ input: out, output: dec });
+      expect(fs.readFileSync(dec).equals(fs.readFileSync(input))).to.equal(true);
+    });
+  }
+
+  it('counts blocks already in order like blkar (vectors/json/sort.json) and --dry-run writes nothing', async () => {
+    const out = path.join(dir, 'never');
+    const s = await sortContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'), output: out, dryRun: true });
+    expect([s.burst, s.blocksProcessed, s.metaSorted, s.dataSorted, s.paritySorted, s.metaSameOrder, s.dataSameOrder, s.paritySameOrder, s.blocksFailed]).to.deep.equal([12, 136, 3, 10, 2, 3, 10, 2, 0]);
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+});

@@ -1,0 +1,152 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { expect } from 'chai';
+import { rescueBlocks, parseRescueLog, renderRescueLog } from '../../../src/sbx/rescue';
+import { decodeContainer } from '../../../src/sbx/decode';
+import { checkContainer } from '../../../src/sbx/check';
+import { updateContainer, editFields } from '../../../src/sbx/update';
+import { showContainer } from '../../../src/sbx/show';
+import { parseMetadataFields } from '../../../src/sbx/metadata';
+import { VECTORS_DIR } from './vectors';
+import { encodeBuffer, seededBytes, tempDir } from './workflow-helpers';
+
+describe('sbx rescue workflow', () => {
+  let dir: string;
+  before(() => (dir = tempDir('rescue')));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function medium() {
+    const a = await encodeBuffer(dir, 'a', seededBytes(5000, 1), { version: 1, uid: Buffer.from('0000000000aa', 'hex') });
+    const b = await encodeBuffer(dir, 'b', seededBytes(30000, 2), { version: 17, d: 4, p: 2, burst: 3, uid: Buffer.from('0000000000bb', 'hex') });
+    const img = Buffer.concat([seededBytes(128 * 37, 3), fs.readFileSync(a.container), seededBytes(128 * 11, 4), fs.readFileSync(b.container), seededBytes(100000, 5)]);
+    const file = path.join(dir, 'medium.img');
+    fs.writeFileSync(file, img);
+    return { a, b, file, size: img.length };
+  }
+
+  it('finds every block of two containers inside random data; decode restores both files', async () => {
+    const { a, b, file, size } = await medium();
+    const out = path.join(dir, 'out1');
+    fs.mkdirSync(out);
+    const log = path.join(dir, 'rescue1.log');
+    const s = await rescueBlocks({ input: file, outDir: out, logFile: log });
+    expect(fs.readdirSync(out).sort()).to.deep.equal(['0000000000AA', '0000000000BB']);
+    expect(fs.readFileSync(path.join(out, '0000000000AA')).equals(fs.readFileSync(a.container))).to.equal(true);
+    expect(s.bytesProcessed).to.equal(size);
+    expect(fs.readFileSync(log, 'utf8')).to.equal(renderRescueLog(s));
+    for (const [uid, src] of [['0000000000AA', a.input], ['0000000000BB', b.input]]) {
+      const dec = path.join(dir, `${uid}.out`);
+      const d = await decodeContainer({ input: path.join(out, uid), output: dec });
+      expect(fs.readFileSync(dec).equals(fs.readFileSync(src))).to.equal(true);
+      expect(d.hashMatches).to.equal(true);
+    }
+  });
+
+  it('resumes from its log: nothing before bytes_processed is scanned again', async () => {
+    const { file } = await medium();
+    const out = path.join(dir, 'out2');
+    fs.mkdirSync(out);
+    const log = path.join(dir, 'rescue2.log');
+    // Pretend a previous run got past container A (it starts at 128*37, is 11 blocks long).
+    fs.writeFileSync(log, renderRescueLog({ bytesProcessed: 128 * 37 + 12 * 512 + 100, blocksProcessed: 0, metaBlocksProcessed: 0, dataBlocksProcessed: 0 }));
+    const s = await rescueBlocks({ input: file, outDir: out, logFile: log });
+    expect(fs.readdirSync(out)).to.deep.equal(['0000000000BB']);
+    expect(s.resumedFrom).to.equal(128 * 37 + 12 * 512 + 100 - 100); // rounded down to 128
+  });
+
+  it('--only-pick-block meta and --only-pick-uid filter', async () => {
+    const { file } = await medium();
+    const out = path.join(dir, 'out3');
+    fs.mkdirSync(out);
+    const s = await rescueBlocks({ input: file, outDir: out, onlyPickBlock: 'meta', onlyPickUid: Buffer.from('0000000000bb', 'hex') });
+    expect([s.blocksProcessed, s.metaBlocksProcessed]).to.deep.equal([3, 3]);
+    expect(fs.readdirSync(out)).to.deep.equal(['0000000000BB']);
+  });
+
+  it('a malformed log is an error naming the line; a missing OUTDIR is a user error', async () => {
+    expect(() => parseRescueLog('bytes_processed=1\nblocks_processed=x\n')).to.throw(/line 2/);
+    let err: Error | null = null;
+    await rescueBlocks({ input: path.join(VECTORS_DIR, 'v1-small.sbx'), outDir: path.join(dir, 'nope') }).catch((e) => (err = e));
+    expect((err as unknown as Error).name).to.equal('InputError');
+  });
+});
+
+describe('sbx check, show and update workflows', () => {
+  let dir: string;
+  before(() => (dir = tempDir('check')));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('check counts like blkar: blanks are fine unless reportBlank; --hash compares HSH', async () => {
+    const dmg = path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx');
+    const s = await checkContainer({ input: dmg });
+    expect([s.blocksProcessed, s.metaBlocksPassed, s.dataBlocksPassed, s.blocksFailed]).to.deep.equal([572, 3, 470, 0]);
+    const s2 = await checkContainer({ input: dmg, reportBlank: true });
+    expect(s2.blocksFailed).to.equal(99);
+    const h = await checkContainer({ input: path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'), hash: true });
+    expect([h.burst, h.dataBlocksPassed, h.hashMatches]).to.deep.equal([12, 492, true]);
+    const h2 = await checkContainer({ input: dmg, hashOnly: true });
+    expect([h2.blocksProcessed, h2.hashMatches, h2.missingChunks]).to.deep.equal([0, false, 22]);
+  });
+
+  it('check reports a bit flip as one failed block', async () => {
+    const f = path.join(dir, 'flip.sbx');
+    const v = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.sbx')));
+    v[512 * 7 + 100] ^= 0x10;
+    fs.writeFileSync(f, v);
+    const s = await checkContainer({ input: f, hash: true });
+    expect([s.blocksFailed, s.failures[0].pos, s.hashMatches]).to.deep.equal([1, 512 * 7, false]);
+  });
+
+  it('show finds the first or every metadata block, and guesses the burst level', async () => {
+    const one = await showContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx') });
+    expect(one.blocks.map((b) => b.pos)).to.deep.equal([0]);
+    const all = await showContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'), showAll: true, guessBurst: true });
+    expect(all.blocks.map((b) => b.pos)).to.deep.equal([0, 6656, 13312]);
+    expect(all.burstGuess).to.equal(12);
+    expect(all.blocks[0].meta.fnm).to.equal('ec17-default-1000.bin');
+  });
+
+  it('editFields keeps positions on update, appends additions, removes after updating', () => {
+    const fields = parseMetadataFields(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')).subarray(16, 512));
+    const ids = (f: { id: string }[]) => f.map((x) => x.id).join(',');
+    expect(ids(fields)).to.equal('FNM,SNM,FSZ,FDT,SDT,HSH');
+    const a = editFields(fields, { fnm: 'new.bin', hsh: null });
+    expect(ids(a.fields)).to.equal('FNM,SNM,FSZ,FDT,SDT');
+    expect(a.fields[0]).to.deep.equal({ id: 'FNM', value: 'new.bin' });
+    const b = editFields(a.fields, { fnm: null });
+    const c = editFields(b.fields, { fnm: 'back.bin' });
+    expect(ids(c.fields)).to.equal('SNM,FSZ,FDT,SDT,FNM');
+  });
+
+  it('update rewrites every metadata copy in place; --hash re-hashes the stored data', async () => {
+    const f = path.join(dir, 'upd.ecsbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'), f);
+    const s = await updateContainer({ input: f, fnm: 'renamed.bin', hash: 'blake2b-256' });
+    expect([s.burst, s.metaBlocksProcessed, s.metaBlocksUpdated, s.metaBlocksFailedToDecode]).to.deep.equal([12, 3, 3, 0]);
+    const shown = await showContainer({ input: f, showAll: true });
+    expect(shown.blocks.map((b) => b.meta.fnm)).to.deep.equal(['renamed.bin', 'renamed.bin', 'renamed.bin']);
+    expect(shown.blocks[0].meta.hsh?.type).to.equal('blake2b-256');
+    const before = fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'));
+    const after = fs.readFileSync(f);
+    // Only the three metadata blocks changed.
+    for (let off = 0; off < before.length; off += 512) {
+      if ([0, 6656, 13312].includes(off)) continue;
+      expect(after.subarray(off, off + 512).equals(before.subarray(off, off + 512))).to.equal(true);
+    }
+    const out = path.join(dir, 'upd.out');
+    const d = await decodeContainer({ input: f, output: path.join(dir, 'upd.out') });
+    expect(d.hashMatches).to.equal(true);
+    expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.bin')))).to.equal(true);
+  });
+
+  it('update --dry-run writes nothing; a name too long for the block is an error', async () => {
+    const f = path.join(dir, 'upd2.sbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'v2-small.sbx'), f);
+    await updateContainer({ input: f, snm: 'x', dryRun: true });
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v2-small.sbx')))).to.equal(true);
+    let err: Error | null = null;
+    await updateContainer({ input: f, fnm: 'a-very-long-file-name-that-cannot-fit.bin' }).catch((e) => (err = e));
+    expect((err as unknown as Error).message).to.match(/Too much metadata/);
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v2-small.sbx')))).to.equal(true);
+  });
+});
