@@ -1,0 +1,116 @@
+// `blkfs sbx check SBX`: verify every block's CRC; optionally re-hash the stored data (--hash / --hash-only).
+import { Command } from 'commander';
+import { checkContainer, CheckStats } from '../../sbx/check';
+import { UserError } from '../exit-codes';
+import { Obj, renderHuman } from './report';
+import { time } from './common';
+import { hashVerdict } from './decode';
+import {
+  addCommonOptions,
+  addRangeOptions,
+  addRefRangeOptions,
+  parseBurst,
+  parseRange,
+  parseRefRange,
+  parseU64,
+  printerFor,
+  requireExisting,
+  runCommand,
+} from './options';
+
+interface CheckOpts {
+  json?: boolean;
+  pv?: string;
+  verbose?: boolean;
+  meta?: boolean;
+  reportBlank?: boolean;
+  hash?: boolean;
+  hashOnly?: boolean;
+  burst?: string;
+  guessBurstFrom?: string;
+  from?: string;
+  skipTo?: string;
+  toInc?: string;
+  toExc?: string;
+  forceMisalign?: boolean;
+  refFrom?: string;
+  refToInc?: string;
+  refToExc?: string;
+}
+
+export function registerCheck(sbx: Command): void {
+  const cmd = sbx
+    .command('check')
+    .description('check the integrity of an SBX container')
+    .argument('<SBX>', 'SBX container')
+    .option('--no-meta', 'use the first valid block of any kind as reference block')
+    .option('--report-blank', 'report all-zero (blank) blocks as failures too')
+    .option('--hash', 'also check the hash of the stored data')
+    .option('--hash-only', 'only check the hash of the stored data')
+    .option('--burst <LEVEL>', 'burst error resistance level (for hashing; guessed when absent)')
+    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
+  addRangeOptions(cmd);
+  addRefRangeOptions(cmd);
+  addCommonOptions(cmd);
+  cmd.action(async (input: string, opts: CheckOpts) => {
+    const printer = printerFor(opts);
+    await runCommand(printer, async () => {
+      requireExisting(input);
+      const range = parseRange(opts);
+      const hashing = opts.hash || opts.hashOnly;
+      if (hashing && (range.from !== undefined || range.toInclusive !== undefined || range.toExclusive !== undefined)) {
+        throw new UserError('--hash and --hash-only cannot be used with --from, --to-inc or --to-exc');
+      }
+      const blockProgress = printer.progress('SBX block checking progress');
+      const hashProgress = printer.progress('Stored data hashing progress');
+      const stats = await checkContainer({
+        input,
+        noMeta: opts.meta === false,
+        reportBlank: !!opts.reportBlank,
+        hash: !!opts.hash,
+        hashOnly: !!opts.hashOnly,
+        burst: parseBurst(opts.burst),
+        guessBurstFrom: opts.guessBurstFrom === undefined ? undefined : parseU64(opts.guessBurstFrom, 'guess burst from position'),
+        range,
+        refRange: parseRefRange(opts),
+        onProgress: blockProgress.update,
+        onHashProgress: (done, total) => {
+          blockProgress.finish();
+          hashProgress.update(done, total);
+        },
+      });
+      if (!opts.hashOnly) blockProgress.finish();
+      if (hashing) hashProgress.finish();
+      if (opts.verbose) {
+        for (const f of stats.failures) {
+          printer.note(`Block failed check at byte ${f.pos} (0x${f.pos.toString(16).toUpperCase()})${f.blank ? ' (blank)' : ''}`);
+        }
+      }
+      const report = checkReport(stats);
+      const verdict = hashVerdict(stats.hashMatches, 'stored data');
+      const summary = stats.blocksFailed === 0 ? 'No errors found' : `${stats.blocksFailed} block(s) failed the check`;
+      return printer.result(report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : ''));
+    });
+  });
+}
+
+export function checkReport(s: CheckStats): Obj {
+  const report = new Obj();
+  if (s.burst !== null) report.add('Burst error resistance level', s.burst);
+  const st = new Obj()
+    .add('SBX version', s.version)
+    .add('Block size used in checking', s.blockSize)
+    .add('Number of blocks processed', s.blocksProcessed)
+    .add('Number of blocks passed check (metadata)', s.metaBlocksPassed)
+    .add('Number of blocks passed check (data)', s.dataBlocksPassed)
+    .add('Number of blocks failed check', s.blocksFailed)
+    .add('Time elapsed for block check', time(s.blockCheckSeconds));
+  if (s.hashChecked) {
+    st.add('Recorded hash', s.recordedHash)
+      .add('Hash of stored data', s.storedDataHash)
+      .add('Time elapsed for hashing', time(s.hashSeconds));
+  }
+  st.add('Time elapsed', time(s.totalSeconds));
+  report.add('stats', st);
+  return report;
+}

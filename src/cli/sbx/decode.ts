@@ -1,0 +1,107 @@
+// `blkfs sbx decode SBX [OUT]`: rebuild the original file (OUT '-' = stdout, a directory = DIR/<stored name>).
+import { Command } from 'commander';
+import { decodeContainer, DecodeStats } from '../../sbx/decode';
+import { Obj, renderHuman } from './report';
+import { time } from './common';
+import {
+  addCommonOptions,
+  addRangeOptions,
+  addRefRangeOptions,
+  parseBurst,
+  parseRange,
+  parseRefRange,
+  parseU64,
+  printerFor,
+  requireExisting,
+  runCommand,
+} from './options';
+
+interface DecodeOpts {
+  json?: boolean;
+  pv?: string;
+  verbose?: boolean;
+  force?: boolean;
+  meta?: boolean;
+  burst?: string;
+  guessBurstFrom?: string;
+  from?: string;
+  skipTo?: string;
+  toInc?: string;
+  toExc?: string;
+  forceMisalign?: boolean;
+  refFrom?: string;
+  refToInc?: string;
+  refToExc?: string;
+}
+
+export function registerDecode(sbx: Command): void {
+  const cmd = sbx
+    .command('decode')
+    .description('decode an SBX container')
+    .argument('<SBX>', 'SBX container')
+    .argument('[OUT]', 'output file ("-" for stdout; a directory for DIR/<stored file name>; default: the stored file name)')
+    .option('-f, --force', 'overwrite the output file if it exists')
+    .option('--no-meta', 'use the first valid block of any kind as reference block')
+    .option('--burst <LEVEL>', 'burst error resistance level (guessed when absent)')
+    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
+  addRangeOptions(cmd);
+  addRefRangeOptions(cmd);
+  addCommonOptions(cmd);
+  cmd.action(async (input: string, out: string | undefined, opts: DecodeOpts) => {
+    const toStdout = out === '-';
+    const printer = printerFor(opts, { reportToStderr: toStdout });
+    await runCommand(printer, async () => {
+      requireExisting(input);
+      const range = parseRange(opts);
+      const refRange = parseRefRange(opts);
+      const progress = printer.progress('SBX block decoding progress');
+      const stats = await decodeContainer({
+        input,
+        output: out,
+        stdout: toStdout ? process.stdout : undefined,
+        force: !!opts.force,
+        noMeta: opts.meta === false,
+        range,
+        refRange,
+        burst: parseBurst(opts.burst),
+        guessBurstFrom: opts.guessBurstFrom === undefined ? undefined : parseU64(opts.guessBurstFrom, 'guess burst from position'),
+        onProgress: progress.update,
+      });
+      progress.finish();
+      for (const w of stats.warnings) printer.note(w);
+      const report = decodeReport(stats);
+      const verdict = hashVerdict(stats.hashMatches, toStdout ? 'output' : 'output file');
+      return printer.result(report, renderHuman(report) + (verdict ? verdict + '\n' : ''));
+    });
+  });
+}
+
+export function decodeReport(s: DecodeStats): Obj {
+  const report = new Obj();
+  const ec = s.version >= 17;
+  if (ec) report.add('Burst error resistance level', s.burst);
+  const st = new Obj()
+    .add('File UID', s.uid)
+    .add('SBX version', s.version)
+    .add('Block size used in decoding', s.blockSize)
+    .add('Number of blocks processed', s.blocksProcessed)
+    .add('Number of blocks decoded (metadata)', s.metaBlocksDecoded)
+    .add('Number of blocks decoded (data)', s.dataBlocksDecoded);
+  if (ec) st.add('Number of blocks decoded (parity)', s.parityBlocksDecoded);
+  st.add('Number of blocks failed to decode', s.blocksFailed)
+    .add('File size', s.fileSize)
+    .add('SBX container size', s.containerSize)
+    .add('Time elapsed for decoding', time(s.decodeSeconds))
+    .add('Recorded hash', s.recordedHash)
+    .add('Hash of output file', s.outputHash)
+    .add('Time elapsed for hashing', time(s.hashSeconds))
+    .add('Time elapsed', time(s.totalSeconds));
+  report.add('stats', st);
+  return report;
+}
+
+/** The verdict line blkar prints after the stats in human mode. */
+export function hashVerdict(matches: boolean | null, what: string): string | null {
+  if (matches === null) return null;
+  return matches ? `The ${what} hash matches the recorded hash` : `The ${what} hash does NOT match the recorded hash`;
+}

@@ -1,0 +1,126 @@
+// `blkfs sbx encode INFILE [OUT]`: build a container (INFILE '-' = stdin, which needs OUT).
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command } from 'commander';
+import { encodeFile, EncodeStats, encodeStream } from '../../sbx/encode';
+import { formatMultihash, parseHashTypeName } from '../../sbx/multihash';
+import { defaultExtensionOf } from '../../sbx/specs';
+import { calcContainer } from '../../sbx/calc';
+import { UserError } from '../exit-codes';
+import { Obj } from './report';
+import { time } from './common';
+import {
+  addCommonOptions,
+  isDirectory,
+  parseRange,
+  parseUid,
+  printerFor,
+  requireExisting,
+  resolveEncodingParams,
+  runCommand,
+} from './options';
+
+interface EncodeOpts {
+  json?: boolean;
+  pv?: string;
+  force?: boolean;
+  sbxVersion?: string;
+  rsData?: string;
+  rsParity?: string;
+  burst?: string;
+  hash?: string;
+  meta?: boolean;
+  uid?: string;
+  from?: string;
+  skipTo?: string;
+  toInc?: string;
+  toExc?: string;
+  infoOnly?: boolean;
+}
+
+export function registerEncode(sbx: Command): void {
+  const cmd = sbx
+    .command('encode')
+    .description('encode a file into an SBX container')
+    .argument('<INFILE>', 'file to encode ("-" for stdin)')
+    .argument('[OUT]', 'output container (default: INFILE.sbx / INFILE.ecsbx; a directory: DIR/<file name>.<ext>)')
+    .option('-f, --force', 'overwrite the output file if it exists')
+    .option('--sbx-version <SBX-VERSION>', 'SBX container version (1, 2, 3, 17, 18, 19; default 17)')
+    .option('--rs-data <SHARD>', 'Reed-Solomon data shard count (needs --sbx-version)')
+    .option('--rs-parity <SHARD>', 'Reed-Solomon parity shard count (needs --sbx-version)')
+    .option('--burst <LEVEL>', 'burst error resistance level (needs --sbx-version)')
+    .option('--hash <HASH-TYPE>', 'hash type: sha1, sha256, sha512, blake2b-256, blake2b-512, blake2s-128, blake2s-256', 'sha256')
+    .option('--no-meta', 'no metadata block (versions 1-3; ignored for 17-19)')
+    .option('--uid <UID-HEX>', 'file UID, exactly 12 hex digits (default random)')
+    .option('--from <FROM-BYTE>', 'encode from this byte of the input')
+    .option('--to-inc <TO-BYTE>', 'last byte of the input to encode (inclusive)')
+    .option('--to-exc <TO-BYTE>', 'last byte of the input to encode (exclusive)')
+    .option('--info-only', 'only show the encoding figures, write nothing');
+  addCommonOptions(cmd, { verbose: false });
+  cmd.action(async (input: string, out: string | undefined, opts: EncodeOpts) => {
+    const printer = printerFor(opts);
+    await runCommand(printer, async () => {
+      const params = resolveEncodingParams(opts);
+      const hash = parseHashTypeName(opts.hash ?? 'sha256');
+      if (!hash) throw new UserError('Invalid hash type');
+      const uid = opts.uid === undefined ? undefined : parseUid(opts.uid);
+      const range = parseRange(opts);
+      const fromStdin = input === '-';
+      if (!fromStdin) requireExisting(input);
+      if (opts.infoOnly) {
+        const size = fromStdin ? 0 : fs.statSync(input).size;
+        const c = calcContainer({ fileSize: size, version: params.version, dataShards: params.dataShards, parityShards: params.parityShards, burst: params.burst, metaEnabled: opts.meta !== false });
+        const st = new Obj().add('File name', fromStdin ? null : input).add('SBX version', c.version).add('Block size used in encoding', c.blockSize).add('Data size used in encoding', c.dataSize);
+        if (c.rsDataShardCount !== null) st.add('RS data shard count', c.rsDataShardCount).add('RS parity shard count', c.rsParityShardCount).add('Burst error resistance level', c.burstErrorResistanceLevel);
+        st.add('File size', size).add('SBX container size', c.containerSize);
+        return printer.result(new Obj().add('stats', st));
+      }
+      const ext = defaultExtensionOf(params.version);
+      let outPath: string;
+      if (out === undefined) {
+        if (fromStdin) throw new UserError('Explicit output file name is required when input is stdin');
+        outPath = `${input}.${ext}`;
+      } else if (isDirectory(out)) {
+        if (fromStdin) throw new UserError('Explicit output file name is required when input is stdin');
+        outPath = path.join(out, `${path.basename(input)}.${ext}`);
+      } else outPath = out;
+      if (!opts.force && fs.existsSync(outPath)) throw new UserError(`File "${outPath}" already exists`);
+      const progress = printer.progress('SBX encoding progress');
+      const encodeOpts = {
+        version: params.version,
+        d: params.version >= 17 ? params.dataShards : undefined,
+        p: params.version >= 17 ? params.parityShards : undefined,
+        burst: params.version >= 17 ? params.burst : undefined,
+        hash,
+        noMeta: opts.meta === false,
+        uid,
+        from: range.from,
+        toInc: range.toInclusive,
+        toExc: range.toExclusive,
+        onProgress: (p: { bytesProcessed: number; totalBytes: number | null }) =>
+          progress.update(p.bytesProcessed, p.totalBytes ?? p.bytesProcessed),
+      };
+      const s = fromStdin ? await encodeStream(process.stdin, outPath, encodeOpts) : await encodeFile(input, outPath, encodeOpts);
+      progress.finish();
+      return printer.result(encodeReport(s));
+    });
+  });
+}
+
+export function encodeReport(s: EncodeStats): Obj {
+  const st = new Obj()
+    .add('File UID', s.uid.toString('hex').toUpperCase())
+    .add('SBX version', s.version)
+    .add('Block size used in encoding', s.blockSize)
+    .add('Data size used in encoding', s.dataSize)
+    .add('Number of blocks written', s.blocksWritten)
+    .add('Number of blocks written (metadata)', s.metaBlocksWritten)
+    .add('Number of blocks written (data)', s.dataBlocksWritten);
+  if (s.version >= 17) st.add('Number of blocks written (parity)', s.parityBlocksWritten);
+  st.add('Amount of data encoded (bytes)', s.bytesEncoded)
+    .add('File size', s.fileSize)
+    .add('SBX container size', s.containerSize)
+    .add('Hash', s.hash ? formatMultihash(s.hash) : null)
+    .add('Time elapsed', time(s.elapsedMs / 1000));
+  return new Obj().add('stats', st);
+}

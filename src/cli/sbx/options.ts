@@ -1,0 +1,216 @@
+// Option parsing shared by the `blkfs sbx` commands: blkar's option names, defaults and error messages
+// (cli_macros.rs / cli_utils.rs), turned into UserError (exit 1).
+import * as fs from 'fs';
+import { Command, Option } from 'commander';
+import { UserError } from '../exit-codes';
+import { Printer, ProgressLevel } from './report';
+import { classify } from './common';
+
+export interface CommonOpts {
+  json?: boolean;
+  pv?: string;
+  verbose?: boolean;
+}
+
+export interface RangeOpts {
+  from?: string;
+  skipTo?: string;
+  toInc?: string;
+  toExc?: string;
+  forceMisalign?: boolean;
+}
+
+export interface ByteRange {
+  from?: number;
+  toInclusive?: number;
+  toExclusive?: number;
+  forceMisalign?: boolean;
+}
+
+export function addCommonOptions(cmd: Command, { verbose = true } = {}): Command {
+  cmd.option('--json', 'output information in JSON format (progress as JSON lines on stderr)');
+  cmd.option('--pv <LEVEL>', 'progress report verbosity level: 0 none, 1 summary when done, 2 bar and summary');
+  if (verbose) cmd.option('-v, --verbose', 'more detailed output');
+  return cmd;
+}
+
+export function addRangeOptions(cmd: Command, { misalign = true } = {}): Command {
+  cmd.option('--from <FROM-BYTE>', 'start from byte FROM-BYTE (rounded down to a block boundary)');
+  cmd.addOption(new Option('--skip-to <FROM-BYTE>', 'alias of --from').hideHelp());
+  cmd.option('--to-inc <TO-BYTE>', 'last byte position (inclusive)');
+  cmd.option('--to-exc <TO-BYTE>', 'last byte position (exclusive)');
+  if (misalign) cmd.option('--force-misalign', 'do not round --from down to a block boundary');
+  return cmd;
+}
+
+export function addRefRangeOptions(cmd: Command): Command {
+  cmd.option('--ref-from <FROM-BYTE>', 'start the reference block search at this byte');
+  cmd.option('--ref-to-inc <TO-BYTE>', 'last byte of the reference block search (inclusive)');
+  cmd.option('--ref-to-exc <TO-BYTE>', 'last byte of the reference block search (exclusive)');
+  return cmd;
+}
+
+/** The printer for a run; decoding to stdout sends reports to stderr. */
+export function printerFor(opts: CommonOpts, { reportToStderr = false } = {}): Printer {
+  return new Printer({ json: !!opts.json, progressLevel: parseProgressLevel(opts.pv), reportToStderr });
+}
+
+export function parseProgressLevel(pv: string | undefined): ProgressLevel | undefined {
+  if (pv === undefined) return undefined;
+  if (pv === '0' || pv === '1' || pv === '2') return Number(pv) as ProgressLevel;
+  throw new UserError('Invalid progress report verbosity level');
+}
+
+/** A decimal u64 that fits in a JS number without loss (2^53 bytes is far beyond any container). */
+export function parseU64(text: string, what: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new UserError(`Invalid ${what}`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new UserError(`Invalid ${what}`);
+  return n;
+}
+
+export function parseRange(o: RangeOpts): ByteRange {
+  if (o.toInc !== undefined && o.toExc !== undefined) {
+    throw new UserError('--to-inc and --to-exc cannot be used together');
+  }
+  const fromText = o.from ?? o.skipTo;
+  return {
+    from: fromText === undefined ? undefined : parseU64(fromText, 'from position'),
+    toInclusive: o.toInc === undefined ? undefined : parseU64(o.toInc, 'to position'),
+    toExclusive: o.toExc === undefined ? undefined : parseU64(o.toExc, 'to position'),
+    forceMisalign: !!o.forceMisalign,
+  };
+}
+
+export function parseRefRange(o: { refFrom?: string; refToInc?: string; refToExc?: string }): ByteRange {
+  if (o.refToInc !== undefined && o.refToExc !== undefined) {
+    throw new UserError('--ref-to-inc and --ref-to-exc cannot be used together');
+  }
+  return {
+    from: o.refFrom === undefined ? undefined : parseU64(o.refFrom, 'from position'),
+    toInclusive: o.refToInc === undefined ? undefined : parseU64(o.refToInc, 'to position'),
+    toExclusive: o.refToExc === undefined ? undefined : parseU64(o.refToExc, 'to position'),
+  };
+}
+
+export function parseBurst(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new UserError('Failed to parse burst error resistance level');
+  }
+  return Number(text);
+}
+
+export function parseUid(text: string): Buffer {
+  if (!/^[0-9a-fA-F]*$/.test(text) || text.length % 2 !== 0) {
+    if (/^[0-9a-fA-F]*$/.test(text)) {
+      throw new UserError(`UID provided does not have the correct number of hex digits, provided : ${text.length}, need : 12`);
+    }
+    throw new UserError('UID provided is not a valid hex string');
+  }
+  if (text.length !== 12) {
+    throw new UserError(`UID provided does not have the correct number of hex digits, provided : ${text.length}, need : 12`);
+  }
+  return Buffer.from(text, 'hex');
+}
+
+/** blkar's "File \"X\" does not exist" check (exit 1); block devices and FIFOs count as existing. */
+export function requireExisting(path: string): void {
+  if (!fs.existsSync(path)) throw new UserError(`File "${path}" does not exist`);
+  if (fs.statSync(path).isDirectory()) throw new UserError(`"${path}" is a directory`);
+}
+
+export function isDirectory(path: string): boolean {
+  try {
+    return fs.statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The value of `--sbx-version`, one of 1, 2, 3, 17, 18, 19. */
+export function parseVersion(text: string): 1 | 2 | 3 | 17 | 18 | 19 {
+  const v = Number(text);
+  if (!/^[0-9]+$/.test(text) || ![1, 2, 3, 17, 18, 19].includes(v)) throw new UserError('Invalid SBX version');
+  return v as 1 | 2 | 3 | 17 | 18 | 19;
+}
+
+export interface EncodingParams {
+  version: 1 | 2 | 3 | 17 | 18 | 19;
+  dataShards: number;
+  parityShards: number;
+  burst: number;
+}
+
+/**
+ * blkar 7.2.7's defaulting rules (§9.1): no --sbx-version → 17/10/2/12 and then --rs-data/--rs-parity/--burst
+ * are a usage error; an explicit 17–19 makes --rs-data and --rs-parity mandatory and --burst default to 0.
+ */
+export function resolveEncodingParams(o: {
+  sbxVersion?: string;
+  rsData?: string;
+  rsParity?: string;
+  burst?: string;
+}): EncodingParams {
+  if (o.sbxVersion === undefined) {
+    if (o.rsData !== undefined || o.rsParity !== undefined || o.burst !== undefined) {
+      throw new UserError('--rs-data, --rs-parity and --burst require --sbx-version');
+    }
+    return { version: 17, dataShards: 10, parityShards: 2, burst: 12 };
+  }
+  const version = parseVersion(o.sbxVersion);
+  if (version < 17) return { version, dataShards: 0, parityShards: 0, burst: 0 };
+  if (o.rsData === undefined) {
+    throw new UserError(`Reed-Solomon erasure code data shard count must be specified for version ${version}`);
+  }
+  if (o.rsParity === undefined) {
+    throw new UserError(`Reed-Solomon erasure code parity shard count must be specified for version ${version}`);
+  }
+  if (!/^[0-9]+$/.test(o.rsData)) throw new UserError('Failed to parse Reed-Solomon erasure code data shard count');
+  if (!/^[0-9]+$/.test(o.rsParity)) throw new UserError('Failed to parse Reed-Solomon erasure code parity shard count');
+  const dataShards = Number(o.rsData);
+  const parityShards = Number(o.rsParity);
+  if (dataShards < 1) throw new UserError('Too few data shards for Reed-Solomon erasure code');
+  if (parityShards < 1) throw new UserError('Too few parity shards for Reed-Solomon erasure code');
+  if (dataShards + parityShards > 256) throw new UserError('Too many shards for Reed-Solomon erasure code');
+  return { version, dataShards, parityShards, burst: parseBurst(o.burst) ?? 0 };
+}
+
+/** blkar's prompt; anything but an answer starting with "y" means no. */
+export async function askToContinue(out: NodeJS.WritableStream = process.stdout): Promise<boolean> {
+  out.write('Do you wish to continue? [y/N] ');
+  const answer = await readOneLine();
+  return answer.startsWith('y');
+}
+
+function readOneLine(): Promise<string> {
+  return new Promise((resolve) => {
+    const stdin = process.stdin;
+    let acc = '';
+    const done = (s: string) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.pause();
+      resolve(s);
+    };
+    const onData = (chunk: Buffer | string) => {
+      acc += chunk.toString();
+      if (acc.includes('\n')) done(acc);
+    };
+    const onEnd = () => done(acc);
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.resume();
+  });
+}
+
+/** Run a command body with the printer: print its report or its error, then set the exit code. */
+export async function runCommand(printer: Printer, body: () => Promise<number>): Promise<void> {
+  let code: number;
+  try {
+    code = await body();
+  } catch (err) {
+    code = printer.error(classify(err));
+  }
+  process.exitCode = code;
+}

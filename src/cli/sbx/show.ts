@@ -1,0 +1,84 @@
+// `blkfs sbx show SBX`: the first (or every, --show-all) metadata block found by a 128-byte scan.
+import { Command } from 'commander';
+import { formatMultihash } from '../../sbx/multihash';
+import { isEcVersion } from '../../sbx/specs';
+import { ShownMetadataBlock, showContainer } from '../../sbx/show';
+import { Arr, blkarDate, Obj, renderHuman } from './report';
+import { refBlockInfo } from './common';
+import { addCommonOptions, addRangeOptions, parseRange, parseU64, parseUid, printerFor, requireExisting, runCommand } from './options';
+
+interface ShowOpts {
+  json?: boolean;
+  pv?: string;
+  showAll?: boolean;
+  onlyPickUid?: string;
+  guessBurst?: boolean;
+  guessBurstFrom?: string;
+  from?: string;
+  skipTo?: string;
+  toInc?: string;
+  toExc?: string;
+}
+
+export function registerShow(sbx: Command): void {
+  const cmd = sbx
+    .command('show')
+    .description('show metadata blocks of an SBX container')
+    .argument('<SBX>', 'SBX container (any file: it is scanned in 128-byte steps)')
+    .option('--show-all', 'show every metadata block found, not only the first')
+    .option('--only-pick-uid <UID-HEX>', 'only blocks of this UID (12 hex digits)')
+    .option('--guess-burst', 'also guess the burst error resistance level')
+    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
+  addRangeOptions(cmd, { misalign: false });
+  addCommonOptions(cmd, { verbose: false });
+  cmd.action(async (input: string, opts: ShowOpts) => {
+    const printer = printerFor(opts);
+    await runCommand(printer, async () => {
+      requireExisting(input);
+      const progress = printer.progress('Metadata block scanning progress');
+      const stats = await showContainer({
+        input,
+        showAll: !!opts.showAll,
+        onlyUid: opts.onlyPickUid === undefined ? undefined : parseUid(opts.onlyPickUid),
+        guessBurst: !!opts.guessBurst,
+        guessBurstFrom: opts.guessBurstFrom === undefined ? undefined : parseU64(opts.guessBurstFrom, 'guess burst from position'),
+        range: parseRange(opts),
+        onProgress: progress.update,
+      });
+      progress.finish();
+      const report = new Obj();
+      if (stats.guessed && stats.ref) {
+        report.add('ref block info', refBlockInfo(stats.ref));
+        report.add('Best guess for burst error resistance level', stats.burstGuess);
+      }
+      report.add('blocks', new Arr(stats.blocks.map(blockObj)));
+      let human = '';
+      if (stats.guessed && stats.ref) {
+        human += `Reference block : ${stats.ref.type} block (version ${stats.ref.version}) at byte ${stats.ref.pos}\n`;
+        human += `Best guess for burst error resistance level : ${stats.burstGuess === null ? 'Failed to guess level' : stats.burstGuess}\n\n`;
+      }
+      if (stats.blocks.length === 0) human += 'No metadata blocks found\n';
+      for (const b of stats.blocks) human += renderHuman(blockObj(b)) + '\n';
+      return printer.result(report, human);
+    });
+  });
+}
+
+function blockObj(b: ShownMetadataBlock): Obj {
+  const m = b.meta;
+  const o = new Obj()
+    .add('Metadata block number', b.number)
+    .add('Found at byte', b.pos)
+    .add('File UID', b.uid)
+    .add('File name', m.fnm ?? null)
+    .add('SBX container name', m.snm ?? null)
+    .add('SBX container version', b.version);
+  if (isEcVersion(b.version)) {
+    o.add('RS data shard count', m.rsd ?? null).add('RS parity shard count', m.rsp ?? null);
+  }
+  return o
+    .add('File size', m.fsz ?? null)
+    .add('File modification time', m.fdt === undefined ? null : blkarDate(m.fdt))
+    .add('SBX encoding time', m.sdt === undefined ? null : blkarDate(m.sdt))
+    .add('Hash', m.hsh ? formatMultihash(m.hsh) : null);
+}

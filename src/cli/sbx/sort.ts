@@ -1,0 +1,90 @@
+// `blkfs sbx sort SBX [OUT]`: rewrite every block to its canonical position (default OUT: SBX.sorted).
+import { Command } from 'commander';
+import { sortContainer, SortStats } from '../../sbx/sort';
+import { Obj } from './report';
+import { time } from './common';
+import {
+  addCommonOptions,
+  addRangeOptions,
+  addRefRangeOptions,
+  parseBurst,
+  parseRange,
+  parseRefRange,
+  printerFor,
+  requireExisting,
+  runCommand,
+} from './options';
+
+interface SortOpts {
+  json?: boolean;
+  pv?: string;
+  verbose?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  burst?: string;
+  reportBlank?: boolean;
+  from?: string;
+  skipTo?: string;
+  toInc?: string;
+  toExc?: string;
+  forceMisalign?: boolean;
+  refFrom?: string;
+  refToInc?: string;
+  refToExc?: string;
+}
+
+export function registerSort(sbx: Command): void {
+  const cmd = sbx
+    .command('sort')
+    .description('sort the blocks of an SBX container into canonical order')
+    .argument('<SBX>', 'SBX container')
+    .argument('[OUT]', 'output file (default: SBX.sorted)')
+    .option('-f, --force', 'overwrite the output file if it exists')
+    .option('--dry-run', 'only report, write nothing')
+    .option('--burst <LEVEL>', 'burst error resistance level of the output (default: the input\'s, guessed)')
+    .option('--report-blank', 'count all-zero (blank) blocks as failures');
+  addRangeOptions(cmd);
+  addRefRangeOptions(cmd);
+  addCommonOptions(cmd);
+  cmd.action(async (input: string, out: string | undefined, opts: SortOpts) => {
+    const printer = printerFor(opts);
+    await runCommand(printer, async () => {
+      requireExisting(input);
+      const refRange = parseRefRange(opts);
+      const progress = printer.progress('SBX block sorting progress');
+      const s = await sortContainer({
+        input,
+        output: out ?? `${input}.sorted`,
+        force: !!opts.force,
+        dryRun: !!opts.dryRun,
+        burst: parseBurst(opts.burst),
+        reportBlank: !!opts.reportBlank,
+        range: parseRange(opts),
+        refRange: refRange.from === undefined && refRange.toInclusive === undefined && refRange.toExclusive === undefined ? undefined : refRange,
+        onProgress: progress.update,
+      });
+      progress.finish();
+      return printer.result(sortReport(s));
+    });
+  });
+}
+
+export function sortReport(s: SortStats): Obj {
+  const report = new Obj();
+  const ec = s.version >= 17;
+  if (ec) report.add('Burst error resistance level', s.burst);
+  const st = new Obj()
+    .add('SBX version', s.version)
+    .add('Block size used in checking', s.blockSize)
+    .add('Number of blocks processed', s.blocksProcessed)
+    .add('Number of blocks sorted (metadata)', s.metaSorted)
+    .add('Number of blocks sorted (data)', s.dataSorted);
+  if (ec) st.add('Number of blocks sorted (parity)', s.paritySorted);
+  st.add('Number of blocks in same order (metadata)', s.metaSameOrder)
+    .add('Number of blocks in diff order (metadata)', s.metaDiffOrder)
+    .add('Number of blocks in same order (data)', s.dataSameOrder)
+    .add('Number of blocks in diff order (data)', s.dataDiffOrder);
+  if (ec) st.add('Number of blocks in same order (parity)', s.paritySameOrder).add('Number of blocks in diff order (parity)', s.parityDiffOrder);
+  st.add('Number of blocks failed to sort', s.blocksFailed).add('Time elapsed', time(s.totalSeconds));
+  return report.add('stats', st);
+}

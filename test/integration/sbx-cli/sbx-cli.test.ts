@@ -1,0 +1,151 @@
+// Runs the real binary (`node dist/src/cli/main.js sbx …`) as users do: exit codes, output bytes, JSON.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { createHash } from 'crypto';
+import { expect } from 'chai';
+
+const MAIN = path.resolve(__dirname, '../../../src/cli/main.js');
+const VECTORS =
+  process.env.BLKFS_VECTORS_DIR ??
+  [path.resolve(__dirname, '../../../../../shared/vectors'), '/work/shared/vectors'].find((p) => fs.existsSync(path.join(p, 'README.md'))) ??
+  '/work/shared/vectors';
+const v = (name: string) => path.join(VECTORS, name);
+
+function sbx(args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
+  const r = spawnSync(process.execPath, [MAIN, 'sbx', ...args], { cwd: opts.cwd, input: opts.input ?? '', maxBuffer: 64 << 20 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString(), text: r.stdout.toString() };
+}
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** The vector's JSON, without blkar's trailing "exit=N" note and with elapsed times zeroed. */
+function reference(name: string): unknown {
+  return JSON.parse(fs.readFileSync(v(`json/${name}`), 'utf8').replace(/exit=\d+\s*$/, ''));
+}
+function zeroTimes(text: string): unknown {
+  return JSON.parse(text.replace(/"(\d\d:\d\d:\d\d)"/g, '"00:00:00"'));
+}
+
+describe('blkfs sbx (CLI)', function () {
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-sbx-cli-'))));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  describe('JSON output matches blkar\'s recorded outputs', () => {
+    it('calc (defaults and v18)', () => {
+      expect(zeroTimes(sbx(['calc', '1000000', '--json']).text)).to.deep.equal(reference('calc-1000000.json'));
+      const r = sbx(['calc', '1000000', '--json', '--sbx-version', '18', '--rs-data', '4', '--rs-parity', '2', '--burst', '3']);
+      expect(r.text).to.equal(fs.readFileSync(v('json/calc-1000000-v18.json'), 'utf8'));
+    });
+
+    it('encode with a fixed UID', () => {
+      const r = sbx(['encode', v('ec17-default-1000.bin'), path.join(dir, 'e.ecsbx'), '--json', '--uid', '0C0000000009']);
+      expect(r.code).to.equal(0);
+      expect(zeroTimes(r.text)).to.deep.equal(reference('encode.json'));
+    });
+
+    it('decode, check (damaged and --hash), show, sort, rescue, update, repair -v', () => {
+      const out = path.join(dir, 'd.bin');
+      expect(zeroTimes(sbx(['decode', v('ec17-default-1000.ecsbx'), out, '--json']).text)).to.deep.equal(reference('decode.json'));
+      expect(sha(fs.readFileSync(out))).to.equal(sha(fs.readFileSync(v('ec17-default-1000.bin'))));
+      expect(zeroTimes(sbx(['check', v('ec17-default-200k.damaged.ecsbx'), '--json']).text)).to.deep.equal(reference('check-damaged.json'));
+      expect(zeroTimes(sbx(['check', v('ec17-default-200k.ecsbx'), '--json', '--hash']).text)).to.deep.equal(reference('check-hash.json'));
+      expect(zeroTimes(sbx(['show', v('ec17-default-1000.ecsbx'), '--json']).text)).to.deep.equal(reference('show.json'));
+      expect(zeroTimes(sbx(['show', v('ec17-default-1000.ecsbx'), '--json', '--show-all', '--guess-burst']).text)).to.deep.equal(reference('show-all-guess-burst.json'));
+      expect(zeroTimes(sbx(['sort', v('ec17-default-1000.ecsbx'), path.join(dir, 's.ecsbx'), '--json']).text)).to.deep.equal(reference('sort.json'));
+      fs.mkdirSync(path.join(dir, 'r'));
+      expect(zeroTimes(sbx(['rescue', v('ec17-default-1000.ecsbx'), path.join(dir, 'r'), '--json']).text)).to.deep.equal(reference('rescue.json'));
+      fs.copyFileSync(v('ec17-default-1000.ecsbx'), path.join(dir, 'u.ecsbx'));
+      expect(zeroTimes(sbx(['update', path.join(dir, 'u.ecsbx'), '--json', '--snm', 'u.ecsbx']).text)).to.deep.equal(reference('update.json'));
+      const dmg = path.join(dir, 'dmg.ecsbx');
+      fs.copyFileSync(v('ec17-default-200k.damaged.ecsbx'), dmg);
+      const r = sbx(['repair', dmg, '--json', '-v']);
+      // Byte for byte, blank lines included (blkar prints one after each block set report).
+      expect(r.text.replace(/"\d\d:\d\d:\d\d"/g, '"00:00:00"')).to.equal(fs.readFileSync(v('json/repair-verbose.json'), 'utf8'));
+      expect(sha(fs.readFileSync(dmg))).to.equal(sha(fs.readFileSync(v('ec17-default-200k.ecsbx'))));
+    });
+  });
+
+  describe('exit codes and errors', () => {
+    it('missing input: exit 1 with blkar\'s message', () => {
+      const r = sbx(['decode', 'nonexistent.sbx', '--json'], { cwd: dir });
+      expect(r.code).to.equal(1);
+      expect(JSON.parse(r.text)).to.deep.equal(reference('error-nonexistent.json'));
+    });
+
+    it('usage errors exit 1: RS options without --sbx-version, --uid not 12 hex digits, EC version without --rs-data', () => {
+      expect(sbx(['encode', v('v1-small.bin'), path.join(dir, 'x'), '--burst', '3']).code).to.equal(1);
+      expect(sbx(['encode', v('v1-small.bin'), path.join(dir, 'x'), '--uid', '0123']).code).to.equal(1);
+      expect(sbx(['encode', v('v1-small.bin'), path.join(dir, 'x'), '--sbx-version', '17']).code).to.equal(1);
+      expect(sbx(['calc', 'abc']).code).to.equal(1);
+      expect(fs.existsSync(path.join(dir, 'x'))).to.equal(false);
+    });
+
+    it('an unreadable container is a failure during the operation (exit 2) with "error" in JSON', () => {
+      const f = path.join(dir, 'zeros');
+      fs.writeFileSync(f, Buffer.alloc(10000));
+      const r = sbx(['check', f, '--json']);
+      expect(r.code).to.equal(2);
+      expect(JSON.parse(r.text)).to.deep.equal({ error: 'Failed to find reference block' });
+    });
+
+    it('existing output without -f: exit 1 and the file is left alone', () => {
+      const out = path.join(dir, 'exists.bin');
+      fs.writeFileSync(out, 'keep');
+      expect(sbx(['decode', v('v1-small.sbx'), out]).code).to.equal(1);
+      expect(fs.readFileSync(out, 'utf8')).to.equal('keep');
+      expect(sbx(['decode', '-f', v('v1-small.sbx'), out]).code).to.equal(0);
+      expect(sha(fs.readFileSync(out))).to.equal(sha(fs.readFileSync(v('v1-small.bin'))));
+    });
+  });
+
+  describe('streams, prompts and defaults', () => {
+    it('encode - (stdin) then decode - (stdout) round-trips; reports go to stderr', () => {
+      const data = fs.readFileSync(v('v1-100k.bin'));
+      const c = path.join(dir, 'stdin.ecsbx');
+      expect(sbx(['encode', '-', c], { input: data }).code).to.equal(0);
+      const r = sbx(['decode', c, '-', '--json']);
+      expect(r.code).to.equal(0);
+      expect(sha(r.stdout)).to.equal(sha(data));
+      expect(JSON.parse(r.stderr).stats.hashOfOutputFile).to.equal(JSON.parse(r.stderr).stats.recordedHash);
+    });
+
+    it('default encode output name INFILE.ecsbx, default decode name = stored FNM', () => {
+      const work = path.join(dir, 'names');
+      fs.mkdirSync(work);
+      fs.copyFileSync(v('v1-small.bin'), path.join(work, 'in.bin'));
+      const enc = sbx(['encode', 'in.bin'], { cwd: work });
+      expect(enc.code, enc.text + enc.stderr).to.equal(0);
+      expect(fs.existsSync(path.join(work, 'in.bin.ecsbx'))).to.equal(true);
+      fs.mkdirSync(path.join(work, 'out'));
+      const dec = sbx(['decode', 'in.bin.ecsbx', 'out'], { cwd: work });
+      expect(dec.code, dec.text + dec.stderr).to.equal(0);
+      expect(sha(fs.readFileSync(path.join(work, 'out', 'in.bin')))).to.equal(sha(fs.readFileSync(v('v1-small.bin'))));
+    });
+
+    it('repair asks first: "n" leaves the file untouched (exit 0), "y" repairs', () => {
+      const dmg = path.join(dir, 'ask.ecsbx');
+      fs.copyFileSync(v('ec17-default-200k.damaged.ecsbx'), dmg);
+      const no = sbx(['repair', dmg], { input: 'n\n' });
+      expect(no.code).to.equal(0);
+      expect(no.text).to.contain('Do you wish to continue? [y/N]');
+      expect(sha(fs.readFileSync(dmg))).to.equal(sha(fs.readFileSync(v('ec17-default-200k.damaged.ecsbx'))));
+      const yes = sbx(['repair', dmg], { input: 'y\n' });
+      expect(yes.code).to.equal(0);
+      expect(sha(fs.readFileSync(dmg))).to.equal(sha(fs.readFileSync(v('ec17-default-200k.ecsbx'))));
+    });
+
+    it('repair on version 1 prints a notice and exits 0', () => {
+      const r = sbx(['repair', '-y', v('v1-small.sbx')]);
+      expect(r.code).to.equal(0);
+      expect(r.text).to.contain('does not use Reed-Solomon');
+    });
+
+    it('--json with --pv 2 prints progress as JSON lines on stderr', () => {
+      const r = sbx(['check', v('ec17-default-200k.ecsbx'), '--json', '--pv', '2']);
+      const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.length).to.be.greaterThan(0);
+      expect(lines[lines.length - 1]).to.include({ header: 'SBX block checking progress', unit: 'bytes', unitsSoFar: 292864 });
+    });
+  });
+});
