@@ -1,0 +1,71 @@
+// Where caches live. Choice (documented for users):
+// - `--cache DIR` names one cache explicitly: it belongs to one medium, and opening it with another medium is a
+//   CacheMismatchError (never silently reused, never silently replaced).
+// - Without it, caches live under $XDG_CACHE_HOME/blkfs/ (fallback ~/.cache/blkfs/), one directory per medium,
+//   named <fingerprint prefix>-<size>. Swapping discs in the same drive therefore opens (or creates) the other
+//   disc's cache instead of failing. To find the cache of the medium in the drive without reading its whole
+//   fingerprint window again, each cache keeps a small identity.json hint (size, sector size, probe sectors); only
+//   caches of the same size and sector size are probed, reusing one device read per probe sector.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export const STATE_FILE = 'state.sqlite';
+export const DATA_FILE = 'data.img';
+export const IDENTITY_HINT_FILE = 'identity.json';
+
+export interface IdentityHint {
+  size: number;
+  sectorSize: number;
+  fingerprint: string;
+  probeSectors: number[];
+}
+
+export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  // XDG Base Directory spec: a relative XDG_CACHE_HOME is invalid and must be ignored.
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'blkfs');
+  return path.join(env.HOME || os.homedir(), '.cache', 'blkfs');
+}
+
+export function cacheDirName(fingerprint: string, size: number): string {
+  return `${fingerprint.slice(0, 16)}-${size}`;
+}
+
+export function hasState(dir: string): boolean {
+  return fs.existsSync(path.join(dir, STATE_FILE));
+}
+
+export function writeIdentityHint(dir: string, hint: IdentityHint): void {
+  const tmp = path.join(dir, IDENTITY_HINT_FILE + '.tmp');
+  fs.writeFileSync(tmp, JSON.stringify(hint) + '\n');
+  fs.renameSync(tmp, path.join(dir, IDENTITY_HINT_FILE));
+}
+
+/** Caches under root whose hint says they hold a medium of this size and sector size. */
+export function candidateCaches(root: string, size: number, sectorSize: number): { dir: string; hint: IdentityHint }[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root).sort();
+  } catch {
+    return [];
+  }
+  const out: { dir: string; hint: IdentityHint }[] = [];
+  for (const name of names) {
+    const dir = path.join(root, name);
+    try {
+      const hint = JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+      if (hint.size === size && hint.sectorSize === sectorSize && hasState(dir)) out.push({ dir, hint });
+    } catch {
+      // not a cache directory (or a damaged hint): skip it
+    }
+  }
+  return out;
+}
+
+/** A directory name under root not used yet: <base>, <base>.2, <base>.3, ... */
+export function freshDir(root: string, base: string): string {
+  let dir = path.join(root, base);
+  for (let n = 2; fs.existsSync(dir) && hasState(dir); n++) dir = path.join(root, `${base}.${n}`);
+  return dir;
+}

@@ -1,0 +1,711 @@
+// The sector store: a BlockSource seen through a persistent cache. Each sector is read from the device at most once
+// (single flight, '+' never re-read, '-' only with retries), written to the data file and made durable before the
+// state says '+', and every reply describes committed state.
+import * as fs from 'fs';
+import * as path from 'path';
+import type Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
+import { BlockSource, MediaError } from '../nbd/block-source';
+import { AcquireOptions, AcquireResult, runAcquire } from './acquire';
+import { DATA_FILE, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, writeIdentityHint } from './cache-dir';
+import { DataFile } from './data-file';
+import { CacheMismatchError } from './errors';
+import { Extent, Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
+import { GroupCommit } from './group-commit';
+import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
+import { ProbeReader, ReadTally, readWindow, verifyProbe } from './identity-probe';
+import { MapfilePhase, renderMapfile } from './mapfile';
+import { Priority, PriorityScheduler } from './priority-scheduler';
+import { RateMeter } from './rate-meter';
+import { InflightRanges } from './single-flight';
+import { StateStore } from './state-store';
+
+export type { Priority } from './priority-scheduler';
+
+export interface CachedDeviceOptions {
+  source: BlockSource;
+  /** Explicit cache directory (one medium; another medium is a CacheMismatchError). */
+  cacheDir?: string;
+  /** Root for per-medium default directories; defaults to $XDG_CACHE_HOME/blkfs or ~/.cache/blkfs. */
+  cacheRoot?: string;
+  /** Extra device reads allowed per bad ('-') sector, counted across sessions. Default 0. */
+  retries?: number;
+  /** Bytes of hot cached blocks kept in memory. Default 64 MiB; 0 disables. */
+  memoryBytes?: number;
+  /** Largest single device read. Default 1 MiB. */
+  maxReadBytes?: number;
+  /** Device reads in flight at once. Default 4. */
+  concurrency?: number;
+  /** Cheap identity of a regular-file source (e.g. "dev:ino:size:mtime"); when unchanged, reopening reads nothing. */
+  stableIdentity?: string;
+}
+
+export interface RangeRead {
+  /** The readable prefix of the request (shorter than asked when a bad sector stopped it, or at end of medium). */
+  data: Buffer;
+  /** Byte offset of the first unreadable sector when the read stopped there. */
+  errorAt?: number;
+}
+
+export interface CacheStatus {
+  size: number;
+  sectorSize: number;
+  cacheDir: string;
+  bytesCached: number;
+  bytesBad: number;
+  bytesUntried: number;
+  bytesNonTrimmed: number;
+  bytesNonScraped: number;
+  deviceReads: number;
+  deviceBytes: number;
+  deviceFailedReads: number;
+  readRateBytesPerSec: number;
+  phase: MapfilePhase;
+  pass: number;
+  currentPos: number;
+  /** What opening read from the medium only to check its identity. */
+  identityProbe: IdentityProbe;
+  retries: number;
+}
+
+/** A state change produced by a device read (or a decision, like marking a trimmed middle '/'). */
+export interface Outcome {
+  start: number;
+  count: number;
+  status: SectorStatus;
+  /** Bytes for '+' outcomes (count sectors, the last possibly partial). */
+  data?: Buffer;
+  /** Non-'+' outcomes apply only to sectors still in this status (never downgrade what another read found). */
+  from?: SectorStatus;
+  /** A failed re-read of a '-' sector: counts against its retries. */
+  retried?: boolean;
+}
+
+/** How a span is read. narrow: whole, then sector-wise to the first bad sector (foreground). copy: whole, a
+ * failure marks the span '*' (ddrescue's copying pass). forward/backward: sector-wise until the first failure
+ * (trimming). scrape: every sector on its own. */
+export type FetchMode = 'narrow' | 'copy' | 'forward' | 'backward' | 'scrape';
+
+const DEFAULT_MEMORY = 64 * 1024 * 1024;
+const DEFAULT_MAX_READ = 1024 * 1024;
+const MEMORY_BLOCK = 64 * 1024;
+
+export class CachedDevice {
+  readonly size: number;
+  readonly sectorSize: number;
+  readonly sectorCount: number;
+  readonly retries: number;
+  private readonly maxReadSectors: number;
+  private readonly inflight = new InflightRanges();
+  private readonly scheduler: PriorityScheduler;
+  private readonly committer: GroupCommit<Outcome[]>;
+  private readonly memory: LRUCache<number, Buffer> | undefined;
+  private readonly blockSectors: number;
+  private readonly listeners = new Set<(offset: number, length: number) => void>();
+  private readonly rate = new RateMeter();
+  private readonly tally: ReadTally;
+  private progress: { phase: MapfilePhase; pass: number; currentPos: number } | undefined;
+  private progressDirty = false;
+  private acquiring = false;
+  private lastDevicePos = 0;
+  private closed = false;
+  identityProbe: IdentityProbe = { method: 'created', sectors: 0, bytes: 0 };
+
+  private constructor(
+    readonly cacheDir: string,
+    private readonly source: BlockSource,
+    private readonly store: StateStore,
+    private readonly data: DataFile,
+    private readonly map: SectorMap,
+    private readonly tries: RunLengthMap<number>,
+    opts: CachedDeviceOptions,
+    tally: ReadTally,
+  ) {
+    this.size = source.size;
+    this.sectorSize = source.sectorSize;
+    this.sectorCount = map.sectorCount;
+    this.retries = Math.max(0, Math.floor(opts.retries ?? 0));
+    this.maxReadSectors = Math.max(1, Math.floor((opts.maxReadBytes ?? DEFAULT_MAX_READ) / this.sectorSize));
+    this.scheduler = new PriorityScheduler(opts.concurrency ?? 4);
+    this.committer = new GroupCommit<Outcome[]>((batch) => this.commit(batch.flat()));
+    this.tally = tally;
+    this.blockSectors = Math.max(1, Math.floor(MEMORY_BLOCK / this.sectorSize));
+    const memoryBytes = opts.memoryBytes ?? DEFAULT_MEMORY;
+    if (memoryBytes >= this.blockSectors * this.sectorSize) {
+      this.memory = new LRUCache<number, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => b.length });
+    }
+    const saved = store.getSetting('acquire.progress');
+    if (saved) this.progress = JSON.parse(saved) as { phase: MapfilePhase; pass: number; currentPos: number };
+  }
+
+  // ------------------------------------------------------------------------------------------------- opening
+
+  static async open(opts: CachedDeviceOptions): Promise<CachedDevice> {
+    const src = opts.source;
+    if (!Number.isSafeInteger(src.size) || src.size < 0) throw new RangeError(`bad medium size ${src.size}`);
+    if (!Number.isInteger(src.sectorSize) || src.sectorSize <= 0) throw new RangeError(`bad sector size ${src.sectorSize}`);
+    const tally: ReadTally = { reads: 0, bytes: 0, failedReads: 0 };
+    const prober = new ProbeReader(src, tally);
+    if (opts.cacheDir !== undefined) {
+      const dir = path.resolve(opts.cacheDir);
+      if (hasState(dir)) return CachedDevice.openExisting(dir, opts, tally, prober);
+      return CachedDevice.create(dir, undefined, opts, tally);
+    }
+    const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
+    for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
+      if (cand.hint.probeSectors.length === 0) continue;
+      const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
+      if (verdict.result === 'match') return CachedDevice.openExisting(cand.dir, opts, tally, prober, true);
+    }
+    return CachedDevice.create(undefined, root, opts, tally);
+  }
+
+  private static async openExisting(
+    dir: string,
+    opts: CachedDeviceOptions,
+    tally: ReadTally,
+    prober: ProbeReader,
+    alreadyVerified = false,
+  ): Promise<CachedDevice> {
+    const src = opts.source;
+    const store = StateStore.open(path.join(dir, STATE_FILE), dir);
+    let data: DataFile | undefined;
+    try {
+      const id = store.identity();
+      if (!id) {
+        // Created but never initialized (crash during creation): it holds nothing that was recorded as read.
+        store.close();
+        return CachedDevice.create(dir, undefined, opts, tally);
+      }
+      if (id.size !== src.size || id.sectorSize !== src.sectorSize) {
+        throw new CacheMismatchError(
+          dir,
+          `it holds a medium of ${id.size} bytes in ${id.sectorSize}-byte sectors, this one has ${src.size} bytes in ${src.sectorSize}-byte sectors`,
+        );
+      }
+      const sectorCount = Math.ceil(src.size / src.sectorSize);
+      const map = store.loadSectorMap(sectorCount);
+      const tries = store.loadRetryCounts(sectorCount);
+      data = await DataFile.open(path.join(dir, DATA_FILE), src.size);
+      const dataFile = data;
+      let probe: IdentityProbe;
+      if (alreadyVerified) {
+        probe = { method: 'probe', sectors: prober.sectors, bytes: prober.bytes };
+      } else if (opts.stableIdentity !== undefined && id.stableIdentity === opts.stableIdentity) {
+        probe = { method: 'stable-identity', sectors: 0, bytes: 0 };
+      } else {
+        let sectors = id.probeSectors;
+        if (sectors.length === 0) {
+          // The whole window was unreadable at creation: probe any cached sectors instead (none cached: nothing to protect).
+          sectors = [];
+          for (const r of map.extents()) {
+            for (let s = r.start; r.status === '+' && s < r.start + r.count && sectors.length < Math.max(1, PROBE_BYTES / src.sectorSize); s++) sectors.push(s);
+          }
+        }
+        const verdict = await verifyProbe(
+          sectors,
+          (s) => dataFile.read(s * src.sectorSize, Math.min(src.sectorSize, src.size - s * src.sectorSize)),
+          prober,
+        );
+        if (verdict.result === 'mismatch') {
+          throw new CacheMismatchError(dir, `sector ${verdict.sector} of this medium differs from the cached one`);
+        }
+        if (verdict.result === 'unverifiable') {
+          throw new CacheMismatchError(dir, 'none of its identity sectors can be read from this medium, so it cannot be shown to be the same');
+        }
+        probe = { method: 'probe', sectors: prober.sectors, bytes: prober.bytes };
+      }
+      if (opts.stableIdentity !== undefined && opts.stableIdentity !== id.stableIdentity) store.setStableIdentity(opts.stableIdentity);
+      const dev = new CachedDevice(dir, src, store, dataFile, map, tries, opts, tally);
+      dev.identityProbe = probe;
+      return dev;
+    } catch (e) {
+      await data?.close();
+      store.close();
+      throw e;
+    }
+  }
+
+  /** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */
+  private static async create(dir: string | undefined, root: string | undefined, opts: CachedDeviceOptions, tally: ReadTally): Promise<CachedDevice> {
+    const src = opts.source;
+    const ss = src.sectorSize;
+    const window = await readWindow(src, tally);
+    const fingerprint = fingerprintOf(src.size, ss, window);
+    const probeSectors = chooseProbeSectors(window, ss);
+    const cacheDir = dir ?? freshDir(root as string, cacheDirName(fingerprint, src.size));
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const store = StateStore.open(path.join(cacheDir, STATE_FILE), cacheDir);
+    let data: DataFile | undefined;
+    try {
+      data = await DataFile.open(path.join(cacheDir, DATA_FILE), src.size);
+      const sectorCount = Math.ceil(src.size / ss);
+      const map = new SectorMap(sectorCount);
+      for (let i = 0; i < window.length; i++) {
+        const buf = window[i];
+        if (buf) await data.write(i * ss, buf);
+        map.set(i, 1, buf ? '+' : '-');
+      }
+      await data.sync();
+      store.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
+      writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
+      const dev = new CachedDevice(cacheDir, src, store, data, map, new RunLengthMap<number>(sectorCount, 0), opts, tally);
+      dev.identityProbe = { method: 'created', sectors: 0, bytes: 0 };
+      return dev;
+    } catch (e) {
+      await data?.close();
+      store.close();
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------- reading
+
+  /**
+   * Reads [offset, offset+length) clamped to the medium. Cached sectors come from the cache; missing ones from the
+   * device, once. Stops at the first unreadable sector: `data` is the good prefix and `errorAt` the bad byte.
+   * Rejects with SourceLostError (nothing marked) or CacheFullError (nothing new marked).
+   */
+  async read(offset: number, length: number, priority: Priority = 'foreground'): Promise<RangeRead> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(`bad read range ${offset}+${length}`);
+    }
+    const end = Math.min(this.size, offset + length);
+    if (offset >= end) return { data: Buffer.alloc(0) };
+    const ss = this.sectorSize;
+    const s0 = Math.floor(offset / ss);
+    const s1 = Math.ceil(end / ss);
+    const { parts, badSector } = await this.readSectors(s0, s1, priority);
+    const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const skip = offset - s0 * ss;
+    const data = whole.subarray(Math.min(skip, whole.length), Math.min(whole.length, end - s0 * ss));
+    if (badSector === undefined) return { data };
+    return { data, errorAt: Math.max(offset, badSector * ss) };
+  }
+
+  private async readSectors(s0: number, s1: number, priority: Priority): Promise<{ parts: Buffer[]; badSector?: number }> {
+    const parts: Buffer[] = [];
+    let pos = s0;
+    let attemptedUpTo = s0; // sectors below this were tried by this call: a '-' among them is final for this call
+    while (pos < s1) {
+      const run = this.map.runAt(pos);
+      const runEnd = Math.min(s1, run.start + run.count);
+      if (run.status === '+') {
+        parts.push(await this.readCached(pos, runEnd));
+        pos = runEnd;
+        continue;
+      }
+      const flight = this.inflight.covering(pos);
+      if (flight) {
+        await flight;
+        continue;
+      }
+      if (run.status === '-' && (pos < attemptedUpTo || this.tries.valueAt(pos) >= this.retries)) {
+        return { parts, badSector: pos };
+      }
+      let end = Math.min(runEnd, this.inflight.nextStartAfter(pos), pos + this.maxReadSectors);
+      if (run.status === '-') end = pos + 1;
+      await this.fetch(pos, end, run.status, run.status === '?' ? 'narrow' : 'forward', priority);
+      attemptedUpTo = Math.max(attemptedUpTo, end);
+    }
+    return { parts };
+  }
+
+  /** Bytes of cached sectors [s, e) from memory or the data file (never a device read). */
+  private async readCached(s: number, e: number): Promise<Buffer> {
+    const ss = this.sectorSize;
+    const byteEnd = (sector: number) => Math.min(this.size, sector * ss);
+    if (!this.memory) return this.data.read(s * ss, byteEnd(e) - s * ss);
+    const parts: Buffer[] = [];
+    const bs = this.blockSectors;
+    for (let b = Math.floor(s / bs); b * bs < e; b++) {
+      const bStart = b * bs;
+      const bEnd = Math.min(bStart + bs, this.sectorCount);
+      const from = Math.max(s, bStart);
+      const to = Math.min(e, bEnd);
+      let block = this.memory.get(b);
+      if (!block) {
+        const run = this.map.runAt(bStart);
+        if (run.status === '+' && run.start + run.count >= bEnd) {
+          block = await this.data.read(bStart * ss, byteEnd(bEnd) - bStart * ss);
+          this.memory.set(b, block);
+        }
+      }
+      if (block) parts.push(block.subarray((from - bStart) * ss, byteEnd(to) - bStart * ss));
+      else parts.push(await this.data.read(from * ss, byteEnd(to) - from * ss));
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  /** One device read of sectors [s, e), through the priority scheduler, with accounting. */
+  private deviceRead(s: number, e: number, priority: Priority): Promise<Buffer> {
+    const off = s * this.sectorSize;
+    const len = Math.min(this.size, e * this.sectorSize) - off;
+    return this.scheduler.run(priority, async () => {
+      this.lastDevicePos = off;
+      try {
+        const buf = await this.source.read(off, len);
+        if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
+        this.tally.reads++;
+        this.tally.bytes += len;
+        this.rate.add(len);
+        return buf;
+      } catch (err) {
+        if (err instanceof MediaError) this.tally.failedReads++;
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Reads sectors [start, end) (all in status `from`, none in flight) from the device in the given mode, then
+   * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed. On
+   * SourceLostError the sectors read before the loss are still kept; nothing is marked for the rest.
+   */
+  async fetch(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Outcome[]> {
+    const release = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
+    const outcomes: Outcome[] = [];
+    let failure: unknown;
+    try {
+      const retried = from === '-';
+      const single = async (s: number): Promise<boolean> => {
+        try {
+          outcomes.push({ start: s, count: 1, status: '+', data: await this.deviceRead(s, s + 1, priority) });
+          return true;
+        } catch (e) {
+          if (!(e instanceof MediaError)) throw e;
+          outcomes.push({ start: s, count: 1, status: '-', from, retried });
+          return false;
+        }
+      };
+      if (mode === 'narrow' || mode === 'copy') {
+        try {
+          outcomes.push({ start, count: end - start, status: '+', data: await this.deviceRead(start, end, priority) });
+        } catch (e) {
+          if (!(e instanceof MediaError)) throw e;
+          if (end - start === 1) outcomes.push({ start, count: 1, status: '-', from, retried });
+          else if (mode === 'copy') outcomes.push({ start, count: end - start, status: '*', from });
+          else await this.narrow(start, end, e, from, priority, outcomes, single);
+        }
+      } else if (mode === 'forward') {
+        for (let s = start; s < end; s++) if (!(await single(s))) break;
+      } else if (mode === 'backward') {
+        for (let s = end - 1; s >= start; s--) if (!(await single(s))) break;
+      } else {
+        for (let s = start; s < end; s++) await single(s);
+      }
+    } catch (e) {
+      failure = e;
+    }
+    try {
+      if (outcomes.length > 0) await this.persist(outcomes);
+    } finally {
+      release();
+    }
+    if (failure !== undefined) throw failure;
+    return outcomes;
+  }
+
+  /**
+   * A multi-sector read of untried sectors failed: find its first bad sector (the reader needs nothing past it).
+   * An NBD error offset, when given, lets the good prefix be read in one go. Sectors after the first bad one were
+   * only part of a failed read: they become '*' (ddrescue: failed, non-trimmed), not '-'.
+   */
+  private async narrow(
+    start: number,
+    end: number,
+    err: MediaError,
+    from: SectorStatus,
+    priority: Priority,
+    outcomes: Outcome[],
+    single: (s: number) => Promise<boolean>,
+  ): Promise<void> {
+    let s = start;
+    const hint = Math.floor(err.offset / this.sectorSize);
+    if (hint > start && hint < end) {
+      try {
+        outcomes.push({ start, count: hint - start, status: '+', data: await this.deviceRead(start, hint, priority) });
+        s = hint;
+      } catch (e) {
+        if (!(e instanceof MediaError)) throw e;
+      }
+    }
+    for (; s < end; s++) {
+      if (!(await single(s))) {
+        if (s + 1 < end) outcomes.push({ start: s + 1, count: end - s - 1, status: '*', from });
+        return;
+      }
+    }
+  }
+
+  /** Writes the '+' data, then hands the outcomes to the group commit; resolves once they are committed. */
+  private async persist(outcomes: Outcome[]): Promise<void> {
+    for (const o of coalesce(outcomes)) if (o.data) await this.data.write(o.start * this.sectorSize, o.data);
+    await this.committer.submit(outcomes);
+  }
+
+  /** One group commit: fdatasync covers every write before it, then one transaction records the batch. */
+  private async commit(outcomes: Outcome[]): Promise<void> {
+    if (outcomes.some((o) => o.status === '+')) await this.data.sync();
+    const undo: Extent[] = [];
+    const undoTries: Run<number>[] = [];
+    const dirty: [number, number][] = [];
+    const dirtyTries: [number, number][] = [];
+    const cached: [number, number][] = [];
+    for (const o of outcomes) {
+      for (const r of this.map.runs(o.start, o.count)) {
+        if (o.status === '+' ? r.status === '+' : r.status !== (o.from ?? r.status) || r.status === '+') continue;
+        undo.push(r);
+        this.map.set(r.start, r.count, o.status);
+        dirty.push([r.start, r.start + r.count]);
+        if (o.status === '+') cached.push([r.start, r.start + r.count]);
+      }
+      if (o.retried && o.status === '-') {
+        for (const r of this.tries.runs(o.start, o.count)) {
+          undoTries.push(r);
+          this.tries.set(r.start, r.count, r.status + 1);
+          dirtyTries.push([r.start, r.start + r.count]);
+        }
+      }
+    }
+    try {
+      this.store.transaction(() => {
+        this.store.persistRuns(this.map, dirty, this.tries, dirtyTries);
+        if (this.progressDirty && this.progress) this.store.setSetting('acquire.progress', JSON.stringify(this.progress));
+      });
+      this.progressDirty = false;
+    } catch (e) {
+      for (let i = undo.length - 1; i >= 0; i--) this.map.set(undo[i].start, undo[i].count, undo[i].status);
+      for (let i = undoTries.length - 1; i >= 0; i--) this.tries.set(undoTries[i].start, undoTries[i].count, undoTries[i].status);
+      throw e;
+    }
+    for (const [a, b] of cached) this.notifyCached(a, b);
+  }
+
+  private notifyCached(a: number, b: number): void {
+    const offset = a * this.sectorSize;
+    const length = Math.min(this.size, b * this.sectorSize) - offset;
+    for (const l of this.listeners) {
+      try {
+        l(offset, length);
+      } catch (e) {
+        process.emitWarning(`onSectorsCached listener failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Records state decided without a device read (e.g. a trimmed block's middle becoming '/'). */
+  async mark(start: number, count: number, status: SectorStatus, from: SectorStatus): Promise<void> {
+    await this.committer.submit([{ start, count, status, from }]);
+  }
+
+  /**
+   * Records sectors [start, start+count) as '+' with bytes obtained elsewhere (an existing rescue): they are held as
+   * in flight while `load` runs, written, made durable, then committed. Call only for sectors not in flight.
+   */
+  async storeSectors(start: number, count: number, load: () => Promise<Buffer>): Promise<void> {
+    const release = this.inflight.add(start, start + count);
+    try {
+      const data = await load();
+      const expected = Math.min(this.size, (start + count) * this.sectorSize) - start * this.sectorSize;
+      if (data.length !== expected) throw new Error(`storeSectors: ${data.length} bytes for ${expected}`);
+      await this.persist([{ start, count, status: '+', data }]);
+    } finally {
+      release();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------- state views
+
+  /** Immutable snapshot of the sector state. */
+  extents(): readonly Extent[] {
+    return this.map.extents();
+  }
+
+  /** Status of one sector (for tools that walk the map). */
+  statusAt(sector: number): SectorStatus {
+    return this.map.statusAt(sector);
+  }
+
+  /** The maximal run of equal status containing `sector`. */
+  runAt(sector: number): Extent {
+    return this.map.runAt(sector);
+  }
+
+  /** First sector >= from in `status`, or undefined. */
+  nextWithStatus(from: number, status: SectorStatus): number | undefined {
+    return this.map.findNext(from, (s) => s === status);
+  }
+
+  /** Retry count of a sector. */
+  triesAt(sector: number): number {
+    return this.tries.valueAt(sector);
+  }
+
+  /** Waits for any device read covering `sector`; true if there was one. */
+  async waitForFlight(sector: number): Promise<boolean> {
+    const f = this.inflight.covering(sector);
+    if (!f) return false;
+    await f;
+    return true;
+  }
+
+  nextFlightAfter(sector: number): number {
+    return this.inflight.nextStartAfter(sector);
+  }
+
+  /** Bytes per status, the last partial sector counted for what it holds. */
+  private bytesByStatus(): Record<SectorStatus, number> {
+    const t = this.map.totals();
+    const out = { '?': 0, '*': 0, '/': 0, '-': 0, '+': 0 } as Record<SectorStatus, number>;
+    for (const k of Object.keys(t) as SectorStatus[]) out[k] = t[k] * this.sectorSize;
+    const slack = this.sectorCount * this.sectorSize - this.size;
+    if (slack > 0) out[this.map.statusAt(this.sectorCount - 1)] -= slack;
+    return out;
+  }
+
+  /** Status-line fields: acquire's while it runs; otherwise derived from what is left to do. */
+  private statusLine(): { phase: MapfilePhase; pass: number; currentPos: number } {
+    if (this.acquiring && this.progress) return this.progress;
+    const t = this.map.totals();
+    const saved = this.progress;
+    const pos = saved?.currentPos ?? this.lastDevicePos;
+    if (t['?'] > 0) return { phase: '?', pass: saved?.phase === '?' ? saved.pass : 1, currentPos: pos };
+    if (t['*'] > 0) return { phase: '*', pass: 1, currentPos: pos };
+    if (t['/'] > 0) return { phase: '/', pass: 1, currentPos: pos };
+    return { phase: '+', pass: saved?.pass ?? 1, currentPos: pos };
+  }
+
+  status(): CacheStatus {
+    const b = this.bytesByStatus();
+    const line = this.statusLine();
+    return {
+      size: this.size,
+      sectorSize: this.sectorSize,
+      cacheDir: this.cacheDir,
+      bytesCached: b['+'],
+      bytesBad: b['-'],
+      bytesUntried: b['?'],
+      bytesNonTrimmed: b['*'],
+      bytesNonScraped: b['/'],
+      deviceReads: this.tally.reads + this.tally.failedReads,
+      deviceBytes: this.tally.bytes,
+      deviceFailedReads: this.tally.failedReads,
+      readRateBytesPerSec: Math.round(this.rate.bytesPerSecond()),
+      phase: line.phase,
+      pass: line.pass,
+      currentPos: line.currentPos,
+      identityProbe: { ...this.identityProbe },
+      retries: this.retries,
+    };
+  }
+
+  /** The state as a GNU ddrescue mapfile, from one snapshot. */
+  mapfileText(): string {
+    const line = this.statusLine();
+    const extents = this.map.extents();
+    return renderMapfile(extents, this.sectorSize, this.size, { ...line, comments: [`Medium: ${this.size} bytes, sector size ${this.sectorSize}`] });
+  }
+
+  /** Called after sectors become '+' (committed), with their byte range. Returns an unsubscribe function. */
+  onSectorsCached(listener: (offset: number, length: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Key/value settings kept with the cache (e.g. SBX UID and times for /sbx/). */
+  getSetting(key: string): string | undefined {
+    return this.store.getSetting(key);
+  }
+
+  setSetting(key: string, value: string): void {
+    this.store.setSetting(key, value);
+  }
+
+  /** The cache's SQLite handle for layers that add their own tables (prefix them; see StateStore.database). */
+  database(): Database.Database {
+    return this.store.database();
+  }
+
+  /** Sets the status-line fields (acquire); persisted with the next commit. */
+  setProgress(phase: MapfilePhase, pass: number, currentPos: number): void {
+    this.progress = { phase, pass, currentPos };
+    this.progressDirty = true;
+  }
+
+  /** Saved status-line fields of an interrupted acquire, if any. */
+  savedProgress(): { phase: MapfilePhase; pass: number; currentPos: number } | undefined {
+    return this.progress ? { ...this.progress } : undefined;
+  }
+
+  /** ddrescue's strategy over the whole medium at background priority (see acquire.ts). */
+  async acquire(opts: AcquireOptions = {}): Promise<AcquireResult> {
+    this.checkOpen();
+    if (this.acquiring) throw new Error('an acquisition is already running on this cache');
+    this.acquiring = true;
+    try {
+      return await runAcquire(this, opts);
+    } finally {
+      this.acquiring = false;
+      this.progressDirty = true;
+      await this.committer.submit([]).catch(() => undefined); // persist the final status line
+    }
+  }
+
+  /** Resolves when every device read started so far is committed. */
+  async flush(): Promise<void> {
+    await this.inflight.settled();
+    await this.committer.idle();
+  }
+
+  /** Finishes in-flight work and closes the state and data file. The source stays open (its owner closes it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    this.store.close();
+    await this.data.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('cache is closed');
+  }
+
+  /** Sectors that are readable from the cache alone: a '+' byte range reader for export. */
+  async readCachedBytes(offset: number, length: number): Promise<Buffer> {
+    const ss = this.sectorSize;
+    const s0 = Math.floor(offset / ss);
+    const s1 = Math.ceil((offset + length) / ss);
+    for (const r of this.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
+    const buf = await this.readCached(s0, s1);
+    return buf.subarray(offset - s0 * ss, offset - s0 * ss + length);
+  }
+}
+
+/** Joins adjacent '+' outcomes so the data file gets few large writes. */
+function coalesce(outcomes: readonly Outcome[]): Outcome[] {
+  const out: Outcome[] = [];
+  for (const o of outcomes) {
+    const last = out[out.length - 1];
+    if (last && last.data && o.data && last.start + last.count === o.start) {
+      out[out.length - 1] = { start: last.start, count: last.count + o.count, status: '+', data: Buffer.concat([last.data, o.data]) };
+    } else {
+      out.push(o);
+    }
+  }
+  return out;
+}
+
+/** One cached sector of a cache directory not opened yet (for probing candidates by their hint). */
+async function readCachedSector(dir: string, src: BlockSource, s: number): Promise<Buffer> {
+  const fh = await fs.promises.open(path.join(dir, DATA_FILE), 'r');
+  try {
+    const len = Math.min(src.sectorSize, src.size - s * src.sectorSize);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, s * src.sectorSize);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,48 @@
+// Errors the cache raises, one place. They stay free of CLI classes (src/cli is "upwards"): the CLI maps
+// CacheMismatchError/CacheBusyError/MapfileError/ImportError to exit 1 and CacheFullError to exit 2.
+
+/** The cache directory belongs to another medium (size, sector size or content differ). */
+export class CacheMismatchError extends Error {
+  constructor(
+    readonly cacheDir: string,
+    readonly reason: string,
+  ) {
+    super(`cache ${cacheDir} belongs to a different medium: ${reason}`);
+    this.name = 'CacheMismatchError';
+  }
+}
+
+/** Another process holds the cache (its SQLite database is locked). */
+export class CacheBusyError extends Error {
+  constructor(readonly cacheDir: string) {
+    super(`cache ${cacheDir} is in use by another blkfs process`);
+    this.name = 'CacheBusyError';
+  }
+}
+
+/** The cache's disk is full: nothing of the failed batch was marked read; what was cached before is intact. */
+export class CacheFullError extends Error {
+  readonly code = 'ENOSPC';
+  constructor(
+    readonly path: string,
+    cause?: unknown,
+  ) {
+    super(`cache disk full while writing ${path}: nothing new was recorded as read; free space and retry`);
+    this.name = 'CacheFullError';
+    if (cause !== undefined) (this as { cause?: unknown }).cause = cause;
+  }
+}
+
+/** Bad input to import (image too short, map beyond the medium, ...). */
+export class ImportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImportError';
+  }
+}
+
+/** True for "no space" failures from the file system (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL). */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}

@@ -1,0 +1,117 @@
+// Seeding a cache from an existing GNU ddrescue rescue, and exporting the cache as one.
+import * as fs from 'fs';
+import type { CachedDevice } from './cached-device';
+import { ImportError } from './errors';
+import { hex8, parseMapfile } from './mapfile';
+
+const CHUNK = 1024 * 1024;
+
+export interface ImportResult {
+  /** Bytes newly recorded '+' from the image. */
+  bytesImported: number;
+  /** '+' bytes of the mapfile that the cache already held (left untouched). */
+  bytesAlreadyCached: number;
+  /** Of those, bytes where the image disagrees with the cache (the cache wins; worth a look). */
+  bytesConflicting: number;
+  /** '+' bytes skipped because they cover only part of a sector. */
+  bytesPartialSectors: number;
+}
+
+/**
+ * Imports a ddrescue rescue (IMAGE + MAPFILE): only '+' areas count. For each sector not cached yet, the image's
+ * bytes are written to the data file and made durable before the sector is recorded '+'. A malformed mapfile is a
+ * MapfileError naming its line; rescued data past the end of the medium, or an image too short for its map, is an
+ * ImportError before anything is written. Areas of the map beyond the medium that are not '+' are ignored, and a
+ * map shorter than the medium leaves the rest as it was.
+ */
+export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
+  const map = parseMapfile(await fs.promises.readFile(mapfilePath, 'utf8'));
+  const rescued = map.blocks.filter((b) => b.status === '+');
+  const beyond = rescued.find((b) => b.pos + b.size > dev.size);
+  if (beyond) {
+    throw new ImportError(
+      `${mapfilePath}: rescued data goes past the end of the medium (block ${hex8(beyond.pos)} + ${hex8(beyond.size)} ends at ${beyond.pos + beyond.size}, the medium has ${dev.size} bytes)`,
+    );
+  }
+  const imageSize = (await fs.promises.stat(imagePath)).size;
+  const needed = rescued.reduce((m, b) => Math.max(m, b.pos + b.size), 0);
+  if (imageSize < needed) {
+    throw new ImportError(`${imagePath} has ${imageSize} bytes, but its mapfile says bytes up to ${needed} were rescued`);
+  }
+  const ss = dev.sectorSize;
+  const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesConflicting: 0, bytesPartialSectors: 0 };
+  const fh = await fs.promises.open(imagePath, 'r');
+  try {
+    const readImage = async (off: number, len: number) => {
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, off);
+      return buf;
+    };
+    for (const b of rescued) {
+      const end = b.pos + b.size;
+      const s0 = Math.ceil(b.pos / ss);
+      // the medium's last sector may be partial: it is whole when the block reaches the end of the medium
+      const s1 = end === dev.size ? dev.sectorCount : Math.floor(end / ss);
+      const byteOf = (s: number) => Math.min(dev.size, s * ss);
+      result.bytesPartialSectors += b.size - Math.max(0, byteOf(s1) - byteOf(s0));
+      for (let s = s0; s < s1; ) {
+        const run = dev.runAt(s);
+        let e = Math.min(s1, run.start + run.count, s + Math.floor(CHUNK / ss));
+        if (run.status === '+') {
+          const img = await readImage(byteOf(s), byteOf(e) - byteOf(s));
+          const have = await dev.readCachedBytes(byteOf(s), byteOf(e) - byteOf(s));
+          result.bytesAlreadyCached += img.length;
+          if (!img.equals(have)) for (let i = 0; i < img.length; i++) if (img[i] !== have[i]) result.bytesConflicting++;
+        } else if (await dev.waitForFlight(s)) {
+          continue; // a device read of it just finished; look again
+        } else {
+          e = Math.min(e, dev.nextFlightAfter(s));
+          const [from, len] = [byteOf(s), byteOf(e) - byteOf(s)];
+          await dev.storeSectors(s, e - s, () => readImage(from, len));
+          result.bytesImported += len;
+        }
+        s = e;
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+  return result;
+}
+
+export interface ExportResult {
+  bytesWritten: number;
+  mapfile: string;
+}
+
+/**
+ * Writes the cache as a ddrescue rescue: a sparse image the size of the medium (holes where not '+') and the
+ * mapfile of exactly that state. Reads only the cache, never the device. Output files are not removed on failure.
+ */
+export async function exportImage(dev: CachedDevice, outImage: string, outMapfile: string): Promise<ExportResult> {
+  // One synchronous snapshot: the image and its mapfile describe the same state even while reads continue.
+  const extents = dev.extents();
+  const mapfile = dev.mapfileText();
+  const ss = dev.sectorSize;
+  const fh = await fs.promises.open(outImage, 'w');
+  let bytesWritten = 0;
+  try {
+    await fh.truncate(dev.size);
+    for (const r of extents) {
+      if (r.status !== '+') continue;
+      const from = r.start * ss;
+      const to = Math.min(dev.size, (r.start + r.count) * ss);
+      for (let off = from; off < to; off += CHUNK) {
+        const len = Math.min(CHUNK, to - off);
+        const buf = await dev.readCachedBytes(off, len);
+        await fh.write(buf, 0, len, off);
+        bytesWritten += len;
+      }
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.writeFile(outMapfile, mapfile);
+  return { bytesWritten, mapfile };
+}

@@ -1,0 +1,241 @@
+// The cache's SQLite database (better-sqlite3, WAL): medium identity, sector state as run-length extents, per-sector
+// retry counts (also run-length), and key/value settings. Other layers may add their own tables to the same file
+// through database() (issue 4's sbx index), so one transaction can cover the sector state and their rows.
+import Database from 'better-sqlite3';
+import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
+import { CacheBusyError, CacheFullError, isDiskFull } from './errors';
+
+export interface StoredIdentity {
+  size: number;
+  sectorSize: number;
+  /** sha256 over the readable sectors of the first 64 KiB (see identity.ts). */
+  fingerprint: string;
+  /** Sectors compared against the medium when the cache is reopened. */
+  probeSectors: number[];
+  /** Optional cheap identity of a regular-file source (dev/ino/size/mtime) that lets a reopen skip the probe. */
+  stableIdentity?: string;
+}
+
+const SCHEMA_VERSION = 1;
+
+/** A run-length map mirrored in a table (start PRIMARY KEY, count, value) that tiles [0, length). */
+class RunTable<V extends string | number> {
+  private readonly selectAll: Database.Statement;
+  private readonly rowAtOrBefore: Database.Statement;
+  private readonly deleteRange: Database.Statement;
+  private readonly insert: Database.Statement;
+
+  constructor(
+    db: Database.Database,
+    table: string,
+    private readonly column: string,
+  ) {
+    this.selectAll = db.prepare(`SELECT start, count, ${column} AS v FROM ${table} ORDER BY start`);
+    this.rowAtOrBefore = db.prepare(`SELECT start, count FROM ${table} WHERE start <= ? ORDER BY start DESC LIMIT 1`);
+    this.deleteRange = db.prepare(`DELETE FROM ${table} WHERE start >= ? AND start < ?`);
+    this.insert = db.prepare(`INSERT INTO ${table} (start, count, ${column}) VALUES (?, ?, ?)`);
+  }
+
+  load(): Run<V>[] {
+    return (this.selectAll.all() as { start: number; count: number; v: V }[]).map((r) => ({
+      start: r.start,
+      count: r.count,
+      status: r.v,
+    }));
+  }
+
+  reset(length: number, initial: V): void {
+    this.deleteRange.run(0, Number.MAX_SAFE_INTEGER);
+    if (length > 0) this.insert.run(0, length, initial);
+  }
+
+  /**
+   * Brings the table in line with `map` over the changed sector ranges. Each range is widened to the map's run
+   * boundaries and to the boundaries of the rows it touches (until both agree), then its rows are replaced by the
+   * map's runs. Rows stay maximal and tile the medium, so the table costs one row per run.
+   */
+  sync(map: RunLengthMap<V>, ranges: readonly [number, number][]): void {
+    for (const [a, b] of mergeRanges(ranges)) {
+      let lo = map.runAt(a).start;
+      let hi = runEnd(map.runAt(b - 1));
+      for (;;) {
+        const left = this.rowAtOrBefore.get(lo) as { start: number; count: number } | undefined;
+        const right = this.rowAtOrBefore.get(hi - 1) as { start: number; count: number } | undefined;
+        let nlo = lo;
+        let nhi = hi;
+        if (left && left.start < lo) nlo = map.runAt(left.start).start;
+        if (right && right.start + right.count > hi) nhi = runEnd(map.runAt(right.start + right.count - 1));
+        if (nlo === lo && nhi === hi) break;
+        lo = nlo;
+        hi = nhi;
+      }
+      this.deleteRange.run(lo, hi);
+      for (const r of map.runs(lo, hi - lo)) this.insert.run(r.start, r.count, r.status);
+    }
+  }
+}
+
+function runEnd(r: Run<unknown>): number {
+  return r.start + r.count;
+}
+
+/** Sorted, overlapping-or-touching ranges merged. */
+export function mergeRanges(ranges: readonly [number, number][]): [number, number][] {
+  const sorted = ranges.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  for (const [a, b] of sorted) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+export class StateStore {
+  private readonly extentsTable: RunTable<SectorStatus>;
+  private readonly retriesTable: RunTable<number>;
+  private readonly getSettingStmt: Database.Statement;
+  private readonly setSettingStmt: Database.Statement;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+  ) {
+    this.extentsTable = new RunTable<SectorStatus>(db, 'extents', 'status');
+    this.retriesTable = new RunTable<number>(db, 'retries', 'tries');
+    this.getSettingStmt = db.prepare('SELECT value FROM settings WHERE key = ?');
+    this.setSettingStmt = db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
+  }
+
+  /**
+   * Opens (creating) the database. It is held with an exclusive lock for the life of the connection: two processes
+   * driving one cache would keep diverging maps, so a second opener gets CacheBusyError. The kernel drops the lock
+   * when a process dies, so kill -9 never leaves a cache locked.
+   */
+  static open(path: string, cacheDir: string): StateStore {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { timeout: 0 });
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      // FULL: a commit is durable when it returns, so a sector we answered for is never read again after a power cut.
+      db.pragma('synchronous = FULL');
+      db.exec('BEGIN IMMEDIATE; COMMIT'); // take the exclusive lock now
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) throw new Error(`cache database ${path} has schema ${version}, newer than this blkfs`);
+      // An existing cache opens without writing, so it can still be read on a full disk.
+      if (version < SCHEMA_VERSION) db.exec(`
+        CREATE TABLE IF NOT EXISTS identity (
+          id INTEGER PRIMARY KEY CHECK (id = 1),
+          size INTEGER NOT NULL, sector_size INTEGER NOT NULL,
+          fingerprint TEXT NOT NULL, probe_sectors TEXT NOT NULL, stable_identity TEXT,
+          created_at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS extents (start INTEGER PRIMARY KEY, count INTEGER NOT NULL, status TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS retries (start INTEGER PRIMARY KEY, count INTEGER NOT NULL, tries INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
+        PRAGMA user_version = ${SCHEMA_VERSION};
+      `);
+      return new StateStore(db, path);
+    } catch (e) {
+      db?.close();
+      const code = (e as { code?: string }).code;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new CacheBusyError(cacheDir);
+      if (isDiskFull(e)) throw new CacheFullError(path, e);
+      throw e;
+    }
+  }
+
+  identity(): StoredIdentity | undefined {
+    const row = this.db.prepare('SELECT * FROM identity WHERE id = 1').get() as
+      | { size: number; sector_size: number; fingerprint: string; probe_sectors: string; stable_identity: string | null }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      size: row.size,
+      sectorSize: row.sector_size,
+      fingerprint: row.fingerprint,
+      probeSectors: JSON.parse(row.probe_sectors) as number[],
+      stableIdentity: row.stable_identity ?? undefined,
+    };
+  }
+
+  /**
+   * Records a new medium: its identity and its initial sector state in one transaction, so a database either has
+   * an identity and a state that tiles the medium, or neither (a crash during creation leaves nothing to trust).
+   */
+  initialize(id: StoredIdentity, map: SectorMap): void {
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM identity').run();
+      this.db
+        .prepare(
+          'INSERT INTO identity (id, size, sector_size, fingerprint, probe_sectors, stable_identity, created_at) VALUES (1, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(id.size, id.sectorSize, id.fingerprint, JSON.stringify(id.probeSectors), id.stableIdentity ?? null, new Date().toISOString());
+      this.extentsTable.reset(0, '?');
+      const insert = this.db.prepare('INSERT INTO extents (start, count, status) VALUES (?, ?, ?)');
+      for (const r of map.extents()) insert.run(r.start, r.count, r.status);
+      this.retriesTable.reset(map.sectorCount, 0);
+    });
+  }
+
+  setStableIdentity(value: string | undefined): void {
+    this.db.prepare('UPDATE identity SET stable_identity = ? WHERE id = 1').run(value ?? null);
+  }
+
+  loadSectorMap(sectorCount: number): SectorMap {
+    return SectorMap.fromRuns(sectorCount, this.extentsTable.load());
+  }
+
+  loadRetryCounts(sectorCount: number): RunLengthMap<number> {
+    const map = new RunLengthMap<number>(sectorCount, 0);
+    for (const r of this.retriesTable.load()) if (r.status !== 0) map.set(r.start, r.count, r.status);
+    return map;
+  }
+
+  /** Writes the changed ranges of the in-memory maps. Call inside transaction(). */
+  persistRuns(map: SectorMap, dirty: readonly [number, number][], tries: RunLengthMap<number>, dirtyTries: readonly [number, number][]): void {
+    if (dirty.length) this.extentsTable.sync(map, dirty);
+    if (dirtyTries.length) this.retriesTable.sync(tries, dirtyTries);
+  }
+
+  /** Runs fn in one SQLite transaction (BEGIN IMMEDIATE). Disk-full surfaces as CacheFullError. */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      if (isDiskFull(e)) throw new CacheFullError(this.path, e);
+      throw e;
+    }
+  }
+
+  getSetting(key: string): string | undefined {
+    const row = this.getSettingStmt.get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.setSettingStmt.run(key, value);
+  }
+
+  /**
+   * The database handle, for layers that keep their own tables beside the sector state (name them with a prefix,
+   * e.g. `sbx_`; never write identity/extents/retries). Synchronous better-sqlite3 calls, same connection.
+   */
+  database(): Database.Database {
+    return this.db;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // a full disk can refuse the checkpoint; the WAL stays and is replayed on the next open
+    }
+    this.db.close();
+  }
+}

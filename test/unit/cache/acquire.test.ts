@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AcquireProgress } from '../../../src/cache/acquire';
+import { CachedDevice } from '../../../src/cache/cached-device';
+import { parseMapfile } from '../../../src/cache/mapfile';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+
+const MiB = 1024 * 1024;
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+
+describe('cache/acquire (ddrescue strategy through the cache)', () => {
+  let tmp: string;
+  let dev: CachedDevice | undefined;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(os.tmpdir() + '/blkfs-acquire-');
+  });
+  afterEach(async () => {
+    await dev?.close();
+    dev = undefined;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('copies, trims and scrapes to exact bad sectors, reading each good sector once', async () => {
+    const img = patternBuffer(8 * MiB);
+    // a 4 KiB bad area, a single bad sector, and two bad sectors with good ones between them (scraping finds those)
+    const bad = [...range(4096, 4104), 10000, 12000, 12005];
+    const src = new MemorySource(img, { badSectors: bad });
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    const phases = new Set<string>();
+    const result = await dev.acquire({ onProgress: (p: AcquireProgress) => phases.add(p.phase) });
+    expect(result.aborted).to.equal(false);
+    expect(result.phase).to.equal('+');
+    expect(result.bytesBad).to.equal(bad.length * 512);
+    expect(result.bytesCached).to.equal(img.length - bad.length * 512);
+    expect([...phases]).to.include.members(['?', '*', '+']);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+    const blocks = parseMapfile(dev.mapfileText()).blocks.filter((b) => b.status === '-');
+    expect(blocks.map((b) => [b.pos / 512, b.size / 512])).to.deep.equal([
+      [4096, 8],
+      [10000, 1],
+      [12000, 1],
+      [12005, 1],
+    ]);
+    const all = await dev.read(0, img.length);
+    expect(all.errorAt).to.equal(4096 * 512);
+    expect(all.data.equals(img.subarray(0, 4096 * 512))).to.equal(true);
+  });
+
+  it('goes through the phases of ddrescue: "*" after copying, "/" after trimming', async () => {
+    const img = patternBuffer(2 * MiB);
+    const src = new MemorySource(img, { badSectors: [1000, 1010] });
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    const seen: string[] = [];
+    const snapshot = () => dev!.extents().filter((e) => e.status !== '+' && e.status !== '?').map((e) => `${e.start}:${e.count}${e.status}`).join(' ');
+    await dev.acquire({
+      onProgress: (p) => {
+        if (seen[seen.length - 1] !== `${p.phase} ${snapshot()}`) seen.push(`${p.phase} ${snapshot()}`);
+      },
+    });
+    // the 64 KiB chunk holding both bad sectors fails whole, then its edges are trimmed, then the middle scraped
+    expect(seen).to.include('* 896:128*');
+    expect(seen).to.include('/ 1000:1- 1001:9/ 1010:1-');
+    expect(seen[seen.length - 1]).to.equal('+ 1000:1- 1010:1-');
+  });
+
+  it('is abortable and resumes from the state store', async () => {
+    const img = patternBuffer(8 * MiB);
+    const src = new MemorySource(img);
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    const ac = new AbortController();
+    let calls = 0;
+    const r1 = await dev.acquire({
+      signal: ac.signal,
+      onProgress: () => {
+        if (++calls === 20) ac.abort();
+      },
+    });
+    expect(r1.aborted).to.equal(true);
+    expect(r1.bytesUntried).to.be.greaterThan(0);
+    expect(r1.phase).to.equal('?');
+    await dev.close();
+    const readsBefore = src.log.filter((l) => l.ok).map((l) => [l.offset, l.length]);
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    // the identity probe re-reads a few sectors of the first 64 KiB on purpose; nothing else is read twice
+    const probeBytes = dev.status().identityProbe.bytes;
+    expect(probeBytes).to.be.within(512, 8192);
+    src.resetCounts();
+    const r2 = await dev.acquire();
+    expect(r2.aborted).to.equal(false);
+    expect(r2.bytesCached).to.equal(img.length);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+    for (const [o, l] of readsBefore) for (let s = o / 512; s < (o + l) / 512; s++) expect(src.readsOfSector(s)).to.equal(0);
+  });
+
+  it('foreground reads go before background acquisition reads', async () => {
+    const img = patternBuffer(8 * MiB);
+    const src = new MemorySource(img, { delayMs: 2 });
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c'), concurrency: 1 });
+    const acq = dev.acquire();
+    await new Promise((r) => setTimeout(r, 20));
+    const before = src.log.length;
+    const fg = await dev.read(7 * MiB, 4096);
+    const readsAhead = src.log.findIndex((l) => l.offset === 7 * MiB) - before;
+    expect(fg.data.equals(img.subarray(7 * MiB, 7 * MiB + 4096))).to.equal(true);
+    const acquired = await acq;
+    // only the background read already on the device went first (plus ours), not the rest of the pass
+    expect(readsAhead).to.be.within(0, 1);
+    expect(acquired.bytesCached).to.equal(img.length);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+  });
+
+  it('retries bad sectors up to --retries times, counted across runs', async () => {
+    const img = patternBuffer(MiB);
+    const src = new MemorySource(img, { badSectors: [700] });
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c'), retries: 2 });
+    await dev.acquire();
+    expect(src.readsOfSector(700)).to.equal(2 + 2); // the failed chunk, the trim read, then 2 retries
+    await dev.acquire();
+    expect(src.readsOfSector(700)).to.equal(4);
+    expect(dev.triesAt(700)).to.equal(2);
+  });
+
+  it('its mapfile is accepted by ddrescuelog -t at several moments of an acquisition', async function () {
+    if (spawnSync('sh', ['-c', 'command -v ddrescuelog']).status !== 0) this.skip();
+    const img = patternBuffer(4 * MiB);
+    const src = new MemorySource(img, { badSectors: [...range(3000, 3010), 6000] });
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    const texts: string[] = [];
+    let n = 0;
+    await dev.acquire({ onProgress: () => (n++ % 7 === 0 ? texts.push(dev!.mapfileText()) : undefined) });
+    texts.push(dev.mapfileText());
+    expect(texts.length).to.be.greaterThan(5);
+    for (const t of texts) {
+      const f = path.join(tmp, 'm.map');
+      fs.writeFileSync(f, t);
+      const r = spawnSync('ddrescuelog', ['-t', f], { encoding: 'utf8' });
+      expect(r.status, r.stderr + t).to.equal(0);
+    }
+    const last = spawnSync('ddrescuelog', ['-t', path.join(tmp, 'm.map')], { encoding: 'utf8' }).stdout;
+    expect(last).to.match(/current status: finished/);
+    expect(last).to.match(/bad-sector:\s+5632 B,\s+in\s+2 area/);
+  });
+});

@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CachedDevice } from '../../../src/cache/cached-device';
+import { CacheFullError } from '../../../src/cache/errors';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+
+const MiB = 1024 * 1024;
+
+describe('cache on a full disk (1 MiB tmpfs)', () => {
+  let mnt = '';
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip();
+    mnt = fs.mkdtempSync(os.tmpdir() + '/blkfs-full-');
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1M', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      fs.rmdirSync(mnt);
+      mnt = '';
+      this.skip();
+    }
+  });
+  after(() => {
+    if (!mnt) return;
+    spawnSync('umount', [mnt]);
+    fs.rmdirSync(mnt);
+  });
+
+  it('fails with CacheFullError, marks nothing new, and keeps serving what was cached', async () => {
+    const img = patternBuffer(8 * MiB);
+    const src = new MemorySource(img);
+    const dev = await CachedDevice.open({ source: src, cacheDir: path.join(mnt, 'c'), memoryBytes: 0 });
+    try {
+      let err: unknown;
+      let good = 64 * 1024;
+      for (let off = 64 * 1024; off < img.length && !err; off += 128 * 1024) {
+        await dev.read(off, 128 * 1024).then(
+          () => (good = off + 128 * 1024),
+          (e) => (err = e),
+        );
+      }
+      expect(err).to.be.instanceOf(CacheFullError);
+      expect((err as Error).message).to.match(/disk full/);
+      const st = dev.status();
+      expect(st.bytesCached).to.equal(good);
+      for (const e of dev.extents()) {
+        if (e.status !== '+') continue;
+        const r = await dev.read(e.start * 512, e.count * 512);
+        expect(r.data.equals(img.subarray(e.start * 512, (e.start + e.count) * 512))).to.equal(true);
+      }
+      const sectorAfter = good / 512;
+      expect(dev.statusAt(sectorAfter)).to.equal('?');
+    } finally {
+      await dev.close();
+    }
+    // reopened (on the same full disk), the state still says exactly what is durable
+    const dev2 = await CachedDevice.open({ source: src, cacheDir: path.join(mnt, 'c') });
+    try {
+      for (const e of dev2.extents()) {
+        if (e.status !== '+') continue;
+        const r = await dev2.read(e.start * 512, e.count * 512);
+        expect(r.data.equals(img.subarray(e.start * 512, (e.start + e.count) * 512))).to.equal(true);
+      }
+    } finally {
+      await dev2.close();
+    }
+  });
+});

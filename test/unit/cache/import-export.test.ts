@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CachedDevice } from '../../../src/cache/cached-device';
+import { ImportError } from '../../../src/cache/errors';
+import { exportImage, importRescue } from '../../../src/cache/import-export';
+import { MapfileError, parseMapfile } from '../../../src/cache/mapfile';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+
+const MiB = 1024 * 1024;
+
+describe('cache/import-export', () => {
+  let tmp: string;
+  let dev: CachedDevice | undefined;
+  beforeEach(() => (tmp = fs.mkdtempSync(os.tmpdir() + '/blkfs-import-')));
+  afterEach(async () => {
+    await dev?.close();
+    dev = undefined;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  const write = (name: string, data: string | Buffer) => {
+    const f = path.join(tmp, name);
+    fs.writeFileSync(f, data);
+    return f;
+  };
+
+  it('imports only the "+" areas of a ddrescue rescue; those sectors are never read from the device', async () => {
+    const img = patternBuffer(2 * MiB);
+    const src = new MemorySource(img);
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    const rescue = Buffer.from(img);
+    rescue.fill(0xee, 0x100000, 0x110000); // inside a '-' area of the map: must not be imported
+    const image = write('rescue.img', rescue);
+    const map = write('rescue.map', '0x0 + 1\n0x00000000 0x00100000 +\n0x00100000 0x00010000 -\n0x00110000 0x000F0000 +\n');
+    src.resetCounts();
+    const r = await importRescue(dev, image, map);
+    expect(r.bytesImported).to.equal(2 * MiB - 0x10000 - 64 * 1024); // minus the '-' area and the window already cached
+    expect(r.bytesAlreadyCached).to.equal(64 * 1024);
+    expect(r.bytesConflicting).to.equal(0);
+    expect(dev.statusAt(0x100000 / 512)).to.equal('?');
+    const all = await dev.read(0, 2 * MiB);
+    expect(all.data.equals(img)).to.equal(true);
+    expect(src.stats().bytes).to.equal(0x10000); // only the area the rescue did not have
+  });
+
+  it('a malformed mapfile is a MapfileError naming the line, and nothing is imported', async () => {
+    const img = patternBuffer(MiB);
+    dev = await CachedDevice.open({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
+    const image = write('r.img', img);
+    const map = write('r.map', '0x0 + 1\n0x0 0x10000 +\n0x20000 0x10000 +\n');
+    let err: unknown;
+    await importRescue(dev, image, map).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(MapfileError);
+    expect((err as MapfileError).line).to.equal(3);
+    expect(dev.status().bytesCached).to.equal(64 * 1024);
+  });
+
+  it('rescued data beyond the medium, or an image shorter than its map, is an ImportError', async () => {
+    const img = patternBuffer(MiB);
+    dev = await CachedDevice.open({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
+    let err: unknown;
+    await importRescue(dev, write('a.img', Buffer.alloc(2 * MiB)), write('a.map', '0 + 1\n0 0x200000 +\n')).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(ImportError);
+    expect((err as Error).message).to.match(/past the end of the medium/);
+    err = undefined;
+    await importRescue(dev, write('b.img', Buffer.alloc(1000)), write('b.map', '0 + 1\n0 0x100000 +\n')).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(ImportError);
+    // a longer map whose extra part is not rescued, and a shorter map, are fine
+    const ok = await importRescue(dev, write('c.img', img), write('c.map', '0 ? 1\n0 0x80000 +\n0x80000 0x180000 ?\n'));
+    expect(ok.bytesImported).to.equal(0x80000 - 64 * 1024);
+  });
+
+  it('exports a sparse image with its mapfile; ddrescue accepts the pair', async () => {
+    const img = patternBuffer(MiB);
+    const src = new MemorySource(img, { badSectors: [1000] });
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    await dev.read(900 * 512, 200 * 512);
+    const outImg = path.join(tmp, 'out.img');
+    const outMap = path.join(tmp, 'out.map');
+    src.resetCounts();
+    const r = await exportImage(dev, outImg, outMap);
+    expect(src.stats().reads).to.equal(0);
+    const out = fs.readFileSync(outImg);
+    expect(out.length).to.equal(img.length);
+    for (const b of parseMapfile(fs.readFileSync(outMap, 'utf8')).blocks) {
+      const part = out.subarray(b.pos, b.pos + b.size);
+      if (b.status === '+') expect(part.equals(img.subarray(b.pos, b.pos + b.size))).to.equal(true);
+      else expect(part.every((x) => x === 0)).to.equal(true);
+    }
+    expect(r.bytesWritten).to.equal(64 * 1024 + 100 * 512);
+    if (spawnSync('sh', ['-c', 'command -v ddrescuelog']).status === 0) {
+      expect(spawnSync('ddrescuelog', ['-t', outMap]).status).to.equal(0);
+    }
+    // and the exported pair imports into a fresh cache of the same medium
+    await dev.close();
+    dev = await CachedDevice.open({ source: new MemorySource(img, { badSectors: [1000] }), cacheDir: path.join(tmp, 'c2') });
+    const imp = await importRescue(dev, outImg, outMap);
+    expect(imp.bytesImported + imp.bytesAlreadyCached).to.equal(r.bytesWritten);
+  });
+});

@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RunLengthMap, SECTOR_STATUSES, SectorMap } from '../../../src/cache/extent-map';
+import { StateStore, mergeRanges } from '../../../src/cache/state-store';
+
+describe('cache/state-store StateStore', () => {
+  let tmp: string;
+  beforeEach(() => (tmp = fs.mkdtempSync(os.tmpdir() + '/blkfs-state-')));
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('merges touching and overlapping ranges', () => {
+    expect(mergeRanges([[5, 6], [0, 2], [2, 3], [4, 5], [9, 9]])).to.deep.equal([[0, 3], [4, 6]]);
+  });
+
+  it('mirrors the in-memory map as maximal run rows through random incremental commits', () => {
+    const n = 5000;
+    const file = path.join(tmp, 'state.sqlite');
+    let store = StateStore.open(file, tmp);
+    const map = new SectorMap(n);
+    const tries = new RunLengthMap<number>(n, 0);
+    store.initialize({ size: n * 512, sectorSize: 512, fingerprint: 'x', probeSectors: [] }, map);
+    let seed = 7;
+    const rnd = (k: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % k;
+    };
+    for (let batch = 0; batch < 300; batch++) {
+      const dirty: [number, number][] = [];
+      const dirtyTries: [number, number][] = [];
+      for (let k = 0; k < 1 + rnd(5); k++) {
+        const s = rnd(n);
+        const c = 1 + rnd(Math.min(200, n - s));
+        map.set(s, c, SECTOR_STATUSES[rnd(5)]);
+        dirty.push([s, s + c]);
+        if (rnd(4) === 0) {
+          tries.set(s, 1, tries.valueAt(s) + 1);
+          dirtyTries.push([s, s + 1]);
+        }
+      }
+      store.transaction(() => store.persistRuns(map, dirty, tries, dirtyTries));
+    }
+    const rows = (store.database().prepare('SELECT count(*) AS n FROM extents').get() as { n: number }).n;
+    expect(rows).to.equal(map.runCount);
+    store.close();
+    store = StateStore.open(file, tmp);
+    expect(store.loadSectorMap(n).extents()).to.deep.equal(map.extents());
+    expect(store.loadRetryCounts(n).extents()).to.deep.equal(tries.extents());
+    store.close();
+  });
+
+  it('keeps identity and settings', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    let store = StateStore.open(file, tmp);
+    expect(store.identity()).to.equal(undefined);
+    store.initialize({ size: 2048, sectorSize: 512, fingerprint: 'abc', probeSectors: [1, 3] }, new SectorMap(4));
+    store.setSetting('k', 'v');
+    store.close();
+    store = StateStore.open(file, tmp);
+    expect(store.identity()).to.deep.equal({ size: 2048, sectorSize: 512, fingerprint: 'abc', probeSectors: [1, 3], stableIdentity: undefined });
+    expect(store.getSetting('k')).to.equal('v');
+    store.close();
+  });
+});
