@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The blkfs binary: the mount commands (mount, umount, acquire, import, export) and the blkar toolkit (sbx ...).
 import { Command } from 'commander';
+import { exitCodeOf } from './exit-codes';
 import { registerMountCommands } from './mount-commands';
 import { registerSbxCommands } from './sbx';
 
@@ -18,6 +19,6 @@ if (require.main === module) {
     .parseAsync(process.argv)
     .catch((err: unknown) => {
       process.stderr.write(`blkfs: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(2);
+      process.exit(exitCodeOf(err));
     });
 }
