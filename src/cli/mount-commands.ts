@@ -1,4 +1,17 @@
-// Placeholder until the mount commands land: registers mount, umount, acquire, import, export.
+// The mount-side commands: mount, umount, acquire, import, export (one file each).
 import { Command } from 'commander';
+import { registerAcquire } from './acquire';
+import { registerExport } from './export';
+import { registerImport } from './import';
+import { registerMount } from './mount';
+import { registerUmount } from './umount';
+import { addArchiveOptions } from './archive-options'; // sbx-views
 
-export function registerMountCommands(_program: Command): void {}
+export function registerMountCommands(program: Command): void {
+  registerMount(program);
+  addArchiveOptions(program.commands.find((c) => c.name() === 'mount') as Command); // sbx-views: --sbx-version … --scan
+  registerUmount(program);
+  registerAcquire(program);
+  registerImport(program);
+  registerExport(program);
+}

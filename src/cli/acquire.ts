@@ -1,0 +1,52 @@
+// `blkfs acquire MOUNTPOINT`: the server reads every sector not yet tried (ddrescue's strategy, behind
+// foreground readers); a progress bar on stderr until done. Ctrl-C stops the acquisition cleanly.
+import { Command } from 'commander';
+import { controlRequest } from '../fs/control-client';
+import { ProgressReporter } from './sbx/report';
+import { OperationError } from './exit-codes';
+import { mountAction } from './mount-action';
+import { findServer } from './mount-target';
+
+function summary(result: unknown, interrupted: boolean): string {
+  const r = result as { bytesCached?: number; bytesBad?: number; size?: number; aborted?: boolean; cancelled?: boolean };
+  if (typeof r?.size !== 'number') return interrupted ? 'blkfs: acquisition stopped\n' : '';
+  const left = r.size - (r.bytesCached ?? 0) - (r.bytesBad ?? 0);
+  const state = r.aborted || r.cancelled || interrupted ? 'stopped; run again to resume' : 'finished';
+  return `blkfs: acquisition ${state}: ${r.bytesCached} bytes rescued, ${r.bytesBad} bytes in bad sectors, ${left} bytes not settled\n`;
+}
+
+/** Like ddrescue after SIGINT: the run was stopped on purpose, the state is saved. */
+const EXIT_INTERRUPTED = 130;
+
+export function registerAcquire(program: Command): void {
+  program
+    .command('acquire')
+    .description('read every untried sector of the medium mounted on MOUNTPOINT into the cache (ddrescue strategy)')
+    .argument('<mountpoint>')
+    .option('-q, --quiet', 'no progress bar')
+    .action(
+      mountAction(async (mountpoint: string, opts: { quiet?: boolean }) => {
+        const server = await findServer(mountpoint);
+        const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
+        const session = controlRequest(server.controlSocket, { cmd: 'acquire' }, (p) => {
+          if (p.type === 'progress') bar.update(p.bytesDone, p.bytesTotal);
+        });
+        let interrupted = false;
+        const onSigint = () => {
+          interrupted = true;
+          process.stderr.write('\nblkfs: stopping the acquisition...\n');
+          session.send({ cmd: 'cancel' });
+        };
+        process.on('SIGINT', onSigint);
+        try {
+          const reply = await session.result;
+          if (reply.type === 'error') throw new OperationError(`acquisition failed: ${reply.message}`);
+          bar.finish();
+          if (reply.type === 'done') process.stderr.write(summary(reply.result, interrupted));
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+        if (interrupted) process.exit(EXIT_INTERRUPTED);
+      }),
+    );
+}

@@ -1,0 +1,51 @@
+// `blkfs export MOUNTPOINT|--cache DIR OUT.img [OUT.map]`: writes the cache as a ddrescue rescue, a sparse
+// image (holes where nothing was read) and the mapfile of exactly that state. Never reads the device.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command } from 'commander';
+import { exportImage, ExportResult } from '../cache/import-export';
+import { controlRequest } from '../fs/control-client';
+import { OperationError, UserError } from './exit-codes';
+import { mountAction } from './mount-action';
+import { findServer } from './mount-target';
+import { openOfflineCache } from './offline-cache';
+import { mapfileBeside } from './paths';
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('write the cache as a sparse image plus its ddrescue mapfile (from a MOUNTPOINT, or --cache DIR)')
+    .argument('<paths...>', 'MOUNTPOINT OUT.img [OUT.map], or with --cache: OUT.img [OUT.map]')
+    .option('--cache <dir>', 'export this cache directory (not mounted)')
+    .action(
+      mountAction(async (paths: string[], opts: { cache?: string }) => {
+        const mountpoint = opts.cache ? undefined : paths[0];
+        const outs = opts.cache ? paths : paths.slice(1);
+        if (outs.length < 1 || outs.length > 2) {
+          throw new UserError(opts.cache ? 'usage: blkfs export --cache DIR OUT.img [OUT.map]' : 'usage: blkfs export MOUNTPOINT OUT.img [OUT.map]');
+        }
+        const image = path.resolve(outs[0]);
+        const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
+        for (const f of [image, mapfile]) {
+          if (fs.existsSync(f) && fs.statSync(f).isDirectory()) throw new UserError(`output is a directory: ${f}`);
+          if (!fs.existsSync(path.dirname(f))) throw new UserError(`output directory does not exist: ${path.dirname(f)}`);
+        }
+        let result: ExportResult;
+        if (mountpoint !== undefined) {
+          const server = await findServer(mountpoint);
+          const reply = await controlRequest(server.controlSocket, { cmd: 'export', image, mapfile }).result;
+          if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
+          if (reply.type !== 'done') throw new OperationError('unexpected answer from the blkfs server');
+          result = reply.result as ExportResult;
+        } else {
+          const dev = await openOfflineCache(opts.cache!);
+          try {
+            result = await exportImage(dev, image, mapfile);
+          } finally {
+            await dev.close();
+          }
+        }
+        process.stdout.write(`exported ${result.bytesWritten} bytes to ${image}, mapfile ${mapfile}\n`);
+      }),
+    );
+}

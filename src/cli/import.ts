@@ -1,0 +1,63 @@
+// `blkfs import IMAGE MAPFILE`: seeds a cache from an existing GNU ddrescue rescue (only '+' areas count).
+// With --source the medium itself is opened (its default cache, or --cache DIR, is checked against it);
+// with --cache DIR alone, an existing cache is seeded without the medium.
+import * as path from 'path';
+import { Command } from 'commander';
+import { CachedDevice } from '../cache/cached-device';
+import { importRescue } from '../cache/import-export';
+import { openBlockSource } from '../nbd/device-source';
+import { parseSourceArg } from '../nbd/source-spec';
+import { BlockSource } from '../nbd/block-source';
+import { UserError } from './exit-codes';
+import { mountAction } from './mount-action';
+import { stableIdentityOf } from '../fs/mount-server';
+import { classifyMountError } from './mount-errors';
+import { openOfflineCache } from './offline-cache';
+import { requireReadableFile } from './paths';
+
+export function registerImport(program: Command): void {
+  program
+    .command('import')
+    .description('seed a cache from a ddrescue rescue: IMAGE and its MAPFILE (only + areas are used)')
+    .argument('<image>', 'image written by ddrescue')
+    .argument('<mapfile>', 'its GNU ddrescue mapfile')
+    .option('--cache <dir>', 'cache directory to seed')
+    .option('--source <source>', 'the medium (device, image file or NBD URI): seeds its cache, checked against it')
+    .option('--block-size <n>', 'sector size of the medium (with --source; default: detected)', Number)
+    .action(
+      mountAction(async (image: string, mapfile: string, opts: { cache?: string; source?: string; blockSize?: number }) => {
+        requireReadableFile(image, 'IMAGE');
+        requireReadableFile(mapfile, 'MAPFILE');
+        if (!opts.cache && !opts.source) throw new UserError('give --cache DIR (an existing cache) or --source SOURCE (the medium)');
+        let source: BlockSource | undefined;
+        let dev: CachedDevice;
+        if (opts.source) {
+          try {
+            source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
+            dev = await CachedDevice.open({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
+          } catch (err) {
+            await source?.close();
+            throw classifyMountError(err, { startup: true });
+          }
+        } else {
+          dev = await openOfflineCache(opts.cache!);
+        }
+        try {
+          const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile)).catch((err: Error) => {
+            if (err.name === 'MapfileError') throw new UserError(`${mapfile}: ${err.message}`);
+            throw err;
+          });
+          process.stdout.write(
+            `imported ${r.bytesImported} bytes into ${dev.cacheDir}` +
+              ` (${r.bytesAlreadyCached} already cached` +
+              (r.bytesConflicting ? `, ${r.bytesConflicting} of them differ from the image: the cache was kept` : '') +
+              (r.bytesPartialSectors ? `, ${r.bytesPartialSectors} bytes in partial sectors skipped` : '') +
+              ')\n',
+          );
+        } finally {
+          await dev.close().catch(() => undefined);
+          await source?.close();
+        }
+      }),
+    );
+}

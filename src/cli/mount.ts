@@ -1,0 +1,138 @@
+// `blkfs mount SOURCE MOUNTPOINT`: returns once the filesystem is ready and leaves a detached server behind;
+// with -f the server runs in this process until unmounted or signalled.
+import { spawn } from 'child_process';
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Log } from '../fs/log';
+import { MountServer, MountServerOptions, ReadyInfo } from '../fs/mount-server';
+import { EXIT_OK, OperationError, UserError } from './exit-codes';
+import { classifyMountError } from './mount-errors';
+import { mountAction } from './mount-action';
+import { ArchiveCliOptions, archiveOptionsOf } from './archive-options'; // sbx-views
+
+interface MountOpts extends ArchiveCliOptions {
+  cache?: string;
+  blockSize?: number;
+  retries?: number;
+  foreground?: boolean;
+  nbdkitFilter: string[];
+  notifyParent?: boolean;
+}
+
+/** Messages from the detached server to the `blkfs mount` that started it. */
+type StartupMessage = { type: 'ready'; info: ReadyInfo } | { type: 'failed'; message: string; exitCode: number };
+
+function parseCount(what: string, min: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    // commander reports an InvalidArgumentError with exit code 1 (bad user input).
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+export function registerMount(program: Command): void {
+  program
+    .command('mount')
+    .description('mount SOURCE (block device, image file, nbd:// or nbd+unix:// URI) on MOUNTPOINT with /raw, /mapfile, /status')
+    .argument('<source>', 'block device, image file or NBD URI')
+    .argument('<mountpoint>', 'empty directory')
+    .option('--cache <dir>', 'cache directory (default: one per medium under $XDG_CACHE_HOME/blkfs/)')
+    .option('--block-size <n>', 'sector size in bytes (default: detected; 2048 for CD/DVD, 512 otherwise)', parseCount('--block-size', 1))
+    .option('--retries <n>', 'read bad sectors again up to N times when asked again', parseCount('--retries', 0))
+    .option('-f, --foreground', 'stay in the foreground until unmounted (Ctrl-C unmounts)')
+    .option(
+      '--nbdkit-filter <arg>',
+      'nbdkit filter name, or key=value parameter for one (repeatable; outermost filter first)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .addOption(new Option('--notify-parent').hideHelp())
+    .action(
+      mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
+      const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
+      const params = opts.nbdkitFilter.filter((a) => a.includes('='));
+      const serverOpts: Omit<MountServerOptions, 'log'> = {
+        source,
+        mountpoint,
+        cacheDir: opts.cache !== undefined ? path.resolve(opts.cache) : undefined,
+        blockSize: opts.blockSize,
+        retries: opts.retries,
+        nbdkitFilters: filters,
+        nbdkitArgs: params,
+        archive: archiveOptionsOf(opts), // sbx-views
+      };
+      if (opts.notifyParent) return runDetachedServer(serverOpts);
+      if (opts.foreground) return runForeground(serverOpts);
+      return startInBackground(process.argv.slice(2));
+      }),
+    );
+}
+
+async function runForeground(opts: Omit<MountServerOptions, 'log'>): Promise<void> {
+  const log = new Log();
+  let server: MountServer;
+  try {
+    server = await MountServer.start({ ...opts, log });
+  } catch (err) {
+    throw classifyMountError(err, { startup: true });
+  }
+  server.handleSignals();
+  exitOnUnexpectedErrors(server, log);
+  const { info } = server;
+  log.info(`ready: ${info.mountpoint} (server pid ${info.pid}, cache ${info.cacheDir}); Ctrl-C or blkfs umount to stop`);
+  process.exit(await server.exited);
+}
+
+/** A bug must not leave a mount whose server is gone: log it, unmount, flush, exit 2. */
+function exitOnUnexpectedErrors(server: MountServer, log: Log): void {
+  const fail = (err: unknown) => {
+    log.error('unexpected error', err);
+    void server.shutdown('unexpected error', 2);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+}
+
+/** The child of a background mount: reports ready or failed over IPC, then serves on its own. */
+async function runDetachedServer(opts: Omit<MountServerOptions, 'log'>): Promise<void> {
+  const log = new Log();
+  const tell = (msg: StartupMessage) =>
+    new Promise<void>((resolve) => (process.send ? process.send(msg, () => resolve()) : resolve()));
+  let server: MountServer;
+  try {
+    server = await MountServer.start({ ...opts, log, logToCacheDir: true });
+  } catch (err) {
+    const e = classifyMountError(err, { startup: true });
+    await tell({ type: 'failed', message: e.message, exitCode: e.exitCode });
+    process.exit(e.exitCode);
+  }
+  server.handleSignals();
+  exitOnUnexpectedErrors(server, log);
+  await tell({ type: 'ready', info: server.info });
+  process.disconnect?.();
+  process.exit(await server.exited);
+}
+
+/** Forks the server (same arguments plus --notify-parent), waits for its verdict, and leaves it running. */
+async function startInBackground(args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args, '--notify-parent'], {
+    detached: true, // own session: the terminal's SIGINT/SIGHUP do not reach the server
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+  });
+  const verdict = await new Promise<StartupMessage>((resolve) => {
+    child.once('message', (msg) => resolve(msg as StartupMessage));
+    child.once('exit', (code, signal) =>
+      resolve({ type: 'failed', message: `the blkfs server exited before it was ready (${signal ?? `exit ${code}`})`, exitCode: 2 }),
+    );
+    child.once('error', (err) => resolve({ type: 'failed', message: `cannot start the blkfs server: ${err.message}`, exitCode: 2 }));
+  });
+  if (verdict.type === 'failed') {
+    throw verdict.exitCode === 1 ? new UserError(verdict.message) : new OperationError(verdict.message);
+  }
+  child.disconnect();
+  child.unref();
+  const { info } = verdict;
+  process.stderr.write(`blkfs: mounted on ${info.mountpoint} (server pid ${info.pid}, cache ${info.cacheDir})\n`);
+  process.exitCode = EXIT_OK;
+}

@@ -1,0 +1,59 @@
+// `blkfs umount MOUNTPOINT`: asks the server to unmount, flush its state and stop nbdkit, and waits for it
+// to exit. A server that is gone (crashed) leaves a dead mount: that one is detached with fusermount.
+import { execFile } from 'child_process';
+import { promisify } from 'util';
+import { Command } from 'commander';
+import { controlRequest } from '../fs/control-client';
+import { OperationError, UserError } from './exit-codes';
+import { mountAction } from './mount-action';
+import { findServer, requireBlkfsMount, waitForExit } from './mount-target';
+
+const run = promisify(execFile);
+const EXIT_WAIT_MS = 120_000;
+
+export function registerUmount(program: Command): void {
+  program
+    .command('umount')
+    .alias('unmount')
+    .description('unmount a blkfs MOUNTPOINT: flush the cache state, stop nbdkit, stop the server')
+    .argument('<mountpoint>')
+    .option('--lazy', 'unmount even while programs have files open there (their next read fails)')
+    .action(
+      mountAction(async (mountpoint: string, opts: { lazy?: boolean }) => {
+        const abs = requireBlkfsMount(mountpoint);
+        let server;
+        try {
+          server = await findServer(abs);
+        } catch (err) {
+          // ENOTCONN: the server died and the kernel mount is orphaned; nothing left to flush.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
+          await detachDeadMount(abs);
+          process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
+          return;
+        }
+        const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch(() => undefined);
+        if (reply?.type === 'error') {
+          throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(`unmounting ${abs}: ${reply.message}`);
+        }
+        if (!(await waitForExit(server.pid, EXIT_WAIT_MS))) {
+          throw new OperationError(`the blkfs server (pid ${server.pid}) did not exit within ${EXIT_WAIT_MS / 1000} s`);
+        }
+      }),
+    );
+}
+
+async function detachDeadMount(mountpoint: string): Promise<void> {
+  for (const [cmd, args] of [
+    ['fusermount3', ['-u', mountpoint]],
+    ['fusermount', ['-u', mountpoint]],
+    ['umount', [mountpoint]],
+  ] as const) {
+    try {
+      await run(cmd, [...args]);
+      return;
+    } catch {
+      /* next */
+    }
+  }
+  throw new OperationError(`could not unmount ${mountpoint}`);
+}

@@ -1,0 +1,253 @@
+// Keeps the SBX block index up to date with the cache: every byte range that enters the cache is scanned
+// (in the background, never on a reader's path), and at start-up whatever is cached but not yet scanned
+// (a crash between caching and scanning, an `import`, a cache made before this feature) is scanned too.
+//
+// A block may straddle the boundary between two cached runs: each scan looks back up to one largest block
+// (4096 bytes) before its range and ahead as far as the cache holds, so such a block is found as soon as
+// its last sector is cached, whichever side arrives first. Only cached ('+') bytes are ever read: scanning
+// never costs a device read.
+import { Extent } from '../../cache/extent-map';
+import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/specs';
+import { blockSizeOf } from '../../sbx/specs';
+import { parseMetadataPayload } from '../../sbx/metadata';
+import { uidToHex } from '../../sbx/header';
+import { RangeReader } from '../device-cache';
+import { scanForBlocks, FoundBlock } from './block-scan';
+import { BlockIndex, RsGeometry } from './block-index';
+
+/** What the scanner needs from the cache (CachedDevice has it). */
+export interface ScannableCache extends RangeReader {
+  /** Run-length sector states (start and count in sectors), one immutable snapshot. */
+  extents(): readonly Extent[];
+  /** Called after sectors became durably cached. May return an unsubscribe function. */
+  onSectorsCached(listener: (offset: number, length: number) => void): void | (() => void);
+  /** The maximal run containing a sector (a binary search; cheaper than extents() while the map changes). */
+  runAt?(sector: number): Extent;
+  /** Bytes of cached sectors only (throws rather than read the device); used when the cache offers it. */
+  readCachedBytes?(offset: number, length: number): Promise<Buffer>;
+}
+
+export interface ScannerProgress {
+  pendingBytes: number;
+  scannedBytes: number;
+  blocksFound: number;
+}
+
+/** Largest span read at once while scanning (bounds memory, lets foreground reads in between). */
+const CHUNK = 8 << 20;
+const LOOK = MAX_BLOCK_SIZE - SCAN_STEP;
+/** Wait before scanning what arrived, so cache commits are scanned (and recorded) in batches. */
+const SCAN_DELAY_MS = 50;
+/** Bytes scanned per index transaction (the database is synchronous=FULL: each commit is an fsync). */
+const RECORD_EVERY = 256 << 20;
+
+/** Index of the run containing `sector` in sorted, tiling runs. */
+function runIndexAt(runs: readonly Extent[], sector: number): number {
+  let lo = 0;
+  let hi = runs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (runs[mid].start <= sector) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+export class MediumScanner {
+  /** Byte ranges waiting to be scanned, in arrival order (adjacent arrivals merged). */
+  private readonly queue: { start: number; end: number }[] = [];
+  private running: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+  private scannedBytes = 0;
+  private blocksFound = 0;
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly cache: ScannableCache,
+    private readonly index: BlockIndex,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  /** Subscribes to the cache and queues whatever is cached but was never scanned. */
+  start(): void {
+    const unsub = this.cache.onSectorsCached((offset, length) => this.enqueue(offset, offset + length));
+    if (typeof unsub === 'function') this.unsubscribe = unsub;
+    const ss = this.cache.sectorSize;
+    const scanned = this.index.scannedRanges();
+    let si = 0;
+    for (const run of this.cache.extents()) {
+      if (run.status !== '+') continue;
+      let start = run.start * ss;
+      const end = Math.min(this.cache.size, (run.start + run.count) * ss);
+      while (si < scanned.length && scanned[si].end <= start) si++;
+      for (let k = si; k < scanned.length && scanned[k].start < end && start < end; k++) {
+        if (scanned[k].start > start) this.enqueue(start, scanned[k].start);
+        start = Math.max(start, scanned[k].end);
+      }
+      if (start < end) this.enqueue(start, end);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    await this.running;
+    // Nothing more will be scanned: whoever waits for the scanner must not wait forever.
+    this.queue.length = 0;
+    this.wakeIdle(true);
+  }
+
+  enqueue(start: number, end: number): void {
+    if (this.stopped || end <= start) return;
+    const last = this.queue[this.queue.length - 1];
+    if (last && last.end === start) last.end = end;
+    else this.queue.push({ start, end });
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running || this.stopped) return;
+    // A short pause lets a burst of cache commits (an acquisition) pile up into one scan and one commit.
+    this.running = new Promise<void>((resolve) => setTimeout(resolve, SCAN_DELAY_MS))
+      .then(() => this.drain())
+      .then((ok) => {
+        this.running = undefined;
+        // Work queued after the drain loop looked for the last time is picked up by a fresh run. After a
+        // failure the queue waits for the next arrival (or the next start-up) instead of spinning.
+        if (ok && this.queue.length > 0 && !this.stopped) this.kick();
+        else this.wakeIdle(true);
+      });
+  }
+
+  /** Resolves once everything cached so far has been scanned (the /rescued/ listing waits for it). */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  progress(): ScannerProgress {
+    return {
+      pendingBytes: this.queue.reduce((n, r) => n + r.end - r.start, 0),
+      scannedBytes: this.scannedBytes,
+      blocksFound: this.blocksFound,
+    };
+  }
+
+  private wakeIdle(force = false): void {
+    if (this.running || (this.queue.length > 0 && !force)) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Scans the queue; false when a scan failed (the range stays queued, unmarked, and is scanned later). */
+  private async drain(): Promise<boolean> {
+    const batch: ScanBatch = { blocks: [], geometries: [], scanned: [], bytes: 0 };
+    try {
+      while (!this.stopped && this.queue.length > 0) {
+        const r = this.queue[0];
+        const end = Math.min(r.end, r.start + CHUNK);
+        await this.scanRange(r.start, end, batch);
+        r.start = end;
+        if (r.start >= r.end) this.queue.shift();
+        if (batch.bytes >= RECORD_EVERY) this.record(batch);
+      }
+      this.record(batch);
+      return true;
+    } catch (err) {
+      // E.g. the cache closed under us at shutdown, or a disk error: nothing is lost, the failed range was not
+      // marked scanned, so the next start-up (or the next arrival) scans it again.
+      const message = err instanceof Error ? err.message : String(err);
+      if (message !== this.lastError) this.log(`sbx scan: ${message}`);
+      this.lastError = message;
+      try {
+        this.record(batch);
+      } catch {
+        // the same failure: those ranges stay unmarked too
+      }
+      return false;
+    }
+  }
+
+  /** One transaction for everything scanned since the last one. */
+  private record(batch: ScanBatch): void {
+    if (batch.scanned.length === 0 && batch.blocks.length === 0) return;
+    this.blocksFound += this.index.record(batch.blocks, batch.geometries, mergeRanges(batch.scanned));
+    this.scannedBytes += batch.bytes;
+    batch.blocks = [];
+    batch.geometries = [];
+    batch.scanned = [];
+    batch.bytes = 0;
+  }
+
+  /** Scans block starts in [start, end) using whatever cached bytes surround them. */
+  private async scanRange(start: number, end: number, batch: ScanBatch): Promise<void> {
+    const ss = this.cache.sectorSize;
+    const sectors = Math.ceil(this.cache.size / ss);
+    const runs = this.cache.runAt ? undefined : this.cache.extents();
+    let runIndex = runs ? runIndexAt(runs, Math.floor(start / ss)) : 0;
+    const runFrom = (sector: number): Extent | undefined => {
+      if (sector >= sectors) return undefined;
+      if (!runs) return (this.cache.runAt as (s: number) => Extent)(sector);
+      while (runIndex < runs.length && runs[runIndex].start + runs[runIndex].count <= sector) runIndex++;
+      return runs[runIndex];
+    };
+    // Restrict to the cached ('+') part of the range; each cached piece is scanned with its own window.
+    const pieces: { a: number; b: number; wa: number; wb: number }[] = [];
+    for (let run = runFrom(Math.floor(start / ss)); run && run.start * ss < end; run = runFrom(run.start + run.count)) {
+      if (run.status !== '+') continue;
+      const runStart = run.start * ss;
+      const runEnd = Math.min(this.cache.size, (run.start + run.count) * ss);
+      const a = Math.max(start, runStart);
+      const b = Math.min(end, runEnd);
+      if (a >= b) continue;
+      pieces.push({ a, b, wa: Math.max(runStart, a - LOOK), wb: Math.min(runEnd, b + LOOK) });
+    }
+    for (const p of pieces) {
+      const data = this.cache.readCachedBytes
+        ? await this.cache.readCachedBytes(p.wa, p.wb - p.wa)
+        : (await this.cache.read(p.wa, p.wb - p.wa, 'background')).data;
+      // Block starts from one block before the piece (blocks straddling into it) to its end.
+      const found = scanForBlocks(data, p.wa, Math.max(p.wa, p.a - LOOK), p.b);
+      for (const b of found) batch.blocks.push(b);
+      for (const g of geometriesIn(found, data, p.wa)) batch.geometries.push(g);
+      batch.scanned.push({ start: p.a, end: p.b });
+      batch.bytes += p.b - p.a;
+    }
+  }
+}
+
+interface ScanBatch {
+  blocks: FoundBlock[];
+  geometries: RsGeometry[];
+  scanned: { start: number; end: number }[];
+  bytes: number;
+}
+
+/** Sorted, merged copy of byte ranges. */
+function mergeRanges(ranges: readonly { start: number; end: number }[]): { start: number; end: number }[] {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start);
+  const out: { start: number; end: number }[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+/** RS geometry (D, P) from the EC metadata blocks among `found` (their bytes are in `data`). */
+function geometriesIn(found: readonly FoundBlock[], data: Buffer, dataStart: number): RsGeometry[] {
+  const out: RsGeometry[] = [];
+  for (const b of found) {
+    if (b.seq !== 0 || !isEcVersion(b.version)) continue;
+    const at = b.offset - dataStart;
+    const meta = parseMetadataPayload(data.subarray(at + HEADER_SIZE, at + blockSizeOf(b.version)));
+    if (meta.rsd !== undefined && meta.rsp !== undefined) {
+      out.push({ uid: uidToHex(b.uid), version: b.version, d: meta.rsd, p: meta.rsp });
+    }
+  }
+  return out;
+}

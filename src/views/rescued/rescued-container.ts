@@ -1,0 +1,451 @@
+// One SBX container found on the medium, as the index knew it at one moment (blocks with id ≤ upToId): its
+// reference block, metadata and geometry, and the bytes of the two files /rescued/<UID>/ shows for it:
+// - the container in canonical order, as `blkfs sbx rescue` then `sort` would write it: every metadata
+//   position holds the first metadata block found, each other block sits at its seq's position (the last
+//   copy on the medium wins, as in sort), positions with no block are zeros (sort leaves them unwritten);
+// - the decoded file: data chunks in order, truncated to FSZ, missing chunks rebuilt with Reed-Solomon when
+//   their block set still has D blocks. A chunk that can be neither read nor rebuilt is never zeros: the
+//   read stops there (short read, then EIO).
+// Every block is re-read from the cache and re-checked (CRC, version, UID, seq) before it is used.
+import { Layout } from '../../sbx/layout';
+import { isValidBlock } from '../../sbx/header';
+import { Metadata, parseMetadataPayload } from '../../sbx/metadata';
+import { createHasher, formatMultihash, isSupportedHashType } from '../../sbx/multihash';
+import { ReedSolomon } from '../../sbx/reed-solomon';
+import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/specs';
+import { RangeReader } from '../device-cache';
+import { BlockIndex, IndexedBlock } from './block-index';
+import { guessBurstFromPositions } from './burst-guess';
+import { safeFileName } from './safe-file-name';
+
+/** What a read of the decoded file got: the readable prefix, and where it stopped if it did. */
+export interface DecodedRead {
+  data: Buffer;
+  /** Byte offset (in the decoded file) of the first byte no block or repair can give. */
+  errorAt?: number;
+}
+
+/** Blocks the guesser looks at (blkar reads up to 1 + P + 1000 + 1 blocks). */
+const GUESS_SAMPLE = 1024;
+/** Largest container (in seqs) whose seq → offset table is held in memory (8 bytes each); larger ones query. */
+const MAX_TABLE_SEQS = 1 << 25;
+/** Largest single cache read when fetching blocks. */
+const MAX_FETCH = 4 << 20;
+
+export class RescuedContainer {
+  readonly version: SbxVersion;
+  readonly blockSize: number;
+  readonly dataSize: number;
+  /** Layout of the canonical container; undefined for an EC container whose D and P are unknown. */
+  readonly layout: Layout | undefined;
+  /** Size of the decoded file (FSZ, or every chunk up to the last one found when there is no FSZ). */
+  readonly fileSize: number | undefined;
+  /** Largest seq that belongs to the container (blocks beyond it are ignored). */
+  readonly lastSeq: number;
+  private readonly rs: ReedSolomon | undefined;
+  private table: { offsets: Float64Array; duplicated: Set<number> } | undefined;
+
+  private constructor(
+    private readonly index: BlockIndex,
+    private readonly cache: RangeReader,
+    readonly uid: string,
+    readonly upToId: number,
+    readonly ref: IndexedBlock,
+    /** The first valid metadata block found (bytes), if any. */
+    readonly metadataBlock: Buffer | undefined,
+    readonly metadata: Metadata | undefined,
+    readonly burst: number | undefined,
+  ) {
+    this.version = ref.version;
+    this.blockSize = blockSizeOf(this.version);
+    this.dataSize = dataSizeOf(this.version);
+    const ec = isEcVersion(this.version);
+    const d = metadata?.rsd;
+    const p = metadata?.rsp;
+    if (!ec) this.layout = new Layout({ version: this.version, metaEnabled: true });
+    else if (d !== undefined && p !== undefined) this.layout = new Layout({ version: this.version, d, p, burst: burst ?? 0 });
+    this.rs = ec && this.layout ? new ReedSolomon(this.layout.d, this.layout.p) : undefined;
+    const maxSeq = index.maxSeq(uid, this.version, upToId);
+    if (!this.layout) {
+      this.fileSize = undefined;
+      this.lastSeq = maxSeq;
+    } else if (metadata?.fsz !== undefined) {
+      this.fileSize = metadata.fsz;
+      this.lastSeq = this.layout.lastSeq(metadata.fsz);
+    } else {
+      // No FSZ (blkar decodes such a container without truncating): every chunk up to the last seq found
+      // (when that is a parity seq, up to its set's last data chunk).
+      const l = this.layout;
+      const lastChunk = maxSeq === 0 ? -1 : (l.chunkIndexOfSeq(maxSeq) ?? l.setOfSeq(maxSeq) * l.d + l.d - 1);
+      this.fileSize = (lastChunk + 1) * this.dataSize;
+      this.lastSeq = this.layout.lastSeq(this.fileSize);
+    }
+  }
+
+  /** Reads the index as of `upToId` and the reference block from the cache. */
+  static async load(index: BlockIndex, cache: RangeReader, uid: string, upToId: number): Promise<RescuedContainer | undefined> {
+    let ref: IndexedBlock | undefined;
+    let metaBytes: Buffer | undefined;
+    for (const m of index.metadataBlocks(uid, upToId)) {
+      const bytes = await readBlock(cache, m);
+      if (bytes) {
+        ref = m;
+        metaBytes = bytes;
+        break;
+      }
+    }
+    ref ??= index.firstBlock(uid, upToId);
+    if (!ref) return undefined;
+    const metadata = metaBytes ? parseMetadataPayload(metaBytes.subarray(HEADER_SIZE)) : undefined;
+    let burst: number | undefined;
+    if (isEcVersion(ref.version) && metadata?.rsd !== undefined && metadata.rsp !== undefined) {
+      const sample = [...index.metadataBlocks(uid, upToId).filter((b) => b.version === ref!.version), ...index.firstDataBlocks(uid, ref.version, upToId, GUESS_SAMPLE)];
+      burst = guessBurstFromPositions(ref.version, metadata.rsd, metadata.rsp, sample);
+    }
+    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, burst);
+  }
+
+  /** Name of the decoded file in the directory (FNM made safe, else <UID>.bin); undefined when it cannot be decoded. */
+  decodedName(): string | undefined {
+    if (this.fileSize === undefined) return undefined;
+    return safeFileName(this.metadata?.fnm, [this.containerName(), 'info.json']) ?? `${this.uid}.bin`;
+  }
+
+  containerName(): string {
+    return `${this.uid}.sbx`;
+  }
+
+  // ---- the canonical container --------------------------------------------------------------------------
+
+  /** Size of the sorted container: up to the last position written (sort never writes trailing holes). */
+  sortedSize(): number {
+    const l = this.layout;
+    if (!l) return 0;
+    let maxIndex = this.metadataBlock ? Math.max(...l.metadataIndices()) : -1;
+    const maxSeq = Math.min(this.lastSeq, this.index.maxSeq(this.uid, this.version, this.upToId));
+    if (maxSeq >= 1) {
+      // Positions grow with seq from one super set to the next, not inside one: look at the last super set.
+      const group = l.ec && l.burst > 0 ? l.setSize * l.burst : 1;
+      const from = Math.floor((maxSeq - 1) / group) * group + 1;
+      for (const seq of this.index.distinctSeqs(this.uid, this.version, from, maxSeq, this.upToId)) {
+        maxIndex = Math.max(maxIndex, l.seqToIndex(seq));
+      }
+    }
+    return (maxIndex + 1) * this.blockSize;
+  }
+
+  async readSorted(offset: number, length: number): Promise<Buffer> {
+    const l = this.layout;
+    const size = this.sortedSize();
+    const end = Math.min(size, offset + length);
+    if (!l || offset >= end) return Buffer.alloc(0);
+    const bs = this.blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.ceil(end / bs);
+    const out = Buffer.alloc((last - first) * bs);
+    let minSeq = Infinity;
+    let maxSeq = 0;
+    for (let i = first; i < last; i++) {
+      if (l.isMetadataIndex(i)) continue;
+      const seq = l.indexToSeq(i);
+      if (seq < minSeq) minSeq = seq;
+      if (seq > maxSeq) maxSeq = seq;
+    }
+    const seqs: number[] = [];
+    for (let i = first; i < last; i++) if (!l.isMetadataIndex(i)) seqs.push(l.indexToSeq(i));
+    const blocks = maxSeq > 0 ? await this.fetch(seqs) : new Map<number, Buffer>();
+    for (let i = first; i < last; i++) {
+      const block = l.isMetadataIndex(i) ? this.metadataBlock : blocks.get(l.indexToSeq(i));
+      block?.copy(out, (i - first) * bs);
+    }
+    return out.subarray(offset - first * bs, end - first * bs);
+  }
+
+  // ---- the decoded file ---------------------------------------------------------------------------------
+
+  async readDecoded(offset: number, length: number): Promise<DecodedRead> {
+    const l = this.layout;
+    const size = this.fileSize;
+    if (!l || size === undefined) return { data: Buffer.alloc(0), errorAt: offset };
+    const end = Math.min(size, offset + length);
+    if (offset >= end) return { data: Buffer.alloc(0) };
+    const ds = this.dataSize;
+    const c0 = Math.floor(offset / ds);
+    const c1 = Math.ceil(end / ds); // exclusive
+    const chunks = await this.chunks(c0, c1);
+    const out = Buffer.allocUnsafe(end - offset);
+    for (let c = c0; c < c1; c++) {
+      const from = Math.max(offset, c * ds);
+      const to = Math.min(end, (c + 1) * ds);
+      const chunk = chunks.get(c);
+      if (!chunk) return { data: out.subarray(0, from - offset), errorAt: from };
+      chunk.copy(out, from - offset, from - c * ds, to - c * ds);
+    }
+    return { data: out };
+  }
+
+  /** Payloads of data chunks [c0, c1), read or rebuilt; a chunk that is neither is absent from the map. */
+  private async chunks(c0: number, c1: number): Promise<Map<number, Buffer>> {
+    const l = this.layout as Layout;
+    const out = new Map<number, Buffer>();
+    const wanted: number[] = [];
+    for (let c = c0; c < c1; c++) wanted.push(l.seqOfChunk(c));
+    const blocks = await this.fetch(wanted);
+    for (let c = c0; c < c1; c++) {
+      const b = blocks.get(l.seqOfChunk(c));
+      if (b) out.set(c, b.subarray(HEADER_SIZE));
+    }
+    if (!l.ec || out.size === c1 - c0) return out;
+    // Some chunks are missing: rebuild their block sets from whatever else those sets still have.
+    const t = l.setSize;
+    const d = l.d;
+    const chunkCount = l.chunkCount(this.fileSize as number);
+    const sets = new Set<number>();
+    for (let c = c0; c < c1; c++) if (!out.has(c)) sets.add(Math.floor(c / d));
+    const others: number[] = [];
+    for (const s of sets) for (let k = 0; k < t; k++) if (!blocks.has(s * t + k + 1)) others.push(s * t + k + 1);
+    const more = await this.fetch(others);
+    for (const s of sets) {
+      const shards: (Uint8Array | null)[] = [];
+      for (let k = 0; k < t; k++) {
+        const seq = s * t + k + 1;
+        const b = blocks.get(seq) ?? more.get(seq);
+        if (b) shards.push(b.subarray(HEADER_SIZE));
+        else if (k < d && s * d + k >= chunkCount) shards.push(paddingPayload(this.dataSize)); // known all-0x1A padding
+        else shards.push(null);
+      }
+      if (!(this.rs as ReedSolomon).reconstruct(shards)) continue;
+      for (let k = 0; k < d; k++) {
+        const c = s * d + k;
+        if (c >= c0 && c < c1 && !out.has(c)) out.set(c, Buffer.from(shards[k] as Uint8Array));
+      }
+    }
+    return out;
+  }
+
+  /** seq → medium offset of the copy that wins (the last on the medium), loaded once per model. */
+  private offsetTable(): { offsets: Float64Array; duplicated: Set<number> } | undefined {
+    if (this.table === undefined) {
+      if (this.lastSeq > MAX_TABLE_SEQS) return undefined;
+      const offsets = new Float64Array(this.lastSeq + 1).fill(NaN);
+      const duplicated = new Set<number>();
+      for (const r of this.index.seqOffsets(this.uid, this.version, 1, this.lastSeq, this.upToId)) {
+        if (!Number.isNaN(offsets[r.seq])) duplicated.add(r.seq);
+        offsets[r.seq] = r.offset; // rows come by seq, then offset: the last copy wins
+      }
+      this.table = { offsets, duplicated };
+    }
+    return this.table;
+  }
+
+  /**
+   * Valid blocks of the given seqs (whole blocks, re-checked), keyed by seq. For a seq found more than once
+   * the copy furthest into the medium wins, as when sort writes each block it reads in turn; if that copy
+   * does not check out, the others are tried.
+   */
+  private async fetch(seqs: readonly number[]): Promise<Map<number, Buffer>> {
+    const out = new Map<number, Buffer>();
+    const inRange = seqs.filter((s) => s >= 1 && s <= this.lastSeq);
+    if (inRange.length === 0) return out;
+    const table = this.offsetTable();
+    const wanted: { seq: number; offset: number }[] = [];
+    let retry: number[] = [];
+    if (table) {
+      for (const seq of inRange) {
+        const o = table.offsets[seq];
+        if (!Number.isNaN(o)) wanted.push({ seq, offset: o });
+      }
+    } else {
+      const set = new Set(inRange);
+      const last = new Map<number, number>();
+      for (const r of this.index.seqOffsets(this.uid, this.version, Math.min(...inRange), Math.max(...inRange), this.upToId)) {
+        if (set.has(r.seq)) last.set(r.seq, r.offset);
+      }
+      for (const [seq, offset] of last) wanted.push({ seq, offset });
+    }
+    for (const w of await this.readBlocks(wanted)) {
+      if (w.block) out.set(w.seq, w.block);
+      else retry.push(w.seq);
+    }
+    // A winning copy that does not check out (never expected: indexed bytes are cached and immutable).
+    retry = table ? retry.filter((s) => table.duplicated.has(s)) : retry;
+    for (const seq of retry) {
+      const copies = [...this.index.seqOffsets(this.uid, this.version, seq, seq, this.upToId)].reverse();
+      for (const c of await this.readBlocks(copies)) {
+        if (c.block) {
+          out.set(seq, c.block);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Reads and checks blocks, coalescing neighbours on the medium into one cache read. */
+  private async readBlocks(wanted: readonly { seq: number; offset: number }[]): Promise<{ seq: number; block?: Buffer }[]> {
+    const byOffset = [...wanted].sort((a, b) => a.offset - b.offset);
+    const bs = this.blockSize;
+    const result: { seq: number; block?: Buffer }[] = [];
+    const uid = Buffer.from(this.uid, 'hex');
+    for (let i = 0; i < byOffset.length; ) {
+      let j = i + 1;
+      while (j < byOffset.length && byOffset[j].offset === byOffset[j - 1].offset + bs && byOffset[j].offset + bs - byOffset[i].offset <= MAX_FETCH) j++;
+      const start = byOffset[i].offset;
+      const { data } = await this.cache.read(start, byOffset[j - 1].offset + bs - start, 'foreground');
+      for (let k = i; k < j; k++) {
+        const at = byOffset[k].offset - start;
+        const b = at + bs <= data.length ? data.subarray(at, at + bs) : undefined;
+        const ok = b !== undefined && isValidBlock(b, { version: this.version, uid, seq: byOffset[k].seq });
+        result.push({ seq: byOffset[k].seq, block: ok ? b : undefined });
+      }
+      i = j;
+    }
+    return result;
+  }
+
+  // ---- info.json ----------------------------------------------------------------------------------------
+
+  /** What a user needs to judge the find; hashes the decoded file when every byte of it can be had. */
+  async info(): Promise<object> {
+    const l = this.layout;
+    const counts = this.index.counts(this.uid, this.version, this.upToId);
+    const md = this.metadata;
+    const base = {
+      uid: this.uid,
+      version: this.version,
+      blockSize: this.blockSize,
+      referenceBlock: { type: this.ref.kind === 'meta' ? 'metadata' : 'data', offset: this.ref.offset },
+      metadata: md
+        ? {
+            fileName: md.fnm ?? null,
+            containerName: md.snm ?? null,
+            fileSize: md.fsz ?? null,
+            fileModificationTime: md.fdt ?? null,
+            containerCreationTime: md.sdt ?? null,
+            hash: md.hsh ? formatMultihash(md.hsh) : null,
+            rsDataShards: md.rsd ?? null,
+            rsParityShards: md.rsp ?? null,
+          }
+        : null,
+      burstErrorResistanceLevel: l?.ec ? l.burst : null,
+      files: { container: l ? this.containerName() : null, decoded: this.decodedName() ?? null },
+    };
+    if (!l || this.fileSize === undefined) {
+      return {
+        ...base,
+        blocks: { foundMetadata: counts.meta.blocks, foundDataOrParity: counts.data.blocks + counts.parity.blocks },
+        problem: 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
+      };
+    }
+    // Block accounting over the container's own seqs.
+    const ds = this.dataSize;
+    const chunkCount = l.chunkCount(this.fileSize);
+    const t = l.setSize;
+    // Only seqs that were found are visited, so a damaged FSZ claiming a huge file costs no huge loop.
+    const found: number[] = [...this.index.distinctSeqs(this.uid, this.version, 1, this.lastSeq, this.upToId)];
+    let repaired = 0;
+    let unrecoverableChunks = 0;
+    const unreadable: [number, number][] = [];
+    const fsz = this.fileSize;
+    /** Chunks [from, to) cannot be had. */
+    const addBad = (from: number, to: number) => {
+      if (to <= from) return;
+      unrecoverableChunks += to - from;
+      const a = from * ds;
+      const b = Math.min(fsz, to * ds);
+      const lastRange = unreadable[unreadable.length - 1];
+      if (lastRange && lastRange[1] === a) lastRange[1] = b;
+      else unreadable.push([a, b]);
+    };
+    if (l.ec) {
+      const d = l.d;
+      const setCount = Math.ceil(chunkCount / d);
+      let next = 0; // first set not accounted yet
+      const visit = (s: number, seqsInSet: number[]) => {
+        addBad(next * d, Math.min(chunkCount, s * d)); // whole sets without a single block found
+        const padding = Math.max(0, (s + 1) * d - chunkCount); // the last set's all-0x1A blocks are known
+        const positions = seqsInSet.map((q) => (q - 1) % t);
+        const isPaddingPos = (k: number) => k < d && s * d + k >= chunkCount;
+        // Shards available for RS: every block found (padding ones counted once, with the known padding).
+        const present = positions.filter((k) => !isPaddingPos(k)).length + padding;
+        const foundPositions = new Set(positions);
+        const missingData: number[] = [];
+        for (let k = 0; k < d && s * d + k < chunkCount; k++) if (!foundPositions.has(k)) missingData.push(s * d + k);
+        if (present >= d) repaired += missingData.length;
+        else for (const c of missingData) addBad(c, c + 1);
+        next = s + 1;
+      };
+      let cur = -1;
+      let inSet: number[] = [];
+      for (const seq of found) {
+        const s = Math.floor((seq - 1) / t);
+        if (s !== cur) {
+          if (cur >= 0) visit(cur, inSet);
+          cur = s;
+          inSet = [];
+        }
+        inSet.push(seq);
+      }
+      if (cur >= 0) visit(cur, inSet);
+      addBad(next * d, Math.min(chunkCount, setCount * d));
+    } else {
+      let next = 0; // first chunk not accounted yet
+      for (const seq of found) {
+        addBad(next, Math.min(chunkCount, seq - 1));
+        next = Math.max(next, seq);
+      }
+      addBad(next, chunkCount);
+    }
+    const expectedMeta = this.metadataBlock || l.ec ? l.metaCount : 0;
+    const expectedBlocks = expectedMeta + this.lastSeq;
+    const foundBlocks = counts.meta.blocks + found.length;
+    let hash: { recorded: string | null; computed: string | null; matches: boolean | null } = {
+      recorded: md?.hsh ? formatMultihash(md.hsh) : null,
+      computed: null,
+      matches: null,
+    };
+    if (md?.hsh && isSupportedHashType(md.hsh.type) && unreadable.length === 0) {
+      const h = createHasher(md.hsh.type);
+      for (let pos = 0; pos < this.fileSize; pos += 4 << 20) {
+        const r = await this.readDecoded(pos, 4 << 20);
+        if (r.errorAt !== undefined) throw new Error(`decoded file unreadable at ${r.errorAt} although its blocks were counted`);
+        h.update(r.data);
+      }
+      const computed = { type: md.hsh.type, digest: h.digest() };
+      hash = { recorded: hash.recorded, computed: formatMultihash(computed), matches: computed.digest.equals(md.hsh.digest) };
+    }
+    return {
+      ...base,
+      blocks: {
+        expected: expectedBlocks,
+        found: foundBlocks,
+        foundMetadata: counts.meta.blocks,
+        foundData: counts.data.seqs,
+        foundParity: counts.parity.seqs,
+        duplicates: counts.data.blocks + counts.parity.blocks - counts.data.seqs - counts.parity.seqs,
+        missing: this.lastSeq - found.length + Math.max(0, expectedMeta - counts.meta.blocks),
+        dataChunksRepaired: repaired,
+        dataChunksUnrecoverable: unrecoverableChunks,
+      },
+      decodedFile: {
+        size: this.fileSize,
+        bytesReadable: this.fileSize - unreadable.reduce((n, [a, b]) => n + b - a, 0),
+        unreadableRanges: unreadable,
+      },
+      hash,
+    };
+  }
+}
+
+const paddings = new Map<number, Buffer>();
+function paddingPayload(size: number): Buffer {
+  let p = paddings.get(size);
+  if (!p) paddings.set(size, (p = Buffer.alloc(size, PAD_BYTE)));
+  return p;
+}
+
+async function readBlock(cache: RangeReader, b: IndexedBlock): Promise<Buffer | undefined> {
+  const bs = blockSizeOf(b.version);
+  const { data } = await cache.read(b.offset, bs, 'foreground');
+  return data.length === bs && isValidBlock(data, { version: b.version, seq: b.seq }) ? data : undefined;
+}

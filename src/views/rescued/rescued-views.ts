@@ -1,0 +1,191 @@
+// /rescued/ and /rescued/<UID>/: one directory per SBX container found on the medium so far, holding the
+// container in canonical order (<UID>.sbx), the decoded original file, and info.json. Every open pins the
+// index as it is at that moment, so one open file never mixes two sets of found blocks.
+import { DirectoryView, FileAttr, Handle, Node, View, ViewErrno } from '../view';
+import { RangeReader } from '../device-cache';
+import { BlockIndex } from './block-index';
+import { MediumScanner } from './medium-scanner';
+import { RescuedContainer } from './rescued-container';
+
+/**
+ * How long a listing of /rescued/ waits for the scanner to catch up with what is cached. The scanner keeps
+ * up with the device, so the wait is normally milliseconds (e.g. right after `blkfs acquire`); after a
+ * mount over a large cache that was never scanned, the listing shows what has been found so far.
+ */
+const LISTING_WAIT_MS = 1_000;
+
+/** Loads (and remembers) container models per UID and index state. */
+export class RescuedContainers {
+  private readonly models = new Map<string, Promise<RescuedContainer | undefined>>();
+  private readonly infos = new Map<string, Promise<Buffer>>();
+
+  constructor(
+    readonly index: BlockIndex,
+    private readonly cache: RangeReader,
+  ) {}
+
+  /** The model of `uid` with every block indexed so far. */
+  current(uid: string): Promise<RescuedContainer | undefined> {
+    const upToId = this.index.maxIdOfUid(uid);
+    const key = `${uid}@${upToId}`;
+    let m = this.models.get(key);
+    if (!m) {
+      for (const k of this.models.keys()) if (k.startsWith(`${uid}@`)) this.models.delete(k);
+      m = RescuedContainer.load(this.index, this.cache, uid, upToId);
+      this.models.set(key, m);
+      m.catch(() => this.models.get(key) === m && this.models.delete(key));
+    }
+    return m;
+  }
+
+  /** info.json of a model (memoised: it may hash the whole decoded file). */
+  info(model: RescuedContainer): Promise<Buffer> {
+    const key = `${model.uid}@${model.upToId}`;
+    let p = this.infos.get(key);
+    if (!p) {
+      for (const k of this.infos.keys()) if (k.startsWith(`${model.uid}@`)) this.infos.delete(k);
+      p = model.info().then((o) => Buffer.from(JSON.stringify(o, null, 2) + '\n', 'utf8'));
+      this.infos.set(key, p);
+      p.catch(() => this.infos.get(key) === p && this.infos.delete(key));
+    }
+    return p;
+  }
+
+  /** info.json's size if it is already known for the current state (else 0: direct I/O reads to EOF anyway). */
+  async knownInfoSize(uid: string): Promise<number> {
+    const key = `${uid}@${this.index.maxIdOfUid(uid)}`;
+    const p = this.infos.get(key);
+    return p ? (await p).length : 0;
+  }
+}
+
+function mtimeOf(model: RescuedContainer | undefined, fallback: Date, useFdt = false): Date {
+  const t = useFdt ? (model?.metadata?.fdt ?? model?.metadata?.sdt) : model?.metadata?.sdt;
+  return t !== undefined ? new Date(t * 1000) : fallback;
+}
+
+abstract class RescuedFile implements View {
+  readonly kind = 'file';
+  constructor(
+    protected readonly containers: RescuedContainers,
+    protected readonly uid: string,
+    protected readonly mounted: Date,
+  ) {}
+
+  abstract getattr(): Promise<FileAttr>;
+
+  async open(): Promise<Handle> {
+    const model = await this.containers.current(this.uid);
+    if (!model) throw new ViewErrno('ENOENT');
+    return model;
+  }
+
+  abstract read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno>;
+
+  async release(): Promise<void> {}
+}
+
+class RescuedSortedView extends RescuedFile {
+  async getattr(): Promise<FileAttr> {
+    const m = await this.containers.current(this.uid);
+    return { size: m ? m.sortedSize() : 0, mode: 0o444, mtime: mtimeOf(m, this.mounted) };
+  }
+
+  async read(handle: Handle, offset: number, length: number): Promise<Buffer> {
+    return (handle as RescuedContainer).readSorted(offset, length);
+  }
+}
+
+class RescuedDecodedView extends RescuedFile {
+  async getattr(): Promise<FileAttr> {
+    const m = await this.containers.current(this.uid);
+    return { size: m?.fileSize ?? 0, mode: 0o444, mtime: mtimeOf(m, this.mounted, true) };
+  }
+
+  async read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno> {
+    const r = await (handle as RescuedContainer).readDecoded(offset, length);
+    if (r.data.length > 0 || r.errorAt === undefined) return r.data;
+    return new ViewErrno('EIO', `no valid or repairable block covers byte ${r.errorAt} of the decoded file`);
+  }
+}
+
+class RescuedInfoView extends RescuedFile {
+  async getattr(): Promise<FileAttr> {
+    const m = await this.containers.current(this.uid);
+    return { size: await this.containers.knownInfoSize(this.uid), mode: 0o444, mtime: mtimeOf(m, this.mounted) };
+  }
+
+  override async open(): Promise<Handle> {
+    const model = (await super.open()) as RescuedContainer;
+    return this.containers.info(model);
+  }
+
+  async read(handle: Handle, offset: number, length: number): Promise<Buffer> {
+    const bytes = handle as Buffer;
+    return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
+  }
+}
+
+/** /rescued/<UID>/ */
+export class RescuedUidDirectory implements DirectoryView {
+  readonly kind = 'directory';
+  private readonly sorted: RescuedSortedView;
+  private readonly decoded: RescuedDecodedView;
+  private readonly info: RescuedInfoView;
+
+  constructor(
+    private readonly containers: RescuedContainers,
+    private readonly uid: string,
+    private readonly mounted: Date,
+  ) {
+    this.sorted = new RescuedSortedView(containers, uid, mounted);
+    this.decoded = new RescuedDecodedView(containers, uid, mounted);
+    this.info = new RescuedInfoView(containers, uid, mounted);
+  }
+
+  async entries(): Promise<ReadonlyMap<string, Node>> {
+    const m = await this.containers.current(this.uid);
+    const out = new Map<string, Node>();
+    if (!m) return out;
+    if (m.layout) out.set(m.containerName(), this.sorted);
+    const name = m.decodedName();
+    if (name) out.set(name, this.decoded);
+    out.set('info.json', this.info);
+    return out;
+  }
+
+  mtime(): Date {
+    return this.mounted;
+  }
+}
+
+/** /rescued/ */
+export class RescuedDirectory implements DirectoryView {
+  readonly kind = 'directory';
+  private readonly dirs = new Map<string, RescuedUidDirectory>();
+  private readonly mounted = new Date();
+
+  constructor(
+    private readonly containers: RescuedContainers,
+    private readonly scanner: MediumScanner | undefined,
+  ) {}
+
+  async entries(): Promise<ReadonlyMap<string, Node>> {
+    if (this.scanner) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.scanner.idle(), new Promise<void>((r) => (timer = setTimeout(r, LISTING_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    const out = new Map<string, Node>();
+    for (const { uid } of this.containers.index.uids()) {
+      let dir = this.dirs.get(uid);
+      if (!dir) this.dirs.set(uid, (dir = new RescuedUidDirectory(this.containers, uid, this.mounted)));
+      out.set(uid, dir);
+    }
+    return out;
+  }
+
+  mtime(): Date {
+    return this.mounted;
+  }
+}

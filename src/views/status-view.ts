@@ -1,0 +1,26 @@
+// /status: one JSON object with the cache counters plus what a client needs to reach the server
+// (`blkfs umount` and `blkfs acquire` find the control socket here).
+import { StatusSource } from './device-cache';
+import { TextSnapshotView } from './text-snapshot-view';
+
+export interface ServerInfo {
+  pid: number;
+  controlSocket: string;
+  cacheDir: string;
+  source: string;
+  mountpoint: string;
+  /** e.g. the acquisition in progress, if any. */
+  activity?: () => object;
+}
+
+export function renderStatus(cache: StatusSource, server: ServerInfo): string {
+  const { activity, ...fixed } = server;
+  return JSON.stringify({ ...cache.status(), ...(activity ? activity() : {}), server: fixed }, null, 2) + '\n';
+}
+
+export class StatusView extends TextSnapshotView {
+  constructor(cache: StatusSource, server: ServerInfo) {
+    // No state key: rendering is cheap, and the counters change with every read.
+    super(() => renderStatus(cache, server));
+  }
+}

@@ -1,0 +1,158 @@
+// Bad input to the mount-side commands: a clear message, the right exit code (1 user input, 2 failure
+// during the operation), and nothing lost.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { mountAt } from '../../../src/fs/mountinfo';
+import { blkfs, cleanup, mount, patternImage, rangesWithStatus, readStatus, run, tempDir, umount } from './harness';
+
+const SIZE = 16 << 20;
+
+describe('mount: bad input and failures (real FUSE)', function () {
+  let dir: string;
+  let imageA: string;
+  let mnt: string;
+  let tmpfs: string | undefined;
+
+  before(() => {
+    dir = tempDir('mount-bad');
+    imageA = path.join(dir, 'a.img');
+    fs.writeFileSync(imageA, patternImage(SIZE));
+    mnt = path.join(dir, 'mnt');
+    fs.mkdirSync(mnt);
+  });
+
+  after(async () => {
+    await cleanup();
+    if (tmpfs && mountAt(tmpfs)) await run('umount', [tmpfs]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a missing device is exit 1 with the path named, and nothing is mounted', async () => {
+    const r = await blkfs(['mount', '/dev/blkfs-no-such-device', mnt]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/SOURCE not found: \/dev\/blkfs-no-such-device/);
+    expect(mountAt(mnt)).to.equal(undefined);
+  });
+
+  it('a directory as SOURCE is exit 1', async () => {
+    const r = await blkfs(['mount', dir, mnt]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/SOURCE is a directory/);
+  });
+
+  it('an NBD URI where nothing listens is exit 1', async () => {
+    const r = await blkfs(['mount', `nbd+unix:///?socket=${dir}/nobody.sock`, mnt]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/nobody\.sock/);
+  });
+
+  it('a mountpoint that is a file, or missing, is exit 1', async () => {
+    expect((await blkfs(['mount', imageA, imageA])).code).to.equal(1);
+    const r = await blkfs(['mount', imageA, path.join(dir, 'nowhere')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/mountpoint does not exist/);
+  });
+
+  it('a mountpoint in use is exit 1 and the mount already there keeps serving', async () => {
+    await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
+    const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(dir, 'cache-other')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/mountpoint is in use/);
+    expect((await readStatus(mnt)).size).to.equal(SIZE);
+    // and the same cache cannot be driven by two servers at once
+    const other = path.join(dir, 'mnt2');
+    fs.mkdirSync(other);
+    const busy = await blkfs(['mount', imageA, other, '--cache', path.join(dir, 'cache-a')]);
+    expect(busy.code).to.equal(1);
+    expect(busy.stderr).to.match(/in use by another blkfs process/);
+  });
+
+  it('umount while a program has /raw open is exit 1 and the mount keeps serving; --lazy unmounts anyway', async () => {
+    const holder = run('sh', ['-c', `exec 3<"${path.join(mnt, 'raw')}"; sleep 1`]);
+    await new Promise((r) => setTimeout(r, 300));
+    const busy = await blkfs(['umount', mnt]);
+    expect(busy.code, busy.stderr).to.equal(1);
+    expect(busy.stderr).to.match(/is busy/);
+    expect((await readStatus(mnt)).size).to.equal(SIZE);
+    await holder;
+    await umount(mnt);
+    await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
+    const holder2 = run('sh', ['-c', `exec 3<"${path.join(mnt, 'raw')}"; sleep 1`]);
+    await new Promise((r) => setTimeout(r, 300));
+    const lazy = await blkfs(['umount', '--lazy', mnt]);
+    expect(lazy.code, lazy.stderr).to.equal(0);
+    expect(mountAt(mnt)).to.equal(undefined);
+    await holder2;
+    await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
+  });
+
+  it('a cache of another medium is exit 1 and the cache is left as it was', async () => {
+    // cache-a holds medium A (mounted by the previous test): read some, unmount, remember its map
+    await run('dd', [`if=${path.join(mnt, 'raw')}`, 'of=/dev/null', 'bs=1M', 'count=3', 'iflag=direct']);
+    const before = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8');
+    await umount(mnt);
+    const imageB = path.join(dir, 'b.img');
+    const b = patternImage(SIZE);
+    b.fill(0x5a, 0, 4096);
+    fs.writeFileSync(imageB, b);
+    const r = await blkfs(['mount', imageB, mnt, '--cache', path.join(dir, 'cache-a')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/belongs to a different medium/);
+    expect(mountAt(mnt)).to.equal(undefined);
+    const out = path.join(dir, 'a-export.img');
+    expect((await blkfs(['export', '--cache', path.join(dir, 'cache-a'), out])).code).to.equal(0);
+    expect(rangesWithStatus(fs.readFileSync(path.join(dir, 'a-export.map'), 'utf8'), '+')).to.deep.equal(rangesWithStatus(before, '+'));
+  });
+
+  it('a malformed mapfile to import is exit 1 naming the file and line; the cache is unchanged', async () => {
+    const map = path.join(dir, 'broken.map');
+    fs.writeFileSync(map, '# a rescue\n0x00000000     +               1\n0x00000000  0x00100000  +\n0x00100000  zz  +\n');
+    const r = await blkfs(['import', imageA, map, '--cache', path.join(dir, 'cache-a')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain('broken.map');
+    expect(r.stderr).to.match(/line 4: Bad block line in list/);
+    const missing = await blkfs(['import', path.join(dir, 'none.img'), map, '--cache', path.join(dir, 'cache-a')]);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.match(/IMAGE not found/);
+    const out = path.join(dir, 'a-after.img');
+    expect((await blkfs(['export', '--cache', path.join(dir, 'cache-a'), out])).code).to.equal(0);
+    expect(fs.readFileSync(path.join(dir, 'a-after.map'), 'utf8')).to.equal(fs.readFileSync(path.join(dir, 'a-export.map'), 'utf8'));
+  });
+
+  it('a full cache disk: acquire fails with exit 2, nothing is marked read that is not stored, reads fail instead of lying', async function () {
+    tmpfs = path.join(dir, 'tiny');
+    fs.mkdirSync(tmpfs);
+    const m = await run('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', tmpfs]);
+    if (m.code !== 0) this.skip(); // needs root, like FUSE
+    const cache = path.join(tmpfs, 'cache');
+    await mount(imageA, mnt, ['--cache', cache]);
+    const r = await blkfs(['acquire', '-q', mnt]);
+    expect(r.code, r.stderr).to.equal(2);
+    expect(r.stderr).to.match(/disk full/i);
+    const map = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8');
+    const cached = rangesWithStatus(map, '+');
+    const cachedBytes = cached.reduce((n, x) => n + x.length, 0);
+    expect(cachedBytes).to.be.greaterThan(0).and.lessThan(SIZE);
+    const data = fs.readFileSync(path.join(cache, 'data.img'));
+    const image = fs.readFileSync(imageA);
+    for (const c of cached) expect(data.subarray(c.offset, c.offset + c.length).equals(image.subarray(c.offset, c.offset + c.length))).to.equal(true);
+    // an uncached sector cannot be stored: the reader gets an error, never zeros
+    const last = path.join(dir, 'last.bin');
+    const dd = await run('dd', [`if=${path.join(mnt, 'raw')}`, `of=${last}`, 'bs=64K', `skip=${SIZE / 65536 - 1}`, 'count=1', 'iflag=direct']);
+    expect(dd.code).to.not.equal(0);
+    expect(fs.statSync(last).size).to.equal(0);
+    // importing into the full cache is a failure during the operation too
+    const full = await blkfs(['import', imageA, path.join(dir, 'a-export.map'), '--cache', cache]);
+    expect([1, 2]).to.include(full.code); // 1 while the cache is held by the mount (busy), 2 when full
+    await umount(mnt);
+    const again = await blkfs(['import', imageA, truthAll(path.join(dir, 'all.map')), '--cache', cache]);
+    expect(again.code).to.equal(2);
+    expect(again.stderr).to.match(/disk full/i);
+  });
+});
+
+function truthAll(file: string): string {
+  fs.writeFileSync(file, `0x00000000     +               1\n0x00000000  0x${SIZE.toString(16)}  +\n`);
+  return file;
+}

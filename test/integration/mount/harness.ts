@@ -1,0 +1,217 @@
+// Test harness for the mount integration tests: real nbdkit (ddrescue filter for exact bad ranges, log
+// filter outermost to count device reads), real `blkfs` processes, real kernel FUSE. Everything a test
+// starts is registered here and stopped by cleanup(); mounts we did not make are never touched.
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { controlSocketPath } from '../../../src/fs/control-protocol';
+import { mountAt } from '../../../src/fs/mountinfo';
+
+export const MAIN_JS = path.resolve(__dirname, '../../../src/cli/main.js');
+
+export interface BadRange {
+  offset: number;
+  length: number;
+}
+
+export function tempDir(tag: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `blkfs-${tag}-`));
+}
+
+/** nbdkit's pattern: each 8-byte word is its own big-endian offset, so any misplaced byte shows. */
+export function patternImage(size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  for (let off = 0; off < size; off += 8) buf.writeBigUInt64BE(BigInt(off), off);
+  return buf;
+}
+
+const hex = (n: number) => '0x' + n.toString(16).toUpperCase().padStart(8, '0');
+
+/** A ddrescue mapfile marking `bad` as '-' and the rest '+': the truth for nbdkit's ddrescue filter. */
+export function truthMapfile(size: number, bad: BadRange[]): string {
+  const lines = ['# current_pos  current_status  current_pass', '0x00000000     +               1', '#      pos        size  status'];
+  let pos = 0;
+  for (const b of [...bad].sort((x, y) => x.offset - y.offset)) {
+    if (b.offset > pos) lines.push(`${hex(pos)}  ${hex(b.offset - pos)}  +`);
+    lines.push(`${hex(b.offset)}  ${hex(b.length)}  -`);
+    pos = b.offset + b.length;
+  }
+  if (pos < size) lines.push(`${hex(pos)}  ${hex(size - pos)}  +`);
+  return lines.join('\n') + '\n';
+}
+
+export interface MapBlock {
+  pos: number;
+  size: number;
+  status: string;
+}
+
+/** Block lines of a mapfile (enough for tests; the real parser is the cache's). */
+export function mapBlocks(text: string): MapBlock[] {
+  const blocks: MapBlock[] = [];
+  let sawStatus = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/(^|\s)#.*$/, '').trim();
+    if (line === '') continue;
+    if (!sawStatus) {
+      sawStatus = true;
+      continue;
+    }
+    const [pos, size, status] = line.split(/\s+/);
+    blocks.push({ pos: Number(pos), size: Number(size), status });
+  }
+  return blocks;
+}
+
+export function rangesWithStatus(text: string, status: string): BadRange[] {
+  return mapBlocks(text)
+    .filter((b) => b.status === status)
+    .map((b) => ({ offset: b.pos, length: b.size }));
+}
+
+// ---------------------------------------------------------------- processes
+
+const started: ChildProcess[] = [];
+const mounts: string[] = [];
+const servers = new Set<number>();
+
+export interface NbdkitServer {
+  uri: string;
+  logFile: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** nbdkit -r on `image` with the ddrescue filter reading `mapfile`; log filter outermost; optional delay. */
+export async function startNbdkit(
+  dir: string,
+  image: string,
+  mapfile: string,
+  opts: { rdelay?: string; tag?: string } = {},
+): Promise<NbdkitServer> {
+  const tag = opts.tag ?? 'nbd';
+  const sock = path.join(dir, `${tag}.sock`);
+  const pidfile = path.join(dir, `${tag}.pid`);
+  const logFile = path.join(dir, `${tag}.log`);
+  const filters = ['--filter=log', ...(opts.rdelay ? ['--filter=delay'] : []), '--filter=ddrescue'];
+  const params = [`ddrescue-mapfile=${mapfile}`, `logfile=${logFile}`, ...(opts.rdelay ? [`rdelay=${opts.rdelay}`] : [])];
+  fs.rmSync(sock, { force: true });
+  fs.rmSync(pidfile, { force: true });
+  const child = spawn('nbdkit', ['-f', '-r', '-U', sock, '-P', pidfile, ...filters, 'file', image, ...params], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.resume();
+  started.push(child);
+  const until = Date.now() + 10_000;
+  while (!fs.existsSync(pidfile) || fs.readFileSync(pidfile, 'utf8').trim() === '') {
+    if (Date.now() > until || child.exitCode !== null) throw new Error('nbdkit did not start');
+    await sleep(20);
+  }
+  return {
+    uri: `nbd+unix:///?socket=${sock}`,
+    logFile,
+    pid: child.pid!,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    },
+  };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command without blocking the event loop (never read a FUSE mount synchronously). */
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return start(cmd, args, opts).result;
+}
+
+/** Like run, with the child at hand (to signal it). */
+export function start(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): { child: ChildProcess; result: Promise<RunResult> } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const result = new Promise<RunResult>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { child, result };
+}
+
+export function blkfs(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return run(process.execPath, [MAIN_JS, ...args], opts);
+}
+
+/** `blkfs mount` in the background (as users run it); returns the server pid. */
+export async function mount(source: string, mountpoint: string, extra: string[] = []): Promise<number> {
+  fs.mkdirSync(mountpoint, { recursive: true });
+  mounts.push(mountpoint);
+  const r = await blkfs(['mount', source, mountpoint, ...extra]);
+  if (r.code !== 0) throw new Error(`blkfs mount failed (${r.code}): ${r.stderr}`);
+  const pid = Number(/server pid (\d+)/.exec(r.stderr)?.[1]);
+  servers.add(pid);
+  return pid;
+}
+
+export async function umount(mountpoint: string): Promise<void> {
+  const r = await blkfs(['umount', mountpoint]);
+  if (r.code !== 0) throw new Error(`blkfs umount failed (${r.code}): ${r.stderr}`);
+}
+
+export async function readStatus(mountpoint: string): Promise<Record<string, number> & { server: { pid: number; cacheDir: string } }> {
+  return JSON.parse(await fs.promises.readFile(path.join(mountpoint, 'status'), 'utf8'));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Unmounts our mounts, stops our servers and nbdkits. Safe to call more than once. */
+export async function cleanup(): Promise<void> {
+  for (const mnt of mounts.splice(0)) {
+    if (!mountAt(mnt)) continue;
+    const r = await blkfs(['umount', mnt], { timeoutMs: 30_000 });
+    if (r.code !== 0 && mountAt(mnt)) await run('fusermount3', ['-uz', mnt]);
+  }
+  for (const pid of [...servers]) {
+    servers.delete(pid);
+    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  for (const child of started.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }
+}
+
+/** Forget a server pid we killed on purpose (kill -9 tests), and remove the control socket it left behind. */
+export function forgetServer(pid: number): void {
+  servers.delete(pid);
+  fs.rmSync(controlSocketPath(pid), { force: true });
+}

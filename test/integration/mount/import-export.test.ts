@@ -1,0 +1,75 @@
+// blkfs import seeds a cache from a ddrescue rescue (only '+' counts: those sectors are never read from the
+// device again); blkfs export writes a sparse image plus the mapfile of exactly that state.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { readNbdkitLog } from '../../helpers/nbdkit-log';
+import { blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, truthMapfile } from './harness';
+
+const SIZE = 32 << 20;
+const HALF = SIZE / 2;
+
+describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddrescue)', function () {
+  let dir: string;
+  let image: Buffer;
+
+  before(() => {
+    dir = tempDir('mount-impexp');
+    image = patternImage(SIZE);
+    fs.writeFileSync(path.join(dir, 'medium.img'), image);
+    fs.writeFileSync(path.join(dir, 'truth.map'), truthMapfile(SIZE, [{ offset: HALF + 0x10000, length: 0x800 }]));
+  });
+
+  after(async () => {
+    await cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an imported rescue is served without device reads; acquire reads only the rest; export round-trips', async () => {
+    // A previous rescue that got the first half: its image holds garbage elsewhere, which must not count.
+    const rescue = Buffer.from(image);
+    rescue.fill(0xee, HALF);
+    fs.writeFileSync(path.join(dir, 'rescue.img'), rescue);
+    fs.writeFileSync(
+      path.join(dir, 'rescue.map'),
+      `# Rescue Logfile\n0x${HALF.toString(16)}     ?               1\n0x00000000  0x${HALF.toString(16)}  +\n0x${HALF.toString(16)}  0x${HALF.toString(16)}  ?\n`,
+    );
+    const nbd = await startNbdkit(dir, path.join(dir, 'medium.img'), path.join(dir, 'truth.map'));
+    const cache = path.join(dir, 'cache');
+    const imp = await blkfs(['import', path.join(dir, 'rescue.img'), path.join(dir, 'rescue.map'), '--source', nbd.uri, '--cache', cache]);
+    expect(imp.code, imp.stderr).to.equal(0);
+    expect(imp.stdout).to.match(/imported \d+ bytes/);
+    const afterImport = readNbdkitLog(nbd.logFile).reads.length; // the identity window of a new cache
+
+    const mnt = path.join(dir, 'mnt');
+    await mount(nbd.uri, mnt, ['--cache', cache]);
+    const map = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8');
+    expect(rangesWithStatus(map, '+')[0]).to.deep.equal({ offset: 0, length: HALF });
+    const probeReads = readNbdkitLog(nbd.logFile).reads.length - afterImport;
+    const head = path.join(dir, 'head.bin');
+    const dd = await run('dd', [`if=${path.join(mnt, 'raw')}`, `of=${head}`, 'bs=1M', `count=${HALF >> 20}`, 'iflag=direct']);
+    expect(dd.code, dd.stderr).to.equal(0);
+    expect(fs.readFileSync(head).equals(image.subarray(0, HALF))).to.equal(true);
+    expect(readNbdkitLog(nbd.logFile).reads.length - afterImport).to.equal(probeReads); // the imported half cost nothing
+
+    const acq = await blkfs(['acquire', '-q', mnt]);
+    expect(acq.code, acq.stderr).to.equal(0);
+    const late = readNbdkitLog(nbd.logFile).ok.slice(0);
+    // every successful device read after the import lies in the second half, except the identity probes
+    const firstHalfBytes = late.reduce((n, r) => n + Math.max(0, Math.min(r.offset + r.length, HALF) - r.offset), 0);
+    expect(firstHalfBytes).to.be.at.most(2 * 64 * 1024);
+
+    const out = path.join(dir, 'export.img');
+    const outMap = path.join(dir, 'export.map');
+    const exp = await blkfs(['export', mnt, out, outMap]);
+    expect(exp.code, exp.stderr).to.equal(0);
+    expect(rangesWithStatus(fs.readFileSync(outMap, 'utf8'), '-')).to.deep.equal([{ offset: HALF + 0x10000, length: 0x800 }]);
+    const copy = fs.readFileSync(out);
+    expect(copy.length).to.equal(SIZE);
+    expect(copy.subarray(0, HALF + 0x10000).equals(image.subarray(0, HALF + 0x10000))).to.equal(true);
+    expect(copy.subarray(HALF + 0x10800).equals(image.subarray(HALF + 0x10800))).to.equal(true);
+    expect((await run('ddrescuelog', ['-t', outMap])).code).to.equal(0);
+    // the bad sectors are a hole in the sparse image, not data
+    expect(copy.subarray(HALF + 0x10000, HALF + 0x10800).every((b) => b === 0)).to.equal(true);
+  });
+});

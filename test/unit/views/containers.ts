@@ -1,0 +1,43 @@
+// Builds SBX containers in memory with the library's random-access core (the encoder's own path).
+import { makeContainerSpec, standardMetadata } from '../../../src/sbx/container-spec';
+import { Layout } from '../../../src/sbx/layout';
+import { hashBytes } from '../../../src/sbx/multihash';
+import { readContainer } from '../../../src/sbx/random-access';
+import { BufferReader } from '../../../src/sbx/reader';
+import { SbxVersion } from '../../../src/sbx/specs';
+
+export interface TestContainerParams {
+  version: SbxVersion;
+  d?: number;
+  p?: number;
+  burst?: number;
+  uid: string;
+  fnm?: string;
+}
+
+export async function makeContainer(data: Buffer, c: TestContainerParams): Promise<Buffer> {
+  const layout = new Layout({ version: c.version, d: c.d, p: c.p, burst: c.burst });
+  const metadata = standardMetadata(layout, {
+    fnm: c.fnm ?? 'file.bin',
+    snm: 'file.sbx',
+    fsz: data.length,
+    fdt: 1600000000,
+    sdt: 1600000000,
+    hsh: { type: 'sha256', digest: hashBytes('sha256', data) },
+  });
+  const spec = makeContainerSpec({ version: c.version, d: c.d, p: c.p, burst: c.burst, uid: Buffer.from(c.uid, 'hex'), fileSize: data.length, metadata });
+  return readContainer(spec, 0, layout.containerSize(data.length), new BufferReader(data));
+}
+
+/** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
+export function pseudoRandom(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed | 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { Layout } from '../../../src/sbx/layout';
+import { BlockIndex } from '../../../src/views/rescued/block-index';
+import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
+import { RescuedContainers } from '../../../src/views/rescued/rescued-views';
+import { RescuedContainer } from '../../../src/views/rescued/rescued-container';
+import { makeContainer, pseudoRandom } from './containers';
+import { MemoryCache } from './memory-cache';
+
+interface Placed {
+  uid: string;
+  data: Buffer;
+  container: Buffer;
+  offset: number;
+}
+
+/** A medium: random bytes with containers at the given offsets. */
+async function medium(size: number, parts: { uid: string; data: Buffer; offset: number; version: 1 | 17; d?: number; p?: number; burst?: number; fnm?: string }[]) {
+  const image = pseudoRandom(size, 99);
+  const placed: Placed[] = [];
+  for (const p of parts) {
+    const container = await makeContainer(p.data, { version: p.version, d: p.d, p: p.p, burst: p.burst, uid: p.uid, fnm: p.fnm });
+    container.copy(image, p.offset);
+    placed.push({ uid: p.uid, data: p.data, container, offset: p.offset });
+  }
+  return { image, placed };
+}
+
+async function acquireAndScan(cache: MemoryCache) {
+  const index = new BlockIndex(new Database(':memory:'));
+  const scanner = new MediumScanner(cache, index);
+  scanner.start();
+  await cache.acquire();
+  await scanner.idle();
+  await scanner.stop();
+  return new RescuedContainers(index, cache);
+}
+
+async function readAll(c: RescuedContainer): Promise<{ data: Buffer; errorAt?: number }> {
+  return c.readDecoded(0, c.fileSize ?? 0);
+}
+
+describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
+  const v1 = { uid: '0A0000000001', data: pseudoRandom(5000, 1), offset: 8192 + 128, version: 1 as const, fnm: '../etc/notes.txt' };
+  const v17 = { uid: '0C0000000001', data: pseudoRandom(30000, 2), offset: 65536, version: 17 as const, d: 4, p: 2, burst: 3 };
+
+  it('decodes both containers, canonical order equal to the originals, hashes match', async () => {
+    const { image, placed } = await medium(256 * 1024, [v1, v17]);
+    const containers = await acquireAndScan(new MemoryCache(image));
+    expect(containers.index.uids().map((u) => u.uid)).to.deep.equal([v1.uid, v17.uid]);
+    for (const p of placed) {
+      const c = (await containers.current(p.uid)) as RescuedContainer;
+      expect((await readAll(c)).data.equals(p.data), p.uid).to.equal(true);
+      expect(c.sortedSize()).to.equal(p.container.length);
+      expect((await c.readSorted(0, c.sortedSize())).equals(p.container), p.uid).to.equal(true);
+      const info = JSON.parse((await containers.info(c)).toString()) as { hash: { matches: boolean }; blocks: { missing: number } };
+      expect(info.hash.matches).to.equal(true);
+      expect(info.blocks.missing).to.equal(0);
+    }
+    const c1 = (await containers.current(v1.uid)) as RescuedContainer;
+    expect(c1.decodedName()).to.equal('notes.txt');
+    expect(((await containers.current(v17.uid)) as RescuedContainer).burst).to.equal(3);
+  });
+
+  it('rebuilds blocks lost to bad sectors with Reed-Solomon (v17, within P bursts of B per super set)', async () => {
+    const { image, placed } = await medium(256 * 1024, [v1, v17]);
+    const cache = new MemoryCache(image);
+    const base = v17.offset / 512;
+    // Two bursts of 3 blocks (= B) in the first super set, one in the second: at most P = 2 per super set.
+    for (const s of [base + 4, base + 5, base + 6, base + 12, base + 13, base + 14, base + 30, base + 31]) cache.bad.add(s);
+    const containers = await acquireAndScan(cache);
+    const c = (await containers.current(v17.uid)) as RescuedContainer;
+    expect((await readAll(c)).data.equals(placed[1].data)).to.equal(true);
+    const info = JSON.parse((await containers.info(c)).toString()) as {
+      hash: { matches: boolean };
+      blocks: { dataChunksRepaired: number; dataChunksUnrecoverable: number; missing: number };
+    };
+    expect(info.hash.matches).to.equal(true);
+    expect(info.blocks.missing).to.equal(8);
+    expect(info.blocks.dataChunksUnrecoverable).to.equal(0);
+    expect(info.blocks.dataChunksRepaired).to.be.greaterThan(0);
+    // The canonical container has zeros where the blocks were lost, the original bytes elsewhere.
+    const sorted = await c.readSorted(0, c.sortedSize());
+    const layout = new Layout({ version: 17, d: 4, p: 2, burst: 3 });
+    for (let i = 0; i < layout.containerBlockCount(v17.data.length); i++) {
+      // Lost blocks are zeros, except metadata positions: sort copies the first metadata block to all.
+      const lost = cache.bad.has(base + i) && !layout.isMetadataIndex(i);
+      const expected = lost ? Buffer.alloc(512) : placed[1].container.subarray(i * 512, (i + 1) * 512);
+      expect(sorted.subarray(i * 512, (i + 1) * 512).equals(expected), `block ${i}`).to.equal(true);
+    }
+  });
+
+  it('stops at a chunk nothing can give: short read, then an error offset, never zeros (v1 has no parity)', async () => {
+    const aligned = { ...v1, offset: 8192 };
+    const { image, placed } = await medium(256 * 1024, [aligned]);
+    const cache = new MemoryCache(image);
+    // Data seq 3 (chunk 2: bytes 992..1488 of the file) sits at medium offset 8192 + 3 * 512.
+    cache.bad.add(8192 / 512 + 3);
+    const containers = await acquireAndScan(cache);
+    const c = (await containers.current(v1.uid)) as RescuedContainer;
+    const whole = await readAll(c);
+    expect(whole.errorAt).to.equal(992);
+    expect(whole.data.equals(placed[0].data.subarray(0, 992))).to.equal(true);
+    const after = await c.readDecoded(1488, 10000);
+    expect(after.data.equals(placed[0].data.subarray(1488))).to.equal(true);
+    const at = await c.readDecoded(1000, 100);
+    expect(at).to.deep.equal({ data: Buffer.alloc(0), errorAt: 1000 });
+    const info = JSON.parse((await containers.info(c)).toString()) as { hash: { matches: null }; decodedFile: { unreadableRanges: number[][] } };
+    expect(info.decodedFile.unreadableRanges).to.deep.equal([[992, 1488]]);
+    expect(info.hash.matches).to.equal(null);
+  });
+
+  it('a block set that lost more than P blocks is unreadable, the rest of the file still reads', async () => {
+    const { image, placed } = await medium(256 * 1024, [v17]);
+    const cache = new MemoryCache(image);
+    const layout = new Layout({ version: 17, d: 4, p: 2, burst: 3 });
+    // Seqs 1, 2, 3 (three shards of set 0): more than P = 2.
+    for (const seq of [1, 2, 3]) cache.bad.add(v17.offset / 512 + layout.seqToIndex(seq));
+    const containers = await acquireAndScan(cache);
+    const c = (await containers.current(v17.uid)) as RescuedContainer;
+    const r = await c.readDecoded(0, 100);
+    expect(r).to.deep.equal({ data: Buffer.alloc(0), errorAt: 0 });
+    const later = await c.readDecoded(4 * 496, 496);
+    expect(later.data.equals(placed[0].data.subarray(4 * 496, 5 * 496))).to.equal(true);
+    // Chunk 3 of set 0 was not lost: readable on its own.
+    const own = await c.readDecoded(3 * 496, 496);
+    expect(own.data.equals(placed[0].data.subarray(3 * 496, 4 * 496))).to.equal(true);
+    const info = JSON.parse((await containers.info(c)).toString()) as {
+      blocks: { dataChunksRepaired: number; dataChunksUnrecoverable: number; missing: number };
+      decodedFile: { unreadableRanges: number[][] };
+      hash: { matches: boolean | null };
+    };
+    expect(info.decodedFile.unreadableRanges).to.deep.equal([[0, 3 * 496]]);
+    expect(info.blocks).to.include({ dataChunksRepaired: 0, dataChunksUnrecoverable: 3, missing: 3 });
+    expect(info.hash.matches).to.equal(null);
+  });
+});
