@@ -59,6 +59,7 @@ export class MountServer {
     private readonly fuse: FuseMount,
     private readonly control: ControlServer,
     private readonly acquisition: AcquisitionRunner,
+    private readonly archive: { close(): Promise<void> },
   ) {}
 
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
@@ -123,7 +124,7 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, source, cache, fuse, control, acquisition);
+      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
         void server!.shutdown('external unmount');
@@ -164,6 +165,7 @@ export class MountServer {
     this.log.info(`shutting down (${reason})`);
     await step('unmount', () => this.fuse.unmount());
     await step('stop acquisition', () => this.acquisition.stop());
+    await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
     await step('flush cache', () => this.cache.flush());
     await step('close cache', () => this.cache.close());
     await step('stop source', () => this.source.close());
