@@ -5,22 +5,25 @@
  */
 import { isBlankBlock, uidToHex } from './header';
 import { createHasher, formatMultihash, isSupportedHashType } from './multihash';
-import { FileReader, RandomReader } from './reader';
-import { isEcVersion } from './specs';
+import { Layout } from './layout';
+import { RandomReader } from './reader';
+import { blockSizeOf } from './specs';
 import {
-  burstOrGuess,
+  burstGuessStart,
   ByteRange,
   checkRecordedSize,
-  findReferenceBlock,
+  containerLayout,
+  forEachBlock,
   hashStoredData,
   isSameContainerBlock,
-  layoutOf,
   Progress,
-  refBlockType,
+  refBlockInfo,
+  refSearchRange,
+  requireReferenceBlock,
   resolveRange,
-  rsParamsOf,
   secondsSince,
   WorkflowError,
+  withFileReader,
   RefBlockInfo,
 } from './workflow-common';
 
@@ -72,26 +75,21 @@ export interface CheckStats {
 
 const MAX_LISTED_FAILURES = 10000;
 
-export async function checkContainer(params: CheckParams): Promise<CheckStats> {
+export function checkContainer(params: CheckParams): Promise<CheckStats> {
   const t0 = Date.now();
-  const reader = await FileReader.open(params.input);
-  try {
-    return await checkFrom(reader, params, t0);
-  } finally {
-    await reader.close();
-  }
+  return withFileReader(params.input, (reader) => checkFrom(reader, params, t0));
 }
 
 async function checkFrom(reader: RandomReader, params: CheckParams, t0: number): Promise<CheckStats> {
-  const ref = await findReferenceBlock(reader, params.noMeta ? 'any' : 'prefer-meta', params.refRange ?? { from: params.range?.from });
+  const ref = await requireReferenceBlock(reader, params.noMeta ? 'any' : 'prefer-meta', refSearchRange(params.refRange, params.range));
   const version = ref.header.version;
   const wantHash = !!(params.hash || params.hashOnly);
   const stats: CheckStats = {
-    ref: { type: refBlockType(ref), version, pos: ref.pos },
+    ref: refBlockInfo(ref),
     uid: uidToHex(ref.header.uid),
     burst: null,
     version,
-    blockSize: 0,
+    blockSize: blockSizeOf(version),
     blocksProcessed: 0,
     metaBlocksPassed: 0,
     dataBlocksPassed: 0,
@@ -107,47 +105,44 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
     totalSeconds: 0,
   };
 
-  // Hash prerequisites are checked first so a doomed --hash run fails before the long block pass.
-  let rs: { d: number; p: number } | null = null;
+  // Hash prerequisites are checked first so a doomed --hash run fails before the long block pass. Only hashing
+  // needs the layout (RS parameters, burst level); the block pass needs the block size alone.
+  let layout: Layout | null = null;
   if (wantHash) {
     const meta = ref.meta;
     if (!meta) throw new WorkflowError('Reference block is not a metadata block, hash check is not possible');
     if (meta.fsz === undefined) throw new WorkflowError('Reference block does not have a file size field (FSZ), hash check is not possible');
     if (!meta.hsh) throw new WorkflowError('Reference block does not have a hash field (HSH), hash check is not possible');
     if (!isSupportedHashType(meta.hsh.type)) throw new WorkflowError(`Hash type ${meta.hsh.type} is not supported, hash check is not possible`);
-    if (isEcVersion(version)) {
-      rs = rsParamsOf(ref, 'hash check');
-      stats.burst = await burstOrGuess(reader, ref, rs.d, rs.p, params.burst, params.guessBurstFrom ?? 0);
-    }
+    const c = await containerLayout(reader, ref, 'hash check', {
+      burst: params.burst,
+      guessFrom: burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range),
+    });
+    stats.burst = c.burst;
+    layout = c.layout;
   }
-  const layout = layoutOf(ref, rs ?? (isEcVersion(version) && ref.meta?.rsd && ref.meta?.rsp ? { d: ref.meta.rsd, p: ref.meta.rsp } : null), stats.burst ?? 0);
-  stats.blockSize = layout.blockSize;
 
   if (!params.hashOnly) {
     const tb = Date.now();
-    const bs = layout.blockSize;
+    const bs = stats.blockSize;
     const { start, end } = resolveRange(params.range, reader.size, bs);
-    const STEP = bs * Math.max(1, Math.floor((1 << 20) / bs));
-    for (let chunkPos = start; chunkPos < end; chunkPos += STEP) {
-      const buf = await reader.read(chunkPos, Math.min(STEP, end - chunkPos));
-      for (let off = 0; off < buf.length; off += bs) {
-        stats.blocksProcessed++;
-        if (off + bs <= buf.length && isSameContainerBlock(buf, ref, undefined, off)) {
-          if (buf.readUInt32BE(off + 12) === 0) stats.metaBlocksPassed++;
-          else stats.dataBlocksPassed++;
-          continue;
-        }
-        const blank = isBlankBlock(buf, off, Math.min(bs, buf.length - off));
-        if (blank && !params.reportBlank) continue;
-        stats.blocksFailed++;
-        if (stats.failures.length < MAX_LISTED_FAILURES) stats.failures.push({ pos: chunkPos + off, blank });
+    const onBlock = (buf: Buffer, off: number, pos: number) => {
+      stats.blocksProcessed++;
+      if (off + bs <= buf.length && isSameContainerBlock(buf, ref, undefined, off)) {
+        if (buf.readUInt32BE(off + 12) === 0) stats.metaBlocksPassed++;
+        else stats.dataBlocksPassed++;
+        return;
       }
-      params.onProgress?.(chunkPos + buf.length - start, end - start);
-    }
+      const blank = isBlankBlock(buf, off, Math.min(bs, buf.length - off));
+      if (blank && !params.reportBlank) return;
+      stats.blocksFailed++;
+      if (stats.failures.length < MAX_LISTED_FAILURES) stats.failures.push({ pos, blank });
+    };
+    await forEachBlock(reader, start, end, bs, onBlock, params.onProgress);
     stats.blockCheckSeconds = secondsSince(tb);
   }
 
-  if (wantHash && ref.meta?.hsh && ref.meta.fsz !== undefined && isSupportedHashType(ref.meta.hsh.type)) {
+  if (layout && ref.meta?.hsh && ref.meta.fsz !== undefined && isSupportedHashType(ref.meta.hsh.type)) {
     checkRecordedSize(layout, ref.meta.fsz);
     const th = Date.now();
     const hasher = createHasher(ref.meta.hsh.type);

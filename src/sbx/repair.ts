@@ -6,19 +6,20 @@
  */
 import { promises as fsp } from 'fs';
 import { writeHeader } from './header';
-import { FileReader } from './reader';
+import { Layout } from './layout';
+import { RandomReader } from './reader';
 import { ReedSolomon } from './reed-solomon';
+import { ReferenceBlock } from './scan';
 import { HEADER_SIZE, isEcVersion } from './specs';
 import {
-  burstOrGuess,
   checkRecordedSize,
-  findReferenceBlock,
+  containerLayout,
   isSameContainerBlock,
-  layoutOf,
   Progress,
-  refBlockType,
-  rsParamsOf,
+  refBlockInfo,
+  requireReferenceBlock,
   secondsSince,
+  withFileReader,
   writeAt,
   RefBlockInfo,
 } from './workflow-common';
@@ -71,17 +72,15 @@ export interface RepairStats {
 
 const MAX_LISTED_SETS = 100000;
 
-export async function repairContainer(params: RepairParams): Promise<RepairStats> {
+export function repairContainer(params: RepairParams): Promise<RepairStats> {
   const t0 = Date.now();
-  const reader = await FileReader.open(params.input);
-  let handle: fsp.FileHandle | null = null;
-  try {
-    const ref = await findReferenceBlock(reader, 'must-be-meta');
+  return withFileReader(params.input, async (reader) => {
+    const ref = await requireReferenceBlock(reader, 'must-be-meta');
     const version = ref.header.version;
     const stats: RepairStats = {
       applicable: isEcVersion(version),
       version,
-      ref: { type: refBlockType(ref), version, pos: ref.pos },
+      ref: refBlockInfo(ref),
       burst: null,
       blockSize: ref.bytes.length,
       blocksProcessed: 0,
@@ -100,9 +99,8 @@ export async function repairContainer(params: RepairParams): Promise<RepairStats
       stats.totalSeconds = secondsSince(t0);
       return stats;
     }
-    const rs = rsParamsOf(ref, 'repair');
-    stats.burst = await burstOrGuess(reader, ref, rs.d, rs.p, params.burst);
-    const layout = layoutOf(ref, rs, stats.burst);
+    const { burst, layout } = await containerLayout(reader, ref, 'repair', { burst: params.burst });
+    stats.burst = burst;
     const bs = layout.blockSize;
     const t = layout.setSize;
     let totalBlocks: number;
@@ -114,82 +112,97 @@ export async function repairContainer(params: RepairParams): Promise<RepairStats
       stats.estimatedFromContainerSize = true;
       totalBlocks = Math.floor(reader.size / bs);
     }
-    if (!params.dryRun) handle = await fsp.open(params.input, 'r+');
-
-    for (const idx of layout.metadataIndices()) {
-      const pos = idx * bs;
-      const b = await reader.read(pos, bs);
-      if (isSameContainerBlock(b, ref, 0)) {
-        stats.metaBlocksPassed++;
-        continue;
-      }
-      stats.blocksFailed++;
-      stats.metaBlocksRepaired++;
-      stats.metadataRepairs.push(pos);
-      if (handle) await writeAt(handle, ref.bytes, pos);
+    const handle = params.dryRun ? null : await fsp.open(params.input, 'r+');
+    try {
+      await repairSets(reader, ref, layout, totalBlocks, stats, handle, params.onProgress);
+      if (handle) await handle.sync();
+    } finally {
+      await handle?.close();
     }
-    const codec = new ReedSolomon(rs.d, rs.p);
-    const shards: (Uint8Array | null)[] = new Array(t).fill(null);
-    const blocks: Buffer[] = new Array(t);
-    const processed = () => stats.metaBlocksPassed + stats.dataBlocksPassed + stats.blocksFailed;
-    for (let first = 1; processed() < totalBlocks; first += t) {
-      const positions: number[] = [];
-      for (let i = 0; i < t; i++) positions.push(layout.seqToIndex(first + i) * bs);
-      // A whole set past the end of the file has nothing to read or repair: count the rest as failed at once
-      // (a forged or truncated container must not make us walk billions of absent sets).
-      if (positions.every((p) => p >= reader.size)) {
-        const rest = totalBlocks - processed();
-        stats.blocksFailed += rest;
-        stats.dataBlocksFailedToRepair += rest;
-        if (stats.setRepairs.length < MAX_LISTED_SETS) {
-          stats.setRepairs.push({ success: false, firstSeq: first, lastSeq: first + rest - 1, blocks: [] });
-        }
-        break;
-      }
-      let missing = 0;
-      for (let i = 0; i < t; i++) {
-        const b = await reader.read(positions[i], bs);
-        blocks[i] = b;
-        if (isSameContainerBlock(b, ref, first + i)) {
-          shards[i] = b.subarray(HEADER_SIZE, bs);
-          stats.dataBlocksPassed++;
-        } else {
-          shards[i] = null;
-          missing++;
-          stats.blocksFailed++;
-        }
-      }
-      if (missing > 0) {
-        const missingIdx: number[] = [];
-        for (let i = 0; i < t; i++) if (!shards[i]) missingIdx.push(i);
-        const success = codec.reconstruct(shards);
-        const report: SetRepair = {
-          success,
-          firstSeq: first,
-          lastSeq: first + t - 1,
-          blocks: missingIdx.map((i) => ({ seq: first + i, pos: positions[i] })),
-        };
-        if (stats.setRepairs.length < MAX_LISTED_SETS) stats.setRepairs.push(report);
-        if (success) {
-          stats.dataBlocksRepaired += missing;
-          for (const i of missingIdx) {
-            const block = Buffer.alloc(bs);
-            block.set(shards[i] as Uint8Array, HEADER_SIZE);
-            writeHeader(block, 0, version, ref.header.uid, first + i);
-            if (handle) await writeAt(handle, block, positions[i]);
-          }
-        } else {
-          stats.dataBlocksFailedToRepair += missing;
-        }
-      }
-      params.onProgress?.(processed() * bs, totalBlocks * bs);
-    }
-    if (handle) await handle.sync();
-    stats.blocksProcessed = processed();
+    stats.blocksProcessed = stats.metaBlocksPassed + stats.dataBlocksPassed + stats.blocksFailed;
     stats.totalSeconds = secondsSince(t0);
     return stats;
-  } finally {
-    await reader.close();
-    if (handle) await handle.close();
+  });
+}
+
+/** Steps 3 and 4 of §7.7: metadata copies, then every block set in seq order; writes through `handle` unless null. */
+async function repairSets(
+  reader: RandomReader,
+  ref: ReferenceBlock,
+  layout: Layout,
+  totalBlocks: number,
+  stats: RepairStats,
+  handle: fsp.FileHandle | null,
+  onProgress?: Progress,
+): Promise<void> {
+  const bs = layout.blockSize;
+  const t = layout.setSize;
+  const version = layout.version;
+
+  for (const idx of layout.metadataIndices()) {
+    const pos = idx * bs;
+    const b = await reader.read(pos, bs);
+    if (isSameContainerBlock(b, ref, 0)) {
+      stats.metaBlocksPassed++;
+      continue;
+    }
+    stats.blocksFailed++;
+    stats.metaBlocksRepaired++;
+    stats.metadataRepairs.push(pos);
+    if (handle) await writeAt(handle, ref.bytes, pos);
+  }
+  const codec = new ReedSolomon(layout.d, layout.p);
+  const shards: (Uint8Array | null)[] = new Array(t).fill(null);
+  const processed = () => stats.metaBlocksPassed + stats.dataBlocksPassed + stats.blocksFailed;
+  for (let first = 1; processed() < totalBlocks; first += t) {
+    const positions: number[] = [];
+    for (let i = 0; i < t; i++) positions.push(layout.seqToIndex(first + i) * bs);
+    // A whole set past the end of the file has nothing to read or repair: count the rest as failed at once
+    // (a forged or truncated container must not make us walk billions of absent sets).
+    if (positions.every((p) => p >= reader.size)) {
+      const rest = totalBlocks - processed();
+      stats.blocksFailed += rest;
+      stats.dataBlocksFailedToRepair += rest;
+      if (stats.setRepairs.length < MAX_LISTED_SETS) {
+        stats.setRepairs.push({ success: false, firstSeq: first, lastSeq: first + rest - 1, blocks: [] });
+      }
+      break;
+    }
+    let missing = 0;
+    for (let i = 0; i < t; i++) {
+      const b = await reader.read(positions[i], bs);
+      if (isSameContainerBlock(b, ref, first + i)) {
+        shards[i] = b.subarray(HEADER_SIZE, bs);
+        stats.dataBlocksPassed++;
+      } else {
+        shards[i] = null;
+        missing++;
+        stats.blocksFailed++;
+      }
+    }
+    if (missing > 0) {
+      const missingIdx: number[] = [];
+      for (let i = 0; i < t; i++) if (!shards[i]) missingIdx.push(i);
+      const success = codec.reconstruct(shards);
+      const report: SetRepair = {
+        success,
+        firstSeq: first,
+        lastSeq: first + t - 1,
+        blocks: missingIdx.map((i) => ({ seq: first + i, pos: positions[i] })),
+      };
+      if (stats.setRepairs.length < MAX_LISTED_SETS) stats.setRepairs.push(report);
+      if (success) {
+        stats.dataBlocksRepaired += missing;
+        for (const i of missingIdx) {
+          const block = Buffer.alloc(bs);
+          block.set(shards[i] as Uint8Array, HEADER_SIZE);
+          writeHeader(block, 0, version, ref.header.uid, first + i);
+          if (handle) await writeAt(handle, block, positions[i]);
+        }
+      } else {
+        stats.dataBlocksFailedToRepair += missing;
+      }
+    }
+    onProgress?.(processed() * bs, totalBlocks * bs);
   }
 }

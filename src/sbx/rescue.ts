@@ -7,9 +7,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { uidToHex } from './header';
-import { FileReader } from './reader';
+import { RandomReader } from './reader';
 import { SCAN_STEP } from './specs';
-import { ByteRange, inputSize, InputError, Progress, resolveRange, scanBlocks, WorkflowError } from './workflow-common';
+import { scanBlocks } from './scan';
+import { ByteRange, inputSize, InputError, Progress, resolveRange, withFileReader, WorkflowError } from './workflow-common';
 
 export type PickBlock = 'any' | 'meta' | 'data';
 
@@ -88,7 +89,11 @@ export async function rescueBlocks(params: RescueParams): Promise<RescueStats> {
   }
   if (!outDirOk) throw new InputError(`Directory "${params.outDir}" does not exist`);
   const size = await inputSize(params.input);
-  const reader = await FileReader.open(params.input, size);
+  return withFileReader(params.input, (reader) => rescueFrom(reader, params, t0), size);
+}
+
+async function rescueFrom(reader: RandomReader, params: RescueParams, t0: number): Promise<RescueStats> {
+  const size = reader.size;
   const outputs = new Map<string, number>();
   try {
     const { start, end } = resolveRange(params.range, size, SCAN_STEP);
@@ -143,6 +148,5 @@ export async function rescueBlocks(params: RescueParams): Promise<RescueStats> {
     return { ...log, uids: [...uids].sort(), resumedFrom: scanFrom, totalSeconds: (Date.now() - t0) / 1000 };
   } finally {
     for (const f of outputs.values()) fs.closeSync(f);
-    await reader.close();
   }
 }

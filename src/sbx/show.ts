@@ -4,18 +4,20 @@
  */
 import { uidToHex } from './header';
 import { Metadata, parseMetadataPayload } from './metadata';
-import { FileReader } from './reader';
-import { HEADER_SIZE, isEcVersion, SbxVersion } from './specs';
+import { HEADER_SIZE, isEcVersion, SbxVersion, SCAN_STEP } from './specs';
+import { scanBlocks } from './scan';
 import {
+  burstGuessStart,
   ByteRange,
-  findReferenceBlock,
-  guessBurstLevel,
+  guessBurst,
   Progress,
-  refBlockType,
+  refBlockInfo,
+  refSearchRange,
+  requireReferenceBlock,
   resolveRange,
   rsParamsOf,
-  scanBlocks,
   RefBlockInfo,
+  withFileReader,
 } from './workflow-common';
 
 export interface ShowParams {
@@ -48,25 +50,23 @@ export interface ShowStats {
   blocks: ShownMetadataBlock[];
 }
 
-export async function showContainer(params: ShowParams): Promise<ShowStats> {
-  const reader = await FileReader.open(params.input);
-  try {
+export function showContainer(params: ShowParams): Promise<ShowStats> {
+  return withFileReader(params.input, async (reader) => {
     const stats: ShowStats = { ref: null, burstGuess: null, guessed: false, blocks: [] };
     if (params.guessBurst) {
-      const ref = await findReferenceBlock(reader, 'must-be-meta', { from: params.range?.from });
-      stats.ref = { type: refBlockType(ref), version: ref.header.version, pos: ref.pos };
+      const ref = await requireReferenceBlock(reader, 'must-be-meta', refSearchRange(undefined, params.range));
+      stats.ref = refBlockInfo(ref);
       stats.guessed = true;
       if (isEcVersion(ref.header.version)) {
         const rs = rsParamsOf(ref, 'burst guessing');
-        stats.burstGuess = await guessBurstLevel(reader, ref, rs.d, rs.p, params.guessBurstFrom ?? params.range?.from ?? 0);
+        stats.burstGuess = await guessBurst(reader, ref, rs, burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range));
       } else {
         stats.burstGuess = 0;
       }
     }
-    const { start, end } = resolveRange({ ...params.range, forceMisalign: true }, reader.size, 128);
-    const scanStart = start - (start % 128);
-    const progress = (pos: number) => params.onProgress?.(pos - scanStart, end - scanStart);
-    for await (const b of scanBlocks(reader, scanStart, end, progress)) {
+    const { start, end } = resolveRange(params.range, reader.size, SCAN_STEP);
+    const progress = (pos: number) => params.onProgress?.(Math.min(pos, end) - start, end - start);
+    for await (const b of scanBlocks(reader, start, end, progress)) {
       if (b.header.seq !== 0) continue;
       if (params.onlyUid && !params.onlyUid.equals(b.header.uid)) continue;
       const shown: ShownMetadataBlock = {
@@ -81,7 +81,5 @@ export async function showContainer(params: ShowParams): Promise<ShowStats> {
       if (!params.showAll) break;
     }
     return stats;
-  } finally {
-    await reader.close();
-  }
+  });
 }

@@ -3,22 +3,28 @@
  * file. The first metadata block goes to every metadata position; for each seq the last valid copy wins; gaps
  * left by missing blocks stay holes. The burst level of the output is `burst` or the input's guessed level.
  */
+import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { isBlankBlock } from './header';
-import { FileReader, RandomReader } from './reader';
-import { isEcVersion } from './specs';
+import { Layout } from './layout';
+import { ReferenceBlock } from './scan';
+import { RandomReader } from './reader';
 import {
-  burstOrGuess,
+  burstGuessStart,
   ByteRange,
-  findReferenceBlock,
+  containerLayout,
+  forEachBlock,
   InputError,
   isSameContainerBlock,
-  layoutOf,
+  MultiPass,
+  pathExists,
   Progress,
-  refBlockType,
+  refBlockInfo,
+  refSearchRange,
+  requireReferenceBlock,
   resolveRange,
-  rsParamsOf,
   secondsSince,
+  withFileReader,
   writeAt,
   RefBlockInfo,
 } from './workflow-common';
@@ -28,6 +34,11 @@ export interface SortParams {
   /** Output path (the CLI defaults it to INFILE.sorted). */
   output: string;
   force?: boolean;
+  /**
+   * blkar's `--multi-pass` ('skip-good') / `--multi-pass-no-skip` ('overwrite-all'): sort into an existing output
+   * without truncating it. 'skip-good' leaves every position that already holds the right valid block.
+   */
+  multiPass?: MultiPass;
   dryRun?: boolean;
   /** Burst level of the output; default: the input's (guessed). */
   burst?: number;
@@ -56,23 +67,18 @@ export interface SortStats {
   totalSeconds: number;
 }
 
-export async function sortContainer(params: SortParams): Promise<SortStats> {
+export function sortContainer(params: SortParams): Promise<SortStats> {
   const t0 = Date.now();
-  const reader = await FileReader.open(params.input);
-  let out: fsp.FileHandle | null = null;
-  try {
-    const ref = await findReferenceBlock(reader, 'prefer-meta', params.refRange ?? { from: params.range?.from });
+  return withFileReader(params.input, async (reader) => {
+    const ref = await requireReferenceBlock(reader, 'prefer-meta', refSearchRange(params.refRange, params.range));
     const version = ref.header.version;
-    let rs: { d: number; p: number } | null = null;
-    let burst: number | null = null;
-    if (isEcVersion(version)) {
-      rs = rsParamsOf(ref, 'sorting');
-      burst = await burstOrGuess(reader, ref, rs.d, rs.p, params.burst, params.range?.from ?? 0);
-    }
-    const layout = layoutOf(ref, rs, burst ?? 0);
+    const { burst, layout } = await containerLayout(reader, ref, 'sorting', {
+      burst: params.burst,
+      guessFrom: burstGuessStart(ref.bytes.length, undefined, params.range),
+    });
     const bs = layout.blockSize;
     const stats: SortStats = {
-      ref: { type: refBlockType(ref), version, pos: ref.pos },
+      ref: refBlockInfo(ref),
       burst,
       version,
       blockSize: bs,
@@ -89,24 +95,35 @@ export async function sortContainer(params: SortParams): Promise<SortStats> {
       blocksFailed: 0,
       totalSeconds: 0,
     };
-    if (!params.dryRun) {
-      if (!params.force && (await exists(params.output))) throw new InputError(`File "${params.output}" already exists`);
-      out = await fsp.open(params.output, 'w');
+    if (params.dryRun) {
+      await sortBlocks(reader, ref, layout, params, stats, null);
+    } else {
+      if (!params.force && !params.multiPass && (await pathExists(params.output))) throw new InputError(`File "${params.output}" already exists`);
+      // Multi-pass keeps what earlier passes wrote: no truncation when opening (blkar).
+      const out = await fsp.open(params.output, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w');
+      try {
+        await sortBlocks(reader, ref, layout, params, stats, out);
+        await out.sync();
+      } finally {
+        await out.close();
+      }
     }
-    await sortBlocks(reader, ref, layout, params, stats, out);
-    if (out) await out.sync();
     stats.totalSeconds = secondsSince(t0);
     return stats;
-  } finally {
-    await reader.close();
-    if (out) await out.close();
-  }
+  });
+}
+
+/** blkar's multi-pass skip rule for sort: true iff the output already holds a valid block of `ref`'s container with this seq at `pos`. */
+async function holdsBlock(out: fsp.FileHandle, pos: number, ref: ReferenceBlock, seq: number): Promise<boolean> {
+  const existing = Buffer.alloc(ref.bytes.length);
+  const { bytesRead } = await out.read(existing, 0, existing.length, pos);
+  return bytesRead === existing.length && isSameContainerBlock(existing, ref, seq);
 }
 
 async function sortBlocks(
   reader: RandomReader,
-  ref: Awaited<ReturnType<typeof findReferenceBlock>>,
-  layout: ReturnType<typeof layoutOf>,
+  ref: ReferenceBlock,
+  layout: Layout,
   params: SortParams,
   stats: SortStats,
   out: fsp.FileHandle | null,
@@ -116,57 +133,42 @@ async function sortBlocks(
   const metaPositions = layout.metadataIndices().map((i) => i * bs);
   let firstMeta: Buffer | null = ref.header.seq === 0 ? ref.bytes : null;
   let metaWritten = false;
-  const STEP = bs * Math.max(1, Math.floor((1 << 20) / bs));
-  for (let chunkPos = start; chunkPos < end; chunkPos += STEP) {
-    const buf = await reader.read(chunkPos, Math.min(STEP, end - chunkPos));
-    for (let off = 0; off < buf.length; off += bs) {
-      stats.blocksProcessed++;
-      const inPos = chunkPos + off - start;
-      if (off + bs > buf.length || !isSameContainerBlock(buf, ref, undefined, off)) {
-        if (!isBlankBlock(buf, off, Math.min(bs, buf.length - off)) || params.reportBlank) stats.blocksFailed++;
-        continue;
-      }
-      const block = buf.subarray(off, off + bs);
-      const seq = block.readUInt32BE(12);
-      if (seq === 0) {
-        firstMeta ??= Buffer.from(block);
-        stats.metaSorted++;
-        if (metaPositions.includes(inPos)) stats.metaSameOrder++;
-        else stats.metaDiffOrder++;
-        if (out && !metaWritten) {
-          for (const p of metaPositions) await writeAt(out, firstMeta, p);
-          metaWritten = true;
-        }
-        continue;
-      }
-      let outPos: number;
-      try {
-        outPos = layout.seqToIndex(seq) * bs;
-      } catch {
-        stats.blocksFailed++;
-        continue;
-      }
-      const parity = layout.isParitySeq(seq);
-      if (parity) {
-        stats.paritySorted++;
-        if (outPos === inPos) stats.paritySameOrder++;
-        else stats.parityDiffOrder++;
-      } else {
-        stats.dataSorted++;
-        if (outPos === inPos) stats.dataSameOrder++;
-        else stats.dataDiffOrder++;
-      }
-      if (out) await writeAt(out, block, outPos);
+  const skipGood = params.multiPass === 'skip-good';
+  const put = async (block: Buffer, pos: number, seq: number) => {
+    if (!out || (skipGood && (await holdsBlock(out, pos, ref, seq)))) return;
+    await writeAt(out, block, pos);
+  };
+  const onBlock = async (buf: Buffer, off: number, pos: number) => {
+    stats.blocksProcessed++;
+    const inPos = pos - start;
+    if (off + bs > buf.length || !isSameContainerBlock(buf, ref, undefined, off)) {
+      if (!isBlankBlock(buf, off, Math.min(bs, buf.length - off)) || params.reportBlank) stats.blocksFailed++;
+      return;
     }
-    params.onProgress?.(chunkPos + buf.length - start, end - start);
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
+    const block = buf.subarray(off, off + bs);
+    const seq = block.readUInt32BE(12);
+    if (seq === 0) {
+      firstMeta ??= Buffer.from(block);
+      stats.metaSorted++;
+      if (metaPositions.includes(inPos)) stats.metaSameOrder++;
+      else stats.metaDiffOrder++;
+      if (!metaWritten) {
+        for (const p of metaPositions) await put(firstMeta, p, 0);
+        metaWritten = true;
+      }
+      return;
+    }
+    const outPos = layout.seqToIndex(seq) * bs;
+    if (layout.isParitySeq(seq)) {
+      stats.paritySorted++;
+      if (outPos === inPos) stats.paritySameOrder++;
+      else stats.parityDiffOrder++;
+    } else {
+      stats.dataSorted++;
+      if (outPos === inPos) stats.dataSameOrder++;
+      else stats.dataDiffOrder++;
+    }
+    await put(block, outPos, seq);
+  };
+  await forEachBlock(reader, start, end, bs, onBlock, params.onProgress);
 }

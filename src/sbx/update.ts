@@ -8,20 +8,18 @@ import { promises as fsp } from 'fs';
 import { buildBlock } from './header';
 import { encodeMetadataFields, MetadataField, MetadataTooLargeError, parseMetadataFields } from './metadata';
 import { createHasher, formatMultihash, HashType, Multihash } from './multihash';
-import { FileReader } from './reader';
-import { HEADER_SIZE, isEcVersion } from './specs';
+import { HEADER_SIZE } from './specs';
 import {
-  burstOrGuess,
   checkRecordedSize,
-  findReferenceBlock,
+  containerLayout,
   hashStoredData,
   isSameContainerBlock,
-  layoutOf,
   Progress,
-  refBlockType,
-  rsParamsOf,
+  refBlockInfo,
+  requireReferenceBlock,
   secondsSince,
   WorkflowError,
+  withFileReader,
   writeAt,
   RefBlockInfo,
 } from './workflow-common';
@@ -98,23 +96,15 @@ export function editFields(
   return { fields: out, changes };
 }
 
-export async function updateContainer(params: UpdateParams): Promise<UpdateStats> {
+export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
   const t0 = Date.now();
-  const reader = await FileReader.open(params.input);
-  let handle: fsp.FileHandle | null = null;
-  try {
-    const ref = await findReferenceBlock(reader, 'must-be-meta');
+  return withFileReader(params.input, async (reader) => {
+    const ref = await requireReferenceBlock(reader, 'must-be-meta');
     const version = ref.header.version;
-    let rs: { d: number; p: number } | null = null;
-    let burst: number | null = null;
-    if (isEcVersion(version)) {
-      rs = rsParamsOf(ref, 'update');
-      burst = await burstOrGuess(reader, ref, rs.d, rs.p, params.burst);
-    }
-    const layout = layoutOf(ref, rs, burst ?? 0);
+    const { burst, layout } = await containerLayout(reader, ref, 'update', { burst: params.burst });
     const bs = layout.blockSize;
     const stats: UpdateStats = {
-      ref: { type: refBlockType(ref), version, pos: ref.pos },
+      ref: refBlockInfo(ref),
       burst,
       version,
       blockSize: bs,
@@ -136,7 +126,8 @@ export async function updateContainer(params: UpdateParams): Promise<UpdateStats
       hsh = { type: params.hash, digest: hasher.digest() };
     }
 
-    if (!params.dryRun) handle = await fsp.open(params.input, 'r+');
+    // Every copy is edited in memory first, so a copy that cannot take the change writes nothing at all.
+    const writes: { pos: number; block: Buffer }[] = [];
     for (const idx of layout.metadataIndices()) {
       const pos = idx * bs;
       stats.metaBlocksProcessed++;
@@ -158,15 +149,20 @@ export async function updateContainer(params: UpdateParams): Promise<UpdateStats
         if (e instanceof MetadataTooLargeError) throw new WorkflowError(e.message);
         throw e;
       }
-      if (handle) await writeAt(handle, buildBlock(version, ref.header.uid, 0, payload), pos);
+      writes.push({ pos, block: buildBlock(version, ref.header.uid, 0, payload) });
       stats.metaBlocksUpdated++;
       stats.updates.push({ pos, changes });
     }
-    if (handle) await handle.sync();
+    if (!params.dryRun) {
+      const handle = await fsp.open(params.input, 'r+');
+      try {
+        for (const w of writes) await writeAt(handle, w.block, w.pos);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
     stats.totalSeconds = secondsSince(t0);
     return stats;
-  } finally {
-    await reader.close();
-    if (handle) await handle.close();
-  }
+  });
 }

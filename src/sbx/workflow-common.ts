@@ -1,14 +1,15 @@
 /**
  * Pieces shared by the reading workflows (decode, check, show, repair, rescue, sort, update): byte ranges,
- * the reference block, burst guessing, reading one block, and the errors they raise.
+ * the reference block and burst level (through scan.ts), the container layout, the block-aligned pass over a
+ * range, and the errors they raise.
  * Workflows never print; they return stats and throw WorkflowError / InputError with a message for the user.
  */
 import { promises as fsp } from 'fs';
-import { BlockHeader, isValidBlock, parseHeader } from './header';
+import { isValidBlock } from './header';
 import { Layout } from './layout';
-import { Metadata, parseMetadataPayload } from './metadata';
-import { RandomReader } from './reader';
-import { blockSizeOf, HEADER_SIZE, MAX_BLOCK_SIZE, MAX_GUESSABLE_BURST, SCAN_STEP, SbxVersion } from './specs';
+import { FileReader, RandomReader } from './reader';
+import { findReferenceBlock, guessBurstLevel, ReferenceBlock, RefChoice } from './scan';
+import { HEADER_SIZE, isEcVersion, SCAN_STEP, SbxVersion } from './specs';
 
 /** Bad user input detected by a workflow (e.g. output exists without --force): the CLI exits 1. */
 export class InputError extends Error {
@@ -42,6 +43,9 @@ export interface ByteRange {
   forceMisalign?: boolean;
 }
 
+/** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
+export type MultiPass = 'skip-good' | 'overwrite-all';
+
 /** Progress callback: units (bytes) done and total. */
 export type Progress = (unitsSoFar: number, totalUnits: number) => void;
 
@@ -58,102 +62,34 @@ export function resolveRange(range: ByteRange | undefined, size: number, align: 
   return { start, end };
 }
 
-/** The block that fixes version, block size and UID for a run (sbx-format.md §8). */
-export interface RefBlock {
-  /** Byte position in the container. */
-  pos: number;
-  header: BlockHeader;
-  /** Its bytes (block size). */
-  bytes: Buffer;
-  /** Parsed metadata when the reference block is a metadata block (seq 0). */
-  meta: Metadata | null;
-}
-
-export type RefChoice = 'prefer-meta' | 'any' | 'must-be-meta';
-
-/** A valid block found by the 128-byte scan. */
-export interface ScannedBlock {
-  pos: number;
-  header: BlockHeader;
-  bytes: Buffer;
+/**
+ * blkar's reference-block search range (get_ref_block!): `--ref-from`/`--ref-to-*` when given; without
+ * --ref-from, a run with `--from` searches from the start of the file shifted by --from's misalignment
+ * (--from mod 128), never from --from itself. `--force-misalign` applies to both.
+ */
+export function refSearchRange(refRange: ByteRange | undefined, range: ByteRange | undefined): ByteRange {
+  const from = refRange?.from ?? (range?.from !== undefined ? range.from % SCAN_STEP : undefined);
+  return { from, toInclusive: refRange?.toInclusive, toExclusive: refRange?.toExclusive, forceMisalign: !!range?.forceMisalign };
 }
 
 /**
- * blkar's 128-byte scan over [start, end): at each step parse a header; if it parses, read that version's whole
- * block and check its CRC. Quirk kept from blkar: a header that parses but whose block fails the CRC (or is cut
- * short) makes the scanner skip the whole CLAIMED block size, not 128 bytes. Reads in large chunks.
+ * The reference block of a run (sbx-format.md §8), found by scan.ts in the range: its start is rounded down to
+ * 128 bytes unless `forceMisalign`. WorkflowError when there is none.
  */
-export async function* scanBlocks(
-  reader: RandomReader,
-  start: number,
-  end: number,
-  onPosition?: (pos: number) => void,
-): AsyncGenerator<ScannedBlock> {
-  const CHUNK = 1 << 20;
-  let pos = start;
-  let buf: Buffer = Buffer.alloc(0);
-  let bufStart = start;
-  while (pos + HEADER_SIZE <= end) {
-    // Keep one largest block (or up to `end`) ahead of `pos` in memory.
-    if (Math.min(pos + MAX_BLOCK_SIZE, end) > bufStart + buf.length) {
-      buf = await reader.read(pos, Math.min(CHUNK, end - pos));
-      bufStart = pos;
-      if (buf.length < HEADER_SIZE) break;
-    }
-    const off = pos - bufStart;
-    const h = parseHeader(buf, off);
-    if (!h) {
-      pos += SCAN_STEP;
-      onPosition?.(pos);
-      continue;
-    }
-    const bs = blockSizeOf(h.version);
-    if (pos + bs <= end && isValidBlock(buf, undefined, off)) {
-      yield { pos, header: h, bytes: Buffer.from(buf.subarray(off, off + bs)) };
-    }
-    pos += bs;
-    onPosition?.(pos);
-  }
-  onPosition?.(Math.max(pos, end));
+export async function requireReferenceBlock(reader: RandomReader, choice: RefChoice, range?: ByteRange): Promise<ReferenceBlock> {
+  const { start, end } = resolveRange(range, reader.size, SCAN_STEP);
+  const ref = await findReferenceBlock(reader, choice, start, end);
+  if (!ref) throw new WorkflowError('Failed to find reference block');
+  return ref;
 }
 
-/**
- * Finds the reference block in [start, end) by 128-byte scan: the first valid metadata block ('prefer-meta',
- * falling back to the first valid data block), the first valid block of any kind ('any'), or only metadata
- * ('must-be-meta'). Throws WorkflowError when none is found.
- */
-export async function findReferenceBlock(
-  reader: RandomReader,
-  choice: RefChoice,
-  range?: ByteRange,
-): Promise<RefBlock> {
-  const { start, end } = resolveRange({ ...range, forceMisalign: true }, reader.size, SCAN_STEP);
-  let firstData: ScannedBlock | null = null;
-  for await (const b of scanBlocks(reader, start - (start % SCAN_STEP), end)) {
-    const isMeta = b.header.seq === 0;
-    if (isMeta || choice === 'any') return toRef(b);
-    if (!firstData && choice === 'prefer-meta') firstData = b;
-  }
-  if (firstData) return toRef(firstData);
-  throw new WorkflowError('Failed to find reference block');
-}
-
-function toRef(b: ScannedBlock): RefBlock {
-  return {
-    pos: b.pos,
-    header: b.header,
-    bytes: b.bytes,
-    meta: b.header.seq === 0 ? parseMetadataPayload(b.bytes.subarray(HEADER_SIZE)) : null,
-  };
-}
-
-/** blkar's "type" of a reference block for refBlockInfo. */
-export function refBlockType(ref: RefBlock): 'metadata' | 'data' {
-  return ref.header.seq === 0 ? 'metadata' : 'data';
+/** blkar's refBlockInfo of a reference block. */
+export function refBlockInfo(ref: ReferenceBlock): RefBlockInfo {
+  return { type: ref.header.seq === 0 ? 'metadata' : 'data', version: ref.header.version, pos: ref.pos };
 }
 
 /** D and P of an EC reference block; blkar refuses an EC metadata block without RSD/RSP (7.1.1, #210). */
-export function rsParamsOf(ref: RefBlock, mode: string): { d: number; p: number } {
+export function rsParamsOf(ref: ReferenceBlock, mode: string): { d: number; p: number } {
   const d = ref.meta?.rsd;
   const p = ref.meta?.rsp;
   if (ref.meta === null) {
@@ -165,63 +101,95 @@ export function rsParamsOf(ref: RefBlock, mode: string): { d: number; p: number 
 }
 
 /**
- * blkar's burst level guess (sbx-format.md §7.6): read up to (1 + P) + 1000 + 1 blocks from `from`
- * (block-aligned), note each valid block's seq (same version and UID), and pick the smallest level in
- * 0 … 1000 with the fewest mismatches against the layout; null when every level ties.
+ * Where blkar starts guessing the burst level (get_guess_burst_from_pos_from_param): `--guess-burst-from`
+ * rounded down to the block size; else, when `--from` is given, the start of the file shifted by --from's
+ * misalignment (scan.ts counts sample positions from there, so the sample must start at a block index of 0);
+ * with `forceMisalign` nothing is rounded.
  */
-export async function guessBurstLevel(reader: RandomReader, ref: RefBlock, d: number, p: number, from = 0): Promise<number | null> {
-  const version = ref.header.version;
-  const bs = blockSizeOf(version);
-  const start = from - (from % bs);
-  const count = 1 + p + MAX_GUESSABLE_BURST + 1;
-  const data = await reader.read(start, count * bs);
-  const seqs: (number | null)[] = [];
-  for (let off = 0; off + bs <= data.length; off += bs) {
-    seqs.push(isValidBlock(data, { version, uid: ref.header.uid }, off) ? (parseHeader(data, off) as BlockHeader).seq : null);
-  }
-  const startIndex = start / bs;
-  let best: number | null = null;
-  let bestMismatch = Infinity;
-  let allTie = true;
-  let firstMismatch: number | null = null;
-  for (let level = 0; level <= MAX_GUESSABLE_BURST; level++) {
-    const layout = new Layout({ version, d, p, burst: level });
-    let mismatches = 0;
-    for (let i = 0; i < seqs.length; i++) {
-      const s = seqs[i];
-      if (s !== null && layout.indexToSeq(startIndex + i) !== s) mismatches++;
-    }
-    if (firstMismatch === null) firstMismatch = mismatches;
-    else if (mismatches !== firstMismatch) allTie = false;
-    if (mismatches < bestMismatch) {
-      bestMismatch = mismatches;
-      best = level;
-    }
-  }
-  return allTie ? null : best;
+export function burstGuessStart(blockSize: number, guessBurstFrom: number | undefined, range?: ByteRange): number {
+  const misalign = !!range?.forceMisalign;
+  if (guessBurstFrom !== undefined) return misalign ? guessBurstFrom : guessBurstFrom - (guessBurstFrom % blockSize);
+  if (range?.from !== undefined && misalign) return range.from % blockSize;
+  return 0;
 }
 
-/** The burst level to use: the user's, or the guess; WorkflowError when it cannot be guessed. */
-export async function burstOrGuess(reader: RandomReader, ref: RefBlock, d: number, p: number, burst: number | undefined, from = 0): Promise<number> {
-  if (burst !== undefined) return burst;
-  const g = await guessBurstLevel(reader, ref, d, p, from);
-  if (g === null) throw new WorkflowError('Failed to guess burst resistance level, please specify via --burst option');
-  return g;
+/** scan.ts's burst level guess for the container of `ref`, from byte `from`; null when every level ties. */
+export function guessBurst(reader: RandomReader, ref: ReferenceBlock, rs: { d: number; p: number }, from = 0): Promise<number | null> {
+  return guessBurstLevel(reader, { version: ref.header.version, uid: ref.header.uid, d: rs.d, p: rs.p }, from);
 }
 
-/** Layout of the container a reference block belongs to (burst needed for EC versions). */
-export function layoutOf(ref: RefBlock, rs: { d: number; p: number } | null, burst: number): Layout {
+/** The container a reference block belongs to: its RS parameters and burst level (null for versions 1–3) and layout. */
+export interface ContainerLayout {
+  rs: { d: number; p: number } | null;
+  burst: number | null;
+  layout: Layout;
+}
+
+/**
+ * RS parameters (from the reference metadata block; `purpose` names the workflow in the error), burst level
+ * (`burst` if given, else guessed from byte `guessFrom`) and layout. An unguessable level is a WorkflowError,
+ * or with `optionalBurst` a null burst and a layout built with B = 0.
+ */
+export async function containerLayout(
+  reader: RandomReader,
+  ref: ReferenceBlock,
+  purpose: string,
+  o: { burst?: number; guessFrom?: number; optionalBurst?: boolean } = {},
+): Promise<ContainerLayout> {
   const version: SbxVersion = ref.header.version;
-  return new Layout({ version, d: rs?.d, p: rs?.p, burst, metaEnabled: ref.header.seq === 0 });
+  const metaEnabled = ref.header.seq === 0;
+  if (!isEcVersion(version)) return { rs: null, burst: null, layout: new Layout({ version, metaEnabled }) };
+  const rs = rsParamsOf(ref, purpose);
+  const burst = o.burst ?? (await guessBurst(reader, ref, rs, o.guessFrom ?? 0));
+  if (burst === null && !o.optionalBurst) throw new WorkflowError('Failed to guess burst resistance level, please specify via --burst option');
+  return { rs, burst, layout: new Layout({ version, d: rs.d, p: rs.p, burst: burst ?? 0, metaEnabled }) };
 }
 
-/** Reads the block at `pos` (short at end of file). */
-export function readBlock(reader: RandomReader, pos: number, blockSize: number): Promise<Buffer> {
-  return reader.read(pos, blockSize);
+/** Runs `body` with a reader on `path` (size given for block devices) and closes it whatever happens. */
+export async function withFileReader<T>(path: string, body: (reader: FileReader) => Promise<T>, size?: number): Promise<T> {
+  const reader = await FileReader.open(path, size);
+  try {
+    return await body(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * blkar's block-aligned pass over [start, end): reads about 1 MiB at a time and calls `each(buf, off, pos)` for
+ * every block (the last may be short: `buf.length - off < blockSize`); progress after each read.
+ */
+export async function forEachBlock(
+  reader: RandomReader,
+  start: number,
+  end: number,
+  blockSize: number,
+  each: (buf: Buffer, off: number, pos: number) => void | Promise<void>,
+  onProgress?: Progress,
+): Promise<void> {
+  const step = blockSize * Math.max(1, Math.floor((1 << 20) / blockSize));
+  for (let chunkPos = start; chunkPos < end; chunkPos += step) {
+    const buf = await reader.read(chunkPos, Math.min(step, end - chunkPos));
+    for (let off = 0; off < buf.length; off += blockSize) {
+      const r = each(buf, off, chunkPos + off);
+      if (r) await r;
+    }
+    onProgress?.(chunkPos + buf.length - start, end - start);
+  }
+}
+
+/** True iff something (file, directory, dangling link) exists at `p`. */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True iff `buf` holds a whole valid block with the reference block's version and UID (and `seq` if given). */
-export function isSameContainerBlock(buf: Uint8Array, ref: RefBlock, seq?: number, offset = 0): boolean {
+export function isSameContainerBlock(buf: Uint8Array, ref: ReferenceBlock, seq?: number, offset = 0): boolean {
   return isValidBlock(buf, { version: ref.header.version, uid: ref.header.uid, seq }, offset);
 }
 
@@ -265,7 +233,7 @@ export function checkRecordedSize(layout: Layout, fsz: number): void {
  */
 export async function hashStoredData(
   reader: RandomReader,
-  ref: RefBlock,
+  ref: ReferenceBlock,
   layout: Layout,
   fsz: number,
   hasher: { update(data: Uint8Array): void },

@@ -4,11 +4,9 @@ import { calcContainer } from '../../sbx/calc';
 import { isEcVersion } from '../../sbx/specs';
 import { UserError } from '../exit-codes';
 import { Obj } from './report';
-import { addCommonOptions, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
+import { addCommonOptions, CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
 
-interface CalcOpts {
-  json?: boolean;
-  pv?: string;
+interface CalcOpts extends CommonOpts {
   sbxVersion?: string;
   rsData?: string;
   rsParity?: string;

@@ -3,39 +3,30 @@ import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
 import { UserError } from '../exit-codes';
 import { Obj, renderHuman } from './report';
-import { time } from './common';
+import { blockCheckCounts, time } from './common';
 import { hashVerdict } from './decode';
 import {
   addCommonOptions,
   addRangeOptions,
   addRefRangeOptions,
+  CommonOpts,
+  GuessBurstOpts,
   parseBurst,
+  parseGuessBurstFrom,
   parseRange,
   parseRefRange,
-  parseU64,
   printerFor,
+  RangeOpts,
+  RefRangeOpts,
   requireExisting,
   runCommand,
 } from './options';
 
-interface CheckOpts {
-  json?: boolean;
-  pv?: string;
-  verbose?: boolean;
+interface CheckOpts extends CommonOpts, RangeOpts, RefRangeOpts, GuessBurstOpts {
   meta?: boolean;
   reportBlank?: boolean;
   hash?: boolean;
   hashOnly?: boolean;
-  burst?: string;
-  guessBurstFrom?: string;
-  from?: string;
-  skipTo?: string;
-  toInc?: string;
-  toExc?: string;
-  forceMisalign?: boolean;
-  refFrom?: string;
-  refToInc?: string;
-  refToExc?: string;
 }
 
 export function registerCheck(sbx: Command): void {
@@ -70,7 +61,7 @@ export function registerCheck(sbx: Command): void {
         hash: !!opts.hash,
         hashOnly: !!opts.hashOnly,
         burst: parseBurst(opts.burst),
-        guessBurstFrom: opts.guessBurstFrom === undefined ? undefined : parseU64(opts.guessBurstFrom, 'guess burst from position'),
+        guessBurstFrom: parseGuessBurstFrom(opts),
         range,
         refRange: parseRefRange(opts),
         onProgress: blockProgress.update,
@@ -97,14 +88,7 @@ export function registerCheck(sbx: Command): void {
 export function checkReport(s: CheckStats): Obj {
   const report = new Obj();
   if (s.burst !== null) report.add('Burst error resistance level', s.burst);
-  const st = new Obj()
-    .add('SBX version', s.version)
-    .add('Block size used in checking', s.blockSize)
-    .add('Number of blocks processed', s.blocksProcessed)
-    .add('Number of blocks passed check (metadata)', s.metaBlocksPassed)
-    .add('Number of blocks passed check (data)', s.dataBlocksPassed)
-    .add('Number of blocks failed check', s.blocksFailed)
-    .add('Time elapsed for block check', time(s.blockCheckSeconds));
+  const st = blockCheckCounts(s).add('Time elapsed for block check', time(s.blockCheckSeconds));
   if (s.hashChecked) {
     st.add('Recorded hash', s.recordedHash)
       .add('Hash of stored data', s.storedDataHash)

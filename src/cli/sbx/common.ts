@@ -12,6 +12,24 @@ export function refBlockInfo(ref: { type: string; version: number; pos: number }
   return new Obj().add('type', ref.type).add('ver', ref.version).add('pos', ref.pos);
 }
 
+/** The block-check counts `check` and `repair` both report (blkar's labels, in its order). */
+export function blockCheckCounts(s: {
+  version: number;
+  blockSize: number;
+  blocksProcessed: number;
+  metaBlocksPassed: number;
+  dataBlocksPassed: number;
+  blocksFailed: number;
+}): Obj {
+  return new Obj()
+    .add('SBX version', s.version)
+    .add('Block size used in checking', s.blockSize)
+    .add('Number of blocks processed', s.blocksProcessed)
+    .add('Number of blocks passed check (metadata)', s.metaBlocksPassed)
+    .add('Number of blocks passed check (data)', s.dataBlocksPassed)
+    .add('Number of blocks failed check', s.blocksFailed);
+}
+
 export function time(seconds: number): string {
   return hms(seconds);
 }

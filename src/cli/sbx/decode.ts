@@ -5,33 +5,27 @@ import { Obj, renderHuman } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
+  addMultiPassOptions,
   addRangeOptions,
   addRefRangeOptions,
+  CommonOpts,
+  GuessBurstOpts,
+  MultiPassOpts,
   parseBurst,
+  parseGuessBurstFrom,
+  parseMultiPass,
   parseRange,
   parseRefRange,
-  parseU64,
   printerFor,
+  RangeOpts,
+  RefRangeOpts,
   requireExisting,
   runCommand,
 } from './options';
 
-interface DecodeOpts {
-  json?: boolean;
-  pv?: string;
-  verbose?: boolean;
+interface DecodeOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts, GuessBurstOpts {
   force?: boolean;
   meta?: boolean;
-  burst?: string;
-  guessBurstFrom?: string;
-  from?: string;
-  skipTo?: string;
-  toInc?: string;
-  toExc?: string;
-  forceMisalign?: boolean;
-  refFrom?: string;
-  refToInc?: string;
-  refToExc?: string;
 }
 
 export function registerDecode(sbx: Command): void {
@@ -40,7 +34,8 @@ export function registerDecode(sbx: Command): void {
     .description('decode an SBX container')
     .argument('<SBX>', 'SBX container')
     .argument('[OUT]', 'output file ("-" for stdout; a directory for DIR/<stored file name>; default: the stored file name)')
-    .option('-f, --force', 'overwrite the output file if it exists')
+    .option('-f, --force', 'overwrite the output file if it exists');
+  addMultiPassOptions(cmd)
     .option('--no-meta', 'use the first valid block of any kind as reference block')
     .option('--burst <LEVEL>', 'burst error resistance level (guessed when absent)')
     .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
@@ -60,11 +55,12 @@ export function registerDecode(sbx: Command): void {
         output: out,
         stdout: toStdout ? process.stdout : undefined,
         force: !!opts.force,
+        multiPass: parseMultiPass(opts),
         noMeta: opts.meta === false,
         range,
         refRange,
         burst: parseBurst(opts.burst),
-        guessBurstFrom: opts.guessBurstFrom === undefined ? undefined : parseU64(opts.guessBurstFrom, 'guess burst from position'),
+        guessBurstFrom: parseGuessBurstFrom(opts),
         onProgress: progress.update,
       });
       progress.finish();

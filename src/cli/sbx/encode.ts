@@ -11,18 +11,18 @@ import { Obj } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
+  CommonOpts,
   isDirectory,
   parseRange,
   parseUid,
   printerFor,
+  RangeOpts,
   requireExisting,
   resolveEncodingParams,
   runCommand,
 } from './options';
 
-interface EncodeOpts {
-  json?: boolean;
-  pv?: string;
+interface EncodeOpts extends CommonOpts, RangeOpts {
   force?: boolean;
   sbxVersion?: string;
   rsData?: string;
@@ -31,10 +31,6 @@ interface EncodeOpts {
   hash?: string;
   meta?: boolean;
   uid?: string;
-  from?: string;
-  skipTo?: string;
-  toInc?: string;
-  toExc?: string;
   infoOnly?: boolean;
 }
 

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { UserError } from '../exit-codes';
 import { Printer, ProgressLevel } from './report';
 import { classify } from './common';
+import type { ByteRange, MultiPass } from '../../sbx/workflow-common';
 
 export interface CommonOpts {
   json?: boolean;
@@ -20,11 +21,20 @@ export interface RangeOpts {
   forceMisalign?: boolean;
 }
 
-export interface ByteRange {
-  from?: number;
-  toInclusive?: number;
-  toExclusive?: number;
-  forceMisalign?: boolean;
+export interface RefRangeOpts {
+  refFrom?: string;
+  refToInc?: string;
+  refToExc?: string;
+}
+
+export interface MultiPassOpts {
+  multiPass?: boolean;
+  multiPassNoSkip?: boolean;
+}
+
+export interface GuessBurstOpts {
+  burst?: string;
+  guessBurstFrom?: string;
 }
 
 export function addCommonOptions(cmd: Command, { verbose = true } = {}): Command {
@@ -48,6 +58,19 @@ export function addRefRangeOptions(cmd: Command): Command {
   cmd.option('--ref-to-inc <TO-BYTE>', 'last byte of the reference block search (inclusive)');
   cmd.option('--ref-to-exc <TO-BYTE>', 'last byte of the reference block search (exclusive)');
   return cmd;
+}
+
+/** blkar's `--multi-pass` / `--multi-pass-no-skip` (decode and sort). */
+export function addMultiPassOptions(cmd: Command): Command {
+  cmd.option('--multi-pass', 'do not truncate OUT: write into it again, keeping what is already there (fill gaps from several damaged copies)');
+  cmd.option('--multi-pass-no-skip', 'like --multi-pass, but rewrite every block even where OUT already has it');
+  return cmd;
+}
+
+export function parseMultiPass(o: MultiPassOpts): MultiPass | undefined {
+  if (o.multiPass && o.multiPassNoSkip) throw new UserError('--multi-pass and --multi-pass-no-skip cannot be used together');
+  if (o.multiPass) return 'skip-good';
+  return o.multiPassNoSkip ? 'overwrite-all' : undefined;
 }
 
 /** The printer for a run; decoding to stdout sends reports to stderr. */
@@ -82,7 +105,7 @@ export function parseRange(o: RangeOpts): ByteRange {
   };
 }
 
-export function parseRefRange(o: { refFrom?: string; refToInc?: string; refToExc?: string }): ByteRange {
+export function parseRefRange(o: RefRangeOpts): ByteRange {
   if (o.refToInc !== undefined && o.refToExc !== undefined) {
     throw new UserError('--ref-to-inc and --ref-to-exc cannot be used together');
   }
@@ -91,6 +114,10 @@ export function parseRefRange(o: { refFrom?: string; refToInc?: string; refToExc
     toInclusive: o.refToInc === undefined ? undefined : parseU64(o.refToInc, 'to position'),
     toExclusive: o.refToExc === undefined ? undefined : parseU64(o.refToExc, 'to position'),
   };
+}
+
+export function parseGuessBurstFrom(o: GuessBurstOpts): number | undefined {
+  return o.guessBurstFrom === undefined ? undefined : parseU64(o.guessBurstFrom, 'guess burst from position');
 }
 
 export function parseBurst(text: string | undefined): number | undefined {

@@ -2,13 +2,18 @@
 import { Command } from 'commander';
 import { repairContainer, RepairStats } from '../../sbx/repair';
 import { Arr, Obj, renderHuman } from './report';
-import { refBlockInfo, time } from './common';
-import { addCommonOptions, askToContinue, parseBurst, printerFor, requireExisting, runCommand } from './options';
+import { blockCheckCounts, refBlockInfo, time } from './common';
+import {
+  addCommonOptions,
+  askToContinue,
+  CommonOpts,
+  parseBurst,
+  printerFor,
+  requireExisting,
+  runCommand,
+} from './options';
 
-interface RepairOpts {
-  json?: boolean;
-  pv?: string;
-  verbose?: boolean;
+interface RepairOpts extends CommonOpts {
   burst?: string;
   skipWarning?: boolean;
   dryRun?: boolean;
@@ -68,13 +73,7 @@ export function repairReport(s: RepairStats, verbose: boolean): Obj {
 }
 
 function repairStatsObj(s: RepairStats): Obj {
-  return new Obj()
-    .add('SBX version', s.version)
-    .add('Block size used in checking', s.blockSize)
-    .add('Number of blocks processed', s.blocksProcessed)
-    .add('Number of blocks passed check (metadata)', s.metaBlocksPassed)
-    .add('Number of blocks passed check (data)', s.dataBlocksPassed)
-    .add('Number of blocks failed check', s.blocksFailed)
+  return blockCheckCounts(s)
     .add('Number of blocks repaired (metadata)', s.metaBlocksRepaired)
     .add('Number of blocks repaired (data)', s.dataBlocksRepaired)
     .add('Number of blocks failed to repair (data)', s.dataBlocksFailedToRepair)

@@ -3,18 +3,11 @@ import { Command } from 'commander';
 import { PickBlock, rescueBlocks } from '../../sbx/rescue';
 import { UserError } from '../exit-codes';
 import { Obj } from './report';
-import { addCommonOptions, addRangeOptions, parseRange, parseUid, printerFor, requireExisting, runCommand } from './options';
+import { addCommonOptions, addRangeOptions, CommonOpts, parseRange, parseUid, printerFor, RangeOpts, requireExisting, runCommand } from './options';
 
-interface RescueOpts {
-  json?: boolean;
-  pv?: string;
+interface RescueOpts extends CommonOpts, RangeOpts {
   onlyPickBlock?: string;
   onlyPickUid?: string;
-  from?: string;
-  skipTo?: string;
-  toInc?: string;
-  toExc?: string;
-  forceMisalign?: boolean;
 }
 
 export function registerRescue(sbx: Command): void {

@@ -5,19 +5,24 @@ import { isEcVersion } from '../../sbx/specs';
 import { ShownMetadataBlock, showContainer } from '../../sbx/show';
 import { Arr, blkarDate, Obj, renderHuman } from './report';
 import { refBlockInfo } from './common';
-import { addCommonOptions, addRangeOptions, parseRange, parseU64, parseUid, printerFor, requireExisting, runCommand } from './options';
+import {
+  addCommonOptions,
+  addRangeOptions,
+  CommonOpts,
+  parseGuessBurstFrom,
+  parseRange,
+  parseUid,
+  printerFor,
+  RangeOpts,
+  requireExisting,
+  runCommand,
+} from './options';
 
-interface ShowOpts {
-  json?: boolean;
-  pv?: string;
+interface ShowOpts extends CommonOpts, RangeOpts {
   showAll?: boolean;
   onlyPickUid?: string;
   guessBurst?: boolean;
   guessBurstFrom?: string;
-  from?: string;
-  skipTo?: string;
-  toInc?: string;
-  toExc?: string;
 }
 
 export function registerShow(sbx: Command): void {
@@ -41,7 +46,7 @@ export function registerShow(sbx: Command): void {
         showAll: !!opts.showAll,
         onlyUid: opts.onlyPickUid === undefined ? undefined : parseUid(opts.onlyPickUid),
         guessBurst: !!opts.guessBurst,
-        guessBurstFrom: opts.guessBurstFrom === undefined ? undefined : parseU64(opts.guessBurstFrom, 'guess burst from position'),
+        guessBurstFrom: parseGuessBurstFrom(opts),
         range: parseRange(opts),
         onProgress: progress.update,
       });

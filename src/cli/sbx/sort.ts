@@ -5,9 +5,15 @@ import { Obj } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
+  addMultiPassOptions,
   addRangeOptions,
   addRefRangeOptions,
+  CommonOpts,
+  MultiPassOpts,
   parseBurst,
+  parseMultiPass,
+  RangeOpts,
+  RefRangeOpts,
   parseRange,
   parseRefRange,
   printerFor,
@@ -15,22 +21,11 @@ import {
   runCommand,
 } from './options';
 
-interface SortOpts {
-  json?: boolean;
-  pv?: string;
-  verbose?: boolean;
+interface SortOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts {
   force?: boolean;
   dryRun?: boolean;
   burst?: string;
   reportBlank?: boolean;
-  from?: string;
-  skipTo?: string;
-  toInc?: string;
-  toExc?: string;
-  forceMisalign?: boolean;
-  refFrom?: string;
-  refToInc?: string;
-  refToExc?: string;
 }
 
 export function registerSort(sbx: Command): void {
@@ -39,7 +34,8 @@ export function registerSort(sbx: Command): void {
     .description('sort the blocks of an SBX container into canonical order')
     .argument('<SBX>', 'SBX container')
     .argument('[OUT]', 'output file (default: SBX.sorted)')
-    .option('-f, --force', 'overwrite the output file if it exists')
+    .option('-f, --force', 'overwrite the output file if it exists');
+  addMultiPassOptions(cmd)
     .option('--dry-run', 'only report, write nothing')
     .option('--burst <LEVEL>', 'burst error resistance level of the output (default: the input\'s, guessed)')
     .option('--report-blank', 'count all-zero (blank) blocks as failures');
@@ -50,17 +46,17 @@ export function registerSort(sbx: Command): void {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
       requireExisting(input);
-      const refRange = parseRefRange(opts);
       const progress = printer.progress('SBX block sorting progress');
       const s = await sortContainer({
         input,
         output: out ?? `${input}.sorted`,
         force: !!opts.force,
+        multiPass: parseMultiPass(opts),
         dryRun: !!opts.dryRun,
         burst: parseBurst(opts.burst),
         reportBlank: !!opts.reportBlank,
         range: parseRange(opts),
-        refRange: refRange.from === undefined && refRange.toInclusive === undefined && refRange.toExclusive === undefined ? undefined : refRange,
+        refRange: parseRefRange(opts),
         onProgress: progress.update,
       });
       progress.finish();

@@ -5,12 +5,17 @@ import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../exit-codes';
 import { Obj, renderHuman } from './report';
 import { time } from './common';
-import { addCommonOptions, askToContinue, parseBurst, printerFor, requireExisting, runCommand } from './options';
+import {
+  addCommonOptions,
+  askToContinue,
+  CommonOpts,
+  parseBurst,
+  printerFor,
+  requireExisting,
+  runCommand,
+} from './options';
 
-interface UpdateOpts {
-  json?: boolean;
-  pv?: string;
-  verbose?: boolean;
+interface UpdateOpts extends CommonOpts {
   /** string = --fnm NAME, false = --no-fnm. */
   fnm?: string | false;
   snm?: string | false;

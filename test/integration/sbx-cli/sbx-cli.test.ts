@@ -89,11 +89,20 @@ describe('blkfs sbx (CLI)', function () {
       expect(JSON.parse(r.text)).to.deep.equal({ error: 'Failed to find reference block' });
     });
 
-    it('existing output without -f: exit 1 and the file is left alone', () => {
+    it('existing output without -f: exit 1 and the file is left alone; --multi-pass writes into it', () => {
       const out = path.join(dir, 'exists.bin');
       fs.writeFileSync(out, 'keep');
       expect(sbx(['decode', v('v1-small.sbx'), out]).code).to.equal(1);
       expect(fs.readFileSync(out, 'utf8')).to.equal('keep');
+      expect(sbx(['decode', '--multi-pass', '--multi-pass-no-skip', v('v1-small.sbx'), out]).code).to.equal(1);
+      expect(fs.readFileSync(out, 'utf8')).to.equal('keep');
+      // --multi-pass writes into the existing file (no -f needed), keeps a whole non-blank chunk already there
+      // and fills the rest.
+      fs.writeFileSync(out, Buffer.concat([Buffer.from('keep'), Buffer.alloc(492, 'k')]));
+      expect(sbx(['decode', '--multi-pass', v('v1-small.sbx'), out]).code).to.equal(0);
+      const want = Buffer.from(fs.readFileSync(v('v1-small.bin')));
+      want.write('keep' + 'k'.repeat(492));
+      expect(fs.readFileSync(out).equals(want)).to.equal(true);
       expect(sbx(['decode', '-f', v('v1-small.sbx'), out]).code).to.equal(0);
       expect(sha(fs.readFileSync(out))).to.equal(sha(fs.readFileSync(v('v1-small.bin'))));
     });

@@ -129,5 +129,38 @@ describe('sbx decode workflow', () => {
       expect(o.bytes().equals(want)).to.equal(true);
       expect(s.hashMatches).to.equal(false);
     });
+
+    it('--multi-pass fills an earlier output from a second damaged copy; --multi-pass-no-skip rewrites every chunk', async () => {
+      const v = fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.sbx'));
+      const want = fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.bin'));
+      const copyA = Buffer.from(v).fill(0, 512 * 5, 512 * 40); // chunks 4..38 lost
+      const copyB = Buffer.from(v).fill(0, 512 * 100, 512 * 150); // chunks 99..148 lost
+      fs.writeFileSync(path.join(dir, 'a.sbx'), copyA);
+      fs.writeFileSync(path.join(dir, 'b.sbx'), copyB);
+      const out = path.join(dir, 'multi.out');
+      const first = await decodeContainer({ input: path.join(dir, 'a.sbx'), output: out });
+      expect(first.hashMatches).to.equal(false);
+      let err: Error | null = null;
+      await decodeContainer({ input: path.join(dir, 'b.sbx'), output: out }).catch((e) => (err = e));
+      expect((err as unknown as Error).message).to.match(/already exists/);
+      const second = await decodeContainer({ input: path.join(dir, 'b.sbx'), output: out, multiPass: 'skip-good' });
+      expect([second.hashMatches, fs.readFileSync(out).equals(want)]).to.deep.equal([true, true]);
+      // A chunk that is already there (even a wrong one) is kept by skip-good and rewritten by overwrite-all.
+      const fd = fs.openSync(out, 'r+');
+      fs.writeSync(fd, Buffer.from([want[0] ^ 0xff]), 0, 1, 0);
+      fs.closeSync(fd);
+      expect((await decodeContainer({ input: path.join(dir, 'b.sbx'), output: out, multiPass: 'skip-good' })).hashMatches).to.equal(false);
+      expect((await decodeContainer({ input: path.join(dir, 'b.sbx'), output: out, multiPass: 'overwrite-all' })).hashMatches).to.equal(true);
+    });
+
+    it('stdout mode with --from: reference block and burst guess still come from the start of the file (blkar)', async () => {
+      // blkar searches the reference block from --from mod 128 and guesses B from the start, not from --from.
+      const o = sink();
+      const s = await decodeContainer({ input: path.join(VECTORS_DIR, 'v1-100k.sbx'), output: '-', stdout: o.stream, range: { from: 512 * 11 + 7 } });
+      expect(s.ref).to.deep.equal({ type: 'metadata', version: 1, pos: 0 });
+      expect(o.bytes().equals(fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.bin')).subarray(10 * 496))).to.equal(true);
+      const e = await decodeContainer({ input: path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'), output: '-', stdout: sink().stream, range: { from: 512 * 40 } });
+      expect([e.ref.pos, e.burst]).to.deep.equal([0, 12]);
+    });
   });
 });

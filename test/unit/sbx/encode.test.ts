@@ -8,6 +8,7 @@ import { encodeFile, EncodeParamError, encodeStream, resolveByteRange, resolveEn
 import { uidToHex } from '../../../src/sbx/header';
 import { MetadataTooLargeError, parseMetadataPayload } from '../../../src/sbx/metadata';
 import { formatMultihash } from '../../../src/sbx/multihash';
+import { RenderHelper } from '../../../src/sbx/render-helper';
 import { readVector, VECTOR_CASES, VECTORS_DIR } from './vectors';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -96,6 +97,33 @@ describe('sbx/encode', () => {
       await encodeFile(src, b, { ...common, batchBytes: 1 });
       expect(fs.readFileSync(a).equals(fs.readFileSync(b)), JSON.stringify(opts)).to.equal(true);
     }
+  });
+
+  it('a worker thread rendering part of every batch gives the same bytes, from a file and from a stream', async () => {
+    const src = path.join(dir, 'src-1m.bin');
+    const data = Buffer.from(Array.from({ length: 1000003 }, (_, i) => (i * 2654435761) >>> 24));
+    fs.writeFileSync(src, data);
+    const render = RenderHelper.prototype.render;
+    let parts = 0;
+    RenderHelper.prototype.render = function (part) {
+      parts++;
+      return render.call(this, part);
+    };
+    try {
+      for (const opts of [{}, { version: 1 as const }, { version: 18 as const, d: 3, p: 2, burst: 5 }, { version: 19 as const, d: 5, p: 3, burst: 1 }]) {
+        const common = { ...opts, uid: Buffer.alloc(6, 9), sdt: 5, snm: 'x', batchBytes: 150 * 1024 };
+        const alone = path.join(dir, 'alone');
+        const helped = path.join(dir, 'helped');
+        await encodeFile(src, alone, { ...common, renderWorker: false });
+        await encodeFile(src, helped, { ...common, renderWorker: true });
+        expect(fs.readFileSync(helped).equals(fs.readFileSync(alone)), JSON.stringify(opts)).to.equal(true);
+        await encodeStream(Readable.from([data.subarray(0, 300000), data.subarray(300000)]), helped, { ...common, fnm: 'src-1m.bin', fdt: Math.floor(fs.statSync(src).mtimeMs / 1000), renderWorker: true });
+        expect(fs.readFileSync(helped).equals(fs.readFileSync(alone)), `stream ${JSON.stringify(opts)}`).to.equal(true);
+      }
+    } finally {
+      RenderHelper.prototype.render = render;
+    }
+    expect(parts).to.be.greaterThan(4 * 2 * 3); // every case had the worker render parts of several batches
   });
 
   it('a stream (stdin) gives the same container as the file, minus FNM/FDT; FSZ is the byte count', async () => {

@@ -142,6 +142,21 @@ describe('sbx sort workflow', () => {
     });
   }
 
+  it('--multi-pass sorts two damaged copies into one complete container; without it an existing output is refused', async () => {
+    const v = fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'));
+    const a = Buffer.from(v).fill(0, 512 * 40, 512 * 150); // copy A lost blocks 40..149
+    const b = Buffer.from(v).fill(0, 512 * 150); // copy B lost everything from block 150
+    fs.writeFileSync(path.join(dir, 'mp-a'), a);
+    fs.writeFileSync(path.join(dir, 'mp-b'), b);
+    const out = path.join(dir, 'mp-sorted');
+    await sortContainer({ input: path.join(dir, 'mp-b'), output: out, burst: 12 });
+    let err: Error | null = null;
+    await sortContainer({ input: path.join(dir, 'mp-a'), output: out, burst: 12 }).catch((e) => (err = e));
+    expect((err as unknown as Error).message).to.match(/already exists/);
+    await sortContainer({ input: path.join(dir, 'mp-a'), output: out, burst: 12, multiPass: 'skip-good' });
+    expect(fs.readFileSync(out).equals(v)).to.equal(true);
+  });
+
   it('counts blocks already in order like blkar (vectors/json/sort.json) and --dry-run writes nothing', async () => {
     const out = path.join(dir, 'never');
     const s = await sortContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'), output: out, dryRun: true });

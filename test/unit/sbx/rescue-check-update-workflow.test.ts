@@ -97,6 +97,15 @@ describe('sbx check, show and update workflows', () => {
     expect([s.blocksFailed, s.failures[0].pos, s.hashMatches]).to.deep.equal([1, 512 * 7, false]);
   });
 
+  it('check --no-meta needs only the block size: an EC container whose first valid block is a data block', async () => {
+    // Regression: the block pass used to build an RS layout and failed without RSD/RSP.
+    const f = path.join(dir, 'ec-data-ref.ecsbx');
+    const v = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'))).fill(0, 0, 512);
+    fs.writeFileSync(f, v);
+    const s = await checkContainer({ input: f, noMeta: true });
+    expect([s.ref.type, s.metaBlocksPassed, s.dataBlocksPassed, s.blocksFailed]).to.deep.equal(['data', 2, 492, 0]);
+  });
+
   it('show finds the first or every metadata block, and guesses the burst level', async () => {
     const one = await showContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx') });
     expect(one.blocks.map((b) => b.pos)).to.deep.equal([0]);
