@@ -13,7 +13,12 @@ const [mountpoint, sizeArg, mode] = process.argv.slice(2);
 const size = Number(sizeArg);
 const data = randomFillSync(Buffer.alloc(size));
 if (mode === 'glue') {
-  const memory = { size, sectorSize: 512, read: async (o: number, l: number) => ({ data: data.subarray(o, Math.min(size, o + l)) }) };
+  const memory = {
+    size,
+    sectorSize: 512,
+    read: async (o: number, l: number) => ({ data: data.subarray(o, Math.min(size, o + l)) }),
+    readInto: async (o: number, target: Buffer) => ({ bytes: data.copy(target, 0, o, Math.min(size, o + target.length)) }),
+  };
   void FuseMount.mount(mountpoint, new StaticDirectory().add('raw', new RawView(memory))).then((m) => {
     process.stdout.write('ready\n');
     const stop = () => void m.unmount().then(() => process.exit(0));

@@ -1,6 +1,9 @@
 // The sector store: a BlockSource seen through a persistent cache. Each sector is read from the device at most once
 // (single flight, '+' never re-read, '-' only with retries), written to the data file and made durable before the
-// state says '+', and every reply describes committed state.
+// state says '+'. A reader of untried sectors gets its bytes once they are written; their '+' follows with the next
+// group commit (fdatasync, then one transaction), and until then they stay in flight: served from memory to other
+// readers, never read from the device again. After a crash, sectors whose commit was not durable are simply
+// untried again (nothing ever claimed them); no '+' sector has wrong bytes.
 import * as fs from 'fs';
 import * as path from 'path';
 import type Database from 'better-sqlite3';
@@ -30,7 +33,8 @@ export interface CachedDeviceOptions {
   cacheRoot?: string;
   /** Extra device reads allowed per bad ('-') sector, counted across sessions. Default 0. */
   retries?: number;
-  /** Bytes of hot cached blocks kept in memory. Default 64 MiB; 0 disables. */
+  /** Bytes of hot 64 KiB blocks kept in memory for small reads (<= 16 KiB: metadata, directories); larger reads
+   * go to the data file in one pread. Default 64 MiB; 0 disables. */
   memoryBytes?: number;
   /** Largest single device read. Default 1 MiB. */
   maxReadBytes?: number;
@@ -43,6 +47,13 @@ export interface CachedDeviceOptions {
 export interface RangeRead {
   /** The readable prefix of the request (shorter than asked when a bad sector stopped it, or at end of medium). */
   data: Buffer;
+  /** Byte offset of the first unreadable sector when the read stopped there. */
+  errorAt?: number;
+}
+
+/** What readInto() filled: target[0, bytes) holds the good prefix of the range. */
+export interface IntoRead {
+  bytes: number;
   /** Byte offset of the first unreadable sector when the read stopped there. */
   errorAt?: number;
 }
@@ -89,6 +100,10 @@ export type FetchMode = 'narrow' | 'copy' | 'forward' | 'backward' | 'scrape';
 const DEFAULT_MEMORY = 64 * 1024 * 1024;
 const DEFAULT_MAX_READ = 1024 * 1024;
 const MEMORY_BLOCK = 64 * 1024;
+/** Reads up to this size keep their block in the memory cache; larger (streaming) reads go to the data file. */
+const MEMORY_SMALL_READ = 16 * 1024;
+/** Bytes answered to readers but not yet committed: past this, a reader waits for its commit (memory bound). */
+const MAX_UNCOMMITTED = 32 * 1024 * 1024;
 
 export class CachedDevice {
   readonly size: number;
@@ -109,6 +124,12 @@ export class CachedDevice {
   private acquiring = false;
   private lastDevicePos = 0;
   private closed = false;
+  private uncommittedBytes = 0;
+  /** The last data write or group commit failed (e.g. disk full): readers wait for their own commits (and see
+   * such errors) until a commit succeeds. */
+  private persistFailed = false;
+  /** A commit failure no caller saw yet (its readers were answered before it): reported by flush()/close(). */
+  private deferredCommitError: unknown;
   identityProbe: IdentityProbe = { method: 'created', sectors: 0, bytes: 0 };
 
   private constructor(
@@ -267,75 +288,99 @@ export class CachedDevice {
    * Rejects with SourceLostError (nothing marked) or CacheFullError (nothing new marked).
    */
   async read(offset: number, length: number, priority: Priority = 'foreground'): Promise<RangeRead> {
+    this.checkRange(offset, length);
+    const end = Math.min(this.size, offset + length);
+    if (offset >= end) return { data: Buffer.alloc(0) };
+    const target = Buffer.allocUnsafe(end - offset);
+    const { bytes, errorAt } = await this.readInto(offset, target, priority);
+    const data = bytes === target.length ? target : target.subarray(0, bytes);
+    return errorAt === undefined ? { data } : { data, errorAt };
+  }
+
+  /**
+   * Like read(), into target[0, n): fills the good prefix of [offset, offset+target.length) clamped to the medium
+   * and says how many bytes that is (the /raw path: straight into the kernel's buffer). Cached runs take one pread
+   * each; bytes fetched from the device are copied in as soon as they are written to the data file. Their '+' is
+   * recorded later by the group commit, after fdatasync: until then the sectors stay in flight, so no other reader
+   * reads them from the device again (it is served the same bytes, or waits for the commit).
+   */
+  async readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): Promise<IntoRead> {
+    this.checkRange(offset, target.length);
+    const end = Math.min(this.size, offset + target.length);
+    const ss = this.sectorSize;
+    const endSector = Math.ceil(end / ss);
+    let at = offset;
+    let attemptedUpTo = 0; // sectors below this were tried by this call: a '-' among them is final for this call
+    while (at < end) {
+      const s = Math.floor(at / ss);
+      const run = this.map.runAt(s);
+      const runEnd = run.start + run.count;
+      if (run.status === '+') {
+        const upTo = Math.min(end, runEnd * ss);
+        await this.readCachedInto(target, at - offset, at, upTo - at);
+        at = upTo;
+        continue;
+      }
+      const flight = this.inflight.covering(s);
+      if (flight) {
+        if (flight.data) {
+          at += this.copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
+        } else {
+          await flight.ready;
+        }
+        continue;
+      }
+      if (run.status === '-' && (s < attemptedUpTo || this.tries.valueAt(s) >= this.retries)) {
+        return { bytes: at - offset, errorAt: Math.max(offset, s * ss) };
+      }
+      const e = run.status === '-' ? s + 1 : Math.min(runEnd, endSector, this.inflight.nextStartAfter(s), s + this.maxReadSectors);
+      const got = await this.fetchForReader(s, e, run.status, run.status === '?' ? 'narrow' : 'forward', priority);
+      attemptedUpTo = Math.max(attemptedUpTo, e);
+      // Bytes in hand (committed or not): serve them; otherwise the state is committed and the loop looks again.
+      if (got) at += this.copyFrom(got, s * ss, at, Math.min(end, e * ss), target, offset);
+    }
+    return { bytes: at - offset };
+  }
+
+  private checkRange(offset: number, length: number): void {
     this.checkOpen();
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new RangeError(`bad read range ${offset}+${length}`);
     }
-    const end = Math.min(this.size, offset + length);
-    if (offset >= end) return { data: Buffer.alloc(0) };
-    const ss = this.sectorSize;
-    const s0 = Math.floor(offset / ss);
-    const s1 = Math.ceil(end / ss);
-    const { parts, badSector } = await this.readSectors(s0, s1, priority);
-    const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    const skip = offset - s0 * ss;
-    const data = whole.subarray(Math.min(skip, whole.length), Math.min(whole.length, end - s0 * ss));
-    if (badSector === undefined) return { data };
-    return { data, errorAt: Math.max(offset, badSector * ss) };
   }
 
-  private async readSectors(s0: number, s1: number, priority: Priority): Promise<{ parts: Buffer[]; badSector?: number }> {
-    const parts: Buffer[] = [];
-    let pos = s0;
-    let attemptedUpTo = s0; // sectors below this were tried by this call: a '-' among them is final for this call
-    while (pos < s1) {
-      const run = this.map.runAt(pos);
-      const runEnd = Math.min(s1, run.start + run.count);
-      if (run.status === '+') {
-        parts.push(await this.readCached(pos, runEnd));
-        pos = runEnd;
-        continue;
-      }
-      const flight = this.inflight.covering(pos);
-      if (flight) {
-        await flight;
-        continue;
-      }
-      if (run.status === '-' && (pos < attemptedUpTo || this.tries.valueAt(pos) >= this.retries)) {
-        return { parts, badSector: pos };
-      }
-      let end = Math.min(runEnd, this.inflight.nextStartAfter(pos), pos + this.maxReadSectors);
-      if (run.status === '-') end = pos + 1;
-      await this.fetch(pos, end, run.status, run.status === '?' ? 'narrow' : 'forward', priority);
-      attemptedUpTo = Math.max(attemptedUpTo, end);
-    }
-    return { parts };
+  /** Copies medium bytes [from, to) out of `src` (which holds the medium from byte srcAt) into target; returns to - from. */
+  private copyFrom(src: Buffer, srcAt: number, from: number, to: number, target: Buffer, targetAt: number): number {
+    src.copy(target, from - targetAt, from - srcAt, to - srcAt);
+    return to - from;
   }
 
-  /** Bytes of cached sectors [s, e) from memory or the data file (never a device read). */
-  private async readCached(s: number, e: number): Promise<Buffer> {
-    const ss = this.sectorSize;
-    const byteEnd = (sector: number) => Math.min(this.size, sector * ss);
-    if (!this.memory) return this.data.read(s * ss, byteEnd(e) - s * ss);
-    const parts: Buffer[] = [];
-    const bs = this.blockSectors;
-    for (let b = Math.floor(s / bs); b * bs < e; b++) {
-      const bStart = b * bs;
-      const bEnd = Math.min(bStart + bs, this.sectorCount);
-      const from = Math.max(s, bStart);
-      const to = Math.min(e, bEnd);
-      let block = this.memory.get(b);
-      if (!block) {
-        const run = this.map.runAt(bStart);
-        if (run.status === '+' && run.start + run.count >= bEnd) {
-          block = await this.data.read(bStart * ss, byteEnd(bEnd) - bStart * ss);
-          this.memory.set(b, block);
+  /** Bytes [position, position+length) of '+' sectors into target[at...] (never a device read). */
+  private async readCachedInto(target: Buffer, at: number, position: number, length: number): Promise<void> {
+    const mem = this.memory;
+    if (mem && length <= MEMORY_SMALL_READ) {
+      // Small reads (file system metadata, directory blocks) tend to come back: keep their block in memory.
+      const bs = this.blockSectors * this.sectorSize;
+      const b = Math.floor(position / bs);
+      if (b === Math.floor((position + length - 1) / bs)) {
+        let block = mem.get(b);
+        const bStart = b * bs;
+        if (!block) {
+          const bEnd = Math.min(this.size, bStart + bs);
+          const run = this.map.runAt(bStart / this.sectorSize);
+          if (run.status === '+' && (run.start + run.count) * this.sectorSize >= bEnd) {
+            block = Buffer.allocUnsafe(bEnd - bStart);
+            await this.data.readInto(block, 0, block.length, bStart);
+            mem.set(b, block);
+          }
+        }
+        if (block) {
+          block.copy(target, at, position - bStart, position - bStart + length);
+          return;
         }
       }
-      if (block) parts.push(block.subarray((from - bStart) * ss, byteEnd(to) - bStart * ss));
-      else parts.push(await this.data.read(from * ss, byteEnd(to) - from * ss));
     }
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    await this.data.readInto(target, at, length, position);
   }
 
   /** One device read of sectors [s, e), through the priority scheduler, with accounting. */
@@ -362,49 +407,110 @@ export class CachedDevice {
    * Reads sectors [start, end) (all in status `from`, none in flight) from the device in the given mode, then
    * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed. On
    * SourceLostError the sectors read before the loss are still kept; nothing is marked for the rest.
+   * Sectors a reader took in flight since the caller looked (a few microtasks earlier) are left to that reader:
+   * the span ends before them, or nothing is read at all (no outcomes).
    */
   async fetch(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Outcome[]> {
-    const release = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
+    if (this.inflight.covering(start)) return [];
+    end = Math.min(end, this.inflight.nextStartAfter(start));
+    const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
     const outcomes: Outcome[] = [];
     let failure: unknown;
     try {
-      const retried = from === '-';
-      const single = async (s: number): Promise<boolean> => {
-        try {
-          outcomes.push({ start: s, count: 1, status: '+', data: await this.deviceRead(s, s + 1, priority) });
-          return true;
-        } catch (e) {
-          if (!(e instanceof MediaError)) throw e;
-          outcomes.push({ start: s, count: 1, status: '-', from, retried });
-          return false;
-        }
-      };
-      if (mode === 'narrow' || mode === 'copy') {
-        try {
-          outcomes.push({ start, count: end - start, status: '+', data: await this.deviceRead(start, end, priority) });
-        } catch (e) {
-          if (!(e instanceof MediaError)) throw e;
-          if (end - start === 1) outcomes.push({ start, count: 1, status: '-', from, retried });
-          else if (mode === 'copy') outcomes.push({ start, count: end - start, status: '*', from });
-          else await this.narrow(start, end, e, from, priority, outcomes, single);
-        }
-      } else if (mode === 'forward') {
-        for (let s = start; s < end; s++) if (!(await single(s))) break;
-      } else if (mode === 'backward') {
-        for (let s = end - 1; s >= start; s--) if (!(await single(s))) break;
-      } else {
-        for (let s = start; s < end; s++) await single(s);
-      }
+      await this.readDevice(start, end, from, mode, priority, outcomes);
     } catch (e) {
       failure = e;
     }
     try {
       if (outcomes.length > 0) await this.persist(outcomes);
     } finally {
-      release();
+      flight.release();
     }
     if (failure !== undefined) throw failure;
     return outcomes;
+  }
+
+  /**
+   * fetch() for a reader: when all of [start, end) was read and written to the data file, returns its bytes
+   * without waiting for the commit (the flight lasts until then, so the sectors are read from the device once).
+   * Otherwise (a bad sector, a lost source, too much not yet committed, a commit that failed before) waits for
+   * the commit like fetch() and returns undefined: the caller then looks at the committed state.
+   */
+  private async fetchForReader(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Buffer | undefined> {
+    const flight = this.inflight.add(start, end);
+    const outcomes: Outcome[] = [];
+    let failure: unknown;
+    try {
+      await this.readDevice(start, end, from, mode, priority, outcomes);
+    } catch (e) {
+      failure = e;
+    }
+    const only = outcomes.length === 1 ? outcomes[0] : undefined;
+    const whole = failure === undefined && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
+    // Only untried sectors are answered early: a retried '-' sector is rare and its reader sees its new state.
+    if (!whole || from !== '?' || this.persistFailed || this.uncommittedBytes + whole.length > MAX_UNCOMMITTED) {
+      try {
+        if (outcomes.length > 0) await this.persist(outcomes);
+      } finally {
+        flight.release();
+      }
+      if (failure !== undefined) throw failure;
+      return whole;
+    }
+    try {
+      await this.data.write(start * this.sectorSize, whole);
+    } catch (e) {
+      this.persistFailed = true;
+      flight.release();
+      throw e;
+    }
+    flight.publish(whole);
+    this.uncommittedBytes += whole.length;
+    this.commitOutcomes(outcomes, whole.length).then(
+      () => {
+        this.uncommittedBytes -= whole.length;
+        flight.release();
+      },
+      (e: unknown) => {
+        // Nothing was recorded for these sectors (their reader already has the right bytes). Until a commit
+        // succeeds, readers wait for their own commits and so see such errors; if none does, flush() reports it.
+        this.uncommittedBytes -= whole.length;
+        this.deferredCommitError ??= e;
+        flight.release();
+      },
+    );
+    return whole;
+  }
+
+  /** The device reads of fetch(): pushes what they found to `outcomes`; rethrows anything but a MediaError. */
+  private async readDevice(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority, outcomes: Outcome[]): Promise<void> {
+    const retried = from === '-';
+    const single = async (s: number): Promise<boolean> => {
+      try {
+        outcomes.push({ start: s, count: 1, status: '+', data: await this.deviceRead(s, s + 1, priority) });
+        return true;
+      } catch (e) {
+        if (!(e instanceof MediaError)) throw e;
+        outcomes.push({ start: s, count: 1, status: '-', from, retried });
+        return false;
+      }
+    };
+    if (mode === 'narrow' || mode === 'copy') {
+      try {
+        outcomes.push({ start, count: end - start, status: '+', data: await this.deviceRead(start, end, priority) });
+      } catch (e) {
+        if (!(e instanceof MediaError)) throw e;
+        if (end - start === 1) outcomes.push({ start, count: 1, status: '-', from, retried });
+        else if (mode === 'copy') outcomes.push({ start, count: end - start, status: '*', from });
+        else await this.narrow(start, end, e, from, priority, outcomes, single);
+      }
+    } else if (mode === 'forward') {
+      for (let s = start; s < end; s++) if (!(await single(s))) break;
+    } else if (mode === 'backward') {
+      for (let s = end - 1; s >= start; s--) if (!(await single(s))) break;
+    } else {
+      for (let s = start; s < end; s++) await single(s);
+    }
   }
 
   /**
@@ -441,8 +547,31 @@ export class CachedDevice {
 
   /** Writes the '+' data, then hands the outcomes to the group commit; resolves once they are committed. */
   private async persist(outcomes: Outcome[]): Promise<void> {
-    for (const o of coalesce(outcomes)) if (o.data) await this.data.write(o.start * this.sectorSize, o.data);
-    await this.committer.submit(outcomes);
+    try {
+      for (const o of coalesce(outcomes)) if (o.data) await this.data.write(o.start * this.sectorSize, o.data);
+    } catch (e) {
+      this.persistFailed = true;
+      throw e;
+    }
+    try {
+      await this.commitOutcomes(outcomes);
+    } catch (e) {
+      this.deferredCommitError = undefined; // a caller sees a commit failure now
+      throw e;
+    }
+  }
+
+  /** The group commit of `outcomes`, keeping track of whether persisting fails. */
+  private commitOutcomes(outcomes: Outcome[], lazyWeight = 0): Promise<void> {
+    return this.committer.submit(outcomes, lazyWeight).then(
+      () => {
+        this.persistFailed = false;
+      },
+      (e: unknown) => {
+        this.persistFailed = true;
+        throw e;
+      },
+    );
   }
 
   /** One group commit: fdatasync covers every write before it, then one transaction records the batch. */
@@ -497,7 +626,7 @@ export class CachedDevice {
 
   /** Records state decided without a device read (e.g. a trimmed block's middle becoming '/'). */
   async mark(start: number, count: number, status: SectorStatus, from: SectorStatus): Promise<void> {
-    await this.committer.submit([{ start, count, status, from }]);
+    await this.commitOutcomes([{ start, count, status, from }]);
   }
 
   /**
@@ -505,14 +634,14 @@ export class CachedDevice {
    * in flight while `load` runs, written, made durable, then committed. Call only for sectors not in flight.
    */
   async storeSectors(start: number, count: number, load: () => Promise<Buffer>): Promise<void> {
-    const release = this.inflight.add(start, start + count);
+    const flight = this.inflight.add(start, start + count);
     try {
       const data = await load();
       const expected = Math.min(this.size, (start + count) * this.sectorSize) - start * this.sectorSize;
       if (data.length !== expected) throw new Error(`storeSectors: ${data.length} bytes for ${expected}`);
       await this.persist([{ start, count, status: '+', data }]);
     } finally {
-      release();
+      flight.release();
     }
   }
 
@@ -547,7 +676,7 @@ export class CachedDevice {
   async waitForFlight(sector: number): Promise<boolean> {
     const f = this.inflight.covering(sector);
     if (!f) return false;
-    await f;
+    await f.done;
     return true;
   }
 
@@ -653,19 +782,46 @@ export class CachedDevice {
     }
   }
 
-  /** Resolves when every device read started so far is committed. */
-  async flush(): Promise<void> {
-    await this.inflight.settled();
-    await this.committer.idle();
+  /**
+   * Resolves once the sectors readers were answered with so far are committed (or their commit failed: flush()
+   * reports that), without waiting for device reads still under way. /raw calls it when a program closes the
+   * file, so what the program read is in the mapfile it opens next.
+   */
+  commitPending(): Promise<void> {
+    return this.committer.settle();
   }
 
-  /** Finishes in-flight work and closes the state and data file. The source stays open (its owner closes it). */
+  /**
+   * Resolves when every device read started so far is committed (readers may have been answered before their
+   * commit). Rejects with a commit error that no reader saw, once.
+   */
+  async flush(): Promise<void> {
+    const hurried = this.committer.hurry();
+    try {
+      await this.inflight.settled();
+      await this.committer.idle();
+    } finally {
+      hurried();
+    }
+    const err = this.deferredCommitError;
+    if (err !== undefined) {
+      this.deferredCommitError = undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Finishes in-flight work (waits for every pending commit) and closes the state and data file. The source stays
+   * open (its owner closes it). Rejects, after closing, with a commit error no reader saw.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    let failure: unknown;
+    await this.flush().catch((e: unknown) => (failure = e));
     this.closed = true;
     this.store.close();
     await this.data.close();
+    if (failure !== undefined) throw failure;
   }
 
   private checkOpen(): void {
@@ -678,8 +834,9 @@ export class CachedDevice {
     const s0 = Math.floor(offset / ss);
     const s1 = Math.ceil((offset + length) / ss);
     for (const r of this.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
-    const buf = await this.readCached(s0, s1);
-    return buf.subarray(offset - s0 * ss, offset - s0 * ss + length);
+    const buf = Buffer.allocUnsafe(length);
+    await this.readCachedInto(buf, 0, offset, length);
+    return buf;
   }
 }
 

@@ -1,29 +1,64 @@
-// Single flight per sector range: while a device read of [start, end) is under way, any reader needing one of
-// those sectors waits for it and then looks at the committed state, instead of reading the device again.
+// Single flight per sector range: from the moment a device read of [start, end) is decided until its outcome is
+// committed, the range is "in flight". A reader needing one of those sectors never reads the device again: it is
+// served the flight's bytes once they are in hand (the same bytes the first reader got), or waits for the commit
+// and then looks at the committed state.
 
-interface Flight {
-  start: number;
-  end: number;
-  done: Promise<void>;
+export interface Flight {
+  readonly start: number;
+  readonly end: number;
+  /** Resolves when the flight is over: its outcome committed (or abandoned). Never rejects. */
+  readonly done: Promise<void>;
+  /** Resolves when `data` is published or the flight is over, whichever comes first. Never rejects. */
+  readonly ready: Promise<void>;
+  /** Bytes of all sectors [start, end), all good, once published (before their commit). */
+  data?: Buffer;
+}
+
+export interface FlightHandle {
+  /** Makes the bytes of the whole range available to readers waiting on this flight. */
+  publish(data: Buffer): void;
+  /** Ends the flight (call once its outcome is committed, or when it failed). */
+  release(): void;
+}
+
+interface FlightState extends Flight {
+  finish: () => void;
+  wake: () => void;
 }
 
 export class InflightRanges {
-  private flights: Flight[] = [];
+  private flights: FlightState[] = [];
 
-  /** Registers [start, end) as being read; call the returned function when its outcome is committed. */
-  add(start: number, end: number): () => void {
+  /** Registers [start, end) as being read (synchronously: concurrent callers see it at once). */
+  add(start: number, end: number): FlightHandle {
     let finish!: () => void;
-    const flight: Flight = { start, end, done: new Promise<void>((r) => (finish = r)) };
+    let wake!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const ready = new Promise<void>((r) => (wake = r));
+    const flight: FlightState = { start, end, done, ready, finish, wake };
     this.flights.push(flight);
-    return () => {
-      this.flights = this.flights.filter((f) => f !== flight);
-      finish();
+    return {
+      publish: (data) => {
+        flight.data = data;
+        flight.wake();
+      },
+      release: () => {
+        const i = this.flights.indexOf(flight);
+        if (i >= 0) this.flights.splice(i, 1);
+        flight.data = undefined;
+        flight.wake();
+        flight.finish();
+      },
     };
   }
 
-  /** The flight covering `sector`, to await (it never rejects), or undefined. */
-  covering(sector: number): Promise<void> | undefined {
-    for (const f of this.flights) if (f.start <= sector && sector < f.end) return f.done;
+  /** The flight covering `sector`, or undefined. */
+  covering(sector: number): Flight | undefined {
+    // Newest first: a sequential reader's next sectors are usually next to its latest flight.
+    for (let i = this.flights.length - 1; i >= 0; i--) {
+      const f = this.flights[i];
+      if (f.start <= sector && sector < f.end) return f;
+    }
     return undefined;
   }
 

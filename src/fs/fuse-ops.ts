@@ -14,9 +14,27 @@ export type OpErrorLogger = (op: string, path: string, err: unknown) => void;
 interface OpenFile {
   view: View;
   handle: Handle;
+  /** The view's readInto, when it has one. */
+  fill?: FillsBuffer['readInto'];
 }
 
-export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {}): FuseOps {
+/**
+ * A view that can put its bytes straight into the kernel's buffer (RawView): the number of bytes it filled, or
+ * a ViewErrno. Saves a buffer and a copy per read on the hot path; other views answer with read().
+ */
+export interface FillsBuffer {
+  readInto(handle: Handle, offset: number, target: Buffer, length: number): Promise<number | ViewErrno>;
+}
+
+/** A view with work to finish when a program closes the file (close(2) waits for it): RawView's pending commits. */
+export interface FlushesOnClose {
+  flush(handle: Handle): Promise<void>;
+}
+
+/** fuse-native's flush operation (called on every close(2) of a file of the mount). */
+type FlushOp = (path: string, fd: number, cb: (err: number) => void) => void;
+
+export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {}): FuseOps & { flush: FlushOp } {
   const open = new Map<number, OpenFile>();
   let nextFd = 1;
 
@@ -80,27 +98,36 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
           if ((flags & O_ACCMODE) !== 0) throw new ViewErrno('EROFS');
           const handle = await node.open();
           const fd = nextFd++;
-          open.set(fd, { view: node, handle });
+          const fill = (node as Partial<FillsBuffer>).readInto;
+          open.set(fd, { view: node, handle, fill: typeof fill === 'function' ? fill.bind(node) : undefined });
           return fd;
         },
         (e) => cb(e),
         (fd) => cb(0, fd),
       ),
-    // The hot path (every 128 KiB of a copy): no closure-per-call helpers, one promise from the view.
+    // The hot path (every 128 KiB of a copy): one promise from the view, which fills the kernel's buffer if it can.
     read: (path, fd, buf, len, pos, cb) => {
       const file = open.get(fd);
       if (!file) return cb(fuseErrno('EBADF'));
-      file.view.read(file.handle, pos, len).then(
-        (got) => {
-          if (got instanceof ViewErrno) return cb(fuseErrno(got.errno));
-          // A view never returns more than asked; guard anyway, the kernel buffer is exactly len bytes.
-          cb(got.copy(buf, 0, 0, Math.min(got.length, len)));
-        },
-        (err: unknown) => {
-          logError('read', path, err);
-          cb(fuseErrno(errnoNameOf(err)));
-        },
-      );
+      const failed = (err: unknown) => {
+        logError('read', path, err);
+        cb(fuseErrno(errnoNameOf(err)));
+      };
+      if (file.fill) {
+        file.fill(file.handle, pos, buf, len).then((got) => cb(got instanceof ViewErrno ? fuseErrno(got.errno) : Math.min(got, len)), failed);
+        return;
+      }
+      file.view.read(file.handle, pos, len).then((got) => {
+        if (got instanceof ViewErrno) return cb(fuseErrno(got.errno));
+        // A view never returns more than asked; guard anyway, the kernel buffer is exactly len bytes.
+        cb(got.copy(buf, 0, 0, Math.min(got.length, len)));
+      }, failed);
+    },
+    flush: (path, fd, cb) => {
+      const file = open.get(fd);
+      const view = file?.view as Partial<FlushesOnClose> | undefined;
+      if (!file || typeof view?.flush !== 'function') return cb(0);
+      guard('flush', path, () => (view as FlushesOnClose).flush(file.handle), (e) => cb(e), () => cb(0));
     },
     release: (path, fd, cb) =>
       guard(

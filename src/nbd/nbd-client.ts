@@ -4,7 +4,7 @@ import * as net from 'net';
 import { MediaError, SourceLostError } from './block-source';
 import * as P from './nbd-protocol';
 import { NbdProtocolError } from './nbd-protocol';
-import { SocketReader } from './socket-reader';
+import { ByteConsumer, SocketReader } from './socket-reader';
 import { NbdTarget, nbdTargetUri } from './source-spec';
 
 export interface NbdConnectOptions {
@@ -63,13 +63,23 @@ export class NbdClient {
     this.blockSize = negotiated.blockSize;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     socket.on('close', () => this.connectionEnded(new Error('connection closed by the server')));
-    void this.replyLoop();
+    // A protocol error means we can no longer trust the stream: hard disconnect (the spec's rule).
+    const parser = new ReplyParser({
+      take: (cookie) => this.takePending(cookie),
+      errorFor: (p, e) => this.errorFor(p, e),
+      finish: (cookie, p) => this.finish(cookie, p),
+    });
+    reader.handOver(parser, (err) => this.connectionEnded(err));
   }
 
   static async connect(target: NbdTarget, options: NbdConnectOptions = {}): Promise<NbdClient> {
     const uri = nbdTargetUri(target);
-    const socket = 'socket' in target ? net.createConnection(target.socket) : net.createConnection(target.port, target.host);
-    const reader = new SocketReader(socket);
+    const reader = new SocketReader();
+    const socket =
+      'socket' in target
+        ? net.createConnection({ path: target.socket, onread: reader.onread })
+        : net.createConnection({ port: target.port, host: target.host, onread: reader.onread });
+    reader.attach(socket);
     const timer = setTimeout(() => socket.destroy(new Error(`timed out after ${options.timeoutMs ?? 10000} ms`)), options.timeoutMs ?? 10000);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -153,63 +163,10 @@ export class NbdClient {
     });
   }
 
-  private async replyLoop(): Promise<void> {
-    try {
-      for (;;) {
-        const head = await this.reader.read(P.SIMPLE_REPLY_HEADER_SIZE);
-        const magic = P.replyMagic(head);
-        if (magic === P.NBD_SIMPLE_REPLY_MAGIC) await this.onSimpleReply(P.parseSimpleReplyHeader(head));
-        else if (magic === P.NBD_STRUCTURED_REPLY_MAGIC) {
-          const rest = await this.reader.read(P.STRUCTURED_REPLY_HEADER_SIZE - P.SIMPLE_REPLY_HEADER_SIZE);
-          await this.onChunk(P.parseChunkHeader(Buffer.concat([head, rest])));
-        } else throw new NbdProtocolError(`bad reply magic 0x${magic.toString(16)}`);
-      }
-    } catch (err) {
-      // A protocol error means we can no longer trust the stream: hard disconnect (the spec's rule).
-      this.connectionEnded(err as Error);
-    }
-  }
-
   private takePending(cookie: number): PendingRead {
     const p = this.pending.get(cookie);
     if (!p) throw new NbdProtocolError(`reply for unknown cookie ${cookie}`);
     return p;
-  }
-
-  private async onSimpleReply({ error, cookie }: P.SimpleReplyHeader): Promise<void> {
-    const p = this.takePending(cookie);
-    if (error !== 0) p.error = this.errorFor(p, { errno: error, message: '' });
-    else await this.reader.readInto(p.buf, 0, p.length);
-    p.covered = p.length;
-    this.finish(cookie, p);
-  }
-
-  private async onChunk(chunk: P.ChunkHeader): Promise<void> {
-    const p = this.takePending(chunk.cookie);
-    if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_DATA) {
-      if (chunk.length <= 8) throw new NbdProtocolError('OFFSET_DATA chunk without data');
-      const at = Number((await this.reader.read(8)).readBigUInt64BE(0));
-      const n = chunk.length - 8;
-      checkInside(p, at, n);
-      await this.reader.readInto(p.buf, at - p.offset, n);
-      p.covered += n;
-    } else if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_HOLE) {
-      const hole = P.parseHoleChunk(await this.reader.read(chunk.length));
-      checkInside(p, hole.offset, hole.length);
-      p.buf.fill(0, hole.offset - p.offset, hole.offset - p.offset + hole.length);
-      p.covered += hole.length;
-    } else if (P.isErrorChunk(chunk.type)) {
-      if (chunk.length > MAX_ERROR_CHUNK) throw new NbdProtocolError(`error chunk of ${chunk.length} bytes`);
-      const payload = await this.reader.read(chunk.length);
-      // Unknown error types still start with error(32), message length(16): the request failed.
-      const type = chunk.type === P.NBD_REPLY_TYPE_ERROR_OFFSET ? chunk.type : P.NBD_REPLY_TYPE_ERROR;
-      p.error = worseError(p.error, this.errorFor(p, P.parseErrorChunk(type, payload)));
-    } else if (chunk.type === P.NBD_REPLY_TYPE_NONE) {
-      if (chunk.length !== 0 || !(chunk.flags & P.NBD_REPLY_FLAG_DONE)) throw new NbdProtocolError('malformed NONE chunk');
-    } else {
-      throw new NbdProtocolError(`unknown structured reply chunk type ${chunk.type}`);
-    }
-    if (chunk.flags & P.NBD_REPLY_FLAG_DONE) this.finish(chunk.cookie, p);
   }
 
   private errorFor(p: PendingRead, e: P.ErrorChunk): Error {
@@ -250,6 +207,159 @@ export class NbdClient {
     this.pending.clear();
     this.drainWaiters.splice(0).forEach((wake) => wake());
     this.resolveClosed(deliberate ? undefined : this.lostWith);
+  }
+}
+
+/** What the reply parser needs from the client. */
+interface ReplyHandlers {
+  /** The in-flight read a reply is for; throws NbdProtocolError for an unknown cookie. */
+  take(cookie: number): PendingRead;
+  errorFor(p: PendingRead, e: P.ErrorChunk): Error;
+  /** The reply to `p` is complete (resolve or reject it). */
+  finish(cookie: number, p: PendingRead): void;
+}
+
+/**
+ * Transmission-phase replies, parsed synchronously as bytes arrive (simple replies and structured chunks). While
+ * a read's payload is expected, destination() names where it goes in the read's buffer, so the socket reads
+ * straight into it. Any protocol violation throws (the connection is then dropped).
+ */
+class ReplyParser implements ByteConsumer {
+  private readonly header = Buffer.allocUnsafe(P.STRUCTURED_REPLY_HEADER_SIZE);
+  /** Header bytes in hand, and how many the header has (4 until the magic says which form). */
+  private headerHave = 0;
+  private headerSize = 4;
+  /** A small fixed-length part being collected (a data chunk's offset, a hole, an error), then its handler. */
+  private small?: { buf: Buffer; have: number; then: (buf: Buffer) => void };
+  /** Payload going to target[at, at+left), then its handler. */
+  private payload?: { target: Buffer; at: number; left: number; then: () => void };
+
+  constructor(private readonly client: ReplyHandlers) {}
+
+  destination(): Buffer | undefined {
+    const d = this.payload;
+    return d ? d.target.subarray(d.at, d.at + d.left) : undefined;
+  }
+
+  filled(n: number): void {
+    const d = this.payload as { target: Buffer; at: number; left: number; then: () => void };
+    d.at += n;
+    d.left -= n;
+    if (d.left === 0) this.endPayload(d);
+  }
+
+  consume(src: Buffer, from: number, to: number): void {
+    let i = from;
+    while (i < to) {
+      const d = this.payload;
+      if (d) {
+        const n = Math.min(d.left, to - i);
+        src.copy(d.target, d.at, i, i + n);
+        i += n;
+        this.filled(n);
+      } else if (this.small) {
+        const sm = this.small;
+        const n = Math.min(sm.buf.length - sm.have, to - i);
+        src.copy(sm.buf, sm.have, i, i + n);
+        sm.have += n;
+        i += n;
+        if (sm.have === sm.buf.length) {
+          this.small = undefined;
+          sm.then(sm.buf);
+        }
+      } else {
+        const n = Math.min(this.headerSize - this.headerHave, to - i);
+        src.copy(this.header, this.headerHave, i, i + n);
+        this.headerHave += n;
+        i += n;
+        if (this.headerHave === this.headerSize) this.onHeaderBytes();
+      }
+    }
+  }
+
+  private endPayload(d: { then: () => void }): void {
+    this.payload = undefined;
+    d.then();
+  }
+
+  /** Collects `n` bytes, then calls `then` with them (at once for n = 0). */
+  private collect(n: number, then: (buf: Buffer) => void): void {
+    if (n === 0) then(Buffer.alloc(0));
+    else this.small = { buf: Buffer.allocUnsafe(n), have: 0, then };
+  }
+
+  private onHeaderBytes(): void {
+    if (this.headerSize === 4) {
+      const magic = P.replyMagic(this.header);
+      if (magic === P.NBD_SIMPLE_REPLY_MAGIC) this.headerSize = P.SIMPLE_REPLY_HEADER_SIZE;
+      else if (magic === P.NBD_STRUCTURED_REPLY_MAGIC) this.headerSize = P.STRUCTURED_REPLY_HEADER_SIZE;
+      else throw new NbdProtocolError(`bad reply magic 0x${magic.toString(16)}`);
+      return;
+    }
+    const size = this.headerSize;
+    this.headerHave = 0;
+    this.headerSize = 4;
+    if (size === P.SIMPLE_REPLY_HEADER_SIZE) this.onSimpleReply(P.parseSimpleReplyHeader(this.header.subarray(0, size)));
+    else this.onChunk(P.parseChunkHeader(this.header));
+  }
+
+  private onSimpleReply({ error, cookie }: P.SimpleReplyHeader): void {
+    const p = this.client.take(cookie);
+    const done = () => {
+      p.covered = p.length;
+      this.client.finish(cookie, p);
+    };
+    if (error !== 0) {
+      p.error = this.client.errorFor(p, { errno: error, message: '' });
+      done();
+    } else {
+      this.payload = { target: p.buf, at: 0, left: p.length, then: done };
+    }
+  }
+
+  private onChunk(chunk: P.ChunkHeader): void {
+    const p = this.client.take(chunk.cookie);
+    const next = () => {
+      if (chunk.flags & P.NBD_REPLY_FLAG_DONE) this.client.finish(chunk.cookie, p);
+    };
+    if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_DATA) {
+      if (chunk.length <= 8) throw new NbdProtocolError('OFFSET_DATA chunk without data');
+      this.collect(8, (b) => {
+        const at = Number(b.readBigUInt64BE(0));
+        const n = chunk.length - 8;
+        checkInside(p, at, n);
+        this.payload = {
+          target: p.buf,
+          at: at - p.offset,
+          left: n,
+          then: () => {
+            p.covered += n;
+            next();
+          },
+        };
+      });
+    } else if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_HOLE) {
+      this.collect(chunk.length, (b) => {
+        const hole = P.parseHoleChunk(b);
+        checkInside(p, hole.offset, hole.length);
+        p.buf.fill(0, hole.offset - p.offset, hole.offset - p.offset + hole.length);
+        p.covered += hole.length;
+        next();
+      });
+    } else if (P.isErrorChunk(chunk.type)) {
+      if (chunk.length > MAX_ERROR_CHUNK) throw new NbdProtocolError(`error chunk of ${chunk.length} bytes`);
+      this.collect(chunk.length, (b) => {
+        // Unknown error types still start with error(32), message length(16): the request failed.
+        const type = chunk.type === P.NBD_REPLY_TYPE_ERROR_OFFSET ? chunk.type : P.NBD_REPLY_TYPE_ERROR;
+        p.error = worseError(p.error, this.client.errorFor(p, P.parseErrorChunk(type, b)));
+        next();
+      });
+    } else if (chunk.type === P.NBD_REPLY_TYPE_NONE) {
+      if (chunk.length !== 0 || !(chunk.flags & P.NBD_REPLY_FLAG_DONE)) throw new NbdProtocolError('malformed NONE chunk');
+      next();
+    } else {
+      throw new NbdProtocolError(`unknown structured reply chunk type ${chunk.type}`);
+    }
   }
 }
 

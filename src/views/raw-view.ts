@@ -1,14 +1,22 @@
 // /raw: the medium, read-only, through the cache. Served with FUSE direct I/O, so each read() of a program
 // reaches this view with its own offset and size and gets what a disk read gives: the good bytes as a
 // short read, then EIO at the bad sector. Never zeros in place of data.
-import { RangeReader } from './device-cache';
+import { RangeReader, ReadPriority } from './device-cache';
 import { FileAttr, Handle, View, ViewErrno } from './view';
+
+/** What CachedDevice offers beyond RangeReader, used by /raw when present. */
+export interface RangeIntoReader {
+  /** Fills the good prefix of [offset, offset+target.length) into target, as read() would return it. */
+  readInto(offset: number, target: Buffer, priority?: ReadPriority): Promise<{ bytes: number; errorAt?: number }>;
+  /** Resolves once what readers were answered with so far is recorded as read (never rejects). */
+  commitPending(): Promise<void>;
+}
 
 export class RawView implements View {
   readonly kind = 'file';
   private readonly mounted = new Date();
 
-  constructor(private readonly device: RangeReader) {}
+  constructor(private readonly device: RangeReader & Partial<RangeIntoReader>) {}
 
   getattr(): FileAttr {
     return { size: this.device.size, mode: 0o444, mtime: this.mounted };
@@ -23,10 +31,38 @@ export class RawView implements View {
     if (offset >= end) return Buffer.alloc(0);
     const { data, errorAt } = await this.device.read(offset, end - offset, 'foreground');
     if (data.length > 0) return data;
-    // Nothing good at the start of the range: the read starts at a bad sector (or the cache said nothing
-    // useful, which is never turned into an empty read: that would look like end of file).
-    return new ViewErrno('EIO', errorAt !== undefined ? `bad sector at ${errorAt}` : `no data at ${offset}`);
+    return noData(offset, errorAt);
+  }
+
+  /**
+   * read() straight into `target` (the kernel's buffer, for the FUSE glue): the number of good bytes put at its
+   * start, or the same ViewErrno. Saves the per-read buffer and copy of read() on the hot path of a copy.
+   */
+  readInto(handle: Handle, offset: number, target: Buffer, length: number): Promise<number | ViewErrno> {
+    const end = Math.min(offset + length, this.device.size);
+    if (offset >= end) return Promise.resolve(0);
+    const n = end - offset;
+    if (!this.device.readInto) {
+      return this.read(handle, offset, n).then((got) => (got instanceof ViewErrno ? got : got.copy(target, 0, 0, Math.min(got.length, n))));
+    }
+    return this.device
+      .readInto(offset, n === target.length ? target : target.subarray(0, n), 'foreground')
+      .then(({ bytes, errorAt }) => (bytes > 0 ? bytes : noData(offset, errorAt)));
+  }
+
+  /**
+   * A program closes the file (FUSE flush, which close(2) waits for): readers are answered before their sectors'
+   * commit, so wait for it here. Then whatever the program read is in the /mapfile and /status it opens next.
+   */
+  flush(): Promise<void> {
+    return this.device.commitPending ? this.device.commitPending() : Promise.resolve();
   }
 
   async release(): Promise<void> {}
+}
+
+/** Nothing good at the start of the range: the read starts at a bad sector (or the cache said nothing useful,
+ * which is never turned into an empty read: that would look like end of file). */
+function noData(offset: number, errorAt: number | undefined): ViewErrno {
+  return new ViewErrno('EIO', errorAt !== undefined ? `bad sector at ${errorAt}` : `no data at ${offset}`);
 }

@@ -72,6 +72,36 @@ describe('cache/cached-device CachedDevice', () => {
     expect(src.maxReadsOfGoodSector()).to.equal(1);
   });
 
+  it('answers a reader once the bytes are written; "+" only after the commit; until then the sectors are served from the flight', async () => {
+    const img = patternBuffer(2 * MiB);
+    const src = new MemorySource(img);
+    const dev = await openDev(src);
+    const a = await dev.read(MiB, 128 * 1024);
+    expect(a.data.equals(img.subarray(MiB, MiB + 128 * 1024))).to.equal(true);
+    expect(dev.statusAt(MiB / 512), 'not recorded before fdatasync + commit').to.equal('?');
+    const reads = src.stats().reads;
+    const b = await dev.read(MiB + 1000, 64 * 1024);
+    expect(b.data.equals(img.subarray(MiB + 1000, MiB + 1000 + 64 * 1024))).to.equal(true);
+    expect(src.stats().reads, 'served the same bytes, no second device read').to.equal(reads);
+    await dev.flush();
+    expect(dev.statusAt(MiB / 512)).to.equal('+');
+    expect(dev.statusAt(MiB / 512 + 255)).to.equal('+');
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+  });
+
+  it('close() waits for commits still pending: after reopening, what readers got is "+" and not read again', async () => {
+    const img = patternBuffer(2 * MiB);
+    const src = new MemorySource(img);
+    const dev0 = await openDev(src);
+    for (let off = MiB; off < 2 * MiB; off += 128 * 1024) await dev0.read(off, 128 * 1024);
+    const dev = await reopen(dev0, src);
+    expect(dev.runAt(MiB / 512)).to.deep.include({ status: '+' });
+    expect(dev.runAt(MiB / 512).start + dev.runAt(MiB / 512).count).to.equal((2 * MiB) / 512);
+    src.resetCounts();
+    expect((await dev.read(MiB, MiB)).data.equals(img.subarray(MiB))).to.equal(true);
+    expect(src.stats().reads).to.equal(0);
+  });
+
   it('narrows a failing read to the bad sector: good prefix, errorAt, exact "-" in the mapfile', async () => {
     const img = patternBuffer(MiB);
     const src = new MemorySource(img, { badSectors: [300, 301] });
@@ -258,6 +288,8 @@ describe('cache/cached-device CachedDevice', () => {
     const seen: [number, number][] = [];
     dev.onSectorsCached((o, l) => seen.push([o, l]));
     await dev.read(128 * 1024, 4096);
+    expect(seen, 'the reader is answered before the commit').to.deep.equal([]);
+    await dev.flush();
     expect(seen).to.deep.equal([[128 * 1024, 4096]]);
   });
 

@@ -54,6 +54,8 @@ describe('cache crash safety (kill -9 of a reading, acquiring process)', () => {
   beforeEach(() => (tmp = fs.mkdtempSync(os.tmpdir() + '/blkfs-crash-')));
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+  // Readers are answered before their sectors' group commit: sectors whose commit was not durable at the kill are
+  // untried again after it (never recorded, so reading them again is allowed); no '+' may hold wrong bytes.
   it('after each SIGKILL every "+" sector holds the medium bytes, and nothing "+" is read again', async () => {
     const img = patternBuffer(CRASH_MEDIUM_SIZE, CRASH_SEED);
     const child = path.join(__dirname, 'fixtures', 'crash-child.js');

@@ -34,16 +34,25 @@ describe('cache on a full disk (1 MiB tmpfs)', () => {
     try {
       let err: unknown;
       let good = 64 * 1024;
+      // A reader is answered before its sectors' group commit; flush() confirms (or reports) the commit.
       for (let off = 64 * 1024; off < img.length && !err; off += 128 * 1024) {
-        await dev.read(off, 128 * 1024).then(
-          () => (good = off + 128 * 1024),
-          (e) => (err = e),
-        );
+        await dev
+          .read(off, 128 * 1024)
+          .then(() => dev.flush())
+          .then(
+            () => (good = off + 128 * 1024),
+            (e) => (err = e),
+          );
       }
       expect(err).to.be.instanceOf(CacheFullError);
       expect((err as Error).message).to.match(/disk full/);
       const st = dev.status();
       expect(st.bytesCached).to.equal(good);
+      // once a commit failed, a reader of uncached sectors waits for its own commit: it fails instead of being served
+      let again: unknown;
+      await dev.read(good, 4096).catch((e) => (again = e));
+      expect(again).to.be.instanceOf(CacheFullError);
+      expect(dev.status().bytesCached).to.equal(good);
       for (const e of dev.extents()) {
         if (e.status !== '+') continue;
         const r = await dev.read(e.start * 512, e.count * 512);

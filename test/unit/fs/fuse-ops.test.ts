@@ -6,6 +6,7 @@ import { FuseOps, FuseStat } from '../../../src/fs/fuse-binding';
 import { errnoNameOf } from '../../../src/fs/errno';
 import { Router } from '../../../src/fs/router';
 import { MediaError, SourceLostError } from '../../../src/nbd/block-source';
+import { RawView } from '../../../src/views/raw-view';
 import { TextSnapshotView } from '../../../src/views/text-snapshot-view';
 import { StaticDirectory, View, ViewErrno } from '../../../src/views/view';
 
@@ -16,7 +17,7 @@ function call<T extends unknown[]>(fn: (cb: (...r: T) => void) => void): Promise
 }
 
 describe('fs/fuse-ops', () => {
-  let ops: FuseOps;
+  let ops: ReturnType<typeof buildFuseOps>;
   const logged: unknown[] = [];
   const failing: View = {
     kind: 'file',
@@ -28,9 +29,31 @@ describe('fs/fuse-ops', () => {
     release: async () => {},
   };
 
+  /** A medium of 4 sectors (bytes i mod 251) whose sector 2 is bad, answering like CachedDevice.readInto. */
+  const medium = Buffer.from(Array.from({ length: 2048 }, (_, i) => i % 251));
+  let committing: (() => void)[] = [];
+  const device = {
+    size: medium.length,
+    sectorSize: 512,
+    read: async () => {
+      throw new Error('the glue must use readInto');
+    },
+    readInto: async (offset: number, target: Buffer) => {
+      const stop = Math.min(offset + target.length, offset < 1536 ? 1024 : medium.length);
+      const bytes = Math.max(0, stop - offset);
+      medium.copy(target, 0, offset, offset + bytes);
+      return bytes < target.length && offset + bytes < medium.length ? { bytes, errorAt: Math.max(offset, 1024) } : { bytes };
+    },
+    commitPending: () => new Promise<void>((r) => committing.push(r)),
+  };
+
   before(() => {
     const sub = new StaticDirectory().add('inner', new TextSnapshotView(() => 'x'));
-    const root = new StaticDirectory().add('hello', new TextSnapshotView(() => 'hello world\n')).add('dir', sub).add('lost', failing);
+    const root = new StaticDirectory()
+      .add('hello', new TextSnapshotView(() => 'hello world\n'))
+      .add('dir', sub)
+      .add('lost', failing)
+      .add('raw', new RawView(device));
     ops = buildFuseOps(new Router(root), (_op, _p, err) => logged.push(err));
   });
 
@@ -67,6 +90,33 @@ describe('fs/fuse-ops', () => {
     expect(buf.toString()).to.equal('world');
     expect((await call<[number]>((cb) => ops.release!('/hello', fd!, cb)))[0]).to.equal(0);
     expect((await call<[number]>((cb) => ops.read!('/hello', fd!, buf, 5, 0, cb)))[0]).to.equal(-E.EBADF);
+  });
+
+  it('/raw fills the kernel buffer itself: good bytes, a short read before a bad sector, then EIO', async () => {
+    const [, fd] = await call<[number, number?]>((cb) => ops.open!('/raw', 0, cb));
+    const buf = Buffer.alloc(700, 0xee);
+    expect((await call<[number]>((cb) => ops.read!('/raw', fd!, buf, 700, 100, cb)))[0]).to.equal(700);
+    expect(buf.equals(medium.subarray(100, 800))).to.equal(true);
+    expect((await call<[number]>((cb) => ops.read!('/raw', fd!, buf, 700, 800, cb)))[0]).to.equal(224);
+    expect(buf.subarray(0, 224).equals(medium.subarray(800, 1024))).to.equal(true);
+    expect((await call<[number]>((cb) => ops.read!('/raw', fd!, buf, 700, 1024, cb)))[0]).to.equal(-E.EIO);
+    expect((await call<[number]>((cb) => ops.read!('/raw', fd!, buf, 700, 2048, cb)))[0]).to.equal(0);
+    expect((await call<[number]>((cb) => ops.release!('/raw', fd!, cb)))[0]).to.equal(0);
+  });
+
+  it('close (FUSE flush) of /raw waits until what was read is committed; other files close at once', async () => {
+    const [, fd] = await call<[number, number?]>((cb) => ops.open!('/raw', 0, cb));
+    committing = [];
+    let flushed: number | undefined;
+    ops.flush('/raw', fd!, (e) => (flushed = e));
+    await new Promise((r) => setImmediate(r));
+    expect(flushed, 'close waits for the commit').to.equal(undefined);
+    expect(committing.length).to.equal(1);
+    committing[0]();
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).to.equal(0);
+    const [, fd2] = await call<[number, number?]>((cb) => ops.open!('/hello', 0, cb));
+    expect((await call<[number]>((cb) => ops.flush('/hello', fd2!, cb)))[0]).to.equal(0);
   });
 
   it('turns a failing view into an errno (a lost source is ENXIO) and logs it', async () => {

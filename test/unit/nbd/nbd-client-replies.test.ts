@@ -55,6 +55,10 @@ class Replier {
     if (offset !== undefined) b.writeBigUInt64BE(BigInt(offset), 6);
     this.chunk(req, offset === undefined ? P.NBD_REPLY_TYPE_ERROR : P.NBD_REPLY_TYPE_ERROR_OFFSET, b, true);
   }
+  /** Bytes as they are (e.g. replies recorded by another Replier, sent in pieces). */
+  raw(bytes: Buffer): void {
+    this.sock.write(bytes);
+  }
   simple(req: Req, errno: number, bytes?: Buffer): void {
     const head = Buffer.alloc(16);
     head.writeUInt32BE(P.NBD_SIMPLE_REPLY_MAGIC, 0);
@@ -168,6 +172,50 @@ describe('nbd/nbd-client reply handling (scripted server)', () => {
     });
     const got = await Promise.all([client.read(0, 100), client.read(5000, 200), client.read(9000, 300)]);
     expect(got.map((b, i) => b.equals(content([0, 5000, 9000][i], [100, 200, 300][i])))).to.deep.equal([true, true, true]);
+  });
+
+  it('parses replies however the stream is cut: mid-header, mid-offset, mid-payload, several replies per write', async () => {
+    const held: Req[] = [];
+    const { client } = await connect({
+      onRequest: (req, r) => {
+        held.push(req);
+        if (held.length > 4) return r.data(req, req.offset, content(req.offset, req.length), true);
+        if (held.length < 4) return;
+        const recorded: Buffer[] = [];
+        const rec = new Replier({ write: (b: Buffer) => recorded.push(b) } as unknown as net.Socket);
+        const [a, b, c, d] = held;
+        rec.data(a, a.offset, content(a.offset, a.length), true);
+        rec.hole(b, b.offset, 100, false);
+        rec.data(b, b.offset + 100, content(b.offset + 100, b.length - 100), true);
+        rec.error(c, P.NBD_EIO, c.offset + 512);
+        rec.data(d, d.offset + 2000, content(d.offset + 2000, d.length - 2000), false);
+        rec.data(d, d.offset, content(d.offset, 2000), true);
+        const all = Buffer.concat(recorded);
+        void (async () => {
+          // pieces of 1, 8, 57, 400, ... bytes (cycling), each its own write after a pause
+          for (let at = 0, k = 1; at < all.length; k = (k * 7 + 1) % 997) {
+            const n = Math.min(all.length - at, k);
+            r.raw(all.subarray(at, at + n));
+            at += n;
+            await new Promise((res) => setTimeout(res, 1));
+          }
+        })();
+      },
+    });
+    const [ra, rb, rc, rd] = await Promise.all([
+      client.read(0, 70_000),
+      client.read(100_000, 300),
+      client.read(200_000, 1024).catch((e: unknown) => e),
+      client.read(300_000, 5000),
+    ]);
+    expect((ra as Buffer).equals(content(0, 70_000))).to.equal(true);
+    expect((rb as Buffer).subarray(0, 100).equals(Buffer.alloc(100))).to.equal(true);
+    expect((rb as Buffer).subarray(100).equals(content(100_100, 200))).to.equal(true);
+    expect(rc).to.be.instanceOf(MediaError);
+    expect((rc as MediaError).offset).to.equal(200_512);
+    expect((rd as Buffer).equals(content(300_000, 5000))).to.equal(true);
+    // and the stream is still in step: a further read is answered normally
+    expect((await client.read(400_000, 4096)).equals(content(400_000, 4096))).to.equal(true);
   });
 
   it('ERROR_OFFSET gives a MediaError starting at the failing byte', async () => {

@@ -40,6 +40,18 @@ describe('views/RawView', () => {
     expect((got as ViewErrno).errno).to.equal('EIO');
   });
 
+  it('readInto fills a caller buffer like read() answers, also from a reader without readInto', async () => {
+    const view = new RawView(medium());
+    const buf = Buffer.alloc(1024, 0xee);
+    expect(await view.readInto(null, 4 * 512, buf, 1024)).to.equal(512);
+    expect(buf.subarray(0, 512).equals(Buffer.alloc(512, 7))).to.equal(true);
+    expect(buf[512], 'nothing past the short read is touched').to.equal(0xee);
+    const bad = await view.readInto(null, 5 * 512, buf, 512);
+    expect(bad).to.be.instanceOf(ViewErrno);
+    expect((bad as ViewErrno).errno).to.equal('EIO');
+    expect(await view.readInto(null, 4096, buf, 512)).to.equal(0);
+  });
+
   it('clamps at the end of the medium and reads nothing past it', async () => {
     const m = medium();
     const view = new RawView(m);
