@@ -32,7 +32,7 @@ node -e '
   }
   fs.writeFileSync(process.argv[1], img);
 ' "$T/demo.img"
-scripts/demo-sbx.sh embed "$T" # sbx-views: an SBX container on the medium
+scripts/demo-sbx.sh embed "$T" # an SBX container on the medium, for /rescued/ to find
 # The truth: three unreadable ranges (one 4 KiB page, two sectors, one sector), ddrescue mapfile syntax.
 cat > "$T/bad.map" <<'MAP'
 # current_pos  current_status  current_pass
@@ -91,7 +91,7 @@ echo "  before: $(reads)"
 dd if="$T/mnt/raw" of=/dev/null bs=1M iflag=direct conv=noerror status=none 2>/dev/null || true
 echo "  after:  $(reads)"
 
-scripts/demo-sbx.sh show "$T" "$T/mnt" # sbx-views: /sbx/image.sbx, blkfs sbx decode, /rescued/
+scripts/demo-sbx.sh show "$T" "$T/mnt" # /sbx/image.sbx, blkfs sbx decode, /rescued/
 
 step "blkfs umount $T/mnt"
 "${BLKFS[@]}" umount "$T/mnt"

@@ -1,7 +1,6 @@
 // `blkfs acquire MOUNTPOINT`: the server reads every sector not yet tried (ddrescue's strategy, behind
 // foreground readers); a progress bar on stderr until done. Ctrl-C stops the acquisition cleanly.
 import { Command } from 'commander';
-import { controlRequest } from '../fs/control-client';
 import { ProgressReporter } from './sbx/report';
 import { OperationError } from './exit-codes';
 import { mountAction } from './mount-action';
@@ -27,6 +26,7 @@ export function registerAcquire(program: Command): void {
     .action(
       mountAction(async (mountpoint: string, opts: { quiet?: boolean }) => {
         const server = await findServer(mountpoint);
+        const { controlRequest } = await import('../fs/control-client');
         const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
         const session = controlRequest(server.controlSocket, { cmd: 'acquire' }, (p) => {
           if (p.type === 'progress') bar.update(p.bytesDone, p.bytesTotal);

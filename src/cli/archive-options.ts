@@ -1,7 +1,7 @@
 // Mount options of the archive views (/sbx/image.sbx parameters with blkar's defaults, and --scan), added to
 // `blkfs mount` by mount-commands.ts and turned into ArchiveViewOptions for the server.
 import { Command } from 'commander';
-import { ArchiveViewOptions } from '../views/sbx/archive-views';
+import type { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { parseImageParams, SbxImageParamsError } from '../views/sbx/image-params';
 import { UserError } from './exit-codes';
 

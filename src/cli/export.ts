@@ -3,12 +3,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import { exportImage, ExportResult } from '../cache/import-export';
-import { controlRequest } from '../fs/control-client';
+import type { ExportResult } from '../cache/import-export';
 import { OperationError, UserError } from './exit-codes';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
-import { openOfflineCache } from './offline-cache';
 import { mapfileBeside } from './paths';
 
 export function registerExport(program: Command): void {
@@ -33,11 +31,14 @@ export function registerExport(program: Command): void {
         let result: ExportResult;
         if (mountpoint !== undefined) {
           const server = await findServer(mountpoint);
+          const { controlRequest } = await import('../fs/control-client');
           const reply = await controlRequest(server.controlSocket, { cmd: 'export', image, mapfile }).result;
           if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
           if (reply.type !== 'done') throw new OperationError('unexpected answer from the blkfs server');
           result = reply.result as ExportResult;
         } else {
+          // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
+          const [{ openOfflineCache }, { exportImage }] = await Promise.all([import('./offline-cache'), import('../cache/import-export')]);
           const dev = await openOfflineCache(opts.cache!);
           try {
             result = await exportImage(dev, image, mapfile);

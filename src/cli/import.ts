@@ -3,16 +3,12 @@
 // with --cache DIR alone, an existing cache is seeded without the medium.
 import * as path from 'path';
 import { Command } from 'commander';
-import { CachedDevice } from '../cache/cached-device';
-import { importRescue } from '../cache/import-export';
-import { openBlockSource } from '../nbd/device-source';
+import type { CachedDevice } from '../cache/cached-device';
 import { parseSourceArg } from '../nbd/source-spec';
-import { BlockSource } from '../nbd/block-source';
+import type { BlockSource } from '../nbd/block-source';
 import { UserError } from './exit-codes';
 import { mountAction } from './mount-action';
-import { stableIdentityOf } from '../fs/mount-server';
 import { classifyMountError } from './mount-errors';
-import { openOfflineCache } from './offline-cache';
 import { requireReadableFile } from './paths';
 
 export function registerImport(program: Command): void {
@@ -29,10 +25,17 @@ export function registerImport(program: Command): void {
         requireReadableFile(image, 'IMAGE');
         requireReadableFile(mapfile, 'MAPFILE');
         if (!opts.cache && !opts.source) throw new UserError('give --cache DIR (an existing cache) or --source SOURCE (the medium)');
+        // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache and NBD layers.
+        const { importRescue } = await import('../cache/import-export');
         let source: BlockSource | undefined;
         let dev: CachedDevice;
         if (opts.source) {
           try {
+            const [{ openBlockSource }, { CachedDevice }, { stableIdentityOf }] = await Promise.all([
+              import('../nbd/device-source'),
+              import('../cache/cached-device'),
+              import('../fs/mount-server'),
+            ]);
             source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
             dev = await CachedDevice.open({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
           } catch (err) {
@@ -40,6 +43,7 @@ export function registerImport(program: Command): void {
             throw classifyMountError(err, { startup: true });
           }
         } else {
+          const { openOfflineCache } = await import('./offline-cache');
           dev = await openOfflineCache(opts.cache!);
         }
         try {

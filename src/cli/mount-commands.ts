@@ -5,11 +5,11 @@ import { registerExport } from './export';
 import { registerImport } from './import';
 import { registerMount } from './mount';
 import { registerUmount } from './umount';
-import { addArchiveOptions } from './archive-options'; // sbx-views
+import { addArchiveOptions } from './archive-options';
 
 export function registerMountCommands(program: Command): void {
   registerMount(program);
-  addArchiveOptions(program.commands.find((c) => c.name() === 'mount') as Command); // sbx-views: --sbx-version … --scan
+  addArchiveOptions(program.commands.find((c) => c.name() === 'mount') as Command);
   registerUmount(program);
   registerAcquire(program);
   registerImport(program);

@@ -4,11 +4,11 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Log } from '../fs/log';
-import { MountServer, MountServerOptions, ReadyInfo } from '../fs/mount-server';
+import type { MountServer, MountServerOptions, ReadyInfo } from '../fs/mount-server';
 import { EXIT_OK, OperationError, UserError } from './exit-codes';
 import { classifyMountError } from './mount-errors';
 import { mountAction } from './mount-action';
-import { ArchiveCliOptions, archiveOptionsOf } from './archive-options'; // sbx-views
+import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
   cache?: string;
@@ -60,7 +60,7 @@ export function registerMount(program: Command): void {
         retries: opts.retries,
         nbdkitFilters: filters,
         nbdkitArgs: params,
-        archive: archiveOptionsOf(opts), // sbx-views
+        archive: archiveOptionsOf(opts),
       };
       if (opts.notifyParent) return runDetachedServer(serverOpts);
       if (opts.foreground) return runForeground(serverOpts);
@@ -73,6 +73,7 @@ async function runForeground(opts: Omit<MountServerOptions, 'log'>): Promise<voi
   const log = new Log();
   let server: MountServer;
   try {
+    const { MountServer } = await import('../fs/mount-server');
     server = await MountServer.start({ ...opts, log });
   } catch (err) {
     throw classifyMountError(err, { startup: true });
@@ -101,6 +102,7 @@ async function runDetachedServer(opts: Omit<MountServerOptions, 'log'>): Promise
     new Promise<void>((resolve) => (process.send ? process.send(msg, () => resolve()) : resolve()));
   let server: MountServer;
   try {
+    const { MountServer } = await import('../fs/mount-server');
     server = await MountServer.start({ ...opts, log, logToCacheDir: true });
   } catch (err) {
     const e = classifyMountError(err, { startup: true });

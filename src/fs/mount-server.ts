@@ -10,7 +10,7 @@ import { MapfileView } from '../views/mapfile-view';
 import { RawView } from '../views/raw-view';
 import { StatusView } from '../views/status-view';
 import { StaticDirectory } from '../views/view';
-import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views'; // sbx-views: /sbx/, /rescued/
+import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition';
 import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
@@ -30,7 +30,7 @@ export interface MountServerOptions {
   log: Log;
   /** Background server: move the log to the cache dir once it is known. */
   logToCacheDir?: boolean;
-  /** sbx-views: /sbx/image.sbx parameters and --scan. */
+  /** /sbx/image.sbx parameters and --scan. */
   archive?: ArchiveViewOptions;
 }
 
@@ -82,7 +82,7 @@ export class MountServer {
       log.info(`serving ${opts.source} (${cache.size} bytes, ${cache.sectorSize}-byte sectors) on ${mountpoint}, cache ${cache.cacheDir}`);
 
       const acquisition = new AcquisitionRunner(cache);
-      // sbx-views: /sbx/ and /rescued/ (tables in the cache DB, background block scanner).
+      // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
       const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());
       const controlSocket = controlSocketPath(process.pid);
@@ -97,8 +97,8 @@ export class MountServer {
       const root = new StaticDirectory()
         .add('raw', new RawView(cache))
         .add('mapfile', new MapfileView(cache))
-        .add('sbx', archive.sbx) // sbx-views
-        .add('rescued', archive.rescued) // sbx-views
+        .add('sbx', archive.sbx)
+        .add('rescued', archive.rescued)
         .add(
           'status',
           new StatusView(cache, {

@@ -16,7 +16,7 @@ import { Layout } from './layout';
 import { encodeMetadataPayload, Metadata } from './metadata';
 import { createHasher, DEFAULT_HASH_TYPE, HashType, Multihash } from './multihash';
 import { contiguousPlan, ContainerRenderer } from './random-access';
-import { RenderHelper } from './render-helper';
+import { RenderHelper, RenderSpec, renderSpecOf } from './render-helper';
 import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './specs';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
@@ -270,7 +270,8 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
   const batchBlocks = regionStart(batchUnits) - regionStart(0);
   const wantHelper =
     opts.renderWorker ?? (os.cpus().length >= 2 && batchUnits >= 2 && (knownSize === null || knownSize >= 4 * batchSource));
-  const helper = wantHelper && batchUnits >= 2 ? RenderHelper.start(spec) : null;
+  const helper = wantHelper && batchUnits >= 2 ? RenderHelper.start() : null;
+  const helperSpec = renderSpecOf(spec);
   // Shared memory when a helper renders from and into the same buffers (nothing is copied to it).
   const alloc = (n: number) => (helper ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n));
   const balance = new SplitBalance(batchUnits);
@@ -305,7 +306,7 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
       // renders the rest. The last (partial) batch is rendered here alone.
       const k = helper?.usable && !final ? balance.helperUnits() : 0;
       const split = regionStart(unit + k);
-      const helped = k > 0 ? helperPart(helper as RenderHelper, src, ob, startIdx, split, firstSet, firstSet + k * unitSets, total) : null;
+      const helped = k > 0 ? helperPart(helper as RenderHelper, helperSpec, src, ob, startIdx, split, firstSet, firstSet + k * unitSets, total) : null;
       const t0 = performance.now();
       hasher?.update(src.subarray(0, n));
       if (endIdx > split) {
@@ -362,8 +363,9 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
 }
 
 /** Posts blocks [startIdx, endIdx) of sets [firstSet, endSet) (source slot 0 = src start) to the helper. */
-function helperPart(helper: RenderHelper, src: Buffer, ob: Buffer, startIdx: number, endIdx: number, firstSet: number, endSet: number, fileSize: number): Promise<number> {
+function helperPart(helper: RenderHelper, spec: RenderSpec, src: Buffer, ob: Buffer, startIdx: number, endIdx: number, firstSet: number, endSet: number, fileSize: number): Promise<number> {
   return helper.render({
+    spec,
     source: src.buffer as SharedArrayBuffer,
     sourceOffset: src.byteOffset,
     sourceLength: src.length,

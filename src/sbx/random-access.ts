@@ -85,11 +85,11 @@ export class ContainerRenderer {
   /**
    * Loads the source bytes of a plan's sets: slot i at i × setSourceSize, bytes past `fileSize`
    * filled with 0x1A. One reader call per run of consecutive sets. Rejects with SourceTooShortError
-   * if the reader has fewer bytes than `fileSize` promises.
+   * if the reader has fewer bytes than `fileSize` promises. `alloc` makes the buffer (shared memory for a worker).
    */
-  async load(plan: SetPlan, reader: RandomReader, fileSize = this.spec.fileSize): Promise<Buffer> {
+  async load(plan: SetPlan, reader: RandomReader, fileSize = this.spec.fileSize, alloc: (n: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
     const ss = this.setSourceSize;
-    const out = Buffer.allocUnsafe(plan.sets.length * ss);
+    const out = alloc(plan.sets.length * ss);
     let i = 0;
     while (i < plan.sets.length) {
       let j = i + 1;

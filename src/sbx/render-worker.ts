@@ -1,12 +1,13 @@
 /**
- * Worker-thread side of the encoder's parallel rendering (see render-helper.ts): renders a range of container
- * blocks with ContainerRenderer from source bytes in shared memory into shared memory. Nothing is copied.
+ * Worker-thread side of render-helper.ts (the encoder's second thread, the /sbx view's unit rendering): renders a
+ * range of container blocks with ContainerRenderer from source bytes in shared memory into shared memory.
+ * Nothing is copied.
  */
 import { parentPort } from 'worker_threads';
 import { Layout, LayoutParams } from './layout';
 import { ContainerRenderer, contiguousPlan } from './random-access';
 
-/** First message: the container being encoded. */
+/** The container the following jobs render (sent again whenever the caller switches containers). */
 export interface RenderInit {
   kind: 'init';
   layout: LayoutParams;

@@ -3,10 +3,9 @@
 // Reed-Solomon work, and a sequential reader (cp) gets each unit rendered once, with the next one prepared
 // while the current one is being copied out. Metadata copies are rendered as placeholders here; the view
 // puts the real metadata block (which needs the image hash) over them.
-import { ContainerSpecParams } from '../../sbx/container-spec';
 import { ContainerRenderer, contiguousPlan } from '../../sbx/random-access';
 import { RandomReader } from '../../sbx/reader';
-import { unitRenderPool } from './unit-render-pool';
+import { sharedBuffer, unitRenderPool } from './unit-render-pool';
 
 /** About this many container bytes per unit: big enough to amortise a read and an RS batch. */
 const TARGET_UNIT_BYTES = 2 << 20;
@@ -50,7 +49,6 @@ export class ContainerUnits {
 
   constructor(
     private readonly renderer: ContainerRenderer,
-    private readonly specParams: ContainerSpecParams,
     private readonly source: RandomReader,
   ) {
     this.geometry = unitGeometry(renderer);
@@ -112,10 +110,9 @@ export class ContainerUnits {
     const setCount = l.setCount(r.spec.fileSize);
     const firstSet = u * g.setsPerUnit;
     const plan = contiguousPlan(firstSet, Math.min(setCount, firstSet + g.setsPerUnit));
-    const source = await r.load(plan, this.source);
+    const source = await r.load(plan, this.source, r.spec.fileSize, sharedBuffer);
     return unitRenderPool.render({
       renderer: r,
-      specParams: this.specParams,
       first,
       count,
       firstSet: plan.sets.length > 0 ? plan.sets[0] : firstSet,

@@ -51,7 +51,6 @@ export class SbxImageView implements View {
   readonly kind = 'file';
   /** Layout-only spec (placeholder hash): sizes, and every block but the metadata copies. */
   private readonly layoutSpec: ContainerSpec;
-  private readonly layoutSpecParams: ContainerSpecParams;
   private readonly renderer: ContainerRenderer;
   private readonly metaIndices: number[];
 
@@ -61,8 +60,7 @@ export class SbxImageView implements View {
     private readonly params: SbxImageParams,
     private readonly identity: ImageIdentity,
   ) {
-    this.layoutSpecParams = imageSpecParams(params, identity, cache.size);
-    this.layoutSpec = makeContainerSpec(this.layoutSpecParams);
+    this.layoutSpec = imageSpec(params, identity, cache.size);
     this.renderer = new ContainerRenderer(this.layoutSpec);
     this.metaIndices = this.layoutSpec.layout.metadataIndices();
   }
@@ -99,7 +97,7 @@ export class SbxImageView implements View {
     }
     let blocks: Buffer;
     if (h.pinned.isComplete()) {
-      h.units ??= new ContainerUnits(this.renderer, this.layoutSpecParams, h.pinned);
+      h.units ??= new ContainerUnits(this.renderer, h.pinned);
       blocks = await h.units.blocks(first, count);
     } else {
       // Random access into a medium not yet fully read: read exactly the block sets asked for.

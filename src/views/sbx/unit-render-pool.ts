@@ -1,145 +1,95 @@
-// Renders units of a container on a worker thread (unit-render-worker.ts); falls back to this thread when a
-// worker cannot be had. Buffers travel as transferred ArrayBuffers (no copies).
+// Renders units of a container on render worker threads (the encoder's RenderHelper), so the FUSE thread keeps
+// serving reads while the next unit is computed (Reed-Solomon parity and block CRCs are most of the CPU of a
+// copy); falls back to this thread when no worker can be had.
 import * as os from 'os';
-import * as path from 'path';
-import { Worker } from 'worker_threads';
-import { ContainerSpecParams } from '../../sbx/container-spec';
 import { ContainerRenderer, contiguousPlan } from '../../sbx/random-access';
-
-export interface RenderRequest {
-  id: number;
-  specKey: string;
-  spec: ContainerSpecParams;
-  first: number;
-  count: number;
-  firstSet: number;
-  endSet: number;
-  source: ArrayBuffer;
-  sourceLength: number;
-  out: ArrayBuffer;
-}
-
-export interface RenderReply {
-  id: number;
-  out: ArrayBuffer;
-  source: ArrayBuffer;
-  error?: string;
-}
+import { RenderHelper, RenderSpec, renderSpecOf } from '../../sbx/render-helper';
 
 export interface UnitJob {
   renderer: ContainerRenderer;
-  specParams: ContainerSpecParams;
   first: number;
   count: number;
   firstSet: number;
   endSet: number;
+  /** The sets' source bytes (see ContainerRenderer.load); in shared memory (sharedBuffer) to avoid a copy. */
   source: Buffer;
 }
 
-/** A Buffer that owns its whole ArrayBuffer (safe to transfer). */
-function owned(b: Buffer): Buffer {
-  if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return b;
-  const c = Buffer.allocUnsafeSlow(b.length);
+/** A Buffer over a SharedArrayBuffer: what a render worker reads from and writes into. */
+export function sharedBuffer(n: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(n));
+}
+
+function shared(b: Buffer): Buffer {
+  if (b.buffer instanceof SharedArrayBuffer) return b;
+  const c = sharedBuffer(b.length);
   b.copy(c);
   return c;
 }
 
-function specKeyOf(p: ContainerSpecParams): string {
-  return [p.version, p.d, p.p, p.burst, p.metaEnabled, Buffer.from(p.uid).toString('hex'), p.fileSize].join('/');
-}
-
-interface PoolWorker {
-  worker: Worker;
-  busy: number;
-}
-
 class UnitRenderPool {
-  private workers: PoolWorker[] = [];
+  private helpers: RenderHelper[] = [];
   private broken = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; length: number; at: PoolWorker }>();
+  /** Units render with zeros at the metadata copies: the view puts the real metadata block over them. */
+  private readonly specs = new WeakMap<ContainerRenderer, RenderSpec>();
 
   /** Workers: as many as cores, at most 2 (a copy then uses both cores of a small machine; FUSE needs little). */
   constructor(private readonly size = Math.max(1, Math.min(2, os.cpus().length))) {}
 
   async render(job: UnitJob): Promise<Buffer> {
-    const bs = job.renderer.spec.layout.blockSize;
-    const at = this.pick();
-    if (!at) return this.renderHere(job);
-    const source = owned(job.source);
-    const out = Buffer.allocUnsafeSlow(job.count * bs);
-    const id = this.nextId++;
-    const req: RenderRequest = {
-      id,
-      specKey: specKeyOf(job.specParams),
-      spec: job.specParams,
-      first: job.first,
+    const r = job.renderer;
+    const bs = r.spec.layout.blockSize;
+    const helper = this.pick();
+    if (!helper) return this.renderHere(job);
+    let spec = this.specs.get(r);
+    if (!spec) this.specs.set(r, (spec = renderSpecOf(r.spec, Buffer.alloc(bs))));
+    const source = shared(job.source);
+    const out = sharedBuffer(job.count * bs);
+    const part = {
+      spec,
+      source: source.buffer as SharedArrayBuffer,
+      sourceOffset: source.byteOffset,
+      sourceLength: source.length,
+      out: out.buffer as SharedArrayBuffer,
+      outOffset: 0,
+      firstIndex: job.first,
       count: job.count,
       firstSet: job.firstSet,
       endSet: job.endSet,
-      source: source.buffer as ArrayBuffer,
-      sourceLength: source.length,
-      out: out.buffer as ArrayBuffer,
+      fileSize: r.spec.fileSize,
     };
-    return new Promise<Buffer>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, length: job.count * bs, at });
-      if (at.busy++ === 0) at.worker.ref(); // keep the process alive only while work is pending
-      at.worker.postMessage(req, [req.source, req.out]);
+    // A worker that dies fails what it held (those readers get EIO; a retry goes to another or to this thread).
+    await helper.render(part).catch((err: Error) => {
+      throw new Error(`rendering a container unit failed: ${err.message}`);
     });
+    return out;
   }
 
   private renderHere(job: UnitJob): Buffer {
-    const bs = job.renderer.spec.layout.blockSize;
-    const out = Buffer.allocUnsafe(job.count * bs);
     const r = job.renderer;
+    const bs = r.spec.layout.blockSize;
+    const out = Buffer.allocUnsafe(job.count * bs);
     r.render(job.first, job.count, contiguousPlan(job.firstSet, job.endSet), job.source, out, 0, r.spec.fileSize, Buffer.alloc(bs));
     return out;
   }
 
   /** The least busy worker, starting workers up to the pool size; undefined when workers cannot run. */
-  private pick(): PoolWorker | undefined {
+  private pick(): RenderHelper | undefined {
+    const alive = this.helpers.filter((h) => h.usable);
+    if (alive.length === 0 && this.helpers.length > 0) this.broken = true; // every worker died: stay on this thread
+    this.helpers = alive;
     if (this.broken) return undefined;
-    const idle = this.workers.find((w) => w.busy === 0);
+    const idle = this.helpers.find((h) => h.busy === 0);
     if (idle) return idle;
-    if (this.workers.length < this.size) {
-      const w = this.start();
-      if (w) return w;
-    }
-    return this.workers.reduce<PoolWorker | undefined>((a, b) => (a && a.busy <= b.busy ? a : b), undefined);
-  }
-
-  private start(): PoolWorker | undefined {
-    let at: PoolWorker;
-    try {
-      at = { worker: new Worker(path.join(__dirname, 'unit-render-worker.js')), busy: 0 };
-    } catch {
-      this.broken = this.workers.length === 0;
-      return undefined;
-    }
-    const w = at.worker;
-    w.unref();
-    w.on('message', (m: RenderReply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (--at.busy === 0) w.unref();
-      if (m.error) p.reject(new Error(`rendering a container unit failed: ${m.error}`));
-      else p.resolve(Buffer.from(m.out, 0, p.length));
-    });
-    const fail = (err: Error) => {
-      // A dead worker: fail what it held (those readers get EIO; a retry goes elsewhere) and drop it.
-      this.workers = this.workers.filter((x) => x !== at);
-      for (const [id, p] of this.pending) {
-        if (p.at !== at) continue;
-        this.pending.delete(id);
-        p.reject(err);
+    if (this.helpers.length < this.size) {
+      const h = RenderHelper.start();
+      if (h) {
+        this.helpers.push(h);
+        return h;
       }
-      if (this.workers.length === 0) this.broken = true;
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => code !== 0 && fail(new Error(`render worker exited with code ${code}`)));
-    this.workers.push(at);
-    return at;
+      this.broken = this.helpers.length === 0;
+    }
+    return this.helpers.reduce<RenderHelper | undefined>((a, b) => (a && a.busy <= b.busy ? a : b), undefined);
   }
 }
 

@@ -19,8 +19,8 @@ import {
   start,
   startNbdkit,
   tempDir,
-  truthMapfile,
   umount,
+  writeMedium,
 } from './harness';
 
 const SIZE = 64 << 20;
@@ -64,16 +64,10 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
   before(() => {
     dir = tempDir('mount-acq');
     image = patternImage(SIZE);
-    imagePath = path.join(dir, 'medium.img');
-    mapPath = path.join(dir, 'truth.map');
-    fs.writeFileSync(imagePath, image);
-    fs.writeFileSync(mapPath, truthMapfile(SIZE, BAD));
+    ({ imagePath, mapPath } = writeMedium(dir, image, BAD));
   });
 
-  after(async () => {
-    await cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cleanup(dir));
 
   it('ddrescuelog -t and ddrescue -m accept /mapfile during the acquisition; the + domain copied from /raw equals the medium', async () => {
     const nbd = await startNbdkit(dir, imagePath, mapPath, { rdelay: RDELAY, tag: 'live' });

@@ -7,13 +7,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { controlSocketPath } from '../../../src/fs/control-protocol';
 import { mountAt } from '../../../src/fs/mountinfo';
+import { BadRange, truthMapfile } from '../../helpers/truth-mapfile';
+
+export { BadRange, truthMapfile };
 
 export const MAIN_JS = path.resolve(__dirname, '../../../src/cli/main.js');
-
-export interface BadRange {
-  offset: number;
-  length: number;
-}
 
 export function tempDir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `blkfs-${tag}-`));
@@ -26,19 +24,13 @@ export function patternImage(size: number): Buffer {
   return buf;
 }
 
-const hex = (n: number) => '0x' + n.toString(16).toUpperCase().padStart(8, '0');
-
-/** A ddrescue mapfile marking `bad` as '-' and the rest '+': the truth for nbdkit's ddrescue filter. */
-export function truthMapfile(size: number, bad: BadRange[]): string {
-  const lines = ['# current_pos  current_status  current_pass', '0x00000000     +               1', '#      pos        size  status'];
-  let pos = 0;
-  for (const b of [...bad].sort((x, y) => x.offset - y.offset)) {
-    if (b.offset > pos) lines.push(`${hex(pos)}  ${hex(b.offset - pos)}  +`);
-    lines.push(`${hex(b.offset)}  ${hex(b.length)}  -`);
-    pos = b.offset + b.length;
-  }
-  if (pos < size) lines.push(`${hex(pos)}  ${hex(size - pos)}  +`);
-  return lines.join('\n') + '\n';
+/** Writes DIR/medium.img (`image`) and DIR/truth.map (`bad` as '-', for nbdkit's ddrescue filter). */
+export function writeMedium(dir: string, image: Buffer, bad: BadRange[]): { imagePath: string; mapPath: string } {
+  const imagePath = path.join(dir, 'medium.img');
+  const mapPath = path.join(dir, 'truth.map');
+  fs.writeFileSync(imagePath, image);
+  fs.writeFileSync(mapPath, truthMapfile(image.length, bad));
+  return { imagePath, mapPath };
 }
 
 export interface MapBlock {
@@ -191,8 +183,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Unmounts our mounts, stops our servers and nbdkits. Safe to call more than once. */
-export async function cleanup(): Promise<void> {
+/** Unmounts our mounts, stops our servers and nbdkits, then removes `dir` if given. Safe to call more than once. */
+export async function cleanup(dir?: string): Promise<void> {
   for (const mnt of mounts.splice(0)) {
     if (!mountAt(mnt)) continue;
     const r = await blkfs(['umount', mnt], { timeoutMs: 30_000 });
@@ -208,6 +200,7 @@ export async function cleanup(): Promise<void> {
       await new Promise((r) => child.once('exit', r));
     }
   }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Forget a server pid we killed on purpose (kill -9 tests), and remove the control socket it left behind. */

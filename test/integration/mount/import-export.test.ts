@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
-import { blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, truthMapfile } from './harness';
+import { blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, writeMedium } from './harness';
 
 const SIZE = 32 << 20;
 const HALF = SIZE / 2;
@@ -16,14 +16,10 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
   before(() => {
     dir = tempDir('mount-impexp');
     image = patternImage(SIZE);
-    fs.writeFileSync(path.join(dir, 'medium.img'), image);
-    fs.writeFileSync(path.join(dir, 'truth.map'), truthMapfile(SIZE, [{ offset: HALF + 0x10000, length: 0x800 }]));
+    writeMedium(dir, image, [{ offset: HALF + 0x10000, length: 0x800 }]);
   });
 
-  after(async () => {
-    await cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cleanup(dir));
 
   it('an imported rescue is served without device reads; acquire reads only the rest; export round-trips', async () => {
     // A previous rescue that got the first half: its image holds garbage elsewhere, which must not count.

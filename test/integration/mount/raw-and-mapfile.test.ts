@@ -16,8 +16,8 @@ import {
   run,
   startNbdkit,
   tempDir,
-  truthMapfile,
   umount,
+  writeMedium,
 } from './harness';
 
 const SIZE = 64 << 20;
@@ -48,16 +48,10 @@ describe('mount: /raw and /mapfile over nbdkit with bad ranges (real FUSE)', fun
   before(() => {
     dir = tempDir('mount-raw');
     image = patternImage(SIZE);
-    imagePath = path.join(dir, 'medium.img');
-    mapPath = path.join(dir, 'truth.map');
-    fs.writeFileSync(imagePath, image);
-    fs.writeFileSync(mapPath, truthMapfile(SIZE, BAD));
+    ({ imagePath, mapPath } = writeMedium(dir, image, BAD));
   });
 
-  after(async () => {
-    await cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cleanup(dir));
 
   describe('one reader after another', () => {
     let nbd: NbdkitServer;

@@ -4,6 +4,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { truthMapfile } from '../../helpers/truth-mapfile';
 
 export const IMAGE_SIZE = 4 * 1024 * 1024;
 export const R1 = { offset: 0x200000, length: 0x1000 };
@@ -26,21 +27,8 @@ export function makeFixture(): Fixture {
   const image = path.join(dir, 'medium.img');
   fs.writeFileSync(image, bytes);
   const badMap = path.join(dir, 'bad.map');
-  fs.writeFileSync(badMap, ddrescueFilterMap(IMAGE_SIZE, [R1, R2]));
+  fs.writeFileSync(badMap, truthMapfile(IMAGE_SIZE, [R1, R2]));
   return { dir, image, bytes, badMap, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** The ddrescue filter only accepts reads inside ONE '+' line, so the map must be compacted. */
-export function ddrescueFilterMap(size: number, bad: { offset: number; length: number }[]): string {
-  const lines = ['# current_pos  current_status  current_pass', '0x00000000     +               1'];
-  let pos = 0;
-  for (const r of [...bad].sort((a, b) => a.offset - b.offset)) {
-    if (r.offset > pos) lines.push(`0x${pos.toString(16)}  0x${(r.offset - pos).toString(16)}  +`);
-    lines.push(`0x${r.offset.toString(16)}  0x${r.length.toString(16)}  -`);
-    pos = r.offset + r.length;
-  }
-  if (pos < size) lines.push(`0x${pos.toString(16)}  0x${(size - pos).toString(16)}  +`);
-  return lines.join('\n') + '\n';
 }
 
 export function overlapsBad(offset: number, length: number): boolean {
