@@ -69,21 +69,32 @@ describe('mount: bad input and failures (real FUSE)', function () {
   });
 
   it('umount while a program has /raw open is exit 1 and the mount keeps serving; --lazy unmounts anyway', async () => {
-    const holder = run('sh', ['-c', `exec 3<"${path.join(mnt, 'raw')}"; sleep 1`]);
-    await new Promise((r) => setTimeout(r, 300));
+    // the holder keeps /raw open until told to let go (no timing assumption about how fast umount starts)
+    const release = path.join(dir, 'release');
+    const ready = path.join(dir, 'holding');
+    const hold = async () => {
+      fs.rmSync(ready, { force: true });
+      const done = run('sh', ['-c', `exec 3<"${path.join(mnt, 'raw')}"; : > "${ready}"; while [ ! -e "${release}" ]; do sleep 0.05; done`]);
+      while (!fs.existsSync(ready)) await new Promise((r) => setTimeout(r, 20));
+      return { done }; // wrapped: awaiting hold() must not wait for the holder to exit
+    };
+    const holder = await hold();
     const busy = await blkfs(['umount', mnt]);
     expect(busy.code, busy.stderr).to.equal(1);
     expect(busy.stderr).to.match(/is busy/);
     expect((await readStatus(mnt)).size).to.equal(SIZE);
-    await holder;
+    fs.writeFileSync(release, '');
+    await holder.done;
+    fs.rmSync(release);
     await umount(mnt);
     await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
-    const holder2 = run('sh', ['-c', `exec 3<"${path.join(mnt, 'raw')}"; sleep 1`]);
-    await new Promise((r) => setTimeout(r, 300));
+    const holder2 = await hold();
     const lazy = await blkfs(['umount', '--lazy', mnt]);
     expect(lazy.code, lazy.stderr).to.equal(0);
     expect(mountAt(mnt)).to.equal(undefined);
-    await holder2;
+    fs.writeFileSync(release, '');
+    await holder2.done;
+    fs.rmSync(release);
     await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
   });
 
