@@ -4,10 +4,14 @@
 # same mount options) and beside `cat` of the cache's data file. Prints figures; asserts nothing. Every figure is
 # the best of three interleaved runs (cold: three fresh caches) and the load average is printed: on a shared
 # 2-core machine single runs vary by 2x.
-# Targets: warm >= 0.8x ceiling, cold >= 0.6x ceiling.   Usage: bench/mount.sh [SIZE_MIB]   (root, FUSE)
+# Targets: warm >= 0.8x ceiling, cold >= 0.6x ceiling.   Usage: bench/mount.sh [SIZE_MIB [READAHEAD_MIB...]]   (root, FUSE)
+# With READAHEAD_MIB values, extra cold rows serve /raw alone through CachedDevice with that readahead window
+# (bench/mount-readahead.ts: same FUSE glue and nbdkit source, no /sbx scanner), plus the same setup with
+# readahead 0 as their baseline; `blkfs mount` does not take a readahead option yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-512}
+READAHEADS=("${@:2}")
 SIZE=$((MIB << 20))
 BLKFS=(node "$PWD/dist/src/cli/main.js")
 T=$(mktemp -d "${TMPDIR:-/tmp}/blkfs-bench-mount.XXXXXX")
@@ -16,11 +20,11 @@ cleanup() {
   set +e
   grep -q " $T/mnt " /proc/self/mountinfo && "${BLKFS[@]}" umount "$T/mnt"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  for m in ceil glue; do grep -q " $T/$m " /proc/self/mountinfo && fusermount3 -uz "$T/$m"; done
+  for m in ceil glue ra; do grep -q " $T/$m " /proc/self/mountinfo && fusermount3 -uz "$T/$m"; done
   rm -rf "$T"
 }
 trap cleanup EXIT
-mkdir "$T/mnt" "$T/ceil" "$T/glue"
+mkdir "$T/mnt" "$T/ceil" "$T/glue" "$T/ra"
 
 # MB/s of one sequential reader: dd bs=1M (buffered; direct_io passes each 128 KiB request through).
 rate() { dd if="$1" of=/dev/null bs=1M 2>&1 | awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") t = $(i-1); printf "%.0f", $1 / t / 1e6 }'; }
@@ -39,6 +43,7 @@ for _ in $(seq 200); do grep -q ready "$T/ceil.out" 2>/dev/null && grep -q ready
 
 # Three rounds: ceiling, glue, /raw cold on a fresh cache (every sector read from nbdkit once), /raw warm.
 ceiling=0 glue=0 cold=0 warm=0
+declare -A RA_BEST=()
 for _ in 1 2 3; do
   ceiling=$(max "$ceiling" "$(rate "$T/ceil/file")")
   glue=$(max "$glue" "$(rate "$T/glue/raw")")
@@ -49,6 +54,16 @@ for _ in 1 2 3; do
   warm=$(max "$warm" "$(rate "$T/mnt/raw")")
   warm=$(max "$warm" "$(rate "$T/mnt/raw")")
   "${BLKFS[@]}" umount "$T/mnt"
+  for ra in ${READAHEADS[@]+"0" "${READAHEADS[@]}"}; do
+    rm -rf "$T/racache"
+    node dist/bench/mount-readahead.js "$T/medium.img" "$T/ra" "$T/racache" $((ra << 20)) > "$T/ra.out" &
+    rapid=$!
+    PIDS+=("$rapid")
+    for _ in $(seq 200); do grep -q ready "$T/ra.out" 2>/dev/null && break; sleep 0.05; done
+    r=$(rate "$T/ra/raw")
+    kill "$rapid" && wait "$rapid"
+    RA_BEST[$ra]=$(max "${RA_BEST[$ra]:-0}" "$r")
+  done
 done
 datafile=0
 for _ in 1 2 3; do datafile=$(max "$datafile" "$(rate "$T/cache/data.img")"); done
@@ -60,3 +75,6 @@ printf '  %-44s %6s   %sx ceiling\n' "blkfs glue + RawView over memory (no cache
 printf '  %-44s %6s   %sx ceiling (target >= 0.6)\n' "/raw cold (nbdkit file source, fresh cache)" "$cold" "$(ratio "$cold" "$ceiling")"
 printf '  %-44s %6s   %sx ceiling (target >= 0.8)\n' "/raw warm (fully cached)" "$warm" "$(ratio "$warm" "$ceiling")"
 printf '  %-44s %6s\n' "cat of the cache data file (page cache)" "$datafile"
+for ra in ${READAHEADS[@]+"0" "${READAHEADS[@]}"}; do
+  printf '  %-44s %6s   %sx ceiling\n' "/raw cold, cache only, readahead ${ra} MiB" "${RA_BEST[$ra]}" "$(ratio "${RA_BEST[$ra]}" "$ceiling")"
+done

@@ -4,11 +4,13 @@
 // group commit (fdatasync, then one transaction), and until then they stay in flight: served from memory to other
 // readers, never read from the device again. After a crash, sectors whose commit was not durable are simply
 // untried again (nothing ever claimed them); no '+' sector has wrong bytes.
+// Opt-in readahead (readaheadBytes) prefetches untried sectors ahead of sequential readers through the same flights
+// and commits; it never marks a sector anything but '+' (see prefetch()).
 import * as fs from 'fs';
 import * as path from 'path';
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
-import { BlockSource, MediaError } from '../nbd/block-source';
+import { BlockSource, MediaError, SourceLostError } from '../nbd/block-source';
 import { AcquireOptions, AcquireResult, runAcquire } from './acquire';
 import { DATA_FILE, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, writeIdentityHint } from './cache-dir';
 import { DataFile } from './data-file';
@@ -18,12 +20,14 @@ import { GroupCommit } from './group-commit';
 import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
 import { ProbeReader, ReadTally, readWindow, verifyProbe } from './identity-probe';
 import { MapfilePhase, renderMapfile } from './mapfile';
-import { Priority, PriorityScheduler } from './priority-scheduler';
+import { Priority, PriorityScheduler, Promotable } from './priority-scheduler';
 import { RateMeter } from './rate-meter';
-import { InflightRanges } from './single-flight';
+import { MAX_READAHEAD_BYTES, ReadStream, StreamTable, planSpan, prefetchChunkBytes } from './readahead';
+import { Flight, FlightHandle, InflightRanges } from './single-flight';
 import { StateStore } from './state-store';
 
 export type { Priority } from './priority-scheduler';
+export { MAX_READAHEAD_BYTES } from './readahead';
 
 export interface CachedDeviceOptions {
   source: BlockSource;
@@ -42,6 +46,12 @@ export interface CachedDeviceOptions {
   concurrency?: number;
   /** Cheap identity of a regular-file source (e.g. "dev:ino:size:mtime"); when unchanged, reopening reads nothing. */
   stableIdentity?: string;
+  /**
+   * Sequential readahead window in bytes (at most MAX_READAHEAD_BYTES). Default 0: off, nothing is read from the
+   * device that no reader asked for. When > 0, a foreground reader that continues where its previous read ended gets
+   * up to this many untried bytes past its request prefetched at background priority (see prefetch()).
+   */
+  readaheadBytes?: number;
 }
 
 export interface RangeRead {
@@ -70,6 +80,10 @@ export interface CacheStatus {
   deviceReads: number;
   deviceBytes: number;
   deviceFailedReads: number;
+  /** Of the device reads above: readahead's (reads that succeeded, their bytes, and failed ones). */
+  prefetchReads: number;
+  prefetchBytes: number;
+  prefetchFailedReads: number;
   readRateBytesPerSec: number;
   phase: MapfilePhase;
   pass: number;
@@ -124,7 +138,16 @@ export class CachedDevice {
   private acquiring = false;
   private lastDevicePos = 0;
   private closed = false;
+  /** close() has begun: no new prefetch starts, queued ones are dropped. */
+  private closing = false;
   private uncommittedBytes = 0;
+  /** Readahead settings and its recent readers; undefined when off. */
+  private readonly readahead: { windowSectors: number; chunkSectors: number; streams: StreamTable } | undefined;
+  /** Bytes of prefetch device reads issued and not yet answered (memory bound, with uncommittedBytes). */
+  private prefetchPending = 0;
+  private readonly prefetchTally = { reads: 0, bytes: 0, failedReads: 0 };
+  /** Prefetch flights whose device read may still be queued: a reader waiting on one promotes it to foreground. */
+  private readonly prefetchTickets = new WeakMap<Flight, Promotable>();
   /** The last data write or group commit failed (e.g. disk full): readers wait for their own commits (and see
    * such errors) until a commit succeeds. */
   private persistFailed = false;
@@ -155,6 +178,12 @@ export class CachedDevice {
     if (memoryBytes >= this.blockSectors * this.sectorSize) {
       this.memory = new LRUCache<number, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => b.length });
     }
+    const ra = checkReadahead(opts.readaheadBytes);
+    const windowSectors = Math.ceil(ra / this.sectorSize);
+    if (windowSectors > 0) {
+      const chunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(ra, this.maxReadSectors * this.sectorSize) / this.sectorSize));
+      this.readahead = { windowSectors, chunkSectors, streams: new StreamTable() };
+    }
     const saved = store.getSetting('acquire.progress');
     if (saved) this.progress = JSON.parse(saved) as { phase: MapfilePhase; pass: number; currentPos: number };
   }
@@ -165,6 +194,7 @@ export class CachedDevice {
     const src = opts.source;
     if (!Number.isSafeInteger(src.size) || src.size < 0) throw new RangeError(`bad medium size ${src.size}`);
     if (!Number.isInteger(src.sectorSize) || src.sectorSize <= 0) throw new RangeError(`bad sector size ${src.sectorSize}`);
+    checkReadahead(opts.readaheadBytes);
     const tally: ReadTally = { reads: 0, bytes: 0, failedReads: 0 };
     const prober = new ProbeReader(src, tally);
     if (opts.cacheDir !== undefined) {
@@ -309,6 +339,11 @@ export class CachedDevice {
     const end = Math.min(this.size, offset + target.length);
     const ss = this.sectorSize;
     const endSector = Math.ceil(end / ss);
+    if (this.readahead && priority === 'foreground' && offset < end) {
+      const stream = this.readahead.streams.note(offset, end);
+      // After this call's own first device read is queued (it runs synchronously up to there): it goes first.
+      if (stream) queueMicrotask(() => this.pumpReadaheadSafely(stream));
+    }
     let at = offset;
     let attemptedUpTo = 0; // sectors below this were tried by this call: a '-' among them is final for this call
     while (at < end) {
@@ -326,6 +361,7 @@ export class CachedDevice {
         if (flight.data) {
           at += this.copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
         } else {
+          this.prefetchTickets.get(flight)?.promote(); // a reader waits for it now
           await flight.ready;
         }
         continue;
@@ -385,22 +421,25 @@ export class CachedDevice {
 
   /** One device read of sectors [s, e), through the priority scheduler, with accounting. */
   private deviceRead(s: number, e: number, priority: Priority): Promise<Buffer> {
+    return this.scheduler.run(priority, () => this.sourceRead(s, e));
+  }
+
+  /** The read of sectors [s, e) from the source itself, with accounting (call through the scheduler). */
+  private async sourceRead(s: number, e: number): Promise<Buffer> {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
-    return this.scheduler.run(priority, async () => {
-      this.lastDevicePos = off;
-      try {
-        const buf = await this.source.read(off, len);
-        if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
-        this.tally.reads++;
-        this.tally.bytes += len;
-        this.rate.add(len);
-        return buf;
-      } catch (err) {
-        if (err instanceof MediaError) this.tally.failedReads++;
-        throw err;
-      }
-    });
+    this.lastDevicePos = off;
+    try {
+      const buf = await this.source.read(off, len);
+      if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
+      this.tally.reads++;
+      this.tally.bytes += len;
+      this.rate.add(len);
+      return buf;
+    } catch (err) {
+      if (err instanceof MediaError) this.tally.failedReads++;
+      throw err;
+    }
   }
 
   /**
@@ -457,6 +496,17 @@ export class CachedDevice {
       if (failure !== undefined) throw failure;
       return whole;
     }
+    await this.writeAndPublish(flight, start, whole, outcomes);
+    return whole;
+  }
+
+  /**
+   * The early answer for untried sectors [start, ...) read whole (`outcomes` is their one '+'): writes the bytes to
+   * the data file, publishes them to readers waiting on `flight`, and leaves their '+' to the next group commit
+   * (fdatasync first); the flight ends after that commit. Resolves once written; rejects (flight ended) if the
+   * write fails.
+   */
+  private async writeAndPublish(flight: FlightHandle, start: number, whole: Buffer, outcomes: Outcome[]): Promise<void> {
     try {
       await this.data.write(start * this.sectorSize, whole);
     } catch (e) {
@@ -479,7 +529,98 @@ export class CachedDevice {
         flight.release();
       },
     );
-    return whole;
+  }
+
+  // ------------------------------------------------------------------------------------------------- readahead
+
+  /**
+   * Keeps a sequential reader's window being fetched: spans of untried sectors that no read holds, from the stream's
+   * frontier up to (reader's end + window), a chunk each. The window stops at the first sector that is not '?' or is
+   * in flight (cached, bad, or another reader's): the reader's next requests look again from their own end. Memory
+   * stays bounded: bytes being prefetched count with the readers' uncommitted early answers against one bound.
+   */
+  private pumpReadahead(stream: ReadStream): void {
+    const ra = this.readahead;
+    if (!ra || this.closing || this.closed || this.persistFailed) return;
+    const readerEnd = Math.ceil(stream.endByte / this.sectorSize);
+    if (readerEnd < stream.pausedUntil) return;
+    const windowEnd = Math.min(this.sectorCount, readerEnd + ra.windowSectors);
+    let from = Math.max(stream.frontier, readerEnd);
+    for (;;) {
+      const span = planSpan(from, windowEnd, ra.chunkSectors, (s) => this.prefetchLimit(s));
+      if (!span) return;
+      const bytes = Math.min(this.size, span[1] * this.sectorSize) - span[0] * this.sectorSize;
+      if (this.prefetchPending + this.uncommittedBytes + bytes > MAX_UNCOMMITTED) return;
+      stream.frontier = from = span[1];
+      this.prefetch(stream, span[0], span[1], bytes).catch((e: unknown) => process.emitWarning(`readahead failed: ${(e as Error).message}`));
+    }
+  }
+
+  /** pumpReadahead() off any reader's path: a bug in it must not take the mount down (readers go on without it). */
+  private pumpReadaheadSafely(stream: ReadStream): void {
+    try {
+      this.pumpReadahead(stream);
+    } catch (e) {
+      process.emitWarning(`readahead stopped: ${(e as Error).message}`);
+    }
+  }
+
+  /** First sector >= s that readahead must not read: s itself unless s is untried and not in flight. */
+  private prefetchLimit(s: number): number {
+    const run = this.map.runAt(s);
+    if (run.status !== '?' || this.inflight.covering(s)) return s;
+    return Math.min(run.start + run.count, this.inflight.nextStartAfter(s));
+  }
+
+  /**
+   * One prefetch: untried sectors [start, end) read whole at background priority (a reader waiting for them
+   * promotes the read; single flight makes any reader share it). Success takes the readers' early-answer path:
+   * data file, bytes published to waiting readers, '+' only with the next group commit after fdatasync.
+   * A failure marks NOTHING, as a failed read of acquire's copy pass marks no '-': the sectors stay '?' and the
+   * stream prefetches nothing more until its reader has passed them, so the real reader narrows the failure itself
+   * (exact '-' sectors, its own short read then EIO). So readahead never decides which sectors are '-', and costs
+   * a bad area at most this one failed device read. A lost source marks nothing either.
+   */
+  private async prefetch(stream: ReadStream, start: number, end: number, bytes: number): Promise<void> {
+    const handle = this.inflight.add(start, end);
+    const ticket: Promotable = { promote: () => {} };
+    this.prefetchTickets.set(handle.flight, ticket);
+    this.prefetchPending += bytes;
+    let data: Buffer | undefined;
+    try {
+      // Dropped unread when the cache began closing while the read waited for a device slot.
+      data = await this.scheduler.run('background', async () => (this.closing ? undefined : this.sourceRead(start, end)), ticket);
+      if (data) {
+        this.prefetchTally.reads++;
+        this.prefetchTally.bytes += bytes;
+      }
+    } catch (e) {
+      if (e instanceof MediaError) this.prefetchTally.failedReads++;
+      else if (!(e instanceof SourceLostError)) process.emitWarning(`readahead of sectors [${start}, ${end}) failed: ${(e as Error).message}`);
+      stream.pausedUntil = Math.max(stream.pausedUntil, end);
+    } finally {
+      this.prefetchPending -= bytes;
+    }
+    if (!data) {
+      handle.release();
+      return;
+    }
+    const outcomes: Outcome[] = [{ start, count: end - start, status: '+', data }];
+    try {
+      if (this.persistFailed || this.uncommittedBytes + bytes > MAX_UNCOMMITTED) {
+        // As fetchForReader past the memory bound: hold the flight (readers wait) until committed.
+        try {
+          await this.persist(outcomes);
+        } finally {
+          handle.release();
+        }
+      } else {
+        await this.writeAndPublish(handle, start, data, outcomes);
+      }
+    } catch (e) {
+      // Nobody waits for this read: flush()/close() report the failure; readers meet it in their own reads.
+      this.deferredCommitError ??= e;
+    }
   }
 
   /** The device reads of fetch(): pushes what they found to `outcomes`; rethrows anything but a MediaError. */
@@ -721,6 +862,9 @@ export class CachedDevice {
       deviceReads: this.tally.reads + this.tally.failedReads,
       deviceBytes: this.tally.bytes,
       deviceFailedReads: this.tally.failedReads,
+      prefetchReads: this.prefetchTally.reads,
+      prefetchBytes: this.prefetchTally.bytes,
+      prefetchFailedReads: this.prefetchTally.failedReads,
       readRateBytesPerSec: Math.round(this.rate.bytesPerSecond()),
       phase: line.phase,
       pass: line.pass,
@@ -816,6 +960,7 @@ export class CachedDevice {
    */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true; // no new readahead; queued prefetches are dropped, running ones finish and commit
     let failure: unknown;
     await this.flush().catch((e: unknown) => (failure = e));
     this.closed = true;
@@ -838,6 +983,15 @@ export class CachedDevice {
     await this.readCachedInto(buf, 0, offset, length);
     return buf;
   }
+}
+
+/** The readahead window option, validated (a bad value is a RangeError before anything is opened). */
+function checkReadahead(bytes: number | undefined): number {
+  const ra = bytes ?? 0;
+  if (!Number.isSafeInteger(ra) || ra < 0 || ra > MAX_READAHEAD_BYTES) {
+    throw new RangeError(`readahead must be 0..${MAX_READAHEAD_BYTES} bytes, not ${ra}`);
+  }
+  return ra;
 }
 
 /** Joins adjacent '+' outcomes so the data file gets few large writes. */

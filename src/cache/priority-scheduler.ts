@@ -1,7 +1,15 @@
 // Device access with two priorities: foreground reads (a user waiting) always start before background ones
-// (acquire), and at most `concurrency` device reads run at once so a background pass cannot flood the device.
+// (acquire, readahead), and at most `concurrency` device reads run at once so a background pass cannot flood the
+// device. A queued background task can be promoted when a user starts waiting for it (a reader arriving at a
+// sector whose prefetch has not started yet must not queue behind an acquisition).
 
 export type Priority = 'foreground' | 'background';
+
+/** Pass to run() to be able to promote the task while it is still queued. */
+export interface Promotable {
+  /** Moves the task to the foreground queue if it has not started yet; otherwise does nothing. */
+  promote(): void;
+}
 
 export class PriorityScheduler {
   private active = 0;
@@ -9,9 +17,19 @@ export class PriorityScheduler {
 
   constructor(private readonly concurrency = 4) {}
 
-  async run<T>(priority: Priority, task: () => Promise<T>): Promise<T> {
+  async run<T>(priority: Priority, task: () => Promise<T>, ticket?: Promotable): Promise<T> {
     if (this.active >= this.concurrency || this.queues.foreground.length > 0 || (priority === 'background' && this.queues.background.length > 0)) {
-      await new Promise<void>((resolve) => this.queues[priority].push(resolve));
+      await new Promise<void>((resolve) => {
+        this.queues[priority].push(resolve);
+        if (ticket && priority === 'background') {
+          ticket.promote = () => {
+            const i = this.queues.background.indexOf(resolve);
+            if (i < 0) return;
+            this.queues.background.splice(i, 1);
+            this.queues.foreground.push(resolve);
+          };
+        }
+      });
     } else {
       this.active++;
     }

@@ -15,6 +15,8 @@ export interface Flight {
 }
 
 export interface FlightHandle {
+  /** The flight as readers see it (InflightRanges.covering returns this object). */
+  readonly flight: Flight;
   /** Makes the bytes of the whole range available to readers waiting on this flight. */
   publish(data: Buffer): void;
   /** Ends the flight (call once its outcome is committed, or when it failed). */
@@ -38,6 +40,7 @@ export class InflightRanges {
     const flight: FlightState = { start, end, done, ready, finish, wake };
     this.flights.push(flight);
     return {
+      flight,
       publish: (data) => {
         flight.data = data;
         flight.wake();

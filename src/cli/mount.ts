@@ -14,6 +14,7 @@ interface MountOpts extends ArchiveCliOptions {
   cache?: string;
   blockSize?: number;
   retries?: number;
+  readahead?: number;
   foreground?: boolean;
   nbdkitFilter: string[];
   notifyParent?: boolean;
@@ -31,6 +32,17 @@ function parseCount(what: string, min: number) {
   };
 }
 
+/** A byte size: 4096, 512K, 4M, 4MiB (powers of 1024). Readahead is capped where the cache caps it. */
+function parseReadahead(text: string): number {
+  const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_READAHEAD) {
+    throw new InvalidArgumentError(`--readahead must be a size from 0 to 32M (e.g. 0, 512K, 4M)`);
+  }
+  return n;
+}
+const MAX_READAHEAD = 32 * 1024 * 1024; // src/cache's MAX_READAHEAD_BYTES, without loading the cache here
+
 export function registerMount(program: Command): void {
   program
     .command('mount')
@@ -40,6 +52,11 @@ export function registerMount(program: Command): void {
     .option('--cache <dir>', 'cache directory (default: one per medium under $XDG_CACHE_HOME/blkfs/)')
     .option('--block-size <n>', 'sector size in bytes (default: detected; 2048 for CD/DVD, 512 otherwise)', parseCount('--block-size', 1))
     .option('--retries <n>', 'read bad sectors again up to N times when asked again', parseCount('--retries', 0))
+    .option(
+      '--readahead <size>',
+      'healthy media only: keep up to SIZE ahead of a sequential reader being read (e.g. 4M); default 0, read only what is asked',
+      parseReadahead,
+    )
     .option('-f, --foreground', 'stay in the foreground until unmounted (Ctrl-C unmounts)')
     .option(
       '--nbdkit-filter <arg>',
@@ -58,6 +75,7 @@ export function registerMount(program: Command): void {
         cacheDir: opts.cache !== undefined ? path.resolve(opts.cache) : undefined,
         blockSize: opts.blockSize,
         retries: opts.retries,
+        readaheadBytes: opts.readahead,
         nbdkitFilters: filters,
         nbdkitArgs: params,
         archive: archiveOptionsOf(opts),

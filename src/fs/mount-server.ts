@@ -23,6 +23,8 @@ export interface MountServerOptions {
   cacheDir?: string;
   blockSize?: number;
   retries?: number;
+  /** Sequential prefetch window (0: read only what readers ask for). */
+  readaheadBytes?: number;
   /** nbdkit filters (name, outermost first) put in front of the plugin for device and file sources. */
   nbdkitFilters?: string[];
   /** key=value parameters for those filters. */
@@ -75,6 +77,7 @@ export class MountServer {
         cacheDir: opts.cacheDir,
         source,
         retries: opts.retries,
+        readaheadBytes: opts.readaheadBytes,
         stableIdentity: stableIdentityOf(source),
       });
       undo.unshift(() => cache.close());

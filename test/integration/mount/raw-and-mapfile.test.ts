@@ -174,6 +174,23 @@ describe('mount: /raw and /mapfile over nbdkit with bad ranges (real FUSE)', fun
     });
   });
 
+  describe('mount --readahead (healthy media)', () => {
+    it('prefetches ahead of a sequential reader, still reading each good byte once and marking exactly the bad sectors', async () => {
+      const nbd = await startNbdkit(dir, imagePath, mapPath, { tag: 'ra' });
+      const mnt = path.join(dir, 'mnt-ra');
+      await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-ra'), '--readahead', '1M']);
+      const r = await run('ddrescue', ['-d', '-b512', '-q', path.join(mnt, 'raw'), path.join(dir, 'ra.img'), path.join(dir, 'ra.map')]);
+      expect(r.code, r.stderr).to.equal(0);
+      const log = readNbdkitLog(nbd.logFile);
+      expect(overlaps(log.ok)).to.deep.equal([]);
+      expect(log.okBytes).to.equal(SIZE - BAD_BYTES);
+      expect(equalOutsideBad(image, fs.readFileSync(path.join(dir, 'ra.img')))).to.equal(true);
+      expect(rangesWithStatus(await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8'), '-')).to.deep.equal(BAD);
+      const s = await readStatus(mnt);
+      expect(s.prefetchBytes).to.be.greaterThan(SIZE / 2);
+    });
+  });
+
   describe('blkfs acquire after a partial read', () => {
     it('completes the map with ddrescue strategy, reading no good byte twice; a second acquire reads nothing', async () => {
       const nbd = await startNbdkit(dir, imagePath, mapPath, { tag: 'acq' });
