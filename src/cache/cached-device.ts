@@ -453,13 +453,7 @@ export class CachedDevice {
     if (this.inflight.covering(start)) return [];
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
-    const outcomes: Outcome[] = [];
-    let failure: unknown;
-    try {
-      await this.readDevice(start, end, from, mode, priority, outcomes);
-    } catch (e) {
-      failure = e;
-    }
+    const { outcomes, failure } = await this.readOutcomes(start, end, from, mode, priority);
     try {
       if (outcomes.length > 0) await this.persist(outcomes);
     } finally {
@@ -467,6 +461,23 @@ export class CachedDevice {
     }
     if (failure !== undefined) throw failure;
     return outcomes;
+  }
+
+  /** Reads [start, end) in the given mode; what was learnt before a failure is kept beside the failure. */
+  private async readOutcomes(
+    start: number,
+    end: number,
+    from: SectorStatus,
+    mode: FetchMode,
+    priority: Priority,
+  ): Promise<{ outcomes: Outcome[]; failure: unknown }> {
+    const outcomes: Outcome[] = [];
+    try {
+      await this.readDevice(start, end, from, mode, priority, outcomes);
+      return { outcomes, failure: undefined };
+    } catch (e) {
+      return { outcomes, failure: e };
+    }
   }
 
   /**
@@ -477,13 +488,7 @@ export class CachedDevice {
    */
   private async fetchForReader(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Buffer | undefined> {
     const flight = this.inflight.add(start, end);
-    const outcomes: Outcome[] = [];
-    let failure: unknown;
-    try {
-      await this.readDevice(start, end, from, mode, priority, outcomes);
-    } catch (e) {
-      failure = e;
-    }
+    const { outcomes, failure } = await this.readOutcomes(start, end, from, mode, priority);
     const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const whole = failure === undefined && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
     // Only untried sectors are answered early: a retried '-' sector is rare and its reader sees its new state.
