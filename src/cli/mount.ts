@@ -3,6 +3,7 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { MAX_READAHEAD_BYTES } from '../cache/readahead'; // a module without imports: keeps start-up light
 import { Log } from '../fs/log';
 import type { MountServer, MountServerOptions, ReadyInfo } from '../fs/mount-server';
 import { EXIT_OK, OperationError, UserError } from './exit-codes';
@@ -36,12 +37,11 @@ function parseCount(what: string, min: number) {
 function parseReadahead(text: string): number {
   const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
-  if (!Number.isSafeInteger(n) || n > MAX_READAHEAD) {
+  if (!Number.isSafeInteger(n) || n > MAX_READAHEAD_BYTES) {
     throw new InvalidArgumentError(`--readahead must be a size from 0 to 32M (e.g. 0, 512K, 4M)`);
   }
   return n;
 }
-const MAX_READAHEAD = 32 * 1024 * 1024; // src/cache's MAX_READAHEAD_BYTES, without loading the cache here
 
 export function registerMount(program: Command): void {
   program
