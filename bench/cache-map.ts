@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CachedDevice } from '../src/cache/cached-device';
 import { SectorMap } from '../src/cache/extent-map';
-import { BlockSource, SourceStats } from '../src/nbd/block-source';
+import { BlockSource, SourceStats } from '../src/source/block-source';
 
 const SIZE = 2 * 1000 ** 4; // 2 TB
 const SS = 512;

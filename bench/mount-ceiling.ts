@@ -4,8 +4,8 @@
 // difference to the ceiling is the glue's cost, the difference to /raw warm is the cache's.
 // Usage: node dist/bench/mount-ceiling.js MOUNTPOINT SIZE_BYTES [glue]   (prints "ready"; unmounts on SIGTERM)
 import { randomFillSync } from 'crypto';
-import { FuseStat, loadFuse } from '../src/fs/fuse-binding';
-import { FuseMount } from '../src/fs/fuse-mount';
+import { FuseStat, loadFuse } from '../src/fuse/fuse-binding';
+import { FuseMount } from '../src/fuse/fuse-mount';
 import { RawView } from '../src/views/raw-view';
 import { StaticDirectory } from '../src/views/view';
 

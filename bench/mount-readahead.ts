@@ -5,9 +5,9 @@
 // Usage: node dist/bench/mount-readahead.js IMAGE MOUNTPOINT CACHE_DIR READAHEAD_BYTES
 //   (prints "ready"; on SIGTERM unmounts, closes the cache and prints a JSON line of the cache status)
 import { CachedDevice } from '../src/cache/cached-device';
-import { FuseMount } from '../src/fs/fuse-mount';
-import { openBlockSource } from '../src/nbd/device-source';
-import { parseSourceArg } from '../src/nbd/source-spec';
+import { FuseMount } from '../src/fuse/fuse-mount';
+import { openBlockSource } from '../src/source/nbd/nbd-block-source';
+import { parseSourceArg } from '../src/source/source-spec';
 import { RawView } from '../src/views/raw-view';
 import { StaticDirectory } from '../src/views/view';
 

@@ -8,6 +8,17 @@ command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v ddrescue >/dev/null || need+=(gddrescue)
 command -v ddrescuelog >/dev/null || need+=(gddrescue)
 command -v par2 >/dev/null || need+=(par2)
+command -v nbdcopy >/dev/null || need+=(libnbd-bin)     # speed benches: the NBD transport's ceiling
+command -v nbdfuse >/dev/null || need+=(nbdfuse)        # speed benches: ddrescue through NBD without a cache
+command -v tsk_loaddb >/dev/null || need+=(sleuthkit)   # the damaged-files report
+command -v chromium >/dev/null || need+=(chromium)      # the web page's browser test
+command -v mkfs.vfat >/dev/null || need+=(dosfstools)   # test media
+command -v mcopy >/dev/null || need+=(mtools)
+command -v genisoimage >/dev/null || need+=(genisoimage)
+command -v xorriso >/dev/null || need+=(xorriso)
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v losetup >/dev/null || need+=(mount)          # loop devices: media-change tests
+command -v python3 >/dev/null || need+=(python3)        # LOOP_CHANGE_FD ioctl in media-change tests
 if ((${#need[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
-import { BlockSource, MediaError, SourceLostError } from '../nbd/block-source';
+import { BlockSource, MediaError, SourceLostError } from '../source/block-source';
 import { AcquireOptions, AcquireResult, runAcquire } from './acquire';
 import { DATA_FILE, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, writeIdentityHint } from './cache-dir';
 import { DataFile } from './data-file';

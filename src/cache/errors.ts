@@ -1,8 +1,9 @@
 // Errors the cache raises, one place. They stay free of CLI classes (src/cli is "upwards"): the CLI maps
 // CacheMismatchError/CacheBusyError/MapfileError/ImportError to exit 1 and CacheFullError to exit 2.
+import { OperationError, UserError } from '../errors';
 
 /** The cache directory belongs to another medium (size, sector size or content differ). */
-export class CacheMismatchError extends Error {
+export class CacheMismatchError extends UserError {
   constructor(
     readonly cacheDir: string,
     readonly reason: string,
@@ -13,7 +14,7 @@ export class CacheMismatchError extends Error {
 }
 
 /** Another process holds the cache (its SQLite database is locked). */
-export class CacheBusyError extends Error {
+export class CacheBusyError extends UserError {
   constructor(readonly cacheDir: string) {
     super(`cache ${cacheDir} is in use by another blkfs process`);
     this.name = 'CacheBusyError';
@@ -21,7 +22,7 @@ export class CacheBusyError extends Error {
 }
 
 /** The cache's disk is full: nothing of the failed batch was marked read; what was cached before is intact. */
-export class CacheFullError extends Error {
+export class CacheFullError extends OperationError {
   readonly code = 'ENOSPC';
   constructor(
     readonly path: string,
@@ -34,7 +35,7 @@ export class CacheFullError extends Error {
 }
 
 /** Bad input to import (image too short, map beyond the medium, ...). */
-export class ImportError extends Error {
+export class ImportError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'ImportError';

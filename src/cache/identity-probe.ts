@@ -1,5 +1,5 @@
 // Device reads made only to establish or verify a medium's identity (see identity.ts for the why).
-import { BlockSource, MediaError } from '../nbd/block-source';
+import { BlockSource, MediaError } from '../source/block-source';
 import { windowSectorCount } from './identity';
 
 /** Counts of device reads made by identity work, folded into the cache's device statistics. */

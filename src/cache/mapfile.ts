@@ -1,6 +1,7 @@
 // GNU ddrescue mapfiles: the writer's exact layout (ddrescue 1.27 Mapfile::write_mapfile) and its reader's exact
 // grammar (Mapfile::read_mapfile + my_fgets + sscanf "%lli %c %d" / "%lli %lli %c"). Pure functions: no I/O.
 import { Run, SectorStatus, isSectorStatus } from './extent-map';
+import { UserError } from '../errors';
 
 /** Status-line phase characters (Mapfile::Status). */
 export type MapfilePhase = '?' | '*' | '/' | '-' | 'F' | 'G' | '+';
@@ -122,7 +123,7 @@ export interface ParsedMapfile extends MapfileStatusLine {
 }
 
 /** ddrescue's parse errors, with its exact wording and the 1-based line number. */
-export class MapfileError extends Error {
+export class MapfileError extends UserError {
   constructor(
     readonly line: number,
     readonly reason: string,

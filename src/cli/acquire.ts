@@ -2,7 +2,7 @@
 // foreground readers); a progress bar on stderr until done. Ctrl-C stops the acquisition cleanly.
 import { Command } from 'commander';
 import { ProgressReporter } from './sbx/report';
-import { OperationError } from './exit-codes';
+import { OperationError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
 
@@ -26,7 +26,7 @@ export function registerAcquire(program: Command): void {
     .action(
       mountAction(async (mountpoint: string, opts: { quiet?: boolean }) => {
         const server = await findServer(mountpoint);
-        const { controlRequest } = await import('../fs/control-client');
+        const { controlRequest } = await import('../server/control-client');
         const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
         const session = controlRequest(server.controlSocket, { cmd: 'acquire' }, (p) => {
           if (p.type === 'progress') bar.update(p.bytesDone, p.bytesTotal);

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import type { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { parseImageParams, SbxImageParamsError } from '../views/sbx/image-params';
-import { UserError } from './exit-codes';
+import { UserError } from '../errors';
 
 export interface ArchiveCliOptions {
   sbxVersion?: string;

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
 import type { ExportResult } from '../cache/import-export';
-import { OperationError, UserError } from './exit-codes';
+import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
 import { mapfileBeside } from './paths';
@@ -31,7 +31,7 @@ export function registerExport(program: Command): void {
         let result: ExportResult;
         if (mountpoint !== undefined) {
           const server = await findServer(mountpoint);
-          const { controlRequest } = await import('../fs/control-client');
+          const { controlRequest } = await import('../server/control-client');
           const reply = await controlRequest(server.controlSocket, { cmd: 'export', image, mapfile }).result;
           if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
           if (reply.type !== 'done') throw new OperationError('unexpected answer from the blkfs server');

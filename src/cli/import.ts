@@ -4,9 +4,9 @@
 import * as path from 'path';
 import { Command } from 'commander';
 import type { CachedDevice } from '../cache/cached-device';
-import { parseSourceArg } from '../nbd/source-spec';
-import type { BlockSource } from '../nbd/block-source';
-import { UserError } from './exit-codes';
+import { parseSourceArg } from '../source/source-spec';
+import type { BlockSource } from '../source/block-source';
+import { UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { classifyMountError } from './mount-errors';
 import { requireReadableFile } from './paths';
@@ -32,9 +32,9 @@ export function registerImport(program: Command): void {
         if (opts.source) {
           try {
             const [{ openBlockSource }, { CachedDevice }, { stableIdentityOf }] = await Promise.all([
-              import('../nbd/device-source'),
+              import('../source/nbd/nbd-block-source'),
               import('../cache/cached-device'),
-              import('../fs/mount-server'),
+              import('../server/mount-server'),
             ]);
             source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
             dev = await CachedDevice.open({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The blkfs binary: the mount commands (mount, umount, acquire, import, export) and the blkar toolkit (sbx ...).
 import { Command } from 'commander';
-import { exitCodeOf } from './exit-codes';
+import { exitCodeOf } from '../errors';
 import { registerMountCommands } from './mount-commands';
 import { registerSbxCommands } from './sbx';
 

@@ -1,8 +1,8 @@
 // Finding the server that serves a MOUNTPOINT: its /status names the pid and the control socket.
 import * as fs from 'fs';
 import * as path from 'path';
-import { mountAt } from '../fs/mountinfo';
-import { UserError } from './exit-codes';
+import { mountAt } from '../fuse/mountinfo';
+import { UserError } from '../errors';
 
 export interface ServerRef {
   mountpoint: string;

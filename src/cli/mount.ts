@@ -4,9 +4,9 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_READAHEAD_BYTES } from '../cache/readahead'; // a module without imports: keeps start-up light
-import { Log } from '../fs/log';
-import type { MountServer, MountServerOptions, ReadyInfo } from '../fs/mount-server';
-import { EXIT_OK, OperationError, UserError } from './exit-codes';
+import { Log } from '../server/log';
+import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount-server';
+import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
 import { mountAction } from './mount-action';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
@@ -91,7 +91,7 @@ async function runForeground(opts: Omit<MountServerOptions, 'log'>): Promise<voi
   const log = new Log();
   let server: MountServer;
   try {
-    const { MountServer } = await import('../fs/mount-server');
+    const { MountServer } = await import('../server/mount-server');
     server = await MountServer.start({ ...opts, log });
   } catch (err) {
     throw classifyMountError(err, { startup: true });
@@ -120,7 +120,7 @@ async function runDetachedServer(opts: Omit<MountServerOptions, 'log'>): Promise
     new Promise<void>((resolve) => (process.send ? process.send(msg, () => resolve()) : resolve()));
   let server: MountServer;
   try {
-    const { MountServer } = await import('../fs/mount-server');
+    const { MountServer } = await import('../server/mount-server');
     server = await MountServer.start({ ...opts, log, logToCacheDir: true });
   } catch (err) {
     const e = classifyMountError(err, { startup: true });

@@ -8,10 +8,10 @@
 // TODO(cache): replace with a CachedDevice.openOffline(dir) when the cache layer offers one.
 import * as fs from 'fs';
 import * as path from 'path';
-import { BlockSource, SourceLostError, SourceStats } from '../nbd/block-source';
+import { BlockSource, SourceLostError, SourceStats } from '../source/block-source';
 import { CachedDevice } from '../cache/cached-device';
 import { DATA_FILE, hasState, IDENTITY_HINT_FILE, IdentityHint } from '../cache/cache-dir';
-import { UserError } from './exit-codes';
+import { UserError } from '../errors';
 
 class CachedProbeSectors implements BlockSource {
   readonly size: number;

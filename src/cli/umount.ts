@@ -3,7 +3,7 @@
 import { execFile } from 'child_process';
 import { promisify } from 'util';
 import { Command } from 'commander';
-import { OperationError, UserError } from './exit-codes';
+import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer, requireBlkfsMount, waitForExit } from './mount-target';
 
@@ -30,7 +30,7 @@ export function registerUmount(program: Command): void {
           process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
           return;
         }
-        const { controlRequest } = await import('../fs/control-client');
+        const { controlRequest } = await import('../server/control-client');
         const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch(() => undefined);
         if (reply?.type === 'error') {
           throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(`unmounting ${abs}: ${reply.message}`);

@@ -2,8 +2,8 @@
  * `calc` workflow (sbx-format.md §10.3): pure arithmetic on (size, version, D, P, B, metadata flag).
  * No I/O; the CLI prints the figures with blkar's labels.
  */
-import { CalcResult, Layout } from './layout';
-import { SbxVersion } from './specs';
+import { CalcResult, Layout } from './format/layout';
+import { SbxVersion } from './format/specs';
 
 export interface CalcParams {
   fileSize: number;

@@ -3,11 +3,11 @@
  * against the reference block (CRC, version, UID); all-zero blocks are burst holes and count as fine unless
  * `reportBlank`. With `hash` / `hashOnly`, re-hash the stored data in sequence order and compare with HSH.
  */
-import { isBlankBlock, uidToHex } from './header';
-import { createHasher, formatMultihash, isSupportedHashType } from './multihash';
-import { Layout } from './layout';
+import { isBlankBlock, uidToHex } from './format/header';
+import { createHasher, formatMultihash, isSupportedHashType } from './format/multihash';
+import { Layout } from './format/layout';
 import { RandomReader } from './reader';
-import { blockSizeOf } from './specs';
+import { blockSizeOf } from './format/specs';
 import {
   burstGuessStart,
   ByteRange,

@@ -10,12 +10,12 @@
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { isBlankBlock, uidToHex } from './header';
-import { Layout } from './layout';
-import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash } from './multihash';
+import { isBlankBlock, uidToHex } from './format/header';
+import { Layout } from './format/layout';
+import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash } from './format/multihash';
 import { FileReader, RandomReader } from './reader';
-import { guessStartingBlockIndex, ReferenceBlock } from './scan';
-import { HEADER_SIZE, isEcVersion } from './specs';
+import { guessStartingBlockIndex, ReferenceBlock } from './format/scan';
+import { HEADER_SIZE, isEcVersion } from './format/specs';
 import {
   burstGuessStart,
   ByteRange,

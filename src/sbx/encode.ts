@@ -10,17 +10,18 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { ContainerSpec, FileTooLargeError, makeContainerSpec, standardMetadata } from './container-spec';
-import { buildBlock } from './header';
-import { Layout } from './layout';
-import { encodeMetadataPayload, Metadata } from './metadata';
-import { createHasher, DEFAULT_HASH_TYPE, HashType, Multihash } from './multihash';
-import { contiguousPlan, ContainerRenderer } from './random-access';
+import { ContainerSpec, FileTooLargeError, makeContainerSpec, standardMetadata } from './format/container-spec';
+import { buildBlock } from './format/header';
+import { Layout } from './format/layout';
+import { encodeMetadataPayload, Metadata } from './format/metadata';
+import { createHasher, DEFAULT_HASH_TYPE, HashType, Multihash } from './format/multihash';
+import { contiguousPlan, ContainerRenderer } from './format/random-access';
 import { RenderHelper, RenderSpec, renderSpecOf } from './render-helper';
-import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './specs';
+import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './format/specs';
+import { UserError } from '../errors';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
-export class EncodeParamError extends Error {
+export class EncodeParamError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'EncodeParamError';

@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import { ContainerSpec } from './container-spec';
+import { ContainerSpec } from './format/container-spec';
 import type { RenderDone, RenderInit, RenderJob } from './render-worker';
 
 /** What the worker needs to render one container: make it once per container and reuse it. */

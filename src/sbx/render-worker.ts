@@ -4,8 +4,8 @@
  * Nothing is copied.
  */
 import { parentPort } from 'worker_threads';
-import { Layout, LayoutParams } from './layout';
-import { ContainerRenderer, contiguousPlan } from './random-access';
+import { Layout, LayoutParams } from './format/layout';
+import { ContainerRenderer, contiguousPlan } from './format/random-access';
 
 /** The container the following jobs render (sent again whenever the caller switches containers). */
 export interface RenderInit {

@@ -5,12 +5,12 @@
  * reported and left untouched. Versions 1–3 carry no parity: nothing is done (the CLI prints a notice).
  */
 import { promises as fsp } from 'fs';
-import { writeHeader } from './header';
-import { Layout } from './layout';
+import { writeHeader } from './format/header';
+import { Layout } from './format/layout';
 import { RandomReader } from './reader';
-import { ReedSolomon } from './reed-solomon';
-import { ReferenceBlock } from './scan';
-import { HEADER_SIZE, isEcVersion } from './specs';
+import { ReedSolomon } from './format/reed-solomon';
+import { ReferenceBlock } from './format/scan';
+import { HEADER_SIZE, isEcVersion } from './format/specs';
 import {
   checkRecordedSize,
   containerLayout,

@@ -6,10 +6,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { uidToHex } from './header';
+import { uidToHex } from './format/header';
 import { RandomReader } from './reader';
-import { SCAN_STEP } from './specs';
-import { scanBlocks } from './scan';
+import { SCAN_STEP } from './format/specs';
+import { scanBlocks } from './format/scan';
 import { ByteRange, inputSize, InputError, Progress, resolveRange, withFileReader, WorkflowError } from './workflow-common';
 
 export type PickBlock = 'any' | 'meta' | 'data';

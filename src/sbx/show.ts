@@ -2,10 +2,10 @@
  * `show` workflow (blkar show_core): 128-byte scan for valid metadata blocks; the first one, or every one with
  * `showAll`, optionally only of one UID. With `guessBurst`, also the reference block and the burst level.
  */
-import { uidToHex } from './header';
-import { Metadata, parseMetadataPayload } from './metadata';
-import { HEADER_SIZE, isEcVersion, SbxVersion, SCAN_STEP } from './specs';
-import { scanBlocks } from './scan';
+import { uidToHex } from './format/header';
+import { Metadata, parseMetadataPayload } from './format/metadata';
+import { HEADER_SIZE, isEcVersion, SbxVersion, SCAN_STEP } from './format/specs';
+import { scanBlocks } from './format/scan';
 import {
   burstGuessStart,
   ByteRange,

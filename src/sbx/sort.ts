@@ -5,9 +5,9 @@
  */
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
-import { isBlankBlock } from './header';
-import { Layout } from './layout';
-import { ReferenceBlock } from './scan';
+import { isBlankBlock } from './format/header';
+import { Layout } from './format/layout';
+import { ReferenceBlock } from './format/scan';
 import { RandomReader } from './reader';
 import {
   burstGuessStart,

@@ -5,10 +5,10 @@
  * `--hash TYPE` re-hashes the stored data. Invalid copies are counted and left untouched.
  */
 import { promises as fsp } from 'fs';
-import { buildBlock } from './header';
-import { encodeMetadataFields, MetadataField, MetadataTooLargeError, parseMetadataFields } from './metadata';
-import { createHasher, formatMultihash, HashType, Multihash } from './multihash';
-import { HEADER_SIZE } from './specs';
+import { buildBlock } from './format/header';
+import { encodeMetadataFields, MetadataField, MetadataTooLargeError, parseMetadataFields } from './format/metadata';
+import { createHasher, formatMultihash, HashType, Multihash } from './format/multihash';
+import { HEADER_SIZE } from './format/specs';
 import {
   checkRecordedSize,
   containerLayout,

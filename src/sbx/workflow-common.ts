@@ -5,14 +5,15 @@
  * Workflows never print; they return stats and throw WorkflowError / InputError with a message for the user.
  */
 import { promises as fsp } from 'fs';
-import { isValidBlock } from './header';
-import { Layout } from './layout';
+import { isValidBlock } from './format/header';
+import { Layout } from './format/layout';
 import { FileReader, RandomReader } from './reader';
-import { findReferenceBlock, guessBurstLevel, ReferenceBlock, RefChoice } from './scan';
-import { HEADER_SIZE, isEcVersion, SCAN_STEP, SbxVersion } from './specs';
+import { findReferenceBlock, guessBurstLevel, ReferenceBlock, RefChoice } from './format/scan';
+import { HEADER_SIZE, isEcVersion, SCAN_STEP, SbxVersion } from './format/specs';
+import { OperationError, UserError } from '../errors';
 
 /** Bad user input detected by a workflow (e.g. output exists without --force): the CLI exits 1. */
-export class InputError extends Error {
+export class InputError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'InputError';
@@ -20,7 +21,7 @@ export class InputError extends Error {
 }
 
 /** The operation could not be carried out (no reference block, unguessable burst, I/O): the CLI exits 2. */
-export class WorkflowError extends Error {
+export class WorkflowError extends OperationError {
   constructor(message: string) {
     super(message);
     this.name = 'WorkflowError';

@@ -1,7 +1,7 @@
-// The narrow interface between a virtual file and the FUSE glue (src/fs/). A view never imports
+// The narrow interface between a virtual file and the FUSE glue (src/fuse/). A view never imports
 // fuse-native: its bytes are a function of the cache state, so it is tested without a mount.
 
-/** Error names a view may answer with; src/fs/errno.ts is the one table that turns them into numbers. */
+/** Error names a view may answer with; src/fuse/errno.ts is the one table that turns them into numbers. */
 export type ErrnoName = 'EIO' | 'ENOENT' | 'EISDIR' | 'ENOTDIR' | 'EACCES' | 'EROFS' | 'EBADF' | 'EINVAL' | 'ENXIO';
 
 /** A view's answer that is an error, not bytes (e.g. EIO at a bad sector). */

@@ -1,6 +1,6 @@
 // A BlockSource test double over a Buffer: configurable bad sectors, a lost-source switch, optional latency, and
 // exact read accounting (per request and per sector) so tests can assert "each sector read at most once".
-import { BlockSource, MediaError, SourceLostError, SourceStats } from '../../src/nbd/block-source';
+import { BlockSource, MediaError, SourceLostError, SourceStats } from '../../src/source/block-source';
 
 export interface MemorySourceOptions {
   sectorSize?: number;

@@ -1,8 +1,8 @@
 // `blkfs sbx calc INFILE-SIZE`: blkar's container size calculator.
 import { Command } from 'commander';
 import { calcContainer } from '../../sbx/calc';
-import { isEcVersion } from '../../sbx/specs';
-import { UserError } from '../exit-codes';
+import { isEcVersion } from '../../sbx/format/specs';
+import { UserError } from '../../errors';
 import { Obj } from './report';
 import { addCommonOptions, CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
 

@@ -1,7 +1,7 @@
 // `blkfs sbx check SBX`: verify every block's CRC; optionally re-hash the stored data (--hash / --hash-only).
 import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
-import { UserError } from '../exit-codes';
+import { UserError } from '../../errors';
 import { Obj, renderHuman } from './report';
 import { blockCheckCounts, time } from './common';
 import { hashVerdict } from './decode';

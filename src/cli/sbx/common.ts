@@ -1,10 +1,5 @@
 // Report pieces several `blkfs sbx` commands share (blkar prints the same blocks in several modes).
-import { InputError, WorkflowError } from '../../sbx/workflow-common';
-import { MetadataTooLargeError } from '../../sbx/metadata';
-import { EncodeParamError } from '../../sbx/encode';
-import { FileTooLargeError } from '../../sbx/container-spec';
-import { LayoutParamError } from '../../sbx/layout';
-import { OperationError, UserError } from '../exit-codes';
+import { BlkfsError, OperationError } from '../../errors';
 import { hms, Obj } from './report';
 
 /** `"refBlockInfo": {"type": …, "ver": …, "pos": …}` */
@@ -34,16 +29,12 @@ export function time(seconds: number): string {
   return hms(seconds);
 }
 
-/** Workflow errors → the CLI's exit-code classes (1 bad user input, 2 failure during the operation). */
+/** Workflow errors carry their exit code; raw Node I/O errors (ENOENT, EACCES…) are failures of the operation. */
 export function classify(err: unknown): unknown {
-  if (err instanceof InputError) return new UserError(err.message);
-  if (err instanceof MetadataTooLargeError || err instanceof EncodeParamError || err instanceof FileTooLargeError || err instanceof LayoutParamError) {
-    return new UserError(err.message);
-  }
-  if (err instanceof WorkflowError) return new OperationError(err.message);
+  if (err instanceof BlkfsError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
-    return new OperationError(e.message);
+    return new OperationError(e.message, { cause: err });
   }
   return err;
 }

@@ -3,10 +3,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
 import { encodeFile, EncodeStats, encodeStream } from '../../sbx/encode';
-import { formatMultihash, parseHashTypeName } from '../../sbx/multihash';
-import { defaultExtensionOf } from '../../sbx/specs';
+import { formatMultihash, parseHashTypeName } from '../../sbx/format/multihash';
+import { defaultExtensionOf } from '../../sbx/format/specs';
 import { calcContainer } from '../../sbx/calc';
-import { UserError } from '../exit-codes';
+import { UserError } from '../../errors';
 import { Obj } from './report';
 import { time } from './common';
 import {

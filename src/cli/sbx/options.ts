@@ -2,7 +2,7 @@
 // (cli_macros.rs / cli_utils.rs), turned into UserError (exit 1).
 import * as fs from 'fs';
 import { Command, Option } from 'commander';
-import { UserError } from '../exit-codes';
+import { UserError } from '../../errors';
 import { Printer, ProgressLevel } from './report';
 import { classify } from './common';
 import type { ByteRange, MultiPass } from '../../sbx/workflow-common';

@@ -7,7 +7,7 @@
 // parentheses) and ends every run with `"error": null` or `"error": "<msg>"`. We reproduce that layout byte
 // for byte, with one deliberate difference: strings are always quoted and fully escaped, so a UID made only of
 // digits or a file name with a backslash still yields valid JSON (blkar would print them raw).
-import { EXIT_FAILURE, EXIT_OK, exitCodeOf } from '../exit-codes';
+import { EXIT_FAILURE, EXIT_OK, exitCodeOf } from '../../errors';
 
 export type Scalar = string | number | boolean | null;
 

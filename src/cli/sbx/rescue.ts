@@ -1,7 +1,7 @@
 // `blkfs sbx rescue INFILE OUTDIR [LOGFILE]`: harvest valid SBX blocks from any file or block device.
 import { Command } from 'commander';
 import { PickBlock, rescueBlocks } from '../../sbx/rescue';
-import { UserError } from '../exit-codes';
+import { UserError } from '../../errors';
 import { Obj } from './report';
 import { addCommonOptions, addRangeOptions, CommonOpts, parseRange, parseUid, printerFor, RangeOpts, requireExisting, runCommand } from './options';
 

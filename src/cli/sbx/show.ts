@@ -1,7 +1,7 @@
 // `blkfs sbx show SBX`: the first (or every, --show-all) metadata block found by a 128-byte scan.
 import { Command } from 'commander';
-import { formatMultihash } from '../../sbx/multihash';
-import { isEcVersion } from '../../sbx/specs';
+import { formatMultihash } from '../../sbx/format/multihash';
+import { isEcVersion } from '../../sbx/format/specs';
 import { ShownMetadataBlock, showContainer } from '../../sbx/show';
 import { Arr, blkarDate, Obj, renderHuman } from './report';
 import { refBlockInfo } from './common';

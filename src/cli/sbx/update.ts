@@ -1,8 +1,8 @@
 // `blkfs sbx update SBX`: edit FNM / SNM / HSH in every metadata copy in place (asks first unless -y/--dry-run/--json).
 import { Command } from 'commander';
-import { parseHashTypeName } from '../../sbx/multihash';
+import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
-import { UserError } from '../exit-codes';
+import { UserError } from '../../errors';
 import { Obj, renderHuman } from './report';
 import { time } from './common';
 import {

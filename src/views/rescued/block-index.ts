@@ -6,9 +6,9 @@
 // `id` grows with every insert; a reader that remembers the largest id at open sees one fixed set of
 // blocks however many are found while it reads.
 import type Database from 'better-sqlite3';
-import { uidToHex } from '../../sbx/header';
-import { SbxVersion } from '../../sbx/specs';
-import { FoundBlock } from './block-scan';
+import { uidToHex } from '../../sbx/format/header';
+import { SbxVersion } from '../../sbx/format/specs';
+import { FoundBlock } from '../../sbx/format/block-scan';
 
 export type BlockKind = 'meta' | 'data' | 'parity';
 

@@ -7,12 +7,12 @@
 // its last sector is cached, whichever side arrives first. Only cached ('+') bytes are ever read: scanning
 // never costs a device read.
 import { Extent } from '../../cache/extent-map';
-import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/specs';
-import { blockSizeOf } from '../../sbx/specs';
-import { parseMetadataPayload } from '../../sbx/metadata';
-import { uidToHex } from '../../sbx/header';
+import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/format/specs';
+import { blockSizeOf } from '../../sbx/format/specs';
+import { parseMetadataPayload } from '../../sbx/format/metadata';
+import { uidToHex } from '../../sbx/format/header';
 import { RangeReader } from '../device-cache';
-import { scanForBlocks, FoundBlock } from './block-scan';
+import { scanForBlocks, FoundBlock } from '../../sbx/format/block-scan';
 import { BlockIndex, RsGeometry } from './block-index';
 
 /** What the scanner needs from the cache (CachedDevice has it). */

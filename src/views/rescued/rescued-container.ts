@@ -7,15 +7,15 @@
 //   their block set still has D blocks. A chunk that can be neither read nor rebuilt is never zeros: the
 //   read stops there (short read, then EIO).
 // Every block is re-read from the cache and re-checked (CRC, version, UID, seq) before it is used.
-import { Layout } from '../../sbx/layout';
-import { isValidBlock } from '../../sbx/header';
-import { Metadata, parseMetadataPayload } from '../../sbx/metadata';
-import { createHasher, formatMultihash, isSupportedHashType } from '../../sbx/multihash';
-import { ReedSolomon } from '../../sbx/reed-solomon';
-import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/specs';
+import { Layout } from '../../sbx/format/layout';
+import { isValidBlock } from '../../sbx/format/header';
+import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
+import { createHasher, formatMultihash, isSupportedHashType } from '../../sbx/format/multihash';
+import { ReedSolomon } from '../../sbx/format/reed-solomon';
+import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
 import { RangeReader } from '../device-cache';
 import { BlockIndex, IndexedBlock } from './block-index';
-import { guessBurstFromPositions } from './burst-guess';
+import { guessBurstFromPositions } from '../../sbx/format/burst-guess';
 import { safeFileName } from './safe-file-name';
 
 /** What a read of the decoded file got: the readable prefix, and where it stopped if it did. */

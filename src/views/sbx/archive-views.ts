@@ -3,7 +3,7 @@
 // The mount server calls createArchiveViews once the cache is open, adds the two directories to its root,
 // reports status() in /status and calls close() before it closes the cache.
 import type Database from 'better-sqlite3';
-import { FileTooLargeError } from '../../sbx/container-spec';
+import { FileTooLargeError } from '../../sbx/format/container-spec';
 import { DirectoryView, StaticDirectory } from '../view';
 import { BlockIndex } from '../rescued/block-index';
 import { MediumScanner, ScannableCache } from '../rescued/medium-scanner';

@@ -3,7 +3,7 @@
 // Reed-Solomon work, and a sequential reader (cp) gets each unit rendered once, with the next one prepared
 // while the current one is being copied out. Metadata copies are rendered as placeholders here; the view
 // puts the real metadata block (which needs the image hash) over them.
-import { ContainerRenderer, contiguousPlan } from '../../sbx/random-access';
+import { ContainerRenderer, contiguousPlan } from '../../sbx/format/random-access';
 import { RandomReader } from '../../sbx/reader';
 import { sharedBuffer, unitRenderPool } from './unit-render-pool';
 

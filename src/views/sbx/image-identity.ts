@@ -4,7 +4,7 @@
 // not differ).
 import { randomBytes } from 'crypto';
 import type Database from 'better-sqlite3';
-import { parseUidHex, uidToHex } from '../../sbx/header';
+import { parseUidHex, uidToHex } from '../../sbx/format/header';
 
 export interface ImageIdentity {
   uid: Buffer;

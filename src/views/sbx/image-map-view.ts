@@ -4,7 +4,7 @@
 // the first read of the container's metadata does; both then describe the same state (as long as no retry
 // recovers a sector in between). An archive keeps both files.
 import { renderMapfile } from '../../cache/mapfile';
-import { uidToHex } from '../../sbx/header';
+import { uidToHex } from '../../sbx/format/header';
 import { FileAttr, Handle, View } from '../view';
 import { ImageIdentity } from './image-identity';
 import { ImageSealer, SealerCache } from './image-sealer';

@@ -2,8 +2,9 @@
 // (version 17, 10 data + 2 parity shards, burst level 12, SHA-256). Unlike blkar's CLI, each option defaults
 // on its own (blkar makes --rs-data/--rs-parity mandatory and --burst 0 once --sbx-version is given): a
 // mount option that only changes the version keeps the other defaults.
-import { HashType, parseHashTypeName, DEFAULT_HASH_TYPE } from '../../sbx/multihash';
-import { isEcVersion, isSbxVersion, MAX_GUESSABLE_BURST, SbxVersion } from '../../sbx/specs';
+import { HashType, parseHashTypeName, DEFAULT_HASH_TYPE } from '../../sbx/format/multihash';
+import { isEcVersion, isSbxVersion, MAX_GUESSABLE_BURST, SbxVersion } from '../../sbx/format/specs';
+import { UserError } from '../../errors';
 
 export interface SbxImageParams {
   version: SbxVersion;
@@ -32,7 +33,7 @@ export interface SbxImageOptions {
 }
 
 /** A mount option for the SBX view is malformed (the CLI reports it as bad user input, exit 1). */
-export class SbxImageParamsError extends Error {
+export class SbxImageParamsError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'SbxImageParamsError';

@@ -4,11 +4,11 @@
 // pins a state of the medium (PinnedImage), so one open file never mixes two states. The metadata copies
 // carry the hash of the whole image; the first read of one completes the medium first (acquisition, each
 // sector once) and stores the hash with the state it belongs to.
-import { Layout } from '../../sbx/layout';
-import { ContainerSpec, ContainerSpecParams, makeContainerSpec, standardMetadata } from '../../sbx/container-spec';
-import { MetadataTooLargeError } from '../../sbx/metadata';
-import { ContainerRenderer } from '../../sbx/random-access';
-import { digestLengthOf } from '../../sbx/multihash';
+import { Layout } from '../../sbx/format/layout';
+import { ContainerSpec, ContainerSpecParams, makeContainerSpec, standardMetadata } from '../../sbx/format/container-spec';
+import { MetadataTooLargeError } from '../../sbx/format/metadata';
+import { ContainerRenderer } from '../../sbx/format/random-access';
+import { digestLengthOf } from '../../sbx/format/multihash';
 import { FileAttr, Handle, View, ViewErrno } from '../view';
 import { ContainerUnits } from './container-units';
 import { ImageIdentity } from './image-identity';

@@ -5,7 +5,7 @@
 import { createHash } from 'crypto';
 import type Database from 'better-sqlite3';
 import { Extent } from '../../cache/extent-map';
-import { HashType } from '../../sbx/multihash';
+import { HashType } from '../../sbx/format/multihash';
 
 export interface ImageSeal {
   stateKey: string;

@@ -4,12 +4,13 @@
 // as zeros) from the cache and stores the hash with the state. Concurrent readers share one acquisition
 // and one hashing per state.
 import { Extent } from '../../cache/extent-map';
-import { createHasher, HashType } from '../../sbx/multihash';
+import { createHasher, HashType } from '../../sbx/format/multihash';
 import { RangeReader } from '../device-cache';
 import { badRunsOf, ImageSealStore, stateKeyOf } from './image-seal-store';
 import { isUndetermined, PinnedImage } from './pinned-image';
+import { OperationError } from '../../errors';
 
-/** The server's one acquisition at a time (src/fs/acquisition.ts AcquisitionRunner has this shape). */
+/** The server's one acquisition at a time (src/server/acquisition-runner.ts AcquisitionRunner has this shape). */
 export interface AcquisitionJoiner {
   join(): { result: Promise<unknown>; detach: () => void };
 }
@@ -24,7 +25,7 @@ export interface SealerActivity {
   bytesTotal: number;
 }
 
-export class IncompleteMediumError extends Error {
+export class IncompleteMediumError extends OperationError {
   constructor(undecidedBytes: number) {
     super(
       `the image hash needs every sector tried, but ${undecidedBytes} bytes are still untried after the acquisition ` +

@@ -7,13 +7,14 @@
 import { Extent, SectorMap, SectorStatus } from '../../cache/extent-map';
 import { RandomReader } from '../../sbx/reader';
 import { RangeReader } from '../device-cache';
+import { OperationError } from '../../errors';
 
 /** '?', '*' and '/' are sectors whose outcome is not known yet (ddrescue's untried / untrimmed / unscraped). */
 export function isUndetermined(s: SectorStatus): boolean {
   return s === '?' || s === '*' || s === '/';
 }
 
-export class InconsistentCacheError extends Error {
+export class InconsistentCacheError extends OperationError {
   constructor(offset: number) {
     super(`the cache returned a short read without a bad sector at byte ${offset}`);
     this.name = 'InconsistentCacheError';

@@ -2,7 +2,7 @@
 // serving reads while the next unit is computed (Reed-Solomon parity and block CRCs are most of the CPU of a
 // copy); falls back to this thread when no worker can be had.
 import * as os from 'os';
-import { ContainerRenderer, contiguousPlan } from '../../sbx/random-access';
+import { ContainerRenderer, contiguousPlan } from '../../sbx/format/random-access';
 import { RenderHelper, RenderSpec, renderSpecOf } from '../../sbx/render-helper';
 
 export interface UnitJob {

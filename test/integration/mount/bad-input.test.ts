@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { mountAt } from '../../../src/fs/mountinfo';
+import { mountAt } from '../../../src/fuse/mountinfo';
 import { blkfs, cleanup, mount, patternImage, rangesWithStatus, readStatus, run, tempDir, umount } from './harness';
 
 const SIZE = 16 << 20;

@@ -5,8 +5,8 @@ import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { controlSocketPath } from '../../../src/fs/control-protocol';
-import { mountAt } from '../../../src/fs/mountinfo';
+import { controlSocketPath } from '../../../src/server/control-protocol';
+import { mountAt } from '../../../src/fuse/mountinfo';
 import { BadRange, truthMapfile } from '../../helpers/truth-mapfile';
 
 export { BadRange, truthMapfile };

@@ -5,9 +5,9 @@ import { expect } from 'chai';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Layout } from '../../../src/sbx/layout';
-import { parseMetadataPayload } from '../../../src/sbx/metadata';
-import { uidToHex } from '../../../src/sbx/header';
+import { Layout } from '../../../src/sbx/format/layout';
+import { parseMetadataPayload } from '../../../src/sbx/format/metadata';
+import { uidToHex } from '../../../src/sbx/format/header';
 import { BadRange, blkfs, cleanup, mapBlocks, MAIN_JS, mount, run, startNbdkit, tempDir, umount, writeMedium } from '../mount/harness';
 import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
 

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { CachedDevice, CachedDeviceOptions } from '../../../src/cache/cached-device';
 import { CacheBusyError, CacheMismatchError } from '../../../src/cache/errors';
 import { parseMapfile } from '../../../src/cache/mapfile';
-import { SourceLostError } from '../../../src/nbd/block-source';
+import { SourceLostError } from '../../../src/source/block-source';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1024 * 1024;

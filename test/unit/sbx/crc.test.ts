@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { crc16, CRC16_TABLE } from '../../../src/sbx/crc';
-import { buildBlock } from '../../../src/sbx/header';
+import { crc16, CRC16_TABLE } from '../../../src/sbx/format/crc';
+import { buildBlock } from '../../../src/sbx/format/header';
 
 describe('sbx/crc16 (CRC-16/XMODEM seeded with the version)', () => {
   const check = Buffer.from('123456789');

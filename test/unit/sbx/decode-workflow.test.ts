@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { decodeContainer } from '../../../src/sbx/decode';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, sha256, tempDir } from './workflow-helpers';
-import { SbxVersion } from '../../../src/sbx/specs';
+import { SbxVersion } from '../../../src/sbx/format/specs';
 
 function sink(): { stream: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = [];

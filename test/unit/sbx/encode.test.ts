@@ -5,9 +5,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
 import { encodeFile, EncodeParamError, encodeStream, resolveByteRange, resolveEncodeParams } from '../../../src/sbx/encode';
-import { uidToHex } from '../../../src/sbx/header';
-import { MetadataTooLargeError, parseMetadataPayload } from '../../../src/sbx/metadata';
-import { formatMultihash } from '../../../src/sbx/multihash';
+import { uidToHex } from '../../../src/sbx/format/header';
+import { MetadataTooLargeError, parseMetadataPayload } from '../../../src/sbx/format/metadata';
+import { formatMultihash } from '../../../src/sbx/format/multihash';
 import { RenderHelper } from '../../../src/sbx/render-helper';
 import { readVector, VECTOR_CASES, VECTORS_DIR } from './vectors';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { buildBlock, isBlankBlock, isValidBlock, parseHeader, parseUidHex, uidToHex, writeHeader } from '../../../src/sbx/header';
+import { buildBlock, isBlankBlock, isValidBlock, parseHeader, parseUidHex, uidToHex, writeHeader } from '../../../src/sbx/format/header';
 
 describe('sbx/header', () => {
   const uid = Buffer.from('0123456789ab', 'hex');

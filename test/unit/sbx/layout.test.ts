@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Layout, LayoutParamError } from '../../../src/sbx/layout';
+import { Layout, LayoutParamError } from '../../../src/sbx/format/layout';
 import { VECTORS_DIR } from './vectors';
 
 describe('sbx/layout', () => {

@@ -6,8 +6,8 @@ import {
   MetadataTooLargeError,
   parseMetadataFields,
   parseMetadataPayload,
-} from '../../../src/sbx/metadata';
-import { encodeMultihash } from '../../../src/sbx/multihash';
+} from '../../../src/sbx/format/metadata';
+import { encodeMultihash } from '../../../src/sbx/format/multihash';
 
 const tlv = (id: string, value: Buffer): Buffer => Buffer.concat([Buffer.from(id, 'ascii'), Buffer.of(value.length), value]);
 const u64 = (n: number): Buffer => {

@@ -10,8 +10,8 @@ import {
   multihashLengthOf,
   parseHashTypeName,
   parseMultihash,
-} from '../../../src/sbx/multihash';
-import { parseMetadataPayload } from '../../../src/sbx/metadata';
+} from '../../../src/sbx/format/multihash';
+import { parseMetadataPayload } from '../../../src/sbx/format/metadata';
 import { readVector } from './vectors';
 
 describe('sbx/multihash', () => {

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { createHash } from 'crypto';
-import { makeContainerSpec, standardMetadata } from '../../../src/sbx/container-spec';
-import { isValidBlock, parseHeader } from '../../../src/sbx/header';
-import { Layout } from '../../../src/sbx/layout';
-import { hashBytes } from '../../../src/sbx/multihash';
-import { blockAt, readContainer, SourceTooShortError } from '../../../src/sbx/random-access';
+import { makeContainerSpec, standardMetadata } from '../../../src/sbx/format/container-spec';
+import { isValidBlock, parseHeader } from '../../../src/sbx/format/header';
+import { Layout } from '../../../src/sbx/format/layout';
+import { hashBytes } from '../../../src/sbx/format/multihash';
+import { blockAt, readContainer, SourceTooShortError } from '../../../src/sbx/format/random-access';
 import { BufferReader, RandomReader } from '../../../src/sbx/reader';
-import { ReedSolomon } from '../../../src/sbx/reed-solomon';
-import { HEADER_SIZE, SbxVersion } from '../../../src/sbx/specs';
+import { ReedSolomon } from '../../../src/sbx/format/reed-solomon';
+import { HEADER_SIZE, SbxVersion } from '../../../src/sbx/format/specs';
 import { readVector, VECTOR_CASES, VectorCase } from './vectors';
 
 /** A reader that logs every range it is asked for. */

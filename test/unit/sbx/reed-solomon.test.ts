@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { buildEncodingMatrix, gfMul, gfPow, ReedSolomon } from '../../../src/sbx/reed-solomon';
+import { buildEncodingMatrix, gfMul, gfPow, ReedSolomon } from '../../../src/sbx/format/reed-solomon';
 
 /** Data shard i, byte j = (31·i + 7·j + 1) mod 256 — the pattern of sbx-format.md §7.2's crate vectors. */
 function pattern(d: number, len: number): Uint8Array[] {

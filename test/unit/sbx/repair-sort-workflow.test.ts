@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { repairContainer } from '../../../src/sbx/repair';
 import { sortContainer } from '../../../src/sbx/sort';
 import { decodeContainer } from '../../../src/sbx/decode';
-import { Layout } from '../../../src/sbx/layout';
+import { Layout } from '../../../src/sbx/format/layout';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, seededRandom, tempDir, zeroBlocks } from './workflow-helpers';
 

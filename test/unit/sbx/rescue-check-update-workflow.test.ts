@@ -6,7 +6,7 @@ import { decodeContainer } from '../../../src/sbx/decode';
 import { checkContainer } from '../../../src/sbx/check';
 import { updateContainer, editFields } from '../../../src/sbx/update';
 import { showContainer } from '../../../src/sbx/show';
-import { parseMetadataFields } from '../../../src/sbx/metadata';
+import { parseMetadataFields } from '../../../src/sbx/format/metadata';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, tempDir } from './workflow-helpers';
 

@@ -3,11 +3,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { encodeFile } from '../../../src/sbx/encode';
-import { buildBlock } from '../../../src/sbx/header';
-import { Layout } from '../../../src/sbx/layout';
+import { buildBlock } from '../../../src/sbx/format/header';
+import { Layout } from '../../../src/sbx/format/layout';
 import { BufferReader } from '../../../src/sbx/reader';
-import { findReferenceBlock, guessBurstLevel, guessStartingBlockIndex, scanBlocks } from '../../../src/sbx/scan';
-import { SbxVersion } from '../../../src/sbx/specs';
+import { findReferenceBlock, guessBurstLevel, guessStartingBlockIndex, scanBlocks } from '../../../src/sbx/format/scan';
+import { SbxVersion } from '../../../src/sbx/format/specs';
 import { readVector } from './vectors';
 
 /** Deterministic noise that contains no SBX signature. */

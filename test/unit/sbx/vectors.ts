@@ -1,8 +1,8 @@
 /** Locates ../shared/vectors (the reference tools' outputs) and describes each container (vectors/README.md). */
 import * as fs from 'fs';
 import * as path from 'path';
-import { HashType } from '../../../src/sbx/multihash';
-import { SbxVersion } from '../../../src/sbx/specs';
+import { HashType } from '../../../src/sbx/format/multihash';
+import { SbxVersion } from '../../../src/sbx/format/specs';
 
 /** /work/shared/vectors seen from dist/test/unit/sbx (or from test/unit/sbx under ts-node). */
 export const VECTORS_DIR =

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { Layout } from '../../../src/sbx/layout';
-import { guessBurstFromPositions } from '../../../src/views/rescued/burst-guess';
+import { Layout } from '../../../src/sbx/format/layout';
+import { guessBurstFromPositions } from '../../../src/sbx/format/burst-guess';
 import { safeFileName } from '../../../src/views/rescued/safe-file-name';
 import { defaultImageName } from '../../../src/views/sbx/image-identity';
 import { parseImageParams, SbxImageParamsError } from '../../../src/views/sbx/image-params';

@@ -1,10 +1,10 @@
 // Builds SBX containers in memory with the library's random-access core (the encoder's own path).
-import { makeContainerSpec, standardMetadata } from '../../../src/sbx/container-spec';
-import { Layout } from '../../../src/sbx/layout';
-import { hashBytes } from '../../../src/sbx/multihash';
-import { readContainer } from '../../../src/sbx/random-access';
+import { makeContainerSpec, standardMetadata } from '../../../src/sbx/format/container-spec';
+import { Layout } from '../../../src/sbx/format/layout';
+import { hashBytes } from '../../../src/sbx/format/multihash';
+import { readContainer } from '../../../src/sbx/format/random-access';
 import { BufferReader } from '../../../src/sbx/reader';
-import { SbxVersion } from '../../../src/sbx/specs';
+import { SbxVersion } from '../../../src/sbx/format/specs';
 
 export interface TestContainerParams {
   version: SbxVersion;

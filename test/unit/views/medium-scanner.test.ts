@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
-import { buildBlock } from '../../../src/sbx/header';
+import { buildBlock } from '../../../src/sbx/format/header';
 import { BlockIndex } from '../../../src/views/rescued/block-index';
 import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
 import { makeContainer, pseudoRandom } from './containers';

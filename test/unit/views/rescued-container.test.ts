@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
-import { Layout } from '../../../src/sbx/layout';
+import { Layout } from '../../../src/sbx/format/layout';
 import { BlockIndex } from '../../../src/views/rescued/block-index';
 import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
 import { RescuedContainers } from '../../../src/views/rescued/rescued-views';

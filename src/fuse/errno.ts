@@ -1,0 +1,21 @@
+// The one errno table: what a FUSE caller sees for each view answer or failure.
+import * as os from 'os';
+import { MediaError, SourceLostError } from '../source/block-source';
+import { ErrnoName, ViewErrno } from '../views/view';
+
+/** fuse-native wants negative errno numbers. */
+export function fuseErrno(name: ErrnoName): number {
+  return -os.constants.errno[name];
+}
+
+/** The errno a reader gets when a view fails instead of answering. */
+export function errnoNameOf(err: unknown): ErrnoName {
+  if (err instanceof ViewErrno) return err.errno;
+  // A bad sector is EIO, as from a disk.
+  if (err instanceof MediaError) return 'EIO';
+  // The source is gone (nbdkit died, medium removed): not a verdict on any sector. ENXIO is what a vanished
+  // block device answers, and tells the user it is not the data that is bad.
+  if (err instanceof SourceLostError) return 'ENXIO';
+  // Anything else (cache disk full, SQLite error): the read failed; the reader must not get invented bytes.
+  return 'EIO';
+}

@@ -1,0 +1,52 @@
+// Client side of the control socket (the CLI of umount, acquire, export).
+import * as net from 'net';
+import { ControlReply, ControlRequest, encodeLine, LineDecoder } from './control-protocol';
+import { OperationError } from '../errors';
+
+export interface ControlSession {
+  /** Sends a further request on the same connection (e.g. cancel). */
+  send(req: ControlRequest): void;
+  /** Resolves with the final reply (`done` or `error`); progress replies go to onProgress. */
+  readonly result: Promise<ControlReply>;
+}
+
+export class ControlConnectError extends OperationError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlConnectError';
+  }
+}
+
+export function controlRequest(
+  socketPath: string,
+  req: ControlRequest,
+  onProgress: (reply: ControlReply) => void = () => {},
+): ControlSession {
+  const sock = net.createConnection(socketPath);
+  sock.setEncoding('utf8');
+  const decoder = new LineDecoder();
+  const result = new Promise<ControlReply>((resolve, reject) => {
+    let final: ControlReply | undefined;
+    sock.once('connect', () => sock.write(encodeLine(req)));
+    sock.on('data', (chunk: string) => {
+      for (const msg of decoder.push(chunk) as ControlReply[]) {
+        if (msg.type === 'progress') onProgress(msg);
+        else final ??= msg;
+      }
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (final) return;
+      reject(new ControlConnectError(`cannot talk to the blkfs server at ${socketPath}: ${err.code ?? err.message}`));
+    });
+    sock.on('close', () => {
+      if (final) resolve(final);
+      else reject(new ControlConnectError(`the blkfs server closed the control connection without an answer`));
+    });
+  });
+  return {
+    send: (r) => {
+      if (!sock.destroyed) sock.write(encodeLine(r));
+    },
+    result,
+  };
+}

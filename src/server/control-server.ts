@@ -1,0 +1,84 @@
+// Listens on the control socket and hands each request to the server's handlers.
+import * as fs from 'fs';
+import * as net from 'net';
+import { ControlReply, ControlRequest, encodeLine, LineDecoder } from './control-protocol';
+import { exitCodeOf } from '../errors';
+
+export interface ControlConnection {
+  send(reply: ControlReply): void;
+  /** Resolves when the client hangs up (or is gone). */
+  readonly closed: Promise<void>;
+  /** Requests after the first one on this connection (e.g. cancel). */
+  onRequest(listener: (req: ControlRequest) => void): void;
+}
+
+export type ControlHandler = (req: ControlRequest, conn: ControlConnection) => Promise<void>;
+
+export class ControlServer {
+  private constructor(
+    readonly path: string,
+    private readonly server: net.Server,
+  ) {}
+
+  static async listen(socketPath: string, handle: ControlHandler, onError: (err: unknown) => void): Promise<ControlServer> {
+    // A socket file left by a killed server (same pid reused) would give EADDRINUSE.
+    fs.rmSync(socketPath, { force: true });
+    const server = net.createServer((sock) => serve(sock, handle, onError));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    fs.chmodSync(socketPath, 0o600);
+    return new ControlServer(socketPath, server);
+  }
+
+  /** Stops accepting clients. Open connections are not waited for: one of them may be the `shutdown` request
+   *  that is closing us. */
+  async close(): Promise<void> {
+    this.server.close();
+    fs.rmSync(this.path, { force: true });
+  }
+}
+
+function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown) => void): void {
+  sock.setEncoding('utf8');
+  const decoder = new LineDecoder();
+  const later: Array<(req: ControlRequest) => void> = [];
+  let started = false;
+  const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+  sock.on('error', () => {}); // a client that vanished is not a server error
+  const conn: ControlConnection = {
+    send: (reply) => {
+      if (!sock.destroyed) sock.write(encodeLine(reply));
+    },
+    closed,
+    onRequest: (l) => later.push(l),
+  };
+  sock.on('data', (chunk: string) => {
+    let msgs: unknown[];
+    try {
+      msgs = decoder.push(chunk);
+    } catch {
+      conn.send({ type: 'error', message: 'malformed control request', exitCode: 1 });
+      sock.end();
+      return;
+    }
+    for (const msg of msgs) {
+      const req = msg as ControlRequest;
+      if (started) {
+        later.forEach((l) => l(req));
+        continue;
+      }
+      started = true;
+      handle(req, conn)
+        .catch((err: unknown) => {
+          onError(err);
+          conn.send({ type: 'error', message: err instanceof Error ? err.message : String(err), exitCode: exitCodeOf(err) });
+        })
+        .finally(() => sock.end());
+    }
+  });
+}

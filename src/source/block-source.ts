@@ -1,0 +1,61 @@
+// The narrow interface every layer above the device speaks: a read-only byte range of fixed size.
+// Layers compose like nbdkit filters: device (nbdkit) → NBD client → cache → views.
+import { OperationError } from '../errors';
+
+export interface SourceStats {
+  /** Successful read requests and the bytes they returned. */
+  reads: number;
+  bytes: number;
+  /** Read requests that failed with a media error. */
+  failedReads: number;
+  /** Read requests that failed because the source was lost (not a verdict on any sector). */
+  lostReads?: number;
+  /** Times the source was reconnected (nbdkit restarted or NBD connection re-established). */
+  reconnects?: number;
+}
+
+/** What identifies the source outside its bytes; the cache may fold it into the medium identity. */
+export type SourceIdentityHint =
+  | { kind: 'file'; path: string; dev: number; ino: number; mtimeMs: number }
+  | { kind: 'device'; path: string; realPath: string; rdev: number }
+  | { kind: 'nbd'; uri: string };
+
+export type SourceEvent = { type: 'lost'; message: string } | { type: 'reconnected'; message: string };
+
+export interface BlockSource {
+  /** Size of the medium in bytes. */
+  readonly size: number;
+  /** Logical sector size in bytes (512, 2048, 4096...). */
+  readonly sectorSize: number;
+  /**
+   * Reads exactly `length` bytes at `offset`. Rejects with MediaError when the medium reports an
+   * error for (part of) the range, or SourceLostError when the source itself is gone.
+   */
+  read(offset: number, length: number): Promise<Buffer>;
+  stats(): SourceStats;
+  close(): Promise<void>;
+  readonly identityHint?: SourceIdentityHint;
+  /** Lost / reconnected notifications; returns an unsubscribe function. */
+  onEvent?(listener: (event: SourceEvent) => void): () => void;
+}
+
+/** The medium answered, with an error: a bad sector (or more) inside the requested range. */
+export class MediaError extends OperationError {
+  constructor(
+    readonly offset: number,
+    readonly length: number,
+    readonly errno: number,
+    message?: string,
+  ) {
+    super(message ?? `read error (errno ${errno}) in ${length} bytes at ${offset}`);
+    this.name = 'MediaError';
+  }
+}
+
+/** The source is unreachable (nbdkit died, connection dropped): not a verdict on any sector. */
+export class SourceLostError extends OperationError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceLostError';
+  }
+}

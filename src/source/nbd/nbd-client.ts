@@ -1,0 +1,431 @@
+// A small read-only NBD client: fixed newstyle handshake, structured replies, pipelined READs.
+// It only ever sends READ and DISC (blkfs never writes to a source).
+import * as net from 'net';
+import { MediaError, SourceLostError } from '../block-source';
+import * as P from './nbd-protocol';
+import { NbdProtocolError } from './nbd-protocol';
+import { ByteConsumer, SocketReader } from './socket-reader';
+import { NbdTarget, nbdTargetUri } from '../source-spec';
+
+export interface NbdConnectOptions {
+  /** Gives up on connect + handshake after this long (default 10 s). */
+  timeoutMs?: number;
+}
+
+interface Negotiated {
+  size: number;
+  transmissionFlags: number;
+  structuredReplies: boolean;
+  blockSize?: P.BlockSizeInfo;
+}
+
+interface PendingRead {
+  offset: number;
+  length: number;
+  buf: Buffer;
+  /** Bytes delivered by data/hole chunks; must equal length when a successful reply is done. */
+  covered: number;
+  error?: Error;
+  resolve: (buf: Buffer) => void;
+  reject: (err: Error) => void;
+}
+
+// Largest error chunk we accept: the message is at most 4 KiB by spec, plus a few fixed fields.
+const MAX_ERROR_CHUNK = 64 * 1024;
+
+export class NbdClient {
+  readonly size: number;
+  readonly transmissionFlags: number;
+  readonly structuredReplies: boolean;
+  /** Only set when the server advertised NBD_INFO_BLOCK_SIZE (we then obey it). */
+  readonly blockSize?: P.BlockSizeInfo;
+  /** Resolves when the connection has ended: undefined after disconnect(), the reason if it was lost. */
+  readonly closed: Promise<SourceLostError | undefined>;
+
+  private readonly pending = new Map<number, PendingRead>();
+  private nextCookie = 1;
+  private lostWith?: SourceLostError;
+  /** Set when the server answered ESHUTDOWN: we then disconnect, as the spec asks, and report a loss. */
+  private shutdownBy?: SourceLostError;
+  private disconnecting?: Promise<void>;
+  private drainWaiters: (() => void)[] = [];
+  private resolveClosed!: (reason: SourceLostError | undefined) => void;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly reader: SocketReader,
+    readonly uri: string,
+    negotiated: Negotiated,
+  ) {
+    this.size = negotiated.size;
+    this.transmissionFlags = negotiated.transmissionFlags;
+    this.structuredReplies = negotiated.structuredReplies;
+    this.blockSize = negotiated.blockSize;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    socket.on('close', () => this.connectionEnded(new Error('connection closed by the server')));
+    // A protocol error means we can no longer trust the stream: hard disconnect (the spec's rule).
+    const parser = new ReplyParser({
+      take: (cookie) => this.takePending(cookie),
+      errorFor: (p, e) => this.errorFor(p, e),
+      finish: (cookie, p) => this.finish(cookie, p),
+    });
+    reader.handOver(parser, (err) => this.connectionEnded(err));
+  }
+
+  static async connect(target: NbdTarget, options: NbdConnectOptions = {}): Promise<NbdClient> {
+    const uri = nbdTargetUri(target);
+    const reader = new SocketReader();
+    const socket =
+      'socket' in target
+        ? net.createConnection({ path: target.socket, onread: reader.onread })
+        : net.createConnection({ port: target.port, host: target.host, onread: reader.onread });
+    reader.attach(socket);
+    const timer = setTimeout(() => socket.destroy(new Error(`timed out after ${options.timeoutMs ?? 10000} ms`)), options.timeoutMs ?? 10000);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+      });
+      if (!('socket' in target)) socket.setNoDelay(true);
+      const negotiated = await handshake(socket, reader, target.exportName);
+      return new NbdClient(socket, reader, uri, negotiated);
+    } catch (err) {
+      socket.destroy();
+      if (err instanceof NbdProtocolError) throw new NbdProtocolError(`${uri}: ${err.message}`);
+      throw new SourceLostError(`cannot connect to NBD server ${uri}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get readOnly(): boolean {
+    return (this.transmissionFlags & P.NBD_FLAG_READ_ONLY) !== 0;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Reads exactly `length` bytes at `offset`. Large reads are split into requests the server accepts
+   * (its advertised maximum, else 32 MiB); with an advertised minimum block size the range is widened
+   * to it and the asked bytes are cut out. Requests are pipelined: call read() many times at once.
+   */
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (this.lostWith) throw this.lostWith;
+    if (this.disconnecting) throw new SourceLostError(`NBD client for ${this.uri} is disconnecting`);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new RangeError(`read of ${length} bytes at ${offset} is outside the export (size ${this.size})`);
+    }
+    if (length === 0) return Buffer.alloc(0);
+
+    const align = this.blockSize?.min ?? 1;
+    const start = Math.floor(offset / align) * align;
+    const end = Math.min(Math.ceil((offset + length) / align) * align, this.size);
+    const maxPayload = Math.floor(Math.min(this.blockSize?.max ?? Infinity, P.DEFAULT_MAX_PAYLOAD) / align) * align;
+
+    const pieces: Promise<Buffer>[] = [];
+    for (let at = start; at < end; at += maxPayload) pieces.push(this.sendRead(at, Math.min(maxPayload, end - at)));
+    const settled = await Promise.allSettled(pieces);
+    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
+    if (failures.length > 0) throw pickError(failures, offset, length);
+
+    const buffers = settled.map((s) => (s as PromiseFulfilledResult<Buffer>).value);
+    const whole = buffers.length === 1 ? buffers[0] : Buffer.concat(buffers, end - start);
+    return offset === start && length === whole.length ? whole : whole.subarray(offset - start, offset - start + length);
+  }
+
+  /**
+   * Waits for every in-flight reply, then sends NBD_CMD_DISC and closes. Hanging up with requests in
+   * flight makes nbdkit 1.32 abort (raw_send_socket: Assertion 'sock >= 0', fixed in 1.33.10).
+   */
+  disconnect(): Promise<void> {
+    this.disconnecting ??= (async () => {
+      while (this.pending.size > 0 && !this.lostWith) await new Promise<void>((r) => this.drainWaiters.push(r));
+      if (!this.lostWith) {
+        this.socket.write(P.encodeRequest({ type: P.NBD_CMD_DISC, cookie: this.nextCookie++, offset: 0, length: 0 }));
+        this.socket.end();
+        const timer = setTimeout(() => this.socket.destroy(), 5000);
+        await this.closed;
+        clearTimeout(timer);
+      }
+    })();
+    return this.disconnecting;
+  }
+
+  private sendRead(offset: number, length: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      if (this.lostWith) return reject(this.lostWith);
+      const cookie = this.nextCookie;
+      this.nextCookie = (this.nextCookie % 0xffffffff) + 1;
+      this.pending.set(cookie, { offset, length, buf: Buffer.allocUnsafe(length), covered: 0, resolve, reject });
+      this.socket.write(P.encodeRequest({ type: P.NBD_CMD_READ, cookie, offset, length }));
+    });
+  }
+
+  private takePending(cookie: number): PendingRead {
+    const p = this.pending.get(cookie);
+    if (!p) throw new NbdProtocolError(`reply for unknown cookie ${cookie}`);
+    return p;
+  }
+
+  private errorFor(p: PendingRead, e: P.ErrorChunk): Error {
+    const detail = e.message ? `: ${e.message}` : '';
+    // ESHUTDOWN is the server going away, not the medium failing.
+    if (e.errno === P.NBD_ESHUTDOWN) {
+      // nbdkit answers ESHUTDOWN after SIGTERM and only exits once its clients have sent NBD_CMD_DISC.
+      this.shutdownBy ??= new SourceLostError(`NBD server ${this.uri} is shutting down${detail}`);
+      void this.disconnect();
+      return this.shutdownBy;
+    }
+    const end = p.offset + p.length;
+    const at = e.offset !== undefined && e.offset >= p.offset && e.offset < end ? e.offset : p.offset;
+    return new MediaError(at, end - at, e.errno, `read error ${P.errnoName(e.errno)} at byte ${at} (in ${p.length} bytes at ${p.offset})${detail}`);
+  }
+
+  private finish(cookie: number, p: PendingRead): void {
+    this.pending.delete(cookie);
+    if (p.error) p.reject(p.error);
+    else if (p.covered !== p.length) {
+      const problem = `READ reply covered ${p.covered} of ${p.length} bytes`;
+      p.reject(new SourceLostError(`NBD protocol error from ${this.uri}: ${problem}`));
+      throw new NbdProtocolError(problem);
+    } else p.resolve(p.buf);
+    if (this.pending.size === 0) this.drainWaiters.splice(0).forEach((wake) => wake());
+  }
+
+  /** The connection is gone (or unusable): every in-flight read fails with SourceLostError. */
+  private connectionEnded(reason: Error): void {
+    if (this.lostWith) return;
+    const deliberate = this.disconnecting !== undefined && this.pending.size === 0 && !this.shutdownBy;
+    this.lostWith = deliberate
+      ? new SourceLostError(`NBD client for ${this.uri} was disconnected`)
+      : (this.shutdownBy ?? new SourceLostError(`lost NBD connection to ${this.uri}: ${reason.message}`));
+    this.reader.close(reason);
+    this.socket.destroy();
+    for (const p of this.pending.values()) p.reject(this.lostWith);
+    this.pending.clear();
+    this.drainWaiters.splice(0).forEach((wake) => wake());
+    this.resolveClosed(deliberate ? undefined : this.lostWith);
+  }
+}
+
+/** What the reply parser needs from the client. */
+interface ReplyHandlers {
+  /** The in-flight read a reply is for; throws NbdProtocolError for an unknown cookie. */
+  take(cookie: number): PendingRead;
+  errorFor(p: PendingRead, e: P.ErrorChunk): Error;
+  /** The reply to `p` is complete (resolve or reject it). */
+  finish(cookie: number, p: PendingRead): void;
+}
+
+/**
+ * Transmission-phase replies, parsed synchronously as bytes arrive (simple replies and structured chunks). While
+ * a read's payload is expected, destination() names where it goes in the read's buffer, so the socket reads
+ * straight into it. Any protocol violation throws (the connection is then dropped).
+ */
+class ReplyParser implements ByteConsumer {
+  private readonly header = Buffer.allocUnsafe(P.STRUCTURED_REPLY_HEADER_SIZE);
+  /** Header bytes in hand, and how many the header has (4 until the magic says which form). */
+  private headerHave = 0;
+  private headerSize = 4;
+  /** A small fixed-length part being collected (a data chunk's offset, a hole, an error), then its handler. */
+  private small?: { buf: Buffer; have: number; then: (buf: Buffer) => void };
+  /** Payload going to target[at, at+left), then its handler. */
+  private payload?: { target: Buffer; at: number; left: number; then: () => void };
+
+  constructor(private readonly client: ReplyHandlers) {}
+
+  destination(): Buffer | undefined {
+    const d = this.payload;
+    return d ? d.target.subarray(d.at, d.at + d.left) : undefined;
+  }
+
+  filled(n: number): void {
+    const d = this.payload as { target: Buffer; at: number; left: number; then: () => void };
+    d.at += n;
+    d.left -= n;
+    if (d.left === 0) this.endPayload(d);
+  }
+
+  consume(src: Buffer, from: number, to: number): void {
+    let i = from;
+    while (i < to) {
+      const d = this.payload;
+      if (d) {
+        const n = Math.min(d.left, to - i);
+        src.copy(d.target, d.at, i, i + n);
+        i += n;
+        this.filled(n);
+      } else if (this.small) {
+        const sm = this.small;
+        const n = Math.min(sm.buf.length - sm.have, to - i);
+        src.copy(sm.buf, sm.have, i, i + n);
+        sm.have += n;
+        i += n;
+        if (sm.have === sm.buf.length) {
+          this.small = undefined;
+          sm.then(sm.buf);
+        }
+      } else {
+        const n = Math.min(this.headerSize - this.headerHave, to - i);
+        src.copy(this.header, this.headerHave, i, i + n);
+        this.headerHave += n;
+        i += n;
+        if (this.headerHave === this.headerSize) this.onHeaderBytes();
+      }
+    }
+  }
+
+  private endPayload(d: { then: () => void }): void {
+    this.payload = undefined;
+    d.then();
+  }
+
+  /** Collects `n` bytes, then calls `then` with them (at once for n = 0). */
+  private collect(n: number, then: (buf: Buffer) => void): void {
+    if (n === 0) then(Buffer.alloc(0));
+    else this.small = { buf: Buffer.allocUnsafe(n), have: 0, then };
+  }
+
+  private onHeaderBytes(): void {
+    if (this.headerSize === 4) {
+      const magic = P.replyMagic(this.header);
+      if (magic === P.NBD_SIMPLE_REPLY_MAGIC) this.headerSize = P.SIMPLE_REPLY_HEADER_SIZE;
+      else if (magic === P.NBD_STRUCTURED_REPLY_MAGIC) this.headerSize = P.STRUCTURED_REPLY_HEADER_SIZE;
+      else throw new NbdProtocolError(`bad reply magic 0x${magic.toString(16)}`);
+      return;
+    }
+    const size = this.headerSize;
+    this.headerHave = 0;
+    this.headerSize = 4;
+    if (size === P.SIMPLE_REPLY_HEADER_SIZE) this.onSimpleReply(P.parseSimpleReplyHeader(this.header.subarray(0, size)));
+    else this.onChunk(P.parseChunkHeader(this.header));
+  }
+
+  private onSimpleReply({ error, cookie }: P.SimpleReplyHeader): void {
+    const p = this.client.take(cookie);
+    const done = () => {
+      p.covered = p.length;
+      this.client.finish(cookie, p);
+    };
+    if (error !== 0) {
+      p.error = this.client.errorFor(p, { errno: error, message: '' });
+      done();
+    } else {
+      this.payload = { target: p.buf, at: 0, left: p.length, then: done };
+    }
+  }
+
+  private onChunk(chunk: P.ChunkHeader): void {
+    const p = this.client.take(chunk.cookie);
+    const next = () => {
+      if (chunk.flags & P.NBD_REPLY_FLAG_DONE) this.client.finish(chunk.cookie, p);
+    };
+    if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_DATA) {
+      if (chunk.length <= 8) throw new NbdProtocolError('OFFSET_DATA chunk without data');
+      this.collect(8, (b) => {
+        const at = Number(b.readBigUInt64BE(0));
+        const n = chunk.length - 8;
+        checkInside(p, at, n);
+        this.payload = {
+          target: p.buf,
+          at: at - p.offset,
+          left: n,
+          then: () => {
+            p.covered += n;
+            next();
+          },
+        };
+      });
+    } else if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_HOLE) {
+      this.collect(chunk.length, (b) => {
+        const hole = P.parseHoleChunk(b);
+        checkInside(p, hole.offset, hole.length);
+        p.buf.fill(0, hole.offset - p.offset, hole.offset - p.offset + hole.length);
+        p.covered += hole.length;
+        next();
+      });
+    } else if (P.isErrorChunk(chunk.type)) {
+      if (chunk.length > MAX_ERROR_CHUNK) throw new NbdProtocolError(`error chunk of ${chunk.length} bytes`);
+      this.collect(chunk.length, (b) => {
+        // Unknown error types still start with error(32), message length(16): the request failed.
+        const type = chunk.type === P.NBD_REPLY_TYPE_ERROR_OFFSET ? chunk.type : P.NBD_REPLY_TYPE_ERROR;
+        p.error = worseError(p.error, this.client.errorFor(p, P.parseErrorChunk(type, b)));
+        next();
+      });
+    } else if (chunk.type === P.NBD_REPLY_TYPE_NONE) {
+      if (chunk.length !== 0 || !(chunk.flags & P.NBD_REPLY_FLAG_DONE)) throw new NbdProtocolError('malformed NONE chunk');
+      next();
+    } else {
+      throw new NbdProtocolError(`unknown structured reply chunk type ${chunk.type}`);
+    }
+  }
+}
+
+/** Several error chunks for one read: a lost source wins, else the lowest failing offset. */
+function worseError(current: Error | undefined, next: Error): Error {
+  if (!current) return next;
+  if (!(current instanceof MediaError)) return current;
+  if (!(next instanceof MediaError)) return next;
+  return next.offset < current.offset ? next : current;
+}
+
+function checkInside(p: PendingRead, at: number, n: number): void {
+  if (at < p.offset || at + n > p.offset + p.length) {
+    throw new NbdProtocolError(`reply chunk ${at}+${n} outside the request ${p.offset}+${p.length}`);
+  }
+}
+
+/** One error for a split read: a lost source wins (nothing is known about the sectors), else the first bad byte. */
+function pickError(errors: Error[], offset: number, length: number): Error {
+  const lost = errors.find((e) => !(e instanceof MediaError));
+  if (lost) return lost;
+  const first = (errors as MediaError[]).reduce((a, b) => (b.offset < a.offset ? b : a));
+  const end = offset + length;
+  const at = Math.max(first.offset, offset);
+  // Outside the asked range only when the server's minimum block size widened the read.
+  if (at >= end) return new MediaError(offset, length, first.errno, first.message);
+  return at === first.offset && first.offset + first.length <= end
+    ? first
+    : new MediaError(at, Math.min(first.offset + first.length, end) - at, first.errno, first.message);
+}
+
+async function handshake(socket: net.Socket, reader: SocketReader, exportName: string): Promise<Negotiated> {
+  const { handshakeFlags } = P.parseServerGreeting(await reader.read(P.SERVER_GREETING_SIZE));
+  socket.write(P.encodeClientFlags(handshakeFlags));
+
+  socket.write(P.encodeOption(P.NBD_OPT_STRUCTURED_REPLY));
+  let structuredReplies = false;
+  for (;;) {
+    const reply = await readOptionReply(reader, P.NBD_OPT_STRUCTURED_REPLY);
+    if (reply.type === P.NBD_REP_ACK) structuredReplies = true;
+    if (reply.type === P.NBD_REP_ACK || P.isOptionError(reply.type)) break; // an error just means simple replies
+  }
+
+  socket.write(P.encodeOption(P.NBD_OPT_GO, P.encodeGoData(exportName, [P.NBD_INFO_BLOCK_SIZE])));
+  let exportInfo: { size: number; transmissionFlags: number } | undefined;
+  let blockSize: P.BlockSizeInfo | undefined;
+  for (;;) {
+    const reply = await readOptionReply(reader, P.NBD_OPT_GO);
+    if (P.isOptionError(reply.type)) {
+      const what = reply.type === P.NBD_REP_ERR_UNSUP ? 'server does not support NBD_OPT_GO' : `export '${exportName}' refused`;
+      throw new NbdProtocolError(`${what} (${P.describeOptionError(reply.type, reply.payload)})`);
+    }
+    if (reply.type === P.NBD_REP_ACK) break;
+    if (reply.type === P.NBD_REP_INFO) {
+      const info = P.parseInfoReply(reply.payload);
+      if (info.kind === 'export') exportInfo = info;
+      if (info.kind === 'blockSize') blockSize = info.blockSize;
+    }
+  }
+  if (!exportInfo) throw new NbdProtocolError('server finished NBD_OPT_GO without NBD_INFO_EXPORT');
+  return { ...exportInfo, structuredReplies, blockSize };
+}
+
+async function readOptionReply(reader: SocketReader, option: number): Promise<{ type: number; payload: Buffer }> {
+  const header = P.parseOptionReplyHeader(await reader.read(P.OPTION_REPLY_HEADER_SIZE), option);
+  if (header.length > 1024 * 1024) throw new NbdProtocolError(`option reply of ${header.length} bytes`);
+  const payload = header.length > 0 ? await reader.read(header.length) : Buffer.alloc(0);
+  return { type: header.type, payload };
+}
