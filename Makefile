@@ -11,7 +11,7 @@ demo: setup
 	@scripts/demo.sh
 
 test: setup
-	@npx mocha
+	@npx mocha 'dist/test/unit/**/*.test.js' 'dist/test/integration/**/*.test.js'
 
 unit: setup
 	@npx mocha 'dist/test/unit/**/*.test.js'
