@@ -1,6 +1,7 @@
 // The mount-side commands: mount, umount, acquire, import, export (one file each).
 import { Command } from 'commander';
 import { registerAcquire } from './acquire';
+import { registerArchive } from './archive';
 import { registerExport } from './export';
 import { registerImport } from './import';
 import { registerMount } from './mount';
@@ -14,4 +15,5 @@ export function registerMountCommands(program: Command): void {
   registerAcquire(program);
   registerImport(program);
   registerExport(program);
+  registerArchive(program);
 }

@@ -19,6 +19,7 @@ interface MountOpts extends ArchiveCliOptions {
   foreground?: boolean;
   nbdkitFilter: string[];
   notifyParent?: boolean;
+  dat?: string;
 }
 
 /** Messages from the detached server to the `blkfs mount` that started it. */
@@ -64,6 +65,7 @@ export function registerMount(program: Command): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option('--dat <file>', 'Logiqx XML DAT (redump, No-Intro): /checksums and /status name the matching entry once the image is complete')
     .addOption(new Option('--notify-parent').hideHelp())
     .action(
       mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
@@ -79,6 +81,7 @@ export function registerMount(program: Command): void {
         nbdkitFilters: filters,
         nbdkitArgs: params,
         archive: archiveOptionsOf(opts),
+        datFile: opts.dat !== undefined ? path.resolve(opts.dat) : undefined,
       };
       if (opts.notifyParent) return runDetachedServer(serverOpts);
       if (opts.foreground) return runForeground(serverOpts);

@@ -1,5 +1,6 @@
 // The server's control socket: one JSON object per line each way. A client sends one request and reads
-// replies until `done` or `error`. Used by `blkfs umount`, `acquire` and `export`.
+// replies until `done` or `error`. Used by `blkfs umount`, `acquire`, `export` and `archive`.
+import type { ArchiveProgress } from '../archive/archive-status';
 
 export type ControlRequest =
   /** lazy: unmount even while files are open (their next access fails); otherwise busy is an error. */
@@ -7,7 +8,10 @@ export type ControlRequest =
   | { cmd: 'acquire' }
   /** Stops the acquisition this connection started or joined (Ctrl-C in `blkfs acquire`). */
   | { cmd: 'cancel' }
-  | { cmd: 'export'; image: string; mapfile: string };
+  | { cmd: 'export'; image: string; mapfile: string }
+  /** `blkfs archive`: joins the acquisition while it archives; later requests on the connection report progress. */
+  | { cmd: 'archive'; destinations: string[] }
+  | { cmd: 'archive-progress'; progress: ArchiveProgress };
 
 export type ControlReply =
   | { type: 'progress'; bytesDone: number; bytesTotal: number; phase?: string; pass?: number; currentPos?: number }

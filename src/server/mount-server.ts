@@ -16,6 +16,10 @@ import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
+import { ArchiveSessions } from './archive-sessions';
+import { loadDat } from '../archive/dat';
+import { ChecksumsView } from '../views/checksums-view';
+import { DEFAULT_IMAGE_PARAMS } from '../views/sbx/image-params';
 
 export interface MountServerOptions {
   source: string;
@@ -34,6 +38,8 @@ export interface MountServerOptions {
   logToCacheDir?: boolean;
   /** /sbx/image.sbx parameters and --scan. */
   archive?: ArchiveViewOptions;
+  /** --dat: a Logiqx DAT whose entries the complete image is checked against. */
+  datFile?: string;
 }
 
 export interface ReadyInfo {
@@ -62,12 +68,14 @@ export class MountServer {
     private readonly control: ControlServer,
     private readonly acquisition: AcquisitionRunner,
     private readonly archive: { close(): Promise<void> },
+    private readonly archives: ArchiveSessions,
   ) {}
 
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
   static async start(opts: MountServerOptions): Promise<MountServer> {
     const { log } = opts;
     const spec = parseSourceArg(opts.source);
+    const dat = opts.datFile !== undefined ? loadDat(opts.datFile) : undefined;
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
     try {
@@ -88,6 +96,9 @@ export class MountServer {
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
       const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());
+      const image = { params: opts.archive?.params ?? DEFAULT_IMAGE_PARAMS, identity: archive.identity, available: (await archive.sbx.entries()).has('image.sbx') };
+      const archives = new ArchiveSessions(cache, acquisition, dat, image, (m) => log.info(m));
+      undo.unshift(() => archives.close());
       const controlSocket = controlSocketPath(process.pid);
       const info: ReadyInfo = {
         pid: process.pid,
@@ -102,6 +113,7 @@ export class MountServer {
         .add('mapfile', new MapfileView(cache))
         .add('sbx', archive.sbx)
         .add('rescued', archive.rescued)
+        .add('checksums', new ChecksumsView(archives, () => archives.imageName()))
         .add(
           'status',
           new StatusView(cache, {
@@ -110,7 +122,7 @@ export class MountServer {
             cacheDir: cache.cacheDir,
             source: opts.source,
             mountpoint,
-            activity: () => ({ acquiring: acquisition.active, ...archive.status() }),
+            activity: () => ({ acquiring: acquisition.active, ...archive.status(), ...archives.status() }),
           }),
         );
 
@@ -127,7 +139,7 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
+      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, archives);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
         void server!.shutdown('external unmount');
@@ -169,6 +181,7 @@ export class MountServer {
     await step('unmount', () => this.fuse.unmount());
     await step('stop acquisition', () => this.acquisition.stop());
     await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
+    await step('stop checksums', () => this.archives.close()); // it reads the cache
     await step('flush cache', () => this.cache.flush());
     await step('close cache', () => this.cache.close());
     await step('stop source', () => this.source.close());
@@ -194,6 +207,9 @@ export class MountServer {
         return;
       case 'acquire':
         return this.acquire(conn);
+      case 'archive':
+        if (this.stopping) throw new Error('the server is shutting down');
+        return this.archives.serve(req, conn);
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
         const result = await exportImage(this.cache, req.image, req.mapfile);
