@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { crc32 } from 'zlib';
+import { CachedDevice } from '../../../src/cache/cached-device';
+import { ChecksumTracker, settledPrefixBytes, stillBad } from '../../../src/archive/checksum-tracker';
+import { checksumsText } from '../../../src/archive/checksums-text';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+
+const MiB = 1 << 20;
+
+function digestsOf(b: Buffer) {
+  return {
+    crc32: (crc32(b) >>> 0).toString(16).padStart(8, '0'),
+    md5: createHash('md5').update(b).digest('hex'),
+    sha1: createHash('sha1').update(b).digest('hex'),
+    sha256: createHash('sha256').update(b).digest('hex'),
+  };
+}
+
+describe('archive/checksum-tracker ChecksumTracker', () => {
+  let tmp: string;
+  let dev: CachedDevice | undefined;
+  let tracker: ChecksumTracker | undefined;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-ck-'))));
+  afterEach(async () => {
+    await tracker?.stop();
+    await dev?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('hashes the image (bad sectors as zeros) as the settled prefix grows, without reading the device', async () => {
+    const img = patternBuffer(3 * MiB + 1000); // a partial last sector
+    const bad = [2048, 2049, 4000]; // sectors
+    const src = new MemorySource(img, { badSectors: bad });
+    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    tracker = new ChecksumTracker(dev).start();
+    await dev.read(0, MiB); // only the first MiB settled
+    await new Promise((r) => setTimeout(r, 600));
+    const partial = tracker.state();
+    expect(partial.complete).to.equal(false);
+    expect(partial.bytesHashed).to.equal(MiB);
+    expect(partial.bytesMissing).to.equal(img.length - MiB);
+    expect(checksumsText('medium.img', partial)).to.match(/incomplete: \d+ bytes missing/);
+
+    const readsBefore = src.stats().reads + src.stats().failedReads;
+    await dev.acquire();
+    const readsByAcquire = src.stats().reads + src.stats().failedReads - readsBefore;
+    const done = await tracker.whenComplete();
+    expect(src.stats().reads + src.stats().failedReads - readsBefore).to.equal(readsByAcquire); // the tracker read nothing
+    const expected = Buffer.from(img);
+    for (const s of bad) expected.fill(0, s * 512, s * 512 + 512);
+    expect(done).to.deep.equal(digestsOf(expected));
+    expect(tracker.state().bytesBad).to.equal(3 * 512);
+  });
+
+  it('settled prefix and bad-run checks', () => {
+    const ext = [
+      { start: 0, count: 10, status: '+' as const },
+      { start: 10, count: 2, status: '-' as const },
+      { start: 12, count: 5, status: '*' as const },
+    ];
+    expect(settledPrefixBytes(ext, 512, 17 * 512)).to.equal(12 * 512);
+    expect(stillBad(ext, [{ start: 10, count: 2 }])).to.equal(true);
+    expect(stillBad(ext, [{ start: 9, count: 2 }])).to.equal(false);
+  });
+});
