@@ -40,6 +40,9 @@ export function parseS3Url(url: string): S3Target {
 }
 
 export function s3Client(opts: S3Options): S3Client {
+  // blkfs supports Node 20 (package.json engines): the SDK's notice about its own future Node 22 floor is for us,
+  // not for someone archiving a disc.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = opts.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
   return new S3Client({
     ...(endpoint ? { endpoint } : {}),
