@@ -10,6 +10,9 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver') as new (opts: object) => { run(): Promise<{ port: number }>; close(): Promise<void> };
 
+// The SDK's notice about its future Node 22 floor (blkfs supports Node 20) would clutter the test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const S3_ENV = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
 export interface LoggedRequest {
@@ -26,6 +29,8 @@ export class CountingProxy {
   port = 0;
   /** Called when a request arrives (before it is forwarded). */
   onRequest: (r: LoggedRequest) => void = () => {};
+  /** Called once the answer to a request has been passed on to the client. */
+  onResponse: (r: LoggedRequest) => void = () => {};
 
   constructor(private readonly target: number) {}
 
@@ -38,6 +43,7 @@ export class CountingProxy {
       const up = http.request({ host: '127.0.0.1', port: this.target, method: req.method, path: req.url, headers: req.headers, agent: false }, (ur) => {
         rec.status = ur.statusCode;
         res.writeHead(ur.statusCode ?? 502, ur.headers);
+        res.on('finish', () => this.onResponse(rec));
         ur.pipe(res);
       });
       up.on('error', () => res.destroy());

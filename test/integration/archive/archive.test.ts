@@ -238,10 +238,10 @@ describe('blkfs archive and /checksums on a real mount', function () {
 
   it('a store that goes away gives a clear error (exit 2) and loses nothing: the next run finishes', async () => {
     let cut = false;
-    proxy.onRequest = (r) => {
-      if (!cut && r.method === 'PUT' && r.url.includes('partNumber=')) {
+    proxy.onResponse = (r) => {
+      if (!cut && r.method === 'PUT' && r.url.includes('partNumber=') && r.status === 200) {
         cut = true;
-        setTimeout(() => void proxy.stop(), 300); // after the first part: the store is stopped midway
+        setTimeout(() => void proxy.stop(), 20); // once a part is stored: the store is stopped midway
       }
     };
     const args = ['archive', '-q', mntA, 's3://bags/failing', '--endpoint', proxy.url, '--part-size', '5M'];
@@ -249,11 +249,11 @@ describe('blkfs archive and /checksums on a real mount', function () {
     const r = await blkfs(args, { env: ENV });
     expect(r.code, r.stderr).to.equal(2);
     expect(r.stderr).to.match(/^blkfs: s3:\/\/bags\/failing\/medium-[0-9A-F]{12}: storing part \d+ of data\/image.sbx failed after 4 attempts: /m);
-    proxy.onRequest = () => {};
+    proxy.onResponse = () => {};
     await proxy.start(port);
     const again = await blkfs(args, { env: ENV });
     expect(again.code, again.stderr).to.equal(0);
-    expect(again.stderr).to.match(/resuming: [1-9]\d* of 4 parts already stored/);
+    expect(again.stderr, `first run: ${r.stderr}`).to.match(/resuming: [1-9]\d* of 4 parts already stored/);
     const fromS3 = path.join(dir, 's3-failing');
     await downloadPrefix(`http://127.0.0.1:${s3.port}`, 'bags', again.stdout.trim().slice('s3://bags/'.length), fromS3);
     await expectValidBag(fromS3);
