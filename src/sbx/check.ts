@@ -8,24 +8,12 @@ import { createHasher, formatMultihash, isSupportedHashType } from './format/mul
 import { Layout } from './format/layout';
 import { RandomReader } from './reader';
 import { blockSizeOf } from './format/specs';
-import {
-  burstGuessStart,
-  ByteRange,
-  checkRecordedSize,
-  containerLayout,
-  forEachBlock,
-  hashStoredData,
-  isSameContainerBlock,
-  Progress,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  secondsSince,
-  WorkflowError,
-  withFileReader,
-  RefBlockInfo,
-} from './workflow-common';
+import { Progress, forEachBlock, hashStoredData, secondsSince } from './block-pass';
+import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
+import { withFileReader } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { WorkflowError } from './workflow-errors';
 
 export interface CheckParams {
   input: string;
@@ -125,7 +113,7 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
   if (!params.hashOnly) {
     const tb = Date.now();
     const bs = stats.blockSize;
-    const { start, end } = resolveRange(params.range, reader.size, bs);
+    const { start, end } = resolveByteRange(params.range, reader.size, bs);
     const onBlock = (buf: Buffer, off: number, pos: number) => {
       stats.blocksProcessed++;
       if (off + bs <= buf.length && isSameContainerBlock(buf, ref, undefined, off)) {

@@ -16,27 +16,12 @@ import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash }
 import { FileReader, RandomReader } from './reader';
 import { guessStartingBlockIndex, ReferenceBlock } from './format/scan';
 import { HEADER_SIZE, isEcVersion } from './format/specs';
-import {
-  burstGuessStart,
-  ByteRange,
-  checkRecordedSize,
-  containerLayout,
-  forEachBlock,
-  InputError,
-  isSameContainerBlock,
-  MultiPass,
-  pathExists,
-  Progress,
-  RefBlockInfo,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  secondsSince,
-  WorkflowError,
-  withFileReader,
-  writeAt,
-} from './workflow-common';
+import { Progress, forEachBlock, secondsSince } from './block-pass';
+import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
+import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { InputError, WorkflowError } from './workflow-errors';
 
 export interface DecodeParams {
   /** Container path. */
@@ -65,7 +50,8 @@ export interface DecodeParams {
   onProgress?: Progress;
 }
 
-export type { MultiPass, RefBlockInfo } from './workflow-common';
+export type { MultiPass } from './file-io';
+export type { RefBlockInfo } from './reference-block';
 
 export interface DecodeStats {
   ref: RefBlockInfo;
@@ -226,7 +212,7 @@ class WindowWriter {
       }
       let j = i + 1;
       while (j < this.chunks && this.have[j]) j++;
-      await writeAt(this.handle, this.buf.subarray(i * cs, j * cs), (this.first + i) * cs);
+      await writeFully(this.handle, this.buf.subarray(i * cs, j * cs), (this.first + i) * cs);
       i = j;
     }
     this.have.fill(0);
@@ -249,7 +235,7 @@ async function decodeToFile(
   const chunkLimit = fsz !== undefined ? layout.chunkCount(fsz) : Infinity;
   const bs = layout.blockSize;
   const ds = layout.dataSize;
-  const { start, end } = resolveRange(params.range, reader.size, bs);
+  const { start, end } = resolveByteRange(params.range, reader.size, bs);
   // Multi-pass keeps what earlier passes wrote: no truncation when opening (blkar).
   const handle = await fsp.open(outPath, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w+');
   try {
@@ -386,7 +372,7 @@ async function decodeToStream(
   } else {
     // Read patterns 2 and 3: blocks in container order from the range start, each checked against the seq
     // the layout expects at its position (starting index guessed from the blocks themselves).
-    const { start, end } = resolveRange(params.range, reader.size, bs);
+    const { start, end } = resolveByteRange(params.range, reader.size, bs);
     const startIndex = await guessStartingBlockIndex(reader, { version: ref.header.version, uid: ref.header.uid }, layout, start);
     let chunksOut = 0;
     for (let pos = start, j = 0; pos < end && chunksOut < chunkTotal; pos += bs, j++) {

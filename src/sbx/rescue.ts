@@ -10,7 +10,10 @@ import { uidToHex } from './format/header';
 import { RandomReader } from './reader';
 import { SCAN_STEP } from './format/specs';
 import { scanBlocks } from './format/scan';
-import { ByteRange, inputSize, InputError, Progress, resolveRange, withFileReader, WorkflowError } from './workflow-common';
+import { Progress } from './block-pass';
+import { ByteRange, resolveByteRange } from './byte-range';
+import { inputSize, withFileReader } from './file-io';
+import { InputError, WorkflowError } from './workflow-errors';
 
 export type PickBlock = 'any' | 'meta' | 'data';
 
@@ -96,7 +99,7 @@ async function rescueFrom(reader: RandomReader, params: RescueParams, t0: number
   const size = reader.size;
   const outputs = new Map<string, number>();
   try {
-    const { start, end } = resolveRange(params.range, size, SCAN_STEP);
+    const { start, end } = resolveByteRange(params.range, size, SCAN_STEP);
     const log: RescueLog = { bytesProcessed: 0, blocksProcessed: 0, metaBlocksProcessed: 0, dataBlocksProcessed: 0 };
     if (params.logFile && fs.existsSync(params.logFile)) {
       const fd = fs.openSync(params.logFile, 'r');

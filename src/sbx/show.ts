@@ -6,19 +6,11 @@ import { uidToHex } from './format/header';
 import { Metadata, parseMetadataPayload } from './format/metadata';
 import { HEADER_SIZE, isEcVersion, SbxVersion, SCAN_STEP } from './format/specs';
 import { scanBlocks } from './format/scan';
-import {
-  burstGuessStart,
-  ByteRange,
-  guessBurst,
-  Progress,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  rsParamsOf,
-  RefBlockInfo,
-  withFileReader,
-} from './workflow-common';
+import { Progress } from './block-pass';
+import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, guessBurst } from './container-layout';
+import { withFileReader } from './file-io';
+import { RefBlockInfo, refBlockInfo, requireReferenceBlock, rsParamsOf } from './reference-block';
 
 export interface ShowParams {
   input: string;
@@ -64,7 +56,7 @@ export function showContainer(params: ShowParams): Promise<ShowStats> {
         stats.burstGuess = 0;
       }
     }
-    const { start, end } = resolveRange(params.range, reader.size, SCAN_STEP);
+    const { start, end } = resolveByteRange(params.range, reader.size, SCAN_STEP);
     const progress = (pos: number) => params.onProgress?.(Math.min(pos, end) - start, end - start);
     for await (const b of scanBlocks(reader, start, end, progress)) {
       if (b.header.seq !== 0) continue;

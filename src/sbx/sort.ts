@@ -9,25 +9,12 @@ import { isBlankBlock } from './format/header';
 import { Layout } from './format/layout';
 import { ReferenceBlock } from './format/scan';
 import { RandomReader } from './reader';
-import {
-  burstGuessStart,
-  ByteRange,
-  containerLayout,
-  forEachBlock,
-  InputError,
-  isSameContainerBlock,
-  MultiPass,
-  pathExists,
-  Progress,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  secondsSince,
-  withFileReader,
-  writeAt,
-  RefBlockInfo,
-} from './workflow-common';
+import { Progress, forEachBlock, secondsSince } from './block-pass';
+import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, containerLayout } from './container-layout';
+import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { InputError } from './workflow-errors';
 
 export interface SortParams {
   input: string;
@@ -129,14 +116,14 @@ async function sortBlocks(
   out: fsp.FileHandle | null,
 ): Promise<void> {
   const bs = layout.blockSize;
-  const { start, end } = resolveRange(params.range, reader.size, bs);
+  const { start, end } = resolveByteRange(params.range, reader.size, bs);
   const metaPositions = layout.metadataIndices().map((i) => i * bs);
   let firstMeta: Buffer | null = ref.header.seq === 0 ? ref.bytes : null;
   let metaWritten = false;
   const skipGood = params.multiPass === 'skip-good';
   const put = async (block: Buffer, pos: number, seq: number) => {
     if (!out || (skipGood && (await holdsBlock(out, pos, ref, seq)))) return;
-    await writeAt(out, block, pos);
+    await writeFully(out, block, pos);
   };
   const onBlock = async (buf: Buffer, off: number, pos: number) => {
     stats.blocksProcessed++;

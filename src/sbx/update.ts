@@ -9,20 +9,11 @@ import { buildBlock } from './format/header';
 import { encodeMetadataFields, MetadataField, MetadataTooLargeError, parseMetadataFields } from './format/metadata';
 import { createHasher, formatMultihash, HashType, Multihash } from './format/multihash';
 import { HEADER_SIZE } from './format/specs';
-import {
-  checkRecordedSize,
-  containerLayout,
-  hashStoredData,
-  isSameContainerBlock,
-  Progress,
-  refBlockInfo,
-  requireReferenceBlock,
-  secondsSince,
-  WorkflowError,
-  withFileReader,
-  writeAt,
-  RefBlockInfo,
-} from './workflow-common';
+import { Progress, hashStoredData, secondsSince } from './block-pass';
+import { checkRecordedSize, containerLayout } from './container-layout';
+import { withFileReader, writeFully } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { WorkflowError } from './workflow-errors';
 
 export interface UpdateParams {
   input: string;
@@ -156,7 +147,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     if (!params.dryRun) {
       const handle = await fsp.open(params.input, 'r+');
       try {
-        for (const w of writes) await writeAt(handle, w.block, w.pos);
+        for (const w of writes) await writeFully(handle, w.block, w.pos);
         await handle.sync();
       } finally {
         await handle.close();

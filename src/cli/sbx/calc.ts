@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { calcContainer } from '../../sbx/calc';
 import { isEcVersion } from '../../sbx/format/specs';
 import { UserError } from '../../errors';
-import { Obj } from './report';
+import { ReportObject } from './report';
 import { addCommonOptions, CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
 
 interface CalcOpts extends CommonOpts {
@@ -40,7 +40,7 @@ export function registerCalc(sbx: Command): void {
       });
       if (s.exceedsMaximum) throw new UserError(`File size exceeds the maximum of ${s.maxFileSize} bytes for version ${s.version}`);
       const ec = isEcVersion(s.version);
-      const stats = new Obj()
+      const stats = new ReportObject()
         .add('SBX container version', s.version)
         .add('SBX container block size', s.blockSize)
         .add('SBX container data size', s.dataSize);
@@ -62,7 +62,7 @@ export function registerCalc(sbx: Command): void {
         .add('Burst error resistance level', s.burstErrorResistanceLevel)
         .add('File size', s.fileSize)
         .add('SBX container size', s.containerSize);
-      return printer.result(new Obj().add('stats', stats), humanCalc(s, ec));
+      return printer.result(new ReportObject().add('stats', stats), humanCalc(s, ec));
     });
   });
 }

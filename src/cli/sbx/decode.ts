@@ -1,7 +1,7 @@
 // `blkfs sbx decode SBX [OUT]`: rebuild the original file (OUT '-' = stdout, a directory = DIR/<stored name>).
 import { Command } from 'commander';
 import { decodeContainer, DecodeStats } from '../../sbx/decode';
-import { Obj, renderHuman } from './report';
+import { ReportObject, renderHuman } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -72,11 +72,11 @@ export function registerDecode(sbx: Command): void {
   });
 }
 
-export function decodeReport(s: DecodeStats): Obj {
-  const report = new Obj();
+export function decodeReport(s: DecodeStats): ReportObject {
+  const report = new ReportObject();
   const ec = s.version >= 17;
   if (ec) report.add('Burst error resistance level', s.burst);
-  const st = new Obj()
+  const st = new ReportObject()
     .add('File UID', s.uid)
     .add('SBX version', s.version)
     .add('Block size used in decoding', s.blockSize)

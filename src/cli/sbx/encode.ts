@@ -7,7 +7,7 @@ import { formatMultihash, parseHashTypeName } from '../../sbx/format/multihash';
 import { defaultExtensionOf } from '../../sbx/format/specs';
 import { calcContainer } from '../../sbx/calc';
 import { UserError } from '../../errors';
-import { Obj } from './report';
+import { ReportObject } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -66,10 +66,10 @@ export function registerEncode(sbx: Command): void {
       if (opts.infoOnly) {
         const size = fromStdin ? 0 : fs.statSync(input).size;
         const c = calcContainer({ fileSize: size, version: params.version, dataShards: params.dataShards, parityShards: params.parityShards, burst: params.burst, metaEnabled: opts.meta !== false });
-        const st = new Obj().add('File name', fromStdin ? null : input).add('SBX version', c.version).add('Block size used in encoding', c.blockSize).add('Data size used in encoding', c.dataSize);
+        const st = new ReportObject().add('File name', fromStdin ? null : input).add('SBX version', c.version).add('Block size used in encoding', c.blockSize).add('Data size used in encoding', c.dataSize);
         if (c.rsDataShardCount !== null) st.add('RS data shard count', c.rsDataShardCount).add('RS parity shard count', c.rsParityShardCount).add('Burst error resistance level', c.burstErrorResistanceLevel);
         st.add('File size', size).add('SBX container size', c.containerSize);
-        return printer.result(new Obj().add('stats', st));
+        return printer.result(new ReportObject().add('stats', st));
       }
       const ext = defaultExtensionOf(params.version);
       let outPath: string;
@@ -103,8 +103,8 @@ export function registerEncode(sbx: Command): void {
   });
 }
 
-export function encodeReport(s: EncodeStats): Obj {
-  const st = new Obj()
+export function encodeReport(s: EncodeStats): ReportObject {
+  const st = new ReportObject()
     .add('File UID', s.uid.toString('hex').toUpperCase())
     .add('SBX version', s.version)
     .add('Block size used in encoding', s.blockSize)
@@ -118,5 +118,5 @@ export function encodeReport(s: EncodeStats): Obj {
     .add('SBX container size', s.containerSize)
     .add('Hash', s.hash ? formatMultihash(s.hash) : null)
     .add('Time elapsed', time(s.elapsedMs / 1000));
-  return new Obj().add('stats', st);
+  return new ReportObject().add('stats', st);
 }

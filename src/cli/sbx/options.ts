@@ -5,7 +5,8 @@ import { Command, Option } from 'commander';
 import { UserError } from '../../errors';
 import { Printer, ProgressLevel } from './report';
 import { classify } from './common';
-import type { ByteRange, MultiPass } from '../../sbx/workflow-common';
+import type { ByteRange } from '../../sbx/byte-range';
+import type { MultiPass } from '../../sbx/file-io';
 
 export interface CommonOpts {
   json?: boolean;

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { PickBlock, rescueBlocks } from '../../sbx/rescue';
 import { UserError } from '../../errors';
-import { Obj } from './report';
+import { ReportObject } from './report';
 import { addCommonOptions, addRangeOptions, CommonOpts, parseRange, parseUid, printerFor, RangeOpts, requireExisting, runCommand } from './options';
 
 interface RescueOpts extends CommonOpts, RangeOpts {
@@ -37,12 +37,12 @@ export function registerRescue(sbx: Command): void {
         onProgress: progress.update,
       });
       progress.finish();
-      const stats = new Obj()
+      const stats = new ReportObject()
         .add('Number of bytes processed', s.bytesProcessed)
         .add('Number of blocks processed', s.blocksProcessed)
         .add('Number of blocks processed (metadata)', s.metaBlocksProcessed)
         .add('Number of blocks processed (data)', s.dataBlocksProcessed);
-      return printer.result(new Obj().add('stats', stats));
+      return printer.result(new ReportObject().add('stats', stats));
     });
   });
 }

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { formatMultihash } from '../../sbx/format/multihash';
 import { isEcVersion } from '../../sbx/format/specs';
 import { ShownMetadataBlock, showContainer } from '../../sbx/show';
-import { Arr, blkarDate, Obj, renderHuman } from './report';
+import { ReportList, blkarDate, ReportObject, renderHuman } from './report';
 import { refBlockInfo } from './common';
 import {
   addCommonOptions,
@@ -51,12 +51,12 @@ export function registerShow(sbx: Command): void {
         onProgress: progress.update,
       });
       progress.finish();
-      const report = new Obj();
+      const report = new ReportObject();
       if (stats.guessed && stats.ref) {
         report.add('ref block info', refBlockInfo(stats.ref));
         report.add('Best guess for burst error resistance level', stats.burstGuess);
       }
-      report.add('blocks', new Arr(stats.blocks.map(blockObj)));
+      report.add('blocks', new ReportList(stats.blocks.map(blockObj)));
       let human = '';
       if (stats.guessed && stats.ref) {
         human += `Reference block : ${stats.ref.type} block (version ${stats.ref.version}) at byte ${stats.ref.pos}\n`;
@@ -69,9 +69,9 @@ export function registerShow(sbx: Command): void {
   });
 }
 
-function blockObj(b: ShownMetadataBlock): Obj {
+function blockObj(b: ShownMetadataBlock): ReportObject {
   const m = b.meta;
-  const o = new Obj()
+  const o = new ReportObject()
     .add('Metadata block number', b.number)
     .add('Found at byte', b.pos)
     .add('File UID', b.uid)

@@ -1,7 +1,7 @@
 // `blkfs sbx sort SBX [OUT]`: rewrite every block to its canonical position (default OUT: SBX.sorted).
 import { Command } from 'commander';
 import { sortContainer, SortStats } from '../../sbx/sort';
-import { Obj } from './report';
+import { ReportObject } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -65,11 +65,11 @@ export function registerSort(sbx: Command): void {
   });
 }
 
-export function sortReport(s: SortStats): Obj {
-  const report = new Obj();
+export function sortReport(s: SortStats): ReportObject {
+  const report = new ReportObject();
   const ec = s.version >= 17;
   if (ec) report.add('Burst error resistance level', s.burst);
-  const st = new Obj()
+  const st = new ReportObject()
     .add('SBX version', s.version)
     .add('Block size used in checking', s.blockSize)
     .add('Number of blocks processed', s.blocksProcessed)

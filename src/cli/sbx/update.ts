@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../../errors';
-import { Obj, renderHuman } from './report';
+import { ReportObject, renderHuman } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -83,12 +83,12 @@ export function registerUpdate(sbx: Command): void {
   });
 }
 
-export function updateReport(s: UpdateStats): Obj {
-  const report = new Obj();
+export function updateReport(s: UpdateStats): ReportObject {
+  const report = new ReportObject();
   if (s.version >= 17) report.add('Burst error resistance level', s.burst);
   return report.add(
     'stats',
-    new Obj()
+    new ReportObject()
       .add('SBX version', s.version)
       .add('Block size used in updating', s.blockSize)
       .add('Number of metadata blocks processed', s.metaBlocksProcessed)
