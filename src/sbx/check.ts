@@ -98,11 +98,12 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
   let layout: Layout | null = null;
   if (wantHash) {
     const meta = ref.meta;
-    if (!meta) throw new WorkflowError('Reference block is not a metadata block, hash check is not possible');
-    if (meta.fsz === undefined) throw new WorkflowError('Reference block does not have a file size field (FSZ), hash check is not possible');
-    if (!meta.hsh) throw new WorkflowError('Reference block does not have a hash field (HSH), hash check is not possible');
-    if (!isSupportedHashType(meta.hsh.type)) throw new WorkflowError(`Hash type ${meta.hsh.type} is not supported, hash check is not possible`);
-    const c = await containerLayout(reader, ref, 'hash check', {
+    // blkar's messages (check_core.rs).
+    if (!meta) throw new WorkflowError('Reference block is not a metadata block');
+    if (meta.fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
+    if (!meta.hsh) throw new WorkflowError('Reference block does not have a hash field');
+    if (!isSupportedHashType(meta.hsh.type)) throw new WorkflowError('Unsupported hash algorithm');
+    const c = await containerLayout(reader, ref, 'check', {
       burst: params.burst,
       guessFrom: burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range),
     });

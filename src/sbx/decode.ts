@@ -65,6 +65,8 @@ export interface DecodeStats {
   dataBlocksDecoded: number;
   parityBlocksDecoded: number;
   blocksFailed: number;
+  /** Decoding to a stream: the failed blocks by the kind of block expected at their position (blkar's breakdown). */
+  blocksFailedByKind: { metadata: number; data: number; parity: number } | null;
   /** Size of the decoded output. */
   fileSize: number;
   containerSize: number;
@@ -93,7 +95,7 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
   const warnings: string[] = [];
   const toStream = params.output === '-';
   // File mode does not need the burst level; blkar still insists on guessing it, we only report it.
-  const { burst, layout } = await containerLayout(reader, ref, 'decoding', {
+  const { burst, layout } = await containerLayout(reader, ref, 'decode', {
     burst: params.burst,
     guessFrom: burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range),
     optionalBurst: !toStream,
@@ -113,6 +115,7 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
     dataBlocksDecoded: 0,
     parityBlocksDecoded: 0,
     blocksFailed: 0,
+    blocksFailedByKind: toStream ? { metadata: 0, data: 0, parity: 0 } : null,
     fileSize: 0,
     containerSize: reader.size,
     outputPath: null,
@@ -140,11 +143,11 @@ export function resolveOutputPath(output: string | undefined, ref: ReferenceBloc
   const recorded = ref.meta?.fnm !== undefined ? path.basename(ref.meta.fnm.replace(/\\/g, '/')) : undefined;
   const usable = recorded !== undefined && recorded !== '' && recorded !== '.' && recorded !== '..' ? recorded : undefined;
   if (output === undefined) {
-    if (!usable) throw new InputError('No original file name was found in SBX container and no output file name/path was provided');
+    if (!usable) throw new InputError('No original file name was found in SBX container and no output file name/path was provided', true);
     return usable;
   }
   if (isDirectorySync(output)) {
-    if (!usable) throw new InputError(`No original file name was found in SBX container and "${output}" is a directory`);
+    if (!usable) throw new InputError(`No original file name was found in SBX container and "${output}" is a directory`, true);
     return path.join(output, usable);
   }
   return output;
@@ -228,7 +231,7 @@ async function decodeToFile(
 ): Promise<void> {
   const outPath = resolveOutputPath(params.output, ref);
   stats.outputPath = outPath;
-  if (!params.force && !params.multiPass && (await pathExists(outPath))) throw new InputError(`File "${outPath}" already exists`);
+  if (!params.force && !params.multiPass && (await pathExists(outPath))) throw new InputError(`File "${outPath}" already exists`, true);
   const t0 = Date.now();
   const fsz = ref.meta?.fsz;
   // Chunks at or past FSZ would be cut away again: never write them (a forged seq must not create a huge file).
@@ -298,6 +301,11 @@ function finishHash(stats: DecodeStats, recorded: Multihash, hasher: Hasher): vo
   stats.hashMatches = digest.equals(recorded.digest);
 }
 
+function failedAs(stats: DecodeStats, kind: 'metadata' | 'data' | 'parity'): void {
+  stats.blocksFailed++;
+  if (stats.blocksFailedByKind) stats.blocksFailedByKind[kind]++;
+}
+
 /** Writes to a stream honouring back-pressure; rejects on stream errors (e.g. EPIPE). */
 function writeStream(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -349,14 +357,14 @@ async function decodeToStream(
       stats.blocksProcessed++;
       const b = await reader.read(idx * bs, bs);
       if (isSameContainerBlock(b, ref, 0)) stats.metaBlocksDecoded++;
-      else stats.blocksFailed++;
+      else failedAs(stats, 'metadata');
     }
     const lastSeq = layout.lastSeq(fsz);
     for (let seq = 1; seq <= lastSeq; seq++) {
       stats.blocksProcessed++;
       const b = await reader.read(layout.seqToIndex(seq) * bs, bs);
       const valid = isSameContainerBlock(b, ref, seq);
-      if (!valid) stats.blocksFailed++;
+      if (!valid) failedAs(stats, layout.isParitySeq(seq) ? 'parity' : 'data');
       if (layout.isParitySeq(seq)) {
         if (valid) stats.parityBlocksDecoded++;
         continue;
@@ -380,7 +388,7 @@ async function decodeToStream(
       const b = await reader.read(pos, bs);
       const seq = layout.indexToSeq(startIndex + j);
       const valid = isSameContainerBlock(b, ref, seq);
-      if (!valid) stats.blocksFailed++;
+      if (!valid) failedAs(stats, seq === 0 ? 'metadata' : layout.isParitySeq(seq) ? 'parity' : 'data');
       if (seq === 0) {
         if (valid) stats.metaBlocksDecoded++;
         continue;

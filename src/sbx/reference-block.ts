@@ -27,16 +27,18 @@ export function refBlockInfo(ref: ReferenceBlock): RefBlockInfo {
   return { type: ref.header.seq === 0 ? 'metadata' : 'data', version: ref.header.version, pos: ref.pos };
 }
 
-/** D and P of an EC reference block; blkar refuses an EC metadata block without RSD/RSP (7.1.1, #210). */
-export function rsParamsOf(ref: ReferenceBlock, mode: string): { d: number; p: number } {
-  const d = ref.meta?.rsd;
-  const p = ref.meta?.rsp;
-  if (ref.meta === null) {
-    throw new WorkflowError(`Reference block at byte ${ref.pos} is not a metadata block, ${mode} needs the RS parameters stored in it`);
-  }
-  if (d === undefined) throw new WorkflowError(`Reference block at byte ${ref.pos} does not have a RS data shard count field (RSD), which is required for ${mode}`);
-  if (p === undefined) throw new WorkflowError(`Reference block at byte ${ref.pos} does not have a RS parity shard count field (RSP), which is required for ${mode}`);
-  return { d, p };
+/**
+ * D and P of an EC reference block; blkar refuses an EC reference block without RSD/RSP (7.1.1, #210), with
+ * these messages (misc_macros.rs). `purpose` is blkar's verb: "decode", "check", "sort", "repair", "update".
+ */
+export function rsParamsOf(ref: ReferenceBlock, purpose: string): { d: number; p: number } {
+  const at = `Reference block at byte ${ref.pos} (0x${ref.pos.toString(16).toUpperCase()})`;
+  const v = ref.header.version;
+  if (ref.meta === null) throw new WorkflowError(`${at} is not a metadata block but must be one to ${purpose} for version ${v}`);
+  const missing = (id: string) => new WorkflowError(`${at} is a metadata block but does not have ${id} field (must be present to ${purpose} for version ${v})`);
+  if (ref.meta.rsd === undefined) throw missing('RSD');
+  if (ref.meta.rsp === undefined) throw missing('RSP');
+  return { d: ref.meta.rsd, p: ref.meta.rsp };
 }
 
 /** True iff `buf` holds a whole valid block with the reference block's version and UID (and `seq` if given). */

@@ -35,6 +35,8 @@ export interface FieldChange {
 }
 
 export interface MetadataBlockUpdate {
+  /** blkar's "Metadata block number": the copy's index among all metadata positions (invalid ones count too). */
+  number: number;
   pos: number;
   changes: FieldChange[];
 }
@@ -68,7 +70,10 @@ export function editFields(
   const changes: FieldChange[] = [];
   const upsert = (field: MetadataField) => {
     const i = out.findIndex((f) => f.id === field.id);
-    changes.push({ id: field.id as FieldChange['id'], before: show(out[i]), after: show(field) });
+    // blkar lists an update only when it changes something.
+    const before = show(out[i]);
+    const after = show(field);
+    if (before !== after) changes.push({ id: field.id as FieldChange['id'], before, after });
     if (i >= 0) out[i] = field;
     else out.push(field);
   };
@@ -110,7 +115,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     let hsh: Multihash | null | undefined = params.hash === null ? null : undefined;
     if (params.hash) {
       const fsz = ref.meta?.fsz;
-      if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field (FSZ), cannot compute the hash of the stored data');
+      if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
       checkRecordedSize(layout, fsz);
       const hasher = createHasher(params.hash);
       await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
@@ -119,7 +124,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
 
     // Every copy is edited in memory first, so a copy that cannot take the change writes nothing at all.
     const writes: { pos: number; block: Buffer }[] = [];
-    for (const idx of layout.metadataIndices()) {
+    for (const [number, idx] of layout.metadataIndices().entries()) {
       const pos = idx * bs;
       stats.metaBlocksProcessed++;
       const b = await reader.read(pos, bs);
@@ -142,7 +147,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
       }
       writes.push({ pos, block: buildBlock(version, ref.header.uid, 0, payload) });
       stats.metaBlocksUpdated++;
-      stats.updates.push({ pos, changes });
+      stats.updates.push({ number, pos, changes });
     }
     if (!params.dryRun) {
       const handle = await fsp.open(params.input, 'r+');

@@ -5,6 +5,7 @@ import { isEcVersion } from '../../sbx/format/specs';
 import { UserError } from '../../errors';
 import { ReportObject } from './report';
 import { addCommonOptions, CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
+import { SBX_VERSION_HELP } from './encode';
 
 interface CalcOpts extends CommonOpts {
   sbxVersion?: string;
@@ -25,6 +26,7 @@ export function registerCalc(sbx: Command): void {
     .option('--burst <LEVEL>', 'burst error resistance level')
     .option('--no-meta', 'no metadata block (versions 1-3)');
   addCommonOptions(cmd, { verbose: false });
+  cmd.addHelpText('after', '\n' + SBX_VERSION_HELP);
   cmd.action(async (size: string, opts: CalcOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {

@@ -84,7 +84,14 @@ export function decodeReport(s: DecodeStats): ReportObject {
     .add('Number of blocks decoded (metadata)', s.metaBlocksDecoded)
     .add('Number of blocks decoded (data)', s.dataBlocksDecoded);
   if (ec) st.add('Number of blocks decoded (parity)', s.parityBlocksDecoded);
-  st.add('Number of blocks failed to decode', s.blocksFailed)
+  const failed = s.blocksFailedByKind;
+  if (!failed) st.add('Number of blocks failed to decode', s.blocksFailed);
+  else {
+    // Decoding to stdout, blkar splits the failures by the kind of block expected (DecodeFailStats::Breakdown).
+    st.add('Number of blocks failed to decode (metadata)', failed.metadata).add('Number of blocks failed to decode (data)', failed.data);
+    if (ec) st.add('Number of blocks failed to decode (parity)', failed.parity);
+  }
+  st
     .add('File size', s.fileSize)
     .add('SBX container size', s.containerSize)
     .add('Time elapsed for decoding', time(s.decodeSeconds))

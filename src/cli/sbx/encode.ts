@@ -1,7 +1,7 @@
 // `blkfs sbx encode INFILE [OUT]`: build a container (INFILE '-' = stdin, which needs OUT).
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { encodeFile, EncodeStats, encodeStream } from '../../sbx/encode';
 import { formatMultihash, parseHashTypeName } from '../../sbx/format/multihash';
 import { defaultExtensionOf } from '../../sbx/format/specs';
@@ -34,6 +34,30 @@ interface EncodeOpts extends CommonOpts, RangeOpts {
   infoOnly?: boolean;
 }
 
+/** blkar's --sbx-version help (cli_utils.rs): scripts parse the table and the defaults line. */
+export const SBX_VERSION_HELP = `SBX container version, one of :
+                    | SBX block size | FEC enabled | Burst error resistance |
+           1        |      512 bytes |          no |          not supported |
+           2        |      128 bytes |          no |          not supported |
+           3        |     4096 bytes |          no |          not supported |
+(default) 17 (0x11) |      512 bytes |         yes |              supported |
+          18 (0x12) |      128 bytes |         yes |              supported |
+          19 (0x13) |     4096 bytes |         yes |              supported |
+
+                    | File extension |
+           1        |           .sbx |
+           2        |           .sbx |
+           3        |           .sbx |
+(default) 17 (0x11) |         .ecsbx |
+          18 (0x12) |         .ecsbx |
+          19 (0x13) |         .ecsbx |
+
+Details of default option : sbx-version=17, rs-data=10, rs-parity=2, burst=12
+
+Note : blkar will function correctly regardless of the file extension you pick,
+       the ones listed above are just the defaults
+`;
+
 export function registerEncode(sbx: Command): void {
   const cmd = sbx
     .command('encode')
@@ -49,10 +73,12 @@ export function registerEncode(sbx: Command): void {
     .option('--no-meta', 'no metadata block (versions 1-3; ignored for 17-19)')
     .option('--uid <UID-HEX>', 'file UID, exactly 12 hex digits (default random)')
     .option('--from <FROM-BYTE>', 'encode from this byte of the input')
+    .addOption(new Option('--skip-to <FROM-BYTE>', 'alias of --from').hideHelp())
     .option('--to-inc <TO-BYTE>', 'last byte of the input to encode (inclusive)')
     .option('--to-exc <TO-BYTE>', 'last byte of the input to encode (exclusive)')
     .option('--info-only', 'only show the encoding figures, write nothing');
   addCommonOptions(cmd, { verbose: false });
+  cmd.addHelpText('after', '\n' + SBX_VERSION_HELP);
   cmd.action(async (input: string, out: string | undefined, opts: EncodeOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {

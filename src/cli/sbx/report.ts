@@ -9,6 +9,9 @@
 // digits or a file name with a backslash still yields valid JSON (blkar would print them raw).
 import { EXIT_FAILURE, EXIT_OK, exitCodeOf } from '../../errors';
 
+/** What blkar prints before the message of an error raised inside a workflow (general_error.rs). */
+export const BLKAR_ERROR_PREFIX = 'Error : ';
+
 export type Scalar = string | number | boolean | null;
 
 /** An ordered object; labels are blkar's human labels, the JSON key is derived from them. */
@@ -169,9 +172,13 @@ export class Printer {
     if (!this.json) this.out.write(text.endsWith('\n') ? text : text + '\n');
   }
 
-  /** An error ends the run: `"error": "<msg>"` (after any fields already known) or the message alone. */
+  /**
+   * An error ends the run: `"error": "<msg>"` (after any fields already known) or the message alone. Errors
+   * raised inside a workflow that blkar prints with its "Error : " prefix say so with `blkarPrefixed`.
+   */
   error(err: unknown, partial: ReportObject = new ReportObject()): number {
-    const message = err instanceof Error ? err.message : String(err);
+    const text = err instanceof Error ? err.message : String(err);
+    const message = (err as { blkarPrefixed?: unknown } | null)?.blkarPrefixed === true ? BLKAR_ERROR_PREFIX + text : text;
     if (this.json) this.out.write(renderBlkarJson(partial, message));
     else this.out.write(renderHuman(partial) + message + '\n');
     return exitCodeOf(err) || EXIT_FAILURE;

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { PickBlock, rescueBlocks } from '../../sbx/rescue';
 import { UserError } from '../../errors';
-import { ReportObject } from './report';
+import { ReportList, ReportObject, renderHuman } from './report';
 import { addCommonOptions, addRangeOptions, CommonOpts, parseRange, parseUid, printerFor, RangeOpts, requireExisting, runCommand } from './options';
 
 interface RescueOpts extends CommonOpts, RangeOpts {
@@ -35,6 +35,10 @@ export function registerRescue(sbx: Command): void {
         onlyPickUid: opts.onlyPickUid === undefined ? undefined : parseUid(opts.onlyPickUid),
         range: parseRange(opts),
         onProgress: progress.update,
+        // Logged as it happens (stderr keeps stdout for the report).
+        onUnreadable: (a, b) => {
+          if (!printer.json) process.stderr.write(`Unreadable bytes ${a} to ${b} (exclusive) skipped: EIO\n`);
+        },
       });
       progress.finish();
       const stats = new ReportObject()
@@ -42,7 +46,15 @@ export function registerRescue(sbx: Command): void {
         .add('Number of blocks processed', s.blocksProcessed)
         .add('Number of blocks processed (metadata)', s.metaBlocksProcessed)
         .add('Number of blocks processed (data)', s.dataBlocksProcessed);
-      return printer.result(new ReportObject().add('stats', stats));
+      const report = new ReportObject().add('stats', stats);
+      // Not in blkar (which stops at the first read error): only shown when something was unreadable.
+      if (s.bytesUnreadable > 0) {
+        stats.add('Number of bytes unreadable', s.bytesUnreadable);
+        report.add('unreadable ranges', new ReportList(s.unreadableRanges.map(([a, b]) => new ReportObject().add('start', a).add('end', b))));
+      }
+      const human =
+        renderHuman(stats) + s.unreadableRanges.map(([a, b]) => `Unreadable, skipped : bytes ${a} to ${b} (exclusive), ${b - a} bytes\n`).join('');
+      return printer.result(report, human);
     });
   });
 }

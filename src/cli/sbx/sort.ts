@@ -10,7 +10,9 @@ import {
   addRefRangeOptions,
   CommonOpts,
   MultiPassOpts,
+  GuessBurstOpts,
   parseBurst,
+  parseGuessBurstFrom,
   parseMultiPass,
   RangeOpts,
   RefRangeOpts,
@@ -21,10 +23,9 @@ import {
   runCommand,
 } from './options';
 
-interface SortOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts {
+interface SortOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts, GuessBurstOpts {
   force?: boolean;
   dryRun?: boolean;
-  burst?: string;
   reportBlank?: boolean;
 }
 
@@ -38,6 +39,7 @@ export function registerSort(sbx: Command): void {
   addMultiPassOptions(cmd)
     .option('--dry-run', 'only report, write nothing')
     .option('--burst <LEVEL>', 'burst error resistance level of the output (default: the input\'s, guessed)')
+    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte')
     .option('--report-blank', 'count all-zero (blank) blocks as failures');
   addRangeOptions(cmd);
   addRefRangeOptions(cmd);
@@ -54,6 +56,7 @@ export function registerSort(sbx: Command): void {
         multiPass: parseMultiPass(opts),
         dryRun: !!opts.dryRun,
         burst: parseBurst(opts.burst),
+        guessBurstFrom: parseGuessBurstFrom(opts),
         reportBlank: !!opts.reportBlank,
         range: parseRange(opts),
         refRange: parseRefRange(opts),
