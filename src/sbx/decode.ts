@@ -35,6 +35,8 @@ export interface DecodeParams {
   stdout?: NodeJS.WritableStream;
   /** Overwrite an existing output file. */
   force?: boolean;
+  /** Called with the output path once it is known (from OUT or the stored name), before anything is written. */
+  checkOutput?: (outPath: string) => void;
   /**
    * blkar's `--multi-pass` ('skip-good') / `--multi-pass-no-skip` ('overwrite-all'): decode into an existing
    * output without truncating it first, so several damaged copies can fill it in turn. 'skip-good' writes a
@@ -231,6 +233,7 @@ async function decodeToFile(
 ): Promise<void> {
   const outPath = resolveOutputPath(params.output, ref);
   stats.outputPath = outPath;
+  params.checkOutput?.(outPath);
   if (!params.force && !params.multiPass && (await pathExists(outPath))) throw new InputError(`File "${outPath}" already exists`, true);
   const t0 = Date.now();
   const fsz = ref.meta?.fsz;

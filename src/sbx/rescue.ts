@@ -30,6 +30,8 @@ export interface RescueParams {
   onProgress?: Progress;
   /** Seconds between log rewrites (blkar: about 1). */
   logIntervalSeconds?: number;
+  /** Called with each output file's path before it is first opened. */
+  checkOutput?: (outPath: string) => void;
   /** Told about each unreadable unit as it is skipped. */
   onUnreadable?: (start: number, end: number) => void;
 }
@@ -149,6 +151,7 @@ async function rescueFrom(medium: RandomReader, params: RescueParams, t0: number
       const uid = uidToHex(b.header.uid);
       let fd = outputs.get(uid);
       if (fd === undefined) {
+        params.checkOutput?.(path.join(params.outDir, uid));
         fd = fs.openSync(path.join(params.outDir, uid), 'a');
         outputs.set(uid, fd);
       }

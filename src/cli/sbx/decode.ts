@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { decodeContainer, DecodeStats } from '../../sbx/decode';
 import { ReportObject, renderHuman } from './report';
+import { guardOutputs } from '../output-guard';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -55,6 +56,7 @@ export function registerDecode(sbx: Command): void {
         output: out,
         stdout: toStdout ? process.stdout : undefined,
         force: !!opts.force,
+        checkOutput: (outPath) => guardOutputs([outPath], [input]),
         multiPass: parseMultiPass(opts),
         noMeta: opts.meta === false,
         range,

@@ -8,6 +8,7 @@ import { defaultExtensionOf } from '../../sbx/format/specs';
 import { calcContainer } from '../../sbx/calc';
 import { UserError } from '../../errors';
 import { ReportObject } from './report';
+import { guardOutputs } from '../output-guard';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -106,6 +107,7 @@ export function registerEncode(sbx: Command): void {
         if (fromStdin) throw new UserError('Explicit output file name is required when input is stdin');
         outPath = path.join(out, `${path.basename(input)}.${ext}`);
       } else outPath = out;
+      guardOutputs([outPath], fromStdin ? [] : [input]);
       if (!opts.force && fs.existsSync(outPath)) throw new UserError(`File "${outPath}" already exists`);
       const progress = printer.progress('SBX encoding progress');
       const encodeOpts = {

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { PickBlock, rescueBlocks } from '../../sbx/rescue';
 import { UserError } from '../../errors';
 import { ReportList, ReportObject, renderHuman } from './report';
+import { guardOutputs } from '../output-guard';
 import { addCommonOptions, addRangeOptions, CommonOpts, parseRange, parseUid, printerFor, RangeOpts, requireExisting, runCommand } from './options';
 
 interface RescueOpts extends CommonOpts, RangeOpts {
@@ -26,6 +27,7 @@ export function registerRescue(sbx: Command): void {
     await runCommand(printer, async () => {
       if (!['any', 'meta', 'data'].includes(opts.onlyPickBlock ?? 'any')) throw new UserError('Invalid block type');
       requireExisting(input);
+      if (logFile !== undefined) guardOutputs([logFile], [input]);
       const progress = printer.progress('Data scanning progress');
       const s = await rescueBlocks({
         input,
@@ -35,6 +37,7 @@ export function registerRescue(sbx: Command): void {
         onlyPickUid: opts.onlyPickUid === undefined ? undefined : parseUid(opts.onlyPickUid),
         range: parseRange(opts),
         onProgress: progress.update,
+        checkOutput: (outPath) => guardOutputs([outPath], [input]),
         // Logged as it happens (stderr keeps stdout for the report).
         onUnreadable: (a, b) => {
           if (!printer.json) process.stderr.write(`Unreadable bytes ${a} to ${b} (exclusive) skipped: EIO\n`);

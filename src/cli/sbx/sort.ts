@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { sortContainer, SortStats } from '../../sbx/sort';
 import { ReportObject } from './report';
+import { guardOutputs } from '../output-guard';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -48,10 +49,12 @@ export function registerSort(sbx: Command): void {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
       requireExisting(input);
+      const output = out ?? `${input}.sorted`;
+      if (!opts.dryRun) guardOutputs([output], [input]);
       const progress = printer.progress('SBX block sorting progress');
       const s = await sortContainer({
         input,
-        output: out ?? `${input}.sorted`,
+        output,
         force: !!opts.force,
         multiPass: parseMultiPass(opts),
         dryRun: !!opts.dryRun,
