@@ -8,17 +8,20 @@ import { Metadata, parseMetadataPayload } from './metadata';
 import { RandomReader } from '../reader';
 import { blockSizeOf, HEADER_SIZE, MAX_BLOCK_SIZE, SCAN_STEP, SbxVersion } from './specs';
 
-/** A valid block found by scanning. */
+/** A valid block found by scanning: where it is and its header. */
 export interface FoundBlock {
   /** Absolute byte position (in the reader, or on the medium). */
   pos: number;
   header: BlockHeader;
-  /** The block's bytes (its version's block size). */
+}
+
+/** A found block with its bytes (its version's block size). */
+export interface ScannedBlock extends FoundBlock {
   bytes: Buffer;
 }
 
 /** A reference block: fixes version, block size and UID; metadata parsed when seq = 0. */
-export interface ReferenceBlock extends FoundBlock {
+export interface ReferenceBlock extends ScannedBlock {
   meta: Metadata | null;
 }
 
@@ -37,7 +40,7 @@ export async function* scanBlocks(
   start: number,
   end: number,
   onPosition?: (pos: number) => void,
-): AsyncGenerator<FoundBlock> {
+): AsyncGenerator<ScannedBlock> {
   const CHUNK = 1 << 20;
   let pos = start;
   let buf: Buffer = Buffer.alloc(0);
@@ -63,7 +66,7 @@ export async function* scanBlocks(
   }
 }
 
-function toReference(b: FoundBlock): ReferenceBlock {
+function toReference(b: ScannedBlock): ReferenceBlock {
   return { ...b, meta: b.header.seq === 0 ? parseMetadataPayload(b.bytes.subarray(HEADER_SIZE)) : null };
 }
 
@@ -79,7 +82,7 @@ export async function findReferenceBlock(
   end = reader.size,
   onPosition?: (pos: number) => void,
 ): Promise<ReferenceBlock | null> {
-  let firstData: FoundBlock | null = null;
+  let firstData: ScannedBlock | null = null;
   for await (const b of scanBlocks(reader, start, end, onPosition)) {
     if (b.header.seq === 0 || choice === 'any') return toReference(b);
     if (!firstData && choice === 'prefer-meta') firstData = b;
@@ -122,8 +125,8 @@ const SIGNATURE = Buffer.from('SBx', 'latin1');
  * `buf` (no copy). Unlike scanBlocks this does not jump over the size a header claims when its CRC fails: that
  * blkar quirk (§8) can hide a real block behind a random "SBx", and a finder that sees more blocks loses nothing.
  */
-export function scanForBlocks(buf: Buffer, bufStart: number, from: number, to: number): FoundBlock[] {
-  const found: FoundBlock[] = [];
+export function scanForBlocks(buf: Buffer, bufStart: number, from: number, to: number): ScannedBlock[] {
+  const found: ScannedBlock[] = [];
   const first = Math.max(from, bufStart);
   const last = Math.min(to, bufStart + buf.length);
   let i = first - bufStart;

@@ -11,7 +11,7 @@ import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/f
 import { parseMetadataPayload } from '../../sbx/format/metadata';
 import { uidToHex } from '../../sbx/format/header';
 import { RangeReader } from '../device-cache';
-import { scanForBlocks, FoundBlock } from '../../sbx/format/scan';
+import { scanForBlocks, FoundBlock, ScannedBlock } from '../../sbx/format/scan';
 import { BlockIndex, RsGeometry } from './block-index';
 
 /** What the scanner needs from the cache (CachedDevice has it). */
@@ -210,7 +210,7 @@ export class MediumScanner {
         : (await this.cache.read(p.wa, p.wb - p.wa, 'background')).data;
       // Block starts from one block before the piece (blocks straddling into it) to its end.
       const found = scanForBlocks(data, p.wa, Math.max(p.wa, p.a - LOOK), p.b);
-      for (const b of found) batch.blocks.push(b);
+      for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: they pin `data`
       for (const g of geometriesIn(found)) batch.geometries.push(g);
       batch.scanned.push({ start: p.a, end: p.b });
       batch.bytes += p.b - p.a;
@@ -238,7 +238,7 @@ function mergeRanges(ranges: readonly { start: number; end: number }[]): { start
 }
 
 /** RS geometry (D, P) from the EC metadata blocks among `found` (their bytes are in `data`). */
-function geometriesIn(found: readonly FoundBlock[]): RsGeometry[] {
+function geometriesIn(found: readonly ScannedBlock[]): RsGeometry[] {
   const out: RsGeometry[] = [];
   for (const { header: h, bytes } of found) {
     if (h.seq !== 0 || !isEcVersion(h.version)) continue;
