@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
+import * as harness from '../mount/harness';
 
 const MAIN = path.resolve(__dirname, '../../../src/cli/main.js');
 
@@ -87,5 +88,21 @@ describe('outputs never destroy inputs', function () {
     // An ordinary output still works.
     expect(blkfs(['export', '--cache', 'C', 'out.img'], dir).code).to.equal(0);
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
+  });
+
+  it('export of a mount onto the image file it serves is refused; the image stays intact', async () => {
+    const img = path.join(dir, 'served.img');
+    fs.writeFileSync(img, pseudoRandom(1 << 20, 3));
+    const before = sha(img);
+    const mnt = path.join(dir, 'mnt');
+    try {
+      await harness.mount(img, mnt, ['--cache', path.join(dir, 'served-cache')]);
+      const r = await harness.blkfs(['export', mnt, img]);
+      expect(r.code, r.stdout + r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`Refusing to write "${img}": it is the input "${img}"`);
+      expect(sha(img)).to.equal(before);
+    } finally {
+      await harness.cleanup();
+    }
   });
 });
