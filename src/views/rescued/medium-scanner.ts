@@ -237,7 +237,7 @@ function mergeRanges(ranges: readonly { start: number; end: number }[]): { start
   return out;
 }
 
-/** RS geometry (D, P) from the EC metadata blocks among `found` (their bytes are in `data`). */
+/** RS geometry (D, P) from the EC metadata blocks among `found`. */
 function geometriesIn(found: readonly ScannedBlock[]): RsGeometry[] {
   const out: RsGeometry[] = [];
   for (const { header: h, bytes } of found) {

@@ -340,7 +340,8 @@ export class RescuedContainer {
     }
     // Only seqs that were found are visited, so a damaged FSZ claiming a huge file costs no huge loop.
     const found: number[] = [...this.index.distinctSeqs(this.uid, this.version, 1, this.lastSeq, this.upToId)];
-    const { dataChunksRepaired: repaired, dataChunksUnrecoverable: unrecoverableChunks, unreadableRanges: unreadable } = recoverability(l, this.fileSize, found);
+    const rec = recoverability(l, this.fileSize, found);
+    const [repaired, unrecoverableChunks, unreadable] = [rec.dataChunksRepaired, rec.dataChunksUnrecoverable, rec.unreadableRanges];
     const expectedMeta = this.metadataBlock || l.ec ? l.metaCount : 0;
     const expectedBlocks = expectedMeta + this.lastSeq;
     const foundBlocks = counts.meta.blocks + found.length;
