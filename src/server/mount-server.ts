@@ -4,6 +4,7 @@ import * as path from 'path';
 import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { parseSourceArg } from '../source/source-spec';
 import { BlockSource } from '../source/block-source';
+import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
 import { MapfileView } from '../views/mapfile-view';
@@ -73,7 +74,7 @@ export class MountServer {
     try {
       const source = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
       undo.push(() => source.close());
-      const cache = await CachedDevice.open({
+      const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
         retries: opts.retries,
