@@ -316,4 +316,23 @@ describe('cache/cached-device CachedDevice', () => {
     expect(st.phase).to.equal('?');
     expect(st.pass).to.equal(1);
   });
+
+  it("status() reports the source's lost and reconnected events", async () => {
+    const src = new MemorySource(patternBuffer(MiB));
+    const dev = await openDev(src);
+    expect(dev.status().source).to.deep.equal({ state: 'connected', lostEvents: 0, reconnects: 0 });
+    src.emit({ type: 'lost', message: 'source x lost: nbdkit exited' });
+    expect(dev.status().source).to.deep.equal({ state: 'lost', lostEvents: 1, reconnects: 0, lastEvent: 'source x lost: nbdkit exited' });
+    src.emit({ type: 'reconnected', message: 'reconnected to source x' });
+    expect(dev.status().source).to.deep.include({ state: 'connected', lostEvents: 1, reconnects: 1 });
+  });
+
+  it('counts identity probes, reads and readahead in the same device read counters', async () => {
+    const src = new MemorySource(patternBuffer(MiB));
+    const dev = await openDev(src);
+    await dev.read(200 * 1024, 4096);
+    const st = dev.status();
+    expect(st.deviceReads).to.equal(src.stats().reads + src.stats().failedReads);
+    expect(st.deviceBytes).to.equal(64 * 1024 + 4096); // the fingerprint window, then the read
+  });
 });
