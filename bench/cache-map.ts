@@ -5,7 +5,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { openCache } from '../src/cache/cache-open';
-import { CachedDevice } from '../src/cache/cached-device';
 import { SectorMap } from '../src/cache/extent-map';
 import { BlockSource, SourceStats } from '../src/source/block-source';
 

@@ -5,7 +5,6 @@
 // Usage: node dist/bench/mount-readahead.js IMAGE MOUNTPOINT CACHE_DIR READAHEAD_BYTES
 //   (prints "ready"; on SIGTERM unmounts, closes the cache and prints a JSON line of the cache status)
 import { openCache } from '../src/cache/cache-open';
-import { CachedDevice } from '../src/cache/cached-device';
 import { FuseMount } from '../src/fuse/fuse-mount';
 import { openBlockSource } from '../src/source/nbd/nbd-block-source';
 import { parseSourceArg } from '../src/source/source-spec';

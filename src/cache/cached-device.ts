@@ -61,7 +61,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   readonly sectorSize: number;
   readonly sectorCount: number;
   readonly retries: number;
-  readonly inflight = new InflightRanges();
+  private readonly inflight = new InflightRanges();
   private readonly maxReadSectors: number;
   private readonly readahead: Readahead | undefined;
   private acquiring = false;
@@ -72,8 +72,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /** Built by cache-open.ts (openCache, openOffline) once the state is loaded and the medium's identity checked. */
   constructor(
     readonly cacheDir: string,
-    readonly device: DeviceReader,
-    readonly store: SectorStore,
+    private readonly device: DeviceReader,
+    private readonly store: SectorStore,
     readonly identityProbe: IdentityProbe,
     opts: CachedDeviceOptions,
   ) {
@@ -87,10 +87,6 @@ export class CachedDevice implements SectorCache, RescueTarget {
       const ctx = { map: store.map, inflight: this.inflight, device, store, closing: () => this.closing || this.closed };
       this.readahead = new Readahead(ctx, ra, this.maxReadSectors * this.sectorSize);
     }
-  }
-
-  get map() {
-    return this.store.map;
   }
 
   // ------------------------------------------------------------------------------------------------- reading

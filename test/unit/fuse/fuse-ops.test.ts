@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import * as os from 'os';
 import { buildFuseOps } from '../../../src/fuse/fuse-ops';
-import { FuseOps, FuseStat } from '../../../src/fuse/fuse-binding';
+import { FuseStat } from '../../../src/fuse/fuse-binding';
 import { errnoNameOf } from '../../../src/fuse/errno';
 import { Router } from '../../../src/fuse/router';
 import { MediaError, SourceLostError } from '../../../src/source/block-source';
