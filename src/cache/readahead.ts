@@ -1,7 +1,8 @@
 // Opt-in sequential readahead for the cache: stream detection, window planning and the prefetcher. A FUSE /raw
-// reader with direct I/O sends one <= 128 KiB request at a time, so a cold sequential copy pays a full NBD round trip per request; prefetching the sectors just ahead of a detected
-// sequential stream turns that into a few large pipelined reads. Off by default: on a fragile medium, reading what
-// nobody asked for is a risk only the user may choose to take.
+// reader with direct I/O sends one <= 128 KiB request at a time, so a cold sequential copy pays a full NBD round
+// trip per request; prefetching the sectors just ahead of a detected sequential stream turns that into a few large
+// pipelined reads. Off by default: on a fragile medium, reading what nobody asked for is a risk only the user may
+// choose to take.
 import { MediaError, SourceLostError } from '../source/block-source';
 import type { DeviceReader } from './device-reader';
 import type { SectorMap } from './extent-map';
