@@ -4,22 +4,23 @@
 import type { ChecksumState } from '../archive/checksum-tracker';
 import { checksumsText } from '../archive/checksums-text';
 import type { DatVerdict } from '../archive/dat';
-import { TextSnapshotView } from './text-snapshot-view';
+import { GeneratedFileView } from './generated-file-view';
 
 export interface ChecksumsSource {
   state(): ChecksumState;
   /** The DAT verdict once complete (mount --dat), if a DAT was given. */
   verdict(): DatVerdict | undefined;
+  /** The name the image's lines carry (the name `blkfs sbx decode` gives it). */
+  imageName(): string;
 }
 
-export class ChecksumsView extends TextSnapshotView {
-  constructor(source: ChecksumsSource, imageName: () => string) {
-    super(
-      () => checksumsText(imageName(), source.state(), source.verdict()),
-      () => {
+export class ChecksumsView extends GeneratedFileView {
+  constructor(source: ChecksumsSource) {
+    super(() => checksumsText(source.imageName(), source.state(), source.verdict()), {
+      stateKey: () => {
         const s = source.state();
         return `${s.bytesHashed}/${s.complete}`;
       },
-    );
+    });
   }
 }

@@ -1,13 +1,10 @@
 import { expect } from 'chai';
 import { createHash } from 'crypto';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { crc32 } from 'zlib';
-import { CachedDevice } from '../../../src/cache/cached-device';
 import { ChecksumTracker, settledPrefixBytes, stillBad } from '../../../src/archive/checksum-tracker';
 import { checksumsText } from '../../../src/archive/checksums-text';
-import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
+import { patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1 << 20;
 
@@ -21,21 +18,19 @@ function digestsOf(b: Buffer) {
 }
 
 describe('archive/checksum-tracker ChecksumTracker', () => {
-  let tmp: string;
-  let dev: CachedDevice | undefined;
   let tracker: ChecksumTracker | undefined;
-  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-ck-'))));
   afterEach(async () => {
     await tracker?.stop();
-    await dev?.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    tracker = undefined;
+    await closeMemoryCaches();
   });
 
   it('hashes the image (bad sectors as zeros) as the settled prefix grows, without reading the device', async () => {
     const img = patternBuffer(3 * MiB + 1000); // a partial last sector
     const bad = [2048, 2049, 4000]; // sectors
-    const src = new MemorySource(img, { badSectors: bad });
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    const mem = await memoryCache(img, { badSectors: bad });
+    const dev = mem.cache;
+    const src = mem.source;
     tracker = new ChecksumTracker(dev).start();
     await dev.read(0, MiB); // only the first MiB settled
     await new Promise((r) => setTimeout(r, 600));
