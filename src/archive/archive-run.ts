@@ -117,8 +117,8 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
 
   // The container hashed in order while parts come in order (a medium complete at the start); otherwise re-read.
   const inOrder = { sha: createHash('sha256') as Hash, md5: createHash('md5') as Hash, next: 1 };
-  const records = new Map<number, PartRecord>();
-  for (const s of states) for (const r of Object.values(s.resume.parts)) records.set(r.n, r);
+  // MD5 only where a store uses it (S3: Content-MD5 and ETags).
+  const md5Needed = stores.some((s) => s.wantsMd5);
 
   const container = await mount.openContainer();
   let failure: unknown;
@@ -130,7 +130,6 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
         if (stored(i, p)) return;
         const rec = await withRetries(`${s.label}: storing part ${p.n} of data/image.sbx`, attempts, () => s.putPart(p.n, bytes, md5, sha));
         states[i].resume.parts[p.n] = rec;
-        records.set(p.n, rec);
         saveState(stateFileFor(cacheDir, s.label), states[i]);
       }),
     );
@@ -157,18 +156,29 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
         continue;
       }
       phase = 'archiving';
-      for (const p of ready) {
-        while (inflight.size >= limit) await Promise.race(inflight);
-        if (failure !== undefined) throw failure;
-        const bytes = await container.read(p.offset, p.size);
+      // The next part is read from the mount while the current one is hashed.
+      const readPart = (q: PartSpec) => {
+        const r = container.read(q.offset, q.size);
+        r.catch(() => {}); // awaited below; a failure left behind by a store failure is not unhandled
+        return r;
+      };
+      let next = readPart(ready[0]);
+      for (let k = 0; k < ready.length; k++) {
+        const p = ready[k];
+        const bytes = await next;
+        if (k + 1 < ready.length) {
+          while (inflight.size >= limit) await Promise.race(inflight);
+          next = readPart(ready[k + 1]);
+        }
         if (bytes.length !== p.size) throw new OperationError(`/sbx/image.sbx: read ${bytes.length} bytes of part ${p.n}, expected ${p.size}`);
-        const md5 = createHash('md5').update(bytes).digest();
+        const md5 = md5Needed ? createHash('md5').update(bytes).digest() : Buffer.alloc(0);
         const sha = sha256(bytes);
         if (p.n === inOrder.next) {
           inOrder.sha.update(bytes);
-          inOrder.md5.update(bytes);
+          if (md5Needed) inOrder.md5.update(bytes);
           inOrder.next++;
         }
+        if (failure !== undefined) throw failure;
         const job: Promise<void> = storePart(p, bytes, md5, sha)
           .catch((e: unknown) => {
             failure ??= e;
@@ -187,17 +197,19 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
     await container.close();
   }
 
-  const partRecords = parts.map((p) => records.get(p.n) as PartRecord);
-  for (const s of stores) await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partRecords)).catch((e) => Promise.reject(storeError(e)));
+  const partsOf = (i: number) => parts.map((p) => states[i].resume.parts[p.n]);
+  for (const [i, s] of stores.entries()) {
+    await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partsOf(i))).catch((e) => Promise.reject(storeError(e)));
+  }
 
   // The whole container's digests: from the in-order pass, or by reading it again from the mount (the cache).
   phase = 'hashing the container';
   report();
   let image: ImageFixity;
   if (inOrder.next > parts.length) {
-    image = { size: info.containerSize, sha256: inOrder.sha.digest('hex'), md5: inOrder.md5.digest('hex'), parts: partRecords };
+    image = { size: info.containerSize, sha256: inOrder.sha.digest('hex'), md5: md5Needed ? inOrder.md5.digest('hex') : '', parts: [] };
   } else {
-    image = await rehashContainer(mount, parts, partRecords, info.containerSize);
+    image = await rehashContainer(mount, parts, partsOf(0), info.containerSize, md5Needed);
   }
 
   // The small payload files, once the checksums of the (now complete) image are known.
@@ -231,8 +243,8 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
   phase = 'verifying';
   report();
   const all = [...files, ...tagFixity, { path: 'tagmanifest-sha256.txt', size: tagmanifest.length, sha256: sha256(tagmanifest).toString('hex') }];
-  for (const s of stores) {
-    await s.verify(all, image);
+  for (const [i, s] of stores.entries()) {
+    await s.verify(all, { ...image, parts: partsOf(i) });
     removeState(stateFileFor(cacheDir, s.label));
     log(`${s.label}: bag complete and verified (${all.length} files, data/image.sbx ${image.size} bytes, sha256 ${image.sha256})`);
   }
@@ -254,24 +266,23 @@ function storeError(err: unknown): unknown {
 }
 
 /** Reads /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored. */
-async function rehashContainer(mount: MountAccess, parts: readonly PartSpec[], records: readonly PartRecord[], size: number): Promise<ImageFixity> {
+async function rehashContainer(mount: MountAccess, parts: readonly PartSpec[], records: readonly PartRecord[], size: number, withMd5: boolean): Promise<ImageFixity> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   const c = await mount.openContainer();
   try {
     for (const p of parts) {
       const bytes = await c.read(p.offset, p.size);
-      const partMd5 = createHash('md5').update(bytes).digest('hex');
-      if (bytes.length !== p.size || partMd5 !== records[p.n - 1].md5) {
+      if (bytes.length !== p.size || sha256(bytes).toString('hex') !== records[p.n - 1].sha256) {
         throw new OperationError(`/sbx/image.sbx part ${p.n} reads differently now than when it was stored (the medium's state changed?); the bag is not finished`);
       }
       sha.update(bytes);
-      md5.update(bytes);
+      if (withMd5) md5.update(bytes);
     }
   } finally {
     await c.close();
   }
-  return { size, sha256: sha.digest('hex'), md5: md5.digest('hex'), parts: [...records] };
+  return { size, sha256: sha.digest('hex'), md5: withMd5 ? md5.digest('hex') : '', parts: [...records] };
 }
 
 async function waitForChecksums(mount: MountAccess): Promise<MountStatusForArchive> {

@@ -7,7 +7,7 @@ import type { FileFixity } from './bagit';
 export interface PartRecord {
   n: number;
   size: number;
-  /** Hex digests of the part's bytes. */
+  /** Hex digests of the part's bytes (md5 '' for stores that do not use it). */
   md5: string;
   sha256: string;
   /** The store's tag for it (S3 ETag), if any. */
@@ -25,13 +25,17 @@ export interface StoreResume {
 export interface ImageFixity {
   size: number;
   sha256: string;
+  /** '' when no store wants MD5s. */
   md5: string;
+  /** This store's records of the parts. */
   parts: PartRecord[];
 }
 
 export interface BagStore {
   /** e.g. "/srv/bags/medium-0123456789ab" or "s3://bags/disks/medium-0123456789ab". */
   readonly label: string;
+  /** Uses MD5s (S3: Content-MD5 and ETags); otherwise the archive does not compute them. */
+  readonly wantsMd5: boolean;
   /** True when a finished bag is there already (never overwritten). */
   bagExists(): Promise<boolean>;
   /** Starts (or, given `saved`, resumes) storing data/image.sbx; returns the state to save. */

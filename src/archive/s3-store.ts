@@ -71,6 +71,7 @@ function s3Message(err: unknown): string {
 
 export class S3Store implements BagStore {
   readonly label: string;
+  readonly wantsMd5 = true;
   private readonly base: string;
   private uploadId: string | undefined;
   /** MD5 of each small file as sent, for verify(). */

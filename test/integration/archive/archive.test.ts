@@ -200,7 +200,7 @@ describe('blkfs archive and /checksums on a real mount', function () {
     const b = path.join(dir, 'b');
     fs.mkdirSync(b);
     const m = writeMedium(b, image, bad);
-    const nbd = await startNbdkit(b, m.imagePath, m.mapPath, { rdelay: '60ms', tag: 'b' });
+    const nbd = await startNbdkit(b, m.imagePath, m.mapPath, { rdelay: '40ms', tag: 'b' });
     const mnt = path.join(dir, 'mnt-b');
     const cacheDir = path.join(dir, 'cache-b');
     await mount(nbd.uri, mnt, ['--cache', cacheDir]);
@@ -215,10 +215,22 @@ describe('blkfs archive and /checksums on a real mount', function () {
       stored = Object.keys(s3State?.parts ?? {});
     }
     expect(stored, 'a part was stored before the kill').to.not.be.empty;
+    // The running archive shows in /status: medium bytes read, container bytes archived, rate, ETA.
+    const running = JSON.parse(await fs.promises.readFile(path.join(mnt, 'status'), 'utf8')).archives;
+    expect(running).to.have.length(1);
+    expect(running[0].destinations).to.have.length(2);
+    expect(running[0].bytesRead).to.be.greaterThan(0);
+    expect(running[0].mediumBytes).to.equal(SIZE);
+    expect(running[0]).to.have.keys('destinations', 'phase', 'bytesRead', 'mediumBytes', 'bytesArchived', 'containerBytes', 'rateBytesPerSec', 'etaSeconds');
     first.child.kill('SIGKILL');
     await first.result;
     const status = JSON.parse(await fs.promises.readFile(path.join(mnt, 'status'), 'utf8'));
     expect(status.bytesUntried, 'killed while the medium was still being read').to.be.greaterThan(0);
+    for (let i = 0; i < 50 && status.archives.length > 0; i++) {
+      await sleep(100);
+      status.archives = JSON.parse(await fs.promises.readFile(path.join(mnt, 'status'), 'utf8')).archives;
+    }
+    expect(status.archives, 'a killed archive leaves /status').to.deep.equal([]);
     const recorded = Object.keys(stateFiles(cacheDir).find((s) => s.uploadId)!.parts).map(Number);
     const mark = proxy.requests.length;
 
