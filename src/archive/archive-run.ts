@@ -50,9 +50,13 @@ export interface ArchiveResult {
 
 const POLL_MS = 250;
 
-function undecided(blocks: readonly MapBlock[], from: number, to: number): boolean {
-  if (to <= from) return false;
-  return blocks.some((b) => b.pos < to && b.pos + b.size > from && b.status !== '+' && b.status !== '-');
+/** Byte ranges of the mapfile whose outcome is not known yet ('?', '*', '/'): usually few, even on a big medium. */
+function undecidedRanges(blocks: readonly MapBlock[]): MapBlock[] {
+  return blocks.filter((b) => b.status !== '+' && b.status !== '-');
+}
+
+function undecided(ranges: readonly MapBlock[], from: number, to: number): boolean {
+  return to > from && ranges.some((b) => b.pos < to && b.pos + b.size > from);
 }
 
 function sha256(b: Buffer): Buffer {
@@ -146,7 +150,7 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
       if (failure !== undefined) throw failure;
       const st = await mount.status();
       settledBytes = st.bytesCached + st.bytesBad;
-      const blocks = parseMapfile(await mount.mapfile()).blocks;
+      const blocks = undecidedRanges(parseMapfile(await mount.mapfile()).blocks);
       const dataLeft = pending.some((p) => !p.metadata) || inflight.size > 0;
       const ready = pending.filter((p) => (p.metadata ? (complete0 || !dataLeft) && !undecided(blocks, 0, st0.size) : !undecided(blocks, p.imageStart, p.imageEnd)));
       if (ready.length === 0) {

@@ -104,9 +104,9 @@ export class S3Store implements BagStore {
 
   async openImage(_size: number, saved: StoreResume | undefined): Promise<StoreResume> {
     const key = this.key('data/image.sbx');
-    if (saved?.uploadId) {
+    const listed = saved?.uploadId ? await this.listParts(key, saved.uploadId) : undefined;
+    if (saved?.uploadId && listed !== 'gone') {
       this.uploadId = saved.uploadId;
-      const listed = await this.listParts(key, saved.uploadId);
       if (listed === undefined) return { uploadId: saved.uploadId, parts: { ...saved.parts } }; // store cannot list: trust our record
       // Keep the recorded parts the store still holds unchanged.
       const parts: Record<string, PartRecord> = {};
@@ -130,8 +130,9 @@ export class S3Store implements BagStore {
     return { uploadId: r.UploadId, parts: {} };
   }
 
-  /** Parts the store holds for an upload, or undefined when it cannot list them (e.g. s3rver). */
-  private async listParts(key: string, uploadId: string): Promise<Map<number, { size: number; etag?: string }> | undefined> {
+  /** Parts the store holds for an upload; undefined when it cannot list them (e.g. s3rver); 'gone' when the upload
+   *  was aborted or expired (a new one starts). */
+  private async listParts(key: string, uploadId: string): Promise<Map<number, { size: number; etag?: string }> | undefined | 'gone'> {
     const out = new Map<number, { size: number; etag?: string }>();
     let marker: string | undefined;
     try {
@@ -146,7 +147,7 @@ export class S3Store implements BagStore {
       }
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404) throw new Error(`${this.label}: the interrupted upload ${uploadId} is gone from the store (aborted or expired)`);
+      if (status === 404) return 'gone';
       if (status === 405 || status === 501) return undefined;
       throw err;
     }
