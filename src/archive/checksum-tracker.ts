@@ -1,10 +1,12 @@
 // Follows the cache and hashes the medium image as its contiguous prefix becomes settled ('+' or '-'), from the
 // cache's own bytes: the checksums cost no read of the medium. Unreadable sectors count as zeros; if one of them
 // is recovered later (mount --retries), the hashes start again from the cache. After a remount the hashes are
-// recomputed from the cache the same way (hash states cannot be stored).
+// taken from the cache database when the medium's state is the one they were made for, else recomputed from the
+// cache the same way (hash states cannot be stored).
 import { setImmediate as nextTurn } from 'timers/promises';
 import type { Extent } from '../cache/extent-map';
 import { ImageDigests, ImageDigestValues } from './image-digests';
+import { checksumStateKey, ChecksumStore } from './checksum-store';
 
 /** What the tracker needs from the sector cache (CachedDevice / SectorCache satisfy it). */
 export interface SettledSource {
@@ -64,6 +66,7 @@ export class ChecksumTracker {
   constructor(
     private readonly cache: SettledSource,
     private readonly log: (message: string) => void = () => {},
+    private readonly store?: ChecksumStore,
   ) {}
 
   start(): this {
@@ -106,7 +109,21 @@ export class ChecksumTracker {
     this.result = undefined;
   }
 
+  /** A settled medium whose checksums are stored: nothing to hash. */
+  private restore(): void {
+    const extents = this.cache.extents();
+    const { size, sectorSize } = this.cache;
+    if (!this.store || settledPrefixBytes(extents, sectorSize, size) < size) return;
+    const saved = this.store.get(checksumStateKey(size, sectorSize, extents));
+    if (!saved) return;
+    this.hashedUpTo = size;
+    this.bytesBad = saved.bytesBad;
+    this.badRuns = extents.filter((r) => r.status === '-').map((r) => ({ start: r.start, count: r.count }));
+    this.result = saved.digests;
+  }
+
   private async run(): Promise<void> {
+    this.restore();
     let checked: readonly Extent[] | undefined;
     while (!this.stopped) {
       const extents = this.cache.extents();
@@ -127,6 +144,8 @@ export class ChecksumTracker {
       }
       if (this.hashedUpTo === this.cache.size && !this.result) {
         this.result = this.digests.digest();
+        const { size, sectorSize } = this.cache;
+        this.store?.put(checksumStateKey(size, sectorSize, extents), { digests: this.result, bytesBad: this.bytesBad });
         this.log(`checksums: image complete, sha256 ${this.result.sha256}, ${this.bytesBad} bytes unreadable (hashed as zeros)`);
       }
       await this.sleep(POLL_MS);

@@ -2,7 +2,9 @@
 // (mount --dat), what /sbx/image.sbx looks like (for `blkfs archive` to plan its parts), and the `blkfs archive`
 // clients attached through the control socket: each joins the acquisition (so the medium is read while it
 // archives) and reports its progress, shown in /status.
+import type Database from 'better-sqlite3';
 import { ChecksumTracker, SettledSource } from '../archive/checksum-tracker';
+import { ChecksumStore } from '../archive/checksum-store';
 import { Dat, datVerdict, DatVerdict } from '../archive/dat';
 import type { ArchiveProgress, SbxImageInfo } from '../archive/archive-status';
 import { Layout } from '../sbx/format/layout';
@@ -23,13 +25,13 @@ export class ArchiveSessions implements ChecksumsSource {
   private verdictMemo: { sha1: string; verdict: DatVerdict } | undefined;
 
   constructor(
-    private readonly cache: SettledSource,
+    private readonly cache: SettledSource & { database(): Database.Database },
     private readonly acquisitions: Joiner,
     private readonly dat: Dat | undefined,
     private readonly image: { params: SbxImageParams; identity: ImageIdentity; available: boolean },
     log: (message: string) => void,
   ) {
-    this.tracker = new ChecksumTracker(cache, log).start();
+    this.tracker = new ChecksumTracker(cache, log, new ChecksumStore(cache.database())).start();
   }
 
   state() {

@@ -184,6 +184,11 @@ describe('blkfs archive and /checksums on a real mount', function () {
     const m = writeMedium(c, changed, bad);
     const nbd = await startNbdkit(c, m.imagePath, m.mapPath, { tag: 'c' });
     const mnt = path.join(dir, 'mnt-c');
+    fs.writeFileSync(path.join(dir, 'bad.dat'), '<html>not a DAT</html>');
+    fs.mkdirSync(mnt);
+    const refused = await blkfs(['mount', nbd.uri, mnt, '--cache', path.join(dir, 'cache-c'), '--dat', path.join(dir, 'bad.dat')]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.include('bad.dat: not a Logiqx XML DAT');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-c'), '--dat', path.join(dir, 'test.dat')]);
     const before = await fs.promises.readFile(path.join(mnt, 'checksums'), 'utf8');
     expect(before).to.match(/# incomplete: \d+ bytes missing/);

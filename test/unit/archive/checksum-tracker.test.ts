@@ -3,6 +3,7 @@ import { createHash } from 'crypto';
 import { crc32 } from 'zlib';
 import { ChecksumTracker, settledPrefixBytes, stillBad } from '../../../src/archive/checksum-tracker';
 import { checksumsText } from '../../../src/archive/checksums-text';
+import { ChecksumStore } from '../../../src/archive/checksum-store';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 import { patternBuffer } from '../../helpers/memory-source';
 
@@ -49,6 +50,18 @@ describe('archive/checksum-tracker ChecksumTracker', () => {
     for (const s of bad) expected.fill(0, s * 512, s * 512 + 512);
     expect(done).to.deep.equal(digestsOf(expected));
     expect(tracker.state().bytesBad).to.equal(3 * 512);
+  });
+
+  it('keeps finished checksums with the medium state: a later tracker on the same state shows them at once', async () => {
+    const img = patternBuffer(MiB);
+    const mem = await memoryCache(img, { badSectors: [7] });
+    const store = new ChecksumStore(mem.cache.database());
+    tracker = new ChecksumTracker(mem.cache, undefined, store).start();
+    await mem.cache.acquire();
+    const first = await tracker.whenComplete();
+    await tracker.stop();
+    tracker = new ChecksumTracker(mem.cache, undefined, store).start();
+    expect(tracker.state()).to.deep.include({ complete: true, bytesBad: 512, digests: first });
   });
 
   it('settled prefix and bad-run checks', () => {
