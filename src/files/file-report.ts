@@ -1,0 +1,223 @@
+// The join: each entry's byte runs against where the medium's bytes stand, giving per entry the bytes rescued,
+// bad and untried, and a verdict. Entries under a directory whose own bytes are not all rescued get "unknown":
+// their listing came from bytes we do not have. An update after new reads recomputes only the entries whose
+// runs touch the changed ranges (runs are indexed by start, with a running maximum of ends for stabbing).
+import type { DamageSource } from './damage-source';
+import type { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout } from './layout';
+
+export type Verdict = 'intact' | 'damaged' | 'incomplete' | 'unknown';
+
+export interface EntryReport {
+  fs: number;
+  path: string;
+  kind: EntryKind;
+  size: number;
+  rescued: number;
+  bad: number;
+  untried: number;
+  verdict: Verdict;
+  /** Why the verdict is "unknown" (e.g. the directory whose bytes are missing). */
+  reason?: string;
+}
+
+export interface ReportSummary {
+  files: number;
+  intact: number;
+  damaged: number;
+  incomplete: number;
+  unknown: number;
+  /** Directories whose own bytes are bad or untried: their listing is incomplete. */
+  unreadableDirectories: number;
+  /** Bad bytes on the medium outside every listed file, directory and metadata file (free space, gaps). */
+  badBytesOutsideFiles: number;
+}
+
+export interface FileReportJson {
+  filesystems: FilesystemInfo[];
+  problems: string[];
+  summary: ReportSummary;
+  entries: EntryReport[];
+}
+
+export class FileReport {
+  private readonly entries: LayoutEntry[];
+  private readonly counts: Float64Array; // 3 per entry: rescued, bad, untried
+  private readonly verdicts: Verdict[];
+  private readonly reasons: (string | undefined)[];
+  // Run index: sorted by start; maxEnd[i] = max end of runs 0..i.
+  private readonly runStart: Float64Array;
+  private readonly runEnd: Float64Array;
+  private readonly runEntry: Int32Array;
+  private readonly maxEnd: Float64Array;
+
+  constructor(
+    readonly layout: MediumLayout,
+    private damage: DamageSource,
+  ) {
+    this.entries = layout.entries;
+    this.counts = new Float64Array(this.entries.length * 3);
+    this.verdicts = new Array<Verdict>(this.entries.length).fill('intact');
+    this.reasons = new Array<string | undefined>(this.entries.length);
+    let n = 0;
+    for (const e of this.entries) n += e.runs.length / 2;
+    const order: number[] = [];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const entryOf: number[] = [];
+    this.entries.forEach((e, idx) => {
+      for (let i = 0; i < e.runs.length; i += 2) {
+        order.push(order.length);
+        starts.push(e.runs[i]);
+        ends.push(e.runs[i] + e.runs[i + 1]);
+        entryOf.push(idx);
+      }
+    });
+    order.sort((a, b) => starts[a] - starts[b]);
+    this.runStart = new Float64Array(n);
+    this.runEnd = new Float64Array(n);
+    this.runEntry = new Int32Array(n);
+    this.maxEnd = new Float64Array(n);
+    let m = 0;
+    order.forEach((k, i) => {
+      this.runStart[i] = starts[k];
+      this.runEnd[i] = ends[k];
+      this.runEntry[i] = entryOf[k];
+      m = Math.max(m, ends[k]);
+      this.maxEnd[i] = m;
+    });
+    this.recomputeAll();
+  }
+
+  /** Joins everything again (e.g. against another damage source). */
+  recomputeAll(damage: DamageSource = this.damage): void {
+    this.damage = damage;
+    for (let i = 0; i < this.entries.length; i++) this.recount(i);
+    this.judge();
+  }
+
+  /** After new reads: recomputes the entries whose runs touch any of the byte ranges [start, end). */
+  update(ranges: readonly { start: number; end: number }[]): void {
+    const touched = new Set<number>();
+    for (const { start, end } of ranges) {
+      // First run whose running max end exceeds `start`: no run before it reaches the range.
+      let lo = 0;
+      let hi = this.maxEnd.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.maxEnd[mid] <= start) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < this.runStart.length && this.runStart[i] < end; i++) {
+        if (this.runEnd[i] > start) touched.add(this.runEntry[i]);
+      }
+    }
+    if (touched.size === 0) return;
+    let directoryChanged = false;
+    for (const i of touched) {
+      const before = this.missing(i);
+      this.recount(i);
+      if (this.entries[i].kind === 'directory' && before !== this.missing(i)) directoryChanged = true;
+    }
+    this.judge(directoryChanged ? undefined : touched);
+  }
+
+  private missing(i: number): boolean {
+    return this.counts[3 * i + 1] + this.counts[3 * i + 2] > 0;
+  }
+
+  private recount(i: number): void {
+    const runs = this.entries[i].runs;
+    let bad = 0;
+    let untried = 0;
+    let located = 0;
+    for (let k = 0; k < runs.length; k += 2) {
+      located += runs[k + 1];
+      this.damage.forEachUnfinished(runs[k], runs[k] + runs[k + 1], (len, status) => {
+        if (status === '-') bad += len;
+        else untried += len;
+      });
+    }
+    this.counts[3 * i] = located - bad - untried;
+    this.counts[3 * i + 1] = bad;
+    this.counts[3 * i + 2] = untried;
+  }
+
+  /** Verdicts from the counts, then "unknown" under every directory with missing bytes. */
+  private judge(only?: ReadonlySet<number>): void {
+    const badDirs = new Map<string, string>();
+    this.entries.forEach((e, i) => {
+      if (e.kind === 'directory' && this.missing(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
+    });
+    const visit = (i: number) => {
+      const e = this.entries[i];
+      const bad = this.counts[3 * i + 1];
+      const untried = this.counts[3 * i + 2];
+      let verdict: Verdict = bad > 0 ? 'damaged' : untried > 0 ? 'incomplete' : 'intact';
+      let reason: string | undefined;
+      if (badDirs.size > 0 && e.kind !== 'metadata') {
+        for (let p = parentOf(e.path); p !== undefined; p = parentOf(p)) {
+          const dir = badDirs.get(`${e.fs}:${p}`);
+          if (dir !== undefined) {
+            if (verdict === 'intact' || verdict === 'incomplete') verdict = 'unknown';
+            reason = `directory ${dir} is not readable: its listing may be incomplete or wrong`;
+            break;
+          }
+        }
+      }
+      this.verdicts[i] = verdict;
+      this.reasons[i] = reason;
+    };
+    if (only) for (const i of only) visit(i);
+    else for (let i = 0; i < this.entries.length; i++) visit(i);
+  }
+
+  entry(i: number): EntryReport {
+    const e = this.entries[i];
+    const r: EntryReport = {
+      fs: e.fs,
+      path: e.path,
+      kind: e.kind,
+      size: e.size,
+      rescued: this.counts[3 * i],
+      bad: this.counts[3 * i + 1],
+      untried: this.counts[3 * i + 2],
+      verdict: this.verdicts[i],
+    };
+    if (this.reasons[i] !== undefined) r.reason = this.reasons[i];
+    return r;
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  summary(): ReportSummary {
+    const s: ReportSummary = { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
+    let badInEntries = 0;
+    for (let i = 0; i < this.entries.length; i++) {
+      badInEntries += this.counts[3 * i + 1];
+      const kind = this.entries[i].kind;
+      if (kind === 'directory' && this.missing(i)) s.unreadableDirectories++;
+      if (kind !== 'file' && kind !== 'other') continue;
+      s.files++;
+      s[this.verdicts[i]]++;
+    }
+    s.badBytesOutsideFiles = Math.max(0, this.damage.totalBadBytes() - badInEntries);
+    return s;
+  }
+
+  toJSON(filter?: (e: EntryReport) => boolean): FileReportJson {
+    const entries: EntryReport[] = [];
+    for (let i = 0; i < this.entries.length; i++) {
+      const r = this.entry(i);
+      if (!filter || filter(r)) entries.push(r);
+    }
+    return { filesystems: this.layout.filesystems, problems: this.layout.problems, summary: this.summary(), entries };
+  }
+}
+
+function parentOf(p: string): string | undefined {
+  if (p === '/') return undefined;
+  const cut = p.lastIndexOf('/');
+  return cut <= 0 ? '/' : p.slice(0, cut);
+}
