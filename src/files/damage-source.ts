@@ -1,6 +1,6 @@
 // Where the bytes of the medium stand: rescued, bad, or not yet (ddrescue statuses), asked per byte range.
 // Two sources: a ddrescue mapfile (offline, `blkfs files IMAGE MAPFILE`) and the live sector map of a mount.
-import type { SectorMap, SectorStatus } from '../cache/extent-map';
+import type { Extent, SectorMap, SectorStatus } from '../cache/extent-map';
 import type { MapBlock } from '../cache/mapfile';
 
 export interface DamageSource {
@@ -86,4 +86,37 @@ export class SectorMapDamage implements DamageSource {
   totalBadBytes(): number {
     return Math.min(this.mediumSize, this.map.totals()['-'] * this.sectorSize);
   }
+}
+
+/** The cache's sector extents (one immutable snapshot) as a damage source in bytes. */
+export function extentsDamage(extents: readonly Extent[], sectorSize: number, mediumSize: number): MapfileDamage {
+  const blocks: MapBlock[] = [];
+  for (const e of extents) {
+    const pos = e.start * sectorSize;
+    const end = Math.min(mediumSize, (e.start + e.count) * sectorSize);
+    if (end > pos) blocks.push({ pos, size: end - pos, status: e.status });
+  }
+  return new MapfileDamage(blocks, mediumSize);
+}
+
+/** Byte ranges where two snapshots of the same medium's extents differ in status. */
+export function changedRanges(before: readonly Extent[], after: readonly Extent[], sectorSize: number): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  let i = 0;
+  let j = 0;
+  let at = 0;
+  while (i < before.length && j < after.length) {
+    const a = before[i];
+    const b = after[j];
+    const end = Math.min(a.start + a.count, b.start + b.count);
+    if (a.status !== b.status && end > at) {
+      const last = out[out.length - 1];
+      if (last && last.end === at * sectorSize) last.end = end * sectorSize;
+      else out.push({ start: at * sectorSize, end: end * sectorSize });
+    }
+    at = end;
+    if (a.start + a.count === end) i++;
+    if (b.start + b.count === end) j++;
+  }
+  return out;
 }

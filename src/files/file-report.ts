@@ -96,7 +96,8 @@ export class FileReport {
   }
 
   /** After new reads: recomputes the entries whose runs touch any of the byte ranges [start, end). */
-  update(ranges: readonly { start: number; end: number }[]): void {
+  update(ranges: readonly { start: number; end: number }[], damage: DamageSource = this.damage): void {
+    this.damage = damage;
     const touched = new Set<number>();
     for (const { start, end } of ranges) {
       // First run whose running max end exceeds `start`: no run before it reaches the range.

@@ -1,0 +1,153 @@
+// The file report of a mounted medium, kept current as reads land. The layout comes from The Sleuth Kit reading
+// the mount's own /raw (a child process, awaited asynchronously: its reads are served by this very event loop),
+// so the filesystem metadata goes through the cache like any reader's, each sector read once; where metadata
+// sectors are bad, TSK gets EIO, lists less, and the report says which directory it could not read. Each time
+// the report is asked for, the sector map snapshot is compared with the last one and only the entries whose
+// runs touch a changed range are joined again.
+import type { Extent } from '../cache/extent-map';
+import { changedRanges, extentsDamage } from './damage-source';
+import { FileReport, FileReportJson, ReportSummary } from './file-report';
+import { fileMatcher } from './glob';
+import type { MediumLayout } from './layout';
+import { readMediumLayout } from './tsk-loaddb';
+
+/** What the report needs of the sector cache (src/cache's SectorCache satisfies it). */
+export interface FilesCache {
+  readonly size: number;
+  readonly sectorSize: number;
+  extents(): readonly Extent[];
+  read(offset: number, length: number, priority?: 'foreground' | 'background'): Promise<{ data: Buffer; errorAt?: number }>;
+}
+
+export type LayoutState = 'not read' | 'reading' | 'ready' | 'failed';
+
+/** Bytes read per request by readFilesFirst (ddrescue's default cluster, as the copying pass). */
+const CHUNK = 64 * 1024;
+const CONCURRENCY = 4;
+
+export class LiveFileReport {
+  private layoutRun: Promise<void> | undefined;
+  private state: LayoutState = 'not read';
+  private failure: string | undefined;
+  private report: FileReport | undefined;
+  private seen: readonly Extent[] | undefined;
+
+  constructor(
+    private readonly cache: FilesCache,
+    /** The mount's /raw: what TSK reads. */
+    private readonly rawPath: string,
+    private readonly log: (message: string) => void = () => {},
+    private readonly readLayout: (image: string) => Promise<MediumLayout> = readMediumLayout,
+  ) {}
+
+  /** Reads the layout once (TSK on /raw); later calls wait for the same run. Never rejects. */
+  ensureLayout(): Promise<void> {
+    this.layoutRun ??= (async () => {
+      this.state = 'reading';
+      const t0 = Date.now();
+      try {
+        const layout = await this.readLayout(this.rawPath);
+        this.seen = this.cache.extents();
+        this.report = new FileReport(layout, extentsDamage(this.seen, this.cache.sectorSize, this.cache.size));
+        this.state = 'ready';
+        this.log(`file layout read by The Sleuth Kit in ${Date.now() - t0} ms: ${layout.filesystems.length} filesystem(s), ${layout.entries.length} entries`);
+      } catch (err) {
+        this.failure = err instanceof Error ? err.message : String(err);
+        this.state = 'failed';
+        this.log(`file layout could not be read: ${this.failure}`);
+      }
+    })();
+    return this.layoutRun;
+  }
+
+  /** The report joined with the current sector map (undefined until the layout is read). */
+  private current(): FileReport | undefined {
+    const r = this.report;
+    if (!r) return undefined;
+    const now = this.cache.extents();
+    if (now !== this.seen) {
+      const ranges = changedRanges(this.seen!, now, this.cache.sectorSize);
+      r.update(ranges, extentsDamage(now, this.cache.sectorSize, this.cache.size));
+      this.seen = now;
+    }
+    return r;
+  }
+
+  /** The whole report, reading the layout first if needed. */
+  async json(): Promise<FileReportJson> {
+    await this.ensureLayout();
+    return this.snapshot();
+  }
+
+  /** The report as it stands now, without starting anything. */
+  snapshot(): FileReportJson {
+    const r = this.current();
+    if (r) return r.toJSON();
+    const why = this.state === 'failed' ? `the file layout could not be read: ${this.failure}` : `the file layout is ${this.state}`;
+    return { filesystems: [], problems: [why], summary: emptySummary(), entries: [] };
+  }
+
+  /** For /status: the layout's state and, once known, the counts per verdict. Cheap; starts nothing. */
+  status(): { files: { layout: LayoutState } & Partial<ReportSummary> } {
+    const r = this.current();
+    return { files: { layout: this.state, ...(r ? r.summary() : {}) } };
+  }
+
+  /**
+   * Rescue by file: reads the layout (the filesystem metadata, through /raw), then every sector of the files
+   * matching `globs` not yet read, at background priority, before the caller starts the ordinary passes.
+   * Returns the number of matching files.
+   */
+  async readFilesFirst(globs: readonly string[], signal?: AbortSignal): Promise<number> {
+    await this.ensureLayout();
+    const r = this.report;
+    if (!r || globs.length === 0) return 0;
+    const match = fileMatcher(globs);
+    const runs: [number, number][] = [];
+    let files = 0;
+    for (const e of r.layout.entries) {
+      if (e.kind !== 'file' || !match.matches(e.fs, e.path)) continue;
+      files++;
+      for (let i = 0; i < e.runs.length; i += 2) runs.push([e.runs[i], e.runs[i] + e.runs[i + 1]]);
+    }
+    await this.readRanges(mergeRanges(runs), signal);
+    return files;
+  }
+
+  /** Reads the ranges chunk by chunk in order, a few chunks at once; past a bad sector, goes on after it. */
+  private async readRanges(ranges: [number, number][], signal?: AbortSignal): Promise<void> {
+    const ss = this.cache.sectorSize;
+    const chunks: [number, number][] = [];
+    for (const [s, e] of ranges) {
+      const first = Math.floor(s / ss) * ss;
+      for (let at = first; at < e; at += CHUNK) chunks.push([at, Math.min(e, at + CHUNK)]);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length && !signal?.aborted) {
+        let [at, end] = chunks[next++];
+        while (at < end && !signal?.aborted) {
+          const got = await this.cache.read(at, end - at, 'background');
+          if (got.errorAt === undefined) break;
+          at = Math.floor(got.errorAt / ss) * ss + ss;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  }
+}
+
+function mergeRanges(ranges: [number, number][]): [number, number][] {
+  ranges.sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [s, e] of ranges) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+function emptySummary(): ReportSummary {
+  return { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
+}
