@@ -1,0 +1,127 @@
+// The live file report of a mount (real FUSE, nbdkit with the ddrescue filter for exact bad ranges, TSK reading
+// the mount's own /raw): before the acquisition files are incomplete, after it exactly the files under bad
+// ranges are damaged; the exported image gives the same report offline; acquire --files reads the chosen
+// files first (device read order from nbdkit's log filter).
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { EntryReport, FileReportJson } from '../../../src/files/file-report';
+import { readNbdkitLog, Range } from '../../helpers/nbdkit-log';
+import { ext4Image, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
+import { blkfs, cleanup, mount, readStatus, startNbdkit, tempDir, truthMapfile, umount } from '../mount/harness';
+
+const TREE_SIZES = {
+  'keep.txt': 3000,
+  'photos/a.jpg': 200_000,
+  'photos/b.jpg': 30_000,
+  'docs/y.txt': 500,
+  'docs/deep/deepfile-unique.bin': 9000,
+  'big/other.bin': 600_000,
+};
+
+function entry(rep: FileReportJson, p: string): EntryReport | undefined {
+  return rep.entries.find((e) => e.path === p);
+}
+
+function overlaps(r: Range, ranges: Range[]): boolean {
+  return ranges.some((x) => r.offset < x.offset + x.length && x.offset < r.offset + r.length);
+}
+
+async function liveReport(mnt: string): Promise<FileReportJson> {
+  const r = await blkfs(['files', mnt, '--json']);
+  expect(r.code, r.stderr).to.equal(0);
+  return JSON.parse(r.stdout) as FileReportJson;
+}
+
+describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', function () {
+  let dir: string;
+  let tree: Tree;
+  let image: string;
+  let bytes: Buffer;
+  let at: Record<string, number>;
+  let dirBlock: number;
+
+  before(() => {
+    dir = tempDir('files-live');
+    tree = randomTree(TREE_SIZES);
+    image = ext4Image(dir, 'medium', tree);
+    bytes = fs.readFileSync(image);
+    at = Object.fromEntries(Object.entries(tree).map(([p, c]) => [p, offsetOf(bytes, c)]));
+    const name = offsetOf(bytes, Buffer.from('deepfile-unique.bin'));
+    dirBlock = name - (name % 1024);
+  });
+  after(() => cleanup(dir));
+
+  it('incomplete before the acquisition, exactly the damaged files after it; the exported image reports the same', async () => {
+    const bad = [
+      { offset: at['photos/a.jpg'] + 8192, length: 1024 },
+      { offset: at['photos/b.jpg'] + 29696, length: 1024 }, // b.jpg's last 304 bytes, then slack
+      { offset: dirBlock, length: 1024 }, // /docs/deep's entries
+      { offset: 12 << 20, length: 0x10000 }, // free space
+    ];
+    const truth = path.join(dir, 'truth-a.map');
+    fs.writeFileSync(truth, truthMapfile(bytes.length, bad));
+    const nbd = await startNbdkit(dir, image, truth, { tag: 'a' });
+    const mnt = path.join(dir, 'mnt-a');
+    await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-a')]);
+
+    expect((await readStatus(mnt)).files).to.deep.equal({ layout: 'not read' });
+    const before = await liveReport(mnt);
+    expect(before.filesystems.map((f) => f.type)).to.deep.equal(['ext4']);
+    for (const p of ['/keep.txt', '/photos/a.jpg', '/photos/b.jpg', '/docs/y.txt', '/big/other.bin']) {
+      expect(entry(before, p), p).to.include({ verdict: 'incomplete', untried: tree[p.slice(1)].length, bad: 0 });
+    }
+    expect(entry(before, '/docs/deep')).to.include({ verdict: 'damaged', bad: 1024 });
+
+    const acq = await blkfs(['acquire', '-q', mnt]);
+    expect(acq.code, acq.stderr).to.equal(0);
+    const after = await liveReport(mnt);
+    expect(entry(after, '/photos/a.jpg')).to.include({ verdict: 'damaged', bad: 1024, untried: 0 });
+    expect(entry(after, '/photos/b.jpg')).to.include({ verdict: 'damaged', bad: 304, untried: 0 });
+    for (const p of ['/keep.txt', '/docs/y.txt', '/big/other.bin']) expect(entry(after, p), p).to.include({ verdict: 'intact' });
+    expect(after.entries.filter((e) => e.path.startsWith('/docs/deep/') && e.verdict === 'intact')).to.deep.equal([]);
+    expect(after.summary).to.include({ damaged: 2, unreadableDirectories: 1 });
+    const status = await readStatus(mnt);
+    expect(status.files).to.include({ layout: 'ready', damaged: 2 });
+    const csv = await fs.promises.readFile(path.join(mnt, 'files.csv'), 'utf8');
+    expect(csv).to.contain('1,/photos/b.jpg,file,30000,29696,304,0,damaged,');
+
+    const out = path.join(dir, 'export-a.img');
+    const ex = await blkfs(['export', mnt, out, `${out}.map`]);
+    expect(ex.code, ex.stderr).to.equal(0);
+    const offline = await blkfs(['files', out, `${out}.map`, '--json']);
+    expect(offline.code, offline.stderr).to.equal(0);
+    expect(JSON.parse(offline.stdout)).to.deep.equal(after);
+    await umount(mnt);
+    await nbd.stop();
+  });
+
+  it('acquire --files reads the filesystem metadata, then the chosen files, before any other file', async () => {
+    const truth = path.join(dir, 'truth-b.map');
+    fs.writeFileSync(truth, truthMapfile(bytes.length, []));
+    const nbd = await startNbdkit(dir, image, truth, { tag: 'b' });
+    const mnt = path.join(dir, 'mnt-b');
+    await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-b')]);
+    const acq = await blkfs(['acquire', '-q', '--files', '/photos/**', mnt]);
+    expect(acq.code, acq.stderr).to.equal(0);
+    const reads: Range[] = readNbdkitLog(nbd.logFile)
+      .reads.filter((r) => r.outcome === 'ok')
+      .map((r) => ({ offset: r.offset, length: r.count }));
+    const span = (p: string): Range => ({ offset: at[p], length: tree[p].length });
+    const photos = [span('photos/a.jpg'), span('photos/b.jpg')];
+    const others = [span('keep.txt'), span('docs/y.txt'), span('big/other.bin'), span('docs/deep/deepfile-unique.bin')];
+    const lastPhoto = reads.map((r, i) => (overlaps(r, photos) ? i : -1)).reduce((a, b) => Math.max(a, b));
+    const firstOtherOnly = reads.findIndex((r) => overlaps(r, others) && !overlaps(r, photos));
+    expect(lastPhoto).to.be.greaterThan(0);
+    expect(firstOtherOnly).to.be.greaterThan(lastPhoto);
+    // The directory holding the photos' entries was read (by TSK, through /raw) before any photo byte.
+    const photosDir = offsetOf(bytes, Buffer.from('a.jpg'));
+    const dirRead = reads.findIndex((r) => overlaps(r, [{ offset: photosDir, length: 5 }]));
+    expect(dirRead).to.be.at.least(0);
+    expect(dirRead).to.be.lessThan(reads.findIndex((r) => overlaps(r, photos) && !overlaps(r, [{ offset: photosDir, length: 5 }])));
+    const rep = await liveReport(mnt);
+    expect(rep.summary).to.include({ files: 6, intact: 6 });
+    await umount(mnt);
+    await nbd.stop();
+  });
+});
