@@ -37,7 +37,7 @@ export class LiveFileReport {
     /** The mount's /raw: what TSK reads. */
     private readonly rawPath: string,
     private readonly log: (message: string) => void = () => {},
-    private readonly readLayout: (image: string) => Promise<MediumLayout> = readMediumLayout,
+    private readonly readLayout: (image: string) => Promise<MediumLayout> = (image) => readMediumLayout(image, { skipYaffs2Probe: true }),
   ) {}
 
   /** Reads the layout once (TSK on /raw); later calls wait for the same run. Never rejects. */
@@ -150,4 +150,13 @@ function mergeRanges(ranges: [number, number][]): [number, number][] {
 
 function emptySummary(): ReportSummary {
   return { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
+}
+
+const perCache = new WeakMap<FilesCache, LiveFileReport>();
+
+/** The one live report of a mounted cache (its views, /status and acquire share it). */
+export function liveFileReportFor(cache: FilesCache, mountpoint: string, log?: (message: string) => void): LiveFileReport {
+  let r = perCache.get(cache);
+  if (!r) perCache.set(cache, (r = new LiveFileReport(cache, `${mountpoint.replace(/\/+$/, '')}/raw`, log)));
+  return r;
 }

@@ -16,6 +16,9 @@ import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
+import { liveFileReportFor } from '../files/live-report';
+import { fileReportViews } from '../views/files-views';
+import { readFilesFirst } from './files-first';
 
 export interface MountServerOptions {
   source: string;
@@ -97,6 +100,7 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
+      const files = liveFileReportFor(cache, mountpoint, (m) => log.info(m));
       const root = new StaticDirectory()
         .add('raw', new RawView(cache))
         .add('mapfile', new MapfileView(cache))
@@ -110,9 +114,11 @@ export class MountServer {
             cacheDir: cache.cacheDir,
             source: opts.source,
             mountpoint,
-            activity: () => ({ acquiring: acquisition.active, ...archive.status() }),
+            activity: () => ({ acquiring: acquisition.active, ...archive.status(), ...files.status() }),
           }),
         );
+
+      for (const [name, view] of fileReportViews(files)) root.add(name, view);
 
       let server: MountServer | undefined;
       const control = await ControlServer.listen(
@@ -193,6 +199,7 @@ export class MountServer {
         conn.send({ type: 'done' });
         return;
       case 'acquire':
+        if (!(await readFilesFirst(liveFileReportFor(this.cache, this.info.mountpoint), req.files, conn))) return;
         return this.acquire(conn);
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
