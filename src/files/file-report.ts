@@ -122,6 +122,15 @@ export class FileReport {
     this.judge(directoryChanged ? undefined : touched);
   }
 
+  /** Directories whose own bytes are not all rescued (their listing may be incomplete), by path per filesystem. */
+  unreadableDirectories(): string[] {
+    const out: string[] = [];
+    this.entries.forEach((e, i) => {
+      if (e.kind === 'directory' && this.missing(i)) out.push(`${e.fs}:${e.path}`);
+    });
+    return out;
+  }
+
   private missing(i: number): boolean {
     return this.counts[3 * i + 1] + this.counts[3 * i + 2] > 0;
   }

@@ -31,6 +31,9 @@ export class LiveFileReport {
   private failure: string | undefined;
   private report: FileReport | undefined;
   private seen: readonly Extent[] | undefined;
+  /** Directories TSK could not read when it made the layout: once their bytes are in, it reads the layout again. */
+  private unreadableAtLayout = new Set<string>();
+  private rereading = false;
 
   constructor(
     private readonly cache: FilesCache,
@@ -46,10 +49,8 @@ export class LiveFileReport {
       this.state = 'reading';
       const t0 = Date.now();
       try {
-        const layout = await this.readLayout(this.rawPath);
-        this.seen = this.cache.extents();
-        this.report = new FileReport(layout, extentsDamage(this.seen, this.cache.sectorSize, this.cache.size));
-        this.state = 'ready';
+        await this.loadLayout();
+        const layout = this.report!.layout;
         this.log(`file layout read by The Sleuth Kit in ${Date.now() - t0} ms: ${layout.filesystems.length} filesystem(s), ${layout.entries.length} entries`);
       } catch (err) {
         this.failure = err instanceof Error ? err.message : String(err);
@@ -58,6 +59,16 @@ export class LiveFileReport {
       }
     })();
     return this.layoutRun;
+  }
+
+  private async loadLayout(): Promise<void> {
+    const layout = await this.readLayout(this.rawPath);
+    const seen = this.cache.extents();
+    const report = new FileReport(layout, extentsDamage(seen, this.cache.sectorSize, this.cache.size));
+    this.seen = seen;
+    this.report = report;
+    this.unreadableAtLayout = new Set(report.unreadableDirectories());
+    this.state = 'ready';
   }
 
   /** The report joined with the current sector map (undefined until the layout is read). */
@@ -69,8 +80,24 @@ export class LiveFileReport {
       const ranges = changedRanges(this.seen!, now, this.cache.sectorSize);
       r.update(ranges, extentsDamage(now, this.cache.sectorSize, this.cache.size));
       this.seen = now;
+      if (this.unreadableAtLayout.size > 0 && !this.rereading) {
+        const still = new Set(r.unreadableDirectories());
+        if ([...this.unreadableAtLayout].some((d) => !still.has(d))) this.rereadLayout();
+      }
     }
     return r;
+  }
+
+  /** A retry rescued a directory TSK could not read: read the layout again (the old one serves meanwhile). */
+  private rereadLayout(): void {
+    this.rereading = true;
+    this.log('a directory unreadable before has been rescued: reading the file layout again');
+    void this.loadLayout()
+      .catch((err: unknown) => {
+        this.unreadableAtLayout.clear(); // no loop of failing re-reads; the last layout stays
+        this.log(`file layout could not be read again: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => (this.rereading = false));
   }
 
   /** The whole report, reading the layout first if needed. */
