@@ -133,6 +133,17 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(files(rep)).to.have.length(10);
   });
 
+  it('a medium with no filesystem TSK knows is said plainly, with exit 0 and no files', async () => {
+    const junk = path.join(dir, 'nofs.img');
+    fs.writeFileSync(junk, randomTree({ junk: 2 << 20 }).junk);
+    const map = path.join(dir, 'nofs.map');
+    fs.writeFileSync(map, truthMapfile(2 << 20, []));
+    const r = await blkfs(['files', junk, map]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^not read: no filesystem The Sleuth Kit can read \(UDF, for one, it cannot\)/m);
+    expect(r.stdout).to.contain('0 files');
+  });
+
   it('bytes not yet tried make a file incomplete, counted exactly; a mapfile shorter than the image leaves the rest untried', async () => {
     const image = ext4Image(dir, 'partial', tree);
     const bytes = fs.readFileSync(image);
