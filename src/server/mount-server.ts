@@ -4,20 +4,18 @@ import * as path from 'path';
 import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { parseSourceArg } from '../source/source-spec';
 import { BlockSource } from '../source/block-source';
+import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
-import { MapfileView } from '../views/mapfile-view';
-import { RawView } from '../views/raw-view';
-import { StatusView } from '../views/status-view';
-import { StaticDirectory } from '../views/view';
+import type { ServerInfo } from '../views/status-view';
 import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition-runner';
 import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
+import { buildRoot } from './root-views';
 import { liveFileReportFor } from '../files/live-report';
-import { fileReportViews } from '../views/files-views';
 import { readFilesFirst } from './files-first';
 
 export interface MountServerOptions {
@@ -76,7 +74,9 @@ export class MountServer {
     try {
       const source = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
       undo.push(() => source.close());
-      const cache = await CachedDevice.open({
+      // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
+      source.onEvent?.((e) => log.info(e.message));
+      const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
         retries: opts.retries,
@@ -89,7 +89,7 @@ export class MountServer {
 
       const acquisition = new AcquisitionRunner(cache);
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
-      const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
+      const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());
       const controlSocket = controlSocketPath(process.pid);
       const info: ReadyInfo = {
@@ -101,31 +101,22 @@ export class MountServer {
         sectorSize: cache.sectorSize,
       };
       const files = liveFileReportFor(cache, mountpoint, (m) => log.info(m));
-      const root = new StaticDirectory()
-        .add('raw', new RawView(cache))
-        .add('mapfile', new MapfileView(cache))
-        .add('sbx', archive.sbx)
-        .add('rescued', archive.rescued)
-        .add(
-          'status',
-          new StatusView(cache, {
-            pid: process.pid,
-            controlSocket,
-            cacheDir: cache.cacheDir,
-            source: opts.source,
-            mountpoint,
-            activity: () => ({ acquiring: acquisition.active, ...archive.status(), ...files.status() }),
-          }),
-        );
+      const server: ServerInfo = {
+        pid: process.pid,
+        controlSocket,
+        cacheDir: cache.cacheDir,
+        source: opts.source,
+        mountpoint,
+        activity: () => ({ acquiring: acquisition.active, ...archive.status(), ...files.status() }),
+      };
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m) });
 
-      for (const [name, view] of fileReportViews(files)) root.add(name, view);
-
-      let server: MountServer | undefined;
+      let running: MountServer | undefined;
       const control = await ControlServer.listen(
         controlSocket,
         (req, conn) => {
-          if (!server) throw new Error('server is starting');
-          return server.handle(req, conn);
+          if (!running) throw new Error('server is starting');
+          return running.handle(req, conn);
         },
         (err) => log.error('control request failed', err),
       );
@@ -133,12 +124,12 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
+      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
-        void server!.shutdown('external unmount');
+        void running!.shutdown('external unmount');
       });
-      return server;
+      return running;
     } catch (err) {
       for (const step of undo) await step().catch((e: unknown) => log.error('cleanup after failed start', e));
       throw err;

@@ -4,45 +4,18 @@
 import type { LiveFileReport } from '../files/live-report';
 import { renderCsv, renderJson, renderText } from '../files/report-render';
 import type { FileReportJson } from '../files/file-report';
-import { FileAttr, Handle, View, ViewErrno } from './view';
+import { GeneratedFileView } from './generated-file-view';
 
-export class FileReportView implements View {
-  readonly kind = 'file';
-  private readonly opened: Buffer[] = [];
+const FORMATS = {
+  json: renderJson,
+  csv: renderCsv,
+  txt: (r: FileReportJson) => renderText(r, false),
+} as const;
 
-  constructor(
-    private readonly report: LiveFileReport,
-    private readonly format: (r: FileReportJson) => string,
-  ) {}
-
-  /** While a handle is open, its snapshot's size (programs fstat right after open); otherwise today's, if known. */
-  getattr(): FileAttr {
-    const newest = this.opened[this.opened.length - 1];
-    return { size: newest ? newest.length : Buffer.byteLength(this.format(this.report.snapshot())), mode: 0o444, mtime: new Date() };
-  }
-
-  async open(): Promise<Handle> {
-    const bytes = Buffer.from(this.format(await this.report.json()), 'utf8');
-    this.opened.push(bytes);
-    return bytes;
-  }
-
-  async read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno> {
-    const bytes = handle as Buffer;
-    return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
-  }
-
-  async release(handle: Handle): Promise<void> {
-    const i = this.opened.lastIndexOf(handle as Buffer);
-    if (i >= 0) this.opened.splice(i, 1);
-  }
-}
-
-/** The three views, for the mount root. */
-export function fileReportViews(report: LiveFileReport): [string, View][] {
-  return [
-    ['files.json', new FileReportView(report, renderJson)],
-    ['files.csv', new FileReportView(report, renderCsv)],
-    ['files.txt', new FileReportView(report, (r) => renderText(r, false))],
-  ];
+export function fileReportView(format: keyof typeof FORMATS, report: LiveFileReport): GeneratedFileView {
+  const render = FORMATS[format];
+  return new GeneratedFileView(async () => render(await report.json()), {
+    // stat must not start TSK: the size of the report as it stands (or of its "not read" form).
+    idleSize: () => Buffer.byteLength(render(report.snapshot())),
+  });
 }
