@@ -1,31 +1,12 @@
-// The live report over a sector map that changes: joined again on each look, and the layout read again once a
-// directory that was unreadable when it was made has been rescued (e.g. by a retry pass).
+// The live report on the production cache (CachedDevice over an in-memory medium): joined again on each look as
+// reads land, the layout read again once a directory that was unreadable when it was made is rescued by a retry,
+// and rescue by file. The layout is given (TSK itself is exercised on real mounts in test/integration/files).
 import { expect } from 'chai';
-import { Extent, SectorMap } from '../../../src/cache/extent-map';
-import { FilesCache, LiveFileReport } from '../../../src/files/live-report';
+import { LiveFileReport } from '../../../src/files/live-report';
 import type { MediumLayout } from '../../../src/files/layout';
+import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 
 const SS = 512;
-
-/** The part of the sector cache the report uses, over a real SectorMap (reads answer from the map). */
-class MapCache implements FilesCache {
-  readonly size = 64 * SS;
-  readonly sectorSize = SS;
-  readonly reads: [number, number][] = [];
-  constructor(readonly map: SectorMap) {}
-  extents(): readonly Extent[] {
-    return this.map.extents();
-  }
-  async read(offset: number, length: number): Promise<{ data: Buffer; errorAt?: number }> {
-    this.reads.push([offset, length]);
-    const first = offset / SS;
-    for (let s = first; s < (offset + length) / SS; s++) {
-      if (this.map.statusAt(s) === '-') return { data: Buffer.alloc((s - first) * SS), errorAt: s * SS };
-      this.map.set(s, 1, '+');
-    }
-    return { data: Buffer.alloc(length) };
-  }
-}
 
 function layout(withChild: boolean): MediumLayout {
   return {
@@ -40,39 +21,43 @@ function layout(withChild: boolean): MediumLayout {
   };
 }
 
-describe('files: LiveFileReport', () => {
-  it('follows the sector map, and reads the layout again once an unreadable directory is rescued', async () => {
-    const map = new SectorMap(64, '?');
-    map.set(0, 1, '+');
-    map.set(1, 1, '-');
-    const cache = new MapCache(map);
+describe('files: LiveFileReport on the sector cache', () => {
+  afterEach(closeMemoryCaches);
+
+  it('follows reads as they land, and reads the layout again once an unreadable directory is rescued', async () => {
+    const mem = await memoryCache(Buffer.alloc(64 * SS), { badSectors: [1], retries: 1 });
     let layoutReads = 0;
-    const live = new LiveFileReport(cache, '/nowhere/raw', () => {}, async () => layout(++layoutReads > 1));
+    // The layout reader stands in for TSK on /raw: like TSK it reads the directories through the cache.
+    const live = new LiveFileReport(mem.cache, '/nowhere/raw', () => {}, async () => {
+      await mem.cache.read(0, 1024);
+      return layout(++layoutReads > 1);
+    });
     expect(live.status().files).to.deep.equal({ layout: 'not read' });
     const first = await live.json();
     expect(first.summary).to.include({ files: 1, incomplete: 1, unreadableDirectories: 1 });
-    map.set(8, 4, '+');
-    expect(live.snapshot().entries.find((e) => e.path === '/top.bin')).to.include({ verdict: 'intact' });
+    await mem.cache.read(4096, 2048);
+    await mem.cache.commitPending(); // '+' once durable
+    expect(live.snapshot().entries.find((e) => e.path === '/top.bin')).to.include({ verdict: 'intact', rescued: 2048 });
     expect(layoutReads).to.equal(1);
-    map.set(1, 1, '+'); // a retry rescued /dir's entries
+    mem.source.badSectors.delete(1); // the retry pass will read /dir's entries
+    await mem.cache.acquire();
     live.snapshot();
-    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 20 && layoutReads < 2; i++) await new Promise((r) => setTimeout(r, 5));
     expect(layoutReads).to.equal(2);
+    await new Promise((r) => setImmediate(r));
     expect(live.snapshot().entries.map((e) => e.path)).to.include('/dir/child.bin');
-    expect(live.status().files).to.include({ layout: 'ready', files: 2, intact: 1, incomplete: 1 });
+    expect(live.status().files).to.include({ layout: 'ready', files: 2, intact: 2, unreadableDirectories: 0 });
   });
 
-  it('readFilesFirst reads every sector of the matching files, going on past a bad one', async () => {
-    const map = new SectorMap(64, '?');
-    map.set(9, 1, '-');
-    const cache = new MapCache(map);
-    const live = new LiveFileReport(cache, '/nowhere/raw', () => {}, async () => layout(true));
+  it('readFilesFirst reads every sector of the matching files, going on past a bad one, and nothing else', async () => {
+    const mem = await memoryCache(Buffer.alloc(64 * SS), { badSectors: [9] });
+    const live = new LiveFileReport(mem.cache, '/nowhere/raw', () => {}, async () => layout(true));
     expect(await live.readFilesFirst(['/*.bin'])).to.equal(1);
-    expect(map.runs(8, 4).map((r) => [r.start, r.count, r.status])).to.deep.equal([
-      [8, 1, '+'],
-      [9, 1, '-'],
-      [10, 2, '+'],
-    ]);
-    expect(map.statusAt(16)).to.equal('?'); // /dir/child.bin was not asked for
+    await mem.cache.commitPending();
+    const reads = mem.deviceReadsPerSector();
+    expect(reads.slice(8, 12).every((n) => n >= 1)).to.equal(true);
+    expect(reads.filter((n, s) => n > 0 && (s < 8 || s >= 12))).to.deep.equal([]);
+    expect(mem.cache.runAt(9).status).to.equal('-');
+    expect(live.snapshot().entries.find((e) => e.path === '/top.bin')).to.include({ verdict: 'damaged', bad: 512 });
   });
 });
