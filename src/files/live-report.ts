@@ -9,7 +9,7 @@ import { changedRanges, extentsDamage } from './damage-source';
 import { FileReport, FileReportJson, ReportSummary } from './file-report';
 import { fileMatcher } from './glob';
 import type { MediumLayout } from './layout';
-import { readMediumLayout } from './tsk-loaddb';
+import { readMediumLayout, TskStoppedError } from './tsk-loaddb';
 
 /** What the report needs of the sector cache (src/cache's SectorCache satisfies it). */
 export interface FilesCache {
@@ -34,13 +34,15 @@ export class LiveFileReport {
   /** Directories TSK could not read when it made the layout: once their bytes are in, it reads the layout again. */
   private unreadableAtLayout = new Set<string>();
   private rereading = false;
+  private stopper = new AbortController();
 
   constructor(
     private readonly cache: FilesCache,
     /** The mount's /raw: what TSK reads. */
     private readonly rawPath: string,
     private readonly log: (message: string) => void = () => {},
-    private readonly readLayout: (image: string) => Promise<MediumLayout> = (image) => readMediumLayout(image, { skipYaffs2Probe: true }),
+    private readonly readLayout: (image: string, signal: AbortSignal) => Promise<MediumLayout> = (image, signal) =>
+      readMediumLayout(image, { skipYaffs2Probe: true, signal }),
   ) {}
 
   /** Reads the layout once (TSK on /raw); later calls wait for the same run. Never rejects. */
@@ -53,6 +55,12 @@ export class LiveFileReport {
         const layout = this.report!.layout;
         this.log(`file layout read by The Sleuth Kit in ${Date.now() - t0} ms: ${layout.filesystems.length} filesystem(s), ${layout.entries.length} entries`);
       } catch (err) {
+        if (err instanceof TskStoppedError) {
+          // Stopped for an unmount that may yet be refused (busy): the next look starts it again.
+          this.state = 'not read';
+          this.layoutRun = undefined;
+          return;
+        }
         this.failure = err instanceof Error ? err.message : String(err);
         this.state = 'failed';
         this.log(`file layout could not be read: ${this.failure}`);
@@ -61,8 +69,15 @@ export class LiveFileReport {
     return this.layoutRun;
   }
 
+  /** Stops a TSK run still reading /raw and waits for it to exit (before an unmount: it would keep the mount busy). */
+  async stopLayoutReader(): Promise<void> {
+    this.stopper.abort();
+    this.stopper = new AbortController();
+    await this.layoutRun;
+  }
+
   private async loadLayout(): Promise<void> {
-    const layout = await this.readLayout(this.rawPath);
+    const layout = await this.readLayout(this.rawPath, this.stopper.signal);
     const seen = this.cache.extents();
     const report = new FileReport(layout, extentsDamage(seen, this.cache.sectorSize, this.cache.size));
     this.seen = seen;

@@ -29,23 +29,42 @@ export interface TskRunResult {
   stderr: string;
 }
 
-/** Runs a TSK tool without blocking the event loop; rejects only when it cannot be started. */
-export function runTskTool(tool: string, args: readonly string[]): Promise<TskRunResult> {
+/** TSK was stopped on purpose (the mount is going away); nothing is wrong with the medium. */
+export class TskStoppedError extends OperationError {
+  constructor() {
+    super('The Sleuth Kit was stopped');
+    this.name = 'TskStoppedError';
+  }
+}
+
+/**
+ * Runs a TSK tool without blocking the event loop; rejects when it cannot be started, or when `signal` stops it
+ * (then only once it has exited: a TSK still reading /raw would keep the mount busy).
+ */
+export function runTskTool(tool: string, args: readonly string[], signal?: AbortSignal): Promise<TskRunResult> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new TskStoppedError());
     const child = spawn(tool, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const stop = () => child.kill('SIGKILL');
+    signal?.addEventListener('abort', stop, { once: true });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
       if (stderr.length < 64 * 1024) stderr += s;
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
+      signal?.removeEventListener('abort', stop);
       reject(
         err.code === 'ENOENT'
           ? new OperationError(`${tool} not found: The Sleuth Kit is needed for the file report (Debian: apt-get install sleuthkit)`)
           : new OperationError(`cannot run ${tool}: ${err.message}`),
       );
     });
-    child.on('close', (code) => resolve({ exitCode: code, stderr }));
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', stop);
+      if (signal?.aborted) reject(new TskStoppedError());
+      else resolve({ exitCode: code, stderr });
+    });
   });
 }
 
@@ -58,6 +77,8 @@ export interface LayoutReadOptions {
    * with such a file beside it. (YAFFS2 — raw NAND dumps — is then not recognised.)
    */
   skipYaffs2Probe?: boolean;
+  /** Stops TSK (the promise rejects with TskStoppedError once it has exited). */
+  signal?: AbortSignal;
 }
 
 /** The layout of the medium (an image file, or a mount's /raw) as The Sleuth Kit reads it. */
@@ -72,7 +93,7 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
       await fs.promises.writeFile(`${target}-yaffs2.config`, 'flash_page_size = 0\n');
     }
     // Not -k: that drops tsk_file_layout, the very table read here.
-    const run = await runTskTool('tsk_loaddb', ['-d', dbPath, target]);
+    const run = await runTskTool('tsk_loaddb', ['-d', dbPath, target], opts.signal);
     const tskErrors = errorLines(run.stderr);
     if (!fs.existsSync(dbPath)) {
       throw new OperationError(`The Sleuth Kit could not read ${image}: ${tskErrors.join('; ') || `tsk_loaddb exited with ${run.exitCode}`}`);

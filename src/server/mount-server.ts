@@ -163,6 +163,7 @@ export class MountServer {
       }
     };
     this.log.info(`shutting down (${reason})`);
+    await step('stop the file layout reader', () => liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader());
     await step('unmount', () => this.fuse.unmount());
     await step('stop acquisition', () => this.acquisition.stop());
     await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
@@ -179,6 +180,7 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
+            await liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader(); // our TSK on /raw is no user
             await this.fuse.unmountIfIdle();
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;

@@ -6,9 +6,10 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { EntryReport, FileReportJson } from '../../../src/files/file-report';
+import { mountAt } from '../../../src/fuse/mountinfo';
 import { readNbdkitLog, Range } from '../../helpers/nbdkit-log';
 import { ext4Image, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
-import { blkfs, cleanup, MapBlock, mapBlocks, mount, readStatus, startNbdkit, tempDir, truthMapfile, umount } from '../mount/harness';
+import { blkfs, cleanup, MapBlock, mapBlocks, mount, readStatus, sleep, startNbdkit, tempDir, truthMapfile, umount } from '../mount/harness';
 
 const TREE_SIZES = {
   'keep.txt': 3000,
@@ -168,6 +169,24 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
     expect(dataRead).to.be.greaterThan(dirRead);
     expect((await readStatus(mnt)).files).to.include({ layout: 'ready', files: 6, intact: 6 });
     await umount(mnt);
+    await nbd.stop();
+  });
+
+  it('umount while TSK is still reading /raw for the layout: TSK is stopped, the mount is not busy', async () => {
+    const truth = path.join(dir, 'truth-d.map');
+    fs.writeFileSync(truth, truthMapfile(bytes.length, []));
+    const nbd = await startNbdkit(dir, image, truth, { tag: 'd', rdelay: '40ms' });
+    const mnt = path.join(dir, 'mnt-d');
+    await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-d')]);
+    const acquiring = blkfs(['acquire', '-q', mnt]);
+    const layoutState = async () => ((await readStatus(mnt)) as unknown as { files: { layout: string } }).files.layout;
+    while ((await layoutState()) !== 'reading') await sleep(20);
+    await sleep(200);
+    const um = await blkfs(['umount', mnt]);
+    expect(um.code, um.stderr).to.equal(0);
+    const acq = await acquiring; // ends: its server went away
+    expect(acq.stderr).to.not.contain('busy');
+    expect(mountAt(mnt)).to.equal(undefined);
     await nbd.stop();
   });
 });
