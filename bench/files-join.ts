@@ -49,7 +49,7 @@ function syntheticLayout(): MediumLayout {
     }
     entries.push({ fs: 0, path: `/d${f % dirs}/file${f}.vob`, kind: 'file', size, runs });
   }
-  return { filesystems: [{ offset: 0, type: 'ISO9660', blockSize: SS }], problems: [], entries };
+  return { filesystems: [{ offset: 0, type: 'ISO9660', blockSize: SS, size: SIZE }], free: [[]], problems: [], entries };
 }
 
 function badExtents(): [number, number][] {

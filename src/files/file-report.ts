@@ -32,8 +32,18 @@ export interface ReportSummary {
   badBytesOutsideFiles: number;
 }
 
+/** A filesystem with the damage in its own structures: bytes outside every listed entry and its free space. */
+export interface FilesystemReport extends FilesystemInfo {
+  /**
+   * Bad / untried bytes of the filesystem's structures (inode tables, allocation maps, journal, …): where TSK read
+   * them from bad or missing sectors, files may be missing from the list, or listed wrongly.
+   */
+  structureBad: number;
+  structureUntried: number;
+}
+
 export interface FileReportJson {
-  filesystems: FilesystemInfo[];
+  filesystems: FilesystemReport[];
   problems: string[];
   summary: ReportSummary;
   entries: EntryReport[];
@@ -164,7 +174,10 @@ export class FileReport {
       const untried = this.counts[3 * i + 2];
       let verdict: Verdict = bad > 0 ? 'damaged' : untried > 0 ? 'incomplete' : 'intact';
       let reason: string | undefined;
-      if (badDirs.size > 0 && e.kind !== 'metadata') {
+      if (e.unreadableMetadata) {
+        verdict = 'unknown';
+        reason = 'The Sleuth Kit could not read its metadata (e.g. an inode in a bad sector): size and contents unknown';
+      } else if (badDirs.size > 0 && e.kind !== 'metadata') {
         for (let p = parentOf(e.path); p !== undefined; p = parentOf(p)) {
           const dir = badDirs.get(`${e.fs}:${p}`);
           if (dir !== undefined) {
@@ -222,7 +235,30 @@ export class FileReport {
       const r = this.entry(i);
       if (!filter || filter(r)) entries.push(r);
     }
-    return { filesystems: this.layout.filesystems, problems: this.layout.problems, summary: this.summary(), entries };
+    return { filesystems: this.filesystemReports(), problems: this.layout.problems, summary: this.summary(), entries };
+  }
+
+  /** Per filesystem: its span's missing bytes, less those in its entries and in its free space. */
+  filesystemReports(): FilesystemReport[] {
+    return this.layout.filesystems.map((f, fsi) => {
+      const missing = { bad: 0, untried: 0 };
+      const add = (start: number, end: number, sign: number) =>
+        this.damage.forEachUnfinished(start, end, (len, status) => {
+          if (status === '-') missing.bad += sign * len;
+          else missing.untried += sign * len;
+        });
+      add(f.offset, f.offset + f.size, 1);
+      const free = this.layout.free[fsi] ?? [];
+      for (let k = 0; k < free.length; k += 2) add(free[k], free[k] + free[k + 1], -1);
+      this.entries.forEach((e, i) => {
+        if (e.fs !== fsi) return;
+        missing.bad -= this.counts[3 * i + 1];
+        missing.untried -= this.counts[3 * i + 2];
+        const slack = e.slack ?? [];
+        for (let k = 0; k < slack.length; k += 2) add(slack[k], slack[k] + slack[k + 1], -1);
+      });
+      return { ...f, structureBad: Math.max(0, missing.bad), structureUntried: Math.max(0, missing.untried) };
+    });
   }
 }
 

@@ -14,6 +14,10 @@ export interface LayoutEntry {
   size: number;
   /** Byte runs of the content as [start, length] pairs, absolute medium offsets, clipped to `size`, in file order. */
   runs: number[];
+  /** The rest of the last blocks past `size` (slack): neither file content nor free space nor structure. */
+  slack?: number[];
+  /** TSK listed the name but could not read what it points to (e.g. an inode in a bad sector): size and runs unknown. */
+  unreadableMetadata?: true;
 }
 
 export interface PartitionInfo {
@@ -31,12 +35,16 @@ export interface FilesystemInfo {
   /** e.g. "ext4", "FAT12", "ISO9660". */
   type: string;
   blockSize: number;
+  /** Bytes the filesystem spans (block size × block count). */
+  size: number;
   partition?: PartitionInfo;
 }
 
 export interface MediumLayout {
   filesystems: FilesystemInfo[];
   entries: LayoutEntry[];
+  /** Per filesystem (same index), its free space as [start, length] pairs in absolute medium offsets. */
+  free: number[][];
   /** Plain sentences for what TSK could not read (a partition with no filesystem it knows, e.g. UDF). */
   problems: string[];
 }

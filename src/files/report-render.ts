@@ -1,5 +1,5 @@
 // The file report for people (a table), for spreadsheets (CSV) and for scripts (JSON).
-import type { EntryReport, FileReportJson } from './file-report';
+import type { EntryReport, FileReportJson, FilesystemReport } from './file-report';
 import type { FilesystemInfo } from './layout';
 
 /** What a person asks to see: files (and odd entries) always, directories and metadata only when not intact. */
@@ -18,7 +18,11 @@ export function describeFilesystem(f: FilesystemInfo, index: number): string {
 
 export function renderText(report: FileReportJson, damagedOnly: boolean): string {
   const out: string[] = [];
-  report.filesystems.forEach((f, i) => out.push(describeFilesystem(f, i)));
+  report.filesystems.forEach((f, i) => {
+    out.push(describeFilesystem(f, i));
+    const note = structureNote(f);
+    if (note) out.push(`  ${note}`);
+  });
   for (const p of report.problems) out.push(`not read: ${p}`);
   const rows = report.entries.filter((e) => worthListing(e, damagedOnly));
   if (rows.length > 0) {
@@ -46,6 +50,15 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
       `; ${s.badBytesOutsideFiles} bad bytes outside files`,
   );
   return out.join('\n') + '\n';
+}
+
+/** Says when the filesystem's own structures are not all read: then the list itself may be incomplete. */
+export function structureNote(f: FilesystemReport): string | undefined {
+  const parts = [];
+  if (f.structureBad > 0) parts.push(`${f.structureBad} bad`);
+  if (f.structureUntried > 0) parts.push(`${f.structureUntried} untried`);
+  if (parts.length === 0) return undefined;
+  return `${parts.join(' and ')} bytes in its structures (inode tables, allocation maps, journal…): files may be missing from this list, or listed wrongly`;
 }
 
 const CSV_COLUMNS = ['filesystem', 'path', 'kind', 'size', 'rescued', 'bad', 'untried', 'verdict', 'reason'] as const;

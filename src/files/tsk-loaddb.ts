@@ -11,10 +11,12 @@ import Database from 'better-sqlite3';
 import { OperationError } from '../errors';
 import { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout, PartitionInfo, fsTypeName } from './layout';
 
-/** tsk_files.type: TSK_DB_FILES_TYPE_FS and _SLACK. */
+/** tsk_files.type: TSK_DB_FILES_TYPE_FS, _UNALLOC_BLOCKS (free space) and _SLACK. */
 const TYPE_FS = 0;
+const TYPE_UNALLOC = 4;
 const TYPE_SLACK = 7;
-/** tsk_files.meta_type: TSK_FS_META_TYPE_REG, _DIR, _VIRT, _VIRT_DIR. */
+/** tsk_files.meta_type: TSK_FS_META_TYPE_UNDEF (its metadata could not be read), _REG, _DIR, _VIRT, _VIRT_DIR. */
+const META_UNDEF = 0;
 const META_REG = 1;
 const META_DIR = 2;
 const META_VIRT = 10;
@@ -147,13 +149,21 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     const fsOffset = new Map<number, number>();
     const partsWithFs = new Set<number>();
     for (const f of db
-      .prepare('SELECT i.obj_id, i.img_offset, i.fs_type, i.block_size, o.par_obj_id FROM tsk_fs_info i JOIN tsk_objects o ON o.obj_id = i.obj_id ORDER BY i.img_offset')
-      .all() as { obj_id: number; img_offset: number; fs_type: number; block_size: number; par_obj_id: number | null }[]) {
+      .prepare(
+        'SELECT i.obj_id, i.img_offset, i.fs_type, i.block_size, i.block_count, o.par_obj_id FROM tsk_fs_info i JOIN tsk_objects o ON o.obj_id = i.obj_id ORDER BY i.img_offset',
+      )
+      .all() as { obj_id: number; img_offset: number; fs_type: number; block_size: number; block_count: number; par_obj_id: number | null }[]) {
       const partition = f.par_obj_id === null ? undefined : parts.get(f.par_obj_id);
       if (f.par_obj_id !== null && partition) partsWithFs.add(f.par_obj_id);
       fsIndex.set(f.obj_id, filesystems.length);
       fsOffset.set(f.obj_id, f.img_offset);
-      filesystems.push({ offset: f.img_offset, type: fsTypeName(f.fs_type), blockSize: f.block_size, ...(partition ? { partition } : {}) });
+      filesystems.push({
+        offset: f.img_offset,
+        type: fsTypeName(f.fs_type),
+        blockSize: f.block_size,
+        size: f.block_size * f.block_count,
+        ...(partition ? { partition } : {}),
+      });
     }
 
     const problems: string[] = [];
@@ -181,8 +191,8 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     }
 
     const rows = db
-      .prepare('SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags FROM tsk_files WHERE type IN (?, ?) ORDER BY obj_id')
-      .all(TYPE_FS, TYPE_SLACK) as FileRow[];
+      .prepare('SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags FROM tsk_files WHERE type IN (?, ?, ?) ORDER BY obj_id')
+      .all(TYPE_FS, TYPE_SLACK, TYPE_UNALLOC) as FileRow[];
     const key = (r: FileRow, name: string) => `${r.fs_obj_id}\0${r.parent_path}\0${r.meta_addr}\0${name}`;
     const slackRuns = new Map<string, number[]>();
     for (const r of rows) {
@@ -191,22 +201,44 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     }
 
     const entries: LayoutEntry[] = [];
+    const free: number[][] = filesystems.map(() => []);
     for (const r of rows) {
+      const fsi = r.fs_obj_id === null ? undefined : fsIndex.get(r.fs_obj_id);
+      if (r.type === TYPE_UNALLOC && fsi !== undefined) {
+        const runs = runsOf.get(r.obj_id) ?? [];
+        free[fsi].push(...clipRuns(runs, Infinity, fsOffset.get(r.fs_obj_id!) ?? 0));
+      }
       if (r.type !== TYPE_FS || r.fs_obj_id === null || r.name === '.' || r.name === '..') continue;
       if (r.meta_type === META_VIRT_DIR || (r.dir_flags ?? NAME_ALLOC) !== NAME_ALLOC) continue;
-      const fsi = fsIndex.get(r.fs_obj_id);
       if (fsi === undefined) continue;
       const kind: EntryKind =
         r.meta_type === META_REG ? 'file' : r.meta_type === META_DIR ? 'directory' : r.meta_type === META_VIRT ? 'metadata' : 'other';
       const size = r.size ?? 0;
       const raw = runsOf.get(r.obj_id) ?? slackRuns.get(key(r, r.name)) ?? [];
       const p = r.name === '' ? '/' : `${r.parent_path ?? '/'}${r.name}`;
-      entries.push({ fs: fsi, path: p, kind, size, runs: clipRuns(raw, size, fsOffset.get(r.fs_obj_id) ?? 0) });
+      const offset = fsOffset.get(r.fs_obj_id) ?? 0;
+      const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: clipRuns(raw, size, offset) };
+      const slack = slackOf(raw, size, offset);
+      if (slack.length > 0) entry.slack = slack;
+      if ((r.meta_type ?? META_UNDEF) === META_UNDEF) entry.unreadableMetadata = true;
+      entries.push(entry);
     }
-    return { filesystems, entries, problems };
+    return { filesystems, entries, free, problems };
   } finally {
     db.close();
   }
+}
+
+/** The bytes of the runs past the first `size`, in absolute medium offsets. */
+function slackOf(runs: readonly number[], size: number, offset: number): number[] {
+  const out: number[] = [];
+  let skip = size;
+  for (let i = 0; i < runs.length; i += 2) {
+    const cut = Math.min(runs[i + 1], Math.max(0, skip));
+    skip -= runs[i + 1];
+    if (cut < runs[i + 1]) out.push(offset + runs[i] + cut, runs[i + 1] - cut);
+  }
+  return out;
 }
 
 /** The first `size` bytes of the runs, moved to absolute medium offsets. */

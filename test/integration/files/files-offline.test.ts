@@ -2,6 +2,7 @@
 // files' data, over a directory's entries and in free space: the report names exactly the damaged files with
 // exact bad byte counts, and calls every other file intact.
 import { expect } from 'chai';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { EntryReport, FileReportJson } from '../../../src/files/file-report';
@@ -74,6 +75,7 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     for (const e of others) expect(e, e.path).to.include({ verdict: 'intact', bad: 0, untried: 0, rescued: e.size });
     expect(rep.summary).to.include({ files: 5, intact: 3, damaged: 2, incomplete: 0, unknown: 0, unreadableDirectories: 0 });
     expect(rep.summary.badBytesOutsideFiles).to.equal(0x10000 + 1024 - 304);
+    expect(rep.filesystems[0]).to.include({ structureBad: 0, structureUntried: 0 }); // free space is not structure
   });
 
   it('ext4: a directory whose entries are in a bad sector is reported unreadable, nothing under it is called intact', async () => {
@@ -91,6 +93,29 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     const text = await blkfs(['files', path.join(dir, 'ext4dir.rescued.img'), path.join(dir, 'ext4dir.map'), '--damaged']);
     expect(text.stdout).to.match(/^damaged dir +1024 +1024 +0 +\/docs\/deep$/m);
     expect(text.stdout).to.not.match(/keep\.txt/);
+  });
+
+  it('ext4: a file whose inode is in a bad sector is unknown, and the filesystem says its structures are damaged', async () => {
+    const image = ext4Image(dir, 'ext4inode', tree);
+    // Where each file's inode lies, from e2fsprogs (not TSK): "located at block B, offset 0xO".
+    const inodeAt = (p: string) => {
+      const out = execFileSync('debugfs', ['-R', `imap /${p}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const m = /located at block (\d+), offset 0x([0-9a-f]+)/.exec(out)!;
+      return Number(m[1]) * 1024 + parseInt(m[2], 16);
+    };
+    const sector = (n: number) => n - (n % 512);
+    const badSector = sector(inodeAt('photos/b.jpg'));
+    const rep = await report(...Object.values(rescue(dir, image, [{ offset: badSector, length: 512 }], 'ext4inode')) as [string, string]);
+    for (const p of Object.keys(tree)) {
+      const e = byPath(rep).get(`/${p}`);
+      if (sector(inodeAt(p)) === badSector) {
+        expect(e, p).to.include({ verdict: 'unknown' });
+        expect(e!.reason, p).to.match(/could not read its metadata/);
+      } else expect(e, p).to.include({ verdict: 'intact' });
+    }
+    expect(rep.filesystems[0]).to.include({ structureBad: 512, structureUntried: 0 });
+    const text = await blkfs(['files', path.join(dir, 'ext4inode.rescued.img'), path.join(dir, 'ext4inode.map')]);
+    expect(text.stdout).to.contain('512 bad bytes in its structures');
   });
 
   it('FAT and ISO9660 (Rock Ridge + Joliet): exact bad bytes in the chosen file, every other file intact', async () => {

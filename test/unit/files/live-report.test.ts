@@ -10,7 +10,8 @@ const SS = 512;
 
 function layout(withChild: boolean): MediumLayout {
   return {
-    filesystems: [{ offset: 0, type: 'ext4', blockSize: 1024 }],
+    filesystems: [{ offset: 0, type: 'ext4', blockSize: 1024, size: 64 * 512 }],
+    free: [[]],
     problems: [],
     entries: [
       { fs: 0, path: '/', kind: 'directory', size: 512, runs: [0, 512] },
