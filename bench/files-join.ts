@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { SectorMap } from '../src/cache/extent-map';
 import { MapBlock } from '../src/cache/mapfile';
-import { MapfileDamage, SectorMapDamage } from '../src/files/damage-source';
+import { changedRanges, extentsDamage, MapfileDamage, SectorMapDamage } from '../src/files/damage-source';
 import { FileReport } from '../src/files/file-report';
 import type { LayoutEntry, MediumLayout } from '../src/files/layout';
 import { readMediumLayout } from '../src/files/tsk-loaddb';
@@ -109,6 +109,22 @@ async function main(): Promise<void> {
     total += ms(t0);
   }
   console.log(`update after a read lands: ${((total / updates) * 1000).toFixed(1)} µs each (mean of ${updates}), ${(total / updates / joinLive * 100).toFixed(3)} % of a full join`);
+
+  // What the mount does on each look at /files.json after reads landed: diff the sector-map snapshots, rebuild
+  // the damage index, update the touched files.
+  let before = map.extents();
+  let look = 0;
+  const looks = 200;
+  for (let i = 0; i < looks; i++) {
+    const [st, n] = bad[rand(bad.length)];
+    map.set(st, n, '+');
+    t0 = process.hrtime.bigint();
+    const now = map.extents();
+    live.update(changedRanges(before, now, SS), extentsDamage(now, SS, SIZE));
+    before = now;
+    look += ms(t0);
+  }
+  console.log(`live look after a read lands (snapshot diff + damage index + update): ${(look / looks).toFixed(2)} ms each (mean of ${looks})`);
 
   t0 = process.hrtime.bigint();
   const json = JSON.stringify(live.toJSON());
