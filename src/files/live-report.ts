@@ -33,7 +33,7 @@ export class LiveFileReport {
   private seen: readonly Extent[] | undefined;
   /** Directories TSK could not read when it made the layout: once their bytes are in, it reads the layout again. */
   private unreadableAtLayout = new Set<string>();
-  private rereading = false;
+  private rereading: Promise<void> | undefined;
   private stopper = new AbortController();
 
   constructor(
@@ -73,7 +73,7 @@ export class LiveFileReport {
   async stopLayoutReader(): Promise<void> {
     this.stopper.abort();
     this.stopper = new AbortController();
-    await this.layoutRun;
+    await Promise.all([this.layoutRun, this.rereading]);
   }
 
   private async loadLayout(): Promise<void> {
@@ -105,14 +105,13 @@ export class LiveFileReport {
 
   /** A retry rescued a directory TSK could not read: read the layout again (the old one serves meanwhile). */
   private rereadLayout(): void {
-    this.rereading = true;
     this.log('a directory unreadable before has been rescued: reading the file layout again');
-    void this.loadLayout()
+    this.rereading = this.loadLayout()
       .catch((err: unknown) => {
         this.unreadableAtLayout.clear(); // no loop of failing re-reads; the last layout stays
         this.log(`file layout could not be read again: ${err instanceof Error ? err.message : String(err)}`);
       })
-      .finally(() => (this.rereading = false));
+      .finally(() => (this.rereading = undefined));
   }
 
   /** The whole report, reading the layout first if needed. */
