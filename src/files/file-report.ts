@@ -59,6 +59,8 @@ export class FileReport {
   private readonly runEnd: Float64Array;
   private readonly runEntry: Int32Array;
   private readonly maxEnd: Float64Array;
+  /** Entries with content but no runs (resident/inline data): judged by their filesystem's structures. */
+  private readonly resident: number[] = [];
 
   constructor(
     readonly layout: MediumLayout,
@@ -94,6 +96,9 @@ export class FileReport {
       this.runEntry[i] = entryOf[k];
       m = Math.max(m, ends[k]);
       this.maxEnd[i] = m;
+    });
+    this.entries.forEach((e, i) => {
+      if (e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) this.resident.push(i);
     });
     this.recomputeAll();
   }
@@ -149,7 +154,7 @@ export class FileReport {
     const runs = this.entries[i].runs;
     let bad = 0;
     let untried = 0;
-    let located = 0;
+    let located = this.entries[i].holeBytes ?? 0; // holes: zeros, not on the medium
     for (let k = 0; k < runs.length; k += 2) {
       located += runs[k + 1];
       this.damage.forEachUnfinished(runs[k], runs[k] + runs[k + 1], (len, status) => {
@@ -162,21 +167,43 @@ export class FileReport {
     this.counts[3 * i + 2] = untried;
   }
 
+  /** Content bytes TSK gave no place for: size less runs and holes. */
+  private unlocated(i: number): number {
+    return this.entries[i].size - this.counts[3 * i] - this.counts[3 * i + 1] - this.counts[3 * i + 2];
+  }
+
+  /** Per filesystem: are its structures and metadata files all rescued? (Resident file data lives there.) */
+  private structuresIntact(): boolean[] {
+    const ok = this.filesystemReports().map((f) => f.structureBad + f.structureUntried === 0);
+    this.entries.forEach((e, i) => {
+      if (e.kind === 'metadata' && this.missing(i)) ok[e.fs] = false;
+    });
+    return ok;
+  }
+
   /** Verdicts from the counts, then "unknown" under every directory with missing bytes. */
   private judge(only?: ReadonlySet<number>): void {
     const badDirs = new Map<string, string>();
     this.entries.forEach((e, i) => {
       if (e.kind === 'directory' && this.missing(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
     });
+    let structuresOk: boolean[] | undefined;
     const visit = (i: number) => {
       const e = this.entries[i];
       const bad = this.counts[3 * i + 1];
       const untried = this.counts[3 * i + 2];
       let verdict: Verdict = bad > 0 ? 'damaged' : untried > 0 ? 'incomplete' : 'intact';
       let reason: string | undefined;
+      const unlocated = e.kind === 'file' || e.kind === 'other' ? this.unlocated(i) : 0;
       if (e.unreadableMetadata) {
         verdict = 'unknown';
         reason = 'The Sleuth Kit could not read its metadata (e.g. an inode in a bad sector): size and contents unknown';
+      } else if (unlocated > 0 && e.runs.length > 0) {
+        verdict = 'unknown';
+        reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
+      } else if (unlocated > 0 && !(structuresOk ??= this.structuresIntact())[e.fs]) {
+        verdict = 'unknown';
+        reason = "its data is stored inside the filesystem's metadata (resident or inline), which is not all read";
       } else if (badDirs.size > 0 && e.kind !== 'metadata') {
         for (let p = parentOf(e.path); p !== undefined; p = parentOf(p)) {
           const dir = badDirs.get(`${e.fs}:${p}`);
@@ -190,7 +217,7 @@ export class FileReport {
       this.verdicts[i] = verdict;
       this.reasons[i] = reason;
     };
-    if (only) for (const i of only) visit(i);
+    if (only) for (const i of [...only, ...this.resident]) visit(i);
     else for (let i = 0; i < this.entries.length; i++) visit(i);
   }
 
@@ -201,7 +228,8 @@ export class FileReport {
       path: e.path,
       kind: e.kind,
       size: e.size,
-      rescued: this.counts[3 * i],
+      // Resident data judged intact was read with its filesystem's structures.
+      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && e.runs.length === 0 ? Math.max(0, this.unlocated(i)) : 0),
       bad: this.counts[3 * i + 1],
       untried: this.counts[3 * i + 2],
       verdict: this.verdicts[i],

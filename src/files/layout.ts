@@ -14,6 +14,8 @@ export interface LayoutEntry {
   size: number;
   /** Byte runs of the content as [start, length] pairs, absolute medium offsets, clipped to `size`, in file order. */
   runs: number[];
+  /** Bytes of sparse holes: not on the medium, known to be zeros. */
+  holeBytes?: number;
   /** The rest of the last blocks past `size` (slack): neither file content nor free space nor structure. */
   slack?: number[];
   /** TSK listed the name but could not read what it points to (e.g. an inode in a bad sector): size and runs unknown. */

@@ -206,7 +206,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       const fsi = r.fs_obj_id === null ? undefined : fsIndex.get(r.fs_obj_id);
       if (r.type === TYPE_UNALLOC && fsi !== undefined) {
         const runs = runsOf.get(r.obj_id) ?? [];
-        free[fsi].push(...clipRuns(runs, Infinity, fsOffset.get(r.fs_obj_id!) ?? 0));
+        free[fsi].push(...splitRuns(runs, Infinity, fsOffset.get(r.fs_obj_id!) ?? 0).runs);
       }
       if (r.type !== TYPE_FS || r.fs_obj_id === null || r.name === '.' || r.name === '..') continue;
       if (r.meta_type === META_VIRT_DIR || (r.dir_flags ?? NAME_ALLOC) !== NAME_ALLOC) continue;
@@ -217,9 +217,10 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       const raw = runsOf.get(r.obj_id) ?? slackRuns.get(key(r, r.name)) ?? [];
       const p = r.name === '' ? '/' : `${r.parent_path ?? '/'}${r.name}`;
       const offset = fsOffset.get(r.fs_obj_id) ?? 0;
-      const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: clipRuns(raw, size, offset) };
-      const slack = slackOf(raw, size, offset);
-      if (slack.length > 0) entry.slack = slack;
+      const split = splitRuns(raw, size, offset);
+      const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: split.runs };
+      if (split.holeBytes > 0) entry.holeBytes = split.holeBytes;
+      if (split.slack.length > 0) entry.slack = split.slack;
       if ((r.meta_type ?? META_UNDEF) === META_UNDEF) entry.unreadableMetadata = true;
       entries.push(entry);
     }
@@ -229,27 +230,24 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
   }
 }
 
-/** The bytes of the runs past the first `size`, in absolute medium offsets. */
-function slackOf(runs: readonly number[], size: number, offset: number): number[] {
-  const out: number[] = [];
-  let skip = size;
-  for (let i = 0; i < runs.length; i += 2) {
-    const cut = Math.min(runs[i + 1], Math.max(0, skip));
-    skip -= runs[i + 1];
-    if (cut < runs[i + 1]) out.push(offset + runs[i] + cut, runs[i + 1] - cut);
-  }
-  return out;
-}
-
-/** The first `size` bytes of the runs, moved to absolute medium offsets. */
-function clipRuns(runs: readonly number[], size: number, offset: number): number[] {
-  const out: number[] = [];
+/**
+ * Splits a file's runs (in file order, filesystem-relative) at `size`: content runs moved to absolute medium
+ * offsets, the bytes of sparse holes (TSK 4.11 writes a hole as a run at filesystem byte 0, where no file's data
+ * can lie: the boot sector), and the slack past the end.
+ */
+export function splitRuns(runs: readonly number[], size: number, offset: number): { runs: number[]; holeBytes: number; slack: number[] } {
+  const out = { runs: [] as number[], holeBytes: 0, slack: [] as number[] };
   let left = size;
-  for (let i = 0; i < runs.length && left > 0; i += 2) {
-    const len = Math.min(runs[i + 1], left);
-    if (len <= 0) continue;
-    out.push(offset + runs[i], len);
+  for (let i = 0; i < runs.length; i += 2) {
+    const [start, len] = [runs[i], runs[i + 1]];
+    const inFile = Math.max(0, Math.min(len, left));
     left -= len;
+    if (start === 0) {
+      out.holeBytes += inFile;
+      continue;
+    }
+    if (inFile > 0) out.runs.push(offset + start, inFile);
+    if (inFile < len) out.slack.push(offset + start + inFile, len - inFile);
   }
   return out;
 }

@@ -29,7 +29,8 @@ function rescue(dir: string, image: string, bad: BadRange[], tag: string): { img
   return { img, map };
 }
 
-async function report(img: string, map: string): Promise<FileReportJson> {
+async function report(img: string, map: string, mapText?: string): Promise<FileReportJson> {
+  if (mapText !== undefined) fs.writeFileSync(map, mapText);
   const r = await blkfs(['files', img, map, '--json']);
   expect(r.code, r.stderr).to.equal(0);
   return JSON.parse(r.stdout) as FileReportJson;
@@ -116,6 +117,33 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(rep.filesystems[0]).to.include({ structureBad: 512, structureUntried: 0 });
     const text = await blkfs(['files', path.join(dir, 'ext4inode.rescued.img'), path.join(dir, 'ext4inode.map')]);
     expect(text.stdout).to.contain('512 bad bytes in its structures');
+  });
+
+  it('ext4: inline data and sparse holes count as read when the inode tables are; inline data follows them', async () => {
+    const src = fs.mkdtempSync(path.join(dir, 'inline-src-'));
+    fs.writeFileSync(path.join(src, 'tiny.txt'), 'tiny\n');
+    const sparse = fs.openSync(path.join(src, 'sparse.bin'), 'w');
+    fs.writeSync(sparse, tree['keep.txt'], 0, 3000, 200_000); // a hole, then 3000 bytes
+    fs.closeSync(sparse);
+    const image = path.join(dir, 'inline.img');
+    execFileSync('mkfs.ext4', ['-q', '-F', '-O', '^has_journal,inline_data', '-d', src, image, '16M']);
+    const clean = await report(image, path.join(dir, 'inline.map'), truthMapfile(16 << 20, []));
+    const tiny = clean.entries.find((e) => e.path.startsWith('/tiny.txt'))!;
+    expect(tiny).to.include({ verdict: 'intact', size: 5, rescued: 5 });
+    expect(byPath(clean).get('/sparse.bin')).to.include({ verdict: 'intact', size: 203_000, rescued: 203_000 });
+    // The inode tables untried: the inline file is unknown, the sparse file's data is still placed and read.
+    const inodeTable = (() => {
+      const out = execFileSync('debugfs', ['-R', 'imap /tiny.txt', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const m = /located at block (\d+), offset 0x([0-9a-f]+)/.exec(out)!;
+      return Number(m[1]) * 1024 + parseInt(m[2], 16);
+    })();
+    const hex = (n: number) => '0x' + n.toString(16);
+    const s = inodeTable - (inodeTable % 512);
+    const partial = await report(image, path.join(dir, 'inline2.map'), `0 +\n0 ${hex(s)} +\n${hex(s)} 0x200 ?\n${hex(s + 512)} ${hex((16 << 20) - s - 512)} +\n`);
+    expect(partial.entries.find((e) => e.path.startsWith('/tiny.txt'))).to.include({ verdict: 'unknown' });
+    // A hole is no place on the medium (TSK writes it as a run at byte 0): a bad boot block leaves the file intact.
+    const bootBad = await report(image, path.join(dir, 'inline3.map'), truthMapfile(16 << 20, [{ offset: 0, length: 512 }]));
+    expect(byPath(bootBad).get('/sparse.bin')).to.include({ verdict: 'intact', bad: 0 });
   });
 
   it('FAT and ISO9660 (Rock Ridge + Joliet): exact bad bytes in the chosen file, every other file intact', async () => {

@@ -8,7 +8,7 @@ import type { MediumLayout } from '../../../src/files/layout';
 
 const SECTOR = 512;
 
-function layout(): MediumLayout {
+function layout(extra: MediumLayout['entries'] = []): MediumLayout {
   return {
     filesystems: [{ offset: 0, type: 'ext4', blockSize: 1024, size: 64 * 512 }],
     free: [[]],
@@ -19,6 +19,7 @@ function layout(): MediumLayout {
       { fs: 0, path: '/dir/in.bin', kind: 'file', size: 3000, runs: [4096, 2048, 8192, 952] },
       { fs: 0, path: '/top.bin', kind: 'file', size: 1500, runs: [16384, 1500] },
       { fs: 0, path: '/empty', kind: 'file', size: 0, runs: [] },
+      ...extra,
     ],
   };
 }
@@ -50,8 +51,10 @@ describe('files: FileReport (join of runs and sector map)', () => {
   it('an update after new reads gives the report a full join gives', () => {
     const map = new SectorMap(64, '?');
     const damage = new SectorMapDamage(map, SECTOR, 64 * SECTOR);
-    const live = new FileReport(layout(), damage);
-    expect(live.summary()).to.include({ unknown: 3, intact: 0 }); // the root's own bytes are untried
+    // With a resident file: its data is in the structures, judged by them as they are read.
+    const resident = [{ fs: 0, path: '/res', kind: 'file' as const, size: 100, runs: [] }];
+    const live = new FileReport(layout(resident), damage);
+    expect(live.summary()).to.include({ unknown: 4, intact: 0 }); // the root's own bytes are untried
     const steps: [number, number, '+' | '-'][] = [
       [0, 4, '+'],
       [8, 2, '+'],
@@ -62,10 +65,14 @@ describe('files: FileReport (join of runs and sector map)', () => {
     for (const [start, count, status] of steps) {
       map.set(start, count, status);
       live.update([{ start: start * SECTOR, end: (start + count) * SECTOR }]);
-      const fresh = new FileReport(layout(), damage);
+      const fresh = new FileReport(layout(resident), damage);
       expect(live.toJSON()).to.deep.equal(fresh.toJSON());
     }
     expect(live.entry(2)).to.include({ verdict: 'damaged', bad: 952 });
+    map.set(0, 64, '+');
+    live.update([{ start: 0, end: 64 * SECTOR }]);
+    expect(live.entry(5)).to.include({ verdict: 'intact', rescued: 100 });
+    expect(live.toJSON()).to.deep.equal(new FileReport(layout(resident), damage).toJSON());
   });
 
   it('offline: bytes a mapfile does not cover are untried', () => {
