@@ -102,6 +102,9 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
 
     const acq = await blkfs(['acquire', '-q', mnt]);
     expect(acq.code, acq.stderr).to.equal(0);
+    // TSK read through the cache like any reader: no byte came from the device twice.
+    const ok = okReads(nbd.logFile).sort((x, y) => x.offset - y.offset);
+    for (let i = 1; i < ok.length; i++) expect(ok[i].offset, `read ${i}`).to.be.at.least(ok[i - 1].offset + ok[i - 1].length);
     const after = await liveReport(mnt);
     expect(entry(after, '/photos/a.jpg')).to.include({ verdict: 'damaged', bad: 1024, untried: 0 });
     expect(entry(after, '/photos/b.jpg')).to.include({ verdict: 'damaged', bad: 304, untried: 0 });
@@ -110,6 +113,13 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
     expect(after.summary).to.include({ damaged: 2, unreadableDirectories: 1 });
     const status = await readStatus(mnt);
     expect(status.files).to.include({ layout: 'ready', damaged: 2 });
+    const text = await blkfs(['files', mnt, '--damaged']);
+    expect(text.code, text.stderr).to.equal(0);
+    expect(text.stdout.split('\n').filter((l) => /^(damaged|unknown|incomplete)/.test(l)).map((l) => l.split(/ +/).pop())).to.deep.equal([
+      '/docs/deep',
+      '/photos/a.jpg',
+      '/photos/b.jpg',
+    ]);
     const csv = await fs.promises.readFile(path.join(mnt, 'files.csv'), 'utf8');
     expect(csv).to.contain('1,/photos/b.jpg,file,30000,29696,304,0,damaged,');
 
