@@ -75,8 +75,9 @@ export interface LayoutReadOptions {
    * Skip TSK's YAFFS2 probe. Its filesystem autodetection tries every type, and the YAFFS2 probe reads 64 KiB
    * every 132 KiB over the first ~26 MB of each volume (measured on 4.11: 9 of 16 MiB of an ext4) — on a
    * fragile medium, reads that have nothing to do with its filesystem. TSK looks for "<image>-yaffs2.config"
-   * beside the image first and gives up on YAFFS2 at once when it is invalid, so TSK is pointed at a symlink
-   * with such a file beside it. (YAFFS2 — raw NAND dumps — is then not recognised.)
+   * beside the image first and gives up on YAFFS2 at once when a value does not parse (a parsable but wrong one,
+   * e.g. a page size of 0, still probes), so TSK is pointed at a symlink with such a file beside it. (YAFFS2 —
+   * raw NAND dumps — is then not recognised.)
    */
   skipYaffs2Probe?: boolean;
   /** Stops TSK (the promise rejects with TskStoppedError once it has exited). */
@@ -92,7 +93,7 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
     if (opts.skipYaffs2Probe) {
       target = path.join(dir, 'medium');
       await fs.promises.symlink(path.resolve(image), target);
-      await fs.promises.writeFile(`${target}-yaffs2.config`, 'flash_page_size = 0\n');
+      await fs.promises.writeFile(`${target}-yaffs2.config`, 'flash_page_size = not-yaffs2\n');
     }
     // Not -k: that drops tsk_file_layout, the very table read here.
     const run = await runTskTool('tsk_loaddb', ['-d', dbPath, target], opts.signal);
