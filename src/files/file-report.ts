@@ -40,6 +40,9 @@ export interface FilesystemReport extends FilesystemInfo {
    */
   structureBad: number;
   structureUntried: number;
+  /** Bad / untried bytes of its metadata files ($MFT, $FAT1, …; listed as entries of kind "metadata"). */
+  metadataBad: number;
+  metadataUntried: number;
 }
 
 export interface FileReportJson {
@@ -172,11 +175,12 @@ export class FileReport {
     return this.entries[i].size - this.counts[3 * i] - this.counts[3 * i + 1] - this.counts[3 * i + 2];
   }
 
-  /** Per filesystem: are its structures and metadata files all rescued? (Resident file data lives there.) */
+  /** Per filesystem: is all that may hold resident file data rescued (structures outside entries, or $MFT)? */
   private structuresIntact(): boolean[] {
     const ok = this.filesystemReports().map((f) => f.structureBad + f.structureUntried === 0);
+    // On NTFS resident data sits in the file's $MFT record (a $LogFile sector has nothing to do with it).
     this.entries.forEach((e, i) => {
-      if (e.kind === 'metadata' && this.missing(i)) ok[e.fs] = false;
+      if (e.kind === 'metadata' && e.path === '/$MFT' && this.missing(i)) ok[e.fs] = false;
     });
     return ok;
   }
@@ -270,6 +274,7 @@ export class FileReport {
   filesystemReports(): FilesystemReport[] {
     return this.layout.filesystems.map((f, fsi) => {
       const missing = { bad: 0, untried: 0 };
+      const meta = { bad: 0, untried: 0 };
       const add = (start: number, end: number, sign: number) =>
         this.damage.forEachUnfinished(start, end, (len, status) => {
           if (status === '-') missing.bad += sign * len;
@@ -282,10 +287,20 @@ export class FileReport {
         if (e.fs !== fsi) return;
         missing.bad -= this.counts[3 * i + 1];
         missing.untried -= this.counts[3 * i + 2];
+        if (e.kind === 'metadata') {
+          meta.bad += this.counts[3 * i + 1];
+          meta.untried += this.counts[3 * i + 2];
+        }
         const slack = e.slack ?? [];
         for (let k = 0; k < slack.length; k += 2) add(slack[k], slack[k] + slack[k + 1], -1);
       });
-      return { ...f, structureBad: Math.max(0, missing.bad), structureUntried: Math.max(0, missing.untried) };
+      return {
+        ...f,
+        structureBad: Math.max(0, missing.bad),
+        structureUntried: Math.max(0, missing.untried),
+        metadataBad: meta.bad,
+        metadataUntried: meta.untried,
+      };
     });
   }
 }

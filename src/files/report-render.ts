@@ -54,11 +54,13 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
 
 /** Says when the filesystem's own structures are not all read: then the list itself may be incomplete. */
 export function structureNote(f: FilesystemReport): string | undefined {
+  const bad = f.structureBad + f.metadataBad;
+  const untried = f.structureUntried + f.metadataUntried;
   const parts = [];
-  if (f.structureBad > 0) parts.push(`${f.structureBad} bad`);
-  if (f.structureUntried > 0) parts.push(`${f.structureUntried} untried`);
+  if (bad > 0) parts.push(`${bad} bad`);
+  if (untried > 0) parts.push(`${untried} untried`);
   if (parts.length === 0) return undefined;
-  return `${parts.join(' and ')} bytes in its structures (inode tables, allocation maps, journal…): files may be missing from this list, or listed wrongly`;
+  return `${parts.join(' and ')} bytes in its structures (inode tables, allocation maps, $MFT, journal…): files may be missing from this list, or listed wrongly`;
 }
 
 const CSV_COLUMNS = ['filesystem', 'path', 'kind', 'size', 'rescued', 'bad', 'untried', 'verdict', 'reason'] as const;

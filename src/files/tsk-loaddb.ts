@@ -23,6 +23,8 @@ const META_VIRT = 10;
 const META_VIRT_DIR = 11;
 /** tsk_files.dir_flags: TSK_FS_NAME_FLAG_ALLOC (deleted names are left out: their runs may belong to others now). */
 const NAME_ALLOC = 1;
+/** NTFS keeps its structures in files: $MFT, $LogFile, $Bitmap, … in the root, and everything under $Extend. */
+const NTFS_SYSTEM_FILE = /^\/(\$[A-Za-z]+(:.*)?|\$Extend(\/.*)?)$/;
 /** tsk_vs_parts.flags: TSK_VS_PART_FLAG_ALLOC (a real partition, not the table itself or a gap). */
 const PART_ALLOC = 1;
 
@@ -212,11 +214,17 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       if (r.type !== TYPE_FS || r.fs_obj_id === null || r.name === '.' || r.name === '..') continue;
       if (r.meta_type === META_VIRT_DIR || (r.dir_flags ?? NAME_ALLOC) !== NAME_ALLOC) continue;
       if (fsi === undefined) continue;
+      const p = r.name === '' ? '/' : `${r.parent_path ?? '/'}${r.name}`;
       const kind: EntryKind =
-        r.meta_type === META_REG ? 'file' : r.meta_type === META_DIR ? 'directory' : r.meta_type === META_VIRT ? 'metadata' : 'other';
+        r.meta_type === META_VIRT || (filesystems[fsi].type === 'NTFS' && NTFS_SYSTEM_FILE.test(p))
+          ? 'metadata'
+          : r.meta_type === META_REG
+            ? 'file'
+            : r.meta_type === META_DIR
+              ? 'directory'
+              : 'other';
       const size = r.size ?? 0;
       const raw = runsOf.get(r.obj_id) ?? slackRuns.get(key(r, r.name)) ?? [];
-      const p = r.name === '' ? '/' : `${r.parent_path ?? '/'}${r.name}`;
       const offset = fsOffset.get(r.fs_obj_id) ?? 0;
       const split = splitRuns(raw, size, offset);
       const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: split.runs };

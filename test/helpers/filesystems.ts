@@ -50,6 +50,20 @@ export function fatImage(workDir: string, name: string, tree: Tree, kib = 8192):
   return img;
 }
 
+/** NTFS (mkntfs from ntfs-3g), files copied in with ntfscp (top-level names only). */
+export function ntfsImage(workDir: string, name: string, files: Record<string, Buffer>, bytes = 16 << 20): string {
+  const img = path.join(workDir, `${name}.img`);
+  fs.writeFileSync(img, Buffer.alloc(0));
+  fs.truncateSync(img, bytes);
+  execFileSync('mkntfs', ['-q', '-F', '-f', img], { stdio: 'ignore' });
+  for (const [p, data] of Object.entries(files)) {
+    const src = path.join(workDir, `${name}-${p}`);
+    fs.writeFileSync(src, data);
+    execFileSync('ntfscp', ['-q', img, src, p], { stdio: 'ignore' });
+  }
+  return img;
+}
+
 export function isoImage(workDir: string, name: string, tree: Tree): string {
   const src = fs.mkdtempSync(path.join(workDir, `${name}-src-`));
   writeTree(src, tree);

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { EntryReport, FileReportJson } from '../../../src/files/file-report';
 import { BadRange, truthMapfile } from '../../helpers/truth-mapfile';
-import { ext4Image, fatImage, isoImage, mbrImage, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
+import { ext4Image, fatImage, isoImage, mbrImage, ntfsImage, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
 import { blkfs, cleanup, tempDir } from '../mount/harness';
 
 const TREE_SIZES = {
@@ -38,6 +38,10 @@ async function report(img: string, map: string, mapText?: string): Promise<FileR
 
 function byPath(rep: FileReportJson, fsIndex = 0): Map<string, EntryReport> {
   return new Map(rep.entries.filter((e) => e.fs === fsIndex).map((e) => [e.path, e]));
+}
+
+function files_(rep: FileReportJson): EntryReport[] {
+  return files(rep).sort((a, b) => a.path.localeCompare(b.path));
 }
 
 function files(rep: FileReportJson): EntryReport[] {
@@ -144,6 +148,27 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     // A hole is no place on the medium (TSK writes it as a run at byte 0): a bad boot block leaves the file intact.
     const bootBad = await report(image, path.join(dir, 'inline3.map'), truthMapfile(16 << 20, [{ offset: 0, length: 512 }]));
     expect(byPath(bootBad).get('/sparse.bin')).to.include({ verdict: 'intact', bad: 0 });
+  });
+
+  it('NTFS: system files are metadata; a small file resident in its MFT record follows that record', async () => {
+    const files = { 'tiny.txt': Buffer.from('tiny resident text\n'), 'big.bin': tree['photos/a.jpg'] };
+    const image = ntfsImage(dir, 'ntfs', files);
+    const bytes = fs.readFileSync(image);
+    const clean = await report(image, path.join(dir, 'ntfs-clean.map'), truthMapfile(bytes.length, []));
+    expect(clean.filesystems.map((f) => f.type)).to.deep.equal(['NTFS']);
+    expect(files_(clean).map((e) => [e.path, e.verdict, e.rescued])).to.deep.equal([
+      ['/big.bin', 'intact', 20000],
+      ['/tiny.txt', 'intact', 19],
+    ]);
+    expect(clean.entries.find((e) => e.path === '/$MFT')).to.include({ kind: 'metadata' });
+    // The sector holding tiny.txt's data (inside its MFT record) is bad: TSK drops the record or cannot read it;
+    // never is tiny.txt called intact, the filesystem says its $MFT is damaged, big.bin stays intact.
+    const at = offsetOf(bytes, files['tiny.txt']);
+    const rep = await report(...Object.values(rescue(dir, image, [{ offset: at - (at % 512), length: 512 }], 'ntfs')) as [string, string]);
+    expect(byPath(rep).get('/big.bin')).to.include({ verdict: 'intact' });
+    expect(byPath(rep).get('/tiny.txt')?.verdict ?? 'not listed').to.be.oneOf(['unknown', 'not listed']);
+    expect(byPath(rep).get('/$MFT')).to.include({ kind: 'metadata', verdict: 'damaged', bad: 512 });
+    expect(rep.filesystems[0]).to.include({ metadataBad: 512 });
   });
 
   it('FAT and ISO9660 (Rock Ridge + Joliet): exact bad bytes in the chosen file, every other file intact', async () => {
