@@ -1,7 +1,9 @@
 // The join: each entry's byte runs against where the medium's bytes stand, giving per entry the bytes rescued,
-// bad and untried, and a verdict. Entries under a directory whose own bytes are not all rescued get "unknown":
-// their listing came from bytes we do not have. An update after new reads recomputes only the entries whose
-// runs touch the changed ranges (runs are indexed by start, with a running maximum of ends for stabbing).
+// bad and untried, and a verdict. "intact" is only ever said of bytes we hold: an entry is "unknown" when it lies
+// under a directory whose own bytes are not all rescued (its listing came from bytes we do not have), when TSK
+// could not read its metadata or place all its bytes, or when its data is resident in metadata not all read.
+// An update after new reads recomputes only the entries whose runs touch the changed ranges (runs are indexed by
+// start, with a running maximum of ends for stabbing), plus the resident ones.
 import type { DamageSource } from './damage-source';
 import type { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout } from './layout';
 
