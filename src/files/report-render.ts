@@ -56,11 +56,14 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
 export function structureNote(f: FilesystemReport): string | undefined {
   const bad = f.structureBad + f.metadataBad;
   const untried = f.structureUntried + f.metadataUntried;
-  const parts = [];
-  if (bad > 0) parts.push(`${bad} bad`);
-  if (untried > 0) parts.push(`${untried} untried`);
-  if (parts.length === 0) return undefined;
-  return `${parts.join(' and ')} bytes in its structures (inode tables, allocation maps, $MFT, journal…): files may be missing from this list, or listed wrongly`;
+  if (bad > 0) {
+    return (
+      `${bad} bad bytes in its structures (inode tables, allocation maps, $MFT, journal…)` +
+      `${untried > 0 ? ` and ${untried} not read yet` : ''}: files may be missing from this list, or listed wrongly`
+    );
+  }
+  // Not an alarm: TSK reads what it needs through the cache (reserved and backup blocks stay untried until the passes).
+  return untried > 0 ? `${untried} bytes of its structures not read yet` : undefined;
 }
 
 const CSV_COLUMNS = ['filesystem', 'path', 'kind', 'size', 'rescued', 'bad', 'untried', 'verdict', 'reason'] as const;
