@@ -177,14 +177,18 @@ export class FileReport {
     return this.entries[i].size - this.counts[3 * i] - this.counts[3 * i + 1] - this.counts[3 * i + 2];
   }
 
-  /** Per filesystem: is all that may hold resident file data rescued (structures outside entries, or $MFT)? */
-  private structuresIntact(): boolean[] {
-    const ok = this.filesystemReports().map((f) => f.structureBad + f.structureUntried === 0);
-    // On NTFS resident data sits in the file's $MFT record (a $LogFile sector has nothing to do with it).
+  /**
+   * Per filesystem, where resident file data may sit (its structures outside entries, or $MFT on NTFS — a $LogFile
+   * sector has nothing to do with it): 'bad' if any of it is bad, 'untried' if some is not read yet, else 'ok'.
+   */
+  private residentState(): ('ok' | 'untried' | 'bad')[] {
+    const state = this.filesystemReports().map((f) => (f.structureBad > 0 ? 'bad' : f.structureUntried > 0 ? 'untried' : 'ok'));
     this.entries.forEach((e, i) => {
-      if (e.kind === 'metadata' && e.path === '/$MFT' && this.missing(i)) ok[e.fs] = false;
+      if (e.kind !== 'metadata' || e.path !== '/$MFT' || !this.missing(i)) return;
+      if (this.counts[3 * i + 1] > 0) state[e.fs] = 'bad';
+      else if (state[e.fs] === 'ok') state[e.fs] = 'untried';
     });
-    return ok;
+    return state;
   }
 
   /** Verdicts from the counts, then "unknown" under every directory with missing bytes. */
@@ -193,7 +197,7 @@ export class FileReport {
     this.entries.forEach((e, i) => {
       if (e.kind === 'directory' && this.missing(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
     });
-    let structuresOk: boolean[] | undefined;
+    let resident: ('ok' | 'untried' | 'bad')[] | undefined;
     const visit = (i: number) => {
       const e = this.entries[i];
       const bad = this.counts[3 * i + 1];
@@ -207,10 +211,14 @@ export class FileReport {
       } else if (unlocated > 0 && e.runs.length > 0) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
-      } else if (unlocated > 0 && !(structuresOk ??= this.structuresIntact())[e.fs]) {
-        verdict = 'unknown';
-        reason = "its data is stored inside the filesystem's metadata (resident or inline), which is not all read";
-      } else if (badDirs.size > 0 && e.kind !== 'metadata') {
+      } else if (unlocated > 0 && (resident ??= this.residentState())[e.fs] !== 'ok') {
+        // Resident or inline data: judged by where it sits. (Live, TSK has read the records it listed; the
+        // untried bytes are others — "incomplete" until the passes have read them too.)
+        const isBad = resident[e.fs] === 'bad';
+        verdict = isBad ? 'unknown' : verdict === 'intact' ? 'incomplete' : verdict;
+        reason = `its data is stored inside the filesystem's metadata (resident or inline), which is ${isBad ? 'partly bad' : 'not all read yet'}`;
+      }
+      if (verdict !== 'unknown' && badDirs.size > 0 && e.kind !== 'metadata') {
         for (let p = parentOf(e.path); p !== undefined; p = parentOf(p)) {
           const dir = badDirs.get(`${e.fs}:${p}`);
           if (dir !== undefined) {

@@ -135,7 +135,7 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     const tiny = clean.entries.find((e) => e.path.startsWith('/tiny.txt'))!;
     expect(tiny).to.include({ verdict: 'intact', size: 5, rescued: 5 });
     expect(byPath(clean).get('/sparse.bin')).to.include({ verdict: 'intact', size: 203_000, rescued: 203_000 });
-    // The inode tables untried: the inline file is unknown, the sparse file's data is still placed and read.
+    // Its inode's sector untried: the inline file is incomplete; bad: unknown.
     const inodeTable = (() => {
       const out = execFileSync('debugfs', ['-R', 'imap /tiny.txt', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const m = /located at block (\d+), offset 0x([0-9a-f]+)/.exec(out)!;
@@ -144,7 +144,9 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     const hex = (n: number) => '0x' + n.toString(16);
     const s = inodeTable - (inodeTable % 512);
     const partial = await report(image, path.join(dir, 'inline2.map'), `0 +\n0 ${hex(s)} +\n${hex(s)} 0x200 ?\n${hex(s + 512)} ${hex((16 << 20) - s - 512)} +\n`);
-    expect(partial.entries.find((e) => e.path.startsWith('/tiny.txt'))).to.include({ verdict: 'unknown' });
+    expect(partial.entries.find((e) => e.path.startsWith('/tiny.txt'))).to.include({ verdict: 'incomplete' });
+    const badInode = await report(image, path.join(dir, 'inline4.map'), truthMapfile(16 << 20, [{ offset: s, length: 512 }]));
+    expect(badInode.entries.find((e) => e.path.startsWith('/tiny.txt'))).to.include({ verdict: 'unknown' });
     // A hole is no place on the medium (TSK writes it as a run at byte 0): a bad boot block leaves the file intact.
     const bootBad = await report(image, path.join(dir, 'inline3.map'), truthMapfile(16 << 20, [{ offset: 0, length: 512 }]));
     expect(byPath(bootBad).get('/sparse.bin')).to.include({ verdict: 'intact', bad: 0 });
