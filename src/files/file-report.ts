@@ -197,7 +197,7 @@ export class FileReport {
     this.entries.forEach((e, i) => {
       if (e.kind === 'directory' && this.missing(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
     });
-    let resident: ('ok' | 'untried' | 'bad')[] | undefined;
+    let residentAt: ('ok' | 'untried' | 'bad')[] | undefined;
     const visit = (i: number) => {
       const e = this.entries[i];
       const bad = this.counts[3 * i + 1];
@@ -211,10 +211,10 @@ export class FileReport {
       } else if (unlocated > 0 && e.runs.length > 0) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
-      } else if (unlocated > 0 && (resident ??= this.residentState())[e.fs] !== 'ok') {
+      } else if (unlocated > 0 && (residentAt ??= this.residentState())[e.fs] !== 'ok') {
         // Resident or inline data: judged by where it sits. (Live, TSK has read the records it listed; the
         // untried bytes are others — "incomplete" until the passes have read them too.)
-        const isBad = resident[e.fs] === 'bad';
+        const isBad = residentAt[e.fs] === 'bad';
         verdict = isBad ? 'unknown' : verdict === 'intact' ? 'incomplete' : verdict;
         reason = `its data is stored inside the filesystem's metadata (resident or inline), which is ${isBad ? 'partly bad' : 'not all read yet'}`;
       }
