@@ -2,6 +2,7 @@
 // The blkfs binary: the mount commands (mount, umount, acquire, import, export) and the blkar toolkit (sbx ...).
 import { Command } from 'commander';
 import { exitCodeOf } from '../errors';
+import { registerMap } from './map';
 import { registerMountCommands } from './mount-commands';
 import { registerSbxCommands } from './sbx';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .version('0.1.0');
   registerMountCommands(program);
   registerSbxCommands(program);
+  registerMap(program);
   return program;
 }
 

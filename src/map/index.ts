@@ -1,0 +1,7 @@
+// Pictures of a ddrescue map (ddrescueview-style grid) as PNG or SVG, from byte extents. Pure: no I/O.
+export { ByteExtent, buildGrid, MapGrid, MapSummary, summarize } from './grid';
+export { cellOrigin, layoutMap, MapPicture, MapPictureOptions } from './layout';
+export { renderMapPng } from './png';
+export { renderMapSvg } from './svg';
+export { COLOURS, SEVERITY, STATUS_NAMES, hexColour } from './palette';
+export * from './format';
