@@ -5,6 +5,7 @@ import { exitCodeOf } from '../errors';
 import { registerMap } from './map';
 import { registerMountCommands } from './mount-commands';
 import { registerSbxCommands } from './sbx';
+import { registerStatus } from './status';
 
 export function buildProgram(): Command {
   const program = new Command('blkfs')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerMountCommands(program);
   registerSbxCommands(program);
   registerMap(program);
+  registerStatus(program);
   return program;
 }
 

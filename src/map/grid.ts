@@ -77,3 +77,29 @@ export function buildGrid(
   const activeCell = pos !== undefined && pos >= 0 && pos < size ? Math.floor(pos / cellBytes) : undefined;
   return { cellBytes, cells, activeCell, summary: summarize(extents, size) };
 }
+
+/** Sector runs (the cache's extents) as byte extents of a `size`-byte medium (the last sector may be partial). */
+export function bytesOfRuns(runs: readonly { start: number; count: number; status: SectorStatus }[], sectorSize: number, size: number): ByteExtent[] {
+  const out: ByteExtent[] = new Array(runs.length);
+  let n = 0;
+  for (const r of runs) {
+    const pos = r.start * sectorSize;
+    const end = Math.min(size, (r.start + r.count) * sectorSize);
+    if (end > pos) out[n++] = { pos, size: end - pos, status: r.status };
+  }
+  out.length = n;
+  return out;
+}
+
+/** The first `limit` bad areas (maximal runs of '-'), in reading order. */
+export function badAreasOf(extents: Iterable<ByteExtent>, limit: number): { pos: number; size: number }[] {
+  const out: { pos: number; size: number }[] = [];
+  for (const e of extents) {
+    if (e.status !== '-') continue;
+    const last = out[out.length - 1];
+    if (last && last.pos + last.size === e.pos) last.size += e.size;
+    else if (out.length >= limit) break;
+    else out.push({ pos: e.pos, size: e.size });
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
 import { MapfileView } from '../views/mapfile-view';
 import { RawView } from '../views/raw-view';
-import { StatusView } from '../views/status-view';
+import { renderStatus, ServerInfo, StatusView } from '../views/status-view';
 import { StaticDirectory } from '../views/view';
 import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition-runner';
@@ -16,6 +16,9 @@ import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
+import { LoggedBlockSource } from '../source/logged-block-source';
+import { MapStatus } from './map-status';
+import type { HttpServer } from './http-server';
 
 export interface MountServerOptions {
   source: string;
@@ -34,6 +37,10 @@ export interface MountServerOptions {
   logToCacheDir?: boolean;
   /** /sbx/image.sbx parameters and --scan. */
   archive?: ArchiveViewOptions;
+  /** Serve the web page on this address (--http). */
+  http?: { host: string; port: number };
+  /** Device reads slower than this (ms) are logged as warnings. */
+  slowReadMs?: number;
 }
 
 export interface ReadyInfo {
@@ -43,6 +50,8 @@ export interface ReadyInfo {
   controlSocket: string;
   size: number;
   sectorSize: number;
+  /** The web page's URL (--http). */
+  http?: string;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -62,6 +71,7 @@ export class MountServer {
     private readonly control: ControlServer,
     private readonly acquisition: AcquisitionRunner,
     private readonly archive: { close(): Promise<void> },
+    private readonly http: HttpServer | undefined,
   ) {}
 
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
@@ -71,8 +81,9 @@ export class MountServer {
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
     try {
-      const source = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
-      undo.push(() => source.close());
+      const device = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
+      undo.push(() => device.close());
+      const source = new LoggedBlockSource(device, log, opts.slowReadMs);
       const cache = await CachedDevice.open({
         cacheDir: opts.cacheDir,
         source,
@@ -97,22 +108,42 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
+      const mapStatus = new MapStatus(cache);
+      const serverInfo: ServerInfo = {
+        pid: process.pid,
+        controlSocket,
+        cacheDir: cache.cacheDir,
+        source: opts.source,
+        mountpoint,
+        log: log.file ?? null,
+        http: null,
+        activity: () => ({ acquiring: acquisition.active, ...mapStatus.status(), ...archive.status() }),
+      };
       const root = new StaticDirectory()
         .add('raw', new RawView(cache))
         .add('mapfile', new MapfileView(cache))
         .add('sbx', archive.sbx)
         .add('rescued', archive.rescued)
-        .add(
-          'status',
-          new StatusView(cache, {
-            pid: process.pid,
-            controlSocket,
-            cacheDir: cache.cacheDir,
-            source: opts.source,
-            mountpoint,
-            activity: () => ({ acquiring: acquisition.active, ...archive.status() }),
-          }),
-        );
+        .add('status', new StatusView(cache, serverInfo));
+      let http: HttpServer | undefined;
+      if (opts.http) {
+        const { HttpServer } = await import('./http-server');
+        http = await HttpServer.listen(opts.http, {
+          root,
+          statusText: () => renderStatus(cache, serverInfo),
+          stateKey: () => {
+            const s = cache.status();
+            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status())].join();
+          },
+          mapPng: () => mapStatus.png(),
+          mapSvg: () => mapStatus.svg(),
+          badAreas: (n) => mapStatus.badAreas(n),
+          log,
+        });
+        undo.unshift(() => http!.close());
+        serverInfo.http = http.url;
+        info.http = http.url;
+      }
 
       let server: MountServer | undefined;
       const control = await ControlServer.listen(
@@ -127,7 +158,7 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
+      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, http);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
         void server!.shutdown('external unmount');
@@ -167,6 +198,7 @@ export class MountServer {
     };
     this.log.info(`shutting down (${reason})`);
     await step('unmount', () => this.fuse.unmount());
+    if (this.http) await step('stop web page', () => this.http!.close());
     await step('stop acquisition', () => this.acquisition.stop());
     await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
     await step('flush cache', () => this.cache.flush());
