@@ -76,7 +76,10 @@ async function refresh() {
   text('sbx', img ? img.phase + ' ' + pct(img.bytesDone, img.bytesTotal) + ' of ' + bytes(img.bytesTotal) : 'idle');
   text('cache', (s.server && s.server.cacheDir) || '');
   text('log', (s.server && s.server.log) || 'stderr of blkfs mount -f');
-  $('map').src = 'map.png?v=' + (++version);
+  // The new picture is loaded aside and swapped in whole (no flicker, no half-drawn map).
+  const v = ++version, im = new Image();
+  im.onload = () => { if (v === version) { $('map').src = im.src; document.body.dataset.mapVersion = String(v); } };
+  im.src = 'map.png?v=' + v;
   const [bad, finds] = await Promise.all([getJson('bad-areas.json'), getJson('rescued.json')]);
   const t = $('bad-areas');
   while (t.rows.length > 1) t.deleteRow(1);
