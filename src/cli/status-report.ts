@@ -87,7 +87,12 @@ export function formatStatusReport(
     row('driver', `${d.program}: ${PHASES[d.phase ?? ''] ?? d.phase ?? '?'} (pass ${d.pass ?? 1}) at ${hexPos(d.currentPos ?? 0)}${d.updated ? `, map written ${d.updated}` : ''}`);
   }
   const img = s.sbx?.image;
-  if (img) row('sbx image', `${img.phase} ${formatPercent(img.bytesDone, img.bytesTotal)} (${formatBytes(img.bytesDone)} of ${formatBytes(img.bytesTotal)})`);
+  if (img) {
+    const rate = s.readRateBytesPerSec ?? 0;
+    const left = img.bytesTotal - img.bytesDone;
+    const imgEta = img.phase === 'acquiring' && rate > 0 && left > 0 ? `, ETA ${formatDuration(left / rate)}` : '';
+    row('sbx image', `${img.phase} for image.sbx: ${formatPercent(img.bytesDone, img.bytesTotal)} (${formatBytes(img.bytesDone)} of ${formatBytes(img.bytesTotal)})${imgEta}`);
+  }
   else row('sbx image', 'idle');
   const files = rescued.reduce((n, r) => n + r.files.length, 0);
   row('rescued finds', rescued.length === 0 ? 'none' : `${rescued.length} container${rescued.length === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`);

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import puppeteer, { Browser } from 'puppeteer-core';
 import { cellOrigin, COLOURS, layoutMap, SEVERITY } from '../../../src/map';
-import { BadRange, blkfs, cleanup, mount, patternImage, readStatus, startNbdkit, tempDir, writeMedium } from '../mount/harness';
+import { BadRange, blkfs, cleanup, MAIN_JS, mount, patternImage, readStatus, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
 
 const SIZE = 4 << 20;
 const BAD: BadRange[] = [
@@ -82,6 +82,15 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
     const bad = await blkfs(['status', dir]);
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.include('not a mountpoint');
+  });
+
+  it('blkfs status --watch redraws until Ctrl-C, then exits 0', async () => {
+    const { child, result } = start(process.execPath, [MAIN_JS, 'status', '--watch', '--interval', '0.2', mnt]);
+    await sleep(1500);
+    child.kill('SIGINT');
+    const r = await result;
+    expect(r.code).to.equal(0);
+    expect(r.stdout.split('rescued:').length - 1).to.be.at.least(3);
   });
 
   it('the mount log has every device error (offset, length, errno, duration)', async () => {
