@@ -1,7 +1,7 @@
 // The medium as a grid of cells in reading order, each cell the worst status of the bytes it covers. Cells are
 // filled by walking the extents (one pass, each extent touching only its own cells), never sector by sector: a
 // 2 TB map of 200,000 extents fills 100,000 cells in milliseconds.
-import type { SectorStatus } from '../cache/extent-map';
+import type { SectorStatus } from './palette';
 import { OUTSIDE, SEVERITY } from './palette';
 
 /** A block of the map in bytes (a parsed mapfile's MapBlock, or a cache extent times the sector size). */

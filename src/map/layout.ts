@@ -1,7 +1,7 @@
 // Geometry and legend of a map picture, shared by the PNG and SVG renderers so both draw the same thing:
 // the grid of cells (reading order, left to right, top to bottom), then a legend with the byte count of each
 // status, the cell size, the bad areas and the current read position.
-import type { SectorStatus } from '../cache/extent-map';
+import type { SectorStatus } from './palette';
 import { ByteExtent, buildGrid, MapGrid } from './grid';
 import { formatBytes, formatPercent, hexPos } from './format';
 import { LEGEND_ORDER, STATUS_NAMES } from './palette';

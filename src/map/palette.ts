@@ -1,7 +1,9 @@
 // ddrescueview's colours (ddrescueview 0.4.5 defaults, converted from Lazarus BGR TColor to RGB) and the order
 // in which statuses win a cell. ddrescueview blends a cell's statuses by weight; we paint the worst one so that a
 // single bad sector in a 2 TB map still shows: bad > non-scraped > non-trimmed > non-tried > finished.
-import type { SectorStatus } from '../cache/extent-map';
+
+/** GNU ddrescue's block statuses (the same union as the cache's SectorStatus; src/map imports nothing of ours). */
+export type SectorStatus = '?' | '*' | '/' | '-' | '+';
 
 export type Rgb = readonly [number, number, number];
 
