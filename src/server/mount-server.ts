@@ -6,7 +6,7 @@ import { parseSourceArg } from '../source/source-spec';
 import { BlockSource } from '../source/block-source';
 import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
-import { MapfileView } from '../views/mapfile-view';
+import { WritableMapfileView } from '../views/writable-mapfile-view';
 import { RawView } from '../views/raw-view';
 import { renderStatus, ServerInfo, StatusView } from '../views/status-view';
 import { StaticDirectory } from '../views/view';
@@ -109,6 +109,7 @@ export class MountServer {
         sectorSize: cache.sectorSize,
       };
       const mapStatus = new MapStatus(cache);
+      const mapfile = new WritableMapfileView(cache, log);
       const serverInfo: ServerInfo = {
         pid: process.pid,
         controlSocket,
@@ -117,11 +118,11 @@ export class MountServer {
         mountpoint,
         log: log.file ?? null,
         http: null,
-        activity: () => ({ acquiring: acquisition.active, ...mapStatus.status(), ...archive.status() }),
+        activity: () => ({ acquiring: acquisition.active, driver: mapfile.driverStatus(), ...mapStatus.status(), ...archive.status() }),
       };
       const root = new StaticDirectory()
         .add('raw', new RawView(cache))
-        .add('mapfile', new MapfileView(cache))
+        .add('mapfile', mapfile)
         .add('sbx', archive.sbx)
         .add('rescued', archive.rescued)
         .add('status', new StatusView(cache, serverInfo));
@@ -133,7 +134,7 @@ export class MountServer {
           statusText: () => renderStatus(cache, serverInfo),
           stateKey: () => {
             const s = cache.status();
-            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status())].join();
+            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status()), mapfile.driverStatus()?.updated].join();
           },
           mapPng: () => mapStatus.png(),
           mapSvg: () => mapStatus.svg(),
