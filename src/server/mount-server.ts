@@ -4,18 +4,19 @@ import * as path from 'path';
 import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { parseSourceArg } from '../source/source-spec';
 import { BlockSource } from '../source/block-source';
+import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
+import type { ServerInfo } from '../views/status-view';
+import { renderStatus } from '../views/status-view';
 import { WritableMapfileView } from '../views/writable-mapfile-view';
-import { RawView } from '../views/raw-view';
-import { renderStatus, ServerInfo, StatusView } from '../views/status-view';
-import { StaticDirectory } from '../views/view';
 import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition-runner';
 import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
+import { buildRoot } from './root-views';
 import { LoggedBlockSource } from '../source/logged-block-source';
 import { MapStatus } from './map-status';
 import type { HttpServer } from './http-server';
@@ -83,8 +84,11 @@ export class MountServer {
     try {
       const device = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
       undo.push(() => device.close());
+      // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
+      device.onEvent?.((e) => log.info(e.message));
+      // Every device error and slow read goes to the mount log too.
       const source = new LoggedBlockSource(device, log, opts.slowReadMs);
-      const cache = await CachedDevice.open({
+      const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
         retries: opts.retries,
@@ -97,7 +101,7 @@ export class MountServer {
 
       const acquisition = new AcquisitionRunner(cache);
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
-      const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
+      const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());
       const controlSocket = controlSocketPath(process.pid);
       const info: ReadyInfo = {
@@ -109,8 +113,8 @@ export class MountServer {
         sectorSize: cache.sectorSize,
       };
       const mapStatus = new MapStatus(cache);
-      const mapfile = new WritableMapfileView(cache, log);
-      const serverInfo: ServerInfo = {
+      let mapfile: WritableMapfileView | undefined;
+      const server: ServerInfo = {
         pid: process.pid,
         controlSocket,
         cacheDir: cache.cacheDir,
@@ -118,23 +122,20 @@ export class MountServer {
         mountpoint,
         log: log.file ?? null,
         http: null,
-        activity: () => ({ acquiring: acquisition.active, driver: mapfile.driverStatus(), ...mapStatus.status(), ...archive.status() }),
+        activity: () => ({ acquiring: acquisition.active, driver: mapfile?.driverStatus() ?? null, ...mapStatus.status(), ...archive.status() }),
       };
-      const root = new StaticDirectory()
-        .add('raw', new RawView(cache))
-        .add('mapfile', mapfile)
-        .add('sbx', archive.sbx)
-        .add('rescued', archive.rescued)
-        .add('status', new StatusView(cache, serverInfo));
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m), logger: log });
+      const mapfileNode = root.entries().get('mapfile');
+      if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
       let http: HttpServer | undefined;
       if (opts.http) {
         const { HttpServer } = await import('./http-server');
         http = await HttpServer.listen(opts.http, {
           root,
-          statusText: () => renderStatus(cache, serverInfo),
+          statusText: () => renderStatus(cache, server),
           stateKey: () => {
             const s = cache.status();
-            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status()), mapfile.driverStatus()?.updated].join();
+            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status()), mapfile?.driverStatus()?.updated].join();
           },
           mapPng: () => mapStatus.png(),
           mapSvg: () => mapStatus.svg(),
@@ -142,16 +143,16 @@ export class MountServer {
           log,
         });
         undo.unshift(() => http!.close());
-        serverInfo.http = http.url;
+        server.http = http.url;
         info.http = http.url;
       }
 
-      let server: MountServer | undefined;
+      let running: MountServer | undefined;
       const control = await ControlServer.listen(
         controlSocket,
         (req, conn) => {
-          if (!server) throw new Error('server is starting');
-          return server.handle(req, conn);
+          if (!running) throw new Error('server is starting');
+          return running.handle(req, conn);
         },
         (err) => log.error('control request failed', err),
       );
@@ -159,12 +160,12 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, http);
+      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, http);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
-        void server!.shutdown('external unmount');
+        void running!.shutdown('external unmount');
       });
-      return server;
+      return running;
     } catch (err) {
       for (const step of undo) await step().catch((e: unknown) => log.error('cleanup after failed start', e));
       throw err;

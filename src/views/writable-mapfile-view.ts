@@ -29,6 +29,7 @@ export interface MapfileCache {
     deviceReads: number;
   };
   commitPending(): Promise<void>;
+  mapfileText(): string;
 }
 
 export interface MapfileLog {
@@ -83,6 +84,7 @@ export class WritableMapfileView implements WritableView {
 
   render(): Buffer {
     const c = this.cache;
+    if (!this.driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
     const extents = this.driver.view(c.extents());
     const own = c.status();
     const line = this.driver.statusLine() ?? { phase: own.phase, pass: own.pass, currentPos: own.currentPos };
