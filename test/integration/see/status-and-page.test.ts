@@ -112,7 +112,7 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
     expect(png.width).to.equal(800);
   });
 
-  it('map.png has the status colours where the cache says, and changes as reads land', async () => {
+  it('/map.png has the status colours where the cache says, and changes as reads land', async () => {
     const size = (await readStatus(mnt)).size;
     // Same geometry as the server's picture (4096 cells over the medium, 1 KiB each here).
     const p = layoutMap([], size, { granule: 512, currentPos: 0 });
@@ -121,13 +121,17 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
       const i = ((y + 2) * png.width + x + 2) * 4;
       return [png.data[i], png.data[i + 1], png.data[i + 2]];
     };
-    const before = PNG.sync.read((await get(url + 'map.png')).body);
+    // The mount's /map.png and the page's are the same picture.
+    const before = PNG.sync.read(await fs.promises.readFile(path.join(mnt, 'map.png')));
+    expect(PNG.sync.read((await get(url + 'map.png')).body).data.equals(before.data)).to.equal(true);
     expect(colourAt(before, 0)).to.deep.equal([...COLOURS[SEVERITY['+']]]);
     expect(colourAt(before, 0x100000)).to.deep.equal([...COLOURS[SEVERITY['-']]]);
     expect(colourAt(before, 0x3c0000)).to.deep.equal([...COLOURS[SEVERITY['?']]]);
     expect(await readRange(raw, 0x3c0000, 0x1000)).to.equal(0x1000);
-    const after = PNG.sync.read((await get(url + 'map.png')).body);
+    const after = PNG.sync.read(await fs.promises.readFile(path.join(mnt, 'map.png')));
     expect(colourAt(after, 0x3c0000)).to.deep.equal([...COLOURS[SEVERITY['+']]]);
+    const svg = await fs.promises.readFile(path.join(mnt, 'map.svg'), 'utf8');
+    expect(svg).to.match(/^<svg /).and.include('data-status="-"');
   });
 
   it('headless Chromium shows the progress and the map, and the page follows new reads', async () => {
