@@ -23,7 +23,7 @@ export interface StatusJson {
   acquiring?: boolean;
   retries?: number;
   driver?: { program: string; phase?: string; pass?: number; currentPos?: number; updated?: string } | null;
-  sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number } | null; containersFound?: number; scanner?: { pendingBytes: number } };
+  sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number; rateBytesPerSec?: number; etaSeconds?: number | null } | null; containersFound?: number; scanner?: { pendingBytes: number } };
   server?: { pid?: number; cacheDir?: string; source?: string; mountpoint?: string; log?: string | null; http?: string | null };
 }
 
@@ -88,9 +88,10 @@ export function formatStatusReport(
   }
   const img = s.sbx?.image;
   if (img) {
-    const rate = s.readRateBytesPerSec ?? 0;
+    const rate = img.rateBytesPerSec ?? s.readRateBytesPerSec ?? 0;
     const left = img.bytesTotal - img.bytesDone;
-    const imgEta = img.phase === 'acquiring' && rate > 0 && left > 0 ? `, ETA ${formatDuration(left / rate)}` : '';
+    const eta = img.etaSeconds ?? (rate > 0 && left > 0 ? left / rate : undefined);
+    const imgEta = img.phase === 'acquiring' && eta != null ? `, ${formatBytes(rate)}/s, ETA ${formatDuration(eta)}` : '';
     row('sbx image', `${img.phase} for image.sbx: ${formatPercent(img.bytesDone, img.bytesTotal)} (${formatBytes(img.bytesDone)} of ${formatBytes(img.bytesTotal)})${imgEta}`);
   }
   else row('sbx image', 'idle');

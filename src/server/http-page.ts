@@ -73,7 +73,7 @@ async function refresh() {
   const d = s.driver;
   text('driver', d ? d.program + ': ' + (PHASES[d.phase] || d.phase) + ' (pass ' + d.pass + ') at ' + hex(d.currentPos || 0) : 'none');
   const img = s.sbx && s.sbx.image;
-  text('sbx', img ? img.phase + ' ' + pct(img.bytesDone, img.bytesTotal) + ' of ' + bytes(img.bytesTotal) : 'idle');
+  text('sbx', img ? img.phase + ' for image.sbx: ' + pct(img.bytesDone, img.bytesTotal) + ' of ' + bytes(img.bytesTotal) + (img.rateBytesPerSec ? ', ' + bytes(img.rateBytesPerSec) + '/s' : '') + (img.etaSeconds != null ? ', ETA ' + dur(img.etaSeconds) : '') : 'idle');
   text('cache', (s.server && s.server.cacheDir) || '');
   text('log', (s.server && s.server.log) || 'stderr of blkfs mount -f');
   // The new picture is loaded aside and swapped in whole (no flicker, no half-drawn map).

@@ -33,7 +33,7 @@ describe('blkfs status report', () => {
     expect(text).to.include('bad:            1.02 kB in 1 area, largest 1.02 kB');
     expect(text).to.include('read rate:      2.00 MB/s, ETA 30s');
     expect(text).to.include('phase:          copying non-tried blocks (pass 1) at 0x02625A00, acquisition running');
-    expect(text).to.include('sbx image:      acquiring for image.sbx: 40% (40.0 MB of 100 MB), ETA 30s');
+    expect(text).to.include('sbx image:      acquiring for image.sbx: 40% (40.0 MB of 100 MB), 2.00 MB/s, ETA 30s');
     expect(text).to.include('rescued/0123456789ab/a.txt');
     expect(text).to.include('log:            /c/mount.log');
     expect(text).to.not.include('\x1b');
