@@ -4,7 +4,7 @@ import { performance } from 'perf_hooks';
 import { renderMapfile } from '../src/cache/mapfile';
 import { parseMapfile } from '../src/cache/mapfile';
 import type { Run, SectorStatus } from '../src/cache/extent-map';
-import { ByteExtent, renderMapPng, renderMapSvg } from '../src/map';
+import { ByteExtent, bytesOfRuns, renderMapPng, renderMapSvg } from '../src/map';
 
 const SECTOR = 512;
 const SIZE = 2e12;
@@ -39,6 +39,7 @@ const opts = { currentPos: SIZE / 2, granule: SECTOR };
 time('PNG, 4096 cells (default)', () => renderMapPng(extents, SIZE, opts));
 time('PNG, 100,000 cells, 1600 px wide', () => renderMapPng(extents, SIZE, { ...opts, cells: 100_000, width: 1600 }));
 time('SVG, 4096 cells', () => renderMapSvg(extents, SIZE, opts));
+time('/map.png: cache extents → bytes → PNG', () => renderMapPng(bytesOfRuns(runs, SECTOR, SIZE), SIZE, opts));
 const text = renderMapfile(runs, SECTOR, SIZE, { currentPos: SIZE / 2, phase: '?', pass: 1 });
 time('mapfile text → parse → PNG (blkfs map)', () => {
   const m = parseMapfile(text);

@@ -22,6 +22,7 @@ export interface StatusJson {
   currentPos?: number;
   acquiring?: boolean;
   retries?: number;
+  source?: { state: string; lostEvents?: number; reconnects?: number; lastEvent?: string };
   driver?: { program: string; phase?: string; pass?: number; currentPos?: number; updated?: string } | null;
   sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number; rateBytesPerSec?: number; etaSeconds?: number | null } | null; containersFound?: number; scanner?: { pendingBytes: number } };
   server?: { pid?: number; cacheDir?: string; source?: string; mountpoint?: string; log?: string | null; http?: string | null };
@@ -62,6 +63,9 @@ export function formatStatusReport(
   const row = (k: string, v: string) => out.push(`${(k + ':').padEnd(16)}${v}`);
   const srv = s.server ?? {};
   row('medium', `${srv.source ?? '?'} on ${srv.mountpoint ?? '?'}`);
+  if (s.source && (s.source.state !== 'connected' || s.source.lostEvents)) {
+    row('source', `${s.source.state}${s.source.lostEvents ? `, lost ${s.source.lostEvents}×, reconnected ${s.source.reconnects ?? 0}×` : ''}${s.source.lastEvent ? ` (${s.source.lastEvent})` : ''}`);
+  }
   row('size', `${formatBytes(size)} (${size} bytes, ${s.sectorSize ?? '?'}-byte sectors)`);
   row('rescued', bold(`${formatPercent(s.bytesCached ?? 0, size)}`) + ` (${formatBytes(s.bytesCached ?? 0)})`);
   const untried = (s.bytesUntried ?? 0) + (s.bytesNonTrimmed ?? 0) + (s.bytesNonScraped ?? 0);

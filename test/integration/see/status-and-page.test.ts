@@ -134,6 +134,17 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
     expect(svg).to.match(/^<svg /).and.include('data-status="-"');
   });
 
+  it('--http warns about an address that is not loopback, and a port in use is exit 1 with a clear message', async () => {
+    const warn = await blkfs(['mount', path.join(dir, 'no-such.img'), path.join(dir, 'mnt2'), '--http', '0.0.0.0:0']);
+    expect(warn.stderr).to.include('warning: --http 0.0.0.0:0 is not a loopback address');
+    expect(warn.code).to.equal(1);
+    const busy = new URL(url);
+    fs.mkdirSync(path.join(dir, 'mnt3'));
+    const r = await blkfs(['mount', path.join(dir, 'medium.img'), path.join(dir, 'mnt3'), '--cache', path.join(dir, 'cache3'), '--http', `127.0.0.1:${busy.port}`]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.include(`cannot serve the web page on 127.0.0.1:${busy.port}: EADDRINUSE`);
+  });
+
   it('headless Chromium shows the progress and the map, and the page follows new reads', async () => {
     let browser: Browser | undefined;
     try {
