@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as path from 'path';
 import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
 import { BadRange, blkfs, cleanup, mount, readStatus, run, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
@@ -12,6 +13,18 @@ const MiB = 1 << 20;
 const SIZE = 4 * MiB;
 const AT = MiB; // the container's place on the medium
 const BAD: BadRange[] = [{ offset: 3 * MiB, length: 1024 }];
+
+function get(url: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      const chunks: Buffer[] = [];
+      if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
 
 type Status = { sbx: { image: { phase: string; rateBytesPerSec?: number; etaSeconds?: number | null } | null } };
 
@@ -36,7 +49,7 @@ describe('reading makes progress, and says so', function () {
     nbdLog = nbd.logFile;
     mnt = path.join(dir, 'mnt');
     cacheDir = path.join(dir, 'cache');
-    await mount(nbd.uri, mnt, ['--cache', cacheDir]);
+    await mount(nbd.uri, mnt, ['--cache', cacheDir, '--http', '127.0.0.1:0', '--slow-read', '20']);
   });
 
   after(() => cleanup(dir));
@@ -92,5 +105,20 @@ describe('reading makes progress, and says so', function () {
       expect(sizes.get(name), name).to.equal(content.length);
     }
     expect(sizes.get(`rescued/${uid}/a.bin`)).to.equal(file.length);
+  });
+
+  it('the web page lists the find and hands out its files, image.sbx and image.map', async () => {
+    const url = ((await readStatus(mnt)).server as unknown as { http: string }).http;
+    const finds = JSON.parse((await get(url + 'rescued.json')).toString()) as { uid: string; files: { name: string; size: number }[] }[];
+    expect(finds.map((f) => f.uid)).to.deep.equal([uid]);
+    expect(finds[0].files.find((f) => f.name === 'a.bin')?.size).to.equal(file.length);
+    expect((await get(`${url}rescued/${uid}/a.bin`)).equals(file)).to.equal(true);
+    expect((await get(url + 'sbx/image.map')).equals(await fs.promises.readFile(path.join(mnt, 'sbx', 'image.map')))).to.equal(true);
+    expect((await get(url + 'sbx/image.sbx')).equals(await fs.promises.readFile(path.join(dir, 'image.sbx')))).to.equal(true);
+  });
+
+  it('slow device reads are in the mount log with offset, length and duration', async () => {
+    const log = await fs.promises.readFile(path.join(cacheDir, 'mount.log'), 'utf8');
+    expect(log).to.match(/WARN: slow read: offset \d+ length \d+ took \d+ ms/);
   });
 });
