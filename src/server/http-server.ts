@@ -24,6 +24,12 @@ export interface HttpDeps {
 const EVENT_POLL_MS = 500;
 const HEARTBEAT_MS = 15_000;
 
+/** The host name of a Host header ("127.0.0.1:8080", "[::1]:80", "localhost"). */
+function hostOf(header: string): string {
+  const m = /^\[([^\]]*)\]/.exec(header);
+  return m ? m[1] : header.replace(/:\d*$/, '');
+}
+
 export class HttpServer {
   private readonly clients = new Set<http.ServerResponse>();
   private timer: NodeJS.Timeout | undefined;
@@ -34,6 +40,7 @@ export class HttpServer {
     private readonly server: http.Server,
     private readonly deps: HttpDeps,
     readonly url: string,
+    private readonly loopbackOnly: boolean,
   ) {}
 
   static async listen(address: { host: string; port: number }, deps: HttpDeps): Promise<HttpServer> {
@@ -46,7 +53,7 @@ export class HttpServer {
     });
     const a = server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`);
+    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, isLoopback(address.host));
     server.on('request', (req, res) => {
       self.handle(req, res).catch((err: unknown) => {
         deps.log.error(`http ${req.method} ${req.url}`, err);
@@ -80,6 +87,8 @@ export class HttpServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) return this.send(res, 405, 'text/plain', 'read-only\n');
+    // On loopback, a Host that is not loopback is a page elsewhere reaching in by DNS rebinding: refuse it.
+    if (this.loopbackOnly && !isLoopback(hostOf(req.headers.host ?? ''))) return this.send(res, 403, 'text/plain', 'bad Host\n', head);
     const url = new URL(req.url ?? '/', 'http://x');
     const segs = pathSegments(url.pathname);
     const d = this.deps;

@@ -105,6 +105,16 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
     for (const p of ['raw', 'status', '../raw', '%2e%2e/raw', 'sbx/..%2fraw', 'sbx/%2e%2e/raw', 'rescued/x/y', 'etc/passwd', 'mapfile/x']) {
       expect((await get(url + p)).code, p).to.equal(404);
     }
+    // DNS rebinding: a page of another site resolving its name to 127.0.0.1 sends its own Host.
+    const rebound = await new Promise<number>((resolve, reject) =>
+      http
+        .get(url + 'status.json', { headers: { host: 'evil.example:80' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject),
+    );
+    expect(rebound).to.equal(403);
     const mapfile = await get(url + 'mapfile');
     expect(mapfile.code).to.equal(200);
     expect(mapfile.body.toString()).to.match(/0x00100000\s+0x00000200\s+-/);
