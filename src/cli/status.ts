@@ -73,7 +73,7 @@ async function report(mnt: string, colour: boolean): Promise<string> {
   } catch {
     extents = undefined; // the map line is a bonus: the counters still tell the story
   }
-  const columns = Math.min(200, (process.stdout.columns ?? 80) - 1);
+  const columns = Math.min(200, (process.stdout.columns || 80) - 1); // 0 or undefined: not a sized terminal
   return formatStatusReport(status, extents, await rescuedFinds(mnt), { colour, columns });
 }
 
