@@ -89,7 +89,7 @@ export class MapfileDriver {
    * Accepts what a writer wrote to /mapfile (throws MapfileError naming the line, keeping the previous state).
    * `cache` is the truth at this moment (after the writer's reads are committed).
    */
-  accept(text: string, cache: readonly Extent[]): Reconciled {
+  accept(text: string, cache: readonly Extent[], when: Date = new Date()): Reconciled {
     const parsed = parseMapfile(text);
     const claims = claimsOf(parsed.blocks, this.sectorSize, this.sectorCount);
     const refused: string[] = [];
@@ -102,7 +102,7 @@ export class MapfileDriver {
       else if (seg.b === '-' && isUndecided(seg.a)) refused.push(`mapfile write: kept '${seg.a}' for ${where} the writer marked bad without the device saying so`);
     }
     this.claims = claims;
-    this.line = { program: 'ddrescue', currentPos: parsed.currentPos, phase: parsed.phase, pass: parsed.pass, updated: new Date().toISOString(), text };
+    this.line = { program: 'ddrescue', currentPos: parsed.currentPos, phase: parsed.phase, pass: parsed.pass, updated: when.toISOString(), text };
     return { refused };
   }
 

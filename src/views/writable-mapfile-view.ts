@@ -72,6 +72,26 @@ export class WritableMapfileView implements WritableView {
     private readonly log: MapfileLog,
   ) {
     this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount);
+    this.resume();
+  }
+
+  /** After a remount, the writer's last map (kept beside the cache) still tells its '*' and '/' areas and position. */
+  private resume(): void {
+    const file = path.join(this.cache.cacheDir, DRIVER_MAPFILE);
+    let text: string;
+    let mtime: Date;
+    try {
+      text = fs.readFileSync(file, 'latin1');
+      mtime = fs.statSync(file).mtime;
+    } catch {
+      return; // no writer ever drove this cache
+    }
+    try {
+      const { refused } = this.driver.accept(text, this.cache.extents(), mtime);
+      this.log.info(`mapfile: resumed the view of the last writer (${file}, ${mtime.toISOString()})${refused.length ? `; ${refused.length} areas no longer agree with the cache` : ''}`);
+    } catch (err) {
+      this.log.warn(`mapfile: ignoring ${file}: ${(err as Error).message}`);
+    }
   }
 
   /** For /status: the writer that drives the rescue, if one has written (its status line, when). */
@@ -87,7 +107,11 @@ export class WritableMapfileView implements WritableView {
     if (!this.driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
     const extents = this.driver.view(c.extents());
     const own = c.status();
-    const line = this.driver.statusLine() ?? { phase: own.phase, pass: own.pass, currentPos: own.currentPos };
+    // The writer's status line, unless it names a pass over undecided sectors and none are left (e.g. it was
+    // interrupted, and `blkfs acquire` finished the medium since).
+    const undecided = own.bytesUntried + own.bytesNonTrimmed + own.bytesNonScraped > 0;
+    const theirs = this.driver.statusLine();
+    const line = theirs && (undecided || !'?*/'.includes(theirs.phase)) ? theirs : { phase: own.phase, pass: own.pass, currentPos: own.currentPos };
     const d = this.driver.state();
     const comments = [`Medium: ${c.size} bytes, sector size ${c.sectorSize}`];
     if (d) comments.push(`Driven by ${d.program}; its map last written ${d.updated}`);

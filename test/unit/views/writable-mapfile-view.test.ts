@@ -36,6 +36,21 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
     expect(log.lines.filter((l) => !l.startsWith('I '))).to.deep.equal([]);
   });
 
+  it("keeps the writer's view across a remount (from ddrescue.map beside the cache)", async () => {
+    const { cache } = await memoryCache(Buffer.alloc(8192, 1));
+    await cache.read(0, 1024);
+    const first = new WritableMapfileView(cache, logger());
+    const h = await first.openForWrite(true);
+    await first.write(h, 0, Buffer.from('0x400 / 2\n0x0 0x400 +\n0x400 0x1C00 /\n'));
+    await first.release(h);
+    const log = logger();
+    const again = new WritableMapfileView(cache, log); // what a new mount builds over the same cache
+    const text = ((await again.read(await again.open(), 0, 1 << 20)) as Buffer).toString();
+    expect(text).to.match(/^0x00000400     \/               2$/m);
+    expect(text).to.match(/^0x00000400  0x00001C00  \/$/m);
+    expect(log.lines[0]).to.match(/^I mapfile: resumed the view of the last writer/);
+  });
+
   it('refuses a malformed write at close (EINVAL), naming the line, and keeps the map', async () => {
     const { cache } = await memoryCache(Buffer.alloc(4096, 1));
     const log = logger();
