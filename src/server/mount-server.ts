@@ -8,6 +8,8 @@ import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
 import type { ServerInfo } from '../views/status-view';
+import { renderStatus } from '../views/status-view';
+import { WritableMapfileView } from '../views/writable-mapfile-view';
 import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition-runner';
 import { ControlConnection, ControlServer } from './control-server';
@@ -18,6 +20,11 @@ import { buildRoot } from './root-views';
 import { ArchiveSessions } from './archive-sessions';
 import { loadDat } from '../archive/dat';
 import { DEFAULT_IMAGE_PARAMS } from '../views/sbx/image-params';
+import { liveFileReportFor } from '../files/live-report';
+import { readFilesFirst } from './files-first';
+import { LoggedBlockSource } from '../source/logged-block-source';
+import { MapStatus } from './map-status';
+import type { HttpServer } from './http-server';
 
 export interface MountServerOptions {
   source: string;
@@ -38,6 +45,10 @@ export interface MountServerOptions {
   archive?: ArchiveViewOptions;
   /** --dat: a Logiqx DAT whose entries the complete image is checked against. */
   datFile?: string;
+  /** Serve the web page on this address (--http). */
+  http?: { host: string; port: number };
+  /** Device reads slower than this (ms) are logged as warnings. */
+  slowReadMs?: number;
 }
 
 export interface ReadyInfo {
@@ -47,6 +58,8 @@ export interface ReadyInfo {
   controlSocket: string;
   size: number;
   sectorSize: number;
+  /** The web page's URL (--http). */
+  http?: string;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -67,6 +80,7 @@ export class MountServer {
     private readonly acquisition: AcquisitionRunner,
     private readonly archive: { close(): Promise<void> },
     private readonly archives: ArchiveSessions,
+    private readonly http: HttpServer | undefined,
   ) {}
 
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
@@ -77,10 +91,12 @@ export class MountServer {
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
     try {
-      const source = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
-      undo.push(() => source.close());
+      const device = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
+      undo.push(() => device.close());
       // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
-      source.onEvent?.((e) => log.info(e.message));
+      device.onEvent?.((e) => log.info(e.message));
+      // Every device error and slow read goes to the mount log too.
+      const source = new LoggedBlockSource(device, log, opts.slowReadMs);
       const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
@@ -108,15 +124,41 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
+      const files = liveFileReportFor(cache, mountpoint, (m) => log.info(m));
+      const mapStatus = new MapStatus(cache);
+      let mapfile: WritableMapfileView | undefined;
       const server: ServerInfo = {
         pid: process.pid,
         controlSocket,
         cacheDir: cache.cacheDir,
         source: opts.source,
         mountpoint,
-        activity: () => ({ acquiring: acquisition.active, ...archive.status(), ...archives.status() }),
+        log: log.file ?? null,
+        http: null,
+        activity: () => ({ acquiring: acquisition.active, driver: mapfile?.driverStatus() ?? null, ...mapStatus.status(), ...archive.status(), ...files.status(), ...archives.status() }),
       };
-      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, checksums: archives, log: (m) => log.info(m) });
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, checksums: archives, log: (m) => log.info(m), logger: log });
+      const mapfileNode = root.entries().get('mapfile');
+      if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
+      let http: HttpServer | undefined;
+      if (opts.http) {
+        const { HttpServer } = await import('./http-server');
+        http = await HttpServer.listen(opts.http, {
+          root,
+          statusText: () => renderStatus(cache, server),
+          stateKey: () => {
+            const s = cache.status();
+            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status()), mapfile?.driverStatus()?.updated].join();
+          },
+          mapPng: () => mapStatus.png(),
+          mapSvg: () => mapStatus.svg(),
+          badAreas: (n) => mapStatus.badAreas(n),
+          log,
+        });
+        undo.unshift(() => http!.close());
+        server.http = http.url;
+        info.http = http.url;
+      }
 
       let running: MountServer | undefined;
       const control = await ControlServer.listen(
@@ -131,7 +173,7 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, archives);
+      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, archives, http);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
         void running!.shutdown('external unmount');
@@ -170,7 +212,9 @@ export class MountServer {
       }
     };
     this.log.info(`shutting down (${reason})`);
+    await step('stop the file layout reader', () => liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader());
     await step('unmount', () => this.fuse.unmount());
+    if (this.http) await step('stop web page', () => this.http!.close());
     await step('stop acquisition', () => this.acquisition.stop());
     await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
     await step('stop checksums', () => this.archives.close()); // it reads the cache
@@ -187,6 +231,7 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
+            await liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader(); // our TSK on /raw is no user
             await this.fuse.unmountIfIdle();
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;
@@ -198,6 +243,7 @@ export class MountServer {
         conn.send({ type: 'done' });
         return;
       case 'acquire':
+        if (!(await readFilesFirst(liveFileReportFor(this.cache, this.info.mountpoint), req.files, conn))) return;
         return this.acquire(conn);
       case 'archive':
         if (this.stopping) throw new Error('the server is shutting down');

@@ -4,7 +4,10 @@
 // A path with a '/' adds to a directory listed before it (e.g. 'sbx/checksums' into the archive views' /sbx/).
 import type { SectorCache } from '../cache/sector-cache';
 import { ChecksumsSource, ChecksumsView } from '../views/checksums-view';
-import { MapfileView } from '../views/mapfile-view';
+import { liveFileReportFor } from '../files/live-report';
+import { fileReportView } from '../views/files-views';
+import { WritableMapfileView } from '../views/writable-mapfile-view';
+import { MapPictureView } from '../views/map-picture-view';
 import { RawView } from '../views/raw-view';
 import type { ArchiveViews } from '../views/sbx/archive-views';
 import { ServerInfo, StatusView } from '../views/status-view';
@@ -23,15 +26,22 @@ export interface MountContext {
   /** The image checksums that follow the cache, and the DAT verdict (src/server/archive-sessions.ts). */
   checksums: ChecksumsSource;
   log: (message: string) => void;
+  /** The mount log with its levels (for views whose messages are warnings or errors). */
+  logger: { info(message: string): void; warn(message: string): void; error(message: string): void };
 }
 
 export const ROOT_VIEWS: ReadonlyArray<readonly [string, (m: MountContext) => Node]> = [
   ['raw', (m) => new RawView(m.cache)],
-  ['mapfile', (m) => new MapfileView(m.cache)],
+  ['mapfile', (m) => new WritableMapfileView(m.cache, m.logger)],
+  ['map.png', (m) => new MapPictureView(m.cache, 'png')],
+  ['map.svg', (m) => new MapPictureView(m.cache, 'svg')],
   ['sbx', (m) => m.archive.sbx],
   ['rescued', (m) => m.archive.rescued],
   ['checksums', (m) => new ChecksumsView(m.checksums)],
   ['status', (m) => new StatusView(m.cache, m.server)],
+  ['files.json', (m) => fileReportView('json', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],
+  ['files.csv', (m) => fileReportView('csv', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],
+  ['files.txt', (m) => fileReportView('txt', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],
 ];
 
 /** The mount root built from `views` (ROOT_VIEWS unless a test gives others). */
