@@ -10,7 +10,7 @@ import { parseMapfile } from '../cache/mapfile';
 import { BAGIT_TXT, bagInfoText, FileFixity, humanSize, manifestText, payloadOxum } from './bagit';
 import { BagStore, ImageFixity, PartRecord, withRetries } from './bag-store';
 import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-status';
-import { ArchiveState, loadState, removeState, saveState, stateFileFor } from './archive-state';
+import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
 import { choosePartSize, PartSpec, planParts, productionOrder } from './part-plan';
 import { OperationError, UserError } from '../errors';
 
@@ -69,8 +69,6 @@ export function bagNameOf(info: SbxImageInfo): string {
 }
 
 export async function runArchive(mount: MountAccess, stores: readonly BagStore[], opts: ArchiveOptions): Promise<ArchiveResult> {
-  const log = opts.log ?? (() => {});
-  const attempts = opts.attempts ?? 4;
   const started = new Date();
   const st0 = await mount.status();
   const info = st0.sbxImage;
@@ -78,9 +76,35 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
   const partSize = choosePartSize(info.containerSize, info.blockSize, opts.partSize);
   const parts = planParts({ version: info.version as 17, d: info.dataShards, p: info.parityShards, burst: info.burst }, st0.size, partSize);
 
-  // Never overwrite a finished bag; pick up what an interrupted run stored.
-  for (const s of stores) if (await s.bagExists()) throw new UserError(`${s.label}: a bag is already there; not overwriting it`);
+  // One archive per destination at a time; never overwrite a finished bag; pick up what an interrupted run stored.
   const cacheDir = st0.server.cacheDir;
+  const unlock: (() => void)[] = [];
+  try {
+    for (const s of stores) {
+      const held = lockState(stateFileFor(cacheDir, s.label));
+      if (typeof held === 'number') throw new UserError(`${s.label}: another blkfs archive (pid ${held}) is writing this bag`);
+      unlock.push(held);
+    }
+    return await archiveLocked(mount, stores, opts, st0, info, parts, partSize, started);
+  } finally {
+    for (const u of unlock) u();
+  }
+}
+
+async function archiveLocked(
+  mount: MountAccess,
+  stores: readonly BagStore[],
+  opts: ArchiveOptions,
+  st0: MountStatusForArchive,
+  info: SbxImageInfo,
+  parts: PartSpec[],
+  partSize: number,
+  started: Date,
+): Promise<ArchiveResult> {
+  const log = opts.log ?? (() => {});
+  const attempts = opts.attempts ?? 4;
+  const cacheDir = st0.server.cacheDir;
+  for (const s of stores) if (await s.bagExists()) throw new UserError(`${s.label}: a bag is already there; not overwriting it`);
   const states: ArchiveState[] = [];
   for (const s of stores) {
     const file = stateFileFor(cacheDir, s.label);

@@ -48,3 +48,33 @@ export function saveState(file: string, s: ArchiveState): void {
 export function removeState(file: string): void {
   fs.rmSync(file, { force: true });
 }
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One `blkfs archive` at a time per destination: a lock file beside the state holding the pid. A lock left by a
+ * process that is gone (kill -9) is taken over. Returns the release function, or the pid of the live holder.
+ */
+export function lockState(file: string): (() => void) | number {
+  const lock = `${file}.lock`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(lock, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) return holder;
+      fs.rmSync(lock, { force: true }); // stale
+    }
+  }
+  throw new Error(`cannot take the lock ${lock}`);
+}
