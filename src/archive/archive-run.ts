@@ -36,7 +36,8 @@ export interface ArchiveOptions {
   log?: (message: string) => void;
   /** Rejects when the mount's acquisition fails (the parts would wait forever). */
   acquisitionFailed?: Promise<never>;
-  /** Parts produced at once (each is held in memory until every destination has it). */
+  /** Parts being stored at once (default 3; with the one being hashed and the next being read, memory holds about
+   *  five parts: 40 MiB at the default part size). */
   inflightParts?: number;
 }
 
@@ -151,7 +152,7 @@ async function archiveLocked(
   const container = await mount.openContainer();
   let failure: unknown;
   const inflight = new Set<Promise<void>>();
-  const limit = Math.max(1, opts.inflightParts ?? 2);
+  const limit = Math.max(1, opts.inflightParts ?? 3);
   const storePart = async (p: PartSpec, bytes: Buffer, md5: Buffer, sha: Buffer) => {
     await Promise.all(
       stores.map(async (s, i) => {
