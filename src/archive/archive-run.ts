@@ -169,8 +169,9 @@ async function archiveLocked(
     // metadata part waits for the last sector.
     const complete0 = st0.bytesUntried + st0.bytesNonTrimmed + st0.bytesNonScraped === 0;
     const pending = (complete0 ? [...parts] : productionOrder(parts)).filter((p) => stores.some((_, i) => !stored(i, p)));
-    const fail = opts.acquisitionFailed?.catch((e: unknown) => (failure ??= e));
-    void fail;
+    opts.acquisitionFailed?.catch((e: unknown) => {
+      failure ??= e; // the medium cannot be read on: stop at the next step
+    });
     while (pending.length > 0) {
       if (failure !== undefined) throw failure;
       const st = await mount.status();
