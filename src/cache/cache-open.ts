@@ -32,6 +32,7 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
     if (opts.cacheDir !== undefined) {
       const dir = path.resolve(opts.cacheDir);
       if (hasState(dir)) return await openExisting(dir, opts, device, prober);
+      checkNewCacheDir(dir);
       return await create(dir, undefined, opts, device);
     }
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
@@ -44,6 +45,26 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
   } catch (e) {
     device.detach();
     throw e;
+  }
+}
+
+/**
+ * A directory given for a new cache (no state in it yet) must be a directory, or not exist yet, and hold none of
+ * the files a cache creates: someone's own `data.img` there would be truncated to the medium's size and overwritten.
+ */
+function checkNewCacheDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new UserError(`cannot use ${dir} as a cache directory: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`cache ${dir} is not a directory`);
+  for (const name of [DATA_FILE, IDENTITY_HINT_FILE]) {
+    if (fs.existsSync(path.join(dir, name))) {
+      throw new UserError(`${dir} is not a blkfs cache, yet it holds a file "${name}" that a new cache would overwrite: give a new or empty directory`);
+    }
   }
 }
 
