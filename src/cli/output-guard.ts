@@ -48,8 +48,12 @@ export function cacheDirHolding(p: string): string | null {
   }
 }
 
-/** Refuses (UserError) when any output is one of the inputs or lies inside a blkfs cache directory. */
+/** Refuses (UserError) when two outputs are one file, or any output is one of the inputs or lies inside a blkfs cache directory. */
 export function guardOutputs(outputs: readonly string[], inputs: readonly string[]): void {
+  outputs.forEach((out, i) => {
+    const other = outputs.slice(0, i).find((earlier) => isSameFile(out, earlier) || landingPath(out) === landingPath(earlier));
+    if (other !== undefined) throw new UserError(`Refusing to write "${out}" twice: it is also the output "${other}" (give two different files)`);
+  });
   for (const out of outputs) {
     for (const input of inputs) {
       if (isSameFile(out, input)) {

@@ -90,6 +90,30 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
   });
 
+  it('export whose mapfile is named as its image is refused: one file cannot be both outputs', () => {
+    const r = blkfs(['export', '--cache', 'C', 'both.img', './both.img'], dir);
+    expect(r.code, r.out).to.equal(1);
+    expect(r.out).to.match(/Refusing to write ".*\/both\.img" twice: it is also the output ".*\/both\.img"/);
+    expect(fs.existsSync(path.join(dir, 'both.img'))).to.equal(false);
+  });
+
+  it('export onto the served image is refused from any directory, when the mount named its source relatively', () => {
+    const img = path.join(dir, 'relative.img');
+    fs.writeFileSync(img, pseudoRandom(1 << 20, 4));
+    const before = sha(img);
+    fs.mkdirSync(path.join(dir, 'mnt-rel'));
+    const m = blkfs(['mount', 'relative.img', 'mnt-rel', '--cache', 'relative-cache'], dir);
+    expect(m.code, m.out).to.equal(0);
+    try {
+      const r = blkfs(['export', path.join(dir, 'mnt-rel'), img], os.tmpdir());
+      expect(r.code, r.out).to.equal(1);
+      expect(r.out).to.contain(`Refusing to write "${img}": it is the input "${img}"`);
+      expect(sha(img)).to.equal(before);
+    } finally {
+      expect(blkfs(['umount', 'mnt-rel'], dir).code).to.equal(0);
+    }
+  });
+
   it('export of a mount onto the image file it serves is refused; the image stays intact', async () => {
     const img = path.join(dir, 'served.img');
     fs.writeFileSync(img, pseudoRandom(1 << 20, 3));
