@@ -85,6 +85,22 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
   return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
 }
 
+/**
+ * The image file (device and inode) a cache was last opened from, from its stable identity; undefined for a device
+ * or NBD medium. Lets `export --cache` refuse to overwrite the medium itself while nothing serves it.
+ */
+export function sourceFileOf(cacheDir: string): { dev: number; ino: number } | undefined {
+  const dir = path.resolve(cacheDir);
+  if (!hasState(dir)) return undefined;
+  const state = StateStore.open(path.join(dir, STATE_FILE), dir);
+  try {
+    const m = /^file:(\d+):(\d+):/.exec(state.identity()?.stableIdentity ?? '');
+    return m ? { dev: Number(m[1]), ino: Number(m[2]) } : undefined;
+  } finally {
+    state.close();
+  }
+}
+
 async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader, alreadyVerified = false): Promise<CachedDevice> {
   const src = opts.source;
   const state = StateStore.open(path.join(dir, STATE_FILE), dir);

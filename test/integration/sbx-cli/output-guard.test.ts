@@ -90,6 +90,11 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
   });
 
+  it('export --cache C onto the image file C was read from is refused while nothing serves it; the medium stays intact', () => {
+    // C was seeded by `import --source medium.img` above.
+    refused(['export', '--cache', 'C', 'medium.img'], 'medium.img', /Refusing to write ".*\/medium\.img": it is the image file this cache was read from/);
+  });
+
   it('export whose mapfile is named as its image is refused: one file cannot be both outputs', () => {
     const r = blkfs(['export', '--cache', 'C', 'both.img', './both.img'], dir);
     expect(r.code, r.out).to.equal(1);
