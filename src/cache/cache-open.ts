@@ -9,7 +9,7 @@ import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCache
 import { CachedDevice, CachedDeviceOptions, checkReadahead } from './cached-device';
 import { DataFile } from './data-file';
 import { DeviceReader } from './device-reader';
-import { CacheMismatchError } from './errors';
+import { CacheDamagedError, CacheMismatchError } from './errors';
 import { RunLengthMap, SectorMap } from './extent-map';
 import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
 import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
@@ -121,6 +121,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     const sectorCount = Math.ceil(src.size / src.sectorSize);
     const map = state.loadSectorMap(sectorCount);
     const tries = state.loadRetryCounts(sectorCount);
+    checkDataFile(dir, map, src.sectorSize, src.size);
     data = await DataFile.open(path.join(dir, DATA_FILE), src.size);
     const dataFile = data;
     let probe: IdentityProbe;
@@ -158,6 +159,20 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     state.close();
     throw e;
   }
+}
+
+/** The '+' sectors' bytes live in the data file: a deleted or shortened one would read back as holes, i.e. zeros. */
+function checkDataFile(dir: string, map: SectorMap, sectorSize: number, size: number): void {
+  let end = 0;
+  for (const r of map.extents()) if (r.status === '+') end = Math.min(size, (r.start + r.count) * sectorSize);
+  if (end === 0) return;
+  let have: number;
+  try {
+    have = fs.statSync(path.join(dir, DATA_FILE)).size;
+  } catch {
+    throw new CacheDamagedError(dir, `its data file ${DATA_FILE} is missing`);
+  }
+  if (have < end) throw new CacheDamagedError(dir, `its data file ${DATA_FILE} has ${have} bytes, but rescued sectors reach byte ${end}`);
 }
 
 /** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */
