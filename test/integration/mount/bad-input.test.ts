@@ -73,6 +73,12 @@ describe('mount: bad input and failures (real FUSE)', function () {
     }
   });
 
+  it('import --block-size that is not a number is exit 1 naming the value', async () => {
+    const r = await blkfs(['import', '--source', imageA, '--block-size', 'abc', imageA, path.join(dir, 'none.map')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`argument 'abc' is invalid. --block-size must be an integer`);
+  });
+
   it('a mountpoint in use is exit 1 and the mount already there keeps serving', async () => {
     await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
     const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(dir, 'cache-other')]);
