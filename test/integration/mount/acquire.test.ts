@@ -118,6 +118,14 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
     const reads = readNbdkitLog(nbd.logFile).reads.length;
     await sleep(300);
     expect(readNbdkitLog(nbd.logFile).reads.length).to.equal(reads);
+
+    // An unmount under a running acquire is not a success: exit 2, saying how to resume.
+    const again = start(process.execPath, [MAIN_JS, 'acquire', '-q', mnt]);
+    await waitForProgress(mnt, 0.5);
+    await umount(mnt);
+    const cut = await again.result;
+    expect(cut.code, cut.stderr).to.equal(2);
+    expect(cut.stderr).to.contain(`the acquisition on ${mnt} was stopped before the end (the mount went away)`);
   });
 
   it('kill -9 of the server mid-acquisition, then remount: + sectors hold the medium, none is read again, acquire completes', async () => {
