@@ -130,6 +130,13 @@ describe('outputs never destroy inputs', function () {
       expect(r.code, r.stdout + r.stderr).to.equal(1);
       expect(r.stderr).to.contain(`Refusing to write "${img}": it is the input "${img}"`);
       expect(sha(img)).to.equal(before);
+      // Into the mount itself: a clear exit 1, not EROFS/ENOSYS as a failure (exit 2).
+      const into = await harness.blkfs(['export', mnt, path.join(mnt, 'copy.img')]);
+      expect(into.code, into.stderr).to.equal(1);
+      expect(into.stderr).to.contain(`it lies inside the blkfs mount "${mnt}", which is read-only`);
+      const decode = blkfs(['sbx', 'decode', '-f', 'c.ecsbx', path.join(mnt, 'sbx', 'out.bin')], dir);
+      expect(decode.code, decode.out).to.equal(1);
+      expect(decode.out).to.contain('inside the blkfs mount');
     } finally {
       await harness.cleanup();
     }
