@@ -73,6 +73,14 @@ describe('mount: bad input and failures (real FUSE)', function () {
     }
   });
 
+  it('--cache inside the mountpoint is exit 1 before anything is created, and the mountpoint stays empty', async () => {
+    const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(mnt, 'cache')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`lies inside the mountpoint ${mnt}, where the mount would hide it`);
+    expect(fs.readdirSync(mnt)).to.deep.equal([]);
+    expect(mountAt(mnt)).to.equal(undefined);
+  });
+
   it('import --block-size that is not a number is exit 1 naming the value', async () => {
     const r = await blkfs(['import', '--source', imageA, '--block-size', 'abc', imageA, path.join(dir, 'none.map')]);
     expect(r.code, r.stderr).to.equal(1);
