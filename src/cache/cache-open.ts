@@ -9,7 +9,7 @@ import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCache
 import { CachedDevice, CachedDeviceOptions, checkReadahead } from './cached-device';
 import { DataFile } from './data-file';
 import { DeviceReader } from './device-reader';
-import { CacheMismatchError } from './errors';
+import { CacheDamagedError, CacheMismatchError } from './errors';
 import { RunLengthMap, SectorMap } from './extent-map';
 import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
 import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
@@ -32,6 +32,7 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
     if (opts.cacheDir !== undefined) {
       const dir = path.resolve(opts.cacheDir);
       if (hasState(dir)) return await openExisting(dir, opts, device, prober);
+      checkNewCacheDir(dir);
       return await create(dir, undefined, opts, device);
     }
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
@@ -44,6 +45,26 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
   } catch (e) {
     device.detach();
     throw e;
+  }
+}
+
+/**
+ * A directory given for a new cache (no state in it yet) must be a directory, or not exist yet, and hold none of
+ * the files a cache creates: someone's own `data.img` there would be truncated to the medium's size and overwritten.
+ */
+function checkNewCacheDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new UserError(`cannot use ${dir} as a cache directory: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`cache ${dir} is not a directory`);
+  for (const name of [DATA_FILE, IDENTITY_HINT_FILE]) {
+    if (fs.existsSync(path.join(dir, name))) {
+      throw new UserError(`${dir} is not a blkfs cache, yet it holds a file "${name}" that a new cache would overwrite: give a new or empty directory`);
+    }
   }
 }
 
@@ -62,6 +83,22 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
     throw new UserError(`${cacheDir}: cannot read the cache's identity (${(err as Error).message})`);
   }
   return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
+}
+
+/**
+ * The image file (device and inode) a cache was last opened from, from its stable identity; undefined for a device
+ * or NBD medium. Lets `export --cache` refuse to overwrite the medium itself while nothing serves it.
+ */
+export function sourceFileOf(cacheDir: string): { dev: number; ino: number } | undefined {
+  const dir = path.resolve(cacheDir);
+  if (!hasState(dir)) return undefined;
+  const state = StateStore.open(path.join(dir, STATE_FILE), dir);
+  try {
+    const m = /^file:(\d+):(\d+):/.exec(state.identity()?.stableIdentity ?? '');
+    return m ? { dev: Number(m[1]), ino: Number(m[2]) } : undefined;
+  } finally {
+    state.close();
+  }
 }
 
 async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader, alreadyVerified = false): Promise<CachedDevice> {
@@ -84,6 +121,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     const sectorCount = Math.ceil(src.size / src.sectorSize);
     const map = state.loadSectorMap(sectorCount);
     const tries = state.loadRetryCounts(sectorCount);
+    checkDataFile(dir, map, src.sectorSize, src.size);
     data = await DataFile.open(path.join(dir, DATA_FILE), src.size);
     const dataFile = data;
     let probe: IdentityProbe;
@@ -121,6 +159,20 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     state.close();
     throw e;
   }
+}
+
+/** The '+' sectors' bytes live in the data file: a deleted or shortened one would read back as holes, i.e. zeros. */
+function checkDataFile(dir: string, map: SectorMap, sectorSize: number, size: number): void {
+  let end = 0;
+  for (const r of map.extents()) if (r.status === '+') end = Math.min(size, (r.start + r.count) * sectorSize);
+  if (end === 0) return;
+  let have: number;
+  try {
+    have = fs.statSync(path.join(dir, DATA_FILE)).size;
+  } catch {
+    throw new CacheDamagedError(dir, `its data file ${DATA_FILE} is missing`);
+  }
+  if (have < end) throw new CacheDamagedError(dir, `its data file ${DATA_FILE} has ${have} bytes, but rescued sectors reach byte ${end}`);
 }
 
 /** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */

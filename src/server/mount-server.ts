@@ -121,7 +121,8 @@ export class MountServer {
         pid: process.pid,
         controlSocket,
         cacheDir: cache.cacheDir,
-        source: opts.source,
+        // Absolute: `blkfs export` (from any directory) checks its output is not this file.
+        source: spec.kind === 'nbd' ? opts.source : spec.path,
         mountpoint,
         log: log.file ?? null,
         http: null,
