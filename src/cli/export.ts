@@ -38,8 +38,8 @@ export function registerExport(program: Command): void {
           result = reply.result as ExportResult;
         } else {
           // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
-          const [{ openOfflineCache }, { exportImage }] = await Promise.all([import('./offline-cache'), import('../cache/import-export')]);
-          const dev = await openOfflineCache(opts.cache!);
+          const [{ openOffline }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
+          const dev = await openOffline(opts.cache!);
           try {
             result = await exportImage(dev, image, mapfile);
           } finally {

@@ -31,20 +31,20 @@ export function registerImport(program: Command): void {
         let dev: CachedDevice;
         if (opts.source) {
           try {
-            const [{ openBlockSource }, { CachedDevice }, { stableIdentityOf }] = await Promise.all([
+            const [{ openBlockSource }, { openCache }, { stableIdentityOf }] = await Promise.all([
               import('../source/nbd/nbd-block-source'),
-              import('../cache/cached-device'),
+              import('../cache/cache-open'),
               import('../server/mount-server'),
             ]);
             source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
-            dev = await CachedDevice.open({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
+            dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
           } catch (err) {
             await source?.close();
             throw classifyMountError(err, { startup: true });
           }
         } else {
-          const { openOfflineCache } = await import('./offline-cache');
-          dev = await openOfflineCache(opts.cache!);
+          const { openOffline } = await import('../cache/cache-open');
+          dev = await openOffline(opts.cache!);
         }
         try {
           const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile)).catch((err: Error) => {

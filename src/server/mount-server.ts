@@ -4,18 +4,17 @@ import * as path from 'path';
 import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { parseSourceArg } from '../source/source-spec';
 import { BlockSource } from '../source/block-source';
+import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
-import { MapfileView } from '../views/mapfile-view';
-import { RawView } from '../views/raw-view';
-import { StatusView } from '../views/status-view';
-import { StaticDirectory } from '../views/view';
+import type { ServerInfo } from '../views/status-view';
 import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition-runner';
 import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
+import { buildRoot } from './root-views';
 
 export interface MountServerOptions {
   source: string;
@@ -73,7 +72,9 @@ export class MountServer {
     try {
       const source = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
       undo.push(() => source.close());
-      const cache = await CachedDevice.open({
+      // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
+      source.onEvent?.((e) => log.info(e.message));
+      const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
         retries: opts.retries,
@@ -86,7 +87,7 @@ export class MountServer {
 
       const acquisition = new AcquisitionRunner(cache);
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
-      const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
+      const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());
       const controlSocket = controlSocketPath(process.pid);
       const info: ReadyInfo = {
@@ -97,29 +98,22 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
-      const root = new StaticDirectory()
-        .add('raw', new RawView(cache))
-        .add('mapfile', new MapfileView(cache))
-        .add('sbx', archive.sbx)
-        .add('rescued', archive.rescued)
-        .add(
-          'status',
-          new StatusView(cache, {
-            pid: process.pid,
-            controlSocket,
-            cacheDir: cache.cacheDir,
-            source: opts.source,
-            mountpoint,
-            activity: () => ({ acquiring: acquisition.active, ...archive.status() }),
-          }),
-        );
+      const server: ServerInfo = {
+        pid: process.pid,
+        controlSocket,
+        cacheDir: cache.cacheDir,
+        source: opts.source,
+        mountpoint,
+        activity: () => ({ acquiring: acquisition.active, ...archive.status() }),
+      };
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m) });
 
-      let server: MountServer | undefined;
+      let running: MountServer | undefined;
       const control = await ControlServer.listen(
         controlSocket,
         (req, conn) => {
-          if (!server) throw new Error('server is starting');
-          return server.handle(req, conn);
+          if (!running) throw new Error('server is starting');
+          return running.handle(req, conn);
         },
         (err) => log.error('control request failed', err),
       );
@@ -127,12 +121,12 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
+      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
-        void server!.shutdown('external unmount');
+        void running!.shutdown('external unmount');
       });
-      return server;
+      return running;
     } catch (err) {
       for (const step of undo) await step().catch((e: unknown) => log.error('cleanup after failed start', e));
       throw err;

@@ -13,7 +13,7 @@ import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
 import { createHasher, formatMultihash, isSupportedHashType } from '../../sbx/format/multihash';
 import { ReedSolomon } from '../../sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
-import { RangeReader } from '../device-cache';
+import type { SectorCache } from '../../cache/sector-cache';
 import { BlockIndex, IndexedBlock } from './block-index';
 import { guessBurstFromPositions } from '../../sbx/format/burst-guess';
 import { safeFileName } from './safe-file-name';
@@ -47,7 +47,7 @@ export class RescuedContainer {
 
   private constructor(
     private readonly index: BlockIndex,
-    private readonly cache: RangeReader,
+    private readonly cache: SectorCache,
     readonly uid: string,
     readonly upToId: number,
     readonly ref: IndexedBlock,
@@ -83,7 +83,7 @@ export class RescuedContainer {
   }
 
   /** Reads the index as of `upToId` and the reference block from the cache. */
-  static async load(index: BlockIndex, cache: RangeReader, uid: string, upToId: number): Promise<RescuedContainer | undefined> {
+  static async load(index: BlockIndex, cache: SectorCache, uid: string, upToId: number): Promise<RescuedContainer | undefined> {
     let ref: IndexedBlock | undefined;
     let metaBytes: Buffer | undefined;
     for (const m of index.metadataBlocks(uid, upToId)) {
@@ -444,7 +444,7 @@ function paddingPayload(size: number): Buffer {
   return p;
 }
 
-async function readBlock(cache: RangeReader, b: IndexedBlock): Promise<Buffer | undefined> {
+async function readBlock(cache: SectorCache, b: IndexedBlock): Promise<Buffer | undefined> {
   const bs = blockSizeOf(b.version);
   const { data } = await cache.read(b.offset, bs, 'foreground');
   return data.length === bs && isValidBlock(data, { version: b.version, seq: b.seq }) ? data : undefined;
