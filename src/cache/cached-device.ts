@@ -85,7 +85,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     const ra = checkReadahead(opts.readaheadBytes);
     if (Math.ceil(ra / this.sectorSize) > 0) {
       const ctx = { map: store.map, inflight: this.inflight, device, store, closing: () => this.closing || this.closed };
-      this.readahead = new Readahead(ctx, ra, this.maxReadSectors * this.sectorSize);
+      this.readahead = new Readahead(ctx, ra);
     }
   }
 
