@@ -136,6 +136,10 @@ export class CachedDevice implements SectorCache, RescueTarget {
       if (flight) {
         if (flight.data) {
           at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
+        } else if (flight.written) {
+          const upTo = Math.min(end, flight.end * ss);
+          await this.store.readWrittenInto(target, at - offset, at, upTo - at);
+          at = upTo;
         } else {
           this.readahead?.promote(flight); // a reader waits for it now
           await flight.ready;
