@@ -219,6 +219,57 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     expect(dev.status().prefetchReads).to.be.at.least(12); // 512 KiB each
   });
 
+  it('never reads past the first bad sector of a region, and prefetches nothing within a window after it', async () => {
+    const img = patternBuffer(24 * MiB);
+    const window = 4 * MiB;
+    const bad = (5 * MiB + 7 * 512) / 512;
+    const src = new MemorySource(img, { badSectors: [bad], delayMs: 1 });
+    const dev = await openDev(src, { readaheadBytes: window });
+    const first = await readSequentially(dev, 0, 24 * MiB); // a reader that stops at EIO (cp, dd)
+    expect(first.errorAt).to.equal(bad * 512);
+    expect(first.data.equals(img.subarray(0, bad * 512))).to.equal(true);
+    await dev.flush();
+    const failed = src.log.filter((r) => !r.ok);
+    expect(failed.length, 'the prefetch over the bad sector and the reader\'s own narrowing').to.be.at.least(1);
+    for (const r of src.log) expect(r.offset, `a device read at ${r.offset} starts past the bad sector`).to.be.at.most(bad * 512);
+    // a reader that goes on after the error (dd conv=noerror, ddrescue): no prefetch in the window after the bad sector
+    const restart = (bad + 1) * 512;
+    src.resetCounts();
+    const second = await readSequentially(dev, restart, restart + 2 * window + MiB);
+    expect(second.data.equals(img.subarray(restart, restart + 2 * window + MiB))).to.equal(true);
+    await dev.flush();
+    const near = src.log.filter((r) => r.offset < bad * 512 + window);
+    for (const r of near) expect(r.length, `read at ${r.offset} within a window of the bad sector`).to.be.at.most(REQ);
+    expect(src.log.some((r) => r.offset >= bad * 512 + window && r.length > REQ), 'prefetching resumes once the region is healthy').to.equal(true);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+  });
+
+  it('never marks a sector it did not read: a failed prefetch leaves its sectors untried, "+" only what was read', async () => {
+    const img = patternBuffer(16 * MiB);
+    const bad = [(6 * MiB) / 512 + 100, (6 * MiB) / 512 + 101];
+    const src = new MemorySource(img, { badSectors: bad, delayMs: 1 });
+    const dev = await openDev(src, { readaheadBytes: 8 * MiB });
+    const got = await readSequentially(dev, 0, 16 * MiB);
+    expect(got.errorAt).to.equal(bad[0] * 512);
+    await dev.flush();
+    expect(dev.status().prefetchFailedReads, 'a prefetch met the bad sectors').to.be.at.least(1);
+    const okSectors = new Set<number>();
+    for (const r of src.log) if (r.ok) for (let s = r.offset / 512; s < (r.offset + r.length) / 512; s++) okSectors.add(s);
+    for (const e of dev.extents()) {
+      for (let s = e.start; s < e.start + e.count; s++) {
+        if (s < 128) continue; // the identity window, read when the cache was created
+        if (e.status === '+' && !okSectors.has(s)) expect.fail(`sector ${s} is "+" but no good device read covered it`);
+        if (e.status === '-' && !bad.includes(s)) expect.fail(`sector ${s} is "-" but it is good`);
+      }
+    }
+    // only the reader decides what is bad: its own narrowing marked the first bad sector '-' and the rest of its
+    // failed request '*' (failed, not trimmed); nothing of the failed prefetch past that request
+    const requestEnd = (Math.floor((bad[0] * 512) / REQ) + 1) * (REQ / 512);
+    expect(dev.extents().filter((e) => e.status === '-')).to.deep.equal([{ start: bad[0], count: 1, status: '-' }]);
+    expect(dev.extents().filter((e) => e.status === '*' || e.status === '/')).to.deep.equal([{ start: bad[0] + 1, count: requestEnd - bad[0] - 1, status: '*' }]);
+    expect(dev.extents().filter((e) => e.start >= requestEnd && e.status !== '?')).to.deep.equal([]);
+  });
+
   it('close() during readahead drops what has not started, commits what was read, and reads nothing after', async () => {
     const img = patternBuffer(32 * MiB);
     const src = new MemorySource(img, { delayMs: 100 });
