@@ -28,7 +28,7 @@ const MEMORY_SMALL_READ = 16 * 1024;
 export const MAX_UNCOMMITTED = 256 * 1024 * 1024;
 /** Published bytes of uncommitted flights kept in memory for other readers; past this the oldest written ones are
  * dropped (their readers read the data file instead). */
-const MAX_HELD = 32 * 1024 * 1024;
+const MAX_HELD = 8 * 1024 * 1024;
 
 export class SectorStore {
   readonly sectorSize: number;
