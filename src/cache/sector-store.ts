@@ -29,6 +29,9 @@ export const MAX_UNCOMMITTED = 256 * 1024 * 1024;
 /** Published bytes of uncommitted flights kept in memory for other readers; past this the oldest written ones are
  * dropped (their readers read the data file instead). */
 const MAX_HELD = 8 * 1024 * 1024;
+/** Early-answered reads (a streaming reader, readahead, the copying pass) are committed in groups of this many
+ * bytes or this often: each commit is an fdatasync plus a synchronous SQLite commit on the event loop. */
+const COMMIT_CADENCE = { lazyBytes: 32 * 1024 * 1024, lazyDelayMs: 100 };
 
 export class SectorStore {
   readonly sectorSize: number;
@@ -61,7 +64,7 @@ export class SectorStore {
   ) {
     this.size = size;
     this.sectorSize = sectorSize;
-    this.committer = new GroupCommit<Outcome[]>((batch) => this.commit(batch.flat()));
+    this.committer = new GroupCommit<Outcome[]>((batch) => this.commit(batch.flat()), COMMIT_CADENCE);
     this.blockSectors = Math.max(1, Math.floor(MEMORY_BLOCK / sectorSize));
     if (memoryBytes >= this.blockSectors * sectorSize) {
       this.memory = new LRUCache<number, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => b.length });
