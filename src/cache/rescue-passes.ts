@@ -1,5 +1,5 @@
 // The rescue passes: acquisition with GNU ddrescue's strategy, through the cache at background priority (a user's reads go first):
-//   1. copying: forward, several reads in flight. A healthy medium streams in large aligned reads (1 MiB) that
+//   1. copying: forward, several reads in flight. A healthy medium streams in large aligned reads (4 MiB) that
 //      go on without waiting for their commit; a large read that fails is read again cluster by cluster (64 KiB,
 //      ddrescue's default), and the next large-read's worth after a failure is read in clusters too, so a bad area
 //      is mapped at ddrescue's granularity. A failed cluster becomes '*' and the pass skips ahead (doubling the
@@ -55,7 +55,7 @@ export interface RescueOptions {
   signal?: AbortSignal;
   /** Copying-pass cluster in a bad area (ddrescue's), default 64 KiB. */
   chunkBytes?: number;
-  /** Copying-pass read on a healthy medium, default 1 MiB (at least chunkBytes). */
+  /** Copying-pass read on a healthy medium, default 1 MiB (at least chunkBytes); `blkfs acquire` uses 4 MiB. */
   streamBytes?: number;
   /** Reads at once in every pass (keeps the NBD pipe busy), default 4. */
   concurrency?: number;
