@@ -8,6 +8,7 @@ import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
 import { mapfileBeside } from './paths';
+import { guardOutputs, mountedSource } from './output-guard';
 
 export function registerExport(program: Command): void {
   program
@@ -24,6 +25,7 @@ export function registerExport(program: Command): void {
         }
         const image = path.resolve(outs[0]);
         const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
+        guardOutputs([image, mapfile], mountpoint !== undefined ? mountedSource(mountpoint) : []); // nor into a cache directory
         for (const f of [image, mapfile]) {
           if (fs.existsSync(f) && fs.statSync(f).isDirectory()) throw new UserError(`output is a directory: ${f}`);
           if (!fs.existsSync(path.dirname(f))) throw new UserError(`output directory does not exist: ${path.dirname(f)}`);

@@ -10,6 +10,7 @@ import { UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { classifyMountError } from './mount-errors';
 import { requireReadableFile } from './paths';
+import { guardCacheInputs } from './output-guard';
 
 export function registerImport(program: Command): void {
   program
@@ -47,6 +48,7 @@ export function registerImport(program: Command): void {
           dev = await openOffline(opts.cache!);
         }
         try {
+          guardCacheInputs(dev.cacheDir, [image, mapfile]);
           const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile)).catch((err: Error) => {
             if (err.name === 'MapfileError') throw new UserError(`${mapfile}: ${err.message}`);
             throw err;

@@ -8,6 +8,8 @@ import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
 import type { ServerInfo } from '../views/status-view';
+import { renderStatus } from '../views/status-view';
+import { WritableMapfileView } from '../views/writable-mapfile-view';
 import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition-runner';
 import { ControlConnection, ControlServer } from './control-server';
@@ -15,6 +17,9 @@ import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
 import { buildRoot } from './root-views';
+import { LoggedBlockSource } from '../source/logged-block-source';
+import { MapStatus } from './map-status';
+import type { HttpServer } from './http-server';
 
 export interface MountServerOptions {
   source: string;
@@ -33,6 +38,10 @@ export interface MountServerOptions {
   logToCacheDir?: boolean;
   /** /sbx/image.sbx parameters and --scan. */
   archive?: ArchiveViewOptions;
+  /** Serve the web page on this address (--http). */
+  http?: { host: string; port: number };
+  /** Device reads slower than this (ms) are logged as warnings. */
+  slowReadMs?: number;
 }
 
 export interface ReadyInfo {
@@ -42,6 +51,8 @@ export interface ReadyInfo {
   controlSocket: string;
   size: number;
   sectorSize: number;
+  /** The web page's URL (--http). */
+  http?: string;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -61,6 +72,7 @@ export class MountServer {
     private readonly control: ControlServer,
     private readonly acquisition: AcquisitionRunner,
     private readonly archive: { close(): Promise<void> },
+    private readonly http: HttpServer | undefined,
   ) {}
 
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
@@ -70,10 +82,12 @@ export class MountServer {
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
     try {
-      const source = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
-      undo.push(() => source.close());
+      const device = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
+      undo.push(() => device.close());
       // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
-      source.onEvent?.((e) => log.info(e.message));
+      device.onEvent?.((e) => log.info(e.message));
+      // Every device error and slow read goes to the mount log too.
+      const source = new LoggedBlockSource(device, log, opts.slowReadMs);
       const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
@@ -98,15 +112,40 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
+      const mapStatus = new MapStatus(cache);
+      let mapfile: WritableMapfileView | undefined;
       const server: ServerInfo = {
         pid: process.pid,
         controlSocket,
         cacheDir: cache.cacheDir,
         source: opts.source,
         mountpoint,
-        activity: () => ({ acquiring: acquisition.active, ...archive.status() }),
+        log: log.file ?? null,
+        http: null,
+        activity: () => ({ acquiring: acquisition.active, driver: mapfile?.driverStatus() ?? null, ...mapStatus.status(), ...archive.status() }),
       };
-      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m) });
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m), logger: log });
+      const mapfileNode = root.entries().get('mapfile');
+      if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
+      let http: HttpServer | undefined;
+      if (opts.http) {
+        const { HttpServer } = await import('./http-server');
+        http = await HttpServer.listen(opts.http, {
+          root,
+          statusText: () => renderStatus(cache, server),
+          stateKey: () => {
+            const s = cache.status();
+            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status()), mapfile?.driverStatus()?.updated].join();
+          },
+          mapPng: () => mapStatus.png(),
+          mapSvg: () => mapStatus.svg(),
+          badAreas: (n) => mapStatus.badAreas(n),
+          log,
+        });
+        undo.unshift(() => http!.close());
+        server.http = http.url;
+        info.http = http.url;
+      }
 
       let running: MountServer | undefined;
       const control = await ControlServer.listen(
@@ -121,7 +160,7 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
+      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, http);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
         void running!.shutdown('external unmount');
@@ -161,6 +200,7 @@ export class MountServer {
     };
     this.log.info(`shutting down (${reason})`);
     await step('unmount', () => this.fuse.unmount());
+    if (this.http) await step('stop web page', () => this.http!.close());
     await step('stop acquisition', () => this.acquisition.stop());
     await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
     await step('flush cache', () => this.cache.flush());

@@ -8,11 +8,10 @@
 // never costs a device read.
 import { Extent } from '../../cache/extent-map';
 import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/format/specs';
-import { blockSizeOf } from '../../sbx/format/specs';
 import { parseMetadataPayload } from '../../sbx/format/metadata';
 import { uidToHex } from '../../sbx/format/header';
 import type { SectorCache } from '../../cache/sector-cache';
-import { scanForBlocks, FoundBlock } from '../../sbx/format/block-scan';
+import { scanForBlocks, FoundBlock, ScannedBlock } from '../../sbx/format/scan';
 import { BlockIndex, RsGeometry } from './block-index';
 
 export interface ScannerProgress {
@@ -177,8 +176,8 @@ export class MediumScanner {
       const data = await this.cache.readCachedBytes(p.wa, p.wb - p.wa);
       // Block starts from one block before the piece (blocks straddling into it) to its end.
       const found = scanForBlocks(data, p.wa, Math.max(p.wa, p.a - LOOK), p.b);
-      for (const b of found) batch.blocks.push(b);
-      for (const g of geometriesIn(found, data, p.wa)) batch.geometries.push(g);
+      for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: they pin `data`
+      for (const g of geometriesIn(found)) batch.geometries.push(g);
       batch.scanned.push({ start: p.a, end: p.b });
       batch.bytes += p.b - p.a;
     }
@@ -204,15 +203,14 @@ function mergeRanges(ranges: readonly { start: number; end: number }[]): { start
   return out;
 }
 
-/** RS geometry (D, P) from the EC metadata blocks among `found` (their bytes are in `data`). */
-function geometriesIn(found: readonly FoundBlock[], data: Buffer, dataStart: number): RsGeometry[] {
+/** RS geometry (D, P) from the EC metadata blocks among `found`. */
+function geometriesIn(found: readonly ScannedBlock[]): RsGeometry[] {
   const out: RsGeometry[] = [];
-  for (const b of found) {
-    if (b.seq !== 0 || !isEcVersion(b.version)) continue;
-    const at = b.offset - dataStart;
-    const meta = parseMetadataPayload(data.subarray(at + HEADER_SIZE, at + blockSizeOf(b.version)));
+  for (const { header: h, bytes } of found) {
+    if (h.seq !== 0 || !isEcVersion(h.version)) continue;
+    const meta = parseMetadataPayload(bytes.subarray(HEADER_SIZE));
     if (meta.rsd !== undefined && meta.rsp !== undefined) {
-      out.push({ uid: uidToHex(b.uid), version: b.version, d: meta.rsd, p: meta.rsp });
+      out.push({ uid: uidToHex(h.uid), version: h.version, d: meta.rsd, p: meta.rsp });
     }
   }
   return out;

@@ -16,7 +16,9 @@ import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion
 import type { SectorCache } from '../../cache/sector-cache';
 import { BlockIndex, IndexedBlock } from './block-index';
 import { guessBurstFromPositions } from '../../sbx/format/burst-guess';
+import { recoverability } from '../../sbx/format/recoverability';
 import { safeFileName } from './safe-file-name';
+import { Anchor, anchorsOf, predictionSource, predictSeqs } from './block-positions';
 
 /** What a read of the decoded file got: the readable prefix, and where it stopped if it did. */
 export interface DecodedRead {
@@ -44,6 +46,7 @@ export class RescuedContainer {
   readonly lastSeq: number;
   private readonly rs: ReedSolomon | undefined;
   private table: { offsets: Float64Array; duplicated: Set<number> } | undefined;
+  private anchors: Anchor[] | undefined;
 
   private constructor(
     private readonly index: BlockIndex,
@@ -267,6 +270,7 @@ export class RescuedContainer {
       if (w.block) out.set(w.seq, w.block);
       else retry.push(w.seq);
     }
+    if (table) for (const w of await this.readBlocks(this.predicted(table.offsets, inRange, out))) if (w.block) out.set(w.seq, w.block);
     // A winning copy that does not check out (never expected: indexed bytes are cached and immutable).
     retry = table ? retry.filter((s) => table.duplicated.has(s)) : retry;
     for (const seq of retry) {
@@ -279,6 +283,12 @@ export class RescuedContainer {
       }
     }
     return out;
+  }
+
+  /** Where the seqs no block was found for must lie (block-positions.ts); read through the cache, then checked. */
+  private predicted(offsets: Float64Array, seqs: readonly number[], have: Map<number, Buffer>): { seq: number; offset: number }[] {
+    const src = predictionSource(this.layout, this.ref, this.blockSize, this.cache.size, offsets);
+    return src ? predictSeqs(src, (this.anchors ??= anchorsOf(src)), seqs.filter((q) => !have.has(q))) : [];
   }
 
   /** Reads and checks blocks, coalescing neighbours on the medium into one cache read. */
@@ -337,65 +347,10 @@ export class RescuedContainer {
         problem: 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
       };
     }
-    // Block accounting over the container's own seqs.
-    const ds = this.dataSize;
-    const chunkCount = l.chunkCount(this.fileSize);
-    const t = l.setSize;
     // Only seqs that were found are visited, so a damaged FSZ claiming a huge file costs no huge loop.
     const found: number[] = [...this.index.distinctSeqs(this.uid, this.version, 1, this.lastSeq, this.upToId)];
-    let repaired = 0;
-    let unrecoverableChunks = 0;
-    const unreadable: [number, number][] = [];
-    const fsz = this.fileSize;
-    /** Chunks [from, to) cannot be had. */
-    const addBad = (from: number, to: number) => {
-      if (to <= from) return;
-      unrecoverableChunks += to - from;
-      const a = from * ds;
-      const b = Math.min(fsz, to * ds);
-      const lastRange = unreadable[unreadable.length - 1];
-      if (lastRange && lastRange[1] === a) lastRange[1] = b;
-      else unreadable.push([a, b]);
-    };
-    if (l.ec) {
-      const d = l.d;
-      const setCount = Math.ceil(chunkCount / d);
-      let next = 0; // first set not accounted yet
-      const visit = (s: number, seqsInSet: number[]) => {
-        addBad(next * d, Math.min(chunkCount, s * d)); // whole sets without a single block found
-        const padding = Math.max(0, (s + 1) * d - chunkCount); // the last set's all-0x1A blocks are known
-        const positions = seqsInSet.map((q) => (q - 1) % t);
-        const isPaddingPos = (k: number) => k < d && s * d + k >= chunkCount;
-        // Shards available for RS: every block found (padding ones counted once, with the known padding).
-        const present = positions.filter((k) => !isPaddingPos(k)).length + padding;
-        const foundPositions = new Set(positions);
-        const missingData: number[] = [];
-        for (let k = 0; k < d && s * d + k < chunkCount; k++) if (!foundPositions.has(k)) missingData.push(s * d + k);
-        if (present >= d) repaired += missingData.length;
-        else for (const c of missingData) addBad(c, c + 1);
-        next = s + 1;
-      };
-      let cur = -1;
-      let inSet: number[] = [];
-      for (const seq of found) {
-        const s = Math.floor((seq - 1) / t);
-        if (s !== cur) {
-          if (cur >= 0) visit(cur, inSet);
-          cur = s;
-          inSet = [];
-        }
-        inSet.push(seq);
-      }
-      if (cur >= 0) visit(cur, inSet);
-      addBad(next * d, Math.min(chunkCount, setCount * d));
-    } else {
-      let next = 0; // first chunk not accounted yet
-      for (const seq of found) {
-        addBad(next, Math.min(chunkCount, seq - 1));
-        next = Math.max(next, seq);
-      }
-      addBad(next, chunkCount);
-    }
+    const rec = recoverability(l, this.fileSize, found);
+    const [repaired, unrecoverableChunks, unreadable] = [rec.dataChunksRepaired, rec.dataChunksUnrecoverable, rec.unreadableRanges];
     const expectedMeta = this.metadataBlock || l.ec ? l.metaCount : 0;
     const expectedBlocks = expectedMeta + this.lastSeq;
     const foundBlocks = counts.meta.blocks + found.length;
