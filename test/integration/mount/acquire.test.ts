@@ -70,8 +70,8 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
   after(() => cleanup(dir));
 
   it('ddrescuelog -t and ddrescue -m accept /mapfile during the acquisition; the + domain copied from /raw equals the medium', async () => {
-    // limited bandwidth (200 Mbit/s) rather than a delay per request: the copying pass streams in large reads
-    const nbd = await startNbdkit(dir, imagePath, mapPath, { rate: '200M', tag: 'live' });
+    // limited bandwidth (80 Mbit/s) rather than a delay per request: the copying pass streams in large reads
+    const nbd = await startNbdkit(dir, imagePath, mapPath, { rate: '80M', tag: 'live' });
     const mnt = path.join(dir, 'mnt-live');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-live')]);
     const acquiring = blkfs(['acquire', '-q', mnt]);
