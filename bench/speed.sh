@@ -4,7 +4,7 @@
 # image) on a Unix socket; nbdcopy, nbdfuse and `blkfs mount nbd+unix://...` all read that export.
 #   healthy SIZE_MIB medium: nbdcopy --connections=1 (the transport's ceiling); ddrescue image file -> file;
 #     ddrescue -d -b512 through `nbdfuse -r`; `blkfs acquire` on a fresh cache; ddrescue -d -b512 of cold /raw;
-#     dd bs=1M of cold /raw with default options and with --readahead 8M; dd bs=1M of warm /raw beside the FUSE
+#     dd bs=1M of cold /raw with default options, --readahead 8M and 0; dd bs=1M of warm /raw beside the FUSE
 #     ceiling (bench/mount-ceiling.ts).
 #   bad areas (BAD_MIB medium, nbdkit log + delay + ddrescue filters, ~3,600 bad sectors in 8 scratch-like
 #     clusters): `blkfs acquire` against ddrescue -d -b512 through nbdfuse: time, device read requests (log
@@ -140,6 +140,10 @@ for _ in $(seq "$REPEAT"); do
   blkfs_mount --readahead 8M >/dev/null
   best dd_cold_ra "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
   blkfs_umount
+
+  blkfs_mount --readahead 0 >/dev/null
+  best dd_cold_ra0 "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
+  blkfs_umount
 done
 rm -f "$T/out.img" "$T/out.map"
 stop_nbdkit
@@ -220,6 +224,8 @@ r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold]}")
 row "dd bs=1M of cold /raw, default options" "${BEST[dd_cold]}" "$SIZE" "${r}x nbdcopy (target >= 0.5: $(verdict "$r" '>=' 0.5))"
 r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold_ra]}")
 row "dd bs=1M of cold /raw, --readahead 8M" "${BEST[dd_cold_ra]}" "$SIZE" "${r}x nbdcopy"
+r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold_ra0]}")
+row "dd bs=1M of cold /raw, --readahead 0" "${BEST[dd_cold_ra0]}" "$SIZE" "${r}x nbdcopy"
 row "FUSE ceiling (fuse-native, memory buffer, dd bs=1M)" "${BEST[ceiling]}" "$SIZE"
 r=$(ratio "${BEST[ceiling]}" "${BEST[dd_warm]}")
 row "dd bs=1M of warm /raw" "${BEST[dd_warm]}" "$SIZE" "${r}x ceiling (target >= 0.8: $(verdict "$r" '>=' 0.8))"
