@@ -3,9 +3,9 @@
 // request; prefetching the sectors just ahead of a detected sequential stream turns that into a few large reads.
 // On by default in `blkfs mount` (DEFAULT_READAHEAD_BYTES) and made safe for fragile media:
 //  - only a reader that continues where its previous read ended gets any (a random reader gets none);
-//  - each stream has ONE prefetch read in flight, growing from 512 KiB to 4 MiB while reads succeed, so nothing
-//    is ever requested past a read that is about to fail;
-//  - a failed prefetch (or one slower than SLOW_READ) marks nothing and makes its region "troubled": no prefetch
+//  - each stream has ONE prefetch read in flight, growing from 512 KiB to half the window (4 MiB at most) while
+//    reads succeed: nothing is requested past a read whose outcome is not known yet;
+//  - a failed prefetch (or one slower than SLOW_READ_MS) marks nothing and makes its region "troubled": no prefetch
 //    starts within a window after it, nor within a window after any sector known to be bad ('-', '*', '/'), until
 //    a reader has gone a window past it. So a bad area is never dragged, and readers narrow errors themselves.
 import { MediaError, SourceLostError } from '../source/block-source';
