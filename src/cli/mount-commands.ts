@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerAcquire } from './acquire';
 import { registerExport } from './export';
+import { registerFiles } from './files';
 import { registerImport } from './import';
 import { registerMount } from './mount';
 import { registerUmount } from './umount';
@@ -14,4 +15,5 @@ export function registerMountCommands(program: Command): void {
   registerAcquire(program);
   registerImport(program);
   registerExport(program);
+  registerFiles(program);
 }

@@ -17,6 +17,8 @@ import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
 import { buildRoot } from './root-views';
+import { liveFileReportFor } from '../files/live-report';
+import { readFilesFirst } from './files-first';
 import { LoggedBlockSource } from '../source/logged-block-source';
 import { MapStatus } from './map-status';
 import type { HttpServer } from './http-server';
@@ -112,6 +114,7 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
+      const files = liveFileReportFor(cache, mountpoint, (m) => log.info(m));
       const mapStatus = new MapStatus(cache);
       let mapfile: WritableMapfileView | undefined;
       const server: ServerInfo = {
@@ -122,7 +125,7 @@ export class MountServer {
         mountpoint,
         log: log.file ?? null,
         http: null,
-        activity: () => ({ acquiring: acquisition.active, driver: mapfile?.driverStatus() ?? null, ...mapStatus.status(), ...archive.status() }),
+        activity: () => ({ acquiring: acquisition.active, driver: mapfile?.driverStatus() ?? null, ...mapStatus.status(), ...archive.status(), ...files.status() }),
       };
       const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m), logger: log });
       const mapfileNode = root.entries().get('mapfile');
@@ -199,6 +202,7 @@ export class MountServer {
       }
     };
     this.log.info(`shutting down (${reason})`);
+    await step('stop the file layout reader', () => liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader());
     await step('unmount', () => this.fuse.unmount());
     if (this.http) await step('stop web page', () => this.http!.close());
     await step('stop acquisition', () => this.acquisition.stop());
@@ -216,6 +220,7 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
+            await liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader(); // our TSK on /raw is no user
             await this.fuse.unmountIfIdle();
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;
@@ -227,6 +232,7 @@ export class MountServer {
         conn.send({ type: 'done' });
         return;
       case 'acquire':
+        if (!(await readFilesFirst(liveFileReportFor(this.cache, this.info.mountpoint), req.files, conn))) return;
         return this.acquire(conn);
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
