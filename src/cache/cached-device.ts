@@ -158,6 +158,15 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return { bytes: at - offset };
   }
 
+  /**
+   * No new readahead until the returned function is called (e.g. while an acquisition reads the filesystem metadata
+   * first: its reader's order is the point). Prefetches already started finish.
+   */
+  suspendReadahead(): () => void {
+    if (!this.readahead) return () => {};
+    return this.readahead.suspend();
+  }
+
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */
   async readCachedBytes(offset: number, length: number): Promise<Buffer> {
     const ss = this.sectorSize;

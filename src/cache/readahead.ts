@@ -133,6 +133,19 @@ export class Readahead {
     this.firstChunkSectors = Math.max(1, Math.min(this.maxChunkSectors, Math.floor(FIRST_CHUNK_BYTES / this.sectorSize)));
   }
 
+  /** suspend() calls not yet resumed: no prefetch starts meanwhile. */
+  private suspended = 0;
+
+  /** No new prefetch until the returned function is called (once). */
+  suspend(): () => void {
+    this.suspended++;
+    let resumed = false;
+    return () => {
+      if (!resumed) this.suspended--;
+      resumed = true;
+    };
+  }
+
   /** A foreground read of bytes [offset, end) starts: if it continues a stream, prefetch ahead of it. */
   noteRead(offset: number, end: number): void {
     const stream = this.streams.note(offset, end);
@@ -163,7 +176,7 @@ export class Readahead {
    */
   private pump(stream: ReadStream): void {
     const { store } = this.cache;
-    if (stream.busy || this.cache.closing() || store.persistFailed) return;
+    if (stream.busy || this.suspended > 0 || this.cache.closing() || store.persistFailed) return;
     const readerEnd = Math.ceil(stream.endByte / this.sectorSize);
     if (readerEnd < stream.pausedUntil) return;
     const windowEnd = Math.min(this.cache.map.sectorCount, readerEnd + this.windowSectors);

@@ -154,6 +154,20 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     expect(src.stats().reads).to.equal(0);
   });
 
+  it('suspendReadahead(): nothing is prefetched until resumed (the files-first phase reads in its own order)', async () => {
+    const img = patternBuffer(8 * MiB);
+    const src = new MemorySource(img);
+    const dev = await openDev(src, { readaheadBytes: MiB });
+    const resume = dev.suspendReadahead();
+    await readSequentially(dev, 0, 2 * MiB);
+    await dev.flush();
+    expect(dev.status().prefetchReads, 'suspended').to.equal(0);
+    resume();
+    await readSequentially(dev, 2 * MiB, 4 * MiB);
+    await dev.flush();
+    expect(dev.status().prefetchReads, 'resumed').to.be.above(0);
+  });
+
   it('a random reader gets no readahead', async () => {
     const img = patternBuffer(16 * MiB);
     const src = new MemorySource(img);
