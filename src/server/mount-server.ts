@@ -254,7 +254,11 @@ export class MountServer {
   }
 
   private async acquire(conn: ControlConnection): Promise<void> {
-    if (this.stopping) throw new Error('the server is shutting down');
+    if (this.stopping) {
+      // Unmounted while the metadata was read first (or just before): the client says the mount went away.
+      conn.send({ type: 'done', result: { aborted: true } });
+      return;
+    }
     const { result, detach } = this.acquisition.join();
     conn.onRequest((r) => r.cmd === 'cancel' && detach());
     void conn.closed.then(detach);

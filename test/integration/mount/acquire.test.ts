@@ -122,6 +122,7 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
 
     // An unmount under a running acquire is not a success: exit 2, saying how to resume.
     const again = start(process.execPath, [MAIN_JS, 'acquire', '-q', mnt]);
+    while (!(await readStatus(mnt)).acquiring) await sleep(20); // its passes run (the progress alone may predate it)
     await waitForProgress(mnt, 0.5);
     await umount(mnt);
     const cut = await again.result;
