@@ -25,6 +25,9 @@ import { RateMeter } from './rate-meter';
 import { MAX_READAHEAD_BYTES, ReadStream, StreamTable, planSpan, prefetchChunkBytes } from './readahead';
 import { Flight, FlightHandle, InflightRanges } from './single-flight';
 import { StateStore } from './state-store';
+import { FixityLedger, FixityStatus } from './fixity';
+import { readSamples, spreadSampleSectors } from './medium-identity';
+import { checkDataFileIntact } from './data-file-check';
 
 export type { Priority } from './priority-scheduler';
 export { MAX_READAHEAD_BYTES } from './readahead';
@@ -52,6 +55,12 @@ export interface CachedDeviceOptions {
    * up to this many untried bytes past its request prefetched at background priority (see prefetch()).
    */
   readaheadBytes?: number;
+  /**
+   * On creation also read SAMPLE_COUNT single sectors spread over the whole medium (stored like any read) and use
+   * them to identify it later, so two discs with equal first 64 KiB are told apart (medium-identity.ts). The mount
+   * server turns it on; off by default so library users and tests read only what they ask for.
+   */
+  spreadSamples?: boolean;
 }
 
 export interface RangeRead {
@@ -91,6 +100,8 @@ export interface CacheStatus {
   /** What opening read from the medium only to check its identity. */
   identityProbe: IdentityProbe;
   retries: number;
+  /** Checksums of the stored chunks: checked on first serve and by blkfs verify. */
+  fixity: FixityStatus;
 }
 
 /** A state change produced by a device read (or a decision, like marking a trimmed middle '/'). */
@@ -154,6 +165,8 @@ export class CachedDevice {
   /** A commit failure no caller saw yet (its readers were answered before it): reported by flush()/close(). */
   private deferredCommitError: unknown;
   identityProbe: IdentityProbe = { method: 'created', sectors: 0, bytes: 0 };
+  /** CRC-32 per stored chunk (see fixity.ts). */
+  readonly fixity: FixityLedger;
 
   private constructor(
     readonly cacheDir: string,
@@ -184,6 +197,11 @@ export class CachedDevice {
       const chunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(ra, this.maxReadSectors * this.sectorSize) / this.sectorSize));
       this.readahead = { windowSectors, chunkSectors, streams: new StreamTable() };
     }
+    this.fixity = FixityLedger.open(store.database(), {
+      sectorSize: this.sectorSize,
+      size: this.size,
+      readData: (o, l) => this.data.read(o, l),
+    });
     const saved = store.getSetting('acquire.progress');
     if (saved) this.progress = JSON.parse(saved) as { phase: MapfilePhase; pass: number; currentPos: number };
   }
@@ -237,6 +255,7 @@ export class CachedDevice {
       const sectorCount = Math.ceil(src.size / src.sectorSize);
       const map = store.loadSectorMap(sectorCount);
       const tries = store.loadRetryCounts(sectorCount);
+      checkDataFileIntact(dir, path.join(dir, DATA_FILE), map, src.sectorSize, src.size);
       data = await DataFile.open(path.join(dir, DATA_FILE), src.size);
       const dataFile = data;
       let probe: IdentityProbe;
@@ -284,6 +303,8 @@ export class CachedDevice {
     const window = await readWindow(src, tally);
     const fingerprint = fingerprintOf(src.size, ss, window);
     const probeSectors = chooseProbeSectors(window, ss);
+    // Samples spread over the whole medium: two discs from one template differ somewhere past the first 64 KiB.
+    const samples = opts.spreadSamples ? await readSamples(src, spreadSampleSectors(src.size, ss), tally) : new Map<number, Buffer | null>();
     const cacheDir = dir ?? freshDir(root as string, cacheDirName(fingerprint, src.size));
     fs.mkdirSync(cacheDir, { recursive: true });
     const store = StateStore.open(path.join(cacheDir, STATE_FILE), cacheDir);
@@ -292,15 +313,30 @@ export class CachedDevice {
       data = await DataFile.open(path.join(cacheDir, DATA_FILE), src.size);
       const sectorCount = Math.ceil(src.size / ss);
       const map = new SectorMap(sectorCount);
+      const stored: [number, Buffer][] = [];
       for (let i = 0; i < window.length; i++) {
         const buf = window[i];
-        if (buf) await data.write(i * ss, buf);
+        if (buf) {
+          await data.write(i * ss, buf);
+          stored.push([i, buf]);
+        }
         map.set(i, 1, buf ? '+' : '-');
+      }
+      for (const [s, buf] of samples) {
+        if (buf) {
+          await data.write(s * ss, buf);
+          stored.push([s, buf]);
+          probeSectors.push(s);
+        }
+        map.set(s, 1, buf ? '+' : '-');
       }
       await data.sync();
       store.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
       writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
       const dev = new CachedDevice(cacheDir, src, store, data, map, new RunLengthMap<number>(sectorCount, 0), opts, tally);
+      store.transaction(() => {
+        for (const [s, buf] of stored) dev.fixity.record(s, 1, buf);
+      });
       dev.identityProbe = { method: 'created', sectors: 0, bytes: 0 };
       return dev;
     } catch (e) {
@@ -352,6 +388,7 @@ export class CachedDevice {
       const runEnd = run.start + run.count;
       if (run.status === '+') {
         const upTo = Math.min(end, runEnd * ss);
+        await this.fixity.checkBeforeServe(s, Math.ceil(upTo / ss));
         await this.readCachedInto(target, at - offset, at, upTo - at);
         at = upTo;
         continue;
@@ -728,6 +765,7 @@ export class CachedDevice {
     const dirty: [number, number][] = [];
     const dirtyTries: [number, number][] = [];
     const cached: [number, number][] = [];
+    const chunks: [number, number, Buffer][] = [];
     for (const o of outcomes) {
       for (const r of this.map.runs(o.start, o.count)) {
         if (o.status === '+' ? r.status === '+' : r.status !== (o.from ?? r.status) || r.status === '+') continue;
@@ -735,6 +773,10 @@ export class CachedDevice {
         this.map.set(r.start, r.count, o.status);
         dirty.push([r.start, r.start + r.count]);
         if (o.status === '+') cached.push([r.start, r.start + r.count]);
+        if (o.status === '+' && o.data) {
+          const at = (r.start - o.start) * this.sectorSize;
+          chunks.push([r.start, r.count, o.data.subarray(at, Math.min(o.data.length, at + r.count * this.sectorSize))]);
+        }
       }
       if (o.retried && o.status === '-') {
         for (const r of this.tries.runs(o.start, o.count)) {
@@ -747,6 +789,7 @@ export class CachedDevice {
     try {
       this.store.transaction(() => {
         this.store.persistRuns(this.map, dirty, this.tries, dirtyTries);
+        for (const [start, count, bytes] of chunks) this.fixity.record(start, count, bytes);
         if (this.progressDirty && this.progress) this.store.setSetting('acquire.progress', JSON.stringify(this.progress));
       });
       this.progressDirty = false;
@@ -876,6 +919,7 @@ export class CachedDevice {
       currentPos: line.currentPos,
       identityProbe: { ...this.identityProbe },
       retries: this.retries,
+      fixity: this.fixity.status(),
     };
   }
 
@@ -890,6 +934,16 @@ export class CachedDevice {
   onSectorsCached(listener: (offset: number, length: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Sectors compared with the medium to identify it again (the first 64 KiB's probes and the spread samples). */
+  identitySamples(): number[] {
+    return this.store.identity()?.probeSectors ?? [];
+  }
+
+  /** Checks every stored byte against its checksum (blkfs verify on a mounted cache). */
+  verifyFixity(onProgress?: (done: number, total: number) => void) {
+    return this.fixity.verifyAll(this.map.extents(), onProgress);
   }
 
   /** Key/value settings kept with the cache (e.g. SBX UID and times for /sbx/). */
@@ -984,6 +1038,7 @@ export class CachedDevice {
     const s0 = Math.floor(offset / ss);
     const s1 = Math.ceil((offset + length) / ss);
     for (const r of this.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
+    await this.fixity.checkBeforeServe(s0, s1);
     const buf = Buffer.allocUnsafe(length);
     await this.readCachedInto(buf, 0, offset, length);
     return buf;
