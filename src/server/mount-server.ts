@@ -1,21 +1,17 @@
 // The foreground server behind `blkfs mount`: source (nbdkit + NBD client) → cache → views → FUSE, plus the
 // control socket. Started directly with -f, or in a detached child by the background mount.
 import * as path from 'path';
-import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { parseSourceArg } from '../source/source-spec';
-import { BlockSource } from '../source/block-source';
-import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
-import { MapfileView } from '../views/mapfile-view';
-import { RawView } from '../views/raw-view';
-import { StatusView } from '../views/status-view';
-import { StaticDirectory } from '../views/view';
-import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
-import { AcquisitionRunner } from './acquisition-runner';
+import { DirectoryView, Node } from '../views/view';
+import { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { ControlConnection, ControlServer } from './control-server';
 import { ControlRequest, controlSocketPath } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
+import { MediumStack, StackOptions } from './medium-stack';
+
+export { stableIdentityOf } from './medium-stack';
 
 export interface MountServerOptions {
   source: string;
@@ -47,22 +43,38 @@ export interface ReadyInfo {
 
 const PROGRESS_INTERVAL_MS = 250;
 
+/** The mount root: the views of the medium being served now (replaced when the drive gets another disc). */
+class CurrentMediumRoot implements DirectoryView {
+  readonly kind = 'directory';
+  constructor(public stack: MediumStack) {}
+  entries(): ReadonlyMap<string, Node> {
+    return this.stack.root.entries();
+  }
+}
+
 export class MountServer {
   private stopping: Promise<void> | undefined;
   private resolveExit!: (code: number) => void;
   /** Resolves with the process exit code once the server has shut down. */
   readonly exited = new Promise<number>((r) => (this.resolveExit = r));
+  private switching: Promise<void> | undefined;
 
   private constructor(
     readonly info: ReadyInfo,
     private readonly log: Log,
-    private readonly source: BlockSource,
-    private readonly cache: CachedDevice,
+    private readonly root: CurrentMediumRoot,
+    private readonly stackOptions: StackOptions,
     private readonly fuse: FuseMount,
     private readonly control: ControlServer,
-    private readonly acquisition: AcquisitionRunner,
-    private readonly archive: { close(): Promise<void> },
   ) {}
+
+  private get stack(): MediumStack {
+    return this.root.stack;
+  }
+
+  private get cache() {
+    return this.root.stack.cache;
+  }
 
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
   static async start(opts: MountServerOptions): Promise<MountServer> {
@@ -70,25 +82,30 @@ export class MountServer {
     const spec = parseSourceArg(opts.source);
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
+    let server: MountServer | undefined;
     try {
-      const source = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
-      undo.push(() => source.close());
-      const cache = await CachedDevice.open({
+      const controlSocket = controlSocketPath(process.pid);
+      const stackOptions: StackOptions = {
+        spec,
+        sourceArg: opts.source,
+        mountpoint,
         cacheDir: opts.cacheDir,
-        source,
+        blockSize: opts.blockSize,
         retries: opts.retries,
         readaheadBytes: opts.readaheadBytes,
-        stableIdentity: stableIdentityOf(source),
-      });
-      undo.unshift(() => cache.close());
+        nbdkitFilters: opts.nbdkitFilters,
+        nbdkitArgs: opts.nbdkitArgs,
+        archive: opts.archive,
+        controlSocket,
+        log,
+        onOtherMedium: (old) => void server?.followDrive(old),
+      };
+      const stack = await MediumStack.open(stackOptions);
+      undo.push(() => stack.close(async (_w, fn) => void (await fn())));
+      const cache = stack.cache;
       if (opts.logToCacheDir) log.toFile(path.join(cache.cacheDir, 'mount.log'));
       log.info(`serving ${opts.source} (${cache.size} bytes, ${cache.sectorSize}-byte sectors) on ${mountpoint}, cache ${cache.cacheDir}`);
-
-      const acquisition = new AcquisitionRunner(cache);
-      // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
-      const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
-      undo.unshift(() => archive.close());
-      const controlSocket = controlSocketPath(process.pid);
+      const root = new CurrentMediumRoot(stack);
       const info: ReadyInfo = {
         pid: process.pid,
         mountpoint,
@@ -97,24 +114,7 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
-      const root = new StaticDirectory()
-        .add('raw', new RawView(cache))
-        .add('mapfile', new MapfileView(cache))
-        .add('sbx', archive.sbx)
-        .add('rescued', archive.rescued)
-        .add(
-          'status',
-          new StatusView(cache, {
-            pid: process.pid,
-            controlSocket,
-            cacheDir: cache.cacheDir,
-            source: opts.source,
-            mountpoint,
-            activity: () => ({ acquiring: acquisition.active, ...archive.status() }),
-          }),
-        );
 
-      let server: MountServer | undefined;
       const control = await ControlServer.listen(
         controlSocket,
         (req, conn) => {
@@ -127,7 +127,7 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, source, cache, fuse, control, acquisition, archive);
+      server = new MountServer(info, log, root, stackOptions, fuse, control);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
         void server!.shutdown('external unmount');
@@ -137,6 +137,41 @@ export class MountServer {
       for (const step of undo) await step().catch((e: unknown) => log.error('cleanup after failed start', e));
       throw err;
     }
+  }
+
+  /**
+   * Follow the drive: another medium was identified where `old`'s was. Its cache is opened (found among the
+   * per-medium caches, or created), the mount root switches to it, and `old` is closed (its cache kept intact).
+   * Until the new stack is ready, `old` refuses every read (its source is in 'changed').
+   */
+  private followDrive(old: MediumStack): Promise<void> {
+    const run = async () => {
+      if (this.stopping || this.stack !== old) return;
+      let next: MediumStack;
+      try {
+        next = await MediumStack.open(this.stackOptions);
+      } catch (err) {
+        this.log.error('medium: cannot open the new medium (still refusing reads; will retry when the drive changes)', err);
+        old.follower.resume();
+        return;
+      }
+      if (this.stopping) {
+        await next.close(async (_w, fn) => void (await fn().catch(() => undefined)));
+        return;
+      }
+      this.root.stack = next;
+      this.info.cacheDir = next.cache.cacheDir;
+      this.log.info(`medium: now serving ${next.cache.size} bytes from cache ${next.cache.cacheDir}`);
+      await old.close(async (what, fn) => {
+        try {
+          await fn();
+        } catch (err) {
+          this.log.error(`closing the previous medium: ${what} failed`, err);
+        }
+      });
+    };
+    this.switching = (this.switching ?? Promise.resolve()).then(run, run);
+    return this.switching;
   }
 
   /** Signals end the server like `blkfs umount`. */
@@ -155,6 +190,9 @@ export class MountServer {
     return this.stopping;
   }
 
+  /** The exit code shutdown ended with (2 when a step failed, e.g. the final flush). */
+  private shutdownCode = 0;
+
   private async doShutdown(reason: string, exitCode: number): Promise<void> {
     let code = exitCode;
     const step = async (what: string, fn: () => Promise<unknown>) => {
@@ -167,11 +205,9 @@ export class MountServer {
     };
     this.log.info(`shutting down (${reason})`);
     await step('unmount', () => this.fuse.unmount());
-    await step('stop acquisition', () => this.acquisition.stop());
-    await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
-    await step('flush cache', () => this.cache.flush());
-    await step('close cache', () => this.cache.close());
-    await step('stop source', () => this.source.close());
+    await this.switching?.catch(() => undefined);
+    await this.stack.close(step);
+    this.shutdownCode = code;
     await step('close control socket', () => this.control.close());
     this.log.info(`stopped (exit ${code})`);
     this.resolveExit(code);
@@ -190,7 +226,9 @@ export class MountServer {
           }
         }
         await this.shutdown('blkfs umount');
-        conn.send({ type: 'done' });
+        // The client exits 2 when the final flush (or any other shutdown step) failed: its data is at stake.
+        if (this.shutdownCode !== 0) conn.send({ type: 'error', message: 'shutdown failed: the cache state may not be fully saved (see the mount log)', exitCode: 2 });
+        else conn.send({ type: 'done' });
         return;
       case 'acquire':
         return this.acquire(conn);
@@ -207,7 +245,7 @@ export class MountServer {
 
   private async acquire(conn: ControlConnection): Promise<void> {
     if (this.stopping) throw new Error('the server is shutting down');
-    const { result, detach } = this.acquisition.join();
+    const { result, detach } = this.stack.acquisition.join();
     conn.onRequest((r) => r.cmd === 'cancel' && detach());
     void conn.closed.then(detach);
     const progress = () => {
@@ -231,10 +269,4 @@ export class MountServer {
       detach();
     }
   }
-}
-
-/** An image file that has not changed (same inode, size and mtime) needs no identity probe on remount. */
-export function stableIdentityOf(source: BlockSource): string | undefined {
-  const h = source.identityHint;
-  return h?.kind === 'file' ? `file:${h.dev}:${h.ino}:${source.size}:${h.mtimeMs}` : undefined;
 }

@@ -39,15 +39,21 @@ function readTrim(file: string): string | undefined {
   }
 }
 
-/** A function computing the current token of a file or device source (a few small sysfs reads or one stat). */
-export function tokenReader(spec: SourceSpec): () => MediumToken {
+/** The medium in the drive now: its token and, when known without reading it, its size in bytes. */
+export interface MediumLook {
+  token: MediumToken;
+  size?: number;
+}
+
+/** A function looking at the drive of a file or device source (a few small sysfs reads or one stat). */
+export function mediumLooker(spec: SourceSpec): () => MediumLook {
   if (spec.kind === 'file') {
     return () => {
       try {
         const st = fs.statSync(spec.path);
-        return `file:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+        return { token: `file:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`, size: st.size };
       } catch {
-        return null;
+        return { token: null };
       }
     };
   }
@@ -56,11 +62,11 @@ export function tokenReader(spec: SourceSpec): () => MediumToken {
     try {
       sys = sysfsDir(spec.path);
     } catch {
-      return () => null;
+      return () => ({ token: null });
     }
     return () => {
       const size = readTrim(path.join(sys, 'size'));
-      if (size === undefined || size === '0') return null;
+      if (size === undefined || size === '0') return { token: null };
       let token = `dev:${size}`;
       const backing = readTrim(path.join(sys, 'loop', 'backing_file'));
       if (backing !== undefined) {
@@ -73,12 +79,12 @@ export function tokenReader(spec: SourceSpec): () => MediumToken {
         }
         token += `:loop:${backing}:${ino}`;
       } else if (fs.existsSync(path.join(sys, 'loop'))) {
-        return null; // a loop device with nothing attached
+        return { token: null }; // a loop device with nothing attached
       }
-      return token;
+      return { token, size: Number(size) * 512 }; // sysfs counts 512-byte units whatever the sector size
     };
   }
-  return () => 'nbd';
+  return () => ({ token: 'nbd' });
 }
 
 export type MediumState = 'present' | 'changed' | 'absent';
@@ -106,6 +112,8 @@ export interface MediumWatchStatus {
 export class GuardedSource implements BlockSource {
   private state: MediumState = 'present';
   private token: MediumToken;
+  /** Lost/reconnected events of the connection so far: part of the token (each reconnect may reach another disc). */
+  private epoch = 0;
   /** Bumped on every change: a read whose generation moved while it ran is discarded. */
   private generation = 0;
   private timer?: NodeJS.Timeout;
@@ -115,13 +123,16 @@ export class GuardedSource implements BlockSource {
 
   constructor(
     readonly inner: BlockSource,
-    private readonly readToken: () => MediumToken,
+    private readonly look: () => MediumLook,
     private readonly name: string,
   ) {
-    this.token = readToken();
+    this.token = this.mediumToken();
     this.info = { state: 'present', changes: 0, refusedReads: 0, since: new Date().toISOString(), message: `medium ${name} present` };
     // An NBD connection that dropped may come back to another disc: each loss or reconnect is a change.
-    this.unsubscribe = inner.onEvent?.((e: SourceEvent) => this.changed(e.type === 'lost' ? e.message : `${e.message}: identifying the medium again`, 'changed'));
+    this.unsubscribe = inner.onEvent?.((e: SourceEvent) => {
+      this.epoch++;
+      this.changed(e.type === 'lost' ? e.message : `${e.message}: identifying the medium again`, 'changed');
+    });
   }
 
   get size(): number {
@@ -154,21 +165,27 @@ export class GuardedSource implements BlockSource {
     return this.state;
   }
 
-  /** The token right now (for the server, to see whether a medium is in the drive). */
-  peekToken(): MediumToken {
-    return this.readToken();
+  /** The token right now (null: no medium in the drive). */
+  mediumToken(): MediumToken {
+    const t = this.look().token;
+    return t === null ? null : `${t}#${this.epoch}`;
+  }
+
+  /** The size of the medium in the drive now, when the drive tells it without a read (else the connection's). */
+  mediumSize(): number {
+    return this.look().size ?? this.inner.size;
   }
 
   /** Compares the token now with the accepted one; a difference is a change. */
   poll(): void {
     if (this.state !== 'present') return;
-    const now = this.readToken();
+    const now = this.mediumToken();
     if (now !== this.token) this.changed(now === null ? `medium ${this.name} removed` : `medium in ${this.name} changed`, now === null ? 'absent' : 'changed');
   }
 
   /** The medium in the drive was identified as the one being served: answer reads again. */
   accept(message: string): void {
-    this.token = this.readToken();
+    this.token = this.mediumToken();
     this.state = 'present';
     Object.assign(this.info, { state: 'present', since: new Date().toISOString(), message });
     this.emit({ state: 'present', message });
@@ -178,6 +195,7 @@ export class GuardedSource implements BlockSource {
   changed(message: string, state: 'changed' | 'absent'): void {
     this.generation++;
     if (this.state === 'present') this.info.changes++;
+    else if (this.state === state && this.info.message === message) return;
     this.state = state;
     Object.assign(this.info, { state, since: new Date().toISOString(), message });
     this.emit({ state, message });

@@ -1,0 +1,115 @@
+// Everything the mount serves for ONE medium: its guarded source, its cache, its views. When the drive gets
+// another disc and caches follow the drive, the server builds a new stack for it and retires this one: one
+// cache never sees another medium's bytes.
+import { openBlockSource } from '../source/nbd/nbd-block-source';
+import { SourceSpec } from '../source/source-spec';
+import { BlockSource } from '../source/block-source';
+import { GuardedSource, mediumLooker } from '../source/medium-watch';
+import { CachedDevice } from '../cache/cached-device';
+import { MapfileView } from '../views/mapfile-view';
+import { RawView } from '../views/raw-view';
+import { StatusView } from '../views/status-view';
+import { StaticDirectory } from '../views/view';
+import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
+import { AcquisitionRunner } from './acquisition-runner';
+import { MediumFollower } from './medium-follower';
+import { Log } from './log';
+
+export interface StackOptions {
+  spec: SourceSpec;
+  /** The SOURCE argument as given (for messages and the SBX file name). */
+  sourceArg: string;
+  mountpoint: string;
+  cacheDir?: string;
+  blockSize?: number;
+  retries?: number;
+  readaheadBytes?: number;
+  nbdkitFilters?: string[];
+  nbdkitArgs?: string[];
+  archive?: ArchiveViewOptions;
+  controlSocket: string;
+  log: Log;
+  /** Medium poll interval (default 1 s). */
+  watchIntervalMs?: number;
+  /** Another medium was identified in the drive and caches follow the drive: the server replaces this stack. */
+  onOtherMedium: (stack: MediumStack) => void;
+}
+
+export class MediumStack {
+  private constructor(
+    readonly source: GuardedSource,
+    readonly cache: CachedDevice,
+    readonly acquisition: AcquisitionRunner,
+    readonly archive: { close(): Promise<void> },
+    readonly root: StaticDirectory,
+    readonly follower: MediumFollower,
+  ) {}
+
+  static async open(opts: StackOptions): Promise<MediumStack> {
+    const { log } = opts;
+    const undo: Array<() => Promise<unknown>> = [];
+    try {
+      const inner = await openBlockSource(opts.spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
+      const name = opts.spec.kind === 'nbd' ? opts.sourceArg : opts.spec.path;
+      const source = new GuardedSource(inner, mediumLooker(opts.spec), name);
+      undo.push(() => source.close());
+      const cache = await CachedDevice.open({
+        cacheDir: opts.cacheDir,
+        source,
+        retries: opts.retries,
+        readaheadBytes: opts.readaheadBytes,
+        stableIdentity: stableIdentityOf(inner),
+        spreadSamples: true,
+      });
+      undo.unshift(() => cache.close());
+      const acquisition = new AcquisitionRunner(cache);
+      // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
+      const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.sourceArg, log: (m) => log.info(m) });
+      undo.unshift(() => archive.close());
+      const follower = new MediumFollower(source, cache, {
+        follow: opts.cacheDir === undefined,
+        log,
+        onOtherMedium: () => opts.onOtherMedium(stack),
+      });
+      const root = new StaticDirectory()
+        .add('raw', new RawView(cache))
+        .add('mapfile', new MapfileView(cache))
+        .add('sbx', archive.sbx)
+        .add('rescued', archive.rescued)
+        .add(
+          'status',
+          new StatusView(cache, {
+            pid: process.pid,
+            controlSocket: opts.controlSocket,
+            cacheDir: cache.cacheDir,
+            source: opts.sourceArg,
+            mountpoint: opts.mountpoint,
+            activity: () => ({ acquiring: acquisition.active, ...archive.status(), medium: follower.status() }),
+          }),
+        );
+      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower);
+      source.watch(opts.watchIntervalMs ?? 1000);
+      follower.start(opts.watchIntervalMs ?? 1000);
+      return stack;
+    } catch (err) {
+      for (const step of undo) await step().catch((e: unknown) => log.error('cleanup after failed start', e));
+      throw err;
+    }
+  }
+
+  /** Stops the follower and acquisition, flushes and closes the cache, stops the source. Collects failures. */
+  async close(step: (what: string, fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+    this.follower.stop();
+    await step('stop acquisition', () => this.acquisition.stop());
+    await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
+    await step('flush cache', () => this.cache.flush());
+    await step('close cache', () => this.cache.close());
+    await step('stop source', () => this.source.close());
+  }
+}
+
+/** An image file that has not changed (same inode, size and mtime) needs no identity probe on remount. */
+export function stableIdentityOf(source: BlockSource): string | undefined {
+  const h = source.identityHint;
+  return h?.kind === 'file' ? `file:${h.dev}:${h.ino}:${source.size}:${h.mtimeMs}` : undefined;
+}
