@@ -5,6 +5,7 @@ import { registerExport } from './export';
 import { registerImport } from './import';
 import { registerMount } from './mount';
 import { registerUmount } from './umount';
+import { registerVerify } from './verify';
 import { addArchiveOptions } from './archive-options';
 
 export function registerMountCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerMountCommands(program: Command): void {
   registerAcquire(program);
   registerImport(program);
   registerExport(program);
+  registerVerify(program);
 }

@@ -7,7 +7,9 @@ export type ControlRequest =
   | { cmd: 'acquire' }
   /** Stops the acquisition this connection started or joined (Ctrl-C in `blkfs acquire`). */
   | { cmd: 'cancel' }
-  | { cmd: 'export'; image: string; mapfile: string };
+  | { cmd: 'export'; image: string; mapfile: string }
+  /** blkfs verify MOUNTPOINT: every cached byte against its checksum, progress then the report. */
+  | { cmd: 'verify' };
 
 export type ControlReply =
   | { type: 'progress'; bytesDone: number; bytesTotal: number; phase?: string; pass?: number; currentPos?: number }

@@ -238,6 +238,19 @@ export class MountServer {
         conn.send({ type: 'done', result });
         return;
       }
+      case 'verify': {
+        const cache = this.cache;
+        let last = 0;
+        const result = await cache.verifyFixity((done, total) => {
+          if (Date.now() - last < PROGRESS_INTERVAL_MS && done < total) return;
+          last = Date.now();
+          conn.send({ type: 'progress', bytesDone: done, bytesTotal: total });
+        });
+        if (result.damaged.length > 0) this.log.error(`verify: ${result.damagedBytes} damaged bytes in ${cache.cacheDir}: ${JSON.stringify(result.damaged)}`);
+        else this.log.info(`verify: ${result.checkedBytes} bytes clean`);
+        conn.send({ type: 'done', result });
+        return;
+      }
       default:
         conn.send({ type: 'error', message: `unknown control request ${JSON.stringify(req)}`, exitCode: 1 });
     }

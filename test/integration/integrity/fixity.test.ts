@@ -1,0 +1,139 @@
+// Issue 8, reproduction 3: a damaged, truncated or missing data file is never served. blkfs verify finds each
+// case and names the ranges (exit 2); a mount refuses a cache whose data file lost rescued bytes (exit 2, how
+// much and how to go on); --forget-damaged marks them unread and the next mount reads them from the medium again.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
+import { expectCacheFaithful, readOutcome, readRange, templateTwins } from './cache-truth';
+
+const SIZE = 2 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+interface Damage {
+  offset: number;
+  length: number;
+  reason: string;
+}
+
+describe('integrity: fixity of the cache (CRC-32 per stored chunk, blkfs verify)', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let A: Buffer;
+  let img: string;
+  let cache: string;
+  let mnt: string;
+
+  /** Mounts A with --cache, reads all of /raw (so every sector is '+'), unmounts. */
+  async function fillCache(): Promise<void> {
+    await mount(img, mnt, ['--cache', cache]);
+    expect((await readRange(path.join(mnt, 'raw'), 0, SIZE)).equals(A)).to.equal(true);
+    const r = await blkfs(['umount', mnt]);
+    expect(r.code, r.stderr).to.equal(0);
+  }
+
+  async function verifyJson(args: string[]): Promise<{ code: number | null; report: { damaged: Damage[]; clean: boolean; checkedBytes: number } }> {
+    const r = await blkfs(['verify', ...args, '--json']);
+    return { code: r.code, report: JSON.parse(r.stdout) };
+  }
+
+  beforeEach(async () => {
+    tmp = tempDir('fixity');
+    A = templateTwins(SIZE, 0, 3).a;
+    img = path.join(tmp, 'A.img');
+    fs.writeFileSync(img, A);
+    cache = path.join(tmp, 'cache');
+    mnt = path.join(tmp, 'mnt');
+    await fillCache();
+  });
+
+  afterEach(async () => {
+    await cleanup();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a clean cache verifies clean (exit 0), offline and mounted, and /status shows the last verification', async () => {
+    const off = await verifyJson(['--cache', cache]);
+    expect(off.code).to.equal(0);
+    expect(off.report.clean).to.equal(true);
+    expect(off.report.checkedBytes).to.equal(SIZE);
+    await mount(img, mnt, ['--cache', cache]);
+    const on = await verifyJson([mnt]);
+    expect(on.code).to.equal(0);
+    expect(on.report.checkedBytes).to.equal(SIZE);
+    const st = (await readStatus(mnt)) as unknown as { fixity: { lastVerification: { at: string; damagedBytes: number } } };
+    expect(st.fixity.lastVerification.damagedBytes).to.equal(0);
+    expect(Date.parse(st.fixity.lastVerification.at)).to.be.greaterThan(Date.now() - 60_000);
+  });
+
+  it('a flipped byte: never served (EIO), counted in /status, named by verify (exit 2), re-read after --forget-damaged', async () => {
+    const at = MiB + 12345;
+    const fd = fs.openSync(path.join(cache, 'data.img'), 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, at);
+    b[0] ^= 0x01;
+    fs.writeSync(fd, b, 0, 1, at);
+    fs.closeSync(fd);
+
+    const off = await verifyJson(['--cache', cache]);
+    expect(off.code).to.equal(2);
+    expect(off.report.damaged).to.have.length(1);
+    const d = off.report.damaged[0];
+    expect(d.reason).to.equal('checksum');
+    expect(d.offset).to.be.at.most(at);
+    expect(d.offset + d.length).to.be.greaterThan(at);
+
+    await mount(img, mnt, ['--cache', cache]);
+    const raw = path.join(mnt, 'raw');
+    expect(await readOutcome(raw, at - 100, 200), 'the damaged chunk is not served').to.equal('EIO');
+    expect((await readRange(raw, 0, 4096)).equals(A.subarray(0, 4096)), 'the rest is').to.equal(true);
+    const st = (await readStatus(mnt)) as unknown as { fixity: { damagedChunks: number } };
+    expect(st.fixity.damagedChunks).to.equal(1);
+    const human = await blkfs(['verify', mnt, '-q']);
+    expect(human.code).to.equal(2);
+    expect(human.stderr).to.contain(`damaged: bytes ${d.offset}..${d.offset + d.length}`);
+    expect((await blkfs(['umount', mnt])).code).to.equal(0);
+
+    const forget = await blkfs(['verify', '--cache', cache, '--forget-damaged', '-q']);
+    expect(forget.code, forget.stderr).to.equal(0);
+    expect(forget.stderr).to.match(/marked unread/);
+    await mount(img, mnt, ['--cache', cache]);
+    expect((await readRange(raw, 0, SIZE)).equals(A), 'read again from the medium').to.equal(true);
+    expect((await blkfs(['umount', mnt])).code).to.equal(0);
+    expect(expectCacheFaithful(cache, A)).to.equal(SIZE);
+    expect((await blkfs(['verify', '--cache', cache, '-q'])).code).to.equal(0);
+  });
+
+  it('a truncated data file: mount refuses (exit 2, how much is gone, how to go on); verify names the range', async () => {
+    fs.truncateSync(path.join(cache, 'data.img'), MiB);
+    const m = await blkfs(['mount', img, mnt, '--cache', cache]);
+    expect(m.code).to.equal(2);
+    expect(m.stderr).to.match(/truncated to 1048576 of 2097152 bytes: 1048576 bytes of rescued data/);
+    expect(m.stderr).to.contain('--forget-damaged');
+    const v = await verifyJson(['--cache', cache]);
+    expect(v.code).to.equal(2);
+    expect(v.report.damaged.reduce((n, x) => n + x.length, 0)).to.equal(MiB);
+    expect(v.report.damaged[0].offset).to.equal(MiB);
+    expect((await blkfs(['verify', '--cache', cache, '--forget-damaged', '-q'])).code).to.equal(0);
+    await mount(img, mnt, ['--cache', cache]);
+    expect((await readRange(path.join(mnt, 'raw'), 0, SIZE)).equals(A)).to.equal(true);
+    expect((await blkfs(['umount', mnt])).code).to.equal(0);
+    expect(expectCacheFaithful(cache, A)).to.equal(SIZE);
+  });
+
+  it('a missing data file: mount refuses (exit 2) instead of serving zeros; verify names every range', async () => {
+    fs.rmSync(path.join(cache, 'data.img'));
+    const m = await blkfs(['mount', img, mnt, '--cache', cache]);
+    expect(m.code).to.equal(2);
+    expect(m.stderr).to.match(/data file .* is missing: 2097152 bytes of rescued data/);
+    const v = await verifyJson(['--cache', cache]);
+    expect(v.code).to.equal(2);
+    expect(v.report.damaged.every((x) => x.reason === 'missing')).to.equal(true);
+    expect(v.report.damaged.reduce((n, x) => n + x.length, 0)).to.equal(SIZE);
+    expect((await blkfs(['verify', '--cache', cache, '--forget-damaged', '-q'])).code).to.equal(0);
+    await mount(img, mnt, ['--cache', cache]);
+    expect((await readRange(path.join(mnt, 'raw'), 0, SIZE)).equals(A)).to.equal(true);
+    expect((await blkfs(['umount', mnt])).code).to.equal(0);
+    expect(expectCacheFaithful(cache, A)).to.equal(SIZE);
+  });
+});
