@@ -28,6 +28,7 @@ import { StateStore } from './state-store';
 import { FixityLedger, FixityStatus } from './fixity';
 import { readSamples, spreadSampleSectors } from './medium-identity';
 import { checkDataFileIntact } from './data-file-check';
+import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
 
 export type { Priority } from './priority-scheduler';
 export { MAX_READAHEAD_BYTES } from './readahead';
@@ -237,6 +238,7 @@ export class CachedDevice {
     alreadyVerified = false,
   ): Promise<CachedDevice> {
     const src = opts.source;
+    tightenCacheDir(dir);
     const store = StateStore.open(path.join(dir, STATE_FILE), dir);
     let data: DataFile | undefined;
     try {
@@ -300,13 +302,16 @@ export class CachedDevice {
   private static async create(dir: string | undefined, root: string | undefined, opts: CachedDeviceOptions, tally: ReadTally): Promise<CachedDevice> {
     const src = opts.source;
     const ss = src.sectorSize;
+    ensurePrivateDir(dir ?? (root as string)); // a location that cannot hold a cache fails before any device read
     const window = await readWindow(src, tally);
     const fingerprint = fingerprintOf(src.size, ss, window);
     const probeSectors = chooseProbeSectors(window, ss);
     // Samples spread over the whole medium: two discs from one template differ somewhere past the first 64 KiB.
     const samples = opts.spreadSamples ? await readSamples(src, spreadSampleSectors(src.size, ss), tally) : new Map<number, Buffer | null>();
     const cacheDir = dir ?? freshDir(root as string, cacheDirName(fingerprint, src.size));
-    fs.mkdirSync(cacheDir, { recursive: true });
+    ensurePrivateDir(cacheDir);
+    createPrivateFile(path.join(cacheDir, STATE_FILE)); // SQLite gives its -wal and -shm files the same mode
+    createPrivateFile(path.join(cacheDir, DATA_FILE));
     const store = StateStore.open(path.join(cacheDir, STATE_FILE), cacheDir);
     let data: DataFile | undefined;
     try {

@@ -2,7 +2,19 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { mountAt } from '../fuse/mountinfo';
-import { UserError } from '../errors';
+import { OperationError, UserError } from '../errors';
+
+/** The mount is there but its server is not (killed, crashed): the kernel answers ENOTCONN for every file. */
+export class ServerGoneError extends OperationError {
+  readonly code = 'ENOTCONN';
+  constructor(readonly mountpoint: string) {
+    super(
+      `the blkfs server of ${mountpoint} is not running (it was killed or crashed); what it had recorded is kept in its cache. ` +
+        `Run 'blkfs umount ${mountpoint}', then mount again to go on`,
+    );
+    this.name = 'ServerGoneError';
+  }
+}
 
 export interface ServerRef {
   mountpoint: string;
@@ -22,7 +34,13 @@ export function requireBlkfsMount(mountpoint: string): string {
 /** Reads MOUNTPOINT/status (the server answers it like any file). */
 export async function findServer(mountpoint: string): Promise<ServerRef> {
   const abs = requireBlkfsMount(mountpoint);
-  const text = await fs.promises.readFile(path.join(abs, 'status'), 'utf8');
+  let text: string;
+  try {
+    text = await fs.promises.readFile(path.join(abs, 'status'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') throw new ServerGoneError(abs);
+    throw err;
+  }
   const server = (JSON.parse(text) as { server?: Partial<ServerRef> }).server;
   if (!server || typeof server.pid !== 'number' || typeof server.controlSocket !== 'string') {
     throw new UserError(`${mountpoint}/status does not name a blkfs server`);

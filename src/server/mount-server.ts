@@ -6,7 +6,7 @@ import { exportImage } from '../cache/import-export';
 import { DirectoryView, Node } from '../views/view';
 import { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { ControlConnection, ControlServer } from './control-server';
-import { ControlRequest, controlSocketPath } from './control-protocol';
+import { ControlRequest, controlSocketPath, prepareSocketDir } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
 import { MediumStack, StackOptions } from './medium-stack';
@@ -84,7 +84,7 @@ export class MountServer {
     const undo: Array<() => Promise<unknown>> = [];
     let server: MountServer | undefined;
     try {
-      const controlSocket = controlSocketPath(process.pid);
+      const controlSocket = controlSocketPath(process.pid, opts.cacheDir);
       const stackOptions: StackOptions = {
         spec,
         sourceArg: opts.source,
@@ -115,6 +115,7 @@ export class MountServer {
         sectorSize: cache.sectorSize,
       };
 
+      prepareSocketDir(controlSocket);
       const control = await ControlServer.listen(
         controlSocket,
         (req, conn) => {
