@@ -14,6 +14,10 @@ import type { Extent } from './extent-map';
 
 export const FIXITY_TABLE = 'fixity';
 const LAST_VERIFY_KEY = 'fixity.lastVerification';
+/** First-serve checks read this far ahead on the data file, checking the chunks there in the same pread. */
+const CHECK_AHEAD_BYTES = 4 * 1024 * 1024;
+/** blkfs verify reads contiguous chunks in preads of up to this size. */
+const VERIFY_READ_BYTES = 8 * 1024 * 1024;
 /** Sectors without a checksum are checksummed in pieces of at most this size (first verify of an old cache). */
 const ADOPT_PIECE_BYTES = 1024 * 1024;
 
@@ -27,6 +31,10 @@ export class CacheDamagedError extends OperationError {
     super(`cache damaged: bytes ${offset}..${offset + length} (${length} bytes) ${detail}; not served. Run blkfs verify for the full list`);
     this.name = 'CacheDamagedError';
   }
+}
+
+function damagedError(d: DamagedRange): CacheDamagedError {
+  return new CacheDamagedError(d.offset, d.length, d.reason === 'missing' ? 'are missing from the data file' : 'do not match their checksum');
 }
 
 export interface DamagedRange {
@@ -108,25 +116,59 @@ export class FixityLedger {
    */
   async checkBeforeServe(a: number, b: number): Promise<void> {
     if (this.unchecked === 0 && this.damaged.size === 0) return;
-    let i = this.lastAtOrBefore(a);
-    if (i < 0) i = 0;
+    let i = Math.max(0, this.lastAtOrBefore(a));
+    const batch: number[] = [];
     for (; i < this.starts.length && this.starts[i] < b; i++) {
       const start = this.starts[i];
       if (start + this.counts[i] <= a) continue;
       const known = this.damaged.get(start);
-      if (known) throw new CacheDamagedError(known.offset, known.length, known.reason === 'missing' ? 'are missing from the data file' : 'do not match their checksum');
-      if (this.checked[i]) continue;
-      const r = await this.checkChunk(start, this.counts[i], this.crcs[i]);
-      if (!this.checked[i]) {
-        this.checked[i] = 1;
-        this.unchecked--;
-        this.verifiedChunks++;
-      }
-      if (r) {
-        this.damaged.set(start, r);
-        throw new CacheDamagedError(r.offset, r.length, r.reason === 'missing' ? 'are missing from the data file' : 'do not match their checksum');
-      }
+      if (known) throw damagedError(known);
+      if (!this.checked[i]) batch.push(i);
     }
+    if (batch.length === 0) return;
+    // A sequential reader comes back for the next chunks: check the unchecked ones that follow on the data file
+    // in the same pread (up to CHECK_AHEAD_BYTES), so the check costs one read and a CRC pass, not a round trip each.
+    const ss = this.reader.sectorSize;
+    let j = batch[batch.length - 1] + 1;
+    const limit = this.starts[batch[0]] * ss + CHECK_AHEAD_BYTES;
+    while (j < this.starts.length && !this.checked[j] && this.starts[j] === this.starts[j - 1] + this.counts[j - 1] && (this.starts[j] + this.counts[j]) * ss <= limit) batch.push(j++);
+    const found = await this.checkRun(batch);
+    for (const r of found) if (r.offset < b * ss && r.offset + r.length > a * ss) throw damagedError(r);
+  }
+
+  /** Checks chunks (indices into the open-time arrays, ascending) with as few preads as they are contiguous. */
+  private async checkRun(indices: number[]): Promise<DamagedRange[]> {
+    const found: DamagedRange[] = [];
+    let k = 0;
+    while (k < indices.length) {
+      let e = k + 1;
+      while (e < indices.length && this.starts[indices[e]] === this.starts[indices[e - 1]] + this.counts[indices[e - 1]]) e++;
+      const first = indices[k];
+      const last = indices[e - 1];
+      const ss = this.reader.sectorSize;
+      const from = this.starts[first] * ss;
+      const to = Math.min(this.reader.size, (this.starts[last] + this.counts[last]) * ss);
+      const data = await this.reader.readData(from, to - from).catch(() => Buffer.alloc(0));
+      for (let x = k; x < e; x++) {
+        const i = indices[x];
+        const off = this.starts[i] * ss;
+        const len = this.bytesOf(this.starts[i], this.counts[i]);
+        let d: DamagedRange | undefined;
+        if (off - from + len > data.length) d = { offset: off, length: len, reason: 'missing' };
+        else if (crcOf(data.subarray(off - from, off - from + len)) !== this.crcs[i] >>> 0) d = { offset: off, length: len, reason: 'checksum' };
+        if (!this.checked[i]) {
+          this.checked[i] = 1;
+          this.unchecked--;
+          this.verifiedChunks++;
+        }
+        if (d) {
+          this.damaged.set(this.starts[i], d);
+          found.push(d);
+        }
+      }
+      k = e;
+    }
+    return found;
   }
 
   /** Every chunk and every '+' extent: damaged ranges, and checksums for '+' sectors that had none. */
@@ -139,16 +181,29 @@ export class FixityLedger {
     let done = 0;
     let checkedBytes = 0;
     const damaged: DamagedRange[] = [];
-    for (const r of rows) {
-      const d = await this.checkChunk(r.start, r.count, r.crc);
-      const bytes = this.bytesOf(r.start, r.count);
-      checkedBytes += bytes;
-      done += bytes;
-      if (d) {
-        damaged.push(d);
-        this.damaged.set(r.start, d);
+    for (let k = 0; k < rows.length; ) {
+      // Contiguous chunks up to VERIFY_READ_BYTES in one pread.
+      let e = k + 1;
+      while (e < rows.length && rows[e].start === rows[e - 1].start + rows[e - 1].count && (rows[e].start + rows[e].count - rows[k].start) * ss <= VERIFY_READ_BYTES) e++;
+      const from = rows[k].start * ss;
+      const to = Math.min(this.reader.size, (rows[e - 1].start + rows[e - 1].count) * ss);
+      const data = await this.reader.readData(from, to - from).catch(() => Buffer.alloc(0));
+      for (let x = k; x < e; x++) {
+        const r = rows[x];
+        const off = r.start * ss;
+        const len = this.bytesOf(r.start, r.count);
+        let d: DamagedRange | undefined;
+        if (off - from + len > data.length) d = { offset: off, length: len, reason: 'missing' };
+        else if (crcOf(data.subarray(off - from, off - from + len)) !== r.crc >>> 0) d = { offset: off, length: len, reason: 'checksum' };
+        checkedBytes += len;
+        done += len;
+        if (d) {
+          damaged.push(d);
+          this.damaged.set(r.start, d);
+        }
       }
       onProgress(done, total);
+      k = e;
     }
     // '+' sectors no chunk covers: an older cache. Checksum them as they are (unless the data file lacks them).
     let adoptedBytes = 0;
@@ -205,19 +260,6 @@ export class FixityLedger {
   private bytesOf(start: number, count: number): number {
     const ss = this.reader.sectorSize;
     return Math.min(this.reader.size, (start + count) * ss) - start * ss;
-  }
-
-  private async checkChunk(start: number, count: number, crc: number): Promise<DamagedRange | undefined> {
-    const offset = start * this.reader.sectorSize;
-    const length = this.bytesOf(start, count);
-    let data: Buffer;
-    try {
-      data = await this.reader.readData(offset, length);
-    } catch {
-      return { offset, length, reason: 'missing' };
-    }
-    if (data.length < length) return { offset, length, reason: 'missing' };
-    return crcOf(data) === crc >>> 0 ? undefined : { offset, length, reason: 'checksum' };
   }
 
   private lastAtOrBefore(sector: number): number {
