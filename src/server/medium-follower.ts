@@ -6,6 +6,7 @@
 import { CachedDevice } from '../cache/cached-device';
 import { identify } from '../cache/medium-identity';
 import { SourceLostError } from '../source/block-source';
+import { MediumSizeChangedError } from '../source/nbd/nbd-block-source';
 import { GuardedSource, MediumWatchStatus } from '../source/medium-watch';
 import { Log } from './log';
 
@@ -107,7 +108,16 @@ export class MediumFollower {
         this.source.changed(`another medium is in the drive (${verdict.reason}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');
       }
     } catch (e) {
-      if (!(e instanceof SourceLostError)) this.opts.log.error('medium identification failed', e);
+      if (e instanceof MediumSizeChangedError) {
+        this.lastVerdict = `another medium: ${e.message}`;
+        if (this.opts.follow && !this.handedOver) {
+          this.handedOver = true;
+          this.opts.log.info(`medium: another medium is in the drive (${e.message}): switching to its own cache`);
+          this.opts.onOtherMedium();
+        } else if (!this.opts.follow) {
+          this.source.changed(`another medium is in the drive (${e.message}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');
+        }
+      } else if (!(e instanceof SourceLostError)) this.opts.log.error('medium identification failed', e);
     } finally {
       this.busy = false;
     }
