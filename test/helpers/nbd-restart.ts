@@ -10,6 +10,8 @@ export class RestartableNbdServer {
   readonly socket: string;
   readonly logFile: string;
   private readonly pidfile: string;
+  private stderrTail = '';
+  private exit: string | undefined;
 
   constructor(dir: string, tag = 'restart') {
     this.socket = path.join(dir, `${tag}.sock`);
@@ -31,13 +33,20 @@ export class RestartableNbdServer {
       ['-f', '-r', '-U', this.socket, '-P', this.pidfile, '--filter=log', ...filters.map((f) => `--filter=${f}`), 'file', image, `logfile=${this.logFile}`, 'logappend=true', ...params],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    child.stderr!.resume();
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderrTail = (this.stderrTail + d).slice(-4000)));
+    child.once('exit', (code, signal) => (this.exit = `exit ${code ?? signal}`));
+    this.exit = undefined;
     this.child = child;
     const until = Date.now() + 10_000;
     while (!fs.existsSync(this.pidfile) || fs.readFileSync(this.pidfile, 'utf8').trim() === '') {
       if (Date.now() > until || child.exitCode !== null) throw new Error('nbdkit did not start');
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** For failure messages: running or how it ended, and the end of its stderr. */
+  describe(): string {
+    return `nbdkit ${this.exit ?? 'running'}; stderr: ${this.stderrTail.trim().slice(-1000) || '(empty)'}`;
   }
 
   /** kill -9 of our nbdkit: its clients see the connection drop. */
