@@ -25,7 +25,7 @@ import { RateMeter } from './rate-meter';
 import { MAX_READAHEAD_BYTES, ReadStream, StreamTable, planSpan, prefetchChunkBytes } from './readahead';
 import { Flight, FlightHandle, InflightRanges } from './single-flight';
 import { StateStore } from './state-store';
-import { FixityLedger, FixityStatus } from './fixity';
+import { CacheDamagedError, FixityLedger, FixityStatus } from './fixity';
 import { readSamples, spreadSampleSectors } from './medium-identity';
 import { checkDataFileIntact } from './data-file-check';
 import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
@@ -62,6 +62,13 @@ export interface CachedDeviceOptions {
    * server turns it on; off by default so library users and tests read only what they ask for.
    */
   spreadSamples?: boolean;
+  /**
+   * When it answers true (the medium is attached and identified), a stored chunk that fails its checksum is read
+   * again from the medium (its sectors become untried, then are fetched like any missing sector) instead of
+   * answering EIO. `onRepair` hears about each one (the mount logs it). Default: never (EIO).
+   */
+  canRepair?: () => boolean;
+  onRepair?: (message: string) => void;
 }
 
 export interface RangeRead {
@@ -169,6 +176,8 @@ export class CachedDevice {
   /** CRC-32 per stored chunk (see fixity.ts). */
   readonly fixity: FixityLedger;
 
+  private readonly repairOpts: Pick<CachedDeviceOptions, 'canRepair' | 'onRepair'>;
+
   private constructor(
     readonly cacheDir: string,
     private readonly source: BlockSource,
@@ -198,6 +207,7 @@ export class CachedDevice {
       const chunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(ra, this.maxReadSectors * this.sectorSize) / this.sectorSize));
       this.readahead = { windowSectors, chunkSectors, streams: new StreamTable() };
     }
+    this.repairOpts = { canRepair: opts.canRepair, onRepair: opts.onRepair };
     this.fixity = FixityLedger.open(store.database(), {
       sectorSize: this.sectorSize,
       size: this.size,
@@ -393,7 +403,13 @@ export class CachedDevice {
       const runEnd = run.start + run.count;
       if (run.status === '+') {
         const upTo = Math.min(end, runEnd * ss);
-        await this.fixity.checkBeforeServe(s, Math.ceil(upTo / ss));
+        try {
+          await this.fixity.checkBeforeServe(s, Math.ceil(upTo / ss));
+        } catch (e) {
+          if (!(e instanceof CacheDamagedError) || !this.repairOpts.canRepair?.()) throw e;
+          this.untryDamaged(e);
+          continue; // the loop finds the sectors untried and reads them from the medium
+        }
         await this.readCachedInto(target, at - offset, at, upTo - at);
         at = upTo;
         continue;
@@ -431,6 +447,33 @@ export class CachedDevice {
   private copyFrom(src: Buffer, srcAt: number, from: number, to: number, target: Buffer, targetAt: number): number {
     src.copy(target, from - targetAt, from - srcAt, to - srcAt);
     return to - from;
+  }
+
+  /**
+   * A damaged chunk's sectors become untried ('?') in one transaction with the loss of its checksum, and leave the
+   * memory cache: they are read from the medium again (the one exception to "read once": the stored copy is lost).
+   */
+  private untryDamaged(e: CacheDamagedError): void {
+    const ss = this.sectorSize;
+    const a = Math.floor(e.offset / ss);
+    const b = Math.ceil((e.offset + e.length) / ss);
+    const undo = [...this.map.runs(a, b - a)];
+    this.map.set(a, b - a, '?');
+    try {
+      this.store.transaction(() => {
+        this.store.persistRuns(this.map, [[a, b]], this.tries, []);
+        this.fixity.forget(a, b);
+      });
+    } catch (err) {
+      for (const r of undo) this.map.set(r.start, r.count, r.status);
+      throw err;
+    }
+    if (this.memory) {
+      const bs = this.blockSectors * ss;
+      for (let blk = Math.floor(e.offset / bs); blk * bs < e.offset + e.length; blk++) this.memory.delete(blk);
+    }
+    this.fixity.noteRepair();
+    this.repairOpts.onRepair?.(`repair: ${e.message.replace(/; not served.*$/, '')}: reading those bytes from the medium again`);
   }
 
   /** Bytes [position, position+length) of '+' sectors into target[at...] (never a device read). */

@@ -61,6 +61,8 @@ export interface FixityStatus {
   verifiedChunks: number;
   damagedChunks: number;
   damagedBytes: number;
+  /** Damaged chunks read again from the medium while mounted. */
+  repairs: number;
   lastVerification?: { at: string; damagedBytes: number; checkedBytes: number };
 }
 
@@ -84,6 +86,7 @@ export class FixityLedger {
   private readonly checked: Uint8Array;
   private unchecked: number;
   private verifiedChunks = 0;
+  private repairs = 0;
   private readonly damaged = new Map<number, DamagedRange>();
 
   private constructor(
@@ -242,6 +245,16 @@ export class FixityLedger {
   /** Forgets the checksums of chunks overlapping sectors [a, b) (their sectors are about to be untried again). */
   forget(a: number, b: number): void {
     this.db.prepare(`DELETE FROM ${FIXITY_TABLE} WHERE start < ? AND start + count > ?`).run(b, a);
+    for (const start of [...this.damaged.keys()]) {
+      const d = this.damaged.get(start)!;
+      const ss = this.reader.sectorSize;
+      if (d.offset < b * ss && d.offset + d.length > a * ss) this.damaged.delete(start);
+    }
+  }
+
+  /** A damaged chunk was read again from the medium (its sectors were untried, then stored anew). */
+  noteRepair(): void {
+    this.repairs++;
   }
 
   status(): FixityStatus {
@@ -253,6 +266,7 @@ export class FixityLedger {
       verifiedChunks: this.verifiedChunks,
       damagedChunks: this.damaged.size,
       damagedBytes,
+      repairs: this.repairs,
       ...(last ? { lastVerification: JSON.parse(last.value) as FixityStatus['lastVerification'] } : {}),
     };
   }

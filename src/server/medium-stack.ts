@@ -60,6 +60,8 @@ export class MediumStack {
         readaheadBytes: opts.readaheadBytes,
         stableIdentity: stableIdentityOf(inner),
         spreadSamples: true,
+        canRepair: () => source.current === 'present',
+        onRepair: (m) => log.info(m),
       });
       undo.unshift(() => cache.close());
       const acquisition = new AcquisitionRunner(cache);

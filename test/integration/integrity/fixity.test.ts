@@ -4,8 +4,9 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
-import { expectCacheFaithful, readOutcome, readRange, templateTwins } from './cache-truth';
+import { expectCacheFaithful, readOutcome, readRange, templateTwins, waitFor } from './cache-truth';
 
 const SIZE = 2 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -66,15 +67,18 @@ describe('integrity: fixity of the cache (CRC-32 per stored chunk, blkfs verify)
     expect(Date.parse(st.fixity.lastVerification.at)).to.be.greaterThan(Date.now() - 60_000);
   });
 
-  it('a flipped byte: never served (EIO), counted in /status, named by verify (exit 2), re-read after --forget-damaged', async () => {
-    const at = MiB + 12345;
+  function flipByte(at: number): void {
     const fd = fs.openSync(path.join(cache, 'data.img'), 'r+');
     const b = Buffer.alloc(1);
     fs.readSync(fd, b, 0, 1, at);
     b[0] ^= 0x01;
     fs.writeSync(fd, b, 0, 1, at);
     fs.closeSync(fd);
+  }
 
+  it('a flipped byte, medium attached: never served; the chunk is read again from the medium (logged, counted)', async () => {
+    const at = MiB + 12345;
+    flipByte(at);
     const off = await verifyJson(['--cache', cache]);
     expect(off.code).to.equal(2);
     expect(off.report.damaged).to.have.length(1);
@@ -85,20 +89,43 @@ describe('integrity: fixity of the cache (CRC-32 per stored chunk, blkfs verify)
 
     await mount(img, mnt, ['--cache', cache]);
     const raw = path.join(mnt, 'raw');
-    expect(await readOutcome(raw, at - 100, 200), 'the damaged chunk is not served').to.equal('EIO');
-    expect((await readRange(raw, 0, 4096)).equals(A.subarray(0, 4096)), 'the rest is').to.equal(true);
-    const st = (await readStatus(mnt)) as unknown as { fixity: { damagedChunks: number } };
-    expect(st.fixity.damagedChunks).to.equal(1);
-    const human = await blkfs(['verify', mnt, '-q']);
-    expect(human.code).to.equal(2);
-    expect(human.stderr).to.contain(`damaged: bytes ${d.offset}..${d.offset + d.length}`);
+    expect((await readRange(raw, at - 100, 200)).equals(A.subarray(at - 100, at + 100)), 'the medium\'s bytes, not the flipped one').to.equal(true);
+    const st = (await readStatus(mnt)) as unknown as { fixity: { repairs: number; damagedChunks: number } };
+    expect(st.fixity.repairs).to.equal(1);
+    expect(st.fixity.damagedChunks).to.equal(0);
+    expect(fs.readFileSync(path.join(cache, 'mount.log'), 'utf8')).to.contain(`repair: cache damaged: bytes ${d.offset}..${d.offset + d.length}`);
+    expect((await readRange(raw, 0, SIZE)).equals(A)).to.equal(true);
+    expect((await blkfs(['verify', mnt, '-q'])).code).to.equal(0);
     expect((await blkfs(['umount', mnt])).code).to.equal(0);
+    expect(expectCacheFaithful(cache, A)).to.equal(SIZE);
+  });
 
+  it('a flipped byte, medium gone: EIO (never the byte), counted in /status, named by verify (exit 2); --forget-damaged re-reads it later', async () => {
+    const at = MiB + 999;
+    flipByte(at);
+    const srv = new RestartableNbdServer(tmp);
+    await srv.start(img);
+    try {
+      await mount(srv.uri, mnt, ['--cache', cache]);
+      await srv.kill(); // the medium is gone
+      await waitFor('the mount to see the medium gone', async () => (((await readStatus(mnt)) as unknown as { medium: { state: string } }).medium.state !== 'present' ? true : undefined));
+      const raw = path.join(mnt, 'raw');
+      expect(await readOutcome(raw, at - 100, 200), 'the damaged chunk is not served').to.equal('EIO');
+      expect((await readRange(raw, 0, 4096)).equals(A.subarray(0, 4096)), 'the rest is').to.equal(true);
+      const st = (await readStatus(mnt)) as unknown as { fixity: { damagedChunks: number } };
+      expect(st.fixity.damagedChunks).to.equal(1);
+      const human = await blkfs(['verify', mnt, '-q']);
+      expect(human.code).to.equal(2);
+      expect(human.stderr).to.match(/damaged: bytes \d+\.\.\d+ \(\d+ bytes\): checksum mismatch/);
+      expect((await blkfs(['umount', mnt])).code).to.equal(0);
+    } finally {
+      await srv.kill();
+    }
     const forget = await blkfs(['verify', '--cache', cache, '--forget-damaged', '-q']);
     expect(forget.code, forget.stderr).to.equal(0);
     expect(forget.stderr).to.match(/marked unread/);
     await mount(img, mnt, ['--cache', cache]);
-    expect((await readRange(raw, 0, SIZE)).equals(A), 'read again from the medium').to.equal(true);
+    expect((await readRange(path.join(mnt, 'raw'), 0, SIZE)).equals(A), 'read again from the medium').to.equal(true);
     expect((await blkfs(['umount', mnt])).code).to.equal(0);
     expect(expectCacheFaithful(cache, A)).to.equal(SIZE);
     expect((await blkfs(['verify', '--cache', cache, '-q'])).code).to.equal(0);
