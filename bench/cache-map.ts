@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CachedDevice } from '../src/cache/cached-device';
+import { openCache } from '../src/cache/cache-open';
 import { SectorMap } from '../src/cache/extent-map';
 import { BlockSource, SourceStats } from '../src/source/block-source';
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   try {
     const src = new SyntheticSource();
     t0 = process.hrtime.bigint();
-    let dev = await CachedDevice.open({ source: src, cacheDir: dir });
+    let dev = await openCache({ source: src, cacheDir: dir });
     console.log(`CachedDevice.open (create, 2 TB sparse data file): ${ms(t0)}`);
     t0 = process.hrtime.bigint();
     await Promise.all(bad.map(([s, c]) => dev.mark(s, c, '-', '?')));
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     const dataBlocks = fs.statSync(path.join(dir, 'data.img')).blocks * 512;
     console.log(`state database: ${mb(dbSize)}; data file: ${(SIZE / 1e12).toFixed(1)} TB apparent, ${mb(dataBlocks)} allocated`);
     t0 = process.hrtime.bigint();
-    dev = await CachedDevice.open({ source: src, cacheDir: dir });
+    dev = await openCache({ source: src, cacheDir: dir });
     console.log(`reopen (load ${dev.extents().length} runs, identity probe ${dev.status().identityProbe.bytes} B): ${ms(t0)}`);
     await dev.close();
     console.log(`RSS: ${mb(process.memoryUsage().rss)}`);

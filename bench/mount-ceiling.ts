@@ -18,6 +18,7 @@ if (mode === 'glue') {
     sectorSize: 512,
     read: async (o: number, l: number) => ({ data: data.subarray(o, Math.min(size, o + l)) }),
     readInto: async (o: number, target: Buffer) => ({ bytes: data.copy(target, 0, o, Math.min(size, o + target.length)) }),
+    commitPending: async () => {},
   };
   void FuseMount.mount(mountpoint, new StaticDirectory().add('raw', new RawView(memory))).then((m) => {
     process.stdout.write('ready\n');

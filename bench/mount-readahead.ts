@@ -4,7 +4,7 @@
 // same setup without readahead, so the two rows compare like with like.
 // Usage: node dist/bench/mount-readahead.js IMAGE MOUNTPOINT CACHE_DIR READAHEAD_BYTES
 //   (prints "ready"; on SIGTERM unmounts, closes the cache and prints a JSON line of the cache status)
-import { CachedDevice } from '../src/cache/cached-device';
+import { openCache } from '../src/cache/cache-open';
 import { FuseMount } from '../src/fuse/fuse-mount';
 import { openBlockSource } from '../src/source/nbd/nbd-block-source';
 import { parseSourceArg } from '../src/source/source-spec';
@@ -14,7 +14,7 @@ import { StaticDirectory } from '../src/views/view';
 async function main(): Promise<void> {
   const [image, mountpoint, cacheDir, readahead] = process.argv.slice(2);
   const source = await openBlockSource(parseSourceArg(image));
-  const cache = await CachedDevice.open({ source, cacheDir, readaheadBytes: Number(readahead) });
+  const cache = await openCache({ source, cacheDir, readaheadBytes: Number(readahead) });
   const fuse = await FuseMount.mount(mountpoint, new StaticDirectory().add('raw', new RawView(cache)));
   process.stdout.write('ready\n');
   const stop = async () => {

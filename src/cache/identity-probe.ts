@@ -1,43 +1,31 @@
 // Device reads made only to establish or verify a medium's identity (see identity.ts for the why).
-import { BlockSource, MediaError } from '../source/block-source';
+import { MediaError } from '../source/block-source';
+import type { DeviceReader } from './device-reader';
 import { windowSectorCount } from './identity';
-
-/** Counts of device reads made by identity work, folded into the cache's device statistics. */
-export interface ReadTally {
-  reads: number;
-  bytes: number;
-  failedReads: number;
-}
 
 /**
  * Reads the fingerprint window once: one read of up to 64 KiB, and only if that fails, sector by sector so that
  * one bad sector (even sector 0) costs only itself. `null` marks an unreadable sector. SourceLostError propagates.
  */
-export async function readWindow(source: BlockSource, tally: ReadTally): Promise<(Buffer | null)[]> {
+export async function readWindow(source: DeviceReader): Promise<(Buffer | null)[]> {
   const ss = source.sectorSize;
   const n = windowSectorCount(source.size, ss);
   if (n === 0) return [];
   const bytes = Math.min(n * ss, source.size);
   const slice = (buf: Buffer, i: number) => Buffer.from(buf.subarray(i * ss, Math.min((i + 1) * ss, buf.length)));
   try {
-    const buf = await source.read(0, bytes);
-    tally.reads++;
-    tally.bytes += bytes;
+    const buf = await source.probe(0, bytes);
     return Array.from({ length: n }, (_, i) => slice(buf, i));
   } catch (e) {
     if (!(e instanceof MediaError)) throw e;
-    tally.failedReads++;
   }
   const out: (Buffer | null)[] = [];
   for (let i = 0; i < n; i++) {
     const len = Math.min(ss, source.size - i * ss);
     try {
-      out.push(await source.read(i * ss, len));
-      tally.reads++;
-      tally.bytes += len;
+      out.push(await source.probe(i * ss, len));
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
-      tally.failedReads++;
       out.push(null);
     }
   }
@@ -50,10 +38,7 @@ export class ProbeReader {
   sectors = 0;
   bytes = 0;
 
-  constructor(
-    private readonly source: BlockSource,
-    private readonly tally: ReadTally,
-  ) {}
+  constructor(private readonly source: DeviceReader) {}
 
   async sector(s: number): Promise<Buffer | null> {
     const hit = this.memo.get(s);
@@ -62,14 +47,11 @@ export class ProbeReader {
     const len = Math.min(ss, this.source.size - s * ss);
     let result: Buffer | null;
     try {
-      result = await this.source.read(s * ss, len);
-      this.tally.reads++;
-      this.tally.bytes += len;
+      result = await this.source.probe(s * ss, len);
       this.sectors++;
       this.bytes += len;
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
-      this.tally.failedReads++;
       result = null;
     }
     this.memo.set(s, result);

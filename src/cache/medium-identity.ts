@@ -9,8 +9,8 @@
 // 64 KiB's probe sectors plus SAMPLE_COUNT sectors spread evenly). What it cannot: discs equal in all sampled
 // sectors that differ elsewhere (e.g. one file changed between two pressings): for those, the cache of one is
 // served for the other's unsampled sectors. Use --cache per disc when that matters.
-import { BlockSource, MediaError } from '../source/block-source';
-import { ReadTally } from './identity-probe';
+import { MediaError } from '../source/block-source';
+import type { DeviceReader } from './device-reader';
 import { windowSectorCount } from './identity';
 
 export const SAMPLE_COUNT = 32;
@@ -28,18 +28,15 @@ export function spreadSampleSectors(size: number, sectorSize: number): number[] 
 }
 
 /** Reads each sample once (a null for an unreadable one). A lost source propagates: nothing is decided. */
-export async function readSamples(source: BlockSource, sectors: readonly number[], tally: ReadTally): Promise<Map<number, Buffer | null>> {
-  const ss = source.sectorSize;
+export async function readSamples(device: DeviceReader, sectors: readonly number[]): Promise<Map<number, Buffer | null>> {
+  const ss = device.sectorSize;
   const out = new Map<number, Buffer | null>();
   for (const s of sectors) {
-    const len = Math.min(ss, source.size - s * ss);
+    const len = Math.min(ss, device.size - s * ss);
     try {
-      out.set(s, await source.read(s * ss, len));
-      tally.reads++;
-      tally.bytes += len;
+      out.set(s, await device.probe(s * ss, len));
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
-      tally.failedReads++;
       out.set(s, null);
     }
   }

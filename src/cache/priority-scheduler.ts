@@ -3,7 +3,7 @@
 // device. A queued background task can be promoted when a user starts waiting for it (a reader arriving at a
 // sector whose prefetch has not started yet must not queue behind an acquisition).
 
-export type Priority = 'foreground' | 'background';
+import type { Priority } from './sector-cache';
 
 /** Pass to run() to be able to promote the task while it is still queued. */
 export interface Promotable {

@@ -1,8 +1,15 @@
-// Opt-in sequential readahead for the cache: the arithmetic only (stream detection and window planning); the device
-// reads themselves are CachedDevice's. A FUSE /raw reader with direct I/O sends one <= 128 KiB request at a time, so
-// a cold sequential copy pays a full NBD round trip per request; prefetching the sectors just ahead of a detected
-// sequential stream turns that into a few large pipelined reads. Off by default: on a fragile medium, reading what
-// nobody asked for is a risk only the user may choose to take.
+// Opt-in sequential readahead for the cache: stream detection, window planning and the prefetcher. A FUSE /raw
+// reader with direct I/O sends one <= 128 KiB request at a time, so a cold sequential copy pays a full NBD round
+// trip per request; prefetching the sectors just ahead of a detected sequential stream turns that into a few large
+// pipelined reads. Off by default: on a fragile medium, reading what nobody asked for is a risk only the user may
+// choose to take.
+import { MediaError, SourceLostError } from '../source/block-source';
+import type { DeviceReader } from './device-reader';
+import type { SectorMap } from './extent-map';
+import type { Promotable } from './priority-scheduler';
+import type { SectorStore } from './sector-store';
+import type { Flight, InflightRanges } from './single-flight';
+import type { Outcome } from './span-fetch';
 
 /** One recent foreground reader (a stream once a read starts where its previous read ended). */
 export interface ReadStream {
@@ -71,4 +78,131 @@ export const MAX_READAHEAD_BYTES = 32 * 1024 * 1024;
 export function prefetchChunkBytes(windowBytes: number, maxReadBytes: number): number {
   const quarter = Math.min(1024 * 1024, Math.max(256 * 1024, Math.floor(windowBytes / 4)));
   return Math.min(quarter, windowBytes, maxReadBytes);
+}
+
+/** What readahead needs of the cache: its state, its flights, its device and its store. */
+export interface ReadaheadContext {
+  readonly map: SectorMap;
+  readonly inflight: InflightRanges;
+  readonly device: DeviceReader;
+  readonly store: SectorStore;
+  /** The cache began closing: no new prefetch starts, queued ones are dropped. */
+  closing(): boolean;
+}
+
+/**
+ * The prefetcher: keeps each sequential reader's window being fetched, through the cache's flights and commits.
+ * A failed prefetch marks NOTHING (see prefetch()).
+ */
+export class Readahead {
+  private readonly streams = new StreamTable();
+  private readonly windowSectors: number;
+  private readonly chunkSectors: number;
+  private readonly sectorSize: number;
+  /** Bytes of prefetch device reads issued and not yet answered (memory bound, with uncommitted early answers). */
+  private pending = 0;
+  /** Prefetch flights whose device read may still be queued: a reader waiting on one promotes it to foreground. */
+  private readonly tickets = new WeakMap<Flight, Promotable>();
+
+  constructor(
+    private readonly cache: ReadaheadContext,
+    windowBytes: number,
+    maxReadBytes: number,
+  ) {
+    this.sectorSize = cache.device.sectorSize;
+    this.windowSectors = Math.ceil(windowBytes / this.sectorSize);
+    this.chunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(windowBytes, maxReadBytes) / this.sectorSize));
+  }
+
+  /** A foreground read of bytes [offset, end) starts: if it continues a stream, prefetch ahead of it. */
+  noteRead(offset: number, end: number): void {
+    const stream = this.streams.note(offset, end);
+    // After this call's own first device read is queued (it runs synchronously up to there): it goes first.
+    if (stream) queueMicrotask(() => this.pumpSafely(stream));
+  }
+
+  /** A reader waits for `flight`: if it is a queued prefetch, it goes to the foreground queue. */
+  promote(flight: Flight): void {
+    this.tickets.get(flight)?.promote();
+  }
+
+  /** pump() off any reader's path: a bug in it must not take the mount down (readers go on without it). */
+  private pumpSafely(stream: ReadStream): void {
+    try {
+      this.pump(stream);
+    } catch (e) {
+      process.emitWarning(`readahead stopped: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Keeps a sequential reader's window being fetched: spans of untried sectors that no read holds, from the stream's
+   * frontier up to (reader's end + window), a chunk each. The window stops at the first sector that is not '?' or is
+   * in flight (cached, bad, or another reader's): the reader's next requests look again from their own end. Memory
+   * stays bounded: bytes being prefetched count with the readers' uncommitted early answers against one bound.
+   */
+  private pump(stream: ReadStream): void {
+    const { store } = this.cache;
+    if (this.cache.closing() || store.persistFailed) return;
+    const readerEnd = Math.ceil(stream.endByte / this.sectorSize);
+    if (readerEnd < stream.pausedUntil) return;
+    const windowEnd = Math.min(this.cache.map.sectorCount, readerEnd + this.windowSectors);
+    let from = Math.max(stream.frontier, readerEnd);
+    for (;;) {
+      const span = planSpan(from, windowEnd, this.chunkSectors, (s) => this.limit(s));
+      if (!span) return;
+      const bytes = Math.min(store.size, span[1] * this.sectorSize) - span[0] * this.sectorSize;
+      if (!store.canAnswerEarly(bytes, this.pending)) return;
+      stream.frontier = from = span[1];
+      this.prefetch(stream, span[0], span[1], bytes).catch((e: unknown) => process.emitWarning(`readahead failed: ${(e as Error).message}`));
+    }
+  }
+
+  /** First sector >= s that readahead must not read: s itself unless s is untried and not in flight. */
+  private limit(s: number): number {
+    const run = this.cache.map.runAt(s);
+    if (run.status !== '?' || this.cache.inflight.covering(s)) return s;
+    return Math.min(run.start + run.count, this.cache.inflight.nextStartAfter(s));
+  }
+
+  /**
+   * One prefetch: untried sectors [start, end) read whole at background priority (a reader waiting for them
+   * promotes the read; single flight makes any reader share it). Success takes the readers' early-answer path:
+   * data file, bytes published to waiting readers, '+' only with the next group commit after fdatasync.
+   * A failure marks NOTHING, as a failed read of acquire's copy pass marks no '-': the sectors stay '?' and the
+   * stream prefetches nothing more until its reader has passed them, so the real reader narrows the failure itself
+   * (exact '-' sectors, its own short read then EIO). So readahead never decides which sectors are '-', and costs
+   * a bad area at most this one failed device read. A lost source marks nothing either.
+   */
+  private async prefetch(stream: ReadStream, start: number, end: number, bytes: number): Promise<void> {
+    const { inflight, device, store } = this.cache;
+    const handle = inflight.add(start, end);
+    const ticket: Promotable = { promote: () => {} };
+    this.tickets.set(handle.flight, ticket);
+    this.pending += bytes;
+    let data: Buffer | undefined;
+    try {
+      // Dropped unread when the cache began closing while the read waited for a device slot.
+      data = await device.readSectors(start, end, 'background', { ticket, skip: () => this.cache.closing() });
+    } catch (e) {
+      if (!(e instanceof MediaError) && !(e instanceof SourceLostError)) {
+        process.emitWarning(`readahead of sectors [${start}, ${end}) failed: ${(e as Error).message}`);
+      }
+      stream.pausedUntil = Math.max(stream.pausedUntil, end);
+    } finally {
+      this.pending -= bytes;
+    }
+    if (!data) {
+      handle.release();
+      return;
+    }
+    const outcomes: Outcome[] = [{ start, count: end - start, status: '+', data }];
+    try {
+      // Past the memory bound (or after a failed write), as a reader: hold the flight until committed.
+      await store.settle(handle, outcomes, store.canAnswerEarly(bytes) ? data : undefined);
+    } catch (e) {
+      // Nobody waits for this read: flush()/close() report the failure; readers meet it in their own reads.
+      store.noteUnseenFailure(e);
+    }
+  }
 }

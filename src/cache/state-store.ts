@@ -28,7 +28,7 @@ class RunTable<V extends string | number> {
   constructor(
     db: Database.Database,
     table: string,
-    private readonly column: string,
+    column: string,
   ) {
     this.selectAll = db.prepare(`SELECT start, count, ${column} AS v FROM ${table} ORDER BY start`);
     this.rowAtOrBefore = db.prepare(`SELECT start, count FROM ${table} WHERE start <= ? ORDER BY start DESC LIMIT 1`);

@@ -8,6 +8,7 @@ import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
 import { mapfileBeside } from './paths';
+import { guardOutputs, mountedSource } from './output-guard';
 
 export function registerExport(program: Command): void {
   program
@@ -24,6 +25,7 @@ export function registerExport(program: Command): void {
         }
         const image = path.resolve(outs[0]);
         const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
+        guardOutputs([image, mapfile], mountpoint !== undefined ? mountedSource(mountpoint) : []); // nor into a cache directory
         for (const f of [image, mapfile]) {
           if (fs.existsSync(f) && fs.statSync(f).isDirectory()) throw new UserError(`output is a directory: ${f}`);
           if (!fs.existsSync(path.dirname(f))) throw new UserError(`output directory does not exist: ${path.dirname(f)}`);
@@ -38,8 +40,8 @@ export function registerExport(program: Command): void {
           result = reply.result as ExportResult;
         } else {
           // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
-          const [{ openOfflineCache }, { exportImage }] = await Promise.all([import('./offline-cache'), import('../cache/import-export')]);
-          const dev = await openOfflineCache(opts.cache!);
+          const [{ openOffline }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
+          const dev = await openOffline(opts.cache!);
           try {
             result = await exportImage(dev, image, mapfile);
           } finally {

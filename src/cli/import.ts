@@ -10,6 +10,7 @@ import { UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { classifyMountError } from './mount-errors';
 import { requireReadableFile } from './paths';
+import { guardCacheInputs } from './output-guard';
 
 export function registerImport(program: Command): void {
   program
@@ -31,22 +32,23 @@ export function registerImport(program: Command): void {
         let dev: CachedDevice;
         if (opts.source) {
           try {
-            const [{ openBlockSource }, { CachedDevice }, { stableIdentityOf }] = await Promise.all([
+            const [{ openBlockSource }, { openCache }, { stableIdentityOf }] = await Promise.all([
               import('../source/nbd/nbd-block-source'),
-              import('../cache/cached-device'),
+              import('../cache/cache-open'),
               import('../server/mount-server'),
             ]);
             source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
-            dev = await CachedDevice.open({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
+            dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
           } catch (err) {
             await source?.close();
             throw classifyMountError(err, { startup: true });
           }
         } else {
-          const { openOfflineCache } = await import('./offline-cache');
-          dev = await openOfflineCache(opts.cache!);
+          const { openOffline } = await import('../cache/cache-open');
+          dev = await openOffline(opts.cache!);
         }
         try {
+          guardCacheInputs(dev.cacheDir, [image, mapfile]);
           const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile)).catch((err: Error) => {
             if (err.name === 'MapfileError') throw new UserError(`${mapfile}: ${err.message}`);
             throw err;

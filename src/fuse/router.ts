@@ -1,5 +1,5 @@
 // Paths to nodes: walks the directory views from the mount root. Directories are views too, so /sbx/ and
-// /rescued/<UID>/ (a later issue) plug in as DirectoryView nodes without touching the FUSE glue.
+// /rescued/<UID>/ plug in as DirectoryView nodes without touching the FUSE glue.
 import { DirectoryView, Node, ViewErrno } from '../views/view';
 
 export class Router {

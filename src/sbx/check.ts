@@ -8,24 +8,12 @@ import { createHasher, formatMultihash, isSupportedHashType } from './format/mul
 import { Layout } from './format/layout';
 import { RandomReader } from './reader';
 import { blockSizeOf } from './format/specs';
-import {
-  burstGuessStart,
-  ByteRange,
-  checkRecordedSize,
-  containerLayout,
-  forEachBlock,
-  hashStoredData,
-  isSameContainerBlock,
-  Progress,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  secondsSince,
-  WorkflowError,
-  withFileReader,
-  RefBlockInfo,
-} from './workflow-common';
+import { Progress, forEachBlock, hashStoredData, secondsSince } from './block-pass';
+import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
+import { withFileReader } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { WorkflowError } from './workflow-errors';
 
 export interface CheckParams {
   input: string;
@@ -110,11 +98,12 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
   let layout: Layout | null = null;
   if (wantHash) {
     const meta = ref.meta;
-    if (!meta) throw new WorkflowError('Reference block is not a metadata block, hash check is not possible');
-    if (meta.fsz === undefined) throw new WorkflowError('Reference block does not have a file size field (FSZ), hash check is not possible');
-    if (!meta.hsh) throw new WorkflowError('Reference block does not have a hash field (HSH), hash check is not possible');
-    if (!isSupportedHashType(meta.hsh.type)) throw new WorkflowError(`Hash type ${meta.hsh.type} is not supported, hash check is not possible`);
-    const c = await containerLayout(reader, ref, 'hash check', {
+    // blkar's messages (check_core.rs).
+    if (!meta) throw new WorkflowError('Reference block is not a metadata block');
+    if (meta.fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
+    if (!meta.hsh) throw new WorkflowError('Reference block does not have a hash field');
+    if (!isSupportedHashType(meta.hsh.type)) throw new WorkflowError('Unsupported hash algorithm');
+    const c = await containerLayout(reader, ref, 'check', {
       burst: params.burst,
       guessFrom: burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range),
     });
@@ -125,7 +114,7 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
   if (!params.hashOnly) {
     const tb = Date.now();
     const bs = stats.blockSize;
-    const { start, end } = resolveRange(params.range, reader.size, bs);
+    const { start, end } = resolveByteRange(params.range, reader.size, bs);
     const onBlock = (buf: Buffer, off: number, pos: number) => {
       stats.blocksProcessed++;
       if (off + bs <= buf.length && isSameContainerBlock(buf, ref, undefined, off)) {

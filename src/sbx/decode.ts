@@ -16,27 +16,12 @@ import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash }
 import { FileReader, RandomReader } from './reader';
 import { guessStartingBlockIndex, ReferenceBlock } from './format/scan';
 import { HEADER_SIZE, isEcVersion } from './format/specs';
-import {
-  burstGuessStart,
-  ByteRange,
-  checkRecordedSize,
-  containerLayout,
-  forEachBlock,
-  InputError,
-  isSameContainerBlock,
-  MultiPass,
-  pathExists,
-  Progress,
-  RefBlockInfo,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  secondsSince,
-  WorkflowError,
-  withFileReader,
-  writeAt,
-} from './workflow-common';
+import { Progress, forEachBlock, secondsSince } from './block-pass';
+import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
+import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { InputError, WorkflowError } from './workflow-errors';
 
 export interface DecodeParams {
   /** Container path. */
@@ -50,6 +35,8 @@ export interface DecodeParams {
   stdout?: NodeJS.WritableStream;
   /** Overwrite an existing output file. */
   force?: boolean;
+  /** Called with the output path once it is known (from OUT or the stored name), before anything is written. */
+  checkOutput?: (outPath: string) => void;
   /**
    * blkar's `--multi-pass` ('skip-good') / `--multi-pass-no-skip` ('overwrite-all'): decode into an existing
    * output without truncating it first, so several damaged copies can fill it in turn. 'skip-good' writes a
@@ -65,7 +52,8 @@ export interface DecodeParams {
   onProgress?: Progress;
 }
 
-export type { MultiPass, RefBlockInfo } from './workflow-common';
+export type { MultiPass } from './file-io';
+export type { RefBlockInfo } from './reference-block';
 
 export interface DecodeStats {
   ref: RefBlockInfo;
@@ -79,6 +67,8 @@ export interface DecodeStats {
   dataBlocksDecoded: number;
   parityBlocksDecoded: number;
   blocksFailed: number;
+  /** Decoding to a stream: the failed blocks by the kind of block expected at their position (blkar's breakdown). */
+  blocksFailedByKind: { metadata: number; data: number; parity: number } | null;
   /** Size of the decoded output. */
   fileSize: number;
   containerSize: number;
@@ -107,7 +97,7 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
   const warnings: string[] = [];
   const toStream = params.output === '-';
   // File mode does not need the burst level; blkar still insists on guessing it, we only report it.
-  const { burst, layout } = await containerLayout(reader, ref, 'decoding', {
+  const { burst, layout } = await containerLayout(reader, ref, 'decode', {
     burst: params.burst,
     guessFrom: burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range),
     optionalBurst: !toStream,
@@ -127,6 +117,7 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
     dataBlocksDecoded: 0,
     parityBlocksDecoded: 0,
     blocksFailed: 0,
+    blocksFailedByKind: toStream ? { metadata: 0, data: 0, parity: 0 } : null,
     fileSize: 0,
     containerSize: reader.size,
     outputPath: null,
@@ -154,11 +145,11 @@ export function resolveOutputPath(output: string | undefined, ref: ReferenceBloc
   const recorded = ref.meta?.fnm !== undefined ? path.basename(ref.meta.fnm.replace(/\\/g, '/')) : undefined;
   const usable = recorded !== undefined && recorded !== '' && recorded !== '.' && recorded !== '..' ? recorded : undefined;
   if (output === undefined) {
-    if (!usable) throw new InputError('No original file name was found in SBX container and no output file name/path was provided');
+    if (!usable) throw new InputError('No original file name was found in SBX container and no output file name/path was provided', true);
     return usable;
   }
   if (isDirectorySync(output)) {
-    if (!usable) throw new InputError(`No original file name was found in SBX container and "${output}" is a directory`);
+    if (!usable) throw new InputError(`No original file name was found in SBX container and "${output}" is a directory`, true);
     return path.join(output, usable);
   }
   return output;
@@ -226,7 +217,7 @@ class WindowWriter {
       }
       let j = i + 1;
       while (j < this.chunks && this.have[j]) j++;
-      await writeAt(this.handle, this.buf.subarray(i * cs, j * cs), (this.first + i) * cs);
+      await writeFully(this.handle, this.buf.subarray(i * cs, j * cs), (this.first + i) * cs);
       i = j;
     }
     this.have.fill(0);
@@ -242,14 +233,15 @@ async function decodeToFile(
 ): Promise<void> {
   const outPath = resolveOutputPath(params.output, ref);
   stats.outputPath = outPath;
-  if (!params.force && !params.multiPass && (await pathExists(outPath))) throw new InputError(`File "${outPath}" already exists`);
+  params.checkOutput?.(outPath);
+  if (!params.force && !params.multiPass && (await pathExists(outPath))) throw new InputError(`File "${outPath}" already exists`, true);
   const t0 = Date.now();
   const fsz = ref.meta?.fsz;
   // Chunks at or past FSZ would be cut away again: never write them (a forged seq must not create a huge file).
   const chunkLimit = fsz !== undefined ? layout.chunkCount(fsz) : Infinity;
   const bs = layout.blockSize;
   const ds = layout.dataSize;
-  const { start, end } = resolveRange(params.range, reader.size, bs);
+  const { start, end } = resolveByteRange(params.range, reader.size, bs);
   // Multi-pass keeps what earlier passes wrote: no truncation when opening (blkar).
   const handle = await fsp.open(outPath, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w+');
   try {
@@ -312,6 +304,11 @@ function finishHash(stats: DecodeStats, recorded: Multihash, hasher: Hasher): vo
   stats.hashMatches = digest.equals(recorded.digest);
 }
 
+function failedAs(stats: DecodeStats, kind: 'metadata' | 'data' | 'parity'): void {
+  stats.blocksFailed++;
+  if (stats.blocksFailedByKind) stats.blocksFailedByKind[kind]++;
+}
+
 /** Writes to a stream honouring back-pressure; rejects on stream errors (e.g. EPIPE). */
 function writeStream(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -363,14 +360,14 @@ async function decodeToStream(
       stats.blocksProcessed++;
       const b = await reader.read(idx * bs, bs);
       if (isSameContainerBlock(b, ref, 0)) stats.metaBlocksDecoded++;
-      else stats.blocksFailed++;
+      else failedAs(stats, 'metadata');
     }
     const lastSeq = layout.lastSeq(fsz);
     for (let seq = 1; seq <= lastSeq; seq++) {
       stats.blocksProcessed++;
       const b = await reader.read(layout.seqToIndex(seq) * bs, bs);
       const valid = isSameContainerBlock(b, ref, seq);
-      if (!valid) stats.blocksFailed++;
+      if (!valid) failedAs(stats, layout.isParitySeq(seq) ? 'parity' : 'data');
       if (layout.isParitySeq(seq)) {
         if (valid) stats.parityBlocksDecoded++;
         continue;
@@ -386,7 +383,7 @@ async function decodeToStream(
   } else {
     // Read patterns 2 and 3: blocks in container order from the range start, each checked against the seq
     // the layout expects at its position (starting index guessed from the blocks themselves).
-    const { start, end } = resolveRange(params.range, reader.size, bs);
+    const { start, end } = resolveByteRange(params.range, reader.size, bs);
     const startIndex = await guessStartingBlockIndex(reader, { version: ref.header.version, uid: ref.header.uid }, layout, start);
     let chunksOut = 0;
     for (let pos = start, j = 0; pos < end && chunksOut < chunkTotal; pos += bs, j++) {
@@ -394,7 +391,7 @@ async function decodeToStream(
       const b = await reader.read(pos, bs);
       const seq = layout.indexToSeq(startIndex + j);
       const valid = isSameContainerBlock(b, ref, seq);
-      if (!valid) stats.blocksFailed++;
+      if (!valid) failedAs(stats, seq === 0 ? 'metadata' : layout.isParitySeq(seq) ? 'parity' : 'data');
       if (seq === 0) {
         if (valid) stats.metaBlocksDecoded++;
         continue;

@@ -19,6 +19,8 @@ import { contiguousPlan, ContainerRenderer } from './format/random-access';
 import { RenderHelper, RenderSpec, renderSpecOf } from './render-helper';
 import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './format/specs';
 import { UserError } from '../errors';
+import { resolveByteRange } from './byte-range';
+import { writeFully } from './file-io';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
 export class EncodeParamError extends UserError {
@@ -189,14 +191,6 @@ function streamChunkSource(input: AsyncIterable<Uint8Array>, skip: number, limit
   };
 }
 
-/** blkar's byte range arithmetic: from clamped to the size, end = toInc + 1 or toExc, clamped to [from, size]. */
-export function resolveByteRange(size: number, from?: number, toInc?: number, toExc?: number): { start: number; length: number } {
-  const start = Math.min(from ?? 0, size);
-  const rawEnd = toInc !== undefined ? toInc + 1 : toExc ?? size;
-  const end = Math.min(Math.max(rawEnd, start), size);
-  return { start, length: end - start };
-}
-
 /**
  * Encodes the file at `inputPath` (or its --from/--to range) into a new container at `outputPath`
  * (created or truncated). Rejects with EncodeParamError / FileTooLargeError / MetadataTooLargeError
@@ -206,9 +200,10 @@ export async function encodeFile(inputPath: string, outputPath: string, opts: En
   const h = await fsp.open(inputPath, 'r');
   try {
     const st = await h.stat();
-    const range = resolveByteRange(st.size, opts.from, opts.toInc, opts.toExc);
+    // blkar encodes a byte-exact range (always "misaligned"): the shared rule with an alignment of 1.
+    const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, st.size, 1);
     const mtime = Math.floor(st.mtimeMs / 1000);
-    return await encodeCore(fileChunkSource(h, range.start, range.length), range.length, outputPath, {
+    return await encodeCore(fileChunkSource(h, start, end - start), end - start, outputPath, {
       ...opts,
       fnm: opts.fnm === undefined ? path.basename(inputPath) : opts.fnm,
       fdt: opts.fdt === undefined ? (mtime >= 0 ? mtime : null) : opts.fdt,
@@ -426,7 +421,7 @@ function quiet<T>(p: Promise<T>): Promise<T> {
 async function writeRegion(out: fsp.FileHandle, layout: Layout, buf: Buffer, startIdx: number, count: number, fileSize: number | null): Promise<void> {
   const bs = layout.blockSize;
   if (fileSize === null || !layout.ec || layout.burst === 0) {
-    await writeAll(out, buf, 0, count * bs, startIdx * bs);
+    await writeFully(out, buf.subarray(0, count * bs), startIdx * bs);
     return;
   }
   let i = 0;
@@ -437,15 +432,7 @@ async function writeRegion(out: fsp.FileHandle, layout: Layout, buf: Buffer, sta
     }
     let j = i + 1;
     while (j < count && layout.kindOfIndex(startIdx + j, fileSize) !== 'hole') j++;
-    await writeAll(out, buf, i * bs, (j - i) * bs, (startIdx + i) * bs);
+    await writeFully(out, buf.subarray(i * bs, j * bs), (startIdx + i) * bs);
     i = j;
-  }
-}
-
-async function writeAll(out: fsp.FileHandle, buf: Buffer, offset: number, length: number, position: number): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesWritten } = await out.write(buf, offset + done, length - done, position + done);
-    done += bytesWritten;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The random-access input interface the library reads through (files, buffers, later the device
- * cache). Keeps src/sbx/ free of any knowledge of FUSE or the cache.
+ * The random-access input interface the library reads through (files, buffers, a view's cache). Keeps
+ * src/sbx/ free of any knowledge of FUSE or the cache.
  */
 import { promises as fsp } from 'fs';
 
@@ -64,17 +64,5 @@ export class FileReader implements RandomReader {
 
   async close(): Promise<void> {
     if (this.owned) await this.handle.close();
-  }
-}
-
-/** A window [start, start + length) of another reader, re-based at 0 (used for --from / --to ranges). */
-export class SliceReader implements RandomReader {
-  readonly size: number;
-  constructor(private readonly inner: RandomReader, private readonly start: number, length: number) {
-    this.size = Math.max(0, Math.min(length, inner.size - start));
-  }
-  read(offset: number, length: number): Promise<Buffer> {
-    const end = Math.min(this.size, offset + length);
-    return this.inner.read(this.start + offset, Math.max(0, end - offset));
   }
 }

@@ -11,18 +11,10 @@ import { RandomReader } from './reader';
 import { ReedSolomon } from './format/reed-solomon';
 import { ReferenceBlock } from './format/scan';
 import { HEADER_SIZE, isEcVersion } from './format/specs';
-import {
-  checkRecordedSize,
-  containerLayout,
-  isSameContainerBlock,
-  Progress,
-  refBlockInfo,
-  requireReferenceBlock,
-  secondsSince,
-  withFileReader,
-  writeAt,
-  RefBlockInfo,
-} from './workflow-common';
+import { Progress, secondsSince } from './block-pass';
+import { checkRecordedSize, containerLayout } from './container-layout';
+import { withFileReader, writeFully } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 
 export interface RepairParams {
   input: string;
@@ -149,7 +141,7 @@ async function repairSets(
     stats.blocksFailed++;
     stats.metaBlocksRepaired++;
     stats.metadataRepairs.push(pos);
-    if (handle) await writeAt(handle, ref.bytes, pos);
+    if (handle) await writeFully(handle, ref.bytes, pos);
   }
   const codec = new ReedSolomon(layout.d, layout.p);
   const shards: (Uint8Array | null)[] = new Array(t).fill(null);
@@ -197,7 +189,7 @@ async function repairSets(
           const block = Buffer.alloc(bs);
           block.set(shards[i] as Uint8Array, HEADER_SIZE);
           writeHeader(block, 0, version, ref.header.uid, first + i);
-          if (handle) await writeAt(handle, block, positions[i]);
+          if (handle) await writeFully(handle, block, positions[i]);
         }
       } else {
         stats.dataBlocksFailedToRepair += missing;

@@ -3,6 +3,8 @@
  * and append every valid block's ORIGINAL bytes to OUTDIR/<UID in uppercase hex>, in discovery order. A log
  * file (four `key=value` lines, rewritten about once per second) lets a later run resume where this one
  * stopped. The log never claims more than what has been appended: blocks are written before it.
+ * On a failing medium the unreadable places (EIO) are skipped, counted and listed, and scanning goes on; a block
+ * that overlaps one is never rescued (skipping-reader.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,7 +12,11 @@ import { uidToHex } from './format/header';
 import { RandomReader } from './reader';
 import { SCAN_STEP } from './format/specs';
 import { scanBlocks } from './format/scan';
-import { ByteRange, inputSize, InputError, Progress, resolveRange, withFileReader, WorkflowError } from './workflow-common';
+import { SkippingReader } from './skipping-reader';
+import { Progress } from './block-pass';
+import { ByteRange, resolveByteRange } from './byte-range';
+import { inputSize, withFileReader } from './file-io';
+import { InputError, WorkflowError } from './workflow-errors';
 
 export type PickBlock = 'any' | 'meta' | 'data';
 
@@ -24,6 +30,10 @@ export interface RescueParams {
   onProgress?: Progress;
   /** Seconds between log rewrites (blkar: about 1). */
   logIntervalSeconds?: number;
+  /** Called with each output file's path before it is first opened. */
+  checkOutput?: (outPath: string) => void;
+  /** Told about each unreadable unit as it is skipped. */
+  onUnreadable?: (start: number, end: number) => void;
 }
 
 export interface RescueLog {
@@ -38,6 +48,10 @@ export interface RescueStats extends RescueLog {
   uids: string[];
   /** Where scanning started (from + resumed bytes). */
   resumedFrom: number;
+  /** Bytes that could not be read (EIO) and were skipped. */
+  bytesUnreadable: number;
+  /** The unreadable byte ranges [start, end), ascending. */
+  unreadableRanges: [number, number][];
   totalSeconds: number;
 }
 
@@ -92,11 +106,12 @@ export async function rescueBlocks(params: RescueParams): Promise<RescueStats> {
   return withFileReader(params.input, (reader) => rescueFrom(reader, params, t0), size);
 }
 
-async function rescueFrom(reader: RandomReader, params: RescueParams, t0: number): Promise<RescueStats> {
-  const size = reader.size;
+async function rescueFrom(medium: RandomReader, params: RescueParams, t0: number): Promise<RescueStats> {
+  const size = medium.size;
+  const reader = new SkippingReader(medium, params.onUnreadable);
   const outputs = new Map<string, number>();
   try {
-    const { start, end } = resolveRange(params.range, size, SCAN_STEP);
+    const { start, end } = resolveByteRange(params.range, size, SCAN_STEP);
     const log: RescueLog = { bytesProcessed: 0, blocksProcessed: 0, metaBlocksProcessed: 0, dataBlocksProcessed: 0 };
     if (params.logFile && fs.existsSync(params.logFile)) {
       const fd = fs.openSync(params.logFile, 'r');
@@ -111,6 +126,7 @@ async function rescueFrom(reader: RandomReader, params: RescueParams, t0: number
     const pick = params.onlyPickBlock ?? 'any';
     const interval = (params.logIntervalSeconds ?? 1) * 1000;
     let lastLog = Date.now();
+    let scannedTo = scanFrom;
     const uids = new Set<string>();
     const saveLog = () => {
       for (const f of outputs.values()) fs.fsyncSync(f);
@@ -120,6 +136,7 @@ async function rescueFrom(reader: RandomReader, params: RescueParams, t0: number
     // Called by the scanner once everything before `pos` has been handled (yielded blocks are appended
     // synchronously), so the log may safely claim those bytes.
     const onPosition = (pos: number) => {
+      scannedTo = pos;
       log.bytesProcessed = Math.min(pos, end) - start;
       if (Date.now() - lastLog >= interval) {
         saveLog();
@@ -130,9 +147,11 @@ async function rescueFrom(reader: RandomReader, params: RescueParams, t0: number
       const isMeta = b.header.seq === 0;
       if ((pick === 'meta' && !isMeta) || (pick === 'data' && isMeta)) continue;
       if (params.onlyPickUid && !params.onlyPickUid.equals(b.header.uid)) continue;
+      if (reader.overlapsUnreadable(b.pos, b.pos + b.bytes.length)) continue;
       const uid = uidToHex(b.header.uid);
       let fd = outputs.get(uid);
       if (fd === undefined) {
+        params.checkOutput?.(path.join(params.outDir, uid));
         fd = fs.openSync(path.join(params.outDir, uid), 'a');
         outputs.set(uid, fd);
       }
@@ -142,10 +161,18 @@ async function rescueFrom(reader: RandomReader, params: RescueParams, t0: number
       if (isMeta) log.metaBlocksProcessed++;
       else log.dataBlocksProcessed++;
     }
-    log.bytesProcessed = end - start;
+    // blkar counts every byte it read: whole 128-byte steps and whole blocks, even past the range end.
+    log.bytesProcessed = Math.min(Math.max(scannedTo, end), size) - start;
     saveLog();
     params.onProgress?.(log.bytesProcessed, end - start);
-    return { ...log, uids: [...uids].sort(), resumedFrom: scanFrom, totalSeconds: (Date.now() - t0) / 1000 };
+    return {
+      ...log,
+      uids: [...uids].sort(),
+      resumedFrom: scanFrom,
+      bytesUnreadable: reader.bytesUnreadable,
+      unreadableRanges: reader.unreadable.map(([a, b]) => [a, b]),
+      totalSeconds: (Date.now() - t0) / 1000,
+    };
   } finally {
     for (const f of outputs.values()) fs.closeSync(f);
   }

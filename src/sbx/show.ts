@@ -6,19 +6,11 @@ import { uidToHex } from './format/header';
 import { Metadata, parseMetadataPayload } from './format/metadata';
 import { HEADER_SIZE, isEcVersion, SbxVersion, SCAN_STEP } from './format/specs';
 import { scanBlocks } from './format/scan';
-import {
-  burstGuessStart,
-  ByteRange,
-  guessBurst,
-  Progress,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  rsParamsOf,
-  RefBlockInfo,
-  withFileReader,
-} from './workflow-common';
+import { Progress } from './block-pass';
+import { ByteRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, guessBurst } from './container-layout';
+import { withFileReader } from './file-io';
+import { RefBlockInfo, refBlockInfo, requireReferenceBlock, rsParamsOf } from './reference-block';
 
 export interface ShowParams {
   input: string;
@@ -44,7 +36,7 @@ export interface ShownMetadataBlock {
 
 export interface ShowStats {
   ref: RefBlockInfo | null;
-  /** With guessBurst: the guess (null if it could not be made or the version has no RS). */
+  /** With guessBurst: the guess (null if it could not be made, or for versions 1–3 which have no RS). */
   burstGuess: number | null;
   guessed: boolean;
   blocks: ShownMetadataBlock[];
@@ -54,17 +46,16 @@ export function showContainer(params: ShowParams): Promise<ShowStats> {
   return withFileReader(params.input, async (reader) => {
     const stats: ShowStats = { ref: null, burstGuess: null, guessed: false, blocks: [] };
     if (params.guessBurst) {
-      const ref = await requireReferenceBlock(reader, 'must-be-meta', refSearchRange(undefined, params.range));
+      // blkar's show searches the reference block in the range itself (other modes shift it, refSearchRange).
+      const ref = await requireReferenceBlock(reader, 'must-be-meta', params.range);
       stats.ref = refBlockInfo(ref);
       stats.guessed = true;
       if (isEcVersion(ref.header.version)) {
-        const rs = rsParamsOf(ref, 'burst guessing');
+        const rs = rsParamsOf(ref, 'guess the burst error resistance level');
         stats.burstGuess = await guessBurst(reader, ref, rs, burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range));
-      } else {
-        stats.burstGuess = 0;
       }
     }
-    const { start, end } = resolveRange(params.range, reader.size, SCAN_STEP);
+    const { start, end } = resolveByteRange(params.range, reader.size, SCAN_STEP);
     const progress = (pos: number) => params.onProgress?.(Math.min(pos, end) - start, end - start);
     for await (const b of scanBlocks(reader, start, end, progress)) {
       if (b.header.seq !== 0) continue;

@@ -9,25 +9,12 @@ import { isBlankBlock } from './format/header';
 import { Layout } from './format/layout';
 import { ReferenceBlock } from './format/scan';
 import { RandomReader } from './reader';
-import {
-  burstGuessStart,
-  ByteRange,
-  containerLayout,
-  forEachBlock,
-  InputError,
-  isSameContainerBlock,
-  MultiPass,
-  pathExists,
-  Progress,
-  refBlockInfo,
-  refSearchRange,
-  requireReferenceBlock,
-  resolveRange,
-  secondsSince,
-  withFileReader,
-  writeAt,
-  RefBlockInfo,
-} from './workflow-common';
+import { Progress, forEachBlock, secondsSince } from './block-pass';
+import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { burstGuessStart, containerLayout } from './container-layout';
+import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { InputError } from './workflow-errors';
 
 export interface SortParams {
   input: string;
@@ -42,6 +29,8 @@ export interface SortParams {
   dryRun?: boolean;
   /** Burst level of the output; default: the input's (guessed). */
   burst?: number;
+  /** blkar's --guess-burst-from: where burst guessing starts. */
+  guessBurstFrom?: number;
   reportBlank?: boolean;
   range?: ByteRange;
   refRange?: ByteRange;
@@ -72,9 +61,9 @@ export function sortContainer(params: SortParams): Promise<SortStats> {
   return withFileReader(params.input, async (reader) => {
     const ref = await requireReferenceBlock(reader, 'prefer-meta', refSearchRange(params.refRange, params.range));
     const version = ref.header.version;
-    const { burst, layout } = await containerLayout(reader, ref, 'sorting', {
+    const { burst, layout } = await containerLayout(reader, ref, 'sort', {
       burst: params.burst,
-      guessFrom: burstGuessStart(ref.bytes.length, undefined, params.range),
+      guessFrom: burstGuessStart(ref.bytes.length, params.guessBurstFrom, params.range),
     });
     const bs = layout.blockSize;
     const stats: SortStats = {
@@ -129,18 +118,20 @@ async function sortBlocks(
   out: fsp.FileHandle | null,
 ): Promise<void> {
   const bs = layout.blockSize;
-  const { start, end } = resolveRange(params.range, reader.size, bs);
+  const { start, end } = resolveByteRange(params.range, reader.size, bs);
   const metaPositions = layout.metadataIndices().map((i) => i * bs);
-  let firstMeta: Buffer | null = ref.header.seq === 0 ? ref.bytes : null;
+  // blkar compares a block's position with its canonical one in the whole container, less the misalignment
+  // of the range start (--force-misalign); metadata copies are compared once, at the first metadata block.
+  const readOffset = start % bs;
   let metaWritten = false;
   const skipGood = params.multiPass === 'skip-good';
   const put = async (block: Buffer, pos: number, seq: number) => {
     if (!out || (skipGood && (await holdsBlock(out, pos, ref, seq)))) return;
-    await writeAt(out, block, pos);
+    await writeFully(out, block, pos);
   };
   const onBlock = async (buf: Buffer, off: number, pos: number) => {
     stats.blocksProcessed++;
-    const inPos = pos - start;
+    const inPos = pos - readOffset;
     if (off + bs > buf.length || !isSameContainerBlock(buf, ref, undefined, off)) {
       if (!isBlankBlock(buf, off, Math.min(bs, buf.length - off)) || params.reportBlank) stats.blocksFailed++;
       return;
@@ -148,12 +139,17 @@ async function sortBlocks(
     const block = buf.subarray(off, off + bs);
     const seq = block.readUInt32BE(12);
     if (seq === 0) {
-      firstMeta ??= Buffer.from(block);
       stats.metaSorted++;
-      if (metaPositions.includes(inPos)) stats.metaSameOrder++;
-      else stats.metaDiffOrder++;
       if (!metaWritten) {
-        for (const p of metaPositions) await put(firstMeta, p, 0);
+        // blkar's check_meta_blocks_reader: each metadata position (shifted by the range start) either holds
+        // exactly this block or not.
+        const first = Buffer.from(block);
+        for (const p of metaPositions) {
+          const there = await reader.read(p + start, bs);
+          if (there.length === bs && there.equals(first)) stats.metaSameOrder++;
+          else stats.metaDiffOrder++;
+        }
+        for (const p of metaPositions) await put(first, p, 0);
         metaWritten = true;
       }
       return;

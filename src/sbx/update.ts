@@ -9,20 +9,11 @@ import { buildBlock } from './format/header';
 import { encodeMetadataFields, MetadataField, MetadataTooLargeError, parseMetadataFields } from './format/metadata';
 import { createHasher, formatMultihash, HashType, Multihash } from './format/multihash';
 import { HEADER_SIZE } from './format/specs';
-import {
-  checkRecordedSize,
-  containerLayout,
-  hashStoredData,
-  isSameContainerBlock,
-  Progress,
-  refBlockInfo,
-  requireReferenceBlock,
-  secondsSince,
-  WorkflowError,
-  withFileReader,
-  writeAt,
-  RefBlockInfo,
-} from './workflow-common';
+import { Progress, hashStoredData, secondsSince } from './block-pass';
+import { checkRecordedSize, containerLayout } from './container-layout';
+import { withFileReader, writeFully } from './file-io';
+import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { WorkflowError } from './workflow-errors';
 
 export interface UpdateParams {
   input: string;
@@ -44,6 +35,8 @@ export interface FieldChange {
 }
 
 export interface MetadataBlockUpdate {
+  /** blkar's "Metadata block number": the copy's index among all metadata positions (invalid ones count too). */
+  number: number;
   pos: number;
   changes: FieldChange[];
 }
@@ -77,7 +70,10 @@ export function editFields(
   const changes: FieldChange[] = [];
   const upsert = (field: MetadataField) => {
     const i = out.findIndex((f) => f.id === field.id);
-    changes.push({ id: field.id as FieldChange['id'], before: show(out[i]), after: show(field) });
+    // blkar lists an update only when it changes something.
+    const before = show(out[i]);
+    const after = show(field);
+    if (before !== after) changes.push({ id: field.id as FieldChange['id'], before, after });
     if (i >= 0) out[i] = field;
     else out.push(field);
   };
@@ -119,7 +115,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     let hsh: Multihash | null | undefined = params.hash === null ? null : undefined;
     if (params.hash) {
       const fsz = ref.meta?.fsz;
-      if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field (FSZ), cannot compute the hash of the stored data');
+      if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
       checkRecordedSize(layout, fsz);
       const hasher = createHasher(params.hash);
       await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
@@ -128,7 +124,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
 
     // Every copy is edited in memory first, so a copy that cannot take the change writes nothing at all.
     const writes: { pos: number; block: Buffer }[] = [];
-    for (const idx of layout.metadataIndices()) {
+    for (const [number, idx] of layout.metadataIndices().entries()) {
       const pos = idx * bs;
       stats.metaBlocksProcessed++;
       const b = await reader.read(pos, bs);
@@ -151,12 +147,12 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
       }
       writes.push({ pos, block: buildBlock(version, ref.header.uid, 0, payload) });
       stats.metaBlocksUpdated++;
-      stats.updates.push({ pos, changes });
+      stats.updates.push({ number, pos, changes });
     }
     if (!params.dryRun) {
       const handle = await fsp.open(params.input, 'r+');
       try {
-        for (const w of writes) await writeAt(handle, w.block, w.pos);
+        for (const w of writes) await writeFully(handle, w.block, w.pos);
         await handle.sync();
       } finally {
         await handle.close();

@@ -5,11 +5,11 @@ import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { SourceSpec } from '../source/source-spec';
 import { BlockSource } from '../source/block-source';
 import { GuardedSource, mediumLooker } from '../source/medium-watch';
+import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
-import { MapfileView } from '../views/mapfile-view';
-import { RawView } from '../views/raw-view';
-import { StatusView } from '../views/status-view';
+import type { ServerInfo } from '../views/status-view';
 import { StaticDirectory } from '../views/view';
+import { buildRoot } from './root-views';
 import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
 import { AcquisitionRunner } from './acquisition-runner';
 import { MediumFollower } from './medium-follower';
@@ -53,7 +53,9 @@ export class MediumStack {
       const name = opts.spec.kind === 'nbd' ? opts.sourceArg : opts.spec.path;
       const source = new GuardedSource(inner, mediumLooker(opts.spec), name);
       undo.push(() => source.close());
-      const cache = await CachedDevice.open({
+      // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
+      inner.onEvent?.((e) => log.info(e.message));
+      const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
         retries: opts.retries,
@@ -66,29 +68,22 @@ export class MediumStack {
       undo.unshift(() => cache.close());
       const acquisition = new AcquisitionRunner(cache);
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
-      const archive = createArchiveViews({ ...opts.archive, cache, database: cache.database(), acquisitions: acquisition, source: opts.sourceArg, log: (m) => log.info(m) });
+      const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.sourceArg, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());
       const follower = new MediumFollower(source, cache, {
         follow: opts.cacheDir === undefined,
         log,
         onOtherMedium: () => opts.onOtherMedium(stack),
       });
-      const root = new StaticDirectory()
-        .add('raw', new RawView(cache))
-        .add('mapfile', new MapfileView(cache))
-        .add('sbx', archive.sbx)
-        .add('rescued', archive.rescued)
-        .add(
-          'status',
-          new StatusView(cache, {
-            pid: process.pid,
-            controlSocket: opts.controlSocket,
-            cacheDir: cache.cacheDir,
-            source: opts.sourceArg,
-            mountpoint: opts.mountpoint,
-            activity: () => ({ acquiring: acquisition.active, ...archive.status(), medium: follower.status() }),
-          }),
-        );
+      const server: ServerInfo = {
+        pid: process.pid,
+        controlSocket: opts.controlSocket,
+        cacheDir: cache.cacheDir,
+        source: opts.sourceArg,
+        mountpoint: opts.mountpoint,
+        activity: () => ({ acquiring: acquisition.active, ...archive.status(), medium: follower.status() }),
+      };
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m) });
       const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower);
       source.watch(opts.watchIntervalMs ?? 1000);
       follower.start(opts.watchIntervalMs ?? 1000);

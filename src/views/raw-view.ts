@@ -1,22 +1,15 @@
 // /raw: the medium, read-only, through the cache. Served with FUSE direct I/O, so each read() of a program
 // reaches this view with its own offset and size and gets what a disk read gives: the good bytes as a
 // short read, then EIO at the bad sector. Never zeros in place of data.
-import { RangeReader, ReadPriority } from './device-cache';
+import type { SectorCache } from '../cache/sector-cache';
 import { FileAttr, Handle, View, ViewErrno } from './view';
-
-/** What CachedDevice offers beyond RangeReader, used by /raw when present. */
-export interface RangeIntoReader {
-  /** Fills the good prefix of [offset, offset+target.length) into target, as read() would return it. */
-  readInto(offset: number, target: Buffer, priority?: ReadPriority): Promise<{ bytes: number; errorAt?: number }>;
-  /** Resolves once what readers were answered with so far is recorded as read (never rejects). */
-  commitPending(): Promise<void>;
-}
 
 export class RawView implements View {
   readonly kind = 'file';
   private readonly mounted = new Date();
 
-  constructor(private readonly device: RangeReader & Partial<RangeIntoReader>) {}
+  /** The part of the cache /raw uses (the FUSE glue's tests and bench give it other bytes). */
+  constructor(private readonly device: Pick<SectorCache, 'size' | 'read' | 'readInto' | 'commitPending'>) {}
 
   getattr(): FileAttr {
     return { size: this.device.size, mode: 0o444, mtime: this.mounted };
@@ -38,13 +31,10 @@ export class RawView implements View {
    * read() straight into `target` (the kernel's buffer, for the FUSE glue): the number of good bytes put at its
    * start, or the same ViewErrno. Saves the per-read buffer and copy of read() on the hot path of a copy.
    */
-  readInto(handle: Handle, offset: number, target: Buffer, length: number): Promise<number | ViewErrno> {
+  readInto(_handle: Handle, offset: number, target: Buffer, length: number): Promise<number | ViewErrno> {
     const end = Math.min(offset + length, this.device.size);
     if (offset >= end) return Promise.resolve(0);
     const n = end - offset;
-    if (!this.device.readInto) {
-      return this.read(handle, offset, n).then((got) => (got instanceof ViewErrno ? got : got.copy(target, 0, 0, Math.min(got.length, n))));
-    }
     return this.device
       .readInto(offset, n === target.length ? target : target.subarray(0, n), 'foreground')
       .then(({ bytes, errorAt }) => (bytes > 0 ? bytes : noData(offset, errorAt)));
@@ -55,7 +45,7 @@ export class RawView implements View {
    * commit, so wait for it here. Then whatever the program read is in the /mapfile and /status it opens next.
    */
   flush(): Promise<void> {
-    return this.device.commitPending ? this.device.commitPending() : Promise.resolve();
+    return this.device.commitPending();
   }
 
   async release(): Promise<void> {}

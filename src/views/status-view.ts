@@ -1,7 +1,7 @@
 // /status: one JSON object with the cache counters plus what a client needs to reach the server
 // (`blkfs umount` and `blkfs acquire` find the control socket here).
-import { StatusSource } from './device-cache';
-import { TextSnapshotView } from './text-snapshot-view';
+import type { SectorCache } from '../cache/sector-cache';
+import { GeneratedFileView } from './generated-file-view';
 
 export interface ServerInfo {
   pid: number;
@@ -13,13 +13,13 @@ export interface ServerInfo {
   activity?: () => object;
 }
 
-export function renderStatus(cache: StatusSource, server: ServerInfo): string {
+export function renderStatus(cache: SectorCache, server: ServerInfo): string {
   const { activity, ...fixed } = server;
   return JSON.stringify({ ...cache.status(), ...(activity ? activity() : {}), server: fixed }, null, 2) + '\n';
 }
 
-export class StatusView extends TextSnapshotView {
-  constructor(cache: StatusSource, server: ServerInfo) {
+export class StatusView extends GeneratedFileView {
+  constructor(cache: SectorCache, server: ServerInfo) {
     // No state key: rendering is cheap, and the counters change with every read.
     super(() => renderStatus(cache, server));
   }

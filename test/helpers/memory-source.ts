@@ -1,6 +1,6 @@
 // A BlockSource test double over a Buffer: configurable bad sectors, a lost-source switch, optional latency, and
 // exact read accounting (per request and per sector) so tests can assert "each sector read at most once".
-import { BlockSource, MediaError, SourceLostError, SourceStats } from '../../src/source/block-source';
+import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats } from '../../src/source/block-source';
 
 export interface MemorySourceOptions {
   sectorSize?: number;
@@ -98,6 +98,18 @@ export class MemorySource implements BlockSource {
 
   stats(): SourceStats {
     return { ...this.s };
+  }
+
+  private readonly listeners = new Set<(event: SourceEvent) => void>();
+
+  onEvent(listener: (event: SourceEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reports a lost/reconnected event, as the NBD source does when nbdkit goes away and comes back. */
+  emit(event: SourceEvent): void {
+    for (const l of this.listeners) l(event);
   }
 
   async close(): Promise<void> {

@@ -3,8 +3,9 @@ import { Command } from 'commander';
 import { calcContainer } from '../../sbx/calc';
 import { isEcVersion } from '../../sbx/format/specs';
 import { UserError } from '../../errors';
-import { Obj } from './report';
+import { ReportObject } from './report';
 import { addCommonOptions, CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
+import { SBX_VERSION_HELP } from './encode';
 
 interface CalcOpts extends CommonOpts {
   sbxVersion?: string;
@@ -25,6 +26,7 @@ export function registerCalc(sbx: Command): void {
     .option('--burst <LEVEL>', 'burst error resistance level')
     .option('--no-meta', 'no metadata block (versions 1-3)');
   addCommonOptions(cmd, { verbose: false });
+  cmd.addHelpText('after', '\n' + SBX_VERSION_HELP);
   cmd.action(async (size: string, opts: CalcOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
@@ -40,7 +42,7 @@ export function registerCalc(sbx: Command): void {
       });
       if (s.exceedsMaximum) throw new UserError(`File size exceeds the maximum of ${s.maxFileSize} bytes for version ${s.version}`);
       const ec = isEcVersion(s.version);
-      const stats = new Obj()
+      const stats = new ReportObject()
         .add('SBX container version', s.version)
         .add('SBX container block size', s.blockSize)
         .add('SBX container data size', s.dataSize);
@@ -62,7 +64,7 @@ export function registerCalc(sbx: Command): void {
         .add('Burst error resistance level', s.burstErrorResistanceLevel)
         .add('File size', s.fileSize)
         .add('SBX container size', s.containerSize);
-      return printer.result(new Obj().add('stats', stats), humanCalc(s, ec));
+      return printer.result(new ReportObject().add('stats', stats), humanCalc(s, ec));
     });
   });
 }

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
 import { UserError } from '../../errors';
-import { Obj, renderHuman } from './report';
+import { ReportObject, renderHuman } from './report';
 import { blockCheckCounts, time } from './common';
 import { hashVerdict } from './decode';
 import {
@@ -85,8 +85,8 @@ export function registerCheck(sbx: Command): void {
   });
 }
 
-export function checkReport(s: CheckStats): Obj {
-  const report = new Obj();
+export function checkReport(s: CheckStats): ReportObject {
+  const report = new ReportObject();
   if (s.burst !== null) report.add('Burst error resistance level', s.burst);
   const st = blockCheckCounts(s).add('Time elapsed for block check', time(s.blockCheckSeconds));
   if (s.hashChecked) {

@@ -1,10 +1,10 @@
 // Report pieces several `blkfs sbx` commands share (blkar prints the same blocks in several modes).
 import { BlkfsError, OperationError } from '../../errors';
-import { hms, Obj } from './report';
+import { hms, ReportObject } from './report';
 
 /** `"refBlockInfo": {"type": …, "ver": …, "pos": …}` */
-export function refBlockInfo(ref: { type: string; version: number; pos: number }): Obj {
-  return new Obj().add('type', ref.type).add('ver', ref.version).add('pos', ref.pos);
+export function refBlockInfo(ref: { type: string; version: number; pos: number }): ReportObject {
+  return new ReportObject().add('type', ref.type).add('ver', ref.version).add('pos', ref.pos);
 }
 
 /** The block-check counts `check` and `repair` both report (blkar's labels, in its order). */
@@ -15,8 +15,8 @@ export function blockCheckCounts(s: {
   metaBlocksPassed: number;
   dataBlocksPassed: number;
   blocksFailed: number;
-}): Obj {
-  return new Obj()
+}): ReportObject {
+  return new ReportObject()
     .add('SBX version', s.version)
     .add('Block size used in checking', s.blockSize)
     .add('Number of blocks processed', s.blocksProcessed)

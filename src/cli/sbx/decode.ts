@@ -1,7 +1,8 @@
 // `blkfs sbx decode SBX [OUT]`: rebuild the original file (OUT '-' = stdout, a directory = DIR/<stored name>).
 import { Command } from 'commander';
 import { decodeContainer, DecodeStats } from '../../sbx/decode';
-import { Obj, renderHuman } from './report';
+import { ReportObject, renderHuman } from './report';
+import { guardOutputs } from '../output-guard';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -55,6 +56,7 @@ export function registerDecode(sbx: Command): void {
         output: out,
         stdout: toStdout ? process.stdout : undefined,
         force: !!opts.force,
+        checkOutput: (outPath) => guardOutputs([outPath], [input]),
         multiPass: parseMultiPass(opts),
         noMeta: opts.meta === false,
         range,
@@ -72,11 +74,11 @@ export function registerDecode(sbx: Command): void {
   });
 }
 
-export function decodeReport(s: DecodeStats): Obj {
-  const report = new Obj();
+export function decodeReport(s: DecodeStats): ReportObject {
+  const report = new ReportObject();
   const ec = s.version >= 17;
   if (ec) report.add('Burst error resistance level', s.burst);
-  const st = new Obj()
+  const st = new ReportObject()
     .add('File UID', s.uid)
     .add('SBX version', s.version)
     .add('Block size used in decoding', s.blockSize)
@@ -84,7 +86,14 @@ export function decodeReport(s: DecodeStats): Obj {
     .add('Number of blocks decoded (metadata)', s.metaBlocksDecoded)
     .add('Number of blocks decoded (data)', s.dataBlocksDecoded);
   if (ec) st.add('Number of blocks decoded (parity)', s.parityBlocksDecoded);
-  st.add('Number of blocks failed to decode', s.blocksFailed)
+  const failed = s.blocksFailedByKind;
+  if (!failed) st.add('Number of blocks failed to decode', s.blocksFailed);
+  else {
+    // Decoding to stdout, blkar splits the failures by the kind of block expected (DecodeFailStats::Breakdown).
+    st.add('Number of blocks failed to decode (metadata)', failed.metadata).add('Number of blocks failed to decode (data)', failed.data);
+    if (ec) st.add('Number of blocks failed to decode (parity)', failed.parity);
+  }
+  st
     .add('File size', s.fileSize)
     .add('SBX container size', s.containerSize)
     .add('Time elapsed for decoding', time(s.decodeSeconds))

@@ -1,13 +1,14 @@
 // `blkfs sbx encode INFILE [OUT]`: build a container (INFILE '-' = stdin, which needs OUT).
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { encodeFile, EncodeStats, encodeStream } from '../../sbx/encode';
 import { formatMultihash, parseHashTypeName } from '../../sbx/format/multihash';
 import { defaultExtensionOf } from '../../sbx/format/specs';
 import { calcContainer } from '../../sbx/calc';
 import { UserError } from '../../errors';
-import { Obj } from './report';
+import { ReportObject } from './report';
+import { guardOutputs } from '../output-guard';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -34,6 +35,30 @@ interface EncodeOpts extends CommonOpts, RangeOpts {
   infoOnly?: boolean;
 }
 
+/** blkar's --sbx-version help (cli_utils.rs): scripts parse the table and the defaults line. */
+export const SBX_VERSION_HELP = `SBX container version, one of :
+                    | SBX block size | FEC enabled | Burst error resistance |
+           1        |      512 bytes |          no |          not supported |
+           2        |      128 bytes |          no |          not supported |
+           3        |     4096 bytes |          no |          not supported |
+(default) 17 (0x11) |      512 bytes |         yes |              supported |
+          18 (0x12) |      128 bytes |         yes |              supported |
+          19 (0x13) |     4096 bytes |         yes |              supported |
+
+                    | File extension |
+           1        |           .sbx |
+           2        |           .sbx |
+           3        |           .sbx |
+(default) 17 (0x11) |         .ecsbx |
+          18 (0x12) |         .ecsbx |
+          19 (0x13) |         .ecsbx |
+
+Details of default option : sbx-version=17, rs-data=10, rs-parity=2, burst=12
+
+Note : blkar will function correctly regardless of the file extension you pick,
+       the ones listed above are just the defaults
+`;
+
 export function registerEncode(sbx: Command): void {
   const cmd = sbx
     .command('encode')
@@ -49,10 +74,12 @@ export function registerEncode(sbx: Command): void {
     .option('--no-meta', 'no metadata block (versions 1-3; ignored for 17-19)')
     .option('--uid <UID-HEX>', 'file UID, exactly 12 hex digits (default random)')
     .option('--from <FROM-BYTE>', 'encode from this byte of the input')
+    .addOption(new Option('--skip-to <FROM-BYTE>', 'alias of --from').hideHelp())
     .option('--to-inc <TO-BYTE>', 'last byte of the input to encode (inclusive)')
     .option('--to-exc <TO-BYTE>', 'last byte of the input to encode (exclusive)')
     .option('--info-only', 'only show the encoding figures, write nothing');
   addCommonOptions(cmd, { verbose: false });
+  cmd.addHelpText('after', '\n' + SBX_VERSION_HELP);
   cmd.action(async (input: string, out: string | undefined, opts: EncodeOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
@@ -66,10 +93,10 @@ export function registerEncode(sbx: Command): void {
       if (opts.infoOnly) {
         const size = fromStdin ? 0 : fs.statSync(input).size;
         const c = calcContainer({ fileSize: size, version: params.version, dataShards: params.dataShards, parityShards: params.parityShards, burst: params.burst, metaEnabled: opts.meta !== false });
-        const st = new Obj().add('File name', fromStdin ? null : input).add('SBX version', c.version).add('Block size used in encoding', c.blockSize).add('Data size used in encoding', c.dataSize);
+        const st = new ReportObject().add('File name', fromStdin ? null : input).add('SBX version', c.version).add('Block size used in encoding', c.blockSize).add('Data size used in encoding', c.dataSize);
         if (c.rsDataShardCount !== null) st.add('RS data shard count', c.rsDataShardCount).add('RS parity shard count', c.rsParityShardCount).add('Burst error resistance level', c.burstErrorResistanceLevel);
         st.add('File size', size).add('SBX container size', c.containerSize);
-        return printer.result(new Obj().add('stats', st));
+        return printer.result(new ReportObject().add('stats', st));
       }
       const ext = defaultExtensionOf(params.version);
       let outPath: string;
@@ -80,6 +107,7 @@ export function registerEncode(sbx: Command): void {
         if (fromStdin) throw new UserError('Explicit output file name is required when input is stdin');
         outPath = path.join(out, `${path.basename(input)}.${ext}`);
       } else outPath = out;
+      guardOutputs([outPath], fromStdin ? [] : [input]);
       if (!opts.force && fs.existsSync(outPath)) throw new UserError(`File "${outPath}" already exists`);
       const progress = printer.progress('SBX encoding progress');
       const encodeOpts = {
@@ -103,8 +131,8 @@ export function registerEncode(sbx: Command): void {
   });
 }
 
-export function encodeReport(s: EncodeStats): Obj {
-  const st = new Obj()
+export function encodeReport(s: EncodeStats): ReportObject {
+  const st = new ReportObject()
     .add('File UID', s.uid.toString('hex').toUpperCase())
     .add('SBX version', s.version)
     .add('Block size used in encoding', s.blockSize)
@@ -118,5 +146,5 @@ export function encodeReport(s: EncodeStats): Obj {
     .add('SBX container size', s.containerSize)
     .add('Hash', s.hash ? formatMultihash(s.hash) : null)
     .add('Time elapsed', time(s.elapsedMs / 1000));
-  return new Obj().add('stats', st);
+  return new ReportObject().add('stats', st);
 }

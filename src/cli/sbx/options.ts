@@ -5,7 +5,8 @@ import { Command, Option } from 'commander';
 import { UserError } from '../../errors';
 import { Printer, ProgressLevel } from './report';
 import { classify } from './common';
-import type { ByteRange, MultiPass } from '../../sbx/workflow-common';
+import type { ByteRange } from '../../sbx/byte-range';
+import type { MultiPass } from '../../sbx/file-io';
 
 export interface CommonOpts {
   json?: boolean;
@@ -180,9 +181,10 @@ export function resolveEncodingParams(o: {
   burst?: string;
 }): EncodingParams {
   if (o.sbxVersion === undefined) {
-    if (o.rsData !== undefined || o.rsParity !== undefined || o.burst !== undefined) {
-      throw new UserError('--rs-data, --rs-parity and --burst require --sbx-version');
-    }
+    // blkar's messages (cli_macros.rs get_ver_and_data_par_burst_w_defaults), in its order.
+    if (o.rsData !== undefined) throw new UserError('Please state the SBX version explicitly if you want to use a custom Reed-Solomon data shard count');
+    if (o.rsParity !== undefined) throw new UserError('Please state the SBX version explicitly if you want to use a custom Reed-Solomon parity shard count');
+    if (o.burst !== undefined) throw new UserError('Please state the SBX version explicitly if you want to use a custom burst error resistance level');
     return { version: 17, dataShards: 10, parityShards: 2, burst: 12 };
   }
   const version = parseVersion(o.sbxVersion);

@@ -1,7 +1,7 @@
 // `blkfs sbx repair SBX`: in-place Reed-Solomon repair of an EC container (asks first unless -y/--dry-run/--json).
 import { Command } from 'commander';
 import { repairContainer, RepairStats } from '../../sbx/repair';
-import { Arr, Obj, renderHuman } from './report';
+import { ReportList, ReportObject, renderHuman } from './report';
 import { blockCheckCounts, refBlockInfo, time } from './common';
 import {
   addCommonOptions,
@@ -41,7 +41,7 @@ export function registerRepair(sbx: Command): void {
       const stats = await repairContainer({ input, burst, dryRun: !!opts.dryRun, onProgress: progress.update });
       if (!stats.applicable) {
         printer.note(`Version ${stats.version} does not use Reed-Solomon erasure code, exiting now`);
-        return printer.result(new Obj().add('ref block info', refBlockInfo(stats.ref)), '');
+        return printer.result(new ReportObject().add('ref block info', refBlockInfo(stats.ref)), '');
       }
       progress.finish();
       const report = repairReport(stats, !!opts.verbose);
@@ -50,21 +50,21 @@ export function registerRepair(sbx: Command): void {
   });
 }
 
-export function repairReport(s: RepairStats, verbose: boolean): Obj {
-  const meta = new Arr(verbose ? s.metadataRepairs.map((pos) => new Obj().add('seq num', 0).add('pos', pos)) : []);
-  const data = new Arr(
+export function repairReport(s: RepairStats, verbose: boolean): ReportObject {
+  const meta = new ReportList(verbose ? s.metadataRepairs.map((pos) => new ReportObject().add('seq num', 0).add('pos', pos)) : []);
+  const data = new ReportList(
     verbose
       ? s.setRepairs.map((r) =>
-          new Obj()
+          new ReportObject()
             .add('success', r.success)
             .add('block set start', r.firstSeq)
             .add('block set end inclusive', r.lastSeq)
-            .add('blocks', new Arr(r.blocks.map((b) => new Obj().add('seq num', b.seq).add('pos', b.pos)))),
+            .add('blocks', new ReportList(r.blocks.map((b) => new ReportObject().add('seq num', b.seq).add('pos', b.pos)))),
         )
       : [],
     true,
   );
-  return new Obj()
+  return new ReportObject()
     .add('ref block info', refBlockInfo(s.ref))
     .add('Burst error resistance level', s.burst)
     .add('metadata repairs', meta)
@@ -72,7 +72,7 @@ export function repairReport(s: RepairStats, verbose: boolean): Obj {
     .add('stats', repairStatsObj(s));
 }
 
-function repairStatsObj(s: RepairStats): Obj {
+function repairStatsObj(s: RepairStats): ReportObject {
   return blockCheckCounts(s)
     .add('Number of blocks repaired (metadata)', s.metaBlocksRepaired)
     .add('Number of blocks repaired (data)', s.dataBlocksRepaired)
@@ -80,7 +80,7 @@ function repairStatsObj(s: RepairStats): Obj {
     .add('Time elapsed', time(s.totalSeconds));
 }
 
-function repairHuman(s: RepairStats, verbose: boolean, _report: Obj): string {
+function repairHuman(s: RepairStats, verbose: boolean, _report: ReportObject): string {
   const lines: string[] = [];
   if (s.estimatedFromContainerSize) {
     lines.push('', 'Warning :', '', '    No recorded file size found, using container file size to estimate total', '    number of blocks. This may overestimate total number of blocks, and may', '    show false repair/verify failures when gaps in container are encountered.', '');
@@ -101,7 +101,7 @@ function repairHuman(s: RepairStats, verbose: boolean, _report: Obj): string {
     if (failed.length > 100) lines.push(`… and ${failed.length - 100} more unrepairable block sets`);
     if (failed.length) lines.push('');
   }
-  lines.push(renderHuman(new Obj().add('stats', repairStatsObj(s))).replace(/\n$/, ''));
+  lines.push(renderHuman(new ReportObject().add('stats', repairStatsObj(s))).replace(/\n$/, ''));
   if (s.blocksFailed === 0) lines.push('No repairs required');
   else if (s.dataBlocksFailedToRepair === 0) lines.push('All corrupted/missing blocks were repaired successfully');
   else if (s.blocksFailed === s.dataBlocksFailedToRepair) lines.push('All repairs failed');

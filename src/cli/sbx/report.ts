@@ -9,10 +9,13 @@
 // digits or a file name with a backslash still yields valid JSON (blkar would print them raw).
 import { EXIT_FAILURE, EXIT_OK, exitCodeOf } from '../../errors';
 
+/** What blkar prints before the message of an error raised inside a workflow (general_error.rs). */
+export const BLKAR_ERROR_PREFIX = 'Error : ';
+
 export type Scalar = string | number | boolean | null;
 
 /** An ordered object; labels are blkar's human labels, the JSON key is derived from them. */
-export class Obj {
+export class ReportObject {
   constructor(readonly fields: Field[] = []) {}
   add(label: string, value: Value, human?: string): this {
     this.fields.push({ label, value, human });
@@ -21,14 +24,14 @@ export class Obj {
 }
 
 /** An array of objects. blkar prints some arrays (repair's per-set reports) with an empty line after each item. */
-export class Arr {
+export class ReportList {
   constructor(
-    readonly items: Obj[] = [],
+    readonly items: ReportObject[] = [],
     readonly blankLineAfterItem = false,
   ) {}
 }
 
-export type Value = Scalar | Obj | Arr;
+export type Value = Scalar | ReportObject | ReportList;
 export interface Field {
   label: string;
   value: Value;
@@ -51,16 +54,16 @@ function jsonScalar(v: Scalar): string {
   return JSON.stringify(v);
 }
 
-function renderInto(out: string[], value: Obj | Arr): void {
-  if (value instanceof Obj) {
+function renderInto(out: string[], value: ReportObject | ReportList): void {
+  if (value instanceof ReportObject) {
     value.fields.forEach((f, i) => {
       const comma = i === 0 ? '' : ',';
       const key = JSON.stringify(toCamelCase(f.label));
-      if (f.value instanceof Obj) {
+      if (f.value instanceof ReportObject) {
         out.push(`${comma}${key}: {\n`);
         renderInto(out, f.value);
         out.push('}\n');
-      } else if (f.value instanceof Arr) {
+      } else if (f.value instanceof ReportList) {
         out.push(`${comma}${key}: [\n`);
         renderInto(out, f.value);
         out.push(']\n');
@@ -78,8 +81,8 @@ function renderInto(out: string[], value: Obj | Arr): void {
 }
 
 /** The whole JSON document of one run: the report's fields, then `"error"`. */
-export function renderBlkarJson(report: Obj, error: string | null): string {
-  const doc = new Obj([...report.fields, { label: 'error', value: error }]);
+export function renderBlkarJson(report: ReportObject, error: string | null): string {
+  const doc = new ReportObject([...report.fields, { label: 'error', value: error }]);
   const out: string[] = ['{\n'];
   renderInto(out, doc);
   out.push('}\n');
@@ -87,14 +90,14 @@ export function renderBlkarJson(report: Obj, error: string | null): string {
 }
 
 /** Human rendering: `Label   : value` with the labels of one object padded to one width, nested objects indented. */
-export function renderHuman(report: Obj, indent = ''): string {
-  const scalars = report.fields.filter((f) => !(f.value instanceof Obj) && !(f.value instanceof Arr));
+export function renderHuman(report: ReportObject, indent = ''): string {
+  const scalars = report.fields.filter((f) => !(f.value instanceof ReportObject) && !(f.value instanceof ReportList));
   const width = Math.max(0, ...scalars.map((f) => f.label.length));
   const lines: string[] = [];
   for (const f of report.fields) {
-    if (f.value instanceof Obj) {
+    if (f.value instanceof ReportObject) {
       lines.push(renderHuman(f.value, indent).replace(/\n$/, ''));
-    } else if (f.value instanceof Arr) {
+    } else if (f.value instanceof ReportList) {
       for (const item of f.value.items) {
         lines.push(renderHuman(item, indent).replace(/\n$/, ''));
         lines.push('');
@@ -158,7 +161,7 @@ export class Printer {
   }
 
   /** Successful end of a run: the report as JSON, or as human text (`human` replaces the generic rendering). */
-  result(report: Obj, human?: string): number {
+  result(report: ReportObject, human?: string): number {
     if (this.json) this.out.write(renderBlkarJson(report, null));
     else this.out.write(human ?? renderHuman(report));
     return EXIT_OK;
@@ -169,9 +172,13 @@ export class Printer {
     if (!this.json) this.out.write(text.endsWith('\n') ? text : text + '\n');
   }
 
-  /** An error ends the run: `"error": "<msg>"` (after any fields already known) or the message alone. */
-  error(err: unknown, partial: Obj = new Obj()): number {
-    const message = err instanceof Error ? err.message : String(err);
+  /**
+   * An error ends the run: `"error": "<msg>"` (after any fields already known) or the message alone. Errors
+   * raised inside a workflow that blkar prints with its "Error : " prefix say so with `blkarPrefixed`.
+   */
+  error(err: unknown, partial: ReportObject = new ReportObject()): number {
+    const text = err instanceof Error ? err.message : String(err);
+    const message = (err as { blkarPrefixed?: unknown } | null)?.blkarPrefixed === true ? BLKAR_ERROR_PREFIX + text : text;
     if (this.json) this.out.write(renderBlkarJson(partial, message));
     else this.out.write(renderHuman(partial) + message + '\n');
     return exitCodeOf(err) || EXIT_FAILURE;

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { formatMultihash } from '../../sbx/format/multihash';
 import { isEcVersion } from '../../sbx/format/specs';
 import { ShownMetadataBlock, showContainer } from '../../sbx/show';
-import { Arr, blkarDate, Obj, renderHuman } from './report';
+import { ReportList, blkarDate, ReportObject, renderHuman } from './report';
 import { refBlockInfo } from './common';
 import {
   addCommonOptions,
@@ -34,7 +34,7 @@ export function registerShow(sbx: Command): void {
     .option('--only-pick-uid <UID-HEX>', 'only blocks of this UID (12 hex digits)')
     .option('--guess-burst', 'also guess the burst error resistance level')
     .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
-  addRangeOptions(cmd, { misalign: false });
+  addRangeOptions(cmd);
   addCommonOptions(cmd, { verbose: false });
   cmd.action(async (input: string, opts: ShowOpts) => {
     const printer = printerFor(opts);
@@ -51,16 +51,22 @@ export function registerShow(sbx: Command): void {
         onProgress: progress.update,
       });
       progress.finish();
-      const report = new Obj();
+      const report = new ReportObject();
       if (stats.guessed && stats.ref) {
         report.add('ref block info', refBlockInfo(stats.ref));
         report.add('Best guess for burst error resistance level', stats.burstGuess);
       }
-      report.add('blocks', new Arr(stats.blocks.map(blockObj)));
+      report.add('blocks', new ReportList(stats.blocks.map(blockObj)));
       let human = '';
       if (stats.guessed && stats.ref) {
-        human += `Reference block : ${stats.ref.type} block (version ${stats.ref.version}) at byte ${stats.ref.pos}\n`;
-        human += `Best guess for burst error resistance level : ${stats.burstGuess === null ? 'Failed to guess level' : stats.burstGuess}\n\n`;
+        // blkar's show_core: what it prints while guessing.
+        const r = stats.ref;
+        human += 'Guessing burst error resistance level\n\n';
+        human += `Using ${r.type} block as reference block, SBX version ${r.version}, located at byte ${r.pos} (0x${r.pos.toString(16).toUpperCase()})\n\n`;
+        if (r.version < 17) human += 'Reference block version does not use Reed-Solomon erasure code\n';
+        else if (stats.burstGuess === null) human += 'Failed to guess level\n';
+        else human += `Best guess for burst error resistance level : ${stats.burstGuess}\n`;
+        human += `\n${'='.repeat(40)}\n\n`;
       }
       if (stats.blocks.length === 0) human += 'No metadata blocks found\n';
       for (const b of stats.blocks) human += renderHuman(blockObj(b)) + '\n';
@@ -69,9 +75,9 @@ export function registerShow(sbx: Command): void {
   });
 }
 
-function blockObj(b: ShownMetadataBlock): Obj {
+function blockObj(b: ShownMetadataBlock): ReportObject {
   const m = b.meta;
-  const o = new Obj()
+  const o = new ReportObject()
     .add('Metadata block number', b.number)
     .add('Found at byte', b.pos)
     .add('File UID', b.uid)

@@ -1,7 +1,8 @@
 // `blkfs sbx sort SBX [OUT]`: rewrite every block to its canonical position (default OUT: SBX.sorted).
 import { Command } from 'commander';
 import { sortContainer, SortStats } from '../../sbx/sort';
-import { Obj } from './report';
+import { ReportObject } from './report';
+import { guardOutputs } from '../output-guard';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -10,7 +11,9 @@ import {
   addRefRangeOptions,
   CommonOpts,
   MultiPassOpts,
+  GuessBurstOpts,
   parseBurst,
+  parseGuessBurstFrom,
   parseMultiPass,
   RangeOpts,
   RefRangeOpts,
@@ -21,10 +24,9 @@ import {
   runCommand,
 } from './options';
 
-interface SortOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts {
+interface SortOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts, GuessBurstOpts {
   force?: boolean;
   dryRun?: boolean;
-  burst?: string;
   reportBlank?: boolean;
 }
 
@@ -38,6 +40,7 @@ export function registerSort(sbx: Command): void {
   addMultiPassOptions(cmd)
     .option('--dry-run', 'only report, write nothing')
     .option('--burst <LEVEL>', 'burst error resistance level of the output (default: the input\'s, guessed)')
+    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte')
     .option('--report-blank', 'count all-zero (blank) blocks as failures');
   addRangeOptions(cmd);
   addRefRangeOptions(cmd);
@@ -46,14 +49,17 @@ export function registerSort(sbx: Command): void {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
       requireExisting(input);
+      const output = out ?? `${input}.sorted`;
+      if (!opts.dryRun) guardOutputs([output], [input]);
       const progress = printer.progress('SBX block sorting progress');
       const s = await sortContainer({
         input,
-        output: out ?? `${input}.sorted`,
+        output,
         force: !!opts.force,
         multiPass: parseMultiPass(opts),
         dryRun: !!opts.dryRun,
         burst: parseBurst(opts.burst),
+        guessBurstFrom: parseGuessBurstFrom(opts),
         reportBlank: !!opts.reportBlank,
         range: parseRange(opts),
         refRange: parseRefRange(opts),
@@ -65,11 +71,11 @@ export function registerSort(sbx: Command): void {
   });
 }
 
-export function sortReport(s: SortStats): Obj {
-  const report = new Obj();
+export function sortReport(s: SortStats): ReportObject {
+  const report = new ReportObject();
   const ec = s.version >= 17;
   if (ec) report.add('Burst error resistance level', s.burst);
-  const st = new Obj()
+  const st = new ReportObject()
     .add('SBX version', s.version)
     .add('Block size used in checking', s.blockSize)
     .add('Number of blocks processed', s.blocksProcessed)

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../../errors';
-import { Obj, renderHuman } from './report';
+import { ReportList, ReportObject, renderHuman } from './report';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -67,28 +67,46 @@ export function registerUpdate(sbx: Command): void {
       const progress = printer.progress('Stored data hashing progress');
       const s = await updateContainer({ input, fnm, snm, hash, burst, dryRun: !!opts.dryRun, onHashProgress: progress.update });
       if (hash) progress.finish();
-      const report = updateReport(s);
-      let human = '';
-      if (opts.verbose || opts.dryRun) {
-        for (const u of s.updates) {
-          human += `Metadata block at byte ${u.pos}:\n`;
-          for (const c of u.changes) human += `    ${c.id}: ${c.before ?? 'N/A'} -> ${c.after ?? '(removed)'}\n`;
-          if (u.changes.length === 0) human += '    (no changes)\n';
-        }
-        for (const p of s.failedPositions) human += `Metadata block at byte ${p}: failed to decode, left untouched\n`;
-        human += '\n';
-      }
-      return printer.result(report, human + renderHuman(report));
+      const report = updateReport(s, !!opts.verbose);
+      let human = opts.dryRun ? 'Note : This is a dry run only, the container is not modified.\n\n' : '';
+      if (s.version >= 17) human += `Burst error resistance level : ${s.burst}\n\n`;
+      if (opts.verbose) human += metadataChangesText(s) + '\n';
+      return printer.result(report, human + renderHuman(report.fields.find((f) => f.label === 'stats')!.value as ReportObject));
     });
   });
 }
 
-export function updateReport(s: UpdateStats): Obj {
-  const report = new Obj();
+/**
+ * blkar's `update -v` listing (update_core.rs print_block_info_and_meta_changes): per valid metadata copy its
+ * number and position, then each field that changes, with its old and new value (null: absent / removed).
+ */
+function metadataChanges(s: UpdateStats): ReportList {
+  return new ReportList(
+    s.updates.map((u) =>
+      new ReportObject()
+        .add('Metadata block number', u.number)
+        .add('Found at byte', u.pos)
+        .add('changes', new ReportList(u.changes.map((c) => new ReportObject().add('Field', c.id).add('From', c.before).add('To', c.after)))),
+    ),
+  );
+}
+
+/** The same listing as blkar prints it for humans. */
+function metadataChangesText(s: UpdateStats): string {
+  const blocks = s.updates.map((u) => {
+    const changes = u.changes.map((c) => `Field         : ${c.id}\nFrom          : ${c.before ?? 'N/A'}\nTo            : ${c.after ?? 'N/A'}\n`);
+    return `Metadata block number : ${u.number}\n${'='.repeat(40)}\nFound at byte : ${u.pos}\n\n${changes.join('\n')}`;
+  });
+  return blocks.join('\n');
+}
+
+export function updateReport(s: UpdateStats, verbose = false): ReportObject {
+  const report = new ReportObject();
   if (s.version >= 17) report.add('Burst error resistance level', s.burst);
+  if (verbose) report.add('metadata changes', metadataChanges(s));
   return report.add(
     'stats',
-    new Obj()
+    new ReportObject()
       .add('SBX version', s.version)
       .add('Block size used in updating', s.blockSize)
       .add('Number of metadata blocks processed', s.metaBlocksProcessed)

@@ -119,11 +119,6 @@ function encodeFieldValue(f: MetadataField): Buffer {
   }
 }
 
-/** Size in bytes of the records themselves (without 0x1A filler). */
-export function encodedFieldsLength(fields: readonly MetadataField[]): number {
-  return fields.reduce((n, f) => n + 4 + encodeFieldValue(f).length, 0);
-}
-
 /**
  * Encodes records into a full payload for `version` (data size bytes, 0x1A filled).
  * Throws MetadataTooLargeError when they do not fit, and RangeError for a value longer than 255 bytes.

@@ -1,24 +1,27 @@
 /**
- * blkar's scanning primitives (sbx-format.md §7.6, §8): 128-byte block scanning, reference block
- * choice, burst level guessing and starting-index guessing. Reads through a RandomReader.
+ * Finding SBX blocks (sbx-format.md §8): blkar's lazy 128-byte scan through a RandomReader, the reference block
+ * choice and starting-index guess built on it, and a scan of medium bytes already in memory.
  */
-import { BlockHeader, isValidBlock, parseHeader } from './header';
+import { BlockHeader, computeBlockCrc, isValidBlock, parseHeader } from './header';
 import { Layout } from './layout';
 import { Metadata, parseMetadataPayload } from './metadata';
 import { RandomReader } from '../reader';
-import { blockSizeOf, HEADER_SIZE, MAX_BLOCK_SIZE, MAX_GUESSABLE_BURST, SCAN_STEP, SbxVersion } from './specs';
+import { blockSizeOf, HEADER_SIZE, MAX_BLOCK_SIZE, SCAN_STEP, SbxVersion } from './specs';
 
-/** A valid block found by scanning. */
+/** A valid block found by scanning: where it is and its header. */
 export interface FoundBlock {
-  /** Absolute byte position in the reader. */
+  /** Absolute byte position (in the reader, or on the medium). */
   pos: number;
   header: BlockHeader;
-  /** The block's bytes (its version's block size). */
+}
+
+/** A found block with its bytes (its version's block size). */
+export interface ScannedBlock extends FoundBlock {
   bytes: Buffer;
 }
 
 /** A reference block: fixes version, block size and UID; metadata parsed when seq = 0. */
-export interface ReferenceBlock extends FoundBlock {
+export interface ReferenceBlock extends ScannedBlock {
   meta: Metadata | null;
 }
 
@@ -37,7 +40,7 @@ export async function* scanBlocks(
   start: number,
   end: number,
   onPosition?: (pos: number) => void,
-): AsyncGenerator<FoundBlock> {
+): AsyncGenerator<ScannedBlock> {
   const CHUNK = 1 << 20;
   let pos = start;
   let buf: Buffer = Buffer.alloc(0);
@@ -63,7 +66,7 @@ export async function* scanBlocks(
   }
 }
 
-function toReference(b: FoundBlock): ReferenceBlock {
+function toReference(b: ScannedBlock): ReferenceBlock {
   return { ...b, meta: b.header.seq === 0 ? parseMetadataPayload(b.bytes.subarray(HEADER_SIZE)) : null };
 }
 
@@ -79,46 +82,12 @@ export async function findReferenceBlock(
   end = reader.size,
   onPosition?: (pos: number) => void,
 ): Promise<ReferenceBlock | null> {
-  let firstData: FoundBlock | null = null;
+  let firstData: ScannedBlock | null = null;
   for await (const b of scanBlocks(reader, start, end, onPosition)) {
     if (b.header.seq === 0 || choice === 'any') return toReference(b);
     if (!firstData && choice === 'prefer-meta') firstData = b;
   }
   return firstData ? toReference(firstData) : null;
-}
-
-/**
- * blkar's burst level guess (§7.6): reads up to (1 + P) + 1000 + 1 whole blocks from `from` (callers
- * align it as blkar does), records the seq of each block that is valid with the reference's version
- * and UID, and counts, for every level 0 … 1000, the positions whose seq differs from the layout's
- * expectation (positions counted from `from`, as blkar does). Returns the smallest level with the
- * fewest mismatches, or null when all 1001 levels tie.
- */
-export async function guessBurstLevel(
-  reader: RandomReader,
-  ref: { version: SbxVersion; uid: Uint8Array; d: number; p: number },
-  from = 0,
-): Promise<number | null> {
-  const bs = blockSizeOf(ref.version);
-  const count = 1 + ref.p + MAX_GUESSABLE_BURST + 1;
-  const data = await reader.read(from, count * bs);
-  const seqs: (number | null)[] = [];
-  for (let off = 0; off + bs <= data.length; off += bs) {
-    seqs.push(isValidBlock(data, { version: ref.version, uid: ref.uid }, off) ? (parseHeader(data, off) as BlockHeader).seq : null);
-  }
-  const mismatches: number[] = [];
-  for (let level = 0; level <= MAX_GUESSABLE_BURST; level++) {
-    const layout = new Layout({ version: ref.version, d: ref.d, p: ref.p, burst: level });
-    let m = 0;
-    for (let i = 0; i < seqs.length; i++) {
-      const s = seqs[i];
-      if (s !== null && layout.indexToSeq(i) !== s) m++;
-    }
-    mismatches.push(m);
-  }
-  let best = 0;
-  for (let l = 1; l < mismatches.length; l++) if (mismatches[l] < mismatches[best]) best = l;
-  return mismatches.every((m) => m === mismatches[best]) ? null : best;
 }
 
 /**
@@ -146,4 +115,36 @@ export async function guessStartingBlockIndex(
   let best: number | null = null;
   for (const [idx, n] of votes) if (best === null || n > (votes.get(best) as number)) best = idx;
   return best ?? 0;
+}
+
+const SIGNATURE = Buffer.from('SBx', 'latin1');
+
+/**
+ * The valid blocks whose first byte lies in [from, to) at a 128-aligned medium offset and whose whole block
+ * lies inside `buf`, which holds the medium bytes [bufStart, bufStart + buf.length). `bytes` are views into
+ * `buf` (no copy). Unlike scanBlocks this does not jump over the size a header claims when its CRC fails: that
+ * blkar quirk (§8) can hide a real block behind a random "SBx", and a finder that sees more blocks loses nothing.
+ */
+export function scanForBlocks(buf: Buffer, bufStart: number, from: number, to: number): ScannedBlock[] {
+  const found: ScannedBlock[] = [];
+  const first = Math.max(from, bufStart);
+  const last = Math.min(to, bufStart + buf.length);
+  let i = first - bufStart;
+  // indexOf is a memchr-speed search; random bytes hold a signature once per 16 MiB on average.
+  while (i < last - bufStart) {
+    const at = buf.indexOf(SIGNATURE, i);
+    if (at < 0 || at >= last - bufStart) break;
+    const misalign = (bufStart + at) % SCAN_STEP;
+    if (misalign !== 0) {
+      i = at + (SCAN_STEP - misalign);
+      continue;
+    }
+    const h = parseHeader(buf, at);
+    const bs = h ? blockSizeOf(h.version) : 0;
+    if (h && at + bs <= buf.length && computeBlockCrc(buf, h.version, at) === h.crc) {
+      found.push({ pos: bufStart + at, header: h, bytes: buf.subarray(at, at + bs) });
+    }
+    i = at + SCAN_STEP;
+  }
+  return found;
 }

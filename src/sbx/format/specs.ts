@@ -5,9 +5,6 @@
 /** The six container versions: 1–3 plain SeqBox, 17–19 (0x11–0x13) EC-SeqBox with Reed-Solomon. */
 export type SbxVersion = 1 | 2 | 3 | 17 | 18 | 19;
 
-/** All versions, in the order blkar lists them. */
-export const SBX_VERSIONS: readonly SbxVersion[] = [1, 2, 3, 17, 18, 19];
-
 /** Every block starts with a 16-byte header: "SBx", version, CRC-16, UID (6), seq (u32 BE). */
 export const HEADER_SIZE = 16;
 

@@ -22,7 +22,6 @@ export const NBD_FLAG_NO_ZEROES = 1 << 1;
 export const NBD_FLAG_C_FIXED_NEWSTYLE = 1 << 0;
 export const NBD_FLAG_C_NO_ZEROES = 1 << 1;
 
-export const NBD_OPT_ABORT = 2;
 export const NBD_OPT_GO = 7;
 export const NBD_OPT_STRUCTURED_REPLY = 8;
 
@@ -64,7 +63,6 @@ export const NBD_REPLY_TYPE_ERROR_OFFSET = 0x8002;
 export const NBD_REPLY_TYPE_ERROR_BIT = 0x8000;
 
 export const NBD_EIO = 5;
-export const NBD_EINVAL = 22;
 export const NBD_ESHUTDOWN = 108;
 
 export const SERVER_GREETING_SIZE = 18;

@@ -8,7 +8,7 @@
 import type Database from 'better-sqlite3';
 import { uidToHex } from '../../sbx/format/header';
 import { SbxVersion } from '../../sbx/format/specs';
-import { FoundBlock } from '../../sbx/format/block-scan';
+import { FoundBlock } from '../../sbx/format/scan';
 
 export type BlockKind = 'meta' | 'data' | 'parity';
 
@@ -138,11 +138,11 @@ export class BlockIndex {
         this.geometry.set(key, g);
         this.stmts.markParity.run(g.uid, g.version, g.d + g.p, g.d);
       }
-      for (const b of blocks) {
+      for (const { pos, header: b } of blocks) {
         const uid = uidToHex(b.uid);
         const g = this.geometry.get(`${uid}/${b.version}`);
         const kind: BlockKind = b.seq === 0 ? 'meta' : g && (b.seq - 1) % (g.d + g.p) >= g.d ? 'parity' : 'data';
-        const r = this.stmts.insert.run(b.offset, uid, b.seq, b.version, kind);
+        const r = this.stmts.insert.run(pos, uid, b.seq, b.version, kind);
         if (r.changes === 0) continue;
         added++;
         const u = this.perUid.get(uid);
@@ -150,9 +150,9 @@ export class BlockIndex {
         if (u) {
           u.blocks++;
           u.maxId = Math.max(u.maxId, id);
-          u.firstOffset = Math.min(u.firstOffset, b.offset);
+          u.firstOffset = Math.min(u.firstOffset, pos);
         } else {
-          this.perUid.set(uid, { uid, blocks: 1, maxId: id, firstOffset: b.offset });
+          this.perUid.set(uid, { uid, blocks: 1, maxId: id, firstOffset: pos });
         }
       }
       for (const r of scanned) if (r.end > r.start) this.stmts.insertScanned.run(r.start, r.end);

@@ -8,24 +8,11 @@
 // never costs a device read.
 import { Extent } from '../../cache/extent-map';
 import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/format/specs';
-import { blockSizeOf } from '../../sbx/format/specs';
 import { parseMetadataPayload } from '../../sbx/format/metadata';
 import { uidToHex } from '../../sbx/format/header';
-import { RangeReader } from '../device-cache';
-import { scanForBlocks, FoundBlock } from '../../sbx/format/block-scan';
+import type { SectorCache } from '../../cache/sector-cache';
+import { scanForBlocks, FoundBlock, ScannedBlock } from '../../sbx/format/scan';
 import { BlockIndex, RsGeometry } from './block-index';
-
-/** What the scanner needs from the cache (CachedDevice has it). */
-export interface ScannableCache extends RangeReader {
-  /** Run-length sector states (start and count in sectors), one immutable snapshot. */
-  extents(): readonly Extent[];
-  /** Called after sectors became durably cached. May return an unsubscribe function. */
-  onSectorsCached(listener: (offset: number, length: number) => void): void | (() => void);
-  /** The maximal run containing a sector (a binary search; cheaper than extents() while the map changes). */
-  runAt?(sector: number): Extent;
-  /** Bytes of cached sectors only (throws rather than read the device); used when the cache offers it. */
-  readCachedBytes?(offset: number, length: number): Promise<Buffer>;
-}
 
 export interface ScannerProgress {
   pendingBytes: number;
@@ -41,18 +28,6 @@ const SCAN_DELAY_MS = 50;
 /** Bytes scanned per index transaction (the database is synchronous=FULL: each commit is an fsync). */
 const RECORD_EVERY = 256 << 20;
 
-/** Index of the run containing `sector` in sorted, tiling runs. */
-function runIndexAt(runs: readonly Extent[], sector: number): number {
-  let lo = 0;
-  let hi = runs.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (runs[mid].start <= sector) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
 export class MediumScanner {
   /** Byte ranges waiting to be scanned, in arrival order (adjacent arrivals merged). */
   private readonly queue: { start: number; end: number }[] = [];
@@ -65,15 +40,14 @@ export class MediumScanner {
   private lastError: string | undefined;
 
   constructor(
-    private readonly cache: ScannableCache,
+    private readonly cache: SectorCache,
     private readonly index: BlockIndex,
     private readonly log: (message: string) => void = () => {},
   ) {}
 
   /** Subscribes to the cache and queues whatever is cached but was never scanned. */
   start(): void {
-    const unsub = this.cache.onSectorsCached((offset, length) => this.enqueue(offset, offset + length));
-    if (typeof unsub === 'function') this.unsubscribe = unsub;
+    this.unsubscribe = this.cache.onSectorsCached((offset, length) => this.enqueue(offset, offset + length));
     const ss = this.cache.sectorSize;
     const scanned = this.index.scannedRanges();
     let si = 0;
@@ -186,14 +160,7 @@ export class MediumScanner {
   private async scanRange(start: number, end: number, batch: ScanBatch): Promise<void> {
     const ss = this.cache.sectorSize;
     const sectors = Math.ceil(this.cache.size / ss);
-    const runs = this.cache.runAt ? undefined : this.cache.extents();
-    let runIndex = runs ? runIndexAt(runs, Math.floor(start / ss)) : 0;
-    const runFrom = (sector: number): Extent | undefined => {
-      if (sector >= sectors) return undefined;
-      if (!runs) return (this.cache.runAt as (s: number) => Extent)(sector);
-      while (runIndex < runs.length && runs[runIndex].start + runs[runIndex].count <= sector) runIndex++;
-      return runs[runIndex];
-    };
+    const runFrom = (sector: number): Extent | undefined => (sector < sectors ? this.cache.runAt(sector) : undefined);
     // Restrict to the cached ('+') part of the range; each cached piece is scanned with its own window.
     const pieces: { a: number; b: number; wa: number; wb: number }[] = [];
     for (let run = runFrom(Math.floor(start / ss)); run && run.start * ss < end; run = runFrom(run.start + run.count)) {
@@ -206,13 +173,11 @@ export class MediumScanner {
       pieces.push({ a, b, wa: Math.max(runStart, a - LOOK), wb: Math.min(runEnd, b + LOOK) });
     }
     for (const p of pieces) {
-      const data = this.cache.readCachedBytes
-        ? await this.cache.readCachedBytes(p.wa, p.wb - p.wa)
-        : (await this.cache.read(p.wa, p.wb - p.wa, 'background')).data;
+      const data = await this.cache.readCachedBytes(p.wa, p.wb - p.wa);
       // Block starts from one block before the piece (blocks straddling into it) to its end.
       const found = scanForBlocks(data, p.wa, Math.max(p.wa, p.a - LOOK), p.b);
-      for (const b of found) batch.blocks.push(b);
-      for (const g of geometriesIn(found, data, p.wa)) batch.geometries.push(g);
+      for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: they pin `data`
+      for (const g of geometriesIn(found)) batch.geometries.push(g);
       batch.scanned.push({ start: p.a, end: p.b });
       batch.bytes += p.b - p.a;
     }
@@ -238,15 +203,14 @@ function mergeRanges(ranges: readonly { start: number; end: number }[]): { start
   return out;
 }
 
-/** RS geometry (D, P) from the EC metadata blocks among `found` (their bytes are in `data`). */
-function geometriesIn(found: readonly FoundBlock[], data: Buffer, dataStart: number): RsGeometry[] {
+/** RS geometry (D, P) from the EC metadata blocks among `found`. */
+function geometriesIn(found: readonly ScannedBlock[]): RsGeometry[] {
   const out: RsGeometry[] = [];
-  for (const b of found) {
-    if (b.seq !== 0 || !isEcVersion(b.version)) continue;
-    const at = b.offset - dataStart;
-    const meta = parseMetadataPayload(data.subarray(at + HEADER_SIZE, at + blockSizeOf(b.version)));
+  for (const { header: h, bytes } of found) {
+    if (h.seq !== 0 || !isEcVersion(h.version)) continue;
+    const meta = parseMetadataPayload(bytes.subarray(HEADER_SIZE));
     if (meta.rsd !== undefined && meta.rsp !== undefined) {
-      out.push({ uid: uidToHex(b.uid), version: b.version, d: meta.rsd, p: meta.rsp });
+      out.push({ uid: uidToHex(h.uid), version: h.version, d: meta.rsd, p: meta.rsp });
     }
   }
   return out;

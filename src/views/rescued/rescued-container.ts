@@ -13,9 +13,10 @@ import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
 import { createHasher, formatMultihash, isSupportedHashType } from '../../sbx/format/multihash';
 import { ReedSolomon } from '../../sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
-import { RangeReader } from '../device-cache';
+import type { SectorCache } from '../../cache/sector-cache';
 import { BlockIndex, IndexedBlock } from './block-index';
 import { guessBurstFromPositions } from '../../sbx/format/burst-guess';
+import { recoverability } from '../../sbx/format/recoverability';
 import { safeFileName } from './safe-file-name';
 
 /** What a read of the decoded file got: the readable prefix, and where it stopped if it did. */
@@ -47,7 +48,7 @@ export class RescuedContainer {
 
   private constructor(
     private readonly index: BlockIndex,
-    private readonly cache: RangeReader,
+    private readonly cache: SectorCache,
     readonly uid: string,
     readonly upToId: number,
     readonly ref: IndexedBlock,
@@ -83,7 +84,7 @@ export class RescuedContainer {
   }
 
   /** Reads the index as of `upToId` and the reference block from the cache. */
-  static async load(index: BlockIndex, cache: RangeReader, uid: string, upToId: number): Promise<RescuedContainer | undefined> {
+  static async load(index: BlockIndex, cache: SectorCache, uid: string, upToId: number): Promise<RescuedContainer | undefined> {
     let ref: IndexedBlock | undefined;
     let metaBytes: Buffer | undefined;
     for (const m of index.metadataBlocks(uid, upToId)) {
@@ -337,65 +338,10 @@ export class RescuedContainer {
         problem: 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
       };
     }
-    // Block accounting over the container's own seqs.
-    const ds = this.dataSize;
-    const chunkCount = l.chunkCount(this.fileSize);
-    const t = l.setSize;
     // Only seqs that were found are visited, so a damaged FSZ claiming a huge file costs no huge loop.
     const found: number[] = [...this.index.distinctSeqs(this.uid, this.version, 1, this.lastSeq, this.upToId)];
-    let repaired = 0;
-    let unrecoverableChunks = 0;
-    const unreadable: [number, number][] = [];
-    const fsz = this.fileSize;
-    /** Chunks [from, to) cannot be had. */
-    const addBad = (from: number, to: number) => {
-      if (to <= from) return;
-      unrecoverableChunks += to - from;
-      const a = from * ds;
-      const b = Math.min(fsz, to * ds);
-      const lastRange = unreadable[unreadable.length - 1];
-      if (lastRange && lastRange[1] === a) lastRange[1] = b;
-      else unreadable.push([a, b]);
-    };
-    if (l.ec) {
-      const d = l.d;
-      const setCount = Math.ceil(chunkCount / d);
-      let next = 0; // first set not accounted yet
-      const visit = (s: number, seqsInSet: number[]) => {
-        addBad(next * d, Math.min(chunkCount, s * d)); // whole sets without a single block found
-        const padding = Math.max(0, (s + 1) * d - chunkCount); // the last set's all-0x1A blocks are known
-        const positions = seqsInSet.map((q) => (q - 1) % t);
-        const isPaddingPos = (k: number) => k < d && s * d + k >= chunkCount;
-        // Shards available for RS: every block found (padding ones counted once, with the known padding).
-        const present = positions.filter((k) => !isPaddingPos(k)).length + padding;
-        const foundPositions = new Set(positions);
-        const missingData: number[] = [];
-        for (let k = 0; k < d && s * d + k < chunkCount; k++) if (!foundPositions.has(k)) missingData.push(s * d + k);
-        if (present >= d) repaired += missingData.length;
-        else for (const c of missingData) addBad(c, c + 1);
-        next = s + 1;
-      };
-      let cur = -1;
-      let inSet: number[] = [];
-      for (const seq of found) {
-        const s = Math.floor((seq - 1) / t);
-        if (s !== cur) {
-          if (cur >= 0) visit(cur, inSet);
-          cur = s;
-          inSet = [];
-        }
-        inSet.push(seq);
-      }
-      if (cur >= 0) visit(cur, inSet);
-      addBad(next * d, Math.min(chunkCount, setCount * d));
-    } else {
-      let next = 0; // first chunk not accounted yet
-      for (const seq of found) {
-        addBad(next, Math.min(chunkCount, seq - 1));
-        next = Math.max(next, seq);
-      }
-      addBad(next, chunkCount);
-    }
+    const rec = recoverability(l, this.fileSize, found);
+    const [repaired, unrecoverableChunks, unreadable] = [rec.dataChunksRepaired, rec.dataChunksUnrecoverable, rec.unreadableRanges];
     const expectedMeta = this.metadataBlock || l.ec ? l.metaCount : 0;
     const expectedBlocks = expectedMeta + this.lastSeq;
     const foundBlocks = counts.meta.blocks + found.length;
@@ -444,7 +390,7 @@ function paddingPayload(size: number): Buffer {
   return p;
 }
 
-async function readBlock(cache: RangeReader, b: IndexedBlock): Promise<Buffer | undefined> {
+async function readBlock(cache: SectorCache, b: IndexedBlock): Promise<Buffer | undefined> {
   const bs = blockSizeOf(b.version);
   const { data } = await cache.read(b.offset, bs, 'foreground');
   return data.length === bs && isValidBlock(data, { version: b.version, seq: b.seq }) ? data : undefined;

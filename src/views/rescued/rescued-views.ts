@@ -1,8 +1,9 @@
 // /rescued/ and /rescued/<UID>/: one directory per SBX container found on the medium so far, holding the
 // container in canonical order (<UID>.sbx), the decoded original file, and info.json. Every open pins the
 // index as it is at that moment, so one open file never mixes two sets of found blocks.
+import { GeneratedFileView } from '../generated-file-view';
 import { DirectoryView, FileAttr, Handle, Node, View, ViewErrno } from '../view';
-import { RangeReader } from '../device-cache';
+import type { SectorCache } from '../../cache/sector-cache';
 import { BlockIndex } from './block-index';
 import { MediumScanner } from './medium-scanner';
 import { RescuedContainer } from './rescued-container';
@@ -21,7 +22,7 @@ export class RescuedContainers {
 
   constructor(
     readonly index: BlockIndex,
-    private readonly cache: RangeReader,
+    private readonly cache: SectorCache,
   ) {}
 
   /** The model of `uid` with every block indexed so far. */
@@ -109,21 +110,16 @@ class RescuedDecodedView extends RescuedFile {
   }
 }
 
-class RescuedInfoView extends RescuedFile {
-  async getattr(): Promise<FileAttr> {
-    const m = await this.containers.current(this.uid);
-    return { size: await this.containers.knownInfoSize(this.uid), mode: 0o444, mtime: mtimeOf(m, this.mounted) };
-  }
-
-  override async open(): Promise<Handle> {
-    const model = (await super.open()) as RescuedContainer;
-    return this.containers.info(model);
-  }
-
-  async read(handle: Handle, offset: number, length: number): Promise<Buffer> {
-    const bytes = handle as Buffer;
-    return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
-  }
+/** info.json of /rescued/<UID>/. */
+function rescuedInfoView(containers: RescuedContainers, uid: string, mounted: Date): GeneratedFileView {
+  return new GeneratedFileView(
+    async () => {
+      const model = await containers.current(uid);
+      if (!model) throw new ViewErrno('ENOENT');
+      return containers.info(model);
+    },
+    { idleSize: () => containers.knownInfoSize(uid), mtime: async () => mtimeOf(await containers.current(uid), mounted) },
+  );
 }
 
 /** /rescued/<UID>/ */
@@ -131,7 +127,7 @@ export class RescuedUidDirectory implements DirectoryView {
   readonly kind = 'directory';
   private readonly sorted: RescuedSortedView;
   private readonly decoded: RescuedDecodedView;
-  private readonly info: RescuedInfoView;
+  private readonly info: GeneratedFileView;
 
   constructor(
     private readonly containers: RescuedContainers,
@@ -140,7 +136,7 @@ export class RescuedUidDirectory implements DirectoryView {
   ) {
     this.sorted = new RescuedSortedView(containers, uid, mounted);
     this.decoded = new RescuedDecodedView(containers, uid, mounted);
-    this.info = new RescuedInfoView(containers, uid, mounted);
+    this.info = rescuedInfoView(containers, uid, mounted);
   }
 
   async entries(): Promise<ReadonlyMap<string, Node>> {

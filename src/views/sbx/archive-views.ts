@@ -2,16 +2,16 @@
 // found on the medium), with their tables in the cache database and the background block scanner.
 // The mount server calls createArchiveViews once the cache is open, adds the two directories to its root,
 // reports status() in /status and calls close() before it closes the cache.
-import type Database from 'better-sqlite3';
+import type { SectorCache } from '../../cache/sector-cache';
 import { FileTooLargeError } from '../../sbx/format/container-spec';
 import { DirectoryView, StaticDirectory } from '../view';
 import { BlockIndex } from '../rescued/block-index';
-import { MediumScanner, ScannableCache } from '../rescued/medium-scanner';
+import { MediumScanner } from '../rescued/medium-scanner';
 import { RescuedContainers, RescuedDirectory } from '../rescued/rescued-views';
 import { defaultImageName, ImageIdentity, loadOrCreateIdentity } from './image-identity';
 import { DEFAULT_IMAGE_PARAMS, SbxImageParams } from './image-params';
 import { ImageSealStore } from './image-seal-store';
-import { AcquisitionJoiner, ImageSealer, SealerCache } from './image-sealer';
+import { AcquisitionJoiner, ImageSealer } from './image-sealer';
 import { SbxImageMapView } from './image-map-view';
 import { SbxImageView } from './image-sbx-view';
 
@@ -24,9 +24,8 @@ export interface ArchiveViewOptions {
 }
 
 export interface ArchiveViewsDeps extends ArchiveViewOptions {
-  cache: SealerCache & ScannableCache;
-  /** The cache's SQLite connection (StateStore.database()); tables here are named sbx_*. */
-  database: Database.Database;
+  /** The sector cache; the archive views' tables live in its database, named sbx_*. */
+  cache: SectorCache;
   /** The server's acquisition runner (one acquisition at a time, shared with `blkfs acquire`). */
   acquisitions: AcquisitionJoiner;
   /** SOURCE as given to `blkfs mount`: the decoded image's default name comes from it (first mount only). */
@@ -45,7 +44,8 @@ export interface ArchiveViews {
 }
 
 export function createArchiveViews(deps: ArchiveViewsDeps): ArchiveViews {
-  const { cache, database, log } = deps;
+  const { cache, log } = deps;
+  const database = cache.database();
   const params = deps.params ?? DEFAULT_IMAGE_PARAMS;
   const identity = loadOrCreateIdentity(database, () => ({ fnm: defaultImageName(deps.source) }));
   const sealer = new ImageSealer(cache, deps.acquisitions, new ImageSealStore(database), params.hash, log);

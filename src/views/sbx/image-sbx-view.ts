@@ -13,7 +13,8 @@ import { FileAttr, Handle, View, ViewErrno } from '../view';
 import { ContainerUnits } from './container-units';
 import { ImageIdentity } from './image-identity';
 import { SbxImageParams } from './image-params';
-import { ImageSealer, SealerCache } from './image-sealer';
+import type { SectorCache } from '../../cache/sector-cache';
+import { ImageSealer } from './image-sealer';
 import { PinnedImage } from './pinned-image';
 
 interface OpenImage {
@@ -55,7 +56,7 @@ export class SbxImageView implements View {
   private readonly metaIndices: number[];
 
   constructor(
-    private readonly cache: SealerCache,
+    private readonly cache: SectorCache,
     private readonly sealer: ImageSealer,
     private readonly params: SbxImageParams,
     private readonly identity: ImageIdentity,

@@ -5,7 +5,7 @@
 // and one hashing per state.
 import { Extent } from '../../cache/extent-map';
 import { createHasher, HashType } from '../../sbx/format/multihash';
-import { RangeReader } from '../device-cache';
+import type { SectorCache } from '../../cache/sector-cache';
 import { badRunsOf, ImageSealStore, stateKeyOf } from './image-seal-store';
 import { isUndetermined, PinnedImage } from './pinned-image';
 import { OperationError } from '../../errors';
@@ -13,10 +13,6 @@ import { OperationError } from '../../errors';
 /** The server's one acquisition at a time (src/server/acquisition-runner.ts AcquisitionRunner has this shape). */
 export interface AcquisitionJoiner {
   join(): { result: Promise<unknown>; detach: () => void };
-}
-
-export interface SealerCache extends RangeReader {
-  extents(): readonly Extent[];
 }
 
 export interface SealerActivity {
@@ -50,7 +46,7 @@ export class ImageSealer {
   private current: SealerActivity | undefined;
 
   constructor(
-    private readonly cache: SealerCache,
+    private readonly cache: SectorCache,
     private readonly acquisitions: AcquisitionJoiner,
     private readonly store: ImageSealStore,
     private readonly hashType: HashType,

@@ -6,7 +6,7 @@
 // where they are.
 import { Extent, SectorMap, SectorStatus } from '../../cache/extent-map';
 import { RandomReader } from '../../sbx/reader';
-import { RangeReader } from '../device-cache';
+import type { SectorCache } from '../../cache/sector-cache';
 import { OperationError } from '../../errors';
 
 /** '?', '*' and '/' are sectors whose outcome is not known yet (ddrescue's untried / untrimmed / unscraped). */
@@ -27,7 +27,7 @@ export class PinnedImage implements RandomReader {
   private readonly map: SectorMap;
 
   constructor(
-    private readonly cache: RangeReader,
+    private readonly cache: SectorCache,
     extents: readonly Extent[],
   ) {
     this.size = cache.size;

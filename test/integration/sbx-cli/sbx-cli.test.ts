@@ -86,7 +86,7 @@ describe('blkfs sbx (CLI)', function () {
       fs.writeFileSync(f, Buffer.alloc(10000));
       const r = sbx(['check', f, '--json']);
       expect(r.code).to.equal(2);
-      expect(JSON.parse(r.text)).to.deep.equal({ error: 'Failed to find reference block' });
+      expect(JSON.parse(r.text)).to.deep.equal({ error: 'Error : Failed to find reference block' });
     });
 
     it('existing output without -f: exit 1 and the file is left alone; --multi-pass writes into it', () => {

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CachedDevice, CachedDeviceOptions } from '../../../src/cache/cached-device';
+import { openCache, OpenCacheOptions } from '../../../src/cache/cache-open';
+import { CachedDevice } from '../../../src/cache/cached-device';
 import { CacheBusyError, CacheMismatchError } from '../../../src/cache/errors';
 import { parseMapfile } from '../../../src/cache/mapfile';
 import { SourceLostError } from '../../../src/source/block-source';
@@ -20,12 +21,12 @@ describe('cache/cached-device CachedDevice', () => {
     for (const d of open.splice(0)) await d.close().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
-  async function openDev(src: MemorySource, extra: Partial<CachedDeviceOptions> = {}): Promise<CachedDevice> {
-    const dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c'), ...extra });
+  async function openDev(src: MemorySource, extra: Partial<OpenCacheOptions> = {}): Promise<CachedDevice> {
+    const dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c'), ...extra });
     open.push(dev);
     return dev;
   }
-  async function reopen(dev: CachedDevice, src: MemorySource, extra: Partial<CachedDeviceOptions> = {}) {
+  async function reopen(dev: CachedDevice, src: MemorySource, extra: Partial<OpenCacheOptions> = {}) {
     await dev.close();
     open.splice(open.indexOf(dev), 1);
     return openDev(src, extra);
@@ -261,14 +262,14 @@ describe('cache/cached-device CachedDevice', () => {
     const root = path.join(tmp, 'root');
     const a = new MemorySource(patternBuffer(MiB, 1));
     const b = new MemorySource(patternBuffer(MiB, 2));
-    const devA = await CachedDevice.open({ source: a, cacheRoot: root });
+    const devA = await openCache({ source: a, cacheRoot: root });
     await devA.read(0, MiB);
     await devA.close();
-    const devB = await CachedDevice.open({ source: b, cacheRoot: root });
+    const devB = await openCache({ source: b, cacheRoot: root });
     expect(devB.cacheDir).to.not.equal(devA.cacheDir);
     await devB.close();
     a.resetCounts();
-    const devA2 = await CachedDevice.open({ source: a, cacheRoot: root });
+    const devA2 = await openCache({ source: a, cacheRoot: root });
     open.push(devA2);
     expect(devA2.cacheDir).to.equal(devA.cacheDir);
     expect((await devA2.read(0, MiB)).data.equals(a.data)).to.equal(true);
@@ -278,7 +279,7 @@ describe('cache/cached-device CachedDevice', () => {
   it('a cache in use by another process is refused with CacheBusyError', async () => {
     await openDev(new MemorySource(patternBuffer(MiB)));
     let err: unknown;
-    await CachedDevice.open({ source: new MemorySource(patternBuffer(MiB)), cacheDir: path.join(tmp, 'c') }).catch((e) => (err = e));
+    await openCache({ source: new MemorySource(patternBuffer(MiB)), cacheDir: path.join(tmp, 'c') }).catch((e) => (err = e));
     expect(err).to.be.instanceOf(CacheBusyError);
   });
 
@@ -314,5 +315,24 @@ describe('cache/cached-device CachedDevice', () => {
     expect(st.deviceBytes).to.equal(src.stats().bytes);
     expect(st.phase).to.equal('?');
     expect(st.pass).to.equal(1);
+  });
+
+  it("status() reports the source's lost and reconnected events", async () => {
+    const src = new MemorySource(patternBuffer(MiB));
+    const dev = await openDev(src);
+    expect(dev.status().source).to.deep.equal({ state: 'connected', lostEvents: 0, reconnects: 0 });
+    src.emit({ type: 'lost', message: 'source x lost: nbdkit exited' });
+    expect(dev.status().source).to.deep.equal({ state: 'lost', lostEvents: 1, reconnects: 0, lastEvent: 'source x lost: nbdkit exited' });
+    src.emit({ type: 'reconnected', message: 'reconnected to source x' });
+    expect(dev.status().source).to.deep.include({ state: 'connected', lostEvents: 1, reconnects: 1 });
+  });
+
+  it('counts identity probes, reads and readahead in the same device read counters', async () => {
+    const src = new MemorySource(patternBuffer(MiB));
+    const dev = await openDev(src);
+    await dev.read(200 * 1024, 4096);
+    const st = dev.status();
+    expect(st.deviceReads).to.equal(src.stats().reads + src.stats().failedReads);
+    expect(st.deviceBytes).to.equal(64 * 1024 + 4096); // the fingerprint window, then the read
   });
 });

@@ -3,7 +3,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CachedDevice } from '../../../src/cache/cached-device';
+import { openCache } from '../../../src/cache/cache-open';
 import { StateStore } from '../../../src/cache/state-store';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 import { CRASH_BAD_SECTORS, CRASH_MEDIUM_SIZE, CRASH_SEED } from './fixtures/crash-child';
@@ -81,7 +81,7 @@ describe('cache crash safety (kill -9 of a reading, acquiring process)', () => {
     expect(plus.size).to.be.greaterThan(128);
     // and the acquisition completes after the crashes
     const src = new MemorySource(img, { badSectors: CRASH_BAD_SECTORS });
-    const dev = await CachedDevice.open({ source: src, cacheDir: dir });
+    const dev = await openCache({ source: src, cacheDir: dir });
     try {
       const r = await dev.acquire();
       expect(r.bytesCached).to.equal(CRASH_MEDIUM_SIZE - CRASH_BAD_SECTORS.length * SS);

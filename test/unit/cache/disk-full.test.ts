@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CachedDevice } from '../../../src/cache/cached-device';
+import { openCache } from '../../../src/cache/cache-open';
 import { CacheFullError } from '../../../src/cache/errors';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
@@ -30,7 +30,7 @@ describe('cache on a full disk (1 MiB tmpfs)', () => {
   it('fails with CacheFullError, marks nothing new, and keeps serving what was cached', async () => {
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img);
-    const dev = await CachedDevice.open({ source: src, cacheDir: path.join(mnt, 'c'), memoryBytes: 0 });
+    const dev = await openCache({ source: src, cacheDir: path.join(mnt, 'c'), memoryBytes: 0 });
     try {
       let err: unknown;
       let good = 64 * 1024;
@@ -64,7 +64,7 @@ describe('cache on a full disk (1 MiB tmpfs)', () => {
       await dev.close();
     }
     // reopened (on the same full disk), the state still says exactly what is durable
-    const dev2 = await CachedDevice.open({ source: src, cacheDir: path.join(mnt, 'c') });
+    const dev2 = await openCache({ source: src, cacheDir: path.join(mnt, 'c') });
     try {
       for (const e of dev2.extents()) {
         if (e.status !== '+') continue;

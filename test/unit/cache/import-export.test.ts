@@ -3,6 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { ImportError } from '../../../src/cache/errors';
 import { exportImage, importRescue } from '../../../src/cache/import-export';
@@ -29,7 +30,7 @@ describe('cache/import-export', () => {
   it('imports only the "+" areas of a ddrescue rescue; those sectors are never read from the device', async () => {
     const img = patternBuffer(2 * MiB);
     const src = new MemorySource(img);
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     const rescue = Buffer.from(img);
     rescue.fill(0xee, 0x100000, 0x110000); // inside a '-' area of the map: must not be imported
     const image = write('rescue.img', rescue);
@@ -47,7 +48,7 @@ describe('cache/import-export', () => {
 
   it('a malformed mapfile is a MapfileError naming the line, and nothing is imported', async () => {
     const img = patternBuffer(MiB);
-    dev = await CachedDevice.open({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
     const image = write('r.img', img);
     const map = write('r.map', '0x0 + 1\n0x0 0x10000 +\n0x20000 0x10000 +\n');
     let err: unknown;
@@ -59,7 +60,7 @@ describe('cache/import-export', () => {
 
   it('rescued data beyond the medium, or an image shorter than its map, is an ImportError', async () => {
     const img = patternBuffer(MiB);
-    dev = await CachedDevice.open({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
     let err: unknown;
     await importRescue(dev, write('a.img', Buffer.alloc(2 * MiB)), write('a.map', '0 + 1\n0 0x200000 +\n')).catch((e) => (err = e));
     expect(err).to.be.instanceOf(ImportError);
@@ -75,7 +76,7 @@ describe('cache/import-export', () => {
   it('exports a sparse image with its mapfile; ddrescue accepts the pair', async () => {
     const img = patternBuffer(MiB);
     const src = new MemorySource(img, { badSectors: [1000] });
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     await dev.read(900 * 512, 200 * 512);
     const outImg = path.join(tmp, 'out.img');
     const outMap = path.join(tmp, 'out.map');
@@ -95,7 +96,7 @@ describe('cache/import-export', () => {
     }
     // and the exported pair imports into a fresh cache of the same medium
     await dev.close();
-    dev = await CachedDevice.open({ source: new MemorySource(img, { badSectors: [1000] }), cacheDir: path.join(tmp, 'c2') });
+    dev = await openCache({ source: new MemorySource(img, { badSectors: [1000] }), cacheDir: path.join(tmp, 'c2') });
     const imp = await importRescue(dev, outImg, outMap);
     expect(imp.bytesImported + imp.bytesAlreadyCached).to.equal(r.bytesWritten);
   });

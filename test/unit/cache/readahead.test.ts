@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CachedDevice, CachedDeviceOptions, MAX_READAHEAD_BYTES } from '../../../src/cache/cached-device';
+import { openCache, OpenCacheOptions } from '../../../src/cache/cache-open';
+import { CachedDevice, MAX_READAHEAD_BYTES } from '../../../src/cache/cached-device';
 import { PriorityScheduler, Promotable } from '../../../src/cache/priority-scheduler';
 import { StreamTable, planSpan, prefetchChunkBytes } from '../../../src/cache/readahead';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -75,8 +76,8 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     for (const d of open.splice(0)) await d.close().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
-  async function openDev(src: MemorySource, extra: Partial<CachedDeviceOptions> = {}, dir = 'c'): Promise<CachedDevice> {
-    const dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, dir), ...extra });
+  async function openDev(src: MemorySource, extra: Partial<OpenCacheOptions> = {}, dir = 'c'): Promise<CachedDevice> {
+    const dev = await openCache({ source: src, cacheDir: path.join(tmp, dir), ...extra });
     open.push(dev);
     src.resetCounts(); // forget the identity window read at creation
     return dev;
@@ -122,7 +123,7 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     const src = new MemorySource(patternBuffer(MiB));
     for (const bad of [-1, 1.5, MAX_READAHEAD_BYTES + 1]) {
       let err: unknown;
-      await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'x'), readaheadBytes: bad }).catch((e: unknown) => (err = e));
+      await openCache({ source: src, cacheDir: path.join(tmp, 'x'), readaheadBytes: bad }).catch((e: unknown) => (err = e));
       expect(err, String(bad)).to.be.instanceOf(RangeError);
     }
   });

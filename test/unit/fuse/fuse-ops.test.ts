@@ -2,12 +2,12 @@
 import { expect } from 'chai';
 import * as os from 'os';
 import { buildFuseOps } from '../../../src/fuse/fuse-ops';
-import { FuseOps, FuseStat } from '../../../src/fuse/fuse-binding';
+import { FuseStat } from '../../../src/fuse/fuse-binding';
 import { errnoNameOf } from '../../../src/fuse/errno';
 import { Router } from '../../../src/fuse/router';
 import { MediaError, SourceLostError } from '../../../src/source/block-source';
 import { RawView } from '../../../src/views/raw-view';
-import { TextSnapshotView } from '../../../src/views/text-snapshot-view';
+import { GeneratedFileView } from '../../../src/views/generated-file-view';
 import { StaticDirectory, View, ViewErrno } from '../../../src/views/view';
 
 const E = os.constants.errno;
@@ -48,9 +48,9 @@ describe('fs/fuse-ops', () => {
   };
 
   before(() => {
-    const sub = new StaticDirectory().add('inner', new TextSnapshotView(() => 'x'));
+    const sub = new StaticDirectory().add('inner', new GeneratedFileView(() => 'x'));
     const root = new StaticDirectory()
-      .add('hello', new TextSnapshotView(() => 'hello world\n'))
+      .add('hello', new GeneratedFileView(() => 'hello world\n'))
       .add('dir', sub)
       .add('lost', failing)
       .add('raw', new RawView(device));

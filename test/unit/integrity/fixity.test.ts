@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import Database from 'better-sqlite3';
-import { CachedDevice } from '../../../src/cache/cached-device';
+import { openCache } from '../../../src/cache/cache-open';
 import { CacheDamagedError } from '../../../src/cache/fixity';
 import { verifyCacheDir } from '../../../src/cache/offline-verify';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -18,7 +18,7 @@ describe('integrity/fixity ledger', () => {
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   async function filled(dir: string, img: Buffer): Promise<void> {
-    const dev = await CachedDevice.open({ source: new MemorySource(img), cacheDir: dir });
+    const dev = await openCache({ source: new MemorySource(img), cacheDir: dir });
     await dev.read(0, SIZE);
     await dev.close();
   }
@@ -32,12 +32,12 @@ describe('integrity/fixity ledger', () => {
     fs.writeSync(fd, Buffer.from([img[700_000] ^ 0xff]), 0, 1, 700_000);
     fs.closeSync(fd);
     const src = new MemorySource(img);
-    const dev = await CachedDevice.open({ source: src, cacheDir: dir });
+    const dev = await openCache({ source: src, cacheDir: dir });
     try {
       const err = await dev.read(699_000, 4096).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(CacheDamagedError);
       expect((await dev.read(0, 65536)).data.equals(img.subarray(0, 65536))).to.equal(true);
-      expect(dev.status().fixity.damagedChunks).to.equal(1);
+      expect(dev.status().fixity?.damagedChunks).to.equal(1);
       expect(src.stats().reads, 'nothing read from the device but the identity probe').to.equal(dev.status().identityProbe.sectors);
     } finally {
       await dev.close();
@@ -51,7 +51,7 @@ describe('integrity/fixity ledger', () => {
     const db = new Database(path.join(dir, 'state.sqlite'));
     db.exec('DROP TABLE fixity');
     db.close();
-    const dev = await CachedDevice.open({ source: new MemorySource(img), cacheDir: dir });
+    const dev = await openCache({ source: new MemorySource(img), cacheDir: dir });
     expect((await dev.read(0, SIZE)).data.equals(img)).to.equal(true);
     await dev.close();
     const first = await verifyCacheDir(dir);

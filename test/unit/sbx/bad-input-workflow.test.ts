@@ -9,8 +9,9 @@ import { showContainer } from '../../../src/sbx/show';
 import { buildBlock, isValidBlock, parseHeader } from '../../../src/sbx/format/header';
 import { encodeMetadataFields, encodeMetadataPayload, parseMetadataFields } from '../../../src/sbx/format/metadata';
 import { BufferReader } from '../../../src/sbx/reader';
-import { guessBurstLevel, scanBlocks } from '../../../src/sbx/format/scan';
-import { WorkflowError } from '../../../src/sbx/workflow-common';
+import { scanBlocks } from '../../../src/sbx/format/scan';
+import { guessBurstLevel } from '../../../src/sbx/format/burst-guess';
+import { WorkflowError } from '../../../src/sbx/workflow-errors';
 import { VECTORS_DIR } from './vectors';
 import { seededBytes, seededRandom, tempDir } from './workflow-helpers';
 

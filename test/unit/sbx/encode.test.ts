@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { encodeFile, EncodeParamError, encodeStream, resolveByteRange, resolveEncodeParams } from '../../../src/sbx/encode';
+import { encodeFile, EncodeParamError, encodeStream, resolveEncodeParams } from '../../../src/sbx/encode';
+import { resolveByteRange } from '../../../src/sbx/byte-range';
 import { uidToHex } from '../../../src/sbx/format/header';
 import { MetadataTooLargeError, parseMetadataPayload } from '../../../src/sbx/format/metadata';
 import { formatMultihash } from '../../../src/sbx/format/multihash';
@@ -155,9 +156,11 @@ describe('sbx/encode', () => {
       await encodeFile(slice, b, common);
       expect(fs.readFileSync(a).equals(fs.readFileSync(b))).to.equal(true);
     }
-    expect(resolveByteRange(100, 200, undefined, undefined)).to.deep.equal({ start: 100, length: 0 });
-    expect(resolveByteRange(100, 50, 10, undefined)).to.deep.equal({ start: 50, length: 0 });
-    expect(resolveByteRange(100, undefined, undefined, 1000)).to.deep.equal({ start: 0, length: 100 });
+    // blkar's rule (byte-exact for encode): a start past the end is the last byte; an end below the start gives one byte.
+    expect(resolveByteRange({ from: 200 }, 100, 1)).to.deep.equal({ start: 99, end: 100 });
+    expect(resolveByteRange({ from: 50, toInclusive: 10 }, 100, 1)).to.deep.equal({ start: 50, end: 51 });
+    expect(resolveByteRange({ toExclusive: 1000 }, 100, 1)).to.deep.equal({ start: 0, end: 100 });
+    expect(resolveByteRange({}, 0, 1)).to.deep.equal({ start: 0, end: 0 });
   });
 
   it("blkar's parameter rules", () => {

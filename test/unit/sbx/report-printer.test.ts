@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Arr, blkarDate, hms, Obj, renderBlkarJson, toCamelCase } from '../../../src/cli/sbx/report';
+import { ReportList, blkarDate, hms, ReportObject, renderBlkarJson, toCamelCase } from '../../../src/cli/sbx/report';
 
 describe('sbx report printer (blkar JSON layout)', () => {
   const labels: [string, string][] = [
@@ -15,17 +15,17 @@ describe('sbx report printer (blkar JSON layout)', () => {
   for (const [label, key] of labels) it(`"${label}" → ${key}`, () => expect(toCamelCase(label)).to.equal(key));
 
   it('puts commas at line starts, a blank line after repair items, and ends with "error"', () => {
-    const doc = new Obj()
-      .add('ref block info', new Obj().add('type', 'metadata').add('ver', 17))
-      .add('metadata repairs', new Arr([]))
-      .add('data repairs', new Arr([new Obj().add('success', true), new Obj().add('success', false)], true));
+    const doc = new ReportObject()
+      .add('ref block info', new ReportObject().add('type', 'metadata').add('ver', 17))
+      .add('metadata repairs', new ReportList([]))
+      .add('data repairs', new ReportList([new ReportObject().add('success', true), new ReportObject().add('success', false)], true));
     expect(renderBlkarJson(doc, null)).to.equal(
       '{\n"refBlockInfo": {\n"type": "metadata"\n,"ver": 17\n}\n,"metadataRepairs": [\n]\n,"dataRepairs": [\n{\n"success": true\n}\n\n,{\n"success": false\n}\n\n]\n,"error": null\n}\n',
     );
   });
 
   it('always emits valid JSON, even for names with quotes, backslashes and digit-only strings', () => {
-    const text = renderBlkarJson(new Obj().add('File name', 'a"b\\c\n').add('File UID', '000000000001'), 'bad "thing"');
+    const text = renderBlkarJson(new ReportObject().add('File name', 'a"b\\c\n').add('File UID', '000000000001'), 'bad "thing"');
     expect(JSON.parse(text)).to.deep.equal({ fileName: 'a"b\\c\n', fileUID: '000000000001', error: 'bad "thing"' });
   });
 

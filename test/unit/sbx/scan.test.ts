@@ -6,7 +6,8 @@ import { encodeFile } from '../../../src/sbx/encode';
 import { buildBlock } from '../../../src/sbx/format/header';
 import { Layout } from '../../../src/sbx/format/layout';
 import { BufferReader } from '../../../src/sbx/reader';
-import { findReferenceBlock, guessBurstLevel, guessStartingBlockIndex, scanBlocks } from '../../../src/sbx/format/scan';
+import { findReferenceBlock, guessStartingBlockIndex, scanBlocks } from '../../../src/sbx/format/scan';
+import { guessBurstLevel } from '../../../src/sbx/format/burst-guess';
 import { SbxVersion } from '../../../src/sbx/format/specs';
 import { readVector } from './vectors';
 

@@ -4,28 +4,31 @@ import { buildBlock } from '../../../src/sbx/format/header';
 import { BlockIndex } from '../../../src/views/rescued/block-index';
 import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
 import { makeContainer, pseudoRandom } from './containers';
-import { MemoryCache } from './memory-cache';
+import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 
 const UID = Buffer.from('a1a2a3a4a5a6', 'hex');
 
-function setup(image: Buffer, db = new Database(':memory:')) {
-  const cache = new MemoryCache(image);
+async function setup(image: Buffer, db = new Database(':memory:')) {
+  const mem = await memoryCache(image);
   const index = new BlockIndex(db);
-  const scanner = new MediumScanner(cache, index);
-  return { cache, index, scanner, db };
+  const scanner = new MediumScanner(mem.cache, index);
+  return { mem, cache: mem.cache, index, scanner, db };
 }
 
 describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => {
+  afterEach(closeMemoryCaches);
+
   it('finds a block straddling two cached runs, whichever run arrives first', async () => {
     for (const order of ['left-first', 'right-first']) {
       const image = pseudoRandom(64 * 1024, 11);
       // A 4096-byte v3 block from 10240 to 14336: sectors 20..27; cached as [16, 24) and [24, 32).
       buildBlock(3, UID, 7, Buffer.from('straddling')).copy(image, 10240);
-      const { cache, index, scanner } = setup(image);
+      const { cache, index, scanner } = await setup(image);
       scanner.start();
       const runs = order === 'left-first' ? [16 * 512, 24 * 512] : [24 * 512, 16 * 512];
       for (const start of runs) {
         await cache.read(start, 8 * 512);
+        await cache.commitPending(); // readers are answered before the commit that notifies the scanner
         await scanner.idle();
       }
       const rows = index.blocksInSeqRange(UID.toString('hex').toUpperCase(), 3, 0, 100, index.maxId());
@@ -36,11 +39,12 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
 
   it('never reads an uncached sector (scanning costs no device read)', async () => {
     const image = pseudoRandom(32 * 1024, 5);
-    const { cache, scanner } = setup(image);
+    const { mem, cache, scanner } = await setup(image);
     scanner.start();
     await cache.read(4096, 4096);
+    await cache.commitPending();
     await scanner.idle();
-    const reads = [...cache.deviceReads];
+    const reads = mem.deviceReadsPerSector();
     expect(reads.reduce((a, b) => a + b, 0)).to.equal(8);
     expect(reads.every((n) => n <= 1)).to.equal(true);
     await scanner.stop();
@@ -50,12 +54,14 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     const data = pseudoRandom(3000, 2);
     const container = await makeContainer(data, { version: 17, d: 3, p: 2, burst: 0, uid: 'a1a2a3a4a5a6' });
     const image = Buffer.concat([pseudoRandom(4096, 1), container, pseudoRandom(4096, 3)]);
-    const { cache, index, scanner } = setup(image);
+    const { cache, index, scanner } = await setup(image);
     scanner.start();
     // Data and parity first, metadata last.
     await cache.read(4096 + 3 * 512, container.length - 3 * 512);
+    await cache.commitPending();
     await scanner.idle();
     await cache.read(0, image.length);
+    await cache.commitPending();
     await scanner.idle();
     const counts = index.counts('A1A2A3A4A5A6', 17, index.maxId());
     // 3000 bytes = 7 chunks → 3 sets of 3 data (2 padding) + 2 parity each; 3 metadata copies.
@@ -68,18 +74,19 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     buildBlock(1, UID, 1, Buffer.alloc(1)).copy(image, 2048);
     buildBlock(1, UID, 2, Buffer.alloc(1)).copy(image, 40960);
     const db = new Database(':memory:');
-    const first = setup(image, db);
+    const first = await setup(image, db);
     first.scanner.start();
     await first.cache.read(0, 8192);
+    await first.cache.commitPending();
     await first.scanner.idle();
     await first.scanner.stop();
     // The second "mount" finds sectors cached without a scan (an import, or a crash before the scan).
-    const second = setup(image, db);
-    second.cache.seed(0, 16);
-    second.cache.seed(64, 32);
+    const second = await setup(image, db);
+    await second.mem.seed(0, 16);
+    await second.mem.seed(64, 32);
     let scannedReads = 0;
-    const read = second.cache.read.bind(second.cache);
-    second.cache.read = async (o: number, l: number) => {
+    const read = second.cache.readCachedBytes.bind(second.cache);
+    second.cache.readCachedBytes = async (o: number, l: number) => {
       scannedReads += l;
       return read(o, l);
     };

@@ -6,7 +6,7 @@ import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
 import { RescuedContainers } from '../../../src/views/rescued/rescued-views';
 import { RescuedContainer } from '../../../src/views/rescued/rescued-container';
 import { makeContainer, pseudoRandom } from './containers';
-import { MemoryCache } from './memory-cache';
+import { closeMemoryCaches, memoryCache, MemoryCache } from '../../helpers/memory-cache';
 
 interface Placed {
   uid: string;
@@ -27,14 +27,14 @@ async function medium(size: number, parts: { uid: string; data: Buffer; offset: 
   return { image, placed };
 }
 
-async function acquireAndScan(cache: MemoryCache) {
+async function acquireAndScan(mem: MemoryCache) {
   const index = new BlockIndex(new Database(':memory:'));
-  const scanner = new MediumScanner(cache, index);
+  const scanner = new MediumScanner(mem.cache, index);
   scanner.start();
-  await cache.acquire();
+  await mem.cache.acquire();
   await scanner.idle();
   await scanner.stop();
-  return new RescuedContainers(index, cache);
+  return new RescuedContainers(index, mem.cache);
 }
 
 async function readAll(c: RescuedContainer): Promise<{ data: Buffer; errorAt?: number }> {
@@ -42,12 +42,13 @@ async function readAll(c: RescuedContainer): Promise<{ data: Buffer; errorAt?: n
 }
 
 describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
+  afterEach(closeMemoryCaches);
   const v1 = { uid: '0A0000000001', data: pseudoRandom(5000, 1), offset: 8192 + 128, version: 1 as const, fnm: '../etc/notes.txt' };
   const v17 = { uid: '0C0000000001', data: pseudoRandom(30000, 2), offset: 65536, version: 17 as const, d: 4, p: 2, burst: 3 };
 
   it('decodes both containers, canonical order equal to the originals, hashes match', async () => {
     const { image, placed } = await medium(256 * 1024, [v1, v17]);
-    const containers = await acquireAndScan(new MemoryCache(image));
+    const containers = await acquireAndScan(await memoryCache(image));
     expect(containers.index.uids().map((u) => u.uid)).to.deep.equal([v1.uid, v17.uid]);
     for (const p of placed) {
       const c = (await containers.current(p.uid)) as RescuedContainer;
@@ -65,10 +66,10 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
 
   it('rebuilds blocks lost to bad sectors with Reed-Solomon (v17, within P bursts of B per super set)', async () => {
     const { image, placed } = await medium(256 * 1024, [v1, v17]);
-    const cache = new MemoryCache(image);
+    const cache = await memoryCache(image);
     const base = v17.offset / 512;
     // Two bursts of 3 blocks (= B) in the first super set, one in the second: at most P = 2 per super set.
-    for (const s of [base + 4, base + 5, base + 6, base + 12, base + 13, base + 14, base + 30, base + 31]) cache.bad.add(s);
+    for (const s of [base + 4, base + 5, base + 6, base + 12, base + 13, base + 14, base + 30, base + 31]) cache.source.badSectors.add(s);
     const containers = await acquireAndScan(cache);
     const c = (await containers.current(v17.uid)) as RescuedContainer;
     expect((await readAll(c)).data.equals(placed[1].data)).to.equal(true);
@@ -85,7 +86,7 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     const layout = new Layout({ version: 17, d: 4, p: 2, burst: 3 });
     for (let i = 0; i < layout.containerBlockCount(v17.data.length); i++) {
       // Lost blocks are zeros, except metadata positions: sort copies the first metadata block to all.
-      const lost = cache.bad.has(base + i) && !layout.isMetadataIndex(i);
+      const lost = cache.source.badSectors.has(base + i) && !layout.isMetadataIndex(i);
       const expected = lost ? Buffer.alloc(512) : placed[1].container.subarray(i * 512, (i + 1) * 512);
       expect(sorted.subarray(i * 512, (i + 1) * 512).equals(expected), `block ${i}`).to.equal(true);
     }
@@ -94,9 +95,9 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
   it('stops at a chunk nothing can give: short read, then an error offset, never zeros (v1 has no parity)', async () => {
     const aligned = { ...v1, offset: 8192 };
     const { image, placed } = await medium(256 * 1024, [aligned]);
-    const cache = new MemoryCache(image);
+    const cache = await memoryCache(image);
     // Data seq 3 (chunk 2: bytes 992..1488 of the file) sits at medium offset 8192 + 3 * 512.
-    cache.bad.add(8192 / 512 + 3);
+    cache.source.badSectors.add(8192 / 512 + 3);
     const containers = await acquireAndScan(cache);
     const c = (await containers.current(v1.uid)) as RescuedContainer;
     const whole = await readAll(c);
@@ -113,10 +114,10 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
 
   it('a block set that lost more than P blocks is unreadable, the rest of the file still reads', async () => {
     const { image, placed } = await medium(256 * 1024, [v17]);
-    const cache = new MemoryCache(image);
+    const cache = await memoryCache(image);
     const layout = new Layout({ version: 17, d: 4, p: 2, burst: 3 });
     // Seqs 1, 2, 3 (three shards of set 0): more than P = 2.
-    for (const seq of [1, 2, 3]) cache.bad.add(v17.offset / 512 + layout.seqToIndex(seq));
+    for (const seq of [1, 2, 3]) cache.source.badSectors.add(v17.offset / 512 + layout.seqToIndex(seq));
     const containers = await acquireAndScan(cache);
     const c = (await containers.current(v17.uid)) as RescuedContainer;
     const r = await c.readDecoded(0, 100);

@@ -15,15 +15,15 @@ import { SbxImageView } from '../../../src/views/sbx/image-sbx-view';
 import { SbxImageMapView } from '../../../src/views/sbx/image-map-view';
 import { ViewErrno } from '../../../src/views/view';
 import { pseudoRandom } from './containers';
-import { MemoryCache } from './memory-cache';
+import { closeMemoryCaches, memoryCache, MemoryCache } from '../../helpers/memory-cache';
 
 const UID = Buffer.from('0123456789ab', 'hex');
 
-function mount(cache: MemoryCache, db: Database.Database, params: SbxImageParams = parseImageParams()) {
+function mount(mem: MemoryCache, db: Database.Database, params: SbxImageParams = parseImageParams()) {
   const identity = loadOrCreateIdentity(db, () => ({ fnm: 'disk.img', now: 1700000000, uid: UID }));
   const logs: string[] = [];
-  const sealer = new ImageSealer(cache, cache.acquisitionRunner, new ImageSealStore(db), params.hash, (m) => logs.push(m));
-  return { identity, logs, sealer, view: new SbxImageView(cache, sealer, params, identity), map: new SbxImageMapView(cache, sealer, identity) };
+  const sealer = new ImageSealer(mem.cache, mem.acquisitions, new ImageSealStore(db), params.hash, (m) => logs.push(m));
+  return { identity, logs, sealer, view: new SbxImageView(mem.cache, sealer, params, identity), map: new SbxImageMapView(mem.cache, sealer, identity) };
 }
 
 async function readAll(view: SbxImageView, handle: unknown, step = 128 * 1024): Promise<Buffer> {
@@ -64,15 +64,15 @@ async function encodeImage(image: Buffer, params: SbxImageParams, id: ImageIdent
 describe('SbxImageView (/sbx/image.sbx)', () => {
   const BAD = [50, 51, 300];
 
+  afterEach(closeMemoryCaches);
+
   function medium(size = 300 * 1024 + 7 * 512) {
-    const cache = new MemoryCache(pseudoRandom(size, 21));
-    for (const s of BAD) cache.bad.add(s);
-    return cache;
+    return memoryCache(pseudoRandom(size, 21), { badSectors: BAD });
   }
 
   for (const params of [parseImageParams(), parseImageParams({ sbxVersion: 1 }), parseImageParams({ sbxVersion: 18, rsData: 3, rsParity: 1, burst: 0 })]) {
     it(`equals \`sbx encode\` of the image with zeros at bad sectors (v${params.version} ${params.dataShards}/${params.parityShards}/${params.burst})`, async () => {
-      const cache = medium();
+      const cache = await medium();
       const { view, identity } = mount(cache, new Database(':memory:'), params);
       const h = await view.open();
       const bytes = await readAll(view, h);
@@ -81,19 +81,19 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
       expect(bytes.length).to.equal(expected.length);
       expect(bytes.equals(expected)).to.equal(true);
       // The first read (the metadata block) acquired the medium, each sector once.
-      expect(cache.acquisitions).to.equal(1);
-      expect(Math.max(...cache.deviceReads)).to.equal(1);
+      expect(cache.acquisitionsStarted()).to.equal(1);
+      expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
     });
   }
 
   it('serves data blocks by random access without acquiring the medium', async () => {
-    const cache = medium(2 << 20);
+    const cache = await medium(2 << 20);
     const { view } = mount(cache, new Database(':memory:'));
     const h = await view.open();
     const offset = 700 * 1024;
     const got = (await view.read(h, offset, 4096)) as Buffer;
-    expect(cache.acquisitions).to.equal(0);
-    const touched = cache.deviceReads.reduce((n, r) => n + r, 0);
+    expect(cache.acquisitionsStarted()).to.equal(0);
+    const touched = cache.deviceReadsPerSector().reduce((n, r) => n + r, 0);
     // Only the block sets of those 8 blocks: at most one super block set of source (12 sets × 4960 bytes).
     expect(touched).to.be.greaterThan(0).and.at.most(Math.ceil((12 * 4960) / 512) + 2);
     // Same bytes as the same range of the complete container.
@@ -102,14 +102,13 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
   });
 
   it('pins the medium state per open file; a later state gets its own hash, both are kept', async () => {
-    const cache = medium();
+    const cache = await medium();
     const db = new Database(':memory:');
     const { view, identity } = mount(cache, db);
     const first = await view.open();
     const before = await readAll(view, first);
     // A retry recovers sector 50 while `first` is still open.
-    cache.bad.delete(50);
-    cache.map.set(50, 1, '+');
+    await cache.seed(50, 1);
     const again = await readAll(view, first);
     expect(again.equals(before)).to.equal(true);
     const second = await view.open();
@@ -121,7 +120,7 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
   });
 
   it('is byte-identical after a remount, without hashing again', async () => {
-    const cache = medium();
+    const cache = await medium();
     const db = new Database(':memory:');
     const one = mount(cache, db);
     const a = await readAll(one.view, await one.view.open());
@@ -133,28 +132,28 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
   });
 
   it('concurrent first reads of metadata share one acquisition and one hashing', async () => {
-    const cache = medium();
+    const cache = await medium();
     const { view, logs } = mount(cache, new Database(':memory:'));
     const [h1, h2] = [await view.open(), await view.open()];
     const [a, b] = await Promise.all([view.read(h1, 0, 512), view.read(h2, 6656, 512)]);
     expect((a as Buffer).equals(b as Buffer)).to.equal(true); // metadata copies 0 and 1 + B = 13
-    expect(cache.acquisitions).to.equal(1);
+    expect(cache.acquisitionsStarted()).to.equal(1);
     expect(logs.filter((l) => l.startsWith('sbx: hashing the')).length).to.equal(1);
   });
 
   it('image.map is the mapfile of the state inside the container', async () => {
-    const cache = medium();
+    const cache = await medium();
     const { map } = mount(cache, new Database(':memory:'));
     const text = ((await map.open()) as Buffer).toString();
-    expect(cache.acquisitions).to.equal(1);
+    expect(cache.acquisitionsStarted()).to.equal(1);
     const lines = text.split('\n').filter((l) => /^0x/.test(l));
     expect(lines.slice(1)).to.deep.equal([
       '0x00000000  0x00006400  +',
       '0x00006400  0x00000400  -',
       '0x00006800  0x0001F000  +',
       '0x00025800  0x00000200  -',
-      `0x00025A00  0x${(cache.size - 0x25a00).toString(16).toUpperCase().padStart(8, '0')}  +`,
+      `0x00025A00  0x${(cache.image.length - 0x25a00).toString(16).toUpperCase().padStart(8, '0')}  +`,
     ]);
-    expect(text).to.equal(renderMapfile(cache.extents(), 512, cache.size, { currentPos: 0, phase: '+', pass: 1, comments: [text.split('\n')[1].slice(2)] }));
+    expect(text).to.equal(renderMapfile(cache.cache.extents(), 512, cache.image.length, { currentPos: 0, phase: '+', pass: 1, comments: [text.split('\n')[1].slice(2)] }));
   });
 });

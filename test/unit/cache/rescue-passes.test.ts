@@ -3,7 +3,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AcquireProgress } from '../../../src/cache/acquire';
+import { RescueProgress } from '../../../src/cache/rescue-passes';
+import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { parseMapfile } from '../../../src/cache/mapfile';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -28,9 +29,9 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
     // a 4 KiB bad area, a single bad sector, and two bad sectors with good ones between them (scraping finds those)
     const bad = [...range(4096, 4104), 10000, 12000, 12005];
     const src = new MemorySource(img, { badSectors: bad });
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     const phases = new Set<string>();
-    const result = await dev.acquire({ onProgress: (p: AcquireProgress) => phases.add(p.phase) });
+    const result = await dev.acquire({ onProgress: (p: RescueProgress) => phases.add(p.phase) });
     expect(result.aborted).to.equal(false);
     expect(result.phase).to.equal('+');
     expect(result.bytesBad).to.equal(bad.length * 512);
@@ -52,7 +53,7 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
   it('goes through the phases of ddrescue: "*" after copying, "/" after trimming', async () => {
     const img = patternBuffer(2 * MiB);
     const src = new MemorySource(img, { badSectors: [1000, 1010] });
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     const seen: string[] = [];
     const snapshot = () => dev!.extents().filter((e) => e.status !== '+' && e.status !== '?').map((e) => `${e.start}:${e.count}${e.status}`).join(' ');
     await dev.acquire({
@@ -69,7 +70,7 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
   it('is abortable and resumes from the state store', async () => {
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img);
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     const ac = new AbortController();
     let calls = 0;
     const r1 = await dev.acquire({
@@ -83,7 +84,7 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
     expect(r1.phase).to.equal('?');
     await dev.close();
     const readsBefore = src.log.filter((l) => l.ok).map((l) => [l.offset, l.length]);
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     // the identity probe re-reads a few sectors of the first 64 KiB on purpose; nothing else is read twice
     const probeBytes = dev.status().identityProbe.bytes;
     expect(probeBytes).to.be.within(512, 8192);
@@ -98,7 +99,7 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
   it('foreground reads go before background acquisition reads', async () => {
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img, { delayMs: 2 });
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c'), concurrency: 1 });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c'), concurrency: 1 });
     const acq = dev.acquire();
     await new Promise((r) => setTimeout(r, 20));
     const before = src.log.length;
@@ -115,7 +116,7 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
   it('retries bad sectors up to --retries times, counted across runs', async () => {
     const img = patternBuffer(MiB);
     const src = new MemorySource(img, { badSectors: [700] });
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c'), retries: 2 });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c'), retries: 2 });
     await dev.acquire();
     expect(src.readsOfSector(700)).to.equal(2 + 2); // the failed chunk, the trim read, then 2 retries
     await dev.acquire();
@@ -127,7 +128,7 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
     if (spawnSync('sh', ['-c', 'command -v ddrescuelog']).status !== 0) this.skip();
     const img = patternBuffer(4 * MiB);
     const src = new MemorySource(img, { badSectors: [...range(3000, 3010), 6000] });
-    dev = await CachedDevice.open({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     const texts: string[] = [];
     let n = 0;
     await dev.acquire({ onProgress: () => (n++ % 7 === 0 ? texts.push(dev!.mapfileText()) : undefined) });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { buildBlock } from '../../../src/sbx/format/header';
-import { scanForBlocks } from '../../../src/sbx/format/block-scan';
+import { scanForBlocks } from '../../../src/sbx/format/scan';
 import { pseudoRandom } from '../views/containers';
 
 const UID = Buffer.from('0123456789ab', 'hex');
@@ -18,8 +18,8 @@ describe('scanForBlocks (128-byte scanning for SBX blocks)', () => {
     ];
     for (const p of placed) buildBlock(p.version, UID, p.seq, Buffer.from('payload')).copy(medium, p.offset);
     const found = scanForBlocks(medium, 0, 0, medium.length);
-    expect(found.map((f) => [f.offset, f.version, f.seq])).to.deep.equal(placed.map((p) => [p.offset, p.version, p.seq]));
-    expect(found.every((f) => f.uid.equals(UID))).to.equal(true);
+    expect(found.map((f) => [f.pos, f.header.version, f.header.seq])).to.deep.equal(placed.map((p) => [p.offset, p.version, p.seq]));
+    expect(found.every((f) => f.header.uid.equals(UID))).to.equal(true);
   });
 
   it('ignores misaligned blocks, bad CRCs and blocks cut off by the end of the bytes', () => {
@@ -37,7 +37,7 @@ describe('scanForBlocks (128-byte scanning for SBX blocks)', () => {
     buildBlock(17, UID, 4, Buffer.alloc(3)).copy(medium, 4096);
     // A buffer holding medium bytes [4000, 8192): the block is at buffer offset 96.
     const found = scanForBlocks(medium.subarray(4000), 4000, 4000, 8192);
-    expect(found.map((f) => f.offset)).to.deep.equal([4096]);
+    expect(found.map((f) => f.pos)).to.deep.equal([4096]);
     // Block starts outside [from, to) are not reported.
     expect(scanForBlocks(medium.subarray(4000), 4000, 4100, 8192)).to.deep.equal([]);
   });

@@ -1,4 +1,4 @@
-// Acquisition with GNU ddrescue's strategy, through the cache at background priority (a user's reads go first):
+// The rescue passes: acquisition with GNU ddrescue's strategy, through the cache at background priority (a user's reads go first):
 //   1. copying: forward in aligned chunks; a failed chunk becomes '*' and the pass skips ahead (doubling the skip
 //      after each failure, back to one chunk after a success), so a bad zone costs few slow reads; pass 2 then
 //      copies what pass 1 skipped (ddrescue goes backwards there; we stay forwards);
@@ -8,11 +8,32 @@
 //   4. retrying (only with retries > 0): each '-' sector is re-read once per pass, up to `retries` passes in all.
 // Everything lives in the state store, so an interrupted acquisition resumes where it stood.
 
-import type { CachedDevice, CacheStatus } from './cached-device';
-import type { SectorStatus } from './extent-map';
+import type { Extent, SectorStatus } from './extent-map';
 import type { MapfilePhase } from './mapfile';
+import type { CacheStatus, Priority } from './sector-cache';
+import type { Progress } from './sector-store';
+import type { FetchMode, Outcome } from './span-fetch';
 
-export interface AcquireProgress {
+/** What the passes need of the cache (CachedDevice): its state, its flights, and fetching a span. */
+export interface RescueTarget {
+  readonly size: number;
+  readonly sectorSize: number;
+  readonly sectorCount: number;
+  readonly retries: number;
+  fetch(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Outcome[]>;
+  mark(start: number, count: number, status: SectorStatus, from: SectorStatus): Promise<void>;
+  statusAt(sector: number): SectorStatus;
+  runAt(sector: number): Extent;
+  nextWithStatus(from: number, status: SectorStatus): number | undefined;
+  triesAt(sector: number): number;
+  waitForFlight(sector: number): Promise<boolean>;
+  nextFlightAfter(sector: number): number;
+  setProgress(phase: MapfilePhase, pass: number, currentPos: number): void;
+  savedProgress(): Progress | undefined;
+  status(): CacheStatus;
+}
+
+export interface RescueProgress {
   phase: MapfilePhase;
   pass: number;
   currentPos: number;
@@ -24,8 +45,8 @@ export interface AcquireProgress {
   rateBytesPerSec: number;
 }
 
-export interface AcquireOptions {
-  onProgress?: (p: AcquireProgress) => void;
+export interface RescueOptions {
+  onProgress?: (p: RescueProgress) => void;
   signal?: AbortSignal;
   /** Copying-pass chunk (ddrescue's cluster), default 64 KiB. */
   chunkBytes?: number;
@@ -33,14 +54,14 @@ export interface AcquireOptions {
   concurrency?: number;
 }
 
-export interface AcquireResult extends CacheStatus {
+export interface RescueResult extends CacheStatus {
   /** True when stopped by the signal before the end; run again to resume. */
   aborted: boolean;
 }
 
 const TRIM_SECTORS = 64;
 
-export async function runAcquire(dev: CachedDevice, opts: AcquireOptions): Promise<AcquireResult> {
+export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): Promise<RescueResult> {
   const ss = dev.sectorSize;
   const n = dev.sectorCount;
   const chunk = Math.max(1, Math.floor((opts.chunkBytes ?? 64 * 1024) / ss));

@@ -1,0 +1,194 @@
+// Opening a cache: finding (or creating) the cache directory of the medium in hand, loading its state, and making
+// sure it is the same medium (identity.ts says why and how). openOffline opens a cache with no medium attached.
+import * as fs from 'fs';
+import * as path from 'path';
+import { BlockSource } from '../source/block-source';
+import { OfflineSource } from '../source/offline-source';
+import { UserError } from '../errors';
+import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, writeIdentityHint } from './cache-dir';
+import { CachedDevice, CachedDeviceOptions, checkReadahead } from './cached-device';
+import { DataFile } from './data-file';
+import { DeviceReader } from './device-reader';
+import { CacheMismatchError } from './errors';
+import { RunLengthMap, SectorMap } from './extent-map';
+import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
+import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
+import { SectorStore } from './sector-store';
+import { StateStore } from './state-store';
+import { checkDataFileIntact } from './data-file-check';
+import { readSamples, spreadSampleSectors } from './medium-identity';
+import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
+
+export interface OpenCacheOptions extends CachedDeviceOptions {
+  source: BlockSource;
+}
+
+/** Opens the cache of the medium behind `opts.source` (its own directory, or `opts.cacheDir`), creating it if needed. */
+export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
+  const src = opts.source;
+  if (!Number.isSafeInteger(src.size) || src.size < 0) throw new RangeError(`bad medium size ${src.size}`);
+  if (!Number.isInteger(src.sectorSize) || src.sectorSize <= 0) throw new RangeError(`bad sector size ${src.sectorSize}`);
+  checkReadahead(opts.readaheadBytes);
+  const device = new DeviceReader(src, opts.concurrency ?? 4);
+  try {
+    const prober = new ProbeReader(device);
+    if (opts.cacheDir !== undefined) {
+      const dir = path.resolve(opts.cacheDir);
+      if (hasState(dir)) return await openExisting(dir, opts, device, prober);
+      return await create(dir, undefined, opts, device);
+    }
+    const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
+    for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
+      if (cand.hint.probeSectors.length === 0) continue;
+      const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
+      if (verdict.result === 'match') return await openExisting(cand.dir, opts, device, prober, true);
+    }
+    return await create(undefined, root, opts, device);
+  } catch (e) {
+    device.detach();
+    throw e;
+  }
+}
+
+/**
+ * Opens an existing cache directory with no medium attached (`blkfs import|export --cache DIR`): only cached sectors
+ * can be read, never the device; the identity check reads the cache's own probe sectors (see OfflineSource).
+ */
+export async function openOffline(cacheDir: string): Promise<CachedDevice> {
+  const dir = path.resolve(cacheDir);
+  if (!fs.existsSync(dir)) throw new UserError(`cache directory does not exist: ${cacheDir}`);
+  if (!hasState(dir)) throw new UserError(`${cacheDir} holds no blkfs cache`);
+  let hint: IdentityHint;
+  try {
+    hint = JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+  } catch (err) {
+    throw new UserError(`${cacheDir}: cannot read the cache's identity (${(err as Error).message})`);
+  }
+  return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
+}
+
+async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader, alreadyVerified = false): Promise<CachedDevice> {
+  const src = opts.source;
+  tightenCacheDir(dir);
+  const state = StateStore.open(path.join(dir, STATE_FILE), dir);
+  let data: DataFile | undefined;
+  try {
+    const id = state.identity();
+    if (!id) {
+      // Created but never initialized (crash during creation): it holds nothing that was recorded as read.
+      state.close();
+      return create(dir, undefined, opts, device);
+    }
+    if (id.size !== src.size || id.sectorSize !== src.sectorSize) {
+      throw new CacheMismatchError(
+        dir,
+        `it holds a medium of ${id.size} bytes in ${id.sectorSize}-byte sectors, this one has ${src.size} bytes in ${src.sectorSize}-byte sectors`,
+      );
+    }
+    const sectorCount = Math.ceil(src.size / src.sectorSize);
+    const map = state.loadSectorMap(sectorCount);
+    const tries = state.loadRetryCounts(sectorCount);
+    checkDataFileIntact(dir, path.join(dir, DATA_FILE), map, src.sectorSize, src.size);
+    data = await DataFile.open(path.join(dir, DATA_FILE), src.size);
+    const dataFile = data;
+    let probe: IdentityProbe;
+    if (alreadyVerified) {
+      probe = { method: 'probe', sectors: prober.sectors, bytes: prober.bytes };
+    } else if (opts.stableIdentity !== undefined && id.stableIdentity === opts.stableIdentity) {
+      probe = { method: 'stable-identity', sectors: 0, bytes: 0 };
+    } else {
+      let sectors = id.probeSectors;
+      if (sectors.length === 0) {
+        // The whole window was unreadable at creation: probe any cached sectors instead (none cached: nothing to protect).
+        sectors = [];
+        for (const r of map.extents()) {
+          for (let s = r.start; r.status === '+' && s < r.start + r.count && sectors.length < Math.max(1, PROBE_BYTES / src.sectorSize); s++) sectors.push(s);
+        }
+      }
+      const verdict = await verifyProbe(
+        sectors,
+        (s) => dataFile.read(s * src.sectorSize, Math.min(src.sectorSize, src.size - s * src.sectorSize)),
+        prober,
+      );
+      if (verdict.result === 'mismatch') {
+        throw new CacheMismatchError(dir, `sector ${verdict.sector} of this medium differs from the cached one`);
+      }
+      if (verdict.result === 'unverifiable') {
+        throw new CacheMismatchError(dir, 'none of its identity sectors can be read from this medium, so it cannot be shown to be the same');
+      }
+      probe = { method: 'probe', sectors: prober.sectors, bytes: prober.bytes };
+    }
+    if (opts.stableIdentity !== undefined && opts.stableIdentity !== id.stableIdentity) state.setStableIdentity(opts.stableIdentity);
+    const store = new SectorStore(state, dataFile, map, tries, src.size, src.sectorSize, opts.memoryBytes);
+    return new CachedDevice(dir, device, store, probe, opts);
+  } catch (e) {
+    await data?.close();
+    state.close();
+    throw e;
+  }
+}
+
+/** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */
+async function create(dir: string | undefined, root: string | undefined, opts: OpenCacheOptions, device: DeviceReader): Promise<CachedDevice> {
+  const src = opts.source;
+  const ss = src.sectorSize;
+  ensurePrivateDir(dir ?? (root as string)); // a location that cannot hold a cache fails before any device read
+  const window = await readWindow(device);
+  const fingerprint = fingerprintOf(src.size, ss, window);
+  const probeSectors = chooseProbeSectors(window, ss);
+  // Samples spread over the whole medium: two discs from one template differ somewhere past the first 64 KiB.
+  const samples = opts.spreadSamples ? await readSamples(device, spreadSampleSectors(src.size, ss)) : new Map<number, Buffer | null>();
+  const cacheDir = dir ?? freshDir(root as string, cacheDirName(fingerprint, src.size));
+  ensurePrivateDir(cacheDir);
+  createPrivateFile(path.join(cacheDir, STATE_FILE)); // SQLite gives its -wal and -shm files the same mode
+  createPrivateFile(path.join(cacheDir, DATA_FILE));
+  const state = StateStore.open(path.join(cacheDir, STATE_FILE), cacheDir);
+  let data: DataFile | undefined;
+  try {
+    data = await DataFile.open(path.join(cacheDir, DATA_FILE), src.size);
+    const sectorCount = Math.ceil(src.size / ss);
+    const map = new SectorMap(sectorCount);
+    const stored: [number, Buffer][] = [];
+    for (let i = 0; i < window.length; i++) {
+      const buf = window[i];
+      if (buf) {
+        await data.write(i * ss, buf);
+        stored.push([i, buf]);
+      }
+      map.set(i, 1, buf ? '+' : '-');
+    }
+    for (const [s, buf] of samples) {
+      if (buf) {
+        await data.write(s * ss, buf);
+        stored.push([s, buf]);
+        probeSectors.push(s);
+      }
+      map.set(s, 1, buf ? '+' : '-');
+    }
+    await data.sync();
+    state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
+    writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
+    const store = new SectorStore(state, data, map, new RunLengthMap<number>(sectorCount, 0), src.size, ss, opts.memoryBytes);
+    state.transaction(() => {
+      for (const [s, buf] of stored) store.fixity.record(s, 1, buf);
+    });
+    return new CachedDevice(cacheDir, device, store, { method: 'created', sectors: 0, bytes: 0 }, opts);
+  } catch (e) {
+    await data?.close();
+    state.close();
+    throw e;
+  }
+}
+
+/** One cached sector of a cache directory not opened yet (for probing candidates by their hint). */
+async function readCachedSector(dir: string, src: BlockSource, s: number): Promise<Buffer> {
+  const fh = await fs.promises.open(path.join(dir, DATA_FILE), 'r');
+  try {
+    const len = Math.min(src.sectorSize, src.size - s * src.sectorSize);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, s * src.sectorSize);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,97 @@
+// Every read the cache makes from its source goes through here, so device reads are counted in one place: the
+// reads of readers and acquisition (scheduled by priority), readahead's (also counted apart), and the identity
+// probes made while opening (unscheduled: nothing else runs yet). It also follows the source's lost/reconnected
+// events for /status.
+import { BlockSource, MediaError, SourceEvent } from '../source/block-source';
+import { PriorityScheduler, Promotable } from './priority-scheduler';
+import { RateMeter } from './rate-meter';
+import type { Priority, SourceHealth } from './sector-cache';
+
+export interface ReadCounts {
+  reads: number;
+  bytes: number;
+  failedReads: number;
+}
+
+export class DeviceReader {
+  readonly size: number;
+  readonly sectorSize: number;
+  /** All device reads (successful reads and their bytes; reads failed with a media error). */
+  readonly counts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
+  /** Of those: readahead's. */
+  readonly prefetchCounts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
+  readonly rate = new RateMeter();
+  /** Byte offset of the latest device read (the status line's position when no acquisition runs). */
+  lastPos = 0;
+  private readonly scheduler: PriorityScheduler;
+  private readonly health: SourceHealth = { state: 'connected', lostEvents: 0, reconnects: 0 };
+  private readonly unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly source: BlockSource,
+    concurrency = 4,
+  ) {
+    this.size = source.size;
+    this.sectorSize = source.sectorSize;
+    this.scheduler = new PriorityScheduler(concurrency);
+    this.unsubscribe = source.onEvent?.((e) => this.noteEvent(e));
+  }
+
+  /**
+   * Sectors [s, e) through the priority scheduler (a ticket lets a waiting reader promote a queued background read).
+   * `skip` is asked when the read gets its device slot: true drops it unread (resolves undefined).
+   */
+  readSectors(s: number, e: number, priority: Priority): Promise<Buffer>;
+  readSectors(s: number, e: number, priority: Priority, prefetch: { ticket: Promotable; skip: () => boolean }): Promise<Buffer | undefined>;
+  readSectors(s: number, e: number, priority: Priority, prefetch?: { ticket: Promotable; skip: () => boolean }): Promise<Buffer | undefined> {
+    const off = s * this.sectorSize;
+    const len = Math.min(this.size, e * this.sectorSize) - off;
+    if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len));
+    return this.scheduler.run(priority, async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts)), prefetch.ticket);
+  }
+
+  /** An identity probe: bytes [off, off+len) straight from the source, counted, not part of the read rate. */
+  probe(off: number, len: number): Promise<Buffer> {
+    return this.readBytes(off, len, undefined, false);
+  }
+
+  private async readBytes(off: number, len: number, also?: ReadCounts, track = true): Promise<Buffer> {
+    if (track) this.lastPos = off;
+    try {
+      const buf = await this.source.read(off, len);
+      if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
+      for (const c of also ? [this.counts, also] : [this.counts]) {
+        c.reads++;
+        c.bytes += len;
+      }
+      if (track) this.rate.add(len);
+      return buf;
+    } catch (err) {
+      if (err instanceof MediaError) {
+        this.counts.failedReads++;
+        if (also) also.failedReads++;
+      }
+      throw err;
+    }
+  }
+
+  sourceHealth(): SourceHealth {
+    return { ...this.health };
+  }
+
+  /** Stops following the source's events (the source itself stays open: its owner closes it). */
+  detach(): void {
+    this.unsubscribe?.();
+  }
+
+  private noteEvent(e: SourceEvent): void {
+    if (e.type === 'lost') {
+      this.health.state = 'lost';
+      this.health.lostEvents++;
+    } else {
+      this.health.state = 'connected';
+      this.health.reconnects++;
+    }
+    this.health.lastEvent = e.message;
+  }
+}

@@ -1,0 +1,105 @@
+// The one interface between the sector cache and everything above it (views, server, CLI). CachedDevice implements
+// it; unit tests use the same CachedDevice over an in-memory source (test/helpers/memory-cache.ts), so a view is
+// tested through the production read, commit and notification paths.
+//
+// Kept narrow on purpose: a member belongs here when a view or the server needs it, and every member has one
+// meaning (no optional members, no fallbacks). Later additions belong in groups like the ones below, e.g. medium
+// change and fixity events beside onSectorsCached, a read path hint beside `Priority`, a writable mapfile beside
+// mapfileText(), per-layer tables through database().
+import type Database from 'better-sqlite3';
+import type { Extent } from './extent-map';
+import type { FixityStatus } from './fixity';
+import type { IdentityProbe } from './identity';
+import type { MapfilePhase } from './mapfile';
+
+/** Foreground reads (a user's program) go before background ones (acquisition, readahead, hashing, scanning). */
+export type Priority = 'foreground' | 'background';
+
+export interface RangeRead {
+  /** The readable prefix of the request (shorter than asked when a bad sector stopped it, or at end of medium). */
+  data: Buffer;
+  /** Byte offset of the first unreadable sector when the read stopped there. */
+  errorAt?: number;
+}
+
+/** What readInto() filled: target[0, bytes) holds the good prefix of the range. */
+export interface IntoRead {
+  bytes: number;
+  /** Byte offset of the first unreadable sector when the read stopped there. */
+  errorAt?: number;
+}
+
+/** The source's connection as the cache saw it (nbdkit restarts, lost NBD connections). */
+export interface SourceHealth {
+  state: 'connected' | 'lost';
+  /** Times the source reported itself lost, and reconnected, since the cache was opened. */
+  lostEvents: number;
+  reconnects: number;
+  /** The latest lost/reconnected message, if any. */
+  lastEvent?: string;
+}
+
+export interface CacheStatus {
+  size: number;
+  sectorSize: number;
+  cacheDir: string;
+  bytesCached: number;
+  bytesBad: number;
+  bytesUntried: number;
+  bytesNonTrimmed: number;
+  bytesNonScraped: number;
+  /** Every device read of this session (reads, identity probes, readahead), counted in one place. */
+  deviceReads: number;
+  deviceBytes: number;
+  deviceFailedReads: number;
+  /** Of the device reads above: readahead's (reads that succeeded, their bytes, and failed ones). */
+  prefetchReads: number;
+  prefetchBytes: number;
+  prefetchFailedReads: number;
+  readRateBytesPerSec: number;
+  phase: MapfilePhase;
+  pass: number;
+  currentPos: number;
+  /** What opening read from the medium only to check its identity. */
+  identityProbe: IdentityProbe;
+  retries: number;
+  source: SourceHealth;
+  /** Checksums of the stored chunks: checked on first serve and by blkfs verify (fixity.ts). */
+  fixity?: FixityStatus;
+}
+
+export interface SectorCache {
+  readonly size: number;
+  readonly sectorSize: number;
+  readonly sectorCount: number;
+  readonly cacheDir: string;
+
+  // ---- bytes
+  /**
+   * Reads [offset, offset+length) clamped to the medium: cached sectors from the cache, missing ones from the device
+   * (each once). Stops at the first unreadable sector: `data` is the good prefix and `errorAt` the bad byte.
+   */
+  read(offset: number, length: number, priority?: Priority): Promise<RangeRead>;
+  /** read() into target[0, n) (no intermediate buffer: the /raw path). */
+  readInto(offset: number, target: Buffer, priority?: Priority): Promise<IntoRead>;
+  /** Bytes of '+' sectors only; throws rather than read the device. */
+  readCachedBytes(offset: number, length: number): Promise<Buffer>;
+  /** Resolves once what readers were answered with so far is recorded as read (never rejects). */
+  commitPending(): Promise<void>;
+
+  // ---- state
+  /** Run-length sector states, one immutable snapshot (the same object until the state changes). */
+  extents(): readonly Extent[];
+  /** The maximal run of equal status containing `sector` (a binary search; cheap while the map changes). */
+  runAt(sector: number): Extent;
+  /** Called after sectors became durably '+', with their byte range. Returns an unsubscribe function. */
+  onSectorsCached(listener: (offset: number, length: number) => void): () => void;
+  /** Counters of the cache, the device and the source (plain JSON values). */
+  status(): CacheStatus;
+  /** The whole GNU ddrescue mapfile of the current state, from one snapshot. */
+  mapfileText(): string;
+
+  // ---- storage for layers above
+  /** The cache's SQLite handle: layers keep their own tables there (prefix them: sbx_*, ...). */
+  database(): Database.Database;
+}

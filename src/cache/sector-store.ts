@@ -1,0 +1,332 @@
+// Persisting and committing sectors. '+' bytes are written to the data file first; their state follows with a group
+// commit (fdatasync covers every write before it, then one transaction records the batch), so a sector is '+' only
+// once its bytes are durable. Small cached reads keep their 64 KiB block in memory.
+import type Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
+import type { DataFile } from './data-file';
+import { Extent, Run, RunLengthMap, SectorMap } from './extent-map';
+import { GroupCommit } from './group-commit';
+import type { MapfilePhase } from './mapfile';
+import type { FlightHandle } from './single-flight';
+import type { Outcome } from './span-fetch';
+import type { StateStore } from './state-store';
+import { FixityLedger } from './fixity';
+
+/** The status line of an acquisition (phase, pass, position), kept with the state so it survives a restart. */
+export interface Progress {
+  phase: MapfilePhase;
+  pass: number;
+  currentPos: number;
+}
+
+const PROGRESS_KEY = 'acquire.progress';
+const DEFAULT_MEMORY = 64 * 1024 * 1024;
+const MEMORY_BLOCK = 64 * 1024;
+/** Reads up to this size keep their block in the memory cache; larger (streaming) reads go to the data file. */
+const MEMORY_SMALL_READ = 16 * 1024;
+/** Bytes answered to readers but not yet committed: past this, a reader waits for its commit (memory bound). */
+export const MAX_UNCOMMITTED = 32 * 1024 * 1024;
+
+export class SectorStore {
+  readonly sectorSize: number;
+  readonly size: number;
+  /** The last data write or group commit failed (e.g. disk full): readers wait for their own commits (and see
+   * such errors) until a commit succeeds. */
+  persistFailed = false;
+  /** Bytes answered to readers (or prefetched) and not yet committed. */
+  uncommittedBytes = 0;
+  private readonly committer: GroupCommit<Outcome[]>;
+  private readonly memory: LRUCache<number, Buffer> | undefined;
+  private readonly blockSectors: number;
+  private readonly listeners = new Set<(offset: number, length: number) => void>();
+  /** A commit failure no caller saw yet (its readers were answered before it): reported by flush()/close(). */
+  private deferredCommitError: unknown;
+  private progress: Progress | undefined;
+  private progressDirty = false;
+  /** CRC-32 per stored chunk, recorded in the transaction that marks it '+' (fixity.ts). */
+  readonly fixity: FixityLedger;
+
+  constructor(
+    private readonly state: StateStore,
+    private readonly data: DataFile,
+    readonly map: SectorMap,
+    readonly tries: RunLengthMap<number>,
+    size: number,
+    sectorSize: number,
+    memoryBytes = DEFAULT_MEMORY,
+  ) {
+    this.size = size;
+    this.sectorSize = sectorSize;
+    this.committer = new GroupCommit<Outcome[]>((batch) => this.commit(batch.flat()));
+    this.blockSectors = Math.max(1, Math.floor(MEMORY_BLOCK / sectorSize));
+    if (memoryBytes >= this.blockSectors * sectorSize) {
+      this.memory = new LRUCache<number, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => b.length });
+    }
+    this.fixity = FixityLedger.open(state.database(), { sectorSize, size, readData: (o, l) => data.read(o, l) });
+    const saved = state.getSetting(PROGRESS_KEY);
+    if (saved) this.progress = JSON.parse(saved) as Progress;
+  }
+
+  /** Bytes [position, position+length) of '+' sectors into target[at...] (never a device read). */
+  async readCachedInto(target: Buffer, at: number, position: number, length: number): Promise<void> {
+    const mem = this.memory;
+    if (mem && length <= MEMORY_SMALL_READ) {
+      // Small reads (file system metadata, directory blocks) tend to come back: keep their block in memory.
+      const bs = this.blockSectors * this.sectorSize;
+      const b = Math.floor(position / bs);
+      if (b === Math.floor((position + length - 1) / bs)) {
+        let block = mem.get(b);
+        const bStart = b * bs;
+        if (!block) {
+          const bEnd = Math.min(this.size, bStart + bs);
+          const run = this.map.runAt(bStart / this.sectorSize);
+          if (run.status === '+' && (run.start + run.count) * this.sectorSize >= bEnd) {
+            block = Buffer.allocUnsafe(bEnd - bStart);
+            await this.data.readInto(block, 0, block.length, bStart);
+            mem.set(b, block);
+          }
+        }
+        if (block) {
+          block.copy(target, at, position - bStart, position - bStart + length);
+          return;
+        }
+      }
+    }
+    await this.data.readInto(target, at, length, position);
+  }
+
+  /** Whether `bytes` more may be answered before their commit (memory bound; not after a failed write or commit). */
+  canAnswerEarly(bytes: number, alsoPending = 0): boolean {
+    return !this.persistFailed && this.uncommittedBytes + alsoPending + bytes <= MAX_UNCOMMITTED;
+  }
+
+  /**
+   * Stores what a span read learnt and ends its flight, the one way every device read ends. With `early` (the
+   * bytes of a whole span of untried sectors, `outcomes` their one '+'): writes them to the data file, publishes
+   * them to readers waiting on the flight and leaves their '+' to the next group commit, after which the flight
+   * ends; resolves once written. Otherwise: writes the '+' data, commits, then ends the flight; resolves once
+   * committed. Rejects if the write or commit fails (the flight is ended either way).
+   */
+  async settle(flight: FlightHandle, outcomes: Outcome[], early?: Buffer): Promise<void> {
+    if (early) return this.writeAndPublish(flight, outcomes[0].start, early, outcomes);
+    try {
+      if (outcomes.length > 0) await this.persist(outcomes);
+    } finally {
+      flight.release();
+    }
+  }
+
+  private async writeAndPublish(flight: FlightHandle, start: number, whole: Buffer, outcomes: Outcome[]): Promise<void> {
+    try {
+      await this.data.write(start * this.sectorSize, whole);
+    } catch (e) {
+      this.persistFailed = true;
+      flight.release();
+      throw e;
+    }
+    flight.publish(whole);
+    this.uncommittedBytes += whole.length;
+    this.commitOutcomes(outcomes, whole.length).then(
+      () => {
+        this.uncommittedBytes -= whole.length;
+        flight.release();
+      },
+      (e: unknown) => {
+        // Nothing was recorded for these sectors (their reader already has the right bytes). Until a commit
+        // succeeds, readers wait for their own commits and so see such errors; if none does, flush() reports it.
+        this.uncommittedBytes -= whole.length;
+        this.deferredCommitError ??= e;
+        flight.release();
+      },
+    );
+  }
+
+  /** Writes the '+' data, then hands the outcomes to the group commit; resolves once they are committed. */
+  async persist(outcomes: Outcome[]): Promise<void> {
+    try {
+      for (const o of coalesce(outcomes)) if (o.data) await this.data.write(o.start * this.sectorSize, o.data);
+    } catch (e) {
+      this.persistFailed = true;
+      throw e;
+    }
+    try {
+      await this.commitOutcomes(outcomes);
+    } catch (e) {
+      this.deferredCommitError = undefined; // a caller sees a commit failure now
+      throw e;
+    }
+  }
+
+  /** The group commit of `outcomes`, keeping track of whether persisting fails. */
+  commitOutcomes(outcomes: Outcome[], lazyWeight = 0): Promise<void> {
+    return this.committer.submit(outcomes, lazyWeight).then(
+      () => {
+        this.persistFailed = false;
+      },
+      (e: unknown) => {
+        this.persistFailed = true;
+        throw e;
+      },
+    );
+  }
+
+  /** A failure nobody waits for (e.g. a prefetch's): flush()/close() report it. */
+  noteUnseenFailure(e: unknown): void {
+    this.deferredCommitError ??= e;
+  }
+
+  /** One group commit: fdatasync covers every write before it, then one transaction records the batch. */
+  private async commit(outcomes: Outcome[]): Promise<void> {
+    if (outcomes.some((o) => o.status === '+')) await this.data.sync();
+    const undo: Extent[] = [];
+    const undoTries: Run<number>[] = [];
+    const dirty: [number, number][] = [];
+    const dirtyTries: [number, number][] = [];
+    const cached: [number, number][] = [];
+    const chunks: [number, number, Buffer][] = [];
+    for (const o of outcomes) {
+      for (const r of this.map.runs(o.start, o.count)) {
+        if (o.status === '+' ? r.status === '+' : r.status !== (o.from ?? r.status) || r.status === '+') continue;
+        undo.push(r);
+        this.map.set(r.start, r.count, o.status);
+        dirty.push([r.start, r.start + r.count]);
+        if (o.status === '+') cached.push([r.start, r.start + r.count]);
+        if (o.status === '+' && o.data) {
+          const at = (r.start - o.start) * this.sectorSize;
+          chunks.push([r.start, r.count, o.data.subarray(at, Math.min(o.data.length, at + r.count * this.sectorSize))]);
+        }
+      }
+      if (o.retried && o.status === '-') {
+        for (const r of this.tries.runs(o.start, o.count)) {
+          undoTries.push(r);
+          this.tries.set(r.start, r.count, r.status + 1);
+          dirtyTries.push([r.start, r.start + r.count]);
+        }
+      }
+    }
+    try {
+      this.state.transaction(() => {
+        this.state.persistRuns(this.map, dirty, this.tries, dirtyTries);
+        for (const [start, count, bytes] of chunks) this.fixity.record(start, count, bytes);
+        if (this.progressDirty && this.progress) this.state.setSetting(PROGRESS_KEY, JSON.stringify(this.progress));
+      });
+      this.progressDirty = false;
+    } catch (e) {
+      for (let i = undo.length - 1; i >= 0; i--) this.map.set(undo[i].start, undo[i].count, undo[i].status);
+      for (let i = undoTries.length - 1; i >= 0; i--) this.tries.set(undoTries[i].start, undoTries[i].count, undoTries[i].status);
+      throw e;
+    }
+    for (const [a, b] of cached) this.notifyCached(a, b);
+  }
+
+  /**
+   * Sectors [a, b) whose stored copy is lost (a damaged chunk) become untried, in one transaction with the loss of
+   * their checksums, and leave the memory cache: the next reader reads them from the medium again.
+   */
+  untry(a: number, b: number): void {
+    const undo = [...this.map.runs(a, b - a)];
+    this.map.set(a, b - a, '?');
+    try {
+      this.state.transaction(() => {
+        this.state.persistRuns(this.map, [[a, b]], this.tries, []);
+        this.fixity.forget(a, b);
+      });
+    } catch (err) {
+      for (const r of undo) this.map.set(r.start, r.count, r.status);
+      throw err;
+    }
+    if (this.memory) {
+      const bs = this.blockSectors * this.sectorSize;
+      for (let blk = Math.floor((a * this.sectorSize) / bs); blk * bs < b * this.sectorSize; blk++) this.memory.delete(blk);
+    }
+  }
+
+  private notifyCached(a: number, b: number): void {
+    const offset = a * this.sectorSize;
+    const length = Math.min(this.size, b * this.sectorSize) - offset;
+    for (const l of this.listeners) {
+      try {
+        l(offset, length);
+      } catch (e) {
+        process.emitWarning(`onSectorsCached listener failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  onSectorsCached(listener: (offset: number, length: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Sets the status-line fields; persisted with the next commit. */
+  setProgress(p: Progress): void {
+    this.progress = p;
+    this.progressDirty = true;
+  }
+
+  /** Marks the status line to be saved and commits it (at the end of an acquisition); never rejects. */
+  async saveProgress(): Promise<void> {
+    this.progressDirty = true;
+    await this.committer.submit([]).catch(() => undefined);
+  }
+
+  savedProgress(): Progress | undefined {
+    return this.progress ? { ...this.progress } : undefined;
+  }
+
+  /** See CachedDevice.commitPending(). */
+  commitPending(): Promise<void> {
+    return this.committer.settle();
+  }
+
+  /** Runs `waitForReads` with commits hurried, then waits for every commit; rejects once with an unseen failure. */
+  async flush(waitForReads: () => Promise<void>): Promise<void> {
+    const hurried = this.committer.hurry();
+    try {
+      await waitForReads();
+      await this.committer.idle();
+    } finally {
+      hurried();
+    }
+    const err = this.deferredCommitError;
+    if (err !== undefined) {
+      this.deferredCommitError = undefined;
+      throw err;
+    }
+  }
+
+  getSetting(key: string): string | undefined {
+    return this.state.getSetting(key);
+  }
+
+  setSetting(key: string, value: string): void {
+    this.state.setSetting(key, value);
+  }
+
+  database(): Database.Database {
+    return this.state.database();
+  }
+
+  identitySamples(): number[] {
+    return this.state.identity()?.probeSectors ?? [];
+  }
+
+  async close(): Promise<void> {
+    this.state.close();
+    await this.data.close();
+  }
+}
+
+/** Joins adjacent '+' outcomes so the data file gets few large writes. */
+function coalesce(outcomes: readonly Outcome[]): Outcome[] {
+  const out: Outcome[] = [];
+  for (const o of outcomes) {
+    const last = out[out.length - 1];
+    if (last && last.data && o.data && last.start + last.count === o.start) {
+      out[out.length - 1] = { start: last.start, count: last.count + o.count, status: '+', data: Buffer.concat([last.data, o.data]) };
+    } else {
+      out.push(o);
+    }
+  }
+  return out;
+}

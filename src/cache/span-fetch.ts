@@ -1,0 +1,105 @@
+// Reading one span of sectors from the device in one of ddrescue's modes, and turning what happened into state
+// changes (outcomes). Nothing here touches the cache's state: the caller stores the outcomes (sector-store.ts).
+import { MediaError } from '../source/block-source';
+import type { DeviceReader } from './device-reader';
+import type { SectorStatus } from './extent-map';
+import type { Priority } from './sector-cache';
+
+/** A state change produced by a device read (or a decision, like marking a trimmed middle '/'). */
+export interface Outcome {
+  start: number;
+  count: number;
+  status: SectorStatus;
+  /** Bytes for '+' outcomes (count sectors, the last possibly partial). */
+  data?: Buffer;
+  /** Non-'+' outcomes apply only to sectors still in this status (never downgrade what another read found). */
+  from?: SectorStatus;
+  /** A failed re-read of a '-' sector: counts against its retries. */
+  retried?: boolean;
+}
+
+/** How a span is read. narrow: whole, then sector-wise to the first bad sector (foreground). copy: whole, a
+ * failure marks the span '*' (ddrescue's copying pass). forward/backward: sector-wise until the first failure
+ * (trimming). scrape: every sector on its own. */
+export type FetchMode = 'narrow' | 'copy' | 'forward' | 'backward' | 'scrape';
+
+/** What a span read learnt; a failure other than a media error (e.g. a lost source) is kept beside what came before it. */
+export interface SpanResult {
+  outcomes: Outcome[];
+  failure: unknown;
+}
+
+/** Reads [start, end) (all in status `from`) in the given mode. Never rejects: see SpanResult. */
+export async function fetchSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<SpanResult> {
+  const outcomes: Outcome[] = [];
+  try {
+    await readSpan(device, start, end, from, mode, priority, outcomes);
+    return { outcomes, failure: undefined };
+  } catch (e) {
+    return { outcomes, failure: e };
+  }
+}
+
+/** The device reads of a span: pushes what they found to `outcomes`; rethrows anything but a MediaError. */
+async function readSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority, outcomes: Outcome[]): Promise<void> {
+  const retried = from === '-';
+  const single = async (s: number): Promise<boolean> => {
+    try {
+      outcomes.push({ start: s, count: 1, status: '+', data: await device.readSectors(s, s + 1, priority) });
+      return true;
+    } catch (e) {
+      if (!(e instanceof MediaError)) throw e;
+      outcomes.push({ start: s, count: 1, status: '-', from, retried });
+      return false;
+    }
+  };
+  if (mode === 'narrow' || mode === 'copy') {
+    try {
+      outcomes.push({ start, count: end - start, status: '+', data: await device.readSectors(start, end, priority) });
+    } catch (e) {
+      if (!(e instanceof MediaError)) throw e;
+      if (end - start === 1) outcomes.push({ start, count: 1, status: '-', from, retried });
+      else if (mode === 'copy') outcomes.push({ start, count: end - start, status: '*', from });
+      else await narrow(device, start, end, e, from, priority, outcomes, single);
+    }
+  } else if (mode === 'forward') {
+    for (let s = start; s < end; s++) if (!(await single(s))) break;
+  } else if (mode === 'backward') {
+    for (let s = end - 1; s >= start; s--) if (!(await single(s))) break;
+  } else {
+    for (let s = start; s < end; s++) await single(s);
+  }
+}
+
+/**
+ * A multi-sector read of untried sectors failed: find its first bad sector (the reader needs nothing past it).
+ * An NBD error offset, when given, lets the good prefix be read in one go. Sectors after the first bad one were
+ * only part of a failed read: they become '*' (ddrescue: failed, non-trimmed), not '-'.
+ */
+async function narrow(
+  device: DeviceReader,
+  start: number,
+  end: number,
+  err: MediaError,
+  from: SectorStatus,
+  priority: Priority,
+  outcomes: Outcome[],
+  single: (s: number) => Promise<boolean>,
+): Promise<void> {
+  let s = start;
+  const hint = Math.floor(err.offset / device.sectorSize);
+  if (hint > start && hint < end) {
+    try {
+      outcomes.push({ start, count: hint - start, status: '+', data: await device.readSectors(start, hint, priority) });
+      s = hint;
+    } catch (e) {
+      if (!(e instanceof MediaError)) throw e;
+    }
+  }
+  for (; s < end; s++) {
+    if (!(await single(s))) {
+      if (s + 1 < end) outcomes.push({ start: s + 1, count: end - s - 1, status: '*', from });
+      return;
+    }
+  }
+}

@@ -1,0 +1,88 @@
+// Outputs never destroy inputs: before a command writes a file it checks that the file is not one of its inputs
+// (same device and inode, symlinks followed; for an output that does not exist yet, its real parent plus name)
+// and does not lie inside a blkfs cache directory (recognised by its state database), which holds someone's
+// rescued data. A refusal is a UserError (exit 1) naming both paths.
+import * as fs from 'fs';
+import * as path from 'path';
+import { STATE_FILE } from '../cache/cache-dir';
+import { UserError } from '../errors';
+
+/** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
+function landingPath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(path.resolve(p))), path.basename(p));
+    } catch {
+      return path.resolve(p);
+    }
+  }
+}
+
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** True iff writing `output` would write the file `input` (both following symlinks). */
+export function isSameFile(output: string, input: string): boolean {
+  const i = statOrNull(input);
+  if (!i) return false;
+  const o = statOrNull(output);
+  if (o) return o.dev === i.dev && o.ino === i.ino;
+  return landingPath(output) === landingPath(input);
+}
+
+/** The blkfs cache directory `p` lies in (it or an ancestor holds the state database), or null. */
+export function cacheDirHolding(p: string): string | null {
+  let dir = path.dirname(landingPath(p));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, STATE_FILE))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** Refuses (UserError) when any output is one of the inputs or lies inside a blkfs cache directory. */
+export function guardOutputs(outputs: readonly string[], inputs: readonly string[]): void {
+  for (const out of outputs) {
+    for (const input of inputs) {
+      if (isSameFile(out, input)) {
+        throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
+      }
+    }
+    const cache = cacheDirHolding(out);
+    if (cache !== null) {
+      throw new UserError(`Refusing to write "${out}": it lies inside the blkfs cache directory "${cache}", which holds rescued data`);
+    }
+  }
+}
+
+/**
+ * The medium file or device a blkfs mount reads (from its /status), as an input an export must not overwrite;
+ * none for an NBD URI or when the status cannot be read.
+ */
+export function mountedSource(mountpoint: string): string[] {
+  try {
+    const status = JSON.parse(fs.readFileSync(path.join(mountpoint, 'status'), 'utf8')) as { server?: { source?: unknown } };
+    const source = status.server?.source;
+    return typeof source === 'string' && !source.includes('://') ? [source] : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Refuses (UserError) an input that is a file of the cache directory about to be written (e.g. its own data file). */
+export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): void {
+  const root = landingPath(cacheDir);
+  for (const input of inputs) {
+    if (path.dirname(landingPath(input)).startsWith(root + path.sep) || path.dirname(landingPath(input)) === root) {
+      throw new UserError(`Refusing to read "${input}": it is a file of the cache "${cacheDir}" that this command writes`);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// The container a reference block belongs to: RS parameters, burst level (given or guessed as blkar does) and
+// the resulting layout.
+import { guessBurstLevel } from './format/burst-guess';
+import { Layout } from './format/layout';
+import { ReferenceBlock } from './format/scan';
+import { isEcVersion, SbxVersion } from './format/specs';
+import { RandomReader } from './reader';
+import { ByteRange } from './byte-range';
+import { rsParamsOf } from './reference-block';
+import { WorkflowError } from './workflow-errors';
+
+/**
+ * Where blkar starts guessing the burst level (get_guess_burst_from_pos_from_param): `--guess-burst-from`
+ * rounded down to the block size; else, when `--from` is given, the start of the file shifted by --from's
+ * misalignment (positions are counted from there, so the sample must start at a block index of 0);
+ * with `forceMisalign` nothing is rounded.
+ */
+export function burstGuessStart(blockSize: number, guessBurstFrom: number | undefined, range?: ByteRange): number {
+  const misalign = !!range?.forceMisalign;
+  if (guessBurstFrom !== undefined) return misalign ? guessBurstFrom : guessBurstFrom - (guessBurstFrom % blockSize);
+  if (range?.from !== undefined && misalign) return range.from % blockSize;
+  return 0;
+}
+
+/** The burst level guess for the container of `ref`, from byte `from`; null when every level ties. */
+export function guessBurst(reader: RandomReader, ref: ReferenceBlock, rs: { d: number; p: number }, from = 0): Promise<number | null> {
+  return guessBurstLevel(reader, { version: ref.header.version, uid: ref.header.uid, d: rs.d, p: rs.p }, from);
+}
+
+/** RS parameters and burst level (null for versions 1–3) and the layout they give. */
+export interface ContainerLayout {
+  rs: { d: number; p: number } | null;
+  burst: number | null;
+  layout: Layout;
+}
+
+/**
+ * RS parameters (from the reference metadata block; `purpose` names the workflow in the error), burst level
+ * (`burst` if given, else guessed from byte `guessFrom`) and layout. An unguessable level is a WorkflowError,
+ * or with `optionalBurst` a null burst and a layout built with B = 0.
+ */
+export async function containerLayout(
+  reader: RandomReader,
+  ref: ReferenceBlock,
+  purpose: string,
+  o: { burst?: number; guessFrom?: number; optionalBurst?: boolean } = {},
+): Promise<ContainerLayout> {
+  const version: SbxVersion = ref.header.version;
+  const metaEnabled = ref.header.seq === 0;
+  if (!isEcVersion(version)) return { rs: null, burst: null, layout: new Layout({ version, metaEnabled }) };
+  const rs = rsParamsOf(ref, purpose);
+  const burst = o.burst ?? (await guessBurst(reader, ref, rs, o.guessFrom ?? 0));
+  if (burst === null && !o.optionalBurst) throw new WorkflowError('Failed to guess burst resistance level, please specify via --burst option');
+  return { rs, burst, layout: new Layout({ version, d: rs.d, p: rs.p, burst: burst ?? 0, metaEnabled }) };
+}
+
+/** Checks that a recorded file size is possible for the layout (a corrupt or hostile FSZ must not make us loop for days). */
+export function checkRecordedSize(layout: Layout, fsz: number): void {
+  if (!Number.isSafeInteger(fsz) || fsz > layout.maxFileSize()) {
+    throw new WorkflowError(
+      `Recorded file size ${fsz} is larger than a version ${layout.version} container can hold (${layout.maxFileSize()} bytes); the metadata block is corrupt`,
+    );
+  }
+}

@@ -1,0 +1,47 @@
+// The files of a mount, listed once: each entry is a path in the mount and the view (or directory) that serves it.
+// A new view is one file in src/views/ plus one line here, e.g.
+//   ['map.png', (m) => new MapPictureView(m.cache)],
+// A path with a '/' adds to a directory listed before it (e.g. 'sbx/checksums' into the archive views' /sbx/).
+import type { SectorCache } from '../cache/sector-cache';
+import { MapfileView } from '../views/mapfile-view';
+import { RawView } from '../views/raw-view';
+import type { ArchiveViews } from '../views/sbx/archive-views';
+import { ServerInfo, StatusView } from '../views/status-view';
+import { Node, StaticDirectory } from '../views/view';
+import type { AcquisitionRunner } from './acquisition-runner';
+
+/** What a view may be built from. */
+export interface MountContext {
+  cache: SectorCache;
+  /** The mount's identity and activity, as /status shows them. */
+  server: ServerInfo;
+  /** /sbx/ and /rescued/ (and their block scanner, sealer and tables). */
+  archive: ArchiveViews;
+  /** The server's one acquisition at a time (join() to run or share it). */
+  acquisitions: AcquisitionRunner;
+  log: (message: string) => void;
+}
+
+export const ROOT_VIEWS: ReadonlyArray<readonly [string, (m: MountContext) => Node]> = [
+  ['raw', (m) => new RawView(m.cache)],
+  ['mapfile', (m) => new MapfileView(m.cache)],
+  ['sbx', (m) => m.archive.sbx],
+  ['rescued', (m) => m.archive.rescued],
+  ['status', (m) => new StatusView(m.cache, m.server)],
+];
+
+/** The mount root built from `views` (ROOT_VIEWS unless a test gives others). */
+export function buildRoot(m: MountContext, views: ReadonlyArray<readonly [string, (m: MountContext) => Node]> = ROOT_VIEWS): StaticDirectory {
+  const root = new StaticDirectory();
+  for (const [at, make] of views) {
+    const names = at.split('/');
+    let dir: Node = root;
+    for (const name of names.slice(0, -1)) {
+      const next: Node | undefined = dir instanceof StaticDirectory ? dir.entries().get(name) : undefined;
+      if (!(next instanceof StaticDirectory)) throw new Error(`root views: ${at}: ${name} is not a directory listed before it`);
+      dir = next;
+    }
+    (dir as StaticDirectory).add(names[names.length - 1], make(m));
+  }
+  return root;
+}

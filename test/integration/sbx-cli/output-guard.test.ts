@@ -1,0 +1,108 @@
+// Outputs never destroy inputs (issue 8): every command that writes refuses, exit 1, when its output is one of
+// its inputs (through a symlink too) or lies inside a blkfs cache directory, and the input stays byte-identical.
+import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { expect } from 'chai';
+import * as harness from '../mount/harness';
+
+const MAIN = path.resolve(__dirname, '../../../src/cli/main.js');
+
+function blkfs(args: string[], cwd: string) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd, input: '', maxBuffer: 64 << 20 });
+  return { code: r.status, out: r.stdout.toString() + r.stderr.toString() };
+}
+const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+function pseudoRandom(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+describe('outputs never destroy inputs', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-guard-'));
+    fs.writeFileSync(path.join(dir, 'big.bin'), pseudoRandom(300_000, 1));
+    expect(blkfs(['sbx', 'encode', 'big.bin', 'c.ecsbx'], dir).code).to.equal(0);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs `args` and checks: exit 1, a message naming the paths, `file` unchanged. */
+  function refused(args: string[], file: string, says: RegExp): void {
+    const before = sha(path.join(dir, file));
+    const r = blkfs(args, dir);
+    expect(r.code, r.out).to.equal(1);
+    expect(r.out).to.match(says);
+    expect(sha(path.join(dir, file))).to.equal(before);
+  }
+
+  it('sbx encode -f big.bin big.bin: exit 1, big.bin untouched', () => {
+    refused(['sbx', 'encode', '-f', 'big.bin', 'big.bin'], 'big.bin', /Refusing to write "big\.bin": it is the input "big\.bin"/);
+  });
+
+  it('sbx decode -f c.ecsbx c.ecsbx: exit 1, the container untouched', () => {
+    refused(['sbx', 'decode', '-f', 'c.ecsbx', 'c.ecsbx'], 'c.ecsbx', /Refusing to write "c\.ecsbx": it is the input "c\.ecsbx"/);
+  });
+
+  it('an output that is a symlink to the input, or a hard link, is the input', () => {
+    fs.symlinkSync('c.ecsbx', path.join(dir, 'link.ecsbx'));
+    refused(['sbx', 'decode', '-f', 'c.ecsbx', 'link.ecsbx', '--json'], 'c.ecsbx', /"error": "Refusing to write \\"link\.ecsbx\\": it is the input \\"c\.ecsbx\\"/);
+    fs.linkSync(path.join(dir, 'big.bin'), path.join(dir, 'hard.bin'));
+    refused(['sbx', 'encode', '-f', 'big.bin', 'hard.bin'], 'big.bin', /it is the input "big\.bin"/);
+  });
+
+  it('decode without OUT whose stored file name is the container itself; sort and rescue into their input', () => {
+    // A container whose FNM is "self": decoding it by its stored name would overwrite it.
+    fs.copyFileSync(path.join(dir, 'big.bin'), path.join(dir, 'self'));
+    expect(blkfs(['sbx', 'encode', 'self', 'self.ecsbx'], dir).code).to.equal(0);
+    fs.renameSync(path.join(dir, 'self.ecsbx'), path.join(dir, 'self'));
+    refused(['sbx', 'decode', '-f', 'self'], 'self', /Refusing to write "self": it is the input "self"/);
+    refused(['sbx', 'sort', '-f', 'c.ecsbx', 'c.ecsbx'], 'c.ecsbx', /it is the input "c\.ecsbx"/);
+    refused(['sbx', 'rescue', 'c.ecsbx', '.', 'c.ecsbx'], 'c.ecsbx', /it is the input "c\.ecsbx"/);
+    // rescue appends to OUTDIR/<UID>: that file as the input would grow while being scanned.
+    const uid = blkfs(['sbx', 'show', 'c.ecsbx', '--json'], dir).out.match(/"fileUID": "([0-9A-F]{12})"/)![1];
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, uid));
+    refused(['sbx', 'rescue', uid, '.'], uid, new RegExp(`Refusing to write "${uid}": it is the input "${uid}"`));
+  });
+
+  it('export --cache C C/data.img (and any output inside a cache directory) is refused; import of C/data.img into C too', () => {
+    const img = path.join(dir, 'medium.img');
+    fs.writeFileSync(img, pseudoRandom(1 << 20, 2));
+    fs.writeFileSync(path.join(dir, 'medium.map'), '# Mapfile\n0x00000000 ?\n0x00000000 0x00100000 +\n');
+    const imp = blkfs(['import', '--source', img, '--cache', 'C', img, 'medium.map'], dir);
+    expect(imp.code, imp.out).to.equal(0);
+    expect(sha(path.join(dir, 'C/data.img'))).to.equal(sha(img));
+    refused(['export', '--cache', 'C', 'C/data.img'], 'C/data.img', /Refusing to write ".*\/C\/data\.img": it lies inside the blkfs cache directory ".*\/C"/);
+    refused(['export', '--cache', 'C', 'C/new.img'], 'C/data.img', /inside the blkfs cache directory/);
+    refused(['sbx', 'decode', 'c.ecsbx', 'C/data.img', '-f'], 'C/data.img', /inside the blkfs cache directory/);
+    refused(['import', '--cache', 'C', 'C/data.img', 'medium.map'], 'C/data.img', /Refusing to read "C\/data\.img": it is a file of the cache/);
+    expect(sha(path.join(dir, 'C/data.img'))).to.equal(sha(img));
+    // An ordinary output still works.
+    expect(blkfs(['export', '--cache', 'C', 'out.img'], dir).code).to.equal(0);
+    expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
+  });
+
+  it('export of a mount onto the image file it serves is refused; the image stays intact', async () => {
+    const img = path.join(dir, 'served.img');
+    fs.writeFileSync(img, pseudoRandom(1 << 20, 3));
+    const before = sha(img);
+    const mnt = path.join(dir, 'mnt');
+    try {
+      await harness.mount(img, mnt, ['--cache', path.join(dir, 'served-cache')]);
+      const r = await harness.blkfs(['export', mnt, img]);
+      expect(r.code, r.stdout + r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`Refusing to write "${img}": it is the input "${img}"`);
+      expect(sha(img)).to.equal(before);
+    } finally {
+      await harness.cleanup();
+    }
+  });
+});

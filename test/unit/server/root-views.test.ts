@@ -1,0 +1,28 @@
+import { expect } from 'chai';
+import { buildRoot, MountContext, ROOT_VIEWS } from '../../../src/server/root-views';
+import { GeneratedFileView } from '../../../src/views/generated-file-view';
+import { StaticDirectory } from '../../../src/views/view';
+import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
+
+describe('server/root-views (the files of a mount, listed once)', () => {
+  afterEach(closeMemoryCaches);
+
+  async function context(): Promise<MountContext> {
+    const mem = await memoryCache(Buffer.alloc(4096));
+    const archive = { sbx: new StaticDirectory(), rescued: new StaticDirectory(), identity: undefined as never, status: () => ({}), close: async () => {} };
+    const server = { pid: 1, controlSocket: '/x', cacheDir: mem.cache.cacheDir, source: 'm.img', mountpoint: '/mnt' };
+    return { cache: mem.cache, server, archive, acquisitions: mem.acquisitions, log: () => {} };
+  }
+
+  it('lists raw, mapfile, sbx, rescued and status at the root, in that order', async () => {
+    expect([...buildRoot(await context()).entries().keys()]).to.deep.equal(['raw', 'mapfile', 'sbx', 'rescued', 'status']);
+  });
+
+  it('a new view is one line: a root file, or a file in a directory listed before it', async () => {
+    const extra = [...ROOT_VIEWS, ['files.json', () => new GeneratedFileView(() => '{}\n')], ['sbx/checksums', () => new GeneratedFileView(() => '')]] as const;
+    const root = buildRoot(await context(), extra);
+    expect(root.entries().has('files.json')).to.equal(true);
+    expect((root.entries().get('sbx') as StaticDirectory).entries().has('checksums')).to.equal(true);
+    expect(() => buildRoot({} as MountContext, [['nope/x', () => new GeneratedFileView(() => '')]])).to.throw(/not a directory/);
+  });
+});
