@@ -21,7 +21,8 @@ export interface FollowerStatus extends MediumWatchStatus {
 
 export class MediumFollower {
   private timer?: NodeJS.Timeout;
-  private busy = false;
+  /** The identification under way: readers and the timer share it. */
+  private running?: Promise<unknown>;
   /** Token of a medium already judged foreign: not read again until the drive changes. */
   private refusedToken: string | null = null;
   private identifications = 0;
@@ -35,6 +36,7 @@ export class MediumFollower {
     private readonly cache: CachedDevice,
     private readonly opts: { follow: boolean; log: Log; onOtherMedium: () => void },
   ) {
+    source.setIdentifier(() => this.tick());
     source.onMediumEvent((e) => opts.log.info(`medium: ${e.message}${e.state === 'present' ? '' : ' (reads answer ENOMEDIUM until it is identified)'}`));
   }
 
@@ -62,16 +64,23 @@ export class MediumFollower {
     };
   }
 
-  /** One look at the drive (also called by tests through the timer). */
-  async tick(): Promise<void> {
-    if (this.busy || this.handedOver || this.source.current === 'present') return;
+  /**
+   * One look at the drive: identifies the medium in it unless it was judged already. Resolves to what kept it from
+   * being identified (a lost source), if anything; never rejects. Concurrent callers share one look.
+   */
+  tick(): Promise<unknown> {
+    this.running ??= this.look().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async look(): Promise<unknown> {
+    if (this.handedOver || this.source.current === 'present') return undefined;
     const token = this.source.mediumToken();
     if (token === null) {
       if (this.source.current !== 'absent') this.source.changed('no medium in the drive', 'absent');
-      return;
+      return undefined;
     }
-    if (token === this.refusedToken) return;
-    this.busy = true;
+    if (token === this.refusedToken) return undefined;
     try {
       const size = this.source.mediumSize();
       const verdict = await identify(
@@ -118,8 +127,8 @@ export class MediumFollower {
           this.source.changed(`another medium is in the drive (${e.message}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');
         }
       } else if (!(e instanceof SourceLostError)) this.opts.log.error('medium identification failed', e);
-    } finally {
-      this.busy = false;
+      return e;
     }
+    return undefined;
   }
 }

@@ -120,6 +120,8 @@ export class GuardedSource implements BlockSource {
   private readonly listeners = new Set<(e: MediumEvent) => void>();
   private readonly unsubscribe?: () => void;
   private readonly info: MediumWatchStatus;
+  /** Identifies the medium in the drive now (the server's follower); a read waits for it instead of failing. */
+  private identifier?: () => Promise<unknown>;
 
   constructor(
     readonly inner: BlockSource,
@@ -145,6 +147,15 @@ export class GuardedSource implements BlockSource {
 
   get identityHint() {
     return this.inner.identityHint;
+  }
+
+  /**
+   * Lets a read that finds the medium changed wait for one identification of what is in the drive (a reconnect to
+   * the same disc then costs the reader a moment, not an error). It resolves to the failure that kept the medium
+   * from being identified, if any (e.g. the source is still lost).
+   */
+  setIdentifier(identify: () => Promise<unknown>): void {
+    this.identifier = identify;
   }
 
   /** Polls the token every intervalMs (unref'd: never keeps the process alive). */
@@ -203,6 +214,14 @@ export class GuardedSource implements BlockSource {
 
   async read(offset: number, length: number): Promise<Buffer> {
     this.poll();
+    if (this.state !== 'present' && this.identifier) {
+      const failure = await this.identifier();
+      // Still not identified because the source itself is unreachable: say that (ENXIO), not "no medium".
+      if ((this.state as MediumState) !== 'present' && failure instanceof SourceLostError && !(failure instanceof MediumChangedError)) {
+        this.info.refusedReads++;
+        throw failure;
+      }
+    }
     if (this.state !== 'present') {
       this.info.refusedReads++;
       throw new MediumChangedError(`no medium to read: ${this.info.message}`);
