@@ -7,6 +7,7 @@ import { DATA_FILE, STATE_FILE, hasState } from './cache-dir';
 import { DataFile } from './data-file';
 import { DamagedRange, FixityLedger, VerifyReport } from './fixity';
 import { StateStore } from './state-store';
+import { CacheBusyError } from './errors';
 
 export interface OfflineVerifyResult extends VerifyReport {
   cacheDir: string;
@@ -21,7 +22,13 @@ export async function verifyCacheDir(
   const dir = path.resolve(cacheDir);
   if (!fs.existsSync(dir)) throw new UserError(`cache directory does not exist: ${cacheDir}`);
   if (!hasState(dir)) throw new UserError(`${cacheDir} holds no blkfs cache (no ${STATE_FILE})`);
-  const store = StateStore.open(path.join(dir, STATE_FILE), dir);
+  let store: StateStore;
+  try {
+    store = StateStore.open(path.join(dir, STATE_FILE), dir);
+  } catch (e) {
+    if (e instanceof CacheBusyError) throw new UserError(`${cacheDir} is in use by a blkfs mount: run blkfs verify MOUNTPOINT instead`);
+    throw e;
+  }
   try {
     const id = store.identity();
     if (!id) throw new UserError(`${cacheDir}: the cache was never initialised (nothing to verify)`);
