@@ -221,6 +221,12 @@ class Scanner {
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
+ * A block line as ddrescue writes it ("0x%08llX  0x%08llX  %c", up to 13 hex digits so the numbers stay below
+ * 2^52), status valid; what follows the status is ignored, as sscanf does. Any other line takes the Scanner.
+ */
+const FAST_BLOCK = /^0[xX]([0-9a-fA-F]{1,13})[ \t\n\r\v\f]+0[xX]([0-9a-fA-F]{1,13})[ \t\n\r\v\f]+([?*\/+-])/;
+
+/**
  * Parses a mapfile as ddrescue 1.27 reads it. Throws MapfileError with ddrescue's message and line number.
  * One deliberate difference: numbers beyond 2^53 (ddrescue accepts up to 2^63) are rejected as bad lines.
  */
@@ -247,6 +253,18 @@ export function parseMapfile(text: string): ParsedMapfile {
 
   let end: number | undefined; // end of the previous block; the first block may start anywhere
   for (const { text: t, line } of lines) {
+    const fast = FAST_BLOCK.exec(t);
+    if (fast) {
+      // The form writers use, read without BigInt (200,000 lines in tens of ms); same result as the Scanner.
+      const p = parseInt(fast[1], 16);
+      const size = parseInt(fast[2], 16);
+      if (!(size > 0 || (size === 0 && p === 0))) throw new MapfileError(line, BAD_BLOCK_LINE);
+      if (end !== undefined && p !== end) throw new MapfileError(line, NOT_CONTIGUOUS);
+      if (!Number.isSafeInteger(p + size)) throw new MapfileError(line, BAD_BLOCK_LINE);
+      end = p + size;
+      if (size > 0) result.blocks.push({ pos: p, size, status: fast[3] as SectorStatus });
+      continue;
+    }
     const sc = new Scanner(t);
     const bpos = sc.lli();
     const bsize = bpos === undefined ? undefined : sc.lli();

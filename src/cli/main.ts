@@ -2,8 +2,10 @@
 // The blkfs binary: the mount commands (mount, umount, acquire, import, export) and the blkar toolkit (sbx ...).
 import { Command } from 'commander';
 import { exitCodeOf } from '../errors';
+import { registerMap } from './map';
 import { registerMountCommands } from './mount-commands';
 import { registerSbxCommands } from './sbx';
+import { registerStatus } from './status';
 
 export function buildProgram(): Command {
   const program = new Command('blkfs')
@@ -11,6 +13,8 @@ export function buildProgram(): Command {
     .version('0.1.0');
   registerMountCommands(program);
   registerSbxCommands(program);
+  registerMap(program);
+  registerStatus(program);
   return program;
 }
 

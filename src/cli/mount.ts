@@ -4,10 +4,11 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MAX_READAHEAD_BYTES } from '../cache/readahead'; // a module without imports: keeps start-up light
-import { Log } from '../server/log';
+import { Log, LOG_LEVELS, LogLevel } from '../server/log';
 import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount-server';
 import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
+import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
@@ -19,6 +20,9 @@ interface MountOpts extends ArchiveCliOptions {
   foreground?: boolean;
   nbdkitFilter: string[];
   notifyParent?: boolean;
+  http?: string;
+  logLevel: LogLevel;
+  slowRead: number;
 }
 
 /** Messages from the detached server to the `blkfs mount` that started it. */
@@ -46,7 +50,7 @@ function parseReadahead(text: string): number {
 export function registerMount(program: Command): void {
   program
     .command('mount')
-    .description('mount SOURCE (block device, image file, nbd:// or nbd+unix:// URI) on MOUNTPOINT with /raw, /mapfile, /status')
+    .description('mount SOURCE (block device, image file, nbd:// or nbd+unix:// URI) on MOUNTPOINT with /raw, /mapfile (writable: ddrescue can drive the rescue), /status, /map.png, /map.svg, /sbx/, /rescued/')
     .argument('<source>', 'block device, image file or NBD URI')
     .argument('<mountpoint>', 'empty directory')
     .option('--cache <dir>', 'cache directory (default: one per medium under $XDG_CACHE_HOME/blkfs/)')
@@ -64,12 +68,15 @@ export function registerMount(program: Command): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option('--http <host:port>', 'serve a read-only web page of the rescue (e.g. 127.0.0.1:8080; port 0 picks one, see blkfs status)')
+    .addOption(new Option('--log-level <level>', 'mount log detail').choices([...LOG_LEVELS]).default('info'))
+    .option('--slow-read <ms>', 'log device reads slower than this as warnings', parseCount('--slow-read', 1), 1000)
     .addOption(new Option('--notify-parent').hideHelp())
     .action(
       mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
       const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
       const params = opts.nbdkitFilter.filter((a) => a.includes('='));
-      const serverOpts: Omit<MountServerOptions, 'log'> = {
+      const serverOpts: ServerOpts = {
         source,
         mountpoint,
         cacheDir: opts.cache !== undefined ? path.resolve(opts.cache) : undefined,
@@ -79,6 +86,9 @@ export function registerMount(program: Command): void {
         nbdkitFilters: filters,
         nbdkitArgs: params,
         archive: archiveOptionsOf(opts),
+        http: opts.http !== undefined ? httpAddress(opts.http, !opts.notifyParent) : undefined,
+        slowReadMs: opts.slowRead,
+        logLevel: opts.logLevel,
       };
       if (opts.notifyParent) return runDetachedServer(serverOpts);
       if (opts.foreground) return runForeground(serverOpts);
@@ -87,8 +97,24 @@ export function registerMount(program: Command): void {
     );
 }
 
-async function runForeground(opts: Omit<MountServerOptions, 'log'>): Promise<void> {
-  const log = new Log();
+type ServerOpts = Omit<MountServerOptions, 'log'> & { logLevel: LogLevel };
+
+/** --http's address; a non-loopback one is allowed, with a warning (once, from the command the user ran). */
+function httpAddress(text: string, warn: boolean): { host: string; port: number } {
+  let a: { host: string; port: number };
+  try {
+    a = parseHttpAddress(text);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  if (warn && !isLoopback(a.host)) {
+    process.stderr.write(`blkfs: warning: --http ${text} is not a loopback address: anyone who can reach it can read and download the rescue\n`);
+  }
+  return a;
+}
+
+async function runForeground(opts: ServerOpts): Promise<void> {
+  const log = new Log(opts.logLevel);
   let server: MountServer;
   try {
     const { MountServer } = await import('../server/mount-server');
@@ -114,8 +140,8 @@ function exitOnUnexpectedErrors(server: MountServer, log: Log): void {
 }
 
 /** The child of a background mount: reports ready or failed over IPC, then serves on its own. */
-async function runDetachedServer(opts: Omit<MountServerOptions, 'log'>): Promise<void> {
-  const log = new Log();
+async function runDetachedServer(opts: ServerOpts): Promise<void> {
+  const log = new Log(opts.logLevel);
   const tell = (msg: StartupMessage) =>
     new Promise<void>((resolve) => (process.send ? process.send(msg, () => resolve()) : resolve()));
   let server: MountServer;
@@ -154,5 +180,6 @@ async function startInBackground(args: string[]): Promise<void> {
   child.unref();
   const { info } = verdict;
   process.stderr.write(`blkfs: mounted on ${info.mountpoint} (server pid ${info.pid}, cache ${info.cacheDir})\n`);
+  if (info.http) process.stderr.write(`blkfs: web page on ${info.http}\n`);
   process.exitCode = EXIT_OK;
 }

@@ -45,6 +45,11 @@ export interface FuseOps {
   opendir?(path: string, flags: number, cb: (err: number, fd?: number) => void): void;
   /** Signal the number of bytes copied into buf (≥ 0) or a negative errno. */
   read?(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void): void;
+  /** Signal the number of bytes taken from buf (≥ 0) or a negative errno. */
+  write?(path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void): void;
+  truncate?(path: string, size: number, cb: (err: number) => void): void;
+  ftruncate?(path: string, fd: number, size: number, cb: (err: number) => void): void;
+  fsync?(path: string, datasync: boolean, fd: number, cb: (err: number) => void): void;
   release?(path: string, fd: number, cb: (err: number) => void): void;
   releasedir?(path: string, fd: number, cb: (err: number) => void): void;
   access?(path: string, mode: number, cb: (err: number) => void): void;

@@ -1,13 +1,14 @@
-// Translates fuse-native's callback operations into calls on views. Read-only filesystem: any open for
-// writing is EROFS. Each open gets its own handle number so a view can keep per-open state (snapshots).
+// Translates fuse-native's callback operations into calls on views. Read-only filesystem except for views that
+// accept writes (WritableView: /mapfile, for ddrescue); any other open for writing is EROFS. Each open gets its own handle number so a view can keep per-open state (snapshots).
 import { FuseOps, FuseStat } from './fuse-binding';
 import { errnoNameOf, fuseErrno } from './errno';
 import { Router } from './router';
-import { Handle, Node, View, ViewErrno } from '../views/view';
+import { Handle, isWritable, Node, View, ViewErrno } from '../views/view';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
 
 export type OpErrorLogger = (op: string, path: string, err: unknown) => void;
 
@@ -33,6 +34,10 @@ export interface FlushesOnClose {
 
 /** fuse-native's flush operation (called on every close(2) of a file of the mount). */
 type FlushOp = (path: string, fd: number, cb: (err: number) => void) => void;
+
+function errnoOrNothing(r: void | ViewErrno): void {
+  if (r instanceof ViewErrno) throw r;
+}
 
 export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {}): FuseOps & { flush: FlushOp } {
   const open = new Map<number, OpenFile>();
@@ -95,8 +100,9 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
         async () => {
           const node = await resolve(path);
           if (node.kind === 'directory') throw new ViewErrno('EISDIR');
-          if ((flags & O_ACCMODE) !== 0) throw new ViewErrno('EROFS');
-          const handle = await node.open();
+          const writing = (flags & O_ACCMODE) !== 0;
+          if (writing && !isWritable(node)) throw new ViewErrno('EROFS');
+          const handle = writing && isWritable(node) ? await node.openForWrite((flags & O_TRUNC) !== 0) : await node.open();
           const fd = nextFd++;
           const fill = (node as Partial<FillsBuffer>).readInto;
           open.set(fd, { view: node, handle, fill: typeof fill === 'function' ? fill.bind(node) : undefined });
@@ -123,8 +129,45 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
         cb(got.copy(buf, 0, 0, Math.min(got.length, len)));
       }, failed);
     },
+    write: (path, fd, buf, len, pos, cb) => {
+      const file = open.get(fd);
+      if (!file || !isWritable(file.view)) return cb(fuseErrno('EBADF'));
+      // fuse-native reuses buf after the callback: the view keeps a copy.
+      file.view.write(file.handle, pos, Buffer.from(buf.subarray(0, len))).then(
+        (n) => cb(n instanceof ViewErrno ? fuseErrno(n.errno) : n),
+        (err: unknown) => {
+          logError('write', path, err);
+          cb(fuseErrno(errnoNameOf(err)));
+        },
+      );
+    },
+    ftruncate: (path, fd, size, cb) => {
+      const file = open.get(fd);
+      if (!file || !isWritable(file.view)) return cb(fuseErrno(file ? 'EROFS' : 'EBADF'));
+      const view = file.view;
+      guard('ftruncate', path, async () => errnoOrNothing(await view.truncate(file.handle, size)), (e) => cb(e), () => cb(0));
+    },
+    truncate: (path, size, cb) =>
+      guard(
+        'truncate',
+        path,
+        async () => {
+          const node = await resolve(path);
+          if (node.kind === 'directory') throw new ViewErrno('EISDIR');
+          if (!isWritable(node)) throw new ViewErrno('EROFS');
+          errnoOrNothing(await node.truncate(undefined, size));
+        },
+        (e) => cb(e),
+        () => cb(0),
+      ),
+    // What a writer wrote reaches the cache at close (flush); there is nothing more to make durable here.
+    fsync: (_path, _datasync, _fd, cb) => cb(0),
     flush: (path, fd, cb) => {
       const file = open.get(fd);
+      if (file && isWritable(file.view)) {
+        const view = file.view;
+        return guard('flush', path, async () => errnoOrNothing(await view.flush(file.handle)), (e) => cb(e), () => cb(0));
+      }
       const view = file?.view as Partial<FlushesOnClose> | undefined;
       if (!file || typeof view?.flush !== 'function') return cb(0);
       guard('flush', path, () => (view as FlushesOnClose).flush(file.handle), (e) => cb(e), () => cb(0));

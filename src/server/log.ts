@@ -1,25 +1,55 @@
 // The server's log: stderr in the foreground; a file in the cache dir once a background server knows it.
+// Levels, most severe first: a logger at `info` writes error, warn and info lines.
 import * as fs from 'fs';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function isLogLevel(s: string): s is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(s);
+}
 
 export class Log {
   private fd: number | undefined;
+  private path: string | undefined;
+
+  constructor(private readonly level: LogLevel = 'info') {}
 
   /** Appends every later line to `file` instead of stderr. */
   toFile(file: string): void {
     this.fd = fs.openSync(file, 'a', 0o600);
     fs.fchmodSync(this.fd, 0o600); // the log names the medium and its damage: private like the cache
+    this.path = file;
+  }
+
+  /** The log file, or undefined while the log goes to stderr. */
+  get file(): string | undefined {
+    return this.path;
+  }
+
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(this.level);
+  }
+
+  debug(message: string): void {
+    if (this.enabled('debug')) this.write('debug', message);
   }
 
   info(message: string): void {
-    this.write(message);
+    if (this.enabled('info')) this.write('info', message);
+  }
+
+  warn(message: string): void {
+    if (this.enabled('warn')) this.write('warn', message);
   }
 
   error(message: string, err?: unknown): void {
-    this.write(err === undefined ? message : `${message}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    this.write('error', err === undefined ? message : `${message}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
   }
 
-  private write(message: string): void {
-    const line = `${new Date().toISOString()} blkfs[${process.pid}] ${message}\n`;
+  private write(level: LogLevel, message: string): void {
+    const tag = level === 'info' ? '' : `${level.toUpperCase()}: `;
+    const line = `${new Date().toISOString()} blkfs[${process.pid}] ${tag}${message}\n`;
     try {
       if (this.fd !== undefined) fs.writeSync(this.fd, line);
       else process.stderr.write(line);

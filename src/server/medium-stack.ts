@@ -14,6 +14,9 @@ import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-vie
 import { AcquisitionRunner } from './acquisition-runner';
 import { MediumFollower } from './medium-follower';
 import { Log } from './log';
+import { LoggedBlockSource } from '../source/logged-block-source';
+import { WritableMapfileView } from '../views/writable-mapfile-view';
+import { MapStatus } from './map-status';
 
 export interface StackOptions {
   spec: SourceSpec;
@@ -27,6 +30,10 @@ export interface StackOptions {
   nbdkitFilters?: string[];
   nbdkitArgs?: string[];
   archive?: ArchiveViewOptions;
+  /** Device reads slower than this (ms) are logged as warnings. */
+  slowReadMs?: number;
+  /** The web page's URL, once it listens (--http). */
+  http?: string;
   controlSocket: string;
   log: Log;
   /** Medium poll interval (default 1 s). */
@@ -43,6 +50,10 @@ export class MediumStack {
     readonly archive: { close(): Promise<void> },
     readonly root: StaticDirectory,
     readonly follower: MediumFollower,
+    /** What /status says about the server (mutable: the log file and web page are known later). */
+    readonly server: ServerInfo,
+    readonly mapStatus: MapStatus,
+    readonly mapfile: WritableMapfileView | undefined,
   ) {}
 
   static async open(opts: StackOptions): Promise<MediumStack> {
@@ -51,7 +62,8 @@ export class MediumStack {
     try {
       const inner = await openBlockSource(opts.spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
       const name = opts.spec.kind === 'nbd' ? opts.sourceArg : opts.spec.path;
-      const source = new GuardedSource(inner, mediumLooker(opts.spec), name);
+      // Every device error and slow read goes to the mount log; the guard keeps another medium's reads out.
+      const source = new GuardedSource(new LoggedBlockSource(inner, log, opts.slowReadMs), mediumLooker(opts.spec), name);
       undo.push(() => source.close());
       // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
       inner.onEvent?.((e) => log.info(e.message));
@@ -75,16 +87,28 @@ export class MediumStack {
         log,
         onOtherMedium: () => opts.onOtherMedium(stack),
       });
+      const mapStatus = new MapStatus(cache);
+      let mapfile: WritableMapfileView | undefined;
       const server: ServerInfo = {
         pid: process.pid,
         controlSocket: opts.controlSocket,
         cacheDir: cache.cacheDir,
         source: opts.sourceArg,
         mountpoint: opts.mountpoint,
-        activity: () => ({ acquiring: acquisition.active, ...archive.status(), medium: follower.status() }),
+        log: log.file ?? null,
+        http: opts.http ?? null,
+        activity: () => ({
+          acquiring: acquisition.active,
+          driver: mapfile?.driverStatus() ?? null,
+          ...mapStatus.status(),
+          ...archive.status(),
+          medium: follower.status(),
+        }),
       };
-      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m) });
-      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower);
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m), logger: log });
+      const mapfileNode = root.entries().get('mapfile');
+      if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
+      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower, server, mapStatus, mapfile);
       source.watch(opts.watchIntervalMs ?? 1000);
       follower.start(opts.watchIntervalMs ?? 1000);
       return stack;

@@ -10,6 +10,8 @@ import { ControlRequest, controlSocketPath, prepareSocketDir } from './control-p
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
 import { MediumStack, StackOptions } from './medium-stack';
+import { renderStatus } from '../views/status-view';
+import type { HttpServer } from './http-server';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -30,6 +32,10 @@ export interface MountServerOptions {
   logToCacheDir?: boolean;
   /** /sbx/image.sbx parameters and --scan. */
   archive?: ArchiveViewOptions;
+  /** Serve the web page on this address (--http). */
+  http?: { host: string; port: number };
+  /** Device reads slower than this (ms) are logged as warnings. */
+  slowReadMs?: number;
 }
 
 export interface ReadyInfo {
@@ -39,6 +45,8 @@ export interface ReadyInfo {
   controlSocket: string;
   size: number;
   sectorSize: number;
+  /** The web page's URL (--http). */
+  http?: string;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -66,6 +74,7 @@ export class MountServer {
     private readonly stackOptions: StackOptions,
     private readonly fuse: FuseMount,
     private readonly control: ControlServer,
+    private readonly http: HttpServer | undefined,
   ) {}
 
   private get stack(): MediumStack {
@@ -96,6 +105,7 @@ export class MountServer {
         nbdkitFilters: opts.nbdkitFilters,
         nbdkitArgs: opts.nbdkitArgs,
         archive: opts.archive,
+        slowReadMs: opts.slowReadMs,
         controlSocket,
         log,
         onOtherMedium: (old) => void server?.followDrive(old),
@@ -104,6 +114,7 @@ export class MountServer {
       undo.push(() => stack.close(async (_w, fn) => void (await fn())));
       const cache = stack.cache;
       if (opts.logToCacheDir) log.toFile(path.join(cache.cacheDir, 'mount.log'));
+      stack.server.log = log.file ?? null;
       log.info(`serving ${opts.source} (${cache.size} bytes, ${cache.sectorSize}-byte sectors) on ${mountpoint}, cache ${cache.cacheDir}`);
       const root = new CurrentMediumRoot(stack);
       const info: ReadyInfo = {
@@ -114,6 +125,29 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
+      // The web page shows whichever medium is being served now (the root follows the drive).
+      let http: HttpServer | undefined;
+      if (opts.http) {
+        const { HttpServer } = await import('./http-server');
+        const now = () => root.stack;
+        http = await HttpServer.listen(opts.http, {
+          root,
+          statusText: () => renderStatus(now().cache, now().server),
+          stateKey: () => {
+            const s = now().cache.status();
+            const m = now().server.activity?.() ?? {};
+            return [s.cacheDir, s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(m)].join();
+          },
+          mapPng: () => now().mapStatus.png(),
+          mapSvg: () => now().mapStatus.svg(),
+          badAreas: (n) => now().mapStatus.badAreas(n),
+          log,
+        });
+        undo.unshift(() => http!.close());
+        stackOptions.http = http.url;
+        stack.server.http = http.url;
+        info.http = http.url;
+      }
 
       prepareSocketDir(controlSocket);
       const control = await ControlServer.listen(
@@ -128,7 +162,7 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      server = new MountServer(info, log, root, stackOptions, fuse, control);
+      server = new MountServer(info, log, root, stackOptions, fuse, control, http);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
         void server!.shutdown('external unmount');
@@ -160,6 +194,7 @@ export class MountServer {
         await next.close(async (_w, fn) => void (await fn().catch(() => undefined)));
         return;
       }
+      next.server.log = this.log.file ?? null;
       this.root.stack = next;
       this.info.cacheDir = next.cache.cacheDir;
       this.log.info(`medium: now serving ${next.cache.size} bytes from cache ${next.cache.cacheDir}`);
@@ -206,6 +241,7 @@ export class MountServer {
     };
     this.log.info(`shutting down (${reason})`);
     await step('unmount', () => this.fuse.unmount());
+    if (this.http) await step('stop web page', () => this.http!.close());
     await this.switching?.catch(() => undefined);
     await this.stack.close(step);
     this.shutdownCode = code;

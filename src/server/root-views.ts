@@ -3,7 +3,8 @@
 //   ['map.png', (m) => new MapPictureView(m.cache)],
 // A path with a '/' adds to a directory listed before it (e.g. 'sbx/checksums' into the archive views' /sbx/).
 import type { SectorCache } from '../cache/sector-cache';
-import { MapfileView } from '../views/mapfile-view';
+import { WritableMapfileView } from '../views/writable-mapfile-view';
+import { MapPictureView } from '../views/map-picture-view';
 import { RawView } from '../views/raw-view';
 import type { ArchiveViews } from '../views/sbx/archive-views';
 import { ServerInfo, StatusView } from '../views/status-view';
@@ -20,11 +21,15 @@ export interface MountContext {
   /** The server's one acquisition at a time (join() to run or share it). */
   acquisitions: AcquisitionRunner;
   log: (message: string) => void;
+  /** The mount log with its levels (for views whose messages are warnings or errors). */
+  logger: { info(message: string): void; warn(message: string): void; error(message: string): void };
 }
 
 export const ROOT_VIEWS: ReadonlyArray<readonly [string, (m: MountContext) => Node]> = [
   ['raw', (m) => new RawView(m.cache)],
-  ['mapfile', (m) => new MapfileView(m.cache)],
+  ['mapfile', (m) => new WritableMapfileView(m.cache, m.logger)],
+  ['map.png', (m) => new MapPictureView(m.cache, 'png')],
+  ['map.svg', (m) => new MapPictureView(m.cache, 'svg')],
   ['sbx', (m) => m.archive.sbx],
   ['rescued', (m) => m.archive.rescued],
   ['status', (m) => new StatusView(m.cache, m.server)],

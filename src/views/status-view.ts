@@ -9,6 +9,10 @@ export interface ServerInfo {
   cacheDir: string;
   source: string;
   mountpoint: string;
+  /** The mount log file (null: the stderr of a foreground mount). */
+  log?: string | null;
+  /** The web page's address, when the mount serves one (--http). */
+  http?: string | null;
   /** e.g. the acquisition in progress, if any. */
   activity?: () => object;
 }

@@ -34,6 +34,23 @@ export interface View {
   release(handle: Handle): Promise<void>;
 }
 
+/**
+ * A file a program may also write (only /mapfile, for GNU ddrescue). Writes go to the open handle; what was
+ * written takes effect when the handle is flushed (close(2)) or released: a view may refuse it then (EINVAL).
+ */
+export interface WritableView extends View {
+  openForWrite(truncate: boolean): Promise<Handle>;
+  write(handle: Handle, offset: number, data: Buffer): Promise<number | ViewErrno>;
+  /** ftruncate(2) with a handle; truncate(2) on the path without one. */
+  truncate(handle: Handle | undefined, size: number): Promise<void | ViewErrno>;
+  /** close(2): apply what this handle wrote. */
+  flush(handle: Handle): Promise<void | ViewErrno>;
+}
+
+export function isWritable(v: View): v is WritableView {
+  return typeof (v as Partial<WritableView>).openForWrite === 'function';
+}
+
 /** A directory whose listing may change while mounted (e.g. /rescued/ as containers are found). */
 export interface DirectoryView {
   readonly kind: 'directory';

@@ -18,6 +18,7 @@ import { BlockIndex, IndexedBlock } from './block-index';
 import { guessBurstFromPositions } from '../../sbx/format/burst-guess';
 import { recoverability } from '../../sbx/format/recoverability';
 import { safeFileName } from './safe-file-name';
+import { Anchor, anchorsOf, predictionSource, predictSeqs } from './block-positions';
 
 /** What a read of the decoded file got: the readable prefix, and where it stopped if it did. */
 export interface DecodedRead {
@@ -45,6 +46,7 @@ export class RescuedContainer {
   readonly lastSeq: number;
   private readonly rs: ReedSolomon | undefined;
   private table: { offsets: Float64Array; duplicated: Set<number> } | undefined;
+  private anchors: Anchor[] | undefined;
 
   private constructor(
     private readonly index: BlockIndex,
@@ -268,6 +270,7 @@ export class RescuedContainer {
       if (w.block) out.set(w.seq, w.block);
       else retry.push(w.seq);
     }
+    if (table) for (const w of await this.readBlocks(this.predicted(table.offsets, inRange, out))) if (w.block) out.set(w.seq, w.block);
     // A winning copy that does not check out (never expected: indexed bytes are cached and immutable).
     retry = table ? retry.filter((s) => table.duplicated.has(s)) : retry;
     for (const seq of retry) {
@@ -280,6 +283,12 @@ export class RescuedContainer {
       }
     }
     return out;
+  }
+
+  /** Where the seqs no block was found for must lie (block-positions.ts); read through the cache, then checked. */
+  private predicted(offsets: Float64Array, seqs: readonly number[], have: Map<number, Buffer>): { seq: number; offset: number }[] {
+    const src = predictionSource(this.layout, this.ref, this.blockSize, this.cache.size, offsets);
+    return src ? predictSeqs(src, (this.anchors ??= anchorsOf(src)), seqs.filter((q) => !have.has(q))) : [];
   }
 
   /** Reads and checks blocks, coalescing neighbours on the medium into one cache read. */

@@ -52,11 +52,10 @@ export class RescuedContainers {
     return p;
   }
 
-  /** info.json's size if it is already known for the current state (else 0: direct I/O reads to EOF anyway). */
-  async knownInfoSize(uid: string): Promise<number> {
-    const key = `${uid}@${this.index.maxIdOfUid(uid)}`;
-    const p = this.infos.get(key);
-    return p ? (await p).length : 0;
+  /** info.json's true size for the current state (computed and memoised: `tar` archives st_size bytes). */
+  async infoSize(uid: string): Promise<number> {
+    const model = await this.current(uid);
+    return model ? (await this.info(model)).length : 0;
   }
 }
 
@@ -118,7 +117,7 @@ function rescuedInfoView(containers: RescuedContainers, uid: string, mounted: Da
       if (!model) throw new ViewErrno('ENOENT');
       return containers.info(model);
     },
-    { idleSize: () => containers.knownInfoSize(uid), mtime: async () => mtimeOf(await containers.current(uid), mounted) },
+    { idleSize: () => containers.infoSize(uid), mtime: async () => mtimeOf(await containers.current(uid), mounted) },
   );
 }
 

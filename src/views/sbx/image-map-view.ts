@@ -27,12 +27,9 @@ export class SbxImageMapView extends GeneratedFileView {
       return memo.text;
     };
     super(async () => render(await sealer.completeState()), {
-      // Exact once the medium is complete; before that the map does not exist yet.
-      idleSize: () => {
-        const extents = cache.extents();
-        const complete = extents.every((r) => r.status === '+' || r.status === '-');
-        return complete ? Buffer.byteLength(render(extents)) : 0;
-      },
+      // The true size (`tar` archives st_size bytes): the map of the complete medium, so on an incomplete medium a
+      // stat waits for the acquisition an open would start (its progress is in /status and the mount log).
+      idleSize: async () => Buffer.byteLength(render(await sealer.completeState())),
       mtime: () => new Date(identity.sdt * 1000),
     });
   }

@@ -19,6 +19,9 @@ export interface SealerActivity {
   phase: 'acquiring' | 'hashing';
   bytesDone: number;
   bytesTotal: number;
+  /** While acquiring: the device read rate, and the seconds left at that rate (null when it is not reading). */
+  rateBytesPerSec?: number;
+  etaSeconds?: number | null;
 }
 
 export class IncompleteMediumError extends OperationError {
@@ -33,6 +36,7 @@ export class IncompleteMediumError extends OperationError {
 
 const HASH_CHUNK = 4 << 20;
 const LOG_INTERVAL_MS = 5000;
+const FIRST_LOG_MS = 1000;
 
 function undecidedBytes(extents: readonly Extent[], sectorSize: number): number {
   let n = 0;
@@ -58,6 +62,9 @@ export class ImageSealer {
     if (this.current?.phase === 'acquiring') {
       const left = undecidedBytes(this.cache.extents(), this.cache.sectorSize);
       this.current.bytesDone = Math.max(0, this.current.bytesTotal - left);
+      const rate = this.cache.status().readRateBytesPerSec;
+      this.current.rateBytesPerSec = rate;
+      this.current.etaSeconds = rate > 0 ? Math.round(left / rate) : null;
     }
     return this.current && { ...this.current };
   }
@@ -95,14 +102,21 @@ export class ImageSealer {
     const total = undecidedBytes(this.cache.extents(), this.cache.sectorSize);
     this.log(`sbx: the metadata of /sbx/image.sbx needs the hash of the whole medium: acquiring the ${total} untried bytes`);
     this.current = { phase: 'acquiring', bytesDone: 0, bytesTotal: total };
-    const timer = setInterval(() => {
+    const progress = () => {
       const a = this.activity();
-      if (a) this.log(`sbx: acquiring for the image hash: ${a.bytesDone} of ${a.bytesTotal} bytes tried`);
-    }, LOG_INTERVAL_MS);
+      if (!a) return;
+      const pct = a.bytesTotal > 0 ? Math.floor((100 * a.bytesDone) / a.bytesTotal) : 100;
+      const eta = a.etaSeconds != null ? `, ETA ${a.etaSeconds} s` : '';
+      this.log(`sbx: acquiring for the image hash: ${a.bytesDone} of ${a.bytesTotal} bytes tried (${pct}%), ${a.rateBytesPerSec ?? 0} bytes/s${eta}`);
+    };
+    // A first word soon (a user waiting on `cp image.sbx` looks at the log), then every LOG_INTERVAL_MS.
+    const first = setTimeout(progress, FIRST_LOG_MS);
+    const timer = setInterval(progress, LOG_INTERVAL_MS);
     const { result, detach } = this.acquisitions.join();
     try {
       await result;
     } finally {
+      clearTimeout(first);
       clearInterval(timer);
       detach();
       this.current = undefined;

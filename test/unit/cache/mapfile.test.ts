@@ -67,6 +67,14 @@ function hasTool(name: string): boolean {
 }
 
 describe('cache/mapfile parseMapfile (ddrescue 1.27 grammar)', () => {
+  it('reads the usual hex lines (fast path) exactly as the other forms: decimal, octal, trailing text, uppercase 0X', () => {
+    const hexed = parseMapfile('0x0 ? 1\n0x00000000  0x00000200  +\n0X00000200  0x400  -  trailing\n0x600 0xA00 ?\n');
+    const other = parseMapfile('0 ? 1\n0 512 +\n512 02000 -\n1536 2560 ?\n');
+    expect(hexed.blocks).to.deep.equal(other.blocks);
+    expect(() => parseMapfile('0x0 ? 1\n0x0 0x200 +\n0x400 0x200 -\n')).to.throw(MapfileError, /line 3: Blocks are not contiguous/);
+    expect(() => parseMapfile('0x0 ? 1\n0x200 0x0 +\n')).to.throw(MapfileError, /line 2: Bad block line/);
+  });
+
   for (const [name, text, expected] of PARSE_CASES) {
     it(name, () => {
       expect(outcome(text)).to.deep.equal(expected);

@@ -11,11 +11,11 @@ describe('server/root-views (the files of a mount, listed once)', () => {
     const mem = await memoryCache(Buffer.alloc(4096));
     const archive = { sbx: new StaticDirectory(), rescued: new StaticDirectory(), identity: undefined as never, status: () => ({}), close: async () => {} };
     const server = { pid: 1, controlSocket: '/x', cacheDir: mem.cache.cacheDir, source: 'm.img', mountpoint: '/mnt' };
-    return { cache: mem.cache, server, archive, acquisitions: mem.acquisitions, log: () => {} };
+    return { cache: mem.cache, server, archive, acquisitions: mem.acquisitions, log: () => {}, logger: { info: () => {}, warn: () => {}, error: () => {} } };
   }
 
-  it('lists raw, mapfile, sbx, rescued and status at the root, in that order', async () => {
-    expect([...buildRoot(await context()).entries().keys()]).to.deep.equal(['raw', 'mapfile', 'sbx', 'rescued', 'status']);
+  it('lists raw, mapfile, the map pictures, sbx, rescued and status at the root, in that order', async () => {
+    expect([...buildRoot(await context()).entries().keys()]).to.deep.equal(['raw', 'mapfile', 'map.png', 'map.svg', 'sbx', 'rescued', 'status']);
   });
 
   it('a new view is one line: a root file, or a file in a directory listed before it', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MapfileView } from '../../../src/views/mapfile-view';
+import { WritableMapfileView } from '../../../src/views/writable-mapfile-view';
 import { renderStatus, StatusView } from '../../../src/views/status-view';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
@@ -45,10 +45,10 @@ describe('views/GeneratedFileView (/mapfile, /status)', () => {
     expect(renders).to.equal(3);
   });
 
-  it('MapfileView serves the cache mapfile text', async () => {
+  it('/mapfile serves the cache mapfile text until a writer drives the rescue', async () => {
     const { cache } = await memoryCache(Buffer.alloc(4096, 1), { badSectors: [3] });
     await cache.read(0, 4096);
-    const view = new MapfileView(cache);
+    const view = new WritableMapfileView(cache, { info: () => {}, warn: () => {}, error: () => {} });
     const text = ((await view.read(await view.open(), 0, 4096)) as Buffer).toString();
     expect(text).to.equal(cache.mapfileText());
     expect(text).to.match(/^0x00000600  0x00000200  -$/m);

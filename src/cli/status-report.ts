@@ -1,0 +1,113 @@
+// What `blkfs status` prints: the mount's /status as a person reads it, plus a one-line map. Pure: the command
+// (status.ts) fetches /status, /mapfile and the /rescued/ listing and hands them over.
+import type { ByteExtent } from '../map/grid';
+import { summarize } from '../map/grid';
+import { formatBytes, formatDuration, formatPercent, hexPos } from '../map/format';
+import { terminalMap } from '../map/terminal';
+
+/** The fields of /status this report uses (all optional: an older server may lack some). */
+export interface StatusJson {
+  size?: number;
+  sectorSize?: number;
+  bytesCached?: number;
+  bytesBad?: number;
+  bytesUntried?: number;
+  bytesNonTrimmed?: number;
+  bytesNonScraped?: number;
+  readRateBytesPerSec?: number;
+  deviceReads?: number;
+  deviceFailedReads?: number;
+  phase?: string;
+  pass?: number;
+  currentPos?: number;
+  acquiring?: boolean;
+  retries?: number;
+  source?: { state: string; lostEvents?: number; reconnects?: number; lastEvent?: string };
+  driver?: { program: string; phase?: string; pass?: number; currentPos?: number; updated?: string } | null;
+  sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number; rateBytesPerSec?: number; etaSeconds?: number | null } | null; containersFound?: number; scanner?: { pendingBytes: number } };
+  server?: { pid?: number; cacheDir?: string; source?: string; mountpoint?: string; log?: string | null; http?: string | null };
+}
+
+export interface RescuedFind {
+  uid: string;
+  files: string[];
+}
+
+const PHASES: Record<string, string> = {
+  '?': 'copying non-tried blocks',
+  '*': 'trimming non-trimmed blocks',
+  '/': 'scraping non-scraped blocks',
+  '-': 'retrying bad sectors',
+  F: 'filling specified blocks',
+  G: 'generating approximate mapfile',
+  '+': 'finished',
+};
+
+/** Seconds until every untried byte is tried at the current rate (undefined when idle or done). */
+export function etaSeconds(s: StatusJson): number | undefined {
+  const left = (s.bytesUntried ?? 0) + (s.bytesNonTrimmed ?? 0) + (s.bytesNonScraped ?? 0);
+  const rate = s.readRateBytesPerSec ?? 0;
+  if (left === 0 || rate <= 0) return undefined;
+  return left / rate;
+}
+
+export function formatStatusReport(
+  s: StatusJson,
+  extents: readonly ByteExtent[] | undefined,
+  rescued: readonly RescuedFind[],
+  opts: { colour: boolean; columns: number },
+): string {
+  const size = s.size ?? 0;
+  const bold = (t: string) => (opts.colour ? `\x1b[1m${t}\x1b[0m` : t);
+  const out: string[] = [];
+  const row = (k: string, v: string) => out.push(`${(k + ':').padEnd(16)}${v}`);
+  const srv = s.server ?? {};
+  row('medium', `${srv.source ?? '?'} on ${srv.mountpoint ?? '?'}`);
+  if (s.source && (s.source.state !== 'connected' || s.source.lostEvents)) {
+    row('source', `${s.source.state}${s.source.lostEvents ? `, lost ${s.source.lostEvents}×, reconnected ${s.source.reconnects ?? 0}×` : ''}${s.source.lastEvent ? ` (${s.source.lastEvent})` : ''}`);
+  }
+  row('size', `${formatBytes(size)} (${size} bytes, ${s.sectorSize ?? '?'}-byte sectors)`);
+  row('rescued', bold(`${formatPercent(s.bytesCached ?? 0, size)}`) + ` (${formatBytes(s.bytesCached ?? 0)})`);
+  const untried = (s.bytesUntried ?? 0) + (s.bytesNonTrimmed ?? 0) + (s.bytesNonScraped ?? 0);
+  row(
+    'left',
+    `${formatBytes(untried)} untried` +
+      (s.bytesNonTrimmed || s.bytesNonScraped ? ` (${formatBytes(s.bytesNonTrimmed ?? 0)} non-trimmed, ${formatBytes(s.bytesNonScraped ?? 0)} non-scraped)` : ''),
+  );
+  const summary = extents ? summarize(extents, size) : undefined;
+  row(
+    'bad',
+    `${formatBytes(s.bytesBad ?? 0)}` +
+      (summary ? ` in ${summary.badAreas} area${summary.badAreas === 1 ? '' : 's'}${summary.badAreas ? `, largest ${formatBytes(summary.largestBadArea)}` : ''}` : ''),
+  );
+  const eta = etaSeconds(s);
+  row('read rate', `${formatBytes(s.readRateBytesPerSec ?? 0)}/s` + (eta !== undefined ? `, ETA ${formatDuration(eta)}` : ''));
+  row(
+    'phase',
+    `${PHASES[s.phase ?? ''] ?? s.phase ?? '?'} (pass ${s.pass ?? 1}) at ${hexPos(s.currentPos ?? 0)}` + (s.acquiring ? ', acquisition running' : ''),
+  );
+  if (s.driver) {
+    const d = s.driver;
+    row('driver', `${d.program}: ${PHASES[d.phase ?? ''] ?? d.phase ?? '?'} (pass ${d.pass ?? 1}) at ${hexPos(d.currentPos ?? 0)}${d.updated ? `, map written ${d.updated}` : ''}`);
+  }
+  const img = s.sbx?.image;
+  if (img) {
+    const rate = img.rateBytesPerSec ?? s.readRateBytesPerSec ?? 0;
+    const left = img.bytesTotal - img.bytesDone;
+    const eta = img.etaSeconds ?? (rate > 0 && left > 0 ? left / rate : undefined);
+    const imgEta = img.phase === 'acquiring' && eta != null ? `, ${formatBytes(rate)}/s, ETA ${formatDuration(eta)}` : '';
+    row('sbx image', `${img.phase} for image.sbx: ${formatPercent(img.bytesDone, img.bytesTotal)} (${formatBytes(img.bytesDone)} of ${formatBytes(img.bytesTotal)})${imgEta}`);
+  }
+  else row('sbx image', 'idle');
+  const files = rescued.reduce((n, r) => n + r.files.length, 0);
+  row('rescued finds', rescued.length === 0 ? 'none' : `${rescued.length} container${rescued.length === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`);
+  for (const r of rescued) for (const f of r.files) out.push(`${''.padEnd(16)}rescued/${r.uid}/${f}`);
+  row('cache', srv.cacheDir ?? '?');
+  row('log', srv.log ?? 'stderr of the foreground blkfs mount');
+  if (srv.http) row('web page', srv.http);
+  if (extents) {
+    out.push('');
+    out.push(terminalMap(extents, size, { columns: opts.columns, colour: opts.colour, currentPos: s.currentPos, granule: s.sectorSize }));
+  }
+  return out.join('\n') + '\n';
+}

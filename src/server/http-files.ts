@@ -1,0 +1,91 @@
+// Which mount files the web page may hand out, and how they are streamed. Only /sbx/image.sbx,
+// /sbx/image.map, /mapfile and /rescued/<UID>/<file> are reachable: the path is split into decoded segments,
+// and each segment is looked up by exact name in the view tree, so '..', encoded slashes and anything
+// outside those files find nothing (404).
+import type { ServerResponse } from 'http';
+import { DirectoryView, Node, View, ViewErrno } from '../views/view';
+
+const CHUNK = 1 << 20;
+
+/** The decoded segments of a URL path, or undefined when one is empty, '.', '..' or holds '/', '\\' or NUL. */
+export function pathSegments(pathname: string): string[] | undefined {
+  if (pathname === '/') return [];
+  const raw = pathname.split('/').slice(1);
+  const out: string[] = [];
+  for (const r of raw) {
+    let s: string;
+    try {
+      s = decodeURIComponent(r);
+    } catch {
+      return undefined;
+    }
+    if (s === '' || s === '.' || s === '..' || /[/\\\0]/.test(s)) return undefined;
+    out.push(s);
+  }
+  return out;
+}
+
+function allowed(segs: readonly string[]): boolean {
+  if (segs.length === 1) return segs[0] === 'mapfile';
+  if (segs.length === 2) return segs[0] === 'sbx' && (segs[1] === 'image.sbx' || segs[1] === 'image.map');
+  return segs.length === 3 && segs[0] === 'rescued';
+}
+
+/** The file view a download path names, if it is one the page offers. */
+export async function downloadable(root: DirectoryView, segs: readonly string[]): Promise<View | undefined> {
+  if (!allowed(segs)) return undefined;
+  let node: Node = root;
+  for (const name of segs) {
+    if (node.kind !== 'directory') return undefined;
+    const next: Node | undefined = (await node.entries()).get(name);
+    if (!next) return undefined;
+    node = next;
+  }
+  return node.kind === 'file' ? node : undefined;
+}
+
+/** The /rescued/ finds: UID → file names with sizes. */
+export async function listRescued(root: DirectoryView): Promise<{ uid: string; files: { name: string; size: number }[] }[]> {
+  const rescued = (await root.entries()).get('rescued');
+  if (!rescued || rescued.kind !== 'directory') return [];
+  const out = [];
+  for (const [uid, dir] of await rescued.entries()) {
+    if (dir.kind !== 'directory') continue;
+    const files = [];
+    for (const [name, f] of await dir.entries()) if (f.kind === 'file') files.push({ name, size: (await f.getattr()).size });
+    out.push({ uid, files });
+  }
+  return out;
+}
+
+/**
+ * Streams one open snapshot of `view` (as a reader of the mount would see it). Content-Length is the size the
+ * view states at open; a file that cannot go on (EIO) aborts the response, so a download is never silently short.
+ */
+export async function streamView(view: View, res: ServerResponse, name: string, head: boolean): Promise<void> {
+  const handle = await view.open();
+  try {
+    const { size } = await view.getattr();
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`,
+      ...(size > 0 ? { 'content-length': String(size) } : {}),
+      'cache-control': 'no-store',
+    });
+    if (head) return void res.end();
+    for (let off = 0; ; ) {
+      const chunk = await view.read(handle, off, CHUNK);
+      if (chunk instanceof ViewErrno) {
+        res.destroy(new Error(`${name}: ${chunk.errno} at ${off}`));
+        return;
+      }
+      if (chunk.length === 0) break;
+      off += chunk.length;
+      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      if (res.destroyed) return;
+    }
+    res.end();
+  } finally {
+    await view.release(handle);
+  }
+}

@@ -1,0 +1,150 @@
+// The read-only web page of a mount (`blkfs mount --http 127.0.0.1:8080`): node:http, no framework. GET/HEAD of
+// a fixed set of paths: the page, its status and map, server-sent events when the state changes, and the
+// downloads http-files.ts allows. Everything else is 404. It reads the views in-process (never the FUSE mount).
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import { UserError } from '../errors';
+import { DirectoryView, ViewErrno } from '../views/view';
+import { downloadable, listRescued, pathSegments, streamView } from './http-files';
+import { isLoopback } from './http-address';
+import { PAGE_HTML } from './http-page';
+
+export interface HttpDeps {
+  root: DirectoryView;
+  /** The same JSON as /status. */
+  statusText(): string;
+  /** Cheap fingerprint of what the page shows; events go out when it changes. */
+  stateKey(): string;
+  mapPng(): Buffer;
+  mapSvg(): string;
+  badAreas(limit: number): { pos: number; size: number }[];
+  log: { info(m: string): void; warn(m: string): void; error(m: string, e?: unknown): void };
+}
+
+const EVENT_POLL_MS = 500;
+const HEARTBEAT_MS = 15_000;
+
+/** The host name of a Host header ("127.0.0.1:8080", "[::1]:80", "localhost"). */
+function hostOf(header: string): string {
+  const m = /^\[([^\]]*)\]/.exec(header);
+  return m ? m[1] : header.replace(/:\d*$/, '');
+}
+
+export class HttpServer {
+  private readonly clients = new Set<http.ServerResponse>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastKey = '';
+  private lastBeat = 0;
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly deps: HttpDeps,
+    readonly url: string,
+    private readonly loopbackOnly: boolean,
+  ) {}
+
+  static async listen(address: { host: string; port: number }, deps: HttpDeps): Promise<HttpServer> {
+    const server = http.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new UserError(`cannot serve the web page on ${address.host}:${address.port}: ${err.code ?? err.message}`)),
+      );
+      server.listen(address.port, address.host, () => resolve());
+    });
+    const a = server.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, isLoopback(address.host));
+    server.on('request', (req, res) => {
+      self.handle(req, res).catch((err: unknown) => {
+        deps.log.error(`http ${req.method} ${req.url}`, err);
+        if (!res.headersSent) self.send(res, 500, 'text/plain', 'internal error\n');
+        else res.destroy();
+      });
+    });
+    if (!isLoopback(address.host)) deps.log.warn(`the web page listens on ${self.url}: not loopback, anyone who can reach it can read the rescue`);
+    deps.log.info(`web page on ${self.url}`);
+    return self;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const c of this.clients) c.end();
+    this.clients.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private send(res: http.ServerResponse, code: number, type: string, body: string | Buffer, head = false): void {
+    res.writeHead(code, {
+      'content-type': type,
+      'content-length': String(Buffer.byteLength(body)),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(head ? undefined : body);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) return this.send(res, 405, 'text/plain', 'read-only\n');
+    // On loopback, a Host that is not loopback is a page elsewhere reaching in by DNS rebinding: refuse it.
+    if (this.loopbackOnly && !isLoopback(hostOf(req.headers.host ?? ''))) return this.send(res, 403, 'text/plain', 'bad Host\n', head);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const segs = pathSegments(url.pathname);
+    const d = this.deps;
+    if (!segs) return this.send(res, 404, 'text/plain', 'not found\n', head);
+    switch (segs.join('/')) {
+      case '':
+        return this.send(res, 200, 'text/html; charset=utf-8', PAGE_HTML, head);
+      case 'status.json':
+        return this.send(res, 200, 'application/json', d.statusText(), head);
+      case 'map.png':
+        return this.send(res, 200, 'image/png', d.mapPng(), head);
+      case 'map.svg':
+        return this.send(res, 200, 'image/svg+xml', d.mapSvg(), head);
+      case 'bad-areas.json':
+        return this.send(res, 200, 'application/json', JSON.stringify(d.badAreas(1000)), head);
+      case 'rescued.json':
+        return this.send(res, 200, 'application/json', JSON.stringify(await listRescued(d.root)), head);
+      case 'events':
+        return this.subscribe(res);
+    }
+    const view = await downloadable(d.root, segs);
+    if (!view) return this.send(res, 404, 'text/plain', 'not found\n', head);
+    try {
+      await streamView(view, res, segs[segs.length - 1], head);
+    } catch (err) {
+      if (!(err instanceof ViewErrno)) throw err;
+      if (!res.headersSent) this.send(res, err.errno === 'ENOENT' ? 404 : 500, 'text/plain', `${err.errno}\n`, head);
+      else res.destroy();
+    }
+  }
+
+  /** Server-sent events: a `status` event whenever the state key changes (checked every 500 ms). */
+  private subscribe(res: http.ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    if (this.clients.size === 0) this.lastKey = this.deps.stateKey();
+    res.write(`event: status\ndata: ${JSON.stringify(this.lastKey)}\n\n`);
+    this.clients.add(res);
+    res.on('close', () => {
+      this.clients.delete(res);
+      if (this.clients.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    });
+    this.timer ??= setInterval(() => this.tick(), EVENT_POLL_MS);
+  }
+
+  private tick(): void {
+    const key = this.deps.stateKey();
+    const now = Date.now();
+    let msg: string | undefined;
+    if (key !== this.lastKey) msg = `event: status\ndata: ${JSON.stringify(key)}\n\n`;
+    else if (now - this.lastBeat > HEARTBEAT_MS) msg = ': heartbeat\n\n';
+    if (!msg) return;
+    this.lastKey = key;
+    this.lastBeat = now;
+    for (const c of this.clients) c.write(msg);
+  }
+}

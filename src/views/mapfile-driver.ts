@@ -1,0 +1,126 @@
+// GNU ddrescue as the driver of a rescue, with /mapfile as its own mapfile. What ddrescue writes there is its
+// view; the cache stays the truth. A write is parsed (ddrescue's grammar, errors naming the line) and
+// reconciled: it never downgrades a '+', never makes '+' a sector the cache does not hold (both logged), and
+// for sectors the cache has not decided ('?', '*', '/') ddrescue's own '?', '*' and '/' are kept, with its
+// current position, phase and pass, so that /mapfile read back is ddrescue's map wherever the cache agrees.
+import type { Extent, Run, SectorStatus } from '../cache/extent-map';
+import { MapfilePhase, MapfileStatusLine, parseMapfile } from '../cache/mapfile';
+
+type Claim = SectorStatus | 'none';
+
+/** Worse statuses win a sector two blocks share (a sector is '+' only if all of it is). */
+const RANK: Record<SectorStatus, number> = { '+': 0, '?': 1, '*': 2, '/': 3, '-': 4 };
+
+export interface DriverState extends MapfileStatusLine {
+  program: 'ddrescue';
+  /** When the last write was accepted (ISO time). */
+  updated: string;
+  /** The last accepted write, verbatim. */
+  text: string;
+}
+
+export interface Reconciled {
+  /** What was refused, one message per run (for the log). */
+  refused: string[];
+}
+
+function isUndecided(s: SectorStatus): boolean {
+  return s === '?' || s === '*' || s === '/';
+}
+
+/** The driver's blocks as sector runs tiling [0, sectorCount) ('none' where it says nothing). */
+export function claimsOf(blocks: readonly { pos: number; size: number; status: SectorStatus }[], sectorSize: number, sectorCount: number): Run<Claim>[] {
+  const out: { start: number; count: number; status: Claim }[] = [];
+  const push = (start: number, end: number, status: Claim) => {
+    if (end <= start) return;
+    const last = out[out.length - 1];
+    if (last && last.status === status && last.start + last.count === start) last.count += end - start;
+    else out.push({ start, count: end - start, status });
+  };
+  let next = 0;
+  for (const b of blocks) {
+    let s0 = Math.floor(b.pos / sectorSize);
+    const s1 = Math.min(sectorCount, Math.ceil((b.pos + b.size) / sectorSize));
+    if (s0 >= sectorCount) break;
+    if (s0 < next) {
+      // The sector shared with the previous block takes the worse status of the two.
+      const last = out[out.length - 1];
+      if (last.status !== 'none' && RANK[b.status] > RANK[last.status]) {
+        last.count--;
+        if (last.count === 0) out.pop();
+      } else s0 = next;
+    } else push(next, s0, 'none');
+    push(s0, s1, b.status);
+    next = Math.max(next, s1);
+  }
+  push(next, sectorCount, 'none');
+  return out;
+}
+
+/** Walks two run lists that tile the same range, segment by segment. */
+function* zip<A, B>(a: readonly Run<A>[], b: readonly Run<B>[]): Generator<{ start: number; count: number; a: A; b: B }> {
+  let i = 0;
+  let j = 0;
+  let pos = 0;
+  while (i < a.length && j < b.length) {
+    const end = Math.min(a[i].start + a[i].count, b[j].start + b[j].count);
+    if (end > pos) yield { start: pos, count: end - pos, a: a[i].status, b: b[j].status };
+    pos = end;
+    if (a[i].start + a[i].count === end) i++;
+    if (b[j].start + b[j].count === end) j++;
+  }
+}
+
+export class MapfileDriver {
+  private claims: Run<Claim>[] | undefined;
+  private line: DriverState | undefined;
+
+  constructor(
+    private readonly sectorSize: number,
+    private readonly sectorCount: number,
+  ) {}
+
+  /** The driver's status line and when it wrote, once it has written a mapfile. */
+  state(): DriverState | undefined {
+    return this.line;
+  }
+
+  /**
+   * Accepts what a writer wrote to /mapfile (throws MapfileError naming the line, keeping the previous state).
+   * `cache` is the truth at this moment (after the writer's reads are committed).
+   */
+  accept(text: string, cache: readonly Extent[], when: Date = new Date()): Reconciled {
+    const parsed = parseMapfile(text);
+    const claims = claimsOf(parsed.blocks, this.sectorSize, this.sectorCount);
+    const refused: string[] = [];
+    const ss = this.sectorSize;
+    for (const seg of zip(cache, claims)) {
+      if (seg.b === 'none' || seg.a === seg.b) continue;
+      const where = `${seg.count * ss} bytes at ${seg.start * ss}`;
+      if (seg.a === '+') refused.push(`mapfile write: kept '+' for ${where} the writer marked '${seg.b}' (a write never downgrades rescued data)`);
+      else if (seg.b === '+') refused.push(`mapfile write: refused '+' for ${where} the cache holds as '${seg.a}' (never read from the device)`);
+      else if (seg.b === '-' && isUndecided(seg.a)) refused.push(`mapfile write: kept '${seg.a}' for ${where} the writer marked bad without the device saying so`);
+    }
+    this.claims = claims;
+    this.line = { program: 'ddrescue', currentPos: parsed.currentPos, phase: parsed.phase, pass: parsed.pass, updated: when.toISOString(), text };
+    return { refused };
+  }
+
+  /** The map /mapfile shows: the cache, with the driver's '?', '*', '/' on sectors the cache has not decided. */
+  view(cache: readonly Extent[]): Extent[] {
+    if (!this.claims) return [...cache];
+    const out: { start: number; count: number; status: SectorStatus }[] = [];
+    for (const seg of zip(cache, this.claims)) {
+      const status = isUndecided(seg.a) && seg.b !== 'none' && isUndecided(seg.b) ? seg.b : seg.a;
+      const last = out[out.length - 1];
+      if (last && last.status === status) last.count += seg.count;
+      else out.push({ start: seg.start, count: seg.count, status });
+    }
+    return out;
+  }
+
+  /** The status line /mapfile shows while a driver is at work (undefined: the cache's own). */
+  statusLine(): { currentPos: number; phase: MapfilePhase; pass: number } | undefined {
+    return this.line && { currentPos: this.line.currentPos, phase: this.line.phase, pass: this.line.pass };
+  }
+}

@@ -1,0 +1,235 @@
+// /mapfile, readable and writable: GNU ddrescue can use it as its own mapfile (`ddrescue -d -b512 MNT/raw
+// disk.img MNT/mapfile`). ddrescue opens it O_RDWR and reads it, then saves its map now and then, and at the end,
+// by open(O_WRONLY|O_TRUNC) + fsync + write + close. Each open for reading gets one snapshot of the map; each open
+// for writing collects what is written and hands it to MapfileDriver at close (flush), after the writer's reads
+// are committed, so the cache (the truth) and ddrescue's view are reconciled there. What the writer wrote last
+// is kept verbatim beside the cache (ddrescue.map) as the record of its view.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Extent } from '../cache/extent-map';
+import { MapfileError, MapfilePhase, renderMapfile } from '../cache/mapfile';
+import { FileAttr, Handle, ViewErrno, WritableView } from './view';
+import { DriverState, MapfileDriver } from './mapfile-driver';
+
+export interface MapfileCache {
+  readonly size: number;
+  readonly sectorSize: number;
+  readonly sectorCount: number;
+  readonly cacheDir: string;
+  extents(): readonly Extent[];
+  status(): {
+    phase: MapfilePhase;
+    pass: number;
+    currentPos: number;
+    bytesCached: number;
+    bytesBad: number;
+    bytesUntried: number;
+    bytesNonTrimmed: number;
+    bytesNonScraped: number;
+    deviceReads: number;
+  };
+  commitPending(): Promise<void>;
+  mapfileText(): string;
+}
+
+export interface MapfileLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** The file beside the cache that keeps the writer's last map verbatim. */
+export const DRIVER_MAPFILE = 'ddrescue.map';
+
+interface ReadHandle {
+  kind: 'read';
+  bytes: Buffer;
+}
+
+interface WriteHandle {
+  kind: 'write';
+  /**
+   * The file as this descriptor sees it: the snapshot at open (ddrescue reads its mapfile through its O_RDWR
+   * descriptor), then truncated and written; data[0, length). Grown as writes arrive.
+   */
+  data: Buffer;
+  length: number;
+  /** Written since the last flush: the next close hands it to the driver. */
+  dirty: boolean;
+}
+
+type OpenHandle = ReadHandle | WriteHandle;
+
+export class WritableMapfileView implements WritableView {
+  readonly kind = 'file';
+  readonly driver: MapfileDriver;
+  private readonly opened: OpenHandle[] = [];
+  private memo: { key: string; bytes: Buffer } | undefined;
+  private driverVersion = 0;
+
+  constructor(
+    private readonly cache: MapfileCache,
+    private readonly log: MapfileLog,
+  ) {
+    this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount);
+    this.resume();
+  }
+
+  /** After a remount, the writer's last map (kept beside the cache) still tells its '*' and '/' areas and position. */
+  private resume(): void {
+    const file = path.join(this.cache.cacheDir, DRIVER_MAPFILE);
+    let text: string;
+    let mtime: Date;
+    try {
+      text = fs.readFileSync(file, 'latin1');
+      mtime = fs.statSync(file).mtime;
+    } catch {
+      return; // no writer ever drove this cache
+    }
+    try {
+      const { refused } = this.driver.accept(text, this.cache.extents(), mtime);
+      this.log.info(`mapfile: resumed the view of the last writer (${file}, ${mtime.toISOString()})${refused.length ? `; ${refused.length} areas no longer agree with the cache` : ''}`);
+    } catch (err) {
+      this.log.warn(`mapfile: ignoring ${file}: ${(err as Error).message}`);
+    }
+  }
+
+  /** For /status: the writer that drives the rescue, if one has written (its status line, when). */
+  driverStatus(): Omit<DriverState, 'text'> | null {
+    const s = this.driver.state();
+    if (!s) return null;
+    const { text: _text, ...rest } = s;
+    return rest;
+  }
+
+  render(): Buffer {
+    const c = this.cache;
+    if (!this.driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
+    const extents = this.driver.view(c.extents());
+    const own = c.status();
+    // The writer's status line, unless it names a pass over undecided sectors and none are left (e.g. it was
+    // interrupted, and `blkfs acquire` finished the medium since).
+    const undecided = own.bytesUntried + own.bytesNonTrimmed + own.bytesNonScraped > 0;
+    const theirs = this.driver.statusLine();
+    const line = theirs && (undecided || !'?*/'.includes(theirs.phase)) ? theirs : { phase: own.phase, pass: own.pass, currentPos: own.currentPos };
+    const d = this.driver.state();
+    const comments = [`Medium: ${c.size} bytes, sector size ${c.sectorSize}`];
+    if (d) comments.push(`Driven by ${d.program}; its map last written ${d.updated}`);
+    return Buffer.from(renderMapfile(extents, c.sectorSize, c.size, { ...line, comments }), 'latin1');
+  }
+
+  private current(): Buffer {
+    // The counters that change whenever the map or its status line does (not the read rate, which drifts).
+    const s = this.cache.status();
+    const key = [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.deviceReads, s.phase, s.pass, s.currentPos, this.driverVersion].join();
+    if (this.memo?.key !== key) this.memo = { key, bytes: this.render() };
+    return this.memo.bytes;
+  }
+
+  getattr(): FileAttr {
+    const newest = this.opened[this.opened.length - 1];
+    const size = !newest ? this.current().length : newest.kind === 'write' ? newest.length : newest.bytes.length;
+    return { size, mode: 0o644, mtime: new Date() };
+  }
+
+  async open(): Promise<Handle> {
+    const h: ReadHandle = { kind: 'read', bytes: this.render() };
+    this.opened.push(h);
+    return h;
+  }
+
+  async openForWrite(truncate: boolean): Promise<Handle> {
+    const bytes = this.render();
+    const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false };
+    this.opened.push(h);
+    return h;
+  }
+
+  async read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno> {
+    const h = handle as OpenHandle;
+    const bytes = h.kind === 'write' ? h.data.subarray(0, h.length) : h.bytes;
+    return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
+  }
+
+  async write(handle: Handle, offset: number, data: Buffer): Promise<number | ViewErrno> {
+    const h = handle as OpenHandle;
+    if (h.kind !== 'write') return new ViewErrno('EBADF');
+    const end = offset + data.length;
+    if (end > 64 << 20) return new ViewErrno('EINVAL'); // no mapfile of a real medium is that large
+    this.reserve(h, end);
+    if (offset > h.length) h.data.fill(0x20, h.length, offset);
+    data.copy(h.data, offset);
+    h.length = Math.max(h.length, end);
+    h.dirty = true;
+    return data.length;
+  }
+
+  async truncate(handle: Handle | undefined, size: number): Promise<void | ViewErrno> {
+    // FUSE turns open(O_TRUNC) into an open, then a truncate of the path with no handle: as on a disk file, it
+    // applies to every descriptor open for writing (ddrescue's read-write one has written nothing, and stays so).
+    const targets = handle !== undefined ? [handle as OpenHandle] : this.opened;
+    for (const h of targets) {
+      if (h.kind !== 'write') {
+        if (handle !== undefined) return new ViewErrno('EBADF');
+        continue;
+      }
+      this.reserve(h, size);
+      if (size > h.length) h.data.fill(0x20, h.length, size);
+      h.length = size;
+    }
+  }
+
+  async flush(handle: Handle): Promise<void | ViewErrno> {
+    const h = handle as OpenHandle;
+    if (h.kind !== 'write' || !h.dirty) return;
+    h.dirty = false;
+    return this.apply(h.data.toString('latin1', 0, h.length));
+  }
+
+  async release(handle: Handle): Promise<void> {
+    const h = handle as OpenHandle;
+    const i = this.opened.lastIndexOf(h);
+    if (i >= 0) this.opened.splice(i, 1);
+    if (h.kind === 'write' && h.dirty) await this.flush(h);
+  }
+
+  private reserve(h: WriteHandle, size: number): void {
+    if (size <= h.data.length) return;
+    const grown = Buffer.alloc(Math.max(size, h.data.length * 2));
+    h.data.copy(grown, 0, 0, h.length);
+    h.data = grown;
+  }
+
+  /** Reconciles a written map with the cache; a malformed one is refused (EINVAL at close) and logged. */
+  private async apply(text: string): Promise<void | ViewErrno> {
+    if (text.trim() === '') {
+      this.log.info('mapfile write: empty, ignored');
+      return;
+    }
+    await this.cache.commitPending(); // what the writer read is recorded before its map is compared with ours
+    let refused: string[];
+    try {
+      ({ refused } = this.driver.accept(text, this.cache.extents()));
+    } catch (err) {
+      if (!(err instanceof MapfileError)) throw err;
+      this.log.error(`mapfile write refused: ${err.message}`);
+      return new ViewErrno('EINVAL', err.message);
+    }
+    this.driverVersion++;
+    for (const r of refused.slice(0, 20)) this.log.warn(r);
+    if (refused.length > 20) this.log.warn(`mapfile write: ${refused.length - 20} more areas refused`);
+    const s = this.driver.state()!;
+    this.log.info(`mapfile written by ${s.program}: phase ${s.phase}, pass ${s.pass}, position ${s.currentPos}`);
+    await this.keepVerbatim(text);
+  }
+
+  private async keepVerbatim(text: string): Promise<void> {
+    const file = path.join(this.cache.cacheDir, DRIVER_MAPFILE);
+    try {
+      await fs.promises.writeFile(file + '.tmp', text, 'latin1');
+      await fs.promises.rename(file + '.tmp', file);
+    } catch (err) {
+      this.log.warn(`cannot keep ${file}: ${(err as Error).message}`);
+    }
+  }
+}

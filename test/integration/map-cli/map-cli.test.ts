@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import { cellOrigin, COLOURS, layoutMap, SEVERITY } from '../../../src/map';
+import { parseMapfile } from '../../../src/cache/mapfile';
+import { MAIN_JS, tempDir } from '../mount/harness';
+
+function blkfs(...args: string[]) {
+  return spawnSync(process.execPath, [MAIN_JS, ...args], { encoding: 'utf8' });
+}
+
+describe('blkfs map', () => {
+  let dir: string;
+  before(() => (dir = tempDir('map')));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('draws a mapfile written by GNU ddrescue as a PNG whose cells match its blocks', () => {
+    // ddrescue writes the mapfile; blocks with other statuses are spliced in by ddrescuelog's grammar.
+    const src = path.join(dir, 'src.img');
+    fs.writeFileSync(src, Buffer.alloc(1024 * 1024, 7));
+    const map = path.join(dir, 'real.map');
+    execFileSync('ddrescue', ['-q', src, path.join(dir, 'out.img'), map]);
+    const text = fs.readFileSync(map, 'latin1').replace(
+      /^0x00000000\s+0x00100000\s+\+$/m,
+      '0x00000000  0x00080000  +\n0x00080000  0x00000200  -\n0x00080200  0x0007FE00  ?',
+    );
+    fs.writeFileSync(map, text);
+    const out = path.join(dir, 'real.png');
+    const r = blkfs('map', map, '-o', out, '--cells', '16');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.include('1 bad areas (512 B)');
+    const png = PNG.sync.read(fs.readFileSync(out));
+    const parsed = parseMapfile(text);
+    const p = layoutMap(parsed.blocks, 1024 * 1024, { cells: 16, granule: 512, currentPos: parsed.currentPos, title: 'real.map' });
+    const colourAt = (cell: number) => {
+      const { x, y } = cellOrigin(p, cell);
+      const i = ((y + 2) * png.width + x + 2) * 4;
+      return [png.data[i], png.data[i + 1], png.data[i + 2]];
+    };
+    expect(colourAt(0)).to.deep.equal([...COLOURS[SEVERITY['+']]]);
+    expect(colourAt(8)).to.deep.equal([...COLOURS[SEVERITY['-']]]);
+    expect(colourAt(9)).to.deep.equal([...COLOURS[SEVERITY['?']]]);
+  });
+
+  it('writes SVG when the output ends in .svg', () => {
+    const map = path.join(dir, 'g.map');
+    fs.writeFileSync(map, '0x0 + 1\n0x0 0x400 +\n0x400 0x200 *\n');
+    const out = path.join(dir, 'g.svg');
+    expect(blkfs('map', map, '-o', out).status).to.equal(0);
+    expect(fs.readFileSync(out, 'utf8')).to.include('data-status="*"');
+  });
+
+  it('names the line of a malformed mapfile and exits 1 without writing a picture', () => {
+    const map = path.join(dir, 'bad.map');
+    fs.writeFileSync(map, '# x\n0x0 ? 1\n0x0 0x400 +\n0x800 0x200 -\n');
+    const out = path.join(dir, 'bad.png');
+    const r = blkfs('map', map, '-o', out);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.include('line 4').and.include('not contiguous');
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+
+  it('refuses an unknown picture type and a missing mapfile with exit 1', () => {
+    expect(blkfs('map', path.join(dir, 'g.map'), '-o', path.join(dir, 'x.gif')).status).to.equal(1);
+    expect(blkfs('map', path.join(dir, 'nope.map'), '-o', path.join(dir, 'x.png')).status).to.equal(1);
+  });
+});

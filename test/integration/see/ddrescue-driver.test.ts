@@ -1,0 +1,115 @@
+// GNU ddrescue driving the rescue with the mount's /mapfile as its own mapfile (real FUSE, nbdkit with bad
+// ranges, real ddrescue): it finishes what an earlier reader started, reads each good byte from the device
+// once, and the /mapfile it leaves is its own final map and the truth.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { overlaps, readNbdkitLog, union } from '../../helpers/nbdkit-log';
+import { BadRange, blkfs, cleanup, mapBlocks, mount, patternImage, readStatus, run, startNbdkit, tempDir, writeMedium } from '../mount/harness';
+import { parseMapfile } from '../../../src/cache/mapfile';
+import { truthMapfile } from '../../helpers/truth-mapfile';
+
+const SIZE = 8 << 20;
+const BAD: BadRange[] = [
+  { offset: 0x180000, length: 0x1000 },
+  { offset: 0x500200, length: 0x400 },
+  { offset: 0x7ffe00, length: 0x200 },
+];
+
+async function readRange(file: string, offset: number, length: number): Promise<void> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const { bytesRead } = await fh.read(Buffer.alloc(length), 0, length, offset);
+    expect(bytesRead).to.equal(length);
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('ddrescue with /mapfile as its own mapfile', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let image: Buffer;
+  let mnt: string;
+  let cacheDir: string;
+  let nbdLog: string;
+
+  before(async () => {
+    dir = tempDir('ddrescue-driver');
+    image = patternImage(SIZE);
+    const { imagePath, mapPath } = writeMedium(dir, image, BAD);
+    const nbd = await startNbdkit(dir, imagePath, mapPath);
+    nbdLog = nbd.logFile;
+    mnt = path.join(dir, 'mnt');
+    cacheDir = path.join(dir, 'cache');
+    await mount(nbd.uri, mnt, ['--cache', cacheDir]);
+  });
+
+  after(() => cleanup(dir));
+
+  it('finishes a partly read medium: rc 0, the image right at every +, /mapfile = ddrescue\'s map = the truth, each good byte read once', async () => {
+    const raw = path.join(mnt, 'raw');
+    // Someone read two areas first; export gives ddrescue the image of what is cached.
+    await readRange(raw, 0, 0x100000);
+    await readRange(raw, 0x300000, 0x80000);
+    const disk = path.join(dir, 'disk.img');
+    const ex = await blkfs(['export', mnt, disk]);
+    expect(ex.code, ex.stderr).to.equal(0);
+
+    // Slowed down and told to save its map every second: several saves land mid-rescue, not just the last.
+    const r = await run('ddrescue', ['-d', '-b512', '-r1', '--max-read-rate=3M', '--mapfile-interval=1', raw, disk, path.join(mnt, 'mapfile')]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+
+    const live = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'latin1');
+    const parsed = parseMapfile(live);
+    // The truth: every bad range '-', everything else '+', and ddrescue's final status line.
+    expect(mapBlocks(live)).to.deep.equal(mapBlocks(truthMapfile(SIZE, BAD)));
+    expect(parsed.phase).to.equal('+');
+    // ddrescue's own last write, kept verbatim, has the same blocks and status line.
+    const own = parseMapfile(await fs.promises.readFile(path.join(cacheDir, 'ddrescue.map'), 'latin1'));
+    expect(own.blocks).to.deep.equal(parsed.blocks);
+    expect([own.currentPos, own.phase, own.pass]).to.deep.equal([parsed.currentPos, parsed.phase, parsed.pass]);
+
+    // disk.img equals the medium at every '+'.
+    const copy = await fs.promises.readFile(disk);
+    for (const b of parsed.blocks.filter((x) => x.status === '+')) {
+      expect(copy.subarray(b.pos, b.pos + b.size).equals(image.subarray(b.pos, b.pos + b.size)), `at ${b.pos}`).to.equal(true);
+    }
+
+    // Each good byte came from the device once, whoever asked (the first reader, ddrescue's passes and retries).
+    const log = readNbdkitLog(nbdLog);
+    expect(overlaps(log.ok)).to.deep.equal([]);
+    const good = SIZE - BAD.reduce((n, b) => n + b.length, 0);
+    expect(union(log.ok).reduce((n, x) => n + x.length, 0)).to.equal(good);
+
+    const status = (await readStatus(mnt)) as unknown as { driver: { program: string; phase: string } };
+    expect(status.driver.program).to.equal('ddrescue');
+    expect(status.driver.phase).to.equal('+');
+    const mountLog = await fs.promises.readFile(path.join(cacheDir, 'mount.log'), 'utf8');
+    expect((mountLog.match(/mapfile written by ddrescue/g) ?? []).length).to.be.at.least(2);
+    // ddrescue's view and the cache never disagreed on the way (nothing refused, nothing kept against it).
+    expect(mountLog).to.not.match(/mapfile write: (kept|refused)/);
+  });
+
+  it('a write that is not a mapfile is refused at close with the line named in the mount log; the map is unchanged', async () => {
+    const before = mapBlocks(await fs.promises.readFile(path.join(mnt, 'mapfile'), 'latin1'));
+    const err = await fs.promises.writeFile(path.join(mnt, 'mapfile'), '0x0 + 1\n0x0 0x200 +\n0x400 0x200 -\n').catch((e: NodeJS.ErrnoException) => e);
+    expect((err as NodeJS.ErrnoException)?.code).to.equal('EINVAL');
+    expect(mapBlocks(await fs.promises.readFile(path.join(mnt, 'mapfile'), 'latin1'))).to.deep.equal(before);
+    const mountLog = await fs.promises.readFile(path.join(cacheDir, 'mount.log'), 'utf8');
+    expect(mountLog).to.match(/mapfile write refused: Error in mapfile, line 3: Blocks are not contiguous/);
+  });
+
+  it("a write never downgrades '+' nor claims '+' the cache does not hold", async () => {
+    const mf = path.join(mnt, 'mapfile');
+    const before = await fs.promises.readFile(mf, 'latin1');
+    // Claim everything untried except a bad range claimed rescued.
+    const forged = `0x0 ? 1\n0x00000000  0x00180000  ?\n0x00180000  0x00001000  +\n0x00181000  ${'0x' + (SIZE - 0x181000).toString(16)}  ?\n`;
+    await fs.promises.writeFile(mf, forged);
+    const after = await fs.promises.readFile(mf, 'latin1');
+    expect(mapBlocks(after)).to.deep.equal(mapBlocks(before));
+    const mountLog = await fs.promises.readFile(path.join(cacheDir, 'mount.log'), 'utf8');
+    expect(mountLog).to.match(/refused '\+' for 4096 bytes at 1572864/);
+    expect(mountLog).to.match(/kept '\+' for \d+ bytes at 0/);
+  });
+});

@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { etaSeconds, formatStatusReport, StatusJson } from '../../../src/cli/status-report';
+import { terminalMap } from '../../../src/map';
+
+const MB = 1_000_000;
+const status: StatusJson = {
+  size: 100 * MB,
+  sectorSize: 512,
+  bytesCached: 40 * MB,
+  bytesBad: 1024,
+  bytesUntried: 50 * MB,
+  bytesNonTrimmed: 10 * MB - 1024,
+  bytesNonScraped: 0,
+  readRateBytesPerSec: 2 * MB,
+  phase: '?',
+  pass: 1,
+  currentPos: 40 * MB,
+  acquiring: true,
+  sbx: { image: { phase: 'acquiring', bytesDone: 40 * MB, bytesTotal: 100 * MB }, containersFound: 1 },
+  server: { source: '/dev/sr0', mountpoint: '/mnt/disk', cacheDir: '/c', log: '/c/mount.log', http: 'http://127.0.0.1:8080/' },
+};
+const extents = [
+  { pos: 0, size: 40 * MB, status: '+' as const },
+  { pos: 40 * MB, size: 1024, status: '-' as const },
+  { pos: 40 * MB + 1024, size: 10 * MB - 1024, status: '*' as const },
+  { pos: 50 * MB, size: 50 * MB, status: '?' as const },
+];
+
+describe('blkfs status report', () => {
+  it('tells rescued %, what is left, bad areas, rate with ETA, phase, the SBX acquisition, the finds, cache and log', () => {
+    const text = formatStatusReport(status, extents, [{ uid: '0123456789ab', files: ['a.txt', 'info.json'] }], { colour: false, columns: 40 });
+    expect(text).to.include('rescued:        40% (40.0 MB)');
+    expect(text).to.include('bad:            1.02 kB in 1 area, largest 1.02 kB');
+    expect(text).to.include('read rate:      2.00 MB/s, ETA 30s');
+    expect(text).to.include('phase:          copying non-tried blocks (pass 1) at 0x02625A00, acquisition running');
+    expect(text).to.include('sbx image:      acquiring for image.sbx: 40% (40.0 MB of 100 MB), 2.00 MB/s, ETA 30s');
+    expect(text).to.include('rescued/0123456789ab/a.txt');
+    expect(text).to.include('log:            /c/mount.log');
+    expect(text).to.not.include('\x1b');
+    expect(etaSeconds(status)).to.be.closeTo(30, 0.01);
+  });
+
+  it('draws the one-line map plain with ddrescue characters, or coloured with ANSI, and marks the position', () => {
+    const plain = terminalMap(extents, 100 * MB, { columns: 10, colour: false, currentPos: 40 * MB });
+    expect(plain).to.equal('++++-?????\n    ^');
+    const coloured = terminalMap(extents, 100 * MB, { columns: 10, colour: true });
+    expect(coloured).to.match(/^\x1b\[38;2;32;224;32m████\x1b\[38;2;255;0;0m█\x1b\[38;2;144;144;144m█████\x1b\[0m$/);
+  });
+});

@@ -1,0 +1,40 @@
+import { expect } from 'chai';
+import { LoggedBlockSource, ReadLogger } from '../../../src/source/logged-block-source';
+import { MemorySource } from '../../helpers/memory-source';
+
+function recorder(debug = false): ReadLogger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    error: (m) => lines.push(`E ${m}`),
+    warn: (m) => lines.push(`W ${m}`),
+    debug: (m) => lines.push(`D ${m}`),
+    enabled: () => debug,
+  };
+}
+
+describe('LoggedBlockSource', () => {
+  it('logs a device error with offset, length, errno and duration, and still rejects', async () => {
+    const log = recorder();
+    const src = new LoggedBlockSource(new MemorySource(Buffer.alloc(8192), { badSectors: [3] }), log);
+    let failed = false;
+    await src.read(1024, 2048).catch(() => (failed = true));
+    expect(failed).to.equal(true);
+    expect(log.lines).to.have.length(1);
+    expect(log.lines[0]).to.match(/^E device error: offset 1024 length 2048 errno 5 \(EIO\) after \d+ ms$/);
+  });
+
+  it('logs a read slower than the threshold as a warning, and a fast one only at debug level', async () => {
+    const slow = recorder();
+    await new LoggedBlockSource(new MemorySource(Buffer.alloc(4096), { delayMs: 30 }), slow, 20).read(0, 512);
+    expect(slow.lines).to.have.length(1);
+    expect(slow.lines[0]).to.match(/^W slow read: offset 0 length 512 took \d+ ms$/);
+    const quiet = recorder();
+    await new LoggedBlockSource(new MemorySource(Buffer.alloc(4096)), quiet).read(0, 512);
+    expect(quiet.lines).to.deep.equal([]);
+    const chatty = recorder(true);
+    const buf = await new LoggedBlockSource(new MemorySource(Buffer.alloc(4096, 9)), chatty).read(512, 512);
+    expect(buf.equals(Buffer.alloc(512, 9))).to.equal(true);
+    expect(chatty.lines[0]).to.match(/^D read: offset 512 length 512/);
+  });
+});

@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import type { Extent } from '../../../src/cache/extent-map';
+import { MapfileError } from '../../../src/cache/mapfile';
+import { claimsOf, MapfileDriver } from '../../../src/views/mapfile-driver';
+
+const SS = 512;
+const hex = (n: number) => '0x' + n.toString(16).toUpperCase().padStart(8, '0');
+function mapfile(line: string, blocks: [number, number, string][]): string {
+  return `# Mapfile. Created by GNU ddrescue version 1.27\n# current_pos  current_status  current_pass\n${line}\n#      pos        size  status\n${blocks
+    .map(([p, s, st]) => `${hex(p * SS)}  ${hex(s * SS)}  ${st}`)
+    .join('\n')}\n`;
+}
+
+describe('MapfileDriver: ddrescue writing /mapfile', () => {
+  // The cache: 0-9 '+', 10 '-', 11-19 '?', 20-29 '+'.
+  const cache: Extent[] = [
+    { start: 0, count: 10, status: '+' },
+    { start: 10, count: 1, status: '-' },
+    { start: 11, count: 9, status: '?' },
+    { start: 20, count: 10, status: '+' },
+  ];
+
+  it("keeps ddrescue's non-trimmed and non-scraped areas and its status line where the cache has not decided", () => {
+    const d = new MapfileDriver(SS, 30);
+    const r = d.accept(mapfile(`${hex(11 * SS)}     *               1`, [[0, 10, '+'], [10, 1, '-'], [11, 4, '*'], [15, 5, '/'], [20, 10, '+']]), cache);
+    expect(r.refused).to.deep.equal([]);
+    expect(d.view(cache)).to.deep.equal([
+      { start: 0, count: 10, status: '+' },
+      { start: 10, count: 1, status: '-' },
+      { start: 11, count: 4, status: '*' },
+      { start: 15, count: 5, status: '/' },
+      { start: 20, count: 10, status: '+' },
+    ]);
+    expect(d.statusLine()).to.deep.equal({ currentPos: 11 * SS, phase: '*', pass: 1 });
+  });
+
+  it("never downgrades a '+' and never marks '+' what the cache does not hold; both are reported", () => {
+    const d = new MapfileDriver(SS, 30);
+    const r = d.accept(mapfile('0x0 ? 1', [[0, 5, '?'], [5, 15, '+'], [20, 10, '+']]), cache);
+    expect(d.view(cache)).to.deep.equal(cache);
+    expect(r.refused).to.have.length(3);
+    expect(r.refused[0]).to.include("kept '+' for 2560 bytes at 0");
+    expect(r.refused[1]).to.include("refused '+' for 512 bytes at 5120");
+    expect(r.refused[2]).to.include("refused '+' for 4608 bytes at 5632");
+  });
+
+  it('rejects a malformed write with the line number and keeps the previous state', () => {
+    const d = new MapfileDriver(SS, 30);
+    d.accept(mapfile('0x0 / 2', [[0, 30, '+']]), cache);
+    expect(() => d.accept('0x0 ? 1\n0x0 0x200 +\n0x400 0x200 -\n', cache)).to.throw(MapfileError, /line 3/);
+    expect(d.statusLine()?.phase).to.equal('/');
+  });
+
+  it('gives a sector two unaligned blocks share the worse status', () => {
+    const c = claimsOf([{ pos: 0, size: 700, status: '+' }, { pos: 700, size: 324, status: '-' }], SS, 2);
+    expect(c).to.deep.equal([
+      { start: 0, count: 1, status: '+' },
+      { start: 1, count: 1, status: '-' },
+    ]);
+    expect(claimsOf([{ pos: 0, size: 512, status: '+' }], SS, 3)).to.deep.equal([
+      { start: 0, count: 1, status: '+' },
+      { start: 1, count: 2, status: 'none' },
+    ]);
+  });
+});

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ViewErrno } from '../../../src/views/view';
+import { DRIVER_MAPFILE, WritableMapfileView } from '../../../src/views/writable-mapfile-view';
+import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
+
+function logger() {
+  const lines: string[] = [];
+  return { lines, info: (m: string) => lines.push(`I ${m}`), warn: (m: string) => lines.push(`W ${m}`), error: (m: string) => lines.push(`E ${m}`) };
+}
+
+describe('/mapfile as a writable file (WritableMapfileView)', () => {
+  afterEach(closeMemoryCaches);
+
+  it('takes a map written the way ddrescue writes it: open, truncate the path, write, close', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(8192, 1), { badSectors: [3] });
+    await cache.read(0, 8192); // '+' 0-2, '-' 3, rest untried
+    const log = logger();
+    const view = new WritableMapfileView(cache, log);
+    expect((await view.getattr()).mode).to.equal(0o644);
+    const reader = await view.open(); // ddrescue's O_RDWR descriptor reads the map first
+    const h = await view.openForWrite(false);
+    await view.truncate(undefined, 0); // FUSE's form of O_TRUNC
+    expect((await view.getattr()).size).to.equal(0);
+    const text = '0x00000800 * 1\n0x0 0x600 +\n0x600 0x200 -\n0x800 0x1800 *\n';
+    expect(await view.write(h, 0, Buffer.from(text))).to.equal(text.length);
+    expect(await view.flush(h)).to.equal(undefined);
+    await view.release(h);
+    await view.release(reader);
+    const back = ((await view.read(await view.open(), 0, 1 << 20)) as Buffer).toString();
+    expect(back).to.match(/^0x00000800     \*               1$/m);
+    expect(back).to.match(/^0x00000800  0x00001800  \*$/m);
+    expect(fs.readFileSync(path.join(cache.cacheDir, DRIVER_MAPFILE), 'latin1')).to.equal(text);
+    expect(view.driverStatus()).to.include({ program: 'ddrescue', phase: '*', currentPos: 0x800 });
+    expect(log.lines.filter((l) => !l.startsWith('I '))).to.deep.equal([]);
+  });
+
+  it("keeps the writer's view across a remount (from ddrescue.map beside the cache)", async () => {
+    const { cache } = await memoryCache(Buffer.alloc(8192, 1));
+    await cache.read(0, 1024);
+    const first = new WritableMapfileView(cache, logger());
+    const h = await first.openForWrite(true);
+    await first.write(h, 0, Buffer.from('0x400 / 2\n0x0 0x400 +\n0x400 0x1C00 /\n'));
+    await first.release(h);
+    const log = logger();
+    const again = new WritableMapfileView(cache, log); // what a new mount builds over the same cache
+    const text = ((await again.read(await again.open(), 0, 1 << 20)) as Buffer).toString();
+    expect(text).to.match(/^0x00000400     \/               2$/m);
+    expect(text).to.match(/^0x00000400  0x00001C00  \/$/m);
+    expect(log.lines[0]).to.match(/^I mapfile: resumed the view of the last writer/);
+  });
+
+  it('refuses a malformed write at close (EINVAL), naming the line, and keeps the map', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(4096, 1));
+    const log = logger();
+    const view = new WritableMapfileView(cache, log);
+    const before = ((await view.read(await view.open(), 0, 1 << 20)) as Buffer).toString();
+    const h = await view.openForWrite(true);
+    await view.write(h, 0, Buffer.from('0x0 ? 1\nnot a block\n'));
+    const r = await view.flush(h);
+    expect(r).to.be.instanceOf(ViewErrno);
+    expect((r as ViewErrno).errno).to.equal('EINVAL');
+    expect(log.lines.join('\n')).to.include('mapfile write refused: Error in mapfile, line 2: Bad block line in list.');
+    expect(((await view.read(await view.open(), 0, 1 << 20)) as Buffer).toString()).to.equal(before);
+  });
+
+  it('a read-only descriptor cannot write', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(4096, 1));
+    const view = new WritableMapfileView(cache, logger());
+    const r = await view.write(await view.open(), 0, Buffer.from('x'));
+    expect((r as ViewErrno).errno).to.equal('EBADF');
+  });
+});
