@@ -54,7 +54,14 @@ export class MediumStack {
     readonly server: ServerInfo,
     readonly mapStatus: MapStatus,
     readonly mapfile: WritableMapfileView | undefined,
+    private readonly archiveStatus: () => object,
   ) {}
+
+  /** Changes whenever the web page should refresh (the same fields for every medium, plus which cache it is). */
+  stateKey(): string {
+    const s = this.cache.status();
+    return [s.cacheDir, s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(this.archiveStatus()), this.mapfile?.driverStatus()?.updated].join();
+  }
 
   static async open(opts: StackOptions): Promise<MediumStack> {
     const { log } = opts;
@@ -108,7 +115,7 @@ export class MediumStack {
       const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m), logger: log });
       const mapfileNode = root.entries().get('mapfile');
       if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
-      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower, server, mapStatus, mapfile);
+      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower, server, mapStatus, mapfile, () => archive.status());
       source.watch(opts.watchIntervalMs ?? 1000);
       follower.start(opts.watchIntervalMs ?? 1000);
       return stack;

@@ -133,11 +133,7 @@ export class MountServer {
         http = await HttpServer.listen(opts.http, {
           root,
           statusText: () => renderStatus(now().cache, now().server),
-          stateKey: () => {
-            const s = now().cache.status();
-            const m = now().server.activity?.() ?? {};
-            return [s.cacheDir, s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(m)].join();
-          },
+          stateKey: () => now().stateKey(),
           mapPng: () => now().mapStatus.png(),
           mapSvg: () => now().mapStatus.svg(),
           badAreas: (n) => now().mapStatus.badAreas(n),
