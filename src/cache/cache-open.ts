@@ -40,6 +40,11 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
     for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
       if (cand.hint.probeSectors.length === 0) continue;
+      if (!fs.existsSync(path.join(cand.dir, DATA_FILE))) {
+        // Its rescued bytes are gone: it cannot be recognised (nor served). Say so; `blkfs verify --cache` tells more.
+        process.emitWarning(`cache ${cand.dir} has no ${DATA_FILE}: skipped (blkfs verify --cache ${cand.dir} says what is lost)`);
+        continue;
+      }
       const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
       if (verdict.result === 'match') return await openExisting(cand.dir, opts, device, prober, true);
     }
