@@ -6,7 +6,7 @@ import { exportImage } from '../cache/import-export';
 import { DirectoryView, Node } from '../views/view';
 import { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { ControlConnection, ControlServer } from './control-server';
-import { ControlRequest, controlSocketPath, prepareSocketDir } from './control-protocol';
+import { ControlReply, ControlRequest, controlSocketPath, prepareSocketDir } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
 import { MediumStack, StackOptions } from './medium-stack';
@@ -222,8 +222,8 @@ export class MountServer {
     return this.stopping;
   }
 
-  /** The exit code shutdown ended with (2 when a step failed, e.g. the final flush). */
-  private shutdownCode = 0;
+  /** `blkfs umount` clients waiting for the outcome: answered before the process exits. */
+  private readonly shutdownWaiters: ControlConnection[] = [];
 
   private async doShutdown(reason: string, exitCode: number): Promise<void> {
     let code = exitCode;
@@ -240,9 +240,13 @@ export class MountServer {
     if (this.http) await step('stop web page', () => this.http!.close());
     await this.switching?.catch(() => undefined);
     await this.stack.close(step);
-    this.shutdownCode = code;
     await step('close control socket', () => this.control.close());
     this.log.info(`stopped (exit ${code})`);
+    // The umount client exits 2 when the final flush (or any other step) failed: tell it before the process ends.
+    const reply: ControlReply =
+      code === 0 ? { type: 'done' } : { type: 'error', message: `shutdown failed: the cache state may not be fully saved (see the mount log${this.log.file ? ` ${this.log.file}` : ''})`, exitCode: 2 };
+    const timeout = new Promise((r) => setTimeout(r, 1000).unref());
+    await Promise.race([Promise.all(this.shutdownWaiters.map((c) => c.finish(reply))), timeout]);
     this.resolveExit(code);
   }
 
@@ -258,10 +262,8 @@ export class MountServer {
             return;
           }
         }
+        this.shutdownWaiters.push(conn); // answered by doShutdown, just before the process exits
         await this.shutdown('blkfs umount');
-        // The client exits 2 when the final flush (or any other shutdown step) failed: its data is at stake.
-        if (this.shutdownCode !== 0) conn.send({ type: 'error', message: 'shutdown failed: the cache state may not be fully saved (see the mount log)', exitCode: 2 });
-        else conn.send({ type: 'done' });
         return;
       case 'acquire':
         return this.acquire(conn);

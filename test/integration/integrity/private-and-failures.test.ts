@@ -87,4 +87,31 @@ describe('integrity: private by default, failures not hidden', function () {
     expect(r.stderr).to.match(/server of .* is not running \(it was killed or crashed\)/);
     expect((await blkfs(['umount', mnt])).code).to.equal(0);
   });
+
+  it('umount exits 2 when the final flush failed (the state database refused the commit), and says where to look', async function () {
+    const cache = path.join(tmp, 'cache');
+    const mnt = path.join(tmp, 'mnt');
+    await mount(img, mnt, ['--cache', cache]);
+    const raw = path.join(mnt, 'raw');
+    const fh = await fs.promises.open(raw, 'r');
+    const wal = path.join(cache, 'state.sqlite-wal');
+    try {
+      await fh.read(Buffer.alloc(65536), 0, 65536, 0);
+      // An immutable WAL (ext4 chattr +i, refused even to root): the next group commit fails.
+      if ((await run('chattr', ['+i', wal])).code !== 0) this.skip();
+      await fh.read(Buffer.alloc(65536), 0, 65536, 512 * 1024); // answered at once; its commit fails later
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    try {
+      const r = await blkfs(['umount', mnt]);
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.contain('shutdown failed').and.to.contain(path.join(cache, 'mount.log'));
+    } finally {
+      await run('chattr', ['-i', wal]);
+    }
+    // Nothing was recorded for what failed to commit: the cache stays faithful.
+    const v = await blkfs(['verify', '--cache', cache, '-q']);
+    expect(v.code, v.stderr).to.equal(0);
+  });
 });
