@@ -17,6 +17,7 @@ command -v mcopy >/dev/null || need+=(mtools)
 command -v genisoimage >/dev/null || need+=(genisoimage)
 command -v xorriso >/dev/null || need+=(xorriso)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v mkntfs >/dev/null || need+=(ntfs-3g)        # test media: NTFS (mkntfs, ntfscp)
 command -v losetup >/dev/null || need+=(mount)          # loop devices: media-change tests
 command -v python3 >/dev/null || need+=(python3)        # LOOP_CHANGE_FD ioctl in media-change tests
 if ((${#need[@]})); then

@@ -20,15 +20,23 @@ const EXIT_INTERRUPTED = 130;
 export function registerAcquire(program: Command): void {
   program
     .command('acquire')
-    .description('read every untried sector of the medium mounted on MOUNTPOINT into the cache (ddrescue strategy)')
+    .description(
+      'read every untried sector of the medium mounted on MOUNTPOINT into the cache (ddrescue strategy), the filesystem metadata first',
+    )
     .argument('<mountpoint>')
     .option('-q, --quiet', 'no progress bar')
+    .option(
+      '--files <glob>',
+      "read these files first (after the filesystem metadata), e.g. '/DCIM/**'; N:/glob for filesystem N; repeatable",
+      (g: string, all: string[] | undefined) => [...(all ?? []), g],
+    )
+    .addHelpText('after', "\nExample: blkfs acquire --files '/DCIM/**' /mnt/card")
     .action(
-      mountAction(async (mountpoint: string, opts: { quiet?: boolean }) => {
+      mountAction(async (mountpoint: string, opts: { quiet?: boolean; files?: string[] }) => {
         const server = await findServer(mountpoint);
         const { controlRequest } = await import('../server/control-client');
         const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
-        const session = controlRequest(server.controlSocket, { cmd: 'acquire' }, (p) => {
+        const session = controlRequest(server.controlSocket, { cmd: 'acquire', ...(opts.files ? { files: opts.files } : {}) }, (p) => {
           if (p.type === 'progress') bar.update(p.bytesDone, p.bytesTotal);
         });
         let interrupted = false;

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerAcquire } from './acquire';
 import { registerExport } from './export';
+import { registerFiles } from './files';
 import { registerImport } from './import';
 import { registerMount } from './mount';
 import { registerUmount } from './umount';
@@ -16,4 +17,5 @@ export function registerMountCommands(program: Command): void {
   registerImport(program);
   registerExport(program);
   registerVerify(program);
+  registerFiles(program);
 }

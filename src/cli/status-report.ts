@@ -25,6 +25,8 @@ export interface StatusJson {
   source?: { state: string; lostEvents?: number; reconnects?: number; lastEvent?: string };
   driver?: { program: string; phase?: string; pass?: number; currentPos?: number; updated?: string } | null;
   sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number; rateBytesPerSec?: number; etaSeconds?: number | null } | null; containersFound?: number; scanner?: { pendingBytes: number } };
+  /** The file report (blkfs files): the layout's state, and once read the counts per verdict. */
+  files?: { layout: string; files?: number; intact?: number; damaged?: number; incomplete?: number; unknown?: number };
   server?: { pid?: number; cacheDir?: string; source?: string; mountpoint?: string; log?: string | null; http?: string | null };
 }
 
@@ -49,6 +51,13 @@ export function etaSeconds(s: StatusJson): number | undefined {
   const rate = s.readRateBytesPerSec ?? 0;
   if (left === 0 || rate <= 0) return undefined;
   return left / rate;
+}
+
+/** The file report in one line: damaged files first, as a person scans for them. */
+export function filesLine(f: NonNullable<StatusJson['files']>): string {
+  if (f.layout !== 'ready') return `layout ${f.layout} (blkfs files MOUNTPOINT reads it)`;
+  const parts = [`${f.damaged ?? 0} damaged`, `${f.unknown ?? 0} unknown`, `${f.incomplete ?? 0} incomplete`, `${f.intact ?? 0} intact`];
+  return `${parts.join(', ')} of ${f.files ?? 0}`;
 }
 
 export function formatStatusReport(
@@ -100,6 +109,7 @@ export function formatStatusReport(
   }
   else row('sbx image', 'idle');
   const files = rescued.reduce((n, r) => n + r.files.length, 0);
+  if (s.files) row('files', filesLine(s.files));
   row('rescued finds', rescued.length === 0 ? 'none' : `${rescued.length} container${rescued.length === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`);
   for (const r of rescued) for (const f of r.files) out.push(`${''.padEnd(16)}rescued/${r.uid}/${f}`);
   row('cache', srv.cacheDir ?? '?');

@@ -8,7 +8,8 @@ import { defaultCacheRoot } from '../cache/cache-dir';
 export type ControlRequest =
   /** lazy: unmount even while files are open (their next access fails); otherwise busy is an error. */
   | { cmd: 'shutdown'; lazy?: boolean }
-  | { cmd: 'acquire' }
+  /** files: read the filesystem metadata, then these files' sectors (glob patterns), before the passes. */
+  | { cmd: 'acquire'; files?: string[] }
   /** Stops the acquisition this connection started or joined (Ctrl-C in `blkfs acquire`). */
   | { cmd: 'cancel' }
   | { cmd: 'export'; image: string; mapfile: string }

@@ -29,6 +29,7 @@ export const PAGE_HTML = `<!doctype html>
   <tr><th>phase</th><td id="phase"></td></tr>
   <tr><th>ddrescue</th><td id="driver"></td></tr>
   <tr><th>SBX image</th><td id="sbx"></td></tr>
+  <tr><th>files</th><td id="files"></td></tr>
   <tr><th>cache</th><td id="cache"></td></tr>
   <tr><th>log</th><td id="log"></td></tr>
 </table>
@@ -74,6 +75,8 @@ async function refresh() {
   text('driver', d ? d.program + ': ' + (PHASES[d.phase] || d.phase) + ' (pass ' + d.pass + ') at ' + hex(d.currentPos || 0) : 'none');
   const img = s.sbx && s.sbx.image;
   text('sbx', img ? img.phase + ' for image.sbx: ' + pct(img.bytesDone, img.bytesTotal) + ' of ' + bytes(img.bytesTotal) + (img.rateBytesPerSec ? ', ' + bytes(img.rateBytesPerSec) + '/s' : '') + (img.etaSeconds != null ? ', ETA ' + dur(img.etaSeconds) : '') : 'idle');
+  const f = s.files;
+  text('files', f && f.layout === 'ready' ? f.damaged + ' damaged, ' + f.unknown + ' unknown, ' + f.incomplete + ' incomplete, ' + f.intact + ' intact of ' + f.files + ' (files.txt)' : 'layout ' + (f ? f.layout : 'not read'));
   text('cache', (s.server && s.server.cacheDir) || '');
   text('log', (s.server && s.server.log) || 'stderr of blkfs mount -f');
   // The new picture is loaded aside and swapped in whole (no flicker, no half-drawn map).

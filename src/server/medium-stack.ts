@@ -17,6 +17,7 @@ import { Log } from './log';
 import { LoggedBlockSource } from '../source/logged-block-source';
 import { WritableMapfileView } from '../views/writable-mapfile-view';
 import { MapStatus } from './map-status';
+import { LiveFileReport, liveFileReportFor } from '../files/live-report';
 
 export interface StackOptions {
   spec: SourceSpec;
@@ -55,6 +56,8 @@ export class MediumStack {
     readonly mapStatus: MapStatus,
     readonly mapfile: WritableMapfileView | undefined,
     private readonly archiveStatus: () => object,
+    /** The damaged-files report of this medium (TSK on /raw). */
+    readonly files: LiveFileReport,
   ) {}
 
   /** Changes whenever the web page should refresh (the same fields for every medium, plus which cache it is). */
@@ -94,6 +97,7 @@ export class MediumStack {
         log,
         onOtherMedium: () => opts.onOtherMedium(stack),
       });
+      const files = liveFileReportFor(cache, opts.mountpoint, (m) => log.info(m));
       const mapStatus = new MapStatus(cache);
       let mapfile: WritableMapfileView | undefined;
       const server: ServerInfo = {
@@ -109,13 +113,14 @@ export class MediumStack {
           driver: mapfile?.driverStatus() ?? null,
           ...mapStatus.status(),
           ...archive.status(),
+          ...files.status(),
           medium: follower.status(),
         }),
       };
       const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m), logger: log });
       const mapfileNode = root.entries().get('mapfile');
       if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
-      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower, server, mapStatus, mapfile, () => archive.status());
+      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower, server, mapStatus, mapfile, () => archive.status(), files);
       source.watch(opts.watchIntervalMs ?? 1000);
       follower.start(opts.watchIntervalMs ?? 1000);
       return stack;
@@ -128,6 +133,7 @@ export class MediumStack {
   /** Stops the follower and acquisition, flushes and closes the cache, stops the source. Collects failures. */
   async close(step: (what: string, fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
     this.follower.stop();
+    await step('stop the file layout reader', () => this.files.stopLayoutReader());
     await step('stop acquisition', () => this.acquisition.stop());
     await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
     await step('flush cache', () => this.cache.flush());

@@ -12,6 +12,7 @@ import { Log } from './log';
 import { MediumStack, StackOptions } from './medium-stack';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
+import { readFilesFirst } from './files-first';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -236,6 +237,7 @@ export class MountServer {
       }
     };
     this.log.info(`shutting down (${reason})`);
+    await step('stop the file layout reader', () => this.stack.files.stopLayoutReader());
     await step('unmount', () => this.fuse.unmount());
     if (this.http) await step('stop web page', () => this.http!.close());
     await this.switching?.catch(() => undefined);
@@ -255,6 +257,7 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
+            await this.stack.files.stopLayoutReader(); // our TSK on /raw is no user
             await this.fuse.unmountIfIdle();
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;
@@ -266,6 +269,7 @@ export class MountServer {
         await this.shutdown('blkfs umount');
         return;
       case 'acquire':
+        if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
         return this.acquire(conn);
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');

@@ -3,6 +3,8 @@
 //   ['map.png', (m) => new MapPictureView(m.cache)],
 // A path with a '/' adds to a directory listed before it (e.g. 'sbx/checksums' into the archive views' /sbx/).
 import type { SectorCache } from '../cache/sector-cache';
+import { liveFileReportFor } from '../files/live-report';
+import { fileReportView } from '../views/files-views';
 import { WritableMapfileView } from '../views/writable-mapfile-view';
 import { MapPictureView } from '../views/map-picture-view';
 import { RawView } from '../views/raw-view';
@@ -33,6 +35,9 @@ export const ROOT_VIEWS: ReadonlyArray<readonly [string, (m: MountContext) => No
   ['sbx', (m) => m.archive.sbx],
   ['rescued', (m) => m.archive.rescued],
   ['status', (m) => new StatusView(m.cache, m.server)],
+  ['files.json', (m) => fileReportView('json', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],
+  ['files.csv', (m) => fileReportView('csv', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],
+  ['files.txt', (m) => fileReportView('txt', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],
 ];
 
 /** The mount root built from `views` (ROOT_VIEWS unless a test gives others). */

@@ -6,13 +6,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
+import { VECTORS_DIR } from '../../helpers/vectors-dir';
 
 const MAIN = path.resolve(__dirname, '../../../src/cli/main.js');
-const VECTORS =
-  process.env.BLKFS_VECTORS_DIR ??
-  [path.resolve(__dirname, '../../../../../shared/vectors'), '/work/shared/vectors'].find((p) => fs.existsSync(path.join(p, 'README.md'))) ??
-  '/work/shared/vectors';
-const v = (name: string) => path.join(VECTORS, name);
+
+const v = (name: string) => path.join(VECTORS_DIR, name);
 
 function sbx(args: string[]) {
   const r = spawnSync(process.execPath, [MAIN, 'sbx', ...args], { input: '', maxBuffer: 64 << 20 });

@@ -7,11 +7,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { blkfs, cleanup, mount, startNbdkit, tempDir, writeMedium } from '../mount/harness';
+import { VECTORS_DIR } from '../../helpers/vectors-dir';
 
-const VECTORS =
-  process.env.BLKFS_VECTORS_DIR ??
-  [path.resolve(__dirname, '../../../../../shared/vectors'), '/work/shared/vectors'].find((p) => fs.existsSync(path.join(p, 'README.md'))) ??
-  '/work/shared/vectors';
+
 
 describe('sbx rescue on a medium with bad sectors (real FUSE /raw, nbdkit EIO)', function () {
   this.timeout(120_000);
@@ -20,8 +18,8 @@ describe('sbx rescue on a medium with bad sectors (real FUSE /raw, nbdkit EIO)',
   after(() => cleanup(dir));
 
   it('skips the unreadable regions, reports them, and rescues every block it can read whole', async () => {
-    const a = fs.readFileSync(path.join(VECTORS, 'v1-small.sbx')); // UID 0A0000000002: metadata + seqs 1..3, 512-byte blocks
-    const b = fs.readFileSync(path.join(VECTORS, 'v2-small.sbx')); // UID 0A0000000006: 128-byte blocks
+    const a = fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')); // UID 0A0000000002: metadata + seqs 1..3, 512-byte blocks
+    const b = fs.readFileSync(path.join(VECTORS_DIR, 'v2-small.sbx')); // UID 0A0000000006: 128-byte blocks
     const image = Buffer.alloc(1 << 20);
     const A = 0x10000;
     const B = 0x80000;

@@ -3,14 +3,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { HashType } from '../../../src/sbx/format/multihash';
 import { SbxVersion } from '../../../src/sbx/format/specs';
+import { VECTORS_DIR } from '../../helpers/vectors-dir';
 
 /** /work/shared/vectors seen from dist/test/unit/sbx (or from test/unit/sbx under ts-node). */
-export const VECTORS_DIR =
-  process.env.BLKFS_VECTORS_DIR ??
-  [path.resolve(__dirname, '../../../../../shared/vectors'), path.resolve(__dirname, '../../../../shared/vectors')].find((p) =>
-    fs.existsSync(path.join(p, 'README.md')),
-  ) ??
-  path.resolve(__dirname, '../../../../../shared/vectors');
+export { VECTORS_DIR };
 
 export interface VectorCase {
   name: string;

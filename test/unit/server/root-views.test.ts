@@ -14,14 +14,25 @@ describe('server/root-views (the files of a mount, listed once)', () => {
     return { cache: mem.cache, server, archive, acquisitions: mem.acquisitions, log: () => {}, logger: { info: () => {}, warn: () => {}, error: () => {} } };
   }
 
-  it('lists raw, mapfile, the map pictures, sbx, rescued and status at the root, in that order', async () => {
-    expect([...buildRoot(await context()).entries().keys()]).to.deep.equal(['raw', 'mapfile', 'map.png', 'map.svg', 'sbx', 'rescued', 'status']);
+  it('lists raw, mapfile, the map pictures, sbx, rescued, status and the file report at the root, in that order', async () => {
+    expect([...buildRoot(await context()).entries().keys()]).to.deep.equal([
+      'raw',
+      'mapfile',
+      'map.png',
+      'map.svg',
+      'sbx',
+      'rescued',
+      'status',
+      'files.json',
+      'files.csv',
+      'files.txt',
+    ]);
   });
 
   it('a new view is one line: a root file, or a file in a directory listed before it', async () => {
-    const extra = [...ROOT_VIEWS, ['files.json', () => new GeneratedFileView(() => '{}\n')], ['sbx/checksums', () => new GeneratedFileView(() => '')]] as const;
+    const extra = [...ROOT_VIEWS, ['example.json', () => new GeneratedFileView(() => '{}\n')], ['sbx/checksums', () => new GeneratedFileView(() => '')]] as const;
     const root = buildRoot(await context(), extra);
-    expect(root.entries().has('files.json')).to.equal(true);
+    expect(root.entries().has('example.json')).to.equal(true);
     expect((root.entries().get('sbx') as StaticDirectory).entries().has('checksums')).to.equal(true);
     expect(() => buildRoot({} as MountContext, [['nope/x', () => new GeneratedFileView(() => '')]])).to.throw(/not a directory/);
   });

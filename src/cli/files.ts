@@ -1,0 +1,46 @@
+// `blkfs files IMAGE MAPFILE | MOUNTPOINT [--damaged] [--json|--csv]`: which files the bad (or not yet read)
+// sectors hit. Offline on any ddrescue image + mapfile pair (The Sleuth Kit reads the image's filesystems),
+// or live from a mount's /files.json.
+import * as fs from 'fs';
+import { Command } from 'commander';
+import { UserError } from '../errors';
+import type { FileReportJson } from '../files/file-report';
+
+interface FilesOptions {
+  damaged?: boolean;
+  json?: boolean;
+  csv?: boolean;
+}
+
+export function registerFiles(program: Command): void {
+  program
+    .command('files')
+    .description('list the files on the medium with bytes rescued / bad / untried and a verdict (intact, damaged, incomplete, unknown)')
+    .argument('<paths...>', 'IMAGE MAPFILE (a ddrescue image and its mapfile), or MOUNTPOINT (a blkfs mount)')
+    .option('--damaged', 'list only files that are not intact')
+    .option('--json', 'print the report as JSON')
+    .option('--csv', 'print the report as CSV')
+    .action(async (paths: string[], opts: FilesOptions) => {
+      if (paths.length < 1 || paths.length > 2) throw new UserError('usage: blkfs files IMAGE MAPFILE | blkfs files MOUNTPOINT');
+      const { renderText, renderJson, renderCsv, worthListing } = await import('../files/report-render');
+      let report: FileReportJson;
+      if (paths.length === 2) {
+        const { offlineFileReport } = await import('../files/offline-report');
+        report = await offlineFileReport(paths[0], paths[1]);
+      } else {
+        report = await readLiveReport(paths[0]);
+      }
+      if (opts.damaged) report = { ...report, entries: report.entries.filter((e) => worthListing(e, true)) };
+      process.stdout.write(opts.json ? renderJson(report) : opts.csv ? renderCsv(report) : renderText(report, !!opts.damaged));
+    });
+}
+
+async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
+  if (!fs.existsSync(mountpoint)) throw new UserError(`no such mountpoint: ${mountpoint}`);
+  const { findServer } = await import('./mount-target');
+  await findServer(mountpoint);
+  const text = await fs.promises.readFile(`${mountpoint.replace(/\/+$/, '')}/files.json`, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new UserError(`${mountpoint} has no file report (${err.code ?? err.message}): is it a blkfs mount of this version?`);
+  });
+  return JSON.parse(text) as FileReportJson;
+}

@@ -1,0 +1,322 @@
+// The join: each entry's byte runs against where the medium's bytes stand, giving per entry the bytes rescued,
+// bad and untried, and a verdict. "intact" is only ever said of bytes we hold: an entry is "unknown" when it lies
+// under a directory whose own bytes are not all rescued (its listing came from bytes we do not have), when TSK
+// could not read its metadata or place all its bytes, or when its data is resident in metadata not all read.
+// An update after new reads recomputes only the entries whose runs touch the changed ranges (runs are indexed by
+// start, with a running maximum of ends for stabbing), plus the resident ones.
+import type { DamageSource } from './damage-source';
+import type { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout } from './layout';
+
+export type Verdict = 'intact' | 'damaged' | 'incomplete' | 'unknown';
+
+export interface EntryReport {
+  fs: number;
+  path: string;
+  kind: EntryKind;
+  size: number;
+  rescued: number;
+  bad: number;
+  untried: number;
+  verdict: Verdict;
+  /** Why the verdict is "unknown" (e.g. the directory whose bytes are missing). */
+  reason?: string;
+}
+
+export interface ReportSummary {
+  files: number;
+  intact: number;
+  damaged: number;
+  incomplete: number;
+  unknown: number;
+  /** Directories whose own bytes are bad or untried: their listing is incomplete. */
+  unreadableDirectories: number;
+  /** Bad bytes on the medium outside every listed file, directory and metadata file (free space, gaps). */
+  badBytesOutsideFiles: number;
+}
+
+/** A filesystem with the damage in its own structures: bytes outside every listed entry and its free space. */
+export interface FilesystemReport extends FilesystemInfo {
+  /**
+   * Bad / untried bytes of the filesystem's structures (inode tables, allocation maps, journal, …): where TSK read
+   * them from bad or missing sectors, files may be missing from the list, or listed wrongly.
+   */
+  structureBad: number;
+  structureUntried: number;
+  /** Bad / untried bytes of its metadata files ($MFT, $FAT1, …; listed as entries of kind "metadata"). */
+  metadataBad: number;
+  metadataUntried: number;
+}
+
+export interface FileReportJson {
+  filesystems: FilesystemReport[];
+  problems: string[];
+  summary: ReportSummary;
+  entries: EntryReport[];
+}
+
+export class FileReport {
+  private readonly entries: LayoutEntry[];
+  private readonly counts: Float64Array; // 3 per entry: rescued, bad, untried
+  private readonly verdicts: Verdict[];
+  private readonly reasons: (string | undefined)[];
+  // Run index: sorted by start; maxEnd[i] = max end of runs 0..i.
+  private readonly runStart: Float64Array;
+  private readonly runEnd: Float64Array;
+  private readonly runEntry: Int32Array;
+  private readonly maxEnd: Float64Array;
+  /** Entries with content but no runs (resident/inline data): judged by their filesystem's structures. */
+  private readonly resident: number[] = [];
+
+  constructor(
+    readonly layout: MediumLayout,
+    private damage: DamageSource,
+  ) {
+    this.entries = layout.entries;
+    this.counts = new Float64Array(this.entries.length * 3);
+    this.verdicts = new Array<Verdict>(this.entries.length).fill('intact');
+    this.reasons = new Array<string | undefined>(this.entries.length);
+    let n = 0;
+    for (const e of this.entries) n += e.runs.length / 2;
+    const order: number[] = [];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const entryOf: number[] = [];
+    this.entries.forEach((e, idx) => {
+      for (let i = 0; i < e.runs.length; i += 2) {
+        order.push(order.length);
+        starts.push(e.runs[i]);
+        ends.push(e.runs[i] + e.runs[i + 1]);
+        entryOf.push(idx);
+      }
+    });
+    order.sort((a, b) => starts[a] - starts[b]);
+    this.runStart = new Float64Array(n);
+    this.runEnd = new Float64Array(n);
+    this.runEntry = new Int32Array(n);
+    this.maxEnd = new Float64Array(n);
+    let m = 0;
+    order.forEach((k, i) => {
+      this.runStart[i] = starts[k];
+      this.runEnd[i] = ends[k];
+      this.runEntry[i] = entryOf[k];
+      m = Math.max(m, ends[k]);
+      this.maxEnd[i] = m;
+    });
+    this.entries.forEach((e, i) => {
+      if (e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) this.resident.push(i);
+    });
+    this.recomputeAll();
+  }
+
+  /** Joins everything again (e.g. against another damage source). */
+  recomputeAll(damage: DamageSource = this.damage): void {
+    this.damage = damage;
+    for (let i = 0; i < this.entries.length; i++) this.recount(i);
+    this.judge();
+  }
+
+  /** After new reads: recomputes the entries whose runs touch any of the byte ranges [start, end). */
+  update(ranges: readonly { start: number; end: number }[], damage: DamageSource = this.damage): void {
+    this.damage = damage;
+    const touched = new Set<number>();
+    for (const { start, end } of ranges) {
+      // First run whose running max end exceeds `start`: no run before it reaches the range.
+      let lo = 0;
+      let hi = this.maxEnd.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.maxEnd[mid] <= start) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < this.runStart.length && this.runStart[i] < end; i++) {
+        if (this.runEnd[i] > start) touched.add(this.runEntry[i]);
+      }
+    }
+    if (touched.size === 0) return;
+    let directoryChanged = false;
+    for (const i of touched) {
+      const before = this.missing(i);
+      this.recount(i);
+      if (this.entries[i].kind === 'directory' && before !== this.missing(i)) directoryChanged = true;
+    }
+    this.judge(directoryChanged ? undefined : touched);
+  }
+
+  /** Directories whose own bytes are not all rescued (their listing may be incomplete), by path per filesystem. */
+  unreadableDirectories(): string[] {
+    const out: string[] = [];
+    this.entries.forEach((e, i) => {
+      if (e.kind === 'directory' && this.missing(i)) out.push(`${e.fs}:${e.path}`);
+    });
+    return out;
+  }
+
+  private missing(i: number): boolean {
+    return this.counts[3 * i + 1] + this.counts[3 * i + 2] > 0;
+  }
+
+  private recount(i: number): void {
+    const runs = this.entries[i].runs;
+    let bad = 0;
+    let untried = 0;
+    let located = this.entries[i].holeBytes ?? 0; // holes: zeros, not on the medium
+    for (let k = 0; k < runs.length; k += 2) {
+      located += runs[k + 1];
+      this.damage.forEachUnfinished(runs[k], runs[k] + runs[k + 1], (len, status) => {
+        if (status === '-') bad += len;
+        else untried += len;
+      });
+    }
+    this.counts[3 * i] = located - bad - untried;
+    this.counts[3 * i + 1] = bad;
+    this.counts[3 * i + 2] = untried;
+  }
+
+  /** Content bytes TSK gave no place for: size less runs and holes. */
+  private unlocated(i: number): number {
+    return this.entries[i].size - this.counts[3 * i] - this.counts[3 * i + 1] - this.counts[3 * i + 2];
+  }
+
+  /**
+   * Per filesystem, where resident file data may sit (its structures outside entries, or $MFT on NTFS — a $LogFile
+   * sector has nothing to do with it): 'bad' if any of it is bad, 'untried' if some is not read yet, else 'ok'.
+   */
+  private residentState(): ('ok' | 'untried' | 'bad')[] {
+    const state = this.filesystemReports().map((f) => (f.structureBad > 0 ? 'bad' : f.structureUntried > 0 ? 'untried' : 'ok'));
+    this.entries.forEach((e, i) => {
+      if (e.kind !== 'metadata' || e.path !== '/$MFT' || !this.missing(i)) return;
+      if (this.counts[3 * i + 1] > 0) state[e.fs] = 'bad';
+      else if (state[e.fs] === 'ok') state[e.fs] = 'untried';
+    });
+    return state;
+  }
+
+  /** Verdicts from the counts, then "unknown" under every directory with missing bytes. */
+  private judge(only?: ReadonlySet<number>): void {
+    const badDirs = new Map<string, string>();
+    this.entries.forEach((e, i) => {
+      if (e.kind === 'directory' && this.missing(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
+    });
+    let residentAt: ('ok' | 'untried' | 'bad')[] | undefined;
+    const visit = (i: number) => {
+      const e = this.entries[i];
+      const bad = this.counts[3 * i + 1];
+      const untried = this.counts[3 * i + 2];
+      let verdict: Verdict = bad > 0 ? 'damaged' : untried > 0 ? 'incomplete' : 'intact';
+      let reason: string | undefined;
+      const unlocated = e.kind === 'file' || e.kind === 'other' ? this.unlocated(i) : 0;
+      if (e.unreadableMetadata) {
+        verdict = 'unknown';
+        reason = 'The Sleuth Kit could not read its metadata (e.g. an inode in a bad sector): size and contents unknown';
+      } else if (unlocated > 0 && e.runs.length > 0) {
+        verdict = 'unknown';
+        reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
+      } else if (unlocated > 0 && (residentAt ??= this.residentState())[e.fs] !== 'ok') {
+        // Resident or inline data: judged by where it sits. (Live, TSK has read the records it listed; the
+        // untried bytes are others — "incomplete" until the passes have read them too.)
+        const isBad = residentAt[e.fs] === 'bad';
+        verdict = isBad ? 'unknown' : verdict === 'intact' ? 'incomplete' : verdict;
+        reason = `its data is stored inside the filesystem's metadata (resident or inline), which is ${isBad ? 'partly bad' : 'not all read yet'}`;
+      }
+      if (verdict !== 'unknown' && badDirs.size > 0 && e.kind !== 'metadata') {
+        for (let p = parentOf(e.path); p !== undefined; p = parentOf(p)) {
+          const dir = badDirs.get(`${e.fs}:${p}`);
+          if (dir !== undefined) {
+            if (verdict === 'intact' || verdict === 'incomplete') verdict = 'unknown';
+            reason = `directory ${dir} is not readable: its listing may be incomplete or wrong`;
+            break;
+          }
+        }
+      }
+      this.verdicts[i] = verdict;
+      this.reasons[i] = reason;
+    };
+    if (only) for (const i of [...only, ...this.resident]) visit(i);
+    else for (let i = 0; i < this.entries.length; i++) visit(i);
+  }
+
+  entry(i: number): EntryReport {
+    const e = this.entries[i];
+    const r: EntryReport = {
+      fs: e.fs,
+      path: e.path,
+      kind: e.kind,
+      size: e.size,
+      // Resident data judged intact was read with its filesystem's structures.
+      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && e.runs.length === 0 ? Math.max(0, this.unlocated(i)) : 0),
+      bad: this.counts[3 * i + 1],
+      untried: this.counts[3 * i + 2],
+      verdict: this.verdicts[i],
+    };
+    if (this.reasons[i] !== undefined) r.reason = this.reasons[i];
+    return r;
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  summary(): ReportSummary {
+    const s: ReportSummary = { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
+    let badInEntries = 0;
+    for (let i = 0; i < this.entries.length; i++) {
+      badInEntries += this.counts[3 * i + 1];
+      const kind = this.entries[i].kind;
+      if (kind === 'directory' && this.missing(i)) s.unreadableDirectories++;
+      if (kind !== 'file' && kind !== 'other') continue;
+      s.files++;
+      s[this.verdicts[i]]++;
+    }
+    s.badBytesOutsideFiles = Math.max(0, this.damage.totalBadBytes() - badInEntries);
+    return s;
+  }
+
+  toJSON(filter?: (e: EntryReport) => boolean): FileReportJson {
+    const entries: EntryReport[] = [];
+    for (let i = 0; i < this.entries.length; i++) {
+      const r = this.entry(i);
+      if (!filter || filter(r)) entries.push(r);
+    }
+    return { filesystems: this.filesystemReports(), problems: this.layout.problems, summary: this.summary(), entries };
+  }
+
+  /** Per filesystem: its span's missing bytes, less those in its entries and in its free space. */
+  filesystemReports(): FilesystemReport[] {
+    return this.layout.filesystems.map((f, fsi) => {
+      const missing = { bad: 0, untried: 0 };
+      const meta = { bad: 0, untried: 0 };
+      const add = (start: number, end: number, sign: number) =>
+        this.damage.forEachUnfinished(start, end, (len, status) => {
+          if (status === '-') missing.bad += sign * len;
+          else missing.untried += sign * len;
+        });
+      add(f.offset, f.offset + f.size, 1);
+      const free = this.layout.free[fsi] ?? [];
+      for (let k = 0; k < free.length; k += 2) add(free[k], free[k] + free[k + 1], -1);
+      this.entries.forEach((e, i) => {
+        if (e.fs !== fsi) return;
+        missing.bad -= this.counts[3 * i + 1];
+        missing.untried -= this.counts[3 * i + 2];
+        if (e.kind === 'metadata') {
+          meta.bad += this.counts[3 * i + 1];
+          meta.untried += this.counts[3 * i + 2];
+        }
+        const slack = e.slack ?? [];
+        for (let k = 0; k < slack.length; k += 2) add(slack[k], slack[k] + slack[k + 1], -1);
+      });
+      return {
+        ...f,
+        structureBad: Math.max(0, missing.bad),
+        structureUntried: Math.max(0, missing.untried),
+        metadataBad: meta.bad,
+        metadataUntried: meta.untried,
+      };
+    });
+  }
+}
+
+function parentOf(p: string): string | undefined {
+  if (p === '/') return undefined;
+  const cut = p.lastIndexOf('/');
+  return cut <= 0 ? '/' : p.slice(0, cut);
+}

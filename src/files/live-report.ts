@@ -1,0 +1,203 @@
+// The file report of a mounted medium, kept current as reads land. The layout comes from The Sleuth Kit reading
+// the mount's own /raw (a child process, awaited asynchronously: its reads are served by this very event loop),
+// so the filesystem metadata goes through the cache like any reader's, each sector read once; where metadata
+// sectors are bad, TSK gets EIO, lists less, and the report says which directory it could not read. Each time
+// the report is asked for, the sector map snapshot is compared with the last one and only the entries whose
+// runs touch a changed range are joined again.
+import type { Extent } from '../cache/extent-map';
+import { changedRanges, extentsDamage } from './damage-source';
+import { FileReport, FileReportJson, ReportSummary } from './file-report';
+import { fileMatcher } from './glob';
+import type { MediumLayout } from './layout';
+import { readMediumLayout, TskStoppedError } from './tsk-loaddb';
+
+/** What the report needs of the sector cache (src/cache's SectorCache satisfies it). */
+export interface FilesCache {
+  readonly size: number;
+  readonly sectorSize: number;
+  extents(): readonly Extent[];
+  read(offset: number, length: number, priority?: 'foreground' | 'background'): Promise<{ data: Buffer; errorAt?: number }>;
+}
+
+export type LayoutState = 'not read' | 'reading' | 'ready' | 'failed';
+
+/** Bytes read per request by readFilesFirst (ddrescue's default cluster, as the copying pass). */
+const CHUNK = 64 * 1024;
+const CONCURRENCY = 4;
+
+export class LiveFileReport {
+  private layoutRun: Promise<void> | undefined;
+  private state: LayoutState = 'not read';
+  private failure: string | undefined;
+  private report: FileReport | undefined;
+  private seen: readonly Extent[] | undefined;
+  /** Directories TSK could not read when it made the layout: once their bytes are in, it reads the layout again. */
+  private unreadableAtLayout = new Set<string>();
+  private rereading: Promise<void> | undefined;
+  private stopper = new AbortController();
+
+  constructor(
+    private readonly cache: FilesCache,
+    /** The mount's /raw: what TSK reads. */
+    private readonly rawPath: string,
+    private readonly log: (message: string) => void = () => {},
+    private readonly readLayout: (image: string, signal: AbortSignal) => Promise<MediumLayout> = (image, signal) =>
+      readMediumLayout(image, { skipYaffs2Probe: true, signal }),
+  ) {}
+
+  /** Reads the layout once (TSK on /raw); later calls wait for the same run. Never rejects. */
+  ensureLayout(): Promise<void> {
+    this.layoutRun ??= (async () => {
+      this.state = 'reading';
+      const t0 = Date.now();
+      try {
+        await this.loadLayout();
+        const layout = this.report!.layout;
+        this.log(`file layout read by The Sleuth Kit in ${Date.now() - t0} ms: ${layout.filesystems.length} filesystem(s), ${layout.entries.length} entries`);
+      } catch (err) {
+        if (err instanceof TskStoppedError) {
+          // Stopped for an unmount that may yet be refused (busy): the next look starts it again.
+          this.state = 'not read';
+          this.layoutRun = undefined;
+          return;
+        }
+        this.failure = err instanceof Error ? err.message : String(err);
+        this.state = 'failed';
+        this.log(`file layout could not be read: ${this.failure}`);
+      }
+    })();
+    return this.layoutRun;
+  }
+
+  /** Stops a TSK run still reading /raw and waits for it to exit (before an unmount: it would keep the mount busy). */
+  async stopLayoutReader(): Promise<void> {
+    this.stopper.abort();
+    this.stopper = new AbortController();
+    await Promise.all([this.layoutRun, this.rereading]);
+  }
+
+  private async loadLayout(): Promise<void> {
+    const layout = await this.readLayout(this.rawPath, this.stopper.signal);
+    const seen = this.cache.extents();
+    const report = new FileReport(layout, extentsDamage(seen, this.cache.sectorSize, this.cache.size));
+    this.seen = seen;
+    this.report = report;
+    this.unreadableAtLayout = new Set(report.unreadableDirectories());
+    this.state = 'ready';
+  }
+
+  /** The report joined with the current sector map (undefined until the layout is read). */
+  private current(): FileReport | undefined {
+    const r = this.report;
+    if (!r) return undefined;
+    const now = this.cache.extents();
+    if (now !== this.seen) {
+      const ranges = changedRanges(this.seen!, now, this.cache.sectorSize);
+      r.update(ranges, extentsDamage(now, this.cache.sectorSize, this.cache.size));
+      this.seen = now;
+      if (this.unreadableAtLayout.size > 0 && !this.rereading) {
+        const still = new Set(r.unreadableDirectories());
+        if ([...this.unreadableAtLayout].some((d) => !still.has(d))) this.rereadLayout();
+      }
+    }
+    return r;
+  }
+
+  /** A retry rescued a directory TSK could not read: read the layout again (the old one serves meanwhile). */
+  private rereadLayout(): void {
+    this.log('a directory unreadable before has been rescued: reading the file layout again');
+    this.rereading = this.loadLayout()
+      .catch((err: unknown) => {
+        this.unreadableAtLayout.clear(); // no loop of failing re-reads; the last layout stays
+        this.log(`file layout could not be read again: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => (this.rereading = undefined));
+  }
+
+  /** The whole report, reading the layout first if needed. */
+  async json(): Promise<FileReportJson> {
+    await this.ensureLayout();
+    return this.snapshot();
+  }
+
+  /** The report as it stands now, without starting anything. */
+  snapshot(): FileReportJson {
+    const r = this.current();
+    if (r) return r.toJSON();
+    const why = this.state === 'failed' ? `the file layout could not be read: ${this.failure}` : `the file layout is ${this.state}`;
+    return { filesystems: [], problems: [why], summary: emptySummary(), entries: [] };
+  }
+
+  /** For /status: the layout's state and, once known, the counts per verdict. Cheap; starts nothing. */
+  status(): { files: { layout: LayoutState } & Partial<ReportSummary> } {
+    const r = this.current();
+    return { files: { layout: this.state, ...(r ? r.summary() : {}) } };
+  }
+
+  /**
+   * Rescue by file: reads the layout (the filesystem metadata, through /raw), then every sector of the files
+   * matching `globs` not yet read, at background priority, before the caller starts the ordinary passes.
+   * Returns the number of matching files.
+   */
+  async readFilesFirst(globs: readonly string[], signal?: AbortSignal): Promise<number> {
+    await this.ensureLayout();
+    const r = this.report;
+    if (!r || globs.length === 0) return 0;
+    const match = fileMatcher(globs);
+    const runs: [number, number][] = [];
+    let files = 0;
+    for (const e of r.layout.entries) {
+      if (e.kind !== 'file' || !match.matches(e.fs, e.path)) continue;
+      files++;
+      for (let i = 0; i < e.runs.length; i += 2) runs.push([e.runs[i], e.runs[i] + e.runs[i + 1]]);
+    }
+    await this.readRanges(mergeRanges(runs), signal);
+    return files;
+  }
+
+  /** Reads the ranges chunk by chunk in order, a few chunks at once; past a bad sector, goes on after it. */
+  private async readRanges(ranges: [number, number][], signal?: AbortSignal): Promise<void> {
+    const ss = this.cache.sectorSize;
+    const chunks: [number, number][] = [];
+    for (const [s, e] of ranges) {
+      const first = Math.floor(s / ss) * ss;
+      for (let at = first; at < e; at += CHUNK) chunks.push([at, Math.min(e, at + CHUNK)]);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length && !signal?.aborted) {
+        let [at, end] = chunks[next++];
+        while (at < end && !signal?.aborted) {
+          const got = await this.cache.read(at, end - at, 'background');
+          if (got.errorAt === undefined) break;
+          at = Math.floor(got.errorAt / ss) * ss + ss;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  }
+}
+
+function mergeRanges(ranges: [number, number][]): [number, number][] {
+  ranges.sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [s, e] of ranges) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+function emptySummary(): ReportSummary {
+  return { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
+}
+
+const perCache = new WeakMap<FilesCache, LiveFileReport>();
+
+/** The one live report of a mounted cache (its views, /status and acquire share it). */
+export function liveFileReportFor(cache: FilesCache, mountpoint: string, log?: (message: string) => void): LiveFileReport {
+  let r = perCache.get(cache);
+  if (!r) perCache.set(cache, (r = new LiveFileReport(cache, `${mountpoint.replace(/\/+$/, '')}/raw`, log)));
+  return r;
+}

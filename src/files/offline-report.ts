@@ -1,0 +1,22 @@
+// The file report of a finished (or partial) rescue on disk: a ddrescue image and its mapfile.
+import * as fs from 'fs';
+import { parseMapfile } from '../cache/mapfile';
+import { UserError } from '../errors';
+import { MapfileDamage } from './damage-source';
+import { FileReport, FileReportJson } from './file-report';
+import { readMediumLayout } from './tsk-loaddb';
+
+export async function offlineFileReport(image: string, mapfile: string): Promise<FileReportJson> {
+  const imageStat = await fs.promises.stat(image).catch(() => {
+    throw new UserError(`cannot read image: ${image}`);
+  });
+  if (imageStat.isDirectory()) throw new UserError(`image is a directory: ${image}`);
+  const mapText = await fs.promises.readFile(mapfile, 'latin1').catch(() => {
+    throw new UserError(`cannot read mapfile: ${mapfile}`);
+  });
+  const parsed = parseMapfile(mapText);
+  const last = parsed.blocks[parsed.blocks.length - 1];
+  const mapEnd = last ? last.pos + last.size : 0;
+  const layout = await readMediumLayout(image);
+  return new FileReport(layout, new MapfileDamage(parsed.blocks, Math.max(imageStat.size, mapEnd))).toJSON();
+}

@@ -1,0 +1,15 @@
+// Before an acquisition's passes: the filesystem metadata (The Sleuth Kit reading /raw, so the file report is
+// there early in a rescue), then the sectors of the files asked for (`blkfs acquire --files GLOB`).
+import type { LiveFileReport } from '../files/live-report';
+import type { ControlConnection } from './control-server';
+
+/** Returns false when the client cancelled or left meanwhile (then it has had its answer). */
+export async function readFilesFirst(report: LiveFileReport, globs: readonly string[] | undefined, conn: ControlConnection): Promise<boolean> {
+  const stop = new AbortController();
+  conn.onRequest((r) => r.cmd === 'cancel' && stop.abort());
+  void conn.closed.then(() => stop.abort());
+  await report.readFilesFirst(globs ?? [], stop.signal);
+  if (!stop.signal.aborted) return true;
+  conn.send({ type: 'done', result: { cancelled: true } });
+  return false;
+}
