@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { NbdTarget } from '../source-spec';
 import { OperationError } from '../../errors';
+import { withoutFuseFds } from '../../clean-spawn';
 
 export interface NbdkitStartOptions {
   /** Plugin, its parameters and any filter parameters, e.g. ['file', 'file=/dev/sr0', 'ddrescue-mapfile=bad.map']. */
@@ -83,7 +84,9 @@ export class NbdkitProcess {
       ...options.args,
     ];
     const command = options.command ?? 'nbdkit';
-    const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Started after the FUSE mount when the drive gets another disc: never with the server's /dev/fuse fd.
+    const clean = withoutFuseFds(command, argv);
+    const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     if (child.pid === undefined) {
       fs.rmSync(dir, { recursive: true, force: true });

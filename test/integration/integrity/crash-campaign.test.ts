@@ -50,8 +50,10 @@ describe('integrity: crash campaign (kill -9 during acquisition over a slow sour
       process.kill(pid, 'SIGKILL');
       acq.child.kill('SIGKILL');
       await acq.result;
+      for (let i = 0; i < 100 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
       forgetServer(pid);
-      expect((await blkfs(['umount', mnt])).code).to.equal(0);
+      const u = await blkfs(['umount', mnt], { timeoutMs: 30_000 });
+      expect(u.code, `round ${round}: umount of the dead mount: ${u.stderr}`).to.equal(0);
 
       // Reads of this round: none may touch a sector that was '+' before it, except the identity samples.
       const reads = readNbdkitLog(nbd.logFile).reads.slice(logged);
