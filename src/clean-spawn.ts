@@ -25,12 +25,13 @@ export function fuseDeviceFds(): number[] {
 
 /**
  * The command and arguments to spawn so that `cmd` starts without this process's /dev/fuse descriptors: through
- * `sh -c 'exec N<&-; exec "$0" "$@"'` (same pid: sh execs the command) when there are any, else unchanged.
+ * `bash -c 'exec N<&-; exec "$0" "$@"'` (same pid: bash execs the command) when there are any, else unchanged.
  * A command that does not exist then ends with exit code 127 instead of a spawn ENOENT error.
  */
 export function withoutFuseFds(cmd: string, args: readonly string[]): { command: string; args: string[]; wrapped: boolean } {
   const fds = fuseDeviceFds();
   if (fds.length === 0) return { command: cmd, args: [...args], wrapped: false };
   const close = fds.map((fd) => `exec ${fd}<&-;`).join(' ');
-  return { command: '/bin/sh', args: ['-c', `${close} exec "$0" "$@"`, cmd, ...args], wrapped: true };
+  // bash, not sh: dash only takes single-digit descriptors in redirections.
+  return { command: '/bin/bash', args: ['-c', `${close} exec "$0" "$@"`, cmd, ...args], wrapped: true };
 }
