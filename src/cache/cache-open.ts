@@ -35,6 +35,7 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
     if (opts.cacheDir !== undefined) {
       const dir = path.resolve(opts.cacheDir);
       if (hasState(dir)) return await openExisting(dir, opts, device, prober);
+      checkNewCacheDir(dir);
       return await create(dir, undefined, opts, device);
     }
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
@@ -56,6 +57,26 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
 }
 
 /**
+ * A directory given for a new cache (no state in it yet) must be a directory, or not exist yet, and hold none of
+ * the files a cache creates: someone's own `data.img` there would be truncated to the medium's size and overwritten.
+ */
+function checkNewCacheDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new UserError(`cannot use ${dir} as a cache directory: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`cache ${dir} is not a directory`);
+  for (const name of [DATA_FILE, IDENTITY_HINT_FILE]) {
+    if (fs.existsSync(path.join(dir, name))) {
+      throw new UserError(`${dir} is not a blkfs cache, yet it holds a file "${name}" that a new cache would overwrite: give a new or empty directory`);
+    }
+  }
+}
+
+/**
  * Opens an existing cache directory with no medium attached (`blkfs import|export --cache DIR`): only cached sectors
  * can be read, never the device; the identity check reads the cache's own probe sectors (see OfflineSource).
  */
@@ -70,6 +91,22 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
     throw new UserError(`${cacheDir}: cannot read the cache's identity (${(err as Error).message})`);
   }
   return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
+}
+
+/**
+ * The image file (device and inode) a cache was last opened from, from its stable identity; undefined for a device
+ * or NBD medium. Lets `export --cache` refuse to overwrite the medium itself while nothing serves it.
+ */
+export function sourceFileOf(cacheDir: string): { dev: number; ino: number } | undefined {
+  const dir = path.resolve(cacheDir);
+  if (!hasState(dir)) return undefined;
+  const state = StateStore.open(path.join(dir, STATE_FILE), dir);
+  try {
+    const m = /^file:(\d+):(\d+):/.exec(state.identity()?.stableIdentity ?? '');
+    return m ? { dev: Number(m[1]), ino: Number(m[2]) } : undefined;
+  } finally {
+    state.close();
+  }
 }
 
 async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader, alreadyVerified = false): Promise<CachedDevice> {
@@ -132,6 +169,8 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     throw e;
   }
 }
+
+/** The '+' sectors' bytes live in the data file: a deleted or shortened one would read back as holes, i.e. zeros. */
 
 /** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */
 async function create(dir: string | undefined, root: string | undefined, opts: OpenCacheOptions, device: DeviceReader): Promise<CachedDevice> {

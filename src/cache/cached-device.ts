@@ -17,7 +17,7 @@ import { RescueOptions, RescueResult, RescueTarget, runRescuePasses } from './re
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { InflightRanges } from './single-flight';
-import { CacheDamagedError, VerifyReport } from './fixity';
+import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
 
 export { MAX_READAHEAD_BYTES } from './readahead';
@@ -147,7 +147,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
         try {
           await this.store.fixity.checkBeforeServe(s, Math.ceil(upTo / ss)); // once per chunk and session
         } catch (e) {
-          if (!(e instanceof CacheDamagedError) || !this.repair.canRepair?.()) throw e;
+          if (!(e instanceof ChunkDamagedError) || !this.repair.canRepair?.()) throw e;
           this.untryDamaged(e);
           continue; // the loop finds the sectors untried and reads them from the medium
         }
@@ -190,7 +190,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   /** A damaged chunk, medium attached and identified: its sectors are read again (logged as a repair). */
-  private untryDamaged(e: CacheDamagedError): void {
+  private untryDamaged(e: ChunkDamagedError): void {
     const ss = this.sectorSize;
     this.store.untry(Math.floor(e.offset / ss), Math.ceil((e.offset + e.length) / ss));
     this.store.fixity.noteRepair();

@@ -22,19 +22,19 @@ const VERIFY_READ_BYTES = 8 * 1024 * 1024;
 const ADOPT_PIECE_BYTES = 1024 * 1024;
 
 /** Bytes of the cache that do not match their checksum (or are missing from the data file). */
-export class CacheDamagedError extends OperationError {
+export class ChunkDamagedError extends OperationError {
   constructor(
     readonly offset: number,
     readonly length: number,
     detail: string,
   ) {
     super(`cache damaged: bytes ${offset}..${offset + length} (${length} bytes) ${detail}; not served. Run blkfs verify for the full list`);
-    this.name = 'CacheDamagedError';
+    this.name = 'ChunkDamagedError';
   }
 }
 
-function damagedError(d: DamagedRange): CacheDamagedError {
-  return new CacheDamagedError(d.offset, d.length, d.reason === 'missing' ? 'are missing from the data file' : 'do not match their checksum');
+function damagedError(d: DamagedRange): ChunkDamagedError {
+  return new ChunkDamagedError(d.offset, d.length, d.reason === 'missing' ? 'are missing from the data file' : 'do not match their checksum');
 }
 
 export interface DamagedRange {
@@ -115,7 +115,7 @@ export class FixityLedger {
 
   /**
    * Before serving '+' sectors [a, b): checks each chunk loaded at open that overlaps them and was not checked yet.
-   * Rejects with CacheDamagedError when one does not match (its bytes are never served).
+   * Rejects with ChunkDamagedError when one does not match (its bytes are never served).
    */
   async checkBeforeServe(a: number, b: number): Promise<void> {
     if (this.unchecked === 0 && this.damaged.size === 0) return;

@@ -2,19 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { mountAt } from '../fuse/mountinfo';
-import { OperationError, UserError } from '../errors';
-
-/** The mount is there but its server is not (killed, crashed): the kernel answers ENOTCONN for every file. */
-export class ServerGoneError extends OperationError {
-  readonly code = 'ENOTCONN';
-  constructor(readonly mountpoint: string) {
-    super(
-      `the blkfs server of ${mountpoint} is not running (it was killed or crashed); what it had recorded is kept in its cache. ` +
-        `Run 'blkfs umount ${mountpoint}', then mount again to go on`,
-    );
-    this.name = 'ServerGoneError';
-  }
-}
+import { UserError } from '../errors';
 
 export interface ServerRef {
   mountpoint: string;
@@ -31,16 +19,29 @@ export function requireBlkfsMount(mountpoint: string): string {
   return abs;
 }
 
+/** The mount's server died and left the kernel mount orphaned (ENOTCONN); `blkfs umount` detaches it. */
+export class DeadMountError extends UserError {
+  readonly code = 'ENOTCONN';
+  constructor(mountpoint: string) {
+    super(`the blkfs server of ${mountpoint} is gone (a dead mount): run blkfs umount ${mountpoint}`);
+    this.name = 'DeadMountError';
+  }
+}
+
+/** Reads a file of a blkfs mount; a dead mount is a DeadMountError, not a bare ENOTCONN. */
+export async function readMountFile(mountpoint: string, name: string): Promise<string> {
+  try {
+    return await fs.promises.readFile(path.join(mountpoint, name), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') throw new DeadMountError(mountpoint);
+    throw err;
+  }
+}
+
 /** Reads MOUNTPOINT/status (the server answers it like any file). */
 export async function findServer(mountpoint: string): Promise<ServerRef> {
   const abs = requireBlkfsMount(mountpoint);
-  let text: string;
-  try {
-    text = await fs.promises.readFile(path.join(abs, 'status'), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') throw new ServerGoneError(abs);
-    throw err;
-  }
+  const text = await readMountFile(abs, 'status');
   const server = (JSON.parse(text) as { server?: Partial<ServerRef> }).server;
   if (!server || typeof server.pid !== 'number' || typeof server.controlSocket !== 'string') {
     throw new UserError(`${mountpoint}/status does not name a blkfs server`);

@@ -10,6 +10,7 @@ import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
 import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
+import { cacheDirOutside } from './paths';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -79,7 +80,7 @@ export function registerMount(program: Command): void {
       const serverOpts: ServerOpts = {
         source,
         mountpoint,
-        cacheDir: opts.cache !== undefined ? path.resolve(opts.cache) : undefined,
+        cacheDir: opts.cache !== undefined ? cacheDirOutside(opts.cache, mountpoint) : undefined,
         blockSize: opts.blockSize,
         retries: opts.retries,
         readaheadBytes: opts.readahead,

@@ -104,7 +104,8 @@ export class MediumStack {
         pid: process.pid,
         controlSocket: opts.controlSocket,
         cacheDir: cache.cacheDir,
-        source: opts.sourceArg,
+        // Absolute: `blkfs export` (from any directory) checks its output is not this file.
+        source: opts.spec.kind === 'nbd' ? opts.sourceArg : opts.spec.path,
         mountpoint: opts.mountpoint,
         log: log.file ?? null,
         http: opts.http ?? null,

@@ -118,6 +118,14 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
     const reads = readNbdkitLog(nbd.logFile).reads.length;
     await sleep(300);
     expect(readNbdkitLog(nbd.logFile).reads.length).to.equal(reads);
+
+    // An unmount under a running acquire is not a success: exit 2, saying how to resume.
+    const again = start(process.execPath, [MAIN_JS, 'acquire', '-q', mnt]);
+    await waitForProgress(mnt, 0.5);
+    await umount(mnt);
+    const cut = await again.result;
+    expect(cut.code, cut.stderr).to.equal(2);
+    expect(cut.stderr).to.contain(`the acquisition on ${mnt} was stopped before the end (the mount went away)`);
   });
 
   it('kill -9 of the server mid-acquisition, then remount: + sectors hold the medium, none is read again, acquire completes', async () => {
@@ -134,7 +142,13 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
     // nbdkit 1.32 may abort when a client vanishes with reads in flight: serve the medium afresh.
     await nbd.stop();
     nbd = await startNbdkit(dir, imagePath, mapPath, { rdelay: RDELAY, tag: 'crash2' });
-    await umount(mnt); // the dead FUSE mount (ENOTCONN) is detached
+    // The dead FUSE mount (ENOTCONN): status and acquire say how to clear it (exit 1); umount detaches it.
+    for (const cmd of [['status', mnt], ['acquire', mnt]]) {
+      const dead = await blkfs(cmd);
+      expect(dead.code, dead.stderr).to.equal(1);
+      expect(dead.stderr).to.contain(`the blkfs server of ${mnt} is gone (a dead mount): run blkfs umount ${mnt}`);
+    }
+    await umount(mnt);
     await mount(nbd.uri, mnt, ['--cache', cache]);
 
     const state = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8');

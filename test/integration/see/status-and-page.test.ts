@@ -175,9 +175,11 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
       // Another MiB lands in the cache: the page updates by itself (server-sent events), no reload.
       const version = (await page.evaluate('document.body.dataset.version')) as string;
       expect(await readRange(raw, 0x200000, 0x100000)).to.equal(0x100000);
-      await page.waitForFunction(`document.getElementById("pct").textContent !== "${await pct()}"`, { timeout: 15_000 });
-      expect(await pct()).to.match(/^5\d(\.\d+)?%$/);
-      expect(Number(await page.evaluate('document.body.dataset.version'))).to.be.greaterThan(Number(version));
+      // A refresh sets the percentage first and its version last: wait for a finished refresh that shows the new MiB.
+      await page.waitForFunction(
+        `Number(document.body.dataset.version) > ${version} && /^5\\d(\\.\\d+)?%$/.test(document.getElementById("pct").textContent)`,
+        { timeout: 15_000 },
+      );
       await page.waitForFunction(`Number(document.body.dataset.mapVersion) > ${version}`, { timeout: 10_000 });
       await page.screenshot({ path: process.env.BLKFS_SCREENSHOT ?? path.join(dir, 'page-after.png'), fullPage: true });
     } finally {

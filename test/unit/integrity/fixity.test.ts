@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import Database from 'better-sqlite3';
 import { openCache } from '../../../src/cache/cache-open';
-import { CacheDamagedError } from '../../../src/cache/fixity';
+import { ChunkDamagedError } from '../../../src/cache/fixity';
 import { verifyCacheDir } from '../../../src/cache/offline-verify';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
@@ -35,7 +35,7 @@ describe('integrity/fixity ledger', () => {
     const dev = await openCache({ source: src, cacheDir: dir });
     try {
       const err = await dev.read(699_000, 4096).catch((e: unknown) => e);
-      expect(err).to.be.instanceOf(CacheDamagedError);
+      expect(err).to.be.instanceOf(ChunkDamagedError);
       expect((await dev.read(0, 65536)).data.equals(img.subarray(0, 65536))).to.equal(true);
       expect(dev.status().fixity?.damagedChunks).to.equal(1);
       expect(src.stats().reads, 'nothing read from the device but the identity probe').to.equal(dev.status().identityProbe.sectors);
