@@ -101,7 +101,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     const ra = checkReadahead(opts.readaheadBytes);
     if (Math.ceil(ra / this.sectorSize) > 0) {
       const ctx = { map: store.map, inflight: this.inflight, device, store, closing: () => this.closing || this.closed };
-      this.readahead = new Readahead(ctx, ra, this.maxReadSectors * this.sectorSize);
+      this.readahead = new Readahead(ctx, ra);
     }
   }
 
@@ -159,6 +159,10 @@ export class CachedDevice implements SectorCache, RescueTarget {
       if (flight) {
         if (flight.data) {
           at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
+        } else if (flight.written) {
+          const upTo = Math.min(end, flight.end * ss);
+          await this.store.readWrittenInto(target, at - offset, at, upTo - at);
+          at = upTo;
         } else {
           this.readahead?.promote(flight); // a reader waits for it now
           await flight.ready;
@@ -175,6 +179,15 @@ export class CachedDevice implements SectorCache, RescueTarget {
       if (got) at += copyFrom(got, s * ss, at, Math.min(end, e * ss), target, offset);
     }
     return { bytes: at - offset };
+  }
+
+  /**
+   * No new readahead until the returned function is called (e.g. while an acquisition reads the filesystem metadata
+   * first: its reader's order is the point). Prefetches already started finish.
+   */
+  suspendReadahead(): () => void {
+    if (!this.readahead) return () => {};
+    return this.readahead.suspend();
   }
 
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */
@@ -206,7 +219,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
 
   /**
    * Reads sectors [start, end) (all in status `from`, none in flight) from the device in the given mode, then
-   * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed. On
+   * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed, or, for a
+   * copying span of untried sectors read whole, once written (its '+' follows with the next group commit; until
+   * then the sectors stay in flight, as a reader's early answer: flush() waits for it). On
    * SourceLostError the sectors read before the loss are still kept; nothing is marked for the rest.
    * Sectors a reader took in flight since the caller looked (a few microtasks earlier) are left to that reader:
    * the span ends before them, or nothing is read at all (no outcomes).
@@ -216,7 +231,12 @@ export class CachedDevice implements SectorCache, RescueTarget {
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
     const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority);
-    await this.store.settle(flight, outcomes);
+    // The copying pass streams: a span of untried sectors read whole is written and published, and the pass goes
+    // on while its '+' waits for the next group commit (within the memory bound), as a reader's early answer.
+    const only = outcomes.length === 1 ? outcomes[0] : undefined;
+    const streaming = (mode === 'copy' || mode === 'stream') && from === '?' && failure === undefined;
+    const whole = streaming && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
+    await this.store.settle(flight, outcomes, whole && this.store.canAnswerEarly(whole.length) ? whole : undefined);
     if (failure !== undefined) throw failure;
     return outcomes;
   }

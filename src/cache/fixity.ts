@@ -113,6 +113,11 @@ export class FixityLedger {
     this.insertStmt.run(start, count, crcOf(data));
   }
 
+  /** Records a chunk whose CRC was taken before its bytes were dropped from memory (same transaction rule). */
+  recordCrc(start: number, count: number, crc: number): void {
+    this.insertStmt.run(start, count, crc >>> 0);
+  }
+
   /**
    * Before serving '+' sectors [a, b): checks each chunk loaded at open that overlaps them and was not checked yet.
    * Rejects with ChunkDamagedError when one does not match (its bytes are never served).

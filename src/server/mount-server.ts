@@ -268,9 +268,16 @@ export class MountServer {
         this.shutdownWaiters.push(conn); // answered by doShutdown, just before the process exits
         await this.shutdown('blkfs umount');
         return;
-      case 'acquire':
-        if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+      case 'acquire': {
+        // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
+        const resume = this.cache.suspendReadahead();
+        try {
+          if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+        } finally {
+          resume();
+        }
         return this.acquire(conn);
+      }
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
         const result = await exportImage(this.cache, req.image, req.mapfile);

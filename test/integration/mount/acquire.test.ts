@@ -30,7 +30,7 @@ const BAD: BadRange[] = [
   { offset: 0x3a00000, length: 0x10000 },
 ];
 const BAD_BYTES = BAD.reduce((n, b) => n + b.length, 0);
-// Slow enough to look at the acquisition several times while it runs (~1000 reads of 64 KiB, 4 at once).
+// A delay per device request (the kill -9 test); the others limit bandwidth, since the copying pass reads 4 MiB at a time.
 const RDELAY = '12ms';
 
 function sameBytes(a: Buffer, b: Buffer, ranges: Range[]): boolean {
@@ -70,7 +70,8 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
   after(() => cleanup(dir));
 
   it('ddrescuelog -t and ddrescue -m accept /mapfile during the acquisition; the + domain copied from /raw equals the medium', async () => {
-    const nbd = await startNbdkit(dir, imagePath, mapPath, { rdelay: RDELAY, tag: 'live' });
+    // limited bandwidth (80 Mbit/s) rather than a delay per request: the copying pass streams in large reads
+    const nbd = await startNbdkit(dir, imagePath, mapPath, { rate: '80M', tag: 'live' });
     const mnt = path.join(dir, 'mnt-live');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-live')]);
     const acquiring = blkfs(['acquire', '-q', mnt]);
@@ -102,7 +103,7 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
   });
 
   it('Ctrl-C in blkfs acquire stops the acquisition cleanly: exit 130, the server keeps serving, the device goes quiet', async () => {
-    const nbd = await startNbdkit(dir, imagePath, mapPath, { rdelay: RDELAY, tag: 'sigint' });
+    const nbd = await startNbdkit(dir, imagePath, mapPath, { rate: '80M', tag: 'sigint' }); // mid-copy at 20%, with large reads
     const mnt = path.join(dir, 'mnt-sigint');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-sigint')]);
     const acq = start(process.execPath, [MAIN_JS, 'acquire', mnt]);

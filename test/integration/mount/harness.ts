@@ -80,14 +80,20 @@ export async function startNbdkit(
   dir: string,
   image: string,
   mapfile: string,
-  opts: { rdelay?: string; tag?: string } = {},
+  opts: { rdelay?: string; rate?: string; tag?: string } = {},
 ): Promise<NbdkitServer> {
   const tag = opts.tag ?? 'nbd';
   const sock = path.join(dir, `${tag}.sock`);
   const pidfile = path.join(dir, `${tag}.pid`);
   const logFile = path.join(dir, `${tag}.log`);
-  const filters = ['--filter=log', ...(opts.rdelay ? ['--filter=delay'] : []), '--filter=ddrescue'];
-  const params = [`ddrescue-mapfile=${mapfile}`, `logfile=${logFile}`, ...(opts.rdelay ? [`rdelay=${opts.rdelay}`] : [])];
+  // rdelay: a delay per request; rate: a bandwidth limit (a slow medium whatever the request sizes)
+  const filters = ['--filter=log', ...(opts.rdelay ? ['--filter=delay'] : []), ...(opts.rate ? ['--filter=rate'] : []), '--filter=ddrescue'];
+  const params = [
+    `ddrescue-mapfile=${mapfile}`,
+    `logfile=${logFile}`,
+    ...(opts.rdelay ? [`rdelay=${opts.rdelay}`] : []),
+    ...(opts.rate ? [`rate=${opts.rate}`] : []),
+  ];
   fs.rmSync(sock, { force: true });
   fs.rmSync(pidfile, { force: true });
   const child = spawn('nbdkit', ['-f', '-r', '-U', sock, '-P', pidfile, ...filters, 'file', image, ...params], {
