@@ -139,8 +139,11 @@ describe('integrity: fixity of the cache (CRC-32 per stored chunk, blkfs verify)
     expect(m.stderr).to.contain('--forget-damaged');
     const v = await verifyJson(['--cache', cache]);
     expect(v.code).to.equal(2);
-    expect(v.report.damaged.reduce((n, x) => n + x.length, 0)).to.equal(MiB);
-    expect(v.report.damaged[0].offset).to.equal(MiB);
+    // Whole chunks are named: the one the cut went through starts at or before it.
+    const lost = v.report.damaged.reduce((n, x) => n + x.length, 0);
+    expect(lost).to.be.within(MiB, MiB + 1024 * 1024);
+    expect(v.report.damaged[0].offset).to.be.at.most(MiB);
+    expect(v.report.damaged[v.report.damaged.length - 1].offset + v.report.damaged[v.report.damaged.length - 1].length).to.equal(SIZE);
     expect((await blkfs(['verify', '--cache', cache, '--forget-damaged', '-q'])).code).to.equal(0);
     await mount(img, mnt, ['--cache', cache]);
     expect((await readRange(path.join(mnt, 'raw'), 0, SIZE)).equals(A)).to.equal(true);
