@@ -9,12 +9,15 @@ import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCache
 import { CachedDevice, CachedDeviceOptions, checkReadahead } from './cached-device';
 import { DataFile } from './data-file';
 import { DeviceReader } from './device-reader';
-import { CacheDamagedError, CacheMismatchError } from './errors';
+import { CacheMismatchError } from './errors';
 import { RunLengthMap, SectorMap } from './extent-map';
 import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
 import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
 import { SectorStore } from './sector-store';
 import { StateStore } from './state-store';
+import { checkDataFileIntact } from './data-file-check';
+import { readSamples, spreadSampleSectors } from './medium-identity';
+import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
 
 export interface OpenCacheOptions extends CachedDeviceOptions {
   source: BlockSource;
@@ -38,6 +41,11 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
     for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
       if (cand.hint.probeSectors.length === 0) continue;
+      if (!fs.existsSync(path.join(cand.dir, DATA_FILE))) {
+        // Its rescued bytes are gone: it cannot be recognised (nor served). Say so; `blkfs verify --cache` tells more.
+        process.emitWarning(`cache ${cand.dir} has no ${DATA_FILE}: skipped (blkfs verify --cache ${cand.dir} says what is lost)`);
+        continue;
+      }
       const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
       if (verdict.result === 'match') return await openExisting(cand.dir, opts, device, prober, true);
     }
@@ -103,6 +111,7 @@ export function sourceFileOf(cacheDir: string): { dev: number; ino: number } | u
 
 async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader, alreadyVerified = false): Promise<CachedDevice> {
   const src = opts.source;
+  tightenCacheDir(dir);
   const state = StateStore.open(path.join(dir, STATE_FILE), dir);
   let data: DataFile | undefined;
   try {
@@ -121,7 +130,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     const sectorCount = Math.ceil(src.size / src.sectorSize);
     const map = state.loadSectorMap(sectorCount);
     const tries = state.loadRetryCounts(sectorCount);
-    checkDataFile(dir, map, src.sectorSize, src.size);
+    checkDataFileIntact(dir, path.join(dir, DATA_FILE), map, src.sectorSize, src.size);
     data = await DataFile.open(path.join(dir, DATA_FILE), src.size);
     const dataFile = data;
     let probe: IdentityProbe;
@@ -162,43 +171,51 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
 }
 
 /** The '+' sectors' bytes live in the data file: a deleted or shortened one would read back as holes, i.e. zeros. */
-function checkDataFile(dir: string, map: SectorMap, sectorSize: number, size: number): void {
-  let end = 0;
-  for (const r of map.extents()) if (r.status === '+') end = Math.min(size, (r.start + r.count) * sectorSize);
-  if (end === 0) return;
-  let have: number;
-  try {
-    have = fs.statSync(path.join(dir, DATA_FILE)).size;
-  } catch {
-    throw new CacheDamagedError(dir, `its data file ${DATA_FILE} is missing`);
-  }
-  if (have < end) throw new CacheDamagedError(dir, `its data file ${DATA_FILE} has ${have} bytes, but rescued sectors reach byte ${end}`);
-}
 
 /** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */
 async function create(dir: string | undefined, root: string | undefined, opts: OpenCacheOptions, device: DeviceReader): Promise<CachedDevice> {
   const src = opts.source;
   const ss = src.sectorSize;
+  ensurePrivateDir(dir ?? (root as string)); // a location that cannot hold a cache fails before any device read
   const window = await readWindow(device);
   const fingerprint = fingerprintOf(src.size, ss, window);
   const probeSectors = chooseProbeSectors(window, ss);
+  // Samples spread over the whole medium: two discs from one template differ somewhere past the first 64 KiB.
+  const samples = opts.spreadSamples ? await readSamples(device, spreadSampleSectors(src.size, ss)) : new Map<number, Buffer | null>();
   const cacheDir = dir ?? freshDir(root as string, cacheDirName(fingerprint, src.size));
-  fs.mkdirSync(cacheDir, { recursive: true });
+  ensurePrivateDir(cacheDir);
+  createPrivateFile(path.join(cacheDir, STATE_FILE)); // SQLite gives its -wal and -shm files the same mode
+  createPrivateFile(path.join(cacheDir, DATA_FILE));
   const state = StateStore.open(path.join(cacheDir, STATE_FILE), cacheDir);
   let data: DataFile | undefined;
   try {
     data = await DataFile.open(path.join(cacheDir, DATA_FILE), src.size);
     const sectorCount = Math.ceil(src.size / ss);
     const map = new SectorMap(sectorCount);
+    const stored: [number, Buffer][] = [];
     for (let i = 0; i < window.length; i++) {
       const buf = window[i];
-      if (buf) await data.write(i * ss, buf);
+      if (buf) {
+        await data.write(i * ss, buf);
+        stored.push([i, buf]);
+      }
       map.set(i, 1, buf ? '+' : '-');
+    }
+    for (const [s, buf] of samples) {
+      if (buf) {
+        await data.write(s * ss, buf);
+        stored.push([s, buf]);
+        probeSectors.push(s);
+      }
+      map.set(s, 1, buf ? '+' : '-');
     }
     await data.sync();
     state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
     writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     const store = new SectorStore(state, data, map, new RunLengthMap<number>(sectorCount, 0), src.size, ss, opts.memoryBytes);
+    state.transaction(() => {
+      for (const [s, buf] of stored) store.fixity.record(s, 1, buf);
+    });
     return new CachedDevice(cacheDir, device, store, { method: 'created', sectors: 0, bytes: 0 }, opts);
   } catch (e) {
     await data?.close();

@@ -17,6 +17,7 @@ import { RescueOptions, RescueResult, RescueTarget, runRescuePasses } from './re
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { InflightRanges } from './single-flight';
+import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
 
 export { MAX_READAHEAD_BYTES } from './readahead';
@@ -43,6 +44,19 @@ export interface CachedDeviceOptions {
    * up to this many untried bytes past its request prefetched at background priority (see readahead.ts).
    */
   readaheadBytes?: number;
+  /**
+   * On creation also read SAMPLE_COUNT single sectors spread over the whole medium (stored like any read) and use
+   * them to identify it later, so two discs with equal first 64 KiB are told apart (medium-identity.ts). The mount
+   * server turns it on; off by default so library users and tests read only what they ask for.
+   */
+  spreadSamples?: boolean;
+  /**
+   * When it answers true (the medium is attached and identified), a stored chunk that fails its checksum is read
+   * again from the medium (its sectors become untried, then are fetched like any missing sector) instead of
+   * answering EIO. `onRepair` hears about each one (the mount logs it). Default: never (EIO).
+   */
+  canRepair?: () => boolean;
+  onRepair?: (message: string) => void;
 }
 
 const DEFAULT_MAX_READ = 1024 * 1024;
@@ -68,6 +82,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   private closed = false;
   /** close() has begun: no new prefetch starts, queued ones are dropped. */
   private closing = false;
+  private readonly repair: Pick<CachedDeviceOptions, 'canRepair' | 'onRepair'>;
 
   /** Built by cache-open.ts (openCache, openOffline) once the state is loaded and the medium's identity checked. */
   constructor(
@@ -82,6 +97,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     this.sectorCount = store.map.sectorCount;
     this.retries = Math.max(0, Math.floor(opts.retries ?? 0));
     this.maxReadSectors = Math.max(1, Math.floor((opts.maxReadBytes ?? DEFAULT_MAX_READ) / this.sectorSize));
+    this.repair = { canRepair: opts.canRepair, onRepair: opts.onRepair };
     const ra = checkReadahead(opts.readaheadBytes);
     if (Math.ceil(ra / this.sectorSize) > 0) {
       const ctx = { map: store.map, inflight: this.inflight, device, store, closing: () => this.closing || this.closed };
@@ -128,6 +144,13 @@ export class CachedDevice implements SectorCache, RescueTarget {
       const runEnd = run.start + run.count;
       if (run.status === '+') {
         const upTo = Math.min(end, runEnd * ss);
+        try {
+          await this.store.fixity.checkBeforeServe(s, Math.ceil(upTo / ss)); // once per chunk and session
+        } catch (e) {
+          if (!(e instanceof ChunkDamagedError) || !this.repair.canRepair?.()) throw e;
+          this.untryDamaged(e);
+          continue; // the loop finds the sectors untried and reads them from the medium
+        }
         await this.store.readCachedInto(target, at - offset, at, upTo - at);
         at = upTo;
         continue;
@@ -173,9 +196,18 @@ export class CachedDevice implements SectorCache, RescueTarget {
     const s0 = Math.floor(offset / ss);
     const s1 = Math.ceil((offset + length) / ss);
     for (const r of this.store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
+    await this.store.fixity.checkBeforeServe(s0, s1);
     const buf = Buffer.allocUnsafe(length);
     await this.store.readCachedInto(buf, 0, offset, length);
     return buf;
+  }
+
+  /** A damaged chunk, medium attached and identified: its sectors are read again (logged as a repair). */
+  private untryDamaged(e: ChunkDamagedError): void {
+    const ss = this.sectorSize;
+    this.store.untry(Math.floor(e.offset / ss), Math.ceil((e.offset + e.length) / ss));
+    this.store.fixity.noteRepair();
+    this.repair.onRepair?.(`repair: ${e.message.replace(/; not served.*$/, '')}: reading those bytes from the medium again`);
   }
 
   private checkRange(offset: number, length: number): void {
@@ -303,7 +335,17 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   status(): CacheStatus {
-    return cacheStatus(this.statusInputs());
+    return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status() };
+  }
+
+  /** Sectors compared with the medium to identify it again (the first 64 KiB's probes and the spread samples). */
+  identitySamples(): number[] {
+    return this.store.identitySamples();
+  }
+
+  /** Checks every stored byte against its checksum (blkfs verify on a mounted cache). */
+  verifyFixity(onProgress?: (done: number, total: number) => void): Promise<VerifyReport> {
+    return this.store.fixity.verifyAll(this.store.map.extents(), onProgress);
   }
 
   /** The state as a GNU ddrescue mapfile, from one snapshot. */

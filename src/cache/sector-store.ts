@@ -10,6 +10,7 @@ import type { MapfilePhase } from './mapfile';
 import type { FlightHandle } from './single-flight';
 import type { Outcome } from './span-fetch';
 import type { StateStore } from './state-store';
+import { FixityLedger, crcOf } from './fixity';
 
 /** The status line of an acquisition (phase, pass, position), kept with the state so it survives a restart. */
 export interface Progress {
@@ -49,6 +50,8 @@ export class SectorStore {
   private deferredCommitError: unknown;
   private progress: Progress | undefined;
   private progressDirty = false;
+  /** CRC-32 per stored chunk, recorded in the transaction that marks it '+' (fixity.ts). */
+  readonly fixity: FixityLedger;
   /** Flights whose published bytes are held in memory until their commit, oldest first. */
   private held: { handle: FlightHandle; bytes: number; written: boolean }[] = [];
   private heldBytes = 0;
@@ -69,6 +72,7 @@ export class SectorStore {
     if (memoryBytes >= this.blockSectors * sectorSize) {
       this.memory = new LRUCache<number, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => b.length });
     }
+    this.fixity = FixityLedger.open(state.database(), { sectorSize, size, readData: (o, l) => data.read(o, l) });
     const saved = state.getSetting(PROGRESS_KEY);
     if (saved) this.progress = JSON.parse(saved) as Progress;
   }
@@ -148,7 +152,8 @@ export class SectorStore {
     this.dropHeld();
     this.uncommittedBytes += whole.length;
     // The commit needs no bytes: they are in the data file, and dropped from memory when it is short.
-    this.commitOutcomes(outcomes.map((o) => ({ ...o, data: undefined })), whole.length).then(
+    // Their checksum is taken now, from the bytes the reader got, and committed with their '+'.
+    this.commitOutcomes(outcomes.map((o) => ({ ...o, data: undefined, crc: o.data ? crcOf(o.data) : undefined })), whole.length).then(
       () => {
         this.uncommittedBytes -= whole.length;
         unhold();
@@ -226,6 +231,8 @@ export class SectorStore {
     const dirty: [number, number][] = [];
     const dirtyTries: [number, number][] = [];
     const cached: [number, number][] = [];
+    const chunks: [number, number, Buffer][] = [];
+    const crcs: [number, number, number][] = [];
     for (const o of outcomes) {
       for (const r of this.map.runs(o.start, o.count)) {
         if (o.status === '+' ? r.status === '+' : r.status !== (o.from ?? r.status) || r.status === '+') continue;
@@ -233,6 +240,12 @@ export class SectorStore {
         this.map.set(r.start, r.count, o.status);
         dirty.push([r.start, r.start + r.count]);
         if (o.status === '+') cached.push([r.start, r.start + r.count]);
+        if (o.status === '+' && o.data) {
+          const at = (r.start - o.start) * this.sectorSize;
+          chunks.push([r.start, r.count, o.data.subarray(at, Math.min(o.data.length, at + r.count * this.sectorSize))]);
+        } else if (o.status === '+' && o.crc !== undefined && r.start === o.start && r.count === o.count) {
+          crcs.push([r.start, r.count, o.crc]);
+        }
       }
       if (o.retried && o.status === '-') {
         for (const r of this.tries.runs(o.start, o.count)) {
@@ -245,6 +258,8 @@ export class SectorStore {
     try {
       this.state.transaction(() => {
         this.state.persistRuns(this.map, dirty, this.tries, dirtyTries);
+        for (const [start, count, bytes] of chunks) this.fixity.record(start, count, bytes);
+        for (const [start, count, crc] of crcs) this.fixity.recordCrc(start, count, crc);
         if (this.progressDirty && this.progress) this.state.setSetting(PROGRESS_KEY, JSON.stringify(this.progress));
       });
       this.progressDirty = false;
@@ -254,6 +269,28 @@ export class SectorStore {
       throw e;
     }
     for (const [a, b] of cached) this.notifyCached(a, b);
+  }
+
+  /**
+   * Sectors [a, b) whose stored copy is lost (a damaged chunk) become untried, in one transaction with the loss of
+   * their checksums, and leave the memory cache: the next reader reads them from the medium again.
+   */
+  untry(a: number, b: number): void {
+    const undo = [...this.map.runs(a, b - a)];
+    this.map.set(a, b - a, '?');
+    try {
+      this.state.transaction(() => {
+        this.state.persistRuns(this.map, [[a, b]], this.tries, []);
+        this.fixity.forget(a, b);
+      });
+    } catch (err) {
+      for (const r of undo) this.map.set(r.start, r.count, r.status);
+      throw err;
+    }
+    if (this.memory) {
+      const bs = this.blockSectors * this.sectorSize;
+      for (let blk = Math.floor((a * this.sectorSize) / bs); blk * bs < b * this.sectorSize; blk++) this.memory.delete(blk);
+    }
   }
 
   private notifyCached(a: number, b: number): void {
@@ -320,6 +357,10 @@ export class SectorStore {
 
   database(): Database.Database {
     return this.state.database();
+  }
+
+  identitySamples(): number[] {
+    return this.state.identity()?.probeSectors ?? [];
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,8 @@ export interface Outcome {
   from?: SectorStatus;
   /** A failed re-read of a '-' sector: counts against its retries. */
   retried?: boolean;
+  /** CRC-32 of the '+' bytes when `data` was dropped before the commit (fixity.ts records it with the '+'). */
+  crc?: number;
 }
 
 /** How a span is read. narrow: whole, then sector-wise to the first bad sector (foreground). copy: whole, a

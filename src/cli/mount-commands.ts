@@ -6,6 +6,7 @@ import { registerFiles } from './files';
 import { registerImport } from './import';
 import { registerMount } from './mount';
 import { registerUmount } from './umount';
+import { registerVerify } from './verify';
 import { addArchiveOptions } from './archive-options';
 
 export function registerMountCommands(program: Command): void {
@@ -15,5 +16,6 @@ export function registerMountCommands(program: Command): void {
   registerAcquire(program);
   registerImport(program);
   registerExport(program);
+  registerVerify(program);
   registerFiles(program);
 }

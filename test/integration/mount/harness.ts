@@ -157,10 +157,10 @@ export function blkfs(args: string[], opts: { timeoutMs?: number; env?: NodeJS.P
 }
 
 /** `blkfs mount` in the background (as users run it); returns the server pid. */
-export async function mount(source: string, mountpoint: string, extra: string[] = []): Promise<number> {
+export async function mount(source: string, mountpoint: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<number> {
   fs.mkdirSync(mountpoint, { recursive: true });
   mounts.push(mountpoint);
-  const r = await blkfs(['mount', source, mountpoint, ...extra]);
+  const r = await blkfs(['mount', source, mountpoint, ...extra], { env });
   if (r.code !== 0) throw new Error(`blkfs mount failed (${r.code}): ${r.stderr}`);
   const pid = Number(/server pid (\d+)/.exec(r.stderr)?.[1]);
   servers.add(pid);
