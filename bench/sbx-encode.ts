@@ -2,7 +2,8 @@
  * Bench (prints figures, not a test): encodes INPUT with version 1 and with blkar's defaults
  * (17/10/2/12, SHA-256), each with the render worker (the default on 2+ CPUs) and on one thread, plus
  * Node's own SHA-256 of the file as an in-process reference; one line per run: "<label> <seconds> <MB/s>".
- * With REPEAT=n each figure is the best of n runs (other work on the machine only ever slows a run down).
+ * With REPEAT=n each figure is the best of n runs (other work on the machine only ever slows a run down);
+ * ONLY=label,label runs just those (bench/speed.sh).
  * Usage: node dist/bench/sbx-encode.js INPUT OUTDIR
  */
 import { createHash } from 'crypto';
@@ -29,7 +30,9 @@ async function main(): Promise<void> {
     ['blkfs-encode-v1-1-thread', () => encodeFile(input, out, { version: 1, renderWorker: false })],
     ['blkfs-encode-17/10/2/12-1-thread', () => encodeFile(input, out, { renderWorker: false } satisfies EncodeOptions)],
   ];
+  const only = process.env.ONLY?.split(',');
   for (const [label, run] of runs) {
+    if (only && !only.includes(label)) continue;
     let best = Infinity;
     for (let i = 0; i < repeat; i++) {
       const t0 = process.hrtime.bigint();

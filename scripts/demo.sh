@@ -46,7 +46,8 @@ cat > "$T/bad.map" <<'MAP'
 0x01A00000  0x00000200  -
 0x01A00200  0x005FFE00  +
 MAP
-sed -n '/^0x0/p' "$T/bad.map" | sed 's/^/  /'
+step "The medium's three unreadable ranges ('-'), as a ddrescue mapfile: nbdkit fails reads exactly there"
+grep -E '^0x[0-9A-F]+ +0x[0-9A-F]+ +[-+]' "$T/bad.map" | sed 's/^/  /'
 
 step "nbdkit: ddrescue filter (the bad ranges) behind the delay filter (10 ms per read: a slow disc)"
 nbdkit -f -r -U "$T/nbd.sock" -P "$T/nbdkit.pid" --filter=delay --filter=ddrescue \
@@ -92,6 +93,10 @@ dd if="$T/mnt/raw" of=/dev/null bs=1M iflag=direct conv=noerror status=none 2>/d
 echo "  after:  $(reads)"
 
 scripts/demo-sbx.sh show "$T" "$T/mnt" # /sbx/image.sbx, blkfs sbx decode, /rescued/
+
+step "blkfs status $T/mnt (the rescue at a glance; /map.png and /map.svg draw the same map)"
+"${BLKFS[@]}" status "$T/mnt"
+file "$T/mnt/map.png" | sed "s|^$T/mnt/||; s/^/  /"
 
 step "blkfs umount $T/mnt"
 "${BLKFS[@]}" umount "$T/mnt"

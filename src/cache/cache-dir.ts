@@ -38,7 +38,8 @@ export function hasState(dir: string): boolean {
 
 export function writeIdentityHint(dir: string, hint: IdentityHint): void {
   const tmp = path.join(dir, IDENTITY_HINT_FILE + '.tmp');
-  fs.writeFileSync(tmp, JSON.stringify(hint) + '\n');
+  fs.writeFileSync(tmp, JSON.stringify(hint) + '\n', { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
   fs.renameSync(tmp, path.join(dir, IDENTITY_HINT_FILE));
 }
 

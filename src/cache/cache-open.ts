@@ -15,6 +15,9 @@ import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from '.
 import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
 import { SectorStore } from './sector-store';
 import { StateStore } from './state-store';
+import { checkDataFileIntact } from './data-file-check';
+import { readSamples, spreadSampleSectors } from './medium-identity';
+import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
 
 export interface OpenCacheOptions extends CachedDeviceOptions {
   source: BlockSource;
@@ -32,11 +35,17 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
     if (opts.cacheDir !== undefined) {
       const dir = path.resolve(opts.cacheDir);
       if (hasState(dir)) return await openExisting(dir, opts, device, prober);
+      checkNewCacheDir(dir);
       return await create(dir, undefined, opts, device);
     }
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
     for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
       if (cand.hint.probeSectors.length === 0) continue;
+      if (!fs.existsSync(path.join(cand.dir, DATA_FILE))) {
+        // Its rescued bytes are gone: it cannot be recognised (nor served). Say so; `blkfs verify --cache` tells more.
+        process.emitWarning(`cache ${cand.dir} has no ${DATA_FILE}: skipped (blkfs verify --cache ${cand.dir} says what is lost)`);
+        continue;
+      }
       const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
       if (verdict.result === 'match') return await openExisting(cand.dir, opts, device, prober, true);
     }
@@ -44,6 +53,26 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
   } catch (e) {
     device.detach();
     throw e;
+  }
+}
+
+/**
+ * A directory given for a new cache (no state in it yet) must be a directory, or not exist yet, and hold none of
+ * the files a cache creates: someone's own `data.img` there would be truncated to the medium's size and overwritten.
+ */
+function checkNewCacheDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new UserError(`cannot use ${dir} as a cache directory: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`cache ${dir} is not a directory`);
+  for (const name of [DATA_FILE, IDENTITY_HINT_FILE]) {
+    if (fs.existsSync(path.join(dir, name))) {
+      throw new UserError(`${dir} is not a blkfs cache, yet it holds a file "${name}" that a new cache would overwrite: give a new or empty directory`);
+    }
   }
 }
 
@@ -64,8 +93,25 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
   return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
 }
 
+/**
+ * The image file (device and inode) a cache was last opened from, from its stable identity; undefined for a device
+ * or NBD medium. Lets `export --cache` refuse to overwrite the medium itself while nothing serves it.
+ */
+export function sourceFileOf(cacheDir: string): { dev: number; ino: number } | undefined {
+  const dir = path.resolve(cacheDir);
+  if (!hasState(dir)) return undefined;
+  const state = StateStore.open(path.join(dir, STATE_FILE), dir);
+  try {
+    const m = /^file:(\d+):(\d+):/.exec(state.identity()?.stableIdentity ?? '');
+    return m ? { dev: Number(m[1]), ino: Number(m[2]) } : undefined;
+  } finally {
+    state.close();
+  }
+}
+
 async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader, alreadyVerified = false): Promise<CachedDevice> {
   const src = opts.source;
+  tightenCacheDir(dir);
   const state = StateStore.open(path.join(dir, STATE_FILE), dir);
   let data: DataFile | undefined;
   try {
@@ -84,6 +130,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     const sectorCount = Math.ceil(src.size / src.sectorSize);
     const map = state.loadSectorMap(sectorCount);
     const tries = state.loadRetryCounts(sectorCount);
+    checkDataFileIntact(dir, path.join(dir, DATA_FILE), map, src.sectorSize, src.size);
     data = await DataFile.open(path.join(dir, DATA_FILE), src.size);
     const dataFile = data;
     let probe: IdentityProbe;
@@ -123,30 +170,52 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
   }
 }
 
+/** The '+' sectors' bytes live in the data file: a deleted or shortened one would read back as holes, i.e. zeros. */
+
 /** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */
 async function create(dir: string | undefined, root: string | undefined, opts: OpenCacheOptions, device: DeviceReader): Promise<CachedDevice> {
   const src = opts.source;
   const ss = src.sectorSize;
+  ensurePrivateDir(dir ?? (root as string)); // a location that cannot hold a cache fails before any device read
   const window = await readWindow(device);
   const fingerprint = fingerprintOf(src.size, ss, window);
   const probeSectors = chooseProbeSectors(window, ss);
+  // Samples spread over the whole medium: two discs from one template differ somewhere past the first 64 KiB.
+  const samples = opts.spreadSamples ? await readSamples(device, spreadSampleSectors(src.size, ss)) : new Map<number, Buffer | null>();
   const cacheDir = dir ?? freshDir(root as string, cacheDirName(fingerprint, src.size));
-  fs.mkdirSync(cacheDir, { recursive: true });
+  ensurePrivateDir(cacheDir);
+  createPrivateFile(path.join(cacheDir, STATE_FILE)); // SQLite gives its -wal and -shm files the same mode
+  createPrivateFile(path.join(cacheDir, DATA_FILE));
   const state = StateStore.open(path.join(cacheDir, STATE_FILE), cacheDir);
   let data: DataFile | undefined;
   try {
     data = await DataFile.open(path.join(cacheDir, DATA_FILE), src.size);
     const sectorCount = Math.ceil(src.size / ss);
     const map = new SectorMap(sectorCount);
+    const stored: [number, Buffer][] = [];
     for (let i = 0; i < window.length; i++) {
       const buf = window[i];
-      if (buf) await data.write(i * ss, buf);
+      if (buf) {
+        await data.write(i * ss, buf);
+        stored.push([i, buf]);
+      }
       map.set(i, 1, buf ? '+' : '-');
+    }
+    for (const [s, buf] of samples) {
+      if (buf) {
+        await data.write(s * ss, buf);
+        stored.push([s, buf]);
+        probeSectors.push(s);
+      }
+      map.set(s, 1, buf ? '+' : '-');
     }
     await data.sync();
     state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
     writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     const store = new SectorStore(state, data, map, new RunLengthMap<number>(sectorCount, 0), src.size, ss, opts.memoryBytes);
+    state.transaction(() => {
+      for (const [s, buf] of stored) store.fixity.record(s, 1, buf);
+    });
     return new CachedDevice(cacheDir, device, store, { method: 'created', sectors: 0, bytes: 0 }, opts);
   } catch (e) {
     await data?.close();

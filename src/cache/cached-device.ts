@@ -17,6 +17,7 @@ import { RescueOptions, RescueResult, RescueTarget, runRescuePasses } from './re
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { InflightRanges } from './single-flight';
+import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
 
 export { MAX_READAHEAD_BYTES } from './readahead';
@@ -43,6 +44,19 @@ export interface CachedDeviceOptions {
    * up to this many untried bytes past its request prefetched at background priority (see readahead.ts).
    */
   readaheadBytes?: number;
+  /**
+   * On creation also read SAMPLE_COUNT single sectors spread over the whole medium (stored like any read) and use
+   * them to identify it later, so two discs with equal first 64 KiB are told apart (medium-identity.ts). The mount
+   * server turns it on; off by default so library users and tests read only what they ask for.
+   */
+  spreadSamples?: boolean;
+  /**
+   * When it answers true (the medium is attached and identified), a stored chunk that fails its checksum is read
+   * again from the medium (its sectors become untried, then are fetched like any missing sector) instead of
+   * answering EIO. `onRepair` hears about each one (the mount logs it). Default: never (EIO).
+   */
+  canRepair?: () => boolean;
+  onRepair?: (message: string) => void;
 }
 
 const DEFAULT_MAX_READ = 1024 * 1024;
@@ -68,6 +82,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   private closed = false;
   /** close() has begun: no new prefetch starts, queued ones are dropped. */
   private closing = false;
+  private readonly repair: Pick<CachedDeviceOptions, 'canRepair' | 'onRepair'>;
 
   /** Built by cache-open.ts (openCache, openOffline) once the state is loaded and the medium's identity checked. */
   constructor(
@@ -82,10 +97,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
     this.sectorCount = store.map.sectorCount;
     this.retries = Math.max(0, Math.floor(opts.retries ?? 0));
     this.maxReadSectors = Math.max(1, Math.floor((opts.maxReadBytes ?? DEFAULT_MAX_READ) / this.sectorSize));
+    this.repair = { canRepair: opts.canRepair, onRepair: opts.onRepair };
     const ra = checkReadahead(opts.readaheadBytes);
     if (Math.ceil(ra / this.sectorSize) > 0) {
       const ctx = { map: store.map, inflight: this.inflight, device, store, closing: () => this.closing || this.closed };
-      this.readahead = new Readahead(ctx, ra, this.maxReadSectors * this.sectorSize);
+      this.readahead = new Readahead(ctx, ra);
     }
   }
 
@@ -128,6 +144,13 @@ export class CachedDevice implements SectorCache, RescueTarget {
       const runEnd = run.start + run.count;
       if (run.status === '+') {
         const upTo = Math.min(end, runEnd * ss);
+        try {
+          await this.store.fixity.checkBeforeServe(s, Math.ceil(upTo / ss)); // once per chunk and session
+        } catch (e) {
+          if (!(e instanceof ChunkDamagedError) || !this.repair.canRepair?.()) throw e;
+          this.untryDamaged(e);
+          continue; // the loop finds the sectors untried and reads them from the medium
+        }
         await this.store.readCachedInto(target, at - offset, at, upTo - at);
         at = upTo;
         continue;
@@ -136,6 +159,10 @@ export class CachedDevice implements SectorCache, RescueTarget {
       if (flight) {
         if (flight.data) {
           at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
+        } else if (flight.written) {
+          const upTo = Math.min(end, flight.end * ss);
+          await this.store.readWrittenInto(target, at - offset, at, upTo - at);
+          at = upTo;
         } else {
           this.readahead?.promote(flight); // a reader waits for it now
           await flight.ready;
@@ -154,15 +181,33 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return { bytes: at - offset };
   }
 
+  /**
+   * No new readahead until the returned function is called (e.g. while an acquisition reads the filesystem metadata
+   * first: its reader's order is the point). Prefetches already started finish.
+   */
+  suspendReadahead(): () => void {
+    if (!this.readahead) return () => {};
+    return this.readahead.suspend();
+  }
+
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */
   async readCachedBytes(offset: number, length: number): Promise<Buffer> {
     const ss = this.sectorSize;
     const s0 = Math.floor(offset / ss);
     const s1 = Math.ceil((offset + length) / ss);
     for (const r of this.store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
+    await this.store.fixity.checkBeforeServe(s0, s1);
     const buf = Buffer.allocUnsafe(length);
     await this.store.readCachedInto(buf, 0, offset, length);
     return buf;
+  }
+
+  /** A damaged chunk, medium attached and identified: its sectors are read again (logged as a repair). */
+  private untryDamaged(e: ChunkDamagedError): void {
+    const ss = this.sectorSize;
+    this.store.untry(Math.floor(e.offset / ss), Math.ceil((e.offset + e.length) / ss));
+    this.store.fixity.noteRepair();
+    this.repair.onRepair?.(`repair: ${e.message.replace(/; not served.*$/, '')}: reading those bytes from the medium again`);
   }
 
   private checkRange(offset: number, length: number): void {
@@ -174,7 +219,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
 
   /**
    * Reads sectors [start, end) (all in status `from`, none in flight) from the device in the given mode, then
-   * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed. On
+   * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed, or, for a
+   * copying span of untried sectors read whole, once written (its '+' follows with the next group commit; until
+   * then the sectors stay in flight, as a reader's early answer: flush() waits for it). On
    * SourceLostError the sectors read before the loss are still kept; nothing is marked for the rest.
    * Sectors a reader took in flight since the caller looked (a few microtasks earlier) are left to that reader:
    * the span ends before them, or nothing is read at all (no outcomes).
@@ -184,7 +231,12 @@ export class CachedDevice implements SectorCache, RescueTarget {
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
     const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority);
-    await this.store.settle(flight, outcomes);
+    // The copying pass streams: a span of untried sectors read whole is written and published, and the pass goes
+    // on while its '+' waits for the next group commit (within the memory bound), as a reader's early answer.
+    const only = outcomes.length === 1 ? outcomes[0] : undefined;
+    const streaming = (mode === 'copy' || mode === 'stream') && from === '?' && failure === undefined;
+    const whole = streaming && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
+    await this.store.settle(flight, outcomes, whole && this.store.canAnswerEarly(whole.length) ? whole : undefined);
     if (failure !== undefined) throw failure;
     return outcomes;
   }
@@ -283,7 +335,17 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   status(): CacheStatus {
-    return cacheStatus(this.statusInputs());
+    return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status() };
+  }
+
+  /** Sectors compared with the medium to identify it again (the first 64 KiB's probes and the spread samples). */
+  identitySamples(): number[] {
+    return this.store.identitySamples();
+  }
+
+  /** Checks every stored byte against its checksum (blkfs verify on a mounted cache). */
+  verifyFixity(onProgress?: (done: number, total: number) => void): Promise<VerifyReport> {
+    return this.store.fixity.verifyAll(this.store.map.extents(), onProgress);
   }
 
   /** The state as a GNU ddrescue mapfile, from one snapshot. */

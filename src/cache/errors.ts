@@ -34,6 +34,17 @@ export class CacheFullError extends OperationError {
   }
 }
 
+/** The cache's data file is missing or shorter than its '+' sectors: serving them would serve zeros as data. */
+export class CacheDamagedError extends OperationError {
+  constructor(
+    readonly cacheDir: string,
+    reason: string,
+  ) {
+    super(`cache ${cacheDir} is damaged: ${reason}; its rescued bytes cannot be served. Restore the file, or move the cache aside to rescue again`);
+    this.name = 'CacheDamagedError';
+  }
+}
+
 /** Bad input to import (image too short, map beyond the medium, ...). */
 export class ImportError extends UserError {
   constructor(message: string) {

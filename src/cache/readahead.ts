@@ -1,8 +1,13 @@
-// Opt-in sequential readahead for the cache: stream detection, window planning and the prefetcher. A FUSE /raw
-// reader with direct I/O sends one <= 128 KiB request at a time, so a cold sequential copy pays a full NBD round
-// trip per request; prefetching the sectors just ahead of a detected sequential stream turns that into a few large
-// pipelined reads. Off by default: on a fragile medium, reading what nobody asked for is a risk only the user may
-// choose to take.
+// Sequential readahead for the cache: stream detection, window planning and the prefetcher. A FUSE /raw reader with
+// direct I/O sends one <= 128 KiB request at a time, so a cold sequential copy pays a full NBD round trip per
+// request; prefetching the sectors just ahead of a detected sequential stream turns that into a few large reads.
+// On by default in `blkfs mount` (DEFAULT_READAHEAD_BYTES) and made safe for fragile media:
+//  - only a reader that continues where its previous read ended gets any (a random reader gets none);
+//  - each stream has ONE prefetch read in flight, growing from 512 KiB to half the window (4 MiB at most) while
+//    reads succeed: nothing is requested past a read whose outcome is not known yet;
+//  - a failed prefetch (or one slower than SLOW_READ_MS) marks nothing and makes its region "troubled": no prefetch
+//    starts within a window after it, nor within a window after any sector known to be bad ('-', '*', '/'), until
+//    a reader has gone a window past it. So a bad area is never dragged, and readers narrow errors themselves.
 import { MediaError, SourceLostError } from '../source/block-source';
 import type { DeviceReader } from './device-reader';
 import type { SectorMap } from './extent-map';
@@ -20,6 +25,10 @@ export interface ReadStream {
   /** No prefetching until the reader's end passes this sector (a prefetch failed before it). */
   pausedUntil: number;
   lastUsed: number;
+  /** Its prefetch read in flight, if any (one at a time). */
+  busy: boolean;
+  /** Sectors of its next prefetch read (grows while reads succeed). */
+  chunk: number;
 }
 
 /** The most recent foreground reads, so that several concurrent sequential readers each qualify. */
@@ -47,7 +56,7 @@ export class StreamTable {
       for (let i = 1; i < this.streams.length; i++) if (this.streams[i].lastUsed < this.streams[oldest].lastUsed) oldest = i;
       this.streams.splice(oldest, 1);
     }
-    this.streams.push({ endByte: end, frontier: 0, pausedUntil: 0, lastUsed: this.clock });
+    this.streams.push({ endByte: end, frontier: 0, pausedUntil: 0, lastUsed: this.clock, busy: false, chunk: 0 });
     return undefined;
   }
 
@@ -71,14 +80,21 @@ export function planSpan(from: number, windowEnd: number, chunk: number, limitAt
   return [from, end];
 }
 
-/** Largest window accepted: prefetched bytes are held in memory until committed, so the window is bounded. */
-export const MAX_READAHEAD_BYTES = 32 * 1024 * 1024;
+export { DEFAULT_READAHEAD_BYTES, MAX_READAHEAD_BYTES } from './readahead-limits';
 
-/** Device read size for a window: a quarter of it, within 256 KiB..1 MiB, never more than the window or maxRead. */
-export function prefetchChunkBytes(windowBytes: number, maxReadBytes: number): number {
-  const quarter = Math.min(1024 * 1024, Math.max(256 * 1024, Math.floor(windowBytes / 4)));
-  return Math.min(quarter, windowBytes, maxReadBytes);
+/** A prefetch read slower than this (and slower than 1 MB/s) counts as trouble, like a failure. */
+export const SLOW_READ_MS = 1000;
+
+/** Largest prefetch read for a window: half of it, within 128 KiB..4 MiB (never more than the window). */
+export function prefetchChunkBytes(windowBytes: number): number {
+  return Math.min(windowBytes, Math.min(4 * 1024 * 1024, Math.max(128 * 1024, Math.floor(windowBytes / 2))));
 }
+
+/** A stream's first prefetch read: 512 KiB at most, then it doubles after each success. */
+const FIRST_CHUNK_BYTES = 512 * 1024;
+
+/** Troubled regions remembered (oldest forgotten first). */
+const MAX_TROUBLE = 64;
 
 /** What readahead needs of the cache: its state, its flights, its device and its store. */
 export interface ReadaheadContext {
@@ -97,21 +113,37 @@ export interface ReadaheadContext {
 export class Readahead {
   private readonly streams = new StreamTable();
   private readonly windowSectors: number;
-  private readonly chunkSectors: number;
+  private readonly maxChunkSectors: number;
+  private readonly firstChunkSectors: number;
   private readonly sectorSize: number;
   /** Bytes of prefetch device reads issued and not yet answered (memory bound, with uncommitted early answers). */
   private pending = 0;
   /** Prefetch flights whose device read may still be queued: a reader waiting on one promotes it to foreground. */
   private readonly tickets = new WeakMap<Flight, Promotable>();
+  /** Sector ranges [start, end) where a prefetch failed or was slow: no prefetch starts within a window after. */
+  private readonly trouble: [number, number][] = [];
 
   constructor(
     private readonly cache: ReadaheadContext,
     windowBytes: number,
-    maxReadBytes: number,
   ) {
     this.sectorSize = cache.device.sectorSize;
     this.windowSectors = Math.ceil(windowBytes / this.sectorSize);
-    this.chunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(windowBytes, maxReadBytes) / this.sectorSize));
+    this.maxChunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(windowBytes) / this.sectorSize));
+    this.firstChunkSectors = Math.max(1, Math.min(this.maxChunkSectors, Math.floor(FIRST_CHUNK_BYTES / this.sectorSize)));
+  }
+
+  /** suspend() calls not yet resumed: no prefetch starts meanwhile. */
+  private suspended = 0;
+
+  /** No new prefetch until the returned function is called (once). */
+  suspend(): () => void {
+    this.suspended++;
+    let resumed = false;
+    return () => {
+      if (!resumed) this.suspended--;
+      resumed = true;
+    };
   }
 
   /** A foreground read of bytes [offset, end) starts: if it continues a stream, prefetch ahead of it. */
@@ -136,26 +168,35 @@ export class Readahead {
   }
 
   /**
-   * Keeps a sequential reader's window being fetched: spans of untried sectors that no read holds, from the stream's
-   * frontier up to (reader's end + window), a chunk each. The window stops at the first sector that is not '?' or is
-   * in flight (cached, bad, or another reader's): the reader's next requests look again from their own end. Memory
-   * stays bounded: bytes being prefetched count with the readers' uncommitted early answers against one bound.
+   * Starts the stream's next prefetch unless one is in flight: untried sectors that no read holds, from the
+   * stream's frontier, within (reader's end + window). The window stops at the first sector that is not '?' or is
+   * in flight (cached, bad, or another reader's): the reader's next requests look again from their own end. Nothing
+   * starts in a troubled region. Memory stays bounded: bytes being prefetched count with the readers' uncommitted
+   * early answers against one bound.
    */
   private pump(stream: ReadStream): void {
     const { store } = this.cache;
-    if (this.cache.closing() || store.persistFailed) return;
+    if (stream.busy || this.suspended > 0 || this.cache.closing() || store.persistFailed) return;
     const readerEnd = Math.ceil(stream.endByte / this.sectorSize);
     if (readerEnd < stream.pausedUntil) return;
     const windowEnd = Math.min(this.cache.map.sectorCount, readerEnd + this.windowSectors);
-    let from = Math.max(stream.frontier, readerEnd);
-    for (;;) {
-      const span = planSpan(from, windowEnd, this.chunkSectors, (s) => this.limit(s));
-      if (!span) return;
-      const bytes = Math.min(store.size, span[1] * this.sectorSize) - span[0] * this.sectorSize;
-      if (!store.canAnswerEarly(bytes, this.pending)) return;
-      stream.frontier = from = span[1];
-      this.prefetch(stream, span[0], span[1], bytes).catch((e: unknown) => process.emitWarning(`readahead failed: ${(e as Error).message}`));
-    }
+    const from = Math.max(stream.frontier, readerEnd);
+    if (stream.chunk === 0) stream.chunk = this.firstChunkSectors;
+    const span = planSpan(from, windowEnd, stream.chunk, (s) => this.limit(s));
+    if (!span || this.troubled(span[0], span[1])) return;
+    const bytes = Math.min(store.size, span[1] * this.sectorSize) - span[0] * this.sectorSize;
+    if (!store.canAnswerEarly(bytes, this.pending)) return;
+    stream.frontier = span[1];
+    stream.busy = true;
+    this.prefetch(stream, span[0], span[1], bytes).catch((e: unknown) => process.emitWarning(`readahead failed: ${(e as Error).message}`));
+  }
+
+  /** The stream's prefetch read is over: after a timely success the next one may start (larger), while this one is written. */
+  private readDone(stream: ReadStream, goOn: boolean): void {
+    stream.busy = false;
+    if (!goOn) return;
+    stream.chunk = Math.min(this.maxChunkSectors, stream.chunk * 2);
+    this.pumpSafely(stream);
   }
 
   /** First sector >= s that readahead must not read: s itself unless s is untried and not in flight. */
@@ -165,14 +206,28 @@ export class Readahead {
     return Math.min(run.start + run.count, this.cache.inflight.nextStartAfter(s));
   }
 
+  /** A prefetch of [s, e) would be near trouble: a failed or slow prefetch, or a sector known bad, within a window before e. */
+  private troubled(s: number, e: number): boolean {
+    const from = Math.max(0, s - this.windowSectors);
+    for (const [a, b] of this.trouble) if (a < e && b + this.windowSectors > from) return true;
+    for (const r of this.cache.map.runs(from, e - from)) if (r.status === '-' || r.status === '*' || r.status === '/') return true;
+    return false;
+  }
+
+  private noteTrouble(start: number, end: number): void {
+    if (this.trouble.length >= MAX_TROUBLE) this.trouble.shift();
+    this.trouble.push([start, end]);
+  }
+
   /**
    * One prefetch: untried sectors [start, end) read whole at background priority (a reader waiting for them
    * promotes the read; single flight makes any reader share it). Success takes the readers' early-answer path:
    * data file, bytes published to waiting readers, '+' only with the next group commit after fdatasync.
-   * A failure marks NOTHING, as a failed read of acquire's copy pass marks no '-': the sectors stay '?' and the
-   * stream prefetches nothing more until its reader has passed them, so the real reader narrows the failure itself
-   * (exact '-' sectors, its own short read then EIO). So readahead never decides which sectors are '-', and costs
-   * a bad area at most this one failed device read. A lost source marks nothing either.
+   * A failure marks NOTHING, as a failed read of acquire's copy pass marks no '-': the sectors stay '?', the region
+   * becomes troubled and the stream prefetches nothing more until its reader has passed them, so the real reader
+   * narrows the failure itself (exact '-' sectors, its own short read then EIO). So readahead never decides which
+   * sectors are '-', and costs a bad area at most this one failed device read. A lost source marks nothing either.
+   * The stream's next prefetch may start as soon as this device read succeeded in good time (see readDone()).
    */
   private async prefetch(stream: ReadStream, start: number, end: number, bytes: number): Promise<void> {
     const { inflight, device, store } = this.cache;
@@ -181,21 +236,35 @@ export class Readahead {
     this.tickets.set(handle.flight, ticket);
     this.pending += bytes;
     let data: Buffer | undefined;
+    let slow = false;
     try {
+      let began = 0;
       // Dropped unread when the cache began closing while the read waited for a device slot.
-      data = await device.readSectors(start, end, 'background', { ticket, skip: () => this.cache.closing() });
+      data = await device.readSectors(start, end, 'background', {
+        ticket,
+        skip: () => {
+          began = performance.now();
+          return this.cache.closing();
+        },
+      });
+      const ms = performance.now() - began;
+      slow = ms > SLOW_READ_MS && bytes / ms < 1000; // bytes per ms: 1000 is 1 MB/s
     } catch (e) {
       if (!(e instanceof MediaError) && !(e instanceof SourceLostError)) {
         process.emitWarning(`readahead of sectors [${start}, ${end}) failed: ${(e as Error).message}`);
       }
       stream.pausedUntil = Math.max(stream.pausedUntil, end);
+      this.noteTrouble(start, end);
     } finally {
       this.pending -= bytes;
     }
     if (!data) {
       handle.release();
+      this.readDone(stream, false);
       return;
     }
+    if (slow) this.noteTrouble(start, end);
+    this.readDone(stream, !slow);
     const outcomes: Outcome[] = [{ start, count: end - start, status: '+', data }];
     try {
       // Past the memory bound (or after a failed write), as a reader: hold the flight until committed.

@@ -1,10 +1,13 @@
 // The rescue passes: acquisition with GNU ddrescue's strategy, through the cache at background priority (a user's reads go first):
-//   1. copying: forward in aligned chunks; a failed chunk becomes '*' and the pass skips ahead (doubling the skip
-//      after each failure, back to one chunk after a success), so a bad zone costs few slow reads; pass 2 then
-//      copies what pass 1 skipped (ddrescue goes backwards there; we stay forwards);
+//   1. copying: forward, several reads in flight. A healthy medium streams in large aligned reads (4 MiB) that
+//      go on without waiting for their commit; a large read that fails is read again cluster by cluster (64 KiB,
+//      ddrescue's default), and the next large-read's worth after a failure is read in clusters too, so a bad area
+//      is mapped at ddrescue's granularity. A failed cluster becomes '*' and the pass skips ahead (doubling the
+//      skip after each failure, back to one cluster after a success), so a bad zone costs few slow reads; pass 2
+//      then copies what pass 1 skipped (ddrescue goes backwards there; we stay forwards);
 //   2. trimming: each '*' block is read sector by sector from its start until a failure ('-'), then from its end
-//      backwards until a failure ('-'); what lies between becomes '/';
-//   3. scraping: every '/' sector is read on its own ('+' or '-');
+//      backwards until a failure ('-'); what lies between becomes '/'. Several blocks are trimmed at once;
+//   3. scraping: every '/' sector is read on its own ('+' or '-'), several at once;
 //   4. retrying (only with retries > 0): each '-' sector is re-read once per pass, up to `retries` passes in all.
 // Everything lives in the state store, so an interrupted acquisition resumes where it stood.
 
@@ -21,6 +24,8 @@ export interface RescueTarget {
   readonly sectorCount: number;
   readonly retries: number;
   fetch(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Outcome[]>;
+  /** Resolves when every read started so far is committed. */
+  flush(): Promise<void>;
   mark(start: number, count: number, status: SectorStatus, from: SectorStatus): Promise<void>;
   statusAt(sector: number): SectorStatus;
   runAt(sector: number): Extent;
@@ -48,9 +53,11 @@ export interface RescueProgress {
 export interface RescueOptions {
   onProgress?: (p: RescueProgress) => void;
   signal?: AbortSignal;
-  /** Copying-pass chunk (ddrescue's cluster), default 64 KiB. */
+  /** Copying-pass cluster in a bad area (ddrescue's), default 64 KiB. */
   chunkBytes?: number;
-  /** Chunks read at once during copying (keeps the NBD pipe busy), default 4. */
+  /** Copying-pass read on a healthy medium, default 1 MiB (at least chunkBytes); `blkfs acquire` uses 4 MiB. */
+  streamBytes?: number;
+  /** Reads at once in every pass (keeps the NBD pipe busy), default 4. */
   concurrency?: number;
 }
 
@@ -60,6 +67,8 @@ export interface RescueResult extends CacheStatus {
 }
 
 const TRIM_SECTORS = 64;
+/** '/' sectors one scraping step reads (each on its own). */
+const SCRAPE_SECTORS = 16;
 
 export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): Promise<RescueResult> {
   const ss = dev.sectorSize;
@@ -97,79 +106,133 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
     return Math.min(r.start + r.count, dev.nextFlightAfter(s), s + max);
   };
 
+  /**
+   * ddrescue's trimming of the '*' block [a, b): forward from a, a sector at a time, to the first bad sector; then
+   * backward from b to the next bad one; the sectors between the two become '/'.
+   */
+  const trimBlock = async (a: number, b: number) => {
+    let p = a;
+    let leftBad: number | undefined;
+    while (!stopped() && p < b && leftBad === undefined) {
+      if (dev.statusAt(p) !== '*' || (await dev.waitForFlight(p))) return; // a reader got there first
+      const e = Math.min(b, spanEnd(p, TRIM_SECTORS));
+      const lead = await dev.fetch(p, e, '*', 'forward', 'background');
+      if (lead.length === 0) return;
+      leftBad = lead.find((o) => o.status === '-')?.start;
+      p = e;
+    }
+    if (leftBad === undefined) return;
+    const lo = leftBad + 1;
+    let q = b;
+    while (!stopped() && q > lo) {
+      if (dev.statusAt(q - 1) !== '*' || (await dev.waitForFlight(q - 1))) return;
+      const s = Math.max(lo, q - TRIM_SECTORS, dev.runAt(q - 1).start);
+      if (dev.nextFlightAfter(s - 1) < q) return;
+      report('*', 1, q);
+      const trail = await dev.fetch(s, q, '*', 'backward', 'background');
+      const rightBad = trail.find((o) => o.status === '-');
+      if (rightBad) {
+        if (rightBad.start > lo) await dev.mark(lo, rightBad.start - lo, '/', '*');
+        return;
+      }
+      if (trail.length === 0) return;
+      q = s;
+    }
+  };
+
+  const workers = Math.max(1, opts.concurrency ?? 4);
+  /** Runs `step` on `workers` workers until one returns false or throws (the first error is rethrown). */
+  const parallel = async (step: () => Promise<boolean>) => {
+    let failure: unknown;
+    let done = false;
+    const worker = async () => {
+      while (!done && !stopped() && failure === undefined) {
+        try {
+          if (!(await step())) done = true;
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
+    if (failure !== undefined) throw failure;
+  };
+
   // 1. copying
+  const stream = Math.max(chunk, Math.floor((opts.streamBytes ?? 1024 * 1024) / ss));
   const saved = dev.savedProgress();
   const resumeAt = saved?.phase === '?' && saved.pass === 1 ? Math.floor(saved.currentPos / ss) : 0;
   const copyPass = async (pass: number, from: number, skipping: boolean) => {
     let cursor = from;
     let skip = chunk;
-    let failure: unknown;
-    const worker = async () => {
-      while (!stopped() && failure === undefined) {
-        const s = await nextFree(cursor, '?');
-        if (s === undefined || failure !== undefined) return;
-        if (dev.statusAt(s) !== '?' || dev.nextFlightAfter(s - 1) === s) continue; // taken while we waited
-        const alignedEnd = (Math.floor(s / chunk) + 1) * chunk;
-        const e = Math.min(spanEnd(s, chunk), alignedEnd);
-        cursor = e;
-        report('?', pass, s);
-        try {
-          const outcomes = await dev.fetch(s, e, '?', 'copy', 'background');
-          if (skipping && outcomes.some((o) => o.status !== '+')) {
-            cursor = Math.max(cursor, e + skip);
-            skip = Math.min(skip * 2, maxSkip);
-          } else if (outcomes.every((o) => o.status === '+')) {
-            skip = chunk;
-          }
-        } catch (err) {
-          failure ??= err;
-          return;
+    /** Clusters, not large reads, below this sector (just after a failure). */
+    let clustersUntil = 0;
+    await parallel(async () => {
+      const s = await nextFree(cursor, '?');
+      if (s === undefined) return false;
+      if (dev.statusAt(s) !== '?' || dev.nextFlightAfter(s - 1) === s) return true; // taken while we waited
+      const size = s < clustersUntil ? chunk : stream;
+      const e = Math.min(spanEnd(s, size), (Math.floor(s / size) + 1) * size);
+      cursor = Math.max(cursor, e);
+      report('?', pass, s);
+      const outcomes = await dev.fetch(s, e, '?', e - s > chunk ? 'stream' : 'copy', 'background');
+      if (outcomes.some((o) => o.status !== '+')) {
+        clustersUntil = Math.max(clustersUntil, e + stream);
+        if (skipping) {
+          cursor = Math.max(cursor, e + skip);
+          skip = Math.min(skip * 2, maxSkip);
         }
+      } else if (outcomes.length > 0) {
+        skip = chunk;
       }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
-    if (failure !== undefined) throw failure;
+      return true;
+    });
   };
   await copyPass(1, resumeAt, true);
   if (!stopped() && dev.nextWithStatus(0, '?') !== undefined) await copyPass(2, 0, false);
 
-  // 2. trimming
-  let cursor = 0;
-  while (!stopped()) {
-    const a = await nextFree(cursor, '*');
-    if (a === undefined) break;
-    report('*', 1, a);
-    const lead = await dev.fetch(a, spanEnd(a, TRIM_SECTORS), '*', 'forward', 'background');
-    const leftBad = lead.find((o) => o.status === '-');
-    cursor = a;
-    if (!leftBad) continue;
-    const p = leftBad.start + 1;
-    cursor = p;
-    // trailing edge of the non-trimmed area that follows the leading bad sector
-    while (!stopped() && p < n && dev.statusAt(p) === '*' && !(await dev.waitForFlight(p))) {
-      const q = spanEnd(p, Infinity);
-      const s = Math.max(p, q - TRIM_SECTORS);
-      if (dev.nextFlightAfter(s - 1) === s) break;
-      report('*', 1, q);
-      const trail = await dev.fetch(s, q, '*', 'backward', 'background');
-      const rightBad = trail.find((o) => o.status === '-');
-      if (rightBad) {
-        if (rightBad.start > p) await dev.mark(p, rightBad.start - p, '/', '*');
-        break;
-      }
+  // 2. trimming: each worker takes the next '*' block whole (blocks are disjoint, so workers never meet). A block a
+  // reader held is left '*' and taken again by the next round.
+  const rounds = async (status: SectorStatus, round: () => Promise<void>) => {
+    let left = Infinity;
+    for (;;) {
+      const now = dev.status();
+      const count = status === '*' ? now.bytesNonTrimmed : now.bytesNonScraped;
+      if (stopped() || count === 0 || count >= left) return;
+      left = count;
+      await round();
     }
-  }
+  };
+  let cursor = 0;
+  await rounds('*', async () => {
+    cursor = 0;
+    await parallel(async () => {
+      const a = await nextFree(cursor, '*');
+      if (a === undefined) return false;
+      const block = dev.runAt(a);
+      const b = Math.min(block.start + block.count, dev.nextFlightAfter(a));
+      if (block.status !== '*' || a < cursor) return true; // taken while we waited
+      cursor = b;
+      report('*', 1, a);
+      await trimBlock(a, b);
+      return true;
+    });
+  });
 
   // 3. scraping
-  cursor = 0;
-  while (!stopped()) {
-    const s = await nextFree(cursor, '/');
-    if (s === undefined) break;
-    const e = spanEnd(s, TRIM_SECTORS);
-    report('/', 1, s);
-    await dev.fetch(s, e, '/', 'scrape', 'background');
-    cursor = e;
-  }
+  await rounds('/', async () => {
+    cursor = 0;
+    await parallel(async () => {
+      const s = await nextFree(cursor, '/');
+      if (s === undefined) return false;
+      if (dev.statusAt(s) !== '/' || s < cursor) return true; // taken while we waited
+      const e = spanEnd(s, SCRAPE_SECTORS);
+      cursor = e;
+      report('/', 1, s);
+      await dev.fetch(s, e, '/', 'scrape', 'background');
+      return true;
+    });
+  });
 
   // 4. retrying bad sectors
   for (let pass = 1; pass <= dev.retries && !stopped(); pass++) {
@@ -184,6 +247,7 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
     }
   }
 
+  await dev.flush(); // the copying pass's last spans: their '+' is committed before the totals are read
   const aborted = stopped();
   const left = dev.status();
   if (!aborted) report(left.bytesUntried + left.bytesNonTrimmed + left.bytesNonScraped === 0 ? '+' : '?', 1, n);

@@ -8,6 +8,7 @@
 // mapfileText(), per-layer tables through database().
 import type Database from 'better-sqlite3';
 import type { Extent } from './extent-map';
+import type { FixityStatus } from './fixity';
 import type { IdentityProbe } from './identity';
 import type { MapfilePhase } from './mapfile';
 
@@ -63,6 +64,8 @@ export interface CacheStatus {
   identityProbe: IdentityProbe;
   retries: number;
   source: SourceHealth;
+  /** Checksums of the stored chunks: checked on first serve and by blkfs verify (fixity.ts). */
+  fixity?: FixityStatus;
 }
 
 export interface SectorCache {

@@ -10,6 +10,7 @@ import type { MapfilePhase } from './mapfile';
 import type { FlightHandle } from './single-flight';
 import type { Outcome } from './span-fetch';
 import type { StateStore } from './state-store';
+import { FixityLedger, crcOf } from './fixity';
 
 /** The status line of an acquisition (phase, pass, position), kept with the state so it survives a restart. */
 export interface Progress {
@@ -23,8 +24,15 @@ const DEFAULT_MEMORY = 64 * 1024 * 1024;
 const MEMORY_BLOCK = 64 * 1024;
 /** Reads up to this size keep their block in the memory cache; larger (streaming) reads go to the data file. */
 const MEMORY_SMALL_READ = 16 * 1024;
-/** Bytes answered to readers but not yet committed: past this, a reader waits for its commit (memory bound). */
-export const MAX_UNCOMMITTED = 32 * 1024 * 1024;
+/** Bytes answered to readers but not yet committed: past this, a reader waits for its commit (how far durability
+ * may lag behind reading; these bytes are in the data file, not in memory). */
+export const MAX_UNCOMMITTED = 256 * 1024 * 1024;
+/** Published bytes of uncommitted flights kept in memory for other readers; past this the oldest written ones are
+ * dropped (their readers read the data file instead). */
+const MAX_HELD = 8 * 1024 * 1024;
+/** Early-answered reads (a streaming reader, readahead, the copying pass) are committed in groups of this many
+ * bytes or this often: each commit is an fdatasync plus a synchronous SQLite commit on the event loop. */
+const COMMIT_CADENCE = { lazyBytes: 32 * 1024 * 1024, lazyDelayMs: 100 };
 
 export class SectorStore {
   readonly sectorSize: number;
@@ -42,6 +50,11 @@ export class SectorStore {
   private deferredCommitError: unknown;
   private progress: Progress | undefined;
   private progressDirty = false;
+  /** CRC-32 per stored chunk, recorded in the transaction that marks it '+' (fixity.ts). */
+  readonly fixity: FixityLedger;
+  /** Flights whose published bytes are held in memory until their commit, oldest first. */
+  private held: { handle: FlightHandle; bytes: number; written: boolean }[] = [];
+  private heldBytes = 0;
 
   constructor(
     private readonly state: StateStore,
@@ -54,11 +67,12 @@ export class SectorStore {
   ) {
     this.size = size;
     this.sectorSize = sectorSize;
-    this.committer = new GroupCommit<Outcome[]>((batch) => this.commit(batch.flat()));
+    this.committer = new GroupCommit<Outcome[]>((batch) => this.commit(batch.flat()), COMMIT_CADENCE);
     this.blockSectors = Math.max(1, Math.floor(MEMORY_BLOCK / sectorSize));
     if (memoryBytes >= this.blockSectors * sectorSize) {
       this.memory = new LRUCache<number, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => b.length });
     }
+    this.fixity = FixityLedger.open(state.database(), { sectorSize, size, readData: (o, l) => data.read(o, l) });
     const saved = state.getSetting(PROGRESS_KEY);
     if (saved) this.progress = JSON.parse(saved) as Progress;
   }
@@ -113,18 +127,36 @@ export class SectorStore {
   }
 
   private async writeAndPublish(flight: FlightHandle, start: number, whole: Buffer, outcomes: Outcome[]): Promise<void> {
+    // The bytes are right (the device gave them): readers waiting for them go on while they are written.
+    flight.publish(whole);
+    const entry = { handle: flight, bytes: whole.length, written: false };
+    this.held.push(entry);
+    this.heldBytes += entry.bytes;
+    const unhold = () => {
+      const i = this.held.indexOf(entry);
+      if (i >= 0) {
+        this.held.splice(i, 1);
+        this.heldBytes -= entry.bytes;
+      }
+    };
     try {
       await this.data.write(start * this.sectorSize, whole);
     } catch (e) {
       this.persistFailed = true;
+      unhold();
       flight.release();
       throw e;
     }
-    flight.publish(whole);
+    entry.written = true;
+    flight.written(true);
+    this.dropHeld();
     this.uncommittedBytes += whole.length;
-    this.commitOutcomes(outcomes, whole.length).then(
+    // The commit needs no bytes: they are in the data file, and dropped from memory when it is short.
+    // Their checksum is taken now, from the bytes the reader got, and committed with their '+'.
+    this.commitOutcomes(outcomes.map((o) => ({ ...o, data: undefined, crc: o.data ? crcOf(o.data) : undefined })), whole.length).then(
       () => {
         this.uncommittedBytes -= whole.length;
+        unhold();
         flight.release();
       },
       (e: unknown) => {
@@ -132,9 +164,29 @@ export class SectorStore {
         // succeeds, readers wait for their own commits and so see such errors; if none does, flush() reports it.
         this.uncommittedBytes -= whole.length;
         this.deferredCommitError ??= e;
+        unhold();
         flight.release();
       },
     );
+  }
+
+  /** Past MAX_HELD, the oldest written flights drop their bytes from memory (readers read the data file). */
+  private dropHeld(): void {
+    for (let i = 0; i < this.held.length && this.heldBytes > MAX_HELD; ) {
+      const h = this.held[i];
+      if (!h.written) {
+        i++;
+        continue;
+      }
+      h.handle.written(false);
+      this.held.splice(i, 1);
+      this.heldBytes -= h.bytes;
+    }
+  }
+
+  /** Bytes of a flight already in the data file (uncommitted): [position, position+length) into target[at...]. */
+  async readWrittenInto(target: Buffer, at: number, position: number, length: number): Promise<void> {
+    await this.data.readInto(target, at, length, position);
   }
 
   /** Writes the '+' data, then hands the outcomes to the group commit; resolves once they are committed. */
@@ -179,6 +231,8 @@ export class SectorStore {
     const dirty: [number, number][] = [];
     const dirtyTries: [number, number][] = [];
     const cached: [number, number][] = [];
+    const chunks: [number, number, Buffer][] = [];
+    const crcs: [number, number, number][] = [];
     for (const o of outcomes) {
       for (const r of this.map.runs(o.start, o.count)) {
         if (o.status === '+' ? r.status === '+' : r.status !== (o.from ?? r.status) || r.status === '+') continue;
@@ -186,6 +240,12 @@ export class SectorStore {
         this.map.set(r.start, r.count, o.status);
         dirty.push([r.start, r.start + r.count]);
         if (o.status === '+') cached.push([r.start, r.start + r.count]);
+        if (o.status === '+' && o.data) {
+          const at = (r.start - o.start) * this.sectorSize;
+          chunks.push([r.start, r.count, o.data.subarray(at, Math.min(o.data.length, at + r.count * this.sectorSize))]);
+        } else if (o.status === '+' && o.crc !== undefined && r.start === o.start && r.count === o.count) {
+          crcs.push([r.start, r.count, o.crc]);
+        }
       }
       if (o.retried && o.status === '-') {
         for (const r of this.tries.runs(o.start, o.count)) {
@@ -198,6 +258,8 @@ export class SectorStore {
     try {
       this.state.transaction(() => {
         this.state.persistRuns(this.map, dirty, this.tries, dirtyTries);
+        for (const [start, count, bytes] of chunks) this.fixity.record(start, count, bytes);
+        for (const [start, count, crc] of crcs) this.fixity.recordCrc(start, count, crc);
         if (this.progressDirty && this.progress) this.state.setSetting(PROGRESS_KEY, JSON.stringify(this.progress));
       });
       this.progressDirty = false;
@@ -207,6 +269,28 @@ export class SectorStore {
       throw e;
     }
     for (const [a, b] of cached) this.notifyCached(a, b);
+  }
+
+  /**
+   * Sectors [a, b) whose stored copy is lost (a damaged chunk) become untried, in one transaction with the loss of
+   * their checksums, and leave the memory cache: the next reader reads them from the medium again.
+   */
+  untry(a: number, b: number): void {
+    const undo = [...this.map.runs(a, b - a)];
+    this.map.set(a, b - a, '?');
+    try {
+      this.state.transaction(() => {
+        this.state.persistRuns(this.map, [[a, b]], this.tries, []);
+        this.fixity.forget(a, b);
+      });
+    } catch (err) {
+      for (const r of undo) this.map.set(r.start, r.count, r.status);
+      throw err;
+    }
+    if (this.memory) {
+      const bs = this.blockSectors * this.sectorSize;
+      for (let blk = Math.floor((a * this.sectorSize) / bs); blk * bs < b * this.sectorSize; blk++) this.memory.delete(blk);
+    }
   }
 
   private notifyCached(a: number, b: number): void {
@@ -273,6 +357,10 @@ export class SectorStore {
 
   database(): Database.Database {
     return this.state.database();
+  }
+
+  identitySamples(): number[] {
+    return this.state.identity()?.probeSectors ?? [];
   }
 
   async close(): Promise<void> {

@@ -10,8 +10,11 @@ export interface Flight {
   readonly done: Promise<void>;
   /** Resolves when `data` is published or the flight is over, whichever comes first. Never rejects. */
   readonly ready: Promise<void>;
-  /** Bytes of all sectors [start, end), all good, once published (before their commit). */
+  /** Bytes of all sectors [start, end), all good, once published (before their commit); dropped again when
+   * memory is short once they are in the data file (`written`). */
   data?: Buffer;
+  /** The bytes of [start, end) are in the data file (not yet durable): readers may read them there. */
+  written?: boolean;
 }
 
 export interface FlightHandle {
@@ -19,6 +22,8 @@ export interface FlightHandle {
   readonly flight: Flight;
   /** Makes the bytes of the whole range available to readers waiting on this flight. */
   publish(data: Buffer): void;
+  /** The bytes are in the data file; `keep` false drops the published buffer (readers read the data file). */
+  written(keep: boolean): void;
   /** Ends the flight (call once its outcome is committed, or when it failed). */
   release(): void;
 }
@@ -43,6 +48,11 @@ export class InflightRanges {
       flight,
       publish: (data) => {
         flight.data = data;
+        flight.wake();
+      },
+      written: (keep) => {
+        flight.written = true;
+        if (!keep) flight.data = undefined;
         flight.wake();
       },
       release: () => {

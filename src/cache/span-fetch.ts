@@ -16,12 +16,19 @@ export interface Outcome {
   from?: SectorStatus;
   /** A failed re-read of a '-' sector: counts against its retries. */
   retried?: boolean;
+  /** CRC-32 of the '+' bytes when `data` was dropped before the commit (fixity.ts records it with the '+'). */
+  crc?: number;
 }
 
 /** How a span is read. narrow: whole, then sector-wise to the first bad sector (foreground). copy: whole, a
- * failure marks the span '*' (ddrescue's copying pass). forward/backward: sector-wise until the first failure
- * (trimming). scrape: every sector on its own. */
-export type FetchMode = 'narrow' | 'copy' | 'forward' | 'backward' | 'scrape';
+ * failure marks the span '*' (ddrescue's copying pass). stream: copy for spans larger than a cluster (the copying
+ * pass on a healthy medium): whole, and after a failure cluster by cluster, each as in copy, so a bad area gets
+ * ddrescue's '*' granularity while a healthy one is read in few large reads. forward/backward: sector-wise until
+ * the first failure (trimming). scrape: every sector on its own. */
+export type FetchMode = 'narrow' | 'copy' | 'stream' | 'forward' | 'backward' | 'scrape';
+
+/** ddrescue's default cluster (-c 128 sectors of 512 bytes): the copying pass's unit in a bad area. */
+export const CLUSTER_BYTES = 64 * 1024;
 
 /** What a span read learnt; a failure other than a media error (e.g. a lost source) is kept beside what came before it. */
 export interface SpanResult {
@@ -53,13 +60,15 @@ async function readSpan(device: DeviceReader, start: number, end: number, from: 
       return false;
     }
   };
-  if (mode === 'narrow' || mode === 'copy') {
+  if (mode === 'narrow' || mode === 'copy' || mode === 'stream') {
     try {
       outcomes.push({ start, count: end - start, status: '+', data: await device.readSectors(start, end, priority) });
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
+      const cluster = Math.max(1, Math.floor(CLUSTER_BYTES / device.sectorSize));
       if (end - start === 1) outcomes.push({ start, count: 1, status: '-', from, retried });
-      else if (mode === 'copy') outcomes.push({ start, count: end - start, status: '*', from });
+      else if (mode === 'stream' && end - start > cluster) await clusters(device, start, end, cluster, from, priority, outcomes);
+      else if (mode !== 'narrow') outcomes.push({ start, count: end - start, status: '*', from });
       else await narrow(device, start, end, e, from, priority, outcomes, single);
     }
   } else if (mode === 'forward') {
@@ -68,6 +77,20 @@ async function readSpan(device: DeviceReader, start: number, end: number, from: 
     for (let s = end - 1; s >= start; s--) if (!(await single(s))) break;
   } else {
     for (let s = start; s < end; s++) await single(s);
+  }
+}
+
+/** A large copying read failed: its clusters one by one (aligned to the medium), each '+' or '*' as in copy mode. */
+async function clusters(device: DeviceReader, start: number, end: number, cluster: number, from: SectorStatus, priority: Priority, outcomes: Outcome[]): Promise<void> {
+  for (let s = start; s < end; ) {
+    const e = Math.min(end, (Math.floor(s / cluster) + 1) * cluster);
+    try {
+      outcomes.push({ start: s, count: e - s, status: '+', data: await device.readSectors(s, e, priority) });
+    } catch (err) {
+      if (!(err instanceof MediaError)) throw err;
+      outcomes.push({ start: s, count: e - s, status: e - s === 1 ? '-' : '*', from });
+    }
+    s = e;
   }
 }
 

@@ -3,7 +3,7 @@
 // through database() (issue 4's sbx index), so one transaction can cover the sector state and their rows.
 import Database from 'better-sqlite3';
 import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
-import { CacheBusyError, CacheFullError, isDiskFull } from './errors';
+import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
 
 export interface StoredIdentity {
   size: number;
@@ -143,6 +143,7 @@ export class StateStore {
       db?.close();
       const code = (e as { code?: string }).code;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new CacheBusyError(cacheDir);
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw new CacheDamagedError(cacheDir, `its database ${path} is unreadable (${(e as Error).message})`);
       if (isDiskFull(e)) throw new CacheFullError(path, e);
       throw e;
     }

@@ -14,6 +14,11 @@ function summary(result: unknown, interrupted: boolean): string {
   return `blkfs: acquisition ${state}: ${r.bytesCached} bytes rescued, ${r.bytesBad} bytes in bad sectors, ${left} bytes not settled\n`;
 }
 
+function stoppedEarly(reply: { type: string; result?: unknown }): boolean {
+  const r = reply.result as { aborted?: boolean; cancelled?: boolean } | undefined;
+  return reply.type === 'done' && (r?.aborted === true || r?.cancelled === true);
+}
+
 /** Like ddrescue after SIGINT: the run was stopped on purpose, the state is saved. */
 const EXIT_INTERRUPTED = 130;
 
@@ -46,8 +51,9 @@ export function registerAcquire(program: Command): void {
           session.send({ cmd: 'cancel' });
         };
         process.on('SIGINT', onSigint);
+        let reply: Awaited<typeof session.result>;
         try {
-          const reply = await session.result;
+          reply = await session.result;
           if (reply.type === 'error') throw new OperationError(`acquisition failed: ${reply.message}`);
           bar.finish();
           if (reply.type === 'done') process.stderr.write(summary(reply.result, interrupted));
@@ -55,6 +61,10 @@ export function registerAcquire(program: Command): void {
           process.off('SIGINT', onSigint);
         }
         if (interrupted) process.exit(EXIT_INTERRUPTED);
+        if (stoppedEarly(reply)) {
+          // Not our Ctrl-C: the mount was unmounted (or its server stopped) under us. A script must not go on as if done.
+          throw new OperationError(`the acquisition on ${server.mountpoint} was stopped before the end (the mount went away); mount again and run blkfs acquire to resume`);
+        }
       }),
     );
 }

@@ -40,7 +40,14 @@ export function registerExport(program: Command): void {
           result = reply.result as ExportResult;
         } else {
           // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
-          const [{ openOffline }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
+          const [{ openOffline, sourceFileOf }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
+          const medium = sourceFileOf(opts.cache!);
+          for (const f of [image, mapfile]) {
+            const st = fs.existsSync(f) ? fs.statSync(f) : undefined;
+            if (medium && st && st.dev === medium.dev && st.ino === medium.ino) {
+              throw new UserError(`Refusing to write "${f}": it is the image file this cache was read from (writing it would destroy the medium)`);
+            }
+          }
           const dev = await openOffline(opts.cache!);
           try {
             result = await exportImage(dev, image, mapfile);

@@ -19,6 +19,11 @@ export function buildProgram(): Command {
 }
 
 if (require.main === module) {
+  // A reader that stops early (`blkfs sbx decode c.sbx - | head`) is its own choice, not a crash of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
   buildProgram()
     .parseAsync(process.argv)
     .catch((err: unknown) => {

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
+import { guardOutputs } from './output-guard';
 import { requireReadableFile } from './paths';
 
 interface MapOpts {
@@ -36,7 +37,7 @@ export function registerMap(program: Command): void {
         const ext = path.extname(out).toLowerCase();
         if (ext !== '.png' && ext !== '.svg') throw new UserError(`output must end in .png or .svg: ${opts.output}`);
         requireReadableFile(mapfile, 'mapfile');
-        if (fs.existsSync(out) && fs.realpathSync(out) === fs.realpathSync(mapfile)) throw new UserError('the output would overwrite the mapfile');
+        guardOutputs([out], [mapfile]); // not the mapfile itself, nor into a cache directory
         if (!fs.existsSync(path.dirname(out))) throw new UserError(`output directory does not exist: ${path.dirname(out)}`);
         if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UserError(`output is a directory: ${out}`);
         const [{ parseMapfile }, map] = await Promise.all([import('../cache/mapfile'), import('../map')]);

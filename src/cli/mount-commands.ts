@@ -7,6 +7,7 @@ import { registerFiles } from './files';
 import { registerImport } from './import';
 import { registerMount } from './mount';
 import { registerUmount } from './umount';
+import { registerVerify } from './verify';
 import { addArchiveOptions } from './archive-options';
 
 export function registerMountCommands(program: Command): void {
@@ -17,5 +18,6 @@ export function registerMountCommands(program: Command): void {
   registerImport(program);
   registerExport(program);
   registerArchive(program);
+  registerVerify(program);
   registerFiles(program);
 }

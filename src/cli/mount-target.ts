@@ -19,10 +19,29 @@ export function requireBlkfsMount(mountpoint: string): string {
   return abs;
 }
 
+/** The mount's server died and left the kernel mount orphaned (ENOTCONN); `blkfs umount` detaches it. */
+export class DeadMountError extends UserError {
+  readonly code = 'ENOTCONN';
+  constructor(mountpoint: string) {
+    super(`the blkfs server of ${mountpoint} is gone (a dead mount): run blkfs umount ${mountpoint}`);
+    this.name = 'DeadMountError';
+  }
+}
+
+/** Reads a file of a blkfs mount; a dead mount is a DeadMountError, not a bare ENOTCONN. */
+export async function readMountFile(mountpoint: string, name: string): Promise<string> {
+  try {
+    return await fs.promises.readFile(path.join(mountpoint, name), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') throw new DeadMountError(mountpoint);
+    throw err;
+  }
+}
+
 /** Reads MOUNTPOINT/status (the server answers it like any file). */
 export async function findServer(mountpoint: string): Promise<ServerRef> {
   const abs = requireBlkfsMount(mountpoint);
-  const text = await fs.promises.readFile(path.join(abs, 'status'), 'utf8');
+  const text = await readMountFile(abs, 'status');
   const server = (JSON.parse(text) as { server?: Partial<ServerRef> }).server;
   if (!server || typeof server.pid !== 'number' || typeof server.controlSocket !== 'string') {
     throw new UserError(`${mountpoint}/status does not name a blkfs server`);

@@ -3,13 +3,14 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { MAX_READAHEAD_BYTES } from '../cache/readahead'; // a module without imports: keeps start-up light
+import { DEFAULT_READAHEAD_BYTES, MAX_READAHEAD_BYTES } from '../cache/readahead-limits'; // no imports: keeps start-up light
 import { Log, LOG_LEVELS, LogLevel } from '../server/log';
 import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount-server';
 import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
 import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
+import { cacheDirOutside } from './paths';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -59,7 +60,7 @@ export function registerMount(program: Command): void {
     .option('--retries <n>', 'read bad sectors again up to N times when asked again', parseCount('--retries', 0))
     .option(
       '--readahead <size>',
-      'healthy media only: keep up to SIZE ahead of a sequential reader being read (e.g. 4M); default 0, read only what is asked',
+      `prefetch up to SIZE ahead of a sequential reader, stopping at the first error or slow read (default ${DEFAULT_READAHEAD_BYTES >> 20}M; 0: read only what is asked)`,
       parseReadahead,
     )
     .option('-f, --foreground', 'stay in the foreground until unmounted (Ctrl-C unmounts)')
@@ -81,10 +82,10 @@ export function registerMount(program: Command): void {
       const serverOpts: ServerOpts = {
         source,
         mountpoint,
-        cacheDir: opts.cache !== undefined ? path.resolve(opts.cache) : undefined,
+        cacheDir: opts.cache !== undefined ? cacheDirOutside(opts.cache, mountpoint) : undefined,
         blockSize: opts.blockSize,
         retries: opts.retries,
-        readaheadBytes: opts.readahead,
+        readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,
         nbdkitFilters: filters,
         nbdkitArgs: params,
         archive: archiveOptionsOf(opts),

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { STATE_FILE } from '../cache/cache-dir';
+import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
 
 /** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
@@ -48,13 +49,31 @@ export function cacheDirHolding(p: string): string | null {
   }
 }
 
-/** Refuses (UserError) when any output is one of the inputs or lies inside a blkfs cache directory. */
+/** The blkfs mount `p` would be written into (its directory or an ancestor is one), or null. */
+export function blkfsMountHolding(p: string): string | null {
+  const mounts = new Set(mountEntries().filter((m) => m.fstype === 'fuse.blkfs').map((m) => m.mountpoint));
+  if (mounts.size === 0) return null;
+  for (let dir = path.dirname(landingPath(p)); ; dir = path.dirname(dir)) {
+    if (mounts.has(dir)) return dir;
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+/** Refuses (UserError) when two outputs are one file, or any output is one of the inputs or lies inside a blkfs cache directory or mount. */
 export function guardOutputs(outputs: readonly string[], inputs: readonly string[]): void {
+  outputs.forEach((out, i) => {
+    const other = outputs.slice(0, i).find((earlier) => isSameFile(out, earlier) || landingPath(out) === landingPath(earlier));
+    if (other !== undefined) throw new UserError(`Refusing to write "${out}" twice: it is also the output "${other}" (give two different files)`);
+  });
   for (const out of outputs) {
     for (const input of inputs) {
       if (isSameFile(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
       }
+    }
+    const mount = blkfsMountHolding(out);
+    if (mount !== null) {
+      throw new UserError(`Refusing to write "${out}": it lies inside the blkfs mount "${mount}", which is read-only (write it elsewhere)`);
     }
     const cache = cacheDirHolding(out);
     if (cache !== null) {

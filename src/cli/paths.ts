@@ -1,5 +1,6 @@
 // Checks of file arguments that give the user a clear message (exit 1) instead of a stack of ENOENT.
 import * as fs from 'fs';
+import * as path from 'path';
 import { UserError } from '../errors';
 
 export function requireReadableFile(file: string, what: string): void {
@@ -20,4 +21,22 @@ export function requireReadableFile(file: string, what: string): void {
 /** Default mapfile name beside an image: disc.img → disc.map, anything else → NAME.map. */
 export function mapfileBeside(image: string): string {
   return /\.(img|iso|bin|raw)$/i.test(image) ? image.replace(/\.[^.]+$/, '.map') : `${image}.map`;
+}
+
+/** `--cache DIR`, absolute. Inside the mountpoint it would be created under the mount, hidden by it, and leave the mountpoint non-empty. */
+export function cacheDirOutside(cache: string, mountpoint: string): string {
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const dir = path.resolve(cache);
+  for (const mnt of new Set([path.resolve(mountpoint), real(mountpoint)])) {
+    if (dir === mnt || dir.startsWith(mnt + path.sep)) {
+      throw new UserError(`--cache ${cache} lies inside the mountpoint ${mountpoint}, where the mount would hide it: put the cache elsewhere`);
+    }
+  }
+  return dir;
 }

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { requireBlkfsMount } from './mount-target';
+import { DeadMountError, readMountFile, requireBlkfsMount } from './mount-target';
 import type { RescuedFind, StatusJson } from './status-report';
 
 interface StatusOpts {
@@ -58,8 +58,9 @@ export function registerStatus(program: Command): void {
 
 async function readText(file: string): Promise<string> {
   try {
-    return await fs.promises.readFile(file, 'utf8');
+    return await readMountFile(path.dirname(file), path.basename(file));
   } catch (err) {
+    if (err instanceof DeadMountError) throw err;
     throw new UserError(`cannot read ${file}: ${(err as Error).message}`);
   }
 }

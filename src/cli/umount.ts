@@ -32,12 +32,12 @@ export function registerUmount(program: Command): void {
         }
         const { controlRequest } = await import('../server/control-client');
         const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch(() => undefined);
-        if (reply?.type === 'error') {
-          throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(`unmounting ${abs}: ${reply.message}`);
-        }
+        if (reply?.type === 'error' && reply.exitCode === 1) throw new UserError(reply.message);
         if (!(await waitForExit(server.pid, EXIT_WAIT_MS))) {
           throw new OperationError(`the blkfs server (pid ${server.pid}) did not exit within ${EXIT_WAIT_MS / 1000} s`);
         }
+        // A failed final flush is exit 2 (after the server is gone: the mount is down either way).
+        if (reply?.type === 'error') throw new OperationError(`unmounting ${abs}: ${reply.message}`);
       }),
     );
 }

@@ -14,7 +14,13 @@ export async function offlineFileReport(image: string, mapfile: string): Promise
   const mapText = await fs.promises.readFile(mapfile, 'latin1').catch(() => {
     throw new UserError(`cannot read mapfile: ${mapfile}`);
   });
-  const parsed = parseMapfile(mapText);
+  let parsed: ReturnType<typeof parseMapfile>;
+  try {
+    parsed = parseMapfile(mapText);
+  } catch (err) {
+    // Name the file, as `blkfs map` and `blkfs import` do: "disk.map: Error in mapfile, line 3: ...".
+    throw err instanceof UserError ? new UserError(`${mapfile}: ${err.message}`) : err;
+  }
   const last = parsed.blocks[parsed.blocks.length - 1];
   const mapEnd = last ? last.pos + last.size : 0;
   const layout = await readMediumLayout(image);

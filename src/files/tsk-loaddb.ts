@@ -10,6 +10,7 @@ import * as path from 'path';
 import Database from 'better-sqlite3';
 import { OperationError } from '../errors';
 import { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout, PartitionInfo, fsTypeName } from './layout';
+import { withoutFuseFds } from '../clean-spawn';
 
 /** tsk_files.type: TSK_DB_FILES_TYPE_FS, _UNALLOC_BLOCKS (free space) and _SLACK. */
 const TYPE_FS = 0;
@@ -48,7 +49,9 @@ export class TskStoppedError extends OperationError {
 export function runTskTool(tool: string, args: readonly string[], signal?: AbortSignal): Promise<TskRunResult> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TskStoppedError());
-    const child = spawn(tool, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    // Never with the server's /dev/fuse fd: a TSK outliving a killed server would hang the mount (clean-spawn.ts).
+    const clean = withoutFuseFds(tool, args);
+    const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     const stop = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', stop, { once: true });
     let stderr = '';
@@ -67,7 +70,9 @@ export function runTskTool(tool: string, args: readonly string[], signal?: Abort
     child.on('close', (code) => {
       signal?.removeEventListener('abort', stop);
       if (signal?.aborted) reject(new TskStoppedError());
-      else resolve({ exitCode: code, stderr });
+      else if (clean.wrapped && code === 127 && /not found/.test(stderr)) {
+        reject(new OperationError(`${tool} not found: The Sleuth Kit is needed for the file report (Debian: apt-get install sleuthkit)`));
+      } else resolve({ exitCode: code, stderr });
     });
   });
 }

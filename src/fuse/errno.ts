@@ -1,11 +1,15 @@
 // The one errno table: what a FUSE caller sees for each view answer or failure.
 import * as os from 'os';
 import { MediaError, SourceLostError } from '../source/block-source';
+import { MediumChangedError } from '../source/medium-watch';
 import { ErrnoName, ViewErrno } from '../views/view';
+
+/** Linux errno numbers Node's os.constants lacks. */
+const EXTRA_ERRNO: Partial<Record<ErrnoName, number>> = { ENOMEDIUM: 123 };
 
 /** fuse-native wants negative errno numbers. */
 export function fuseErrno(name: ErrnoName): number {
-  return -os.constants.errno[name];
+  return -((os.constants.errno as Record<string, number | undefined>)[name] ?? EXTRA_ERRNO[name] ?? os.constants.errno.EIO);
 }
 
 /** The errno a reader gets when a view fails instead of answering. */
@@ -13,6 +17,8 @@ export function errnoNameOf(err: unknown): ErrnoName {
   if (err instanceof ViewErrno) return err.errno;
   // A bad sector is EIO, as from a disk.
   if (err instanceof MediaError) return 'EIO';
+  // The medium in the drive changed or went away: what a drive without its disc answers.
+  if (err instanceof MediumChangedError) return 'ENOMEDIUM';
   // The source is gone (nbdkit died, medium removed): not a verdict on any sector. ENXIO is what a vanished
   // block device answers, and tells the user it is not the data that is bad.
   if (err instanceof SourceLostError) return 'ENXIO';

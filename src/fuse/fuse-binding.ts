@@ -53,6 +53,16 @@ export interface FuseOps {
   release?(path: string, fd: number, cb: (err: number) => void): void;
   releasedir?(path: string, fd: number, cb: (err: number) => void): void;
   access?(path: string, mode: number, cb: (err: number) => void): void;
+  create?(path: string, mode: number, cb: (err: number, fd?: number) => void): void;
+  mknod?(path: string, mode: number, dev: number, cb: (err: number) => void): void;
+  mkdir?(path: string, mode: number, cb: (err: number) => void): void;
+  unlink?(path: string, cb: (err: number) => void): void;
+  rmdir?(path: string, cb: (err: number) => void): void;
+  rename?(src: string, dest: string, cb: (err: number) => void): void;
+  link?(src: string, dest: string, cb: (err: number) => void): void;
+  symlink?(src: string, dest: string, cb: (err: number) => void): void;
+  chmod?(path: string, mode: number, cb: (err: number) => void): void;
+  chown?(path: string, uid: number, gid: number, cb: (err: number) => void): void;
 }
 
 export interface FuseOptions {

@@ -42,7 +42,7 @@ export function checkMountpoint(mountpoint: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new MountpointError(`mountpoint does not exist: ${mountpoint}`);
-    if (code === 'ENOTCONN') throw new MountpointError(`mountpoint is a dead FUSE mount (run: fusermount -u ${abs}): ${mountpoint}`);
+    if (code === 'ENOTCONN') throw new MountpointError(`mountpoint is a dead FUSE mount (run: blkfs umount ${abs}): ${mountpoint}`);
     throw new MountpointError(`cannot access mountpoint ${mountpoint}: ${(err as Error).message}`);
   }
   if (!st.isDirectory()) throw new MountpointError(`mountpoint is not a directory: ${mountpoint}`);

@@ -184,6 +184,19 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
         (e) => cb(e),
         () => cb(0),
       ),
+    // The tree is fixed and read-only: changing it is EROFS, as on any read-only filesystem (not ENOSYS,
+    // "function not implemented", which is what `cp x /mnt/disk/` would otherwise say). No utimens: libfuse
+    // may call it inside the setattr of ddrescue's O_TRUNC open of /mapfile.
+    create: (_path, _mode, cb) => cb(fuseErrno('EROFS')),
+    mknod: (_path, _mode, _dev, cb) => cb(fuseErrno('EROFS')),
+    mkdir: (_path, _mode, cb) => cb(fuseErrno('EROFS')),
+    unlink: (_path, cb) => cb(fuseErrno('EROFS')),
+    rmdir: (_path, cb) => cb(fuseErrno('EROFS')),
+    rename: (_src, _dest, cb) => cb(fuseErrno('EROFS')),
+    link: (_src, _dest, cb) => cb(fuseErrno('EROFS')),
+    symlink: (_src, _dest, cb) => cb(fuseErrno('EROFS')),
+    chmod: (_path, _mode, cb) => cb(fuseErrno('EROFS')),
+    chown: (_path, _uid, _gid, cb) => cb(fuseErrno('EROFS')),
     statfs: (_path, cb) =>
       cb(0, { bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, favail: 0, fsid: 0, flag: 1, namemax: 255 }),
   };

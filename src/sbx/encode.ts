@@ -3,8 +3,9 @@
  * through the random-access core (ContainerRenderer) a batch of whole super block sets at a time,
  * writes them in place, and finally rewrites all metadata copies with the real FSZ and hash —
  * exactly as blkar does (placeholder metadata first, seek back at the end).
- * Reading the next batch and writing the previous one overlap with rendering; on a machine with 2+ cores a
- * worker thread renders part of each batch while this thread hashes and renders the rest (render-helper.ts).
+ * Reading the next batch and writing the previous ones overlap with rendering; on a machine with 2+ cores a
+ * worker thread renders whole batches whenever it is idle while this thread hashes every batch and renders the
+ * others (render-helper.ts), so a busy machine shifts the work instead of making one thread wait.
  */
 import { promises as fsp } from 'fs';
 import * as os from 'os';
@@ -266,18 +267,22 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
   const batchBlocks = regionStart(batchUnits) - regionStart(0);
   const wantHelper =
     opts.renderWorker ?? (os.cpus().length >= 2 && batchUnits >= 2 && (knownSize === null || knownSize >= 4 * batchSource));
-  const helper = wantHelper && batchUnits >= 2 ? RenderHelper.start() : null;
+  const helper = wantHelper ? RenderHelper.start() : null;
   const helperSpec = renderSpecOf(spec);
   // Shared memory when a helper renders from and into the same buffers (nothing is copied to it).
   const alloc = (n: number) => (helper ? Buffer.from(new SharedArrayBuffer(n)) : Buffer.allocUnsafe(n));
-  const balance = new SplitBalance(batchUnits);
 
   const out = await fsp.open(outputPath, 'w');
-  const pendingWrites: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  // Batch slots: a batch is read into a free slot, hashed here in order, then rendered by whichever thread is
+  // free (the helper takes a whole batch when idle, otherwise this thread renders it) and written at its own
+  // position, so batches may finish out of order and neither thread waits for the other. A slot is reused
+  // once its batch is written. Four slots keep the helper, this thread, the read and the writes busy at once.
+  const slotCount = helper ? 4 : 2;
+  const pending: Promise<void>[] = Array.from({ length: slotCount }, () => Promise.resolve());
   try {
     const hasher = layout.metaEnabled ? createHasher(hashType) : null;
-    const bufs = [alloc(batchSource), alloc(batchSource)];
-    const outBufs = [alloc(batchBlocks * bs), alloc(batchBlocks * bs)];
+    const bufs = Array.from({ length: slotCount }, () => alloc(batchSource));
+    const outBufs = Array.from({ length: slotCount }, () => alloc(batchBlocks * bs));
     let total = 0;
     let unit = 0;
     let which = 0;
@@ -286,43 +291,36 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
       const n = await nextRead;
       const src = bufs[which];
       const final = n < batchSource;
-      if (!final) nextRead = quiet(source.read(bufs[1 - which], 0, batchSource)); // overlap the next read
+      const next = (which + 1) % slotCount;
+      if (!final) nextRead = quiet(pending[next].then(() => source.read(bufs[next], 0, batchSource))); // overlap the next read
       total += n;
       if (total > layout.maxFileSize()) throw new FileTooLargeError(total, layout.maxFileSize());
       src.fill(PAD_BYTE, n);
+      hasher?.update(src.subarray(0, n));
       const firstSet = unit * unitSets;
       const setsHere = final ? layout.setCount(total) - firstSet : batchUnits * unitSets;
       const startIdx = regionStart(unit);
       const endIdx = final ? layout.containerBlockCount(total) : regionStart(unit + batchUnits);
       const count = endIdx - startIdx;
-      await pendingWrites[which]; // this output buffer's previous write (two batches ago) must be done
       if (outBufs[which].length < count * bs) outBufs[which] = alloc(count * bs);
       const ob = outBufs[which];
-      // Split at a unit boundary: the helper renders units [unit, unit + k), this thread hashes the batch and
-      // renders the rest. The last (partial) batch is rendered here alone.
-      const k = helper?.usable && !final ? balance.helperUnits() : 0;
-      const split = regionStart(unit + k);
-      const helped = k > 0 ? helperPart(helper as RenderHelper, helperSpec, src, ob, startIdx, split, firstSet, firstSet + k * unitSets, total) : null;
-      const t0 = performance.now();
-      hasher?.update(src.subarray(0, n));
-      if (endIdx > split) {
-        const mainFirstSet = firstSet + k * unitSets;
-        const source = src.subarray((mainFirstSet - firstSet) * renderer.setSourceSize);
-        renderer.render(split, endIdx - split, contiguousPlan(mainFirstSet, firstSet + setsHere), source, ob, (split - startIdx) * bs, total);
+      const plan = contiguousPlan(firstSet, firstSet + setsHere);
+      const renderHere = () => renderer.render(startIdx, count, plan, src, ob, 0, total);
+      const write = () => (count > 0 ? writeRegion(out, layout, ob, startIdx, count, final ? total : null) : Promise.resolve());
+      if (helper?.usable && helper.busy === 0 && !final && count > 0) {
+        const job = helperPart(helper, helperSpec, src, ob, startIdx, endIdx, firstSet, firstSet + setsHere, total);
+        // A failed helper is not a failed encode: this thread renders that batch itself.
+        pending[which] = quiet(job.then(write, () => (renderHere(), write())));
+      } else {
+        renderHere();
+        pending[which] = quiet(write());
       }
-      const mainMs = performance.now() - t0;
-      if (helped) {
-        const helperMs = await helped.catch(() => null);
-        if (helperMs === null) renderer.render(startIdx, split - startIdx, contiguousPlan(firstSet, firstSet + k * unitSets), src, ob, 0, total);
-        else balance.record(k, helperMs, mainMs);
-      }
-      if (count > 0) pendingWrites[which] = quiet(writeRegion(out, layout, ob, startIdx, count, final ? total : null));
       opts.onProgress?.({ bytesProcessed: total, totalBytes: knownSize });
       if (final) break;
       unit += batchUnits;
-      which = 1 - which;
+      which = next;
     }
-    await Promise.all(pendingWrites);
+    await Promise.all(pending);
 
     let hash: Multihash | null = null;
     if (layout.metaEnabled && hasher) {
@@ -352,7 +350,7 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
       elapsedMs: Date.now() - started,
     };
   } finally {
-    await Promise.allSettled(pendingWrites); // never close the handle under an in-flight write
+    await Promise.allSettled(pending); // never close the handle under an in-flight write
     await out.close();
     await helper?.close();
   }
@@ -373,39 +371,6 @@ function helperPart(helper: RenderHelper, spec: RenderSpec, src: Buffer, ob: Buf
     endSet,
     fileSize,
   });
-}
-
-/**
- * How many of a batch's units the helper renders so both threads finish together: this thread also hashes,
- * so it takes fewer. Learns per-unit costs from each batch (smoothed; load on the machine shifts them).
- */
-export class SplitBalance {
-  private helperPerUnit = 0;
-  private mainPerUnit = 0;
-  private mainFixed = 0;
-  private k: number;
-
-  constructor(private readonly batchUnits: number) {
-    this.k = Math.max(1, Math.min(batchUnits - 1, Math.round(batchUnits * 0.55)));
-  }
-
-  helperUnits(): number {
-    return this.k;
-  }
-
-  /** After a batch: the helper rendered k units in helperMs; this thread hashed and rendered the rest in mainMs. */
-  record(k: number, helperMs: number, mainMs: number): void {
-    const n = this.batchUnits;
-    const a = 0.3;
-    this.helperPerUnit = this.helperPerUnit ? this.helperPerUnit * (1 - a) + (helperMs / k) * a : helperMs / k;
-    // Rendering costs the same per unit on both threads; what this thread spends beyond that is the hash.
-    const mainRender = this.helperPerUnit * (n - k);
-    this.mainFixed = this.mainFixed ? this.mainFixed * (1 - a) + Math.max(0, mainMs - mainRender) * a : Math.max(0, mainMs - mainRender);
-    this.mainPerUnit = this.helperPerUnit;
-    // Equal finish: k·h = fixed + (n − k)·m.
-    const ideal = (this.mainFixed + n * this.mainPerUnit) / (this.helperPerUnit + this.mainPerUnit);
-    this.k = Math.max(1, Math.min(n - 1, Math.round(ideal)));
-  }
 }
 
 /** Marks a promise as handled (it is awaited later) so an early rejection is not "unhandled". */

@@ -2,8 +2,12 @@
 // (cleanly, through the AbortSignal) when every attached client has cancelled or hung up.
 
 export interface Acquirer {
-  acquire(opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void }): Promise<unknown>;
+  acquire(opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void; streamBytes?: number }): Promise<unknown>;
 }
+
+/** The copying pass's read on a healthy medium: large reads keep the NBD pipe full (a failed one is re-read in
+ * 64 KiB clusters, so a bad area is still mapped at ddrescue's granularity). */
+const STREAM_BYTES = 4 * 1024 * 1024;
 
 export class AcquisitionRunner {
   private running: { promise: Promise<unknown>; abort: AbortController; clients: number } | undefined;
@@ -19,7 +23,7 @@ export class AcquisitionRunner {
     if (!this.running) {
       const abort = new AbortController();
       const promise = this.device
-        .acquire({ signal: abort.signal })
+        .acquire({ signal: abort.signal, streamBytes: STREAM_BYTES })
         // A stop asked for is an outcome, not a failure (the cache may resolve or reject on abort).
         .catch((err: unknown) => {
           if (abort.signal.aborted) return { cancelled: true };

@@ -1,6 +1,10 @@
 // The server's control socket: one JSON object per line each way. A client sends one request and reads
-// replies until `done` or `error`. Used by `blkfs umount`, `acquire`, `export` and `archive`.
+// replies until `done` or `error`. Used by `blkfs umount`, `acquire`, `export`, `verify` and `archive`.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import type { ArchiveProgress } from '../archive/archive-status';
+import { defaultCacheRoot } from '../cache/cache-dir';
 
 export type ControlRequest =
   /** lazy: unmount even while files are open (their next access fails); otherwise busy is an error. */
@@ -10,6 +14,8 @@ export type ControlRequest =
   /** Stops the acquisition this connection started or joined (Ctrl-C in `blkfs acquire`). */
   | { cmd: 'cancel' }
   | { cmd: 'export'; image: string; mapfile: string }
+  /** blkfs verify MOUNTPOINT: every cached byte against its checksum, progress then the report. */
+  | { cmd: 'verify' }
   /** `blkfs archive`: joins the acquisition while it archives; later requests on the connection report progress. */
   | { cmd: 'archive'; destinations: string[] }
   | { cmd: 'archive-progress'; progress: ArchiveProgress };
@@ -40,8 +46,46 @@ export function encodeLine(msg: ControlRequest | ControlReply): string {
   return JSON.stringify(msg) + '\n';
 }
 
-/** Where a server listens; short, since a Unix socket path is limited to 107 bytes. */
-export function controlSocketPath(pid: number): string {
-  const dir = process.env.XDG_RUNTIME_DIR && process.env.XDG_RUNTIME_DIR.length < 60 ? process.env.XDG_RUNTIME_DIR : '/tmp';
-  return `${dir}/blkfs-${pid}.ctl`;
+/**
+ * Where a server listens: $XDG_RUNTIME_DIR/blkfs/<pid>.ctl, else beside the cache (the --cache directory, or the
+ * default cache root's run/ directory), never as litter in /tmp. A Unix socket path is limited to 107 bytes: a
+ * longer one falls back to a private (0700) directory of this user under the system temp dir.
+ */
+export function controlSocketPath(pid: number, cacheDir?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  const candidates = [
+    ...(runtime && path.isAbsolute(runtime) ? [path.join(runtime, 'blkfs')] : []),
+    cacheDir ?? path.join(defaultCacheRoot(env), 'run'),
+    path.join(os.tmpdir(), `blkfs-${process.getuid?.() ?? 'user'}`),
+  ];
+  for (const dir of candidates) {
+    const sock = path.join(dir, `${pid}.ctl`);
+    if (Buffer.byteLength(sock) <= 100) return sock;
+  }
+  return path.join(candidates[candidates.length - 1], `${pid}.ctl`);
+}
+
+/** Makes the socket's directory (0700) and removes sockets there of servers that are gone (killed, crashed). */
+export function prepareSocketDir(socketPath: string): void {
+  const dir = path.dirname(socketPath);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(path.join(dir, 'state.sqlite'))) fs.chmodSync(dir, 0o700);
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^(\d+)\.ctl$/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    try {
+      if (fs.lstatSync(path.join(dir, name)).isSocket()) fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

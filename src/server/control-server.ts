@@ -10,6 +10,8 @@ export interface ControlConnection {
   readonly closed: Promise<void>;
   /** Requests after the first one on this connection (e.g. cancel). */
   onRequest(listener: (req: ControlRequest) => void): void;
+  /** Sends `reply` as the last message and resolves once it is written and the connection ended. */
+  finish(reply: ControlReply): Promise<void>;
 }
 
 export type ControlHandler = (req: ControlRequest, conn: ControlConnection) => Promise<void>;
@@ -56,6 +58,11 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
     },
     closed,
     onRequest: (l) => later.push(l),
+    finish: (reply) =>
+      new Promise<void>((resolve) => {
+        if (sock.destroyed) return resolve();
+        sock.end(encodeLine(reply), () => resolve());
+      }),
   };
   sock.on('data', (chunk: string) => {
     let msgs: unknown[];

@@ -17,7 +17,8 @@ export class Log {
 
   /** Appends every later line to `file` instead of stderr. */
   toFile(file: string): void {
-    this.fd = fs.openSync(file, 'a');
+    this.fd = fs.openSync(file, 'a', 0o600);
+    fs.fchmodSync(this.fd, 0o600); // the log names the medium and its damage: private like the cache
     this.path = file;
   }
 

@@ -1,30 +1,21 @@
 // The foreground server behind `blkfs mount`: source (nbdkit + NBD client) → cache → views → FUSE, plus the
 // control socket. Started directly with -f, or in a detached child by the background mount.
 import * as path from 'path';
-import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { parseSourceArg } from '../source/source-spec';
-import { BlockSource } from '../source/block-source';
-import { openCache } from '../cache/cache-open';
-import { CachedDevice } from '../cache/cached-device';
 import { exportImage } from '../cache/import-export';
-import type { ServerInfo } from '../views/status-view';
-import { renderStatus } from '../views/status-view';
-import { WritableMapfileView } from '../views/writable-mapfile-view';
-import { ArchiveViewOptions, createArchiveViews } from '../views/sbx/archive-views';
-import { AcquisitionRunner } from './acquisition-runner';
+import { DirectoryView, Node } from '../views/view';
+import { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { ControlConnection, ControlServer } from './control-server';
-import { ControlRequest, controlSocketPath } from './control-protocol';
+import { ControlReply, ControlRequest, controlSocketPath, prepareSocketDir } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
-import { buildRoot } from './root-views';
-import { ArchiveSessions } from './archive-sessions';
+import { MediumStack, StackOptions } from './medium-stack';
 import { loadDat } from '../archive/dat';
-import { DEFAULT_IMAGE_PARAMS } from '../views/sbx/image-params';
-import { liveFileReportFor } from '../files/live-report';
-import { readFilesFirst } from './files-first';
-import { LoggedBlockSource } from '../source/logged-block-source';
-import { MapStatus } from './map-status';
+import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
+import { readFilesFirst } from './files-first';
+
+export { stableIdentityOf } from './medium-stack';
 
 export interface MountServerOptions {
   source: string;
@@ -43,12 +34,12 @@ export interface MountServerOptions {
   logToCacheDir?: boolean;
   /** /sbx/image.sbx parameters and --scan. */
   archive?: ArchiveViewOptions;
-  /** --dat: a Logiqx DAT whose entries the complete image is checked against. */
-  datFile?: string;
   /** Serve the web page on this address (--http). */
   http?: { host: string; port: number };
   /** Device reads slower than this (ms) are logged as warnings. */
   slowReadMs?: number;
+  /** --dat: a Logiqx DAT whose entries the complete image is checked against. */
+  datFile?: string;
 }
 
 export interface ReadyInfo {
@@ -64,58 +55,73 @@ export interface ReadyInfo {
 
 const PROGRESS_INTERVAL_MS = 250;
 
+/** The mount root: the views of the medium being served now (replaced when the drive gets another disc). */
+class CurrentMediumRoot implements DirectoryView {
+  readonly kind = 'directory';
+  constructor(public stack: MediumStack) {}
+  entries(): ReadonlyMap<string, Node> {
+    return this.stack.root.entries();
+  }
+}
+
 export class MountServer {
   private stopping: Promise<void> | undefined;
   private resolveExit!: (code: number) => void;
   /** Resolves with the process exit code once the server has shut down. */
   readonly exited = new Promise<number>((r) => (this.resolveExit = r));
+  private switching: Promise<void> | undefined;
 
   private constructor(
     readonly info: ReadyInfo,
     private readonly log: Log,
-    private readonly source: BlockSource,
-    private readonly cache: CachedDevice,
+    private readonly root: CurrentMediumRoot,
+    private readonly stackOptions: StackOptions,
     private readonly fuse: FuseMount,
     private readonly control: ControlServer,
-    private readonly acquisition: AcquisitionRunner,
-    private readonly archive: { close(): Promise<void> },
-    private readonly archives: ArchiveSessions,
     private readonly http: HttpServer | undefined,
   ) {}
+
+  private get stack(): MediumStack {
+    return this.root.stack;
+  }
+
+  private get cache() {
+    return this.root.stack.cache;
+  }
 
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
   static async start(opts: MountServerOptions): Promise<MountServer> {
     const { log } = opts;
     const spec = parseSourceArg(opts.source);
-    const dat = opts.datFile !== undefined ? loadDat(opts.datFile) : undefined;
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
+    let server: MountServer | undefined;
     try {
-      const device = await openBlockSource(spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
-      undo.push(() => device.close());
-      // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
-      device.onEvent?.((e) => log.info(e.message));
-      // Every device error and slow read goes to the mount log too.
-      const source = new LoggedBlockSource(device, log, opts.slowReadMs);
-      const cache = await openCache({
+      const controlSocket = controlSocketPath(process.pid, opts.cacheDir);
+      const stackOptions: StackOptions = {
+        spec,
+        sourceArg: opts.source,
+        mountpoint,
         cacheDir: opts.cacheDir,
-        source,
+        blockSize: opts.blockSize,
         retries: opts.retries,
         readaheadBytes: opts.readaheadBytes,
-        stableIdentity: stableIdentityOf(source),
-      });
-      undo.unshift(() => cache.close());
+        nbdkitFilters: opts.nbdkitFilters,
+        nbdkitArgs: opts.nbdkitArgs,
+        archive: opts.archive,
+        slowReadMs: opts.slowReadMs,
+        dat: opts.datFile !== undefined ? loadDat(opts.datFile) : undefined,
+        controlSocket,
+        log,
+        onOtherMedium: (old) => void server?.followDrive(old),
+      };
+      const stack = await MediumStack.open(stackOptions);
+      undo.push(() => stack.close(async (_w, fn) => void (await fn())));
+      const cache = stack.cache;
       if (opts.logToCacheDir) log.toFile(path.join(cache.cacheDir, 'mount.log'));
+      stack.server.log = log.file ?? null;
       log.info(`serving ${opts.source} (${cache.size} bytes, ${cache.sectorSize}-byte sectors) on ${mountpoint}, cache ${cache.cacheDir}`);
-
-      const acquisition = new AcquisitionRunner(cache);
-      // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
-      const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.source, log: (m) => log.info(m) });
-      undo.unshift(() => archive.close());
-      const image = { params: opts.archive?.params ?? DEFAULT_IMAGE_PARAMS, identity: archive.identity, available: (await archive.sbx.entries()).has('image.sbx') };
-      const archives = new ArchiveSessions(cache, acquisition, dat, image, (m) => log.info(m));
-      undo.unshift(() => archives.close());
-      const controlSocket = controlSocketPath(process.pid);
+      const root = new CurrentMediumRoot(stack);
       const info: ReadyInfo = {
         pid: process.pid,
         mountpoint,
@@ -124,48 +130,32 @@ export class MountServer {
         size: cache.size,
         sectorSize: cache.sectorSize,
       };
-      const files = liveFileReportFor(cache, mountpoint, (m) => log.info(m));
-      const mapStatus = new MapStatus(cache);
-      let mapfile: WritableMapfileView | undefined;
-      const server: ServerInfo = {
-        pid: process.pid,
-        controlSocket,
-        cacheDir: cache.cacheDir,
-        source: opts.source,
-        mountpoint,
-        log: log.file ?? null,
-        http: null,
-        activity: () => ({ acquiring: acquisition.active, driver: mapfile?.driverStatus() ?? null, ...mapStatus.status(), ...archive.status(), ...files.status(), ...archives.status() }),
-      };
-      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, checksums: archives, log: (m) => log.info(m), logger: log });
-      const mapfileNode = root.entries().get('mapfile');
-      if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
+      // The web page shows whichever medium is being served now (the root follows the drive).
       let http: HttpServer | undefined;
       if (opts.http) {
         const { HttpServer } = await import('./http-server');
+        const now = () => root.stack;
         http = await HttpServer.listen(opts.http, {
           root,
-          statusText: () => renderStatus(cache, server),
-          stateKey: () => {
-            const s = cache.status();
-            return [s.bytesCached, s.bytesBad, s.bytesUntried, s.bytesNonTrimmed, s.bytesNonScraped, s.phase, s.pass, s.currentPos, JSON.stringify(archive.status()), mapfile?.driverStatus()?.updated].join();
-          },
-          mapPng: () => mapStatus.png(),
-          mapSvg: () => mapStatus.svg(),
-          badAreas: (n) => mapStatus.badAreas(n),
+          statusText: () => renderStatus(now().cache, now().server),
+          stateKey: () => now().stateKey(),
+          mapPng: () => now().mapStatus.png(),
+          mapSvg: () => now().mapStatus.svg(),
+          badAreas: (n) => now().mapStatus.badAreas(n),
           log,
         });
         undo.unshift(() => http!.close());
-        server.http = http.url;
+        stackOptions.http = http.url;
+        stack.server.http = http.url;
         info.http = http.url;
       }
 
-      let running: MountServer | undefined;
+      prepareSocketDir(controlSocket);
       const control = await ControlServer.listen(
         controlSocket,
         (req, conn) => {
-          if (!running) throw new Error('server is starting');
-          return running.handle(req, conn);
+          if (!server) throw new Error('server is starting');
+          return server.handle(req, conn);
         },
         (err) => log.error('control request failed', err),
       );
@@ -173,16 +163,52 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         logError: (op, p, err) => log.error(`${op} ${p}`, err),
       });
-      running = new MountServer(info, log, source, cache, fuse, control, acquisition, archive, archives, http);
+      server = new MountServer(info, log, root, stackOptions, fuse, control, http);
       fuse.onExternalUnmount(() => {
         log.info(`${mountpoint} was unmounted from outside`);
-        void running!.shutdown('external unmount');
+        void server!.shutdown('external unmount');
       });
-      return running;
+      return server;
     } catch (err) {
       for (const step of undo) await step().catch((e: unknown) => log.error('cleanup after failed start', e));
       throw err;
     }
+  }
+
+  /**
+   * Follow the drive: another medium was identified where `old`'s was. Its cache is opened (found among the
+   * per-medium caches, or created), the mount root switches to it, and `old` is closed (its cache kept intact).
+   * Until the new stack is ready, `old` refuses every read (its source is in 'changed').
+   */
+  private followDrive(old: MediumStack): Promise<void> {
+    const run = async () => {
+      if (this.stopping || this.stack !== old) return;
+      let next: MediumStack;
+      try {
+        next = await MediumStack.open(this.stackOptions);
+      } catch (err) {
+        this.log.error('medium: cannot open the new medium (still refusing reads; will retry when the drive changes)', err);
+        old.follower.resume();
+        return;
+      }
+      if (this.stopping) {
+        await next.close(async (_w, fn) => void (await fn().catch(() => undefined)));
+        return;
+      }
+      next.server.log = this.log.file ?? null;
+      this.root.stack = next;
+      this.info.cacheDir = next.cache.cacheDir;
+      this.log.info(`medium: now serving ${next.cache.size} bytes from cache ${next.cache.cacheDir}`);
+      await old.close(async (what, fn) => {
+        try {
+          await fn();
+        } catch (err) {
+          this.log.error(`closing the previous medium: ${what} failed`, err);
+        }
+      });
+    };
+    this.switching = (this.switching ?? Promise.resolve()).then(run, run);
+    return this.switching;
   }
 
   /** Signals end the server like `blkfs umount`. */
@@ -201,6 +227,9 @@ export class MountServer {
     return this.stopping;
   }
 
+  /** `blkfs umount` clients waiting for the outcome: answered before the process exits. */
+  private readonly shutdownWaiters: ControlConnection[] = [];
+
   private async doShutdown(reason: string, exitCode: number): Promise<void> {
     let code = exitCode;
     const step = async (what: string, fn: () => Promise<unknown>) => {
@@ -212,17 +241,18 @@ export class MountServer {
       }
     };
     this.log.info(`shutting down (${reason})`);
-    await step('stop the file layout reader', () => liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader());
+    await step('stop the file layout reader', () => this.stack.files.stopLayoutReader());
     await step('unmount', () => this.fuse.unmount());
     if (this.http) await step('stop web page', () => this.http!.close());
-    await step('stop acquisition', () => this.acquisition.stop());
-    await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
-    await step('stop checksums', () => this.archives.close()); // it reads the cache
-    await step('flush cache', () => this.cache.flush());
-    await step('close cache', () => this.cache.close());
-    await step('stop source', () => this.source.close());
+    await this.switching?.catch(() => undefined);
+    await this.stack.close(step);
     await step('close control socket', () => this.control.close());
     this.log.info(`stopped (exit ${code})`);
+    // The umount client exits 2 when the final flush (or any other step) failed: tell it before the process ends.
+    const reply: ControlReply =
+      code === 0 ? { type: 'done' } : { type: 'error', message: `shutdown failed: the cache state may not be fully saved (see the mount log${this.log.file ? ` ${this.log.file}` : ''})`, exitCode: 2 };
+    const timeout = new Promise((r) => setTimeout(r, 1000).unref());
+    await Promise.race([Promise.all(this.shutdownWaiters.map((c) => c.finish(reply))), timeout]);
     this.resolveExit(code);
   }
 
@@ -231,7 +261,7 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
-            await liveFileReportFor(this.cache, this.info.mountpoint).stopLayoutReader(); // our TSK on /raw is no user
+            await this.stack.files.stopLayoutReader(); // our TSK on /raw is no user
             await this.fuse.unmountIfIdle();
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;
@@ -239,18 +269,38 @@ export class MountServer {
             return;
           }
         }
+        this.shutdownWaiters.push(conn); // answered by doShutdown, just before the process exits
         await this.shutdown('blkfs umount');
-        conn.send({ type: 'done' });
         return;
-      case 'acquire':
-        if (!(await readFilesFirst(liveFileReportFor(this.cache, this.info.mountpoint), req.files, conn))) return;
+      case 'acquire': {
+        // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
+        const resume = this.cache.suspendReadahead();
+        try {
+          if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+        } finally {
+          resume();
+        }
         return this.acquire(conn);
+      }
       case 'archive':
         if (this.stopping) throw new Error('the server is shutting down');
-        return this.archives.serve(req, conn);
+        return this.stack.archives.serve(req, conn);
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
         const result = await exportImage(this.cache, req.image, req.mapfile);
+        conn.send({ type: 'done', result });
+        return;
+      }
+      case 'verify': {
+        const cache = this.cache;
+        let last = 0;
+        const result = await cache.verifyFixity((done, total) => {
+          if (Date.now() - last < PROGRESS_INTERVAL_MS && done < total) return;
+          last = Date.now();
+          conn.send({ type: 'progress', bytesDone: done, bytesTotal: total });
+        });
+        if (result.damaged.length > 0) this.log.error(`verify: ${result.damagedBytes} damaged bytes in ${cache.cacheDir}: ${JSON.stringify(result.damaged)}`);
+        else this.log.info(`verify: ${result.checkedBytes} bytes clean`);
         conn.send({ type: 'done', result });
         return;
       }
@@ -260,8 +310,12 @@ export class MountServer {
   }
 
   private async acquire(conn: ControlConnection): Promise<void> {
-    if (this.stopping) throw new Error('the server is shutting down');
-    const { result, detach } = this.acquisition.join();
+    if (this.stopping) {
+      // Unmounted while the metadata was read first (or just before): the client says the mount went away.
+      conn.send({ type: 'done', result: { aborted: true } });
+      return;
+    }
+    const { result, detach } = this.stack.acquisition.join();
     conn.onRequest((r) => r.cmd === 'cancel' && detach());
     void conn.closed.then(detach);
     const progress = () => {
@@ -285,10 +339,4 @@ export class MountServer {
       detach();
     }
   }
-}
-
-/** An image file that has not changed (same inode, size and mtime) needs no identity probe on remount. */
-export function stableIdentityOf(source: BlockSource): string | undefined {
-  const h = source.identityHint;
-  return h?.kind === 'file' ? `file:${h.dev}:${h.ino}:${source.size}:${h.mtimeMs}` : undefined;
 }

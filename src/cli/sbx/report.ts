@@ -7,7 +7,7 @@
 // parentheses) and ends every run with `"error": null` or `"error": "<msg>"`. We reproduce that layout byte
 // for byte, with one deliberate difference: strings are always quoted and fully escaped, so a UID made only of
 // digits or a file name with a backslash still yields valid JSON (blkar would print them raw).
-import { EXIT_FAILURE, EXIT_OK, exitCodeOf } from '../../errors';
+import { BlkfsError, EXIT_FAILURE, EXIT_OK, exitCodeOf } from '../../errors';
 
 /** What blkar prints before the message of an error raised inside a workflow (general_error.rs). */
 export const BLKAR_ERROR_PREFIX = 'Error : ';
@@ -178,7 +178,10 @@ export class Printer {
    */
   error(err: unknown, partial: ReportObject = new ReportObject()): number {
     const text = err instanceof Error ? err.message : String(err);
-    const message = (err as { blkarPrefixed?: unknown } | null)?.blkarPrefixed === true ? BLKAR_ERROR_PREFIX + text : text;
+    // An I/O error from the system (EIO reading a failing medium, ENOSPC writing) is raised during the operation too.
+    const systemError = !(err instanceof BlkfsError) && typeof (err as { syscall?: unknown } | null)?.syscall === 'string';
+    const prefixed = (err as { blkarPrefixed?: unknown } | null)?.blkarPrefixed === true || systemError;
+    const message = prefixed ? BLKAR_ERROR_PREFIX + text : text;
     if (this.json) this.out.write(renderBlkarJson(partial, message));
     else this.out.write(renderHuman(partial) + message + '\n');
     return exitCodeOf(err) || EXIT_FAILURE;

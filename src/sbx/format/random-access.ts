@@ -14,6 +14,7 @@ import { writeHeader } from './header';
 import { RandomReader } from '../reader';
 import { ReedSolomon } from './reed-solomon';
 import { HEADER_SIZE, PAD_BYTE } from './specs';
+import { HEAP, SbxKernels } from './wasm-kernels';
 import { OperationError } from '../../errors';
 
 /** The reader returned fewer bytes than the container needs (source shrank or is shorter than fileSize). */
@@ -122,6 +123,7 @@ export class ContainerRenderer {
     fileSize = this.spec.fileSize,
     metadataBlock: Uint8Array | null = this.spec.metadataBlock,
   ): void {
+    if (this.renderInKernel(firstIndex, count, plan, source, out, outOffset, fileSize, metadataBlock)) return;
     const { layout: l, uid } = this.spec;
     const bs = l.blockSize;
     const ds = l.dataSize;
@@ -181,7 +183,96 @@ export class ContainerRenderer {
       writeHeader(out, o, l.version, uid, seq);
     }
   }
+
+  /**
+   * render() in the WebAssembly kernels (wasm-kernels.ts): the plan's source is copied into their memory once,
+   * parity and every data/parity block (header, payload, CRC) are made there, and the blocks come out in one copy.
+   * Metadata copies and holes are filled here. False (nothing written) where the kernels are unavailable or the
+   * job is too big for their heap: render() then does it in JavaScript, with the same bytes.
+   */
+  private renderInKernel(
+    firstIndex: number,
+    count: number,
+    plan: SetPlan,
+    source: Uint8Array,
+    out: Uint8Array,
+    outOffset: number,
+    fileSize: number,
+    metadataBlock: Uint8Array | null,
+  ): boolean {
+    const k = count > 0 ? SbxKernels.get() : null;
+    const l = this.spec.layout;
+    const ds = l.dataSize;
+    if (!k || ds % 16 !== 0) return false;
+    const bs = l.blockSize;
+    const t = l.setSize;
+    const d = this.setDataChunks;
+    const p = l.p;
+    const ss = this.setSourceSize;
+    const sets = plan.sets;
+    const rs = this.rs;
+    const tablesBytes = rs ? rs.nibbleTables.length : 0;
+    const srcBytes = Math.min(source.length, sets.length * ss);
+    // Heap: uid | RS tables | source sets | parity | jobs | blocks
+    const uidAt = HEAP;
+    const tablesAt = uidAt + 16;
+    const dataAt = tablesAt + align16(tablesBytes);
+    const parityAt = dataAt + align16(sets.length * ss);
+    const jobsAt = parityAt + align16(rs ? sets.length * p * ds : 0);
+    const blocksAt = jobsAt + align16(count * 8);
+    if (!k.reserve(blocksAt + count * bs - HEAP)) return false;
+    const mem = k.bytes;
+    mem.set(this.spec.uid.subarray(0, 6), uidAt);
+    mem.set(source.subarray(0, srcBytes), dataAt);
+    if (rs) {
+      mem.set(rs.nibbleTables, tablesAt);
+      let i = 0;
+      while (i < sets.length) {
+        if (!plan.needsParity[i]) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < sets.length && plan.needsParity[j]) j++;
+        k.rs(dataAt + i * ss, parityAt + i * p * ds, ds, j - i, d, p, tablesAt);
+        i = j;
+      }
+    }
+    const lastSeq = l.lastSeq(fileSize);
+    const base = sets.length > 0 ? sets[0] : 0;
+    const jobs = new Int32Array(mem.buffer, mem.byteOffset + jobsAt, count * 2);
+    for (let n = 0; n < count; n++) {
+      const idx = firstIndex + n;
+      const seq = l.isMetadataIndex(idx) ? -1 : l.indexToSeq(idx);
+      if (seq < 0 || seq > lastSeq) {
+        jobs[2 * n + 1] = -1;
+        continue;
+      }
+      const set = Math.floor((seq - 1) / t);
+      const pos = seq - 1 - set * t;
+      const slot = plan.contiguous ? set - base : binarySearch(sets, set);
+      if (slot < 0 || slot >= sets.length || sets[slot] !== set) throw new Error(`block set ${set} missing from plan`);
+      if (pos >= d && !plan.needsParity[slot]) throw new Error(`parity of block set ${set} not planned`);
+      jobs[2 * n] = seq;
+      jobs[2 * n + 1] = pos < d ? dataAt + slot * ss + pos * ds : parityAt + (slot * p + (pos - d)) * ds;
+    }
+    k.blocks(jobsAt, count, ds, l.version, uidAt, blocksAt);
+    out.set(mem.subarray(blocksAt, blocksAt + count * bs), outOffset);
+    for (let n = 0; n < count; n++) {
+      if (jobs[2 * n + 1] !== -1) continue;
+      const o = outOffset + n * bs;
+      if (l.isMetadataIndex(firstIndex + n)) {
+        if (!metadataBlock) throw new Error('metadata block requested but none given');
+        out.set(metadataBlock, o);
+      } else {
+        out.fill(0, o, o + bs); // burst hole (or past the end): never written by blkar, reads as zeros
+      }
+    }
+    return true;
+  }
 }
+
+const align16 = (n: number) => (n + 15) & ~15;
 
 function binarySearch(a: readonly number[], x: number): number {
   let lo = 0;

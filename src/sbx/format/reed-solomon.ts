@@ -2,9 +2,11 @@
  * Reed-Solomon erasure coding over GF(2^8), byte-identical to the reed-solomon-erasure crate 4.0
  * (galois_8) that blkar uses (sbx-format.md §7.2): reduction polynomial 0x11D, generator 2,
  * Backblaze construction M = V × inverse(top D rows of V) with V[r][c] = r^c.
- * Speed: a 64 KiB product table (one 256-byte row per coefficient) and encodeSets(), which codes
- * many block sets per call so that the per-call cost never dominates for 112–4080-byte shards.
+ * Speed: encodeSets() codes many block sets per call so that the per-call cost never dominates for
+ * 112–4080-byte shards; with WebAssembly SIMD it runs the split-table kernel of wasm-kernels.ts (shards of a
+ * multiple of 16 bytes, as every SBX version has), otherwise 32-bit word kernels over lane-shifted tables.
  */
+import { HEAP, SbxKernels } from './wasm-kernels';
 
 /** exp[i] = 2^i for i in 0..509 (doubled so exp[log a + log b] needs no modulo). */
 export const GF_EXP: Uint8Array = new Uint8Array(510);
@@ -173,6 +175,11 @@ export class ReedSolomon {
 
   /** Lane-shifted product tables of parity coefficient (j, k) at ((j·D + k)·4 + b)·256 (see the word kernels). */
   private readonly laneTables: Int32Array;
+  /**
+   * Split tables for the SIMD kernel: coefficient (j, k) at (j·D + k)·32, c·x for x = 0..15, then c·(x << 4).
+   * wasm-kernels.ts's rs() reads them from its memory.
+   */
+  readonly nibbleTables: Uint8Array;
 
   constructor(readonly dataShards: number, readonly parityShards: number) {
     if (!Number.isInteger(dataShards) || dataShards < 1) throw new RangeError('data shard count must be ≥ 1');
@@ -187,6 +194,15 @@ export class ReedSolomon {
         for (let b = 0; b < 4; b++) {
           const t = ((j * dataShards + k) * 4 + b) * 256;
           for (let x = 0; x < 256; x++) this.laneTables[t + x] = mul[(c << 8) | x] << (8 * b);
+        }
+      }),
+    );
+    this.nibbleTables = new Uint8Array(parityShards * dataShards * 32);
+    this.parityRows.forEach((row, j) =>
+      row.forEach((c, k) => {
+        for (let x = 0; x < 16; x++) {
+          this.nibbleTables[(j * dataShards + k) * 32 + x] = mul[(c << 8) | x];
+          this.nibbleTables[(j * dataShards + k) * 32 + 16 + x] = mul[(c << 8) | (x << 4)];
         }
       }),
     );
@@ -220,6 +236,7 @@ export class ReedSolomon {
     const p = this.parityShards;
     if (dataOffset + setCount * d * shardSize > data.length) throw new RangeError('data buffer too small');
     if (parityOffset + setCount * p * shardSize > parity.length) throw new RangeError('parity buffer too small');
+    if (this.encodeSetsSimd(data, parity, shardSize, setCount, dataOffset, parityOffset)) return;
     const aligned = shardSize % 4 === 0 && (data.byteOffset + dataOffset) % 4 === 0 && (parity.byteOffset + parityOffset) % 4 === 0;
     if (aligned) {
       // Four bytes per step through 32-bit views: one load and one store per word instead of four.
@@ -251,6 +268,31 @@ export class ReedSolomon {
         for (let k = 0; k < d; k++) mulAddRegion(row[k], data, dBase + k * shardSize, parity, out, shardSize, k === 0);
       }
     }
+  }
+
+  /** encodeSets() through the SIMD kernel, a slice of sets at a time; false when it is not available. */
+  private encodeSetsSimd(data: Uint8Array, parity: Uint8Array, shardSize: number, setCount: number, dataOffset: number, parityOffset: number): boolean {
+    const k = SbxKernels.get();
+    if (!k || shardSize % 16 !== 0 || setCount === 0) return false;
+    const d = this.dataShards;
+    const p = this.parityShards;
+    const tables = this.nibbleTables.length;
+    const per = Math.max(1, Math.floor((4 << 20) / ((d + p) * shardSize)));
+    const step = Math.min(setCount, per);
+    if (!k.reserve(tables + step * (d + p) * shardSize)) return false;
+    const mem = k.bytes;
+    const tAt = HEAP;
+    const dAt = tAt + tables;
+    const pAt = dAt + step * d * shardSize;
+    mem.set(this.nibbleTables, tAt);
+    for (let s = 0; s < setCount; s += step) {
+      const n = Math.min(step, setCount - s);
+      const from = dataOffset + s * d * shardSize;
+      mem.set(data.subarray(from, from + n * d * shardSize), dAt);
+      k.rs(dAt, pAt, shardSize, n, d, p, tAt);
+      parity.set(mem.subarray(pAt, pAt + n * p * shardSize), parityOffset + s * p * shardSize);
+    }
+    return true;
   }
 
   /**

@@ -21,6 +21,17 @@ export interface OpenBlockSourceOptions {
   reconnectDelayMs?: { initial: number; max: number };
 }
 
+/** A reconnect reached a medium of another size: certainly another disc (never adopted). */
+export class MediumSizeChangedError extends SourceLostError {
+  constructor(
+    message: string,
+    readonly newSize: number,
+  ) {
+    super(message);
+    this.name = 'MediumSizeChangedError';
+  }
+}
+
 export async function openBlockSource(spec: SourceSpec, options: OpenBlockSourceOptions = {}): Promise<NbdBlockSource> {
   const sectorSize = await detectSectorSize(spec, options.sectorSize);
   const source = new NbdBlockSource(spec, sectorSize, options);
@@ -124,7 +135,7 @@ export class NbdBlockSource implements BlockSource {
       const client = await this.connectOnce();
       if (client.size !== this.size) {
         await client.disconnect();
-        throw new Error(`it now has ${client.size} bytes instead of ${this.size}: a different medium?`);
+        throw new MediumSizeChangedError(`it now has ${client.size} bytes instead of ${this.size}: a different medium`, client.size);
       }
       this.failedAttempts = 0;
       this.nextAttemptAt = 0;
@@ -137,6 +148,7 @@ export class NbdBlockSource implements BlockSource {
       this.nextAttemptAt = Date.now() + Math.min(initial * 2 ** this.failedAttempts, max);
       this.failedAttempts++;
       this.lossReason = `reconnect failed: ${(err as Error).message}`;
+      if (err instanceof MediumSizeChangedError) throw err;
       throw new SourceLostError(`${this.describe()} is lost and could not be reconnected: ${(err as Error).message}`);
     }
   }

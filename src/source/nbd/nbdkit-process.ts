@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { NbdTarget } from '../source-spec';
 import { OperationError } from '../../errors';
+import { withoutFuseFds } from '../../clean-spawn';
 
 export interface NbdkitStartOptions {
   /** Plugin, its parameters and any filter parameters, e.g. ['file', 'file=/dev/sr0', 'ddrescue-mapfile=bad.map']. */
@@ -67,6 +68,7 @@ export class NbdkitProcess {
   }
 
   static async start(options: NbdkitStartOptions): Promise<NbdkitProcess> {
+    sweepStaleDirs();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-nbdkit-'));
     liveDirs.add(dir);
     const sock = path.join(dir, 'nbd.sock');
@@ -82,7 +84,9 @@ export class NbdkitProcess {
       ...options.args,
     ];
     const command = options.command ?? 'nbdkit';
-    const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Started after the FUSE mount when the drive gets another disc: never with the server's /dev/fuse fd.
+    const clean = withoutFuseFds(command, argv);
+    const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     if (child.pid === undefined) {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -152,5 +156,42 @@ function pidfileReady(pidfile: string): boolean {
     return /^\d+\s*$/.test(fs.readFileSync(pidfile, 'utf8'));
   } catch {
     return false;
+  }
+}
+
+/** A private dir is stale once it is this old with no live nbdkit: younger ones may still be starting. */
+const STALE_AFTER_MS = 60_000;
+
+/**
+ * Removes the private dirs (socket, pidfile) of nbdkits that are gone: a blkfs killed with SIGKILL cannot remove
+ * its own, and nbdkit never does. Only this user's blkfs-nbdkit-* dirs whose pidfile names no live process.
+ */
+export function sweepStaleDirs(tmp = os.tmpdir()): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp).filter((n) => n.startsWith('blkfs-nbdkit-'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(tmp, name);
+    try {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.getuid?.() || liveDirs.has(dir) || Date.now() - st.mtimeMs < STALE_AFTER_MS) continue;
+      const pid = Number(fs.readFileSync(path.join(dir, 'nbdkit.pid'), 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue; // no pidfile: never started, or long dead
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -23,6 +23,8 @@ export interface ScannerProgress {
 /** Largest span read at once while scanning (bounds memory, lets foreground reads in between). */
 const CHUNK = 8 << 20;
 const LOOK = MAX_BLOCK_SIZE - SCAN_STEP;
+/** Largest range read back and scanned at once (bounds the scanner's memory). */
+const SCAN_PIECE = 4 * 1024 * 1024;
 /** Wait before scanning what arrived, so cache commits are scanned (and recorded) in batches. */
 const SCAN_DELAY_MS = 50;
 /** Bytes scanned per index transaction (the database is synchronous=FULL: each commit is an fsync). */
@@ -169,8 +171,11 @@ export class MediumScanner {
       const runEnd = Math.min(this.cache.size, (run.start + run.count) * ss);
       const a = Math.max(start, runStart);
       const b = Math.min(end, runEnd);
-      if (a >= b) continue;
-      pieces.push({ a, b, wa: Math.max(runStart, a - LOOK), wb: Math.min(runEnd, b + LOOK) });
+      // Pieces of at most SCAN_PIECE bytes: a commit may announce tens of MiB at once, read back in one buffer each.
+      for (let x = a; x < b; x += SCAN_PIECE) {
+        const y = Math.min(b, x + SCAN_PIECE);
+        pieces.push({ a: x, b: y, wa: Math.max(runStart, x - LOOK), wb: Math.min(runEnd, y + LOOK) });
+      }
     }
     for (const p of pieces) {
       const data = await this.cache.readCachedBytes(p.wa, p.wb - p.wa);

@@ -243,13 +243,13 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     }
   });
 
-  it('bad input: exit 1 with the mapfile line, or the missing file named', async () => {
+  it('bad input: exit 1 with the mapfile named with its line, or the missing file named', async () => {
     const image = ext4Image(dir, 'input', { 'f.txt': Buffer.from('x') });
     const map = path.join(dir, 'broken.map');
     fs.writeFileSync(map, '0 +\n0 0x100 +\nnonsense\n');
     const broken = await blkfs(['files', image, map]);
     expect(broken.code).to.equal(1);
-    expect(broken.stderr).to.contain('line 3');
+    expect(broken.stderr).to.contain(`${map}: Error in mapfile, line 3`);
     const missing = await blkfs(['files', path.join(dir, 'nope.img'), map]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.contain('nope.img');

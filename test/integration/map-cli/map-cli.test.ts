@@ -62,6 +62,18 @@ describe('blkfs map', () => {
     expect(fs.existsSync(out)).to.equal(false);
   });
 
+  it('refuses a picture inside a blkfs cache directory with exit 1, as every output of blkfs', () => {
+    const map = path.join(dir, 'ok.map');
+    fs.writeFileSync(map, '0x0 + 1\n0x0 0x400 +\n');
+    const cache = path.join(dir, 'cache');
+    fs.mkdirSync(cache);
+    fs.writeFileSync(path.join(cache, 'state.sqlite'), '');
+    const r = blkfs('map', map, '-o', path.join(cache, 'map.png'));
+    expect(r.status, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/it lies inside the blkfs cache directory/);
+    expect(fs.existsSync(path.join(cache, 'map.png'))).to.equal(false);
+  });
+
   it('refuses an unknown picture type and a missing mapfile with exit 1', () => {
     expect(blkfs('map', path.join(dir, 'g.map'), '-o', path.join(dir, 'x.gif')).status).to.equal(1);
     expect(blkfs('map', path.join(dir, 'nope.map'), '-o', path.join(dir, 'x.png')).status).to.equal(1);

@@ -30,7 +30,7 @@ const BAD: BadRange[] = [
   { offset: 0x3a00000, length: 0x10000 },
 ];
 const BAD_BYTES = BAD.reduce((n, b) => n + b.length, 0);
-// Slow enough to look at the acquisition several times while it runs (~1000 reads of 64 KiB, 4 at once).
+// A delay per device request (the kill -9 test); the others limit bandwidth, since the copying pass reads 4 MiB at a time.
 const RDELAY = '12ms';
 
 function sameBytes(a: Buffer, b: Buffer, ranges: Range[]): boolean {
@@ -70,7 +70,8 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
   after(() => cleanup(dir));
 
   it('ddrescuelog -t and ddrescue -m accept /mapfile during the acquisition; the + domain copied from /raw equals the medium', async () => {
-    const nbd = await startNbdkit(dir, imagePath, mapPath, { rdelay: RDELAY, tag: 'live' });
+    // limited bandwidth (80 Mbit/s) rather than a delay per request: the copying pass streams in large reads
+    const nbd = await startNbdkit(dir, imagePath, mapPath, { rate: '80M', tag: 'live' });
     const mnt = path.join(dir, 'mnt-live');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-live')]);
     const acquiring = blkfs(['acquire', '-q', mnt]);
@@ -102,7 +103,7 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
   });
 
   it('Ctrl-C in blkfs acquire stops the acquisition cleanly: exit 130, the server keeps serving, the device goes quiet', async () => {
-    const nbd = await startNbdkit(dir, imagePath, mapPath, { rdelay: RDELAY, tag: 'sigint' });
+    const nbd = await startNbdkit(dir, imagePath, mapPath, { rate: '80M', tag: 'sigint' }); // mid-copy at 20%, with large reads
     const mnt = path.join(dir, 'mnt-sigint');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-sigint')]);
     const acq = start(process.execPath, [MAIN_JS, 'acquire', mnt]);
@@ -118,6 +119,15 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
     const reads = readNbdkitLog(nbd.logFile).reads.length;
     await sleep(300);
     expect(readNbdkitLog(nbd.logFile).reads.length).to.equal(reads);
+
+    // An unmount under a running acquire is not a success: exit 2, saying how to resume.
+    const again = start(process.execPath, [MAIN_JS, 'acquire', '-q', mnt]);
+    while (!(await readStatus(mnt)).acquiring) await sleep(20); // its passes run (the progress alone may predate it)
+    await waitForProgress(mnt, 0.5);
+    await umount(mnt);
+    const cut = await again.result;
+    expect(cut.code, cut.stderr).to.equal(2);
+    expect(cut.stderr).to.contain(`the acquisition on ${mnt} was stopped before the end (the mount went away)`);
   });
 
   it('kill -9 of the server mid-acquisition, then remount: + sectors hold the medium, none is read again, acquire completes', async () => {
@@ -134,7 +144,13 @@ describe('mount: blkfs acquire on a slow medium (real FUSE, nbdkit, ddrescue)', 
     // nbdkit 1.32 may abort when a client vanishes with reads in flight: serve the medium afresh.
     await nbd.stop();
     nbd = await startNbdkit(dir, imagePath, mapPath, { rdelay: RDELAY, tag: 'crash2' });
-    await umount(mnt); // the dead FUSE mount (ENOTCONN) is detached
+    // The dead FUSE mount (ENOTCONN): status and acquire say how to clear it (exit 1); umount detaches it.
+    for (const cmd of [['status', mnt], ['acquire', mnt]]) {
+      const dead = await blkfs(cmd);
+      expect(dead.code, dead.stderr).to.equal(1);
+      expect(dead.stderr).to.contain(`the blkfs server of ${mnt} is gone (a dead mount): run blkfs umount ${mnt}`);
+    }
+    await umount(mnt);
     await mount(nbd.uri, mnt, ['--cache', cache]);
 
     const state = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8');

@@ -54,6 +54,39 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(r.stderr).to.match(/mountpoint does not exist/);
   });
 
+  it('--cache naming a file, or a directory holding files a new cache would overwrite, is exit 1 and they stay intact', async () => {
+    const own = path.join(dir, 'own');
+    fs.mkdirSync(own);
+    fs.writeFileSync(path.join(own, 'data.img'), 'someone else\'s image');
+    try {
+      const notDir = await blkfs(['mount', imageA, mnt, '--cache', imageA]);
+      expect(notDir.code, notDir.stderr).to.equal(1);
+      expect(notDir.stderr).to.contain(`cache ${imageA} is not a directory`);
+      const foreign = await blkfs(['mount', imageA, mnt, '--cache', own]);
+      expect(foreign.code, foreign.stderr).to.equal(1);
+      expect(foreign.stderr).to.match(/is not a blkfs cache, yet it holds a file "data\.img"/);
+      expect(fs.readFileSync(path.join(own, 'data.img'), 'utf8')).to.equal('someone else\'s image');
+      expect(fs.readFileSync(imageA)).to.deep.equal(patternImage(SIZE));
+      expect(mountAt(mnt)).to.equal(undefined);
+    } finally {
+      if (mountAt(mnt)) await umount(mnt);
+    }
+  });
+
+  it('--cache inside the mountpoint is exit 1 before anything is created, and the mountpoint stays empty', async () => {
+    const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(mnt, 'cache')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`lies inside the mountpoint ${mnt}, where the mount would hide it`);
+    expect(fs.readdirSync(mnt)).to.deep.equal([]);
+    expect(mountAt(mnt)).to.equal(undefined);
+  });
+
+  it('import --block-size that is not a number is exit 1 naming the value', async () => {
+    const r = await blkfs(['import', '--source', imageA, '--block-size', 'abc', imageA, path.join(dir, 'none.map')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`argument 'abc' is invalid. --block-size must be an integer`);
+  });
+
   it('a mountpoint in use is exit 1 and the mount already there keeps serving', async () => {
     await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
     const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(dir, 'cache-other')]);
@@ -99,10 +132,13 @@ describe('mount: bad input and failures (real FUSE)', function () {
   });
 
   it('a cache of another medium is exit 1 and the cache is left as it was', async () => {
-    // cache-a holds medium A (mounted by the previous test): read some, unmount, remember its map
+    // cache-a holds medium A (mounted by the previous test): read some, unmount, remember its map (read again
+    // offline: readahead may have fetched more than dd read, committed by the unmount)
     await run('dd', [`if=${path.join(mnt, 'raw')}`, 'of=/dev/null', 'bs=1M', 'count=3', 'iflag=direct']);
-    const before = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8');
     await umount(mnt);
+    const snapshot = path.join(dir, 'a-before.img');
+    expect((await blkfs(['export', '--cache', path.join(dir, 'cache-a'), snapshot])).code).to.equal(0);
+    const before = fs.readFileSync(path.join(dir, 'a-before.map'), 'utf8');
     const imageB = path.join(dir, 'b.img');
     const b = patternImage(SIZE);
     b.fill(0x5a, 0, 4096);

@@ -80,14 +80,20 @@ export async function startNbdkit(
   dir: string,
   image: string,
   mapfile: string,
-  opts: { rdelay?: string; tag?: string } = {},
+  opts: { rdelay?: string; rate?: string; tag?: string } = {},
 ): Promise<NbdkitServer> {
   const tag = opts.tag ?? 'nbd';
   const sock = path.join(dir, `${tag}.sock`);
   const pidfile = path.join(dir, `${tag}.pid`);
   const logFile = path.join(dir, `${tag}.log`);
-  const filters = ['--filter=log', ...(opts.rdelay ? ['--filter=delay'] : []), '--filter=ddrescue'];
-  const params = [`ddrescue-mapfile=${mapfile}`, `logfile=${logFile}`, ...(opts.rdelay ? [`rdelay=${opts.rdelay}`] : [])];
+  // rdelay: a delay per request; rate: a bandwidth limit (a slow medium whatever the request sizes)
+  const filters = ['--filter=log', ...(opts.rdelay ? ['--filter=delay'] : []), ...(opts.rate ? ['--filter=rate'] : []), '--filter=ddrescue'];
+  const params = [
+    `ddrescue-mapfile=${mapfile}`,
+    `logfile=${logFile}`,
+    ...(opts.rdelay ? [`rdelay=${opts.rdelay}`] : []),
+    ...(opts.rate ? [`rate=${opts.rate}`] : []),
+  ];
   fs.rmSync(sock, { force: true });
   fs.rmSync(pidfile, { force: true });
   const child = spawn('nbdkit', ['-f', '-r', '-U', sock, '-P', pidfile, ...filters, 'file', image, ...params], {
@@ -151,10 +157,10 @@ export function blkfs(args: string[], opts: { timeoutMs?: number; env?: NodeJS.P
 }
 
 /** `blkfs mount` in the background (as users run it); returns the server pid. */
-export async function mount(source: string, mountpoint: string, extra: string[] = []): Promise<number> {
+export async function mount(source: string, mountpoint: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<number> {
   fs.mkdirSync(mountpoint, { recursive: true });
   mounts.push(mountpoint);
-  const r = await blkfs(['mount', source, mountpoint, ...extra]);
+  const r = await blkfs(['mount', source, mountpoint, ...extra], { env });
   if (r.code !== 0) throw new Error(`blkfs mount failed (${r.code}): ${r.stderr}`);
   const pid = Number(/server pid (\d+)/.exec(r.stderr)?.[1]);
   servers.add(pid);

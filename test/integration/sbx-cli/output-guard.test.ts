@@ -90,6 +90,35 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
   });
 
+  it('export --cache C onto the image file C was read from is refused while nothing serves it; the medium stays intact', () => {
+    // C was seeded by `import --source medium.img` above.
+    refused(['export', '--cache', 'C', 'medium.img'], 'medium.img', /Refusing to write ".*\/medium\.img": it is the image file this cache was read from/);
+  });
+
+  it('export whose mapfile is named as its image is refused: one file cannot be both outputs', () => {
+    const r = blkfs(['export', '--cache', 'C', 'both.img', './both.img'], dir);
+    expect(r.code, r.out).to.equal(1);
+    expect(r.out).to.match(/Refusing to write ".*\/both\.img" twice: it is also the output ".*\/both\.img"/);
+    expect(fs.existsSync(path.join(dir, 'both.img'))).to.equal(false);
+  });
+
+  it('export onto the served image is refused from any directory, when the mount named its source relatively', () => {
+    const img = path.join(dir, 'relative.img');
+    fs.writeFileSync(img, pseudoRandom(1 << 20, 4));
+    const before = sha(img);
+    fs.mkdirSync(path.join(dir, 'mnt-rel'));
+    const m = blkfs(['mount', 'relative.img', 'mnt-rel', '--cache', 'relative-cache'], dir);
+    expect(m.code, m.out).to.equal(0);
+    try {
+      const r = blkfs(['export', path.join(dir, 'mnt-rel'), img], os.tmpdir());
+      expect(r.code, r.out).to.equal(1);
+      expect(r.out).to.contain(`Refusing to write "${img}": it is the input "${img}"`);
+      expect(sha(img)).to.equal(before);
+    } finally {
+      expect(blkfs(['umount', 'mnt-rel'], dir).code).to.equal(0);
+    }
+  });
+
   it('export of a mount onto the image file it serves is refused; the image stays intact', async () => {
     const img = path.join(dir, 'served.img');
     fs.writeFileSync(img, pseudoRandom(1 << 20, 3));
@@ -101,6 +130,13 @@ describe('outputs never destroy inputs', function () {
       expect(r.code, r.stdout + r.stderr).to.equal(1);
       expect(r.stderr).to.contain(`Refusing to write "${img}": it is the input "${img}"`);
       expect(sha(img)).to.equal(before);
+      // Into the mount itself: a clear exit 1, not EROFS/ENOSYS as a failure (exit 2).
+      const into = await harness.blkfs(['export', mnt, path.join(mnt, 'copy.img')]);
+      expect(into.code, into.stderr).to.equal(1);
+      expect(into.stderr).to.contain(`it lies inside the blkfs mount "${mnt}", which is read-only`);
+      const decode = blkfs(['sbx', 'decode', '-f', 'c.ecsbx', path.join(mnt, 'sbx', 'out.bin')], dir);
+      expect(decode.code, decode.out).to.equal(1);
+      expect(decode.out).to.contain('inside the blkfs mount');
     } finally {
       await harness.cleanup();
     }

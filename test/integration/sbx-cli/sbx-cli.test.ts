@@ -117,6 +117,16 @@ describe('blkfs sbx (CLI)', function () {
       expect(JSON.parse(r.stderr).stats.hashOfOutputFile).to.equal(JSON.parse(r.stderr).stats.recordedHash);
     });
 
+    it('decode - into a reader that stops early (| head -c 10) ends quietly, without a stack trace', () => {
+      const data = fs.readFileSync(v('v1-100k.bin'));
+      const c = path.join(dir, 'pipe.ecsbx');
+      expect(sbx(['encode', '-', c], { input: data }).code).to.equal(0);
+      // 100 kB of output: more than a pipe holds, so writes go on after head has gone.
+      const r = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" sbx decode "${c}" - | head -c 10 >/dev/null; exit \${PIPESTATUS[0]}`]);
+      expect(r.stderr.toString()).not.to.match(/EPIPE|at .*\.js:\d+/);
+      expect(r.status, r.stderr.toString()).to.equal(0);
+    });
+
     it('default encode output name INFILE.ecsbx, default decode name = stored FNM', () => {
       const work = path.join(dir, 'names');
       fs.mkdirSync(work);

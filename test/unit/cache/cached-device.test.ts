@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { openCache, OpenCacheOptions } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
-import { CacheBusyError, CacheMismatchError } from '../../../src/cache/errors';
+import { CacheBusyError, CacheDamagedError, CacheMismatchError } from '../../../src/cache/errors';
 import { parseMapfile } from '../../../src/cache/mapfile';
 import { SourceLostError } from '../../../src/source/block-source';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -227,6 +227,25 @@ describe('cache/cached-device CachedDevice', () => {
     dev = await reopen(dev, src, { stableIdentity: 'dev:ino:size:mtime' });
     expect(dev.status().identityProbe).to.deep.equal({ method: 'stable-identity', sectors: 0, bytes: 0 });
     expect(src.stats().reads).to.equal(0);
+  });
+
+  it('a cache whose data file was deleted or shortened refuses to open (CacheDamagedError) instead of serving zeros', async () => {
+    const src = new MemorySource(patternBuffer(MiB));
+    const dev = await openDev(src, { stableIdentity: 'dev:ino:size:mtime' });
+    await dev.read(0, MiB);
+    await dev.close();
+    open.length = 0;
+    const data = path.join(tmp, 'c', 'data.img');
+    fs.truncateSync(data, MiB / 2);
+    let err: unknown;
+    await openDev(src, { stableIdentity: 'dev:ino:size:mtime' }).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(CacheDamagedError);
+    expect((err as Error).message).to.match(/data\.img has 524288 bytes, but rescued sectors reach byte 1048576/);
+    fs.rmSync(data);
+    err = undefined;
+    await openDev(src, { stableIdentity: 'dev:ino:size:mtime' }).catch((e) => (err = e));
+    expect((err as Error).message).to.match(/data file data\.img is missing/);
+    expect(fs.existsSync(data)).to.equal(false);
   });
 
   it('an explicit cache of another medium is a CacheMismatchError (size or content)', async () => {

@@ -39,12 +39,12 @@ describe('cache/readahead planning', () => {
     });
   }
 
-  it('device reads are a quarter of the window, within 256 KiB..1 MiB, never more than the window or maxRead', () => {
-    expect(prefetchChunkBytes(MiB, MiB)).to.equal(256 * KiB);
-    expect(prefetchChunkBytes(4 * MiB, MiB)).to.equal(MiB);
-    expect(prefetchChunkBytes(32 * MiB, 4 * MiB)).to.equal(MiB);
-    expect(prefetchChunkBytes(64 * KiB, MiB)).to.equal(64 * KiB);
-    expect(prefetchChunkBytes(2 * MiB, 128 * KiB)).to.equal(128 * KiB);
+  it('prefetch reads grow up to half the window, within 128 KiB..4 MiB, never more than the window', () => {
+    expect(prefetchChunkBytes(MiB)).to.equal(512 * KiB);
+    expect(prefetchChunkBytes(8 * MiB)).to.equal(4 * MiB);
+    expect(prefetchChunkBytes(32 * MiB)).to.equal(4 * MiB);
+    expect(prefetchChunkBytes(128 * KiB)).to.equal(128 * KiB);
+    expect(prefetchChunkBytes(64 * KiB)).to.equal(64 * KiB);
   });
 
   it('a queued background task can be promoted ahead of other background work', async () => {
@@ -147,11 +147,25 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     for (let s = (6 * MiB + window) / 512; s < img.length / 512; s++) if (src.readsOfSector(s) !== 0) expect.fail(`sector ${s} read past the window`);
     // 48 requests: the first two start the stream, every later one finds its sectors prefetched.
     expect(foregroundReads(dev, src)).to.be.at.most(2);
-    expect(dev.status().prefetchReads).to.be.within(15, 30); // 256 KiB device reads
+    expect(dev.status().prefetchReads).to.be.within(10, 16); // one at a time, 512 KiB (half the window) each
     // what was prefetched is cached for good: reading it (not as a continuation of the stream) reads nothing
     src.resetCounts();
     expect((await dev.read(6 * MiB + 4096, 512 * KiB)).data.equals(img.subarray(6 * MiB + 4096, 6.5 * MiB + 4096))).to.equal(true);
     expect(src.stats().reads).to.equal(0);
+  });
+
+  it('suspendReadahead(): nothing is prefetched until resumed (the files-first phase reads in its own order)', async () => {
+    const img = patternBuffer(8 * MiB);
+    const src = new MemorySource(img);
+    const dev = await openDev(src, { readaheadBytes: MiB });
+    const resume = dev.suspendReadahead();
+    await readSequentially(dev, 0, 2 * MiB);
+    await dev.flush();
+    expect(dev.status().prefetchReads, 'suspended').to.equal(0);
+    resume();
+    await readSequentially(dev, 2 * MiB, 4 * MiB);
+    await dev.flush();
+    expect(dev.status().prefetchReads, 'resumed').to.be.above(0);
   });
 
   it('a random reader gets no readahead', async () => {
@@ -216,7 +230,58 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     for (let s = 128; s < (4 * MiB) / 512; s++) if (src.readsOfSector(s) !== 1) expect.fail(`sector ${s} read ${src.readsOfSector(s)} times`);
     // 96 requests over 8 MiB of distinct data: without readahead that is 64 device round trips for the readers
     expect(foregroundReads(dev, src)).to.be.at.most(8);
-    expect(dev.status().prefetchReads).to.be.at.least(20);
+    expect(dev.status().prefetchReads).to.be.at.least(12); // 512 KiB each
+  });
+
+  it('never reads past the first bad sector of a region, and prefetches nothing within a window after it', async () => {
+    const img = patternBuffer(24 * MiB);
+    const window = 4 * MiB;
+    const bad = (5 * MiB + 7 * 512) / 512;
+    const src = new MemorySource(img, { badSectors: [bad], delayMs: 1 });
+    const dev = await openDev(src, { readaheadBytes: window });
+    const first = await readSequentially(dev, 0, 24 * MiB); // a reader that stops at EIO (cp, dd)
+    expect(first.errorAt).to.equal(bad * 512);
+    expect(first.data.equals(img.subarray(0, bad * 512))).to.equal(true);
+    await dev.flush();
+    const failed = src.log.filter((r) => !r.ok);
+    expect(failed.length, 'the prefetch over the bad sector and the reader\'s own narrowing').to.be.at.least(1);
+    for (const r of src.log) expect(r.offset, `a device read at ${r.offset} starts past the bad sector`).to.be.at.most(bad * 512);
+    // a reader that goes on after the error (dd conv=noerror, ddrescue): no prefetch in the window after the bad sector
+    const restart = (bad + 1) * 512;
+    src.resetCounts();
+    const second = await readSequentially(dev, restart, restart + 2 * window + MiB);
+    expect(second.data.equals(img.subarray(restart, restart + 2 * window + MiB))).to.equal(true);
+    await dev.flush();
+    const near = src.log.filter((r) => r.offset < bad * 512 + window);
+    for (const r of near) expect(r.length, `read at ${r.offset} within a window of the bad sector`).to.be.at.most(REQ);
+    expect(src.log.some((r) => r.offset >= bad * 512 + window && r.length > REQ), 'prefetching resumes once the region is healthy').to.equal(true);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+  });
+
+  it('never marks a sector it did not read: a failed prefetch leaves its sectors untried, "+" only what was read', async () => {
+    const img = patternBuffer(16 * MiB);
+    const bad = [(6 * MiB) / 512 + 100, (6 * MiB) / 512 + 101];
+    const src = new MemorySource(img, { badSectors: bad, delayMs: 1 });
+    const dev = await openDev(src, { readaheadBytes: 8 * MiB });
+    const got = await readSequentially(dev, 0, 16 * MiB);
+    expect(got.errorAt).to.equal(bad[0] * 512);
+    await dev.flush();
+    expect(dev.status().prefetchFailedReads, 'a prefetch met the bad sectors').to.be.at.least(1);
+    const okSectors = new Set<number>();
+    for (const r of src.log) if (r.ok) for (let s = r.offset / 512; s < (r.offset + r.length) / 512; s++) okSectors.add(s);
+    for (const e of dev.extents()) {
+      for (let s = e.start; s < e.start + e.count; s++) {
+        if (s < 128) continue; // the identity window, read when the cache was created
+        if (e.status === '+' && !okSectors.has(s)) expect.fail(`sector ${s} is "+" but no good device read covered it`);
+        if (e.status === '-' && !bad.includes(s)) expect.fail(`sector ${s} is "-" but it is good`);
+      }
+    }
+    // only the reader decides what is bad: its own narrowing marked the first bad sector '-' and the rest of its
+    // failed request '*' (failed, not trimmed); nothing of the failed prefetch past that request
+    const requestEnd = (Math.floor((bad[0] * 512) / REQ) + 1) * (REQ / 512);
+    expect(dev.extents().filter((e) => e.status === '-')).to.deep.equal([{ start: bad[0], count: 1, status: '-' }]);
+    expect(dev.extents().filter((e) => e.status === '*' || e.status === '/')).to.deep.equal([{ start: bad[0] + 1, count: requestEnd - bad[0] - 1, status: '*' }]);
+    expect(dev.extents().filter((e) => e.start >= requestEnd && e.status !== '?')).to.deep.equal([]);
   });
 
   it('close() during readahead drops what has not started, commits what was read, and reads nothing after', async () => {

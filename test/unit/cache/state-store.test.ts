@@ -3,12 +3,20 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RunLengthMap, SECTOR_STATUSES, SectorMap } from '../../../src/cache/extent-map';
+import { CacheDamagedError } from '../../../src/cache/errors';
 import { StateStore, mergeRanges } from '../../../src/cache/state-store';
 
 describe('cache/state-store StateStore', () => {
   let tmp: string;
   beforeEach(() => (tmp = fs.mkdtempSync(os.tmpdir() + '/blkfs-state-')));
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('a database that is not SQLite is a CacheDamagedError naming the file, and is left as it was', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    fs.writeFileSync(file, Buffer.alloc(4096, 0x5a));
+    expect(() => StateStore.open(file, tmp)).to.throw(CacheDamagedError, /state\.sqlite is unreadable \(file is not a database\)/);
+    expect(fs.readFileSync(file)).to.deep.equal(Buffer.alloc(4096, 0x5a));
+  });
 
   it('merges touching and overlapping ranges', () => {
     expect(mergeRanges([[5, 6], [0, 2], [2, 3], [4, 5], [9, 9]])).to.deep.equal([[0, 3], [4, 6]]);

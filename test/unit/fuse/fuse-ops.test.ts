@@ -81,6 +81,22 @@ describe('fs/fuse-ops', () => {
     expect((await call<[number]>((cb) => ops.open!('/dir', 0, cb)))[0]).to.equal(-E.EISDIR);
   });
 
+  it('creating, removing, renaming or linking anything is EROFS (a read-only filesystem), not ENOSYS', async () => {
+    const answers = await Promise.all([
+      call<[number]>((cb) => ops.create!('/new', 0o644, cb)),
+      call<[number]>((cb) => ops.mknod!('/new', 0o644, 0, cb)),
+      call<[number]>((cb) => ops.mkdir!('/newdir', 0o755, cb)),
+      call<[number]>((cb) => ops.unlink!('/hello', cb)),
+      call<[number]>((cb) => ops.rmdir!('/dir', cb)),
+      call<[number]>((cb) => ops.rename!('/hello', '/bye', cb)),
+      call<[number]>((cb) => ops.link!('/hello', '/again', cb)),
+      call<[number]>((cb) => ops.symlink!('/hello', '/sym', cb)),
+      call<[number]>((cb) => ops.chmod!('/hello', 0o777, cb)),
+      call<[number]>((cb) => ops.chown!('/hello', 0, 0, cb)),
+    ]);
+    expect(answers.map((a) => a[0])).to.deep.equal(Array(10).fill(-E.EROFS));
+  });
+
   it('reads through an open handle into the kernel buffer, and answers EBADF for an unknown one', async () => {
     const [e, fd] = await call<[number, number?]>((cb) => ops.open!('/hello', 0, cb));
     expect(e).to.equal(0);

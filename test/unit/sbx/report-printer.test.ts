@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ReportList, blkarDate, hms, ReportObject, renderBlkarJson, toCamelCase } from '../../../src/cli/sbx/report';
+import { PassThrough } from 'stream';
+import { Printer, ReportList, blkarDate, hms, ReportObject, renderBlkarJson, toCamelCase } from '../../../src/cli/sbx/report';
 
 describe('sbx report printer (blkar JSON layout)', () => {
   const labels: [string, string][] = [
@@ -27,6 +28,13 @@ describe('sbx report printer (blkar JSON layout)', () => {
   it('always emits valid JSON, even for names with quotes, backslashes and digit-only strings', () => {
     const text = renderBlkarJson(new ReportObject().add('File name', 'a"b\\c\n').add('File UID', '000000000001'), 'bad "thing"');
     expect(JSON.parse(text)).to.deep.equal({ fileName: 'a"b\\c\n', fileUID: '000000000001', error: 'bad "thing"' });
+  });
+
+  it('an I/O error of the system (EIO from a failing medium) reads "Error : <message>", exit 2, as blkar\'s own errors', () => {
+    const out = new PassThrough();
+    const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5, syscall: 'read' });
+    expect(new Printer({ json: false, stdout: out, stderr: out }).error(eio)).to.equal(2);
+    expect(String(out.read())).to.equal('Error : EIO: i/o error, read\n');
   });
 
   it('formats times like blkar', () => {

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# bench/speed (issue 9, prints figures; asserts nothing): blkfs against the tools a user would otherwise pick, on
+# the same source in the same run. Every medium is served by ONE nbdkit (`-r`, file plugin, page-cached random
+# image) on a Unix socket; nbdcopy, nbdfuse and `blkfs mount nbd+unix://...` all read that export.
+#   healthy SIZE_MIB medium: nbdcopy --connections=1 (the transport's ceiling); ddrescue image file -> file;
+#     ddrescue -d -b512 through `nbdfuse -r`; `blkfs acquire` on a fresh cache; ddrescue -d -b512 of cold /raw;
+#     dd bs=1M of cold /raw with default options, --readahead 8M and 0; dd bs=1M of warm /raw beside the FUSE
+#     ceiling (bench/mount-ceiling.ts).
+#   bad areas (BAD_MIB medium, nbdkit log + delay + ddrescue filters, ~3,600 bad sectors in 8 scratch-like
+#     clusters): `blkfs acquire` against ddrescue -d -b512 through nbdfuse: time, device read requests (log
+#     filter), good bytes read twice, and whether both end with the truth's bad-sector map.
+#   server RSS (peak, VmHWM) of `blkfs mount` while dd reads a RSS_MIB medium cold.
+#   SBX encode, defaults (17/10/2/12, SHA-256), of the SIZE_MIB image against Node's in-process SHA-256.
+# Each timed figure is the best of REPEAT runs (a shared 2-core machine only ever slows a run down).
+# Usage: bench/speed.sh [SIZE_MIB [BAD_MIB [RSS_MIB]]]   defaults 512 64 1024; env REPEAT (2), DELAY (bad-area
+# per-read delay, 1ms). Needs root (FUSE), nbdkit, nbdcopy, nbdfuse, ddrescue. Build first (npx tsc -p .).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIB=${1:-512}
+BAD_MIB=${2:-64}
+RSS_MIB=${3:-1024}
+REPEAT=${REPEAT:-2}
+DELAY=${DELAY:-1ms}
+SIZE=$((MIB << 20))
+BLKFS=(node "$PWD/dist/src/cli/main.js")
+T=$(mktemp -d "${TMPDIR:-/tmp}/blkfs-bench-speed.XXXXXX")
+PIDS=()
+NBDKIT_PID=""
+cleanup() {
+  set +e
+  for m in mnt nbdf ceil; do
+    if grep -q " $T/$m " /proc/self/mountinfo; then
+      if [ "$m" = mnt ]; then "${BLKFS[@]}" umount "$T/mnt" 2>/dev/null || fusermount3 -uz "$T/$m"; else fusermount3 -uz "$T/$m"; fi
+    fi
+  done
+  stop_nbdkit
+  [ -n "$NBDFUSE_PID" ] && kill "$NBDFUSE_PID" 2>/dev/null
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+mkdir "$T/mnt" "$T/nbdf" "$T/ceil"
+SOCK="$T/nbd.sock"
+URI="nbd+unix:///?socket=$SOCK"
+
+# --------------------------------------------------------------------------------------------- helpers
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+verdict() { awk -v r="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? r >= t : r <= t; printf "%s", ok ? "met" : "NOT met" }'; }
+
+# nbdkit -r on IMAGE with the given filters/params, serving $SOCK; waits until it accepts connections.
+start_nbdkit() {
+  local image=$1
+  shift
+  rm -f "$SOCK"
+  nbdkit -r -f -U "$SOCK" "$@" file "$image" ${NBDKIT_PARAMS[@]+"${NBDKIT_PARAMS[@]}"} 2>"$T/nbdkit.err" &
+  NBDKIT_PID=$!
+  for _ in $(seq 200); do [ -S "$SOCK" ] && nbdinfo --size "$URI" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "nbdkit did not start: $(cat "$T/nbdkit.err")" >&2
+  return 1
+}
+stop_nbdkit() {
+  if [ -n "$NBDKIT_PID" ]; then kill "$NBDKIT_PID" 2>/dev/null && wait "$NBDKIT_PID" 2>/dev/null; fi
+  NBDKIT_PID=""
+  return 0
+}
+# Mounts $URI on $T/mnt with a fresh cache (extra blkfs mount options as arguments); prints the server pid.
+blkfs_mount() {
+  rm -rf "$T/cache"
+  "${BLKFS[@]}" mount "$URI" "$T/mnt" --cache "$T/cache" "$@" 2>&1 | sed -n 's/.*server pid \([0-9]*\).*/\1/p'
+}
+blkfs_umount() { "${BLKFS[@]}" umount "$T/mnt" >/dev/null 2>&1; }
+# nbdfuse -r of $URI on $T/nbdf (file $T/nbdf/nbd); -P writes its pid file once the mount is ready.
+NBDFUSE_PID=""
+nbdfuse_mount() {
+  rm -f "$T/nbdfuse.pid"
+  nbdfuse -r -P "$T/nbdfuse.pid" "$T/nbdf" "$URI" >"$T/nbdfuse.err" 2>&1 &
+  NBDFUSE_PID=$!
+  for _ in $(seq 200); do [ -s "$T/nbdfuse.pid" ] && [ -e "$T/nbdf/nbd" ] && return 0; sleep 0.05; done
+  echo "nbdfuse did not start: $(cat "$T/nbdfuse.err")" >&2
+  return 1
+}
+nbdfuse_umount() {
+  fusermount3 -u "$T/nbdf"
+  wait "$NBDFUSE_PID" 2>/dev/null || true
+  NBDFUSE_PID=""
+}
+# Seconds of one run of a command (its output discarded).
+timed() {
+  local t0 t1
+  t0=$(now)
+  "$@" >/dev/null 2>&1
+  t1=$(now)
+  elapsed "$t0" "$t1"
+}
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+head -c "$SIZE" /dev/urandom >"$T/medium.img"
+cat "$T/medium.img" >/dev/null
+
+# --------------------------------------------------------------------------------------------- healthy medium
+declare -A BEST=()
+best() { BEST[$1]=$(min "${BEST[$1]:-}" "$2"); }
+NBDKIT_PARAMS=()
+start_nbdkit "$T/medium.img"
+node dist/bench/mount-ceiling.js "$T/ceil" "$SIZE" >"$T/ceil.out" &
+PIDS+=($!)
+for _ in $(seq 200); do grep -q ready "$T/ceil.out" 2>/dev/null && break; sleep 0.05; done
+
+for _ in $(seq "$REPEAT"); do
+  best nbdcopy "$(timed nbdcopy --connections=1 "$URI" null:)"
+
+  rm -f "$T/out.img" "$T/out.map"
+  best dd_file "$(timed ddrescue "$T/medium.img" "$T/out.img" "$T/out.map")"
+
+  nbdfuse_mount
+  rm -f "$T/out.img" "$T/out.map"
+  best dd_nbdfuse "$(timed ddrescue -d -b512 "$T/nbdf/nbd" "$T/out.img" "$T/out.map")"
+  nbdfuse_umount
+
+  blkfs_mount >/dev/null
+  best acquire "$(timed "${BLKFS[@]}" acquire -q "$T/mnt")"
+  blkfs_umount
+
+  blkfs_mount >/dev/null
+  rm -f "$T/out.img" "$T/out.map"
+  best dd_raw "$(timed ddrescue -d -b512 "$T/mnt/raw" "$T/out.img" "$T/out.map")"
+  blkfs_umount
+
+  blkfs_mount >/dev/null
+  best dd_cold "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
+  best dd_warm "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
+  best dd_warm "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
+  blkfs_umount
+  best ceiling "$(timed dd if="$T/ceil/file" of=/dev/null bs=1M)"
+
+  blkfs_mount --readahead 8M >/dev/null
+  best dd_cold_ra "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
+  blkfs_umount
+
+  blkfs_mount --readahead 0 >/dev/null
+  best dd_cold_ra0 "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
+  blkfs_umount
+done
+rm -f "$T/out.img" "$T/out.map"
+stop_nbdkit
+
+# --------------------------------------------------------------------------------------------- bad areas
+BAD_SIZE=$((BAD_MIB << 20))
+head -c "$BAD_SIZE" "$T/medium.img" >"$T/bad.img"
+node dist/bench/speed-log.js scratches "$BAD_SIZE" >"$T/truth.map"
+node dist/bench/speed-log.js bad "$T/truth.map" >"$T/truth.bad"
+bad_sectors=$(awk -F+ '{ n += $2 / 512 } END { print n }' "$T/truth.bad")
+declare -A BAD=()
+for _ in $(seq "$REPEAT"); do
+  NBDKIT_PARAMS=("ddrescue-mapfile=$T/truth.map" "logfile=$T/dd.log" "delay-read=$DELAY")
+  rm -f "$T/dd.log"
+  start_nbdkit "$T/bad.img" --filter=log --filter=delay --filter=ddrescue
+  nbdfuse_mount
+  rm -f "$T/out.img" "$T/out.map"
+  s=$(timed ddrescue -d -b512 "$T/nbdf/nbd" "$T/out.img" "$T/out.map")
+  nbdfuse_umount
+  stop_nbdkit
+  if [ -z "${BAD[dd_s]:-}" ] || [ "$(min "${BAD[dd_s]}" "$s")" = "$s" ]; then
+    BAD[dd_s]=$s
+    read -r BAD[dd_reads] BAD[dd_failed] _ BAD[dd_twice] < <(node dist/bench/speed-log.js reads "$T/dd.log")
+    node dist/bench/speed-log.js bad "$T/out.map" >"$T/dd.bad"
+  fi
+
+  NBDKIT_PARAMS=("ddrescue-mapfile=$T/truth.map" "logfile=$T/blkfs.log" "delay-read=$DELAY")
+  rm -f "$T/blkfs.log"
+  start_nbdkit "$T/bad.img" --filter=log --filter=delay --filter=ddrescue
+  blkfs_mount >/dev/null
+  s=$(timed "${BLKFS[@]}" acquire -q "$T/mnt")
+  cp "$T/mnt/mapfile" "$T/blkfs.map"
+  blkfs_umount
+  stop_nbdkit
+  if [ -z "${BAD[blkfs_s]:-}" ] || [ "$(min "${BAD[blkfs_s]}" "$s")" = "$s" ]; then
+    BAD[blkfs_s]=$s
+    read -r BAD[blkfs_reads] BAD[blkfs_failed] _ BAD[blkfs_twice] < <(node dist/bench/speed-log.js reads "$T/blkfs.log")
+    node dist/bench/speed-log.js bad "$T/blkfs.map" >"$T/blkfs.bad"
+  fi
+done
+same() { cmp -s "$1" "$2" && echo yes || echo no; }
+dd_map_ok=$(same "$T/dd.bad" "$T/truth.bad")
+blkfs_map_ok=$(same "$T/blkfs.bad" "$T/truth.bad")
+maps_equal=$(same "$T/blkfs.bad" "$T/dd.bad")
+
+# --------------------------------------------------------------------------------------------- server RSS
+RSS_SIZE=$((RSS_MIB << 20))
+if [ "$RSS_MIB" -le "$MIB" ]; then head -c "$RSS_SIZE" "$T/medium.img" >"$T/rss.img"; else
+  cp "$T/medium.img" "$T/rss.img"
+  head -c $((RSS_SIZE - SIZE)) /dev/urandom >>"$T/rss.img"
+fi
+cat "$T/rss.img" >/dev/null
+NBDKIT_PARAMS=()
+start_nbdkit "$T/rss.img"
+server=$(blkfs_mount)
+rss_s=$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)
+rss_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$server/status")
+blkfs_umount
+stop_nbdkit
+rm -f "$T/rss.img"
+
+# --------------------------------------------------------------------------------------------- SBX encode
+declare -A ENC=()
+while read -r label s _; do ENC[$label]=$s; done < <(REPEAT=$REPEAT ONLY='node-sha256-in-process,blkfs-encode-17/10/2/12' node dist/bench/sbx-encode.js "$T/medium.img" "$T")
+
+# --------------------------------------------------------------------------------------------- report
+row() { printf '  %-58s %8s s %7s MB/s   %s\n' "$1" "$2" "$(mbps "$3" "$2")" "${4:-}"; }
+nbdcopy_mbps=$(mbps "$SIZE" "${BEST[nbdcopy]}")
+echo "bench/speed: ${MIB} MiB page-cached random image, one nbdkit -r export per medium; best of $REPEAT ($(nproc) cores, load before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg))"
+row "nbdcopy --connections=1 of the export (transport ceiling)" "${BEST[nbdcopy]}" "$SIZE"
+row "ddrescue image file -> file" "${BEST[dd_file]}" "$SIZE"
+row "ddrescue -d -b512 through nbdfuse -r of the export" "${BEST[dd_nbdfuse]}" "$SIZE"
+r=$(ratio "${BEST[dd_file]}" "${BEST[acquire]}")
+row "blkfs acquire (fresh cache)" "${BEST[acquire]}" "$SIZE" "${r}x ddrescue file->file (target >= 0.9: $(verdict "$r" '>=' 0.9))"
+r=$(ratio "${BEST[dd_nbdfuse]}" "${BEST[dd_raw]}")
+row "ddrescue -d -b512 of cold /raw" "${BEST[dd_raw]}" "$SIZE" "${r}x ddrescue via nbdfuse (target >= 1.0: $(verdict "$r" '>=' 1.0))"
+r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold]}")
+row "dd bs=1M of cold /raw, default options" "${BEST[dd_cold]}" "$SIZE" "${r}x nbdcopy (target >= 0.5: $(verdict "$r" '>=' 0.5))"
+r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold_ra]}")
+row "dd bs=1M of cold /raw, --readahead 8M" "${BEST[dd_cold_ra]}" "$SIZE" "${r}x nbdcopy"
+r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold_ra0]}")
+row "dd bs=1M of cold /raw, --readahead 0" "${BEST[dd_cold_ra0]}" "$SIZE" "${r}x nbdcopy"
+row "FUSE ceiling (fuse-native, memory buffer, dd bs=1M)" "${BEST[ceiling]}" "$SIZE"
+r=$(ratio "${BEST[ceiling]}" "${BEST[dd_warm]}")
+row "dd bs=1M of warm /raw" "${BEST[dd_warm]}" "$SIZE" "${r}x ceiling (target >= 0.8: $(verdict "$r" '>=' 0.8))"
+echo "bad areas: ${BAD_MIB} MiB, ${bad_sectors} bad sectors in 8 clusters (nbdkit log + delay-read=$DELAY + ddrescue filters)"
+printf '  %-58s %8s s %6s reads (%s failed), good bytes read twice: %s, bad map = truth: %s\n' \
+  "ddrescue -d -b512 through nbdfuse -r" "${BAD[dd_s]}" "${BAD[dd_reads]}" "${BAD[dd_failed]}" "${BAD[dd_twice]}" "$dd_map_ok"
+r=$(ratio "${BAD[blkfs_s]}" "${BAD[dd_s]}")
+printf '  %-58s %8s s %6s reads (%s failed), good bytes read twice: %s, bad map = truth: %s\n' \
+  "blkfs acquire (fresh cache)" "${BAD[blkfs_s]}" "${BAD[blkfs_reads]}" "${BAD[blkfs_failed]}" "${BAD[blkfs_twice]}" "$blkfs_map_ok"
+rr=$(ratio "${BAD[blkfs_reads]}" "${BAD[dd_reads]}")
+echo "  blkfs/ddrescue: time ${r}x (target <= 1.0: $(verdict "$r" '<=' 1.0)), reads ${rr}x (target <= 1.0: $(verdict "$rr" '<=' 1.0)), same bad map: $maps_equal"
+rss_mb=$(awk -v k="$rss_kb" 'BEGIN { printf "%.0f", k * 1024 / 1e6 }')
+echo "server memory: peak RSS ${rss_mb} MB reading a ${RSS_MIB} MiB medium cold with dd bs=1M ($(mbps "$RSS_SIZE" "$rss_s") MB/s) (target <= 200: $(verdict "$rss_mb" '<=' 200))"
+r=$(ratio "${ENC[node-sha256-in-process]}" "${ENC[blkfs-encode-17/10/2/12]}")
+echo "SBX encode of the ${MIB} MiB image:"
+row "Node in-process SHA-256" "${ENC[node-sha256-in-process]}" "$SIZE"
+row "blkfs sbx encode, defaults 17/10/2/12 SHA-256" "${ENC[blkfs-encode-17/10/2/12]}" "$SIZE" "${r}x SHA-256 (target >= 0.3: $(verdict "$r" '>=' 0.3))"

@@ -1,0 +1,335 @@
+// Fixity of the cache: a CRC-32 (zlib.crc32, ~2 GB/s) of every stored chunk, kept in the SQLite state and written
+// in the same transaction as the chunk's '+'. A chunk is the run of sectors one commit turned '+' (a device read of
+// up to 1 MiB, an imported span, the identity samples); it stays '+' for good, so its checksum stays valid.
+//
+// - Chunks loaded at open are checked the first time they are served (once per session; warm reads then pay
+//   nothing): damaged bytes are never served, the reader gets EIO, the damage is counted in /status and logged.
+// - `blkfs verify` checks every chunk (verifyAll), lists damaged ranges, and records the time of the check.
+// - Caches made before checksums existed have '+' sectors without a chunk: they are served as before, and the
+//   first `blkfs verify` checksums them as they are (trust on first verify), reporting how many bytes that was.
+import type Database from 'better-sqlite3';
+import * as zlib from 'zlib';
+import { OperationError } from '../errors';
+import type { Extent } from './extent-map';
+
+export const FIXITY_TABLE = 'fixity';
+const LAST_VERIFY_KEY = 'fixity.lastVerification';
+/** First-serve checks read this far ahead on the data file, checking the chunks there in the same pread. */
+const CHECK_AHEAD_BYTES = 4 * 1024 * 1024;
+/** blkfs verify reads contiguous chunks in preads of up to this size. */
+const VERIFY_READ_BYTES = 8 * 1024 * 1024;
+/** Sectors without a checksum are checksummed in pieces of at most this size (first verify of an old cache). */
+const ADOPT_PIECE_BYTES = 1024 * 1024;
+
+/** Bytes of the cache that do not match their checksum (or are missing from the data file). */
+export class ChunkDamagedError extends OperationError {
+  constructor(
+    readonly offset: number,
+    readonly length: number,
+    detail: string,
+  ) {
+    super(`cache damaged: bytes ${offset}..${offset + length} (${length} bytes) ${detail}; not served. Run blkfs verify for the full list`);
+    this.name = 'ChunkDamagedError';
+  }
+}
+
+function damagedError(d: DamagedRange): ChunkDamagedError {
+  return new ChunkDamagedError(d.offset, d.length, d.reason === 'missing' ? 'are missing from the data file' : 'do not match their checksum');
+}
+
+export interface DamagedRange {
+  offset: number;
+  length: number;
+  reason: 'checksum' | 'missing';
+}
+
+export interface VerifyReport {
+  /** Bytes of '+' sectors checked against their checksum. */
+  checkedBytes: number;
+  chunks: number;
+  damaged: DamagedRange[];
+  damagedBytes: number;
+  /** '+' bytes that had no checksum (an older cache): checksummed now, as they are. */
+  adoptedBytes: number;
+  at: string;
+  seconds: number;
+}
+
+export interface FixityStatus {
+  chunks: number;
+  /** Chunks checked this session (first serve or verify) and found damaged. */
+  verifiedChunks: number;
+  damagedChunks: number;
+  damagedBytes: number;
+  /** Damaged chunks read again from the medium while mounted. */
+  repairs: number;
+  lastVerification?: { at: string; damagedBytes: number; checkedBytes: number };
+}
+
+export interface ChunkReader {
+  sectorSize: number;
+  size: number;
+  /** Bytes [offset, offset+length) of the data file; a short file rejects or returns fewer bytes. */
+  readData(offset: number, length: number): Promise<Buffer>;
+}
+
+export function crcOf(data: Buffer): number {
+  return zlib.crc32(data) >>> 0;
+}
+
+export class FixityLedger {
+  private readonly insertStmt: Database.Statement;
+  // Chunks that existed at open, sorted by start: each is checked once before it is first served.
+  private readonly starts: number[];
+  private readonly counts: number[];
+  private readonly crcs: number[];
+  private readonly checked: Uint8Array;
+  private unchecked: number;
+  private verifiedChunks = 0;
+  private repairs = 0;
+  private readonly damaged = new Map<number, DamagedRange>();
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly reader: ChunkReader,
+  ) {
+    this.insertStmt = db.prepare(`INSERT OR REPLACE INTO ${FIXITY_TABLE} (start, count, crc) VALUES (?, ?, ?)`);
+    const rows = db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} ORDER BY start`).all() as { start: number; count: number; crc: number }[];
+    this.starts = rows.map((r) => r.start);
+    this.counts = rows.map((r) => r.count);
+    this.crcs = rows.map((r) => r.crc);
+    this.checked = new Uint8Array(rows.length);
+    this.unchecked = rows.length;
+  }
+
+  /** Creates the table when missing (an older cache), then loads the chunks. */
+  static open(db: Database.Database, reader: ChunkReader): FixityLedger {
+    ensureTable(db);
+    return new FixityLedger(db, reader);
+  }
+
+  /** Records a chunk: call inside the transaction that marks its sectors '+'. */
+  record(start: number, count: number, data: Buffer): void {
+    this.insertStmt.run(start, count, crcOf(data));
+  }
+
+  /** Records a chunk whose CRC was taken before its bytes were dropped from memory (same transaction rule). */
+  recordCrc(start: number, count: number, crc: number): void {
+    this.insertStmt.run(start, count, crc >>> 0);
+  }
+
+  /**
+   * Before serving '+' sectors [a, b): checks each chunk loaded at open that overlaps them and was not checked yet.
+   * Rejects with ChunkDamagedError when one does not match (its bytes are never served).
+   */
+  async checkBeforeServe(a: number, b: number): Promise<void> {
+    if (this.unchecked === 0 && this.damaged.size === 0) return;
+    let i = Math.max(0, this.lastAtOrBefore(a));
+    const batch: number[] = [];
+    for (; i < this.starts.length && this.starts[i] < b; i++) {
+      const start = this.starts[i];
+      if (start + this.counts[i] <= a) continue;
+      const known = this.damaged.get(start);
+      if (known) throw damagedError(known);
+      if (!this.checked[i]) batch.push(i);
+    }
+    if (batch.length === 0) return;
+    // A sequential reader comes back for the next chunks: check the unchecked ones that follow on the data file
+    // in the same pread (up to CHECK_AHEAD_BYTES), so the check costs one read and a CRC pass, not a round trip each.
+    const ss = this.reader.sectorSize;
+    let j = batch[batch.length - 1] + 1;
+    const limit = this.starts[batch[0]] * ss + CHECK_AHEAD_BYTES;
+    while (j < this.starts.length && !this.checked[j] && this.starts[j] === this.starts[j - 1] + this.counts[j - 1] && (this.starts[j] + this.counts[j]) * ss <= limit) batch.push(j++);
+    const found = await this.checkRun(batch);
+    for (const r of found) if (r.offset < b * ss && r.offset + r.length > a * ss) throw damagedError(r);
+  }
+
+  /** Checks chunks (indices into the open-time arrays, ascending) with as few preads as they are contiguous. */
+  private async checkRun(indices: number[]): Promise<DamagedRange[]> {
+    const found: DamagedRange[] = [];
+    let k = 0;
+    while (k < indices.length) {
+      let e = k + 1;
+      while (e < indices.length && this.starts[indices[e]] === this.starts[indices[e - 1]] + this.counts[indices[e - 1]]) e++;
+      const first = indices[k];
+      const last = indices[e - 1];
+      const ss = this.reader.sectorSize;
+      const from = this.starts[first] * ss;
+      const to = Math.min(this.reader.size, (this.starts[last] + this.counts[last]) * ss);
+      const data = await this.reader.readData(from, to - from).catch(() => Buffer.alloc(0));
+      for (let x = k; x < e; x++) {
+        const i = indices[x];
+        const off = this.starts[i] * ss;
+        const len = this.bytesOf(this.starts[i], this.counts[i]);
+        let d: DamagedRange | undefined;
+        if (off - from + len > data.length) d = { offset: off, length: len, reason: 'missing' };
+        else if (crcOf(data.subarray(off - from, off - from + len)) !== this.crcs[i] >>> 0) d = { offset: off, length: len, reason: 'checksum' };
+        if (!this.checked[i]) {
+          this.checked[i] = 1;
+          this.unchecked--;
+          this.verifiedChunks++;
+        }
+        if (d) {
+          this.damaged.set(this.starts[i], d);
+          found.push(d);
+        }
+      }
+      k = e;
+    }
+    return found;
+  }
+
+  /** Every chunk and every '+' extent: damaged ranges, and checksums for '+' sectors that had none. */
+  async verifyAll(extents: readonly Extent[], onProgress: (done: number, total: number) => void = () => {}): Promise<VerifyReport> {
+    const t0 = Date.now();
+    const ss = this.reader.sectorSize;
+    const rows = this.db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} ORDER BY start`).all() as { start: number; count: number; crc: number }[];
+    const plus = extents.filter((e) => e.status === '+');
+    const total = plus.reduce((n, e) => n + this.bytesOf(e.start, e.count), 0);
+    let done = 0;
+    let checkedBytes = 0;
+    const damaged: DamagedRange[] = [];
+    for (let k = 0; k < rows.length; ) {
+      // Contiguous chunks up to VERIFY_READ_BYTES in one pread.
+      let e = k + 1;
+      while (e < rows.length && rows[e].start === rows[e - 1].start + rows[e - 1].count && (rows[e].start + rows[e].count - rows[k].start) * ss <= VERIFY_READ_BYTES) e++;
+      const from = rows[k].start * ss;
+      const to = Math.min(this.reader.size, (rows[e - 1].start + rows[e - 1].count) * ss);
+      const data = await this.reader.readData(from, to - from).catch(() => Buffer.alloc(0));
+      for (let x = k; x < e; x++) {
+        const r = rows[x];
+        const off = r.start * ss;
+        const len = this.bytesOf(r.start, r.count);
+        let d: DamagedRange | undefined;
+        if (off - from + len > data.length) d = { offset: off, length: len, reason: 'missing' };
+        else if (crcOf(data.subarray(off - from, off - from + len)) !== r.crc >>> 0) d = { offset: off, length: len, reason: 'checksum' };
+        checkedBytes += len;
+        done += len;
+        if (d) {
+          damaged.push(d);
+          this.damaged.set(r.start, d);
+        }
+      }
+      onProgress(done, total);
+      k = e;
+    }
+    // '+' sectors no chunk covers: an older cache. Checksum them as they are (unless the data file lacks them).
+    let adoptedBytes = 0;
+    const pieceSectors = Math.max(1, Math.floor(ADOPT_PIECE_BYTES / ss));
+    for (const [a, b] of uncovered(plus, rows)) {
+      for (let s = a; s < b; s += pieceSectors) {
+        const n = Math.min(pieceSectors, b - s);
+        const want = this.bytesOf(s, n);
+        const data = await this.reader.readData(s * ss, want).catch(() => Buffer.alloc(0));
+        if (data.length < want) {
+          damaged.push({ offset: s * ss, length: want, reason: 'missing' });
+        } else {
+          this.insertStmt.run(s, n, crcOf(data));
+          adoptedBytes += want;
+        }
+        done += want;
+        onProgress(done, total);
+      }
+    }
+    damaged.sort((x, y) => x.offset - y.offset);
+    const report: VerifyReport = {
+      checkedBytes,
+      chunks: rows.length,
+      damaged: mergeDamaged(damaged),
+      damagedBytes: damaged.reduce((n, d) => n + d.length, 0),
+      adoptedBytes,
+      at: new Date().toISOString(),
+      seconds: (Date.now() - t0) / 1000,
+    };
+    this.db
+      .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run(LAST_VERIFY_KEY, JSON.stringify({ at: report.at, damagedBytes: report.damagedBytes, checkedBytes: report.checkedBytes }));
+    return report;
+  }
+
+  /** Forgets the checksums of chunks overlapping sectors [a, b) (their sectors are about to be untried again). */
+  forget(a: number, b: number): void {
+    this.db.prepare(`DELETE FROM ${FIXITY_TABLE} WHERE start < ? AND start + count > ?`).run(b, a);
+    for (const start of [...this.damaged.keys()]) {
+      const d = this.damaged.get(start)!;
+      const ss = this.reader.sectorSize;
+      if (d.offset < b * ss && d.offset + d.length > a * ss) this.damaged.delete(start);
+    }
+  }
+
+  /** A damaged chunk was read again from the medium (its sectors were untried, then stored anew). */
+  noteRepair(): void {
+    this.repairs++;
+  }
+
+  status(): FixityStatus {
+    const chunks = (this.db.prepare(`SELECT count(*) AS n FROM ${FIXITY_TABLE}`).get() as { n: number }).n;
+    const last = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(LAST_VERIFY_KEY) as { value: string } | undefined;
+    const damagedBytes = [...this.damaged.values()].reduce((n, d) => n + d.length, 0);
+    return {
+      chunks,
+      verifiedChunks: this.verifiedChunks,
+      damagedChunks: this.damaged.size,
+      damagedBytes,
+      repairs: this.repairs,
+      ...(last ? { lastVerification: JSON.parse(last.value) as FixityStatus['lastVerification'] } : {}),
+    };
+  }
+
+  private bytesOf(start: number, count: number): number {
+    const ss = this.reader.sectorSize;
+    return Math.min(this.reader.size, (start + count) * ss) - start * ss;
+  }
+
+  private lastAtOrBefore(sector: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    let ans = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.starts[mid] <= sector) {
+        ans = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return ans;
+  }
+}
+
+export function ensureTable(db: Database.Database): void {
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(FIXITY_TABLE);
+  if (!has) db.exec(`CREATE TABLE ${FIXITY_TABLE} (start INTEGER PRIMARY KEY, count INTEGER NOT NULL, crc INTEGER NOT NULL)`);
+}
+
+/** Sector ranges of the '+' extents that no chunk row covers. */
+function uncovered(plus: readonly Extent[], rows: readonly { start: number; count: number }[]): [number, number][] {
+  const out: [number, number][] = [];
+  let i = 0;
+  for (const e of plus) {
+    let s = e.start;
+    const end = e.start + e.count;
+    while (i < rows.length && rows[i].start + rows[i].count <= s) i++;
+    let j = i;
+    while (s < end) {
+      if (j < rows.length && rows[j].start <= s) {
+        s = Math.max(s, rows[j].start + rows[j].count);
+        j++;
+        continue;
+      }
+      const next = j < rows.length ? Math.min(end, rows[j].start) : end;
+      if (next > s) out.push([s, next]);
+      s = next;
+    }
+  }
+  return out;
+}
+
+function mergeDamaged(ranges: DamagedRange[]): DamagedRange[] {
+  const out: DamagedRange[] = [];
+  for (const r of ranges) {
+    const last = out[out.length - 1];
+    if (last && last.reason === r.reason && last.offset + last.length === r.offset) last.length += r.length;
+    else out.push({ ...r });
+  }
+  return out;
+}

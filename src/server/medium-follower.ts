@@ -1,0 +1,134 @@
+// After the medium changed or went away: look at the drive every second, and identify whatever is in it against
+// the cache's identity samples (medium-identity.ts) before anything is served or stored again.
+// - the same medium: reads resume where they stopped (nothing it had is read again);
+// - another medium, caches following the drive (no --cache): the server opens that medium's own cache;
+// - another medium with an explicit --cache: refused (ENOMEDIUM) until the right one is back.
+import { CachedDevice } from '../cache/cached-device';
+import { identify } from '../cache/medium-identity';
+import { SourceLostError } from '../source/block-source';
+import { MediumSizeChangedError } from '../source/nbd/nbd-block-source';
+import { GuardedSource, MediumWatchStatus } from '../source/medium-watch';
+import { Log } from './log';
+
+export interface FollowerStatus extends MediumWatchStatus {
+  /** Re-identifications made since mount, and what they read from the device (the stated exception). */
+  identifications: number;
+  identitySectorsRead: number;
+  identityBytesRead: number;
+  /** Last verdict on a medium found in the drive. */
+  lastVerdict?: string;
+}
+
+export class MediumFollower {
+  private timer?: NodeJS.Timeout;
+  /** The identification under way: readers and the timer share it. */
+  private running?: Promise<unknown>;
+  /** Token of a medium already judged foreign: not read again until the drive changes. */
+  private refusedToken: string | null = null;
+  private identifications = 0;
+  private sectorsRead = 0;
+  private bytesRead = 0;
+  private lastVerdict?: string;
+  private handedOver = false;
+
+  constructor(
+    private readonly source: GuardedSource,
+    private readonly cache: CachedDevice,
+    private readonly opts: { follow: boolean; log: Log; onOtherMedium: () => void },
+  ) {
+    source.setIdentifier(() => this.tick());
+    source.onMediumEvent((e) => opts.log.info(`medium: ${e.message}${e.state === 'present' ? '' : ' (reads answer ENOMEDIUM until it is identified)'}`));
+  }
+
+  start(intervalMs: number): void {
+    this.timer ??= setInterval(() => void this.tick(), intervalMs).unref();
+  }
+
+  /** The server could not take over the other medium: keep refusing, and look again when the drive changes. */
+  resume(): void {
+    this.handedOver = false;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  status(): FollowerStatus {
+    return {
+      ...this.source.status(),
+      identifications: this.identifications,
+      identitySectorsRead: this.sectorsRead,
+      identityBytesRead: this.bytesRead,
+      ...(this.lastVerdict ? { lastVerdict: this.lastVerdict } : {}),
+    };
+  }
+
+  /**
+   * One look at the drive: identifies the medium in it unless it was judged already. Resolves to what kept it from
+   * being identified (a lost source), if anything; never rejects. Concurrent callers share one look.
+   */
+  tick(): Promise<unknown> {
+    this.running ??= this.look().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async look(): Promise<unknown> {
+    if (this.handedOver || this.source.current === 'present') return undefined;
+    const token = this.source.mediumToken();
+    if (token === null) {
+      if (this.source.current !== 'absent') this.source.changed('no medium in the drive', 'absent');
+      return undefined;
+    }
+    if (token === this.refusedToken) return undefined;
+    try {
+      const size = this.source.mediumSize();
+      const verdict = await identify(
+        { size, sectorSize: this.source.sectorSize, read: (o, l) => this.source.readForIdentity(o, l) },
+        {
+          size: this.cache.size,
+          sectorSize: this.cache.sectorSize,
+          samples: this.cache.identitySamples(),
+          bytesOf: (s) => this.cache.readCachedBytes(s * this.cache.sectorSize, Math.min(this.cache.sectorSize, this.cache.size - s * this.cache.sectorSize)),
+        },
+      );
+      this.identifications++;
+      const after = this.source.mediumToken();
+      if (after !== token && after?.replace(/#\d+$/, '') !== token.replace(/#\d+$/, '')) return; // the drive moved while we looked: look again
+      if (verdict.result === 'same') {
+        this.sectorsRead += verdict.sectors;
+        this.bytesRead += verdict.bytes;
+        this.lastVerdict = `same medium (${verdict.sectors} identity sectors compared)`;
+        this.refusedToken = null;
+        this.source.accept(`the same medium is back in ${this.cache.cacheDir === '' ? 'the drive' : 'the drive'}: resuming (${verdict.sectors} identity sectors compared)`);
+        return;
+      }
+      if (verdict.result === 'unknown') {
+        this.lastVerdict = `cannot identify the medium: ${verdict.reason}`;
+        return;
+      }
+      this.lastVerdict = `another medium: ${verdict.reason}`;
+      this.refusedToken = after;
+      if (this.opts.follow) {
+        this.handedOver = true;
+        this.opts.log.info(`medium: another medium is in the drive (${verdict.reason}): switching to its own cache`);
+        this.opts.onOtherMedium();
+      } else {
+        this.source.changed(`another medium is in the drive (${verdict.reason}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');
+      }
+    } catch (e) {
+      if (e instanceof MediumSizeChangedError) {
+        this.lastVerdict = `another medium: ${e.message}`;
+        if (this.opts.follow && !this.handedOver) {
+          this.handedOver = true;
+          this.opts.log.info(`medium: another medium is in the drive (${e.message}): switching to its own cache`);
+          this.opts.onOtherMedium();
+        } else if (!this.opts.follow) {
+          this.source.changed(`another medium is in the drive (${e.message}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');
+        }
+      } else if (!(e instanceof SourceLostError)) this.opts.log.error('medium identification failed', e);
+      return e;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,143 @@
+// Issue 8, reproduction 1 and the A→B→A swaps: a disc changed under a mounted loop device (LOOP_CHANGE_FD) or an
+// NBD server restarted on another image. Not one byte of the other medium reaches this medium's cache or its
+// readers; without --cache, each medium gets its own cache and A resumes without reading again what it had.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
+import { RestartableNbdServer } from '../../helpers/nbd-restart';
+import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
+import { expectCacheFaithful, readOutcome, readRange, templateTwins, waitFor } from './cache-truth';
+
+const SIZE = 4 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+interface Status {
+  server: { cacheDir: string };
+  medium: { state: string; changes: number; refusedReads: number; identitySectorsRead: number };
+}
+
+async function status(mnt: string): Promise<Status> {
+  return (await readStatus(mnt)) as unknown as Status;
+}
+
+describe('integrity: a medium changed while mounted (real loop devices, real nbdkit, real FUSE)', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let env: NodeJS.ProcessEnv;
+  let A: Buffer;
+  let B: Buffer;
+  let aPath: string;
+  let bPath: string;
+
+  beforeEach(() => {
+    tmp = tempDir('medium');
+    env = { ...process.env, XDG_CACHE_HOME: path.join(tmp, 'xdg') };
+    ({ a: A, b: B } = templateTwins(SIZE, 1024 * 1024, 8));
+    aPath = path.join(tmp, 'A.img');
+    bPath = path.join(tmp, 'B.img');
+    fs.writeFileSync(aPath, A);
+    fs.writeFileSync(bPath, B);
+  });
+
+  afterEach(async () => {
+    await cleanup();
+    await detachAllLoops();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('loop device A→B→A without --cache: B gets its own cache, A resumes, no cache holds the other disc', async () => {
+    const ld = await attachLoop(aPath);
+    const mnt = path.join(tmp, 'mnt');
+    const log = path.join(tmp, 'reads.log');
+    await mount(ld, mnt, ['--readahead', '0', '--nbdkit-filter', 'log', '--nbdkit-filter', `logfile=${log}`, '--nbdkit-filter', 'logappend=true'], env);
+    const raw = path.join(mnt, 'raw');
+    expect((await readRange(raw, 0, 2 * MiB)).equals(A.subarray(0, 2 * MiB))).to.equal(true);
+    const aCache = (await status(mnt)).server.cacheDir;
+
+    await swapLoop(ld, bPath);
+    // At once, before any poll: a read of what A's cache does not hold must not be answered with B's bytes.
+    const early = await readRange(raw, 3 * MiB, 4096).catch((e: NodeJS.ErrnoException) => e);
+    if (Buffer.isBuffer(early)) expect(early.equals(B.subarray(3 * MiB, 3 * MiB + 4096)), 'a read after the swap served A-cache-as-B?').to.equal(true);
+    const bCache = await waitFor('the mount to follow the drive to B', async () => {
+      const s = await status(mnt);
+      return s.server.cacheDir !== aCache ? s.server.cacheDir : undefined;
+    });
+    if (Buffer.isBuffer(early)) expect(bCache).to.not.equal(aCache);
+    expect((await readRange(raw, 0, SIZE)).equals(B), '/raw is B once B is identified').to.equal(true);
+
+    const readsBefore = fs.readFileSync(log, 'utf8').split('\n').filter((l) => / Read id=/.test(l)).length;
+    await swapLoop(ld, aPath);
+    await waitFor('the mount to come back to A', async () => ((await status(mnt)).server.cacheDir === aCache ? true : undefined));
+    expect((await readRange(raw, 0, 2 * MiB)).equals(A.subarray(0, 2 * MiB))).to.equal(true);
+    // A's first 2 MiB were cached: coming back re-read only its identity samples (a few dozen sectors).
+    const after = fs.readFileSync(log, 'utf8').split('\n').filter((l) => / Read id=/.test(l)).slice(readsBefore);
+    const bytes = after.reduce((n, l) => n + Number(/count=(0x[0-9a-f]+|\d+)/.exec(l)![1]), 0);
+    expect(bytes, 'bytes read from the device after A came back').to.be.at.most(48 * 512 * 2);
+
+    const r = await blkfs(['umount', mnt]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(expectCacheFaithful(aCache, A, 'A cache')).to.be.at.least(2 * MiB);
+    expect(expectCacheFaithful(bCache, B, 'B cache')).to.equal(SIZE);
+  });
+
+  it('loop device with --cache: another disc is refused (ENOMEDIUM) until the right one is back, then reads resume', async () => {
+    const ld = await attachLoop(aPath);
+    const mnt = path.join(tmp, 'mnt');
+    const cache = path.join(tmp, 'cacheA');
+    await mount(ld, mnt, ['--cache', cache, '--readahead', '0'], env); // what is not read is not cached
+    const raw = path.join(mnt, 'raw');
+    expect((await readRange(raw, 0, 2 * MiB)).equals(A.subarray(0, 2 * MiB))).to.equal(true);
+
+    await swapLoop(ld, bPath);
+    expect(await readOutcome(raw, 3 * MiB, 65536)).to.not.equal('ok');
+    await waitFor('the medium to be judged foreign', async () => ((await status(mnt)).medium.state === 'changed' ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1500)); // a few polls with B in the drive
+    expect(await readOutcome(raw, 2 * MiB, 65536), 'B is refused').to.not.equal('ok');
+    const s = await status(mnt);
+    expect(s.medium.refusedReads).to.be.greaterThan(0);
+    expect(fs.readFileSync(path.join(cache, 'mount.log'), 'utf8')).to.match(/another medium is in the drive/);
+
+    await swapLoop(ld, aPath);
+    await waitFor('A to be identified again', async () => ((await status(mnt)).medium.state === 'present' ? true : undefined));
+    expect((await readRange(raw, 0, SIZE)).equals(A), '/raw is A again').to.equal(true);
+    const r = await blkfs(['umount', mnt]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(expectCacheFaithful(cache, A, 'A cache')).to.equal(SIZE);
+  });
+
+  it('NBD server restarted on another image, A→B→A: each image only in its own cache, A resumes', async () => {
+    const srv = new RestartableNbdServer(tmp);
+    await srv.start(aPath);
+    try {
+      const mnt = path.join(tmp, 'mnt');
+      await mount(srv.uri, mnt, ['--readahead', '0'], env);
+      const raw = path.join(mnt, 'raw');
+      expect((await readRange(raw, 0, 2 * MiB)).equals(A.subarray(0, 2 * MiB))).to.equal(true);
+      const aCache = (await status(mnt)).server.cacheDir;
+
+      await srv.restartOn(bPath);
+      const mid = await readRange(raw, 3 * MiB, 4096).catch(() => undefined);
+      if (mid) expect(mid.equals(B.subarray(3 * MiB, 3 * MiB + 4096)), 'a read after the restart is A?').to.equal(true);
+      const bCache = await waitFor('the mount to follow to B', async () => {
+        const s = await status(mnt);
+        return s.server.cacheDir !== aCache ? s.server.cacheDir : undefined;
+      });
+      expect((await readRange(raw, 0, SIZE)).equals(B)).to.equal(true);
+
+      const before = srv.reads().length;
+      await srv.restartOn(aPath);
+      await waitFor('the mount to come back to A', async () => ((await status(mnt)).server.cacheDir === aCache ? true : undefined));
+      expect((await readRange(raw, 0, 2 * MiB)).equals(A.subarray(0, 2 * MiB))).to.equal(true);
+      const again = srv.reads().slice(before).reduce((n, r) => n + r.count, 0);
+      expect(again, 'bytes read again from A').to.be.at.most(48 * 512 * 2);
+      const r = await blkfs(['umount', mnt]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(expectCacheFaithful(aCache, A, 'A cache')).to.be.at.least(2 * MiB);
+      expect(expectCacheFaithful(bCache, B, 'B cache')).to.equal(SIZE);
+    } finally {
+      await cleanup();
+      await srv.kill();
+    }
+  });
+});

@@ -1,0 +1,64 @@
+// Fixity ledger: a checksum per stored chunk in the same commit as its '+', checked on first serve; an older
+// cache without checksums is served as before and checksummed by its first verify (trust on first verify).
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import Database from 'better-sqlite3';
+import { openCache } from '../../../src/cache/cache-open';
+import { ChunkDamagedError } from '../../../src/cache/fixity';
+import { verifyCacheDir } from '../../../src/cache/offline-verify';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+
+const SIZE = 1024 * 1024;
+
+describe('integrity/fixity ledger', () => {
+  let tmp: string;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-fixity-'))));
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  async function filled(dir: string, img: Buffer): Promise<void> {
+    const dev = await openCache({ source: new MemorySource(img), cacheDir: dir });
+    await dev.read(0, SIZE);
+    await dev.close();
+  }
+
+  it('every stored chunk has its checksum; a flipped byte is refused on first serve, the rest is served', async () => {
+    const img = patternBuffer(SIZE, 4);
+    const dir = path.join(tmp, 'c');
+    await filled(dir, img);
+    expect((await verifyCacheDir(dir)).damaged).to.deep.equal([]);
+    const fd = fs.openSync(path.join(dir, 'data.img'), 'r+');
+    fs.writeSync(fd, Buffer.from([img[700_000] ^ 0xff]), 0, 1, 700_000);
+    fs.closeSync(fd);
+    const src = new MemorySource(img);
+    const dev = await openCache({ source: src, cacheDir: dir });
+    try {
+      const err = await dev.read(699_000, 4096).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ChunkDamagedError);
+      expect((await dev.read(0, 65536)).data.equals(img.subarray(0, 65536))).to.equal(true);
+      expect(dev.status().fixity?.damagedChunks).to.equal(1);
+      expect(src.stats().reads, 'nothing read from the device but the identity probe').to.equal(dev.status().identityProbe.sectors);
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('a cache without checksums (made before them) is served, and its first verify checksums it as it is', async () => {
+    const img = patternBuffer(SIZE, 5);
+    const dir = path.join(tmp, 'old');
+    await filled(dir, img);
+    const db = new Database(path.join(dir, 'state.sqlite'));
+    db.exec('DROP TABLE fixity');
+    db.close();
+    const dev = await openCache({ source: new MemorySource(img), cacheDir: dir });
+    expect((await dev.read(0, SIZE)).data.equals(img)).to.equal(true);
+    await dev.close();
+    const first = await verifyCacheDir(dir);
+    expect(first.adoptedBytes).to.equal(SIZE);
+    expect(first.damaged).to.deep.equal([]);
+    const second = await verifyCacheDir(dir);
+    expect(second.adoptedBytes).to.equal(0);
+    expect(second.checkedBytes).to.equal(SIZE);
+  });
+});
