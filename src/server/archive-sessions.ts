@@ -79,7 +79,7 @@ export class ArchiveSessions implements ChecksumsSource {
   async serve(req: { destinations: string[] }, conn: ControlConnection): Promise<void> {
     const id = this.nextId++;
     this.sessions.set(id, { destinations: req.destinations, phase: 'starting' });
-    const { result, detach } = this.acquisitions.join();
+    let left = false;
     let finish!: () => void;
     const finished = new Promise<void>((r) => (finish = r));
     conn.onRequest((r) => {
@@ -87,14 +87,31 @@ export class ArchiveSessions implements ChecksumsSource {
       else if (r.cmd === 'cancel') finish();
     });
     void conn.closed.then(finish);
+    void finished.then(() => (left = true));
     let failure: unknown;
-    result.then(
-      () => conn.send({ type: 'progress', bytesDone: this.cache.size, bytesTotal: this.cache.size, phase: 'acquired' }),
-      (err: unknown) => {
-        failure = err;
-        finish();
-      },
-    );
+    let detach = () => {};
+    // Joined an acquisition that was winding down (its last client left)? Join again until the medium is settled.
+    const follow = async () => {
+      while (!left) {
+        const run = this.acquisitions.join();
+        detach = run.detach;
+        try {
+          await run.result;
+        } catch (err) {
+          failure = err;
+          finish();
+          return;
+        } finally {
+          run.detach();
+        }
+        if (this.cache.extents().every((e) => e.status === '+' || e.status === '-')) {
+          conn.send({ type: 'progress', bytesDone: this.cache.size, bytesTotal: this.cache.size, phase: 'acquired' });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    void follow();
     try {
       await finished;
     } finally {

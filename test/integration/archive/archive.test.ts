@@ -204,8 +204,11 @@ describe('blkfs archive and /checksums on a real mount', function () {
   it('an archive killed midway resumes without re-reading the medium or re-sending stored parts', async () => {
     const b = path.join(dir, 'b');
     fs.mkdirSync(b);
-    const m = writeMedium(b, image, bad);
-    const nbd = await startNbdkit(b, m.imagePath, m.mapPath, { rdelay: '40ms', tag: 'b' });
+    // The copying pass reads 4 MiB at a time, several at once: a slow answer per read (and no bad sectors, whose
+    // cluster-by-cluster reading the delay would make very slow) leaves the archive time to store parts mid-read.
+    const imageB = randomBytes(32 * MiB);
+    const m = writeMedium(b, imageB, []);
+    const nbd = await startNbdkit(b, m.imagePath, m.mapPath, { rdelay: '700ms', tag: 'b' });
     const mnt = path.join(dir, 'mnt-b');
     const cacheDir = path.join(dir, 'cache-b');
     await mount(nbd.uri, mnt, ['--cache', cacheDir]);
@@ -225,7 +228,7 @@ describe('blkfs archive and /checksums on a real mount', function () {
     expect(running).to.have.length(1);
     expect(running[0].destinations).to.have.length(2);
     expect(running[0].bytesRead).to.be.greaterThan(0);
-    expect(running[0].mediumBytes).to.equal(SIZE);
+    expect(running[0].mediumBytes).to.equal(imageB.length);
     expect(running[0]).to.have.keys('destinations', 'phase', 'bytesRead', 'mediumBytes', 'bytesArchived', 'containerBytes', 'rateBytesPerSec', 'etaSeconds');
     first.child.kill('SIGKILL');
     await first.result;
@@ -241,7 +244,7 @@ describe('blkfs archive and /checksums on a real mount', function () {
 
     const r = await blkfs(args, { env: ENV });
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/resuming: \d+ of 4 parts already stored/);
+    expect(r.stderr).to.match(/resuming: [1-9]\d* of \d+ parts already stored/);
     const resent = proxy.partsSent(mark).filter((n) => recorded.includes(n));
     expect(resent, 'parts stored before the kill sent again').to.deep.equal([]);
     expectEachSectorReadOnce(nbd.logFile);
@@ -250,7 +253,9 @@ describe('blkfs archive and /checksums on a real mount', function () {
     const fromS3 = path.join(dir, 's3-resumed');
     await downloadPrefix(`http://127.0.0.1:${s3.port}`, 'bags', s3Bag.slice('s3://bags/'.length), fromS3);
     await expectValidBag(fromS3);
-    await expectDecodesToExport(fromS3, truth, dir);
+    const decoded = path.join(dir, 'decoded-b.img');
+    expect((await blkfs(['sbx', 'decode', '--pv', '0', path.join(fromS3, 'data/image.sbx'), decoded])).code).to.equal(0);
+    expect(fs.readFileSync(decoded).equals(imageB)).to.equal(true);
   });
 
   it('a store that goes away gives a clear error (exit 2) and loses nothing: the next run finishes', async () => {
