@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Checks src/: no import cycles (type-only imports count), layers point one way, no file over about 450 lines.
-// Layers (an import may only go to its own layer or one to its right): cli → server|fuse → views → files → cache →
-// source, views → sbx|map; sbx, map and source import nothing of ours but the leaves errors.ts and clean-spawn.ts.   Usage: node scripts/check-imports.js
+// Layers (an import may only go to its own layer or one to its right): cli → server|fuse → views → archive|files →
+// cache → source, views|archive → sbx, views → map; sbx, map and source import nothing of ours but the leaves errors.ts and clean-spawn.ts.   Usage: node scripts/check-imports.js
 const fs = require('fs');
 const path = require('path');
 const src = path.join(__dirname, '..', 'src');
@@ -9,7 +9,7 @@ const files = [];
 (function walk(d) { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.ts') && files.push(path.join(d, e.name)); })(src);
 const rel = (f) => path.relative(src, f);
 const layerOf = (f) => rel(f).split(path.sep)[0].replace(/\.ts$/, '');
-const allowed = { cli: ['server', 'fuse', 'views', 'files', 'cache', 'source', 'sbx', 'map'], server: ['fuse', 'views', 'files', 'cache', 'source', 'sbx', 'map'], fuse: ['views', 'cache', 'source'], views: ['files', 'cache', 'sbx', 'source', 'map'], files: ['cache', 'source'], cache: ['source'], source: [], sbx: [], map: [] };
+const allowed = { cli: ['server', 'fuse', 'views', 'archive', 'files', 'cache', 'source', 'sbx', 'map'], server: ['fuse', 'views', 'archive', 'files', 'cache', 'source', 'sbx', 'map'], fuse: ['views', 'cache', 'source'], views: ['archive', 'files', 'cache', 'sbx', 'source', 'map'], archive: ['cache', 'sbx', 'source'], files: ['cache', 'source'], cache: ['source'], source: [], sbx: [], map: [] };
 const deps = new Map();
 const problems = [];
 for (const f of files) {

@@ -1,6 +1,7 @@
 // The mount-side commands: mount, umount, acquire, import, export (one file each).
 import { Command } from 'commander';
 import { registerAcquire } from './acquire';
+import { registerArchive } from './archive';
 import { registerExport } from './export';
 import { registerFiles } from './files';
 import { registerImport } from './import';
@@ -16,6 +17,7 @@ export function registerMountCommands(program: Command): void {
   registerAcquire(program);
   registerImport(program);
   registerExport(program);
+  registerArchive(program);
   registerVerify(program);
   registerFiles(program);
 }

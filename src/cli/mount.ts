@@ -21,6 +21,7 @@ interface MountOpts extends ArchiveCliOptions {
   foreground?: boolean;
   nbdkitFilter: string[];
   notifyParent?: boolean;
+  dat?: string;
   http?: string;
   logLevel: LogLevel;
   slowRead: number;
@@ -69,6 +70,7 @@ export function registerMount(program: Command): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option('--dat <file>', 'Logiqx XML DAT (redump, No-Intro): /checksums and /status name the matching entry once the image is complete')
     .option('--http <host:port>', 'serve a read-only web page of the rescue (e.g. 127.0.0.1:8080; port 0 picks one, see blkfs status)')
     .addOption(new Option('--log-level <level>', 'mount log detail').choices([...LOG_LEVELS]).default('info'))
     .option('--slow-read <ms>', 'log device reads slower than this as warnings', parseCount('--slow-read', 1), 1000)
@@ -87,6 +89,7 @@ export function registerMount(program: Command): void {
         nbdkitFilters: filters,
         nbdkitArgs: params,
         archive: archiveOptionsOf(opts),
+        datFile: opts.dat !== undefined ? path.resolve(opts.dat) : undefined,
         http: opts.http !== undefined ? httpAddress(opts.http, !opts.notifyParent) : undefined,
         slowReadMs: opts.slowRead,
         logLevel: opts.logLevel,

@@ -1,8 +1,9 @@
 // The server's control socket: one JSON object per line each way. A client sends one request and reads
-// replies until `done` or `error`. Used by `blkfs umount`, `acquire` and `export`.
+// replies until `done` or `error`. Used by `blkfs umount`, `acquire`, `export`, `verify` and `archive`.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { ArchiveProgress } from '../archive/archive-status';
 import { defaultCacheRoot } from '../cache/cache-dir';
 
 export type ControlRequest =
@@ -14,7 +15,10 @@ export type ControlRequest =
   | { cmd: 'cancel' }
   | { cmd: 'export'; image: string; mapfile: string }
   /** blkfs verify MOUNTPOINT: every cached byte against its checksum, progress then the report. */
-  | { cmd: 'verify' };
+  | { cmd: 'verify' }
+  /** `blkfs archive`: joins the acquisition while it archives; later requests on the connection report progress. */
+  | { cmd: 'archive'; destinations: string[] }
+  | { cmd: 'archive-progress'; progress: ArchiveProgress };
 
 export type ControlReply =
   | { type: 'progress'; bytesDone: number; bytesTotal: number; phase?: string; pass?: number; currentPos?: number }

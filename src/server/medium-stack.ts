@@ -18,6 +18,9 @@ import { LoggedBlockSource } from '../source/logged-block-source';
 import { WritableMapfileView } from '../views/writable-mapfile-view';
 import { MapStatus } from './map-status';
 import { LiveFileReport, liveFileReportFor } from '../files/live-report';
+import { ArchiveSessions } from './archive-sessions';
+import type { Dat } from '../archive/dat';
+import { DEFAULT_IMAGE_PARAMS } from '../views/sbx/image-params';
 
 export interface StackOptions {
   spec: SourceSpec;
@@ -31,6 +34,8 @@ export interface StackOptions {
   nbdkitFilters?: string[];
   nbdkitArgs?: string[];
   archive?: ArchiveViewOptions;
+  /** mount --dat: the complete image is checked against its entries (/checksums, /status). */
+  dat?: Dat;
   /** Device reads slower than this (ms) are logged as warnings. */
   slowReadMs?: number;
   /** The web page's URL, once it listens (--http). */
@@ -58,6 +63,8 @@ export class MediumStack {
     private readonly archiveStatus: () => object,
     /** The damaged-files report of this medium (TSK on /raw). */
     readonly files: LiveFileReport,
+    /** /checksums, the DAT verdict and the `blkfs archive` clients of this medium. */
+    readonly archives: ArchiveSessions,
   ) {}
 
   /** Changes whenever the web page should refresh (the same fields for every medium, plus which cache it is). */
@@ -92,6 +99,9 @@ export class MediumStack {
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
       const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.sourceArg, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());
+      const image = { params: opts.archive?.params ?? DEFAULT_IMAGE_PARAMS, identity: archive.identity, available: (await archive.sbx.entries()).has('image.sbx') };
+      const archives = new ArchiveSessions(cache, acquisition, opts.dat, image, (m) => log.info(m));
+      undo.unshift(() => archives.close());
       const follower = new MediumFollower(source, cache, {
         follow: opts.cacheDir === undefined,
         log,
@@ -115,13 +125,14 @@ export class MediumStack {
           ...mapStatus.status(),
           ...archive.status(),
           ...files.status(),
+          ...archives.status(),
           medium: follower.status(),
         }),
       };
-      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, log: (m) => log.info(m), logger: log });
+      const root = buildRoot({ cache, server, archive, acquisitions: acquisition, checksums: archives, log: (m) => log.info(m), logger: log });
       const mapfileNode = root.entries().get('mapfile');
       if (mapfileNode instanceof WritableMapfileView) mapfile = mapfileNode;
-      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower, server, mapStatus, mapfile, () => archive.status(), files);
+      const stack: MediumStack = new MediumStack(source, cache, acquisition, archive, root, follower, server, mapStatus, mapfile, () => archive.status(), files, archives);
       source.watch(opts.watchIntervalMs ?? 1000);
       follower.start(opts.watchIntervalMs ?? 1000);
       return stack;
@@ -137,6 +148,7 @@ export class MediumStack {
     await step('stop the file layout reader', () => this.files.stopLayoutReader());
     await step('stop acquisition', () => this.acquisition.stop());
     await step('stop archive views', () => this.archive.close()); // the block scanner writes to the cache DB
+    await step('stop checksums', () => this.archives.close()); // it reads the cache
     await step('flush cache', () => this.cache.flush());
     await step('close cache', () => this.cache.close());
     await step('stop source', () => this.source.close());

@@ -10,6 +10,7 @@ import { ControlReply, ControlRequest, controlSocketPath, prepareSocketDir } fro
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
 import { MediumStack, StackOptions } from './medium-stack';
+import { loadDat } from '../archive/dat';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
 import { readFilesFirst } from './files-first';
@@ -37,6 +38,8 @@ export interface MountServerOptions {
   http?: { host: string; port: number };
   /** Device reads slower than this (ms) are logged as warnings. */
   slowReadMs?: number;
+  /** --dat: a Logiqx DAT whose entries the complete image is checked against. */
+  datFile?: string;
 }
 
 export interface ReadyInfo {
@@ -107,6 +110,7 @@ export class MountServer {
         nbdkitArgs: opts.nbdkitArgs,
         archive: opts.archive,
         slowReadMs: opts.slowReadMs,
+        dat: opts.datFile !== undefined ? loadDat(opts.datFile) : undefined,
         controlSocket,
         log,
         onOtherMedium: (old) => void server?.followDrive(old),
@@ -278,6 +282,9 @@ export class MountServer {
         }
         return this.acquire(conn);
       }
+      case 'archive':
+        if (this.stopping) throw new Error('the server is shutting down');
+        return this.stack.archives.serve(req, conn);
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
         const result = await exportImage(this.cache, req.image, req.mapfile);

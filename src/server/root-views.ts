@@ -3,6 +3,7 @@
 //   ['map.png', (m) => new MapPictureView(m.cache)],
 // A path with a '/' adds to a directory listed before it (e.g. 'sbx/checksums' into the archive views' /sbx/).
 import type { SectorCache } from '../cache/sector-cache';
+import { ChecksumsSource, ChecksumsView } from '../views/checksums-view';
 import { liveFileReportFor } from '../files/live-report';
 import { fileReportView } from '../views/files-views';
 import { WritableMapfileView } from '../views/writable-mapfile-view';
@@ -22,6 +23,8 @@ export interface MountContext {
   archive: ArchiveViews;
   /** The server's one acquisition at a time (join() to run or share it). */
   acquisitions: AcquisitionRunner;
+  /** The image checksums that follow the cache, and the DAT verdict (src/server/archive-sessions.ts). */
+  checksums: ChecksumsSource;
   log: (message: string) => void;
   /** The mount log with its levels (for views whose messages are warnings or errors). */
   logger: { info(message: string): void; warn(message: string): void; error(message: string): void };
@@ -34,6 +37,7 @@ export const ROOT_VIEWS: ReadonlyArray<readonly [string, (m: MountContext) => No
   ['map.svg', (m) => new MapPictureView(m.cache, 'svg')],
   ['sbx', (m) => m.archive.sbx],
   ['rescued', (m) => m.archive.rescued],
+  ['checksums', (m) => new ChecksumsView(m.checksums)],
   ['status', (m) => new StatusView(m.cache, m.server)],
   ['files.json', (m) => fileReportView('json', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],
   ['files.csv', (m) => fileReportView('csv', liveFileReportFor(m.cache, m.server.mountpoint, m.log))],

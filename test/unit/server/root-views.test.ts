@@ -11,10 +11,11 @@ describe('server/root-views (the files of a mount, listed once)', () => {
     const mem = await memoryCache(Buffer.alloc(4096));
     const archive = { sbx: new StaticDirectory(), rescued: new StaticDirectory(), identity: undefined as never, status: () => ({}), close: async () => {} };
     const server = { pid: 1, controlSocket: '/x', cacheDir: mem.cache.cacheDir, source: 'm.img', mountpoint: '/mnt' };
-    return { cache: mem.cache, server, archive, acquisitions: mem.acquisitions, log: () => {}, logger: { info: () => {}, warn: () => {}, error: () => {} } };
+    const checksums = { state: () => ({ size: 4096, bytesHashed: 0, bytesBad: 0, bytesMissing: 4096, complete: false }), verdict: () => undefined, imageName: () => 'm.img' };
+    return { cache: mem.cache, server, archive, acquisitions: mem.acquisitions, checksums, log: () => {}, logger: { info: () => {}, warn: () => {}, error: () => {} } };
   }
 
-  it('lists raw, mapfile, the map pictures, sbx, rescued, status and the file report at the root, in that order', async () => {
+  it('lists raw, mapfile, the map pictures, sbx, rescued, checksums, status and the file report at the root, in that order', async () => {
     expect([...buildRoot(await context()).entries().keys()]).to.deep.equal([
       'raw',
       'mapfile',
@@ -22,6 +23,7 @@ describe('server/root-views (the files of a mount, listed once)', () => {
       'map.svg',
       'sbx',
       'rescued',
+      'checksums',
       'status',
       'files.json',
       'files.csv',

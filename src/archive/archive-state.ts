@@ -1,0 +1,80 @@
+// What an interrupted archive needs to resume, one small JSON file per destination in the cache directory
+// (<cache>/archive/<hash of the destination>.json): the multipart upload id and the parts stored for good, with
+// the container geometry they belong to. Written atomically (temp file, fsync, rename) after every part.
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { StoreResume } from './bag-store';
+
+export interface ArchiveState {
+  label: string;
+  /** The container these parts belong to: a different UID, size or part size starts afresh. */
+  uid: string;
+  containerSize: number;
+  partSize: number;
+  started: string;
+  resume: StoreResume;
+}
+
+export function stateFileFor(cacheDir: string, label: string): string {
+  return path.join(cacheDir, 'archive', `${createHash('sha1').update(label).digest('hex').slice(0, 16)}.json`);
+}
+
+/** The saved state if it belongs to this container; undefined otherwise (or when there is none). */
+export function loadState(file: string, expect: Pick<ArchiveState, 'label' | 'uid' | 'containerSize' | 'partSize'>): ArchiveState | undefined {
+  let s: ArchiveState;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8')) as ArchiveState;
+  } catch {
+    return undefined;
+  }
+  const same = s.label === expect.label && s.uid === expect.uid && s.containerSize === expect.containerSize && s.partSize === expect.partSize;
+  return same && s.resume && typeof s.resume.parts === 'object' ? s : undefined;
+}
+
+export function saveState(file: string, s: ArchiveState): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, JSON.stringify(s, null, 1));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export function removeState(file: string): void {
+  fs.rmSync(file, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One `blkfs archive` at a time per destination: a lock file beside the state holding the pid. A lock left by a
+ * process that is gone (kill -9) is taken over. Returns the release function, or the pid of the live holder.
+ */
+export function lockState(file: string): (() => void) | number {
+  const lock = `${file}.lock`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(lock, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) return holder;
+      fs.rmSync(lock, { force: true }); // stale
+    }
+  }
+  throw new Error(`cannot take the lock ${lock}`);
+}

@@ -1,0 +1,97 @@
+// Logiqx XML DAT files (redump, No-Intro): <datafile><header>…</header><game name="…"><rom name="…" size="…"
+// crc="…" md5="…" sha1="…"/></game></datafile>. The verdict on a complete image names the entry whose size,
+// CRC-32 and SHA-1 all match (MD5 and SHA-256 must match too where the DAT gives them), or says none does.
+import * as fs from 'fs';
+import { XMLParser } from 'fast-xml-parser';
+import type { ImageDigestValues } from './image-digests';
+import { UserError } from '../errors';
+
+export interface DatRom {
+  game: string;
+  rom: string;
+  size: number;
+  crc?: string;
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+}
+
+export interface Dat {
+  /** The header's name (e.g. "Sony - PlayStation"), if any. */
+  name?: string;
+  file: string;
+  roms: DatRom[];
+}
+
+export type DatVerdict =
+  | { match: true; game: string; rom: string; dat: string; text: string }
+  | { match: false; dat: string; entries: number; text: string };
+
+export class DatError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatError';
+  }
+}
+
+const HEX = { crc: 8, md5: 32, sha1: 40, sha256: 64 } as const;
+
+function asArray<T>(x: T | T[] | undefined): T[] {
+  return x === undefined ? [] : Array.isArray(x) ? x : [x];
+}
+
+type XmlRom = Record<string, string | undefined>;
+type XmlGame = { '@_name'?: string; rom?: XmlRom | XmlRom[] };
+
+/** Parses a Logiqx DAT; a file that is not one is a DatError (bad user input) naming the file. */
+export function parseDat(text: string, file = 'DAT'): Dat {
+  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseAttributeValue: false, processEntities: true });
+  let doc: { datafile?: { header?: { name?: unknown }; game?: XmlGame | XmlGame[]; machine?: XmlGame | XmlGame[] } };
+  try {
+    doc = parser.parse(text, true) as typeof doc;
+  } catch (err) {
+    throw new DatError(`${file}: not a Logiqx XML DAT: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const df = doc.datafile;
+  if (!df || typeof df !== 'object') throw new DatError(`${file}: not a Logiqx XML DAT (no <datafile> element)`);
+  const roms: DatRom[] = [];
+  for (const g of [...asArray(df.game), ...asArray(df.machine)]) {
+    for (const r of asArray(g.rom)) {
+      const size = Number(r['@_size']);
+      if (!Number.isSafeInteger(size) || size < 0) continue; // a rom without a size cannot be matched
+      const rom: DatRom = { game: g['@_name'] ?? '', rom: r['@_name'] ?? '', size };
+      for (const k of Object.keys(HEX) as (keyof typeof HEX)[]) {
+        const v = r[`@_${k}`]?.trim().toLowerCase();
+        if (v && new RegExp(`^[0-9a-f]{${HEX[k]}}$`).test(v)) rom[k] = v;
+      }
+      roms.push(rom);
+    }
+  }
+  const name = typeof df.header?.name === 'string' ? df.header.name : undefined;
+  return { name, file, roms };
+}
+
+export function loadDat(file: string): Dat {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new DatError(`cannot read the DAT file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return parseDat(text, file);
+}
+
+/** The DAT entry matching a complete image (size + CRC-32 + SHA-1, and MD5/SHA-256 where given), or none. */
+export function datVerdict(dat: Dat, size: number, d: ImageDigestValues): DatVerdict {
+  const label = dat.name ?? dat.file;
+  const hit = dat.roms.find(
+    (r) =>
+      r.size === size &&
+      r.crc === d.crc32 &&
+      r.sha1 === d.sha1 &&
+      (r.md5 === undefined || r.md5 === d.md5) &&
+      (r.sha256 === undefined || r.sha256 === d.sha256),
+  );
+  if (hit) return { match: true, game: hit.game, rom: hit.rom, dat: label, text: `matches "${hit.game}" (${hit.rom}) in ${label}` };
+  return { match: false, dat: label, entries: dat.roms.length, text: `no match among the ${dat.roms.length} entries of ${label}` };
+}

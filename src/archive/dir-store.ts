@@ -1,0 +1,112 @@
+// A bag in a local directory: written under DEST/<bag>.partial/ (parts of data/image.sbx at their offsets, each
+// made durable before it counts as stored), renamed to DEST/<bag>/ once complete. An existing DEST/<bag> is never
+// touched.
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { FileFixity } from './bagit';
+import { BagStore, ImageFixity, PartRecord, StoreResume } from './bag-store';
+import { OperationError } from '../errors';
+
+export class BagVerifyError extends OperationError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BagVerifyError';
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class DirStore implements BagStore {
+  readonly label: string;
+  readonly wantsMd5 = false;
+  private readonly partial: string;
+  private image: fs.promises.FileHandle | undefined;
+  private partSize = 0;
+
+  constructor(
+    private readonly parent: string,
+    bag: string,
+    partSize: number,
+  ) {
+    this.label = path.join(parent, bag);
+    this.partial = `${this.label}.partial`;
+    this.partSize = partSize;
+  }
+
+  async bagExists(): Promise<boolean> {
+    return fs.existsSync(this.label);
+  }
+
+  async openImage(size: number, saved: StoreResume | undefined): Promise<StoreResume> {
+    await fs.promises.mkdir(path.join(this.partial, 'data'), { recursive: true });
+    const file = path.join(this.partial, 'data', 'image.sbx');
+    // Parts recorded as stored are only trusted if the file they were written to is still there.
+    const keep = saved && fs.existsSync(file) ? saved.parts : {};
+    this.image = await fs.promises.open(file, fs.existsSync(file) ? 'r+' : 'w+');
+    await this.image.truncate(size);
+    return { parts: { ...keep } };
+  }
+
+  async putPart(n: number, bytes: Buffer, _md5: Buffer, sha256: Buffer): Promise<PartRecord> {
+    if (!this.image) throw new Error('openImage first');
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.image.write(bytes, done, bytes.length - done, (n - 1) * this.partSize + done);
+      done += bytesWritten;
+    }
+    await this.image.datasync();
+    return { n, size: bytes.length, md5: '', sha256: sha256.toString('hex') };
+  }
+
+  async completeImage(): Promise<void> {
+    await this.image?.sync();
+    await this.image?.close();
+    this.image = undefined;
+  }
+
+  async putFile(relPath: string, bytes: Buffer): Promise<void> {
+    const file = path.join(this.partial, relPath);
+    const tmp = `${file}.tmp`;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, file);
+  }
+
+  async finish(): Promise<void> {
+    await fsyncDir(path.join(this.partial, 'data'));
+    await fsyncDir(this.partial);
+    if (fs.existsSync(this.label)) throw new OperationError(`${this.label} appeared while the bag was written; the new bag stays in ${this.partial}`);
+    await fs.promises.rename(this.partial, this.label);
+    await fsyncDir(this.parent);
+  }
+
+  async verify(files: readonly FileFixity[], _image: ImageFixity): Promise<void> {
+    for (const f of files) {
+      const p = path.join(this.label, f.path);
+      const h = createHash('sha256');
+      let size = 0;
+      for await (const chunk of fs.createReadStream(p, { highWaterMark: 1 << 20 })) {
+        h.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      const sha = h.digest('hex');
+      if (size !== f.size || sha !== f.sha256) {
+        throw new BagVerifyError(`${p}: stored file differs from the manifest (${size} bytes, sha256 ${sha}; expected ${f.size} bytes, ${f.sha256})`);
+      }
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { loadState, lockState, saveState, stateFileFor } from '../../../src/archive/archive-state';
+
+describe('archive/archive-state resume state and lock', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-arcstate-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the parts stored for one container; another container starts afresh', () => {
+    const file = stateFileFor(dir, 's3://b/p/x');
+    const s = { label: 's3://b/p/x', uid: 'AA', containerSize: 100, partSize: 10, started: 'now', resume: { uploadId: 'u', parts: { 1: { n: 1, size: 10, md5: '', sha256: 'ab' } } } };
+    saveState(file, s);
+    expect(loadState(file, s)).to.deep.equal(s);
+    expect(loadState(file, { ...s, uid: 'BB' })).to.equal(undefined);
+    expect(loadState(file, { ...s, partSize: 20 })).to.equal(undefined);
+  });
+
+  it('one archive per destination: a live holder is named, a dead one is taken over', () => {
+    const file = stateFileFor(dir, '/bags/x');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(`${file}.lock`, String(process.ppid)); // a live process
+    expect(lockState(file)).to.equal(process.ppid);
+    fs.writeFileSync(`${file}.lock`, '2147483646'); // no such process
+    const release = lockState(file);
+    expect(release).to.be.a('function');
+    expect(fs.readFileSync(`${file}.lock`, 'utf8')).to.equal(String(process.pid));
+    (release as () => void)();
+    expect(fs.existsSync(`${file}.lock`)).to.equal(false);
+  });
+});

@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { manifestText, payloadOxum, safeBagName } from '../../../src/archive/bagit';
+import { checksumsText } from '../../../src/archive/checksums-text';
+import { ImageDigests } from '../../../src/archive/image-digests';
+import { choosePartSize, MIN_PART_SIZE, planParts, productionOrder } from '../../../src/archive/part-plan';
+import { makeContainerSpec, standardMetadata } from '../../../src/sbx/format/container-spec';
+import { Layout, LayoutParams } from '../../../src/sbx/format/layout';
+import { readContainer } from '../../../src/sbx/format/random-access';
+import { patternBuffer } from '../../helpers/memory-source';
+
+describe('archive/part-plan parts of data/image.sbx', () => {
+  const cases: [string, LayoutParams, number][] = [
+    ['v17 10+2 burst 12', { version: 17, d: 10, p: 2, burst: 12 }, 3_000_000],
+    ['v19 4+3 burst 0', { version: 19, d: 4, p: 3, burst: 0 }, 2_500_000],
+    ['v1', { version: 1 }, 1_200_000],
+  ];
+  for (const [name, lp, fileSize] of cases) {
+    it(`${name}: each part renders from its own image range only; metadata parts go last`, async () => {
+      const layout = new Layout(lp);
+      const partSize = 64 * layout.blockSize * 7;
+      const parts = planParts(lp, fileSize, partSize);
+      expect(parts.reduce((n, p) => n + p.size, 0)).to.equal(layout.containerSize(fileSize));
+      expect(parts[0].metadata).to.equal(true);
+      const order = productionOrder(parts);
+      expect(order[order.length - 1].n).to.equal(1);
+      const image = patternBuffer(fileSize);
+      const metadata = standardMetadata(layout, { fnm: 'a', snm: 'b', fsz: fileSize, fdt: 1, sdt: 1, hsh: { type: 'sha256', digest: Buffer.alloc(32) } });
+      const spec = makeContainerSpec({ version: lp.version, d: lp.d, p: lp.p, burst: lp.burst, uid: Buffer.alloc(6, 7), fileSize, metadata });
+      const whole = await readContainer(spec, 0, layout.containerSize(fileSize), { size: fileSize, read: async (o, l) => image.subarray(o, o + l) });
+      for (const p of parts) {
+        // A reader that refuses anything outside the part's range proves the range is enough.
+        const strict = {
+          size: fileSize,
+          read: async (o: number, l: number) => {
+            if (o < p.imageStart || o + l > p.imageEnd) throw new Error(`part ${p.n} read [${o}, ${o + l}) outside [${p.imageStart}, ${p.imageEnd})`);
+            return image.subarray(o, o + l);
+          },
+        };
+        const bytes = await readContainer(spec, p.offset, p.size, strict);
+        expect(bytes.equals(whole.subarray(p.offset, p.offset + p.size)), `part ${p.n}`).to.equal(true);
+      }
+    });
+  }
+
+  it('parts are at least S3 minimum, whole blocks, at most 10,000', () => {
+    expect(choosePartSize(100, 512, 1)).to.equal(MIN_PART_SIZE);
+    expect(choosePartSize(200e9, 4096) * 10_000).to.be.at.least(200e9);
+    expect(choosePartSize(200e9, 4096) % 4096).to.equal(0);
+  });
+});
+
+describe('archive/bagit and checksums text', () => {
+  it('manifest lines, Payload-Oxum and safe names', () => {
+    const files = [
+      { path: 'data/a', size: 3, sha256: 'ab' },
+      { path: 'data/b%c', size: 4, sha256: 'cd' },
+    ];
+    expect(manifestText(files)).to.equal('ab  data/a\ncd  data/b%25c\n');
+    expect(payloadOxum(files)).to.equal('7.2');
+    expect(safeBagName('../My Disc (1).img')).to.equal('My_Disc_1_.img');
+  });
+
+  it('/checksums text is accepted by sha256sum -c, md5sum -c and sha1sum -c', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-sums-'));
+    try {
+      const img = patternBuffer(100_000);
+      fs.writeFileSync(path.join(dir, 'disc.img'), img);
+      const d = new ImageDigests();
+      d.update(img);
+      const text = checksumsText('disc.img', { size: img.length, bytesHashed: img.length, bytesBad: 0, bytesMissing: 0, complete: true, digests: d.digest() });
+      fs.writeFileSync(path.join(dir, 'checksums'), text);
+      for (const tool of ['sha256sum', 'md5sum', 'sha1sum']) {
+        expect(execFileSync(tool, ['-c', 'checksums'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] }).toString()).to.equal('disc.img: OK\n');
+      }
+      fs.writeFileSync(path.join(dir, 'disc.img'), Buffer.concat([img, Buffer.from([0])]));
+      expect(() => execFileSync('sha256sum', ['-c', 'checksums'], { cwd: dir, stdio: 'ignore' })).to.throw();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,37 @@
+import { expect } from 'chai';
+import { datVerdict, DatError, parseDat } from '../../../src/archive/dat';
+
+const digests = { crc32: '0a1b2c3d', md5: '0'.repeat(32), sha1: 'a'.repeat(40), sha256: 'b'.repeat(64) };
+
+const DAT = `<?xml version="1.0"?>
+<!DOCTYPE datafile PUBLIC "-//Logiqx//DTD ROM Management Datafile//EN" "http://www.logiqx.com/Dats/datafile.dtd">
+<datafile>
+  <header><name>Test - Discs</name><description>generated</description></header>
+  <game name="Other Disc (Europe)"><rom name="Other Disc (Europe).iso" size="1000" crc="0a1b2c3d" sha1="${'a'.repeat(40)}"/></game>
+  <game name="Wrong CRC"><rom name="w.iso" size="4096" crc="ffffffff" sha1="${'a'.repeat(40)}"/></game>
+  <game name="The Disc (USA) &amp; more">
+    <description>x</description>
+    <rom name="The Disc (USA).cue" size="90" crc="12345678" sha1="${'c'.repeat(40)}"/>
+    <rom name="The Disc (USA).iso" size="4096" crc="0A1B2C3D" md5="${'0'.repeat(32)}" sha1="${'A'.repeat(40)}"/>
+  </game>
+</datafile>`;
+
+describe('archive/dat Logiqx DAT', () => {
+  it('names the entry with the same size, CRC-32 and SHA-1', () => {
+    const v = datVerdict(parseDat(DAT, 't.dat'), 4096, digests);
+    expect(v.match).to.equal(true);
+    expect(v).to.include({ game: 'The Disc (USA) & more', rom: 'The Disc (USA).iso', dat: 'Test - Discs' });
+  });
+
+  it('says no match when any of them differs', () => {
+    const v = datVerdict(parseDat(DAT, 't.dat'), 4096, { ...digests, sha1: 'd'.repeat(40) });
+    expect(v.match).to.equal(false);
+    expect(v.text).to.equal('no match among the 4 entries of Test - Discs');
+    expect(datVerdict(parseDat(DAT), 4097, digests).match).to.equal(false);
+  });
+
+  it('rejects a file that is not a DAT, naming it', () => {
+    expect(() => parseDat('<html><body/></html>', 'x.dat')).to.throw(DatError, /x.dat: not a Logiqx XML DAT/);
+    expect(() => parseDat('<datafile><game name="a"><rom', 'y.dat')).to.throw(DatError, /y.dat/);
+  });
+});
