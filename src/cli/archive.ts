@@ -12,6 +12,7 @@ import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
 import { ProgressReporter } from './sbx/report';
+import { BLKFS_VERSION } from '../version';
 
 interface ArchiveOpts {
   endpoint?: string;
@@ -22,7 +23,7 @@ interface ArchiveOpts {
   quiet?: boolean;
 }
 
-const VERSION = '0.1.0';
+const VERSION = BLKFS_VERSION;
 
 function parseSize(text: string): number {
   const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());

@@ -6,11 +6,12 @@ import { registerMap } from './map';
 import { registerMountCommands } from './mount-commands';
 import { registerSbxCommands } from './sbx';
 import { registerStatus } from './status';
+import { BLKFS_VERSION } from '../version';
 
 export function buildProgram(): Command {
   const program = new Command('blkfs')
     .description('FUSE filesystem for disk preservation: every read is kept, each sector is read once')
-    .version('0.1.0');
+    .version(BLKFS_VERSION);
   registerMountCommands(program);
   registerSbxCommands(program);
   registerMap(program);
