@@ -9,7 +9,8 @@
 //   identified again before anything read through it is served or stored.
 //
 // The token is checked before every read and again after it returns (a read that raced a swap is never handed
-// up, so never stored; nor is its failure, so never marked bad), and polled every second so /status and the log say what happened while nobody reads.
+// up, so never stored; nor is its failure, so never marked bad), and polled every second so /status and the log
+// say what happened while nobody reads.
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlockSource, SourceEvent, SourceLostError, SourceStats } from './block-source';
