@@ -210,12 +210,13 @@ async function create(dir: string | undefined, root: string | undefined, opts: O
       map.set(s, 1, buf ? '+' : '-');
     }
     await data.sync();
-    state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
-    writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     const store = new SectorStore(state, data, map, new RunLengthMap<number>(sectorCount, 0), src.size, ss, opts.memoryBytes);
+    // The first '+' sectors and their checksums in one transaction (a crash between would leave them unchecked).
     state.transaction(() => {
+      state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
       for (const [s, buf] of stored) store.fixity.record(s, 1, buf);
     });
+    writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     return new CachedDevice(cacheDir, device, store, { method: 'created', sectors: 0, bytes: 0 }, opts);
   } catch (e) {
     await data?.close();
