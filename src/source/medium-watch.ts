@@ -13,7 +13,7 @@
 // say what happened while nobody reads.
 import * as fs from 'fs';
 import * as path from 'path';
-import { BlockSource, SourceEvent, SourceLostError, SourceStats } from './block-source';
+import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats } from './block-source';
 import type { SourceSpec } from './source-spec';
 
 /** The medium in the drive changed or went away: nothing read now may be taken for the medium being served. */
@@ -238,8 +238,8 @@ export class GuardedSource implements BlockSource {
     try {
       data = await this.inner.read(offset, length);
     } catch (e) {
-      // A failure that raced a swap (EIO from a drive being emptied) says nothing about the medium's sectors.
-      throw raced() ?? e;
+      // A media error that raced a swap (EIO from a drive being emptied) says nothing about the medium's sectors.
+      throw (e instanceof MediaError ? raced() : undefined) ?? e;
     }
     const err = raced();
     if (err) throw err;
