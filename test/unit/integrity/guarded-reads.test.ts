@@ -8,6 +8,8 @@ import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { GuardedSource, MediumChangedError, MediumLook } from '../../../src/source/medium-watch';
+import { Log } from '../../../src/server/log';
+import { MediumFollower } from '../../../src/server/medium-follower';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const SIZE = 1024 * 1024;
@@ -49,4 +51,38 @@ describe('integrity/guarded reads (a read racing a media change)', () => {
       expect(dev.statusAt(sector)).to.equal('?');
     });
   }
+
+  it('an identification whose samples came from two connections (a reconnect to another disc midway) is not accepted', async () => {
+    const a = patternBuffer(SIZE, 8);
+    const src = new MemorySource(Buffer.from(a));
+    const guarded = new GuardedSource(src, () => ({ token: 'nbd' }), 'nbd://test');
+    const dev = await openCache({ source: guarded, cacheDir: path.join(tmp, 'c'), spreadSamples: true });
+    open.push(dev);
+    // Disc B: disc A but for its first identity sample and one sector nobody has read yet.
+    const samples = dev.identitySamples();
+    const unread = 1500;
+    expect(dev.statusAt(unread)).to.equal('?');
+    const b = Buffer.from(a);
+    b[samples[0] * 512] ^= 0xff;
+    b[unread * 512] ^= 0xff;
+    const follower = new MediumFollower(guarded, dev, { follow: false, log: new Log('error'), onOtherMedium: () => undefined });
+    src.emit({ type: 'lost', message: 'connection lost (test)' });
+    expect(guarded.current).to.equal('changed');
+    // The first sample is read on a connection to disc A; then the server comes back serving disc B.
+    let identityReads = 0;
+    (src as unknown as { opts: { onRead?: () => void } }).opts.onRead = () => {
+      if (++identityReads !== 2) return;
+      b.copy(src.data);
+      src.emit({ type: 'reconnected', message: 'reconnected (test)' });
+    };
+    await follower.tick();
+    const r = await dev.read(unread * 512, 512).catch((e: unknown) => e);
+    if (!(r instanceof Error)) {
+      expect((r as { data: Buffer }).data.equals(a.subarray(unread * 512, unread * 512 + 512)), "disc B's bytes served (and stored) as disc A's").to.equal(true);
+    }
+    // Looked at again on one connection, disc B is told apart: refused (this cache is kept for disc A).
+    expect(r).to.be.instanceOf(MediumChangedError);
+    await dev.flush();
+    expect(dev.statusAt(unread)).to.equal('?');
+  });
 });
