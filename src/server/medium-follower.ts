@@ -73,7 +73,8 @@ export class MediumFollower {
     return this.running;
   }
 
-  private async look(): Promise<unknown> {
+  /** `again`: looks left after one whose samples came through two connections (so a waiting reader is not failed). */
+  private async look(again = 2): Promise<unknown> {
     if (this.handedOver || this.source.current === 'present') return undefined;
     const token = this.source.mediumToken();
     if (token === null) {
@@ -105,7 +106,7 @@ export class MediumFollower {
       this.identifications++;
       const after = this.source.mediumToken();
       if (after !== token && after?.replace(/#\d+$/, '') !== token.replace(/#\d+$/, '')) return; // the drive moved while we looked: look again
-      if (settled !== undefined && after !== settled) return; // a reconnect between samples: look again
+      if (settled !== undefined && after !== settled) return again > 0 ? this.look(again - 1) : undefined; // a reconnect between samples
       if (verdict.result === 'same') {
         this.sectorsRead += verdict.sectors;
         this.bytesRead += verdict.bytes;

@@ -85,4 +85,23 @@ describe('integrity/guarded reads (a read racing a media change)', () => {
     await dev.flush();
     expect(dev.statusAt(unread)).to.equal('?');
   });
+
+  it('a reconnect to the same disc between identity samples costs a second look, not the waiting reader an error', async () => {
+    const a = patternBuffer(SIZE, 9);
+    const src = new MemorySource(Buffer.from(a));
+    const guarded = new GuardedSource(src, () => ({ token: 'nbd' }), 'nbd://test');
+    const dev = await openCache({ source: guarded, cacheDir: path.join(tmp, 'c'), spreadSamples: true });
+    open.push(dev);
+    const follower = new MediumFollower(guarded, dev, { follow: false, log: new Log('error'), onOtherMedium: () => undefined });
+    src.emit({ type: 'lost', message: 'connection lost (test)' });
+    let reads = 0;
+    (src as unknown as { opts: { onRead?: () => void } }).opts.onRead = () => {
+      if (++reads === 2) src.emit({ type: 'reconnected', message: 'reconnected (test)' });
+    };
+    const unread = 1500;
+    const r = await dev.read(unread * 512, 512); // waits for the identification, then reads
+    expect(r.data.equals(a.subarray(unread * 512, unread * 512 + 512))).to.equal(true);
+    expect(guarded.current).to.equal('present');
+    expect(follower.status().identifications).to.equal(2);
+  });
 });
