@@ -6,6 +6,7 @@ import { windowSectorCount } from './identity';
 /**
  * Reads the fingerprint window once: one read of up to 64 KiB, and only if that fails, sector by sector so that
  * one bad sector (even sector 0) costs only itself. `null` marks an unreadable sector. SourceLostError propagates.
+ * Sectors `known` already (probed while comparing with other caches) are taken as they are, not read again.
  */
 export async function readWindow(source: DeviceReader, known: (sector: number) => Buffer | null | undefined = () => undefined): Promise<(Buffer | null)[]> {
   const ss = source.sectorSize;
