@@ -36,7 +36,7 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
       const dir = path.resolve(opts.cacheDir);
       if (hasState(dir)) return await openExisting(dir, opts, device, prober);
       checkNewCacheDir(dir);
-      return await create(dir, undefined, opts, device);
+      return await create(dir, undefined, opts, device, prober);
     }
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
     for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
@@ -49,7 +49,7 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
       const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
       if (verdict.result === 'match') return await openExisting(cand.dir, opts, device, prober, true);
     }
-    return await create(undefined, root, opts, device);
+    return await create(undefined, root, opts, device, prober);
   } catch (e) {
     device.detach();
     throw e;
@@ -119,7 +119,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     if (!id) {
       // Created but never initialized (crash during creation): it holds nothing that was recorded as read.
       state.close();
-      return create(dir, undefined, opts, device);
+      return create(dir, undefined, opts, device, prober);
     }
     if (id.size !== src.size || id.sectorSize !== src.sectorSize) {
       throw new CacheMismatchError(
@@ -173,15 +173,17 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
 /** The '+' sectors' bytes live in the data file: a deleted or shortened one would read back as holes, i.e. zeros. */
 
 /** A new cache: the fingerprint window is read once and becomes the cache's first '+' (or '-') sectors. */
-async function create(dir: string | undefined, root: string | undefined, opts: OpenCacheOptions, device: DeviceReader): Promise<CachedDevice> {
+async function create(dir: string | undefined, root: string | undefined, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader): Promise<CachedDevice> {
   const src = opts.source;
   const ss = src.sectorSize;
   ensurePrivateDir(dir ?? (root as string)); // a location that cannot hold a cache fails before any device read
-  const window = await readWindow(device);
+  // Sectors the prober read (comparing with other caches of this size) are not read again.
+  const known = (s: number) => prober.known(s);
+  const window = await readWindow(device, known);
   const fingerprint = fingerprintOf(src.size, ss, window);
   const probeSectors = chooseProbeSectors(window, ss);
   // Samples spread over the whole medium: two discs from one template differ somewhere past the first 64 KiB.
-  const samples = opts.spreadSamples ? await readSamples(device, spreadSampleSectors(src.size, ss)) : new Map<number, Buffer | null>();
+  const samples = opts.spreadSamples ? await readSamples(device, spreadSampleSectors(src.size, ss), known) : new Map<number, Buffer | null>();
   const cacheDir = dir ?? freshDir(root as string, cacheDirName(fingerprint, src.size));
   ensurePrivateDir(cacheDir);
   createPrivateFile(path.join(cacheDir, STATE_FILE)); // SQLite gives its -wal and -shm files the same mode
@@ -210,12 +212,13 @@ async function create(dir: string | undefined, root: string | undefined, opts: O
       map.set(s, 1, buf ? '+' : '-');
     }
     await data.sync();
-    state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
-    writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     const store = new SectorStore(state, data, map, new RunLengthMap<number>(sectorCount, 0), src.size, ss, opts.memoryBytes);
+    // The first '+' sectors and their checksums in one transaction (a crash between would leave them unchecked).
     state.transaction(() => {
+      state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
       for (const [s, buf] of stored) store.fixity.record(s, 1, buf);
     });
+    writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     return new CachedDevice(cacheDir, device, store, { method: 'created', sectors: 0, bytes: 0 }, opts);
   } catch (e) {
     await data?.close();

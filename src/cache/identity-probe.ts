@@ -6,30 +6,46 @@ import { windowSectorCount } from './identity';
 /**
  * Reads the fingerprint window once: one read of up to 64 KiB, and only if that fails, sector by sector so that
  * one bad sector (even sector 0) costs only itself. `null` marks an unreadable sector. SourceLostError propagates.
+ * Sectors `known` already (probed while comparing with other caches) are taken as they are, not read again.
  */
-export async function readWindow(source: DeviceReader): Promise<(Buffer | null)[]> {
+export async function readWindow(source: DeviceReader, known: (sector: number) => Buffer | null | undefined = () => undefined): Promise<(Buffer | null)[]> {
   const ss = source.sectorSize;
   const n = windowSectorCount(source.size, ss);
-  if (n === 0) return [];
-  const bytes = Math.min(n * ss, source.size);
-  const slice = (buf: Buffer, i: number) => Buffer.from(buf.subarray(i * ss, Math.min((i + 1) * ss, buf.length)));
+  const out: (Buffer | null)[] = Array.from({ length: n }, (_, i) => known(i) ?? null);
+  // Sectors already read while comparing with other caches are not read again: the runs between them are.
+  for (let a = 0; a < n; ) {
+    if (known(a) !== undefined) {
+      a++;
+      continue;
+    }
+    let b = a + 1;
+    while (b < n && known(b) === undefined) b++;
+    await readRun(source, a, b, out);
+    a = b;
+  }
+  return out;
+}
+
+/** Window sectors [a, b) into out[a..b): one read, and only if that fails, sector by sector. */
+async function readRun(source: DeviceReader, a: number, b: number, out: (Buffer | null)[]): Promise<void> {
+  const ss = source.sectorSize;
+  const end = Math.min(b * ss, source.size);
   try {
-    const buf = await source.probe(0, bytes);
-    return Array.from({ length: n }, (_, i) => slice(buf, i));
+    const buf = await source.probe(a * ss, end - a * ss);
+    for (let i = a; i < b; i++) out[i] = Buffer.from(buf.subarray((i - a) * ss, Math.min((i - a + 1) * ss, buf.length)));
+    return;
   } catch (e) {
     if (!(e instanceof MediaError)) throw e;
   }
-  const out: (Buffer | null)[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = a; i < b; i++) {
     const len = Math.min(ss, source.size - i * ss);
     try {
-      out.push(await source.probe(i * ss, len));
+      out[i] = await source.probe(i * ss, len);
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
-      out.push(null);
+      out[i] = null;
     }
   }
-  return out;
 }
 
 /** Single-sector device reads for probing, memoized so probing several candidate caches reads each sector once. */
@@ -39,6 +55,11 @@ export class ProbeReader {
   bytes = 0;
 
   constructor(private readonly source: DeviceReader) {}
+
+  /** A sector read already (null: unreadable), or undefined. */
+  known(s: number): Buffer | null | undefined {
+    return this.memo.get(s);
+  }
 
   async sector(s: number): Promise<Buffer | null> {
     const hit = this.memo.get(s);

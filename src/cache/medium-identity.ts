@@ -27,12 +27,24 @@ export function spreadSampleSectors(size: number, sectorSize: number): number[] 
   return [...out].sort((a, b) => a - b);
 }
 
-/** Reads each sample once (a null for an unreadable one). A lost source propagates: nothing is decided. */
-export async function readSamples(device: DeviceReader, sectors: readonly number[]): Promise<Map<number, Buffer | null>> {
+/**
+ * Reads each sample once (a null for an unreadable one); `known` ones (read while comparing with other caches) are
+ * not read again. A lost source propagates: nothing is decided.
+ */
+export async function readSamples(
+  device: DeviceReader,
+  sectors: readonly number[],
+  known: (sector: number) => Buffer | null | undefined = () => undefined,
+): Promise<Map<number, Buffer | null>> {
   const ss = device.sectorSize;
   const out = new Map<number, Buffer | null>();
   for (const s of sectors) {
     const len = Math.min(ss, device.size - s * ss);
+    const had = known(s);
+    if (had !== undefined) {
+      out.set(s, had);
+      continue;
+    }
     try {
       out.set(s, await device.probe(s * ss, len));
     } catch (e) {

@@ -55,6 +55,8 @@ export class SectorStore {
   /** Flights whose published bytes are held in memory until their commit, oldest first. */
   private held: { handle: FlightHandle; bytes: number; written: boolean }[] = [];
   private heldBytes = 0;
+  /** untry() calls so far: a memory block read from the data file across one is not kept. */
+  private untries = 0;
 
   constructor(
     private readonly state: StateStore,
@@ -92,8 +94,10 @@ export class SectorStore {
           const run = this.map.runAt(bStart / this.sectorSize);
           if (run.status === '+' && (run.start + run.count) * this.sectorSize >= bEnd) {
             block = Buffer.allocUnsafe(bEnd - bStart);
+            const untries = this.untries;
             await this.data.readInto(block, 0, block.length, bStart);
-            mem.set(b, block);
+            // A repair meanwhile may have replaced a damaged chunk of this block: these bytes are not kept then.
+            if (untries === this.untries) mem.set(b, block);
           }
         }
         if (block) {
@@ -276,6 +280,7 @@ export class SectorStore {
    * their checksums, and leave the memory cache: the next reader reads them from the medium again.
    */
   untry(a: number, b: number): void {
+    this.untries++;
     const undo = [...this.map.runs(a, b - a)];
     this.map.set(a, b - a, '?');
     try {

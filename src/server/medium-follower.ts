@@ -73,7 +73,8 @@ export class MediumFollower {
     return this.running;
   }
 
-  private async look(): Promise<unknown> {
+  /** `again`: looks left after one whose samples came through two connections (so a waiting reader is not failed). */
+  private async look(again = 2): Promise<unknown> {
     if (this.handedOver || this.source.current === 'present') return undefined;
     const token = this.source.mediumToken();
     if (token === null) {
@@ -83,8 +84,18 @@ export class MediumFollower {
     if (token === this.refusedToken) return undefined;
     try {
       const size = this.source.mediumSize();
+      // The token once the first sample is answered (that read may reconnect): every later sample must come through
+      // the same connection, or the verdict would mix two discs' sectors.
+      let settled: string | null | undefined;
+      const read = async (o: number, l: number) => {
+        try {
+          return await this.source.readForIdentity(o, l);
+        } finally {
+          settled ??= this.source.mediumToken();
+        }
+      };
       const verdict = await identify(
-        { size, sectorSize: this.source.sectorSize, read: (o, l) => this.source.readForIdentity(o, l) },
+        { size, sectorSize: this.source.sectorSize, read },
         {
           size: this.cache.size,
           sectorSize: this.cache.sectorSize,
@@ -95,6 +106,7 @@ export class MediumFollower {
       this.identifications++;
       const after = this.source.mediumToken();
       if (after !== token && after?.replace(/#\d+$/, '') !== token.replace(/#\d+$/, '')) return; // the drive moved while we looked: look again
+      if (settled !== undefined && after !== settled) return again > 0 ? this.look(again - 1) : undefined; // a reconnect between samples
       if (verdict.result === 'same') {
         this.sectorsRead += verdict.sectors;
         this.bytesRead += verdict.bytes;

@@ -9,10 +9,11 @@
 //   identified again before anything read through it is served or stored.
 //
 // The token is checked before every read and again after it returns (a read that raced a swap is never handed
-// up, so never stored), and polled every second so /status and the log say what happened while nobody reads.
+// up, so never stored; nor is its failure, so never marked bad), and polled every second so /status and the log
+// say what happened while nobody reads.
 import * as fs from 'fs';
 import * as path from 'path';
-import { BlockSource, SourceEvent, SourceLostError, SourceStats } from './block-source';
+import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats } from './block-source';
 import type { SourceSpec } from './source-spec';
 
 /** The medium in the drive changed or went away: nothing read now may be taken for the medium being served. */
@@ -227,12 +228,21 @@ export class GuardedSource implements BlockSource {
       throw new MediumChangedError(`no medium to read: ${this.info.message}`);
     }
     const gen = this.generation;
-    const data = await this.inner.read(offset, length);
-    this.poll(); // after the read returned: a read that raced a swap is discarded, never stored
-    if (gen !== this.generation || this.state !== 'present') {
+    const raced = () => {
+      this.poll(); // after the read returned: a read that raced a swap is discarded, never stored
+      if (gen === this.generation && this.state === 'present') return undefined;
       this.info.refusedReads++;
-      throw new MediumChangedError(`read at ${offset} discarded: ${this.info.message}`);
+      return new MediumChangedError(`read at ${offset} discarded: ${this.info.message}`);
+    };
+    let data: Buffer;
+    try {
+      data = await this.inner.read(offset, length);
+    } catch (e) {
+      // A media error that raced a swap (EIO from a drive being emptied) says nothing about the medium's sectors.
+      throw (e instanceof MediaError ? raced() : undefined) ?? e;
     }
+    const err = raced();
+    if (err) throw err;
     return data;
   }
 

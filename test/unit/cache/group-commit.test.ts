@@ -48,7 +48,7 @@ describe('cache/group-commit GroupCommit', () => {
     const { gc, batches } = recorder((items) => items.includes('bad'));
     const bad = gc.submit('bad', 10).catch((e: Error) => e.message);
     const settled = gc.settle();
-    await sleep(1); // the batch with 'bad' is being flushed
+    await tick(); // after the drain's own setImmediate: the batch with 'bad' is being flushed
     const later = gc.submit('later', 10);
     await settled;
     expect(batches).to.deep.equal([['bad']]);

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import Database from 'better-sqlite3';
 import { openCache } from '../../../src/cache/cache-open';
-import { ChunkDamagedError } from '../../../src/cache/fixity';
+import { ChunkDamagedError, FixityLedger } from '../../../src/cache/fixity';
 import { verifyCacheDir } from '../../../src/cache/offline-verify';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
@@ -60,5 +60,29 @@ describe('integrity/fixity ledger', () => {
     const second = await verifyCacheDir(dir);
     expect(second.adoptedBytes).to.equal(0);
     expect(second.checkedBytes).to.equal(SIZE);
+  });
+
+  it('a cache being created never has a "+" sector without its checksum, even if recording the checksums fails', async () => {
+    const img = patternBuffer(SIZE, 6);
+    const dir = path.join(tmp, 'new');
+    const record = FixityLedger.prototype.record;
+    FixityLedger.prototype.record = () => {
+      throw new Error('crash while recording the checksums (test)');
+    };
+    try {
+      const err = await openCache({ source: new MemorySource(img), cacheDir: dir, spreadSamples: true }).catch((e: unknown) => e);
+      expect((err as Error).message).to.match(/crash while recording/);
+    } finally {
+      FixityLedger.prototype.record = record;
+    }
+    const db = new Database(path.join(dir, 'state.sqlite'));
+    try {
+      const plus = db.prepare("SELECT start, count FROM extents WHERE status = '+'").all() as { start: number; count: number }[];
+      const crcs = db.prepare('SELECT start, count FROM fixity').all() as { start: number; count: number }[];
+      const unchecked = plus.flatMap((r) => Array.from({ length: r.count }, (_, i) => r.start + i)).filter((s) => !crcs.some((c) => c.start <= s && s < c.start + c.count));
+      expect(unchecked, "'+' sectors without a checksum").to.deep.equal([]);
+    } finally {
+      db.close();
+    }
   });
 });
