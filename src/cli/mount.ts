@@ -52,7 +52,7 @@ function parseReadahead(text: string): number {
 export function registerMount(program: Command): void {
   program
     .command('mount')
-    .description('mount SOURCE (block device, image file, nbd:// or nbd+unix:// URI) on MOUNTPOINT with /raw, /mapfile (writable: ddrescue can drive the rescue), /status, /map.png, /map.svg, /sbx/, /rescued/')
+    .description('mount SOURCE (block device, image file, nbd:// or nbd+unix:// URI) on MOUNTPOINT with /raw, /mapfile (writable: ddrescue can drive the rescue), /status, /map.png, /map.svg, /files.txt|json|csv, /checksums, /sbx/, /rescued/')
     .argument('<source>', 'block device, image file or NBD URI')
     .argument('<mountpoint>', 'empty directory')
     .option('--cache <dir>', 'cache directory (default: one per medium under $XDG_CACHE_HOME/blkfs/)')
