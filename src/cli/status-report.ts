@@ -27,6 +27,16 @@ export interface StatusJson {
   sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number; rateBytesPerSec?: number; etaSeconds?: number | null } | null; containersFound?: number; scanner?: { pendingBytes: number } };
   /** The file report (blkfs files): the layout's state, and once read the counts per verdict. */
   files?: { layout: string; files?: number; intact?: number; damaged?: number; incomplete?: number; unknown?: number };
+  /** The image checksums (/checksums) and, with a DAT, its verdict. */
+  checksums?: {
+    complete: boolean;
+    bytesMissing?: number;
+    bytesBad?: number;
+    digests?: { crc32: string; md5: string; sha1: string; sha256: string };
+    dat?: { text?: string; pending?: boolean; dat?: string } | null;
+  };
+  /** Running `blkfs archive` sessions of this medium. */
+  archives?: { destinations?: string[]; phase?: string; bytesArchived?: number; containerBytes?: number; etaSeconds?: number | null }[];
   server?: { pid?: number; cacheDir?: string; source?: string; mountpoint?: string; log?: string | null; http?: string | null };
 }
 
@@ -108,6 +118,20 @@ export function formatStatusReport(
     row('sbx image', `${img.phase} for image.sbx: ${formatPercent(img.bytesDone, img.bytesTotal)} (${formatBytes(img.bytesDone)} of ${formatBytes(img.bytesTotal)})${imgEta}`);
   }
   else row('sbx image', 'idle');
+  const c = s.checksums;
+  if (c) {
+    row(
+      'checksums',
+      c.complete && c.digests
+        ? `CRC-32 ${c.digests.crc32}, SHA-1 ${c.digests.sha1}${c.bytesBad ? ` (${formatBytes(c.bytesBad)} unreadable, hashed as zeros)` : ''}`
+        : `incomplete: ${formatBytes(c.bytesMissing ?? 0)} not settled yet`,
+    );
+    if (c.dat) row('DAT', c.dat.text ?? `${c.dat.dat ?? 'DAT'}: the verdict waits for the complete image`);
+  }
+  for (const a of s.archives ?? []) {
+    const done = a.containerBytes ? ` ${formatPercent(a.bytesArchived ?? 0, a.containerBytes)}` : '';
+    row('archive', `${(a.destinations ?? []).join(', ')}: ${a.phase ?? '?'}${done}${a.etaSeconds != null ? `, ETA ${formatDuration(a.etaSeconds)}` : ''}`);
+  }
   const files = rescued.reduce((n, r) => n + r.files.length, 0);
   if (s.files) row('files', filesLine(s.files));
   row('rescued finds', rescued.length === 0 ? 'none' : `${rescued.length} container${rescued.length === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`);

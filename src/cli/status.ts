@@ -7,11 +7,13 @@ import { UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { DeadMountError, readMountFile, requireBlkfsMount } from './mount-target';
 import type { RescuedFind, StatusJson } from './status-report';
+import type { Dat } from '../archive/dat';
 
 interface StatusOpts {
   json?: boolean;
   watch?: boolean;
   interval: number;
+  dat?: string;
 }
 
 function seconds(text: string): number {
@@ -28,11 +30,17 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print MOUNTPOINT/status (JSON) as it is')
     .option('-w, --watch', 'redraw every --interval seconds until Ctrl-C')
     .option('--interval <seconds>', 'refresh interval for --watch', seconds, 1)
+    .option('--dat <file>', 'a Logiqx XML DAT (redump, No-Intro): name the entry the complete image matches, or say none does')
     .action(
       mountAction(async (mountpoint: string, opts: StatusOpts) => {
         const abs = requireBlkfsMount(mountpoint);
         const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && !opts.json;
-        const once = async () => (opts.json ? readText(path.join(abs, 'status')) : report(abs, colour));
+        const dat = opts.dat ? (await import('../archive/dat')).loadDat(opts.dat) : undefined;
+        const once = async () => {
+          const status = JSON.parse(await readText(path.join(abs, 'status'))) as StatusJson;
+          if (dat) await withDatVerdict(status, dat);
+          return opts.json ? JSON.stringify(status, null, 2) + '\n' : report(abs, status, colour);
+        };
         if (!opts.watch) {
           process.stdout.write(await once());
           return;
@@ -65,9 +73,15 @@ async function readText(file: string): Promise<string> {
   }
 }
 
-async function report(mnt: string, colour: boolean): Promise<string> {
+/** --dat: the verdict on the image's checksums from /status (they are only final once every sector is settled). */
+async function withDatVerdict(status: StatusJson, dat: Dat): Promise<void> {
+  const { datVerdict } = await import('../archive/dat');
+  const c = (status.checksums ??= { complete: false });
+  c.dat = c.complete && c.digests ? datVerdict(dat, status.size ?? 0, c.digests) : { pending: true, dat: dat.name ?? dat.file };
+}
+
+async function report(mnt: string, status: StatusJson, colour: boolean): Promise<string> {
   const [{ formatStatusReport }, { parseMapfile }] = await Promise.all([import('./status-report'), import('../cache/mapfile')]);
-  const status = JSON.parse(await readText(path.join(mnt, 'status'))) as StatusJson;
   let extents;
   try {
     extents = parseMapfile(await fs.promises.readFile(path.join(mnt, 'mapfile'), 'latin1')).blocks;
