@@ -11,13 +11,13 @@ demo: setup
 	@scripts/demo.sh
 
 test: setup
-	@npx mocha 'dist/test/unit/**/*.test.js' 'dist/test/integration/**/*.test.js'
+	@npx mocha --exit 'dist/test/unit/**/*.test.js' 'dist/test/integration/**/*.test.js'
 
 unit: setup
-	@npx mocha 'dist/test/unit/**/*.test.js'
+	@npx mocha --exit 'dist/test/unit/**/*.test.js'
 
 integration: setup
-	@npx mocha 'dist/test/integration/**/*.test.js'
+	@npx mocha --exit 'dist/test/integration/**/*.test.js'
 
 bench: setup
 	@for b in bench/*.sh; do "$$b"; done
