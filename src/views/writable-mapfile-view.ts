@@ -6,31 +6,13 @@
 // is kept verbatim beside the cache (ddrescue.map) as the record of its view.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Extent } from '../cache/extent-map';
-import { MapfileError, MapfilePhase, renderMapfile } from '../cache/mapfile';
+import type { SectorCache } from '../cache/sector-cache';
+import { MapfileError, renderMapfile } from '../cache/mapfile';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
 
-export interface MapfileCache {
-  readonly size: number;
-  readonly sectorSize: number;
-  readonly sectorCount: number;
-  readonly cacheDir: string;
-  extents(): readonly Extent[];
-  status(): {
-    phase: MapfilePhase;
-    pass: number;
-    currentPos: number;
-    bytesCached: number;
-    bytesBad: number;
-    bytesUntried: number;
-    bytesNonTrimmed: number;
-    bytesNonScraped: number;
-    deviceReads: number;
-  };
-  commitPending(): Promise<void>;
-  mapfileText(): string;
-}
+/** What /mapfile needs of the cache: its map, its counters, and the commits of the writer's own reads. */
+export type MapfileCache = Pick<SectorCache, 'size' | 'sectorSize' | 'sectorCount' | 'cacheDir' | 'extents' | 'status' | 'commitPending' | 'mapfileText'>;
 
 export interface MapfileLog {
   info(message: string): void;

@@ -140,17 +140,8 @@ export class ContainerRenderer {
     const parityBytes = sets.length * p * ds;
     if (this.rs && plan.needsParity.some((x) => x)) {
       if (this.parityScratch.length < parityBytes) this.parityScratch = new Uint8Array(parityBytes);
-      let i = 0;
-      while (i < sets.length) {
-        if (!plan.needsParity[i]) {
-          i++;
-          continue;
-        }
-        let j = i + 1;
-        while (j < sets.length && plan.needsParity[j]) j++;
-        this.rs.encodeSets(source, this.parityScratch, ds, j - i, i * ss, i * p * ds);
-        i = j;
-      }
+      const rs = this.rs;
+      for (const [i, j] of parityRuns(plan.needsParity)) rs.encodeSets(source, this.parityScratch, ds, j - i, i * ss, i * p * ds);
     }
 
     for (let n = 0; n < count; n++) {
@@ -226,17 +217,7 @@ export class ContainerRenderer {
     mem.set(source.subarray(0, srcBytes), dataAt);
     if (rs) {
       mem.set(rs.nibbleTables, tablesAt);
-      let i = 0;
-      while (i < sets.length) {
-        if (!plan.needsParity[i]) {
-          i++;
-          continue;
-        }
-        let j = i + 1;
-        while (j < sets.length && plan.needsParity[j]) j++;
-        k.rs(dataAt + i * ss, parityAt + i * p * ds, ds, j - i, d, p, tablesAt);
-        i = j;
-      }
+      for (const [i, j] of parityRuns(plan.needsParity)) k.rs(dataAt + i * ss, parityAt + i * p * ds, ds, j - i, d, p, tablesAt);
     }
     const lastSeq = l.lastSeq(fileSize);
     const base = sets.length > 0 ? sets[0] : 0;
@@ -331,4 +312,19 @@ export async function blockAt(spec: ContainerSpec, index: number, reader: Random
     throw new RangeError(`block index ${index} is outside the container`);
   }
   return readContainer(spec, index * l.blockSize, l.blockSize, reader);
+}
+
+/** Runs [i, j) of consecutive slots that need parity: one codec call per run. */
+function* parityRuns(needsParity: readonly boolean[]): Generator<[number, number]> {
+  let i = 0;
+  while (i < needsParity.length) {
+    if (!needsParity[i]) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < needsParity.length && needsParity[j]) j++;
+    yield [i, j];
+    i = j;
+  }
 }
