@@ -22,26 +22,34 @@ import { ArchiveSessions } from './archive-sessions';
 import type { Dat } from '../archive/dat';
 import { DEFAULT_IMAGE_PARAMS } from '../views/sbx/image-params';
 
-export interface StackOptions {
-  spec: SourceSpec;
-  /** The SOURCE argument as given (for messages and the SBX file name). */
-  sourceArg: string;
+/** What the mount's options say about reading a medium, shared by the server (MountServerOptions) and each stack. */
+export interface MediumOptions {
   mountpoint: string;
   cacheDir?: string;
   blockSize?: number;
   retries?: number;
+  /** Sequential prefetch window (0: read only what readers ask for). */
   readaheadBytes?: number;
+  /** nbdkit filters (name, outermost first) put in front of the plugin for device and file sources. */
   nbdkitFilters?: string[];
+  /** key=value parameters for those filters. */
   nbdkitArgs?: string[];
+  /** /sbx/image.sbx parameters and --scan. */
   archive?: ArchiveViewOptions;
-  /** mount --dat: the complete image is checked against its entries (/checksums, /status). */
-  dat?: Dat;
   /** Device reads slower than this (ms) are logged as warnings. */
   slowReadMs?: number;
+  log: Log;
+}
+
+export interface StackOptions extends MediumOptions {
+  spec: SourceSpec;
+  /** The SOURCE argument as given (for messages and the SBX file name). */
+  sourceArg: string;
+  /** mount --dat: the complete image is checked against its entries (/checksums, /status). */
+  dat?: Dat;
   /** The web page's URL, once it listens (--http). */
   http?: string;
   controlSocket: string;
-  log: Log;
   /** Medium poll interval (default 1 s). */
   watchIntervalMs?: number;
   /** Another medium was identified in the drive and caches follow the drive: the server replaces this stack. */

@@ -4,12 +4,11 @@ import * as path from 'path';
 import { parseSourceArg } from '../source/source-spec';
 import { exportImage } from '../cache/import-export';
 import { DirectoryView, Node } from '../views/view';
-import { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { ControlConnection, ControlServer } from './control-server';
 import { ControlReply, ControlRequest, controlSocketPath, prepareSocketDir } from './control-protocol';
 import { checkMountpoint, FuseMount, MountBusyError } from '../fuse/fuse-mount';
 import { Log } from './log';
-import { MediumStack, StackOptions } from './medium-stack';
+import { MediumOptions, MediumStack, StackOptions } from './medium-stack';
 import { loadDat } from '../archive/dat';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
@@ -17,27 +16,12 @@ import { readFilesFirst } from './files-first';
 
 export { stableIdentityOf } from './medium-stack';
 
-export interface MountServerOptions {
+export interface MountServerOptions extends MediumOptions {
   source: string;
-  mountpoint: string;
-  cacheDir?: string;
-  blockSize?: number;
-  retries?: number;
-  /** Sequential prefetch window (0: read only what readers ask for). */
-  readaheadBytes?: number;
-  /** nbdkit filters (name, outermost first) put in front of the plugin for device and file sources. */
-  nbdkitFilters?: string[];
-  /** key=value parameters for those filters. */
-  nbdkitArgs?: string[];
-  log: Log;
   /** Background server: move the log to the cache dir once it is known. */
   logToCacheDir?: boolean;
-  /** /sbx/image.sbx parameters and --scan. */
-  archive?: ArchiveViewOptions;
   /** Serve the web page on this address (--http). */
   http?: { host: string; port: number };
-  /** Device reads slower than this (ms) are logged as warnings. */
-  slowReadMs?: number;
   /** --dat: a Logiqx DAT whose entries the complete image is checked against. */
   datFile?: string;
 }
