@@ -53,6 +53,15 @@ export class DataFile {
     });
   }
 
+  /** readInto() on the calling thread (a pread that blocks it): for bytes likely in the page cache. */
+  readIntoSync(target: Buffer, at: number, length: number, position: number): void {
+    for (let done = 0; done < length; ) {
+      const n = fs.readSync(this.fh.fd, target, at + done, length - done, position + done);
+      if (n === 0) throw new Error(`data file ${this.path} is shorter than expected at ${position + done}`);
+      done += n;
+    }
+  }
+
   async write(offset: number, data: Buffer): Promise<void> {
     try {
       let done = 0;

@@ -131,6 +131,8 @@ export class Readahead {
     this.windowSectors = Math.ceil(windowBytes / this.sectorSize);
     this.maxChunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(windowBytes) / this.sectorSize));
     this.firstChunkSectors = Math.max(1, Math.min(this.maxChunkSectors, Math.floor(FIRST_CHUNK_BYTES / this.sectorSize)));
+    // The reader consumes a window plus the read in flight from memory; older flights it has passed.
+    cache.store.holdAtLeast(windowBytes + 2 * this.maxChunkSectors * this.sectorSize);
   }
 
   /** suspend() calls not yet resumed: no prefetch starts meanwhile. */
