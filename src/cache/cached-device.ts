@@ -129,18 +129,14 @@ export class CachedDevice implements SectorCache, RescueTarget {
    * recorded later by the group commit, after fdatasync: until then the sectors stay in flight, so no other reader
    * reads them from the device again (it is served the same bytes, or waits for the commit).
    */
-  readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): Promise<IntoRead> {
-    try {
-      this.checkRange(offset, target.length);
-      const end = Math.min(this.size, offset + target.length);
-      if (this.readahead && priority === 'foreground' && offset < end) this.readahead.noteRead(offset, end);
-      // The hot path of a copy: bytes in memory or in the page cache are served without a promise hop per piece.
-      const at = this.fillNow(offset, end, target);
-      if (at >= end) return Promise.resolve({ bytes: at - offset });
-      return this.fill(offset, end, at, target, priority);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): IntoRead | Promise<IntoRead> {
+    this.checkRange(offset, target.length);
+    const end = Math.min(this.size, offset + target.length);
+    if (this.readahead && priority === 'foreground' && offset < end) this.readahead.noteRead(offset, end);
+    // The hot path of a copy: bytes in memory or in the page cache are served at once, without a promise.
+    const at = this.fillNow(offset, end, target);
+    if (at >= end) return { bytes: at - offset };
+    return this.fill(offset, end, at, target, priority);
   }
 
   /**
