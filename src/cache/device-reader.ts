@@ -13,6 +13,13 @@ export interface ReadCounts {
   failedReads: number;
 }
 
+/** A readahead read: promotable while queued, dropped unread when `skip` says so, into a buffer of its own. */
+export interface Prefetch {
+  ticket: Promotable;
+  skip: () => boolean;
+  into?: Buffer;
+}
+
 export class DeviceReader {
   readonly size: number;
   readonly sectorSize: number;
@@ -39,15 +46,17 @@ export class DeviceReader {
 
   /**
    * Sectors [s, e) through the priority scheduler (a ticket lets a waiting reader promote a queued background read).
-   * `skip` is asked when the read gets its device slot: true drops it unread (resolves undefined).
+   * `skip` is asked when the read gets its device slot: true drops it unread (resolves undefined). `into`: a buffer
+   * the source may fill (see BlockSource.read).
    */
   readSectors(s: number, e: number, priority: Priority): Promise<Buffer>;
-  readSectors(s: number, e: number, priority: Priority, prefetch: { ticket: Promotable; skip: () => boolean }): Promise<Buffer | undefined>;
-  readSectors(s: number, e: number, priority: Priority, prefetch?: { ticket: Promotable; skip: () => boolean }): Promise<Buffer | undefined> {
+  readSectors(s: number, e: number, priority: Priority, prefetch: Prefetch): Promise<Buffer | undefined>;
+  readSectors(s: number, e: number, priority: Priority, prefetch?: Prefetch): Promise<Buffer | undefined> {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
     if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len));
-    return this.scheduler.run(priority, async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts)), prefetch.ticket);
+    const read = async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts, true, prefetch.into));
+    return this.scheduler.run(priority, read, prefetch.ticket);
   }
 
   /** An identity probe: bytes [off, off+len) straight from the source, counted, not part of the read rate. */
@@ -55,10 +64,10 @@ export class DeviceReader {
     return this.readBytes(off, len, undefined, false);
   }
 
-  private async readBytes(off: number, len: number, also?: ReadCounts, track = true): Promise<Buffer> {
+  private async readBytes(off: number, len: number, also?: ReadCounts, track = true, into?: Buffer): Promise<Buffer> {
     if (track) this.lastPos = off;
     try {
-      const buf = await this.source.read(off, len);
+      const buf = await this.source.read(off, len, into);
       if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
       for (const c of also ? [this.counts, also] : [this.counts]) {
         c.reads++;

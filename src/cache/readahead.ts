@@ -122,6 +122,13 @@ export class Readahead {
   private readonly tickets = new WeakMap<Flight, Promotable>();
   /** Sector ranges [start, end) where a prefetch failed or was slow: no prefetch starts within a window after. */
   private readonly trouble: [number, number][] = [];
+  /**
+   * Free prefetch buffers (maxChunk bytes each). A new multi-MiB buffer per read makes V8 run a full GC every few
+   * dozen MiB (external memory pressure), which a streaming reader feels; reused ones cost nothing. A buffer comes
+   * back only when nothing can see it any more: written, and no longer published by its flight.
+   */
+  private readonly spare: Buffer[] = [];
+  private readonly maxSpare: number;
 
   constructor(
     private readonly cache: ReadaheadContext,
@@ -133,6 +140,7 @@ export class Readahead {
     this.firstChunkSectors = Math.max(1, Math.min(this.maxChunkSectors, Math.floor(FIRST_CHUNK_BYTES / this.sectorSize)));
     // The reader consumes a window plus the read in flight from memory; older flights it has passed.
     cache.store.holdAtLeast(windowBytes + 2 * this.maxChunkSectors * this.sectorSize);
+    this.maxSpare = Math.ceil(windowBytes / (this.maxChunkSectors * this.sectorSize)) + 2;
   }
 
   /** suspend() calls not yet resumed: no prefetch starts meanwhile. */
@@ -237,6 +245,7 @@ export class Readahead {
     const ticket: Promotable = { promote: () => {} };
     this.tickets.set(handle.flight, ticket);
     this.pending += bytes;
+    const into = this.spare.pop() ?? Buffer.allocUnsafe(this.maxChunkSectors * this.sectorSize);
     let data: Buffer | undefined;
     let slow = false;
     try {
@@ -244,6 +253,7 @@ export class Readahead {
       // Dropped unread when the cache began closing while the read waited for a device slot.
       data = await device.readSectors(start, end, 'background', {
         ticket,
+        into,
         skip: () => {
           began = performance.now();
           return this.cache.closing();
@@ -261,6 +271,7 @@ export class Readahead {
       this.pending -= bytes;
     }
     if (!data) {
+      // A failed read's buffer is not reused: nothing depends on when a failing source stops writing into it.
       handle.release();
       this.readDone(stream, false);
       return;
@@ -275,5 +286,9 @@ export class Readahead {
       // Nobody waits for this read: flush()/close() report the failure; readers meet it in their own reads.
       store.noteUnseenFailure(e);
     }
+    // Written (or failed to be) and committed or handed to the commit with its checksum taken: once the flight
+    // stops publishing the bytes, no reader can see this buffer any more.
+    await handle.unpublished;
+    if (this.spare.length < this.maxSpare) this.spare.push(into);
   }
 }

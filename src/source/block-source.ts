@@ -29,9 +29,11 @@ export interface BlockSource {
   readonly sectorSize: number;
   /**
    * Reads exactly `length` bytes at `offset`. Rejects with MediaError when the medium reports an
-   * error for (part of) the range, or SourceLostError when the source itself is gone.
+   * error for (part of) the range, or SourceLostError when the source itself is gone. With `into` (at least
+   * `length` bytes) a source may put the bytes there and return a view of it instead of a new buffer (readahead
+   * reuses its buffers); the caller owns `into` again once the read has settled.
    */
-  read(offset: number, length: number): Promise<Buffer>;
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
   stats(): SourceStats;
   close(): Promise<void>;
   readonly identityHint?: SourceIdentityHint;

@@ -34,11 +34,11 @@ export class LoggedBlockSource implements BlockSource {
     this.identityHint = inner.identityHint;
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
     try {
-      const buf = await this.inner.read(offset, length);
+      const buf = await this.inner.read(offset, length, into);
       const d = ms();
       if (d >= this.slowMs) this.log.warn(`slow read: offset ${offset} length ${length} took ${d} ms`);
       else if (this.log.enabled('debug')) this.log.debug(`read: offset ${offset} length ${length} ${d} ms`);

@@ -213,7 +213,7 @@ export class GuardedSource implements BlockSource {
     this.emit({ state, message });
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     this.poll();
     if (this.state !== 'present' && this.identifier) {
       const failure = await this.identifier();
@@ -236,7 +236,7 @@ export class GuardedSource implements BlockSource {
     };
     let data: Buffer;
     try {
-      data = await this.inner.read(offset, length);
+      data = await this.inner.read(offset, length, into);
     } catch (e) {
       // A media error that raced a swap (EIO from a drive being emptied) says nothing about the medium's sectors.
       throw (e instanceof MediaError ? raced() : undefined) ?? e;

@@ -83,14 +83,14 @@ export class NbdBlockSource implements BlockSource {
     }
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     if (this.closing) throw new SourceLostError(`${this.describe()} is closed`);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new RangeError(`read of ${length} bytes at ${offset} is outside the source (size ${this.size})`);
     }
     try {
       const client = await this.connection();
-      const data = await client.read(offset, length);
+      const data = await client.read(offset, length, into);
       this.counters.reads++;
       this.counters.bytes += data.length;
       return data;

@@ -109,9 +109,10 @@ export class NbdClient {
   /**
    * Reads exactly `length` bytes at `offset`. Large reads are split into requests the server accepts
    * (its advertised maximum, else 32 MiB); with an advertised minimum block size the range is widened
-   * to it and the asked bytes are cut out. Requests are pipelined: call read() many times at once.
+   * to it and the asked bytes are cut out. Requests are pipelined: call read() many times at once. The replies go
+   * straight into `into` when given (and the range needs no widening).
    */
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     if (this.lostWith) throw this.lostWith;
     if (this.disconnecting) throw new SourceLostError(`NBD client for ${this.uri} is disconnecting`);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
@@ -124,12 +125,17 @@ export class NbdClient {
     const end = Math.min(Math.ceil((offset + length) / align) * align, this.size);
     const maxPayload = Math.floor(Math.min(this.blockSize?.max ?? Infinity, P.DEFAULT_MAX_PAYLOAD) / align) * align;
 
+    const target = into && into.length >= length && start === offset && end === offset + length ? into : undefined;
     const pieces: Promise<Buffer>[] = [];
-    for (let at = start; at < end; at += maxPayload) pieces.push(this.sendRead(at, Math.min(maxPayload, end - at)));
+    for (let at = start; at < end; at += maxPayload) {
+      const n = Math.min(maxPayload, end - at);
+      pieces.push(this.sendRead(at, n, target?.subarray(at - start, at - start + n)));
+    }
     const settled = await Promise.allSettled(pieces);
     const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
     if (failures.length > 0) throw pickError(failures, offset, length);
 
+    if (target) return target.subarray(0, length);
     const buffers = settled.map((s) => (s as PromiseFulfilledResult<Buffer>).value);
     const whole = buffers.length === 1 ? buffers[0] : Buffer.concat(buffers, end - start);
     return offset === start && length === whole.length ? whole : whole.subarray(offset - start, offset - start + length);
@@ -153,12 +159,12 @@ export class NbdClient {
     return this.disconnecting;
   }
 
-  private sendRead(offset: number, length: number): Promise<Buffer> {
+  private sendRead(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       if (this.lostWith) return reject(this.lostWith);
       const cookie = this.nextCookie;
       this.nextCookie = (this.nextCookie % 0xffffffff) + 1;
-      this.pending.set(cookie, { offset, length, buf: Buffer.allocUnsafe(length), covered: 0, resolve, reject });
+      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), covered: 0, resolve, reject });
       this.socket.write(P.encodeRequest({ type: P.NBD_CMD_READ, cookie, offset, length }));
     });
   }
