@@ -195,7 +195,7 @@ export class Readahead {
     const span = planSpan(from, windowEnd, stream.chunk, (s) => this.limit(s));
     if (!span || this.troubled(span[0], span[1])) return;
     const bytes = Math.min(store.size, span[1] * this.sectorSize) - span[0] * this.sectorSize;
-    if (!store.canAnswerEarly(bytes, this.pending)) return;
+    if (!store.canAnswerEarly(bytes, this.pending) || !store.canPublish(bytes + this.pending)) return;
     stream.frontier = span[1];
     stream.busy = true;
     this.prefetch(stream, span[0], span[1], bytes).catch((e: unknown) => process.emitWarning(`readahead failed: ${(e as Error).message}`));
@@ -282,6 +282,7 @@ export class Readahead {
     try {
       // Past the memory bound (or after a failed write), as a reader: hold the flight until committed.
       await store.settle(handle, outcomes, store.canAnswerEarly(bytes) ? data : undefined);
+      this.pumpSafely(stream); // written: room for the next one if writes held it back
     } catch (e) {
       // Nobody waits for this read: flush()/close() report the failure; readers meet it in their own reads.
       store.noteUnseenFailure(e);

@@ -59,6 +59,8 @@ export class SectorStore {
   private held: { handle: FlightHandle; bytes: number; written: boolean }[] = [];
   private heldBytes = 0;
   private heldLimit = MAX_HELD;
+  /** Bytes published and still being written to the data file (held, and not droppable yet). */
+  private unwrittenBytes = 0;
   /** untry() calls so far: a memory block read from the data file across one is not kept. */
   private untries = 0;
   /** No synchronous data-file read before this time (performance.now()): one was slow. */
@@ -175,6 +177,7 @@ export class SectorStore {
         this.heldBytes -= entry.bytes;
       }
     };
+    this.unwrittenBytes += whole.length;
     try {
       await this.data.write(start * this.sectorSize, whole);
     } catch (e) {
@@ -182,6 +185,8 @@ export class SectorStore {
       unhold();
       flight.release();
       throw e;
+    } finally {
+      this.unwrittenBytes -= whole.length;
     }
     entry.written = true;
     flight.written(true);
@@ -204,6 +209,19 @@ export class SectorStore {
         flight.release();
       },
     );
+  }
+
+  /** Bytes of flights' published data held in memory now (at most the held limit plus the flights being written). */
+  get heldByteCount(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * Whether `bytes` more may be published for readahead: bytes still being written cannot be dropped from memory, so
+   * a source faster than the data file must wait for the writes rather than pile buffers up.
+   */
+  canPublish(bytes: number): boolean {
+    return this.unwrittenBytes + bytes <= this.heldLimit;
   }
 
   /**
