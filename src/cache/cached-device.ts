@@ -5,7 +5,8 @@
 // readers, never read from the device again. After a crash, sectors whose commit was not durable are simply
 // untried again (nothing ever claimed them); no '+' sector has wrong bytes.
 // Its parts: cache-open.ts (opening, identity), device-reader.ts (every device read), span-fetch.ts (a span in one of
-// ddrescue's modes), sector-store.ts (persisting and committing), readahead.ts (opt-in prefetch), cache-status.ts.
+// ddrescue's modes), sector-store.ts (persisting and committing), readahead.ts (prefetch), at-hand.ts (the hot path of
+// a read: what is in memory or the page cache), cache-status.ts.
 import type Database from 'better-sqlite3';
 import { cacheStatus, mapfileText, StatusInputs } from './cache-status';
 import type { DeviceReader } from './device-reader';
@@ -17,6 +18,7 @@ import { RescueOptions, RescueResult, RescueTarget, runRescuePasses } from './re
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { InflightRanges } from './single-flight';
+import { copyFrom, fillAtHand } from './at-hand';
 import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
 
@@ -134,40 +136,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
     const end = Math.min(this.size, offset + target.length);
     if (this.readahead && priority === 'foreground' && offset < end) this.readahead.noteRead(offset, end);
     // The hot path of a copy: bytes in memory or in the page cache are served at once, without a promise.
-    const at = this.fillNow(offset, end, target);
+    const at = fillAtHand(this.store, this.inflight, offset, end, target);
     if (at >= end) return { bytes: at - offset };
     return this.fill(offset, end, at, target, priority);
-  }
-
-  /**
-   * Fills target from byte `offset` with what is at hand synchronously: '+' runs needing no fixity check (see
-   * SectorStore.readNow()) and flights' published or written bytes. Returns where it stopped.
-   */
-  private fillNow(offset: number, end: number, target: Buffer): number {
-    const ss = this.sectorSize;
-    const map = this.store.map;
-    let at = offset;
-    while (at < end) {
-      const s = Math.floor(at / ss);
-      const run = map.runAt(s);
-      if (run.status === '+') {
-        const upTo = Math.min(end, (run.start + run.count) * ss);
-        if (!this.store.fixity.servable(s, Math.ceil(upTo / ss)) || !this.store.readNow(target, at - offset, at, upTo - at)) return at;
-        at = upTo;
-        continue;
-      }
-      const flight = this.inflight.covering(s);
-      if (flight?.data) {
-        at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
-      } else if (flight?.written) {
-        const upTo = Math.min(end, flight.end * ss);
-        if (!this.store.readNow(target, at - offset, at, upTo - at, false)) return at;
-        at = upTo;
-      } else {
-        return at;
-      }
-    }
-    return at;
   }
 
   /** readInto()'s general loop from byte `at` (bytes before it are in target already). */
@@ -470,8 +441,3 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 }
 
-/** Copies medium bytes [from, to) out of `src` (which holds the medium from byte srcAt) into target; returns to - from. */
-function copyFrom(src: Buffer, srcAt: number, from: number, to: number, target: Buffer, targetAt: number): number {
-  src.copy(target, from - targetAt, from - srcAt, to - srcAt);
-  return to - from;
-}
