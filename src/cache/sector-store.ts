@@ -121,9 +121,9 @@ export class SectorStore {
    * Bytes [position, position+length) of '+' sectors (or of a written flight) into target[at...] at once, when that
    * is cheap: from the memory cache, or with a pread on this thread while the data file answers from the page cache
    * (a warm /raw read then costs no threadpool round trip). `cached` false: bytes of a written flight (no memory
-   * cache). False when the caller must use the async reads: a small
-   * read whose block is not in memory, or synchronous reads paused because one was slow (a cold disk must not
-   * hold the event loop; they are tried again a second later).
+   * cache). False when the caller must use the async reads: a small read whose block is not in memory, or
+   * synchronous reads paused because one was slow (a cold disk must not hold the event loop; they are tried again
+   * a second later).
    */
   readNow(target: Buffer, at: number, position: number, length: number, cached = true): boolean {
     const mem = this.memory;
