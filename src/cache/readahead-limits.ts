@@ -5,4 +5,4 @@
 export const MAX_READAHEAD_BYTES = 32 * 1024 * 1024;
 
 /** `blkfs mount`'s window when --readahead is not given (0 turns readahead off). */
-export const DEFAULT_READAHEAD_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_READAHEAD_BYTES = 4 * 1024 * 1024;
