@@ -85,10 +85,10 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     await second.mem.seed(0, 16);
     await second.mem.seed(64, 32);
     let scannedReads = 0;
-    const read = second.cache.readCachedBytes.bind(second.cache);
-    second.cache.readCachedBytes = async (o: number, l: number) => {
+    const read = second.cache.readCachedInto.bind(second.cache);
+    second.cache.readCachedInto = async (o: number, l: number, target: Buffer) => {
       scannedReads += l;
-      return read(o, l);
+      return read(o, l, target);
     };
     second.scanner.start();
     await second.scanner.idle();
