@@ -1,6 +1,8 @@
 // Worker-thread side of image-hasher.ts: feeds the image's bytes, in the order they arrive, to ImageDigests, so
 // the four hashes (~350 MB/s together on one core) never run on the mount server's event loop. Each buffer is
 // transferred here and back (no copy): the caller reuses it for its next read.
+import { readlinkSync } from 'fs';
+import { setPriority } from 'os';
 import { parentPort } from 'worker_threads';
 import { ImageDigests, ImageDigestValues } from './image-digests';
 
@@ -15,6 +17,21 @@ export type DigestReply = { kind: 'free'; buffer: ArrayBuffer } | { kind: 'diges
 const port = parentPort;
 if (!port) throw new Error('digest-worker.js runs as a worker thread');
 let digests = new ImageDigests();
+
+/**
+ * Linux keeps a nice value per thread: this one yields the CPU to the device reads, the cache's writes and the FUSE
+ * server (on a machine with few cores the hashing would otherwise slow the acquisition) and catches up when they
+ * pause. Best effort: elsewhere it simply runs at the process's priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(/task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'))?.[1]);
+    if (tid > 0) setPriority(tid, 10);
+  } catch {
+    // not Linux, or not allowed: normal priority
+  }
+}
+lowerThreadPriority();
 
 port.on('message', (m: DigestRequest) => {
   switch (m.kind) {

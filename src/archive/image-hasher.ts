@@ -76,6 +76,8 @@ export class WorkerHasher implements ImageHasher {
   private failure: HasherFailedError | null = null;
   /** Buffers and digests the worker has not answered yet: the worker keeps the process alive only while > 0. */
   private pending = 0;
+  /** False once the worker thread has ended. */
+  running = true;
 
   private constructor(private readonly worker: Worker) {
     worker.unref();
@@ -86,6 +88,7 @@ export class WorkerHasher implements ImageHasher {
     });
     worker.on('error', (e) => this.fail(`the checksum worker failed: ${e.message}`));
     worker.on('exit', (code) => this.fail(`the checksum worker exited (code ${code})`));
+    worker.once('exit', () => (this.running = false));
   }
 
   /** A hasher with its own worker thread, or null when none can be started. */
@@ -133,6 +136,7 @@ export class WorkerHasher implements ImageHasher {
     this.worker.removeAllListeners('exit');
     this.fail('the checksum worker was stopped');
     await this.worker.terminate();
+    this.running = false;
   }
 
   private post(m: DigestRequest, transfer: ArrayBuffer[] = []): void {

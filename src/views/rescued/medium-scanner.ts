@@ -63,6 +63,8 @@ export class MediumScanner {
     private readonly cache: SectorCache,
     private readonly index: BlockIndex,
     private readonly log: (message: string) => void = () => {},
+    /** How long arrivals pause before a scan is recorded (tests make it long, to see when else it is). */
+    private readonly recordQuietMs = RECORD_QUIET_MS,
   ) {}
 
   /** Subscribes to the cache and queues whatever is cached but was never scanned. */
@@ -168,14 +170,14 @@ export class MediumScanner {
     }
   }
 
-  /** Records the batch once no scan ran for RECORD_QUIET_MS. */
+  /** Records the batch once no scan ran for recordQuietMs. */
   private recordLater(): void {
     clearTimeout(this.recordTimer);
     if (this.batch.bytes === 0 && this.batch.blocks.length === 0) return;
     this.recordTimer = setTimeout(() => {
       this.recordTimer = undefined;
       if (!this.running) this.flush(); // else the end of that run sets the timer again
-    }, RECORD_QUIET_MS);
+    }, this.recordQuietMs);
     this.recordTimer.unref();
   }
 
