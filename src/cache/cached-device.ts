@@ -192,14 +192,20 @@ export class CachedDevice implements SectorCache, RescueTarget {
 
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */
   async readCachedBytes(offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.readCachedInto(offset, length, buf);
+    return buf;
+  }
+
+  /** readCachedBytes() into target[0, length): a follower of the cache reuses its buffers (no garbage per MiB). */
+  async readCachedInto(offset: number, length: number, target: Buffer): Promise<void> {
+    if (length > target.length) throw new RangeError(`a ${target.length}-byte buffer cannot hold ${length} bytes`);
     const ss = this.sectorSize;
     const s0 = Math.floor(offset / ss);
     const s1 = Math.ceil((offset + length) / ss);
     for (const r of this.store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
     await this.store.fixity.checkBeforeServe(s0, s1);
-    const buf = Buffer.allocUnsafe(length);
-    await this.store.readCachedInto(buf, 0, offset, length);
-    return buf;
+    await this.store.readCachedInto(target, 0, offset, length);
   }
 
   /** A damaged chunk, medium attached and identified: its sectors are read again (logged as a repair). */
