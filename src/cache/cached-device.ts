@@ -60,6 +60,8 @@ export interface CachedDeviceOptions {
 }
 
 const DEFAULT_MAX_READ = 1024 * 1024;
+/** Bytes of copying-pass spans the pass may have in writing while it reads its next spans (see fetch()). */
+const MAX_WRITE_BEHIND = 32 * 1024 * 1024;
 
 /** The readahead window option, validated (a bad value is a RangeError before anything is opened). */
 export function checkReadahead(bytes: number | undefined): number {
@@ -79,6 +81,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
   private readonly maxReadSectors: number;
   private readonly readahead: Readahead | undefined;
   private acquiring = false;
+  /** Bytes of copying-pass spans being written to the data file while the pass reads on (fetch()). */
+  private writeBehind = 0;
   private closed = false;
   /** close() has begun: no new prefetch starts, queued ones are dropped. */
   private closing = false;
@@ -236,7 +240,23 @@ export class CachedDevice implements SectorCache, RescueTarget {
     const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const streaming = (mode === 'copy' || mode === 'stream') && from === '?' && failure === undefined;
     const whole = streaming && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
-    await this.store.settle(flight, outcomes, whole && this.store.canAnswerEarly(whole.length) ? whole : undefined);
+    const early = whole && this.store.canAnswerEarly(whole.length) ? whole : undefined;
+    const settled = this.store.settle(flight, outcomes, early);
+    if (early && this.writeBehind + early.length <= MAX_WRITE_BEHIND) {
+      // The pass reads its next span while this one is written (the device is never idle for our writes). The
+      // flight holds the sectors until their commit; a failed write is kept for flush() (the pass ends with it)
+      // and fails every later early answer (persistFailed), so the next span waits for its own commit and sees it.
+      this.writeBehind += early.length;
+      void settled.then(
+        () => (this.writeBehind -= early.length),
+        (e: unknown) => {
+          this.writeBehind -= early.length;
+          this.store.noteUnseenFailure(e);
+        },
+      );
+    } else {
+      await settled;
+    }
     if (failure !== undefined) throw failure;
     return outcomes;
   }

@@ -189,6 +189,8 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
     });
   };
   await copyPass(1, resumeAt, true);
+  // The last spans' '+' now, not after the group commit's wait for company: until then they look untried.
+  await dev.flush();
   if (!stopped() && dev.nextWithStatus(0, '?') !== undefined) await copyPass(2, 0, false);
 
   // 2. trimming: each worker takes the next '*' block whole (blocks are disjoint, so workers never meet). A block a
