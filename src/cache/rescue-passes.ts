@@ -70,6 +70,12 @@ const TRIM_SECTORS = 64;
 /** '/' sectors one scraping step reads (each on its own). */
 const SCRAPE_SECTORS = 16;
 
+/** The copying pass's large read on a healthy medium, in sectors (streamBytes, at least a cluster). */
+export function streamSectors(opts: RescueOptions, sectorSize: number): number {
+  const chunk = Math.max(1, Math.floor((opts.chunkBytes ?? 64 * 1024) / sectorSize));
+  return Math.max(chunk, Math.floor((opts.streamBytes ?? 1024 * 1024) / sectorSize));
+}
+
 export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): Promise<RescueResult> {
   const ss = dev.sectorSize;
   const n = dev.sectorCount;
@@ -159,7 +165,7 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
   };
 
   // 1. copying
-  const stream = Math.max(chunk, Math.floor((opts.streamBytes ?? 1024 * 1024) / ss));
+  const stream = streamSectors(opts, ss);
   const saved = dev.savedProgress();
   const resumeAt = saved?.phase === '?' && saved.pass === 1 ? Math.floor(saved.currentPos / ss) : 0;
   const copyPass = async (pass: number, from: number, skipping: boolean) => {

@@ -119,10 +119,11 @@ export class SectorStore {
    * bytes of a whole span of untried sectors, `outcomes` their one '+'): writes them to the data file, publishes
    * them to readers waiting on the flight and leaves their '+' to the next group commit, after which the flight
    * ends; resolves once written. Otherwise: writes the '+' data, commits, then ends the flight; resolves once
-   * committed. Rejects if the write or commit fails (the flight is ended either way).
+   * committed. Rejects if the write or commit fails (the flight is ended either way). `publish` false: `early` is
+   * never handed to readers (its owner reuses it once this resolves or rejects; nothing here keeps it after that).
    */
-  async settle(flight: FlightHandle, outcomes: Outcome[], early?: Buffer): Promise<void> {
-    if (early) return this.writeAndPublish(flight, outcomes[0].start, early, outcomes);
+  async settle(flight: FlightHandle, outcomes: Outcome[], early?: Buffer, publish = true): Promise<void> {
+    if (early) return this.writeAndPublish(flight, outcomes[0].start, early, outcomes, publish);
     try {
       if (outcomes.length > 0) await this.persist(outcomes);
     } finally {
@@ -130,10 +131,11 @@ export class SectorStore {
     }
   }
 
-  private async writeAndPublish(flight: FlightHandle, start: number, whole: Buffer, outcomes: Outcome[]): Promise<void> {
-    // The bytes are right (the device gave them): readers waiting for them go on while they are written.
-    flight.publish(whole);
-    const entry = { handle: flight, bytes: whole.length, written: false };
+  private async writeAndPublish(flight: FlightHandle, start: number, whole: Buffer, outcomes: Outcome[], publish: boolean): Promise<void> {
+    // The bytes are right (the device gave them): readers waiting for them go on while they are written. A buffer
+    // its owner reuses once written (publish false) is never shown: readers wait for the write, then read the file.
+    if (publish) flight.publish(whole);
+    const entry = { handle: flight, bytes: publish ? whole.length : 0, written: false };
     this.held.push(entry);
     this.heldBytes += entry.bytes;
     const unhold = () => {

@@ -67,6 +67,41 @@ describe('cache/commit pipeline', () => {
     expect((await dev.read(0, img.length)).data.equals(img)).to.equal(true);
   });
 
+  it('span buffers are reused across spans, and readers racing the pass get exactly the medium, never a reused buffer', async () => {
+    const img = patternBuffer(32 * MiB);
+    const targets = new Set<Buffer>();
+    let intoReads = 0;
+    class IntoSource extends MemorySource {
+      async readInto(offset: number, target: Buffer): Promise<Buffer> {
+        targets.add(target);
+        intoReads++;
+        (await this.read(offset, target.length)).copy(target);
+        return target;
+      }
+    }
+    const src = new IntoSource(img, { delayMs: 1 });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+    const device = dev;
+    const acquiring = device.acquire({ streamBytes: MiB, concurrency: 4 });
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const reader = async () => {
+      await sleep(5); // once the pass has spans in flight
+      for (let i = 0; i < 20; i++) {
+        const at = rnd(img.length - 70_000);
+        const len = 1 + rnd(70_000);
+        const got = await device.read(at, len);
+        expect(got.errorAt).to.equal(undefined);
+        expect(got.data.equals(img.subarray(at, at + len)), `bytes ${at}+${len}`).to.equal(true);
+      }
+    };
+    await Promise.all([acquiring, reader(), reader(), reader()]);
+    expect(intoReads, 'the pass read spans into its buffers').to.be.at.least(8);
+    expect(targets.size, 'fewer buffers than spans').to.be.below(intoReads);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+    expect((await device.read(0, img.length)).data.equals(img)).to.equal(true);
+  });
+
   it("a commit's waiters are answered only after the WAL is synced; other commits stay synchronous=FULL", async () => {
     const img = patternBuffer(4 * MiB);
     const src = new MemorySource(img);
