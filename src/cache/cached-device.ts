@@ -79,8 +79,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   private readonly inflight = new InflightRanges();
   private readonly maxReadSectors: number;
   private readonly readahead: Readahead | undefined;
-  private acquiring = false;
-  /** The copying pass's write-behind and span buffers, while an acquisition runs. */
+  /** The copying pass's write-behind and span buffers: set while an acquisition runs. */
   private copyStream: CopyStream | undefined;
   private closed = false;
   /** close() has begun: no new prefetch starts, queued ones are dropped. */
@@ -234,9 +233,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
     if (this.inflight.covering(start)) return [];
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
-    // The acquisition streams (copy-stream.ts): a span of its size is read into a reused buffer, and a span of
-    // untried sectors read whole is written (not shown to readers) while the pass reads on; its '+' waits for the
-    // next group commit (within the memory bound), as a reader's early answer.
+    // The acquisition streams (copy-stream.ts): a span of its size is read into a reused buffer; a span of untried
+    // sectors read whole is written while the pass reads on, its '+' left to the next group commit (an early answer).
     const stream = mode === 'stream' && from === '?' ? this.copyStream : undefined;
     const reused = stream?.bufferFor(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
     const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority, reused);
@@ -338,7 +336,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
       device: this.device,
       identityProbe: this.identityProbe,
       retries: this.retries,
-      acquiring: this.acquiring ? saved : undefined,
+      acquiring: this.copyStream ? saved : undefined,
       saved,
     };
   }
@@ -394,13 +392,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /** ddrescue's strategy over the whole medium at background priority (see rescue-passes.ts). */
   async acquire(opts: RescueOptions = {}): Promise<RescueResult> {
     this.checkOpen();
-    if (this.acquiring) throw new Error('an acquisition is already running on this cache');
-    this.acquiring = true;
+    if (this.copyStream) throw new Error('an acquisition is already running on this cache');
     this.copyStream = new CopyStream(streamSectors(opts, this.sectorSize) * this.sectorSize, (e) => this.store.noteUnseenFailure(e));
     try {
       return await runRescuePasses(this, opts);
     } finally {
-      this.acquiring = false;
       this.copyStream = undefined;
       await this.store.saveProgress(); // persist the final status line
     }
@@ -413,6 +409,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
    */
   commitPending(): Promise<void> {
     return this.store.commitPending();
+  }
+
+  /** Resolves once the acquisition's spans read so far are committed (or failed), hurrying their group commit. */
+  async commitCopies(): Promise<void> {
+    return (this.copyStream?.written() ?? Promise.resolve()).then(() => this.store.commitPending());
   }
 
   /**

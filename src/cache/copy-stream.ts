@@ -17,6 +17,8 @@ const MAX_SPARE = 16;
 export class CopyStream {
   private readonly spare: Buffer[] = [];
   private writeBehind = 0;
+  /** Settles of spans written behind, until they are over (they never reject). */
+  private readonly behind = new Set<Promise<void>>();
 
   constructor(
     /** The pass's large read (streamBytes): only spans of this size get a reused buffer. */
@@ -41,7 +43,7 @@ export class CopyStream {
     if (!early || this.writeBehind + early.length > MAX_WRITE_BEHIND) return settled.finally(giveBack);
     const bytes = early.length;
     this.writeBehind += bytes;
-    void settled.then(
+    const over = settled.then(
       () => {
         this.writeBehind -= bytes;
         giveBack();
@@ -52,5 +54,12 @@ export class CopyStream {
         this.noteUnseenFailure(e);
       },
     );
+    this.behind.add(over);
+    void over.then(() => this.behind.delete(over));
+  }
+
+  /** Resolves once every span written behind so far is written (its commit submitted) or has failed. */
+  async written(): Promise<void> {
+    await Promise.all([...this.behind]);
   }
 }

@@ -26,6 +26,8 @@ export interface RescueTarget {
   fetch(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Outcome[]>;
   /** Resolves when every read started so far is committed. */
   flush(): Promise<void>;
+  /** Resolves once the passes' own spans read so far are committed (or failed), without waiting for other reads. */
+  commitCopies(): Promise<void>;
   mark(start: number, count: number, status: SectorStatus, from: SectorStatus): Promise<void>;
   statusAt(sector: number): SectorStatus;
   runAt(sector: number): Extent;
@@ -196,7 +198,7 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
   };
   await copyPass(1, resumeAt, true);
   // The last spans' '+' now, not after the group commit's wait for company: until then they look untried.
-  await dev.flush();
+  await dev.commitCopies();
   if (!stopped() && dev.nextWithStatus(0, '?') !== undefined) await copyPass(2, 0, false);
 
   // 2. trimming: each worker takes the next '*' block whole (blocks are disjoint, so workers never meet). A block a
