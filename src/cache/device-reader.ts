@@ -2,7 +2,7 @@
 // reads of readers and acquisition (scheduled by priority), readahead's (also counted apart), and the identity
 // probes made while opening (unscheduled: nothing else runs yet). It also follows the source's lost/reconnected
 // events for /status.
-import { BlockSource, MediaError, SourceEvent } from '../source/block-source';
+import { BlockSource, MediaError, SourceEvent, readInto } from '../source/block-source';
 import { PriorityScheduler, Promotable } from './priority-scheduler';
 import { RateMeter } from './rate-meter';
 import type { Priority, SourceHealth } from './sector-cache';
@@ -50,15 +50,23 @@ export class DeviceReader {
     return this.scheduler.run(priority, async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts)), prefetch.ticket);
   }
 
+  /** readSectors() into `target` (exactly the sectors' bytes long); resolves with target. See BlockSource.readInto. */
+  readSectorsInto(s: number, e: number, priority: Priority, target: Buffer): Promise<Buffer> {
+    const off = s * this.sectorSize;
+    const len = Math.min(this.size, e * this.sectorSize) - off;
+    if (target.length !== len) throw new RangeError(`a ${target.length}-byte buffer for ${len} bytes`);
+    return this.scheduler.run(priority, () => this.readBytes(off, len, undefined, true, target));
+  }
+
   /** An identity probe: bytes [off, off+len) straight from the source, counted, not part of the read rate. */
   probe(off: number, len: number): Promise<Buffer> {
     return this.readBytes(off, len, undefined, false);
   }
 
-  private async readBytes(off: number, len: number, also?: ReadCounts, track = true): Promise<Buffer> {
+  private async readBytes(off: number, len: number, also?: ReadCounts, track = true, into?: Buffer): Promise<Buffer> {
     if (track) this.lastPos = off;
     try {
-      const buf = await this.source.read(off, len);
+      const buf = into ? await readInto(this.source, off, into) : await this.source.read(off, len);
       if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
       for (const c of also ? [this.counts, also] : [this.counts]) {
         c.reads++;

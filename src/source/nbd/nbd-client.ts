@@ -112,6 +112,21 @@ export class NbdClient {
    * to it and the asked bytes are cut out. Requests are pipelined: call read() many times at once.
    */
   async read(offset: number, length: number): Promise<Buffer> {
+    return this.readRange(offset, length);
+  }
+
+  /**
+   * read() into `target`: a read the server takes whole (no alignment, no split) lands there straight from the
+   * socket; others are copied in. Nothing is written into target after the returned promise settles: a reply's
+   * bytes arrive before it ends, and a lost connection stops the socket before its reads are failed.
+   */
+  async readInto(offset: number, target: Buffer): Promise<Buffer> {
+    const got = await this.readRange(offset, target.length, target);
+    if (got !== target) got.copy(target);
+    return target;
+  }
+
+  private async readRange(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     if (this.lostWith) throw this.lostWith;
     if (this.disconnecting) throw new SourceLostError(`NBD client for ${this.uri} is disconnecting`);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
@@ -124,6 +139,7 @@ export class NbdClient {
     const end = Math.min(Math.ceil((offset + length) / align) * align, this.size);
     const maxPayload = Math.floor(Math.min(this.blockSize?.max ?? Infinity, P.DEFAULT_MAX_PAYLOAD) / align) * align;
 
+    if (into && start === offset && end === offset + length && length <= maxPayload) return this.sendRead(offset, length, into);
     const pieces: Promise<Buffer>[] = [];
     for (let at = start; at < end; at += maxPayload) pieces.push(this.sendRead(at, Math.min(maxPayload, end - at)));
     const settled = await Promise.allSettled(pieces);
@@ -153,12 +169,12 @@ export class NbdClient {
     return this.disconnecting;
   }
 
-  private sendRead(offset: number, length: number): Promise<Buffer> {
+  private sendRead(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       if (this.lostWith) return reject(this.lostWith);
       const cookie = this.nextCookie;
       this.nextCookie = (this.nextCookie % 0xffffffff) + 1;
-      this.pending.set(cookie, { offset, length, buf: Buffer.allocUnsafe(length), covered: 0, resolve, reject });
+      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), covered: 0, resolve, reject });
       this.socket.write(P.encodeRequest({ type: P.NBD_CMD_READ, cookie, offset, length }));
     });
   }
