@@ -3,9 +3,13 @@
 // is recovered later (mount --retries), the hashes start again from the cache. After a remount the hashes are
 // taken from the cache database when the medium's state is the one they were made for, else recomputed from the
 // cache the same way (hash states cannot be stored).
-import { setImmediate as nextTurn } from 'timers/promises';
+//
+// The hashing runs in a worker thread (image-hasher.ts): the mount server's event loop only reads the cache into
+// the hasher's buffers, so an acquisition or a cold reader never waits for MD5 and SHA. The tracker may trail the
+// acquisition by the few MiB in flight; it is "incomplete" until its digests are in.
 import type { Extent } from '../cache/extent-map';
-import { ImageDigests, ImageDigestValues } from './image-digests';
+import type { ImageDigestValues } from './image-digests';
+import { HasherFailedError, ImageHasher, MainThreadHasher, startImageHasher } from './image-hasher';
 import { checksumStateKey, ChecksumStore } from './checksum-store';
 
 /** What the tracker needs from the sector cache (CachedDevice / SectorCache satisfy it). */
@@ -13,8 +17,8 @@ export interface SettledSource {
   readonly size: number;
   readonly sectorSize: number;
   extents(): readonly Extent[];
-  /** Bytes of '+' sectors only (never the device). */
-  readCachedBytes(offset: number, length: number): Promise<Buffer>;
+  /** Bytes of '+' sectors only (never the device), into target[0, length). */
+  readCachedInto(offset: number, length: number, target: Buffer): Promise<void>;
   onSectorsCached(listener: (offset: number, length: number) => void): () => void;
 }
 
@@ -31,8 +35,10 @@ export interface ChecksumState {
   digests?: ImageDigestValues;
 }
 
-const READ_CHUNK = 1 << 20;
-const HASH_SLICE = 256 << 10;
+/** Largest stretch of the settled prefix hashed before the tracker looks at the map again. */
+const SPAN_BYTES = 16 << 20;
+/** A worker that failed this often is not started again: the tracker hashes on its own thread. */
+const WORKER_FAILURES_TO_FALL_BACK = 2;
 /** '-' sectors do not fire onSectorsCached: look at the map this often anyway. */
 const POLL_MS = 400;
 
@@ -53,7 +59,9 @@ export function stillBad(extents: readonly Extent[], runs: readonly { start: num
 }
 
 export class ChecksumTracker {
-  private digests = new ImageDigests();
+  /** Started on the first bytes to hash (a remount with stored checksums needs none). */
+  private hasher: ImageHasher | undefined;
+  private workerFailures = 0;
   private hashedUpTo = 0;
   private bytesBad = 0;
   private badRuns: { start: number; count: number }[] = [];
@@ -67,6 +75,7 @@ export class ChecksumTracker {
     private readonly cache: SettledSource,
     private readonly log: (message: string) => void = () => {},
     private readonly store?: ChecksumStore,
+    private readonly startHasher: () => ImageHasher = startImageHasher,
   ) {}
 
   start(): this {
@@ -75,11 +84,14 @@ export class ChecksumTracker {
     return this;
   }
 
+  /** Ends the tracker and its worker thread. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     this.wake?.();
     await this.loop;
+    await this.hasher?.close();
+    this.hasher = undefined;
   }
 
   state(): ChecksumState {
@@ -102,7 +114,11 @@ export class ChecksumTracker {
 
   private restart(): void {
     this.log('checksums: an unreadable sector was recovered since it was hashed as zeros: hashing the image again from the cache');
-    this.digests = new ImageDigests();
+    this.startOver();
+  }
+
+  private startOver(): void {
+    this.hasher?.reset();
     this.hashedUpTo = 0;
     this.bytesBad = 0;
     this.badRuns = [];
@@ -134,16 +150,23 @@ export class ChecksumTracker {
       const settled = settledPrefixBytes(extents, this.cache.sectorSize, this.cache.size);
       if (this.hashedUpTo < settled) {
         try {
-          await this.hashSpan(extents, this.hashedUpTo, Math.min(settled, this.hashedUpTo + READ_CHUNK));
+          await this.hashSpan(extents, this.hashedUpTo, Math.min(settled, this.hashedUpTo + SPAN_BYTES));
         } catch (err) {
           if (this.stopped) return;
-          this.log(`checksums: reading the cache failed (${err instanceof Error ? err.message : String(err)}); trying again`);
-          await this.sleep(1000);
+          await this.recover(err);
         }
         continue;
       }
       if (this.hashedUpTo === this.cache.size && !this.result) {
-        this.result = this.digests.digest();
+        let digests: ImageDigestValues;
+        try {
+          digests = await this.hashing().digest();
+        } catch (err) {
+          if (this.stopped) return;
+          await this.recover(err);
+          continue;
+        }
+        this.result = digests;
         const { size, sectorSize } = this.cache;
         this.store?.put(checksumStateKey(size, sectorSize, extents), { digests: this.result, bytesBad: this.bytesBad });
         this.log(`checksums: image complete, sha256 ${this.result.sha256}, ${this.bytesBad} bytes unreadable (hashed as zeros)`);
@@ -152,29 +175,68 @@ export class ChecksumTracker {
     }
   }
 
-  /** Hashes [from, to) of a settled stretch: '+' runs from the cache, '-' runs as zeros. */
+  /** The hasher, started when first needed. */
+  private hashing(): ImageHasher {
+    this.hasher ??= this.workerFailures >= WORKER_FAILURES_TO_FALL_BACK ? new MainThreadHasher() : this.startHasher();
+    return this.hasher;
+  }
+
+  /**
+   * After a failure: a failed hasher lost what it was fed, so a new one hashes the image again from the start
+   * (never a digest of a partial feed); a failed read of the cache is tried again a little later.
+   */
+  private async recover(err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof HasherFailedError) {
+      this.workerFailures++;
+      const fallback = this.workerFailures >= WORKER_FAILURES_TO_FALL_BACK ? ' on the server thread' : '';
+      this.log(`checksums: ${message}; hashing the image again from the cache${fallback}`);
+      const failed = this.hasher;
+      this.hasher = undefined;
+      await failed?.close();
+      this.startOver();
+      return;
+    }
+    this.log(`checksums: reading the cache failed (${message}); trying again`);
+    await this.sleep(1000);
+  }
+
+  /**
+   * Hashes [from, to) of a settled stretch: '+' runs from the cache, '-' runs as zeros. `hashedUpTo` follows each
+   * piece handed to the hasher, so a failed read resumes exactly where the hashing stopped.
+   */
   private async hashSpan(extents: readonly Extent[], from: number, to: number): Promise<void> {
     const ss = this.cache.sectorSize;
+    const hasher = this.hashing();
     let pos = from;
     for (const r of extents) {
       const runEnd = Math.min(to, (r.start + r.count) * ss);
       if (runEnd <= pos) continue;
       if (r.start * ss >= to) break;
       if (r.status === '+') {
-        const bytes = await this.cache.readCachedBytes(pos, runEnd - pos);
-        for (let o = 0; o < bytes.length; o += HASH_SLICE) {
-          this.digests.update(bytes.subarray(o, Math.min(bytes.length, o + HASH_SLICE)));
-          await nextTurn(); // keep the server's event loop free between slices
+        while (pos < runEnd && !this.stopped) {
+          const buffer = await hasher.take();
+          const n = Math.min(buffer.length, runEnd - pos);
+          try {
+            await this.cache.readCachedInto(pos, n, buffer);
+          } catch (err) {
+            hasher.giveBack(buffer);
+            throw err;
+          }
+          await hasher.feed(buffer, n);
+          pos += n;
+          this.hashedUpTo = pos;
         }
+        if (pos < runEnd) return; // stopped
       } else {
-        this.digests.zeros(runEnd - pos);
+        await hasher.zeros(runEnd - pos);
         this.bytesBad += runEnd - pos;
         const s0 = Math.floor(pos / ss);
         this.badRuns.push({ start: s0, count: Math.ceil(runEnd / ss) - s0 });
+        pos = runEnd;
+        this.hashedUpTo = pos;
       }
-      pos = runEnd;
     }
-    this.hashedUpTo = to;
   }
 
   private sleep(ms: number): Promise<void> {

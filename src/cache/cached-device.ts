@@ -14,13 +14,14 @@ import { Extent, SectorStatus } from './extent-map';
 import type { IdentityProbe } from './identity';
 import type { MapfilePhase } from './mapfile';
 import { MAX_READAHEAD_BYTES, Readahead } from './readahead';
-import { RescueOptions, RescueResult, RescueTarget, runRescuePasses } from './rescue-passes';
+import { RescueOptions, RescueResult, RescueTarget, runRescuePasses, streamSectors } from './rescue-passes';
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { InflightRanges } from './single-flight';
 import { copyFrom, fillAtHand } from './at-hand';
 import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
+import { CopyStream } from './copy-stream';
 
 export { MAX_READAHEAD_BYTES } from './readahead';
 
@@ -80,7 +81,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
   private readonly inflight = new InflightRanges();
   private readonly maxReadSectors: number;
   private readonly readahead: Readahead | undefined;
-  private acquiring = false;
+  /** The copying pass's write-behind and span buffers: set while an acquisition runs. */
+  private copyStream: CopyStream | undefined;
   private closed = false;
   /** close() has begun: no new prefetch starts, queued ones are dropped. */
   private closing = false;
@@ -201,14 +203,20 @@ export class CachedDevice implements SectorCache, RescueTarget {
 
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */
   async readCachedBytes(offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.readCachedInto(offset, length, buf);
+    return buf;
+  }
+
+  /** readCachedBytes() into target[0, length): a follower of the cache reuses its buffers (no garbage per MiB). */
+  async readCachedInto(offset: number, length: number, target: Buffer): Promise<void> {
+    if (length > target.length) throw new RangeError(`a ${target.length}-byte buffer cannot hold ${length} bytes`);
     const ss = this.sectorSize;
     const s0 = Math.floor(offset / ss);
     const s1 = Math.ceil((offset + length) / ss);
     for (const r of this.store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
     await this.store.fixity.checkBeforeServe(s0, s1);
-    const buf = Buffer.allocUnsafe(length);
-    await this.store.readCachedInto(buf, 0, offset, length);
-    return buf;
+    await this.store.readCachedInto(target, 0, offset, length);
   }
 
   /** A damaged chunk, medium attached and identified: its sectors are read again (logged as a repair). */
@@ -229,8 +237,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /**
    * Reads sectors [start, end) (all in status `from`, none in flight) from the device in the given mode, then
    * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed, or, for a
-   * copying span of untried sectors read whole, once written (its '+' follows with the next group commit; until
-   * then the sectors stay in flight, as a reader's early answer: flush() waits for it). On
+   * copying span of untried sectors read whole, once written — during an acquisition, at once while its write-behind
+   * allows (its '+' follows with the next group commit; until then the sectors stay in flight, as a reader's early
+   * answer: flush() waits for it). Outcomes carry no bytes of a reused span buffer. On
    * SourceLostError the sectors read before the loss are still kept; nothing is marked for the rest.
    * Sectors a reader took in flight since the caller looked (a few microtasks earlier) are left to that reader:
    * the span ends before them, or nothing is read at all (no outcomes).
@@ -239,15 +248,19 @@ export class CachedDevice implements SectorCache, RescueTarget {
     if (this.inflight.covering(start)) return [];
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
-    const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority);
-    // The copying pass streams: a span of untried sectors read whole is written and published, and the pass goes
-    // on while its '+' waits for the next group commit (within the memory bound), as a reader's early answer.
+    // The acquisition streams (copy-stream.ts): a span of its size is read into a reused buffer; a span of untried
+    // sectors read whole is written while the pass reads on, its '+' left to the next group commit (an early answer).
+    const stream = mode === 'stream' && from === '?' ? this.copyStream : undefined;
+    const reused = stream?.bufferFor(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
+    const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority, reused);
     const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const streaming = (mode === 'copy' || mode === 'stream') && from === '?' && failure === undefined;
     const whole = streaming && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
-    await this.store.settle(flight, outcomes, whole && this.store.canAnswerEarly(whole.length) ? whole : undefined);
+    const early = whole && this.store.canAnswerEarly(whole.length) ? whole : undefined;
+    const settled = this.store.settle(flight, outcomes, early, reused === undefined);
+    await (this.copyStream ? this.copyStream.follow(settled, early, reused) : settled);
     if (failure !== undefined) throw failure;
-    return outcomes;
+    return reused ? outcomes.map((o) => (o.data === reused ? { ...o, data: undefined } : o)) : outcomes;
   }
 
   /**
@@ -338,7 +351,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
       device: this.device,
       identityProbe: this.identityProbe,
       retries: this.retries,
-      acquiring: this.acquiring ? saved : undefined,
+      acquiring: this.copyStream ? saved : undefined,
       saved,
     };
   }
@@ -394,12 +407,12 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /** ddrescue's strategy over the whole medium at background priority (see rescue-passes.ts). */
   async acquire(opts: RescueOptions = {}): Promise<RescueResult> {
     this.checkOpen();
-    if (this.acquiring) throw new Error('an acquisition is already running on this cache');
-    this.acquiring = true;
+    if (this.copyStream) throw new Error('an acquisition is already running on this cache');
+    this.copyStream = new CopyStream(streamSectors(opts, this.sectorSize) * this.sectorSize, (e) => this.store.noteUnseenFailure(e));
     try {
       return await runRescuePasses(this, opts);
     } finally {
-      this.acquiring = false;
+      this.copyStream = undefined;
       await this.store.saveProgress(); // persist the final status line
     }
   }
@@ -411,6 +424,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
    */
   commitPending(): Promise<void> {
     return this.store.commitPending();
+  }
+
+  /** Resolves once the acquisition's spans read so far are committed (or failed), hurrying their group commit. */
+  async commitCopies(): Promise<void> {
+    return (this.copyStream?.written() ?? Promise.resolve()).then(() => this.store.commitPending());
   }
 
   /**

@@ -4,6 +4,9 @@ import * as fs from 'fs';
 import { CacheFullError, isDiskFull } from './errors';
 
 export class DataFile {
+  /** The last write queued (settled either way): the next one starts after it. */
+  private writing: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly path: string,
     readonly size: number,
@@ -62,7 +65,18 @@ export class DataFile {
     }
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  /**
+   * Writes `data` at `offset`. Writes run one at a time, in call order: the kernel serialises buffered writes to
+   * one file anyway (a second pool thread would spin on the file's lock), and the pool's other threads stay free
+   * for the syncs and reads that others wait for.
+   */
+  write(offset: number, data: Buffer): Promise<void> {
+    const run = this.writing.then(() => this.writeNow(offset, data));
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeNow(offset: number, data: Buffer): Promise<void> {
     try {
       let done = 0;
       while (done < data.length) {

@@ -2,7 +2,7 @@
 // reads of readers and acquisition (scheduled by priority), readahead's (also counted apart), and the identity
 // probes made while opening (unscheduled: nothing else runs yet). It also follows the source's lost/reconnected
 // events for /status.
-import { BlockSource, MediaError, SourceEvent } from '../source/block-source';
+import { BlockSource, MediaError, SourceEvent, readInto } from '../source/block-source';
 import { PriorityScheduler, Promotable } from './priority-scheduler';
 import { RateMeter } from './rate-meter';
 import type { Priority, SourceHealth } from './sector-cache';
@@ -46,8 +46,8 @@ export class DeviceReader {
 
   /**
    * Sectors [s, e) through the priority scheduler (a ticket lets a waiting reader promote a queued background read).
-   * `skip` is asked when the read gets its device slot: true drops it unread (resolves undefined). `into`: a buffer
-   * the source may fill (see BlockSource.read).
+   * `skip` is asked when the read gets its device slot: true drops it unread (resolves undefined). `into`: a buffer at
+   * least the read's length that the source fills (see BlockSource.readInto).
    */
   readSectors(s: number, e: number, priority: Priority): Promise<Buffer>;
   readSectors(s: number, e: number, priority: Priority, prefetch: Prefetch): Promise<Buffer | undefined>;
@@ -55,8 +55,17 @@ export class DeviceReader {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
     if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len));
-    const read = async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts, true, prefetch.into));
+    const into = prefetch.into?.subarray(0, len);
+    const read = async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts, true, into));
     return this.scheduler.run(priority, read, prefetch.ticket);
+  }
+
+  /** readSectors() into `target` (exactly the sectors' bytes long); resolves with target. See BlockSource.readInto. */
+  readSectorsInto(s: number, e: number, priority: Priority, target: Buffer): Promise<Buffer> {
+    const off = s * this.sectorSize;
+    const len = Math.min(this.size, e * this.sectorSize) - off;
+    if (target.length !== len) throw new RangeError(`a ${target.length}-byte buffer for ${len} bytes`);
+    return this.scheduler.run(priority, () => this.readBytes(off, len, undefined, true, target));
   }
 
   /** An identity probe: bytes [off, off+len) straight from the source, counted, not part of the read rate. */
@@ -67,7 +76,7 @@ export class DeviceReader {
   private async readBytes(off: number, len: number, also?: ReadCounts, track = true, into?: Buffer): Promise<Buffer> {
     if (track) this.lastPos = off;
     try {
-      const buf = await this.source.read(off, len, into);
+      const buf = into ? await readInto(this.source, off, into) : await this.source.read(off, len);
       if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
       for (const c of also ? [this.counts, also] : [this.counts]) {
         c.reads++;

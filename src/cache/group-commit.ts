@@ -4,8 +4,8 @@
 // Items someone waits for (urgent: acquire, a retry, a reader past the memory bound) are flushed at once. Items
 // whose reader was already answered (lazy: the sequential /raw reader) wait a little for company: a flush
 // starts when `lazyBytes` of them are queued, or `lazyDelayMs` after the first of them arrived (or after the
-// previous flush ended). Each flush blocks the event loop for the SQLite commit (its WAL fsync), so a streaming
-// reader must not pay one per request.
+// previous flush ended). Each flush costs two fdatasyncs (data file, then WAL) and a SQLite commit on the event
+// loop, so a streaming reader must not pay one per request.
 
 export interface GroupCommitOptions {
   /** How long lazy items wait for company before their flush starts (ms). Default 25. */

@@ -11,8 +11,6 @@ export interface ImportResult {
   bytesImported: number;
   /** '+' bytes of the mapfile that the cache already held (left untouched). */
   bytesAlreadyCached: number;
-  /** Of those, bytes where the image disagrees with the cache (the cache wins; worth a look). */
-  bytesConflicting: number;
   /** '+' bytes skipped because they cover only part of a sector. */
   bytesPartialSectors: number;
 }
@@ -21,8 +19,10 @@ export interface ImportResult {
  * Imports a ddrescue rescue (IMAGE + MAPFILE): only '+' areas count. For each sector not cached yet, the image's
  * bytes are written to the data file and made durable before the sector is recorded '+'. A malformed mapfile is a
  * MapfileError naming its line; rescued data past the end of the medium, or an image too short for its map, is an
- * ImportError before anything is written. Areas of the map beyond the medium that are not '+' are ignored, and a
- * map shorter than the medium leaves the rest as it was.
+ * ImportError before anything is written. So is an image that disagrees with the cache where both hold bytes: it is
+ * a rescue of another medium (or one of the two is damaged), and none of its bytes may be served as this medium's.
+ * Areas of the map beyond the medium that are not '+' are ignored, and a map shorter than the medium leaves the
+ * rest as it was.
  */
 export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
   const map = parseMapfile(await fs.promises.readFile(mapfilePath, 'utf8'));
@@ -39,7 +39,7 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
     throw new ImportError(`${imagePath} has ${imageSize} bytes, but its mapfile says bytes up to ${needed} were rescued`);
   }
   const ss = dev.sectorSize;
-  const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesConflicting: 0, bytesPartialSectors: 0 };
+  const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesPartialSectors: 0 };
   const fh = await fs.promises.open(imagePath, 'r');
   try {
     const readImage = async (off: number, len: number) => {
@@ -47,21 +47,48 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
       await fh.read(buf, 0, len, off);
       return buf;
     };
-    for (const b of rescued) {
+    const byteOf = (s: number) => Math.min(dev.size, s * ss);
+    /** The whole sectors of a '+' block: the medium's last sector may be partial, whole when the block reaches the end. */
+    const sectorsOf = (b: { pos: number; size: number }): [number, number] => {
       const end = b.pos + b.size;
-      const s0 = Math.ceil(b.pos / ss);
-      // the medium's last sector may be partial: it is whole when the block reaches the end of the medium
-      const s1 = end === dev.size ? dev.sectorCount : Math.floor(end / ss);
-      const byteOf = (s: number) => Math.min(dev.size, s * ss);
+      return [Math.ceil(b.pos / ss), end === dev.size ? dev.sectorCount : Math.floor(end / ss)];
+    };
+    // First the comparison, so that an image of another medium imports nothing at all.
+    let differing = 0;
+    let firstDiffering: number | undefined;
+    for (const b of rescued) {
+      const [s0, s1] = sectorsOf(b);
+      for (let s = s0; s < s1; ) {
+        const run = dev.runAt(s);
+        const e = Math.min(s1, run.start + run.count, s + Math.floor(CHUNK / ss));
+        if (run.status === '+') {
+          const img = await readImage(byteOf(s), byteOf(e) - byteOf(s));
+          const have = await dev.readCachedBytes(byteOf(s), byteOf(e) - byteOf(s));
+          if (!img.equals(have)) {
+            for (let i = 0; i < img.length; i++) {
+              if (img[i] === have[i]) continue;
+              differing++;
+              firstDiffering ??= byteOf(s) + i;
+            }
+          }
+        }
+        s = e;
+      }
+    }
+    if (firstDiffering !== undefined) {
+      throw new ImportError(
+        `${imagePath} differs from the cache in ${differing} byte${differing === 1 ? '' : 's'} its mapfile calls rescued (the first at byte ${firstDiffering}): ` +
+          'it is not a rescue of this medium, or one of the two is damaged (blkfs verify checks the cache); nothing was imported',
+      );
+    }
+    for (const b of rescued) {
+      const [s0, s1] = sectorsOf(b);
       result.bytesPartialSectors += b.size - Math.max(0, byteOf(s1) - byteOf(s0));
       for (let s = s0; s < s1; ) {
         const run = dev.runAt(s);
         let e = Math.min(s1, run.start + run.count, s + Math.floor(CHUNK / ss));
         if (run.status === '+') {
-          const img = await readImage(byteOf(s), byteOf(e) - byteOf(s));
-          const have = await dev.readCachedBytes(byteOf(s), byteOf(e) - byteOf(s));
-          result.bytesAlreadyCached += img.length;
-          if (!img.equals(have)) for (let i = 0; i < img.length; i++) if (img[i] !== have[i]) result.bytesConflicting++;
+          result.bytesAlreadyCached += byteOf(e) - byteOf(s);
         } else if (await dev.waitForFlight(s)) {
           continue; // a device read of it just finished; look again
         } else {

@@ -26,6 +26,8 @@ export interface RescueTarget {
   fetch(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Outcome[]>;
   /** Resolves when every read started so far is committed. */
   flush(): Promise<void>;
+  /** Resolves once the passes' own spans read so far are committed (or failed), without waiting for other reads. */
+  commitCopies(): Promise<void>;
   mark(start: number, count: number, status: SectorStatus, from: SectorStatus): Promise<void>;
   statusAt(sector: number): SectorStatus;
   runAt(sector: number): Extent;
@@ -69,6 +71,12 @@ export interface RescueResult extends CacheStatus {
 const TRIM_SECTORS = 64;
 /** '/' sectors one scraping step reads (each on its own). */
 const SCRAPE_SECTORS = 16;
+
+/** The copying pass's large read on a healthy medium, in sectors (streamBytes, at least a cluster). */
+export function streamSectors(opts: RescueOptions, sectorSize: number): number {
+  const chunk = Math.max(1, Math.floor((opts.chunkBytes ?? 64 * 1024) / sectorSize));
+  return Math.max(chunk, Math.floor((opts.streamBytes ?? 1024 * 1024) / sectorSize));
+}
 
 export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): Promise<RescueResult> {
   const ss = dev.sectorSize;
@@ -159,7 +167,7 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
   };
 
   // 1. copying
-  const stream = Math.max(chunk, Math.floor((opts.streamBytes ?? 1024 * 1024) / ss));
+  const stream = streamSectors(opts, ss);
   const saved = dev.savedProgress();
   const resumeAt = saved?.phase === '?' && saved.pass === 1 ? Math.floor(saved.currentPos / ss) : 0;
   const copyPass = async (pass: number, from: number, skipping: boolean) => {
@@ -189,6 +197,8 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
     });
   };
   await copyPass(1, resumeAt, true);
+  // The last spans' '+' now, not after the group commit's wait for company: until then they look untried.
+  await dev.commitCopies();
   if (!stopped() && dev.nextWithStatus(0, '?') !== undefined) await copyPass(2, 0, false);
 
   // 2. trimming: each worker takes the next '*' block whole (blocks are disjoint, so workers never meet). A block a

@@ -87,6 +87,8 @@ export interface SectorCache {
   readInto(offset: number, target: Buffer, priority?: Priority): IntoRead | Promise<IntoRead>;
   /** Bytes of '+' sectors only; throws rather than read the device. */
   readCachedBytes(offset: number, length: number): Promise<Buffer>;
+  /** readCachedBytes() into target[0, length) (the checksum tracker and the block scanner reuse their buffers). */
+  readCachedInto(offset: number, length: number, target: Buffer): Promise<void>;
   /** Resolves once what readers were answered with so far is recorded as read (never rejects). */
   commitPending(): Promise<void>;
 

@@ -31,7 +31,7 @@ export const MAX_UNCOMMITTED = 256 * 1024 * 1024;
  * dropped (their readers read the data file instead). Readahead raises it to its window (holdAtLeast). */
 const MAX_HELD = 8 * 1024 * 1024;
 /** Early-answered reads (a streaming reader, readahead, the copying pass) are committed in groups of this many
- * bytes or this often: each commit is an fdatasync plus a synchronous SQLite commit on the event loop. */
+ * bytes or this often: each commit is an fdatasync of the data file, a SQLite commit and an fdatasync of its WAL. */
 const COMMIT_CADENCE = { lazyBytes: 32 * 1024 * 1024, lazyDelayMs: 100 };
 /** A synchronous pread slower than this (the data file is not in the page cache) pauses them (see readNow()). */
 const SLOW_SYNC_READ_MS = 2;
@@ -153,10 +153,11 @@ export class SectorStore {
    * bytes of a whole span of untried sectors, `outcomes` their one '+'): writes them to the data file, publishes
    * them to readers waiting on the flight and leaves their '+' to the next group commit, after which the flight
    * ends; resolves once written. Otherwise: writes the '+' data, commits, then ends the flight; resolves once
-   * committed. Rejects if the write or commit fails (the flight is ended either way).
+   * committed. Rejects if the write or commit fails (the flight is ended either way). `publish` false: `early` is
+   * never handed to readers (its owner reuses it once this resolves or rejects; nothing here keeps it after that).
    */
-  async settle(flight: FlightHandle, outcomes: Outcome[], early?: Buffer): Promise<void> {
-    if (early) return this.writeAndPublish(flight, outcomes[0].start, early, outcomes);
+  async settle(flight: FlightHandle, outcomes: Outcome[], early?: Buffer, publish = true): Promise<void> {
+    if (early) return this.writeAndPublish(flight, outcomes[0].start, early, outcomes, publish);
     try {
       if (outcomes.length > 0) await this.persist(outcomes);
     } finally {
@@ -164,10 +165,11 @@ export class SectorStore {
     }
   }
 
-  private async writeAndPublish(flight: FlightHandle, start: number, whole: Buffer, outcomes: Outcome[]): Promise<void> {
-    // The bytes are right (the device gave them): readers waiting for them go on while they are written.
-    flight.publish(whole);
-    const entry = { handle: flight, bytes: whole.length, written: false };
+  private async writeAndPublish(flight: FlightHandle, start: number, whole: Buffer, outcomes: Outcome[], publish: boolean): Promise<void> {
+    // The bytes are right (the device gave them): readers waiting for them go on while they are written. A buffer
+    // its owner reuses once written (publish false) is never shown: readers wait for the write, then read the file.
+    if (publish) flight.publish(whole);
+    const entry = { handle: flight, bytes: publish ? whole.length : 0, written: false };
     this.held.push(entry);
     this.heldBytes += entry.bytes;
     const unhold = () => {
@@ -177,24 +179,26 @@ export class SectorStore {
         this.heldBytes -= entry.bytes;
       }
     };
-    this.unwrittenBytes += whole.length;
+    this.unwrittenBytes += entry.bytes;
+    const writing = this.data.write(start * this.sectorSize, whole);
+    // Their checksum is taken while a pool thread writes them, from the bytes the reader got; committed with their '+'.
+    const committed = outcomes.map((o) => ({ ...o, data: undefined, crc: o.data ? crcOf(o.data) : undefined }));
     try {
-      await this.data.write(start * this.sectorSize, whole);
+      await writing;
     } catch (e) {
       this.persistFailed = true;
       unhold();
       flight.release();
       throw e;
     } finally {
-      this.unwrittenBytes -= whole.length;
+      this.unwrittenBytes -= entry.bytes;
     }
     entry.written = true;
     flight.written(true);
     this.dropHeld();
     this.uncommittedBytes += whole.length;
     // The commit needs no bytes: they are in the data file, and dropped from memory when it is short.
-    // Their checksum is taken now, from the bytes the reader got, and committed with their '+'.
-    this.commitOutcomes(outcomes.map((o) => ({ ...o, data: undefined, crc: o.data ? crcOf(o.data) : undefined })), whole.length).then(
+    this.commitOutcomes(committed, whole.length).then(
       () => {
         this.uncommittedBytes -= whole.length;
         unhold();
@@ -318,7 +322,7 @@ export class SectorStore {
       }
     }
     try {
-      this.state.transaction(() => {
+      this.state.transactionDeferringSync(() => {
         this.state.persistRuns(this.map, dirty, this.tries, dirtyTries);
         for (const [start, count, bytes] of chunks) this.fixity.record(start, count, bytes);
         for (const [start, count, crc] of crcs) this.fixity.recordCrc(start, count, crc);
@@ -330,6 +334,10 @@ export class SectorStore {
       for (let i = undoTries.length - 1; i >= 0; i--) this.tries.set(undoTries[i].start, undoTries[i].count, undoTries[i].status);
       throw e;
     }
+    // The WAL's fdatasync runs on a pool thread, not on the event loop; the batch's waiters (flush(), readers past
+    // the memory bound, close()) are answered only after it. Meanwhile the map already says '+' for bytes that are
+    // durable in the data file: a reader is served the right bytes; a power cut before the sync loses only the state.
+    await this.state.syncJournal();
     for (const [a, b] of cached) this.notifyCached(a, b);
   }
 

@@ -36,11 +36,14 @@ export interface SpanResult {
   failure: unknown;
 }
 
-/** Reads [start, end) (all in status `from`) in the given mode. Never rejects: see SpanResult. */
-export async function fetchSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<SpanResult> {
+/**
+ * Reads [start, end) (all in status `from`) in the given mode. Never rejects: see SpanResult. With `into` (the
+ * span's size), the first read of the whole span lands there (a '+' outcome of the whole span then holds it).
+ */
+export async function fetchSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority, into?: Buffer): Promise<SpanResult> {
   const outcomes: Outcome[] = [];
   try {
-    await readSpan(device, start, end, from, mode, priority, outcomes);
+    await readSpan(device, start, end, from, mode, priority, outcomes, into);
     return { outcomes, failure: undefined };
   } catch (e) {
     return { outcomes, failure: e };
@@ -48,7 +51,7 @@ export async function fetchSpan(device: DeviceReader, start: number, end: number
 }
 
 /** The device reads of a span: pushes what they found to `outcomes`; rethrows anything but a MediaError. */
-async function readSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority, outcomes: Outcome[]): Promise<void> {
+async function readSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority, outcomes: Outcome[], into?: Buffer): Promise<void> {
   const retried = from === '-';
   const single = async (s: number): Promise<boolean> => {
     try {
@@ -62,7 +65,8 @@ async function readSpan(device: DeviceReader, start: number, end: number, from: 
   };
   if (mode === 'narrow' || mode === 'copy' || mode === 'stream') {
     try {
-      outcomes.push({ start, count: end - start, status: '+', data: await device.readSectors(start, end, priority) });
+      const data = into ? await device.readSectorsInto(start, end, priority, into) : await device.readSectors(start, end, priority);
+      outcomes.push({ start, count: end - start, status: '+', data });
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
       const cluster = Math.max(1, Math.floor(CLUSTER_BYTES / device.sectorSize));

@@ -2,6 +2,7 @@
 // retry counts (also run-length), and key/value settings. Other layers may add their own tables to the same file
 // through database() (issue 4's sbx index), so one transaction can cover the sector state and their rows.
 import Database from 'better-sqlite3';
+import * as fs from 'fs';
 import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
 import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
 
@@ -202,13 +203,51 @@ export class StateStore {
     if (dirtyTries.length) this.retriesTable.sync(tries, dirtyTries);
   }
 
-  /** Runs fn in one SQLite transaction (BEGIN IMMEDIATE). Disk-full surfaces as CacheFullError. */
+  /** Runs fn in one SQLite transaction (BEGIN IMMEDIATE), durable when it returns. Disk-full surfaces as CacheFullError. */
   transaction<T>(fn: () => T): T {
     try {
       return this.db.transaction(fn).immediate();
     } catch (e) {
       if (isDiskFull(e)) throw new CacheFullError(this.path, e);
       throw e;
+    }
+  }
+
+  /**
+   * Like transaction(), but the commit does not wait for the disk on the event loop: it is written with
+   * synchronous=NORMAL (SQLite appends to the WAL and does not sync it), and is durable only once syncJournal()
+   * has resolved after it. Every other commit on this connection stays synchronous=FULL (durable when it returns;
+   * its WAL sync covers the frames before it too). Checkpoints sync the WAL first in either mode.
+   */
+  transactionDeferringSync<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.transaction(fn);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  /**
+   * fdatasync of the WAL on a pool thread (fsync works through any descriptor of the file): every transaction
+   * committed before this call is durable when it resolves. Without a WAL (a checkpoint moved everything into the
+   * database file and removed it, which SQLite does not do while it holds the database) the database file is synced.
+   */
+  async syncJournal(): Promise<void> {
+    let fh: fs.promises.FileHandle;
+    try {
+      fh = await fs.promises.open(`${this.path}-wal`, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      fh = await fs.promises.open(this.path, 'r');
+    }
+    try {
+      await fh.datasync();
+    } catch (e) {
+      if (isDiskFull(e)) throw new CacheFullError(this.path, e);
+      throw e;
+    } finally {
+      await fh.close();
     }
   }
 

@@ -59,7 +59,6 @@ export function registerImport(program: Command): void {
           process.stdout.write(
             `imported ${r.bytesImported} bytes into ${dev.cacheDir}` +
               ` (${r.bytesAlreadyCached} already cached` +
-              (r.bytesConflicting ? `, ${r.bytesConflicting} of them differ from the image: the cache was kept` : '') +
               (r.bytesPartialSectors ? `, ${r.bytesPartialSectors} bytes in partial sectors skipped` : '') +
               ')\n',
           );

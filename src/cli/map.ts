@@ -50,6 +50,8 @@ export function registerMap(program: Command): void {
         }
         const last = parsed.blocks[parsed.blocks.length - 1];
         const size = last ? last.pos + last.size : 0;
+        // Nothing to draw: no picture is written (ddrescue writes this only before its first read).
+        if (size === 0) throw new UserError(`${mapfile}: the mapfile describes no bytes (no data blocks): nothing to draw`);
         const opt = { width: opts.width, cells: opts.cells, currentPos: parsed.currentPos, granule: opts.sectorSize ?? 512, title: path.basename(mapfile) };
         let picture: Buffer;
         try {

@@ -46,13 +46,14 @@ export function registerStatus(program: Command): void {
           return;
         }
         const tty = Boolean(process.stdout.isTTY);
-        if (tty) process.stdout.write('\x1b[?25l'); // hide the cursor while redrawing
-        const restore = () => {
-          if (tty) process.stdout.write('\x1b[?25h');
-          process.exit(0);
-        };
-        process.on('SIGINT', restore);
-        process.on('SIGTERM', restore);
+        if (tty) {
+          process.stdout.write('\x1b[?25l'); // hide the cursor while redrawing
+          // However the watch ends (Ctrl-C, the mount going away, an error), the terminal gets its cursor back.
+          process.once('exit', () => process.stdout.write('\x1b[?25h'));
+        }
+        const stop = () => process.exit(0);
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
         for (;;) {
           const text = await once();
           // Home, draw, clear what an earlier, longer frame left below.

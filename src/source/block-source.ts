@@ -29,16 +29,27 @@ export interface BlockSource {
   readonly sectorSize: number;
   /**
    * Reads exactly `length` bytes at `offset`. Rejects with MediaError when the medium reports an
-   * error for (part of) the range, or SourceLostError when the source itself is gone. With `into` (at least
-   * `length` bytes) a source may put the bytes there and return a view of it instead of a new buffer (readahead
-   * reuses its buffers); the caller owns `into` again once the read has settled.
+   * error for (part of) the range, or SourceLostError when the source itself is gone.
    */
-  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
+  read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Like read(), into `target` (bytes [offset, offset+target.length)); resolves with target. Nothing writes into
+   * target once the returned promise has settled, whichever way: the caller may then reuse it (the copying pass
+   * reuses its span buffers: fresh memory costs page faults and GC at every span).
+   */
+  readInto?(offset: number, target: Buffer): Promise<Buffer>;
   stats(): SourceStats;
   close(): Promise<void>;
   readonly identityHint?: SourceIdentityHint;
   /** Lost / reconnected notifications; returns an unsubscribe function. */
   onEvent?(listener: (event: SourceEvent) => void): () => void;
+}
+
+/** source.readInto(), or read() copied into target for a source without it. */
+export async function readInto(source: BlockSource, offset: number, target: Buffer): Promise<Buffer> {
+  if (source.readInto) return source.readInto(offset, target);
+  (await source.read(offset, target.length)).copy(target);
+  return target;
 }
 
 /** The medium answered, with an error: a bad sector (or more) inside the requested range. */

@@ -1,6 +1,6 @@
 // A BlockSource that reports what a rescuer wants in the log: every device error and every slow read, with
 // offset, length, errno and duration (and, at debug level, every read). Passes everything else through.
-import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats } from './block-source';
+import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats, readInto } from './block-source';
 import { constants } from 'os';
 
 export interface ReadLogger {
@@ -34,11 +34,19 @@ export class LoggedBlockSource implements BlockSource {
     this.identityHint = inner.identityHint;
   }
 
-  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.logged(offset, length, () => this.inner.read(offset, length));
+  }
+
+  readInto(offset: number, target: Buffer): Promise<Buffer> {
+    return this.logged(offset, target.length, () => readInto(this.inner, offset, target));
+  }
+
+  private async logged(offset: number, length: number, read: () => Promise<Buffer>): Promise<Buffer> {
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
     try {
-      const buf = await this.inner.read(offset, length, into);
+      const buf = await read();
       const d = ms();
       if (d >= this.slowMs) this.log.warn(`slow read: offset ${offset} length ${length} took ${d} ms`);
       else if (this.log.enabled('debug')) this.log.debug(`read: offset ${offset} length ${length} ${d} ms`);

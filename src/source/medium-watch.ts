@@ -13,7 +13,7 @@
 // say what happened while nobody reads.
 import * as fs from 'fs';
 import * as path from 'path';
-import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats } from './block-source';
+import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats, readInto } from './block-source';
 import type { SourceSpec } from './source-spec';
 
 /** The medium in the drive changed or went away: nothing read now may be taken for the medium being served. */
@@ -213,7 +213,15 @@ export class GuardedSource implements BlockSource {
     this.emit({ state, message });
   }
 
-  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.guarded(offset, () => this.inner.read(offset, length));
+  }
+
+  readInto(offset: number, target: Buffer): Promise<Buffer> {
+    return this.guarded(offset, () => readInto(this.inner, offset, target));
+  }
+
+  private async guarded(offset: number, read: () => Promise<Buffer>): Promise<Buffer> {
     this.poll();
     if (this.state !== 'present' && this.identifier) {
       const failure = await this.identifier();
@@ -236,7 +244,7 @@ export class GuardedSource implements BlockSource {
     };
     let data: Buffer;
     try {
-      data = await this.inner.read(offset, length, into);
+      data = await read();
     } catch (e) {
       // A media error that raced a swap (EIO from a drive being emptied) says nothing about the medium's sectors.
       throw (e instanceof MediaError ? raced() : undefined) ?? e;

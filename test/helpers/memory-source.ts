@@ -12,8 +12,6 @@ export interface MemorySourceOptions {
   reportErrorOffset?: boolean;
   /** Called before every read, e.g. to log reads to a file from a child process. */
   onRead?: (offset: number, length: number) => void;
-  /** Scribble over a buffer a read is given to fill before answering (as a source writing into it over time). */
-  poisonInto?: boolean;
 }
 
 export interface ReadRecord {
@@ -34,9 +32,6 @@ export class MemorySource implements BlockSource {
   private readonly perSectorOk: Uint32Array;
   private s: SourceStats = { reads: 0, bytes: 0, failedReads: 0 };
   closed = false;
-  /** The distinct buffers reads were given to fill (BlockSource.read's `into`), and how many reads used one. */
-  readonly intoBuffers = new Set<ArrayBufferLike>();
-  intoReads = 0;
 
   constructor(
     readonly data: Buffer,
@@ -50,10 +45,8 @@ export class MemorySource implements BlockSource {
     this.perSectorOk = new Uint32Array(this.perSector.length);
   }
 
-  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+  async read(offset: number, length: number): Promise<Buffer> {
     this.opts.onRead?.(offset, length);
-    const target = into && into.length >= length ? into.subarray(0, length) : undefined;
-    if (target && this.opts.poisonInto) target.fill(0xee);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     else await Promise.resolve();
     if (this.closed) throw new SourceLostError('source closed');
@@ -78,11 +71,7 @@ export class MemorySource implements BlockSource {
     for (let s = first; s < last; s++) this.perSectorOk[s]++;
     this.s.reads++;
     this.s.bytes += length;
-    if (!target) return Buffer.from(this.data.subarray(offset, offset + length));
-    this.intoBuffers.add(target.buffer);
-    this.intoReads++;
-    this.data.copy(target, 0, offset, offset + length);
-    return target;
+    return Buffer.from(this.data.subarray(offset, offset + length));
   }
 
   /** How many device reads touched this sector. */

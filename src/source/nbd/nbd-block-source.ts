@@ -83,14 +83,22 @@ export class NbdBlockSource implements BlockSource {
     }
   }
 
-  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.readVia(offset, length, (client) => client.read(offset, length));
+  }
+
+  readInto(offset: number, target: Buffer): Promise<Buffer> {
+    return this.readVia(offset, target.length, (client) => client.readInto(offset, target));
+  }
+
+  private async readVia(offset: number, length: number, read: (client: NbdClient) => Promise<Buffer>): Promise<Buffer> {
     if (this.closing) throw new SourceLostError(`${this.describe()} is closed`);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new RangeError(`read of ${length} bytes at ${offset} is outside the source (size ${this.size})`);
     }
     try {
       const client = await this.connection();
-      const data = await client.read(offset, length, into);
+      const data = await read(client);
       this.counters.reads++;
       this.counters.bytes += data.length;
       return data;

@@ -109,10 +109,24 @@ export class NbdClient {
   /**
    * Reads exactly `length` bytes at `offset`. Large reads are split into requests the server accepts
    * (its advertised maximum, else 32 MiB); with an advertised minimum block size the range is widened
-   * to it and the asked bytes are cut out. Requests are pipelined: call read() many times at once. The replies go
-   * straight into `into` when given (and the range needs no widening).
+   * to it and the asked bytes are cut out. Requests are pipelined: call read() many times at once.
    */
-  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+  async read(offset: number, length: number): Promise<Buffer> {
+    return this.readRange(offset, length);
+  }
+
+  /**
+   * read() into `target`: a read the server takes whole (no alignment, no split) lands there straight from the
+   * socket; others are copied in. Nothing is written into target after the returned promise settles: a reply's
+   * bytes arrive before it ends, and a lost connection stops the socket before its reads are failed.
+   */
+  async readInto(offset: number, target: Buffer): Promise<Buffer> {
+    const got = await this.readRange(offset, target.length, target);
+    if (got !== target) got.copy(target);
+    return target;
+  }
+
+  private async readRange(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     if (this.lostWith) throw this.lostWith;
     if (this.disconnecting) throw new SourceLostError(`NBD client for ${this.uri} is disconnecting`);
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
@@ -125,17 +139,13 @@ export class NbdClient {
     const end = Math.min(Math.ceil((offset + length) / align) * align, this.size);
     const maxPayload = Math.floor(Math.min(this.blockSize?.max ?? Infinity, P.DEFAULT_MAX_PAYLOAD) / align) * align;
 
-    const target = into && into.length >= length && start === offset && end === offset + length ? into : undefined;
+    if (into && start === offset && end === offset + length && length <= maxPayload) return this.sendRead(offset, length, into);
     const pieces: Promise<Buffer>[] = [];
-    for (let at = start; at < end; at += maxPayload) {
-      const n = Math.min(maxPayload, end - at);
-      pieces.push(this.sendRead(at, n, target?.subarray(at - start, at - start + n)));
-    }
+    for (let at = start; at < end; at += maxPayload) pieces.push(this.sendRead(at, Math.min(maxPayload, end - at)));
     const settled = await Promise.allSettled(pieces);
     const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
     if (failures.length > 0) throw pickError(failures, offset, length);
 
-    if (target) return target.subarray(0, length);
     const buffers = settled.map((s) => (s as PromiseFulfilledResult<Buffer>).value);
     const whole = buffers.length === 1 ? buffers[0] : Buffer.concat(buffers, end - start);
     return offset === start && length === whole.length ? whole : whole.subarray(offset - start, offset - start + length);

@@ -6,6 +6,13 @@
 // (4096 bytes) before its range and ahead as far as the cache holds, so such a block is found as soon as
 // its last sector is cached, whichever side arrives first. Only cached ('+') bytes are ever read: scanning
 // never costs a device read.
+//
+// Its cost on the mount server's thread is kept to almost nothing (an acquisition or a cold reader goes no slower
+// for it): the bytes are read into one buffer reused for every piece (a fresh 4 MiB buffer per piece made garbage
+// that the acquisition paid for in full collections), and what was scanned is recorded in the index rarely (a
+// commit of the cache database is an fsync on the event loop): when the arrivals pause, every RECORD_EVERY bytes,
+// when a batch grows old or large, when a listing waits, and at stop. A crash loses only unrecorded scans, which
+// the next start-up repeats (ranges are marked scanned in the same transaction as their blocks).
 import { Extent } from '../../cache/extent-map';
 import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/format/specs';
 import { parseMetadataPayload } from '../../sbx/format/metadata';
@@ -27,8 +34,14 @@ const LOOK = MAX_BLOCK_SIZE - SCAN_STEP;
 const SCAN_PIECE = 4 * 1024 * 1024;
 /** Wait before scanning what arrived, so cache commits are scanned (and recorded) in batches. */
 const SCAN_DELAY_MS = 50;
-/** Bytes scanned per index transaction (the database is synchronous=FULL: each commit is an fsync). */
+/** Bytes scanned per index transaction at most (the database is synchronous=FULL: each commit is an fsync). */
 const RECORD_EVERY = 256 << 20;
+/** Blocks found per index transaction at most (bounds the memory of a batch on a medium full of SBX blocks). */
+const RECORD_BLOCKS = 50_000;
+/** A scan is recorded once no arrival came for this long (the end of an acquisition, a reader's pause)... */
+const RECORD_QUIET_MS = 1000;
+/** ...or once its batch is this old, so /rescued/ and /status follow a long acquisition. */
+const RECORD_MAX_AGE_MS = 10_000;
 
 export class MediumScanner {
   /** Byte ranges waiting to be scanned, in arrival order (adjacent arrivals merged). */
@@ -40,11 +53,18 @@ export class MediumScanner {
   private scannedBytes = 0;
   private blocksFound = 0;
   private lastError: string | undefined;
+  /** Scanned but not yet recorded. */
+  private batch: ScanBatch = emptyBatch();
+  private recordTimer: NodeJS.Timeout | undefined;
+  /** Read buffer, reused for every piece. */
+  private buffer: Buffer | undefined;
 
   constructor(
     private readonly cache: SectorCache,
     private readonly index: BlockIndex,
     private readonly log: (message: string) => void = () => {},
+    /** How long arrivals pause before a scan is recorded (tests make it long, to see when else it is). */
+    private readonly recordQuietMs = RECORD_QUIET_MS,
   ) {}
 
   /** Subscribes to the cache and queues whatever is cached but was never scanned. */
@@ -70,6 +90,8 @@ export class MediumScanner {
     this.stopped = true;
     this.unsubscribe?.();
     await this.running;
+    clearTimeout(this.recordTimer);
+    this.flush();
     // Nothing more will be scanned: whoever waits for the scanner must not wait forever.
     this.queue.length = 0;
     this.wakeIdle(true);
@@ -94,12 +116,16 @@ export class MediumScanner {
         // failure the queue waits for the next arrival (or the next start-up) instead of spinning.
         if (ok && this.queue.length > 0 && !this.stopped) this.kick();
         else this.wakeIdle(true);
+        this.recordLater();
       });
   }
 
-  /** Resolves once everything cached so far has been scanned (the /rescued/ listing waits for it). */
+  /** Resolves once everything cached so far has been scanned and recorded (the /rescued/ listing waits for it). */
   idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (!this.running && this.queue.length === 0) {
+      this.flush();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -113,6 +139,7 @@ export class MediumScanner {
 
   private wakeIdle(force = false): void {
     if (this.running || (this.queue.length > 0 && !force)) return;
+    if (this.idleWaiters.length > 0) this.flush();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -120,17 +147,18 @@ export class MediumScanner {
 
   /** Scans the queue; false when a scan failed (the range stays queued, unmarked, and is scanned later). */
   private async drain(): Promise<boolean> {
-    const batch: ScanBatch = { blocks: [], geometries: [], scanned: [], bytes: 0 };
     try {
       while (!this.stopped && this.queue.length > 0) {
         const r = this.queue[0];
         const end = Math.min(r.end, r.start + CHUNK);
-        await this.scanRange(r.start, end, batch);
+        await this.scanRange(r.start, end, this.batch);
         r.start = end;
         if (r.start >= r.end) this.queue.shift();
-        if (batch.bytes >= RECORD_EVERY) this.record(batch);
+        const b = this.batch;
+        if (b.bytes >= RECORD_EVERY || b.blocks.length >= RECORD_BLOCKS || (b.since > 0 && Date.now() - b.since >= RECORD_MAX_AGE_MS)) this.record();
       }
-      this.record(batch);
+      // Someone lists /rescued/: what was found so far is recorded now, even while arrivals go on.
+      if (this.idleWaiters.length > 0) this.record();
       return true;
     } catch (err) {
       // E.g. the cache closed under us at shutdown, or a disk error: nothing is lost, the failed range was not
@@ -138,24 +166,39 @@ export class MediumScanner {
       const message = err instanceof Error ? err.message : String(err);
       if (message !== this.lastError) this.log(`sbx scan: ${message}`);
       this.lastError = message;
-      try {
-        this.record(batch);
-      } catch {
-        // the same failure: those ranges stay unmarked too
-      }
       return false;
     }
   }
 
+  /** Records the batch once no scan ran for recordQuietMs. */
+  private recordLater(): void {
+    clearTimeout(this.recordTimer);
+    if (this.batch.bytes === 0 && this.batch.blocks.length === 0) return;
+    this.recordTimer = setTimeout(() => {
+      this.recordTimer = undefined;
+      if (!this.running) this.flush(); // else the end of that run sets the timer again
+    }, this.recordQuietMs);
+    this.recordTimer.unref();
+  }
+
+  /** record(), failures logged: the ranges stay unmarked (scanned again at the next start-up) and are tried again. */
+  private flush(): void {
+    try {
+      this.record();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message !== this.lastError) this.log(`sbx scan: recording the scan failed: ${message}`);
+      this.lastError = message;
+    }
+  }
+
   /** One transaction for everything scanned since the last one. */
-  private record(batch: ScanBatch): void {
+  private record(): void {
+    const batch = this.batch;
     if (batch.scanned.length === 0 && batch.blocks.length === 0) return;
     this.blocksFound += this.index.record(batch.blocks, batch.geometries, mergeRanges(batch.scanned));
     this.scannedBytes += batch.bytes;
-    batch.blocks = [];
-    batch.geometries = [];
-    batch.scanned = [];
-    batch.bytes = 0;
+    this.batch = emptyBatch();
   }
 
   /** Scans block starts in [start, end) using whatever cached bytes surround them. */
@@ -178,11 +221,14 @@ export class MediumScanner {
       }
     }
     for (const p of pieces) {
-      const data = await this.cache.readCachedBytes(p.wa, p.wb - p.wa);
+      this.buffer ??= Buffer.allocUnsafeSlow(SCAN_PIECE + 2 * LOOK);
+      const data = this.buffer.subarray(0, p.wb - p.wa);
+      await this.cache.readCachedInto(p.wa, data.length, data);
       // Block starts from one block before the piece (blocks straddling into it) to its end.
       const found = scanForBlocks(data, p.wa, Math.max(p.wa, p.a - LOOK), p.b);
-      for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: they pin `data`
+      for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: `data` is reused
       for (const g of geometriesIn(found)) batch.geometries.push(g);
+      if (batch.since === 0) batch.since = Date.now();
       batch.scanned.push({ start: p.a, end: p.b });
       batch.bytes += p.b - p.a;
     }
@@ -194,6 +240,12 @@ interface ScanBatch {
   geometries: RsGeometry[];
   scanned: { start: number; end: number }[];
   bytes: number;
+  /** Date.now() when its first range was scanned (0: empty). */
+  since: number;
+}
+
+function emptyBatch(): ScanBatch {
+  return { blocks: [], geometries: [], scanned: [], bytes: 0, since: 0 };
 }
 
 /** Sorted, merged copy of byte ranges. */

@@ -62,6 +62,16 @@ describe('blkfs map', () => {
     expect(fs.existsSync(out)).to.equal(false);
   });
 
+  it('a mapfile with no data blocks is exit 1 without a picture (nothing to draw)', () => {
+    const map = path.join(dir, 'empty.map');
+    fs.writeFileSync(map, '# Mapfile\n0x00000000 ? 1\n');
+    const out = path.join(dir, 'empty.png');
+    const r = blkfs('map', map, '-o', out);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.include('describes no bytes');
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+
   it('refuses a picture inside a blkfs cache directory with exit 1, as every output of blkfs', () => {
     const map = path.join(dir, 'ok.map');
     fs.writeFileSync(map, '0x0 + 1\n0x0 0x400 +\n');

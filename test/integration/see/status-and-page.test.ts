@@ -186,4 +186,15 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
       await browser?.close();
     }
   });
+  // Last: it unmounts the shared mount.
+  it('blkfs status --watch on a terminal gives the cursor back when the mount goes away (exit 1, named)', async () => {
+    const watch = `${process.execPath} ${MAIN_JS} status --watch --interval 0.2 ${mnt}`;
+    const { result } = start('script', ['-qec', `timeout -s INT 60 ${watch}`, '/dev/null']); // a pty: the TTY path
+    await sleep(1000);
+    expect((await blkfs(['umount', mnt])).code).to.equal(0);
+    const r = await result;
+    expect(r.code, r.stdout).to.equal(1);
+    expect(r.stdout).to.include('is no longer a blkfs mount');
+    expect(r.stdout.lastIndexOf('\x1b[?25h')).to.be.greaterThan(r.stdout.lastIndexOf('\x1b[?25l'));
+  });
 });

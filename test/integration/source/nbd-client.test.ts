@@ -115,6 +115,19 @@ describe('NbdClient against nbdkit (ddrescue filter, two bad ranges)', () => {
     ]);
   });
 
+  it('readInto fills the caller\'s buffer (whole, or widened and split by the block size), and a failed one rejects', async () => {
+    const { client } = await serve();
+    const target = Buffer.alloc(0x20000, 0xee);
+    expect(await client.readInto(0x1000, target)).to.equal(target);
+    expect(target.equals(fx.bytes.subarray(0x1000, 0x21000))).to.equal(true);
+    const err = await client.readInto(R1.offset - 512, Buffer.alloc(1024)).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(MediaError);
+    const limited = (await serve({ filters: ['blocksize-policy'], args: ['blocksize-minimum=4096', 'blocksize-maximum=65536', 'blocksize-error-policy=error'] })).client;
+    const odd = Buffer.alloc(0x30000 + 0x200, 0xee);
+    expect(await limited.readInto(0x1200, odd)).to.equal(odd);
+    expect(odd.equals(fx.bytes.subarray(0x1200, 0x1200 + odd.length))).to.equal(true);
+  });
+
   it('falls back to simple replies when the server has none (nbdkit --no-sr)', async () => {
     const { client } = await serve({ serverOptions: ['--no-sr'] });
     expect(client.structuredReplies).to.equal(false);

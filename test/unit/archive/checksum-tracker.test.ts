@@ -4,6 +4,8 @@ import { crc32 } from 'zlib';
 import { ChecksumTracker, settledPrefixBytes, stillBad } from '../../../src/archive/checksum-tracker';
 import { checksumsText } from '../../../src/archive/checksums-text';
 import { ChecksumStore } from '../../../src/archive/checksum-store';
+import { WorkerHasher } from '../../../src/archive/image-hasher';
+import { Worker } from 'worker_threads';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 import { patternBuffer } from '../../helpers/memory-source';
 
@@ -62,6 +64,50 @@ describe('archive/checksum-tracker ChecksumTracker', () => {
     await tracker.stop();
     tracker = new ChecksumTracker(mem.cache, undefined, store).start();
     expect(tracker.state()).to.deep.include({ complete: true, bytesBad: 512, digests: first });
+  });
+
+  it('hashes in a worker thread that stop() ends', async () => {
+    const img = patternBuffer(MiB);
+    const mem = await memoryCache(img, { badSectors: [3] });
+    const started: WorkerHasher[] = [];
+    tracker = new ChecksumTracker(mem.cache, undefined, undefined, () => {
+      const h = WorkerHasher.start()!;
+      started.push(h);
+      return h;
+    }).start();
+    await mem.cache.acquire();
+    expect(await tracker.whenComplete()).to.deep.equal(digestsOf(Buffer.from(img).fill(0, 3 * 512, 4 * 512)));
+    expect(started.length).to.equal(1);
+    expect(started[0].running).to.equal(true);
+    await tracker.stop();
+    expect(started[0].running).to.equal(false);
+  });
+
+  it('a worker that dies mid-image: hashed again from the start (on the server thread after two deaths), digests exact', async () => {
+    const img = patternBuffer(10 * MiB + 512);
+    const mem = await memoryCache(img, { badSectors: [9000, 9001] });
+    const logs: string[] = [];
+    let workers = 0;
+    // Every worker dies after its second buffer, as a crash would.
+    const dying = () => {
+      workers++;
+      const h = WorkerHasher.start()!;
+      const feed = h.feed.bind(h);
+      let fed = 0;
+      h.feed = async (buffer: Buffer, length: number) => {
+        await feed(buffer, length);
+        if (++fed === 2) (h as unknown as { worker: Worker }).worker.postMessage({ kind: 'bytes', buffer: null, length: 1 });
+      };
+      return h;
+    };
+    tracker = new ChecksumTracker(mem.cache, (m) => logs.push(m), undefined, dying).start();
+    await mem.cache.acquire();
+    const expected = Buffer.from(img).fill(0, 9000 * 512, 9002 * 512);
+    expect(await tracker.whenComplete()).to.deep.equal(digestsOf(expected));
+    expect(workers).to.equal(2);
+    expect(logs.filter((l) => /checksum worker .*hashing the image again/.test(l))).to.have.length(2);
+    expect(logs.some((l) => /on the server thread/.test(l))).to.equal(true);
+    expect(tracker.state().bytesBad).to.equal(1024);
   });
 
   it('settled prefix and bad-run checks', () => {

@@ -39,11 +39,24 @@ describe('cache/import-export', () => {
     const r = await importRescue(dev, image, map);
     expect(r.bytesImported).to.equal(2 * MiB - 0x10000 - 64 * 1024); // minus the '-' area and the window already cached
     expect(r.bytesAlreadyCached).to.equal(64 * 1024);
-    expect(r.bytesConflicting).to.equal(0);
     expect(dev.statusAt(0x100000 / 512)).to.equal('?');
     const all = await dev.read(0, 2 * MiB);
     expect(all.data.equals(img)).to.equal(true);
     expect(src.stats().bytes).to.equal(0x10000); // only the area the rescue did not have
+  });
+
+  it('an image that disagrees with what the cache holds is refused whole: another medium\'s bytes are never imported', async () => {
+    const img = patternBuffer(2 * MiB);
+    dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') }); // holds the first 64 KiB
+    const other = Buffer.from(img);
+    other[1000] ^= 0xff; // inside the cached window
+    const image = write('other.img', other);
+    const map = write('other.map', '0x0 + 1\n0x00000000 0x00200000 +\n');
+    let err: unknown;
+    await importRescue(dev, image, map).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(ImportError);
+    expect((err as Error).message).to.match(/differs from the cache in 1 byte its .*first at byte 1000.*nothing was imported/);
+    expect(dev.status().bytesCached).to.equal(64 * 1024);
   });
 
   it('a malformed mapfile is a MapfileError naming the line, and nothing is imported', async () => {

@@ -10,6 +10,19 @@ import { DataFile } from '../../../src/cache/data-file';
 import { SectorStore } from '../../../src/cache/sector-store';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
+/** A source that scribbles over each buffer it is given to fill before filling it (as one writing into it over time). */
+class PoisoningSource extends MemorySource {
+  readonly intoBuffers = new Set<ArrayBufferLike>();
+  intoReads = 0;
+  async readInto(offset: number, target: Buffer): Promise<Buffer> {
+    target.fill(0xee);
+    this.intoBuffers.add(target.buffer);
+    this.intoReads++;
+    (await this.read(offset, target.length)).copy(target);
+    return target;
+  }
+}
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const REQ = 128 * KiB;
@@ -87,7 +100,7 @@ describe('cache/readahead memory and the hot path', () => {
     const img = patternBuffer(48 * MiB);
     // The source scribbles over each buffer it is given before filling it: a buffer reused while a flight still
     // published it would hand a reader 0xee bytes.
-    const src = new MemorySource(img, { poisonInto: true, delayMs: 1 });
+    const src = new PoisoningSource(img, { delayMs: 1 });
     const dev = await openDev(src, { readaheadBytes: 4 * MiB });
     const [lead, trailing] = await Promise.all([
       readSequentially(dev, 0, 48 * MiB),

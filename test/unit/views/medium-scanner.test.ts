@@ -69,6 +69,39 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     await scanner.stop();
   });
 
+  it('records its scans in one transaction when arrivals pause, not per arrival, and what is left at stop()', async () => {
+    const image = pseudoRandom(64 * 1024, 17);
+    buildBlock(1, UID, 3, Buffer.alloc(1)).copy(image, 8192);
+    buildBlock(1, UID, 4, Buffer.alloc(1)).copy(image, 49152);
+    const db = new Database(':memory:');
+    const mem = await memoryCache(image);
+    const cache = mem.cache;
+    const index = new BlockIndex(db);
+    const scanner = new MediumScanner(cache, index, undefined, 3_600_000); // no record for a pause
+    let transactions = 0;
+    const record = index.record.bind(index);
+    index.record = (...args: Parameters<BlockIndex['record']>) => {
+      transactions++;
+      return record(...args);
+    };
+    scanner.start();
+    for (let start = 0; start < 32 * 1024; start += 4096) {
+      await cache.read(start, 4096);
+      await cache.commitPending();
+    }
+    await scanner.idle(); // a listing waits: what was found is recorded now
+    expect(transactions).to.equal(1);
+    expect(index.blocksInSeqRange('A1A2A3A4A5A6', 1, 0, 10, index.maxId()).map((b) => b.offset)).to.deep.equal([8192]);
+    await cache.read(32 * 1024, 32 * 1024);
+    await cache.commitPending();
+    while (scanner.progress().pendingBytes > 0) await new Promise((r) => setTimeout(r, 20));
+    await scanner.stop(); // scanned, not recorded yet: stop() records it
+    expect(transactions).to.equal(2);
+    const again = new BlockIndex(db);
+    expect(again.blocksInSeqRange('A1A2A3A4A5A6', 1, 0, 10, again.maxId()).map((b) => b.offset)).to.deep.equal([8192, 49152]);
+    expect(again.scannedRanges()).to.deep.equal([{ start: 0, end: 64 * 1024 }]);
+  });
+
   it('after a restart scans only what is cached but was never scanned', async () => {
     const image = pseudoRandom(64 * 1024, 13);
     buildBlock(1, UID, 1, Buffer.alloc(1)).copy(image, 2048);
@@ -85,10 +118,10 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     await second.mem.seed(0, 16);
     await second.mem.seed(64, 32);
     let scannedReads = 0;
-    const read = second.cache.readCachedBytes.bind(second.cache);
-    second.cache.readCachedBytes = async (o: number, l: number) => {
+    const read = second.cache.readCachedInto.bind(second.cache);
+    second.cache.readCachedInto = async (o: number, l: number, target: Buffer) => {
       scannedReads += l;
-      return read(o, l);
+      return read(o, l, target);
     };
     second.scanner.start();
     await second.scanner.idle();

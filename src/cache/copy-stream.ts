@@ -1,0 +1,65 @@
+// The copying pass's streaming, while an acquisition runs (CachedDevice.fetch):
+// - write-behind: the pass reads its next spans while the last ones are written to the data file (up to
+//   MAX_WRITE_BEHIND bytes), so the device never waits for our writes. Each span's flight holds its sectors until
+//   their commit; a failed write is kept for flush() (the pass ends with it) and fails every later early answer
+//   (SectorStore.persistFailed), so the next span waits for its own commit and sees it.
+// - reused span buffers: a fresh 4 MiB buffer per span costs page faults (zeroed pages from the kernel),
+//   allocation and garbage collection — measured, about as much CPU as the data file's writes. A buffer is reused
+//   only once nothing can read it any more: the span was read into it (BlockSource.readInto: nothing writes into
+//   it after that read settles), it was never shown to a reader (SectorStore.settle with publish false) nor
+//   returned in an outcome (fetch strips it), and its settle (write, checksum, or the whole commit) is over.
+
+/** Bytes of spans the pass may have in writing while it reads on. */
+export const MAX_WRITE_BEHIND = 32 * 1024 * 1024;
+/** Spare buffers kept at most (beyond them, returned buffers are left to the garbage collector). */
+const MAX_SPARE = 16;
+
+export class CopyStream {
+  private readonly spare: Buffer[] = [];
+  private writeBehind = 0;
+  /** Settles of spans written behind, until they are over (they never reject). */
+  private readonly behind = new Set<Promise<void>>();
+
+  constructor(
+    /** The pass's large read (streamBytes): only spans of this size get a reused buffer. */
+    readonly spanBytes: number,
+    /** Where a failure nobody waits for goes (SectorStore.noteUnseenFailure). */
+    private readonly noteUnseenFailure: (e: unknown) => void,
+  ) {}
+
+  /** A buffer (contents undefined) for a span of `bytes`, when that is the pass's span size. */
+  bufferFor(bytes: number): Buffer | undefined {
+    return bytes === this.spanBytes ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(bytes)) : undefined;
+  }
+
+  /**
+   * What the pass waits for of a span's settle: nothing while the write-behind allows (an early-answered span),
+   * else the settle itself. `reused` (from bufferFor) is taken back once the settle is over, either way.
+   */
+  async follow(settled: Promise<void>, early: Buffer | undefined, reused: Buffer | undefined): Promise<void> {
+    const giveBack = () => {
+      if (reused && this.spare.length < MAX_SPARE) this.spare.push(reused);
+    };
+    if (!early || this.writeBehind + early.length > MAX_WRITE_BEHIND) return settled.finally(giveBack);
+    const bytes = early.length;
+    this.writeBehind += bytes;
+    const over = settled.then(
+      () => {
+        this.writeBehind -= bytes;
+        giveBack();
+      },
+      (e: unknown) => {
+        this.writeBehind -= bytes;
+        giveBack();
+        this.noteUnseenFailure(e);
+      },
+    );
+    this.behind.add(over);
+    void over.then(() => this.behind.delete(over));
+  }
+
+  /** Resolves once every span written behind so far is written (its commit submitted) or has failed. */
+  async written(): Promise<void> {
+    await Promise.all([...this.behind]);
+  }
+}
