@@ -5,7 +5,8 @@
 // readers, never read from the device again. After a crash, sectors whose commit was not durable are simply
 // untried again (nothing ever claimed them); no '+' sector has wrong bytes.
 // Its parts: cache-open.ts (opening, identity), device-reader.ts (every device read), span-fetch.ts (a span in one of
-// ddrescue's modes), sector-store.ts (persisting and committing), readahead.ts (opt-in prefetch), cache-status.ts.
+// ddrescue's modes), sector-store.ts (persisting and committing), readahead.ts (prefetch), at-hand.ts (the hot path of
+// a read: what is in memory or the page cache), cache-status.ts.
 import type Database from 'better-sqlite3';
 import { cacheStatus, mapfileText, StatusInputs } from './cache-status';
 import type { DeviceReader } from './device-reader';
@@ -17,6 +18,7 @@ import { RescueOptions, RescueResult, RescueTarget, runRescuePasses, streamSecto
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { InflightRanges } from './single-flight';
+import { copyFrom, fillAtHand } from './at-hand';
 import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
 import { CopyStream } from './copy-stream';
@@ -131,14 +133,21 @@ export class CachedDevice implements SectorCache, RescueTarget {
    * recorded later by the group commit, after fdatasync: until then the sectors stay in flight, so no other reader
    * reads them from the device again (it is served the same bytes, or waits for the commit).
    */
-  async readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): Promise<IntoRead> {
+  readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): IntoRead | Promise<IntoRead> {
     this.checkRange(offset, target.length);
     const end = Math.min(this.size, offset + target.length);
+    if (this.readahead && priority === 'foreground' && offset < end) this.readahead.noteRead(offset, end);
+    // The hot path of a copy: bytes in memory or in the page cache are served at once, without a promise.
+    const at = fillAtHand(this.store, this.inflight, offset, end, target);
+    if (at >= end) return { bytes: at - offset };
+    return this.fill(offset, end, at, target, priority);
+  }
+
+  /** readInto()'s general loop from byte `at` (bytes before it are in target already). */
+  private async fill(offset: number, end: number, at: number, target: Buffer, priority: Priority): Promise<IntoRead> {
     const ss = this.sectorSize;
     const endSector = Math.ceil(end / ss);
-    if (this.readahead && priority === 'foreground' && offset < end) this.readahead.noteRead(offset, end);
     const map = this.store.map;
-    let at = offset;
     let attemptedUpTo = 0; // sectors below this were tried by this call: a '-' among them is final for this call
     while (at < end) {
       const s = Math.floor(at / ss);
@@ -450,8 +459,3 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 }
 
-/** Copies medium bytes [from, to) out of `src` (which holds the medium from byte srcAt) into target; returns to - from. */
-function copyFrom(src: Buffer, srcAt: number, from: number, to: number, target: Buffer, targetAt: number): number {
-  src.copy(target, from - targetAt, from - srcAt, to - srcAt);
-  return to - from;
-}

@@ -56,6 +56,15 @@ export class DataFile {
     });
   }
 
+  /** readInto() on the calling thread (a pread that blocks it): for bytes likely in the page cache. */
+  readIntoSync(target: Buffer, at: number, length: number, position: number): void {
+    for (let done = 0; done < length; ) {
+      const n = fs.readSync(this.fh.fd, target, at + done, length - done, position + done);
+      if (n === 0) throw new Error(`data file ${this.path} is shorter than expected at ${position + done}`);
+      done += n;
+    }
+  }
+
   /**
    * Writes `data` at `offset`. Writes run one at a time, in call order: the kernel serialises buffered writes to
    * one file anyway (a second pool thread would spin on the file's lock), and the pool's other threads stay free

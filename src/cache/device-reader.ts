@@ -13,6 +13,13 @@ export interface ReadCounts {
   failedReads: number;
 }
 
+/** A readahead read: promotable while queued, dropped unread when `skip` says so, into a buffer of its own. */
+export interface Prefetch {
+  ticket: Promotable;
+  skip: () => boolean;
+  into?: Buffer;
+}
+
 export class DeviceReader {
   readonly size: number;
   readonly sectorSize: number;
@@ -39,15 +46,18 @@ export class DeviceReader {
 
   /**
    * Sectors [s, e) through the priority scheduler (a ticket lets a waiting reader promote a queued background read).
-   * `skip` is asked when the read gets its device slot: true drops it unread (resolves undefined).
+   * `skip` is asked when the read gets its device slot: true drops it unread (resolves undefined). `into`: a buffer at
+   * least the read's length that the source fills (see BlockSource.readInto).
    */
   readSectors(s: number, e: number, priority: Priority): Promise<Buffer>;
-  readSectors(s: number, e: number, priority: Priority, prefetch: { ticket: Promotable; skip: () => boolean }): Promise<Buffer | undefined>;
-  readSectors(s: number, e: number, priority: Priority, prefetch?: { ticket: Promotable; skip: () => boolean }): Promise<Buffer | undefined> {
+  readSectors(s: number, e: number, priority: Priority, prefetch: Prefetch): Promise<Buffer | undefined>;
+  readSectors(s: number, e: number, priority: Priority, prefetch?: Prefetch): Promise<Buffer | undefined> {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
     if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len));
-    return this.scheduler.run(priority, async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts)), prefetch.ticket);
+    const into = prefetch.into?.subarray(0, len);
+    const read = async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts, true, into));
+    return this.scheduler.run(priority, read, prefetch.ticket);
   }
 
   /** readSectors() into `target` (exactly the sectors' bytes long); resolves with target. See BlockSource.readInto. */

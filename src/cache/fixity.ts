@@ -122,6 +122,16 @@ export class FixityLedger {
    * Before serving '+' sectors [a, b): checks each chunk loaded at open that overlaps them and was not checked yet.
    * Rejects with ChunkDamagedError when one does not match (its bytes are never served).
    */
+  /** Whether sectors [a, b) may be served without checkBeforeServe (no unchecked or damaged chunk among them). */
+  servable(a: number, b: number): boolean {
+    if (this.unchecked === 0 && this.damaged.size === 0) return true;
+    for (let i = Math.max(0, this.lastAtOrBefore(a)); i < this.starts.length && this.starts[i] < b; i++) {
+      if (this.starts[i] + this.counts[i] <= a) continue;
+      if (!this.checked[i] || this.damaged.has(this.starts[i])) return false;
+    }
+    return true;
+  }
+
   async checkBeforeServe(a: number, b: number): Promise<void> {
     if (this.unchecked === 0 && this.damaged.size === 0) return;
     let i = Math.max(0, this.lastAtOrBefore(a));

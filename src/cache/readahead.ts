@@ -4,10 +4,14 @@
 // On by default in `blkfs mount` (DEFAULT_READAHEAD_BYTES) and made safe for fragile media:
 //  - only a reader that continues where its previous read ended gets any (a random reader gets none);
 //  - each stream has ONE prefetch read in flight, growing from 512 KiB to half the window (4 MiB at most) while
-//    reads succeed: nothing is requested past a read whose outcome is not known yet;
+//    reads succeed: nothing is requested past a read whose outcome is not known yet (two in flight measured no
+//    faster here: the cold path is bound by CPU, not by the NBD round trip);
 //  - a failed prefetch (or one slower than SLOW_READ_MS) marks nothing and makes its region "troubled": no prefetch
 //    starts within a window after it, nor within a window after any sector known to be bad ('-', '*', '/'), until
 //    a reader has gone a window past it. So a bad area is never dragged, and readers narrow errors themselves.
+// Memory: published bytes are held for readers up to the window plus two reads (SectorStore.holdAtLeast), so a
+// sequential reader copies them from memory; a prefetch waits while that much is still being written to the data
+// file; read buffers are reused (a fresh multi-MiB buffer per read costs a full GC every few dozen MiB).
 import { MediaError, SourceLostError } from '../source/block-source';
 import type { DeviceReader } from './device-reader';
 import type { SectorMap } from './extent-map';
@@ -122,6 +126,13 @@ export class Readahead {
   private readonly tickets = new WeakMap<Flight, Promotable>();
   /** Sector ranges [start, end) where a prefetch failed or was slow: no prefetch starts within a window after. */
   private readonly trouble: [number, number][] = [];
+  /**
+   * Free prefetch buffers (maxChunk bytes each). A new multi-MiB buffer per read makes V8 run a full GC every few
+   * dozen MiB (external memory pressure), which a streaming reader feels; reused ones cost nothing. A buffer comes
+   * back only when nothing can see it any more: written, and no longer published by its flight.
+   */
+  private readonly spare: Buffer[] = [];
+  private readonly maxSpare: number;
 
   constructor(
     private readonly cache: ReadaheadContext,
@@ -131,6 +142,9 @@ export class Readahead {
     this.windowSectors = Math.ceil(windowBytes / this.sectorSize);
     this.maxChunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(windowBytes) / this.sectorSize));
     this.firstChunkSectors = Math.max(1, Math.min(this.maxChunkSectors, Math.floor(FIRST_CHUNK_BYTES / this.sectorSize)));
+    // The reader consumes a window plus the read in flight from memory; older flights it has passed.
+    cache.store.holdAtLeast(windowBytes + 2 * this.maxChunkSectors * this.sectorSize);
+    this.maxSpare = Math.ceil(windowBytes / (this.maxChunkSectors * this.sectorSize)) + 2;
   }
 
   /** suspend() calls not yet resumed: no prefetch starts meanwhile. */
@@ -185,7 +199,7 @@ export class Readahead {
     const span = planSpan(from, windowEnd, stream.chunk, (s) => this.limit(s));
     if (!span || this.troubled(span[0], span[1])) return;
     const bytes = Math.min(store.size, span[1] * this.sectorSize) - span[0] * this.sectorSize;
-    if (!store.canAnswerEarly(bytes, this.pending)) return;
+    if (!store.canAnswerEarly(bytes, this.pending) || !store.canPublish(bytes + this.pending)) return;
     stream.frontier = span[1];
     stream.busy = true;
     this.prefetch(stream, span[0], span[1], bytes).catch((e: unknown) => process.emitWarning(`readahead failed: ${(e as Error).message}`));
@@ -235,6 +249,7 @@ export class Readahead {
     const ticket: Promotable = { promote: () => {} };
     this.tickets.set(handle.flight, ticket);
     this.pending += bytes;
+    const into = this.spare.pop() ?? Buffer.allocUnsafe(this.maxChunkSectors * this.sectorSize);
     let data: Buffer | undefined;
     let slow = false;
     try {
@@ -242,6 +257,7 @@ export class Readahead {
       // Dropped unread when the cache began closing while the read waited for a device slot.
       data = await device.readSectors(start, end, 'background', {
         ticket,
+        into,
         skip: () => {
           began = performance.now();
           return this.cache.closing();
@@ -259,6 +275,7 @@ export class Readahead {
       this.pending -= bytes;
     }
     if (!data) {
+      // A failed read's buffer is not reused: nothing depends on when a failing source stops writing into it.
       handle.release();
       this.readDone(stream, false);
       return;
@@ -269,9 +286,14 @@ export class Readahead {
     try {
       // Past the memory bound (or after a failed write), as a reader: hold the flight until committed.
       await store.settle(handle, outcomes, store.canAnswerEarly(bytes) ? data : undefined);
+      this.pumpSafely(stream); // written: room for the next one if writes held it back
     } catch (e) {
       // Nobody waits for this read: flush()/close() report the failure; readers meet it in their own reads.
       store.noteUnseenFailure(e);
     }
+    // Written (or failed to be) and committed or handed to the commit with its checksum taken: once the flight
+    // stops publishing the bytes, no reader can see this buffer any more.
+    await handle.unpublished;
+    if (this.spare.length < this.maxSpare) this.spare.push(into);
   }
 }

@@ -80,8 +80,11 @@ export interface SectorCache {
    * (each once). Stops at the first unreadable sector: `data` is the good prefix and `errorAt` the bad byte.
    */
   read(offset: number, length: number, priority?: Priority): Promise<RangeRead>;
-  /** read() into target[0, n) (no intermediate buffer: the /raw path). */
-  readInto(offset: number, target: Buffer, priority?: Priority): Promise<IntoRead>;
+  /**
+   * read() into target[0, n) (no intermediate buffer: the /raw path). Answers at once, without a promise, when every
+   * byte was at hand (in memory or the page cache): a copy's hot path then costs no microtask per request.
+   */
+  readInto(offset: number, target: Buffer, priority?: Priority): IntoRead | Promise<IntoRead>;
   /** Bytes of '+' sectors only; throws rather than read the device. */
   readCachedBytes(offset: number, length: number): Promise<Buffer>;
   /** readCachedBytes() into target[0, length) (the checksum tracker and the block scanner reuse their buffers). */

@@ -28,11 +28,14 @@ const MEMORY_SMALL_READ = 16 * 1024;
  * may lag behind reading; these bytes are in the data file, not in memory). */
 export const MAX_UNCOMMITTED = 256 * 1024 * 1024;
 /** Published bytes of uncommitted flights kept in memory for other readers; past this the oldest written ones are
- * dropped (their readers read the data file instead). */
+ * dropped (their readers read the data file instead). Readahead raises it to its window (holdAtLeast). */
 const MAX_HELD = 8 * 1024 * 1024;
 /** Early-answered reads (a streaming reader, readahead, the copying pass) are committed in groups of this many
  * bytes or this often: each commit is an fdatasync of the data file, a SQLite commit and an fdatasync of its WAL. */
 const COMMIT_CADENCE = { lazyBytes: 32 * 1024 * 1024, lazyDelayMs: 100 };
+/** A synchronous pread slower than this (the data file is not in the page cache) pauses them (see readNow()). */
+const SLOW_SYNC_READ_MS = 2;
+const SYNC_READ_PAUSE_MS = 1000;
 
 export class SectorStore {
   readonly sectorSize: number;
@@ -55,8 +58,13 @@ export class SectorStore {
   /** Flights whose published bytes are held in memory until their commit, oldest first. */
   private held: { handle: FlightHandle; bytes: number; written: boolean }[] = [];
   private heldBytes = 0;
+  private heldLimit = MAX_HELD;
+  /** Bytes published and still being written to the data file (held, and not droppable yet). */
+  private unwrittenBytes = 0;
   /** untry() calls so far: a memory block read from the data file across one is not kept. */
   private untries = 0;
+  /** No synchronous data-file read before this time (performance.now()): one was slow. */
+  private syncReadsPausedUntil = 0;
 
   constructor(
     private readonly state: StateStore,
@@ -109,6 +117,32 @@ export class SectorStore {
     await this.data.readInto(target, at, length, position);
   }
 
+  /**
+   * Bytes [position, position+length) of '+' sectors (or of a written flight) into target[at...] at once, when that
+   * is cheap: from the memory cache, or with a pread on this thread while the data file answers from the page cache
+   * (a warm /raw read then costs no threadpool round trip). `cached` false: bytes of a written flight (no memory
+   * cache). False when the caller must use the async reads: a small read whose block is not in memory, or
+   * synchronous reads paused because one was slow (a cold disk must not hold the event loop; they are tried again
+   * a second later).
+   */
+  readNow(target: Buffer, at: number, position: number, length: number, cached = true): boolean {
+    const mem = this.memory;
+    if (cached && mem && length <= MEMORY_SMALL_READ) {
+      const bs = this.blockSectors * this.sectorSize;
+      const b = Math.floor(position / bs);
+      const block = b === Math.floor((position + length - 1) / bs) ? mem.get(b) : undefined;
+      if (!block) return false;
+      block.copy(target, at, position - b * bs, position - b * bs + length);
+      return true;
+    }
+    const now = performance.now();
+    if (now < this.syncReadsPausedUntil) return false;
+    this.data.readIntoSync(target, at, length, position);
+    const took = performance.now() - now;
+    if (took > SLOW_SYNC_READ_MS) this.syncReadsPausedUntil = now + took + SYNC_READ_PAUSE_MS;
+    return true;
+  }
+
   /** Whether `bytes` more may be answered before their commit (memory bound; not after a failed write or commit). */
   canAnswerEarly(bytes: number, alsoPending = 0): boolean {
     return !this.persistFailed && this.uncommittedBytes + alsoPending + bytes <= MAX_UNCOMMITTED;
@@ -145,6 +179,7 @@ export class SectorStore {
         this.heldBytes -= entry.bytes;
       }
     };
+    this.unwrittenBytes += entry.bytes;
     const writing = this.data.write(start * this.sectorSize, whole);
     // Their checksum is taken while a pool thread writes them, from the bytes the reader got; committed with their '+'.
     const committed = outcomes.map((o) => ({ ...o, data: undefined, crc: o.data ? crcOf(o.data) : undefined }));
@@ -155,6 +190,8 @@ export class SectorStore {
       unhold();
       flight.release();
       throw e;
+    } finally {
+      this.unwrittenBytes -= entry.bytes;
     }
     entry.written = true;
     flight.written(true);
@@ -178,9 +215,30 @@ export class SectorStore {
     );
   }
 
-  /** Past MAX_HELD, the oldest written flights drop their bytes from memory (readers read the data file). */
+  /** Bytes of flights' published data held in memory now (at most the held limit plus the flights being written). */
+  get heldByteCount(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * Whether `bytes` more may be published for readahead: bytes still being written cannot be dropped from memory, so
+   * a source faster than the data file must wait for the writes rather than pile buffers up.
+   */
+  canPublish(bytes: number): boolean {
+    return this.unwrittenBytes + bytes <= this.heldLimit;
+  }
+
+  /**
+   * Keep at least `bytes` of published flights in memory: a readahead window, so that a sequential reader is served
+   * its prefetched bytes from memory, not from the data file. The oldest are dropped first: a reader has passed them.
+   */
+  holdAtLeast(bytes: number): void {
+    this.heldLimit = Math.max(this.heldLimit, bytes);
+  }
+
+  /** Past the held limit, the oldest written flights drop their bytes from memory (readers read the data file). */
   private dropHeld(): void {
-    for (let i = 0; i < this.held.length && this.heldBytes > MAX_HELD; ) {
+    for (let i = 0; i < this.held.length && this.heldBytes > this.heldLimit; ) {
       const h = this.held[i];
       if (!h.written) {
         i++;

@@ -26,6 +26,8 @@ export interface FlightHandle {
   written(keep: boolean): void;
   /** Ends the flight (call once its outcome is committed, or when it failed). */
   release(): void;
+  /** Resolves once the flight holds no published bytes any more (dropped by written(false), or released). */
+  readonly unpublished: Promise<void>;
 }
 
 interface FlightState extends Flight {
@@ -40,25 +42,32 @@ export class InflightRanges {
   add(start: number, end: number): FlightHandle {
     let finish!: () => void;
     let wake!: () => void;
+    let dropped!: () => void;
+    const unpublished = new Promise<void>((r) => (dropped = r));
     const done = new Promise<void>((r) => (finish = r));
     const ready = new Promise<void>((r) => (wake = r));
     const flight: FlightState = { start, end, done, ready, finish, wake };
     this.flights.push(flight);
     return {
       flight,
+      unpublished,
       publish: (data) => {
         flight.data = data;
         flight.wake();
       },
       written: (keep) => {
         flight.written = true;
-        if (!keep) flight.data = undefined;
+        if (!keep) {
+          flight.data = undefined;
+          dropped();
+        }
         flight.wake();
       },
       release: () => {
         const i = this.flights.indexOf(flight);
         if (i >= 0) this.flights.splice(i, 1);
         flight.data = undefined;
+        dropped();
         flight.wake();
         flight.finish();
       },

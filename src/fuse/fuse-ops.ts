@@ -24,7 +24,8 @@ interface OpenFile {
  * a ViewErrno. Saves a buffer and a copy per read on the hot path; other views answer with read().
  */
 export interface FillsBuffer {
-  readInto(handle: Handle, offset: number, target: Buffer, length: number): Promise<number | ViewErrno>;
+  /** At once (no promise) when the bytes were at hand. */
+  readInto(handle: Handle, offset: number, target: Buffer, length: number): number | ViewErrno | Promise<number | ViewErrno>;
 }
 
 /** A view with work to finish when a program closes the file (close(2) waits for it): RawView's pending commits. */
@@ -120,7 +121,15 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
         cb(fuseErrno(errnoNameOf(err)));
       };
       if (file.fill) {
-        file.fill(file.handle, pos, buf, len).then((got) => cb(got instanceof ViewErrno ? fuseErrno(got.errno) : Math.min(got, len)), failed);
+        const answer = (got: number | ViewErrno) => cb(got instanceof ViewErrno ? fuseErrno(got.errno) : Math.min(got, len));
+        let got: number | ViewErrno | Promise<number | ViewErrno>;
+        try {
+          got = file.fill(file.handle, pos, buf, len);
+        } catch (err) {
+          return failed(err);
+        }
+        if (got instanceof Promise) got.then(answer, failed);
+        else answer(got);
         return;
       }
       file.view.read(file.handle, pos, len).then((got) => {

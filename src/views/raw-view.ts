@@ -1,7 +1,7 @@
 // /raw: the medium, read-only, through the cache. Served with FUSE direct I/O, so each read() of a program
 // reaches this view with its own offset and size and gets what a disk read gives: the good bytes as a
 // short read, then EIO at the bad sector. Never zeros in place of data.
-import type { SectorCache } from '../cache/sector-cache';
+import type { IntoRead, SectorCache } from '../cache/sector-cache';
 import { FileAttr, Handle, View, ViewErrno } from './view';
 
 export class RawView implements View {
@@ -29,15 +29,16 @@ export class RawView implements View {
 
   /**
    * read() straight into `target` (the kernel's buffer, for the FUSE glue): the number of good bytes put at its
-   * start, or the same ViewErrno. Saves the per-read buffer and copy of read() on the hot path of a copy.
+   * start, or the same ViewErrno; at once when the cache had every byte at hand. Saves the per-read buffer and copy
+   * of read() (and, when answered at once, a promise) on the hot path of a copy.
    */
-  readInto(_handle: Handle, offset: number, target: Buffer, length: number): Promise<number | ViewErrno> {
+  readInto(_handle: Handle, offset: number, target: Buffer, length: number): number | ViewErrno | Promise<number | ViewErrno> {
     const end = Math.min(offset + length, this.device.size);
-    if (offset >= end) return Promise.resolve(0);
+    if (offset >= end) return 0;
     const n = end - offset;
-    return this.device
-      .readInto(offset, n === target.length ? target : target.subarray(0, n), 'foreground')
-      .then(({ bytes, errorAt }) => (bytes > 0 ? bytes : noData(offset, errorAt)));
+    const answer = ({ bytes, errorAt }: IntoRead) => (bytes > 0 ? bytes : noData(offset, errorAt));
+    const got = this.device.readInto(offset, n === target.length ? target : target.subarray(0, n), 'foreground');
+    return got instanceof Promise ? got.then(answer) : answer(got);
   }
 
   /**
