@@ -1,24 +1,14 @@
 import { expect } from 'chai';
-import { createHash } from 'crypto';
-import { crc32 } from 'zlib';
 import { ChecksumTracker, settledPrefixBytes, stillBad } from '../../../src/archive/checksum-tracker';
 import { checksumsText } from '../../../src/archive/checksums-text';
 import { ChecksumStore } from '../../../src/archive/checksum-store';
 import { WorkerHasher } from '../../../src/archive/image-hasher';
 import { Worker } from 'worker_threads';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
+import { digestsOf } from '../../helpers/image-digests';
 import { patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1 << 20;
-
-function digestsOf(b: Buffer) {
-  return {
-    crc32: (crc32(b) >>> 0).toString(16).padStart(8, '0'),
-    md5: createHash('md5').update(b).digest('hex'),
-    sha1: createHash('sha1').update(b).digest('hex'),
-    sha256: createHash('sha256').update(b).digest('hex'),
-  };
-}
 
 describe('archive/checksum-tracker ChecksumTracker', () => {
   let tracker: ChecksumTracker | undefined;

@@ -1,18 +1,8 @@
 import { expect } from 'chai';
-import { createHash } from 'crypto';
 import { Worker } from 'worker_threads';
-import { crc32 } from 'zlib';
 import { HasherFailedError, ImageHasher, MainThreadHasher, WorkerHasher } from '../../../src/archive/image-hasher';
+import { digestsOf } from '../../helpers/image-digests';
 import { patternBuffer } from '../../helpers/memory-source';
-
-function digestsOf(b: Buffer) {
-  return {
-    crc32: (crc32(b) >>> 0).toString(16).padStart(8, '0'),
-    md5: createHash('md5').update(b).digest('hex'),
-    sha1: createHash('sha1').update(b).digest('hex'),
-    sha256: createHash('sha256').update(b).digest('hex'),
-  };
-}
 
 /** Feeds `image` in pieces of `piece` bytes through buffers taken from the hasher; [zeroFrom, zeroTo) as zeros. */
 async function feedImage(h: ImageHasher, image: Buffer, piece: number, zeroFrom: number, zeroTo: number): Promise<void> {
