@@ -25,6 +25,23 @@ import { UserError } from '../errors';
 
 const run = promisify(execFile);
 
+/**
+ * `command` (an unmount), or as soon as `unmounted()` says the mount is gone, whichever comes first. Seen on a mount
+ * server: fusermount3 had exited (a zombie) and unmounted, yet its exit never reached Node, so `blkfs umount` waited
+ * forever. The kernel's word on the mount is what counts.
+ */
+export async function untilUnmounted(command: Promise<unknown>, unmounted: () => boolean, pollMs = 100): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gone = new Promise<void>((resolve) => {
+    timer = setInterval(() => unmounted() && resolve(), pollMs);
+  });
+  try {
+    await Promise.race([command, gone]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** The MOUNTPOINT cannot be used; the message is for the user (CLI exit 1). */
 export class MountpointError extends UserError {
   constructor(message: string) {
@@ -125,7 +142,7 @@ export class FuseMount {
       for (const cmd of ['fusermount3', 'fusermount', 'umount']) {
         const args = cmd === 'umount' ? [this.mountpoint] : ['-u', this.mountpoint];
         try {
-          await run(cmd, args);
+          await untilUnmounted(run(cmd, args), () => !this.isMounted());
           break;
         } catch (err) {
           const e = err as NodeJS.ErrnoException & { stderr?: string };
@@ -153,7 +170,7 @@ export class FuseMount {
         ['umount', ['-l', this.mountpoint]],
       ] as const) {
         try {
-          await run(cmd, [...args]);
+          await untilUnmounted(run(cmd, [...args]), () => !this.isMounted());
           break;
         } catch {
           /* next */
