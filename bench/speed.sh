@@ -88,9 +88,11 @@ nbdfuse_umount() {
   wait "$NBDFUSE_PID" 2>/dev/null || true
   NBDFUSE_PID=""
 }
-# Seconds of one run of a command (its output discarded).
+# Seconds of one run of a command (its output discarded). Dirty pages of the previous step (ddrescue's output,
+# a cache's data file) are written back first, so that no run pays for the one before it.
 timed() {
   local t0 t1
+  sync
   t0=$(now)
   "$@" >/dev/null 2>&1
   t1=$(now)
