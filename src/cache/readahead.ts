@@ -9,7 +9,7 @@
 //  - a failed prefetch (or one slower than SLOW_READ_MS) marks nothing and makes its region "troubled": no prefetch
 //    starts within a window after it, nor within a window after any sector known to be bad ('-', '*', '/'), until
 //    a reader has gone a window past it. So a bad area is never dragged, and readers narrow errors themselves.
-// Memory: published bytes are held for readers up to the window plus two reads (SectorStore.holdAtLeast), so a
+// Memory: published bytes are held for readers up to the window plus two reads (HeldBytes.holdAtLeast), so a
 // sequential reader copies them from memory; a prefetch waits while that much is still being written to the data
 // file; read buffers are reused (a fresh multi-MiB buffer per read costs a full GC every few dozen MiB).
 import { MediaError, SourceLostError } from '../source/block-source';
@@ -143,7 +143,7 @@ export class Readahead {
     this.maxChunkSectors = Math.max(1, Math.floor(prefetchChunkBytes(windowBytes) / this.sectorSize));
     this.firstChunkSectors = Math.max(1, Math.min(this.maxChunkSectors, Math.floor(FIRST_CHUNK_BYTES / this.sectorSize)));
     // The reader consumes a window plus the read in flight from memory; older flights it has passed.
-    cache.store.holdAtLeast(windowBytes + 2 * this.maxChunkSectors * this.sectorSize);
+    cache.store.held.holdAtLeast(windowBytes + 2 * this.maxChunkSectors * this.sectorSize);
     this.maxSpare = Math.ceil(windowBytes / (this.maxChunkSectors * this.sectorSize)) + 2;
   }
 
@@ -199,7 +199,7 @@ export class Readahead {
     const span = planSpan(from, windowEnd, stream.chunk, (s) => this.limit(s));
     if (!span || this.troubled(span[0], span[1])) return;
     const bytes = Math.min(store.size, span[1] * this.sectorSize) - span[0] * this.sectorSize;
-    if (!store.canAnswerEarly(bytes, this.pending) || !store.canPublish(bytes + this.pending)) return;
+    if (!store.canAnswerEarly(bytes, this.pending) || !store.held.canPublish(bytes + this.pending)) return;
     stream.frontier = span[1];
     stream.busy = true;
     this.prefetch(stream, span[0], span[1], bytes).catch((e: unknown) => process.emitWarning(`readahead failed: ${(e as Error).message}`));

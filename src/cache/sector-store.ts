@@ -11,6 +11,7 @@ import type { FlightHandle } from './single-flight';
 import type { Outcome } from './span-fetch';
 import type { StateStore } from './state-store';
 import { FixityLedger, crcOf } from './fixity';
+import { HeldBytes } from './held-bytes';
 
 /** The status line of an acquisition (phase, pass, position), kept with the state so it survives a restart. */
 export interface Progress {
@@ -27,9 +28,6 @@ const MEMORY_SMALL_READ = 16 * 1024;
 /** Bytes answered to readers but not yet committed: past this, a reader waits for its commit (how far durability
  * may lag behind reading; these bytes are in the data file, not in memory). */
 export const MAX_UNCOMMITTED = 256 * 1024 * 1024;
-/** Published bytes of uncommitted flights kept in memory for other readers; past this the oldest written ones are
- * dropped (their readers read the data file instead). Readahead raises it to its window (holdAtLeast). */
-const MAX_HELD = 8 * 1024 * 1024;
 /** Early-answered reads (a streaming reader, readahead, the copying pass) are committed in groups of this many
  * bytes or this often: each commit is an fdatasync of the data file, a SQLite commit and an fdatasync of its WAL. */
 const COMMIT_CADENCE = { lazyBytes: 32 * 1024 * 1024, lazyDelayMs: 100 };
@@ -55,12 +53,8 @@ export class SectorStore {
   private progressDirty = false;
   /** CRC-32 per stored chunk, recorded in the transaction that marks it '+' (fixity.ts). */
   readonly fixity: FixityLedger;
-  /** Flights whose published bytes are held in memory until their commit, oldest first. */
-  private held: { handle: FlightHandle; bytes: number; written: boolean }[] = [];
-  private heldBytes = 0;
-  private heldLimit = MAX_HELD;
-  /** Bytes published and still being written to the data file (held, and not droppable yet). */
-  private unwrittenBytes = 0;
+  /** Published bytes of flights held in memory for readers until their commit (readahead sizes and asks it). */
+  readonly held = new HeldBytes();
   /** untry() calls so far: a memory block read from the data file across one is not kept. */
   private untries = 0;
   /** No synchronous data-file read before this time (performance.now()): one was slow. */
@@ -169,17 +163,8 @@ export class SectorStore {
     // The bytes are right (the device gave them): readers waiting for them go on while they are written. A buffer
     // its owner reuses once written (publish false) is never shown: readers wait for the write, then read the file.
     if (publish) flight.publish(whole);
-    const entry = { handle: flight, bytes: publish ? whole.length : 0, written: false };
-    this.held.push(entry);
-    this.heldBytes += entry.bytes;
-    const unhold = () => {
-      const i = this.held.indexOf(entry);
-      if (i >= 0) {
-        this.held.splice(i, 1);
-        this.heldBytes -= entry.bytes;
-      }
-    };
-    this.unwrittenBytes += entry.bytes;
+    const entry = this.held.hold(flight, publish ? whole.length : 0);
+    const unhold = () => this.held.release(entry);
     const writing = this.data.write(start * this.sectorSize, whole);
     // Their checksum is taken while a pool thread writes them, from the bytes the reader got; committed with their '+'.
     const committed = outcomes.map((o) => ({ ...o, data: undefined, crc: o.data ? crcOf(o.data) : undefined }));
@@ -191,11 +176,9 @@ export class SectorStore {
       flight.release();
       throw e;
     } finally {
-      this.unwrittenBytes -= entry.bytes;
+      this.held.writeEnded(entry);
     }
-    entry.written = true;
-    flight.written(true);
-    this.dropHeld();
+    this.held.written(entry);
     this.uncommittedBytes += whole.length;
     // The commit needs no bytes: they are in the data file, and dropped from memory when it is short.
     this.commitOutcomes(committed, whole.length).then(
@@ -213,41 +196,6 @@ export class SectorStore {
         flight.release();
       },
     );
-  }
-
-  /** Bytes of flights' published data held in memory now (at most the held limit plus the flights being written). */
-  get heldByteCount(): number {
-    return this.heldBytes;
-  }
-
-  /**
-   * Whether `bytes` more may be published for readahead: bytes still being written cannot be dropped from memory, so
-   * a source faster than the data file must wait for the writes rather than pile buffers up.
-   */
-  canPublish(bytes: number): boolean {
-    return this.unwrittenBytes + bytes <= this.heldLimit;
-  }
-
-  /**
-   * Keep at least `bytes` of published flights in memory: a readahead window, so that a sequential reader is served
-   * its prefetched bytes from memory, not from the data file. The oldest are dropped first: a reader has passed them.
-   */
-  holdAtLeast(bytes: number): void {
-    this.heldLimit = Math.max(this.heldLimit, bytes);
-  }
-
-  /** Past the held limit, the oldest written flights drop their bytes from memory (readers read the data file). */
-  private dropHeld(): void {
-    for (let i = 0; i < this.held.length && this.heldBytes > this.heldLimit; ) {
-      const h = this.held[i];
-      if (!h.written) {
-        i++;
-        continue;
-      }
-      h.handle.written(false);
-      this.held.splice(i, 1);
-      this.heldBytes -= h.bytes;
-    }
   }
 
   /** Bytes of a flight already in the data file (uncommitted): [position, position+length) into target[at...]. */

@@ -90,7 +90,7 @@ describe('cache/readahead memory and the hot path', () => {
     const src = new MemorySource(img);
     const dev = await openDev(src, { readaheadBytes: window });
     let most = 0;
-    await readSequentially(dev, 0, 48 * MiB, () => (most = Math.max(most, storeOf(dev).heldByteCount)));
+    await readSequentially(dev, 0, 48 * MiB, () => (most = Math.max(most, storeOf(dev).held.byteCount)));
     // the bound (window + 2 x 4 MiB reads), plus a prefetch and a reader's own read being written when sampled
     expect(most).to.be.at.most(window + 3 * 4 * MiB + MiB);
     expect(most, 'something was held').to.be.above(0);
