@@ -6,6 +6,9 @@
 #     ddrescue -d -b512 through `nbdfuse -r`; `blkfs acquire` on a fresh cache; ddrescue -d -b512 of cold /raw;
 #     dd bs=1M of cold /raw with default options, --readahead 8M and 0; dd bs=1M of warm /raw beside the FUSE
 #     ceiling (bench/mount-ceiling.ts).
+#   bounds, to read the targets against: nbdcopy of the export into a file, then sync (blkfs's transport and a
+#     durable copy, in C, no checksums); ddrescue -d -b512 of warm /raw and of the FUSE ceiling (what the FUSE
+#     glue alone costs its 64 KiB requests); the share of the machine's CPU busy during acquire and cold dd.
 #   bad areas (BAD_MIB medium, nbdkit log + delay + ddrescue filters, ~3,600 bad sectors in 8 scratch-like
 #     clusters): `blkfs acquire` against ddrescue -d -b512 through nbdfuse: time, device read requests (log
 #     filter), good bytes read twice, and whether both end with the truth's bad-sector map.
@@ -91,12 +94,26 @@ nbdfuse_umount() {
 # Seconds of one run of a command (its output discarded). Dirty pages of the previous step (ddrescue's output,
 # a cache's data file) are written back first, so that no run pays for the one before it.
 timed() {
-  local t0 t1
+  local t0 t1 c0 c1
   sync
+  c0=$(cpu_jiffies)
   t0=$(now)
   "$@" >/dev/null 2>&1
   t1=$(now)
+  c1=$(cpu_jiffies)
+  echo "$c0 $c1" >"$T/last.cpu"
   elapsed "$t0" "$t1"
+}
+# "busy total" jiffies of the whole machine (/proc/stat): how much of its CPU a run left idle.
+cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# Percentage of all cores busy during the last timed run.
+last_busy() { awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2) }' "$T/last.cpu"; }
+# Records the machine's busy share for a BEST key when its run is the best so far.
+best_busy() {
+  local key=$1 s=$2
+  best "$key" "$s"
+  [ "${BEST[$key]}" = "$s" ] && BUSY[$key]=$(last_busy)
+  return 0
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -104,7 +121,7 @@ head -c "$SIZE" /dev/urandom >"$T/medium.img"
 cat "$T/medium.img" >/dev/null
 
 # --------------------------------------------------------------------------------------------- healthy medium
-declare -A BEST=()
+declare -A BEST=() BUSY=()
 best() { BEST[$1]=$(min "${BEST[$1]:-}" "$2"); }
 NBDKIT_PARAMS=()
 start_nbdkit "$T/medium.img"
@@ -120,6 +137,9 @@ for _ in $(seq "$REPEAT"); do
   # The same copy made as durable as blkfs makes its cache (its bytes on disk before the map says '+').
   rm -f "$T/out.img" "$T/out.map"
   best dd_file_sync "$(timed sh -c 'ddrescue "$1" "$2" "$3" && sync "$2" "$3"' sh "$T/medium.img" "$T/out.img" "$T/out.map")"
+  # The same transport as blkfs into a durable file, by a C tool that keeps no state and takes no checksum.
+  rm -f "$T/out.img" "$T/out.map"
+  best nbdcopy_file "$(timed sh -c 'nbdcopy --connections=1 "$1" "$2" && sync "$2"' sh "$URI" "$T/out.img")"
 
   nbdfuse_mount
   rm -f "$T/out.img" "$T/out.map"
@@ -127,20 +147,27 @@ for _ in $(seq "$REPEAT"); do
   nbdfuse_umount
 
   blkfs_mount >/dev/null
-  best acquire "$(timed "${BLKFS[@]}" acquire -q "$T/mnt")"
+  s=$(timed "${BLKFS[@]}" acquire -q "$T/mnt")
+  best_busy acquire "$s"
   blkfs_umount
 
   blkfs_mount >/dev/null
   rm -f "$T/out.img" "$T/out.map"
   best dd_raw "$(timed ddrescue -d -b512 "$T/mnt/raw" "$T/out.img" "$T/out.map")"
+  # Every byte cached now: what the FUSE glue alone costs ddrescue's 64 KiB O_DIRECT requests.
+  rm -f "$T/out.img" "$T/out.map"
+  best dd_raw_warm "$(timed ddrescue -d -b512 "$T/mnt/raw" "$T/out.img" "$T/out.map")"
   blkfs_umount
 
   blkfs_mount >/dev/null
-  best dd_cold "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
+  s=$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)
+  best_busy dd_cold "$s"
   best dd_warm "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
   best dd_warm "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
   blkfs_umount
   best ceiling "$(timed dd if="$T/ceil/file" of=/dev/null bs=1M)"
+  rm -f "$T/out.img" "$T/out.map"
+  best ceiling_ddr "$(timed ddrescue -d -b512 "$T/ceil/file" "$T/out.img" "$T/out.map")"
 
   blkfs_mount --readahead 8M >/dev/null
   best dd_cold_ra "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
@@ -224,11 +251,14 @@ row "ddrescue image file -> file, then sync of its outputs" "${BEST[dd_file_sync
 row "ddrescue -d -b512 through nbdfuse -r of the export" "${BEST[dd_nbdfuse]}" "$SIZE"
 r=$(ratio "${BEST[dd_file]}" "${BEST[acquire]}")
 rs=$(ratio "${BEST[dd_file_sync]}" "${BEST[acquire]}")
-row "blkfs acquire (fresh cache)" "${BEST[acquire]}" "$SIZE" "${r}x ddrescue file->file (target >= 0.9: $(verdict "$r" '>=' 0.9)); ${rs}x with sync"
+row "nbdcopy --connections=1 of the export -> file, then sync" "${BEST[nbdcopy_file]}" "$SIZE" "$(ratio "${BEST[dd_file]}" "${BEST[nbdcopy_file]}")x ddrescue file->file (blkfs's transport, durable, no checksums)"
+row "blkfs acquire (fresh cache)" "${BEST[acquire]}" "$SIZE" "${r}x ddrescue file->file (target >= 0.9: $(verdict "$r" '>=' 0.9)); ${rs}x with sync; CPU ${BUSY[acquire]}% busy"
 r=$(ratio "${BEST[dd_nbdfuse]}" "${BEST[dd_raw]}")
 row "ddrescue -d -b512 of cold /raw" "${BEST[dd_raw]}" "$SIZE" "${r}x ddrescue via nbdfuse (target >= 1.0: $(verdict "$r" '>=' 1.0))"
+row "ddrescue -d -b512 of warm /raw (every byte cached)" "${BEST[dd_raw_warm]}" "$SIZE" "$(ratio "${BEST[dd_nbdfuse]}" "${BEST[dd_raw_warm]}")x ddrescue via nbdfuse"
+row "ddrescue -d -b512 of the FUSE ceiling (memory buffer)" "${BEST[ceiling_ddr]}" "$SIZE" "$(ratio "${BEST[dd_nbdfuse]}" "${BEST[ceiling_ddr]}")x ddrescue via nbdfuse"
 r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold]}")
-row "dd bs=1M of cold /raw, default options" "${BEST[dd_cold]}" "$SIZE" "${r}x nbdcopy (target >= 0.5: $(verdict "$r" '>=' 0.5))"
+row "dd bs=1M of cold /raw, default options" "${BEST[dd_cold]}" "$SIZE" "${r}x nbdcopy (target >= 0.5: $(verdict "$r" '>=' 0.5)); CPU ${BUSY[dd_cold]}% busy"
 r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold_ra]}")
 row "dd bs=1M of cold /raw, --readahead 8M" "${BEST[dd_cold_ra]}" "$SIZE" "${r}x nbdcopy"
 r=$(ratio "${BEST[nbdcopy]}" "${BEST[dd_cold_ra0]}")
