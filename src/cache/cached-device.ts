@@ -18,7 +18,7 @@ import { CachedDeviceOptions, checkReadahead } from './cached-device-options';
 import { RescueOptions, RescueResult, RescueTarget, runRescuePasses, streamSectors } from './rescue-passes';
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
-import { InflightRanges } from './single-flight';
+import { FlightHandle, InflightRanges } from './single-flight';
 import { copyFrom, fillAtHand } from './at-hand';
 import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
@@ -203,6 +203,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     if (this.inflight.covering(start)) return [];
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
+    if (this.store.room.wasFull) await this.roomFor(flight, start, end);
     // The acquisition streams (copy-stream.ts): a span of its size is read into a reused buffer; a span of untried
     // sectors read whole is written while the pass reads on, its '+' left to the next group commit (an early answer).
     const stream = mode === 'stream' && from === '?' ? this.copyStream : undefined;
@@ -226,6 +227,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
    */
   private async fetchForReader(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Buffer | undefined> {
     const flight = this.inflight.add(start, end);
+    if (this.store.room.wasFull) await this.roomFor(flight, start, end);
     const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority);
     const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const whole = failure === undefined && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
@@ -234,6 +236,16 @@ export class CachedDevice implements SectorCache, RescueTarget {
     await this.store.settle(flight, outcomes, early);
     if (failure !== undefined) throw failure;
     return whole;
+  }
+
+  /** After the cache's disk was full: no device read of [start, end) unless its bytes can be kept (disk-room.ts). */
+  private async roomFor(flight: FlightHandle, start: number, end: number): Promise<void> {
+    try {
+      await this.store.room.check(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
+    } catch (e) {
+      flight.release();
+      throw e;
+    }
   }
 
   /** Records state decided without a device read (e.g. a trimmed block's middle becoming '/'). */

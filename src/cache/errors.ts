@@ -27,8 +27,9 @@ export class CacheFullError extends OperationError {
   constructor(
     readonly path: string,
     cause?: unknown,
+    detail?: string,
   ) {
-    super(`cache disk full while writing ${path}: nothing new was recorded as read; free space and retry`);
+    super(`cache disk full while writing ${path}${detail ? ` (${detail})` : ''}: nothing new was recorded as read; free space and retry`);
     this.name = 'CacheFullError';
     if (cause !== undefined) (this as { cause?: unknown }).cause = cause;
   }

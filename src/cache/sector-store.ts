@@ -12,6 +12,8 @@ import type { Outcome } from './span-fetch';
 import type { StateStore } from './state-store';
 import { FixityLedger, crcOf } from './fixity';
 import { HeldBytes } from './held-bytes';
+import { DiskRoom } from './disk-room';
+import { CacheFullError } from './errors';
 
 /** The status line of an acquisition (phase, pass, position), kept with the state so it survives a restart. */
 export interface Progress {
@@ -55,6 +57,8 @@ export class SectorStore {
   readonly fixity: FixityLedger;
   /** Published bytes of flights held in memory for readers until their commit (readahead sizes and asks it). */
   readonly held = new HeldBytes();
+  /** Whether the cache's disk has room for a device read's bytes, once it was found full. */
+  readonly room: DiskRoom;
   /** untry() calls so far: a memory block read from the data file across one is not kept. */
   private untries = 0;
   /** No synchronous data-file read before this time (performance.now()): one was slow. */
@@ -76,6 +80,7 @@ export class SectorStore {
     if (memoryBytes >= this.blockSectors * sectorSize) {
       this.memory = new LRUCache<number, Buffer>({ maxSize: memoryBytes, sizeCalculation: (b) => b.length });
     }
+    this.room = new DiskRoom(data.path);
     this.fixity = FixityLedger.open(state.database(), { sectorSize, size, readData: (o, l) => data.read(o, l) });
     const saved = state.getSetting(PROGRESS_KEY);
     if (saved) this.progress = JSON.parse(saved) as Progress;
@@ -171,7 +176,7 @@ export class SectorStore {
     try {
       await writing;
     } catch (e) {
-      this.persistFailed = true;
+      this.noteFailure(e);
       unhold();
       flight.release();
       throw e;
@@ -208,7 +213,7 @@ export class SectorStore {
     try {
       for (const o of coalesce(outcomes)) if (o.data) await this.data.write(o.start * this.sectorSize, o.data);
     } catch (e) {
-      this.persistFailed = true;
+      this.noteFailure(e);
       throw e;
     }
     try {
@@ -224,12 +229,19 @@ export class SectorStore {
     return this.committer.submit(outcomes, lazyWeight).then(
       () => {
         this.persistFailed = false;
+        this.room.noteStored();
       },
       (e: unknown) => {
-        this.persistFailed = true;
+        this.noteFailure(e);
         throw e;
       },
     );
+  }
+
+  /** A data write or commit failed: readers wait for their own commits; a full disk is checked before reading on. */
+  private noteFailure(e: unknown): void {
+    this.persistFailed = true;
+    if (e instanceof CacheFullError) this.room.noteFull();
   }
 
   /** A failure nobody waits for (e.g. a prefetch's): flush()/close() report it. */

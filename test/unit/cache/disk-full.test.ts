@@ -76,3 +76,59 @@ describe('cache on a full disk (1 MiB tmpfs)', () => {
     }
   });
 });
+
+describe('cache whose disk filled up (2 MiB tmpfs)', () => {
+  let mnt = '';
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip();
+    mnt = fs.mkdtempSync(os.tmpdir() + '/blkfs-room-');
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2M', 'tmpfs', mnt]).status !== 0) {
+      fs.rmdirSync(mnt);
+      mnt = '';
+      this.skip();
+    }
+  });
+  after(() => {
+    if (!mnt) return;
+    spawnSync('umount', [mnt]);
+    fs.rmdirSync(mnt);
+  });
+
+  it('reads no sector from the device while it has no room to keep it, and reads it once more when space is freed', async () => {
+    const filler = path.join(mnt, 'filler');
+    fs.writeFileSync(filler, Buffer.alloc(MiB));
+    const img = patternBuffer(8 * MiB);
+    const src = new MemorySource(img);
+    const dev = await openCache({ source: src, cacheDir: path.join(mnt, 'c'), memoryBytes: 0, readaheadBytes: 0 });
+    try {
+      let good = 0;
+      let err: unknown;
+      for (let off = 0; off < img.length && !err; off += 64 * 1024) {
+        await dev.read(off, 64 * 1024).then(() => dev.flush()).then(() => (good = off + 64 * 1024), (e) => (err = e));
+      }
+      expect(err).to.be.instanceOf(CacheFullError);
+      const firstLost = good / 512;
+      expect(dev.statusAt(firstLost)).to.equal('?');
+      const readsWhenFull = src.log.length;
+      expect(src.readsOfSector(firstLost)).to.equal(1);
+
+      // Still full: readers fail at once, and the medium is not read for bytes that could not be kept.
+      for (let i = 0; i < 3; i++) {
+        const again = await dev.read(good, 4096).catch((e: unknown) => e);
+        expect(again).to.be.instanceOf(CacheFullError);
+        expect((again as Error).message).to.match(/the medium was not read/);
+      }
+      expect(src.log.length).to.equal(readsWhenFull);
+
+      // Room again: the sector is read (its second read in all) and kept.
+      fs.rmSync(filler);
+      const r = await dev.read(good, 4096);
+      await dev.flush();
+      expect(r.data.equals(img.subarray(good, good + 4096))).to.equal(true);
+      expect(dev.statusAt(firstLost)).to.equal('+');
+      expect(src.readsOfSector(firstLost)).to.equal(2);
+    } finally {
+      await dev.close();
+    }
+  });
+});
