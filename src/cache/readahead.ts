@@ -183,9 +183,9 @@ export class Readahead {
 
   /**
    * Starts the stream's next prefetch unless one is in flight: untried sectors that no read holds, from the
-   * stream's frontier, within (reader's end + window). The window stops at the first sector that is not '?' or is
-   * in flight (cached, bad, or another reader's): the reader's next requests look again from their own end. Nothing
-   * starts in a troubled region. Memory stays bounded: bytes being prefetched count with the readers' uncommitted
+   * stream's frontier, within (reader's end + window). Cached sectors and other reads' flights at the start are
+   * stepped over (pastSettled); a span ends before the next sector that is not '?' or is in flight, and the next
+   * pump looks again from there. Nothing starts in a troubled region (near a failed read or a sector known bad). Memory stays bounded: bytes being prefetched count with the readers' uncommitted
    * early answers against one bound.
    */
   private pump(stream: ReadStream): void {
@@ -194,7 +194,7 @@ export class Readahead {
     const readerEnd = Math.ceil(stream.endByte / this.sectorSize);
     if (readerEnd < stream.pausedUntil) return;
     const windowEnd = Math.min(this.cache.map.sectorCount, readerEnd + this.windowSectors);
-    const from = Math.max(stream.frontier, readerEnd);
+    const from = this.pastSettled(Math.max(stream.frontier, readerEnd), windowEnd);
     if (stream.chunk === 0) stream.chunk = this.firstChunkSectors;
     const span = planSpan(from, windowEnd, stream.chunk, (s) => this.limit(s));
     if (!span || this.troubled(span[0], span[1])) return;
@@ -211,6 +211,26 @@ export class Readahead {
     if (!goOn) return;
     stream.chunk = Math.min(this.maxChunkSectors, stream.chunk * 2);
     this.pumpSafely(stream);
+  }
+
+  /**
+   * The first sector >= s (below `end`) neither cached nor in flight. A cached island in an untried stretch (an
+   * identity sample, metadata TSK read) or another reader's flight is stepped over: stopping there would let the
+   * reader drain the whole window and then wait for a cold device read, at every island (measured: a 200 MB/s
+   * medium read at 140 MB/s with identity samples every 8 MiB). Sectors known bad are not stepped over: troubled().
+   */
+  private pastSettled(s: number, end: number): number {
+    while (s < end) {
+      const flight = this.cache.inflight.covering(s);
+      if (flight) {
+        s = flight.end;
+        continue;
+      }
+      const run = this.cache.map.runAt(s);
+      if (run.status !== '+') return s;
+      s = run.start + run.count;
+    }
+    return s;
   }
 
   /** First sector >= s that readahead must not read: s itself unless s is untried and not in flight. */

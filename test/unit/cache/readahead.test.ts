@@ -154,6 +154,33 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     expect(src.stats().reads).to.equal(0);
   });
 
+  it('a cached island in an untried stretch (an identity sample, metadata) does not stop readahead: it goes on past it within the window', async () => {
+    const img = patternBuffer(8 * MiB);
+    const window = MiB;
+    const src = new MemorySource(img, { delayMs: 2 });
+    const dev = await openDev(src, { readaheadBytes: window });
+    const island = 2 * MiB + 256 * KiB;
+    await dev.read(island, 4096);
+    await dev.flush();
+    src.resetCounts();
+    // The reader stops at 2 MiB; readahead has time to fill its window, which the island splits.
+    await readSequentially(dev, 0, 2 * MiB);
+    await new Promise((r) => setTimeout(r, 100));
+    await dev.flush();
+    expect(src.readsOfSector(island / 512), 'the island is not read again').to.equal(0);
+    const after = (island + 4096) / 512;
+    expect(src.readsOfSector(after), 'the sectors after the island are prefetched before the reader gets there').to.equal(1);
+    for (let s = (2 * MiB + window) / 512; s < img.length / 512; s++) if (src.readsOfSector(s) !== 0) expect.fail(`sector ${s} read past the window`);
+    // and the reader goes on through it with every sector read once
+    const got = await readSequentially(dev, 2 * MiB, 4 * MiB);
+    expect(got.data.equals(img.subarray(2 * MiB, 4 * MiB))).to.equal(true);
+    await dev.flush();
+    for (let s = 128; s < (4 * MiB) / 512; s++) {
+      const want = s >= island / 512 && s < (island + 4096) / 512 ? 0 : 1;
+      if (src.readsOfSector(s) !== want) expect.fail(`sector ${s} read ${src.readsOfSector(s)} times`);
+    }
+  });
+
   it('suspendReadahead(): nothing is prefetched until resumed (the files-first phase reads in its own order)', async () => {
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img);
