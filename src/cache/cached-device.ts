@@ -378,6 +378,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
     this.copyStream = new CopyStream(streamSectors(opts, this.sectorSize) * this.sectorSize, (e) => this.store.noteUnseenFailure(e));
     try {
       return await runRescuePasses(this, opts);
+    } catch (e) {
+      // What was read before the failure is still committed when it can be, and that commit's own error (often the
+      // same full disk) belongs to this failure, not to a later unmount.
+      await this.flush().catch(() => undefined);
+      throw e;
     } finally {
       this.copyStream = undefined;
       await this.store.saveProgress(); // persist the final status line
