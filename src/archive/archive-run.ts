@@ -315,12 +315,18 @@ async function rehashContainer(mount: MountAccess, parts: readonly PartSpec[], r
   return { size, sha256: sha.digest('hex'), md5: withMd5 ? md5.digest('hex') : '', parts: [...records] };
 }
 
+/**
+ * The mount's status once its image checksums are complete. Hashing trails the reading (it runs at low priority,
+ * from the cache), and a large, fast medium leaves much to hash: given up only after 10 minutes without progress.
+ */
 async function waitForChecksums(mount: MountAccess): Promise<MountStatusForArchive> {
-  const until = Date.now() + 10 * 60_000;
+  let hashed = -1;
+  let until = 0;
   for (;;) {
     const st = await mount.status();
     if (!st.checksums || st.checksums.complete) return st;
-    if (Date.now() > until) throw new OperationError('the mount did not finish the image checksums');
+    if (st.checksums.bytesHashed !== hashed) [hashed, until] = [st.checksums.bytesHashed, Date.now() + 10 * 60_000];
+    if (Date.now() > until) throw new OperationError('the mount did not finish the image checksums (no progress for 10 minutes)');
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
