@@ -9,13 +9,13 @@ import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1024 * 1024;
 
-describe('cache on a full disk (1 MiB tmpfs)', () => {
+/** A tmpfs of `size` on a fresh directory for the suite (skipped unless root); returns a getter for its path. */
+function tinyDisk(size: string): () => string {
   let mnt = '';
   before(function () {
     if (process.getuid?.() !== 0) this.skip();
     mnt = fs.mkdtempSync(os.tmpdir() + '/blkfs-full-');
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1M', 'tmpfs', mnt], { encoding: 'utf8' });
-    if (r.status !== 0) {
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt]).status !== 0) {
       fs.rmdirSync(mnt);
       mnt = '';
       this.skip();
@@ -26,11 +26,16 @@ describe('cache on a full disk (1 MiB tmpfs)', () => {
     spawnSync('umount', [mnt]);
     fs.rmdirSync(mnt);
   });
+  return () => mnt;
+}
+
+describe('cache on a full disk (1 MiB tmpfs)', () => {
+  const disk = tinyDisk('1M');
 
   it('fails with CacheFullError, marks nothing new, and keeps serving what was cached', async () => {
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img);
-    const dev = await openCache({ source: src, cacheDir: path.join(mnt, 'c'), memoryBytes: 0 });
+    const dev = await openCache({ source: src, cacheDir: path.join(disk(), 'c'), memoryBytes: 0 });
     try {
       let err: unknown;
       let good = 64 * 1024;
@@ -64,7 +69,7 @@ describe('cache on a full disk (1 MiB tmpfs)', () => {
       await dev.close();
     }
     // reopened (on the same full disk), the state still says exactly what is durable
-    const dev2 = await openCache({ source: src, cacheDir: path.join(mnt, 'c') });
+    const dev2 = await openCache({ source: src, cacheDir: path.join(disk(), 'c') });
     try {
       for (const e of dev2.extents()) {
         if (e.status !== '+') continue;
@@ -78,28 +83,14 @@ describe('cache on a full disk (1 MiB tmpfs)', () => {
 });
 
 describe('cache whose disk filled up (2 MiB tmpfs)', () => {
-  let mnt = '';
-  before(function () {
-    if (process.getuid?.() !== 0) this.skip();
-    mnt = fs.mkdtempSync(os.tmpdir() + '/blkfs-room-');
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2M', 'tmpfs', mnt]).status !== 0) {
-      fs.rmdirSync(mnt);
-      mnt = '';
-      this.skip();
-    }
-  });
-  after(() => {
-    if (!mnt) return;
-    spawnSync('umount', [mnt]);
-    fs.rmdirSync(mnt);
-  });
+  const disk = tinyDisk('2M');
 
   it('reads no sector from the device while it has no room to keep it, and reads it once more when space is freed', async () => {
-    const filler = path.join(mnt, 'filler');
+    const filler = path.join(disk(), 'filler');
     fs.writeFileSync(filler, Buffer.alloc(MiB));
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img);
-    const dev = await openCache({ source: src, cacheDir: path.join(mnt, 'c'), memoryBytes: 0, readaheadBytes: 0 });
+    const dev = await openCache({ source: src, cacheDir: path.join(disk(), 'c'), memoryBytes: 0, readaheadBytes: 0 });
     try {
       let good = 0;
       let err: unknown;
