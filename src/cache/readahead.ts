@@ -185,8 +185,8 @@ export class Readahead {
    * Starts the stream's next prefetch unless one is in flight: untried sectors that no read holds, from the
    * stream's frontier, within (reader's end + window). Cached sectors and other reads' flights at the start are
    * stepped over (pastSettled); a span ends before the next sector that is not '?' or is in flight, and the next
-   * pump looks again from there. Nothing starts in a troubled region (near a failed read or a sector known bad). Memory stays bounded: bytes being prefetched count with the readers' uncommitted
-   * early answers against one bound.
+   * pump looks again from there. Nothing starts in a troubled region (near a failed read or a sector known bad).
+   * Memory stays bounded: bytes being prefetched count with the readers' uncommitted early answers against one bound.
    */
   private pump(stream: ReadStream): void {
     const { store } = this.cache;
@@ -216,8 +216,8 @@ export class Readahead {
   /**
    * The first sector >= s (below `end`) neither cached nor in flight. A cached island in an untried stretch (an
    * identity sample, metadata TSK read) or another reader's flight is stepped over: stopping there would let the
-   * reader drain the whole window and then wait for a cold device read, at every island (measured: a 200 MB/s
-   * medium read at 140 MB/s with identity samples every 8 MiB). Sectors known bad are not stepped over: troubled().
+   * reader drain the whole window and then wait for a cold device read of its own, at every island (identity
+   * samples lie every 1/32 of the medium). Sectors known bad are not stepped over: troubled() stops there.
    */
   private pastSettled(s: number, end: number): number {
     while (s < end) {
