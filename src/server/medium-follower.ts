@@ -2,7 +2,10 @@
 // the cache's identity samples (medium-identity.ts) before anything is served or stored again.
 // - the same medium: reads resume where they stopped (nothing it had is read again);
 // - another medium, caches following the drive (no --cache): the server opens that medium's own cache;
-// - another medium with an explicit --cache: refused (ENOMEDIUM) until the right one is back.
+// - another medium with an explicit --cache: refused (ENOMEDIUM) until the right one is back;
+// - a medium none of whose identity samples can be read (a failing drive, a dirty disc): refused, and looked at
+//   again with a growing pause (1 s doubling to a minute) until the drive changes, so a failing drive is not made
+//   to retry the same unreadable sectors every second.
 import { CachedDevice } from '../cache/cached-device';
 import { identify } from '../cache/medium-identity';
 import { SourceLostError } from '../source/block-source';
@@ -19,6 +22,10 @@ export interface FollowerStatus extends MediumWatchStatus {
   lastVerdict?: string;
 }
 
+/** After a medium could not be identified: the first pause before looking at it again, and the longest. */
+const FIRST_UNKNOWN_PAUSE_MS = 1000;
+const MAX_UNKNOWN_PAUSE_MS = 60_000;
+
 export class MediumFollower {
   private timer?: NodeJS.Timeout;
   /** The identification under way: readers and the timer share it. */
@@ -30,6 +37,8 @@ export class MediumFollower {
   private bytesRead = 0;
   private lastVerdict?: string;
   private handedOver = false;
+  /** Token of a medium that could not be identified, and when it may be looked at again (a growing pause). */
+  private unknown: { token: string | null; retryAt: number; pauseMs: number } | undefined;
 
   constructor(
     private readonly source: GuardedSource,
@@ -82,6 +91,7 @@ export class MediumFollower {
       return undefined;
     }
     if (token === this.refusedToken) return undefined;
+    if (this.unknown && this.unknown.token === token && Date.now() < this.unknown.retryAt) return undefined;
     try {
       const size = this.source.mediumSize();
       // The token once the first sample is answered (that read may reconnect): every later sample must come through
@@ -112,13 +122,18 @@ export class MediumFollower {
         this.bytesRead += verdict.bytes;
         this.lastVerdict = `same medium (${verdict.sectors} identity sectors compared)`;
         this.refusedToken = null;
-        this.source.accept(`the same medium is back in ${this.cache.cacheDir === '' ? 'the drive' : 'the drive'}: resuming (${verdict.sectors} identity sectors compared)`);
+        this.unknown = undefined;
+        this.source.accept(`the same medium is back in the drive: resuming (${verdict.sectors} identity sectors compared)`);
         return;
       }
       if (verdict.result === 'unknown') {
-        this.lastVerdict = `cannot identify the medium: ${verdict.reason}`;
+        const pauseMs = Math.min(MAX_UNKNOWN_PAUSE_MS, this.unknown?.token === after ? this.unknown.pauseMs * 2 : FIRST_UNKNOWN_PAUSE_MS);
+        this.unknown = { token: after, retryAt: Date.now() + pauseMs, pauseMs };
+        this.lastVerdict = `cannot identify the medium: ${verdict.reason}; looking again in ${pauseMs / 1000} s`;
+        this.opts.log.info(`medium: ${this.lastVerdict} (reads answer ENOMEDIUM meanwhile)`);
         return;
       }
+      this.unknown = undefined;
       this.lastVerdict = `another medium: ${verdict.reason}`;
       this.refusedToken = after;
       if (this.opts.follow) {

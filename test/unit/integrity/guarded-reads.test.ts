@@ -86,6 +86,41 @@ describe('integrity/guarded reads (a read racing a media change)', () => {
     expect(dev.statusAt(unread)).to.equal('?');
   });
 
+  it('a medium none of whose identity samples can be read is refused, and not read again at every look until the drive changes', async () => {
+    const a = patternBuffer(SIZE, 10);
+    const src = new MemorySource(Buffer.from(a));
+    let look: MediumLook = { token: 'disc-A', size: SIZE };
+    const guarded = new GuardedSource(src, () => look, 'test drive');
+    const dev = await openCache({ source: guarded, cacheDir: path.join(tmp, 'c'), spreadSamples: true });
+    open.push(dev);
+    const follower = new MediumFollower(guarded, dev, { follow: false, log: new Log('error'), onOtherMedium: () => undefined });
+    look = { token: null };
+    guarded.poll();
+    expect(guarded.current).to.equal('absent');
+    // A disc comes back whose sampled sectors all fail (a failing drive, a dirty disc).
+    for (const s of dev.identitySamples()) src.badSectors.add(s);
+    look = { token: 'disc-A again', size: SIZE };
+    guarded.poll();
+    src.resetCounts();
+    await follower.tick();
+    const readsOfFirstLook = src.log.length;
+    expect(readsOfFirstLook, 'the first look reads the samples').to.be.above(0);
+    expect(follower.status().lastVerdict).to.match(/cannot identify the medium.*looking again in 1 s/);
+    // Readers and the timer meanwhile: refused at once, the drive is left alone.
+    const r = await dev.read(1500 * 512, 512).catch((e: unknown) => e);
+    expect(r).to.be.instanceOf(MediumChangedError);
+    await follower.tick();
+    expect(src.log.length, 'no sample read again during the pause').to.equal(readsOfFirstLook);
+    // The drive changes (the disc cleaned and put back): looked at at once, and served again.
+    src.badSectors.clear();
+    look = { token: 'disc-A cleaned', size: SIZE };
+    guarded.poll();
+    await follower.tick();
+    expect(guarded.current).to.equal('present');
+    const back = await dev.read(1500 * 512, 512);
+    expect(back.data.equals(a.subarray(1500 * 512, 1501 * 512))).to.equal(true);
+  });
+
   it('a reconnect to the same disc between identity samples costs a second look, not the waiting reader an error', async () => {
     const a = patternBuffer(SIZE, 9);
     const src = new MemorySource(Buffer.from(a));
