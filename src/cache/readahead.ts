@@ -183,9 +183,8 @@ export class Readahead {
 
   /**
    * Starts the stream's next prefetch unless one is in flight: untried sectors that no read holds, from the
-   * stream's frontier, within (reader's end + window). Cached sectors and other reads' flights at the start are
-   * stepped over (pastSettled); a span ends before the next sector that is not '?' or is in flight, and the next
-   * pump looks again from there. Nothing starts in a troubled region (near a failed read or a sector known bad).
+   * stream's frontier, within (reader's end + window). Cached sectors at the start are stepped over (pastCached); a
+   * span ends before the next sector that is not '?' or is in flight, and the next pump looks again from there. Nothing starts in a troubled region (near a failed read or a sector known bad).
    * Memory stays bounded: bytes being prefetched count with the readers' uncommitted early answers against one bound.
    */
   private pump(stream: ReadStream): void {
@@ -194,7 +193,7 @@ export class Readahead {
     const readerEnd = Math.ceil(stream.endByte / this.sectorSize);
     if (readerEnd < stream.pausedUntil) return;
     const windowEnd = Math.min(this.cache.map.sectorCount, readerEnd + this.windowSectors);
-    const from = this.pastSettled(Math.max(stream.frontier, readerEnd), windowEnd);
+    const from = this.pastCached(Math.max(stream.frontier, readerEnd), windowEnd);
     if (stream.chunk === 0) stream.chunk = this.firstChunkSectors;
     const span = planSpan(from, windowEnd, stream.chunk, (s) => this.limit(s));
     if (!span || this.troubled(span[0], span[1])) return;
@@ -214,18 +213,13 @@ export class Readahead {
   }
 
   /**
-   * The first sector >= s (below `end`) neither cached nor in flight. A cached island in an untried stretch (an
-   * identity sample, metadata TSK read) or another reader's flight is stepped over: stopping there would let the
-   * reader drain the whole window and then wait for a cold device read of its own, at every island (identity
-   * samples lie every 1/32 of the medium). Sectors known bad are not stepped over: troubled() stops there.
+   * The first sector >= s (below `end`) that is not cached. A cached island in an untried stretch (an identity
+   * sample, metadata TSK read) is stepped over: stopping there would let the reader drain the whole window and then
+   * wait for a cold device read of its own, at every island (identity samples lie every 1/32 of the medium). A
+   * flight is not stepped over (its outcome is not known yet: nothing is read past it), nor a sector known bad.
    */
-  private pastSettled(s: number, end: number): number {
-    while (s < end) {
-      const flight = this.cache.inflight.covering(s);
-      if (flight) {
-        s = flight.end;
-        continue;
-      }
+  private pastCached(s: number, end: number): number {
+    while (s < end && !this.cache.inflight.covering(s)) {
       const run = this.cache.map.runAt(s);
       if (run.status !== '+') return s;
       s = run.start + run.count;
