@@ -52,24 +52,23 @@ describe('blkfs map', () => {
     expect(fs.readFileSync(out, 'utf8')).to.include('data-status="*"');
   });
 
-  it('names the line of a malformed mapfile and exits 1 without writing a picture', () => {
-    const map = path.join(dir, 'bad.map');
-    fs.writeFileSync(map, '# x\n0x0 ? 1\n0x0 0x400 +\n0x800 0x200 -\n');
-    const out = path.join(dir, 'bad.png');
+  /** `blkfs map` of a mapfile holding `text`: must exit 1 and write no picture; returns its stderr. */
+  function refusedMap(name: string, text: string): string {
+    const map = path.join(dir, `${name}.map`);
+    fs.writeFileSync(map, text);
+    const out = path.join(dir, `${name}.png`);
     const r = blkfs('map', map, '-o', out);
     expect(r.status).to.equal(1);
-    expect(r.stderr).to.include('line 4').and.include('not contiguous');
     expect(fs.existsSync(out)).to.equal(false);
+    return r.stderr;
+  }
+
+  it('names the line of a malformed mapfile and exits 1 without writing a picture', () => {
+    expect(refusedMap('bad', '# x\n0x0 ? 1\n0x0 0x400 +\n0x800 0x200 -\n')).to.include('line 4').and.include('not contiguous');
   });
 
   it('a mapfile with no data blocks is exit 1 without a picture (nothing to draw)', () => {
-    const map = path.join(dir, 'empty.map');
-    fs.writeFileSync(map, '# Mapfile\n0x00000000 ? 1\n');
-    const out = path.join(dir, 'empty.png');
-    const r = blkfs('map', map, '-o', out);
-    expect(r.status).to.equal(1);
-    expect(r.stderr).to.include('describes no bytes');
-    expect(fs.existsSync(out)).to.equal(false);
+    expect(refusedMap('empty', '# Mapfile\n0x00000000 ? 1\n')).to.include('describes no bytes');
   });
 
   it('refuses a picture inside a blkfs cache directory with exit 1, as every output of blkfs', () => {
