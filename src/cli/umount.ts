@@ -30,8 +30,16 @@ export function registerUmount(program: Command): void {
           process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
           return;
         }
-        const { controlRequest } = await import('../server/control-client');
-        const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch(() => undefined);
+        const { controlRequest, ControlConnectError } = await import('../server/control-client');
+        const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch((err: unknown) => {
+          if (err instanceof ControlConnectError && err.notDelivered) {
+            // Its control socket is gone (say, the cache directory was removed under it): the server's signal
+            // handler does the same clean shutdown, without the busy check.
+            process.stderr.write(`blkfs: ${err.message}; stopping the server (pid ${server.pid}) with SIGTERM\n`);
+            process.kill(server.pid, 'SIGTERM');
+          }
+          return undefined;
+        });
         if (reply?.type === 'error' && reply.exitCode === 1) throw new UserError(reply.message);
         if (!(await waitForExit(server.pid, EXIT_WAIT_MS))) {
           throw new OperationError(`the blkfs server (pid ${server.pid}) did not exit within ${EXIT_WAIT_MS / 1000} s`);

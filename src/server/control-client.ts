@@ -11,7 +11,11 @@ export interface ControlSession {
 }
 
 export class ControlConnectError extends OperationError {
-  constructor(message: string) {
+  /** True when no connection was made at all (the socket is gone or nobody listens): the request was not delivered. */
+  constructor(
+    message: string,
+    readonly notDelivered = false,
+  ) {
     super(message);
     this.name = 'ControlConnectError';
   }
@@ -34,9 +38,11 @@ export function controlRequest(
         else final ??= msg;
       }
     });
+    let connected = false;
+    sock.once('connect', () => (connected = true));
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (final) return;
-      reject(new ControlConnectError(`cannot talk to the blkfs server at ${socketPath}: ${err.code ?? err.message}`));
+      reject(new ControlConnectError(`cannot talk to the blkfs server at ${socketPath}: ${err.code ?? err.message}`, !connected));
     });
     sock.on('close', () => {
       if (final) resolve(final);

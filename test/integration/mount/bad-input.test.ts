@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { processAlive } from '../../../src/cli/mount-target';
 import { mountAt } from '../../../src/fuse/mountinfo';
 import { blkfs, cleanup, mount, patternImage, rangesWithStatus, readStatus, run, tempDir, umount } from './harness';
 
@@ -196,6 +197,17 @@ describe('mount: bad input and failures (real FUSE)', function () {
     const again = await blkfs(['import', imageA, truthAll(path.join(dir, 'all.map')), '--cache', cache]);
     expect(again.code).to.equal(2);
     expect(again.stderr).to.match(/disk full/i);
+  });
+
+  it('umount of a mount whose cache directory was removed (its control socket with it) stops the server all the same', async () => {
+    const cache = path.join(dir, 'cache-removed');
+    const pid = await mount(imageA, mnt, ['--cache', cache]);
+    fs.rmSync(cache, { recursive: true, force: true });
+    const r = await blkfs(['umount', mnt], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/ENOENT; stopping the server \(pid \d+\) with SIGTERM/);
+    expect(mountAt(mnt)).to.equal(undefined);
+    expect(processAlive(pid)).to.equal(false);
   });
 });
 
