@@ -1,6 +1,7 @@
 // Seeding a cache from an existing GNU ddrescue rescue, and exporting the cache as one.
 import * as fs from 'fs';
 import type { CachedDevice } from './cached-device';
+import { OperationError } from '../errors';
 import { ImportError } from './errors';
 import { hex8, parseMapfile } from './mapfile';
 
@@ -42,9 +43,22 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesPartialSectors: 0 };
   const fh = await fs.promises.open(imagePath, 'r');
   try {
+    // A read may come back short (a failing disk, a network or FUSE file system): the bytes it did not deliver
+    // are not the image's, so it is read on, and a failure or an early end stops the import.
+    const soFar = () => (result.bytesImported > 0 ? `; the ${result.bytesImported} bytes imported before it are kept` : '; nothing was imported');
     const readImage = async (off: number, len: number) => {
       const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, off);
+      for (let got = 0; got < len; ) {
+        let n: number;
+        try {
+          n = (await fh.read(buf, got, len - got, off + got)).bytesRead;
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          throw new OperationError(`${imagePath}: cannot read byte ${off + got} (${why})${soFar()}`, { cause: e });
+        }
+        if (n === 0) throw new OperationError(`${imagePath} ended at byte ${off + got}, inside data its mapfile calls rescued${soFar()}`);
+        got += n;
+      }
       return buf;
     };
     const byteOf = (s: number) => Math.min(dev.size, s * ss);
