@@ -208,7 +208,16 @@ export class CachedDevice implements SectorCache, RescueTarget {
     // sectors read whole is written while the pass reads on, its '+' left to the next group commit (an early answer).
     const stream = mode === 'stream' && from === '?' ? this.copyStream : undefined;
     const reused = stream?.bufferFor(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
-    const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority, reused);
+    // Sector-wise spans (trimming, scraping) can last minutes on a failing drive: each sector goes to the group
+    // commit as it is read, so a crash loses at most a commit window of them, not the whole span.
+    const kept: Promise<unknown>[] = [];
+    const keep = mode === 'forward' || mode === 'backward' || mode === 'scrape' ? (o: Outcome) => void kept.push(this.store.persist([o]).catch((e: unknown) => e)) : undefined;
+    const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority, reused, keep);
+    if (keep) {
+      const keptFailure = (await Promise.all(kept).finally(() => flight.release())).find((r) => r !== undefined);
+      if (keptFailure !== undefined || failure !== undefined) throw keptFailure ?? failure;
+      return outcomes;
+    }
     const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const streaming = (mode === 'copy' || mode === 'stream') && from === '?' && failure === undefined;
     const whole = streaming && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;

@@ -1,6 +1,7 @@
 // Seeding a cache from an existing GNU ddrescue rescue, and exporting the cache as one.
 import * as fs from 'fs';
 import type { CachedDevice } from './cached-device';
+import { OperationError } from '../errors';
 import { ImportError } from './errors';
 import { hex8, parseMapfile } from './mapfile';
 
@@ -42,9 +43,22 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesPartialSectors: 0 };
   const fh = await fs.promises.open(imagePath, 'r');
   try {
+    // A read may come back short (a failing disk, a network or FUSE file system): the bytes it did not deliver
+    // are not the image's, so it is read on, and a failure or an early end stops the import.
+    const soFar = () => (result.bytesImported > 0 ? `; the ${result.bytesImported} bytes imported before it are kept` : '; nothing was imported');
     const readImage = async (off: number, len: number) => {
       const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, off);
+      for (let got = 0; got < len; ) {
+        let n: number;
+        try {
+          n = (await fh.read(buf, got, len - got, off + got)).bytesRead;
+        } catch (e) {
+          const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          throw new OperationError(`${imagePath}: cannot read byte ${off + got} (${why})${soFar()}`, { cause: e });
+        }
+        if (n === 0) throw new OperationError(`${imagePath} ended at byte ${off + got}, inside data its mapfile calls rescued${soFar()}`);
+        got += n;
+      }
       return buf;
     };
     const byteOf = (s: number) => Math.min(dev.size, s * ss);
@@ -113,17 +127,19 @@ export interface ExportResult {
 
 /**
  * Writes the cache as a ddrescue rescue: a sparse image the size of the medium (holes where not '+') and the
- * mapfile of exactly that state. Reads only the cache, never the device. Output files are not removed on failure.
+ * mapfile of exactly that state. Reads only the cache, never the device. A regular file (or a new one) is written
+ * beside its path and renamed over it once complete, the image before the mapfile: a failure leaves what was there
+ * (an earlier export) whole, never an image cut short beside a mapfile that calls its bytes rescued. A device or
+ * other special file is written in place.
  */
 export async function exportImage(dev: CachedDevice, outImage: string, outMapfile: string): Promise<ExportResult> {
   // One synchronous snapshot: the image and its mapfile describe the same state even while reads continue.
   const extents = dev.extents();
   const mapfile = dev.mapfileText();
   const ss = dev.sectorSize;
-  const fh = await fs.promises.open(outImage, 'w');
   let bytesWritten = 0;
-  try {
-    await fh.truncate(dev.size);
+  await replaceWhole(outImage, async (fh) => {
+    if ((await fh.stat()).isFile()) await fh.truncate(dev.size); // not a device written in place
     for (const r of extents) {
       if (r.status !== '+') continue;
       const from = r.start * ss;
@@ -135,10 +151,26 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
         bytesWritten += len;
       }
     }
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.promises.writeFile(outMapfile, mapfile);
+  });
+  await replaceWhole(outMapfile, (fh) => fh.writeFile(mapfile));
   return { bytesWritten, mapfile };
+}
+
+/** Writes `file` through `write`, durably: into a temporary file beside it, renamed over it once synced. */
+async function replaceWhole(file: string, write: (fh: fs.promises.FileHandle) => Promise<void>): Promise<void> {
+  const target = await fs.promises.realpath(file).catch(() => file); // a symlink's target is the output
+  const st = await fs.promises.stat(target).catch(() => undefined);
+  const inPlace = st !== undefined && !st.isFile();
+  const written = inPlace ? target : `${target}.blkfs-partial`;
+  const fh = await fs.promises.open(written, inPlace ? 'r+' : 'w', st?.mode ?? 0o666);
+  try {
+    await write(fh);
+    if (!st || st.isFile() || st.isBlockDevice()) await fh.sync(); // /dev/null cannot be synced
+  } catch (e) {
+    await fh.close();
+    if (!inPlace) await fs.promises.rm(written, { force: true });
+    throw e;
+  }
+  await fh.close();
+  if (!inPlace) await fs.promises.rename(written, target);
 }

@@ -39,11 +39,21 @@ export interface SpanResult {
 /**
  * Reads [start, end) (all in status `from`) in the given mode. Never rejects: see SpanResult. With `into` (the
  * span's size), the first read of the whole span lands there (a '+' outcome of the whole span then holds it).
+ * With `keep`, each single-sector outcome (the sector-wise modes) is also handed over as soon as it is known.
  */
-export async function fetchSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority, into?: Buffer): Promise<SpanResult> {
+export async function fetchSpan(
+  device: DeviceReader,
+  start: number,
+  end: number,
+  from: SectorStatus,
+  mode: FetchMode,
+  priority: Priority,
+  into?: Buffer,
+  keep?: (outcome: Outcome) => void,
+): Promise<SpanResult> {
   const outcomes: Outcome[] = [];
   try {
-    await readSpan(device, start, end, from, mode, priority, outcomes, into);
+    await readSpan(device, start, end, from, mode, priority, outcomes, into, keep);
     return { outcomes, failure: undefined };
   } catch (e) {
     return { outcomes, failure: e };
@@ -51,17 +61,29 @@ export async function fetchSpan(device: DeviceReader, start: number, end: number
 }
 
 /** The device reads of a span: pushes what they found to `outcomes`; rethrows anything but a MediaError. */
-async function readSpan(device: DeviceReader, start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority, outcomes: Outcome[], into?: Buffer): Promise<void> {
+async function readSpan(
+  device: DeviceReader,
+  start: number,
+  end: number,
+  from: SectorStatus,
+  mode: FetchMode,
+  priority: Priority,
+  outcomes: Outcome[],
+  into?: Buffer,
+  keep?: (outcome: Outcome) => void,
+): Promise<void> {
   const retried = from === '-';
   const single = async (s: number): Promise<boolean> => {
+    let outcome: Outcome;
     try {
-      outcomes.push({ start: s, count: 1, status: '+', data: await device.readSectors(s, s + 1, priority) });
-      return true;
+      outcome = { start: s, count: 1, status: '+', data: await device.readSectors(s, s + 1, priority) };
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
-      outcomes.push({ start: s, count: 1, status: '-', from, retried });
-      return false;
+      outcome = { start: s, count: 1, status: '-', from, retried };
     }
+    outcomes.push(outcome);
+    keep?.(outcome);
+    return outcome.status === '+';
   };
   if (mode === 'narrow' || mode === 'copy' || mode === 'stream') {
     try {

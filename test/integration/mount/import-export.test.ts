@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
-import { blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, writeMedium } from './harness';
+import { blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, umount, writeMedium } from './harness';
 
 const SIZE = 32 << 20;
 const HALF = SIZE / 2;
@@ -68,5 +68,40 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     expect((await run('ddrescuelog', ['-t', outMap])).code).to.equal(0);
     // the bad sectors are a hole in the sparse image, not data
     expect(copy.subarray(HALF + 0x10000, HALF + 0x10800).every((b) => b === 0)).to.equal(true);
+  });
+
+  // A read of the image can come back short (a failing disk, a network or FUSE file system; a blkfs /raw at a bad
+  // sector, as here): the bytes it did not deliver are not the image's, and must never be recorded as rescued.
+  it('an image whose reads fail part-way is exit 2 naming it, and no sector is recorded with bytes it did not give', async () => {
+    const sub = path.join(dir, 'short');
+    fs.mkdirSync(sub);
+    const small = patternImage(4 << 20);
+    // bad sectors inside the image's read chunks, not at their starts: a read there ends short, not in EIO
+    const medium = writeMedium(sub, small, [
+      { offset: 0x123400, length: 0x400 },
+      { offset: 0x2a5600, length: 0x400 },
+    ]);
+    const nbd = await startNbdkit(sub, medium.imagePath, medium.mapPath);
+    const mnt = path.join(sub, 'mnt');
+    await mount(nbd.uri, mnt, ['--cache', path.join(sub, 'cache-a'), '--readahead', '0']);
+    const claimsAll = path.join(sub, 'claims-all.map');
+    fs.writeFileSync(claimsAll, `0x00000000     +               1\n0x00000000  0x${small.length.toString(16)}  +\n`);
+    const cache = path.join(sub, 'cache-b');
+    const imp = await blkfs(['import', path.join(mnt, 'raw'), claimsAll, '--source', nbd.uri, '--cache', cache]);
+    await umount(mnt);
+    expect(imp.code, imp.stderr).to.equal(2);
+    expect(imp.stderr).to.contain(path.join(mnt, 'raw'));
+    expect(imp.stderr).not.to.match(/\n\s+at /); // a message, not a stack trace
+    const out = path.join(sub, 'export.img');
+    const exp = await blkfs(['export', '--cache', cache, out]);
+    expect(exp.code, exp.stderr).to.equal(0);
+    const copy = fs.readFileSync(out);
+    const plus = rangesWithStatus(fs.readFileSync(path.join(sub, 'export.map'), 'utf8'), '+');
+    expect(plus.length).to.be.greaterThan(0);
+    for (const r of plus) {
+      const { offset: a, length: n } = r;
+      expect(copy.subarray(a, a + n).equals(small.subarray(a, a + n)), `'+' bytes ${a}+${n} are the medium's`).to.equal(true);
+    }
+    await nbd.stop();
   });
 });

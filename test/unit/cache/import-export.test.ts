@@ -113,4 +113,29 @@ describe('cache/import-export', () => {
     const imp = await importRescue(dev, outImg, outMap);
     expect(imp.bytesImported + imp.bytesAlreadyCached).to.equal(r.bytesWritten);
   });
+
+  // An export that fails part-way (a damaged cache chunk, a full disk) must not leave an earlier export's image cut
+  // short beside its mapfile: that pair would call '+' bytes the image no longer holds.
+  it('an export that fails leaves the earlier export at its paths as it was', async () => {
+    const img = patternBuffer(MiB);
+    const src = new MemorySource(img);
+    const cacheDir = path.join(tmp, 'c');
+    dev = await openCache({ source: src, cacheDir });
+    await dev.read(0, MiB);
+    const outImg = path.join(tmp, 'out.img');
+    const outMap = path.join(tmp, 'out.map');
+    await exportImage(dev, outImg, outMap);
+    const [goodImg, goodMap] = [fs.readFileSync(outImg), fs.readFileSync(outMap, 'utf8')];
+    await dev.close();
+    const data = fs.openSync(path.join(cacheDir, 'data.img'), 'r+');
+    fs.writeSync(data, Buffer.from('damage'), 0, 6, 600 * 1024); // a chunk the checksums will refuse
+    fs.closeSync(data);
+    dev = await openCache({ source: src, cacheDir });
+    let err: unknown;
+    await exportImage(dev, outImg, outMap).catch((e) => (err = e));
+    expect(err, 'the export fails').to.be.instanceOf(Error);
+    expect(fs.readFileSync(outImg).equals(goodImg), 'the earlier image').to.equal(true);
+    expect(fs.readFileSync(outMap, 'utf8'), 'the earlier mapfile').to.equal(goodMap);
+    expect(fs.readdirSync(tmp).sort()).to.deep.equal(['c', 'out.img', 'out.map']);
+  });
 });

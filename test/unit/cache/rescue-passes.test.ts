@@ -67,6 +67,27 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
     expect(seen[seen.length - 1]).to.equal('+ 1000:1- 1010:1-');
   });
 
+  // A sector-wise read (trimming, scraping) of a failing medium can take minutes: what it read is committed as it
+  // goes, with the group commit, not when its whole span ends, so a kill -9 does not make the drive read it again.
+  it('commits each sector of a sector-wise span as it is read, not at the end of the span', async () => {
+    const img = patternBuffer(1 * MiB);
+    const src = new MemorySource(img, { badSectors: [1210], delayMs: 20 });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+    const start = 1200;
+    expect(range(start, start + 40).every((s) => dev!.statusAt(s) === '?')).to.equal(true);
+    const readsBefore = src.log.length;
+    let ended = false;
+    const span = dev.fetch(start, start + 40, '?', 'scrape', 'background').then(() => (ended = true));
+    while (src.log.length < readsBefore + 20) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 150)); // longer than a group commit's window
+    expect(ended, 'the span is still being read').to.equal(false);
+    expect(dev.statusAt(start), 'its first sector').to.equal('+');
+    expect(dev.statusAt(1210), 'its bad sector').to.equal('-');
+    await span;
+    expect(range(start, start + 40).filter((s) => dev!.statusAt(s) !== '+')).to.deep.equal([1210]);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+  });
+
   it('is abortable and resumes from the state store', async () => {
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img);
