@@ -19,6 +19,12 @@ function stoppedEarly(reply: { type: string; result?: unknown }): boolean {
   return reply.type === 'done' && (r?.aborted === true || r?.cancelled === true);
 }
 
+/** What the server does before its passes, which has no byte count to show. */
+const PHASES = {
+  metadata: 'reading the filesystem metadata first (The Sleuth Kit)',
+  files: 'reading the files asked for with --files next',
+} as const;
+
 /** Like ddrescue after SIGINT: the run was stopped on purpose, the state is saved. */
 const EXIT_INTERRUPTED = 130;
 
@@ -42,7 +48,10 @@ export function registerAcquire(program: Command): void {
         const { controlRequest } = await import('../server/control-client');
         const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
         const session = controlRequest(server.controlSocket, { cmd: 'acquire', ...(opts.files ? { files: opts.files } : {}) }, (p) => {
-          if (p.type === 'progress') bar.update(p.bytesDone, p.bytesTotal);
+          if (p.type !== 'progress') return;
+          const phase = p.phase === 'metadata' || p.phase === 'files' ? PHASES[p.phase] : undefined;
+          if (phase === undefined) bar.update(p.bytesDone, p.bytesTotal);
+          else if (!opts.quiet) process.stderr.write(`blkfs: ${phase}\n`);
         });
         let interrupted = false;
         const onSigint = () => {

@@ -8,7 +8,13 @@ export async function readFilesFirst(report: LiveFileReport, globs: readonly str
   const stop = new AbortController();
   conn.onRequest((r) => r.cmd === 'cancel' && stop.abort());
   void conn.closed.then(() => stop.abort());
-  await report.readFilesFirst(globs ?? [], stop.signal);
+  // Said to the client: TSK gives no progress, and on a slow or damaged disc this phase can take minutes.
+  conn.send({ type: 'progress', bytesDone: 0, bytesTotal: 0, phase: 'metadata' });
+  await report.ensureLayout();
+  if (globs?.length && !stop.signal.aborted) {
+    conn.send({ type: 'progress', bytesDone: 0, bytesTotal: 0, phase: 'files' });
+    await report.readFilesFirst(globs, stop.signal);
+  }
   if (!stop.signal.aborted) return true;
   conn.send({ type: 'done', result: { cancelled: true } });
   return false;

@@ -143,8 +143,9 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
     const nbd = await startNbdkit(dir, image, truth, { tag: 'b' });
     const mnt = path.join(dir, 'mnt-b');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-b')]);
-    const acq = await blkfs(['acquire', '-q', '--files', '/photos/**', mnt]);
+    const acq = await blkfs(['acquire', '--files', '/photos/**', mnt]);
     expect(acq.code, acq.stderr).to.equal(0);
+    expect(acq.stderr).to.contain('blkfs: reading the filesystem metadata first (The Sleuth Kit)\nblkfs: reading the files asked for with --files next\n');
     const reads = okReads(nbd.logFile);
     const span = (p: string): Range => ({ offset: at[p], length: tree[p].length });
     const photos = [span('photos/a.jpg'), span('photos/b.jpg')];
@@ -171,8 +172,10 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
     const nbd = await startNbdkit(dir, image, truth, { tag: 'c' });
     const mnt = path.join(dir, 'mnt-c');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-c')]);
-    const acq = await blkfs(['acquire', '-q', mnt]);
+    const acq = await blkfs(['acquire', mnt]);
     expect(acq.code, acq.stderr).to.equal(0);
+    expect(acq.stderr).to.contain('blkfs: reading the filesystem metadata first (The Sleuth Kit)\n');
+    expect(acq.stderr).not.to.contain('--files');
     const reads = okReads(nbd.logFile);
     // ext4 put big/other.bin (600 kB) before the directory blocks: the passes, reading forwards, would reach its
     // middle first; the layout (TSK, through /raw) reads the directory first.
