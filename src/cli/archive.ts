@@ -9,6 +9,7 @@ import type { BagStore } from '../archive/bag-store';
 import type { MountAccess } from '../archive/archive-run';
 import type { MountStatusForArchive } from '../archive/archive-status';
 import { OperationError, UserError } from '../errors';
+import { parseArchiveMeta } from './archive-meta';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
 import { ProgressReporter } from './sbx/report';
@@ -30,16 +31,6 @@ function parseSize(text: string): number {
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('--part-size must be a size such as 8M or 64M');
   return n;
-}
-
-function parseMeta(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.*)$/.exec(kv);
-    if (!m) throw new UserError(`--meta wants key=value (letters, digits, _ . - in the key), got ${JSON.stringify(kv)}`);
-    out[m[1].toLowerCase()] = m[2];
-  }
-  return out;
 }
 
 function mountAccess(mountpoint: string): MountAccess {
@@ -81,7 +72,7 @@ export function registerArchive(program: Command): void {
     .option('-q, --quiet', 'no progress bar')
     .action(
       mountAction(async (mountpoint: string, dests: string[], opts: ArchiveOpts) => {
-        const meta = parseMeta(opts.meta);
+        const meta = parseArchiveMeta(opts.meta);
         const server = await findServer(mountpoint);
         const access = mountAccess(server.mountpoint);
         const [{ runArchive, bagNameOf }, { DirStore }, { safeBagName }, { controlRequest }] = await Promise.all([
@@ -99,7 +90,7 @@ export function registerArchive(program: Command): void {
         for (const d of dests) {
           if (d.startsWith('s3://')) {
             const { S3Store, s3Client, parseS3Url } = await import('../archive/s3-store');
-            const s3opts = { endpoint: opts.endpoint, region: opts.region, meta };
+            const s3opts = { endpoint: opts.endpoint, region: opts.region, meta: meta.s3 };
             stores.push(new S3Store(s3Client(s3opts), parseS3Url(d), bag, s3opts));
           } else {
             const dir = path.resolve(d);
@@ -120,7 +111,7 @@ export function registerArchive(program: Command): void {
           result = await runArchive(access, stores, {
             partSize,
             toolVersion: VERSION,
-            bagInfo: Object.entries(meta),
+            bagInfo: meta.bagInfo,
             acquisitionFailed,
             log: (m) => process.stderr.write(`\nblkfs: ${m}\n`),
             progress: (p) => {
