@@ -33,26 +33,45 @@ function parseSize(text: string): number {
   return n;
 }
 
+/** The server died under the archive (its mount answers ENOTCONN, its control socket closed): what was stored is
+ *  recorded in the cache directory, so the same command resumes on a new mount. */
+function serverGone(mountpoint: string, cause: unknown): OperationError {
+  return new OperationError(
+    `the blkfs server of ${mountpoint} went away during the archive; what was stored is kept: run blkfs umount ${mountpoint}, mount the medium again, and run the same blkfs archive command to resume`,
+    { cause },
+  );
+}
+
 function mountAccess(mountpoint: string): MountAccess {
   const file = (name: string) => path.join(mountpoint, name);
+  const guard = async <T>(op: Promise<T>): Promise<T> => {
+    try {
+      return await op;
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOTCONN' ? serverGone(mountpoint, err) : err;
+    }
+  };
   return {
-    status: async () => JSON.parse(await fs.promises.readFile(file('status'), 'utf8')) as MountStatusForArchive,
-    mapfile: () => fs.promises.readFile(file('mapfile'), 'utf8'),
-    readFile: (name) => fs.promises.readFile(file(name)),
+    status: async () => JSON.parse(await guard(fs.promises.readFile(file('status'), 'utf8'))) as MountStatusForArchive,
+    mapfile: () => guard(fs.promises.readFile(file('mapfile'), 'utf8')),
+    readFile: (name) => guard(fs.promises.readFile(file(name))),
     openContainer: async () => {
-      const fh = await fs.promises.open(file('sbx/image.sbx'), 'r');
+      const fh = await guard(fs.promises.open(file('sbx/image.sbx'), 'r'));
       return {
         read: async (offset, length) => {
           const buf = Buffer.allocUnsafe(length);
           let got = 0;
           while (got < length) {
-            const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+            const { bytesRead } = await guard(fh.read(buf, got, length - got, offset + got));
             if (bytesRead === 0) break;
             got += bytesRead;
           }
           return buf.subarray(0, got);
         },
-        close: () => fh.close(),
+        close: () =>
+          fh.close().catch((err: unknown) => {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err; // a dead mount has nothing to close
+          }),
       };
     },
   };
@@ -101,10 +120,15 @@ export function registerArchive(program: Command): void {
         }
         const bar = new ProgressReporter('Archiving (data/image.sbx bytes stored)', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
         const session = controlRequest(server.controlSocket, { cmd: 'archive', destinations: stores.map((s) => s.label) });
-        const acquisitionFailed = session.result.then((reply) => {
-          if (reply.type === 'error') throw new OperationError(`reading the medium failed: ${reply.message}`);
-          return new Promise<never>(() => {});
-        });
+        const acquisitionFailed = session.result.then(
+          (reply) => {
+            if (reply.type === 'error') throw new OperationError(`reading the medium failed: ${reply.message}`);
+            return new Promise<never>(() => {});
+          },
+          (err: unknown) => {
+            throw serverGone(server.mountpoint, err);
+          },
+        );
         acquisitionFailed.catch(() => {});
         let result;
         try {
