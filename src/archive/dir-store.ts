@@ -30,6 +30,7 @@ export class DirStore implements BagStore {
   private readonly partial: string;
   private image: fs.promises.FileHandle | undefined;
   private partSize = 0;
+  private finished = false;
 
   constructor(
     private readonly parent: string,
@@ -48,11 +49,21 @@ export class DirStore implements BagStore {
   async openImage(size: number, saved: StoreResume | undefined): Promise<StoreResume> {
     await fs.promises.mkdir(path.join(this.partial, 'data'), { recursive: true });
     const file = path.join(this.partial, 'data', 'image.sbx');
-    // Parts recorded as stored are only trusted if the file they were written to is still there.
-    const keep = saved && fs.existsSync(file) ? saved.parts : {};
     this.image = await fs.promises.open(file, fs.existsSync(file) ? 'r+' : 'w+');
+    // A part recorded as stored counts only if the file still holds its bytes: the half-written bag may have been
+    // changed since (another run with the same --name, a disk fault), and the manifest must describe what is there.
+    const keep: StoreResume['parts'] = {};
+    for (const [n, rec] of Object.entries(saved?.parts ?? {})) {
+      if (await this.holds(rec)) keep[n] = rec;
+    }
     await this.image.truncate(size);
-    return { parts: { ...keep } };
+    return { parts: keep };
+  }
+
+  private async holds(rec: PartRecord): Promise<boolean> {
+    const bytes = Buffer.allocUnsafe(rec.size);
+    const { bytesRead } = await this.image!.read(bytes, 0, rec.size, (rec.n - 1) * this.partSize);
+    return bytesRead === rec.size && createHash('sha256').update(bytes).digest('hex') === rec.sha256;
   }
 
   async putPart(n: number, bytes: Buffer, _md5: Buffer, sha256: Buffer): Promise<PartRecord> {
@@ -91,12 +102,13 @@ export class DirStore implements BagStore {
     await fsyncDir(this.partial);
     if (fs.existsSync(this.label)) throw new OperationError(`${this.label} appeared while the bag was written; the new bag stays in ${this.partial}`);
     await fs.promises.rename(this.partial, this.label);
+    this.finished = true;
     await fsyncDir(this.parent);
   }
 
   async verify(files: readonly FileFixity[], _image: ImageFixity): Promise<void> {
     for (const f of files) {
-      const p = path.join(this.label, f.path);
+      const p = path.join(this.finished ? this.label : this.partial, f.path);
       const h = createHash('sha256');
       let size = 0;
       for await (const chunk of fs.createReadStream(p, { highWaterMark: 1 << 20 })) {
