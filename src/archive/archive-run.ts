@@ -77,6 +77,11 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
   const partSize = choosePartSize(info.containerSize, info.blockSize, opts.partSize);
   const parts = planParts({ version: info.version as 17, d: info.dataShards, p: info.parityShards, burst: info.burst }, st0.size, partSize);
 
+  // One bag per destination: a destination named twice would have two writers racing on one half-written bag.
+  const labels = stores.map((s) => s.label);
+  const twice = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (twice !== undefined) throw new UserError(`${twice} is given twice: name each destination once`);
+
   // One archive per destination at a time; never overwrite a finished bag; pick up what an interrupted run stored.
   const cacheDir = st0.server.cacheDir;
   const unlock: (() => void)[] = [];
