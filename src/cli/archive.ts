@@ -30,6 +30,8 @@ function parseSize(text: string): number {
   const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('--part-size must be a size such as 8M or 64M');
+  // S3 refuses a larger part, and each part is held in memory while it is stored.
+  if (n > 5 * 1024 ** 3) throw new InvalidArgumentError("--part-size must be at most 5G (S3's largest part)");
   return n;
 }
 
@@ -86,7 +88,7 @@ export function registerArchive(program: Command): void {
     .option('--endpoint <url>', 'S3 endpoint (MinIO, Ceph RGW, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS')
     .option('--region <name>', 'S3 region (default AWS_REGION, else us-east-1)')
     .option('--meta <key=value>', 'user metadata on every S3 object, and a bag-info.txt line (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; at least 5M)', parseSize)
+    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; from 5M to 5G)', parseSize)
     .option('--name <bag>', 'bag name (default: <image name>-<SBX UID>)')
     .option('-q, --quiet', 'no progress bar')
     .action(
