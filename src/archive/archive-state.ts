@@ -72,8 +72,12 @@ function alive(pid: number): boolean {
  * process that is gone (kill -9) is taken over. Returns the release function, or the pid of the live holder.
  */
 export function lockState(file: string): (() => void) | number {
-  const lock = `${file}.lock`;
   ensureStateDir(file);
+  return pidLock(`${file}.lock`);
+}
+
+/** An exclusive lock file holding our pid (0600); one held by a dead process is taken over. */
+export function pidLock(lock: string): (() => void) | number {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: PRIVATE_FILE_MODE });

@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { FileFixity } from './bagit';
 import { BagStore, ImageFixity, PartRecord, StoreResume } from './bag-store';
-import { OperationError } from '../errors';
+import { pidLock } from './archive-state';
+import { OperationError, UserError } from '../errors';
 
 export class BagVerifyError extends OperationError {
   constructor(message: string) {
@@ -31,6 +32,7 @@ export class DirStore implements BagStore {
   private image: fs.promises.FileHandle | undefined;
   private partSize = 0;
   private finished = false;
+  private unlock: (() => void) | undefined;
 
   constructor(
     private readonly parent: string,
@@ -47,6 +49,14 @@ export class DirStore implements BagStore {
   }
 
   async openImage(size: number, saved: StoreResume | undefined): Promise<StoreResume> {
+    // The resume state lives in each medium's cache: two media archived under one --name would otherwise write the
+    // same half-written bag at once (and the later one into the other's finished bag, through its open file).
+    if (!this.unlock) {
+      await fs.promises.mkdir(this.parent, { recursive: true });
+      const held = pidLock(`${this.partial}.lock`);
+      if (typeof held === 'number') throw new UserError(`${this.label}: another blkfs archive (pid ${held}) is writing this bag`);
+      this.unlock = held;
+    }
     await fs.promises.mkdir(path.join(this.partial, 'data'), { recursive: true });
     const file = path.join(this.partial, 'data', 'image.sbx');
     this.image = await fs.promises.open(file, fs.existsSync(file) ? 'r+' : 'w+');
@@ -103,6 +113,8 @@ export class DirStore implements BagStore {
     if (fs.existsSync(this.label)) throw new OperationError(`${this.label} appeared while the bag was written; the new bag stays in ${this.partial}`);
     await fs.promises.rename(this.partial, this.label);
     this.finished = true;
+    this.unlock?.();
+    this.unlock = undefined;
     await fsyncDir(this.parent);
   }
 
