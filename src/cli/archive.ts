@@ -35,6 +35,9 @@ function parseSize(text: string): number {
   return n;
 }
 
+/** A request of a mount whose server died: ENOTCONN after, ECONNABORTED when it was in flight as the server died. */
+const DEAD_MOUNT_CODES = new Set(['ENOTCONN', 'ECONNABORTED']);
+
 /** The server died under the archive (its mount answers ENOTCONN, its control socket closed): what was stored is
  *  recorded in the cache directory, so the same command resumes on a new mount. */
 function serverGone(mountpoint: string, cause: unknown): OperationError {
@@ -50,7 +53,7 @@ function mountAccess(mountpoint: string): MountAccess {
     try {
       return await op;
     } catch (err) {
-      throw (err as NodeJS.ErrnoException).code === 'ENOTCONN' ? serverGone(mountpoint, err) : err;
+      throw DEAD_MOUNT_CODES.has((err as NodeJS.ErrnoException).code ?? '') ? serverGone(mountpoint, err) : err;
     }
   };
   return {
@@ -72,7 +75,7 @@ function mountAccess(mountpoint: string): MountAccess {
         },
         close: () =>
           fh.close().catch((err: unknown) => {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err; // a dead mount has nothing to close
+            if (!DEAD_MOUNT_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw err; // a dead mount has nothing to close
           }),
       };
     },
