@@ -77,6 +77,11 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
   const partSize = choosePartSize(info.containerSize, info.blockSize, opts.partSize);
   const parts = planParts({ version: info.version as 17, d: info.dataShards, p: info.parityShards, burst: info.burst }, st0.size, partSize);
 
+  // One bag per destination: a destination named twice would have two writers racing on one half-written bag.
+  const labels = stores.map((s) => s.label);
+  const twice = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (twice !== undefined) throw new UserError(`${twice} is given twice: name each destination once`);
+
   // One archive per destination at a time; never overwrite a finished bag; pick up what an interrupted run stored.
   const cacheDir = st0.server.cacheDir;
   const unlock: (() => void)[] = [];
@@ -263,21 +268,24 @@ async function archiveLocked(
   ];
   const tagFixity = tags.map(([p, b]) => ({ path: p, size: b.length, sha256: sha256(b).toString('hex') }));
   const tagmanifest = Buffer.from(manifestText(tagFixity), 'utf8');
-  for (const s of stores) {
-    for (const [p, b] of [...payload, ...tags, ['tagmanifest-sha256.txt', tagmanifest] as [string, Buffer]]) {
-      await withRetries(`${s.label}: storing ${p}`, attempts, () => s.putFile(p, b, sha256(b))).catch((e) => Promise.reject(storeError(e)));
-    }
+  const tagmanifestFixity = { path: 'tagmanifest-sha256.txt', size: tagmanifest.length, sha256: sha256(tagmanifest).toString('hex') };
+  const put = (s: BagStore, p: string, b: Buffer) =>
+    withRetries(`${s.label}: storing ${p}`, attempts, () => s.putFile(p, b, sha256(b))).catch((e) => Promise.reject(storeError(e)));
+  for (const [i, s] of stores.entries()) {
+    for (const [p, b] of [...payload, ...tags]) await put(s, p, b);
+    // Every file is checked before the bag is complete: the tag manifest (what marks an S3 bag as there) and the
+    // directory's final name come only after, so a bag that fails the check is left unfinished and the next run
+    // stores it again, instead of one that looks finished and that no run may overwrite.
+    phase = 'verifying';
+    report();
+    await s.verify([...files, ...tagFixity], { ...image, parts: partsOf(i) });
+    await put(s, 'tagmanifest-sha256.txt', tagmanifest);
+    await s.verify([tagmanifestFixity], { ...image, parts: partsOf(i) });
     await s.finish();
+    removeState(stateFileFor(cacheDir, s.label));
+    log(`${s.label}: bag complete and verified (${files.length + tagFixity.length + 1} files, data/image.sbx ${image.size} bytes, sha256 ${image.sha256})`);
   }
 
-  phase = 'verifying';
-  report();
-  const all = [...files, ...tagFixity, { path: 'tagmanifest-sha256.txt', size: tagmanifest.length, sha256: sha256(tagmanifest).toString('hex') }];
-  for (const [i, s] of stores.entries()) {
-    await s.verify(all, { ...image, parts: partsOf(i) });
-    removeState(stateFileFor(cacheDir, s.label));
-    log(`${s.label}: bag complete and verified (${all.length} files, data/image.sbx ${image.size} bytes, sha256 ${image.sha256})`);
-  }
   phase = 'done';
   report();
   return {

@@ -5,6 +5,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { StoreResume } from './bag-store';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../cache/private-files';
 
 export interface ArchiveState {
   label: string;
@@ -32,11 +33,19 @@ export function loadState(file: string, expect: Pick<ArchiveState, 'label' | 'ui
   return same && s.resume && typeof s.resume.parts === 'object' ? s : undefined;
 }
 
+/** archive/ inside the cache directory, private like the cache (it names the destinations and upload ids). */
+function ensureStateDir(file: string): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  fs.chmodSync(dir, PRIVATE_DIR_MODE); // the umask only ever removes bits
+}
+
 export function saveState(file: string, s: ArchiveState): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  ensureStateDir(file);
   const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
+  const fd = fs.openSync(tmp, 'w', PRIVATE_FILE_MODE);
   try {
+    fs.fchmodSync(fd, PRIVATE_FILE_MODE);
     fs.writeSync(fd, JSON.stringify(s, null, 1));
     fs.fsyncSync(fd);
   } finally {
@@ -63,11 +72,16 @@ function alive(pid: number): boolean {
  * process that is gone (kill -9) is taken over. Returns the release function, or the pid of the live holder.
  */
 export function lockState(file: string): (() => void) | number {
-  const lock = `${file}.lock`;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  ensureStateDir(file);
+  return pidLock(`${file}.lock`);
+}
+
+/** An exclusive lock file holding our pid (0600); one held by a dead process is taken over. */
+export function pidLock(lock: string): (() => void) | number {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: PRIVATE_FILE_MODE });
+      fs.chmodSync(lock, PRIVATE_FILE_MODE);
       return () => fs.rmSync(lock, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

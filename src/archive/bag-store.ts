@@ -2,6 +2,7 @@
 // parts of data/image.sbx (as their sectors arrive, the metadata part last) and then the small files; each store
 // keeps what it needs to resume in a small JSON beside the cache (see archive-state.ts).
 import type { FileFixity } from './bagit';
+import { UserError } from '../errors';
 
 /** A part of data/image.sbx as stored. */
 export interface PartRecord {
@@ -59,6 +60,7 @@ export async function withRetries<T>(what: string, attempts: number, fn: () => P
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof UserError) throw err; // bad input does not get better by trying again
       last = err;
       if (i + 1 < attempts) await new Promise((r) => setTimeout(r, delayMs * 2 ** i));
     }

@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { FileFixity } from './bagit';
 import { BagStore, ImageFixity, PartRecord, StoreResume } from './bag-store';
-import { OperationError } from '../errors';
+import { pidLock } from './archive-state';
+import { OperationError, UserError } from '../errors';
 
 export class BagVerifyError extends OperationError {
   constructor(message: string) {
@@ -30,6 +31,8 @@ export class DirStore implements BagStore {
   private readonly partial: string;
   private image: fs.promises.FileHandle | undefined;
   private partSize = 0;
+  private finished = false;
+  private unlock: (() => void) | undefined;
 
   constructor(
     private readonly parent: string,
@@ -46,13 +49,31 @@ export class DirStore implements BagStore {
   }
 
   async openImage(size: number, saved: StoreResume | undefined): Promise<StoreResume> {
+    // The resume state lives in each medium's cache: two media archived under one --name would otherwise write the
+    // same half-written bag at once (and the later one into the other's finished bag, through its open file).
+    if (!this.unlock) {
+      await fs.promises.mkdir(this.parent, { recursive: true });
+      const held = pidLock(`${this.partial}.lock`);
+      if (typeof held === 'number') throw new UserError(`${this.label}: another blkfs archive (pid ${held}) is writing this bag`);
+      this.unlock = held;
+    }
     await fs.promises.mkdir(path.join(this.partial, 'data'), { recursive: true });
     const file = path.join(this.partial, 'data', 'image.sbx');
-    // Parts recorded as stored are only trusted if the file they were written to is still there.
-    const keep = saved && fs.existsSync(file) ? saved.parts : {};
     this.image = await fs.promises.open(file, fs.existsSync(file) ? 'r+' : 'w+');
+    // A part recorded as stored counts only if the file still holds its bytes: the half-written bag may have been
+    // changed since (another run with the same --name, a disk fault), and the manifest must describe what is there.
+    const keep: StoreResume['parts'] = {};
+    for (const [n, rec] of Object.entries(saved?.parts ?? {})) {
+      if (await this.holds(rec)) keep[n] = rec;
+    }
     await this.image.truncate(size);
-    return { parts: { ...keep } };
+    return { parts: keep };
+  }
+
+  private async holds(rec: PartRecord): Promise<boolean> {
+    const bytes = Buffer.allocUnsafe(rec.size);
+    const { bytesRead } = await this.image!.read(bytes, 0, rec.size, (rec.n - 1) * this.partSize);
+    return bytesRead === rec.size && createHash('sha256').update(bytes).digest('hex') === rec.sha256;
   }
 
   async putPart(n: number, bytes: Buffer, _md5: Buffer, sha256: Buffer): Promise<PartRecord> {
@@ -91,12 +112,15 @@ export class DirStore implements BagStore {
     await fsyncDir(this.partial);
     if (fs.existsSync(this.label)) throw new OperationError(`${this.label} appeared while the bag was written; the new bag stays in ${this.partial}`);
     await fs.promises.rename(this.partial, this.label);
+    this.finished = true;
+    this.unlock?.();
+    this.unlock = undefined;
     await fsyncDir(this.parent);
   }
 
   async verify(files: readonly FileFixity[], _image: ImageFixity): Promise<void> {
     for (const f of files) {
-      const p = path.join(this.label, f.path);
+      const p = path.join(this.finished ? this.label : this.partial, f.path);
       const h = createHash('sha256');
       let size = 0;
       for await (const chunk of fs.createReadStream(p, { highWaterMark: 1 << 20 })) {

@@ -9,6 +9,7 @@ import type { BagStore } from '../archive/bag-store';
 import type { MountAccess } from '../archive/archive-run';
 import type { MountStatusForArchive } from '../archive/archive-status';
 import { OperationError, UserError } from '../errors';
+import { parseArchiveMeta } from './archive-meta';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
 import { ProgressReporter } from './sbx/report';
@@ -29,39 +30,53 @@ function parseSize(text: string): number {
   const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('--part-size must be a size such as 8M or 64M');
+  // S3 refuses a larger part, and each part is held in memory while it is stored.
+  if (n > 5 * 1024 ** 3) throw new InvalidArgumentError("--part-size must be at most 5G (S3's largest part)");
   return n;
 }
 
-function parseMeta(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.*)$/.exec(kv);
-    if (!m) throw new UserError(`--meta wants key=value (letters, digits, _ . - in the key), got ${JSON.stringify(kv)}`);
-    out[m[1].toLowerCase()] = m[2];
-  }
-  return out;
+/** A request of a mount whose server died: ENOTCONN after, ECONNABORTED when it was in flight as the server died. */
+const DEAD_MOUNT_CODES = new Set(['ENOTCONN', 'ECONNABORTED']);
+
+/** The server died under the archive (its mount answers ENOTCONN, its control socket closed): what was stored is
+ *  recorded in the cache directory, so the same command resumes on a new mount. */
+function serverGone(mountpoint: string, cause: unknown): OperationError {
+  return new OperationError(
+    `the blkfs server of ${mountpoint} went away during the archive; what was stored is kept: run blkfs umount ${mountpoint}, mount the medium again, and run the same blkfs archive command to resume`,
+    { cause },
+  );
 }
 
 function mountAccess(mountpoint: string): MountAccess {
   const file = (name: string) => path.join(mountpoint, name);
+  const guard = async <T>(op: Promise<T>): Promise<T> => {
+    try {
+      return await op;
+    } catch (err) {
+      throw DEAD_MOUNT_CODES.has((err as NodeJS.ErrnoException).code ?? '') ? serverGone(mountpoint, err) : err;
+    }
+  };
   return {
-    status: async () => JSON.parse(await fs.promises.readFile(file('status'), 'utf8')) as MountStatusForArchive,
-    mapfile: () => fs.promises.readFile(file('mapfile'), 'utf8'),
-    readFile: (name) => fs.promises.readFile(file(name)),
+    status: async () => JSON.parse(await guard(fs.promises.readFile(file('status'), 'utf8'))) as MountStatusForArchive,
+    mapfile: () => guard(fs.promises.readFile(file('mapfile'), 'utf8')),
+    readFile: (name) => guard(fs.promises.readFile(file(name))),
     openContainer: async () => {
-      const fh = await fs.promises.open(file('sbx/image.sbx'), 'r');
+      const fh = await guard(fs.promises.open(file('sbx/image.sbx'), 'r'));
       return {
         read: async (offset, length) => {
           const buf = Buffer.allocUnsafe(length);
           let got = 0;
           while (got < length) {
-            const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+            const { bytesRead } = await guard(fh.read(buf, got, length - got, offset + got));
             if (bytesRead === 0) break;
             got += bytesRead;
           }
           return buf.subarray(0, got);
         },
-        close: () => fh.close(),
+        close: () =>
+          fh.close().catch((err: unknown) => {
+            if (!DEAD_MOUNT_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw err; // a dead mount has nothing to close
+          }),
       };
     },
   };
@@ -76,12 +91,12 @@ export function registerArchive(program: Command): void {
     .option('--endpoint <url>', 'S3 endpoint (MinIO, Ceph RGW, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS')
     .option('--region <name>', 'S3 region (default AWS_REGION, else us-east-1)')
     .option('--meta <key=value>', 'user metadata on every S3 object, and a bag-info.txt line (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; at least 5M)', parseSize)
+    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; from 5M to 5G)', parseSize)
     .option('--name <bag>', 'bag name (default: <image name>-<SBX UID>)')
     .option('-q, --quiet', 'no progress bar')
     .action(
       mountAction(async (mountpoint: string, dests: string[], opts: ArchiveOpts) => {
-        const meta = parseMeta(opts.meta);
+        const meta = parseArchiveMeta(opts.meta);
         const server = await findServer(mountpoint);
         const access = mountAccess(server.mountpoint);
         const [{ runArchive, bagNameOf }, { DirStore }, { safeBagName }, { controlRequest }] = await Promise.all([
@@ -99,7 +114,7 @@ export function registerArchive(program: Command): void {
         for (const d of dests) {
           if (d.startsWith('s3://')) {
             const { S3Store, s3Client, parseS3Url } = await import('../archive/s3-store');
-            const s3opts = { endpoint: opts.endpoint, region: opts.region, meta };
+            const s3opts = { endpoint: opts.endpoint, region: opts.region, meta: meta.s3 };
             stores.push(new S3Store(s3Client(s3opts), parseS3Url(d), bag, s3opts));
           } else {
             const dir = path.resolve(d);
@@ -110,17 +125,22 @@ export function registerArchive(program: Command): void {
         }
         const bar = new ProgressReporter('Archiving (data/image.sbx bytes stored)', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
         const session = controlRequest(server.controlSocket, { cmd: 'archive', destinations: stores.map((s) => s.label) });
-        const acquisitionFailed = session.result.then((reply) => {
-          if (reply.type === 'error') throw new OperationError(`reading the medium failed: ${reply.message}`);
-          return new Promise<never>(() => {});
-        });
+        const acquisitionFailed = session.result.then(
+          (reply) => {
+            if (reply.type === 'error') throw new OperationError(`reading the medium failed: ${reply.message}`);
+            return new Promise<never>(() => {});
+          },
+          (err: unknown) => {
+            throw serverGone(server.mountpoint, err);
+          },
+        );
         acquisitionFailed.catch(() => {});
         let result;
         try {
           result = await runArchive(access, stores, {
             partSize,
             toolVersion: VERSION,
-            bagInfo: Object.entries(meta),
+            bagInfo: meta.bagInfo,
             acquisitionFailed,
             log: (m) => process.stderr.write(`\nblkfs: ${m}\n`),
             progress: (p) => {

@@ -7,8 +7,11 @@ export function requireReadableFile(file: string, what: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
-  } catch {
-    throw new UserError(`${what} not found: ${file}`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`${what} not found: ${file}`);
+    if (code === 'ENOTCONN') throw new UserError(`${what} cannot be read: ${file} is on a blkfs mount whose server is gone (run blkfs umount on it)`);
+    throw new UserError(`${what} cannot be read: ${file} (${code})`);
   }
   if (st.isDirectory()) throw new UserError(`${what} is a directory: ${file}`);
   try {

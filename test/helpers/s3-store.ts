@@ -26,6 +26,8 @@ export class CountingProxy {
   readonly requests: LoggedRequest[] = [];
   private server: http.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** Requests forwarded to s3rver and not finished: cut with the client's, or s3rver waits forever for their body. */
+  private readonly upstream = new Set<http.ClientRequest>();
   port = 0;
   /** Called when a request arrives (before it is forwarded). */
   onRequest: (r: LoggedRequest) => void = () => {};
@@ -46,7 +48,12 @@ export class CountingProxy {
         res.on('finish', () => this.onResponse(rec));
         ur.pipe(res);
       });
+      this.upstream.add(up);
+      up.on('close', () => this.upstream.delete(up));
       up.on('error', () => res.destroy());
+      req.on('close', () => {
+        if (!req.complete) up.destroy(); // the client went away mid-body (or stop() cut it)
+      });
       req.pipe(up);
     });
     server.on('connection', (s) => {
@@ -64,6 +71,7 @@ export class CountingProxy {
     this.server = undefined;
     if (!s) return;
     for (const sock of this.sockets) sock.destroy();
+    for (const up of this.upstream) up.destroy();
     await new Promise((r) => s.close(() => r(undefined)));
   }
 

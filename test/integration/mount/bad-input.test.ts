@@ -88,6 +88,12 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(r.stderr).to.contain(`argument 'abc' is invalid. --block-size must be an integer`);
   });
 
+  it('archive --part-size above S3\'s largest part (5 GiB) is exit 1 naming the limit, before any mount is looked at', async () => {
+    const r = await blkfs(['archive', '--part-size', '6G', mnt, path.join(dir, 'bags')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`argument '6G' is invalid. --part-size must be at most 5G`);
+  });
+
   it('a mountpoint in use is exit 1 and the mount already there keeps serving', async () => {
     await mount(imageA, mnt, ['--cache', path.join(dir, 'cache-a')]);
     const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(dir, 'cache-other')]);

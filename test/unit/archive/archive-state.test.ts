@@ -30,4 +30,19 @@ describe('archive/archive-state resume state and lock', () => {
     (release as () => void)();
     expect(fs.existsSync(`${file}.lock`)).to.equal(false);
   });
+
+  it('private like the rest of the cache whatever the umask: archive/ is 0700, the state and its lock 0600 (they name the destinations)', () => {
+    const old = process.umask(0);
+    try {
+      const file = stateFileFor(dir, 's3://b/p/x');
+      const release = lockState(file);
+      saveState(file, { label: 's3://b/p/x', uid: 'AA', containerSize: 100, partSize: 10, started: 'now', resume: { parts: {} } });
+      expect(fs.statSync(path.dirname(file)).mode & 0o777).to.equal(0o700);
+      expect(fs.statSync(file).mode & 0o777).to.equal(0o600);
+      expect(fs.statSync(`${file}.lock`).mode & 0o777).to.equal(0o600);
+      (release as () => void)();
+    } finally {
+      process.umask(old);
+    }
+  });
 });

@@ -1,0 +1,29 @@
+import { expect } from 'chai';
+import { parseArchiveMeta } from '../../../src/cli/archive-meta';
+import { UserError } from '../../../src/errors';
+
+describe('blkfs archive --meta', () => {
+  it("keeps the user's labels as written in bag-info.txt (BagIt's Source-Organization, not source-organization)", () => {
+    const m = parseArchiveMeta(['Source-Organization=Lab 3', 'Contact-Name=Jane Doe', 'project=box-17']);
+    expect(m.bagInfo).to.deep.equal([
+      ['Source-Organization', 'Lab 3'],
+      ['Contact-Name', 'Jane Doe'],
+      ['project', 'box-17'],
+    ]);
+  });
+
+  it('gives S3 the same pairs with lowercase keys (HTTP headers are case-insensitive)', () => {
+    expect(parseArchiveMeta(['Source-Organization=Lab', 'project=x=y']).s3).to.deep.equal({ 'source-organization': 'Lab', project: 'x=y' });
+  });
+
+  it('a repeated label is kept twice in bag-info.txt, as RFC 8493 allows', () => {
+    expect(parseArchiveMeta(['Contact-Name=A', 'Contact-Name=B']).bagInfo).to.deep.equal([
+      ['Contact-Name', 'A'],
+      ['Contact-Name', 'B'],
+    ]);
+  });
+
+  it('something that is not key=value is bad user input', () => {
+    expect(() => parseArchiveMeta(['no-equals'])).to.throw(UserError, /--meta wants key=value/);
+  });
+});
