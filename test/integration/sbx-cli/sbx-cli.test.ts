@@ -127,6 +127,16 @@ describe('blkfs sbx (CLI)', function () {
       expect(r.status, r.stderr.toString()).to.equal(0);
     });
 
+    it('a standard output that cannot be written (> /dev/full) is a failure (exit 2) with a message, not a stack trace', () => {
+      for (const cmd of [`sbx decode "${v('v1-100k.sbx')}" -`, `sbx decode --json "${v('v1-100k.sbx')}" -`, `sbx show "${v('v1-small.sbx')}"`, 'sbx calc 1000']) {
+        const r = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" ${cmd} >/dev/full`]);
+        const stderr = r.stderr.toString();
+        expect(stderr, cmd).not.to.match(/at .*\.js:\d+|throw err/);
+        expect(stderr, cmd).to.match(/no space left on device/i);
+        expect(r.status, cmd + stderr).to.equal(2);
+      }
+    });
+
     it('default encode output name INFILE.ecsbx, default decode name = stored FNM', () => {
       const work = path.join(dir, 'names');
       fs.mkdirSync(work);
