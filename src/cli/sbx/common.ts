@@ -29,12 +29,17 @@ export function time(seconds: number): string {
   return hms(seconds);
 }
 
+/** An I/O error of the system met during the operation: printed "Error : <message>", as blkar's own errors. */
+class SystemIoError extends OperationError {
+  readonly blkarPrefixed = true;
+}
+
 /** Workflow errors carry their exit code; raw Node I/O errors (ENOENT, EACCES…) are failures of the operation. */
 export function classify(err: unknown): unknown {
   if (err instanceof BlkfsError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
-    return new OperationError(e.message, { cause: err });
+    return new SystemIoError(e.message, { cause: err });
   }
   return err;
 }

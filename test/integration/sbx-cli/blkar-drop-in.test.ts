@@ -102,6 +102,16 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       expect(usage.doc).to.deep.equal({ error: 'Please state the SBX version explicitly if you want to use a custom burst error resistance level' });
     });
 
+    it('an I/O error of the system met by the command (an output in a missing directory) reads "Error : <message>" too, exit 2', () => {
+      const out = path.join(dir, 'no-such-dir', 'x.sbx');
+      const plain = sbx(['encode', v('v1-small.bin'), out]);
+      expect(plain.code).to.equal(2);
+      expect(plain.text).to.match(/^Error : ENOENT: no such file or directory, open '.*x\.sbx'\n$/);
+      const j = json(['decode', v('v1-small.sbx'), out]);
+      expect(j.code).to.equal(2);
+      expect(j.doc.error).to.match(/^Error : ENOENT: /);
+    });
+
     it('check --hash on a version 1 container without metadata: blkar\'s own message', () => {
       const r = json(['check', '--hash', '--no-meta', v('v1-nometa.sbx')]);
       expect(r.code).to.equal(2);
