@@ -157,6 +157,19 @@ describe('sbx sort workflow', () => {
     expect(fs.readFileSync(out).equals(v)).to.equal(true);
   });
 
+  it('versions 1-3 without a usable metadata block: data seq k still goes to index k, position 0 left for the metadata (blkar)', async () => {
+    const small = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')));
+    small[100] ^= 0xff; // metadata block damaged: the reference is a data block
+    fs.writeFileSync(path.join(dir, 'meta-damaged'), small);
+    const s = await sortContainer({ input: path.join(dir, 'meta-damaged'), output: path.join(dir, 'meta-damaged.sorted') });
+    expect(fs.readFileSync(path.join(dir, 'meta-damaged.sorted')).equals(Buffer.concat([Buffer.alloc(512), small.subarray(512)]))).to.equal(true);
+    expect([s.dataSorted, s.dataSameOrder, s.blocksFailed]).to.deep.equal([3, 3, 1]);
+    const noMeta = fs.readFileSync(path.join(VECTORS_DIR, 'v1-nometa.sbx'));
+    const n = await sortContainer({ input: path.join(VECTORS_DIR, 'v1-nometa.sbx'), output: path.join(dir, 'nometa.sorted') });
+    expect(fs.readFileSync(path.join(dir, 'nometa.sorted')).equals(Buffer.concat([Buffer.alloc(512), noMeta]))).to.equal(true);
+    expect([n.dataSorted, n.dataSameOrder, n.dataDiffOrder]).to.deep.equal([7, 0, 7]);
+  });
+
   it('counts blocks already in order like blkar (vectors/json/sort.json) and --dry-run writes nothing', async () => {
     const out = path.join(dir, 'never');
     const s = await sortContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'), output: out, dryRun: true });
