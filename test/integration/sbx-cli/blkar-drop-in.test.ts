@@ -250,4 +250,41 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       expect(help).to.contain('          19 (0x13) |         .ecsbx |\n');
     });
   });
+
+  describe('9. encode --info-only', () => {
+    it("prints blkar's fields (container name, version, block and data size, RS, sizes, modification time) and writes nothing", () => {
+      const input = path.join(dir, 'info.bin');
+      fs.copyFileSync(v('v1-small.bin'), input);
+      fs.utimesSync(input, 1600000001, 1600000001);
+      const r = json(['encode', '--info-only', input]);
+      expect(r.code).to.equal(0);
+      const stats = r.doc.stats as Record<string, unknown>;
+      expect(stats.fileModificationTime).to.match(/^2020-09-13 12:26:41 \(UTC\)  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Local\)$/);
+      expect({ ...r.doc, stats: { ...stats, fileModificationTime: 'T' } }).to.deep.equal({
+        stats: {
+          fileName: input,
+          sbxContainerName: `${input}.ecsbx`,
+          sbxContainerVersion: 17,
+          sbxContainerBlockSize: 512,
+          sbxContainerDataSize: 496,
+          rsDataShardCount: 10,
+          rsParityShardCount: 2,
+          burstErrorResistanceLevel: 12,
+          fileSize: 1000,
+          sbxContainerSize: 69632,
+          fileModificationTime: 'T',
+        },
+        error: null,
+      });
+      expect(fs.existsSync(`${input}.ecsbx`)).to.equal(false);
+      const v1 = json(['encode', '--info-only', '--sbx-version', '1', input, dir]).doc.stats as Record<string, unknown>;
+      expect(Object.keys(v1)).to.deep.equal(['fileName', 'sbxContainerName', 'sbxContainerVersion', 'sbxContainerBlockSize', 'sbxContainerDataSize', 'fileSize', 'sbxContainerSize', 'fileModificationTime']);
+      expect([v1.sbxContainerName, v1.sbxContainerSize]).to.deep.equal([path.join(dir, 'info.bin.sbx'), 2048]);
+    });
+
+    it('stdin has no information (exit 1), and still needs an explicit output name first', () => {
+      expect(json(['encode', '--info-only', '-', path.join(dir, 'x.ecsbx')])).to.deep.equal({ code: 1, doc: { error: 'No information is available for stdin input' } });
+      expect(json(['encode', '--info-only', '-'])).to.deep.equal({ code: 1, doc: { error: 'Explicit output file name is required when input is stdin' } });
+    });
+  });
 });
