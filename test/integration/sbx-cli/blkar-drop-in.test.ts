@@ -287,4 +287,55 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       expect(json(['encode', '--info-only', '-'])).to.deep.equal({ code: 1, doc: { error: 'Explicit output file name is required when input is stdin' } });
     });
   });
+
+  describe('10. calc explains the parameters in blkar\'s words (cli_calc.rs)', () => {
+    it('with a burst level, and without one', () => {
+      const burst = sbx(['calc', '1000', '--sbx-version', '17', '--rs-data', '3', '--rs-parity', '2', '--burst', '1']).text;
+      expect(burst).to.contain(
+        [
+          'Error correction parameters interpretation',
+          '========================================',
+          '    Warning :',
+          '',
+          '        Burst error resistance level of 1 may not provide',
+          '        meaningful resistance.',
+          '',
+          '    The container can tolerate 2 burst SBX block corruptions in',
+          '    each super block set (1 interleaved block sets).',
+          '',
+          '    A block set consists of 5 blocks (2560 bytes).',
+          '',
+          '    A super block set consists of 5 blocks (2560 bytes).',
+          '',
+          '    Each burst error may be up to 1 blocks (512 bytes) in size.',
+          '',
+          '    In total, 2 sets of 1 consecutive blocks (512 bytes) may be',
+          '    corrupted in each super block set.',
+          '',
+          '    The sets of corrupted blocks may be connected as well, so the',
+          '    largest single burst error that can be tolerated in each super',
+          '    block set is 2 blocks (1024 bytes) in size.',
+          '',
+          '    Note that the actual tolerance depends on the behaviour of',
+          '    the file system.',
+          '',
+          'File and container size',
+        ].join('\n'),
+      );
+      const plain = sbx(['calc', '1000', '--sbx-version', '18', '--rs-data', '3', '--rs-parity', '2']).text;
+      expect(plain).to.contain(
+        [
+          '    The container can tolerate 2 SBX block corruptions',
+          '    in each block set.',
+          '',
+          '    A block set consists of 5 blocks (640 bytes).',
+          '',
+          '    In total, 2 blocks(256 bytes) may be corrupted in',
+          '    each block set.',
+          '',
+          'File and container size',
+        ].join('\n'),
+      );
+    });
+  });
 });
