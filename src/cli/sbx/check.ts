@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
 import { UserError } from '../../errors';
-import { ReportObject, renderHuman } from './report';
+import { ReportList, ReportObject, renderHuman } from './report';
 import { blockCheckCounts, time } from './common';
 import { hashVerdict } from './decode';
 import {
@@ -77,7 +77,7 @@ export function registerCheck(sbx: Command): void {
           printer.note(`Block failed check at byte ${f.pos} (0x${f.pos.toString(16).toUpperCase()})${f.blank ? ' (blank)' : ''}`);
         }
       }
-      const report = checkReport(stats);
+      const report = checkReport(stats, opts.verbose && opts.json);
       const verdict = hashVerdict(stats.hashMatches, 'stored data');
       const summary = stats.blocksFailed === 0 ? 'No errors found' : `${stats.blocksFailed} block(s) failed the check`;
       return printer.result(report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : ''));
@@ -85,8 +85,10 @@ export function registerCheck(sbx: Command): void {
   });
 }
 
-export function checkReport(s: CheckStats): ReportObject {
+/** `listFailed` (blkar's -v in JSON mode): "blocks failed" first, the blank blocks it counted (non-blank ones are only counted). */
+export function checkReport(s: CheckStats, listFailed = false): ReportObject {
   const report = new ReportObject();
+  if (listFailed) report.add('blocks failed', new ReportList(s.failures.filter((f) => f.blank).map((f) => new ReportObject().add('pos', f.pos))));
   if (s.burst !== null) report.add('Burst error resistance level', s.burst);
   const st = blockCheckCounts(s).add('Time elapsed for block check', time(s.blockCheckSeconds));
   if (s.hashChecked) {

@@ -338,4 +338,20 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       );
     });
   });
+
+  describe('11. check -v --json lists "blocksFailed" first (check_core.rs: the blank blocks --report-blank counts)', () => {
+    it('one {"pos"} per blank block with --report-blank; an empty list without it', () => {
+      const all = json(['check', '-v', '--report-blank', v('ec17-default-1000.ecsbx')]);
+      expect(all.code).to.equal(0);
+      expect(Object.keys(all.doc)).to.deep.equal(['blocksFailed', 'stats', 'error']);
+      const c = fs.readFileSync(v('ec17-default-1000.ecsbx'));
+      const blanks: { pos: number }[] = [];
+      for (let pos = 0; pos < c.length; pos += 512) if (c.subarray(pos, pos + 512).every((b) => b === 0)) blanks.push({ pos });
+      expect(blanks.length).to.equal(121);
+      expect(all.doc.blocksFailed).to.deep.equal(blanks);
+      const none = json(['check', '-v', v('ec17-default-1000.ecsbx')]);
+      expect(none.doc.blocksFailed).to.deep.equal([]);
+      expect(Object.keys(json(['check', v('ec17-default-1000.ecsbx')]).doc)).to.deep.equal(['stats', 'error']);
+    });
+  });
 });
