@@ -22,6 +22,7 @@ import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './format/specs';
 import { UserError } from '../errors';
 import { resolveByteRange } from './byte-range';
 import { writeFully } from './file-io';
+import { byteSize } from './reader';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
 export class EncodeParamError extends UserError {
@@ -202,7 +203,7 @@ export async function encodeFile(inputPath: string, outputPath: string, opts: En
   try {
     const st = await h.stat();
     // blkar encodes a byte-exact range (always "misaligned"): the shared rule with an alignment of 1.
-    const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, st.size, 1);
+    const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, await byteSize(st), 1);
     const mtime = Math.floor(st.mtimeMs / 1000);
     return await encodeCore(fileChunkSource(h, start, end - start), end - start, outputPath, {
       ...opts,

@@ -6,6 +6,7 @@ import { encodeFile, EncodeStats, encodeStream } from '../../sbx/encode';
 import { formatMultihash, parseHashTypeName } from '../../sbx/format/multihash';
 import { defaultExtensionOf } from '../../sbx/format/specs';
 import { calcContainer } from '../../sbx/calc';
+import { byteSize } from '../../sbx/reader';
 import { UserError } from '../../errors';
 import { blkarDate, ReportObject } from './report';
 import { guardOutputs } from '../output-guard';
@@ -101,7 +102,7 @@ export function registerEncode(sbx: Command): void {
       } else outPath = out;
       if (opts.infoOnly) {
         if (fromStdin) throw new UserError('No information is available for stdin input');
-        return printer.result(infoOnlyReport(input, outPath, params, opts.meta !== false));
+        return printer.result(await infoOnlyReport(input, outPath, params, opts.meta !== false));
       }
       guardOutputs([outPath], fromStdin ? [] : [input]);
       if (!opts.force && fs.existsSync(outPath)) throw new UserError(`File "${outPath}" already exists`);
@@ -128,9 +129,10 @@ export function registerEncode(sbx: Command): void {
 }
 
 /** blkar's `encode --info-only`: what the container would be, from the input's size (the byte range is not applied). */
-function infoOnlyReport(input: string, outPath: string, params: ReturnType<typeof resolveEncodingParams>, metaEnabled: boolean): ReportObject {
+async function infoOnlyReport(input: string, outPath: string, params: ReturnType<typeof resolveEncodingParams>, metaEnabled: boolean): Promise<ReportObject> {
   const st = fs.statSync(input);
-  const c = calcContainer({ fileSize: st.size, version: params.version, dataShards: params.dataShards, parityShards: params.parityShards, burst: params.burst, metaEnabled });
+  const size = await byteSize(st);
+  const c = calcContainer({ fileSize: size, version: params.version, dataShards: params.dataShards, parityShards: params.parityShards, burst: params.burst, metaEnabled });
   const mtime = Math.floor(st.mtimeMs / 1000);
   const stats = new ReportObject()
     .add('File name', input)
@@ -144,7 +146,7 @@ function infoOnlyReport(input: string, outPath: string, params: ReturnType<typeo
   return new ReportObject().add(
     'stats',
     stats
-      .add('File size', st.size)
+      .add('File size', size)
       .add('SBX container size', c.containerSize)
       .add('File modification time', mtime >= 0 ? blkarDate(mtime) : null),
   );
