@@ -63,6 +63,21 @@ export function resolveEncodeParams(opts: { version?: SbxVersion; d?: number; p?
   return r;
 }
 
+/** Largest super block set (B × (D + P) blocks) the encoder renders in memory: one of them is its smallest unit. */
+const MAX_SUPER_SET_BYTES = 1 << 30;
+
+/** Refuses, before anything is written, a burst level whose super block set the encoder could not hold. */
+function checkSuperSetFits(layout: Layout): void {
+  if (!layout.ec) return;
+  const setBytes = layout.setSize * layout.blockSize;
+  if (layout.burst * setBytes <= MAX_SUPER_SET_BYTES) return;
+  throw new EncodeParamError(
+    `Burst error resistance level ${layout.burst} is too large for this encoder: it renders a super block set of ` +
+      `${layout.burst} × ${layout.setSize} blocks in memory, at most ${MAX_SUPER_SET_BYTES} bytes, so the level can be ` +
+      `at most ${Math.floor(MAX_SUPER_SET_BYTES / setBytes)} with ${layout.d} + ${layout.p} shards of version ${layout.version}`,
+  );
+}
+
 /** Progress of a running encode. */
 export interface EncodeProgress {
   bytesProcessed: number;
@@ -233,6 +248,7 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
   const started = Date.now();
   const params = resolveEncodeParams(opts);
   const layout = new Layout({ ...params, metaEnabled: !opts.noMeta });
+  checkSuperSetFits(layout);
   const hashType = opts.hash ?? DEFAULT_HASH_TYPE;
   const uid = Buffer.from(opts.uid ?? (require('crypto') as typeof import('crypto')).randomBytes(UID_LENGTH));
   if (uid.length !== UID_LENGTH) throw new EncodeParamError(`UID must be ${UID_LENGTH} bytes`);

@@ -183,6 +183,19 @@ describe('sbx/encode', () => {
     expect(fs.existsSync(out)).to.equal(false);
   });
 
+  it('a burst level whose super block set cannot be held in memory is refused before the output is touched', async () => {
+    const out = path.join(dir, 'huge-burst.ecsbx');
+    fs.writeFileSync(out, 'precious');
+    let err: unknown = null;
+    await encodeFile(path.join(VECTORS_DIR, 'v1-small.bin'), out, { version: 17, d: 10, p: 2, burst: 99999999999 }).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(EncodeParamError);
+    expect((err as Error).message).to.match(/^Burst error resistance level 99999999999 is too large .* at most 174762 with 10 \+ 2 shards of version 17/);
+    expect(fs.readFileSync(out, 'utf8')).to.equal('precious');
+    // The largest level it names still encodes.
+    const ok = await encodeFile(path.join(VECTORS_DIR, 'v1-small.bin'), out, { version: 17, d: 10, p: 2, burst: 2000, uid: Buffer.alloc(6, 1) });
+    expect(ok.burst).to.equal(2000);
+  });
+
   it('no metadata: hash stat is null; EC ignores --no-meta', async () => {
     const st = await encodeFile(path.join(VECTORS_DIR, 'v1-nometa.bin'), path.join(dir, 'nm.sbx'), { version: 1, noMeta: true });
     expect(st.hash).to.equal(null);
