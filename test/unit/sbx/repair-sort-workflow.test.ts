@@ -31,6 +31,20 @@ describe('sbx repair workflow', () => {
     expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx')))).to.equal(true);
   });
 
+  it('a wrong --burst never overwrites a valid block of the container (metadata positions as blkar; data positions too)', async () => {
+    const original = fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'));
+    const f = path.join(dir, 'wrong-burst.ecsbx');
+    fs.writeFileSync(f, original);
+    await repairContainer({ input: f, burst: 11 });
+    const after = fs.readFileSync(f);
+    for (let pos = 0; pos < original.length; pos += 512) {
+      const block = original.subarray(pos, pos + 512);
+      if (block.some((b) => b !== 0)) expect(after.subarray(pos, pos + 512).equals(block), `block at ${pos}`).to.equal(true);
+    }
+    const out = path.join(dir, 'wrong-burst.out');
+    expect((await decodeContainer({ input: f, output: out })).hashMatches).to.equal(true);
+  });
+
   it('versions 1-3: not applicable, file untouched', async () => {
     const f = path.join(dir, 'v1.sbx');
     fs.copyFileSync(path.join(VECTORS_DIR, 'v1-small.sbx'), f);
