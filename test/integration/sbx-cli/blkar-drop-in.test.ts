@@ -354,4 +354,14 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       expect(Object.keys(json(['check', v('ec17-default-1000.ecsbx')]).doc)).to.deep.equal(['stats', 'error']);
     });
   });
+
+  describe('12. sort OUT that is a directory (cli_sort.rs)', () => {
+    it('writes OUT/<file part of SBX>.sorted', () => {
+      const out = fs.mkdtempSync(path.join(dir, 'sorted-'));
+      const r = json(['sort', v('v1-small.sbx'), out]);
+      expect(r.code).to.equal(0);
+      expect(fs.readFileSync(path.join(out, 'v1-small.sbx.sorted')).equals(fs.readFileSync(v('v1-small.sbx')))).to.equal(true);
+      expect(json(['sort', v('v1-small.sbx'), out]).doc.error).to.equal(`File "${path.join(out, 'v1-small.sbx.sorted')}" already exists`);
+    });
+  });
 });
