@@ -87,6 +87,17 @@ describe('blkfs sbx (CLI)', function () {
       expect(JSON.parse(r.text)).to.deep.equal({ error: 'Error : Failed to find reference block' });
     });
 
+    it('update with an empty name, or a name set and removed at once, is refused (exit 1) and the container untouched', () => {
+      const c = path.join(dir, 'names.ecsbx');
+      fs.copyFileSync(v('e18.ecsbx'), c);
+      // An empty FNM record ends blkar's metadata parsing: every field after it (RSD/RSP, FSZ, HSH) would be lost.
+      for (const args of [['--fnm', ''], ['--snm', ''], ['--fnm', 'a', '--no-fnm'], ['--no-snm', '--snm', 'b']]) {
+        const r = sbx(['update', '-y', c, ...args]);
+        expect(r.code, args.join(' ') + r.text).to.equal(1);
+        expect(fs.readFileSync(c).equals(fs.readFileSync(v('e18.ecsbx'))), args.join(' ')).to.equal(true);
+      }
+    });
+
     it('existing output without -f: exit 1 and the file is left alone; --multi-pass writes into it', () => {
       const out = path.join(dir, 'exists.bin');
       fs.writeFileSync(out, 'keep');
