@@ -121,7 +121,11 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
       if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
       checkRecordedSize(layout, fsz);
       const hasher = createHasher(params.hash);
-      await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
+      const { missingChunks } = await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
+      // blkar refuses too: a digest with zeros for the missing chunks would replace the true hash for good.
+      if (missingChunks > 0) {
+        throw new WorkflowError(`Failed to decode data block: ${missingChunks} data block(s) missing or damaged; repair the container first (nothing was written)`);
+      }
       hsh = { type: params.hash, digest: hasher.digest() };
     }
 

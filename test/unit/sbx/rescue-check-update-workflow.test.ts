@@ -148,6 +148,19 @@ describe('sbx check, show and update workflows', () => {
     expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.bin')))).to.equal(true);
   });
 
+  it('update --hash on a container with missing data blocks fails (exit 2) and keeps the recorded hash: it never records a hash of invented bytes', async () => {
+    const f = path.join(dir, 'upd-damaged.ecsbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx'), f);
+    let err: (Error & { exitCode?: number }) | null = null;
+    await updateContainer({ input: f, hash: 'sha1' }).catch((e) => (err = e));
+    expect(err).to.not.equal(null);
+    expect((err as unknown as Error).message).to.match(/^Failed to decode data block/);
+    expect((err as unknown as { exitCode: number }).exitCode).to.equal(2);
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx')))).to.equal(true);
+    // Renaming needs no data: it still works on the damaged container.
+    expect((await updateContainer({ input: f, fnm: 'x.bin' })).metaBlocksUpdated).to.equal(3);
+  });
+
   it('update --dry-run writes nothing; a name too long for the block is an error', async () => {
     const f = path.join(dir, 'upd2.sbx');
     fs.copyFileSync(path.join(VECTORS_DIR, 'v2-small.sbx'), f);
