@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
 import { UserError } from '../../errors';
-import { ReportList, ReportObject, renderHuman } from './report';
+import { BLKAR_ERROR_PREFIX, ReportList, ReportObject, renderHuman } from './report';
 import { blockCheckCounts, time } from './common';
 import { hashVerdict } from './decode';
 import {
@@ -78,7 +78,7 @@ export function registerCheck(sbx: Command): void {
         }
       }
       const report = checkReport(stats, opts.verbose && opts.json);
-      const verdict = hashVerdict(stats.hashMatches, 'stored data');
+      const verdict = stats.hashError ? `Encountered error while hashing stored data, ${BLKAR_ERROR_PREFIX}${stats.hashError}` : hashVerdict(stats.hashMatches, 'stored data');
       const summary = stats.blocksFailed === 0 ? 'No errors found' : `${stats.blocksFailed} block(s) failed the check`;
       return printer.result(report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : ''));
     });
@@ -93,7 +93,7 @@ export function checkReport(s: CheckStats, listFailed = false): ReportObject {
   const st = blockCheckCounts(s).add('Time elapsed for block check', time(s.blockCheckSeconds));
   if (s.hashChecked) {
     st.add('Recorded hash', s.recordedHash)
-      .add('Hash of stored data', s.storedDataHash)
+      .add('Hash of stored data', s.hashError ? BLKAR_ERROR_PREFIX + s.hashError : s.storedDataHash)
       .add('Time elapsed for hashing', time(s.hashSeconds));
   }
   st.add('Time elapsed', time(s.totalSeconds));

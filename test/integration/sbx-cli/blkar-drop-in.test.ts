@@ -364,4 +364,19 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       expect(json(['sort', v('v1-small.sbx'), out]).doc.error).to.equal(`File "${path.join(out, 'v1-small.sbx.sorted')}" already exists`);
     });
   });
+
+  describe('13. check --hash with data blocks missing (sbx_container_content.rs)', () => {
+    it('says hashing failed instead of printing a digest of zero-filled chunks; exit 0', () => {
+      const r = json(['check', '--hash', v('ec17-default-200k.damaged.ecsbx')]);
+      expect(r.code).to.equal(0);
+      const st = r.doc.stats as Record<string, unknown>;
+      expect([st.recordedHash, st.hashOfStoredData]).to.deep.equal([
+        'SHA256 - 0d8c12a14420e27caeb90bf20bba73e81619b1100128d6d9c4428a5f37967596',
+        'Error : Failed to decode data block',
+      ]);
+      const plain = sbx(['check', '--hash', '--pv', '0', v('ec17-default-200k.damaged.ecsbx')]);
+      expect(plain.text).to.contain('\nEncountered error while hashing stored data, Error : Failed to decode data block\n');
+      expect(plain.text).not.to.contain('does NOT match');
+    });
+  });
 });

@@ -85,7 +85,7 @@ describe('sbx check, show and update workflows', () => {
     const h = await checkContainer({ input: path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'), hash: true });
     expect([h.burst, h.dataBlocksPassed, h.hashMatches]).to.deep.equal([12, 492, true]);
     const h2 = await checkContainer({ input: dmg, hashOnly: true });
-    expect([h2.blocksProcessed, h2.hashMatches, h2.missingChunks]).to.deep.equal([0, false, 22]);
+    expect([h2.blocksProcessed, h2.hashMatches, h2.hashError, h2.storedDataHash, h2.missingChunks]).to.deep.equal([0, null, 'Failed to decode data block', null, 22]);
   });
 
   it('check reports a bit flip as one failed block', async () => {
@@ -94,7 +94,7 @@ describe('sbx check, show and update workflows', () => {
     v[512 * 7 + 100] ^= 0x10;
     fs.writeFileSync(f, v);
     const s = await checkContainer({ input: f, hash: true });
-    expect([s.blocksFailed, s.failures[0].pos, s.hashMatches]).to.deep.equal([1, 512 * 7, false]);
+    expect([s.blocksFailed, s.failures[0].pos, s.hashMatches, s.hashError]).to.deep.equal([1, 512 * 7, null, 'Failed to decode data block']);
   });
 
   it('check --no-meta needs only the block size: an EC container whose first valid block is a data block', async () => {
