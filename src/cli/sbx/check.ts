@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
 import { UserError } from '../../errors';
 import { BLKAR_ERROR_PREFIX, ReportList, ReportObject, renderHuman } from './report';
-import { blockCheckCounts, time } from './common';
+import { blockCheckCounts, time, withVerboseRef } from './common';
 import { hashVerdict } from './decode';
 import {
   addCommonOptions,
@@ -80,7 +80,7 @@ export function registerCheck(sbx: Command): void {
       const report = checkReport(stats, opts.verbose && opts.json);
       const verdict = stats.hashError ? `Encountered error while hashing stored data, ${BLKAR_ERROR_PREFIX}${stats.hashError}` : hashVerdict(stats.hashMatches, 'stored data');
       const summary = stats.blocksFailed === 0 ? 'No errors found' : `${stats.blocksFailed} block(s) failed the check`;
-      return printer.result(report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : ''));
+      return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : '')));
     });
   });
 }

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { sortContainer, SortStats } from '../../sbx/sort';
 import { ReportObject } from './report';
 import { guardOutputs } from '../output-guard';
-import { time } from './common';
+import { time, withVerboseRef } from './common';
 import {
   addCommonOptions,
   addMultiPassOptions,
@@ -68,7 +68,7 @@ export function registerSort(sbx: Command): void {
         onProgress: progress.update,
       });
       progress.finish();
-      return printer.result(sortReport(s));
+      return printer.result(...withVerboseRef(opts.verbose, s.ref, sortReport(s)));
     });
   });
 }

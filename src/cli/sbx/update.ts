@@ -4,7 +4,7 @@ import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../../errors';
 import { ReportList, ReportObject, renderHuman } from './report';
-import { time } from './common';
+import { time, withVerboseRef } from './common';
 import {
   addCommonOptions,
   askToContinue,
@@ -75,7 +75,7 @@ export function registerUpdate(sbx: Command): void {
       let human = opts.dryRun ? 'Note : This is a dry run only, the container is not modified.\n\n' : '';
       if (s.version >= 17) human += `Burst error resistance level : ${s.burst}\n\n`;
       if (opts.verbose) human += metadataChangesText(s) + '\n';
-      return printer.result(report, human + renderHuman(report.fields.find((f) => f.label === 'stats')!.value as ReportObject));
+      return printer.result(...withVerboseRef(opts.verbose, s.ref, report, human + renderHuman(report.fields.find((f) => f.label === 'stats')!.value as ReportObject)));
     });
   });
 }

@@ -130,6 +130,7 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
         { field: 'HSH', from: 'SHA256 - 2459e63363a09a85f53050d27b4d5e9d484372ae4e6dfd09e8bc4be30a06a332', to: null },
       ];
       expect(r.doc).to.deep.equal({
+        refBlockInfo: { type: 'metadata', ver: 17, pos: 0 },
         burstErrorResistanceLevel: 12,
         metadataChanges: [0, 6656, 13312].map((pos, i) => ({ metadataBlockNumber: i, foundAtByte: pos, changes })),
         stats: {
@@ -343,7 +344,7 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
     it('one {"pos"} per blank block with --report-blank; an empty list without it', () => {
       const all = json(['check', '-v', '--report-blank', v('ec17-default-1000.ecsbx')]);
       expect(all.code).to.equal(0);
-      expect(Object.keys(all.doc)).to.deep.equal(['blocksFailed', 'stats', 'error']);
+      expect(Object.keys(all.doc)).to.deep.equal(['refBlockInfo', 'blocksFailed', 'stats', 'error']);
       const c = fs.readFileSync(v('ec17-default-1000.ecsbx'));
       const blanks: { pos: number }[] = [];
       for (let pos = 0; pos < c.length; pos += 512) if (c.subarray(pos, pos + 512).every((b) => b === 0)) blanks.push({ pos });
@@ -377,6 +378,32 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       const plain = sbx(['check', '--hash', '--pv', '0', v('ec17-default-200k.damaged.ecsbx')]);
       expect(plain.text).to.contain('\nEncountered error while hashing stored data, Error : Failed to decode data block\n');
       expect(plain.text).not.to.contain('does NOT match');
+    });
+  });
+
+  describe('14. -v names the reference block first (misc_macros.rs get_ref_block!), and only -v', () => {
+    it('decode, check, sort, repair and update: "refBlockInfo" first in JSON, "Using … block as reference block" for people', () => {
+      const c = path.join(dir, 'verbose.ecsbx');
+      fs.copyFileSync(v('ec17-default-1000.ecsbx'), c);
+      const runs: Record<string, string[]> = {
+        decode: ['decode', '-f', c, path.join(dir, 'verbose.out')],
+        check: ['check', c],
+        sort: ['sort', '-f', c, path.join(dir, 'verbose.sorted')],
+        repair: ['repair', '-y', c],
+        update: ['update', '-y', '--snm', 'verbose.ecsbx', c],
+      };
+      const info = { type: 'metadata', ver: 17, pos: 0 };
+      for (const [name, args] of Object.entries(runs)) {
+        const quiet = json(args);
+        expect(quiet.code, name).to.equal(0);
+        expect(Object.keys(quiet.doc), name).not.to.include('refBlockInfo');
+        const loud = json([...args, '-v']);
+        expect(loud.code, name).to.equal(0);
+        expect(Object.keys(loud.doc)[0], name).to.equal('refBlockInfo');
+        expect(loud.doc.refBlockInfo, name).to.deep.equal(info);
+        const human = sbx([...args, '-v', '--pv', '0']);
+        expect(human.text, name).to.contain('\nUsing metadata block as reference block, SBX version 17, located at byte 0 (0x0)\n\n');
+      }
     });
   });
 });
