@@ -112,6 +112,12 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       expect(j.doc.error).to.match(/^Error : ENOENT: /);
     });
 
+    it('an invalid --pv is reported like any other bad input: in the JSON "error" with --json, on stdout, exit 1', () => {
+      expect(json(['check', v('v1-small.sbx'), '--pv', '3'])).to.deep.equal({ code: 1, doc: { error: 'Invalid progress report verbosity level' } });
+      const plain = sbx(['check', v('v1-small.sbx'), '--pv', 'x']);
+      expect([plain.code, plain.text]).to.deep.equal([1, 'Invalid progress report verbosity level\n']);
+    });
+
     it('check --hash on a version 1 container without metadata: blkar\'s own message', () => {
       const r = json(['check', '--hash', '--no-meta', v('v1-nometa.sbx')]);
       expect(r.code).to.equal(2);
