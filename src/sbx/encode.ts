@@ -217,14 +217,18 @@ export async function encodeFile(inputPath: string, outputPath: string, opts: En
   const h = await fsp.open(inputPath, 'r');
   try {
     const st = await h.stat();
-    // blkar encodes a byte-exact range (always "misaligned"): the shared rule with an alignment of 1.
-    const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, await byteSize(st), 1);
     const mtime = Math.floor(st.mtimeMs / 1000);
-    return await encodeCore(fileChunkSource(h, start, end - start), end - start, outputPath, {
+    const named: EncodeOptions = {
       ...opts,
       fnm: opts.fnm === undefined ? path.basename(inputPath) : opts.fnm,
       fdt: opts.fdt === undefined ? (mtime >= 0 ? mtime : null) : opts.fdt,
-    });
+    };
+    // A pipe or character device (`<(tar c …)`, a FIFO, a tape) has no size to go by (st_size 0): it is read to
+    // its end, as stdin is, instead of being taken for an empty file.
+    if (!st.isFile() && !st.isBlockDevice()) return await encodeStream(h.createReadStream({ autoClose: false }), outputPath, named);
+    // blkar encodes a byte-exact range (always "misaligned"): the shared rule with an alignment of 1.
+    const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, await byteSize(st), 1);
+    return await encodeCore(fileChunkSource(h, start, end - start), end - start, outputPath, named);
   } finally {
     await h.close();
   }

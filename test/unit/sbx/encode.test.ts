@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createHash } from 'crypto';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -181,6 +182,19 @@ describe('sbx/encode', () => {
     await encodeFile(path.join(VECTORS_DIR, 'v2-small.bin'), out, { version: 2, fnm: 'f'.repeat(40) }).catch((e) => (err = e));
     expect(err).to.be.instanceOf(MetadataTooLargeError);
     expect(fs.existsSync(out)).to.equal(false);
+  });
+
+  it('a FIFO (or any pipe given as a path) is read to its end like stdin, not taken for an empty file', async () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const data = fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.bin'));
+    const out = path.join(dir, 'fifo.sbx');
+    const [st] = await Promise.all([encodeFile(fifo, out, { version: 1 }), fs.promises.writeFile(fifo, data)]);
+    expect([st.fileSize, st.bytesEncoded]).to.deep.equal([data.length, data.length]);
+    const c = fs.readFileSync(out);
+    expect(parseMetadataPayload(c.subarray(16, 512)).fnm).to.equal('fifo');
+    const decoded = Buffer.concat(Array.from({ length: Math.ceil(data.length / 496) }, (_, i) => c.subarray(512 * (i + 1) + 16, 512 * (i + 2)))).subarray(0, data.length);
+    expect(sha256(decoded)).to.equal(sha256(data));
   });
 
   it('a burst level whose super block set cannot be held in memory is refused before the output is touched', async () => {
