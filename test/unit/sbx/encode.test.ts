@@ -184,6 +184,23 @@ describe('sbx/encode', () => {
     expect(fs.existsSync(out)).to.equal(false);
   });
 
+  it('an input range larger than the version can hold fails as blkar says it (exit 2), before the output is created', async () => {
+    const big = path.join(dir, 'big-sparse.bin');
+    fs.closeSync(fs.openSync(big, 'w'));
+    fs.truncateSync(big, 481036337040 + 1); // one byte more than version 2 holds (sparse)
+    const out = path.join(dir, 'big.sbx');
+    let err: (Error & { exitCode?: number }) | null = null;
+    await encodeFile(big, out, { version: 2 }).catch((e) => (err = e));
+    expect((err as unknown as Error).message).to.equal(
+      `Encoding range specified for "${big}" exceeds the maximum supported file size, size to be encoded : 481036337041, max : 481036337040`,
+    );
+    expect((err as unknown as { exitCode: number }).exitCode).to.equal(2);
+    expect(fs.existsSync(out)).to.equal(false);
+    // A range inside the limit is fine.
+    expect((await encodeFile(big, out, { version: 2, toExc: 1000 })).fileSize).to.equal(1000);
+    fs.rmSync(big);
+  });
+
   it('a FIFO (or any pipe given as a path) is read to its end like stdin, not taken for an empty file', async () => {
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
