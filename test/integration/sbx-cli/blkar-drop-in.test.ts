@@ -412,4 +412,26 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       }
     });
   });
+
+  describe('15. show prints every field of show_core.rs', () => {
+    it('JSON: the RS shard counts are null for versions 1-3 (not left out)', () => {
+      const b = (json(['show', v('v1-small.sbx')]).doc.blocks as Record<string, unknown>[])[0];
+      expect(Object.keys(b)).to.deep.equal([
+        'metadataBlockNumber', 'foundAtByte', 'fileUID', 'fileName', 'sbxContainerName', 'sbxContainerVersion',
+        'rsDataShardCount', 'rsParityShardCount', 'fileSize', 'fileModificationTime', 'sbxEncodingTime', 'hash',
+      ]);
+      expect([b.rsDataShardCount, b.rsParityShardCount]).to.deep.equal([null, null]);
+    });
+
+    it('for people: the position in hex too, the version in hex for EC, the block number only with --show-all', () => {
+      const one = sbx(['show', '--pv', '0', v('ec17-default-1000.ecsbx')]).text;
+      expect(one).to.match(/^Found at byte          : 0 \(0x0\)\n\nFile UID               : 0C0000000001\n/);
+      expect(one).to.contain('\nSBX container version  : 17 (0x11)\nRS data shard count    : 10\n');
+      const v1 = sbx(['show', '--pv', '0', v('v1-small.sbx')]).text;
+      expect(v1).to.contain('\nSBX container version  : 1\nRS data shard count    : version does not use RS\nRS parity shard count  : version does not use RS\n');
+      const all = sbx(['show', '--pv', '0', '--show-all', v('ec17-default-1000.ecsbx')]).text;
+      expect(all).to.match(/^Metadata block number : 0\n={40}\nFound at byte          : 0 \(0x0\)\n\n/);
+      expect(all).to.contain('\n\nMetadata block number : 1\n========================================\nFound at byte          : 6656 (0x1A00)\n\n');
+    });
+  });
 });
