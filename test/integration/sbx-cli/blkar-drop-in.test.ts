@@ -226,6 +226,11 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
       const v1 = json(['decode', f, '-'], 'stderr').doc.stats as Record<string, unknown>;
       expect(v1).to.include({ numberOfBlocksFailedToDecodeMetadata: 0, numberOfBlocksFailedToDecodeData: 1 });
       expect(v1).to.not.have.property('numberOfBlocksFailedToDecodeParity');
+      // blkar reads the EC layout seq by seq and stops at the last data chunk: the last set's padding and parity
+      // blocks are not read or counted (3 metadata + seqs 1-3 here; 3 + seqs 1-484 for 200 kB).
+      const ok = json(['decode', v('ec17-default-1000.ecsbx'), '-'], 'stderr').doc.stats as Record<string, unknown>;
+      expect(ok).to.include({ numberOfBlocksProcessed: 6, numberOfBlocksDecodedMetadata: 3, numberOfBlocksDecodedData: 3, numberOfBlocksDecodedParity: 0 });
+      expect(ec).to.include({ numberOfBlocksProcessed: 487, numberOfBlocksDecodedData: 404 - 22, numberOfBlocksDecodedParity: 80 });
       // To a file the total stays one number (decode.json).
       const file = json(['decode', '-f', v('ec17-default-200k.damaged.ecsbx'), path.join(dir, 'dmg.bin')]).doc.stats as Record<string, unknown>;
       expect(file).to.have.property('numberOfBlocksFailedToDecode');
