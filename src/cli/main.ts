@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The blkfs binary: the mount commands (mount, umount, acquire, import, export) and the blkar toolkit (sbx ...).
 import { Command } from 'commander';
-import { exitCodeOf } from '../errors';
+import { EXIT_FAILURE, exitCodeOf } from '../errors';
 import { registerMap } from './map';
 import { registerMountCommands } from './mount-commands';
 import { registerSbxCommands } from './sbx';
@@ -21,9 +21,17 @@ export function buildProgram(): Command {
 
 if (require.main === module) {
   // A reader that stops early (`blkfs sbx decode c.sbx - | head`) is its own choice, not a crash of ours.
+  // Any other write error (a full disk or a failing device under `> file`) fails the command: a workflow waiting
+  // on the write reports it itself; otherwise it is said here once, and a run that would end 0 ends 2.
+  let stdoutError: NodeJS.ErrnoException | undefined;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(0);
+    if (err.code === 'EPIPE') process.exit(0);
+    stdoutError ??= err;
+  });
+  process.on('exit', (code) => {
+    if (!stdoutError || code !== 0) return;
+    process.stderr.write(`blkfs: cannot write to standard output: ${stdoutError.message}\n`);
+    process.exitCode = EXIT_FAILURE;
   });
   buildProgram()
     .parseAsync(process.argv)

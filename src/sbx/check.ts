@@ -55,6 +55,8 @@ export interface CheckStats {
   recordedHash: string | null;
   storedDataHash: string | null;
   hashMatches: boolean | null;
+  /** Why there is no hash of the stored data (a data block it needs is missing or damaged). */
+  hashError: string | null;
   /** Data chunks that were missing or invalid while hashing. */
   missingChunks: number;
   hashSeconds: number;
@@ -88,6 +90,7 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
     recordedHash: null,
     storedDataHash: null,
     hashMatches: null,
+    hashError: null,
     missingChunks: 0,
     hashSeconds: 0,
     totalSeconds: 0,
@@ -140,8 +143,13 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
     stats.hashChecked = true;
     stats.missingChunks = missingChunks;
     stats.recordedHash = formatMultihash(ref.meta.hsh);
-    stats.storedDataHash = formatMultihash({ type: hasher.type, digest });
-    stats.hashMatches = digest.equals(ref.meta.hsh.digest);
+    if (missingChunks > 0) {
+      // blkar stops hashing at the first data block it cannot decode: there is no hash of the stored data.
+      stats.hashError = 'Failed to decode data block';
+    } else {
+      stats.storedDataHash = formatMultihash({ type: hasher.type, digest });
+      stats.hashMatches = digest.equals(ref.meta.hsh.digest);
+    }
     stats.hashSeconds = secondsSince(th);
   }
   stats.totalSeconds = secondsSince(t0);

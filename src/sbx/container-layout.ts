@@ -46,12 +46,13 @@ export async function containerLayout(
   o: { burst?: number; guessFrom?: number; optionalBurst?: boolean } = {},
 ): Promise<ContainerLayout> {
   const version: SbxVersion = ref.header.version;
-  const metaEnabled = ref.header.seq === 0;
-  if (!isEcVersion(version)) return { rs: null, burst: null, layout: new Layout({ version, metaEnabled }) };
+  // blkar's readers (sort, stdout decode, starting-index guess) always count positions as if the metadata block
+  // were there (meta_enabled = true): a container without one, or whose one is damaged, is still laid out so.
+  if (!isEcVersion(version)) return { rs: null, burst: null, layout: new Layout({ version, metaEnabled: true }) };
   const rs = rsParamsOf(ref, purpose);
   const burst = o.burst ?? (await guessBurst(reader, ref, rs, o.guessFrom ?? 0));
   if (burst === null && !o.optionalBurst) throw new WorkflowError('Failed to guess burst resistance level, please specify via --burst option');
-  return { rs, burst, layout: new Layout({ version, d: rs.d, p: rs.p, burst: burst ?? 0, metaEnabled }) };
+  return { rs, burst, layout: new Layout({ version, d: rs.d, p: rs.p, burst: burst ?? 0 }) };
 }
 
 /** Checks that a recorded file size is possible for the layout (a corrupt or hostile FSZ must not make us loop for days). */

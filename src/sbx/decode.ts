@@ -362,7 +362,8 @@ async function decodeToStream(
       if (isSameContainerBlock(b, ref, 0)) stats.metaBlocksDecoded++;
       else failedAs(stats, 'metadata');
     }
-    const lastSeq = layout.lastSeq(fsz);
+    // blkar stops at the last data chunk: the last set's padding and parity blocks are neither read nor counted.
+    const lastSeq = chunkTotal > 0 ? layout.seqOfChunk(chunkTotal - 1) : 0;
     for (let seq = 1; seq <= lastSeq; seq++) {
       stats.blocksProcessed++;
       const b = await reader.read(layout.seqToIndex(seq) * bs, bs);

@@ -11,7 +11,7 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
-import { ContainerSpec, FileTooLargeError, makeContainerSpec, standardMetadata } from './format/container-spec';
+import { ContainerSpec, makeContainerSpec, standardMetadata } from './format/container-spec';
 import { buildBlock } from './format/header';
 import { Layout } from './format/layout';
 import { encodeMetadataPayload, Metadata } from './format/metadata';
@@ -22,6 +22,8 @@ import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './format/specs';
 import { UserError } from '../errors';
 import { resolveByteRange } from './byte-range';
 import { writeFully } from './file-io';
+import { byteSize } from './reader';
+import { WorkflowError } from './workflow-errors';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
 export class EncodeParamError extends UserError {
@@ -60,6 +62,21 @@ export function resolveEncodeParams(opts: { version?: SbxVersion; d?: number; p?
   if (r.d + r.p > 256) throw new EncodeParamError(`RS data + parity shard count must be ≤ 256, got ${r.d + r.p}`);
   if (!Number.isInteger(r.burst) || r.burst < 0) throw new EncodeParamError(`Invalid burst error resistance level: ${r.burst}`);
   return r;
+}
+
+/** Largest super block set (B × (D + P) blocks) the encoder renders in memory: one of them is its smallest unit. */
+const MAX_SUPER_SET_BYTES = 1 << 30;
+
+/** Refuses, before anything is written, a burst level whose super block set the encoder could not hold. */
+function checkSuperSetFits(layout: Layout): void {
+  if (!layout.ec) return;
+  const setBytes = layout.setSize * layout.blockSize;
+  if (layout.burst * setBytes <= MAX_SUPER_SET_BYTES) return;
+  throw new EncodeParamError(
+    `Burst error resistance level ${layout.burst} is too large for this encoder: it renders a super block set of ` +
+      `${layout.burst} × ${layout.setSize} blocks in memory, at most ${MAX_SUPER_SET_BYTES} bytes, so the level can be ` +
+      `at most ${Math.floor(MAX_SUPER_SET_BYTES / setBytes)} with ${layout.d} + ${layout.p} shards of version ${layout.version}`,
+  );
 }
 
 /** Progress of a running encode. */
@@ -194,21 +211,25 @@ function streamChunkSource(input: AsyncIterable<Uint8Array>, skip: number, limit
 
 /**
  * Encodes the file at `inputPath` (or its --from/--to range) into a new container at `outputPath`
- * (created or truncated). Rejects with EncodeParamError / FileTooLargeError / MetadataTooLargeError
+ * (created or truncated). Rejects with EncodeParamError / WorkflowError (input too large) / MetadataTooLargeError
  * before writing anything when the parameters are impossible; the output is left in place on I/O errors.
  */
 export async function encodeFile(inputPath: string, outputPath: string, opts: EncodeOptions = {}): Promise<EncodeStats> {
   const h = await fsp.open(inputPath, 'r');
   try {
     const st = await h.stat();
-    // blkar encodes a byte-exact range (always "misaligned"): the shared rule with an alignment of 1.
-    const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, st.size, 1);
     const mtime = Math.floor(st.mtimeMs / 1000);
-    return await encodeCore(fileChunkSource(h, start, end - start), end - start, outputPath, {
+    const named: EncodeOptions = {
       ...opts,
       fnm: opts.fnm === undefined ? path.basename(inputPath) : opts.fnm,
       fdt: opts.fdt === undefined ? (mtime >= 0 ? mtime : null) : opts.fdt,
-    });
+    };
+    // A pipe or character device (`<(tar c …)`, a FIFO, a tape) has no size to go by (st_size 0): it is read to
+    // its end, as stdin is, instead of being taken for an empty file.
+    if (!st.isFile() && !st.isBlockDevice()) return await encodeStream(h.createReadStream({ autoClose: false }), outputPath, named);
+    // blkar encodes a byte-exact range (always "misaligned"): the shared rule with an alignment of 1.
+    const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, await byteSize(st), 1);
+    return await encodeCore(fileChunkSource(h, start, end - start), end - start, outputPath, named, inputPath);
   } finally {
     await h.close();
   }
@@ -228,14 +249,20 @@ export async function encodeStream(input: Readable | AsyncIterable<Uint8Array>, 
   });
 }
 
-async function encodeCore(source: ChunkSource, knownSize: number | null, outputPath: string, opts: EncodeOptions): Promise<EncodeStats> {
+async function encodeCore(source: ChunkSource, knownSize: number | null, outputPath: string, opts: EncodeOptions, inputPath?: string): Promise<EncodeStats> {
   const started = Date.now();
   const params = resolveEncodeParams(opts);
   const layout = new Layout({ ...params, metaEnabled: !opts.noMeta });
+  checkSuperSetFits(layout);
   const hashType = opts.hash ?? DEFAULT_HASH_TYPE;
   const uid = Buffer.from(opts.uid ?? (require('crypto') as typeof import('crypto')).randomBytes(UID_LENGTH));
   if (uid.length !== UID_LENGTH) throw new EncodeParamError(`UID must be ${UID_LENGTH} bytes`);
-  if (knownSize !== null && knownSize > layout.maxFileSize()) throw new FileTooLargeError(knownSize, layout.maxFileSize());
+  if (knownSize !== null && knownSize > layout.maxFileSize()) {
+    // blkar's words and exit code (a failure of the operation), before anything is written.
+    throw new WorkflowError(
+      `Encoding range specified for "${inputPath ?? '-'}" exceeds the maximum supported file size, size to be encoded : ${knownSize}, max : ${layout.maxFileSize()}`,
+    );
+  }
   const sdt = opts.sdt ?? Math.floor(started / 1000);
 
   const metaFor = (fsz: number | undefined, hsh: Multihash): Metadata =>
@@ -294,7 +321,11 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
       const next = (which + 1) % slotCount;
       if (!final) nextRead = quiet(pending[next].then(() => source.read(bufs[next], 0, batchSource))); // overlap the next read
       total += n;
-      if (total > layout.maxFileSize()) throw new FileTooLargeError(total, layout.maxFileSize());
+      if (total > layout.maxFileSize()) {
+        throw new WorkflowError(
+          'Block seq num already at max, addition causes overflow. This might be due to file size being changed during the encoding, or too much data from stdin',
+        );
+      }
       src.fill(PAD_BYTE, n);
       hasher?.update(src.subarray(0, n));
       const firstSet = unit * unitSets;

@@ -1,7 +1,7 @@
 // Opening inputs and writing outputs: the one place that loops on partial writes, sizes block devices, and
 // says how an existing output is reused.
 import { promises as fsp } from 'fs';
-import { FileReader } from './reader';
+import { byteSize, FileReader } from './reader';
 
 /** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
 export type MultiPass = 'skip-good' | 'overwrite-all';
@@ -28,12 +28,7 @@ export async function pathExists(p: string): Promise<boolean> {
 
 /** Size of a file or block device (st_size is 0 for block devices: ask sysfs). */
 export async function inputSize(path: string): Promise<number> {
-  const st = await fsp.stat(path);
-  if (!st.isBlockDevice()) return st.size;
-  const major = Math.floor(st.rdev / 256) & 0xfff;
-  const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
-  const sectors = await fsp.readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8');
-  return Number(sectors.trim()) * 512;
+  return byteSize(await fsp.stat(path));
 }
 
 /** Writes all of `data` at `position` (a positional write may write less than asked). */

@@ -2,7 +2,16 @@
  * The random-access input interface the library reads through (files, buffers, a view's cache). Keeps
  * src/sbx/ free of any knowledge of FUSE or the cache.
  */
-import { promises as fsp } from 'fs';
+import { promises as fsp, Stats } from 'fs';
+
+/** Size in bytes of what `st` describes: st_size, except for a block device, where st_size is 0 (ask sysfs). */
+export async function byteSize(st: Stats): Promise<number> {
+  if (!st.isBlockDevice()) return st.size;
+  const major = Math.floor(st.rdev / 256) & 0xfff;
+  const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
+  const sectors = await fsp.readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8');
+  return Number(sectors.trim()) * 512;
+}
 
 /** A readable byte range [0, size). */
 export interface RandomReader {
@@ -32,12 +41,11 @@ export class BufferReader implements RandomReader {
 export class FileReader implements RandomReader {
   private constructor(private readonly handle: fsp.FileHandle, readonly size: number, private readonly owned: boolean) {}
 
-  /** Opens `path` read-only; size from fstat (for block devices pass `size` explicitly). */
+  /** Opens `path` read-only; size from fstat, or from the kernel for a block device (unless `size` is given). */
   static async open(path: string, size?: number): Promise<FileReader> {
     const h = await fsp.open(path, 'r');
     try {
-      const st = await h.stat();
-      return new FileReader(h, size ?? st.size, true);
+      return new FileReader(h, size ?? (await byteSize(await h.stat())), true);
     } catch (e) {
       await h.close();
       throw e;

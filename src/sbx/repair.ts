@@ -134,7 +134,9 @@ async function repairSets(
   for (const idx of layout.metadataIndices()) {
     const pos = idx * bs;
     const b = await reader.read(pos, bs);
-    if (isSameContainerBlock(b, ref, 0)) {
+    // blkar's rule: any valid block of the container is left alone (a data block here means the layout, e.g. a
+    // wrong --burst, is off: overwriting it would destroy data).
+    if (isSameContainerBlock(b, ref)) {
       stats.metaBlocksPassed++;
       continue;
     }
@@ -161,12 +163,16 @@ async function repairSets(
       break;
     }
     let missing = 0;
+    // Positions holding a valid block of the container with another seq: the layout is off there (a wrong
+    // --burst); a rebuilt block is never written over such a block, which is data too.
+    const occupied = new Set<number>();
     for (let i = 0; i < t; i++) {
       const b = await reader.read(positions[i], bs);
       if (isSameContainerBlock(b, ref, first + i)) {
         shards[i] = b.subarray(HEADER_SIZE, bs);
         stats.dataBlocksPassed++;
       } else {
+        if (isSameContainerBlock(b, ref)) occupied.add(i);
         shards[i] = null;
         missing++;
         stats.blocksFailed++;
@@ -175,7 +181,7 @@ async function repairSets(
     if (missing > 0) {
       const missingIdx: number[] = [];
       for (let i = 0; i < t; i++) if (!shards[i]) missingIdx.push(i);
-      const success = codec.reconstruct(shards);
+      const success = codec.reconstruct(shards) && occupied.size === 0;
       const report: SetRepair = {
         success,
         firstSeq: first,

@@ -13,7 +13,7 @@ import { Progress, hashStoredData, secondsSince } from './block-pass';
 import { checkRecordedSize, containerLayout } from './container-layout';
 import { withFileReader, writeFully } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
-import { WorkflowError } from './workflow-errors';
+import { InputError, WorkflowError } from './workflow-errors';
 
 export interface UpdateParams {
   input: string;
@@ -94,6 +94,9 @@ export function editFields(
 
 export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
   const t0 = Date.now();
+  // An empty FNM/SNM record is unparsable to blkar (and to us): every field after it, RSD/RSP included, would be lost.
+  if (params.fnm === '') return Promise.reject(new InputError('The new file name is empty (--no-fnm removes it)'));
+  if (params.snm === '') return Promise.reject(new InputError('The new SBX container name is empty (--no-snm removes it)'));
   return withFileReader(params.input, async (reader) => {
     const ref = await requireReferenceBlock(reader, 'must-be-meta');
     const version = ref.header.version;
@@ -118,7 +121,11 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
       if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
       checkRecordedSize(layout, fsz);
       const hasher = createHasher(params.hash);
-      await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
+      const { missingChunks } = await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
+      // blkar refuses too: a digest with zeros for the missing chunks would replace the true hash for good.
+      if (missingChunks > 0) {
+        throw new WorkflowError(`Failed to decode data block: ${missingChunks} data block(s) missing or damaged; repair the container first (nothing was written)`);
+      }
       hsh = { type: params.hash, digest: hasher.digest() };
     }
 

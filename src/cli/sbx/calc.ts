@@ -102,34 +102,34 @@ function humanCalc(s: ReturnType<typeof calcContainer>, ec: boolean): string {
     if (b === 0) {
       l.push(
         `    The container can tolerate ${p} SBX block corruptions`,
-        '    in each block set',
+        '    in each block set.',
         '',
-        `    A block set consists of ${t} blocks (${t * bs} bytes)`,
+        `    A block set consists of ${t} blocks (${t * bs} bytes).`,
         '',
         `    In total, ${p} blocks(${p * bs} bytes) may be corrupted in`,
-        '    each block set',
+        '    each block set.',
       );
     } else {
-      if (b === 1) l.push('    Warning :', '', `        Burst error resistance level of ${b} may not provide`, '        meaningful resistance', '');
+      if (b === 1) l.push('    Warning :', '', `        Burst error resistance level of ${b} may not provide`, '        meaningful resistance.', '');
       l.push(
         `    The container can tolerate ${p} burst SBX block corruptions in`,
-        `    each super block set (${b} interleaved block sets)`,
+        `    each super block set (${b} interleaved block sets).`,
         '',
-        `    A block set consists of ${t} blocks (${t * bs} bytes)`,
+        `    A block set consists of ${t} blocks (${t * bs} bytes).`,
         '',
-        `    A super block set consists of ${t * b} blocks (${t * b * bs} bytes)`,
+        `    A super block set consists of ${t * b} blocks (${t * b * bs} bytes).`,
         '',
-        `    Each burst error may be up to ${b} blocks (${b * bs} bytes) in size`,
+        `    Each burst error may be up to ${b} blocks (${b * bs} bytes) in size.`,
         '',
         `    In total, ${p} sets of ${b} consecutive blocks (${b * bs} bytes) may be`,
-        '    corrupted in each super block set',
+        '    corrupted in each super block set.',
         '',
         '    The sets of corrupted blocks may be connected as well, so the',
         '    largest single burst error that can be tolerated in each super',
-        `    block set is ${p * b} blocks(${p * b * bs} bytes) in size`,
+        `    block set is ${p * b} blocks (${p * b * bs} bytes) in size.`,
         '',
         '    Note that the actual tolerance depends on the behaviour of',
-        '    the file system',
+        '    the file system.',
       );
     }
     l.push('');

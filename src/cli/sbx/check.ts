@@ -2,8 +2,8 @@
 import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
 import { UserError } from '../../errors';
-import { ReportObject, renderHuman } from './report';
-import { blockCheckCounts, time } from './common';
+import { BLKAR_ERROR_PREFIX, ReportList, ReportObject, renderHuman } from './report';
+import { blockCheckCounts, time, withVerboseRef } from './common';
 import { hashVerdict } from './decode';
 import {
   addCommonOptions,
@@ -77,21 +77,23 @@ export function registerCheck(sbx: Command): void {
           printer.note(`Block failed check at byte ${f.pos} (0x${f.pos.toString(16).toUpperCase()})${f.blank ? ' (blank)' : ''}`);
         }
       }
-      const report = checkReport(stats);
-      const verdict = hashVerdict(stats.hashMatches, 'stored data');
+      const report = checkReport(stats, opts.verbose && opts.json);
+      const verdict = stats.hashError ? `Encountered error while hashing stored data, ${BLKAR_ERROR_PREFIX}${stats.hashError}` : hashVerdict(stats.hashMatches, 'stored data');
       const summary = stats.blocksFailed === 0 ? 'No errors found' : `${stats.blocksFailed} block(s) failed the check`;
-      return printer.result(report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : ''));
+      return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : '')));
     });
   });
 }
 
-export function checkReport(s: CheckStats): ReportObject {
+/** `listFailed` (blkar's -v in JSON mode): "blocks failed" first, the blank blocks it counted (non-blank ones are only counted). */
+export function checkReport(s: CheckStats, listFailed = false): ReportObject {
   const report = new ReportObject();
+  if (listFailed) report.add('blocks failed', new ReportList(s.failures.filter((f) => f.blank).map((f) => new ReportObject().add('pos', f.pos))));
   if (s.burst !== null) report.add('Burst error resistance level', s.burst);
   const st = blockCheckCounts(s).add('Time elapsed for block check', time(s.blockCheckSeconds));
   if (s.hashChecked) {
     st.add('Recorded hash', s.recordedHash)
-      .add('Hash of stored data', s.storedDataHash)
+      .add('Hash of stored data', s.hashError ? BLKAR_ERROR_PREFIX + s.hashError : s.storedDataHash)
       .add('Time elapsed for hashing', time(s.hashSeconds));
   }
   st.add('Time elapsed', time(s.totalSeconds));

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { decodeContainer, DecodeStats } from '../../sbx/decode';
 import { ReportObject, renderHuman } from './report';
 import { guardOutputs } from '../output-guard';
-import { time } from './common';
+import { time, withVerboseRef } from './common';
 import {
   addCommonOptions,
   addMultiPassOptions,
@@ -69,7 +69,7 @@ export function registerDecode(sbx: Command): void {
       for (const w of stats.warnings) printer.note(w);
       const report = decodeReport(stats);
       const verdict = hashVerdict(stats.hashMatches, toStdout ? 'output' : 'output file');
-      return printer.result(report, renderHuman(report) + (verdict ? verdict + '\n' : ''));
+      return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, renderHuman(report) + (verdict ? verdict + '\n' : '')));
     });
   });
 }

@@ -6,8 +6,9 @@ import { encodeFile, EncodeStats, encodeStream } from '../../sbx/encode';
 import { formatMultihash, parseHashTypeName } from '../../sbx/format/multihash';
 import { defaultExtensionOf } from '../../sbx/format/specs';
 import { calcContainer } from '../../sbx/calc';
+import { byteSize } from '../../sbx/reader';
 import { UserError } from '../../errors';
-import { ReportObject } from './report';
+import { blkarDate, ReportObject } from './report';
 import { guardOutputs } from '../output-guard';
 import { time } from './common';
 import {
@@ -90,14 +91,6 @@ export function registerEncode(sbx: Command): void {
       const range = parseRange(opts);
       const fromStdin = input === '-';
       if (!fromStdin) requireExisting(input);
-      if (opts.infoOnly) {
-        const size = fromStdin ? 0 : fs.statSync(input).size;
-        const c = calcContainer({ fileSize: size, version: params.version, dataShards: params.dataShards, parityShards: params.parityShards, burst: params.burst, metaEnabled: opts.meta !== false });
-        const st = new ReportObject().add('File name', fromStdin ? null : input).add('SBX version', c.version).add('Block size used in encoding', c.blockSize).add('Data size used in encoding', c.dataSize);
-        if (c.rsDataShardCount !== null) st.add('RS data shard count', c.rsDataShardCount).add('RS parity shard count', c.rsParityShardCount).add('Burst error resistance level', c.burstErrorResistanceLevel);
-        st.add('File size', size).add('SBX container size', c.containerSize);
-        return printer.result(new ReportObject().add('stats', st));
-      }
       const ext = defaultExtensionOf(params.version);
       let outPath: string;
       if (out === undefined) {
@@ -107,6 +100,10 @@ export function registerEncode(sbx: Command): void {
         if (fromStdin) throw new UserError('Explicit output file name is required when input is stdin');
         outPath = path.join(out, `${path.basename(input)}.${ext}`);
       } else outPath = out;
+      if (opts.infoOnly) {
+        if (fromStdin) throw new UserError('No information is available for stdin input');
+        return printer.result(await infoOnlyReport(input, outPath, params, opts.meta !== false));
+      }
       guardOutputs([outPath], fromStdin ? [] : [input]);
       if (!opts.force && fs.existsSync(outPath)) throw new UserError(`File "${outPath}" already exists`);
       const progress = printer.progress('SBX encoding progress');
@@ -129,6 +126,30 @@ export function registerEncode(sbx: Command): void {
       return printer.result(encodeReport(s));
     });
   });
+}
+
+/** blkar's `encode --info-only`: what the container would be, from the input's size (the byte range is not applied). */
+async function infoOnlyReport(input: string, outPath: string, params: ReturnType<typeof resolveEncodingParams>, metaEnabled: boolean): Promise<ReportObject> {
+  const st = fs.statSync(input);
+  const size = await byteSize(st);
+  const c = calcContainer({ fileSize: size, version: params.version, dataShards: params.dataShards, parityShards: params.parityShards, burst: params.burst, metaEnabled });
+  const mtime = Math.floor(st.mtimeMs / 1000);
+  const stats = new ReportObject()
+    .add('File name', input)
+    .add('SBX container name', outPath)
+    .add('SBX container version', c.version)
+    .add('SBX container block size', c.blockSize)
+    .add('SBX container data  size', c.dataSize);
+  if (c.rsDataShardCount !== null) {
+    stats.add('RS data   shard count', c.rsDataShardCount).add('RS parity shard count', c.rsParityShardCount).add('Burst error resistance level', c.burstErrorResistanceLevel);
+  }
+  return new ReportObject().add(
+    'stats',
+    stats
+      .add('File size', size)
+      .add('SBX container size', c.containerSize)
+      .add('File modification time', mtime >= 0 ? blkarDate(mtime) : null),
+  );
 }
 
 export function encodeReport(s: EncodeStats): ReportObject {

@@ -74,9 +74,21 @@ export function parseMultiPass(o: MultiPassOpts): MultiPass | undefined {
   return o.multiPassNoSkip ? 'overwrite-all' : undefined;
 }
 
+/** A malformed --pv found while making a printer: runCommand reports it through that printer (JSON or not). */
+const printerSetupErrors = new WeakMap<Printer, unknown>();
+
 /** The printer for a run; decoding to stdout sends reports to stderr. */
 export function printerFor(opts: CommonOpts, { reportToStderr = false } = {}): Printer {
-  return new Printer({ json: !!opts.json, progressLevel: parseProgressLevel(opts.pv), reportToStderr });
+  let progressLevel: ProgressLevel | undefined;
+  let setupError: unknown;
+  try {
+    progressLevel = parseProgressLevel(opts.pv);
+  } catch (err) {
+    setupError = err;
+  }
+  const printer = new Printer({ json: !!opts.json, progressLevel, reportToStderr });
+  if (setupError !== undefined) printerSetupErrors.set(printer, setupError);
+  return printer;
 }
 
 export function parseProgressLevel(pv: string | undefined): ProgressLevel | undefined {
@@ -237,6 +249,7 @@ function readOneLine(): Promise<string> {
 export async function runCommand(printer: Printer, body: () => Promise<number>): Promise<void> {
   let code: number;
   try {
+    if (printerSetupErrors.has(printer)) throw printerSetupErrors.get(printer);
     code = await body();
   } catch (err) {
     code = printer.error(classify(err));

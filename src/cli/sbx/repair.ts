@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { repairContainer, RepairStats } from '../../sbx/repair';
 import { ReportList, ReportObject, renderHuman } from './report';
-import { blockCheckCounts, refBlockInfo, time } from './common';
+import { blockCheckCounts, time, withVerboseRef } from './common';
 import {
   addCommonOptions,
   askToContinue,
@@ -41,11 +41,11 @@ export function registerRepair(sbx: Command): void {
       const stats = await repairContainer({ input, burst, dryRun: !!opts.dryRun, onProgress: progress.update });
       if (!stats.applicable) {
         printer.note(`Version ${stats.version} does not use Reed-Solomon erasure code, exiting now`);
-        return printer.result(new ReportObject().add('ref block info', refBlockInfo(stats.ref)), '');
+        return printer.result(...withVerboseRef(opts.verbose, stats.ref, new ReportObject(), ''));
       }
       progress.finish();
       const report = repairReport(stats, !!opts.verbose);
-      return printer.result(report, repairHuman(stats, !!opts.verbose, report));
+      return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, repairHuman(stats, !!opts.verbose, report)));
     });
   });
 }
@@ -65,7 +65,6 @@ export function repairReport(s: RepairStats, verbose: boolean): ReportObject {
     true,
   );
   return new ReportObject()
-    .add('ref block info', refBlockInfo(s.ref))
     .add('Burst error resistance level', s.burst)
     .add('metadata repairs', meta)
     .add('data repairs', data)

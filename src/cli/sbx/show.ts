@@ -69,7 +69,7 @@ export function registerShow(sbx: Command): void {
         human += `\n${'='.repeat(40)}\n\n`;
       }
       if (stats.blocks.length === 0) human += 'No metadata blocks found\n';
-      for (const b of stats.blocks) human += renderHuman(blockObj(b)) + '\n';
+      stats.blocks.forEach((b, i) => (human += blockHuman(b, i, !!opts.showAll)));
       return printer.result(report, human);
     });
   });
@@ -83,13 +83,21 @@ function blockObj(b: ShownMetadataBlock): ReportObject {
     .add('File UID', b.uid)
     .add('File name', m.fnm ?? null)
     .add('SBX container name', m.snm ?? null)
-    .add('SBX container version', b.version);
-  if (isEcVersion(b.version)) {
-    o.add('RS data shard count', m.rsd ?? null).add('RS parity shard count', m.rsp ?? null);
-  }
+    .add('SBX container version', b.version, isEcVersion(b.version) ? `${b.version} (0x${b.version.toString(16).toUpperCase()})` : undefined);
+  const noRs = isEcVersion(b.version) ? undefined : 'version does not use RS';
   return o
+    .add('RS data shard count', isEcVersion(b.version) ? (m.rsd ?? null) : null, noRs)
+    .add('RS parity shard count', isEcVersion(b.version) ? (m.rsp ?? null) : null, noRs)
     .add('File size', m.fsz ?? null)
     .add('File modification time', m.fdt === undefined ? null : blkarDate(m.fdt))
     .add('SBX encoding time', m.sdt === undefined ? null : blkarDate(m.sdt))
     .add('Hash', m.hsh ? formatMultihash(m.hsh) : null);
+}
+
+/** blkar's show_core layout for people: the block number only with --show-all, the position in hex too. */
+function blockHuman(b: ShownMetadataBlock, i: number, showAll: boolean): string {
+  const [, , ...fields] = blockObj(b).fields;
+  let text = showAll ? `${i > 0 ? '\n' : ''}Metadata block number : ${b.number}\n${'='.repeat(40)}\n` : '';
+  text += `Found at byte          : ${b.pos} (0x${b.pos.toString(16).toUpperCase()})\n\n`;
+  return text + renderHuman(new ReportObject(fields));
 }

@@ -1,9 +1,10 @@
 // `blkfs sbx sort SBX [OUT]`: rewrite every block to its canonical position (default OUT: SBX.sorted).
+import * as path from 'path';
 import { Command } from 'commander';
 import { sortContainer, SortStats } from '../../sbx/sort';
 import { ReportObject } from './report';
 import { guardOutputs } from '../output-guard';
-import { time } from './common';
+import { time, withVerboseRef } from './common';
 import {
   addCommonOptions,
   addMultiPassOptions,
@@ -12,6 +13,7 @@ import {
   CommonOpts,
   MultiPassOpts,
   GuessBurstOpts,
+  isDirectory,
   parseBurst,
   parseGuessBurstFrom,
   parseMultiPass,
@@ -35,7 +37,7 @@ export function registerSort(sbx: Command): void {
     .command('sort')
     .description('sort the blocks of an SBX container into canonical order')
     .argument('<SBX>', 'SBX container')
-    .argument('[OUT]', 'output file (default: SBX.sorted)')
+    .argument('[OUT]', 'output file (default: SBX.sorted; a directory: DIR/<file name of SBX>.sorted)')
     .option('-f, --force', 'overwrite the output file if it exists');
   addMultiPassOptions(cmd)
     .option('--dry-run', 'only report, write nothing')
@@ -49,7 +51,7 @@ export function registerSort(sbx: Command): void {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
       requireExisting(input);
-      const output = out ?? `${input}.sorted`;
+      const output = out === undefined ? `${input}.sorted` : isDirectory(out) ? path.join(out, `${path.basename(input)}.sorted`) : out;
       if (!opts.dryRun) guardOutputs([output], [input]);
       const progress = printer.progress('SBX block sorting progress');
       const s = await sortContainer({
@@ -66,7 +68,7 @@ export function registerSort(sbx: Command): void {
         onProgress: progress.update,
       });
       progress.finish();
-      return printer.result(sortReport(s));
+      return printer.result(...withVerboseRef(opts.verbose, s.ref, sortReport(s)));
     });
   });
 }

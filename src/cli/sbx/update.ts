@@ -4,7 +4,7 @@ import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../../errors';
 import { ReportList, ReportObject, renderHuman } from './report';
-import { time } from './common';
+import { time, withVerboseRef } from './common';
 import {
   addCommonOptions,
   askToContinue,
@@ -42,6 +42,9 @@ export function registerUpdate(sbx: Command): void {
     .option('-y, --skip-warning', 'do not ask before writing')
     .option('--dry-run', 'only report, write nothing');
   addCommonOptions(cmd);
+  // commander lets the last of --fnm NAME / --no-fnm win; blkar (clap) refuses the pair: note which were given.
+  const given = new Set<string>();
+  for (const name of ['fnm', 'no-fnm', 'snm', 'no-snm']) cmd.on(`option:${name}`, () => given.add(name));
   cmd.action(async (input: string, _o: unknown, command: Command) => {
     // commander folds --fnm / --no-fnm into one key; read the raw flags to tell "not given" from "removed".
     const raw = command.opts<UpdateOpts>();
@@ -49,6 +52,7 @@ export function registerUpdate(sbx: Command): void {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
       requireExisting(input);
+      for (const f of ['fnm', 'snm']) if (given.has(f) && given.has(`no-${f}`)) throw new UserError(`--${f} and --no-${f} cannot be used together`);
       const fnm = raw.fnm === false ? null : typeof raw.fnm === 'string' ? raw.fnm : undefined;
       const snm = raw.snm === false ? null : typeof raw.snm === 'string' ? raw.snm : undefined;
       let hash: ReturnType<typeof parseHashTypeName> | null | undefined;
@@ -71,7 +75,7 @@ export function registerUpdate(sbx: Command): void {
       let human = opts.dryRun ? 'Note : This is a dry run only, the container is not modified.\n\n' : '';
       if (s.version >= 17) human += `Burst error resistance level : ${s.burst}\n\n`;
       if (opts.verbose) human += metadataChangesText(s) + '\n';
-      return printer.result(report, human + renderHuman(report.fields.find((f) => f.label === 'stats')!.value as ReportObject));
+      return printer.result(...withVerboseRef(opts.verbose, s.ref, report, human + renderHuman(report.fields.find((f) => f.label === 'stats')!.value as ReportObject)));
     });
   });
 }

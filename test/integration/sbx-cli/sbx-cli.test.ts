@@ -87,6 +87,17 @@ describe('blkfs sbx (CLI)', function () {
       expect(JSON.parse(r.text)).to.deep.equal({ error: 'Error : Failed to find reference block' });
     });
 
+    it('update with an empty name, or a name set and removed at once, is refused (exit 1) and the container untouched', () => {
+      const c = path.join(dir, 'names.ecsbx');
+      fs.copyFileSync(v('e18.ecsbx'), c);
+      // An empty FNM record ends blkar's metadata parsing: every field after it (RSD/RSP, FSZ, HSH) would be lost.
+      for (const args of [['--fnm', ''], ['--snm', ''], ['--fnm', 'a', '--no-fnm'], ['--no-snm', '--snm', 'b']]) {
+        const r = sbx(['update', '-y', c, ...args]);
+        expect(r.code, args.join(' ') + r.text).to.equal(1);
+        expect(fs.readFileSync(c).equals(fs.readFileSync(v('e18.ecsbx'))), args.join(' ')).to.equal(true);
+      }
+    });
+
     it('existing output without -f: exit 1 and the file is left alone; --multi-pass writes into it', () => {
       const out = path.join(dir, 'exists.bin');
       fs.writeFileSync(out, 'keep');
@@ -125,6 +136,16 @@ describe('blkfs sbx (CLI)', function () {
       const r = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" sbx decode "${c}" - | head -c 10 >/dev/null; exit \${PIPESTATUS[0]}`]);
       expect(r.stderr.toString()).not.to.match(/EPIPE|at .*\.js:\d+/);
       expect(r.status, r.stderr.toString()).to.equal(0);
+    });
+
+    it('a standard output that cannot be written (> /dev/full) is a failure (exit 2) with a message, not a stack trace', () => {
+      for (const cmd of [`sbx decode "${v('v1-100k.sbx')}" -`, `sbx decode --json "${v('v1-100k.sbx')}" -`, `sbx show "${v('v1-small.sbx')}"`, 'sbx calc 1000']) {
+        const r = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" ${cmd} >/dev/full`]);
+        const stderr = r.stderr.toString();
+        expect(stderr, cmd).not.to.match(/at .*\.js:\d+|throw err/);
+        expect(stderr, cmd).to.match(/no space left on device/i);
+        expect(r.status, cmd + stderr).to.equal(2);
+      }
     });
 
     it('default encode output name INFILE.ecsbx, default decode name = stored FNM', () => {

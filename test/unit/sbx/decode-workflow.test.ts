@@ -130,6 +130,18 @@ describe('sbx decode workflow', () => {
       expect(s.hashMatches).to.equal(false);
     });
 
+    it('stdout mode, version 1 with its metadata block damaged: the data blocks from their places, padding kept (blkar), not zeros', async () => {
+      const v = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')));
+      v[100] ^= 0xff; // the metadata block fails its CRC: the reference is the first data block, there is no FSZ
+      const f = path.join(dir, 'nometa-block.sbx');
+      fs.writeFileSync(f, v);
+      const o = sink();
+      const s = await decodeContainer({ input: f, output: '-', stdout: o.stream });
+      // blkar counts positions as if the metadata block were there (meta_enabled = true): index 0 is metadata.
+      expect(o.bytes().equals(Buffer.concat([v.subarray(512 + 16, 1024), v.subarray(1024 + 16, 1536), v.subarray(1536 + 16)]))).to.equal(true);
+      expect([s.blocksProcessed, s.dataBlocksDecoded, s.blocksFailedByKind]).to.deep.equal([4, 3, { metadata: 1, data: 0, parity: 0 }]);
+    });
+
     it('--multi-pass fills an earlier output from a second damaged copy; --multi-pass-no-skip rewrites every chunk', async () => {
       const v = fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.sbx'));
       const want = fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.bin'));

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createHash } from 'crypto';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -181,6 +182,49 @@ describe('sbx/encode', () => {
     await encodeFile(path.join(VECTORS_DIR, 'v2-small.bin'), out, { version: 2, fnm: 'f'.repeat(40) }).catch((e) => (err = e));
     expect(err).to.be.instanceOf(MetadataTooLargeError);
     expect(fs.existsSync(out)).to.equal(false);
+  });
+
+  it('an input range larger than the version can hold fails as blkar says it (exit 2), before the output is created', async () => {
+    const big = path.join(dir, 'big-sparse.bin');
+    fs.closeSync(fs.openSync(big, 'w'));
+    fs.truncateSync(big, 481036337040 + 1); // one byte more than version 2 holds (sparse)
+    const out = path.join(dir, 'big.sbx');
+    let err: (Error & { exitCode?: number }) | null = null;
+    await encodeFile(big, out, { version: 2 }).catch((e) => (err = e));
+    expect((err as unknown as Error).message).to.equal(
+      `Encoding range specified for "${big}" exceeds the maximum supported file size, size to be encoded : 481036337041, max : 481036337040`,
+    );
+    expect((err as unknown as { exitCode: number }).exitCode).to.equal(2);
+    expect(fs.existsSync(out)).to.equal(false);
+    // A range inside the limit is fine.
+    expect((await encodeFile(big, out, { version: 2, toExc: 1000 })).fileSize).to.equal(1000);
+    fs.rmSync(big);
+  });
+
+  it('a FIFO (or any pipe given as a path) is read to its end like stdin, not taken for an empty file', async () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const data = fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.bin'));
+    const out = path.join(dir, 'fifo.sbx');
+    const [st] = await Promise.all([encodeFile(fifo, out, { version: 1 }), fs.promises.writeFile(fifo, data)]);
+    expect([st.fileSize, st.bytesEncoded]).to.deep.equal([data.length, data.length]);
+    const c = fs.readFileSync(out);
+    expect(parseMetadataPayload(c.subarray(16, 512)).fnm).to.equal('fifo');
+    const decoded = Buffer.concat(Array.from({ length: Math.ceil(data.length / 496) }, (_, i) => c.subarray(512 * (i + 1) + 16, 512 * (i + 2)))).subarray(0, data.length);
+    expect(sha256(decoded)).to.equal(sha256(data));
+  });
+
+  it('a burst level whose super block set cannot be held in memory is refused before the output is touched', async () => {
+    const out = path.join(dir, 'huge-burst.ecsbx');
+    fs.writeFileSync(out, 'precious');
+    let err: unknown = null;
+    await encodeFile(path.join(VECTORS_DIR, 'v1-small.bin'), out, { version: 17, d: 10, p: 2, burst: 99999999999 }).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(EncodeParamError);
+    expect((err as Error).message).to.match(/^Burst error resistance level 99999999999 is too large .* at most 174762 with 10 \+ 2 shards of version 17/);
+    expect(fs.readFileSync(out, 'utf8')).to.equal('precious');
+    // The largest level it names still encodes.
+    const ok = await encodeFile(path.join(VECTORS_DIR, 'v1-small.bin'), out, { version: 17, d: 10, p: 2, burst: 2000, uid: Buffer.alloc(6, 1) });
+    expect(ok.burst).to.equal(2000);
   });
 
   it('no metadata: hash stat is null; EC ignores --no-meta', async () => {

@@ -31,6 +31,20 @@ describe('sbx repair workflow', () => {
     expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx')))).to.equal(true);
   });
 
+  it('a wrong --burst never overwrites a valid block of the container (metadata positions as blkar; data positions too)', async () => {
+    const original = fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'));
+    const f = path.join(dir, 'wrong-burst.ecsbx');
+    fs.writeFileSync(f, original);
+    await repairContainer({ input: f, burst: 11 });
+    const after = fs.readFileSync(f);
+    for (let pos = 0; pos < original.length; pos += 512) {
+      const block = original.subarray(pos, pos + 512);
+      if (block.some((b) => b !== 0)) expect(after.subarray(pos, pos + 512).equals(block), `block at ${pos}`).to.equal(true);
+    }
+    const out = path.join(dir, 'wrong-burst.out');
+    expect((await decodeContainer({ input: f, output: out })).hashMatches).to.equal(true);
+  });
+
   it('versions 1-3: not applicable, file untouched', async () => {
     const f = path.join(dir, 'v1.sbx');
     fs.copyFileSync(path.join(VECTORS_DIR, 'v1-small.sbx'), f);
@@ -155,6 +169,19 @@ describe('sbx sort workflow', () => {
     expect((err as unknown as Error).message).to.match(/already exists/);
     await sortContainer({ input: path.join(dir, 'mp-a'), output: out, burst: 12, multiPass: 'skip-good' });
     expect(fs.readFileSync(out).equals(v)).to.equal(true);
+  });
+
+  it('versions 1-3 without a usable metadata block: data seq k still goes to index k, position 0 left for the metadata (blkar)', async () => {
+    const small = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')));
+    small[100] ^= 0xff; // metadata block damaged: the reference is a data block
+    fs.writeFileSync(path.join(dir, 'meta-damaged'), small);
+    const s = await sortContainer({ input: path.join(dir, 'meta-damaged'), output: path.join(dir, 'meta-damaged.sorted') });
+    expect(fs.readFileSync(path.join(dir, 'meta-damaged.sorted')).equals(Buffer.concat([Buffer.alloc(512), small.subarray(512)]))).to.equal(true);
+    expect([s.dataSorted, s.dataSameOrder, s.blocksFailed]).to.deep.equal([3, 3, 1]);
+    const noMeta = fs.readFileSync(path.join(VECTORS_DIR, 'v1-nometa.sbx'));
+    const n = await sortContainer({ input: path.join(VECTORS_DIR, 'v1-nometa.sbx'), output: path.join(dir, 'nometa.sorted') });
+    expect(fs.readFileSync(path.join(dir, 'nometa.sorted')).equals(Buffer.concat([Buffer.alloc(512), noMeta]))).to.equal(true);
+    expect([n.dataSorted, n.dataSameOrder, n.dataDiffOrder]).to.deep.equal([7, 0, 7]);
   });
 
   it('counts blocks already in order like blkar (vectors/json/sort.json) and --dry-run writes nothing', async () => {

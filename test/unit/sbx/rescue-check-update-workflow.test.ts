@@ -85,7 +85,7 @@ describe('sbx check, show and update workflows', () => {
     const h = await checkContainer({ input: path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'), hash: true });
     expect([h.burst, h.dataBlocksPassed, h.hashMatches]).to.deep.equal([12, 492, true]);
     const h2 = await checkContainer({ input: dmg, hashOnly: true });
-    expect([h2.blocksProcessed, h2.hashMatches, h2.missingChunks]).to.deep.equal([0, false, 22]);
+    expect([h2.blocksProcessed, h2.hashMatches, h2.hashError, h2.storedDataHash, h2.missingChunks]).to.deep.equal([0, null, 'Failed to decode data block', null, 22]);
   });
 
   it('check reports a bit flip as one failed block', async () => {
@@ -94,7 +94,7 @@ describe('sbx check, show and update workflows', () => {
     v[512 * 7 + 100] ^= 0x10;
     fs.writeFileSync(f, v);
     const s = await checkContainer({ input: f, hash: true });
-    expect([s.blocksFailed, s.failures[0].pos, s.hashMatches]).to.deep.equal([1, 512 * 7, false]);
+    expect([s.blocksFailed, s.failures[0].pos, s.hashMatches, s.hashError]).to.deep.equal([1, 512 * 7, null, 'Failed to decode data block']);
   });
 
   it('check --no-meta needs only the block size: an EC container whose first valid block is a data block', async () => {
@@ -146,6 +146,19 @@ describe('sbx check, show and update workflows', () => {
     const d = await decodeContainer({ input: f, output: path.join(dir, 'upd.out') });
     expect(d.hashMatches).to.equal(true);
     expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.bin')))).to.equal(true);
+  });
+
+  it('update --hash on a container with missing data blocks fails (exit 2) and keeps the recorded hash: it never records a hash of invented bytes', async () => {
+    const f = path.join(dir, 'upd-damaged.ecsbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx'), f);
+    let err: (Error & { exitCode?: number }) | null = null;
+    await updateContainer({ input: f, hash: 'sha1' }).catch((e) => (err = e));
+    expect(err).to.not.equal(null);
+    expect((err as unknown as Error).message).to.match(/^Failed to decode data block/);
+    expect((err as unknown as { exitCode: number }).exitCode).to.equal(2);
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx')))).to.equal(true);
+    // Renaming needs no data: it still works on the damaged container.
+    expect((await updateContainer({ input: f, fnm: 'x.bin' })).metaBlocksUpdated).to.equal(3);
   });
 
   it('update --dry-run writes nothing; a name too long for the block is an error', async () => {
