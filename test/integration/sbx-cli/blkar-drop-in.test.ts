@@ -349,6 +349,18 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
         ].join('\n'),
       );
     });
+
+    it('a size above the version\'s maximum still gets its figures (exit 0), with a note on stderr', () => {
+      // Version 1 holds at most (2^32 - 1) x 496 = 2130303778320 bytes; one byte more needs seq 2^32.
+      const { code, doc } = json(['calc', '2130303778321', '--sbx-version', '1']);
+      expect(code).to.equal(0);
+      expect(doc).to.deep.include({ error: null });
+      expect(doc.stats).to.deep.include({ dataBlockCount: 4294967296, totalBlockCount: 4294967297, fileSize: 2130303778321, sbxContainerSize: 4294967297 * 512 });
+      const human = sbx(['calc', '2130303778321', '--sbx-version', '1']);
+      expect(human.code).to.equal(0);
+      expect(human.text).to.contain('    SBX container size           : 2199023256064\n');
+      expect(human.stderr).to.contain('exceeds the maximum of 2130303778320 bytes');
+    });
   });
 
   describe('11. check -v --json lists "blocksFailed" first (check_core.rs: the blank blocks --report-blank counts)', () => {
