@@ -160,6 +160,18 @@ export function requireExisting(path: string): void {
   if (fs.statSync(path).isDirectory()) throw new UserError(`"${path}" is a directory`);
 }
 
+/**
+ * requireExisting, then a container read at random positions (blocks by index, metadata copies, burst guess):
+ * a pipe, socket or character device cannot seek and would only yield "Failed to find reference block".
+ */
+export function requireRandomAccess(path: string, command: string): void {
+  requireExisting(path);
+  const st = fs.statSync(path);
+  if (st.isFile() || st.isBlockDevice()) return;
+  const kind = st.isFIFO() ? 'a pipe (FIFO)' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : 'not a regular file';
+  throw new UserError(`File "${path}" is ${kind}: ${command} needs a regular file or block device (it reads blocks at random positions)`);
+}
+
 export function isDirectory(path: string): boolean {
   try {
     return fs.statSync(path).isDirectory();
