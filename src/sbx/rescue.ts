@@ -102,8 +102,34 @@ export async function rescueBlocks(params: RescueParams): Promise<RescueStats> {
     outDirOk = false;
   }
   if (!outDirOk) throw new InputError(`Directory "${params.outDir}" does not exist`);
+  if (params.logFile !== undefined) checkLogPath(params.logFile);
   const size = await inputSize(params.input);
   return withFileReader(params.input, (reader) => rescueFrom(reader, params, t0), size);
+}
+
+/** A log that cannot be written would otherwise fail only at its first write, after blocks were appended. */
+function checkLogPath(logFile: string): void {
+  const dir = path.dirname(logFile);
+  let dirStat: fs.Stats | undefined;
+  try {
+    dirStat = fs.statSync(dir);
+  } catch {
+    dirStat = undefined;
+  }
+  if (!dirStat?.isDirectory()) throw new InputError(`Directory "${dir}" of the log file does not exist`);
+  let logStat: fs.Stats | undefined;
+  try {
+    logStat = fs.statSync(logFile);
+  } catch {
+    logStat = undefined;
+  }
+  if (logStat?.isDirectory()) throw new InputError(`Log file "${logFile}" is a directory`);
+  try {
+    // The log is replaced through a sibling file (writeLogDurably): the directory must take new files.
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    throw new InputError(`Directory "${dir}" of the log file is not writable`);
+  }
 }
 
 async function rescueFrom(medium: RandomReader, params: RescueParams, t0: number): Promise<RescueStats> {

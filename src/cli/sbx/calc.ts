@@ -40,8 +40,10 @@ export function registerCalc(sbx: Command): void {
         burst: params.burst,
         metaEnabled: opts.meta !== false || isEcVersion(params.version),
       });
-      if (s.exceedsMaximum) throw new UserError(`File size exceeds the maximum of ${s.maxFileSize} bytes for version ${s.version}`);
+      // blkar's calc prints the figures for any size; only encode refuses one its seq numbers cannot reach.
+      if (!Number.isSafeInteger(s.containerSize)) throw new UserError(`File size too large to compute the figures exactly (container beyond 2^53 bytes)`);
       const ec = isEcVersion(s.version);
+      if (s.exceedsMaximum) printer.warn(`Note: the file size exceeds the maximum of ${s.maxFileSize} bytes for version ${s.version}${ec ? ` with ${s.rsDataShardCount} data and ${s.rsParityShardCount} parity shards` : ''}; encode would refuse it`);
       const stats = new ReportObject()
         .add('SBX container version', s.version)
         .add('SBX container block size', s.blockSize)

@@ -18,7 +18,7 @@ import {
   printerFor,
   RangeOpts,
   RefRangeOpts,
-  requireExisting,
+  requireRandomAccess,
   runCommand,
 } from './options';
 
@@ -46,7 +46,7 @@ export function registerCheck(sbx: Command): void {
   cmd.action(async (input: string, opts: CheckOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
-      requireExisting(input);
+      requireRandomAccess(input, 'check');
       const range = parseRange(opts);
       const hashing = opts.hash || opts.hashOnly;
       if (hashing && (range.from !== undefined || range.toInclusive !== undefined || range.toExclusive !== undefined)) {

@@ -20,7 +20,7 @@ import {
   printerFor,
   RangeOpts,
   RefRangeOpts,
-  requireExisting,
+  requireRandomAccess,
   runCommand,
 } from './options';
 
@@ -47,7 +47,7 @@ export function registerDecode(sbx: Command): void {
     const toStdout = out === '-';
     const printer = printerFor(opts, { reportToStderr: toStdout });
     await runCommand(printer, async () => {
-      requireExisting(input);
+      requireRandomAccess(input, 'decode');
       const range = parseRange(opts);
       const refRange = parseRefRange(opts);
       const progress = printer.progress('SBX block decoding progress');

@@ -97,12 +97,38 @@ export function parseProgressLevel(pv: string | undefined): ProgressLevel | unde
   throw new UserError('Invalid progress report verbosity level');
 }
 
-/** A decimal u64 that fits in a JS number without loss (2^53 bytes is far beyond any container). */
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Rust's u64/usize `from_str`, as blkar parses numbers: an optional "+", decimal digits, at most 2^64 − 1. */
+function parseRustUnsigned(text: string): bigint | undefined {
+  if (!/^\+?[0-9]+$/.test(text)) return undefined;
+  const n = BigInt(text);
+  return n <= U64_MAX ? n : undefined;
+}
+
+/** The largest number ≤ n (n ≥ 0): where a u64 above 2^53 that a number cannot hold would fall. */
+function nearestNumberBelow(n: bigint): number {
+  const x = Number(n);
+  if (BigInt(x) <= n) return x;
+  const bits = new BigUint64Array(new Float64Array([x]).buffer);
+  bits[0] -= 1n; // a positive double's bit pattern is ordered: one less is the next double down
+  return new Float64Array(bits.buffer)[0];
+}
+
+/**
+ * A decimal u64 as blkar takes it ("+3", "007"), kept as a JS number: every value up to 2^53, and above it those a
+ * number holds exactly (2^60, say). Any other u64 is refused, never rounded: a rounded position moves --from's
+ * alignment and the ref-block search start (--from mod 128).
+ */
 export function parseU64(text: string, what: string): number {
-  if (!/^[0-9]+$/.test(text)) throw new UserError(`Invalid ${what}`);
-  const n = Number(text);
-  if (!Number.isSafeInteger(n)) throw new UserError(`Invalid ${what}`);
-  return n;
+  const n = parseRustUnsigned(text);
+  if (n === undefined) throw new UserError(`Invalid ${what}`);
+  const x = Number(n);
+  if (BigInt(x) !== n) {
+    const below = BigInt(nearestNumberBelow(n)).toString();
+    throw new UserError(`Invalid ${what}: ${text} cannot be held exactly (above 2^53 = 9007199254740992 only some values can); the nearest below is ${below}`);
+  }
+  return x;
 }
 
 export function parseRange(o: RangeOpts): ByteRange {
@@ -112,8 +138,8 @@ export function parseRange(o: RangeOpts): ByteRange {
   const fromText = o.from ?? o.skipTo;
   return {
     from: fromText === undefined ? undefined : parseU64(fromText, 'from position'),
-    toInclusive: o.toInc === undefined ? undefined : parseU64(o.toInc, 'to position'),
-    toExclusive: o.toExc === undefined ? undefined : parseU64(o.toExc, 'to position'),
+    toInclusive: o.toInc === undefined ? undefined : parseU64(o.toInc, 'to inc position'),
+    toExclusive: o.toExc === undefined ? undefined : parseU64(o.toExc, 'to exc position'),
     forceMisalign: !!o.forceMisalign,
   };
 }
@@ -123,9 +149,9 @@ export function parseRefRange(o: RefRangeOpts): ByteRange {
     throw new UserError('--ref-to-inc and --ref-to-exc cannot be used together');
   }
   return {
-    from: o.refFrom === undefined ? undefined : parseU64(o.refFrom, 'from position'),
-    toInclusive: o.refToInc === undefined ? undefined : parseU64(o.refToInc, 'to position'),
-    toExclusive: o.refToExc === undefined ? undefined : parseU64(o.refToExc, 'to position'),
+    from: o.refFrom === undefined ? undefined : parseU64(o.refFrom, 'ref from position'),
+    toInclusive: o.refToInc === undefined ? undefined : parseU64(o.refToInc, 'ref to inc position'),
+    toExclusive: o.refToExc === undefined ? undefined : parseU64(o.refToExc, 'ref to exc position'),
   };
 }
 
@@ -133,12 +159,17 @@ export function parseGuessBurstFrom(o: GuessBurstOpts): number | undefined {
   return o.guessBurstFrom === undefined ? undefined : parseU64(o.guessBurstFrom, 'guess burst from position');
 }
 
+/** A usize option (shard counts, burst level) as blkar parses it; `failed` is blkar's message for a non-number. */
+function parseUsize(text: string, failed: string, tooLarge: string): number {
+  const n = parseRustUnsigned(text);
+  if (n === undefined) throw new UserError(failed);
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(tooLarge);
+  return Number(n);
+}
+
 export function parseBurst(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new UserError('Failed to parse burst error resistance level');
-  }
-  return Number(text);
+  return parseUsize(text, 'Failed to parse burst error resistance level', `Burst error resistance level ${text} is too large`);
 }
 
 export function parseUid(text: string): Buffer {
@@ -160,6 +191,18 @@ export function requireExisting(path: string): void {
   if (fs.statSync(path).isDirectory()) throw new UserError(`"${path}" is a directory`);
 }
 
+/**
+ * requireExisting, then a container read at random positions (blocks by index, metadata copies, burst guess):
+ * a pipe, socket or character device cannot seek and would only yield "Failed to find reference block".
+ */
+export function requireRandomAccess(path: string, command: string): void {
+  requireExisting(path);
+  const st = fs.statSync(path);
+  if (st.isFile() || st.isBlockDevice()) return;
+  const kind = st.isFIFO() ? 'a pipe (FIFO)' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : 'not a regular file';
+  throw new UserError(`File "${path}" is ${kind}: ${command} needs a regular file or block device (it reads blocks at random positions)`);
+}
+
 export function isDirectory(path: string): boolean {
   try {
     return fs.statSync(path).isDirectory();
@@ -170,9 +213,9 @@ export function isDirectory(path: string): boolean {
 
 /** The value of `--sbx-version`, one of 1, 2, 3, 17, 18, 19. */
 export function parseVersion(text: string): 1 | 2 | 3 | 17 | 18 | 19 {
-  const v = Number(text);
-  if (!/^[0-9]+$/.test(text) || ![1, 2, 3, 17, 18, 19].includes(v)) throw new UserError('Invalid SBX version');
-  return v as 1 | 2 | 3 | 17 | 18 | 19;
+  // blkar matches the exact strings (sbx_specs::string_to_ver): "017" or "+17" is not a version.
+  if (!['1', '2', '3', '17', '18', '19'].includes(text)) throw new UserError('Invalid SBX version');
+  return Number(text) as 1 | 2 | 3 | 17 | 18 | 19;
 }
 
 export interface EncodingParams {
@@ -207,10 +250,9 @@ export function resolveEncodingParams(o: {
   if (o.rsParity === undefined) {
     throw new UserError(`Reed-Solomon erasure code parity shard count must be specified for version ${version}`);
   }
-  if (!/^[0-9]+$/.test(o.rsData)) throw new UserError('Failed to parse Reed-Solomon erasure code data shard count');
-  if (!/^[0-9]+$/.test(o.rsParity)) throw new UserError('Failed to parse Reed-Solomon erasure code parity shard count');
-  const dataShards = Number(o.rsData);
-  const parityShards = Number(o.rsParity);
+  // More than 2^53 shards is "Too many shards" below, as any count above 256.
+  const dataShards = parseUsize(o.rsData, 'Failed to parse Reed-Solomon erasure code data shard count', 'Too many shards for Reed-Solomon erasure code');
+  const parityShards = parseUsize(o.rsParity, 'Failed to parse Reed-Solomon erasure code parity shard count', 'Too many shards for Reed-Solomon erasure code');
   if (dataShards < 1) throw new UserError('Too few data shards for Reed-Solomon erasure code');
   if (parityShards < 1) throw new UserError('Too few parity shards for Reed-Solomon erasure code');
   if (dataShards + parityShards > 256) throw new UserError('Too many shards for Reed-Solomon erasure code');

@@ -9,7 +9,7 @@ import {
   CommonOpts,
   parseBurst,
   printerFor,
-  requireExisting,
+  requireRandomAccess,
   runCommand,
 } from './options';
 
@@ -31,7 +31,7 @@ export function registerRepair(sbx: Command): void {
   cmd.action(async (input: string, opts: RepairOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
-      requireExisting(input);
+      requireRandomAccess(input, 'repair');
       const burst = parseBurst(opts.burst);
       if (!opts.skipWarning && !opts.dryRun && !opts.json) {
         printer.note('Warning :\n\n    Repair mode modifies the SBX container in place\n\n    This may cause further damage to the container and prohibit further\n    repairs if the container is damaged in unexpected ways\n');

@@ -172,6 +172,11 @@ export class Printer {
     if (!this.json) this.out.write(text.endsWith('\n') ? text : text + '\n');
   }
 
+  /** A human-only warning on stderr, so stdout stays what blkar prints; ignored in JSON mode. */
+  warn(text: string): void {
+    if (!this.json) this.err.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
   /**
    * An error ends the run: `"error": "<msg>"` (after any fields already known) or the message alone. Errors
    * raised inside a workflow that blkar prints with its "Error : " prefix say so with `blkarPrefixed`.

@@ -4,7 +4,7 @@ import { PickBlock, rescueBlocks } from '../../sbx/rescue';
 import { UserError } from '../../errors';
 import { ReportList, ReportObject, renderHuman } from './report';
 import { guardOutputs } from '../output-guard';
-import { addCommonOptions, addRangeOptions, CommonOpts, parseRange, parseUid, printerFor, RangeOpts, requireExisting, runCommand } from './options';
+import { addCommonOptions, addRangeOptions, CommonOpts, parseRange, parseUid, printerFor, RangeOpts, requireRandomAccess, runCommand } from './options';
 
 interface RescueOpts extends CommonOpts, RangeOpts {
   onlyPickBlock?: string;
@@ -26,7 +26,7 @@ export function registerRescue(sbx: Command): void {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
       if (!['any', 'meta', 'data'].includes(opts.onlyPickBlock ?? 'any')) throw new UserError('Invalid block type');
-      requireExisting(input);
+      requireRandomAccess(input, 'rescue');
       if (logFile !== undefined) guardOutputs([logFile], [input]);
       const progress = printer.progress('Data scanning progress');
       const s = await rescueBlocks({

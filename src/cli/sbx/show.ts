@@ -14,7 +14,7 @@ import {
   parseUid,
   printerFor,
   RangeOpts,
-  requireExisting,
+  requireRandomAccess,
   runCommand,
 } from './options';
 
@@ -39,7 +39,7 @@ export function registerShow(sbx: Command): void {
   cmd.action(async (input: string, opts: ShowOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
-      requireExisting(input);
+      requireRandomAccess(input, 'show');
       const progress = printer.progress('Metadata block scanning progress');
       const stats = await showContainer({
         input,

@@ -22,7 +22,7 @@ import {
   parseRange,
   parseRefRange,
   printerFor,
-  requireExisting,
+  requireRandomAccess,
   runCommand,
 } from './options';
 
@@ -50,7 +50,7 @@ export function registerSort(sbx: Command): void {
   cmd.action(async (input: string, out: string | undefined, opts: SortOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
-      requireExisting(input);
+      requireRandomAccess(input, 'sort');
       const output = out === undefined ? `${input}.sorted` : isDirectory(out) ? path.join(out, `${path.basename(input)}.sorted`) : out;
       if (!opts.dryRun) guardOutputs([output], [input]);
       const progress = printer.progress('SBX block sorting progress');

@@ -11,7 +11,7 @@ import {
   CommonOpts,
   parseBurst,
   printerFor,
-  requireExisting,
+  requireRandomAccess,
   runCommand,
 } from './options';
 
@@ -51,7 +51,7 @@ export function registerUpdate(sbx: Command): void {
     const opts = raw;
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
-      requireExisting(input);
+      requireRandomAccess(input, 'update');
       for (const f of ['fnm', 'snm']) if (given.has(f) && given.has(`no-${f}`)) throw new UserError(`--${f} and --no-${f} cannot be used together`);
       const fnm = raw.fnm === false ? null : typeof raw.fnm === 'string' ? raw.fnm : undefined;
       const snm = raw.snm === false ? null : typeof raw.snm === 'string' ? raw.snm : undefined;

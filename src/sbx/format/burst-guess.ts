@@ -65,9 +65,12 @@ export interface PlacedBlock {
   offset: number;
 }
 
-/** The level under which the most blocks agree on one container start; 0 without any data or parity block. */
+/**
+ * The level under which the most blocks agree on one container start; 0 when nothing can tell (a single block).
+ * The metadata copies alone suffice (an empty file's container has nothing else): copy j sits at j·(1 + B).
+ */
 export function guessBurstFromPositions(version: SbxVersion, d: number, p: number, blocks: readonly PlacedBlock[]): number {
-  if (!blocks.some((b) => b.seq >= 1)) return 0;
+  if (blocks.length < 2) return 0;
   const agreeing = (layout: Layout): number => {
     const bs = layout.blockSize;
     const metaIdx = layout.metadataIndices();

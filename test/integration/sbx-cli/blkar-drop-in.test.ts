@@ -197,6 +197,18 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
     });
   });
 
+  describe('4b. numbers as Rust reads them ("+3", any u64), kept exact', () => {
+    it('show --from +100 --force-misalign, and --from 2^60 (past the end: nothing), exit 0; 2^64 − 1 is refused (exit 1)', () => {
+      const mis = path.join(dir, 'mis-plus.sbx');
+      fs.writeFileSync(mis, Buffer.concat([Buffer.alloc(100, 0x78), fs.readFileSync(v('v1-small.sbx'))]));
+      expect((json(['show', mis, '--from', '+100', '--force-misalign']).doc.blocks as { foundAtByte: number }[]).map((b) => b.foundAtByte)).to.deep.equal([100]);
+      expect(json(['show', mis, '--from', String(2n ** 60n)])).to.deep.equal({ code: 0, doc: { blocks: [], error: null } });
+      const max = json(['show', mis, '--to-inc', '18446744073709551615']);
+      expect(max.code).to.equal(1);
+      expect(max.doc.error).to.match(/^Invalid to inc position: 18446744073709551615 cannot be held exactly .* nearest below is 18446744073709549568$/);
+    });
+  });
+
   describe('5. show --guess-burst', () => {
     it('gives null for versions 1–3 (no Reed-Solomon) and 12 for the default EC container', () => {
       const v1 = json(['show', v('v1-small.sbx'), '--guess-burst']).doc;
@@ -348,6 +360,18 @@ describe('blkfs sbx is a drop-in for blkar 7.2.7', function () {
           'File and container size',
         ].join('\n'),
       );
+    });
+
+    it('a size above the version\'s maximum still gets its figures (exit 0), with a note on stderr', () => {
+      // Version 1 holds at most (2^32 - 1) x 496 = 2130303778320 bytes; one byte more needs seq 2^32.
+      const { code, doc } = json(['calc', '2130303778321', '--sbx-version', '1']);
+      expect(code).to.equal(0);
+      expect(doc).to.deep.include({ error: null });
+      expect(doc.stats).to.deep.include({ dataBlockCount: 4294967296, totalBlockCount: 4294967297, fileSize: 2130303778321, sbxContainerSize: 4294967297 * 512 });
+      const human = sbx(['calc', '2130303778321', '--sbx-version', '1']);
+      expect(human.code).to.equal(0);
+      expect(human.text).to.contain('    SBX container size           : 2199023256064\n');
+      expect(human.stderr).to.contain('exceeds the maximum of 2130303778320 bytes');
     });
   });
 

@@ -11,8 +11,8 @@ const MAIN = path.resolve(__dirname, '../../../src/cli/main.js');
 
 const v = (name: string) => path.join(VECTORS_DIR, name);
 
-function sbx(args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
-  const r = spawnSync(process.execPath, [MAIN, 'sbx', ...args], { cwd: opts.cwd, input: opts.input ?? '', maxBuffer: 64 << 20 });
+function sbx(args: string[], opts: { cwd?: string; input?: string | Buffer; timeout?: number } = {}) {
+  const r = spawnSync(process.execPath, [MAIN, 'sbx', ...args], { cwd: opts.cwd, input: opts.input ?? '', maxBuffer: 64 << 20, timeout: opts.timeout });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString(), text: r.stdout.toString() };
 }
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -85,6 +85,18 @@ describe('blkfs sbx (CLI)', function () {
       const r = sbx(['check', f, '--json']);
       expect(r.code).to.equal(2);
       expect(JSON.parse(r.text)).to.deep.equal({ error: 'Error : Failed to find reference block' });
+    });
+
+    it('a pipe (FIFO) as the container is refused up front (exit 1): these commands read blocks at random positions', () => {
+      const fifo = path.join(dir, 'fifo');
+      spawnSync('mkfifo', [fifo]);
+      const out = path.join(dir, 'from-fifo');
+      for (const args of [['decode', fifo, out], ['check', fifo], ['sort', fifo, out], ['show', fifo], ['rescue', fifo, dir], ['repair', '-y', fifo], ['update', '-y', fifo, '--fnm', 'a']]) {
+        const r = sbx(args, { timeout: 10_000 }); // opening a FIFO without a writer would block
+        expect(r.code, args.join(' ') + r.text).to.equal(1);
+        expect(r.text, args[0]).to.contain(`File "${fifo}" is a pipe (FIFO): ${args[0]} needs a regular file or block device`);
+      }
+      expect(fs.existsSync(out)).to.equal(false);
     });
 
     it('update with an empty name, or a name set and removed at once, is refused (exit 1) and the container untouched', () => {

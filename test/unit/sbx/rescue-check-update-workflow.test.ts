@@ -69,6 +69,22 @@ describe('sbx rescue workflow', () => {
     await rescueBlocks({ input: path.join(VECTORS_DIR, 'v1-small.sbx'), outDir: path.join(dir, 'nope') }).catch((e) => (err = e));
     expect((err as unknown as Error).name).to.equal('InputError');
   });
+
+  it('a log in a directory that does not exist, or a log path that is a directory, is refused before a block is appended', async () => {
+    const { file } = await medium();
+    const out = path.join(dir, 'out4');
+    fs.mkdirSync(out);
+    for (const [logFile, message] of [
+      [path.join(dir, 'no-such-dir', 'rescue.log'), /Directory ".*no-such-dir" of the log file does not exist/],
+      [out, /Log file ".*out4" is a directory/],
+    ] as const) {
+      let err: Error | null = null;
+      await rescueBlocks({ input: file, outDir: out, logFile }).catch((e) => (err = e));
+      expect((err as unknown as Error).name).to.equal('InputError');
+      expect((err as unknown as Error).message).to.match(message);
+      expect(fs.readdirSync(out)).to.deep.equal([]);
+    }
+  });
 });
 
 describe('sbx check, show and update workflows', () => {

@@ -76,5 +76,12 @@ describe('archive view helpers', () => {
         expect(guessBurstFromPositions(17, d, p, blocks)).to.equal(b);
       });
     }
+    for (const [d, p, b] of [[10, 2, 12], [1, 1, 7], [4, 3, 0]]) {
+      it(`finds B = ${b} for D=${d} P=${p} from the metadata copies alone (an empty file's container)`, () => {
+        const layout = new Layout({ version: 17, d, p, burst: b });
+        const blocks = layout.metadataIndices().map((i) => ({ seq: 0, offset: 4096 + i * 512 }));
+        expect(guessBurstFromPositions(17, d, p, blocks)).to.equal(b);
+      });
+    }
   });
 });

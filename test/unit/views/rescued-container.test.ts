@@ -64,6 +64,17 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     expect(((await containers.current(v17.uid)) as RescuedContainer).burst).to.equal(3);
   });
 
+  it('an empty file\'s container (metadata copies only) keeps its burst level: the sorted container is blkar\'s 13824 bytes', async () => {
+    const empty = { uid: '0C0000000006', data: Buffer.alloc(0), offset: 65536, version: 17 as const, d: 10, p: 2, burst: 12 };
+    const { image, placed } = await medium(256 * 1024, [empty]);
+    const containers = await acquireAndScan(await memoryCache(image));
+    const c = (await containers.current(empty.uid)) as RescuedContainer;
+    expect(c.burst).to.equal(12);
+    expect(placed[0].container.length).to.equal(13824);
+    expect((await c.readSorted(0, 1 << 20)).equals(placed[0].container)).to.equal(true);
+    expect((await readAll(c)).data.length).to.equal(0);
+  });
+
   it('rebuilds blocks lost to bad sectors with Reed-Solomon (v17, within P bursts of B per super set)', async () => {
     const { image, placed } = await medium(256 * 1024, [v1, v17]);
     const cache = await memoryCache(image);
