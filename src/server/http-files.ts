@@ -58,6 +58,20 @@ export async function listRescued(root: DirectoryView): Promise<{ uid: string; f
   return out;
 }
 
+/** Waits until `res` takes more data, or is gone: a client that closes the connection never drains it. */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 /**
  * Streams one open snapshot of `view` (as a reader of the mount would see it). Content-Length is the size the
  * view states at open; a file that cannot go on (EIO) aborts the response, so a download is never silently short.
@@ -74,6 +88,7 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
     });
     if (head) return void res.end();
     for (let off = 0; ; ) {
+      if (res.destroyed) return; // the client went away (a read may have waited for the medium)
       const chunk = await view.read(handle, off, CHUNK);
       if (chunk instanceof ViewErrno) {
         res.destroy(new Error(`${name}: ${chunk.errno} at ${off}`));
@@ -81,8 +96,7 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
       }
       if (chunk.length === 0) break;
       off += chunk.length;
-      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
-      if (res.destroyed) return;
+      if (!res.write(chunk)) await drainedOrClosed(res);
     }
     res.end();
   } finally {
