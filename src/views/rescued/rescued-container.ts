@@ -302,13 +302,19 @@ export class RescuedContainer {
       while (j < byOffset.length && byOffset[j].offset === byOffset[j - 1].offset + bs && byOffset[j].offset + bs - byOffset[i].offset <= MAX_FETCH) j++;
       const start = byOffset[i].offset;
       const { data } = await this.cache.read(start, byOffset[j - 1].offset + bs - start, 'foreground');
-      for (let k = i; k < j; k++) {
+      let k = i;
+      for (; k < j && byOffset[k].offset - start + bs <= data.length; k++) {
         const at = byOffset[k].offset - start;
-        const b = at + bs <= data.length ? data.subarray(at, at + bs) : undefined;
-        const ok = b !== undefined && isValidBlock(b, { version: this.version, uid, seq: byOffset[k].seq });
-        result.push({ seq: byOffset[k].seq, block: ok ? b : undefined });
+        const b = data.subarray(at, at + bs);
+        result.push({ seq: byOffset[k].seq, block: isValidBlock(b, { version: this.version, uid, seq: byOffset[k].seq }) ? b : undefined });
       }
-      i = j;
+      if (k < j) {
+        // The read stopped at an unreadable sector inside block k: that block is lost, but the blocks after it
+        // in the run are not, so the next read starts right after it (a known bad sector costs no device read).
+        result.push({ seq: byOffset[k].seq });
+        k++;
+      }
+      i = k;
     }
     return result;
   }

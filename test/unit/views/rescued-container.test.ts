@@ -136,4 +136,25 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     expect(info.blocks).to.include({ dataChunksRepaired: 0, dataChunksUnrecoverable: 3, missing: 3 });
     expect(info.hash.matches).to.equal(null);
   });
+  it('decodes a container found before the medium is read: blocks predicted past a bad sector are still read, and repair what it lost', async () => {
+    const { image, placed } = await medium(256 * 1024, [v17]);
+    const cache = await memoryCache(image);
+    const base = v17.offset / 512;
+    // One burst of B = 3 blocks in the third super set: repairable (at most P = 2 per set).
+    for (const s of [base + 40, base + 41, base + 42]) cache.source.badSectors.add(s);
+    // Only the container's first two super sets are cached and scanned (enough to guess the burst level): every
+    // later block is a prediction, read through the cache in one run that crosses the bad sectors.
+    await cache.seed(base, 36);
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await scanner.idle();
+    const c = (await new RescuedContainers(index, cache.cache).current(v17.uid)) as RescuedContainer;
+    const whole = await readAll(c);
+    await scanner.stop();
+    expect(whole.errorAt).to.equal(undefined);
+    expect(whole.data.equals(placed[0].data)).to.equal(true);
+    // Rule 3 holds: each sector read from the device at most once.
+    expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
+  });
 });
