@@ -91,6 +91,7 @@ export class NbdClient {
       return new NbdClient(socket, reader, uri, negotiated);
     } catch (err) {
       socket.destroy();
+      if (err instanceof P.NbdUnknownExportError) throw new P.NbdUnknownExportError(`${uri}: ${err.message}`);
       if (err instanceof NbdProtocolError) throw new NbdProtocolError(`${uri}: ${err.message}`);
       throw new SourceLostError(`cannot connect to NBD server ${uri}: ${(err as Error).message}`);
     } finally {
@@ -426,7 +427,8 @@ async function handshake(socket: net.Socket, reader: SocketReader, exportName: s
     const reply = await readOptionReply(reader, P.NBD_OPT_GO);
     if (P.isOptionError(reply.type)) {
       const what = reply.type === P.NBD_REP_ERR_UNSUP ? 'server does not support NBD_OPT_GO' : `export '${exportName}' refused`;
-      throw new NbdProtocolError(`${what} (${P.describeOptionError(reply.type, reply.payload)})`);
+      const message = `${what} (${P.describeOptionError(reply.type, reply.payload)})`;
+      throw reply.type === P.NBD_REP_ERR_UNKNOWN ? new P.NbdUnknownExportError(message) : new NbdProtocolError(message);
     }
     if (reply.type === P.NBD_REP_ACK) break;
     if (reply.type === P.NBD_REP_INFO) {

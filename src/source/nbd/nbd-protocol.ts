@@ -11,6 +11,14 @@ export class NbdProtocolError extends OperationError {
   }
 }
 
+/** The server does not know the export the URI names (NBD_REP_ERR_UNKNOWN): at mount time, the user's input. */
+export class NbdUnknownExportError extends NbdProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NbdUnknownExportError';
+  }
+}
+
 // ---- Handshake (fixed newstyle) ----
 export const NBDMAGIC = 0x4e42444d41474943n;
 export const IHAVEOPT = 0x49484156454f5054n;
@@ -40,6 +48,7 @@ const REP_ERROR_NAMES: Record<number, string> = {
   9: 'request too big',
 };
 export const NBD_REP_ERR_UNSUP = (NBD_REP_FLAG_ERROR | 1) >>> 0;
+export const NBD_REP_ERR_UNKNOWN = (NBD_REP_FLAG_ERROR | 6) >>> 0;
 
 export const NBD_INFO_EXPORT = 0;
 export const NBD_INFO_BLOCK_SIZE = 3;
