@@ -80,6 +80,10 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
   const handle = await view.open();
   try {
     const { size } = await view.getattr();
+    // The first bytes before the head: a file that cannot start (the medium gone, a bad first sector) gets a
+    // status that says why instead of an empty reply.
+    const first = head ? undefined : await view.read(handle, 0, CHUNK);
+    if (first instanceof ViewErrno) throw first;
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`,
@@ -87,9 +91,9 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
       'cache-control': 'no-store',
     });
     if (head) return void res.end();
-    for (let off = 0; ; ) {
+    for (let off = 0, next = first; ; next = undefined) {
       if (res.destroyed) return; // the client went away (a read may have waited for the medium)
-      const chunk = await view.read(handle, off, CHUNK);
+      const chunk = next ?? (await view.read(handle, off, CHUNK));
       if (chunk instanceof ViewErrno) {
         res.destroy(new Error(`${name}: ${chunk.errno} at ${off}`));
         return;

@@ -1,11 +1,13 @@
-// A download from the web page that the browser abandons must give its open snapshot back: a handle left open
+// Downloads from the web page. One the browser abandons must give its open snapshot back: a handle left open
 // pins the size `stat` reports for that file on the mount (the newest open snapshot wins), so a mapfile aborted
-// once in the browser would show a stale st_size under the mount forever.
+// once in the browser would show a stale st_size under the mount forever. One that cannot start (the medium is
+// gone) gets a status that says so, not an empty reply or "internal error".
 import { expect } from 'chai';
 import * as http from 'http';
 import { HttpServer } from '../../../src/server/http-server';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
-import { StaticDirectory } from '../../../src/views/view';
+import { FileAttr, StaticDirectory, View } from '../../../src/views/view';
+import { SourceLostError } from '../../../src/source/block-source';
 
 const quietLog = { info() {}, warn() {}, error() {} };
 
@@ -21,8 +23,49 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number): Promis
   return cond();
 }
 
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body })).on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/** A file whose bytes need the medium, while the medium's source is gone (nbdkit died, an NBD server stopped). */
+function lostSourceView(): View {
+  return {
+    kind: 'file',
+    getattr: (): FileAttr => ({ size: 5 << 20, mode: 0o444, mtime: new Date() }),
+    open: async () => ({}),
+    read: async () => {
+      throw new SourceLostError('NBD source nbd://127.0.0.1:10809 is lost');
+    },
+    release: async () => {},
+  };
+}
+
 describe('web page downloads (http-files streamView)', function () {
   this.timeout(20_000);
+
+  it('a download whose medium is gone answers 503 naming why, for a view that throws at open or at its first read', async () => {
+    const root = new StaticDirectory()
+      .add('mapfile', new GeneratedFileView(() => Promise.reject(new SourceLostError('NBD source nbd://127.0.0.1:10809 is lost'))))
+      .add('sbx', new StaticDirectory().add('image.sbx', lostSourceView()));
+    const server = await serve(root);
+    try {
+      for (const p of ['mapfile', 'sbx/image.sbx']) {
+        const r = await get(`${server.url}${p}`);
+        expect(r.status, p).to.equal(503);
+        expect(r.body, p).to.match(/ENXIO.*nbd:\/\/127\.0\.0\.1:10809 is lost/);
+      }
+    } finally {
+      await server.close();
+    }
+  });
 
   it('a download abandoned by the client releases its snapshot, so getattr shows the current size again', async () => {
     let text = 'x'.repeat(8 << 20); // far more than a socket takes at once: the server waits for drain
