@@ -274,3 +274,11 @@ const ERRNO_NAMES: Record<number, string> = {
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
+
+/** True when two [start, end) spans of a structured reply overlap (the protocol forbids it). */
+export function spansOverlap(spans: readonly [number, number][] | undefined): boolean {
+  if (!spans || spans.length < 2) return false;
+  const sorted = [...spans].sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i][0] < sorted[i - 1][1]) return true;
+  return false;
+}
