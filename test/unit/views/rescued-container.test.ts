@@ -157,4 +157,22 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     // Rule 3 holds: each sector read from the device at most once.
     expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
   });
+  it('the decoded file of a container known by its metadata block alone still reads: the burst level is guessed from the blocks after it', async () => {
+    const { image, placed } = await medium(256 * 1024, [v17]);
+    const cache = await memoryCache(image);
+    const base = v17.offset / 512;
+    await cache.seed(base, 1); // the metadata block only (`file -s` or a partition probe read just that far)
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await scanner.idle();
+    const containers = new RescuedContainers(index, cache.cache);
+    const c = (await containers.forReading(v17.uid)) as RescuedContainer;
+    const whole = await readAll(c);
+    await scanner.stop();
+    expect(c.burst).to.equal(3);
+    expect(whole.errorAt).to.equal(undefined);
+    expect(whole.data.equals(placed[0].data)).to.equal(true);
+    expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
+  });
 });
