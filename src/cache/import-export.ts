@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import type { CachedDevice } from './cached-device';
 import { OperationError } from '../errors';
 import { ImportError } from './errors';
-import { hex8, parseMapfile } from './mapfile';
+import { hex8, parseMapfile, readMapfileText } from './mapfile';
 
 const CHUNK = 1024 * 1024;
 
@@ -26,7 +26,7 @@ export interface ImportResult {
  * rest as it was.
  */
 export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
-  const map = parseMapfile(await fs.promises.readFile(mapfilePath, 'utf8'));
+  const map = parseMapfile(await readMapfileText(mapfilePath, 'utf8'));
   const rescued = map.blocks.filter((b) => b.status === '+');
   const beyond = rescued.find((b) => b.pos + b.size > dev.size);
   if (beyond) {

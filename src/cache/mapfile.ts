@@ -1,6 +1,7 @@
 // GNU ddrescue mapfiles: the writer's exact layout (ddrescue 1.27 Mapfile::write_mapfile) and its reader's exact
 // grammar (Mapfile::read_mapfile + my_fgets + sscanf "%lli %c %d" / "%lli %lli %c"). Pure functions: no I/O.
 import { Run, SectorStatus, isSectorStatus } from './extent-map';
+import * as fs from 'fs';
 import { UserError } from '../errors';
 
 /** Status-line phase characters (Mapfile::Status). */
@@ -289,4 +290,40 @@ export function parseMapfile(text: string): ParsedMapfile {
     if (size > 0) result.blocks.push({ pos: p, size, status: bst });
   }
   return result;
+}
+
+/** Bytes looked at before the rest of a mapfile is read: a mapfile's status line comes within its first lines. */
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * Reads a mapfile the user named, refusing what is plainly not one (a disk image, a device, a mount's /raw) from
+ * its first 64 KiB, before reading the rest: a medium is never read whole (or into memory) to find that out.
+ * A mapfile is text, and its first lines hold the status line; errors there name their line, as parseMapfile does.
+ */
+export async function readMapfileText(file: string, encoding: 'latin1' | 'utf8' = 'latin1'): Promise<string> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(at === 0 ? HEAD_BYTES : 1 << 20);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+      if (bytesRead === 0) break;
+      parts.push(buf.subarray(0, bytesRead));
+      if (at === 0) checkMapfileHead(parts[0]);
+      at += bytesRead;
+    }
+    return Buffer.concat(parts).toString(encoding);
+  } finally {
+    await fh.close();
+  }
+}
+
+function checkMapfileHead(head: Buffer): void {
+  const nul = head.indexOf(0);
+  if (nul >= 0) throw new MapfileError(head.subarray(0, nul).toString('latin1').split('\n').length, 'not a mapfile: binary data (a NUL byte)');
+  // The complete lines of the head, parsed as a mapfile of their own: a bad status line is refused now.
+  const lastNewline = head.lastIndexOf(0x0a);
+  if (lastNewline < 0) return; // one long line: the full parse decides
+  parseMapfile(head.subarray(0, lastNewline + 1).toString('latin1'));
 }

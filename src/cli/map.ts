@@ -40,11 +40,10 @@ export function registerMap(program: Command): void {
         guardOutputs([out], [mapfile]); // not the mapfile itself, nor into a cache directory
         if (!fs.existsSync(path.dirname(out))) throw new UserError(`output directory does not exist: ${path.dirname(out)}`);
         if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UserError(`output is a directory: ${out}`);
-        const [{ parseMapfile }, map] = await Promise.all([import('../cache/mapfile'), import('../map')]);
-        const text = await fs.promises.readFile(mapfile, 'latin1');
+        const [{ parseMapfile, readMapfileText }, map] = await Promise.all([import('../cache/mapfile'), import('../map')]);
         let parsed;
         try {
-          parsed = parseMapfile(text);
+          parsed = parseMapfile(await readMapfileText(mapfile));
         } catch (err) {
           throw err instanceof UserError ? new UserError(`${mapfile}: ${err.message}`) : err;
         }

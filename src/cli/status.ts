@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { DeadMountError, readMountFile, requireBlkfsMount } from './mount-target';
+import { mountAt } from '../fuse/mountinfo';
 import type { RescuedFind, StatusJson } from './status-report';
 import type { Dat } from '../archive/dat';
 
@@ -59,7 +60,11 @@ export function registerStatus(program: Command): void {
           // Home, draw, clear what an earlier, longer frame left below.
           process.stdout.write(tty ? `\x1b[H${text.replace(/\n/g, '\x1b[K\n')}\x1b[J` : text + '\n');
           await new Promise((r) => setTimeout(r, opts.interval * 1000));
-          if (!fs.existsSync(path.join(abs, 'status'))) throw new UserError(`${abs} is no longer a blkfs mount`);
+          if (!fs.existsSync(path.join(abs, 'status'))) {
+            // Still mounted but unreadable: the server died and left a dead mount (ENOTCONN), which needs clearing.
+            if (mountAt(abs)?.fstype === 'fuse.blkfs') throw new DeadMountError(abs);
+            throw new UserError(`${abs} is no longer a blkfs mount`);
+          }
         }
       }),
     );

@@ -1,6 +1,6 @@
 // The file report of a finished (or partial) rescue on disk: a ddrescue image and its mapfile.
 import * as fs from 'fs';
-import { parseMapfile } from '../cache/mapfile';
+import { parseMapfile, readMapfileText } from '../cache/mapfile';
 import { UserError } from '../errors';
 import { MapfileDamage } from './damage-source';
 import { FileReport, FileReportJson } from './file-report';
@@ -11,15 +11,19 @@ export async function offlineFileReport(image: string, mapfile: string): Promise
     throw new UserError(`cannot read image: ${image}`);
   });
   if (imageStat.isDirectory()) throw new UserError(`image is a directory: ${image}`);
-  const mapText = await fs.promises.readFile(mapfile, 'latin1').catch(() => {
-    throw new UserError(`cannot read mapfile: ${mapfile}`);
-  });
+  // Name the file, as `blkfs map` and `blkfs import` do: "disk.map: Error in mapfile, line 3: ...".
+  const named = (err: UserError) => new UserError(`${mapfile}: ${err.message}`);
+  let mapText: string;
+  try {
+    mapText = await readMapfileText(mapfile);
+  } catch (err) {
+    throw err instanceof UserError ? named(err) : new UserError(`cannot read mapfile: ${mapfile}`);
+  }
   let parsed: ReturnType<typeof parseMapfile>;
   try {
     parsed = parseMapfile(mapText);
   } catch (err) {
-    // Name the file, as `blkfs map` and `blkfs import` do: "disk.map: Error in mapfile, line 3: ...".
-    throw err instanceof UserError ? new UserError(`${mapfile}: ${err.message}`) : err;
+    throw err instanceof UserError ? named(err) : err;
   }
   const last = parsed.blocks[parsed.blocks.length - 1];
   const mapEnd = last ? last.pos + last.size : 0;

@@ -58,6 +58,20 @@ export async function listRescued(root: DirectoryView): Promise<{ uid: string; f
   return out;
 }
 
+/** Waits until `res` takes more data, or is gone: a client that closes the connection never drains it. */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 /**
  * Streams one open snapshot of `view` (as a reader of the mount would see it). Content-Length is the size the
  * view states at open; a file that cannot go on (EIO) aborts the response, so a download is never silently short.
@@ -66,6 +80,10 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
   const handle = await view.open();
   try {
     const { size } = await view.getattr();
+    // The first bytes before the head: a file that cannot start (the medium gone, a bad first sector) gets a
+    // status that says why instead of an empty reply.
+    const first = head ? undefined : await view.read(handle, 0, CHUNK);
+    if (first instanceof ViewErrno) throw first;
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`,
@@ -73,16 +91,16 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
       'cache-control': 'no-store',
     });
     if (head) return void res.end();
-    for (let off = 0; ; ) {
-      const chunk = await view.read(handle, off, CHUNK);
+    for (let off = 0, next = first; ; next = undefined) {
+      if (res.destroyed) return; // the client went away (a read may have waited for the medium)
+      const chunk = next ?? (await view.read(handle, off, CHUNK));
       if (chunk instanceof ViewErrno) {
         res.destroy(new Error(`${name}: ${chunk.errno} at ${off}`));
         return;
       }
       if (chunk.length === 0) break;
       off += chunk.length;
-      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
-      if (res.destroyed) return;
+      if (!res.write(chunk)) await drainedOrClosed(res);
     }
     res.end();
   } finally {

@@ -8,6 +8,7 @@ import { DirectoryView, ViewErrno } from '../views/view';
 import { downloadable, listRescued, pathSegments, streamView } from './http-files';
 import { isLoopback } from './http-address';
 import { PAGE_HTML } from './http-page';
+import { errnoNameOf } from '../fuse/errno';
 
 export interface HttpDeps {
   root: DirectoryView;
@@ -114,9 +115,13 @@ export class HttpServer {
     try {
       await streamView(view, res, segs[segs.length - 1], head);
     } catch (err) {
-      if (!(err instanceof ViewErrno)) throw err;
-      if (!res.headersSent) this.send(res, err.errno === 'ENOENT' ? 404 : 500, 'text/plain', `${err.errno}\n`, head);
-      else res.destroy();
+      // What a reader of the mount would get (errno.ts), as a status: 404 gone, 503 the medium is not there now.
+      const errno = errnoNameOf(err);
+      if (!(err instanceof ViewErrno)) d.log.error(`http ${req.method} ${req.url}`, err);
+      if (res.headersSent) return void res.destroy();
+      const code = errno === 'ENOENT' ? 404 : errno === 'ENXIO' || errno === 'ENOMEDIUM' ? 503 : 500;
+      const why = err instanceof ViewErrno ? err.reason : err instanceof Error ? err.message : undefined;
+      this.send(res, code, 'text/plain', `${errno}${why ? `: ${why}` : ''}\n`, head);
     }
   }
 

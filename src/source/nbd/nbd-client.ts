@@ -25,6 +25,8 @@ interface PendingRead {
   buf: Buffer;
   /** Bytes delivered by data/hole chunks; must equal length when a successful reply is done. */
   covered: number;
+  /** [start, end) of each data/hole chunk: overlapping ones could add up to length and leave a gap. */
+  spans?: [number, number][];
   error?: Error;
   resolve: (buf: Buffer) => void;
   reject: (err: Error) => void;
@@ -91,6 +93,7 @@ export class NbdClient {
       return new NbdClient(socket, reader, uri, negotiated);
     } catch (err) {
       socket.destroy();
+      if (err instanceof P.NbdUnknownExportError) throw new P.NbdUnknownExportError(`${uri}: ${err.message}`);
       if (err instanceof NbdProtocolError) throw new NbdProtocolError(`${uri}: ${err.message}`);
       throw new SourceLostError(`cannot connect to NBD server ${uri}: ${(err as Error).message}`);
     } finally {
@@ -202,8 +205,8 @@ export class NbdClient {
   private finish(cookie: number, p: PendingRead): void {
     this.pending.delete(cookie);
     if (p.error) p.reject(p.error);
-    else if (p.covered !== p.length) {
-      const problem = `READ reply covered ${p.covered} of ${p.length} bytes`;
+    else if (p.covered !== p.length || P.spansOverlap(p.spans)) {
+      const problem = p.covered !== p.length ? `READ reply covered ${p.covered} of ${p.length} bytes` : `READ reply chunks overlap`;
       p.reject(new SourceLostError(`NBD protocol error from ${this.uri}: ${problem}`));
       throw new NbdProtocolError(problem);
     } else p.resolve(p.buf);
@@ -391,6 +394,7 @@ function checkInside(p: PendingRead, at: number, n: number): void {
   if (at < p.offset || at + n > p.offset + p.length) {
     throw new NbdProtocolError(`reply chunk ${at}+${n} outside the request ${p.offset}+${p.length}`);
   }
+  (p.spans ??= []).push([at, at + n]);
 }
 
 /** One error for a split read: a lost source wins (nothing is known about the sectors), else the first bad byte. */
@@ -426,7 +430,8 @@ async function handshake(socket: net.Socket, reader: SocketReader, exportName: s
     const reply = await readOptionReply(reader, P.NBD_OPT_GO);
     if (P.isOptionError(reply.type)) {
       const what = reply.type === P.NBD_REP_ERR_UNSUP ? 'server does not support NBD_OPT_GO' : `export '${exportName}' refused`;
-      throw new NbdProtocolError(`${what} (${P.describeOptionError(reply.type, reply.payload)})`);
+      const message = `${what} (${P.describeOptionError(reply.type, reply.payload)})`;
+      throw reply.type === P.NBD_REP_ERR_UNKNOWN ? new P.NbdUnknownExportError(message) : new NbdProtocolError(message);
     }
     if (reply.type === P.NBD_REP_ACK) break;
     if (reply.type === P.NBD_REP_INFO) {

@@ -11,6 +11,14 @@ export class NbdProtocolError extends OperationError {
   }
 }
 
+/** The server does not know the export the URI names (NBD_REP_ERR_UNKNOWN): at mount time, the user's input. */
+export class NbdUnknownExportError extends NbdProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NbdUnknownExportError';
+  }
+}
+
 // ---- Handshake (fixed newstyle) ----
 export const NBDMAGIC = 0x4e42444d41474943n;
 export const IHAVEOPT = 0x49484156454f5054n;
@@ -40,6 +48,7 @@ const REP_ERROR_NAMES: Record<number, string> = {
   9: 'request too big',
 };
 export const NBD_REP_ERR_UNSUP = (NBD_REP_FLAG_ERROR | 1) >>> 0;
+export const NBD_REP_ERR_UNKNOWN = (NBD_REP_FLAG_ERROR | 6) >>> 0;
 
 export const NBD_INFO_EXPORT = 0;
 export const NBD_INFO_BLOCK_SIZE = 3;
@@ -264,4 +273,12 @@ const ERRNO_NAMES: Record<number, string> = {
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
+
+/** True when two [start, end) spans of a structured reply overlap (the protocol forbids it). */
+export function spansOverlap(spans: readonly [number, number][] | undefined): boolean {
+  if (!spans || spans.length < 2) return false;
+  const sorted = [...spans].sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i][0] < sorted[i - 1][1]) return true;
+  return false;
 }

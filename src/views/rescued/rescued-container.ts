@@ -15,7 +15,7 @@ import { ReedSolomon } from '../../sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
 import type { SectorCache } from '../../cache/sector-cache';
 import { BlockIndex, IndexedBlock } from './block-index';
-import { guessBurstFromPositions } from '../../sbx/format/burst-guess';
+import { guessBurstFromPositions, PlacedBlock } from '../../sbx/format/burst-guess';
 import { recoverability } from '../../sbx/format/recoverability';
 import { safeFileName } from './safe-file-name';
 import { Anchor, anchorsOf, predictionSource, predictSeqs } from './block-positions';
@@ -58,6 +58,8 @@ export class RescuedContainer {
     readonly metadataBlock: Buffer | undefined,
     readonly metadata: Metadata | undefined,
     readonly burst: number | undefined,
+    /** Valid blocks read while probing the burst level, not indexed yet: positions known, like the index's. */
+    private readonly probedBlocks: readonly PlacedBlock[] = [],
   ) {
     this.version = ref.version;
     this.blockSize = blockSizeOf(this.version);
@@ -85,8 +87,13 @@ export class RescuedContainer {
     }
   }
 
-  /** Reads the index as of `upToId` and the reference block from the cache. */
-  static async load(index: BlockIndex, cache: SectorCache, uid: string, upToId: number): Promise<RescuedContainer | undefined> {
+  /**
+   * Reads the index as of `upToId` and the reference block from the cache. With `probe`, an EC container whose
+   * burst level rests on fewer found blocks than blkar looks at gets it from the blocks that follow the reference
+   * block on the medium, read through the cache (each sector once), as blkar reads a container to guess it: with a
+   * wrong level every unseen block is looked for in the wrong place, and a readable file would give EIO.
+   */
+  static async load(index: BlockIndex, cache: SectorCache, uid: string, upToId: number, probe = false): Promise<RescuedContainer | undefined> {
     let ref: IndexedBlock | undefined;
     let metaBytes: Buffer | undefined;
     for (const m of index.metadataBlocks(uid, upToId)) {
@@ -101,11 +108,15 @@ export class RescuedContainer {
     if (!ref) return undefined;
     const metadata = metaBytes ? parseMetadataPayload(metaBytes.subarray(HEADER_SIZE)) : undefined;
     let burst: number | undefined;
+    let probed: PlacedBlock[] = [];
     if (isEcVersion(ref.version) && metadata?.rsd !== undefined && metadata.rsp !== undefined) {
-      const sample = [...index.metadataBlocks(uid, upToId).filter((b) => b.version === ref!.version), ...index.firstDataBlocks(uid, ref.version, upToId, GUESS_SAMPLE)];
-      burst = guessBurstFromPositions(ref.version, metadata.rsd, metadata.rsp, sample);
+      const sample: PlacedBlock[] = [...index.metadataBlocks(uid, upToId).filter((b) => b.version === ref!.version), ...index.firstDataBlocks(uid, ref.version, upToId, GUESS_SAMPLE)];
+      const found = sample.filter((b) => b.seq >= 1).length;
+      const seqs = metadata.fsz === undefined ? Infinity : new Layout({ version: ref.version, d: metadata.rsd, p: metadata.rsp, burst: 0 }).lastSeq(metadata.fsz);
+      if (probe && found < Math.min(GUESS_SAMPLE, seqs)) probed = await blocksAfter(cache, ref, uid, 1 + metadata.rsp + GUESS_SAMPLE + 1);
+      burst = guessBurstFromPositions(ref.version, metadata.rsd, metadata.rsp, [...sample, ...probed]);
     }
-    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, burst);
+    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, burst, probed.filter((b) => b.seq >= 1));
   }
 
   /** Name of the decoded file in the directory (FNM made safe, else <UID>.bin); undefined when it cannot be decoded. */
@@ -236,6 +247,7 @@ export class RescuedContainer {
         if (!Number.isNaN(offsets[r.seq])) duplicated.add(r.seq);
         offsets[r.seq] = r.offset; // rows come by seq, then offset: the last copy wins
       }
+      for (const b of this.probedBlocks) if (b.seq <= this.lastSeq && Number.isNaN(offsets[b.seq])) offsets[b.seq] = b.offset;
       this.table = { offsets, duplicated };
     }
     return this.table;
@@ -302,13 +314,19 @@ export class RescuedContainer {
       while (j < byOffset.length && byOffset[j].offset === byOffset[j - 1].offset + bs && byOffset[j].offset + bs - byOffset[i].offset <= MAX_FETCH) j++;
       const start = byOffset[i].offset;
       const { data } = await this.cache.read(start, byOffset[j - 1].offset + bs - start, 'foreground');
-      for (let k = i; k < j; k++) {
+      let k = i;
+      for (; k < j && byOffset[k].offset - start + bs <= data.length; k++) {
         const at = byOffset[k].offset - start;
-        const b = at + bs <= data.length ? data.subarray(at, at + bs) : undefined;
-        const ok = b !== undefined && isValidBlock(b, { version: this.version, uid, seq: byOffset[k].seq });
-        result.push({ seq: byOffset[k].seq, block: ok ? b : undefined });
+        const b = data.subarray(at, at + bs);
+        result.push({ seq: byOffset[k].seq, block: isValidBlock(b, { version: this.version, uid, seq: byOffset[k].seq }) ? b : undefined });
       }
-      i = j;
+      if (k < j) {
+        // The read stopped at an unreadable sector inside block k: that block is lost, but the blocks after it
+        // in the run are not, so the next read starts right after it (a known bad sector costs no device read).
+        result.push({ seq: byOffset[k].seq });
+        k++;
+      }
+      i = k;
     }
     return result;
   }
@@ -397,6 +415,25 @@ function paddingPayload(size: number): Buffer {
   let p = paddings.get(size);
   if (!p) paddings.set(size, (p = Buffer.alloc(size, PAD_BYTE)));
   return p;
+}
+
+/** Valid blocks of `uid` among the `count` block positions from `ref` on, read through the cache past bad sectors. */
+async function blocksAfter(cache: SectorCache, ref: IndexedBlock, uid: string, count: number): Promise<PlacedBlock[]> {
+  const bs = blockSizeOf(ref.version);
+  const end = Math.min(cache.size, ref.offset + count * bs);
+  const uidBytes = Buffer.from(uid, 'hex');
+  const out: PlacedBlock[] = [];
+  for (let at = ref.offset; at + bs <= end; ) {
+    const want = Math.min(MAX_FETCH, end - at);
+    const { data } = await cache.read(at, want, 'foreground');
+    let k = 0;
+    for (; (k + 1) * bs <= data.length; k++) {
+      const b = data.subarray(k * bs, (k + 1) * bs);
+      if (isValidBlock(b, { version: ref.version, uid: uidBytes })) out.push({ seq: b.readUInt32BE(12), offset: at + k * bs });
+    }
+    at += (data.length < want ? k + 1 : k) * bs; // a short read: the block at the bad sector is skipped
+  }
+  return out;
 }
 
 async function readBlock(cache: SectorCache, b: IndexedBlock): Promise<Buffer | undefined> {

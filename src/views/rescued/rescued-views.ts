@@ -19,6 +19,7 @@ const LISTING_WAIT_MS = 1_000;
 export class RescuedContainers {
   private readonly models = new Map<string, Promise<RescuedContainer | undefined>>();
   private readonly infos = new Map<string, Promise<Buffer>>();
+  private readonly probed = new Map<string, Promise<RescuedContainer | undefined>>();
 
   constructor(
     readonly index: BlockIndex,
@@ -35,6 +36,23 @@ export class RescuedContainers {
       m = RescuedContainer.load(this.index, this.cache, uid, upToId);
       this.models.set(key, m);
       m.catch(() => this.models.get(key) === m && this.models.delete(key));
+    }
+    return m;
+  }
+
+  /**
+   * The model to read the decoded file with: `current`, or when its burst level rests on too few found blocks, one
+   * that reads the blocks after the reference block to guess it (memoised like `current`).
+   */
+  forReading(uid: string): Promise<RescuedContainer | undefined> {
+    const upToId = this.index.maxIdOfUid(uid);
+    const key = `${uid}@${upToId}`;
+    let m = this.probed.get(key);
+    if (!m) {
+      for (const k of this.probed.keys()) if (k.startsWith(`${uid}@`)) this.probed.delete(k);
+      m = RescuedContainer.load(this.index, this.cache, uid, upToId, true);
+      this.probed.set(key, m);
+      m.catch(() => this.probed.get(key) === m && this.probed.delete(key));
     }
     return m;
   }
@@ -100,6 +118,12 @@ class RescuedDecodedView extends RescuedFile {
   async getattr(): Promise<FileAttr> {
     const m = await this.containers.current(this.uid);
     return { size: m?.fileSize ?? 0, mode: 0o444, mtime: mtimeOf(m, this.mounted, true) };
+  }
+
+  override async open(): Promise<Handle> {
+    const model = await this.containers.forReading(this.uid);
+    if (!model) throw new ViewErrno('ENOENT');
+    return model;
   }
 
   async read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno> {

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import { cellOrigin, COLOURS, layoutMap, SEVERITY } from '../../../src/map';
 import { parseMapfile } from '../../../src/cache/mapfile';
-import { MAIN_JS, tempDir } from '../mount/harness';
+import { blkfs as blkfsAsync, cleanup, MAIN_JS, mount, patternImage, readStatus, tempDir } from '../mount/harness';
 
 function blkfs(...args: string[]) {
   return spawnSync(process.execPath, [MAIN_JS, ...args], { encoding: 'utf8' });
@@ -81,6 +81,23 @@ describe('blkfs map', () => {
     expect(r.status, r.stderr).to.equal(1);
     expect(r.stderr).to.match(/it lies inside the blkfs cache directory/);
     expect(fs.existsSync(path.join(cache, 'map.png'))).to.equal(false);
+  });
+
+  it('a mount\'s /raw given as the mapfile is exit 1 at once: the medium is not read to find out', async function () {
+    this.timeout(60_000);
+    const image = path.join(dir, 'medium.img');
+    fs.writeFileSync(image, patternImage(8 << 20));
+    const mnt = path.join(dir, 'mnt');
+    try {
+      await mount(image, mnt, ['--cache', path.join(dir, 'raw-cache'), '--readahead', '0']);
+      const before = (await readStatus(mnt)).bytesCached;
+      const r = await blkfsAsync(['map', path.join(mnt, 'raw'), '-o', path.join(dir, 'raw.png')]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect((await readStatus(mnt)).bytesCached, 'bytes read from the medium').to.equal(before);
+      expect(r.stderr).to.match(/raw: .*not a (ddrescue )?mapfile/);
+    } finally {
+      await cleanup();
+    }
   });
 
   it('refuses an unknown picture type and a missing mapfile with exit 1', () => {

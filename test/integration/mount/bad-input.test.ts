@@ -1,6 +1,7 @@
 // Bad input to the mount-side commands: a clear message, the right exit code (1 user input, 2 failure
 // during the operation), and nothing lost.
 import { expect } from 'chai';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { processAlive } from '../../../src/cli/mount-target';
@@ -46,6 +47,20 @@ describe('mount: bad input and failures (real FUSE)', function () {
     const r = await blkfs(['mount', `nbd+unix:///?socket=${dir}/nobody.sock`, mnt]);
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stderr).to.match(/nobody\.sock/);
+  });
+
+  it('an NBD export name the server does not know is exit 1 naming it, like a server that is not there', async () => {
+    const sock = path.join(dir, 'named.sock');
+    const nbdkit = spawn('nbdkit', ['-f', '-r', '-U', sock, '--filter=exportname', 'file', imageA, 'exportname-strict=true', 'exportname=disc1'], { stdio: 'ignore' });
+    try {
+      for (const until = Date.now() + 10_000; !fs.existsSync(sock) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      const r = await blkfs(['mount', '--cache', path.join(dir, 'named-cache'), `nbd+unix:///disc2?socket=${sock}`, mnt]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.match(/export 'disc2' refused \(unknown export/);
+      expect(mountAt(mnt)).to.equal(undefined);
+    } finally {
+      nbdkit.kill('SIGTERM');
+    }
   });
 
   it('a mountpoint that is a file, or missing, is exit 1', async () => {

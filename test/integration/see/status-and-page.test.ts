@@ -186,6 +186,21 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
       await browser?.close();
     }
   });
+  it('blkfs status --watch whose server dies says it is a dead mount and how to clear it (exit 1)', async () => {
+    const own = path.join(dir, 'dying');
+    const image = path.join(dir, 'dying.img');
+    fs.writeFileSync(image, patternImage(1 << 20));
+    const pid = await mount(image, own, ['--cache', path.join(dir, 'dying-cache')]);
+    // The first frame is drawn at once; the server dies while the watch waits for the next one.
+    const { result } = start(process.execPath, [MAIN_JS, 'status', '--watch', '--interval', '2', own]);
+    await sleep(1000);
+    process.kill(pid, 'SIGKILL'); // our own server: its mount is left dead (ENOTCONN) until `blkfs umount`
+    const r = await result;
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/is gone \(a dead mount\): run blkfs umount/);
+    expect((await blkfs(['umount', own])).code).to.equal(0);
+  });
+
   // Last: it unmounts the shared mount.
   it('blkfs status --watch on a terminal gives the cursor back when the mount goes away (exit 1, named)', async () => {
     const watch = `${process.execPath} ${MAIN_JS} status --watch --interval 0.2 ${mnt}`;

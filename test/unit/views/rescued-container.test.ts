@@ -147,4 +147,43 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     expect(info.blocks).to.include({ dataChunksRepaired: 0, dataChunksUnrecoverable: 3, missing: 3 });
     expect(info.hash.matches).to.equal(null);
   });
+  it('decodes a container found before the medium is read: blocks predicted past a bad sector are still read, and repair what it lost', async () => {
+    const { image, placed } = await medium(256 * 1024, [v17]);
+    const cache = await memoryCache(image);
+    const base = v17.offset / 512;
+    // One burst of B = 3 blocks in the third super set: repairable (at most P = 2 per set).
+    for (const s of [base + 40, base + 41, base + 42]) cache.source.badSectors.add(s);
+    // Only the container's first two super sets are cached and scanned (enough to guess the burst level): every
+    // later block is a prediction, read through the cache in one run that crosses the bad sectors.
+    await cache.seed(base, 36);
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await scanner.idle();
+    const c = (await new RescuedContainers(index, cache.cache).current(v17.uid)) as RescuedContainer;
+    const whole = await readAll(c);
+    await scanner.stop();
+    expect(whole.errorAt).to.equal(undefined);
+    expect(whole.data.equals(placed[0].data)).to.equal(true);
+    // Rule 3 holds: each sector read from the device at most once.
+    expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
+  });
+  it('the decoded file of a container known by its metadata block alone still reads: the burst level is guessed from the blocks after it', async () => {
+    const { image, placed } = await medium(256 * 1024, [v17]);
+    const cache = await memoryCache(image);
+    const base = v17.offset / 512;
+    await cache.seed(base, 1); // the metadata block only (`file -s` or a partition probe read just that far)
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await scanner.idle();
+    const containers = new RescuedContainers(index, cache.cache);
+    const c = (await containers.forReading(v17.uid)) as RescuedContainer;
+    const whole = await readAll(c);
+    await scanner.stop();
+    expect(c.burst).to.equal(3);
+    expect(whole.errorAt).to.equal(undefined);
+    expect(whole.data.equals(placed[0].data)).to.equal(true);
+    expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
+  });
 });

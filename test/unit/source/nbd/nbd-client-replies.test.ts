@@ -277,6 +277,19 @@ describe('nbd/nbd-client reply handling (scripted server)', () => {
     expect((err as Error).message).to.match(/covered 511 of 512/);
   });
 
+  it('chunks that overlap and leave a gap (bytes add up, coverage does not) are never served: SourceLostError', async () => {
+    // 0..256 twice, 256..512 never: the byte count matches the request, the gap would be whatever memory held.
+    const { client } = await connect({
+      onRequest: (req, r) => {
+        r.data(req, req.offset, content(req.offset, 256), false);
+        r.data(req, req.offset, content(req.offset, 256), true);
+      },
+    });
+    const err = await client.read(0, 512).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(SourceLostError);
+    expect((err as Error).message).to.match(/overlap|covered/);
+  });
+
   it('data outside the request is a protocol error, not data', async () => {
     const { client } = await connect({ onRequest: (req, r) => r.data(req, req.offset + 512, content(0, 512), true) });
     expect(await client.read(0, 512).catch((e: unknown) => e)).to.be.instanceOf(SourceLostError);

@@ -1,0 +1,106 @@
+// Downloads from the web page. One the browser abandons must give its open snapshot back: a handle left open
+// pins the size `stat` reports for that file on the mount (the newest open snapshot wins), so a mapfile aborted
+// once in the browser would show a stale st_size under the mount forever. One that cannot start (the medium is
+// gone) gets a status that says so, not an empty reply or "internal error".
+import { expect } from 'chai';
+import * as http from 'http';
+import { HttpServer } from '../../../src/server/http-server';
+import { GeneratedFileView } from '../../../src/views/generated-file-view';
+import { FileAttr, StaticDirectory, View } from '../../../src/views/view';
+import { SourceLostError } from '../../../src/source/block-source';
+
+const quietLog = { info() {}, warn() {}, error() {} };
+
+async function serve(root: StaticDirectory): Promise<HttpServer> {
+  return HttpServer.listen(
+    { host: '127.0.0.1', port: 0 },
+    { root, statusText: () => '{}', stateKey: () => '', mapPng: () => Buffer.alloc(0), mapSvg: () => '', badAreas: () => [], log: quietLog },
+  );
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (await cond()) return true;
+  return cond();
+}
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body })).on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/** A file whose bytes need the medium, while the medium's source is gone (nbdkit died, an NBD server stopped). */
+function lostSourceView(): View {
+  return {
+    kind: 'file',
+    getattr: (): FileAttr => ({ size: 5 << 20, mode: 0o444, mtime: new Date() }),
+    open: async () => ({}),
+    read: async () => {
+      throw new SourceLostError('NBD source nbd://127.0.0.1:10809 is lost');
+    },
+    release: async () => {},
+  };
+}
+
+describe('web page downloads (http-files streamView)', function () {
+  this.timeout(20_000);
+
+  it('a download whose medium is gone answers 503 naming why, for a view that throws at open or at its first read', async () => {
+    const root = new StaticDirectory()
+      .add('mapfile', new GeneratedFileView(() => Promise.reject(new SourceLostError('NBD source nbd://127.0.0.1:10809 is lost'))))
+      .add('sbx', new StaticDirectory().add('image.sbx', lostSourceView()));
+    const server = await serve(root);
+    try {
+      for (const p of ['mapfile', 'sbx/image.sbx']) {
+        const r = await get(`${server.url}${p}`);
+        expect(r.status, p).to.equal(503);
+        expect(r.body, p).to.match(/ENXIO.*nbd:\/\/127\.0\.0\.1:10809 is lost/);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a download abandoned by the client releases its snapshot, so getattr shows the current size again', async () => {
+    let text = 'x'.repeat(8 << 20); // far more than a socket takes at once: the server waits for drain
+    const view = new GeneratedFileView(() => text);
+    const server = await serve(new StaticDirectory().add('mapfile', view));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get(`${server.url}mapfile`, { headers: { host: '127.0.0.1' } }, (res) => {
+          res.once('data', () => {
+            req.destroy(); // the user closes the tab
+            resolve();
+          });
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
+      });
+      text = 'short now\n';
+      expect(await until(async () => (await view.getattr()).size === text.length, 3000), 'st_size still that of the abandoned download').to.equal(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a whole download still gets every byte', async () => {
+    const text = 'y'.repeat(3 << 20) + 'end\n';
+    const server = await serve(new StaticDirectory().add('mapfile', new GeneratedFileView(() => text)));
+    try {
+      const body = await new Promise<Buffer>((resolve, reject) => {
+        http.get(`${server.url}mapfile`, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts))).on('error', reject);
+        });
+      });
+      expect(body.toString()).to.equal(text);
+    } finally {
+      await server.close();
+    }
+  });
+});
