@@ -12,6 +12,7 @@ import { BagStore, ImageFixity, PartRecord, withRetries } from './bag-store';
 import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-status';
 import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
 import { choosePartSize, PartSpec, planParts, productionOrder } from './part-plan';
+import { BagVerifyError } from './dir-store';
 import { OperationError, UserError } from '../errors';
 
 /** The mount, as the archive sees it (its files, read without blocking anything). */
@@ -110,11 +111,22 @@ async function archiveLocked(
   const log = opts.log ?? (() => {});
   const attempts = opts.attempts ?? 4;
   const cacheDir = st0.server.cacheDir;
-  for (const s of stores) if (await s.bagExists()) throw new UserError(`${s.label}: a bag is already there; not overwriting it`);
+  const expectOf = (s: BagStore) => ({ label: s.label, uid: info.uid, containerSize: info.containerSize, partSize });
+  const allBags = stores.map((s) => s.label);
+  const doneBefore = await finishedEarlier(stores, parts, cacheDir, expectOf);
+  for (const s of doneBefore.keys()) {
+    removeState(stateFileFor(cacheDir, s.label));
+    log(`${s.label}: already complete (an earlier run finished it and was stopped before it could say so); checked again against what it stored`);
+  }
+  stores = stores.filter((s) => !doneBefore.has(s));
+  if (stores.length === 0) {
+    const image = [...doneBefore.values()][0];
+    return { bags: allBags, imageSha256: image.sha256, containerBytes: info.containerSize, partsStored: 0, partsAlreadyStored: parts.length };
+  }
   const states: ArchiveState[] = [];
   for (const s of stores) {
     const file = stateFileFor(cacheDir, s.label);
-    const expect = { label: s.label, uid: info.uid, containerSize: info.containerSize, partSize };
+    const expect = expectOf(s);
     const saved = loadState(file, expect);
     const resume = await withRetries(`${s.label}: starting the upload of data/image.sbx`, attempts, () => s.openImage(info.containerSize, saved?.resume));
     const state: ArchiveState = { ...expect, started: saved?.started ?? started.toISOString(), resume };
@@ -279,6 +291,9 @@ async function archiveLocked(
     phase = 'verifying';
     report();
     await s.verify([...files, ...tagFixity], { ...image, parts: partsOf(i) });
+    // Recorded before the bag becomes final: a run killed between that and removing this state recognises the bag.
+    states[i].finishing = { files: [...files, ...tagFixity, tagmanifestFixity], image: { size: image.size, sha256: image.sha256, md5: image.md5 } };
+    saveState(stateFileFor(cacheDir, s.label), states[i]);
     await put(s, 'tagmanifest-sha256.txt', tagmanifest);
     await s.verify([tagmanifestFixity], { ...image, parts: partsOf(i) });
     await s.finish();
@@ -289,12 +304,40 @@ async function archiveLocked(
   phase = 'done';
   report();
   return {
-    bags: stores.map((s) => s.label),
+    bags: allBags,
     imageSha256: image.sha256,
     containerBytes: info.containerSize,
     partsStored: parts.length - partsAlreadyStored,
     partsAlreadyStored,
   };
+}
+
+/**
+ * The destinations where a bag is already there. Each must be this archive's own bag, finished by an earlier run that
+ * was stopped (kill -9) after making it final but before removing its state: the state recorded every file of it,
+ * and the bag must hold exactly those. Any other bag is never overwritten (exit 1).
+ */
+async function finishedEarlier(
+  stores: readonly BagStore[],
+  parts: readonly PartSpec[],
+  cacheDir: string,
+  expectOf: (s: BagStore) => Pick<ArchiveState, 'label' | 'uid' | 'containerSize' | 'partSize'>,
+): Promise<Map<BagStore, ImageFixity>> {
+  const done = new Map<BagStore, ImageFixity>();
+  for (const s of stores) {
+    if (!(await s.bagExists())) continue;
+    const saved = loadState(stateFileFor(cacheDir, s.label), expectOf(s));
+    if (!saved?.finishing) throw new UserError(`${s.label}: a bag is already there; not overwriting it`);
+    const image: ImageFixity = { ...saved.finishing.image, parts: parts.map((p) => saved.resume.parts[p.n]) };
+    try {
+      await s.verifyFinished(saved.finishing.files, image);
+    } catch (err) {
+      if (!(err instanceof BagVerifyError)) throw storeError(err);
+      throw new UserError(`${s.label}: a bag is already there, and it is not the one this archive finished (${err.message}); not overwriting it`);
+    }
+    done.set(s, image);
+  }
+  return done;
 }
 
 /** A failure of a destination is a failure during the operation (exit 2); what was stored stays recorded. */

@@ -51,6 +51,8 @@ export interface BagStore {
   finish(): Promise<void>;
   /** Checks every stored file's size and checksum against the manifest; throws on any difference. */
   verify(files: readonly FileFixity[], image: ImageFixity): Promise<void>;
+  /** verify() of the bag under its final name (one an interrupted run finished); BagVerifyError on a difference. */
+  verifyFinished(files: readonly FileFixity[], image: ImageFixity): Promise<void>;
 }
 
 /** Retries a store operation: each part is retried on failure before the archive gives up. */

@@ -119,13 +119,26 @@ export class DirStore implements BagStore {
   }
 
   async verify(files: readonly FileFixity[], _image: ImageFixity): Promise<void> {
+    await this.verifyIn(this.finished ? this.label : this.partial, files);
+  }
+
+  async verifyFinished(files: readonly FileFixity[], _image: ImageFixity): Promise<void> {
+    await this.verifyIn(this.label, files);
+  }
+
+  private async verifyIn(dir: string, files: readonly FileFixity[]): Promise<void> {
     for (const f of files) {
-      const p = path.join(this.finished ? this.label : this.partial, f.path);
+      const p = path.join(dir, f.path);
       const h = createHash('sha256');
       let size = 0;
-      for await (const chunk of fs.createReadStream(p, { highWaterMark: 1 << 20 })) {
-        h.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
+      try {
+        for await (const chunk of fs.createReadStream(p, { highWaterMark: 1 << 20 })) {
+          h.update(chunk as Buffer);
+          size += (chunk as Buffer).length;
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BagVerifyError(`${p}: missing from the bag`);
+        throw err;
       }
       const sha = h.digest('hex');
       if (size !== f.size || sha !== f.sha256) {

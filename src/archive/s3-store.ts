@@ -229,6 +229,11 @@ export class S3Store implements BagStore {
    * md5-of-part-md5s) or the stored SHA-256; when the store offers neither (e.g. SSE-KMS ETags), by reading the
    * object back.
    */
+  /** S3 has no half-written name: the finished bag is where verify() looks. */
+  verifyFinished(files: readonly FileFixity[], image: ImageFixity): Promise<void> {
+    return this.verify(files, image);
+  }
+
   async verify(files: readonly FileFixity[], image: ImageFixity): Promise<void> {
     for (const f of files) {
       const key = this.key(f.path);

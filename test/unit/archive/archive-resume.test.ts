@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { MountAccess, runArchive } from '../../../src/archive/archive-run';
+import { stateFileFor } from '../../../src/archive/archive-state';
+import { DirStore } from '../../../src/archive/dir-store';
+import { UserError } from '../../../src/errors';
+import { Layout } from '../../../src/sbx/format/layout';
+
+const MEDIUM = 12 << 20;
+const LAYOUT = { version: 17 as const, d: 10, p: 2, burst: 12 };
+const CONTAINER = new Layout(LAYOUT).containerSize(MEDIUM);
+const PART = 5 << 20;
+const BAG = 'medium-0123456789AB';
+
+/** A complete medium's mount whose /sbx/image.sbx is `container` (the archive takes its bytes as they come). */
+function fakeMount(cacheDir: string, container: Buffer): MountAccess {
+  return {
+    status: async () => ({
+      size: MEDIUM,
+      sectorSize: 512,
+      bytesCached: MEDIUM,
+      bytesBad: 0,
+      bytesUntried: 0,
+      bytesNonTrimmed: 0,
+      bytesNonScraped: 0,
+      sbxImage: { version: 17, dataShards: 10, parityShards: 2, burst: 12, hash: 'sha256', blockSize: 512, containerSize: CONTAINER, uid: '0123456789AB', name: 'medium.img' },
+      server: { pid: process.pid, cacheDir, source: 'medium.img', controlSocket: '', mountpoint: '' },
+    }),
+    mapfile: async () => `0x00000000 + 1\n0x00000000 0x${MEDIUM.toString(16)} +\n`,
+    openContainer: async () => ({ read: async (o: number, n: number) => Buffer.from(container.subarray(o, o + n)), close: async () => {} }),
+    readFile: async (name: string) => Buffer.from(`${name}\n`),
+  };
+}
+
+/** A directory store whose process is "killed" right after the bag got its final name (before the state is removed). */
+class KilledAfterRename extends DirStore {
+  override async finish(): Promise<void> {
+    await super.finish();
+    throw new Error('killed');
+  }
+}
+
+describe('archive resume', () => {
+  let tmp: string;
+  let cache: string;
+  let dest: string;
+  let container: Buffer;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-resume-'));
+    [cache, dest] = [path.join(tmp, 'cache'), path.join(tmp, 'bags')];
+    fs.mkdirSync(dest);
+    container = Buffer.alloc(CONTAINER);
+    for (let i = 0; i < CONTAINER; i += 4096) container.writeUInt32BE(i, i);
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const archive = (store: DirStore, bytes = container) => runArchive(fakeMount(cache, bytes), [store], { toolVersion: 'test', partSize: PART });
+  const stateFile = () => stateFileFor(cache, path.join(dest, BAG));
+  const snapshot = (dir: string) => Object.fromEntries(fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((f) => [f, fs.statSync(path.join(dir, f)).isFile() ? fs.readFileSync(path.join(dir, f)).toString('hex') : 'dir']));
+
+  it('killed after the bag got its final name: the rerun recognises its own finished bag, removes the stale state, exit 0', async () => {
+    await archive(new KilledAfterRename(dest, BAG, PART)).catch((e: Error) => expect(e.message).to.equal('killed'));
+    expect(fs.existsSync(stateFile()), 'the state is left behind').to.equal(true);
+    const bag = snapshot(path.join(dest, BAG));
+    const logs: string[] = [];
+    const r = await runArchive(fakeMount(cache, container), [new DirStore(dest, BAG, PART)], { toolVersion: 'test', partSize: PART, log: (m) => logs.push(m) });
+    expect(r.partsStored).to.equal(0);
+    expect(r.bags).to.deep.equal([path.join(dest, BAG)]);
+    expect(logs.join('\n')).to.match(/already complete/);
+    expect(fs.existsSync(stateFile()), 'the stale state is removed').to.equal(false);
+    expect(snapshot(path.join(dest, BAG)), 'the bag untouched').to.deep.equal(bag);
+    expect(fs.readdirSync(dest)).to.deep.equal([BAG]);
+  });
+
+  it('a bag under that name that is not the one the interrupted run finished is never overwritten (exit 1)', async () => {
+    await archive(new KilledAfterRename(dest, BAG, PART)).catch(() => undefined);
+    fs.appendFileSync(path.join(dest, BAG, 'data', 'image.map'), 'changed\n');
+    const bag = snapshot(path.join(dest, BAG));
+    const err = await archive(new DirStore(dest, BAG, PART)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(UserError);
+    expect((err as Error).message).to.match(/a bag is already there, and it is not the one this archive finished .*image\.map.*not overwriting it/);
+    expect(snapshot(path.join(dest, BAG))).to.deep.equal(bag);
+  });
+});
