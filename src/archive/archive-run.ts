@@ -15,12 +15,17 @@ import { choosePartSize, PartSpec, planParts, productionOrder } from './part-pla
 import { BagVerifyError } from './dir-store';
 import { OperationError, UserError } from '../errors';
 
+export interface Container {
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
 /** The mount, as the archive sees it (its files, read without blocking anything). */
 export interface MountAccess {
   status(): Promise<MountStatusForArchive>;
   mapfile(): Promise<string>;
   /** An open /sbx/image.sbx (one pinned state of the medium for its whole life). */
-  openContainer(): Promise<{ read(offset: number, length: number): Promise<Buffer>; close(): Promise<void> }>;
+  openContainer(): Promise<Container>;
   /** A small file of the mount: 'sbx/image.map', 'status', 'checksums'. */
   readFile(name: string): Promise<Buffer>;
 }
@@ -136,7 +141,8 @@ async function archiveLocked(
     if (n > 0) log(`${s.label}: resuming: ${n} of ${parts.length} parts already stored`);
   }
   const stored = (i: number, p: PartSpec) => states[i].resume.parts[p.n] !== undefined;
-  const partsAlreadyStored = parts.filter((p) => stores.every((_, i) => stored(i, p))).length;
+  // Parts stored again (or for the first time) by this run; the others were stored before and read the same now.
+  const sent = new Set<number>();
 
   // Progress: what every destination holds.
   const rateStart = { t: Date.now(), bytes: -1 };
@@ -170,10 +176,17 @@ async function archiveLocked(
   let failure: unknown;
   const inflight = new Set<Promise<void>>();
   const limit = Math.max(1, opts.inflightParts ?? 3);
+  // A part stored by an earlier run counts only if the container still reads the same there: with --retries a sector
+  // that was bad (zeros) may have been read since, and the bag must hold this run's container throughout.
   const storePart = async (p: PartSpec, bytes: Buffer, md5: Buffer, sha: Buffer) => {
+    const shaHex = sha.toString('hex');
     await Promise.all(
       stores.map(async (s, i) => {
-        if (stored(i, p)) return;
+        if (stored(i, p)) {
+          if (states[i].resume.parts[p.n].sha256 === shaHex) return;
+          log(`${s.label}: part ${p.n} of data/image.sbx reads differently now than when it was stored (a sector bad then was read since): storing it again`);
+        }
+        sent.add(p.n);
         const rec = await withRetries(`${s.label}: storing part ${p.n} of data/image.sbx`, attempts, () => s.putPart(p.n, bytes, md5, sha));
         states[i].resume.parts[p.n] = rec;
         saveState(stateFileFor(cacheDir, s.label), states[i]);
@@ -185,7 +198,7 @@ async function archiveLocked(
     // A medium already complete is archived in order (one pass: the container is hashed as it goes); otherwise the
     // metadata part waits for the last sector.
     const complete0 = st0.bytesUntried + st0.bytesNonTrimmed + st0.bytesNonScraped === 0;
-    const pending = (complete0 ? [...parts] : productionOrder(parts)).filter((p) => stores.some((_, i) => !stored(i, p)));
+    const pending = complete0 ? [...parts] : productionOrder(parts); // parts stored before too: they are checked
     opts.acquisitionFailed?.catch((e: unknown) => {
       failure ??= e; // the medium cannot be read on: stop at the next step
     });
@@ -239,24 +252,27 @@ async function archiveLocked(
     if (failure !== undefined) throw failure;
   } catch (err) {
     await Promise.allSettled(inflight);
-    throw storeError(err);
-  } finally {
     await container.close();
+    throw storeError(err);
   }
 
   const partsOf = (i: number) => parts.map((p) => states[i].resume.parts[p.n]);
-  for (const [i, s] of stores.entries()) {
-    await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partsOf(i))).catch((e) => Promise.reject(storeError(e)));
-  }
-
-  // The whole container's digests: from the in-order pass, or by reading it again from the mount (the cache).
-  phase = 'hashing the container';
-  report();
   let image: ImageFixity;
-  if (inOrder.next > parts.length) {
-    image = { size: info.containerSize, sha256: inOrder.sha.digest('hex'), md5: md5Needed ? inOrder.md5.digest('hex') : '', parts: [] };
-  } else {
-    image = await rehashContainer(mount, parts, partsOf(0), info.containerSize, md5Needed);
+  try {
+    for (const [i, s] of stores.entries()) {
+      await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partsOf(i))).catch((e) => Promise.reject(storeError(e)));
+    }
+    // The whole container's digests: from the in-order pass, or by reading it again (from the cache, in the same
+    // pinned state as the parts: the open container).
+    phase = 'hashing the container';
+    report();
+    if (inOrder.next > parts.length) {
+      image = { size: info.containerSize, sha256: inOrder.sha.digest('hex'), md5: md5Needed ? inOrder.md5.digest('hex') : '', parts: [] };
+    } else {
+      image = await rehashContainer(container, parts, partsOf(0), info.containerSize, md5Needed);
+    }
+  } finally {
+    await container.close();
   }
 
   // The small payload files, once the checksums of the (now complete) image are known.
@@ -307,8 +323,8 @@ async function archiveLocked(
     bags: allBags,
     imageSha256: image.sha256,
     containerBytes: info.containerSize,
-    partsStored: parts.length - partsAlreadyStored,
-    partsAlreadyStored,
+    partsStored: sent.size,
+    partsAlreadyStored: parts.length - sent.size,
   };
 }
 
@@ -346,22 +362,17 @@ function storeError(err: unknown): unknown {
   return new OperationError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-/** Reads /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored. */
-async function rehashContainer(mount: MountAccess, parts: readonly PartSpec[], records: readonly PartRecord[], size: number, withMd5: boolean): Promise<ImageFixity> {
+/** Reads the open /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored. */
+async function rehashContainer(c: Container, parts: readonly PartSpec[], records: readonly PartRecord[], size: number, withMd5: boolean): Promise<ImageFixity> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
-  const c = await mount.openContainer();
-  try {
-    for (const p of parts) {
-      const bytes = await c.read(p.offset, p.size);
-      if (bytes.length !== p.size || sha256(bytes).toString('hex') !== records[p.n - 1].sha256) {
-        throw new OperationError(`/sbx/image.sbx part ${p.n} reads differently now than when it was stored (the medium's state changed?); the bag is not finished`);
-      }
-      sha.update(bytes);
-      if (withMd5) md5.update(bytes);
+  for (const p of parts) {
+    const bytes = await c.read(p.offset, p.size);
+    if (bytes.length !== p.size || sha256(bytes).toString('hex') !== records[p.n - 1].sha256) {
+      throw new OperationError(`/sbx/image.sbx part ${p.n} reads differently now than when it was stored (the mount's pinned state changed); the bag is not finished`);
     }
-  } finally {
-    await c.close();
+    sha.update(bytes);
+    if (withMd5) md5.update(bytes);
   }
   return { size, sha256: sha.digest('hex'), md5: withMd5 ? md5.digest('hex') : '', parts: [...records] };
 }
