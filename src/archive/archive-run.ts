@@ -258,32 +258,43 @@ async function archiveLocked(
 
   const partsOf = (i: number) => parts.map((p) => states[i].resume.parts[p.n]);
   let image: ImageFixity;
+  let st: MountStatusForArchive;
+  let payload: [string, Buffer][];
   try {
-    for (const [i, s] of stores.entries()) {
-      await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partsOf(i))).catch((e) => Promise.reject(storeError(e)));
-    }
-    // The whole container's digests: from the in-order pass, or by reading it again (from the cache, in the same
-    // pinned state as the parts: the open container).
+    // The small payload files, once the mount's image checksums are complete.
+    phase = 'writing the bag';
+    report();
+    st = await waitForChecksums(mount);
+    payload = [
+      ['data/image.map', await mount.readFile('sbx/image.map')],
+      ['data/status.json', await mount.readFile('status')],
+      ['data/checksums', await mount.readFile('checksums')],
+    ];
+    // The whole container's digests: from the in-order pass, or by reading it again from the cache.
     phase = 'hashing the container';
     report();
-    if (inOrder.next > parts.length) {
+    if ((st0.retries ?? 0) > 0) {
+      // With retries a sector that was bad (zeros) when its part was stored may have been read since: image.map
+      // and checksums, read just now, describe the state now, so the container must be that state's too. Read
+      // after them, it is checked part by part (before the image is completed, so a rerun can store parts again).
+      const fresh = await mount.openContainer();
+      try {
+        image = await rehashContainer(fresh, parts, partsOf(0), info.containerSize, md5Needed);
+      } finally {
+        await fresh.close();
+      }
+    } else if (inOrder.next > parts.length) {
       image = { size: info.containerSize, sha256: inOrder.sha.digest('hex'), md5: md5Needed ? inOrder.md5.digest('hex') : '', parts: [] };
     } else {
-      image = await rehashContainer(container, parts, partsOf(0), info.containerSize, md5Needed);
+      image = await rehashContainer(container, parts, partsOf(0), info.containerSize, md5Needed); // the same pinned state
     }
   } finally {
     await container.close();
   }
+  for (const [i, s] of stores.entries()) {
+    await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partsOf(i))).catch((e) => Promise.reject(storeError(e)));
+  }
 
-  // The small payload files, once the checksums of the (now complete) image are known.
-  phase = 'writing the bag';
-  report();
-  const st = await waitForChecksums(mount);
-  const payload: [string, Buffer][] = [
-    ['data/image.map', await mount.readFile('sbx/image.map')],
-    ['data/status.json', await mount.readFile('status')],
-    ['data/checksums', await mount.readFile('checksums')],
-  ];
   const files: FileFixity[] = [{ path: 'data/image.sbx', size: image.size, sha256: image.sha256 }];
   for (const [p, b] of payload) files.push({ path: p, size: b.length, sha256: sha256(b).toString('hex') });
   const finished = new Date();
@@ -362,14 +373,21 @@ function storeError(err: unknown): unknown {
   return new OperationError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-/** Reads the open /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored. */
+/**
+ * Reads an open /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored:
+ * one that differs means the medium's state changed during this run (a retry read a bad
+ * sector): the next run checks every stored part against its own container and stores the changed ones again.
+ */
 async function rehashContainer(c: Container, parts: readonly PartSpec[], records: readonly PartRecord[], size: number, withMd5: boolean): Promise<ImageFixity> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   for (const p of parts) {
     const bytes = await c.read(p.offset, p.size);
     if (bytes.length !== p.size || sha256(bytes).toString('hex') !== records[p.n - 1].sha256) {
-      throw new OperationError(`/sbx/image.sbx part ${p.n} reads differently now than when it was stored (the mount's pinned state changed); the bag is not finished`);
+      throw new OperationError(
+        `/sbx/image.sbx part ${p.n} reads differently now than when it was stored (a sector that was bad has been read since?); ` +
+          'the bag is not finished: run the same command again, it stores the changed parts again',
+      );
     }
     sha.update(bytes);
     if (withMd5) md5.update(bytes);

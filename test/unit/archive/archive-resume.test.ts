@@ -5,7 +5,7 @@ import * as path from 'path';
 import { MountAccess, runArchive } from '../../../src/archive/archive-run';
 import { stateFileFor } from '../../../src/archive/archive-state';
 import { DirStore } from '../../../src/archive/dir-store';
-import { UserError } from '../../../src/errors';
+import { OperationError, UserError } from '../../../src/errors';
 import { Layout } from '../../../src/sbx/format/layout';
 
 const MEDIUM = 12 << 20;
@@ -14,8 +14,12 @@ const CONTAINER = new Layout(LAYOUT).containerSize(MEDIUM);
 const PART = 5 << 20;
 const BAG = 'medium-0123456789AB';
 
-/** A complete medium's mount whose /sbx/image.sbx is `container` (the archive takes its bytes as they come). */
-function fakeMount(cacheDir: string, container: Buffer): MountAccess {
+/**
+ * A complete medium's mount whose /sbx/image.sbx is `container` (the archive takes its bytes as they come), or
+ * what `container` returns for each open (a state pinned per open).
+ */
+function fakeMount(cacheDir: string, container: Buffer | (() => Buffer), retries = 0): MountAccess {
+  const open = typeof container === 'function' ? container : () => container;
   return {
     status: async () => ({
       size: MEDIUM,
@@ -25,11 +29,15 @@ function fakeMount(cacheDir: string, container: Buffer): MountAccess {
       bytesUntried: 0,
       bytesNonTrimmed: 0,
       bytesNonScraped: 0,
+      retries,
       sbxImage: { version: 17, dataShards: 10, parityShards: 2, burst: 12, hash: 'sha256', blockSize: 512, containerSize: CONTAINER, uid: '0123456789AB', name: 'medium.img' },
       server: { pid: process.pid, cacheDir, source: 'medium.img', controlSocket: '', mountpoint: '' },
     }),
     mapfile: async () => `0x00000000 + 1\n0x00000000 0x${MEDIUM.toString(16)} +\n`,
-    openContainer: async () => ({ read: async (o: number, n: number) => Buffer.from(container.subarray(o, o + n)), close: async () => {} }),
+    openContainer: async () => {
+      const bytes = open();
+      return { read: async (o: number, n: number) => Buffer.from(bytes.subarray(o, o + n)), close: async () => {} };
+    },
     readFile: async (name: string) => Buffer.from(`${name}\n`),
   };
 }
@@ -82,5 +90,23 @@ describe('archive resume', () => {
     expect(err).to.be.instanceOf(UserError);
     expect((err as Error).message).to.match(/a bag is already there, and it is not the one this archive finished .*image\.map.*not overwriting it/);
     expect(snapshot(path.join(dest, BAG))).to.deep.equal(bag);
+  });
+
+  // With --retries, a sector bad when the container was opened (zeros) can be read during the run; the bag's
+  // image.map and checksums, read at the end, then describe another state than the parts stored.
+  it('the medium changed during the run (--retries): exit 2 saying to run again, and the rerun stores the changed part again', async () => {
+    const later = Buffer.from(container);
+    later.fill(0x5a, 1000, 1512); // part 1: the sector read by a retry after the part was stored
+    let opens = 0;
+    const mount = fakeMount(cache, () => (opens++ === 0 ? container : later), 1);
+    const err = await runArchive(mount, [new DirStore(dest, BAG, PART)], { toolVersion: 'test', partSize: PART }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(OperationError);
+    expect((err as Error).message).to.match(/part 1 reads differently now .*run the same command again/);
+    expect(fs.existsSync(path.join(dest, BAG)), 'no finished bag').to.equal(false);
+    const logs: string[] = [];
+    const r = await runArchive(mount, [new DirStore(dest, BAG, PART)], { toolVersion: 'test', partSize: PART, log: (m) => logs.push(m) });
+    expect(r.partsStored).to.equal(1);
+    expect(logs.join('\n')).to.match(/part 1 of data\/image\.sbx reads differently now .*storing it again/);
+    expect(fs.readFileSync(path.join(dest, BAG, 'data', 'image.sbx')).equals(later)).to.equal(true);
   });
 });
