@@ -2,45 +2,11 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { MountAccess, runArchive } from '../../../src/archive/archive-run';
+import { runArchive } from '../../../src/archive/archive-run';
 import { stateFileFor } from '../../../src/archive/archive-state';
 import { DirStore } from '../../../src/archive/dir-store';
 import { OperationError, UserError } from '../../../src/errors';
-import { Layout } from '../../../src/sbx/format/layout';
-
-const MEDIUM = 12 << 20;
-const LAYOUT = { version: 17 as const, d: 10, p: 2, burst: 12 };
-const CONTAINER = new Layout(LAYOUT).containerSize(MEDIUM);
-const PART = 5 << 20;
-const BAG = 'medium-0123456789AB';
-
-/**
- * A complete medium's mount whose /sbx/image.sbx is `container` (the archive takes its bytes as they come), or
- * what `container` returns for each open (a state pinned per open).
- */
-function fakeMount(cacheDir: string, container: Buffer | (() => Buffer), retries = 0): MountAccess {
-  const open = typeof container === 'function' ? container : () => container;
-  return {
-    status: async () => ({
-      size: MEDIUM,
-      sectorSize: 512,
-      bytesCached: MEDIUM,
-      bytesBad: 0,
-      bytesUntried: 0,
-      bytesNonTrimmed: 0,
-      bytesNonScraped: 0,
-      retries,
-      sbxImage: { version: 17, dataShards: 10, parityShards: 2, burst: 12, hash: 'sha256', blockSize: 512, containerSize: CONTAINER, uid: '0123456789AB', name: 'medium.img' },
-      server: { pid: process.pid, cacheDir, source: 'medium.img', controlSocket: '', mountpoint: '' },
-    }),
-    mapfile: async () => `0x00000000 + 1\n0x00000000 0x${MEDIUM.toString(16)} +\n`,
-    openContainer: async () => {
-      const bytes = open();
-      return { read: async (o: number, n: number) => Buffer.from(bytes.subarray(o, o + n)), close: async () => {} };
-    },
-    readFile: async (name: string) => Buffer.from(`${name}\n`),
-  };
-}
+import { BAG, CONTAINER, fakeMount, PART } from '../../helpers/archive-mount';
 
 /** A directory store whose process is "killed" right after the bag got its final name (before the state is removed). */
 class KilledAfterRename extends DirStore {
