@@ -135,5 +135,15 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     const { offset: a, length: n } = untried[0];
     expect(copy.subarray(a, a + n).every((b) => b === 0), 'the damaged bytes are not in the image').to.equal(true);
     expect((await run('ddrescuelog', ['-t', path.join(sub, 'export.map')])).code).to.equal(0);
+    // the same through a mount (the server exports)
+    const nbd2 = await startNbdkit(sub, medium.imagePath, medium.mapPath, { tag: 'nbd2' });
+    const mnt = path.join(sub, 'mnt');
+    await mount(nbd2.uri, mnt, ['--cache', cache, '--readahead', '0']);
+    const viaMount = await blkfs(['export', mnt, path.join(sub, 'm.img'), path.join(sub, 'm.map')]);
+    await umount(mnt);
+    await nbd2.stop();
+    expect(viaMount.code, viaMount.stderr).to.equal(2);
+    expect(viaMount.stderr).to.contain(`blkfs umount ${mnt}, then blkfs verify --cache ${cache} --forget-damaged`);
+    expect(fs.readFileSync(path.join(sub, 'm.map'), 'utf8').split('\n').slice(-4)).to.deep.equal(map.split('\n').slice(-4));
   });
 });
