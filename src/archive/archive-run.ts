@@ -8,11 +8,11 @@ import { createHash, Hash } from 'crypto';
 import type { MapBlock } from '../cache/mapfile';
 import { parseMapfile } from '../cache/mapfile';
 import { BAGIT_TXT, bagInfoText, FileFixity, humanSize, manifestText, payloadOxum } from './bagit';
-import { BagStore, ImageFixity, PartRecord, withRetries } from './bag-store';
+import { BagStore, ImageFixity, PartRecord, storeError, withRetries } from './bag-store';
 import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-status';
 import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
 import { choosePartSize, PartSpec, planParts, productionOrder } from './part-plan';
-import { BagVerifyError } from './dir-store';
+import { finishedEarlier } from './finished-bag';
 import { OperationError, UserError } from '../errors';
 
 export interface Container {
@@ -337,40 +337,6 @@ async function archiveLocked(
     partsStored: sent.size,
     partsAlreadyStored: parts.length - sent.size,
   };
-}
-
-/**
- * The destinations where a bag is already there. Each must be this archive's own bag, finished by an earlier run that
- * was stopped (kill -9) after making it final but before removing its state: the state recorded every file of it,
- * and the bag must hold exactly those. Any other bag is never overwritten (exit 1).
- */
-async function finishedEarlier(
-  stores: readonly BagStore[],
-  parts: readonly PartSpec[],
-  cacheDir: string,
-  expectOf: (s: BagStore) => Pick<ArchiveState, 'label' | 'uid' | 'containerSize' | 'partSize'>,
-): Promise<Map<BagStore, ImageFixity>> {
-  const done = new Map<BagStore, ImageFixity>();
-  for (const s of stores) {
-    if (!(await s.bagExists())) continue;
-    const saved = loadState(stateFileFor(cacheDir, s.label), expectOf(s));
-    if (!saved?.finishing) throw new UserError(`${s.label}: a bag is already there; not overwriting it`);
-    const image: ImageFixity = { ...saved.finishing.image, parts: parts.map((p) => saved.resume.parts[p.n]) };
-    try {
-      await s.verifyFinished(saved.finishing.files, image);
-    } catch (err) {
-      if (!(err instanceof BagVerifyError)) throw storeError(err);
-      throw new UserError(`${s.label}: a bag is already there, and it is not the one this archive finished (${err.message}); not overwriting it`);
-    }
-    done.set(s, image);
-  }
-  return done;
-}
-
-/** A failure of a destination is a failure during the operation (exit 2); what was stored stays recorded. */
-function storeError(err: unknown): unknown {
-  if (err instanceof UserError || err instanceof OperationError) return err;
-  return new OperationError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 /**

@@ -58,6 +58,24 @@ describe('archive resume', () => {
     expect(snapshot(path.join(dest, BAG))).to.deep.equal(bag);
   });
 
+  // States written before they recorded the finished bag (the bug's victims have one): a directory bag is then
+  // checked by its own manifests, and its data/image.sbx must hold every part the state recorded.
+  it('a stale state that does not record the finished bag: a directory bag that checks by its own manifests is taken as done', async () => {
+    await archive(new KilledAfterRename(dest, BAG, PART)).catch(() => undefined);
+    const old = JSON.parse(fs.readFileSync(stateFile(), 'utf8')) as Record<string, unknown>;
+    delete old.finishing;
+    fs.writeFileSync(stateFile(), JSON.stringify(old));
+    fs.appendFileSync(path.join(dest, BAG, 'bag-info.txt'), 'Changed: yes\n'); // differs from the tag manifest
+    const err = await archive(new DirStore(dest, BAG, PART)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(UserError);
+    expect((err as Error).message).to.match(/not the one this archive finished .*bag-info\.txt/);
+    const info = fs.readFileSync(path.join(dest, BAG, 'bag-info.txt'), 'utf8');
+    fs.writeFileSync(path.join(dest, BAG, 'bag-info.txt'), info.replace('Changed: yes\n', ''));
+    const r = await archive(new DirStore(dest, BAG, PART));
+    expect(r.partsStored).to.equal(0);
+    expect(fs.existsSync(stateFile())).to.equal(false);
+  });
+
   // With --retries, a sector bad when the container was opened (zeros) can be read during the run; the bag's
   // image.map and checksums, read at the end, then describe another state than the parts stored.
   it('the medium changed during the run (--retries): exit 2 saying to run again, and the rerun stores the changed part again', async () => {
