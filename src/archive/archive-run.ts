@@ -341,8 +341,8 @@ async function archiveLocked(
 
 /**
  * Reads an open /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored:
- * one that differs means the medium's state changed during this run (a retry read a bad
- * sector): the next run checks every stored part against its own container and stores the changed ones again.
+ * one that differs means the medium's state changed during this run (a retry read a bad sector); the next run checks
+ * every stored part against its own container and stores the changed ones again.
  */
 async function rehashContainer(c: Container, parts: readonly PartSpec[], records: readonly PartRecord[], size: number, withMd5: boolean): Promise<ImageFixity> {
   const sha = createHash('sha256');
