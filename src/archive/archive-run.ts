@@ -8,18 +8,24 @@ import { createHash, Hash } from 'crypto';
 import type { MapBlock } from '../cache/mapfile';
 import { parseMapfile } from '../cache/mapfile';
 import { BAGIT_TXT, bagInfoText, FileFixity, humanSize, manifestText, payloadOxum } from './bagit';
-import { BagStore, ImageFixity, PartRecord, withRetries } from './bag-store';
+import { BagStore, ImageFixity, PartRecord, storeError, withRetries } from './bag-store';
 import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-status';
 import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
 import { choosePartSize, PartSpec, planParts, productionOrder } from './part-plan';
+import { finishedEarlier } from './finished-bag';
 import { OperationError, UserError } from '../errors';
+
+export interface Container {
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
 
 /** The mount, as the archive sees it (its files, read without blocking anything). */
 export interface MountAccess {
   status(): Promise<MountStatusForArchive>;
   mapfile(): Promise<string>;
   /** An open /sbx/image.sbx (one pinned state of the medium for its whole life). */
-  openContainer(): Promise<{ read(offset: number, length: number): Promise<Buffer>; close(): Promise<void> }>;
+  openContainer(): Promise<Container>;
   /** A small file of the mount: 'sbx/image.map', 'status', 'checksums'. */
   readFile(name: string): Promise<Buffer>;
 }
@@ -110,11 +116,22 @@ async function archiveLocked(
   const log = opts.log ?? (() => {});
   const attempts = opts.attempts ?? 4;
   const cacheDir = st0.server.cacheDir;
-  for (const s of stores) if (await s.bagExists()) throw new UserError(`${s.label}: a bag is already there; not overwriting it`);
+  const expectOf = (s: BagStore) => ({ label: s.label, uid: info.uid, containerSize: info.containerSize, partSize });
+  const allBags = stores.map((s) => s.label);
+  const doneBefore = await finishedEarlier(stores, parts, cacheDir, expectOf);
+  for (const s of doneBefore.keys()) {
+    removeState(stateFileFor(cacheDir, s.label));
+    log(`${s.label}: already complete (an earlier run finished it and was stopped before it could say so); checked again against what it stored`);
+  }
+  stores = stores.filter((s) => !doneBefore.has(s));
+  if (stores.length === 0) {
+    const image = [...doneBefore.values()][0];
+    return { bags: allBags, imageSha256: image.sha256, containerBytes: info.containerSize, partsStored: 0, partsAlreadyStored: parts.length };
+  }
   const states: ArchiveState[] = [];
   for (const s of stores) {
     const file = stateFileFor(cacheDir, s.label);
-    const expect = { label: s.label, uid: info.uid, containerSize: info.containerSize, partSize };
+    const expect = expectOf(s);
     const saved = loadState(file, expect);
     const resume = await withRetries(`${s.label}: starting the upload of data/image.sbx`, attempts, () => s.openImage(info.containerSize, saved?.resume));
     const state: ArchiveState = { ...expect, started: saved?.started ?? started.toISOString(), resume };
@@ -124,7 +141,8 @@ async function archiveLocked(
     if (n > 0) log(`${s.label}: resuming: ${n} of ${parts.length} parts already stored`);
   }
   const stored = (i: number, p: PartSpec) => states[i].resume.parts[p.n] !== undefined;
-  const partsAlreadyStored = parts.filter((p) => stores.every((_, i) => stored(i, p))).length;
+  // Parts stored again (or for the first time) by this run; the others were stored before and read the same now.
+  const sent = new Set<number>();
 
   // Progress: what every destination holds.
   const rateStart = { t: Date.now(), bytes: -1 };
@@ -158,10 +176,17 @@ async function archiveLocked(
   let failure: unknown;
   const inflight = new Set<Promise<void>>();
   const limit = Math.max(1, opts.inflightParts ?? 3);
+  // A part stored by an earlier run counts only if the container still reads the same there: with --retries a sector
+  // that was bad (zeros) may have been read since, and the bag must hold this run's container throughout.
   const storePart = async (p: PartSpec, bytes: Buffer, md5: Buffer, sha: Buffer) => {
+    const shaHex = sha.toString('hex');
     await Promise.all(
       stores.map(async (s, i) => {
-        if (stored(i, p)) return;
+        if (stored(i, p)) {
+          if (states[i].resume.parts[p.n].sha256 === shaHex) return;
+          log(`${s.label}: part ${p.n} of data/image.sbx reads differently now than when it was stored (a sector bad then was read since): storing it again`);
+        }
+        sent.add(p.n);
         const rec = await withRetries(`${s.label}: storing part ${p.n} of data/image.sbx`, attempts, () => s.putPart(p.n, bytes, md5, sha));
         states[i].resume.parts[p.n] = rec;
         saveState(stateFileFor(cacheDir, s.label), states[i]);
@@ -173,7 +198,7 @@ async function archiveLocked(
     // A medium already complete is archived in order (one pass: the container is hashed as it goes); otherwise the
     // metadata part waits for the last sector.
     const complete0 = st0.bytesUntried + st0.bytesNonTrimmed + st0.bytesNonScraped === 0;
-    const pending = (complete0 ? [...parts] : productionOrder(parts)).filter((p) => stores.some((_, i) => !stored(i, p)));
+    const pending = complete0 ? [...parts] : productionOrder(parts); // parts stored before too: they are checked
     opts.acquisitionFailed?.catch((e: unknown) => {
       failure ??= e; // the medium cannot be read on: stop at the next step
     });
@@ -227,35 +252,49 @@ async function archiveLocked(
     if (failure !== undefined) throw failure;
   } catch (err) {
     await Promise.allSettled(inflight);
-    throw storeError(err);
-  } finally {
     await container.close();
+    throw storeError(err);
   }
 
   const partsOf = (i: number) => parts.map((p) => states[i].resume.parts[p.n]);
+  let image: ImageFixity;
+  let st: MountStatusForArchive;
+  let payload: [string, Buffer][];
+  try {
+    // The small payload files, once the mount's image checksums are complete.
+    phase = 'writing the bag';
+    report();
+    st = await waitForChecksums(mount);
+    payload = [
+      ['data/image.map', await mount.readFile('sbx/image.map')],
+      ['data/status.json', await mount.readFile('status')],
+      ['data/checksums', await mount.readFile('checksums')],
+    ];
+    // The whole container's digests: from the in-order pass, or by reading it again from the cache.
+    phase = 'hashing the container';
+    report();
+    if ((st0.retries ?? 0) > 0) {
+      // With retries a sector that was bad (zeros) when its part was stored may have been read since: image.map
+      // and checksums, read just now, describe the state now, so the container must be that state's too. Read
+      // after them, it is checked part by part (before the image is completed, so a rerun can store parts again).
+      const fresh = await mount.openContainer();
+      try {
+        image = await rehashContainer(fresh, parts, partsOf(0), info.containerSize, md5Needed);
+      } finally {
+        await fresh.close();
+      }
+    } else if (inOrder.next > parts.length) {
+      image = { size: info.containerSize, sha256: inOrder.sha.digest('hex'), md5: md5Needed ? inOrder.md5.digest('hex') : '', parts: [] };
+    } else {
+      image = await rehashContainer(container, parts, partsOf(0), info.containerSize, md5Needed); // the same pinned state
+    }
+  } finally {
+    await container.close();
+  }
   for (const [i, s] of stores.entries()) {
     await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partsOf(i))).catch((e) => Promise.reject(storeError(e)));
   }
 
-  // The whole container's digests: from the in-order pass, or by reading it again from the mount (the cache).
-  phase = 'hashing the container';
-  report();
-  let image: ImageFixity;
-  if (inOrder.next > parts.length) {
-    image = { size: info.containerSize, sha256: inOrder.sha.digest('hex'), md5: md5Needed ? inOrder.md5.digest('hex') : '', parts: [] };
-  } else {
-    image = await rehashContainer(mount, parts, partsOf(0), info.containerSize, md5Needed);
-  }
-
-  // The small payload files, once the checksums of the (now complete) image are known.
-  phase = 'writing the bag';
-  report();
-  const st = await waitForChecksums(mount);
-  const payload: [string, Buffer][] = [
-    ['data/image.map', await mount.readFile('sbx/image.map')],
-    ['data/status.json', await mount.readFile('status')],
-    ['data/checksums', await mount.readFile('checksums')],
-  ];
   const files: FileFixity[] = [{ path: 'data/image.sbx', size: image.size, sha256: image.sha256 }];
   for (const [p, b] of payload) files.push({ path: p, size: b.length, sha256: sha256(b).toString('hex') });
   const finished = new Date();
@@ -279,6 +318,9 @@ async function archiveLocked(
     phase = 'verifying';
     report();
     await s.verify([...files, ...tagFixity], { ...image, parts: partsOf(i) });
+    // Recorded before the bag becomes final: a run killed between that and removing this state recognises the bag.
+    states[i].finishing = { files: [...files, ...tagFixity, tagmanifestFixity], image: { size: image.size, sha256: image.sha256, md5: image.md5 } };
+    saveState(stateFileFor(cacheDir, s.label), states[i]);
     await put(s, 'tagmanifest-sha256.txt', tagmanifest);
     await s.verify([tagmanifestFixity], { ...image, parts: partsOf(i) });
     await s.finish();
@@ -289,36 +331,32 @@ async function archiveLocked(
   phase = 'done';
   report();
   return {
-    bags: stores.map((s) => s.label),
+    bags: allBags,
     imageSha256: image.sha256,
     containerBytes: info.containerSize,
-    partsStored: parts.length - partsAlreadyStored,
-    partsAlreadyStored,
+    partsStored: sent.size,
+    partsAlreadyStored: parts.length - sent.size,
   };
 }
 
-/** A failure of a destination is a failure during the operation (exit 2); what was stored stays recorded. */
-function storeError(err: unknown): unknown {
-  if (err instanceof UserError || err instanceof OperationError) return err;
-  return new OperationError(err instanceof Error ? err.message : String(err), { cause: err });
-}
-
-/** Reads /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored. */
-async function rehashContainer(mount: MountAccess, parts: readonly PartSpec[], records: readonly PartRecord[], size: number, withMd5: boolean): Promise<ImageFixity> {
+/**
+ * Reads an open /sbx/image.sbx again in order (from the cache) for its digests; each part must be what was stored:
+ * one that differs means the medium's state changed during this run (a retry read a bad sector); the next run checks
+ * every stored part against its own container and stores the changed ones again.
+ */
+async function rehashContainer(c: Container, parts: readonly PartSpec[], records: readonly PartRecord[], size: number, withMd5: boolean): Promise<ImageFixity> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
-  const c = await mount.openContainer();
-  try {
-    for (const p of parts) {
-      const bytes = await c.read(p.offset, p.size);
-      if (bytes.length !== p.size || sha256(bytes).toString('hex') !== records[p.n - 1].sha256) {
-        throw new OperationError(`/sbx/image.sbx part ${p.n} reads differently now than when it was stored (the medium's state changed?); the bag is not finished`);
-      }
-      sha.update(bytes);
-      if (withMd5) md5.update(bytes);
+  for (const p of parts) {
+    const bytes = await c.read(p.offset, p.size);
+    if (bytes.length !== p.size || sha256(bytes).toString('hex') !== records[p.n - 1].sha256) {
+      throw new OperationError(
+        `/sbx/image.sbx part ${p.n} reads differently now than when it was stored (a sector that was bad has been read since?); ` +
+          'the bag is not finished: run the same command again, it stores the changed parts again',
+      );
     }
-  } finally {
-    await c.close();
+    sha.update(bytes);
+    if (withMd5) md5.update(bytes);
   }
   return { size, sha256: sha.digest('hex'), md5: withMd5 ? md5.digest('hex') : '', parts: [...records] };
 }

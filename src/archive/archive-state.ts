@@ -5,6 +5,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { StoreResume } from './bag-store';
+import type { FileFixity } from './bagit';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../cache/private-files';
 
 export interface ArchiveState {
@@ -15,6 +16,12 @@ export interface ArchiveState {
   partSize: number;
   started: string;
   resume: StoreResume;
+  /**
+   * Set just before the bag is made final (tag manifest stored, directory renamed): every file of the bag as this
+   * run wrote and checked it. A run killed after that step finds a bag under the final name; if it is exactly this,
+   * it is this archive's own finished bag, not someone else's.
+   */
+  finishing?: { files: FileFixity[]; image: { size: number; sha256: string; md5: string } };
 }
 
 export function stateFileFor(cacheDir: string, label: string): string {

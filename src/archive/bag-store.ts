@@ -2,7 +2,7 @@
 // parts of data/image.sbx (as their sectors arrive, the metadata part last) and then the small files; each store
 // keeps what it needs to resume in a small JSON beside the cache (see archive-state.ts).
 import type { FileFixity } from './bagit';
-import { UserError } from '../errors';
+import { OperationError, UserError } from '../errors';
 
 /** A part of data/image.sbx as stored. */
 export interface PartRecord {
@@ -51,6 +51,13 @@ export interface BagStore {
   finish(): Promise<void>;
   /** Checks every stored file's size and checksum against the manifest; throws on any difference. */
   verify(files: readonly FileFixity[], image: ImageFixity): Promise<void>;
+  /** verify() of the bag under its final name (one an interrupted run finished); BagVerifyError on a difference. */
+  verifyFinished(files: readonly FileFixity[], image: ImageFixity): Promise<void>;
+  /**
+   * Checks the finished bag by itself: every file against its own manifests, data/image.sbx holding exactly these
+   * parts. Returns the SHA-256 of data/image.sbx. BagVerifyError on a difference. (Directories only.)
+   */
+  verifyOwnManifests?(parts: readonly PartRecord[]): Promise<string>;
 }
 
 /** Retries a store operation: each part is retried on failure before the archive gives up. */
@@ -67,4 +74,10 @@ export async function withRetries<T>(what: string, attempts: number, fn: () => P
   }
   const msg = last instanceof Error ? last.message || last.name : String(last);
   throw new Error(`${what} failed after ${attempts} attempts: ${msg}`, { cause: last });
+}
+
+/** A failure of a destination is a failure during the operation (exit 2); what was stored stays recorded. */
+export function storeError(err: unknown): unknown {
+  if (err instanceof UserError || err instanceof OperationError) return err;
+  return new OperationError(err instanceof Error ? err.message : String(err), { cause: err });
 }

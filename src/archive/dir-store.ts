@@ -119,13 +119,65 @@ export class DirStore implements BagStore {
   }
 
   async verify(files: readonly FileFixity[], _image: ImageFixity): Promise<void> {
+    await this.verifyIn(this.finished ? this.label : this.partial, files);
+  }
+
+  async verifyFinished(files: readonly FileFixity[], _image: ImageFixity): Promise<void> {
+    await this.verifyIn(this.label, files);
+  }
+
+  async verifyOwnManifests(parts: readonly PartRecord[]): Promise<string> {
+    const files: FileFixity[] = [];
+    let imageSha = '';
+    for (const m of ['manifest-sha256.txt', 'tagmanifest-sha256.txt']) {
+      const text = await fs.promises.readFile(path.join(this.label, m), 'utf8').catch(() => {
+        throw new BagVerifyError(`${path.join(this.label, m)}: missing from the bag`);
+      });
+      for (const line of text.split('\n').filter((l) => l !== '')) {
+        const f = /^([0-9a-f]{64}) [ *]?(.+)$/.exec(line);
+        const rel = f?.[2].replace(/%0A/gi, '\n').replace(/%0D/gi, '\r').replace(/%25/g, '%');
+        if (!f || !rel || path.isAbsolute(rel) || rel.split('/').includes('..')) throw new BagVerifyError(`${path.join(this.label, m)}: not a manifest line: ${line}`);
+        const st = await fs.promises.stat(path.join(this.label, rel)).catch(() => undefined);
+        files.push({ path: rel, size: st?.size ?? -1, sha256: f[1] });
+        if (rel === 'data/image.sbx') imageSha = f[1];
+      }
+    }
+    if (imageSha === '') throw new BagVerifyError(`${this.label}/manifest-sha256.txt: does not list data/image.sbx`);
+    // data/image.sbx must be this archive's container: every part as the resume state recorded it.
+    const fh = await fs.promises.open(path.join(this.label, 'data', 'image.sbx'), 'r').catch(() => {
+      throw new BagVerifyError(`${this.label}/data/image.sbx: missing from the bag`);
+    });
+    try {
+      for (const rec of parts) {
+        const bytes = Buffer.allocUnsafe(rec.size);
+        const { bytesRead } = await fh.read(bytes, 0, rec.size, (rec.n - 1) * this.partSize);
+        if (bytesRead !== rec.size || createHash('sha256').update(bytes).digest('hex') !== rec.sha256) {
+          throw new BagVerifyError(`${this.label}/data/image.sbx: part ${rec.n} is not what this archive stored`);
+        }
+      }
+      const size = (await fh.stat()).size;
+      const end = parts.reduce((n, r) => Math.max(n, (r.n - 1) * this.partSize + r.size), 0);
+      if (size !== end) throw new BagVerifyError(`${this.label}/data/image.sbx: ${size} bytes, this archive stored ${end}`);
+    } finally {
+      await fh.close();
+    }
+    await this.verifyIn(this.label, files);
+    return imageSha;
+  }
+
+  private async verifyIn(dir: string, files: readonly FileFixity[]): Promise<void> {
     for (const f of files) {
-      const p = path.join(this.finished ? this.label : this.partial, f.path);
+      const p = path.join(dir, f.path);
       const h = createHash('sha256');
       let size = 0;
-      for await (const chunk of fs.createReadStream(p, { highWaterMark: 1 << 20 })) {
-        h.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
+      try {
+        for await (const chunk of fs.createReadStream(p, { highWaterMark: 1 << 20 })) {
+          h.update(chunk as Buffer);
+          size += (chunk as Buffer).length;
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BagVerifyError(`${p}: missing from the bag`);
+        throw err;
       }
       const sha = h.digest('hex');
       if (size !== f.size || sha !== f.sha256) {

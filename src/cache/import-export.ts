@@ -1,9 +1,11 @@
 // Seeding a cache from an existing GNU ddrescue rescue, and exporting the cache as one.
 import * as fs from 'fs';
 import type { CachedDevice } from './cached-device';
+import type { Extent } from './extent-map';
 import { OperationError } from '../errors';
 import { ImportError } from './errors';
-import { hex8, parseMapfile, readMapfileText } from './mapfile';
+import { ChunkDamagedError } from './fixity';
+import { hex8, parseMapfile, readMapfileText, renderMapfile } from './mapfile';
 
 const CHUNK = 1024 * 1024;
 
@@ -123,6 +125,8 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
 export interface ExportResult {
   bytesWritten: number;
   mapfile: string;
+  /** Byte ranges of damaged cache chunks (CRC mismatch, missing): not in the image, '?' in the mapfile. */
+  damaged: { offset: number; length: number }[];
 }
 
 /**
@@ -131,29 +135,77 @@ export interface ExportResult {
  * beside its path and renamed over it once complete, the image before the mapfile: a failure leaves what was there
  * (an earlier export) whole, never an image cut short beside a mapfile that calls its bytes rescued. A device or
  * other special file is written in place.
+ *
+ * A damaged cache chunk does not stop the export (a rescue is exported as far as it is good): its bytes are not
+ * written, its sectors are '?' in the mapfile, so ddrescue resuming from the pair reads them from the medium again.
+ * The caller reports `damaged` (the cache needs `blkfs verify --forget-damaged`).
  */
 export async function exportImage(dev: CachedDevice, outImage: string, outMapfile: string): Promise<ExportResult> {
   // One synchronous snapshot: the image and its mapfile describe the same state even while reads continue.
   const extents = dev.extents();
-  const mapfile = dev.mapfileText();
+  const snapshotMap = dev.mapfileText();
   const ss = dev.sectorSize;
   let bytesWritten = 0;
+  const damaged: { offset: number; length: number }[] = [];
+  const copy = async (fh: fs.promises.FileHandle, off: number, len: number): Promise<void> => {
+    let buf: Buffer;
+    try {
+      buf = await dev.readCachedBytes(off, len);
+    } catch (e) {
+      const [a, b] = e instanceof ChunkDamagedError ? [Math.max(off, e.offset), Math.min(off + len, e.offset + e.length)] : [0, 0];
+      if (b <= a) throw e;
+      const last = damaged[damaged.length - 1];
+      if (last && last.offset + last.length === a) last.length += b - a;
+      else damaged.push({ offset: a, length: b - a });
+      if (a > off) await copy(fh, off, a - off);
+      if (b < off + len) await copy(fh, b, off + len - b);
+      return;
+    }
+    await fh.write(buf, 0, len, off);
+    bytesWritten += len;
+  };
   await replaceWhole(outImage, async (fh) => {
     if ((await fh.stat()).isFile()) await fh.truncate(dev.size); // not a device written in place
     for (const r of extents) {
       if (r.status !== '+') continue;
       const from = r.start * ss;
       const to = Math.min(dev.size, (r.start + r.count) * ss);
-      for (let off = from; off < to; off += CHUNK) {
-        const len = Math.min(CHUNK, to - off);
-        const buf = await dev.readCachedBytes(off, len);
-        await fh.write(buf, 0, len, off);
-        bytesWritten += len;
-      }
+      for (let off = from; off < to; off += CHUNK) await copy(fh, off, Math.min(CHUNK, to - off));
     }
   });
+  damaged.sort((x, y) => x.offset - y.offset);
+  const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
   await replaceWhole(outMapfile, (fh) => fh.writeFile(mapfile));
-  return { bytesWritten, mapfile };
+  return { bytesWritten, mapfile, damaged };
+}
+
+/** The snapshot's mapfile with the sectors of the damaged ranges non-tried: ddrescue is to read them again. */
+function mapfileWithout(snapshot: string, extents: readonly Extent[], damaged: readonly { offset: number; length: number }[], ss: number, size: number): string {
+  const holes = damaged.map((d) => [Math.floor(d.offset / ss), Math.ceil((d.offset + d.length) / ss)] as const);
+  const out: Extent[] = [];
+  for (const e of extents) {
+    let s = e.start;
+    const end = e.start + e.count;
+    if (e.status === '+') {
+      for (const [a, b] of holes) {
+        if (b <= s || a >= end) continue;
+        if (a > s) out.push({ start: s, count: a - s, status: '+' });
+        const until = Math.min(b, end);
+        out.push({ start: Math.max(a, s), count: until - Math.max(a, s), status: '?' });
+        s = until;
+      }
+    }
+    if (s < end) out.push({ start: s, count: end - s, status: e.status });
+  }
+  const line = parseMapfile(snapshot);
+  const finished = line.phase === '+';
+  const bytes = damaged.reduce((n, d) => n + d.length, 0);
+  return renderMapfile(out, ss, size, {
+    currentPos: finished ? holes[0][0] * ss : line.currentPos,
+    phase: finished ? '?' : line.phase,
+    pass: line.pass,
+    comments: [`Medium: ${size} bytes, sector size ${ss}`, `${bytes} bytes of damaged cache chunks are left non-tried: read them from the medium again`],
+  });
 }
 
 /** Writes `file` through `write`, durably: into a temporary file beside it, renamed over it once synced. */

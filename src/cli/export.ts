@@ -31,8 +31,10 @@ export function registerExport(program: Command): void {
           if (!fs.existsSync(path.dirname(f))) throw new UserError(`output directory does not exist: ${path.dirname(f)}`);
         }
         let result: ExportResult;
+        let cacheDir = opts.cache;
         if (mountpoint !== undefined) {
           const server = await findServer(mountpoint);
+          cacheDir = server.cacheDir || 'DIR';
           const { controlRequest } = await import('../server/control-client');
           const reply = await controlRequest(server.controlSocket, { cmd: 'export', image, mapfile }).result;
           if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
@@ -56,6 +58,16 @@ export function registerExport(program: Command): void {
           }
         }
         process.stdout.write(`exported ${result.bytesWritten} bytes to ${image}, mapfile ${mapfile}\n`);
+        if (result.damaged.length > 0) {
+          // Both outputs are complete and agree: the damaged bytes are '?' in the mapfile, not data in the image.
+          const bytes = result.damaged.reduce((n, d) => n + d.length, 0);
+          for (const d of result.damaged) process.stderr.write(`blkfs: cache damaged: bytes ${d.offset}..${d.offset + d.length} (${d.length} bytes) not exported\n`);
+          const where = `${mountpoint !== undefined ? `blkfs umount ${mountpoint}, then ` : ''}blkfs verify --cache ${cacheDir} --forget-damaged`;
+          throw new OperationError(
+            `${bytes} bytes of the cache are damaged: they are '?' (non-tried) in ${mapfile} and not in the image. ` +
+              `Read them again from the medium: ${where}, then mount and read them (or ddrescue from the exported pair)`,
+          );
+        }
       }),
     );
 }

@@ -272,6 +272,7 @@ export class MountServer {
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
         const result = await exportImage(this.cache, req.image, req.mapfile);
+        if (result.damaged.length > 0) this.log.error(`export: damaged cache chunks left out of ${req.image} ('?' in ${req.mapfile}): ${JSON.stringify(result.damaged)}`);
         conn.send({ type: 'done', result });
         return;
       }

@@ -104,4 +104,46 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     }
     await nbd.stop();
   });
+  it('export of a cache with a damaged chunk: exit 2 naming the range and the way out; the rest exported, the damage "?"', async () => {
+    const sub = path.join(dir, 'damaged');
+    fs.mkdirSync(sub);
+    const small = patternImage(4 << 20);
+    const medium = writeMedium(sub, small, []);
+    const nbd = await startNbdkit(sub, medium.imagePath, medium.mapPath);
+    const all = path.join(sub, 'all.map');
+    fs.writeFileSync(all, `0x00000000     +               1\n0x00000000  0x${small.length.toString(16)}  +\n`);
+    const cache = path.join(sub, 'cache');
+    const imp = await blkfs(['import', medium.imagePath, all, '--source', nbd.uri, '--cache', cache]);
+    await nbd.stop();
+    expect(imp.code, imp.stderr).to.equal(0);
+    const data = fs.openSync(path.join(cache, 'data.img'), 'r+');
+    fs.writeSync(data, Buffer.from('rot'), 0, 3, 0x200010); // a bit-rotted cache chunk
+    fs.closeSync(data);
+    const out = path.join(sub, 'export.img');
+    const exp = await blkfs(['export', '--cache', cache, out]);
+    expect(exp.code, exp.stderr).to.equal(2);
+    expect(exp.stderr).to.match(/cache damaged: bytes \d+\.\.\d+/);
+    expect(exp.stderr).to.contain(`blkfs verify --cache ${cache} --forget-damaged`);
+    const map = fs.readFileSync(path.join(sub, 'export.map'), 'utf8');
+    const untried = rangesWithStatus(map, '?');
+    expect(untried).to.have.length(1);
+    expect(untried[0].offset).to.be.at.most(0x200010);
+    expect(untried[0].offset + untried[0].length).to.be.above(0x200013);
+    const copy = fs.readFileSync(out);
+    expect(copy.length).to.equal(small.length);
+    for (const { offset: a, length: n } of rangesWithStatus(map, '+')) expect(copy.subarray(a, a + n).equals(small.subarray(a, a + n))).to.equal(true);
+    const { offset: a, length: n } = untried[0];
+    expect(copy.subarray(a, a + n).every((b) => b === 0), 'the damaged bytes are not in the image').to.equal(true);
+    expect((await run('ddrescuelog', ['-t', path.join(sub, 'export.map')])).code).to.equal(0);
+    // the same through a mount (the server exports)
+    const nbd2 = await startNbdkit(sub, medium.imagePath, medium.mapPath, { tag: 'nbd2' });
+    const mnt = path.join(sub, 'mnt');
+    await mount(nbd2.uri, mnt, ['--cache', cache, '--readahead', '0']);
+    const viaMount = await blkfs(['export', mnt, path.join(sub, 'm.img'), path.join(sub, 'm.map')]);
+    await umount(mnt);
+    await nbd2.stop();
+    expect(viaMount.code, viaMount.stderr).to.equal(2);
+    expect(viaMount.stderr).to.contain(`blkfs umount ${mnt}, then blkfs verify --cache ${cache} --forget-damaged`);
+    expect(fs.readFileSync(path.join(sub, 'm.map'), 'utf8').split('\n').slice(-4)).to.deep.equal(map.split('\n').slice(-4));
+  });
 });

@@ -114,28 +114,60 @@ describe('cache/import-export', () => {
     expect(imp.bytesImported + imp.bytesAlreadyCached).to.equal(r.bytesWritten);
   });
 
-  // An export that fails part-way (a damaged cache chunk, a full disk) must not leave an earlier export's image cut
-  // short beside its mapfile: that pair would call '+' bytes the image no longer holds.
+  // An export that fails part-way (a full disk, an I/O error) must not leave an earlier export's image cut short
+  // beside its mapfile: that pair would call '+' bytes the image no longer holds.
   it('an export that fails leaves the earlier export at its paths as it was', async () => {
     const img = patternBuffer(MiB);
-    const src = new MemorySource(img);
-    const cacheDir = path.join(tmp, 'c');
-    dev = await openCache({ source: src, cacheDir });
+    dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
     await dev.read(0, MiB);
     const outImg = path.join(tmp, 'out.img');
     const outMap = path.join(tmp, 'out.map');
     await exportImage(dev, outImg, outMap);
     const [goodImg, goodMap] = [fs.readFileSync(outImg), fs.readFileSync(outMap, 'utf8')];
+    const failing = dev;
+    failing.readCachedBytes = () => Promise.reject(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
+    let err: unknown;
+    await exportImage(failing, outImg, outMap).catch((e) => (err = e));
+    expect(err, 'the export fails').to.be.instanceOf(Error);
+    expect(fs.readFileSync(outImg).equals(goodImg), 'the earlier image').to.equal(true);
+    expect(fs.readFileSync(outMap, 'utf8'), 'the earlier mapfile').to.equal(goodMap);
+    expect(fs.readdirSync(tmp).sort()).to.deep.equal(['c', 'out.img', 'out.map']);
+  });
+
+  // A data-recovery user wants everything that is good: a damaged chunk is not data, and ddrescue resuming from
+  // the exported pair is to read it again from the medium.
+  it('a damaged cache chunk: everything else is exported, its sectors are "?" in the mapfile and a hole in the image', async () => {
+    const img = patternBuffer(MiB);
+    const src = new MemorySource(img, { badSectors: [100] });
+    const cacheDir = path.join(tmp, 'c');
+    dev = await openCache({ source: src, cacheDir });
+    await dev.read(0, MiB).catch(() => undefined);
+    await dev.read(101 * 512, MiB - 101 * 512);
     await dev.close();
     const data = fs.openSync(path.join(cacheDir, 'data.img'), 'r+');
     fs.writeSync(data, Buffer.from('damage'), 0, 6, 600 * 1024); // a chunk the checksums will refuse
     fs.closeSync(data);
     dev = await openCache({ source: src, cacheDir });
-    let err: unknown;
-    await exportImage(dev, outImg, outMap).catch((e) => (err = e));
-    expect(err, 'the export fails').to.be.instanceOf(Error);
-    expect(fs.readFileSync(outImg).equals(goodImg), 'the earlier image').to.equal(true);
-    expect(fs.readFileSync(outMap, 'utf8'), 'the earlier mapfile').to.equal(goodMap);
+    const outImg = path.join(tmp, 'out.img');
+    const outMap = path.join(tmp, 'out.map');
+    const r = await exportImage(dev, outImg, outMap);
+    expect(r.damaged).to.have.length(1);
+    const bad = r.damaged[0];
+    expect(bad.offset).to.be.at.most(600 * 1024);
+    expect(bad.offset + bad.length).to.be.above(600 * 1024 + 6);
+    const blocks = parseMapfile(fs.readFileSync(outMap, 'utf8')).blocks;
+    expect(blocks.filter((b) => b.status === '?')).to.deep.equal([{ pos: bad.offset, size: bad.length, status: '?' }]);
+    expect(blocks.filter((b) => b.status === '-')).to.deep.equal([{ pos: 100 * 512, size: 512, status: '-' }]);
+    const out = fs.readFileSync(outImg);
+    for (const b of blocks) {
+      const part = out.subarray(b.pos, b.pos + b.size);
+      if (b.status === '+') expect(part.equals(img.subarray(b.pos, b.pos + b.size)), `+ at ${b.pos}`).to.equal(true);
+      else expect(part.every((x) => x === 0), `${b.status} at ${b.pos}`).to.equal(true);
+    }
+    expect(r.bytesWritten).to.equal(MiB - 512 - bad.length);
     expect(fs.readdirSync(tmp).sort()).to.deep.equal(['c', 'out.img', 'out.map']);
+    if (spawnSync('sh', ['-c', 'command -v ddrescuelog']).status === 0) {
+      expect(spawnSync('ddrescuelog', ['-t', outMap]).status).to.equal(0);
+    }
   });
 });
