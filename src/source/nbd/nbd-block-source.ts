@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { BlockSource, MediaError, SourceEvent, SourceIdentityHint, SourceLostError, SourceStats } from '../block-source';
 import { NbdClient } from './nbd-client';
 import { NbdkitProcess } from './nbdkit-process';
-import { detectSectorSize } from '../sector-size';
+import { detectSectorSize, MAX_SECTOR_SIZE } from '../sector-size';
 import { nbdTargetUri, SourceArgError, SourceSpec } from '../source-spec';
 
 export interface OpenBlockSourceOptions {
@@ -40,7 +40,7 @@ export async function openBlockSource(spec: SourceSpec, options: OpenBlockSource
 }
 
 export class NbdBlockSource implements BlockSource {
-  readonly sectorSize: number;
+  private sectorBytes: number;
   readonly identityHint: SourceIdentityHint;
   private sizeBytes = 0;
   private client?: NbdClient;
@@ -58,8 +58,13 @@ export class NbdBlockSource implements BlockSource {
     sectorSize: number,
     private readonly options: OpenBlockSourceOptions,
   ) {
-    this.sectorSize = sectorSize;
+    this.sectorBytes = sectorSize;
     this.identityHint = identityOf(spec);
+  }
+
+  /** The cache's unit: detected from the source (or --block-size), raised at open to an NBD export's minimum block size. */
+  get sectorSize(): number {
+    return this.sectorBytes;
   }
 
   get size(): number {
@@ -76,6 +81,12 @@ export class NbdBlockSource implements BlockSource {
     try {
       const client = await this.connectOnce();
       this.sizeBytes = client.size;
+      // A server that cannot read less than its minimum block size widens every smaller read and the extra bytes
+      // are lost to us: in 512-byte sectors the cache would read those bytes from the device again (rule 3).
+      const min = client.blockSize?.min ?? 0;
+      if (this.options.sectorSize === undefined && min > this.sectorBytes && min <= MAX_SECTOR_SIZE && (min & (min - 1)) === 0) {
+        this.sectorBytes = min;
+      }
       this.adopt(client);
     } catch (err) {
       await this.server?.stop();

@@ -25,9 +25,9 @@ export function patternImage(size: number): Buffer {
 }
 
 /** Writes DIR/medium.img (`image`) and DIR/truth.map (`bad` as '-', for nbdkit's ddrescue filter). */
-export function writeMedium(dir: string, image: Buffer, bad: BadRange[]): { imagePath: string; mapPath: string } {
-  const imagePath = path.join(dir, 'medium.img');
-  const mapPath = path.join(dir, 'truth.map');
+export function writeMedium(dir: string, image: Buffer, bad: BadRange[], name = 'medium'): { imagePath: string; mapPath: string } {
+  const imagePath = path.join(dir, `${name}.img`);
+  const mapPath = path.join(dir, name === 'medium' ? 'truth.map' : `${name}.truth.map`);
   fs.writeFileSync(imagePath, image);
   fs.writeFileSync(mapPath, truthMapfile(image.length, bad));
   return { imagePath, mapPath };
@@ -80,19 +80,21 @@ export async function startNbdkit(
   dir: string,
   image: string,
   mapfile: string,
-  opts: { rdelay?: string; rate?: string; tag?: string } = {},
+  opts: { rdelay?: string; rate?: string; tag?: string; minBlockSize?: number } = {},
 ): Promise<NbdkitServer> {
   const tag = opts.tag ?? 'nbd';
   const sock = path.join(dir, `${tag}.sock`);
   const pidfile = path.join(dir, `${tag}.pid`);
   const logFile = path.join(dir, `${tag}.log`);
   // rdelay: a delay per request; rate: a bandwidth limit (a slow medium whatever the request sizes)
-  const filters = ['--filter=log', ...(opts.rdelay ? ['--filter=delay'] : []), ...(opts.rate ? ['--filter=rate'] : []), '--filter=ddrescue'];
+  // minBlockSize: the export refuses smaller or unaligned requests (NBD_INFO_BLOCK_SIZE), as some servers do
+  const filters = ['--filter=log', ...(opts.minBlockSize ? ['--filter=blocksize-policy'] : []), ...(opts.rdelay ? ['--filter=delay'] : []), ...(opts.rate ? ['--filter=rate'] : []), '--filter=ddrescue'];
   const params = [
     `ddrescue-mapfile=${mapfile}`,
     `logfile=${logFile}`,
     ...(opts.rdelay ? [`rdelay=${opts.rdelay}`] : []),
     ...(opts.rate ? [`rate=${opts.rate}`] : []),
+    ...(opts.minBlockSize ? [`blocksize-minimum=${opts.minBlockSize}`, 'blocksize-error-policy=error'] : []),
   ];
   fs.rmSync(sock, { force: true });
   fs.rmSync(pidfile, { force: true });

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
-import { BadRange, blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, umount, writeMedium } from './harness';
+import { BadRange, blkfs, cleanup, mount, patternImage, rangesWithStatus, readStatus, run, startNbdkit, tempDir, umount, writeMedium } from './harness';
 
 const MiB = 1 << 20;
 const SIZE = 24 * MiB;
@@ -77,5 +77,23 @@ describe('mount: each good byte is read from the device once (four readers, read
     const b = fs.readFileSync(out('b.img')); // 10..18 MiB: good up to the bad sector at 11 MiB
     expect(b.length).to.equal(8 * MiB);
     expect(b.subarray(0, MiB).equals(image.subarray(10 * MiB, 11 * MiB))).to.equal(true);
+  });
+
+  it('an NBD export that cannot read less than 4096 bytes: the cache works in its 4096-byte blocks, so 512-byte reads cost no byte twice', async () => {
+    const small = image.subarray(0, 4 * MiB);
+    const { imagePath, mapPath } = writeMedium(dir, small, [], 'min4k');
+    const nbd = await startNbdkit(dir, imagePath, mapPath, { tag: 'min4k', minBlockSize: 4096 });
+    const mnt = path.join(dir, 'mnt-min4k');
+    await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-min4k'), '--readahead', '0']);
+    expect((await readStatus(mnt)).sectorSize).to.equal(4096);
+    const raw = path.join(mnt, 'raw');
+    // ddrescue reading 512 bytes at a time (-c1): each 4096-byte block read from the device once, not eight times
+    const r = await run('ddrescue', ['-d', '-b512', '-c1', '-q', raw, path.join(dir, 'min4k.img'), path.join(dir, 'min4k.map')]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(fs.readFileSync(path.join(dir, 'min4k.img')).equals(small)).to.equal(true);
+    await umount(mnt);
+    const log = readNbdkitLog(nbd.logFile);
+    expect(overlaps(log.ok), 'bytes read from the device twice').to.deep.equal([]);
+    expect(log.okBytes).to.equal(small.length);
   });
 });
