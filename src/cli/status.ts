@@ -55,16 +55,21 @@ export function registerStatus(program: Command): void {
         const stop = () => process.exit(0);
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        const ended = (): Error | undefined => {
+          if (fs.existsSync(path.join(abs, 'status'))) return undefined;
+          // Still mounted but unreadable: the server died and left a dead mount (ENOTCONN), which needs clearing.
+          return mountAt(abs)?.fstype === 'fuse.blkfs' ? new DeadMountError(abs) : new UserError(`${abs} is no longer a blkfs mount`);
+        };
         for (;;) {
-          const text = await once();
+          // The mount may go away between the look below and this read: then it is said the same way.
+          const text = await once().catch((err: unknown) => {
+            throw ended() ?? err;
+          });
           // Home, draw, clear what an earlier, longer frame left below.
           process.stdout.write(tty ? `\x1b[H${text.replace(/\n/g, '\x1b[K\n')}\x1b[J` : text + '\n');
           await new Promise((r) => setTimeout(r, opts.interval * 1000));
-          if (!fs.existsSync(path.join(abs, 'status'))) {
-            // Still mounted but unreadable: the server died and left a dead mount (ENOTCONN), which needs clearing.
-            if (mountAt(abs)?.fstype === 'fuse.blkfs') throw new DeadMountError(abs);
-            throw new UserError(`${abs} is no longer a blkfs mount`);
-          }
+          const gone = ended();
+          if (gone) throw gone;
         }
       }),
     );
