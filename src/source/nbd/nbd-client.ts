@@ -23,10 +23,8 @@ interface PendingRead {
   offset: number;
   length: number;
   buf: Buffer;
-  /** Bytes delivered by data/hole chunks; must equal length when a successful reply is done. */
-  covered: number;
-  /** [start, end) of each data/hole chunk: overlapping ones could add up to length and leave a gap. */
-  spans?: [number, number][];
+  /** [start, end) of each data/hole chunk (the whole request for a simple reply): they must cover it exactly once. */
+  spans: [number, number][];
   error?: Error;
   resolve: (buf: Buffer) => void;
   reject: (err: Error) => void;
@@ -177,7 +175,7 @@ export class NbdClient {
       if (this.lostWith) return reject(this.lostWith);
       const cookie = this.nextCookie;
       this.nextCookie = (this.nextCookie % 0xffffffff) + 1;
-      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), covered: 0, resolve, reject });
+      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), spans: [], resolve, reject });
       this.socket.write(P.encodeRequest({ type: P.NBD_CMD_READ, cookie, offset, length }));
     });
   }
@@ -204,9 +202,9 @@ export class NbdClient {
 
   private finish(cookie: number, p: PendingRead): void {
     this.pending.delete(cookie);
+    const problem = p.error ? undefined : P.replyCoverageProblem(p.spans, p.length);
     if (p.error) p.reject(p.error);
-    else if (p.covered !== p.length || P.spansOverlap(p.spans)) {
-      const problem = p.covered !== p.length ? `READ reply covered ${p.covered} of ${p.length} bytes` : `READ reply chunks overlap`;
+    else if (problem) {
       p.reject(new SourceLostError(`NBD protocol error from ${this.uri}: ${problem}`));
       throw new NbdProtocolError(problem);
     } else p.resolve(p.buf);
@@ -325,7 +323,7 @@ class ReplyParser implements ByteConsumer {
   private onSimpleReply({ error, cookie }: P.SimpleReplyHeader): void {
     const p = this.client.take(cookie);
     const done = () => {
-      p.covered = p.length;
+      p.spans.push([p.offset, p.offset + p.length]);
       this.client.finish(cookie, p);
     };
     if (error !== 0) {
@@ -351,10 +349,7 @@ class ReplyParser implements ByteConsumer {
           target: p.buf,
           at: at - p.offset,
           left: n,
-          then: () => {
-            p.covered += n;
-            next();
-          },
+          then: next,
         };
       });
     } else if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_HOLE) {
@@ -362,7 +357,6 @@ class ReplyParser implements ByteConsumer {
         const hole = P.parseHoleChunk(b);
         checkInside(p, hole.offset, hole.length);
         p.buf.fill(0, hole.offset - p.offset, hole.offset - p.offset + hole.length);
-        p.covered += hole.length;
         next();
       });
     } else if (P.isErrorChunk(chunk.type)) {
@@ -394,7 +388,7 @@ function checkInside(p: PendingRead, at: number, n: number): void {
   if (at < p.offset || at + n > p.offset + p.length) {
     throw new NbdProtocolError(`reply chunk ${at}+${n} outside the request ${p.offset}+${p.length}`);
   }
-  (p.spans ??= []).push([at, at + n]);
+  p.spans.push([at, at + n]);
 }
 
 /** One error for a split read: a lost source wins (nothing is known about the sectors), else the first bad byte. */

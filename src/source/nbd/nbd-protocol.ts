@@ -275,10 +275,13 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
-/** True when two [start, end) spans of a structured reply overlap (the protocol forbids it). */
-export function spansOverlap(spans: readonly [number, number][] | undefined): boolean {
-  if (!spans || spans.length < 2) return false;
+/**
+ * What is wrong with a successful READ reply made of these [start, end) spans, or undefined when they cover the
+ * `length` requested bytes exactly once. Overlapping spans could add up to the length and still leave a gap.
+ */
+export function replyCoverageProblem(spans: readonly [number, number][], length: number): string | undefined {
   const sorted = [...spans].sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < sorted.length; i++) if (sorted[i][0] < sorted[i - 1][1]) return true;
-  return false;
+  for (let i = 1; i < sorted.length; i++) if (sorted[i][0] < sorted[i - 1][1]) return 'READ reply chunks overlap';
+  const covered = sorted.reduce((n, [a, b]) => n + b - a, 0);
+  return covered === length ? undefined : `READ reply covered ${covered} of ${length} bytes`;
 }
