@@ -6,7 +6,8 @@
 //
 // The hashing runs in a worker thread (image-hasher.ts): the mount server's event loop only reads the cache into
 // the hasher's buffers, so an acquisition or a cold reader never waits for MD5 and SHA. The tracker may trail the
-// acquisition by the few MiB in flight; it is "incomplete" until its digests are in.
+// acquisition by the few MiB in flight, or, while a medium faster than the hashing is read on a machine of few cores,
+// by all it has read since (hashing-yield.ts); it is "incomplete" until its digests are in.
 import type { Extent } from '../cache/extent-map';
 import type { ImageDigestValues } from './image-digests';
 import { HasherFailedError, ImageHasher, MainThreadHasher, startImageHasher } from './image-hasher';
@@ -39,6 +40,8 @@ export interface ChecksumState {
 const SPAN_BYTES = 16 << 20;
 /** A worker that failed this often is not started again: the tracker hashes on its own thread. */
 const WORKER_FAILURES_TO_FALL_BACK = 2;
+/** While the hashing waits for a fast reading to pause: how often it looks again. */
+const YIELD_POLL_MS = 100;
 /** '-' sectors do not fire onSectorsCached: look at the map this often anyway. */
 const POLL_MS = 400;
 
@@ -76,6 +79,8 @@ export class ChecksumTracker {
     private readonly log: (message: string) => void = () => {},
     private readonly store?: ChecksumStore,
     private readonly startHasher: () => ImageHasher = startImageHasher,
+    /** True while the hashing should wait (hashing-yield.ts: a fast medium is being read). */
+    private readonly mustWait: () => boolean = () => false,
   ) {}
 
   start(): this {
@@ -149,6 +154,10 @@ export class ChecksumTracker {
       }
       const settled = settledPrefixBytes(extents, this.cache.sectorSize, this.cache.size);
       if (this.hashedUpTo < settled) {
+        if (this.mustWait()) {
+          await new Promise((resolve) => setTimeout(resolve, YIELD_POLL_MS).unref());
+          continue;
+        }
         try {
           await this.hashSpan(extents, this.hashedUpTo, Math.min(settled, this.hashedUpTo + SPAN_BYTES));
         } catch (err) {

@@ -332,6 +332,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
     };
   }
 
+  /** Bytes read from the device over the last second (the image checksums wait while it is high). */
+  deviceRateNow(): number {
+    return this.device.rateNow.bytesPerSecond();
+  }
+
   status(): CacheStatus {
     return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status() };
   }

@@ -28,6 +28,8 @@ export class DeviceReader {
   /** Of those: readahead's. */
   readonly prefetchCounts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
   readonly rate = new RateMeter();
+  /** The same over the last second only: whether the device is being read fast right now. */
+  readonly rateNow = new RateMeter(1000);
   /** Byte offset of the latest device read (the status line's position when no acquisition runs). */
   lastPos = 0;
   private readonly scheduler: PriorityScheduler;
@@ -82,7 +84,10 @@ export class DeviceReader {
         c.reads++;
         c.bytes += len;
       }
-      if (track) this.rate.add(len);
+      if (track) {
+        this.rate.add(len);
+        this.rateNow.add(len);
+      }
       return buf;
     } catch (err) {
       if (err instanceof MediaError) {

@@ -5,6 +5,8 @@
 import type Database from 'better-sqlite3';
 import { ChecksumTracker, SettledSource } from '../archive/checksum-tracker';
 import { ChecksumStore } from '../archive/checksum-store';
+import { hashingYield } from '../archive/hashing-yield';
+import { startImageHasher } from '../archive/image-hasher';
 import { Dat, datVerdict, DatVerdict } from '../archive/dat';
 import type { ArchiveProgress, SbxImageInfo } from '../archive/archive-status';
 import { Layout } from '../sbx/format/layout';
@@ -25,13 +27,14 @@ export class ArchiveSessions implements ChecksumsSource {
   private verdictMemo: { sha1: string; verdict: DatVerdict } | undefined;
 
   constructor(
-    private readonly cache: SettledSource & { database(): Database.Database },
+    private readonly cache: SettledSource & { database(): Database.Database; deviceRateNow(): number },
     private readonly acquisitions: Joiner,
     private readonly dat: Dat | undefined,
     private readonly image: { params: SbxImageParams; identity: ImageIdentity; available: boolean },
     log: (message: string) => void,
   ) {
-    this.tracker = new ChecksumTracker(cache, log, new ChecksumStore(cache.database())).start();
+    const wait = hashingYield(() => cache.deviceRateNow());
+    this.tracker = new ChecksumTracker(cache, log, new ChecksumStore(cache.database()), startImageHasher, wait).start();
   }
 
   state() {

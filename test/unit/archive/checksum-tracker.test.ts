@@ -56,6 +56,20 @@ describe('archive/checksum-tracker ChecksumTracker', () => {
     expect(tracker.state()).to.deep.include({ complete: true, bytesBad: 512, digests: first });
   });
 
+  it('waits while told to (a fast medium being read), then catches up from the cache alone', async () => {
+    const img = patternBuffer(2 * MiB);
+    const mem = await memoryCache(img, {});
+    let fastReading = true;
+    tracker = new ChecksumTracker(mem.cache, undefined, undefined, undefined, () => fastReading).start();
+    await mem.cache.acquire();
+    const reads = mem.source.stats().reads;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(tracker.state().bytesHashed).to.equal(0);
+    fastReading = false;
+    expect(await tracker.whenComplete()).to.deep.equal(digestsOf(img));
+    expect(mem.source.stats().reads).to.equal(reads);
+  });
+
   it('hashes in a worker thread that stop() ends', async () => {
     const img = patternBuffer(MiB);
     const mem = await memoryCache(img, { badSectors: [3] });

@@ -47,6 +47,18 @@ describe('cache/cached-device CachedDevice', () => {
     expect(src.stats().reads).to.equal(reads);
   });
 
+  it("deviceRateNow counts the last second's device reads only: cached bytes served add nothing", async () => {
+    const dev = await openDev(new MemorySource(patternBuffer(4 * MiB)), { readaheadBytes: 0 });
+    const before = dev.deviceRateNow();
+    await dev.read(MiB, MiB);
+    const afterDeviceRead = dev.deviceRateNow();
+    expect(afterDeviceRead - before).to.be.at.least(MiB);
+    await dev.read(MiB, MiB); // cached now
+    expect(dev.deviceRateNow()).to.be.at.most(afterDeviceRead);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(dev.deviceRateNow()).to.equal(0);
+  });
+
   it('stores the fingerprint window on creation, so those sectors are never read again', async () => {
     const img = patternBuffer(MiB);
     const src = new MemorySource(img);
