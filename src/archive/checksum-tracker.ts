@@ -32,6 +32,8 @@ export interface ChecksumState {
   /** Bytes not hashed yet: "incomplete" until 0. */
   bytesMissing: number;
   complete: boolean;
+  /** The hashing waits for a fast reading of the medium to pause or slow (hashing-yield.ts). */
+  waiting: boolean;
   /** Present once complete. */
   digests?: ImageDigestValues;
 }
@@ -70,6 +72,7 @@ export class ChecksumTracker {
   private badRuns: { start: number; count: number }[] = [];
   private result: ImageDigestValues | undefined;
   private stopped = false;
+  private waiting = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -107,6 +110,7 @@ export class ChecksumTracker {
       bytesBad: this.bytesBad,
       bytesMissing: size - this.hashedUpTo,
       complete: this.result !== undefined,
+      waiting: this.waiting,
       ...(this.result ? { digests: { ...this.result } } : {}),
     };
   }
@@ -154,7 +158,8 @@ export class ChecksumTracker {
       }
       const settled = settledPrefixBytes(extents, this.cache.sectorSize, this.cache.size);
       if (this.hashedUpTo < settled) {
-        if (this.mustWait()) {
+        this.waiting = this.mustWait();
+        if (this.waiting) {
           await new Promise((resolve) => setTimeout(resolve, YIELD_POLL_MS).unref());
           continue;
         }

@@ -7,7 +7,8 @@ import type { DatVerdict } from './dat';
 export function checksumsText(name: string, s: ChecksumState, verdict?: DatVerdict): string {
   const lines = [`# blkfs checksums of the medium image ${name} (${s.size} bytes; unreadable sectors count as zeros)`];
   if (!s.complete || !s.digests) {
-    lines.push(`# incomplete: ${s.bytesMissing} bytes missing (not settled yet), ${s.bytesHashed} bytes hashed so far`);
+    const why = s.waiting ? 'the hashing waits while the medium is read fast, then catches up from the cache' : 'not settled yet';
+    lines.push(`# incomplete: ${s.bytesMissing} bytes missing (${why}), ${s.bytesHashed} bytes hashed so far`);
     return lines.join('\n') + '\n';
   }
   lines.push(`# complete: ${s.bytesBad} bytes unreadable${s.bytesBad > 0 ? ' (zeros in the image)' : ''}`);

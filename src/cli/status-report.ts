@@ -31,6 +31,7 @@ export interface StatusJson {
   checksums?: {
     complete: boolean;
     bytesMissing?: number;
+    waiting?: boolean;
     bytesBad?: number;
     digests?: { crc32: string; md5: string; sha1: string; sha256: string };
     dat?: { text?: string; pending?: boolean; dat?: string } | null;
@@ -124,7 +125,7 @@ export function formatStatusReport(
       'checksums',
       c.complete && c.digests
         ? `CRC-32 ${c.digests.crc32}, SHA-1 ${c.digests.sha1}${c.bytesBad ? ` (${formatBytes(c.bytesBad)} unreadable, hashed as zeros)` : ''}`
-        : `incomplete: ${formatBytes(c.bytesMissing ?? 0)} not settled yet`,
+        : `incomplete: ${formatBytes(c.bytesMissing ?? 0)} ${c.waiting ? 'to hash once the fast reading pauses' : 'not settled yet'}`,
     );
     if (c.dat) row('DAT', c.dat.text ?? `${c.dat.dat ?? 'DAT'}: the verdict waits for the complete image`);
   }

@@ -71,7 +71,7 @@ describe('archive/bagit and checksums text', () => {
       fs.writeFileSync(path.join(dir, 'disc.img'), img);
       const d = new ImageDigests();
       d.update(img);
-      const text = checksumsText('disc.img', { size: img.length, bytesHashed: img.length, bytesBad: 0, bytesMissing: 0, complete: true, digests: d.digest() });
+      const text = checksumsText('disc.img', { size: img.length, bytesHashed: img.length, bytesBad: 0, bytesMissing: 0, complete: true, waiting: false, digests: d.digest() });
       fs.writeFileSync(path.join(dir, 'checksums'), text);
       for (const tool of ['sha256sum', 'md5sum', 'sha1sum']) {
         expect(execFileSync(tool, ['-c', 'checksums'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] }).toString()).to.equal('disc.img: OK\n');

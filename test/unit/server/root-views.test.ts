@@ -11,7 +11,7 @@ describe('server/root-views (the files of a mount, listed once)', () => {
     const mem = await memoryCache(Buffer.alloc(4096));
     const archive = { sbx: new StaticDirectory(), rescued: new StaticDirectory(), identity: undefined as never, status: () => ({}), close: async () => {} };
     const server = { pid: 1, controlSocket: '/x', cacheDir: mem.cache.cacheDir, source: 'm.img', mountpoint: '/mnt' };
-    const checksums = { state: () => ({ size: 4096, bytesHashed: 0, bytesBad: 0, bytesMissing: 4096, complete: false }), verdict: () => undefined, imageName: () => 'm.img' };
+    const checksums = { state: () => ({ size: 4096, bytesHashed: 0, bytesBad: 0, bytesMissing: 4096, complete: false, waiting: false }), verdict: () => undefined, imageName: () => 'm.img' };
     return { cache: mem.cache, server, archive, acquisitions: mem.acquisitions, checksums, log: () => {}, logger: { info: () => {}, warn: () => {}, error: () => {} } };
   }
 
