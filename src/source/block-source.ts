@@ -28,6 +28,13 @@ export interface BlockSource {
   /** Logical sector size in bytes (512, 2048, 4096...). */
   readonly sectorSize: number;
   /**
+   * Sector sizes, besides sectorSize, that an existing cache of this medium may be in because an earlier blkfs chose
+   * them (none when --block-size was given). The cache keeps such a cache's size: see useSectorSize.
+   */
+  readonly earlierSectorSizes?: readonly number[];
+  /** Reads in `size` (sectorSize or one of earlierSectorSizes) from now on; only before a cache is opened on it. */
+  useSectorSize?(size: number): void;
+  /**
    * Reads exactly `length` bytes at `offset`. Rejects with MediaError when the medium reports an
    * error for (part of) the range, or SourceLostError when the source itself is gone.
    */

@@ -20,7 +20,6 @@ export function errnoName(errno: number): string {
 
 export class LoggedBlockSource implements BlockSource {
   readonly size: number;
-  readonly sectorSize: number;
   readonly identityHint;
 
   constructor(
@@ -30,8 +29,19 @@ export class LoggedBlockSource implements BlockSource {
     private readonly slowMs = 1000,
   ) {
     this.size = inner.size;
-    this.sectorSize = inner.sectorSize;
     this.identityHint = inner.identityHint;
+  }
+
+  get sectorSize(): number {
+    return this.inner.sectorSize;
+  }
+
+  get earlierSectorSizes(): readonly number[] | undefined {
+    return this.inner.earlierSectorSizes;
+  }
+
+  useSectorSize(size: number): void {
+    this.inner.useSectorSize?.(size);
   }
 
   read(offset: number, length: number): Promise<Buffer> {

@@ -146,6 +146,14 @@ export class GuardedSource implements BlockSource {
     return this.inner.sectorSize;
   }
 
+  get earlierSectorSizes(): readonly number[] | undefined {
+    return this.inner.earlierSectorSizes;
+  }
+
+  useSectorSize(size: number): void {
+    this.inner.useSectorSize?.(size);
+  }
+
   get identityHint() {
     return this.inner.identityHint;
   }
