@@ -26,7 +26,7 @@ export interface OpenCacheOptions extends CachedDeviceOptions {
 
 /**
  * Opens the cache of the medium behind `opts.source` (its own directory, or `opts.cacheDir`), creating it if needed.
- * A source that can also be read in a sector size an earlier blkfs chose for it (source.earlierSectorSizes) is
+ * A source that can also be read in a sector size an earlier blkfs chose for it (source.sectorSizeChoice) is
  * switched to that size when this medium's existing cache is in it: a new cache would read the medium again.
  */
 export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
@@ -49,8 +49,9 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
     const mine = await findCache(root, src, prober);
     if (mine !== undefined) return await openExisting(mine, opts, device, prober, true);
-    for (const earlier of src.earlierSectorSizes ?? []) {
-      src.useSectorSize?.(earlier);
+    const choice = src.sectorSizeChoice;
+    for (const earlier of choice?.earlier ?? []) {
+      choice?.use(earlier);
       const other = new DeviceReader(src, opts.concurrency ?? 4);
       try {
         const otherProber = new ProbeReader(other);
@@ -65,7 +66,7 @@ export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
       }
       other.detach();
     }
-    if (src.sectorSize !== detected) src.useSectorSize?.(detected);
+    if (src.sectorSize !== detected) choice?.use(detected);
     return await create(undefined, root, opts, device, prober);
   } catch (e) {
     device.detach();
@@ -91,7 +92,7 @@ async function findCache(root: string, src: BlockSource, prober: ProbeReader): P
 /** A cache of this medium's size made in one of the source's earlier sector sizes is opened in that size. */
 function keepEarlierSectorSize(src: BlockSource, hint: IdentityHint | undefined): void {
   if (hint === undefined || hint.size !== src.size || hint.sectorSize === src.sectorSize) return;
-  if (src.earlierSectorSizes?.includes(hint.sectorSize)) src.useSectorSize?.(hint.sectorSize);
+  if (src.sectorSizeChoice?.earlier.includes(hint.sectorSize)) src.sectorSizeChoice.use(hint.sectorSize);
 }
 
 /** A cache directory's identity hint, or undefined when it has none that can be read (its state still decides). */

@@ -36,12 +36,8 @@ export class LoggedBlockSource implements BlockSource {
     return this.inner.sectorSize;
   }
 
-  get earlierSectorSizes(): readonly number[] | undefined {
-    return this.inner.earlierSectorSizes;
-  }
-
-  useSectorSize(size: number): void {
-    this.inner.useSectorSize?.(size);
+  get sectorSizeChoice() {
+    return this.inner.sectorSizeChoice;
   }
 
   read(offset: number, length: number): Promise<Buffer> {

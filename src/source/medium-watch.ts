@@ -146,12 +146,8 @@ export class GuardedSource implements BlockSource {
     return this.inner.sectorSize;
   }
 
-  get earlierSectorSizes(): readonly number[] | undefined {
-    return this.inner.earlierSectorSizes;
-  }
-
-  useSectorSize(size: number): void {
-    this.inner.useSectorSize?.(size);
+  get sectorSizeChoice() {
+    return this.inner.sectorSizeChoice;
   }
 
   get identityHint() {

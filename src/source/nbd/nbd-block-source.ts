@@ -2,7 +2,7 @@
 // server named by a URI. A lost source (nbdkit died, connection dropped) is never a bad sector: reads
 // fail with SourceLostError and the next read reconnects, restarting nbdkit if we spawned it.
 import * as fs from 'fs';
-import { BlockSource, MediaError, SourceEvent, SourceIdentityHint, SourceLostError, SourceStats } from '../block-source';
+import { BlockSource, MediaError, SectorSizeChoice, SourceEvent, SourceIdentityHint, SourceLostError, SourceStats } from '../block-source';
 import { NbdClient } from './nbd-client';
 import { NbdkitProcess } from './nbdkit-process';
 import { detectSectorSize, MAX_SECTOR_SIZE } from '../sector-size';
@@ -73,14 +73,16 @@ export class NbdBlockSource implements BlockSource {
   }
 
   /** Raised to the export's minimum block size: a cache made before blkfs did that (aa29f43) is in the size detected. */
-  get earlierSectorSizes(): readonly number[] {
-    return this.raisedBytes !== undefined ? [this.detectedBytes] : [];
-  }
-
-  useSectorSize(size: number): void {
-    const allowed = this.raisedBytes !== undefined ? [this.raisedBytes, this.detectedBytes] : [this.sectorBytes];
-    if (!allowed.includes(size)) throw new RangeError(`${this.describe()} is not read in ${size}-byte sectors`);
-    this.sectorBytes = size;
+  get sectorSizeChoice(): SectorSizeChoice | undefined {
+    const raised = this.raisedBytes;
+    if (raised === undefined) return undefined;
+    return {
+      earlier: [this.detectedBytes],
+      use: (size) => {
+        if (size !== raised && size !== this.detectedBytes) throw new RangeError(`${this.describe()} is not read in ${size}-byte sectors`);
+        this.sectorBytes = size;
+      },
+    };
   }
 
   get size(): number {
