@@ -105,7 +105,10 @@ export class MediumStack {
       });
       undo.unshift(() => cache.close());
       if (cache.sectorSize !== detected) {
-        log.info(`this medium's cache ${cache.cacheDir} was made in ${cache.sectorSize}-byte sectors: it keeps them (a new cache would get ${detected}-byte sectors and read the medium again)`);
+        log.info(
+          `this medium's cache ${cache.cacheDir} was made in ${cache.sectorSize}-byte sectors: it keeps them (a new cache in ${detected}-byte sectors would read the medium again); ` +
+            `the source reads ${detected} bytes at least, so a read of fewer sectors may read their block again`,
+        );
       }
       const acquisition = new AcquisitionRunner(cache);
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
