@@ -24,36 +24,83 @@ export interface OpenCacheOptions extends CachedDeviceOptions {
   source: BlockSource;
 }
 
-/** Opens the cache of the medium behind `opts.source` (its own directory, or `opts.cacheDir`), creating it if needed. */
+/**
+ * Opens the cache of the medium behind `opts.source` (its own directory, or `opts.cacheDir`), creating it if needed.
+ * A source that can also be read in a sector size an earlier blkfs chose for it (source.sectorSizeChoice) is
+ * switched to that size when this medium's existing cache is in it: a new cache would read the medium again.
+ */
 export async function openCache(opts: OpenCacheOptions): Promise<CachedDevice> {
   const src = opts.source;
   if (!Number.isSafeInteger(src.size) || src.size < 0) throw new RangeError(`bad medium size ${src.size}`);
   if (!Number.isInteger(src.sectorSize) || src.sectorSize <= 0) throw new RangeError(`bad sector size ${src.sectorSize}`);
   checkReadahead(opts.readaheadBytes);
+  const dir = opts.cacheDir === undefined ? undefined : path.resolve(opts.cacheDir);
+  // The cache given is checked to be this medium's (openExisting) in the size it was made in.
+  if (dir !== undefined && hasState(dir)) keepEarlierSectorSize(src, readHint(dir));
+  const detected = src.sectorSize;
   const device = new DeviceReader(src, opts.concurrency ?? 4);
   try {
     const prober = new ProbeReader(device);
-    if (opts.cacheDir !== undefined) {
-      const dir = path.resolve(opts.cacheDir);
+    if (dir !== undefined) {
       if (hasState(dir)) return await openExisting(dir, opts, device, prober);
       checkNewCacheDir(dir);
       return await create(dir, undefined, opts, device, prober);
     }
     const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
-    for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
-      if (cand.hint.probeSectors.length === 0) continue;
-      if (!fs.existsSync(path.join(cand.dir, DATA_FILE))) {
-        // Its rescued bytes are gone: it cannot be recognised (nor served). Say so; `blkfs verify --cache` tells more.
-        process.emitWarning(`cache ${cand.dir} has no ${DATA_FILE}: skipped (blkfs verify --cache ${cand.dir} says what is lost)`);
-        continue;
+    const mine = await findCache(root, src, prober);
+    if (mine !== undefined) return await openExisting(mine, opts, device, prober, true);
+    const choice = src.sectorSizeChoice;
+    for (const earlier of choice?.earlier ?? []) {
+      choice?.use(earlier);
+      const other = new DeviceReader(src, opts.concurrency ?? 4);
+      try {
+        const otherProber = new ProbeReader(other);
+        const found = await findCache(root, src, otherProber);
+        if (found !== undefined) {
+          device.detach();
+          return await openExisting(found, opts, other, otherProber, true);
+        }
+      } catch (e) {
+        other.detach();
+        throw e;
       }
-      const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
-      if (verdict.result === 'match') return await openExisting(cand.dir, opts, device, prober, true);
+      other.detach();
     }
+    if (src.sectorSize !== detected) choice?.use(detected);
     return await create(undefined, root, opts, device, prober);
   } catch (e) {
     device.detach();
     throw e;
+  }
+}
+
+/** The cache under root (of the source's size and sector size) whose probe sectors match the medium, if any. */
+async function findCache(root: string, src: BlockSource, prober: ProbeReader): Promise<string | undefined> {
+  for (const cand of candidateCaches(root, src.size, src.sectorSize)) {
+    if (cand.hint.probeSectors.length === 0) continue;
+    if (!fs.existsSync(path.join(cand.dir, DATA_FILE))) {
+      // Its rescued bytes are gone: it cannot be recognised (nor served). Say so; `blkfs verify --cache` tells more.
+      process.emitWarning(`cache ${cand.dir} has no ${DATA_FILE}: skipped (blkfs verify --cache ${cand.dir} says what is lost)`);
+      continue;
+    }
+    const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
+    if (verdict.result === 'match') return cand.dir;
+  }
+  return undefined;
+}
+
+/** A cache of this medium's size made in one of the source's earlier sector sizes is opened in that size. */
+function keepEarlierSectorSize(src: BlockSource, hint: IdentityHint | undefined): void {
+  if (hint === undefined || hint.size !== src.size || hint.sectorSize === src.sectorSize) return;
+  if (src.sectorSizeChoice?.earlier.includes(hint.sectorSize)) src.sectorSizeChoice.use(hint.sectorSize);
+}
+
+/** A cache directory's identity hint, or undefined when it has none that can be read (its state still decides). */
+function readHint(dir: string): IdentityHint | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+  } catch {
+    return undefined;
   }
 }
 

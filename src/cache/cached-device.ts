@@ -212,7 +212,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     // commit as it is read, so a crash loses at most a commit window of them, not the whole span.
     const kept: Promise<unknown>[] = [];
     const keep = mode === 'forward' || mode === 'backward' || mode === 'scrape' ? (o: Outcome) => void kept.push(this.store.persist([o]).catch((e: unknown) => e)) : undefined;
-    const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority, reused, keep);
+    const { outcomes, failure } = await fetchSpan({ device: this.device, start, end, from, mode, priority, into: reused, keep });
     if (keep) {
       const keptFailure = (await Promise.all(kept).finally(() => flight.release())).find((r) => r !== undefined);
       if (keptFailure !== undefined || failure !== undefined) throw keptFailure ?? failure;
@@ -237,7 +237,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   private async fetchForReader(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Buffer | undefined> {
     const flight = this.inflight.add(start, end);
     if (this.store.room.wasFull) await this.roomFor(flight, start, end);
-    const { outcomes, failure } = await fetchSpan(this.device, start, end, from, mode, priority);
+    const { outcomes, failure } = await fetchSpan({ device: this.device, start, end, from, mode, priority });
     const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const whole = failure === undefined && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
     // Only untried sectors are answered early: a retried '-' sector is rare and its reader sees its new state.

@@ -36,24 +36,25 @@ export interface SpanResult {
   failure: unknown;
 }
 
-/**
- * Reads [start, end) (all in status `from`) in the given mode. Never rejects: see SpanResult. With `into` (the
- * span's size), the first read of the whole span lands there (a '+' outcome of the whole span then holds it).
- * With `keep`, each single-sector outcome (the sector-wise modes) is also handed over as soon as it is known.
- */
-export async function fetchSpan(
-  device: DeviceReader,
-  start: number,
-  end: number,
-  from: SectorStatus,
-  mode: FetchMode,
-  priority: Priority,
-  into?: Buffer,
-  keep?: (outcome: Outcome) => void,
-): Promise<SpanResult> {
+/** One span to read: sectors [start, end) of `device`, all in status `from`, in `mode` at `priority`. */
+export interface SpanRead {
+  device: DeviceReader;
+  start: number;
+  end: number;
+  from: SectorStatus;
+  mode: FetchMode;
+  priority: Priority;
+  /** A buffer of the span's size: the first read of the whole span lands there (a '+' outcome of it then holds it). */
+  into?: Buffer;
+  /** Hears each single-sector outcome (the sector-wise modes) as soon as it is known. */
+  keep?: (outcome: Outcome) => void;
+}
+
+/** Reads a span in its mode. Never rejects: see SpanResult. */
+export async function fetchSpan(span: SpanRead): Promise<SpanResult> {
   const outcomes: Outcome[] = [];
   try {
-    await readSpan(device, start, end, from, mode, priority, outcomes, into, keep);
+    await readSpan(span, outcomes);
     return { outcomes, failure: undefined };
   } catch (e) {
     return { outcomes, failure: e };
@@ -61,17 +62,8 @@ export async function fetchSpan(
 }
 
 /** The device reads of a span: pushes what they found to `outcomes`; rethrows anything but a MediaError. */
-async function readSpan(
-  device: DeviceReader,
-  start: number,
-  end: number,
-  from: SectorStatus,
-  mode: FetchMode,
-  priority: Priority,
-  outcomes: Outcome[],
-  into?: Buffer,
-  keep?: (outcome: Outcome) => void,
-): Promise<void> {
+async function readSpan(span: SpanRead, outcomes: Outcome[]): Promise<void> {
+  const { device, start, end, from, mode, priority, into, keep } = span;
   const retried = from === '-';
   const single = async (s: number): Promise<boolean> => {
     let outcome: Outcome;
@@ -93,9 +85,9 @@ async function readSpan(
       if (!(e instanceof MediaError)) throw e;
       const cluster = Math.max(1, Math.floor(CLUSTER_BYTES / device.sectorSize));
       if (end - start === 1) outcomes.push({ start, count: 1, status: '-', from, retried });
-      else if (mode === 'stream' && end - start > cluster) await clusters(device, start, end, cluster, from, priority, outcomes);
+      else if (mode === 'stream' && end - start > cluster) await clusters(span, cluster, outcomes);
       else if (mode !== 'narrow') outcomes.push({ start, count: end - start, status: '*', from });
-      else await narrow(device, start, end, e, from, priority, outcomes, single);
+      else await narrow(span, e, outcomes, single);
     }
   } else if (mode === 'forward') {
     for (let s = start; s < end; s++) if (!(await single(s))) break;
@@ -107,7 +99,7 @@ async function readSpan(
 }
 
 /** A large copying read failed: its clusters one by one (aligned to the medium), each '+' or '*' as in copy mode. */
-async function clusters(device: DeviceReader, start: number, end: number, cluster: number, from: SectorStatus, priority: Priority, outcomes: Outcome[]): Promise<void> {
+async function clusters({ device, start, end, from, priority }: SpanRead, cluster: number, outcomes: Outcome[]): Promise<void> {
   for (let s = start; s < end; ) {
     const e = Math.min(end, (Math.floor(s / cluster) + 1) * cluster);
     try {
@@ -125,16 +117,7 @@ async function clusters(device: DeviceReader, start: number, end: number, cluste
  * An NBD error offset, when given, lets the good prefix be read in one go. Sectors after the first bad one were
  * only part of a failed read: they become '*' (ddrescue: failed, non-trimmed), not '-'.
  */
-async function narrow(
-  device: DeviceReader,
-  start: number,
-  end: number,
-  err: MediaError,
-  from: SectorStatus,
-  priority: Priority,
-  outcomes: Outcome[],
-  single: (s: number) => Promise<boolean>,
-): Promise<void> {
+async function narrow({ device, start, end, from, priority }: SpanRead, err: MediaError, outcomes: Outcome[], single: (s: number) => Promise<boolean>): Promise<void> {
   let s = start;
   const hint = Math.floor(err.offset / device.sectorSize);
   if (hint > start && hint < end) {

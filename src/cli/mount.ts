@@ -145,7 +145,7 @@ function exitOnUnexpectedErrors(server: MountServer, log: Log): void {
 
 /** The child of a background mount: reports ready or failed over IPC, then serves on its own. */
 async function runDetachedServer(opts: ServerOpts): Promise<void> {
-  const log = new Log(opts.logLevel);
+  const log = new Log(opts.logLevel, { holdUntilFile: true }); // its stderr goes nowhere
   const tell = (msg: StartupMessage) =>
     new Promise<void>((resolve) => (process.send ? process.send(msg, () => resolve()) : resolve()));
   let server: MountServer;

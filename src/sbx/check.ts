@@ -9,7 +9,7 @@ import { Layout } from './format/layout';
 import { RandomReader } from './reader';
 import { blockSizeOf } from './format/specs';
 import { Progress, forEachBlock, hashStoredData, secondsSince } from './block-pass';
-import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
 import { withFileReader } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
@@ -24,7 +24,7 @@ export interface CheckParams {
   /** Only the hash. */
   hashOnly?: boolean;
   burst?: number;
-  guessBurstFrom?: number;
+  guessBurstFrom?: BytePosition;
   range?: ByteRange;
   refRange?: ByteRange;
   onProgress?: Progress;

@@ -5,7 +5,7 @@ import { Layout } from './format/layout';
 import { ReferenceBlock } from './format/scan';
 import { isEcVersion, SbxVersion } from './format/specs';
 import { RandomReader } from './reader';
-import { ByteRange } from './byte-range';
+import { BytePosition, ByteRange, positionAsNumber } from './byte-range';
 import { rsParamsOf } from './reference-block';
 import { WorkflowError } from './workflow-errors';
 
@@ -15,10 +15,14 @@ import { WorkflowError } from './workflow-errors';
  * misalignment (positions are counted from there, so the sample must start at a block index of 0);
  * with `forceMisalign` nothing is rounded.
  */
-export function burstGuessStart(blockSize: number, guessBurstFrom: number | undefined, range?: ByteRange): number {
+export function burstGuessStart(blockSize: number, guessBurstFrom: BytePosition | undefined, range?: ByteRange): number {
   const misalign = !!range?.forceMisalign;
-  if (guessBurstFrom !== undefined) return misalign ? guessBurstFrom : guessBurstFrom - (guessBurstFrom % blockSize);
-  if (range?.from !== undefined && misalign) return range.from % blockSize;
+  const bs = BigInt(blockSize);
+  if (guessBurstFrom !== undefined) {
+    const at = BigInt(guessBurstFrom);
+    return positionAsNumber(misalign ? at : at - (at % bs));
+  }
+  if (range?.from !== undefined && misalign) return Number(BigInt(range.from) % bs);
   return 0;
 }
 

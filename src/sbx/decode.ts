@@ -17,7 +17,7 @@ import { FileReader, RandomReader } from './reader';
 import { guessStartingBlockIndex, ReferenceBlock } from './format/scan';
 import { HEADER_SIZE, isEcVersion } from './format/specs';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
-import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
 import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
@@ -47,7 +47,7 @@ export interface DecodeParams {
   noMeta?: boolean;
   range?: ByteRange;
   refRange?: ByteRange;
-  guessBurstFrom?: number;
+  guessBurstFrom?: BytePosition;
   burst?: number;
   onProgress?: Progress;
 }

@@ -20,7 +20,7 @@ import { contiguousPlan, ContainerRenderer } from './format/random-access';
 import { RenderHelper, RenderSpec, renderSpecOf } from './render-helper';
 import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './format/specs';
 import { UserError } from '../errors';
-import { resolveByteRange } from './byte-range';
+import { BytePosition, positionAsNumber, resolveByteRange } from './byte-range';
 import { writeFully } from './file-io';
 import { byteSize } from './reader';
 import { WorkflowError } from './workflow-errors';
@@ -100,11 +100,11 @@ export interface EncodeOptions {
   /** 6-byte UID (default random). */
   uid?: Uint8Array;
   /** Byte range of the input: start (default 0). */
-  from?: number;
+  from?: BytePosition;
   /** Inclusive end (--to-inc). */
-  toInc?: number;
+  toInc?: BytePosition;
   /** Exclusive end (--to-exc). */
-  toExc?: number;
+  toExc?: BytePosition;
   /** FNM override; undefined = file-name part of the input path (none for streams); null = omit. */
   fnm?: string | null;
   /** SNM override; undefined = file-name part of the output path; null = omit. */
@@ -240,9 +240,11 @@ export async function encodeFile(inputPath: string, outputPath: string, opts: En
  * given; FSZ is the number of bytes read; --from/--to skip and limit the stream.
  */
 export async function encodeStream(input: Readable | AsyncIterable<Uint8Array>, outputPath: string, opts: EncodeOptions = {}): Promise<EncodeStats> {
-  const from = opts.from ?? 0;
-  const limit = opts.toInc !== undefined ? opts.toInc + 1 - from : opts.toExc !== undefined ? opts.toExc - from : Infinity;
-  return encodeCore(streamChunkSource(input, from, Math.max(0, limit)), null, outputPath, {
+  const from = BigInt(opts.from ?? 0);
+  const end = opts.toInc !== undefined ? BigInt(opts.toInc) + 1n : opts.toExc !== undefined ? BigInt(opts.toExc) : undefined;
+  // A limit beyond 2^53 bytes is no limit for a stream (as --to-inc 18446744073709551615 means "to the end").
+  const limit = end === undefined || end - from > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : end <= from ? 0 : Number(end - from);
+  return encodeCore(streamChunkSource(input, positionAsNumber(from), limit), null, outputPath, {
     ...opts,
     fnm: opts.fnm ?? null,
     fdt: opts.fdt ?? null,

@@ -7,7 +7,7 @@ import { Metadata, parseMetadataPayload } from './format/metadata';
 import { HEADER_SIZE, isEcVersion, SbxVersion, SCAN_STEP } from './format/specs';
 import { scanBlocks } from './format/scan';
 import { Progress } from './block-pass';
-import { ByteRange, resolveByteRange } from './byte-range';
+import { BytePosition, ByteRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, guessBurst } from './container-layout';
 import { withFileReader } from './file-io';
 import { RefBlockInfo, refBlockInfo, requireReferenceBlock, rsParamsOf } from './reference-block';
@@ -18,7 +18,7 @@ export interface ShowParams {
   /** Only blocks of this UID (6 bytes). */
   onlyUid?: Buffer;
   guessBurst?: boolean;
-  guessBurstFrom?: number;
+  guessBurstFrom?: BytePosition;
   range?: ByteRange;
   onProgress?: Progress;
   /** Called for each block as it is found (blkar displays immediately). */

@@ -10,7 +10,7 @@ import { Layout } from './format/layout';
 import { ReferenceBlock } from './format/scan';
 import { RandomReader } from './reader';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
-import { ByteRange, refSearchRange, resolveByteRange } from './byte-range';
+import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, containerLayout } from './container-layout';
 import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
@@ -30,7 +30,7 @@ export interface SortParams {
   /** Burst level of the output; default: the input's (guessed). */
   burst?: number;
   /** blkar's --guess-burst-from: where burst guessing starts. */
-  guessBurstFrom?: number;
+  guessBurstFrom?: BytePosition;
   reportBlank?: boolean;
   range?: ByteRange;
   refRange?: ByteRange;

@@ -12,14 +12,24 @@ export function isLogLevel(s: string): s is LogLevel {
 export class Log {
   private fd: number | undefined;
   private path: string | undefined;
+  /** Lines written before toFile() when nobody reads stderr (a background server): they open the file. */
+  private held: string[] | undefined;
 
-  constructor(private readonly level: LogLevel = 'info') {}
+  constructor(
+    private readonly level: LogLevel = 'info',
+    opts: { holdUntilFile?: boolean } = {},
+  ) {
+    if (opts.holdUntilFile) this.held = [];
+  }
 
-  /** Appends every later line to `file` instead of stderr. */
+  /** Appends every later line (and the lines held until now) to `file` instead of stderr. */
   toFile(file: string): void {
     this.fd = fs.openSync(file, 'a', 0o600);
     fs.fchmodSync(this.fd, 0o600); // the log names the medium and its damage: private like the cache
     this.path = file;
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const line of held) this.put(line);
   }
 
   /** The log file, or undefined while the log goes to stderr. */
@@ -50,6 +60,11 @@ export class Log {
   private write(level: LogLevel, message: string): void {
     const tag = level === 'info' ? '' : `${level.toUpperCase()}: `;
     const line = `${new Date().toISOString()} blkfs[${process.pid}] ${tag}${message}\n`;
+    if (this.held && this.fd === undefined) this.held.push(line);
+    else this.put(line);
+  }
+
+  private put(line: string): void {
     try {
       if (this.fd !== undefined) fs.writeSync(this.fd, line);
       else process.stderr.write(line);

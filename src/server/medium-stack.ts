@@ -92,6 +92,7 @@ export class MediumStack {
       undo.push(() => source.close());
       // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
       inner.onEvent?.((e) => log.info(e.message));
+      const detected = source.sectorSize;
       const cache = await openCache({
         cacheDir: opts.cacheDir,
         source,
@@ -103,6 +104,12 @@ export class MediumStack {
         onRepair: (m) => log.info(m),
       });
       undo.unshift(() => cache.close());
+      if (cache.sectorSize !== detected) {
+        log.info(
+          `this medium's cache ${cache.cacheDir} was made in ${cache.sectorSize}-byte sectors: it keeps them (a new cache in ${detected}-byte sectors would read the medium again); ` +
+            `the source reads ${detected} bytes at least, so a read of fewer sectors may read their block again`,
+        );
+      }
       const acquisition = new AcquisitionRunner(cache);
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
       const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.sourceArg, log: (m) => log.info(m) });

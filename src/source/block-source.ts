@@ -20,6 +20,14 @@ export type SourceIdentityHint =
   | { kind: 'device'; path: string; realPath: string; rdev: number }
   | { kind: 'nbd'; uri: string };
 
+/** Sector sizes an earlier blkfs made this medium's caches in: openCache keeps an existing cache's size. */
+export interface SectorSizeChoice {
+  /** Sizes besides the one detected now. */
+  readonly earlier: readonly number[];
+  /** Reads in `size` (the one detected now or one of `earlier`) from now on; only before a cache is opened on it. */
+  use(size: number): void;
+}
+
 export type SourceEvent = { type: 'lost'; message: string } | { type: 'reconnected'; message: string };
 
 export interface BlockSource {
@@ -27,6 +35,8 @@ export interface BlockSource {
   readonly size: number;
   /** Logical sector size in bytes (512, 2048, 4096...). */
   readonly sectorSize: number;
+  /** Other sector sizes an existing cache of this medium may be in (none when --block-size was given). */
+  readonly sectorSizeChoice?: SectorSizeChoice;
   /**
    * Reads exactly `length` bytes at `offset`. Rejects with MediaError when the medium reports an
    * error for (part of) the range, or SourceLostError when the source itself is gone.

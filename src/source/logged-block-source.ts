@@ -20,7 +20,6 @@ export function errnoName(errno: number): string {
 
 export class LoggedBlockSource implements BlockSource {
   readonly size: number;
-  readonly sectorSize: number;
   readonly identityHint;
 
   constructor(
@@ -30,8 +29,15 @@ export class LoggedBlockSource implements BlockSource {
     private readonly slowMs = 1000,
   ) {
     this.size = inner.size;
-    this.sectorSize = inner.sectorSize;
     this.identityHint = inner.identityHint;
+  }
+
+  get sectorSize(): number {
+    return this.inner.sectorSize;
+  }
+
+  get sectorSizeChoice() {
+    return this.inner.sectorSizeChoice;
   }
 
   read(offset: number, length: number): Promise<Buffer> {

@@ -146,6 +146,10 @@ export class GuardedSource implements BlockSource {
     return this.inner.sectorSize;
   }
 
+  get sectorSizeChoice() {
+    return this.inner.sectorSizeChoice;
+  }
+
   get identityHint() {
     return this.inner.identityHint;
   }

@@ -30,7 +30,9 @@ export function registerCalc(sbx: Command): void {
   cmd.action(async (size: string, opts: CalcOpts) => {
     const printer = printerFor(opts);
     await runCommand(printer, async () => {
-      const fileSize = parseU64(size, 'file size');
+      const size64 = parseU64(size, 'file size');
+      if (size64 > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`File size too large to compute the figures exactly (above 2^53 bytes)`);
+      const fileSize = Number(size64);
       const params = resolveEncodingParams(opts);
       const s = calcContainer({
         fileSize,

@@ -106,29 +106,14 @@ function parseRustUnsigned(text: string): bigint | undefined {
   return n <= U64_MAX ? n : undefined;
 }
 
-/** The largest number ≤ n (n ≥ 0): where a u64 above 2^53 that a number cannot hold would fall. */
-function nearestNumberBelow(n: bigint): number {
-  const x = Number(n);
-  if (BigInt(x) <= n) return x;
-  const bits = new BigUint64Array(new Float64Array([x]).buffer);
-  bits[0] -= 1n; // a positive double's bit pattern is ordered: one less is the next double down
-  return new Float64Array(bits.buffer)[0];
-}
-
 /**
- * A decimal u64 as blkar takes it ("+3", "007"), kept as a JS number: every value up to 2^53, and above it those a
- * number holds exactly (2^60, say). Any other u64 is refused, never rounded: a rounded position moves --from's
- * alignment and the ref-block search start (--from mod 128).
+ * A decimal u64 as blkar takes it ("+3", "007", up to 18446744073709551615), exactly: positions are compared as
+ * bigints and clamped to the file (byte-range.ts), so "to the end" said as u64 max works as it does in blkar.
  */
-export function parseU64(text: string, what: string): number {
+export function parseU64(text: string, what: string): bigint {
   const n = parseRustUnsigned(text);
   if (n === undefined) throw new UserError(`Invalid ${what}`);
-  const x = Number(n);
-  if (BigInt(x) !== n) {
-    const below = BigInt(nearestNumberBelow(n)).toString();
-    throw new UserError(`Invalid ${what}: ${text} cannot be held exactly (above 2^53 = 9007199254740992 only some values can); the nearest below is ${below}`);
-  }
-  return x;
+  return n;
 }
 
 export function parseRange(o: RangeOpts): ByteRange {
@@ -155,7 +140,7 @@ export function parseRefRange(o: RefRangeOpts): ByteRange {
   };
 }
 
-export function parseGuessBurstFrom(o: GuessBurstOpts): number | undefined {
+export function parseGuessBurstFrom(o: GuessBurstOpts): bigint | undefined {
   return o.guessBurstFrom === undefined ? undefined : parseU64(o.guessBurstFrom, 'guess burst from position');
 }
 

@@ -2,7 +2,7 @@
 // server named by a URI. A lost source (nbdkit died, connection dropped) is never a bad sector: reads
 // fail with SourceLostError and the next read reconnects, restarting nbdkit if we spawned it.
 import * as fs from 'fs';
-import { BlockSource, MediaError, SourceEvent, SourceIdentityHint, SourceLostError, SourceStats } from '../block-source';
+import { BlockSource, MediaError, SectorSizeChoice, SourceEvent, SourceIdentityHint, SourceLostError, SourceStats } from '../block-source';
 import { NbdClient } from './nbd-client';
 import { NbdkitProcess } from './nbdkit-process';
 import { detectSectorSize, MAX_SECTOR_SIZE } from '../sector-size';
@@ -41,6 +41,10 @@ export async function openBlockSource(spec: SourceSpec, options: OpenBlockSource
 
 export class NbdBlockSource implements BlockSource {
   private sectorBytes: number;
+  /** The size detected (or given): the export's minimum may raise the one used. */
+  private readonly detectedBytes: number;
+  /** What open() raised the detected size to (the export's minimum block size), if it did. */
+  private raisedBytes?: number;
   readonly identityHint: SourceIdentityHint;
   private sizeBytes = 0;
   private client?: NbdClient;
@@ -59,12 +63,26 @@ export class NbdBlockSource implements BlockSource {
     private readonly options: OpenBlockSourceOptions,
   ) {
     this.sectorBytes = sectorSize;
+    this.detectedBytes = sectorSize;
     this.identityHint = identityOf(spec);
   }
 
   /** The cache's unit: detected from the source (or --block-size), raised at open to an NBD export's minimum block size. */
   get sectorSize(): number {
     return this.sectorBytes;
+  }
+
+  /** Raised to the export's minimum block size: a cache made before blkfs did that (aa29f43) is in the size detected. */
+  get sectorSizeChoice(): SectorSizeChoice | undefined {
+    const raised = this.raisedBytes;
+    if (raised === undefined) return undefined;
+    return {
+      earlier: [this.detectedBytes],
+      use: (size) => {
+        if (size !== raised && size !== this.detectedBytes) throw new RangeError(`${this.describe()} is not read in ${size}-byte sectors`);
+        this.sectorBytes = size;
+      },
+    };
   }
 
   get size(): number {
@@ -85,6 +103,7 @@ export class NbdBlockSource implements BlockSource {
       // are lost to us: in 512-byte sectors the cache would read those bytes from the device again (rule 3).
       const min = client.blockSize?.min ?? 0;
       if (this.options.sectorSize === undefined && min > this.sectorBytes && min <= MAX_SECTOR_SIZE && (min & (min - 1)) === 0) {
+        this.raisedBytes = min;
         this.sectorBytes = min;
       }
       this.adopt(client);

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS sbx_scanned (
   start INTEGER PRIMARY KEY,
   end INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sbx_settled_burst (
+  container TEXT PRIMARY KEY,
+  burst INTEGER NOT NULL
+);
 `;
 
 interface BlockRow {
@@ -88,6 +92,8 @@ export class BlockIndex {
       scanned: db.prepare('SELECT start, end FROM sbx_scanned ORDER BY start'),
       clearScanned: db.prepare('DELETE FROM sbx_scanned'),
       scannedCount: db.prepare('SELECT COUNT(*) AS n FROM sbx_scanned'),
+      settledBurst: db.prepare('SELECT burst FROM sbx_settled_burst WHERE container = ?'),
+      settleBurst: db.prepare('INSERT OR IGNORE INTO sbx_settled_burst (container, burst) VALUES (?, ?)'),
       uids: db.prepare('SELECT uid, COUNT(*) AS blocks, MAX(id) AS maxId, MIN(offset) AS firstOffset FROM sbx_blocks GROUP BY uid'),
       maxId: db.prepare('SELECT COALESCE(MAX(id), 0) AS maxId FROM sbx_blocks'),
       ofUid: db.prepare('SELECT * FROM sbx_blocks WHERE uid = ? AND id <= ? ORDER BY offset'),
@@ -176,6 +182,16 @@ export class BlockIndex {
       })();
     }
     return merged;
+  }
+
+  /** The burst level settled for a container (key: rescued-container.ts burstKey), kept across remounts. */
+  settledBurst(container: string): number | undefined {
+    return (this.stmts.settledBurst.get(container) as { burst: number } | undefined)?.burst;
+  }
+
+  /** Records a container's burst level once and for all (a level recorded before is kept). */
+  settleBurst(container: string, burst: number): void {
+    this.stmts.settleBurst.run(container, burst);
   }
 
   /** Largest row id so far: a reader pins it to see a fixed set of blocks. */

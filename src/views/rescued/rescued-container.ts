@@ -15,7 +15,8 @@ import { ReedSolomon } from '../../sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
 import type { SectorCache } from '../../cache/sector-cache';
 import { BlockIndex, IndexedBlock } from './block-index';
-import { guessBurstFromPositions, PlacedBlock } from '../../sbx/format/burst-guess';
+import { PlacedBlock } from '../../sbx/format/burst-guess';
+import { BurstEvidence, BurstLevel, burstKey, burstLevelOf } from './burst-level';
 import { recoverability } from '../../sbx/format/recoverability';
 import { safeFileName } from './safe-file-name';
 import { Anchor, anchorsOf, predictionSource, predictSeqs } from './block-positions';
@@ -27,8 +28,6 @@ export interface DecodedRead {
   errorAt?: number;
 }
 
-/** Blocks the guesser looks at (blkar reads up to 1 + P + 1000 + 1 blocks). */
-const GUESS_SAMPLE = 1024;
 /** Largest container (in seqs) whose seq → offset table is held in memory (8 bytes each); larger ones query. */
 const MAX_TABLE_SEQS = 1 << 25;
 /** Largest single cache read when fetching blocks. */
@@ -44,6 +43,12 @@ export class RescuedContainer {
   readonly fileSize: number | undefined;
   /** Largest seq that belongs to the container (blocks beyond it are ignored). */
   readonly lastSeq: number;
+  /** An EC container's burst level: the key it is settled under, and what it rests on (burst-level.ts). */
+  readonly burstKey: string | undefined;
+  readonly burstEvidence: BurstEvidence | undefined;
+  readonly burst: number | undefined;
+  /** Valid blocks read while probing the burst level, not indexed yet: positions known, like the index's. */
+  private readonly probedBlocks: readonly PlacedBlock[];
   private readonly rs: ReedSolomon | undefined;
   private table: { offsets: Float64Array; duplicated: Set<number> } | undefined;
   private anchors: Anchor[] | undefined;
@@ -57,10 +62,11 @@ export class RescuedContainer {
     /** The first valid metadata block found (bytes), if any. */
     readonly metadataBlock: Buffer | undefined,
     readonly metadata: Metadata | undefined,
-    readonly burst: number | undefined,
-    /** Valid blocks read while probing the burst level, not indexed yet: positions known, like the index's. */
-    private readonly probedBlocks: readonly PlacedBlock[] = [],
+    level: BurstLevel | undefined,
   ) {
+    this.burst = level?.burst;
+    this.burstEvidence = level?.evidence;
+    this.probedBlocks = level?.probed ?? [];
     this.version = ref.version;
     this.blockSize = blockSizeOf(this.version);
     this.dataSize = dataSizeOf(this.version);
@@ -68,7 +74,8 @@ export class RescuedContainer {
     const d = metadata?.rsd;
     const p = metadata?.rsp;
     if (!ec) this.layout = new Layout({ version: this.version, metaEnabled: true });
-    else if (d !== undefined && p !== undefined) this.layout = new Layout({ version: this.version, d, p, burst: burst ?? 0 });
+    else if (d !== undefined && p !== undefined) this.layout = new Layout({ version: this.version, d, p, burst: this.burst ?? 0 });
+    this.burstKey = ec && d !== undefined && p !== undefined ? burstKey(uid, this.version, d, p) : undefined;
     this.rs = ec && this.layout ? new ReedSolomon(this.layout.d, this.layout.p) : undefined;
     const maxSeq = index.maxSeq(uid, this.version, upToId);
     if (!this.layout) {
@@ -88,12 +95,18 @@ export class RescuedContainer {
   }
 
   /**
-   * Reads the index as of `upToId` and the reference block from the cache. With `probe`, an EC container whose
-   * burst level rests on fewer found blocks than blkar looks at gets it from the blocks that follow the reference
-   * block on the medium, read through the cache (each sector once), as blkar reads a container to guess it: with a
-   * wrong level every unseen block is looked for in the wrong place, and a readable file would give EIO.
+   * Reads the index as of `upToId` and the reference block from the cache. An EC container's burst level is the one
+   * `settledBurst` gives for its key; else it is guessed (burst-level.ts), with `probe` from the blocks that follow
+   * the reference block on the medium when the index holds too few, read through the cache (each sector once), as
+   * blkar reads a container to guess it: with a wrong level every unseen block is looked for in the wrong place.
    */
-  static async load(index: BlockIndex, cache: SectorCache, uid: string, upToId: number, probe = false): Promise<RescuedContainer | undefined> {
+  static async load(
+    index: BlockIndex,
+    cache: SectorCache,
+    uid: string,
+    upToId: number,
+    opts: { settledBurst?: (key: string) => number | undefined; probe?: boolean } = {},
+  ): Promise<RescuedContainer | undefined> {
     let ref: IndexedBlock | undefined;
     let metaBytes: Buffer | undefined;
     for (const m of index.metadataBlocks(uid, upToId)) {
@@ -107,16 +120,13 @@ export class RescuedContainer {
     ref ??= index.firstBlock(uid, upToId);
     if (!ref) return undefined;
     const metadata = metaBytes ? parseMetadataPayload(metaBytes.subarray(HEADER_SIZE)) : undefined;
-    let burst: number | undefined;
-    let probed: PlacedBlock[] = [];
+    let level: BurstLevel | undefined;
     if (isEcVersion(ref.version) && metadata?.rsd !== undefined && metadata.rsp !== undefined) {
-      const sample: PlacedBlock[] = [...index.metadataBlocks(uid, upToId).filter((b) => b.version === ref!.version), ...index.firstDataBlocks(uid, ref.version, upToId, GUESS_SAMPLE)];
-      const found = sample.filter((b) => b.seq >= 1).length;
-      const seqs = metadata.fsz === undefined ? Infinity : new Layout({ version: ref.version, d: metadata.rsd, p: metadata.rsp, burst: 0 }).lastSeq(metadata.fsz);
-      if (probe && found < Math.min(GUESS_SAMPLE, seqs)) probed = await blocksAfter(cache, ref, uid, 1 + metadata.rsp + GUESS_SAMPLE + 1);
-      burst = guessBurstFromPositions(ref.version, metadata.rsd, metadata.rsp, [...sample, ...probed]);
+      const settled = opts.settledBurst?.(burstKey(uid, ref.version, metadata.rsd, metadata.rsp));
+      const rs = { d: metadata.rsd, p: metadata.rsp, fsz: metadata.fsz };
+      level = await burstLevelOf({ index, cache, uid, upToId, ref, rs, settled, probe: !!opts.probe });
     }
-    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, burst, probed.filter((b) => b.seq >= 1));
+    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, level);
   }
 
   /** Name of the decoded file in the directory (FNM made safe, else <UID>.bin); undefined when it cannot be decoded. */
@@ -415,25 +425,6 @@ function paddingPayload(size: number): Buffer {
   let p = paddings.get(size);
   if (!p) paddings.set(size, (p = Buffer.alloc(size, PAD_BYTE)));
   return p;
-}
-
-/** Valid blocks of `uid` among the `count` block positions from `ref` on, read through the cache past bad sectors. */
-async function blocksAfter(cache: SectorCache, ref: IndexedBlock, uid: string, count: number): Promise<PlacedBlock[]> {
-  const bs = blockSizeOf(ref.version);
-  const end = Math.min(cache.size, ref.offset + count * bs);
-  const uidBytes = Buffer.from(uid, 'hex');
-  const out: PlacedBlock[] = [];
-  for (let at = ref.offset; at + bs <= end; ) {
-    const want = Math.min(MAX_FETCH, end - at);
-    const { data } = await cache.read(at, want, 'foreground');
-    let k = 0;
-    for (; (k + 1) * bs <= data.length; k++) {
-      const b = data.subarray(k * bs, (k + 1) * bs);
-      if (isValidBlock(b, { version: ref.version, uid: uidBytes })) out.push({ seq: b.readUInt32BE(12), offset: at + k * bs });
-    }
-    at += (data.length < want ? k + 1 : k) * bs; // a short read: the block at the bad sector is skipped
-  }
-  return out;
 }
 
 async function readBlock(cache: SectorCache, b: IndexedBlock): Promise<Buffer | undefined> {

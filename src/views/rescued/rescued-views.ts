@@ -15,44 +15,60 @@ import { RescuedContainer } from './rescued-container';
  */
 const LISTING_WAIT_MS = 1_000;
 
-/** Loads (and remembers) container models per UID and index state. */
+/**
+ * Loads (and remembers) container models per UID and index state. Every file of /rescued/<UID>/ is served from a
+ * model whose burst level is settled (burst-level.ts): the order of <UID>.sbx never changes once it was served.
+ */
 export class RescuedContainers {
   private readonly models = new Map<string, Promise<RescuedContainer | undefined>>();
   private readonly infos = new Map<string, Promise<Buffer>>();
-  private readonly probed = new Map<string, Promise<RescuedContainer | undefined>>();
+  private readonly settledModels = new Map<string, Promise<RescuedContainer | undefined>>();
+  /** Burst levels settled during this mount (those settled on complete evidence are in the index too). */
+  private readonly pins = new Map<string, number>();
+  private readonly settledBurst = (key: string) => this.pins.get(key) ?? this.index.settledBurst(key);
 
   constructor(
     readonly index: BlockIndex,
     private readonly cache: SectorCache,
   ) {}
 
-  /** The model of `uid` with every block indexed so far. */
+  /** The model of `uid` with every block indexed so far; its burst level only if settled (names and sizes that do not depend on it). */
   current(uid: string): Promise<RescuedContainer | undefined> {
-    const upToId = this.index.maxIdOfUid(uid);
-    const key = `${uid}@${upToId}`;
-    let m = this.models.get(key);
-    if (!m) {
-      for (const k of this.models.keys()) if (k.startsWith(`${uid}@`)) this.models.delete(k);
-      m = RescuedContainer.load(this.index, this.cache, uid, upToId);
-      this.models.set(key, m);
-      m.catch(() => this.models.get(key) === m && this.models.delete(key));
-    }
-    return m;
+    return this.memo(this.models, uid, (upToId) => RescuedContainer.load(this.index, this.cache, uid, upToId, { settledBurst: this.settledBurst }));
   }
 
   /**
-   * The model to read the decoded file with: `current`, or when its burst level rests on too few found blocks, one
-   * that reads the blocks after the reference block to guess it (memoised like `current`).
+   * The model to serve the files with: its burst level settled, by `current`'s blocks when they are all blkar
+   * looks at, else by reading the blocks after the reference block (memoised like `current`).
    */
-  forReading(uid: string): Promise<RescuedContainer | undefined> {
+  settled(uid: string): Promise<RescuedContainer | undefined> {
+    return this.memo(this.settledModels, uid, async (upToId) => {
+      const load = () => RescuedContainer.load(this.index, this.cache, uid, upToId, { settledBurst: this.settledBurst, probe: true });
+      const model = await load();
+      const key = model?.burstKey;
+      if (!model || key === undefined || model.burst === undefined || model.burstEvidence === 'settled') return model;
+      // Another model of this container may have settled it while this one was guessing: the first one holds.
+      if (this.pins.has(key) || this.index.settledBurst(key) !== undefined) return load();
+      this.pins.set(key, model.burst);
+      if (model.burstEvidence === 'complete') this.index.settleBurst(key, model.burst);
+      for (const k of this.models.keys()) if (k.startsWith(`${uid}@`)) this.models.delete(k);
+      return model;
+    });
+  }
+
+  private memo(
+    models: Map<string, Promise<RescuedContainer | undefined>>,
+    uid: string,
+    load: (upToId: number) => Promise<RescuedContainer | undefined>,
+  ): Promise<RescuedContainer | undefined> {
     const upToId = this.index.maxIdOfUid(uid);
     const key = `${uid}@${upToId}`;
-    let m = this.probed.get(key);
+    let m = models.get(key);
     if (!m) {
-      for (const k of this.probed.keys()) if (k.startsWith(`${uid}@`)) this.probed.delete(k);
-      m = RescuedContainer.load(this.index, this.cache, uid, upToId, true);
-      this.probed.set(key, m);
-      m.catch(() => this.probed.get(key) === m && this.probed.delete(key));
+      for (const k of models.keys()) if (k.startsWith(`${uid}@`)) models.delete(k);
+      m = load(upToId);
+      models.set(key, m);
+      m.catch(() => models.get(key) === m && models.delete(key));
     }
     return m;
   }
@@ -72,7 +88,7 @@ export class RescuedContainers {
 
   /** info.json's true size for the current state (computed and memoised: `tar` archives st_size bytes). */
   async infoSize(uid: string): Promise<number> {
-    const model = await this.current(uid);
+    const model = await this.settled(uid);
     return model ? (await this.info(model)).length : 0;
   }
 }
@@ -93,7 +109,7 @@ abstract class RescuedFile implements View {
   abstract getattr(): Promise<FileAttr>;
 
   async open(): Promise<Handle> {
-    const model = await this.containers.current(this.uid);
+    const model = await this.containers.settled(this.uid);
     if (!model) throw new ViewErrno('ENOENT');
     return model;
   }
@@ -105,7 +121,7 @@ abstract class RescuedFile implements View {
 
 class RescuedSortedView extends RescuedFile {
   async getattr(): Promise<FileAttr> {
-    const m = await this.containers.current(this.uid);
+    const m = await this.containers.settled(this.uid);
     return { size: m ? m.sortedSize() : 0, mode: 0o444, mtime: mtimeOf(m, this.mounted) };
   }
 
@@ -120,12 +136,6 @@ class RescuedDecodedView extends RescuedFile {
     return { size: m?.fileSize ?? 0, mode: 0o444, mtime: mtimeOf(m, this.mounted, true) };
   }
 
-  override async open(): Promise<Handle> {
-    const model = await this.containers.forReading(this.uid);
-    if (!model) throw new ViewErrno('ENOENT');
-    return model;
-  }
-
   async read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno> {
     const r = await (handle as RescuedContainer).readDecoded(offset, length);
     if (r.data.length > 0 || r.errorAt === undefined) return r.data;
@@ -137,7 +147,7 @@ class RescuedDecodedView extends RescuedFile {
 function rescuedInfoView(containers: RescuedContainers, uid: string, mounted: Date): GeneratedFileView {
   return new GeneratedFileView(
     async () => {
-      const model = await containers.current(uid);
+      const model = await containers.settled(uid);
       if (!model) throw new ViewErrno('ENOENT');
       return containers.info(model);
     },

@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { Layout } from '../../../src/sbx/format/layout';
 import { BlockIndex } from '../../../src/views/rescued/block-index';
 import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
-import { RescuedContainers } from '../../../src/views/rescued/rescued-views';
+import { RescuedContainers, RescuedUidDirectory } from '../../../src/views/rescued/rescued-views';
+import { View } from '../../../src/views/view';
 import { RescuedContainer } from '../../../src/views/rescued/rescued-container';
 import { makeContainer, pseudoRandom } from './containers';
 import { closeMemoryCaches, memoryCache, MemoryCache } from '../../helpers/memory-cache';
@@ -178,12 +179,47 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     scanner.start();
     await scanner.idle();
     const containers = new RescuedContainers(index, cache.cache);
-    const c = (await containers.forReading(v17.uid)) as RescuedContainer;
+    const c = (await containers.settled(v17.uid)) as RescuedContainer;
     const whole = await readAll(c);
     await scanner.stop();
     expect(c.burst).to.equal(3);
     expect(whole.errorAt).to.equal(undefined);
     expect(whole.data.equals(placed[0].data)).to.equal(true);
     expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
+  });
+
+  it('the ordered <UID>.sbx keeps the order it was first served in while the scan finds more blocks (and it is blkar\'s order)', async () => {
+    const { image, placed } = await medium(256 * 1024, [v17]);
+    const cache = await memoryCache(image);
+    const base = v17.offset / 512;
+    await cache.seed(base, 1); // the metadata block alone: the blocks found so far say nothing of the burst level
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await scanner.idle();
+    const dir = new RescuedUidDirectory(new RescuedContainers(index, cache.cache), v17.uid, new Date());
+    const readSbx = async () => {
+      const file = (await dir.entries()).get(`${v17.uid}.sbx`) as View;
+      const handle = await file.open();
+      const bytes = (await file.read(handle, 0, (await file.getattr()).size)) as Buffer;
+      await file.release(handle);
+      return bytes;
+    };
+    const first = await readSbx();
+    await cache.seed(base, placed[0].container.length / 512); // the scan goes on over the rest of the container
+    await scanner.idle();
+    const later = await readSbx();
+    await scanner.stop();
+    // Positions may fill in (zeros then a block found later), a block never moves.
+    const moved = [];
+    for (let at = 0; at < first.length; at += 512) {
+      const block = first.subarray(at, at + 512);
+      if (block.some((b) => b !== 0) && !block.equals(later.subarray(at, at + 512))) moved.push(at / 512);
+    }
+    expect(moved, 'positions whose block changed between two reads').to.deep.equal([]);
+    expect(later.equals(placed[0].container)).to.equal(true);
+    expect(cache.source.maxReadsOfGoodSector()).to.be.at.most(1);
+    // Settled on complete evidence: kept in the cache's database, so a remount serves the same order.
+    expect((await new RescuedContainers(index, cache.cache).current(v17.uid))?.burstEvidence).to.equal('settled');
   });
 });
