@@ -43,6 +43,18 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(r.stderr).to.match(/SOURCE is a directory/);
   });
 
+  it('an empty (0-byte) medium is exit 1 saying so, and no cache directory is made for it', async () => {
+    const empty = path.join(dir, 'empty.img');
+    fs.writeFileSync(empty, '');
+    const xdg = path.join(dir, 'xdg-empty');
+    const r = await blkfs(['mount', empty, mnt], { env: { ...process.env, XDG_CACHE_HOME: xdg } });
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.include(`${empty} is empty (0 bytes)`);
+    expect(mountAt(mnt)).to.equal(undefined);
+    const root = path.join(xdg, 'blkfs');
+    expect(fs.existsSync(root) ? fs.readdirSync(root).filter((n) => n !== 'run') : []).to.deep.equal([]);
+  });
+
   it('an NBD URI where nothing listens is exit 1', async () => {
     const r = await blkfs(['mount', `nbd+unix:///?socket=${dir}/nobody.sock`, mnt]);
     expect(r.code, r.stderr).to.equal(1);
