@@ -10,7 +10,7 @@ import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
 import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
-import { cacheDirOutside } from './paths';
+import { checkCacheArgument } from './cache-argument';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -82,7 +82,7 @@ export function registerMount(program: Command): void {
       const serverOpts: ServerOpts = {
         source,
         mountpoint,
-        cacheDir: opts.cache !== undefined ? cacheDirOutside(opts.cache, mountpoint) : undefined,
+        cacheDir: opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined,
         blockSize: opts.blockSize,
         retries: opts.retries,
         readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,

@@ -132,7 +132,27 @@ describe('mount: bad input and failures (real FUSE)', function () {
     fs.mkdirSync(other);
     const busy = await blkfs(['mount', imageA, other, '--cache', path.join(dir, 'cache-a')]);
     expect(busy.code).to.equal(1);
-    expect(busy.stderr).to.match(/in use by another blkfs process/);
+    expect(busy.stderr).to.contain(`is in use by the blkfs mount on ${mnt} (server pid `);
+  });
+
+  it('--cache inside a cache in use is exit 1 naming that cache and its mount; so is a mountpoint inside the cache', async () => {
+    const used = path.join(dir, 'cache-nest');
+    const first = path.join(dir, 'mnt-nest');
+    await mount(imageA, first, ['--cache', used]);
+    const other = path.join(dir, 'mnt-nest2');
+    fs.mkdirSync(other);
+    const nested = await blkfs(['mount', imageA, other, '--cache', path.join(used, 'sub')]);
+    expect(nested.code, nested.stderr).to.equal(1);
+    expect(nested.stderr).to.contain(`lies inside the cache directory ${used}, in use by the blkfs mount on ${first}`);
+    expect(fs.existsSync(path.join(used, 'sub'))).to.equal(false);
+    const holder = path.join(dir, 'cache-holds-mnt');
+    fs.mkdirSync(path.join(holder, 'mp'), { recursive: true });
+    const around = await blkfs(['mount', imageA, path.join(holder, 'mp'), '--cache', holder]);
+    expect(around.code, around.stderr).to.equal(1);
+    expect(around.stderr).to.contain(`the mountpoint ${path.join(holder, 'mp')} lies inside --cache ${holder}`);
+    expect(mountAt(other)).to.equal(undefined);
+    expect(mountAt(path.join(holder, 'mp'))).to.equal(undefined);
+    await umount(first);
   });
 
   it('umount while a program has /raw open is exit 1 and the mount keeps serving; --lazy unmounts anyway', async () => {
