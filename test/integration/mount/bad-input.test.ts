@@ -109,6 +109,16 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(mountAt(mnt)).to.equal(undefined);
   });
 
+  it('--readahead below 64K (but not 0) is exit 1 naming the accepted range, and nothing is mounted', async () => {
+    for (const size of ['1', '2048', '63K']) {
+      const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(dir, 'cache-ra'), '--readahead', size]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain('--readahead must be 0 (off) or a size from 64K to 32M');
+    }
+    expect(mountAt(mnt)).to.equal(undefined);
+    expect(fs.existsSync(path.join(dir, 'cache-ra'))).to.equal(false);
+  });
+
   it('import --block-size that is not a number is exit 1 naming the value', async () => {
     const r = await blkfs(['import', '--source', imageA, '--block-size', 'abc', imageA, path.join(dir, 'none.map')]);
     expect(r.code, r.stderr).to.equal(1);
