@@ -136,7 +136,7 @@ async function runForeground(opts: ServerOpts): Promise<void> {
 /** A bug must not leave a mount whose server is gone: log it, unmount, flush, exit 2. */
 function exitOnUnexpectedErrors(server: MountServer, log: Log): void {
   const fail = (err: unknown) => {
-    log.error('unexpected error', err);
+    log.unexpected('unexpected error', err);
     void server.shutdown('unexpected error', 2);
   };
   process.on('uncaughtException', fail);
