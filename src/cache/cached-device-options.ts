@@ -1,5 +1,5 @@
 // The options a CachedDevice is opened with (cache-open.ts passes them through), and the readahead window's check.
-import { MAX_READAHEAD_BYTES } from './readahead-limits';
+import { MAX_READAHEAD_BYTES, MIN_READAHEAD_BYTES } from './readahead-limits';
 
 export interface CachedDeviceOptions {
   /** Explicit cache directory (one medium; another medium is a CacheMismatchError). */
@@ -41,8 +41,8 @@ export interface CachedDeviceOptions {
 /** The readahead window option, validated (a bad value is a RangeError before anything is opened). */
 export function checkReadahead(bytes: number | undefined): number {
   const ra = bytes ?? 0;
-  if (!Number.isSafeInteger(ra) || ra < 0 || ra > MAX_READAHEAD_BYTES) {
-    throw new RangeError(`readahead must be 0..${MAX_READAHEAD_BYTES} bytes, not ${ra}`);
+  if (!Number.isSafeInteger(ra) || ra < 0 || ra > MAX_READAHEAD_BYTES || (ra > 0 && ra < MIN_READAHEAD_BYTES)) {
+    throw new RangeError(`readahead must be 0 or ${MIN_READAHEAD_BYTES}..${MAX_READAHEAD_BYTES} bytes, not ${ra}`);
   }
   return ra;
 }

@@ -5,6 +5,7 @@ import { ProgressReporter } from './sbx/report';
 import { OperationError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
+import { requestServer } from './server-answer';
 
 function summary(result: unknown, interrupted: boolean): string {
   const r = result as { bytesCached?: number; bytesBad?: number; size?: number; aborted?: boolean; cancelled?: boolean };
@@ -45,9 +46,8 @@ export function registerAcquire(program: Command): void {
     .action(
       mountAction(async (mountpoint: string, opts: { quiet?: boolean; files?: string[] }) => {
         const server = await findServer(mountpoint);
-        const { controlRequest } = await import('../server/control-client');
         const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
-        const session = controlRequest(server.controlSocket, { cmd: 'acquire', ...(opts.files ? { files: opts.files } : {}) }, (p) => {
+        const session = await requestServer(server, { cmd: 'acquire', ...(opts.files ? { files: opts.files } : {}) }, (p) => {
           if (p.type !== 'progress') return;
           const phase = p.phase === 'metadata' || p.phase === 'files' ? PHASES[p.phase] : undefined;
           if (phase === undefined) bar.update(p.bytesDone, p.bytesTotal);

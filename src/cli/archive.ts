@@ -12,6 +12,7 @@ import { OperationError, UserError } from '../errors';
 import { parseArchiveMeta } from './archive-meta';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
+import { requestServer, ServerNotAnsweringError } from './server-answer';
 import { ProgressReporter } from './sbx/report';
 import { BLKFS_VERSION } from '../version';
 
@@ -99,11 +100,10 @@ export function registerArchive(program: Command): void {
         const meta = parseArchiveMeta(opts.meta);
         const server = await findServer(mountpoint);
         const access = mountAccess(server.mountpoint);
-        const [{ runArchive, bagNameOf }, { DirStore }, { safeBagName }, { controlRequest }] = await Promise.all([
+        const [{ runArchive, bagNameOf }, { DirStore }, { safeBagName }] = await Promise.all([
           import('../archive/archive-run'),
           import('../archive/dir-store'),
           import('../archive/bagit'),
-          import('../server/control-client'),
         ]);
         const st = await access.status();
         if (!st.sbxImage) throw new UserError(`${mountpoint} has no /sbx/image.sbx to archive`);
@@ -124,14 +124,14 @@ export function registerArchive(program: Command): void {
           }
         }
         const bar = new ProgressReporter('Archiving (data/image.sbx bytes stored)', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
-        const session = controlRequest(server.controlSocket, { cmd: 'archive', destinations: stores.map((s) => s.label) });
+        const session = await requestServer(server, { cmd: 'archive', destinations: stores.map((s) => s.label) });
         const acquisitionFailed = session.result.then(
           (reply) => {
             if (reply.type === 'error') throw new OperationError(`reading the medium failed: ${reply.message}`);
             return new Promise<never>(() => {});
           },
           (err: unknown) => {
-            throw serverGone(server.mountpoint, err);
+            throw err instanceof ServerNotAnsweringError ? err : serverGone(server.mountpoint, err);
           },
         );
         acquisitionFailed.catch(() => {});

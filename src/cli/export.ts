@@ -7,6 +7,7 @@ import type { ExportResult } from '../cache/import-export';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
+import { requestServer } from './server-answer';
 import { mapfileBeside } from './paths';
 import { guardOutputs, mountedSource } from './output-guard';
 
@@ -25,18 +26,18 @@ export function registerExport(program: Command): void {
         }
         const image = path.resolve(outs[0]);
         const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
-        guardOutputs([image, mapfile], mountpoint !== undefined ? mountedSource(mountpoint) : []); // nor into a cache directory
+        // Its server first: it must answer before anything looks into the mount.
+        const server = mountpoint !== undefined ? await findServer(mountpoint) : undefined;
+        guardOutputs([image, mapfile], server ? mountedSource(server.source) : []); // nor into a cache directory
         for (const f of [image, mapfile]) {
           if (fs.existsSync(f) && fs.statSync(f).isDirectory()) throw new UserError(`output is a directory: ${f}`);
           if (!fs.existsSync(path.dirname(f))) throw new UserError(`output directory does not exist: ${path.dirname(f)}`);
         }
         let result: ExportResult;
         let cacheDir = opts.cache;
-        if (mountpoint !== undefined) {
-          const server = await findServer(mountpoint);
+        if (server) {
           cacheDir = server.cacheDir || 'DIR';
-          const { controlRequest } = await import('../server/control-client');
-          const reply = await controlRequest(server.controlSocket, { cmd: 'export', image, mapfile }).result;
+          const reply = await (await requestServer(server, { cmd: 'export', image, mapfile })).result;
           if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
           if (reply.type !== 'done') throw new OperationError('unexpected answer from the blkfs server');
           result = reply.result as ExportResult;

@@ -36,7 +36,7 @@ export function registerFiles(program: Command): void {
 }
 
 async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
-  if (!fs.existsSync(mountpoint)) throw new UserError(`no such mountpoint: ${mountpoint}`);
+  // No look into the mount before findServer has checked that its server answers (even a stat would wait for it).
   const { findServer } = await import('./mount-target');
   await findServer(mountpoint);
   const text = await fs.promises.readFile(`${mountpoint.replace(/\/+$/, '')}/files.json`, 'utf8').catch((err: NodeJS.ErrnoException) => {

@@ -3,12 +3,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { mountAt } from '../fuse/mountinfo';
 import { UserError } from '../errors';
+import { answeredWithin, requireServerNotStopped, serverPidOf } from './server-answer';
 
 export interface ServerRef {
   mountpoint: string;
   pid: number;
   controlSocket: string;
   cacheDir: string;
+  /** The SOURCE argument as the server resolved it (a file, a device or an NBD URI). */
+  source?: string;
 }
 
 export function requireBlkfsMount(mountpoint: string): string {
@@ -28,10 +31,14 @@ export class DeadMountError extends UserError {
   }
 }
 
-/** Reads a file of a blkfs mount; a dead mount is a DeadMountError, not a bare ENOTCONN. */
-export async function readMountFile(mountpoint: string, name: string): Promise<string> {
+/**
+ * Reads a small file of a blkfs mount that the server answers at once (/status): a dead mount is a DeadMountError,
+ * not a bare ENOTCONN; a stopped or hung server a ServerNotAnsweringError, not a wait without end.
+ */
+export async function readMountFile(mountpoint: string, name: string, pid = serverPidOf(mountpoint)): Promise<string> {
+  requireServerNotStopped(mountpoint, pid);
   try {
-    return await fs.promises.readFile(path.join(mountpoint, name), 'utf8');
+    return await answeredWithin(mountpoint, fs.promises.readFile(path.join(mountpoint, name), 'utf8'), undefined, pid);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') throw new DeadMountError(mountpoint);
     throw err;
@@ -46,7 +53,8 @@ export async function findServer(mountpoint: string): Promise<ServerRef> {
   if (!server || typeof server.pid !== 'number' || typeof server.controlSocket !== 'string') {
     throw new UserError(`${mountpoint}/status does not name a blkfs server`);
   }
-  return { mountpoint: abs, pid: server.pid, controlSocket: server.controlSocket, cacheDir: server.cacheDir ?? '' };
+  const source = typeof server.source === 'string' ? server.source : undefined;
+  return { mountpoint: abs, pid: server.pid, controlSocket: server.controlSocket, cacheDir: server.cacheDir ?? '', source };
 }
 
 /** Alive and not a zombie (a -f server started by a test stays a zombie until its parent reaps it). */
@@ -64,10 +72,12 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+/** `check` runs at each look (it may throw to stop waiting). */
+export async function waitForExit(pid: number, timeoutMs: number, check: () => void = () => {}): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   while (processAlive(pid)) {
     if (Date.now() > until) return false;
+    check();
     await new Promise((r) => setTimeout(r, 50));
   }
   return true;

@@ -3,14 +3,14 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_READAHEAD_BYTES, MAX_READAHEAD_BYTES } from '../cache/readahead-limits'; // no imports: keeps start-up light
+import { DEFAULT_READAHEAD_BYTES, MAX_READAHEAD_BYTES, MIN_READAHEAD_BYTES } from '../cache/readahead-limits'; // no imports: keeps start-up light
 import { Log, LOG_LEVELS, LogLevel } from '../server/log';
 import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount-server';
 import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
 import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
-import { cacheDirOutside } from './paths';
+import { checkCacheArgument } from './cache-argument';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -39,12 +39,12 @@ function parseCount(what: string, min: number) {
   };
 }
 
-/** A byte size: 4096, 512K, 4M, 4MiB (powers of 1024). Readahead is capped where the cache caps it. */
+/** A byte size: 65536, 512K, 4M, 4MiB (powers of 1024), within the cache's bounds (0 turns readahead off). */
 function parseReadahead(text: string): number {
   const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
-  if (!Number.isSafeInteger(n) || n > MAX_READAHEAD_BYTES) {
-    throw new InvalidArgumentError(`--readahead must be a size from 0 to 32M (e.g. 0, 512K, 4M)`);
+  if (!Number.isSafeInteger(n) || n > MAX_READAHEAD_BYTES || (n > 0 && n < MIN_READAHEAD_BYTES)) {
+    throw new InvalidArgumentError(`--readahead must be 0 (off) or a size from ${MIN_READAHEAD_BYTES >> 10}K to ${MAX_READAHEAD_BYTES >> 20}M (e.g. 512K, 4M)`);
   }
   return n;
 }
@@ -60,7 +60,7 @@ export function registerMount(program: Command): void {
     .option('--retries <n>', 'read bad sectors again up to N times when asked again', parseCount('--retries', 0))
     .option(
       '--readahead <size>',
-      `prefetch up to SIZE ahead of a sequential reader, stopping at the first error or slow read (default ${DEFAULT_READAHEAD_BYTES >> 20}M; 0: read only what is asked)`,
+      `prefetch up to SIZE ahead of a sequential reader, stopping at the first error or slow read (64K to 32M, default ${DEFAULT_READAHEAD_BYTES >> 20}M; 0: read only what is asked)`,
       parseReadahead,
     )
     .option('-f, --foreground', 'stay in the foreground until unmounted (Ctrl-C unmounts)')
@@ -82,7 +82,7 @@ export function registerMount(program: Command): void {
       const serverOpts: ServerOpts = {
         source,
         mountpoint,
-        cacheDir: opts.cache !== undefined ? cacheDirOutside(opts.cache, mountpoint) : undefined,
+        cacheDir: opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined,
         blockSize: opts.blockSize,
         retries: opts.retries,
         readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,
@@ -136,7 +136,7 @@ async function runForeground(opts: ServerOpts): Promise<void> {
 /** A bug must not leave a mount whose server is gone: log it, unmount, flush, exit 2. */
 function exitOnUnexpectedErrors(server: MountServer, log: Log): void {
   const fail = (err: unknown) => {
-    log.error('unexpected error', err);
+    log.unexpected('unexpected error', err);
     void server.shutdown('unexpected error', 2);
   };
   process.on('uncaughtException', fail);

@@ -82,18 +82,9 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
   }
 }
 
-/**
- * The medium file or device a blkfs mount reads (from its /status), as an input an export must not overwrite;
- * none for an NBD URI or when the status cannot be read.
- */
-export function mountedSource(mountpoint: string): string[] {
-  try {
-    const status = JSON.parse(fs.readFileSync(path.join(mountpoint, 'status'), 'utf8')) as { server?: { source?: unknown } };
-    const source = status.server?.source;
-    return typeof source === 'string' && !source.includes('://') ? [source] : [];
-  } catch {
-    return [];
-  }
+/** The medium file or device a blkfs mount reads (its /status names it), as an input an export must not overwrite; none for an NBD URI. */
+export function mountedSource(source: string | undefined): string[] {
+  return source !== undefined && !source.includes('://') ? [source] : [];
 }
 
 /** Refuses (UserError) an input that is a file of the cache directory about to be written (e.g. its own data file). */

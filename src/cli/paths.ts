@@ -25,21 +25,3 @@ export function requireReadableFile(file: string, what: string): void {
 export function mapfileBeside(image: string): string {
   return /\.(img|iso|bin|raw)$/i.test(image) ? image.replace(/\.[^.]+$/, '.map') : `${image}.map`;
 }
-
-/** `--cache DIR`, absolute. Inside the mountpoint it would be created under the mount, hidden by it, and leave the mountpoint non-empty. */
-export function cacheDirOutside(cache: string, mountpoint: string): string {
-  const real = (p: string) => {
-    try {
-      return fs.realpathSync(p);
-    } catch {
-      return path.resolve(p);
-    }
-  };
-  const dir = path.resolve(cache);
-  for (const mnt of new Set([path.resolve(mountpoint), real(mountpoint)])) {
-    if (dir === mnt || dir.startsWith(mnt + path.sep)) {
-      throw new UserError(`--cache ${cache} lies inside the mountpoint ${mountpoint}, where the mount would hide it: put the cache elsewhere`);
-    }
-  }
-  return dir;
-}

@@ -5,7 +5,8 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { DeadMountError, readMountFile, requireBlkfsMount } from './mount-target';
+import { DeadMountError, processAlive, readMountFile, requireBlkfsMount } from './mount-target';
+import { answeredWithin, serverPidOf, ServerNotAnsweringError } from './server-answer';
 import { mountAt } from '../fuse/mountinfo';
 import type { RescuedFind, StatusJson } from './status-report';
 import type { Dat } from '../archive/dat';
@@ -35,12 +36,13 @@ export function registerStatus(program: Command): void {
     .action(
       mountAction(async (mountpoint: string, opts: StatusOpts) => {
         const abs = requireBlkfsMount(mountpoint);
+        const pid = serverPidOf(abs);
         const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && !opts.json;
         const dat = opts.dat ? (await import('../archive/dat')).loadDat(opts.dat) : undefined;
         const once = async () => {
-          const status = JSON.parse(await readText(path.join(abs, 'status'))) as StatusJson;
+          const status = JSON.parse(await readText(abs, 'status', pid)) as StatusJson;
           if (dat) await withDatVerdict(status, dat);
-          return opts.json ? JSON.stringify(status, null, 2) + '\n' : report(abs, status, colour);
+          return opts.json ? JSON.stringify(status, null, 2) + '\n' : report(abs, status, colour, pid);
         };
         if (!opts.watch) {
           process.stdout.write(await once());
@@ -55,10 +57,11 @@ export function registerStatus(program: Command): void {
         const stop = () => process.exit(0);
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        // Never a synchronous look into the mount: a stopped server would freeze the watch for good.
         const ended = (): Error | undefined => {
-          if (fs.existsSync(path.join(abs, 'status'))) return undefined;
-          // Still mounted but unreadable: the server died and left a dead mount (ENOTCONN), which needs clearing.
-          return mountAt(abs)?.fstype === 'fuse.blkfs' ? new DeadMountError(abs) : new UserError(`${abs} is no longer a blkfs mount`);
+          if (mountAt(abs)?.fstype !== 'fuse.blkfs') return new UserError(`${abs} is no longer a blkfs mount`);
+          // Still mounted, its server gone: a dead mount (ENOTCONN), which needs clearing.
+          return pid !== undefined && !processAlive(pid) ? new DeadMountError(abs) : undefined;
         };
         for (;;) {
           // The mount may go away between the look below and this read: then it is said the same way.
@@ -75,12 +78,12 @@ export function registerStatus(program: Command): void {
     );
 }
 
-async function readText(file: string): Promise<string> {
+async function readText(mountpoint: string, name: string, pid: number | undefined): Promise<string> {
   try {
-    return await readMountFile(path.dirname(file), path.basename(file));
+    return await readMountFile(mountpoint, name, pid);
   } catch (err) {
-    if (err instanceof DeadMountError) throw err;
-    throw new UserError(`cannot read ${file}: ${(err as Error).message}`);
+    if (err instanceof DeadMountError || err instanceof ServerNotAnsweringError) throw err;
+    throw new UserError(`cannot read ${path.join(mountpoint, name)}: ${(err as Error).message}`);
   }
 }
 
@@ -91,29 +94,35 @@ async function withDatVerdict(status: StatusJson, dat: Dat): Promise<void> {
   c.dat = c.complete && c.digests ? datVerdict(dat, status.size ?? 0, c.digests) : { pending: true, dat: dat.name ?? dat.file };
 }
 
-async function report(mnt: string, status: StatusJson, colour: boolean): Promise<string> {
+async function report(mnt: string, status: StatusJson, colour: boolean, pid: number | undefined): Promise<string> {
   const [{ formatStatusReport }, { parseMapfile }] = await Promise.all([import('./status-report'), import('../cache/mapfile')]);
+  const answered = <T>(work: Promise<T>) => answeredWithin(mnt, work, undefined, pid);
   let extents;
   try {
-    extents = parseMapfile(await fs.promises.readFile(path.join(mnt, 'mapfile'), 'latin1')).blocks;
-  } catch {
+    extents = parseMapfile(await answered(fs.promises.readFile(path.join(mnt, 'mapfile'), 'latin1'))).blocks;
+  } catch (err) {
+    if (err instanceof ServerNotAnsweringError) throw err;
     extents = undefined; // the map line is a bonus: the counters still tell the story
   }
   const columns = Math.min(200, (process.stdout.columns || 80) - 1); // 0 or undefined: not a sized terminal
-  return formatStatusReport(status, extents, await rescuedFinds(mnt), { colour, columns });
+  return formatStatusReport(status, extents, await rescuedFinds(mnt, answered), { colour, columns });
 }
 
-async function rescuedFinds(mnt: string): Promise<RescuedFind[]> {
+async function rescuedFinds(mnt: string, answered: <T>(work: Promise<T>) => Promise<T>): Promise<RescuedFind[]> {
   const dir = path.join(mnt, 'rescued');
   let uids: string[];
   try {
-    uids = await fs.promises.readdir(dir);
-  } catch {
+    uids = await answered(fs.promises.readdir(dir));
+  } catch (err) {
+    if (err instanceof ServerNotAnsweringError) throw err;
     return [];
   }
   const out: RescuedFind[] = [];
   for (const uid of uids.sort()) {
-    const files = await fs.promises.readdir(path.join(dir, uid)).catch(() => [] as string[]);
+    const files = await answered(fs.promises.readdir(path.join(dir, uid))).catch((err: unknown) => {
+      if (err instanceof ServerNotAnsweringError) throw err;
+      return [] as string[];
+    });
     out.push({ uid, files: files.sort() });
   }
   return out;

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { findServer, requireBlkfsMount, waitForExit } from './mount-target';
+import { requireServerNotStopped, ServerNotAnsweringError } from './server-answer';
 
 const run = promisify(execFile);
 const EXIT_WAIT_MS = 120_000;
@@ -20,18 +21,22 @@ export function registerUmount(program: Command): void {
     .action(
       mountAction(async (mountpoint: string, opts: { lazy?: boolean }) => {
         const abs = requireBlkfsMount(mountpoint);
+        // A stopped server holds cache data not yet flushed: it is never killed, and never signalled by us.
+        const notLost = `nothing was unmounted or lost: blkfs umount ${abs} again once it runs`;
         let server;
         try {
           server = await findServer(abs);
         } catch (err) {
+          if (err instanceof ServerNotAnsweringError) throw new OperationError(`${err.message}; ${notLost}`);
           // ENOTCONN: the server died and the kernel mount is orphaned; nothing left to flush.
           if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
           await detachDeadMount(abs);
           process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
           return;
         }
-        const { controlRequest, ControlConnectError } = await import('../server/control-client');
+        const { controlRequest, ControlConnectError, ControlNoAnswerError } = await import('../server/control-client');
         const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch((err: unknown) => {
+          if (err instanceof ControlNoAnswerError) throw new ServerNotAnsweringError(abs, server.pid, err.waitedMs, notLost);
           if (err instanceof ControlConnectError && err.notDelivered) {
             // Its control socket is gone (say, the cache directory was removed under it): the server's signal
             // handler does the same clean shutdown, without the busy check.
@@ -41,7 +46,8 @@ export function registerUmount(program: Command): void {
           return undefined;
         });
         if (reply?.type === 'error' && reply.exitCode === 1) throw new UserError(reply.message);
-        if (!(await waitForExit(server.pid, EXIT_WAIT_MS))) {
+        const stoppedMeanwhile = () => requireServerNotStopped(abs, server.pid, `it finishes unmounting once continued`);
+        if (!(await waitForExit(server.pid, EXIT_WAIT_MS, stoppedMeanwhile))) {
           throw new OperationError(`the blkfs server (pid ${server.pid}) did not exit within ${EXIT_WAIT_MS / 1000} s`);
         }
         // A failed final flush is exit 2 (after the server is gone: the mount is down either way).

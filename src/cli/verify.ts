@@ -6,6 +6,7 @@ import { EXIT_FAILURE, OperationError, UserError } from '../errors';
 import { ProgressReporter } from './sbx/report';
 import { mountAction } from './mount-action';
 import { findServer } from './mount-target';
+import { requestServer } from './server-answer';
 import type { VerifyReport } from '../cache/fixity';
 
 interface VerifyOpts {
@@ -35,10 +36,10 @@ export function registerVerify(program: Command): void {
           report = await verifyCacheDir(opts.cache, { forgetDamaged: opts.forgetDamaged, onProgress: bar.update });
         } else {
           const server = await findServer(mountpoint as string);
-          const { controlRequest } = await import('../server/control-client');
-          const reply = await controlRequest(server.controlSocket, { cmd: 'verify' }, (p) => {
+          const session = await requestServer(server, { cmd: 'verify' }, (p) => {
             if (p.type === 'progress') bar.update(p.bytesDone, p.bytesTotal);
-          }).result;
+          });
+          const reply = await session.result;
           if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(`verify failed: ${reply.message}`);
           report = { ...(reply as { result: VerifyReport }).result, cacheDir: server.cacheDir };
         }

@@ -7,6 +7,8 @@ export interface MountEntry {
   mountpoint: string;
   fstype: string;
   source: string;
+  /** major:minor of the mounted filesystem; for FUSE the minor is the connection number. */
+  device: string;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
@@ -22,7 +24,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const fields = left.split(' ');
     const after = (right ?? '').split(' ');
     if (fields.length < 5) continue;
-    entries.push({ mountpoint: unescape(fields[4]), fstype: after[0] ?? '', source: unescape(after[1] ?? '') });
+    entries.push({ mountpoint: unescape(fields[4]), fstype: after[0] ?? '', source: unescape(after[1] ?? ''), device: fields[2] });
   }
   return entries;
 }

@@ -21,30 +21,50 @@ export class ControlConnectError extends OperationError {
   }
 }
 
+/** The server took no notice of the request within the handshake time (it is stopped, or hung). */
+export class ControlNoAnswerError extends OperationError {
+  constructor(readonly waitedMs: number) {
+    super(`the blkfs server did not answer within ${waitedMs / 1000} s`);
+    this.name = 'ControlNoAnswerError';
+  }
+}
+
+/** A live server acknowledges a request at once; the answer itself may take hours (acquire, verify, export). */
+export const CONTROL_HANDSHAKE_MS = 5000;
+
 export function controlRequest(
   socketPath: string,
   req: ControlRequest,
   onProgress: (reply: ControlReply) => void = () => {},
+  handshakeMs = CONTROL_HANDSHAKE_MS,
 ): ControlSession {
   const sock = net.createConnection(socketPath);
   sock.setEncoding('utf8');
   const decoder = new LineDecoder();
   const result = new Promise<ControlReply>((resolve, reject) => {
     let final: ControlReply | undefined;
+    // A listening socket accepts connections (the kernel's backlog) even while its server is stopped.
+    const handshake = setTimeout(() => {
+      reject(new ControlNoAnswerError(handshakeMs));
+      sock.destroy();
+    }, handshakeMs);
     sock.once('connect', () => sock.write(encodeLine(req)));
     sock.on('data', (chunk: string) => {
+      clearTimeout(handshake);
       for (const msg of decoder.push(chunk) as ControlReply[]) {
         if (msg.type === 'progress') onProgress(msg);
-        else final ??= msg;
+        else if (msg.type !== 'accepted') final ??= msg;
       }
     });
     let connected = false;
     sock.once('connect', () => (connected = true));
     sock.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(handshake);
       if (final) return;
       reject(new ControlConnectError(`cannot talk to the blkfs server at ${socketPath}: ${err.code ?? err.message}`, !connected));
     });
     sock.on('close', () => {
+      clearTimeout(handshake);
       if (final) resolve(final);
       else reject(new ControlConnectError(`the blkfs server closed the control connection without an answer`));
     });

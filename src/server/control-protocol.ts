@@ -21,6 +21,8 @@ export type ControlRequest =
   | { cmd: 'archive-progress'; progress: ArchiveProgress };
 
 export type ControlReply =
+  /** Sent at once for every first request: the server is alive and has it (the client's handshake timeout). */
+  | { type: 'accepted' }
   | { type: 'progress'; bytesDone: number; bytesTotal: number; phase?: string; pass?: number; currentPos?: number }
   | { type: 'done'; result?: unknown }
   | { type: 'error'; message: string; exitCode: number };

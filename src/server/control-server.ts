@@ -80,6 +80,7 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
         continue;
       }
       started = true;
+      conn.send({ type: 'accepted' });
       handle(req, conn)
         .catch((err: unknown) => {
           onError(err);

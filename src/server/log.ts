@@ -1,6 +1,7 @@
 // The server's log: stderr in the foreground; a file in the cache dir once a background server knows it.
 // Levels, most severe first: a logger at `info` writes error, warn and info lines.
 import * as fs from 'fs';
+import { BlkfsError } from '../errors';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -53,8 +54,18 @@ export class Log {
     if (this.enabled('warn')) this.write('warn', message);
   }
 
+  /**
+   * An error we raise on purpose (UserError, OperationError: a bad sector, the source lost, the disk full) is an
+   * expected condition with a message written for users: one line. Anything else is a bug or a raw failure
+   * nobody classified: its stack goes in, to be reported.
+   */
   error(message: string, err?: unknown): void {
-    this.write('error', err === undefined ? message : `${message}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    this.write('error', err === undefined ? message : `${message}: ${describeError(err)}`);
+  }
+
+  /** An error that escaped every handler (uncaught): always with its stack, whatever its class. */
+  unexpected(message: string, err: unknown): void {
+    this.write('error', `${message}: ${describeError(err, true)}`);
   }
 
   private write(level: LogLevel, message: string): void {
@@ -72,4 +83,9 @@ export class Log {
       // A log that cannot be written (disk full) must not take the server down.
     }
   }
+}
+
+function describeError(err: unknown, stack = false): string {
+  if (err instanceof BlkfsError && !stack) return err.message.replace(/\s*\n\s*/g, ' ');
+  return err instanceof Error ? err.stack ?? err.message : String(err);
 }

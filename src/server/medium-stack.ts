@@ -21,6 +21,7 @@ import { LiveFileReport, liveFileReportFor } from '../files/live-report';
 import { ArchiveSessions } from './archive-sessions';
 import type { Dat } from '../archive/dat';
 import { DEFAULT_IMAGE_PARAMS } from '../views/sbx/image-params';
+import { UserError } from '../errors';
 
 /** What the mount's options say about reading a medium, shared by the server (MountServerOptions) and each stack. */
 export interface MediumOptions {
@@ -90,6 +91,7 @@ export class MediumStack {
       // Every device error and slow read goes to the mount log; the guard keeps another medium's reads out.
       const source = new GuardedSource(new LoggedBlockSource(inner, log, opts.slowReadMs), mediumLooker(opts.spec), name);
       undo.push(() => source.close());
+      if (inner.size === 0) throw new UserError(emptyMediumMessage(opts.spec, name));
       // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).
       inner.onEvent?.((e) => log.info(e.message));
       const detected = source.sectorSize;
@@ -174,4 +176,14 @@ export class MediumStack {
 export function stableIdentityOf(source: BlockSource): string | undefined {
   const h = source.identityHint;
   return h?.kind === 'file' ? `file:${h.dev}:${h.ino}:${source.size}:${h.mtimeMs}` : undefined;
+}
+
+/**
+ * A 0-byte medium has nothing to rescue and nothing to recognise it by (every empty medium looks alike), so it
+ * is refused rather than given a cache; most often it is a drive with no disc in it.
+ */
+function emptyMediumMessage(spec: SourceSpec, name: string): string {
+  if (spec.kind === 'device') return `${name} is empty (0 bytes): no medium in the drive?`;
+  if (spec.kind === 'file') return `${name} is empty (0 bytes): an image file with nothing to rescue`;
+  return `the NBD export ${name} is empty (0 bytes): no medium behind it?`;
 }

@@ -43,6 +43,18 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(r.stderr).to.match(/SOURCE is a directory/);
   });
 
+  it('an empty (0-byte) medium is exit 1 saying so, and no cache directory is made for it', async () => {
+    const empty = path.join(dir, 'empty.img');
+    fs.writeFileSync(empty, '');
+    const xdg = path.join(dir, 'xdg-empty');
+    const r = await blkfs(['mount', empty, mnt], { env: { ...process.env, XDG_CACHE_HOME: xdg } });
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.include(`${empty} is empty (0 bytes)`);
+    expect(mountAt(mnt)).to.equal(undefined);
+    const root = path.join(xdg, 'blkfs');
+    expect(fs.existsSync(root) ? fs.readdirSync(root).filter((n) => n !== 'run') : []).to.deep.equal([]);
+  });
+
   it('an NBD URI where nothing listens is exit 1', async () => {
     const r = await blkfs(['mount', `nbd+unix:///?socket=${dir}/nobody.sock`, mnt]);
     expect(r.code, r.stderr).to.equal(1);
@@ -97,6 +109,16 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(mountAt(mnt)).to.equal(undefined);
   });
 
+  it('--readahead below 64K (but not 0) is exit 1 naming the accepted range, and nothing is mounted', async () => {
+    for (const size of ['1', '2048', '63K']) {
+      const r = await blkfs(['mount', imageA, mnt, '--cache', path.join(dir, 'cache-ra'), '--readahead', size]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain('--readahead must be 0 (off) or a size from 64K to 32M');
+    }
+    expect(mountAt(mnt)).to.equal(undefined);
+    expect(fs.existsSync(path.join(dir, 'cache-ra'))).to.equal(false);
+  });
+
   it('import --block-size that is not a number is exit 1 naming the value', async () => {
     const r = await blkfs(['import', '--source', imageA, '--block-size', 'abc', imageA, path.join(dir, 'none.map')]);
     expect(r.code, r.stderr).to.equal(1);
@@ -120,7 +142,27 @@ describe('mount: bad input and failures (real FUSE)', function () {
     fs.mkdirSync(other);
     const busy = await blkfs(['mount', imageA, other, '--cache', path.join(dir, 'cache-a')]);
     expect(busy.code).to.equal(1);
-    expect(busy.stderr).to.match(/in use by another blkfs process/);
+    expect(busy.stderr).to.contain(`is in use by the blkfs mount on ${mnt} (server pid `);
+  });
+
+  it('--cache inside a cache in use is exit 1 naming that cache and its mount; so is a mountpoint inside the cache', async () => {
+    const used = path.join(dir, 'cache-nest');
+    const first = path.join(dir, 'mnt-nest');
+    await mount(imageA, first, ['--cache', used]);
+    const other = path.join(dir, 'mnt-nest2');
+    fs.mkdirSync(other);
+    const nested = await blkfs(['mount', imageA, other, '--cache', path.join(used, 'sub')]);
+    expect(nested.code, nested.stderr).to.equal(1);
+    expect(nested.stderr).to.contain(`lies inside the cache directory ${used}, in use by the blkfs mount on ${first}`);
+    expect(fs.existsSync(path.join(used, 'sub'))).to.equal(false);
+    const holder = path.join(dir, 'cache-holds-mnt');
+    fs.mkdirSync(path.join(holder, 'mp'), { recursive: true });
+    const around = await blkfs(['mount', imageA, path.join(holder, 'mp'), '--cache', holder]);
+    expect(around.code, around.stderr).to.equal(1);
+    expect(around.stderr).to.contain(`the mountpoint ${path.join(holder, 'mp')} lies inside --cache ${holder}`);
+    expect(mountAt(other)).to.equal(undefined);
+    expect(mountAt(path.join(holder, 'mp'))).to.equal(undefined);
+    await umount(first);
   });
 
   it('umount while a program has /raw open is exit 1 and the mount keeps serving; --lazy unmounts anyway', async () => {

@@ -119,9 +119,9 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     expect(foregroundReads(dev, src), 'one round trip per request').to.equal(MiB / REQ);
   });
 
-  it('rejects a window that is negative, fractional or beyond the memory bound', async () => {
+  it('rejects a window that is negative, fractional, beyond the memory bound, or nonzero below 64 KiB (a sector or two per prefetch)', async () => {
     const src = new MemorySource(patternBuffer(MiB));
-    for (const bad of [-1, 1.5, MAX_READAHEAD_BYTES + 1]) {
+    for (const bad of [-1, 1.5, MAX_READAHEAD_BYTES + 1, 1, 512, 2048, 64 * KiB - 1]) {
       let err: unknown;
       await openCache({ source: src, cacheDir: path.join(tmp, 'x'), readaheadBytes: bad }).catch((e: unknown) => (err = e));
       expect(err, String(bad)).to.be.instanceOf(RangeError);

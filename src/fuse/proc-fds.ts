@@ -1,0 +1,47 @@
+// Open files of this user's processes, from /proc (what `fuser`/`lsof` read): which process serves a FUSE mount,
+// which one holds a cache's database. Processes that end or belong to others meanwhile are skipped.
+import * as fs from 'fs';
+
+export interface OpenFile {
+  pid: number;
+  fd: string;
+  /** Where the descriptor points (its /proc/PID/fd link). */
+  target: string;
+}
+
+/** The open files of the processes we may look at (all but this one, or just `pid`), `wanted` deciding by the link target. */
+export function openFiles(wanted: (target: string) => boolean, pid?: number): OpenFile[] {
+  const out: OpenFile[] = [];
+  for (const name of pid !== undefined ? [String(pid)] : readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    for (const fd of readdir(`/proc/${name}/fd`)) {
+      const target = readlink(`/proc/${name}/fd/${fd}`);
+      if (target !== undefined && wanted(target)) out.push({ pid: Number(name), fd, target });
+    }
+  }
+  return out;
+}
+
+function readdir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return []; // gone meanwhile, or another user's
+  }
+}
+
+export function readlink(p: string): string | undefined {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+export function readProcText(p: string): string {
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { ControlNoAnswerError, controlRequest } from '../../../src/server/control-client';
+import { ControlServer } from '../../../src/server/control-server';
+
+describe('control socket handshake', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-ctl-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a server that accepts the connection but never answers is a ControlNoAnswerError after the handshake time, not a wait without end', async () => {
+    const sock = path.join(dir, 'hung.ctl');
+    const silent = net.createServer(() => {}); // accepts, reads nothing, says nothing: like a stopped process's backlog
+    await new Promise<void>((r) => silent.listen(sock, r));
+    try {
+      const started = Date.now();
+      const err = await controlRequest(sock, { cmd: 'verify' }, undefined, 300).result.catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ControlNoAnswerError);
+      expect((err as ControlNoAnswerError).exitCode).to.equal(2);
+      expect(Date.now() - started).to.be.below(5000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('a live server acknowledges at once, so an answer that takes longer than the handshake time is still waited for', async () => {
+    const sock = path.join(dir, 'slow.ctl');
+    const server = await ControlServer.listen(
+      sock,
+      async (_req, conn) => {
+        await new Promise((r) => setTimeout(r, 600));
+        await conn.finish({ type: 'done', result: 'late' });
+      },
+      () => {},
+    );
+    try {
+      const reply = await controlRequest(sock, { cmd: 'verify' }, undefined, 200).result;
+      expect(reply).to.deep.equal({ type: 'done', result: 'late' });
+    } finally {
+      await server.close();
+    }
+  });
+});
