@@ -8,8 +8,8 @@ import type { RescuedContainer } from './rescued-container';
 
 export interface RescuedInfo {
   json: object;
-  /** Blocks that may lie in sectors not read yet: the verdicts may change without the index changing. */
-  untried: number;
+  /** Some of the decoded file waits on sectors not read yet: its verdicts may change without the index changing. */
+  untriedBytes: number;
 }
 
 /** [a, b) ranges of `from` not covered by `minus` (both ascending and disjoint). */
@@ -69,7 +69,7 @@ export async function rescuedInfo(model: RescuedContainer): Promise<RescuedInfo>
         blocks: { foundMetadata: counts.meta.blocks, foundDataOrParity: counts.data.blocks + counts.parity.blocks },
         problem: 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
       },
-      untried: 0,
+      untriedBytes: 0,
     };
   }
   const size = model.fileSize;
@@ -121,5 +121,5 @@ export async function rescuedInfo(model: RescuedContainer): Promise<RescuedInfo>
     },
     hash,
   };
-  return { json, untried: more.untried.length };
+  return { json, untriedBytes: untriedRanges.reduce((n, [a, b]) => n + b - a, 0) };
 }

@@ -75,7 +75,7 @@ export class RescuedContainers {
   }
 
   /**
-   * info.json of a model (memoised: it may hash the whole decoded file), except while some of its blocks may lie in
+   * info.json of a model (memoised: it may hash the whole decoded file), except while part of the decoded file waits on
    * sectors not read yet: a read of the decoded file, or of /raw, changes its verdicts without adding to the index.
    */
   info(model: RescuedContainer): Promise<Buffer> {
@@ -87,7 +87,7 @@ export class RescuedContainers {
       p = made.then((r) => Buffer.from(JSON.stringify(r.json, null, 2) + '\n', 'utf8'));
       this.infos.set(key, p);
       const forget = () => this.infos.get(key) === p && this.infos.delete(key);
-      made.then((r) => r.untried > 0 && forget(), forget);
+      made.then((r) => r.untriedBytes > 0 && forget(), forget);
     }
     return p;
   }

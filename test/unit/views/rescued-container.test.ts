@@ -184,8 +184,10 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     await scanner.stop(); // the scan of what the read below brings is not recorded yet
     const containers = new RescuedContainers(index, cache.cache);
     const c = (await containers.current(v1.uid)) as RescuedContainer;
+    const before = JSON.parse((await containers.info(c)).toString()) as InfoJson;
+    expect(before.decodedFile.untriedRanges).to.deep.equal([[0, 5000]]);
     expect((await readAll(c)).errorAt).to.equal(992);
-    const info = JSON.parse((await containers.info(c)).toString()) as InfoJson;
+    const info = JSON.parse((await containers.info(c)).toString()) as InfoJson; // the same index state: not the memo
     expect(info.decodedFile).to.deep.equal({ size: 5000, bytesReadable: 5000 - 496, unreadableRanges: [[992, 1488]], untriedRanges: [] });
     expect(info.blocks).to.include({ found: 11, foundNotIndexedYet: 10, untried: 0, missing: 1, dataChunksUnrecoverable: 1 });
   });
