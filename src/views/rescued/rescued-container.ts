@@ -13,6 +13,7 @@ import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
 import { ReedSolomon } from '../../sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
 import type { SectorCache } from '../../cache/sector-cache';
+import type { Extent } from '../../cache/extent-map';
 import { BlockIndex, IndexedBlock } from './block-index';
 import { PlacedBlock } from '../../sbx/format/burst-guess';
 import { BurstEvidence, BurstLevel, burstKey, burstLevelOf } from './burst-level';
@@ -354,6 +355,7 @@ export class RescuedContainer {
     const found: number[] = [];
     const untried: number[] = [];
     if (!table) return { found, untried }; // too large to predict: reads do not predict either
+    const stateOf = sectorStates(this.cache);
     let i = 0; // into `indexed`
     // A window of seqs at a time: a container known by one block may have millions of seqs to look at.
     for (let from = 1; from <= this.lastSeq; from += INFO_WINDOW_SEQS) {
@@ -366,7 +368,7 @@ export class RescuedContainer {
       const probed = unindexed.filter((q) => !Number.isNaN(table.offsets[q])).map((seq) => ({ seq, offset: table.offsets[seq] }));
       const cached: { seq: number; offset: number }[] = [];
       for (const w of [...probed, ...this.predicted(table.offsets, unindexed, new Map())].sort((a, b) => a.seq - b.seq)) {
-        const state = sectorsState(this.cache, w.offset, this.blockSize);
+        const state = stateOf(w.offset, this.blockSize);
         if (state === '+') cached.push(w);
         else if (state === 'untried') untried.push(w.seq);
       }
@@ -395,18 +397,21 @@ export class RescuedContainer {
   }
 }
 
-/** '+' when every sector of the range is cached, '-' when one is bad, else 'untried'. */
-function sectorsState(cache: SectorCache, offset: number, length: number): '+' | '-' | 'untried' {
+/** '+' when every sector of a range is cached, '-' when one is bad, else 'untried'; remembers the last run looked up. */
+function sectorStates(cache: SectorCache): (offset: number, length: number) => '+' | '-' | 'untried' {
   const ss = cache.sectorSize;
-  const end = Math.ceil((offset + length) / ss);
-  let state: '+' | 'untried' = '+';
-  for (let s = Math.floor(offset / ss); s < end; ) {
-    const run = cache.runAt(s);
-    if (run.status === '-') return '-';
-    if (run.status !== '+') state = 'untried';
-    s = run.start + run.count;
-  }
-  return state;
+  let last: Extent | undefined;
+  return (offset, length) => {
+    const end = Math.ceil((offset + length) / ss);
+    let state: '+' | 'untried' = '+';
+    for (let s = Math.floor(offset / ss); s < end; ) {
+      const run = last && s >= last.start && s < last.start + last.count ? last : (last = cache.runAt(s));
+      if (run.status === '-') return '-';
+      if (run.status !== '+') state = 'untried';
+      s = run.start + run.count;
+    }
+    return state;
+  };
 }
 
 const paddings = new Map<number, Buffer>();
