@@ -10,14 +10,13 @@
 import { Layout } from '../../sbx/format/layout';
 import { isValidBlock } from '../../sbx/format/header';
 import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
-import { createHasher, formatMultihash, isSupportedHashType } from '../../sbx/format/multihash';
 import { ReedSolomon } from '../../sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
 import type { SectorCache } from '../../cache/sector-cache';
+import type { Extent } from '../../cache/extent-map';
 import { BlockIndex, IndexedBlock } from './block-index';
 import { PlacedBlock } from '../../sbx/format/burst-guess';
 import { BurstEvidence, BurstLevel, burstKey, burstLevelOf } from './burst-level';
-import { recoverability } from '../../sbx/format/recoverability';
 import { safeFileName } from './safe-file-name';
 import { Anchor, anchorsOf, predictionSource, predictSeqs } from './block-positions';
 
@@ -32,6 +31,8 @@ export interface DecodedRead {
 const MAX_TABLE_SEQS = 1 << 25;
 /** Largest single cache read when fetching blocks. */
 const MAX_FETCH = 4 << 20;
+/** Seqs info.json looks at per step (bounds its memory). */
+const INFO_WINDOW_SEQS = 1 << 16;
 
 export class RescuedContainer {
   readonly version: SbxVersion;
@@ -54,7 +55,7 @@ export class RescuedContainer {
   private anchors: Anchor[] | undefined;
 
   private constructor(
-    private readonly index: BlockIndex,
+    readonly index: BlockIndex,
     private readonly cache: SectorCache,
     readonly uid: string,
     readonly upToId: number,
@@ -341,83 +342,76 @@ export class RescuedContainer {
     return result;
   }
 
-  // ---- info.json ----------------------------------------------------------------------------------------
+  // ---- what the medium read so far holds (info.json) ----------------------------------------------------
 
-  /** What a user needs to judge the find; hashes the decoded file when every byte of it can be had. */
-  async info(): Promise<object> {
-    const l = this.layout;
-    const counts = this.index.counts(this.uid, this.version, this.upToId);
-    const md = this.metadata;
-    const base = {
-      uid: this.uid,
-      version: this.version,
-      blockSize: this.blockSize,
-      referenceBlock: { type: this.ref.kind === 'meta' ? 'metadata' : 'data', offset: this.ref.offset },
-      metadata: md
-        ? {
-            fileName: md.fnm ?? null,
-            containerName: md.snm ?? null,
-            fileSize: md.fsz ?? null,
-            fileModificationTime: md.fdt ?? null,
-            containerCreationTime: md.sdt ?? null,
-            hash: md.hsh ? formatMultihash(md.hsh) : null,
-            rsDataShards: md.rsd ?? null,
-            rsParityShards: md.rsp ?? null,
-          }
-        : null,
-      burstErrorResistanceLevel: l?.ec ? l.burst : null,
-      files: { container: l ? this.containerName() : null, decoded: this.decodedName() ?? null },
-    };
-    if (!l || this.fileSize === undefined) {
-      return {
-        ...base,
-        blocks: { foundMetadata: counts.meta.blocks, foundDataOrParity: counts.data.blocks + counts.parity.blocks },
-        problem: 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
-      };
-    }
-    // Only seqs that were found are visited, so a damaged FSZ claiming a huge file costs no huge loop.
-    const found: number[] = [...this.index.distinctSeqs(this.uid, this.version, 1, this.lastSeq, this.upToId)];
-    const rec = recoverability(l, this.fileSize, found);
-    const [repaired, unrecoverableChunks, unreadable] = [rec.dataChunksRepaired, rec.dataChunksUnrecoverable, rec.unreadableRanges];
-    const expectedMeta = this.metadataBlock || l.ec ? l.metaCount : 0;
-    const expectedBlocks = expectedMeta + this.lastSeq;
-    const foundBlocks = counts.meta.blocks + found.length;
-    let hash: { recorded: string | null; computed: string | null; matches: boolean | null } = {
-      recorded: md?.hsh ? formatMultihash(md.hsh) : null,
-      computed: null,
-      matches: null,
-    };
-    if (md?.hsh && isSupportedHashType(md.hsh.type) && unreadable.length === 0) {
-      const h = createHasher(md.hsh.type);
-      for (let pos = 0; pos < this.fileSize; pos += 4 << 20) {
-        const r = await this.readDecoded(pos, 4 << 20);
-        if (r.errorAt !== undefined) throw new Error(`decoded file unreadable at ${r.errorAt} although its blocks were counted`);
-        h.update(r.data);
+  /**
+   * Where the medium stands on the seqs the index has not got (`indexed`: its distinct seqs, ascending), without a
+   * device read: each is looked for where it must lie (block-positions.ts); a valid block in cached sectors is
+   * found (a decoded read fetched it before the scan recorded it), a position with a sector not read yet is
+   * untried, anything else (a bad sector, another block, outside the medium) is missing.
+   */
+  async unindexedSeqs(indexed: readonly number[]): Promise<{ found: number[]; untried: number[] }> {
+    const table = this.offsetTable();
+    const found: number[] = [];
+    const untried: number[] = [];
+    if (!table) return { found, untried }; // too large to predict: reads do not predict either
+    const stateOf = sectorStates(this.cache);
+    let i = 0; // into `indexed`
+    // A window of seqs at a time: a container known by one block may have millions of seqs to look at.
+    for (let from = 1; from <= this.lastSeq; from += INFO_WINDOW_SEQS) {
+      const to = Math.min(this.lastSeq, from + INFO_WINDOW_SEQS - 1);
+      const unindexed: number[] = [];
+      for (let seq = from; seq <= to; seq++) {
+        while (i < indexed.length && indexed[i] < seq) i++;
+        if (indexed[i] !== seq) unindexed.push(seq);
       }
-      const computed = { type: md.hsh.type, digest: h.digest() };
-      hash = { recorded: hash.recorded, computed: formatMultihash(computed), matches: computed.digest.equals(md.hsh.digest) };
+      const probed = unindexed.filter((q) => !Number.isNaN(table.offsets[q])).map((seq) => ({ seq, offset: table.offsets[seq] }));
+      const cached: { seq: number; offset: number }[] = [];
+      for (const w of [...probed, ...this.predicted(table.offsets, unindexed, new Map())].sort((a, b) => a.seq - b.seq)) {
+        const state = stateOf(w.offset, this.blockSize);
+        if (state === '+') cached.push(w);
+        else if (state === 'untried') untried.push(w.seq);
+      }
+      found.push(...(await this.readCachedBlocks(cached)).sort((a, b) => a - b));
     }
-    return {
-      ...base,
-      blocks: {
-        expected: expectedBlocks,
-        found: foundBlocks,
-        foundMetadata: counts.meta.blocks,
-        foundData: counts.data.seqs,
-        foundParity: counts.parity.seqs,
-        duplicates: counts.data.blocks + counts.parity.blocks - counts.data.seqs - counts.parity.seqs,
-        missing: this.lastSeq - found.length + Math.max(0, expectedMeta - counts.meta.blocks),
-        dataChunksRepaired: repaired,
-        dataChunksUnrecoverable: unrecoverableChunks,
-      },
-      decodedFile: {
-        size: this.fileSize,
-        bytesReadable: this.fileSize - unreadable.reduce((n, [a, b]) => n + b - a, 0),
-        unreadableRanges: unreadable,
-      },
-      hash,
-    };
+    return { found, untried };
   }
+
+  /** Seqs of the valid blocks at cached positions, read in runs of neighbours (readCachedBytes: never the device, no readahead). */
+  private async readCachedBlocks(wanted: readonly { seq: number; offset: number }[]): Promise<number[]> {
+    const byOffset = [...wanted].sort((a, b) => a.offset - b.offset);
+    const bs = this.blockSize;
+    const uid = Buffer.from(this.uid, 'hex');
+    const found: number[] = [];
+    for (let i = 0; i < byOffset.length; ) {
+      let j = i + 1;
+      while (j < byOffset.length && byOffset[j].offset === byOffset[j - 1].offset + bs && (j + 1 - i) * bs <= MAX_FETCH) j++;
+      const data = await this.cache.readCachedBytes(byOffset[i].offset, (j - i) * bs);
+      for (let k = i; k < j; k++) {
+        const b = data.subarray((k - i) * bs, (k - i + 1) * bs);
+        if (isValidBlock(b, { version: this.version, uid, seq: byOffset[k].seq })) found.push(byOffset[k].seq);
+      }
+      i = j;
+    }
+    return found;
+  }
+}
+
+/** '+' when every sector of a range is cached, '-' when one is bad, else 'untried'; remembers the last run looked up. */
+function sectorStates(cache: SectorCache): (offset: number, length: number) => '+' | '-' | 'untried' {
+  const ss = cache.sectorSize;
+  let last: Extent | undefined;
+  return (offset, length) => {
+    const end = Math.ceil((offset + length) / ss);
+    let state: '+' | 'untried' = '+';
+    for (let s = Math.floor(offset / ss); s < end; ) {
+      const run = last && s >= last.start && s < last.start + last.count ? last : (last = cache.runAt(s));
+      if (run.status === '-') return '-';
+      if (run.status !== '+') state = 'untried';
+      s = run.start + run.count;
+    }
+    return state;
+  };
 }
 
 const paddings = new Map<number, Buffer>();

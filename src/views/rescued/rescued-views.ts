@@ -7,6 +7,7 @@ import type { SectorCache } from '../../cache/sector-cache';
 import { BlockIndex } from './block-index';
 import { MediumScanner } from './medium-scanner';
 import { RescuedContainer } from './rescued-container';
+import { rescuedInfo } from './rescued-info';
 
 /**
  * How long a listing of /rescued/ waits for the scanner to catch up with what is cached. The scanner keeps
@@ -73,15 +74,20 @@ export class RescuedContainers {
     return m;
   }
 
-  /** info.json of a model (memoised: it may hash the whole decoded file). */
+  /**
+   * info.json of a model (memoised: it may hash the whole decoded file), except while part of the decoded file waits on
+   * sectors not read yet: a read of the decoded file, or of /raw, changes its verdicts without adding to the index.
+   */
   info(model: RescuedContainer): Promise<Buffer> {
     const key = `${model.uid}@${model.upToId}`;
     let p = this.infos.get(key);
     if (!p) {
       for (const k of this.infos.keys()) if (k.startsWith(`${model.uid}@`)) this.infos.delete(k);
-      p = model.info().then((o) => Buffer.from(JSON.stringify(o, null, 2) + '\n', 'utf8'));
+      const made = rescuedInfo(model);
+      p = made.then((r) => Buffer.from(JSON.stringify(r.json, null, 2) + '\n', 'utf8'));
       this.infos.set(key, p);
-      p.catch(() => this.infos.get(key) === p && this.infos.delete(key));
+      const forget = () => this.infos.get(key) === p && this.infos.delete(key);
+      made.then((r) => r.untriedBytes > 0 && forget(), forget);
     }
     return p;
   }

@@ -2,7 +2,9 @@
 // (version 17, 10 data + 2 parity shards, burst level 12, SHA-256). Unlike blkar's CLI, each option defaults
 // on its own (blkar makes --rs-data/--rs-parity mandatory and --burst 0 once --sbx-version is given): a
 // mount option that only changes the version keeps the other defaults.
-import { HashType, parseHashTypeName, DEFAULT_HASH_TYPE } from '../../sbx/format/multihash';
+import { digestLengthOf, HashType, parseHashTypeName, DEFAULT_HASH_TYPE } from '../../sbx/format/multihash';
+import { encodeMetadataPayload, MetadataTooLargeError } from '../../sbx/format/metadata';
+import { IMAGE_CONTAINER_NAME } from './image-identity';
 import { isEcVersion, isSbxVersion, MAX_GUESSABLE_BURST, SbxVersion } from '../../sbx/format/specs';
 import { UserError } from '../../errors';
 
@@ -68,12 +70,32 @@ export function parseImageParams(opts: SbxImageOptions = {}): SbxImageParams {
     if (d !== undefined || p !== undefined || burst !== undefined) {
       throw new SbxImageParamsError(`--rs-data, --rs-parity and --burst apply to versions 17, 18 and 19 only (version ${version} has no Reed-Solomon)`);
     }
-    return { version, dataShards: 0, parityShards: 0, burst: 0, hash };
+    return checkMetadataFits({ version, dataShards: 0, parityShards: 0, burst: 0, hash });
   }
   const dataShards = d ?? DEFAULT_IMAGE_PARAMS.dataShards;
   const parityShards = p ?? DEFAULT_IMAGE_PARAMS.parityShards;
   if (dataShards + parityShards > 256) {
     throw new SbxImageParamsError(`--rs-data + --rs-parity must not exceed 256 (got ${dataShards} + ${parityShards})`);
   }
-  return { version, dataShards, parityShards, burst: burst ?? DEFAULT_IMAGE_PARAMS.burst, hash };
+  return checkMetadataFits({ version, dataShards, parityShards, burst: burst ?? DEFAULT_IMAGE_PARAMS.burst, hash });
+}
+
+/**
+ * The metadata block must hold the hash whatever the medium: /sbx/image.sbx shortens its file name to fit, but the
+ * other records have fixed sizes (a sha512 digest does not fit a 128-byte block of version 2 or 18).
+ */
+function checkMetadataFits(params: SbxImageParams): SbxImageParams {
+  const { version, hash } = params;
+  const fixed = { fnm: 'x', snm: IMAGE_CONTAINER_NAME, fsz: 0, fdt: 0, sdt: 0, hsh: { type: hash, digest: Buffer.alloc(digestLengthOf(hash)) } };
+  const rs = isEcVersion(version) ? { rsd: params.dataShards, rsp: params.parityShards } : {};
+  try {
+    encodeMetadataPayload({ ...fixed, ...rs }, version);
+  } catch (err) {
+    if (!(err instanceof MetadataTooLargeError)) throw err;
+    throw new SbxImageParamsError(
+      `--hash ${hash} does not fit the metadata block of a version ${version} container (${err.needed} bytes with a one-letter ` +
+        `file name, the block holds ${err.available}): choose a shorter --hash (sha256, blake2s-128) or --sbx-version ${version === 2 ? 1 : 17}`,
+    );
+  }
+  return params;
 }

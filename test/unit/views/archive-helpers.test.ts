@@ -13,6 +13,8 @@ describe('archive view helpers', () => {
       [{ sbxVersion: '19', rsData: '3', rsParity: '1', burst: '0', hash: 'BLAKE2b-256' }, { version: 19, dataShards: 3, parityShards: 1, burst: 0, hash: 'blake2b-256' }],
       [{ rsParity: 4 }, { version: 17, dataShards: 10, parityShards: 4, burst: 12, hash: 'sha256' }],
       [{ hash: 'sha2-512-512' }, { version: 17, dataShards: 10, parityShards: 2, burst: 12, hash: 'sha512' }],
+      [{ sbxVersion: '18', hash: 'blake2b-256' }, { version: 18, dataShards: 10, parityShards: 2, burst: 12, hash: 'blake2b-256' }],
+      [{ sbxVersion: '2', hash: 'sha1' }, { version: 2, dataShards: 0, parityShards: 0, burst: 0, hash: 'sha1' }],
     ];
     for (const [opts, want] of cases) {
       it(`${JSON.stringify(opts)} → ${JSON.stringify(want)}`, () => expect(parseImageParams(opts)).to.deep.equal(want));
@@ -26,6 +28,9 @@ describe('archive view helpers', () => {
       [{ sbxVersion: '2', burst: '3' }, /versions 17, 18 and 19 only/],
       [{ hash: 'md5' }, /unknown or unsupported hash type/],
       [{ hash: 'sha2-512-256' }, /unknown or unsupported hash type/],
+      // A 128-byte block cannot hold a 64-byte digest with the other records: refused before anything is mounted.
+      [{ sbxVersion: '2', hash: 'sha512' }, /--hash sha512 does not fit the metadata block of a version 2 container .*--sbx-version 1/],
+      [{ sbxVersion: '18', hash: 'blake2b-512' }, /--hash blake2b-512 does not fit the metadata block of a version 18 container/],
     ];
     for (const [opts, msg] of bad) {
       it(`rejects ${JSON.stringify(opts)}`, () => expect(() => parseImageParams(opts)).to.throw(SbxImageParamsError, msg));

@@ -38,6 +38,11 @@ async function acquireAndScan(mem: MemoryCache) {
   return new RescuedContainers(index, mem.cache);
 }
 
+interface InfoJson {
+  blocks: Record<string, number>;
+  decodedFile: { size: number; bytesReadable: number; unreadableRanges: number[][]; untriedRanges: number[][] };
+}
+
 async function readAll(c: RescuedContainer): Promise<{ data: Buffer; errorAt?: number }> {
   return c.readDecoded(0, c.fileSize ?? 0);
 }
@@ -148,6 +153,45 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     expect(info.blocks).to.include({ dataChunksRepaired: 0, dataChunksUnrecoverable: 3, missing: 3 });
     expect(info.hash.matches).to.equal(null);
   });
+  it('info.json of a container found by its metadata block alone calls the rest untried, not unreadable, and reads no sector for it', async () => {
+    const aligned = { ...v1, offset: 8192 };
+    const { image } = await medium(256 * 1024, [aligned]);
+    const cache = await memoryCache(image);
+    await cache.seed(8192 / 512, 1);
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await scanner.idle();
+    await scanner.stop();
+    const containers = new RescuedContainers(index, cache.cache);
+    const c = (await containers.current(v1.uid)) as RescuedContainer;
+    const info = JSON.parse((await containers.info(c)).toString()) as InfoJson;
+    expect(info.decodedFile).to.deep.equal({ size: 5000, bytesReadable: 0, unreadableRanges: [], untriedRanges: [[0, 5000]] });
+    expect(info.blocks).to.include({ untried: 11, missing: 0, dataChunksUnrecoverable: 0 });
+    expect(cache.deviceReadsPerSector().some((n) => n > 0)).to.equal(false);
+  });
+
+  it('info.json counts the blocks a decoded read fetched before the scan recorded them: only the chunk a bad sector took is unreadable', async () => {
+    const aligned = { ...v1, offset: 8192 };
+    const { image } = await medium(256 * 1024, [aligned]);
+    const cache = await memoryCache(image);
+    cache.source.badSectors.add(8192 / 512 + 3); // data seq 3: chunk 2, bytes 992..1488
+    await cache.seed(8192 / 512, 1);
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await scanner.idle();
+    await scanner.stop(); // the scan of what the read below brings is not recorded yet
+    const containers = new RescuedContainers(index, cache.cache);
+    const c = (await containers.current(v1.uid)) as RescuedContainer;
+    const before = JSON.parse((await containers.info(c)).toString()) as InfoJson;
+    expect(before.decodedFile.untriedRanges).to.deep.equal([[0, 5000]]);
+    expect((await readAll(c)).errorAt).to.equal(992);
+    const info = JSON.parse((await containers.info(c)).toString()) as InfoJson; // the same index state: not the memo
+    expect(info.decodedFile).to.deep.equal({ size: 5000, bytesReadable: 5000 - 496, unreadableRanges: [[992, 1488]], untriedRanges: [] });
+    expect(info.blocks).to.include({ found: 11, foundNotIndexedYet: 10, untried: 0, missing: 1, dataChunksUnrecoverable: 1 });
+  });
+
   it('decodes a container found before the medium is read: blocks predicted past a bad sector are still read, and repair what it lost', async () => {
     const { image, placed } = await medium(256 * 1024, [v17]);
     const cache = await memoryCache(image);
