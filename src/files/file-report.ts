@@ -146,9 +146,15 @@ export class FileReport {
   unreadableDirectories(): string[] {
     const out: string[] = [];
     this.entries.forEach((e, i) => {
-      if (e.kind === 'directory' && this.missing(i)) out.push(`${e.fs}:${e.path}`);
+      if (this.listingUnreadable(i)) out.push(`${e.fs}:${e.path}`);
     });
     return out;
+  }
+
+  /** A directory whose own bytes are not all rescued, or whose data TSK could not find: its listing may be incomplete. */
+  private listingUnreadable(i: number): boolean {
+    const e = this.entries[i];
+    return e.kind === 'directory' && (this.missing(i) || e.unreadableMetadata === true);
   }
 
   private missing(i: number): boolean {
@@ -195,7 +201,7 @@ export class FileReport {
   private judge(only?: ReadonlySet<number>): void {
     const badDirs = new Map<string, string>();
     this.entries.forEach((e, i) => {
-      if (e.kind === 'directory' && this.missing(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
+      if (this.listingUnreadable(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
     });
     let residentAt: ('ok' | 'untried' | 'bad')[] | undefined;
     const visit = (i: number) => {
@@ -207,7 +213,7 @@ export class FileReport {
       const unlocated = e.kind === 'file' || e.kind === 'other' ? this.unlocated(i) : 0;
       if (e.unreadableMetadata) {
         verdict = 'unknown';
-        reason = 'The Sleuth Kit could not read its metadata (e.g. an inode in a bad sector): size and contents unknown';
+        reason = 'The Sleuth Kit could not read its metadata (its inode, or the blocks saying where its data lies, in a bad or unread sector): size and contents unknown';
       } else if (unlocated > 0 && e.runs.length > 0) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
@@ -262,7 +268,7 @@ export class FileReport {
     for (let i = 0; i < this.entries.length; i++) {
       badInEntries += this.counts[3 * i + 1];
       const kind = this.entries[i].kind;
-      if (kind === 'directory' && this.missing(i)) s.unreadableDirectories++;
+      if (this.listingUnreadable(i)) s.unreadableDirectories++;
       if (kind !== 'file' && kind !== 'other') continue;
       s.files++;
       s[this.verdicts[i]]++;

@@ -22,6 +22,12 @@ const META_REG = 1;
 const META_DIR = 2;
 const META_VIRT = 10;
 const META_VIRT_DIR = 11;
+/**
+ * tsk_files.attr_type TSK_FS_ATTR_TYPE_NOT_FOUND: TSK could not load the entry's data attribute (an ext2 indirect
+ * block, an extent tree block, an NTFS attribute list unreadable). It then writes size 0 and no runs, as for an
+ * empty file (which has the default attribute, type 1), so the entry is as unknown as one whose inode is unreadable.
+ */
+const ATTR_NOT_FOUND = 0;
 /** tsk_files.dir_flags: TSK_FS_NAME_FLAG_ALLOC (deleted names are left out: their runs may belong to others now). */
 const NAME_ALLOC = 1;
 /** NTFS keeps its structures in files: $MFT, $LogFile, $Bitmap, … in the root, and everything under $Extend. */
@@ -132,6 +138,7 @@ interface FileRow {
   size: number | null;
   meta_addr: number | null;
   dir_flags: number | null;
+  attr_type: number | null;
 }
 
 /** Reads a tsk_loaddb database into a MediumLayout; `tskErrors` are the tool's own error lines. */
@@ -199,7 +206,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     }
 
     const rows = db
-      .prepare('SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags FROM tsk_files WHERE type IN (?, ?, ?) ORDER BY obj_id')
+      .prepare('SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags, attr_type FROM tsk_files WHERE type IN (?, ?, ?) ORDER BY obj_id')
       .all(TYPE_FS, TYPE_SLACK, TYPE_UNALLOC) as FileRow[];
     const key = (r: FileRow, name: string) => `${r.fs_obj_id}\0${r.parent_path}\0${r.meta_addr}\0${name}`;
     const slackRuns = new Map<string, number[]>();
@@ -235,7 +242,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: split.runs };
       if (split.holeBytes > 0) entry.holeBytes = split.holeBytes;
       if (split.slack.length > 0) entry.slack = split.slack;
-      if ((r.meta_type ?? META_UNDEF) === META_UNDEF) entry.unreadableMetadata = true;
+      if ((r.meta_type ?? META_UNDEF) === META_UNDEF || (r.attr_type === ATTR_NOT_FOUND && kind !== 'metadata')) entry.unreadableMetadata = true;
       entries.push(entry);
     }
     return { filesystems, entries, free, problems };

@@ -123,6 +123,26 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(text.stdout).to.contain('512 bad bytes in its structures');
   });
 
+  it('ext2: a file whose indirect block TSK cannot read (past the end of a partial image) is unknown, not an intact empty file', async () => {
+    const src = fs.mkdtempSync(path.join(dir, 'ext2ind-src-'));
+    fs.writeFileSync(path.join(src, 'long.bin'), tree['photos/b.jpg']); // 30 blocks of 1 KiB: 12 direct, 18 behind one indirect block
+    fs.writeFileSync(path.join(src, 'short.txt'), tree['docs/y.txt']);
+    const image = path.join(dir, 'ext2ind.img');
+    execFileSync('mkfs.ext2', ['-q', '-F', '-b', '1024', '-d', src, image, '4M'], { env: { ...process.env, E2FSPROGS_FAKE_TIME: '1700000000' } });
+    // Where the indirect block lies, from e2fsprogs (not TSK): "(IND):303".
+    const stat = execFileSync('debugfs', ['-R', 'stat /long.bin', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const indirect = Number(/\(IND\):(\d+)/.exec(stat)![1]) * 1024;
+    // A ddrescue rescue stopped before the indirect block: the image ends there, the rest of the map is non-tried.
+    const img = path.join(dir, 'ext2ind.partial.img');
+    fs.writeFileSync(img, fs.readFileSync(image).subarray(0, indirect));
+    const size = fs.statSync(image).size;
+    const map = path.join(dir, 'ext2ind.map');
+    const rep = await report(img, map, `0 ? 1\n0 ${indirect} +\n${indirect} ${size - indirect} ?\n`);
+    expect(byPath(rep).get('/long.bin')).to.include({ verdict: 'unknown' });
+    expect(byPath(rep).get('/long.bin')!.reason).to.match(/could not read its metadata/);
+    expect(byPath(rep).get('/short.txt')).to.include({ size: 500 }).and.not.include({ verdict: 'unknown' });
+  });
+
   it('ext4: inline data and sparse holes count as read when the inode tables are; inline data follows them', async () => {
     const src = fs.mkdtempSync(path.join(dir, 'inline-src-'));
     fs.writeFileSync(path.join(src, 'tiny.txt'), 'tiny\n');
