@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { bagInfoText } from '../../../src/archive/bagit';
 import { parseArchiveMeta } from '../../../src/cli/archive-meta';
 import { UserError } from '../../../src/errors';
 
@@ -25,5 +26,11 @@ describe('blkfs archive --meta', () => {
 
   it('something that is not key=value is bad user input', () => {
     expect(() => parseArchiveMeta(['no-equals'])).to.throw(UserError, /--meta wants key=value/);
+  });
+
+  it('a value with a lone CR or any line break stays one bag-info.txt line (RFC 8493 ends a line at CR too)', () => {
+    const text = bagInfoText(parseArchiveMeta(['Note=a\rb', 'Other=c\r\n\nd']).bagInfo);
+    expect(text).to.equal('Note: a b\nOther: c d\n');
+    expect(text.split(/\r\n|\r|\n/).filter((l) => l !== '').every((l) => /^[^:\s][^:]*: /.test(l))).to.equal(true);
   });
 });
