@@ -2,7 +2,8 @@
 // synchronously — it may be reading our own FUSE mount) writes a SQLite database, read here with better-sqlite3.
 // One run covers a partition table and every filesystem in it (tsk_vs_parts, tsk_fs_info). Checked on TSK 4.11:
 // a regular file's runs are attached to its "<name>-slack" row (type 7) and cover the slack too, so they are
-// clipped to the file's size; run offsets are relative to the filesystem (tsk_fs_info.img_offset is added).
+// clipped to the file's size; their offsets are relative to the filesystem (tsk_fs_info.img_offset is added), while
+// the free-space rows' (Unalloc_<id>_<start>_<end>) are already absolute.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -220,8 +221,9 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     for (const r of rows) {
       const fsi = r.fs_obj_id === null ? undefined : fsIndex.get(r.fs_obj_id);
       if (r.type === TYPE_UNALLOC && fsi !== undefined) {
-        const runs = runsOf.get(r.obj_id) ?? [];
-        free[fsi].push(...splitRuns(runs, Infinity, fsOffset.get(r.fs_obj_id!) ?? 0).runs);
+        // Absolute already: adding the filesystem's offset again put a partition's free space past where it is, so
+        // its real free space counted as structures (and structures as free space).
+        free[fsi].push(...(runsOf.get(r.obj_id) ?? []));
       }
       if (r.type !== TYPE_FS || r.fs_obj_id === null || r.name === '.' || r.name === '..') continue;
       if (r.meta_type === META_VIRT_DIR || (r.dir_flags ?? NAME_ALLOC) !== NAME_ALLOC) continue;

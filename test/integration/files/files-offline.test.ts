@@ -233,6 +233,16 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(files(rep)).to.have.length(10);
   });
 
+  it('a bad sector in the free space of a partition is not called damage to its structures', async () => {
+    const fat = fatImage(dir, 'freepart', tree, 4096);
+    const image = mbrImage(dir, 'freepart-mbr', [{ type: 0x06, start: 2048, image: fat }], 6 << 20);
+    const freeAt = 2048 * 512 + 1000 * 512; // 500 KiB into a filesystem holding ~60 KiB of files
+    expect(fs.readFileSync(image).subarray(freeAt, freeAt + 0x10000).every((x) => x === 0)).to.equal(true);
+    const rep = await report(...Object.values(rescue(dir, image, [{ offset: freeAt, length: 512 }], 'freepart')) as [string, string]);
+    expect(rep.filesystems[0]).to.include({ offset: 2048 * 512, structureBad: 0, metadataBad: 0 });
+    expect(rep.summary).to.include({ damaged: 0, unknown: 0, badBytesOutsideFiles: 512 });
+  });
+
   it('a medium with no filesystem TSK knows is said plainly, with exit 0 and no files', async () => {
     const junk = path.join(dir, 'nofs.img');
     fs.writeFileSync(junk, randomTree({ junk: 2 << 20 }).junk);
