@@ -178,6 +178,14 @@ export class FileReport {
     this.counts[3 * i + 2] = untried;
   }
 
+  /** Bytes of the entry's runs past the end of the medium: never read, and not on it to read. */
+  private pastEnd(i: number): number {
+    const runs = this.entries[i].runs;
+    let n = 0;
+    for (let k = 0; k < runs.length; k += 2) n += Math.max(0, runs[k] + runs[k + 1] - Math.max(runs[k], this.damage.size));
+    return n;
+  }
+
   /** Content bytes TSK gave no place for: size less runs and holes. */
   private unlocated(i: number): number {
     return this.entries[i].size - this.counts[3 * i] - this.counts[3 * i + 1] - this.counts[3 * i + 2];
@@ -217,6 +225,11 @@ export class FileReport {
       } else if (unlocated > 0 && e.runs.length > 0) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
+      } else if (verdict !== 'damaged' && this.pastEnd(i) > 0) {
+        verdict = 'unknown';
+        reason =
+          `${this.pastEnd(i)} of its bytes lie past the end of the medium (${this.damage.size} bytes): its filesystem is ` +
+          'larger than the medium (a truncated image, or a wrong partition table?)';
       } else if (unlocated > 0 && (residentAt ??= this.residentState())[e.fs] !== 'ok') {
         // Resident or inline data: judged by where it sits. (Live, TSK has read the records it listed; the
         // untried bytes are others — "incomplete" until the passes have read them too.)

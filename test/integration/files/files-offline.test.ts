@@ -243,6 +243,22 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(rep.summary).to.include({ damaged: 0, unknown: 0, badBytesOutsideFiles: 512 });
   });
 
+  it('ISO9660 cut short (image and mapfile end inside a file): that file is unknown, never intact', async () => {
+    const image = isoImage(dir, 'cut', tree);
+    const bytes = fs.readFileSync(image);
+    const b = offsetOf(bytes, tree['photos/b.jpg']);
+    const cut = b + 10240; // the image ends 10 KiB into b.jpg
+    const img = path.join(dir, 'cut.partial.img');
+    fs.writeFileSync(img, bytes.subarray(0, cut));
+    const rep = await report(img, path.join(dir, 'cut.map'), `0 + 1\n0 ${cut} +\n`);
+    const e = files(rep).find((x) => x.path.toLowerCase() === '/photos/b.jpg')!;
+    expect(e).to.include({ verdict: 'unknown', rescued: 10240, untried: 30000 - 10240 });
+    expect(e.reason).to.match(/past the end of the medium/);
+    for (const [p, content] of Object.entries(tree)) {
+      if (offsetOf(bytes, content) + content.length <= cut) expect(byPath(rep).get(`/${p}`), p).to.include({ verdict: 'intact' });
+    }
+  });
+
   it('a medium with no filesystem TSK knows is said plainly, with exit 0 and no files', async () => {
     const junk = path.join(dir, 'nofs.img');
     fs.writeFileSync(junk, randomTree({ junk: 2 << 20 }).junk);
