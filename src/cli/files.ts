@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import { Command } from 'commander';
 import { UserError } from '../errors';
+import { requireReadableFile } from './paths';
 import type { FileReportJson } from '../files/file-report';
 
 interface FilesOptions {
@@ -25,6 +26,8 @@ export function registerFiles(program: Command): void {
       const { renderText, renderJson, renderCsv, worthListing } = await import('../files/report-render');
       let report: FileReportJson;
       if (paths.length === 2) {
+        requireReadableFile(paths[0], 'image');
+        requireReadableFile(paths[1], 'mapfile');
         const { offlineFileReport } = await import('../files/offline-report');
         report = await offlineFileReport(paths[0], paths[1]);
       } else {
@@ -37,6 +40,7 @@ export function registerFiles(program: Command): void {
 
 async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
   if (!fs.existsSync(mountpoint)) throw new UserError(`no such mountpoint: ${mountpoint}`);
+  if (fs.statSync(mountpoint).isFile()) throw new UserError(`${mountpoint} is a file, not a mountpoint: for an image, give its mapfile too (blkfs files IMAGE MAPFILE)`);
   const { findServer } = await import('./mount-target');
   await findServer(mountpoint);
   const text = await fs.promises.readFile(`${mountpoint.replace(/\/+$/, '')}/files.json`, 'utf8').catch((err: NodeJS.ErrnoException) => {

@@ -300,4 +300,11 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.contain('nope.img');
   });
+
+  it('an image given without its mapfile: exit 1 saying to give the mapfile too, not only "not a mountpoint"', async () => {
+    const image = ext4Image(dir, 'alone', { 'f.txt': Buffer.from('x') });
+    const r = await blkfs(['files', image]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain('give its mapfile too (blkfs files IMAGE MAPFILE)');
+  });
 });
