@@ -52,6 +52,18 @@ describe('blkfs map', () => {
     expect(fs.readFileSync(out, 'utf8')).to.include('data-status="*"');
   });
 
+  it('draws a mapfile given through a pipe (bash <(…), a FIFO), as ddrescuelog output is', () => {
+    const fifo = path.join(dir, 'piped.map');
+    execFileSync('mkfifo', [fifo]);
+    const out = path.join(dir, 'piped.svg');
+    // The writer is a shell on the FIFO's other end (opening it blocks until blkfs opens it too).
+    const r = spawnSync('sh', ['-c', `printf '0x0 + 1\\n0x0 0x400 +\\n0x400 0x200 -\\n' > '${fifo}' & '${process.execPath}' '${MAIN_JS}' map '${fifo}' -o '${out}'`], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(fs.readFileSync(out, 'utf8')).to.include('data-status="-"');
+  });
+
   /** `blkfs map` of a mapfile holding `text`: must exit 1 and write no picture; returns its stderr. */
   function refusedMap(name: string, text: string): string {
     const map = path.join(dir, `${name}.map`);
