@@ -64,6 +64,21 @@ describe('blkfs map', () => {
     expect(fs.readFileSync(out, 'utf8')).to.include('data-status="-"');
   });
 
+  it("cells hold whole sectors of the size the mapfile's comments state (ddrescue -b2048, as ddrescueview reads it)", () => {
+    const map = path.join(dir, 'cd.map');
+    const body = '0x0 + 1\n0x0 0x2000 +\n0x2000 0x800 -\n';
+    const cell = (text: string) => {
+      fs.writeFileSync(map, text);
+      const out = path.join(dir, 'cd.svg');
+      expect(blkfs('map', map, '-o', out, '--cells', '4').status).to.equal(0);
+      return /cell ([^<]+)</.exec(fs.readFileSync(out, 'utf8'))![1];
+    };
+    expect(cell(body)).to.equal('2.56 kB'); // 10240 bytes over 4 cells of whole 512-byte sectors
+    expect(cell(`# Command line: ddrescue -b2048 /dev/sr0 cd.iso cd.map\n${body}`)).to.equal('4.10 kB');
+    expect(cell(`# Command line: ddrescue --sector-size=2048 -d /dev/sr0 cd.iso cd.map\n${body}`)).to.equal('4.10 kB');
+    expect(cell(`# Mapfile. Created by blkfs\n# Medium: 10240 bytes, sector size 2048\n${body}`)).to.equal('4.10 kB');
+  });
+
   /** `blkfs map` of a mapfile holding `text`: must exit 1 and write no picture; returns its stderr. */
   function refusedMap(name: string, text: string): string {
     const map = path.join(dir, `${name}.map`);
