@@ -43,7 +43,7 @@ export function registerMap(program: Command): void {
     .requiredOption('-o, --output <file>', 'picture to write: NAME.png or NAME.svg')
     .option('--width <px>', 'picture width in pixels (default 800)', positiveInt('--width'))
     .option('--cells <n>', 'at most N cells in the grid (default 4096)', positiveInt('--cells'))
-    .option('--sector-size <bytes>', "cells hold whole sectors of this size (default: the mapfile's, as its comments state (ddrescue -b, blkfs), else 512)", positiveInt('--sector-size'))
+    .option('--sector-size <bytes>', "cells hold whole sectors of this size (default: as the mapfile's comments say (ddrescue -b, blkfs), else 512)", positiveInt('--sector-size'))
     .action(
       mountAction(async (mapfile: string, opts: MapOpts) => {
         const out = path.resolve(opts.output);
@@ -66,7 +66,8 @@ export function registerMap(program: Command): void {
         const size = last ? last.pos + last.size : 0;
         // Nothing to draw: no picture is written (ddrescue writes this only before its first read).
         if (size === 0) throw new UserError(`${mapfile}: the mapfile describes no bytes (no data blocks): nothing to draw`);
-        const opt = { width: opts.width, cells: opts.cells, currentPos: parsed.currentPos, granule: opts.sectorSize ?? sectorSizeInComments(text) ?? 512, title: path.basename(mapfile) };
+        const granule = opts.sectorSize ?? sectorSizeInComments(text) ?? 512;
+        const opt = { width: opts.width, cells: opts.cells, currentPos: parsed.currentPos, granule, title: path.basename(mapfile) };
         let picture: Buffer;
         try {
           picture = ext === '.png' ? map.renderMapPng(parsed.blocks, size, opt) : Buffer.from(map.renderMapSvg(parsed.blocks, size, opt));
