@@ -35,7 +35,10 @@ export interface S3Options {
 /** s3://bucket[/prefix] → bucket and prefix; anything else is bad user input. */
 export function parseS3Url(url: string): S3Target {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1])) throw new UserError(`not an S3 destination (s3://bucket/prefix): ${url}`);
+  if (!m) throw new UserError(`not an S3 destination (s3://bucket/prefix): ${url}`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1])) {
+    throw new UserError(`not an S3 bucket name: "${m[1]}" in ${url} (3 to 63 characters: lowercase letters, digits, dots and hyphens)`);
+  }
   return { bucket: m[1], prefix: m[2].replace(/^\/+|\/+$/g, '') };
 }
 
