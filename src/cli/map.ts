@@ -35,6 +35,23 @@ export function sectorSizeInComments(text: string): number | undefined {
   return Number.isSafeInteger(n) && n > 0 && n <= 1 << 20 ? n : undefined;
 }
 
+/**
+ * Writes the picture beside `out` and renames it over `out` once whole: a write that fails (a full disk) leaves the
+ * earlier picture as it was, not a truncated one. A symlink's target is the output; a device is written in place.
+ */
+async function replacePicture(out: string, picture: Buffer): Promise<void> {
+  const target = await fs.promises.realpath(out).catch(() => out);
+  const st = await fs.promises.stat(target).catch(() => undefined);
+  const written = st && !st.isFile() ? target : `${target}.blkfs-partial`;
+  try {
+    await fs.promises.writeFile(written, picture, { mode: st?.mode ?? 0o666 });
+    if (written !== target) await fs.promises.rename(written, target);
+  } catch (err) {
+    if (written !== target) await fs.promises.rm(written, { force: true });
+    throw new OperationError(`cannot write ${out}: ${(err as Error).message}`);
+  }
+}
+
 export function registerMap(program: Command): void {
   program
     .command('map')
@@ -75,11 +92,7 @@ export function registerMap(program: Command): void {
           if (err instanceof RangeError) throw new UserError(err.message);
           throw err;
         }
-        try {
-          await fs.promises.writeFile(out, picture);
-        } catch (err) {
-          throw new OperationError(`cannot write ${out}: ${(err as Error).message}`);
-        }
+        await replacePicture(out, picture);
         const s = map.summarize(parsed.blocks, size);
         process.stdout.write(
           `${out}: ${map.formatBytes(size)}, ${map.formatPercent(s.bytes['+'], size)} rescued, ${s.badAreas} bad areas (${map.formatBytes(s.bytes['-'])})\n`,
