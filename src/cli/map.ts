@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { guardOutputs } from './output-guard';
+import { guardOutputs, replaceOnSuccess } from './output-guard';
 import { requireReadableFile } from './paths';
 
 interface MapOpts {
@@ -33,23 +33,6 @@ export function sectorSizeInComments(text: string): number | undefined {
     /^#\s*Command line:.*?\s(?:-b\s*|--sector-size[=\s]|--block-size[=\s])(\d+)(?:\s|$)/m.exec(head);
   const n = m ? Number(m[1]) : NaN;
   return Number.isSafeInteger(n) && n > 0 && n <= 1 << 20 ? n : undefined;
-}
-
-/**
- * Writes the picture beside `out` and renames it over `out` once whole: a write that fails (a full disk) leaves the
- * earlier picture as it was, not a truncated one. A symlink's target is the output; a device is written in place.
- */
-async function replacePicture(out: string, picture: Buffer): Promise<void> {
-  const target = await fs.promises.realpath(out).catch(() => out);
-  const st = await fs.promises.stat(target).catch(() => undefined);
-  const written = st && !st.isFile() ? target : `${target}.blkfs-partial`;
-  try {
-    await fs.promises.writeFile(written, picture, { mode: st?.mode ?? 0o666 });
-    if (written !== target) await fs.promises.rename(written, target);
-  } catch (err) {
-    if (written !== target) await fs.promises.rm(written, { force: true });
-    throw new OperationError(`cannot write ${out}: ${(err as Error).message}`);
-  }
 }
 
 export function registerMap(program: Command): void {
@@ -92,7 +75,11 @@ export function registerMap(program: Command): void {
           if (err instanceof RangeError) throw new UserError(err.message);
           throw err;
         }
-        await replacePicture(out, picture);
+        try {
+          await replaceOnSuccess(out, (file) => fs.promises.writeFile(file, picture)); // a failure keeps an earlier picture
+        } catch (err) {
+          throw new OperationError(`cannot write ${out}: ${(err as Error).message}`);
+        }
         const s = map.summarize(parsed.blocks, size);
         process.stdout.write(
           `${out}: ${map.formatBytes(size)}, ${map.formatPercent(s.bytes['+'], size)} rescued, ${s.badAreas} bad areas (${map.formatBytes(s.bytes['-'])})\n`,

@@ -44,6 +44,25 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, file))).to.equal(before);
   }
 
+  it('sbx encode -f onto an earlier container that fails part-way (a full disk): exit 2, the earlier container kept', function () {
+    const full = path.join(dir, 'full');
+    fs.mkdirSync(full);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) this.skip(); // needs root
+    try {
+      fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+      const out = path.join(full, 'o.sbx');
+      expect(blkfs(['sbx', 'encode', 'small.bin', out], dir).code).to.equal(0);
+      const before = sha(out);
+      const r = blkfs(['sbx', 'encode', '-f', 'big.bin', out], dir); // ~400 kB: does not fit
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain('ENOSPC');
+      expect(sha(out)).to.equal(before);
+      expect(fs.readdirSync(full)).to.deep.equal(['o.sbx']);
+    } finally {
+      spawnSync('umount', [full]);
+    }
+  });
+
   it('sbx encode -f big.bin big.bin: exit 1, big.bin untouched', () => {
     refused(['sbx', 'encode', '-f', 'big.bin', 'big.bin'], 'big.bin', /Refusing to write "big\.bin": it is the input "big\.bin"/);
   });
