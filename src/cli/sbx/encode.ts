@@ -114,6 +114,7 @@ export function registerEncode(sbx: Command): void {
         burst: params.version >= 17 ? params.burst : undefined,
         hash,
         noMeta: opts.meta === false,
+        snm: path.basename(outPath), // OUT's name, not that of the file written beside it
         uid,
         from: range.from,
         toInc: range.toInclusive,

@@ -52,6 +52,7 @@ describe('outputs never destroy inputs', function () {
       fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
       const out = path.join(full, 'o.sbx');
       expect(blkfs(['sbx', 'encode', 'small.bin', out], dir).code).to.equal(0);
+      expect(blkfs(['sbx', 'show', out], dir).out).to.match(/SBX container name\s+: o\.sbx\n/); // written beside, named as OUT
       const before = sha(out);
       const r = blkfs(['sbx', 'encode', '-f', 'big.bin', out], dir); // ~400 kB: does not fit
       expect(r.code, r.out).to.equal(2);
