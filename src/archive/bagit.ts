@@ -27,10 +27,13 @@ export function payloadOxum(files: readonly FileFixity[]): string {
   return `${files.reduce((n, f) => n + f.size, 0)}.${files.length}`;
 }
 
-/** A label or value of bag-info.txt may not hold line breaks; a label may not hold ':' either. */
+/**
+ * A label or value of bag-info.txt may not hold line breaks (RFC 8493 ends a line at LF, CR or CRLF: a lone CR
+ * made the rest of the value a line of its own, and the bag invalid); a label may not hold ':' either.
+ */
 function tagLine(label: string, value: string): string {
   const l = label.replace(/[:\r\n]/g, '-').trim();
-  const v = value.replace(/\r?\n/g, ' ').trim();
+  const v = value.replace(/[\r\n]+/g, ' ').trim();
   return `${l}: ${v}\n`;
 }
 

@@ -35,7 +35,10 @@ export interface S3Options {
 /** s3://bucket[/prefix] → bucket and prefix; anything else is bad user input. */
 export function parseS3Url(url: string): S3Target {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1])) throw new UserError(`not an S3 destination (s3://bucket/prefix): ${url}`);
+  if (!m) throw new UserError(`not an S3 destination (s3://bucket/prefix): ${url}`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1])) {
+    throw new UserError(`not an S3 bucket name: "${m[1]}" in ${url} (3 to 63 characters: lowercase letters, digits, dots and hyphens)`);
+  }
   return { bucket: m[1], prefix: m[2].replace(/^\/+|\/+$/g, '') };
 }
 
@@ -55,6 +58,16 @@ export function s3Client(opts: S3Options): S3Client {
 }
 
 const b64 = (b: Buffer) => b.toString('base64');
+
+/**
+ * A user metadata value as an HTTP header can carry it: line breaks become spaces (Node refuses them in a header,
+ * and so would S3), and anything beyond printable ASCII is RFC 2047 encoded, as S3 asks for non-ASCII metadata
+ * (sent raw, Latin-1 was mangled and other characters refused, each failure after the retries of every request).
+ */
+export function s3MetadataValue(value: string): string {
+  const v = value.replace(/[\r\n]+/g, ' ').trim();
+  return /^[\x20-\x7e]*$/.test(v) ? v : `=?UTF-8?B?${Buffer.from(v, 'utf8').toString('base64')}?=`;
+}
 
 /** The ETag S3 gives a multipart object: md5 of the parts' md5s, "-" part count. */
 export function multipartEtag(partMd5s: readonly string[]): string {
@@ -76,6 +89,8 @@ export class S3Store implements BagStore {
   private uploadId: string | undefined;
   /** MD5 of each small file as sent, for verify(). */
   private readonly sentMd5 = new Map<string, string>();
+  /** x-amz-meta-* headers, encoded as HTTP carries them. */
+  private readonly meta: Record<string, string> | undefined;
 
   constructor(
     private readonly client: S3Client,
@@ -85,6 +100,7 @@ export class S3Store implements BagStore {
   ) {
     this.base = [target.prefix, bag].filter((s) => s !== '').join('/');
     this.label = `s3://${target.bucket}/${this.base}`;
+    this.meta = opts.meta && Object.fromEntries(Object.entries(opts.meta).map(([k, v]) => [k, s3MetadataValue(v)]));
   }
 
   private key(rel: string): string {
@@ -122,7 +138,7 @@ export class S3Store implements BagStore {
         Key: key,
         ContentType: 'application/octet-stream',
         ChecksumAlgorithm: 'SHA256',
-        Metadata: this.opts.meta,
+        Metadata: this.meta,
       }),
     );
     if (!r.UploadId) throw new Error(`${this.label}: the store returned no multipart upload id`);
@@ -215,7 +231,7 @@ export class S3Store implements BagStore {
         ContentMD5: b64(md5),
         ChecksumSHA256: b64(sha256),
         ContentType: relPath.endsWith('.json') ? 'application/json' : 'text/plain; charset=utf-8',
-        Metadata: this.opts.meta,
+        Metadata: this.meta,
       }),
     ).catch((err: unknown) => {
       throw new Error(s3Message(err), { cause: err });

@@ -307,7 +307,8 @@ export async function readMapfileText(file: string, encoding: 'latin1' | 'utf8' 
     let at = 0;
     for (;;) {
       const buf = Buffer.allocUnsafe(at === 0 ? HEAD_BYTES : 1 << 20);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+      // From the current position (null), not at `at`: a pipe (`<(ddrescuelog …)`) cannot seek, and gave ESPIPE.
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       parts.push(buf.subarray(0, bytesRead));
       if (at === 0) checkMapfileHead(parts[0]);

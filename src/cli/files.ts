@@ -2,8 +2,11 @@
 // sectors hit. Offline on any ddrescue image + mapfile pair (The Sleuth Kit reads the image's filesystems),
 // or live from a mount's /files.json.
 import * as fs from 'fs';
+import * as path from 'path';
 import { Command } from 'commander';
 import { UserError } from '../errors';
+import { mountEntries } from '../fuse/mountinfo';
+import { requireReadableFile } from './paths';
 import type { FileReportJson } from '../files/file-report';
 
 interface FilesOptions {
@@ -25,6 +28,8 @@ export function registerFiles(program: Command): void {
       const { renderText, renderJson, renderCsv, worthListing } = await import('../files/report-render');
       let report: FileReportJson;
       if (paths.length === 2) {
+        requireReadableFile(paths[0], 'image');
+        requireReadableFile(paths[1], 'mapfile');
         const { offlineFileReport } = await import('../files/offline-report');
         report = await offlineFileReport(paths[0], paths[1]);
       } else {
@@ -36,7 +41,13 @@ export function registerFiles(program: Command): void {
 }
 
 async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
-  // No look into the mount before findServer has checked that its server answers (even a stat would wait for it).
+  // No look into a mount before findServer has checked that its server answers (even a stat would wait for it);
+  // a path under no fuse mount at all may be looked at, to say what it is.
+  const abs = path.resolve(mountpoint);
+  if (!mountEntries().some((m) => m.fstype.startsWith('fuse') && (abs === m.mountpoint || abs.startsWith(m.mountpoint.replace(/\/*$/, '/'))))) {
+    if (!fs.existsSync(mountpoint)) throw new UserError(`no such mountpoint: ${mountpoint}`);
+    if (fs.statSync(mountpoint).isFile()) throw new UserError(`${mountpoint} is a file, not a mountpoint: for an image, give its mapfile too (blkfs files IMAGE MAPFILE)`);
+  }
   const { findServer } = await import('./mount-target');
   await findServer(mountpoint);
   const text = await fs.promises.readFile(`${mountpoint.replace(/\/+$/, '')}/files.json`, 'utf8').catch((err: NodeJS.ErrnoException) => {

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { guardOutputs } from './output-guard';
+import { guardOutputs, replaceOnSuccess } from './output-guard';
 import { requireReadableFile } from './paths';
 
 interface MapOpts {
@@ -22,6 +22,19 @@ function positiveInt(what: string) {
   };
 }
 
+/**
+ * The sector size a mapfile's comments state: blkfs's "# Medium: N bytes, sector size S", or GNU ddrescue's
+ * "# Command line: ddrescue -b2048 …" (-b, --sector-size, and the older --block-size), which ddrescueview reads too.
+ */
+export function sectorSizeInComments(text: string): number | undefined {
+  const head = text.slice(0, 4096);
+  const m =
+    /^#\s*Medium: \d+ bytes, sector size (\d+)\s*$/m.exec(head) ??
+    /^#\s*Command line:.*?\s(?:-b\s*|--sector-size[=\s]|--block-size[=\s])(\d+)(?:\s|$)/m.exec(head);
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isSafeInteger(n) && n > 0 && n <= 1 << 20 ? n : undefined;
+}
+
 export function registerMap(program: Command): void {
   program
     .command('map')
@@ -30,7 +43,7 @@ export function registerMap(program: Command): void {
     .requiredOption('-o, --output <file>', 'picture to write: NAME.png or NAME.svg')
     .option('--width <px>', 'picture width in pixels (default 800)', positiveInt('--width'))
     .option('--cells <n>', 'at most N cells in the grid (default 4096)', positiveInt('--cells'))
-    .option('--sector-size <bytes>', 'cells hold whole sectors of this size (default 512)', positiveInt('--sector-size'))
+    .option('--sector-size <bytes>', "cells hold whole sectors of this size (default: as the mapfile's comments say (ddrescue -b, blkfs), else 512)", positiveInt('--sector-size'))
     .action(
       mountAction(async (mapfile: string, opts: MapOpts) => {
         const out = path.resolve(opts.output);
@@ -42,8 +55,10 @@ export function registerMap(program: Command): void {
         if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UserError(`output is a directory: ${out}`);
         const [{ parseMapfile, readMapfileText }, map] = await Promise.all([import('../cache/mapfile'), import('../map')]);
         let parsed;
+        let text: string;
         try {
-          parsed = parseMapfile(await readMapfileText(mapfile));
+          text = await readMapfileText(mapfile);
+          parsed = parseMapfile(text);
         } catch (err) {
           throw err instanceof UserError ? new UserError(`${mapfile}: ${err.message}`) : err;
         }
@@ -51,7 +66,8 @@ export function registerMap(program: Command): void {
         const size = last ? last.pos + last.size : 0;
         // Nothing to draw: no picture is written (ddrescue writes this only before its first read).
         if (size === 0) throw new UserError(`${mapfile}: the mapfile describes no bytes (no data blocks): nothing to draw`);
-        const opt = { width: opts.width, cells: opts.cells, currentPos: parsed.currentPos, granule: opts.sectorSize ?? 512, title: path.basename(mapfile) };
+        const granule = opts.sectorSize ?? sectorSizeInComments(text) ?? 512;
+        const opt = { width: opts.width, cells: opts.cells, currentPos: parsed.currentPos, granule, title: path.basename(mapfile) };
         let picture: Buffer;
         try {
           picture = ext === '.png' ? map.renderMapPng(parsed.blocks, size, opt) : Buffer.from(map.renderMapSvg(parsed.blocks, size, opt));
@@ -60,7 +76,7 @@ export function registerMap(program: Command): void {
           throw err;
         }
         try {
-          await fs.promises.writeFile(out, picture);
+          await replaceOnSuccess(out, (file) => fs.promises.writeFile(file, picture)); // a failure keeps an earlier picture
         } catch (err) {
           throw new OperationError(`cannot write ${out}: ${(err as Error).message}`);
         }

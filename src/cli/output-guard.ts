@@ -96,3 +96,29 @@ export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): v
     }
   }
 }
+
+/**
+ * Runs `write` on a file beside `out`, renamed over `out` once `write` succeeds: a command that fails part-way (a
+ * full disk, a damaged input) leaves an earlier `out` as it was instead of destroying it, and no partial file. A
+ * symlink's target is the output; a device (anything but a regular file) is written in place.
+ */
+export async function replaceOnSuccess<T>(out: string, write: (file: string) => Promise<T>): Promise<T> {
+  const target = await fs.promises.realpath(out).catch(() => out);
+  const st = await fs.promises.stat(target).catch(() => undefined);
+  if (st && !st.isFile()) return write(target);
+  const partial = `${target}.blkfs-partial`;
+  try {
+    const result = await write(partial);
+    await fs.promises.rename(partial, target);
+    return result;
+  } catch (err) {
+    await fs.promises.rm(partial, { force: true });
+    // A system error names the file the user gave (ENOENT of a missing directory, EACCES…), not the one beside it.
+    const e = err as NodeJS.ErrnoException;
+    if (e instanceof Error && e.path === partial) {
+      e.message = e.message.split(partial).join(out);
+      e.path = out;
+    }
+    throw err;
+  }
+}

@@ -4,7 +4,12 @@ import type { Extent, SectorMap, SectorStatus } from '../cache/extent-map';
 import type { MapBlock } from '../cache/mapfile';
 
 export interface DamageSource {
-  /** Calls `cb` for each part of [start, end) that is not rescued ('+'), in order. */
+  /** Bytes of the medium. */
+  readonly size: number;
+  /**
+   * Calls `cb` for each part of [start, end) that is not rescued ('+'), in order. Bytes past the end of the medium
+   * (a filesystem larger than the medium or the image: truncated, or a partition table wrong) were never read: '?'.
+   */
   forEachUnfinished(start: number, end: number, cb: (length: number, status: SectorStatus) => void): void;
   /** Bad ('-') bytes on the whole medium. */
   totalBadBytes(): number;
@@ -19,6 +24,7 @@ export class MapfileDamage implements DamageSource {
   private readonly ends: number[] = [];
   private readonly statuses: SectorStatus[] = [];
   private readonly bad: number;
+  readonly size: number;
 
   constructor(blocks: readonly MapBlock[], mediumSize: number) {
     let at = 0;
@@ -41,6 +47,7 @@ export class MapfileDamage implements DamageSource {
     }
     push(at, Math.max(at, mediumSize), '?');
     this.bad = bad;
+    this.size = Math.max(at, mediumSize);
   }
 
   forEachUnfinished(start: number, end: number, cb: (length: number, status: SectorStatus) => void): void {
@@ -55,6 +62,8 @@ export class MapfileDamage implements DamageSource {
     for (let i = lo; i < this.starts.length && this.starts[i] < end; i++) {
       cb(Math.min(end, this.ends[i]) - Math.max(start, this.starts[i]), this.statuses[i]);
     }
+    const past = Math.max(start, this.size);
+    if (end > past) cb(end - past, '?');
   }
 
   totalBadBytes(): number {
@@ -70,17 +79,24 @@ export class SectorMapDamage implements DamageSource {
     private readonly mediumSize: number,
   ) {}
 
+  get size(): number {
+    return this.mediumSize;
+  }
+
   forEachUnfinished(start: number, end: number, cb: (length: number, status: SectorStatus) => void): void {
     const e = Math.min(end, this.mediumSize);
-    if (e <= start) return;
-    const first = Math.floor(start / this.sectorSize);
-    const last = Math.ceil(e / this.sectorSize);
-    for (const r of this.map.runs(first, last - first)) {
-      if (r.status === '+') continue;
-      const s = Math.max(start, r.start * this.sectorSize);
-      const t = Math.min(e, (r.start + r.count) * this.sectorSize);
-      if (t > s) cb(t - s, r.status);
+    if (e > start) {
+      const first = Math.floor(start / this.sectorSize);
+      const last = Math.ceil(e / this.sectorSize);
+      for (const r of this.map.runs(first, last - first)) {
+        if (r.status === '+') continue;
+        const s = Math.max(start, r.start * this.sectorSize);
+        const t = Math.min(e, (r.start + r.count) * this.sectorSize);
+        if (t > s) cb(t - s, r.status);
+      }
     }
+    const past = Math.max(start, this.mediumSize);
+    if (end > past) cb(end - past, '?');
   }
 
   totalBadBytes(): number {

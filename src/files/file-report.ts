@@ -146,9 +146,15 @@ export class FileReport {
   unreadableDirectories(): string[] {
     const out: string[] = [];
     this.entries.forEach((e, i) => {
-      if (e.kind === 'directory' && this.missing(i)) out.push(`${e.fs}:${e.path}`);
+      if (this.listingUnreadable(i)) out.push(`${e.fs}:${e.path}`);
     });
     return out;
+  }
+
+  /** A directory whose own bytes are not all rescued, or whose data TSK could not find: its listing may be incomplete. */
+  private listingUnreadable(i: number): boolean {
+    const e = this.entries[i];
+    return e.kind === 'directory' && (this.missing(i) || e.unreadableMetadata === true);
   }
 
   private missing(i: number): boolean {
@@ -170,6 +176,14 @@ export class FileReport {
     this.counts[3 * i] = located - bad - untried;
     this.counts[3 * i + 1] = bad;
     this.counts[3 * i + 2] = untried;
+  }
+
+  /** Bytes of the entry's runs past the end of the medium: never read, and not on it to read. */
+  private pastEnd(i: number): number {
+    const runs = this.entries[i].runs;
+    let n = 0;
+    for (let k = 0; k < runs.length; k += 2) n += Math.max(0, runs[k] + runs[k + 1] - Math.max(runs[k], this.damage.size));
+    return n;
   }
 
   /** Content bytes TSK gave no place for: size less runs and holes. */
@@ -195,7 +209,7 @@ export class FileReport {
   private judge(only?: ReadonlySet<number>): void {
     const badDirs = new Map<string, string>();
     this.entries.forEach((e, i) => {
-      if (e.kind === 'directory' && this.missing(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
+      if (this.listingUnreadable(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
     });
     let residentAt: ('ok' | 'untried' | 'bad')[] | undefined;
     const visit = (i: number) => {
@@ -207,10 +221,15 @@ export class FileReport {
       const unlocated = e.kind === 'file' || e.kind === 'other' ? this.unlocated(i) : 0;
       if (e.unreadableMetadata) {
         verdict = 'unknown';
-        reason = 'The Sleuth Kit could not read its metadata (e.g. an inode in a bad sector): size and contents unknown';
+        reason = 'The Sleuth Kit could not read its metadata (its inode, or the blocks saying where its data lies, in a bad or unread sector): size and contents unknown';
       } else if (unlocated > 0 && e.runs.length > 0) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
+      } else if (verdict !== 'damaged' && this.pastEnd(i) > 0) {
+        verdict = 'unknown';
+        reason =
+          `${this.pastEnd(i)} of its bytes lie past the end of the medium (${this.damage.size} bytes): its filesystem is ` +
+          'larger than the medium (a truncated image, or a wrong partition table?)';
       } else if (unlocated > 0 && (residentAt ??= this.residentState())[e.fs] !== 'ok') {
         // Resident or inline data: judged by where it sits. (Live, TSK has read the records it listed; the
         // untried bytes are others — "incomplete" until the passes have read them too.)
@@ -262,7 +281,7 @@ export class FileReport {
     for (let i = 0; i < this.entries.length; i++) {
       badInEntries += this.counts[3 * i + 1];
       const kind = this.entries[i].kind;
-      if (kind === 'directory' && this.missing(i)) s.unreadableDirectories++;
+      if (this.listingUnreadable(i)) s.unreadableDirectories++;
       if (kind !== 'file' && kind !== 'other') continue;
       s.files++;
       s[this.verdicts[i]]++;

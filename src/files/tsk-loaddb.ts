@@ -2,7 +2,8 @@
 // synchronously — it may be reading our own FUSE mount) writes a SQLite database, read here with better-sqlite3.
 // One run covers a partition table and every filesystem in it (tsk_vs_parts, tsk_fs_info). Checked on TSK 4.11:
 // a regular file's runs are attached to its "<name>-slack" row (type 7) and cover the slack too, so they are
-// clipped to the file's size; run offsets are relative to the filesystem (tsk_fs_info.img_offset is added).
+// clipped to the file's size; their offsets are relative to the filesystem (tsk_fs_info.img_offset is added), while
+// the free-space rows' (Unalloc_<id>_<start>_<end>) are already absolute.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -22,6 +23,12 @@ const META_REG = 1;
 const META_DIR = 2;
 const META_VIRT = 10;
 const META_VIRT_DIR = 11;
+/**
+ * tsk_files.attr_type TSK_FS_ATTR_TYPE_NOT_FOUND: TSK could not load the entry's data attribute (an ext2 indirect
+ * block, an extent tree block, an NTFS attribute list unreadable). It then writes size 0 and no runs, as for an
+ * empty file (which has the default attribute, type 1), so the entry is as unknown as one whose inode is unreadable.
+ */
+const ATTR_NOT_FOUND = 0;
 /** tsk_files.dir_flags: TSK_FS_NAME_FLAG_ALLOC (deleted names are left out: their runs may belong to others now). */
 const NAME_ALLOC = 1;
 /** NTFS keeps its structures in files: $MFT, $LogFile, $Bitmap, … in the root, and everything under $Extend. */
@@ -132,6 +139,7 @@ interface FileRow {
   size: number | null;
   meta_addr: number | null;
   dir_flags: number | null;
+  attr_type: number | null;
 }
 
 /** Reads a tsk_loaddb database into a MediumLayout; `tskErrors` are the tool's own error lines. */
@@ -199,7 +207,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     }
 
     const rows = db
-      .prepare('SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags FROM tsk_files WHERE type IN (?, ?, ?) ORDER BY obj_id')
+      .prepare('SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags, attr_type FROM tsk_files WHERE type IN (?, ?, ?) ORDER BY obj_id')
       .all(TYPE_FS, TYPE_SLACK, TYPE_UNALLOC) as FileRow[];
     const key = (r: FileRow, name: string) => `${r.fs_obj_id}\0${r.parent_path}\0${r.meta_addr}\0${name}`;
     const slackRuns = new Map<string, number[]>();
@@ -213,8 +221,9 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     for (const r of rows) {
       const fsi = r.fs_obj_id === null ? undefined : fsIndex.get(r.fs_obj_id);
       if (r.type === TYPE_UNALLOC && fsi !== undefined) {
-        const runs = runsOf.get(r.obj_id) ?? [];
-        free[fsi].push(...splitRuns(runs, Infinity, fsOffset.get(r.fs_obj_id!) ?? 0).runs);
+        // Absolute already: adding the filesystem's offset again put a partition's free space past where it is, so
+        // its real free space counted as structures (and structures as free space).
+        free[fsi].push(...(runsOf.get(r.obj_id) ?? []));
       }
       if (r.type !== TYPE_FS || r.fs_obj_id === null || r.name === '.' || r.name === '..') continue;
       if (r.meta_type === META_VIRT_DIR || (r.dir_flags ?? NAME_ALLOC) !== NAME_ALLOC) continue;
@@ -235,7 +244,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: split.runs };
       if (split.holeBytes > 0) entry.holeBytes = split.holeBytes;
       if (split.slack.length > 0) entry.slack = split.slack;
-      if ((r.meta_type ?? META_UNDEF) === META_UNDEF) entry.unreadableMetadata = true;
+      if ((r.meta_type ?? META_UNDEF) === META_UNDEF || (r.attr_type === ATTR_NOT_FOUND && kind !== 'metadata')) entry.unreadableMetadata = true;
       entries.push(entry);
     }
     return { filesystems, entries, free, problems };

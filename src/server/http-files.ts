@@ -1,6 +1,6 @@
-// Which mount files the web page may hand out, and how they are streamed. Only /sbx/image.sbx,
-// /sbx/image.map, /mapfile and /rescued/<UID>/<file> are reachable: the path is split into decoded segments,
-// and each segment is looked up by exact name in the view tree, so '..', encoded slashes and anything
+// Which mount files the web page may hand out, and how they are streamed. Only /sbx/image.sbx, /sbx/image.map,
+// /mapfile, /checksums, /files.txt|csv|json and /rescued/<UID>/<file> are reachable: the path is split into decoded
+// segments, and each segment is looked up by exact name in the view tree, so '..', encoded slashes and anything
 // outside those files find nothing (404).
 import type { ServerResponse } from 'http';
 import { DirectoryView, Node, View, ViewErrno } from '../views/view';
@@ -25,8 +25,11 @@ export function pathSegments(pathname: string): string[] | undefined {
   return out;
 }
 
+/** The page names the file report and the checksums: a person reading it remotely can fetch them too. */
+const TOP_DOWNLOADS = new Set(['mapfile', 'checksums', 'files.txt', 'files.csv', 'files.json']);
+
 function allowed(segs: readonly string[]): boolean {
-  if (segs.length === 1) return segs[0] === 'mapfile';
+  if (segs.length === 1) return TOP_DOWNLOADS.has(segs[0]);
   if (segs.length === 2) return segs[0] === 'sbx' && (segs[1] === 'image.sbx' || segs[1] === 'image.map');
   return segs.length === 3 && segs[0] === 'rescued';
 }

@@ -39,6 +39,8 @@ export const PAGE_HTML = `<!doctype html>
 <ul>
   <li><a href="sbx/image.sbx" download>image.sbx</a> (the image as an SBX container; reading it completes the rescue first) and <a href="sbx/image.map" download>image.map</a></li>
   <li><a href="mapfile" download>mapfile</a> (GNU ddrescue mapfile of the cache)</li>
+  <li><a href="files.txt" download>files.txt</a>, <a href="files.csv" download>files.csv</a>, <a href="files.json" download>files.json</a> (which files the bad or unread sectors hit)</li>
+  <li><a href="checksums" download>checksums</a> (of the image, once it is complete)</li>
 </ul>
 <h2>Found SBX containers (/rescued/)</h2>
 <ul id="finds"><li class="muted">none yet</li></ul>

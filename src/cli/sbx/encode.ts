@@ -9,7 +9,7 @@ import { calcContainer } from '../../sbx/calc';
 import { byteSize } from '../../sbx/reader';
 import { UserError } from '../../errors';
 import { blkarDate, ReportObject } from './report';
-import { guardOutputs } from '../output-guard';
+import { guardOutputs, replaceOnSuccess } from '../output-guard';
 import { time } from './common';
 import {
   addCommonOptions,
@@ -114,6 +114,7 @@ export function registerEncode(sbx: Command): void {
         burst: params.version >= 17 ? params.burst : undefined,
         hash,
         noMeta: opts.meta === false,
+        snm: path.basename(outPath), // OUT's name, not that of the file written beside it
         uid,
         from: range.from,
         toInc: range.toInclusive,
@@ -121,7 +122,8 @@ export function registerEncode(sbx: Command): void {
         onProgress: (p: { bytesProcessed: number; totalBytes: number | null }) =>
           progress.update(p.bytesProcessed, p.totalBytes ?? p.bytesProcessed),
       };
-      const s = fromStdin ? await encodeStream(process.stdin, outPath, encodeOpts) : await encodeFile(input, outPath, encodeOpts);
+      // Written beside OUT and renamed over it when complete: with -f, a failure keeps the earlier container.
+      const s = await replaceOnSuccess(outPath, (file) => (fromStdin ? encodeStream(process.stdin, file, encodeOpts) : encodeFile(input, file, encodeOpts)));
       progress.finish();
       return printer.result(encodeReport(s));
     });

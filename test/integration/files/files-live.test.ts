@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { EntryReport, FileReportJson } from '../../../src/files/file-report';
 import { mountAt } from '../../../src/fuse/mountinfo';
 import { readNbdkitLog, Range } from '../../helpers/nbdkit-log';
-import { ext4Image, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
+import { ext4Image, fatImage, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
 import { blkfs, cleanup, MapBlock, mapBlocks, mount, readStatus, sleep, startNbdkit, tempDir, truthMapfile, umount } from '../mount/harness';
 
 const TREE_SIZES = {
@@ -185,6 +185,26 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
     expect(dirRead).to.be.at.least(0);
     expect(dataRead).to.be.greaterThan(dirRead);
     expect((await readStatus(mnt)).files).to.include({ layout: 'ready', files: 6, intact: 6 });
+    await umount(mnt);
+    await nbd.stop();
+  });
+
+  it('FAT whose allocation table sector is bad: TSK cannot follow any chain, so no file is called intact', async () => {
+    const fat = fatImage(dir, 'badfat', { 'one.bin': tree['photos/b.jpg'], 'two.txt': tree['keep.txt'] }, 2048);
+    const fatBytes = fs.readFileSync(fat);
+    // FAT1 starts after the reserved sectors (boot sector field at byte 14), by the on-disk format, not by TSK.
+    const fat1 = fatBytes.readUInt16LE(14) * 512;
+    const truth = path.join(dir, 'truth-e.map');
+    fs.writeFileSync(truth, truthMapfile(fatBytes.length, [{ offset: fat1, length: 512 }]));
+    const nbd = await startNbdkit(dir, fat, truth, { tag: 'e' });
+    const mnt = path.join(dir, 'mnt-e');
+    await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-e')]);
+    const rep = await liveReport(mnt);
+    const names = rep.entries.filter((e) => e.kind === 'file').map((e) => [e.path.toLowerCase(), e.verdict]);
+    expect(names).to.deep.equal([
+      ['/one.bin', 'unknown'],
+      ['/two.txt', 'unknown'],
+    ]);
     await umount(mnt);
     await nbd.stop();
   });

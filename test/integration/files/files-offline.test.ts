@@ -123,6 +123,26 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(text.stdout).to.contain('512 bad bytes in its structures');
   });
 
+  it('ext2: a file whose indirect block TSK cannot read (past the end of a partial image) is unknown, not an intact empty file', async () => {
+    const src = fs.mkdtempSync(path.join(dir, 'ext2ind-src-'));
+    fs.writeFileSync(path.join(src, 'long.bin'), tree['photos/b.jpg']); // 30 blocks of 1 KiB: 12 direct, 18 behind one indirect block
+    fs.writeFileSync(path.join(src, 'short.txt'), tree['docs/y.txt']);
+    const image = path.join(dir, 'ext2ind.img');
+    execFileSync('mkfs.ext2', ['-q', '-F', '-b', '1024', '-d', src, image, '4M'], { env: { ...process.env, E2FSPROGS_FAKE_TIME: '1700000000' } });
+    // Where the indirect block lies, from e2fsprogs (not TSK): "(IND):303".
+    const stat = execFileSync('debugfs', ['-R', 'stat /long.bin', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const indirect = Number(/\(IND\):(\d+)/.exec(stat)![1]) * 1024;
+    // A ddrescue rescue stopped before the indirect block: the image ends there, the rest of the map is non-tried.
+    const img = path.join(dir, 'ext2ind.partial.img');
+    fs.writeFileSync(img, fs.readFileSync(image).subarray(0, indirect));
+    const size = fs.statSync(image).size;
+    const map = path.join(dir, 'ext2ind.map');
+    const rep = await report(img, map, `0 ? 1\n0 ${indirect} +\n${indirect} ${size - indirect} ?\n`);
+    expect(byPath(rep).get('/long.bin')).to.include({ verdict: 'unknown' });
+    expect(byPath(rep).get('/long.bin')!.reason).to.match(/could not read its metadata/);
+    expect(byPath(rep).get('/short.txt')).to.include({ size: 500 }).and.not.include({ verdict: 'unknown' });
+  });
+
   it('ext4: inline data and sparse holes count as read when the inode tables are; inline data follows them', async () => {
     const src = fs.mkdtempSync(path.join(dir, 'inline-src-'));
     fs.writeFileSync(path.join(src, 'tiny.txt'), 'tiny\n');
@@ -213,6 +233,32 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(files(rep)).to.have.length(10);
   });
 
+  it('a bad sector in the free space of a partition is not called damage to its structures', async () => {
+    const fat = fatImage(dir, 'freepart', tree, 4096);
+    const image = mbrImage(dir, 'freepart-mbr', [{ type: 0x06, start: 2048, image: fat }], 6 << 20);
+    const freeAt = 2048 * 512 + 1000 * 512; // 500 KiB into a filesystem holding ~60 KiB of files
+    expect(fs.readFileSync(image).subarray(freeAt, freeAt + 0x10000).every((x) => x === 0)).to.equal(true);
+    const rep = await report(...Object.values(rescue(dir, image, [{ offset: freeAt, length: 512 }], 'freepart')) as [string, string]);
+    expect(rep.filesystems[0]).to.include({ offset: 2048 * 512, structureBad: 0, metadataBad: 0 });
+    expect(rep.summary).to.include({ damaged: 0, unknown: 0, badBytesOutsideFiles: 512 });
+  });
+
+  it('ISO9660 cut short (image and mapfile end inside a file): that file is unknown, never intact', async () => {
+    const image = isoImage(dir, 'cut', tree);
+    const bytes = fs.readFileSync(image);
+    const b = offsetOf(bytes, tree['photos/b.jpg']);
+    const cut = b + 10240; // the image ends 10 KiB into b.jpg
+    const img = path.join(dir, 'cut.partial.img');
+    fs.writeFileSync(img, bytes.subarray(0, cut));
+    const rep = await report(img, path.join(dir, 'cut.map'), `0 + 1\n0 ${cut} +\n`);
+    const e = files(rep).find((x) => x.path.toLowerCase() === '/photos/b.jpg')!;
+    expect(e).to.include({ verdict: 'unknown', rescued: 10240, untried: 30000 - 10240 });
+    expect(e.reason).to.match(/past the end of the medium/);
+    for (const [p, content] of Object.entries(tree)) {
+      if (offsetOf(bytes, content) + content.length <= cut) expect(byPath(rep).get(`/${p}`), p).to.include({ verdict: 'intact' });
+    }
+  });
+
   it('a medium with no filesystem TSK knows is said plainly, with exit 0 and no files', async () => {
     const junk = path.join(dir, 'nofs.img');
     fs.writeFileSync(junk, randomTree({ junk: 2 << 20 }).junk);
@@ -253,5 +299,12 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     const missing = await blkfs(['files', path.join(dir, 'nope.img'), map]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.contain('nope.img');
+  });
+
+  it('an image given without its mapfile: exit 1 saying to give the mapfile too, not only "not a mountpoint"', async () => {
+    const image = ext4Image(dir, 'alone', { 'f.txt': Buffer.from('x') });
+    const r = await blkfs(['files', image]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain('give its mapfile too (blkfs files IMAGE MAPFILE)');
   });
 });

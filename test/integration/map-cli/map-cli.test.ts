@@ -52,6 +52,58 @@ describe('blkfs map', () => {
     expect(fs.readFileSync(out, 'utf8')).to.include('data-status="*"');
   });
 
+  it('draws a mapfile given through a pipe (bash <(…), a FIFO), as ddrescuelog output is', () => {
+    const fifo = path.join(dir, 'piped.map');
+    execFileSync('mkfifo', [fifo]);
+    const out = path.join(dir, 'piped.svg');
+    // The writer is a shell on the FIFO's other end (opening it blocks until blkfs opens it too).
+    const r = spawnSync('sh', ['-c', `printf '0x0 + 1\\n0x0 0x400 +\\n0x400 0x200 -\\n' > '${fifo}' & '${process.execPath}' '${MAIN_JS}' map '${fifo}' -o '${out}'`], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(fs.readFileSync(out, 'utf8')).to.include('data-status="-"');
+  });
+
+  it("cells hold whole sectors of the size the mapfile's comments state (ddrescue -b2048, as ddrescueview reads it)", () => {
+    const map = path.join(dir, 'cd.map');
+    const body = '0x0 + 1\n0x0 0x2000 +\n0x2000 0x800 -\n';
+    const cell = (text: string) => {
+      fs.writeFileSync(map, text);
+      const out = path.join(dir, 'cd.svg');
+      expect(blkfs('map', map, '-o', out, '--cells', '4').status).to.equal(0);
+      return /cell ([^<]+)</.exec(fs.readFileSync(out, 'utf8'))![1];
+    };
+    expect(cell(body)).to.equal('2.56 kB'); // 10240 bytes over 4 cells of whole 512-byte sectors
+    expect(cell(`# Command line: ddrescue -b2048 /dev/sr0 cd.iso cd.map\n${body}`)).to.equal('4.10 kB');
+    expect(cell(`# Command line: ddrescue --sector-size=2048 -d /dev/sr0 cd.iso cd.map\n${body}`)).to.equal('4.10 kB');
+    expect(cell(`# Mapfile. Created by blkfs\n# Medium: 10240 bytes, sector size 2048\n${body}`)).to.equal('4.10 kB');
+  });
+
+  it('a picture that cannot be written whole (a full disk) is exit 2 and leaves the earlier picture as it was', function () {
+    const full = path.join(dir, 'full');
+    fs.mkdirSync(full);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]).status !== 0) this.skip(); // needs root, like FUSE
+    try {
+      const small = path.join(dir, 'small.map');
+      fs.writeFileSync(small, '0x0 + 1\n0x0 0x400 +\n0x400 0x200 -\n');
+      const out = path.join(full, 'm.png');
+      expect(blkfs('map', small, '-o', out).status).to.equal(0);
+      const before = fs.readFileSync(out);
+      fs.writeFileSync(path.join(full, 'filler'), Buffer.alloc(64 * 1024 - before.length - 4096)); // a few KiB left
+      const many = path.join(dir, 'many.map');
+      const lines = ['0x0 + 1'];
+      for (let i = 0; i < 4000; i++) lines.push(`0x${(i * 1024).toString(16)} 0x400 ${'+-?*/'[i % 5]}`);
+      fs.writeFileSync(many, lines.join('\n') + '\n');
+      const r = blkfs('map', many, '-o', out, '--width', '2000');
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr).to.contain('ENOSPC');
+      expect(fs.readFileSync(out).equals(before)).to.equal(true);
+      expect(fs.readdirSync(full).sort()).to.deep.equal(['filler', 'm.png']);
+    } finally {
+      spawnSync('umount', [full]);
+    }
+  });
+
   /** `blkfs map` of a mapfile holding `text`: must exit 1 and write no picture; returns its stderr. */
   function refusedMap(name: string, text: string): string {
     const map = path.join(dir, `${name}.map`);

@@ -44,6 +44,46 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, file))).to.equal(before);
   }
 
+  it('sbx encode -f onto an earlier container that fails part-way (a full disk): exit 2, the earlier container kept', function () {
+    const full = path.join(dir, 'full');
+    fs.mkdirSync(full);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) this.skip(); // needs root
+    try {
+      fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+      const out = path.join(full, 'o.sbx');
+      expect(blkfs(['sbx', 'encode', 'small.bin', out], dir).code).to.equal(0);
+      expect(blkfs(['sbx', 'show', out], dir).out).to.match(/SBX container name\s+: o\.sbx\n/); // written beside, named as OUT
+      const before = sha(out);
+      const r = blkfs(['sbx', 'encode', '-f', 'big.bin', out], dir); // ~400 kB: does not fit
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain('ENOSPC');
+      expect(sha(out)).to.equal(before);
+      expect(fs.readdirSync(full)).to.deep.equal(['o.sbx']);
+    } finally {
+      spawnSync('umount', [full]);
+    }
+  });
+
+  it('sbx decode -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept', function () {
+    const full = path.join(dir, 'full-decode');
+    fs.mkdirSync(full);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) this.skip(); // needs root
+    try {
+      fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+      expect(blkfs(['sbx', 'encode', '-f', 'small.bin', 'small.sbx'], dir).code).to.equal(0);
+      const out = path.join(full, 'out.bin');
+      expect(blkfs(['sbx', 'decode', 'small.sbx', out], dir).code).to.equal(0);
+      fs.writeFileSync(path.join(full, 'filler'), Buffer.alloc(100_000));
+      const r = blkfs(['sbx', 'decode', '-f', 'c.ecsbx', out], dir); // 300 kB: does not fit
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain('ENOSPC');
+      expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(dir, 'small.bin')))).to.equal(true);
+      expect(fs.readdirSync(full).sort()).to.deep.equal(['filler', 'out.bin']);
+    } finally {
+      spawnSync('umount', [full]);
+    }
+  });
+
   it('sbx encode -f big.bin big.bin: exit 1, big.bin untouched', () => {
     refused(['sbx', 'encode', '-f', 'big.bin', 'big.bin'], 'big.bin', /Refusing to write "big\.bin": it is the input "big\.bin"/);
   });

@@ -122,6 +122,18 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
     expect(png.width).to.equal(800);
   });
 
+  it('the web page offers the file report and the checksums it names, as the mount has them', async () => {
+    const page = (await get(url)).body.toString();
+    for (const name of ['files.txt', 'files.csv', 'files.json', 'checksums']) {
+      expect(page, name).to.contain(`href="${name}"`);
+      const r = await get(url + name);
+      expect(r.code, name).to.equal(200);
+      // Of the checksums, the first line: their progress line may move on between the two reads.
+      const same = (t: string) => (name === 'checksums' ? t.split('\n')[0] : t);
+      expect(same(r.body.toString()), name).to.equal(same(await fs.promises.readFile(path.join(mnt, name), 'utf8')));
+    }
+  });
+
   it('/map.png has the status colours where the cache says, and changes as reads land', async () => {
     const size = (await readStatus(mnt)).size;
     // Same geometry as the server's picture (4096 cells over the medium, 1 KiB each here).

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { MountAccess, runArchive } from '../../../src/archive/archive-run';
 import { DirStore } from '../../../src/archive/dir-store';
+import { parseS3Url } from '../../../src/archive/s3-store';
 import { UserError } from '../../../src/errors';
 
 /** A mount that only answers /status: enough for what runArchive checks before it stores anything. */
@@ -45,5 +46,11 @@ describe('archive destinations', () => {
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+
+  it('an S3 bucket name S3 would refuse is named with the rule (s3://bk/x: too short), exit 1', () => {
+    expect(parseS3Url('s3://bucket-1/a/b/')).to.deep.equal({ bucket: 'bucket-1', prefix: 'a/b' });
+    for (const url of ['s3://bk/x', 's3://My_Bucket/x']) expect(() => parseS3Url(url), url).to.throw(UserError, /not an S3 bucket name: .* \(3 to 63 characters/);
+    expect(() => parseS3Url('/tmp/bags')).to.throw(UserError, /not an S3 destination/);
   });
 });

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { bagInfoText } from '../../../src/archive/bagit';
+import { s3MetadataValue } from '../../../src/archive/s3-store';
 import { parseArchiveMeta } from '../../../src/cli/archive-meta';
 import { UserError } from '../../../src/errors';
 
@@ -25,5 +27,19 @@ describe('blkfs archive --meta', () => {
 
   it('something that is not key=value is bad user input', () => {
     expect(() => parseArchiveMeta(['no-equals'])).to.throw(UserError, /--meta wants key=value/);
+  });
+
+  it('a value with a lone CR or any line break stays one bag-info.txt line (RFC 8493 ends a line at CR too)', () => {
+    const text = bagInfoText(parseArchiveMeta(['Note=a\rb', 'Other=c\r\n\nd']).bagInfo);
+    expect(text).to.equal('Note: a b\nOther: c d\n');
+    expect(text.split(/\r\n|\r|\n/).filter((l) => l !== '').every((l) => /^[^:\s][^:]*: /.test(l))).to.equal(true);
+  });
+
+  it('S3 gets a value an HTTP header can carry: line breaks as spaces, non-ASCII RFC 2047 encoded as S3 asks', () => {
+    expect(s3MetadataValue('Lab 3')).to.equal('Lab 3');
+    expect(s3MetadataValue('a\nb')).to.equal('a b');
+    const encoded = s3MetadataValue('Université 日本');
+    expect(encoded).to.match(/^=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=$/);
+    expect(Buffer.from(encoded.slice(10, -2), 'base64').toString('utf8')).to.equal('Université 日本');
   });
 });

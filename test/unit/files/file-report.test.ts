@@ -80,4 +80,16 @@ describe('files: FileReport (join of runs and sector map)', () => {
     expect(r.entry(3)).to.include({ verdict: 'incomplete', untried: 1500 });
     expect(r.entry(2)).to.include({ verdict: 'intact', rescued: 3000 });
   });
+
+  it('a file whose runs go past the end of the medium is unknown, those bytes untried, offline and live alike', () => {
+    const past = layout([{ fs: 0, path: '/past.bin', kind: 'file', size: 4000, runs: [30720, 4000] }]); // medium: 32768 bytes
+    const offline = new FileReport(past, new MapfileDamage([{ pos: 0, size: 32768, status: '+' }], 32768));
+    const map = new SectorMap(64, '+');
+    const live = new FileReport(past, new SectorMapDamage(map, SECTOR, 32768));
+    for (const r of [offline, live]) {
+      expect(r.entry(5)).to.include({ verdict: 'unknown', rescued: 2048, untried: 1952, bad: 0 });
+      expect(r.entry(5).reason).to.match(/^1952 of its bytes lie past the end of the medium \(32768 bytes\)/);
+      expect(r.entry(3)).to.include({ verdict: 'intact' });
+    }
+  });
 });

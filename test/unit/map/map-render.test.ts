@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { PNG } from 'pngjs';
 import type { SectorStatus } from '../../../src/cache/extent-map';
 import { ByteExtent, buildGrid, cellOrigin, COLOURS, layoutMap, renderMapPng, renderMapSvg, SEVERITY } from '../../../src/map';
+import { glyphRows } from '../../../src/map/font';
 
 const MiB = 1024 * 1024;
 
@@ -91,6 +92,13 @@ describe('map picture', () => {
   it('shows bytes outside the mapfile domain in their own colour', () => {
     const g = buildGrid([{ pos: 4 * MiB, size: 4 * MiB, status: '+' }], 8 * MiB, 8);
     expect([...g.cells]).to.deep.equal([0, 0, 0, 0, 1, 1, 1, 1]);
+  });
+
+  it('the PNG legend has a glyph for every character it writes, "<0.01%" included (it drew "?0.01%")', () => {
+    const tiny = layoutMap(mapOf(4096 * MiB, [{ pos: 512, size: 4096 * MiB - 512, status: '-' }]), 4096 * MiB, { title: 'disk[1]~.map', currentPos: 0 });
+    const text = tiny.legend.map((l) => l.text).join('');
+    expect(text).to.contain('<0.01%');
+    for (const ch of new Set(text)) if (ch !== '?') expect(glyphRows(ch), `glyph for ${JSON.stringify(ch)}`).to.not.equal(glyphRows('?'));
   });
 
   it('rejects impossible picture options with a RangeError', () => {
