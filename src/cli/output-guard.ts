@@ -59,7 +59,37 @@ export function blkfsMountHolding(p: string): string | null {
   }
 }
 
-/** Refuses (UserError) when two outputs are one file, or any output is one of the inputs or lies inside a blkfs cache directory or mount. */
+/**
+ * The loop device whose backing file `output` is, or null. A loop device is a drive and its backing file the
+ * disc in it (blkfs mounts of /dev/loopN, media swapped with LOOP_CHANGE_FD): writing that file destroys the
+ * medium, though the path names neither a device nor a mount.
+ */
+export function loopDeviceBackedBy(output: string): string | null {
+  const o = statOrNull(output);
+  if (!o) return null;
+  let names: string[];
+  try {
+    names = fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop'));
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    let backing: string;
+    try {
+      backing = fs.readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
+    } catch {
+      continue; // nothing attached
+    }
+    const b = statOrNull(backing);
+    if (b && b.dev === o.dev && b.ino === o.ino) return `/dev/${name}`;
+  }
+  return null;
+}
+
+/**
+ * Refuses (UserError) when two outputs are one file, or any output is one of the inputs, the backing file of a
+ * loop device, or lies inside a blkfs cache directory or mount.
+ */
 export function guardOutputs(outputs: readonly string[], inputs: readonly string[]): void {
   outputs.forEach((out, i) => {
     const other = outputs.slice(0, i).find((earlier) => isSameFile(out, earlier) || landingPath(out) === landingPath(earlier));
@@ -70,6 +100,10 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
       if (isSameFile(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
       }
+    }
+    const loop = loopDeviceBackedBy(out);
+    if (loop !== null) {
+      throw new UserError(`Refusing to write "${out}": it is the backing file of ${loop}, the medium in that drive (writing it would destroy the medium)`);
     }
     const mount = blkfsMountHolding(out);
     if (mount !== null) {
