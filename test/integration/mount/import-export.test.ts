@@ -168,4 +168,12 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
       await detachLoop(loop);
     }
   });
+
+  it('export to a device without a mapfile is exit 1: its default mapfile would be a file in /dev (no /dev/null.map)', async () => {
+    const cache = path.join(dir, 'loop', 'cache'); // made by the test before
+    const toNull = await blkfs(['export', '--cache', cache, '/dev/null']);
+    expect(toNull.code, toNull.stderr).to.equal(1);
+    expect(toNull.stderr).to.contain('/dev/null is a device: name the mapfile too');
+    expect(fs.existsSync('/dev/null.map')).to.equal(false);
+  });
 });
