@@ -89,9 +89,8 @@ export class WritableMapfileView implements WritableView {
     if (!this.driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
     const extents = this.driver.view(c.extents());
     const own = c.status();
-    // The writer's status line, unless it names a pass over undecided sectors and none are left (e.g. it was
-    // interrupted, and `blkfs acquire` finished the medium since).
-    const undecided = own.bytesUntried + own.bytesNonTrimmed + own.bytesNonScraped > 0;
+    // The writer's status line, unless it names a pass over undecided sectors and none are left in the map shown.
+    const undecided = extents.some((e) => e.status === '?' || e.status === '*' || e.status === '/');
     const theirs = this.driver.statusLine();
     const line = theirs && (undecided || !'?*/'.includes(theirs.phase)) ? theirs : { phase: own.phase, pass: own.pass, currentPos: own.currentPos };
     const d = this.driver.state();

@@ -100,16 +100,46 @@ describe('ddrescue with /mapfile as its own mapfile', function () {
     expect(mountLog).to.match(/mapfile write refused: Error in mapfile, line 3: Blocks are not contiguous/);
   });
 
-  it("a write never downgrades '+' nor claims '+' the cache does not hold", async () => {
+  it("a write never claims '+' the cache does not hold; what it calls untried shows so, though cached (read again from the cache)", async () => {
     const mf = path.join(mnt, 'mapfile');
-    const before = await fs.promises.readFile(mf, 'latin1');
     // Claim everything untried except a bad range claimed rescued.
     const forged = `0x0 ? 1\n0x00000000  0x00180000  ?\n0x00180000  0x00001000  +\n0x00181000  ${'0x' + (SIZE - 0x181000).toString(16)}  ?\n`;
     await fs.promises.writeFile(mf, forged);
-    const after = await fs.promises.readFile(mf, 'latin1');
-    expect(mapBlocks(after)).to.deep.equal(mapBlocks(before));
+    const after = mapBlocks(await fs.promises.readFile(mf, 'latin1'));
+    // '?' where the writer says so, '-' where the device said so (its '+' there refused)
+    expect(after).to.deep.equal(mapBlocks(truthMapfile(SIZE, BAD)).map((b) => ({ ...b, status: b.status === '+' ? '?' : b.status })));
     const mountLog = await fs.promises.readFile(path.join(cacheDir, 'mount.log'), 'utf8');
     expect(mountLog).to.match(/refused '\+' for 4096 bytes at 1572864/);
-    expect(mountLog).to.match(/kept '\+' for \d+ bytes at 0/);
+    expect((await readStatus(mnt)).bytesCached).to.equal(SIZE - 0x1000 - 0x400 - 0x200); // the cache is not downgraded
+  });
+});
+
+describe('ddrescue stopped and resumed through /mapfile, with readahead ahead of it', function () {
+  this.timeout(120_000);
+  let dir: string;
+
+  before(() => (dir = tempDir('ddrescue-resume')));
+  after(() => cleanup(dir));
+
+  it('the resumed run reads again (from the cache) what was read ahead of it: its image equals the medium at every +', async () => {
+    const size = 8 << 20;
+    const image = patternImage(size);
+    const { imagePath, mapPath } = writeMedium(dir, image, []);
+    const nbd = await startNbdkit(dir, imagePath, mapPath);
+    const mnt = path.join(dir, 'mnt');
+    await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache')]); // default readahead: 4 MiB ahead of a sequential reader
+    const raw = path.join(mnt, 'raw');
+    const mf = path.join(mnt, 'mapfile');
+    const disk = path.join(dir, 'disk.img');
+    expect((await blkfs(['export', mnt, disk])).code).to.equal(0);
+    // A first run that stops after 1 MiB (as if interrupted): the cache read further ahead than ddrescue got.
+    const first = await run('ddrescue', ['-d', '-b512', '-s', String(1 << 20), raw, disk, mf]);
+    expect(first.code, first.stderr + first.stdout).to.equal(0);
+    expect((await readStatus(mnt)).bytesCached).to.be.above(2 << 20);
+    const second = await run('ddrescue', ['-d', '-b512', raw, disk, mf]);
+    expect(second.code, second.stderr + second.stdout).to.equal(0);
+    expect(mapBlocks(await fs.promises.readFile(mf, 'latin1'))).to.deep.equal([{ pos: 0, size, status: '+' }]);
+    expect((await fs.promises.readFile(disk)).equals(image), 'the image ddrescue made is the medium').to.equal(true);
+    expect(overlaps(readNbdkitLog(nbd.logFile).ok)).to.deep.equal([]); // still no byte read from the device twice
   });
 });
