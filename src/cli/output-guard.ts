@@ -139,3 +139,18 @@ export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): v
     }
   }
 }
+
+/**
+ * Refuses (UserError) a SOURCE file that lies inside a blkfs cache directory: a cache's data file is no medium (its
+ * holes read as zeros, which a cache would store as the medium's bytes), and as the source of its own cache every
+ * sector not yet read would be stored as zeros.
+ */
+export function guardSourceOutsideCaches(source: string): void {
+  if (source.includes('://') || !fs.existsSync(source)) return;
+  const cache = cacheDirHolding(source);
+  if (cache !== null) {
+    throw new UserError(
+      `Refusing to read "${source}" as a medium: it is a file of the blkfs cache "${cache}", where sectors never read are zeros (blkfs export --cache ${cache} OUT.img gives an image and its mapfile)`,
+    );
+  }
+}

@@ -77,6 +77,21 @@ describe('mount: bad input and failures (real FUSE)', function () {
     }
   });
 
+  it("a cache's own data file as SOURCE is exit 1 (its unread sectors would be stored as zeros), with or without --cache", async () => {
+    const cache = path.join(dir, 'cache-self');
+    await mount(imageA, mnt, ['--cache', cache, '--readahead', '0']);
+    await run('dd', [`if=${path.join(mnt, 'raw')}`, 'of=/dev/null', 'bs=64k', 'count=1', 'iflag=direct']);
+    await umount(mnt);
+    const before = fs.readFileSync(path.join(cache, 'state.sqlite'));
+    for (const extra of [['--cache', cache], []]) {
+      const r = await blkfs(['mount', ...extra, path.join(cache, 'data.img'), mnt]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`it is a file of the blkfs cache "${cache}"`);
+      expect(mountAt(mnt)).to.equal(undefined);
+    }
+    expect(fs.readFileSync(path.join(cache, 'state.sqlite')).equals(before)).to.equal(true);
+  });
+
   it('a mountpoint that is a file, or missing, is exit 1', async () => {
     expect((await blkfs(['mount', imageA, imageA])).code).to.equal(1);
     const r = await blkfs(['mount', imageA, path.join(dir, 'nowhere')]);
