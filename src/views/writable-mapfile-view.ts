@@ -48,6 +48,11 @@ export class WritableMapfileView implements WritableView {
   private readonly opened: OpenHandle[] = [];
   private memo: { key: string; bytes: Buffer } | undefined;
   private driverVersion = 0;
+  /**
+   * The map of the last image `blkfs export` wrote from this mount, until a writer writes: a ddrescue started on
+   * that image opens /mapfile for writing and must see '+' only where the image holds data, not sectors read since.
+   */
+  private exportBase: MapfileDriver | undefined;
 
   constructor(
     private readonly cache: MapfileCache,
@@ -84,16 +89,23 @@ export class WritableMapfileView implements WritableView {
     return rest;
   }
 
-  render(): Buffer {
+  /** After `blkfs export` through this mount: `mapText` is the exported mapfile (what the image holds). */
+  exported(mapText: string): void {
+    const base = new MapfileDriver(this.cache.sectorSize, this.cache.sectorCount);
+    base.accept(mapText, this.cache.extents());
+    this.exportBase = base;
+  }
+
+  render(driver: MapfileDriver = this.driver): Buffer {
     const c = this.cache;
-    if (!this.driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
-    const extents = this.driver.view(c.extents());
+    if (!driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
+    const extents = driver.view(c.extents());
     const own = c.status();
     // The writer's status line, unless it names a pass over undecided sectors and none are left in the map shown.
     const undecided = extents.some((e) => e.status === '?' || e.status === '*' || e.status === '/');
-    const theirs = this.driver.statusLine();
+    const theirs = driver.statusLine();
     const line = theirs && (undecided || !'?*/'.includes(theirs.phase)) ? theirs : { phase: own.phase, pass: own.pass, currentPos: own.currentPos };
-    const d = this.driver.state();
+    const d = driver === this.driver ? driver.state() : undefined;
     const comments = [`Medium: ${c.size} bytes, sector size ${c.sectorSize}`];
     if (d) comments.push(`Driven by ${d.program}; its map last written ${d.updated}`);
     return Buffer.from(renderMapfile(extents, c.sectorSize, c.size, { ...line, comments }), 'latin1');
@@ -120,7 +132,7 @@ export class WritableMapfileView implements WritableView {
   }
 
   async openForWrite(truncate: boolean): Promise<Handle> {
-    const bytes = this.render();
+    const bytes = this.render(this.exportBase);
     const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false };
     this.opened.push(h);
     return h;
@@ -197,6 +209,7 @@ export class WritableMapfileView implements WritableView {
       return new ViewErrno('EINVAL', err.message);
     }
     this.driverVersion++;
+    this.exportBase = undefined; // the writer's map is now the image's
     for (const r of refused.slice(0, 20)) this.log.warn(r);
     if (refused.length > 20) this.log.warn(`mapfile write: ${refused.length - 20} more areas refused`);
     const s = this.driver.state()!;
