@@ -120,8 +120,8 @@ export class WritableMapfileView implements WritableView {
   }
 
   getattr(): FileAttr {
-    const newest = this.opened[this.opened.length - 1];
-    const size = !newest ? this.current().length : newest.kind === 'write' ? newest.length : newest.bytes.length;
+    // The largest of the open snapshots (see GeneratedFileView.getattr: no open reader may be told less than it reads).
+    const size = this.opened.length === 0 ? this.current().length : Math.max(...this.opened.map((h) => (h.kind === 'write' ? h.length : h.bytes.length)));
     return { size, mode: 0o644, mtime: new Date() };
   }
 
