@@ -45,11 +45,15 @@ export class GeneratedFileView implements View {
    * EOF); otherwise the size of what an open would give now (or idleSize). Synchronous when everything it needs is.
    */
   getattr(): FileAttr | Promise<FileAttr> {
-    const open = this.opened.length > 0 ? Math.max(...this.opened.map((b) => b.length)) : undefined;
-    const size: number | Promise<number> = open ?? (this.opts.idleSize ? this.opts.idleSize() : this.currentSize());
+    const size: number | Promise<number> = this.openSize() ?? (this.opts.idleSize ? this.opts.idleSize() : this.currentSize());
     const mtime = this.opts.mtime ? this.opts.mtime() : new Date();
     if (typeof size === 'number' && mtime instanceof Date) return { size, mode: 0o444, mtime };
     return Promise.all([size, mtime]).then(([s, m]) => ({ size: s, mode: 0o444, mtime: m }));
+  }
+
+  /** The largest snapshot still open (undefined with none). */
+  openSize(): number | undefined {
+    return this.opened.length > 0 ? Math.max(...this.opened.map((b) => b.length)) : undefined;
   }
 
   async open(): Promise<Handle> {

@@ -119,9 +119,13 @@ export class WritableMapfileView implements WritableView {
     return this.memo.bytes;
   }
 
+  /** The largest of the open snapshots (see GeneratedFileView.getattr: no open reader may be told less than it reads). */
+  openSize(): number | undefined {
+    return this.opened.length === 0 ? undefined : Math.max(...this.opened.map((h) => (h.kind === 'write' ? h.length : h.bytes.length)));
+  }
+
   getattr(): FileAttr {
-    // The largest of the open snapshots (see GeneratedFileView.getattr: no open reader may be told less than it reads).
-    const size = this.opened.length === 0 ? this.current().length : Math.max(...this.opened.map((h) => (h.kind === 'write' ? h.length : h.bytes.length)));
+    const size = this.openSize() ?? this.current().length;
     return { size, mode: 0o644, mtime: new Date() };
   }
 
