@@ -29,6 +29,31 @@ function statOrNull(p: string): fs.Stats | null {
   }
 }
 
+/**
+ * The sysfs directory of the whole disk the block device `rdev` is (or is a partition of), or null. A partition and
+ * its disk are different device files over the same medium.
+ */
+export function wholeDiskOf(rdev: number, sys = '/sys'): string | null {
+  const major = (rdev >>> 8) & 0xfff;
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+  let dir: string;
+  try {
+    dir = fs.realpathSync(path.join(sys, 'dev', 'block', `${major}:${minor}`));
+  } catch {
+    return null;
+  }
+  return fs.existsSync(path.join(dir, 'partition')) ? path.dirname(dir) : dir;
+}
+
+/** True iff `output` and `input` are block devices over one disk (the same, or one a partition of the other's disk). */
+function onSameDisk(output: string, input: string): boolean {
+  const o = statOrNull(output);
+  const i = statOrNull(input);
+  if (!o?.isBlockDevice() || !i?.isBlockDevice()) return false;
+  const disk = wholeDiskOf(o.rdev);
+  return disk !== null && disk === wholeDiskOf(i.rdev);
+}
+
 /** True iff writing `output` would write the file `input` (both following symlinks). */
 export function isSameFile(output: string, input: string): boolean {
   const i = statOrNull(input);
@@ -99,6 +124,9 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
     for (const input of inputs) {
       if (isSameFile(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
+      }
+      if (onSameDisk(out, input)) {
+        throw new UserError(`Refusing to write "${out}": it is on the same disk as the input "${input}" (writing it would destroy the input)`);
       }
     }
     const loop = loopDeviceBackedBy(out);
