@@ -96,6 +96,19 @@ export class WritableMapfileView implements WritableView {
     this.exportBase = base;
   }
 
+  /**
+   * The first writer, with no map of its image known (no ddrescue has written here, nothing was exported through
+   * this mount): its image is taken to hold nothing, so ddrescue copies what the cache holds from the cache (no
+   * device read) instead of skipping it and leaving zeros under '+' (a new image, `blkfs export` forgotten).
+   */
+  private emptyImage(): MapfileDriver {
+    const c = this.cache;
+    const none = c.extents().map((e) => (e.status === '+' ? { ...e, status: '?' as const } : e));
+    const d = new MapfileDriver(c.sectorSize, c.sectorCount);
+    d.accept(renderMapfile(none, c.sectorSize, c.size, { currentPos: 0, phase: '?', pass: 1 }), c.extents());
+    return d;
+  }
+
   render(driver: MapfileDriver = this.driver): Buffer {
     const c = this.cache;
     if (!driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
@@ -136,7 +149,7 @@ export class WritableMapfileView implements WritableView {
   }
 
   async openForWrite(truncate: boolean): Promise<Handle> {
-    const bytes = this.render(this.exportBase);
+    const bytes = this.render(this.exportBase ?? (this.driver.state() ? this.driver : this.emptyImage()));
     const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false };
     this.opened.push(h);
     return h;

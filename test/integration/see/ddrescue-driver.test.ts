@@ -138,6 +138,14 @@ describe('ddrescue through /mapfile on an image exported earlier, with other rea
     return { mnt, raw: path.join(mnt, 'raw'), mf: path.join(mnt, 'mapfile'), disk };
   }
 
+  it('a first run on a new image, without an export, copies what the cache holds from the cache: its image equals the medium', async () => {
+    const mnt = path.join(dir, 'mnt-new');
+    await mount(uri, mnt, ['--cache', path.join(dir, 'cache-new')]);
+    const m = { mnt, raw: path.join(mnt, 'raw'), mf: path.join(mnt, 'mapfile'), disk: path.join(dir, 'new.img') };
+    await readRange(m.raw, 2 << 20, 1 << 20); // read before ddrescue starts; disk.img does not exist yet
+    await finish(m);
+  });
+
   async function finish(m: { mnt: string; raw: string; mf: string; disk: string }): Promise<void> {
     const r = await run('ddrescue', ['-d', '-b512', m.raw, m.disk, m.mf]);
     expect(r.code, r.stderr + r.stdout).to.equal(0);
