@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { SectorCache } from '../cache/sector-cache';
 import { MapfileError, renderMapfile } from '../cache/mapfile';
+import { IMAGE_MAPFILE } from '../cache/import-export';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
 
@@ -59,11 +60,23 @@ export class WritableMapfileView implements WritableView {
     private readonly log: MapfileLog,
   ) {
     this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount);
-    this.resume();
+    const since = this.resume();
+    this.resumeImageMap(since);
+  }
+
+  /** The map of the last image exported or imported, when newer than the last writer's: what a new writer starts from. */
+  private resumeImageMap(driverWrote: Date | undefined): void {
+    const file = path.join(this.cache.cacheDir, IMAGE_MAPFILE);
+    try {
+      if (driverWrote && fs.statSync(file).mtime <= driverWrote) return;
+      this.exported(fs.readFileSync(file, 'latin1'));
+    } catch {
+      // none (or unreadable): a new writer starts from the driver's map, or from an empty image
+    }
   }
 
   /** After a remount, the writer's last map (kept beside the cache) still tells its '*' and '/' areas and position. */
-  private resume(): void {
+  private resume(): Date | undefined {
     const file = path.join(this.cache.cacheDir, DRIVER_MAPFILE);
     let text: string;
     let mtime: Date;
@@ -71,13 +84,15 @@ export class WritableMapfileView implements WritableView {
       text = fs.readFileSync(file, 'latin1');
       mtime = fs.statSync(file).mtime;
     } catch {
-      return; // no writer ever drove this cache
+      return undefined; // no writer ever drove this cache
     }
     try {
       const { refused } = this.driver.accept(text, this.cache.extents(), mtime);
       this.log.info(`mapfile: resumed the view of the last writer (${file}, ${mtime.toISOString()})${refused.length ? `; ${refused.length} areas no longer agree with the cache` : ''}`);
+      return mtime;
     } catch (err) {
       this.log.warn(`mapfile: ignoring ${file}: ${(err as Error).message}`);
+      return undefined;
     }
   }
 
