@@ -1,5 +1,6 @@
 // Seeding a cache from an existing GNU ddrescue rescue, and exporting the cache as one.
 import * as fs from 'fs';
+import * as path from 'path';
 import type { CachedDevice } from './cached-device';
 import type { Extent } from './extent-map';
 import { OperationError } from '../errors';
@@ -19,6 +20,22 @@ export interface ImportResult {
 }
 
 /**
+ * Beside the cache: the mapfile of the last image exported from it or imported into it, i.e. what that image holds.
+ * /mapfile gives it to a ddrescue that starts on that image (it must not skip what the image lacks).
+ */
+export const IMAGE_MAPFILE = 'image.map';
+
+async function keepImageMap(dev: CachedDevice, text: string): Promise<void> {
+  const file = path.join(dev.cacheDir, IMAGE_MAPFILE);
+  try {
+    await fs.promises.writeFile(`${file}.tmp`, text, { encoding: 'latin1', mode: 0o600 });
+    await fs.promises.rename(`${file}.tmp`, file);
+  } catch {
+    // a read-only cache (export of an archived copy): a ddrescue then copies what the cache holds (see /mapfile)
+  }
+}
+
+/**
  * Imports a ddrescue rescue (IMAGE + MAPFILE): only '+' areas count. For each sector not cached yet, the image's
  * bytes are written to the data file and made durable before the sector is recorded '+'. A malformed mapfile is a
  * MapfileError naming its line; rescued data past the end of the medium, or an image too short for its map, is an
@@ -28,7 +45,8 @@ export interface ImportResult {
  * rest as it was.
  */
 export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
-  const map = parseMapfile(await readMapfileText(mapfilePath, 'utf8'));
+  const mapText = await readMapfileText(mapfilePath, 'utf8');
+  const map = parseMapfile(mapText);
   const rescued = map.blocks.filter((b) => b.status === '+');
   const beyond = rescued.find((b) => b.pos + b.size > dev.size);
   if (beyond) {
@@ -119,6 +137,7 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   } finally {
     await fh.close();
   }
+  await keepImageMap(dev, mapText);
   return result;
 }
 
@@ -176,6 +195,7 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   damaged.sort((x, y) => x.offset - y.offset);
   const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
   await replaceWhole(outMapfile, (fh) => fh.writeFile(mapfile));
+  await keepImageMap(dev, mapfile);
   return { bytesWritten, mapfile, damaged };
 }
 

@@ -25,6 +25,10 @@ export function registerExport(program: Command): void {
           throw new UserError(opts.cache ? 'usage: blkfs export --cache DIR OUT.img [OUT.map]' : 'usage: blkfs export MOUNTPOINT OUT.img [OUT.map]');
         }
         const image = path.resolve(outs[0]);
+        if (outs[1] === undefined && isDevice(image)) {
+          // Its default mapfile would be a new file in /dev (a tmpfs): gone at the next boot, with the record of the rescue.
+          throw new UserError(`${image} is a device: name the mapfile too (blkfs export ${opts.cache ? `--cache ${opts.cache}` : paths[0]} ${outs[0]} OUT.map)`);
+        }
         const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
         // Its server first: it must answer before anything looks into the mount.
         const server = mountpoint !== undefined ? await findServer(mountpoint) : undefined;
@@ -71,4 +75,13 @@ export function registerExport(program: Command): void {
         }
       }),
     );
+}
+
+function isDevice(p: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    return st.isBlockDevice() || st.isCharacterDevice();
+  } catch {
+    return false;
+  }
 }

@@ -10,7 +10,7 @@ import { UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { classifyMountError } from './mount-errors';
 import { requireReadableFile } from './paths';
-import { guardCacheInputs } from './output-guard';
+import { guardCacheInputs, guardSourceOutsideCaches } from './output-guard';
 
 export function registerImport(program: Command): void {
   program
@@ -34,6 +34,7 @@ export function registerImport(program: Command): void {
         let source: BlockSource | undefined;
         let dev: CachedDevice;
         if (opts.source) {
+          guardSourceOutsideCaches(opts.source);
           try {
             const [{ openBlockSource }, { openCache }, { stableIdentityOf }] = await Promise.all([
               import('../source/nbd/nbd-block-source'),

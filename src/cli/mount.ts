@@ -11,6 +11,7 @@ import { classifyMountError } from './mount-errors';
 import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
 import { checkCacheArgument } from './cache-argument';
+import { guardSourceOutsideCaches } from './output-guard';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -77,6 +78,7 @@ export function registerMount(program: Command): void {
     .addOption(new Option('--notify-parent').hideHelp())
     .action(
       mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
+      guardSourceOutsideCaches(source);
       const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
       const params = opts.nbdkitFilter.filter((a) => a.includes('='));
       const serverOpts: ServerOpts = {

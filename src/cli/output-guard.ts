@@ -29,6 +29,31 @@ function statOrNull(p: string): fs.Stats | null {
   }
 }
 
+/**
+ * The sysfs directory of the whole disk the block device `rdev` is (or is a partition of), or null. A partition and
+ * its disk are different device files over the same medium.
+ */
+export function wholeDiskOf(rdev: number, sys = '/sys'): string | null {
+  const major = (rdev >>> 8) & 0xfff;
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+  let dir: string;
+  try {
+    dir = fs.realpathSync(path.join(sys, 'dev', 'block', `${major}:${minor}`));
+  } catch {
+    return null;
+  }
+  return fs.existsSync(path.join(dir, 'partition')) ? path.dirname(dir) : dir;
+}
+
+/** True iff `output` and `input` are block devices over one disk (the same, or one a partition of the other's disk). */
+function onSameDisk(output: string, input: string): boolean {
+  const o = statOrNull(output);
+  const i = statOrNull(input);
+  if (!o?.isBlockDevice() || !i?.isBlockDevice()) return false;
+  const disk = wholeDiskOf(o.rdev);
+  return disk !== null && disk === wholeDiskOf(i.rdev);
+}
+
 /** True iff writing `output` would write the file `input` (both following symlinks). */
 export function isSameFile(output: string, input: string): boolean {
   const i = statOrNull(input);
@@ -59,7 +84,37 @@ export function blkfsMountHolding(p: string): string | null {
   }
 }
 
-/** Refuses (UserError) when two outputs are one file, or any output is one of the inputs or lies inside a blkfs cache directory or mount. */
+/**
+ * The loop device whose backing file `output` is, or null. A loop device is a drive and its backing file the
+ * disc in it (blkfs mounts of /dev/loopN, media swapped with LOOP_CHANGE_FD): writing that file destroys the
+ * medium, though the path names neither a device nor a mount.
+ */
+export function loopDeviceBackedBy(output: string): string | null {
+  const o = statOrNull(output);
+  if (!o) return null;
+  let names: string[];
+  try {
+    names = fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop'));
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    let backing: string;
+    try {
+      backing = fs.readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
+    } catch {
+      continue; // nothing attached
+    }
+    const b = statOrNull(backing);
+    if (b && b.dev === o.dev && b.ino === o.ino) return `/dev/${name}`;
+  }
+  return null;
+}
+
+/**
+ * Refuses (UserError) when two outputs are one file, or any output is one of the inputs, the backing file of a
+ * loop device, or lies inside a blkfs cache directory or mount.
+ */
 export function guardOutputs(outputs: readonly string[], inputs: readonly string[]): void {
   outputs.forEach((out, i) => {
     const other = outputs.slice(0, i).find((earlier) => isSameFile(out, earlier) || landingPath(out) === landingPath(earlier));
@@ -70,6 +125,13 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
       if (isSameFile(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
       }
+      if (onSameDisk(out, input)) {
+        throw new UserError(`Refusing to write "${out}": it is on the same disk as the input "${input}" (writing it would destroy the input)`);
+      }
+    }
+    const loop = loopDeviceBackedBy(out);
+    if (loop !== null) {
+      throw new UserError(`Refusing to write "${out}": it is the backing file of ${loop}, the medium in that drive (writing it would destroy the medium)`);
     }
     const mount = blkfsMountHolding(out);
     if (mount !== null) {
@@ -120,5 +182,20 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
       e.path = out;
     }
     throw err;
+  }
+}
+
+/**
+ * Refuses (UserError) a SOURCE file that lies inside a blkfs cache directory: a cache's data file is no medium (its
+ * holes read as zeros, which a cache would store as the medium's bytes), and as the source of its own cache every
+ * sector not yet read would be stored as zeros.
+ */
+export function guardSourceOutsideCaches(source: string): void {
+  if (source.includes('://') || !fs.existsSync(source)) return;
+  const cache = cacheDirHolding(source);
+  if (cache !== null) {
+    throw new UserError(
+      `Refusing to read "${source}" as a medium: it is a file of the blkfs cache "${cache}", where sectors never read are zeros (blkfs export --cache ${cache} OUT.img gives an image and its mapfile)`,
+    );
   }
 }

@@ -30,7 +30,7 @@ export function registerUmount(program: Command): void {
           if (err instanceof ServerNotAnsweringError) throw new OperationError(`${err.message}; ${notLost}`);
           // ENOTCONN: the server died and the kernel mount is orphaned; nothing left to flush.
           if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
-          await detachDeadMount(abs);
+          await detachDeadMount(abs, opts.lazy === true);
           process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
           return;
         }
@@ -56,18 +56,25 @@ export function registerUmount(program: Command): void {
     );
 }
 
-async function detachDeadMount(mountpoint: string): Promise<void> {
+/**
+ * Detaches the kernel mount a dead server left. A program that still holds a file there makes a plain detach
+ * fail with EBUSY: that is said as for a live mount (exit 1), and --lazy detaches it all the same.
+ */
+async function detachDeadMount(mountpoint: string, lazy: boolean): Promise<void> {
+  const flag = lazy ? '-uz' : '-u';
+  let busy = false;
   for (const [cmd, args] of [
-    ['fusermount3', ['-u', mountpoint]],
-    ['fusermount', ['-u', mountpoint]],
-    ['umount', [mountpoint]],
+    ['fusermount3', [flag, mountpoint]],
+    ['fusermount', [flag, mountpoint]],
+    ['umount', lazy ? ['-l', mountpoint] : [mountpoint]],
   ] as const) {
     try {
       await run(cmd, [...args]);
       return;
-    } catch {
-      /* next */
+    } catch (err) {
+      if (/busy/i.test(String((err as { stderr?: unknown }).stderr ?? ''))) busy = true;
     }
   }
+  if (busy) throw new (await import('../fuse/fuse-mount')).MountBusyError(mountpoint);
   throw new OperationError(`could not unmount ${mountpoint}`);
 }

@@ -13,6 +13,7 @@ const O_TRUNC = 0o1000;
 export type OpErrorLogger = (op: string, path: string, err: unknown) => void;
 
 interface OpenFile {
+  path: string;
   view: View;
   handle: Handle;
   /** The view's readInto, when it has one. */
@@ -26,6 +27,14 @@ interface OpenFile {
 export interface FillsBuffer {
   /** At once (no promise) when the bytes were at hand. */
   readInto(handle: Handle, offset: number, target: Buffer, length: number): number | ViewErrno | Promise<number | ViewErrno>;
+}
+
+/**
+ * A view each of whose handles reads the snapshot taken at its open (GeneratedFileView, /mapfile): the size no
+ * open reader may be told less than (undefined with none open), since Node's readFile reads at most st_size bytes.
+ */
+export interface SnapshotsOnOpen {
+  openSize(): number | undefined;
 }
 
 /** A view with work to finish when a program closes the file (close(2) waits for it): RawView's pending commits. */
@@ -76,8 +85,22 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
     return node;
   }
 
-  const getattr: NonNullable<FuseOps['getattr']> = (path, cb) =>
-    guard('getattr', path, async () => stat(await resolve(path)), (e) => cb(e), (st) => cb(0, st));
+  /**
+   * A snapshot view's size is at least that of the snapshots still open on its path, including those of the view a
+   * media change replaced (the path now resolves to the new medium's view, which knows nothing of them).
+   */
+  async function statOfPath(path: string): Promise<FuseStat> {
+    const node = await resolve(path);
+    const st = await stat(node);
+    if (typeof (node as Partial<SnapshotsOnOpen>).openSize !== 'function') return st;
+    for (const f of open.values()) {
+      const size = f.path === path && f.view !== node ? (f.view as Partial<SnapshotsOnOpen>).openSize?.() : undefined;
+      if (size !== undefined && size > st.size) Object.assign(st, { size, blocks: Math.ceil(size / 512) });
+    }
+    return st;
+  }
+
+  const getattr: NonNullable<FuseOps['getattr']> = (path, cb) => guard('getattr', path, () => statOfPath(path), (e) => cb(e), (st) => cb(0, st));
 
   return {
     getattr,
@@ -106,7 +129,7 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
           const handle = writing && isWritable(node) ? await node.openForWrite((flags & O_TRUNC) !== 0) : await node.open();
           const fd = nextFd++;
           const fill = (node as Partial<FillsBuffer>).readInto;
-          open.set(fd, { view: node, handle, fill: typeof fill === 'function' ? fill.bind(node) : undefined });
+          open.set(fd, { path, view: node, handle, fill: typeof fill === 'function' ? fill.bind(node) : undefined });
           return fd;
         },
         (e) => cb(e),

@@ -39,16 +39,21 @@ export class GeneratedFileView implements View {
   ) {}
 
   /**
-   * The size a reader is about to see: while a handle is open, its snapshot's (programs fstat right after open, e.g.
-   * Node's readFile reads exactly st_size bytes; FUSE gives getattr no handle to tell them apart, so the newest open
-   * wins); otherwise the size of what an open would give now (or idleSize). Synchronous when everything it needs is.
+   * The size a reader is about to see: while handles are open, the largest of their snapshots (programs fstat right
+   * after open, e.g. Node's readFile reads at most st_size bytes; the kernel's getattr carries no handle to tell
+   * readers apart, so no open reader may be told less than its snapshot: a larger st_size only ends in an earlier
+   * EOF); otherwise the size of what an open would give now (or idleSize). Synchronous when everything it needs is.
    */
   getattr(): FileAttr | Promise<FileAttr> {
-    const newest = this.opened[this.opened.length - 1];
-    const size: number | Promise<number> = newest ? newest.length : this.opts.idleSize ? this.opts.idleSize() : this.currentSize();
+    const size: number | Promise<number> = this.openSize() ?? (this.opts.idleSize ? this.opts.idleSize() : this.currentSize());
     const mtime = this.opts.mtime ? this.opts.mtime() : new Date();
     if (typeof size === 'number' && mtime instanceof Date) return { size, mode: 0o444, mtime };
     return Promise.all([size, mtime]).then(([s, m]) => ({ size: s, mode: 0o444, mtime: m }));
+  }
+
+  /** The largest snapshot still open (undefined with none). */
+  openSize(): number | undefined {
+    return this.opened.length > 0 ? Math.max(...this.opened.map((b) => b.length)) : undefined;
   }
 
   async open(): Promise<Handle> {

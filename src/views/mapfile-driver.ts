@@ -1,8 +1,11 @@
 // GNU ddrescue as the driver of a rescue, with /mapfile as its own mapfile. What ddrescue writes there is its
-// view; the cache stays the truth. A write is parsed (ddrescue's grammar, errors naming the line) and
-// reconciled: it never downgrades a '+', never makes '+' a sector the cache does not hold (both logged), and
-// for sectors the cache has not decided ('?', '*', '/') ddrescue's own '?', '*' and '/' are kept, with its
-// current position, phase and pass, so that /mapfile read back is ddrescue's map wherever the cache agrees.
+// view, the map of its own output image; the cache stays the truth. A write is parsed (ddrescue's grammar, errors
+// naming the line) and reconciled: it never makes '+' a sector the cache does not hold, and never marks bad one the
+// cache has not decided (both logged); for sectors the cache has not decided ('?', '*', '/') ddrescue's own '?',
+// '*' and '/' are kept, with its current position, phase and pass. Sectors the cache holds but ddrescue has not
+// rescued (read ahead of it, by another reader, by blkfs acquire) show as ddrescue's status: its image does not
+// hold them, so a resumed ddrescue must read them again (from the cache: no device read). Shown as '+', they were
+// skipped and left as zeros in its image under a map calling them rescued. The cache itself is never downgraded.
 import type { Extent, Run, SectorStatus } from '../cache/extent-map';
 import { MapfilePhase, MapfileStatusLine, parseMapfile } from '../cache/mapfile';
 
@@ -97,8 +100,7 @@ export class MapfileDriver {
     for (const seg of zip(cache, claims)) {
       if (seg.b === 'none' || seg.a === seg.b) continue;
       const where = `${seg.count * ss} bytes at ${seg.start * ss}`;
-      if (seg.a === '+') refused.push(`mapfile write: kept '+' for ${where} the writer marked '${seg.b}' (a write never downgrades rescued data)`);
-      else if (seg.b === '+') refused.push(`mapfile write: refused '+' for ${where} the cache holds as '${seg.a}' (never read from the device)`);
+      if (seg.b === '+') refused.push(`mapfile write: refused '+' for ${where} the cache holds as '${seg.a}' (never read from the device)`);
       else if (seg.b === '-' && isUndecided(seg.a)) refused.push(`mapfile write: kept '${seg.a}' for ${where} the writer marked bad without the device saying so`);
     }
     this.claims = claims;
@@ -106,12 +108,16 @@ export class MapfileDriver {
     return { refused };
   }
 
-  /** The map /mapfile shows: the cache, with the driver's '?', '*', '/' on sectors the cache has not decided. */
+  /**
+   * The map /mapfile shows: the cache, with the driver's '?', '*', '/' on sectors the cache has not decided, and
+   * the driver's status on sectors the cache holds but the driver has not rescued ('+' only where both say so).
+   */
   view(cache: readonly Extent[]): Extent[] {
     if (!this.claims) return [...cache];
     const out: { start: number; count: number; status: SectorStatus }[] = [];
     for (const seg of zip(cache, this.claims)) {
-      const status = isUndecided(seg.a) && seg.b !== 'none' && isUndecided(seg.b) ? seg.b : seg.a;
+      const theirs = seg.b !== 'none' && (seg.a === '+' || (isUndecided(seg.a) && isUndecided(seg.b)));
+      const status = theirs ? (seg.b as SectorStatus) : seg.a;
       const last = out[out.length - 1];
       if (last && last.status === status) last.count += seg.count;
       else out.push({ start: seg.start, count: seg.count, status });

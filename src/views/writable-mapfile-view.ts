@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { SectorCache } from '../cache/sector-cache';
 import { MapfileError, renderMapfile } from '../cache/mapfile';
+import { IMAGE_MAPFILE } from '../cache/import-export';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
 
@@ -48,17 +49,34 @@ export class WritableMapfileView implements WritableView {
   private readonly opened: OpenHandle[] = [];
   private memo: { key: string; bytes: Buffer } | undefined;
   private driverVersion = 0;
+  /**
+   * The map of the last image `blkfs export` wrote from this mount, until a writer writes: a ddrescue started on
+   * that image opens /mapfile for writing and must see '+' only where the image holds data, not sectors read since.
+   */
+  private exportBase: MapfileDriver | undefined;
 
   constructor(
     private readonly cache: MapfileCache,
     private readonly log: MapfileLog,
   ) {
     this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount);
-    this.resume();
+    const since = this.resume();
+    this.resumeImageMap(since);
+  }
+
+  /** The map of the last image exported or imported, when newer than the last writer's: what a new writer starts from. */
+  private resumeImageMap(driverWrote: Date | undefined): void {
+    const file = path.join(this.cache.cacheDir, IMAGE_MAPFILE);
+    try {
+      if (driverWrote && fs.statSync(file).mtime <= driverWrote) return;
+      this.exported(fs.readFileSync(file, 'latin1'));
+    } catch {
+      // none (or unreadable): a new writer starts from the driver's map, or from an empty image
+    }
   }
 
   /** After a remount, the writer's last map (kept beside the cache) still tells its '*' and '/' areas and position. */
-  private resume(): void {
+  private resume(): Date | undefined {
     const file = path.join(this.cache.cacheDir, DRIVER_MAPFILE);
     let text: string;
     let mtime: Date;
@@ -66,13 +84,15 @@ export class WritableMapfileView implements WritableView {
       text = fs.readFileSync(file, 'latin1');
       mtime = fs.statSync(file).mtime;
     } catch {
-      return; // no writer ever drove this cache
+      return undefined; // no writer ever drove this cache
     }
     try {
       const { refused } = this.driver.accept(text, this.cache.extents(), mtime);
       this.log.info(`mapfile: resumed the view of the last writer (${file}, ${mtime.toISOString()})${refused.length ? `; ${refused.length} areas no longer agree with the cache` : ''}`);
+      return mtime;
     } catch (err) {
       this.log.warn(`mapfile: ignoring ${file}: ${(err as Error).message}`);
+      return undefined;
     }
   }
 
@@ -84,17 +104,36 @@ export class WritableMapfileView implements WritableView {
     return rest;
   }
 
-  render(): Buffer {
+  /** After `blkfs export` through this mount: `mapText` is the exported mapfile (what the image holds). */
+  exported(mapText: string): void {
+    const base = new MapfileDriver(this.cache.sectorSize, this.cache.sectorCount);
+    base.accept(mapText, this.cache.extents());
+    this.exportBase = base;
+  }
+
+  /**
+   * The first writer, with no map of its image known (no ddrescue has written here, nothing was exported through
+   * this mount): its image is taken to hold nothing, so ddrescue copies what the cache holds from the cache (no
+   * device read) instead of skipping it and leaving zeros under '+' (a new image, `blkfs export` forgotten).
+   */
+  private emptyImage(): MapfileDriver {
     const c = this.cache;
-    if (!this.driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
-    const extents = this.driver.view(c.extents());
+    const none = c.extents().map((e) => (e.status === '+' ? { ...e, status: '?' as const } : e));
+    const d = new MapfileDriver(c.sectorSize, c.sectorCount);
+    d.accept(renderMapfile(none, c.sectorSize, c.size, { currentPos: 0, phase: '?', pass: 1 }), c.extents());
+    return d;
+  }
+
+  render(driver: MapfileDriver = this.driver): Buffer {
+    const c = this.cache;
+    if (!driver.state()) return Buffer.from(c.mapfileText(), 'latin1'); // no writer yet: the cache's own map
+    const extents = driver.view(c.extents());
     const own = c.status();
-    // The writer's status line, unless it names a pass over undecided sectors and none are left (e.g. it was
-    // interrupted, and `blkfs acquire` finished the medium since).
-    const undecided = own.bytesUntried + own.bytesNonTrimmed + own.bytesNonScraped > 0;
-    const theirs = this.driver.statusLine();
+    // The writer's status line, unless it names a pass over undecided sectors and none are left in the map shown.
+    const undecided = extents.some((e) => e.status === '?' || e.status === '*' || e.status === '/');
+    const theirs = driver.statusLine();
     const line = theirs && (undecided || !'?*/'.includes(theirs.phase)) ? theirs : { phase: own.phase, pass: own.pass, currentPos: own.currentPos };
-    const d = this.driver.state();
+    const d = driver === this.driver ? driver.state() : undefined;
     const comments = [`Medium: ${c.size} bytes, sector size ${c.sectorSize}`];
     if (d) comments.push(`Driven by ${d.program}; its map last written ${d.updated}`);
     return Buffer.from(renderMapfile(extents, c.sectorSize, c.size, { ...line, comments }), 'latin1');
@@ -108,9 +147,13 @@ export class WritableMapfileView implements WritableView {
     return this.memo.bytes;
   }
 
+  /** The largest of the open snapshots (see GeneratedFileView.getattr: no open reader may be told less than it reads). */
+  openSize(): number | undefined {
+    return this.opened.length === 0 ? undefined : Math.max(...this.opened.map((h) => (h.kind === 'write' ? h.length : h.bytes.length)));
+  }
+
   getattr(): FileAttr {
-    const newest = this.opened[this.opened.length - 1];
-    const size = !newest ? this.current().length : newest.kind === 'write' ? newest.length : newest.bytes.length;
+    const size = this.openSize() ?? this.current().length;
     return { size, mode: 0o644, mtime: new Date() };
   }
 
@@ -121,7 +164,7 @@ export class WritableMapfileView implements WritableView {
   }
 
   async openForWrite(truncate: boolean): Promise<Handle> {
-    const bytes = this.render();
+    const bytes = this.render(this.exportBase ?? (this.driver.state() ? this.driver : this.emptyImage()));
     const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false };
     this.opened.push(h);
     return h;
@@ -198,6 +241,7 @@ export class WritableMapfileView implements WritableView {
       return new ViewErrno('EINVAL', err.message);
     }
     this.driverVersion++;
+    this.exportBase = undefined; // the writer's map is now the image's
     for (const r of refused.slice(0, 20)) this.log.warn(r);
     if (refused.length > 20) this.log.warn(`mapfile write: ${refused.length - 20} more areas refused`);
     const s = this.driver.state()!;

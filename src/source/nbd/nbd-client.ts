@@ -91,8 +91,10 @@ export class NbdClient {
       return new NbdClient(socket, reader, uri, negotiated);
     } catch (err) {
       socket.destroy();
-      if (err instanceof P.NbdUnknownExportError) throw new P.NbdUnknownExportError(`${uri}: ${err.message}`);
-      if (err instanceof NbdProtocolError) throw new NbdProtocolError(`${uri}: ${err.message}`);
+      if (err instanceof NbdProtocolError) {
+        err.message = `${uri}: ${err.message}`; // keeps its class: an unknown export or TLS is the user's setup
+        throw err;
+      }
       throw new SourceLostError(`cannot connect to NBD server ${uri}: ${(err as Error).message}`);
     } finally {
       clearTimeout(timer);
@@ -422,11 +424,7 @@ async function handshake(socket: net.Socket, reader: SocketReader, exportName: s
   let blockSize: P.BlockSizeInfo | undefined;
   for (;;) {
     const reply = await readOptionReply(reader, P.NBD_OPT_GO);
-    if (P.isOptionError(reply.type)) {
-      const what = reply.type === P.NBD_REP_ERR_UNSUP ? 'server does not support NBD_OPT_GO' : `export '${exportName}' refused`;
-      const message = `${what} (${P.describeOptionError(reply.type, reply.payload)})`;
-      throw reply.type === P.NBD_REP_ERR_UNKNOWN ? new P.NbdUnknownExportError(message) : new NbdProtocolError(message);
-    }
+    if (P.isOptionError(reply.type)) throw P.goRefusal(exportName, reply.type, reply.payload);
     if (reply.type === P.NBD_REP_ACK) break;
     if (reply.type === P.NBD_REP_INFO) {
       const info = P.parseInfoReply(reply.payload);

@@ -19,6 +19,14 @@ export class NbdUnknownExportError extends NbdProtocolError {
   }
 }
 
+/** The server serves this export over TLS only (NBD_REP_ERR_TLS_REQD), which blkfs does not speak: the user's setup. */
+export class NbdTlsRequiredError extends NbdProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NbdTlsRequiredError';
+  }
+}
+
 // ---- Handshake (fixed newstyle) ----
 export const NBDMAGIC = 0x4e42444d41474943n;
 export const IHAVEOPT = 0x49484156454f5054n;
@@ -49,6 +57,7 @@ const REP_ERROR_NAMES: Record<number, string> = {
 };
 export const NBD_REP_ERR_UNSUP = (NBD_REP_FLAG_ERROR | 1) >>> 0;
 export const NBD_REP_ERR_UNKNOWN = (NBD_REP_FLAG_ERROR | 6) >>> 0;
+export const NBD_REP_ERR_TLS_REQD = (NBD_REP_FLAG_ERROR | 5) >>> 0;
 
 export const NBD_INFO_EXPORT = 0;
 export const NBD_INFO_BLOCK_SIZE = 3;
@@ -142,6 +151,19 @@ export function parseOptionReplyHeader(buf: Buffer, expectedOption: number): Opt
 
 export function isOptionError(type: number): boolean {
   return (type & NBD_REP_FLAG_ERROR) !== 0;
+}
+
+/** The server's error reply to NBD_OPT_GO as the error to throw. */
+export function goRefusal(exportName: string, type: number, payload: Buffer): NbdProtocolError {
+  const what = type === NBD_REP_ERR_UNSUP ? 'server does not support NBD_OPT_GO' : `export '${exportName}' refused`;
+  const message = `${what} (${describeOptionError(type, payload)})`;
+  if (type === NBD_REP_ERR_UNKNOWN) return new NbdUnknownExportError(message);
+  if (type === NBD_REP_ERR_TLS_REQD) {
+    return new NbdTlsRequiredError(
+      `${message}: blkfs speaks NBD without TLS; reach it through a local nbdkit that does (nbdkit -r -U SOCK nbd uri=nbds://HOST/EXPORT …), then mount nbd+unix:///?socket=SOCK`,
+    );
+  }
+  return new NbdProtocolError(message);
 }
 
 export function describeOptionError(type: number, payload: Buffer): string {

@@ -89,6 +89,25 @@ describe('integrity: private by default, failures not hidden', function () {
     expect((await blkfs(['umount', mnt])).code).to.equal(0);
   });
 
+  it('umount of a dead mount that a program still holds: exit 1 "is busy" as for a live one, and --lazy detaches it', async () => {
+    const mnt = path.join(tmp, 'mnt');
+    const pid = await mount(img, mnt, ['--cache', path.join(tmp, 'cache')]);
+    const holder = await fs.promises.open(path.join(mnt, 'raw'), 'r');
+    try {
+      process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      forgetServer(pid);
+      const busy = await blkfs(['umount', mnt]);
+      expect(busy.code, busy.stderr).to.equal(1);
+      expect(busy.stderr).to.match(/is busy: a program still has a file open there \(close it, or unmount with --lazy\)/);
+      const lazy = await blkfs(['umount', '--lazy', mnt]);
+      expect(lazy.code, lazy.stderr).to.equal(0);
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).to.not.contain(` ${mnt} `);
+    } finally {
+      await holder.close().catch(() => undefined);
+    }
+  });
+
   it('umount exits 2 when the final flush failed (the state database refused the commit), and says where to look', async function () {
     const cache = path.join(tmp, 'cache');
     const mnt = path.join(tmp, 'mnt');

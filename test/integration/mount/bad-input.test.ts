@@ -75,6 +75,35 @@ describe('mount: bad input and failures (real FUSE)', function () {
     }
   });
 
+  it('an NBD server that requires TLS is exit 1 saying blkfs speaks NBD without TLS and how to reach it', async () => {
+    const sock = path.join(dir, 'tls.sock');
+    const nbdkit = spawn('nbdkit', ['-f', '-r', '-U', sock, '--tls=require', '--tls-psk=/dev/null', 'file', imageA], { stdio: 'ignore' });
+    try {
+      for (const until = Date.now() + 10_000; !fs.existsSync(sock) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      const r = await blkfs(['mount', '--cache', path.join(dir, 'tls-cache'), `nbd+unix:///?socket=${sock}`, mnt]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.match(/refused \(TLS required\): blkfs speaks NBD without TLS; reach it through a local nbdkit/);
+      expect(mountAt(mnt)).to.equal(undefined);
+    } finally {
+      nbdkit.kill('SIGTERM');
+    }
+  });
+
+  it("a cache's own data file as SOURCE is exit 1 (its unread sectors would be stored as zeros), with or without --cache", async () => {
+    const cache = path.join(dir, 'cache-self');
+    await mount(imageA, mnt, ['--cache', cache, '--readahead', '0']);
+    await run('dd', [`if=${path.join(mnt, 'raw')}`, 'of=/dev/null', 'bs=64k', 'count=1', 'iflag=direct']);
+    await umount(mnt);
+    const before = fs.readFileSync(path.join(cache, 'state.sqlite'));
+    for (const extra of [['--cache', cache], []]) {
+      const r = await blkfs(['mount', ...extra, path.join(cache, 'data.img'), mnt]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`it is a file of the blkfs cache "${cache}"`);
+      expect(mountAt(mnt)).to.equal(undefined);
+    }
+    expect(fs.readFileSync(path.join(cache, 'state.sqlite')).equals(before)).to.equal(true);
+  });
+
   it('a mountpoint that is a file, or missing, is exit 1', async () => {
     expect((await blkfs(['mount', imageA, imageA])).code).to.equal(1);
     const r = await blkfs(['mount', imageA, path.join(dir, 'nowhere')]);

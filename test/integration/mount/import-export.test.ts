@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { attachLoop, detachLoop } from '../../helpers/loop-device';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, umount, writeMedium } from './harness';
 
@@ -145,5 +146,34 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     expect(viaMount.code, viaMount.stderr).to.equal(2);
     expect(viaMount.stderr).to.contain(`blkfs umount ${mnt}, then blkfs verify --cache ${cache} --forget-damaged`);
     expect(fs.readFileSync(path.join(sub, 'm.map'), 'utf8').split('\n').slice(-4)).to.deep.equal(map.split('\n').slice(-4));
+  });
+
+  it('export never writes the medium: the backing file of the mounted loop device is exit 1 and unchanged', async () => {
+    const sub = path.join(dir, 'loop');
+    fs.mkdirSync(sub);
+    const disc = path.join(sub, 'disc.img');
+    fs.writeFileSync(disc, patternImage(1 << 20));
+    const before = fs.readFileSync(disc);
+    const loop = await attachLoop(disc);
+    const mnt = path.join(sub, 'mnt');
+    try {
+      await mount(loop, mnt, ['--cache', path.join(sub, 'cache')]);
+      const onDisc = await blkfs(['export', mnt, disc, path.join(sub, 'disc.map')]);
+      expect(onDisc.code, onDisc.stderr).to.equal(1);
+      expect(onDisc.stderr).to.contain(`it is the backing file of ${loop}`);
+      expect(fs.readFileSync(disc).equals(before)).to.equal(true);
+      expect(fs.existsSync(path.join(sub, 'disc.map'))).to.equal(false);
+    } finally {
+      await umount(mnt).catch(() => undefined);
+      await detachLoop(loop);
+    }
+  });
+
+  it('export to a device without a mapfile is exit 1: its default mapfile would be a file in /dev (no /dev/null.map)', async () => {
+    const cache = path.join(dir, 'loop', 'cache'); // made by the test before
+    const toNull = await blkfs(['export', '--cache', cache, '/dev/null']);
+    expect(toNull.code, toNull.stderr).to.equal(1);
+    expect(toNull.stderr).to.contain('/dev/null is a device: name the mapfile too');
+    expect(fs.existsSync('/dev/null.map')).to.equal(false);
   });
 });

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { overlaps, readNbdkitLog, union } from '../../helpers/nbdkit-log';
-import { BadRange, blkfs, cleanup, mapBlocks, mount, patternImage, readStatus, run, startNbdkit, tempDir, writeMedium } from '../mount/harness';
+import { BadRange, blkfs, cleanup, mapBlocks, mount, patternImage, readStatus, run, startNbdkit, tempDir, umount, writeMedium } from '../mount/harness';
 import { parseMapfile } from '../../../src/cache/mapfile';
 import { truthMapfile } from '../../helpers/truth-mapfile';
 
@@ -100,16 +100,73 @@ describe('ddrescue with /mapfile as its own mapfile', function () {
     expect(mountLog).to.match(/mapfile write refused: Error in mapfile, line 3: Blocks are not contiguous/);
   });
 
-  it("a write never downgrades '+' nor claims '+' the cache does not hold", async () => {
+  it("a write never claims '+' the cache does not hold; what it calls untried shows so, though cached (read again from the cache)", async () => {
     const mf = path.join(mnt, 'mapfile');
-    const before = await fs.promises.readFile(mf, 'latin1');
     // Claim everything untried except a bad range claimed rescued.
     const forged = `0x0 ? 1\n0x00000000  0x00180000  ?\n0x00180000  0x00001000  +\n0x00181000  ${'0x' + (SIZE - 0x181000).toString(16)}  ?\n`;
     await fs.promises.writeFile(mf, forged);
-    const after = await fs.promises.readFile(mf, 'latin1');
-    expect(mapBlocks(after)).to.deep.equal(mapBlocks(before));
+    const after = mapBlocks(await fs.promises.readFile(mf, 'latin1'));
+    // '?' where the writer says so, '-' where the device said so (its '+' there refused)
+    expect(after).to.deep.equal(mapBlocks(truthMapfile(SIZE, BAD)).map((b) => ({ ...b, status: b.status === '+' ? '?' : b.status })));
     const mountLog = await fs.promises.readFile(path.join(cacheDir, 'mount.log'), 'utf8');
     expect(mountLog).to.match(/refused '\+' for 4096 bytes at 1572864/);
-    expect(mountLog).to.match(/kept '\+' for \d+ bytes at 0/);
+    expect((await readStatus(mnt)).bytesCached).to.equal(SIZE - 0x1000 - 0x400 - 0x200); // the cache is not downgraded
+  });
+});
+
+describe('ddrescue through /mapfile on an image exported earlier, with other reads since', function () {
+  this.timeout(120_000);
+  const size = 8 << 20;
+  let dir: string;
+  let image: Buffer;
+  let uri: string;
+
+  before(async () => {
+    dir = tempDir('ddrescue-resume');
+    image = patternImage(size);
+    const { imagePath, mapPath } = writeMedium(dir, image, []);
+    ({ uri } = await startNbdkit(dir, imagePath, mapPath));
+  });
+  after(() => cleanup(dir));
+
+  /** A mount with the default readahead (4 MiB ahead of a sequential reader) and its exported image. */
+  async function mountAndExport(tag: string): Promise<{ mnt: string; raw: string; mf: string; disk: string }> {
+    const mnt = path.join(dir, `mnt-${tag}`);
+    await mount(uri, mnt, ['--cache', path.join(dir, `cache-${tag}`)]);
+    const disk = path.join(dir, `${tag}.img`);
+    expect((await blkfs(['export', mnt, disk])).code).to.equal(0);
+    return { mnt, raw: path.join(mnt, 'raw'), mf: path.join(mnt, 'mapfile'), disk };
+  }
+
+  it('a first run on a new image, without an export, copies what the cache holds from the cache: its image equals the medium', async () => {
+    const mnt = path.join(dir, 'mnt-new');
+    await mount(uri, mnt, ['--cache', path.join(dir, 'cache-new')]);
+    const m = { mnt, raw: path.join(mnt, 'raw'), mf: path.join(mnt, 'mapfile'), disk: path.join(dir, 'new.img') };
+    await readRange(m.raw, 2 << 20, 1 << 20); // read before ddrescue starts; disk.img does not exist yet
+    await finish(m);
+  });
+
+  async function finish(m: { mnt: string; raw: string; mf: string; disk: string }): Promise<void> {
+    const r = await run('ddrescue', ['-d', '-b512', m.raw, m.disk, m.mf]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(mapBlocks(await fs.promises.readFile(m.mf, 'latin1'))).to.deep.equal([{ pos: 0, size, status: '+' }]);
+    expect((await fs.promises.readFile(m.disk)).equals(image), 'the image ddrescue made is the medium').to.equal(true);
+    await umount(m.mnt);
+  }
+
+  it('a stopped run, resumed, reads again (from the cache) what was read ahead of it: its image equals the medium', async () => {
+    const m = await mountAndExport('resume');
+    // A first run that stops after 1 MiB (as if interrupted): the cache read further ahead than ddrescue got.
+    const first = await run('ddrescue', ['-d', '-b512', '-s', String(1 << 20), m.raw, m.disk, m.mf]);
+    expect(first.code, first.stderr + first.stdout).to.equal(0);
+    expect((await readStatus(m.mnt)).bytesCached).to.be.above(2 << 20);
+    await finish(m);
+  });
+
+  it('a first run started after other reads since the export gets the export\'s map: its image equals the medium', async () => {
+    const m = await mountAndExport('late');
+    await readRange(m.raw, 3 << 20, 1 << 20); // someone reads after the export, before ddrescue starts
+    expect((await readStatus(m.mnt)).bytesCached).to.be.above(1 << 20);
+    await finish(m);
   });
 });

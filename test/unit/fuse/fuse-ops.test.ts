@@ -135,6 +135,20 @@ describe('fs/fuse-ops', () => {
     expect((await call<[number]>((cb) => ops.flush('/hello', fd2!, cb)))[0]).to.equal(0);
   });
 
+  it('a generated file opened before a media change keeps its size: st_size is not less than a snapshot still open on the path', async () => {
+    // A media change gives the path another view (the new medium's /status), which knows nothing of open handles.
+    let current = new GeneratedFileView(() => '{"medium":"A, with a longer status"}');
+    const root = { kind: 'directory' as const, entries: async () => new Map([['status', current]]) };
+    const o = buildFuseOps(new Router(root));
+    const [, fd] = await call<[number, number?]>((cb) => o.open!('/status', 0, cb));
+    current = new GeneratedFileView(() => '{"medium":"B"}');
+    const [, st] = await call<[number, FuseStat?]>((cb) => o.getattr!('/status', cb));
+    expect(st!.size).to.equal('{"medium":"A, with a longer status"}'.length); // Node's readFile of the open handle reads it whole
+    await call<[number]>((cb) => o.release!('/status', fd!, cb));
+    const [, after] = await call<[number, FuseStat?]>((cb) => o.getattr!('/status', cb));
+    expect(after!.size).to.equal('{"medium":"B"}'.length);
+  });
+
   it('turns a failing view into an errno (a lost source is ENXIO) and logs it', async () => {
     const [, fd] = await call<[number, number?]>((cb) => ops.open!('/lost', 0, cb));
     const [n] = await call<[number]>((cb) => ops.read!('/lost', fd!, Buffer.alloc(4), 4, 0, cb));

@@ -19,14 +19,20 @@ describe('views/GeneratedFileView (/mapfile, /status)', () => {
     expect(((await view.read(h1, 6, 10)) as Buffer).length).to.equal(0);
   });
 
-  it('getattr gives the size of the newest open snapshot, and of a fresh render when none is open', async () => {
+  it('getattr gives the size of the largest open snapshot (no reader is told less than it reads), and of a fresh render when none is open', async () => {
     let text = 'abc';
     const view = new GeneratedFileView(() => text);
     const h = await view.open();
     text = 'abcdef';
     expect((await view.getattr()).size).to.equal(3); // what the reader who just opened will get (fstat after open)
+    const longer = await view.open();
+    text = 'ab';
+    const shorter = await view.open(); // opened last, by another reader, while the first two read
+    expect((await view.getattr()).size).to.equal(6); // Node's readFile of the 6-byte snapshot reads all 6
+    await view.release(longer);
+    await view.release(shorter);
     await view.release(h);
-    expect((await view.getattr()).size).to.equal(6);
+    expect((await view.getattr()).size).to.equal(2);
   });
 
   it('getattr renders again only when the state key changes; an open always renders', async () => {

@@ -34,14 +34,20 @@ describe('MapfileDriver: ddrescue writing /mapfile', () => {
     expect(d.statusLine()).to.deep.equal({ currentPos: 11 * SS, phase: '*', pass: 1 });
   });
 
-  it("never downgrades a '+' and never marks '+' what the cache does not hold; both are reported", () => {
+  it("never marks '+' what the cache does not hold (reported); what the cache holds and the writer has not rescued shows as the writer's", () => {
     const d = new MapfileDriver(SS, 30);
-    const r = d.accept(mapfile('0x0 ? 1', [[0, 5, '?'], [5, 15, '+'], [20, 10, '+']]), cache);
-    expect(d.view(cache)).to.deep.equal(cache);
-    expect(r.refused).to.have.length(3);
-    expect(r.refused[0]).to.include("kept '+' for 2560 bytes at 0");
-    expect(r.refused[1]).to.include("refused '+' for 512 bytes at 5120");
-    expect(r.refused[2]).to.include("refused '+' for 4608 bytes at 5632");
+    const r = d.accept(mapfile('0x0 ? 1', [[0, 5, '?'], [5, 15, '+'], [20, 8, '+'], [28, 2, '-']]), cache);
+    expect(d.view(cache)).to.deep.equal([
+      { start: 0, count: 5, status: '?' }, // read ahead of ddrescue: not in its image, so it reads them again (from the cache)
+      { start: 5, count: 5, status: '+' },
+      { start: 10, count: 1, status: '-' },
+      { start: 11, count: 9, status: '?' },
+      { start: 20, count: 8, status: '+' },
+      { start: 28, count: 2, status: '-' },
+    ]);
+    expect(r.refused).to.have.length(2);
+    expect(r.refused[0]).to.include("refused '+' for 512 bytes at 5120");
+    expect(r.refused[1]).to.include("refused '+' for 4608 bytes at 5632");
   });
 
   it('rejects a malformed write with the line number and keeps the previous state', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { IMAGE_MAPFILE } from '../../../src/cache/import-export';
 import { ViewErrno } from '../../../src/views/view';
 import { DRIVER_MAPFILE, WritableMapfileView } from '../../../src/views/writable-mapfile-view';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
@@ -22,7 +23,8 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
     const reader = await view.open(); // ddrescue's O_RDWR descriptor reads the map first
     const h = await view.openForWrite(false);
     await view.truncate(undefined, 0); // FUSE's form of O_TRUNC
-    expect((await view.getattr()).size).to.equal(0);
+    expect(((await view.read(h, 0, 1 << 20)) as Buffer).length).to.equal(0);
+    expect((await view.getattr()).size).to.equal(((await view.read(reader, 0, 1 << 20)) as Buffer).length); // the reader's snapshot stays whole
     const text = '0x00000800 * 1\n0x0 0x600 +\n0x600 0x200 -\n0x800 0x1800 *\n';
     expect(await view.write(h, 0, Buffer.from(text))).to.equal(text.length);
     expect(await view.flush(h)).to.equal(undefined);
@@ -49,6 +51,18 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
     expect(text).to.match(/^0x00000400     \/               2$/m);
     expect(text).to.match(/^0x00000400  0x00001C00  \/$/m);
     expect(log.lines[0]).to.match(/^I mapfile: resumed the view of the last writer/);
+  });
+
+  it('a new writer starts from the map of the image last exported or imported (image.map), not from an empty image', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(8192, 1));
+    await cache.read(0, 4096); // imported or read, then exported: the image holds 0-4095
+    fs.writeFileSync(path.join(cache.cacheDir, IMAGE_MAPFILE), '0x0 ? 1\n0x0 0x1000 +\n0x1000 0x1000 ?\n');
+    await cache.read(4096, 1024); // read since: not in that image
+    await cache.commitPending();
+    const view = new WritableMapfileView(cache, logger()); // a mount over that cache
+    const w = ((await view.read(await view.openForWrite(false), 0, 1 << 20)) as Buffer).toString();
+    expect(w).to.match(/^0x00000000  0x00001000  \+$/m); // ddrescue does not copy again what the image holds
+    expect(w).to.match(/^0x00001000  0x00001000  \?$/m); // nor skips what it lacks
   });
 
   it('refuses a malformed write at close (EINVAL), naming the line, and keeps the map', async () => {

@@ -1,0 +1,40 @@
+// Outputs never destroy inputs: a block device over the same disk as the medium is refused, whatever its name.
+import { expect } from 'chai';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { guardOutputs, wholeDiskOf } from '../../../src/cli/output-guard';
+
+const makedev = (major: number, minor: number) => (major << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
+
+describe('cli/output-guard: devices over the medium', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-guard-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a partition and its disk have one whole disk (sysfs), another disk has another', () => {
+    const sys = path.join(dir, 'sys');
+    fs.mkdirSync(path.join(sys, 'devices', 'sdb', 'sdb1'), { recursive: true });
+    fs.writeFileSync(path.join(sys, 'devices', 'sdb', 'sdb1', 'partition'), '1\n');
+    fs.mkdirSync(path.join(sys, 'devices', 'sdc'), { recursive: true });
+    fs.mkdirSync(path.join(sys, 'dev', 'block'), { recursive: true });
+    fs.symlinkSync('../../devices/sdb', path.join(sys, 'dev', 'block', '8:16'));
+    fs.symlinkSync('../../devices/sdb/sdb1', path.join(sys, 'dev', 'block', '8:17'));
+    fs.symlinkSync('../../devices/sdc', path.join(sys, 'dev', 'block', '8:32'));
+    const disk = wholeDiskOf(makedev(8, 16), sys);
+    expect(disk).to.equal(fs.realpathSync(path.join(sys, 'devices', 'sdb')));
+    expect(wholeDiskOf(makedev(8, 17), sys)).to.equal(disk);
+    expect(wholeDiskOf(makedev(8, 32), sys)).to.not.equal(disk);
+    expect(wholeDiskOf(makedev(8, 99), sys)).to.equal(null);
+  });
+
+  it('another device file of the medium (same disk, another name and inode) is refused as an output', function () {
+    const loop = '/dev/loop0';
+    if (!fs.existsSync(loop) || process.getuid?.() !== 0) this.skip();
+    const st = fs.statSync(loop);
+    const alias = path.join(dir, 'medium-alias');
+    execFileSync('mknod', [alias, 'b', String((st.rdev >>> 8) & 0xfff), String((st.rdev & 0xff) | ((st.rdev >>> 12) & 0xfff00))]);
+    expect(() => guardOutputs([alias], [loop])).to.throw(/it is on the same disk as the input "\/dev\/loop0"/);
+  });
+});
