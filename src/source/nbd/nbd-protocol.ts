@@ -81,6 +81,7 @@ export const NBD_REPLY_TYPE_ERROR_OFFSET = 0x8002;
 export const NBD_REPLY_TYPE_ERROR_BIT = 0x8000;
 
 export const NBD_EIO = 5;
+export const NBD_EINVAL = 22;
 export const NBD_ESHUTDOWN = 108;
 
 export const SERVER_GREETING_SIZE = 18;
@@ -292,6 +293,15 @@ export function parseHoleChunk(payload: Buffer): { offset: number; length: numbe
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 5: 'EIO', 12: 'ENOMEM', 22: 'EINVAL', 28: 'ENOSPC', 75: 'EOVERFLOW', 95: 'ENOTSUP', 108: 'ESHUTDOWN',
 };
+
+/**
+ * Whether a READ error is the medium's: EIO, and EINVAL (nbdkit's file plugin sends any errno it has no NBD value
+ * for as EINVAL, ENODATA (a medium error) and ENOMEDIUM included). Values outside the spec are taken as EINVAL, as
+ * qemu does. ENOMEM, EPERM, ENOSPC, EOVERFLOW, ENOTSUP are the server's trouble, not the sectors'.
+ */
+export function isMediaErrno(errno: number): boolean {
+  return errno === NBD_EIO || errno === NBD_EINVAL || !(errno in ERRNO_NAMES);
+}
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
