@@ -4,7 +4,7 @@
 import { BlkfsError, OperationError, UserError } from '../errors';
 import { SourceLostError } from '../source/block-source';
 import { NbdkitStartError } from '../source/nbd/nbdkit-process';
-import { NbdTlsRequiredError, NbdUnknownExportError } from '../source/nbd/nbd-protocol';
+import { NbdHandshakeUnsupportedError, NbdTlsRequiredError, NbdUnknownExportError } from '../source/nbd/nbd-protocol';
 import { MapfileError } from '../cache/mapfile';
 
 /** Connecting to an NBD URI the user gave: nothing listens there. */
@@ -12,7 +12,8 @@ const USER_CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTFOUND', 'EHOS
 
 export function classifyMountError(err: unknown, context: { startup?: boolean } = {}): BlkfsError {
   const message = describe(err);
-  if (context.startup && (err instanceof SourceLostError || err instanceof NbdkitStartError || err instanceof NbdUnknownExportError || err instanceof NbdTlsRequiredError)) {
+  const usersServer = err instanceof NbdUnknownExportError || err instanceof NbdTlsRequiredError || err instanceof NbdHandshakeUnsupportedError;
+  if (context.startup && (err instanceof SourceLostError || err instanceof NbdkitStartError || usersServer)) {
     return new UserError(message, { cause: err });
   }
   if (err instanceof UserError || err instanceof OperationError) return err;

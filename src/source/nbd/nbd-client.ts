@@ -91,8 +91,9 @@ export class NbdClient {
       return new NbdClient(socket, reader, uri, negotiated);
     } catch (err) {
       socket.destroy();
+      if (err instanceof P.NbdHandshakeUnsupportedError) err.message += `; ${frontFor(target)}`;
       if (err instanceof NbdProtocolError) {
-        err.message = `${uri}: ${err.message}`; // keeps its class: an unknown export or TLS is the user's setup
+        err.message = `${uri}: ${err.message}`; // keeps its class: an unknown export, TLS or the handshake is the user's setup
         throw err;
       }
       throw new SourceLostError(`cannot connect to NBD server ${uri}: ${(err as Error).message}`);
@@ -412,6 +413,16 @@ function pickError(errors: Error[], offset: number, length: number): Error {
   return at === first.offset && first.offset + first.length <= end
     ? first
     : new MediaError(at, Math.min(first.offset + first.length, end) - at, first.errno, first.message);
+}
+
+/** How to reach a server without the fixed newstyle handshake: libnbd (nbdkit's nbd plugin) speaks every handshake. */
+function frontFor(target: NbdTarget): string {
+  const server = 'socket' in target ? `socket=${target.socket}` : `hostname=${target.host} port=${target.port}`;
+  const exportArg = target.exportName ? ` export=${target.exportName}` : '';
+  return (
+    'blkfs needs the fixed newstyle handshake; put nbdkit in front of this server (its nbd plugin speaks every handshake): ' +
+    `nbdkit -r -U SOCK nbd ${server}${exportArg}, then mount nbd+unix:///?socket=SOCK`
+  );
 }
 
 async function handshake(socket: net.Socket, reader: SocketReader, exportName: string): Promise<Negotiated> {

@@ -27,6 +27,14 @@ export class NbdTlsRequiredError extends NbdProtocolError {
   }
 }
 
+/** The server offers no fixed newstyle handshake (oldstyle, or plain newstyle): a property of the server the user chose. */
+export class NbdHandshakeUnsupportedError extends NbdProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NbdHandshakeUnsupportedError';
+  }
+}
+
 // ---- Handshake (fixed newstyle) ----
 export const NBDMAGIC = 0x4e42444d41474943n;
 export const IHAVEOPT = 0x49484156454f5054n;
@@ -102,10 +110,10 @@ export interface BlockSizeInfo {
 export function parseServerGreeting(buf: Buffer): { handshakeFlags: number } {
   if (buf.readBigUInt64BE(0) !== NBDMAGIC) throw new NbdProtocolError('not an NBD server (bad greeting magic)');
   const second = buf.readBigUInt64BE(8);
-  if (second === CLISERV_MAGIC_OLDSTYLE) throw new NbdProtocolError('server speaks the oldstyle handshake, which is not supported');
+  if (second === CLISERV_MAGIC_OLDSTYLE) throw new NbdHandshakeUnsupportedError('the server speaks the oldstyle NBD handshake');
   if (second !== IHAVEOPT) throw new NbdProtocolError('bad newstyle greeting magic');
   const handshakeFlags = buf.readUInt16BE(16);
-  if (!(handshakeFlags & NBD_FLAG_FIXED_NEWSTYLE)) throw new NbdProtocolError('server does not offer the fixed newstyle handshake');
+  if (!(handshakeFlags & NBD_FLAG_FIXED_NEWSTYLE)) throw new NbdHandshakeUnsupportedError('the server speaks the newstyle NBD handshake without the fixed newstyle flag');
   return { handshakeFlags };
 }
 
