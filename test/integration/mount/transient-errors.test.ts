@@ -38,17 +38,31 @@ describe('mount: transient NBD errors are not bad sectors (real FUSE, nbdkit err
   after(() => cleanup(dir));
 
   /** Mounts the image behind nbdkit's log and error filters (error=`errno` while `trigger` exists). */
-  async function mountWithErrors(tag: string, errno: string): Promise<{ mnt: string; trigger: string; nbdLog: string; cache: string }> {
+  function setup(tag: string, errno: string) {
     const mnt = path.join(dir, `mnt-${tag}`);
     const trigger = path.join(dir, `trigger-${tag}`);
     const nbdLog = path.join(dir, `nbdkit-${tag}.log`);
     const cache = path.join(dir, `cache-${tag}`);
     const filters = ['log', `logfile=${nbdLog}`, 'error', `error=${errno}`, 'error-rate=100%', `error-file=${trigger}`];
-    await mount(imagePath, mnt, ['--cache', cache, '--readahead', '0', ...filters.flatMap((f) => ['--nbdkit-filter', f])]);
-    return { mnt, trigger, nbdLog, cache };
+    const args = ['--cache', cache, '--readahead', '0', ...filters.flatMap((f) => ['--nbdkit-filter', f])];
+    return { mnt, trigger, nbdLog, cache, args };
   }
 
-  it('ENOMEM: the reader gets ENOMEM, the sector stays untried, one log line; after the trigger, one device read and the right bytes; acquire stops (exit 2) and a rerun finishes', async () => {
+  async function mountWithErrors(tag: string, errno: string): Promise<{ mnt: string; trigger: string; nbdLog: string; cache: string }> {
+    const { args, ...paths } = setup(tag, errno);
+    await mount(imagePath, paths.mnt, args);
+    return paths;
+  }
+
+  it('ENOMEM: mount refuses to guess the identity (exit 2); the reader gets ENOMEM, the sector stays untried, one log line; after the trigger, one device read and the right bytes; acquire stops (exit 2) and a rerun finishes', async () => {
+    // failing while the medium is identified at mount: exit 2, no guess at the identity (another medium's cache)
+    const first = setup('nomem', 'ENOMEM');
+    fs.writeFileSync(first.trigger, '');
+    fs.mkdirSync(first.mnt);
+    const refused = await blkfs(['mount', imagePath, first.mnt, ...first.args]);
+    expect(refused.code, refused.stderr).to.equal(2);
+    expect(refused.stderr).to.match(/cannot identify the medium: .*failed a read with ENOMEM .*not a bad sector: try again once it reads/);
+    fs.rmSync(first.trigger);
     const { mnt, trigger, nbdLog, cache } = await mountWithErrors('nomem', 'ENOMEM');
     const raw = path.join(mnt, 'raw');
     const at = 256 * 1024;
