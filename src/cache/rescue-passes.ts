@@ -100,8 +100,8 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
       inARow = settledBytes(dev) !== before ? 1 : inARow + 1;
       if (inARow >= TRANSIENT_TRIES) {
         throw new OperationError(
-          `stopped after ${inARow} reads in a row failed for a passing reason (${err.message}); nothing was marked bad: ` +
-            'run blkfs acquire again to continue where it stopped',
+          `stopped: the server failed reads ${inARow} times in a row for a passing reason (${err.message}); nothing was marked ` +
+            'bad: run blkfs acquire again to continue where it stopped',
           { cause: err },
         );
       }

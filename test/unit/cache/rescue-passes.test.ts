@@ -76,7 +76,7 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
     src.transient = 'ENOMEM';
     const err = await dev.acquire({ transientWaitMs: 5 }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(OperationError).and.not.be.instanceOf(TransientReadError);
-    expect((err as Error).message).to.match(/stopped after 3 reads in a row failed for a passing reason \(server failed a read with ENOMEM \(test\)\); nothing was marked bad/);
+    expect((err as Error).message).to.match(/stopped: the server failed reads 3 times in a row for a passing reason \(server failed a read with ENOMEM \(test\)\); nothing was marked bad/);
     const st = dev.status();
     expect(st.bytesBad + st.bytesNonTrimmed + st.bytesNonScraped).to.equal(0);
     expect(st.bytesUntried).to.equal(img.length - st.bytesCached);
