@@ -69,7 +69,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /**
    * Reads [offset, offset+length) clamped to the medium. Cached sectors come from the cache; missing ones from the
    * device, once. Stops at the first unreadable sector: `data` is the good prefix and `errorAt` the bad byte.
-   * Rejects with SourceLostError (nothing marked) or CacheFullError (nothing new marked).
+   * Rejects with SourceLostError or TransientReadError (nothing marked) or CacheFullError (nothing new marked).
    */
   async read(offset: number, length: number, priority: Priority = 'foreground'): Promise<RangeRead> {
     this.checkRange(offset, length);
@@ -195,7 +195,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
    * copying span of untried sectors read whole, once written — during an acquisition, at once while its write-behind
    * allows (its '+' follows with the next group commit; until then the sectors stay in flight, as a reader's early
    * answer: flush() waits for it). Outcomes carry no bytes of a reused span buffer. On
-   * SourceLostError the sectors read before the loss are still kept; nothing is marked for the rest.
+   * SourceLostError (or TransientReadError) the sectors read before it are still kept; nothing is marked for the rest.
    * Sectors a reader took in flight since the caller looked (a few microtasks earlier) are left to that reader:
    * the span ends before them, or nothing is read at all (no outcomes).
    */

@@ -12,7 +12,7 @@
 // Memory: published bytes are held for readers up to the window plus two reads (HeldBytes.holdAtLeast), so a
 // sequential reader copies them from memory; a prefetch waits while that much is still being written to the data
 // file; read buffers are reused (a fresh multi-MiB buffer per read costs a full GC every few dozen MiB).
-import { MediaError, SourceLostError } from '../source/block-source';
+import { MediaError, SourceLostError, TransientReadError } from '../source/block-source';
 import type { DeviceReader } from './device-reader';
 import type { SectorMap } from './extent-map';
 import type { Promotable } from './priority-scheduler';
@@ -280,7 +280,7 @@ export class Readahead {
       const ms = performance.now() - began;
       slow = ms > SLOW_READ_MS && bytes / ms < 1000; // bytes per ms: 1000 is 1 MB/s
     } catch (e) {
-      if (!(e instanceof MediaError) && !(e instanceof SourceLostError)) {
+      if (!(e instanceof MediaError) && !(e instanceof SourceLostError) && !(e instanceof TransientReadError)) {
         process.emitWarning(`readahead of sectors [${start}, ${end}) failed: ${(e as Error).message}`);
       }
       stream.pausedUntil = Math.max(stream.pausedUntil, end);

@@ -10,7 +10,12 @@
 //   3. scraping: every '/' sector is read on its own ('+' or '-'), several at once;
 //   4. retrying (only with retries > 0): each '-' sector is re-read once per pass, up to `retries` passes in all.
 // Everything lives in the state store, so an interrupted acquisition resumes where it stood.
+// A read the server fails for a passing reason (TransientReadError: out of memory...) marks nothing: the passes stop,
+// wait, and start again from the state (so nothing read is read again); after TRANSIENT_TRIES such stops in a row
+// without progress they give up with an OperationError naming the error, the area left untried for a later run.
 
+import { OperationError } from '../errors';
+import { TransientReadError } from '../source/block-source';
 import type { Extent, SectorStatus } from './extent-map';
 import type { MapfilePhase } from './mapfile';
 import type { CacheStatus, Priority } from './sector-cache';
@@ -61,6 +66,8 @@ export interface RescueOptions {
   streamBytes?: number;
   /** Reads at once in every pass (keeps the NBD pipe busy), default 4. */
   concurrency?: number;
+  /** Wait after the first transient server failure, doubled after each further one in a row; default 1000 ms. */
+  transientWaitMs?: number;
 }
 
 export interface RescueResult extends CacheStatus {
@@ -78,7 +85,54 @@ export function streamSectors(opts: RescueOptions, sectorSize: number): number {
   return Math.max(chunk, Math.floor((opts.streamBytes ?? 1024 * 1024) / sectorSize));
 }
 
+/** Transient server failures in a row (no sector settled between them) before the acquisition stops. */
+export const TRANSIENT_TRIES = 3;
+
 export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): Promise<RescueResult> {
+  let inARow = 0;
+  for (;;) {
+    const before = settledBytes(dev);
+    try {
+      return await runPassesOnce(dev, opts);
+    } catch (err) {
+      if (!(err instanceof TransientReadError)) throw err;
+      await dev.commitCopies();
+      inARow = settledBytes(dev) !== before ? 1 : inARow + 1;
+      if (inARow >= TRANSIENT_TRIES) {
+        throw new OperationError(
+          `stopped: the server failed reads ${inARow} times in a row for a passing reason (${err.message}); nothing was marked ` +
+            'bad: run blkfs acquire again to continue where it stopped',
+          { cause: err },
+        );
+      }
+      const waited = await pause((opts.transientWaitMs ?? 1000) * 2 ** (inARow - 1), opts.signal);
+      if (!waited) return { ...dev.status(), aborted: true };
+    }
+  }
+}
+
+/** The map's totals: any sector the passes settled changes them. */
+function settledBytes(dev: RescueTarget): string {
+  const st = dev.status();
+  return [st.bytesCached, st.bytesBad, st.bytesUntried, st.bytesNonTrimmed, st.bytesNonScraped].join();
+}
+
+/** Waits ms; false when the signal stopped the wait. */
+function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+      resolve(ok);
+    };
+    const stop = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal?.addEventListener('abort', stop);
+  });
+}
+
+async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<RescueResult> {
   const ss = dev.sectorSize;
   const n = dev.sectorCount;
   const chunk = Math.max(1, Math.floor((opts.chunkBytes ?? 64 * 1024) / ss));

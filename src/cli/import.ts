@@ -2,7 +2,8 @@
 // With --source the medium itself is opened (its default cache, or --cache DIR, is checked against it);
 // with --cache DIR alone, an existing cache is seeded without the medium.
 import * as path from 'path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { parseBlockSize } from './block-size-option';
 import type { CachedDevice } from '../cache/cached-device';
 import { parseSourceArg } from '../source/source-spec';
 import type { BlockSource } from '../source/block-source';
@@ -20,10 +21,7 @@ export function registerImport(program: Command): void {
     .argument('<mapfile>', 'its GNU ddrescue mapfile')
     .option('--cache <dir>', 'cache directory to seed')
     .option('--source <source>', 'the medium (device, image file or NBD URI): seeds its cache, checked against it')
-    .option('--block-size <n>', 'sector size of the medium (with --source; default: detected)', (text: string) => {
-      if (!/^\d+$/.test(text)) throw new InvalidArgumentError('--block-size must be an integer ≥ 1');
-      return Number(text);
-    })
+    .option('--block-size <n>', 'sector size of the medium (with --source; default: detected)', parseBlockSize)
     .action(
       mountAction(async (image: string, mapfile: string, opts: { cache?: string; source?: string; blockSize?: number }) => {
         requireReadableFile(image, 'IMAGE');

@@ -2,9 +2,9 @@
 // only decides the cases that depend on context: a SOURCE that cannot be reached at mount time is the
 // user's input, like a missing device; raw errors from Node are classified by their errno.
 import { BlkfsError, OperationError, UserError } from '../errors';
-import { SourceLostError } from '../source/block-source';
+import { SourceLostError, TransientReadError } from '../source/block-source';
 import { NbdkitStartError } from '../source/nbd/nbdkit-process';
-import { NbdTlsRequiredError, NbdUnknownExportError } from '../source/nbd/nbd-protocol';
+import { NbdHandshakeUnsupportedError, NbdTlsRequiredError, NbdUnknownExportError } from '../source/nbd/nbd-protocol';
 import { MapfileError } from '../cache/mapfile';
 
 /** Connecting to an NBD URI the user gave: nothing listens there. */
@@ -12,8 +12,13 @@ const USER_CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTFOUND', 'EHOS
 
 export function classifyMountError(err: unknown, context: { startup?: boolean } = {}): BlkfsError {
   const message = describe(err);
-  if (context.startup && (err instanceof SourceLostError || err instanceof NbdkitStartError || err instanceof NbdUnknownExportError || err instanceof NbdTlsRequiredError)) {
+  const usersServer = err instanceof NbdUnknownExportError || err instanceof NbdTlsRequiredError || err instanceof NbdHandshakeUnsupportedError;
+  if (context.startup && (err instanceof SourceLostError || err instanceof NbdkitStartError || usersServer)) {
     return new UserError(message, { cause: err });
+  }
+  // At startup the reads are the identity probe's: a guess made without them could pick another medium's cache.
+  if (context.startup && err instanceof TransientReadError) {
+    return new OperationError(`cannot identify the medium: ${message} (a passing failure of the server, not a bad sector: try again once it reads)`, { cause: err });
   }
   if (err instanceof UserError || err instanceof OperationError) return err;
   if (err instanceof BlkfsError) return err.exitCode === 1 ? new UserError(message, { cause: err }) : new OperationError(message, { cause: err });

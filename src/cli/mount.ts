@@ -8,6 +8,7 @@ import { Log, LOG_LEVELS, LogLevel } from '../server/log';
 import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount-server';
 import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
+import { parseBlockSize } from './block-size-option';
 import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
 import { checkCacheArgument } from './cache-argument';
@@ -57,7 +58,7 @@ export function registerMount(program: Command): void {
     .argument('<source>', 'block device, image file or NBD URI')
     .argument('<mountpoint>', 'empty directory')
     .option('--cache <dir>', 'cache directory (default: one per medium under $XDG_CACHE_HOME/blkfs/)')
-    .option('--block-size <n>', 'sector size in bytes (default: detected; 2048 for CD/DVD, 512 otherwise)', parseCount('--block-size', 1))
+    .option('--block-size <n>', 'sector size in bytes (default: detected; 2048 for CD/DVD, 512 otherwise)', parseBlockSize)
     .option('--retries <n>', 'read bad sectors again up to N times when asked again', parseCount('--retries', 0))
     .option(
       '--readahead <size>',

@@ -1,6 +1,6 @@
 // The one errno table: what a FUSE caller sees for each view answer or failure.
 import * as os from 'os';
-import { MediaError, SourceLostError } from '../source/block-source';
+import { MediaError, SourceLostError, TransientReadError } from '../source/block-source';
 import { MediumChangedError } from '../source/medium-watch';
 import { ErrnoName, ViewErrno } from '../views/view';
 
@@ -22,6 +22,9 @@ export function errnoNameOf(err: unknown): ErrnoName {
   // The source is gone (nbdkit died, medium removed): not a verdict on any sector. ENXIO is what a vanished
   // block device answers, and tells the user it is not the data that is bad.
   if (err instanceof SourceLostError) return 'ENXIO';
+  // The server failed the read for a passing reason: out of memory is said as such (the sector stays untried); the
+  // rest is EIO (not EAGAIN: a reader that retries that at once would hammer the server).
+  if (err instanceof TransientReadError) return err.errnoName === 'ENOMEM' ? 'ENOMEM' : 'EIO';
   // Anything else (cache disk full, SQLite error): the read failed; the reader must not get invented bytes.
   return 'EIO';
 }

@@ -9,6 +9,7 @@ import { downloadable, listRescued, pathSegments, streamView } from './http-file
 import { isLoopback } from './http-address';
 import { PAGE_HTML } from './http-page';
 import { errnoNameOf } from '../fuse/errno';
+import { TransientReadError } from '../source/block-source';
 
 export interface HttpDeps {
   root: DirectoryView;
@@ -115,11 +116,12 @@ export class HttpServer {
     try {
       await streamView(view, res, segs[segs.length - 1], head);
     } catch (err) {
-      // What a reader of the mount would get (errno.ts), as a status: 404 gone, 503 the medium is not there now.
+      // What a reader of the mount would get (errno.ts), as a status: 404 gone, 503 the medium is not there now (or
+      // its server failed the read for a passing reason).
       const errno = errnoNameOf(err);
       if (!(err instanceof ViewErrno)) d.log.error(`http ${req.method} ${req.url}`, err);
       if (res.headersSent) return void res.destroy();
-      const code = errno === 'ENOENT' ? 404 : errno === 'ENXIO' || errno === 'ENOMEDIUM' ? 503 : 500;
+      const code = errno === 'ENOENT' ? 404 : errno === 'ENXIO' || errno === 'ENOMEDIUM' || err instanceof TransientReadError ? 503 : 500;
       const why = err instanceof ViewErrno ? err.reason : err instanceof Error ? err.message : undefined;
       this.send(res, code, 'text/plain', `${errno}${why ? `: ${why}` : ''}\n`, head);
     }

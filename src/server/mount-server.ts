@@ -2,6 +2,7 @@
 // control socket. Started directly with -f, or in a detached child by the background mount.
 import * as path from 'path';
 import { parseSourceArg } from '../source/source-spec';
+import { TransientReadError } from '../source/block-source';
 import { exportImage } from '../cache/import-export';
 import { DirectoryView, Node } from '../views/view';
 import { ControlConnection, ControlServer } from './control-server';
@@ -145,7 +146,10 @@ export class MountServer {
       );
       undo.unshift(() => control.close());
       const fuse = await FuseMount.mount(mountpoint, root, {
-        logError: (op, p, err) => log.error(`${op} ${p}`, err),
+        // A server's passing failure is logged once by the source (logged-block-source.ts), not once per read.
+        logError: (op, p, err) => {
+          if (!(err instanceof TransientReadError)) log.error(`${op} ${p}`, err);
+        },
       });
       server = new MountServer(info, log, root, stackOptions, fuse, control, http);
       fuse.onExternalUnmount(() => {

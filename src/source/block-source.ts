@@ -10,6 +10,8 @@ export interface SourceStats {
   failedReads: number;
   /** Read requests that failed because the source was lost (not a verdict on any sector). */
   lostReads?: number;
+  /** Read requests the server failed for a passing reason (TransientReadError: not a verdict on any sector). */
+  transientReads?: number;
   /** Times the source was reconnected (nbdkit restarted or NBD connection re-established). */
   reconnects?: number;
 }
@@ -39,7 +41,8 @@ export interface BlockSource {
   readonly sectorSizeChoice?: SectorSizeChoice;
   /**
    * Reads exactly `length` bytes at `offset`. Rejects with MediaError when the medium reports an
-   * error for (part of) the range, or SourceLostError when the source itself is gone.
+   * error for (part of) the range, SourceLostError when the source itself is gone, or TransientReadError when
+   * the server failed the read for a reason that says nothing about the medium.
    */
   read(offset: number, length: number): Promise<Buffer>;
   /**
@@ -80,5 +83,22 @@ export class SourceLostError extends OperationError {
   constructor(message: string) {
     super(message);
     this.name = 'SourceLostError';
+  }
+}
+
+/**
+ * The server failed the read for a reason that is no verdict on the medium (NBD ENOMEM, EPERM, ENOSPC, EOVERFLOW,
+ * ENOTSUP): nothing is recorded for the range, which stays untried and is read again when next asked.
+ */
+export class TransientReadError extends OperationError {
+  constructor(
+    readonly offset: number,
+    readonly length: number,
+    /** The server's errno name (ENOMEM...). */
+    readonly errnoName: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransientReadError';
   }
 }

@@ -1,6 +1,8 @@
 // A BlockSource that reports what a rescuer wants in the log: every device error and every slow read, with
-// offset, length, errno and duration (and, at debug level, every read). Passes everything else through.
-import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats, readInto } from './block-source';
+// offset, length, errno and duration (and, at debug level, every read). A server failing reads for a passing
+// reason (TransientReadError) is told once when it starts and once when reads work again, not per read.
+// Passes everything else through.
+import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats, TransientReadError, readInto } from './block-source';
 import { constants } from 'os';
 
 export interface ReadLogger {
@@ -21,6 +23,8 @@ export function errnoName(errno: number): string {
 export class LoggedBlockSource implements BlockSource {
   readonly size: number;
   readonly identityHint;
+  /** Reads failed with a TransientReadError since the last successful read (the first one was logged). */
+  private transientRun = 0;
 
   constructor(
     private readonly inner: BlockSource,
@@ -54,6 +58,10 @@ export class LoggedBlockSource implements BlockSource {
     try {
       const buf = await read();
       const d = ms();
+      if (this.transientRun > 0) {
+        this.log.warn(`reads work again after ${this.transientRun} failed for a passing reason (their sectors stay untried and are read when asked)`);
+        this.transientRun = 0;
+      }
       if (d >= this.slowMs) this.log.warn(`slow read: offset ${offset} length ${length} took ${d} ms`);
       else if (this.log.enabled('debug')) this.log.debug(`read: offset ${offset} length ${length} ${d} ms`);
       return buf;
@@ -61,6 +69,10 @@ export class LoggedBlockSource implements BlockSource {
       const d = ms();
       if (err instanceof MediaError) {
         this.log.error(`device error: offset ${offset} length ${length} errno ${err.errno} (${errnoName(err.errno)}) after ${d} ms`);
+      } else if (err instanceof TransientReadError) {
+        if (this.transientRun++ === 0) {
+          this.log.error(`${err.message} after ${d} ms: not a bad sector, nothing is recorded; the sectors stay untried and are read again when asked (further such failures are counted, not logged, until a read succeeds)`);
+        } else if (this.log.enabled('debug')) this.log.debug(`read failed again (${err.errnoName}): offset ${offset} length ${length} after ${d} ms`);
       } else if (err instanceof SourceLostError) {
         this.log.error(`source lost during read: offset ${offset} length ${length} after ${d} ms: ${err.message}`);
       } else {

@@ -1,6 +1,6 @@
 // A BlockSource test double over a Buffer: configurable bad sectors, a lost-source switch, optional latency, and
 // exact read accounting (per request and per sector) so tests can assert "each sector read at most once".
-import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats } from '../../src/source/block-source';
+import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats, TransientReadError } from '../../src/source/block-source';
 
 export interface MemorySourceOptions {
   sectorSize?: number;
@@ -27,6 +27,8 @@ export class MemorySource implements BlockSource {
   readonly log: ReadRecord[] = [];
   /** While true, every read rejects with SourceLostError (nbdkit gone). */
   lost = false;
+  /** While set (an errno name, e.g. 'ENOMEM'), every read rejects with TransientReadError (a server's passing failure). */
+  transient: string | undefined;
   delayMs: number;
   private readonly perSector: Uint32Array;
   private readonly perSectorOk: Uint32Array;
@@ -51,6 +53,10 @@ export class MemorySource implements BlockSource {
     else await Promise.resolve();
     if (this.closed) throw new SourceLostError('source closed');
     if (this.lost) throw new SourceLostError('source lost (test)');
+    if (this.transient) {
+      this.log.push({ offset, length, ok: false });
+      throw new TransientReadError(offset, length, this.transient, `server failed a read with ${this.transient} (test)`);
+    }
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new RangeError(`read [${offset}, ${offset + length}) outside a ${this.size}-byte source`);
     }

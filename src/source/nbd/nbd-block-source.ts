@@ -2,7 +2,7 @@
 // server named by a URI. A lost source (nbdkit died, connection dropped) is never a bad sector: reads
 // fail with SourceLostError and the next read reconnects, restarting nbdkit if we spawned it.
 import * as fs from 'fs';
-import { BlockSource, MediaError, SectorSizeChoice, SourceEvent, SourceIdentityHint, SourceLostError, SourceStats } from '../block-source';
+import { BlockSource, MediaError, SectorSizeChoice, SourceEvent, SourceIdentityHint, SourceLostError, SourceStats, TransientReadError } from '../block-source';
 import { NbdClient } from './nbd-client';
 import { NbdkitProcess } from './nbdkit-process';
 import { detectSectorSize, MAX_SECTOR_SIZE } from '../sector-size';
@@ -54,7 +54,7 @@ export class NbdBlockSource implements BlockSource {
   private failedAttempts = 0;
   private nextAttemptAt = 0;
   private lossReason = '';
-  private readonly counters: Required<SourceStats> = { reads: 0, bytes: 0, failedReads: 0, lostReads: 0, reconnects: 0 };
+  private readonly counters: Required<SourceStats> = { reads: 0, bytes: 0, failedReads: 0, lostReads: 0, transientReads: 0, reconnects: 0 };
   private readonly listeners = new Set<(event: SourceEvent) => void>();
 
   constructor(
@@ -135,6 +135,7 @@ export class NbdBlockSource implements BlockSource {
     } catch (err) {
       if (err instanceof MediaError) this.counters.failedReads++;
       else if (err instanceof SourceLostError) this.counters.lostReads++;
+      else if (err instanceof TransientReadError) this.counters.transientReads++;
       throw err;
     }
   }

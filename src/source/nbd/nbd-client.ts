@@ -1,7 +1,7 @@
 // A small read-only NBD client: fixed newstyle handshake, structured replies, pipelined READs.
 // It only ever sends READ and DISC (blkfs never writes to a source).
 import * as net from 'net';
-import { MediaError, SourceLostError } from '../block-source';
+import { MediaError, SourceLostError, TransientReadError } from '../block-source';
 import * as P from './nbd-protocol';
 import { NbdProtocolError } from './nbd-protocol';
 import { ByteConsumer, SocketReader } from './socket-reader';
@@ -91,8 +91,9 @@ export class NbdClient {
       return new NbdClient(socket, reader, uri, negotiated);
     } catch (err) {
       socket.destroy();
+      if (err instanceof P.NbdHandshakeUnsupportedError) err.message += `; ${frontFor(target)}`;
       if (err instanceof NbdProtocolError) {
-        err.message = `${uri}: ${err.message}`; // keeps its class: an unknown export or TLS is the user's setup
+        err.message = `${uri}: ${err.message}`; // keeps its class: an unknown export, TLS or the handshake is the user's setup
         throw err;
       }
       throw new SourceLostError(`cannot connect to NBD server ${uri}: ${(err as Error).message}`);
@@ -199,7 +200,11 @@ export class NbdClient {
     }
     const end = p.offset + p.length;
     const at = e.offset !== undefined && e.offset >= p.offset && e.offset < end ? e.offset : p.offset;
-    return new MediaError(at, end - at, e.errno, `read error ${P.errnoName(e.errno)} at byte ${at} (in ${p.length} bytes at ${p.offset})${detail}`);
+    const name = P.errnoName(e.errno);
+    if (!P.isMediaErrno(e.errno)) {
+      return new TransientReadError(p.offset, p.length, name, `NBD server ${this.uri} failed a read with ${name} (${p.length} bytes at ${p.offset})${detail}`);
+    }
+    return new MediaError(at, end - at, e.errno, `read error ${name} at byte ${at} (in ${p.length} bytes at ${p.offset})${detail}`);
   }
 
   private finish(cookie: number, p: PendingRead): void {
@@ -378,9 +383,10 @@ class ReplyParser implements ByteConsumer {
   }
 }
 
-/** Several error chunks for one read: a lost source wins, else the lowest failing offset. */
+/** Several error chunks for one read: a lost source wins, then a transient failure (no verdict), else the lowest failing offset. */
 function worseError(current: Error | undefined, next: Error): Error {
   if (!current) return next;
+  if (current instanceof TransientReadError && !(next instanceof MediaError) && !(next instanceof TransientReadError)) return next;
   if (!(current instanceof MediaError)) return current;
   if (!(next instanceof MediaError)) return next;
   return next.offset < current.offset ? next : current;
@@ -393,10 +399,12 @@ function checkInside(p: PendingRead, at: number, n: number): void {
   p.spans.push([at, at + n]);
 }
 
-/** One error for a split read: a lost source wins (nothing is known about the sectors), else the first bad byte. */
+/** One error for a split read: a lost source wins (nothing is known about the sectors), then a transient failure, else the first bad byte. */
 function pickError(errors: Error[], offset: number, length: number): Error {
-  const lost = errors.find((e) => !(e instanceof MediaError));
+  const lost = errors.find((e) => !(e instanceof MediaError) && !(e instanceof TransientReadError));
   if (lost) return lost;
+  const transient = errors.find((e): e is TransientReadError => e instanceof TransientReadError);
+  if (transient) return new TransientReadError(offset, length, transient.errnoName, transient.message);
   const first = (errors as MediaError[]).reduce((a, b) => (b.offset < a.offset ? b : a));
   const end = offset + length;
   const at = Math.max(first.offset, offset);
@@ -405,6 +413,16 @@ function pickError(errors: Error[], offset: number, length: number): Error {
   return at === first.offset && first.offset + first.length <= end
     ? first
     : new MediaError(at, Math.min(first.offset + first.length, end) - at, first.errno, first.message);
+}
+
+/** How to reach a server without the fixed newstyle handshake: libnbd (nbdkit's nbd plugin) speaks every handshake. */
+function frontFor(target: NbdTarget): string {
+  const server = 'socket' in target ? `socket=${target.socket}` : `hostname=${target.host} port=${target.port}`;
+  const exportArg = target.exportName ? ` export=${target.exportName}` : '';
+  return (
+    'blkfs needs the fixed newstyle handshake; put nbdkit in front of this server (its nbd plugin speaks every handshake): ' +
+    `nbdkit -r -U SOCK nbd ${server}${exportArg}, then mount nbd+unix:///?socket=SOCK`
+  );
 }
 
 async function handshake(socket: net.Socket, reader: SocketReader, exportName: string): Promise<Negotiated> {

@@ -27,6 +27,14 @@ export class NbdTlsRequiredError extends NbdProtocolError {
   }
 }
 
+/** The server offers no fixed newstyle handshake (oldstyle, or plain newstyle): a property of the server the user chose. */
+export class NbdHandshakeUnsupportedError extends NbdProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NbdHandshakeUnsupportedError';
+  }
+}
+
 // ---- Handshake (fixed newstyle) ----
 export const NBDMAGIC = 0x4e42444d41474943n;
 export const IHAVEOPT = 0x49484156454f5054n;
@@ -81,6 +89,7 @@ export const NBD_REPLY_TYPE_ERROR_OFFSET = 0x8002;
 export const NBD_REPLY_TYPE_ERROR_BIT = 0x8000;
 
 export const NBD_EIO = 5;
+export const NBD_EINVAL = 22;
 export const NBD_ESHUTDOWN = 108;
 
 export const SERVER_GREETING_SIZE = 18;
@@ -101,10 +110,10 @@ export interface BlockSizeInfo {
 export function parseServerGreeting(buf: Buffer): { handshakeFlags: number } {
   if (buf.readBigUInt64BE(0) !== NBDMAGIC) throw new NbdProtocolError('not an NBD server (bad greeting magic)');
   const second = buf.readBigUInt64BE(8);
-  if (second === CLISERV_MAGIC_OLDSTYLE) throw new NbdProtocolError('server speaks the oldstyle handshake, which is not supported');
+  if (second === CLISERV_MAGIC_OLDSTYLE) throw new NbdHandshakeUnsupportedError('the server speaks the oldstyle NBD handshake');
   if (second !== IHAVEOPT) throw new NbdProtocolError('bad newstyle greeting magic');
   const handshakeFlags = buf.readUInt16BE(16);
-  if (!(handshakeFlags & NBD_FLAG_FIXED_NEWSTYLE)) throw new NbdProtocolError('server does not offer the fixed newstyle handshake');
+  if (!(handshakeFlags & NBD_FLAG_FIXED_NEWSTYLE)) throw new NbdHandshakeUnsupportedError('the server speaks the newstyle NBD handshake without the fixed newstyle flag');
   return { handshakeFlags };
 }
 
@@ -292,6 +301,15 @@ export function parseHoleChunk(payload: Buffer): { offset: number; length: numbe
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 5: 'EIO', 12: 'ENOMEM', 22: 'EINVAL', 28: 'ENOSPC', 75: 'EOVERFLOW', 95: 'ENOTSUP', 108: 'ESHUTDOWN',
 };
+
+/**
+ * Whether a READ error is the medium's: EIO, and EINVAL (nbdkit's file plugin sends any errno it has no NBD value
+ * for as EINVAL, ENODATA (a medium error) and ENOMEDIUM included). Values outside the spec are taken as EINVAL, as
+ * qemu does. ENOMEM, EPERM, ENOSPC, EOVERFLOW, ENOTSUP are the server's trouble, not the sectors'.
+ */
+export function isMediaErrno(errno: number): boolean {
+  return errno === NBD_EIO || errno === NBD_EINVAL || !(errno in ERRNO_NAMES);
+}
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;

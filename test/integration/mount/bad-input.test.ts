@@ -89,6 +89,36 @@ describe('mount: bad input and failures (real FUSE)', function () {
     }
   });
 
+  it('an oldstyle or non-fixed newstyle NBD server is exit 1 saying blkfs needs fixed newstyle; nbdkit in front, as the message says, mounts', async () => {
+    const serve = async (name: string, args: string[]) => {
+      const sock = path.join(dir, `${name}.sock`);
+      const child = spawn('nbdkit', ['-f', '-r', '-U', sock, ...args], { stdio: 'ignore' });
+      for (const until = Date.now() + 10_000; !fs.existsSync(sock) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      return { sock, child };
+    };
+    const servers = [await serve('oldstyle', ['-o', 'file', imageA]), await serve('plain-newstyle', ['--mask-handshake=0', 'file', imageA])];
+    try {
+      const said = [/the oldstyle NBD handshake/, /the newstyle NBD handshake without the fixed newstyle flag/];
+      for (const [i, { sock }] of servers.entries()) {
+        const r = await blkfs(['mount', '--cache', path.join(dir, 'hs-cache'), `nbd+unix:///?socket=${sock}`, mnt]);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stderr).to.match(said[i]);
+        expect(r.stderr).to.contain(`blkfs needs the fixed newstyle handshake; put nbdkit in front of this server (its nbd plugin speaks every handshake): nbdkit -r -U SOCK nbd socket=${sock}, then mount nbd+unix:///?socket=SOCK`);
+        expect(mountAt(mnt)).to.equal(undefined);
+      }
+      const front = await serve('front', ['nbd', `socket=${servers[0].sock}`]);
+      servers.push(front);
+      await mount(`nbd+unix:///?socket=${front.sock}`, mnt, ['--cache', path.join(dir, 'hs-cache'), '--readahead', '0']);
+      const head = Buffer.alloc(4096);
+      const fh = await fs.promises.open(path.join(mnt, 'raw'), 'r');
+      await fh.read(head, 0, 4096, 0).finally(() => fh.close());
+      await umount(mnt);
+      expect(head.equals(fs.readFileSync(imageA).subarray(0, 4096))).to.equal(true);
+    } finally {
+      for (const { child } of servers.reverse()) child.kill('SIGTERM');
+    }
+  });
+
   it("a cache's own data file as SOURCE is exit 1 (its unread sectors would be stored as zeros), with or without --cache", async () => {
     const cache = path.join(dir, 'cache-self');
     await mount(imageA, mnt, ['--cache', cache, '--readahead', '0']);
@@ -148,10 +178,18 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(fs.existsSync(path.join(dir, 'cache-ra'))).to.equal(false);
   });
 
-  it('import --block-size that is not a number is exit 1 naming the value', async () => {
-    const r = await blkfs(['import', '--source', imageA, '--block-size', 'abc', imageA, path.join(dir, 'none.map')]);
+  it('--block-size that is not an accepted sector size (abc, 1000) is exit 1 listing the accepted ones (import, mount)', async () => {
+    const accepted = '--block-size must be a power of two from 512 to 65536 bytes: 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536';
+    for (const size of ['abc', '1000']) {
+      const r = await blkfs(['import', '--source', imageA, '--block-size', size, imageA, path.join(dir, 'none.map')]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`argument '${size}' is invalid. ${accepted}`);
+    }
+    const r = await blkfs(['mount', '--block-size', 'abc', '--cache', path.join(dir, 'cache-bs'), imageA, mnt]);
     expect(r.code, r.stderr).to.equal(1);
-    expect(r.stderr).to.contain(`argument 'abc' is invalid. --block-size must be an integer`);
+    expect(r.stderr).to.contain(`argument 'abc' is invalid. ${accepted}`);
+    expect(mountAt(mnt)).to.equal(undefined);
+    expect(fs.existsSync(path.join(dir, 'cache-bs'))).to.equal(false);
   });
 
   it('archive --part-size above S3\'s largest part (5 GiB) is exit 1 naming the limit, before any mount is looked at', async () => {

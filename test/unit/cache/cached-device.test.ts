@@ -6,7 +6,7 @@ import { openCache, OpenCacheOptions } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { CacheBusyError, CacheDamagedError, CacheMismatchError } from '../../../src/cache/errors';
 import { parseMapfile } from '../../../src/cache/mapfile';
-import { SourceLostError } from '../../../src/source/block-source';
+import { SourceLostError, TransientReadError } from '../../../src/source/block-source';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1024 * 1024;
@@ -194,6 +194,25 @@ describe('cache/cached-device CachedDevice', () => {
     src.lost = false;
     const again = await dev.read(256 * 1024, 64 * 1024);
     expect(again.data.equals(img.subarray(256 * 1024, 320 * 1024))).to.equal(true);
+  });
+
+  it('a transient server failure marks nothing: the sectors stay untried and the next read reads them, once', async () => {
+    const img = patternBuffer(MiB);
+    const src = new MemorySource(img);
+    const dev = await openDev(src);
+    src.transient = 'ENOMEM';
+    for (const len of [512, 64 * 1024]) {
+      const err = await dev.read(256 * 1024, len).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(TransientReadError);
+    }
+    for (let s = 512; s < 640; s++) expect(dev.statusAt(s), `sector ${s}`).to.equal('?');
+    expect(dev.status().bytesBad + dev.status().bytesNonTrimmed).to.equal(0);
+    src.transient = undefined;
+    const r = await dev.read(256 * 1024, 64 * 1024);
+    expect(r.errorAt).to.equal(undefined);
+    expect(r.data.equals(img.subarray(256 * 1024, 320 * 1024))).to.equal(true);
+    await dev.read(256 * 1024, 64 * 1024);
+    expect(src.log.filter((x) => x.ok && x.offset + x.length > 256 * 1024)).to.deep.equal([{ offset: 256 * 1024, length: 64 * 1024, ok: true }]);
   });
 
   it('clamps at the end of the medium, including a partial last sector', async () => {

@@ -8,6 +8,8 @@ import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { parseMapfile } from '../../../src/cache/mapfile';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+import { OperationError } from '../../../src/errors';
+import { TransientReadError } from '../../../src/source/block-source';
 
 const MiB = 1024 * 1024;
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
@@ -48,6 +50,39 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
     const all = await dev.read(0, img.length);
     expect(all.errorAt).to.equal(4096 * 512);
     expect(all.data.equals(img.subarray(0, 4096 * 512))).to.equal(true);
+  });
+
+  it('transient server failures mark nothing: the passes wait, go on from the state and end with exact bad sectors, each good sector read once', async () => {
+    const img = patternBuffer(4 * MiB);
+    const bad = [...range(2048, 2056), 6000];
+    let reads = 0;
+    const src: MemorySource = new MemorySource(img, {
+      badSectors: bad,
+      // reads 3 to 8 (the copying pass, and again the trimming) fail with ENOMEM
+      onRead: () => (src.transient = ++reads >= 3 && reads < 9 ? 'ENOMEM' : undefined),
+    });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+    const result = await dev.acquire({ chunkBytes: 64 * 1024, streamBytes: 256 * 1024, transientWaitMs: 5 });
+    expect(result.aborted).to.equal(false);
+    expect(result.bytesBad).to.equal(bad.length * 512);
+    expect(result.bytesCached).to.equal(img.length - bad.length * 512);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+  });
+
+  it('a server that keeps failing transiently stops the acquisition (OperationError naming the error) with nothing marked bad', async () => {
+    const img = patternBuffer(2 * MiB);
+    const src = new MemorySource(img);
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+    src.transient = 'ENOMEM';
+    const err = await dev.acquire({ transientWaitMs: 5 }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(OperationError).and.not.be.instanceOf(TransientReadError);
+    expect((err as Error).message).to.match(/stopped: the server failed reads 3 times in a row for a passing reason \(server failed a read with ENOMEM \(test\)\); nothing was marked bad/);
+    const st = dev.status();
+    expect(st.bytesBad + st.bytesNonTrimmed + st.bytesNonScraped).to.equal(0);
+    expect(st.bytesUntried).to.equal(img.length - st.bytesCached);
+    src.transient = undefined;
+    expect((await dev.acquire({})).bytesCached).to.equal(img.length);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
   });
 
   it('goes through the phases of ddrescue: "*" after copying, "/" after trimming', async () => {

@@ -37,4 +37,18 @@ describe('LoggedBlockSource', () => {
     expect(buf.equals(Buffer.alloc(512, 9))).to.equal(true);
     expect(chatty.lines[0]).to.match(/^D read: offset 512 length 512/);
   });
+
+  it('tells a run of transient server failures once, and once when reads work again', async () => {
+    const log = recorder();
+    const mem = new MemorySource(Buffer.alloc(8192));
+    const src = new LoggedBlockSource(mem, log);
+    mem.transient = 'ENOMEM';
+    for (let i = 0; i < 5; i++) await src.read(i * 512, 512).catch(() => undefined);
+    expect(log.lines).to.have.length(1);
+    expect(log.lines[0]).to.match(/^E server failed a read with ENOMEM \(test\) after \d+ ms: not a bad sector, nothing is recorded/);
+    mem.transient = undefined;
+    await src.read(0, 512);
+    await src.read(512, 512);
+    expect(log.lines.slice(1)).to.deep.equal(['W reads work again after 5 failed for a passing reason (their sectors stay untried and are read when asked)']);
+  });
 });

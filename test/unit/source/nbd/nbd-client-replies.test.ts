@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { MediaError, SourceLostError } from '../../../../src/source/block-source';
+import { MediaError, SourceLostError, TransientReadError } from '../../../../src/source/block-source';
 import { NbdClient } from '../../../../src/source/nbd/nbd-client';
 import * as P from '../../../../src/source/nbd/nbd-protocol';
 
@@ -266,8 +266,32 @@ describe('nbd/nbd-client reply handling (scripted server)', () => {
     const { client } = await connect({
       onRequest: (req, r) => (req.offset === 0 ? r.chunk(req, 0x8123, Buffer.from('0000000c0000', 'hex'), true) : r.data(req, req.offset, content(req.offset, req.length), true)),
     });
-    expect(await client.read(0, 512).catch((e: unknown) => e)).to.include({ errno: 12 });
+    expect(await client.read(0, 512).catch((e: unknown) => e)).to.be.instanceOf(TransientReadError).and.include({ errnoName: 'ENOMEM' });
     expect((await client.read(512, 16)).equals(content(512, 16))).to.equal(true);
+  });
+
+  it('only EIO, EINVAL (nbdkit\'s ENODATA) and values outside the spec are media errors; ENOMEM, EPERM, ENOSPC, EOVERFLOW, ENOTSUP are transient', async () => {
+    const errnos = [1, 5, 12, 22, 28, 75, 95, 200];
+    for (const structured of [true, false]) {
+      const { client } = await connect({
+        structured,
+        onRequest: (req, r) => (structured ? r.error(req, errnos[req.offset / 512], req.offset) : r.simple(req, errnos[req.offset / 512])),
+      });
+      const got = await Promise.all(errnos.map((_, i) => client.read(i * 512, 512).catch((e: unknown) => e)));
+      const kinds = got.map((e) => (e instanceof MediaError ? `media ${e.errno}` : e instanceof TransientReadError ? `transient ${e.errnoName}` : String(e)));
+      expect(kinds, `structured ${structured}`).to.deep.equal(['transient EPERM', 'media 5', 'transient ENOMEM', 'media 22', 'transient ENOSPC', 'transient EOVERFLOW', 'transient ENOTSUP', 'media 200']);
+      expect(got[2]).to.include({ offset: 1024, length: 512 });
+      expect((got[2] as Error).message).to.match(/failed a read with ENOMEM \(512 bytes at 1024\)/);
+    }
+  });
+
+  it('a split read with a bad piece and a transient one is transient over the whole range: no verdict on any sector', async () => {
+    const { client } = await connect({
+      blockSize: [512, 4096, 4096],
+      onRequest: (req, r) => (req.offset === 0 ? r.error(req, P.NBD_EIO) : req.offset === 4096 ? r.error(req, 12) : r.data(req, req.offset, content(req.offset, req.length), true)),
+    });
+    const err = await client.read(0, 12288).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(TransientReadError).and.include({ offset: 0, length: 12288, errnoName: 'ENOMEM' });
   });
 
   it('a "successful" reply that leaves bytes uncovered is never served: SourceLostError', async () => {

@@ -12,9 +12,9 @@ describe('nbd/nbd-protocol', () => {
     expect(P.encodeClientFlags(1)).to.deep.equal(hex('00000001')); // never a flag the server did not offer
   });
 
-  it('refuses oldstyle servers, non-fixed newstyle and garbage', () => {
-    expect(() => P.parseServerGreeting(hex('4e42444d41474943 0000420281861253 0000'))).to.throw(P.NbdProtocolError, /oldstyle/);
-    expect(() => P.parseServerGreeting(hex('4e42444d41474943 49484156454f5054 0000'))).to.throw(P.NbdProtocolError, /fixed newstyle/);
+  it('refuses oldstyle servers, non-fixed newstyle (NbdHandshakeUnsupportedError: the server the user chose) and garbage', () => {
+    expect(() => P.parseServerGreeting(hex('4e42444d41474943 0000420281861253 0000'))).to.throw(P.NbdHandshakeUnsupportedError, /oldstyle/);
+    expect(() => P.parseServerGreeting(hex('4e42444d41474943 49484156454f5054 0000'))).to.throw(P.NbdHandshakeUnsupportedError, /without the fixed newstyle flag/);
     expect(() => P.parseServerGreeting(hex('485454502f312e31 2032303020200d0a 0000'))).to.throw(P.NbdProtocolError, /not an NBD server/);
   });
 
