@@ -5,6 +5,7 @@ import { MediaError, SourceLostError, TransientReadError } from '../block-source
 import * as P from './nbd-protocol';
 import { NbdProtocolError } from './nbd-protocol';
 import { ByteConsumer, SocketReader } from './socket-reader';
+import { pickError, worseError } from './read-errors';
 import { NbdTarget, nbdTargetUri } from '../source-spec';
 
 export interface NbdConnectOptions {
@@ -383,36 +384,11 @@ class ReplyParser implements ByteConsumer {
   }
 }
 
-/** Several error chunks for one read: a lost source wins, then a transient failure (no verdict), else the lowest failing offset. */
-function worseError(current: Error | undefined, next: Error): Error {
-  if (!current) return next;
-  if (current instanceof TransientReadError && !(next instanceof MediaError) && !(next instanceof TransientReadError)) return next;
-  if (!(current instanceof MediaError)) return current;
-  if (!(next instanceof MediaError)) return next;
-  return next.offset < current.offset ? next : current;
-}
-
 function checkInside(p: PendingRead, at: number, n: number): void {
   if (at < p.offset || at + n > p.offset + p.length) {
     throw new NbdProtocolError(`reply chunk ${at}+${n} outside the request ${p.offset}+${p.length}`);
   }
   p.spans.push([at, at + n]);
-}
-
-/** One error for a split read: a lost source wins (nothing is known about the sectors), then a transient failure, else the first bad byte. */
-function pickError(errors: Error[], offset: number, length: number): Error {
-  const lost = errors.find((e) => !(e instanceof MediaError) && !(e instanceof TransientReadError));
-  if (lost) return lost;
-  const transient = errors.find((e): e is TransientReadError => e instanceof TransientReadError);
-  if (transient) return new TransientReadError(offset, length, transient.errnoName, transient.message);
-  const first = (errors as MediaError[]).reduce((a, b) => (b.offset < a.offset ? b : a));
-  const end = offset + length;
-  const at = Math.max(first.offset, offset);
-  // Outside the asked range only when the server's minimum block size widened the read.
-  if (at >= end) return new MediaError(offset, length, first.errno, first.message);
-  return at === first.offset && first.offset + first.length <= end
-    ? first
-    : new MediaError(at, Math.min(first.offset + first.length, end) - at, first.errno, first.message);
 }
 
 /** How to reach a server without the fixed newstyle handshake: libnbd (nbdkit's nbd plugin) speaks every handshake. */
