@@ -45,7 +45,14 @@ type XmlGame = { '@_name'?: string; rom?: XmlRom | XmlRom[] };
 
 /** Parses a Logiqx DAT; a file that is not one is a DatError (bad user input) naming the file. */
 export function parseDat(text: string, file = 'DAT'): Dat {
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseAttributeValue: false, processEntities: true });
+  // Values stay the strings written: a name such as "1942" or "007" is no number, nor is a CRC "00123456".
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    parseAttributeValue: false,
+    parseTagValue: false,
+    processEntities: true,
+  });
   let doc: { datafile?: { header?: { name?: unknown }; game?: XmlGame | XmlGame[]; machine?: XmlGame | XmlGame[] } };
   try {
     doc = parser.parse(text, true) as typeof doc;
@@ -67,7 +74,7 @@ export function parseDat(text: string, file = 'DAT'): Dat {
       roms.push(rom);
     }
   }
-  const name = typeof df.header?.name === 'string' ? df.header.name : undefined;
+  const name = typeof df.header?.name === 'string' && df.header.name.trim() !== '' ? df.header.name.trim() : undefined;
   return { name, file, roms };
 }
 

@@ -58,6 +58,7 @@ export function cacheStatus(s: StatusInputs): CacheStatus {
     deviceReads: counts.reads + counts.failedReads,
     deviceBytes: counts.bytes,
     deviceFailedReads: counts.failedReads,
+    deviceTransientReads: s.device.transientReads,
     prefetchReads: prefetchCounts.reads,
     prefetchBytes: prefetchCounts.bytes,
     prefetchFailedReads: prefetchCounts.failedReads,

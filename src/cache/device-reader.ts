@@ -2,7 +2,7 @@
 // reads of readers and acquisition (scheduled by priority), readahead's (also counted apart), and the identity
 // probes made while opening (unscheduled: nothing else runs yet). It also follows the source's lost/reconnected
 // events for /status.
-import { BlockSource, MediaError, SourceEvent, readInto } from '../source/block-source';
+import { BlockSource, MediaError, SourceEvent, TransientReadError, readInto } from '../source/block-source';
 import { PriorityScheduler, Promotable } from './priority-scheduler';
 import { RateMeter } from './rate-meter';
 import type { Priority, SourceHealth } from './sector-cache';
@@ -27,6 +27,8 @@ export class DeviceReader {
   readonly counts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
   /** Of those: readahead's. */
   readonly prefetchCounts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
+  /** Reads the server failed for a passing reason (TransientReadError: ENOMEM...): no verdict on the medium. */
+  transientReads = 0;
   readonly rate = new RateMeter();
   /** The same over the last second only: whether the device is being read fast right now. */
   readonly rateNow = new RateMeter(1000);
@@ -93,7 +95,7 @@ export class DeviceReader {
       if (err instanceof MediaError) {
         this.counts.failedReads++;
         if (also) also.failedReads++;
-      }
+      } else if (err instanceof TransientReadError) this.transientReads++;
       throw err;
     }
   }

@@ -52,6 +52,8 @@ export interface CacheStatus {
   deviceReads: number;
   deviceBytes: number;
   deviceFailedReads: number;
+  /** Device reads the server failed for a passing reason (ENOMEM...): not in deviceReads, no verdict on any sector. */
+  deviceTransientReads: number;
   /** Of the device reads above: readahead's (reads that succeeded, their bytes, and failed ones). */
   prefetchReads: number;
   prefetchBytes: number;

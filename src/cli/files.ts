@@ -3,7 +3,7 @@
 // or live from a mount's /files.json.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { UserError } from '../errors';
 import { mountEntries } from '../fuse/mountinfo';
 import { requireReadableFile } from './paths';
@@ -21,7 +21,7 @@ export function registerFiles(program: Command): void {
     .description('list the files on the medium with bytes rescued / bad / untried and a verdict (intact, damaged, incomplete, unknown)')
     .argument('<paths...>', 'IMAGE MAPFILE (a ddrescue image and its mapfile), or MOUNTPOINT (a blkfs mount)')
     .option('--damaged', 'list only files that are not intact')
-    .option('--json', 'print the report as JSON')
+    .addOption(new Option('--json', 'print the report as JSON').conflicts('csv'))
     .option('--csv', 'print the report as CSV')
     .action(async (paths: string[], opts: FilesOptions) => {
       if (paths.length < 1 || paths.length > 2) throw new UserError('usage: blkfs files IMAGE MAPFILE | blkfs files MOUNTPOINT');

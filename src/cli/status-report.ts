@@ -17,6 +17,7 @@ export interface StatusJson {
   readRateBytesPerSec?: number;
   deviceReads?: number;
   deviceFailedReads?: number;
+  deviceTransientReads?: number;
   phase?: string;
   pass?: number;
   currentPos?: number;
@@ -83,8 +84,11 @@ export function formatStatusReport(
   const row = (k: string, v: string) => out.push(`${(k + ':').padEnd(16)}${v}`);
   const srv = s.server ?? {};
   row('medium', `${srv.source ?? '?'} on ${srv.mountpoint ?? '?'}`);
-  if (s.source && (s.source.state !== 'connected' || s.source.lostEvents)) {
-    row('source', `${s.source.state}${s.source.lostEvents ? `, lost ${s.source.lostEvents}×, reconnected ${s.source.reconnects ?? 0}×` : ''}${s.source.lastEvent ? ` (${s.source.lastEvent})` : ''}`);
+  const transient = s.deviceTransientReads ?? 0;
+  if (s.source && (s.source.state !== 'connected' || s.source.lostEvents || transient)) {
+    // Server trouble, not bad sectors: reads it failed for a passing reason stay untried.
+    const failed = transient ? `, ${transient} read${transient === 1 ? '' : 's'} failed by the server for a passing reason (left untried)` : '';
+    row('source', `${s.source.state}${s.source.lostEvents ? `, lost ${s.source.lostEvents}×, reconnected ${s.source.reconnects ?? 0}×` : ''}${failed}${s.source.lastEvent ? ` (${s.source.lastEvent})` : ''}`);
   }
   row('size', `${formatBytes(size)} (${size} bytes, ${s.sectorSize ?? '?'}-byte sectors)`);
   row('rescued', bold(`${formatPercent(s.bytesCached ?? 0, size)}`) + ` (${formatBytes(s.bytesCached ?? 0)})`);

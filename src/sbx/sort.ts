@@ -88,13 +88,25 @@ export function sortContainer(params: SortParams): Promise<SortStats> {
       await sortBlocks(reader, ref, layout, params, stats, null);
     } else {
       if (!params.force && !params.multiPass && (await pathExists(params.output))) throw new InputError(`File "${params.output}" already exists`);
-      // Multi-pass keeps what earlier passes wrote: no truncation when opening (blkar).
-      const out = await fsp.open(params.output, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w');
+      // A new output is written beside OUT and renamed over it once complete, so a sort that fails part-way (a full
+      // disk) leaves an earlier OUT as it was. Multi-pass keeps what earlier passes wrote (blkar: OUT opened without
+      // truncation, in place), and so is a device.
+      const target = await fsp.realpath(params.output).catch(() => params.output);
+      const st = await fsp.stat(target).catch(() => undefined);
+      const inPlace = !!params.multiPass || (st !== undefined && !st.isFile());
+      const written = inPlace ? target : `${target}.blkfs-partial`;
+      const out = await fsp.open(written, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w').catch((err: NodeJS.ErrnoException) => {
+        if (err.path === written) err.message = err.message.split(written).join(params.output); // the name the user gave
+        throw err;
+      });
+      let complete = false;
       try {
         await sortBlocks(reader, ref, layout, params, stats, out);
         await out.sync();
+        complete = true;
       } finally {
         await out.close();
+        if (!inPlace) await (complete ? fsp.rename(written, target) : fsp.rm(written, { force: true }));
       }
     }
     stats.totalSeconds = secondsSince(t0);

@@ -307,4 +307,14 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(r.code).to.equal(1);
     expect(r.stderr).to.contain('give its mapfile too (blkfs files IMAGE MAPFILE)');
   });
+
+  it('--json with --csv: exit 1 saying the two cannot be used together, no report printed', async () => {
+    const image = ext4Image(dir, 'both', { 'f.txt': Buffer.from('x') });
+    const map = path.join(dir, 'both.map');
+    fs.writeFileSync(map, truthMapfile(fs.statSync(image).size, []));
+    const r = await blkfs(['files', image, map, '--json', '--csv']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/--json.*cannot be used with.*--csv/);
+    expect(r.stdout).to.equal('');
+  });
 });

@@ -84,6 +84,26 @@ describe('outputs never destroy inputs', function () {
     }
   });
 
+  it('sbx sort -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept', function () {
+    const full = path.join(dir, 'full-sort');
+    fs.mkdirSync(full);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) this.skip(); // needs root
+    try {
+      fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+      expect(blkfs(['sbx', 'encode', '-f', 'small.bin', 'small.sbx'], dir).code).to.equal(0);
+      const out = path.join(full, 'out.sorted');
+      expect(blkfs(['sbx', 'sort', 'small.sbx', out], dir).code).to.equal(0);
+      const before = sha(out);
+      const r = blkfs(['sbx', 'sort', '-f', 'c.ecsbx', out], dir); // over 300 kB: does not fit
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain('ENOSPC');
+      expect(sha(out)).to.equal(before);
+      expect(fs.readdirSync(full)).to.deep.equal(['out.sorted']);
+    } finally {
+      spawnSync('umount', [full]);
+    }
+  });
+
   it('sbx encode -f big.bin big.bin: exit 1, big.bin untouched', () => {
     refused(['sbx', 'encode', '-f', 'big.bin', 'big.bin'], 'big.bin', /Refusing to write "big\.bin": it is the input "big\.bin"/);
   });

@@ -34,4 +34,17 @@ describe('archive/dat Logiqx DAT', () => {
     expect(() => parseDat('<html><body/></html>', 'x.dat')).to.throw(DatError, /x.dat: not a Logiqx XML DAT/);
     expect(() => parseDat('<datafile><game name="a"><rom', 'y.dat')).to.throw(DatError, /y.dat/);
   });
+
+  it('names made only of digits, and digests made only of digits with leading zeros, stay exact strings', () => {
+    const sha1 = '0' + '1234567890'.repeat(3) + '123456789';
+    const md5 = '00' + '1234567890'.repeat(3);
+    const dat = parseDat(
+      `<datafile><header><name>007</name></header><game name="1942"><rom name="0001" size="4096" crc="00123456" md5="${md5}" sha1="${sha1}"/></game></datafile>`,
+      'digits.dat',
+    );
+    expect(dat.name).to.equal('007');
+    expect(dat.roms).to.deep.equal([{ game: '1942', rom: '0001', size: 4096, crc: '00123456', md5, sha1 }]);
+    const v = datVerdict(dat, 4096, { crc32: '00123456', md5, sha1, sha256: 'b'.repeat(64) });
+    expect(v).to.include({ match: true, game: '1942', rom: '0001', dat: '007' });
+  });
 });

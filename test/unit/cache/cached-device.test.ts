@@ -377,6 +377,18 @@ describe('cache/cached-device CachedDevice', () => {
     expect(dev.status().source).to.deep.include({ state: 'connected', lostEvents: 1, reconnects: 1 });
   });
 
+  it('status() counts the reads the server failed for a passing reason apart from media failures', async () => {
+    const src = new MemorySource(patternBuffer(MiB));
+    const dev = await openDev(src);
+    expect(dev.status().deviceTransientReads).to.equal(0);
+    src.transient = 'ENOMEM';
+    for (let i = 0; i < 3; i++) await dev.read(256 * 1024, 4096).catch(() => undefined);
+    src.transient = undefined;
+    const st = dev.status();
+    expect(st.deviceTransientReads).to.equal(3);
+    expect(st.deviceFailedReads).to.equal(0);
+  });
+
   it('counts identity probes, reads and readahead in the same device read counters', async () => {
     const src = new MemorySource(patternBuffer(MiB));
     const dev = await openDev(src);

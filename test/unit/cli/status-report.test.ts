@@ -46,4 +46,12 @@ describe('blkfs status report', () => {
     const coloured = terminalMap(extents, 100 * MB, { columns: 10, colour: true });
     expect(coloured).to.match(/^\x1b\[38;2;32;224;32m████\x1b\[38;2;255;0;0m█\x1b\[38;2;144;144;144m█████\x1b\[0m$/);
   });
+
+  it('names the reads the server failed for a passing reason in the source line, only when there are some', () => {
+    const source = { state: 'connected', lostEvents: 0, reconnects: 0 };
+    const none = formatStatusReport({ ...status, source, deviceTransientReads: 0 }, extents, [], { colour: false, columns: 40 });
+    expect(none).to.not.include('source:');
+    const some = formatStatusReport({ ...status, source, deviceTransientReads: 3 }, extents, [], { colour: false, columns: 40 });
+    expect(some).to.include('source:         connected, 3 reads failed by the server for a passing reason (left untried)');
+  });
 });
