@@ -19,7 +19,7 @@ import { HEADER_SIZE, isEcVersion } from './format/specs';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
 import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
-import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
+import { MultiPass, pathExists, withFileReader, writeFully, writeOutput } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError, WorkflowError } from './workflow-errors';
 
@@ -242,19 +242,7 @@ async function decodeToFile(
   const bs = layout.blockSize;
   const ds = layout.dataSize;
   const { start, end } = resolveByteRange(params.range, reader.size, bs);
-  // A new output is written beside OUT and renamed over it once complete, so a decode that fails part-way (a full
-  // disk) leaves an earlier OUT as it was. Multi-pass keeps what earlier passes wrote (blkar: OUT opened without
-  // truncation, in place), and so is a device.
-  const target = await fsp.realpath(outPath).catch(() => outPath);
-  const st = await fsp.stat(target).catch(() => undefined);
-  const inPlace = !!params.multiPass || (st !== undefined && !st.isFile());
-  const written = inPlace ? target : `${target}.blkfs-partial`;
-  const handle = await fsp.open(written, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w+').catch((err: NodeJS.ErrnoException) => {
-    if (err.path === written) err.message = err.message.split(written).join(outPath); // the name the user gave
-    throw err;
-  });
-  let complete = false;
-  try {
+  await writeOutput(outPath, params.multiPass, 'w+', async (handle) => {
     const writer = new WindowWriter(handle, ds);
     const skipGood = params.multiPass === 'skip-good';
     await forEachBlock(
@@ -303,11 +291,7 @@ async function decodeToFile(
       finishHash(stats, h, hasher);
       stats.hashSeconds = secondsSince(th);
     }
-    complete = true;
-  } finally {
-    await handle.close();
-    if (!inPlace) await (complete ? fsp.rename(written, target) : fsp.rm(written, { force: true }));
-  }
+  });
 }
 
 function finishHash(stats: DecodeStats, recorded: Multihash, hasher: Hasher): void {

@@ -1,5 +1,6 @@
 // Opening inputs and writing outputs: the one place that loops on partial writes, sizes block devices, and
 // says how an existing output is reused.
+import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { byteSize, FileReader } from './reader';
 
@@ -37,5 +38,30 @@ export async function writeFully(handle: fsp.FileHandle, data: Uint8Array, posit
   while (done < data.length) {
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
     done += bytesWritten;
+  }
+}
+
+/**
+ * Runs `write` on OUT's handle. A new OUT is written beside it (`OUT.blkfs-partial`) and renamed over it once `write`
+ * succeeds, so a run that fails part-way (a full disk) leaves an earlier OUT as it was. Multi-pass keeps what earlier
+ * passes wrote (blkar: OUT opened without truncation, in place), and so is a device. `flags` opens a new OUT.
+ */
+export async function writeOutput<T>(outPath: string, multiPass: MultiPass | undefined, flags: 'w' | 'w+', write: (handle: fsp.FileHandle) => Promise<T>): Promise<T> {
+  const target = await fsp.realpath(outPath).catch(() => outPath);
+  const st = await fsp.stat(target).catch(() => undefined);
+  const inPlace = !!multiPass || (st !== undefined && !st.isFile());
+  const written = inPlace ? target : `${target}.blkfs-partial`;
+  const handle = await fsp.open(written, multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : flags).catch((err: NodeJS.ErrnoException) => {
+    if (err.path === written) err.message = err.message.split(written).join(outPath); // the name the user gave
+    throw err;
+  });
+  let complete = false;
+  try {
+    const result = await write(handle);
+    complete = true;
+    return result;
+  } finally {
+    await handle.close();
+    if (!inPlace) await (complete ? fsp.rename(written, target) : fsp.rm(written, { force: true }));
   }
 }

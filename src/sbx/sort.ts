@@ -3,7 +3,6 @@
  * file. The first metadata block goes to every metadata position; for each seq the last valid copy wins; gaps
  * left by missing blocks stay holes. The burst level of the output is `burst` or the input's guessed level.
  */
-import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { isBlankBlock } from './format/header';
 import { Layout } from './format/layout';
@@ -12,7 +11,7 @@ import { RandomReader } from './reader';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
 import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, containerLayout } from './container-layout';
-import { MultiPass, pathExists, withFileReader, writeFully } from './file-io';
+import { MultiPass, pathExists, withFileReader, writeFully, writeOutput } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError } from './workflow-errors';
 
@@ -88,26 +87,10 @@ export function sortContainer(params: SortParams): Promise<SortStats> {
       await sortBlocks(reader, ref, layout, params, stats, null);
     } else {
       if (!params.force && !params.multiPass && (await pathExists(params.output))) throw new InputError(`File "${params.output}" already exists`);
-      // A new output is written beside OUT and renamed over it once complete, so a sort that fails part-way (a full
-      // disk) leaves an earlier OUT as it was. Multi-pass keeps what earlier passes wrote (blkar: OUT opened without
-      // truncation, in place), and so is a device.
-      const target = await fsp.realpath(params.output).catch(() => params.output);
-      const st = await fsp.stat(target).catch(() => undefined);
-      const inPlace = !!params.multiPass || (st !== undefined && !st.isFile());
-      const written = inPlace ? target : `${target}.blkfs-partial`;
-      const out = await fsp.open(written, params.multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : 'w').catch((err: NodeJS.ErrnoException) => {
-        if (err.path === written) err.message = err.message.split(written).join(params.output); // the name the user gave
-        throw err;
-      });
-      let complete = false;
-      try {
+      await writeOutput(params.output, params.multiPass, 'w', async (out) => {
         await sortBlocks(reader, ref, layout, params, stats, out);
         await out.sync();
-        complete = true;
-      } finally {
-        await out.close();
-        if (!inPlace) await (complete ? fsp.rename(written, target) : fsp.rm(written, { force: true }));
-      }
+      });
     }
     stats.totalSeconds = secondsSince(t0);
     return stats;

@@ -44,12 +44,21 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, file))).to.equal(before);
   }
 
-  it('sbx encode -f onto an earlier container that fails part-way (a full disk): exit 2, the earlier container kept', function () {
-    const full = path.join(dir, 'full');
+  /** Runs `body` on a 256 KiB tmpfs at dir/NAME (a disk that fills up), beside small.bin; skipped where tmpfs cannot be mounted. */
+  function onSmallDisk(ctx: Mocha.Context, name: string, body: (full: string) => void): void {
+    const full = path.join(dir, name);
     fs.mkdirSync(full);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) this.skip(); // needs root
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) ctx.skip(); // needs root
     try {
       fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+      body(full);
+    } finally {
+      spawnSync('umount', [full]);
+    }
+  }
+
+  it('sbx encode -f onto an earlier container that fails part-way (a full disk): exit 2, the earlier container kept', function () {
+    onSmallDisk(this, 'full', (full) => {
       const out = path.join(full, 'o.sbx');
       expect(blkfs(['sbx', 'encode', 'small.bin', out], dir).code).to.equal(0);
       expect(blkfs(['sbx', 'show', out], dir).out).to.match(/SBX container name\s+: o\.sbx\n/); // written beside, named as OUT
@@ -59,17 +68,11 @@ describe('outputs never destroy inputs', function () {
       expect(r.out).to.contain('ENOSPC');
       expect(sha(out)).to.equal(before);
       expect(fs.readdirSync(full)).to.deep.equal(['o.sbx']);
-    } finally {
-      spawnSync('umount', [full]);
-    }
+    });
   });
 
   it('sbx decode -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept', function () {
-    const full = path.join(dir, 'full-decode');
-    fs.mkdirSync(full);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) this.skip(); // needs root
-    try {
-      fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+    onSmallDisk(this, 'full-decode', (full) => {
       expect(blkfs(['sbx', 'encode', '-f', 'small.bin', 'small.sbx'], dir).code).to.equal(0);
       const out = path.join(full, 'out.bin');
       expect(blkfs(['sbx', 'decode', 'small.sbx', out], dir).code).to.equal(0);
@@ -79,17 +82,11 @@ describe('outputs never destroy inputs', function () {
       expect(r.out).to.contain('ENOSPC');
       expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(dir, 'small.bin')))).to.equal(true);
       expect(fs.readdirSync(full).sort()).to.deep.equal(['filler', 'out.bin']);
-    } finally {
-      spawnSync('umount', [full]);
-    }
+    });
   });
 
   it('sbx sort -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept', function () {
-    const full = path.join(dir, 'full-sort');
-    fs.mkdirSync(full);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) this.skip(); // needs root
-    try {
-      fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+    onSmallDisk(this, 'full-sort', (full) => {
       expect(blkfs(['sbx', 'encode', '-f', 'small.bin', 'small.sbx'], dir).code).to.equal(0);
       const out = path.join(full, 'out.sorted');
       expect(blkfs(['sbx', 'sort', 'small.sbx', out], dir).code).to.equal(0);
@@ -99,9 +96,7 @@ describe('outputs never destroy inputs', function () {
       expect(r.out).to.contain('ENOSPC');
       expect(sha(out)).to.equal(before);
       expect(fs.readdirSync(full)).to.deep.equal(['out.sorted']);
-    } finally {
-      spawnSync('umount', [full]);
-    }
+    });
   });
 
   it('sbx encode -f big.bin big.bin: exit 1, big.bin untouched', () => {
