@@ -54,6 +54,9 @@ export function ddrescueOutfileOf(mapfile: string): string | undefined {
   }
   for (const name of names) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    // comm first: reading a command line takes the process's memory lock, which a process faulting on a mapping
+    // of this very mount holds while it waits for us; ddrescue maps nothing of it.
+    if (readProcText(`/proc/${name}/comm`).trim() !== 'ddrescue') continue;
     const argv = readProcText(`/proc/${name}/cmdline`).split('\0');
     if (argv[argv.length - 1] === '') argv.pop();
     if (argv.length === 0 || path.basename(argv[0]) !== 'ddrescue') continue;
