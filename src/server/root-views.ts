@@ -2,6 +2,7 @@
 // A new view is one file in src/views/ plus one line here, e.g.
 //   ['map.png', (m) => new MapPictureView(m.cache)],
 // A path with a '/' adds to a directory listed before it (e.g. 'sbx/checksums' into the archive views' /sbx/).
+import * as path from 'path';
 import type { SectorCache } from '../cache/sector-cache';
 import { ChecksumsSource, ChecksumsView } from '../views/checksums-view';
 import { liveFileReportFor } from '../files/live-report';
@@ -32,7 +33,7 @@ export interface MountContext {
 
 export const ROOT_VIEWS: ReadonlyArray<readonly [string, (m: MountContext) => Node]> = [
   ['raw', (m) => new RawView(m.cache)],
-  ['mapfile', (m) => new WritableMapfileView(m.cache, m.logger)],
+  ['mapfile', (m) => new WritableMapfileView(m.cache, m.logger, path.join(m.server.mountpoint, 'mapfile'))],
   ['map.png', (m) => new MapPictureView(m.cache, 'png')],
   ['map.svg', (m) => new MapPictureView(m.cache, 'svg')],
   ['sbx', (m) => m.archive.sbx],

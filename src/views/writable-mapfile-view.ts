@@ -11,6 +11,7 @@ import { MapfileError, renderMapfile } from '../cache/mapfile';
 import { IMAGE_MAPFILE } from '../cache/import-export';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
+import { ddrescueOutfileOf } from './ddrescue-outfile';
 
 /** What /mapfile needs of the cache: its map, its counters, and the commits of the writer's own reads. */
 export type MapfileCache = Pick<SectorCache, 'size' | 'sectorSize' | 'sectorCount' | 'cacheDir' | 'extents' | 'status' | 'commitPending' | 'mapfileText'>;
@@ -23,6 +24,8 @@ export interface MapfileLog {
 
 /** The file beside the cache that keeps the writer's last map verbatim. */
 export const DRIVER_MAPFILE = 'ddrescue.map';
+/** Beside it: the image that map describes (ddrescue's outfile, absolute), when the writer was known. */
+export const DRIVER_IMAGE = 'ddrescue.image';
 
 interface ReadHandle {
   kind: 'read';
@@ -39,6 +42,8 @@ interface WriteHandle {
   length: number;
   /** Written since the last flush: the next close hands it to the driver. */
   dirty: boolean;
+  /** The image the opener (a ddrescue naming this /mapfile) writes, when known. */
+  outfile: string | undefined;
 }
 
 type OpenHandle = ReadHandle | WriteHandle;
@@ -54,13 +59,24 @@ export class WritableMapfileView implements WritableView {
    * that image opens /mapfile for writing and must see '+' only where the image holds data, not sectors read since.
    */
   private exportBase: MapfileDriver | undefined;
+  /** The image the driver's map describes (ddrescue's absolute outfile), when its writer was known. */
+  private driverImage: string | undefined;
+  /** The last new image logged. */
+  private announced: string | undefined;
 
+  /**
+   * `mapfilePath` is /mapfile's absolute path in the mount; `outfileOf` finds the image of the ddrescue running on
+   * it (undefined: not known, /mapfile behaves as if every writer continued the driver's image).
+   */
   constructor(
     private readonly cache: MapfileCache,
     private readonly log: MapfileLog,
+    private readonly mapfilePath?: string,
+    private readonly outfileOf: (mapfile: string) => string | undefined = ddrescueOutfileOf,
   ) {
     this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount);
     const since = this.resume();
+    if (since) this.driverImage = readText(path.join(cache.cacheDir, DRIVER_IMAGE))?.trim() || undefined;
     this.resumeImageMap(since);
   }
 
@@ -164,10 +180,24 @@ export class WritableMapfileView implements WritableView {
   }
 
   async openForWrite(truncate: boolean): Promise<Handle> {
-    const bytes = this.render(this.exportBase ?? (this.driver.state() ? this.driver : this.emptyImage()));
-    const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false };
+    const outfile = this.mapfilePath !== undefined ? this.outfileOf(this.mapfilePath) : undefined;
+    const bytes = this.render(this.exportBase ?? (this.driver.state() && !this.newImage(outfile) ? this.driver : this.emptyImage()));
+    const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false, outfile };
     this.opened.push(h);
     return h;
+  }
+
+  /**
+   * A ddrescue starting on another image than the one the driver's map describes (`blkfs export` forgotten): it
+   * must not be shown the old image's map, or it skips what its new image lacks and leaves zeros under '+'.
+   */
+  private newImage(outfile: string | undefined): boolean {
+    if (outfile === undefined || this.driverImage === undefined || outfile === this.driverImage) return false;
+    // Once per new image (ddrescue opens /mapfile again to save it, before its first save is accepted).
+    if (this.announced === outfile) return true;
+    this.announced = outfile;
+    this.log.info(`mapfile: ddrescue opened it for a new image ${outfile} (the map kept is of ${this.driverImage}): its image is taken to hold nothing yet, what the cache holds is copied from the cache`);
+    return true;
   }
 
   async read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno> {
@@ -208,7 +238,7 @@ export class WritableMapfileView implements WritableView {
     const h = handle as OpenHandle;
     if (h.kind !== 'write' || !h.dirty) return;
     h.dirty = false;
-    return this.apply(h.data.toString('latin1', 0, h.length));
+    return this.apply(h.data.toString('latin1', 0, h.length), h.outfile);
   }
 
   async release(handle: Handle): Promise<void> {
@@ -226,7 +256,7 @@ export class WritableMapfileView implements WritableView {
   }
 
   /** Reconciles a written map with the cache; a malformed one is refused (EINVAL at close) and logged. */
-  private async apply(text: string): Promise<void | ViewErrno> {
+  private async apply(text: string, outfile: string | undefined): Promise<void | ViewErrno> {
     if (text.trim() === '') {
       this.log.info('mapfile write: empty, ignored');
       return;
@@ -242,20 +272,32 @@ export class WritableMapfileView implements WritableView {
     }
     this.driverVersion++;
     this.exportBase = undefined; // the writer's map is now the image's
+    this.driverImage = outfile;
     for (const r of refused.slice(0, 20)) this.log.warn(r);
     if (refused.length > 20) this.log.warn(`mapfile write: ${refused.length - 20} more areas refused`);
     const s = this.driver.state()!;
     this.log.info(`mapfile written by ${s.program}: phase ${s.phase}, pass ${s.pass}, position ${s.currentPos}`);
-    await this.keepVerbatim(text);
+    // The map first: a crash between the two leaves the new map with the old image's name, so a ddrescue on the
+    // new image copies from the cache again (slower) rather than skipping what it lacks.
+    await this.keepVerbatim(DRIVER_MAPFILE, text);
+    await this.keepVerbatim(DRIVER_IMAGE, outfile === undefined ? '' : outfile + '\n');
   }
 
-  private async keepVerbatim(text: string): Promise<void> {
-    const file = path.join(this.cache.cacheDir, DRIVER_MAPFILE);
+  private async keepVerbatim(name: string, text: string): Promise<void> {
+    const file = path.join(this.cache.cacheDir, name);
     try {
       await fs.promises.writeFile(file + '.tmp', text, 'latin1');
       await fs.promises.rename(file + '.tmp', file);
     } catch (err) {
       this.log.warn(`cannot keep ${file}: ${(err as Error).message}`);
     }
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
   }
 }

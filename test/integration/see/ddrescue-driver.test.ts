@@ -170,3 +170,58 @@ describe('ddrescue through /mapfile on an image exported earlier, with other rea
     await finish(m);
   });
 });
+
+describe('ddrescue through /mapfile on a new image after ddrescue drove the cache with another', function () {
+  this.timeout(120_000);
+  const size = 8 << 20;
+  let dir: string;
+  let image: Buffer;
+  let nbdLog: string;
+  let mnt: string;
+  let cacheDir: string;
+
+  before(async () => {
+    dir = tempDir('ddrescue-newimage');
+    image = patternImage(size);
+    const { imagePath, mapPath } = writeMedium(dir, image, []);
+    const nbd = await startNbdkit(dir, imagePath, mapPath);
+    nbdLog = nbd.logFile;
+    mnt = path.join(dir, 'mnt');
+    cacheDir = path.join(dir, 'cache');
+    await mount(nbd.uri, mnt, ['--cache', cacheDir]);
+  });
+  after(() => cleanup(dir));
+
+  it('a new image gets what the cache holds from the cache, not the old image\'s map: it equals the medium at every +, no sector read twice', async () => {
+    const raw = path.join(mnt, 'raw');
+    const mf = path.join(mnt, 'mapfile');
+    // Image A: a run stopped after 1 MiB (the readahead cached more); its map, kept by the mount, says A holds 1 MiB.
+    const a = await run('ddrescue', ['-d', '-b512', '-s', String(1 << 20), raw, path.join(dir, 'A.img'), mf]);
+    expect(a.code, a.stderr + a.stdout).to.equal(0);
+    expect(fs.existsSync(path.join(cacheDir, 'ddrescue.map'))).to.equal(true);
+    const readsBefore = readNbdkitLog(nbdLog).ok.length;
+
+    // Image B, `blkfs export` forgotten: B holds nothing yet, so nothing may be skipped.
+    const bImg = path.join(dir, 'B.img');
+    const b = await run('ddrescue', ['-d', '-b512', raw, bImg, mf]);
+    expect(b.code, b.stderr + b.stdout).to.equal(0);
+    const final = parseMapfile(await fs.promises.readFile(mf, 'latin1'));
+    expect(mapBlocks(await fs.promises.readFile(mf, 'latin1'))).to.deep.equal([{ pos: 0, size, status: '+' }]);
+    const copy = await fs.promises.readFile(bImg);
+    for (const blk of final.blocks.filter((x) => x.status === '+')) {
+      expect(copy.subarray(blk.pos, blk.pos + blk.size).equals(image.subarray(blk.pos, blk.pos + blk.size)), `B at ${blk.pos}`).to.equal(true);
+    }
+    // What A's run cached came from the cache: no sector was read from the device twice, and B's run read some.
+    const log = readNbdkitLog(nbdLog);
+    expect(overlaps(log.ok)).to.deep.equal([]);
+    expect(log.ok.length).to.be.above(readsBefore);
+    expect(union(log.ok).reduce((n, x) => n + x.length, 0)).to.equal(size);
+
+    // B continued (same image) is not new: ddrescue finds it finished.
+    const again = await run('ddrescue', ['-d', '-b512', raw, bImg, mf]);
+    expect(again.code, again.stderr + again.stdout).to.equal(0);
+    const mountLog = await fs.promises.readFile(path.join(cacheDir, 'mount.log'), 'utf8');
+    expect((mountLog.match(/ddrescue opened it for a new image/g) ?? []).length, mountLog).to.equal(1);
+    expect(mountLog).to.include(`for a new image ${bImg} (the map kept is of ${path.join(dir, 'A.img')})`);
+  });
+});

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { IMAGE_MAPFILE } from '../../../src/cache/import-export';
 import { ViewErrno } from '../../../src/views/view';
-import { DRIVER_MAPFILE, WritableMapfileView } from '../../../src/views/writable-mapfile-view';
+import { DRIVER_IMAGE, DRIVER_MAPFILE, WritableMapfileView } from '../../../src/views/writable-mapfile-view';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 
 function logger() {
@@ -84,5 +84,25 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
     const view = new WritableMapfileView(cache, logger());
     const r = await view.write(await view.open(), 0, Buffer.from('x'));
     expect((r as ViewErrno).errno).to.equal('EBADF');
+  });
+  it("a ddrescue on another image than the driver's map describes starts from an empty image; the same image, or an unknown opener, continues; kept across a remount", async () => {
+    const { cache } = await memoryCache(Buffer.alloc(8192, 1));
+    await cache.read(0, 4096);
+    let opener: string | undefined = '/img/A.img';
+    const outfileOf = () => opener;
+    const view = new WritableMapfileView(cache, logger(), '/mnt/disk/mapfile', outfileOf);
+    const h = await view.openForWrite(true);
+    await view.write(h, 0, Buffer.from('0x0 + 1\n0x0 0x1000 +\n0x1000 0x1000 ?\n')); // A holds 0-4095
+    await view.release(h);
+    expect(fs.readFileSync(path.join(cache.cacheDir, DRIVER_IMAGE), 'latin1')).to.equal('/img/A.img\n');
+    const shown = async (v: WritableMapfileView) => ((await v.read(await v.openForWrite(false), 0, 1 << 20)) as Buffer).toString();
+    expect(await shown(view)).to.match(/^0x00000000  0x00001000  \+$/m); // A continued
+    opener = undefined;
+    expect(await shown(view)).to.match(/^0x00000000  0x00001000  \+$/m); // unknown: as before
+    opener = '/img/B.img';
+    const log = logger();
+    const again = new WritableMapfileView(cache, log, '/mnt/disk/mapfile', outfileOf); // a remount
+    expect(await shown(again)).to.match(/^0x00000000  0x00002000  \?$/m); // B holds nothing: all copied from the cache
+    expect(log.lines.filter((l) => l.includes('for a new image /img/B.img (the map kept is of /img/A.img)'))).to.have.length(1);
   });
 });
