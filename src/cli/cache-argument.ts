@@ -9,7 +9,7 @@ import { UserError } from '../errors';
 import { STATE_FILE } from '../cache/cache-dir';
 import { mountsServedBy } from '../fuse/fuse-daemon';
 import { mountEntries } from '../fuse/mountinfo';
-import { openFiles } from '../fuse/proc-fds';
+import { openFiles } from '../proc-fds';
 
 /** A path with its symlinks resolved as far as it exists (the rest appended as given). */
 function real(p: string): string {

@@ -4,7 +4,7 @@
 // server's command line naming the mountpoint.
 import * as path from 'path';
 import { MountEntry, mountEntries } from './mountinfo';
-import { openFiles, readlink, readProcText } from './proc-fds';
+import { openFiles, readlink, readProcText } from '../proc-fds';
 
 function connectionOf(pid: number, fd: string): number | undefined {
   const info = /^fuse_connection:\s*(\d+)/m.exec(readProcText(`/proc/${pid}/fdinfo/${fd}`));

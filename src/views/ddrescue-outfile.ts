@@ -4,7 +4,7 @@
 // the opener is the one ddrescue naming this mapfile; with none, or several writing different images, unknown.
 import * as path from 'path';
 import { readdirSync, realpathSync } from 'fs';
-import { readlink, readProcText } from '../fuse/proc-fds';
+import { readlink, readProcText } from '../proc-fds';
 
 /** ddrescue's short options that take an argument (`-b512` or `-b 512`), from `ddrescue --help` (1.27). */
 const SHORT_WITH_ARG = new Set('abceEFHiKmorsTxXZ');

@@ -1,5 +1,5 @@
 // Open files of this user's processes, from /proc (what `fuser`/`lsof` read): which process serves a FUSE mount,
-// which one holds a cache's database. Processes that end or belong to others meanwhile are skipped.
+// which one holds a cache's database, which image a ddrescue writes. Processes that end or belong to others meanwhile are skipped.
 import * as fs from 'fs';
 
 export interface OpenFile {
