@@ -26,7 +26,7 @@ export type RenderPart = Omit<RenderJob, 'kind' | 'id'> & { spec: RenderSpec };
 
 export class RenderHelper {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (done: RenderDone) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (ms: number) => void; reject: (e: Error) => void }>();
   private failure: Error | null = null;
   /** The container the worker holds a renderer for (it keeps one). */
   private current: RenderSpec | null = null;
@@ -39,7 +39,7 @@ export class RenderHelper {
       this.pending.delete(m.id);
       if (this.pending.size === 0) worker.unref();
       if (m.error) p.reject(new Error(`render worker: ${m.error}`));
-      else p.resolve(m);
+      else p.resolve(m.ms);
     });
     const fail = (e: Error) => {
       this.failure = e;
@@ -70,21 +70,7 @@ export class RenderHelper {
   }
 
   /** Renders a part on the worker; resolves with the worker's render time in ms. */
-  async render(part: RenderPart & { out: SharedArrayBuffer }): Promise<number> {
-    return (await this.post(part)).ms;
-  }
-
-  /**
-   * Renders a part into a buffer the worker makes and hands over (no shared memory left for the worker's rarely
-   * running garbage collector to hold on to).
-   */
-  async renderToNew(part: Omit<RenderPart, 'out' | 'outOffset'>): Promise<Buffer> {
-    const done = await this.post({ ...part, outOffset: 0 });
-    if (!done.out) throw new Error('render worker returned no blocks');
-    return Buffer.from(done.out);
-  }
-
-  private post(part: RenderPart): Promise<RenderDone> {
+  render(part: RenderPart): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
     const { spec, ...job } = part;
     if (spec !== this.current) {
@@ -92,7 +78,7 @@ export class RenderHelper {
       this.current = spec;
     }
     const id = this.nextId++;
-    return new Promise<RenderDone>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref(); // alive while work is pending
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ kind: 'render', id, ...job } satisfies RenderJob);

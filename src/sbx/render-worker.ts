@@ -25,8 +25,7 @@ export interface RenderJob {
   source: SharedArrayBuffer;
   sourceOffset: number;
   sourceLength: number;
-  /** Where the blocks go; without it the worker makes a buffer and hands it over in RenderDone.out. */
-  out?: SharedArrayBuffer;
+  out: SharedArrayBuffer;
   outOffset: number;
   firstIndex: number;
   count: number;
@@ -41,8 +40,6 @@ export interface RenderDone {
   id: number;
   /** Time spent rendering, for the caller's load balancing. */
   ms: number;
-  /** The blocks, when the job gave no `out` (transferred: the caller's thread owns and frees it). */
-  out?: ArrayBuffer;
   error?: string;
 }
 
@@ -59,14 +56,12 @@ parentPort?.on('message', (m: RenderInit | RenderJob) => {
   try {
     if (!renderer) throw new Error('render worker used before init');
     const source = new Uint8Array(m.source, m.sourceOffset, m.sourceLength);
-    const own = m.out ? null : new ArrayBuffer(m.count * renderer.spec.layout.blockSize);
-    const out = new Uint8Array(m.out ?? (own as ArrayBuffer));
+    const out = new Uint8Array(m.out);
     const plan: SetPlan = m.sets
       ? { sets: m.sets, needsParity: m.needsParity ?? m.sets.map(() => true), contiguous: m.sets.every((s, i) => s === m.sets![0] + i) }
       : contiguousPlan(m.firstSet, m.endSet);
     renderer.render(m.firstIndex, m.count, plan, source, out, m.outOffset, m.fileSize);
-    if (own) parentPort?.postMessage({ id: m.id, ms: performance.now() - t0, out: own } satisfies RenderDone, [own]);
-    else parentPort?.postMessage({ id: m.id, ms: performance.now() - t0 } satisfies RenderDone);
+    parentPort?.postMessage({ id: m.id, ms: performance.now() - t0 } satisfies RenderDone);
   } catch (e) {
     parentPort?.postMessage({ id: m.id, ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) } satisfies RenderDone);
   }

@@ -9,7 +9,7 @@
 import { ContainerRenderer, contiguousPlan, SetPlan } from '../../sbx/format/random-access';
 import { RandomReader } from '../../sbx/reader';
 import { RenderBudget, renderBudget } from './render-budget';
-import { sourceArena, unitRenderPool } from './unit-render-pool';
+import { sourceArena, unitArena, unitRenderPool } from './unit-render-pool';
 
 /** About this many container bytes per unit: big enough to amortise a read and an RS batch. */
 const TARGET_UNIT_BYTES = 2 << 20;
@@ -85,29 +85,34 @@ export class ContainerUnits {
   /** Bytes of blocks [first, first + count) of the container (metadata copies as zero placeholders). */
   async blocks(first: number, count: number): Promise<Buffer> {
     const bs = this.renderer.spec.layout.blockSize;
+    const out = Buffer.allocUnsafe(count * bs);
+    await this.copyTo(first * bs, out, count * bs);
+    return out;
+  }
+
+  /**
+   * Puts container bytes [offset, offset + length) (inside the container; metadata copies as zero placeholders)
+   * at the start of `target`. Units never leave this class, only copies of their bytes: their memory is used
+   * again once dropped (see drop()).
+   */
+  async copyTo(offset: number, target: Buffer, length: number): Promise<void> {
+    const bs = this.renderer.spec.layout.blockSize;
     const g = this.geometry;
-    const firstUnit = unitOf(g, first);
-    const lastUnit = unitOf(g, first + count - 1);
-    let out: Buffer;
-    if (firstUnit === lastUnit) {
-      // The common case (a 128 KiB FUSE read inside a 2 MiB unit): a view of the unit, no copy.
-      const us = unitStart(g, firstUnit);
-      out = (await this.unit(firstUnit)).subarray((first - us) * bs, (first + count - us) * bs);
-    } else {
-      out = Buffer.allocUnsafe(count * bs);
-      for (let u = firstUnit; u <= lastUnit; u++) {
-        const unit = await this.unit(u);
-        const us = unitStart(g, u);
-        const from = Math.max(first, us);
-        const to = Math.min(first + count, us + unit.length / bs);
-        unit.copy(out, (from - first) * bs, (from - us) * bs, (to - us) * bs);
-      }
+    const end = offset + length;
+    const firstUnit = unitOf(g, Math.floor(offset / bs));
+    const lastUnit = unitOf(g, Math.ceil(end / bs) - 1);
+    for (let u = firstUnit; u <= lastUnit; u++) {
+      const unit = await this.unit(u);
+      // Copied at once on resuming: nothing else runs between the render settling and this copy.
+      const us = unitStart(g, u) * bs;
+      const from = Math.max(offset, us);
+      const to = Math.min(end, us + unit.length);
+      unit.copy(target, from - offset, from - us, to - us);
     }
     // Sequential reading: prepare the next units while this one is copied out.
     for (let next = lastUnit + 1; next <= lastUnit + g.ahead; next++) {
       if (unitStart(g, next) < this.totalBlocks) void this.unit(next).catch(() => {});
     }
-    return out;
   }
 
   private unit(u: number): Promise<Buffer> {
@@ -124,16 +129,27 @@ export class ContainerUnits {
     this.units.set(u, p);
     // Once rendered, the unit counts against the process's budget for kept units, which may drop it.
     p.then(
-      (b) => this.units.get(u) === rendering && this.budget.keep(rendering, b.length, () => this.units.get(u) === rendering && this.units.delete(u)),
+      (b) => this.units.get(u) === rendering && this.budget.keep(rendering, b.length, () => this.units.get(u) === rendering && this.drop(u)),
       // A failed render is not kept: the next read tries again (e.g. after a lost source came back).
       () => this.units.get(u) === rendering && this.units.delete(u),
     );
-    while (this.units.size > this.keep) {
-      const oldest = this.units.keys().next().value as number;
-      this.budget.forget(this.units.get(oldest) as Promise<Buffer>);
-      this.units.delete(oldest);
-    }
+    while (this.units.size > this.keep) this.drop(this.units.keys().next().value as number);
     return p;
+  }
+
+  /**
+   * Forgets unit u and gives its memory back for later units, once it is rendered and every read that waited for
+   * it has copied from it: those copies run when the render settles, before the next turn of the event loop.
+   */
+  private drop(u: number): void {
+    const p = this.units.get(u);
+    if (!p) return;
+    this.units.delete(u);
+    this.budget.forget(p);
+    p.then(
+      (b) => setImmediate(() => unitArena.give(b)),
+      () => {},
+    );
   }
 
   private async render(u: number): Promise<Buffer> {
@@ -157,7 +173,7 @@ export class ContainerUnits {
     return this.budget.rendering(bytes, async () => {
       const source = await r.load(plan, this.source, r.spec.fileSize, (n) => sourceArena.take(n));
       try {
-        return await unitRenderPool.render({ renderer: r, first, count, plan, source, handOver: g.setsPerUnit === 0 });
+        return await unitRenderPool.render({ renderer: r, first, count, plan, source });
       } finally {
         sourceArena.give(source);
       }

@@ -11,8 +11,6 @@ export interface UnitJob {
   count: number;
   /** The block sets those blocks need (slot i of source holds plan.sets[i]). */
   plan: SetPlan;
-  /** Render into memory the worker hands over (see render()) rather than shared memory. */
-  handOver?: boolean;
   /** The sets' source bytes (see ContainerRenderer.load); in shared memory (sharedBuffer) to avoid a copy. */
   source: Buffer;
 }
@@ -23,12 +21,15 @@ export function sharedBuffer(n: number): Buffer {
 }
 
 /**
- * Source buffers (shared memory) used again from job to job. A worker frees its handle on a SharedArrayBuffer
- * only when its own garbage collector runs, which its tiny heap seldom asks for: a fresh buffer per unit let
- * hundreds of MB of finished sources linger (v19 200/50/1000 loads 1.6 MB of sets for a 32 KiB slice).
+ * Shared memory used again from job to job, for units' sources and blocks. A SharedArrayBuffer is freed only once
+ * both threads that held it have collected garbage, which nothing prompts (its bytes do not count as garbage
+ * collector pressure): a fresh buffer per unit let hundreds of MB linger (1.15 GB of server memory for a cold copy
+ * of a 1 GiB medium's container at the default parameters).
  */
 class SourceArena {
   private readonly free = new Map<number, SharedArrayBuffer[]>();
+  /** Guards against a buffer given back twice, which would hand the same memory to two users. */
+  private readonly idle = new WeakSet<SharedArrayBuffer>();
   private freeBytes = 0;
 
   constructor(private readonly maxFreeBytes: number) {}
@@ -37,14 +38,20 @@ class SourceArena {
   take(n: number): Buffer {
     const size = Math.max(64 << 10, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
     const sab = this.free.get(size)?.pop();
-    if (sab) this.freeBytes -= size;
+    if (sab) {
+      this.freeBytes -= size;
+      this.idle.delete(sab);
+    }
     return Buffer.from(sab ?? new SharedArrayBuffer(size), 0, n);
   }
 
   /** Gives back a buffer from take() once nothing reads it any more. */
   give(b: Buffer): void {
     const sab = b.buffer;
-    if (!(sab instanceof SharedArrayBuffer) || this.freeBytes + sab.byteLength > this.maxFreeBytes) return;
+    if (!(sab instanceof SharedArrayBuffer)) return;
+    if (this.idle.has(sab)) throw new Error('shared buffer given back twice');
+    if (this.freeBytes + sab.byteLength > this.maxFreeBytes) return;
+    this.idle.add(sab);
     let list = this.free.get(sab.byteLength);
     if (!list) this.free.set(sab.byteLength, (list = []));
     list.push(sab);
@@ -54,6 +61,8 @@ class SourceArena {
 
 /** Sources of units being rendered, kept for the next ones (at most 32 MiB idle). */
 export const sourceArena = new SourceArena(32 << 20);
+/** Rendered units, given back when dropped (at most 32 MiB idle). */
+export const unitArena = new SourceArena(32 << 20);
 
 function shared(b: Buffer): Buffer {
   if (b.buffer instanceof SharedArrayBuffer) return b;
@@ -98,17 +107,9 @@ class UnitRenderPool {
       fileSize: r.spec.fileSize,
     };
     // A worker that dies fails what it held (those readers get EIO; a retry goes to another or to this thread).
-    // Blocks the worker made and handed over are memory this thread's garbage collector sees and frees in time;
-    // those written into shared memory are not (a SharedArrayBuffer lingers until both threads happen to collect
-    // garbage) but cost no collections, which a copy at full speed feels. Small units of whole super sets take
-    // shared memory, as they always did; slices, with which a few hundred MB could linger, are handed over.
-    if (job.handOver) {
-      return helper.renderToNew(part).catch((err: Error) => {
-        throw new Error(`rendering a container unit failed: ${err.message}`);
-      });
-    }
-    const out = sharedBuffer(job.count * bs);
-    await helper.render({ ...part, out: out.buffer as SharedArrayBuffer, outOffset: 0 }).catch((err: Error) => {
+    const out = unitArena.take(job.count * bs);
+    await helper.render({ ...part, out: out.buffer as SharedArrayBuffer, outOffset: out.byteOffset }).catch((err: Error) => {
+      unitArena.give(out);
       throw new Error(`rendering a container unit failed: ${err.message}`);
     });
     return out;

@@ -88,6 +88,25 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
     });
   }
 
+  it('fills the kernel buffer (readInto) with the same bytes as `sbx encode`, at unaligned offsets, for a large super set', async () => {
+    const params = parseImageParams({ sbxVersion: 17, rsData: 200, rsParity: 50, burst: 100 });
+    const cache = await medium();
+    const { view, identity } = mount(cache, new Database(':memory:'), params);
+    const h = await view.open();
+    const got = Buffer.alloc(view.size);
+    const step = 100_003; // straddles blocks, units and metadata copies
+    for (let pos = 0; pos < view.size; pos += step) {
+      const target = Buffer.alloc(step);
+      const n = await view.readInto(h, pos, target, step);
+      if (n instanceof ViewErrno) throw new Error(n.errno);
+      expect(n).to.equal(Math.min(step, view.size - pos));
+      target.copy(got, pos, 0, n);
+    }
+    // After the reads: the image with zeros at the bad sectors, as the first read of a metadata copy acquired it.
+    const expected = await encodeImage(cache.imageWithZeros(), params, identity);
+    expect(got.equals(expected)).to.equal(true);
+  });
+
   it('serves data blocks by random access without acquiring the medium', async () => {
     const cache = await medium(2 << 20);
     const { view } = mount(cache, new Database(':memory:'));
