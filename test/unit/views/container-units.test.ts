@@ -7,6 +7,15 @@ import { RenderBudget } from '../../../src/views/sbx/render-budget';
 import { pseudoRandom } from './containers';
 
 const UID = Buffer.from('0123456789ab', 'hex');
+
+class CountingReader extends BufferReader {
+  bytesRead = 0;
+  override async read(offset: number, length: number): Promise<Buffer> {
+    const got = await super.read(offset, length);
+    this.bytesRead += got.length;
+    return got;
+  }
+}
 const STEP = 128 * 1024;
 
 /** The whole container through `units`, as a FUSE reader would ask for it, with the real metadata block patched in. */
@@ -35,9 +44,13 @@ describe('ContainerUnits (how /sbx/image.sbx is rendered)', () => {
 
     const budget = new RenderBudget(512 << 10, 384 << 10);
     const expected = await readContainer(spec, 0, Number.MAX_SAFE_INTEGER, new BufferReader(image));
-    const readers = [0, 1, 2].map(() => new ContainerUnits(renderer, new BufferReader(image), budget, unitMemory));
+    const sources = [0, 1, 2].map(() => new CountingReader(image));
+    const readers = sources.map((src) => new ContainerUnits(renderer, src, budget, unitMemory));
     const copies = await Promise.all(readers.map((u) => readThrough(u, spec)));
     for (const c of copies) expect(c.equals(expected)).to.equal(true);
+    // A data block's slice reads its own shard, not its set's 20; a parity block needs its whole set: about
+    // (1 + P) = 11 times the image per reader, where whole sets for every block would be (D + P) = 30 times.
+    for (const src of sources) expect(src.bytesRead).to.be.at.most(12 * image.length);
 
     const s = budget.stats();
     // Three readers keeping and preparing units ahead would hold well over a MiB; the budget kept them to it.
