@@ -44,19 +44,22 @@ describe('ContainerUnits (how /sbx/image.sbx is rendered)', () => {
 
     const budget = new RenderBudget(512 << 10, 384 << 10);
     const expected = await readContainer(spec, 0, Number.MAX_SAFE_INTEGER, new BufferReader(image));
-    const sources = [0, 1, 2].map(() => new CountingReader(image));
-    const readers = sources.map((src) => new ContainerUnits(renderer, src, budget, unitMemory));
+    const readers = [0, 1, 2].map(() => new ContainerUnits(renderer, new BufferReader(image), budget, unitMemory));
     const copies = await Promise.all(readers.map((u) => readThrough(u, spec)));
     for (const c of copies) expect(c.equals(expected)).to.equal(true);
-    // A data block's slice reads its own shard, not its set's 20; a parity block needs its whole set: about
-    // (1 + P) = 11 times the image per reader, where whole sets for every block would be (D + P) = 30 times.
-    for (const src of sources) expect(src.bytesRead).to.be.at.most(12 * image.length);
 
     const s = budget.stats();
     // Three readers keeping and preparing units ahead would hold well over a MiB; the budget kept them to it.
     expect(s.inFlightPeak).to.be.greaterThan(0).and.at.most(512 << 10);
     expect(s.keptPeak).to.be.greaterThan(0).and.at.most(384 << 10);
     expect(s.inFlight).to.equal(0);
+
+    // Alone (nothing dropped before it is read): a data block's slice reads its own shard, not its set's 20, and a
+    // parity block its whole set: about (1 + P) = 11 times the image, where whole sets for every block would be 30.
+    const src = new CountingReader(image);
+    const alone = await readThrough(new ContainerUnits(renderer, src, new RenderBudget(64 << 20, 64 << 20), unitMemory), spec);
+    expect(alone.equals(expected)).to.equal(true);
+    expect(src.bytesRead).to.be.at.most(12 * image.length);
   });
 
   it('renders a small super set whole, several per unit (the default parameters)', () => {
