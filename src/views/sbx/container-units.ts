@@ -1,7 +1,7 @@
 // Renders container bytes for one open /sbx/image.sbx in "units". Usually a unit is a run of whole super
 // block sets (whole block sets without interleaving), so each unit needs one contiguous read of the source and
 // one batch of Reed-Solomon work, and a sequential reader (cp) gets each unit rendered once, with the next one
-// prepared while the current one is being copied out. A super set too big for that (e.g. v19 200/50/1000: T·B
+// prepared while the current one is being copied out. A super set over 16 MiB (e.g. v19 200/50/1000: T·B
 // blocks = 1 GB) is cut into "slices", runs of blocks rendered from just the block sets they belong to, with
 // the slice small enough that those sets' bytes stay within a few MiB. Every unit's memory goes through one
 // process-wide budget (render-budget.ts). Metadata copies are rendered as placeholders (zeros) here; the view
@@ -17,7 +17,7 @@ const TARGET_UNIT_BYTES = 2 << 20;
  * A super set up to this size is rendered whole (at most one per unit); a bigger one in slices of at most this
  * much memory: their blocks plus the source and parity of the sets they belong to.
  */
-export const UNIT_MEMORY = 8 << 20;
+export const UNIT_MEMORY = 16 << 20;
 
 /** The bytes of a unit of holes only, shared by all (units are never written to). */
 const ZEROS = Buffer.alloc(TARGET_UNIT_BYTES);

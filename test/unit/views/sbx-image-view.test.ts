@@ -71,8 +71,8 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
   }
 
   for (const params of [parseImageParams(), parseImageParams({ sbxVersion: 1 }), parseImageParams({ sbxVersion: 18, rsData: 3, rsParity: 1, burst: 0 }),
-    // A 12.8 MB super set: rendered in slices, not whole.
-    parseImageParams({ sbxVersion: 17, rsData: 200, rsParity: 50, burst: 100 })]) {
+    // A 25.6 MB super set: rendered in slices, not whole.
+    parseImageParams({ sbxVersion: 17, rsData: 200, rsParity: 50, burst: 200 })]) {
     it(`equals \`sbx encode\` of the image with zeros at bad sectors (v${params.version} ${params.dataShards}/${params.parityShards}/${params.burst})`, async () => {
       const cache = await medium();
       const { view, identity } = mount(cache, new Database(':memory:'), params);
@@ -89,7 +89,7 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
   }
 
   it('fills the kernel buffer (readInto) with the same bytes as `sbx encode`, at unaligned offsets, for a large super set', async () => {
-    const params = parseImageParams({ sbxVersion: 17, rsData: 200, rsParity: 50, burst: 100 });
+    const params = parseImageParams({ sbxVersion: 17, rsData: 200, rsParity: 50, burst: 200 });
     const cache = await medium();
     const { view, identity } = mount(cache, new Database(':memory:'), params);
     const h = await view.open();
