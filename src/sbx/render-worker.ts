@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'worker_threads';
 import { Layout, LayoutParams } from './format/layout';
-import { ContainerRenderer, contiguousPlan } from './format/random-access';
+import { ContainerRenderer, contiguousPlan, SetPlan } from './format/random-access';
 
 /** The container the following jobs render (sent again whenever the caller switches containers). */
 export interface RenderInit {
@@ -15,7 +15,10 @@ export interface RenderInit {
   metadataBlock: Uint8Array | null;
 }
 
-/** Render blocks [firstIndex, firstIndex + count) of sets [firstSet, endSet) (slot 0 at sourceOffset). */
+/**
+ * Render blocks [firstIndex, firstIndex + count) of sets [firstSet, endSet) (slot 0 at sourceOffset), all with
+ * parity; or, when `sets` is given, of those sets (slot i holds sets[i]) with parity where `needsParity` says.
+ */
 export interface RenderJob {
   kind: 'render';
   id: number;
@@ -28,6 +31,8 @@ export interface RenderJob {
   count: number;
   firstSet: number;
   endSet: number;
+  sets?: number[];
+  needsParity?: boolean[];
   fileSize: number;
 }
 
@@ -52,7 +57,10 @@ parentPort?.on('message', (m: RenderInit | RenderJob) => {
     if (!renderer) throw new Error('render worker used before init');
     const source = new Uint8Array(m.source, m.sourceOffset, m.sourceLength);
     const out = new Uint8Array(m.out);
-    renderer.render(m.firstIndex, m.count, contiguousPlan(m.firstSet, m.endSet), source, out, m.outOffset, m.fileSize);
+    const plan: SetPlan = m.sets
+      ? { sets: m.sets, needsParity: m.needsParity ?? m.sets.map(() => true), contiguous: m.sets.every((s, i) => s === m.sets![0] + i) }
+      : contiguousPlan(m.firstSet, m.endSet);
+    renderer.render(m.firstIndex, m.count, plan, source, out, m.outOffset, m.fileSize);
     parentPort?.postMessage({ id: m.id, ms: performance.now() - t0 } satisfies RenderDone);
   } catch (e) {
     parentPort?.postMessage({ id: m.id, ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) } satisfies RenderDone);

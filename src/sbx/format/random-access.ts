@@ -33,6 +33,11 @@ export interface SetPlan {
   readonly needsParity: readonly boolean[];
   /** True when sets are consecutive (slot = set − sets[0]). */
   readonly contiguous: boolean;
+  /**
+   * shards[i]: the data shards (positions 0 … D−1, ascending) of sets[i] that are rendered, for slots that need no
+   * parity: load() reads just those (a block of a large set needs one shard, not the D of them). Absent: all.
+   */
+  readonly shards?: readonly (readonly number[] | null)[];
 }
 
 /** A plan for the consecutive sets [first, end), parity for all (what the streaming encoder renders). */
@@ -68,19 +73,27 @@ export class ContainerRenderer {
     const t = l.setSize;
     const d = this.setDataChunks;
     const parityOf = new Map<number, boolean>();
+    const shardsOf = new Map<number, number[]>();
     for (let idx = firstIndex; idx < firstIndex + count; idx++) {
       if (l.isMetadataIndex(idx)) continue;
       const seq = l.indexToSeq(idx);
       if (seq > lastSeq) continue;
       const set = Math.floor((seq - 1) / t);
-      const parity = seq - 1 - set * t >= d;
-      parityOf.set(set, parity || (parityOf.get(set) ?? false));
+      const pos = seq - 1 - set * t;
+      parityOf.set(set, pos >= d || (parityOf.get(set) ?? false));
+      if (pos < d) {
+        const list = shardsOf.get(set);
+        if (list) list.push(pos);
+        else shardsOf.set(set, [pos]);
+      }
     }
     const sets = [...parityOf.keys()].sort((a, b) => a - b);
+    const needsParity = sets.map((s) => parityOf.get(s) as boolean);
     return {
       sets,
-      needsParity: sets.map((s) => parityOf.get(s) as boolean),
+      needsParity,
       contiguous: sets.length === 0 || sets[sets.length - 1] - sets[0] === sets.length - 1,
+      shards: sets.map((s, i) => (needsParity[i] ? null : (shardsOf.get(s) as number[]).sort((a, b) => a - b))),
     };
   }
 
@@ -92,10 +105,16 @@ export class ContainerRenderer {
   async load(plan: SetPlan, reader: RandomReader, fileSize = this.spec.fileSize, alloc: (n: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
     const ss = this.setSourceSize;
     const out = alloc(plan.sets.length * ss);
+    const partial = (k: number) => (plan.shards?.[k] ?? null) !== null && plan.shards?.[k]?.length !== this.setDataChunks;
     let i = 0;
     while (i < plan.sets.length) {
+      if (partial(i)) {
+        await this.loadShards(plan.sets[i], plan.shards?.[i] as readonly number[], out, i * ss, reader, fileSize);
+        i++;
+        continue;
+      }
       let j = i + 1;
-      while (j < plan.sets.length && plan.sets[j] === plan.sets[j - 1] + 1) j++;
+      while (j < plan.sets.length && plan.sets[j] === plan.sets[j - 1] + 1 && !partial(j)) j++;
       const start = plan.sets[i] * ss;
       const want = Math.max(0, Math.min(fileSize, plan.sets[j - 1] * ss + ss) - start);
       const got = want > 0 ? await reader.read(start, want) : Buffer.alloc(0);
@@ -105,6 +124,25 @@ export class ContainerRenderer {
       i = j;
     }
     return out;
+  }
+
+  /** The given data shards of `set` into out[at + pos × dataSize …] (other shards' bytes left as they are). */
+  private async loadShards(set: number, shards: readonly number[], out: Buffer, at: number, reader: RandomReader, fileSize: number): Promise<void> {
+    const ds = this.spec.layout.dataSize;
+    let a = 0;
+    while (a < shards.length) {
+      let b = a + 1;
+      while (b < shards.length && shards[b] === shards[b - 1] + 1) b++;
+      const start = set * this.setSourceSize + shards[a] * ds;
+      const len = (shards[b - 1] + 1 - shards[a]) * ds;
+      const want = Math.max(0, Math.min(fileSize, start + len) - start);
+      const got = want > 0 ? await reader.read(start, want) : Buffer.alloc(0);
+      if (got.length < want) throw new SourceTooShortError(start, want, got.length);
+      const o = at + shards[a] * ds;
+      got.copy(out, o, 0, want);
+      out.fill(PAD_BYTE, o + want, o + len);
+      a = b;
+    }
   }
 
   /**

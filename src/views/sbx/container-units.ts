@@ -1,31 +1,56 @@
-// Renders container bytes for one open /sbx/image.sbx in "units": runs of whole super block sets (whole
-// block sets without interleaving), so each unit needs one contiguous read of the source and one batch of
-// Reed-Solomon work, and a sequential reader (cp) gets each unit rendered once, with the next one prepared
-// while the current one is being copied out. Metadata copies are rendered as placeholders here; the view
+// Renders container bytes for one open /sbx/image.sbx in "units". Usually a unit is a run of whole super
+// block sets (whole block sets without interleaving), so each unit needs one contiguous read of the source and
+// one batch of Reed-Solomon work, and a sequential reader (cp) gets each unit rendered once, with the next one
+// prepared while the current one is being copied out. A super set over 16 MiB (e.g. v19 200/50/1000: T·B
+// blocks = 1 GB) is cut into "slices", runs of blocks rendered from just the block sets they belong to, with
+// the slice small enough that those sets' bytes stay within a few MiB. Every unit's memory goes through one
+// process-wide budget (render-budget.ts). Metadata copies are rendered as placeholders (zeros) here; the view
 // puts the real metadata block (which needs the image hash) over them.
-import { ContainerRenderer, contiguousPlan } from '../../sbx/format/random-access';
+import { ContainerRenderer, contiguousPlan, SetPlan } from '../../sbx/format/random-access';
 import { RandomReader } from '../../sbx/reader';
-import { sharedBuffer, unitRenderPool } from './unit-render-pool';
+import { RenderBudget, renderBudget } from './render-budget';
+import { sourceArena, unitArena, unitRenderPool } from './unit-render-pool';
 
 /** About this many container bytes per unit: big enough to amortise a read and an RS batch. */
 const TARGET_UNIT_BYTES = 2 << 20;
+/**
+ * A super set up to this size is rendered whole (at most one per unit); a bigger one in slices of at most this
+ * much memory: their blocks plus the source and parity of the sets they belong to.
+ */
+export const UNIT_MEMORY = 16 << 20;
+
+/** The bytes of a unit of holes only, shared by all (units are never written to). */
+const ZEROS = Buffer.alloc(TARGET_UNIT_BYTES);
 
 export interface UnitGeometry {
-  /** Blocks in each unit (unit 0 additionally holds the metadata copies in front: see unitStart). */
+  /** Blocks in each unit (unit 0 additionally holds the `lead` blocks in front: see unitStart). */
   unitBlocks: number;
-  /** Block sets per unit. */
+  /** Block sets per unit, when units are whole super sets; 0 when they are slices. */
   setsPerUnit: number;
-  /** Metadata blocks before the first data block (1 + P for EC, 1 or 0 for SBX). */
+  /** Blocks unit 0 has in front of unitBlocks: the metadata blocks before the first data block for whole
+   *  super sets (1 + P for EC, 1 or 0 for SBX); 0 for slices. */
   lead: number;
+  /** Units prepared ahead of a sequential reader. */
+  ahead: number;
 }
 
-export function unitGeometry(r: ContainerRenderer): UnitGeometry {
+export function unitGeometry(r: ContainerRenderer, unitMemory = UNIT_MEMORY): UnitGeometry {
   const l = r.spec.layout;
   // Sets of one super set (B of them), or one set when there is no interleaving.
   const group = l.ec ? Math.max(1, l.burst) : 1;
   const groupBlocks = l.setSize * group;
-  const m = Math.max(1, Math.floor(TARGET_UNIT_BYTES / l.blockSize / groupBlocks));
-  return { unitBlocks: m * groupBlocks, setsPerUnit: m * group, lead: l.metaCount };
+  if (groupBlocks * l.blockSize <= unitMemory) {
+    const m = Math.max(1, Math.floor(TARGET_UNIT_BYTES / l.blockSize / groupBlocks));
+    return { unitBlocks: m * groupBlocks, setsPerUnit: m * group, lead: l.metaCount, ahead: 2 };
+  }
+  // Worst case: every block of a slice in a set of its own (at most as many as the container has), whose
+  // data shards and parity are all needed.
+  const setBytes = l.setSize * l.dataSize;
+  const sets = l.setCount(r.spec.fileSize);
+  const fits = (n: number) => n * l.blockSize + Math.min(n, sets) * setBytes <= unitMemory;
+  let unitBlocks = Math.floor(TARGET_UNIT_BYTES / l.blockSize);
+  if (!fits(unitBlocks)) unitBlocks = Math.max(1, Math.floor(unitMemory / (l.blockSize + setBytes)));
+  return { unitBlocks, setsPerUnit: 0, lead: 0, ahead: Math.min(32, Math.max(2, Math.ceil(TARGET_UNIT_BYTES / (unitBlocks * l.blockSize)))) };
 }
 
 /** First block index of unit u (unit 0 starts at 0 and includes the leading metadata blocks). */
@@ -42,16 +67,17 @@ export class ContainerUnits {
   readonly geometry: UnitGeometry;
   private readonly totalBlocks: number;
   private readonly units = new Map<number, Promise<Buffer>>();
-  /** Units kept: the one before (reads straddle), the current one and the two being prepared. */
-  private static readonly KEEP = 4;
-  /** Units prepared ahead of a sequential reader (so the render worker always has the next one to do). */
-  private static readonly AHEAD = 2;
+  /** Units kept: the one before (reads straddle), the current one and those being prepared. */
+  private readonly keep: number;
 
   constructor(
     private readonly renderer: ContainerRenderer,
     private readonly source: RandomReader,
+    private readonly budget: RenderBudget = renderBudget,
+    unitMemory = UNIT_MEMORY,
   ) {
-    this.geometry = unitGeometry(renderer);
+    this.geometry = unitGeometry(renderer, unitMemory);
+    this.keep = this.geometry.ahead + 2;
     const spec = renderer.spec;
     this.totalBlocks = spec.layout.containerBlockCount(spec.fileSize);
   }
@@ -59,29 +85,34 @@ export class ContainerUnits {
   /** Bytes of blocks [first, first + count) of the container (metadata copies as zero placeholders). */
   async blocks(first: number, count: number): Promise<Buffer> {
     const bs = this.renderer.spec.layout.blockSize;
+    const out = Buffer.allocUnsafe(count * bs);
+    await this.copyTo(first * bs, out, count * bs);
+    return out;
+  }
+
+  /**
+   * Puts container bytes [offset, offset + length) (inside the container; metadata copies as zero placeholders)
+   * at the start of `target`. Units never leave this class, only copies of their bytes: their memory is used
+   * again once dropped (see drop()).
+   */
+  async copyTo(offset: number, target: Buffer, length: number): Promise<void> {
+    const bs = this.renderer.spec.layout.blockSize;
     const g = this.geometry;
-    const firstUnit = unitOf(g, first);
-    const lastUnit = unitOf(g, first + count - 1);
-    let out: Buffer;
-    if (firstUnit === lastUnit) {
-      // The common case (a 128 KiB FUSE read inside a 2 MiB unit): a view of the unit, no copy.
-      const us = unitStart(g, firstUnit);
-      out = (await this.unit(firstUnit)).subarray((first - us) * bs, (first + count - us) * bs);
-    } else {
-      out = Buffer.allocUnsafe(count * bs);
-      for (let u = firstUnit; u <= lastUnit; u++) {
-        const unit = await this.unit(u);
-        const us = unitStart(g, u);
-        const from = Math.max(first, us);
-        const to = Math.min(first + count, us + unit.length / bs);
-        unit.copy(out, (from - first) * bs, (from - us) * bs, (to - us) * bs);
-      }
+    const end = offset + length;
+    const firstUnit = unitOf(g, Math.floor(offset / bs));
+    const lastUnit = unitOf(g, Math.ceil(end / bs) - 1);
+    for (let u = firstUnit; u <= lastUnit; u++) {
+      const unit = await this.unit(u);
+      // Copied at once on resuming: nothing else runs between the render settling and this copy.
+      const us = unitStart(g, u) * bs;
+      const from = Math.max(offset, us);
+      const to = Math.min(end, us + unit.length);
+      unit.copy(target, from - offset, from - us, to - us);
     }
     // Sequential reading: prepare the next units while this one is copied out.
-    for (let next = lastUnit + 1; next <= lastUnit + ContainerUnits.AHEAD; next++) {
+    for (let next = lastUnit + 1; next <= lastUnit + g.ahead; next++) {
       if (unitStart(g, next) < this.totalBlocks) void this.unit(next).catch(() => {});
     }
-    return out;
   }
 
   private unit(u: number): Promise<Buffer> {
@@ -90,34 +121,62 @@ export class ContainerUnits {
       // Keep recently used units last in the map's order.
       this.units.delete(u);
       this.units.set(u, p);
+      this.budget.touch(p);
       return p;
     }
-    p = this.render(u);
+    const rendering = this.render(u);
+    p = rendering;
     this.units.set(u, p);
-    // A failed render is not kept: the next read tries again (e.g. after a lost source came back).
-    p.catch(() => this.units.get(u) === p && this.units.delete(u));
-    while (this.units.size > ContainerUnits.KEEP) this.units.delete(this.units.keys().next().value as number);
+    // Once rendered, the unit counts against the process's budget for kept units, which may drop it.
+    p.then(
+      (b) => this.units.get(u) === rendering && this.budget.keep(rendering, b.length, () => this.units.get(u) === rendering && this.drop(u)),
+      // A failed render is not kept: the next read tries again (e.g. after a lost source came back).
+      () => this.units.get(u) === rendering && this.units.delete(u),
+    );
+    while (this.units.size > this.keep) this.drop(this.units.keys().next().value as number);
     return p;
+  }
+
+  /**
+   * Forgets unit u and gives its memory back for later units, once it is rendered and every read that waited for
+   * it has copied from it: those copies run when the render settles, before the next turn of the event loop.
+   */
+  private drop(u: number): void {
+    const p = this.units.get(u);
+    if (!p) return;
+    this.units.delete(u);
+    this.budget.forget(p);
+    p.then(
+      (b) => setImmediate(() => unitArena.give(b)),
+      () => {},
+    );
   }
 
   private async render(u: number): Promise<Buffer> {
     const g = this.geometry;
     const r = this.renderer;
     const l = r.spec.layout;
+    const bs = l.blockSize;
     const first = unitStart(g, u);
     const end = Math.min(this.totalBlocks, g.lead + (u + 1) * g.unitBlocks);
     const count = Math.max(0, end - first);
-    const setCount = l.setCount(r.spec.fileSize);
-    const firstSet = u * g.setsPerUnit;
-    const plan = contiguousPlan(firstSet, Math.min(setCount, firstSet + g.setsPerUnit));
-    const source = await r.load(plan, this.source, r.spec.fileSize, sharedBuffer);
-    return unitRenderPool.render({
-      renderer: r,
-      first,
-      count,
-      firstSet: plan.sets.length > 0 ? plan.sets[0] : firstSet,
-      endSet: plan.sets.length > 0 ? plan.sets[plan.sets.length - 1] + 1 : firstSet,
-      source,
+    let plan: SetPlan;
+    if (g.setsPerUnit > 0) {
+      const firstSet = u * g.setsPerUnit;
+      plan = contiguousPlan(firstSet, Math.min(l.setCount(r.spec.fileSize), firstSet + g.setsPerUnit));
+    } else {
+      plan = r.plan(first, count);
+    }
+    // Burst holes and metadata placeholders only (most of a sparse super set): zeros, nothing to compute.
+    if (plan.sets.length === 0) return count * bs <= ZEROS.length ? ZEROS.subarray(0, count * bs) : Buffer.alloc(count * bs);
+    const bytes = count * bs + plan.sets.length * (r.setSourceSize + l.p * l.dataSize);
+    return this.budget.rendering(bytes, async () => {
+      const source = await r.load(plan, this.source, r.spec.fileSize, (n) => sourceArena.take(n));
+      try {
+        return await unitRenderPool.render({ renderer: r, first, count, plan, source });
+      } finally {
+        sourceArena.give(source);
+      }
     });
   }
 }

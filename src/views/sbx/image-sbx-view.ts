@@ -115,6 +115,30 @@ export class SbxImageView implements View {
     return blocks.subarray(offset - first * bs, end - first * bs);
   }
 
+  /**
+   * read() straight into `target` (the kernel's buffer, for the FUSE glue) once the handle's state is complete:
+   * the hot path of a copy, with no buffer per read (whose garbage collection cost a copy a third of its speed).
+   */
+  async readInto(handle: Handle, offset: number, target: Buffer, length: number): Promise<number | ViewErrno> {
+    const h = handle as OpenImage;
+    const end = Math.min(this.size, offset + length);
+    if (offset >= end) return 0;
+    const bs = this.layoutSpec.layout.blockSize;
+    const metas = this.metaIndices.filter((i) => (i + 1) * bs > offset && i * bs < end);
+    if (!h.pinned.isComplete() || (metas.length > 0 && !h.metadataBlock)) {
+      const got = await this.read(handle, offset, length);
+      return got instanceof ViewErrno ? got : got.copy(target, 0, 0, Math.min(got.length, length));
+    }
+    h.units ??= new ContainerUnits(this.renderer, h.pinned);
+    await h.units.copyTo(offset, target, end - offset);
+    for (const i of metas) {
+      const from = Math.max(offset, i * bs);
+      const to = Math.min(end, (i + 1) * bs);
+      (h.metadataBlock as Buffer).copy(target, from - offset, from - i * bs, to - i * bs);
+    }
+    return end - offset;
+  }
+
   async release(): Promise<void> {}
 
   private metadataBlockFor(digest: Buffer): Buffer {
