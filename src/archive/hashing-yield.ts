@@ -1,8 +1,9 @@
 // When the image checksums wait: while a fast medium is being read on a machine with no core to spare.
 // The four hashes (CRC-32, MD5, SHA-1, SHA-256) run at ~350 MB/s together on one core, and on a machine of few
 // cores the reading of a fast medium (a hard disk, an SSD, a page-cached image or NBD export) leaves none idle:
-// hashing beside it takes CPU from the device reads, the cache's writes and the FUSE replies. On 2 cores, hashing
-// along made a cold `ddrescue -d` of /raw ~30% slower, at nice 10 and at SCHED_IDLE alike. So while such a medium
+// hashing beside it takes CPU from the device reads, the cache's writes and the FUSE replies. On 2 cores busy with
+// other work, hashing along made a cold `ddrescue -d` of /raw 25-30% slower, at nice 10 and at SCHED_IDLE alike; on
+// a quiet machine it cost the same within noise, and the server ~40% more CPU. So while such a medium
 // is read, the hashing waits; it catches up from the cache (never reading the device) once the reading pauses or
 // slows. The device's time comes first: a failing disk is read while it still reads, and checksums can come
 // after. A slow medium (a CD or DVD, a disk struggling through bad areas) leaves a core idle, so it is hashed
