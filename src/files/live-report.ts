@@ -148,9 +148,9 @@ export class LiveFileReport {
         this.lastLayoutMs = Date.now() - t0;
       })
       .catch((err: unknown) => {
-        // no loop of failing re-reads; the last layout stays
+        // The last layout stays. No loop of failing re-reads: another needs another sector read since this one.
         this.unreadableAtLayout.clear();
-        this.missedAtLayout = [];
+        this.missedAtLayout = gapsOutsideFileData(this.cache.extents(), this.cache.sectorSize, this.report?.layout);
         this.log(`file layout could not be read again: ${err instanceof Error ? err.message : String(err)}`);
       })
       .finally(() => (this.rereading = undefined));
