@@ -38,6 +38,27 @@ function describeUser(user: { pid: number; mountpoint?: string }): string {
   return user.mountpoint !== undefined ? `the blkfs mount on ${user.mountpoint} (server pid ${user.pid})` : `blkfs process ${user.pid}`;
 }
 
+/** A blkfs cache in a subdirectory of `dir` (the default cache root holds one per medium, one level down), if any. */
+function cacheWithin(dir: string, mountpoints: ReadonlySet<string>, depth = 2): string | undefined {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) {
+    const sub = path.join(dir, e.name);
+    // Never into a mount (a blkfs mount would be asked by its own server's reader) nor through symlinks.
+    if (!e.isDirectory() || mountpoints.has(sub)) continue;
+    if (fs.existsSync(path.join(sub, STATE_FILE))) return sub;
+    if (depth > 1) {
+      const deeper = cacheWithin(sub, mountpoints, depth - 1);
+      if (deeper !== undefined) return deeper;
+    }
+  }
+  return undefined;
+}
+
 /** The absolute cache directory for `--cache cache`, or a UserError saying why it cannot be one for `mountpoint`. */
 export function checkCacheArgument(cache: string, mountpoint: string): string {
   const dir = path.resolve(cache);
@@ -68,6 +89,14 @@ export function checkCacheArgument(cache: string, mountpoint: string): string {
       );
     }
     if (path.dirname(up) === up) break;
+  }
+  if (!fs.existsSync(path.join(realDir, STATE_FILE))) {
+    const inner = cacheWithin(realDir, new Set(mountEntries().map((m) => m.mountpoint)));
+    if (inner !== undefined) {
+      throw new UserError(
+        `--cache ${cache} holds the blkfs cache ${inner}: a cache cannot hold another (is it the cache root?); give that cache, or a directory outside it`,
+      );
+    }
   }
   const user = cacheUser(realDir);
   if (user) throw new UserError(`--cache ${cache} is in use by ${describeUser(user)}: unmount it first, or give another directory`);

@@ -9,6 +9,7 @@ import { changedRanges, extentsDamage } from './damage-source';
 import { FileReport, FileReportJson, ReportSummary } from './file-report';
 import { fileMatcher } from './glob';
 import type { MediumLayout } from './layout';
+import { anyRescued, ByteRanges, gapsOutsideFileData } from './layout-gaps';
 import { readMediumLayout, TskStoppedError } from './tsk-loaddb';
 
 /** What the report needs of the sector cache (src/cache's SectorCache satisfies it). */
@@ -24,6 +25,8 @@ export type LayoutState = 'not read' | 'reading' | 'ready' | 'failed';
 /** Bytes read per request by readFilesFirst (ddrescue's default cluster, as the copying pass). */
 const CHUNK = 64 * 1024;
 const CONCURRENCY = 4;
+/** A re-read of the layout waits at least this long, and ten times as long as the last TSK run took (TSK's CPU bounded). */
+const REREAD_MIN_DELAY_MS = 1000;
 
 export class LiveFileReport {
   private layoutRun: Promise<void> | undefined;
@@ -34,6 +37,13 @@ export class LiveFileReport {
   /** Directories TSK could not read when it made the layout: once their bytes are in, it reads the layout again. */
   private unreadableAtLayout = new Set<string>();
   private rereading: Promise<void> | undefined;
+  /**
+   * When the last layout is incomplete (no filesystem, problems, unknown entries): the sectors unread or bad when TSK
+   * ran, outside the files' data. Once any is read (a retry, a reader, the copying pass), TSK reads the layout again.
+   */
+  private missedAtLayout: ByteRanges = [];
+  private rereadTimer: NodeJS.Timeout | undefined;
+  private lastLayoutMs = 0;
   private stopper = new AbortController();
 
   constructor(
@@ -52,6 +62,7 @@ export class LiveFileReport {
       const t0 = Date.now();
       try {
         await this.loadLayout();
+        this.lastLayoutMs = Date.now() - t0;
         const layout = this.report!.layout;
         this.log(`file layout read by The Sleuth Kit in ${Date.now() - t0} ms: ${layout.filesystems.length} filesystem(s), ${layout.entries.length} entries`);
       } catch (err) {
@@ -63,6 +74,8 @@ export class LiveFileReport {
         }
         this.failure = err instanceof Error ? err.message : String(err);
         this.state = 'failed';
+        this.lastLayoutMs = Date.now() - t0;
+        this.missedAtLayout = gapsOutsideFileData(this.cache.extents(), this.cache.sectorSize, undefined);
         this.log(`file layout could not be read: ${this.failure}`);
       }
     })();
@@ -71,6 +84,8 @@ export class LiveFileReport {
 
   /** Stops a TSK run still reading /raw and waits for it to exit (before an unmount: it would keep the mount busy). */
   async stopLayoutReader(): Promise<void> {
+    clearTimeout(this.rereadTimer);
+    this.rereadTimer = undefined;
     this.stopper.abort();
     this.stopper = new AbortController();
     await Promise.all([this.layoutRun, this.rereading]);
@@ -83,13 +98,32 @@ export class LiveFileReport {
     this.seen = seen;
     this.report = report;
     this.unreadableAtLayout = new Set(report.unreadableDirectories());
+    const sum = report.summary();
+    const incomplete = layout.filesystems.length === 0 || layout.problems.length > 0 || sum.unknown > 0 || sum.unreadableDirectories > 0;
+    this.missedAtLayout = incomplete ? gapsOutsideFileData(seen, this.cache.sectorSize, layout) : [];
     this.state = 'ready';
+    this.failure = undefined;
+  }
+
+  /** Sectors TSK may have needed have been read since it ran: read the layout again, later, off any reader's path. */
+  private checkMissed(now: readonly Extent[]): void {
+    if (this.rereading || this.rereadTimer || this.missedAtLayout.length === 0) return;
+    if (!anyRescued(this.missedAtLayout, now, this.cache.sectorSize)) return;
+    this.missedAtLayout = [];
+    this.rereadTimer = setTimeout(() => {
+      this.rereadTimer = undefined;
+      this.rereadLayout('sectors unread or bad when The Sleuth Kit read the file layout have been read since');
+    }, Math.max(REREAD_MIN_DELAY_MS, 10 * this.lastLayoutMs));
+    this.rereadTimer.unref();
   }
 
   /** The report joined with the current sector map (undefined until the layout is read). */
   private current(): FileReport | undefined {
     const r = this.report;
-    if (!r) return undefined;
+    if (!r) {
+      if (this.state === 'failed') this.checkMissed(this.cache.extents());
+      return undefined;
+    }
     const now = this.cache.extents();
     if (now !== this.seen) {
       const ranges = changedRanges(this.seen!, now, this.cache.sectorSize);
@@ -97,18 +131,26 @@ export class LiveFileReport {
       this.seen = now;
       if (this.unreadableAtLayout.size > 0 && !this.rereading) {
         const still = new Set(r.unreadableDirectories());
-        if ([...this.unreadableAtLayout].some((d) => !still.has(d))) this.rereadLayout();
+        if ([...this.unreadableAtLayout].some((d) => !still.has(d))) this.rereadLayout('a directory unreadable before has been rescued');
       }
+      this.checkMissed(now);
     }
     return r;
   }
 
-  /** A retry rescued a directory TSK could not read: read the layout again (the old one serves meanwhile). */
-  private rereadLayout(): void {
-    this.log('a directory unreadable before has been rescued: reading the file layout again');
+  /** Something TSK could not read is read now: read the layout again (the old one serves meanwhile). */
+  private rereadLayout(why: string): void {
+    if (this.rereading) return;
+    this.log(`${why}: reading the file layout again`);
+    const t0 = Date.now();
     this.rereading = this.loadLayout()
+      .then(() => {
+        this.lastLayoutMs = Date.now() - t0;
+      })
       .catch((err: unknown) => {
-        this.unreadableAtLayout.clear(); // no loop of failing re-reads; the last layout stays
+        // The last layout stays. No loop of failing re-reads: another needs another sector read since this one.
+        this.unreadableAtLayout.clear();
+        this.missedAtLayout = gapsOutsideFileData(this.cache.extents(), this.cache.sectorSize, this.report?.layout);
         this.log(`file layout could not be read again: ${err instanceof Error ? err.message : String(err)}`);
       })
       .finally(() => (this.rereading = undefined));

@@ -41,11 +41,11 @@ export function ext4Image(workDir: string, name: string, tree: Tree, size = '16M
   return img;
 }
 
-export function fatImage(workDir: string, name: string, tree: Tree, kib = 8192): string {
+export function fatImage(workDir: string, name: string, tree: Tree, kib = 8192, mkfsOptions: string[] = []): string {
   const src = fs.mkdtempSync(path.join(workDir, `${name}-src-`));
   writeTree(src, tree);
   const img = path.join(workDir, `${name}.img`);
-  execFileSync('mkfs.vfat', ['-C', img, String(kib)], { stdio: 'ignore' });
+  execFileSync('mkfs.vfat', [...mkfsOptions, '-C', img, String(kib)], { stdio: 'ignore' });
   for (const top of fs.readdirSync(src)) execFileSync('mcopy', ['-s', '-i', img, path.join(src, top), '::/']);
   return img;
 }

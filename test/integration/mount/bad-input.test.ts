@@ -232,6 +232,23 @@ describe('mount: bad input and failures (real FUSE)', function () {
     await umount(first);
   });
 
+  it('--cache naming a directory that holds caches (the cache root) is exit 1 naming one; the cache itself is accepted', async () => {
+    const root = path.join(dir, 'cache-root');
+    const mp = path.join(dir, 'mnt-root');
+    fs.mkdirSync(mp);
+    await mount(imageA, mp, ['--cache', path.join(root, 'medium-a'), '--readahead', '0']);
+    await umount(mp);
+    const before = fs.readFileSync(path.join(root, 'medium-a', 'state.sqlite'));
+    const r = await blkfs(['mount', imageA, mp, '--cache', root]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`--cache ${root} holds the blkfs cache ${path.join(root, 'medium-a')}`);
+    expect(mountAt(mp)).to.equal(undefined);
+    expect(fs.readdirSync(root)).to.deep.equal(['medium-a']);
+    expect(fs.readFileSync(path.join(root, 'medium-a', 'state.sqlite')).equals(before)).to.equal(true);
+    await mount(imageA, mp, ['--cache', path.join(root, 'medium-a'), '--readahead', '0']);
+    await umount(mp);
+  });
+
   it('umount while a program has /raw open is exit 1 and the mount keeps serving; --lazy unmounts anyway', async () => {
     // the holder keeps /raw open until told to let go (no timing assumption about how fast umount starts)
     const release = path.join(dir, 'release');
