@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
 import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
+import { mergeRanges } from './byte-ranges';
 
 export interface StoredIdentity {
   size: number;
@@ -78,18 +79,6 @@ class RunTable<V extends string | number> {
 
 function runEnd(r: Run<unknown>): number {
   return r.start + r.count;
-}
-
-/** Sorted, overlapping-or-touching ranges merged. */
-export function mergeRanges(ranges: readonly [number, number][]): [number, number][] {
-  const sorted = ranges.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
-  const out: [number, number][] = [];
-  for (const [a, b] of sorted) {
-    const last = out[out.length - 1];
-    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
-    else out.push([a, b]);
-  }
-  return out;
 }
 
 export class StateStore {

@@ -4,6 +4,7 @@
 // a directory, a superblock a passing server error hid.
 import type { Extent } from '../cache/extent-map';
 import type { MediumLayout } from './layout';
+import { mergeRanges, subtractRanges } from '../cache/byte-ranges';
 
 /** Sorted, disjoint byte ranges [start, end). */
 export type ByteRanges = [number, number][];
@@ -24,7 +25,7 @@ export function gapsOutsideFileData(extents: readonly Extent[], sectorSize: numb
     if (entry.kind !== 'file') continue;
     for (let i = 0; i < entry.runs.length; i += 2) data.push([entry.runs[i], entry.runs[i] + entry.runs[i + 1]]);
   }
-  return subtract(gaps, merge(data));
+  return subtractRanges(gaps, mergeRanges(data));
 }
 
 /** Whether any byte of `gaps` is rescued ('+') in `extents`. */
@@ -39,30 +40,4 @@ export function anyRescued(gaps: ByteRanges, extents: readonly Extent[], sectorS
     if (gaps[g][0] < end) return true;
   }
   return false;
-}
-
-function merge(ranges: ByteRanges): ByteRanges {
-  ranges.sort((a, b) => a[0] - b[0]);
-  const out: ByteRanges = [];
-  for (const [s, e] of ranges) {
-    const last = out[out.length - 1];
-    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
-    else out.push([s, e]);
-  }
-  return out;
-}
-
-function subtract(from: ByteRanges, cut: ByteRanges): ByteRanges {
-  const out: ByteRanges = [];
-  let c = 0;
-  for (const [s0, e] of from) {
-    let s = s0;
-    while (c < cut.length && cut[c][1] <= s) c++;
-    for (let k = c; k < cut.length && cut[k][0] < e; k++) {
-      if (cut[k][0] > s) out.push([s, cut[k][0]]);
-      s = Math.max(s, cut[k][1]);
-    }
-    if (s < e) out.push([s, e]);
-  }
-  return out;
 }

@@ -11,6 +11,7 @@ import { fileMatcher } from './glob';
 import type { MediumLayout } from './layout';
 import { anyRescued, ByteRanges, gapsOutsideFileData } from './layout-gaps';
 import { readMediumLayout, TskStoppedError } from './tsk-loaddb';
+import { mergeRanges } from '../cache/byte-ranges';
 
 /** What the report needs of the sector cache (src/cache's SectorCache satisfies it). */
 export interface FilesCache {
@@ -218,17 +219,6 @@ export class LiveFileReport {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   }
-}
-
-function mergeRanges(ranges: [number, number][]): [number, number][] {
-  ranges.sort((a, b) => a[0] - b[0]);
-  const out: [number, number][] = [];
-  for (const [s, e] of ranges) {
-    const last = out[out.length - 1];
-    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
-    else out.push([s, e]);
-  }
-  return out;
 }
 
 function emptySummary(): ReportSummary {

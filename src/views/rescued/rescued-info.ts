@@ -5,27 +5,12 @@
 import { createHasher, formatMultihash, isSupportedHashType } from '../../sbx/format/multihash';
 import { recoverability } from '../../sbx/format/recoverability';
 import type { RescuedContainer } from './rescued-container';
+import { subtractRanges } from '../../cache/byte-ranges';
 
 export interface RescuedInfo {
   json: object;
   /** Some of the decoded file waits on sectors not read yet: its verdicts may change without the index changing. */
   untriedBytes: number;
-}
-
-/** [a, b) ranges of `from` not covered by `minus` (both ascending and disjoint). */
-function subtractRanges(from: readonly [number, number][], minus: readonly [number, number][]): [number, number][] {
-  const out: [number, number][] = [];
-  let j = 0;
-  for (const [a0, b] of from) {
-    let a = a0;
-    while (j < minus.length && minus[j][1] <= a) j++;
-    for (let k = j; k < minus.length && minus[k][0] < b; k++) {
-      if (minus[k][0] > a) out.push([a, minus[k][0]]);
-      a = Math.max(a, minus[k][1]);
-    }
-    if (a < b) out.push([a, b]);
-  }
-  return out;
 }
 
 /** The union of two ascending lists of distinct numbers, ascending. */

@@ -26,6 +26,18 @@ async function readRange(file: string, offset: number, length: number): Promise<
   }
 }
 
+/** A SIZE medium (a pattern, `bad` ranges) served by nbdkit with its log filter, mounted on DIR/mnt with cache DIR/cache. */
+async function mountedMedium(tag: string, bad: BadRange[]) {
+  const dir = tempDir(tag);
+  const image = patternImage(SIZE);
+  const { imagePath, mapPath } = writeMedium(dir, image, bad);
+  const nbd = await startNbdkit(dir, imagePath, mapPath);
+  const mnt = path.join(dir, 'mnt');
+  const cacheDir = path.join(dir, 'cache');
+  await mount(nbd.uri, mnt, ['--cache', cacheDir]);
+  return { dir, image, mnt, cacheDir, nbdLog: nbd.logFile };
+}
+
 describe('ddrescue with /mapfile as its own mapfile', function () {
   this.timeout(120_000);
   let dir: string;
@@ -35,14 +47,7 @@ describe('ddrescue with /mapfile as its own mapfile', function () {
   let nbdLog: string;
 
   before(async () => {
-    dir = tempDir('ddrescue-driver');
-    image = patternImage(SIZE);
-    const { imagePath, mapPath } = writeMedium(dir, image, BAD);
-    const nbd = await startNbdkit(dir, imagePath, mapPath);
-    nbdLog = nbd.logFile;
-    mnt = path.join(dir, 'mnt');
-    cacheDir = path.join(dir, 'cache');
-    await mount(nbd.uri, mnt, ['--cache', cacheDir]);
+    ({ dir, image, mnt, cacheDir, nbdLog } = await mountedMedium('ddrescue-driver', BAD));
   });
 
   after(() => cleanup(dir));
@@ -173,7 +178,7 @@ describe('ddrescue through /mapfile on an image exported earlier, with other rea
 
 describe('ddrescue through /mapfile on a new image after ddrescue drove the cache with another', function () {
   this.timeout(120_000);
-  const size = 8 << 20;
+  const size = SIZE;
   let dir: string;
   let image: Buffer;
   let nbdLog: string;
@@ -181,14 +186,7 @@ describe('ddrescue through /mapfile on a new image after ddrescue drove the cach
   let cacheDir: string;
 
   before(async () => {
-    dir = tempDir('ddrescue-newimage');
-    image = patternImage(size);
-    const { imagePath, mapPath } = writeMedium(dir, image, []);
-    const nbd = await startNbdkit(dir, imagePath, mapPath);
-    nbdLog = nbd.logFile;
-    mnt = path.join(dir, 'mnt');
-    cacheDir = path.join(dir, 'cache');
-    await mount(nbd.uri, mnt, ['--cache', cacheDir]);
+    ({ dir, image, mnt, cacheDir, nbdLog } = await mountedMedium('ddrescue-newimage', []));
   });
   after(() => cleanup(dir));
 

@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { RunLengthMap, SECTOR_STATUSES, SectorMap } from '../../../src/cache/extent-map';
 import { CacheDamagedError } from '../../../src/cache/errors';
-import { StateStore, mergeRanges } from '../../../src/cache/state-store';
+import { StateStore } from '../../../src/cache/state-store';
+import { mergeRanges } from '../../../src/cache/byte-ranges';
 
 describe('cache/state-store StateStore', () => {
   let tmp: string;
