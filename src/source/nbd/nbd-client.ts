@@ -26,10 +26,15 @@ interface PendingRead {
   buf: Buffer;
   /** [start, end) of each data/hole chunk (the whole request for a simple reply): they must cover it exactly once. */
   spans: [number, number][];
+  /** Date.now() when the request was sent. */
+  sentAt: number;
   error?: Error;
   resolve: (buf: Buffer) => void;
   reject: (err: Error) => void;
 }
+
+/** How long disconnect() waits for in-flight replies before hanging up on them. */
+export const DISCONNECT_DRAIN_MS = 5000;
 
 // Largest error chunk we accept: the message is at most 4 KiB by spec, plus a few fixed fields.
 const MAX_ERROR_CHUNK = 64 * 1024;
@@ -111,6 +116,13 @@ export class NbdClient {
     return this.pending.size;
   }
 
+  /** How long the oldest read in flight has waited for its reply (0 when none is). */
+  oldestWaitMs(): number {
+    let oldest = Infinity;
+    for (const p of this.pending.values()) oldest = Math.min(oldest, p.sentAt);
+    return oldest === Infinity ? 0 : Math.max(1, Date.now() - oldest);
+  }
+
   /**
    * Reads exactly `length` bytes at `offset`. Large reads are split into requests the server accepts
    * (its advertised maximum, else 32 MiB); with an advertised minimum block size the range is widened
@@ -158,11 +170,23 @@ export class NbdClient {
 
   /**
    * Waits for every in-flight reply, then sends NBD_CMD_DISC and closes. Hanging up with requests in
-   * flight makes nbdkit 1.32 abort (raw_send_socket: Assertion 'sock >= 0', fixed in 1.33.10).
+   * flight makes nbdkit 1.32 abort (raw_send_socket: Assertion 'sock >= 0', fixed in 1.33.10). A server that
+   * has not answered them within `drainMs` (stalled, or hostile) is hung up on all the same: they fail with
+   * SourceLostError (no verdict on their sectors), so closing never waits forever.
    */
-  disconnect(): Promise<void> {
+  disconnect(drainMs = DISCONNECT_DRAIN_MS): Promise<void> {
     this.disconnecting ??= (async () => {
-      while (this.pending.size > 0 && !this.lostWith) await new Promise<void>((r) => this.drainWaiters.push(r));
+      const deadline = Date.now() + drainMs;
+      while (this.pending.size > 0 && !this.lostWith) {
+        const left = deadline - Date.now();
+        let timer: NodeJS.Timeout | undefined;
+        const drained = await new Promise<boolean>((r) => {
+          this.drainWaiters.push(() => r(true));
+          timer = setTimeout(() => r(false), Math.max(0, left));
+        });
+        clearTimeout(timer);
+        if (!drained) this.abort(`the server did not answer them within ${drainMs / 1000} s of disconnecting`);
+      }
       if (!this.lostWith) {
         this.socket.write(P.encodeRequest({ type: P.NBD_CMD_DISC, cookie: this.nextCookie++, offset: 0, length: 0 }));
         this.socket.end();
@@ -174,12 +198,18 @@ export class NbdClient {
     return this.disconnecting;
   }
 
+  /** Hangs up on the reads in flight (a server that stopped answering): they fail with SourceLostError. */
+  abort(reason: string): void {
+    if (this.pending.size === 0 || this.lostWith) return;
+    this.connectionEnded(new Error(`hung up on ${this.pending.size} unanswered read(s): ${reason}`));
+  }
+
   private sendRead(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       if (this.lostWith) return reject(this.lostWith);
       const cookie = this.nextCookie;
       this.nextCookie = (this.nextCookie % 0xffffffff) + 1;
-      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), spans: [], resolve, reject });
+      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), spans: [], sentAt: Date.now(), resolve, reject });
       this.socket.write(P.encodeRequest({ type: P.NBD_CMD_READ, cookie, offset, length }));
     });
   }
@@ -361,6 +391,8 @@ class ReplyParser implements ByteConsumer {
         };
       });
     } else if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_HOLE) {
+      // Checked before collecting: a hostile length would otherwise be allocated and waited for.
+      if (chunk.length !== 12) throw new NbdProtocolError(`OFFSET_HOLE chunk of length ${chunk.length}, expected 12`);
       this.collect(chunk.length, (b) => {
         const hole = P.parseHoleChunk(b);
         checkInside(p, hole.offset, hole.length);
