@@ -39,6 +39,8 @@ export interface ReadyInfo {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** While unmounting, how long a device read may go unanswered before the source is hung up on. */
+export const UNMOUNT_READ_GRACE_MS = 5000;
 
 /** The mount root: the views of the medium being served now (replaced when the drive gets another disc). */
 class CurrentMediumRoot implements DirectoryView {
@@ -211,9 +213,32 @@ export class MountServer {
 
   /** Unmount, stop any acquisition, flush the state, stop nbdkit. Idempotent. */
   shutdown(reason: string, exitCode = 0): Promise<void> {
-    this.stopping ??= this.doShutdown(reason, exitCode);
+    this.stopping ??= this.hangingUpStalledReads(() => this.doShutdown(reason, exitCode));
     return this.stopping;
   }
+
+  /**
+   * Unmounting waits for the device reads in flight (our TSK, the acquisition, the cache's flush). A source that
+   * never answers them (a stalled or hostile NBD server) would hold it forever: every grace period meanwhile, the
+   * reads then in flight are hung up on. They fail as a lost source, which marks nothing.
+   */
+  private async hangingUpStalledReads<T>(work: () => Promise<T>): Promise<T> {
+    // Once the server has let a read wait that long, its later reads get no such grace (it is not answering).
+    const timer = setInterval(() => {
+      if (this.stack.source.hangUpStalled(this.hungUpOnSource ? 0 : UNMOUNT_READ_GRACE_MS)) {
+        if (!this.hungUpOnSource) this.log.error(`unmounting: the source left a read unanswered for ${UNMOUNT_READ_GRACE_MS / 1000} s; hung up on it (nothing is marked for the sectors it was reading)`);
+        this.hungUpOnSource = true;
+      }
+    }, 500);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** The source was hung up on while unmounting (see hangingUpStalledReads). */
+  private hungUpOnSource = false;
 
   /** `blkfs umount` clients waiting for the outcome: answered before the process exits. */
   private readonly shutdownWaiters: ControlConnection[] = [];
@@ -249,10 +274,13 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
-            await this.stack.files.stopLayoutReader(); // our TSK on /raw is no user
-            await this.fuse.unmountIfIdle();
+            await this.hangingUpStalledReads(async () => {
+              await this.stack.files.stopLayoutReader(); // our TSK on /raw is no user
+              await this.fuse.unmountIfIdle();
+            });
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;
+            this.hungUpOnSource = false; // the mount goes on: its reads get their grace again
             conn.send({ type: 'error', message: err.message, exitCode: 1 });
             return;
           }
