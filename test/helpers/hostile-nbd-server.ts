@@ -34,6 +34,8 @@ export interface HandshakeScript {
 export interface HostileScript extends HandshakeScript {
   /** Per-connection overrides of the handshake (connection index from 0). */
   perConnection?: (index: number) => HandshakeScript;
+  /** The export's bytes on each connection (default hostileContent on all): another medium behind the same URI. */
+  content?: (offset: number, length: number, connection: number) => Buffer;
   /** Called with every READ; may answer now, later, wrongly, or never. Default: honest data in one chunk/reply. */
   onRead?: (req: NbdRequest, reply: Replier, connection: number) => void;
 }
@@ -50,6 +52,7 @@ export class Replier {
   constructor(
     readonly sock: net.Socket,
     readonly structured: boolean,
+    private readonly content: (offset: number, length: number) => Buffer = hostileContent,
   ) {}
 
   chunk(cookie: Buffer, type: number, payload: Buffer, done: boolean): void {
@@ -65,7 +68,7 @@ export class Replier {
   data(req: NbdRequest, offset: number, length: number, done: boolean, cookie = req.cookie): void {
     const at = Buffer.alloc(8);
     at.writeBigUInt64BE(BigInt(offset));
-    this.chunk(cookie, P.NBD_REPLY_TYPE_OFFSET_DATA, Buffer.concat([at, hostileContent(offset, length)]), done);
+    this.chunk(cookie, P.NBD_REPLY_TYPE_OFFSET_DATA, Buffer.concat([at, this.content(offset, length)]), done);
   }
 
   hole(req: NbdRequest, offset: number, length: number, done: boolean): void {
@@ -90,7 +93,7 @@ export class Replier {
     head.writeUInt32BE(P.NBD_SIMPLE_REPLY_MAGIC, 0);
     head.writeUInt32BE(errno, 4);
     cookie.copy(head, 8);
-    this.raw(Buffer.concat([head, hostileContent(req.offset, payload)]));
+    this.raw(Buffer.concat([head, this.content(req.offset, payload)]));
   }
 
   /** The honest answer. */
@@ -180,7 +183,8 @@ function serveConnection(sock: net.Socket, index: number, hs: HandshakeScript, s
     optReply(opt, P.NBD_REP_ACK);
     if (opt === P.NBD_OPT_GO) phase = 'transmission';
   };
-  const replier = () => new Replier(sock, structured);
+  const content = script.content;
+  const replier = () => new Replier(sock, structured, content && ((offset, length) => content(offset, length, index)));
   sock.on('data', (chunk) => {
     buf = Buffer.concat([buf, chunk]);
     for (;;) {

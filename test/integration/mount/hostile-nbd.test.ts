@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { HostileServer, hostileContent, NbdRequest, Replier, startHostileNbdServer } from '../../helpers/hostile-nbd-server';
-import { blkfs, cleanup, mapBlocks, mount, start, tempDir } from './harness';
+import { blkfs, cleanup, MAIN_JS, mapBlocks, mount, run, start, tempDir } from './harness';
 import { mountAt } from '../../../src/fuse/mountinfo';
 
 const SIZE = 1 << 20;
@@ -106,5 +106,19 @@ describe('mount: a buggy or hostile NBD server (real FUSE, scripted server)', fu
     expect(again.code, again.stderr).to.equal(0);
     expect(await readRaw(mnt, 0, SIZE)).to.deep.equal(hostileContent(0, SIZE));
     expect((await blkfs(['umount', mnt])).code).to.equal(0);
+  });
+
+  it('an export larger than a file may be where the cache is (EFBIG, here from ulimit -f): mount exit 1 saying so', async () => {
+    const big = await startHostileNbdServer({ size: 64 << 20 });
+    try {
+      const mnt = path.join(dir, 'mnt-big');
+      fs.mkdirSync(mnt);
+      const r = await run('bash', ['-c', 'ulimit -f 8192; exec "$@"', 'bash', process.execPath, MAIN_JS, 'mount', big.uri, mnt, '--cache', path.join(dir, 'cache-big')]);
+      if (r.code === 0) await blkfs(['umount', mnt]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.match(/cannot make the cache data file .* 67108864 bytes long \(EFBIG/);
+    } finally {
+      await big.close();
+    }
   });
 });
