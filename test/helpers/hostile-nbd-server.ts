@@ -78,13 +78,15 @@ export class Replier {
     this.chunk(req.cookie, P.NBD_REPLY_TYPE_OFFSET_HOLE, b, done);
   }
 
-  error(req: NbdRequest, errno: number, message = ''): void {
+  /** An ERROR chunk, or ERROR_OFFSET when `offset` is given. */
+  error(req: NbdRequest, errno: number, message = '', offset?: number): void {
     const text = Buffer.from(message);
-    const b = Buffer.alloc(6 + text.length);
+    const b = Buffer.alloc(6 + text.length + (offset === undefined ? 0 : 8));
     b.writeUInt32BE(errno);
     b.writeUInt16BE(text.length, 4);
     text.copy(b, 6);
-    this.chunk(req.cookie, P.NBD_REPLY_TYPE_ERROR, b, true);
+    if (offset !== undefined) b.writeBigUInt64BE(BigInt(offset), 6 + text.length);
+    this.chunk(req.cookie, offset === undefined ? P.NBD_REPLY_TYPE_ERROR : P.NBD_REPLY_TYPE_ERROR_OFFSET, b, true);
   }
 
   /** A simple reply: the header, then `payload` bytes of data (default: all the request asked) when errno is 0. */

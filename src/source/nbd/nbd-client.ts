@@ -215,7 +215,7 @@ export class NbdClient {
       return this.shutdownBy;
     }
     const end = p.offset + p.length;
-    const at = e.offset !== undefined && e.offset >= p.offset && e.offset < end ? e.offset : p.offset;
+    const at = e.offset ?? p.offset; // inside the request: the parser refuses any other
     const name = P.errnoName(e.errno);
     if (!P.isMediaErrno(e.errno)) {
       return new TransientReadError(p.offset, p.length, name, `NBD server ${this.uri} failed a read with ${name} (${p.length} bytes at ${p.offset})${detail}`);

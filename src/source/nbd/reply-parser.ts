@@ -160,7 +160,12 @@ export class ReplyParser implements ByteConsumer {
       this.collect(chunk.length, (b) => {
         // Unknown error types still start with error(32), message length(16): the request failed.
         const type = chunk.type === P.NBD_REPLY_TYPE_ERROR_OFFSET ? chunk.type : P.NBD_REPLY_TYPE_ERROR;
-        p.error = worseError(p.error, this.client.errorFor(p, P.parseErrorChunk(type, b)));
+        const e = P.parseErrorChunk(type, b);
+        // Blaming bytes outside the request (the spec: MUST be inside) says nothing true about any sector.
+        if (e.offset !== undefined && (e.offset < p.offset || e.offset >= p.offset + p.length)) {
+          throw new NbdProtocolError(`ERROR_OFFSET ${e.offset} outside the request ${p.offset}+${p.length}`);
+        }
+        p.error = worseError(p.error, this.client.errorFor(p, e));
         next();
       });
     } else if (chunk.type === P.NBD_REPLY_TYPE_NONE) {

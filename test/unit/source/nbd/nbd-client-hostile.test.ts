@@ -48,6 +48,9 @@ describe('nbd/nbd-client against a hostile server', function () {
     ['DONE before all the bytes', { onRead: (q, r) => (r.data(q, q.offset, 1024, true), r.data(q, q.offset + 1024, q.length - 1024, true)) }],
     ['a chunk past the end of the request', { onRead: (q, r) => r.data(q, q.offset, q.length + 512, true) }],
     ['chunks that leave a hole', { onRead: (q, r) => (r.data(q, q.offset, 1024, false), r.data(q, q.offset + 2048, q.length - 2048, true)) }],
+    ['an error chunk with error 0 (no error at all)', { onRead: (q, r) => r.error(q, 0) }],
+    ['an ERROR_OFFSET before the request', { onRead: (q, r) => r.error(q, P.NBD_EIO, '', q.offset - 512) }],
+    ['an ERROR_OFFSET past the request', { onRead: (q, r) => r.error(q, P.NBD_EIO, '', q.offset + q.length) }],
   ];
   for (const [what, script] of violations) {
     it(`${what}: the read fails as a lost source (no data, no bad sector)`, async () => {
