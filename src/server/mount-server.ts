@@ -14,6 +14,7 @@ import { loadDat } from '../archive/dat';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
 import { readFilesFirst } from './files-first';
+import { StalledReadWatch } from './stalled-reads';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -39,8 +40,6 @@ export interface ReadyInfo {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
-/** While unmounting, how long a device read may go unanswered before the source is hung up on. */
-export const UNMOUNT_READ_GRACE_MS = 5000;
 
 /** The mount root: the views of the medium being served now (replaced when the drive gets another disc). */
 class CurrentMediumRoot implements DirectoryView {
@@ -213,32 +212,12 @@ export class MountServer {
 
   /** Unmount, stop any acquisition, flush the state, stop nbdkit. Idempotent. */
   shutdown(reason: string, exitCode = 0): Promise<void> {
-    this.stopping ??= this.hangingUpStalledReads(() => this.doShutdown(reason, exitCode));
+    this.stopping ??= this.unmountWatch.during(() => this.doShutdown(reason, exitCode));
     return this.stopping;
   }
 
-  /**
-   * Unmounting waits for the device reads in flight (our TSK, the acquisition, the cache's flush). A source that
-   * never answers them (a stalled or hostile NBD server) would hold it forever: every grace period meanwhile, the
-   * reads then in flight are hung up on. They fail as a lost source, which marks nothing.
-   */
-  private async hangingUpStalledReads<T>(work: () => Promise<T>): Promise<T> {
-    // Once the server has let a read wait that long, its later reads get no such grace (it is not answering).
-    const timer = setInterval(() => {
-      if (this.stack.source.hangUpStalled(this.hungUpOnSource ? 0 : UNMOUNT_READ_GRACE_MS)) {
-        if (!this.hungUpOnSource) this.log.error(`unmounting: the source left a read unanswered for ${UNMOUNT_READ_GRACE_MS / 1000} s; hung up on it (nothing is marked for the sectors it was reading)`);
-        this.hungUpOnSource = true;
-      }
-    }, 500);
-    try {
-      return await work();
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
-  /** The source was hung up on while unmounting (see hangingUpStalledReads). */
-  private hungUpOnSource = false;
+  /** Unmounting never waits forever for a read the source does not answer. */
+  private readonly unmountWatch = new StalledReadWatch(() => this.stack.source, 'unmounting', (m) => this.log.error(m));
 
   /** `blkfs umount` clients waiting for the outcome: answered before the process exits. */
   private readonly shutdownWaiters: ControlConnection[] = [];
@@ -274,13 +253,13 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
-            await this.hangingUpStalledReads(async () => {
+            await this.unmountWatch.during(async () => {
               await this.stack.files.stopLayoutReader(); // our TSK on /raw is no user
               await this.fuse.unmountIfIdle();
             });
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;
-            this.hungUpOnSource = false; // the mount goes on: its reads get their grace again
+            this.unmountWatch.reset();
             conn.send({ type: 'error', message: err.message, exitCode: 1 });
             return;
           }
@@ -289,14 +268,24 @@ export class MountServer {
         await this.shutdown('blkfs umount');
         return;
       case 'acquire': {
-        // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
-        const resume = this.cache.suspendReadahead();
+        // Once the client cancels or leaves, stopping never waits forever for a read the source does not answer.
+        const watch = new StalledReadWatch(() => this.stack.source, 'stopping the acquisition', (m) => this.log.error(m));
+        let release: (() => void) | undefined;
+        const windDown = () => (release ??= watch.hold());
+        conn.onRequest((r) => r.cmd === 'cancel' && windDown());
+        void conn.closed.then(windDown);
         try {
-          if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+          // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
+          const resume = this.cache.suspendReadahead();
+          try {
+            if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+          } finally {
+            resume();
+          }
+          return await this.acquire(conn);
         } finally {
-          resume();
+          windDown()(); // released (and never started again by a later close)
         }
-        return this.acquire(conn);
       }
       case 'archive':
         if (this.stopping) throw new Error('the server is shutting down');

@@ -82,17 +82,24 @@ describe('mount: a buggy or hostile NBD server (real FUSE, scripted server)', fu
     expect(u.code, u.stderr).to.equal(0);
   });
 
-  it('a server that stops answering mid-reply: umount still ends the mount (exit 0) and the running acquire (exit 2); nothing is marked for the stalled read', async function () {
+  it('a server that stops answering mid-reply: Ctrl-C stops acquire (exit 130), umount still ends the mount (exit 0) and a running acquire (exit 2); nothing is marked for the stalled reads', async function () {
     this.timeout(90_000);
     const mnt = path.join(dir, 'mnt-stall');
     const cache = path.join(dir, 'cache-stall');
     await mount(server.uri, mnt, ['--cache', cache, '--readahead', '0']);
     mode = 'stall';
-    const acquire = start(process.execPath, [path.resolve(__dirname, '../../../src/cli/main.js'), 'acquire', '-q', mnt], { timeoutMs: 60_000 });
-    const stalled = server.requests.length;
-    while (!server.requests.slice(stalled).some(inRegion)) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    /** `blkfs acquire` in the background, once a read of the region waits for its reply. */
+    const acquireUntilStalled = async () => {
+      const before = server.requests.length;
+      const acquire = start(process.execPath, [MAIN_JS, 'acquire', '-q', mnt], { timeoutMs: 60_000 });
+      while (!server.requests.slice(before).some(inRegion)) await new Promise((r) => setTimeout(r, 50));
+      return acquire;
+    };
+    const interrupted = await acquireUntilStalled();
+    interrupted.child.kill('SIGINT');
+    expect((await interrupted.result).code).to.equal(130);
+
+    const acquire = await acquireUntilStalled();
     const u = await blkfs(['umount', mnt], { timeoutMs: 45_000 });
     expect(u.code, u.stderr).to.equal(0);
     expect(mountAt(mnt)).to.equal(undefined);
