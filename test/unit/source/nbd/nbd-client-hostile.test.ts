@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { MediaError, SourceLostError } from '../../../../src/source/block-source';
 import { NbdClient } from '../../../../src/source/nbd/nbd-client';
-import { openBlockSource } from '../../../../src/source/nbd/nbd-block-source';
+import { MediumSizeChangedError, openBlockSource } from '../../../../src/source/nbd/nbd-block-source';
 import * as P from '../../../../src/source/nbd/nbd-protocol';
 import { classifyMountError } from '../../../../src/cli/mount-errors';
 import { HostileScript, HostileServer, hostileContent, NbdRequest, Replier, startHostileNbdServer } from '../../../helpers/hostile-nbd-server';
@@ -94,6 +94,17 @@ describe('nbd/nbd-client against a hostile server', function () {
     expect(await stalled).to.be.instanceOf(SourceLostError);
     expect((await source.read(0, 4096)).equals(hostileContent(0, 4096))).to.equal(true);
     expect(srv.connections()).to.equal(2);
+    await source.close();
+  });
+
+  it('an export whose size changed when reconnecting is another medium: MediumSizeChangedError, never adopted', async () => {
+    const srv = await serve({ perConnection: (i) => ({ size: i === 0 ? 1 << 20 : 2 << 20 }), onRead: (q, r, conn) => (conn === 0 ? r.reset() : r.honest(q)) });
+    const source = await openBlockSource({ kind: 'nbd', target: { socket: srv.socket, exportName: '' } }, { reconnectDelayMs: { initial: 0, max: 0 } });
+    expect(await source.read(0, 512).catch((e: unknown) => e)).to.be.instanceOf(SourceLostError);
+    const err = await source.read(0, 512).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(MediumSizeChangedError).and.include({ newSize: 2 << 20 });
+    expect(source.size).to.equal(1 << 20);
+    expect(srv.requests.filter((q) => q.type === P.NBD_CMD_READ)).to.have.length(1);
     await source.close();
   });
 
