@@ -1,7 +1,7 @@
 // The sparse data file holding the medium's bytes at their own offsets. Holes are never served: only sectors
 // the state store marks '+' are read from here.
 import * as fs from 'fs';
-import { CacheFullError, isDiskFull } from './errors';
+import { CacheFileTooLargeError, CacheFullError, isDiskFull } from './errors';
 
 export class DataFile {
   /** The last write queued (settled either way): the next one starts after it. */
@@ -27,6 +27,7 @@ export class DataFile {
       if (st.size !== size) await fh.truncate(size); // ftruncate: extends as a hole, costs no space
     } catch (e) {
       await fh.close();
+      if ((e as NodeJS.ErrnoException).code === 'EFBIG') throw new CacheFileTooLargeError(path, size);
       throw isDiskFull(e) ? new CacheFullError(path, e) : e;
     }
     return new DataFile(path, size, fh);

@@ -54,6 +54,20 @@ export class ImportError extends UserError {
   }
 }
 
+/**
+ * The medium is larger than a file may be where the cache is (EFBIG: ext4 stops at 16 TiB, or a `ulimit -f`), found
+ * when its data file is sized: before anything is stored, so the remedy is a --cache elsewhere.
+ */
+export class CacheFileTooLargeError extends UserError {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+  ) {
+    super(`cannot make the cache data file ${path} ${size} bytes long (EFBIG: more than its filesystem or the file size limit allows); give --cache a directory on a filesystem that holds files this large (XFS, btrfs)`);
+    this.name = 'CacheFileTooLargeError';
+  }
+}
+
 /** True for "no space" failures from the file system (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL). */
 export function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

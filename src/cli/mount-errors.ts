@@ -4,7 +4,7 @@
 import { BlkfsError, OperationError, UserError } from '../errors';
 import { SourceLostError, TransientReadError } from '../source/block-source';
 import { NbdkitStartError } from '../source/nbd/nbdkit-process';
-import { NbdHandshakeUnsupportedError, NbdTlsRequiredError, NbdUnknownExportError } from '../source/nbd/nbd-protocol';
+import { NbdProtocolError } from '../source/nbd/nbd-protocol';
 import { MapfileError } from '../cache/mapfile';
 
 /** Connecting to an NBD URI the user gave: nothing listens there. */
@@ -12,8 +12,9 @@ const USER_CONNECT_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTFOUND', 'EHOS
 
 export function classifyMountError(err: unknown, context: { startup?: boolean } = {}): BlkfsError {
   const message = describe(err);
-  const usersServer = err instanceof NbdUnknownExportError || err instanceof NbdTlsRequiredError || err instanceof NbdHandshakeUnsupportedError;
-  if (context.startup && (err instanceof SourceLostError || err instanceof NbdkitStartError || usersServer)) {
+  // An NBD server that refuses the export, wants TLS, or breaks the protocol before anything was read is the
+  // server the user named, like one that is not there (a protocol error later is a lost source: exit 2).
+  if (context.startup && (err instanceof SourceLostError || err instanceof NbdkitStartError || err instanceof NbdProtocolError)) {
     return new UserError(message, { cause: err });
   }
   // At startup the reads are the identity probe's: a guess made without them could pick another medium's cache.

@@ -14,6 +14,7 @@ import { loadDat } from '../archive/dat';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
 import { readFilesFirst } from './files-first';
+import { StalledReadWatch } from './stalled-reads';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -211,9 +212,12 @@ export class MountServer {
 
   /** Unmount, stop any acquisition, flush the state, stop nbdkit. Idempotent. */
   shutdown(reason: string, exitCode = 0): Promise<void> {
-    this.stopping ??= this.doShutdown(reason, exitCode);
+    this.stopping ??= this.unmountWatch.during(() => this.doShutdown(reason, exitCode));
     return this.stopping;
   }
+
+  /** Unmounting never waits forever for a read the source does not answer. */
+  private readonly unmountWatch = new StalledReadWatch(() => this.stack.source, 'unmounting', (m) => this.log.error(m));
 
   /** `blkfs umount` clients waiting for the outcome: answered before the process exits. */
   private readonly shutdownWaiters: ControlConnection[] = [];
@@ -249,10 +253,13 @@ export class MountServer {
       case 'shutdown':
         if (!req.lazy && !this.stopping) {
           try {
-            await this.stack.files.stopLayoutReader(); // our TSK on /raw is no user
-            await this.fuse.unmountIfIdle();
+            await this.unmountWatch.during(async () => {
+              await this.stack.files.stopLayoutReader(); // our TSK on /raw is no user
+              await this.fuse.unmountIfIdle();
+            });
           } catch (err) {
             if (!(err instanceof MountBusyError)) throw err;
+            this.unmountWatch.reset();
             conn.send({ type: 'error', message: err.message, exitCode: 1 });
             return;
           }
@@ -261,14 +268,24 @@ export class MountServer {
         await this.shutdown('blkfs umount');
         return;
       case 'acquire': {
-        // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
-        const resume = this.cache.suspendReadahead();
+        // Once the client cancels or leaves, stopping never waits forever for a read the source does not answer.
+        const watch = new StalledReadWatch(() => this.stack.source, 'stopping the acquisition', (m) => this.log.error(m));
+        let release: (() => void) | undefined;
+        const windDown = () => (release ??= watch.hold());
+        conn.onRequest((r) => r.cmd === 'cancel' && windDown());
+        void conn.closed.then(windDown);
         try {
-          if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+          // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
+          const resume = this.cache.suspendReadahead();
+          try {
+            if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+          } finally {
+            resume();
+          }
+          return await this.acquire(conn);
         } finally {
-          resume();
+          windDown()(); // released (and never started again by a later close)
         }
-        return this.acquire(conn);
       }
       case 'archive':
         if (this.stopping) throw new Error('the server is shutting down');

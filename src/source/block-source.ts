@@ -52,6 +52,12 @@ export interface BlockSource {
    */
   readInto?(offset: number, target: Buffer): Promise<Buffer>;
   stats(): SourceStats;
+  /**
+   * Once a read has waited `olderThanMs` for its answer, gives up on all reads in flight: they fail with
+   * SourceLostError (no verdict on their sectors) and the next read reconnects. Returns whether it did. For
+   * unmounting past a source that stopped answering (a stalled NBD server).
+   */
+  hangUpStalled?(olderThanMs: number): boolean;
   close(): Promise<void>;
   readonly identityHint?: SourceIdentityHint;
   /** Lost / reconnected notifications; returns an unsubscribe function. */

@@ -86,6 +86,10 @@ export class LoggedBlockSource implements BlockSource {
     return this.inner.stats();
   }
 
+  hangUpStalled(olderThanMs: number): boolean {
+    return this.inner.hangUpStalled?.(olderThanMs) ?? false;
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -271,6 +271,10 @@ export class GuardedSource implements BlockSource {
     return this.inner.onEvent ? this.inner.onEvent(listener) : () => undefined;
   }
 
+  hangUpStalled(olderThanMs: number): boolean {
+    return this.inner.hangUpStalled?.(olderThanMs) ?? false;
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe?.();

@@ -149,6 +149,13 @@ export class NbdBlockSource implements BlockSource {
     return () => this.listeners.delete(listener);
   }
 
+  hangUpStalled(olderThanMs: number): boolean {
+    const waited = this.client?.oldestWaitMs() ?? 0;
+    if (waited === 0 || waited < olderThanMs) return false;
+    this.client?.abort(`one waited ${(waited / 1000).toFixed(1)} s for the server`);
+    return true;
+  }
+
   /** Drains in-flight reads, disconnects cleanly, stops the nbdkit we started. */
   close(): Promise<void> {
     this.closing ??= (async () => {

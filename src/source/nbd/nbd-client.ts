@@ -4,8 +4,9 @@ import * as net from 'net';
 import { MediaError, SourceLostError, TransientReadError } from '../block-source';
 import * as P from './nbd-protocol';
 import { NbdProtocolError } from './nbd-protocol';
-import { ByteConsumer, SocketReader } from './socket-reader';
-import { pickError, worseError } from './read-errors';
+import { SocketReader } from './socket-reader';
+import { pickError } from './read-errors';
+import { PendingRead, ReplyParser } from './reply-parser';
 import { NbdTarget, nbdTargetUri } from '../source-spec';
 
 export interface NbdConnectOptions {
@@ -20,19 +21,8 @@ interface Negotiated {
   blockSize?: P.BlockSizeInfo;
 }
 
-interface PendingRead {
-  offset: number;
-  length: number;
-  buf: Buffer;
-  /** [start, end) of each data/hole chunk (the whole request for a simple reply): they must cover it exactly once. */
-  spans: [number, number][];
-  error?: Error;
-  resolve: (buf: Buffer) => void;
-  reject: (err: Error) => void;
-}
-
-// Largest error chunk we accept: the message is at most 4 KiB by spec, plus a few fixed fields.
-const MAX_ERROR_CHUNK = 64 * 1024;
+/** How long disconnect() waits for in-flight replies before hanging up on them. */
+export const DISCONNECT_DRAIN_MS = 5000;
 
 export class NbdClient {
   readonly size: number;
@@ -111,6 +101,13 @@ export class NbdClient {
     return this.pending.size;
   }
 
+  /** How long the oldest read in flight has waited for its reply (0 when none is). */
+  oldestWaitMs(): number {
+    let oldest = Infinity;
+    for (const p of this.pending.values()) oldest = Math.min(oldest, p.sentAt);
+    return oldest === Infinity ? 0 : Math.max(1, Date.now() - oldest);
+  }
+
   /**
    * Reads exactly `length` bytes at `offset`. Large reads are split into requests the server accepts
    * (its advertised maximum, else 32 MiB); with an advertised minimum block size the range is widened
@@ -158,11 +155,23 @@ export class NbdClient {
 
   /**
    * Waits for every in-flight reply, then sends NBD_CMD_DISC and closes. Hanging up with requests in
-   * flight makes nbdkit 1.32 abort (raw_send_socket: Assertion 'sock >= 0', fixed in 1.33.10).
+   * flight makes nbdkit 1.32 abort (raw_send_socket: Assertion 'sock >= 0', fixed in 1.33.10). A server that
+   * has not answered them within `drainMs` (stalled, or hostile) is hung up on all the same: they fail with
+   * SourceLostError (no verdict on their sectors), so closing never waits forever.
    */
-  disconnect(): Promise<void> {
+  disconnect(drainMs = DISCONNECT_DRAIN_MS): Promise<void> {
     this.disconnecting ??= (async () => {
-      while (this.pending.size > 0 && !this.lostWith) await new Promise<void>((r) => this.drainWaiters.push(r));
+      const deadline = Date.now() + drainMs;
+      while (this.pending.size > 0 && !this.lostWith) {
+        const left = deadline - Date.now();
+        let timer: NodeJS.Timeout | undefined;
+        const drained = await new Promise<boolean>((r) => {
+          this.drainWaiters.push(() => r(true));
+          timer = setTimeout(() => r(false), Math.max(0, left));
+        });
+        clearTimeout(timer);
+        if (!drained) this.abort(`the server did not answer them within ${drainMs / 1000} s of disconnecting`);
+      }
       if (!this.lostWith) {
         this.socket.write(P.encodeRequest({ type: P.NBD_CMD_DISC, cookie: this.nextCookie++, offset: 0, length: 0 }));
         this.socket.end();
@@ -174,12 +183,18 @@ export class NbdClient {
     return this.disconnecting;
   }
 
+  /** Hangs up on the reads in flight (a server that stopped answering): they fail with SourceLostError. */
+  abort(reason: string): void {
+    if (this.pending.size === 0 || this.lostWith) return;
+    this.connectionEnded(new Error(`hung up on ${this.pending.size} unanswered read(s): ${reason}`));
+  }
+
   private sendRead(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       if (this.lostWith) return reject(this.lostWith);
       const cookie = this.nextCookie;
       this.nextCookie = (this.nextCookie % 0xffffffff) + 1;
-      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), spans: [], resolve, reject });
+      this.pending.set(cookie, { offset, length, buf: into ?? Buffer.allocUnsafe(length), spans: [], sentAt: Date.now(), resolve, reject });
       this.socket.write(P.encodeRequest({ type: P.NBD_CMD_READ, cookie, offset, length }));
     });
   }
@@ -200,7 +215,7 @@ export class NbdClient {
       return this.shutdownBy;
     }
     const end = p.offset + p.length;
-    const at = e.offset !== undefined && e.offset >= p.offset && e.offset < end ? e.offset : p.offset;
+    const at = e.offset ?? p.offset; // inside the request: the parser refuses any other
     const name = P.errnoName(e.errno);
     if (!P.isMediaErrno(e.errno)) {
       return new TransientReadError(p.offset, p.length, name, `NBD server ${this.uri} failed a read with ${name} (${p.length} bytes at ${p.offset})${detail}`);
@@ -233,162 +248,6 @@ export class NbdClient {
     this.drainWaiters.splice(0).forEach((wake) => wake());
     this.resolveClosed(deliberate ? undefined : this.lostWith);
   }
-}
-
-/** What the reply parser needs from the client. */
-interface ReplyHandlers {
-  /** The in-flight read a reply is for; throws NbdProtocolError for an unknown cookie. */
-  take(cookie: number): PendingRead;
-  errorFor(p: PendingRead, e: P.ErrorChunk): Error;
-  /** The reply to `p` is complete (resolve or reject it). */
-  finish(cookie: number, p: PendingRead): void;
-}
-
-/**
- * Transmission-phase replies, parsed synchronously as bytes arrive (simple replies and structured chunks). While
- * a read's payload is expected, destination() names where it goes in the read's buffer, so the socket reads
- * straight into it. Any protocol violation throws (the connection is then dropped).
- */
-class ReplyParser implements ByteConsumer {
-  private readonly header = Buffer.allocUnsafe(P.STRUCTURED_REPLY_HEADER_SIZE);
-  /** Header bytes in hand, and how many the header has (4 until the magic says which form). */
-  private headerHave = 0;
-  private headerSize = 4;
-  /** A small fixed-length part being collected (a data chunk's offset, a hole, an error), then its handler. */
-  private small?: { buf: Buffer; have: number; then: (buf: Buffer) => void };
-  /** Payload going to target[at, at+left), then its handler. */
-  private payload?: { target: Buffer; at: number; left: number; then: () => void };
-
-  constructor(private readonly client: ReplyHandlers) {}
-
-  destination(): Buffer | undefined {
-    const d = this.payload;
-    return d ? d.target.subarray(d.at, d.at + d.left) : undefined;
-  }
-
-  filled(n: number): void {
-    const d = this.payload as { target: Buffer; at: number; left: number; then: () => void };
-    d.at += n;
-    d.left -= n;
-    if (d.left === 0) this.endPayload(d);
-  }
-
-  consume(src: Buffer, from: number, to: number): void {
-    let i = from;
-    while (i < to) {
-      const d = this.payload;
-      if (d) {
-        const n = Math.min(d.left, to - i);
-        src.copy(d.target, d.at, i, i + n);
-        i += n;
-        this.filled(n);
-      } else if (this.small) {
-        const sm = this.small;
-        const n = Math.min(sm.buf.length - sm.have, to - i);
-        src.copy(sm.buf, sm.have, i, i + n);
-        sm.have += n;
-        i += n;
-        if (sm.have === sm.buf.length) {
-          this.small = undefined;
-          sm.then(sm.buf);
-        }
-      } else {
-        const n = Math.min(this.headerSize - this.headerHave, to - i);
-        src.copy(this.header, this.headerHave, i, i + n);
-        this.headerHave += n;
-        i += n;
-        if (this.headerHave === this.headerSize) this.onHeaderBytes();
-      }
-    }
-  }
-
-  private endPayload(d: { then: () => void }): void {
-    this.payload = undefined;
-    d.then();
-  }
-
-  /** Collects `n` bytes, then calls `then` with them (at once for n = 0). */
-  private collect(n: number, then: (buf: Buffer) => void): void {
-    if (n === 0) then(Buffer.alloc(0));
-    else this.small = { buf: Buffer.allocUnsafe(n), have: 0, then };
-  }
-
-  private onHeaderBytes(): void {
-    if (this.headerSize === 4) {
-      const magic = P.replyMagic(this.header);
-      if (magic === P.NBD_SIMPLE_REPLY_MAGIC) this.headerSize = P.SIMPLE_REPLY_HEADER_SIZE;
-      else if (magic === P.NBD_STRUCTURED_REPLY_MAGIC) this.headerSize = P.STRUCTURED_REPLY_HEADER_SIZE;
-      else throw new NbdProtocolError(`bad reply magic 0x${magic.toString(16)}`);
-      return;
-    }
-    const size = this.headerSize;
-    this.headerHave = 0;
-    this.headerSize = 4;
-    if (size === P.SIMPLE_REPLY_HEADER_SIZE) this.onSimpleReply(P.parseSimpleReplyHeader(this.header.subarray(0, size)));
-    else this.onChunk(P.parseChunkHeader(this.header));
-  }
-
-  private onSimpleReply({ error, cookie }: P.SimpleReplyHeader): void {
-    const p = this.client.take(cookie);
-    const done = () => {
-      p.spans.push([p.offset, p.offset + p.length]);
-      this.client.finish(cookie, p);
-    };
-    if (error !== 0) {
-      p.error = this.client.errorFor(p, { errno: error, message: '' });
-      done();
-    } else {
-      this.payload = { target: p.buf, at: 0, left: p.length, then: done };
-    }
-  }
-
-  private onChunk(chunk: P.ChunkHeader): void {
-    const p = this.client.take(chunk.cookie);
-    const next = () => {
-      if (chunk.flags & P.NBD_REPLY_FLAG_DONE) this.client.finish(chunk.cookie, p);
-    };
-    if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_DATA) {
-      if (chunk.length <= 8) throw new NbdProtocolError('OFFSET_DATA chunk without data');
-      this.collect(8, (b) => {
-        const at = Number(b.readBigUInt64BE(0));
-        const n = chunk.length - 8;
-        checkInside(p, at, n);
-        this.payload = {
-          target: p.buf,
-          at: at - p.offset,
-          left: n,
-          then: next,
-        };
-      });
-    } else if (chunk.type === P.NBD_REPLY_TYPE_OFFSET_HOLE) {
-      this.collect(chunk.length, (b) => {
-        const hole = P.parseHoleChunk(b);
-        checkInside(p, hole.offset, hole.length);
-        p.buf.fill(0, hole.offset - p.offset, hole.offset - p.offset + hole.length);
-        next();
-      });
-    } else if (P.isErrorChunk(chunk.type)) {
-      if (chunk.length > MAX_ERROR_CHUNK) throw new NbdProtocolError(`error chunk of ${chunk.length} bytes`);
-      this.collect(chunk.length, (b) => {
-        // Unknown error types still start with error(32), message length(16): the request failed.
-        const type = chunk.type === P.NBD_REPLY_TYPE_ERROR_OFFSET ? chunk.type : P.NBD_REPLY_TYPE_ERROR;
-        p.error = worseError(p.error, this.client.errorFor(p, P.parseErrorChunk(type, b)));
-        next();
-      });
-    } else if (chunk.type === P.NBD_REPLY_TYPE_NONE) {
-      if (chunk.length !== 0 || !(chunk.flags & P.NBD_REPLY_FLAG_DONE)) throw new NbdProtocolError('malformed NONE chunk');
-      next();
-    } else {
-      throw new NbdProtocolError(`unknown structured reply chunk type ${chunk.type}`);
-    }
-  }
-}
-
-function checkInside(p: PendingRead, at: number, n: number): void {
-  if (at < p.offset || at + n > p.offset + p.length) {
-    throw new NbdProtocolError(`reply chunk ${at}+${n} outside the request ${p.offset}+${p.length}`);
-  }
-  p.spans.push([at, at + n]);
 }
 
 /** How to reach a server without the fixed newstyle handshake: libnbd (nbdkit's nbd plugin) speaks every handshake. */

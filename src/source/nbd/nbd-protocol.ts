@@ -285,6 +285,8 @@ export interface ErrorChunk {
 export function parseErrorChunk(type: number, payload: Buffer): ErrorChunk {
   if (payload.length < 6) throw new NbdProtocolError('error chunk shorter than 6 bytes');
   const errno = payload.readUInt32BE(0);
+  // An error of 0 is no error (the spec: MUST be nonzero); taken for one, it would mark good sectors bad.
+  if (errno === 0) throw new NbdProtocolError('error chunk with error 0');
   const msgLen = payload.readUInt16BE(4);
   if (6 + msgLen > payload.length) throw new NbdProtocolError('error chunk message overruns the chunk');
   const message = payload.toString('utf8', 6, 6 + msgLen);
