@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { parseMapfile } from '../../../src/cache/mapfile';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, forgetServer, mount, patternImage, start, tempDir } from '../mount/harness';
@@ -13,6 +14,16 @@ import { expectCacheFaithful, plusRanges } from './cache-truth';
 
 const SIZE = 16 * 1024 * 1024;
 const ROUNDS = 10;
+
+/** Bytes the live /mapfile says are '+'. */
+function rescuedBytes(mnt: string): number {
+  return parseMapfile(fs.readFileSync(path.join(mnt, 'mapfile'), 'utf8')).blocks.reduce((n, b) => n + (b.status === '+' ? b.size : 0), 0);
+}
+
+/** Waits (up to 60 s) until the acquisition has rescued more than `before` bytes: a loaded machine starts it late. */
+async function acquisitionReading(mnt: string, before: number): Promise<void> {
+  for (let i = 0; i < 1200 && before < SIZE && rescuedBytes(mnt) <= before; i++) await new Promise((r) => setTimeout(r, 50));
+}
 
 describe('integrity: crash campaign (kill -9 during acquisition over a slow source)', function () {
   this.timeout(120_000);
@@ -45,8 +56,11 @@ describe('integrity: crash campaign (kill -9 during acquisition over a slow sour
         throw new Error(`round ${round}: ${e.message}; ${nbd!.describe()}`);
       });
       const probes = new Set<number>(JSON.parse(fs.readFileSync(path.join(cache, 'identity.json'), 'utf8')).probeSectors);
+      const before = rescuedBytes(mnt);
       const acq = start(process.execPath, [path.resolve(__dirname, '../../../src/cli/main.js'), 'acquire', mnt, '-q']);
-      await new Promise((r) => setTimeout(r, 150 + rnd(900)));
+      // The kill lands at a random moment once the acquisition reads (not while the CLI or the server starts).
+      await acquisitionReading(mnt, before);
+      await new Promise((r) => setTimeout(r, rnd(900)));
       process.kill(pid, 'SIGKILL');
       acq.child.kill('SIGKILL');
       await acq.result;
