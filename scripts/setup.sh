@@ -2,6 +2,11 @@
 # Installs what blkfs needs on Debian: system tools (when missing), npm packages, and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Node is not installed here (Debian 12's nodejs is 18): say so before apt-get and npm fail in less clear ways.
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; then
+  echo "blkfs needs Node.js 20 or later (found: $(node --version 2>/dev/null || echo none)); install it, then run this again" >&2
+  exit 1
+fi
 need=()
 command -v nbdkit >/dev/null || need+=(nbdkit)
 command -v fusermount3 >/dev/null || need+=(fuse3)
@@ -20,6 +25,8 @@ command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v mkntfs >/dev/null || need+=(ntfs-3g)        # test media: NTFS (mkntfs, ntfscp)
 command -v losetup >/dev/null || need+=(mount)          # loop devices: media-change tests
 command -v python3 >/dev/null || need+=(python3)        # LOOP_CHANGE_FD ioctl in media-change tests
+command -v g++ >/dev/null || need+=(g++)                # npm ci: better-sqlite3 builds from source when it cannot
+command -v make >/dev/null || need+=(make)              # fetch its prebuilt binary (node-gyp needs g++, make, python3)
 if ((${#need[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

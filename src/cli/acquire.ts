@@ -35,7 +35,7 @@ export function registerAcquire(program: Command): void {
     .description(
       'read every untried sector of the medium mounted on MOUNTPOINT into the cache (ddrescue strategy), the filesystem metadata first',
     )
-    .argument('<mountpoint>')
+    .argument('<mountpoint>', 'a blkfs mount')
     .option('-q, --quiet', 'no progress bar')
     .option(
       '--files <glob>',

@@ -87,7 +87,7 @@ export function registerArchive(program: Command): void {
   program
     .command('archive')
     .description('write a BagIt bag of the medium mounted on MOUNTPOINT to each DEST (a directory or s3://bucket/prefix), while it is read')
-    .argument('<mountpoint>')
+    .argument('<mountpoint>', 'a blkfs mount')
     .argument('<dest...>', 'directory, or s3://bucket/prefix (endpoint, region, credentials from AWS_* variables or options)')
     .option('--endpoint <url>', 'S3 endpoint (MinIO, Ceph RGW, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS')
     .option('--region <name>', 'S3 region (default AWS_REGION, else us-east-1)')

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
 import { STATE_FILE } from '../cache/cache-dir';
+import { CacheBusyError } from '../cache/errors';
 import { mountsServedBy } from '../fuse/fuse-daemon';
 import { mountEntries } from '../fuse/mountinfo';
 import { openFiles } from '../proc-fds';
@@ -36,6 +37,17 @@ export function cacheUser(dir: string): { pid: number; mountpoint?: string } | u
 
 function describeUser(user: { pid: number; mountpoint?: string }): string {
   return user.mountpoint !== undefined ? `the blkfs mount on ${user.mountpoint} (server pid ${user.pid})` : `blkfs process ${user.pid}`;
+}
+
+/**
+ * A cache that `export --cache` or `import --cache` finds locked, named for who holds it: the mount it serves and
+ * what to do instead (`instead(mountpoint)`). Any other error is returned as it is.
+ */
+export function busyCacheError(err: unknown, dir: string, instead: (mountpoint: string) => string): unknown {
+  if (!(err instanceof CacheBusyError)) return err;
+  const user = cacheUser(real(dir));
+  if (!user) return err;
+  return new UserError(`cache ${dir} is in use by ${describeUser(user)}${user.mountpoint !== undefined ? `: ${instead(user.mountpoint)}` : ''}`);
 }
 
 /** A blkfs cache in a subdirectory of `dir` (the default cache root holds one per medium, one level down), if any. */

@@ -10,6 +10,7 @@ import { findServer } from './mount-target';
 import { requestServer } from './server-answer';
 import { mapfileBeside } from './paths';
 import { guardOutputs, mountedSource } from './output-guard';
+import { busyCacheError } from './cache-argument';
 
 export function registerExport(program: Command): void {
   program
@@ -48,14 +49,22 @@ export function registerExport(program: Command): void {
         } else {
           // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
           const [{ openOffline, sourceFileOf }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
-          const medium = sourceFileOf(opts.cache!);
+          const busy = (err: unknown) => busyCacheError(err, opts.cache!, (m) => `export it through its mount: blkfs export ${m} ${outs.join(' ')}`);
+          let medium: ReturnType<typeof sourceFileOf>;
+          try {
+            medium = sourceFileOf(opts.cache!);
+          } catch (err) {
+            throw busy(err);
+          }
           for (const f of [image, mapfile]) {
             const st = fs.existsSync(f) ? fs.statSync(f) : undefined;
             if (medium && st && st.dev === medium.dev && st.ino === medium.ino) {
               throw new UserError(`Refusing to write "${f}": it is the image file this cache was read from (writing it would destroy the medium)`);
             }
           }
-          const dev = await openOffline(opts.cache!);
+          const dev = await openOffline(opts.cache!).catch((err: unknown) => {
+            throw busy(err);
+          });
           try {
             result = await exportImage(dev, image, mapfile);
           } finally {

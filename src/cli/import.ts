@@ -12,6 +12,7 @@ import { mountAction } from './mount-action';
 import { classifyMountError } from './mount-errors';
 import { requireReadableFile } from './paths';
 import { guardCacheInputs, guardSourceOutsideCaches } from './output-guard';
+import { busyCacheError } from './cache-argument';
 
 export function registerImport(program: Command): void {
   program
@@ -47,7 +48,9 @@ export function registerImport(program: Command): void {
           }
         } else {
           const { openOffline } = await import('../cache/cache-open');
-          dev = await openOffline(opts.cache!);
+          dev = await openOffline(opts.cache!).catch((err: unknown) => {
+            throw busyCacheError(err, opts.cache!, (m) => `unmount it first (blkfs umount ${m}), then import`);
+          });
         }
         try {
           guardCacheInputs(dev.cacheDir, [image, mapfile]);

@@ -27,7 +27,7 @@ export interface StatusJson {
   driver?: { program: string; phase?: string; pass?: number; currentPos?: number; updated?: string } | null;
   sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number; rateBytesPerSec?: number; etaSeconds?: number | null } | null; containersFound?: number; scanner?: { pendingBytes: number } };
   /** The file report (blkfs files): the layout's state, and once read the counts per verdict. */
-  files?: { layout: string; files?: number; intact?: number; damaged?: number; incomplete?: number; unknown?: number };
+  files?: { layout: string; filesystems?: number; files?: number; intact?: number; damaged?: number; incomplete?: number; unknown?: number };
   /** The image checksums (/checksums) and, with a DAT, its verdict. */
   checksums?: {
     complete: boolean;
@@ -68,6 +68,7 @@ export function etaSeconds(s: StatusJson): number | undefined {
 /** The file report in one line: damaged files first, as a person scans for them. */
 export function filesLine(f: NonNullable<StatusJson['files']>): string {
   if (f.layout !== 'ready') return `layout ${f.layout} (blkfs files MOUNTPOINT reads it)`;
+  if (f.filesystems === 0) return 'no filesystem The Sleuth Kit can read (blkfs files MOUNTPOINT says why)';
   const parts = [`${f.damaged ?? 0} damaged`, `${f.unknown ?? 0} unknown`, `${f.incomplete ?? 0} incomplete`, `${f.intact ?? 0} intact`];
   return `${parts.join(', ')} of ${f.files ?? 0}`;
 }

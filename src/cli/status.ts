@@ -28,7 +28,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('show the rescue on a blkfs MOUNTPOINT: % rescued, bad areas, rate and ETA, phase, finds, log, a one-line map')
-    .argument('<mountpoint>')
+    .argument('<mountpoint>', 'a blkfs mount')
     .option('--json', 'print MOUNTPOINT/status (JSON) as it is')
     .option('-w, --watch', 'redraw every --interval seconds until Ctrl-C')
     .option('--interval <seconds>', 'refresh interval for --watch', seconds, 1)

@@ -16,7 +16,7 @@ export function registerUmount(program: Command): void {
     .command('umount')
     .alias('unmount')
     .description('unmount a blkfs MOUNTPOINT: flush the cache state, stop nbdkit, stop the server')
-    .argument('<mountpoint>')
+    .argument('<mountpoint>', 'a blkfs mount')
     .option('--lazy', 'unmount even while programs have files open there (their next read fails)')
     .action(
       mountAction(async (mountpoint: string, opts: { lazy?: boolean }) => {

@@ -171,10 +171,13 @@ export class LiveFileReport {
     return { filesystems: [], problems: [why], summary: emptySummary(), entries: [] };
   }
 
-  /** For /status: the layout's state and, once known, the counts per verdict. Cheap; starts nothing. */
-  status(): { files: { layout: LayoutState } & Partial<ReportSummary> } {
+  /**
+   * For /status: the layout's state and, once known, how many filesystems TSK read (0: none it can read) and the
+   * counts per verdict. Cheap; starts nothing.
+   */
+  status(): { files: { layout: LayoutState; filesystems?: number } & Partial<ReportSummary> } {
     const r = this.current();
-    return { files: { layout: this.state, ...(r ? r.summary() : {}) } };
+    return { files: { layout: this.state, ...(r ? { filesystems: r.layout.filesystems.length, ...r.summary() } : {}) } };
   }
 
   /**

@@ -33,6 +33,8 @@ const ATTR_NOT_FOUND = 0;
 const NAME_ALLOC = 1;
 /** NTFS keeps its structures in files: $MFT, $LogFile, $Bitmap, … in the root, and everything under $Extend. */
 const NTFS_SYSTEM_FILE = /^\/(\$[A-Za-z]+(:.*)?|\$Extend(\/.*)?)$/;
+/** The volume label of a FAT root directory, which TSK lists as an empty regular file ("CARD        (Volume Label Entry)"). */
+const FAT_VOLUME_LABEL = /^\/[^/]* \(Volume Label Entry\)$/;
 /** tsk_vs_parts.flags: TSK_VS_PART_FLAG_ALLOC (a real partition, not the table itself or a gap). */
 const PART_ALLOC = 1;
 
@@ -230,7 +232,9 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       if (fsi === undefined) continue;
       const p = r.name === '' ? '/' : `${r.parent_path ?? '/'}${r.name}`;
       const kind: EntryKind =
-        r.meta_type === META_VIRT || (filesystems[fsi].type === 'NTFS' && NTFS_SYSTEM_FILE.test(p))
+        r.meta_type === META_VIRT ||
+        (filesystems[fsi].type === 'NTFS' && NTFS_SYSTEM_FILE.test(p)) ||
+        (filesystems[fsi].type.startsWith('FAT') && FAT_VOLUME_LABEL.test(p))
           ? 'metadata'
           : r.meta_type === META_REG
             ? 'file'

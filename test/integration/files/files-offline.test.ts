@@ -208,6 +208,14 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     }
   });
 
+  it('FAT with a volume label: the label is no file (TSK lists it as an empty one), so the count is the real files', async () => {
+    const image = fatImage(dir, 'labelled', { 'a.txt': tree['keep.txt'] }, 8192, ['-n', 'MYCARD']);
+    const rep = await report(...Object.values(rescue(dir, image, [], 'labelled')) as [string, string]);
+    expect(files(rep).map((e) => e.path.toLowerCase())).to.deep.equal(['/a.txt']);
+    expect(rep.summary.files).to.equal(1);
+    expect(rep.entries.find((e) => e.path.includes('(Volume Label Entry)'))).to.include({ kind: 'metadata', verdict: 'intact' });
+  });
+
   it('MBR with two filesystems and an unreadable partition: paths per filesystem, the unreadable one said plainly', async () => {
     const ext = ext4Image(dir, 'p1', tree, '8M');
     const fat = fatImage(dir, 'p2', tree, 4096);

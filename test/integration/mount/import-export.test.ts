@@ -176,4 +176,26 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     expect(toNull.stderr).to.contain('/dev/null is a device: name the mapfile too');
     expect(fs.existsSync('/dev/null.map')).to.equal(false);
   });
+
+  it('export --cache and import --cache of a mounted cache: exit 1 naming the mount and what to run instead', async () => {
+    const sub = path.join(dir, 'busy');
+    fs.mkdirSync(sub);
+    const medium = path.join(sub, 'small.img');
+    fs.writeFileSync(medium, patternImage(1 << 20));
+    const cache = path.join(sub, 'cache');
+    const mnt = path.join(sub, 'mnt');
+    await mount(medium, mnt, ['--cache', cache]);
+    try {
+      const exp = await blkfs(['export', '--cache', cache, path.join(sub, 'out.img')]);
+      expect(exp.code, exp.stderr).to.equal(1);
+      expect(exp.stderr).to.contain(`is in use by the blkfs mount on ${mnt}`).and.contain(`blkfs export ${mnt} ${path.join(sub, 'out.img')}`);
+      expect(fs.existsSync(path.join(sub, 'out.img'))).to.equal(false);
+      fs.writeFileSync(path.join(sub, 'r.map'), '0x0 +\n0x0 0x100000 +\n');
+      const imp = await blkfs(['import', medium, path.join(sub, 'r.map'), '--cache', cache]);
+      expect(imp.code, imp.stderr).to.equal(1);
+      expect(imp.stderr).to.contain(`is in use by the blkfs mount on ${mnt}`).and.contain(`blkfs umount ${mnt}`);
+    } finally {
+      await umount(mnt);
+    }
+  });
 });

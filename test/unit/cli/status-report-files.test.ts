@@ -11,4 +11,11 @@ describe('blkfs status: the file report line', () => {
     const report = formatStatusReport({ size: 1024, files: { layout: 'ready', files: 2, intact: 1, damaged: 1 } }, undefined, [], { colour: false, columns: 80 });
     expect(report).to.match(/^ *files:? +1 damaged, 0 unknown, 0 incomplete, 1 intact of 2$/m);
   });
+
+  it('says when The Sleuth Kit found no filesystem, instead of counting 0 of 0', () => {
+    expect(filesLine({ layout: 'ready', filesystems: 0, files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0 })).to.equal(
+      'no filesystem The Sleuth Kit can read (blkfs files MOUNTPOINT says why)',
+    );
+    expect(filesLine({ layout: 'ready', filesystems: 1, files: 0, intact: 0 })).to.equal('0 damaged, 0 unknown, 0 incomplete, 0 intact of 0');
+  });
 });

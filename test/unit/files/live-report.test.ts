@@ -47,7 +47,15 @@ describe('files: LiveFileReport on the sector cache', () => {
     expect(layoutReads).to.equal(2);
     await new Promise((r) => setImmediate(r));
     expect(live.snapshot().entries.map((e) => e.path)).to.include('/dir/child.bin');
-    expect(live.status().files).to.include({ layout: 'ready', files: 2, intact: 2, unreadableDirectories: 0 });
+    expect(live.status().files).to.include({ layout: 'ready', filesystems: 1, files: 2, intact: 2, unreadableDirectories: 0 });
+  });
+
+  it('/status counts the filesystems read: 0 when TSK can read none (blkfs status says so)', async () => {
+    const mem = await memoryCache(Buffer.alloc(64 * SS));
+    const none: MediumLayout = { filesystems: [], free: [], problems: ['no filesystem The Sleuth Kit can read'], entries: [] };
+    const live = new LiveFileReport(mem.cache, '/nowhere/raw', () => {}, async () => none);
+    await live.json();
+    expect(live.status().files).to.include({ layout: 'ready', filesystems: 0, files: 0 });
   });
 
   it('readFilesFirst reads every sector of the matching files, going on past a bad one, and nothing else', async () => {
