@@ -7,6 +7,7 @@ import * as path from 'path';
 import { STATE_FILE } from '../cache/cache-dir';
 import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
+import { openFiles, readProcText } from '../proc-fds';
 
 /** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
 function landingPath(p: string): string {
@@ -111,9 +112,27 @@ export function loopDeviceBackedBy(output: string): string | null {
   return null;
 }
 
+/** Programs that serve a file as a block device: a file one of them holds open is someone's medium. */
+const BLOCK_SERVERS = new Set(['nbdkit', 'qemu-nbd', 'nbd-server', 'qemu-storage-d', 'qemu-system-x86']);
+
+/**
+ * The NBD server (or emulator) holding the existing file `output` open, as "nbdkit (pid N)", or null. A mount of an
+ * NBD URI names no file, yet the file its server serves is the medium: writing it destroys the medium under the mount.
+ */
+export function blockServerHolding(output: string): string | null {
+  const o = statOrNull(output);
+  if (!o?.isFile()) return null;
+  const target = landingPath(output);
+  for (const f of openFiles((t) => t === target)) {
+    const name = readProcText(`/proc/${f.pid}/comm`).trim();
+    if (BLOCK_SERVERS.has(name)) return `${name} (pid ${f.pid})`;
+  }
+  return null;
+}
+
 /**
  * Refuses (UserError) when two outputs are one file, or any output is one of the inputs, the backing file of a
- * loop device, or lies inside a blkfs cache directory or mount.
+ * loop device, a file an NBD server holds open, or lies inside a blkfs cache directory or mount.
  */
 export function guardOutputs(outputs: readonly string[], inputs: readonly string[]): void {
   outputs.forEach((out, i) => {
@@ -132,6 +151,10 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
     const loop = loopDeviceBackedBy(out);
     if (loop !== null) {
       throw new UserError(`Refusing to write "${out}": it is the backing file of ${loop}, the medium in that drive (writing it would destroy the medium)`);
+    }
+    const server = blockServerHolding(out);
+    if (server !== null) {
+      throw new UserError(`Refusing to write "${out}": ${server} has it open, serving it as a medium (writing it would destroy the medium)`);
     }
     const mount = blkfsMountHolding(out);
     if (mount !== null) {

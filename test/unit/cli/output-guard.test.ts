@@ -1,10 +1,11 @@
 // Outputs never destroy inputs: a block device over the same disk as the medium is refused, whatever its name.
 import { expect } from 'chai';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { guardOutputs, wholeDiskOf } from '../../../src/cli/output-guard';
+import { NbdClient } from '../../../src/source/nbd/nbd-client';
 
 const makedev = (major: number, minor: number) => (major << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
 
@@ -36,5 +37,26 @@ describe('cli/output-guard: devices over the medium', () => {
     const alias = path.join(dir, 'medium-alias');
     execFileSync('mknod', [alias, 'b', String((st.rdev >>> 8) & 0xfff), String((st.rdev & 0xff) | ((st.rdev >>> 12) & 0xfff00))]);
     expect(() => guardOutputs([alias], [loop])).to.throw(/it is on the same disk as the input "\/dev\/loop0"/);
+  });
+
+  it('a file an NBD server serves (nbdkit holds it open) is refused as an output, whatever the mount names', async () => {
+    const image = path.join(dir, 'disc.img');
+    fs.writeFileSync(image, Buffer.alloc(1 << 20, 7));
+    const sock = path.join(dir, 'nbd.sock');
+    const nbdkit = spawn('nbdkit', ['-r', '-f', '-U', sock, 'file', image], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+      // nbdkit's file plugin opens the file for each client, as for a mount's connection.
+      const client = await NbdClient.connect({ socket: sock, exportName: '' });
+      try {
+        expect(() => guardOutputs([image], [])).to.throw(/nbdkit \(pid \d+\) has it open, serving it as a medium/);
+        expect(() => guardOutputs([path.join(dir, 'other.img')], [])).to.not.throw();
+      } finally {
+        await client.disconnect();
+      }
+    } finally {
+      nbdkit.kill();
+    }
+    expect(fs.readFileSync(image).equals(Buffer.alloc(1 << 20, 7))).to.equal(true);
   });
 });
