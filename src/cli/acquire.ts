@@ -1,11 +1,8 @@
 // `blkfs acquire MOUNTPOINT`: the server reads every sector not yet tried (ddrescue's strategy, behind
 // foreground readers); a progress bar on stderr until done. Ctrl-C stops the acquisition cleanly.
 import { Command } from 'commander';
-import { ProgressReporter } from './sbx/report';
 import { OperationError } from '../errors';
 import { mountAction } from './mount-action';
-import { findServer } from './mount-target';
-import { requestServer } from './server-answer';
 
 function summary(result: unknown, interrupted: boolean): string {
   const r = result as { bytesCached?: number; bytesBad?: number; size?: number; aborted?: boolean; cancelled?: boolean };
@@ -45,6 +42,11 @@ export function registerAcquire(program: Command): void {
     .addHelpText('after', "\nExample: blkfs acquire --files '/DCIM/**' /mnt/card")
     .action(
       mountAction(async (mountpoint: string, opts: { quiet?: boolean; files?: string[] }) => {
+        const [{ findServer }, { requestServer }, { ProgressReporter }] = await Promise.all([
+          import('./mount-target'),
+          import('./server-answer'),
+          import('./sbx/report'),
+        ]);
         const server = await findServer(mountpoint);
         const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
         const session = await requestServer(server, { cmd: 'acquire', ...(opts.files ? { files: opts.files } : {}) }, (p) => {

@@ -9,11 +9,7 @@ import type { BagStore } from '../archive/bag-store';
 import type { MountAccess } from '../archive/archive-run';
 import type { MountStatusForArchive } from '../archive/archive-status';
 import { OperationError, UserError } from '../errors';
-import { parseArchiveMeta } from './archive-meta';
 import { mountAction } from './mount-action';
-import { findServer } from './mount-target';
-import { requestServer, ServerNotAnsweringError } from './server-answer';
-import { ProgressReporter } from './sbx/report';
 import { BLKFS_VERSION } from '../version';
 
 interface ArchiveOpts {
@@ -97,6 +93,12 @@ export function registerArchive(program: Command): void {
     .option('-q, --quiet', 'no progress bar')
     .action(
       mountAction(async (mountpoint: string, dests: string[], opts: ArchiveOpts) => {
+        const [{ parseArchiveMeta }, { findServer }, { requestServer, ServerNotAnsweringError }, { ProgressReporter }] = await Promise.all([
+          import('./archive-meta'),
+          import('./mount-target'),
+          import('./server-answer'),
+          import('./sbx/report'),
+        ]);
         const meta = parseArchiveMeta(opts.meta);
         const server = await findServer(mountpoint);
         const access = mountAccess(server.mountpoint);

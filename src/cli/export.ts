@@ -6,10 +6,7 @@ import { Command } from 'commander';
 import type { ExportResult } from '../cache/import-export';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { findServer } from './mount-target';
-import { requestServer } from './server-answer';
 import { mapfileBeside } from './paths';
-import { guardOutputs, mountedSource } from './output-guard';
 
 export function registerExport(program: Command): void {
   program
@@ -30,6 +27,11 @@ export function registerExport(program: Command): void {
           throw new UserError(`${image} is a device: name the mapfile too (blkfs export ${opts.cache ? `--cache ${opts.cache}` : paths[0]} ${outs[0]} OUT.map)`);
         }
         const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
+        const [{ findServer }, { requestServer }, { guardOutputs, mountedSource }] = await Promise.all([
+          import('./mount-target'),
+          import('./server-answer'),
+          import('./output-guard'),
+        ]);
         // Its server first: it must answer before anything looks into the mount.
         const server = mountpoint !== undefined ? await findServer(mountpoint) : undefined;
         guardOutputs([image, mapfile], server ? mountedSource(server.source) : []); // nor into a cache directory

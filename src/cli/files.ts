@@ -5,7 +5,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, Option } from 'commander';
 import { UserError } from '../errors';
-import { mountEntries } from '../fuse/mountinfo';
 import { requireReadableFile } from './paths';
 import type { FileReportJson } from '../files/file-report';
 
@@ -44,6 +43,7 @@ async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
   // No look into a mount before findServer has checked that its server answers (even a stat would wait for it);
   // a path under no fuse mount at all may be looked at, to say what it is.
   const abs = path.resolve(mountpoint);
+  const { mountEntries } = await import('../fuse/mountinfo');
   if (!mountEntries().some((m) => m.fstype.startsWith('fuse') && (abs === m.mountpoint || abs.startsWith(m.mountpoint.replace(/\/*$/, '/'))))) {
     if (!fs.existsSync(mountpoint)) throw new UserError(`no such mountpoint: ${mountpoint}`);
     if (fs.statSync(mountpoint).isFile()) throw new UserError(`${mountpoint} is a file, not a mountpoint: for an image, give its mapfile too (blkfs files IMAGE MAPFILE)`);

@@ -5,13 +5,10 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { parseBlockSize } from './block-size-option';
 import type { CachedDevice } from '../cache/cached-device';
-import { parseSourceArg } from '../source/source-spec';
 import type { BlockSource } from '../source/block-source';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { classifyMountError } from './mount-errors';
 import { requireReadableFile } from './paths';
-import { guardCacheInputs, guardSourceOutsideCaches } from './output-guard';
 
 export function registerImport(program: Command): void {
   program
@@ -28,22 +25,23 @@ export function registerImport(program: Command): void {
         requireReadableFile(mapfile, 'MAPFILE');
         if (!opts.cache && !opts.source) throw new UserError('give --cache DIR (an existing cache) or --source SOURCE (the medium)');
         // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache and NBD layers.
-        const { importRescue } = await import('../cache/import-export');
+        const [{ importRescue }, { guardCacheInputs, guardSourceOutsideCaches }] = await Promise.all([import('../cache/import-export'), import('./output-guard')]);
         let source: BlockSource | undefined;
         let dev: CachedDevice;
         if (opts.source) {
           guardSourceOutsideCaches(opts.source);
           try {
-            const [{ openBlockSource }, { openCache }, { stableIdentityOf }] = await Promise.all([
+            const [{ openBlockSource }, { openCache }, { stableIdentityOf }, { parseSourceArg }] = await Promise.all([
               import('../source/nbd/nbd-block-source'),
               import('../cache/cache-open'),
               import('../server/mount-server'),
+              import('../source/source-spec'),
             ]);
             source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
             dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
           } catch (err) {
             await source?.close();
-            throw classifyMountError(err, { startup: true });
+            throw (await import('./mount-errors')).classifyMountError(err, { startup: true });
           }
         } else {
           const { openOffline } = await import('../cache/cache-open');

@@ -4,7 +4,6 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { guardOutputs, replaceOnSuccess } from './output-guard';
 import { requireReadableFile } from './paths';
 
 interface MapOpts {
@@ -50,6 +49,7 @@ export function registerMap(program: Command): void {
         const ext = path.extname(out).toLowerCase();
         if (ext !== '.png' && ext !== '.svg') throw new UserError(`output must end in .png or .svg: ${opts.output}`);
         requireReadableFile(mapfile, 'mapfile');
+        const { guardOutputs, replaceOnSuccess } = await import('./output-guard');
         guardOutputs([out], [mapfile]); // not the mapfile itself, nor into a cache directory
         if (!fs.existsSync(path.dirname(out))) throw new UserError(`output directory does not exist: ${path.dirname(out)}`);
         if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UserError(`output is a directory: ${out}`);

@@ -1,18 +1,13 @@
 // `blkfs mount SOURCE MOUNTPOINT`: returns once the filesystem is ready and leaves a detached server behind;
 // with -f the server runs in this process until unmounted or signalled.
-import { spawn } from 'child_process';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_READAHEAD_BYTES, MAX_READAHEAD_BYTES, MIN_READAHEAD_BYTES } from '../cache/readahead-limits'; // no imports: keeps start-up light
 import { Log, LOG_LEVELS, LogLevel } from '../server/log';
 import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount-server';
 import { EXIT_OK, OperationError, UserError } from '../errors';
-import { classifyMountError } from './mount-errors';
 import { parseBlockSize } from './block-size-option';
-import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
-import { checkCacheArgument } from './cache-argument';
-import { guardSourceOutsideCaches } from './output-guard';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -79,6 +74,7 @@ export function registerMount(program: Command): void {
     .addOption(new Option('--notify-parent').hideHelp())
     .action(
       mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
+      const [{ guardSourceOutsideCaches }, { checkCacheArgument }] = await Promise.all([import('./output-guard'), import('./cache-argument')]);
       guardSourceOutsideCaches(source);
       const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
       const params = opts.nbdkitFilter.filter((a) => a.includes('='));
@@ -91,9 +87,9 @@ export function registerMount(program: Command): void {
         readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,
         nbdkitFilters: filters,
         nbdkitArgs: params,
-        archive: archiveOptionsOf(opts),
+        archive: await archiveOptionsOf(opts),
         datFile: opts.dat !== undefined ? path.resolve(opts.dat) : undefined,
-        http: opts.http !== undefined ? httpAddress(opts.http, !opts.notifyParent) : undefined,
+        http: opts.http !== undefined ? await httpAddress(opts.http, !opts.notifyParent) : undefined,
         slowReadMs: opts.slowRead,
         logLevel: opts.logLevel,
       };
@@ -107,7 +103,8 @@ export function registerMount(program: Command): void {
 type ServerOpts = Omit<MountServerOptions, 'log'> & { logLevel: LogLevel };
 
 /** --http's address; a non-loopback one is allowed, with a warning (once, from the command the user ran). */
-function httpAddress(text: string, warn: boolean): { host: string; port: number } {
+async function httpAddress(text: string, warn: boolean): Promise<{ host: string; port: number }> {
+  const { isLoopback, parseHttpAddress } = await import('../server/http-address');
   let a: { host: string; port: number };
   try {
     a = parseHttpAddress(text);
@@ -127,7 +124,7 @@ async function runForeground(opts: ServerOpts): Promise<void> {
     const { MountServer } = await import('../server/mount-server');
     server = await MountServer.start({ ...opts, log });
   } catch (err) {
-    throw classifyMountError(err, { startup: true });
+    throw (await import('./mount-errors')).classifyMountError(err, { startup: true });
   }
   server.handleSignals();
   exitOnUnexpectedErrors(server, log);
@@ -156,7 +153,7 @@ async function runDetachedServer(opts: ServerOpts): Promise<void> {
     const { MountServer } = await import('../server/mount-server');
     server = await MountServer.start({ ...opts, log, logToCacheDir: true });
   } catch (err) {
-    const e = classifyMountError(err, { startup: true });
+    const e = (await import('./mount-errors')).classifyMountError(err, { startup: true });
     await tell({ type: 'failed', message: e.message, exitCode: e.exitCode });
     process.exit(e.exitCode);
   }
@@ -169,6 +166,7 @@ async function runDetachedServer(opts: ServerOpts): Promise<void> {
 
 /** Forks the server (same arguments plus --notify-parent), waits for its verdict, and leaves it running. */
 async function startInBackground(args: string[]): Promise<void> {
+  const { spawn } = await import('child_process');
   const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args, '--notify-parent'], {
     detached: true, // own session: the terminal's SIGINT/SIGHUP do not reach the server
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],

@@ -5,9 +5,6 @@ import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { DeadMountError, processAlive, readMountFile, requireBlkfsMount } from './mount-target';
-import { answeredWithin, serverPidOf, ServerNotAnsweringError } from './server-answer';
-import { mountAt } from '../fuse/mountinfo';
 import type { RescuedFind, StatusJson } from './status-report';
 import type { Dat } from '../archive/dat';
 
@@ -35,6 +32,11 @@ export function registerStatus(program: Command): void {
     .option('--dat <file>', 'a Logiqx XML DAT (redump, No-Intro): name the entry the complete image matches, or say none does')
     .action(
       mountAction(async (mountpoint: string, opts: StatusOpts) => {
+        const [{ DeadMountError, processAlive, requireBlkfsMount }, { serverPidOf }, { mountAt }] = await Promise.all([
+          import('./mount-target'),
+          import('./server-answer'),
+          import('../fuse/mountinfo'),
+        ]);
         const abs = requireBlkfsMount(mountpoint);
         const pid = serverPidOf(abs);
         const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && !opts.json;
@@ -79,6 +81,7 @@ export function registerStatus(program: Command): void {
 }
 
 async function readText(mountpoint: string, name: string, pid: number | undefined): Promise<string> {
+  const [{ DeadMountError, readMountFile }, { ServerNotAnsweringError }] = await Promise.all([import('./mount-target'), import('./server-answer')]);
   try {
     return await readMountFile(mountpoint, name, pid);
   } catch (err) {
@@ -95,7 +98,11 @@ async function withDatVerdict(status: StatusJson, dat: Dat): Promise<void> {
 }
 
 async function report(mnt: string, status: StatusJson, colour: boolean, pid: number | undefined): Promise<string> {
-  const [{ formatStatusReport }, { parseMapfile }] = await Promise.all([import('./status-report'), import('../cache/mapfile')]);
+  const [{ formatStatusReport }, { parseMapfile }, { answeredWithin, ServerNotAnsweringError }] = await Promise.all([
+    import('./status-report'),
+    import('../cache/mapfile'),
+    import('./server-answer'),
+  ]);
   const answered = <T>(work: Promise<T>) => answeredWithin(mnt, work, undefined, pid);
   let extents;
   try {
@@ -109,6 +116,7 @@ async function report(mnt: string, status: StatusJson, colour: boolean, pid: num
 }
 
 async function rescuedFinds(mnt: string, answered: <T>(work: Promise<T>) => Promise<T>): Promise<RescuedFind[]> {
+  const { ServerNotAnsweringError } = await import('./server-answer');
   const dir = path.join(mnt, 'rescued');
   let uids: string[];
   try {

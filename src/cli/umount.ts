@@ -1,14 +1,9 @@
 // `blkfs umount MOUNTPOINT`: asks the server to unmount, flush its state and stop nbdkit, and waits for it
 // to exit. A server that is gone (crashed) leaves a dead mount: that one is detached with fusermount.
-import { execFile } from 'child_process';
-import { promisify } from 'util';
 import { Command } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { findServer, requireBlkfsMount, waitForExit } from './mount-target';
-import { requireServerNotStopped, ServerNotAnsweringError } from './server-answer';
 
-const run = promisify(execFile);
 const EXIT_WAIT_MS = 120_000;
 
 export function registerUmount(program: Command): void {
@@ -20,6 +15,10 @@ export function registerUmount(program: Command): void {
     .option('--lazy', 'unmount even while programs have files open there (their next read fails)')
     .action(
       mountAction(async (mountpoint: string, opts: { lazy?: boolean }) => {
+        const [{ findServer, requireBlkfsMount, waitForExit }, { requireServerNotStopped, ServerNotAnsweringError }] = await Promise.all([
+          import('./mount-target'),
+          import('./server-answer'),
+        ]);
         const abs = requireBlkfsMount(mountpoint);
         // A stopped server holds cache data not yet flushed: it is never killed, and never signalled by us.
         const notLost = `nothing was unmounted or lost: blkfs umount ${abs} again once it runs`;
@@ -61,6 +60,8 @@ export function registerUmount(program: Command): void {
  * fail with EBUSY: that is said as for a live mount (exit 1), and --lazy detaches it all the same.
  */
 async function detachDeadMount(mountpoint: string, lazy: boolean): Promise<void> {
+  const [{ execFile }, { promisify }] = await Promise.all([import('child_process'), import('util')]);
+  const run = promisify(execFile);
   const flag = lazy ? '-uz' : '-u';
   let busy = false;
   for (const [cmd, args] of [

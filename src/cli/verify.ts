@@ -3,10 +3,7 @@
 // marks them unread so the next mount reads them from the medium again.
 import { Command } from 'commander';
 import { EXIT_FAILURE, OperationError, UserError } from '../errors';
-import { ProgressReporter } from './sbx/report';
 import { mountAction } from './mount-action';
-import { findServer } from './mount-target';
-import { requestServer } from './server-answer';
 import type { VerifyReport } from '../cache/fixity';
 
 interface VerifyOpts {
@@ -29,12 +26,14 @@ export function registerVerify(program: Command): void {
       mountAction(async (mountpoint: string | undefined, opts: VerifyOpts) => {
         if ((mountpoint === undefined) === (opts.cache === undefined)) throw new UserError('give either MOUNTPOINT or --cache DIR');
         if (opts.forgetDamaged && opts.cache === undefined) throw new UserError('--forget-damaged needs --cache DIR (unmount first)');
+        const { ProgressReporter } = await import('./sbx/report');
         const bar = new ProgressReporter('Verifying the cache', 'bytes', opts.quiet || opts.json ? 0 : 2, false, process.stderr);
         let report: VerifyReport & { cacheDir?: string; forgottenBytes?: number };
         if (opts.cache !== undefined) {
           const { verifyCacheDir } = await import('../cache/offline-verify');
           report = await verifyCacheDir(opts.cache, { forgetDamaged: opts.forgetDamaged, onProgress: bar.update });
         } else {
+          const [{ findServer }, { requestServer }] = await Promise.all([import('./mount-target'), import('./server-answer')]);
           const server = await findServer(mountpoint as string);
           const session = await requestServer(server, { cmd: 'verify' }, (p) => {
             if (p.type === 'progress') bar.update(p.bytesDone, p.bytesTotal);
