@@ -3,7 +3,6 @@
 // or live from a mount's /files.json.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command, Option } from 'commander';
 import { UserError } from '../errors';
 import { requireReadableFile } from './paths';
 import type { FileReportJson } from '../files/file-report';
@@ -14,29 +13,20 @@ interface FilesOptions {
   csv?: boolean;
 }
 
-export function registerFiles(program: Command): void {
-  program
-    .command('files')
-    .description('list the files on the medium with bytes rescued / bad / untried and a verdict (intact, damaged, incomplete, unknown)')
-    .argument('<paths...>', 'IMAGE MAPFILE (a ddrescue image and its mapfile), or MOUNTPOINT (a blkfs mount)')
-    .option('--damaged', 'list only files that are not intact')
-    .addOption(new Option('--json', 'print the report as JSON').conflicts('csv'))
-    .option('--csv', 'print the report as CSV')
-    .action(async (paths: string[], opts: FilesOptions) => {
-      if (paths.length < 1 || paths.length > 2) throw new UserError('usage: blkfs files IMAGE MAPFILE | blkfs files MOUNTPOINT');
-      const { renderText, renderJson, renderCsv, worthListing } = await import('../files/report-render');
-      let report: FileReportJson;
-      if (paths.length === 2) {
-        requireReadableFile(paths[0], 'image');
-        requireReadableFile(paths[1], 'mapfile');
-        const { offlineFileReport } = await import('../files/offline-report');
-        report = await offlineFileReport(paths[0], paths[1]);
-      } else {
-        report = await readLiveReport(paths[0]);
-      }
-      if (opts.damaged) report = { ...report, entries: report.entries.filter((e) => worthListing(e, true)) };
-      process.stdout.write(opts.json ? renderJson(report) : opts.csv ? renderCsv(report) : renderText(report, !!opts.damaged));
-    });
+export async function runFiles(paths: string[], opts: FilesOptions): Promise<void> {
+  if (paths.length < 1 || paths.length > 2) throw new UserError('usage: blkfs files IMAGE MAPFILE | blkfs files MOUNTPOINT');
+  const { renderText, renderJson, renderCsv, worthListing } = await import('../files/report-render');
+  let report: FileReportJson;
+  if (paths.length === 2) {
+    requireReadableFile(paths[0], 'image');
+    requireReadableFile(paths[1], 'mapfile');
+    const { offlineFileReport } = await import('../files/offline-report');
+    report = await offlineFileReport(paths[0], paths[1]);
+  } else {
+    report = await readLiveReport(paths[0]);
+  }
+  if (opts.damaged) report = { ...report, entries: report.entries.filter((e) => worthListing(e, true)) };
+  process.stdout.write(opts.json ? renderJson(report) : opts.csv ? renderCsv(report) : renderText(report, !!opts.damaged));
 }
 
 async function readLiveReport(mountpoint: string): Promise<FileReportJson> {

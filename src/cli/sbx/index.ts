@@ -2,11 +2,7 @@
 // load: `blkfs --help` and every other command read it. What a command does (one file each: it parses options,
 // calls its workflow in src/sbx/ and prints through report.ts) is loaded only when that command runs.
 import { Command, Option } from 'commander';
-
-/** An action whose code is loaded when it runs, not when the command line is defined. */
-function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>): (...args: A) => Promise<void> {
-  return async (...args: A) => (await load())(...args);
-}
+import { lazy } from '../commands';
 
 export function registerSbxCommands(program: Command): void {
   const sbx = program
