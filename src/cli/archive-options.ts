@@ -1,5 +1,5 @@
 // Mount options of the archive views (/sbx/image.sbx parameters with blkar's defaults, and --scan), added to
-// `blkfs mount` by mount-commands.ts and turned into ArchiveViewOptions for the server.
+// `blkfs mount` by commands.ts and turned into ArchiveViewOptions for the server.
 import { Command } from 'commander';
 import type { ArchiveViewOptions } from '../views/sbx/archive-views';
 import { UserError } from '../errors';

@@ -9,15 +9,15 @@ export function registerSbxCommands(program: Command): void {
     .command('sbx')
     .description('SeqBox / EC-SeqBox archive toolkit, compatible with blkar 7.2.7')
     .showHelpAfterError();
-  registerEncode(sbx);
-  registerDecode(sbx);
-  registerCheck(sbx);
-  registerShow(sbx);
-  registerCalc(sbx);
-  registerRepair(sbx);
-  registerRescue(sbx);
-  registerSort(sbx);
-  registerUpdate(sbx);
+  defineEncode(sbx);
+  defineDecode(sbx);
+  defineCheck(sbx);
+  defineShow(sbx);
+  defineCalc(sbx);
+  defineRepair(sbx);
+  defineRescue(sbx);
+  defineSort(sbx);
+  defineUpdate(sbx);
 }
 
 /** blkar's --sbx-version help (cli_utils.rs): scripts parse the table and the defaults line. */
@@ -44,7 +44,7 @@ Note : blkar will function correctly regardless of the file extension you pick,
        the ones listed above are just the defaults
 `;
 
-function registerEncode(sbx: Command): void {
+function defineEncode(sbx: Command): void {
   const cmd = sbx
     .command('encode')
     .description('encode a file into an SBX container')
@@ -68,7 +68,7 @@ function registerEncode(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./encode')).runEncode));
 }
 
-function registerDecode(sbx: Command): void {
+function defineDecode(sbx: Command): void {
   const cmd = sbx
     .command('decode')
     .description('decode an SBX container')
@@ -85,7 +85,7 @@ function registerDecode(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./decode')).runDecode));
 }
 
-function registerCheck(sbx: Command): void {
+function defineCheck(sbx: Command): void {
   const cmd = sbx
     .command('check')
     .description('check the integrity of an SBX container')
@@ -102,7 +102,7 @@ function registerCheck(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./check')).runCheck));
 }
 
-function registerShow(sbx: Command): void {
+function defineShow(sbx: Command): void {
   const cmd = sbx
     .command('show')
     .description('show metadata blocks of an SBX container')
@@ -116,7 +116,7 @@ function registerShow(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./show')).runShow));
 }
 
-function registerCalc(sbx: Command): void {
+function defineCalc(sbx: Command): void {
   const cmd = sbx
     .command('calc')
     .description('compute SBX container size and block counts for a file size')
@@ -131,7 +131,7 @@ function registerCalc(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./calc')).runCalc));
 }
 
-function registerRepair(sbx: Command): void {
+function defineRepair(sbx: Command): void {
   const cmd = sbx
     .command('repair')
     .description('repair an EC-SBX container in place')
@@ -143,7 +143,7 @@ function registerRepair(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./repair')).runRepair));
 }
 
-function registerRescue(sbx: Command): void {
+function defineRescue(sbx: Command): void {
   const cmd = sbx
     .command('rescue')
     .description('rescue SBX blocks from a file or block device (appends to OUTDIR/<UID>)')
@@ -157,7 +157,7 @@ function registerRescue(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./rescue')).runRescue));
 }
 
-function registerSort(sbx: Command): void {
+function defineSort(sbx: Command): void {
   const cmd = sbx
     .command('sort')
     .description('sort the blocks of an SBX container into canonical order')
@@ -175,7 +175,7 @@ function registerSort(sbx: Command): void {
   cmd.action(lazy(async () => (await import('./sort')).runSort));
 }
 
-function registerUpdate(sbx: Command): void {
+function defineUpdate(sbx: Command): void {
   const cmd = sbx
     .command('update')
     .description('update the metadata of an SBX container in place')
