@@ -19,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 head -c $((32 << 20)) /dev/urandom >"$T/medium.img"
 mkdir "$T/mnt"
-node "$NEW" mount --cache "$T/cache" "$T/medium.img" "$T/mnt"
+node "$NEW" mount --cache "$T/cache" "$T/medium.img" "$T/mnt" 2>/dev/null
 node "$NEW" acquire -q "$T/mnt" 2>/dev/null
 cat >"$T/count.js" <<'EOF'
 process.on('exit', () => {
@@ -41,7 +41,7 @@ timed() {
 builds=("$NEW")
 [ -n "${BASE:-}" ] && builds+=("$BASE")
 printf '%-32s' 'command'
-for b in "${builds[@]}"; do printf '%24s' "$([ "$b" = "$NEW" ] && echo this || echo BASE): wall / cpu / modules"; done
+for b in "${builds[@]}"; do printf '%28s' "$([ "$b" = "$NEW" ] && echo this || echo BASE): wall / cpu / modules"; done
 echo
 row() {
   local name=$1 i j
@@ -59,7 +59,7 @@ row() {
       BLKFS_BENCH_COUNT="$T/count" node -r "$T/count.js" "${builds[$j]}" "$@" >/dev/null 2>&1 || true
       mods=$(cat "$T/count")
     fi
-    printf '%24s' "$(median 1 <"$T/times.$j") / $(median 2 <"$T/times.$j") / $mods"
+    printf '%28s' "$(median 1 <"$T/times.$j") / $(median 2 <"$T/times.$j") / $mods"
   done
   echo
 }
@@ -73,6 +73,6 @@ row 'acquire -q MOUNTPOINT (complete)' acquire -q "$T/mnt"
 if command -v ddrescue >/dev/null; then
   : >"$T/dd"
   for ((i = 0; i < RUNS; i++)); do timed ddrescue --version >>"$T/dd"; done
-  printf '%-32s%24s\n' 'ddrescue --version' "$(median 1 <"$T/dd") / $(median 2 <"$T/dd") / -"
+  printf '%-32s%28s\n' 'ddrescue --version' "$(median 1 <"$T/dd") / $(median 2 <"$T/dd") / -"
 fi
 echo "(modules: of blkfs + of node_modules, loaded by the command)"
