@@ -9,14 +9,21 @@ export interface OpenFile {
   target: string;
 }
 
+/** The processes we may look at: all but this one. */
+export function processIds(): number[] {
+  return readdir('/proc')
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .map(Number);
+}
+
 /** The open files of the processes we may look at (all but this one, or just `pid`), `wanted` deciding by the link target. */
 export function openFiles(wanted: (target: string) => boolean, pid?: number): OpenFile[] {
   const out: OpenFile[] = [];
-  for (const name of pid !== undefined ? [String(pid)] : readdir('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    for (const fd of readdir(`/proc/${name}/fd`)) {
-      const target = readlink(`/proc/${name}/fd/${fd}`);
-      if (target !== undefined && wanted(target)) out.push({ pid: Number(name), fd, target });
+  for (const p of pid !== undefined ? [pid] : processIds()) {
+    if (p === process.pid) continue;
+    for (const fd of readdir(`/proc/${p}/fd`)) {
+      const target = readlink(`/proc/${p}/fd/${fd}`);
+      if (target !== undefined && wanted(target)) out.push({ pid: p, fd, target });
     }
   }
   return out;

@@ -2,7 +2,6 @@
 // crc="…" md5="…" sha1="…"/></game></datafile>. The verdict on a complete image names the entry whose size,
 // CRC-32 and SHA-1 all match (MD5 and SHA-256 must match too where the DAT gives them), or says none does.
 import * as fs from 'fs';
-import { XMLParser } from 'fast-xml-parser';
 import type { ImageDigestValues } from './image-digests';
 import { UserError } from '../errors';
 
@@ -46,6 +45,7 @@ type XmlGame = { '@_name'?: string; rom?: XmlRom | XmlRom[] };
 /** Parses a Logiqx DAT; a file that is not one is a DatError (bad user input) naming the file. */
 export function parseDat(text: string, file = 'DAT'): Dat {
   // Values stay the strings written: a name such as "1942" or "007" is no number, nor is a CRC "00123456".
+  const { XMLParser } = require('fast-xml-parser') as typeof import('fast-xml-parser'); // only with --dat: not at every mount's start
   const parser = new XMLParser({
     ignoreAttributes: false,
     attributeNamePrefix: '@_',

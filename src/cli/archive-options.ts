@@ -1,8 +1,7 @@
 // Mount options of the archive views (/sbx/image.sbx parameters with blkar's defaults, and --scan), added to
-// `blkfs mount` by mount-commands.ts and turned into ArchiveViewOptions for the server.
+// `blkfs mount` by commands.ts and turned into ArchiveViewOptions for the server.
 import { Command } from 'commander';
 import type { ArchiveViewOptions } from '../views/sbx/archive-views';
-import { parseImageParams, SbxImageParamsError } from '../views/sbx/image-params';
 import { UserError } from '../errors';
 
 export interface ArchiveCliOptions {
@@ -25,7 +24,8 @@ export function addArchiveOptions(mount: Command): Command {
 }
 
 /** Validated archive options; a malformed value is bad user input (exit 1). */
-export function archiveOptionsOf(opts: ArchiveCliOptions): ArchiveViewOptions {
+export async function archiveOptionsOf(opts: ArchiveCliOptions): Promise<ArchiveViewOptions> {
+  const { parseImageParams, SbxImageParamsError } = await import('../views/sbx/image-params'); // the SBX format: only for a mount
   try {
     return { params: parseImageParams(opts), scan: opts.scan === true };
   } catch (err) {

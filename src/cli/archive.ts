@@ -4,16 +4,11 @@
 // /status); the server's event loop never waits for it.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command, InvalidArgumentError } from 'commander';
 import type { BagStore } from '../archive/bag-store';
 import type { MountAccess } from '../archive/archive-run';
 import type { MountStatusForArchive } from '../archive/archive-status';
 import { OperationError, UserError } from '../errors';
-import { parseArchiveMeta } from './archive-meta';
 import { mountAction } from './mount-action';
-import { findServer } from './mount-target';
-import { requestServer, ServerNotAnsweringError } from './server-answer';
-import { ProgressReporter } from './sbx/report';
 import { BLKFS_VERSION } from '../version';
 
 interface ArchiveOpts {
@@ -26,15 +21,6 @@ interface ArchiveOpts {
 }
 
 const VERSION = BLKFS_VERSION;
-
-function parseSize(text: string): number {
-  const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
-  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('--part-size must be a size such as 8M or 64M');
-  // S3 refuses a larger part, and each part is held in memory while it is stored.
-  if (n > 5 * 1024 ** 3) throw new InvalidArgumentError("--part-size must be at most 5G (S3's largest part)");
-  return n;
-}
 
 /** A request of a mount whose server died: ENOTCONN after, ECONNABORTED when it was in flight as the server died. */
 const DEAD_MOUNT_CODES = new Set(['ENOTCONN', 'ECONNABORTED']);
@@ -83,80 +69,71 @@ function mountAccess(mountpoint: string): MountAccess {
   };
 }
 
-export function registerArchive(program: Command): void {
-  program
-    .command('archive')
-    .description('write a BagIt bag of the medium mounted on MOUNTPOINT to each DEST (a directory or s3://bucket/prefix), while it is read')
-    .argument('<mountpoint>', 'a blkfs mount')
-    .argument('<dest...>', 'directory, or s3://bucket/prefix (endpoint, region, credentials from AWS_* variables or options)')
-    .option('--endpoint <url>', 'S3 endpoint (MinIO, Ceph RGW, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS')
-    .option('--region <name>', 'S3 region (default AWS_REGION, else us-east-1)')
-    .option('--meta <key=value>', 'user metadata on every S3 object, and a bag-info.txt line (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; from 5M to 5G)', parseSize)
-    .option('--name <bag>', 'bag name (default: <image name>-<SBX UID>)')
-    .option('-q, --quiet', 'no progress bar')
-    .action(
-      mountAction(async (mountpoint: string, dests: string[], opts: ArchiveOpts) => {
-        const meta = parseArchiveMeta(opts.meta);
-        const server = await findServer(mountpoint);
-        const access = mountAccess(server.mountpoint);
-        const [{ runArchive, bagNameOf }, { DirStore }, { safeBagName }] = await Promise.all([
-          import('../archive/archive-run'),
-          import('../archive/dir-store'),
-          import('../archive/bagit'),
-        ]);
-        const st = await access.status();
-        if (!st.sbxImage) throw new UserError(`${mountpoint} has no /sbx/image.sbx to archive`);
-        const bag = safeBagName(opts.name ?? bagNameOf(st.sbxImage));
-        const { choosePartSize } = await import('../archive/part-plan');
-        const partSize = choosePartSize(st.sbxImage.containerSize, st.sbxImage.blockSize, opts.partSize);
-        const stores: BagStore[] = [];
-        for (const d of dests) {
-          if (d.startsWith('s3://')) {
-            const { S3Store, s3Client, parseS3Url } = await import('../archive/s3-store');
-            const s3opts = { endpoint: opts.endpoint, region: opts.region, meta: meta.s3 };
-            stores.push(new S3Store(s3Client(s3opts), parseS3Url(d), bag, s3opts));
-          } else {
-            const dir = path.resolve(d);
-            if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`destination directory does not exist: ${d}`);
-            if (dir === server.mountpoint || dir.startsWith(server.mountpoint + path.sep)) throw new UserError(`the destination cannot be inside the mount: ${d}`);
-            stores.push(new DirStore(dir, bag, partSize));
-          }
-        }
-        const bar = new ProgressReporter('Archiving (data/image.sbx bytes stored)', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
-        const session = await requestServer(server, { cmd: 'archive', destinations: stores.map((s) => s.label) });
-        const acquisitionFailed = session.result.then(
-          (reply) => {
-            if (reply.type === 'error') throw new OperationError(`reading the medium failed: ${reply.message}`);
-            return new Promise<never>(() => {});
-          },
-          (err: unknown) => {
-            throw err instanceof ServerNotAnsweringError ? err : serverGone(server.mountpoint, err);
-          },
-        );
-        acquisitionFailed.catch(() => {});
-        let result;
-        try {
-          result = await runArchive(access, stores, {
-            partSize,
-            toolVersion: VERSION,
-            bagInfo: meta.bagInfo,
-            acquisitionFailed,
-            log: (m) => process.stderr.write(`\nblkfs: ${m}\n`),
-            progress: (p) => {
-              session.send({ cmd: 'archive-progress', progress: p });
-              bar.update(p.bytesArchived, p.containerBytes);
-            },
-          });
-        } finally {
-          session.send({ cmd: 'cancel' });
-        }
-        await session.result.catch(() => undefined);
-        bar.finish();
-        for (const b of result.bags) process.stdout.write(`${b}\n`);
-        process.stderr.write(
-          `blkfs: archived: data/image.sbx ${result.containerBytes} bytes (sha256 ${result.imageSha256}), ${result.partsStored} parts stored now, ${result.partsAlreadyStored} already stored before\n`,
-        );
-      }),
-    );
-}
+export const runArchive = mountAction(async (mountpoint: string, dests: string[], opts: ArchiveOpts) => {
+  const [{ parseArchiveMeta }, { findServer }, { requestServer, ServerNotAnsweringError }, { ProgressReporter }] = await Promise.all([
+    import('./archive-meta'),
+    import('./mount-target'),
+    import('./server-answer'),
+    import('./sbx/report'),
+  ]);
+  const meta = parseArchiveMeta(opts.meta);
+  const server = await findServer(mountpoint);
+  const access = mountAccess(server.mountpoint);
+  const [{ runArchive, bagNameOf }, { DirStore }, { safeBagName }] = await Promise.all([
+    import('../archive/archive-run'),
+    import('../archive/dir-store'),
+    import('../archive/bagit'),
+  ]);
+  const st = await access.status();
+  if (!st.sbxImage) throw new UserError(`${mountpoint} has no /sbx/image.sbx to archive`);
+  const bag = safeBagName(opts.name ?? bagNameOf(st.sbxImage));
+  const { choosePartSize } = await import('../archive/part-plan');
+  const partSize = choosePartSize(st.sbxImage.containerSize, st.sbxImage.blockSize, opts.partSize);
+  const stores: BagStore[] = [];
+  for (const d of dests) {
+    if (d.startsWith('s3://')) {
+      const { S3Store, s3Client, parseS3Url } = await import('../archive/s3-store');
+      const s3opts = { endpoint: opts.endpoint, region: opts.region, meta: meta.s3 };
+      stores.push(new S3Store(s3Client(s3opts), parseS3Url(d), bag, s3opts));
+    } else {
+      const dir = path.resolve(d);
+      if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`destination directory does not exist: ${d}`);
+      if (dir === server.mountpoint || dir.startsWith(server.mountpoint + path.sep)) throw new UserError(`the destination cannot be inside the mount: ${d}`);
+      stores.push(new DirStore(dir, bag, partSize));
+    }
+  }
+  const bar = new ProgressReporter('Archiving (data/image.sbx bytes stored)', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
+  const session = await requestServer(server, { cmd: 'archive', destinations: stores.map((s) => s.label) });
+  const acquisitionFailed = session.result.then(
+    (reply) => {
+      if (reply.type === 'error') throw new OperationError(`reading the medium failed: ${reply.message}`);
+      return new Promise<never>(() => {});
+    },
+    (err: unknown) => {
+      throw err instanceof ServerNotAnsweringError ? err : serverGone(server.mountpoint, err);
+    },
+  );
+  acquisitionFailed.catch(() => {});
+  let result;
+  try {
+    result = await runArchive(access, stores, {
+      partSize,
+      toolVersion: VERSION,
+      bagInfo: meta.bagInfo,
+      acquisitionFailed,
+      log: (m) => process.stderr.write(`\nblkfs: ${m}\n`),
+      progress: (p) => {
+        session.send({ cmd: 'archive-progress', progress: p });
+        bar.update(p.bytesArchived, p.containerBytes);
+      },
+    });
+  } finally {
+    session.send({ cmd: 'cancel' });
+  }
+  await session.result.catch(() => undefined);
+  bar.finish();
+  for (const b of result.bags) process.stdout.write(`${b}\n`);
+  process.stderr.write(
+    `blkfs: archived: data/image.sbx ${result.containerBytes} bytes (sha256 ${result.imageSha256}), ${result.partsStored} parts stored now, ${result.partsAlreadyStored} already stored before\n`,
+  );
+});

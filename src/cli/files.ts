@@ -3,9 +3,7 @@
 // or live from a mount's /files.json.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command, Option } from 'commander';
 import { UserError } from '../errors';
-import { mountEntries } from '../fuse/mountinfo';
 import { requireReadableFile } from './paths';
 import type { FileReportJson } from '../files/file-report';
 
@@ -15,35 +13,27 @@ interface FilesOptions {
   csv?: boolean;
 }
 
-export function registerFiles(program: Command): void {
-  program
-    .command('files')
-    .description('list the files on the medium with bytes rescued / bad / untried and a verdict (intact, damaged, incomplete, unknown)')
-    .argument('<paths...>', 'IMAGE MAPFILE (a ddrescue image and its mapfile), or MOUNTPOINT (a blkfs mount)')
-    .option('--damaged', 'list only files that are not intact')
-    .addOption(new Option('--json', 'print the report as JSON').conflicts('csv'))
-    .option('--csv', 'print the report as CSV')
-    .action(async (paths: string[], opts: FilesOptions) => {
-      if (paths.length < 1 || paths.length > 2) throw new UserError('usage: blkfs files IMAGE MAPFILE | blkfs files MOUNTPOINT');
-      const { renderText, renderJson, renderCsv, worthListing } = await import('../files/report-render');
-      let report: FileReportJson;
-      if (paths.length === 2) {
-        requireReadableFile(paths[0], 'image');
-        requireReadableFile(paths[1], 'mapfile');
-        const { offlineFileReport } = await import('../files/offline-report');
-        report = await offlineFileReport(paths[0], paths[1]);
-      } else {
-        report = await readLiveReport(paths[0]);
-      }
-      if (opts.damaged) report = { ...report, entries: report.entries.filter((e) => worthListing(e, true)) };
-      process.stdout.write(opts.json ? renderJson(report) : opts.csv ? renderCsv(report) : renderText(report, !!opts.damaged));
-    });
+export async function runFiles(paths: string[], opts: FilesOptions): Promise<void> {
+  if (paths.length < 1 || paths.length > 2) throw new UserError('usage: blkfs files IMAGE MAPFILE | blkfs files MOUNTPOINT');
+  const { renderText, renderJson, renderCsv, worthListing } = await import('../files/report-render');
+  let report: FileReportJson;
+  if (paths.length === 2) {
+    requireReadableFile(paths[0], 'image');
+    requireReadableFile(paths[1], 'mapfile');
+    const { offlineFileReport } = await import('../files/offline-report');
+    report = await offlineFileReport(paths[0], paths[1]);
+  } else {
+    report = await readLiveReport(paths[0]);
+  }
+  if (opts.damaged) report = { ...report, entries: report.entries.filter((e) => worthListing(e, true)) };
+  process.stdout.write(opts.json ? renderJson(report) : opts.csv ? renderCsv(report) : renderText(report, !!opts.damaged));
 }
 
 async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
   // No look into a mount before findServer has checked that its server answers (even a stat would wait for it);
   // a path under no fuse mount at all may be looked at, to say what it is.
   const abs = path.resolve(mountpoint);
+  const { mountEntries } = await import('../fuse/mountinfo');
   if (!mountEntries().some((m) => m.fstype.startsWith('fuse') && (abs === m.mountpoint || abs.startsWith(m.mountpoint.replace(/\/*$/, '/'))))) {
     if (!fs.existsSync(mountpoint)) throw new UserError(`no such mountpoint: ${mountpoint}`);
     if (fs.statSync(mountpoint).isFile()) throw new UserError(`${mountpoint} is a file, not a mountpoint: for an image, give its mapfile too (blkfs files IMAGE MAPFILE)`);

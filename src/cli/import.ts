@@ -2,72 +2,55 @@
 // With --source the medium itself is opened (its default cache, or --cache DIR, is checked against it);
 // with --cache DIR alone, an existing cache is seeded without the medium.
 import * as path from 'path';
-import { Command } from 'commander';
-import { parseBlockSize } from './block-size-option';
 import type { CachedDevice } from '../cache/cached-device';
-import { parseSourceArg } from '../source/source-spec';
 import type { BlockSource } from '../source/block-source';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { classifyMountError } from './mount-errors';
 import { requireReadableFile } from './paths';
-import { guardCacheInputs, guardSourceOutsideCaches } from './output-guard';
-import { busyCacheError } from './cache-argument';
 
-export function registerImport(program: Command): void {
-  program
-    .command('import')
-    .description('seed a cache from a ddrescue rescue: IMAGE and its MAPFILE (only + areas are used)')
-    .argument('<image>', 'image written by ddrescue')
-    .argument('<mapfile>', 'its GNU ddrescue mapfile')
-    .option('--cache <dir>', 'cache directory to seed')
-    .option('--source <source>', 'the medium (device, image file or NBD URI): seeds its cache, checked against it')
-    .option('--block-size <n>', 'sector size of the medium (with --source; default: detected)', parseBlockSize)
-    .action(
-      mountAction(async (image: string, mapfile: string, opts: { cache?: string; source?: string; blockSize?: number }) => {
-        requireReadableFile(image, 'IMAGE');
-        requireReadableFile(mapfile, 'MAPFILE');
-        if (!opts.cache && !opts.source) throw new UserError('give --cache DIR (an existing cache) or --source SOURCE (the medium)');
-        // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache and NBD layers.
-        const { importRescue } = await import('../cache/import-export');
-        let source: BlockSource | undefined;
-        let dev: CachedDevice;
-        if (opts.source) {
-          guardSourceOutsideCaches(opts.source);
-          try {
-            const [{ openBlockSource }, { openCache }, { stableIdentityOf }] = await Promise.all([
-              import('../source/nbd/nbd-block-source'),
-              import('../cache/cache-open'),
-              import('../server/mount-server'),
-            ]);
-            source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
-            dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
-          } catch (err) {
-            await source?.close();
-            throw classifyMountError(err, { startup: true });
-          }
-        } else {
-          const { openOffline } = await import('../cache/cache-open');
-          dev = await openOffline(opts.cache!).catch((err: unknown) => {
-            throw busyCacheError(err, opts.cache!, (m) => `unmount it first (blkfs umount ${m}), then import`);
-          });
-        }
-        try {
-          guardCacheInputs(dev.cacheDir, [image, mapfile]);
-          const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile)).catch((err: Error) => {
-            if (err.name === 'MapfileError') throw new UserError(`${mapfile}: ${err.message}`);
-            throw err;
-          });
-          process.stdout.write(
-            `imported ${r.bytesImported} bytes into ${dev.cacheDir}` +
-              ` (${r.bytesAlreadyCached} already cached` +
-              (r.bytesPartialSectors ? `, ${r.bytesPartialSectors} bytes in partial sectors skipped` : '') +
-              ')\n',
-          );
-        } finally {
-          await dev.close().catch(() => undefined);
-          await source?.close();
-        }
-      }),
+export const runImport = mountAction(async (image: string, mapfile: string, opts: { cache?: string; source?: string; blockSize?: number }) => {
+  requireReadableFile(image, 'IMAGE');
+  requireReadableFile(mapfile, 'MAPFILE');
+  if (!opts.cache && !opts.source) throw new UserError('give --cache DIR (an existing cache) or --source SOURCE (the medium)');
+  // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache and NBD layers.
+  const [{ importRescue }, { guardCacheInputs, guardSourceOutsideCaches }] = await Promise.all([import('../cache/import-export'), import('./output-guard')]);
+  let source: BlockSource | undefined;
+  let dev: CachedDevice;
+  if (opts.source) {
+    guardSourceOutsideCaches(opts.source);
+    try {
+      const [{ openBlockSource }, { openCache }, { stableIdentityOf }, { parseSourceArg }] = await Promise.all([
+        import('../source/nbd/nbd-block-source'),
+        import('../cache/cache-open'),
+        import('../server/mount-server'),
+        import('../source/source-spec'),
+      ]);
+      source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
+      dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
+    } catch (err) {
+      await source?.close();
+      throw (await import('./mount-errors')).classifyMountError(err, { startup: true });
+    }
+  } else {
+    const [{ openOffline }, { busyCacheError }] = await Promise.all([import('../cache/cache-open'), import('./cache-argument')]);
+    dev = await openOffline(opts.cache!).catch((err: unknown) => {
+      throw busyCacheError(err, opts.cache!, (m) => `unmount it first (blkfs umount ${m}), then import`);
+    });
+  }
+  try {
+    guardCacheInputs(dev.cacheDir, [image, mapfile]);
+    const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile)).catch((err: Error) => {
+      if (err.name === 'MapfileError') throw new UserError(`${mapfile}: ${err.message}`);
+      throw err;
+    });
+    process.stdout.write(
+      `imported ${r.bytesImported} bytes into ${dev.cacheDir}` +
+        ` (${r.bytesAlreadyCached} already cached` +
+        (r.bytesPartialSectors ? `, ${r.bytesPartialSectors} bytes in partial sectors skipped` : '') +
+        ')\n',
     );
-}
+  } finally {
+    await dev.close().catch(() => undefined);
+    await source?.close();
+  }
+});

@@ -2,10 +2,8 @@
 // The blkfs binary: the mount commands (mount, umount, acquire, import, export) and the blkar toolkit (sbx ...).
 import { Command } from 'commander';
 import { EXIT_FAILURE, exitCodeOf } from '../errors';
-import { registerMap } from './map';
-import { registerMountCommands } from './mount-commands';
+import { registerMap, registerMountCommands, registerStatus } from './commands';
 import { registerSbxCommands } from './sbx';
-import { registerStatus } from './status';
 import { BLKFS_VERSION } from '../version';
 
 export function buildProgram(): Command {

@@ -1,10 +1,8 @@
 // `blkfs map MAPFILE -o map.png|map.svg`: a ddrescueview-style picture of any GNU ddrescue mapfile.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command, InvalidArgumentError } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { guardOutputs, replaceOnSuccess } from './output-guard';
 import { requireReadableFile } from './paths';
 
 interface MapOpts {
@@ -12,14 +10,6 @@ interface MapOpts {
   width?: number;
   cells?: number;
   sectorSize?: number;
-}
-
-function positiveInt(what: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a positive integer`);
-    return n;
-  };
 }
 
 /**
@@ -35,55 +25,44 @@ export function sectorSizeInComments(text: string): number | undefined {
   return Number.isSafeInteger(n) && n > 0 && n <= 1 << 20 ? n : undefined;
 }
 
-export function registerMap(program: Command): void {
-  program
-    .command('map')
-    .description('draw a GNU ddrescue mapfile as a ddrescueview-style grid (PNG or SVG, by the output extension)')
-    .argument('<mapfile>', 'a ddrescue mapfile (e.g. /mnt/disk/mapfile, or ddrescue\'s own)')
-    .requiredOption('-o, --output <file>', 'picture to write: NAME.png or NAME.svg')
-    .option('--width <px>', 'picture width in pixels (default 800)', positiveInt('--width'))
-    .option('--cells <n>', 'at most N cells in the grid (default 4096)', positiveInt('--cells'))
-    .option('--sector-size <bytes>', "cells hold whole sectors of this size (default: as the mapfile's comments say (ddrescue -b, blkfs), else 512)", positiveInt('--sector-size'))
-    .action(
-      mountAction(async (mapfile: string, opts: MapOpts) => {
-        const out = path.resolve(opts.output);
-        const ext = path.extname(out).toLowerCase();
-        if (ext !== '.png' && ext !== '.svg') throw new UserError(`output must end in .png or .svg: ${opts.output}`);
-        requireReadableFile(mapfile, 'mapfile');
-        guardOutputs([out], [mapfile]); // not the mapfile itself, nor into a cache directory
-        if (!fs.existsSync(path.dirname(out))) throw new UserError(`output directory does not exist: ${path.dirname(out)}`);
-        if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UserError(`output is a directory: ${out}`);
-        const [{ parseMapfile, readMapfileText }, map] = await Promise.all([import('../cache/mapfile'), import('../map')]);
-        let parsed;
-        let text: string;
-        try {
-          text = await readMapfileText(mapfile);
-          parsed = parseMapfile(text);
-        } catch (err) {
-          throw err instanceof UserError ? new UserError(`${mapfile}: ${err.message}`) : err;
-        }
-        const last = parsed.blocks[parsed.blocks.length - 1];
-        const size = last ? last.pos + last.size : 0;
-        // Nothing to draw: no picture is written (ddrescue writes this only before its first read).
-        if (size === 0) throw new UserError(`${mapfile}: the mapfile describes no bytes (no data blocks): nothing to draw`);
-        const granule = opts.sectorSize ?? sectorSizeInComments(text) ?? 512;
-        const opt = { width: opts.width, cells: opts.cells, currentPos: parsed.currentPos, granule, title: path.basename(mapfile) };
-        let picture: Buffer;
-        try {
-          picture = ext === '.png' ? map.renderMapPng(parsed.blocks, size, opt) : Buffer.from(map.renderMapSvg(parsed.blocks, size, opt));
-        } catch (err) {
-          if (err instanceof RangeError) throw new UserError(err.message);
-          throw err;
-        }
-        try {
-          await replaceOnSuccess(out, (file) => fs.promises.writeFile(file, picture)); // a failure keeps an earlier picture
-        } catch (err) {
-          throw new OperationError(`cannot write ${out}: ${(err as Error).message}`);
-        }
-        const s = map.summarize(parsed.blocks, size);
-        process.stdout.write(
-          `${out}: ${map.formatBytes(size)}, ${map.formatPercent(s.bytes['+'], size)} rescued, ${s.badAreas} bad areas (${map.formatBytes(s.bytes['-'])})\n`,
-        );
-      }),
-    );
-}
+export const runMap = mountAction(async (mapfile: string, opts: MapOpts) => {
+  const out = path.resolve(opts.output);
+  const ext = path.extname(out).toLowerCase();
+  if (ext !== '.png' && ext !== '.svg') throw new UserError(`output must end in .png or .svg: ${opts.output}`);
+  requireReadableFile(mapfile, 'mapfile');
+  const { guardOutputs, replaceOnSuccess } = await import('./output-guard');
+  guardOutputs([out], [mapfile]); // not the mapfile itself, nor into a cache directory
+  if (!fs.existsSync(path.dirname(out))) throw new UserError(`output directory does not exist: ${path.dirname(out)}`);
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new UserError(`output is a directory: ${out}`);
+  const [{ parseMapfile, readMapfileText }, map] = await Promise.all([import('../cache/mapfile'), import('../map')]);
+  let parsed;
+  let text: string;
+  try {
+    text = await readMapfileText(mapfile);
+    parsed = parseMapfile(text);
+  } catch (err) {
+    throw err instanceof UserError ? new UserError(`${mapfile}: ${err.message}`) : err;
+  }
+  const last = parsed.blocks[parsed.blocks.length - 1];
+  const size = last ? last.pos + last.size : 0;
+  // Nothing to draw: no picture is written (ddrescue writes this only before its first read).
+  if (size === 0) throw new UserError(`${mapfile}: the mapfile describes no bytes (no data blocks): nothing to draw`);
+  const granule = opts.sectorSize ?? sectorSizeInComments(text) ?? 512;
+  const opt = { width: opts.width, cells: opts.cells, currentPos: parsed.currentPos, granule, title: path.basename(mapfile) };
+  let picture: Buffer;
+  try {
+    picture = ext === '.png' ? map.renderMapPng(parsed.blocks, size, opt) : Buffer.from(map.renderMapSvg(parsed.blocks, size, opt));
+  } catch (err) {
+    if (err instanceof RangeError) throw new UserError(err.message);
+    throw err;
+  }
+  try {
+    await replaceOnSuccess(out, (file) => fs.promises.writeFile(file, picture)); // a failure keeps an earlier picture
+  } catch (err) {
+    throw new OperationError(`cannot write ${out}: ${(err as Error).message}`);
+  }
+  const s = map.summarize(parsed.blocks, size);
+  process.stdout.write(
+    `${out}: ${map.formatBytes(size)}, ${map.formatPercent(s.bytes['+'], size)} rescued, ${s.badAreas} bad areas (${map.formatBytes(s.bytes['-'])})\n`,
+  );
+});

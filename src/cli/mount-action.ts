@@ -1,15 +1,21 @@
 // Runs a mount-side command body: prints an error as `blkfs: message` and exits with its code
 // (1 bad user input, 2 failure during the operation), so no command needs its own try/catch.
-import { classifyMountError } from './mount-errors';
+import type { BlkfsError } from '../errors';
 
 export function mountAction<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await body(...args);
     } catch (err) {
-      const e = classifyMountError(err);
+      const e = await classified(err);
       process.stderr.write(`blkfs: ${e.message}\n`);
       process.exit(e.exitCode);
     }
   };
+}
+
+/** Loaded only on failure: it needs the NBD, source and mapfile error classes, which no command start should pay for. */
+async function classified(err: unknown): Promise<BlkfsError> {
+  const { classifyMountError } = await import('./mount-errors');
+  return classifyMountError(err);
 }

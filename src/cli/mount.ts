@@ -1,18 +1,11 @@
 // `blkfs mount SOURCE MOUNTPOINT`: returns once the filesystem is ready and leaves a detached server behind;
 // with -f the server runs in this process until unmounted or signalled.
-import { spawn } from 'child_process';
 import * as path from 'path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_READAHEAD_BYTES, MAX_READAHEAD_BYTES, MIN_READAHEAD_BYTES } from '../cache/readahead-limits'; // no imports: keeps start-up light
-import { Log, LOG_LEVELS, LogLevel } from '../server/log';
+import { DEFAULT_READAHEAD_BYTES } from '../cache/readahead-limits';
+import { Log, LogLevel } from '../server/log';
 import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount-server';
 import { EXIT_OK, OperationError, UserError } from '../errors';
-import { classifyMountError } from './mount-errors';
-import { parseBlockSize } from './block-size-option';
-import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
-import { checkCacheArgument } from './cache-argument';
-import { guardSourceOutsideCaches } from './output-guard';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -32,82 +25,36 @@ interface MountOpts extends ArchiveCliOptions {
 /** Messages from the detached server to the `blkfs mount` that started it. */
 type StartupMessage = { type: 'ready'; info: ReadyInfo } | { type: 'failed'; message: string; exitCode: number };
 
-function parseCount(what: string, min: number) {
-  return (text: string): number => {
-    const n = Number(text);
-    // commander reports an InvalidArgumentError with exit code 1 (bad user input).
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be an integer ≥ ${min}`);
-    return n;
+export const runMount = mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
+  const [{ guardSourceOutsideCaches }, { checkCacheArgument }] = await Promise.all([import('./output-guard'), import('./cache-argument')]);
+  guardSourceOutsideCaches(source);
+  const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
+  const params = opts.nbdkitFilter.filter((a) => a.includes('='));
+  const serverOpts: ServerOpts = {
+    source,
+    mountpoint,
+    cacheDir: opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined,
+    blockSize: opts.blockSize,
+    retries: opts.retries,
+    readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,
+    nbdkitFilters: filters,
+    nbdkitArgs: params,
+    archive: await archiveOptionsOf(opts),
+    datFile: opts.dat !== undefined ? path.resolve(opts.dat) : undefined,
+    http: opts.http !== undefined ? await httpAddress(opts.http, !opts.notifyParent) : undefined,
+    slowReadMs: opts.slowRead,
+    logLevel: opts.logLevel,
   };
-}
-
-/** A byte size: 65536, 512K, 4M, 4MiB (powers of 1024), within the cache's bounds (0 turns readahead off). */
-function parseReadahead(text: string): number {
-  const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
-  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
-  if (!Number.isSafeInteger(n) || n > MAX_READAHEAD_BYTES || (n > 0 && n < MIN_READAHEAD_BYTES)) {
-    throw new InvalidArgumentError(`--readahead must be 0 (off) or a size from ${MIN_READAHEAD_BYTES >> 10}K to ${MAX_READAHEAD_BYTES >> 20}M (e.g. 512K, 4M)`);
-  }
-  return n;
-}
-
-export function registerMount(program: Command): void {
-  program
-    .command('mount')
-    .description('mount SOURCE (block device, image file, nbd:// or nbd+unix:// URI) on MOUNTPOINT with /raw, /mapfile (writable: ddrescue can drive the rescue), /status, /map.png, /map.svg, /files.txt|json|csv, /checksums, /sbx/, /rescued/')
-    .argument('<source>', 'block device, image file or NBD URI')
-    .argument('<mountpoint>', 'empty directory')
-    .option('--cache <dir>', 'cache directory (default: one per medium under $XDG_CACHE_HOME/blkfs/)')
-    .option('--block-size <n>', 'sector size in bytes (default: detected; 2048 for CD/DVD, 512 otherwise)', parseBlockSize)
-    .option('--retries <n>', 'read bad sectors again up to N times when asked again', parseCount('--retries', 0))
-    .option(
-      '--readahead <size>',
-      `prefetch up to SIZE ahead of a sequential reader, stopping at the first error or slow read (64K to 32M, default ${DEFAULT_READAHEAD_BYTES >> 20}M; 0: read only what is asked)`,
-      parseReadahead,
-    )
-    .option('-f, --foreground', 'stay in the foreground until unmounted (Ctrl-C unmounts)')
-    .option(
-      '--nbdkit-filter <arg>',
-      'nbdkit filter name, or key=value parameter for one (repeatable; outermost filter first)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
-    )
-    .option('--dat <file>', 'Logiqx XML DAT (redump, No-Intro): /checksums and /status name the matching entry once the image is complete')
-    .option('--http <host:port>', 'serve a read-only web page of the rescue (e.g. 127.0.0.1:8080; port 0 picks one, see blkfs status)')
-    .addOption(new Option('--log-level <level>', 'mount log detail').choices([...LOG_LEVELS]).default('info'))
-    .option('--slow-read <ms>', 'log device reads slower than this as warnings', parseCount('--slow-read', 1), 1000)
-    .addOption(new Option('--notify-parent').hideHelp())
-    .action(
-      mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
-      guardSourceOutsideCaches(source);
-      const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
-      const params = opts.nbdkitFilter.filter((a) => a.includes('='));
-      const serverOpts: ServerOpts = {
-        source,
-        mountpoint,
-        cacheDir: opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined,
-        blockSize: opts.blockSize,
-        retries: opts.retries,
-        readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,
-        nbdkitFilters: filters,
-        nbdkitArgs: params,
-        archive: archiveOptionsOf(opts),
-        datFile: opts.dat !== undefined ? path.resolve(opts.dat) : undefined,
-        http: opts.http !== undefined ? httpAddress(opts.http, !opts.notifyParent) : undefined,
-        slowReadMs: opts.slowRead,
-        logLevel: opts.logLevel,
-      };
-      if (opts.notifyParent) return runDetachedServer(serverOpts);
-      if (opts.foreground) return runForeground(serverOpts);
-      return startInBackground(process.argv.slice(2));
-      }),
-    );
-}
+  if (opts.notifyParent) return runDetachedServer(serverOpts);
+  if (opts.foreground) return runForeground(serverOpts);
+  return startInBackground(process.argv.slice(2));
+});
 
 type ServerOpts = Omit<MountServerOptions, 'log'> & { logLevel: LogLevel };
 
 /** --http's address; a non-loopback one is allowed, with a warning (once, from the command the user ran). */
-function httpAddress(text: string, warn: boolean): { host: string; port: number } {
+async function httpAddress(text: string, warn: boolean): Promise<{ host: string; port: number }> {
+  const { isLoopback, parseHttpAddress } = await import('../server/http-address');
   let a: { host: string; port: number };
   try {
     a = parseHttpAddress(text);
@@ -127,7 +74,7 @@ async function runForeground(opts: ServerOpts): Promise<void> {
     const { MountServer } = await import('../server/mount-server');
     server = await MountServer.start({ ...opts, log });
   } catch (err) {
-    throw classifyMountError(err, { startup: true });
+    throw (await import('./mount-errors')).classifyMountError(err, { startup: true });
   }
   server.handleSignals();
   exitOnUnexpectedErrors(server, log);
@@ -156,7 +103,7 @@ async function runDetachedServer(opts: ServerOpts): Promise<void> {
     const { MountServer } = await import('../server/mount-server');
     server = await MountServer.start({ ...opts, log, logToCacheDir: true });
   } catch (err) {
-    const e = classifyMountError(err, { startup: true });
+    const e = (await import('./mount-errors')).classifyMountError(err, { startup: true });
     await tell({ type: 'failed', message: e.message, exitCode: e.exitCode });
     process.exit(e.exitCode);
   }
@@ -169,6 +116,7 @@ async function runDetachedServer(opts: ServerOpts): Promise<void> {
 
 /** Forks the server (same arguments plus --notify-parent), waits for its verdict, and leaves it running. */
 async function startInBackground(args: string[]): Promise<void> {
+  const { spawn } = await import('child_process');
   const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args, '--notify-parent'], {
     detached: true, // own session: the terminal's SIGINT/SIGHUP do not reach the server
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],

@@ -2,12 +2,8 @@
 // one-line coloured map; --json prints /status as it is; --watch redraws in place until Ctrl-C.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { DeadMountError, processAlive, readMountFile, requireBlkfsMount } from './mount-target';
-import { answeredWithin, serverPidOf, ServerNotAnsweringError } from './server-answer';
-import { mountAt } from '../fuse/mountinfo';
 import type { RescuedFind, StatusJson } from './status-report';
 import type { Dat } from '../archive/dat';
 
@@ -18,67 +14,55 @@ interface StatusOpts {
   dat?: string;
 }
 
-function seconds(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new InvalidArgumentError('--interval must be 0.1 to 3600 seconds');
-  return n;
-}
-
-export function registerStatus(program: Command): void {
-  program
-    .command('status')
-    .description('show the rescue on a blkfs MOUNTPOINT: % rescued, bad areas, rate and ETA, phase, finds, log, a one-line map')
-    .argument('<mountpoint>', 'a blkfs mount')
-    .option('--json', 'print MOUNTPOINT/status (JSON) as it is')
-    .option('-w, --watch', 'redraw every --interval seconds until Ctrl-C')
-    .option('--interval <seconds>', 'refresh interval for --watch', seconds, 1)
-    .option('--dat <file>', 'a Logiqx XML DAT (redump, No-Intro): name the entry the complete image matches, or say none does')
-    .action(
-      mountAction(async (mountpoint: string, opts: StatusOpts) => {
-        const abs = requireBlkfsMount(mountpoint);
-        const pid = serverPidOf(abs);
-        const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && !opts.json;
-        const dat = opts.dat ? (await import('../archive/dat')).loadDat(opts.dat) : undefined;
-        const once = async () => {
-          const status = JSON.parse(await readText(abs, 'status', pid)) as StatusJson;
-          if (dat) await withDatVerdict(status, dat);
-          return opts.json ? JSON.stringify(status, null, 2) + '\n' : report(abs, status, colour, pid);
-        };
-        if (!opts.watch) {
-          process.stdout.write(await once());
-          return;
-        }
-        const tty = Boolean(process.stdout.isTTY);
-        if (tty) {
-          process.stdout.write('\x1b[?25l'); // hide the cursor while redrawing
-          // However the watch ends (Ctrl-C, the mount going away, an error), the terminal gets its cursor back.
-          process.once('exit', () => process.stdout.write('\x1b[?25h'));
-        }
-        const stop = () => process.exit(0);
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-        // Never a synchronous look into the mount: a stopped server would freeze the watch for good.
-        const ended = (): Error | undefined => {
-          if (mountAt(abs)?.fstype !== 'fuse.blkfs') return new UserError(`${abs} is no longer a blkfs mount`);
-          // Still mounted, its server gone: a dead mount (ENOTCONN), which needs clearing.
-          return pid !== undefined && !processAlive(pid) ? new DeadMountError(abs) : undefined;
-        };
-        for (;;) {
-          // The mount may go away between the look below and this read: then it is said the same way.
-          const text = await once().catch((err: unknown) => {
-            throw ended() ?? err;
-          });
-          // Home, draw, clear what an earlier, longer frame left below.
-          process.stdout.write(tty ? `\x1b[H${text.replace(/\n/g, '\x1b[K\n')}\x1b[J` : text + '\n');
-          await new Promise((r) => setTimeout(r, opts.interval * 1000));
-          const gone = ended();
-          if (gone) throw gone;
-        }
-      }),
-    );
-}
+export const runStatus = mountAction(async (mountpoint: string, opts: StatusOpts) => {
+  const [{ DeadMountError, processAlive, requireBlkfsMount }, { serverPidOf }, { mountAt }] = await Promise.all([
+    import('./mount-target'),
+    import('./server-answer'),
+    import('../fuse/mountinfo'),
+  ]);
+  const abs = requireBlkfsMount(mountpoint);
+  const pid = serverPidOf(abs);
+  const colour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && !opts.json;
+  const dat = opts.dat ? (await import('../archive/dat')).loadDat(opts.dat) : undefined;
+  const once = async () => {
+    const status = JSON.parse(await readText(abs, 'status', pid)) as StatusJson;
+    if (dat) await withDatVerdict(status, dat);
+    return opts.json ? JSON.stringify(status, null, 2) + '\n' : report(abs, status, colour, pid);
+  };
+  if (!opts.watch) {
+    process.stdout.write(await once());
+    return;
+  }
+  const tty = Boolean(process.stdout.isTTY);
+  if (tty) {
+    process.stdout.write('\x1b[?25l'); // hide the cursor while redrawing
+    // However the watch ends (Ctrl-C, the mount going away, an error), the terminal gets its cursor back.
+    process.once('exit', () => process.stdout.write('\x1b[?25h'));
+  }
+  const stop = () => process.exit(0);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  // Never a synchronous look into the mount: a stopped server would freeze the watch for good.
+  const ended = (): Error | undefined => {
+    if (mountAt(abs)?.fstype !== 'fuse.blkfs') return new UserError(`${abs} is no longer a blkfs mount`);
+    // Still mounted, its server gone: a dead mount (ENOTCONN), which needs clearing.
+    return pid !== undefined && !processAlive(pid) ? new DeadMountError(abs) : undefined;
+  };
+  for (;;) {
+    // The mount may go away between the look below and this read: then it is said the same way.
+    const text = await once().catch((err: unknown) => {
+      throw ended() ?? err;
+    });
+    // Home, draw, clear what an earlier, longer frame left below.
+    process.stdout.write(tty ? `\x1b[H${text.replace(/\n/g, '\x1b[K\n')}\x1b[J` : text + '\n');
+    await new Promise((r) => setTimeout(r, opts.interval * 1000));
+    const gone = ended();
+    if (gone) throw gone;
+  }
+});
 
 async function readText(mountpoint: string, name: string, pid: number | undefined): Promise<string> {
+  const [{ DeadMountError, readMountFile }, { ServerNotAnsweringError }] = await Promise.all([import('./mount-target'), import('./server-answer')]);
   try {
     return await readMountFile(mountpoint, name, pid);
   } catch (err) {
@@ -95,7 +79,11 @@ async function withDatVerdict(status: StatusJson, dat: Dat): Promise<void> {
 }
 
 async function report(mnt: string, status: StatusJson, colour: boolean, pid: number | undefined): Promise<string> {
-  const [{ formatStatusReport }, { parseMapfile }] = await Promise.all([import('./status-report'), import('../cache/mapfile')]);
+  const [{ formatStatusReport }, { parseMapfile }, { answeredWithin, ServerNotAnsweringError }] = await Promise.all([
+    import('./status-report'),
+    import('../cache/mapfile'),
+    import('./server-answer'),
+  ]);
   const answered = <T>(work: Promise<T>) => answeredWithin(mnt, work, undefined, pid);
   let extents;
   try {
@@ -109,6 +97,7 @@ async function report(mnt: string, status: StatusJson, colour: boolean, pid: num
 }
 
 async function rescuedFinds(mnt: string, answered: <T>(work: Promise<T>) => Promise<T>): Promise<RescuedFind[]> {
+  const { ServerNotAnsweringError } = await import('./server-answer');
   const dir = path.join(mnt, 'rescued');
   let uids: string[];
   try {

@@ -1,66 +1,56 @@
 // `blkfs umount MOUNTPOINT`: asks the server to unmount, flush its state and stop nbdkit, and waits for it
 // to exit. A server that is gone (crashed) leaves a dead mount: that one is detached with fusermount.
-import { execFile } from 'child_process';
-import { promisify } from 'util';
-import { Command } from 'commander';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-import { findServer, requireBlkfsMount, waitForExit } from './mount-target';
-import { requireServerNotStopped, ServerNotAnsweringError } from './server-answer';
 
-const run = promisify(execFile);
 const EXIT_WAIT_MS = 120_000;
 
-export function registerUmount(program: Command): void {
-  program
-    .command('umount')
-    .alias('unmount')
-    .description('unmount a blkfs MOUNTPOINT: flush the cache state, stop nbdkit, stop the server')
-    .argument('<mountpoint>', 'a blkfs mount')
-    .option('--lazy', 'unmount even while programs have files open there (their next read fails)')
-    .action(
-      mountAction(async (mountpoint: string, opts: { lazy?: boolean }) => {
-        const abs = requireBlkfsMount(mountpoint);
-        // A stopped server holds cache data not yet flushed: it is never killed, and never signalled by us.
-        const notLost = `nothing was unmounted or lost: blkfs umount ${abs} again once it runs`;
-        let server;
-        try {
-          server = await findServer(abs);
-        } catch (err) {
-          if (err instanceof ServerNotAnsweringError) throw new OperationError(`${err.message}; ${notLost}`);
-          // ENOTCONN: the server died and the kernel mount is orphaned; nothing left to flush.
-          if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
-          await detachDeadMount(abs, opts.lazy === true);
-          process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
-          return;
-        }
-        const { controlRequest, ControlConnectError, ControlNoAnswerError } = await import('../server/control-client');
-        const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch((err: unknown) => {
-          if (err instanceof ControlNoAnswerError) throw new ServerNotAnsweringError(abs, server.pid, err.waitedMs, notLost);
-          if (err instanceof ControlConnectError && err.notDelivered) {
-            // Its control socket is gone (say, the cache directory was removed under it): the server's signal
-            // handler does the same clean shutdown, without the busy check.
-            process.stderr.write(`blkfs: ${err.message}; stopping the server (pid ${server.pid}) with SIGTERM\n`);
-            process.kill(server.pid, 'SIGTERM');
-          }
-          return undefined;
-        });
-        if (reply?.type === 'error' && reply.exitCode === 1) throw new UserError(reply.message);
-        const stoppedMeanwhile = () => requireServerNotStopped(abs, server.pid, `it finishes unmounting once continued`);
-        if (!(await waitForExit(server.pid, EXIT_WAIT_MS, stoppedMeanwhile))) {
-          throw new OperationError(`the blkfs server (pid ${server.pid}) did not exit within ${EXIT_WAIT_MS / 1000} s`);
-        }
-        // A failed final flush is exit 2 (after the server is gone: the mount is down either way).
-        if (reply?.type === 'error') throw new OperationError(`unmounting ${abs}: ${reply.message}`);
-      }),
-    );
-}
+export const runUmount = mountAction(async (mountpoint: string, opts: { lazy?: boolean }) => {
+  const [{ findServer, requireBlkfsMount, waitForExit }, { requireServerNotStopped, ServerNotAnsweringError }] = await Promise.all([
+    import('./mount-target'),
+    import('./server-answer'),
+  ]);
+  const abs = requireBlkfsMount(mountpoint);
+  // A stopped server holds cache data not yet flushed: it is never killed, and never signalled by us.
+  const notLost = `nothing was unmounted or lost: blkfs umount ${abs} again once it runs`;
+  let server;
+  try {
+    server = await findServer(abs);
+  } catch (err) {
+    if (err instanceof ServerNotAnsweringError) throw new OperationError(`${err.message}; ${notLost}`);
+    // ENOTCONN: the server died and the kernel mount is orphaned; nothing left to flush.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
+    await detachDeadMount(abs, opts.lazy === true);
+    process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
+    return;
+  }
+  const { controlRequest, ControlConnectError, ControlNoAnswerError } = await import('../server/control-client');
+  const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch((err: unknown) => {
+    if (err instanceof ControlNoAnswerError) throw new ServerNotAnsweringError(abs, server.pid, err.waitedMs, notLost);
+    if (err instanceof ControlConnectError && err.notDelivered) {
+      // Its control socket is gone (say, the cache directory was removed under it): the server's signal
+      // handler does the same clean shutdown, without the busy check.
+      process.stderr.write(`blkfs: ${err.message}; stopping the server (pid ${server.pid}) with SIGTERM\n`);
+      process.kill(server.pid, 'SIGTERM');
+    }
+    return undefined;
+  });
+  if (reply?.type === 'error' && reply.exitCode === 1) throw new UserError(reply.message);
+  const stoppedMeanwhile = () => requireServerNotStopped(abs, server.pid, `it finishes unmounting once continued`);
+  if (!(await waitForExit(server.pid, EXIT_WAIT_MS, stoppedMeanwhile))) {
+    throw new OperationError(`the blkfs server (pid ${server.pid}) did not exit within ${EXIT_WAIT_MS / 1000} s`);
+  }
+  // A failed final flush is exit 2 (after the server is gone: the mount is down either way).
+  if (reply?.type === 'error') throw new OperationError(`unmounting ${abs}: ${reply.message}`);
+});
 
 /**
  * Detaches the kernel mount a dead server left. A program that still holds a file there makes a plain detach
  * fail with EBUSY: that is said as for a live mount (exit 1), and --lazy detaches it all the same.
  */
 async function detachDeadMount(mountpoint: string, lazy: boolean): Promise<void> {
+  const [{ execFile }, { promisify }] = await Promise.all([import('child_process'), import('util')]);
+  const run = promisify(execFile);
   const flag = lazy ? '-uz' : '-u';
   let busy = false;
   for (const [cmd, args] of [

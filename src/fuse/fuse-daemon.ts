@@ -4,7 +4,7 @@
 // server's command line naming the mountpoint.
 import * as path from 'path';
 import { MountEntry, mountEntries } from './mountinfo';
-import { openFiles, readlink, readProcText } from '../proc-fds';
+import { openFiles, processIds, readlink, readProcText } from '../proc-fds';
 
 function connectionOf(pid: number, fd: string): number | undefined {
   const info = /^fuse_connection:\s*(\d+)/m.exec(readProcText(`/proc/${pid}/fdinfo/${fd}`));
@@ -13,6 +13,12 @@ function connectionOf(pid: number, fd: string): number | undefined {
 
 export function fuseDaemonPid(mount: MountEntry): number | undefined {
   const connection = Number(mount.device.split(':')[1]);
+  // First the processes whose command line names the mountpoint (`blkfs mount SOURCE MOUNTPOINT`): one read each,
+  // where looking through every descriptor of every process costs tens of ms on a busy machine, at each command.
+  for (const pid of processIds()) {
+    if (!namesMountpoint(pid, mount.mountpoint)) continue;
+    if (openFiles((t) => t === '/dev/fuse', pid).some(({ fd }) => connectionOf(pid, fd) === connection)) return pid;
+  }
   let byCommandLine: number | undefined;
   for (const { pid, fd } of openFiles((t) => t === '/dev/fuse')) {
     const conn = connectionOf(pid, fd);
@@ -34,9 +40,11 @@ export function mountsServedBy(pid: number): MountEntry[] {
 }
 
 function namesMountpoint(pid: number, mountpoint: string): boolean {
+  const cmdline = readProcText(`/proc/${pid}/cmdline`);
+  if (!cmdline.includes(path.basename(mountpoint))) return false; // most processes: no need to read their cwd
   const cwd = readlink(`/proc/${pid}/cwd`);
   if (cwd === undefined) return false;
-  return readProcText(`/proc/${pid}/cmdline`)
+  return cmdline
     .split('\0')
     .some((arg) => arg !== '' && path.resolve(cwd, arg) === mountpoint);
 }

@@ -1,5 +1,4 @@
 // map.png: the picture of layout.ts as RGBA pixels, encoded by pngjs.
-import { PNG } from 'pngjs';
 import type { ByteExtent } from './grid';
 import { ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, glyphRows } from './font';
 import { cellOrigin, layoutMap, MapPicture, MapPictureOptions } from './layout';
@@ -88,6 +87,8 @@ export function drawPicture(p: MapPicture): Canvas {
 export function renderMapPng(extents: readonly ByteExtent[], size: number, opts: MapPictureOptions = {}): Buffer {
   const p = layoutMap(extents, size, opts);
   const cv = drawPicture(p);
+  // Loaded at the first picture: pngjs (and zlib) would otherwise weigh on every start of a mount server.
+  const { PNG } = require('pngjs') as typeof import('pngjs');
   const png = new PNG({ width: p.width, height: p.height });
   cv.data.copy(png.data);
   return PNG.sync.write(png, { deflateLevel: 6 });

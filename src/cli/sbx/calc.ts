@@ -1,11 +1,9 @@
 // `blkfs sbx calc INFILE-SIZE`: blkar's container size calculator.
-import { Command } from 'commander';
 import { calcContainer } from '../../sbx/calc';
 import { isEcVersion } from '../../sbx/format/specs';
 import { UserError } from '../../errors';
 import { ReportObject } from './report';
-import { addCommonOptions, CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
-import { SBX_VERSION_HELP } from './encode';
+import { CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
 
 interface CalcOpts extends CommonOpts {
   sbxVersion?: string;
@@ -15,61 +13,48 @@ interface CalcOpts extends CommonOpts {
   meta?: boolean;
 }
 
-export function registerCalc(sbx: Command): void {
-  const cmd = sbx
-    .command('calc')
-    .description('compute SBX container size and block counts for a file size')
-    .argument('<INFILE-SIZE>', 'input file size in bytes')
-    .option('--sbx-version <SBX-VERSION>', 'SBX container version (1, 2, 3, 17, 18, 19)')
-    .option('--rs-data <SHARD>', 'Reed-Solomon data shard count')
-    .option('--rs-parity <SHARD>', 'Reed-Solomon parity shard count')
-    .option('--burst <LEVEL>', 'burst error resistance level')
-    .option('--no-meta', 'no metadata block (versions 1-3)');
-  addCommonOptions(cmd, { verbose: false });
-  cmd.addHelpText('after', '\n' + SBX_VERSION_HELP);
-  cmd.action(async (size: string, opts: CalcOpts) => {
-    const printer = printerFor(opts);
-    await runCommand(printer, async () => {
-      const size64 = parseU64(size, 'file size');
-      if (size64 > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`File size too large to compute the figures exactly (above 2^53 bytes)`);
-      const fileSize = Number(size64);
-      const params = resolveEncodingParams(opts);
-      const s = calcContainer({
-        fileSize,
-        version: params.version,
-        dataShards: params.dataShards,
-        parityShards: params.parityShards,
-        burst: params.burst,
-        metaEnabled: opts.meta !== false || isEcVersion(params.version),
-      });
-      // blkar's calc prints the figures for any size; only encode refuses one its seq numbers cannot reach.
-      if (!Number.isSafeInteger(s.containerSize)) throw new UserError(`File size too large to compute the figures exactly (container beyond 2^53 bytes)`);
-      const ec = isEcVersion(s.version);
-      if (s.exceedsMaximum) printer.warn(`Note: the file size exceeds the maximum of ${s.maxFileSize} bytes for version ${s.version}${ec ? ` with ${s.rsDataShardCount} data and ${s.rsParityShardCount} parity shards` : ''}; encode would refuse it`);
-      const stats = new ReportObject()
-        .add('SBX container version', s.version)
-        .add('SBX container block size', s.blockSize)
-        .add('SBX container data size', s.dataSize);
-      if (ec) {
-        stats
-          .add('Metadata block count', s.metadataBlockCount)
-          .add('Data only block count', s.dataOnlyBlockCount)
-          .add('Data parity block count', s.dataParityBlockCount)
-          .add('Total block count', s.totalBlockCount);
-      } else {
-        stats
-          .add('Metadata block count', s.metadataBlockCount)
-          .add('Data block count', s.dataOnlyBlockCount)
-          .add('Total block count', s.totalBlockCount);
-      }
-      stats
-        .add('RS data shard count', s.rsDataShardCount)
-        .add('RS parity shard count', s.rsParityShardCount)
-        .add('Burst error resistance level', s.burstErrorResistanceLevel)
-        .add('File size', s.fileSize)
-        .add('SBX container size', s.containerSize);
-      return printer.result(new ReportObject().add('stats', stats), humanCalc(s, ec));
+export async function runCalc(size: string, opts: CalcOpts): Promise<void> {
+  const printer = printerFor(opts);
+  await runCommand(printer, async () => {
+    const size64 = parseU64(size, 'file size');
+    if (size64 > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`File size too large to compute the figures exactly (above 2^53 bytes)`);
+    const fileSize = Number(size64);
+    const params = resolveEncodingParams(opts);
+    const s = calcContainer({
+      fileSize,
+      version: params.version,
+      dataShards: params.dataShards,
+      parityShards: params.parityShards,
+      burst: params.burst,
+      metaEnabled: opts.meta !== false || isEcVersion(params.version),
     });
+    // blkar's calc prints the figures for any size; only encode refuses one its seq numbers cannot reach.
+    if (!Number.isSafeInteger(s.containerSize)) throw new UserError(`File size too large to compute the figures exactly (container beyond 2^53 bytes)`);
+    const ec = isEcVersion(s.version);
+    if (s.exceedsMaximum) printer.warn(`Note: the file size exceeds the maximum of ${s.maxFileSize} bytes for version ${s.version}${ec ? ` with ${s.rsDataShardCount} data and ${s.rsParityShardCount} parity shards` : ''}; encode would refuse it`);
+    const stats = new ReportObject()
+      .add('SBX container version', s.version)
+      .add('SBX container block size', s.blockSize)
+      .add('SBX container data size', s.dataSize);
+    if (ec) {
+      stats
+        .add('Metadata block count', s.metadataBlockCount)
+        .add('Data only block count', s.dataOnlyBlockCount)
+        .add('Data parity block count', s.dataParityBlockCount)
+        .add('Total block count', s.totalBlockCount);
+    } else {
+      stats
+        .add('Metadata block count', s.metadataBlockCount)
+        .add('Data block count', s.dataOnlyBlockCount)
+        .add('Total block count', s.totalBlockCount);
+    }
+    stats
+      .add('RS data shard count', s.rsDataShardCount)
+      .add('RS parity shard count', s.rsParityShardCount)
+      .add('Burst error resistance level', s.burstErrorResistanceLevel)
+      .add('File size', s.fileSize)
+      .add('SBX container size', s.containerSize);
+    return printer.result(new ReportObject().add('stats', stats), humanCalc(s, ec));
   });
 }
 

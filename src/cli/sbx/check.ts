@@ -1,14 +1,10 @@
 // `blkfs sbx check SBX`: verify every block's CRC; optionally re-hash the stored data (--hash / --hash-only).
-import { Command } from 'commander';
 import { checkContainer, CheckStats } from '../../sbx/check';
 import { UserError } from '../../errors';
 import { BLKAR_ERROR_PREFIX, ReportList, ReportObject, renderHuman } from './report';
 import { blockCheckCounts, time, withVerboseRef } from './common';
 import { hashVerdict } from './decode';
 import {
-  addCommonOptions,
-  addRangeOptions,
-  addRefRangeOptions,
   CommonOpts,
   GuessBurstOpts,
   parseBurst,
@@ -29,59 +25,44 @@ interface CheckOpts extends CommonOpts, RangeOpts, RefRangeOpts, GuessBurstOpts 
   hashOnly?: boolean;
 }
 
-export function registerCheck(sbx: Command): void {
-  const cmd = sbx
-    .command('check')
-    .description('check the integrity of an SBX container')
-    .argument('<SBX>', 'SBX container')
-    .option('--no-meta', 'use the first valid block of any kind as reference block')
-    .option('--report-blank', 'report all-zero (blank) blocks as failures too')
-    .option('--hash', 'also check the hash of the stored data')
-    .option('--hash-only', 'only check the hash of the stored data')
-    .option('--burst <LEVEL>', 'burst error resistance level (for hashing; guessed when absent)')
-    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
-  addRangeOptions(cmd);
-  addRefRangeOptions(cmd);
-  addCommonOptions(cmd);
-  cmd.action(async (input: string, opts: CheckOpts) => {
-    const printer = printerFor(opts);
-    await runCommand(printer, async () => {
-      requireRandomAccess(input, 'check');
-      const range = parseRange(opts);
-      const hashing = opts.hash || opts.hashOnly;
-      if (hashing && (range.from !== undefined || range.toInclusive !== undefined || range.toExclusive !== undefined)) {
-        throw new UserError('--hash and --hash-only cannot be used with --from, --to-inc or --to-exc');
-      }
-      const blockProgress = printer.progress('SBX block checking progress');
-      const hashProgress = printer.progress('Stored data hashing progress');
-      const stats = await checkContainer({
-        input,
-        noMeta: opts.meta === false,
-        reportBlank: !!opts.reportBlank,
-        hash: !!opts.hash,
-        hashOnly: !!opts.hashOnly,
-        burst: parseBurst(opts.burst),
-        guessBurstFrom: parseGuessBurstFrom(opts),
-        range,
-        refRange: parseRefRange(opts),
-        onProgress: blockProgress.update,
-        onHashProgress: (done, total) => {
-          blockProgress.finish();
-          hashProgress.update(done, total);
-        },
-      });
-      if (!opts.hashOnly) blockProgress.finish();
-      if (hashing) hashProgress.finish();
-      if (opts.verbose) {
-        for (const f of stats.failures) {
-          printer.note(`Block failed check at byte ${f.pos} (0x${f.pos.toString(16).toUpperCase()})${f.blank ? ' (blank)' : ''}`);
-        }
-      }
-      const report = checkReport(stats, opts.verbose && opts.json);
-      const verdict = stats.hashError ? `Encountered error while hashing stored data, ${BLKAR_ERROR_PREFIX}${stats.hashError}` : hashVerdict(stats.hashMatches, 'stored data');
-      const summary = stats.blocksFailed === 0 ? 'No errors found' : `${stats.blocksFailed} block(s) failed the check`;
-      return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : '')));
+export async function runCheck(input: string, opts: CheckOpts): Promise<void> {
+  const printer = printerFor(opts);
+  await runCommand(printer, async () => {
+    requireRandomAccess(input, 'check');
+    const range = parseRange(opts);
+    const hashing = opts.hash || opts.hashOnly;
+    if (hashing && (range.from !== undefined || range.toInclusive !== undefined || range.toExclusive !== undefined)) {
+      throw new UserError('--hash and --hash-only cannot be used with --from, --to-inc or --to-exc');
+    }
+    const blockProgress = printer.progress('SBX block checking progress');
+    const hashProgress = printer.progress('Stored data hashing progress');
+    const stats = await checkContainer({
+      input,
+      noMeta: opts.meta === false,
+      reportBlank: !!opts.reportBlank,
+      hash: !!opts.hash,
+      hashOnly: !!opts.hashOnly,
+      burst: parseBurst(opts.burst),
+      guessBurstFrom: parseGuessBurstFrom(opts),
+      range,
+      refRange: parseRefRange(opts),
+      onProgress: blockProgress.update,
+      onHashProgress: (done, total) => {
+        blockProgress.finish();
+        hashProgress.update(done, total);
+      },
     });
+    if (!opts.hashOnly) blockProgress.finish();
+    if (hashing) hashProgress.finish();
+    if (opts.verbose) {
+      for (const f of stats.failures) {
+        printer.note(`Block failed check at byte ${f.pos} (0x${f.pos.toString(16).toUpperCase()})${f.blank ? ' (blank)' : ''}`);
+      }
+    }
+    const report = checkReport(stats, opts.verbose && opts.json);
+    const verdict = stats.hashError ? `Encountered error while hashing stored data, ${BLKAR_ERROR_PREFIX}${stats.hashError}` : hashVerdict(stats.hashMatches, 'stored data');
+    const summary = stats.blocksFailed === 0 ? 'No errors found' : `${stats.blocksFailed} block(s) failed the check`;
+    return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, renderHuman(report) + (opts.hashOnly ? '' : summary + '\n') + (verdict ? verdict + '\n' : '')));
   });
 }
 

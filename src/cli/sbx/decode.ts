@@ -1,14 +1,9 @@
 // `blkfs sbx decode SBX [OUT]`: rebuild the original file (OUT '-' = stdout, a directory = DIR/<stored name>).
-import { Command } from 'commander';
 import { decodeContainer, DecodeStats } from '../../sbx/decode';
 import { ReportObject, renderHuman } from './report';
 import { guardOutputs } from '../output-guard';
 import { time, withVerboseRef } from './common';
 import {
-  addCommonOptions,
-  addMultiPassOptions,
-  addRangeOptions,
-  addRefRangeOptions,
   CommonOpts,
   GuessBurstOpts,
   MultiPassOpts,
@@ -29,48 +24,33 @@ interface DecodeOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts,
   meta?: boolean;
 }
 
-export function registerDecode(sbx: Command): void {
-  const cmd = sbx
-    .command('decode')
-    .description('decode an SBX container')
-    .argument('<SBX>', 'SBX container')
-    .argument('[OUT]', 'output file ("-" for stdout; a directory for DIR/<stored file name>; default: the stored file name)')
-    .option('-f, --force', 'overwrite the output file if it exists');
-  addMultiPassOptions(cmd)
-    .option('--no-meta', 'use the first valid block of any kind as reference block')
-    .option('--burst <LEVEL>', 'burst error resistance level (guessed when absent)')
-    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
-  addRangeOptions(cmd);
-  addRefRangeOptions(cmd);
-  addCommonOptions(cmd);
-  cmd.action(async (input: string, out: string | undefined, opts: DecodeOpts) => {
-    const toStdout = out === '-';
-    const printer = printerFor(opts, { reportToStderr: toStdout });
-    await runCommand(printer, async () => {
-      requireRandomAccess(input, 'decode');
-      const range = parseRange(opts);
-      const refRange = parseRefRange(opts);
-      const progress = printer.progress('SBX block decoding progress');
-      const stats = await decodeContainer({
-        input,
-        output: out,
-        stdout: toStdout ? process.stdout : undefined,
-        force: !!opts.force,
-        checkOutput: (outPath) => guardOutputs([outPath], [input]),
-        multiPass: parseMultiPass(opts),
-        noMeta: opts.meta === false,
-        range,
-        refRange,
-        burst: parseBurst(opts.burst),
-        guessBurstFrom: parseGuessBurstFrom(opts),
-        onProgress: progress.update,
-      });
-      progress.finish();
-      for (const w of stats.warnings) printer.note(w);
-      const report = decodeReport(stats);
-      const verdict = hashVerdict(stats.hashMatches, toStdout ? 'output' : 'output file');
-      return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, renderHuman(report) + (verdict ? verdict + '\n' : '')));
+export async function runDecode(input: string, out: string | undefined, opts: DecodeOpts): Promise<void> {
+  const toStdout = out === '-';
+  const printer = printerFor(opts, { reportToStderr: toStdout });
+  await runCommand(printer, async () => {
+    requireRandomAccess(input, 'decode');
+    const range = parseRange(opts);
+    const refRange = parseRefRange(opts);
+    const progress = printer.progress('SBX block decoding progress');
+    const stats = await decodeContainer({
+      input,
+      output: out,
+      stdout: toStdout ? process.stdout : undefined,
+      force: !!opts.force,
+      checkOutput: (outPath) => guardOutputs([outPath], [input]),
+      multiPass: parseMultiPass(opts),
+      noMeta: opts.meta === false,
+      range,
+      refRange,
+      burst: parseBurst(opts.burst),
+      guessBurstFrom: parseGuessBurstFrom(opts),
+      onProgress: progress.update,
     });
+    progress.finish();
+    for (const w of stats.warnings) printer.note(w);
+    const report = decodeReport(stats);
+    const verdict = hashVerdict(stats.hashMatches, toStdout ? 'output' : 'output file');
+    return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, renderHuman(report) + (verdict ? verdict + '\n' : '')));
   });
 }
 

@@ -1,7 +1,6 @@
 // Option parsing shared by the `blkfs sbx` commands: blkar's option names, defaults and error messages
 // (cli_macros.rs / cli_utils.rs), turned into UserError (exit 1).
 import * as fs from 'fs';
-import { Command, Option } from 'commander';
 import { UserError } from '../../errors';
 import { Printer, ProgressLevel } from './report';
 import { classify } from './common';
@@ -36,36 +35,6 @@ export interface MultiPassOpts {
 export interface GuessBurstOpts {
   burst?: string;
   guessBurstFrom?: string;
-}
-
-export function addCommonOptions(cmd: Command, { verbose = true } = {}): Command {
-  cmd.option('--json', 'output information in JSON format (progress as JSON lines on stderr)');
-  cmd.option('--pv <LEVEL>', 'progress report verbosity level: 0 none, 1 summary when done, 2 bar and summary');
-  if (verbose) cmd.option('-v, --verbose', 'more detailed output');
-  return cmd;
-}
-
-export function addRangeOptions(cmd: Command, { misalign = true } = {}): Command {
-  cmd.option('--from <FROM-BYTE>', 'start from byte FROM-BYTE (rounded down to a block boundary)');
-  cmd.addOption(new Option('--skip-to <FROM-BYTE>', 'alias of --from').hideHelp());
-  cmd.option('--to-inc <TO-BYTE>', 'last byte position (inclusive)');
-  cmd.option('--to-exc <TO-BYTE>', 'last byte position (exclusive)');
-  if (misalign) cmd.option('--force-misalign', 'do not round --from down to a block boundary');
-  return cmd;
-}
-
-export function addRefRangeOptions(cmd: Command): Command {
-  cmd.option('--ref-from <FROM-BYTE>', 'start the reference block search at this byte');
-  cmd.option('--ref-to-inc <TO-BYTE>', 'last byte of the reference block search (inclusive)');
-  cmd.option('--ref-to-exc <TO-BYTE>', 'last byte of the reference block search (exclusive)');
-  return cmd;
-}
-
-/** blkar's `--multi-pass` / `--multi-pass-no-skip` (decode and sort). */
-export function addMultiPassOptions(cmd: Command): Command {
-  cmd.option('--multi-pass', 'do not truncate OUT: write into it again, keeping what is already there (fill gaps from several damaged copies)');
-  cmd.option('--multi-pass-no-skip', 'like --multi-pass, but rewrite every block even where OUT already has it');
-  return cmd;
 }
 
 export function parseMultiPass(o: MultiPassOpts): MultiPass | undefined {

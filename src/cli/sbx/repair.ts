@@ -1,10 +1,8 @@
 // `blkfs sbx repair SBX`: in-place Reed-Solomon repair of an EC container (asks first unless -y/--dry-run/--json).
-import { Command } from 'commander';
 import { repairContainer, RepairStats } from '../../sbx/repair';
 import { ReportList, ReportObject, renderHuman } from './report';
 import { blockCheckCounts, time, withVerboseRef } from './common';
 import {
-  addCommonOptions,
   askToContinue,
   CommonOpts,
   parseBurst,
@@ -19,34 +17,24 @@ interface RepairOpts extends CommonOpts {
   dryRun?: boolean;
 }
 
-export function registerRepair(sbx: Command): void {
-  const cmd = sbx
-    .command('repair')
-    .description('repair an EC-SBX container in place')
-    .argument('<SBX>', 'SBX container')
-    .option('--burst <LEVEL>', 'burst error resistance level (guessed when absent)')
-    .option('-y, --skip-warning', 'do not ask before writing')
-    .option('--dry-run', 'only report what would be repaired');
-  addCommonOptions(cmd);
-  cmd.action(async (input: string, opts: RepairOpts) => {
-    const printer = printerFor(opts);
-    await runCommand(printer, async () => {
-      requireRandomAccess(input, 'repair');
-      const burst = parseBurst(opts.burst);
-      if (!opts.skipWarning && !opts.dryRun && !opts.json) {
-        printer.note('Warning :\n\n    Repair mode modifies the SBX container in place\n\n    This may cause further damage to the container and prohibit further\n    repairs if the container is damaged in unexpected ways\n');
-        if (!(await askToContinue())) return 0;
-      }
-      const progress = printer.progress('SBX block repairing progress');
-      const stats = await repairContainer({ input, burst, dryRun: !!opts.dryRun, onProgress: progress.update });
-      if (!stats.applicable) {
-        printer.note(`Version ${stats.version} does not use Reed-Solomon erasure code, exiting now`);
-        return printer.result(...withVerboseRef(opts.verbose, stats.ref, new ReportObject(), ''));
-      }
-      progress.finish();
-      const report = repairReport(stats, !!opts.verbose);
-      return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, repairHuman(stats, !!opts.verbose, report)));
-    });
+export async function runRepair(input: string, opts: RepairOpts): Promise<void> {
+  const printer = printerFor(opts);
+  await runCommand(printer, async () => {
+    requireRandomAccess(input, 'repair');
+    const burst = parseBurst(opts.burst);
+    if (!opts.skipWarning && !opts.dryRun && !opts.json) {
+      printer.note('Warning :\n\n    Repair mode modifies the SBX container in place\n\n    This may cause further damage to the container and prohibit further\n    repairs if the container is damaged in unexpected ways\n');
+      if (!(await askToContinue())) return 0;
+    }
+    const progress = printer.progress('SBX block repairing progress');
+    const stats = await repairContainer({ input, burst, dryRun: !!opts.dryRun, onProgress: progress.update });
+    if (!stats.applicable) {
+      printer.note(`Version ${stats.version} does not use Reed-Solomon erasure code, exiting now`);
+      return printer.result(...withVerboseRef(opts.verbose, stats.ref, new ReportObject(), ''));
+    }
+    progress.finish();
+    const report = repairReport(stats, !!opts.verbose);
+    return printer.result(...withVerboseRef(opts.verbose, stats.ref, report, repairHuman(stats, !!opts.verbose, report)));
   });
 }
 

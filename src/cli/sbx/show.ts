@@ -1,13 +1,10 @@
 // `blkfs sbx show SBX`: the first (or every, --show-all) metadata block found by a 128-byte scan.
-import { Command } from 'commander';
 import { formatMultihash } from '../../sbx/format/multihash';
 import { isEcVersion } from '../../sbx/format/specs';
 import { ShownMetadataBlock, showContainer } from '../../sbx/show';
 import { ReportList, blkarDate, ReportObject, renderHuman } from './report';
 import { refBlockInfo } from './common';
 import {
-  addCommonOptions,
-  addRangeOptions,
   CommonOpts,
   parseGuessBurstFrom,
   parseRange,
@@ -25,53 +22,41 @@ interface ShowOpts extends CommonOpts, RangeOpts {
   guessBurstFrom?: string;
 }
 
-export function registerShow(sbx: Command): void {
-  const cmd = sbx
-    .command('show')
-    .description('show metadata blocks of an SBX container')
-    .argument('<SBX>', 'SBX container (any file: it is scanned in 128-byte steps)')
-    .option('--show-all', 'show every metadata block found, not only the first')
-    .option('--only-pick-uid <UID-HEX>', 'only blocks of this UID (12 hex digits)')
-    .option('--guess-burst', 'also guess the burst error resistance level')
-    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte');
-  addRangeOptions(cmd);
-  addCommonOptions(cmd, { verbose: false });
-  cmd.action(async (input: string, opts: ShowOpts) => {
-    const printer = printerFor(opts);
-    await runCommand(printer, async () => {
-      requireRandomAccess(input, 'show');
-      const progress = printer.progress('Metadata block scanning progress');
-      const stats = await showContainer({
-        input,
-        showAll: !!opts.showAll,
-        onlyUid: opts.onlyPickUid === undefined ? undefined : parseUid(opts.onlyPickUid),
-        guessBurst: !!opts.guessBurst,
-        guessBurstFrom: parseGuessBurstFrom(opts),
-        range: parseRange(opts),
-        onProgress: progress.update,
-      });
-      progress.finish();
-      const report = new ReportObject();
-      if (stats.guessed && stats.ref) {
-        report.add('ref block info', refBlockInfo(stats.ref));
-        report.add('Best guess for burst error resistance level', stats.burstGuess);
-      }
-      report.add('blocks', new ReportList(stats.blocks.map(blockObj)));
-      let human = '';
-      if (stats.guessed && stats.ref) {
-        // blkar's show_core: what it prints while guessing.
-        const r = stats.ref;
-        human += 'Guessing burst error resistance level\n\n';
-        human += `Using ${r.type} block as reference block, SBX version ${r.version}, located at byte ${r.pos} (0x${r.pos.toString(16).toUpperCase()})\n\n`;
-        if (r.version < 17) human += 'Reference block version does not use Reed-Solomon erasure code\n';
-        else if (stats.burstGuess === null) human += 'Failed to guess level\n';
-        else human += `Best guess for burst error resistance level : ${stats.burstGuess}\n`;
-        human += `\n${'='.repeat(40)}\n\n`;
-      }
-      if (stats.blocks.length === 0) human += 'No metadata blocks found\n';
-      stats.blocks.forEach((b, i) => (human += blockHuman(b, i, !!opts.showAll)));
-      return printer.result(report, human);
+export async function runShow(input: string, opts: ShowOpts): Promise<void> {
+  const printer = printerFor(opts);
+  await runCommand(printer, async () => {
+    requireRandomAccess(input, 'show');
+    const progress = printer.progress('Metadata block scanning progress');
+    const stats = await showContainer({
+      input,
+      showAll: !!opts.showAll,
+      onlyUid: opts.onlyPickUid === undefined ? undefined : parseUid(opts.onlyPickUid),
+      guessBurst: !!opts.guessBurst,
+      guessBurstFrom: parseGuessBurstFrom(opts),
+      range: parseRange(opts),
+      onProgress: progress.update,
     });
+    progress.finish();
+    const report = new ReportObject();
+    if (stats.guessed && stats.ref) {
+      report.add('ref block info', refBlockInfo(stats.ref));
+      report.add('Best guess for burst error resistance level', stats.burstGuess);
+    }
+    report.add('blocks', new ReportList(stats.blocks.map(blockObj)));
+    let human = '';
+    if (stats.guessed && stats.ref) {
+      // blkar's show_core: what it prints while guessing.
+      const r = stats.ref;
+      human += 'Guessing burst error resistance level\n\n';
+      human += `Using ${r.type} block as reference block, SBX version ${r.version}, located at byte ${r.pos} (0x${r.pos.toString(16).toUpperCase()})\n\n`;
+      if (r.version < 17) human += 'Reference block version does not use Reed-Solomon erasure code\n';
+      else if (stats.burstGuess === null) human += 'Failed to guess level\n';
+      else human += `Best guess for burst error resistance level : ${stats.burstGuess}\n`;
+      human += `\n${'='.repeat(40)}\n\n`;
+    }
+    if (stats.blocks.length === 0) human += 'No metadata blocks found\n';
+    stats.blocks.forEach((b, i) => (human += blockHuman(b, i, !!opts.showAll)));
+    return printer.result(report, human);
   });
 }
 

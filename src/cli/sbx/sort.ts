@@ -1,15 +1,10 @@
 // `blkfs sbx sort SBX [OUT]`: rewrite every block to its canonical position (default OUT: SBX.sorted).
 import * as path from 'path';
-import { Command } from 'commander';
 import { sortContainer, SortStats } from '../../sbx/sort';
 import { ReportObject } from './report';
 import { guardOutputs } from '../output-guard';
 import { time, withVerboseRef } from './common';
 import {
-  addCommonOptions,
-  addMultiPassOptions,
-  addRangeOptions,
-  addRefRangeOptions,
   CommonOpts,
   MultiPassOpts,
   GuessBurstOpts,
@@ -32,44 +27,28 @@ interface SortOpts extends CommonOpts, RangeOpts, RefRangeOpts, MultiPassOpts, G
   reportBlank?: boolean;
 }
 
-export function registerSort(sbx: Command): void {
-  const cmd = sbx
-    .command('sort')
-    .description('sort the blocks of an SBX container into canonical order')
-    .argument('<SBX>', 'SBX container')
-    .argument('[OUT]', 'output file (default: SBX.sorted; a directory: DIR/<file name of SBX>.sorted)')
-    .option('-f, --force', 'overwrite the output file if it exists');
-  addMultiPassOptions(cmd)
-    .option('--dry-run', 'only report, write nothing')
-    .option('--burst <LEVEL>', 'burst error resistance level of the output (default: the input\'s, guessed)')
-    .option('--guess-burst-from <FROM-BYTE>', 'start burst level guessing from this byte')
-    .option('--report-blank', 'count all-zero (blank) blocks as failures');
-  addRangeOptions(cmd);
-  addRefRangeOptions(cmd);
-  addCommonOptions(cmd);
-  cmd.action(async (input: string, out: string | undefined, opts: SortOpts) => {
-    const printer = printerFor(opts);
-    await runCommand(printer, async () => {
-      requireRandomAccess(input, 'sort');
-      const output = out === undefined ? `${input}.sorted` : isDirectory(out) ? path.join(out, `${path.basename(input)}.sorted`) : out;
-      if (!opts.dryRun) guardOutputs([output], [input]);
-      const progress = printer.progress('SBX block sorting progress');
-      const s = await sortContainer({
-        input,
-        output,
-        force: !!opts.force,
-        multiPass: parseMultiPass(opts),
-        dryRun: !!opts.dryRun,
-        burst: parseBurst(opts.burst),
-        guessBurstFrom: parseGuessBurstFrom(opts),
-        reportBlank: !!opts.reportBlank,
-        range: parseRange(opts),
-        refRange: parseRefRange(opts),
-        onProgress: progress.update,
-      });
-      progress.finish();
-      return printer.result(...withVerboseRef(opts.verbose, s.ref, sortReport(s)));
+export async function runSort(input: string, out: string | undefined, opts: SortOpts): Promise<void> {
+  const printer = printerFor(opts);
+  await runCommand(printer, async () => {
+    requireRandomAccess(input, 'sort');
+    const output = out === undefined ? `${input}.sorted` : isDirectory(out) ? path.join(out, `${path.basename(input)}.sorted`) : out;
+    if (!opts.dryRun) guardOutputs([output], [input]);
+    const progress = printer.progress('SBX block sorting progress');
+    const s = await sortContainer({
+      input,
+      output,
+      force: !!opts.force,
+      multiPass: parseMultiPass(opts),
+      dryRun: !!opts.dryRun,
+      burst: parseBurst(opts.burst),
+      guessBurstFrom: parseGuessBurstFrom(opts),
+      reportBlank: !!opts.reportBlank,
+      range: parseRange(opts),
+      refRange: parseRefRange(opts),
+      onProgress: progress.update,
     });
+    progress.finish();
+    return printer.result(...withVerboseRef(opts.verbose, s.ref, sortReport(s)));
   });
 }
 

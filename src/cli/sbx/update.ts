@@ -1,12 +1,11 @@
 // `blkfs sbx update SBX`: edit FNM / SNM / HSH in every metadata copy in place (asks first unless -y/--dry-run/--json).
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../../errors';
 import { ReportList, ReportObject, renderHuman } from './report';
 import { time, withVerboseRef } from './common';
 import {
-  addCommonOptions,
   askToContinue,
   CommonOpts,
   parseBurst,
@@ -27,56 +26,38 @@ interface UpdateOpts extends CommonOpts {
   dryRun?: boolean;
 }
 
-export function registerUpdate(sbx: Command): void {
-  const cmd = sbx
-    .command('update')
-    .description('update the metadata of an SBX container in place')
-    .argument('<SBX>', 'SBX container')
-    .option('--fnm <NAME>', 'set the stored file name')
-    .option('--no-fnm', 'remove the stored file name')
-    .option('--snm <NAME>', 'set the stored container name')
-    .option('--no-snm', 'remove the stored container name')
-    .option('--hash <HASH-TYPE>', 'hash the stored data with this type and store the hash')
-    .option('--no-hsh', 'remove the stored hash')
-    .option('--burst <LEVEL>', 'burst error resistance level (guessed when absent)')
-    .option('-y, --skip-warning', 'do not ask before writing')
-    .option('--dry-run', 'only report, write nothing');
-  addCommonOptions(cmd);
-  // commander lets the last of --fnm NAME / --no-fnm win; blkar (clap) refuses the pair: note which were given.
-  const given = new Set<string>();
-  for (const name of ['fnm', 'no-fnm', 'snm', 'no-snm']) cmd.on(`option:${name}`, () => given.add(name));
-  cmd.action(async (input: string, _o: unknown, command: Command) => {
-    // commander folds --fnm / --no-fnm into one key; read the raw flags to tell "not given" from "removed".
-    const raw = command.opts<UpdateOpts>();
-    const opts = raw;
-    const printer = printerFor(opts);
-    await runCommand(printer, async () => {
-      requireRandomAccess(input, 'update');
-      for (const f of ['fnm', 'snm']) if (given.has(f) && given.has(`no-${f}`)) throw new UserError(`--${f} and --no-${f} cannot be used together`);
-      const fnm = raw.fnm === false ? null : typeof raw.fnm === 'string' ? raw.fnm : undefined;
-      const snm = raw.snm === false ? null : typeof raw.snm === 'string' ? raw.snm : undefined;
-      let hash: ReturnType<typeof parseHashTypeName> | null | undefined;
-      if (raw.hsh === false) hash = null;
-      if (typeof raw.hash === 'string') {
-        const t = parseHashTypeName(raw.hash);
-        if (!t) throw new UserError('Invalid hash type');
-        if (hash === null) throw new UserError('--hash and --no-hsh cannot be used together');
-        hash = t;
-      }
-      const burst = parseBurst(opts.burst);
-      if (!opts.skipWarning && !opts.dryRun && !opts.json) {
-        printer.note('Warning :\n\n    Update mode modifies the SBX container in place\n');
-        if (!(await askToContinue())) return 0;
-      }
-      const progress = printer.progress('Stored data hashing progress');
-      const s = await updateContainer({ input, fnm, snm, hash, burst, dryRun: !!opts.dryRun, onHashProgress: progress.update });
-      if (hash) progress.finish();
-      const report = updateReport(s, !!opts.verbose);
-      let human = opts.dryRun ? 'Note : This is a dry run only, the container is not modified.\n\n' : '';
-      if (s.version >= 17) human += `Burst error resistance level : ${s.burst}\n\n`;
-      if (opts.verbose) human += metadataChangesText(s) + '\n';
-      return printer.result(...withVerboseRef(opts.verbose, s.ref, report, human + renderHuman(report.fields.find((f) => f.label === 'stats')!.value as ReportObject)));
-    });
+/** `given`: which of --fnm, --no-fnm, --snm, --no-snm the command line holds (commander keeps only the last). */
+export async function runUpdate(input: string, command: Command, given: ReadonlySet<string>): Promise<void> {
+  // commander folds --fnm / --no-fnm into one key; read the raw flags to tell "not given" from "removed".
+  const raw = command.opts<UpdateOpts>();
+  const opts = raw;
+  const printer = printerFor(opts);
+  await runCommand(printer, async () => {
+    requireRandomAccess(input, 'update');
+    for (const f of ['fnm', 'snm']) if (given.has(f) && given.has(`no-${f}`)) throw new UserError(`--${f} and --no-${f} cannot be used together`);
+    const fnm = raw.fnm === false ? null : typeof raw.fnm === 'string' ? raw.fnm : undefined;
+    const snm = raw.snm === false ? null : typeof raw.snm === 'string' ? raw.snm : undefined;
+    let hash: ReturnType<typeof parseHashTypeName> | null | undefined;
+    if (raw.hsh === false) hash = null;
+    if (typeof raw.hash === 'string') {
+      const t = parseHashTypeName(raw.hash);
+      if (!t) throw new UserError('Invalid hash type');
+      if (hash === null) throw new UserError('--hash and --no-hsh cannot be used together');
+      hash = t;
+    }
+    const burst = parseBurst(opts.burst);
+    if (!opts.skipWarning && !opts.dryRun && !opts.json) {
+      printer.note('Warning :\n\n    Update mode modifies the SBX container in place\n');
+      if (!(await askToContinue())) return 0;
+    }
+    const progress = printer.progress('Stored data hashing progress');
+    const s = await updateContainer({ input, fnm, snm, hash, burst, dryRun: !!opts.dryRun, onHashProgress: progress.update });
+    if (hash) progress.finish();
+    const report = updateReport(s, !!opts.verbose);
+    let human = opts.dryRun ? 'Note : This is a dry run only, the container is not modified.\n\n' : '';
+    if (s.version >= 17) human += `Burst error resistance level : ${s.burst}\n\n`;
+    if (opts.verbose) human += metadataChangesText(s) + '\n';
+    return printer.result(...withVerboseRef(opts.verbose, s.ref, report, human + renderHuman(report.fields.find((f) => f.label === 'stats')!.value as ReportObject)));
   });
 }
 
