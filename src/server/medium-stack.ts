@@ -138,6 +138,7 @@ export class MediumStack {
         http: opts.http ?? null,
         activity: () => ({
           acquiring: acquisition.active,
+          acquisitionOptions: acquisition.options ?? null,
           driver: mapfile?.driverStatus() ?? null,
           ...mapStatus.status(),
           ...archive.status(),

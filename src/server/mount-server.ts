@@ -14,6 +14,8 @@ import { loadDat } from '../archive/dat';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
 import { readFilesFirst } from './files-first';
+import { checkScope, RescueScope } from '../cache/rescue-scope';
+import { UserError } from '../errors';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -261,14 +263,20 @@ export class MountServer {
         await this.shutdown('blkfs umount');
         return;
       case 'acquire': {
-        // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
-        const resume = this.cache.suspendReadahead();
-        try {
-          if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
-        } finally {
-          resume();
+        const scope = checkScope(req.scope ?? {}, this.cache);
+        // Reading the metadata (or files) first would read outside the domain: a domain reads only itself.
+        if (scope.domain && req.files?.length) throw new UserError('--files cannot be combined with -i/-s: the files may lie outside the domain');
+        this.stack.acquisition.check(scope); // refused before the metadata phase, not after it
+        if (!scope.domain) {
+          // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
+          const resume = this.cache.suspendReadahead();
+          try {
+            if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+          } finally {
+            resume();
+          }
         }
-        return this.acquire(conn);
+        return this.acquire(conn, scope);
       }
       case 'archive':
         if (this.stopping) throw new Error('the server is shutting down');
@@ -300,13 +308,13 @@ export class MountServer {
     }
   }
 
-  private async acquire(conn: ControlConnection): Promise<void> {
+  private async acquire(conn: ControlConnection, scope: RescueScope): Promise<void> {
     if (this.stopping) {
       // Unmounted while the metadata was read first (or just before): the client says the mount went away.
       conn.send({ type: 'done', result: { aborted: true } });
       return;
     }
-    const { result, detach } = this.stack.acquisition.join();
+    const { result, detach } = this.stack.acquisition.join(scope);
     conn.onRequest((r) => r.cmd === 'cancel' && detach());
     void conn.closed.then(detach);
     const progress = () => {
