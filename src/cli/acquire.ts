@@ -98,7 +98,11 @@ export function registerAcquire(program: Command): void {
         let reply: Awaited<typeof session.result>;
         try {
           reply = await session.result;
-          if (reply.type === 'error') throw new OperationError(`acquisition failed: ${reply.message}`);
+          if (reply.type === 'error') {
+            // Refused (other options running, a domain off this medium): the server's exit 1 stays 1.
+            if (reply.exitCode === 1) throw new UserError(reply.message);
+            throw new OperationError(`acquisition failed: ${reply.message}`);
+          }
           bar.finish();
           if (reply.type === 'done') process.stderr.write(acquireSummary(reply.result, interrupted));
         } finally {
