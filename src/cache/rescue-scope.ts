@@ -69,3 +69,15 @@ export function describeScope(scope: RescueScope): string {
   ];
   return parts.length > 0 ? parts.join(' ') : 'all phases, the whole medium';
 }
+
+/** Bytes of the domain settled ('+' or '-'), from the map's extents: the progress of an acquisition limited to it. */
+export function settledBytesIn(extents: readonly { start: number; count: number; status: string }[], sectorSize: number, domain: ByteDomain): number {
+  let bytes = 0;
+  for (const e of extents) {
+    if (e.status !== '+' && e.status !== '-') continue;
+    const from = Math.max(e.start * sectorSize, domain.start);
+    const to = Math.min((e.start + e.count) * sectorSize, domain.end);
+    if (to > from) bytes += to - from;
+  }
+  return bytes;
+}

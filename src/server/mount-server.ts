@@ -14,7 +14,7 @@ import { loadDat } from '../archive/dat';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
 import { readFilesFirst } from './files-first';
-import { checkScope, RescueScope } from '../cache/rescue-scope';
+import { checkScope, RescueScope, settledBytesIn } from '../cache/rescue-scope';
 import { UserError } from '../errors';
 
 export { stableIdentityOf } from './medium-stack';
@@ -317,12 +317,14 @@ export class MountServer {
     const { result, detach } = this.stack.acquisition.join(scope);
     conn.onRequest((r) => r.cmd === 'cancel' && detach());
     void conn.closed.then(detach);
+    const domain = scope.domain;
     const progress = () => {
       const s = this.cache.status();
       conn.send({
         type: 'progress',
-        bytesDone: s.bytesCached + s.bytesBad,
-        bytesTotal: s.size,
+        // A domain's bar counts the domain: 1 MiB of a 1 TB disk would otherwise never leave 0%.
+        bytesDone: domain ? settledBytesIn(this.cache.extents(), s.sectorSize, domain) : s.bytesCached + s.bytesBad,
+        bytesTotal: domain ? domain.end - domain.start : s.size,
         phase: s.phase,
         pass: s.pass,
         currentPos: s.currentPos,

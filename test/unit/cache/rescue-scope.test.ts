@@ -7,7 +7,7 @@ import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { parseMapfile } from '../../../src/cache/mapfile';
-import { describeScope, domainOf } from '../../../src/cache/rescue-scope';
+import { describeScope, domainOf, settledBytesIn } from '../../../src/cache/rescue-scope';
 import { UserError } from '../../../src/errors';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
@@ -123,6 +123,15 @@ describe('cache/rescue-scope: the domain of -i/-s on a medium', () => {
       expect(() => domainOf(ipos, size, medium)).to.throw(UserError, message);
     });
   }
+  it("counts the settled bytes ('+', '-') of a domain, for its progress bar", () => {
+    const extents = [
+      { start: 0, count: 4, status: '+' },
+      { start: 4, count: 2, status: '-' },
+      { start: 6, count: 2, status: '/' },
+      { start: 8, count: 3, status: '+' },
+    ];
+    expect(settledBytesIn(extents, 512, { start: 3 * 512, end: 9 * 512 })).to.equal(4 * 512);
+  });
   it("describes a scope in ddrescue's options", () => {
     expect(describeScope({ noScrape: true, domain: { start: 0x100000, end: 0x180000 } })).to.equal('-n -i 0x100000 -s 0x80000');
     expect(describeScope({})).to.equal('all phases, the whole medium');
