@@ -1,5 +1,6 @@
 // `blkfs acquire MOUNTPOINT`: the server reads every sector not yet tried (ddrescue's strategy, behind
 // foreground readers); a progress bar on stderr until done. Ctrl-C stops the acquisition cleanly.
+// ddrescue's -n, -N, -i, -s mean here what they mean there (src/cache/rescue-scope.ts); -R is not offered.
 import { Command } from 'commander';
 import { ProgressReporter } from './sbx/report';
 import { OperationError, UserError } from '../errors';
