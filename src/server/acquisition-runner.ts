@@ -2,7 +2,7 @@
 // (cleanly, through the AbortSignal) when every attached client has cancelled or hung up. A client that asks for
 // other ddrescue options (-n, -N, -i/-s) than the running acquisition's is refused: joining would end its run with
 // what it did not ask for. A joiner with no wish of its own (`blkfs archive`, the /sbx scan) joins any.
-import { describeScope, RescueScope, sameScope } from '../cache/rescue-scope';
+import { ByteDomain, describeScope, RescueScope, sameScope } from '../cache/rescue-scope';
 import { UserError } from '../errors';
 
 export interface Acquirer {
@@ -25,6 +25,11 @@ export class AcquisitionRunner {
   /** The running acquisition's options, ddrescue-style (e.g. "-n -i 0x100000 -s 0x80000"), if one runs. */
   get options(): string | undefined {
     return this.running && describeScope(this.running.scope);
+  }
+
+  /** The running acquisition's domain (-i/-s), if it has one. */
+  get domain(): ByteDomain | undefined {
+    return this.running?.scope.domain;
   }
 
   /** Throws a UserError when an acquisition runs with a scope other than `wish` (undefined: any will do). */
