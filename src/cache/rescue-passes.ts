@@ -10,6 +10,8 @@
 //   3. scraping: every '/' sector is read on its own ('+' or '-'), several at once;
 //   4. retrying (only with retries > 0): each '-' sector is re-read once per pass, up to `retries` passes in all.
 // Everything lives in the state store, so an interrupted acquisition resumes where it stood.
+// A scope (rescue-scope.ts) limits them as ddrescue's options do: -N skips trimming, -n scraping, and a domain
+// (-i/-s) keeps every pass inside it: nothing outside is read, nor waited for.
 // A read the server fails for a passing reason (TransientReadError: out of memory...) marks nothing: the passes stop,
 // wait, and start again from the state (so nothing read is read again); after TRANSIENT_TRIES such stops in a row
 // without progress they give up with an OperationError naming the error, the area left untried for a later run.
@@ -19,6 +21,7 @@ import { TransientReadError } from '../source/block-source';
 import type { Extent, SectorStatus } from './extent-map';
 import type { MapfilePhase } from './mapfile';
 import type { CacheStatus, Priority } from './sector-cache';
+import type { RescueScope } from './rescue-scope';
 import type { Progress } from './sector-store';
 import type { FetchMode, Outcome } from './span-fetch';
 
@@ -68,11 +71,15 @@ export interface RescueOptions {
   concurrency?: number;
   /** Wait after the first transient server failure, doubled after each further one in a row; default 1000 ms. */
   transientWaitMs?: number;
+  /** ddrescue's -n, -N, -i/-s; default: every phase over the whole medium. */
+  scope?: RescueScope;
 }
 
 export interface RescueResult extends CacheStatus {
   /** True when stopped by the signal before the end; run again to resume. */
   aborted: boolean;
+  /** The scope the passes ran with (what the counters' leftovers mean: '/' kept by -n, '?' outside a domain...). */
+  scope: RescueScope;
 }
 
 const TRIM_SECTORS = 64;
@@ -106,7 +113,7 @@ export async function runRescuePasses(dev: RescueTarget, opts: RescueOptions): P
         );
       }
       const waited = await pause((opts.transientWaitMs ?? 1000) * 2 ** (inARow - 1), opts.signal);
-      if (!waited) return { ...dev.status(), aborted: true };
+      if (!waited) return { ...dev.status(), aborted: true, scope: opts.scope ?? {} };
     }
   }
 }
@@ -135,6 +142,10 @@ function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
 async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<RescueResult> {
   const ss = dev.sectorSize;
   const n = dev.sectorCount;
+  const scope = opts.scope ?? {};
+  // The domain in sectors, [lo, hi): every pass starts at lo and stops at hi.
+  const lo = scope.domain ? Math.floor(scope.domain.start / ss) : 0;
+  const hi = scope.domain ? Math.min(n, Math.ceil(scope.domain.end / ss)) : n;
   const chunk = Math.max(1, Math.floor((opts.chunkBytes ?? 64 * 1024) / ss));
   const maxSkip = Math.max(chunk, Math.floor(Math.min(1 << 30, dev.size / 100) / ss));
   const stopped = () => opts.signal?.aborted === true;
@@ -157,15 +168,32 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
   /** First sector >= from in `status` that no other read holds (waits for such reads to finish). */
   const nextFree = async (from: number, status: SectorStatus): Promise<number | undefined> => {
     for (;;) {
-      const s = dev.nextWithStatus(from, status);
+      const s = nextInDomain(from, status);
       if (s === undefined) return undefined;
       if (!(await dev.waitForFlight(s))) return s;
     }
   };
-  /** End of the span starting at s that has s's status, no flight inside, and at most max sectors. */
+  /** First sector >= from (and >= lo) in `status` inside the domain. */
+  const nextInDomain = (from: number, status: SectorStatus): number | undefined => {
+    const s = dev.nextWithStatus(Math.max(from, lo), status);
+    return s !== undefined && s < hi ? s : undefined;
+  };
+  /** Bytes in `status` inside the domain (a walk of its runs, not of its sectors). */
+  const bytesInDomain = (status: SectorStatus): number => {
+    if (!scope.domain) return status === '*' ? dev.status().bytesNonTrimmed : dev.status().bytesNonScraped;
+    let bytes = 0;
+    for (let s = nextInDomain(lo, status); s !== undefined; ) {
+      const r = dev.runAt(s);
+      const e = Math.min(r.start + r.count, hi);
+      bytes += (e - s) * ss;
+      s = nextInDomain(e, status);
+    }
+    return bytes;
+  };
+  /** End of the span starting at s that has s's status, no flight inside, at most max sectors, within the domain. */
   const spanEnd = (s: number, max: number) => {
     const r = dev.runAt(s);
-    return Math.min(r.start + r.count, dev.nextFlightAfter(s), s + max);
+    return Math.min(r.start + r.count, dev.nextFlightAfter(s), s + max, hi);
   };
 
   /**
@@ -223,7 +251,8 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
   // 1. copying
   const stream = streamSectors(opts, ss);
   const saved = dev.savedProgress();
-  const resumeAt = saved?.phase === '?' && saved.pass === 1 ? Math.floor(saved.currentPos / ss) : 0;
+  const savedAt = saved?.phase === '?' && saved.pass === 1 ? Math.floor(saved.currentPos / ss) : lo;
+  const resumeAt = savedAt >= lo && savedAt < hi ? savedAt : lo;
   const copyPass = async (pass: number, from: number, skipping: boolean) => {
     let cursor = from;
     let skip = chunk;
@@ -253,28 +282,27 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
   await copyPass(1, resumeAt, true);
   // The last spans' '+' now, not after the group commit's wait for company: until then they look untried.
   await dev.commitCopies();
-  if (!stopped() && dev.nextWithStatus(0, '?') !== undefined) await copyPass(2, 0, false);
+  if (!stopped() && nextInDomain(lo, '?') !== undefined) await copyPass(2, lo, false);
 
   // 2. trimming: each worker takes the next '*' block whole (blocks are disjoint, so workers never meet). A block a
   // reader held is left '*' and taken again by the next round.
   const rounds = async (status: SectorStatus, round: () => Promise<void>) => {
     let left = Infinity;
     for (;;) {
-      const now = dev.status();
-      const count = status === '*' ? now.bytesNonTrimmed : now.bytesNonScraped;
+      const count = bytesInDomain(status);
       if (stopped() || count === 0 || count >= left) return;
       left = count;
       await round();
     }
   };
-  let cursor = 0;
-  await rounds('*', async () => {
-    cursor = 0;
+  let cursor = lo;
+  if (!scope.noTrim) await rounds('*', async () => {
+    cursor = lo;
     await parallel(async () => {
       const a = await nextFree(cursor, '*');
       if (a === undefined) return false;
       const block = dev.runAt(a);
-      const b = Math.min(block.start + block.count, dev.nextFlightAfter(a));
+      const b = Math.min(block.start + block.count, dev.nextFlightAfter(a), hi);
       if (block.status !== '*' || a < cursor) return true; // taken while we waited
       cursor = b;
       report('*', 1, a);
@@ -284,8 +312,8 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
   });
 
   // 3. scraping
-  await rounds('/', async () => {
-    cursor = 0;
+  if (!scope.noScrape) await rounds('/', async () => {
+    cursor = lo;
     await parallel(async () => {
       const s = await nextFree(cursor, '/');
       if (s === undefined) return false;
@@ -300,7 +328,7 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
 
   // 4. retrying bad sectors
   for (let pass = 1; pass <= dev.retries && !stopped(); pass++) {
-    cursor = 0;
+    cursor = lo;
     while (!stopped()) {
       const s = await nextFree(cursor, '-');
       if (s === undefined) break;
@@ -313,10 +341,17 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
 
   await dev.flush(); // the copying pass's last spans: their '+' is committed before the totals are read
   const aborted = stopped();
-  const left = dev.status();
-  if (!aborted) report(left.bytesUntried + left.bytesNonTrimmed + left.bytesNonScraped === 0 ? '+' : '?', 1, n);
-  else report(left.phase, left.pass, Math.floor(left.currentPos / ss));
-  return { ...dev.status(), aborted };
+  if (!aborted) {
+    // What is left, anywhere on the medium (kept by -n/-N, outside the domain, or held by a reader): the status line
+    // names the first of it, so the next run's copying pass resumes at the first untried sector, not past the end.
+    const next = (['?', '*', '/'] as const).map((st) => [st, dev.nextWithStatus(0, st)] as const).find(([, at]) => at !== undefined);
+    if (next) report(next[0], 1, next[1] ?? 0);
+    else report('+', 1, n);
+  } else {
+    const left = dev.status();
+    report(left.phase, left.pass, Math.floor(left.currentPos / ss));
+  }
+  return { ...dev.status(), aborted, scope };
 }
 
 

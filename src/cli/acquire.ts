@@ -1,15 +1,9 @@
 // `blkfs acquire MOUNTPOINT`: the server reads every sector not yet tried (ddrescue's strategy, behind
 // foreground readers); a progress bar on stderr until done. Ctrl-C stops the acquisition cleanly.
-import { OperationError } from '../errors';
+// ddrescue's -n, -N, -i, -s mean here what they mean there (src/cache/rescue-scope.ts); -R is not offered.
+import type { RescueScope } from '../cache/rescue-scope';
+import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
-
-function summary(result: unknown, interrupted: boolean): string {
-  const r = result as { bytesCached?: number; bytesBad?: number; size?: number; aborted?: boolean; cancelled?: boolean };
-  if (typeof r?.size !== 'number') return interrupted ? 'blkfs: acquisition stopped\n' : '';
-  const left = r.size - (r.bytesCached ?? 0) - (r.bytesBad ?? 0);
-  const state = r.aborted || r.cancelled || interrupted ? 'stopped; run again to resume' : 'finished';
-  return `blkfs: acquisition ${state}: ${r.bytesCached} bytes rescued, ${r.bytesBad} bytes in bad sectors, ${left} bytes not settled\n`;
-}
 
 function stoppedEarly(reply: { type: string; result?: unknown }): boolean {
   const r = reply.result as { aborted?: boolean; cancelled?: boolean } | undefined;
@@ -25,15 +19,43 @@ const PHASES = {
 /** Like ddrescue after SIGINT: the run was stopped on purpose, the state is saved. */
 const EXIT_INTERRUPTED = 130;
 
-export const runAcquire = mountAction(async (mountpoint: string, opts: { quiet?: boolean; files?: string[] }) => {
-  const [{ findServer }, { requestServer }, { ProgressReporter }] = await Promise.all([
+export interface AcquireOptions {
+  quiet?: boolean;
+  files?: string[];
+  /** false with -n/--no-scrape, false with -N/--no-trim (commander's negatable options). */
+  scrape: boolean;
+  trim: boolean;
+  inputPosition?: string;
+  size?: string;
+}
+
+/** ddrescue's -n/-N/-i/-s as a scope, the domain checked against the medium (exit 1 outside it or unaligned). */
+async function scopeOf(opts: AcquireOptions, medium: { size: number; sectorSize: number } | undefined): Promise<RescueScope> {
+  let domain;
+  if (opts.inputPosition !== undefined || opts.size !== undefined) {
+    if (!medium) throw new OperationError('the mount did not say its medium size (its /status): cannot place -i/-s');
+    const [{ parseDdrescueNumber }, { domainOf }] = await Promise.all([import('./ddrescue-number'), import('../cache/rescue-scope')]);
+    const start = opts.inputPosition === undefined ? 0 : parseDdrescueNumber(opts.inputPosition, '-i/--input-position', medium.sectorSize);
+    const size = opts.size === undefined ? undefined : parseDdrescueNumber(opts.size, '-s/--size', medium.sectorSize);
+    domain = domainOf(start, size, medium);
+  }
+  return { ...(opts.scrape ? {} : { noScrape: true }), ...(opts.trim ? {} : { noTrim: true }), ...(domain ? { domain } : {}) };
+}
+
+export const runAcquire = mountAction(async (mountpoint: string, opts: AcquireOptions) => {
+  const [{ findServer }, { requestServer }, { ProgressReporter }, { acquireSummary }] = await Promise.all([
     import('./mount-target'),
     import('./server-answer'),
     import('./sbx/report'),
+    import('./acquire-summary'),
   ]);
   const server = await findServer(mountpoint);
+  const scope = await scopeOf(opts, server.medium);
+  if (scope.domain && opts.files) throw new UserError('--files cannot be combined with -i/-s: the files may lie outside the domain');
+  if (scope.domain && !opts.quiet) process.stderr.write('blkfs: -i/-s: the filesystem metadata is not read first (it may lie outside the domain)\n');
   const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
-  const session = await requestServer(server, { cmd: 'acquire', ...(opts.files ? { files: opts.files } : {}) }, (p) => {
+  const request = { cmd: 'acquire' as const, scope, ...(opts.files ? { files: opts.files } : {}) };
+  const session = await requestServer(server, request, (p) => {
     if (p.type !== 'progress') return;
     const phase = p.phase === 'metadata' || p.phase === 'files' ? PHASES[p.phase] : undefined;
     if (phase === undefined) bar.update(p.bytesDone, p.bytesTotal);
@@ -49,9 +71,13 @@ export const runAcquire = mountAction(async (mountpoint: string, opts: { quiet?:
   let reply: Awaited<typeof session.result>;
   try {
     reply = await session.result;
-    if (reply.type === 'error') throw new OperationError(`acquisition failed: ${reply.message}`);
+    if (reply.type === 'error') {
+      // Refused (other options running, a domain off this medium): the server's exit 1 stays 1.
+      if (reply.exitCode === 1) throw new UserError(reply.message);
+      throw new OperationError(`acquisition failed: ${reply.message}`);
+    }
     bar.finish();
-    if (reply.type === 'done') process.stderr.write(summary(reply.result, interrupted));
+    if (reply.type === 'done') process.stderr.write(acquireSummary(reply.result, interrupted));
   } finally {
     process.off('SIGINT', onSigint);
   }

@@ -77,7 +77,21 @@ function defineAcquire(program: Command): void {
       "read these files first (after the filesystem metadata), e.g. '/DCIM/**'; N:/glob for filesystem N; repeatable",
       (g: string, all: string[] | undefined) => [...(all ?? []), g],
     )
-    .addHelpText('after', "\nExample: blkfs acquire --files '/DCIM/**' /mnt/card")
+    .option('-n, --no-scrape', "skip the scraping phase (ddrescue -n): non-scraped areas ('/') stay for a later run")
+    .option('-N, --no-trim', "skip the trimming phase (ddrescue -N): failed blocks stay non-trimmed ('*'); '/' areas left by an earlier run are still scraped")
+    .option('-i, --input-position <bytes>', 'start of the rescue domain (ddrescue -i), on a sector boundary; numbers as ddrescue: 1048576, 0x100000, 2048s, 1Mi, 1M')
+    .option('-s, --size <bytes>', 'maximum size of the rescue domain (ddrescue -s; -1: up to the end); with -i/-s nothing outside the domain is read, not even the filesystem metadata')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        "  blkfs acquire --files '/DCIM/**' /mnt/card",
+        '  blkfs acquire -n /mnt/disk              # a dying disk: the easy data first, no scraping',
+        '  blkfs acquire -i 0 -s 1Mi /mnt/disk     # only the first MiB (partition table, boot code)',
+        "  blkfs acquire /mnt/disk                 # then the rest: what is settled is not read again",
+      ].join('\n'),
+    )
     .action(lazy(async () => (await import('./acquire')).runAcquire));
 }
 

@@ -12,6 +12,8 @@ export interface ServerRef {
   cacheDir: string;
   /** The SOURCE argument as the server resolved it (a file, a device or an NBD URI). */
   source?: string;
+  /** The medium's size and sector size, as /status gave them. */
+  medium?: { size: number; sectorSize: number };
 }
 
 export function requireBlkfsMount(mountpoint: string): string {
@@ -49,12 +51,14 @@ export async function readMountFile(mountpoint: string, name: string, pid = serv
 export async function findServer(mountpoint: string): Promise<ServerRef> {
   const abs = requireBlkfsMount(mountpoint);
   const text = await readMountFile(abs, 'status');
-  const server = (JSON.parse(text) as { server?: Partial<ServerRef> }).server;
+  const status = JSON.parse(text) as { server?: Partial<ServerRef>; size?: unknown; sectorSize?: unknown };
+  const server = status.server;
   if (!server || typeof server.pid !== 'number' || typeof server.controlSocket !== 'string') {
     throw new UserError(`${mountpoint}/status does not name a blkfs server`);
   }
   const source = typeof server.source === 'string' ? server.source : undefined;
-  return { mountpoint: abs, pid: server.pid, controlSocket: server.controlSocket, cacheDir: server.cacheDir ?? '', source };
+  const medium = typeof status.size === 'number' && typeof status.sectorSize === 'number' ? { size: status.size, sectorSize: status.sectorSize } : undefined;
+  return { mountpoint: abs, pid: server.pid, controlSocket: server.controlSocket, cacheDir: server.cacheDir ?? '', source, medium };
 }
 
 /** Alive and not a zombie (a -f server started by a test stays a zombie until its parent reaps it). */

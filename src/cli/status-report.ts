@@ -22,6 +22,8 @@ export interface StatusJson {
   pass?: number;
   currentPos?: number;
   acquiring?: boolean;
+  /** The running acquisition's ddrescue options (e.g. "-n"), or its "all phases, the whole medium". */
+  acquisitionOptions?: string | null;
   retries?: number;
   source?: { state: string; lostEvents?: number; reconnects?: number; lastEvent?: string };
   driver?: { program: string; phase?: string; pass?: number; currentPos?: number; updated?: string } | null;
@@ -109,7 +111,7 @@ export function formatStatusReport(
   row('read rate', `${formatBytes(s.readRateBytesPerSec ?? 0)}/s` + (eta !== undefined ? `, ETA ${formatDuration(eta)}` : ''));
   row(
     'phase',
-    `${PHASES[s.phase ?? ''] ?? s.phase ?? '?'} (pass ${s.pass ?? 1}) at ${hexPos(s.currentPos ?? 0)}` + (s.acquiring ? ', acquisition running' : ''),
+    `${PHASES[s.phase ?? ''] ?? s.phase ?? '?'} (pass ${s.pass ?? 1}) at ${hexPos(s.currentPos ?? 0)}` + (s.acquiring ? `, acquisition running${s.acquisitionOptions && s.acquisitionOptions.startsWith('-') ? ` (${s.acquisitionOptions})` : ''}` : ''),
   );
   if (s.driver) {
     const d = s.driver;

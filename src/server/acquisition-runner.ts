@@ -1,8 +1,12 @@
 // One acquisition at a time per server: `blkfs acquire` clients start it or join the running one; it stops
-// (cleanly, through the AbortSignal) when every attached client has cancelled or hung up.
+// (cleanly, through the AbortSignal) when every attached client has cancelled or hung up. A client that asks for
+// other ddrescue options (-n, -N, -i/-s) than the running acquisition's is refused: joining would end its run with
+// what it did not ask for. A joiner with no wish of its own (`blkfs archive`, the /sbx scan) joins any.
+import { ByteDomain, describeScope, RescueScope, sameScope } from '../cache/rescue-scope';
+import { UserError } from '../errors';
 
 export interface Acquirer {
-  acquire(opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void; streamBytes?: number }): Promise<unknown>;
+  acquire(opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void; streamBytes?: number; scope?: RescueScope }): Promise<unknown>;
 }
 
 /** The copying pass's read on a healthy medium: large reads keep the NBD pipe full (a failed one is re-read in
@@ -10,7 +14,7 @@ export interface Acquirer {
 const STREAM_BYTES = 4 * 1024 * 1024;
 
 export class AcquisitionRunner {
-  private running: { promise: Promise<unknown>; abort: AbortController; clients: number } | undefined;
+  private running: { promise: Promise<unknown>; abort: AbortController; clients: number; scope: RescueScope } | undefined;
 
   constructor(private readonly device: Acquirer) {}
 
@@ -18,21 +22,43 @@ export class AcquisitionRunner {
     return this.running !== undefined;
   }
 
+  /** The running acquisition's options, ddrescue-style (e.g. "-n -i 0x100000 -s 0x80000"), if one runs. */
+  get options(): string | undefined {
+    return this.running && describeScope(this.running.scope);
+  }
+
+  /** The running acquisition's domain (-i/-s), if it has one. */
+  get domain(): ByteDomain | undefined {
+    return this.running?.scope.domain;
+  }
+
+  /** Throws a UserError when an acquisition runs with a scope other than `wish` (undefined: any will do). */
+  check(wish: RescueScope | undefined): void {
+    const run = this.running;
+    if (!run || wish === undefined || sameScope(run.scope, wish)) return;
+    throw new UserError(
+      `an acquisition with other options is already running on this mount (${describeScope(run.scope)}; asked: ${describeScope(wish)}): ` +
+        'wait for it to end, or stop it (Ctrl-C in its blkfs acquire), then run blkfs acquire again',
+    );
+  }
+
   /** Runs (or joins) the acquisition; `detach` is called by the client when it leaves. */
-  join(): { result: Promise<unknown>; detach: () => void } {
+  join(wish?: RescueScope): { result: Promise<unknown>; detach: () => void } {
+    this.check(wish);
     if (!this.running) {
       const abort = new AbortController();
+      const scope = wish ?? {};
       const promise = this.device
-        .acquire({ signal: abort.signal, streamBytes: STREAM_BYTES })
+        .acquire({ signal: abort.signal, streamBytes: STREAM_BYTES, scope })
         // A stop asked for is an outcome, not a failure (the cache may resolve or reject on abort).
         .catch((err: unknown) => {
           if (abort.signal.aborted) return { cancelled: true };
           throw err;
         })
         .finally(() => {
-        if (this.running?.abort === abort) this.running = undefined;
-      });
-      this.running = { promise, abort, clients: 0 };
+          if (this.running?.abort === abort) this.running = undefined;
+        });
+      this.running = { promise, abort, clients: 0, scope };
     }
     const run = this.running;
     run.clients++;

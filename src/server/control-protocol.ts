@@ -5,12 +5,14 @@ import * as os from 'os';
 import * as path from 'path';
 import type { ArchiveProgress } from '../archive/archive-status';
 import { defaultCacheRoot } from '../cache/cache-dir';
+import type { RescueScope } from '../cache/rescue-scope';
 
 export type ControlRequest =
   /** lazy: unmount even while files are open (their next access fails); otherwise busy is an error. */
   | { cmd: 'shutdown'; lazy?: boolean }
-  /** files: read the filesystem metadata, then these files' sectors (glob patterns), before the passes. */
-  | { cmd: 'acquire'; files?: string[] }
+  /** files: read the filesystem metadata, then these files' sectors (glob patterns), before the passes. scope: ddrescue's
+   * -n/-N/-i/-s (absent: all phases over the whole medium); with a domain, neither metadata nor files are read first. */
+  | { cmd: 'acquire'; files?: string[]; scope?: RescueScope }
   /** Stops the acquisition this connection started or joined (Ctrl-C in `blkfs acquire`). */
   | { cmd: 'cancel' }
   | { cmd: 'export'; image: string; mapfile: string }

@@ -71,8 +71,8 @@ async function refresh() {
   text('bad', bytes(s.bytesBad || 0) + areas);
   text('untried', bytes(left));
   text('rate', bytes(s.readRateBytesPerSec || 0) + '/s');
-  text('eta', left > 0 && s.readRateBytesPerSec > 0 ? dur(left / s.readRateBytesPerSec) : (left === 0 ? 'done' : 'idle'));
-  text('phase', (PHASES[s.phase] || s.phase) + ' (pass ' + s.pass + ') at ' + hex(s.currentPos || 0) + (s.acquiring ? ', acquisition running' : ''));
+  text('eta', s.etaSeconds != null ? dur(s.etaSeconds) : (left === 0 ? 'done' : 'idle'));
+  text('phase', (PHASES[s.phase] || s.phase) + ' (pass ' + s.pass + ') at ' + hex(s.currentPos || 0) + (s.acquiring ? ', acquisition running' + (/^-/.test(s.acquisitionOptions || '') ? ' (' + s.acquisitionOptions + ')' : '') : ''));
   const d = s.driver;
   text('driver', d ? d.program + ': ' + (PHASES[d.phase] || d.phase) + ' (pass ' + d.pass + ') at ' + hex(d.currentPos || 0) : 'none');
   const img = s.sbx && s.sbx.image;

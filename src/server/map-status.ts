@@ -1,6 +1,7 @@
 // What the mount's status and web page say about the map beyond the cache counters: bad areas, ETA, and the
 // map pictures, all from one walk of the cache's extents (never per sector).
 import type { Extent } from '../cache/extent-map';
+import { ByteDomain, settledBytesIn } from '../cache/rescue-scope';
 import { badAreasOf, bytesOfRuns, ByteExtent, renderMapPng, renderMapSvg, summarize } from '../map';
 
 export interface MapStatusCache {
@@ -11,7 +12,11 @@ export interface MapStatusCache {
 }
 
 export class MapStatus {
-  constructor(private readonly cache: MapStatusCache) {}
+  /** domain: the running acquisition's (-i/-s), whose end the ETA is about; undefined: the whole medium. */
+  constructor(
+    private readonly cache: MapStatusCache,
+    private readonly domain: () => ByteDomain | undefined = () => undefined,
+  ) {}
 
   private bytes(): ByteExtent[] {
     return bytesOfRuns(this.cache.extents(), this.cache.sectorSize, this.cache.size);
@@ -21,7 +26,8 @@ export class MapStatus {
   status(): { map: { badAreas: number; largestBadArea: number }; etaSeconds: number | null } {
     const s = summarize(this.bytes(), this.cache.size);
     const c = this.cache.status();
-    const left = c.bytesUntried + c.bytesNonTrimmed + c.bytesNonScraped;
+    const d = this.domain();
+    const left = d ? d.end - d.start - settledBytesIn(this.cache.extents(), this.cache.sectorSize, d) : c.bytesUntried + c.bytesNonTrimmed + c.bytesNonScraped;
     const eta = left > 0 && c.readRateBytesPerSec > 0 ? Math.round(left / c.readRateBytesPerSec) : null;
     return { map: { badAreas: s.badAreas, largestBadArea: s.largestBadArea }, etaSeconds: eta };
   }

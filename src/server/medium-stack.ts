@@ -125,7 +125,7 @@ export class MediumStack {
         onOtherMedium: () => opts.onOtherMedium(stack),
       });
       const files = liveFileReportFor(cache, opts.mountpoint, (m) => log.info(m));
-      const mapStatus = new MapStatus(cache);
+      const mapStatus = new MapStatus(cache, () => acquisition.domain);
       let mapfile: WritableMapfileView | undefined;
       const server: ServerInfo = {
         pid: process.pid,
@@ -138,6 +138,7 @@ export class MediumStack {
         http: opts.http ?? null,
         activity: () => ({
           acquiring: acquisition.active,
+          acquisitionOptions: acquisition.options ?? null,
           driver: mapfile?.driverStatus() ?? null,
           ...mapStatus.status(),
           ...archive.status(),

@@ -15,6 +15,8 @@ import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
 import { readFilesFirst } from './files-first';
 import { StalledReadWatch } from './stalled-reads';
+import { checkScope, RescueScope, settledBytesIn } from '../cache/rescue-scope';
+import { UserError } from '../errors';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -268,6 +270,10 @@ export class MountServer {
         await this.shutdown('blkfs umount');
         return;
       case 'acquire': {
+        const scope = checkScope(req.scope ?? {}, this.cache);
+        // Reading the metadata (or files) first would read outside the domain: a domain reads only itself.
+        if (scope.domain && req.files?.length) throw new UserError('--files cannot be combined with -i/-s: the files may lie outside the domain');
+        this.stack.acquisition.check(scope); // refused before the metadata phase, not after it
         // Once the client cancels or leaves, stopping never waits forever for a read the source does not answer.
         const watch = new StalledReadWatch(() => this.stack.source, 'stopping the acquisition', (m) => this.log.error(m));
         let release: (() => void) | undefined;
@@ -275,14 +281,16 @@ export class MountServer {
         conn.onRequest((r) => r.cmd === 'cancel' && windDown());
         void conn.closed.then(windDown);
         try {
-          // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
-          const resume = this.cache.suspendReadahead();
-          try {
-            if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
-          } finally {
-            resume();
+          if (!scope.domain) {
+            // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
+            const resume = this.cache.suspendReadahead();
+            try {
+              if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+            } finally {
+              resume();
+            }
           }
-          return await this.acquire(conn);
+          return await this.acquire(conn, scope);
         } finally {
           windDown()(); // released (and never started again by a later close)
         }
@@ -317,21 +325,23 @@ export class MountServer {
     }
   }
 
-  private async acquire(conn: ControlConnection): Promise<void> {
+  private async acquire(conn: ControlConnection, scope: RescueScope): Promise<void> {
     if (this.stopping) {
       // Unmounted while the metadata was read first (or just before): the client says the mount went away.
       conn.send({ type: 'done', result: { aborted: true } });
       return;
     }
-    const { result, detach } = this.stack.acquisition.join();
+    const { result, detach } = this.stack.acquisition.join(scope);
     conn.onRequest((r) => r.cmd === 'cancel' && detach());
     void conn.closed.then(detach);
+    const domain = scope.domain;
     const progress = () => {
       const s = this.cache.status();
       conn.send({
         type: 'progress',
-        bytesDone: s.bytesCached + s.bytesBad,
-        bytesTotal: s.size,
+        // A domain's bar counts the domain: 1 MiB of a 1 TB disk would otherwise never leave 0%.
+        bytesDone: domain ? settledBytesIn(this.cache.extents(), s.sectorSize, domain) : s.bytesCached + s.bytesBad,
+        bytesTotal: domain ? domain.end - domain.start : s.size,
         phase: s.phase,
         pass: s.pass,
         currentPos: s.currentPos,
