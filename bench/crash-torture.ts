@@ -75,8 +75,12 @@ export function mounted(mnt: string): boolean {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === mnt);
 }
 
+/** Called before every mount (main() restarts its nbdkit there if it died). */
+let beforeMount: () => Promise<void> = async () => undefined;
+
 /** `blkfs mount`; returns the server pid. */
 export async function mount(uri: string, mnt: string, cache: string): Promise<number> {
+  await beforeMount();
   const r = await blkfs(['mount', uri, mnt, '--cache', cache]).done;
   if (r.code !== 0) throw new Error(`mount failed (${r.code}): ${r.stderr}`);
   const pid = Number(/server pid (\d+)/.exec(r.stderr)?.[1]);
@@ -271,8 +275,24 @@ async function main(): Promise<void> {
   const logFile = path.join(tmp, 'nbdkit.log');
   const sock = path.join(tmp, 'nbd.sock');
   const rdelay = process.env.RDELAY ?? '10ms';
-  const nbdkit = start('nbdkit', ['-f', '-r', '-U', sock, '--filter=log', '--filter=delay', '--filter=ddrescue', 'file', imagePath, `logfile=${logFile}`, `rdelay=${rdelay}`, `ddrescue-mapfile=${path.join(tmp, 'truth.map')}`]);
-  for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(25);
+  // Our nbdkit; started again (same socket, log appended) if it dies: nbdkit 1.32 has been seen to abort when a
+  // client vanishes mid-request. Such deaths are counted (they are nbdkit's, not blkfs's).
+  let nbdkit!: ReturnType<typeof start>;
+  let nbdkitDeaths = 0;
+  const startNbdkit = async (): Promise<void> => {
+    fs.rmSync(sock, { force: true });
+    nbdkit = start('nbdkit', ['-f', '-r', '-U', sock, '--filter=log', '--filter=delay', '--filter=ddrescue', 'file', imagePath, `logfile=${logFile}`, 'logappend=true', `rdelay=${rdelay}`, `ddrescue-mapfile=${path.join(tmp, 'truth.map')}`]);
+    for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(25);
+  };
+  const ensureNbdkit = async (): Promise<void> => {
+    if (nbdkit.child.exitCode === null && nbdkit.child.signalCode === null) return;
+    const d = await nbdkit.done;
+    nbdkitDeaths++;
+    console.log(`nbdkit died (${d.code ?? d.signal}): ${d.stderr.trim().split('\n').slice(-2).join(' | ')}; started again`);
+    await startNbdkit();
+  };
+  await startNbdkit();
+  beforeMount = ensureNbdkit;
   const uri = `nbd+unix:///?socket=${sock}`;
   console.log(`crash torture: ${ROUNDS} rounds, ${SIZE >> 20} MiB random medium, ${bad.length} bad ranges (${bad.reduce((n, b) => n + b.length, 0) / SS} sectors), rdelay ${rdelay}, seed ${SEED}, dir ${tmp}`);
   const isBad = new Uint8Array(sectors);
@@ -323,6 +343,7 @@ async function main(): Promise<void> {
       // Some rounds kill the server while it starts (connecting, creating or opening the cache, probing, mounting):
       // run in the foreground, it is our child. Round 1 creates the cache.
       if (round === 1 || rnd(10) < 2) {
+        await ensureNbdkit();
         const fg = blkfs(['mount', '-f', uri, mnt, '--cache', cache]);
         const delay = rnd(round === 1 ? 400 : 1200);
         await sleep(delay);
@@ -431,6 +452,7 @@ async function main(): Promise<void> {
     let maxLag = 0;
     const lagHist = new Map<string, number>();
     const sameServer: number[] = [];
+    const slow = new Map<string, number>();
     for (const rr of rounds) {
       for (const r of rr.reads) {
         if (!r.ok) continue;
@@ -448,6 +470,7 @@ async function main(): Promise<void> {
             inFlight++;
             const earlier = rounds[firstRead[s] - 1];
             const lag = earlier.killedAt - firstReturned[s];
+            if (lag >= 500) slow.set(`round ${earlier.round}: sector ${s}`, lag);
             maxLag = Math.max(maxLag, lag);
             const bucket = lag < 100 ? '<100ms' : lag < 250 ? '100-250ms' : lag < 500 ? '250-500ms' : lag < 1000 ? '0.5-1s' : '>=1s';
             lagHist.set(bucket, (lagHist.get(bucket) ?? 0) + 1);
@@ -458,9 +481,11 @@ async function main(): Promise<void> {
       }
     }
     if (twiceSameServer) finding(`good sectors read twice by one server: ${describeSectors([...new Set(sameServer)].sort((a, b) => a - b))}`);
+    if (nbdkitDeaths) console.log(`nbdkit died ${nbdkitDeaths} time(s) and was started again`);
     console.log(`kills: ${killed} (rounds), workloads: ${[...workloadCount].map(([k, v]) => `${k} ×${v}`).join(', ')}`);
     console.log(`identity probe sectors read again at reopen: ${probeRereads}; ok device reads of start-ups killed before the cache existed: ${noStateReads}`);
     console.log(`good sectors read again after a kill, their first read not committed at the kill (in flight): ${inFlight}; time from that read's return to the kill: ${[...lagHist].map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} (max ${maxLag} ms)`);
+    if (slow.size) console.log(`  read back ≥ 500 ms before its kill, yet not committed: ${[...slow].slice(0, 12).map(([k, v]) => `${k} (${v} ms)`).join('; ')}${slow.size > 12 ? ` … (${slow.size})` : ''}`);
     console.log(findings.length === 0 ? 'RESULT: no rule broken' : `RESULT: ${findings.length} finding(s)`);
     cleanExit = true;
   } finally {
