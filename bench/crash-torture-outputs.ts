@@ -202,7 +202,8 @@ async function archiveKills(ctx: OutputsContext): Promise<number> {
     const r = await job.done;
     n++;
     const bags = checkBags(dest, `archive kill ${i + 1}`);
-    console.log(`archive kill ${i + 1} (${killCli ? 'CLI' : 'server'}): ${r.signal ?? `exit ${r.code}`}; complete bags ${bags}; left: ${leftovers(dest).join(' ') || '-'}`);
+    const said = r.stderr.trim().split('\n').filter((l) => l.startsWith('blkfs:')).pop() ?? '';
+    console.log(`archive kill ${i + 1} (${killCli ? 'CLI' : 'server'}): ${r.signal ?? `exit ${r.code}`}${said ? ` "${said.slice(0, 160)}"` : ''}; complete bags ${bags}; left: ${leftovers(dest).join(' ') || '-'}`);
     if (bags > 0) break; // it finished before the kill
   }
   const end = await blkfs(['archive', ctx.mnt, dest, '-q']).done;

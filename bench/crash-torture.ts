@@ -371,6 +371,15 @@ async function main(): Promise<void> {
       for (const w of work) workloadCount.set(w.name.replace(/@.*/, ''), (workloadCount.get(w.name.replace(/@.*/, '')) ?? 0) + 1);
       const delay = rnd(1500);
       const finished = await Promise.race([sleep(delay).then(() => false), Promise.all(work.map((w) => w.done)).then(() => true)]);
+      // Some rounds kill the server while it unmounts (flushing its commits, checkpointing, stopping nbdkit).
+      const duringUmount = rnd(10) < 2;
+      if (duringUmount) {
+        const u = blkfs(['umount', '--lazy', mnt]);
+        await sleep(rnd(400));
+        u.child.kill('SIGKILL');
+        await u.done;
+        workloadCount.set('umount', (workloadCount.get('umount') ?? 0) + 1);
+      }
       const killedAt = Date.now();
       await killServer(pid, mnt, cache);
       killed++;
@@ -394,7 +403,7 @@ async function main(): Promise<void> {
       const plusBefore = before ? before.status.reduce((n, v) => n + (v === PLUS ? 1 : 0), 0) : 0;
       const okBytes = reads.reduce((n, r) => n + (r.ok ? r.count : 0), 0);
       console.log(
-        `round ${String(round).padStart(3)}: kill after ${String(delay).padStart(4)} ms${finished ? ' (work had ended)' : ''}; ${work.map((w) => w.name).join(', ') || 'no readers'}; ${reads.length} device reads (${(okBytes / 1048576).toFixed(1)} MiB ok), +${(((plus - plusBefore) * SS) / 1048576).toFixed(1)} MiB committed; ${((plus * SS) / SIZE * 100).toFixed(1)}% '+'`,
+        `round ${String(round).padStart(3)}: kill after ${String(delay).padStart(4)} ms${duringUmount ? ' (during a umount)' : ''}${finished ? ' (work had ended)' : ''}; ${work.map((w) => w.name).join(', ') || 'no readers'}; ${reads.length} device reads (${(okBytes / 1048576).toFixed(1)} MiB ok), +${(((plus - plusBefore) * SS) / 1048576).toFixed(1)} MiB committed; ${((plus * SS) / SIZE * 100).toFixed(1)}% '+'`,
       );
       before = after;
     }
