@@ -4,7 +4,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { alive, blkfs, committedState, finding, killServer, mount, rnd, sleep, start, verifyCache, wrongPlusSectors } from './crash-torture';
+import { alive, blkfs, committedState, finding, killServer, mount, rnd, sleep, start, verifyCache, wrongPlusSectors } from './crash-torture-lib';
 
 export interface OutputsContext {
   uri: string;
@@ -19,7 +19,6 @@ export interface OutputsContext {
   imagePath: string;
 }
 
-const SS = 512;
 const KILLS = Number(process.env.OUTPUT_KILLS ?? 6);
 
 /** Descendants of `pid` (its nbdkit...), from /proc. */
