@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { StateStore } from './state-store';
 
 export const STATE_FILE = 'state.sqlite';
 export const DATA_FILE = 'data.img';
@@ -36,11 +37,52 @@ export function hasState(dir: string): boolean {
   return fs.existsSync(path.join(dir, STATE_FILE));
 }
 
+/** Writes the hint durably (synced, then renamed into place, the directory synced): a cache is found by it. */
 export function writeIdentityHint(dir: string, hint: IdentityHint): void {
   const tmp = path.join(dir, IDENTITY_HINT_FILE + '.tmp');
-  fs.writeFileSync(tmp, JSON.stringify(hint) + '\n', { mode: 0o600 });
-  fs.chmodSync(tmp, 0o600);
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(hint) + '\n');
+    fs.fchmodSync(fd, 0o600);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, path.join(dir, IDENTITY_HINT_FILE));
+  const dirFd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+/**
+ * A cache directory's identity hint. When identity.json is missing or unreadable (an older blkfs killed or cut off
+ * between the cache's first commit and its hint), the identity its database records stands in for it: the cache is
+ * still this medium's, and not finding it would mean reading the whole medium again into a new one. Undefined when
+ * neither can be read (no cache, or one another process holds).
+ */
+export function readIdentityHint(dir: string): IdentityHint | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+  } catch {
+    if (!hasState(dir)) return undefined;
+  }
+  let state: StateStore;
+  try {
+    state = StateStore.open(path.join(dir, STATE_FILE), dir);
+  } catch {
+    return undefined; // busy (in use: its holder wrote or repairs its hint), or not a database
+  }
+  try {
+    const id = state.identity();
+    return id && { size: id.size, sectorSize: id.sectorSize, fingerprint: id.fingerprint, probeSectors: id.probeSectors };
+  } catch {
+    return undefined;
+  } finally {
+    state.close();
+  }
 }
 
 /** Caches under root whose hint says they hold a medium of this size and sector size. */
@@ -54,12 +96,9 @@ export function candidateCaches(root: string, size: number, sectorSize: number):
   const out: { dir: string; hint: IdentityHint }[] = [];
   for (const name of names) {
     const dir = path.join(root, name);
-    try {
-      const hint = JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
-      if (hint.size === size && hint.sectorSize === sectorSize && hasState(dir)) out.push({ dir, hint });
-    } catch {
-      // not a cache directory (or a damaged hint): skip it
-    }
+    if (!hasState(dir)) continue; // not a cache directory
+    const hint = readIdentityHint(dir);
+    if (hint?.size === size && hint.sectorSize === sectorSize) out.push({ dir, hint });
   }
   return out;
 }

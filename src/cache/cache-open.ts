@@ -5,7 +5,7 @@ import * as path from 'path';
 import { BlockSource } from '../source/block-source';
 import { OfflineSource } from '../source/offline-source';
 import { UserError } from '../errors';
-import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, writeIdentityHint } from './cache-dir';
+import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, readIdentityHint, writeIdentityHint } from './cache-dir';
 import { CachedDevice } from './cached-device';
 import { CachedDeviceOptions, checkReadahead } from './cached-device-options';
 import { DataFile } from './data-file';
@@ -15,7 +15,7 @@ import { RunLengthMap, SectorMap } from './extent-map';
 import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
 import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
 import { SectorStore } from './sector-store';
-import { StateStore } from './state-store';
+import { StateStore, StoredIdentity } from './state-store';
 import { checkDataFileIntact } from './data-file-check';
 import { readSamples, spreadSampleSectors } from './medium-identity';
 import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
@@ -104,6 +104,18 @@ function readHint(dir: string): IdentityHint | undefined {
   }
 }
 
+/** A hint lost or damaged (see readIdentityHint) is written again from the database; best effort (a read-only cache). */
+function repairHint(dir: string, id: StoredIdentity): void {
+  const hint = readHint(dir);
+  if (hint && hint.size === id.size && hint.sectorSize === id.sectorSize && hint.fingerprint === id.fingerprint) return;
+  try {
+    writeIdentityHint(dir, { size: id.size, sectorSize: id.sectorSize, fingerprint: id.fingerprint, probeSectors: id.probeSectors });
+  } catch {
+    // cannot write here: readIdentityHint still finds it through its database
+    fs.rmSync(path.join(dir, `${IDENTITY_HINT_FILE}.tmp`), { force: true });
+  }
+}
+
 /**
  * A directory given for a new cache (no state in it yet) must be a directory, or not exist yet, and hold none of
  * the files a cache creates: someone's own `data.img` there would be truncated to the medium's size and overwritten.
@@ -132,12 +144,8 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
   const dir = path.resolve(cacheDir);
   if (!fs.existsSync(dir)) throw new UserError(`cache directory does not exist: ${cacheDir}`);
   if (!hasState(dir)) throw new UserError(`${cacheDir} holds no blkfs cache`);
-  let hint: IdentityHint;
-  try {
-    hint = JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
-  } catch (err) {
-    throw new UserError(`${cacheDir}: cannot read the cache's identity (${(err as Error).message})`);
-  }
+  const hint = readIdentityHint(dir);
+  if (!hint) throw new UserError(`${cacheDir}: cannot read the cache's identity (neither its ${IDENTITY_HINT_FILE} nor its database; is it in use?)`);
   return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
 }
 
@@ -169,6 +177,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
       state.close();
       return create(dir, undefined, opts, device, prober);
     }
+    repairHint(dir, id);
     if (id.size !== src.size || id.sectorSize !== src.sectorSize) {
       throw new CacheMismatchError(
         dir,
@@ -261,12 +270,14 @@ async function create(dir: string | undefined, root: string | undefined, opts: O
     }
     await data.sync();
     const store = new SectorStore(state, data, map, new RunLengthMap<number>(sectorCount, 0), src.size, ss, opts.memoryBytes);
+    // The hint first: a crash before the state's commit leaves a cache that is found again and created anew (it
+    // recorded nothing), never a committed cache that is not found (a new one would read the whole medium again).
+    writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     // The first '+' sectors and their checksums in one transaction (a crash between would leave them unchecked).
     state.transaction(() => {
       state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
       for (const [s, buf] of stored) store.fixity.record(s, 1, buf);
     });
-    writeIdentityHint(cacheDir, { size: src.size, sectorSize: ss, fingerprint, probeSectors });
     return new CachedDevice(cacheDir, device, store, { method: 'created', sectors: 0, bytes: 0 }, opts);
   } catch (e) {
     await data?.close();

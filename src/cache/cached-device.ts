@@ -210,11 +210,10 @@ export class CachedDevice implements SectorCache, RescueTarget {
     const reused = stream?.bufferFor(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
     // Sector-wise spans (trimming, scraping) can last minutes on a failing drive: each sector goes to the group
     // commit as it is read, so a crash loses at most a commit window of them, not the whole span.
-    const kept: Promise<unknown>[] = [];
-    const keep = mode === 'forward' || mode === 'backward' || mode === 'scrape' ? (o: Outcome) => void kept.push(this.store.persist([o]).catch((e: unknown) => e)) : undefined;
-    const { outcomes, failure } = await fetchSpan({ device: this.device, start, end, from, mode, priority, into: reused, keep });
-    if (keep) {
-      const keptFailure = (await Promise.all(kept).finally(() => flight.release())).find((r) => r !== undefined);
+    const keeper = mode === 'forward' || mode === 'backward' || mode === 'scrape' ? this.store.keeper() : undefined;
+    const { outcomes, failure } = await fetchSpan({ device: this.device, start, end, from, mode, priority, into: reused, keep: keeper?.keep });
+    if (keeper) {
+      const keptFailure = await keeper.settled().finally(() => flight.release());
       if (keptFailure !== undefined || failure !== undefined) throw keptFailure ?? failure;
       return outcomes;
     }
@@ -237,12 +236,18 @@ export class CachedDevice implements SectorCache, RescueTarget {
   private async fetchForReader(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Buffer | undefined> {
     const flight = this.inflight.add(start, end);
     if (this.store.room.wasFull) await this.roomFor(flight, start, end);
-    const { outcomes, failure } = await fetchSpan({ device: this.device, start, end, from, mode, priority });
+    // Sectors read one by one (finding a failed read's bad sector, or a '*' area) are committed as they are read, as
+    // in fetch(): a crash during a long sector-wise span loses a commit window of them, not all. The flight lasts
+    // until they are committed (no second device read of them).
+    const { keep, kept, settled } = this.store.keeper();
+    const { outcomes, failure } = await fetchSpan({ device: this.device, start, end, from, mode, priority, keep });
+    const keptFailure = await settled();
     const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const whole = failure === undefined && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
     // Only untried sectors are answered early: a retried '-' sector is rare and its reader sees its new state.
-    const early = whole && from === '?' && this.store.canAnswerEarly(whole.length) ? whole : undefined;
-    await this.store.settle(flight, outcomes, early);
+    const early = whole && from === '?' && !kept.has(only!) && this.store.canAnswerEarly(whole.length) ? whole : undefined;
+    await this.store.settle(flight, kept.size === 0 ? outcomes : outcomes.filter((o) => !kept.has(o)), early);
+    if (keptFailure !== undefined) throw keptFailure;
     if (failure !== undefined) throw failure;
     return whole;
   }

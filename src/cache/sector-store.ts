@@ -208,6 +208,24 @@ export class SectorStore {
     await this.data.readInto(target, at, length, position);
   }
 
+  /**
+   * For a span read sector by sector (it can take minutes on a failing drive): `keep` persists each single-sector
+   * outcome as soon as it is known, so a crash meanwhile loses at most a commit window of them; `settled()` resolves
+   * once all kept are committed, with the first failure (undefined if none). `kept` are those outcomes.
+   */
+  keeper(): { keep: (o: Outcome) => void; kept: Set<Outcome>; settled: () => Promise<unknown> } {
+    const kept = new Set<Outcome>();
+    const pending: Promise<unknown>[] = [];
+    return {
+      kept,
+      keep: (o) => {
+        kept.add(o);
+        pending.push(this.persist([o]).catch((e: unknown) => e));
+      },
+      settled: async () => (await Promise.all(pending)).find((r) => r !== undefined),
+    };
+  }
+
   /** Writes the '+' data, then hands the outcomes to the group commit; resolves once they are committed. */
   async persist(outcomes: Outcome[]): Promise<void> {
     try {
