@@ -81,6 +81,38 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     expect(expectCacheFaithful(bCache, B, 'B cache')).to.equal(SIZE);
   });
 
+  it('a file opened before the mount followed the drive to B answers ENOMEDIUM, never EIO; opened again it reads B', async () => {
+    const ld = await attachLoop(aPath);
+    const mnt = path.join(tmp, 'mnt');
+    await mount(ld, mnt, ['--readahead', '0'], env);
+    const raw = path.join(mnt, 'raw');
+    const aCache = (await status(mnt)).server.cacheDir;
+    const held = await fs.promises.open(raw, 'r'); // a program that keeps /raw open across the disc change
+    try {
+      const buf = Buffer.alloc(4096);
+      await held.read(buf, 0, 4096, MiB);
+      expect(buf.equals(A.subarray(MiB, MiB + 4096))).to.equal(true);
+      await swapLoop(ld, bPath);
+      await waitFor('the mount to follow the drive to B', async () => ((await status(mnt)).server.cacheDir !== aCache ? true : undefined));
+      // Until the mount has closed A's cache the old handle may still be served A's cached bytes; then ENOMEDIUM.
+      const readOld = (at: number) =>
+        held.read(buf, 0, 4096, at).then(
+          () => (buf.equals(A.subarray(at, at + 4096)) ? 'A' : 'other bytes'),
+          (e: NodeJS.ErrnoException) => e.errno,
+        );
+      let got: string | number | undefined;
+      for (let i = 0; i < 100 && (got = await readOld(MiB)) === 'A'; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(got, "the old handle, at a sector A's cache holds").to.equal(-123); // ENOMEDIUM (Node has no name for it)
+      expect(await readOld(3 * MiB), 'the old handle, at a sector not cached').to.equal(-123); // EIO would say "bad sector"
+    } finally {
+      await held.close();
+    }
+    expect((await readRange(raw, 3 * MiB, 4096)).equals(B.subarray(3 * MiB, 3 * MiB + 4096)), 'a new open reads B').to.equal(true);
+    const r = await blkfs(['umount', mnt], { env });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(fs.readFileSync(path.join(aCache, 'mount.log'), 'utf8'), 'no stack trace in the mount log').to.not.match(/\n\s+at /);
+  });
+
   it('loop device with --cache: another disc is refused (ENOMEDIUM) until the right one is back, then reads resume', async () => {
     const ld = await attachLoop(aPath);
     const mnt = path.join(tmp, 'mnt');
