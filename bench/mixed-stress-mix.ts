@@ -103,7 +103,8 @@ export async function mixRound(dir: string, m: Medium, o: MixOptions, f: Finding
   if (st.bytesBad !== undefined && st.bytesBad !== m.bad.reduce((n, b) => n + b.length, 0)) f.note(`/status bytesBad ${st.bytesBad}`);
   checkDeviceReads(f, nbd.logFile, m, true);
   const log = fs.existsSync(path.join(cache, 'mount.log')) ? fs.readFileSync(path.join(cache, 'mount.log'), 'utf8') : '';
-  for (const t of stackTraces(log)) f.problem(`stack trace in mount.log: ${t}`);
+  const traces = stackTraces(log);
+  if (traces.length) f.problem(`${traces.length} stack traces in mount.log, the first: ${traces[0]}`);
   const errLines = log.split('\n').filter((l) => /\b(error|ERROR)\b/.test(l) && !/bad sector|unreadable|EIO/.test(l));
   if (errLines.length) f.note(`mount.log error lines (${errLines.length}): ${errLines.slice(0, 5).join(' || ')}`);
   f.count('server max VmRSS MiB', Math.round(mem.maxRssKiB / 1024));

@@ -5,7 +5,8 @@
 #                         --until EPOCH [--max-len BYTES]
 # With one medium: every byte returned equals the medium, no returned byte lies in a bad sector, EIO only when the
 # read starts in a bad sector, a short read stops right before one. With two media (a swap under a loop device):
-# each read is classified as A, B, both (bytes equal there) or neither (a mix, or foreign bytes), with its times.
+# each read is classified as A, B, both (bytes equal there) or neither (a mix, or foreign bytes), with its times;
+# after ENOMEDIUM or ENXIO the reader opens the file again, as a program would.
 import argparse, bisect, errno, json, mmap, os, random, sys, time
 
 p = argparse.ArgumentParser()
@@ -39,6 +40,7 @@ def first_bad(lo, hi):
 rng = random.Random(a.seed)
 flags = os.O_RDONLY | (os.O_DIRECT if a.mode == 'direct' else 0)
 fd = os.open(a.raw, flags)
+opened = time.time()
 buf = mmap.mmap(-1, a.max_len + 4096)  # page-aligned, as O_DIRECT needs
 stats = {'mode': a.mode, 'seed': a.seed, 'reads': 0, 'bytes': 0, 'eio': 0, 'short': 0, 'errors': {}, 'violations': [], 'records': []}
 
@@ -71,7 +73,12 @@ while time.time() < a.until:
             else:
                 violation(f'{name} at {off} (+{ln})')
         else:
-            stats['records'].append([t0, t1, off, ln, name])
+            stats['records'].append([t0, t1, off, ln, name, opened])
+            if e.errno in (errno.ENOMEDIUM, errno.ENXIO):  # the medium changed: a program opens the file again
+                time.sleep(0.05)
+                os.close(fd)
+                fd = os.open(a.raw, flags)
+                opened = time.time()
         continue
     t1 = time.time()
     stats['reads'] += 1
@@ -92,6 +99,6 @@ while time.time() < a.until:
                 violation(f'short read {off} +{ln} -> {n}: byte {off + n} is not in a bad sector')
     else:
         cls = ''.join(ch for ch, m in zip('AB', media) if got == m[off:off + n]) or 'neither'
-        stats['records'].append([t0, t1, off, ln, cls if n == want else f'{cls}:short{n}'])
+        stats['records'].append([t0, t1, off, ln, cls if n == want else f'{cls}:short{n}', opened])
 os.close(fd)
 json.dump(stats, open(a.out, 'w'))
