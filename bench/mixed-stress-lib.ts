@@ -19,6 +19,10 @@ export class Findings {
   count(what: string, n = 1): void {
     this.counts.set(what, (this.counts.get(what) ?? 0) + n);
   }
+  /** A figure kept at its largest over the run (memory). */
+  max(what: string, n: number): void {
+    this.counts.set(what, Math.max(this.counts.get(what) ?? 0, n));
+  }
   problem(msg: string): void {
     this.problems.push(msg);
     process.stdout.write(`  PROBLEM: ${msg}\n`);

@@ -16,14 +16,26 @@ export interface MixOptions {
   seed: number;
   acquireAt: number; // fraction of the run when `blkfs acquire` starts (>= 1: never)
   driverAt: number; // fraction when ddrescue starts driving /mapfile (>= 1: never)
+  fileSource: boolean; // mount the image file (blkfs runs nbdkit, filters given with --nbdkit-filter), else an NBD URI
 }
 
 export async function mixRound(dir: string, m: Medium, o: MixOptions, f: Findings): Promise<void> {
   const size = m.image.length;
-  const nbd = await startNbdkit(dir, m.imagePath, path.join(dir, 'truth.map'), { rdelay: o.rdelay, rate: o.rate, tag: `nbd${o.seed}` });
   const mnt = path.join(dir, `mnt${o.seed}`);
   const cache = path.join(dir, `cache${o.seed}`);
-  const pid = await mount(nbd.uri, mnt, ['--cache', cache, '--http', '127.0.0.1:0']);
+  const truth = path.join(dir, 'truth.map');
+  let nbd: { logFile: string; stop(): Promise<void> };
+  let pid: number;
+  if (o.fileSource) {
+    const logFile = path.join(dir, `blkfs-nbdkit${o.seed}.log`);
+    const filters = ['log', `logfile=${logFile}`, 'delay', `rdelay=${o.rdelay}`, 'rate', `rate=${o.rate}`, 'ddrescue', `ddrescue-mapfile=${truth}`];
+    pid = await mount(m.imagePath, mnt, ['--cache', cache, '--http', '127.0.0.1:0', ...filters.flatMap((x) => ['--nbdkit-filter', x])]);
+    nbd = { logFile, stop: async () => undefined };
+  } else {
+    const server = await startNbdkit(dir, m.imagePath, truth, { rdelay: o.rdelay, rate: o.rate, tag: `nbd${o.seed}` });
+    nbd = server;
+    pid = await mount(server.uri, mnt, ['--cache', cache, '--http', '127.0.0.1:0']);
+  }
   const raw = path.join(mnt, 'raw');
   const rss = sampleRss(pid);
   const t0 = Date.now();
@@ -107,8 +119,8 @@ export async function mixRound(dir: string, m: Medium, o: MixOptions, f: Finding
   if (traces.length) f.problem(`${traces.length} stack traces in mount.log, the first: ${traces[0]}`);
   const errLines = log.split('\n').filter((l) => /\b(error|ERROR)\b/.test(l) && !/bad sector|unreadable|EIO/.test(l));
   if (errLines.length) f.note(`mount.log error lines (${errLines.length}): ${errLines.slice(0, 5).join(' || ')}`);
-  f.count('server max VmRSS MiB', Math.round(mem.maxRssKiB / 1024));
-  f.count('server VmHWM MiB', Math.round(mem.hwmKiB / 1024));
+  f.max('server VmRSS MiB, largest sample', Math.round(mem.maxRssKiB / 1024));
+  f.max('server VmHWM MiB', Math.round(mem.hwmKiB / 1024));
   process.stdout.write(`  round ${o.seed}: ${((Date.now() - t0) / 1000).toFixed(0)} s, server RSS max ${(mem.maxRssKiB / 1024).toFixed(0)} MiB, HWM ${(mem.hwmKiB / 1024).toFixed(0)} MiB\n`);
 }
 

@@ -87,7 +87,7 @@ export async function swapRound(dir: string, mib: number, seconds: number, seed:
     if (traces.length) f.problem(`${traces.length} stack traces in ${lp}, the first: ${traces[0]}`);
   }
   deviceReads(f, logFile, { swap1, swap2 });
-  f.count('swap round server max VmRSS MiB', Math.round(mem.maxRssKiB / 1024));
+  f.max('swap round server VmHWM MiB', Math.round(mem.hwmKiB / 1024));
 }
 
 interface Times {

@@ -30,11 +30,12 @@ async function main(): Promise<number> {
       const m = await makeMedium(dir, mib, `mixed-stress/${seed}`);
       process.stdout.write(`medium: ${mib} MiB, bad ${JSON.stringify(m.bad)}\n`);
       for (let i = 0; i < rounds; i++) {
-        // Round 0: everything from the start. Odd rounds: readers alone on missing sectors for a while, then
-        // ddrescue drives /mapfile and blkfs acquire joins late. A slower medium each time.
+        // Even rounds: an NBD URI (our nbdkit), everything from the start. Odd rounds: the image file (blkfs's own
+        // nbdkit, the filters given with --nbdkit-filter), a slower medium, readers alone on missing sectors for a
+        // while, then ddrescue drives /mapfile and blkfs acquire joins late.
         const o = i % 2 === 0
-          ? { seconds, rate: '16M', rdelay: '2ms', seed: seed + i, acquireAt: 0.15, driverAt: 0.05 }
-          : { seconds, rate: '4M', rdelay: '5ms', seed: seed + i, acquireAt: 0.7, driverAt: 0.5 };
+          ? { seconds, rate: '16M', rdelay: '2ms', seed: seed + i, acquireAt: 0.15, driverAt: 0.05, fileSource: false }
+          : { seconds, rate: '4M', rdelay: '5ms', seed: seed + i, acquireAt: 0.7, driverAt: 0.5, fileSource: true };
         process.stdout.write(`mix round ${i}: ${JSON.stringify(o)}\n`);
         await mixRound(dir, m, o, f);
         await cleanup();
