@@ -101,6 +101,7 @@ export async function mustRun(cmd: string, args: string[]): Promise<string> {
 
 /** The lowest bad byte in [lo, hi), or undefined. */
 export function firstBad(bad: readonly BadRange[], lo: number, hi: number): number | undefined {
+  if (hi <= lo) return undefined;
   for (const b of bad) {
     if (b.offset + b.length <= lo) continue;
     if (b.offset >= hi) return undefined;

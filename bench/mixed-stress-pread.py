@@ -28,6 +28,8 @@ bad_starts = [b[0] for b in bad]
 
 def first_bad(lo, hi):
     """Lowest bad byte in [lo, hi), or None."""
+    if hi <= lo:
+        return None
     i = bisect.bisect_right(bad_starts, lo) - 1
     if i >= 0 and bad[i][0] + bad[i][1] > lo:
         return lo
