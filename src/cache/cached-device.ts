@@ -23,6 +23,7 @@ import { copyFrom, fillAtHand } from './at-hand';
 import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome } from './span-fetch';
 import { CopyStream } from './copy-stream';
+import { CacheClosedError } from './errors';
 
 export { MAX_READAHEAD_BYTES } from './readahead';
 
@@ -165,6 +166,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
 
   /** readCachedBytes() into target[0, length): a follower of the cache reuses its buffers (no garbage per MiB). */
   async readCachedInto(offset: number, length: number, target: Buffer): Promise<void> {
+    this.checkOpen();
     if (length > target.length) throw new RangeError(`a ${target.length}-byte buffer cannot hold ${length} bytes`);
     const ss = this.sectorSize;
     const s0 = Math.floor(offset / ss);
@@ -446,7 +448,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new Error('cache is closed');
+    if (this.closed) throw new CacheClosedError(this.cacheDir);
   }
 }
 

@@ -46,6 +46,17 @@ export class CacheDamagedError extends OperationError {
   }
 }
 
+/**
+ * A read reached a closed cache: the medium it belongs to is no longer served (the drive got another disc and the
+ * mount followed it) while a program still reads a file it opened on that medium. It must open the file again.
+ */
+export class CacheClosedError extends OperationError {
+  constructor(readonly cacheDir: string) {
+    super(`the medium of cache ${cacheDir} is no longer served (the drive got another medium): open the file again`);
+    this.name = 'CacheClosedError';
+  }
+}
+
 /** Bad input to import (image too short, map beyond the medium, ...). */
 export class ImportError extends UserError {
   constructor(message: string) {

@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { DataFile } from './data-file';
-import { Extent, Run, RunLengthMap, SectorMap } from './extent-map';
+import { Extent, Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
 import { GroupCommit } from './group-commit';
 import type { MapfilePhase } from './mapfile';
 import type { FlightHandle } from './single-flight';
@@ -279,7 +279,7 @@ export class SectorStore {
     const crcs: [number, number, number][] = [];
     for (const o of outcomes) {
       for (const r of this.map.runs(o.start, o.count)) {
-        if (o.status === '+' ? r.status === '+' : r.status !== (o.from ?? r.status) || r.status === '+') continue;
+        if (leavesAsIs(o, r.status)) continue;
         undo.push(r);
         this.map.set(r.start, r.count, o.status);
         dirty.push([r.start, r.start + r.count]);
@@ -430,4 +430,17 @@ function coalesce(outcomes: readonly Outcome[]): Outcome[] {
     }
   }
   return out;
+}
+
+/**
+ * Whether an outcome leaves a sector now in status `now` as it is. '+' is final. A '-' is that very sector read
+ * alone and refused: it lands whatever the sector became while it was read (the trimming may have marked a '*'
+ * sector '/' meanwhile; were the '-' dropped, the scraping would read the sector again). Other outcomes ('*', '/'
+ * decided from a failed larger read or a trim) apply only to sectors still in the status they were decided from,
+ * so they never undo what another read found.
+ */
+function leavesAsIs(o: Outcome, now: SectorStatus): boolean {
+  if (now === '+') return true;
+  if (o.status === '+' || o.status === '-') return false;
+  return now !== (o.from ?? now);
 }

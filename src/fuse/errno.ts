@@ -2,6 +2,7 @@
 import * as os from 'os';
 import { MediaError, SourceLostError, TransientReadError } from '../source/block-source';
 import { MediumChangedError } from '../source/medium-watch';
+import { CacheClosedError } from '../cache/errors';
 import { ErrnoName, ViewErrno } from '../views/view';
 
 /** Linux errno numbers Node's os.constants lacks. */
@@ -19,6 +20,10 @@ export function errnoNameOf(err: unknown): ErrnoName {
   if (err instanceof MediaError) return 'EIO';
   // The medium in the drive changed or went away: what a drive without its disc answers.
   if (err instanceof MediumChangedError) return 'ENOMEDIUM';
+  // A file opened on a medium the mount no longer serves (it followed the drive to another disc): that medium is
+  // not there for it, as a drive answers a program that opened it before the disc was changed. Never EIO: that
+  // says "bad sector", and ddrescue would record sectors bad that were never read.
+  if (err instanceof CacheClosedError) return 'ENOMEDIUM';
   // The source is gone (nbdkit died, medium removed): not a verdict on any sector. ENXIO is what a vanished
   // block device answers, and tells the user it is not the data that is bad.
   if (err instanceof SourceLostError) return 'ENXIO';

@@ -3,6 +3,7 @@
 import * as path from 'path';
 import { parseSourceArg } from '../source/source-spec';
 import { TransientReadError } from '../source/block-source';
+import { CacheClosedError } from '../cache/errors';
 import { exportImage } from '../cache/import-export';
 import { DirectoryView, Node } from '../views/view';
 import { ControlConnection, ControlServer } from './control-server';
@@ -151,7 +152,8 @@ export class MountServer {
       const fuse = await FuseMount.mount(mountpoint, root, {
         // A server's passing failure is logged once by the source (logged-block-source.ts), not once per read.
         logError: (op, p, err) => {
-          if (!(err instanceof TransientReadError)) log.error(`${op} ${p}`, err);
+          // A file opened on the previous medium gets ENOMEDIUM on every read: the change itself is logged once.
+          if (!(err instanceof TransientReadError) && !(err instanceof CacheClosedError)) log.error(`${op} ${p}`, err);
         },
       });
       server = new MountServer(info, log, root, stackOptions, fuse, control, http);

@@ -124,6 +124,11 @@ export class BlockIndex {
       this.geometry.set(`${g.uid}/${g.version}`, g);
     }
   }
+  /** False once the cache's database is closed (the mount followed the drive to another medium). */
+  get open(): boolean {
+    return this.db.open;
+  }
+
 
   /** The RS geometry recorded for a container (from the first metadata block found with RSD and RSP). */
   geometryOf(uid: string, version: SbxVersion): RsGeometry | undefined {

@@ -4,6 +4,7 @@
 import { GeneratedFileView } from '../generated-file-view';
 import { DirectoryView, FileAttr, Handle, Node, View, ViewErrno } from '../view';
 import type { SectorCache } from '../../cache/sector-cache';
+import { CacheClosedError } from '../../cache/errors';
 import { BlockIndex } from './block-index';
 import { MediumScanner } from './medium-scanner';
 import { RescuedContainer } from './rescued-container';
@@ -32,6 +33,21 @@ export class RescuedContainers {
     readonly index: BlockIndex,
     private readonly cache: SectorCache,
   ) {}
+
+  /**
+   * `work` on a file of this medium, which a program may still read after the mount followed the drive to another
+   * medium and closed this one's cache: then it answers as the rest of that cache does (CacheClosedError, ENOMEDIUM),
+   * not with whatever the closed database throws.
+   */
+  async whileOpen<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.index.open) throw new CacheClosedError(this.cache.cacheDir);
+    try {
+      return await work();
+    } catch (e) {
+      if (!this.index.open) throw new CacheClosedError(this.cache.cacheDir);
+      throw e;
+    }
+  }
 
   /** The model of `uid` with every block indexed so far; its burst level only if settled (names and sizes that do not depend on it). */
   current(uid: string): Promise<RescuedContainer | undefined> {
@@ -132,7 +148,7 @@ class RescuedSortedView extends RescuedFile {
   }
 
   async read(handle: Handle, offset: number, length: number): Promise<Buffer> {
-    return (handle as RescuedContainer).readSorted(offset, length);
+    return this.containers.whileOpen(() => (handle as RescuedContainer).readSorted(offset, length));
   }
 }
 
@@ -143,7 +159,7 @@ class RescuedDecodedView extends RescuedFile {
   }
 
   async read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno> {
-    const r = await (handle as RescuedContainer).readDecoded(offset, length);
+    const r = await this.containers.whileOpen(() => (handle as RescuedContainer).readDecoded(offset, length));
     if (r.data.length > 0 || r.errorAt === undefined) return r.data;
     return new ViewErrno('EIO', `no valid or repairable block covers byte ${r.errorAt} of the decoded file`);
   }

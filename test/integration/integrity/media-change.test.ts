@@ -81,6 +81,52 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     expect(expectCacheFaithful(bCache, B, 'B cache')).to.equal(SIZE);
   });
 
+  it('files opened before the mount followed the drive to B (/raw, /rescued/) answer ENOMEDIUM, never EIO; opened again /raw reads B', async () => {
+    // A holds an SBX container at 2 MiB, so /rescued/ has files of A's to keep open
+    const payload = templateTwins(128 * 1024, 0, 3).a;
+    fs.writeFileSync(path.join(tmp, 'p.bin'), payload);
+    const enc = await blkfs(['sbx', 'encode', '-f', '--uid', 'a1a2a3a4a5a6', path.join(tmp, 'p.bin'), path.join(tmp, 'p.sbx')]);
+    expect(enc.code, enc.stderr).to.equal(0);
+    const container = fs.readFileSync(path.join(tmp, 'p.sbx'));
+    container.copy(A, 2 * MiB);
+    fs.writeFileSync(aPath, A);
+    const ld = await attachLoop(aPath);
+    const mnt = path.join(tmp, 'mnt');
+    await mount(ld, mnt, ['--readahead', '0'], env);
+    const raw = path.join(mnt, 'raw');
+    const aCache = (await status(mnt)).server.cacheDir;
+    await readRange(raw, 2 * MiB, container.length); // the block scanner finds the container in what is read
+    const rescued = path.join(mnt, 'rescued', 'A1A2A3A4A5A6');
+    await waitFor('/rescued/ to list the container', async () => ((await fs.promises.readdir(rescued).catch((): string[] => [])).includes('p.bin') ? true : undefined));
+    // programs that keep files open across the disc change
+    const held = { raw: await fs.promises.open(raw, 'r'), sbx: await fs.promises.open(path.join(rescued, 'A1A2A3A4A5A6.sbx'), 'r'), decoded: await fs.promises.open(path.join(rescued, 'p.bin'), 'r') };
+    const buf = Buffer.alloc(4096);
+    // Until the mount has closed A's cache an old handle may still be served A's bytes; then ENOMEDIUM.
+    const readOld = (name: keyof typeof held, at: number, expected: Buffer) =>
+      held[name].read(buf, 0, 4096, at).then(
+        () => (buf.equals(expected.subarray(at, at + 4096)) ? 'A' : 'other bytes'),
+        (e: NodeJS.ErrnoException) => e.errno,
+      );
+    try {
+      expect(await readOld('raw', MiB, A)).to.equal('A');
+      expect(await readOld('decoded', 0, payload)).to.equal('A');
+      await swapLoop(ld, bPath);
+      await waitFor('the mount to follow the drive to B', async () => ((await status(mnt)).server.cacheDir !== aCache ? true : undefined));
+      let got: string | number | undefined;
+      for (let i = 0; i < 100 && (got = await readOld('raw', MiB, A)) === 'A'; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(got, "the old /raw handle, at a sector A's cache holds").to.equal(-123); // ENOMEDIUM (Node has no name for it)
+      expect(await readOld('raw', 3 * MiB, A), 'the old /raw handle, at a sector not cached').to.equal(-123); // EIO would say "bad sector"
+      expect(await readOld('sbx', 0, container), 'the old handle of /rescued/<UID>/<UID>.sbx').to.equal(-123);
+      expect(await readOld('decoded', 0, payload), 'the old handle of the decoded file').to.equal(-123);
+    } finally {
+      for (const fh of Object.values(held)) await fh.close();
+    }
+    expect((await readRange(raw, 3 * MiB, 4096)).equals(B.subarray(3 * MiB, 3 * MiB + 4096)), 'a new open reads B').to.equal(true);
+    const r = await blkfs(['umount', mnt], { env });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(fs.readFileSync(path.join(aCache, 'mount.log'), 'utf8'), 'no stack trace in the mount log').to.not.match(/\n\s+at /);
+  });
+
   it('loop device with --cache: another disc is refused (ENOMEDIUM) until the right one is back, then reads resume', async () => {
     const ld = await attachLoop(aPath);
     const mnt = path.join(tmp, 'mnt');
