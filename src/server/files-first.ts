@@ -31,8 +31,6 @@ export interface ReadCounting {
 }
 
 export interface FilesFirstOptions {
-  /** Device read budget of the metadata phase (bytes); default metadataBudget(size). Not applied with --files. */
-  budgetBytes?: number;
   /** The acquisition reads every sector (no -n/-N): the layout is read again once it ends. */
   complete: boolean;
 }
@@ -51,10 +49,10 @@ export async function readFilesFirst(
   // Said to the client: TSK gives no progress, and on a slow or damaged disc this phase can take minutes.
   conn.send({ type: 'progress', bytesDone: 0, bytesTotal: 0, phase: 'metadata' });
   if (globs?.length) {
-    // The files asked for are found through the layout: it is read whatever it costs.
+    // The files asked for are found through the layout: it is read whatever it costs (no budget with --files).
     await report.ensureLayout();
   } else {
-    const cut = await layoutWithinBudget(report, cache, opts.budgetBytes ?? metadataBudget(cache.size));
+    const cut = await layoutWithinBudget(report, cache, metadataBudget(cache.size));
     if (cut) {
       const later = opts.complete ? 'after the acquisition' : 'when it is asked for (blkfs files)';
       const note = `the filesystem metadata phase stopped after ${mib(cut.bytes)} MiB: ${cut.why}; the file report is read ${later}`;
