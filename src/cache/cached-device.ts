@@ -9,7 +9,7 @@
 // a read: what is in memory or the page cache), cache-status.ts.
 import type Database from 'better-sqlite3';
 import { cacheStatus, mapfileText, StatusInputs } from './cache-status';
-import type { DeviceReader } from './device-reader';
+import type { DeviceReader, ReadCounts } from './device-reader';
 import { Extent, SectorStatus } from './extent-map';
 import type { IdentityProbe } from './identity';
 import type { MapfilePhase } from './mapfile';
@@ -337,6 +337,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
       acquiring: this.copyStream ? saved : undefined,
       saved,
     };
+  }
+
+  /** Calls `fn` with this session's device read counts after each device read (any reader's); returns the unsubscriber. */
+  watchDeviceReads(fn: (counts: Readonly<ReadCounts>) => void): () => void {
+    return this.device.watchCounts(fn);
   }
 
   /** Bytes read from the device over the last second (the image checksums wait while it is high). */

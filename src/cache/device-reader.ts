@@ -35,6 +35,7 @@ export class DeviceReader {
   /** Byte offset of the latest device read (the status line's position when no acquisition runs). */
   lastPos = 0;
   private readonly scheduler: PriorityScheduler;
+  private readonly countWatchers = new Set<(counts: Readonly<ReadCounts>) => void>();
   private readonly health: SourceHealth = { state: 'connected', lostEvents: 0, reconnects: 0 };
   private readonly unsubscribe: (() => void) | undefined;
 
@@ -90,14 +91,26 @@ export class DeviceReader {
         this.rate.add(len);
         this.rateNow.add(len);
       }
+      this.countsChanged();
       return buf;
     } catch (err) {
       if (err instanceof MediaError) {
         this.counts.failedReads++;
         if (also) also.failedReads++;
+        this.countsChanged();
       } else if (err instanceof TransientReadError) this.transientReads++;
       throw err;
     }
+  }
+
+  /** Calls `fn` with `counts` after every device read counted (a budget of device reads); returns the unsubscriber. */
+  watchCounts(fn: (counts: Readonly<ReadCounts>) => void): () => void {
+    this.countWatchers.add(fn);
+    return () => this.countWatchers.delete(fn);
+  }
+
+  private countsChanged(): void {
+    for (const fn of this.countWatchers) fn(this.counts);
   }
 
   sourceHealth(): SourceHealth {

@@ -58,7 +58,9 @@ export const runAcquire = mountAction(async (mountpoint: string, opts: AcquireOp
   const session = await requestServer(server, request, (p) => {
     if (p.type !== 'progress') return;
     const phase = p.phase === 'metadata' || p.phase === 'files' ? PHASES[p.phase] : undefined;
-    if (phase === undefined) bar.update(p.bytesDone, p.bytesTotal);
+    if (p.note !== undefined) {
+      if (!opts.quiet) process.stderr.write(`blkfs: ${p.note}\n`);
+    } else if (phase === undefined) bar.update(p.bytesDone, p.bytesTotal);
     else if (!opts.quiet) process.stderr.write(`blkfs: ${phase}\n`);
   });
   let interrupted = false;

@@ -92,6 +92,18 @@ export class LiveFileReport {
     await Promise.all([this.layoutRun, this.rereading]);
   }
 
+  /**
+   * Stops the layout read if it is still running (an acquisition's metadata phase over its budget) and waits for TSK
+   * to exit; the layout is then 'not read' and the next look starts it again. False when it had ended already.
+   */
+  async stopLayoutRead(): Promise<boolean> {
+    if (this.state !== 'reading') return false;
+    this.stopper.abort();
+    this.stopper = new AbortController();
+    await this.layoutRun;
+    return (this.state as LayoutState) === 'not read'; // set by the run's end, after the await
+  }
+
   private async loadLayout(): Promise<void> {
     const layout = await this.readLayout(this.rawPath, this.stopper.signal);
     const seen = this.cache.extents();

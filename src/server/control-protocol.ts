@@ -25,7 +25,8 @@ export type ControlRequest =
 export type ControlReply =
   /** Sent at once for every first request: the server is alive and has it (the client's handshake timeout). */
   | { type: 'accepted' }
-  | { type: 'progress'; bytesDone: number; bytesTotal: number; phase?: string; pass?: number; currentPos?: number }
+  /** note: a line for the user (e.g. why the metadata phase ended early). */
+  | { type: 'progress'; bytesDone: number; bytesTotal: number; phase?: string; pass?: number; currentPos?: number; note?: string }
   | { type: 'done'; result?: unknown }
   | { type: 'error'; message: string; exitCode: number };
 

@@ -287,12 +287,14 @@ export class MountServer {
             // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
             const resume = this.cache.suspendReadahead();
             try {
-              if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
+              if (!(await readFilesFirst(this.stack.files, this.cache, req.files, conn, { complete: !scope.noScrape && !scope.noTrim }))) return;
             } finally {
               resume();
             }
           }
-          return await this.acquire(conn, scope);
+          await this.acquire(conn, scope);
+          this.readLayoutIfAllTried();
+          return;
         } finally {
           windDown()(); // released (and never started again by a later close)
         }
@@ -325,6 +327,17 @@ export class MountServer {
       default:
         conn.send({ type: 'error', message: `unknown control request ${JSON.stringify(req)}`, exitCode: 1 });
     }
+  }
+
+  /**
+   * The layout not read (its reading stopped over the metadata phase's budget): once every sector has been tried,
+   * TSK reads it from the cache alone (bad sectors answer EIO at once, retries being spent), so start it now.
+   */
+  private readLayoutIfAllTried(): void {
+    if (this.stopping) return;
+    const s = this.cache.status();
+    if (s.bytesUntried + s.bytesNonTrimmed + s.bytesNonScraped > 0) return; // TSK would read the device: when asked
+    if (this.stack.files.status().files.layout === 'not read') void this.stack.files.ensureLayout();
   }
 
   private async acquire(conn: ControlConnection, scope: RescueScope): Promise<void> {
