@@ -426,6 +426,9 @@ function normalise(text: string, dir: string): string {
   return text.split(dir).join('DIR').replace(/0x[0-9a-f]+/gi, 'H').replace(/\d+/g, 'N').replace(/\s+/g, ' ').trim().slice(0, 160);
 }
 
+/** Every distinct failure message (numbers blanked), to read for the ones without a position. */
+const messages = new Map<string, number>();
+
 function judge(k: Case, dir: string): string[] {
   const before = new Map(k.unchanged.map((f) => [f, sha(path.resolve(dir, f))]));
   const r = cli(k.args, dir);
@@ -436,13 +439,14 @@ function judge(k: Case, dir: string): string[] {
   else if (r.signal) problems.push(`signal ${r.signal}`);
   else if (r.status !== 0 && r.status !== 1 && r.status !== 2) problems.push(`exit ${r.status}`);
   // The stored file name and option values are echoed back on purpose; blank our own inputs before looking.
-  const scrubbed = out.replace(/--[a-z-]+ \S+/g, '');
+  const scrubbed = out.replace(/--[a-z-]+ \S+/g, '').replace(/argument '[^\n]*' is invalid/g, 'argument is invalid');
   if (STACK.test(scrubbed)) problems.push(`stack trace: ${normalise(scrubbed.match(/[^\n]*\n\s+at [^\n]*/)?.[0] ?? '', dir)}`);
   const bad = scrubbed.split('\n').find((l) => BAD_WORDS.test(l));
   if (bad) problems.push(`bad words: ${normalise(bad, dir)}`);
   if (k.mapfile && r.status === 1) {
     const msg = out.split('\n').filter((l) => l.startsWith('blkfs:') || /error/i.test(l)).join(' ');
-    if (!/line \d+|byte \d+|position/i.test(msg)) problems.push(`mapfile message without a position: ${normalise(msg || out, dir)}`);
+    // A well-formed map of nothing has no line to name.
+    if (!/line \d+|byte \d+|position|describes no bytes/i.test(msg)) problems.push(`mapfile message without a position: ${normalise(msg || out, dir)}`);
   }
   for (const [f, h] of before) if (h !== undefined && sha(path.resolve(dir, f)) !== h) problems.push(`input ${f} changed (exit ${r.status})`);
   if (r.status !== 0) {
@@ -450,6 +454,11 @@ function judge(k: Case, dir: string): string[] {
   }
   for (const f of fs.readdirSync(dir)) if (f.endsWith('.blkfs-partial')) problems.push(`partial file left: ${f} (exit ${r.status})`);
   if (fs.existsSync(path.join(path.dirname(dir), 'escape.bin')) || fs.existsSync(path.join(path.dirname(dir), 'up'))) problems.push('file written outside the output directory');
+  if (r.status !== 0) {
+    const last = out.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^\{"(units|header)/.test(l)).pop() ?? '';
+    const key = `[${k.label}] exit ${r.status}: ${normalise(last, dir)}`;
+    messages.set(key, (messages.get(key) ?? 0) + 1);
+  }
   return problems.map((p) => `[${k.label}] ${p}`);
 }
 
@@ -488,6 +497,8 @@ function main(): void {
   fs.rmSync(work, { recursive: true, force: true });
   process.stdout.write(`done: ${runs} runs in ${((Date.now() - started) / 1000).toFixed(0)} s, ${seen.size} distinct findings\n`);
   for (const [p, n] of seen) process.stdout.write(`  ${n}x ${p}\n`);
+  process.stdout.write(`failure messages (${messages.size} distinct):\n`);
+  for (const [m, n] of [...messages].sort()) process.stdout.write(`  ${n}x ${m}\n`);
 }
 
 main();
