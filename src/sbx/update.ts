@@ -97,6 +97,11 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
   // An empty FNM/SNM record is unparsable to blkar (and to us): every field after it, RSD/RSP included, would be lost.
   if (params.fnm === '') return Promise.reject(new InputError('The new file name is empty (--no-fnm removes it)'));
   if (params.snm === '') return Promise.reject(new InputError('The new SBX container name is empty (--no-snm removes it)'));
+  // A record's length is one byte: a longer name cannot be stored at all (it was an unclassified RangeError, exit 2).
+  for (const [what, name] of [['file name', params.fnm], ['SBX container name', params.snm]] as const) {
+    const bytes = typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0;
+    if (bytes > 255) return Promise.reject(new InputError(`The new ${what} is ${bytes} bytes long (UTF-8); a metadata field holds at most 255`));
+  }
   return withFileReader(params.input, async (reader) => {
     const ref = await requireReferenceBlock(reader, 'must-be-meta');
     const version = ref.header.version;

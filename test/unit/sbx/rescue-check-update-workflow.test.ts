@@ -6,6 +6,7 @@ import { decodeContainer } from '../../../src/sbx/decode';
 import { checkContainer } from '../../../src/sbx/check';
 import { updateContainer, editFields } from '../../../src/sbx/update';
 import { showContainer } from '../../../src/sbx/show';
+import { InputError } from '../../../src/sbx/workflow-errors';
 import { parseMetadataFields } from '../../../src/sbx/format/metadata';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, tempDir } from './workflow-helpers';
@@ -186,5 +187,18 @@ describe('sbx check, show and update workflows', () => {
     await updateContainer({ input: f, fnm: 'a-very-long-file-name-that-cannot-fit.bin' }).catch((e) => (err = e));
     expect((err as unknown as Error).message).to.match(/Too much metadata/);
     expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v2-small.sbx')))).to.equal(true);
+  });
+
+  it('update with a name over 255 bytes (one byte holds a field\'s length) is bad input (exit 1), not a crash; nothing is written', async () => {
+    const f = path.join(dir, 'upd3.sbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'v3-small.sbx'), f);
+    for (const edit of [{ snm: 'x'.repeat(256) }, { fnm: 'é'.repeat(128) }]) {
+      const err = (await updateContainer({ input: f, ...edit }).catch((e: unknown) => e)) as Error;
+      expect(err).to.be.instanceOf(InputError);
+      expect(err.message).to.match(/is 256 bytes long \(UTF-8\); a metadata field holds at most 255/);
+    }
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v3-small.sbx')))).to.equal(true);
+    // 255 bytes fit a version 3 block.
+    expect((await updateContainer({ input: f, snm: 'x'.repeat(255) })).metaBlocksUpdated).to.equal(1);
   });
 });
