@@ -104,7 +104,7 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
   });
   if (layout.ec && burst === null) warnings.push('Failed to guess burst resistance level; decoding without it');
   const fsz = ref.meta?.fsz;
-  if (fsz !== undefined) checkRecordedSize(layout, fsz);
+  checkRecordedSize(layout, ref);
 
   const stats: DecodeStats = {
     ref: refBlockInfo(ref),

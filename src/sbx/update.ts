@@ -124,7 +124,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     if (params.hash) {
       const fsz = ref.meta?.fsz;
       if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
-      checkRecordedSize(layout, fsz);
+      checkRecordedSize(layout, ref);
       const hasher = createHasher(params.hash);
       const { missingChunks } = await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
       // blkar refuses too: a digest with zeros for the missing chunks would replace the true hash for good.
