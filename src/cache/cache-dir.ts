@@ -21,6 +21,21 @@ export interface IdentityHint {
   probeSectors: number[];
 }
 
+/**
+ * An identity.json as written by writeIdentityHint. Anything else (JSON of another shape: null, [], a size that is
+ * no number) throws a plain Error saying what is wrong, so no reader gets a TypeError or "bad medium size undefined".
+ */
+export function parseIdentityHint(text: string): IdentityHint {
+  const h = JSON.parse(text) as Partial<Record<keyof IdentityHint, unknown>> | null;
+  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (h === null || typeof h !== 'object' || Array.isArray(h)) throw new Error(`${IDENTITY_HINT_FILE} holds no object`);
+  if (!isCount(h.size)) throw new Error(`${IDENTITY_HINT_FILE} has no valid size`);
+  if (!isCount(h.sectorSize) || h.sectorSize === 0) throw new Error(`${IDENTITY_HINT_FILE} has no valid sectorSize`);
+  if (typeof h.fingerprint !== 'string') throw new Error(`${IDENTITY_HINT_FILE} has no valid fingerprint`);
+  if (!Array.isArray(h.probeSectors) || !h.probeSectors.every(isCount)) throw new Error(`${IDENTITY_HINT_FILE} has no valid probeSectors`);
+  return { size: h.size, sectorSize: h.sectorSize, fingerprint: h.fingerprint, probeSectors: h.probeSectors };
+}
+
 export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
   // XDG Base Directory spec: a relative XDG_CACHE_HOME is invalid and must be ignored.
@@ -55,7 +70,7 @@ export function candidateCaches(root: string, size: number, sectorSize: number):
   for (const name of names) {
     const dir = path.join(root, name);
     try {
-      const hint = JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+      const hint = parseIdentityHint(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8'));
       if (hint.size === size && hint.sectorSize === sectorSize && hasState(dir)) out.push({ dir, hint });
     } catch {
       // not a cache directory (or a damaged hint): skip it

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { BlockSource } from '../source/block-source';
 import { OfflineSource } from '../source/offline-source';
 import { UserError } from '../errors';
-import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, writeIdentityHint } from './cache-dir';
+import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, parseIdentityHint, cacheDirName, defaultCacheRoot, freshDir, hasState, writeIdentityHint } from './cache-dir';
 import { CachedDevice } from './cached-device';
 import { CachedDeviceOptions, checkReadahead } from './cached-device-options';
 import { DataFile } from './data-file';
@@ -98,7 +98,7 @@ function keepEarlierSectorSize(src: BlockSource, hint: IdentityHint | undefined)
 /** A cache directory's identity hint, or undefined when it has none that can be read (its state still decides). */
 function readHint(dir: string): IdentityHint | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+    return parseIdentityHint(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8'));
   } catch {
     return undefined;
   }
@@ -134,7 +134,7 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
   if (!hasState(dir)) throw new UserError(`${cacheDir} holds no blkfs cache`);
   let hint: IdentityHint;
   try {
-    hint = JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+    hint = parseIdentityHint(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8'));
   } catch (err) {
     throw new UserError(`${cacheDir}: cannot read the cache's identity (${(err as Error).message})`);
   }
