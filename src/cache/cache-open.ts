@@ -167,6 +167,8 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     if (!id) {
       // Created but never initialized (crash during creation): it holds nothing that was recorded as read.
       state.close();
+      // Without the medium it cannot be created again (that reads the medium): say so, not "not connected" (exit 2).
+      if (src instanceof OfflineSource) throw new UserError(`${dir}: the cache was never initialised (nothing was recorded in it): open it with its medium (--source, or blkfs mount)`);
       return create(dir, undefined, opts, device, prober);
     }
     if (id.size !== src.size || id.sectorSize !== src.sectorSize) {

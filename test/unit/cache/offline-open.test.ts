@@ -6,7 +6,7 @@ import { parseIdentityHint } from '../../../src/cache/cache-dir';
 import { openOffline } from '../../../src/cache/cache-open';
 import { UserError } from '../../../src/errors';
 
-describe('cache identity.json given with --cache', () => {
+describe('a cache given with --cache and no medium (import/export --cache)', () => {
   const good = { size: 262144, sectorSize: 512, fingerprint: 'ab', probeSectors: [0, 8] };
 
   it('reads what writeIdentityHint writes', () => {
@@ -31,6 +31,19 @@ describe('cache identity.json given with --cache', () => {
         expect(err).to.be.instanceOf(UserError);
         expect(err.message).to.equal(`${dir}: cannot read the cache's identity (identity.json holds no object)`);
       }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('one never initialised (an empty state.sqlite) is bad input saying so, not "the medium is not connected" (exit 2)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-hint-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'state.sqlite'), '');
+      fs.writeFileSync(path.join(dir, 'identity.json'), JSON.stringify(good));
+      const err = (await openOffline(dir).catch((e: unknown) => e)) as Error;
+      expect(err).to.be.instanceOf(UserError);
+      expect(err.message).to.match(/the cache was never initialised .*open it with its medium/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
