@@ -91,6 +91,7 @@ export class StateStore {
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
+    private readonly cacheDir: string,
   ) {
     this.extentsTable = new RunTable<SectorStatus>(db, 'extents', 'status');
     this.retriesTable = new RunTable<number>(db, 'retries', 'tries');
@@ -128,7 +129,7 @@ export class StateStore {
         CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
-      return new StateStore(db, path);
+      return new StateStore(db, path, cacheDir);
     } catch (e) {
       db?.close();
       const code = (e as { code?: string }).code;
@@ -144,11 +145,25 @@ export class StateStore {
       | { size: number; sector_size: number; fingerprint: string; probe_sectors: string; stable_identity: string | null }
       | undefined;
     if (!row) return undefined;
+    // Checked as read: a damaged or hand-edited row made a TypeError or a Node range error further on (exit 2 either
+    // way, but saying nothing of where); probe sectors outside the medium would be read past the data file's end.
+    const bad = (what: string) => new CacheDamagedError(this.cacheDir, `its database ${this.path} holds a malformed identity (${what})`);
+    const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (!isCount(row.size)) throw bad(`size ${String(row.size)}`);
+    if (!isCount(row.sector_size) || row.sector_size === 0) throw bad(`sector size ${String(row.sector_size)}`);
+    let probeSectors: unknown;
+    try {
+      probeSectors = JSON.parse(row.probe_sectors);
+    } catch {
+      probeSectors = undefined;
+    }
+    const sectors = Math.max(1, Math.ceil(row.size / row.sector_size));
+    if (!Array.isArray(probeSectors) || !probeSectors.every((s) => isCount(s) && s < sectors)) throw bad(`probe sectors ${String(row.probe_sectors).slice(0, 80)}`);
     return {
       size: row.size,
       sectorSize: row.sector_size,
       fingerprint: row.fingerprint,
-      probeSectors: JSON.parse(row.probe_sectors) as number[],
+      probeSectors: probeSectors as number[],
       stableIdentity: row.stable_identity ?? undefined,
     };
   }

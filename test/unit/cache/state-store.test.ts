@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -17,6 +18,30 @@ describe('cache/state-store StateStore', () => {
     fs.writeFileSync(file, Buffer.alloc(4096, 0x5a));
     expect(() => StateStore.open(file, tmp)).to.throw(CacheDamagedError, /state\.sqlite is unreadable \(file is not a database\)/);
     expect(fs.readFileSync(file)).to.deep.equal(Buffer.alloc(4096, 0x5a));
+  });
+
+  it('a malformed identity row (hand-edited or damaged) is a CacheDamagedError naming the field, not a TypeError', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    const store = StateStore.open(file, tmp);
+    store.initialize({ size: 2048, sectorSize: 512, fingerprint: 'abc', probeSectors: [1, 3] }, new SectorMap(4));
+    store.close();
+    for (const [sql, what] of [
+      ["UPDATE identity SET probe_sectors = 'null'", /probe sectors null/],
+      ['UPDATE identity SET probe_sectors = \'[4]\'', /probe sectors \[4\]/], // past the medium's 4 sectors
+      ['UPDATE identity SET size = -5', /size -5/],
+      ['UPDATE identity SET sector_size = 0', /sector size 0/],
+    ] as const) {
+      const db = new Database(file);
+      db.exec("UPDATE identity SET size = 2048, sector_size = 512, probe_sectors = '[1,3]'");
+      db.exec(sql);
+      db.close();
+      const s = StateStore.open(file, tmp);
+      try {
+        expect(() => s.identity()).to.throw(CacheDamagedError, what);
+      } finally {
+        s.close();
+      }
+    }
   });
 
   it('merges touching and overlapping ranges', () => {
