@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
 import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
+import { UserError } from '../errors';
 import { mergeRanges } from './byte-ranges';
 
 export interface StoredIdentity {
@@ -116,7 +117,8 @@ export class StateStore {
       db.pragma('synchronous = FULL');
       db.exec('BEGIN IMMEDIATE; COMMIT'); // take the exclusive lock now
       const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) throw new Error(`cache database ${path} has schema ${version}, newer than this blkfs`);
+      // A cache made by a newer blkfs is the user's to open with that blkfs (exit 1), not a failure (it was a plain Error).
+      if (version > SCHEMA_VERSION) throw new UserError(`cache database ${path} has schema ${version}, newer than this blkfs: open it with the blkfs that made it`);
       // An existing cache opens without writing, so it can still be read on a full disk.
       if (version < SCHEMA_VERSION) db.exec(`
         CREATE TABLE IF NOT EXISTS identity (

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { RunLengthMap, SECTOR_STATUSES, SectorMap } from '../../../src/cache/extent-map';
 import { CacheDamagedError } from '../../../src/cache/errors';
 import { StateStore } from '../../../src/cache/state-store';
+import { UserError } from '../../../src/errors';
 import { mergeRanges } from '../../../src/cache/byte-ranges';
 
 describe('cache/state-store StateStore', () => {
@@ -42,6 +43,17 @@ describe('cache/state-store StateStore', () => {
         s.close();
       }
     }
+  });
+
+  it('a database of a newer schema is bad input (exit 1) and is left as it was', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    StateStore.open(file, tmp).close();
+    const db = new Database(file);
+    db.pragma('user_version = 999');
+    db.close();
+    const before = fs.readFileSync(file);
+    expect(() => StateStore.open(file, tmp)).to.throw(UserError, /has schema 999, newer than this blkfs/);
+    expect(fs.readFileSync(file).equals(before)).to.equal(true);
   });
 
   it('merges touching and overlapping ranges', () => {
