@@ -6,8 +6,10 @@
  * Flags: an exit code other than 0/1/2, a signal, a hang (--timeout), a JS stack trace or TypeError/RangeError/
  * "undefined"/NaN in the output, an error nobody classified (fuzz-preload.ts), an exit-1 mapfile message without
  * a line number, an input file changed, an output left under its final name (or a .blkfs-partial) after a failure.
+ * The mount target writes and truncates a live mount's /mapfile: anything but success or EINVAL, a /mapfile or
+ * /status that no longer reads, or an error or stack trace in the mount's log is a finding.
  *
- * Usage: node dist/bench/fuzz-inputs.js [--seed N] [--iterations N] [--timeout MS] [--targets sbx,opts,map,files]
+ * Usage: node dist/bench/fuzz-inputs.js [--seed N] [--iterations N] [--timeout MS] [--targets sbx,opts,map,files,mount]
  *                                       [--findings DIR] [--pause MS]
  * Each finding's input and command line are saved under --findings (default: a new temp dir) to reproduce it.
  */
@@ -16,6 +18,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parseMapfile } from '../src/cache/mapfile';
 import { computeBlockCrc, parseHeader } from '../src/sbx/format/header';
 import { blockSizeOf, SbxVersion } from '../src/sbx/format/specs';
 
@@ -53,7 +56,7 @@ const chance = (p: number): boolean => rand() < p;
 // ---- seeds ------------------------------------------------------------------------------------------------------
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-fuzz-'));
-const findingsDir = arg('findings', fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-fuzz-findings-')));
+const findingsDir = process.argv.includes('--findings') ? arg('findings', '') : fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-fuzz-findings-'));
 fs.mkdirSync(findingsDir, { recursive: true });
 
 function cli(args: string[], cwd: string): ReturnType<typeof spawnSync> {
@@ -240,6 +243,36 @@ const SBX_MUTATIONS: Record<string, Mutation> = {
       if (at + blockSizeOf(h.version) > c.length) continue;
       oddMetadataPayload(h.version).copy(c, at + 16);
       if (chance(0.9)) fixCrc(c, at);
+    }
+    return c;
+  },
+  /** One value of the existing metadata changed the same way in every copy, CRCs fixed: the workflows go deep. */
+  metaField(c) {
+    const starts = blockStarts(c).filter((at) => parseHeader(c, at)!.seq === 0);
+    if (!starts.length) return c;
+    const id = pick(['FSZ', 'RSD', 'RSP', 'HSH', 'FNM', 'FDT']);
+    const odd = (len: number): Buffer => {
+      if (len === 1) return Buffer.from([pick([0, 1, 2, 3, 9, 11, 64, 128, 200, 255])]);
+      if (len === 8) return u64(pick([0n, 1n, 2n ** 63n, 2n ** 64n - 1n, 1n << 40n, BigInt(int(20000)), BigInt(int(300000))]));
+      const b = Buffer.alloc(len);
+      for (let i = 0; i < len; i++) b[i] = chance(0.5) ? int(256) : 0x41;
+      return b;
+    };
+    let value: Buffer | undefined;
+    for (const at of starts) {
+      const h = parseHeader(c, at)!;
+      const end = Math.min(c.length, at + blockSizeOf(h.version));
+      for (let p = at + 16; p + 4 <= end; ) {
+        const fid = c.toString('latin1', p, p + 3);
+        const len = c[p + 3];
+        if (fid === id && p + 4 + len <= end) {
+          value ??= id === 'HSH' && len > 2 && chance(0.5) ? Buffer.concat([c.subarray(p + 4, p + 6), odd(len - 2)]) : odd(len);
+          value.copy(c, p + 4, 0, len);
+        }
+        if (!/^[A-Z]{3}$/.test(fid)) break;
+        p += 4 + len;
+      }
+      if (end - at === blockSizeOf(h.version)) fixCrc(c, at);
     }
     return c;
   },
@@ -462,17 +495,116 @@ function judge(k: Case, dir: string): string[] {
   return problems.map((p) => `[${k.label}] ${p}`);
 }
 
+// ---- a mount's /mapfile -----------------------------------------------------------------------------------------
+
+interface Mount {
+  mnt: string;
+  log: string;
+  logSeen: number;
+}
+
+/** One mount for the whole run (a 256 KiB medium): each case writes or truncates its /mapfile. */
+function startMount(): Mount | undefined {
+  const medium = path.join(work, 'medium.img');
+  const bytes = Buffer.alloc(256 << 10);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + 7) & 0xff;
+  fs.writeFileSync(medium, bytes);
+  const mnt = path.join(work, 'mnt');
+  const cache = path.join(work, 'cache');
+  fs.mkdirSync(mnt);
+  const r = cli(['mount', medium, mnt, '--cache', cache, '--readahead', '0'], work);
+  if (r.status !== 0) {
+    process.stdout.write(`mount target skipped: mount failed: ${r.stderr}\n`);
+    return undefined;
+  }
+  return { mnt, log: path.join(cache, 'mount.log'), logSeen: 0 };
+}
+
+function stopMount(m: Mount | undefined): void {
+  if (m) cli(['umount', m.mnt], work);
+}
+
+function mountCase(m: Mount): { problems: string[]; input: Buffer; what: string } {
+  const file = path.join(m.mnt, 'mapfile');
+  let seed: string;
+  try {
+    seed = chance(0.5) ? fs.readFileSync(file, 'latin1') : pick(MAPFILE_SEEDS);
+  } catch (err) {
+    return { problems: [`[mount] /mapfile unreadable: ${(err as NodeJS.ErrnoException).code}`], input: Buffer.alloc(0), what: 'read' };
+  }
+  const { bytes } = mutateMapfile(seed);
+  const problems: string[] = [];
+  let what = 'write';
+  let code = 'ok';
+  try {
+    const op = int(10);
+    if (op === 0) {
+      what = 'truncate';
+      fs.truncateSync(file, pick([0, 1, 100, 64 << 20, (64 << 20) + 1, 2 ** 31, 5 * 2 ** 30, 2 ** 40]));
+    } else if (op === 1) {
+      what = 'write at an offset';
+      const fd = fs.openSync(file, 'r+');
+      try {
+        fs.writeSync(fd, bytes, 0, bytes.length, pick([0, 1, 4096, 64 << 20, 2 ** 32, 2 ** 40]));
+      } finally {
+        fs.closeSync(fd);
+      }
+    } else fs.writeFileSync(file, bytes);
+  } catch (err) {
+    code = (err as NodeJS.ErrnoException).code ?? String(err);
+  }
+  if (code !== 'ok' && code !== 'EINVAL') problems.push(`[mount] ${what} of /mapfile: ${code}`);
+  try {
+    parseMapfile(fs.readFileSync(file, 'latin1'));
+    JSON.parse(fs.readFileSync(path.join(m.mnt, 'status'), 'utf8'));
+  } catch (err) {
+    problems.push(`[mount] /mapfile or /status unreadable after a ${what}: ${(err as Error).message.slice(0, 120)}`);
+  }
+  const log = fs.readFileSync(m.log, 'latin1');
+  const fresh = log.slice(m.logSeen);
+  m.logSeen = log.length;
+  let stack = false; // one finding per stack trace: its first frame
+  for (const line of fresh.split('\n')) {
+    const frame = /^\s+at /.test(line);
+    if (/ERROR/.test(line) && !/mapfile write refused: Error in mapfile, line \d+/.test(line)) problems.push(`[mount] log: ${normalise(line.replace(/^\S+ blkfs\[\d+\] /, ''), work)}`);
+    else if ((frame && !stack) || (!frame && BAD_WORDS.test(line))) problems.push(`[mount] log: ${normalise(line, work)}`);
+    stack = frame;
+  }
+  return { problems, input: bytes, what };
+}
+
 // ---- main -------------------------------------------------------------------------------------------------------
 
 function main(): void {
   process.stdout.write(`fuzz-inputs: seed ${SEED}, ${ITERATIONS} iterations, targets ${TARGETS.join(',')}, findings in ${findingsDir}\n`);
   const seeds = TARGETS.some((t) => t === 'sbx' || t === 'opts') ? containerSeeds() : [];
   const img = TARGETS.includes('files') ? fatImage() : undefined;
+  const mount = TARGETS.includes('mount') ? startMount() : undefined;
+  process.on('SIGINT', () => {
+    stopMount(mount);
+    process.exit(130);
+  });
   const seen = new Map<string, number>();
   const started = Date.now();
   let runs = 0;
   for (let i = 0; i < ITERATIONS; i++) {
     const target = pick(TARGETS);
+    if (target === 'mount') {
+      if (!mount) continue;
+      const { problems, input, what } = mountCase(mount);
+      runs++;
+      for (const p of problems) {
+        const count = (seen.get(p) ?? 0) + 1;
+        seen.set(p, count);
+        if (count > 1) continue;
+        const keep = path.join(findingsDir, `finding-${seen.size}`);
+        fs.mkdirSync(keep, { recursive: true });
+        fs.writeFileSync(path.join(keep, 'm.map'), input);
+        fs.writeFileSync(path.join(keep, 'repro.txt'), `${p}\niteration ${i}: ${what} of m.map into a mount's /mapfile\n`);
+        process.stdout.write(`FINDING ${seen.size} (iteration ${i}, ${what}): ${p}\n  -> ${keep}\n`);
+      }
+      continue;
+    }
     const k = target === 'sbx' ? sbxCase(seeds) : target === 'opts' ? optsCase(seeds) : target === 'map' ? mapCase() : img ? filesCase(img) : mapCase();
     const dir = fs.mkdtempSync(path.join(work, 'run-'));
     for (const [name, bytes] of Object.entries(k.files)) fs.writeFileSync(path.join(dir, name), bytes);
@@ -494,6 +626,7 @@ function main(): void {
     if (PAUSE_MS) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, PAUSE_MS);
     if ((i + 1) % 100 === 0) process.stdout.write(`.. ${i + 1} runs, ${seen.size} distinct findings, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   }
+  stopMount(mount);
   fs.rmSync(work, { recursive: true, force: true });
   process.stdout.write(`done: ${runs} runs in ${((Date.now() - started) / 1000).toFixed(0)} s, ${seen.size} distinct findings\n`);
   for (const [p, n] of seen) process.stdout.write(`  ${n}x ${p}\n`);
