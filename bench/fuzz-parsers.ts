@@ -156,7 +156,8 @@ function main(): void {
     try {
       p.run(input);
     } catch (err) {
-      if (p.ok(err)) continue;
+      // An error of the right class still says nothing useful with "undefined" or "NaN" in it.
+      if (p.ok(err) && !/\bundefined\b|\bNaN\b/.test((err as Error).message)) continue;
       const e = err as Error;
       const key = `[${p.name}] ${e?.name}: ${String(e?.message).replace(/\d+/g, 'N').slice(0, 140)}`;
       const hit = seen.get(key);
