@@ -193,8 +193,14 @@ export class StateStore {
     this.db.prepare('UPDATE identity SET stable_identity = ? WHERE id = 1').run(value ?? null);
   }
 
+  /** The sector map as stored; rows that do not tile the medium (damaged, hand-edited) are a CacheDamagedError. */
   loadSectorMap(sectorCount: number): SectorMap {
-    return SectorMap.fromRuns(sectorCount, this.extentsTable.load());
+    try {
+      return SectorMap.fromRuns(sectorCount, this.extentsTable.load());
+    } catch (err) {
+      if (!(err instanceof Error) || !/^sector runs /.test(err.message)) throw err;
+      throw new CacheDamagedError(this.cacheDir, `its database ${this.path} holds a broken sector map (${err.message})`);
+    }
   }
 
   loadRetryCounts(sectorCount: number): RunLengthMap<number> {

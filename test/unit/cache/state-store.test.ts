@@ -45,6 +45,29 @@ describe('cache/state-store StateStore', () => {
     }
   });
 
+  it('extent rows that do not tile the medium (damaged, hand-edited) are a CacheDamagedError with the run at fault', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    const store = StateStore.open(file, tmp);
+    store.initialize({ size: 2048, sectorSize: 512, fingerprint: 'abc', probeSectors: [1, 3] }, new SectorMap(4));
+    store.close();
+    for (const [sql, what] of [
+      ["UPDATE extents SET status = 'x'", /broken sector map \(sector runs do not tile the medium: run at 0 \(\+4, 'x'\) after 0\)/],
+      ["UPDATE extents SET count = 'abc'", /run at 0 \(\+abc, '\?'\) after 0/],
+      ['DELETE FROM extents', /broken sector map \(sector runs end at 0, the medium has 4 sectors\)/],
+    ] as const) {
+      const db = new Database(file);
+      db.exec("DELETE FROM extents; INSERT INTO extents VALUES (0, 4, '?')");
+      db.exec(sql);
+      db.close();
+      const s = StateStore.open(file, tmp);
+      try {
+        expect(() => s.loadSectorMap(4)).to.throw(CacheDamagedError, what);
+      } finally {
+        s.close();
+      }
+    }
+  });
+
   it('a database of a newer schema is bad input (exit 1) and is left as it was', () => {
     const file = path.join(tmp, 'state.sqlite');
     StateStore.open(file, tmp).close();
