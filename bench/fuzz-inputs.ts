@@ -9,8 +9,9 @@
  * The mount target writes and truncates a live mount's /mapfile: anything but success or EINVAL, a /mapfile or
  * /status that no longer reads, or an error or stack trace in the mount's log is a finding.
  *
- * Usage: node dist/bench/fuzz-inputs.js [--seed N] [--iterations N] [--timeout MS] [--targets sbx,opts,map,files,mount]
- *                                       [--findings DIR] [--pause MS]
+ * Usage: node dist/bench/fuzz-inputs.js [--seed N] [--iterations N] [--duration S] [--timeout MS] [--findings DIR]
+ *                                       [--targets sbx,opts,map,files,mount] (repeat a target to weight it) [--pause MS]
+ * Ctrl-C ends the run in progress and prints the summary.
  * Each finding's input and command line are saved under --findings (default: a new temp dir) to reproduce it.
  */
 import { spawnSync } from 'child_process';
@@ -37,6 +38,7 @@ const SEED = Number(arg('seed', String(Date.now() % 1e9)));
 const ITERATIONS = Number(arg('iterations', '500'));
 const TIMEOUT_MS = Number(arg('timeout', '30000'));
 const PAUSE_MS = Number(arg('pause', '0'));
+const DURATION_S = Number(arg('duration', '0')); // stop after this many seconds (0: after --iterations)
 const TARGETS = arg('targets', 'sbx,opts,map,files').split(',');
 
 // ---- deterministic randomness -----------------------------------------------------------------------------------
@@ -575,19 +577,17 @@ function mountCase(m: Mount): { problems: string[]; input: Buffer; what: string 
 
 // ---- main -------------------------------------------------------------------------------------------------------
 
-function main(): void {
+async function main(): Promise<void> {
   process.stdout.write(`fuzz-inputs: seed ${SEED}, ${ITERATIONS} iterations, targets ${TARGETS.join(',')}, findings in ${findingsDir}\n`);
   const seeds = TARGETS.some((t) => t === 'sbx' || t === 'opts') ? containerSeeds() : [];
   const img = TARGETS.includes('files') ? fatImage() : undefined;
   const mount = TARGETS.includes('mount') ? startMount() : undefined;
-  process.on('SIGINT', () => {
-    stopMount(mount);
-    process.exit(130);
-  });
+  let interrupted = false;
+  process.on('SIGINT', () => (interrupted = true)); // the run in progress ends, then the summary is printed
   const seen = new Map<string, number>();
   const started = Date.now();
   let runs = 0;
-  for (let i = 0; i < ITERATIONS; i++) {
+  for (let i = 0; i < ITERATIONS && !interrupted && !(DURATION_S > 0 && Date.now() - started > DURATION_S * 1000); i++) {
     const target = pick(TARGETS);
     if (target === 'mount') {
       if (!mount) continue;
@@ -603,6 +603,7 @@ function main(): void {
         fs.writeFileSync(path.join(keep, 'repro.txt'), `${p}\niteration ${i}: ${what} of m.map into a mount's /mapfile\n`);
         process.stdout.write(`FINDING ${seen.size} (iteration ${i}, ${what}): ${p}\n  -> ${keep}\n`);
       }
+      await new Promise(setImmediate);
       continue;
     }
     const k = target === 'sbx' ? sbxCase(seeds) : target === 'opts' ? optsCase(seeds) : target === 'map' ? mapCase() : img ? filesCase(img) : mapCase();
@@ -611,6 +612,7 @@ function main(): void {
     fs.mkdirSync(path.join(dir, 'resc'));
     fs.mkdirSync(path.join(dir, 'outdir'));
     const problems = judge(k, dir);
+    if (interrupted) break; // a Ctrl-C from a terminal reached the run too: its outcome says nothing
     runs++;
     for (const p of problems) {
       const count = (seen.get(p) ?? 0) + 1;
@@ -623,7 +625,8 @@ function main(): void {
       process.stdout.write(`FINDING ${seen.size} (iteration ${i}, ${k.ops.join(',')}): ${p}\n  -> ${keep}\n`);
     }
     fs.rmSync(dir, { recursive: true, force: true });
-    if (PAUSE_MS) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, PAUSE_MS);
+    // The runs are synchronous: a turn of the event loop lets a Ctrl-C (SIGINT handler) be seen.
+    await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
     if ((i + 1) % 100 === 0) process.stdout.write(`.. ${i + 1} runs, ${seen.size} distinct findings, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   }
   stopMount(mount);
@@ -634,4 +637,4 @@ function main(): void {
   for (const [m, n] of [...messages].sort()) process.stdout.write(`  ${n}x ${m}\n`);
 }
 
-main();
+void main();
