@@ -1,6 +1,7 @@
 // `blkfs acquire MOUNTPOINT`: the server reads every sector not yet tried (ddrescue's strategy, behind
 // foreground readers); a progress bar on stderr until done. Ctrl-C stops the acquisition cleanly.
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { fileGlobProblem } from '../files/glob';
 import { ProgressReporter } from './sbx/report';
 import { OperationError } from '../errors';
 import { mountAction } from './mount-action';
@@ -40,7 +41,11 @@ export function registerAcquire(program: Command): void {
     .option(
       '--files <glob>',
       "read these files first (after the filesystem metadata), e.g. '/DCIM/**'; N:/glob for filesystem N; repeatable",
-      (g: string, all: string[] | undefined) => [...(all ?? []), g],
+      (g: string, all: string[] | undefined) => {
+        const problem = fileGlobProblem(g);
+        if (problem !== undefined) throw new InvalidArgumentError(problem);
+        return [...(all ?? []), g];
+      },
     )
     .addHelpText('after', "\nExample: blkfs acquire --files '/DCIM/**' /mnt/card")
     .action(
