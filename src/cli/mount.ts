@@ -9,6 +9,7 @@ import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount
 import { EXIT_OK, OperationError, UserError } from '../errors';
 import { classifyMountError } from './mount-errors';
 import { parseBlockSize } from './block-size-option';
+import { collectNbdkitFilterArg } from './nbdkit-filter-option';
 import { isLoopback, parseHttpAddress } from '../server/http-address';
 import { mountAction } from './mount-action';
 import { checkCacheArgument } from './cache-argument';
@@ -69,7 +70,7 @@ export function registerMount(program: Command): void {
     .option(
       '--nbdkit-filter <arg>',
       'nbdkit filter name, or key=value parameter for one (repeatable; outermost filter first)',
-      (v: string, acc: string[]) => [...acc, v],
+      collectNbdkitFilterArg,
       [] as string[],
     )
     .option('--dat <file>', 'Logiqx XML DAT (redump, No-Intro): /checksums and /status name the matching entry once the image is complete')
