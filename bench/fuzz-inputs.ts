@@ -10,7 +10,7 @@
  * /status that no longer reads, or an error or stack trace in the mount's log is a finding.
  *
  * Usage: node dist/bench/fuzz-inputs.js [--seed N] [--iterations N] [--duration S] [--timeout MS] [--findings DIR]
- *                                       [--targets sbx,opts,map,files,mount] (repeat a target to weight it) [--pause MS]
+ *                                       [--targets sbx,opts,map,files,import,mount] (repeat a target to weight it) [--pause MS]
  * Ctrl-C ends the run in progress and prints the summary.
  * Each finding's input and command line are saved under --findings (default: a new temp dir) to reproduce it.
  */
@@ -448,6 +448,31 @@ function filesCase(img: string): Case {
   return { label: 'files', args: ['files', img, 'm.map', ...pick([[], ['--json'], ['--csv'], ['--damaged']])], files: { 'm.map': bytes }, unchanged: ['m.map', img], outputs: [], mapfile: true, ops };
 }
 
+/** A cache of a 256 KiB medium (half of it '+'), made once with `import --source`; each import case seeds a copy. */
+function importBase(): { cache: string; medium: string } | undefined {
+  const medium = path.join(work, 'import-medium.img');
+  const bytes = Buffer.alloc(256 << 10);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + 5) & 0xff;
+  fs.writeFileSync(medium, bytes);
+  const map = path.join(work, 'import-seed.map');
+  fs.writeFileSync(map, '0 +\n0 0x20000 +\n0x20000 0x20000 ?\n');
+  const cache = path.join(work, 'import-cache');
+  const r = cli(['import', '--source', medium, '--cache', cache, medium, map], work);
+  if (r.status !== 0) {
+    process.stdout.write(`import target skipped: ${r.stderr}\n`);
+    return undefined;
+  }
+  return { cache, medium };
+}
+
+function importCase(base: { cache: string; medium: string }): Case {
+  const { bytes, ops } = mutateMapfile(pick(MAPFILE_SEEDS));
+  const image = fs.readFileSync(base.medium);
+  const files: Record<string, Buffer> = { 'm.map': bytes, 'image.img': chance(0.3) ? image.subarray(0, int(image.length)) : image };
+  for (const f of fs.readdirSync(base.cache)) if (fs.statSync(path.join(base.cache, f)).isFile()) files[`cache/${f}`] = fs.readFileSync(path.join(base.cache, f));
+  return { label: 'import', args: ['import', '--cache', 'cache', 'image.img', 'm.map'], files, unchanged: ['m.map', 'image.img'], outputs: [], mapfile: true, ops };
+}
+
 // ---- judging ----------------------------------------------------------------------------------------------------
 
 const STACK = /\n\s+at [^\n]*(\(|:\d+:\d+)/;
@@ -481,7 +506,7 @@ function judge(k: Case, dir: string): string[] {
   if (k.mapfile && r.status === 1) {
     const msg = out.split('\n').filter((l) => l.startsWith('blkfs:') || /error/i.test(l)).join(' ');
     // A well-formed map of nothing has no line to name.
-    if (!/line \d+|byte \d+|position|describes no bytes/i.test(msg)) problems.push(`mapfile message without a position: ${normalise(msg || out, dir)}`);
+    if (!/line \d+|byte \d+|position|describes no bytes|block 0x[0-9a-f]+|bytes up to \d+/i.test(msg)) problems.push(`mapfile message without a position: ${normalise(msg || out, dir)}`);
   }
   for (const [f, h] of before) if (h !== undefined && sha(path.resolve(dir, f)) !== h) problems.push(`input ${f} changed (exit ${r.status})`);
   if (r.status !== 0) {
@@ -581,6 +606,7 @@ async function main(): Promise<void> {
   process.stdout.write(`fuzz-inputs: seed ${SEED}, ${ITERATIONS} iterations, targets ${TARGETS.join(',')}, findings in ${findingsDir}\n`);
   const seeds = TARGETS.some((t) => t === 'sbx' || t === 'opts') ? containerSeeds() : [];
   const img = TARGETS.includes('files') ? fatImage() : undefined;
+  const imports = TARGETS.includes('import') ? importBase() : undefined;
   const mount = TARGETS.includes('mount') ? startMount() : undefined;
   let interrupted = false;
   process.on('SIGINT', () => (interrupted = true)); // the run in progress ends, then the summary is printed
@@ -606,9 +632,17 @@ async function main(): Promise<void> {
       await new Promise(setImmediate);
       continue;
     }
-    const k = target === 'sbx' ? sbxCase(seeds) : target === 'opts' ? optsCase(seeds) : target === 'map' ? mapCase() : img ? filesCase(img) : mapCase();
+    const k =
+      target === 'sbx' ? sbxCase(seeds)
+      : target === 'opts' ? optsCase(seeds)
+      : target === 'import' && imports ? importCase(imports)
+      : target === 'files' && img ? filesCase(img)
+      : mapCase();
     const dir = fs.mkdtempSync(path.join(work, 'run-'));
-    for (const [name, bytes] of Object.entries(k.files)) fs.writeFileSync(path.join(dir, name), bytes);
+    for (const [name, bytes] of Object.entries(k.files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      fs.writeFileSync(path.join(dir, name), bytes);
+    }
     fs.mkdirSync(path.join(dir, 'resc'));
     fs.mkdirSync(path.join(dir, 'outdir'));
     const problems = judge(k, dir);
@@ -620,7 +654,10 @@ async function main(): Promise<void> {
       if (count > 1) continue;
       const keep = path.join(findingsDir, `finding-${seen.size}`);
       fs.mkdirSync(keep, { recursive: true });
-      for (const [name, bytes] of Object.entries(k.files)) fs.writeFileSync(path.join(keep, name), bytes);
+      for (const [name, bytes] of Object.entries(k.files)) {
+        fs.mkdirSync(path.dirname(path.join(keep, name)), { recursive: true });
+        fs.writeFileSync(path.join(keep, name), bytes);
+      }
       fs.writeFileSync(path.join(keep, 'repro.txt'), `${p}\niteration ${i} ops ${k.ops.join(',')}\nblkfs ${k.args.map((a) => JSON.stringify(a)).join(' ')}\n`);
       process.stdout.write(`FINDING ${seen.size} (iteration ${i}, ${k.ops.join(',')}): ${p}\n  -> ${keep}\n`);
     }
