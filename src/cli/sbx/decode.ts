@@ -51,6 +51,7 @@ export function registerDecode(sbx: Command): void {
       const range = parseRange(opts);
       const refRange = parseRefRange(opts);
       const progress = printer.progress('SBX block decoding progress');
+      const hashProgress = printer.progress('Output file hashing progress');
       const stats = await decodeContainer({
         input,
         output: out,
@@ -64,8 +65,13 @@ export function registerDecode(sbx: Command): void {
         burst: parseBurst(opts.burst),
         guessBurstFrom: parseGuessBurstFrom(opts),
         onProgress: progress.update,
+        onHashProgress: (done, total) => {
+          progress.finish();
+          hashProgress.update(done, total);
+        },
       });
       progress.finish();
+      hashProgress.finish();
       for (const w of stats.warnings) printer.note(w);
       const report = decodeReport(stats);
       const verdict = hashVerdict(stats.hashMatches, toStdout ? 'output' : 'output file');
