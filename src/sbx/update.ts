@@ -150,6 +150,14 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
         snm: params.snm,
         hsh,
       });
+      // FSZ/FDT/SDT are read as doubles: one beyond 2^53 would be written back as another number (and one near 2^64
+      // was a Node range error): the field is corrupt, and nothing is written.
+      const lossy = fields.find((f) => (f.id === 'FSZ' || f.id === 'FDT' || f.id === 'SDT') && !Number.isSafeInteger(f.value));
+      if (lossy) {
+        throw new WorkflowError(
+          `Recorded ${lossy.id} of the metadata block at byte ${pos} (0x${pos.toString(16).toUpperCase()}) is beyond 2^53 and cannot be kept exactly: the block is corrupt (nothing was written)`,
+        );
+      }
       let payload: Buffer;
       try {
         payload = encodeMetadataFields(fields, version);
