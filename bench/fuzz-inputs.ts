@@ -476,7 +476,7 @@ function importCase(base: { cache: string; medium: string }): Case {
 // ---- judging ----------------------------------------------------------------------------------------------------
 
 const STACK = /\n\s+at [^\n]*(\(|:\d+:\d+)/;
-const BAD_WORDS = /TypeError|RangeError|ReferenceError|SyntaxError|\bundefined\b|\bNaN\b|ERR_[A-Z_]+|Cannot read propert|is not a function|Maximum call stack|Invalid array length|FUZZ-UNCLASSIFIED/;
+const BAD_WORDS = /TypeError|RangeError|is out of range|The value of "|Cannot create a string|ReferenceError|SyntaxError|\bundefined\b|\bNaN\b|ERR_[A-Z_]+|Cannot read propert|is not a function|Maximum call stack|Invalid array length|FUZZ-UNCLASSIFIED/;
 
 function sha(file: string): string | undefined {
   return fs.existsSync(file) && fs.statSync(file).isFile() ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : undefined;
