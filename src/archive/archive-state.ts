@@ -36,6 +36,8 @@ export function loadState(file: string, expect: Pick<ArchiveState, 'label' | 'ui
   } catch {
     return undefined;
   }
+  // Valid JSON of another shape (null, a number) is no state either: s.label would be a TypeError.
+  if (s === null || typeof s !== 'object') return undefined;
   const same = s.label === expect.label && s.uid === expect.uid && s.containerSize === expect.containerSize && s.partSize === expect.partSize;
   return same && s.resume && typeof s.resume.parts === 'object' ? s : undefined;
 }

@@ -45,7 +45,7 @@ type XmlGame = { '@_name'?: string; rom?: XmlRom | XmlRom[] };
 /** Parses a Logiqx DAT; a file that is not one is a DatError (bad user input) naming the file. */
 export function parseDat(text: string, file = 'DAT'): Dat {
   // Values stay the strings written: a name such as "1942" or "007" is no number, nor is a CRC "00123456".
-  const { XMLParser } = require('fast-xml-parser') as typeof import('fast-xml-parser'); // only with --dat: not at every mount's start
+  const { XMLParser, XMLValidator } = require('fast-xml-parser') as typeof import('fast-xml-parser'); // only with --dat: not at every mount's start
   const parser = new XMLParser({
     ignoreAttributes: false,
     attributeNamePrefix: '@_',
@@ -53,9 +53,17 @@ export function parseDat(text: string, file = 'DAT'): Dat {
     parseTagValue: false,
     processEntities: true,
   });
+  // Validated first for the error's position: the parser's own message glues it on as ":line:col", and an
+  // empty file gave ":1:undefined".
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) {
+    const { msg, line, col } = valid.err;
+    const where = Number.isInteger(col) ? `line ${line}, column ${col}` : `line ${line}`;
+    throw new DatError(`${file}: not a Logiqx XML DAT: ${where}: ${msg}`);
+  }
   let doc: { datafile?: { header?: { name?: unknown }; game?: XmlGame | XmlGame[]; machine?: XmlGame | XmlGame[] } };
   try {
-    doc = parser.parse(text, true) as typeof doc;
+    doc = parser.parse(text) as typeof doc;
   } catch (err) {
     throw new DatError(`${file}: not a Logiqx XML DAT: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -64,8 +72,10 @@ export function parseDat(text: string, file = 'DAT'): Dat {
   const roms: DatRom[] = [];
   for (const g of [...asArray(df.game), ...asArray(df.machine)]) {
     for (const r of asArray(g.rom)) {
-      const size = Number(r['@_size']);
-      if (!Number.isSafeInteger(size) || size < 0) continue; // a rom without a size cannot be matched
+      // Decimal digits only: Number() took "" as 0 (an empty image matched a rom of unknown size) and "0x10" as 16.
+      const sizeText = r['@_size']?.trim() ?? '';
+      const size = /^\d+$/.test(sizeText) ? Number(sizeText) : NaN;
+      if (!Number.isSafeInteger(size)) continue; // a rom without a size cannot be matched
       const rom: DatRom = { game: g['@_name'] ?? '', rom: r['@_name'] ?? '', size };
       for (const k of Object.keys(HEX) as (keyof typeof HEX)[]) {
         const v = r[`@_${k}`]?.trim().toLowerCase();

@@ -22,6 +22,21 @@ export interface IdentityHint {
   probeSectors: number[];
 }
 
+/**
+ * An identity.json as written by writeIdentityHint. Anything else (JSON of another shape: null, [], a size that is
+ * no number) throws a plain Error saying what is wrong, so no reader gets a TypeError or "bad medium size undefined".
+ */
+export function parseIdentityHint(text: string): IdentityHint {
+  const h = JSON.parse(text) as Partial<Record<keyof IdentityHint, unknown>> | null;
+  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (h === null || typeof h !== 'object' || Array.isArray(h)) throw new Error(`${IDENTITY_HINT_FILE} holds no object`);
+  if (!isCount(h.size)) throw new Error(`${IDENTITY_HINT_FILE} has no valid size`);
+  if (!isCount(h.sectorSize) || h.sectorSize === 0) throw new Error(`${IDENTITY_HINT_FILE} has no valid sectorSize`);
+  if (typeof h.fingerprint !== 'string') throw new Error(`${IDENTITY_HINT_FILE} has no valid fingerprint`);
+  if (!Array.isArray(h.probeSectors) || !h.probeSectors.every(isCount)) throw new Error(`${IDENTITY_HINT_FILE} has no valid probeSectors`);
+  return { size: h.size, sectorSize: h.sectorSize, fingerprint: h.fingerprint, probeSectors: h.probeSectors };
+}
+
 export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
   // XDG Base Directory spec: a relative XDG_CACHE_HOME is invalid and must be ignored.
@@ -58,16 +73,16 @@ export function writeIdentityHint(dir: string, hint: IdentityHint): void {
 }
 
 /**
- * A cache directory's identity hint. When identity.json is missing or unreadable (an older blkfs killed or cut off
+ * A cache directory's identity hint. When identity.json is missing, unreadable or malformed (an older blkfs killed or cut off
  * between the cache's first commit and its hint), the identity its database records stands in for it: the cache is
  * still this medium's, and not finding it would mean reading the whole medium again into a new one. Undefined when
  * neither can be read (no cache, or one another process holds).
  */
 export function readIdentityHint(dir: string): IdentityHint | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+    return parseIdentityHint(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8'));
   } catch {
-    if (!hasState(dir)) return undefined;
+    if (!hasState(dir)) return undefined; // not a cache directory
   }
   let state: StateStore;
   try {

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { BlockSource } from '../source/block-source';
 import { OfflineSource } from '../source/offline-source';
 import { UserError } from '../errors';
-import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, readIdentityHint, writeIdentityHint } from './cache-dir';
+import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, parseIdentityHint, readIdentityHint, writeIdentityHint } from './cache-dir';
 import { CachedDevice } from './cached-device';
 import { CachedDeviceOptions, checkReadahead } from './cached-device-options';
 import { DataFile } from './data-file';
@@ -98,7 +98,7 @@ function keepEarlierSectorSize(src: BlockSource, hint: IdentityHint | undefined)
 /** A cache directory's identity hint, or undefined when it has none that can be read (its state still decides). */
 function readHint(dir: string): IdentityHint | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8')) as IdentityHint;
+    return parseIdentityHint(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8'));
   } catch {
     return undefined;
   }
@@ -175,6 +175,8 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     if (!id) {
       // Created but never initialized (crash during creation): it holds nothing that was recorded as read.
       state.close();
+      // Without the medium it cannot be created again (that reads the medium): say so, not "not connected" (exit 2).
+      if (src instanceof OfflineSource) throw new UserError(`${dir}: the cache was never initialised (nothing was recorded in it): open it with its medium (--source, or blkfs mount)`);
       return create(dir, undefined, opts, device, prober);
     }
     repairHint(dir, id);

@@ -292,8 +292,8 @@ export class SectorMap extends RunLengthMap<SectorStatus> {
     const sums: StatusTotals = { '?': 0, '*': 0, '/': 0, '-': 0, '+': 0 };
     let next = 0;
     for (const r of runs) {
-      if (r.start !== next || r.count <= 0 || !isSectorStatus(r.status)) {
-        throw new Error(`sector runs do not tile the medium: run at ${r.start} (+${r.count}) after ${next}`);
+      if (r.start !== next || !Number.isSafeInteger(r.count) || r.count <= 0 || !isSectorStatus(r.status)) {
+        throw new Error(`sector runs do not tile the medium: run at ${r.start} (+${r.count}, '${r.status}') after ${next}`);
       }
       if (values.length === 0 || values[values.length - 1] !== r.status) {
         starts.push(r.start);

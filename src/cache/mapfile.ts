@@ -296,11 +296,17 @@ export function parseMapfile(text: string): ParsedMapfile {
 const HEAD_BYTES = 64 * 1024;
 
 /**
+ * The largest mapfile read (about 7 million blocks: a medium with millions of bad areas). Past it the text would not
+ * fit in one string (Node's limit is 512 MiB: "Cannot create a string longer than…", exit 2) or in memory as blocks.
+ */
+export const MAX_MAPFILE_BYTES = 256 * 1024 * 1024;
+
+/**
  * Reads a mapfile the user named, refusing what is plainly not one (a disk image, a device, a mount's /raw) from
  * its first 64 KiB, before reading the rest: a medium is never read whole (or into memory) to find that out.
  * A mapfile is text, and its first lines hold the status line; errors there name their line, as parseMapfile does.
  */
-export async function readMapfileText(file: string, encoding: 'latin1' | 'utf8' = 'latin1'): Promise<string> {
+export async function readMapfileText(file: string, encoding: 'latin1' | 'utf8' = 'latin1', maxBytes = MAX_MAPFILE_BYTES): Promise<string> {
   const fh = await fs.promises.open(file, 'r');
   try {
     const parts: Buffer[] = [];
@@ -313,6 +319,18 @@ export async function readMapfileText(file: string, encoding: 'latin1' | 'utf8' 
       parts.push(buf.subarray(0, bytesRead));
       if (at === 0) checkMapfileHead(parts[0]);
       at += bytesRead;
+      if (at > maxBytes) {
+        // The line that byte `maxBytes` is on.
+        let line = 1;
+        let left = maxBytes;
+        for (const p of parts) {
+          const chunk = p.subarray(0, Math.min(p.length, left));
+          for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) line++;
+          left -= chunk.length;
+          if (left === 0) break;
+        }
+        throw new MapfileError(line, `not a mapfile: larger than ${maxBytes} bytes`);
+      }
     }
     return Buffer.concat(parts).toString(encoding);
   } finally {

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
 import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
+import { UserError } from '../errors';
 import { mergeRanges } from './byte-ranges';
 
 export interface StoredIdentity {
@@ -91,6 +92,7 @@ export class StateStore {
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
+    private readonly cacheDir: string,
   ) {
     this.extentsTable = new RunTable<SectorStatus>(db, 'extents', 'status');
     this.retriesTable = new RunTable<number>(db, 'retries', 'tries');
@@ -115,7 +117,8 @@ export class StateStore {
       db.pragma('synchronous = FULL');
       db.exec('BEGIN IMMEDIATE; COMMIT'); // take the exclusive lock now
       const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) throw new Error(`cache database ${path} has schema ${version}, newer than this blkfs`);
+      // A cache made by a newer blkfs is the user's to open with that blkfs (exit 1), not a failure (it was a plain Error).
+      if (version > SCHEMA_VERSION) throw new UserError(`cache database ${path} has schema ${version}, newer than this blkfs: open it with the blkfs that made it`);
       // An existing cache opens without writing, so it can still be read on a full disk.
       if (version < SCHEMA_VERSION) db.exec(`
         CREATE TABLE IF NOT EXISTS identity (
@@ -128,7 +131,7 @@ export class StateStore {
         CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
-      return new StateStore(db, path);
+      return new StateStore(db, path, cacheDir);
     } catch (e) {
       db?.close();
       const code = (e as { code?: string }).code;
@@ -144,11 +147,25 @@ export class StateStore {
       | { size: number; sector_size: number; fingerprint: string; probe_sectors: string; stable_identity: string | null }
       | undefined;
     if (!row) return undefined;
+    // Checked as read: a damaged or hand-edited row made a TypeError or a Node range error further on (exit 2 either
+    // way, but saying nothing of where); probe sectors outside the medium would be read past the data file's end.
+    const bad = (what: string) => new CacheDamagedError(this.cacheDir, `its database ${this.path} holds a malformed identity (${what})`);
+    const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (!isCount(row.size)) throw bad(`size ${String(row.size)}`);
+    if (!isCount(row.sector_size) || row.sector_size === 0) throw bad(`sector size ${String(row.sector_size)}`);
+    let probeSectors: unknown;
+    try {
+      probeSectors = JSON.parse(row.probe_sectors);
+    } catch {
+      probeSectors = undefined;
+    }
+    const sectors = Math.max(1, Math.ceil(row.size / row.sector_size));
+    if (!Array.isArray(probeSectors) || !probeSectors.every((s) => isCount(s) && s < sectors)) throw bad(`probe sectors ${String(row.probe_sectors).slice(0, 80)}`);
     return {
       size: row.size,
       sectorSize: row.sector_size,
       fingerprint: row.fingerprint,
-      probeSectors: JSON.parse(row.probe_sectors) as number[],
+      probeSectors: probeSectors as number[],
       stableIdentity: row.stable_identity ?? undefined,
     };
   }
@@ -176,8 +193,14 @@ export class StateStore {
     this.db.prepare('UPDATE identity SET stable_identity = ? WHERE id = 1').run(value ?? null);
   }
 
+  /** The sector map as stored; rows that do not tile the medium (damaged, hand-edited) are a CacheDamagedError. */
   loadSectorMap(sectorCount: number): SectorMap {
-    return SectorMap.fromRuns(sectorCount, this.extentsTable.load());
+    try {
+      return SectorMap.fromRuns(sectorCount, this.extentsTable.load());
+    } catch (err) {
+      if (!(err instanceof Error) || !/^sector runs /.test(err.message)) throw err;
+      throw new CacheDamagedError(this.cacheDir, `its database ${this.path} holds a broken sector map (${err.message})`);
+    }
   }
 
   loadRetryCounts(sectorCount: number): RunLengthMap<number> {

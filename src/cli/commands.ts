@@ -6,6 +6,7 @@ import { DEFAULT_READAHEAD_BYTES, MAX_READAHEAD_BYTES, MIN_READAHEAD_BYTES } fro
 import { LOG_LEVELS } from '../server/log';
 import { addArchiveOptions } from './archive-options';
 import { parseBlockSize } from './block-size-option';
+import { collectNbdkitFilterArg } from './nbdkit-filter-option'; // commander only
 
 /** An action whose code is loaded when it runs, not when the command line is defined (sbx/index.ts uses it too). */
 export function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>): (...args: A) => Promise<void> {
@@ -43,7 +44,7 @@ function defineMount(program: Command): void {
     .option(
       '--nbdkit-filter <arg>',
       'nbdkit filter name, or key=value parameter for one (repeatable; outermost filter first)',
-      (v: string, acc: string[]) => [...acc, v],
+      collectNbdkitFilterArg,
       [] as string[],
     )
     .option('--dat <file>', 'Logiqx XML DAT (redump, No-Intro): /checksums and /status name the matching entry once the image is complete')
@@ -75,7 +76,13 @@ function defineAcquire(program: Command): void {
     .option(
       '--files <glob>',
       "read these files first (after the filesystem metadata), e.g. '/DCIM/**'; N:/glob for filesystem N; repeatable",
-      (g: string, all: string[] | undefined) => [...(all ?? []), g],
+      (g: string, all: string[] | undefined) => {
+        // Loaded only when --files is given: blkfs --help loads the definitions alone.
+        const { fileGlobProblem } = require('../files/glob') as typeof import('../files/glob');
+        const problem = fileGlobProblem(g);
+        if (problem !== undefined) throw new InvalidArgumentError(problem);
+        return [...(all ?? []), g];
+      },
     )
     .option('-n, --no-scrape', "skip the scraping phase (ddrescue -n): non-scraped areas ('/') stay for a later run")
     .option('-N, --no-trim', "skip the trimming phase (ddrescue -N): failed blocks stay non-trimmed ('*'); '/' areas left by an earlier run are still scraped")

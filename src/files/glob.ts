@@ -26,6 +26,19 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/**
+ * Why a --files pattern can match nothing whatever the medium holds (empty, "N:" with no pattern, filesystem 0:
+ * they are numbered from 1), or undefined when it is fine. Checked as the command line is read: before, "0:/**"
+ * silently matched no file.
+ */
+export function fileGlobProblem(glob: string): string | undefined {
+  const m = /^(\d+):(.*)$/s.exec(glob);
+  const pattern = m ? m[2] : glob;
+  if (m && !(Number(m[1]) >= 1 && Number.isSafeInteger(Number(m[1])))) return `filesystems are numbered from 1 (as blkfs files lists them), not ${m[1]}`;
+  if (pattern === '') return 'the pattern is empty';
+  return undefined;
+}
+
 export function fileMatcher(globs: readonly string[]): FileMatcher {
   const parsed = globs.map((g) => {
     const m = /^(\d+):(.*)$/.exec(g);

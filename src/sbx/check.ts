@@ -135,7 +135,7 @@ async function checkFrom(reader: RandomReader, params: CheckParams, t0: number):
   }
 
   if (layout && ref.meta?.hsh && ref.meta.fsz !== undefined && isSupportedHashType(ref.meta.hsh.type)) {
-    checkRecordedSize(layout, ref.meta.fsz);
+    checkRecordedSize(layout, ref);
     const th = Date.now();
     const hasher = createHasher(ref.meta.hsh.type);
     const { missingChunks } = await hashStoredData(reader, ref, layout, ref.meta.fsz, hasher, params.onHashProgress);

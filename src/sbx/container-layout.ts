@@ -59,11 +59,19 @@ export async function containerLayout(
   return { rs, burst, layout: new Layout({ version, d: rs.d, p: rs.p, burst: burst ?? 0 }) };
 }
 
-/** Checks that a recorded file size is possible for the layout (a corrupt or hostile FSZ must not make us loop for days). */
-export function checkRecordedSize(layout: Layout, fsz: number): void {
+/**
+ * Checks that the file size recorded in the reference block is possible for the layout (a corrupt or hostile FSZ
+ * must not make us loop for days); the error names the block's position, so it can be looked at or overwritten.
+ */
+export function checkRecordedSize(layout: Layout, ref: ReferenceBlock): void {
+  const fsz = ref.meta?.fsz;
+  if (fsz === undefined) return;
   if (!Number.isSafeInteger(fsz) || fsz > layout.maxFileSize()) {
+    // Above 2^53 the number read is rounded: say so rather than print digits that are not in the block.
+    const size = Number.isSafeInteger(fsz) ? String(fsz) : 'above 2^53';
     throw new WorkflowError(
-      `Recorded file size ${fsz} is larger than a version ${layout.version} container can hold (${layout.maxFileSize()} bytes); the metadata block is corrupt`,
+      `Recorded file size ${size} is larger than a version ${layout.version} container can hold (${layout.maxFileSize()} bytes); ` +
+        `the metadata block at byte ${ref.pos} (0x${ref.pos.toString(16).toUpperCase()}) is corrupt`,
     );
   }
 }

@@ -50,6 +50,14 @@ export interface DecodeParams {
   guessBurstFrom?: BytePosition;
   burst?: number;
   onProgress?: Progress;
+  /**
+   * Hashing of the output file, reported once it has taken a second: a recorded size far beyond what the container
+   * holds (a corrupt FSZ, or a container missing most of its blocks) makes a sparse output of that size, and hashing
+   * it takes minutes with nothing said. A short hash, the usual case, reports nothing (blkar's output stays).
+   */
+  onHashProgress?: Progress;
+  /** Milliseconds of hashing before onHashProgress is called (default HASH_QUIET_MS). */
+  hashQuietMs?: number;
 }
 
 export type { MultiPass } from './file-io';
@@ -104,7 +112,7 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
   });
   if (layout.ec && burst === null) warnings.push('Failed to guess burst resistance level; decoding without it');
   const fsz = ref.meta?.fsz;
-  if (fsz !== undefined) checkRecordedSize(layout, fsz);
+  checkRecordedSize(layout, ref);
 
   const stats: DecodeStats = {
     ref: refBlockInfo(ref),
@@ -287,12 +295,20 @@ async function decodeToFile(
       const th = Date.now();
       const hasher = createHasher(h.type);
       const out = FileReader.fromHandle(handle, stats.fileSize);
-      for (let p = 0; p < stats.fileSize; p += 1 << 22) hasher.update(await out.read(p, Math.min(1 << 22, stats.fileSize - p)));
+      let reporting = false;
+      for (let p = 0; p < stats.fileSize; p += 1 << 22) {
+        hasher.update(await out.read(p, Math.min(1 << 22, stats.fileSize - p)));
+        reporting ||= Date.now() - th >= (params.hashQuietMs ?? HASH_QUIET_MS);
+        if (reporting) params.onHashProgress?.(Math.min(p + (1 << 22), stats.fileSize), stats.fileSize);
+      }
       finishHash(stats, h, hasher);
       stats.hashSeconds = secondsSince(th);
     }
   });
 }
+
+/** How long the output hash may run before it is reported (see DecodeParams.onHashProgress). */
+export const HASH_QUIET_MS = 1000;
 
 function finishHash(stats: DecodeStats, recorded: Multihash, hasher: Hasher): void {
   const digest = hasher.digest();

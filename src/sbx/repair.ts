@@ -98,7 +98,7 @@ export function repairContainer(params: RepairParams): Promise<RepairStats> {
     let totalBlocks: number;
     const fsz = ref.meta?.fsz;
     if (fsz !== undefined) {
-      checkRecordedSize(layout, fsz);
+      checkRecordedSize(layout, ref);
       totalBlocks = layout.metaCount + layout.setCount(fsz) * t;
     } else {
       stats.estimatedFromContainerSize = true;

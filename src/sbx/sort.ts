@@ -118,6 +118,10 @@ async function sortBlocks(
   // blkar compares a block's position with its canonical one in the whole container, less the misalignment
   // of the range start (--force-misalign); metadata copies are compared once, at the first metadata block.
   const readOffset = start % bs;
+  // A block with a seq past the container the recorded size implies has no place in it: written at its seq's position
+  // (as blkar does), a forged or corrupt seq made a sparse output of terabytes, or failed with EFBIG. It counts as failed.
+  const fsz = ref.meta?.fsz;
+  const lastSeq = fsz !== undefined && Number.isSafeInteger(fsz) ? layout.lastSeq(fsz) : Infinity;
   let metaWritten = false;
   const skipGood = params.multiPass === 'skip-good';
   const put = async (block: Buffer, pos: number, seq: number) => {
@@ -147,6 +151,10 @@ async function sortBlocks(
         for (const p of metaPositions) await put(first, p, 0);
         metaWritten = true;
       }
+      return;
+    }
+    if (seq > lastSeq) {
+      stats.blocksFailed++;
       return;
     }
     const outPos = layout.seqToIndex(seq) * bs;

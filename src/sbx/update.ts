@@ -97,6 +97,11 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
   // An empty FNM/SNM record is unparsable to blkar (and to us): every field after it, RSD/RSP included, would be lost.
   if (params.fnm === '') return Promise.reject(new InputError('The new file name is empty (--no-fnm removes it)'));
   if (params.snm === '') return Promise.reject(new InputError('The new SBX container name is empty (--no-snm removes it)'));
+  // A record's length is one byte: a longer name cannot be stored at all (it was an unclassified RangeError, exit 2).
+  for (const [what, name] of [['file name', params.fnm], ['SBX container name', params.snm]] as const) {
+    const bytes = typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0;
+    if (bytes > 255) return Promise.reject(new InputError(`The new ${what} is ${bytes} bytes long (UTF-8); a metadata field holds at most 255`));
+  }
   return withFileReader(params.input, async (reader) => {
     const ref = await requireReferenceBlock(reader, 'must-be-meta');
     const version = ref.header.version;
@@ -119,7 +124,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     if (params.hash) {
       const fsz = ref.meta?.fsz;
       if (fsz === undefined) throw new WorkflowError('Reference block does not have a file size field');
-      checkRecordedSize(layout, fsz);
+      checkRecordedSize(layout, ref);
       const hasher = createHasher(params.hash);
       const { missingChunks } = await hashStoredData(reader, ref, layout, fsz, hasher, params.onHashProgress);
       // blkar refuses too: a digest with zeros for the missing chunks would replace the true hash for good.
@@ -145,6 +150,14 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
         snm: params.snm,
         hsh,
       });
+      // FSZ/FDT/SDT are read as doubles: one beyond 2^53 would be written back as another number (and one near 2^64
+      // was a Node range error): the field is corrupt, and nothing is written.
+      const lossy = fields.find((f) => (f.id === 'FSZ' || f.id === 'FDT' || f.id === 'SDT') && !Number.isSafeInteger(f.value));
+      if (lossy) {
+        throw new WorkflowError(
+          `Recorded ${lossy.id} of the metadata block at byte ${pos} (0x${pos.toString(16).toUpperCase()}) is beyond 2^53 and cannot be kept exactly: the block is corrupt (nothing was written)`,
+        );
+      }
       let payload: Buffer;
       try {
         payload = encodeMetadataFields(fields, version);

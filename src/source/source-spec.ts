@@ -69,7 +69,13 @@ function parseNbdUri(arg: string, scheme: string): NbdTarget {
   if (url.username || url.password) throw new SourceArgError(`NBD URI must not carry a user or password: ${arg}`);
   if (url.hash) throw new SourceArgError(`NBD URI must not have a #fragment: ${arg}`);
   // The export name is the path without its leading '/', percent-decoded (so '/' itself can be in it).
-  const exportName = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  let exportName: string;
+  try {
+    exportName = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  } catch {
+    // A '%' not followed by two hex digits, or escapes that are not UTF-8 ("URI malformed", unclassified: exit 2).
+    throw new SourceArgError(`malformed NBD URI: bad %-escape in the export name: ${arg}`);
+  }
   const params = [...url.searchParams.keys()];
 
   if (scheme === 'nbd') {

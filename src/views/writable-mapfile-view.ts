@@ -13,6 +13,9 @@ import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
 import { ddrescueOutfileOf } from './ddrescue-outfile';
 
+/** A write or truncate of /mapfile past this is EINVAL: no mapfile of a real medium is that large. */
+const MAX_MAPFILE_BYTES = 64 << 20;
+
 /** What /mapfile needs of the cache: its map, its counters, and the commits of the writer's own reads. */
 export type MapfileCache = Pick<SectorCache, 'size' | 'sectorSize' | 'sectorCount' | 'cacheDir' | 'extents' | 'status' | 'commitPending' | 'mapfileText'>;
 
@@ -210,7 +213,7 @@ export class WritableMapfileView implements WritableView {
     const h = handle as OpenHandle;
     if (h.kind !== 'write') return new ViewErrno('EBADF');
     const end = offset + data.length;
-    if (end > 64 << 20) return new ViewErrno('EINVAL'); // no mapfile of a real medium is that large
+    if (end > MAX_MAPFILE_BYTES) return new ViewErrno('EINVAL');
     this.reserve(h, end);
     if (offset > h.length) h.data.fill(0x20, h.length, offset);
     data.copy(h.data, offset);
@@ -223,6 +226,8 @@ export class WritableMapfileView implements WritableView {
     // FUSE turns open(O_TRUNC) into an open, then a truncate of the path with no handle: as on a disk file, it
     // applies to every descriptor open for writing (ddrescue's read-write one has written nothing, and stays so).
     const targets = handle !== undefined ? [handle as OpenHandle] : this.opened;
+    // Checked like a write: `truncate -s 5G /mnt/mapfile` allocated the size in memory (a RangeError beyond 4 GiB).
+    if (size > MAX_MAPFILE_BYTES) return new ViewErrno('EINVAL');
     for (const h of targets) {
       if (h.kind !== 'write') {
         if (handle !== undefined) return new ViewErrno('EBADF');
@@ -250,7 +255,7 @@ export class WritableMapfileView implements WritableView {
 
   private reserve(h: WriteHandle, size: number): void {
     if (size <= h.data.length) return;
-    const grown = Buffer.alloc(Math.max(size, h.data.length * 2));
+    const grown = Buffer.alloc(Math.max(size, Math.min(h.data.length * 2, MAX_MAPFILE_BYTES)));
     h.data.copy(grown, 0, 0, h.length);
     h.data = grown;
   }

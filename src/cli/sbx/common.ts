@@ -52,11 +52,15 @@ class SystemIoError extends OperationError {
   readonly blkarPrefixed = true;
 }
 
-/** Workflow errors carry their exit code; raw Node I/O errors (ENOENT, EACCES…) are failures of the operation. */
+/**
+ * Workflow errors carry their exit code; raw Node I/O errors (ENOENT, EACCES…) are failures of the operation. Node's
+ * own ERR_* codes (ERR_OUT_OF_RANGE…) are bugs of ours, not I/O: they stay unclassified (a value out of range in
+ * update was printed as an I/O error "Error : The value of …").
+ */
 export function classify(err: unknown): unknown {
   if (err instanceof BlkfsError) return err;
   const e = err as NodeJS.ErrnoException;
-  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
+  if (e && typeof e === 'object' && typeof e.code === 'string' && !e.code.startsWith('ERR_') && typeof e.message === 'string') {
     return new SystemIoError(e.message, { cause: err });
   }
   return err;

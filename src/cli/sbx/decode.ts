@@ -32,6 +32,7 @@ export async function runDecode(input: string, out: string | undefined, opts: De
     const range = parseRange(opts);
     const refRange = parseRefRange(opts);
     const progress = printer.progress('SBX block decoding progress');
+    const hashProgress = printer.progress('Output file hashing progress');
     const stats = await decodeContainer({
       input,
       output: out,
@@ -45,8 +46,13 @@ export async function runDecode(input: string, out: string | undefined, opts: De
       burst: parseBurst(opts.burst),
       guessBurstFrom: parseGuessBurstFrom(opts),
       onProgress: progress.update,
+      onHashProgress: (done, total) => {
+        progress.finish();
+        hashProgress.update(done, total);
+      },
     });
     progress.finish();
+    hashProgress.finish();
     for (const w of stats.warnings) printer.note(w);
     const report = decodeReport(stats);
     const verdict = hashVerdict(stats.hashMatches, toStdout ? 'output' : 'output file');

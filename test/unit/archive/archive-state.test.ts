@@ -18,6 +18,16 @@ describe('archive/archive-state resume state and lock', () => {
     expect(loadState(file, { ...s, partSize: 20 })).to.equal(undefined);
   });
 
+  it('a damaged state file (JSON null, a number, not JSON) is no state: the archive starts afresh', () => {
+    const file = stateFileFor(dir, 's3://b/p/x');
+    const expectOf = { label: 's3://b/p/x', uid: 'AA', containerSize: 100, partSize: 10 };
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    for (const text of ['null', '7', '"x"', '{']) {
+      fs.writeFileSync(file, text);
+      expect(loadState(file, expectOf), text).to.equal(undefined);
+    }
+  });
+
   it('one archive per destination: a live holder is named, a dead one is taken over', () => {
     const file = stateFileFor(dir, '/bags/x');
     fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -35,6 +35,19 @@ describe('archive/dat Logiqx DAT', () => {
     expect(() => parseDat('<datafile><game name="a"><rom', 'y.dat')).to.throw(DatError, /y.dat/);
   });
 
+  it('says where a malformed DAT goes wrong, and an empty one is line 1 (no "undefined")', () => {
+    expect(() => parseDat('', 'e.dat')).to.throw(DatError, /^e\.dat: not a Logiqx XML DAT: line 1: Start tag expected\.$/);
+    expect(() => parseDat('<datafile>\n<game></datafile>', 'f.dat')).to.throw(DatError, /^f\.dat: not a Logiqx XML DAT: line 2, column \d+: /);
+  });
+
+  it('a rom whose size is empty or not decimal is not an entry (never matched as size 0 or hex)', () => {
+    const roms = (size: string) => parseDat(`<datafile><game name="g"><rom name="r" size="${size}" crc="00000000"/></game></datafile>`).roms;
+    expect(roms('')).to.deep.equal([]);
+    expect(roms('0x10')).to.deep.equal([]);
+    expect(roms('1e3')).to.deep.equal([]);
+    expect(roms(' 16 ').map((r) => r.size)).to.deep.equal([16]);
+  });
+
   it('names made only of digits, and digests made only of digits with leading zeros, stay exact strings', () => {
     const sha1 = '0' + '1234567890'.repeat(3) + '123456789';
     const md5 = '00' + '1234567890'.repeat(3);

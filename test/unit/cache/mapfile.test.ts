@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { SectorMap } from '../../../src/cache/extent-map';
-import { MapfileError, parseMapfile, renderMapfile } from '../../../src/cache/mapfile';
+import { MapfileError, parseMapfile, readMapfileText, renderMapfile } from '../../../src/cache/mapfile';
 
 const ST = '0x00000000     ?               1\n';
 
@@ -84,6 +84,21 @@ describe('cache/mapfile parseMapfile (ddrescue 1.27 grammar)', () => {
   it('reads the status line fields', () => {
     const p = parseMapfile('0x00700600     *               3\n0 0x200 +\n');
     expect([p.currentPos, p.phase, p.pass]).to.deep.equal([0x700600, '*', 3]);
+  });
+
+  it('a mapfile past the size limit is refused at the line where it passes it (a 600 MB one was "Cannot create a string longer than…", exit 2)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-bigmap-'));
+    try {
+      const file = path.join(dir, 'big.map');
+      // The status and block lines (14 bytes), then 10-byte comment lines: byte 50,000 is on line 2 + 4,998 + 1.
+      fs.writeFileSync(file, '0 +\n0 0x200 +\n' + '# padding\n'.repeat(7000));
+      const err = (await readMapfileText(file, 'latin1', 50_000).catch((e: unknown) => e)) as Error;
+      expect(err).to.be.instanceOf(MapfileError);
+      expect(err.message).to.equal('Error in mapfile, line 5001: not a mapfile: larger than 50000 bytes');
+      expect(parseMapfile(await readMapfileText(file)).blocks).to.have.length(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('error messages carry ddrescue wording and the line', () => {

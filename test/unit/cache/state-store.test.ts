@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -5,6 +6,7 @@ import * as path from 'path';
 import { RunLengthMap, SECTOR_STATUSES, SectorMap } from '../../../src/cache/extent-map';
 import { CacheDamagedError } from '../../../src/cache/errors';
 import { StateStore } from '../../../src/cache/state-store';
+import { UserError } from '../../../src/errors';
 import { mergeRanges } from '../../../src/cache/byte-ranges';
 
 describe('cache/state-store StateStore', () => {
@@ -17,6 +19,64 @@ describe('cache/state-store StateStore', () => {
     fs.writeFileSync(file, Buffer.alloc(4096, 0x5a));
     expect(() => StateStore.open(file, tmp)).to.throw(CacheDamagedError, /state\.sqlite is unreadable \(file is not a database\)/);
     expect(fs.readFileSync(file)).to.deep.equal(Buffer.alloc(4096, 0x5a));
+  });
+
+  it('a malformed identity row (hand-edited or damaged) is a CacheDamagedError naming the field, not a TypeError', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    const store = StateStore.open(file, tmp);
+    store.initialize({ size: 2048, sectorSize: 512, fingerprint: 'abc', probeSectors: [1, 3] }, new SectorMap(4));
+    store.close();
+    for (const [sql, what] of [
+      ["UPDATE identity SET probe_sectors = 'null'", /probe sectors null/],
+      ['UPDATE identity SET probe_sectors = \'[4]\'', /probe sectors \[4\]/], // past the medium's 4 sectors
+      ['UPDATE identity SET size = -5', /size -5/],
+      ['UPDATE identity SET sector_size = 0', /sector size 0/],
+    ] as const) {
+      const db = new Database(file);
+      db.exec("UPDATE identity SET size = 2048, sector_size = 512, probe_sectors = '[1,3]'");
+      db.exec(sql);
+      db.close();
+      const s = StateStore.open(file, tmp);
+      try {
+        expect(() => s.identity()).to.throw(CacheDamagedError, what);
+      } finally {
+        s.close();
+      }
+    }
+  });
+
+  it('extent rows that do not tile the medium (damaged, hand-edited) are a CacheDamagedError with the run at fault', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    const store = StateStore.open(file, tmp);
+    store.initialize({ size: 2048, sectorSize: 512, fingerprint: 'abc', probeSectors: [1, 3] }, new SectorMap(4));
+    store.close();
+    for (const [sql, what] of [
+      ["UPDATE extents SET status = 'x'", /broken sector map \(sector runs do not tile the medium: run at 0 \(\+4, 'x'\) after 0\)/],
+      ["UPDATE extents SET count = 'abc'", /run at 0 \(\+abc, '\?'\) after 0/],
+      ['DELETE FROM extents', /broken sector map \(sector runs end at 0, the medium has 4 sectors\)/],
+    ] as const) {
+      const db = new Database(file);
+      db.exec("DELETE FROM extents; INSERT INTO extents VALUES (0, 4, '?')");
+      db.exec(sql);
+      db.close();
+      const s = StateStore.open(file, tmp);
+      try {
+        expect(() => s.loadSectorMap(4)).to.throw(CacheDamagedError, what);
+      } finally {
+        s.close();
+      }
+    }
+  });
+
+  it('a database of a newer schema is bad input (exit 1) and is left as it was', () => {
+    const file = path.join(tmp, 'state.sqlite');
+    StateStore.open(file, tmp).close();
+    const db = new Database(file);
+    db.pragma('user_version = 999');
+    db.close();
+    const before = fs.readFileSync(file);
+    expect(() => StateStore.open(file, tmp)).to.throw(UserError, /has schema 999, newer than this blkfs/);
+    expect(fs.readFileSync(file).equals(before)).to.equal(true);
   });
 
   it('merges touching and overlapping ranges', () => {

@@ -10,7 +10,7 @@ const MAIN = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');
 const SRC = path.dirname(path.dirname(MAIN));
 
 /** The command definitions, and what they use: option parsers' bounds and choices, the version. */
-const DEFINITIONS = ['cli/main.js', 'cli/commands.js', 'cli/sbx/index.js', 'cli/archive-options.js', 'cli/block-size-option.js', 'errors.js', 'version.js'];
+const DEFINITIONS = ['cli/main.js', 'cli/commands.js', 'cli/sbx/index.js', 'cli/archive-options.js', 'cli/block-size-option.js', 'cli/nbdkit-filter-option.js', 'errors.js', 'version.js'];
 const DEFINITION_LEAVES = ['source/sector-size.js', 'source/source-spec.js', 'cache/readahead-limits.js', 'server/log.js'];
 
 /** The modules (relative to dist/src/, or node_modules/<package>) a blkfs command line has loaded when it exits. */

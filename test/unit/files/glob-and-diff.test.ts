@@ -2,9 +2,16 @@
 import { expect } from 'chai';
 import { SectorMap } from '../../../src/cache/extent-map';
 import { changedRanges } from '../../../src/files/damage-source';
-import { fileMatcher } from '../../../src/files/glob';
+import { fileGlobProblem, fileMatcher } from '../../../src/files/glob';
 
 describe('files: glob patterns for acquire --files', () => {
+  it('a pattern that can match nothing on any medium is named as such (acquire --files refuses it, exit 1)', () => {
+    expect(fileGlobProblem('0:/**')).to.equal('filesystems are numbered from 1 (as blkfs files lists them), not 0');
+    expect(fileGlobProblem('')).to.equal('the pattern is empty');
+    expect(fileGlobProblem('2:')).to.equal('the pattern is empty');
+    expect([fileGlobProblem('1:/DCIM/**'), fileGlobProblem('*.txt'), fileGlobProblem('12:x')]).to.deep.equal([undefined, undefined, undefined]);
+  });
+
   it('** spans directories, * and ? stay in one name, N: picks a filesystem, a bare pattern starts at the root', () => {
     const m = fileMatcher(['/DCIM/**', '*.txt', '2:/docs/?.bin']);
     expect(m.matches(0, '/DCIM/100CANON/IMG_0001.JPG')).to.equal(true);

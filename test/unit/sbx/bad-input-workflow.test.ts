@@ -107,6 +107,22 @@ describe('sbx workflows on bad input', () => {
     expect(fs.statSync(g).size).to.equal(512 * 13);
   });
 
+  it('an impossible recorded file size names the metadata block\'s position, and never prints rounded digits', async () => {
+    const uid = Buffer.from('0a0b0c0d0e0f', 'hex');
+    const meta = buildBlock(1, uid, 0, encodeMetadataPayload({ fsz: 2 ** 52 }, 1));
+    const f = write('fsz-at-512', Buffer.concat([Buffer.alloc(512), meta, Buffer.alloc(512 * 2)]));
+    const err = (await decodeContainer({ input: f, output: path.join(dir, 'fsz.out'), force: true }).catch((e: unknown) => e)) as Error;
+    expect(err).to.be.instanceOf(WorkflowError);
+    expect(err.message).to.match(/^Recorded file size 4503599627370496 is larger than .*; the metadata block at byte 512 \(0x200\) is corrupt$/);
+    // FSZ 2^64 - 1 is read as a double (18446744073709552000): the message says what is known.
+    const max = Buffer.from(meta);
+    const at = max.indexOf(Buffer.from('FSZ', 'latin1')) + 4;
+    max.fill(0xff, at, at + 8);
+    const g = write('fsz-max', Buffer.concat([buildBlock(1, uid, 0, max.subarray(16)), Buffer.alloc(512 * 2)]));
+    const err2 = (await decodeContainer({ input: g, output: path.join(dir, 'fsz.out'), force: true }).catch((e: unknown) => e)) as Error;
+    expect(err2.message).to.match(/^Recorded file size above 2\^53 is larger than .*at byte 0 \(0x0\) is corrupt$/);
+  });
+
   it('an EC metadata block without RSD/RSP is refused with a message', async () => {
     const uid = Buffer.from('0a0b0c0d0e0f', 'hex');
     const f = write('norsd', buildBlock(17, uid, 0, encodeMetadataPayload({ fsz: 10 }, 17)));

@@ -21,6 +21,22 @@ function sink(): { stream: Writable; bytes: () => Buffer } {
 const containers = fs.readdirSync(VECTORS_DIR).filter((f) => /\.(sbx|ecsbx)$/.test(f) && !f.includes('damaged'));
 
 describe('sbx decode workflow', () => {
+  it('a hash of the output that runs long is reported (a recorded size far beyond the container hashed a sparse TiB in silence); a short one is not', async () => {
+    const dir = tempDir('hashprog');
+    try {
+      const input = path.join(VECTORS_DIR, 'v1-100k.sbx');
+      const quiet: number[][] = [];
+      await decodeContainer({ input, output: path.join(dir, 'a.bin'), onHashProgress: (d, t) => quiet.push([d, t]) });
+      expect(quiet).to.deep.equal([]);
+      const told: number[][] = [];
+      const s = await decodeContainer({ input, output: path.join(dir, 'b.bin'), hashQuietMs: 0, onHashProgress: (d, t) => told.push([d, t]) });
+      expect(told).to.deep.equal([[100000, 100000]]);
+      expect(s.hashMatches).to.equal(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   let dir: string;
   before(() => (dir = tempDir('decode')));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));

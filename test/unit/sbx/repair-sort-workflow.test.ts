@@ -5,6 +5,7 @@ import { repairContainer } from '../../../src/sbx/repair';
 import { sortContainer } from '../../../src/sbx/sort';
 import { decodeContainer } from '../../../src/sbx/decode';
 import { Layout } from '../../../src/sbx/format/layout';
+import { buildBlock } from '../../../src/sbx/format/header';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, seededRandom, tempDir, zeroBlocks } from './workflow-helpers';
 
@@ -155,6 +156,22 @@ describe('sbx sort workflow', () => {
       expect(fs.readFileSync(dec).equals(fs.readFileSync(input))).to.equal(true);
     });
   }
+
+  it('a block whose seq is past the container the recorded size implies counts as failed, not written terabytes away (was a 4 TiB sparse output, or EFBIG)', async () => {
+    const dir = tempDir('sortseq');
+    try {
+      const c = fs.readFileSync(path.join(VECTORS_DIR, 'v3-small.sbx')); // metadata + 2 data blocks of 4096 bytes
+      const forged = buildBlock(3, c.subarray(6, 12), 0x3fffffff, c.subarray(4096 + 16, 8192));
+      const input = path.join(dir, 'forged.sbx');
+      fs.writeFileSync(input, Buffer.concat([c.subarray(0, 4096), forged, c.subarray(8192)]));
+      const out = path.join(dir, 'sorted.sbx');
+      const s = await sortContainer({ input, output: out });
+      expect([s.blocksFailed, s.dataSorted]).to.deep.equal([1, 1]);
+      expect(fs.statSync(out).size).to.equal(3 * 4096);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('--multi-pass sorts two damaged copies into one complete container; without it an existing output is refused', async () => {
     const v = fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.ecsbx'));

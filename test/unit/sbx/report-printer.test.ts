@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { PassThrough } from 'stream';
+import { classify } from '../../../src/cli/sbx/common';
+import { OperationError } from '../../../src/errors';
 import { Printer, ReportList, blkarDate, hms, ReportObject, renderBlkarJson, toCamelCase } from '../../../src/cli/sbx/report';
 
 describe('sbx report printer (blkar JSON layout)', () => {
@@ -35,6 +37,13 @@ describe('sbx report printer (blkar JSON layout)', () => {
     const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5, syscall: 'read' });
     expect(new Printer({ json: false, stdout: out, stderr: out }).error(eio)).to.equal(2);
     expect(String(out.read())).to.equal('Error : EIO: i/o error, read\n');
+  });
+
+  it("Node's own ERR_* errors are no I/O errors: classify leaves them as they are (bugs), system errors become I/O failures", () => {
+    const range = Object.assign(new RangeError('The value of "value" is out of range.'), { code: 'ERR_OUT_OF_RANGE' });
+    expect(classify(range)).to.equal(range);
+    const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5, syscall: 'read' });
+    expect(classify(eio)).to.be.instanceOf(OperationError);
   });
 
   it('formats times like blkar', () => {

@@ -6,6 +6,8 @@ import { decodeContainer } from '../../../src/sbx/decode';
 import { checkContainer } from '../../../src/sbx/check';
 import { updateContainer, editFields } from '../../../src/sbx/update';
 import { showContainer } from '../../../src/sbx/show';
+import { InputError, WorkflowError } from '../../../src/sbx/workflow-errors';
+import { buildBlock } from '../../../src/sbx/format/header';
 import { parseMetadataFields } from '../../../src/sbx/format/metadata';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, tempDir } from './workflow-helpers';
@@ -186,5 +188,33 @@ describe('sbx check, show and update workflows', () => {
     await updateContainer({ input: f, fnm: 'a-very-long-file-name-that-cannot-fit.bin' }).catch((e) => (err = e));
     expect((err as unknown as Error).message).to.match(/Too much metadata/);
     expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v2-small.sbx')))).to.equal(true);
+  });
+
+  it('update refuses a metadata block whose FSZ/FDT/SDT is beyond 2^53 (cannot be written back exactly; was a Node range error); nothing is written', async () => {
+    const f = path.join(dir, 'upd4.sbx');
+    const c = fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx'));
+    const at = c.indexOf(Buffer.from('FDT\x08', 'latin1'), 16) + 4;
+    c.fill(0xff, at, at + 8);
+    c[at] = 0x7f; // i64 max: read as the double 2^63
+    const fixed = buildBlock(1, c.subarray(6, 12), 0, c.subarray(16, 512));
+    fixed.copy(c, 0);
+    fs.writeFileSync(f, c);
+    const err = (await updateContainer({ input: f, fnm: 'x.bin' }).catch((e: unknown) => e)) as Error;
+    expect(err).to.be.instanceOf(WorkflowError);
+    expect(err.message).to.equal('Recorded FDT of the metadata block at byte 0 (0x0) is beyond 2^53 and cannot be kept exactly: the block is corrupt (nothing was written)');
+    expect(fs.readFileSync(f).equals(c)).to.equal(true);
+  });
+
+  it('update with a name over 255 bytes (one byte holds a field\'s length) is bad input (exit 1), not a crash; nothing is written', async () => {
+    const f = path.join(dir, 'upd3.sbx');
+    fs.copyFileSync(path.join(VECTORS_DIR, 'v3-small.sbx'), f);
+    for (const edit of [{ snm: 'x'.repeat(256) }, { fnm: 'é'.repeat(128) }]) {
+      const err = (await updateContainer({ input: f, ...edit }).catch((e: unknown) => e)) as Error;
+      expect(err).to.be.instanceOf(InputError);
+      expect(err.message).to.match(/is 256 bytes long \(UTF-8\); a metadata field holds at most 255/);
+    }
+    expect(fs.readFileSync(f).equals(fs.readFileSync(path.join(VECTORS_DIR, 'v3-small.sbx')))).to.equal(true);
+    // 255 bytes fit a version 3 block.
+    expect((await updateContainer({ input: f, snm: 'x'.repeat(255) })).metaBlocksUpdated).to.equal(1);
   });
 });

@@ -60,6 +60,8 @@ describe('nbd/source-spec parseSourceArg', () => {
     ['nbd+unix:///export', /needs \?socket=PATH/],
     ['nbd+unix://host/export?socket=/s', /must have an empty host/],
     ['nbd+unix:///e?socket=/s&x=1', /unsupported query parameter in NBD URI: x/],
+    ['nbd://host/%ZZ', /malformed NBD URI: bad %-escape in the export name/],
+    ['nbd+unix:///%E0%A4?socket=/s', /malformed NBD URI: bad %-escape in the export name/],
   ];
   for (const [arg, message] of bad) {
     it(`rejects ${JSON.stringify(arg)} with SourceArgError`, () => {

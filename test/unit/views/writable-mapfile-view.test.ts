@@ -79,6 +79,18 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
     expect(((await view.read(await view.open(), 0, 1 << 20)) as Buffer).toString()).to.equal(before);
   });
 
+  it('a truncate past 64 MiB is EINVAL like such a write, and allocates nothing (5 GiB was a RangeError, EIO)', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(4096, 1));
+    const view = new WritableMapfileView(cache, logger());
+    const h = await view.openForWrite(false);
+    for (const r of [await view.truncate(h, 5 * 2 ** 30), await view.truncate(undefined, (64 << 20) + 1)]) {
+      expect(r).to.be.instanceOf(ViewErrno);
+      expect((r as ViewErrno).errno).to.equal('EINVAL');
+    }
+    expect(await view.truncate(h, 100)).to.equal(undefined);
+    expect(((await view.read(h, 0, 1 << 20)) as Buffer).length).to.equal(100);
+  });
+
   it('a read-only descriptor cannot write', async () => {
     const { cache } = await memoryCache(Buffer.alloc(4096, 1));
     const view = new WritableMapfileView(cache, logger());

@@ -1,0 +1,16 @@
+import { expect } from 'chai';
+import { InvalidArgumentError } from 'commander';
+import { collectNbdkitFilterArg } from '../../../src/cli/nbdkit-filter-option';
+
+describe('mount --nbdkit-filter', () => {
+  it('collects filter names and key=value parameters in order', () => {
+    expect(collectNbdkitFilterArg('delay-read=1s', collectNbdkitFilterArg('delay', []))).to.deep.equal(['delay', 'delay-read=1s']);
+  });
+
+  it('refuses what nbdkit would take as its own option (--run=CMD ran a command), or as the source (file=, dir=)', () => {
+    for (const arg of ['--run=touch /tmp/x', '-w', '', '=x', 'file=/etc/passwd', 'dir=/etc']) {
+      expect(() => collectNbdkitFilterArg(arg, []), arg).to.throw(InvalidArgumentError);
+    }
+    expect(() => collectNbdkitFilterArg('file=/etc/passwd', [])).to.throw(/file= would replace the source given as SOURCE/);
+  });
+});
