@@ -12,6 +12,7 @@ export class RestartableNbdServer {
   private readonly pidfile: string;
   private stderrTail = '';
   private exit: string | undefined;
+  private started?: { image: string; filters: string[]; params: string[] };
 
   constructor(dir: string, tag = 'restart') {
     this.socket = path.join(dir, `${tag}.sock`);
@@ -26,6 +27,7 @@ export class RestartableNbdServer {
   /** Starts nbdkit -r on `image` (log filter: every read is counted in logFile). */
   async start(image: string, filters: string[] = [], params: string[] = []): Promise<void> {
     if (this.child) throw new Error('already running');
+    this.started = { image, filters, params };
     fs.rmSync(this.socket, { force: true });
     fs.rmSync(this.pidfile, { force: true });
     const child = spawn(
@@ -57,6 +59,18 @@ export class RestartableNbdServer {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /**
+   * Starts it again as it was started if it died: nbdkit 1.32 aborts (`raw_send_socket: Assertion sock >= 0`) when
+   * a client is killed while its reads are in flight, which a crash test does on purpose. True if it was restarted.
+   */
+  async restartIfDied(): Promise<boolean> {
+    const child = this.child;
+    if (!child || !this.started || (child.exitCode === null && child.signalCode === null)) return false;
+    this.child = undefined;
+    await this.start(this.started.image, this.started.filters, this.started.params);
+    return true;
   }
 
   /** The server now serves `image` on the same socket (a restart on another disc). */

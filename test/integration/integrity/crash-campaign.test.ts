@@ -52,6 +52,7 @@ describe('integrity: crash campaign (kill -9 during acquisition over a slow sour
     let plus: [number, number][] = [];
     let logged = 0;
     for (let round = 1; round <= ROUNDS; round++) {
+      await nbd.restartIfDied(); // nbdkit's own abort when its client is killed mid-read (not the medium's doing)
       const pid = await mount(nbd.uri, mnt, ['--cache', cache]).catch((e: Error) => {
         throw new Error(`round ${round}: ${e.message}; ${nbd!.describe()}`);
       });
