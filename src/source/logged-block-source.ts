@@ -14,6 +14,9 @@ export interface ReadLogger {
   enabled(level: 'debug'): boolean;
 }
 
+/** The longest pause between two "still pending" lines for one read. */
+const MAX_PENDING_REMINDER_MS = 5 * 60_000;
+
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 
 export function errnoName(errno: number): string {
@@ -31,6 +34,8 @@ export class LoggedBlockSource implements BlockSource {
     private readonly log: ReadLogger,
     /** Reads slower than this many milliseconds are logged as warnings. */
     private readonly slowMs = 1000,
+    /** A read still unanswered after this long is logged while it waits (then after twice as long, ...). */
+    private readonly pendingMs = 10 * slowMs,
   ) {
     this.size = inner.size;
     this.identityHint = inner.identityHint;
@@ -55,6 +60,19 @@ export class LoggedBlockSource implements BlockSource {
   private async logged(offset: number, length: number, read: () => Promise<Buffer>): Promise<Buffer> {
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
+    // A read a struggling drive never answers is otherwise silent (it is waited for, not timed out: a failing drive
+    // may take minutes per read): the log says it is still pending, less and less often.
+    let wait = this.pendingMs;
+    let reminder: NodeJS.Timeout | undefined;
+    const remind = () => {
+      reminder = setTimeout(() => {
+        this.log.warn(`read still pending: offset ${offset} length ${length}, waiting for the medium for ${ms()} ms`);
+        wait = Math.min(2 * wait, MAX_PENDING_REMINDER_MS);
+        remind();
+      }, wait);
+      reminder.unref();
+    };
+    remind();
     try {
       const buf = await read();
       const d = ms();
@@ -79,6 +97,8 @@ export class LoggedBlockSource implements BlockSource {
         this.log.error(`read failed: offset ${offset} length ${length} after ${d} ms: ${err instanceof Error ? err.message : String(err)}`);
       }
       throw err;
+    } finally {
+      clearTimeout(reminder);
     }
   }
 

@@ -38,6 +38,18 @@ describe('LoggedBlockSource', () => {
     expect(chatty.lines[0]).to.match(/^D read: offset 512 length 512/);
   });
 
+  it('a read the medium does not answer is logged while it waits, less and less often, and no more once answered', async () => {
+    const log = recorder();
+    // Answered after 250 ms; reminders after about 20, 60 and 140 ms (each wait twice the last).
+    await new LoggedBlockSource(new MemorySource(Buffer.alloc(4096), { delayMs: 250 }), log, 5, 20).read(1024, 512);
+    const pending = log.lines.filter((l) => l.startsWith('W read still pending: offset 1024 length 512, waiting for the medium for '));
+    expect(pending.length).to.be.within(2, 3);
+    expect(log.lines.at(-1)).to.match(/^W slow read: offset 1024 length 512 took \d+ ms$/);
+    const after = log.lines.length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(log.lines.length, 'nothing more once answered').to.equal(after);
+  });
+
   it('tells a run of transient server failures once, and once when reads work again', async () => {
     const log = recorder();
     const mem = new MemorySource(Buffer.alloc(8192));
