@@ -368,6 +368,23 @@ function mountCase(m: Mount): { problems: string[]; input: Buffer; what: string 
 
 // ---- main -------------------------------------------------------------------------------------------------------
 
+/** Counts each problem; the first time one is seen, keeps its input files and how to run it again, and says so. */
+function keepFindings(seen: Map<string, number>, problems: string[], files: Record<string, Buffer>, repro: string, label: string): void {
+  for (const p of problems) {
+    const count = (seen.get(p) ?? 0) + 1;
+    seen.set(p, count);
+    if (count > 1) continue;
+    const keep = path.join(findingsDir, `finding-${seen.size}`);
+    for (const [name, bytes] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(keep, name)), { recursive: true });
+      fs.writeFileSync(path.join(keep, name), bytes);
+    }
+    fs.mkdirSync(keep, { recursive: true });
+    fs.writeFileSync(path.join(keep, 'repro.txt'), `${p}\n${repro}\n`);
+    process.stdout.write(`FINDING ${seen.size} (${label}): ${p}\n  -> ${keep}\n`);
+  }
+}
+
 async function main(): Promise<void> {
   process.stdout.write(`fuzz-inputs: seed ${SEED}, ${ITERATIONS} iterations, targets ${TARGETS.join(',')}, findings in ${findingsDir}\n`);
   const seeds = TARGETS.some((t) => t === 'sbx' || t === 'opts') ? containerSeeds() : [];
@@ -385,16 +402,7 @@ async function main(): Promise<void> {
       if (!mount) continue;
       const { problems, input, what } = mountCase(mount);
       runs++;
-      for (const p of problems) {
-        const count = (seen.get(p) ?? 0) + 1;
-        seen.set(p, count);
-        if (count > 1) continue;
-        const keep = path.join(findingsDir, `finding-${seen.size}`);
-        fs.mkdirSync(keep, { recursive: true });
-        fs.writeFileSync(path.join(keep, 'm.map'), input);
-        fs.writeFileSync(path.join(keep, 'repro.txt'), `${p}\niteration ${i}: ${what} of m.map into a mount's /mapfile\n`);
-        process.stdout.write(`FINDING ${seen.size} (iteration ${i}, ${what}): ${p}\n  -> ${keep}\n`);
-      }
+      keepFindings(seen, problems, { 'm.map': input }, `iteration ${i}: ${what} of m.map into a mount's /mapfile`, `iteration ${i}, ${what}`);
       await new Promise(setImmediate);
       continue;
     }
@@ -414,19 +422,8 @@ async function main(): Promise<void> {
     const problems = judge(k, dir);
     if (interrupted) break; // a Ctrl-C from a terminal reached the run too: its outcome says nothing
     runs++;
-    for (const p of problems) {
-      const count = (seen.get(p) ?? 0) + 1;
-      seen.set(p, count);
-      if (count > 1) continue;
-      const keep = path.join(findingsDir, `finding-${seen.size}`);
-      fs.mkdirSync(keep, { recursive: true });
-      for (const [name, bytes] of Object.entries(k.files)) {
-        fs.mkdirSync(path.dirname(path.join(keep, name)), { recursive: true });
-        fs.writeFileSync(path.join(keep, name), bytes);
-      }
-      fs.writeFileSync(path.join(keep, 'repro.txt'), `${p}\niteration ${i} ops ${k.ops.join(',')}\nblkfs ${k.args.map((a) => JSON.stringify(a)).join(' ')}\n`);
-      process.stdout.write(`FINDING ${seen.size} (iteration ${i}, ${k.ops.join(',')}): ${p}\n  -> ${keep}\n`);
-    }
+    const repro = `iteration ${i} ops ${k.ops.join(',')}\nblkfs ${k.args.map((a) => JSON.stringify(a)).join(' ')}`;
+    keepFindings(seen, problems, k.files, repro, `iteration ${i}, ${k.ops.join(',')}`);
     fs.rmSync(dir, { recursive: true, force: true });
     // The runs are synchronous: a turn of the event loop lets a Ctrl-C (SIGINT handler) be seen.
     await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));

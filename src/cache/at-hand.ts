@@ -1,6 +1,7 @@
-// What a reader can be given at once, without waiting: the hot path of a /raw copy. A sequential reader's next
-// bytes are usually a flight's published bytes (readahead's) or '+' sectors in the page cache; serving them without
-// a promise per piece keeps a 128 KiB FUSE request close to the cost of a memory copy.
+// Bytes the cache has in hand. fillAtHand: what a reader can be given at once, without waiting, the hot path of a
+// /raw copy. A sequential reader's next bytes are usually a flight's published bytes (readahead's) or '+' sectors in
+// the page cache; serving them without a promise per piece keeps a 128 KiB FUSE request close to the cost of a
+// memory copy. readCachedOnly: '+' bytes from the cache alone, never the device (export, the SBX block scanner).
 import type { SectorStore } from './sector-store';
 import type { InflightRanges } from './single-flight';
 
@@ -40,4 +41,17 @@ export function fillAtHand(store: SectorStore, inflight: InflightRanges, offset:
 export function copyFrom(src: Buffer, srcAt: number, from: number, to: number, target: Buffer, targetAt: number): number {
   src.copy(target, from - targetAt, from - srcAt, to - srcAt);
   return to - from;
+}
+
+/**
+ * Bytes [offset, offset+length) from the cache alone into target[0, length), each chunk checked against its checksum
+ * first (the export, the SBX block scanner); rejects if any of their sectors is not '+'.
+ */
+export async function readCachedOnly(store: SectorStore, offset: number, length: number, target: Buffer): Promise<void> {
+  if (length > target.length) throw new RangeError(`a ${target.length}-byte buffer cannot hold ${length} bytes`);
+  const s0 = Math.floor(offset / store.sectorSize);
+  const s1 = Math.ceil((offset + length) / store.sectorSize);
+  for (const r of store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
+  await store.fixity.checkBeforeServe(s0, s1);
+  await store.readCachedInto(target, 0, offset, length);
 }

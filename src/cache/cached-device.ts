@@ -19,9 +19,9 @@ import { RescueOptions, RescueResult, RescueTarget, runRescuePasses, streamSecto
 import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { FlightHandle, InflightRanges } from './single-flight';
-import { copyFrom, fillAtHand } from './at-hand';
+import { copyFrom, fillAtHand, readCachedOnly } from './at-hand';
 import { ChunkDamagedError, VerifyReport } from './fixity';
-import { FetchMode, fetchSpan, Outcome } from './span-fetch';
+import { FetchMode, fetchSpan, Outcome, wholeSpanData } from './span-fetch';
 import { CopyStream } from './copy-stream';
 import { CacheClosedError } from './errors';
 
@@ -153,8 +153,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
    * first: its reader's order is the point). Prefetches already started finish.
    */
   suspendReadahead(): () => void {
-    if (!this.readahead) return () => {};
-    return this.readahead.suspend();
+    return this.readahead?.suspend() ?? (() => {});
   }
 
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */
@@ -167,13 +166,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /** readCachedBytes() into target[0, length): a follower of the cache reuses its buffers (no garbage per MiB). */
   async readCachedInto(offset: number, length: number, target: Buffer): Promise<void> {
     this.checkOpen();
-    if (length > target.length) throw new RangeError(`a ${target.length}-byte buffer cannot hold ${length} bytes`);
-    const ss = this.sectorSize;
-    const s0 = Math.floor(offset / ss);
-    const s1 = Math.ceil((offset + length) / ss);
-    for (const r of this.store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
-    await this.store.fixity.checkBeforeServe(s0, s1);
-    await this.store.readCachedInto(target, 0, offset, length);
+    await readCachedOnly(this.store, offset, length, target);
   }
 
   /** A damaged chunk, medium attached and identified: its sectors are read again (logged as a repair). */
@@ -219,9 +212,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
       if (keptFailure !== undefined || failure !== undefined) throw keptFailure ?? failure;
       return outcomes;
     }
-    const only = outcomes.length === 1 ? outcomes[0] : undefined;
     const streaming = (mode === 'copy' || mode === 'stream') && from === '?' && failure === undefined;
-    const whole = streaming && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
+    const whole = streaming ? wholeSpanData(outcomes, start, end) : undefined;
     const early = whole && this.store.canAnswerEarly(whole.length) ? whole : undefined;
     const settled = this.store.settle(flight, outcomes, early, reused === undefined);
     await (this.copyStream ? this.copyStream.follow(settled, early, reused) : settled);
@@ -244,10 +236,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
     const { keep, kept, settled } = this.store.keeper();
     const { outcomes, failure } = await fetchSpan({ device: this.device, start, end, from, mode, priority, keep });
     const keptFailure = await settled();
-    const only = outcomes.length === 1 ? outcomes[0] : undefined;
-    const whole = failure === undefined && only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
+    const whole = failure === undefined ? wholeSpanData(outcomes, start, end) : undefined;
     // Only untried sectors are answered early: a retried '-' sector is rare and its reader sees its new state.
-    const early = whole && from === '?' && !kept.has(only!) && this.store.canAnswerEarly(whole.length) ? whole : undefined;
+    const early = whole && from === '?' && !kept.has(outcomes[0]) && this.store.canAnswerEarly(whole.length) ? whole : undefined;
     await this.store.settle(flight, kept.size === 0 ? outcomes : outcomes.filter((o) => !kept.has(o)), early);
     if (keptFailure !== undefined) throw keptFailure;
     if (failure !== undefined) throw failure;
