@@ -199,7 +199,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
     if (this.store.room.wasFull) await this.roomFor(flight, start, end);
-    // The acquisition streams (copy-stream.ts): a span of its size is read into a reused buffer; a span of untried
+    // The acquisition streams (copy-stream.ts): a span up to its size is read into a reused buffer; a span of untried
     // sectors read whole is written while the pass reads on, its '+' left to the next group commit (an early answer).
     const stream = mode === 'stream' && from === '?' ? this.copyStream : undefined;
     const reused = stream?.bufferFor(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
