@@ -28,7 +28,14 @@ export const IMAGE_MAPFILE = 'image.map';
 async function keepImageMap(dev: CachedDevice, text: string): Promise<void> {
   const file = path.join(dev.cacheDir, IMAGE_MAPFILE);
   try {
-    await fs.promises.writeFile(`${file}.tmp`, text, { encoding: 'latin1', mode: 0o600 });
+    // Synced before the rename: a power cut must leave the old map or the new one, never an empty file.
+    const fh = await fs.promises.open(`${file}.tmp`, 'w', 0o600);
+    try {
+      await fh.writeFile(text, 'latin1');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.promises.rename(`${file}.tmp`, file);
   } catch {
     // a read-only cache (export of an archived copy): a ddrescue then copies what the cache holds (see /mapfile)

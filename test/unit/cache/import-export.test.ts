@@ -114,6 +114,38 @@ describe('cache/import-export', () => {
     expect(imp.bytesImported + imp.bytesAlreadyCached).to.equal(r.bytesWritten);
   });
 
+  it("the cache's image.map is synced before it replaces the last one (a power cut leaves a whole map)", async () => {
+    dev = await openCache({ source: new MemorySource(patternBuffer(MiB)), cacheDir: path.join(tmp, 'c') });
+    await dev.read(0, 64 * 1024);
+    const probe = await fs.promises.open(path.join(tmp, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const events: string[] = [];
+    const opened = new Map<number, string>();
+    const { sync } = proto;
+    const { open, rename } = fs.promises;
+    fs.promises.open = async (file: fs.PathLike, ...rest: unknown[]) => {
+      const fh = await (open as (...a: unknown[]) => Promise<fs.promises.FileHandle>)(file, ...rest);
+      opened.set(fh.fd, path.basename(String(file)));
+      return fh;
+    };
+    proto.sync = function (this: fs.promises.FileHandle) {
+      return sync.call(this).then(() => void events.push(`sync ${opened.get(this.fd)}`));
+    };
+    fs.promises.rename = async (from: fs.PathLike, to: fs.PathLike) => {
+      events.push(`rename ${path.basename(String(from))}`);
+      return rename(from, to);
+    };
+    try {
+      await exportImage(dev, path.join(tmp, 'out.img'), path.join(tmp, 'out.map'));
+    } finally {
+      proto.sync = sync;
+      fs.promises.open = open;
+      fs.promises.rename = rename;
+    }
+    expect(events.slice(-2)).to.deep.equal(['sync image.map.tmp', 'rename image.map.tmp']);
+  });
+
   // An export that fails part-way (a full disk, an I/O error) must not leave an earlier export's image cut short
   // beside its mapfile: that pair would call '+' bytes the image no longer holds.
   it('an export that fails leaves the earlier export at its paths as it was', async () => {
