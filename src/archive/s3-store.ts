@@ -39,8 +39,17 @@ export function parseS3Url(url: string): S3Target {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1])) {
     throw new UserError(`not an S3 bucket name: "${m[1]}" in ${url} (3 to 63 characters: lowercase letters, digits, dots and hyphens)`);
   }
-  return { bucket: m[1], prefix: m[2].replace(/^\/+|\/+$/g, '') };
+  const prefix = m[2].replace(/^\/+|\/+$/g, '');
+  // S3's list and error replies are XML 1.0, which cannot carry most control characters (NUL among them): such a
+  // key could be written and never listed or named again. A key is at most 1024 bytes, the bag's own names included.
+  const control = /[\x00-\x1f\x7f]/.exec(prefix);
+  if (control) throw new UserError(`S3 prefix in ${JSON.stringify(url)} has a control character (0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')}) at ${control.index}`);
+  if (Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) throw new UserError(`S3 prefix in ${url} is ${Buffer.byteLength(prefix)} bytes long (at most ${MAX_PREFIX_BYTES}: an object key is at most 1024)`);
+  return { bucket: m[1], prefix };
 }
+
+/** Room left in a 1024-byte object key for the bag's directory and file names (e.g. "medium-…/data/image.raw"). */
+const MAX_PREFIX_BYTES = 768;
 
 export function s3Client(opts: S3Options): S3Client {
   // blkfs supports Node 20 (package.json engines): the SDK's notice about its own future Node 22 floor is for us,

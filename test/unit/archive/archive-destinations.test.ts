@@ -52,5 +52,7 @@ describe('archive destinations', () => {
     expect(parseS3Url('s3://bucket-1/a/b/')).to.deep.equal({ bucket: 'bucket-1', prefix: 'a/b' });
     for (const url of ['s3://bk/x', 's3://My_Bucket/x']) expect(() => parseS3Url(url), url).to.throw(UserError, /not an S3 bucket name: .* \(3 to 63 characters/);
     expect(() => parseS3Url('/tmp/bags')).to.throw(UserError, /not an S3 destination/);
+    expect(() => parseS3Url('s3://bucket-1/a\u0000b')).to.throw(UserError, /control character \(0x00\) at 1/);
+    expect(() => parseS3Url(`s3://bucket-1/${'k'.repeat(769)}`)).to.throw(UserError, /769 bytes long \(at most 768/);
   });
 });
