@@ -69,11 +69,11 @@ describe('cache/commit pipeline', () => {
 
   it('span buffers are reused across spans, and readers racing the pass get exactly the medium, never a reused buffer', async () => {
     const img = patternBuffer(32 * MiB);
-    const targets = new Set<Buffer>();
+    const targets = new Set<ArrayBufferLike>(); // the memory read into (a span cut short gets a view of a span buffer)
     let intoReads = 0;
     class IntoSource extends MemorySource {
       async readInto(offset: number, target: Buffer): Promise<Buffer> {
-        targets.add(target);
+        targets.add(target.buffer);
         intoReads++;
         (await this.read(offset, target.length)).copy(target);
         return target;
