@@ -112,13 +112,16 @@ export class StateStore {
     try {
       db = new Database(path, { timeout: 0 });
       db.pragma('locking_mode = EXCLUSIVE');
+      // Looked at before anything is written (WAL mode is a write to the file's header): a database that is not ours
+      // is left exactly as it was.
+      const version = db.pragma('user_version', { simple: true }) as number;
+      // A cache made by a newer blkfs is the user's to open with that blkfs (exit 1), not a failure (it was a plain Error).
+      if (version > SCHEMA_VERSION) throw new UserError(`cache database ${path} has schema ${version}, newer than this blkfs: open it with the blkfs that made it`);
+      if (version === 0) refuseForeign(db, path);
       db.pragma('journal_mode = WAL');
       // FULL: a commit is durable when it returns, so a sector we answered for is never read again after a power cut.
       db.pragma('synchronous = FULL');
       db.exec('BEGIN IMMEDIATE; COMMIT'); // take the exclusive lock now
-      const version = db.pragma('user_version', { simple: true }) as number;
-      // A cache made by a newer blkfs is the user's to open with that blkfs (exit 1), not a failure (it was a plain Error).
-      if (version > SCHEMA_VERSION) throw new UserError(`cache database ${path} has schema ${version}, newer than this blkfs: open it with the blkfs that made it`);
       // An existing cache opens without writing, so it can still be read on a full disk.
       if (version < SCHEMA_VERSION) db.exec(`
         CREATE TABLE IF NOT EXISTS identity (
@@ -289,5 +292,18 @@ export class StateStore {
       // a full disk can refuse the checkpoint; the WAL stays and is replayed on the next open
     }
     this.db.close();
+  }
+}
+
+/** The tables a blkfs cache database holds (a version-0 database with any other table is someone else's). */
+const OUR_TABLES = new Set(['identity', 'extents', 'retries', 'settings']);
+
+/** A database without our schema version that holds tables of its own: not a cache, and not ours to change (exit 1). */
+function refuseForeign(db: Database.Database, path: string): void {
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((t) => t.name);
+  const foreign = tables.filter((t) => !OUR_TABLES.has(t));
+  if (foreign.length > 0) {
+    const named = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', ...' : '');
+    throw new UserError(`${path} is an SQLite database that is not a blkfs cache (it has table(s) ${named}): left as it is; give --cache a directory of its own`);
   }
 }

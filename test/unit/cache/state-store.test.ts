@@ -79,6 +79,17 @@ describe('cache/state-store StateStore', () => {
     expect(fs.readFileSync(file).equals(before)).to.equal(true);
   });
 
+  it("another program's SQLite database is bad input (exit 1) and is left as it was: no tables added, not made WAL", () => {
+    const file = path.join(tmp, 'state.sqlite');
+    const db = new Database(file);
+    db.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos (name) VALUES ('cat.jpg')");
+    db.close();
+    const before = fs.readFileSync(file);
+    expect(() => StateStore.open(file, tmp)).to.throw(UserError, /state\.sqlite is an SQLite database that is not a blkfs cache \(it has table\(s\) photos\)/);
+    expect(fs.readFileSync(file).equals(before)).to.equal(true);
+    expect(fs.existsSync(`${file}-wal`)).to.equal(false);
+  });
+
   it('merges touching and overlapping ranges', () => {
     expect(mergeRanges([[5, 6], [0, 2], [2, 3], [4, 5], [9, 9]])).to.deep.equal([[0, 3], [4, 6]]);
   });
