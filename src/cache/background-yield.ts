@@ -7,8 +7,9 @@
 // - Hashing along made a cold `ddrescue -d` of /raw 25-30% slower on 2 cores busy with other work, at nice 10 and at
 //   SCHED_IDLE alike; on a quiet machine it cost the same within noise, and the server ~40% more CPU.
 // - The scan costs ~0.12 s of CPU per 512 MiB (read back on a pool thread ~0.07 s, the search on the event loop
-//   ~0.05 s): scanning along made `blkfs acquire` of a page-cached 512 MiB image (~1.1-1.5 s) 0.05-0.15 s slower
-//   (median of 10 alternating rounds on 2 busy cores: 1.52 s scanning along, 1.43 s waiting). Waiting, the scan
+//   ~0.05 s). Scanning along made `blkfs acquire` of a page-cached 512 MiB image 0.05-0.15 s slower on a quiet
+//   machine (of ~1.1 s; against a build with no scan at all); waiting made it faster in two runs of 10 alternating
+//   rounds on 2 cores busy with other work (medians 1.52 → 1.43 s and 2.24 → 1.93 s). Waiting, the scan
 //   catches up ~0.7 s after the acquisition ends; a listing of /rescued/ makes it scan at once (~0.2 s for 512 MiB).
 // So while such a medium is read, this work waits; it catches up from the cache (never reading the device) once the
 // reading pauses or slows. The device's time comes first: a failing disk is read while it still reads, and
