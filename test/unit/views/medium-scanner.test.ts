@@ -169,6 +169,7 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
       await sleep(300); // the 50 ms scan delay and several re-checks
       expect(scannedBytes()).to.equal(0);
       expect(scanner.progress()).to.include({ pendingBytes: 16384, waiting: true, scannedBytes: 0 });
+      expect(offsetsFound(index)).to.deep.equal([]);
       fast = false; // the acquisition ended: nothing arrives any more
       await until(() => scanner.progress().blocksFound > 0);
       expect(scannedBytes()).to.equal(16384);
