@@ -175,7 +175,7 @@ for _ in $(seq "$REPEAT"); do
   blkfs_mount >/dev/null
   s=$(timed "${BLKFS[@]}" acquire -q "$T/mnt")
   best_busy acquire "$s"
-  # The image checksums wait while a fast medium is read (hashing-yield.ts): how long after the acquisition they
+  # The image checksums wait while a fast medium is read (src/cache/background-yield.ts): how long after the acquisition they
   # are complete (a user's archive waits for them).
   [ "${BEST[acquire]}" = "$s" ] && CHECKSUMS_AFTER=$(checksums_after_s)
   blkfs_umount

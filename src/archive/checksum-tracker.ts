@@ -7,7 +7,7 @@
 // The hashing runs in a worker thread (image-hasher.ts): the mount server's event loop only reads the cache into
 // the hasher's buffers, so an acquisition or a cold reader never waits for MD5 and SHA. The tracker may trail the
 // acquisition by the few MiB in flight, or, while a medium faster than the hashing is read on a machine of few cores,
-// by all it has read since (hashing-yield.ts); it is "incomplete" until its digests are in.
+// by all it has read since (src/cache/background-yield.ts); it is "incomplete" until its digests are in.
 import type { Extent } from '../cache/extent-map';
 import type { ImageDigestValues } from './image-digests';
 import { HasherFailedError, ImageHasher, MainThreadHasher, startImageHasher } from './image-hasher';
@@ -32,7 +32,7 @@ export interface ChecksumState {
   /** Bytes not hashed yet: "incomplete" until 0. */
   bytesMissing: number;
   complete: boolean;
-  /** The hashing waits for a fast reading of the medium to pause or slow (hashing-yield.ts). */
+  /** The hashing waits for a fast reading of the medium to pause or slow (src/cache/background-yield.ts). */
   waiting: boolean;
   /** Present once complete. */
   digests?: ImageDigestValues;
@@ -82,7 +82,7 @@ export class ChecksumTracker {
     private readonly log: (message: string) => void = () => {},
     private readonly store?: ChecksumStore,
     private readonly startHasher: () => ImageHasher = startImageHasher,
-    /** True while the hashing should wait (hashing-yield.ts: a fast medium is being read). */
+    /** True while the hashing should wait (src/cache/background-yield.ts: a fast medium is being read). */
     private readonly mustWait: () => boolean = () => false,
   ) {}
 

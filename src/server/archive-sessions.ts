@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { ChecksumTracker, SettledSource } from '../archive/checksum-tracker';
 import { ChecksumStore } from '../archive/checksum-store';
-import { hashingYield } from '../archive/hashing-yield';
+import { backgroundYield } from '../cache/background-yield';
 import { startImageHasher } from '../archive/image-hasher';
 import { Dat, datVerdict, DatVerdict } from '../archive/dat';
 import type { ArchiveProgress, SbxImageInfo } from '../archive/archive-status';
@@ -33,7 +33,7 @@ export class ArchiveSessions implements ChecksumsSource {
     private readonly image: { params: SbxImageParams; identity: ImageIdentity; available: boolean },
     log: (message: string) => void,
   ) {
-    const wait = hashingYield(() => cache.deviceRateNow());
+    const wait = backgroundYield(() => cache.deviceRateNow());
     this.tracker = new ChecksumTracker(cache, log, new ChecksumStore(cache.database()), startImageHasher, wait).start();
   }
 

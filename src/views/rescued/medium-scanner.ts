@@ -13,11 +13,17 @@
 // commit of the cache database is an fsync on the event loop): when the arrivals pause, every RECORD_EVERY bytes,
 // when a batch grows old or large, when a listing waits, and at stop. A crash loses only unrecorded scans, which
 // the next start-up repeats (ranges are marked scanned in the same transaction as their blocks).
+//
+// On a machine of few cores the scan waits while a fast medium is read (src/cache/background-yield.ts, as the image
+// checksums do): arrivals stay queued, in order, and are scanned once the reading pauses or slows, which a timer
+// looks for (the last arrivals of an acquisition come while the rate is still high, and nothing comes after). A
+// listing of /rescued/ (idle()) does not wait for that: it asks for the scan, so what is queued is scanned at once.
 import { Extent } from '../../cache/extent-map';
 import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/format/specs';
 import { parseMetadataPayload } from '../../sbx/format/metadata';
 import { uidToHex } from '../../sbx/format/header';
 import type { SectorCache } from '../../cache/sector-cache';
+import { backgroundYield } from '../../cache/background-yield';
 import { scanForBlocks, FoundBlock, ScannedBlock } from '../../sbx/format/scan';
 import { BlockIndex, RsGeometry } from './block-index';
 
@@ -25,6 +31,18 @@ export interface ScannerProgress {
   pendingBytes: number;
   scannedBytes: number;
   blocksFound: number;
+  /** The scan waits for a fast reading of the medium to pause or slow (background-yield.ts). */
+  waiting: boolean;
+}
+
+export interface ScannerOptions {
+  log?: (message: string) => void;
+  /** How long arrivals pause before a scan is recorded (tests make it long, to see when else it is). */
+  recordQuietMs?: number;
+  /** True while the scan should wait (default: background-yield.ts on the cache's device rate and this machine). */
+  mustWait?: () => boolean;
+  /** While waiting: how often it looks again whether it still must. */
+  recheckMs?: number;
 }
 
 /** Largest span read at once while scanning (bounds memory, lets foreground reads in between). */
@@ -42,6 +60,8 @@ const RECORD_BLOCKS = 50_000;
 const RECORD_QUIET_MS = 1000;
 /** ...or once its batch is this old, so /rescued/ and /status follow a long acquisition. */
 const RECORD_MAX_AGE_MS = 10_000;
+/** While the scan waits for a fast reading to pause or slow: how often it looks again. */
+const RECHECK_MS = 300;
 
 export class MediumScanner {
   /** Byte ranges waiting to be scanned, in arrival order (adjacent arrivals merged). */
@@ -58,14 +78,23 @@ export class MediumScanner {
   private recordTimer: NodeJS.Timeout | undefined;
   /** Read buffer, reused for every piece. */
   private buffer: Buffer | undefined;
+  /** Set while the scan waits for the reading to pause or slow (no run is going; arrivals only queue). */
+  private waitTimer: NodeJS.Timeout | undefined;
+  private readonly log: (message: string) => void;
+  private readonly recordQuietMs: number;
+  private readonly mustWait: () => boolean;
+  private readonly recheckMs: number;
 
   constructor(
     private readonly cache: SectorCache,
     private readonly index: BlockIndex,
-    private readonly log: (message: string) => void = () => {},
-    /** How long arrivals pause before a scan is recorded (tests make it long, to see when else it is). */
-    private readonly recordQuietMs = RECORD_QUIET_MS,
-  ) {}
+    options: ScannerOptions = {},
+  ) {
+    this.log = options.log ?? (() => {});
+    this.recordQuietMs = options.recordQuietMs ?? RECORD_QUIET_MS;
+    this.mustWait = options.mustWait ?? backgroundYield(() => cache.deviceRateNow());
+    this.recheckMs = options.recheckMs ?? RECHECK_MS;
+  }
 
   /** Subscribes to the cache and queues whatever is cached but was never scanned. */
   start(): void {
@@ -89,6 +118,8 @@ export class MediumScanner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
     await this.running;
     clearTimeout(this.recordTimer);
     this.flush();
@@ -106,18 +137,31 @@ export class MediumScanner {
   }
 
   private kick(): void {
-    if (this.running || this.stopped) return;
+    if (this.running || this.stopped || this.waitTimer) return;
     // A short pause lets a burst of cache commits (an acquisition) pile up into one scan and one commit.
     this.running = new Promise<void>((resolve) => setTimeout(resolve, SCAN_DELAY_MS))
       .then(() => this.drain())
-      .then((ok) => {
+      .then((outcome) => {
         this.running = undefined;
         // Work queued after the drain loop looked for the last time is picked up by a fresh run. After a
         // failure the queue waits for the next arrival (or the next start-up) instead of spinning.
-        if (ok && this.queue.length > 0 && !this.stopped) this.kick();
+        if (outcome === 'waiting' && this.idleWaiters.length === 0) this.waitForQuiet();
+        else if (outcome !== 'failed' && this.queue.length > 0 && !this.stopped) this.kick();
         else this.wakeIdle(true);
         this.recordLater();
       });
+  }
+
+  /** Looks every recheckMs whether the reading paused or slowed; then the queue is scanned. */
+  private waitForQuiet(): void {
+    if (this.stopped) return;
+    this.waitTimer = setTimeout(() => {
+      this.waitTimer = undefined;
+      if (this.stopped) return;
+      if (this.mustWait() && this.idleWaiters.length === 0) this.waitForQuiet();
+      else this.kick();
+    }, this.recheckMs);
+    this.waitTimer.unref();
   }
 
   /** Resolves once everything cached so far has been scanned and recorded (the /rescued/ listing waits for it). */
@@ -126,7 +170,14 @@ export class MediumScanner {
       this.flush();
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    // A listing asks for the scan: what is queued is scanned now, even while a fast medium is read.
+    if (this.waitTimer) {
+      clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
+      this.kick();
+    }
+    return idle;
   }
 
   progress(): ScannerProgress {
@@ -134,6 +185,7 @@ export class MediumScanner {
       pendingBytes: this.queue.reduce((n, r) => n + r.end - r.start, 0),
       scannedBytes: this.scannedBytes,
       blocksFound: this.blocksFound,
+      waiting: this.waitTimer !== undefined,
     };
   }
 
@@ -145,10 +197,14 @@ export class MediumScanner {
     for (const w of waiters) w();
   }
 
-  /** Scans the queue; false when a scan failed (the range stays queued, unmarked, and is scanned later). */
-  private async drain(): Promise<boolean> {
+  /**
+   * Scans the queue: 'failed' when a scan failed (the range stays queued, unmarked, and is scanned later), 'waiting'
+   * when it stopped for a fast reading of the medium (unless a listing waits for the scan).
+   */
+  private async drain(): Promise<'done' | 'waiting' | 'failed'> {
     try {
       while (!this.stopped && this.queue.length > 0) {
+        if (this.idleWaiters.length === 0 && this.mustWait()) return 'waiting';
         const r = this.queue[0];
         const end = Math.min(r.end, r.start + CHUNK);
         await this.scanRange(r.start, end, this.batch);
@@ -159,14 +215,14 @@ export class MediumScanner {
       }
       // Someone lists /rescued/: what was found so far is recorded now, even while arrivals go on.
       if (this.idleWaiters.length > 0) this.record();
-      return true;
+      return 'done';
     } catch (err) {
       // E.g. the cache closed under us at shutdown, or a disk error: nothing is lost, the failed range was not
       // marked scanned, so the next start-up (or the next arrival) scans it again.
       const message = err instanceof Error ? err.message : String(err);
       if (message !== this.lastError) this.log(`sbx scan: ${message}`);
       this.lastError = message;
-      return false;
+      return 'failed';
     }
   }
 

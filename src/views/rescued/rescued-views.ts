@@ -12,8 +12,9 @@ import { rescuedInfo } from './rescued-info';
 
 /**
  * How long a listing of /rescued/ waits for the scanner to catch up with what is cached. The scanner keeps
- * up with the device, so the wait is normally milliseconds (e.g. right after `blkfs acquire`); after a
- * mount over a large cache that was never scanned, the listing shows what has been found so far.
+ * up with the device, or (on a machine of few cores, while a fast medium is read) scans what is pending as soon
+ * as a listing asks, from the page cache; so the wait is normally milliseconds (e.g. right after `blkfs acquire`);
+ * after a mount over a large cache that was never scanned, the listing shows what has been found so far.
  */
 const LISTING_WAIT_MS = 1_000;
 

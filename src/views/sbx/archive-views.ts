@@ -60,7 +60,7 @@ export function createArchiveViews(deps: ArchiveViewsDeps): ArchiveViews {
   }
 
   const index = new BlockIndex(database);
-  const scanner = new MediumScanner(cache, index, log);
+  const scanner = new MediumScanner(cache, index, { log });
   scanner.start();
   const rescued = new RescuedDirectory(new RescuedContainers(index, cache), scanner);
 

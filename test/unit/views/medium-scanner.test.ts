@@ -2,17 +2,36 @@ import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { buildBlock } from '../../../src/sbx/format/header';
 import { BlockIndex } from '../../../src/views/rescued/block-index';
-import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
+import { MediumScanner, ScannerOptions } from '../../../src/views/rescued/medium-scanner';
 import { makeContainer, pseudoRandom } from './containers';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 
 const UID = Buffer.from('a1a2a3a4a5a6', 'hex');
 
-async function setup(image: Buffer, db = new Database(':memory:')) {
+async function setup(image: Buffer, db = new Database(':memory:'), options: ScannerOptions = {}) {
   const mem = await memoryCache(image);
   const index = new BlockIndex(db);
-  const scanner = new MediumScanner(mem.cache, index);
+  const scanner = new MediumScanner(mem.cache, index, options);
   return { mem, cache: mem.cache, index, scanner, db };
+}
+
+/** Bytes the scanner read back from the cache (readCachedInto is its only read). */
+function countScannedReads(cache: { readCachedInto(o: number, l: number, t: Buffer): Promise<void> }): () => number {
+  let bytes = 0;
+  const read = cache.readCachedInto.bind(cache);
+  cache.readCachedInto = async (o: number, l: number, target: Buffer) => {
+    bytes += l;
+    return read(o, l, target);
+  };
+  return () => bytes;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(condition: () => boolean, limitMs = 5000): Promise<void> {
+  for (const t0 = Date.now(); !condition(); await sleep(10)) {
+    if (Date.now() - t0 > limitMs) throw new Error('condition not reached');
+  }
 }
 
 describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => {
@@ -77,7 +96,7 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     const mem = await memoryCache(image);
     const cache = mem.cache;
     const index = new BlockIndex(db);
-    const scanner = new MediumScanner(cache, index, undefined, 3_600_000); // no record for a pause
+    const scanner = new MediumScanner(cache, index, { recordQuietMs: 3_600_000 }); // no record for a pause
     let transactions = 0;
     const record = index.record.bind(index);
     index.record = (...args: Parameters<BlockIndex['record']>) => {
@@ -129,5 +148,70 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     // Only [32768, 49152) plus the look-back/ahead windows inside cached runs was read, not [0, 8192) again.
     expect(scannedReads).to.be.lessThan(16384 + 2 * 4096);
     await second.scanner.stop();
+  });
+
+  describe('while a fast medium is read on a machine of few cores (the scan waits)', () => {
+    const blockAt = async (offset: number, options: ScannerOptions) => {
+      const image = pseudoRandom(64 * 1024, 23);
+      buildBlock(1, UID, 5, Buffer.alloc(1)).copy(image, offset);
+      const s = await setup(image, new Database(':memory:'), options);
+      const scannedBytes = countScannedReads(s.cache);
+      s.scanner.start();
+      return { ...s, scannedBytes };
+    };
+    const offsetsFound = (index: BlockIndex) => index.blocksInSeqRange('A1A2A3A4A5A6', 1, 0, 10, index.maxId()).map((b) => b.offset);
+
+    it('queues arrivals unscanned, and scans them once the reading slows, with no new arrival', async () => {
+      let fast = true;
+      const { cache, index, scanner, scannedBytes } = await blockAt(8192, { mustWait: () => fast, recheckMs: 50, recordQuietMs: 10 });
+      await cache.read(0, 16384);
+      await cache.commitPending();
+      await sleep(300); // the 50 ms scan delay and several re-checks
+      expect(scannedBytes()).to.equal(0);
+      expect(scanner.progress()).to.include({ pendingBytes: 16384, waiting: true, scannedBytes: 0 });
+      expect(offsetsFound(index)).to.deep.equal([]);
+      fast = false; // the acquisition ended: nothing arrives any more
+      await until(() => scanner.progress().blocksFound > 0);
+      expect(scannedBytes()).to.equal(16384);
+      expect(scanner.progress()).to.include({ pendingBytes: 0, waiting: false, scannedBytes: 16384 });
+      expect(offsetsFound(index)).to.deep.equal([8192]);
+      await scanner.stop();
+    });
+
+    it('a listing (idle()) scans what is queued at once and resolves with its blocks; later arrivals wait again', async () => {
+      const { cache, index, scanner, scannedBytes } = await blockAt(8192, { mustWait: () => true, recheckMs: 3_600_000 });
+      await cache.read(0, 16384);
+      await cache.commitPending();
+      await sleep(150);
+      expect(scannedBytes()).to.equal(0);
+      await scanner.idle();
+      expect(offsetsFound(index)).to.deep.equal([8192]);
+      expect(scanner.progress()).to.include({ pendingBytes: 0, scannedBytes: 16384, blocksFound: 1 });
+      await cache.read(16384, 16384);
+      await cache.commitPending();
+      await sleep(150);
+      expect(scannedBytes()).to.equal(16384);
+      expect(scanner.progress()).to.include({ pendingBytes: 16384, waiting: true });
+      await scanner.stop();
+    });
+
+    it('stop() returns at once and keeps the waiting ranges unmarked (the next start-up scans them)', async () => {
+      const db = new Database(':memory:');
+      const image = pseudoRandom(64 * 1024, 29);
+      buildBlock(1, UID, 6, Buffer.alloc(1)).copy(image, 4096);
+      const first = await setup(image, db, { mustWait: () => true, recheckMs: 3_600_000 });
+      first.scanner.start();
+      await first.cache.read(0, 8192);
+      await first.cache.commitPending();
+      await sleep(150);
+      await first.scanner.stop();
+      expect(new BlockIndex(db).scannedRanges()).to.deep.equal([]);
+      const second = await setup(image, db, { mustWait: () => false });
+      await second.mem.seed(0, 16);
+      second.scanner.start();
+      await second.scanner.idle();
+      expect(offsetsFound(second.index)).to.deep.equal([4096]);
+      await second.scanner.stop();
+    });
   });
 });
