@@ -9,7 +9,7 @@ import type { EntryReport, FileReportJson } from '../../../src/files/file-report
 import { mountAt } from '../../../src/fuse/mountinfo';
 import { overlaps as overlapsOf, readNbdkitLog, Range, union } from '../../helpers/nbdkit-log';
 import { ext4Image, fatImage, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
-import { blkfs, cleanup, MapBlock, mapBlocks, mount, readStatus, sleep, startNbdkit, tempDir, truthMapfile, umount } from '../mount/harness';
+import { blkfs, cleanup, MAIN_JS, MapBlock, mapBlocks, mount, readStatus, sleep, start, startNbdkit, tempDir, truthMapfile, umount } from '../mount/harness';
 
 const TREE_SIZES = {
   'keep.txt': 3000,
@@ -218,14 +218,26 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
     await nbd.stop();
   });
 
-  it('umount while TSK is still reading /raw for the layout: TSK is stopped, the mount is not busy', async () => {
+  it('Ctrl-C, then umount, while TSK is still reading /raw for the layout: TSK is stopped each time, nothing hangs, the mount is not busy', async () => {
     const truth = path.join(dir, 'truth-d.map');
     fs.writeFileSync(truth, truthMapfile(bytes.length, []));
     const nbd = await startNbdkit(dir, image, truth, { tag: 'd', rdelay: '40ms' });
     const mnt = path.join(dir, 'mnt-d');
     await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache-d')]);
-    const acquiring = blkfs(['acquire', '-q', mnt]);
     const layoutState = async () => ((await readStatus(mnt)) as unknown as { files: { layout: string } }).files.layout;
+    // Ctrl-C: the passes and TSK stop; the layout is left to be read when asked for.
+    const interrupted = start(process.execPath, [MAIN_JS, 'acquire', mnt]);
+    while ((await layoutState()) !== 'reading') await sleep(20);
+    interrupted.child.kill('SIGINT');
+    const stopped = await interrupted.result;
+    expect(stopped.code, stopped.stderr).to.equal(130);
+    expect(stopped.stderr).to.contain('acquisition stopped; run again to resume');
+    expect(await layoutState()).to.equal('not read');
+    const s = await readStatus(mnt);
+    expect(s.acquiring).to.equal(false);
+    expect(s.bytesUntried).to.be.greaterThan(0);
+
+    const acquiring = blkfs(['acquire', '-q', mnt]);
     while ((await layoutState()) !== 'reading') await sleep(20);
     await sleep(200);
     const um = await blkfs(['umount', mnt]);
