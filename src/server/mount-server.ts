@@ -349,7 +349,7 @@ export class MountServer {
       conn.send({ type: 'done', result: { aborted: true } });
       return;
     }
-    // Started first, so that TSK's first reads are not queued behind the first reads of the passes.
+    // TSK's process starts while the passes begin; its reads through /raw then go ahead of theirs (foreground).
     const metadata = metadataAlongside ? this.readMetadataAlongside(conn, scope) : undefined;
     let joined: ReturnType<AcquisitionRunner['join']>;
     try {
