@@ -45,7 +45,7 @@ export function statusLine(s: StatusInputs): Progress {
 export function cacheStatus(s: StatusInputs): CacheStatus {
   const b = bytesByStatus(s.map, s.size, s.sectorSize);
   const line = statusLine(s);
-  const { counts, prefetchCounts } = s.device;
+  const { counts, prefetchCounts, foregroundCounts } = s.device;
   return {
     size: s.size,
     sectorSize: s.sectorSize,
@@ -62,6 +62,9 @@ export function cacheStatus(s: StatusInputs): CacheStatus {
     prefetchReads: prefetchCounts.reads,
     prefetchBytes: prefetchCounts.bytes,
     prefetchFailedReads: prefetchCounts.failedReads,
+    foregroundReads: foregroundCounts.reads,
+    foregroundBytes: foregroundCounts.bytes,
+    foregroundFailedReads: foregroundCounts.failedReads,
     readRateBytesPerSec: Math.round(s.device.rate.bytesPerSecond()),
     phase: line.phase,
     pass: line.pass,

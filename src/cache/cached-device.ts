@@ -9,14 +9,14 @@
 // a read: what is in memory or the page cache), cache-status.ts.
 import type Database from 'better-sqlite3';
 import { cacheStatus, mapfileText, StatusInputs } from './cache-status';
-import type { DeviceReader, ReadCounts } from './device-reader';
+import type { DeviceReader } from './device-reader';
 import { Extent, SectorStatus } from './extent-map';
 import type { IdentityProbe } from './identity';
 import type { MapfilePhase } from './mapfile';
 import { Readahead } from './readahead';
 import { CachedDeviceOptions, checkReadahead } from './cached-device-options';
 import { RescueOptions, RescueResult, RescueTarget, runRescuePasses, streamSectors } from './rescue-passes';
-import type { CacheStatus, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
+import type { CacheStatus, DeviceReadCounts, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
 import { Progress, SectorStore } from './sector-store';
 import { FlightHandle, InflightRanges } from './single-flight';
 import { copyFrom, fillAtHand, readCachedOnly } from './at-hand';
@@ -331,7 +331,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   /** Calls `fn` with this session's device read counts after each device read (any reader's); returns the unsubscriber. */
-  watchDeviceReads(fn: (counts: Readonly<ReadCounts>) => void): () => void {
+  watchDeviceReads(fn: (counts: DeviceReadCounts) => void): () => void {
     return this.device.watchCounts(fn);
   }
 

@@ -1,17 +1,11 @@
 // Every read the cache makes from its source goes through here, so device reads are counted in one place: the
-// reads of readers and acquisition (scheduled by priority), readahead's (also counted apart), and the identity
-// probes made while opening (unscheduled: nothing else runs yet). It also follows the source's lost/reconnected
-// events for /status.
+// reads of readers and acquisition (scheduled by priority; the foreground ones also counted apart), readahead's
+// (also counted apart), and the identity probes made while opening (unscheduled: nothing else runs yet). It also
+// follows the source's lost/reconnected events for /status.
 import { BlockSource, MediaError, SourceEvent, TransientReadError, readInto } from '../source/block-source';
 import { PriorityScheduler, Promotable } from './priority-scheduler';
 import { RateMeter } from './rate-meter';
-import type { Priority, SourceHealth } from './sector-cache';
-
-export interface ReadCounts {
-  reads: number;
-  bytes: number;
-  failedReads: number;
-}
+import type { DeviceReadCounts, Priority, ReadCounts, SourceHealth } from './sector-cache';
 
 /** A readahead read: promotable while queued, dropped unread when `skip` says so, into a buffer of its own. */
 export interface Prefetch {
@@ -27,6 +21,9 @@ export class DeviceReader {
   readonly counts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
   /** Of those: readahead's. */
   readonly prefetchCounts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
+  /** Of those: the foreground ones (a reader waiting; a readahead read a reader promoted stays readahead's). */
+  readonly foregroundCounts: ReadCounts = { reads: 0, bytes: 0, failedReads: 0 };
+  private readonly watched: DeviceReadCounts = { all: this.counts, foreground: this.foregroundCounts };
   /** Reads the server failed for a passing reason (TransientReadError: ENOMEM...): no verdict on the medium. */
   transientReads = 0;
   readonly rate = new RateMeter();
@@ -35,7 +32,7 @@ export class DeviceReader {
   /** Byte offset of the latest device read (the status line's position when no acquisition runs). */
   lastPos = 0;
   private readonly scheduler: PriorityScheduler;
-  private readonly countWatchers = new Set<(counts: Readonly<ReadCounts>) => void>();
+  private readonly countWatchers = new Set<(counts: DeviceReadCounts) => void>();
   private readonly health: SourceHealth = { state: 'connected', lostEvents: 0, reconnects: 0 };
   private readonly unsubscribe: (() => void) | undefined;
 
@@ -59,7 +56,7 @@ export class DeviceReader {
   readSectors(s: number, e: number, priority: Priority, prefetch?: Prefetch): Promise<Buffer | undefined> {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
-    if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len));
+    if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len, this.countedApart(priority)));
     const into = prefetch.into?.subarray(0, len);
     const read = async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts, true, into));
     return this.scheduler.run(priority, read, prefetch.ticket);
@@ -70,7 +67,11 @@ export class DeviceReader {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
     if (target.length !== len) throw new RangeError(`a ${target.length}-byte buffer for ${len} bytes`);
-    return this.scheduler.run(priority, () => this.readBytes(off, len, undefined, true, target));
+    return this.scheduler.run(priority, () => this.readBytes(off, len, this.countedApart(priority), true, target));
+  }
+
+  private countedApart(priority: Priority): ReadCounts | undefined {
+    return priority === 'foreground' ? this.foregroundCounts : undefined;
   }
 
   /** An identity probe: bytes [off, off+len) straight from the source, counted, not part of the read rate. */
@@ -103,14 +104,14 @@ export class DeviceReader {
     }
   }
 
-  /** Calls `fn` with `counts` after every device read counted (a budget of device reads); returns the unsubscriber. */
-  watchCounts(fn: (counts: Readonly<ReadCounts>) => void): () => void {
+  /** Calls `fn` with the counts after every device read counted (a budget of device reads); returns the unsubscriber. */
+  watchCounts(fn: (counts: DeviceReadCounts) => void): () => void {
     this.countWatchers.add(fn);
     return () => this.countWatchers.delete(fn);
   }
 
   private countsChanged(): void {
-    for (const fn of this.countWatchers) fn(this.counts);
+    for (const fn of this.countWatchers) fn(this.watched);
   }
 
   sourceHealth(): SourceHealth {

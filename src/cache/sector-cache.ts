@@ -15,6 +15,22 @@ import type { MapfilePhase } from './mapfile';
 /** Foreground reads (a user's program) go before background ones (acquisition, readahead, hashing, scanning). */
 export type Priority = 'foreground' | 'background';
 
+/** Device reads counted: those that succeeded and their bytes, and those failed with a media error. */
+export interface ReadCounts {
+  reads: number;
+  bytes: number;
+  failedReads: number;
+}
+
+/**
+ * This session's device reads as they change: all of them, and of those the foreground ones (made for a reader
+ * waiting, e.g. a program or The Sleuth Kit on /raw; not the passes', readahead's, hashing's or scanning's).
+ */
+export interface DeviceReadCounts {
+  readonly all: Readonly<ReadCounts>;
+  readonly foreground: Readonly<ReadCounts>;
+}
+
 export interface RangeRead {
   /** The readable prefix of the request (shorter than asked when a bad sector stopped it, or at end of medium). */
   data: Buffer;
@@ -58,6 +74,10 @@ export interface CacheStatus {
   prefetchReads: number;
   prefetchBytes: number;
   prefetchFailedReads: number;
+  /** Of the device reads above: the foreground ones (see DeviceReadCounts). */
+  foregroundReads: number;
+  foregroundBytes: number;
+  foregroundFailedReads: number;
   readRateBytesPerSec: number;
   phase: MapfilePhase;
   pass: number;

@@ -10,11 +10,12 @@ function stoppedEarly(reply: { type: string; result?: unknown }): boolean {
   return reply.type === 'done' && (r?.aborted === true || r?.cancelled === true);
 }
 
-/** What the server does before its passes, which has no byte count to show. */
-const PHASES = {
+/** What the server does besides its passes (or before them, with --files), which has no byte count to show. */
+const PHASES: Record<string, string> = {
+  'metadata-alongside': 'reading the filesystem metadata alongside the copying (The Sleuth Kit, its reads first)',
   metadata: 'reading the filesystem metadata first (The Sleuth Kit)',
   files: 'reading the files asked for with --files next',
-} as const;
+};
 
 /** Like ddrescue after SIGINT: the run was stopped on purpose, the state is saved. */
 const EXIT_INTERRUPTED = 130;
@@ -52,16 +53,17 @@ export const runAcquire = mountAction(async (mountpoint: string, opts: AcquireOp
   const server = await findServer(mountpoint);
   const scope = await scopeOf(opts, server.medium);
   if (scope.domain && opts.files) throw new UserError('--files cannot be combined with -i/-s: the files may lie outside the domain');
-  if (scope.domain && !opts.quiet) process.stderr.write('blkfs: -i/-s: the filesystem metadata is not read first (it may lie outside the domain)\n');
+  if (scope.domain && !opts.quiet) process.stderr.write('blkfs: -i/-s: the filesystem metadata is not read (it may lie outside the domain)\n');
   const bar = new ProgressReporter('Acquiring the medium', 'bytes', opts.quiet ? 0 : 2, false, process.stderr);
   const request = { cmd: 'acquire' as const, scope, ...(opts.files ? { files: opts.files } : {}) };
   const session = await requestServer(server, request, (p) => {
     if (p.type !== 'progress') return;
-    const phase = p.phase === 'metadata' || p.phase === 'files' ? PHASES[p.phase] : undefined;
+    const phase = p.phase !== undefined && Object.hasOwn(PHASES, p.phase) ? PHASES[p.phase] : undefined;
+    // A line of its own, also while the bar is drawn (the metadata phase's note comes during the passes).
     if (p.note !== undefined) {
-      if (!opts.quiet) process.stderr.write(`blkfs: ${p.note}\n`);
+      if (!opts.quiet) bar.interject(`blkfs: ${p.note}\n`);
     } else if (phase === undefined) bar.update(p.bytesDone, p.bytesTotal);
-    else if (!opts.quiet) process.stderr.write(`blkfs: ${phase}\n`);
+    else if (!opts.quiet) bar.interject(`blkfs: ${phase}\n`);
   });
   let interrupted = false;
   const onSigint = () => {

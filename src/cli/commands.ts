@@ -69,7 +69,7 @@ function defineAcquire(program: Command): void {
   program
     .command('acquire')
     .description(
-      'read every untried sector of the medium mounted on MOUNTPOINT into the cache (ddrescue strategy), the filesystem metadata first',
+      'read every untried sector of the medium mounted on MOUNTPOINT into the cache (ddrescue strategy), the filesystem metadata alongside',
     )
     .argument('<mountpoint>', 'a blkfs mount')
     .option('-q, --quiet', 'no progress bar')

@@ -15,6 +15,8 @@ import { loadDat } from '../archive/dat';
 import { renderStatus } from '../views/status-view';
 import type { HttpServer } from './http-server';
 import { readFilesFirst } from './files-first';
+import { readMetadataAlongside } from './metadata-alongside';
+import type { AcquisitionRunner } from './acquisition-runner';
 import { StalledReadWatch } from './stalled-reads';
 import { checkScope, RescueScope, settledBytesIn } from '../cache/rescue-scope';
 import { UserError } from '../errors';
@@ -273,7 +275,7 @@ export class MountServer {
         return;
       case 'acquire': {
         const scope = checkScope(req.scope ?? {}, this.cache);
-        // Reading the metadata (or files) first would read outside the domain: a domain reads only itself.
+        // Reading the metadata (or files) would read outside the domain: a domain reads only itself.
         if (scope.domain && req.files?.length) throw new UserError('--files cannot be combined with -i/-s: the files may lie outside the domain');
         this.stack.acquisition.check(scope); // refused before the metadata phase, not after it
         // Once the client cancels or leaves, stopping never waits forever for a read the source does not answer.
@@ -283,16 +285,16 @@ export class MountServer {
         conn.onRequest((r) => r.cmd === 'cancel' && windDown());
         void conn.closed.then(windDown);
         try {
-          if (!scope.domain) {
+          if (req.files?.length) {
             // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
             const resume = this.cache.suspendReadahead();
             try {
-              if (!(await readFilesFirst(this.stack.files, this.cache, req.files, conn, { complete: !scope.noScrape && !scope.noTrim }))) return;
+              if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
             } finally {
               resume();
             }
           }
-          await this.acquire(conn, scope);
+          await this.acquire(conn, scope, !scope.domain && !req.files?.length);
           this.readLayoutIfAllTried();
           return;
         } finally {
@@ -340,13 +342,23 @@ export class MountServer {
     if (this.stack.files.status().files.layout === 'not read') void this.stack.files.ensureLayout();
   }
 
-  private async acquire(conn: ControlConnection, scope: RescueScope): Promise<void> {
+  /** Runs (or joins) the acquisition; with `metadataAlongside`, The Sleuth Kit reads the layout meanwhile. */
+  private async acquire(conn: ControlConnection, scope: RescueScope, metadataAlongside: boolean): Promise<void> {
     if (this.stopping) {
-      // Unmounted while the metadata was read first (or just before): the client says the mount went away.
+      // Unmounted while the files were read first (or just before): the client says the mount went away.
       conn.send({ type: 'done', result: { aborted: true } });
       return;
     }
-    const { result, detach } = this.stack.acquisition.join(scope);
+    // TSK's process starts while the passes begin; its reads through /raw then go ahead of theirs (foreground).
+    const metadata = metadataAlongside ? this.readMetadataAlongside(conn, scope) : undefined;
+    let joined: ReturnType<AcquisitionRunner['join']>;
+    try {
+      joined = this.stack.acquisition.join(scope);
+    } catch (err) {
+      await metadata?.stop();
+      throw err;
+    }
+    const { result, detach } = joined;
     conn.onRequest((r) => r.cmd === 'cancel' && detach());
     void conn.closed.then(detach);
     const domain = scope.domain;
@@ -365,11 +377,30 @@ export class MountServer {
     const timer = setInterval(progress, PROGRESS_INTERVAL_MS);
     try {
       const r = await result;
+      // Not done before TSK is: `blkfs files` right after finds the layout read (or its reading stopped, and then
+      // started again from the cache alone by readLayoutIfAllTried).
+      await metadata?.ended;
       progress();
       conn.send({ type: 'done', result: r });
     } finally {
       clearInterval(timer);
       detach();
+      await metadata?.stop(); // the acquisition failed: TSK is not left reading
     }
+  }
+
+  /** The metadata phase alongside the passes (metadata-alongside.ts), without readahead pulling file data in. */
+  private readMetadataAlongside(conn: ControlConnection, scope: RescueScope): { ended: Promise<void>; stop: () => Promise<void> } {
+    const resume = this.cache.suspendReadahead();
+    const abort = new AbortController();
+    const complete = !scope.noScrape && !scope.noTrim;
+    const ended = readMetadataAlongside(this.stack.files, this.cache, conn, { complete, signal: abort.signal }).finally(resume);
+    return {
+      ended,
+      stop: () => {
+        abort.abort();
+        return ended;
+      },
+    };
   }
 }

@@ -13,6 +13,8 @@ export interface LoggedRead {
   /** 'ok', 'failed' (with error), or 'pending' when the return line is not (yet) in the log. */
   outcome: 'ok' | 'failed' | 'pending';
   error?: string;
+  /** When nbdkit answered it (ms since the epoch, from the return line's local time stamp). */
+  returnedAt?: number;
 }
 
 export interface Range {
@@ -31,6 +33,8 @@ export interface NbdkitReadLog {
 
 const REQUEST = /connection=(\d+) Read id=(\d+) offset=(0x[0-9a-fA-F]+|\d+) count=(0x[0-9a-fA-F]+|\d+)/;
 const RETURN = /connection=(\d+) \.\.\.Read id=(\d+) return=(-?\d+)(?: error=(\S+))?/;
+/** nbdkit's time stamp at the start of each line: local date and time, microseconds (cut to ms for Date). */
+const STAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})/;
 
 export function parseNbdkitLog(text: string): NbdkitReadLog {
   const reads: LoggedRead[] = [];
@@ -52,6 +56,8 @@ export function parseNbdkitLog(text: string): NbdkitReadLog {
       open.delete(key);
       read.outcome = ret[3] === '0' ? 'ok' : 'failed';
       if (ret[4]) read.error = ret[4];
+      const at = STAMP.exec(line);
+      if (at) read.returnedAt = new Date(`${at[1]}T${at[2]}`).getTime(); // no zone: local time, as nbdkit writes it
     }
   }
   const ranges = (outcome: LoggedRead['outcome']) =>

@@ -235,6 +235,14 @@ export class ProgressReporter {
     this.emit(false, now);
   };
 
+  /** Writes `text` (whole lines) to the progress stream; a bar drawn so far keeps its line and is drawn again below. */
+  interject(text: string): void {
+    if (this.level >= 2 && !this.json && this.headerShown && !this.finished) {
+      this.err.write('\n' + text);
+      this.maxLen = 0;
+    } else this.err.write(text);
+  }
+
   /** Print the final line (levels 1 and 2). */
   finish(): void {
     if (this.finished) return;

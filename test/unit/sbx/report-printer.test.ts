@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { PassThrough } from 'stream';
 import { classify } from '../../../src/cli/sbx/common';
 import { OperationError } from '../../../src/errors';
-import { Printer, ReportList, blkarDate, hms, ReportObject, renderBlkarJson, toCamelCase } from '../../../src/cli/sbx/report';
+import { Printer, ProgressReporter, ReportList, blkarDate, hms, ReportObject, renderBlkarJson, toCamelCase } from '../../../src/cli/sbx/report';
 
 describe('sbx report printer (blkar JSON layout)', () => {
   const labels: [string, string][] = [
@@ -49,5 +49,22 @@ describe('sbx report printer (blkar JSON layout)', () => {
   it('formats times like blkar', () => {
     expect(hms(3725.9)).to.equal('01:02:05');
     expect(blkarDate(1600000100)).to.match(/^2020-09-13 12:28:20 \(UTC\)  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Local\)$/);
+  });
+
+  it('a line written while the progress bar is drawn (blkfs acquire\'s notes) gets a line of its own, the bar goes on below', () => {
+    let out = '';
+    const err = new PassThrough();
+    err.on('data', (c: Buffer) => (out += c.toString()));
+    const bar = new ProgressReporter('Acquiring the medium', 'bytes', 2, false, err);
+    bar.interject('blkfs: before the bar\n');
+    bar.update(10, 10);
+    bar.interject('blkfs: a note\n');
+    bar.update(10, 10);
+    const lines = out.split('\n');
+    expect(lines[0]).to.equal('blkfs: before the bar');
+    expect(lines[1]).to.equal('Acquiring the medium');
+    expect(lines[2]).to.match(/^\r\[#+\] 100%/);
+    expect(lines[3]).to.equal('blkfs: a note');
+    expect(lines[4]).to.match(/^\r\[#+\] 100%/);
   });
 });

@@ -16,12 +16,13 @@ const LOG = `2026-11-21 21:39:45.531778 Ready thread_model=3
 2026-11-21 21:39:46.041800 connection=2 ...Read id=2 ret`;
 
 describe('test helper nbdkit-log', () => {
-  it('pairs requests with their returns per connection; a half-written last line counts as pending', () => {
+  it('pairs requests with their returns per connection (when answered: nbdkit local time, to the ms); a half-written last line counts as pending', () => {
+    const local = (time: string) => new Date(`2026-11-21T${time}`).getTime();
     const log = parseNbdkitLog(LOG);
     expect(log.reads).to.deep.equal([
-      { connection: 1, id: 1, offset: 0, count: 0x40000, outcome: 'ok' },
-      { connection: 1, id: 2, offset: 0x100000, count: 0x200, outcome: 'failed', error: 'EIO' },
-      { connection: 2, id: 1, offset: 0x3fe00, count: 0x400, outcome: 'ok' },
+      { connection: 1, id: 1, offset: 0, count: 0x40000, outcome: 'ok', returnedAt: local('21:39:46.027') },
+      { connection: 1, id: 2, offset: 0x100000, count: 0x200, outcome: 'failed', error: 'EIO', returnedAt: local('21:39:46.030') },
+      { connection: 2, id: 1, offset: 0x3fe00, count: 0x400, outcome: 'ok', returnedAt: local('21:39:46.041') },
       { connection: 2, id: 2, offset: 0x80000, count: 0x1000, outcome: 'pending' },
     ]);
     expect(log.ok).to.deep.equal([{ offset: 0, length: 0x40000 }, { offset: 0x3fe00, length: 0x400 }]);
