@@ -149,11 +149,12 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   /**
-   * No new readahead until the returned function is called (e.g. while an acquisition reads the filesystem metadata
-   * first: its reader's order is the point). Prefetches already started finish.
+   * Until the returned function is called a reader's order is the point (The Sleuth Kit reading the filesystem
+   * metadata): no new readahead, and the passes' reads hold one device slot at most. Reads already started finish.
    */
-  suspendReadahead(): () => void {
-    return this.readahead?.suspend() ?? (() => {});
+  yieldToReaders(): () => void {
+    const [resume, widen] = [this.readahead?.suspend(), this.device.narrowBackground()];
+    return () => (resume?.(), widen());
   }
 
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */

@@ -74,6 +74,11 @@ export class DeviceReader {
     return priority === 'foreground' ? this.foregroundCounts : undefined;
   }
 
+  /** Until the returned function is called, background reads take one device slot at most (priority-scheduler.ts). */
+  narrowBackground(): () => void {
+    return this.scheduler.narrowBackground();
+  }
+
   /** An identity probe: bytes [off, off+len) straight from the source, counted, not part of the read rate. */
   probe(off: number, len: number): Promise<Buffer> {
     return this.readBytes(off, len, undefined, false);

@@ -287,7 +287,7 @@ export class MountServer {
         try {
           if (req.files?.length) {
             // The filesystem metadata is read in The Sleuth Kit's order, without readahead pulling file data in first.
-            const resume = this.cache.suspendReadahead();
+            const resume = this.cache.yieldToReaders();
             try {
               if (!(await readFilesFirst(this.stack.files, req.files, conn))) return;
             } finally {
@@ -389,9 +389,9 @@ export class MountServer {
     }
   }
 
-  /** The metadata phase alongside the passes (metadata-alongside.ts), without readahead pulling file data in. */
+  /** The metadata phase alongside the passes (metadata-alongside.ts): TSK's reads wait behind one of theirs at most. */
   private readMetadataAlongside(conn: ControlConnection, scope: RescueScope): { ended: Promise<void>; stop: () => Promise<void> } {
-    const resume = this.cache.suspendReadahead();
+    const resume = this.cache.yieldToReaders();
     const abort = new AbortController();
     const complete = !scope.noScrape && !scope.noTrim;
     const ended = readMetadataAlongside(this.stack.files, this.cache, conn, { complete, signal: abort.signal }).finally(resume);

@@ -181,11 +181,11 @@ describe('cache/readahead CachedDevice readaheadBytes', () => {
     }
   });
 
-  it('suspendReadahead(): nothing is prefetched until resumed (the files-first phase reads in its own order)', async () => {
+  it('yieldToReaders(): nothing is prefetched until resumed (the files-first phase reads in its own order)', async () => {
     const img = patternBuffer(8 * MiB);
     const src = new MemorySource(img);
     const dev = await openDev(src, { readaheadBytes: MiB });
-    const resume = dev.suspendReadahead();
+    const resume = dev.yieldToReaders();
     await readSequentially(dev, 0, 2 * MiB);
     await dev.flush();
     expect(dev.status().prefetchReads, 'suspended').to.equal(0);
