@@ -335,7 +335,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return this.device.watchCounts(fn);
   }
 
-  /** Bytes read from the device over the last second (the image checksums wait while it is high). */
+  /** Bytes per second read from the device over the last quarter second (the image checksums wait while it is high). */
   deviceRateNow(): number {
     return this.device.rateNow.bytesPerSecond();
   }
