@@ -335,9 +335,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return this.device.watchCounts(fn);
   }
 
-  /** Bytes per second read from the device over the last quarter second (the image checksums wait while it is high). */
+  /** Bytes per second the device is read at right now (DeviceReader.rateNow; the image checksums wait while it is high). */
   deviceRateNow(): number {
-    return this.device.rateNow.bytesPerSecond();
+    return this.device.rateNow();
   }
 
   status(): CacheStatus {

@@ -7,9 +7,6 @@ import { PriorityScheduler, Promotable } from './priority-scheduler';
 import { RateMeter } from './rate-meter';
 import type { Priority, SourceHealth } from './sector-cache';
 
-/** How far back `rateNow` looks. */
-export const RATE_NOW_MS = 250;
-
 export interface ReadCounts {
   reads: number;
   bytes: number;
@@ -33,13 +30,9 @@ export class DeviceReader {
   /** Reads the server failed for a passing reason (TransientReadError: ENOMEM...): no verdict on the medium. */
   transientReads = 0;
   readonly rate = new RateMeter();
-  /**
-   * The same over the last quarter second only: whether the device is being read fast right now. Short, so that a
-   * fast reading is seen as such within its first ~30 MB: over a whole second, a cold read of a fast medium counted
-   * as slow for its first 100 MB, and the image hashing (which waits for fast readings) took 60-70% of a core from
-   * it for its first 400 ms on 2 cores.
-   */
-  readonly rateNow = new RateMeter(RATE_NOW_MS);
+  /** The same over the last quarter second, and over the last second (see rateNow()). */
+  private readonly rateQuarter = new RateMeter(250);
+  private readonly rateSecond = new RateMeter(1000);
   /** Byte offset of the latest device read (the status line's position when no acquisition runs). */
   lastPos = 0;
   private readonly scheduler: PriorityScheduler;
@@ -97,7 +90,8 @@ export class DeviceReader {
       }
       if (track) {
         this.rate.add(len);
-        this.rateNow.add(len);
+        this.rateQuarter.add(len);
+        this.rateSecond.add(len);
       }
       this.countsChanged();
       return buf;
@@ -109,6 +103,17 @@ export class DeviceReader {
       } else if (err instanceof TransientReadError) this.transientReads++;
       throw err;
     }
+  }
+
+  /**
+   * Bytes per second the device is being read at right now: the higher of the last quarter second's rate and the
+   * last second's. A fast reading counts as fast from its first ~30 MB (over a whole second alone it counted as slow
+   * for its first 100 MB, and the image hashing, which waits while the device is read fast, took 60-130% of a core
+   * from a cold dd or ddrescue of /raw for its first 400-500 ms on 2 cores), and stays fast through a dip of a few
+   * hundred ms (a loaded machine stalls a reader that long: over a quarter second alone the hashing started then).
+   */
+  rateNow(): number {
+    return Math.max(this.rateQuarter.bytesPerSecond(), this.rateSecond.bytesPerSecond());
   }
 
   /** Calls `fn` with `counts` after every device read counted (a budget of device reads); returns the unsubscriber. */
