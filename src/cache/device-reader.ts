@@ -108,9 +108,10 @@ export class DeviceReader {
   /**
    * Bytes per second the device is being read at right now: the higher of the last quarter second's rate and the
    * last second's. A fast reading counts as fast from its first ~30 MB (over a whole second alone it counted as slow
-   * for its first 100 MB, and the image hashing, which waits while the device is read fast, took 60-130% of a core
-   * from a cold dd or ddrescue of /raw for its first 400-500 ms on 2 cores), and stays fast through a dip of a few
-   * hundred ms (a loaded machine stalls a reader that long: over a quarter second alone the hashing started then).
+   * for its first 100 MB, and the image hashing, which waits while the device is read fast, ran beside the first
+   * 400-500 ms of a cold dd or ddrescue of /raw: 0.1-0.15 s of CPU measured from /proc on 2 cores, 0.4 s under the
+   * profiler), and stays fast through a dip of a few hundred ms (a loaded machine stalls a reader that long: over a
+   * quarter second alone the hashing started then).
    */
   rateNow(): number {
     return Math.max(this.rateQuarter.bytesPerSecond(), this.rateSecond.bytesPerSecond());
