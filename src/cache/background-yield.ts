@@ -21,12 +21,12 @@
 
 import { availableParallelism } from 'os';
 
-/** A medium read faster than this (over the last second) is not hashed or scanned along on a machine of few cores. */
+/** A medium read faster than this (DeviceReader.rateNow: over the last quarter second or second) is not hashed or scanned along on few cores. */
 export const WORK_ALONG_BELOW_BYTES_PER_SEC = 100e6;
 /** From this many cores on, the background work always has a core of its own. */
 export const CORES_TO_WORK_ALONG = 4;
 
-/** Whether background work on cached bytes should wait now, given the device's read rate over the last second. */
+/** Whether background work on cached bytes should wait now, given the device's current read rate. */
 export function backgroundYield(deviceBytesPerSecond: () => number, cores = availableParallelism()): () => boolean {
   if (cores >= CORES_TO_WORK_ALONG) return () => false;
   return () => deviceBytesPerSecond() > WORK_ALONG_BELOW_BYTES_PER_SEC;

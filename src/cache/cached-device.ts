@@ -336,9 +336,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return this.device.watchCounts(fn);
   }
 
-  /** Bytes read from the device over the last second (the checksums and the SBX block scan wait while it is high). */
+  /** Bytes per second the device is read at right now (DeviceReader.rateNow; the checksums and the SBX scan wait while it is high). */
   deviceRateNow(): number {
-    return this.device.rateNow.bytesPerSecond();
+    return this.device.rateNow();
   }
 
   status(): CacheStatus {

@@ -77,6 +77,23 @@ export function crcOf(data: Buffer): number {
   return zlib.crc32(data) >>> 0;
 }
 
+/**
+ * Largest piece crcOfInTurns() checksums in one turn of the event loop: ~60 us. A whole 2 MiB prefetch took 0.4 ms
+ * in one go, on the event loop that also answers the FUSE requests of the reader waiting for the next bytes and
+ * drains the NBD socket of the read in flight (nbdkit's send stalls on a full socket meanwhile).
+ */
+export const CRC_TURN_BYTES = 256 * 1024;
+
+/** crcOf() in pieces of CRC_TURN_BYTES, letting the event loop run in between. `data` must not change meanwhile. */
+export async function crcOfInTurns(data: Buffer): Promise<number> {
+  let crc = 0;
+  for (let at = 0; at < data.length; at += CRC_TURN_BYTES) {
+    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    crc = zlib.crc32(data.subarray(at, Math.min(data.length, at + CRC_TURN_BYTES)), crc);
+  }
+  return crc >>> 0;
+}
+
 export class FixityLedger {
   private readonly insertStmt: Database.Statement;
   // Chunks that existed at open, sorted by start: each is checked once before it is first served.

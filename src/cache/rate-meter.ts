@@ -7,9 +7,14 @@ export class RateMeter {
   private head = 0;
   private total = 0;
 
+  /**
+   * `minSpanMs`: the bytes are counted over at least this long (a lone first sample is not a huge rate); a window
+   * shorter than a second is its own minimum, so a reading that just began is seen at its real rate at once.
+   */
   constructor(
     private readonly windowMs = 10_000,
     private readonly now: () => number = () => Date.now(),
+    private readonly minSpanMs = Math.min(1000, windowMs),
   ) {}
 
   add(bytes: number): void {
@@ -23,7 +28,7 @@ export class RateMeter {
     const t = this.now();
     this.prune(t);
     if (this.head === this.samples.length) return 0;
-    const span = Math.max(1000, t - this.samples[this.head].t);
+    const span = Math.max(this.minSpanMs, t - this.samples[this.head].t);
     return (this.total * 1000) / span;
   }
 

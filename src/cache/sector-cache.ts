@@ -123,7 +123,7 @@ export interface SectorCache {
   onSectorsCached(listener: (offset: number, length: number) => void): () => void;
   /** Counters of the cache, the device and the source (plain JSON values). */
   status(): CacheStatus;
-  /** Bytes read from the device over the last second (background work waits while it is high: background-yield.ts). */
+  /** Bytes per second the device is read at right now (background work waits while it is high: background-yield.ts). */
   deviceRateNow(): number;
   /** The whole GNU ddrescue mapfile of the current state, from one snapshot. */
   mapfileText(): string;

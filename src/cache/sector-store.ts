@@ -10,7 +10,7 @@ import type { MapfilePhase } from './mapfile';
 import type { FlightHandle } from './single-flight';
 import type { Outcome } from './span-fetch';
 import type { StateStore } from './state-store';
-import { FixityLedger, crcOf } from './fixity';
+import { FixityLedger, crcOfInTurns } from './fixity';
 import { HeldBytes } from './held-bytes';
 import { DiskRoom } from './disk-room';
 import { CacheFullError } from './errors';
@@ -171,8 +171,9 @@ export class SectorStore {
     const entry = this.held.hold(flight, publish ? whole.length : 0);
     const unhold = () => this.held.release(entry);
     const writing = this.data.write(start * this.sectorSize, whole);
-    // Their checksum is taken while a pool thread writes them, from the bytes the reader got; committed with their '+'.
-    const committed = outcomes.map((o) => ({ ...o, data: undefined, crc: o.data ? crcOf(o.data) : undefined }));
+    // Their checksum is taken while a pool thread writes them, from the bytes the reader got (in short turns: see
+    // crcOfInTurns); committed with their '+'. Never rejects; not awaited after a failed write (nothing is committed).
+    const crcs = Promise.all(outcomes.map((o) => (o.data ? crcOfInTurns(o.data) : undefined)));
     try {
       await writing;
     } catch (e) {
@@ -184,6 +185,8 @@ export class SectorStore {
       this.held.writeEnded(entry);
     }
     this.held.written(entry);
+    const sums = await crcs; // before this resolves: the owner of `whole` may reuse it then
+    const committed = outcomes.map((o, i) => ({ ...o, data: undefined, crc: sums[i] }));
     this.uncommittedBytes += whole.length;
     // The commit needs no bytes: they are in the data file, and dropped from memory when it is short.
     this.commitOutcomes(committed, whole.length).then(

@@ -17,6 +17,18 @@ describe('cache/rate-meter RateMeter', () => {
     expect(m.bytesPerSecond()).to.equal(0);
   });
 
+  it('a window under a second counts over itself: a reading that just began is seen at its rate at once', () => {
+    let now = 0;
+    const m = new RateMeter(250, () => now);
+    for (let i = 0; i < 15; i++) {
+      now += 7; // 2 MiB every 7 ms: ~300 MB/s for 105 ms
+      m.add(2 * 1024 * 1024);
+    }
+    expect(m.bytesPerSecond()).to.equal((15 * 2 * 1024 * 1024) / 0.25);
+    now += 300; // the reading stopped: its samples have left the window
+    expect(m.bytesPerSecond()).to.equal(0);
+  });
+
   it('keeps up with a fast source: 100,000 samples in the window, old ones dropped', () => {
     let now = 0;
     const m = new RateMeter(10_000, () => now);

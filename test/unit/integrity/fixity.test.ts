@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import Database from 'better-sqlite3';
 import { openCache } from '../../../src/cache/cache-open';
-import { ChunkDamagedError, FixityLedger } from '../../../src/cache/fixity';
+import { ChunkDamagedError, CRC_TURN_BYTES, crcOf, crcOfInTurns, FixityLedger } from '../../../src/cache/fixity';
 import { verifyCacheDir } from '../../../src/cache/offline-verify';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
@@ -22,6 +22,18 @@ describe('integrity/fixity ledger', () => {
     await dev.read(0, SIZE);
     await dev.close();
   }
+
+  it("a streamed chunk's checksum is taken in turns of the event loop, and equals the one taken at once", async () => {
+    const data = patternBuffer(4 * CRC_TURN_BYTES + 5, 7);
+    for (const n of [0, 1, CRC_TURN_BYTES - 1, CRC_TURN_BYTES, CRC_TURN_BYTES + 1, data.length]) {
+      expect(await crcOfInTurns(data.subarray(0, n)), `${n} bytes`).to.equal(crcOf(data.subarray(0, n)));
+    }
+    // A FUSE request or a socket read waiting on the event loop is not held up by a whole multi-MiB checksum.
+    let ranBetween = false;
+    setImmediate(() => (ranBetween = true));
+    const taking = crcOfInTurns(data).then(() => ranBetween);
+    expect(await taking, 'the event loop ran before the checksum was done').to.equal(true);
+  });
 
   it('every stored chunk has its checksum; a flipped byte is refused on first serve, the rest is served', async () => {
     const img = patternBuffer(SIZE, 4);
