@@ -150,7 +150,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
 
   /**
    * Until the returned function is called a reader's order is the point (The Sleuth Kit reading the filesystem
-   * metadata): no new readahead, and the passes' reads hold one device slot at most. Reads already started finish.
+   * metadata): no new readahead, and on a slow device the passes' reads hold one slot. Reads already started finish.
    */
   yieldToReaders(): () => void {
     const [resume, widen] = [this.readahead?.suspend(), this.device.narrowBackground()];

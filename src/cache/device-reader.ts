@@ -57,10 +57,10 @@ export class DeviceReader {
   readSectors(s: number, e: number, priority: Priority, prefetch?: Prefetch): Promise<Buffer | undefined> {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
-    if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len, this.countedApart(priority)));
+    if (!prefetch) return this.scheduler.run(priority, () => this.readBytes(off, len, this.countedApart(priority)), undefined, len);
     const into = prefetch.into?.subarray(0, len);
     const read = async () => (prefetch.skip() ? undefined : this.readBytes(off, len, this.prefetchCounts, true, into));
-    return this.scheduler.run(priority, read, prefetch.ticket);
+    return this.scheduler.run(priority, read, prefetch.ticket); // a prefetch dropped unread tells nothing of the device
   }
 
   /** readSectors() into `target` (exactly the sectors' bytes long); resolves with target. See BlockSource.readInto. */
@@ -68,7 +68,7 @@ export class DeviceReader {
     const off = s * this.sectorSize;
     const len = Math.min(this.size, e * this.sectorSize) - off;
     if (target.length !== len) throw new RangeError(`a ${target.length}-byte buffer for ${len} bytes`);
-    return this.scheduler.run(priority, () => this.readBytes(off, len, this.countedApart(priority), true, target));
+    return this.scheduler.run(priority, () => this.readBytes(off, len, this.countedApart(priority), true, target), undefined, len);
   }
 
   private countedApart(priority: Priority): ReadCounts | undefined {

@@ -3,8 +3,10 @@
 // device. A queued background task can be promoted when a user starts waiting for it (a reader arriving at a
 // sector whose prefetch has not started yet must not queue behind an acquisition).
 // While a reader's order is the point (The Sleuth Kit reading the filesystem metadata alongside the passes),
-// narrowBackground() lets background reads hold one slot only: a foreground read queued behind reads already sent
-// to the device waits for those, and on an optical drive at 30 MB/s each 4 MiB read of the pass is ~130 ms.
+// narrowBackground() lets background reads hold one slot only on a slow device: a foreground read queued behind
+// reads already sent to the device waits for those, and on an optical drive at 30 MB/s each 4 MiB read of the pass
+// is ~130 ms. A fast one (an SSD, a page-cached image: ~1 ms per MiB) answers a small read between two large ones,
+// and narrowing there cost an acquisition of 512 MiB ~80 ms (medians of 8 alternating rounds: 836 against 752 ms).
 
 import type { Priority } from './sector-cache';
 
@@ -17,16 +19,23 @@ export interface Promotable {
 /** A queued task: started with the lane it runs in (a promoted background task runs as foreground). */
 type Waiter = (lane: Priority) => void;
 
+/** Background reads slower than this, per MiB and per read in flight, make a slow device (narrowed to one slot). */
+export const SLOW_MS_PER_MIB = 2;
+const MiB = 1024 * 1024;
+
 export class PriorityScheduler {
   private active = 0;
   private activeBackground = 0;
-  /** narrowBackground() calls not yet ended: background reads then hold one slot at most. */
+  /** narrowBackground() calls not yet ended: background reads then hold one slot at most, on a slow device. */
   private narrowed = 0;
+  /** Recent background reads' time per MiB, shared among the background reads in flight (a moving average). */
+  private backgroundMsPerMiB = 0;
   private readonly queues: Record<Priority, Waiter[]> = { foreground: [], background: [] };
 
   constructor(private readonly concurrency = 4) {}
 
-  async run<T>(priority: Priority, task: () => Promise<T>, ticket?: Promotable): Promise<T> {
+  /** Runs `task` (a device read of `bytes`, when given: background ones tell how fast the device is). */
+  async run<T>(priority: Priority, task: () => Promise<T>, ticket?: Promotable, bytes = 0): Promise<T> {
     let lane = priority;
     if (this.canStart(priority)) this.start(priority);
     else {
@@ -43,16 +52,21 @@ export class PriorityScheduler {
         }
       });
     }
+    const started = performance.now();
+    const sharing = this.activeBackground;
     try {
       return await task();
     } finally {
       this.active--;
-      if (lane === 'background') this.activeBackground--;
+      if (lane === 'background') {
+        this.activeBackground--;
+        if (bytes > 0) this.noteBackgroundRead((performance.now() - started) / Math.max(1, sharing) / (bytes / MiB));
+      }
       this.dispatch();
     }
   }
 
-  /** Until the returned function is called, background reads take at most one slot (reads already started finish). */
+  /** Until the returned function is called, background reads take one slot at most on a slow device (reads started finish). */
   narrowBackground(): () => void {
     this.narrowed++;
     let ended = false;
@@ -69,7 +83,12 @@ export class PriorityScheduler {
   }
 
   private backgroundRoom(): boolean {
-    return this.activeBackground < (this.narrowed > 0 ? 1 : this.concurrency);
+    const narrow = this.narrowed > 0 && this.backgroundMsPerMiB > SLOW_MS_PER_MIB;
+    return this.activeBackground < (narrow ? 1 : this.concurrency);
+  }
+
+  private noteBackgroundRead(msPerMiB: number): void {
+    this.backgroundMsPerMiB = this.backgroundMsPerMiB === 0 ? msPerMiB : 0.7 * this.backgroundMsPerMiB + 0.3 * msPerMiB;
   }
 
   private canStart(priority: Priority): boolean {

@@ -389,7 +389,7 @@ export class MountServer {
     }
   }
 
-  /** The metadata phase alongside the passes (metadata-alongside.ts): TSK's reads wait behind one of theirs at most. */
+  /** The metadata phase alongside the passes (metadata-alongside.ts): on a slow device TSK's reads wait behind one of theirs at most. */
   private readMetadataAlongside(conn: ControlConnection, scope: RescueScope): { ended: Promise<void>; stop: () => Promise<void> } {
     const resume = this.cache.yieldToReaders();
     const abort = new AbortController();

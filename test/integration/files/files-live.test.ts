@@ -184,7 +184,7 @@ describe('files: the live report of a mount (real FUSE, nbdkit, TSK on /raw)', f
     expect(status.files).to.include({ layout: 'ready', files: 6, intact: 6 });
     // The device did not wait for TSK: before TSK had read the layout, the pass's reads came back too (larger than
     // 256 KiB: TSK reads /raw through FUSE, in pieces of 128 KiB at most). Before, it was TSK's reads only. While TSK
-    // runs the pass holds one device slot, so its reads alternate with TSK's (each 100 ms here).
+    // runs the pass holds one device slot on a slow device like this one, so its reads alternate with TSK's.
     const logged = /^(\S+) .*file layout read by The Sleuth Kit/m.exec(fs.readFileSync((status.server as unknown as { log: string }).log, 'utf8'));
     expect(logged, 'the mount log says when TSK read the layout').not.to.equal(null);
     const layoutAt = new Date(logged![1]).getTime();
