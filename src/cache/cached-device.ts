@@ -153,15 +153,14 @@ export class CachedDevice implements SectorCache, RescueTarget {
    * metadata): no new readahead, and on a slow device the passes' reads hold one slot. Reads already started finish.
    */
   yieldToReaders(): () => void {
-    const [resume, widen] = [this.readahead?.suspend(), this.device.narrowBackground()];
-    return () => (resume?.(), widen());
+    const undo = [this.readahead?.suspend(), this.device.narrowBackground()];
+    return () => undo.forEach((end) => end?.());
   }
 
   /** Sectors that are readable from the cache alone: a '+' byte range reader (export, the block scanner). */
   async readCachedBytes(offset: number, length: number): Promise<Buffer> {
     const buf = Buffer.allocUnsafe(length);
-    await this.readCachedInto(offset, length, buf);
-    return buf;
+    return this.readCachedInto(offset, length, buf).then(() => buf);
   }
 
   /** readCachedBytes() into target[0, length): a follower of the cache reuses its buffers (no garbage per MiB). */
@@ -307,9 +306,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /** Waits for any device read covering `sector`; true if there was one. */
   async waitForFlight(sector: number): Promise<boolean> {
     const f = this.inflight.covering(sector);
-    if (!f) return false;
-    await f.done;
-    return true;
+    if (f) await f.done;
+    return f !== undefined;
   }
 
   nextFlightAfter(sector: number): number {
@@ -336,7 +334,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return this.device.watchCounts(fn);
   }
 
-  /** Bytes per second the device is read at right now (DeviceReader.rateNow; the checksums and the SBX scan wait while it is high). */
+  /** Bytes per second the device is read at right now (background-yield.ts: the checksums and the scan wait while high). */
   deviceRateNow(): number {
     return this.device.rateNow();
   }
