@@ -2,7 +2,7 @@
 // with the image's bytes in order. Unreadable sectors go in as zeros, as /sbx/image.sbx and `blkfs export` carry
 // them, so the digests describe exactly the image those produce.
 import { createHash, Hash } from 'crypto';
-import { crc32 } from 'zlib';
+import { crc32 } from '../cache/crc32';
 
 export interface ImageDigestValues {
   /** Lowercase hex; CRC-32 as 8 digits (zlib's / DAT files' CRC-32). */
