@@ -7,13 +7,12 @@
 //   fingerprint window again, each cache keeps a small identity.json hint (size, sector size, probe sectors); only
 //   caches of the same size and sector size are probed, reusing one device read per probe sector.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { StateStore } from './state-store';
 
-export const STATE_FILE = 'state.sqlite';
-export const DATA_FILE = 'data.img';
-export const IDENTITY_HINT_FILE = 'identity.json';
+import { DATA_FILE, IDENTITY_HINT_FILE, STATE_FILE, defaultCacheRoot } from './cache-paths';
+
+export { DATA_FILE, IDENTITY_HINT_FILE, STATE_FILE, defaultCacheRoot };
 
 export interface IdentityHint {
   size: number;
@@ -35,13 +34,6 @@ export function parseIdentityHint(text: string): IdentityHint {
   if (typeof h.fingerprint !== 'string') throw new Error(`${IDENTITY_HINT_FILE} has no valid fingerprint`);
   if (!Array.isArray(h.probeSectors) || !h.probeSectors.every(isCount)) throw new Error(`${IDENTITY_HINT_FILE} has no valid probeSectors`);
   return { size: h.size, sectorSize: h.sectorSize, fingerprint: h.fingerprint, probeSectors: h.probeSectors };
-}
-
-export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  // XDG Base Directory spec: a relative XDG_CACHE_HOME is invalid and must be ignored.
-  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'blkfs');
-  return path.join(env.HOME || os.homedir(), '.cache', 'blkfs');
 }
 
 export function cacheDirName(fingerprint: string, size: number): string {

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
-import { STATE_FILE } from '../cache/cache-dir';
+import { STATE_FILE } from '../cache/cache-paths';
 import { CacheBusyError } from '../cache/errors';
 import { mountsServedBy } from '../fuse/fuse-daemon';
 import { mountEntries } from '../fuse/mountinfo';

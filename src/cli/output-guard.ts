@@ -4,7 +4,7 @@
 // rescued data. A refusal is a UserError (exit 1) naming both paths.
 import * as fs from 'fs';
 import * as path from 'path';
-import { STATE_FILE } from '../cache/cache-dir';
+import { STATE_FILE } from '../cache/cache-paths';
 import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
 import { openFiles, readProcText } from '../proc-fds';

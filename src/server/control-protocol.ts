@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { ArchiveProgress } from '../archive/archive-status';
-import { defaultCacheRoot } from '../cache/cache-dir';
+import { defaultCacheRoot } from '../cache/cache-paths';
 import type { RescueScope } from '../cache/rescue-scope';
 
 export type ControlRequest =
