@@ -30,7 +30,8 @@ const CONCURRENCY = 4;
 const REREAD_MIN_DELAY_MS = 1000;
 
 export class LiveFileReport {
-  private layoutRun: Promise<void> | undefined;
+  /** The TSK run reading the layout, or the last one that ended other than stopped; says whether it was stopped. */
+  private layoutRun: Promise<'stopped' | 'ended'> | undefined;
   private state: LayoutState = 'not read';
   private failure: string | undefined;
   private report: FileReport | undefined;
@@ -46,6 +47,8 @@ export class LiveFileReport {
   private rereadTimer: NodeJS.Timeout | undefined;
   private lastLayoutMs = 0;
   private stopper = new AbortController();
+  /** The run stopLayoutRead() cut (the metadata phase over its budget): whoever waited for it reads the layout now. */
+  private cutRun: Promise<'stopped' | 'ended'> | undefined;
 
   constructor(
     private readonly cache: FilesCache,
@@ -57,7 +60,11 @@ export class LiveFileReport {
   ) {}
 
   /** Reads the layout once (TSK on /raw); later calls wait for the same run. Never rejects. */
-  ensureLayout(): Promise<void> {
+  async ensureLayout(): Promise<void> {
+    await this.layoutRunNow();
+  }
+
+  private layoutRunNow(): Promise<'stopped' | 'ended'> {
     this.layoutRun ??= (async () => {
       this.state = 'reading';
       const t0 = Date.now();
@@ -71,7 +78,7 @@ export class LiveFileReport {
           // Stopped for an unmount that may yet be refused (busy): the next look starts it again.
           this.state = 'not read';
           this.layoutRun = undefined;
-          return;
+          return 'stopped';
         }
         this.failure = err instanceof Error ? err.message : String(err);
         this.state = 'failed';
@@ -79,6 +86,7 @@ export class LiveFileReport {
         this.missedAtLayout = gapsOutsideFileData(this.cache.extents(), this.cache.sectorSize, undefined);
         this.log(`file layout could not be read: ${this.failure}`);
       }
+      return 'ended';
     })();
     return this.layoutRun;
   }
@@ -97,11 +105,12 @@ export class LiveFileReport {
    * to exit; the layout is then 'not read' and the next look starts it again. False when it had ended already.
    */
   async stopLayoutRead(): Promise<boolean> {
-    if (this.state !== 'reading') return false;
+    const run = this.layoutRun;
+    if (this.state !== 'reading' || !run) return false;
+    this.cutRun = run;
     this.stopper.abort();
     this.stopper = new AbortController();
-    await this.layoutRun;
-    return (this.state as LayoutState) === 'not read'; // set by the run's end, after the await
+    return (await run) === 'stopped';
   }
 
   private async loadLayout(): Promise<void> {
@@ -169,9 +178,14 @@ export class LiveFileReport {
       .finally(() => (this.rereading = undefined));
   }
 
-  /** The whole report, reading the layout first if needed. */
+  /**
+   * The whole report, reading the layout first if needed. A look that waited for the metadata phase's run, and saw
+   * it cut over its budget, reads the layout then, as a look after the cut does: it asked for the report. (A run
+   * stopped for an unmount is not started again.)
+   */
   async json(): Promise<FileReportJson> {
-    await this.ensureLayout();
+    const run = this.layoutRunNow();
+    if ((await run) === 'stopped' && this.cutRun === run) await this.ensureLayout();
     return this.snapshot();
   }
 

@@ -3,6 +3,7 @@
 // and rescue by file. The layout is given (TSK itself is exercised on real mounts in test/integration/files).
 import { expect } from 'chai';
 import { LiveFileReport } from '../../../src/files/live-report';
+import { TskStoppedError } from '../../../src/files/tsk-loaddb';
 import type { MediumLayout } from '../../../src/files/layout';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 
@@ -68,5 +69,41 @@ describe('files: LiveFileReport on the sector cache', () => {
     expect(reads.filter((n, s) => n > 0 && (s < 8 || s >= 12))).to.deep.equal([]);
     expect(mem.cache.runAt(9).status).to.equal('-');
     expect(live.snapshot().entries.find((e) => e.path === '/top.bin')).to.include({ verdict: 'damaged', bad: 512 });
+  });
+
+  /** A layout reader that runs until stopped the first time (TSK's first run, held up), and answers at once after. */
+  function heldFirstRun(): { runs: () => number; read: (image: string, signal: AbortSignal) => Promise<MediumLayout> } {
+    let runs = 0;
+    return {
+      runs: () => runs,
+      read: (_image, signal) => {
+        if (++runs > 1) return Promise.resolve(layout(true));
+        return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new TskStoppedError()), { once: true }));
+      },
+    };
+  }
+
+  it("a look waiting for the metadata phase's layout read, when that phase is cut over its budget, gets the layout read then", async () => {
+    const mem = await memoryCache(Buffer.alloc(64 * SS));
+    const tsk = heldFirstRun();
+    const live = new LiveFileReport(mem.cache, '/nowhere/raw', () => {}, tsk.read);
+    void live.ensureLayout(); // the metadata phase
+    const look = live.json(); // blkfs files, meanwhile
+    expect(await live.stopLayoutRead()).to.equal(true); // the phase over its budget
+    const report = await look;
+    expect(tsk.runs()).to.equal(2);
+    expect(report.problems).to.deep.equal([]);
+    expect(report.entries.map((e) => e.path)).to.include('/dir/child.bin');
+  });
+
+  it('a look waiting when an unmount stops TSK does not start it again (the unmount waits for no TSK run)', async () => {
+    const mem = await memoryCache(Buffer.alloc(64 * SS));
+    const tsk = heldFirstRun();
+    const live = new LiveFileReport(mem.cache, '/nowhere/raw', () => {}, tsk.read);
+    const look = live.json();
+    await new Promise((r) => setImmediate(r));
+    await live.stopLayoutReader();
+    expect((await look).problems).to.deep.equal(['the file layout is not read']);
+    expect(tsk.runs()).to.equal(1);
   });
 });
