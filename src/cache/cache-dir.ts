@@ -8,10 +8,10 @@
 //   caches of the same size and sector size are probed, reusing one device read per probe sector.
 import * as fs from 'fs';
 import * as path from 'path';
+import { DATA_FILE, IDENTITY_HINT_FILE, STATE_FILE, defaultCacheRoot } from './cache-paths';
 import { StateStore } from './state-store';
 
-import { DATA_FILE, IDENTITY_HINT_FILE, STATE_FILE, defaultCacheRoot } from './cache-paths';
-
+// The cache's file names and root live in the leaf cache-paths.ts (no SQLite); said here too for this module's users.
 export { DATA_FILE, IDENTITY_HINT_FILE, STATE_FILE, defaultCacheRoot };
 
 export interface IdentityHint {
