@@ -16,7 +16,11 @@ const STREAM_BYTES = 4 * 1024 * 1024;
 export class AcquisitionRunner {
   private running: { promise: Promise<unknown>; abort: AbortController; clients: number; scope: RescueScope } | undefined;
 
-  constructor(private readonly device: Acquirer) {}
+  constructor(
+    private readonly device: Acquirer,
+    /** The mount log: each acquisition's start, options and how long it took (ddrescue prints its run time too). */
+    private readonly log: (message: string) => void = () => {},
+  ) {}
 
   get active(): boolean {
     return this.running !== undefined;
@@ -48,6 +52,10 @@ export class AcquisitionRunner {
     if (!this.running) {
       const abort = new AbortController();
       const scope = wish ?? {};
+      const what = `acquisition (${describeScope(scope)})`;
+      const t0 = Date.now();
+      const after = () => `after ${((Date.now() - t0) / 1000).toFixed(3)} s`;
+      this.log(`${what} started`);
       const promise = this.device
         .acquire({ signal: abort.signal, streamBytes: STREAM_BYTES, scope })
         // A stop asked for is an outcome, not a failure (the cache may resolve or reject on abort).
@@ -55,6 +63,16 @@ export class AcquisitionRunner {
           if (abort.signal.aborted) return { cancelled: true };
           throw err;
         })
+        .then(
+          (result) => {
+            this.log(`${what} ${abort.signal.aborted ? 'stopped' : 'ended'} ${after()}`);
+            return result;
+          },
+          (err: unknown) => {
+            this.log(`${what} failed ${after()}: ${err instanceof Error ? err.message : String(err)}`);
+            throw err;
+          },
+        )
         .finally(() => {
           if (this.running?.abort === abort) this.running = undefined;
         });

@@ -112,7 +112,7 @@ export class MediumStack {
             `the source reads ${detected} bytes at least, so a read of fewer sectors may read their block again`,
         );
       }
-      const acquisition = new AcquisitionRunner(cache);
+      const acquisition = new AcquisitionRunner(cache, (m) => log.info(m));
       // /sbx/ and /rescued/ keep their tables in the cache DB and may run a background block scanner.
       const archive = createArchiveViews({ ...opts.archive, cache, acquisitions: acquisition, source: opts.sourceArg, log: (m) => log.info(m) });
       undo.unshift(() => archive.close());

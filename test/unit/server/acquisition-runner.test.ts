@@ -36,4 +36,27 @@ describe('server/acquisition-runner: options of joined acquisitions', () => {
     expect(started[1]).to.deep.equal({ noTrim: true });
     finish();
   });
+
+  it('the mount log gets each acquisition: its options when it starts, how long it took when it ends, stops or fails', async () => {
+    const lines: string[] = [];
+    let end: (ok: boolean) => void = () => {};
+    const r = new AcquisitionRunner(
+      { acquire: () => new Promise((resolve, reject) => (end = (ok) => (ok ? resolve({}) : reject(new Error('the source went away'))))) },
+      (m) => lines.push(m),
+    );
+    const first = r.join({ noScrape: true });
+    expect(lines).to.deep.equal(['acquisition (-n) started']);
+    end(true);
+    await first.result;
+    expect(lines[1]).to.match(/^acquisition \(-n\) ended after \d+\.\d{3} s$/);
+    const second = r.join();
+    end(false);
+    await second.result.catch(() => {});
+    expect(lines[3]).to.match(/^acquisition \(all phases, the whole medium\) failed after \d+\.\d{3} s: the source went away$/);
+    const third = r.join();
+    third.detach(); // its only client leaves: the acquisition is stopped
+    end(false);
+    await third.result;
+    expect(lines[5]).to.match(/^acquisition \(all phases, the whole medium\) stopped after \d+\.\d{3} s$/);
+  });
 });
