@@ -126,8 +126,9 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
 
 /**
  * TSK is batch work beside the copying pass and the readers it serves: on a fast medium both cores are busy, and at
- * nice 0 its CPU came out of the pass (acquire of a 512 MiB page-cached image: ~15-35 ms faster at nice 10, medians of
- * 8-12 alternating rounds). It gets a core whenever one is free, as it does on a slow device, where it waits on reads.
+ * nice 0 its CPU came out of the pass (acquire of a 512 MiB page-cached image, medians of alternating rounds: 35 ms
+ * faster at nice 10 over 12 rounds, 14 ms at nice 19 over 8). It gets a core whenever one is free, as it does on a
+ * slow device, where it waits on reads.
  */
 const TSK_NICE = 10;
 
