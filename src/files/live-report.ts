@@ -56,7 +56,7 @@ export class LiveFileReport {
     private readonly rawPath: string,
     private readonly log: (message: string) => void = () => {},
     private readonly readLayout: (image: string, signal: AbortSignal) => Promise<MediumLayout> = (image, signal) =>
-      readMediumLayout(image, { skipYaffs2Probe: true, signal }),
+      readMediumLayout(image, { skipYaffs2Probe: true, signal, batch: true }),
   ) {}
 
   /** Reads the layout once (TSK on /raw); later calls wait for the same run. Never rejects. */

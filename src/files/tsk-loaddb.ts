@@ -53,15 +53,15 @@ export class TskStoppedError extends OperationError {
 
 /**
  * Runs a TSK tool without blocking the event loop; rejects when it cannot be started, or when `signal` stops it
- * (then only once it has exited: a TSK still reading /raw would keep the mount busy).
+ * (then only once it has exited: a TSK still reading /raw would keep the mount busy). `batch`: at nice TSK_NICE.
  */
-export function runTskTool(tool: string, args: readonly string[], signal?: AbortSignal): Promise<TskRunResult> {
+export function runTskTool(tool: string, args: readonly string[], signal?: AbortSignal, batch = false): Promise<TskRunResult> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TskStoppedError());
     // Never with the server's /dev/fuse fd: a TSK outliving a killed server would hang the mount (clean-spawn.ts).
     const clean = withoutFuseFds(tool, args);
     const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    lowerPriority(child.pid);
+    if (batch) lowerPriority(child.pid);
     const stop = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', stop, { once: true });
     let stderr = '';
@@ -99,6 +99,8 @@ export interface LayoutReadOptions {
   skipYaffs2Probe?: boolean;
   /** Stops TSK (the promise rejects with TskStoppedError once it has exited). */
   signal?: AbortSignal;
+  /** TSK runs at nice TSK_NICE: beside a mount's copying pass and readers (not for `blkfs files IMAGE`, all the user waits for). */
+  batch?: boolean;
 }
 
 /** The layout of the medium (an image file, or a mount's /raw) as The Sleuth Kit reads it. */
@@ -113,7 +115,7 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
       await fs.promises.writeFile(`${target}-yaffs2.config`, 'flash_page_size = not-yaffs2\n');
     }
     // Not -k: that drops tsk_file_layout, the very table read here.
-    const run = await runTskTool('tsk_loaddb', ['-d', dbPath, target], opts.signal);
+    const run = await runTskTool('tsk_loaddb', ['-d', dbPath, target], opts.signal, opts.batch);
     const tskErrors = errorLines(run.stderr);
     if (!fs.existsSync(dbPath)) {
       throw new OperationError(`The Sleuth Kit could not read ${image}: ${tskErrors.join('; ') || `tsk_loaddb exited with ${run.exitCode}`}`);
@@ -125,7 +127,7 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
 }
 
 /**
- * TSK is batch work beside the copying pass and the readers it serves: on a fast medium both cores are busy, and at
+ * A mount's TSK is batch work beside the copying pass and the readers it serves: on a fast medium both cores are busy, and at
  * nice 0 its CPU came out of the pass (acquire of a 512 MiB page-cached image, medians of alternating rounds: 35 ms
  * faster at nice 10 over 12 rounds, 14 ms at nice 19 over 8). It gets a core whenever one is free, as it does on a
  * slow device, where it waits on reads.

@@ -1,12 +1,16 @@
-// How The Sleuth Kit's processes are run: batch work, below the copying pass and the readers in CPU priority.
+// How The Sleuth Kit's processes are run: a mount's are batch work, below the copying pass and the readers in CPU
+// priority; `blkfs files IMAGE`'s, all the user waits for, at the user's own.
 import { expect } from 'chai';
+import * as os from 'os';
 import { runTskTool } from '../../../src/files/tsk-loaddb';
 
 describe('files/TSK runs', () => {
-  it('a TSK tool runs at nice 10, so a busy copying pass keeps its cores', async () => {
+  it("a mount's TSK (batch) runs at nice 10, so a busy copying pass keeps its cores; `blkfs files IMAGE`'s at the user's", async () => {
     // The pause lets the priority be set before the tool reads it (it is set just after the spawn).
-    const run = await runTskTool('sh', ['-c', 'sleep 0.2; nice >&2']);
-    expect(run.exitCode).to.equal(0);
-    expect(run.stderr.trim()).to.equal('10');
+    const batch = await runTskTool('sh', ['-c', 'sleep 0.2; nice >&2'], undefined, true);
+    expect(batch.exitCode).to.equal(0);
+    expect(batch.stderr.trim()).to.equal('10');
+    const own = await runTskTool('sh', ['-c', 'nice >&2']);
+    expect(Number(own.stderr.trim())).to.equal(os.getPriority());
   });
 });
