@@ -25,13 +25,13 @@ export interface Outcome {
  * pass on a healthy medium): whole, and after a failure cluster by cluster, each as in copy, so a bad area gets
  * ddrescue's '*' granularity while a healthy one is read in few large reads. forward/backward: sector-wise until
  * the first failure (trimming). scrape: every sector on its own. */
+export type FetchMode = 'narrow' | 'copy' | 'stream' | 'forward' | 'backward' | 'scrape';
+
 /** The bytes of span [start, end) when one '+' outcome covers it whole (a span read in one piece), else undefined. */
 export function wholeSpanData(outcomes: readonly Outcome[], start: number, end: number): Buffer | undefined {
   const only = outcomes.length === 1 ? outcomes[0] : undefined;
   return only?.status === '+' && only.start === start && only.count === end - start ? only.data : undefined;
 }
-
-export type FetchMode = 'narrow' | 'copy' | 'stream' | 'forward' | 'backward' | 'scrape';
 
 /** ddrescue's default cluster (-c 128 sectors of 512 bytes): the copying pass's unit in a bad area. */
 export const CLUSTER_BYTES = 64 * 1024;
