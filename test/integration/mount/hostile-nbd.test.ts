@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { HostileServer, hostileContent, NbdRequest, Replier, startHostileNbdServer } from '../../helpers/hostile-nbd-server';
 import { blkfs, cleanup, MAIN_JS, mapBlocks, mount, readStatus, run, RunResult, start, tempDir } from './harness';
+import { waitFor } from '../integrity/cache-truth';
 import { mountAt } from '../../../src/fuse/mountinfo';
 
 const SIZE = 1 << 20;
@@ -38,15 +39,6 @@ function notSettledOrUntried(mapfile: string) {
 /** The /status fields these tests wait on. */
 async function statusOf(mnt: string) {
   return (await readStatus(mnt)) as unknown as { acquiring: boolean; medium: { state: string; identifications: number } };
-}
-
-/** Polls `probe` until it is true (it may throw to stop waiting). */
-async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The '+' blocks of the live mapfile that touch REGION. */
@@ -128,7 +120,7 @@ describe('mount: a buggy or hostile NBD server (real FUSE, scripted server)', fu
       await waitFor('the acquisition to run into the stall', async () => {
         if (exited) throw new Error(`acquire ended (${exited.code}) before the server stalled: ${exited.stderr}`);
         return stalled.size > 0 && (await statusOf(mnt)).acquiring;
-      });
+      }, 60_000);
       return acquire;
     };
     const interrupted = await acquireUntilStalled();
@@ -139,7 +131,7 @@ describe('mount: a buggy or hostile NBD server (real FUSE, scripted server)', fu
     await waitFor('the medium identified again', async () => {
       const { medium } = await statusOf(mnt);
       return medium.identifications > 0 && medium.state === 'present';
-    });
+    }, 60_000);
     expect(notSettledOrUntried(await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8'))).to.deep.equal([]);
 
     stalled.clear();
