@@ -123,14 +123,6 @@ last_busy() { awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2) }' "$T/last.cpu"
 # CPU seconds of the whole machine (every process, the kernel's threads too) during the last timed run.
 HZ=$(getconf CLK_TCK)
 last_cpu_s() { awk -v hz="$HZ" '{ printf "%.2f", ($3 - $1) / hz }' "$T/last.cpu"; }
-# Records the machine's busy share for a BEST key when its run is the best so far.
-best_busy() {
-  local key=$1 s=$2
-  best "$key" "$s"
-  [ "${BEST[$key]}" = "$s" ] && BUSY[$key]=$(last_busy)
-  return 0
-}
-
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 head -c "$SIZE" /dev/urandom >"$T/medium.img"
 cat "$T/medium.img" >/dev/null
@@ -139,9 +131,13 @@ cat "$T/medium.img" >/dev/null
 declare -A BEST=() BUSY=() ALL=() CPUS=()
 CHECKSUMS_AFTER=""
 ACQ_SERVER=""
+# Records a run's time, and for the best so far of its key the machine's CPU during it (seconds, busy share).
 best() {
   BEST[$1]=$(min "${BEST[$1]:-}" "$2")
-  [ "${BEST[$1]}" = "$2" ] && CPUS[$1]=$(last_cpu_s)
+  if [ "${BEST[$1]}" = "$2" ]; then
+    CPUS[$1]=$(last_cpu_s)
+    BUSY[$1]=$(last_busy)
+  fi
   ALL[$1]="${ALL[$1]:-}$2 " # every round's time, for the paired ratios
 }
 # The ratio REF/BLKFS of each round (the two runs a few seconds apart), then their median: the host's slow and fast
@@ -180,7 +176,7 @@ for _ in $(seq "$REPEAT"); do
 
   blkfs_mount >/dev/null
   s=$(timed "${BLKFS[@]}" acquire -q "$T/mnt")
-  best_busy acquire "$s"
+  best acquire "$s"
   # The image checksums wait while a fast medium is read (src/cache/background-yield.ts): how long after the acquisition they
   # are complete (a user's archive waits for them).
   [ "${BEST[acquire]}" = "$s" ] && CHECKSUMS_AFTER=$(checksums_after_s)
@@ -198,7 +194,7 @@ for _ in $(seq "$REPEAT"); do
 
   blkfs_mount >/dev/null
   s=$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)
-  best_busy dd_cold "$s"
+  best dd_cold "$s"
   best dd_warm "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
   best dd_warm "$(timed dd if="$T/mnt/raw" of=/dev/null bs=1M)"
   blkfs_umount
