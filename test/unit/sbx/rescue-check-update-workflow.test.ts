@@ -168,6 +168,15 @@ describe('sbx check, show and update workflows', () => {
     expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.bin')))).to.equal(true);
   });
 
+  it('update stops at the first metadata position past the end of a cut container, as blkar: it is neither processed nor failed', async () => {
+    const f = path.join(dir, 'upd-cut.ecsbx');
+    // 1000 bytes at 10/2/12: copies at blocks 0, 13 and 26; the file ends at block 20.
+    fs.writeFileSync(f, fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx')).subarray(0, 20 * 512));
+    const s = await updateContainer({ input: f, burst: 12, snm: 'cut.ecsbx' });
+    expect([s.metaBlocksProcessed, s.metaBlocksUpdated, s.metaBlocksFailedToDecode]).to.deep.equal([2, 2, 0]);
+    expect(fs.statSync(f).size).to.equal(20 * 512);
+  });
+
   it('update --hash on a container with missing data blocks fails (exit 2) and keeps the recorded hash: it never records a hash of invented bytes', async () => {
     const f = path.join(dir, 'upd-damaged.ecsbx');
     fs.copyFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx'), f);
