@@ -108,6 +108,16 @@ describe('sbx check, show and update workflows', () => {
     expect([h2.blocksProcessed, h2.hashMatches, h2.hashError, h2.storedDataHash, h2.missingChunks]).to.deep.equal([0, null, 'Failed to decode data block', null, 22]);
   });
 
+  it('check --hash when the burst level cannot be guessed: the blocks are still checked, the failure is the hash result (blkar), not a failed run', async () => {
+    const f = path.join(dir, 'only-meta.ecsbx');
+    // The metadata block alone: every level places seq 0 at index 0, so all levels tie.
+    fs.writeFileSync(f, fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx')).subarray(0, 512));
+    const s = await checkContainer({ input: f, hash: true });
+    expect([s.blocksProcessed, s.metaBlocksPassed, s.hashChecked, s.hashMatches]).to.deep.equal([1, 1, true, null]);
+    expect(s.hashError).to.equal('Failed to guess burst resistance level, please specify via --burst option');
+    expect(s.recordedHash).to.match(/^SHA256 - 2459e633/);
+  });
+
   it('check reports a bit flip as one failed block', async () => {
     const f = path.join(dir, 'flip.sbx');
     const v = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-100k.sbx')));
