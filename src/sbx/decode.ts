@@ -367,11 +367,12 @@ async function decodeToStream(
   const hasRange = params.range?.from !== undefined || params.range?.toInclusive !== undefined || params.range?.toExclusive !== undefined;
 
   if (layout.ec && !hasRange && fsz !== undefined) {
-    // Read pattern 1: follow the layout seq by seq (metadata copies only counted).
+    // Read pattern 1: follow the layout seq by seq (metadata copies only counted; blkar checks their version and
+    // UID, not their seq, so any valid block of the container at a metadata position counts as decoded).
     for (const idx of layout.metadataIndices()) {
       stats.blocksProcessed++;
       const b = await reader.read(idx * bs, bs);
-      if (isSameContainerBlock(b, ref, 0)) stats.metaBlocksDecoded++;
+      if (isSameContainerBlock(b, ref)) stats.metaBlocksDecoded++;
       else failedAs(stats, 'metadata');
     }
     // blkar stops at the last data chunk: the last set's padding and parity blocks are neither read nor counted.

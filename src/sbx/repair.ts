@@ -153,12 +153,15 @@ async function repairSets(
     for (let i = 0; i < t; i++) positions.push(layout.seqToIndex(first + i) * bs);
     // A whole set past the end of the file has nothing to read or repair: count the rest as failed at once
     // (a forged or truncated container must not make us walk billions of absent sets).
+    // blkar counts block by block up to totalBlocks: a last set cut short (a total estimated from the container
+    // size) is counted but never complete, so it is neither repaired nor reported.
+    const rest = totalBlocks - processed();
+    const wholeSetBlocks = rest - (rest % t);
     if (positions.every((p) => p >= reader.size)) {
-      const rest = totalBlocks - processed();
       stats.blocksFailed += rest;
-      stats.dataBlocksFailedToRepair += rest;
-      if (stats.setRepairs.length < MAX_LISTED_SETS) {
-        stats.setRepairs.push({ success: false, firstSeq: first, lastSeq: first + rest - 1, blocks: [] });
+      stats.dataBlocksFailedToRepair += wholeSetBlocks;
+      if (wholeSetBlocks > 0 && stats.setRepairs.length < MAX_LISTED_SETS) {
+        stats.setRepairs.push({ success: false, firstSeq: first, lastSeq: first + wholeSetBlocks - 1, blocks: [] });
       }
       break;
     }
@@ -166,7 +169,7 @@ async function repairSets(
     // Positions holding a valid block of the container with another seq: the layout is off there (a wrong
     // --burst); a rebuilt block is never written over such a block, which is data too.
     const occupied = new Set<number>();
-    for (let i = 0; i < t; i++) {
+    for (let i = 0; i < Math.min(t, rest); i++) {
       const b = await reader.read(positions[i], bs);
       if (isSameContainerBlock(b, ref, first + i)) {
         shards[i] = b.subarray(HEADER_SIZE, bs);
@@ -178,6 +181,7 @@ async function repairSets(
         stats.blocksFailed++;
       }
     }
+    if (rest < t) break;
     if (missing > 0) {
       const missingIdx: number[] = [];
       for (let i = 0; i < t; i++) if (!shards[i]) missingIdx.push(i);

@@ -171,9 +171,13 @@ async function rescueFrom(medium: RandomReader, params: RescueParams, t0: number
     };
     for await (const b of scanBlocks(reader, scanFrom, end, onPosition)) {
       const isMeta = b.header.seq === 0;
+      if (reader.overlapsUnreadable(b.pos, b.pos + b.bytes.length)) continue;
+      // blkar counts every valid block it scans; the filters only decide what is appended (rescue_core.rs).
+      log.blocksProcessed++;
+      if (isMeta) log.metaBlocksProcessed++;
+      else log.dataBlocksProcessed++;
       if ((pick === 'meta' && !isMeta) || (pick === 'data' && isMeta)) continue;
       if (params.onlyPickUid && !params.onlyPickUid.equals(b.header.uid)) continue;
-      if (reader.overlapsUnreadable(b.pos, b.pos + b.bytes.length)) continue;
       const uid = uidToHex(b.header.uid);
       let fd = outputs.get(uid);
       if (fd === undefined) {
@@ -183,9 +187,6 @@ async function rescueFrom(medium: RandomReader, params: RescueParams, t0: number
       }
       fs.writeSync(fd, b.bytes);
       uids.add(uid);
-      log.blocksProcessed++;
-      if (isMeta) log.metaBlocksProcessed++;
-      else log.dataBlocksProcessed++;
     }
     // blkar counts every byte it read: whole 128-byte steps and whole blocks, even past the range end.
     log.bytesProcessed = Math.min(Math.max(scannedTo, end), size) - start;

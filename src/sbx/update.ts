@@ -138,8 +138,9 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     const writes: { pos: number; block: Buffer }[] = [];
     for (const [number, idx] of layout.metadataIndices().entries()) {
       const pos = idx * bs;
-      stats.metaBlocksProcessed++;
       const b = await reader.read(pos, bs);
+      if (b.length < bs) break; // blkar stops at the end of the file: this copy and the later ones are not counted
+      stats.metaBlocksProcessed++;
       if (!isSameContainerBlock(b, ref, 0)) {
         stats.metaBlocksFailedToDecode++;
         stats.failedPositions.push(pos);

@@ -117,10 +117,14 @@ export function hms(seconds: number): string {
   return `${p(Math.floor(s / 3600))}:${p(Math.floor((s % 3600) / 60))}:${p(s % 60)}`;
 }
 
+/** The seconds chrono 0.4's NaiveDateTime holds (years -262144 to 262143); JavaScript's Date reaches a little further. */
+const CHRONO_FIRST_SECOND = Date.UTC(-262144, 0, 1) / 1000;
+const CHRONO_LAST_SECOND = Date.UTC(262144, 0, 1) / 1000 - 1;
+
 /** blkar's date rendering: "2020-09-13 12:28:20 (UTC)  2020-09-13 12:28:20 (Local)". */
 export function blkarDate(unixSeconds: number): string {
+  if (!(unixSeconds >= CHRONO_FIRST_SECOND && unixSeconds <= CHRONO_LAST_SECOND)) return 'Invalid recorded date time';
   const d = new Date(unixSeconds * 1000);
-  if (Number.isNaN(d.getTime())) return 'Invalid recorded date time';
   const p = (n: number) => String(n).padStart(2, '0');
   const utc = `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(
     d.getUTCMinutes(),

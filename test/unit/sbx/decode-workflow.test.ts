@@ -146,6 +146,13 @@ describe('sbx decode workflow', () => {
       expect(s.hashMatches).to.equal(false);
     });
 
+    it('stdout mode, EC: a metadata position counts as decoded when it holds any valid block of the container (blkar checks version and UID only there)', async () => {
+      // --burst 0 on a B = 12 container: metadata positions 0, 1, 2 hold the metadata block, seq 1, and a hole.
+      const o = sink();
+      const s = await decodeContainer({ input: path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx'), output: '-', stdout: o.stream, burst: 0 });
+      expect([s.metaBlocksDecoded, s.blocksFailedByKind?.metadata]).to.deep.equal([2, 1]);
+    });
+
     it('stdout mode, version 1 with its metadata block damaged: the data blocks from their places, padding kept (blkar), not zeros', async () => {
       const v = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')));
       v[100] ^= 0xff; // the metadata block fails its CRC: the reference is the first data block, there is no FSZ

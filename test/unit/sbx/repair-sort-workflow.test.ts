@@ -6,6 +6,7 @@ import { sortContainer } from '../../../src/sbx/sort';
 import { decodeContainer } from '../../../src/sbx/decode';
 import { Layout } from '../../../src/sbx/format/layout';
 import { buildBlock } from '../../../src/sbx/format/header';
+import { encodeMetadataFields, parseMetadataFields } from '../../../src/sbx/format/metadata';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, seededRandom, tempDir, zeroBlocks } from './workflow-helpers';
 
@@ -22,6 +23,21 @@ describe('sbx repair workflow', () => {
     expect([s.blocksProcessed, s.metaBlocksPassed, s.dataBlocksPassed, s.blocksFailed, s.dataBlocksRepaired, s.dataBlocksFailedToRepair]).to.deep.equal([495, 3, 470, 22, 22, 0]);
     expect(s.setRepairs.map((r) => r.firstSeq)).to.deep.equal([1, 13, 25, 37, 49, 61, 73, 85, 97, 109, 121, 133, 397, 469]);
     expect(s.setRepairs[1].blocks).to.deep.equal([{ seq: 16, pos: 20480 }, { seq: 17, pos: 26624 }]);
+  });
+
+  it('without a recorded size, stops after container size / block size blocks as blkar: a last set cut short is counted, never repaired or reported', async () => {
+    // The damaged vector with FSZ taken out of its three metadata copies: 292 864 / 512 = 572 blocks, so 3 metadata
+    // + 47 whole sets (41 real, 6 past the data: failed) + 5 blocks of a 48th set.
+    const f = path.join(dir, 'no-fsz.ecsbx');
+    const b = fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-200k.damaged.ecsbx'));
+    for (const idx of [0, 13, 26]) {
+      const payload = encodeMetadataFields(parseMetadataFields(b.subarray(idx * 512 + 16, (idx + 1) * 512)).filter((x) => x.id !== 'FSZ'), 17);
+      buildBlock(17, b.subarray(6, 12), 0, payload).copy(b, idx * 512);
+    }
+    fs.writeFileSync(f, b);
+    const s = await repairContainer({ input: f });
+    expect([s.blocksProcessed, s.blocksFailed, s.dataBlocksRepaired, s.dataBlocksFailedToRepair]).to.deep.equal([572, 99, 22, 72]);
+    expect(s.setRepairs.filter((r) => !r.success).map((r) => [r.firstSeq, r.lastSeq])).to.deep.equal([[493, 504], [505, 516], [517, 528], [529, 540], [541, 552], [553, 564]]);
   });
 
   it('--dry-run reports the same repairs and writes nothing', async () => {

@@ -51,6 +51,16 @@ describe('sbx report printer (blkar JSON layout)', () => {
     expect(blkarDate(1600000100)).to.match(/^2020-09-13 12:28:20 \(UTC\)  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Local\)$/);
   });
 
+  it("a recorded time outside chrono's NaiveDateTime (years -262144 to 262143) is blkar's \"Invalid recorded date time\", though JavaScript's Date still has it", () => {
+    const last = Date.UTC(262144, 0, 1) / 1000 - 1; // 262143-12-31 23:59:59
+    const first = Date.UTC(-262144, 0, 1) / 1000; // -262144-01-01 00:00:00
+    expect(blkarDate(last)).to.match(/^262143-12-31 23:59:59 \(UTC\)/);
+    expect(blkarDate(first)).to.match(/^-262144-01-01 00:00:00 \(UTC\)/);
+    expect(blkarDate(last + 1)).to.equal('Invalid recorded date time');
+    expect(blkarDate(first - 1)).to.equal('Invalid recorded date time');
+    expect(blkarDate(8.64e12)).to.equal('Invalid recorded date time'); // JavaScript's last day (year 275760)
+  });
+
   it('a line written while the progress bar is drawn (blkfs acquire\'s notes) gets a line of its own, the bar goes on below', () => {
     let out = '';
     const err = new PassThrough();

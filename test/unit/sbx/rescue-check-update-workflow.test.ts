@@ -61,8 +61,10 @@ describe('sbx rescue workflow', () => {
     const out = path.join(dir, 'out3');
     fs.mkdirSync(out);
     const s = await rescueBlocks({ input: file, outDir: out, onlyPickBlock: 'meta', onlyPickUid: Buffer.from('0000000000bb', 'hex') });
-    expect([s.blocksProcessed, s.metaBlocksProcessed]).to.deep.equal([3, 3]);
     expect(fs.readdirSync(out)).to.deep.equal(['0000000000BB']);
+    expect(fs.statSync(path.join(out, '0000000000BB')).size).to.equal(3 * 512); // its 3 metadata copies
+    // blkar (rescue_core.rs) counts every valid block it scans, before the filters: A's 1 + 11 and B's 3 + 64 + 32.
+    expect([s.blocksProcessed, s.metaBlocksProcessed, s.dataBlocksProcessed]).to.deep.equal([111, 4, 107]);
   });
 
   it('a malformed log is an error naming the line; a missing OUTDIR is a user error', async () => {
@@ -104,6 +106,16 @@ describe('sbx check, show and update workflows', () => {
     expect([h.burst, h.dataBlocksPassed, h.hashMatches]).to.deep.equal([12, 492, true]);
     const h2 = await checkContainer({ input: dmg, hashOnly: true });
     expect([h2.blocksProcessed, h2.hashMatches, h2.hashError, h2.storedDataHash, h2.missingChunks]).to.deep.equal([0, null, 'Failed to decode data block', null, 22]);
+  });
+
+  it('check --hash when the burst level cannot be guessed: the blocks are still checked, the failure is the hash result (blkar), not a failed run', async () => {
+    const f = path.join(dir, 'only-meta.ecsbx');
+    // The metadata block alone: every level places seq 0 at index 0, so all levels tie.
+    fs.writeFileSync(f, fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx')).subarray(0, 512));
+    const s = await checkContainer({ input: f, hash: true });
+    expect([s.blocksProcessed, s.metaBlocksPassed, s.hashChecked, s.hashMatches]).to.deep.equal([1, 1, true, null]);
+    expect(s.hashError).to.equal('Failed to guess burst resistance level, please specify via --burst option');
+    expect(s.recordedHash).to.match(/^SHA256 - 2459e633/);
   });
 
   it('check reports a bit flip as one failed block', async () => {
@@ -164,6 +176,15 @@ describe('sbx check, show and update workflows', () => {
     const d = await decodeContainer({ input: f, output: path.join(dir, 'upd.out') });
     expect(d.hashMatches).to.equal(true);
     expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.bin')))).to.equal(true);
+  });
+
+  it('update stops at the first metadata position past the end of a cut container, as blkar: it is neither processed nor failed', async () => {
+    const f = path.join(dir, 'upd-cut.ecsbx');
+    // 1000 bytes at 10/2/12: copies at blocks 0, 13 and 26; the file ends at block 20.
+    fs.writeFileSync(f, fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.ecsbx')).subarray(0, 20 * 512));
+    const s = await updateContainer({ input: f, burst: 12, snm: 'cut.ecsbx' });
+    expect([s.metaBlocksProcessed, s.metaBlocksUpdated, s.metaBlocksFailedToDecode]).to.deep.equal([2, 2, 0]);
+    expect(fs.statSync(f).size).to.equal(20 * 512);
   });
 
   it('update --hash on a container with missing data blocks fails (exit 2) and keeps the recorded hash: it never records a hash of invented bytes', async () => {

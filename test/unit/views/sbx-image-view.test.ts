@@ -107,6 +107,35 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
     expect(got.equals(expected)).to.equal(true);
   });
 
+  // Random offsets and lengths, first into a medium not read yet (each read pins what it finds), then through readInto
+  // on a complete state: every version's block size, a burst level that is not the default, other hash types.
+  for (const params of [parseImageParams({ sbxVersion: 2 }), parseImageParams({ sbxVersion: 3, hash: 'blake2b-512' }),
+    parseImageParams({ sbxVersion: 19, rsData: 2, rsParity: 3, burst: 5, hash: 'sha1' })]) {
+    it(`random-offset reads equal \`sbx encode\` of the image (v${params.version} ${params.dataShards}/${params.parityShards}/${params.burst} ${params.hash})`, async () => {
+      const cache = await medium(160 * 1024 + 300);
+      const { view, identity } = mount(cache, new Database(':memory:'), params);
+      const image = Buffer.from(cache.image);
+      for (const s of BAD) image.fill(0, s * 512, (s + 1) * 512);
+      const expected = await encodeImage(image, params, identity);
+      expect(view.size).to.equal(expected.length);
+      let seed = 7;
+      const next = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+      const h = await view.open();
+      for (let i = 0; i < 30; i++) {
+        const off = next(view.size + 100);
+        const got = (await view.read(h, off, 1 + next(9000))) as Buffer;
+        expect(got.equals(expected.subarray(off, off + got.length)) && (got.length > 0 || off >= view.size), `read at ${off}`).to.equal(true);
+      }
+      const complete = await view.open();
+      for (let i = 0; i < 30; i++) {
+        const off = next(view.size + 100);
+        const target = Buffer.alloc(1 + next(9000));
+        const n = (await view.readInto(complete, off, target, target.length)) as number;
+        expect(target.subarray(0, n).equals(expected.subarray(off, off + target.length)), `readInto at ${off}`).to.equal(true);
+      }
+    });
+  }
+
   it('serves data blocks by random access without acquiring the medium', async () => {
     const cache = await medium(2 << 20);
     const { view } = mount(cache, new Database(':memory:'));
