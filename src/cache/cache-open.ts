@@ -198,9 +198,11 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     } else if (opts.stableIdentity !== undefined && id.stableIdentity === opts.stableIdentity) {
       probe = { method: 'stable-identity', sectors: 0, bytes: 0 };
     } else {
-      let sectors = id.probeSectors;
+      // Only a '+' probe sector has a cached copy to compare: one forgotten as damaged (verify --forget-damaged) still
+      // holds the damaged bytes or a hole in the data file, which would call the right medium another one.
+      let sectors = id.probeSectors.filter((s) => map.statusAt(s) === '+');
       if (sectors.length === 0) {
-        // The whole window was unreadable at creation: probe any cached sectors instead (none cached: nothing to protect).
+        // None (the window was unreadable at creation, or forgotten): probe any cached sectors (none: nothing to protect).
         sectors = [];
         for (const r of map.extents()) {
           for (let s = r.start; r.status === '+' && s < r.start + r.count && sectors.length < Math.max(1, PROBE_BYTES / src.sectorSize); s++) sectors.push(s);
