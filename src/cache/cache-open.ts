@@ -17,6 +17,7 @@ import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
 import { SectorStore } from './sector-store';
 import { StateStore, StoredIdentity } from './state-store';
 import { checkDataFileIntact } from './data-file-check';
+import { copyIsDamaged } from './stored-copy';
 import { readSamples, spreadSampleSectors } from './medium-identity';
 import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
 
@@ -83,7 +84,8 @@ async function findCache(root: string, src: BlockSource, prober: ProbeReader): P
       process.emitWarning(`cache ${cand.dir} has no ${DATA_FILE}: skipped (blkfs verify --cache ${cand.dir} says what is lost)`);
       continue;
     }
-    const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
+    const copy = { db: path.join(cand.dir, STATE_FILE), dataPath: path.join(cand.dir, DATA_FILE), sectorSize: src.sectorSize, size: src.size };
+    const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober, (s) => copyIsDamaged(copy, s));
     if (verdict.result === 'match') return cand.dir;
   }
   return undefined;
@@ -212,6 +214,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
         sectors,
         (s) => dataFile.read(s * src.sectorSize, Math.min(src.sectorSize, src.size - s * src.sectorSize)),
         prober,
+        (s) => copyIsDamaged({ db: state.database(), dataPath: dataFile.path, sectorSize: src.sectorSize, size: src.size }, s),
       );
       if (verdict.result === 'mismatch') {
         throw new CacheMismatchError(dir, `sector ${verdict.sector} of this medium differs from the cached one`);

@@ -57,6 +57,29 @@ describe('integrity/reopening a cache after --forget-damaged (a medium without a
     await reopenAndRead(dir, img);
   });
 
+  it('default cache root: a cache whose probe sector was forgotten is found again, not replaced by a new one', async () => {
+    const img = patternBuffer(SIZE, 15);
+    const root = path.join(tmp, 'root');
+    const first = await openCache({ source: new MemorySource(img), cacheRoot: root });
+    expect((await first.read(0, SIZE)).data.equals(img)).to.equal(true);
+    const at = first.identitySamples()[0] * 512 + 3;
+    await first.close();
+    const fd = fs.openSync(path.join(first.cacheDir, 'data.img'), 'r+');
+    fs.writeSync(fd, Buffer.from([img[at] ^ 0x01]), 0, 1, at);
+    fs.closeSync(fd);
+    expect((await verifyCacheDir(first.cacheDir, { forgetDamaged: true })).forgottenBytes).to.equal(512);
+    const src = new MemorySource(img);
+    const dev = await openCache({ source: src, cacheRoot: root });
+    try {
+      expect(dev.cacheDir).to.equal(first.cacheDir);
+      const before = src.stats().bytes;
+      expect((await dev.read(0, SIZE)).data.equals(img)).to.equal(true);
+      expect(src.stats().bytes - before, 'only the forgotten sector is read again').to.equal(512);
+    } finally {
+      await dev.close();
+    }
+  });
+
   it('another medium of the same size is still refused', async () => {
     const { dir } = await filled(patternBuffer(SIZE, 13));
     const err = await openCache({ source: new MemorySource(patternBuffer(SIZE, 14)), cacheDir: dir }).catch((e: unknown) => e);
