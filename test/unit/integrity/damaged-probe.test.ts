@@ -9,6 +9,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { ChunkDamagedError } from '../../../src/cache/fixity';
+import { GuardedSource, MediumLook } from '../../../src/source/medium-watch';
+import { MediumFollower } from '../../../src/server/medium-follower';
+import { Log } from '../../../src/server/log';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const SIZE = 1024 * 1024;
@@ -87,6 +90,37 @@ describe('integrity/a damaged identity probe sector in the cache', () => {
       expect(devB.cacheDir).to.not.equal(inRoot);
     } finally {
       await devB.close();
+    }
+  });
+
+  it('mounted: the medium back in the drive is identified by its other samples, and reads resume', async () => {
+    const img = patternBuffer(SIZE, 26);
+    const dir = path.join(tmp, 'c');
+    // An image file's stable identity skips the probe on reopening: the damage is first met by a re-identification.
+    const made = await openCache({ source: new MemorySource(img), cacheDir: dir, spreadSamples: true, stableIdentity: 'file:1:2' });
+    expect((await made.read(0, SIZE)).data.equals(img)).to.equal(true);
+    const samples = made.identitySamples();
+    await made.close();
+    const at = samples[samples.length - 1] * 512 + 9; // a spread sample, outside the first 64 KiB
+    const fd = fs.openSync(path.join(dir, 'data.img'), 'r+');
+    fs.writeSync(fd, Buffer.from([img[at] ^ 0x40]), 0, 1, at);
+    fs.closeSync(fd);
+    let look: MediumLook = { token: 'disc-A', size: SIZE };
+    const guarded = new GuardedSource(new MemorySource(img), () => look, 'test drive');
+    const dev = await openCache({ source: guarded, cacheDir: dir, spreadSamples: true, stableIdentity: 'file:1:2' });
+    try {
+      const follower = new MediumFollower(guarded, dev, { follow: false, log: new Log('error'), onOtherMedium: () => undefined });
+      look = { token: null };
+      guarded.poll();
+      look = { token: 'disc-A again', size: SIZE };
+      guarded.poll();
+      await follower.tick();
+      expect(follower.status().lastVerdict).to.match(/^same medium/);
+      expect(guarded.current).to.equal('present');
+      expect((await dev.read(0, 4096)).data.equals(img.subarray(0, 4096))).to.equal(true);
+      expect(await dev.read(at - 9, 512).catch((e: unknown) => e), 'the damaged sample is still never served').to.be.instanceOf(ChunkDamagedError);
+    } finally {
+      await dev.close();
     }
   });
 });
