@@ -118,6 +118,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
           this.untryDamaged(e);
           continue; // the loop finds the sectors untried and reads them from the medium
         }
+        const now = map.runAt(s); // another reader may have repaired (untried) some of them meanwhile: look again
+        if (now.status !== '+' || (now.start + now.count) * ss < upTo) continue;
         await this.store.readCachedInto(target, at - offset, at, upTo - at);
         at = upTo;
         continue;
