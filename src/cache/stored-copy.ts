@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { crcOf, FIXITY_TABLE } from './fixity';
 
 export interface StoredCopy {
-  /** The cache's database (open), or the path of one not opened yet (read-only, only for this question). */
+  /** The cache's database (open), or the path of one not opened yet (opened only for this question, and only read). */
   db: Database.Database | string;
   dataPath: string;
   sectorSize: number;
@@ -18,7 +18,7 @@ export interface StoredCopy {
 export async function copyIsDamaged(cache: StoredCopy, sector: number): Promise<boolean> {
   let db: Database.Database | undefined;
   try {
-    db = typeof cache.db === 'string' ? new Database(cache.db, { readonly: true, fileMustExist: true, timeout: 0 }) : cache.db;
+    db = typeof cache.db === 'string' ? new Database(cache.db, { fileMustExist: true, timeout: 0 }) : cache.db;
     const run = db.prepare('SELECT start, count, status FROM extents WHERE start <= ? ORDER BY start DESC LIMIT 1').get(sector) as Row & { status: string } | undefined;
     if (!run || run.start + run.count <= sector) return false;
     if (run.status !== '+') return true;
