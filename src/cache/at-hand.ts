@@ -51,7 +51,11 @@ export async function readCachedOnly(store: SectorStore, offset: number, length:
   if (length > target.length) throw new RangeError(`a ${target.length}-byte buffer cannot hold ${length} bytes`);
   const s0 = Math.floor(offset / store.sectorSize);
   const s1 = Math.ceil((offset + length) / store.sectorSize);
-  for (const r of store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
+  const notCached = () => {
+    for (const r of store.map.runs(s0, s1 - s0)) if (r.status !== '+') throw new Error(`sector ${r.start} is not cached`);
+  };
+  notCached();
   await store.fixity.checkBeforeServe(s0, s1);
+  notCached(); // a reader may have repaired (untried) some of them meanwhile
   await store.readCachedInto(target, 0, offset, length);
 }

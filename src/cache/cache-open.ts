@@ -17,6 +17,7 @@ import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
 import { SectorStore } from './sector-store';
 import { StateStore, StoredIdentity } from './state-store';
 import { checkDataFileIntact } from './data-file-check';
+import { copyIsDamaged } from './stored-copy';
 import { readSamples, spreadSampleSectors } from './medium-identity';
 import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
 
@@ -83,7 +84,8 @@ async function findCache(root: string, src: BlockSource, prober: ProbeReader): P
       process.emitWarning(`cache ${cand.dir} has no ${DATA_FILE}: skipped (blkfs verify --cache ${cand.dir} says what is lost)`);
       continue;
     }
-    const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober);
+    const copy = { db: path.join(cand.dir, STATE_FILE), dataPath: path.join(cand.dir, DATA_FILE), sectorSize: src.sectorSize, size: src.size };
+    const verdict = await verifyProbe(cand.hint.probeSectors, (s) => readCachedSector(cand.dir, src, s), prober, (s) => copyIsDamaged(copy, s));
     if (verdict.result === 'match') return cand.dir;
   }
   return undefined;
@@ -198,9 +200,11 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     } else if (opts.stableIdentity !== undefined && id.stableIdentity === opts.stableIdentity) {
       probe = { method: 'stable-identity', sectors: 0, bytes: 0 };
     } else {
-      let sectors = id.probeSectors;
+      // Only a '+' probe sector has a cached copy to compare: one forgotten as damaged (verify --forget-damaged) still
+      // holds the damaged bytes or a hole in the data file, which would call the right medium another one.
+      let sectors = id.probeSectors.filter((s) => map.statusAt(s) === '+');
       if (sectors.length === 0) {
-        // The whole window was unreadable at creation: probe any cached sectors instead (none cached: nothing to protect).
+        // None (the window was unreadable at creation, or forgotten): probe any cached sectors (none: nothing to protect).
         sectors = [];
         for (const r of map.extents()) {
           for (let s = r.start; r.status === '+' && s < r.start + r.count && sectors.length < Math.max(1, PROBE_BYTES / src.sectorSize); s++) sectors.push(s);
@@ -210,6 +214,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
         sectors,
         (s) => dataFile.read(s * src.sectorSize, Math.min(src.sectorSize, src.size - s * src.sectorSize)),
         prober,
+        (s) => copyIsDamaged({ db: state.database(), dataPath: dataFile.path, sectorSize: src.sectorSize, size: src.size }, s),
       );
       if (verdict.result === 'mismatch') {
         throw new CacheMismatchError(dir, `sector ${verdict.sector} of this medium differs from the cached one`);

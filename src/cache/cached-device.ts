@@ -118,6 +118,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
           this.untryDamaged(e);
           continue; // the loop finds the sectors untried and reads them from the medium
         }
+        const now = map.runAt(s); // another reader may have repaired (untried) some of them meanwhile: look again
+        if (now.status !== '+' || (now.start + now.count) * ss < upTo) continue;
         await this.store.readCachedInto(target, at - offset, at, upTo - at);
         at = upTo;
         continue;
@@ -198,7 +200,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     if (this.inflight.covering(start)) return [];
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
-    if (this.store.room.wasFull) await this.roomFor(flight, start, end);
+    if (this.store.room.wasFull || this.store.dataSyncFailure) await this.roomFor(flight, start, end);
     // The acquisition streams (copy-stream.ts): a span up to its size is read into a reused buffer; a span of untried
     // sectors read whole is written while the pass reads on, its '+' left to the next group commit (an early answer).
     const stream = mode === 'stream' && from === '?' ? this.copyStream : undefined;
@@ -229,7 +231,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
    */
   private async fetchForReader(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Buffer | undefined> {
     const flight = this.inflight.add(start, end);
-    if (this.store.room.wasFull) await this.roomFor(flight, start, end);
+    if (this.store.room.wasFull || this.store.dataSyncFailure) await this.roomFor(flight, start, end);
     // Sectors read one by one (finding a failed read's bad sector, or a '*' area) are committed as they are read, as
     // in fetch(): a crash during a long sector-wise span loses a commit window of them, not all. The flight lasts
     // until they are committed (no second device read of them).
@@ -245,9 +247,10 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return whole;
   }
 
-  /** After the cache's disk was full: no device read of [start, end) unless its bytes can be kept (disk-room.ts). */
+  /** After the cache's disk was full (disk-room.ts) or an fdatasync failed: no device read unless its bytes can be kept. */
   private async roomFor(flight: FlightHandle, start: number, end: number): Promise<void> {
     try {
+      if (this.store.dataSyncFailure) throw this.store.dataSyncFailure;
       await this.store.room.check(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
     } catch (e) {
       flight.release();

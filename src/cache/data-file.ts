@@ -1,7 +1,7 @@
 // The sparse data file holding the medium's bytes at their own offsets. Holes are never served: only sectors
 // the state store marks '+' are read from here.
 import * as fs from 'fs';
-import { CacheFileTooLargeError, CacheFullError, isDiskFull } from './errors';
+import { CacheFileTooLargeError, CacheFullError, DataFileSyncError, isDiskFull } from './errors';
 
 /**
  * The largest single write(2). Measured with dd into a fresh file (512 MiB, this project's Linux 6.18 VM): writes of
@@ -14,6 +14,8 @@ export const MAX_WRITE_PIECE = 1024 * 1024;
 export class DataFile {
   /** The last write queued (settled either way): the next one starts after it. */
   private writing: Promise<void> = Promise.resolve();
+  /** Set for good once an fdatasync failed: every later one fails with it (see DataFileSyncError). */
+  syncFailure: DataFileSyncError | undefined;
 
   private constructor(
     readonly path: string,
@@ -98,12 +100,16 @@ export class DataFile {
     }
   }
 
-  /** fdatasync: the bytes written so far are durable once this resolves. */
+  /**
+   * fdatasync: the bytes written so far are durable once this resolves. Once one failed, none resolves again: the
+   * kernel may have dropped pages it failed to write back, and a later fdatasync would not say so.
+   */
   async sync(): Promise<void> {
+    if (this.syncFailure) throw this.syncFailure;
     try {
       await this.fh.datasync();
     } catch (e) {
-      throw isDiskFull(e) ? new CacheFullError(this.path, e) : e;
+      throw (this.syncFailure ??= new DataFileSyncError(this.path, e));
     }
   }
 

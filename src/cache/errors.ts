@@ -35,6 +35,27 @@ export class CacheFullError extends OperationError {
   }
 }
 
+/**
+ * An fdatasync of the data file failed. Linux reports a writeback error once and marks the pages that failed clean, so
+ * a later fdatasync succeeds without having written them: no byte written before the failure can be proven durable,
+ * none is recorded '+' after it, and no more sectors are read from the device into this cache (they could not be kept).
+ */
+export class DataFileSyncError extends OperationError {
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    const why = (cause as { code?: string } | null)?.code ?? (cause as Error)?.message ?? String(cause);
+    super(
+      `fdatasync of the cache data file ${path} failed (${why}): the bytes read since the last commit may not be on disk, so they ` +
+        'were not recorded as read, and nothing more is read into this cache now; check the disk, then mount again (what was ' +
+        'recorded before is intact)',
+      { cause },
+    );
+    this.name = 'DataFileSyncError';
+  }
+}
+
 /** The cache's data file is missing or shorter than its '+' sectors: serving them would serve zeros as data. */
 export class CacheDamagedError extends OperationError {
   constructor(

@@ -102,6 +102,8 @@ export class FixityLedger {
   private readonly counts: number[];
   private readonly crcs: number[];
   private readonly checked: Uint8Array;
+  /** Chunks forgotten (untried) since open: stored anew as other chunks, so a check of their old bytes says nothing. */
+  private readonly replaced: Uint8Array;
   private unchecked: number;
   private verifiedChunks = 0;
   private repairs = 0;
@@ -117,6 +119,7 @@ export class FixityLedger {
     this.counts = rows.map((r) => r.count);
     this.crcs = rows.map((r) => r.crc);
     this.checked = new Uint8Array(rows.length);
+    this.replaced = new Uint8Array(rows.length);
     this.unchecked = rows.length;
   }
 
@@ -187,6 +190,8 @@ export class FixityLedger {
       const data = await this.reader.readData(from, to - from).catch(() => Buffer.alloc(0));
       for (let x = k; x < e; x++) {
         const i = indices[x];
+        // Forgotten while its bytes were read (a repair by another reader): a verdict on them would be stale.
+        if (this.replaced[i]) continue;
         const off = this.starts[i] * ss;
         const len = this.bytesOf(this.starts[i], this.counts[i]);
         let d: DamagedRange | undefined;
@@ -278,6 +283,12 @@ export class FixityLedger {
   /** Forgets the checksums of chunks overlapping sectors [a, b) (their sectors are about to be untried again). */
   forget(a: number, b: number): void {
     this.db.prepare(`DELETE FROM ${FIXITY_TABLE} WHERE start < ? AND start + count > ?`).run(b, a);
+    for (let i = Math.max(0, this.lastAtOrBefore(a)); i < this.starts.length && this.starts[i] < b; i++) {
+      if (this.starts[i] + this.counts[i] <= a) continue;
+      this.replaced[i] = 1;
+      if (!this.checked[i]) this.unchecked--;
+      this.checked[i] = 1;
+    }
     for (const start of [...this.damaged.keys()]) {
       const d = this.damaged.get(start)!;
       const ss = this.reader.sectorSize;

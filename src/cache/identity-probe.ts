@@ -83,19 +83,24 @@ export class ProbeReader {
 export type ProbeVerdict = { result: 'match' } | { result: 'mismatch'; sector: number } | { result: 'unverifiable' };
 
 /**
- * Compares probe sectors read from the medium with the cached bytes. One differing sector is a mismatch;
- * unreadable probe sectors are skipped; if none could be read, identity cannot be shown.
+ * Compares probe sectors read from the medium with the cached bytes. One differing sector is a mismatch, unless
+ * `damaged` shows the cached copy is what is wrong (stored-copy.ts); such sectors and unreadable ones are skipped;
+ * if none could be compared, identity cannot be shown.
  */
 export async function verifyProbe(
   probeSectors: readonly number[],
   cached: (sector: number) => Promise<Buffer>,
   reader: ProbeReader,
+  damaged: (sector: number) => Promise<boolean> = async () => false,
 ): Promise<ProbeVerdict> {
   let matched = 0;
   for (const s of probeSectors) {
     const dev = await reader.sector(s);
     if (dev === null) continue;
-    if (!dev.equals(await cached(s))) return { result: 'mismatch', sector: s };
+    if (!dev.equals(await cached(s))) {
+      if (await damaged(s)) continue;
+      return { result: 'mismatch', sector: s };
+    }
     matched++;
   }
   return matched > 0 || probeSectors.length === 0 ? { result: 'match' } : { result: 'unverifiable' };

@@ -59,11 +59,12 @@ export type IdentityVerdict = { result: 'same'; sectors: number; bytes: number }
 
 /**
  * Is the medium behind `read` the one whose cached samples are given? Size and sector size first (no read), then
- * each cached sample read again and compared. Unreadable samples are skipped; none readable: unknown.
+ * each cached sample read again and compared. Unreadable samples are skipped, and so are samples whose cached copy
+ * is not to be trusted (`bytesOf` gives undefined: damaged, or forgotten); none compared: unknown.
  */
 export async function identify(
   medium: { size: number; sectorSize: number; read(offset: number, length: number): Promise<Buffer> },
-  cached: { size: number; sectorSize: number; samples: readonly number[]; bytesOf(sector: number): Promise<Buffer> },
+  cached: { size: number; sectorSize: number; samples: readonly number[]; bytesOf(sector: number): Promise<Buffer | undefined> },
 ): Promise<IdentityVerdict> {
   if (medium.size !== cached.size || medium.sectorSize !== cached.sectorSize) {
     return { result: 'different', reason: `it has ${medium.size} bytes in ${medium.sectorSize}-byte sectors, the cached one ${cached.size} in ${cached.sectorSize}` };
@@ -73,6 +74,8 @@ export async function identify(
   for (const s of cached.samples) {
     const off = s * cached.sectorSize;
     const len = Math.min(cached.sectorSize, cached.size - off);
+    const mine = await cached.bytesOf(s);
+    if (mine === undefined) continue;
     let dev: Buffer;
     try {
       dev = await medium.read(off, len);
@@ -82,7 +85,7 @@ export async function identify(
     }
     sectors++;
     bytes += len;
-    if (!dev.equals(await cached.bytesOf(s))) return { result: 'different', reason: `sector ${s} differs from the cached one` };
+    if (!dev.equals(mine)) return { result: 'different', reason: `sector ${s} differs from the cached one` };
   }
   if (sectors === 0 && cached.samples.length > 0) return { result: 'unknown', reason: 'none of the identity samples could be read' };
   return { result: 'same', sectors, bytes };

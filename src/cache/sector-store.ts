@@ -142,6 +142,11 @@ export class SectorStore {
     return true;
   }
 
+  /** Set for good once an fdatasync of the data file failed: nothing more may be read into the cache (DataFileSyncError). */
+  get dataSyncFailure(): Error | undefined {
+    return this.data.syncFailure;
+  }
+
   /** Whether `bytes` more may be answered before their commit (memory bound; not after a failed write or commit). */
   canAnswerEarly(bytes: number, alsoPending = 0): boolean {
     return !this.persistFailed && this.uncommittedBytes + alsoPending + bytes <= MAX_UNCOMMITTED;

@@ -8,6 +8,7 @@
 //   to retry the same unreadable sectors every second.
 import { CachedDevice } from '../cache/cached-device';
 import { identify } from '../cache/medium-identity';
+import { ChunkDamagedError } from '../cache/fixity';
 import { SourceLostError } from '../source/block-source';
 import { MediumSizeChangedError } from '../source/nbd/nbd-block-source';
 import { GuardedSource, MediumWatchStatus } from '../source/medium-watch';
@@ -82,6 +83,19 @@ export class MediumFollower {
     return this.running;
   }
 
+  /**
+   * The cached copy of identity sample `s`, or undefined when there is none to trust: untried again by a repair, or
+   * damaged (its checksum fails). That is damage in the cache, not another medium: the other samples decide.
+   */
+  private async cachedSample(s: number): Promise<Buffer | undefined> {
+    const ss = this.cache.sectorSize;
+    if (this.cache.statusAt(s) !== '+') return undefined;
+    return this.cache.readCachedBytes(s * ss, Math.min(ss, this.cache.size - s * ss)).catch((e: unknown) => {
+      if (e instanceof ChunkDamagedError) return undefined;
+      throw e;
+    });
+  }
+
   /** `again`: looks left after one whose samples came through two connections (so a waiting reader is not failed). */
   private async look(again = 2): Promise<unknown> {
     if (this.handedOver || this.source.current === 'present') return undefined;
@@ -110,7 +124,7 @@ export class MediumFollower {
           size: this.cache.size,
           sectorSize: this.cache.sectorSize,
           samples: this.cache.identitySamples(),
-          bytesOf: (s) => this.cache.readCachedBytes(s * this.cache.sectorSize, Math.min(this.cache.sectorSize, this.cache.size - s * this.cache.sectorSize)),
+          bytesOf: (s) => this.cachedSample(s),
         },
       );
       this.identifications++;

@@ -64,4 +64,46 @@ describe('integrity/repair races', () => {
       await dev.close();
     }
   });
+
+  it('two first serves of one damaged chunk: the one whose check ends after the repair does not repair it again', async () => {
+    const img = patternBuffer(SIZE, 12);
+    const dir = path.join(tmp, 'c');
+    const first = await openCache({ source: new MemorySource(img), cacheDir: dir });
+    for (let off = 0; off < SIZE; off += 8 * KiB) await first.read(off, 8 * KiB);
+    await first.close();
+    const chunk = 512 * KiB;
+    const fd = fs.openSync(path.join(dir, 'data.img'), 'r+');
+    fs.writeSync(fd, Buffer.from([img[chunk + 100] ^ 0xff]), 0, 1, chunk + 100);
+    fs.closeSync(fd);
+
+    const src = new MemorySource(img);
+    const dev = await openCache({ source: src, cacheDir: dir, canRepair: () => true });
+    try {
+      // Both readers check the chunk before serving it. The second one's pread reads the damaged bytes, then is held
+      // back (a slow disk) until the first reader has repaired the chunk and its repair is committed.
+      const data = dataFileOf(dev);
+      const readInto = data.readInto.bind(data);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let checks = 0;
+      data.readInto = async (target, at, length, position) => {
+        const second = position === chunk && ++checks === 2;
+        await readInto(target, at, length, position);
+        if (second) await held;
+      };
+      const a = dev.read(chunk, 8 * KiB);
+      const b = dev.read(chunk, 8 * KiB);
+      expect((await a).data.equals(img.subarray(chunk, chunk + 8 * KiB))).to.equal(true);
+      await dev.flush();
+      expect(dev.statusAt(chunk / 512)).to.equal('+');
+      expect(src.readsOfSector(chunk / 512), 'repaired: read again once').to.equal(1);
+      release();
+      expect((await b).data.equals(img.subarray(chunk, chunk + 8 * KiB))).to.equal(true);
+      await dev.flush();
+      expect(src.readsOfSector(chunk / 512), 'the repaired chunk is not read from the medium a second time').to.equal(1);
+      expect(dev.status().fixity?.repairs).to.equal(1);
+    } finally {
+      await dev.close();
+    }
+  });
 });
