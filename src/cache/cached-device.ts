@@ -25,8 +25,6 @@ import { FetchMode, fetchSpan, Outcome, wholeSpanData } from './span-fetch';
 import { CopyStream } from './copy-stream';
 import { CacheClosedError } from './errors';
 
-export { MAX_READAHEAD_BYTES } from './readahead';
-
 const DEFAULT_MAX_READ = 1024 * 1024;
 
 export class CachedDevice implements SectorCache, RescueTarget {
