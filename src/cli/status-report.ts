@@ -15,6 +15,8 @@ export interface StatusJson {
   bytesNonTrimmed?: number;
   bytesNonScraped?: number;
   readRateBytesPerSec?: number;
+  /** The server's ETA: of the running acquisition's domain (-i/-s) if it has one; null when idle or done. */
+  etaSeconds?: number | null;
   deviceReads?: number;
   deviceFailedReads?: number;
   deviceTransientReads?: number;
@@ -59,8 +61,12 @@ const PHASES: Record<string, string> = {
   '+': 'finished',
 };
 
-/** Seconds until every untried byte is tried at the current rate (undefined when idle or done). */
+/**
+ * Seconds until every untried byte is tried at the current rate (undefined when idle or done): the server's figure
+ * (which knows the running acquisition's domain, as the web page shows it), or from the counters for an older server.
+ */
 export function etaSeconds(s: StatusJson): number | undefined {
+  if (s.etaSeconds !== undefined) return s.etaSeconds ?? undefined;
   const left = (s.bytesUntried ?? 0) + (s.bytesNonTrimmed ?? 0) + (s.bytesNonScraped ?? 0);
   const rate = s.readRateBytesPerSec ?? 0;
   if (left === 0 || rate <= 0) return undefined;

@@ -82,7 +82,8 @@ function drainedOrClosed(res: ServerResponse): Promise<void> {
 export async function streamView(view: View, res: ServerResponse, name: string, head: boolean): Promise<void> {
   const handle = await view.open();
   try {
-    const { size } = await view.getattr();
+    // This handle's own snapshot: getattr states the largest one open (a mount reader's may be larger).
+    const size = view.sizeOf ? view.sizeOf(handle) : (await view.getattr()).size;
     // The first bytes before the head: a file that cannot start (the medium gone, a bad first sector) gets a
     // status that says why instead of an empty reply.
     const first = head ? undefined : await view.read(handle, 0, CHUNK);

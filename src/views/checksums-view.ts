@@ -17,9 +17,10 @@ export interface ChecksumsSource {
 export class ChecksumsView extends GeneratedFileView {
   constructor(source: ChecksumsSource) {
     super(() => checksumsText(source.imageName(), source.state(), source.verdict()), {
+      // Every field the text shows (the verdict follows the digests, which come with `complete`).
       stateKey: () => {
         const s = source.state();
-        return `${s.bytesHashed}/${s.complete}`;
+        return `${s.bytesHashed}/${s.bytesMissing}/${s.bytesBad}/${s.waiting}/${s.complete}`;
       },
     });
   }

@@ -68,6 +68,10 @@ export class GeneratedFileView implements View {
     return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
   }
 
+  sizeOf(handle: Handle): number {
+    return (handle as Buffer).length;
+  }
+
   async release(handle: Handle): Promise<void> {
     const i = this.opened.lastIndexOf(handle as Buffer);
     if (i >= 0) this.opened.splice(i, 1);

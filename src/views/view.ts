@@ -32,6 +32,11 @@ export interface View {
    */
   read(handle: Handle, offset: number, length: number): Promise<Buffer | ViewErrno>;
   release(handle: Handle): Promise<void>;
+  /**
+   * The size of what this handle reads, for views whose handles read a snapshot taken at open: getattr may state more
+   * (the largest snapshot open), so a download's Content-Length comes from here.
+   */
+  sizeOf?(handle: Handle): number;
 }
 
 /**

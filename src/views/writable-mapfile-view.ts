@@ -209,6 +209,11 @@ export class WritableMapfileView implements WritableView {
     return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
   }
 
+  sizeOf(handle: Handle): number {
+    const h = handle as OpenHandle;
+    return h.kind === 'write' ? h.length : h.bytes.length;
+  }
+
   async write(handle: Handle, offset: number, data: Buffer): Promise<number | ViewErrno> {
     const h = handle as OpenHandle;
     if (h.kind !== 'write') return new ViewErrno('EBADF');

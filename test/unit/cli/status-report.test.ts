@@ -54,4 +54,12 @@ describe('blkfs status report', () => {
     const some = formatStatusReport({ ...status, source, deviceTransientReads: 3 }, extents, [], { colour: false, columns: 40 });
     expect(some).to.include('source:         connected, 3 reads failed by the server for a passing reason (left untried)');
   });
+
+  it("gives the ETA /status gives (an acquisition's domain, not the whole medium), as the web page does", () => {
+    // `blkfs acquire -i 40MB -s 1MB`: /status says 1 s left; the whole medium's 60 MB would take 30 s.
+    const text = formatStatusReport({ ...status, etaSeconds: 1 }, extents, [], { colour: false, columns: 40 });
+    expect(text).to.include('read rate:      2.00 MB/s, ETA 1s');
+    const idle = formatStatusReport({ ...status, etaSeconds: null }, extents, [], { colour: false, columns: 40 });
+    expect(idle).to.include('read rate:      2.00 MB/s\n');
+  });
 });

@@ -103,4 +103,28 @@ describe('web page downloads (http-files streamView)', function () {
       await server.close();
     }
   });
+
+  it('a download while a mount reader holds a larger snapshot of the file gets its own snapshot whole, with its length', async () => {
+    let text = 'many blocks\n'.repeat(1000);
+    const view = new GeneratedFileView(() => text);
+    const server = await serve(new StaticDirectory().add('mapfile', view));
+    const reader = await view.open(); // `less MNT/mapfile` opened before the map merged into fewer blocks
+    try {
+      text = 'few blocks\n';
+      const r = await new Promise<{ length: string | undefined; body: string }>((resolve, reject) => {
+        http
+          .get(`${server.url}mapfile`, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ length: res.headers['content-length'], body })).on('error', reject);
+          })
+          .on('error', reject);
+      });
+      expect(r.body).to.equal(text);
+      expect(r.length).to.equal(String(text.length));
+    } finally {
+      await view.release(reader);
+      await server.close();
+    }
+  });
 });
