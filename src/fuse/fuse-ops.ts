@@ -45,6 +45,17 @@ export interface FlushesOnClose {
 /** fuse-native's flush operation (called on every close(2) of a file of the mount). */
 type FlushOp = (path: string, fd: number, cb: (err: number) => void) => void;
 
+/**
+ * The kernel also reads a file of this mount through its page cache: when a program maps it (MAP_PRIVATE, which
+ * FUSE direct I/O allows), in whole pages at page boundaries. There a short answer is taken as the end of the file:
+ * the rest of the pages is zero-filled and kept as the file's bytes, and its size shrinks. So a request that may
+ * come from there (whole 4 KiB pages, also the unit of larger pages) never gets a short answer before the end of
+ * the file (the good bytes before a bad sector): it gets EIO, so a mapped page holding a bad sector is SIGBUS, as on
+ * a disk, and a read(2) gets the bytes of its requests before that one, then EIO. Other requests keep their exact
+ * short read (the good bytes up to the bad sector).
+ */
+const PAGE_BYTES = 4096;
+
 function errnoOrNothing(r: void | ViewErrno): void {
   if (r instanceof ViewErrno) throw r;
 }
@@ -77,6 +88,11 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
       blksize: 4096,
       blocks: Math.ceil(a.size / 512),
     };
+  }
+
+  /** The size of the file as the open handle sees it (a snapshot view's own snapshot). */
+  async function endOfFileAt(file: OpenFile): Promise<number> {
+    return file.view.sizeOf?.(file.handle) ?? (await file.view.getattr()).size;
   }
 
   async function resolve(path: string): Promise<Node> {
@@ -143,22 +159,26 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
         logError('read', path, err);
         cb(fuseErrno(errnoNameOf(err)));
       };
+      const mayBePaged = pos % PAGE_BYTES === 0 && len % PAGE_BYTES === 0;
+      const answer = (got: number | ViewErrno) => {
+        if (got instanceof ViewErrno) return cb(fuseErrno(got.errno));
+        if (got >= len || !mayBePaged) return cb(got);
+        endOfFileAt(file).then((size) => cb(pos + got >= size ? got : fuseErrno('EIO')), failed);
+      };
       if (file.fill) {
-        const answer = (got: number | ViewErrno) => cb(got instanceof ViewErrno ? fuseErrno(got.errno) : Math.min(got, len));
         let got: number | ViewErrno | Promise<number | ViewErrno>;
         try {
           got = file.fill(file.handle, pos, buf, len);
         } catch (err) {
           return failed(err);
         }
-        if (got instanceof Promise) got.then(answer, failed);
-        else answer(got);
+        if (got instanceof Promise) got.then((n) => answer(n instanceof ViewErrno ? n : Math.min(n, len)), failed);
+        else answer(got instanceof ViewErrno ? got : Math.min(got, len));
         return;
       }
       file.view.read(file.handle, pos, len).then((got) => {
-        if (got instanceof ViewErrno) return cb(fuseErrno(got.errno));
         // A view never returns more than asked; guard anyway, the kernel buffer is exactly len bytes.
-        cb(got.copy(buf, 0, 0, Math.min(got.length, len)));
+        answer(got instanceof ViewErrno ? got : got.copy(buf, 0, 0, Math.min(got.length, len)));
       }, failed);
     },
     write: (path, fd, buf, len, pos, cb) => {

@@ -1,6 +1,7 @@
 // /raw and /mapfile on the real kernel FUSE, over a real nbdkit whose ddrescue filter fails exactly the
 // bad ranges below; device reads are counted at the NBD level from nbdkit's log filter.
 import { expect } from 'chai';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { overlaps, readNbdkitLog, union } from '../../helpers/nbdkit-log';
@@ -28,6 +29,11 @@ const BAD: BadRange[] = [
   { offset: 0x3f00600, length: 0x200 },
 ];
 const BAD_BYTES = BAD.reduce((n, b) => n + b.length, 0);
+
+/** Python: maps argv[1] read-only and private, writes its 4 KiB page at byte argv[2] to stdout. */
+const MMAP_PAGE =
+  'import mmap, sys\nf = open(sys.argv[1], "rb")\nm = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)\n' +
+  'o = int(sys.argv[2])\nsys.stdout.buffer.write(m[o:o + 4096])\n';
 
 /** True when `copy` equals `image` everywhere outside the bad ranges. */
 function equalOutsideBad(image: Buffer, copy: Buffer): boolean {
@@ -85,12 +91,33 @@ describe('mount: /raw and /mapfile over nbdkit with bad ranges (real FUSE)', fun
       expect(copy.equals(image.subarray(0, BAD[0].offset))).to.equal(true);
     });
 
-    it('a buffered reader gets a short read up to a bad sector inside its page, then EIO (direct I/O)', async () => {
-      // bs=4096 at 0x1700000: the page holds one good sector, then the bad range at 0x1700200.
-      const out = path.join(dir, 'page.bin');
-      const r = await run('dd', [`if=${path.join(mnt, 'raw')}`, `of=${out}`, 'bs=4096', `skip=${0x1700000 / 4096}`, 'count=2']);
+    it('a read smaller than a page gets the good bytes up to a bad sector, then EIO; a whole page holding one is EIO', async () => {
+      // At 0x1700000 one good sector, then the bad range at 0x1700200.
+      const raw = path.join(mnt, 'raw');
+      const small = path.join(dir, 'sectors.bin');
+      const r = await run('dd', [`if=${raw}`, `of=${small}`, 'bs=512', `skip=${0x1700000 / 512}`, 'count=2']);
       expect(r.stderr).to.match(/Input\/output error/);
-      expect(fs.readFileSync(out).equals(image.subarray(0x1700000, 0x1700200))).to.equal(true);
+      expect(fs.readFileSync(small).equals(image.subarray(0x1700000, 0x1700200))).to.equal(true);
+      // A whole page may be the kernel filling its page cache (mmap), where a short read would become zeros.
+      const page = path.join(dir, 'page.bin');
+      const p = await run('dd', [`if=${raw}`, `of=${page}`, 'bs=4096', `skip=${0x1700000 / 4096}`, 'count=1']);
+      expect(p.stderr).to.match(/Input\/output error/);
+      expect(fs.statSync(page).size).to.equal(0);
+    });
+
+    it('mmap (MAP_PRIVATE) of /raw: the pages beside a bad sector hold the medium\'s bytes, its own page is SIGBUS, never zeros', async () => {
+      // Python maps /raw and prints the page at OFFSET; a fault on the read-around window that holds the bad page
+      // must not leave zeros in the page cache for the good pages next to it.
+      // (spawnSync: the mount is served by its own server process, not this one)
+      const show = (offset: number) => spawnSync('python3', ['-c', MMAP_PAGE, path.join(mnt, 'raw'), String(offset)], { timeout: 60_000 });
+      const after = show(0x1701000);
+      expect(after.status, String(after.stderr)).to.equal(0);
+      expect(after.stdout.equals(image.subarray(0x1701000, 0x1702000))).to.equal(true);
+      expect(show(0x1700000).signal).to.equal('SIGBUS');
+      const before = show(0x16ff000);
+      expect(before.status, String(before.stderr)).to.equal(0);
+      expect(before.stdout.equals(image.subarray(0x16ff000, 0x1700000))).to.equal(true);
+      expect(fs.statSync(path.join(mnt, 'raw')).size).to.equal(SIZE);
     });
 
     it('ddrescue -d -b512 through /raw: the mapfile marks exactly the bad sectors, every other byte equals the image', async () => {

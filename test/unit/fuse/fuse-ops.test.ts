@@ -120,6 +120,15 @@ describe('fs/fuse-ops', () => {
     expect((await call<[number]>((cb) => ops.release!('/raw', fd!, cb)))[0]).to.equal(0);
   });
 
+  it('whole pages at a page boundary (maybe the kernel filling its page cache for an mmap) are EIO, not short, before the end of the file', async () => {
+    const page = Buffer.alloc(4096);
+    const [, raw] = await call<[number, number?]>((cb) => ops.open!('/raw', 0, cb));
+    expect((await call<[number]>((cb) => ops.read!('/raw', raw!, page, 4096, 0, cb)))[0]).to.equal(-E.EIO);
+    expect((await call<[number]>((cb) => ops.read!('/raw', raw!, page, 4095, 0, cb)))[0]).to.equal(1024);
+    const [, hello] = await call<[number, number?]>((cb) => ops.open!('/hello', 0, cb));
+    expect((await call<[number]>((cb) => ops.read!('/hello', hello!, page, 4096, 0, cb)))[0]).to.equal(12); // the end
+  });
+
   it('close (FUSE flush) of /raw waits until what was read is committed; other files close at once', async () => {
     const [, fd] = await call<[number, number?]>((cb) => ops.open!('/raw', 0, cb));
     committing = [];
