@@ -131,6 +131,14 @@ export function blockServerHolding(output: string): string | null {
 }
 
 /**
+ * The file a new `out` is written into before it is renamed over `out` (replaceOnSuccess here, writeOutput in
+ * src/sbx/file-io.ts, replaceWhole in src/cache/import-export.ts): `out`'s real path plus this suffix.
+ */
+export function partialOf(out: string): string {
+  return `${landingPath(out)}.blkfs-partial`;
+}
+
+/**
  * Refuses (UserError) when two outputs are one file, or any output is one of the inputs, the backing file of a
  * loop device, a file an NBD server holds open, or lies inside a blkfs cache directory or mount.
  */
@@ -143,6 +151,11 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
     for (const input of inputs) {
       if (isSameFile(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
+      }
+      if (isSameFile(partialOf(out), input)) {
+        throw new UserError(
+          `Refusing to write "${out}": it is written first as "${path.basename(partialOf(out))}" beside it, which is the input "${input}" (writing it would destroy the input; rename the input)`,
+        );
       }
       if (onSameDisk(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is on the same disk as the input "${input}" (writing it would destroy the input)`);

@@ -107,6 +107,17 @@ describe('outputs never destroy inputs', function () {
     refused(['sbx', 'decode', '-f', 'c.ecsbx', 'c.ecsbx'], 'c.ecsbx', /Refusing to write "c\.ecsbx": it is the input "c\.ecsbx"/);
   });
 
+  it('an input named OUT.blkfs-partial (where a new OUT is written first) is refused: it was truncated, then renamed to OUT', () => {
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, 'x.ecsbx.blkfs-partial'));
+    refused(['sbx', 'sort', 'x.ecsbx.blkfs-partial', 'x.ecsbx'], 'x.ecsbx.blkfs-partial', /Refusing to write "x\.ecsbx": it is written first as "x\.ecsbx\.blkfs-partial" beside it, which is the input/);
+    refused(['sbx', 'decode', 'x.ecsbx.blkfs-partial', 'x.ecsbx'], 'x.ecsbx.blkfs-partial', /the input "x\.ecsbx\.blkfs-partial"/);
+    fs.copyFileSync(path.join(dir, 'big.bin'), path.join(dir, 'y.blkfs-partial'));
+    refused(['sbx', 'encode', 'y.blkfs-partial', 'y'], 'y.blkfs-partial', /the input "y\.blkfs-partial"/);
+    fs.writeFileSync(path.join(dir, 'z.png.blkfs-partial'), '0x0 + 1\n0x0 0x400 +\n');
+    refused(['map', 'z.png.blkfs-partial', '-o', 'z.png'], 'z.png.blkfs-partial', /the input "z\.png\.blkfs-partial"/);
+    expect(fs.existsSync(path.join(dir, 'x.ecsbx')) || fs.existsSync(path.join(dir, 'y')) || fs.existsSync(path.join(dir, 'z.png'))).to.equal(false);
+  });
+
   it('an output that is a symlink to the input, or a hard link, is the input', () => {
     fs.symlinkSync('c.ecsbx', path.join(dir, 'link.ecsbx'));
     refused(['sbx', 'decode', '-f', 'c.ecsbx', 'link.ecsbx', '--json'], 'c.ecsbx', /"error": "Refusing to write \\"link\.ecsbx\\": it is the input \\"c\.ecsbx\\"/);
