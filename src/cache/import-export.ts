@@ -187,11 +187,17 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
       if (b < off + len) await copy(fh, b, off + len - b);
       return;
     }
-    await fh.write(buf, 0, len, off);
+    // A write may write less than asked (a disk filling up): the rest is written on, so the disk's ENOSPC is met,
+    // never an image renamed into place with zeros where its mapfile says rescued.
+    for (let done = 0; done < len; ) {
+      const wrote = await fh.write(buf, done, len - done, off + done).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));
+      done += wrote.bytesWritten;
+    }
     bytesWritten += len;
   };
   await replaceWhole(outImage, async (fh) => {
-    if ((await fh.stat()).isFile()) await fh.truncate(dev.size); // not a device written in place
+    // not a device written in place
+    if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));
     for (const r of extents) {
       if (r.status !== '+') continue;
       const from = r.start * ss;
@@ -201,7 +207,7 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   });
   damaged.sort((x, y) => x.offset - y.offset);
   const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
-  await replaceWhole(outMapfile, (fh) => fh.writeFile(mapfile));
+  await replaceWhole(outMapfile, (fh) => fh.writeFile(mapfile).catch((e: unknown) => Promise.reject(outputError(outMapfile, `${outMapfile}.blkfs-partial`, e))));
   await keepImageMap(dev, mapfile);
   return { bytesWritten, mapfile, damaged };
 }
@@ -241,15 +247,27 @@ async function replaceWhole(file: string, write: (fh: fs.promises.FileHandle) =>
   const st = await fs.promises.stat(target).catch(() => undefined);
   const inPlace = st !== undefined && !st.isFile();
   const written = inPlace ? target : `${target}.blkfs-partial`;
-  const fh = await fs.promises.open(written, inPlace ? 'r+' : 'w', st?.mode ?? 0o666);
+  const fh = await fs.promises.open(written, inPlace ? 'r+' : 'w', st?.mode ?? 0o666).catch((e: unknown) => {
+    throw outputError(file, written, e);
+  });
   try {
     await write(fh);
-    if (!st || st.isFile() || st.isBlockDevice()) await fh.sync(); // /dev/null cannot be synced
+    if (!st || st.isFile() || st.isBlockDevice()) await fh.sync().catch((e: unknown) => Promise.reject(outputError(file, written, e))); // /dev/null cannot be synced
   } catch (e) {
     await fh.close();
     if (!inPlace) await fs.promises.rm(written, { force: true });
     throw e;
   }
   await fh.close();
-  if (!inPlace) await fs.promises.rename(written, target);
+  if (!inPlace) await fs.promises.rename(written, target).catch((e: unknown) => Promise.reject(outputError(file, written, e)));
+}
+
+/**
+ * A system error writing an output (a full or read-only disk): a failure of the operation naming the file the user
+ * gave, not the one written beside it, nor the cache (its disk is not the one that is full).
+ */
+function outputError(file: string, written: string, e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof err.code !== 'string' || err.code.startsWith('ERR_')) return e;
+  return new OperationError(`cannot write ${file}: ${err.message.split(written).join(file)}`, { cause: e });
 }

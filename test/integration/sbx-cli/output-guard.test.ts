@@ -156,6 +156,21 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
   });
 
+  it('export onto a full or read-only disk: exit 2 naming the output (not "cache disk full", not NAME.blkfs-partial), no image cut short left there', function () {
+    onSmallDisk(this, 'full-export', (full) => {
+      // 1 MiB in one write does not fit: the kernel writes what fits and says so (a short write), then ENOSPC.
+      const r = blkfs(['export', '--cache', 'C', path.join(full, 'o.img'), 'o.map'], dir);
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain(`cannot write ${path.join(full, 'o.img')}: ENOSPC`).and.not.contain('cache disk full');
+      expect(fs.readdirSync(full)).to.deep.equal([]);
+      expect(fs.existsSync(path.join(dir, 'o.map'))).to.equal(false); // no map calling bytes rescued that no image holds
+      expect(spawnSync('mount', ['-o', 'remount,ro', full]).status).to.equal(0);
+      const ro = blkfs(['export', '--cache', 'C', path.join(full, 'o.img')], dir);
+      expect(ro.code, ro.out).to.equal(2);
+      expect(ro.out).to.contain(`cannot write ${path.join(full, 'o.img')}: EROFS`).and.not.contain('blkfs-partial');
+    });
+  });
+
   it('export --cache C onto the image file C was read from is refused while nothing serves it; the medium stays intact', () => {
     // C was seeded by `import --source medium.img` above.
     refused(['export', '--cache', 'C', 'medium.img'], 'medium.img', /Refusing to write ".*\/medium\.img": it is the image file this cache was read from/);
