@@ -118,6 +118,13 @@ describe('outputs never destroy inputs', function () {
     expect(fs.existsSync(path.join(dir, 'x.ecsbx')) || fs.existsSync(path.join(dir, 'y')) || fs.existsSync(path.join(dir, 'z.png'))).to.equal(false);
   });
 
+  it('sbx rescue whose input is LOGFILE.tmp (where the log is written before its rename) is refused', () => {
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, 'scan.log.tmp'));
+    fs.mkdirSync(path.join(dir, 'rescued-tmp'));
+    refused(['sbx', 'rescue', 'scan.log.tmp', 'rescued-tmp', 'scan.log'], 'scan.log.tmp', /Refusing to write "scan\.log\.tmp": it is the input "scan\.log\.tmp"/);
+    expect(fs.readdirSync(path.join(dir, 'rescued-tmp'))).to.deep.equal([]);
+  });
+
   it('an output that is a symlink to the input, or a hard link, is the input', () => {
     fs.symlinkSync('c.ecsbx', path.join(dir, 'link.ecsbx'));
     refused(['sbx', 'decode', '-f', 'c.ecsbx', 'link.ecsbx', '--json'], 'c.ecsbx', /"error": "Refusing to write \\"link\.ecsbx\\": it is the input \\"c\.ecsbx\\"/);
