@@ -178,6 +178,21 @@ describe('outputs never destroy inputs', function () {
     });
   });
 
+  it('sbx repair and update, which write their container in place, refuse a container inside a cache (its data file)', () => {
+    // A medium that is a damaged container, rescued into a cache: its data file holds the container's bytes.
+    const dmg = path.join(dir, 'dmg.ecsbx');
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), dmg);
+    const fd = fs.openSync(dmg, 'r+');
+    fs.writeSync(fd, Buffer.alloc(512, 0x55), 0, 512, 4096);
+    fs.closeSync(fd);
+    fs.writeFileSync(path.join(dir, 'dmg.map'), `0 + 1\n0 ${fs.statSync(dmg).size} +\n`);
+    expect(blkfs(['import', '--source', dmg, '--cache', 'DC', dmg, 'dmg.map'], dir).code).to.equal(0);
+    refused(['sbx', 'repair', '-y', 'DC/data.img'], 'DC/data.img', /Refusing to write "DC\/data\.img": it lies inside the blkfs cache directory ".*\/DC"/);
+    refused(['sbx', 'update', '-y', '--snm', 'x', 'DC/data.img'], 'DC/data.img', /inside the blkfs cache directory/);
+    expect(blkfs(['sbx', 'repair', '--dry-run', 'DC/data.img'], dir).code).to.equal(0); // reading it is fine
+    expect(blkfs(['verify', '--cache', 'DC'], dir).code).to.equal(0);
+  });
+
   it('export --cache C onto the image file C was read from is refused while nothing serves it; the medium stays intact', () => {
     // C was seeded by `import --source medium.img` above.
     refused(['export', '--cache', 'C', 'medium.img'], 'medium.img', /Refusing to write ".*\/medium\.img": it is the image file this cache was read from/);
