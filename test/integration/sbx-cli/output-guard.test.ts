@@ -178,6 +178,21 @@ describe('outputs never destroy inputs', function () {
     });
   });
 
+  it('export whose mapfile cannot be written (its disk full): exit 2, the earlier image and mapfile both kept as a pair', function () {
+    onSmallDisk(this, 'full-export-map', (full) => {
+      const [img, map] = ['pair.img', path.join(full, 'pair.map')];
+      expect(blkfs(['export', '--cache', 'C', img, map], dir).code).to.equal(0);
+      const [imgIno, mapText] = [fs.statSync(path.join(dir, img)).ino, fs.readFileSync(map, 'utf8')];
+      expect(() => fs.writeFileSync(path.join(full, 'filler'), Buffer.alloc(256 << 10))).to.throw(/ENOSPC/); // as much as fits
+      const r = blkfs(['export', '--cache', 'C', img, map], dir);
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain(`cannot write ${map}: ENOSPC`);
+      expect(fs.statSync(path.join(dir, img)).ino).to.equal(imgIno); // not replaced by an image the old map does not describe
+      expect(fs.readFileSync(map, 'utf8')).to.equal(mapText);
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith('pair.img.'))).to.deep.equal([]);
+    });
+  });
+
   it('sbx repair and update, which write their container in place, refuse a container inside a cache (its data file)', () => {
     // A medium that is a damaged container, rescued into a cache: its data file holds the container's bytes.
     const dmg = path.join(dir, 'dmg.ecsbx');
