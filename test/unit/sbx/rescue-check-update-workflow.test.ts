@@ -7,7 +7,7 @@ import { checkContainer } from '../../../src/sbx/check';
 import { updateContainer, editFields } from '../../../src/sbx/update';
 import { showContainer } from '../../../src/sbx/show';
 import { InputError, WorkflowError } from '../../../src/sbx/workflow-errors';
-import { buildBlock } from '../../../src/sbx/format/header';
+import { buildBlock, computeBlockCrc } from '../../../src/sbx/format/header';
 import { parseMetadataFields } from '../../../src/sbx/format/metadata';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, tempDir } from './workflow-helpers';
@@ -164,6 +164,21 @@ describe('sbx check, show and update workflows', () => {
     const d = await decodeContainer({ input: f, output: path.join(dir, 'upd.out') });
     expect(d.hashMatches).to.equal(true);
     expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS_DIR, 'ec17-default-1000.bin')))).to.equal(true);
+  });
+
+  it('check --hash-only and update --hash of a small container whose metadata claims 1 TiB stop at its end, without hashing 1 TiB', async () => {
+    const c = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')));
+    const fsz = c.indexOf('FSZ', 16, 'latin1'); // metadata block 0; the CRC fixed after, as if written so
+    c.writeBigUInt64BE(1n << 40n, fsz + 4);
+    c.writeUInt16BE(computeBlockCrc(c, 1, 0), 4);
+    const f = path.join(dir, 'claims-1tib.sbx');
+    fs.writeFileSync(f, c);
+    const s = await checkContainer({ input: f, hashOnly: true }); // spun for hours over positions past the end
+    expect([s.hashMatches, s.hashError]).to.deep.equal([null, 'Failed to decode data block']);
+    let err: Error | null = null;
+    await updateContainer({ input: f, hash: 'sha1' }).catch((e: Error) => (err = e));
+    expect(err!.message).to.match(/^Failed to decode data block: /);
+    expect(fs.readFileSync(f).equals(c)).to.equal(true);
   });
 
   it('update --hash on a container with missing data blocks fails (exit 2) and keeps the recorded hash: it never records a hash of invented bytes', async () => {
