@@ -132,7 +132,7 @@ export function blockServerHolding(output: string): string | null {
 
 /**
  * The file a new `out` is written into before it is renamed over `out` (replaceOnSuccess here, writeOutput in
- * src/sbx/file-io.ts, replaceWhole in src/cache/import-export.ts): `out`'s real path plus this suffix.
+ * src/sbx/file-io.ts, stageWhole in src/cache/import-export.ts): `out`'s real path plus this suffix.
  */
 export function partialOf(out: string): string {
   return `${landingPath(out)}.blkfs-partial`;
