@@ -88,14 +88,42 @@ export function parseDat(text: string, file = 'DAT'): Dat {
   return { name, file, roms };
 }
 
-export function loadDat(file: string): Dat {
-  let text: string;
+/**
+ * The largest DAT read (the largest redump and No-Intro DATs are a few tens of MB). Past it, or given a disc image,
+ * a device or /dev/zero by mistake, the file was read whole into memory: "ERR_STRING_TOO_LONG" after a GB, or an abort.
+ */
+export const MAX_DAT_BYTES = 256 * 1024 * 1024;
+const HEAD_BYTES = 64 * 1024;
+
+export function loadDat(file: string, maxBytes = MAX_DAT_BYTES): Dat {
+  const cannot = (err: unknown) => new DatError(`cannot read the DAT file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  let fd: number;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, 'r');
   } catch (err) {
-    throw new DatError(`cannot read the DAT file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw cannot(err);
   }
-  return parseDat(text, file);
+  const parts: Buffer[] = [];
+  try {
+    for (let at = 0; ; ) {
+      const buf = Buffer.allocUnsafe(at === 0 ? HEAD_BYTES : 1 << 20);
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, buf.length, null); // from the current position: a pipe (<(curl …)) cannot seek
+      } catch (err) {
+        throw cannot(err);
+      }
+      if (n === 0) break;
+      const nul = buf.subarray(0, n).indexOf(0);
+      if (nul >= 0) throw new DatError(`${file}: not a Logiqx XML DAT: binary data (a NUL byte at byte ${at + nul})`);
+      parts.push(buf.subarray(0, n));
+      at += n;
+      if (at > maxBytes) throw new DatError(`${file}: not a Logiqx XML DAT: larger than ${maxBytes} bytes`);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return parseDat(Buffer.concat(parts).toString('utf8'), file);
 }
 
 /** The DAT entry matching a complete image (size + CRC-32 + SHA-1, and MD5/SHA-256 where given), or none. */

@@ -158,9 +158,9 @@ export interface ExportResult {
 /**
  * Writes the cache as a ddrescue rescue: a sparse image the size of the medium (holes where not '+') and the
  * mapfile of exactly that state. Reads only the cache, never the device. A regular file (or a new one) is written
- * beside its path and renamed over it once complete, the image before the mapfile: a failure leaves what was there
- * (an earlier export) whole, never an image cut short beside a mapfile that calls its bytes rescued. A device or
- * other special file is written in place.
+ * beside its path, and both are renamed over their paths once both are complete, the image before the mapfile: a
+ * failure leaves what was there (an earlier export) whole, never an image cut short beside a mapfile that calls its
+ * bytes rescued, nor a new image beside an old mapfile. A device or other special file is written in place.
  *
  * A damaged cache chunk does not stop the export (a rescue is exported as far as it is good): its bytes are not
  * written, its sectors are '?' in the mapfile, so ddrescue resuming from the pair reads them from the medium again.
@@ -187,11 +187,17 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
       if (b < off + len) await copy(fh, b, off + len - b);
       return;
     }
-    await fh.write(buf, 0, len, off);
+    // A write may write less than asked (a disk filling up): the rest is written on, so the disk's ENOSPC is met,
+    // never an image renamed into place with zeros where its mapfile says rescued.
+    for (let done = 0; done < len; ) {
+      const wrote = await fh.write(buf, done, len - done, off + done).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));
+      done += wrote.bytesWritten;
+    }
     bytesWritten += len;
   };
-  await replaceWhole(outImage, async (fh) => {
-    if ((await fh.stat()).isFile()) await fh.truncate(dev.size); // not a device written in place
+  const image = await stageWhole(outImage, async (fh) => {
+    // not a device written in place
+    if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));
     for (const r of extents) {
       if (r.status !== '+') continue;
       const from = r.start * ss;
@@ -201,7 +207,16 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   });
   damaged.sort((x, y) => x.offset - y.offset);
   const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
-  await replaceWhole(outMapfile, (fh) => fh.writeFile(mapfile));
+  let map: StagedOutput;
+  try {
+    map = await stageWhole(outMapfile, (fh) => fh.writeFile(mapfile).catch((e: unknown) => Promise.reject(outputError(outMapfile, `${outMapfile}.blkfs-partial`, e))));
+  } catch (e) {
+    await image.abort(); // an earlier export stays a pair: its image is not replaced beside its old mapfile
+    throw e;
+  }
+  // Both are complete: renamed into place, the image first.
+  await image.commit();
+  await map.commit();
   await keepImageMap(dev, mapfile);
   return { bytesWritten, mapfile, damaged };
 }
@@ -235,21 +250,46 @@ function mapfileWithout(snapshot: string, extents: readonly Extent[], damaged: r
   });
 }
 
-/** Writes `file` through `write`, durably: into a temporary file beside it, renamed over it once synced. */
-async function replaceWhole(file: string, write: (fh: fs.promises.FileHandle) => Promise<void>): Promise<void> {
+/** An output written in full beside its path (synced): `commit` renames it over the path, `abort` removes it. */
+interface StagedOutput {
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Writes `file` through `write`, durably, into a temporary file beside it (a device or other special file in place). */
+async function stageWhole(file: string, write: (fh: fs.promises.FileHandle) => Promise<void>): Promise<StagedOutput> {
   const target = await fs.promises.realpath(file).catch(() => file); // a symlink's target is the output
   const st = await fs.promises.stat(target).catch(() => undefined);
   const inPlace = st !== undefined && !st.isFile();
   const written = inPlace ? target : `${target}.blkfs-partial`;
-  const fh = await fs.promises.open(written, inPlace ? 'r+' : 'w', st?.mode ?? 0o666);
+  const fh = await fs.promises.open(written, inPlace ? 'r+' : 'w', st?.mode ?? 0o666).catch((e: unknown) => {
+    throw outputError(file, written, e);
+  });
   try {
     await write(fh);
-    if (!st || st.isFile() || st.isBlockDevice()) await fh.sync(); // /dev/null cannot be synced
+    if (!st || st.isFile() || st.isBlockDevice()) await fh.sync().catch((e: unknown) => Promise.reject(outputError(file, written, e))); // /dev/null cannot be synced
   } catch (e) {
     await fh.close();
     if (!inPlace) await fs.promises.rm(written, { force: true });
     throw e;
   }
   await fh.close();
-  if (!inPlace) await fs.promises.rename(written, target);
+  return {
+    commit: async () => {
+      if (!inPlace) await fs.promises.rename(written, target).catch((e: unknown) => Promise.reject(outputError(file, written, e)));
+    },
+    abort: async () => {
+      if (!inPlace) await fs.promises.rm(written, { force: true });
+    },
+  };
+}
+
+/**
+ * A system error writing an output (a full or read-only disk): a failure of the operation naming the file the user
+ * gave, not the one written beside it, nor the cache (its disk is not the one that is full).
+ */
+function outputError(file: string, written: string, e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof err.code !== 'string' || err.code.startsWith('ERR_')) return e;
+  return new OperationError(`cannot write ${file}: ${err.message.split(written).join(file)}`, { cause: e });
 }

@@ -99,6 +99,8 @@ export const runArchive = mountAction(async (mountpoint: string, dests: string[]
       const dir = path.resolve(d);
       if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`destination directory does not exist: ${d}`);
       if (dir === server.mountpoint || dir.startsWith(server.mountpoint + path.sep)) throw new UserError(`the destination cannot be inside the mount: ${d}`);
+      // Nor inside a cache directory (the mount's own too) or another blkfs mount, as any output.
+      (await import('./output-guard')).guardOutputs([path.join(dir, bag)], []);
       stores.push(new DirStore(dir, bag, partSize));
     }
   }

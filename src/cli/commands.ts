@@ -208,6 +208,8 @@ function parseSize(text: string): number {
   const m = /^(\d+)\s*([KMG]?)(?:i?B)?$/i.exec(text.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ') : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('--part-size must be a size such as 8M or 64M');
+  // S3 refuses a smaller part but the last (a smaller size was raised to 5M without a word).
+  if (n < 5 * 1024 ** 2) throw new InvalidArgumentError("--part-size must be at least 5M (S3's smallest part)");
   // S3 refuses a larger part, and each part is held in memory while it is stored.
   if (n > 5 * 1024 ** 3) throw new InvalidArgumentError("--part-size must be at most 5G (S3's largest part)");
   return n;

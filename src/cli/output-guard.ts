@@ -116,18 +116,35 @@ export function loopDeviceBackedBy(output: string): string | null {
 const BLOCK_SERVERS = new Set(['nbdkit', 'qemu-nbd', 'nbd-server', 'qemu-storage-d', 'qemu-system-x86']);
 
 /**
- * The NBD server (or emulator) holding the existing file `output` open, as "nbdkit (pid N)", or null. A mount of an
- * NBD URI names no file, yet the file its server serves is the medium: writing it destroys the medium under the mount.
+ * The NBD server (or emulator) holding the existing file or block device `output` open, as "nbdkit (pid N)", or null.
+ * A mount of an NBD URI names no file, yet the file its server serves is the medium, and so is a device a blkfs mount
+ * reads through its nbdkit: writing it destroys the medium under the mount.
  */
 export function blockServerHolding(output: string): string | null {
   const o = statOrNull(output);
-  if (!o?.isFile()) return null;
+  if (!o?.isFile() && !o?.isBlockDevice()) return null;
   const target = landingPath(output);
-  for (const f of openFiles((t) => t === target)) {
+  // A device is held as itself, or as another device file of its disk (a partition, the whole disk).
+  const disk = o.isBlockDevice() ? wholeDiskOf(o.rdev) : null;
+  const held = (t: string): boolean => {
+    if (t === target) return true;
+    if (disk === null || !t.startsWith('/dev/')) return false;
+    const st = statOrNull(t);
+    return !!st?.isBlockDevice() && wholeDiskOf(st.rdev) === disk;
+  };
+  for (const f of openFiles(held)) {
     const name = readProcText(`/proc/${f.pid}/comm`).trim();
     if (BLOCK_SERVERS.has(name)) return `${name} (pid ${f.pid})`;
   }
   return null;
+}
+
+/**
+ * The file a new `out` is written into before it is renamed over `out` (replaceOnSuccess here, writeOutput in
+ * src/sbx/file-io.ts, stageWhole in src/cache/import-export.ts): `out`'s real path plus this suffix.
+ */
+export function partialOf(out: string): string {
+  return `${landingPath(out)}.blkfs-partial`;
 }
 
 /**
@@ -143,6 +160,11 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
     for (const input of inputs) {
       if (isSameFile(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
+      }
+      if (isSameFile(partialOf(out), input)) {
+        throw new UserError(
+          `Refusing to write "${out}": it is written first as "${path.basename(partialOf(out))}" beside it, which is the input "${input}" (writing it would destroy the input; rename the input)`,
+        );
       }
       if (onSameDisk(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is on the same disk as the input "${input}" (writing it would destroy the input)`);

@@ -27,6 +27,14 @@ export async function offlineFileReport(image: string, mapfile: string): Promise
   }
   const last = parsed.blocks[parsed.blocks.length - 1];
   const mapEnd = last ? last.pos + last.size : 0;
+  // ddrescue writes every byte it calls rescued: an image file that ends before them is cut short (a copy that
+  // ran out of room) or another rescue's, and its files would be called intact on bytes it does not hold.
+  const rescuedEnd = parsed.blocks.reduce((m, b) => (b.status === '+' ? b.pos + b.size : m), 0);
+  if (imageStat.isFile() && imageStat.size < rescuedEnd) {
+    throw new UserError(
+      `${image} has ${imageStat.size} bytes, but its mapfile ${mapfile} says bytes up to ${rescuedEnd} were rescued: the image is cut short, or the mapfile is another image's`,
+    );
+  }
   const layout = await readMediumLayout(image);
   return new FileReport(layout, new MapfileDamage(parsed.blocks, Math.max(imageStat.size, mapEnd))).toJSON();
 }

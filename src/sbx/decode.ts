@@ -191,8 +191,12 @@ class WindowWriter {
     this.have = new Uint8Array(chunks);
   }
 
+  /** The end of the last chunk written so far. */
+  end = 0;
+
   /** Queues `data` (one whole chunk) as chunk `chunk` of the output. */
   async write(chunk: number, data: Uint8Array): Promise<void> {
+    this.end = Math.max(this.end, (chunk + 1) * this.chunkSize);
     if (this.first < 0 || chunk < this.first || chunk >= this.first + this.chunks) {
       await this.flush();
       this.first = chunk - (chunk % this.chunks);
@@ -282,13 +286,15 @@ async function decodeToFile(
       params.onProgress,
     );
     await writer.flush();
+    // A device written in place keeps its size: the file is its first FSZ bytes (truncating it was EINVAL, exit 2).
+    const regular = (await handle.stat()).isFile();
     if (fsz !== undefined && ref.meta !== null) {
-      await handle.truncate(fsz);
+      if (regular) await handle.truncate(fsz);
     } else {
       stats.warnings.push('No recorded file size found: the output keeps the padding of the last block');
     }
     await handle.sync();
-    stats.fileSize = (await handle.stat()).size;
+    stats.fileSize = regular ? (await handle.stat()).size : (fsz ?? writer.end);
     stats.decodeSeconds = secondsSince(t0);
     const h = ref.meta?.hsh;
     if (h && isSupportedHashType(h.type)) {

@@ -362,7 +362,7 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
       for (const idx of layout.metadataIndices()) await out.write(block, 0, block.length, idx * layout.blockSize);
     }
     const containerSize = layout.containerSize(total);
-    await out.truncate(containerSize);
+    if ((await out.stat()).isFile()) await out.truncate(containerSize); // a device written in place keeps its size
     const c = layout.calc(total);
     return {
       uid,

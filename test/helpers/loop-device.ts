@@ -17,9 +17,9 @@ const SWAP_PY = [
   'fcntl.ioctl(ld,0x4C07,0)',
 ].join('\n');
 
-/** `losetup -r -f --show IMAGE`: a read-only loop device path such as /dev/loop3. */
-export async function attachLoop(image: string, opts: { sectorSize?: number } = {}): Promise<string> {
-  const args = ['-r', '-f', '--show', ...(opts.sectorSize ? ['-b', String(opts.sectorSize)] : []), image];
+/** `losetup -r -f --show IMAGE`: a read-only loop device path such as /dev/loop3 (`writable`: without -r, a disk to write). */
+export async function attachLoop(image: string, opts: { sectorSize?: number; writable?: boolean } = {}): Promise<string> {
+  const args = [...(opts.writable ? [] : ['-r']), '-f', '--show', ...(opts.sectorSize ? ['-b', String(opts.sectorSize)] : []), image];
   const { stdout } = await run('losetup', args);
   const dev = stdout.trim();
   if (!/^\/dev\/loop\d+$/.test(dev)) throw new Error(`losetup printed ${JSON.stringify(stdout)}`);

@@ -1,4 +1,5 @@
 // `blkfs sbx repair SBX`: in-place Reed-Solomon repair of an EC container (asks first unless -y/--dry-run/--json).
+import { guardOutputs } from '../output-guard';
 import { repairContainer, RepairStats } from '../../sbx/repair';
 import { ReportList, ReportObject, renderHuman } from './report';
 import { blockCheckCounts, time, withVerboseRef } from './common';
@@ -21,6 +22,8 @@ export async function runRepair(input: string, opts: RepairOpts): Promise<void> 
   const printer = printerFor(opts);
   await runCommand(printer, async () => {
     requireRandomAccess(input, 'repair');
+    // Written in place: as any output, not a cache's file, a blkfs mount's, nor a medium a loop device or NBD server serves.
+    if (!opts.dryRun) guardOutputs([input], []);
     const burst = parseBurst(opts.burst);
     if (!opts.skipWarning && !opts.dryRun && !opts.json) {
       printer.note('Warning :\n\n    Repair mode modifies the SBX container in place\n\n    This may cause further damage to the container and prohibit further\n    repairs if the container is damaged in unexpected ways\n');

@@ -15,7 +15,7 @@ export async function runRescue(input: string, outDir: string, logFile: string |
   await runCommand(printer, async () => {
     if (!['any', 'meta', 'data'].includes(opts.onlyPickBlock ?? 'any')) throw new UserError('Invalid block type');
     requireRandomAccess(input, 'rescue');
-    if (logFile !== undefined) guardOutputs([logFile], [input]);
+    if (logFile !== undefined) guardOutputs([logFile, `${logFile}.tmp`], [input]); // the log is written to LOGFILE.tmp, then renamed
     const progress = printer.progress('Data scanning progress');
     const s = await rescueBlocks({
       input,

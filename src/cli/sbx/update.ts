@@ -1,5 +1,6 @@
 // `blkfs sbx update SBX`: edit FNM / SNM / HSH in every metadata copy in place (asks first unless -y/--dry-run/--json).
 import type { Command } from 'commander';
+import { guardOutputs } from '../output-guard';
 import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../../errors';
@@ -34,6 +35,8 @@ export async function runUpdate(input: string, command: Command, given: Readonly
   const printer = printerFor(opts);
   await runCommand(printer, async () => {
     requireRandomAccess(input, 'update');
+    // Written in place: as any output, not a cache's file, a blkfs mount's, nor a medium a loop device or NBD server serves.
+    if (!opts.dryRun) guardOutputs([input], []);
     for (const f of ['fnm', 'snm']) if (given.has(f) && given.has(`no-${f}`)) throw new UserError(`--${f} and --no-${f} cannot be used together`);
     const fnm = raw.fnm === false ? null : typeof raw.fnm === 'string' ? raw.fnm : undefined;
     const snm = raw.snm === false ? null : typeof raw.snm === 'string' ? raw.snm : undefined;

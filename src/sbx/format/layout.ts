@@ -118,6 +118,12 @@ export class Layout {
     return meta + k * s + col * b + row;
   }
 
+  /** A block index no block of sequence number ≥ seq ≥ 1 lies before: interleaving shuffles seqs only within a burst group. */
+  lowestIndexFrom(seq: number): number {
+    if (!this.ec || this.burst === 0) return this.seqToIndex(seq);
+    return 1 + Math.floor((seq - 1) / (this.setSize * this.burst)) * this.setSize * this.burst;
+  }
+
   /** Sequence number expected at a block index (0 at every metadata copy); blkar's inverse mapping. */
   indexToSeq(index: number): number {
     if (!this.ec) return this.metaEnabled ? index : index + 1;

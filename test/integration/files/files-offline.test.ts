@@ -309,6 +309,21 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(missing.stderr).to.contain('nope.img');
   });
 
+  it('an image shorter than its mapfile\'s rescued data (cut short in a copy, or another rescue\'s map): exit 1, no file called intact', async () => {
+    const image = fatImage(dir, 'short', { 'big.bin': tree['photos/b.jpg'] });
+    const size = fs.statSync(image).size;
+    const bytes = fs.readFileSync(image);
+    const cut = offsetOf(bytes, tree['photos/b.jpg']) + 100; // most of big.bin's bytes are not in it
+    const img = path.join(dir, 'short.cut.img');
+    fs.writeFileSync(img, bytes.subarray(0, cut));
+    const map = path.join(dir, 'short.map');
+    fs.writeFileSync(map, truthMapfile(size, []));
+    const r = await blkfs(['files', img, map]);
+    expect(r.code, r.stdout).to.equal(1);
+    expect(r.stderr).to.contain(`${img} has ${cut} bytes, but its mapfile ${map} says bytes up to ${size} were rescued`);
+    expect(r.stdout).to.equal('');
+  });
+
   it('an image given without its mapfile: exit 1 saying to give the mapfile too, not only "not a mountpoint"', async () => {
     const image = ext4Image(dir, 'alone', { 'f.txt': Buffer.from('x') });
     const r = await blkfs(['files', image]);

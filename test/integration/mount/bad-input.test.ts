@@ -192,10 +192,13 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(fs.existsSync(path.join(dir, 'cache-bs'))).to.equal(false);
   });
 
-  it('archive --part-size above S3\'s largest part (5 GiB) is exit 1 naming the limit, before any mount is looked at', async () => {
+  it('archive --part-size outside 5M..5G (S3\'s part sizes) is exit 1 naming the limits, before any mount is looked at', async () => {
     const r = await blkfs(['archive', '--part-size', '6G', mnt, path.join(dir, 'bags')]);
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stderr).to.contain(`argument '6G' is invalid. --part-size must be at most 5G`);
+    const small = await blkfs(['archive', '--part-size', '1K', mnt, path.join(dir, 'bags')]); // was taken as 5M, unsaid
+    expect(small.code, small.stderr).to.equal(1);
+    expect(small.stderr).to.contain(`argument '1K' is invalid. --part-size must be at least 5M`);
   });
 
   it('a mountpoint in use is exit 1 and the mount already there keeps serving', async () => {
@@ -230,6 +233,18 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(mountAt(other)).to.equal(undefined);
     expect(mountAt(path.join(holder, 'mp'))).to.equal(undefined);
     await umount(first);
+  });
+
+  it('archive into a cache directory (its own mount\'s too) is exit 1 naming it, and no bag is begun there', async () => {
+    const cache = path.join(dir, 'cache-archive');
+    const mp = path.join(dir, 'mnt-archive');
+    await mount(imageA, mp, ['--cache', cache]);
+    fs.mkdirSync(path.join(cache, 'bags'));
+    const r = await blkfs(['archive', '-q', mp, path.join(cache, 'bags')]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`it lies inside the blkfs cache directory "${cache}"`);
+    expect(fs.readdirSync(path.join(cache, 'bags'))).to.deep.equal([]);
+    await umount(mp);
   });
 
   it('--cache naming a directory that holds caches (the cache root) is exit 1 naming one; the cache itself is accepted', async () => {

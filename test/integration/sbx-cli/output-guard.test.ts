@@ -107,6 +107,24 @@ describe('outputs never destroy inputs', function () {
     refused(['sbx', 'decode', '-f', 'c.ecsbx', 'c.ecsbx'], 'c.ecsbx', /Refusing to write "c\.ecsbx": it is the input "c\.ecsbx"/);
   });
 
+  it('an input named OUT.blkfs-partial (where a new OUT is written first) is refused: it was truncated, then renamed to OUT', () => {
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, 'x.ecsbx.blkfs-partial'));
+    refused(['sbx', 'sort', 'x.ecsbx.blkfs-partial', 'x.ecsbx'], 'x.ecsbx.blkfs-partial', /Refusing to write "x\.ecsbx": it is written first as "x\.ecsbx\.blkfs-partial" beside it, which is the input/);
+    refused(['sbx', 'decode', 'x.ecsbx.blkfs-partial', 'x.ecsbx'], 'x.ecsbx.blkfs-partial', /the input "x\.ecsbx\.blkfs-partial"/);
+    fs.copyFileSync(path.join(dir, 'big.bin'), path.join(dir, 'y.blkfs-partial'));
+    refused(['sbx', 'encode', 'y.blkfs-partial', 'y'], 'y.blkfs-partial', /the input "y\.blkfs-partial"/);
+    fs.writeFileSync(path.join(dir, 'z.png.blkfs-partial'), '0x0 + 1\n0x0 0x400 +\n');
+    refused(['map', 'z.png.blkfs-partial', '-o', 'z.png'], 'z.png.blkfs-partial', /the input "z\.png\.blkfs-partial"/);
+    expect(fs.existsSync(path.join(dir, 'x.ecsbx')) || fs.existsSync(path.join(dir, 'y')) || fs.existsSync(path.join(dir, 'z.png'))).to.equal(false);
+  });
+
+  it('sbx rescue whose input is LOGFILE.tmp (where the log is written before its rename) is refused', () => {
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, 'scan.log.tmp'));
+    fs.mkdirSync(path.join(dir, 'rescued-tmp'));
+    refused(['sbx', 'rescue', 'scan.log.tmp', 'rescued-tmp', 'scan.log'], 'scan.log.tmp', /Refusing to write "scan\.log\.tmp": it is the input "scan\.log\.tmp"/);
+    expect(fs.readdirSync(path.join(dir, 'rescued-tmp'))).to.deep.equal([]);
+  });
+
   it('an output that is a symlink to the input, or a hard link, is the input', () => {
     fs.symlinkSync('c.ecsbx', path.join(dir, 'link.ecsbx'));
     refused(['sbx', 'decode', '-f', 'c.ecsbx', 'link.ecsbx', '--json'], 'c.ecsbx', /"error": "Refusing to write \\"link\.ecsbx\\": it is the input \\"c\.ecsbx\\"/);
@@ -143,6 +161,51 @@ describe('outputs never destroy inputs', function () {
     // An ordinary output still works.
     expect(blkfs(['export', '--cache', 'C', 'out.img'], dir).code).to.equal(0);
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
+  });
+
+  it('export onto a full or read-only disk: exit 2 naming the output (not "cache disk full", not NAME.blkfs-partial), no image cut short left there', function () {
+    onSmallDisk(this, 'full-export', (full) => {
+      // 1 MiB in one write does not fit: the kernel writes what fits and says so (a short write), then ENOSPC.
+      const r = blkfs(['export', '--cache', 'C', path.join(full, 'o.img'), 'o.map'], dir);
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain(`cannot write ${path.join(full, 'o.img')}: ENOSPC`).and.not.contain('cache disk full');
+      expect(fs.readdirSync(full)).to.deep.equal([]);
+      expect(fs.existsSync(path.join(dir, 'o.map'))).to.equal(false); // no map calling bytes rescued that no image holds
+      expect(spawnSync('mount', ['-o', 'remount,ro', full]).status).to.equal(0);
+      const ro = blkfs(['export', '--cache', 'C', path.join(full, 'o.img')], dir);
+      expect(ro.code, ro.out).to.equal(2);
+      expect(ro.out).to.contain(`cannot write ${path.join(full, 'o.img')}: EROFS`).and.not.contain('blkfs-partial');
+    });
+  });
+
+  it('export whose mapfile cannot be written (its disk full): exit 2, the earlier image and mapfile both kept as a pair', function () {
+    onSmallDisk(this, 'full-export-map', (full) => {
+      const [img, map] = ['pair.img', path.join(full, 'pair.map')];
+      expect(blkfs(['export', '--cache', 'C', img, map], dir).code).to.equal(0);
+      const [imgIno, mapText] = [fs.statSync(path.join(dir, img)).ino, fs.readFileSync(map, 'utf8')];
+      expect(() => fs.writeFileSync(path.join(full, 'filler'), Buffer.alloc(256 << 10))).to.throw(/ENOSPC/); // as much as fits
+      const r = blkfs(['export', '--cache', 'C', img, map], dir);
+      expect(r.code, r.out).to.equal(2);
+      expect(r.out).to.contain(`cannot write ${map}: ENOSPC`);
+      expect(fs.statSync(path.join(dir, img)).ino).to.equal(imgIno); // not replaced by an image the old map does not describe
+      expect(fs.readFileSync(map, 'utf8')).to.equal(mapText);
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith('pair.img.'))).to.deep.equal([]);
+    });
+  });
+
+  it('sbx repair and update, which write their container in place, refuse a container inside a cache (its data file)', () => {
+    // A medium that is a damaged container, rescued into a cache: its data file holds the container's bytes.
+    const dmg = path.join(dir, 'dmg.ecsbx');
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), dmg);
+    const fd = fs.openSync(dmg, 'r+');
+    fs.writeSync(fd, Buffer.alloc(512, 0x55), 0, 512, 4096);
+    fs.closeSync(fd);
+    fs.writeFileSync(path.join(dir, 'dmg.map'), `0 + 1\n0 ${fs.statSync(dmg).size} +\n`);
+    expect(blkfs(['import', '--source', dmg, '--cache', 'DC', dmg, 'dmg.map'], dir).code).to.equal(0);
+    refused(['sbx', 'repair', '-y', 'DC/data.img'], 'DC/data.img', /Refusing to write "DC\/data\.img": it lies inside the blkfs cache directory ".*\/DC"/);
+    refused(['sbx', 'update', '-y', '--snm', 'x', 'DC/data.img'], 'DC/data.img', /inside the blkfs cache directory/);
+    expect(blkfs(['sbx', 'repair', '--dry-run', 'DC/data.img'], dir).code).to.equal(0); // reading it is fine
+    expect(blkfs(['verify', '--cache', 'DC'], dir).code).to.equal(0);
   });
 
   it('export --cache C onto the image file C was read from is refused while nothing serves it; the medium stays intact', () => {

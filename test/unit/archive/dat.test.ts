@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { datVerdict, DatError, parseDat } from '../../../src/archive/dat';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { datVerdict, DatError, loadDat, parseDat } from '../../../src/archive/dat';
 
 const digests = { crc32: '0a1b2c3d', md5: '0'.repeat(32), sha1: 'a'.repeat(40), sha256: 'b'.repeat(64) };
 
@@ -33,6 +36,22 @@ describe('archive/dat Logiqx DAT', () => {
   it('rejects a file that is not a DAT, naming it', () => {
     expect(() => parseDat('<html><body/></html>', 'x.dat')).to.throw(DatError, /x.dat: not a Logiqx XML DAT/);
     expect(() => parseDat('<datafile><game name="a"><rom', 'y.dat')).to.throw(DatError, /y.dat/);
+  });
+
+  it('a disc image or a device given as the DAT is refused from its first bytes, a huge file at the limit: never read whole', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-dat-'));
+    try {
+      const iso = path.join(dir, 'disc.iso');
+      fs.writeFileSync(iso, Buffer.concat([Buffer.from('CD001 some text'), Buffer.alloc(4096)]));
+      expect(() => loadDat(iso)).to.throw(DatError, /disc\.iso: not a Logiqx XML DAT: binary data \(a NUL byte at byte 15\)/);
+      expect(() => loadDat('/dev/zero')).to.throw(DatError, /\/dev\/zero: not a Logiqx XML DAT: binary data/); // it never ends
+      const big = path.join(dir, 'big.dat');
+      fs.writeFileSync(big, DAT + ' '.repeat(2000));
+      expect(() => loadDat(big, 1024)).to.throw(DatError, /big\.dat: not a Logiqx XML DAT: larger than 1024 bytes/);
+      expect(loadDat(big).roms).to.have.length(4);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('says where a malformed DAT goes wrong, and an empty one is line 1 (no "undefined")', () => {

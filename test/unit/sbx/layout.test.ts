@@ -54,6 +54,23 @@ describe('sbx/layout', () => {
     }
   });
 
+  it('lowestIndexFrom(seq) is at most the index of seq and of every later seq, and tight at each burst group', () => {
+    const layouts = [
+      new Layout({ version: 1 }),
+      new Layout({ version: 2, metaEnabled: false }),
+      ...[[3, 2, 4], [10, 2, 12], [4, 2, 0], [1, 1, 1], [5, 3, 7]].map(([d, p, burst]) => new Layout({ version: 17, d, p, burst })),
+    ];
+    for (const l of layouts) {
+      const seqs = Array.from({ length: 600 }, (_, i) => i + 1);
+      const index = seqs.map((q) => l.seqToIndex(q));
+      for (let i = 0; i < seqs.length; i++) {
+        const atOrAfter = Math.min(...index.slice(i));
+        expect(l.lowestIndexFrom(seqs[i]), `${l.version}/${l.d}/${l.p}/${l.burst} seq ${seqs[i]}`).to.be.at.most(atOrAfter);
+      }
+      expect(l.lowestIndexFrom(1)).to.equal(Math.min(...index));
+    }
+  });
+
   it('parity seqs and data chunk numbers (blkar test, D=3 P=2)', () => {
     const l = new Layout({ version: 17, d: 3, p: 2, burst: 0 });
     expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13].map((s) => l.chunkIndexOfSeq(s))).to.deep.equal([0, 1, 2, null, null, 3, 4, 5, null, null, 6, 7, 8]);

@@ -7,7 +7,7 @@ import { checkContainer } from '../../../src/sbx/check';
 import { updateContainer, editFields } from '../../../src/sbx/update';
 import { showContainer } from '../../../src/sbx/show';
 import { InputError, WorkflowError } from '../../../src/sbx/workflow-errors';
-import { buildBlock } from '../../../src/sbx/format/header';
+import { buildBlock, computeBlockCrc } from '../../../src/sbx/format/header';
 import { parseMetadataFields } from '../../../src/sbx/format/metadata';
 import { VECTORS_DIR } from './vectors';
 import { encodeBuffer, seededBytes, tempDir } from './workflow-helpers';
@@ -185,6 +185,21 @@ describe('sbx check, show and update workflows', () => {
     const s = await updateContainer({ input: f, burst: 12, snm: 'cut.ecsbx' });
     expect([s.metaBlocksProcessed, s.metaBlocksUpdated, s.metaBlocksFailedToDecode]).to.deep.equal([2, 2, 0]);
     expect(fs.statSync(f).size).to.equal(20 * 512);
+  });
+
+  it('check --hash-only and update --hash of a small container whose metadata claims 1 TiB stop at its end, without hashing 1 TiB', async () => {
+    const c = Buffer.from(fs.readFileSync(path.join(VECTORS_DIR, 'v1-small.sbx')));
+    const fsz = c.indexOf('FSZ', 16, 'latin1'); // metadata block 0; the CRC fixed after, as if written so
+    c.writeBigUInt64BE(1n << 40n, fsz + 4);
+    c.writeUInt16BE(computeBlockCrc(c, 1, 0), 4);
+    const f = path.join(dir, 'claims-1tib.sbx');
+    fs.writeFileSync(f, c);
+    const s = await checkContainer({ input: f, hashOnly: true }); // spun for hours over positions past the end
+    expect([s.hashMatches, s.hashError]).to.deep.equal([null, 'Failed to decode data block']);
+    let err: Error | null = null;
+    await updateContainer({ input: f, hash: 'sha1' }).catch((e: Error) => (err = e));
+    expect(err!.message).to.match(/^Failed to decode data block: /);
+    expect(fs.readFileSync(f).equals(c)).to.equal(true);
   });
 
   it('update --hash on a container with missing data blocks fails (exit 2) and keeps the recorded hash: it never records a hash of invented bytes', async () => {
