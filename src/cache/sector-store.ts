@@ -216,11 +216,9 @@ export class SectorStore {
     await this.data.readInto(target, at, length, position);
   }
 
-  /**
-   * For a span read sector by sector (it can take minutes on a failing drive): `keep` persists each single-sector
+  /** For a span read sector by sector (it can take minutes on a failing drive): `keep` persists each single-sector
    * outcome as soon as it is known, so a crash meanwhile loses at most a commit window of them; `settled()` resolves
-   * once all kept are committed, with the first failure (undefined if none). `kept` are those outcomes.
-   */
+   * once all kept are committed, with the first failure (undefined if none). `kept` are those outcomes. */
   keeper(): { keep: (o: Outcome) => void; kept: Set<Outcome>; settled: () => Promise<unknown> } {
     const kept = new Set<Outcome>();
     const pending: Promise<unknown>[] = [];
@@ -327,10 +325,8 @@ export class SectorStore {
     for (const [a, b] of cached) this.notifyCached(a, b);
   }
 
-  /**
-   * Sectors [a, b) whose stored copy is lost (a damaged chunk) become untried, in one transaction with the loss of
-   * their checksums, and leave the memory cache: the next reader reads them from the medium again.
-   */
+  /** Sectors [a, b) whose stored copy is lost (a damaged chunk) become untried, in one transaction with the loss of
+   * their checksums, and leave the memory cache: the next reader reads them from the medium again. */
   untry(a: number, b: number): void {
     this.untries++;
     const undo = [...this.map.runs(a, b - a)];
