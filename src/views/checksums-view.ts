@@ -17,9 +17,11 @@ export interface ChecksumsSource {
 export class ChecksumsView extends GeneratedFileView {
   constructor(source: ChecksumsSource) {
     super(() => checksumsText(source.imageName(), source.state(), source.verdict()), {
+      // Everything the text shows: an image hashed again (a sector recovered) ends at the same byte count with
+      // other digests, bad bytes and DAT verdict (which follows the digests), and `waiting` changes the wording.
       stateKey: () => {
         const s = source.state();
-        return `${s.bytesHashed}/${s.complete}`;
+        return `${s.bytesHashed}/${s.bytesBad}/${s.waiting}/${s.digests?.sha256 ?? ''}`;
       },
     });
   }
