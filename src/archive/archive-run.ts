@@ -206,7 +206,11 @@ async function archiveLocked(
       if (failure !== undefined) throw failure;
       const st = await mount.status();
       settledBytes = st.bytesCached + st.bytesBad;
-      const blocks = undecidedRanges(parseMapfile(await mount.mapfile()).blocks);
+      // /mapfile is never more decided than the cache, but once ddrescue has written it, it shows ddrescue's own '?'
+      // where ddrescue has not rescued what the cache holds (an interrupted ddrescue leaves them so): a medium the
+      // cache holds whole is taken from /status, or the archive would wait for those sectors forever.
+      const whole = st.bytesUntried + st.bytesNonTrimmed + st.bytesNonScraped === 0;
+      const blocks = whole ? [] : undecidedRanges(parseMapfile(await mount.mapfile()).blocks);
       const dataLeft = pending.some((p) => !p.metadata) || inflight.size > 0;
       const ready = pending.filter((p) => (p.metadata ? (complete0 || !dataLeft) && !undecided(blocks, 0, st0.size) : !undecided(blocks, p.imageStart, p.imageEnd)));
       if (ready.length === 0) {
