@@ -82,4 +82,25 @@ describe('archive/bagit and checksums text', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('/checksums names an image whose name has a line break or backslash as coreutils does (\\-escaped), so -c still checks it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-sums-'));
+    try {
+      const img = patternBuffer(1000);
+      const d = new ImageDigests();
+      d.update(img);
+      const state = { size: img.length, bytesHashed: img.length, bytesBad: 0, bytesMissing: 0, complete: true, waiting: false, digests: d.digest() };
+      for (const name of ['Disc\nTwo.img', 'Disc\rTwo.img', 'Disc\\Two.img', 'Disc\\n\nTwo.img']) {
+        fs.writeFileSync(path.join(dir, name), img);
+        fs.writeFileSync(path.join(dir, 'checksums'), checksumsText(name, state));
+        for (const tool of ['sha256sum', 'md5sum', 'sha1sum']) {
+          const out = execFileSync(tool, ['-c', 'checksums'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+          expect(out, `${tool} ${JSON.stringify(name)}`).to.match(/: OK\n$/);
+        }
+        fs.rmSync(path.join(dir, name));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
