@@ -20,7 +20,7 @@ export function checksumsText(imageName: string, s: ChecksumState, verdict?: Dat
     return lines.join('\n') + '\n';
   }
   lines.push(`# complete: ${s.bytesBad} bytes unreadable${s.bytesBad > 0 ? ' (zeros in the image)' : ''}`);
-  if (verdict) lines.push(`# DAT: ${verdict.text}`);
+  if (verdict) lines.push(`# DAT: ${verdict.text.replace(/[\r\n]/g, ' ')}`); // a DAT's names may hold line breaks (&#10;)
   const d = s.digests;
   lines.push(`# CRC32 (${name}) = ${d.crc32}`, `${mark}MD5 (${name}) = ${d.md5}`, `${mark}SHA1 (${name}) = ${d.sha1}`, `${mark}SHA256 (${name}) = ${d.sha256}`);
   return lines.join('\n') + '\n';

@@ -103,4 +103,13 @@ describe('archive/bagit and checksums text', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('/checksums keeps a DAT verdict naming a game with a line break (&#10; in the DAT) on its comment line', () => {
+    const d = new ImageDigests();
+    d.update(Buffer.from('x'));
+    const state = { size: 1, bytesHashed: 1, bytesBad: 0, bytesMissing: 0, complete: true, waiting: false, digests: d.digest() };
+    const text = checksumsText('disc.img', state, { match: true, game: 'A\nB', rom: 'r\r', dat: 'D', text: 'matches "A\nB" (r\r) in D' });
+    expect(text.split(/\r\n|\r|\n/).filter((l) => l !== '').every((l) => /^(#|(MD5|SHA1|SHA256) \()/.test(l)), text).to.equal(true);
+    expect(text).to.include('# DAT: matches "A B" (r ) in D\n');
+  });
 });
