@@ -120,11 +120,14 @@ async function archiveLocked(
   const allBags = stores.map((s) => s.label);
   const doneBefore = await finishedEarlier(stores, parts, cacheDir, expectOf);
   for (const s of doneBefore.keys()) {
-    removeState(stateFileFor(cacheDir, s.label));
-    log(`${s.label}: already complete (an earlier run finished it and was stopped before it could say so); checked again against what it stored`);
+    log(`${s.label}: already complete (an earlier run finished it); checked again against what it stored`);
   }
+  // A finished bag's state (which recognises it as this archive's) goes only once every destination is finished:
+  // removed earlier, a rerun after another destination failed took the finished bag for a stranger's (exit 1).
+  const removeStates = () => allBags.forEach((l) => removeState(stateFileFor(cacheDir, l)));
   stores = stores.filter((s) => !doneBefore.has(s));
   if (stores.length === 0) {
+    removeStates();
     const image = [...doneBefore.values()][0];
     return { bags: allBags, imageSha256: image.sha256, containerBytes: info.containerSize, partsStored: 0, partsAlreadyStored: parts.length };
   }
@@ -328,10 +331,10 @@ async function archiveLocked(
     await put(s, 'tagmanifest-sha256.txt', tagmanifest);
     await s.verify([tagmanifestFixity], { ...image, parts: partsOf(i) });
     await s.finish();
-    removeState(stateFileFor(cacheDir, s.label));
     log(`${s.label}: bag complete and verified (${files.length + tagFixity.length + 1} files, data/image.sbx ${image.size} bytes, sha256 ${image.sha256})`);
   }
 
+  removeStates();
   phase = 'done';
   report();
   return {
