@@ -13,6 +13,7 @@ import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-
 import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
 import { choosePartSize, PartSpec, planParts, productionOrder } from './part-plan';
 import { finishedEarlier } from './finished-bag';
+import { BagVerifyError } from './dir-store';
 import { OperationError, UserError } from '../errors';
 
 export interface Container {
@@ -324,7 +325,12 @@ async function archiveLocked(
     // stores it again, instead of one that looks finished and that no run may overwrite.
     phase = 'verifying';
     report();
-    await s.verify([...files, ...tagFixity], { ...image, parts: partsOf(i) });
+    await s.verify([...files, ...tagFixity], { ...image, parts: partsOf(i) }).catch((err: unknown) => {
+      // What was recorded as stored is not what the bag holds (e.g. an upload a stopped run completed, which a store
+      // that cannot list parts still took as open): trusted again, every rerun failed the same way. Start afresh.
+      if (err instanceof BagVerifyError) saveState(stateFileFor(cacheDir, s.label), { ...states[i], resume: { parts: {} } });
+      throw err;
+    });
     // Recorded before the bag becomes final: a run killed between that and removing this state recognises the bag.
     states[i].finishing = { files: [...files, ...tagFixity, tagmanifestFixity], image: { size: image.size, sha256: image.sha256, md5: image.md5 } };
     saveState(stateFileFor(cacheDir, s.label), states[i]);
