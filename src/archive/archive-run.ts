@@ -13,6 +13,7 @@ import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-
 import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
 import { choosePartSize, PartSpec, planParts, productionOrder } from './part-plan';
 import { finishedEarlier } from './finished-bag';
+import { BagVerifyError } from './dir-store';
 import { OperationError, UserError } from '../errors';
 
 export interface Container {
@@ -120,11 +121,14 @@ async function archiveLocked(
   const allBags = stores.map((s) => s.label);
   const doneBefore = await finishedEarlier(stores, parts, cacheDir, expectOf);
   for (const s of doneBefore.keys()) {
-    removeState(stateFileFor(cacheDir, s.label));
-    log(`${s.label}: already complete (an earlier run finished it and was stopped before it could say so); checked again against what it stored`);
+    log(`${s.label}: already complete (an earlier run finished it); checked again against what it stored`);
   }
+  // A finished bag's state (which recognises it as this archive's) goes only once every destination is finished:
+  // removed earlier, a rerun after another destination failed took the finished bag for a stranger's (exit 1).
+  const removeStates = () => allBags.forEach((l) => removeState(stateFileFor(cacheDir, l)));
   stores = stores.filter((s) => !doneBefore.has(s));
   if (stores.length === 0) {
+    removeStates();
     const image = [...doneBefore.values()][0];
     return { bags: allBags, imageSha256: image.sha256, containerBytes: info.containerSize, partsStored: 0, partsAlreadyStored: parts.length };
   }
@@ -206,7 +210,11 @@ async function archiveLocked(
       if (failure !== undefined) throw failure;
       const st = await mount.status();
       settledBytes = st.bytesCached + st.bytesBad;
-      const blocks = undecidedRanges(parseMapfile(await mount.mapfile()).blocks);
+      // /mapfile is never more decided than the cache, but once ddrescue has written it, it shows ddrescue's own '?'
+      // where ddrescue has not rescued what the cache holds (an interrupted ddrescue leaves them so): a medium the
+      // cache holds whole is taken from /status, or the archive would wait for those sectors forever.
+      const whole = st.bytesUntried + st.bytesNonTrimmed + st.bytesNonScraped === 0;
+      const blocks = whole ? [] : undecidedRanges(parseMapfile(await mount.mapfile()).blocks);
       const dataLeft = pending.some((p) => !p.metadata) || inflight.size > 0;
       const ready = pending.filter((p) => (p.metadata ? (complete0 || !dataLeft) && !undecided(blocks, 0, st0.size) : !undecided(blocks, p.imageStart, p.imageEnd)));
       if (ready.length === 0) {
@@ -317,17 +325,22 @@ async function archiveLocked(
     // stores it again, instead of one that looks finished and that no run may overwrite.
     phase = 'verifying';
     report();
-    await s.verify([...files, ...tagFixity], { ...image, parts: partsOf(i) });
+    await s.verify([...files, ...tagFixity], { ...image, parts: partsOf(i) }).catch((err: unknown) => {
+      // What was recorded as stored is not what the bag holds (e.g. an upload a stopped run completed, which a store
+      // that cannot list parts still took as open): trusted again, every rerun failed the same way. Start afresh.
+      if (err instanceof BagVerifyError) saveState(stateFileFor(cacheDir, s.label), { ...states[i], resume: { parts: {} } });
+      throw err;
+    });
     // Recorded before the bag becomes final: a run killed between that and removing this state recognises the bag.
     states[i].finishing = { files: [...files, ...tagFixity, tagmanifestFixity], image: { size: image.size, sha256: image.sha256, md5: image.md5 } };
     saveState(stateFileFor(cacheDir, s.label), states[i]);
     await put(s, 'tagmanifest-sha256.txt', tagmanifest);
     await s.verify([tagmanifestFixity], { ...image, parts: partsOf(i) });
     await s.finish();
-    removeState(stateFileFor(cacheDir, s.label));
     log(`${s.label}: bag complete and verified (${files.length + tagFixity.length + 1} files, data/image.sbx ${image.size} bytes, sha256 ${image.sha256})`);
   }
 
+  removeStates();
   phase = 'done';
   report();
   return {

@@ -4,7 +4,15 @@
 import type { ChecksumState } from './checksum-tracker';
 import type { DatVerdict } from './dat';
 
-export function checksumsText(name: string, s: ChecksumState, verdict?: DatVerdict): string {
+/** A name with a line break or a backslash is escaped as coreutils writes it (\n, \r, \\): a raw line break cut the line. */
+function escapedName(name: string): { name: string; mark: string } {
+  if (!/[\\\n\r]/.test(name)) return { name, mark: '' };
+  return { name: name.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r'), mark: '\\' };
+}
+
+export function checksumsText(imageName: string, s: ChecksumState, verdict?: DatVerdict): string {
+  // Tagged lines with an escaped name begin with a backslash (md5sum -c then unescapes it).
+  const { name, mark } = escapedName(imageName);
   const lines = [`# blkfs checksums of the medium image ${name} (${s.size} bytes; unreadable sectors count as zeros)`];
   if (!s.complete || !s.digests) {
     const why = s.waiting ? 'the hashing waits while the medium is read fast, then catches up from the cache' : 'not settled yet';
@@ -12,8 +20,8 @@ export function checksumsText(name: string, s: ChecksumState, verdict?: DatVerdi
     return lines.join('\n') + '\n';
   }
   lines.push(`# complete: ${s.bytesBad} bytes unreadable${s.bytesBad > 0 ? ' (zeros in the image)' : ''}`);
-  if (verdict) lines.push(`# DAT: ${verdict.text}`);
+  if (verdict) lines.push(`# DAT: ${verdict.text.replace(/[\r\n]/g, ' ')}`); // a DAT's names may hold line breaks (&#10;)
   const d = s.digests;
-  lines.push(`# CRC32 (${name}) = ${d.crc32}`, `MD5 (${name}) = ${d.md5}`, `SHA1 (${name}) = ${d.sha1}`, `SHA256 (${name}) = ${d.sha256}`);
+  lines.push(`# CRC32 (${name}) = ${d.crc32}`, `${mark}MD5 (${name}) = ${d.md5}`, `${mark}SHA1 (${name}) = ${d.sha1}`, `${mark}SHA256 (${name}) = ${d.sha256}`);
   return lines.join('\n') + '\n';
 }

@@ -52,6 +52,9 @@ export function parseDat(text: string, file = 'DAT'): Dat {
     parseAttributeValue: false,
     parseTagValue: false,
     processEntities: true,
+    // Character references (&#233; &#xE9;) are XML, yet the parser decodes them only with htmlEntities (which also
+    // knows HTML names such as &nbsp;, absent from a well-formed DAT).
+    htmlEntities: true,
   });
   // Validated first for the error's position: the parser's own message glues it on as ":line:col", and an
   // empty file gave ":1:undefined".

@@ -132,7 +132,7 @@ function defineArchive(program: Command): void {
     .option('--endpoint <url>', 'S3 endpoint (MinIO, Ceph RGW, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS')
     .option('--region <name>', 'S3 region (default AWS_REGION, else us-east-1)')
     .option('--meta <key=value>', 'user metadata on every S3 object, and a bag-info.txt line (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; from 5M to 5G)', parseSize)
+    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; from 5M to 4G)', parseSize)
     .option('--name <bag>', 'bag name (default: <image name>-<SBX UID>)')
     .option('-q, --quiet', 'no progress bar')
     .action(lazy(async () => (await import('./archive')).runArchive));
@@ -210,8 +210,8 @@ function parseSize(text: string): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('--part-size must be a size such as 8M or 64M');
   // S3 refuses a smaller part but the last (a smaller size was raised to 5M without a word).
   if (n < 5 * 1024 ** 2) throw new InvalidArgumentError("--part-size must be at least 5M (S3's smallest part)");
-  // S3 refuses a larger part, and each part is held in memory while it is stored.
-  if (n > 5 * 1024 ** 3) throw new InvalidArgumentError("--part-size must be at most 5G (S3's largest part)");
+  // Each part is held in memory while it is stored, in one buffer: Node's largest is 4 GiB (S3 would take 5).
+  if (n > 4 * 1024 ** 3) throw new InvalidArgumentError('--part-size must be at most 4G (a part is held in memory in one buffer)');
   return n;
 }
 

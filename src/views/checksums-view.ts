@@ -17,10 +17,11 @@ export interface ChecksumsSource {
 export class ChecksumsView extends GeneratedFileView {
   constructor(source: ChecksumsSource) {
     super(() => checksumsText(source.imageName(), source.state(), source.verdict()), {
-      // Every field the text shows (the verdict follows the digests, which come with `complete`).
+      // Everything the text shows: an image hashed again (a sector recovered) ends at the same byte count with
+      // other digests, bad bytes and DAT verdict (which follows the digests), and `waiting` changes the wording.
       stateKey: () => {
         const s = source.state();
-        return `${s.bytesHashed}/${s.bytesMissing}/${s.bytesBad}/${s.waiting}/${s.complete}`;
+        return `${s.bytesHashed}/${s.bytesMissing}/${s.bytesBad}/${s.waiting}/${s.complete}/${s.digests?.sha256 ?? ''}`;
       },
     });
   }

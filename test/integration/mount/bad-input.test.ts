@@ -192,10 +192,12 @@ describe('mount: bad input and failures (real FUSE)', function () {
     expect(fs.existsSync(path.join(dir, 'cache-bs'))).to.equal(false);
   });
 
-  it('archive --part-size outside 5M..5G (S3\'s part sizes) is exit 1 naming the limits, before any mount is looked at', async () => {
-    const r = await blkfs(['archive', '--part-size', '6G', mnt, path.join(dir, 'bags')]);
-    expect(r.code, r.stderr).to.equal(1);
-    expect(r.stderr).to.contain(`argument '6G' is invalid. --part-size must be at most 5G`);
+  it('archive --part-size outside 5M..4G (S3\'s smallest part; a part is held in one Node buffer) is exit 1 naming the limit, before any mount is looked at', async () => {
+    for (const size of ['6G', '5G', '4097M']) {
+      const r = await blkfs(['archive', '--part-size', size, mnt, path.join(dir, 'bags')]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`argument '${size}' is invalid. --part-size must be at most 4G`);
+    }
     const small = await blkfs(['archive', '--part-size', '1K', mnt, path.join(dir, 'bags')]); // was taken as 5M, unsaid
     expect(small.code, small.stderr).to.equal(1);
     expect(small.stderr).to.contain(`argument '1K' is invalid. --part-size must be at least 5M`);

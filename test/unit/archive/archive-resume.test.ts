@@ -93,4 +93,22 @@ describe('archive resume', () => {
     expect(logs.join('\n')).to.match(/part 1 of data\/image\.sbx reads differently now .*storing it again/);
     expect(fs.readFileSync(path.join(dest, BAG, 'data', 'image.sbx')).equals(later)).to.equal(true);
   });
+
+  it('two destinations, the second failing after the first bag was finished: the same command again finishes the second (exit 0)', async () => {
+    const other = path.join(tmp, 'other');
+    fs.mkdirSync(other);
+    class FullDisk extends DirStore {
+      override async putFile(): Promise<void> {
+        throw new Error('ENOSPC: no space left on device');
+      }
+    }
+    const opts = { toolVersion: 'test', partSize: PART, attempts: 1 };
+    const err = await runArchive(fakeMount(cache, container), [new DirStore(dest, BAG, PART), new FullDisk(other, BAG, PART)], opts).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(OperationError);
+    expect(fs.existsSync(path.join(dest, BAG)), 'the first bag is finished').to.equal(true);
+    const r = await runArchive(fakeMount(cache, container), [new DirStore(dest, BAG, PART), new DirStore(other, BAG, PART)], opts);
+    expect(r.bags).to.deep.equal([path.join(dest, BAG), path.join(other, BAG)]);
+    expect(fs.readFileSync(path.join(other, BAG, 'data', 'image.sbx')).equals(container)).to.equal(true);
+    expect(fs.readdirSync(path.join(cache, 'archive')).filter((f) => f.endsWith('.json')), 'no state left').to.deep.equal([]);
+  });
 });

@@ -82,4 +82,34 @@ describe('archive/bagit and checksums text', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('/checksums names an image whose name has a line break or backslash as coreutils does (\\-escaped), so -c still checks it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-sums-'));
+    try {
+      const img = patternBuffer(1000);
+      const d = new ImageDigests();
+      d.update(img);
+      const state = { size: img.length, bytesHashed: img.length, bytesBad: 0, bytesMissing: 0, complete: true, waiting: false, digests: d.digest() };
+      for (const name of ['Disc\nTwo.img', 'Disc\rTwo.img', 'Disc\\Two.img', 'Disc\\n\nTwo.img']) {
+        fs.writeFileSync(path.join(dir, name), img);
+        fs.writeFileSync(path.join(dir, 'checksums'), checksumsText(name, state));
+        for (const tool of ['sha256sum', 'md5sum', 'sha1sum']) {
+          const out = execFileSync(tool, ['-c', 'checksums'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+          expect(out, `${tool} ${JSON.stringify(name)}`).to.match(/: OK\n$/);
+        }
+        fs.rmSync(path.join(dir, name));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('/checksums keeps a DAT verdict naming a game with a line break (&#10; in the DAT) on its comment line', () => {
+    const d = new ImageDigests();
+    d.update(Buffer.from('x'));
+    const state = { size: 1, bytesHashed: 1, bytesBad: 0, bytesMissing: 0, complete: true, waiting: false, digests: d.digest() };
+    const text = checksumsText('disc.img', state, { match: true, game: 'A\nB', rom: 'r\r', dat: 'D', text: 'matches "A\nB" (r\r) in D' });
+    expect(text.split(/\r\n|\r|\n/).filter((l) => l !== '').every((l) => /^(#|(MD5|SHA1|SHA256) \()/.test(l)), text).to.equal(true);
+    expect(text).to.include('# DAT: matches "A B" (r ) in D\n');
+  });
 });

@@ -79,4 +79,13 @@ describe('archive/dat Logiqx DAT', () => {
     const v = datVerdict(dat, 4096, { crc32: '00123456', md5, sha1, sha256: 'b'.repeat(64) });
     expect(v).to.include({ match: true, game: '1942', rom: '0001', dat: '007' });
   });
+
+  it('XML character references in names are decoded (&#233; is é, &#x41; is A), an escaped one stays literal', () => {
+    const dat = parseDat(
+      `<datafile><header><name>Caf&#xE9; &amp; Co</name></header><game name="Pok&#233;mon &#x41; (&amp;#233;)"><rom name="r&#39;s.iso" size="4" crc="00000000" sha1="${'a'.repeat(40)}"/></game></datafile>`,
+      'refs.dat',
+    );
+    expect(dat.name).to.equal('Café & Co');
+    expect(dat.roms.map((r) => [r.game, r.rom])).to.deep.equal([['Pokémon A (&#233;)', "r's.iso"]]);
+  });
 });

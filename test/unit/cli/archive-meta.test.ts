@@ -42,4 +42,11 @@ describe('blkfs archive --meta', () => {
     expect(encoded).to.match(/^=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=$/);
     expect(Buffer.from(encoded.slice(10, -2), 'base64').toString('utf8')).to.equal('Université 日本');
   });
+
+  it('a label blkfs writes itself and RFC 8493 wants once (Payload-Oxum, Bagging-Date, Bag-Size, in any case) is bad user input', () => {
+    for (const kv of ['Payload-Oxum=1.1', 'payload-oxum=1.1', 'Bagging-Date=2020-01-01', 'BAG-SIZE=1 GB']) {
+      expect(() => parseArchiveMeta([kv]), kv).to.throw(UserError, /blkfs writes it itself/);
+    }
+    expect(parseArchiveMeta(['Bag-Group-Identifier=box-17', 'External-Identifier=inv-42']).bagInfo).to.have.length(2);
+  });
 });
