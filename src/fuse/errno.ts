@@ -2,7 +2,7 @@
 import * as os from 'os';
 import { MediaError, SourceLostError, TransientReadError } from '../source/block-source';
 import { MediumChangedError } from '../source/medium-watch';
-import { CacheClosedError } from '../cache/errors';
+import { CacheClosedError, CacheFullError } from '../cache/errors';
 import { ErrnoName, ViewErrno } from '../views/view';
 
 /** Linux errno numbers Node's os.constants lacks. */
@@ -30,6 +30,8 @@ export function errnoNameOf(err: unknown): ErrnoName {
   // The server failed the read for a passing reason: out of memory is said as such (the sector stays untried); the
   // rest is EIO (not EAGAIN: a reader that retries that at once would hammer the server).
   if (err instanceof TransientReadError) return err.errnoName === 'ENOMEM' ? 'ENOMEM' : 'EIO';
-  // Anything else (cache disk full, SQLite error): the read failed; the reader must not get invented bytes.
+  // The cache's disk is full: the bytes could not be kept, so the medium was not read. Not EIO, for the same reason.
+  if (err instanceof CacheFullError) return 'ENOSPC';
+  // Anything else (a failed sync of the cache, SQLite error): the read failed; the reader must not get invented bytes.
   return 'EIO';
 }

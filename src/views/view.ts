@@ -2,7 +2,7 @@
 // fuse-native: its bytes are a function of the cache state, so it is tested without a mount.
 
 /** Error names a view may answer with; src/fuse/errno.ts is the one table that turns them into numbers. */
-export type ErrnoName = 'EIO' | 'ENOENT' | 'EISDIR' | 'ENOTDIR' | 'EACCES' | 'EROFS' | 'EBADF' | 'EINVAL' | 'ENXIO' | 'ENOMEDIUM' | 'ENOMEM';
+export type ErrnoName = 'EIO' | 'ENOENT' | 'EISDIR' | 'ENOTDIR' | 'EACCES' | 'EROFS' | 'EBADF' | 'EINVAL' | 'ENXIO' | 'ENOMEDIUM' | 'ENOMEM' | 'ENOSPC';
 
 /** A view's answer that is an error, not bytes (e.g. EIO at a bad sector). */
 export class ViewErrno {

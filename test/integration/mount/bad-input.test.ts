@@ -353,6 +353,7 @@ describe('mount: bad input and failures (real FUSE)', function () {
     const last = path.join(dir, 'last.bin');
     const dd = await run('dd', [`if=${path.join(mnt, 'raw')}`, `of=${last}`, 'bs=64K', `skip=${SIZE / 65536 - 1}`, 'count=1', 'iflag=direct']);
     expect(dd.code).to.not.equal(0);
+    expect(dd.stderr).to.match(/No space left on device/); // the cache's disk, not a bad sector (EIO)
     expect(fs.statSync(last).size).to.equal(0);
     // importing into the full cache is a failure during the operation too
     const full = await blkfs(['import', imageA, path.join(dir, 'a-export.map'), '--cache', cache]);

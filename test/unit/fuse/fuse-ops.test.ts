@@ -6,6 +6,7 @@ import { FuseStat } from '../../../src/fuse/fuse-binding';
 import { errnoNameOf } from '../../../src/fuse/errno';
 import { Router } from '../../../src/fuse/router';
 import { MediaError, SourceLostError } from '../../../src/source/block-source';
+import { CacheFullError } from '../../../src/cache/errors';
 import { RawView } from '../../../src/views/raw-view';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
 import { StaticDirectory, View, ViewErrno } from '../../../src/views/view';
@@ -165,10 +166,11 @@ describe('fs/fuse-ops', () => {
     expect(logged.length).to.equal(1);
   });
 
-  it('has one errno table: view answers, bad sectors, lost sources, anything else', () => {
+  it('has one errno table: view answers, bad sectors, lost sources, a full cache disk, anything else', () => {
     expect(errnoNameOf(new ViewErrno('ENOENT'))).to.equal('ENOENT');
     expect(errnoNameOf(new MediaError(0, 512, 5))).to.equal('EIO');
     expect(errnoNameOf(new SourceLostError('x'))).to.equal('ENXIO');
+    expect(errnoNameOf(new CacheFullError('/cache/data.img'))).to.equal('ENOSPC'); // not EIO: nothing was read
     expect(errnoNameOf(Object.assign(new Error('full'), { code: 'ENOSPC' }))).to.equal('EIO');
   });
 });
