@@ -70,10 +70,12 @@ describe('mount: each good byte is read from the device once (four readers, read
     for (const r of rangesWithStatus(fs.readFileSync(out('c.map'), 'utf8'), '+')) {
       expect(copy.subarray(r.offset, r.offset + r.length).equals(image.subarray(r.offset, r.offset + r.length)), `ddrescue bytes at ${r.offset}`).to.equal(true);
     }
-    // dd (noerror,sync) pads what it could not read with zeros: everything else is the medium
+    // dd (noerror,sync) pads what it could not read with zeros: everything else is the medium. A whole-page read
+    // that reaches a bad sector is EIO whole (fuse-ops.ts: it may be the page cache's), so dd's 128 KiB block is.
     const a = fs.readFileSync(out('a.img'));
     expect(a.length).to.equal(SIZE);
-    expect(a.subarray(0, BAD[0].offset).equals(image.subarray(0, BAD[0].offset))).to.equal(true);
+    const firstBadBlock = BAD[0].offset - (BAD[0].offset % (128 << 10));
+    expect(a.subarray(0, firstBadBlock).equals(image.subarray(0, firstBadBlock))).to.equal(true);
     const b = fs.readFileSync(out('b.img')); // 10..18 MiB: good up to the bad sector at 11 MiB
     expect(b.length).to.equal(8 * MiB);
     expect(b.subarray(0, MiB).equals(image.subarray(10 * MiB, 11 * MiB))).to.equal(true);
