@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
@@ -92,6 +93,35 @@ export async function startS3(dir: string): Promise<{ port: number; stop: () => 
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: 'bags' }] });
   const { port } = await server.run();
   return { port, stop: () => server.close() };
+}
+
+/**
+ * For a describe block: s3rver on loopback (its files in a temp dir) and the S3 environment (S3_ENV) set before its
+ * tests, both undone after them. `dir` (the temp dir, for the test's own files too) and `port` are known from then.
+ */
+export function useS3Server(tag: string): { readonly dir: string; readonly port: number } {
+  let dir = '';
+  let s3: { port: number; stop: () => Promise<void> } | undefined;
+  const saved: Record<string, string | undefined> = {};
+  before(async () => {
+    for (const [k, v] of Object.entries(S3_ENV)) [saved[k], process.env[k]] = [process.env[k], v];
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), `blkfs-${tag}-`));
+    s3 = await startS3(path.join(dir, 's3'));
+  });
+  after(async () => {
+    await s3?.stop();
+    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    get port() {
+      if (!s3) throw new Error('the S3 server is not started yet (use it in a test or a hook)');
+      return s3.port;
+    },
+  };
 }
 
 /** Copies every object under `prefix` of `bucket` into `dir` (keys relative to the prefix). */

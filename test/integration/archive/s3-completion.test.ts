@@ -1,29 +1,12 @@
 // A multipart completion whose answer was lost (the store went away mid-request) leaves the upload id gone: the
 // next attempt, in this run or a resumed one, must take the object in place as done, and fail when there is none.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { createHash } from 'crypto';
 import { expect } from 'chai';
 import { S3Store, s3Client } from '../../../src/archive/s3-store';
-import { S3_ENV, startS3 } from '../../helpers/s3-store';
+import { useS3Server } from '../../helpers/s3-store';
 
 describe('archive: S3 multipart completion (real s3rver on loopback)', function () {
-  let dir: string;
-  let s3: { port: number; stop: () => Promise<void> };
-  const saved: Record<string, string | undefined> = {};
-
-  before(async () => {
-    for (const [k, v] of Object.entries(S3_ENV)) [saved[k], process.env[k]] = [process.env[k], v];
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-s3-complete-'));
-    s3 = await startS3(dir);
-  });
-
-  after(async () => {
-    await s3?.stop();
-    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const s3 = useS3Server('s3-complete');
 
   async function uploadOnePart(bag: string) {
     const store = new S3Store(s3Client({ endpoint: `http://127.0.0.1:${s3.port}` }), { bucket: 'bags', prefix: 't' }, bag, {});

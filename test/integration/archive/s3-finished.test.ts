@@ -2,7 +2,6 @@
 // recognises its own bag from what the state recorded, and still never takes someone else's bag for it.
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runArchive } from '../../../src/archive/archive-run';
@@ -10,7 +9,7 @@ import { stateFileFor } from '../../../src/archive/archive-state';
 import { S3Store, s3Client } from '../../../src/archive/s3-store';
 import { UserError } from '../../../src/errors';
 import { BAG, CONTAINER, fakeMount, PART } from '../../helpers/archive-mount';
-import { S3_ENV, startS3 } from '../../helpers/s3-store';
+import { useS3Server } from '../../helpers/s3-store';
 
 /** An S3 store whose process is "killed" right after the bag was complete, before the archive removed its state. */
 class KilledAfterTagmanifest extends S3Store {
@@ -21,26 +20,12 @@ class KilledAfterTagmanifest extends S3Store {
 
 describe('archive: an S3 bag finished by a run killed before it could say so (real s3rver on loopback)', function () {
   this.timeout(60_000);
-  let dir: string;
-  let s3: { port: number; stop: () => Promise<void> };
-  const saved: Record<string, string | undefined> = {};
-
-  before(async () => {
-    for (const [k, v] of Object.entries(S3_ENV)) [saved[k], process.env[k]] = [process.env[k], v];
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-s3-finished-'));
-    s3 = await startS3(path.join(dir, 's3'));
-  });
-
-  after(async () => {
-    await s3?.stop();
-    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const s3 = useS3Server('s3-finished');
 
   it('the rerun takes its own finished bag as done (exit 0, state removed); a bag changed since is refused (exit 1)', async () => {
     const client = s3Client({ endpoint: `http://127.0.0.1:${s3.port}` });
     const store = (S: typeof S3Store = S3Store) => new S(client, { bucket: 'bags', prefix: 'p' }, BAG, {});
-    const cache = path.join(dir, 'cache');
+    const cache = path.join(s3.dir, 'cache');
     const container = Buffer.alloc(CONTAINER, 0x42);
     const mount = fakeMount(cache, container);
     const err = await runArchive(mount, [store(KilledAfterTagmanifest)], { toolVersion: 'test', partSize: PART }).catch((e: Error) => e);

@@ -3,15 +3,13 @@
 // its record of an upload that is gone: the bag fails its check. The run after that must start the upload afresh
 // rather than fail the same way forever.
 import { expect } from 'chai';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { runArchive } from '../../../src/archive/archive-run';
 import { S3Store, s3Client } from '../../../src/archive/s3-store';
 import { OperationError } from '../../../src/errors';
 import { BAG, CONTAINER, fakeMount, PART } from '../../helpers/archive-mount';
-import { S3_ENV, startS3 } from '../../helpers/s3-store';
+import { useS3Server } from '../../helpers/s3-store';
 
 /** Stopped (an error, a kill) once data/image.sbx is complete, before any small file is stored. */
 class StoppedAfterImage extends S3Store {
@@ -22,26 +20,12 @@ class StoppedAfterImage extends S3Store {
 
 describe('archive: an S3 upload completed by a stopped run, then a part changed (real s3rver on loopback)', function () {
   this.timeout(60_000);
-  let dir: string;
-  let s3: { port: number; stop: () => Promise<void> };
-  const saved: Record<string, string | undefined> = {};
-
-  before(async () => {
-    for (const [k, v] of Object.entries(S3_ENV)) [saved[k], process.env[k]] = [process.env[k], v];
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-s3-stale-'));
-    s3 = await startS3(path.join(dir, 's3'));
-  });
-
-  after(async () => {
-    await s3?.stop();
-    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const s3 = useS3Server('s3-stale');
 
   it('a bag that fails its check is stored afresh by the next run, which finishes it with the container as it is now', async () => {
     const endpoint = `http://127.0.0.1:${s3.port}`;
     const store = (S: typeof S3Store = S3Store) => new S(s3Client({ endpoint }), { bucket: 'bags', prefix: 'stale' }, BAG, { endpoint });
-    const cache = path.join(dir, 'cache');
+    const cache = path.join(s3.dir, 'cache');
     const before = Buffer.alloc(CONTAINER, 1);
     const now = Buffer.from(before);
     now.fill(2, PART + 10, PART + 522); // part 2: a sector that was bad (zeros) read since by a retry
