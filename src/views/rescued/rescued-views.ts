@@ -151,6 +151,10 @@ class RescuedSortedView extends RescuedFile {
   async read(handle: Handle, offset: number, length: number): Promise<Buffer> {
     return this.containers.whileOpen(() => (handle as RescuedContainer).readSorted(offset, length));
   }
+
+  sizeOf(handle: Handle): number {
+    return (handle as RescuedContainer).sortedSize();
+  }
 }
 
 class RescuedDecodedView extends RescuedFile {
@@ -163,6 +167,11 @@ class RescuedDecodedView extends RescuedFile {
     const r = await this.containers.whileOpen(() => (handle as RescuedContainer).readDecoded(offset, length));
     if (r.data.length > 0 || r.errorAt === undefined) return r.data;
     return new ViewErrno('EIO', `no valid or repairable block covers byte ${r.errorAt} of the decoded file`);
+  }
+
+  /** The open container's (the FUSE glue tells a short read before a bad range from the end of the file by it). */
+  sizeOf(handle: Handle): number {
+    return (handle as RescuedContainer).fileSize ?? 0;
   }
 }
 
