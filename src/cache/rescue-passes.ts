@@ -6,7 +6,8 @@
 //      skip after each failure, back to one cluster after a success), so a bad zone costs few slow reads; pass 2
 //      then copies what pass 1 skipped (ddrescue goes backwards there; we stay forwards);
 //   2. trimming: each '*' block is read sector by sector from its start until a failure ('-'), then from its end
-//      backwards until a failure ('-'); what lies between becomes '/'. Several blocks are trimmed at once;
+//      backwards until a failure ('-'); what lies between becomes '/'. An edge next to a '-' sector counts as
+//      trimmed (ddrescue's rule), so nothing next to a known bad sector is read before scraping. Several blocks at once;
 //   3. scraping: every '/' sector is read on its own ('+' or '-'), several at once;
 //   4. retrying (only with retries > 0): each '-' sector is re-read once per pass, up to `retries` passes in all.
 // Everything lives in the state store, so an interrupted acquisition resumes where it stood.
@@ -201,8 +202,11 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
    * backward from b to the next bad one; the sectors between the two become '/'.
    */
   const trimBlock = async (a: number, b: number) => {
+    // ddrescue: "If any edge is already adjacent to a bad sector, it is considered as already trimmed": no reading
+    // next to a known bad sector before scraping (which -n leaves for later).
+    const trailTrimmed = b < n && dev.statusAt(b) === '-';
     let p = a;
-    let leftBad: number | undefined;
+    let leftBad: number | undefined = a > 0 && dev.statusAt(a - 1) === '-' ? a - 1 : undefined;
     while (!stopped() && p < b && leftBad === undefined) {
       if (dev.statusAt(p) !== '*' || (await dev.waitForFlight(p))) return; // a reader got there first
       const e = Math.min(b, spanEnd(p, TRIM_SECTORS));
@@ -213,6 +217,10 @@ async function runPassesOnce(dev: RescueTarget, opts: RescueOptions): Promise<Re
     }
     if (leftBad === undefined) return;
     const lo = leftBad + 1;
+    if (trailTrimmed) {
+      if (b > lo && !stopped()) await dev.mark(lo, b - lo, '/', '*');
+      return;
+    }
     let q = b;
     while (!stopped() && q > lo) {
       if (dev.statusAt(q - 1) !== '*' || (await dev.waitForFlight(q - 1))) return;

@@ -117,7 +117,8 @@ export class MapfileDriver {
     const out: { start: number; count: number; status: SectorStatus }[] = [];
     for (const seg of zip(cache, this.claims)) {
       const theirs = seg.b !== 'none' && (seg.a === '+' || (isUndecided(seg.a) && isUndecided(seg.b)));
-      const status = theirs ? (seg.b as SectorStatus) : seg.a;
+      // Where a map cut short says nothing, ddrescue takes non-tried: a cached sector there is not in its image.
+      const status = theirs ? (seg.b as SectorStatus) : seg.b === 'none' && seg.a === '+' ? '?' : seg.a;
       const last = out[out.length - 1];
       if (last && last.status === status) last.count += seg.count;
       else out.push({ start: seg.start, count: seg.count, status });

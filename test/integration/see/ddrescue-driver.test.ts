@@ -168,6 +168,19 @@ describe('ddrescue through /mapfile on an image exported earlier, with other rea
     await finish(m);
   });
 
+  it('a run killed while saving its map (the save cut after its first block), resumed, copies the rest: its image equals the medium', async () => {
+    const mnt = path.join(dir, 'mnt-cut');
+    await mount(uri, mnt, ['--cache', path.join(dir, 'cache-cut')]);
+    const m = { mnt, raw: path.join(mnt, 'raw'), mf: path.join(mnt, 'mapfile'), disk: path.join(dir, 'cut.img') };
+    expect((await blkfs(['acquire', '-q', mnt])).code).to.equal(0); // the cache holds all; the new image holds nothing
+    const first = await run('ddrescue', ['-d', '-b512', '-s', String(1 << 20), m.raw, m.disk, m.mf]);
+    expect(first.code, first.stderr + first.stdout).to.equal(0);
+    // What the kernel hands over when ddrescue dies mid-save: the lines written so far, up to its first block.
+    const saved = await fs.promises.readFile(m.mf, 'latin1');
+    await fs.promises.writeFile(m.mf, saved.slice(0, saved.indexOf('\n', saved.indexOf('0x00000000  0x00100000  +'))));
+    await finish(m);
+  });
+
   it('a first run started after other reads since the export gets the export\'s map: its image equals the medium', async () => {
     const m = await mountAndExport('late');
     await readRange(m.raw, 3 << 20, 1 << 20); // someone reads after the export, before ddrescue starts

@@ -102,6 +102,28 @@ describe('cache/acquire (ddrescue strategy through the cache)', () => {
     expect(seen[seen.length - 1]).to.equal('+ 1000:1- 1010:1-');
   });
 
+  // ddrescue's manual (Algorithm, trimming): "If any edge is already adjacent to a bad sector, it is considered as
+  // already trimmed and is not trimmed again": no reading next to a known bad sector before the scraping phase.
+  it("trims no edge of a '*' block that touches a bad sector: -n leaves it '/' unread, as ddrescue does", async () => {
+    const img = patternBuffer(2 * MiB);
+    const src = new MemorySource(img, { badSectors: [1000, 1020] });
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+    // A reader's read from 1000 fails: 1000 read alone is bad ('-'), the rest of its read stays non-trimmed ('*').
+    expect((await dev.read(1000 * 512, 64 * 512)).errorAt).to.equal(1000 * 512);
+    const at = (from: number, to: number) => src.log.filter((r) => r.length === 512 && r.offset >= from * 512 && r.offset < to * 512);
+    const before = src.log.length;
+    await dev.acquire({ scope: { noScrape: true } });
+    const during = src.log.slice(before).filter((r) => r.length === 512 && r.offset >= 1001 * 512 && r.offset < 1020 * 512);
+    expect(during, 'sector reads next to the bad sector').to.deep.equal([]);
+    // trailing edge trimmed backwards to the next bad sector; what is between stays non-scraped
+    const blocks = parseMapfile(dev.mapfileText()).blocks.filter((b) => b.status !== '+');
+    expect(blocks.map((b) => `${b.pos / 512}:${b.size / 512}${b.status}`)).to.deep.equal(['1000:1-', '1001:19/', '1020:1-']);
+    expect(at(1021, 1064)).to.have.length(43);
+    await dev.acquire({});
+    expect(dev.status().bytesBad).to.equal(2 * 512);
+    expect(src.maxReadsOfGoodSector()).to.equal(1);
+  });
+
   // A sector-wise read (trimming, scraping) of a failing medium can take minutes: what it read is committed as it
   // goes, with the group commit, not when its whole span ends, so a kill -9 does not make the drive read it again.
   it('commits each sector of a sector-wise span as it is read, not at the end of the span', async () => {

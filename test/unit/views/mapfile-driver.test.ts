@@ -50,6 +50,18 @@ describe('MapfileDriver: ddrescue writing /mapfile', () => {
     expect(r.refused[1]).to.include("refused '+' for 4608 bytes at 5632");
   });
 
+  it("a map cut short (ddrescue killed while saving it) claims nothing past its end: cached '+' there shows '?', as ddrescue reads it", () => {
+    // ddrescue reading a mapfile that ends early takes the rest as non-tried and copies it; shown '+', it would skip
+    // it and leave its image without those bytes under a map calling them rescued.
+    const d = new MapfileDriver(SS, 30);
+    d.accept(mapfile('0x0 ? 1', [[0, 10, '+'], [10, 1, '-'], [11, 4, '?']]), cache);
+    expect(d.view(cache)).to.deep.equal([
+      { start: 0, count: 10, status: '+' },
+      { start: 10, count: 1, status: '-' },
+      { start: 11, count: 19, status: '?' },
+    ]);
+  });
+
   it('rejects a malformed write with the line number and keeps the previous state', () => {
     const d = new MapfileDriver(SS, 30);
     d.accept(mapfile('0x0 / 2', [[0, 30, '+']]), cache);
