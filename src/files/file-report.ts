@@ -103,7 +103,7 @@ export class FileReport {
       this.maxEnd[i] = m;
     });
     this.entries.forEach((e, i) => {
-      if (e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) this.resident.push(i);
+      if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.runsInMft(i)) this.resident.push(i);
     });
     this.recomputeAll();
   }
@@ -186,6 +186,18 @@ export class FileReport {
     return n;
   }
 
+  /**
+   * An NTFS file placed only in part: TSK 4.11 lists no sparse run, nor the sparse tail of a compression unit. Its
+   * runs all sit in its MFT records, so the rest is holes, read with $MFT — not a broken chain.
+   */
+  private runsInMft(i: number): boolean {
+    const e = this.entries[i];
+    if (e.runs.length === 0 || (e.kind !== 'file' && e.kind !== 'other') || this.layout.filesystems[e.fs]?.type !== 'NTFS') return false;
+    let located = e.holeBytes ?? 0;
+    for (let k = 1; k < e.runs.length; k += 2) located += e.runs[k];
+    return located < e.size;
+  }
+
   /** Content bytes TSK gave no place for: size less runs and holes. */
   private unlocated(i: number): number {
     return this.entries[i].size - this.counts[3 * i] - this.counts[3 * i + 1] - this.counts[3 * i + 2];
@@ -222,7 +234,7 @@ export class FileReport {
       if (e.unreadableMetadata) {
         verdict = 'unknown';
         reason = 'The Sleuth Kit could not read its metadata (its inode, or the blocks saying where its data lies, in a bad or unread sector): size and contents unknown';
-      } else if (unlocated > 0 && e.runs.length > 0) {
+      } else if (unlocated > 0 && e.runs.length > 0 && !this.runsInMft(i)) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
       } else if (verdict !== 'damaged' && this.pastEnd(i) > 0) {
@@ -235,7 +247,8 @@ export class FileReport {
         // untried bytes are others — "incomplete" until the passes have read them too.)
         const isBad = residentAt[e.fs] === 'bad';
         verdict = isBad ? 'unknown' : verdict === 'intact' ? 'incomplete' : verdict;
-        reason = `its data is stored inside the filesystem's metadata (resident or inline), which is ${isBad ? 'partly bad' : 'not all read yet'}`;
+        const where = e.runs.length > 0 ? 'where its data lies (sparse or compressed) is stored in $MFT' : "its data is stored inside the filesystem's metadata (resident or inline)";
+        reason = `${where}, which is ${isBad ? 'partly bad' : 'not all read yet'}`;
       }
       if (verdict !== 'unknown' && badDirs.size > 0 && e.kind !== 'metadata') {
         for (let p = parentOf(e.path); p !== undefined; p = parentOf(p)) {
@@ -261,8 +274,8 @@ export class FileReport {
       path: e.path,
       kind: e.kind,
       size: e.size,
-      // Resident data judged intact was read with its filesystem's structures.
-      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && e.runs.length === 0 ? Math.max(0, this.unlocated(i)) : 0),
+      // Resident data (and NTFS holes) judged intact was read with its filesystem's structures.
+      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && (e.runs.length === 0 || this.runsInMft(i)) ? Math.max(0, this.unlocated(i)) : 0),
       bad: this.counts[3 * i + 1],
       untried: this.counts[3 * i + 2],
       verdict: this.verdicts[i],
