@@ -132,7 +132,8 @@ export class FileReport {
         if (this.runEnd[i] > start) touched.add(this.runEntry[i]);
       }
     }
-    if (touched.size === 0) return;
+    // Resident data is judged by the structures around it: a read there touches no run, yet may settle it.
+    if (touched.size === 0 && this.resident.length === 0) return;
     let directoryChanged = false;
     for (const i of touched) {
       const before = this.missing(i);

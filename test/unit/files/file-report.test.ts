@@ -75,6 +75,19 @@ describe('files: FileReport (join of runs and sector map)', () => {
     expect(live.toJSON()).to.deep.equal(new FileReport(layout(resident), damage).toJSON());
   });
 
+  it("a read of the filesystem's structures alone (no file's runs) updates the resident files judged by them", () => {
+    const map = new SectorMap(64, '+');
+    map.set(40, 1, '?'); // an inode-table sector: in no entry, not free
+    const damage = new SectorMapDamage(map, SECTOR, 64 * SECTOR);
+    const resident = [{ fs: 0, path: '/res', kind: 'file' as const, size: 100, runs: [] }];
+    const live = new FileReport(layout(resident), damage);
+    expect(live.entry(5)).to.include({ verdict: 'incomplete' });
+    map.set(40, 1, '+');
+    live.update([{ start: 40 * SECTOR, end: 41 * SECTOR }]);
+    expect(live.entry(5)).to.include({ verdict: 'intact', rescued: 100 });
+    expect(live.toJSON()).to.deep.equal(new FileReport(layout(resident), damage).toJSON());
+  });
+
   it('offline: bytes a mapfile does not cover are untried', () => {
     const r = new FileReport(layout(), new MapfileDamage([{ pos: 0, size: 16384, status: '+' }], 32768));
     expect(r.entry(3)).to.include({ verdict: 'incomplete', untried: 1500 });
