@@ -6,6 +6,7 @@
 // start, with a running maximum of ends for stabbing), plus the resident ones.
 import type { DamageSource } from './damage-source';
 import type { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout } from './layout';
+import { mergeRanges, subtractRanges } from '../cache/byte-ranges';
 
 export type Verdict = 'intact' | 'damaged' | 'incomplete' | 'unknown';
 
@@ -66,6 +67,10 @@ export class FileReport {
   private readonly maxEnd: Float64Array;
   /** Entries with content but no runs (resident/inline data): judged by their filesystem's structures. */
   private readonly resident: number[] = [];
+  /** The union of all entries' runs (hard links share theirs: their bytes count once). */
+  private readonly inEntries: [number, number][];
+  /** Per filesystem, its span less its entries' runs and slack and its free space: its structures. */
+  private readonly structures: [number, number][][];
 
   constructor(
     readonly layout: MediumLayout,
@@ -104,6 +109,18 @@ export class FileReport {
     });
     this.entries.forEach((e, i) => {
       if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.runsInMft(i)) this.resident.push(i);
+    });
+    const runsOf = (e: LayoutEntry, withSlack: boolean): [number, number][] => {
+      const out: [number, number][] = [];
+      for (const list of withSlack ? [e.runs, e.slack ?? []] : [e.runs]) for (let k = 0; k < list.length; k += 2) out.push([list[k], list[k] + list[k + 1]]);
+      return out;
+    };
+    this.inEntries = mergeRanges(this.entries.flatMap((e) => runsOf(e, false)));
+    this.structures = layout.filesystems.map((f, fsi) => {
+      const covered: [number, number][] = this.entries.filter((e) => e.fs === fsi).flatMap((e) => runsOf(e, true));
+      const free = layout.free[fsi] ?? [];
+      for (let k = 0; k < free.length; k += 2) covered.push([free[k], free[k] + free[k + 1]]);
+      return subtractRanges([[f.offset, f.offset + f.size]], mergeRanges(covered));
     });
     this.recomputeAll();
   }
@@ -292,8 +309,13 @@ export class FileReport {
   summary(): ReportSummary {
     const s: ReportSummary = { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
     let badInEntries = 0;
+    // Over the union of the runs: hard links share theirs, and counted twice they hid bad bytes elsewhere.
+    for (const [start, end] of this.inEntries) {
+      this.damage.forEachUnfinished(start, end, (len, status) => {
+        if (status === '-') badInEntries += len;
+      });
+    }
     for (let i = 0; i < this.entries.length; i++) {
-      badInEntries += this.counts[3 * i + 1];
       const kind = this.entries[i].kind;
       if (this.listingUnreadable(i)) s.unreadableDirectories++;
       if (kind !== 'file' && kind !== 'other') continue;
@@ -313,34 +335,26 @@ export class FileReport {
     return { filesystems: this.filesystemReports(), problems: this.layout.problems, summary: this.summary(), entries };
   }
 
-  /** Per filesystem: its span's missing bytes, less those in its entries and in its free space. */
+  /** Per filesystem: the missing bytes of its span outside its entries' runs and slack and its free space. */
   filesystemReports(): FilesystemReport[] {
     return this.layout.filesystems.map((f, fsi) => {
       const missing = { bad: 0, untried: 0 };
       const meta = { bad: 0, untried: 0 };
-      const add = (start: number, end: number, sign: number) =>
+      for (const [start, end] of this.structures[fsi]) {
         this.damage.forEachUnfinished(start, end, (len, status) => {
-          if (status === '-') missing.bad += sign * len;
-          else missing.untried += sign * len;
+          if (status === '-') missing.bad += len;
+          else missing.untried += len;
         });
-      add(f.offset, f.offset + f.size, 1);
-      const free = this.layout.free[fsi] ?? [];
-      for (let k = 0; k < free.length; k += 2) add(free[k], free[k] + free[k + 1], -1);
+      }
       this.entries.forEach((e, i) => {
-        if (e.fs !== fsi) return;
-        missing.bad -= this.counts[3 * i + 1];
-        missing.untried -= this.counts[3 * i + 2];
-        if (e.kind === 'metadata') {
-          meta.bad += this.counts[3 * i + 1];
-          meta.untried += this.counts[3 * i + 2];
-        }
-        const slack = e.slack ?? [];
-        for (let k = 0; k < slack.length; k += 2) add(slack[k], slack[k] + slack[k + 1], -1);
+        if (e.fs !== fsi || e.kind !== 'metadata') return;
+        meta.bad += this.counts[3 * i + 1];
+        meta.untried += this.counts[3 * i + 2];
       });
       return {
         ...f,
-        structureBad: Math.max(0, missing.bad),
-        structureUntried: Math.max(0, missing.untried),
+        structureBad: missing.bad,
+        structureUntried: missing.untried,
         metadataBad: meta.bad,
         metadataUntried: meta.untried,
       };

@@ -88,6 +88,18 @@ describe('files: FileReport (join of runs and sector map)', () => {
     expect(live.toJSON()).to.deep.equal(new FileReport(layout(resident), damage).toJSON());
   });
 
+  it('hard links (two names, the same runs) count their bad bytes once: a bad structure sector is still reported', () => {
+    const link = [{ fs: 0, path: '/link.bin', kind: 'file' as const, size: 1500, runs: [16384, 1500], slack: [17884, 548] }];
+    const map = new SectorMap(64, '+');
+    map.set(32, 1, '-'); // top.bin's and link.bin's data
+    map.set(40, 1, '-'); // an inode-table sector: in no entry, not free
+    const r = new FileReport(layout(link), new SectorMapDamage(map, SECTOR, 64 * SECTOR));
+    expect(r.entry(3)).to.include({ verdict: 'damaged', bad: 512 });
+    expect(r.entry(5)).to.include({ verdict: 'damaged', bad: 512 });
+    expect(r.filesystemReports()[0]).to.include({ structureBad: 512 });
+    expect(r.summary()).to.include({ badBytesOutsideFiles: 512 });
+  });
+
   it('offline: bytes a mapfile does not cover are untried', () => {
     const r = new FileReport(layout(), new MapfileDamage([{ pos: 0, size: 16384, status: '+' }], 32768));
     expect(r.entry(3)).to.include({ verdict: 'incomplete', untried: 1500 });
