@@ -8,6 +8,9 @@ import type { DamageSource } from './damage-source';
 import type { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout } from './layout';
 import { mergeRanges, subtractRanges } from '../cache/byte-ranges';
 
+/** Where partition tables and filesystems say what they are (an ISO9660 volume descriptor is at 32 KiB). */
+const HEAD_BYTES = 64 * 1024;
+
 export type Verdict = 'intact' | 'damaged' | 'incomplete' | 'unknown';
 
 export interface EntryReport {
@@ -332,7 +335,20 @@ export class FileReport {
       const r = this.entry(i);
       if (!filter || filter(r)) entries.push(r);
     }
-    return { filesystems: this.filesystemReports(), problems: this.layout.problems, summary: this.summary(), entries };
+    return { filesystems: this.filesystemReports(), problems: this.problems(), summary: this.summary(), entries };
+  }
+
+  /** TSK's problems; with no filesystem found, also whether the sectors that say where they are were missing. */
+  private problems(): string[] {
+    if (this.layout.filesystems.length > 0) return this.layout.problems;
+    let missing = 0;
+    this.damage.forEachUnfinished(0, Math.min(HEAD_BYTES, this.damage.size), (len) => (missing += len));
+    if (missing === 0) return this.layout.problems;
+    return [
+      ...this.layout.problems,
+      `${missing} bytes of the first 64 KiB (partition table, boot sector, superblock, ISO9660 volume descriptors) are bad or not read: ` +
+        'the filesystems may be there, unseen',
+    ];
   }
 
   /** Per filesystem: the missing bytes of its span outside its entries' runs and slack and its free space. */

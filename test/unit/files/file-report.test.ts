@@ -100,6 +100,14 @@ describe('files: FileReport (join of runs and sector map)', () => {
     expect(r.summary()).to.include({ badBytesOutsideFiles: 512 });
   });
 
+  it('no filesystem found while the first sectors (partition table, boot sector, superblock) are missing: says so', () => {
+    const none: MediumLayout = { filesystems: [], free: [], entries: [], problems: ['no filesystem The Sleuth Kit can read (UDF, for one, it cannot)'] };
+    const bad = new FileReport(none, new MapfileDamage([{ pos: 0, size: 512, status: '-' }, { pos: 512, size: 1 << 20, status: '+' }], (1 << 20) + 512));
+    expect(bad.toJSON().problems.join('\n')).to.match(/512 bytes of the first 64 KiB .* are bad or not read/);
+    const fine = new FileReport(none, new MapfileDamage([{ pos: 0, size: 1 << 20, status: '+' }], 1 << 20));
+    expect(fine.toJSON().problems).to.deep.equal(none.problems);
+  });
+
   it('offline: bytes a mapfile does not cover are untried', () => {
     const r = new FileReport(layout(), new MapfileDamage([{ pos: 0, size: 16384, status: '+' }], 32768));
     expect(r.entry(3)).to.include({ verdict: 'incomplete', untried: 1500 });
