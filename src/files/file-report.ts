@@ -6,6 +6,10 @@
 // start, with a running maximum of ends for stabbing), plus the resident ones.
 import type { DamageSource } from './damage-source';
 import type { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout } from './layout';
+import { mergeRanges, subtractRanges } from '../cache/byte-ranges';
+
+/** Where partition tables and filesystems say what they are (an ISO9660 volume descriptor is at 32 KiB). */
+const HEAD_BYTES = 64 * 1024;
 
 export type Verdict = 'intact' | 'damaged' | 'incomplete' | 'unknown';
 
@@ -66,6 +70,10 @@ export class FileReport {
   private readonly maxEnd: Float64Array;
   /** Entries with content but no runs (resident/inline data): judged by their filesystem's structures. */
   private readonly resident: number[] = [];
+  /** The union of all entries' runs (hard links share theirs: their bytes count once). */
+  private readonly inEntries: [number, number][];
+  /** Per filesystem, its span less its entries' runs and slack and its free space: its structures. */
+  private readonly structures: [number, number][][];
 
   constructor(
     readonly layout: MediumLayout,
@@ -103,7 +111,19 @@ export class FileReport {
       this.maxEnd[i] = m;
     });
     this.entries.forEach((e, i) => {
-      if (e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) this.resident.push(i);
+      if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.runsInMft(i)) this.resident.push(i);
+    });
+    const runsOf = (e: LayoutEntry, withSlack: boolean): [number, number][] => {
+      const out: [number, number][] = [];
+      for (const list of withSlack ? [e.runs, e.slack ?? []] : [e.runs]) for (let k = 0; k < list.length; k += 2) out.push([list[k], list[k] + list[k + 1]]);
+      return out;
+    };
+    this.inEntries = mergeRanges(this.entries.flatMap((e) => runsOf(e, false)));
+    this.structures = layout.filesystems.map((f, fsi) => {
+      const covered: [number, number][] = this.entries.filter((e) => e.fs === fsi).flatMap((e) => runsOf(e, true));
+      const free = layout.free[fsi] ?? [];
+      for (let k = 0; k < free.length; k += 2) covered.push([free[k], free[k] + free[k + 1]]);
+      return subtractRanges([[f.offset, f.offset + f.size]], mergeRanges(covered));
     });
     this.recomputeAll();
   }
@@ -132,7 +152,8 @@ export class FileReport {
         if (this.runEnd[i] > start) touched.add(this.runEntry[i]);
       }
     }
-    if (touched.size === 0) return;
+    // Resident data is judged by the structures around it: a read there touches no run, yet may settle it.
+    if (touched.size === 0 && this.resident.length === 0) return;
     let directoryChanged = false;
     for (const i of touched) {
       const before = this.missing(i);
@@ -186,6 +207,18 @@ export class FileReport {
     return n;
   }
 
+  /**
+   * An NTFS file placed only in part: TSK 4.11 lists no sparse run, nor the sparse tail of a compression unit. Its
+   * runs all sit in its MFT records, so the rest is holes, read with $MFT — not a broken chain.
+   */
+  private runsInMft(i: number): boolean {
+    const e = this.entries[i];
+    if (e.runs.length === 0 || (e.kind !== 'file' && e.kind !== 'other') || this.layout.filesystems[e.fs]?.type !== 'NTFS') return false;
+    let located = e.holeBytes ?? 0;
+    for (let k = 1; k < e.runs.length; k += 2) located += e.runs[k];
+    return located < e.size;
+  }
+
   /** Content bytes TSK gave no place for: size less runs and holes. */
   private unlocated(i: number): number {
     return this.entries[i].size - this.counts[3 * i] - this.counts[3 * i + 1] - this.counts[3 * i + 2];
@@ -222,7 +255,7 @@ export class FileReport {
       if (e.unreadableMetadata) {
         verdict = 'unknown';
         reason = 'The Sleuth Kit could not read its metadata (its inode, or the blocks saying where its data lies, in a bad or unread sector): size and contents unknown';
-      } else if (unlocated > 0 && e.runs.length > 0) {
+      } else if (unlocated > 0 && e.runs.length > 0 && !this.runsInMft(i)) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
       } else if (verdict !== 'damaged' && this.pastEnd(i) > 0) {
@@ -235,7 +268,8 @@ export class FileReport {
         // untried bytes are others — "incomplete" until the passes have read them too.)
         const isBad = residentAt[e.fs] === 'bad';
         verdict = isBad ? 'unknown' : verdict === 'intact' ? 'incomplete' : verdict;
-        reason = `its data is stored inside the filesystem's metadata (resident or inline), which is ${isBad ? 'partly bad' : 'not all read yet'}`;
+        const where = e.runs.length > 0 ? 'where its data lies (sparse or compressed) is stored in $MFT' : "its data is stored inside the filesystem's metadata (resident or inline)";
+        reason = `${where}, which is ${isBad ? 'partly bad' : 'not all read yet'}`;
       }
       if (verdict !== 'unknown' && badDirs.size > 0 && e.kind !== 'metadata') {
         for (let p = parentOf(e.path); p !== undefined; p = parentOf(p)) {
@@ -261,8 +295,8 @@ export class FileReport {
       path: e.path,
       kind: e.kind,
       size: e.size,
-      // Resident data judged intact was read with its filesystem's structures.
-      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && e.runs.length === 0 ? Math.max(0, this.unlocated(i)) : 0),
+      // Resident data (and NTFS holes) judged intact was read with its filesystem's structures.
+      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && (e.runs.length === 0 || this.runsInMft(i)) ? Math.max(0, this.unlocated(i)) : 0),
       bad: this.counts[3 * i + 1],
       untried: this.counts[3 * i + 2],
       verdict: this.verdicts[i],
@@ -278,8 +312,13 @@ export class FileReport {
   summary(): ReportSummary {
     const s: ReportSummary = { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
     let badInEntries = 0;
+    // Over the union of the runs: hard links share theirs, and counted twice they hid bad bytes elsewhere.
+    for (const [start, end] of this.inEntries) {
+      this.damage.forEachUnfinished(start, end, (len, status) => {
+        if (status === '-') badInEntries += len;
+      });
+    }
     for (let i = 0; i < this.entries.length; i++) {
-      badInEntries += this.counts[3 * i + 1];
       const kind = this.entries[i].kind;
       if (this.listingUnreadable(i)) s.unreadableDirectories++;
       if (kind !== 'file' && kind !== 'other') continue;
@@ -296,37 +335,42 @@ export class FileReport {
       const r = this.entry(i);
       if (!filter || filter(r)) entries.push(r);
     }
-    return { filesystems: this.filesystemReports(), problems: this.layout.problems, summary: this.summary(), entries };
+    return { filesystems: this.filesystemReports(), problems: this.problems(), summary: this.summary(), entries };
   }
 
-  /** Per filesystem: its span's missing bytes, less those in its entries and in its free space. */
+  /** TSK's problems; with no filesystem found, also whether the sectors that say where they are were missing. */
+  private problems(): string[] {
+    if (this.layout.filesystems.length > 0) return this.layout.problems;
+    let missing = 0;
+    this.damage.forEachUnfinished(0, Math.min(HEAD_BYTES, this.damage.size), (len) => (missing += len));
+    if (missing === 0) return this.layout.problems;
+    return [
+      ...this.layout.problems,
+      `${missing} bytes of the first 64 KiB (partition table, boot sector, superblock, ISO9660 volume descriptors) are bad or not read: ` +
+        'the filesystems may be there, unseen',
+    ];
+  }
+
+  /** Per filesystem: the missing bytes of its span outside its entries' runs and slack and its free space. */
   filesystemReports(): FilesystemReport[] {
     return this.layout.filesystems.map((f, fsi) => {
       const missing = { bad: 0, untried: 0 };
       const meta = { bad: 0, untried: 0 };
-      const add = (start: number, end: number, sign: number) =>
+      for (const [start, end] of this.structures[fsi]) {
         this.damage.forEachUnfinished(start, end, (len, status) => {
-          if (status === '-') missing.bad += sign * len;
-          else missing.untried += sign * len;
+          if (status === '-') missing.bad += len;
+          else missing.untried += len;
         });
-      add(f.offset, f.offset + f.size, 1);
-      const free = this.layout.free[fsi] ?? [];
-      for (let k = 0; k < free.length; k += 2) add(free[k], free[k] + free[k + 1], -1);
+      }
       this.entries.forEach((e, i) => {
-        if (e.fs !== fsi) return;
-        missing.bad -= this.counts[3 * i + 1];
-        missing.untried -= this.counts[3 * i + 2];
-        if (e.kind === 'metadata') {
-          meta.bad += this.counts[3 * i + 1];
-          meta.untried += this.counts[3 * i + 2];
-        }
-        const slack = e.slack ?? [];
-        for (let k = 0; k < slack.length; k += 2) add(slack[k], slack[k] + slack[k + 1], -1);
+        if (e.fs !== fsi || e.kind !== 'metadata') return;
+        meta.bad += this.counts[3 * i + 1];
+        meta.untried += this.counts[3 * i + 2];
       });
       return {
         ...f,
-        structureBad: Math.max(0, missing.bad),
-        structureUntried: Math.max(0, missing.untried),
+        structureBad: missing.bad,
+        structureUntried: missing.untried,
         metadataBad: meta.bad,
         metadataUntried: meta.untried,
       };

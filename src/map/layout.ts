@@ -73,6 +73,14 @@ export function cellOrigin(p: MapPicture, i: number): { x: number; y: number } {
   return { x: p.margin + (i % p.cols) * p.cellPx, y: p.margin + Math.floor(i / p.cols) * p.cellPx };
 }
 
+/** Where cells touch, the current position is two ticks in the margins, above its column and left of its row. */
+export function positionTicks(p: MapPicture, x: number, y: number): { x: number; y: number; w: number; h: number }[] {
+  return [
+    { x: x - 2, y: 1, w: p.cellPx + 4, h: p.margin - 3 },
+    { x: 1, y: y - 2, w: p.margin - 3, h: p.cellPx + 4 },
+  ];
+}
+
 function legendLines(grid: MapGrid, size: number, opts: MapPictureOptions): LegendLine[] {
   const s = grid.summary;
   const lines: LegendLine[] = [];

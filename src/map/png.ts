@@ -1,7 +1,7 @@
 // map.png: the picture of layout.ts as RGBA pixels, encoded by pngjs.
 import type { ByteExtent } from './grid';
 import { ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, glyphRows } from './font';
-import { cellOrigin, layoutMap, MapPicture, MapPictureOptions } from './layout';
+import { cellOrigin, layoutMap, MapPicture, MapPictureOptions, positionTicks } from './layout';
 import { ACTIVE, BACKGROUND, COLOURS, Rgb, SEVERITY, TEXT } from './palette';
 
 class Canvas {
@@ -66,10 +66,11 @@ export function drawPicture(p: MapPicture): Canvas {
     i = j;
   }
   if (activeCell !== undefined) {
-    // Around the cell, not on it: the cell keeps its own colour.
     const { x, y } = cellOrigin(p, activeCell);
-    cv.outline(x - 1, y - 1, size + 2, size + 2, ACTIVE);
-    if (size < 4) cv.outline(x - 2, y - 2, size + 4, size + 4, ACTIVE);
+    // Around the cell, in the gaps, not on it: the cell keeps its own colour. Where cells touch, a ring covered
+    // its neighbours (the lone bad sector ddrescue just left behind turned cyan): ticks in the margins point at it.
+    if (p.gap > 0) cv.outline(x - 1, y - 1, size + 2, size + 2, ACTIVE);
+    else for (const t of positionTicks(p, x, y)) cv.fill(t.x, t.y, t.w, t.h, ACTIVE);
   }
   const sc = p.textScale;
   p.legend.forEach((line, n) => {

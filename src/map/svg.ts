@@ -1,6 +1,6 @@
 // map.svg: the picture of layout.ts as SVG text (one <rect> per run of equal cells in a row when cells touch).
 import type { ByteExtent } from './grid';
-import { cellOrigin, layoutMap, MapPictureOptions } from './layout';
+import { cellOrigin, layoutMap, MapPictureOptions, positionTicks } from './layout';
 import { ACTIVE, BACKGROUND, COLOURS, hexColour, SEVERITY, STATUS_OF_VALUE, TEXT } from './palette';
 
 function escapeXml(s: string): string {
@@ -29,7 +29,14 @@ export function renderMapSvg(extents: readonly ByteExtent[], size: number, opts:
   out.push('</g>');
   if (activeCell !== undefined) {
     const { x, y } = cellOrigin(p, activeCell);
-    out.push(`<rect id="current-pos" x="${x - 1.5}" y="${y - 1.5}" width="${cell + 3}" height="${cell + 3}" fill="none" stroke="${hexColour(ACTIVE)}" stroke-width="1"/>`);
+    // In the gaps around the cell; where cells touch, ticks in the margins (a ring would cover its neighbours).
+    if (p.gap > 0) {
+      out.push(`<rect id="current-pos" x="${x - 1.5}" y="${y - 1.5}" width="${cell + 3}" height="${cell + 3}" fill="none" stroke="${hexColour(ACTIVE)}" stroke-width="1"/>`);
+    } else {
+      out.push(`<g id="current-pos">`);
+      for (const t of positionTicks(p, x, y)) out.push(`<rect x="${t.x}" y="${t.y}" width="${t.w}" height="${t.h}" fill="${hexColour(ACTIVE)}"/>`);
+      out.push('</g>');
+    }
   }
   const fs = 7 * p.textScale + 2;
   p.legend.forEach((line, n) => {

@@ -75,6 +75,39 @@ describe('files: FileReport (join of runs and sector map)', () => {
     expect(live.toJSON()).to.deep.equal(new FileReport(layout(resident), damage).toJSON());
   });
 
+  it("a read of the filesystem's structures alone (no file's runs) updates the resident files judged by them", () => {
+    const map = new SectorMap(64, '+');
+    map.set(40, 1, '?'); // an inode-table sector: in no entry, not free
+    const damage = new SectorMapDamage(map, SECTOR, 64 * SECTOR);
+    const resident = [{ fs: 0, path: '/res', kind: 'file' as const, size: 100, runs: [] }];
+    const live = new FileReport(layout(resident), damage);
+    expect(live.entry(5)).to.include({ verdict: 'incomplete' });
+    map.set(40, 1, '+');
+    live.update([{ start: 40 * SECTOR, end: 41 * SECTOR }]);
+    expect(live.entry(5)).to.include({ verdict: 'intact', rescued: 100 });
+    expect(live.toJSON()).to.deep.equal(new FileReport(layout(resident), damage).toJSON());
+  });
+
+  it('hard links (two names, the same runs) count their bad bytes once: a bad structure sector is still reported', () => {
+    const link = [{ fs: 0, path: '/link.bin', kind: 'file' as const, size: 1500, runs: [16384, 1500], slack: [17884, 548] }];
+    const map = new SectorMap(64, '+');
+    map.set(32, 1, '-'); // top.bin's and link.bin's data
+    map.set(40, 1, '-'); // an inode-table sector: in no entry, not free
+    const r = new FileReport(layout(link), new SectorMapDamage(map, SECTOR, 64 * SECTOR));
+    expect(r.entry(3)).to.include({ verdict: 'damaged', bad: 512 });
+    expect(r.entry(5)).to.include({ verdict: 'damaged', bad: 512 });
+    expect(r.filesystemReports()[0]).to.include({ structureBad: 512 });
+    expect(r.summary()).to.include({ badBytesOutsideFiles: 512 });
+  });
+
+  it('no filesystem found while the first sectors (partition table, boot sector, superblock) are missing: says so', () => {
+    const none: MediumLayout = { filesystems: [], free: [], entries: [], problems: ['no filesystem The Sleuth Kit can read (UDF, for one, it cannot)'] };
+    const bad = new FileReport(none, new MapfileDamage([{ pos: 0, size: 512, status: '-' }, { pos: 512, size: 1 << 20, status: '+' }], (1 << 20) + 512));
+    expect(bad.toJSON().problems.join('\n')).to.match(/512 bytes of the first 64 KiB .* are bad or not read/);
+    const fine = new FileReport(none, new MapfileDamage([{ pos: 0, size: 1 << 20, status: '+' }], 1 << 20));
+    expect(fine.toJSON().problems).to.deep.equal(none.problems);
+  });
+
   it('offline: bytes a mapfile does not cover are untried', () => {
     const r = new FileReport(layout(), new MapfileDamage([{ pos: 0, size: 16384, status: '+' }], 32768));
     expect(r.entry(3)).to.include({ verdict: 'incomplete', untried: 1500 });

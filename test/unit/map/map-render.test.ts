@@ -80,6 +80,34 @@ describe('map picture', () => {
     expect(pixel(png, x - 1, y - 1)).to.deep.equal([0, 255, 255]);
   });
 
+  it('a lone bad sector next to the read position stays red when cells are 1-3 px (the position mark covers no cell)', () => {
+    for (const width of [800, 200]) {
+      const opts = { width, cells: width === 800 ? 200_000 : 4096, granule: 512 };
+      const p0 = layoutMap(extents, size, opts);
+      expect(p0.gap, `width ${width}`).to.equal(0);
+      const cellBytes = p0.grid.cellBytes;
+      // ddrescue's position just past the bad sector it found: the bad cell is the one before the marked one.
+      const bad = 3 * p0.cols + 5;
+      const ext = mapOf(size, [{ pos: bad * cellBytes, size: 512, status: '-' }]);
+      for (const currentPos of [(bad + 1) * cellBytes, (bad - 1) * cellBytes, (bad + p0.cols) * cellBytes]) {
+        const o = { ...opts, currentPos };
+        const p = layoutMap(ext, size, o);
+        const png = PNG.sync.read(renderMapPng(ext, size, o));
+        const { x, y } = cellOrigin(p, bad);
+        for (let dx = 0; dx < p.cellPx; dx++) {
+          for (let dy = 0; dy < p.cellPx; dy++) expect(pixel(png, x + dx, y + dy), `width ${width} pos ${currentPos}`).to.deep.equal([...COLOURS[SEVERITY['-']]]);
+        }
+        const svg = renderMapSvg(ext, size, o);
+        expect(svg).to.include('id="current-pos"');
+        for (const m of svg.matchAll(/<rect [^>]*stroke="#00ffff"[^>]*>|<rect [^>]*fill="#00ffff"[^>]*>/g)) {
+          const [rx, ry, rw, rh] = ['x', 'y', 'width', 'height'].map((k) => Number(new RegExp(` ${k}="([-0-9.]+)"`).exec(m[0])![1]));
+          const overlaps = rx < x + p.cellPx && rx + rw > x && ry < y + p.cellPx && ry + rh > y;
+          expect(overlaps, `SVG mark ${m[0]} over the bad cell`).to.equal(false);
+        }
+      }
+    }
+  });
+
   it('draws the same cells as SVG, with a legend of byte counts', () => {
     const svg = renderMapSvg(extents, size, { cells: 64, granule: 512, currentPos: 0 });
     expect(svg).to.match(/^<svg /);
