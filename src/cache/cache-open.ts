@@ -12,13 +12,13 @@ import { DataFile } from './data-file';
 import { DeviceReader } from './device-reader';
 import { CacheMismatchError } from './errors';
 import { RunLengthMap, SectorMap } from './extent-map';
-import { IdentityProbe, PROBE_BYTES, chooseProbeSectors, fingerprintOf } from './identity';
+import { IdentityProbe, chooseProbeSectors, fingerprintOf } from './identity';
 import { ProbeReader, readWindow, verifyProbe } from './identity-probe';
 import { SectorStore } from './sector-store';
 import { StateStore, StoredIdentity } from './state-store';
 import { checkDataFileIntact } from './data-file-check';
 import { copyIsDamaged } from './stored-copy';
-import { readSamples, spreadSampleSectors } from './medium-identity';
+import { readSamples, sectorsToCompare, spreadSampleSectors } from './medium-identity';
 import { createPrivateFile, ensurePrivateDir, tightenCacheDir } from './private-files';
 
 export interface OpenCacheOptions extends CachedDeviceOptions {
@@ -202,14 +202,8 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     } else {
       // Only a '+' probe sector has a cached copy to compare: one forgotten as damaged (verify --forget-damaged) still
       // holds the damaged bytes or a hole in the data file, which would call the right medium another one.
-      let sectors = id.probeSectors.filter((s) => map.statusAt(s) === '+');
-      if (sectors.length === 0) {
-        // None (the window was unreadable at creation, or forgotten): probe any cached sectors (none: nothing to protect).
-        sectors = [];
-        for (const r of map.extents()) {
-          for (let s = r.start; r.status === '+' && s < r.start + r.count && sectors.length < Math.max(1, PROBE_BYTES / src.sectorSize); s++) sectors.push(s);
-        }
-      }
+      // None (the window was unreadable at creation, or forgotten): any cached sectors (none: nothing to protect).
+      const sectors = sectorsToCompare(id.probeSectors, (s) => map.statusAt(s), map.extents(), src.sectorSize);
       const verdict = await verifyProbe(
         sectors,
         (s) => dataFile.read(s * src.sectorSize, Math.min(src.sectorSize, src.size - s * src.sectorSize)),

@@ -11,7 +11,8 @@
 // served for the other's unsampled sectors. Use --cache per disc when that matters.
 import { MediaError } from '../source/block-source';
 import type { DeviceReader } from './device-reader';
-import { windowSectorCount } from './identity';
+import type { Extent } from './extent-map';
+import { PROBE_BYTES, windowSectorCount } from './identity';
 
 export const SAMPLE_COUNT = 32;
 
@@ -53,6 +54,21 @@ export async function readSamples(
     }
   }
   return out;
+}
+
+/**
+ * The sectors a medium is compared by: the identity samples the cache holds ('+'), or, when it holds none (all were
+ * unreadable when the cache was made, or forgotten as damaged), its first cached sectors, at most PROBE_BYTES.
+ * Empty only when nothing is cached: then nothing of one medium can be served for another.
+ */
+export function sectorsToCompare(samples: readonly number[], statusAt: (sector: number) => string, extents: readonly Extent[], sectorSize: number): number[] {
+  const held = samples.filter((s) => statusAt(s) === '+');
+  if (held.length > 0) return held;
+  const most = Math.max(1, PROBE_BYTES / sectorSize);
+  for (const r of extents) {
+    for (let s = r.start; r.status === '+' && s < r.start + r.count && held.length < most; s++) held.push(s);
+  }
+  return held;
 }
 
 export type IdentityVerdict = { result: 'same'; sectors: number; bytes: number } | { result: 'different'; reason: string } | { result: 'unknown'; reason: string };

@@ -7,7 +7,7 @@
 //   again with a growing pause (1 s doubling to a minute) until the drive changes, so a failing drive is not made
 //   to retry the same unreadable sectors every second.
 import { CachedDevice } from '../cache/cached-device';
-import { identify } from '../cache/medium-identity';
+import { identify, sectorsToCompare } from '../cache/medium-identity';
 import { ChunkDamagedError } from '../cache/fixity';
 import { SourceLostError } from '../source/block-source';
 import { MediumSizeChangedError } from '../source/nbd/nbd-block-source';
@@ -96,6 +96,16 @@ export class MediumFollower {
     });
   }
 
+  /**
+   * A cache made while no identity sample could be read is compared by the sectors it holds (never adopted unseen);
+   * the ones read just before the change count too, so their commit is awaited (no device read is waited for).
+   */
+  private async sectorsToCompare(): Promise<number[]> {
+    const c = this.cache;
+    if (!c.identitySamples().some((s) => c.statusAt(s) === '+')) await c.commitPending().catch(() => undefined);
+    return sectorsToCompare(c.identitySamples(), (s) => c.statusAt(s), c.extents(), c.sectorSize);
+  }
+
   /** `again`: looks left after one whose samples came through two connections (so a waiting reader is not failed). */
   private async look(again = 2): Promise<unknown> {
     if (this.handedOver || this.source.current === 'present') return undefined;
@@ -123,7 +133,7 @@ export class MediumFollower {
         {
           size: this.cache.size,
           sectorSize: this.cache.sectorSize,
-          samples: this.cache.identitySamples(),
+          samples: await this.sectorsToCompare(),
           bytesOf: (s) => this.cachedSample(s),
         },
       );

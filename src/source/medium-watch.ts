@@ -2,9 +2,9 @@
 // that keeps one medium's reads apart from another's.
 //
 // - image file: dev/inode/size/mtime of the path (gone: no medium);
-// - block device: its size from sysfs (0: no medium); for a loop device also its backing file and that file's
-//   inode (a disc swapped with LOOP_CHANGE_FD); for a CD/DVD drive the size is what changes on a real swap, and
-//   the identity samples (src/cache/medium-identity.ts) are the real proof in every case;
+// - block device: its size and media-change sequence number (diskseq) from sysfs (size 0: no medium); for a loop
+//   device also its backing file and that file's inode (a disc swapped with LOOP_CHANGE_FD); the identity samples
+//   (src/cache/medium-identity.ts) are the real proof in every case;
 // - NBD URI: the connection epoch. Every reconnect may reach another disc, so it starts a new epoch that must be
 //   identified again before anything read through it is served or stored.
 //
@@ -68,7 +68,9 @@ export function mediumLooker(spec: SourceSpec): () => MediumLook {
     return () => {
       const size = readTrim(path.join(sys, 'size'));
       if (size === undefined || size === '0') return { token: null };
-      let token = `dev:${size}`;
+      // diskseq (Linux 5.15+) grows at every media change the kernel sees, so a disc swapped out and back in between
+      // two looks (A→B→A) still moves the token.
+      let token = `dev:${size}:${readTrim(path.join(sys, 'diskseq')) ?? ''}`;
       const backing = readTrim(path.join(sys, 'loop', 'backing_file'));
       if (backing !== undefined) {
         // A loop device: the disc is its backing file. "(deleted)" marks an unlinked one: still the same open file.

@@ -7,6 +7,7 @@ import { NbdClient } from './nbd-client';
 import { NbdkitProcess } from './nbdkit-process';
 import { detectSectorSize, MAX_SECTOR_SIZE } from '../sector-size';
 import { nbdTargetUri, SourceArgError, SourceSpec } from '../source-spec';
+import { MediumChangedError } from '../medium-watch';
 
 export interface OpenBlockSourceOptions {
   /** --block-size: overrides detection (power of two, 512..65536). */
@@ -21,8 +22,8 @@ export interface OpenBlockSourceOptions {
   reconnectDelayMs?: { initial: number; max: number };
 }
 
-/** A reconnect reached a medium of another size: certainly another disc (never adopted). */
-export class MediumSizeChangedError extends SourceLostError {
+/** A reconnect reached a medium of another size: certainly another disc (never adopted); readers get ENOMEDIUM. */
+export class MediumSizeChangedError extends MediumChangedError {
   constructor(
     message: string,
     readonly newSize: number,
