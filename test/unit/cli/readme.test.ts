@@ -8,8 +8,8 @@ import type { Command, Option } from 'commander';
 import { buildProgram } from '../../../src/cli/main';
 
 const README = fs.readFileSync(path.join(__dirname, '../../../../README.md'), 'utf8');
-/** Options of other programs that README.md shows: losetup's `--show`, nbdkit's `--run`, bench/fuzz-inputs.js's. */
-const OTHER_PROGRAMS = new Set(['--show', '--run', '--seed', '--duration', '--targets']);
+/** Options of other programs that README.md shows: losetup's `--show`, nbdkit's `--run`, ddrescue's `--fill-mode`, bench/fuzz-inputs.js's. */
+const OTHER_PROGRAMS = new Set(['--show', '--run', '--seed', '--duration', '--targets', '--fill-mode']);
 
 function commandsOf(cmd: Command, prefix: string): { name: string; cmd: Command }[] {
   return cmd.commands
