@@ -162,8 +162,9 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
       const mayBePaged = pos % PAGE_BYTES === 0 && len % PAGE_BYTES === 0;
       const answer = (got: number | ViewErrno) => {
         if (got instanceof ViewErrno) return cb(fuseErrno(got.errno));
-        if (got >= len || !mayBePaged) return cb(got);
-        endOfFileAt(file).then((size) => cb(pos + got >= size ? got : fuseErrno('EIO')), failed);
+        const n = Math.min(got, len);
+        if (n === len || !mayBePaged) return cb(n);
+        endOfFileAt(file).then((size) => cb(pos + n >= size ? n : fuseErrno('EIO')), failed);
       };
       if (file.fill) {
         let got: number | ViewErrno | Promise<number | ViewErrno>;
@@ -172,8 +173,8 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
         } catch (err) {
           return failed(err);
         }
-        if (got instanceof Promise) got.then((n) => answer(n instanceof ViewErrno ? n : Math.min(n, len)), failed);
-        else answer(got instanceof ViewErrno ? got : Math.min(got, len));
+        if (got instanceof Promise) got.then(answer, failed);
+        else answer(got);
         return;
       }
       file.view.read(file.handle, pos, len).then((got) => {
