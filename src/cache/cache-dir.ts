@@ -110,9 +110,16 @@ export function candidateCaches(root: string, size: number, sectorSize: number):
   return out;
 }
 
-/** A directory name under root not used yet: <base>, <base>.2, <base>.3, ... */
+/**
+ * A directory name under root not used yet: <base>, <base>.2, <base>.3, ... One holding a data file but no state lost
+ * its state (a cache creates its state first): its bytes are left for the user to recover, with a warning, never
+ * written over by a new cache that silently reads the whole medium again.
+ */
 export function freshDir(root: string, base: string): string {
   let dir = path.join(root, base);
-  for (let n = 2; fs.existsSync(dir) && hasState(dir); n++) dir = path.join(root, `${base}.${n}`);
+  for (let n = 2; fs.existsSync(dir) && (hasState(dir) || fs.existsSync(path.join(dir, DATA_FILE))); n++) {
+    if (!hasState(dir)) process.emitWarning(`cache ${dir} has a ${DATA_FILE} but no ${STATE_FILE} (deleted?): left as it is; its sectors are read again into a new cache`);
+    dir = path.join(root, `${base}.${n}`);
+  }
   return dir;
 }

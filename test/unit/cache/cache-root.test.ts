@@ -1,0 +1,41 @@
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { openCache } from '../../../src/cache/cache-open';
+import { DATA_FILE, STATE_FILE } from '../../../src/cache/cache-paths';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+
+const MiB = 1024 * 1024;
+
+describe('cache/cache-dir default cache root', () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(os.tmpdir() + '/blkfs-root-');
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('a cache directory that lost its state is not taken over: its data file is left as it was, with a warning', async () => {
+    const root = path.join(tmp, 'root');
+    const src = new MemorySource(patternBuffer(MiB, 3));
+    const first = await openCache({ source: src, cacheRoot: root });
+    await first.read(0, MiB);
+    await first.close();
+    fs.rmSync(path.join(first.cacheDir, STATE_FILE));
+    const before = fs.readFileSync(path.join(first.cacheDir, DATA_FILE));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const again = await openCache({ source: src, cacheRoot: root });
+      await again.close();
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(again.cacheDir).to.not.equal(first.cacheDir);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(fs.readFileSync(path.join(first.cacheDir, DATA_FILE)).equals(before)).to.equal(true);
+    expect(fs.existsSync(path.join(first.cacheDir, STATE_FILE))).to.equal(false);
+    expect(warnings.join('\n')).to.include(first.cacheDir).and.to.include(STATE_FILE);
+  });
+});
