@@ -149,7 +149,12 @@ export class StateStore {
     const row = this.db.prepare('SELECT * FROM identity WHERE id = 1').get() as
       | { size: number; sector_size: number; fingerprint: string; probe_sectors: string; stable_identity: string | null }
       | undefined;
-    if (!row) return undefined;
+    if (!row) {
+      // initialize() writes the identity and the sector state in one transaction: state without an identity is a
+      // damaged database, not a cache never initialised (which would be created anew, over its rescued sectors).
+      if (this.db.prepare('SELECT 1 FROM extents LIMIT 1').get()) throw new CacheDamagedError(this.cacheDir, `its database ${this.path} holds sector state but no identity`);
+      return undefined;
+    }
     // Checked as read: a damaged or hand-edited row made a TypeError or a Node range error further on (exit 2 either
     // way, but saying nothing of where); probe sectors outside the medium would be read past the data file's end.
     const bad = (what: string) => new CacheDamagedError(this.cacheDir, `its database ${this.path} holds a malformed identity (${what})`);

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import Database from 'better-sqlite3';
 import { openCache } from '../../../src/cache/cache-open';
+import { CacheDamagedError } from '../../../src/cache/errors';
 import { DATA_FILE, STATE_FILE } from '../../../src/cache/cache-paths';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
@@ -37,5 +39,26 @@ describe('cache/cache-dir default cache root', () => {
     expect(fs.readFileSync(path.join(first.cacheDir, DATA_FILE)).equals(before)).to.equal(true);
     expect(fs.existsSync(path.join(first.cacheDir, STATE_FILE))).to.equal(false);
     expect(warnings.join('\n')).to.include(first.cacheDir).and.to.include(STATE_FILE);
+  });
+
+  it('a cache whose identity row is lost (a damaged page) is refused as damaged, not created anew over its rescued sectors', async () => {
+    const dir = path.join(tmp, 'c');
+    const src = new MemorySource(patternBuffer(MiB, 4));
+    const dev = await openCache({ source: src, cacheDir: dir });
+    await dev.read(0, MiB);
+    await dev.close();
+    const db = new Database(path.join(dir, STATE_FILE));
+    db.exec('DELETE FROM identity');
+    const extents = db.prepare('SELECT start, count, status FROM extents ORDER BY start').all();
+    db.close();
+    src.resetCounts();
+    let err: unknown;
+    await openCache({ source: src, cacheDir: dir }).then((d) => d.close(), (e) => (err = e));
+    expect(err).to.be.instanceOf(CacheDamagedError);
+    expect(String(err)).to.match(/no identity/);
+    expect(src.stats().reads).to.equal(0);
+    const after = new Database(path.join(dir, STATE_FILE), { readonly: true });
+    expect(after.prepare('SELECT start, count, status FROM extents ORDER BY start').all()).to.deep.equal(extents);
+    after.close();
   });
 });
