@@ -74,8 +74,13 @@ export function readIdentityHint(dir: string): IdentityHint | undefined {
   try {
     return parseIdentityHint(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8'));
   } catch {
-    if (!hasState(dir)) return undefined; // not a cache directory
+    return storedIdentity(dir);
   }
+}
+
+/** The identity a cache directory's database records (the hint is a copy of it); undefined when it cannot be read. */
+export function storedIdentity(dir: string): IdentityHint | undefined {
+  if (!hasState(dir)) return undefined; // not a cache directory
   let state: StateStore;
   try {
     state = StateStore.open(path.join(dir, STATE_FILE), dir);
