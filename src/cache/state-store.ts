@@ -7,6 +7,17 @@ import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
 import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
 import { UserError } from '../errors';
 import { mergeRanges } from './byte-ranges';
+import { CachePathError } from './private-files';
+
+/** The error code that keeps `dir` from being written (EROFS, EACCES), or undefined when it can be. */
+function unwritable(dir: string): string | undefined {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'EACCES';
+  }
+}
 
 export interface StoredIdentity {
   size: number;
@@ -141,6 +152,9 @@ export class StateStore {
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new CacheBusyError(cacheDir);
       if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw new CacheDamagedError(cacheDir, `its database ${path} is unreadable (${(e as Error).message})`);
       if (isDiskFull(e)) throw new CacheFullError(path, e);
+      // SQLite says only "disk I/O error" (it cannot lock or journal): name the path and the cause the user can fix.
+      const denied = /^SQLITE_(IOERR|READONLY|CANTOPEN)/.test(code ?? '') ? unwritable(cacheDir) : undefined;
+      if (denied) throw new CachePathError(cacheDir, denied, `its database cannot be opened (${(e as Error).message}): ${denied === 'EROFS' ? 'the file system is read-only' : 'it is not writable'}; a cache is opened for writing, copy it to a writable place`);
       throw e;
     }
   }
