@@ -109,7 +109,11 @@ export function candidateCaches(root: string, size: number, sectorSize: number):
   for (const name of names) {
     const dir = path.join(root, name);
     if (!hasState(dir)) continue; // not a cache directory
-    const hint = readIdentityHint(dir);
+    let hint = readIdentityHint(dir);
+    // A hint that disagrees with the name it was created under (a flipped bit in its size or fingerprint) is not
+    // believed: the database says, or the cache would not be found and the whole medium read again into a new one.
+    const base = hint && cacheDirName(hint.fingerprint, hint.size);
+    if (hint && name !== base && !name.startsWith(`${base}.`)) hint = storedIdentity(dir) ?? hint;
     if (hint?.size === size && hint.sectorSize === sectorSize) out.push({ dir, hint });
   }
   return out;

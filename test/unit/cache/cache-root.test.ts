@@ -5,7 +5,7 @@ import * as path from 'path';
 import Database from 'better-sqlite3';
 import { openCache } from '../../../src/cache/cache-open';
 import { CacheDamagedError } from '../../../src/cache/errors';
-import { DATA_FILE, STATE_FILE } from '../../../src/cache/cache-paths';
+import { DATA_FILE, IDENTITY_HINT_FILE, STATE_FILE } from '../../../src/cache/cache-paths';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1024 * 1024;
@@ -60,5 +60,23 @@ describe('cache/cache-dir default cache root', () => {
     const after = new Database(path.join(dir, STATE_FILE), { readonly: true });
     expect(after.prepare('SELECT start, count, status FROM extents ORDER BY start').all()).to.deep.equal(extents);
     after.close();
+  });
+
+  it('a cache whose identity.json rotted to another size or fingerprint is still found (its database says), not read again into a new one', async () => {
+    const root = path.join(tmp, 'root');
+    const src = new MemorySource(patternBuffer(MiB, 5));
+    const first = await openCache({ source: src, cacheRoot: root });
+    await first.read(0, MiB);
+    await first.close();
+    const file = path.join(first.cacheDir, IDENTITY_HINT_FILE);
+    const hint = JSON.parse(fs.readFileSync(file, 'utf8')) as { size: number; fingerprint: string };
+    for (const rotten of [{ ...hint, size: hint.size + 1 }, { ...hint, fingerprint: '1' + hint.fingerprint.slice(1) }]) {
+      fs.writeFileSync(file, JSON.stringify(rotten));
+      src.resetCounts();
+      const again = await openCache({ source: src, cacheRoot: root });
+      await again.close();
+      expect(again.cacheDir).to.equal(first.cacheDir);
+      expect(src.stats().bytes, 'only identity probes are read').to.be.at.most(64 * 1024);
+    }
   });
 });
