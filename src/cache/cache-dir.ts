@@ -74,8 +74,13 @@ export function readIdentityHint(dir: string): IdentityHint | undefined {
   try {
     return parseIdentityHint(fs.readFileSync(path.join(dir, IDENTITY_HINT_FILE), 'utf8'));
   } catch {
-    if (!hasState(dir)) return undefined; // not a cache directory
+    return storedIdentity(dir);
   }
+}
+
+/** The identity a cache directory's database records (the hint is a copy of it); undefined when it cannot be read. */
+export function storedIdentity(dir: string): IdentityHint | undefined {
+  if (!hasState(dir)) return undefined; // not a cache directory
   let state: StateStore;
   try {
     state = StateStore.open(path.join(dir, STATE_FILE), dir);
@@ -104,15 +109,26 @@ export function candidateCaches(root: string, size: number, sectorSize: number):
   for (const name of names) {
     const dir = path.join(root, name);
     if (!hasState(dir)) continue; // not a cache directory
-    const hint = readIdentityHint(dir);
+    let hint = readIdentityHint(dir);
+    // A hint that disagrees with the name it was created under (a flipped bit in its size or fingerprint) is not
+    // believed: the database says, or the cache would not be found and the whole medium read again into a new one.
+    const base = hint && cacheDirName(hint.fingerprint, hint.size);
+    if (hint && name !== base && !name.startsWith(`${base}.`)) hint = storedIdentity(dir) ?? hint;
     if (hint?.size === size && hint.sectorSize === sectorSize) out.push({ dir, hint });
   }
   return out;
 }
 
-/** A directory name under root not used yet: <base>, <base>.2, <base>.3, ... */
+/**
+ * A directory name under root not used yet: <base>, <base>.2, <base>.3, ... One holding a data file but no state lost
+ * its state (a cache creates its state first): its bytes are left for the user to recover, with a warning, never
+ * written over by a new cache that silently reads the whole medium again.
+ */
 export function freshDir(root: string, base: string): string {
   let dir = path.join(root, base);
-  for (let n = 2; fs.existsSync(dir) && hasState(dir); n++) dir = path.join(root, `${base}.${n}`);
+  for (let n = 2; fs.existsSync(dir) && (hasState(dir) || fs.existsSync(path.join(dir, DATA_FILE))); n++) {
+    if (!hasState(dir)) process.emitWarning(`cache ${dir} has a ${DATA_FILE} but no ${STATE_FILE} (deleted?): left as it is; its sectors are read again into a new cache`);
+    dir = path.join(root, `${base}.${n}`);
+  }
   return dir;
 }

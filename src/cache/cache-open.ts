@@ -5,7 +5,7 @@ import * as path from 'path';
 import { BlockSource } from '../source/block-source';
 import { OfflineSource } from '../source/offline-source';
 import { UserError } from '../errors';
-import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, parseIdentityHint, readIdentityHint, writeIdentityHint } from './cache-dir';
+import { DATA_FILE, IDENTITY_HINT_FILE, IdentityHint, STATE_FILE, candidateCaches, cacheDirName, defaultCacheRoot, freshDir, hasState, parseIdentityHint, readIdentityHint, storedIdentity, writeIdentityHint } from './cache-dir';
 import { CachedDevice } from './cached-device';
 import { CachedDeviceOptions, checkReadahead } from './cached-device-options';
 import { DataFile } from './data-file';
@@ -146,7 +146,9 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
   const dir = path.resolve(cacheDir);
   if (!fs.existsSync(dir)) throw new UserError(`cache directory does not exist: ${cacheDir}`);
   if (!hasState(dir)) throw new UserError(`${cacheDir} holds no blkfs cache`);
-  const hint = readIdentityHint(dir);
+  // The database's own identity first: a damaged identity.json (another size, other probe sectors) would make the
+  // cache look like another medium's, or ask the absent medium for sectors ("not connected").
+  const hint = storedIdentity(dir) ?? readIdentityHint(dir);
   if (!hint) throw new UserError(`${cacheDir}: cannot read the cache's identity (neither its ${IDENTITY_HINT_FILE} nor its database; is it in use?)`);
   return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
 }

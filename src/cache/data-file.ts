@@ -30,7 +30,7 @@ export class DataFile {
       fh = await fs.promises.open(path, 'r+');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      fh = await fs.promises.open(path, 'w+');
+      fh = await fs.promises.open(path, 'w+', 0o600); // a copy of someone's disk: private, as the cache's other files
     }
     try {
       const st = await fh.stat();

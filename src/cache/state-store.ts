@@ -7,6 +7,17 @@ import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
 import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
 import { UserError } from '../errors';
 import { mergeRanges } from './byte-ranges';
+import { CachePathError } from './private-files';
+
+/** The error code that keeps `dir` from being written (EROFS, EACCES), or undefined when it can be. */
+function unwritable(dir: string): string | undefined {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'EACCES';
+  }
+}
 
 export interface StoredIdentity {
   size: number;
@@ -141,6 +152,9 @@ export class StateStore {
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new CacheBusyError(cacheDir);
       if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw new CacheDamagedError(cacheDir, `its database ${path} is unreadable (${(e as Error).message})`);
       if (isDiskFull(e)) throw new CacheFullError(path, e);
+      // SQLite says only "disk I/O error" (it cannot lock or journal): name the path and the cause the user can fix.
+      const denied = /^SQLITE_(IOERR|READONLY|CANTOPEN)/.test(code ?? '') ? unwritable(cacheDir) : undefined;
+      if (denied) throw new CachePathError(cacheDir, denied, `its database cannot be opened (${(e as Error).message}): ${denied === 'EROFS' ? 'the file system is read-only' : 'it is not writable'}; a cache is opened for writing, copy it to a writable place`);
       throw e;
     }
   }
@@ -149,7 +163,12 @@ export class StateStore {
     const row = this.db.prepare('SELECT * FROM identity WHERE id = 1').get() as
       | { size: number; sector_size: number; fingerprint: string; probe_sectors: string; stable_identity: string | null }
       | undefined;
-    if (!row) return undefined;
+    if (!row) {
+      // initialize() writes the identity and the sector state in one transaction: state without an identity is a
+      // damaged database, not a cache never initialised (which would be created anew, over its rescued sectors).
+      if (this.db.prepare('SELECT 1 FROM extents LIMIT 1').get()) throw new CacheDamagedError(this.cacheDir, `its database ${this.path} holds sector state but no identity`);
+      return undefined;
+    }
     // Checked as read: a damaged or hand-edited row made a TypeError or a Node range error further on (exit 2 either
     // way, but saying nothing of where); probe sectors outside the medium would be read past the data file's end.
     const bad = (what: string) => new CacheDamagedError(this.cacheDir, `its database ${this.path} holds a malformed identity (${what})`);

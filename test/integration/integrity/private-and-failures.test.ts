@@ -76,6 +76,26 @@ describe('integrity: private by default, failures not hidden', function () {
     }
   });
 
+  it('verify and export --cache of a cache on a read-only file system: exit 1 naming the cache and EROFS (was "disk I/O error", exit 2)', async () => {
+    const map = path.join(tmp, 'A.map');
+    fs.writeFileSync(map, '0x0 +\n0x0 0x100000 +\n');
+    const ro = path.join(tmp, 'ro');
+    fs.mkdirSync(ro);
+    expect((await run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', ro])).code).to.equal(0);
+    try {
+      const cache = path.join(ro, 'c');
+      expect((await blkfs(['import', '--cache', cache, '--source', img, img, map])).code).to.equal(0);
+      expect((await run('mount', ['-o', 'remount,ro', ro])).code).to.equal(0);
+      for (const args of [['verify', '-q', '--cache', cache], ['export', '--cache', cache, path.join(tmp, 'out.img')]]) {
+        const r = await blkfs(args);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stderr).to.contain(cache).and.to.contain('EROFS');
+      }
+    } finally {
+      await run('umount', [ro]);
+    }
+  });
+
   it('acquire on a mount whose server was killed says so in words (not a bare ENOTCONN)', async () => {
     const mnt = path.join(tmp, 'mnt');
     const pid = await mount(img, mnt, ['--cache', path.join(tmp, 'cache')]);

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseIdentityHint } from '../../../src/cache/cache-dir';
-import { openOffline } from '../../../src/cache/cache-open';
+import { openCache, openOffline } from '../../../src/cache/cache-open';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 import { UserError } from '../../../src/errors';
 
 describe('a cache given with --cache and no medium (import/export --cache)', () => {
@@ -45,6 +46,29 @@ describe('a cache given with --cache and no medium (import/export --cache)', () 
       const err = (await openOffline(dir).catch((e: unknown) => e)) as Error;
       expect(err).to.be.instanceOf(UserError);
       expect(err.message).to.match(/the cache was never initialised .*open it with its medium/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an identity.json damaged to another size or other probe sectors does not stop export --cache: the database says whose cache it is', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-hint-'));
+    try {
+      const src = new MemorySource(patternBuffer(262144, 7));
+      const dev = await openCache({ source: src, cacheDir: dir });
+      await dev.read(0, 262144);
+      await dev.close();
+      const hint = parseIdentityHint(fs.readFileSync(path.join(dir, 'identity.json'), 'utf8'));
+      // was "belongs to a different medium" (exit 1), then "the medium is not connected" (exit 2)
+      for (const damaged of [{ ...hint, size: 131072 }, { ...hint, fingerprint: 'zz', probeSectors: [5] }]) {
+        fs.writeFileSync(path.join(dir, 'identity.json'), JSON.stringify(damaged));
+        const off = await openOffline(dir);
+        try {
+          expect((await off.readCachedBytes(0, 262144)).equals(src.data)).to.equal(true);
+        } finally {
+          await off.close();
+        }
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

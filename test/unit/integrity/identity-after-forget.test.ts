@@ -45,6 +45,18 @@ describe('integrity/reopening a cache after --forget-damaged (a medium without a
     await reopenAndRead(dir, img);
   });
 
+  it('a missing data file is recreated 0600 by --forget-damaged, as every file of a cache is (it was 0644 under umask 022)', async () => {
+    const { dir } = await filled(patternBuffer(SIZE, 16));
+    fs.rmSync(path.join(dir, 'data.img'));
+    const umask = process.umask(0o022);
+    try {
+      await verifyCacheDir(dir, { forgetDamaged: true });
+    } finally {
+      process.umask(umask);
+    }
+    expect(fs.statSync(path.join(dir, 'data.img')).mode & 0o777).to.equal(0o600);
+  });
+
   it('a flipped byte in an identity probe sector: forgotten, then that sector is read again', async () => {
     const img = patternBuffer(SIZE, 12);
     const { dir, probes } = await filled(img);
