@@ -81,7 +81,9 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
       }
       started = true;
       conn.send({ type: 'accepted' });
-      handle(req, conn)
+      // A handler that throws at once (the server still starting) answers like one that rejects.
+      Promise.resolve()
+        .then(() => handle(req, conn))
         .catch((err: unknown) => {
           onError(err);
           conn.send({ type: 'error', message: err instanceof Error ? err.message : String(err), exitCode: exitCodeOf(err) });
