@@ -73,4 +73,23 @@ describe('control socket requests', () => {
       listeners.forEach((l) => process.on('uncaughtException', l));
     }
   });
+
+  it('a line that is JSON but no request (null, a number) is a malformed request (exit 1), not a crash message of the handler', async () => {
+    const sock = path.join(dir, 'garbage.ctl');
+    let handled = 0;
+    const server = await ControlServer.listen(sock, async () => void handled++, () => {});
+    try {
+      for (const line of ['null', '42', '"shutdown"', '{"cmd":5}']) {
+        const answer = await new Promise<string>((resolve) => {
+          const c = net.createConnection(sock, () => c.end(line + '\n'));
+          let text = '';
+          c.setEncoding('utf8').on('data', (d: string) => (text += d)).on('close', () => resolve(text));
+        });
+        expect(answer, line).to.equal('{"type":"error","message":"malformed control request","exitCode":1}\n');
+      }
+      expect(handled).to.equal(0);
+    } finally {
+      await server.close();
+    }
+  });
 });
