@@ -68,6 +68,7 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
     let msgs: unknown[];
     try {
       msgs = decoder.push(chunk);
+      if (!msgs.every(isRequest)) throw new Error('not a request');
     } catch {
       conn.send({ type: 'error', message: 'malformed control request', exitCode: 1 });
       sock.end();
@@ -81,7 +82,9 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
       }
       started = true;
       conn.send({ type: 'accepted' });
-      handle(req, conn)
+      // A handler that throws at once (the server still starting) answers like one that rejects.
+      Promise.resolve()
+        .then(() => handle(req, conn))
         .catch((err: unknown) => {
           onError(err);
           conn.send({ type: 'error', message: err instanceof Error ? err.message : String(err), exitCode: exitCodeOf(err) });
@@ -89,4 +92,9 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
         .finally(() => sock.end());
     }
   });
+}
+
+/** A request is an object naming its command; anything else (null, a number, a string) is malformed. */
+function isRequest(msg: unknown): msg is ControlRequest {
+  return typeof msg === 'object' && msg !== null && typeof (msg as { cmd?: unknown }).cmd === 'string';
 }

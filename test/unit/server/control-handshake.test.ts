@@ -44,3 +44,52 @@ describe('control socket handshake', () => {
     }
   });
 });
+
+describe('control socket requests', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-ctl-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a handler that throws at once (the server still starting) is an error reply, not an uncaught exception that kills the server', async () => {
+    const sock = path.join(dir, 'starting.ctl');
+    const uncaught: unknown[] = [];
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', (e) => uncaught.push(e));
+    const server = await ControlServer.listen(
+      sock,
+      () => {
+        throw new Error('server is starting');
+      },
+      () => {},
+    );
+    try {
+      const reply = await controlRequest(sock, { cmd: 'verify' }).result;
+      expect(reply).to.deep.equal({ type: 'error', message: 'server is starting', exitCode: 2 });
+      expect(uncaught).to.deep.equal([]);
+    } finally {
+      await server.close();
+      process.removeAllListeners('uncaughtException');
+      listeners.forEach((l) => process.on('uncaughtException', l));
+    }
+  });
+
+  it('a line that is JSON but no request (null, a number) is a malformed request (exit 1), not a crash message of the handler', async () => {
+    const sock = path.join(dir, 'garbage.ctl');
+    let handled = 0;
+    const server = await ControlServer.listen(sock, async () => void handled++, () => {});
+    try {
+      for (const line of ['null', '42', '"shutdown"', '{"cmd":5}']) {
+        const answer = await new Promise<string>((resolve) => {
+          const c = net.createConnection(sock, () => c.end(line + '\n'));
+          let text = '';
+          c.setEncoding('utf8').on('data', (d: string) => (text += d)).on('close', () => resolve(text));
+        });
+        expect(answer, line).to.equal('{"type":"error","message":"malformed control request","exitCode":1}\n');
+      }
+      expect(handled).to.equal(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
