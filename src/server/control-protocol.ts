@@ -74,6 +74,15 @@ export function controlSocketPath(pid: number, cacheDir?: string, env: NodeJS.Pr
 export function prepareSocketDir(socketPath: string): void {
   const dir = path.dirname(socketPath);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // In the shared temp dir, a name anyone could have taken first: a symlink there would have the chmod below and
+  // the socket land where another user chose, and their own directory would hand them our control socket.
+  if (path.dirname(dir) === os.tmpdir()) {
+    const st = fs.lstatSync(dir);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+      throw new Error(`${dir} is not a directory of this user (a symlink, or another user's): remove it, or set XDG_RUNTIME_DIR`);
+    }
+  }
   if (!fs.existsSync(path.join(dir, 'state.sqlite'))) fs.chmodSync(dir, 0o700);
   for (const name of fs.readdirSync(dir)) {
     const m = /^(\d+)\.ctl$/.exec(name);
