@@ -11,8 +11,10 @@
 //   machine (of ~1.1 s; against a build with no scan at all); waiting made it faster in two runs of 10 alternating
 //   rounds on 2 cores busy with other work (medians 1.52 → 1.43 s and 2.24 → 1.93 s). Waiting, the scan
 //   catches up ~0.7 s after the acquisition ends; a listing of /rescued/ makes it scan at once (~0.2 s for 512 MiB).
-// So while such a medium is read, this work waits; it catches up from the cache (never reading the device) once the
-// reading pauses or slows. The device's time comes first: a failing disk is read while it still reads, and
+// Readers of the mount come first too: a copy of /raw from the cache (~1 GB/s) right after a cold read ran beside the
+// hashing catching up, and was slower than the same copy after it (see busyRateNow()).
+// So while such a medium is read, or the mount's readers read that fast, this work waits; it catches up from the
+// cache (never reading the device) once the reading pauses or slows. The device's time comes first: a failing disk is read while it still reads, and
 // checksums and the index of SBX blocks can come after. A slow medium (a CD or DVD, a disk struggling through bad
 // areas) leaves a core idle, so it is hashed and scanned along, and both are ready with its last sector.
 // The line is drawn well below the hashing's own rate: hashing along slows a reading by up to a third, so a medium
@@ -21,7 +23,7 @@
 
 import { availableParallelism } from 'os';
 
-/** A medium read faster than this (DeviceReader.rateNow: over the last quarter second or second) is not hashed or scanned along on few cores. */
+/** A medium read, or readers served, faster than this (CachedDevice.busyRateNow) is not hashed or scanned along on few cores. */
 export const WORK_ALONG_BELOW_BYTES_PER_SEC = 100e6;
 /** From this many cores on, the background work always has a core of its own. */
 export const CORES_TO_WORK_ALONG = 4;

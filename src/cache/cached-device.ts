@@ -4,9 +4,9 @@
 // group commit (fdatasync, then one transaction), and until then they stay in flight: served from memory to other
 // readers, never read from the device again. After a crash, sectors whose commit was not durable are simply
 // untried again (nothing ever claimed them); no '+' sector has wrong bytes.
-// Its parts: cache-open.ts (opening, identity), device-reader.ts (every device read), span-fetch.ts (a span in one of
-// ddrescue's modes), sector-store.ts (persisting and committing), readahead.ts (prefetch), at-hand.ts (the hot path of
-// a read: what is in memory or the page cache), cache-status.ts.
+// Its parts: cache-open.ts (opening, identity), device-reader.ts (device reads), span-fetch.ts (a span in one of
+// ddrescue's modes), sector-store.ts (persisting, committing), readahead.ts, at-hand.ts (a read's hot path),
+// cache-status.ts.
 import type Database from 'better-sqlite3';
 import { cacheStatus, mapfileText, StatusInputs } from './cache-status';
 import type { DeviceReader } from './device-reader';
@@ -24,6 +24,7 @@ import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome, wholeSpanData } from './span-fetch';
 import { CopyStream } from './copy-stream';
 import { CacheClosedError } from './errors';
+import { RateNow } from './rate-meter';
 
 const DEFAULT_MAX_READ = 1024 * 1024;
 
@@ -33,13 +34,12 @@ export class CachedDevice implements SectorCache, RescueTarget {
   readonly sectorCount: number;
   readonly retries: number;
   private readonly inflight = new InflightRanges();
+  private readonly readerRate = new RateNow(); // busyRateNow()
   private readonly maxReadSectors: number;
   private readonly readahead: Readahead | undefined;
-  /** The copying pass's write-behind and span buffers: set while an acquisition runs. */
-  private copyStream: CopyStream | undefined;
+  private copyStream: CopyStream | undefined; // the copying pass's write-behind and span buffers, while it runs
   private closed = false;
-  /** close() has begun: no new prefetch starts, queued ones are dropped. */
-  private closing = false;
+  private closing = false; // close() has begun: no new prefetch starts, queued ones are dropped
   private readonly repair: Pick<CachedDeviceOptions, 'canRepair' | 'onRepair'>;
 
   /** Built by cache-open.ts (openCache, openOffline) once the state is loaded and the medium's identity checked. */
@@ -90,7 +90,10 @@ export class CachedDevice implements SectorCache, RescueTarget {
   readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): IntoRead | Promise<IntoRead> {
     this.checkRange(offset, target.length);
     const end = Math.min(this.size, offset + target.length);
-    if (this.readahead && priority === 'foreground' && offset < end) this.readahead.noteRead(offset, end);
+    if (priority === 'foreground' && offset < end) {
+      this.readerRate.add(end - offset);
+      this.readahead?.noteRead(offset, end);
+    }
     // The hot path of a copy: bytes in memory or in the page cache are served at once, without a promise.
     const at = fillAtHand(this.store, this.inflight, offset, end, target);
     if (at >= end) return { bytes: at - offset };
@@ -189,8 +192,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
    * persists what it learnt: data first, durable, then the state. Returns the outcomes once committed, or, for a
    * copying span of untried sectors read whole, once written — during an acquisition, at once while its write-behind
    * allows (its '+' follows with the next group commit; until then the sectors stay in flight, as a reader's early
-   * answer: flush() waits for it). Outcomes carry no bytes of a reused span buffer. On
-   * SourceLostError (or TransientReadError) the sectors read before it are still kept; nothing is marked for the rest.
+   * answer: flush() waits for it). Outcomes carry no bytes of a reused span buffer. On SourceLostError (or
+   * TransientReadError) the sectors read before it are still kept; nothing is marked for the rest.
    * Sectors a reader took in flight since the caller looked (a few microtasks earlier) are left to that reader:
    * the span ends before them, or nothing is read at all (no outcomes).
    */
@@ -335,9 +338,9 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return this.device.watchCounts(fn);
   }
 
-  /** Bytes per second the device is read at right now (background-yield.ts: the checksums and the scan wait while high). */
-  deviceRateNow(): number {
-    return this.device.rateNow();
+  /** Bytes per second the device is read at, or the mount's readers ask for, right now: background work waits while high. */
+  busyRateNow(): number {
+    return Math.max(this.device.rateNow(), this.readerRate.bytesPerSecond());
   }
 
   status(): CacheStatus {

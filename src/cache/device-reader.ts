@@ -4,7 +4,7 @@
 // follows the source's lost/reconnected events for /status.
 import { BlockSource, MediaError, SourceEvent, TransientReadError, readInto } from '../source/block-source';
 import { PriorityScheduler, Promotable } from './priority-scheduler';
-import { RateMeter } from './rate-meter';
+import { RateMeter, RateNow } from './rate-meter';
 import type { DeviceReadCounts, Priority, ReadCounts, SourceHealth } from './sector-cache';
 
 /** A readahead read: promotable while queued, dropped unread when `skip` says so, into a buffer of its own. */
@@ -27,9 +27,8 @@ export class DeviceReader {
   /** Reads the server failed for a passing reason (TransientReadError: ENOMEM...): no verdict on the medium. */
   transientReads = 0;
   readonly rate = new RateMeter();
-  /** The same over the last quarter second, and over the last second (see rateNow()). */
-  private readonly rateQuarter = new RateMeter(250);
-  private readonly rateSecond = new RateMeter(1000);
+  /** The same right now (see rateNow()). */
+  private readonly rateRightNow = new RateNow();
   /** Byte offset of the latest device read (the status line's position when no acquisition runs). */
   lastPos = 0;
   private readonly scheduler: PriorityScheduler;
@@ -96,8 +95,7 @@ export class DeviceReader {
       }
       if (track) {
         this.rate.add(len);
-        this.rateQuarter.add(len);
-        this.rateSecond.add(len);
+        this.rateRightNow.add(len);
       }
       this.countsChanged();
       return buf;
@@ -111,16 +109,9 @@ export class DeviceReader {
     }
   }
 
-  /**
-   * Bytes per second the device is being read at right now: the higher of the last quarter second's rate and the
-   * last second's. A fast reading counts as fast from its first ~30 MB (over a whole second alone it counted as slow
-   * for its first 100 MB, and the image hashing, which waits while the device is read fast, ran beside the first
-   * 400-500 ms of a cold dd or ddrescue of /raw: 0.1-0.15 s of CPU measured from /proc on 2 cores, 0.4 s under the
-   * profiler), and stays fast through a dip of a few hundred ms (a loaded machine stalls a reader that long: over a
-   * quarter second alone the hashing started then).
-   */
+  /** Bytes per second the device is being read at right now (RateNow: the last quarter second's or second's). */
   rateNow(): number {
-    return Math.max(this.rateQuarter.bytesPerSecond(), this.rateSecond.bytesPerSecond());
+    return this.rateRightNow.bytesPerSecond();
   }
 
   /** Calls `fn` with the counts after every device read counted (a budget of device reads); returns the unsubscriber. */

@@ -123,8 +123,9 @@ export interface SectorCache {
   onSectorsCached(listener: (offset: number, length: number) => void): () => void;
   /** Counters of the cache, the device and the source (plain JSON values). */
   status(): CacheStatus;
-  /** Bytes per second the device is read at right now (background work waits while it is high: background-yield.ts). */
-  deviceRateNow(): number;
+  /** Bytes per second the device is read at, or the mount's readers ask for, right now (background work waits while
+   * high: background-yield.ts). */
+  busyRateNow(): number;
   /** The whole GNU ddrescue mapfile of the current state, from one snapshot. */
   mapfileText(): string;
 

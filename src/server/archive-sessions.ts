@@ -27,13 +27,13 @@ export class ArchiveSessions implements ChecksumsSource {
   private verdictMemo: { sha1: string; verdict: DatVerdict } | undefined;
 
   constructor(
-    private readonly cache: SettledSource & { database(): Database.Database; deviceRateNow(): number },
+    private readonly cache: SettledSource & { database(): Database.Database; busyRateNow(): number },
     private readonly acquisitions: Joiner,
     private readonly dat: Dat | undefined,
     private readonly image: { params: SbxImageParams; identity: ImageIdentity; available: boolean },
     log: (message: string) => void,
   ) {
-    const wait = backgroundYield(() => cache.deviceRateNow());
+    const wait = backgroundYield(() => cache.busyRateNow());
     this.tracker = new ChecksumTracker(cache, log, new ChecksumStore(cache.database()), startImageHasher, wait).start();
   }
 

@@ -92,7 +92,7 @@ export class MediumScanner {
   ) {
     this.log = options.log ?? (() => {});
     this.recordQuietMs = options.recordQuietMs ?? RECORD_QUIET_MS;
-    this.mustWait = options.mustWait ?? backgroundYield(() => cache.deviceRateNow());
+    this.mustWait = options.mustWait ?? backgroundYield(() => cache.busyRateNow());
     this.recheckMs = options.recheckMs ?? RECHECK_MS;
   }
 

@@ -47,16 +47,21 @@ describe('cache/cached-device CachedDevice', () => {
     expect(src.stats().reads).to.equal(reads);
   });
 
-  it("deviceRateNow counts the last second's device reads only: cached bytes served add nothing", async () => {
-    const dev = await openDev(new MemorySource(patternBuffer(4 * MiB)), { readaheadBytes: 0 });
-    const before = dev.deviceRateNow();
-    await dev.read(MiB, MiB);
-    const afterDeviceRead = dev.deviceRateNow();
-    expect(afterDeviceRead - before).to.be.at.least(MiB);
-    await dev.read(MiB, MiB); // cached now
-    expect(dev.deviceRateNow()).to.be.at.most(afterDeviceRead);
+  it("busyRateNow counts the last second's device reads and the readers' reads of cached bytes, so background work waits for both", async () => {
+    const src = new MemorySource(patternBuffer(4 * MiB));
+    const dev = await openDev(src, { readaheadBytes: 0 });
+    const idle = dev.busyRateNow();
+    await dev.read(MiB, MiB); // from the device
+    expect(dev.busyRateNow() - idle).to.be.at.least(MiB);
     await new Promise((r) => setTimeout(r, 1100));
-    expect(dev.deviceRateNow()).to.equal(0);
+    expect(dev.busyRateNow()).to.equal(0);
+    const reads = src.stats().reads;
+    const target = Buffer.alloc(MiB);
+    for (let i = 0; i < 8; i++) await dev.readInto(MiB, target); // a reader copying cached bytes: no device read
+    expect(src.stats().reads).to.equal(reads);
+    expect(dev.busyRateNow()).to.be.at.least(8 * MiB);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(dev.busyRateNow()).to.equal(0);
   });
 
   it('stores the fingerprint window on creation, so those sectors are never read again', async () => {
