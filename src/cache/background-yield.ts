@@ -14,9 +14,10 @@
 // Readers of the mount come first too: a copy of /raw from the cache (~1 GB/s) right after a cold read ran beside the
 // hashing catching up, and was slower than the same copy after it (see busyRateNow()).
 // So while such a medium is read, or the mount's readers read that fast, this work waits; it catches up from the
-// cache (never reading the device) once the reading pauses or slows. The device's time comes first: a failing disk is read while it still reads, and
-// checksums and the index of SBX blocks can come after. A slow medium (a CD or DVD, a disk struggling through bad
-// areas) leaves a core idle, so it is hashed and scanned along, and both are ready with its last sector.
+// cache (never reading the device) once the reading pauses or slows. The device's time comes first: a failing disk
+// is read while it still reads, and checksums and the index of SBX blocks can come after. A slow medium (a CD or
+// DVD, a disk struggling through bad areas) leaves a core idle, so it is hashed and scanned along, and both are ready
+// with its last sector.
 // The line is drawn well below the hashing's own rate: hashing along slows a reading by up to a third, so a medium
 // found fast stays fast while hashed, and the choice does not flip back and forth. Below it the scan (~4 GB/s of
 // CPU) takes a few percent of one core: it goes along with the hashing rather than keep a line of its own.
