@@ -1,6 +1,6 @@
 // `blkfs files IMAGE MAPFILE | MOUNTPOINT [--damaged] [--json|--csv]`: which files the bad (or not yet read)
-// sectors hit. Offline on any ddrescue image + mapfile pair (The Sleuth Kit reads the image's filesystems),
-// or live from a mount's /files.json.
+// sectors hit. Offline on any ddrescue image + mapfile pair (The Sleuth Kit reads the image's filesystems, only
+// the bytes the mapfile calls rescued: src/fuse/masked-layout.ts), or live from a mount's /files.json.
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
