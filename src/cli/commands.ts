@@ -154,7 +154,7 @@ function defineFiles(program: Command): void {
   program
     .command('files')
     .description('list the files on the medium with bytes rescued / bad / untried and a verdict (intact, damaged, incomplete, unknown)')
-    .argument('<paths...>', 'IMAGE MAPFILE (a ddrescue image and its mapfile), or MOUNTPOINT (a blkfs mount)')
+    .argument('<paths...>', 'IMAGE MAPFILE (a ddrescue image and its mapfile: The Sleuth Kit reads only the bytes the mapfile calls rescued, through a private FUSE mount unless all are), or MOUNTPOINT (a blkfs mount)')
     .option('--damaged', 'list only files that are not intact')
     .addOption(new Option('--json', 'print the report as JSON').conflicts('csv'))
     .option('--csv', 'print the report as CSV')

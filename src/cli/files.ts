@@ -1,6 +1,6 @@
 // `blkfs files IMAGE MAPFILE | MOUNTPOINT [--damaged] [--json|--csv]`: which files the bad (or not yet read)
-// sectors hit. Offline on any ddrescue image + mapfile pair (The Sleuth Kit reads the image's filesystems),
-// or live from a mount's /files.json.
+// sectors hit. Offline on any ddrescue image + mapfile pair (The Sleuth Kit reads the image's filesystems, only
+// the bytes the mapfile calls rescued: src/fuse/masked-layout.ts), or live from a mount's /files.json.
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
@@ -20,14 +20,36 @@ export async function runFiles(paths: string[], opts: FilesOptions): Promise<voi
   if (paths.length === 2) {
     requireReadableFile(paths[0], 'image');
     requireReadableFile(paths[1], 'mapfile');
-    const { offlineFileReport } = await import('../files/offline-report');
-    report = await offlineFileReport(paths[0], paths[1]);
+    report = await offlineReport(paths[0], paths[1]);
   } else {
     report = await readLiveReport(paths[0]);
   }
   if (opts.damaged) report = { ...report, entries: report.entries.filter((e) => worthListing(e, true)) };
   process.stdout.write(opts.json ? renderJson(report) : opts.csv ? renderCsv(report) : renderText(report, !!opts.damaged));
 }
+
+/**
+ * The offline report; on a signal, The Sleuth Kit is stopped and the private mount it read is gone before the process
+ * ends of that signal (the default action, once the handler is off), with no report printed.
+ */
+async function offlineReport(image: string, mapfile: string): Promise<FileReportJson> {
+  const [{ offlineFileReport }, { readMaskedLayout }] = await Promise.all([import('../files/offline-report'), import('../fuse/masked-layout')]);
+  const stop = new AbortController();
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    caught ??= sig;
+    stop.abort();
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  try {
+    return await offlineFileReport(image, mapfile, { readMasked: readMaskedLayout, signal: stop.signal });
+  } finally {
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    if (caught) process.kill(process.pid, caught);
+  }
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
   // No look into a mount before findServer has checked that its server answers (even a stat would wait for it);

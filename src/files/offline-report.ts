@@ -1,12 +1,23 @@
 // The file report of a finished (or partial) rescue on disk: a ddrescue image and its mapfile.
 import * as fs from 'fs';
-import { parseMapfile, readMapfileText } from '../cache/mapfile';
+import { MapBlock, parseMapfile, readMapfileText } from '../cache/mapfile';
 import { UserError } from '../errors';
 import { MapfileDamage } from './damage-source';
 import { FileReport, FileReportJson } from './file-report';
+import type { MediumLayout } from './layout';
 import { readMediumLayout } from './tsk-loaddb';
 
-export async function offlineFileReport(image: string, mapfile: string): Promise<FileReportJson> {
+export interface OfflineReportOptions {
+  /**
+   * Reads the layout with TSK seeing only the `rescued` byte ranges ([start, end), sorted) of `image`, every other
+   * byte of the `size`-byte medium EIO (src/fuse/masked-layout.ts: a private FUSE mount). Used unless every byte is '+'.
+   */
+  readMasked: (image: string, rescued: [number, number][], size: number, signal?: AbortSignal) => Promise<MediumLayout>;
+  /** Stops TSK (the report then rejects, once TSK has exited and any mount is gone). */
+  signal?: AbortSignal;
+}
+
+export async function offlineFileReport(image: string, mapfile: string, opts: OfflineReportOptions): Promise<FileReportJson> {
   const imageStat = await fs.promises.stat(image).catch(() => {
     throw new UserError(`cannot read image: ${image}`);
   });
@@ -35,6 +46,26 @@ export async function offlineFileReport(image: string, mapfile: string): Promise
       `${image} has ${imageStat.size} bytes, but its mapfile ${mapfile} says bytes up to ${rescuedEnd} were rescued: the image is cut short, or the mapfile is another image's`,
     );
   }
-  const layout = await readMediumLayout(image);
-  return new FileReport(layout, new MapfileDamage(parsed.blocks, Math.max(imageStat.size, mapEnd))).toJSON();
+  const size = Math.max(imageStat.size, mapEnd);
+  // Where the map is not '+', the image holds whatever was there before ddrescue (zeros in a new file; a used disk's
+  // or an earlier image's bytes after -f or in a reused file; --fill-mode's pattern): TSK must not take that for
+  // metadata, so it reads those bytes as EIO, as a mount's /raw answers. A fully rescued image is read as it is.
+  const rescued = rescuedRanges(parsed.blocks, size);
+  const whole = rescued.reduce((n, [s, e]) => n + e - s, 0) === size;
+  const layout = whole ? await readMediumLayout(image, { signal: opts.signal }) : await opts.readMasked(image, rescued, size, opts.signal);
+  return new FileReport(layout, new MapfileDamage(parsed.blocks, size)).toJSON();
+}
+
+/** The mapfile's '+' blocks as byte ranges [start, end) within [0, size), adjacent ones merged. */
+export function rescuedRanges(blocks: readonly MapBlock[], size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (const b of blocks) {
+    if (b.status !== '+') continue;
+    const [s, e] = [b.pos, Math.min(size, b.pos + b.size)];
+    if (e <= s) continue;
+    const last = out[out.length - 1];
+    if (last && last[1] === s) last[1] = e;
+    else out.push([s, e]);
+  }
+  return out;
 }

@@ -77,9 +77,12 @@ export function runTskTool(tool: string, args: readonly string[], signal?: Abort
           : new OperationError(`cannot run ${tool}: ${err.message}`),
       );
     });
-    child.on('close', (code) => {
+    child.on('close', (code, killedBy) => {
       signal?.removeEventListener('abort', stop);
       if (signal?.aborted) reject(new TskStoppedError());
+      // Killed before it finished (Ctrl-C reaches it with us, the OOM killer, a crash): what it wrote is no whole
+      // layout, and a layout missing files must not be taken for the medium's.
+      else if (killedBy) reject(new OperationError(`${tool} was killed by ${killedBy} before it finished`));
       else if (clean.wrapped && code === 127 && /not found/.test(stderr)) {
         reject(new OperationError(`${tool} not found: The Sleuth Kit is needed for the file report (Debian: apt-get install sleuthkit)`));
       } else resolve({ exitCode: code, stderr });
@@ -101,6 +104,8 @@ export interface LayoutReadOptions {
   signal?: AbortSignal;
   /** TSK runs at nice TSK_NICE: beside a mount's copying pass and readers (not for `blkfs files IMAGE`, all the user waits for). */
   batch?: boolean;
+  /** The name to give the medium in messages, when TSK reads it under another path (a private mount's file). */
+  label?: string;
 }
 
 /** The layout of the medium (an image file, or a mount's /raw) as The Sleuth Kit reads it. */
@@ -116,9 +121,11 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
     }
     // Not -k: that drops tsk_file_layout, the very table read here.
     const run = await runTskTool('tsk_loaddb', ['-d', dbPath, target], opts.signal, opts.batch);
-    const tskErrors = errorLines(run.stderr);
+    const shown = opts.label ?? image;
+    // TSK names the path it read ('raw_read: file "/tmp/…/medium" offset: …'): the user's name for it instead.
+    const tskErrors = errorLines(run.stderr).map((l) => l.split(target).join(shown));
     if (!fs.existsSync(dbPath)) {
-      throw new OperationError(`The Sleuth Kit could not read ${image}: ${tskErrors.join('; ') || `tsk_loaddb exited with ${run.exitCode}`}`);
+      throw new OperationError(`The Sleuth Kit could not read ${shown}: ${tskErrors.join('; ') || `tsk_loaddb exited with ${run.exitCode}`}`);
     }
     return readLayoutDb(dbPath, tskErrors);
   } finally {

@@ -83,6 +83,10 @@ export interface FuseMountOptions {
   debug?: boolean;
   /** How often to look for an unmount done behind our back (fusermount -u, umount). */
   watchIntervalMs?: number;
+  /** The filesystem type after "fuse." in mountinfo: "blkfs" (a mount the other commands look for) unless said. */
+  subtype?: string;
+  /** libfuse's auto_unmount: fusermount unmounts once this process is gone, even killed (SIGKILL). */
+  autoUnmount?: boolean;
 }
 
 export class FuseMount {
@@ -104,9 +108,10 @@ export class FuseMount {
       // fuse-native drops when given as 0) makes every stat ask the view, so /mapfile and /status report the
       // size of the snapshot just opened rather than one the kernel cached a second ago.
       fsname: 'blkfs,direct_io,attr_timeout=0',
-      subtype: 'blkfs',
+      subtype: opts.subtype ?? 'blkfs',
       timeout: false,
       debug: opts.debug,
+      autoUnmount: opts.autoUnmount,
     });
     await new Promise<void>((resolve, reject) =>
       fuse.mount((err) => (err ? reject(new MountpointError(`cannot mount on ${mountpoint}: ${err.message}`)) : resolve())),

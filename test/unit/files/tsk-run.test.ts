@@ -2,6 +2,7 @@
 // priority; `blkfs files IMAGE`'s, all the user waits for, at the user's own.
 import { expect } from 'chai';
 import * as os from 'os';
+import { OperationError } from '../../../src/errors';
 import { runTskTool } from '../../../src/files/tsk-loaddb';
 
 describe('files/TSK runs', () => {
@@ -12,5 +13,12 @@ describe('files/TSK runs', () => {
     expect(batch.stderr.trim()).to.equal('10');
     const own = await runTskTool('sh', ['-c', 'nice >&2']);
     expect(Number(own.stderr.trim())).to.equal(os.getPriority());
+  });
+
+  it('a TSK killed before it finished (Ctrl-C reaches it too, the OOM killer, a crash) is a failure, not a layout', async () => {
+    let err: unknown;
+    await runTskTool('sh', ['-c', 'kill -INT $$; sleep 5']).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(OperationError);
+    expect((err as Error).message).to.equal('sh was killed by SIGINT before it finished');
   });
 });
