@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readMediumLayout } from '../src/files/tsk-loaddb';
-import { readMaskedLayout } from '../src/fuse/masked-layout';
+import { readMaskedLayout } from '../src/cli/masked-layout';
 
 const ROUNDS = 5;
 

@@ -1,6 +1,6 @@
 // `blkfs files IMAGE MAPFILE | MOUNTPOINT [--damaged] [--json|--csv]`: which files the bad (or not yet read)
 // sectors hit. Offline on any ddrescue image + mapfile pair (The Sleuth Kit reads the image's filesystems, only
-// the bytes the mapfile calls rescued: src/fuse/masked-layout.ts), or live from a mount's /files.json.
+// the bytes the mapfile calls rescued: src/cli/masked-layout.ts), or live from a mount's /files.json.
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
@@ -33,7 +33,7 @@ export async function runFiles(paths: string[], opts: FilesOptions): Promise<voi
  * ends of that signal (the default action, once the handler is off), with no report printed.
  */
 async function offlineReport(image: string, mapfile: string): Promise<FileReportJson> {
-  const [{ offlineFileReport }, { readMaskedLayout }] = await Promise.all([import('../files/offline-report'), import('../fuse/masked-layout')]);
+  const [{ offlineFileReport }, { readMaskedLayout }] = await Promise.all([import('../files/offline-report'), import('./masked-layout')]);
   const stop = new AbortController();
   let caught: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -10,7 +10,7 @@ import { readMediumLayout } from './tsk-loaddb';
 export interface OfflineReportOptions {
   /**
    * Reads the layout with TSK seeing only the `rescued` byte ranges ([start, end), sorted) of `image`, every other
-   * byte of the `size`-byte medium EIO (src/fuse/masked-layout.ts: a private FUSE mount). Used unless every byte is '+'.
+   * byte of the `size`-byte medium EIO (src/cli/masked-layout.ts: a private FUSE mount). Used unless every byte is '+'.
    */
   readMasked: (image: string, rescued: [number, number][], size: number, signal?: AbortSignal) => Promise<MediumLayout>;
   /** Stops TSK (the report then rejects, once TSK has exited and any mount is gone). */

@@ -12,7 +12,7 @@ import { MapfileDamage } from '../../../src/files/damage-source';
 import { readMediumLayout } from '../../../src/files/tsk-loaddb';
 import { parseMapfile } from '../../../src/cache/mapfile';
 import { mountAt } from '../../../src/fuse/mountinfo';
-import { readMaskedLayout } from '../../../src/fuse/masked-layout';
+import { readMaskedLayout } from '../../../src/cli/masked-layout';
 import { ext4Image, fatImage, randomTree, Tree } from '../../helpers/filesystems';
 import { blkfs, cleanup, MAIN_JS, mount, run, RunResult, sleep, startNbdkit, tempDir, truthMapfile } from '../mount/harness';
 

@@ -8,7 +8,7 @@ import type { MediumLayout } from '../files/layout';
 import { readMediumLayout } from '../files/tsk-loaddb';
 import { MaskedImageView } from '../views/masked-image-view';
 import { StaticDirectory } from '../views/view';
-import { FuseUnavailableError, withPrivateMount } from './private-mount';
+import { FuseUnavailableError, withPrivateMount } from '../fuse/private-mount';
 
 /**
  * The layout of `image` as TSK reads it with only the `rescued` byte ranges ([start, end), sorted) readable, in a
