@@ -61,6 +61,13 @@ export async function listRescued(root: DirectoryView): Promise<{ uid: string; f
   return out;
 }
 
+/** RFC 5987 ext-value characters: encodeURIComponent leaves a few that attr-char does not allow. */
+function encodeRfc5987(name: string): string {
+  // A lone surrogate (no medium's UTF-8 gives one, but a name is a name) would make encodeURIComponent throw.
+  const wellFormed = name.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return encodeURIComponent(wellFormed).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 /** Waits until `res` takes more data, or is gone: a client that closes the connection never drains it. */
 function drainedOrClosed(res: ServerResponse): Promise<void> {
   if (res.destroyed) return Promise.resolve();
@@ -90,7 +97,8 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
     if (first instanceof ViewErrno) throw first;
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
-      'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`,
+      // filename* keeps a rescued file's own name (RFC 6266); the plain one is an ASCII fallback.
+      'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"; filename*=UTF-8''${encodeRfc5987(name)}`,
       ...(size > 0 ? { 'content-length': String(size) } : {}),
       'cache-control': 'no-store',
     });

@@ -32,6 +32,18 @@ function hostOf(header: string): string {
   return m ? m[1] : header.replace(/:\d*$/, '');
 }
 
+/**
+ * Fetch metadata (Sec-Fetch-*): a request another site's page had the browser make (a script, an image, a frame, a
+ * link to a download) — refused, as it could set the medium reading (image.sbx completes the rescue first). Another
+ * port on this host is 'same-site', and refused too. A link elsewhere to the page itself is let through; so are
+ * requests without these headers (curl, wget, older browsers), which no other site made.
+ */
+function fromAnotherSite(req: http.IncomingMessage, segs: readonly string[]): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === undefined || site === 'same-origin' || site === 'none') return false;
+  return !(segs.length === 0 && req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document');
+}
+
 export class HttpServer {
   private readonly clients = new Set<http.ServerResponse>();
   private timer: NodeJS.Timeout | undefined;
@@ -55,7 +67,9 @@ export class HttpServer {
     });
     const a = server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, isLoopback(address.host));
+    // Loopback by where it listens, not by the name it was given (a name may resolve anywhere).
+    const loopback = isLoopback(a.address);
+    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, loopback);
     server.on('request', (req, res) => {
       self.handle(req, res).catch((err: unknown) => {
         deps.log.error(`http ${req.method} ${req.url}`, err);
@@ -63,7 +77,7 @@ export class HttpServer {
         else res.destroy();
       });
     });
-    if (!isLoopback(address.host)) deps.log.warn(`the web page listens on ${self.url}: not loopback, anyone who can reach it can read the rescue`);
+    if (!loopback) deps.log.warn(`the web page listens on ${self.url}: not loopback, anyone who can reach it can read the rescue`);
     deps.log.info(`web page on ${self.url}`);
     return self;
   }
@@ -95,6 +109,7 @@ export class HttpServer {
     const segs = pathSegments(url.pathname);
     const d = this.deps;
     if (!segs) return this.send(res, 404, 'text/plain', 'not found\n', head);
+    if (fromAnotherSite(req, segs)) return this.send(res, 403, 'text/plain', 'refused: a request from another site\n', head);
     switch (segs.join('/')) {
       case '':
         return this.send(res, 200, 'text/html; charset=utf-8', PAGE_HTML, head);

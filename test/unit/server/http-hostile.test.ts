@@ -1,0 +1,82 @@
+// The web page against requests that are not the user's: a DNS-rebinding name posing as loopback, and other
+// sites' pages that make the browser fetch from the mount (which would set the medium reading).
+import { expect } from 'chai';
+import * as http from 'http';
+import { HttpServer } from '../../../src/server/http-server';
+import { GeneratedFileView } from '../../../src/views/generated-file-view';
+import { StaticDirectory } from '../../../src/views/view';
+
+const quietLog = { info() {}, warn() {}, error() {} };
+
+function request(url: string, headers: http.OutgoingHttpHeaders): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body })).on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+describe('web page against hostile requests', () => {
+  let server: HttpServer;
+  let opened = 0;
+  before(async () => {
+    const counted = new GeneratedFileView(() => {
+      opened++;
+      return 'mapfile text\n';
+    });
+    const root = new StaticDirectory()
+      .add('mapfile', counted)
+      .add('rescued', new StaticDirectory().add('0123456789ab', new StaticDirectory().add('Über naïve.txt', new GeneratedFileView(() => 'x'))));
+    server = await HttpServer.listen(
+      { host: '127.0.0.1', port: 0 },
+      { root, statusText: () => '{}', stateKey: () => '', mapPng: () => Buffer.alloc(0), mapSvg: () => '<svg/>', badAreas: () => [], log: quietLog },
+    );
+  });
+  after(() => server.close());
+  beforeEach(() => (opened = 0));
+
+  it('a Host that only begins like a loopback address (a DNS-rebinding name such as 127.0.0.1.nip.io) is refused', async () => {
+    const port = new URL(server.url).port;
+    for (const host of [`127.0.0.1.nip.io:${port}`, `127.attacker.example:${port}`, `localhost.attacker.example:${port}`]) {
+      const r = await request(`${server.url}mapfile`, { host });
+      expect(r.status, host).to.equal(403);
+    }
+    expect(opened).to.equal(0);
+    expect((await request(`${server.url}mapfile`, { host: `127.0.0.1:${port}` })).status).to.equal(200);
+    expect((await request(`${server.url}mapfile`, { host: `localhost:${port}` })).status).to.equal(200);
+  });
+
+  it("another site's request (Sec-Fetch-Site cross-site or same-site) is refused before it opens anything", async () => {
+    for (const site of ['cross-site', 'same-site']) {
+      for (const p of ['mapfile', 'status.json', 'map.png', 'events']) {
+        const r = await request(`${server.url}${p}`, { 'sec-fetch-site': site, 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' });
+        expect(r.status, `${site} ${p}`).to.equal(403);
+      }
+      // Even as a navigation: a link elsewhere must not start a download (the medium read for it).
+      const nav = await request(`${server.url}mapfile`, { 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' });
+      expect(nav.status, `${site} navigation to mapfile`).to.equal(403);
+    }
+    expect(opened).to.equal(0);
+  });
+
+  it('the page itself opens from a link elsewhere, and its own, typed and non-browser requests are served', async () => {
+    const nav = await request(server.url, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' });
+    expect(nav.status).to.equal(200);
+    expect(nav.body).to.include('<title>blkfs rescue</title>');
+    for (const site of ['same-origin', 'none', undefined]) {
+      const r = await request(`${server.url}mapfile`, site ? { 'sec-fetch-site': site } : {});
+      expect(r.status, String(site)).to.equal(200);
+      expect(r.body).to.equal('mapfile text\n');
+    }
+  });
+
+  it('a download keeps a non-ASCII file name (RFC 6266 filename*), with an ASCII fallback', async () => {
+    const r = await request(`${server.url}rescued/0123456789ab/${encodeURIComponent('Über naïve.txt')}`, {});
+    expect(r.status).to.equal(200);
+    expect(r.headers['content-disposition']).to.equal(`attachment; filename="_ber_na_ve.txt"; filename*=UTF-8''%C3%9Cber%20na%C3%AFve.txt`);
+  });
+});
