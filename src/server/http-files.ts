@@ -103,17 +103,23 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
       'cache-control': 'no-store',
     });
     if (head) return void res.end();
-    for (let off = 0, next = first; ; next = undefined) {
+    // With a Content-Length, exactly that many bytes: more would be read as the next reply on a kept-alive
+    // connection, and fewer must abort (a clean end would hang the client, then look complete to some).
+    const end = size > 0 ? size : Infinity;
+    let off = 0;
+    for (let next = first; off < end; next = undefined) {
       if (res.destroyed) return; // the client went away (a read may have waited for the medium)
-      const chunk = next ?? (await view.read(handle, off, CHUNK));
+      const chunk = next ?? (await view.read(handle, off, Math.min(CHUNK, end - off)));
       if (chunk instanceof ViewErrno) {
         res.destroy(new Error(`${name}: ${chunk.errno} at ${off}`));
         return;
       }
       if (chunk.length === 0) break;
-      off += chunk.length;
-      if (!res.write(chunk)) await drainedOrClosed(res);
+      const part = chunk.length > end - off ? chunk.subarray(0, end - off) : chunk;
+      off += part.length;
+      if (!res.write(part)) await drainedOrClosed(res);
     }
+    if (off < end && end !== Infinity) return void res.destroy(new Error(`${name}: ended at ${off} of ${size} bytes`));
     res.end();
   } finally {
     await view.release(handle);

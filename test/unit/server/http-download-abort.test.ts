@@ -127,4 +127,39 @@ describe('web page downloads (http-files streamView)', function () {
       await server.close();
     }
   });
+  it('a download never sends more or fewer bytes than its Content-Length: a view that reads on past it, or stops short, ends the response at it or aborts', async () => {
+    /** A view whose reads disagree with the size it states: `bytes` in all, `size` stated. */
+    const liar = (size: number, bytes: number): View => ({
+      kind: 'file',
+      getattr: (): FileAttr => ({ size, mode: 0o444, mtime: new Date() }),
+      open: async () => ({}),
+      read: async (_h, off, len) => Buffer.alloc(Math.max(0, Math.min(len, bytes - off)), 0x61),
+      release: async () => {},
+    });
+    const server = await serve(new StaticDirectory().add('checksums', liar(1000, 3000)).add('mapfile', liar(3000, 1000)));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 }); // one connection: excess bytes would be read as the next reply
+    const fetchOn = (p: string) =>
+      new Promise<{ status: number; body: string; complete: boolean }>((resolve) => {
+        http
+          .get(`${server.url}${p}`, { agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('close', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete }));
+          })
+          .on('error', () => resolve({ status: 0, body: '', complete: false }));
+      });
+    try {
+      const long = await fetchOn('checksums');
+      expect(long.body.length).to.equal(1000);
+      expect(long.complete).to.equal(true);
+      const next = await fetchOn('status.json');
+      expect(next.status).to.equal(200);
+      expect(next.body).to.equal('{}');
+      const short = await fetchOn('mapfile');
+      expect(short.complete, 'a short download must not look complete').to.equal(false);
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
+  });
 });
