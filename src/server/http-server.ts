@@ -23,6 +23,13 @@ export interface HttpDeps {
   log: { info(m: string): void; warn(m: string): void; error(m: string, e?: unknown): void };
 }
 
+/**
+ * Connections served at once: a few tabs (each with its events stream) and downloads need far fewer. Beyond it a
+ * new connection is closed at once, so a flood cannot take the descriptors the mount needs (its control socket,
+ * NBD reconnects, TSK); unfinished request heads are dropped after HEADERS_TIMEOUT_MS (a slow client holds no slot).
+ */
+const MAX_CONNECTIONS = 128;
+const HEADERS_TIMEOUT_MS = 10_000;
 const EVENT_POLL_MS = 500;
 const HEARTBEAT_MS = 15_000;
 
@@ -58,7 +65,9 @@ export class HttpServer {
   ) {}
 
   static async listen(address: { host: string; port: number }, deps: HttpDeps): Promise<HttpServer> {
-    const server = http.createServer();
+    // A GET has no body: the whole request is its head. (Node checks these every few seconds, not to the ms.)
+    const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 2000 });
+    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(new UserError(`cannot serve the web page on ${address.host}:${address.port}: ${err.code ?? err.message}`)),

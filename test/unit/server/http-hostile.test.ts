@@ -2,6 +2,7 @@
 // sites' pages that make the browser fetch from the mount (which would set the medium reading).
 import { expect } from 'chai';
 import * as http from 'http';
+import * as net from 'net';
 import { HttpServer } from '../../../src/server/http-server';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
 import { StaticDirectory } from '../../../src/views/view';
@@ -78,5 +79,23 @@ describe('web page against hostile requests', () => {
     const r = await request(`${server.url}rescued/0123456789ab/${encodeURIComponent('Über naïve.txt')}`, {});
     expect(r.status).to.equal(200);
     expect(r.headers['content-disposition']).to.equal(`attachment; filename="_ber_na_ve.txt"; filename*=UTF-8''%C3%9Cber%20na%C3%AFve.txt`);
+  });
+  it('a flood of idle connections is capped, so it cannot take the file descriptors the mount needs (its control socket, NBD, SQLite)', async () => {
+    const port = Number(new URL(server.url).port);
+    const socks: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 400; i++) {
+        const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n')); // headers never finished
+        s.on('error', () => {});
+        socks.push(s);
+      }
+      await Promise.all(socks.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r).once('close', r) : r(undefined)))));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(socks.filter((s) => !s.destroyed && !s.readableEnded).length, 'connections the server keeps').to.be.at.most(128);
+    } finally {
+      for (const s of socks) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await request(`${server.url}mapfile`, {})).status, 'served again once the flood is gone').to.equal(200);
   });
 });
