@@ -2,7 +2,10 @@
 // from the mount's port (that would set the medium reading), and names from a crafted medium that would pose as
 // other names on the page. The server runs in-process on a small view tree (no mount needed for what it serves).
 import { expect } from 'chai';
+import * as fs from 'fs';
 import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
 import type { AddressInfo } from 'net';
 import puppeteer, { Browser } from 'puppeteer-core';
 import { HttpServer } from '../../../src/server/http-server';
@@ -18,6 +21,8 @@ describe('web page in Chromium against hostile pages and names', function () {
   let browser: Browser;
   let opened: string[] = [];
   const spoof = 'invoice\u202Etxt.exe'; // shows as "invoiceexe.txt" unless the override is made visible
+  const markup = `<img src=x onerror="document.title='pwned'">"'.txt`;
+  const accented = 'Über naïve.txt';
 
   before(async () => {
     const counted = (name: string) =>
@@ -28,7 +33,7 @@ describe('web page in Chromium against hostile pages and names', function () {
     const root = new StaticDirectory()
       .add('mapfile', counted('mapfile'))
       .add('sbx', new StaticDirectory().add('image.sbx', counted('image.sbx')))
-      .add('rescued', new StaticDirectory().add('0123456789ab', new StaticDirectory().add(spoof, counted(spoof))));
+      .add('rescued', new StaticDirectory().add('0123456789ab', new StaticDirectory().add(spoof, counted(spoof)).add(markup, counted(markup)).add(accented, counted(accented))));
     server = await HttpServer.listen(
       { host: '127.0.0.1', port: 0 },
       { root, statusText: () => JSON.stringify({ size: 1024, sectorSize: 512 }), stateKey: () => '', mapPng: () => Buffer.alloc(0), mapSvg: () => '<svg/>', badAreas: () => [], log: quietLog },
@@ -73,11 +78,30 @@ describe('web page in Chromium against hostile pages and names', function () {
     const page = await browser.newPage();
     await page.goto(server.url, { waitUntil: 'load', timeout: 20_000 });
     await page.waitForFunction('document.body.dataset.version !== undefined', { timeout: 10_000 });
-    const shown = (await page.evaluate('document.querySelector("#finds a").textContent')) as string;
-    expect(shown).to.equal('0123456789ab/invoice<U+202E>txt.exe');
+    const shown = (await page.evaluate('[...document.querySelectorAll("#finds a")].map((a) => a.textContent)')) as string[];
+    expect(shown).to.deep.equal(['0123456789ab/invoice<U+202E>txt.exe', `0123456789ab/${markup}`, `0123456789ab/${accented}`]);
+    expect(await page.title(), 'a name is text, never markup').to.equal('blkfs rescue');
     // The page's own link is same-origin: the download is served.
     const r = (await page.evaluate(`fetch(document.querySelector("#finds a").href).then(r => r.text())`)) as string;
     expect(r).to.equal(`${spoof} bytes\n`);
     await page.close();
+  });
+
+  it('a download from the page keeps its non-ASCII name', async () => {
+    const into = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-page-dl-'));
+    try {
+      const page = await browser.newPage();
+      const cdp = await page.createCDPSession();
+      await cdp.send('Page.setDownloadBehavior', { behavior: 'allow', downloadPath: into });
+      await page.goto(server.url, { waitUntil: 'load', timeout: 20_000 });
+      await page.waitForFunction('document.querySelectorAll("#finds a").length === 3', { timeout: 10_000 });
+      await page.evaluate('document.querySelectorAll("#finds a")[2].click()');
+      for (let i = 0; i < 100 && !fs.readdirSync(into).includes(accented); i++) await sleep(100);
+      expect(fs.readdirSync(into)).to.deep.equal([accented]);
+      expect(fs.readFileSync(path.join(into, accented), 'utf8')).to.equal(`${accented} bytes\n`);
+      await page.close();
+    } finally {
+      fs.rmSync(into, { recursive: true, force: true });
+    }
   });
 });
