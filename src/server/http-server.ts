@@ -2,7 +2,8 @@
 // a fixed set of paths: the page, its status and map, server-sent events when the state changes, and the
 // downloads http-files.ts allows. Everything else is 404. It reads the views in-process (never the FUSE mount).
 import * as http from 'http';
-import type { AddressInfo } from 'net';
+import { AddressInfo, isIP } from 'net';
+import * as os from 'os';
 import { UserError } from '../errors';
 import { DirectoryView, ViewErrno } from '../views/view';
 import { downloadable, listRescued, pathSegments, streamView } from './http-files';
@@ -40,6 +41,19 @@ function hostOf(header: string): string {
 }
 
 /**
+ * Which Host headers reach the page. A DNS name the page did not give is a page elsewhere reaching in by DNS
+ * rebinding (its name made to resolve to this machine): on loopback only loopback names pass; listening beyond it,
+ * an IP address, localhost, this machine's name (with any domain: "archive-pc.local") or the name --http gave.
+ */
+function hostCheck(listenHost: string, loopback: boolean): (host: string) => boolean {
+  if (loopback) return isLoopback;
+  const label = (h: string) => h.toLowerCase().split('.')[0];
+  const machine = label(os.hostname());
+  const given = listenHost.toLowerCase();
+  return (host) => isIP(host) !== 0 || host === 'localhost' || label(host) === machine || host.toLowerCase() === given;
+}
+
+/**
  * Fetch metadata (Sec-Fetch-*): a request another site's page had the browser make (a script, an image, a frame, a
  * link to a download) — refused, as it could set the medium reading (image.sbx completes the rescue first). Another
  * port on this host is 'same-site', and refused too. A link elsewhere to the page itself is let through; so are
@@ -61,7 +75,7 @@ export class HttpServer {
     private readonly server: http.Server,
     private readonly deps: HttpDeps,
     readonly url: string,
-    private readonly loopbackOnly: boolean,
+    private readonly hostAllowed: (host: string) => boolean,
   ) {}
 
   static async listen(address: { host: string; port: number }, deps: HttpDeps): Promise<HttpServer> {
@@ -78,7 +92,7 @@ export class HttpServer {
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     // Loopback by where it listens, not by the name it was given (a name may resolve anywhere).
     const loopback = isLoopback(a.address);
-    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, loopback);
+    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, hostCheck(address.host, loopback));
     server.on('request', (req, res) => {
       self.handle(req, res).catch((err: unknown) => {
         deps.log.error(`http ${req.method} ${req.url}`, err);
@@ -112,8 +126,9 @@ export class HttpServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) return this.send(res, 405, 'text/plain', 'read-only\n');
-    // On loopback, a Host that is not loopback is a page elsewhere reaching in by DNS rebinding: refuse it.
-    if (this.loopbackOnly && !isLoopback(hostOf(req.headers.host ?? ''))) return this.send(res, 403, 'text/plain', 'bad Host\n', head);
+    if (!this.hostAllowed(hostOf(req.headers.host ?? ''))) {
+      return this.send(res, 403, 'text/plain', 'bad Host: reach the page by IP address or by this machine\'s name (DNS rebinding is refused)\n', head);
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const segs = pathSegments(url.pathname);
     const d = this.deps;

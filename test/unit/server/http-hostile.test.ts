@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import * as http from 'http';
 import * as net from 'net';
+import * as os from 'os';
 import { HttpServer } from '../../../src/server/http-server';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
 import { StaticDirectory } from '../../../src/views/view';
@@ -97,5 +98,21 @@ describe('web page against hostile requests', () => {
     }
     await new Promise((r) => setTimeout(r, 100));
     expect((await request(`${server.url}mapfile`, {})).status, 'served again once the flood is gone').to.equal(200);
+  });
+  it('listening beyond loopback (--http 0.0.0.0:PORT), a Host that is a DNS name other than this machine is refused (DNS rebinding)', async () => {
+    const wide = await HttpServer.listen(
+      { host: '0.0.0.0', port: 0 },
+      { root: new StaticDirectory(), statusText: () => '{}', stateKey: () => '', mapPng: () => Buffer.alloc(0), mapSvg: () => '', badAreas: () => [], log: quietLog },
+    );
+    try {
+      const port = new URL(wide.url).port;
+      const url = `http://127.0.0.1:${port}/status.json`;
+      expect((await request(url, { host: `rebind.attacker.example:${port}` })).status).to.equal(403);
+      const me = os.hostname().split('.')[0];
+      for (const host of [`127.0.0.1:${port}`, `192.168.1.20:${port}`, `[fe80::1]:${port}`, `localhost:${port}`, `${me}:${port}`, `${me}.local:${port}`])
+        expect((await request(url, { host })).status, host).to.equal(200);
+    } finally {
+      await wide.close();
+    }
   });
 });
