@@ -129,7 +129,12 @@ export class HttpServer {
     if (!this.hostAllowed(hostOf(req.headers.host ?? ''))) {
       return this.send(res, 403, 'text/plain', 'bad Host: reach the page by IP address or by this machine\'s name (DNS rebinding is refused)\n', head);
     }
-    const url = new URL(req.url ?? '/', 'http://x');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      return this.send(res, 400, 'text/plain', 'bad request target\n', head); // e.g. "//": the client's mistake, not ours
+    }
     const segs = pathSegments(url.pathname);
     const d = this.deps;
     if (!segs) return this.send(res, 404, 'text/plain', 'not found\n', head);

@@ -8,7 +8,19 @@ import { HttpServer } from '../../../src/server/http-server';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
 import { StaticDirectory } from '../../../src/views/view';
 
-const quietLog = { info() {}, warn() {}, error() {} };
+const errors: string[] = [];
+const quietLog = { info() {}, warn() {}, error: (m: string) => void errors.push(m) };
+
+/** One raw request line: the status code of the reply. */
+function rawStatus(url: string, line: string): Promise<number> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(u.port), u.hostname, () => s.write(`${line}\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    s.setEncoding('latin1').on('data', (d: string) => (text += d));
+    s.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0))).on('error', reject);
+  });
+}
 
 function request(url: string, headers: http.OutgoingHttpHeaders): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
@@ -114,5 +126,10 @@ describe('web page against hostile requests', () => {
     } finally {
       await wide.close();
     }
+  });
+  it('a request target no URL can be made of (GET //) is a 400, not an internal error in the log', async () => {
+    errors.length = 0;
+    for (const target of ['//', '//:99999/x']) expect(await rawStatus(server.url, `GET ${target} HTTP/1.1`), target).to.equal(400);
+    expect(errors).to.deep.equal([]);
   });
 });
