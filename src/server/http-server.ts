@@ -153,7 +153,7 @@ export class HttpServer {
       case 'rescued.json':
         return this.send(res, 200, 'application/json', JSON.stringify(await listRescued(d.root)), head);
       case 'events':
-        return this.subscribe(res);
+        return head ? this.send(res, 200, 'text/event-stream', '', true) : this.subscribe(res);
     }
     const view = await downloadable(d.root, segs);
     if (!view) return this.send(res, 404, 'text/plain', 'not found\n', head);

@@ -132,4 +132,8 @@ describe('web page against hostile requests', () => {
     for (const target of ['//', '//:99999/x']) expect(await rawStatus(server.url, `GET ${target} HTTP/1.1`), target).to.equal(400);
     expect(errors).to.deep.equal([]);
   });
+  it('HEAD /events answers its head and ends, instead of holding a connection as a subscriber forever', async () => {
+    const status = await Promise.race([rawStatus(server.url, 'HEAD /events HTTP/1.1'), new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
+    expect(status).to.equal(200);
+  });
 });
