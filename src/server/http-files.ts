@@ -101,6 +101,9 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
       'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"; filename*=UTF-8''${encodeRfc5987(name)}`,
       ...(size > 0 ? { 'content-length': String(size) } : {}),
       'cache-control': 'no-store',
+      // No ranges: a resumed download would join bytes of two states of the file (the mapfile, or image.sbx before
+      // and after a retry) into one that never existed. curl -C and wget -c then say they cannot resume.
+      'accept-ranges': 'none',
     });
     if (head) return void res.end();
     // With a Content-Length, exactly that many bytes: more would be read as the next reply on a kept-alive

@@ -136,4 +136,10 @@ describe('web page against hostile requests', () => {
     const status = await Promise.race([rawStatus(server.url, 'HEAD /events HTTP/1.1'), new Promise<number>((r) => setTimeout(() => r(-1), 3000))]);
     expect(status).to.equal(200);
   });
+  it('a Range request gets the whole file (200, Accept-Ranges: none): a resumed download must not join two states of the file', async () => {
+    const r = await request(`${server.url}mapfile`, { range: 'bytes=5-' });
+    expect(r.status).to.equal(200);
+    expect(r.headers['accept-ranges']).to.equal('none');
+    expect(r.body).to.equal('mapfile text\n');
+  });
 });
