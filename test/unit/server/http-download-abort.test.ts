@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as http from 'http';
 import { HttpServer } from '../../../src/server/http-server';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
-import { FileAttr, StaticDirectory, View } from '../../../src/views/view';
+import { FileAttr, StaticDirectory, View, ViewErrno } from '../../../src/views/view';
 import { SourceLostError } from '../../../src/source/block-source';
 
 const quietLog = { info() {}, warn() {}, error() {} };
@@ -159,6 +159,31 @@ describe('web page downloads (http-files streamView)', function () {
       expect(short.complete, 'a short download must not look complete').to.equal(false);
     } finally {
       agent.destroy();
+      await server.close();
+    }
+  });
+  it('a bad sector in the middle of a download aborts it: the bytes before it, then no clean end and no zeros', async () => {
+    const view: View = {
+      kind: 'file',
+      getattr: (): FileAttr => ({ size: 3 << 20, mode: 0o444, mtime: new Date() }),
+      open: async () => ({}),
+      read: async (_h, off, len) => (off < 1 << 20 ? Buffer.alloc(Math.min(len, (1 << 20) - off), 0x61) : new ViewErrno('EIO')),
+      release: async () => {},
+    };
+    const server = await serve(new StaticDirectory().add('sbx', new StaticDirectory().add('image.sbx', view)));
+    try {
+      const r = await new Promise<{ status: number; body: Buffer; complete: boolean }>((resolve) => {
+        http.get(`${server.url}sbx/image.sbx`, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c)).on('error', () => {});
+          res.on('close', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), complete: res.complete }));
+        });
+      });
+      expect(r.status).to.equal(200);
+      expect(r.complete).to.equal(false);
+      expect(r.body.length).to.equal(1 << 20);
+      expect(r.body.every((b) => b === 0x61)).to.equal(true);
+    } finally {
       await server.close();
     }
   });
