@@ -41,16 +41,18 @@ function hostOf(header: string): string {
 }
 
 /**
- * Which Host headers reach the page. A DNS name the page did not give is a page elsewhere reaching in by DNS
- * rebinding (its name made to resolve to this machine): on loopback only loopback names pass; listening beyond it,
- * an IP address, localhost, this machine's name (with any domain: "archive-pc.local") or the name --http gave.
+ * Which Host headers reach the page. Another DNS name is a page elsewhere reaching in by DNS rebinding (its name
+ * made to resolve to this machine): on loopback only loopback names pass; listening beyond it, an IP address,
+ * localhost, this machine's name (os.hostname(), its first label, that .local) or the name --http gave (so
+ * `--http archive-pc.lan:8080` is reached as archive-pc.lan). Not any domain under the machine's first label:
+ * "ubuntu.attacker.example" would pass for every machine called ubuntu.
  */
 function hostCheck(listenHost: string, loopback: boolean): (host: string) => boolean {
   if (loopback) return isLoopback;
-  const label = (h: string) => h.toLowerCase().split('.')[0];
-  const machine = label(os.hostname());
-  const given = listenHost.toLowerCase();
-  return (host) => isIP(host) !== 0 || host === 'localhost' || label(host) === machine || host.toLowerCase() === given;
+  const full = os.hostname().toLowerCase();
+  const short = full.split('.')[0];
+  const names = new Set(['localhost', full, short, `${short}.local`, listenHost.toLowerCase()]);
+  return (host) => isIP(host) !== 0 || names.has(host.toLowerCase());
 }
 
 /**

@@ -119,8 +119,9 @@ describe('web page against hostile requests', () => {
     try {
       const port = new URL(wide.url).port;
       const url = `http://127.0.0.1:${port}/status.json`;
-      expect((await request(url, { host: `rebind.attacker.example:${port}` })).status).to.equal(403);
       const me = os.hostname().split('.')[0];
+      for (const host of [`rebind.attacker.example:${port}`, `${me}.attacker.example:${port}`, `localhost.attacker.example:${port}`])
+        expect((await request(url, { host })).status, host).to.equal(403);
       for (const host of [`127.0.0.1:${port}`, `192.168.1.20:${port}`, `[fe80::1]:${port}`, `localhost:${port}`, `${me}:${port}`, `${me}.local:${port}`])
         expect((await request(url, { host })).status, host).to.equal(200);
     } finally {
