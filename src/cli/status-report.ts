@@ -4,6 +4,7 @@ import type { ByteExtent } from '../map/grid';
 import { summarize } from '../map/grid';
 import { formatBytes, formatDuration, formatPercent, hexPos } from '../map/format';
 import { terminalMap } from '../map/terminal';
+import { visibleName } from '../visible-text';
 
 /** The fields of /status this report uses (all optional: an older server may lack some). */
 export interface StatusJson {
@@ -97,7 +98,7 @@ export function formatStatusReport(
   if (s.source && (s.source.state !== 'connected' || s.source.lostEvents || transient)) {
     // Server trouble, not bad sectors: reads it failed for a passing reason stay untried.
     const failed = transient ? `, ${transient} read${transient === 1 ? '' : 's'} failed by the server for a passing reason (left untried)` : '';
-    row('source', `${s.source.state}${s.source.lostEvents ? `, lost ${s.source.lostEvents}×, reconnected ${s.source.reconnects ?? 0}×` : ''}${failed}${s.source.lastEvent ? ` (${s.source.lastEvent})` : ''}`);
+    row('source', `${s.source.state}${s.source.lostEvents ? `, lost ${s.source.lostEvents}×, reconnected ${s.source.reconnects ?? 0}×` : ''}${failed}${s.source.lastEvent ? ` (${visibleName(s.source.lastEvent)})` : ''}`);
   }
   row('size', `${formatBytes(size)} (${size} bytes, ${s.sectorSize ?? '?'}-byte sectors)`);
   row('rescued', bold(`${formatPercent(s.bytesCached ?? 0, size)}`) + ` (${formatBytes(s.bytesCached ?? 0)})`);
@@ -140,7 +141,7 @@ export function formatStatusReport(
         ? `CRC-32 ${c.digests.crc32}, SHA-1 ${c.digests.sha1}${c.bytesBad ? ` (${formatBytes(c.bytesBad)} unreadable, hashed as zeros)` : ''}`
         : `incomplete: ${formatBytes(c.bytesMissing ?? 0)} ${c.waiting ? 'to hash once the fast reading pauses' : 'not settled yet'}`,
     );
-    if (c.dat) row('DAT', c.dat.text ?? `${c.dat.dat ?? 'DAT'}: the verdict waits for the complete image`);
+    if (c.dat) row('DAT', visibleName(c.dat.text ?? `${c.dat.dat ?? 'DAT'}: the verdict waits for the complete image`));
   }
   for (const a of s.archives ?? []) {
     const done = a.containerBytes ? ` ${formatPercent(a.bytesArchived ?? 0, a.containerBytes)}` : '';
@@ -149,7 +150,8 @@ export function formatStatusReport(
   const files = rescued.reduce((n, r) => n + r.files.length, 0);
   if (s.files) row('files', filesLine(s.files));
   row('rescued finds', rescued.length === 0 ? 'none' : `${rescued.length} container${rescued.length === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`);
-  for (const r of rescued) for (const f of r.files) out.push(`${''.padEnd(16)}rescued/${r.uid}/${f}`);
+  // The medium's names (SBX FNM): on a terminal, a control or bidi character in one must not act.
+  for (const r of rescued) for (const f of r.files) out.push(`${''.padEnd(16)}${visibleName(`rescued/${r.uid}/${f}`)}`);
   row('cache', srv.cacheDir ?? '?');
   row('log', srv.log ?? 'stderr of the foreground blkfs mount');
   if (srv.http) row('web page', srv.http);

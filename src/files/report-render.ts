@@ -1,6 +1,7 @@
 // The file report for people (a table), for spreadsheets (CSV) and for scripts (JSON).
 import type { EntryReport, FileReportJson, FilesystemReport } from './file-report';
 import type { FilesystemInfo } from './layout';
+import { visibleName } from '../visible-text';
 
 /** What a person asks to see: files (and odd entries) always, directories and metadata only when not intact. */
 export function worthListing(e: EntryReport, damagedOnly: boolean): boolean {
@@ -11,7 +12,7 @@ export function worthListing(e: EntryReport, damagedOnly: boolean): boolean {
 
 export function describeFilesystem(f: FilesystemInfo, index: number): string {
   const where = f.partition
-    ? `partition ${f.partition.slot} (${f.partition.description}) at byte ${f.offset}`
+    ? `partition ${f.partition.slot} (${visibleName(f.partition.description)}) at byte ${f.offset}` // a GPT name is the medium's
     : `at byte ${f.offset}`;
   return `filesystem ${index + 1}: ${f.type} ${where}`;
 }
@@ -23,7 +24,7 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
     const note = structureNote(f);
     if (note) out.push(`  ${note}`);
   });
-  for (const p of report.problems) out.push(`not read: ${p}`);
+  for (const p of report.problems) out.push(`not read: ${visibleName(p)}`);
   const rows = report.entries.filter((e) => worthListing(e, damagedOnly));
   if (rows.length > 0) {
     const cells = rows.map((e) => [
@@ -31,7 +32,8 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
       String(e.size),
       String(e.bad),
       String(e.untried),
-      report.filesystems.length > 1 ? `${e.fs + 1}:${e.path}` : e.path,
+      // Names are the medium's: read on a terminal, a control or bidi character in one must not act.
+      visibleName(report.filesystems.length > 1 ? `${e.fs + 1}:${e.path}` : e.path),
     ]);
     const head = ['VERDICT', 'SIZE', 'BAD', 'UNTRIED', 'PATH'];
     const widths = head.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c].length)));
@@ -40,7 +42,7 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
     out.push(line(head));
     rows.forEach((r, k) => {
       out.push(line(cells[k]));
-      if (r.reason) out.push(`  (${r.reason})`);
+      if (r.reason) out.push(`  (${visibleName(r.reason)})`);
     });
   }
   const s = report.summary;

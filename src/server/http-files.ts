@@ -61,6 +61,13 @@ export async function listRescued(root: DirectoryView): Promise<{ uid: string; f
   return out;
 }
 
+/** RFC 5987 ext-value characters: encodeURIComponent leaves a few that attr-char does not allow. */
+function encodeRfc5987(name: string): string {
+  // A lone surrogate (no medium's UTF-8 gives one, but a name is a name) would make encodeURIComponent throw.
+  const wellFormed = name.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return encodeURIComponent(wellFormed).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 /** Waits until `res` takes more data, or is gone: a client that closes the connection never drains it. */
 function drainedOrClosed(res: ServerResponse): Promise<void> {
   if (res.destroyed) return Promise.resolve();
@@ -90,22 +97,32 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
     if (first instanceof ViewErrno) throw first;
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
-      'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`,
+      // filename* keeps a rescued file's own name (RFC 6266); the plain one is an ASCII fallback.
+      'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"; filename*=UTF-8''${encodeRfc5987(name)}`,
       ...(size > 0 ? { 'content-length': String(size) } : {}),
       'cache-control': 'no-store',
+      // No ranges: a resumed download would join bytes of two states of the file (the mapfile, or image.sbx before
+      // and after a retry) into one that never existed. curl -C and wget -c then say they cannot resume.
+      'accept-ranges': 'none',
     });
     if (head) return void res.end();
-    for (let off = 0, next = first; ; next = undefined) {
+    // With a Content-Length, exactly that many bytes: more would be read as the next reply on a kept-alive
+    // connection, and fewer must abort (a clean end would hang the client, then look complete to some).
+    const end = size > 0 ? size : Infinity;
+    let off = 0;
+    for (let next = first; off < end; next = undefined) {
       if (res.destroyed) return; // the client went away (a read may have waited for the medium)
-      const chunk = next ?? (await view.read(handle, off, CHUNK));
+      const chunk = next ?? (await view.read(handle, off, Math.min(CHUNK, end - off)));
       if (chunk instanceof ViewErrno) {
         res.destroy(new Error(`${name}: ${chunk.errno} at ${off}`));
         return;
       }
       if (chunk.length === 0) break;
-      off += chunk.length;
-      if (!res.write(chunk)) await drainedOrClosed(res);
+      const part = chunk.length > end - off ? chunk.subarray(0, end - off) : chunk;
+      off += part.length;
+      if (!res.write(part)) await drainedOrClosed(res);
     }
+    if (off < end && end !== Infinity) return void res.destroy(new Error(`${name}: ended at ${off} of ${size} bytes`));
     res.end();
   } finally {
     await view.release(handle);

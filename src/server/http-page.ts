@@ -1,6 +1,9 @@
 // The web page: one self-contained HTML document (no external scripts, styles or fonts). It fetches
 // status.json, bad-areas.json and rescued.json, and reloads them with the map picture on every `status`
-// server-sent event (or every 5 s if events do not get through).
+// server-sent event (or every 5 s if events do not get through). Names from the medium are shown as visibleName
+// (src/visible-text.ts) shows them, and only ever set as text, never as HTML.
+import { HIDDEN_CHARS } from '../visible-text';
+
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -57,6 +60,8 @@ function hex(n) { return '0x' + n.toString(16).toUpperCase().padStart(8, '0'); }
 function dur(s) { s = Math.round(s); if (s < 60) return s + 's'; if (s < 3600) return Math.floor(s / 60) + 'm ' + (s % 60) + 's'; if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor(s % 3600 / 60) + 'm'; return Math.floor(s / 86400) + 'd ' + Math.floor(s % 86400 / 3600) + 'h'; }
 const PHASES = { '?': 'copying non-tried blocks', '*': 'trimming non-trimmed blocks', '/': 'scraping non-scraped blocks', '-': 'retrying bad sectors', '+': 'finished' };
 function text(id, t) { $(id).textContent = t; }
+const HIDDEN = new RegExp(${JSON.stringify(HIDDEN_CHARS.source)}, 'g');
+function visible(name) { return name.replace(HIDDEN, (c) => '<U+' + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0') + '>'); }
 let version = 0;
 async function getJson(p) { const r = await fetch(p, { cache: 'no-store' }); if (!r.ok) throw new Error(p + ': ' + r.status); return r.json(); }
 async function refresh() {
@@ -94,7 +99,7 @@ async function refresh() {
   for (const f of finds) for (const file of f.files) {
     const li = document.createElement('li'); const a = document.createElement('a');
     a.href = 'rescued/' + encodeURIComponent(f.uid) + '/' + encodeURIComponent(file.name); a.download = file.name;
-    a.textContent = f.uid + '/' + file.name; li.append(a, ' (' + bytes(file.size) + ')'); ul.append(li);
+    a.textContent = visible(f.uid + '/' + file.name); li.append(a, ' (' + bytes(file.size) + ')'); ul.append(li);
   }
   if (!ul.children.length) { const li = document.createElement('li'); li.className = 'muted'; li.textContent = 'none yet'; ul.append(li); }
   text('updated', new Date().toLocaleTimeString());

@@ -2,7 +2,8 @@
 // a fixed set of paths: the page, its status and map, server-sent events when the state changes, and the
 // downloads http-files.ts allows. Everything else is 404. It reads the views in-process (never the FUSE mount).
 import * as http from 'http';
-import type { AddressInfo } from 'net';
+import { AddressInfo, isIP } from 'net';
+import * as os from 'os';
 import { UserError } from '../errors';
 import { DirectoryView, ViewErrno } from '../views/view';
 import { downloadable, listRescued, pathSegments, streamView } from './http-files';
@@ -23,6 +24,13 @@ export interface HttpDeps {
   log: { info(m: string): void; warn(m: string): void; error(m: string, e?: unknown): void };
 }
 
+/**
+ * Connections served at once: a few tabs (each with its events stream) and downloads need far fewer. Beyond it a
+ * new connection is closed at once, so a flood cannot take the descriptors the mount needs (its control socket,
+ * NBD reconnects, TSK); unfinished request heads are dropped after HEADERS_TIMEOUT_MS (a slow client holds no slot).
+ */
+const MAX_CONNECTIONS = 128;
+const HEADERS_TIMEOUT_MS = 10_000;
 const EVENT_POLL_MS = 500;
 const HEARTBEAT_MS = 15_000;
 
@@ -32,21 +40,52 @@ function hostOf(header: string): string {
   return m ? m[1] : header.replace(/:\d*$/, '');
 }
 
+/**
+ * Which Host headers reach the page. Another DNS name is a page elsewhere reaching in by DNS rebinding (its name
+ * made to resolve to this machine): on loopback only loopback names pass; listening beyond it, an IP address,
+ * localhost, this machine's name (os.hostname(), its first label, that .local) or the name --http gave (so
+ * `--http archive-pc.lan:8080` is reached as archive-pc.lan). Not any domain under the machine's first label:
+ * "ubuntu.attacker.example" would pass for every machine called ubuntu.
+ */
+function hostCheck(listenHost: string, loopback: boolean): (host: string) => boolean {
+  if (loopback) return isLoopback;
+  const full = os.hostname().toLowerCase();
+  const short = full.split('.')[0];
+  const names = new Set(['localhost', full, short, `${short}.local`, listenHost.toLowerCase()]);
+  return (host) => isIP(host) !== 0 || names.has(host.toLowerCase());
+}
+
+/**
+ * Fetch metadata (Sec-Fetch-*): a request another site's page had the browser make (a script, an image, a frame, a
+ * link to a download) — refused, as it could set the medium reading (image.sbx completes the rescue first). Another
+ * port on this host is 'same-site', and refused too. A link elsewhere to the page itself is let through; so are
+ * requests without these headers (curl, wget, older browsers), which no other site made.
+ */
+function fromAnotherSite(req: http.IncomingMessage, segs: readonly string[]): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === undefined || site === 'same-origin' || site === 'none') return false;
+  return !(segs.length === 0 && req.headers['sec-fetch-mode'] === 'navigate' && req.headers['sec-fetch-dest'] === 'document');
+}
+
 export class HttpServer {
   private readonly clients = new Set<http.ServerResponse>();
   private timer: NodeJS.Timeout | undefined;
   private lastKey = '';
   private lastBeat = 0;
+  /** The last render of each picture or list and the state it shows: open pages share it (see byState). */
+  private readonly renders = new Map<string, { key: string; value: string | Buffer }>();
 
   private constructor(
     private readonly server: http.Server,
     private readonly deps: HttpDeps,
     readonly url: string,
-    private readonly loopbackOnly: boolean,
+    private readonly hostAllowed: (host: string) => boolean,
   ) {}
 
   static async listen(address: { host: string; port: number }, deps: HttpDeps): Promise<HttpServer> {
-    const server = http.createServer();
+    // A GET has no body: the whole request is its head. (Node checks these every few seconds, not to the ms.)
+    const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 2000 });
+    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(new UserError(`cannot serve the web page on ${address.host}:${address.port}: ${err.code ?? err.message}`)),
@@ -55,7 +94,9 @@ export class HttpServer {
     });
     const a = server.address() as AddressInfo;
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, isLoopback(address.host));
+    // Loopback by where it listens, not by the name it was given (a name may resolve anywhere).
+    const loopback = isLoopback(a.address);
+    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, hostCheck(address.host, loopback));
     server.on('request', (req, res) => {
       self.handle(req, res).catch((err: unknown) => {
         deps.log.error(`http ${req.method} ${req.url}`, err);
@@ -63,7 +104,7 @@ export class HttpServer {
         else res.destroy();
       });
     });
-    if (!isLoopback(address.host)) deps.log.warn(`the web page listens on ${self.url}: not loopback, anyone who can reach it can read the rescue`);
+    if (!loopback) deps.log.warn(`the web page listens on ${self.url}: not loopback, anyone who can reach it can read the rescue`);
     deps.log.info(`web page on ${self.url}`);
     return self;
   }
@@ -89,27 +130,34 @@ export class HttpServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const head = req.method === 'HEAD';
     if (req.method !== 'GET' && !head) return this.send(res, 405, 'text/plain', 'read-only\n');
-    // On loopback, a Host that is not loopback is a page elsewhere reaching in by DNS rebinding: refuse it.
-    if (this.loopbackOnly && !isLoopback(hostOf(req.headers.host ?? ''))) return this.send(res, 403, 'text/plain', 'bad Host\n', head);
-    const url = new URL(req.url ?? '/', 'http://x');
+    if (!this.hostAllowed(hostOf(req.headers.host ?? ''))) {
+      return this.send(res, 403, 'text/plain', 'bad Host: reach the page by IP address or by this machine\'s name (DNS rebinding is refused)\n', head);
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      return this.send(res, 400, 'text/plain', 'bad request target\n', head); // e.g. "//": the client's mistake, not ours
+    }
     const segs = pathSegments(url.pathname);
     const d = this.deps;
     if (!segs) return this.send(res, 404, 'text/plain', 'not found\n', head);
+    if (fromAnotherSite(req, segs)) return this.send(res, 403, 'text/plain', 'refused: a request from another site\n', head);
     switch (segs.join('/')) {
       case '':
         return this.send(res, 200, 'text/html; charset=utf-8', PAGE_HTML, head);
       case 'status.json':
         return this.send(res, 200, 'application/json', d.statusText(), head);
       case 'map.png':
-        return this.send(res, 200, 'image/png', d.mapPng(), head);
+        return this.send(res, 200, 'image/png', this.byState('png', () => d.mapPng()), head);
       case 'map.svg':
-        return this.send(res, 200, 'image/svg+xml', d.mapSvg(), head);
+        return this.send(res, 200, 'image/svg+xml', this.byState('svg', () => d.mapSvg()), head);
       case 'bad-areas.json':
-        return this.send(res, 200, 'application/json', JSON.stringify(d.badAreas(1000)), head);
+        return this.send(res, 200, 'application/json', this.byState('bad', () => JSON.stringify(d.badAreas(1000))), head);
       case 'rescued.json':
         return this.send(res, 200, 'application/json', JSON.stringify(await listRescued(d.root)), head);
       case 'events':
-        return this.subscribe(res);
+        return head ? this.send(res, 200, 'text/event-stream', '', true) : this.subscribe(res);
     }
     const view = await downloadable(d.root, segs);
     if (!view) return this.send(res, 404, 'text/plain', 'not found\n', head);
@@ -125,6 +173,19 @@ export class HttpServer {
       const why = err instanceof ViewErrno ? err.reason : err instanceof Error ? err.message : undefined;
       this.send(res, code, 'text/plain', `${errno}${why ? `: ${why}` : ''}\n`, head);
     }
+  }
+
+  /**
+   * A render of the map (~100 ms of the event loop FUSE shares, for a 2 TB medium with 100,000 bad extents) once per
+   * state of the rescue: every open page asks again on each change, and N tabs must not cost N renders.
+   */
+  private byState<T extends string | Buffer>(name: string, render: () => T): T {
+    const key = this.deps.stateKey();
+    const last = this.renders.get(name);
+    if (last && last.key === key) return last.value as T;
+    const value = render();
+    this.renders.set(name, { key, value });
+    return value;
   }
 
   /** Server-sent events: a `status` event whenever the state key changes (checked every 500 ms). */

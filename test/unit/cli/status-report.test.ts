@@ -62,4 +62,15 @@ describe('blkfs status report', () => {
     const idle = formatStatusReport({ ...status, etaSeconds: null }, extents, [], { colour: false, columns: 40 });
     expect(idle).to.include('read rate:      2.00 MB/s\n');
   });
+  it("shows the medium's names (rescued finds) and what a server or DAT says with controls and bidi overrides as <U+XXXX>", () => {
+    const s: StatusJson = {
+      ...status,
+      source: { state: 'connected', lostEvents: 1, reconnects: 1, lastEvent: 'server said \x1b]0;pwned\x07' },
+      checksums: { complete: true, digests: { crc32: '0', md5: '0', sha1: '0', sha256: '0' }, dat: { text: 'matches "Game\u202Eexe.txt"' } },
+    };
+    const text = formatStatusReport(s, extents, [{ uid: '0123456789ab', files: ['invoice\u202Etxt.exe', 'c1\u009b2J'] }], { colour: false, columns: 40 });
+    expect(text).to.not.match(/[\x1b\x07\u009b\u202e]/);
+    expect(text).to.include('rescued/0123456789ab/invoice<U+202E>txt.exe').and.include('rescued/0123456789ab/c1<U+009B>2J');
+    expect(text).to.include('server said <U+001B>]0;pwned<U+0007>').and.include('matches "Game<U+202E>exe.txt"');
+  });
 });

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import * as http from 'http';
 import { HttpServer } from '../../../src/server/http-server';
 import { GeneratedFileView } from '../../../src/views/generated-file-view';
-import { FileAttr, StaticDirectory, View } from '../../../src/views/view';
+import { FileAttr, StaticDirectory, View, ViewErrno } from '../../../src/views/view';
 import { SourceLostError } from '../../../src/source/block-source';
 
 const quietLog = { info() {}, warn() {}, error() {} };
@@ -124,6 +124,66 @@ describe('web page downloads (http-files streamView)', function () {
       expect(r.length).to.equal(String(text.length));
     } finally {
       await view.release(reader);
+      await server.close();
+    }
+  });
+  it('a download never sends more or fewer bytes than its Content-Length: a view that reads on past it, or stops short, ends the response at it or aborts', async () => {
+    /** A view whose reads disagree with the size it states: `bytes` in all, `size` stated. */
+    const liar = (size: number, bytes: number): View => ({
+      kind: 'file',
+      getattr: (): FileAttr => ({ size, mode: 0o444, mtime: new Date() }),
+      open: async () => ({}),
+      read: async (_h, off, len) => Buffer.alloc(Math.max(0, Math.min(len, bytes - off)), 0x61),
+      release: async () => {},
+    });
+    const server = await serve(new StaticDirectory().add('checksums', liar(1000, 3000)).add('mapfile', liar(3000, 1000)));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 }); // one connection: excess bytes would be read as the next reply
+    const fetchOn = (p: string) =>
+      new Promise<{ status: number; body: string; complete: boolean }>((resolve) => {
+        http
+          .get(`${server.url}${p}`, { agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('close', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete }));
+          })
+          .on('error', () => resolve({ status: 0, body: '', complete: false }));
+      });
+    try {
+      const long = await fetchOn('checksums');
+      expect(long.body.length).to.equal(1000);
+      expect(long.complete).to.equal(true);
+      const next = await fetchOn('status.json');
+      expect(next.status).to.equal(200);
+      expect(next.body).to.equal('{}');
+      const short = await fetchOn('mapfile');
+      expect(short.complete, 'a short download must not look complete').to.equal(false);
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
+  });
+  it('a bad sector in the middle of a download aborts it: the bytes before it, then no clean end and no zeros', async () => {
+    const view: View = {
+      kind: 'file',
+      getattr: (): FileAttr => ({ size: 3 << 20, mode: 0o444, mtime: new Date() }),
+      open: async () => ({}),
+      read: async (_h, off, len) => (off < 1 << 20 ? Buffer.alloc(Math.min(len, (1 << 20) - off), 0x61) : new ViewErrno('EIO')),
+      release: async () => {},
+    };
+    const server = await serve(new StaticDirectory().add('sbx', new StaticDirectory().add('image.sbx', view)));
+    try {
+      const r = await new Promise<{ status: number; body: Buffer; complete: boolean }>((resolve) => {
+        http.get(`${server.url}sbx/image.sbx`, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c)).on('error', () => {});
+          res.on('close', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), complete: res.complete }));
+        });
+      });
+      expect(r.status).to.equal(200);
+      expect(r.complete).to.equal(false);
+      expect(r.body.length).to.equal(1 << 20);
+      expect(r.body.every((b) => b === 0x61)).to.equal(true);
+    } finally {
       await server.close();
     }
   });

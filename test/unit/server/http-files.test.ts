@@ -17,5 +17,7 @@ describe('web page paths and address', () => {
     expect(() => parseHttpAddress('host:99999')).to.throw(RangeError);
     expect(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('localhost')).to.equal(true);
     expect(isLoopback('0.0.0.0') || isLoopback('192.168.1.2')).to.equal(false);
+    // DNS names that merely begin like loopback may resolve anywhere (DNS rebinding).
+    expect(isLoopback('127.0.0.1.nip.io') || isLoopback('127.evil.example') || isLoopback('localhost.evil.example')).to.equal(false);
   });
 });
