@@ -4,6 +4,7 @@ import { isEcVersion } from '../../sbx/format/specs';
 import { ShownMetadataBlock, showContainer } from '../../sbx/show';
 import { ReportList, blkarDate, ReportObject, renderHuman } from './report';
 import { refBlockInfo } from './common';
+import { visibleName } from '../../visible-text';
 import {
   CommonOpts,
   parseGuessBurstFrom,
@@ -66,8 +67,8 @@ function blockObj(b: ShownMetadataBlock): ReportObject {
     .add('Metadata block number', b.number)
     .add('Found at byte', b.pos)
     .add('File UID', b.uid)
-    .add('File name', m.fnm ?? null)
-    .add('SBX container name', m.snm ?? null)
+    .add('File name', m.fnm ?? null, m.fnm === undefined ? undefined : visibleName(m.fnm))
+    .add('SBX container name', m.snm ?? null, m.snm === undefined ? undefined : visibleName(m.snm))
     .add('SBX container version', b.version, isEcVersion(b.version) ? `${b.version} (0x${b.version.toString(16).toUpperCase()})` : undefined);
   const noRs = isEcVersion(b.version) ? undefined : 'version does not use RS';
   return o

@@ -5,6 +5,7 @@ import { parseHashTypeName } from '../../sbx/format/multihash';
 import { updateContainer, UpdateStats } from '../../sbx/update';
 import { UserError } from '../../errors';
 import { ReportList, ReportObject, renderHuman } from './report';
+import { visibleName } from '../../visible-text';
 import { time, withVerboseRef } from './common';
 import {
   askToContinue,
@@ -82,7 +83,8 @@ function metadataChanges(s: UpdateStats): ReportList {
 /** The same listing as blkar prints it for humans. */
 function metadataChangesText(s: UpdateStats): string {
   const blocks = s.updates.map((u) => {
-    const changes = u.changes.map((c) => `Field         : ${c.id}\nFrom          : ${c.before ?? 'N/A'}\nTo            : ${c.after ?? 'N/A'}\n`);
+    const shown = (v: string | null) => (v === null ? 'N/A' : visibleName(v)); // names from the container: no terminal control
+    const changes = u.changes.map((c) => `Field         : ${c.id}\nFrom          : ${shown(c.before)}\nTo            : ${shown(c.after)}\n`);
     return `Metadata block number : ${u.number}\n${'='.repeat(40)}\nFound at byte : ${u.pos}\n\n${changes.join('\n')}`;
   });
   return blocks.join('\n');

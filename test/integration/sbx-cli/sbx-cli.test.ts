@@ -110,6 +110,21 @@ describe('blkfs sbx (CLI)', function () {
       }
     });
 
+    it("a stored name with terminal controls (a crafted container): show and update print them as <U+XXXX>, --json keeps them exact", () => {
+      const c = path.join(dir, 'crafted.ecsbx');
+      fs.copyFileSync(v('e18.ecsbx'), c);
+      const name = 'a\x1b]0;x\x07\u202E';
+      const u = sbx(['update', '-y', '-v', c, '--fnm', name]);
+      expect(u.code, u.text).to.equal(0);
+      expect(u.text).to.not.include('\x1b');
+      expect(u.text).to.include('a<U+001B>]0;x<U+0007><U+202E>');
+      const shown = sbx(['show', c]);
+      expect(shown.code).to.equal(0);
+      expect(shown.text).to.not.match(/[\x1b\u202E]/);
+      expect(shown.text).to.include('File name              : a<U+001B>]0;x<U+0007><U+202E>');
+      expect(JSON.parse(sbx(['show', '--json', c]).text).blocks[0].fileName).to.equal(name);
+    });
+
     it('existing output without -f: exit 1 and the file is left alone; --multi-pass writes into it', () => {
       const out = path.join(dir, 'exists.bin');
       fs.writeFileSync(out, 'keep');
