@@ -240,12 +240,9 @@ export class SectorStore {
       this.noteFailure(e);
       throw e;
     }
-    try {
-      await this.commitOutcomes(outcomes);
-    } catch (e) {
-      this.deferredCommitError = undefined; // a caller sees a commit failure now
-      throw e;
-    }
+    // A failure here is this caller's; an earlier one whose readers were answered early stays for flush(): those
+    // sectors are not recorded either, and nobody was told (this caller may be another reader, or see another error).
+    await this.commitOutcomes(outcomes);
   }
 
   /** The group commit of `outcomes`, keeping track of whether persisting fails. */
