@@ -24,6 +24,7 @@ import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome, wholeSpanData } from './span-fetch';
 import { CopyStream } from './copy-stream';
 import { CacheClosedError } from './errors';
+import { SourceLostError } from '../source/block-source';
 
 const DEFAULT_MAX_READ = 1024 * 1024;
 
@@ -396,9 +397,14 @@ export class CachedDevice implements SectorCache, RescueTarget {
     try {
       return await runRescuePasses(this, opts);
     } catch (e) {
-      // What was read before the failure is still committed when it can be, and that commit's own error (often the
-      // same full disk) belongs to this failure, not to a later unmount.
-      await this.flush().catch(() => undefined);
+      // What was read before the failure is still committed when it can be. That commit's own error (often the same
+      // full disk) belongs to a failure to store, not to a later unmount; after a lost source (which marks nothing, and
+      // is no failure at all when the stop hung up on a read) it is still nobody's: flush()/close() report it.
+      const late = await this.flush().then(
+        () => undefined,
+        (f: unknown) => f,
+      );
+      if (late !== undefined && e instanceof SourceLostError) this.store.noteUnseenFailure(late);
       throw e;
     } finally {
       this.copyStream = undefined;

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import type { StateStore } from '../../../src/cache/state-store';
+import { SourceLostError } from '../../../src/source/block-source';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1024 * 1024;
@@ -60,5 +61,42 @@ describe('cache/commit errors: a failed commit is reported to someone', () => {
     expect(flushed, "A's failure is reported by flush()").to.be.instanceOf(Error);
     expect((flushed as Error).message).to.match(/disk I\/O error/);
     expect(await dev.flush().then(() => 'ok'), 'and only once').to.equal('ok');
+  });
+});
+
+describe('cache/commit errors: an acquisition that fails', () => {
+  let tmp: string;
+  let dev: CachedDevice | undefined;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-commit-errors-'))));
+  afterEach(async () => {
+    await dev?.close().catch(() => undefined);
+    dev = undefined;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a lost source does not swallow the failed commit of the spans read before it: flush() (the unmount) reports that', async () => {
+    const img = patternBuffer(8 * MiB, 6);
+    // The first 4 MiB span is read and written behind; the next read finds the source gone.
+    class LostAfter4MiB extends MemorySource {
+      override async read(offset: number, length: number): Promise<Buffer> {
+        if (offset >= 4 * MiB) throw new SourceLostError('source lost (test)');
+        return super.read(offset, length);
+      }
+    }
+    dev = await openCache({ source: new LostAfter4MiB(img), cacheDir: path.join(tmp, 'c') });
+    const cachedBefore = dev.status().bytesCached;
+    commitFaults(dev).failing = true;
+    const failed = await dev.acquire({ streamBytes: 4 * MiB, concurrency: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed, 'the acquisition reports the lost source').to.be.instanceOf(SourceLostError);
+    expect(dev.status().bytesCached, "the span read before it was not recorded (its commit failed)").to.equal(cachedBefore);
+    const flushed = await dev.flush().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(flushed, 'that failure is still reported').to.be.instanceOf(Error);
+    expect((flushed as Error).message).to.match(/disk I\/O error/);
   });
 });
