@@ -7,6 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
+import type { DataFile } from '../../../src/cache/data-file';
+import { DataFileSyncError } from '../../../src/cache/errors';
 import type { StateStore } from '../../../src/cache/state-store';
 import { SourceLostError } from '../../../src/source/block-source';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -98,5 +100,70 @@ describe('cache/commit errors: an acquisition that fails', () => {
     );
     expect(flushed, 'that failure is still reported').to.be.instanceOf(Error);
     expect((flushed as Error).message).to.match(/disk I\/O error/);
+  });
+});
+
+describe('cache/commit errors: bytes in the data file after a failed fdatasync', () => {
+  let tmp: string;
+  let dev: CachedDevice | undefined;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-commit-errors-'))));
+  afterEach(async () => {
+    await dev?.close().catch(() => undefined);
+    dev = undefined;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  // A writeback error may drop the pages it failed to write (XFS discards them): the data file then reads as it is on
+  // disk (a hole: zeros) where uncommitted flights were written. Such bytes are not served: the reader gets an error.
+  it('a reader of a flight written before the failure is not served the data file (its pages may be gone): an error, never zeros', async () => {
+    const img = patternBuffer(16 * MiB, 7);
+    dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c'), memoryBytes: 0 });
+    const data = (dev as unknown as { store: { data: DataFile } }).store.data;
+    const fh = (data as unknown as { fh: fs.promises.FileHandle }).fh;
+    // The model of the failure: the next fdatasync waits for the test, then fails, and what was written since the
+    // test began reads as zeros from then on.
+    let fail!: () => void;
+    const gate = new Promise<void>((r) => (fail = r));
+    let failed = false;
+    let syncing = false;
+    fh.datasync = async () => {
+      syncing = true;
+      await gate;
+      failed = true;
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    const written: [number, number][] = [];
+    const write = data.write.bind(data);
+    data.write = (offset, bytes) => (written.push([offset, offset + bytes.length]), write(offset, bytes));
+    const lost = (target: Buffer, at: number, length: number, position: number) => {
+      if (!failed) return;
+      for (const [a, b] of written) {
+        const from = Math.max(a, position);
+        const to = Math.min(b, position + length);
+        if (from < to) target.fill(0, at + from - position, at + to - position);
+      }
+    };
+    const readInto = data.readInto.bind(data);
+    data.readInto = async (target, at, length, position) => (await readInto(target, at, length, position), lost(target, at, length, position));
+    const readIntoSync = data.readIntoSync.bind(data);
+    data.readIntoSync = (target, at, length, position) => (readIntoSync(target, at, length, position), lost(target, at, length, position));
+
+    // A's commit reaches the held fdatasync; B's 9 MiB are written meanwhile, more than the flights keep in memory,
+    // so the oldest of B is served from the data file.
+    await dev.read(MiB, MiB);
+    void dev.commitPending();
+    for (let i = 0; i < 100 && !syncing; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(syncing, "A's commit reached its fdatasync").to.equal(true);
+    const b = 4 * MiB;
+    for (let at = b; at < b + 9 * MiB; at += MiB) await dev.read(at, MiB);
+    fail();
+    for (let i = 0; i < 100 && !failed; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r));
+    const again = await dev.read(b, 64 * 1024).then(
+      (r) => r.data,
+      (e: unknown) => e,
+    );
+    expect(Buffer.isBuffer(again) && again.equals(Buffer.alloc(64 * 1024)), 'zeros served as the medium bytes').to.equal(false);
+    expect(again).to.be.instanceOf(DataFileSyncError);
   });
 });
