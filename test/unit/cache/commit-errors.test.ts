@@ -167,3 +167,32 @@ describe('cache/commit errors: bytes in the data file after a failed fdatasync',
     expect(again).to.be.instanceOf(DataFileSyncError);
   });
 });
+
+describe('cache/commit errors: a failed fdatasync during an acquisition', () => {
+  let tmp: string;
+  let dev: CachedDevice | undefined;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-commit-errors-'))));
+  afterEach(async () => {
+    await dev?.close().catch(() => undefined);
+    dev = undefined;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('ends the acquisition with the DataFileSyncError (exit 2, its reason), records nothing after it and stops reading the medium', async () => {
+    const img = patternBuffer(64 * MiB, 8);
+    const src = new MemorySource(img);
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+    const cachedBefore = dev.status().bytesCached;
+    const fh = ((dev as unknown as { store: { data: DataFile } }).store.data as unknown as { fh: fs.promises.FileHandle }).fh;
+    fh.datasync = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    const failed = await dev.acquire({ streamBytes: 4 * MiB }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).to.be.instanceOf(DataFileSyncError);
+    expect((failed as DataFileSyncError).exitCode).to.equal(2);
+    expect((failed as Error).message).to.match(/fdatasync of the cache data file .* failed \(EIO\)/);
+    expect(dev.status().bytesCached, 'nothing recorded after it').to.equal(cachedBefore);
+    expect(src.stats().bytes, 'the medium was not read on to its end').to.be.lessThan(img.length);
+  });
+});
