@@ -57,6 +57,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     this.retries = Math.max(0, Math.floor(opts.retries ?? 0));
     this.maxReadSectors = Math.max(1, Math.floor((opts.maxReadBytes ?? DEFAULT_MAX_READ) / this.sectorSize));
     this.repair = { canRepair: opts.canRepair, onRepair: opts.onRepair };
+    store.onUnseenFailure = opts.onUnseenFailure;
     const ra = checkReadahead(opts.readaheadBytes);
     if (Math.ceil(ra / this.sectorSize) > 0) {
       const ctx = { map: store.map, inflight: this.inflight, device, store, closing: () => this.closing || this.closed };

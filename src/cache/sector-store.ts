@@ -51,6 +51,8 @@ export class SectorStore {
   private readonly listeners = new Set<(offset: number, length: number) => void>();
   /** A commit failure no caller saw yet (its readers were answered before it): reported by flush()/close(). */
   private deferredCommitError: unknown;
+  /** Hears such a failure when it happens (the mount log), the first one until flush() reports it. */
+  onUnseenFailure: ((e: unknown) => void) | undefined;
   private progress: Progress | undefined;
   private progressDirty = false;
   /** CRC-32 per stored chunk, recorded in the transaction that marks it '+' (fixity.ts). */
@@ -204,7 +206,7 @@ export class SectorStore {
         // Nothing was recorded for these sectors (their reader already has the right bytes). Until a commit
         // succeeds, readers wait for their own commits and so see such errors; if none does, flush() reports it.
         this.uncommittedBytes -= whole.length;
-        this.deferredCommitError ??= e;
+        this.noteUnseenFailure(e);
         unhold();
         flight.release();
       },
@@ -267,7 +269,13 @@ export class SectorStore {
 
   /** A failure nobody waits for (e.g. a prefetch's): flush()/close() report it. */
   noteUnseenFailure(e: unknown): void {
-    this.deferredCommitError ??= e;
+    if (this.deferredCommitError !== undefined) return;
+    this.deferredCommitError = e;
+    try {
+      this.onUnseenFailure?.(e);
+    } catch (err) {
+      process.emitWarning(`onUnseenFailure listener failed: ${(err as Error).message}`);
+    }
   }
 
   /** One group commit: fdatasync covers every write before it, then one transaction records the batch. */

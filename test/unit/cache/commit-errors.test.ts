@@ -64,6 +64,28 @@ describe('cache/commit errors: a failed commit is reported to someone', () => {
     expect((flushed as Error).message).to.match(/disk I\/O error/);
     expect(await dev.flush().then(() => 'ok'), 'and only once').to.equal('ok');
   });
+
+  it('a failure nobody waits for is told at once to onUnseenFailure (the mount log), once until flush() reports it', async () => {
+    const img = patternBuffer(4 * MiB, 4);
+    const heard: unknown[] = [];
+    const opts = { source: new MemorySource(img), cacheDir: path.join(tmp, 'c'), memoryBytes: 0, onUnseenFailure: (e: unknown) => heard.push(e) };
+    dev = await openCache(opts);
+    const fault = commitFaults(dev);
+    fault.failing = true;
+    await Promise.all([dev.read(MiB, 64 * 1024), dev.read(2 * MiB, 64 * 1024)]);
+    await dev.commitPending();
+    await new Promise((r) => setImmediate(r));
+    expect(heard.length, 'heard before any flush()').to.equal(1);
+    expect((heard[0] as Error).message).to.match(/disk I\/O error/);
+    fault.failing = false;
+    expect(await dev.flush().then(() => 'ok', (e: unknown) => e)).to.equal(heard[0]);
+    await dev.read(3 * MiB + 512 * 1024, 4096); // waits for its own commit, which succeeds: readers are answered early again
+    fault.failing = true;
+    await dev.read(3 * MiB, 64 * 1024);
+    await dev.commitPending();
+    await new Promise((r) => setImmediate(r));
+    expect(heard.length, 'a failure after that flush() is heard again').to.equal(2);
+  });
 });
 
 describe('cache/commit errors: an acquisition that fails', () => {
