@@ -347,7 +347,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   status(): CacheStatus {
-    return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status() };
+    const storeFailure = this.store.storeFailure;
+    return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status(), ...(storeFailure ? { storeFailure } : {}) };
   }
 
   /** Sectors compared with the medium to identify it again (the first 64 KiB's probes and the spread samples). */

@@ -10,6 +10,7 @@ import type { MapfilePhase } from './mapfile';
 import type { FlightHandle } from './single-flight';
 import type { Outcome } from './span-fetch';
 import type { StateStore } from './state-store';
+import type { StoreFailure } from './sector-cache';
 import { FixityLedger, crcOfInTurns } from './fixity';
 import { HeldBytes } from './held-bytes';
 import { DiskRoom } from './disk-room';
@@ -53,6 +54,8 @@ export class SectorStore {
   private deferredCommitError: unknown;
   /** Hears such a failure when it happens (the mount log), the first one until flush() reports it. */
   onUnseenFailure: ((e: unknown) => void) | undefined;
+  /** The latest failure to store bytes this session (/status). */
+  private lastFailure: { message: string; at: string } | undefined;
   private progress: Progress | undefined;
   private progressDirty = false;
   /** CRC-32 per stored chunk, recorded in the transaction that marks it '+' (fixity.ts). */
@@ -147,6 +150,11 @@ export class SectorStore {
   /** Set for good once an fdatasync of the data file failed: nothing more may be read into the cache (DataFileSyncError). */
   get dataSyncFailure(): Error | undefined {
     return this.data.syncFailure;
+  }
+
+  /** The latest failure to store bytes this session, if any (/status): whether storing still fails. */
+  get storeFailure(): StoreFailure | undefined {
+    return this.lastFailure && { ...this.lastFailure, ongoing: this.persistFailed || this.data.syncFailure !== undefined };
   }
 
   /** Whether `bytes` more may be answered before their commit (memory bound; not after a failed write or commit). */
@@ -264,6 +272,7 @@ export class SectorStore {
   /** A data write or commit failed: readers wait for their own commits; a full disk is checked before reading on. */
   private noteFailure(e: unknown): void {
     this.persistFailed = true;
+    this.lastFailure = { message: e instanceof Error ? e.message : String(e), at: new Date().toISOString() };
     if (e instanceof CacheFullError) this.room.noteFull();
   }
 

@@ -86,6 +86,22 @@ describe('cache/commit errors: a failed commit is reported to someone', () => {
     await new Promise((r) => setImmediate(r));
     expect(heard.length, 'a failure after that flush() is heard again').to.equal(2);
   });
+
+  it('/status says storing failed (the latest failure, when, and whether it still fails) until a commit succeeds', async () => {
+    dev = await openCache({ source: new MemorySource(patternBuffer(4 * MiB, 3)), cacheDir: path.join(tmp, 'c'), memoryBytes: 0 });
+    expect(dev.status().storeFailure, 'nothing failed yet').to.equal(undefined);
+    const fault = commitFaults(dev);
+    fault.failing = true;
+    await dev.read(MiB, 4096).catch(() => undefined);
+    await dev.flush().catch(() => undefined);
+    const failing = dev.status().storeFailure;
+    expect(failing?.message).to.match(/disk I\/O error/);
+    expect(failing?.ongoing).to.equal(true);
+    expect(Date.parse(failing?.at ?? '')).to.be.closeTo(Date.now(), 60_000);
+    fault.failing = false;
+    await dev.read(2 * MiB, 4096);
+    expect(dev.status().storeFailure, 'the latest failure stays, no longer ongoing').to.deep.equal({ ...failing, ongoing: false });
+  });
 });
 
 describe('cache/commit errors: an acquisition that fails', () => {
@@ -216,5 +232,6 @@ describe('cache/commit errors: a failed fdatasync during an acquisition', () => 
     expect((failed as Error).message).to.match(/fdatasync of the cache data file .* failed \(EIO\)/);
     expect(dev.status().bytesCached, 'nothing recorded after it').to.equal(cachedBefore);
     expect(src.stats().bytes, 'the medium was not read on to its end').to.be.lessThan(img.length);
+    expect(dev.status().storeFailure, '/status: for good').to.include({ ongoing: true });
   });
 });
