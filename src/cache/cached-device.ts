@@ -129,9 +129,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
         if (flight.data) {
           at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
         } else if (flight.written) {
-          // Once an fdatasync failed, the data file may have lost the pages of bytes not yet committed (a writeback
-          // error drops them on some file systems: they read as the disk has them, zeros in a hole). Those bytes are
-          // not served: the reader waits for the flight's end and then meets the failure.
+          // After a failed fdatasync the data file may have lost these uncommitted pages (some file systems drop them:
+          // a hole then reads as zeros): not served; the reader waits for the flight's end, then meets the failure.
           const upTo = Math.min(end, flight.end * ss);
           if (!this.store.dataSyncFailure) await this.store.readWrittenInto(target, at - offset, at, upTo - at);
           if (this.store.dataSyncFailure) await flight.done;

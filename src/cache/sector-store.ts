@@ -250,8 +250,7 @@ export class SectorStore {
       this.noteFailure(e);
       throw e;
     }
-    // A failure here is this caller's; an earlier one whose readers were answered early stays for flush(): those
-    // sectors are not recorded either, and nobody was told (this caller may be another reader, or see another error).
+    // A failure is this caller's; an earlier one whose readers were answered early stays for flush() (nobody was told).
     await this.commitOutcomes(outcomes);
   }
 
@@ -280,11 +279,7 @@ export class SectorStore {
   noteUnseenFailure(e: unknown): void {
     if (this.deferredCommitError !== undefined) return;
     this.deferredCommitError = e;
-    try {
-      this.onUnseenFailure?.(e);
-    } catch (err) {
-      process.emitWarning(`onUnseenFailure listener failed: ${(err as Error).message}`);
-    }
+    this.onUnseenFailure?.(e);
   }
 
   /** One group commit: fdatasync covers every write before it, then one transaction records the batch. */

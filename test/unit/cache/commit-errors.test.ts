@@ -151,7 +151,7 @@ describe('cache/commit errors: bytes in the data file after a failed fdatasync',
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  // A writeback error may drop the pages it failed to write (XFS discards them): the data file then reads as it is on
+  // A writeback error may drop the pages it failed to write (some file systems discard them): the data file then reads as it is on
   // disk (a hole: zeros) where uncommitted flights were written. Such bytes are not served: the reader gets an error.
   it('a reader of a flight written before the failure is not served the data file (its pages may be gone): an error, never zeros', async () => {
     const img = patternBuffer(16 * MiB, 7);
