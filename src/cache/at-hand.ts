@@ -8,7 +8,7 @@ import type { InflightRanges } from './single-flight';
 /**
  * Fills target from medium byte `offset` (target[0] is byte `offset`) up to `end` with what is at hand: '+' runs
  * with nothing to check first (fixity) read now (SectorStore.readNow: memory, or a pread while the data file is
- * fast), and flights' published or written bytes. Returns the byte where it stopped (`end` when all was at hand).
+ * fast), and flights' published or written bytes (not after a failed fdatasync: see CachedDevice.fill). Returns the byte where it stopped (`end` when all was at hand).
  */
 export function fillAtHand(store: SectorStore, inflight: InflightRanges, offset: number, end: number, target: Buffer): number {
   const ss = store.sectorSize;
@@ -26,7 +26,7 @@ export function fillAtHand(store: SectorStore, inflight: InflightRanges, offset:
     const flight = inflight.covering(s);
     if (flight?.data) {
       at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
-    } else if (flight?.written) {
+    } else if (flight?.written && !store.dataSyncFailure) {
       const upTo = Math.min(end, flight.end * ss);
       if (!store.readNow(target, at - offset, at, upTo - at, false)) return at;
       at = upTo;

@@ -36,6 +36,11 @@ export interface CachedDeviceOptions {
    */
   canRepair?: () => boolean;
   onRepair?: (message: string) => void;
+  /**
+   * Hears, when it happens, a failure to store bytes nobody waits for (the commit of bytes already answered to
+   * readers, a prefetch's write): their sectors stay untried. flush()/close() report it too (the unmount's exit 2).
+   */
+  onUnseenFailure?: (err: unknown) => void;
 }
 
 /** The readahead window option, validated (a bad value is a RangeError before anything is opened). */

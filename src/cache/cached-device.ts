@@ -25,6 +25,7 @@ import { FetchMode, fetchSpan, Outcome, wholeSpanData } from './span-fetch';
 import { CopyStream } from './copy-stream';
 import { CacheClosedError } from './errors';
 import { RateNow } from './rate-meter';
+import { SourceLostError } from '../source/block-source';
 
 const DEFAULT_MAX_READ = 1024 * 1024;
 
@@ -56,6 +57,7 @@ export class CachedDevice implements SectorCache, RescueTarget {
     this.retries = Math.max(0, Math.floor(opts.retries ?? 0));
     this.maxReadSectors = Math.max(1, Math.floor((opts.maxReadBytes ?? DEFAULT_MAX_READ) / this.sectorSize));
     this.repair = { canRepair: opts.canRepair, onRepair: opts.onRepair };
+    store.onUnseenFailure = opts.onUnseenFailure;
     const ra = checkReadahead(opts.readaheadBytes);
     if (Math.ceil(ra / this.sectorSize) > 0) {
       const ctx = { map: store.map, inflight: this.inflight, device, store, closing: () => this.closing || this.closed };
@@ -130,9 +132,12 @@ export class CachedDevice implements SectorCache, RescueTarget {
         if (flight.data) {
           at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
         } else if (flight.written) {
+          // After a failed fdatasync the data file may have lost these uncommitted pages (some file systems drop them:
+          // a hole then reads as zeros): not served; the reader waits for the flight's end, then meets the failure.
           const upTo = Math.min(end, flight.end * ss);
-          await this.store.readWrittenInto(target, at - offset, at, upTo - at);
-          at = upTo;
+          if (!this.store.dataSyncFailure) await this.store.readWrittenInto(target, at - offset, at, upTo - at);
+          if (this.store.dataSyncFailure) await flight.done;
+          else at = upTo;
         } else {
           this.readahead?.promote(flight); // a reader waits for it now
           await flight.ready;
@@ -344,7 +349,8 @@ export class CachedDevice implements SectorCache, RescueTarget {
   }
 
   status(): CacheStatus {
-    return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status() };
+    const storeFailure = this.store.storeFailure;
+    return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status(), ...(storeFailure ? { storeFailure } : {}) };
   }
 
   /** Sectors compared with the medium to identify it again (the first 64 KiB's probes and the spread samples). */
@@ -399,9 +405,14 @@ export class CachedDevice implements SectorCache, RescueTarget {
     try {
       return await runRescuePasses(this, opts);
     } catch (e) {
-      // What was read before the failure is still committed when it can be, and that commit's own error (often the
-      // same full disk) belongs to this failure, not to a later unmount.
-      await this.flush().catch(() => undefined);
+      // What was read before the failure is still committed when it can be. That commit's own error (often the same
+      // full disk) belongs to a failure to store, not to a later unmount; after a lost source (which marks nothing, and
+      // is no failure at all when the stop hung up on a read) it is still nobody's: flush()/close() report it.
+      const late = await this.flush().then(
+        () => undefined,
+        (f: unknown) => f,
+      );
+      if (late !== undefined && e instanceof SourceLostError) this.store.noteUnseenFailure(late);
       throw e;
     } finally {
       this.copyStream = undefined;

@@ -88,6 +88,16 @@ export interface CacheStatus {
   source: SourceHealth;
   /** Checksums of the stored chunks: checked on first serve and by blkfs verify (fixity.ts). */
   fixity?: FixityStatus;
+  /** Present once storing bytes failed this session (a write, an fdatasync, a commit): the latest failure, and
+   * whether storing still fails (no commit succeeded since, or an fdatasync failed: that one is for good). */
+  storeFailure?: StoreFailure;
+}
+
+export interface StoreFailure {
+  message: string;
+  /** When it happened (ISO 8601). */
+  at: string;
+  ongoing: boolean;
 }
 
 export interface SectorCache {

@@ -10,6 +10,7 @@ import type { MapfilePhase } from './mapfile';
 import type { FlightHandle } from './single-flight';
 import type { Outcome } from './span-fetch';
 import type { StateStore } from './state-store';
+import type { StoreFailure } from './sector-cache';
 import { FixityLedger, crcOfInTurns } from './fixity';
 import { HeldBytes } from './held-bytes';
 import { DiskRoom } from './disk-room';
@@ -51,6 +52,10 @@ export class SectorStore {
   private readonly listeners = new Set<(offset: number, length: number) => void>();
   /** A commit failure no caller saw yet (its readers were answered before it): reported by flush()/close(). */
   private deferredCommitError: unknown;
+  /** Hears such a failure when it happens (the mount log), the first one until flush() reports it. */
+  onUnseenFailure: ((e: unknown) => void) | undefined;
+  /** The latest failure to store bytes this session (/status). */
+  private lastFailure: { message: string; at: string } | undefined;
   private progress: Progress | undefined;
   private progressDirty = false;
   /** CRC-32 per stored chunk, recorded in the transaction that marks it '+' (fixity.ts). */
@@ -147,6 +152,11 @@ export class SectorStore {
     return this.data.syncFailure;
   }
 
+  /** The latest failure to store bytes this session, if any (/status): whether storing still fails. */
+  get storeFailure(): StoreFailure | undefined {
+    return this.lastFailure && { ...this.lastFailure, ongoing: this.persistFailed || this.data.syncFailure !== undefined };
+  }
+
   /** Whether `bytes` more may be answered before their commit (memory bound; not after a failed write or commit). */
   canAnswerEarly(bytes: number, alsoPending = 0): boolean {
     return !this.persistFailed && this.uncommittedBytes + alsoPending + bytes <= MAX_UNCOMMITTED;
@@ -204,7 +214,7 @@ export class SectorStore {
         // Nothing was recorded for these sectors (their reader already has the right bytes). Until a commit
         // succeeds, readers wait for their own commits and so see such errors; if none does, flush() reports it.
         this.uncommittedBytes -= whole.length;
-        this.deferredCommitError ??= e;
+        this.noteUnseenFailure(e);
         unhold();
         flight.release();
       },
@@ -240,12 +250,8 @@ export class SectorStore {
       this.noteFailure(e);
       throw e;
     }
-    try {
-      await this.commitOutcomes(outcomes);
-    } catch (e) {
-      this.deferredCommitError = undefined; // a caller sees a commit failure now
-      throw e;
-    }
+    // A failure is this caller's; an earlier one whose readers were answered early stays for flush() (nobody was told).
+    await this.commitOutcomes(outcomes);
   }
 
   /** The group commit of `outcomes`, keeping track of whether persisting fails. */
@@ -265,12 +271,15 @@ export class SectorStore {
   /** A data write or commit failed: readers wait for their own commits; a full disk is checked before reading on. */
   private noteFailure(e: unknown): void {
     this.persistFailed = true;
+    this.lastFailure = { message: e instanceof Error ? e.message : String(e), at: new Date().toISOString() };
     if (e instanceof CacheFullError) this.room.noteFull();
   }
 
   /** A failure nobody waits for (e.g. a prefetch's): flush()/close() report it. */
   noteUnseenFailure(e: unknown): void {
-    this.deferredCommitError ??= e;
+    if (this.deferredCommitError !== undefined) return;
+    this.deferredCommitError = e;
+    this.onUnseenFailure?.(e);
   }
 
   /** One group commit: fdatasync covers every write before it, then one transaction records the batch. */

@@ -28,6 +28,8 @@ export interface StatusJson {
   /** The running acquisition's ddrescue options (e.g. "-n"), or its "all phases, the whole medium". */
   acquisitionOptions?: string | null;
   retries?: number;
+  /** Storing into the cache failed this session: the latest failure, and whether it still fails. */
+  storeFailure?: { message: string; at: string; ongoing: boolean };
   source?: { state: string; lostEvents?: number; reconnects?: number; lastEvent?: string };
   driver?: { program: string; phase?: string; pass?: number; currentPos?: number; updated?: string } | null;
   sbx?: { image?: { phase: string; bytesDone: number; bytesTotal: number; rateBytesPerSec?: number; etaSeconds?: number | null } | null; containersFound?: number; scanner?: { pendingBytes: number } };
@@ -100,6 +102,9 @@ export function formatStatusReport(
     const failed = transient ? `, ${transient} read${transient === 1 ? '' : 's'} failed by the server for a passing reason (left untried)` : '';
     row('source', `${s.source.state}${s.source.lostEvents ? `, lost ${s.source.lostEvents}×, reconnected ${s.source.reconnects ?? 0}×` : ''}${failed}${s.source.lastEvent ? ` (${visibleName(s.source.lastEvent)})` : ''}`);
   }
+  const sf = s.storeFailure;
+  // Bytes read from the medium that could not be kept stay untried (read again when asked): said above the counters.
+  if (sf) row('cache writes', `${sf.ongoing ? `FAILING (latest at ${sf.at})` : `ok again (last failed at ${sf.at})`}: ${sf.message}`);
   row('size', `${formatBytes(size)} (${size} bytes, ${s.sectorSize ?? '?'}-byte sectors)`);
   row('rescued', bold(`${formatPercent(s.bytesCached ?? 0, size)}`) + ` (${formatBytes(s.bytesCached ?? 0)})`);
   const untried = (s.bytesUntried ?? 0) + (s.bytesNonTrimmed ?? 0) + (s.bytesNonScraped ?? 0);

@@ -4,6 +4,7 @@
 // what it did not ask for. A joiner with no wish of its own (`blkfs archive`, the /sbx scan) joins any.
 import { ByteDomain, describeScope, RescueScope, sameScope } from '../cache/rescue-scope';
 import { UserError } from '../errors';
+import { SourceLostError } from '../source/block-source';
 
 export interface Acquirer {
   acquire(opts: { signal?: AbortSignal; onProgress?: (p: unknown) => void; streamBytes?: number; scope?: RescueScope }): Promise<unknown>;
@@ -58,9 +59,11 @@ export class AcquisitionRunner {
       this.log(`${what} started`);
       const promise = this.device
         .acquire({ signal: abort.signal, streamBytes: STREAM_BYTES, scope })
-        // A stop asked for is an outcome, not a failure (the cache may resolve or reject on abort).
+        // A stop asked for is an outcome, not a failure: the cache resolves, or the reads hung up on while stopping
+        // (stalled-reads.ts) or refused by another medium fail as a lost source, which marks nothing. Anything else is
+        // a failure all the same, e.g. the commit of the last spans read (their bytes not recorded): said, not hidden.
         .catch((err: unknown) => {
-          if (abort.signal.aborted) return { cancelled: true };
+          if (abort.signal.aborted && err instanceof SourceLostError) return { cancelled: true };
           throw err;
         })
         .then(
@@ -92,11 +95,11 @@ export class AcquisitionRunner {
     };
   }
 
-  /** Stops any acquisition and waits for it to wind down (server shutdown). */
+  /** Stops any acquisition and waits for it to wind down (server shutdown); rejects if it failed meanwhile. */
   async stop(): Promise<void> {
     const run = this.running;
     if (!run) return;
     run.abort.abort();
-    await run.promise.catch(() => {});
+    await run.promise;
   }
 }

@@ -104,6 +104,9 @@ export class MediumStack {
         spreadSamples: true,
         canRepair: () => source.current === 'present',
         onRepair: (m) => log.info(m),
+        // Bytes answered to readers (or prefetched, or the acquisition's) were not recorded: said now, not only when
+        // the unmount (exit 2) or the acquisition reports it.
+        onUnseenFailure: (err) => log.error('cache: bytes read from the medium could not be recorded (their sectors stay untried and are read again when asked)', err),
       });
       undo.unshift(() => cache.close());
       if (cache.sectorSize !== detected) {

@@ -230,11 +230,14 @@ export class MountServer {
 
   private async doShutdown(reason: string, exitCode: number): Promise<void> {
     let code = exitCode;
+    /** The first step that failed, with its reason: the umount client says it, not only the log. */
+    let failed: string | undefined;
     const step = async (what: string, fn: () => Promise<unknown>) => {
       try {
         await fn();
       } catch (err) {
         code = 2;
+        failed ??= `${what}: ${err instanceof Error ? err.message : String(err)}`;
         this.log.error(`shutdown: ${what} failed`, err);
       }
     };
@@ -248,7 +251,9 @@ export class MountServer {
     this.log.info(`stopped (exit ${code})`);
     // The umount client exits 2 when the final flush (or any other step) failed: tell it before the process ends.
     const reply: ControlReply =
-      code === 0 ? { type: 'done' } : { type: 'error', message: `shutdown failed: the cache state may not be fully saved (see the mount log${this.log.file ? ` ${this.log.file}` : ''})`, exitCode: 2 };
+      code === 0
+        ? { type: 'done' }
+        : { type: 'error', message: `shutdown failed${failed ? ` (${failed})` : ''}: the cache state may not be fully saved (see the mount log${this.log.file ? ` ${this.log.file}` : ''})`, exitCode: 2 };
     const timeout = new Promise((r) => setTimeout(r, 1000).unref());
     await Promise.race([Promise.all(this.shutdownWaiters.map((c) => c.finish(reply))), timeout]);
     this.resolveExit(code);

@@ -147,6 +147,9 @@ describe('integrity: private by default, failures not hidden', function () {
       const r = await blkfs(['umount', mnt]);
       expect(r.code, r.stderr).to.equal(2);
       expect(r.stderr).to.contain('shutdown failed').and.to.contain(path.join(cache, 'mount.log'));
+      expect(r.stderr, 'and why').to.match(/shutdown failed \(flush cache: .+\)/);
+      // The mount log said so when the commit failed, not only at the unmount.
+      expect(fs.readFileSync(path.join(cache, 'mount.log'), 'utf8')).to.match(/ERROR: cache: bytes read from the medium could not be recorded/);
     } finally {
       await run('chattr', ['-i', wal]);
     }

@@ -55,6 +55,15 @@ describe('blkfs status report', () => {
     expect(some).to.include('source:         connected, 3 reads failed by the server for a passing reason (left untried)');
   });
 
+  it('says when storing into the cache failed (still failing, or not since), only when it did', () => {
+    expect(formatStatusReport(status, extents, [], { colour: false, columns: 40 })).to.not.include('cache writes:');
+    const failure = { message: 'cache disk full while writing /c/data.img: nothing new was recorded as read; free space and retry', at: '2026-11-30T16:00:00.000Z' };
+    const now = formatStatusReport({ ...status, storeFailure: { ...failure, ongoing: true } }, extents, [], { colour: false, columns: 40 });
+    expect(now).to.include(`cache writes:   FAILING (latest at 2026-11-30T16:00:00.000Z): ${failure.message}`);
+    const past = formatStatusReport({ ...status, storeFailure: { ...failure, ongoing: false } }, extents, [], { colour: false, columns: 40 });
+    expect(past).to.include('cache writes:   ok again (last failed at 2026-11-30T16:00:00.000Z): cache disk full');
+  });
+
   it("gives the ETA /status gives (an acquisition's domain, not the whole medium), as the web page does", () => {
     // `blkfs acquire -i 40MB -s 1MB`: /status says 1 s left; the whole medium's 60 MB would take 30 s.
     const text = formatStatusReport({ ...status, etaSeconds: 1 }, extents, [], { colour: false, columns: 40 });

@@ -1,6 +1,14 @@
 // One acquisition per mount: clients with the same ddrescue options share it, other options are refused (exit 1),
 // and a joiner with no wish (blkfs archive) joins whatever runs.
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { openCache } from '../../../src/cache/cache-open';
+import type { CachedDevice } from '../../../src/cache/cached-device';
+import type { StateStore } from '../../../src/cache/state-store';
+import { SourceLostError } from '../../../src/source/block-source';
+import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 import type { RescueScope } from '../../../src/cache/rescue-scope';
 import { UserError } from '../../../src/errors';
 import { AcquisitionRunner } from '../../../src/server/acquisition-runner';
@@ -41,7 +49,7 @@ describe('server/acquisition-runner: options of joined acquisitions', () => {
     const lines: string[] = [];
     let end: (ok: boolean) => void = () => {};
     const r = new AcquisitionRunner(
-      { acquire: () => new Promise((resolve, reject) => (end = (ok) => (ok ? resolve({}) : reject(new Error('the source went away'))))) },
+      { acquire: () => new Promise((resolve, reject) => (end = (ok) => (ok ? resolve({}) : reject(new SourceLostError('the source went away'))))) },
       (m) => lines.push(m),
     );
     const first = r.join({ noScrape: true });
@@ -58,5 +66,57 @@ describe('server/acquisition-runner: options of joined acquisitions', () => {
     end(false);
     await third.result;
     expect(lines[5]).to.match(/^acquisition \(all phases, the whole medium\) stopped after \d+\.\d{3} s$/);
+  });
+});
+
+describe('server/acquisition-runner: a failure while an acquisition is stopped', () => {
+  let tmp: string;
+  let dev: CachedDevice | undefined;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-runner-'))));
+  afterEach(async () => {
+    await dev?.close().catch(() => undefined);
+    dev = undefined;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("the unmount stopping an acquisition whose last spans' commit fails hears of it (its steps: stop, then flush)", async () => {
+    let runner: AcquisitionRunner | undefined;
+    let stopping: Promise<unknown> | undefined;
+    // The unmount comes as the first span is being read: that span is written behind, its commit comes at the end.
+    const src = new MemorySource(patternBuffer(8 * 1024 * 1024, 9), { delayMs: 20, onRead: () => void (runner && (stopping ??= runner.stop().then(() => 'ok', (e: unknown) => e))) });
+    const cache = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+    dev = cache;
+    const state = (cache as unknown as { store: { state: StateStore } }).store.state;
+    state.transactionDeferringSync = () => {
+      throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+    };
+    const before = { reads: src.stats().reads, cached: cache.status().bytesCached };
+    runner = new AcquisitionRunner(cache);
+    const client = runner.join();
+    const answer = await client.result.then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+    const stopped = await stopping;
+    const flushed = await cache.flush().then(
+      () => 'ok',
+      (e: unknown) => e,
+    );
+    expect(src.stats().reads, 'a span was read').to.be.greaterThan(before.reads);
+    expect(cache.status().bytesCached, 'and not recorded').to.equal(before.cached);
+    expect([stopped, flushed].some((e) => e instanceof Error && /disk I\/O error/.test(e.message)), `unmount steps: ${String(stopped)}, ${String(flushed)}`).to.equal(true);
+    expect(answer, 'its client is told the acquisition failed, not that it stopped').to.be.instanceOf(Error);
+  });
+
+  it('a read hung up on while stopping (a lost source) is the stop, not a failure', async () => {
+    const lines: string[] = [];
+    let end: () => void = () => {};
+    const r = new AcquisitionRunner({ acquire: () => new Promise((_resolve, reject) => (end = () => reject(new SourceLostError('source lost: hung up')))) }, (m) => lines.push(m));
+    const client = r.join();
+    const stopping = r.stop();
+    end();
+    expect(await client.result).to.deep.equal({ cancelled: true });
+    await stopping;
+    expect(lines[1]).to.match(/ stopped after /);
   });
 });
