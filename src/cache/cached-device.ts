@@ -6,30 +6,29 @@
 // untried again (nothing ever claimed them); no '+' sector has wrong bytes.
 // Its parts: cache-open.ts (opening, identity), device-reader.ts (device reads), span-fetch.ts (a span in one of
 // ddrescue's modes), sector-store.ts (persisting, committing), readahead.ts, at-hand.ts (a read's hot path),
-// cache-status.ts.
-import type Database from 'better-sqlite3';
+// cache-status.ts, stored-state.ts (the state's accessors).
 import { cacheStatus, mapfileText, StatusInputs } from './cache-status';
 import type { DeviceReader } from './device-reader';
-import { Extent, SectorStatus } from './extent-map';
+import type { SectorStatus } from './extent-map';
 import type { IdentityProbe } from './identity';
-import type { MapfilePhase } from './mapfile';
 import { Readahead } from './readahead';
 import { CachedDeviceOptions, checkReadahead } from './cached-device-options';
 import { RescueOptions, RescueResult, RescueTarget, runRescuePasses, streamSectors } from './rescue-passes';
 import type { CacheStatus, DeviceReadCounts, IntoRead, Priority, RangeRead, SectorCache } from './sector-cache';
-import { Progress, SectorStore } from './sector-store';
+import type { SectorStore } from './sector-store';
 import { FlightHandle, InflightRanges } from './single-flight';
 import { copyFrom, fillAtHand, readCachedOnly } from './at-hand';
 import { ChunkDamagedError, VerifyReport } from './fixity';
 import { FetchMode, fetchSpan, Outcome, wholeSpanData } from './span-fetch';
 import { CopyStream } from './copy-stream';
 import { CacheClosedError } from './errors';
+import { StoredState } from './stored-state';
 import { RateNow } from './rate-meter';
 import { SourceLostError } from '../source/block-source';
 
 const DEFAULT_MAX_READ = 1024 * 1024;
 
-export class CachedDevice implements SectorCache, RescueTarget {
+export class CachedDevice extends StoredState implements SectorCache, RescueTarget {
   readonly size: number;
   readonly sectorSize: number;
   readonly sectorCount: number;
@@ -47,10 +46,11 @@ export class CachedDevice implements SectorCache, RescueTarget {
   constructor(
     readonly cacheDir: string,
     private readonly device: DeviceReader,
-    private readonly store: SectorStore,
+    store: SectorStore,
     readonly identityProbe: IdentityProbe,
     opts: CachedDeviceOptions,
   ) {
+    super(store);
     this.size = device.size;
     this.sectorSize = device.sectorSize;
     this.sectorCount = store.map.sectorCount;
@@ -287,31 +287,6 @@ export class CachedDevice implements SectorCache, RescueTarget {
 
   // ------------------------------------------------------------------------------------------------- state
 
-  /** Immutable snapshot of the sector state. */
-  extents(): readonly Extent[] {
-    return this.store.map.extents();
-  }
-
-  /** Status of one sector (for tools that walk the map). */
-  statusAt(sector: number): SectorStatus {
-    return this.store.map.statusAt(sector);
-  }
-
-  /** The maximal run of equal status containing `sector`. */
-  runAt(sector: number): Extent {
-    return this.store.map.runAt(sector);
-  }
-
-  /** First sector >= from in `status`, or undefined. */
-  nextWithStatus(from: number, status: SectorStatus): number | undefined {
-    return this.store.map.findNext(from, (s) => s === status);
-  }
-
-  /** Retry count of a sector. */
-  triesAt(sector: number): number {
-    return this.store.tries.valueAt(sector);
-  }
-
   /** Waits for any device read covering `sector`; true if there was one. */
   async waitForFlight(sector: number): Promise<boolean> {
     const f = this.inflight.covering(sector);
@@ -353,11 +328,6 @@ export class CachedDevice implements SectorCache, RescueTarget {
     return { ...cacheStatus(this.statusInputs()), fixity: this.store.fixity.status(), ...(storeFailure ? { storeFailure } : {}) };
   }
 
-  /** Sectors compared with the medium to identify it again (the first 64 KiB's probes and the spread samples). */
-  identitySamples(): number[] {
-    return this.store.identitySamples();
-  }
-
   /** Checks every stored byte against its checksum (blkfs verify on a mounted cache). */
   verifyFixity(onProgress?: (done: number, total: number) => void): Promise<VerifyReport> {
     return this.store.fixity.verifyAll(this.store.map.extents(), onProgress);
@@ -366,33 +336,6 @@ export class CachedDevice implements SectorCache, RescueTarget {
   /** The state as a GNU ddrescue mapfile, from one snapshot. */
   mapfileText(): string {
     return mapfileText(this.statusInputs());
-  }
-
-  onSectorsCached(listener: (offset: number, length: number) => void): () => void {
-    return this.store.onSectorsCached(listener);
-  }
-
-  /** Key/value settings kept with the cache. */
-  getSetting(key: string): string | undefined {
-    return this.store.getSetting(key);
-  }
-
-  setSetting(key: string, value: string): void {
-    this.store.setSetting(key, value);
-  }
-
-  database(): Database.Database {
-    return this.store.database();
-  }
-
-  /** Sets the status-line fields (the rescue passes); persisted with the next commit. */
-  setProgress(phase: MapfilePhase, pass: number, currentPos: number): void {
-    this.store.setProgress({ phase, pass, currentPos });
-  }
-
-  /** Saved status-line fields of an interrupted acquisition, if any. */
-  savedProgress(): Progress | undefined {
-    return this.store.savedProgress();
   }
 
   // ------------------------------------------------------------------------------------------------- lifecycle
