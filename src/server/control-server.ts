@@ -1,7 +1,7 @@
 // Listens on the control socket and hands each request to the server's handlers.
 import * as fs from 'fs';
 import * as net from 'net';
-import { ControlReply, ControlRequest, encodeLine, LineDecoder } from './control-protocol';
+import { ControlReply, ControlRequest, encodeLine, LineDecoder, LineTooLongError } from './control-protocol';
 import { exitCodeOf } from '../errors';
 
 export interface ControlConnection {
@@ -69,9 +69,12 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
     try {
       msgs = decoder.push(chunk);
       if (!msgs.every(isRequest)) throw new Error('not a request');
-    } catch {
-      conn.send({ type: 'error', message: 'malformed control request', exitCode: 1 });
-      sock.end();
+    } catch (err) {
+      const message = err instanceof LineTooLongError ? `control request ${err.message}: connection closed` : 'malformed control request';
+      // Nothing more is read from this client: its answer goes out, then the socket is closed both ways.
+      sock.removeAllListeners('data');
+      sock.pause();
+      if (!sock.destroyed) sock.end(encodeLine({ type: 'error', message, exitCode: 1 }), () => sock.destroy());
       return;
     }
     for (const msg of msgs) {
