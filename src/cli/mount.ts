@@ -26,14 +26,20 @@ interface MountOpts extends ArchiveCliOptions {
 type StartupMessage = { type: 'ready'; info: ReadyInfo } | { type: 'failed'; message: string; exitCode: number };
 
 export const runMount = mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
-  const [{ guardSourceOutsideCaches }, { checkCacheArgument }] = await Promise.all([import('./output-guard'), import('./cache-argument')]);
+  const [{ guardSourceOutsideCaches }, { checkCacheArgument }, { checkMountLayout }] = await Promise.all([
+    import('./output-guard'),
+    import('./cache-argument'),
+    import('./mount-layout'),
+  ]);
   guardSourceOutsideCaches(source);
+  const cacheDir = opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined;
+  checkMountLayout(mountpoint, cacheDir);
   const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
   const params = opts.nbdkitFilter.filter((a) => a.includes('='));
   const serverOpts: ServerOpts = {
     source,
     mountpoint,
-    cacheDir: opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined,
+    cacheDir,
     blockSize: opts.blockSize,
     retries: opts.retries,
     readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,
