@@ -4,6 +4,9 @@ import * as net from 'net';
 import { ControlReply, ControlRequest, encodeLine, LineDecoder, LineTooLongError } from './control-protocol';
 import { exitCodeOf } from '../errors';
 
+/** Unsent bytes past which progress replies are dropped (done and error replies never are). */
+const MAX_PROGRESS_BACKLOG = 64 * 1024;
+
 export interface ControlConnection {
   send(reply: ControlReply): void;
   /** Resolves when the client hangs up (or is gone). */
@@ -54,7 +57,11 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
   sock.on('error', () => {}); // a client that vanished is not a server error
   const conn: ControlConnection = {
     send: (reply) => {
-      if (!sock.destroyed) sock.write(encodeLine(reply));
+      if (sock.destroyed) return;
+      // A client that stopped reading (blkfs acquire suspended by Ctrl-Z) would have every progress line queued for
+      // it, for as long as the acquisition runs: each one is superseded by the next, so they are dropped instead.
+      if (reply.type === 'progress' && sock.writableLength > MAX_PROGRESS_BACKLOG) return;
+      sock.write(encodeLine(reply));
     },
     closed,
     onRequest: (l) => later.push(l),

@@ -97,4 +97,42 @@ describe('control socket line limit', () => {
       broken.close();
     }
   });
+
+  it('progress for a client that stops reading (blkfs acquire suspended with Ctrl-Z) is dropped, not queued without end; the final answer still arrives', async function () {
+    this.timeout(30000);
+    const sock = path.join(dir, 'stopped-client.ctl');
+    const sent = 100_000; // ~10 MB of progress lines
+    let allSent!: () => void;
+    const handled = new Promise<void>((r) => (allSent = r));
+    const server = await ControlServer.listen(
+      sock,
+      async (_req, conn) => {
+        for (let i = 0; i < sent; i++) {
+          conn.send({ type: 'progress', bytesDone: i, bytesTotal: sent, phase: 'copying', note: 'x'.repeat(40) });
+          if (i % 1000 === 0) await new Promise((r) => setImmediate(r));
+        }
+        allSent();
+        await conn.finish({ type: 'done', result: 'finished' });
+      },
+      () => {},
+    );
+    try {
+      const c = net.createConnection(sock);
+      c.on('error', () => {});
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      c.write('{"cmd":"verify"}\n');
+      c.pause(); // stopped: reads nothing while the server works
+      await handled;
+      let text = '';
+      c.setEncoding('utf8').on('data', (d: string) => (text += d));
+      c.resume();
+      await new Promise<void>((r) => c.once('close', () => r()));
+      const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+      expect(lines[lines.length - 1]).to.deep.equal({ type: 'done', result: 'finished' });
+      const progress = lines.filter((l) => l.type === 'progress').length;
+      expect(progress, 'progress lines that reached the stopped client').to.be.below(sent / 4);
+    } finally {
+      await server.close();
+    }
+  });
 });
