@@ -13,7 +13,7 @@ import { mountEntries } from '../fuse/mountinfo';
 import { openFiles } from '../proc-fds';
 
 /** A path with its symlinks resolved as far as it exists (the rest appended as given). */
-function real(p: string): string {
+export function real(p: string): string {
   const abs = path.resolve(p);
   try {
     return fs.realpathSync(abs);
@@ -23,7 +23,7 @@ function real(p: string): string {
   }
 }
 
-function within(inner: string, outer: string): boolean {
+export function within(inner: string, outer: string): boolean {
   return inner === outer || inner.startsWith(outer + path.sep);
 }
 

@@ -26,14 +26,20 @@ interface MountOpts extends ArchiveCliOptions {
 type StartupMessage = { type: 'ready'; info: ReadyInfo } | { type: 'failed'; message: string; exitCode: number };
 
 export const runMount = mountAction(async (source: string, mountpoint: string, opts: MountOpts) => {
-  const [{ guardSourceOutsideCaches }, { checkCacheArgument }] = await Promise.all([import('./output-guard'), import('./cache-argument')]);
+  const [{ guardSourceOutsideCaches }, { checkCacheArgument }, { checkMountLayout }] = await Promise.all([
+    import('./output-guard'),
+    import('./cache-argument'),
+    import('./mount-layout'),
+  ]);
   guardSourceOutsideCaches(source);
+  const cacheDir = opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined;
+  checkMountLayout(mountpoint, cacheDir);
   const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
   const params = opts.nbdkitFilter.filter((a) => a.includes('='));
   const serverOpts: ServerOpts = {
     source,
     mountpoint,
-    cacheDir: opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined,
+    cacheDir,
     blockSize: opts.blockSize,
     retries: opts.retries,
     readaheadBytes: opts.readahead ?? DEFAULT_READAHEAD_BYTES,
@@ -96,6 +102,8 @@ function exitOnUnexpectedErrors(server: MountServer, log: Log): void {
 /** The child of a background mount: reports ready or failed over IPC, then serves on its own. */
 async function runDetachedServer(opts: ServerOpts): Promise<void> {
   const log = new Log(opts.logLevel, { holdUntilFile: true }); // its stderr goes nowhere
+  // The log's first line: what was mounted and with which options (kept at the top of the log when it rotates).
+  log.info(`started: blkfs ${commandLine(process.argv.slice(2).filter((a) => a !== '--notify-parent'))}`);
   const tell = (msg: StartupMessage) =>
     new Promise<void>((resolve) => (process.send ? process.send(msg, () => resolve()) : resolve()));
   let server: MountServer;
@@ -137,4 +145,9 @@ async function startInBackground(args: string[]): Promise<void> {
   process.stderr.write(`blkfs: mounted on ${info.mountpoint} (server pid ${info.pid}, cache ${info.cacheDir})\n`);
   if (info.http) process.stderr.write(`blkfs: web page on ${info.http}\n`);
   process.exitCode = EXIT_OK;
+}
+
+/** The arguments as a shell would take them back (quoted where needed). */
+function commandLine(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

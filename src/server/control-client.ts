@@ -1,6 +1,6 @@
 // Client side of the control socket (the CLI of umount, acquire, export).
 import * as net from 'net';
-import { ControlReply, ControlRequest, encodeLine, LineDecoder } from './control-protocol';
+import { ControlReply, ControlRequest, encodeLine, LineDecoder, MAX_REPLY_LINE } from './control-protocol';
 import { OperationError } from '../errors';
 
 export interface ControlSession {
@@ -40,7 +40,7 @@ export function controlRequest(
 ): ControlSession {
   const sock = net.createConnection(socketPath);
   sock.setEncoding('utf8');
-  const decoder = new LineDecoder();
+  const decoder = new LineDecoder(MAX_REPLY_LINE);
   const result = new Promise<ControlReply>((resolve, reject) => {
     let final: ControlReply | undefined;
     // A listening socket accepts connections (the kernel's backlog) even while its server is stopped.
@@ -51,7 +51,16 @@ export function controlRequest(
     sock.once('connect', () => sock.write(encodeLine(req)));
     sock.on('data', (chunk: string) => {
       clearTimeout(handshake);
-      for (const msg of decoder.push(chunk) as ControlReply[]) {
+      let msgs: ControlReply[];
+      try {
+        msgs = decoder.push(chunk) as ControlReply[];
+      } catch (err) {
+        sock.removeAllListeners('data');
+        sock.destroy();
+        reject(new ControlConnectError(`the blkfs server at ${socketPath} sent a malformed reply (${(err as Error).message})`));
+        return;
+      }
+      for (const msg of msgs) {
         if (msg.type === 'progress') onProgress(msg);
         else if (msg.type !== 'accepted') final ??= msg;
       }

@@ -30,20 +30,51 @@ export type ControlReply =
   | { type: 'done'; result?: unknown }
   | { type: 'error'; message: string; exitCode: number };
 
-/** Splits a byte stream into JSON lines. */
+/** The longest request line a server takes (requests are a few hundred bytes: globs, destinations). */
+export const MAX_REQUEST_LINE = 4 * 1024 * 1024;
+/** The longest reply line a client takes: a verify or export report lists every damaged range in its one line. */
+export const MAX_REPLY_LINE = 64 * 1024 * 1024;
+
+/** A peer sent more than the limit without a newline (a flood, a broken peer): the connection is closed. */
+export class LineTooLongError extends Error {
+  constructor(readonly limit: number) {
+    super(`line longer than ${limit} bytes`);
+    this.name = 'LineTooLongError';
+  }
+}
+
+/** Splits a byte stream into JSON lines; a line over `maxLine` characters (≥ bytes) is a LineTooLongError. */
 export class LineDecoder {
-  private buf = '';
+  /** The unfinished line, in pieces: a long line is joined once, not copied at every chunk. */
+  private parts: string[] = [];
+  private partLength = 0;
+
+  constructor(private readonly maxLine = MAX_REQUEST_LINE) {}
 
   push(chunk: string): unknown[] {
-    this.buf += chunk;
     const out: unknown[] = [];
+    let start = 0;
     let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, nl).trim();
-      this.buf = this.buf.slice(nl + 1);
+    while ((nl = chunk.indexOf('\n', start)) >= 0) {
+      this.keep(chunk.slice(start, nl));
+      const line = this.parts.join('').trim();
+      this.parts = [];
+      this.partLength = 0;
       if (line !== '') out.push(JSON.parse(line));
+      start = nl + 1;
     }
+    this.keep(chunk.slice(start));
     return out;
+  }
+
+  private keep(piece: string): void {
+    if (piece === '') return;
+    this.partLength += piece.length;
+    if (this.partLength > this.maxLine) {
+      this.parts = [];
+      throw new LineTooLongError(this.maxLine);
+    }
+    this.parts.push(piece);
   }
 }
 

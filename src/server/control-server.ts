@@ -1,8 +1,11 @@
 // Listens on the control socket and hands each request to the server's handlers.
 import * as fs from 'fs';
 import * as net from 'net';
-import { ControlReply, ControlRequest, encodeLine, LineDecoder } from './control-protocol';
+import { ControlReply, ControlRequest, encodeLine, LineDecoder, LineTooLongError } from './control-protocol';
 import { exitCodeOf } from '../errors';
+
+/** Unsent bytes past which progress replies are dropped (done and error replies never are). */
+const MAX_PROGRESS_BACKLOG = 64 * 1024;
 
 export interface ControlConnection {
   send(reply: ControlReply): void;
@@ -54,7 +57,11 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
   sock.on('error', () => {}); // a client that vanished is not a server error
   const conn: ControlConnection = {
     send: (reply) => {
-      if (!sock.destroyed) sock.write(encodeLine(reply));
+      if (sock.destroyed) return;
+      // A client that stopped reading (blkfs acquire suspended by Ctrl-Z) would have every progress line queued for
+      // it, for as long as the acquisition runs: each one is superseded by the next, so they are dropped instead.
+      if (reply.type === 'progress' && sock.writableLength > MAX_PROGRESS_BACKLOG) return;
+      sock.write(encodeLine(reply));
     },
     closed,
     onRequest: (l) => later.push(l),
@@ -69,9 +76,12 @@ function serve(sock: net.Socket, handle: ControlHandler, onError: (err: unknown)
     try {
       msgs = decoder.push(chunk);
       if (!msgs.every(isRequest)) throw new Error('not a request');
-    } catch {
-      conn.send({ type: 'error', message: 'malformed control request', exitCode: 1 });
-      sock.end();
+    } catch (err) {
+      const message = err instanceof LineTooLongError ? `control request ${err.message}: connection closed` : 'malformed control request';
+      // Nothing more is read from this client: its answer goes out, then the socket is closed both ways.
+      sock.removeAllListeners('data');
+      sock.pause();
+      if (!sock.destroyed) sock.end(encodeLine({ type: 'error', message, exitCode: 1 }), () => sock.destroy());
       return;
     }
     for (const msg of msgs) {

@@ -33,6 +33,9 @@ const MAX_CONNECTIONS = 128;
 const HEADERS_TIMEOUT_MS = 10_000;
 const EVENT_POLL_MS = 500;
 const HEARTBEAT_MS = 15_000;
+/** Unsent event bytes after which a subscriber that does not read (a suspended tab) is dropped; EventSource
+ *  reconnects by itself once it reads again. Events are a few hundred bytes: this is thousands of them. */
+const MAX_EVENT_BACKLOG = 1024 * 1024;
 
 /** The host name of a Host header ("127.0.0.1:8080", "[::1]:80", "localhost"). */
 function hostOf(header: string): string {
@@ -213,6 +216,9 @@ export class HttpServer {
     if (!msg) return;
     this.lastKey = key;
     this.lastBeat = now;
-    for (const c of this.clients) c.write(msg);
+    for (const c of this.clients) {
+      if (c.writableLength > MAX_EVENT_BACKLOG) c.destroy(); // its 'close' removes it
+      else c.write(msg);
+    }
   }
 }

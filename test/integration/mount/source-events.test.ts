@@ -41,6 +41,7 @@ describe('mount: source lost and reconnected (real nbdkit, real FUSE)', function
     }
     await umount(mnt);
     const log = fs.readFileSync(path.join(cache, 'mount.log'), 'utf8');
+    expect(log.split('\n')[0], 'the log begins with what was mounted, and how').to.match(/started: blkfs mount \S+medium\.img \S+mnt --cache \S+cache$/);
     expect(log).to.match(/lost:/);
     expect(log).to.match(/reconnected to source/);
   });
