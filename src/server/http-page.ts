@@ -2,6 +2,7 @@
 // status.json, bad-areas.json and rescued.json, and reloads them with the map picture on every `status`
 // server-sent event (or every 5 s if events do not get through). Names from the medium are shown as visibleName
 // (src/visible-text.ts) shows them, and only ever set as text, never as HTML.
+import { createHash } from 'crypto';
 import { HIDDEN_CHARS } from '../visible-text';
 
 export const PAGE_HTML = `<!doctype html>
@@ -114,3 +115,23 @@ setInterval(kick, 5000);
 </body>
 </html>
 `;
+
+/**
+ * The page's Content-Security-Policy, behind the rule that names are only set as text: only its own inline script and
+ * style run (by their SHA-256), it fetches and shows only this server's files, and no other site may frame it (a
+ * page framing it could dress its download links up as something else).
+ */
+export const PAGE_CSP = ((): string => {
+  const inner = (tag: string) => PAGE_HTML.slice(PAGE_HTML.indexOf(`<${tag}>`) + tag.length + 2, PAGE_HTML.indexOf(`</${tag}>`));
+  const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+  return [
+    "default-src 'none'",
+    `script-src ${hash(inner('script'))}`,
+    `style-src ${hash(inner('style'))}`,
+    "img-src 'self'",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
+})();

@@ -8,7 +8,7 @@ import { UserError } from '../errors';
 import { DirectoryView, ViewErrno } from '../views/view';
 import { downloadable, listRescued, pathSegments, streamView } from './http-files';
 import { isLoopback } from './http-address';
-import { PAGE_HTML } from './http-page';
+import { PAGE_CSP, PAGE_HTML } from './http-page';
 import { errnoNameOf } from '../fuse/errno';
 import { TransientReadError } from '../source/block-source';
 
@@ -126,6 +126,7 @@ export class HttpServer {
       'content-length': String(Buffer.byteLength(body)),
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
+      'content-security-policy': PAGE_CSP, // the page's; for the other files (an SVG opened alone) it forbids scripts
     });
     res.end(head ? undefined : body);
   }

@@ -73,6 +73,23 @@ describe('web page in Chromium against hostile pages and names', function () {
     }
   });
 
+  it('the page runs under its Content-Security-Policy with nothing of its own refused; a script that got into it would not run', async () => {
+    const page = await browser.newPage();
+    const refused: string[] = [];
+    page.on('console', (m) => (/Content Security Policy/.test(m.text()) ? refused.push(m.text()) : undefined));
+    await page.goto(server.url, { waitUntil: 'load' });
+    await page.waitForFunction('document.querySelectorAll("#finds a").length === 3', { timeout: 10_000 }); // its script ran
+    expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).to.equal('rgb(24, 24, 24)'); // its style applies
+    expect(refused).to.deep.equal([]);
+    // Markup that slipped past the text-only rule: an inline script and a handler attribute.
+    await page.evaluate(`{ const s = document.createElement('script'); s.textContent = 'window.injected = 1'; document.body.append(s);
+      document.body.insertAdjacentHTML('beforeend', '<img src="map.png" onload="window.injected = 2">'); }`);
+    await sleep(300);
+    expect(await page.evaluate('window.injected')).to.equal(undefined);
+    expect(refused.length).to.be.at.least(1);
+    await page.close();
+  });
+
   it('a rescued file name with a right-to-left override is shown with the override visible, and downloads under its own name', async () => {
     opened = [];
     const page = await browser.newPage();
