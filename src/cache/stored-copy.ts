@@ -4,6 +4,7 @@
 // other probe sectors still decide, so another medium is still refused.
 import Database from 'better-sqlite3';
 import * as fs from 'fs';
+import { readUpTo } from './data-file';
 import { chunkAt, chunkBytes, chunkDamage } from './fixity';
 
 export interface StoredCopy {
@@ -25,12 +26,9 @@ export async function copyIsDamaged(cache: StoredCopy, sector: number): Promise<
     const chunk = chunkAt(db, sector);
     if (!chunk) return false; // no checksum (an older cache): cannot tell
     const { offset, length } = chunkBytes(chunk, cache);
-    const data = Buffer.alloc(length);
     const fh = await fs.promises.open(cache.dataPath, 'r');
     try {
-      let got = 0;
-      for (let n = -1; got < data.length && n !== 0; got += n) n = (await fh.read(data, got, data.length - got, offset + got)).bytesRead;
-      return chunkDamage(chunk, data.subarray(0, got), offset, cache) !== undefined;
+      return chunkDamage(chunk, await readUpTo(fh, offset, length), offset, cache) !== undefined;
     } finally {
       await fh.close();
     }
