@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
-import { expectCacheFaithful, readOutcome, readRange, templateTwins, waitFor } from './cache-truth';
+import { templateTwins } from '../../helpers/twin-discs';
+import { expectCacheFaithful, readOutcome, readRange, waitFor } from './cache-truth';
 
 const SIZE = 2 * 1024 * 1024;
 const MiB = 1024 * 1024;

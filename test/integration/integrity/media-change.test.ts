@@ -7,7 +7,8 @@ import * as path from 'path';
 import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
-import { expectCacheFaithful, readOutcome, readRange, templateTwins, waitFor } from './cache-truth';
+import { templateTwins, writeTwinDiscs } from '../../helpers/twin-discs';
+import { expectCacheFaithful, readOutcome, readRange, waitFor } from './cache-truth';
 
 const SIZE = 4 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -33,11 +34,7 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
   beforeEach(() => {
     tmp = tempDir('medium');
     env = { ...process.env, XDG_CACHE_HOME: path.join(tmp, 'xdg') };
-    ({ a: A, b: B } = templateTwins(SIZE, 1024 * 1024, 8));
-    aPath = path.join(tmp, 'A.img');
-    bPath = path.join(tmp, 'B.img');
-    fs.writeFileSync(aPath, A);
-    fs.writeFileSync(bPath, B);
+    ({ A, B, aPath, bPath } = writeTwinDiscs(tmp, SIZE, 1024 * 1024, 8));
   });
 
   afterEach(async () => {
