@@ -7,6 +7,7 @@ import * as path from 'path';
 import type { StoreResume } from './bag-store';
 import type { FileFixity } from './bagit';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../cache/private-files';
+import { processAlive } from '../proc-fds';
 
 export interface ArchiveState {
   label: string;
@@ -67,15 +68,6 @@ export function removeState(file: string): void {
   fs.rmSync(file, { force: true });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * One `blkfs archive` at a time per destination: a lock file beside the state holding the pid. A lock left by a
  * process that is gone (kill -9) is taken over. Returns the release function, or the pid of the live holder.
@@ -95,7 +87,7 @@ export function pidLock(lock: string): (() => void) | number {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(fs.readFileSync(lock, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) return holder;
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) return holder;
       fs.rmSync(lock, { force: true }); // stale
     }
   }
