@@ -2,7 +2,6 @@
 // did before the read, yet the read may have returned B's bytes. The guard must still throw that read away.
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as path from 'path';
 import { BlockSource } from '../../../src/source/block-source';
 import { GuardedSource, MediumChangedError, mediumLooker } from '../../../src/source/medium-watch';
 import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
