@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { StoreResume } from './bag-store';
 import type { FileFixity } from './bagit';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../cache/private-files';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, replacePrivateFile } from '../cache/private-files';
 import { processAlive } from '../proc-fds';
 
 export interface ArchiveState {
@@ -52,16 +52,7 @@ function ensureStateDir(file: string): void {
 
 export function saveState(file: string, s: ArchiveState): void {
   ensureStateDir(file);
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', PRIVATE_FILE_MODE);
-  try {
-    fs.fchmodSync(fd, PRIVATE_FILE_MODE);
-    fs.writeSync(fd, JSON.stringify(s, null, 1));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  replacePrivateFile(file, JSON.stringify(s, null, 1));
 }
 
 export function removeState(file: string): void {
