@@ -3,17 +3,11 @@
 // spread over the medium can.
 import * as fs from 'fs';
 import * as path from 'path';
+import { patternBuffer } from './memory-source';
 
 /** Two media from one template: equal in their first `shared` bytes, different after. */
-export function templateTwins(size: number, shared: number, seed = 1): { a: Buffer; b: Buffer } {
-  const a = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    a.writeUInt32LE(x >>> 0, i);
-  }
+function templateTwins(size: number, shared: number, seed = 1): { a: Buffer; b: Buffer } {
+  const a = patternBuffer(size, seed);
   const b = Buffer.from(a);
   for (let i = shared; i < size; i++) b[i] = a[i] ^ 0x5a;
   return { a, b };

@@ -7,7 +7,8 @@ import * as path from 'path';
 import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
-import { templateTwins, writeTwinDiscs } from '../../helpers/twin-discs';
+import { patternBuffer } from '../../helpers/memory-source';
+import { writeTwinDiscs } from '../../helpers/twin-discs';
 import { expectCacheFaithful, readOutcome, readRange, waitFor } from './cache-truth';
 
 const SIZE = 4 * 1024 * 1024;
@@ -80,7 +81,7 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
 
   it('files opened before the mount followed the drive to B (/raw, /rescued/) answer ENOMEDIUM, never EIO; opened again /raw reads B', async () => {
     // A holds an SBX container at 2 MiB, so /rescued/ has files of A's to keep open
-    const payload = templateTwins(128 * 1024, 0, 3).a;
+    const payload = patternBuffer(128 * 1024, 3);
     fs.writeFileSync(path.join(tmp, 'p.bin'), payload);
     const enc = await blkfs(['sbx', 'encode', '-f', '--uid', 'a1a2a3a4a5a6', path.join(tmp, 'p.bin'), path.join(tmp, 'p.sbx')]);
     expect(enc.code, enc.stderr).to.equal(0);
