@@ -17,8 +17,8 @@ export function processIds(): number[] {
     .map(Number);
 }
 
-/** Whether process `pid` exists: kill(pid, 0) fails with EPERM for another user's process, which exists too. */
-export function processAlive(pid: number): boolean {
+/** Whether process `pid` exists (a zombie too): kill(pid, 0) fails with EPERM for another user's process, which exists. */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -7,7 +7,7 @@ import * as path from 'path';
 import type { StoreResume } from './bag-store';
 import type { FileFixity } from './bagit';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, replacePrivateFile } from '../cache/private-files';
-import { processAlive } from '../proc-fds';
+import { processExists } from '../proc-fds';
 
 export interface ArchiveState {
   label: string;
@@ -78,7 +78,7 @@ export function pidLock(lock: string): (() => void) | number {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(fs.readFileSync(lock, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) return holder;
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processExists(holder)) return holder;
       fs.rmSync(lock, { force: true }); // stale
     }
   }
