@@ -11,7 +11,7 @@ import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, forgetServer, mount, patternImage, start, tempDir } from '../mount/harness';
 import { expectCacheFaithful, plusRanges } from './cache-truth';
-import { seededInts } from '../../helpers/seeded-ints';
+import { seededInts } from '../../helpers/seeded-random';
 
 const SIZE = 16 * 1024 * 1024;
 const ROUNDS = 10;

@@ -6,7 +6,7 @@ import { NbdClient } from '../../../src/source/nbd/nbd-client';
 import { NbdkitProcess } from '../../../src/source/nbd/nbdkit-process';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { Fixture, IMAGE_SIZE, makeFixture, overlapsBad, R1, R2, sleep } from './fixture';
-import { seededInts } from '../../helpers/seeded-ints';
+import { seededInts } from '../../helpers/seeded-random';
 
 describe('NbdClient against nbdkit (ddrescue filter, two bad ranges)', () => {
   let fx: Fixture;

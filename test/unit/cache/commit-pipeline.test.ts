@@ -10,7 +10,7 @@ import { CachedDevice } from '../../../src/cache/cached-device';
 import { DataFile } from '../../../src/cache/data-file';
 import { StateStore } from '../../../src/cache/state-store';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
-import { seededInts } from '../../helpers/seeded-ints';
+import { seededInts } from '../../helpers/seeded-random';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { SectorMap, SectorStatus, SECTOR_STATUSES } from '../../../src/cache/extent-map';
-import { seededInts } from '../../helpers/seeded-ints';
+import { seededInts } from '../../helpers/seeded-random';
 
 /** Expands a map to one status per sector (the obvious reference model). */
 function flat(map: SectorMap): string {

@@ -8,7 +8,7 @@ import { CacheDamagedError } from '../../../src/cache/errors';
 import { StateStore } from '../../../src/cache/state-store';
 import { UserError } from '../../../src/errors';
 import { mergeRanges } from '../../../src/cache/byte-ranges';
-import { seededInts } from '../../helpers/seeded-ints';
+import { seededInts } from '../../helpers/seeded-random';
 
 describe('cache/state-store StateStore', () => {
   let tmp: string;

@@ -9,7 +9,7 @@ import { BufferReader, RandomReader } from '../../../src/sbx/reader';
 import { ReedSolomon } from '../../../src/sbx/format/reed-solomon';
 import { HEADER_SIZE, SbxVersion } from '../../../src/sbx/format/specs';
 import { readVector, VECTOR_CASES, VectorCase } from './vectors';
-import { seededInts } from '../../helpers/seeded-ints';
+import { seededInts } from '../../helpers/seeded-random';
 
 /** A reader that logs every range it is asked for. */
 class CountingReader implements RandomReader {

@@ -16,7 +16,7 @@ import { SbxImageMapView } from '../../../src/views/sbx/image-map-view';
 import { ViewErrno } from '../../../src/views/view';
 import { pseudoRandom } from './containers';
 import { closeMemoryCaches, memoryCache, MemoryCache } from '../../helpers/memory-cache';
-import { seededInts } from '../../helpers/seeded-ints';
+import { seededInts } from '../../helpers/seeded-random';
 
 const UID = Buffer.from('0123456789ab', 'hex');
 

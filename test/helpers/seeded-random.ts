@@ -8,3 +8,14 @@ export function seededInts(seed: number): (n: number) => number {
     return x % n;
   };
 }
+
+/** `n` bytes from a fixed seed: the top byte of each step of the same LCG taken modulo 2^32. */
+export function lcgBytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
