@@ -1,5 +1,6 @@
 // Open files of this user's processes, from /proc (what `fuser`/`lsof` read): which process serves a FUSE mount,
 // which one holds a cache's database, which image a ddrescue writes. Processes that end or belong to others meanwhile are skipped.
+// Also whether a process named in a lock or pid file still runs.
 import * as fs from 'fs';
 
 export interface OpenFile {
@@ -14,6 +15,16 @@ export function processIds(): number[] {
   return readdir('/proc')
     .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
     .map(Number);
+}
+
+/** Whether process `pid` exists (a zombie too): kill(pid, 0) fails with EPERM for another user's process, which exists. */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The open files of the processes we may look at (all but this one, or just `pid`), `wanted` deciding by the link target. */

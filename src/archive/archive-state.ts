@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { StoreResume } from './bag-store';
 import type { FileFixity } from './bagit';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../cache/private-files';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, replacePrivateFile } from '../cache/private-files';
+import { processExists } from '../proc-fds';
 
 export interface ArchiveState {
   label: string;
@@ -51,29 +52,11 @@ function ensureStateDir(file: string): void {
 
 export function saveState(file: string, s: ArchiveState): void {
   ensureStateDir(file);
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', PRIVATE_FILE_MODE);
-  try {
-    fs.fchmodSync(fd, PRIVATE_FILE_MODE);
-    fs.writeSync(fd, JSON.stringify(s, null, 1));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  replacePrivateFile(file, JSON.stringify(s, null, 1));
 }
 
 export function removeState(file: string): void {
   fs.rmSync(file, { force: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -95,7 +78,7 @@ export function pidLock(lock: string): (() => void) | number {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(fs.readFileSync(lock, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) return holder;
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processExists(holder)) return holder;
       fs.rmSync(lock, { force: true }); // stale
     }
   }

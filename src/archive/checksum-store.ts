@@ -1,22 +1,12 @@
 // Finished image checksums kept in the cache database (table archive_checksums), keyed by the medium state they
 // describe (geometry + every run that is not '+'), so a remount of a settled medium shows them at once instead of
 // hashing the whole cache again.
-import { createHash } from 'crypto';
 import type Database from 'better-sqlite3';
-import type { Extent } from '../cache/extent-map';
 import type { ImageDigestValues } from './image-digests';
 
 export interface StoredChecksums {
   digests: ImageDigestValues;
   bytesBad: number;
-}
-
-/** Same key ⇒ same image bytes (the '+' bytes never change; everything else is zeros). */
-export function checksumStateKey(size: number, sectorSize: number, extents: readonly Extent[]): string {
-  const h = createHash('sha256');
-  h.update(`${size}/${sectorSize}`);
-  for (const r of extents) if (r.status !== '+') h.update(`;${r.start}+${r.count}${r.status}`);
-  return h.digest('hex');
 }
 
 const KEEP = 4;

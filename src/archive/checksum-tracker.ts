@@ -11,7 +11,8 @@
 import type { Extent } from '../cache/extent-map';
 import type { ImageDigestValues } from './image-digests';
 import { HasherFailedError, ImageHasher, MainThreadHasher, startImageHasher } from './image-hasher';
-import { checksumStateKey, ChecksumStore } from './checksum-store';
+import { mediumStateKey } from '../cache/medium-state-key';
+import { ChecksumStore } from './checksum-store';
 
 /** What the tracker needs from the sector cache (CachedDevice / SectorCache satisfy it). */
 export interface SettledSource {
@@ -139,7 +140,7 @@ export class ChecksumTracker {
     const extents = this.cache.extents();
     const { size, sectorSize } = this.cache;
     if (!this.store || settledPrefixBytes(extents, sectorSize, size) < size) return;
-    const saved = this.store.get(checksumStateKey(size, sectorSize, extents));
+    const saved = this.store.get(mediumStateKey(size, sectorSize, extents));
     if (!saved) return;
     this.hashedUpTo = size;
     this.bytesBad = saved.bytesBad;
@@ -182,7 +183,7 @@ export class ChecksumTracker {
         }
         this.result = digests;
         const { size, sectorSize } = this.cache;
-        this.store?.put(checksumStateKey(size, sectorSize, extents), { digests: this.result, bytesBad: this.bytesBad });
+        this.store?.put(mediumStateKey(size, sectorSize, extents), { digests: this.result, bytesBad: this.bytesBad });
         this.log(`checksums: image complete, sha256 ${this.result.sha256}, ${this.bytesBad} bytes unreadable (hashed as zeros)`);
       }
       await this.sleep(POLL_MS);

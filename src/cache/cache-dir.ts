@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DATA_FILE, IDENTITY_HINT_FILE, STATE_FILE, defaultCacheRoot } from './cache-paths';
+import { replacePrivateFile } from './private-files';
 import { StateStore } from './state-store';
 
 // The cache's file names and root live in the leaf cache-paths.ts (no SQLite); said here too for this module's users.
@@ -46,16 +47,7 @@ export function hasState(dir: string): boolean {
 
 /** Writes the hint durably (synced, then renamed into place, the directory synced): a cache is found by it. */
 export function writeIdentityHint(dir: string, hint: IdentityHint): void {
-  const tmp = path.join(dir, IDENTITY_HINT_FILE + '.tmp');
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, JSON.stringify(hint) + '\n');
-    fs.fchmodSync(fd, 0o600);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path.join(dir, IDENTITY_HINT_FILE));
+  replacePrivateFile(path.join(dir, IDENTITY_HINT_FILE), JSON.stringify(hint) + '\n');
   const dirFd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(dirFd);

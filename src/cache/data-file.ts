@@ -11,6 +11,14 @@ import { CacheFileTooLargeError, CacheFullError, DataFileSyncError, isDiskFull }
  */
 export const MAX_WRITE_PIECE = 1024 * 1024;
 
+/** The bytes of `fh` at [offset, offset+length), fewer where the file ends (a short file is the caller's verdict). */
+export async function readUpTo(fh: fs.promises.FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length); // only the bytes read are returned
+  let got = 0;
+  for (let n = -1; got < length && n !== 0; got += n) n = (await fh.read(buf, got, length - got, offset + got)).bytesRead;
+  return buf.subarray(0, got);
+}
+
 export class DataFile {
   /** The last write queued (settled either way): the next one starts after it. */
   private writing: Promise<void> = Promise.resolve();

@@ -12,7 +12,7 @@ import { OperationError } from '../errors';
 import { crc32 } from './crc32';
 import type { Extent } from './extent-map';
 
-export const FIXITY_TABLE = 'fixity';
+const FIXITY_TABLE = 'fixity';
 const LAST_VERIFY_KEY = 'fixity.lastVerification';
 /** First-serve checks read this far ahead on the data file, checking the chunks there in the same pread. */
 const CHECK_AHEAD_BYTES = 4 * 1024 * 1024;
@@ -66,15 +66,45 @@ export interface FixityStatus {
   lastVerification?: { at: string; damagedBytes: number; checkedBytes: number };
 }
 
-export interface ChunkReader {
+/** A run of sectors stored in one commit, and the CRC of its bytes. */
+export interface Chunk {
+  start: number;
+  count: number;
+  crc: number;
+}
+
+export interface ChunkGeometry {
   sectorSize: number;
   size: number;
+}
+
+export interface ChunkReader extends ChunkGeometry {
   /** Bytes [offset, offset+length) of the data file; a short file rejects or returns fewer bytes. */
   readData(offset: number, length: number): Promise<Buffer>;
 }
 
 export function crcOf(data: Buffer): number {
   return crc32(data);
+}
+
+/** Where chunk `c` lies in the data file: the medium's last sector may be partial. */
+export function chunkBytes(c: { start: number; count: number }, g: ChunkGeometry): { offset: number; length: number } {
+  const offset = c.start * g.sectorSize;
+  return { offset, length: Math.min(g.size, (c.start + c.count) * g.sectorSize) - offset };
+}
+
+/** What is wrong with chunk `c`, if anything, in `data`: the data file's bytes from byte `from`, fewer where it ended. */
+export function chunkDamage(c: Chunk, data: Buffer, from: number, g: ChunkGeometry): DamagedRange | undefined {
+  const { offset, length } = chunkBytes(c, g);
+  if (offset - from + length > data.length) return { offset, length, reason: 'missing' };
+  if (crcOf(data.subarray(offset - from, offset - from + length)) !== c.crc >>> 0) return { offset, length, reason: 'checksum' };
+  return undefined;
+}
+
+/** The chunk holding `sector`, or undefined (not stored, or stored before checksums existed). */
+export function chunkAt(db: Database.Database, sector: number): Chunk | undefined {
+  const c = db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} WHERE start <= ? ORDER BY start DESC LIMIT 1`).get(sector) as Chunk | undefined;
+  return c && c.start + c.count > sector ? c : undefined;
 }
 
 /**
@@ -114,7 +144,7 @@ export class FixityLedger {
     private readonly reader: ChunkReader,
   ) {
     this.insertStmt = db.prepare(`INSERT OR REPLACE INTO ${FIXITY_TABLE} (start, count, crc) VALUES (?, ?, ?)`);
-    const rows = db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} ORDER BY start`).all() as { start: number; count: number; crc: number }[];
+    const rows = db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} ORDER BY start`).all() as Chunk[];
     this.starts = rows.map((r) => r.start);
     this.counts = rows.map((r) => r.count);
     this.crcs = rows.map((r) => r.crc);
@@ -184,19 +214,13 @@ export class FixityLedger {
       while (e < indices.length && this.starts[indices[e]] === this.starts[indices[e - 1]] + this.counts[indices[e - 1]]) e++;
       const first = indices[k];
       const last = indices[e - 1];
-      const ss = this.reader.sectorSize;
-      const from = this.starts[first] * ss;
-      const to = Math.min(this.reader.size, (this.starts[last] + this.counts[last]) * ss);
-      const data = await this.reader.readData(from, to - from).catch(() => Buffer.alloc(0));
+      const from = this.starts[first] * this.reader.sectorSize;
+      const data = await this.readSectors(this.starts[first], this.starts[last] + this.counts[last]);
       for (let x = k; x < e; x++) {
         const i = indices[x];
         // Forgotten while its bytes were read (a repair by another reader): a verdict on them would be stale.
         if (this.replaced[i]) continue;
-        const off = this.starts[i] * ss;
-        const len = this.bytesOf(this.starts[i], this.counts[i]);
-        let d: DamagedRange | undefined;
-        if (off - from + len > data.length) d = { offset: off, length: len, reason: 'missing' };
-        else if (crcOf(data.subarray(off - from, off - from + len)) !== this.crcs[i] >>> 0) d = { offset: off, length: len, reason: 'checksum' };
+        const d = chunkDamage({ start: this.starts[i], count: this.counts[i], crc: this.crcs[i] }, data, from, this.reader);
         if (!this.checked[i]) {
           this.checked[i] = 1;
           this.unchecked--;
@@ -216,7 +240,7 @@ export class FixityLedger {
   async verifyAll(extents: readonly Extent[], onProgress: (done: number, total: number) => void = () => {}): Promise<VerifyReport> {
     const t0 = Date.now();
     const ss = this.reader.sectorSize;
-    const rows = this.db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} ORDER BY start`).all() as { start: number; count: number; crc: number }[];
+    const rows = this.db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} ORDER BY start`).all() as Chunk[];
     const plus = extents.filter((e) => e.status === '+');
     const total = plus.reduce((n, e) => n + this.bytesOf(e.start, e.count), 0);
     let done = 0;
@@ -227,15 +251,11 @@ export class FixityLedger {
       let e = k + 1;
       while (e < rows.length && rows[e].start === rows[e - 1].start + rows[e - 1].count && (rows[e].start + rows[e].count - rows[k].start) * ss <= VERIFY_READ_BYTES) e++;
       const from = rows[k].start * ss;
-      const to = Math.min(this.reader.size, (rows[e - 1].start + rows[e - 1].count) * ss);
-      const data = await this.reader.readData(from, to - from).catch(() => Buffer.alloc(0));
+      const data = await this.readSectors(rows[k].start, rows[e - 1].start + rows[e - 1].count);
       for (let x = k; x < e; x++) {
         const r = rows[x];
-        const off = r.start * ss;
         const len = this.bytesOf(r.start, r.count);
-        let d: DamagedRange | undefined;
-        if (off - from + len > data.length) d = { offset: off, length: len, reason: 'missing' };
-        else if (crcOf(data.subarray(off - from, off - from + len)) !== r.crc >>> 0) d = { offset: off, length: len, reason: 'checksum' };
+        const d = chunkDamage(r, data, from, this.reader);
         checkedBytes += len;
         done += len;
         if (d) {
@@ -315,9 +335,14 @@ export class FixityLedger {
     };
   }
 
+  /** The data file's bytes of sectors [a, b); none when it cannot be read, so each chunk there is 'missing'. */
+  private readSectors(a: number, b: number): Promise<Buffer> {
+    const { offset, length } = chunkBytes({ start: a, count: b - a }, this.reader);
+    return this.reader.readData(offset, length).catch(() => Buffer.alloc(0));
+  }
+
   private bytesOf(start: number, count: number): number {
-    const ss = this.reader.sectorSize;
-    return Math.min(this.reader.size, (start + count) * ss) - start * ss;
+    return chunkBytes({ start, count }, this.reader).length;
   }
 
   private lastAtOrBefore(sector: number): number {

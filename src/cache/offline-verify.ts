@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
 import { DATA_FILE, STATE_FILE, hasState } from './cache-dir';
-import { DataFile } from './data-file';
+import { DataFile, readUpTo } from './data-file';
 import { DamagedRange, FixityLedger, VerifyReport } from './fixity';
 import { StateStore } from './state-store';
 import { CacheBusyError } from './errors';
@@ -49,14 +49,7 @@ export async function verifyCacheDir(
         size: id.size,
         readData: async (offset, length) => {
           if (!fh) throw new Error('no data file');
-          const buf = Buffer.alloc(length);
-          let done = 0;
-          while (done < length) {
-            const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
-            if (bytesRead === 0) break;
-            done += bytesRead;
-          }
-          return buf.subarray(0, done);
+          return readUpTo(fh, offset, length);
         },
       });
       report = await ledger.verifyAll(map.extents(), opts.onProgress);

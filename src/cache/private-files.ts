@@ -65,6 +65,23 @@ export function tightenCacheDir(dir: string): void {
   }
 }
 
+/**
+ * Replaces `file` (mode 0600) with `text` so that a crash leaves the old content or the new, never a torn file:
+ * written to a sibling, synced, then renamed over it.
+ */
+export function replacePrivateFile(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w', PRIVATE_FILE_MODE);
+  try {
+    fs.fchmodSync(fd, PRIVATE_FILE_MODE); // a sibling left by a crash keeps its old mode
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
 /** Creates `file` empty with mode 0600 if it does not exist (before SQLite or a writer opens it). */
 export function createPrivateFile(file: string): void {
   try {

@@ -4,7 +4,8 @@
 // other probe sectors still decide, so another medium is still refused.
 import Database from 'better-sqlite3';
 import * as fs from 'fs';
-import { crcOf, FIXITY_TABLE } from './fixity';
+import { readUpTo } from './data-file';
+import { chunkAt, chunkBytes, chunkDamage } from './fixity';
 
 export interface StoredCopy {
   /** The cache's database (open), or the path of one not opened yet (opened only for this question, and only read). */
@@ -22,15 +23,12 @@ export async function copyIsDamaged(cache: StoredCopy, sector: number): Promise<
     const run = db.prepare('SELECT start, count, status FROM extents WHERE start <= ? ORDER BY start DESC LIMIT 1').get(sector) as Row & { status: string } | undefined;
     if (!run || run.start + run.count <= sector) return false;
     if (run.status !== '+') return true;
-    const chunk = db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} WHERE start <= ? ORDER BY start DESC LIMIT 1`).get(sector) as Row & { crc: number } | undefined;
-    if (!chunk || chunk.start + chunk.count <= sector) return false; // no checksum (an older cache): cannot tell
-    const from = chunk.start * cache.sectorSize;
-    const data = Buffer.alloc(Math.min(cache.size, (chunk.start + chunk.count) * cache.sectorSize) - from);
+    const chunk = chunkAt(db, sector);
+    if (!chunk) return false; // no checksum (an older cache): cannot tell
+    const { offset, length } = chunkBytes(chunk, cache);
     const fh = await fs.promises.open(cache.dataPath, 'r');
     try {
-      let got = 0;
-      for (let n = -1; got < data.length && n !== 0; got += n) n = (await fh.read(data, got, data.length - got, from + got)).bytesRead;
-      return got < data.length || crcOf(data) !== chunk.crc >>> 0;
+      return chunkDamage(chunk, await readUpTo(fh, offset, length), offset, cache) !== undefined;
     } finally {
       await fh.close();
     }

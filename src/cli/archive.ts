@@ -7,6 +7,7 @@ import * as path from 'path';
 import type { BagStore } from '../archive/bag-store';
 import type { MountAccess } from '../archive/archive-run';
 import type { MountStatusForArchive } from '../archive/archive-status';
+import { readUpTo } from '../cache/data-file';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { BLKFS_VERSION } from '../version';
@@ -50,16 +51,7 @@ function mountAccess(mountpoint: string): MountAccess {
     openContainer: async () => {
       const fh = await guard(fs.promises.open(file('sbx/image.sbx'), 'r'));
       return {
-        read: async (offset, length) => {
-          const buf = Buffer.allocUnsafe(length);
-          let got = 0;
-          while (got < length) {
-            const { bytesRead } = await guard(fh.read(buf, got, length - got, offset + got));
-            if (bytesRead === 0) break;
-            got += bytesRead;
-          }
-          return buf.subarray(0, got);
-        },
+        read: (offset, length) => guard(readUpTo(fh, offset, length)),
         close: () =>
           fh.close().catch((err: unknown) => {
             if (!DEAD_MOUNT_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw err; // a dead mount has nothing to close

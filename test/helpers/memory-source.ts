@@ -1,6 +1,7 @@
 // A BlockSource test double over a Buffer: configurable bad sectors, a lost-source switch, optional latency, and
 // exact read accounting (per request and per sector) so tests can assert "each sector read at most once".
 import { BlockSource, MediaError, SourceEvent, SourceLostError, SourceStats, TransientReadError } from '../../src/source/block-source';
+import { xorshift32 } from './seeded-random';
 
 export interface MemorySourceOptions {
   sectorSize?: number;
@@ -126,14 +127,7 @@ export class MemorySource implements BlockSource {
 /** Deterministic pseudo-random bytes (xorshift32), so a child process can rebuild the same medium. */
 export function patternBuffer(size: number, seed = 1): Buffer {
   const buf = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i + 4 <= size; i += 4) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    buf.writeUInt32LE(x, i);
-  }
+  const next = xorshift32(seed);
+  for (let i = 0; i + 4 <= size; i += 4) buf.writeUInt32LE(next(), i);
   return buf;
 }

@@ -3,6 +3,7 @@
 //   <time> connection=1 ...Read id=2 return=-1 error=EIO
 // This is how tests count device reads at the NBD level. Put the log filter first (outermost) so it
 // sees every request the client sends, including those a filter below fails.
+import { expect } from 'chai';
 import * as fs from 'fs';
 
 export interface LoggedRead {
@@ -93,6 +94,13 @@ export function overlaps(ranges: Range[]): Range[] {
 }
 
 /** Merges ranges into sorted, non-overlapping, non-adjacent ranges (the union). */
+/** Rule 3 at the NBD level: the device served something, and no good byte (so no sector) twice. */
+export function expectEachSectorReadOnce(logFile: string): void {
+  const { ok } = readNbdkitLog(logFile);
+  expect(ok).to.not.be.empty;
+  expect(overlaps(ok)).to.deep.equal([]);
+}
+
 export function union(ranges: Range[]): Range[] {
   const sorted = [...ranges].filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
   const out: Range[] = [];

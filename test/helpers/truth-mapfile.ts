@@ -6,6 +6,13 @@ export interface BadRange {
   length: number;
 }
 
+/** The image as a rescue leaves it (and blkfs serves it in exports and containers): bad ranges as zeros. */
+export function withZeros(image: Buffer, bad: readonly BadRange[]): Buffer {
+  const out = Buffer.from(image);
+  for (const b of bad) out.fill(0, b.offset, b.offset + b.length);
+  return out;
+}
+
 const hex = (n: number) => '0x' + n.toString(16).toUpperCase().padStart(8, '0');
 
 /** A ddrescue mapfile of a `size`-byte medium marking `bad` as '-' and the rest '+'. */

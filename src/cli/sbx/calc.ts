@@ -3,13 +3,9 @@ import { calcContainer } from '../../sbx/calc';
 import { isEcVersion } from '../../sbx/format/specs';
 import { UserError } from '../../errors';
 import { ReportObject } from './report';
-import { CommonOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
+import { CommonOpts, EncodingOpts, parseU64, printerFor, resolveEncodingParams, runCommand } from './options';
 
-interface CalcOpts extends CommonOpts {
-  sbxVersion?: string;
-  rsData?: string;
-  rsParity?: string;
-  burst?: string;
+interface CalcOpts extends CommonOpts, EncodingOpts {
   meta?: boolean;
 }
 

@@ -12,6 +12,7 @@ import { guardOutputs, replaceOnSuccess } from '../output-guard';
 import { time } from './common';
 import {
   CommonOpts,
+  EncodingOpts,
   isDirectory,
   parseRange,
   parseUid,
@@ -22,12 +23,8 @@ import {
   runCommand,
 } from './options';
 
-interface EncodeOpts extends CommonOpts, RangeOpts {
+interface EncodeOpts extends CommonOpts, RangeOpts, EncodingOpts {
   force?: boolean;
-  sbxVersion?: string;
-  rsData?: string;
-  rsParity?: string;
-  burst?: string;
   hash?: string;
   meta?: boolean;
   uid?: string;

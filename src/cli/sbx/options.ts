@@ -179,16 +179,19 @@ export interface EncodingParams {
   burst: number;
 }
 
-/**
- * blkar 7.2.7's defaulting rules (§9.1): no --sbx-version → 17/10/2/12 and then --rs-data/--rs-parity/--burst
- * are a usage error; an explicit 17–19 makes --rs-data and --rs-parity mandatory and --burst default to 0.
- */
-export function resolveEncodingParams(o: {
+/** --sbx-version, --rs-data, --rs-parity, --burst of the commands that lay out a container (encode, calc). */
+export interface EncodingOpts {
   sbxVersion?: string;
   rsData?: string;
   rsParity?: string;
   burst?: string;
-}): EncodingParams {
+}
+
+/**
+ * blkar 7.2.7's defaulting rules (§9.1): no --sbx-version → 17/10/2/12 and then --rs-data/--rs-parity/--burst
+ * are a usage error; an explicit 17–19 makes --rs-data and --rs-parity mandatory and --burst default to 0.
+ */
+export function resolveEncodingParams(o: EncodingOpts): EncodingParams {
   if (o.sbxVersion === undefined) {
     // blkar's messages (cli_macros.rs get_ver_and_data_par_burst_w_defaults), in its order.
     if (o.rsData !== undefined) throw new UserError('Please state the SBX version explicitly if you want to use a custom Reed-Solomon data shard count');

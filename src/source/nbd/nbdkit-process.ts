@@ -6,6 +6,7 @@ import * as path from 'path';
 import type { NbdTarget } from '../source-spec';
 import { OperationError } from '../../errors';
 import { withoutFuseFds } from '../../clean-spawn';
+import { processExists } from '../../proc-fds';
 
 export interface NbdkitStartOptions {
   /** Plugin, its parameters and any filter parameters, e.g. ['file', 'file=/dev/sr0', 'ddrescue-mapfile=bad.map']. */
@@ -179,19 +180,10 @@ export function sweepStaleDirs(tmp = os.tmpdir()): void {
       const st = fs.lstatSync(dir);
       if (!st.isDirectory() || st.uid !== process.getuid?.() || liveDirs.has(dir) || Date.now() - st.mtimeMs < STALE_AFTER_MS) continue;
       const pid = Number(fs.readFileSync(path.join(dir, 'nbdkit.pid'), 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
+      if (Number.isInteger(pid) && pid > 0 && processExists(pid)) continue;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue; // no pidfile: never started, or long dead
     }
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -24,6 +24,7 @@ import { parseMetadataPayload } from '../../sbx/format/metadata';
 import { uidToHex } from '../../sbx/format/header';
 import type { SectorCache } from '../../cache/sector-cache';
 import { backgroundYield } from '../../cache/background-yield';
+import { mergeRanges } from '../../cache/byte-ranges';
 import { scanForBlocks, FoundBlock, ScannedBlock } from '../../sbx/format/scan';
 import { BlockIndex, RsGeometry } from './block-index';
 
@@ -252,7 +253,7 @@ export class MediumScanner {
   private record(): void {
     const batch = this.batch;
     if (batch.scanned.length === 0 && batch.blocks.length === 0) return;
-    this.blocksFound += this.index.record(batch.blocks, batch.geometries, mergeRanges(batch.scanned));
+    this.blocksFound += this.index.record(batch.blocks, batch.geometries, mergeRanges(batch.scanned).map(([start, end]) => ({ start, end })));
     this.scannedBytes += batch.bytes;
     this.batch = emptyBatch();
   }
@@ -285,7 +286,7 @@ export class MediumScanner {
       for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: `data` is reused
       for (const g of geometriesIn(found)) batch.geometries.push(g);
       if (batch.since === 0) batch.since = Date.now();
-      batch.scanned.push({ start: p.a, end: p.b });
+      batch.scanned.push([p.a, p.b]);
       batch.bytes += p.b - p.a;
     }
   }
@@ -294,7 +295,7 @@ export class MediumScanner {
 interface ScanBatch {
   blocks: FoundBlock[];
   geometries: RsGeometry[];
-  scanned: { start: number; end: number }[];
+  scanned: [number, number][];
   bytes: number;
   /** Date.now() when its first range was scanned (0: empty). */
   since: number;
@@ -305,17 +306,6 @@ function emptyBatch(): ScanBatch {
 }
 
 /** Sorted, merged copy of byte ranges. */
-function mergeRanges(ranges: readonly { start: number; end: number }[]): { start: number; end: number }[] {
-  const sorted = [...ranges].sort((a, b) => a.start - b.start);
-  const out: { start: number; end: number }[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
-    else out.push({ ...r });
-  }
-  return out;
-}
-
 /** RS geometry (D, P) from the EC metadata blocks among `found`. */
 function geometriesIn(found: readonly ScannedBlock[]): RsGeometry[] {
   const out: RsGeometry[] = [];

@@ -2,7 +2,6 @@
 // sectors were bad, hence zeros in the image). The metadata block of /sbx/image.sbx needs the hash of the
 // whole image; computing it means reading the whole cached medium, so it is done once per state and kept in
 // the cache database (a table beside the cache's own), across remounts.
-import { createHash } from 'crypto';
 import type Database from 'better-sqlite3';
 import { Extent } from '../../cache/extent-map';
 import { HashType } from '../../sbx/format/multihash';
@@ -15,17 +14,6 @@ export interface ImageSeal {
   badRuns: Extent[];
   /** Unix seconds. */
   created: number;
-}
-
-/**
- * A short fingerprint of a complete medium state: the medium geometry and every run that is not '+'.
- * Two states with the same key give the same image bytes.
- */
-export function stateKeyOf(size: number, sectorSize: number, extents: readonly Extent[]): string {
-  const h = createHash('sha256');
-  h.update(`${size}/${sectorSize}`);
-  for (const r of extents) if (r.status !== '+') h.update(`;${r.start}+${r.count}${r.status}`);
-  return h.digest('hex');
 }
 
 export function badRunsOf(extents: readonly Extent[]): Extent[] {

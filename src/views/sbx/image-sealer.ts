@@ -6,7 +6,8 @@
 import { Extent } from '../../cache/extent-map';
 import { createHasher, HashType } from '../../sbx/format/multihash';
 import type { SectorCache } from '../../cache/sector-cache';
-import { badRunsOf, ImageSealStore, stateKeyOf } from './image-seal-store';
+import { mediumStateKey } from '../../cache/medium-state-key';
+import { badRunsOf, ImageSealStore } from './image-seal-store';
 import { isUndetermined, PinnedImage } from './pinned-image';
 import { OperationError } from '../../errors';
 
@@ -72,7 +73,7 @@ export class ImageSealer {
   /** The stored hash for a complete state, if known (no I/O). */
   knownHash(pinned: PinnedImage): Buffer | undefined {
     if (!pinned.isComplete()) return undefined;
-    return this.store.get(stateKeyOf(pinned.size, this.cache.sectorSize, pinned.extents()), this.hashType)?.digest;
+    return this.store.get(mediumStateKey(pinned.size, this.cache.sectorSize, pinned.extents()), this.hashType)?.digest;
   }
 
   /** A snapshot of the cache in which every sector has been tried, acquiring the rest first if needed. */
@@ -87,7 +88,7 @@ export class ImageSealer {
   async hashOf(pinned: PinnedImage): Promise<Buffer> {
     if (!pinned.isComplete()) pinned.completeFrom(await this.completeState());
     const extents = pinned.extents();
-    const key = stateKeyOf(pinned.size, this.cache.sectorSize, extents);
+    const key = mediumStateKey(pinned.size, this.cache.sectorSize, extents);
     const stored = this.store.get(key, this.hashType);
     if (stored) return stored.digest;
     let running = this.hashing.get(key);

@@ -8,18 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { crc32 } from 'zlib';
 import { BadRange, blkfs, cleanup, mapBlocks, mount, run, start, startNbdkit, tempDir, writeMedium, sleep } from '../mount/harness';
-import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
+import { expectEachSectorReadOnce, readNbdkitLog } from '../../helpers/nbdkit-log';
+import { withZeros } from '../../helpers/truth-mapfile';
 import { CountingProxy, downloadPrefix, S3_ENV, startS3 } from '../../helpers/s3-store';
 
 const MiB = 1 << 20;
 const SIZE = 16 * MiB;
 const ENV = { ...process.env, ...S3_ENV };
-
-function withZeros(image: Buffer, bad: readonly BadRange[]): Buffer {
-  const out = Buffer.from(image);
-  for (const b of bad) out.fill(0, b.offset, b.offset + b.length);
-  return out;
-}
 
 const hex = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
 
@@ -59,12 +54,6 @@ async function exportImage(mnt: string, work: string): Promise<Buffer> {
   const r = await blkfs(['export', mnt, img, `${img}.map`]);
   expect(r.code, r.stderr).to.equal(0);
   return fs.readFileSync(img);
-}
-
-function expectEachSectorReadOnce(logFile: string): void {
-  const { ok } = readNbdkitLog(logFile);
-  expect(ok).to.not.be.empty;
-  expect(overlaps(ok)).to.deep.equal([]);
 }
 
 function stateFiles(cacheDir: string): { uploadId?: string; parts: Record<string, unknown> }[] {

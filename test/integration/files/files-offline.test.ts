@@ -6,7 +6,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { EntryReport, FileReportJson } from '../../../src/files/file-report';
-import { BadRange, truthMapfile } from '../../helpers/truth-mapfile';
+import { BadRange, truthMapfile, withZeros } from '../../helpers/truth-mapfile';
 import { ext4Image, fatImage, isoImage, mbrImage, ntfsImage, offsetOf, randomTree, Tree } from '../../helpers/filesystems';
 import { blkfs, cleanup, tempDir } from '../mount/harness';
 
@@ -20,8 +20,7 @@ const TREE_SIZES = {
 
 /** Writes the rescue as ddrescue leaves it: bad bytes zero in the image, marked '-' in the mapfile. */
 function rescue(dir: string, image: string, bad: BadRange[], tag: string): { img: string; map: string } {
-  const bytes = fs.readFileSync(image);
-  for (const b of bad) bytes.fill(0, b.offset, b.offset + b.length);
+  const bytes = withZeros(fs.readFileSync(image), bad);
   const img = path.join(dir, `${tag}.rescued.img`);
   const map = path.join(dir, `${tag}.map`);
   fs.writeFileSync(img, bytes);

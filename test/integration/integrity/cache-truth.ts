@@ -43,21 +43,6 @@ export function plusRanges(cacheDir: string): [number, number][] {
   }
 }
 
-/** Two media from one template: equal in their first `shared` bytes, different after. */
-export function templateTwins(size: number, shared: number, seed = 1): { a: Buffer; b: Buffer } {
-  const a = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    a.writeUInt32LE(x >>> 0, i);
-  }
-  const b = Buffer.from(a);
-  for (let i = shared; i < size; i++) b[i] = a[i] ^ 0x5a;
-  return { a, b };
-}
-
 /** Reads [offset, offset+length) of a file with async I/O (never block on our own FUSE mount). */
 export async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
   const fh = await fs.promises.open(file, 'r');

@@ -11,6 +11,7 @@ import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, forgetServer, mount, patternImage, start, tempDir } from '../mount/harness';
 import { expectCacheFaithful, plusRanges } from './cache-truth';
+import { seededInts } from '../../helpers/seeded-random';
 
 const SIZE = 16 * 1024 * 1024;
 const ROUNDS = 10;
@@ -47,8 +48,7 @@ describe('integrity: crash campaign (kill -9 during acquisition over a slow sour
     await nbd.start(imagePath, ['delay'], ['rdelay=40ms']);
     const cache = path.join(tmp, 'cache');
     const mnt = path.join(tmp, 'mnt');
-    let seed = 12345;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = seededInts(12345);
     let plus: [number, number][] = [];
     let logged = 0;
     for (let round = 1; round <= ROUNDS; round++) {

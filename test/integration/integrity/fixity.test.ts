@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
-import { expectCacheFaithful, readOutcome, readRange, templateTwins, waitFor } from './cache-truth';
+import { patternBuffer } from '../../helpers/memory-source';
+import { expectCacheFaithful, readOutcome, readRange, waitFor } from './cache-truth';
 
 const SIZE = 2 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -40,7 +41,7 @@ describe('integrity: fixity of the cache (CRC-32 per stored chunk, blkfs verify)
 
   beforeEach(async () => {
     tmp = tempDir('fixity');
-    A = templateTwins(SIZE, 0, 3).a;
+    A = patternBuffer(SIZE, 3);
     img = path.join(tmp, 'A.img');
     fs.writeFileSync(img, A);
     cache = path.join(tmp, 'cache');

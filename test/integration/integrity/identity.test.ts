@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { attachLoop, detachAllLoops } from '../../helpers/loop-device';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
-import { expectCacheFaithful, readRange, templateTwins } from './cache-truth';
+import { writeTwinDiscs } from '../../helpers/twin-discs';
+import { expectCacheFaithful, readRange } from './cache-truth';
 
 const SIZE = 4 * 1024 * 1024;
 
@@ -20,11 +21,7 @@ describe('integrity: identity that two discs from one template cannot fool', fun
 
   beforeEach(() => {
     tmp = tempDir('identity');
-    ({ a: A, b: B } = templateTwins(SIZE, 1024 * 1024, 5));
-    aPath = path.join(tmp, 'A.img');
-    bPath = path.join(tmp, 'B.img');
-    fs.writeFileSync(aPath, A);
-    fs.writeFileSync(bPath, B);
+    ({ A, B, aPath, bPath } = writeTwinDiscs(tmp, SIZE, 1024 * 1024, 5));
   });
 
   afterEach(async () => {

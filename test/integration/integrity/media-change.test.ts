@@ -7,7 +7,9 @@ import * as path from 'path';
 import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
-import { expectCacheFaithful, readOutcome, readRange, templateTwins, waitFor } from './cache-truth';
+import { patternBuffer } from '../../helpers/memory-source';
+import { writeTwinDiscs } from '../../helpers/twin-discs';
+import { expectCacheFaithful, readOutcome, readRange, waitFor } from './cache-truth';
 
 const SIZE = 4 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -33,11 +35,7 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
   beforeEach(() => {
     tmp = tempDir('medium');
     env = { ...process.env, XDG_CACHE_HOME: path.join(tmp, 'xdg') };
-    ({ a: A, b: B } = templateTwins(SIZE, 1024 * 1024, 8));
-    aPath = path.join(tmp, 'A.img');
-    bPath = path.join(tmp, 'B.img');
-    fs.writeFileSync(aPath, A);
-    fs.writeFileSync(bPath, B);
+    ({ A, B, aPath, bPath } = writeTwinDiscs(tmp, SIZE, 1024 * 1024, 8));
   });
 
   afterEach(async () => {
@@ -83,7 +81,7 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
 
   it('files opened before the mount followed the drive to B (/raw, /rescued/) answer ENOMEDIUM, never EIO; opened again /raw reads B', async () => {
     // A holds an SBX container at 2 MiB, so /rescued/ has files of A's to keep open
-    const payload = templateTwins(128 * 1024, 0, 3).a;
+    const payload = patternBuffer(128 * 1024, 3);
     fs.writeFileSync(path.join(tmp, 'p.bin'), payload);
     const enc = await blkfs(['sbx', 'encode', '-f', '--uid', 'a1a2a3a4a5a6', path.join(tmp, 'p.bin'), path.join(tmp, 'p.sbx')]);
     expect(enc.code, enc.stderr).to.equal(0);

@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
 import { blkfs, cleanup, mapBlocks, mount, readStatus, start, tempDir, MAIN_JS } from '../mount/harness';
-import { expectCacheFaithful, readRange, templateTwins, waitFor } from './cache-truth';
+import { writeTwinDiscs } from '../../helpers/twin-discs';
+import { expectCacheFaithful, readRange, waitFor } from './cache-truth';
 
 const MiB = 1024 * 1024;
 const SIZE = 8 * MiB;
@@ -40,12 +41,8 @@ describe('integrity: a disc swapped while reads are in flight (real loop device,
   beforeEach(() => {
     tmp = tempDir('swap-mid');
     env = { ...process.env, XDG_CACHE_HOME: path.join(tmp, 'xdg') };
-    ({ a: A, b: B } = templateTwins(SIZE, MiB, 11));
-    aPath = path.join(tmp, 'A.img');
-    bPath = path.join(tmp, 'B.img');
+    ({ A, B, aPath, bPath } = writeTwinDiscs(tmp, SIZE, MiB, 11));
     log = path.join(tmp, 'reads.log');
-    fs.writeFileSync(aPath, A);
-    fs.writeFileSync(bPath, B);
   });
 
   afterEach(async () => {

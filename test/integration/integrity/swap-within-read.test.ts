@@ -2,12 +2,11 @@
 // did before the read, yet the read may have returned B's bytes. The guard must still throw that read away.
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as path from 'path';
 import { BlockSource } from '../../../src/source/block-source';
 import { GuardedSource, MediumChangedError, mediumLooker } from '../../../src/source/medium-watch';
 import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
 import { tempDir } from '../mount/harness';
-import { templateTwins } from './cache-truth';
+import { writeTwinDiscs } from '../../helpers/twin-discs';
 
 const SIZE = 1024 * 1024;
 
@@ -21,11 +20,7 @@ describe('integrity: a read that raced a swap and a swap back (real loop device)
 
   it("is discarded, never handed up as the first disc's bytes", async () => {
     tmp = tempDir('aba');
-    const { a, b } = templateTwins(SIZE, 0, 31);
-    const aPath = path.join(tmp, 'A.img');
-    const bPath = path.join(tmp, 'B.img');
-    fs.writeFileSync(aPath, a);
-    fs.writeFileSync(bPath, b);
+    const { B, aPath, bPath } = writeTwinDiscs(tmp, SIZE, 0, 31);
     const ld = await attachLoop(aPath);
     // The device read lands while disc B is in; by the time it returns, disc A is back.
     const drive: BlockSource = {
@@ -48,7 +43,7 @@ describe('integrity: a read that raced a swap and a swap back (real loop device)
     };
     const guarded = new GuardedSource(drive, mediumLooker({ kind: 'device', path: ld }), ld);
     const got = await guarded.read(65536, 4096).catch((e: unknown) => e);
-    if (Buffer.isBuffer(got)) expect(got.equals(b.subarray(65536, 65536 + 4096)), 'the read was answered by disc B').to.equal(true);
+    if (Buffer.isBuffer(got)) expect(got.equals(B.subarray(65536, 65536 + 4096)), 'the read was answered by disc B').to.equal(true);
     expect(got, "disc B's bytes handed up as disc A's").to.be.instanceOf(MediumChangedError);
     await guarded.close();
   });

@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
 import * as harness from '../mount/harness';
+import { lcgBytes } from '../../helpers/seeded-random';
 
 const MAIN = path.resolve(__dirname, '../../../src/cli/main.js');
 
@@ -15,22 +16,13 @@ function blkfs(args: string[], cwd: string) {
   return { code: r.status, out: r.stdout.toString() + r.stderr.toString() };
 }
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-function pseudoRandom(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 describe('outputs never destroy inputs', function () {
   this.timeout(60_000);
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-guard-'));
-    fs.writeFileSync(path.join(dir, 'big.bin'), pseudoRandom(300_000, 1));
+    fs.writeFileSync(path.join(dir, 'big.bin'), lcgBytes(300_000, 1));
     expect(blkfs(['sbx', 'encode', 'big.bin', 'c.ecsbx'], dir).code).to.equal(0);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -50,7 +42,7 @@ describe('outputs never destroy inputs', function () {
     fs.mkdirSync(full);
     if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', full]).status !== 0) ctx.skip(); // needs root
     try {
-      fs.writeFileSync(path.join(dir, 'small.bin'), pseudoRandom(50_000, 2));
+      fs.writeFileSync(path.join(dir, 'small.bin'), lcgBytes(50_000, 2));
       body(full);
     } finally {
       spawnSync('umount', [full]);
@@ -148,7 +140,7 @@ describe('outputs never destroy inputs', function () {
 
   it('export --cache C C/data.img (and any output inside a cache directory) is refused; import of C/data.img into C too', () => {
     const img = path.join(dir, 'medium.img');
-    fs.writeFileSync(img, pseudoRandom(1 << 20, 2));
+    fs.writeFileSync(img, lcgBytes(1 << 20, 2));
     fs.writeFileSync(path.join(dir, 'medium.map'), '# Mapfile\n0x00000000 ?\n0x00000000 0x00100000 +\n');
     const imp = blkfs(['import', '--source', img, '--cache', 'C', img, 'medium.map'], dir);
     expect(imp.code, imp.out).to.equal(0);
@@ -222,7 +214,7 @@ describe('outputs never destroy inputs', function () {
 
   it('export onto the served image is refused from any directory, when the mount named its source relatively', () => {
     const img = path.join(dir, 'relative.img');
-    fs.writeFileSync(img, pseudoRandom(1 << 20, 4));
+    fs.writeFileSync(img, lcgBytes(1 << 20, 4));
     const before = sha(img);
     fs.mkdirSync(path.join(dir, 'mnt-rel'));
     const m = blkfs(['mount', 'relative.img', 'mnt-rel', '--cache', 'relative-cache'], dir);
@@ -239,7 +231,7 @@ describe('outputs never destroy inputs', function () {
 
   it('export of a mount onto the image file it serves is refused; the image stays intact', async () => {
     const img = path.join(dir, 'served.img');
-    fs.writeFileSync(img, pseudoRandom(1 << 20, 3));
+    fs.writeFileSync(img, lcgBytes(1 << 20, 3));
     const before = sha(img);
     const mnt = path.join(dir, 'mnt');
     try {

@@ -9,7 +9,8 @@ import { Layout } from '../../../src/sbx/format/layout';
 import { parseMetadataPayload } from '../../../src/sbx/format/metadata';
 import { uidToHex } from '../../../src/sbx/format/header';
 import { BadRange, blkfs, cleanup, mapBlocks, MAIN_JS, mount, run, startNbdkit, tempDir, umount, writeMedium } from '../mount/harness';
-import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
+import { expectEachSectorReadOnce, readNbdkitLog } from '../../helpers/nbdkit-log';
+import { withZeros } from '../../helpers/truth-mapfile';
 
 const MiB = 1 << 20;
 const SIZE = 16 * MiB;
@@ -26,19 +27,6 @@ async function ok(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv 
 async function sh(cmd: string, args: string[]): Promise<void> {
   const r = await run(cmd, args);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-}
-
-function withZeros(image: Buffer, bad: readonly BadRange[]): Buffer {
-  const out = Buffer.from(image);
-  for (const b of bad) out.fill(0, b.offset, b.offset + b.length);
-  return out;
-}
-
-/** Rule 3: the device served something, and no good byte (so no sector) twice. */
-function expectEachSectorReadOnce(nbdkitLogFile: string): void {
-  const { ok } = readNbdkitLog(nbdkitLogFile);
-  expect(ok).to.not.be.empty;
-  expect(overlaps(ok)).to.deep.equal([]);
 }
 
 describe('archive views on a real mount (/sbx/, /rescued/)', function () {

@@ -6,6 +6,7 @@ import { NbdClient } from '../../../src/source/nbd/nbd-client';
 import { NbdkitProcess } from '../../../src/source/nbd/nbdkit-process';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { Fixture, IMAGE_SIZE, makeFixture, overlapsBad, R1, R2, sleep } from './fixture';
+import { seededInts } from '../../helpers/seeded-random';
 
 describe('NbdClient against nbdkit (ddrescue filter, two bad ranges)', () => {
   let fx: Fixture;
@@ -62,8 +63,7 @@ describe('NbdClient against nbdkit (ddrescue filter, two bad ranges)', () => {
 
   it('matches 64 pipelined reads to their replies, good and bad mixed', async () => {
     const { client, logfile } = await serve({ filters: ['delay'], args: ['rdelay=5ms'] });
-    let seed = 12345;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const rand = seededInts(12345);
     const reqs = Array.from({ length: 64 }, (_, i) => {
       const length = 512 * (1 + rand(64));
       const offset = i % 8 === 0 ? R1.offset : 512 * rand((IMAGE_SIZE - length) / 512);

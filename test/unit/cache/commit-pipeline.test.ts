@@ -10,6 +10,7 @@ import { CachedDevice } from '../../../src/cache/cached-device';
 import { DataFile } from '../../../src/cache/data-file';
 import { StateStore } from '../../../src/cache/state-store';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
+import { seededInts } from '../../helpers/seeded-random';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -83,8 +84,7 @@ describe('cache/commit pipeline', () => {
     dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
     const device = dev;
     const acquiring = device.acquire({ streamBytes: MiB, concurrency: 4 });
-    let seed = 7;
-    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const rnd = seededInts(7);
     const reader = async () => {
       await sleep(5); // once the pass has spans in flight
       for (let i = 0; i < 20; i++) {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { SectorMap, SectorStatus, SECTOR_STATUSES } from '../../../src/cache/extent-map';
+import { seededInts } from '../../helpers/seeded-random';
 
 /** Expands a map to one status per sector (the obvious reference model). */
 function flat(map: SectorMap): string {
@@ -67,11 +68,7 @@ describe('cache/extent-map SectorMap', () => {
   });
 
   it('agrees with a per-sector model over 20,000 random updates', () => {
-    let seed = 12345;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = seededInts(12345);
     const n = 300;
     const m = new SectorMap(n);
     const model: SectorStatus[] = new Array(n).fill('?');
@@ -94,11 +91,7 @@ describe('cache/extent-map SectorMap', () => {
   });
 
   it('stays exact with tens of thousands of runs (spread over many internal chunks)', () => {
-    let seed = 99;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = seededInts(99);
     const n = 60000;
     const m = new SectorMap(n);
     const model: SectorStatus[] = new Array(n).fill('?');

@@ -8,6 +8,7 @@ import { CacheDamagedError } from '../../../src/cache/errors';
 import { StateStore } from '../../../src/cache/state-store';
 import { UserError } from '../../../src/errors';
 import { mergeRanges } from '../../../src/cache/byte-ranges';
+import { seededInts } from '../../helpers/seeded-random';
 
 describe('cache/state-store StateStore', () => {
   let tmp: string;
@@ -101,11 +102,7 @@ describe('cache/state-store StateStore', () => {
     const map = new SectorMap(n);
     const tries = new RunLengthMap<number>(n, 0);
     store.initialize({ size: n * 512, sectorSize: 512, fingerprint: 'x', probeSectors: [] }, map);
-    let seed = 7;
-    const rnd = (k: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % k;
-    };
+    const rnd = seededInts(7);
     for (let batch = 0; batch < 300; batch++) {
       const dirty: [number, number][] = [];
       const dirtyTries: [number, number][] = [];

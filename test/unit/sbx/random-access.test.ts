@@ -9,6 +9,7 @@ import { BufferReader, RandomReader } from '../../../src/sbx/reader';
 import { ReedSolomon } from '../../../src/sbx/format/reed-solomon';
 import { HEADER_SIZE, SbxVersion } from '../../../src/sbx/format/specs';
 import { readVector, VECTOR_CASES, VectorCase } from './vectors';
+import { seededInts } from '../../helpers/seeded-random';
 
 /** A reader that logs every range it is asked for. */
 class CountingReader implements RandomReader {
@@ -168,11 +169,7 @@ describe('sbx/random-access (any block from its block set alone)', () => {
   });
 
   it('equals a straightforward re-implementation for random parameters and sizes', async () => {
-    let seed = 42;
-    const rnd = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = seededInts(42);
     for (let round = 0; round < 20; round++) {
       const version = ([17, 18, 19] as SbxVersion[])[rnd(3)];
       const d = 1 + rnd(6);

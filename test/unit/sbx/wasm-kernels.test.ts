@@ -3,17 +3,7 @@ import { buildBlock } from '../../../src/sbx/format/header';
 import { ReedSolomon } from '../../../src/sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, SbxVersion } from '../../../src/sbx/format/specs';
 import { HEAP, SbxKernels } from '../../../src/sbx/format/wasm-kernels';
-
-/** Deterministic bytes (no Math.random: a failure must be reproducible). */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+import { lcgBytes } from '../../helpers/seeded-random';
 
 describe('sbx/wasm-kernels (hand-written WebAssembly SIMD; same bytes as the JavaScript code)', () => {
   const k = SbxKernels.get();
@@ -30,7 +20,7 @@ describe('sbx/wasm-kernels (hand-written WebAssembly SIMD; same bytes as the Jav
       const bs = blockSizeOf(v);
       const ds = dataSizeOf(v);
       for (const count of [1, 15, 16, 17, 40]) {
-        const payloads = bytes(count * ds, v * 100 + count);
+        const payloads = lcgBytes(count * ds, v * 100 + count);
         const uidAt = HEAP;
         const dataAt = HEAP + 16;
         const jobsAt = dataAt + payloads.length;
@@ -58,7 +48,7 @@ describe('sbx/wasm-kernels (hand-written WebAssembly SIMD; same bytes as the Jav
     for (const [d, p] of [[1, 1], [3, 2], [10, 2], [17, 5], [40, 20]]) {
       for (const ds of [112, 496, 4080]) {
         const sets = 3;
-        const data = bytes(sets * d * ds, d * 31 + p + ds);
+        const data = lcgBytes(sets * d * ds, d * 31 + p + ds);
         const rs = new ReedSolomon(d, p);
         const fast = new Uint8Array(sets * p * ds);
         rs.encodeSets(data, fast, ds, sets);

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { encodeFile, EncodeOptions } from '../../../src/sbx/encode';
+import { xorshift32 } from '../../helpers/seeded-random';
 
 export function tempDir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `blkfs-sbx-${tag}-`));
@@ -12,28 +13,15 @@ export function tempDir(tag: string): string {
 /** xorshift32: the same bytes on every run for a given seed. */
 export function seededBytes(length: number, seed: number): Buffer {
   const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
+  const next = xorshift32(seed);
+  for (let i = 0; i < length; i++) out[i] = next() & 0xff;
   return out;
 }
 
+/** Floats in [0, 1) from the same generator. */
 export function seededRandom(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 0x100000000;
 }
 
 export function sha256(data: Uint8Array): string {

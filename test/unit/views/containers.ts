@@ -5,6 +5,7 @@ import { hashBytes } from '../../../src/sbx/format/multihash';
 import { readContainer } from '../../../src/sbx/format/random-access';
 import { BufferReader } from '../../../src/sbx/reader';
 import { SbxVersion } from '../../../src/sbx/format/specs';
+import { xorshift32 } from '../../helpers/seeded-random';
 
 export interface TestContainerParams {
   version: SbxVersion;
@@ -32,12 +33,7 @@ export async function makeContainer(data: Buffer, c: TestContainerParams): Promi
 /** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
 export function pseudoRandom(length: number, seed: number): Buffer {
   const out = Buffer.alloc(length);
-  let x = seed | 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
+  const next = xorshift32(seed);
+  for (let i = 0; i < length; i++) out[i] = next() & 0xff;
   return out;
 }

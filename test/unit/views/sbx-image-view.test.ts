@@ -16,6 +16,7 @@ import { SbxImageMapView } from '../../../src/views/sbx/image-map-view';
 import { ViewErrno } from '../../../src/views/view';
 import { pseudoRandom } from './containers';
 import { closeMemoryCaches, memoryCache, MemoryCache } from '../../helpers/memory-cache';
+import { seededInts } from '../../helpers/seeded-random';
 
 const UID = Buffer.from('0123456789ab', 'hex');
 
@@ -118,8 +119,7 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
       for (const s of BAD) image.fill(0, s * 512, (s + 1) * 512);
       const expected = await encodeImage(image, params, identity);
       expect(view.size).to.equal(expected.length);
-      let seed = 7;
-      const next = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+      const next = seededInts(7);
       const h = await view.open();
       for (let i = 0; i < 30; i++) {
         const off = next(view.size + 100);
