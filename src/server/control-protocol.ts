@@ -6,6 +6,7 @@ import * as path from 'path';
 import type { ArchiveProgress } from '../archive/archive-status';
 import { defaultCacheRoot } from '../cache/cache-paths';
 import type { RescueScope } from '../cache/rescue-scope';
+import { processExists } from '../proc-fds';
 
 export type ControlRequest =
   /** lazy: unmount even while files are open (their next access fails); otherwise busy is an error. */
@@ -117,20 +118,11 @@ export function prepareSocketDir(socketPath: string): void {
   if (!fs.existsSync(path.join(dir, 'state.sqlite'))) fs.chmodSync(dir, 0o700);
   for (const name of fs.readdirSync(dir)) {
     const m = /^(\d+)\.ctl$/.exec(name);
-    if (!m || pidAlive(Number(m[1]))) continue;
+    if (!m || processExists(Number(m[1]))) continue;
     try {
       if (fs.lstatSync(path.join(dir, name)).isSocket()) fs.rmSync(path.join(dir, name), { force: true });
     } catch {
       /* gone meanwhile */
     }
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
