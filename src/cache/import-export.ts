@@ -7,6 +7,7 @@ import { OperationError } from '../errors';
 import { ImportError } from './errors';
 import { ChunkDamagedError } from './fixity';
 import { hex8, parseMapfile, readMapfileText, renderMapfile } from './mapfile';
+import { byteSize } from '../sbx/reader';
 
 const CHUNK = 1024 * 1024;
 
@@ -52,7 +53,8 @@ async function keepImageMap(dev: CachedDevice, text: string): Promise<void> {
  * rest as it was.
  */
 export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
-  const mapText = await readMapfileText(mapfilePath, 'utf8');
+  // Latin-1 keeps every byte as it was: the copy kept as image.map is the user's file, whatever its comments' encoding.
+  const mapText = await readMapfileText(mapfilePath, 'latin1');
   const map = parseMapfile(mapText);
   const rescued = map.blocks.filter((b) => b.status === '+');
   const beyond = rescued.find((b) => b.pos + b.size > dev.size);
@@ -61,7 +63,7 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
       `${mapfilePath}: rescued data goes past the end of the medium (block ${hex8(beyond.pos)} + ${hex8(beyond.size)} ends at ${beyond.pos + beyond.size}, the medium has ${dev.size} bytes)`,
     );
   }
-  const imageSize = (await fs.promises.stat(imagePath)).size;
+  const imageSize = await byteSize(await fs.promises.stat(imagePath)); // a rescue onto a disk: a device's st_size is 0
   const needed = rescued.reduce((m, b) => Math.max(m, b.pos + b.size), 0);
   if (imageSize < needed) {
     throw new ImportError(`${imagePath} has ${imageSize} bytes, but its mapfile says bytes up to ${needed} were rescued`);
