@@ -29,7 +29,10 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
       dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
     } catch (err) {
       await source?.close();
-      throw (await import('./mount-errors')).classifyMountError(err, { startup: true });
+      const { busyCacheError } = await import('./cache-argument');
+      const dir = (err as { cacheDir?: unknown }).cacheDir;
+      const named = typeof dir === 'string' ? busyCacheError(err, dir, (m) => `unmount it first (blkfs umount ${m}), then import`) : err;
+      throw (await import('./mount-errors')).classifyMountError(named, { startup: true });
     }
   } else {
     const [{ openOffline }, { busyCacheError }] = await Promise.all([import('../cache/cache-open'), import('./cache-argument')]);
