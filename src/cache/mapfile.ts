@@ -253,7 +253,9 @@ export function parseMapfile(text: string): ParsedMapfile {
     !isMapfilePhase(ch) ||
     (pass !== undefined && (pass < 1n || pass > 2147483647n))
   ) {
-    throw new MapfileError(first.value.line, BAD_STATUS_LINE);
+    // An editor's byte-order mark turns the first comment into the "status line": ddrescue refuses it as well.
+    const bom = /^(\uFEFF|\xEF\xBB\xBF)/.test(text) && first.value.line === 1;
+    throw new MapfileError(first.value.line, bom ? `${BAD_STATUS_LINE} The file starts with a UTF-8 byte-order mark (EF BB BF), which ddrescue does not read either: save it without one.` : BAD_STATUS_LINE);
   }
   const result: ParsedMapfile = { currentPos: clipped(pos), phase: ch, pass: pass === undefined ? 1 : Number(pass), blocks: [] };
 

@@ -115,6 +115,14 @@ describe('cache/mapfile parseMapfile (ddrescue 1.27 grammar)', () => {
     );
   });
 
+  // An editor that saves "UTF-8 with BOM" puts EF BB BF before the first comment, which then is no comment: ddrescue
+  // says line 1 has a bad status line, and a user looking at "# Mapfile. Created by GNU ddrescue" cannot see why.
+  it('a mapfile that starts with a UTF-8 byte-order mark is refused at line 1 saying so', () => {
+    const text = '\xEF\xBB\xBF# Mapfile. Created by GNU ddrescue version 1.27\n0x0 + 1\n0x0 0x200 +\n';
+    expect(() => parseMapfile(text)).to.throw(MapfileError, /^Error in mapfile, line 1: Bad or missing status line\. .*byte-order mark/);
+    expect(() => parseMapfile('0x0 + 1\n0x0 0x200 +\n\xEF\xBB\xBF\n')).to.throw(MapfileError, /^Error in mapfile, line 3: Bad block line in list\.$/);
+  });
+
   it('agrees with the real ddrescuelog -t on every case (exit status and message)', function () {
     if (!hasTool('ddrescuelog')) this.skip();
     const dir = fs.mkdtempSync(os.tmpdir() + '/blkfs-mapfile-');
