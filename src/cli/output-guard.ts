@@ -112,6 +112,17 @@ export function loopDeviceBackedBy(output: string): string | null {
   return null;
 }
 
+/** The backing file of the loop device `rdev`, or null (not a loop device, or nothing attached). */
+function loopBackingOf(rdev: number): string | null {
+  const major = (rdev >>> 8) & 0xfff;
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+  try {
+    return fs.readFileSync(`/sys/dev/block/${major}:${minor}/loop/backing_file`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /** Programs that serve a file as a block device: a file one of them holds open is someone's medium. */
 const BLOCK_SERVERS = new Set(['nbdkit', 'qemu-nbd', 'nbd-server', 'qemu-storage-d', 'qemu-system-x86']);
 
@@ -197,8 +208,18 @@ export function mountedSource(source: string | undefined): string[] {
 /** Refuses (UserError) an input that is a file of the cache directory about to be written (e.g. its own data file). */
 export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): void {
   const root = landingPath(cacheDir);
+  // Its files under other names too (a hard link, a loop device over one): the data file reads zeros where nothing is cached.
+  const own = fs.readdirSync(root).map((n) => statOrNull(path.join(root, n))).filter((st): st is fs.Stats => st !== null && st.isFile());
+  const isOwn = (st: fs.Stats | null) => st !== null && own.some((o) => o.dev === st.dev && o.ino === st.ino);
   for (const input of inputs) {
-    if (path.dirname(landingPath(input)).startsWith(root + path.sep) || path.dirname(landingPath(input)) === root) {
+    const st = statOrNull(input);
+    const backing = st?.isBlockDevice() ? loopBackingOf(st.rdev) : null;
+    if (
+      path.dirname(landingPath(input)).startsWith(root + path.sep) ||
+      path.dirname(landingPath(input)) === root ||
+      isOwn(st) ||
+      (backing !== null && isOwn(statOrNull(backing)))
+    ) {
       throw new UserError(`Refusing to read "${input}": it is a file of the cache "${cacheDir}" that this command writes`);
     }
   }

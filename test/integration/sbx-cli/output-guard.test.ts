@@ -149,6 +149,17 @@ describe('outputs never destroy inputs', function () {
     refused(['export', '--cache', 'C', 'C/new.img'], 'C/data.img', /inside the blkfs cache directory/);
     refused(['sbx', 'decode', 'c.ecsbx', 'C/data.img', '-f'], 'C/data.img', /inside the blkfs cache directory/);
     refused(['import', '--cache', 'C', 'C/data.img', 'medium.map'], 'C/data.img', /Refusing to read "C\/data\.img": it is a file of the cache/);
+    // The data file under another name reads zeros where the cache has nothing: a hard link, or a loop device over it.
+    fs.linkSync(path.join(dir, 'C/data.img'), path.join(dir, 'linked.img'));
+    refused(['import', '--cache', 'C', 'linked.img', 'medium.map'], 'C/data.img', /Refusing to read "linked\.img": it is a file of the cache/);
+    if (process.getuid?.() === 0) {
+      const loop = spawnSync('losetup', ['-r', '-f', '--show', path.join(dir, 'C/data.img')], { encoding: 'utf8' }).stdout.trim();
+      try {
+        refused(['import', '--cache', 'C', loop, 'medium.map'], 'C/data.img', new RegExp(`Refusing to read "${loop}": it is a file of the cache`));
+      } finally {
+        spawnSync('losetup', ['-d', loop]);
+      }
+    }
     expect(sha(path.join(dir, 'C/data.img'))).to.equal(sha(img));
     // An ordinary output still works.
     expect(blkfs(['export', '--cache', 'C', 'out.img'], dir).code).to.equal(0);
