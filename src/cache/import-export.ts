@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CachedDevice } from './cached-device';
 import type { Extent } from './extent-map';
-import { OperationError } from '../errors';
+import { OperationError, UserError } from '../errors';
 import { ImportError } from './errors';
 import { ChunkDamagedError } from './fixity';
 import { hex8, parseMapfile, readMapfileText, renderMapfile } from './mapfile';
@@ -197,6 +197,11 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
     }
     bytesWritten += len;
   };
+  // A device is written in place: one too small would lose its contents to an export that cannot fit.
+  const target = await fs.promises.stat(outImage).catch(() => undefined);
+  if (target?.isBlockDevice() && (await byteSize(target)) < dev.size) {
+    throw new UserError(`${outImage} has ${await byteSize(target)} bytes, too few for the medium's ${dev.size}: nothing was written`);
+  }
   const image = await stageWhole(outImage, async (fh) => {
     // not a device written in place
     if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { ImportError } from '../../../src/cache/errors';
+import { UserError } from '../../../src/errors';
 import { exportImage, importRescue } from '../../../src/cache/import-export';
 import { MapfileError, parseMapfile } from '../../../src/cache/mapfile';
 import { attachLoop, detachLoop } from '../../helpers/loop-device';
@@ -118,6 +119,26 @@ describe('cache/import-export', () => {
       await detachLoop(short);
       await detachLoop(loop);
     }
+  });
+
+  // The device written in place: one too small was half overwritten before ENOSPC (exit 2), and its earlier
+  // contents lost for nothing. Its size is known before the first write.
+  it('export onto a block device smaller than the medium is refused before anything is written', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // losetup needs root
+    dev = await openCache({ source: new MemorySource(patternBuffer(MiB)), cacheDir: path.join(tmp, 'c') });
+    const old = Buffer.alloc(MiB / 2, 0x5a);
+    const backing = write('disk.bin', old);
+    const loop = await attachLoop(backing, { writable: true });
+    try {
+      let err: unknown;
+      await exportImage(dev, loop, path.join(tmp, 'out.map')).catch((e) => (err = e));
+      expect(err).to.be.instanceOf(UserError);
+      expect((err as Error).message).to.equal(`${loop} has ${MiB / 2} bytes, too few for the medium's ${MiB}: nothing was written`);
+    } finally {
+      await detachLoop(loop);
+    }
+    expect(fs.readFileSync(backing).equals(old)).to.equal(true);
+    expect(fs.existsSync(path.join(tmp, 'out.map'))).to.equal(false);
   });
 
   it('exports a sparse image with its mapfile; ddrescue accepts the pair', async () => {
