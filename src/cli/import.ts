@@ -13,11 +13,12 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
   requireReadableFile(mapfile, 'MAPFILE');
   if (!opts.cache && !opts.source) throw new UserError('give --cache DIR (an existing cache) or --source SOURCE (the medium)');
   // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache and NBD layers.
-  const [{ importRescue }, { guardCacheInputs, guardSourceOutsideCaches }] = await Promise.all([import('../cache/import-export'), import('./output-guard')]);
+  const [{ importRescue }, { guardCacheInputs, guardImageNotMedium, guardSourceOutsideCaches }] = await Promise.all([import('../cache/import-export'), import('./output-guard')]);
   let source: BlockSource | undefined;
   let dev: CachedDevice;
   if (opts.source) {
     guardSourceOutsideCaches(opts.source);
+    guardImageNotMedium(image, opts.source);
     try {
       const [{ openBlockSource }, { openCache }, { stableIdentityOf }, { parseSourceArg }] = await Promise.all([
         import('../source/nbd/nbd-block-source'),

@@ -256,6 +256,20 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
  * holes read as zeros, which a cache would store as the medium's bytes), and as the source of its own cache every
  * sector not yet read would be stored as zeros.
  */
+/**
+ * Refuses (UserError) an import IMAGE that is the device SOURCE itself (or another device of its disk): reading it
+ * would read the medium again, outside the cache (rule 3). An image file that is the medium file is harmless.
+ */
+export function guardImageNotMedium(image: string, source: string): void {
+  const i = statOrNull(image);
+  const s = statOrNull(source);
+  const isDevice = (st: fs.Stats | null) => !!st && (st.isBlockDevice() || st.isCharacterDevice());
+  if (!isDevice(i) || !isDevice(s) || (i!.rdev !== s!.rdev && !onSameDisk(image, source))) return;
+  throw new UserError(
+    `Refusing to read "${image}" as IMAGE: it is the medium "${source}" (or a device of its disk), which blkfs reads once, through its cache; IMAGE is a rescue of it (ddrescue's output)`,
+  );
+}
+
 export function guardSourceOutsideCaches(source: string): void {
   if (source.includes('://') || !fs.existsSync(source)) return;
   const cache = cacheDirHolding(source);

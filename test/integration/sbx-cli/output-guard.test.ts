@@ -166,6 +166,23 @@ describe('outputs never destroy inputs', function () {
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
   });
 
+  // The device as its own rescue image would be read a second time, outside the cache: where the cache holds the
+  // sectors already (compared with the image), and where it does not (copied from the image).
+  it('import --source DEVICE with DEVICE (or another device of its disk) as IMAGE is refused: the medium is read once', function () {
+    if (process.getuid?.() !== 0) this.skip(); // losetup needs root
+    const img = path.join(dir, 'disc.img');
+    fs.writeFileSync(img, lcgBytes(1 << 20, 3));
+    fs.writeFileSync(path.join(dir, 'disc.map'), '0x00000000 +\n0x00000000 0x00100000 +\n');
+    const loop = spawnSync('losetup', ['-r', '-f', '--show', img], { encoding: 'utf8' }).stdout.trim();
+    try {
+      const r = blkfs(['import', '--source', loop, '--cache', 'D', loop, 'disc.map'], dir);
+      expect(r.code, r.out).to.equal(1);
+      expect(r.out).to.contain(`Refusing to read "${loop}" as IMAGE: it is the medium "${loop}"`);
+    } finally {
+      spawnSync('losetup', ['-d', loop]);
+    }
+  });
+
   it('export onto a full or read-only disk: exit 2 naming the output (not "cache disk full", not NAME.blkfs-partial), no image cut short left there', function () {
     onSmallDisk(this, 'full-export', (full) => {
       // 1 MiB in one write does not fit: the kernel writes what fits and says so (a short write), then ENOSPC.
