@@ -3,10 +3,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CachedDevice } from './cached-device';
 import type { Extent } from './extent-map';
-import { OperationError } from '../errors';
+import { OperationError, UserError } from '../errors';
 import { ImportError } from './errors';
 import { ChunkDamagedError } from './fixity';
 import { hex8, parseMapfile, readMapfileText, renderMapfile } from './mapfile';
+import { byteSize } from '../sbx/reader';
 
 const CHUNK = 1024 * 1024;
 
@@ -52,7 +53,8 @@ async function keepImageMap(dev: CachedDevice, text: string): Promise<void> {
  * rest as it was.
  */
 export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
-  const mapText = await readMapfileText(mapfilePath, 'utf8');
+  // Latin-1 keeps every byte as it was: the copy kept as image.map is the user's file, whatever its comments' encoding.
+  const mapText = await readMapfileText(mapfilePath, 'latin1');
   const map = parseMapfile(mapText);
   const rescued = map.blocks.filter((b) => b.status === '+');
   const beyond = rescued.find((b) => b.pos + b.size > dev.size);
@@ -61,7 +63,7 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
       `${mapfilePath}: rescued data goes past the end of the medium (block ${hex8(beyond.pos)} + ${hex8(beyond.size)} ends at ${beyond.pos + beyond.size}, the medium has ${dev.size} bytes)`,
     );
   }
-  const imageSize = (await fs.promises.stat(imagePath)).size;
+  const imageSize = await byteSize(await fs.promises.stat(imagePath)); // a rescue onto a disk: a device's st_size is 0
   const needed = rescued.reduce((m, b) => Math.max(m, b.pos + b.size), 0);
   if (imageSize < needed) {
     throw new ImportError(`${imagePath} has ${imageSize} bytes, but its mapfile says bytes up to ${needed} were rescued`);
@@ -195,6 +197,11 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
     }
     bytesWritten += len;
   };
+  // A device is written in place: one too small would lose its contents to an export that cannot fit.
+  const target = await fs.promises.stat(outImage).catch(() => undefined);
+  if (target?.isBlockDevice() && (await byteSize(target)) < dev.size) {
+    throw new UserError(`${outImage} has ${await byteSize(target)} bytes, too few for the medium's ${dev.size}: nothing was written`);
+  }
   const image = await stageWhole(outImage, async (fh) => {
     // not a device written in place
     if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));

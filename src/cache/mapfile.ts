@@ -176,7 +176,7 @@ class Scanner {
     while (this.i < this.s.length && isSpace(this.s[this.i])) this.i++;
   }
 
-  /** %lli; undefined on a matching failure. */
+  /** %lli (saturating at ±2^63 as strtoll does); undefined on a matching failure. */
   lli(): bigint | undefined {
     this.skipSpace();
     const s = this.s;
@@ -199,6 +199,7 @@ class Scanner {
       return undefined;
     }
     this.i = i;
+    if (value > LLONG_MAX) value = neg ? LLONG_MAX + 1n : LLONG_MAX;
     return neg ? -value : value;
   }
 
@@ -220,6 +221,10 @@ class Scanner {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const LLONG_MAX = 2n ** 63n - 1n;
+
+/** A position read as a number: past 2^53 - 1 (8 PiB, more than any medium) it is cut there. */
+const clipped = (n: bigint): number => Number(n < MAX_SAFE ? n : MAX_SAFE);
 
 /**
  * A block line as ddrescue writes it ("0x%08llX  0x%08llX  %c", up to 13 hex digits so the numbers stay below
@@ -229,7 +234,8 @@ const FAST_BLOCK = /^0[xX]([0-9a-fA-F]{1,13})[ \t\n\r\v\f]+0[xX]([0-9a-fA-F]{1,1
 
 /**
  * Parses a mapfile as ddrescue 1.27 reads it. Throws MapfileError with ddrescue's message and line number.
- * One deliberate difference: numbers beyond 2^53 (ddrescue accepts up to 2^63) are rejected as bad lines.
+ * Numbers are read up to 2^63 - 1, as ddrescue reads them (ddrescuelog -c writes a last area that ends there), but
+ * positions are cut at 2^53 - 1: a block that ends past it is shortened, one that starts past it is dropped.
  */
 export function parseMapfile(text: string): ParsedMapfile {
   const lines = logicalLines(text);
@@ -244,15 +250,17 @@ export function parseMapfile(text: string): ParsedMapfile {
     pos === undefined ||
     ch === undefined ||
     pos < 0n ||
-    pos > MAX_SAFE ||
     !isMapfilePhase(ch) ||
     (pass !== undefined && (pass < 1n || pass > 2147483647n))
   ) {
-    throw new MapfileError(first.value.line, BAD_STATUS_LINE);
+    // An editor's byte-order mark turns the first comment into the "status line": ddrescue refuses it as well.
+    const bom = /^(\uFEFF|\xEF\xBB\xBF)/.test(text) && first.value.line === 1;
+    throw new MapfileError(first.value.line, bom ? `${BAD_STATUS_LINE} The file starts with a UTF-8 byte-order mark (EF BB BF), which ddrescue does not read either: save it without one.` : BAD_STATUS_LINE);
   }
-  const result: ParsedMapfile = { currentPos: Number(pos), phase: ch, pass: pass === undefined ? 1 : Number(pass), blocks: [] };
+  const result: ParsedMapfile = { currentPos: clipped(pos), phase: ch, pass: pass === undefined ? 1 : Number(pass), blocks: [] };
 
-  let end: number | undefined; // end of the previous block; the first block may start anywhere
+  // End of the previous block (a bigint only past 2^53 - 1); the first block may start anywhere.
+  let end: number | bigint | undefined;
   for (const { text: t, line } of lines) {
     const fast = FAST_BLOCK.exec(t);
     if (fast) {
@@ -275,19 +283,16 @@ export function parseMapfile(text: string): ParsedMapfile {
       bsize === undefined ||
       bst === undefined ||
       bpos < 0n ||
-      bpos > MAX_SAFE ||
-      bsize > MAX_SAFE ||
       !isSectorStatus(bst) ||
       !(bsize > 0n || (bsize === 0n && bpos === 0n))
     ) {
       throw new MapfileError(line, BAD_BLOCK_LINE);
     }
-    const p = Number(bpos);
-    const size = Number(bsize);
-    if (end !== undefined && p !== end) throw new MapfileError(line, NOT_CONTIGUOUS);
-    if (!Number.isSafeInteger(p + size)) throw new MapfileError(line, BAD_BLOCK_LINE);
-    end = p + size;
-    if (size > 0) result.blocks.push({ pos: p, size, status: bst });
+    if (end !== undefined && bpos !== BigInt(end)) throw new MapfileError(line, NOT_CONTIGUOUS);
+    const bend = bpos + bsize < LLONG_MAX ? bpos + bsize : LLONG_MAX; // ddrescue cuts a size that passes 2^63 - 1
+    end = bend <= MAX_SAFE ? Number(bend) : bend;
+    const [p, e] = [clipped(bpos), clipped(bend)];
+    if (e > p) result.blocks.push({ pos: p, size: e - p, status: bst });
   }
   return result;
 }

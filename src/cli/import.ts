@@ -13,11 +13,12 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
   requireReadableFile(mapfile, 'MAPFILE');
   if (!opts.cache && !opts.source) throw new UserError('give --cache DIR (an existing cache) or --source SOURCE (the medium)');
   // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache and NBD layers.
-  const [{ importRescue }, { guardCacheInputs, guardSourceOutsideCaches }] = await Promise.all([import('../cache/import-export'), import('./output-guard')]);
+  const [{ importRescue }, { guardCacheInputs, guardImageNotMedium, guardSourceOutsideCaches }] = await Promise.all([import('../cache/import-export'), import('./output-guard')]);
   let source: BlockSource | undefined;
   let dev: CachedDevice;
   if (opts.source) {
     guardSourceOutsideCaches(opts.source);
+    guardImageNotMedium(image, opts.source);
     try {
       const [{ openBlockSource }, { openCache }, { stableIdentityOf }, { parseSourceArg }] = await Promise.all([
         import('../source/nbd/nbd-block-source'),
@@ -29,7 +30,10 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
       dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
     } catch (err) {
       await source?.close();
-      throw (await import('./mount-errors')).classifyMountError(err, { startup: true });
+      const { busyCacheError } = await import('./cache-argument');
+      const dir = (err as { cacheDir?: unknown }).cacheDir;
+      const named = typeof dir === 'string' ? busyCacheError(err, dir, (m) => `unmount it first (blkfs umount ${m}), then import`) : err;
+      throw (await import('./mount-errors')).classifyMountError(named, { startup: true });
     }
   } else {
     const [{ openOffline }, { busyCacheError }] = await Promise.all([import('../cache/cache-open'), import('./cache-argument')]);

@@ -112,6 +112,17 @@ export function loopDeviceBackedBy(output: string): string | null {
   return null;
 }
 
+/** The backing file of the loop device `rdev`, or null (not a loop device, or nothing attached). */
+function loopBackingOf(rdev: number): string | null {
+  const major = (rdev >>> 8) & 0xfff;
+  const minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+  try {
+    return fs.readFileSync(`/sys/dev/block/${major}:${minor}/loop/backing_file`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /** Programs that serve a file as a block device: a file one of them holds open is someone's medium. */
 const BLOCK_SERVERS = new Set(['nbdkit', 'qemu-nbd', 'nbd-server', 'qemu-storage-d', 'qemu-system-x86']);
 
@@ -197,8 +208,18 @@ export function mountedSource(source: string | undefined): string[] {
 /** Refuses (UserError) an input that is a file of the cache directory about to be written (e.g. its own data file). */
 export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): void {
   const root = landingPath(cacheDir);
+  // Its files under other names too (a hard link, a loop device over one): the data file reads zeros where nothing is cached.
+  const own = fs.readdirSync(root).map((n) => statOrNull(path.join(root, n))).filter((st): st is fs.Stats => st !== null && st.isFile());
+  const isOwn = (st: fs.Stats | null) => st !== null && own.some((o) => o.dev === st.dev && o.ino === st.ino);
   for (const input of inputs) {
-    if (path.dirname(landingPath(input)).startsWith(root + path.sep) || path.dirname(landingPath(input)) === root) {
+    const st = statOrNull(input);
+    const backing = st?.isBlockDevice() ? loopBackingOf(st.rdev) : null;
+    if (
+      path.dirname(landingPath(input)).startsWith(root + path.sep) ||
+      path.dirname(landingPath(input)) === root ||
+      isOwn(st) ||
+      (backing !== null && isOwn(statOrNull(backing)))
+    ) {
       throw new UserError(`Refusing to read "${input}": it is a file of the cache "${cacheDir}" that this command writes`);
     }
   }
@@ -235,6 +256,20 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
  * holes read as zeros, which a cache would store as the medium's bytes), and as the source of its own cache every
  * sector not yet read would be stored as zeros.
  */
+/**
+ * Refuses (UserError) an import IMAGE that is the device SOURCE itself (or another device of its disk): reading it
+ * would read the medium again, outside the cache (rule 3). An image file that is the medium file is harmless.
+ */
+export function guardImageNotMedium(image: string, source: string): void {
+  const i = statOrNull(image);
+  const s = statOrNull(source);
+  const isDevice = (st: fs.Stats | null) => !!st && (st.isBlockDevice() || st.isCharacterDevice());
+  if (!isDevice(i) || !isDevice(s) || (i!.rdev !== s!.rdev && !onSameDisk(image, source))) return;
+  throw new UserError(
+    `Refusing to read "${image}" as IMAGE: it is the medium "${source}" (or a device of its disk), which blkfs reads once, through its cache; IMAGE is a rescue of it (ddrescue's output)`,
+  );
+}
+
 export function guardSourceOutsideCaches(source: string): void {
   if (source.includes('://') || !fs.existsSync(source)) return;
   const cache = cacheDirHolding(source);

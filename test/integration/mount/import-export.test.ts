@@ -194,6 +194,10 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
       const imp = await blkfs(['import', medium, path.join(sub, 'r.map'), '--cache', cache]);
       expect(imp.code, imp.stderr).to.equal(1);
       expect(imp.stderr).to.contain(`is in use by the blkfs mount on ${mnt}`).and.contain(`blkfs umount ${mnt}`);
+      // with the medium too: the mount is named as well (it was "in use by another blkfs process")
+      const withSource = await blkfs(['import', '--source', medium, '--cache', cache, medium, path.join(sub, 'r.map')]);
+      expect(withSource.code, withSource.stderr).to.equal(1);
+      expect(withSource.stderr).to.contain(`is in use by the blkfs mount on ${mnt}`).and.contain(`blkfs umount ${mnt}`);
     } finally {
       await umount(mnt);
     }

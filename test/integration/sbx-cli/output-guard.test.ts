@@ -149,10 +149,38 @@ describe('outputs never destroy inputs', function () {
     refused(['export', '--cache', 'C', 'C/new.img'], 'C/data.img', /inside the blkfs cache directory/);
     refused(['sbx', 'decode', 'c.ecsbx', 'C/data.img', '-f'], 'C/data.img', /inside the blkfs cache directory/);
     refused(['import', '--cache', 'C', 'C/data.img', 'medium.map'], 'C/data.img', /Refusing to read "C\/data\.img": it is a file of the cache/);
+    // The data file under another name reads zeros where the cache has nothing: a hard link, or a loop device over it.
+    fs.linkSync(path.join(dir, 'C/data.img'), path.join(dir, 'linked.img'));
+    refused(['import', '--cache', 'C', 'linked.img', 'medium.map'], 'C/data.img', /Refusing to read "linked\.img": it is a file of the cache/);
+    if (process.getuid?.() === 0) {
+      const loop = spawnSync('losetup', ['-r', '-f', '--show', path.join(dir, 'C/data.img')], { encoding: 'utf8' }).stdout.trim();
+      try {
+        refused(['import', '--cache', 'C', loop, 'medium.map'], 'C/data.img', new RegExp(`Refusing to read "${loop}": it is a file of the cache`));
+      } finally {
+        spawnSync('losetup', ['-d', loop]);
+      }
+    }
     expect(sha(path.join(dir, 'C/data.img'))).to.equal(sha(img));
     // An ordinary output still works.
     expect(blkfs(['export', '--cache', 'C', 'out.img'], dir).code).to.equal(0);
     expect(sha(path.join(dir, 'out.img'))).to.equal(sha(img));
+  });
+
+  // The device as its own rescue image would be read a second time, outside the cache: where the cache holds the
+  // sectors already (compared with the image), and where it does not (copied from the image).
+  it('import --source DEVICE with DEVICE (or another device of its disk) as IMAGE is refused: the medium is read once', function () {
+    if (process.getuid?.() !== 0) this.skip(); // losetup needs root
+    const img = path.join(dir, 'disc.img');
+    fs.writeFileSync(img, lcgBytes(1 << 20, 3));
+    fs.writeFileSync(path.join(dir, 'disc.map'), '0x00000000 +\n0x00000000 0x00100000 +\n');
+    const loop = spawnSync('losetup', ['-r', '-f', '--show', img], { encoding: 'utf8' }).stdout.trim();
+    try {
+      const r = blkfs(['import', '--source', loop, '--cache', 'D', loop, 'disc.map'], dir);
+      expect(r.code, r.out).to.equal(1);
+      expect(r.out).to.contain(`Refusing to read "${loop}" as IMAGE: it is the medium "${loop}"`);
+    } finally {
+      spawnSync('losetup', ['-d', loop]);
+    }
   });
 
   it('export onto a full or read-only disk: exit 2 naming the output (not "cache disk full", not NAME.blkfs-partial), no image cut short left there', function () {

@@ -6,8 +6,10 @@ import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { ImportError } from '../../../src/cache/errors';
+import { UserError } from '../../../src/errors';
 import { exportImage, importRescue } from '../../../src/cache/import-export';
 import { MapfileError, parseMapfile } from '../../../src/cache/mapfile';
+import { attachLoop, detachLoop } from '../../helpers/loop-device';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
 
 const MiB = 1024 * 1024;
@@ -84,6 +86,59 @@ describe('cache/import-export', () => {
     // a longer map whose extra part is not rescued, and a shorter map, are fine
     const ok = await importRescue(dev, write('c.img', img), write('c.map', '0 ? 1\n0 0x80000 +\n0x80000 0x180000 ?\n'));
     expect(ok.bytesImported).to.equal(0x80000 - 64 * 1024);
+  });
+
+  // ddrescue writes its command line into the mapfile: a file name in Serbian Cyrillic (Њ is U+040A) was read as
+  // UTF-8 and kept as Latin-1, so the cache's image.map got a line break (0x0A) inside that comment.
+  it("the cache keeps the imported mapfile byte for byte (a UTF-8 file name in ddrescue's command line)", async () => {
+    const img = patternBuffer(MiB);
+    dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
+    const mapBytes = Buffer.from('# Command line: ddrescue /dev/sr0 Њива.iso Њива.map\n0x0 + 1\n0x00000000  0x00100000  +\n', 'utf8');
+    await importRescue(dev, write('r.img', img), write('r.map', mapBytes));
+    expect(fs.readFileSync(path.join(tmp, 'c', 'image.map')).equals(mapBytes)).to.equal(true);
+  });
+
+  // ddrescue onto a disk (ddrescue /dev/sr0 /dev/sdb map) is a common rescue: a block device's stat size is 0.
+  it('imports from an image on a block device (stat says 0 bytes); a device shorter than its map is refused', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // losetup needs root
+    const img = patternBuffer(MiB);
+    dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
+    const map = write('r.map', '0 + 1\n0 0x100000 +\n');
+    const short = await attachLoop(write('short.img', img.subarray(0, MiB / 2)));
+    const loop = await attachLoop(write('r.img', img));
+    try {
+      let err: unknown;
+      await importRescue(dev, short, map).catch((e) => (err = e));
+      expect(err).to.be.instanceOf(ImportError);
+      expect((err as Error).message).to.equal(`${short} has ${MiB / 2} bytes, but its mapfile says bytes up to ${MiB} were rescued`);
+      expect(dev.status().bytesCached).to.equal(64 * 1024);
+      const r = await importRescue(dev, loop, map);
+      expect(r.bytesImported).to.equal(MiB - 64 * 1024);
+      expect((await dev.readCachedBytes(0, MiB)).equals(img)).to.equal(true);
+    } finally {
+      await detachLoop(short);
+      await detachLoop(loop);
+    }
+  });
+
+  // The device written in place: one too small was half overwritten before ENOSPC (exit 2), and its earlier
+  // contents lost for nothing. Its size is known before the first write.
+  it('export onto a block device smaller than the medium is refused before anything is written', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // losetup needs root
+    dev = await openCache({ source: new MemorySource(patternBuffer(MiB)), cacheDir: path.join(tmp, 'c') });
+    const old = Buffer.alloc(MiB / 2, 0x5a);
+    const backing = write('disk.bin', old);
+    const loop = await attachLoop(backing, { writable: true });
+    try {
+      let err: unknown;
+      await exportImage(dev, loop, path.join(tmp, 'out.map')).catch((e) => (err = e));
+      expect(err).to.be.instanceOf(UserError);
+      expect((err as Error).message).to.equal(`${loop} has ${MiB / 2} bytes, too few for the medium's ${MiB}: nothing was written`);
+    } finally {
+      await detachLoop(loop);
+    }
+    expect(fs.readFileSync(backing).equals(old)).to.equal(true);
+    expect(fs.existsSync(path.join(tmp, 'out.map'))).to.equal(false);
   });
 
   it('exports a sparse image with its mapfile; ddrescue accepts the pair', async () => {

@@ -51,6 +51,13 @@ const PARSE_CASES: [string, string, string[] | string][] = [
   ['127-character limit counts after leading whitespace', ST + '   0x0 0x200' + ' '.repeat(117) + '+\n', ['0+512+']],
   ['127-character limit: a bad pass past column 127 is never seen', '0x0 ?' + ' '.repeat(122) + '0\n', []],
   ['127-character limit: a bad pass at column 127 is seen', '0x0 ?' + ' '.repeat(121) + '0\n', '1: Bad or missing status line.'],
+  // ddrescuelog -c writes the area after the last listed block up to 2^63 - 1 (an input of unknown size); ddrescue reads
+  // numbers up to 2^63 - 1, larger ones saturate. Past 2^53 (8 PiB, beyond any medium) blocks are cut at 2^53 - 1.
+  ['ddrescuelog -c: the last area reaches 2^63 - 1', ST + '0 0x200 -\n0x200 0x400 +\n0x600 0x7FFFFFFFFFFFF9FF -\n', ['0+512-', '512+1024+', `1536+${2 ** 53 - 1 - 1536}-`]],
+  ['a size past 2^63 - 1 saturates', ST + '0 0x600 +\n0x600 0x8000000000000000 -\n', ['0+1536+', `1536+${2 ** 53 - 1 - 1536}-`]],
+  ['blocks past 2^53 are dropped, and stay contiguous', ST + '0 0x600 +\n0x600 0x20000000000000 -\n0x20000000000600 0x100 ?\n', ['0+1536+', `1536+${2 ** 53 - 1 - 1536}-`]],
+  ['a gap past 2^53 is still a gap', ST + '0 0x600 +\n0x600 0x20000000000000 -\n0x20000000000700 0x100 ?\n', '4: Blocks are not contiguous.'],
+  ['a current_pos past 2^53', '0x7FFFFFFFFFFFFFFF + 1\n0 0x600 +\n', ['0+1536+']],
 ];
 
 function outcome(text: string): string[] | string {
@@ -106,6 +113,14 @@ describe('cache/mapfile parseMapfile (ddrescue 1.27 grammar)', () => {
       MapfileError,
       'Error in mapfile, line 3: Blocks are not contiguous.',
     );
+  });
+
+  // An editor that saves "UTF-8 with BOM" puts EF BB BF before the first comment, which then is no comment: ddrescue
+  // says line 1 has a bad status line, and a user looking at "# Mapfile. Created by GNU ddrescue" cannot see why.
+  it('a mapfile that starts with a UTF-8 byte-order mark is refused at line 1 saying so', () => {
+    const text = '\xEF\xBB\xBF# Mapfile. Created by GNU ddrescue version 1.27\n0x0 + 1\n0x0 0x200 +\n';
+    expect(() => parseMapfile(text)).to.throw(MapfileError, /^Error in mapfile, line 1: Bad or missing status line\. .*byte-order mark/);
+    expect(() => parseMapfile('0x0 + 1\n0x0 0x200 +\n\xEF\xBB\xBF\n')).to.throw(MapfileError, /^Error in mapfile, line 3: Bad block line in list\.$/);
   });
 
   it('agrees with the real ddrescuelog -t on every case (exit status and message)', function () {
