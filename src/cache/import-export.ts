@@ -7,7 +7,7 @@ import { OperationError, UserError } from '../errors';
 import { ImportError } from './errors';
 import { ChunkDamagedError } from './fixity';
 import { hex8, parseMapfile, readMapfileText, renderMapfile } from './mapfile';
-import { byteSize } from '../sbx/reader';
+import { byteSize } from '../byte-size';
 
 const CHUNK = 1024 * 1024;
 

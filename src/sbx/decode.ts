@@ -15,7 +15,7 @@ import { Layout } from './format/layout';
 import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash } from './format/multihash';
 import { FileReader, RandomReader } from './reader';
 import { guessStartingBlockIndex, ReferenceBlock } from './format/scan';
-import { HEADER_SIZE, isEcVersion } from './format/specs';
+import { HEADER_SIZE } from './format/specs';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
 import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
@@ -111,7 +111,6 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
     optionalBurst: !toStream,
   });
   if (layout.ec && burst === null) warnings.push('Failed to guess burst resistance level; decoding without it');
-  const fsz = ref.meta?.fsz;
   checkRecordedSize(layout, ref);
 
   const stats: DecodeStats = {

@@ -22,7 +22,7 @@ import { isEcVersion, PAD_BYTE, SbxVersion, UID_LENGTH } from './format/specs';
 import { UserError } from '../errors';
 import { BytePosition, positionAsNumber, resolveByteRange } from './byte-range';
 import { writeFully } from './file-io';
-import { byteSize } from './reader';
+import { byteSize } from '../byte-size';
 import { WorkflowError } from './workflow-errors';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */

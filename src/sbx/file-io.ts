@@ -2,7 +2,8 @@
 // says how an existing output is reused.
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
-import { byteSize, FileReader } from './reader';
+import { byteSize } from '../byte-size';
+import { FileReader } from './reader';
 
 /** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
 export type MultiPass = 'skip-good' | 'overwrite-all';

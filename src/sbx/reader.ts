@@ -2,16 +2,8 @@
  * The random-access input interface the library reads through (files, buffers, a view's cache). Keeps
  * src/sbx/ free of any knowledge of FUSE or the cache.
  */
-import { promises as fsp, Stats } from 'fs';
-
-/** Size in bytes of what `st` describes: st_size, except for a block device, where st_size is 0 (ask sysfs). */
-export async function byteSize(st: Stats): Promise<number> {
-  if (!st.isBlockDevice()) return st.size;
-  const major = Math.floor(st.rdev / 256) & 0xfff;
-  const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
-  const sectors = await fsp.readFile(`/sys/dev/block/${major}:${minor}/size`, 'utf8');
-  return Number(sectors.trim()) * 512;
-}
+import { promises as fsp } from 'fs';
+import { byteSize } from '../byte-size';
 
 /** A readable byte range [0, size). */
 export interface RandomReader {

@@ -5,7 +5,7 @@ import { encodeFile, EncodeStats, encodeStream } from '../../sbx/encode';
 import { formatMultihash, parseHashTypeName } from '../../sbx/format/multihash';
 import { defaultExtensionOf } from '../../sbx/format/specs';
 import { calcContainer } from '../../sbx/calc';
-import { byteSize } from '../../sbx/reader';
+import { byteSize } from '../../byte-size';
 import { UserError } from '../../errors';
 import { blkarDate, ReportObject } from './report';
 import { guardOutputs, replaceOnSuccess } from '../output-guard';
