@@ -105,7 +105,7 @@ export class S3Store implements BagStore {
     private readonly client: S3Client,
     private readonly target: S3Target,
     bag: string,
-    private readonly opts: S3Options,
+    opts: S3Options,
   ) {
     this.base = [target.prefix, bag].filter((s) => s !== '').join('/');
     this.label = `s3://${target.bucket}/${this.base}`;

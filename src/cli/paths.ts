@@ -1,6 +1,5 @@
 // Checks of file arguments that give the user a clear message (exit 1) instead of a stack of ENOENT.
 import * as fs from 'fs';
-import * as path from 'path';
 import { UserError } from '../errors';
 
 export function requireReadableFile(file: string, what: string): void {
