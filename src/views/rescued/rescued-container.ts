@@ -7,6 +7,10 @@
 //   their block set still has D blocks. A chunk that can be neither read nor rebuilt is never zeros: the
 //   read stops there (short read, then EIO).
 // Every block is re-read from the cache and re-checked (CRC, version, UID, seq) before it is used.
+// Two different containers of one UID and version on the medium (an old and a new encoding made with the same --uid,
+// a stale copy next to an updated one) cannot be told apart block by block: their metadata blocks differ, so such
+// a UID is neither decoded nor sorted (a file made of blocks of both, or repaired with the other's shards, would
+// be data no container holds); info.json names the two metadata blocks.
 import { Layout } from '../../sbx/format/layout';
 import { isValidBlock } from '../../sbx/format/header';
 import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
@@ -25,6 +29,11 @@ export interface DecodedRead {
   data: Buffer;
   /** Byte offset (in the decoded file) of the first byte no block or repair can give. */
   errorAt?: number;
+}
+
+/** Two metadata blocks of one UID and version whose bytes differ: two different containers share the UID. */
+export interface ContainerConflict {
+  offsets: [number, number];
 }
 
 /** Largest container (in seqs) whose seq → offset table is held in memory (8 bytes each); larger ones query. */
@@ -64,6 +73,7 @@ export class RescuedContainer {
     readonly metadataBlock: Buffer | undefined,
     readonly metadata: Metadata | undefined,
     level: BurstLevel | undefined,
+    readonly conflict: ContainerConflict | undefined,
   ) {
     this.burst = level?.burst;
     this.burstEvidence = level?.evidence;
@@ -74,7 +84,8 @@ export class RescuedContainer {
     const ec = isEcVersion(this.version);
     const d = metadata?.rsd;
     const p = metadata?.rsp;
-    if (!ec) this.layout = new Layout({ version: this.version, metaEnabled: true });
+    if (conflict) this.layout = undefined;
+    else if (!ec) this.layout = new Layout({ version: this.version, metaEnabled: true });
     else if (d !== undefined && p !== undefined) this.layout = new Layout({ version: this.version, d, p, burst: this.burst ?? 0 });
     this.burstKey = ec && d !== undefined && p !== undefined ? burstKey(uid, this.version, d, p) : undefined;
     this.rs = ec && this.layout ? new ReedSolomon(this.layout.d, this.layout.p) : undefined;
@@ -120,14 +131,15 @@ export class RescuedContainer {
     }
     ref ??= index.firstBlock(uid, upToId);
     if (!ref) return undefined;
+    const conflict = metaBytes ? await conflictingMetadata(cache, index.metadataBlocks(uid, upToId), ref, metaBytes) : undefined;
     const metadata = metaBytes ? parseMetadataPayload(metaBytes.subarray(HEADER_SIZE)) : undefined;
     let level: BurstLevel | undefined;
-    if (isEcVersion(ref.version) && metadata?.rsd !== undefined && metadata.rsp !== undefined) {
+    if (!conflict && isEcVersion(ref.version) && metadata?.rsd !== undefined && metadata.rsp !== undefined) {
       const settled = opts.settledBurst?.(burstKey(uid, ref.version, metadata.rsd, metadata.rsp));
       const rs = { d: metadata.rsd, p: metadata.rsp, fsz: metadata.fsz };
       level = await burstLevelOf({ index, cache, uid, upToId, ref, rs, settled, probe: !!opts.probe });
     }
-    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, level);
+    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, level, conflict);
   }
 
   /** Name of the decoded file in the directory (FNM made safe, else <UID>.bin); undefined when it cannot be decoded. */
@@ -419,6 +431,21 @@ function paddingPayload(size: number): Buffer {
   let p = paddings.get(size);
   if (!p) paddings.set(size, (p = Buffer.alloc(size, PAD_BYTE)));
   return p;
+}
+
+/** The first metadata block of the reference block's version after it whose bytes differ from it (it is valid). */
+async function conflictingMetadata(
+  cache: SectorCache,
+  metas: readonly IndexedBlock[],
+  ref: IndexedBlock,
+  refBytes: Buffer,
+): Promise<ContainerConflict | undefined> {
+  for (const m of metas) {
+    if (m.version !== ref.version || m.offset <= ref.offset) continue;
+    const bytes = await readBlock(cache, m);
+    if (bytes && !bytes.equals(refBytes)) return { offsets: [ref.offset, m.offset] };
+  }
+  return undefined;
 }
 
 async function readBlock(cache: SectorCache, b: IndexedBlock): Promise<Buffer | undefined> {

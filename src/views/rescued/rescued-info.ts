@@ -52,7 +52,10 @@ export async function rescuedInfo(model: RescuedContainer): Promise<RescuedInfo>
       json: {
         ...base,
         blocks: { foundMetadata: counts.meta.blocks, foundDataOrParity: counts.data.blocks + counts.parity.blocks },
-        problem: 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
+        problem: model.conflict
+          ? `two different containers with this UID are on the medium (metadata blocks at offsets ${model.conflict.offsets.join(' and ')} differ): ` +
+            'neither is decoded or sorted, so no file mixes the blocks of both; copy each out of /raw and decode it alone'
+          : 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
       },
       untriedBytes: 0,
     };
