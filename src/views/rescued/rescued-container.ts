@@ -263,7 +263,9 @@ export class RescuedContainer {
   /** seq → medium offset of the copy that wins (the last on the medium), loaded once per model. */
   private offsetTable(): { offsets: Float64Array; duplicated: Set<number> } | undefined {
     if (this.table === undefined) {
-      if (this.lastSeq > MAX_TABLE_SEQS) return undefined;
+      // A container with more seqs than the medium has blocks is not wholly on it (or its FSZ lies: one forged
+      // metadata block would cost 8 bytes per claimed block, per UID): reads query the index instead.
+      if (this.lastSeq > MAX_TABLE_SEQS || this.lastSeq > Math.floor(this.cache.size / this.blockSize)) return undefined;
       const offsets = new Float64Array(this.lastSeq + 1).fill(NaN);
       const duplicated = new Set<number>();
       for (const r of this.index.seqOffsets(this.uid, this.version, 1, this.lastSeq, this.upToId)) {

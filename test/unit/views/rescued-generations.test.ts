@@ -8,6 +8,8 @@ import { RescuedContainers, RescuedUidDirectory } from '../../../src/views/rescu
 import { RescuedContainer } from '../../../src/views/rescued/rescued-container';
 import { makeContainer, pseudoRandom } from './containers';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
+import { buildBlock } from '../../../src/sbx/format/header';
+import { encodeMetadataFields } from '../../../src/sbx/format/metadata';
 
 async function twoGenerations(version: 1 | 17, badSeqOfNew: number) {
   const uid = '0D0000000001';
@@ -51,4 +53,29 @@ describe('/rescued/<UID>/ with two different containers of one UID on the medium
       expect(names).to.deep.equal(['info.json']);
     });
   }
+});
+
+describe('/rescued/<UID>/ of a metadata block claiming a file larger than the medium', () => {
+  afterEach(closeMemoryCaches);
+
+  it('costs memory for the medium, not for the claimed size (one 512-byte block claiming 16 GB on a 1 MiB medium)', async () => {
+    const image = pseudoRandom(1 << 20, 5);
+    const payload = encodeMetadataFields([{ id: 'FNM', value: 'huge.bin' }, { id: 'FSZ', value: 16e9 }], 1);
+    buildBlock(1, Buffer.from('0E0000000001', 'hex'), 0, payload).copy(image, 4096);
+    const cache = await memoryCache(image);
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await cache.cache.acquire();
+    await scanner.idle();
+    await scanner.stop();
+    const containers = new RescuedContainers(index, cache.cache);
+    const before = process.memoryUsage().arrayBuffers;
+    const c = (await containers.settled('0E0000000001')) as RescuedContainer;
+    const info = JSON.parse((await containers.info(c)).toString()) as { blocks: { missing: number }; decodedFile: { bytesReadable: number } };
+    expect(await c.readDecoded(0, 4096)).to.deep.equal({ data: Buffer.alloc(0), errorAt: 0 });
+    expect(info.decodedFile.bytesReadable).to.equal(0);
+    expect(info.blocks.missing).to.equal(c.lastSeq);
+    expect(process.memoryUsage().arrayBuffers - before, 'bytes held for the model').to.be.lessThan(32 << 20);
+  });
 });
