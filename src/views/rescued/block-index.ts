@@ -140,35 +140,40 @@ export class BlockIndex {
    * `geometries` are RS geometries learnt from metadata blocks among them.
    */
   record(blocks: readonly FoundBlock[], geometries: readonly RsGeometry[], scanned: readonly { start: number; end: number }[] = []): number {
-    let added = 0;
+    // The maps change only once the transaction committed: a failed commit (a full disk) must leave them as the
+    // database is, or the retry would skip the geometry (never stored) and count its blocks twice.
+    const newGeometry = new Map<string, RsGeometry>();
+    const inserted: { uid: string; id: number; pos: number }[] = [];
     this.db.transaction(() => {
       for (const g of geometries) {
         const key = `${g.uid}/${g.version}`;
-        if (this.geometry.has(key)) continue;
+        if (this.geometry.has(key) || newGeometry.has(key)) continue;
         this.stmts.insertGeometry.run(g.uid, g.version, g.d, g.p);
-        this.geometry.set(key, g);
+        newGeometry.set(key, g);
         this.stmts.markParity.run(g.uid, g.version, g.d + g.p, g.d);
       }
       for (const { pos, header: b } of blocks) {
         const uid = uidToHex(b.uid);
-        const g = this.geometry.get(`${uid}/${b.version}`);
+        const key = `${uid}/${b.version}`;
+        const g = this.geometry.get(key) ?? newGeometry.get(key);
         const kind: BlockKind = b.seq === 0 ? 'meta' : g && (b.seq - 1) % (g.d + g.p) >= g.d ? 'parity' : 'data';
         const r = this.stmts.insert.run(pos, uid, b.seq, b.version, kind);
-        if (r.changes === 0) continue;
-        added++;
-        const u = this.perUid.get(uid);
-        const id = Number(r.lastInsertRowid);
-        if (u) {
-          u.blocks++;
-          u.maxId = Math.max(u.maxId, id);
-          u.firstOffset = Math.min(u.firstOffset, pos);
-        } else {
-          this.perUid.set(uid, { uid, blocks: 1, maxId: id, firstOffset: pos });
-        }
+        if (r.changes > 0) inserted.push({ uid, id: Number(r.lastInsertRowid), pos });
       }
       for (const r of scanned) if (r.end > r.start) this.stmts.insertScanned.run(r.start, r.end);
     })();
-    return added;
+    for (const [key, g] of newGeometry) this.geometry.set(key, g);
+    for (const { uid, id, pos } of inserted) {
+      const u = this.perUid.get(uid);
+      if (u) {
+        u.blocks++;
+        u.maxId = Math.max(u.maxId, id);
+        u.firstOffset = Math.min(u.firstOffset, pos);
+      } else {
+        this.perUid.set(uid, { uid, blocks: 1, maxId: id, firstOffset: pos });
+      }
+    }
+    return inserted.length;
   }
 
   /** Scanned byte ranges, merged and sorted. Compacts the table when it has grown fragmented. */
