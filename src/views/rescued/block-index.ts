@@ -113,6 +113,9 @@ export class BlockIndex {
       distinctSeqs: db.prepare(
         'SELECT DISTINCT seq FROM sbx_blocks WHERE uid = ? AND version = ? AND seq BETWEEN ? AND ? AND id <= ? ORDER BY seq',
       ),
+      duplicatedSeqs: db.prepare(
+        'SELECT seq FROM sbx_blocks WHERE uid = ? AND version = ? AND seq BETWEEN 1 AND ? AND id <= ? GROUP BY seq HAVING COUNT(*) > 1 ORDER BY seq',
+      ),
       countsOfUid: db.prepare(
         'SELECT kind, COUNT(*) AS n, COUNT(DISTINCT seq) AS distinctSeqs FROM sbx_blocks WHERE uid = ? AND version = ? AND id <= ? GROUP BY kind',
       ),
@@ -249,6 +252,11 @@ export class BlockIndex {
   /** Distinct seqs found in [fromSeq, toSeq], ascending. */
   *distinctSeqs(uid: string, version: SbxVersion, fromSeq: number, toSeq: number, upToId: number): Generator<number> {
     for (const r of this.stmts.distinctSeqs.iterate(uid, version, fromSeq, toSeq, upToId) as Iterable<{ seq: number }>) yield r.seq;
+  }
+
+  /** Seqs in [1, toSeq] found more than once, ascending. */
+  *duplicatedSeqs(uid: string, version: SbxVersion, toSeq: number, upToId: number): Generator<number> {
+    for (const r of this.stmts.duplicatedSeqs.iterate(uid, version, toSeq, upToId) as Iterable<{ seq: number }>) yield r.seq;
   }
 
   /** Blocks (and distinct seqs) per kind. */

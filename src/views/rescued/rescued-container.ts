@@ -279,47 +279,76 @@ export class RescuedContainer {
   }
 
   /**
-   * Valid blocks of the given seqs (whole blocks, re-checked), keyed by seq. For a seq found more than once
-   * the copy furthest into the medium wins, as when sort writes each block it reads in turn; if that copy
-   * does not check out, the others are tried.
+   * Valid blocks of the given seqs (whole blocks, re-checked), keyed by seq. A seq found more than once is served
+   * only when its valid copies are byte-identical (a container on the medium twice): copies that differ belong to
+   * different containers of one UID (an old and a new encoding, a stale copy whose metadata block was lost), and
+   * which one goes with the reference block cannot be told, so the seq is missing (and not a Reed-Solomon shard).
    */
   private async fetch(seqs: readonly number[]): Promise<Map<number, Buffer>> {
     const out = new Map<number, Buffer>();
     const inRange = seqs.filter((s) => s >= 1 && s <= this.lastSeq);
     if (inRange.length === 0) return out;
     const table = this.offsetTable();
-    const wanted: { seq: number; offset: number }[] = [];
-    let retry: number[] = [];
+    const single: { seq: number; offset: number }[] = [];
+    const duplicated: number[] = [];
     if (table) {
       for (const seq of inRange) {
         const o = table.offsets[seq];
-        if (!Number.isNaN(o)) wanted.push({ seq, offset: o });
+        if (table.duplicated.has(seq)) duplicated.push(seq);
+        else if (!Number.isNaN(o)) single.push({ seq, offset: o });
       }
     } else {
       const set = new Set(inRange);
-      const last = new Map<number, number>();
+      const copies = new Map<number, number[]>();
       for (const r of this.index.seqOffsets(this.uid, this.version, Math.min(...inRange), Math.max(...inRange), this.upToId)) {
-        if (set.has(r.seq)) last.set(r.seq, r.offset);
+        if (set.has(r.seq)) copies.set(r.seq, [...(copies.get(r.seq) ?? []), r.offset]);
       }
-      for (const [seq, offset] of last) wanted.push({ seq, offset });
-    }
-    for (const w of await this.readBlocks(wanted)) {
-      if (w.block) out.set(w.seq, w.block);
-      else retry.push(w.seq);
-    }
-    if (table) for (const w of await this.readBlocks(this.predicted(table.offsets, inRange, out))) if (w.block) out.set(w.seq, w.block);
-    // A winning copy that does not check out (never expected: indexed bytes are cached and immutable).
-    retry = table ? retry.filter((s) => table.duplicated.has(s)) : retry;
-    for (const seq of retry) {
-      const copies = [...this.index.seqOffsets(this.uid, this.version, seq, seq, this.upToId)].reverse();
-      for (const c of await this.readBlocks(copies)) {
-        if (c.block) {
-          out.set(seq, c.block);
-          break;
-        }
+      for (const [seq, offsets] of copies) {
+        if (offsets.length > 1) duplicated.push(seq);
+        else single.push({ seq, offset: offsets[0] });
       }
+    }
+    for (const w of await this.readBlocks(single)) if (w.block) out.set(w.seq, w.block);
+    for (const [seq, block] of await this.agreedCopies(duplicated)) out.set(seq, block);
+    if (table) {
+      const skip = (q: number) => out.has(q) || table.duplicated.has(q);
+      for (const w of await this.readBlocks(this.predicted(table.offsets, inRange.filter((q) => !skip(q)), out))) if (w.block) out.set(w.seq, w.block);
     }
     return out;
+  }
+
+  /** The block of each seq whose valid copies all agree; `differing`: the seqs whose valid copies differ. */
+  private async agreedCopies(seqs: readonly number[], differing?: number[]): Promise<Map<number, Buffer>> {
+    const bySeq = new Map<number, Buffer | null>(); // null: copies differ
+    const copies = seqs.flatMap((seq) => [...this.index.seqOffsets(this.uid, this.version, seq, seq, this.upToId)]);
+    for (const { seq, block } of await this.readBlocks(copies)) {
+      if (!block) continue;
+      const seen = bySeq.get(seq);
+      if (seen === undefined) bySeq.set(seq, block);
+      else if (seen !== null && !seen.equals(block)) bySeq.set(seq, null);
+    }
+    const out = new Map<number, Buffer>();
+    for (const [seq, block] of bySeq) {
+      if (block) out.set(seq, block);
+      else differing?.push(seq);
+    }
+    return out;
+  }
+
+  /** Seqs found more than once whose valid copies differ (never served: see fetch), ascending. */
+  async disagreeingSeqs(): Promise<number[]> {
+    const out: number[] = [];
+    let batch: number[] = [];
+    const check = async () => {
+      await this.agreedCopies(batch, out);
+      batch = [];
+    };
+    for (const seq of this.index.duplicatedSeqs(this.uid, this.version, this.lastSeq, this.upToId)) {
+      batch.push(seq);
+      if (batch.length >= 4096) await check();
+    }
+    await check();
+    return out.sort((a, b) => a - b);
   }
 
   /** Where the seqs no block was found for must lie (block-positions.ts); read through the cache, then checked. */

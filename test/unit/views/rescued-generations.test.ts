@@ -79,3 +79,32 @@ describe('/rescued/<UID>/ of a metadata block claiming a file larger than the me
     expect(process.memoryUsage().arrayBuffers - before, 'bytes held for the model').to.be.lessThan(32 << 20);
   });
 });
+
+describe('/rescued/<UID>/ when the other container of the UID lost its metadata block', () => {
+  afterEach(closeMemoryCaches);
+
+  it('a seq whose copies differ is served from neither: the stale container after the new one is not decoded under the new one\'s metadata', async () => {
+    const uid = '0D0000000002';
+    const oldData = pseudoRandom(5000, 21);
+    const newData = pseudoRandom(5000, 22);
+    const image = pseudoRandom(256 * 1024, 98);
+    (await makeContainer(newData, { version: 1, uid })).copy(image, 8192);
+    (await makeContainer(oldData, { version: 1, uid })).copy(image, 65536);
+    // The old container's metadata block is unreadable: nothing but its data blocks tells of it.
+    const cache = await memoryCache(image, { badSectors: [65536 / 512] });
+    const index = new BlockIndex(new Database(':memory:'));
+    const scanner = new MediumScanner(cache.cache, index);
+    scanner.start();
+    await cache.cache.acquire();
+    await scanner.idle();
+    await scanner.stop();
+    const containers = new RescuedContainers(index, cache.cache);
+    const c = (await containers.settled(uid)) as RescuedContainer;
+    const r = await c.readDecoded(0, 5000);
+    expect(fromOneFile(r.data, newData), 'decoded bytes from the container of the metadata block').to.equal(true);
+    expect(r.errorAt).to.equal(0);
+    const info = JSON.parse((await containers.info(c)).toString()) as { blocks: { copiesDisagree: number }; hash: { matches: boolean | null } };
+    expect(info.blocks.copiesDisagree).to.equal(11);
+    expect(info.hash.matches).to.equal(null);
+  });
+});
