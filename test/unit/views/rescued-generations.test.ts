@@ -40,7 +40,7 @@ describe('/rescued/<UID>/ with two different containers of one UID on the medium
 
   for (const version of [1, 17] as const) {
     it(`v${version}: the decoded file never mixes the blocks of the two, and info.json says why it is not decoded`, async () => {
-      // The new container lost a block (v17: position 3 + a parity repair would use the old one's shards).
+      // The new container lost the block at position 3: that seq is then found in the old container only.
       const { uid, oldData, newData, containers } = await twoGenerations(version, 3);
       const c = (await containers.settled(uid)) as RescuedContainer;
       const r = await c.readDecoded(0, 5000);
