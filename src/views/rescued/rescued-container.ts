@@ -23,17 +23,13 @@ import { PlacedBlock } from '../../sbx/format/burst-guess';
 import { BurstEvidence, BurstLevel, burstKey, burstLevelOf } from './burst-level';
 import { safeFileName } from './safe-file-name';
 import { Anchor, anchorsOf, predictionSource, predictSeqs } from './block-positions';
+import { conflictingMetadata, ContainerConflict, readBlock } from './container-conflict';
 
 /** What a read of the decoded file got: the readable prefix, and where it stopped if it did. */
 export interface DecodedRead {
   data: Buffer;
   /** Byte offset (in the decoded file) of the first byte no block or repair can give. */
   errorAt?: number;
-}
-
-/** Two metadata blocks of one UID and version whose bytes differ: two different containers share the UID. */
-export interface ContainerConflict {
-  offsets: [number, number];
 }
 
 /** Largest container (in seqs) whose seq → offset table is held in memory (8 bytes each); larger ones query. */
@@ -462,25 +458,4 @@ function paddingPayload(size: number): Buffer {
   let p = paddings.get(size);
   if (!p) paddings.set(size, (p = Buffer.alloc(size, PAD_BYTE)));
   return p;
-}
-
-/** The first metadata block of the reference block's version after it whose bytes differ from it (it is valid). */
-async function conflictingMetadata(
-  cache: SectorCache,
-  metas: readonly IndexedBlock[],
-  ref: IndexedBlock,
-  refBytes: Buffer,
-): Promise<ContainerConflict | undefined> {
-  for (const m of metas) {
-    if (m.version !== ref.version || m.offset <= ref.offset) continue;
-    const bytes = await readBlock(cache, m);
-    if (bytes && !bytes.equals(refBytes)) return { offsets: [ref.offset, m.offset] };
-  }
-  return undefined;
-}
-
-async function readBlock(cache: SectorCache, b: IndexedBlock): Promise<Buffer | undefined> {
-  const bs = blockSizeOf(b.version);
-  const { data } = await cache.read(b.offset, bs, 'foreground');
-  return data.length === bs && isValidBlock(data, { version: b.version, seq: b.seq }) ? data : undefined;
 }
