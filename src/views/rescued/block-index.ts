@@ -113,6 +113,9 @@ export class BlockIndex {
       distinctSeqs: db.prepare(
         'SELECT DISTINCT seq FROM sbx_blocks WHERE uid = ? AND version = ? AND seq BETWEEN ? AND ? AND id <= ? ORDER BY seq',
       ),
+      duplicatedSeqs: db.prepare(
+        'SELECT seq FROM sbx_blocks WHERE uid = ? AND version = ? AND seq BETWEEN 1 AND ? AND id <= ? GROUP BY seq HAVING COUNT(*) > 1 ORDER BY seq',
+      ),
       countsOfUid: db.prepare(
         'SELECT kind, COUNT(*) AS n, COUNT(DISTINCT seq) AS distinctSeqs FROM sbx_blocks WHERE uid = ? AND version = ? AND id <= ? GROUP BY kind',
       ),
@@ -140,35 +143,40 @@ export class BlockIndex {
    * `geometries` are RS geometries learnt from metadata blocks among them.
    */
   record(blocks: readonly FoundBlock[], geometries: readonly RsGeometry[], scanned: readonly { start: number; end: number }[] = []): number {
-    let added = 0;
+    // The maps change only once the transaction committed: a failed commit (a full disk) must leave them as the
+    // database is, or the retry would skip the geometry (never stored) and count its blocks twice.
+    const newGeometry = new Map<string, RsGeometry>();
+    const inserted: { uid: string; id: number; pos: number }[] = [];
     this.db.transaction(() => {
       for (const g of geometries) {
         const key = `${g.uid}/${g.version}`;
-        if (this.geometry.has(key)) continue;
+        if (this.geometry.has(key) || newGeometry.has(key)) continue;
         this.stmts.insertGeometry.run(g.uid, g.version, g.d, g.p);
-        this.geometry.set(key, g);
+        newGeometry.set(key, g);
         this.stmts.markParity.run(g.uid, g.version, g.d + g.p, g.d);
       }
       for (const { pos, header: b } of blocks) {
         const uid = uidToHex(b.uid);
-        const g = this.geometry.get(`${uid}/${b.version}`);
+        const key = `${uid}/${b.version}`;
+        const g = this.geometry.get(key) ?? newGeometry.get(key);
         const kind: BlockKind = b.seq === 0 ? 'meta' : g && (b.seq - 1) % (g.d + g.p) >= g.d ? 'parity' : 'data';
         const r = this.stmts.insert.run(pos, uid, b.seq, b.version, kind);
-        if (r.changes === 0) continue;
-        added++;
-        const u = this.perUid.get(uid);
-        const id = Number(r.lastInsertRowid);
-        if (u) {
-          u.blocks++;
-          u.maxId = Math.max(u.maxId, id);
-          u.firstOffset = Math.min(u.firstOffset, pos);
-        } else {
-          this.perUid.set(uid, { uid, blocks: 1, maxId: id, firstOffset: pos });
-        }
+        if (r.changes > 0) inserted.push({ uid, id: Number(r.lastInsertRowid), pos });
       }
       for (const r of scanned) if (r.end > r.start) this.stmts.insertScanned.run(r.start, r.end);
     })();
-    return added;
+    for (const [key, g] of newGeometry) this.geometry.set(key, g);
+    for (const { uid, id, pos } of inserted) {
+      const u = this.perUid.get(uid);
+      if (u) {
+        u.blocks++;
+        u.maxId = Math.max(u.maxId, id);
+        u.firstOffset = Math.min(u.firstOffset, pos);
+      } else {
+        this.perUid.set(uid, { uid, blocks: 1, maxId: id, firstOffset: pos });
+      }
+    }
+    return inserted.length;
   }
 
   /** Scanned byte ranges, merged and sorted. Compacts the table when it has grown fragmented. */
@@ -244,6 +252,11 @@ export class BlockIndex {
   /** Distinct seqs found in [fromSeq, toSeq], ascending. */
   *distinctSeqs(uid: string, version: SbxVersion, fromSeq: number, toSeq: number, upToId: number): Generator<number> {
     for (const r of this.stmts.distinctSeqs.iterate(uid, version, fromSeq, toSeq, upToId) as Iterable<{ seq: number }>) yield r.seq;
+  }
+
+  /** Seqs in [1, toSeq] found more than once, ascending. */
+  *duplicatedSeqs(uid: string, version: SbxVersion, toSeq: number, upToId: number): Generator<number> {
+    for (const r of this.stmts.duplicatedSeqs.iterate(uid, version, toSeq, upToId) as Iterable<{ seq: number }>) yield r.seq;
   }
 
   /** Blocks (and distinct seqs) per kind. */

@@ -51,6 +51,8 @@ const CHUNK = 8 << 20;
 const LOOK = MAX_BLOCK_SIZE - SCAN_STEP;
 /** Largest range read back and scanned at once (bounds the scanner's memory). */
 const SCAN_PIECE = 4 * 1024 * 1024;
+/** Block starts scanned between two turns of the event loop. */
+const SCAN_SLICE = 256 * 1024;
 /** Wait before scanning what arrived, so cache commits are scanned (and recorded) in batches. */
 const SCAN_DELAY_MS = 50;
 /** Bytes scanned per index transaction at most (the database is synchronous=FULL: each commit is an fsync). */
@@ -281,10 +283,14 @@ export class MediumScanner {
       this.buffer ??= Buffer.allocUnsafeSlow(SCAN_PIECE + 2 * LOOK);
       const data = this.buffer.subarray(0, p.wb - p.wa);
       await this.cache.readCachedInto(p.wa, data.length, data);
-      // Block starts from one block before the piece (blocks straddling into it) to its end.
-      const found = scanForBlocks(data, p.wa, Math.max(p.wa, p.a - LOOK), p.b);
-      for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: `data` is reused
-      for (const g of geometriesIn(found)) batch.geometries.push(g);
+      // Block starts from one block before the piece (blocks straddling into it) to its end, a slice at a time: a
+      // medium of forged headers costs a CRC of up to 4096 bytes per 128 scanned (~90 ms per piece on one core).
+      for (let from = Math.max(p.wa, p.a - LOOK); from < p.b; from += SCAN_SLICE) {
+        const found = scanForBlocks(data, p.wa, from, Math.min(p.b, from + SCAN_SLICE));
+        for (const { pos, header } of found) batch.blocks.push({ pos, header }); // not the bytes: `data` is reused
+        for (const g of geometriesIn(found)) batch.geometries.push(g);
+        if (from + SCAN_SLICE < p.b) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       if (batch.since === 0) batch.since = Date.now();
       batch.scanned.push([p.a, p.b]);
       batch.bytes += p.b - p.a;

@@ -7,6 +7,10 @@
 //   their block set still has D blocks. A chunk that can be neither read nor rebuilt is never zeros: the
 //   read stops there (short read, then EIO).
 // Every block is re-read from the cache and re-checked (CRC, version, UID, seq) before it is used.
+// Two different containers of one UID and version on the medium (an old and a new encoding made with the same --uid,
+// a stale copy next to an updated one) cannot be told apart block by block: their metadata blocks differ, so such
+// a UID is neither decoded nor sorted (a file made of blocks of both, or repaired with the other's shards, would
+// be data no container holds); info.json names the two metadata blocks.
 import { Layout } from '../../sbx/format/layout';
 import { isValidBlock } from '../../sbx/format/header';
 import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
@@ -19,6 +23,7 @@ import { PlacedBlock } from '../../sbx/format/burst-guess';
 import { BurstEvidence, BurstLevel, burstKey, burstLevelOf } from './burst-level';
 import { safeFileName } from './safe-file-name';
 import { Anchor, anchorsOf, predictionSource, predictSeqs } from './block-positions';
+import { conflictingMetadata, ContainerConflict, readBlock } from './container-conflict';
 
 /** What a read of the decoded file got: the readable prefix, and where it stopped if it did. */
 export interface DecodedRead {
@@ -64,6 +69,7 @@ export class RescuedContainer {
     readonly metadataBlock: Buffer | undefined,
     readonly metadata: Metadata | undefined,
     level: BurstLevel | undefined,
+    readonly conflict: ContainerConflict | undefined,
   ) {
     this.burst = level?.burst;
     this.burstEvidence = level?.evidence;
@@ -74,7 +80,8 @@ export class RescuedContainer {
     const ec = isEcVersion(this.version);
     const d = metadata?.rsd;
     const p = metadata?.rsp;
-    if (!ec) this.layout = new Layout({ version: this.version, metaEnabled: true });
+    if (conflict) this.layout = undefined;
+    else if (!ec) this.layout = new Layout({ version: this.version, metaEnabled: true });
     else if (d !== undefined && p !== undefined) this.layout = new Layout({ version: this.version, d, p, burst: this.burst ?? 0 });
     this.burstKey = ec && d !== undefined && p !== undefined ? burstKey(uid, this.version, d, p) : undefined;
     this.rs = ec && this.layout ? new ReedSolomon(this.layout.d, this.layout.p) : undefined;
@@ -120,14 +127,15 @@ export class RescuedContainer {
     }
     ref ??= index.firstBlock(uid, upToId);
     if (!ref) return undefined;
+    const conflict = metaBytes ? await conflictingMetadata(cache, index.metadataBlocks(uid, upToId), ref, metaBytes) : undefined;
     const metadata = metaBytes ? parseMetadataPayload(metaBytes.subarray(HEADER_SIZE)) : undefined;
     let level: BurstLevel | undefined;
-    if (isEcVersion(ref.version) && metadata?.rsd !== undefined && metadata.rsp !== undefined) {
+    if (!conflict && isEcVersion(ref.version) && metadata?.rsd !== undefined && metadata.rsp !== undefined) {
       const settled = opts.settledBurst?.(burstKey(uid, ref.version, metadata.rsd, metadata.rsp));
       const rs = { d: metadata.rsd, p: metadata.rsp, fsz: metadata.fsz };
       level = await burstLevelOf({ index, cache, uid, upToId, ref, rs, settled, probe: !!opts.probe });
     }
-    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, level);
+    return new RescuedContainer(index, cache, uid, upToId, ref, metaBytes, metadata, level, conflict);
   }
 
   /** Name of the decoded file in the directory (FNM made safe, else <UID>.bin); undefined when it cannot be decoded. */
@@ -251,7 +259,9 @@ export class RescuedContainer {
   /** seq → medium offset of the copy that wins (the last on the medium), loaded once per model. */
   private offsetTable(): { offsets: Float64Array; duplicated: Set<number> } | undefined {
     if (this.table === undefined) {
-      if (this.lastSeq > MAX_TABLE_SEQS) return undefined;
+      // A container with more seqs than the medium has blocks is not wholly on it (or its FSZ lies: one forged
+      // metadata block would cost 8 bytes per claimed block, per UID): reads query the index instead.
+      if (this.lastSeq > MAX_TABLE_SEQS || this.lastSeq > Math.floor(this.cache.size / this.blockSize)) return undefined;
       const offsets = new Float64Array(this.lastSeq + 1).fill(NaN);
       const duplicated = new Set<number>();
       for (const r of this.index.seqOffsets(this.uid, this.version, 1, this.lastSeq, this.upToId)) {
@@ -265,47 +275,76 @@ export class RescuedContainer {
   }
 
   /**
-   * Valid blocks of the given seqs (whole blocks, re-checked), keyed by seq. For a seq found more than once
-   * the copy furthest into the medium wins, as when sort writes each block it reads in turn; if that copy
-   * does not check out, the others are tried.
+   * Valid blocks of the given seqs (whole blocks, re-checked), keyed by seq. A seq found more than once is served
+   * only when its valid copies are byte-identical (a container on the medium twice): copies that differ belong to
+   * different containers of one UID (an old and a new encoding, a stale copy whose metadata block was lost), and
+   * which one goes with the reference block cannot be told, so the seq is missing (and not a Reed-Solomon shard).
    */
   private async fetch(seqs: readonly number[]): Promise<Map<number, Buffer>> {
     const out = new Map<number, Buffer>();
     const inRange = seqs.filter((s) => s >= 1 && s <= this.lastSeq);
     if (inRange.length === 0) return out;
     const table = this.offsetTable();
-    const wanted: { seq: number; offset: number }[] = [];
-    let retry: number[] = [];
+    const single: { seq: number; offset: number }[] = [];
+    const duplicated: number[] = [];
     if (table) {
       for (const seq of inRange) {
         const o = table.offsets[seq];
-        if (!Number.isNaN(o)) wanted.push({ seq, offset: o });
+        if (table.duplicated.has(seq)) duplicated.push(seq);
+        else if (!Number.isNaN(o)) single.push({ seq, offset: o });
       }
     } else {
       const set = new Set(inRange);
-      const last = new Map<number, number>();
+      const copies = new Map<number, number[]>();
       for (const r of this.index.seqOffsets(this.uid, this.version, Math.min(...inRange), Math.max(...inRange), this.upToId)) {
-        if (set.has(r.seq)) last.set(r.seq, r.offset);
+        if (set.has(r.seq)) copies.set(r.seq, [...(copies.get(r.seq) ?? []), r.offset]);
       }
-      for (const [seq, offset] of last) wanted.push({ seq, offset });
-    }
-    for (const w of await this.readBlocks(wanted)) {
-      if (w.block) out.set(w.seq, w.block);
-      else retry.push(w.seq);
-    }
-    if (table) for (const w of await this.readBlocks(this.predicted(table.offsets, inRange, out))) if (w.block) out.set(w.seq, w.block);
-    // A winning copy that does not check out (never expected: indexed bytes are cached and immutable).
-    retry = table ? retry.filter((s) => table.duplicated.has(s)) : retry;
-    for (const seq of retry) {
-      const copies = [...this.index.seqOffsets(this.uid, this.version, seq, seq, this.upToId)].reverse();
-      for (const c of await this.readBlocks(copies)) {
-        if (c.block) {
-          out.set(seq, c.block);
-          break;
-        }
+      for (const [seq, offsets] of copies) {
+        if (offsets.length > 1) duplicated.push(seq);
+        else single.push({ seq, offset: offsets[0] });
       }
+    }
+    for (const w of await this.readBlocks(single)) if (w.block) out.set(w.seq, w.block);
+    for (const [seq, block] of await this.agreedCopies(duplicated)) out.set(seq, block);
+    if (table) {
+      const skip = (q: number) => out.has(q) || table.duplicated.has(q);
+      for (const w of await this.readBlocks(this.predicted(table.offsets, inRange.filter((q) => !skip(q)), out))) if (w.block) out.set(w.seq, w.block);
     }
     return out;
+  }
+
+  /** The block of each seq whose valid copies all agree; `differing`: the seqs whose valid copies differ. */
+  private async agreedCopies(seqs: readonly number[], differing?: number[]): Promise<Map<number, Buffer>> {
+    const bySeq = new Map<number, Buffer | null>(); // null: copies differ
+    const copies = seqs.flatMap((seq) => [...this.index.seqOffsets(this.uid, this.version, seq, seq, this.upToId)]);
+    for (const { seq, block } of await this.readBlocks(copies)) {
+      if (!block) continue;
+      const seen = bySeq.get(seq);
+      if (seen === undefined) bySeq.set(seq, block);
+      else if (seen !== null && !seen.equals(block)) bySeq.set(seq, null);
+    }
+    const out = new Map<number, Buffer>();
+    for (const [seq, block] of bySeq) {
+      if (block) out.set(seq, block);
+      else differing?.push(seq);
+    }
+    return out;
+  }
+
+  /** Seqs found more than once whose valid copies differ (never served: see fetch), ascending. */
+  async disagreeingSeqs(): Promise<number[]> {
+    const out: number[] = [];
+    let batch: number[] = [];
+    const check = async () => {
+      await this.agreedCopies(batch, out);
+      batch = [];
+    };
+    for (const seq of this.index.duplicatedSeqs(this.uid, this.version, this.lastSeq, this.upToId)) {
+      batch.push(seq);
+      if (batch.length >= 4096) await check();
+    }
+    await check();
+    return out.sort((a, b) => a - b);
   }
 
   /** Where the seqs no block was found for must lie (block-positions.ts); read through the cache, then checked. */
@@ -419,10 +458,4 @@ function paddingPayload(size: number): Buffer {
   let p = paddings.get(size);
   if (!p) paddings.set(size, (p = Buffer.alloc(size, PAD_BYTE)));
   return p;
-}
-
-async function readBlock(cache: SectorCache, b: IndexedBlock): Promise<Buffer | undefined> {
-  const bs = blockSizeOf(b.version);
-  const { data } = await cache.read(b.offset, bs, 'foreground');
-  return data.length === bs && isValidBlock(data, { version: b.version, seq: b.seq }) ? data : undefined;
 }

@@ -52,15 +52,22 @@ export async function rescuedInfo(model: RescuedContainer): Promise<RescuedInfo>
       json: {
         ...base,
         blocks: { foundMetadata: counts.meta.blocks, foundDataOrParity: counts.data.blocks + counts.parity.blocks },
-        problem: 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
+        problem: model.conflict
+          ? `two different containers with this UID are on the medium (metadata blocks at offsets ${model.conflict.offsets.join(' and ')} differ): ` +
+            'neither is decoded or sorted, so no file mixes the blocks of both; copy each out of /raw and decode it alone'
+          : 'no metadata block with the Reed-Solomon shard counts was found: the container cannot be laid out or decoded',
       },
       untriedBytes: 0,
     };
   }
   const size = model.fileSize;
   // Only seqs that were found are visited, so a damaged FSZ claiming a huge file costs no huge loop.
-  const indexed: number[] = [...model.index.distinctSeqs(model.uid, model.version, 1, model.lastSeq, model.upToId)];
-  const more = await model.unindexedSeqs(indexed);
+  // Seqs whose copies differ are never served (rescued-container.ts fetch): not found, and not looked for elsewhere.
+  const disagreeing = await model.disagreeingSeqs();
+  const excluded = new Set(disagreeing);
+  const allIndexed = [...model.index.distinctSeqs(model.uid, model.version, 1, model.lastSeq, model.upToId)];
+  const indexed = excluded.size === 0 ? allIndexed : allIndexed.filter((q) => !excluded.has(q));
+  const more = await model.unindexedSeqs(allIndexed);
   const found = mergeAscending(indexed, more.found);
   const atHand = recoverability(l, size, found);
   const ifUntriedGood = recoverability(l, size, mergeAscending(found, more.untried));
@@ -93,6 +100,8 @@ export async function rescuedInfo(model: RescuedContainer): Promise<RescuedInfo>
       // Blocks read in cached sectors the scan has not recorded yet (counted in found, not in foundData/foundParity).
       foundNotIndexedYet: more.found.length,
       duplicates: counts.data.blocks + counts.parity.blocks - counts.data.seqs - counts.parity.seqs,
+      // Seqs found more than once in copies that differ (two containers share this UID): served from neither.
+      copiesDisagree: disagreeing.length,
       untried: more.untried.length,
       missing: model.lastSeq - found.length - more.untried.length + Math.max(0, expectedMeta - counts.meta.blocks),
       dataChunksRepaired: atHand.dataChunksRepaired,
