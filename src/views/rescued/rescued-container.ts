@@ -17,7 +17,7 @@ import { Metadata, parseMetadataPayload } from '../../sbx/format/metadata';
 import { ReedSolomon } from '../../sbx/format/reed-solomon';
 import { blockSizeOf, dataSizeOf, HEADER_SIZE, isEcVersion, PAD_BYTE, SbxVersion } from '../../sbx/format/specs';
 import type { SectorCache } from '../../cache/sector-cache';
-import type { Extent } from '../../cache/extent-map';
+import { sectorStates } from './sector-states';
 import { BlockIndex, IndexedBlock } from './block-index';
 import { PlacedBlock } from '../../sbx/format/burst-guess';
 import { BurstEvidence, BurstLevel, burstKey, burstLevelOf } from './burst-level';
@@ -434,23 +434,6 @@ export class RescuedContainer {
     }
     return found;
   }
-}
-
-/** '+' when every sector of a range is cached, '-' when one is bad, else 'untried'; remembers the last run looked up. */
-function sectorStates(cache: SectorCache): (offset: number, length: number) => '+' | '-' | 'untried' {
-  const ss = cache.sectorSize;
-  let last: Extent | undefined;
-  return (offset, length) => {
-    const end = Math.ceil((offset + length) / ss);
-    let state: '+' | 'untried' = '+';
-    for (let s = Math.floor(offset / ss); s < end; ) {
-      const run = last && s >= last.start && s < last.start + last.count ? last : (last = cache.runAt(s));
-      if (run.status === '-') return '-';
-      if (run.status !== '+') state = 'untried';
-      s = run.start + run.count;
-    }
-    return state;
-  };
 }
 
 const paddings = new Map<number, Buffer>();
