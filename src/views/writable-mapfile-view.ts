@@ -11,7 +11,7 @@ import { MapfileError, renderMapfile } from '../cache/mapfile';
 import { IMAGE_MAPFILE } from '../cache/import-export';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
-import { ddrescueOutfileOf } from './ddrescue-outfile';
+import { ddrescueOutfileOf, SEVERAL_IMAGES } from './ddrescue-outfile';
 
 /** A write or truncate of /mapfile past this is EINVAL: no mapfile of a real medium is that large. */
 const MAX_MAPFILE_BYTES = 64 << 20;
@@ -77,7 +77,7 @@ export class WritableMapfileView implements WritableView {
     private readonly mapfilePath?: string,
     private readonly outfileOf: (mapfile: string) => string | undefined = ddrescueOutfileOf,
   ) {
-    this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount);
+    this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount, cache.size);
     const since = this.resume();
     if (since) this.driverImage = readText(path.join(cache.cacheDir, DRIVER_IMAGE))?.trim() || undefined;
     this.resumeImageMap(since);
@@ -125,7 +125,7 @@ export class WritableMapfileView implements WritableView {
 
   /** After `blkfs export` through this mount: `mapText` is the exported mapfile (what the image holds). */
   exported(mapText: string): void {
-    const base = new MapfileDriver(this.cache.sectorSize, this.cache.sectorCount);
+    const base = new MapfileDriver(this.cache.sectorSize, this.cache.sectorCount, this.cache.size);
     base.accept(mapText, this.cache.extents());
     this.exportBase = base;
   }
@@ -138,7 +138,7 @@ export class WritableMapfileView implements WritableView {
   private emptyImage(): MapfileDriver {
     const c = this.cache;
     const none = c.extents().map((e) => (e.status === '+' ? { ...e, status: '?' as const } : e));
-    const d = new MapfileDriver(c.sectorSize, c.sectorCount);
+    const d = new MapfileDriver(c.sectorSize, c.sectorCount, c.size);
     d.accept(renderMapfile(none, c.sectorSize, c.size, { currentPos: 0, phase: '?', pass: 1 }), c.extents());
     return d;
   }
@@ -195,11 +195,15 @@ export class WritableMapfileView implements WritableView {
    * must not be shown the old image's map, or it skips what its new image lacks and leaves zeros under '+'.
    */
   private newImage(outfile: string | undefined): boolean {
-    if (outfile === undefined || this.driverImage === undefined || outfile === this.driverImage) return false;
+    if (outfile === undefined) return false;
+    // With ddrescues on different images at work, the opener may be any of them: each is taken to start empty.
+    const several = outfile === SEVERAL_IMAGES;
+    if (!several && (this.driverImage === undefined || outfile === this.driverImage)) return false;
     // Once per new image (ddrescue opens /mapfile again to save it, before its first save is accepted).
     if (this.announced === outfile) return true;
     this.announced = outfile;
-    this.log.info(`mapfile: ddrescue opened it for a new image ${outfile} (the map kept is of ${this.driverImage}): its image is taken to hold nothing yet, what the cache holds is copied from the cache`);
+    const opened = several ? 'ddrescue opened it while ddrescues writing different images share it' : `ddrescue opened it for a new image ${outfile}`;
+    this.log.info(`mapfile: ${opened} (the map kept is of ${this.driverImage ?? 'an unknown image'}): its image is taken to hold nothing yet, what the cache holds is copied from the cache`);
     return true;
   }
 

@@ -1,0 +1,101 @@
+// GNU ddrescue driving /mapfile in the ways that went wrong: a map whose '+' ends inside a sector (an unaligned
+// -i/-s, a save cut short), and two ddrescues on one mount writing different images. Real FUSE, nbdkit, ddrescue.
+// The rule checked: the image ddrescue makes never holds zeros under a map calling them rescued.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as path from 'path';
+import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
+import { cleanup, mount, patternImage, run, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
+import { parseMapfile } from '../../../src/cache/mapfile';
+
+const SIZE = 4 << 20;
+
+/** Bytes [from, to) of `file` (a missing or short file reads as zeros, as ddrescue's sparse image would). */
+function slice(file: string, from: number, to: number): Buffer {
+  const out = Buffer.alloc(to - from);
+  if (fs.existsSync(file)) {
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, out, 0, out.length, from);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return out;
+}
+
+describe('ddrescue through /mapfile, adversarial', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let image: Buffer;
+  let uri: string;
+  let nbdLog: string;
+  let n = 0;
+
+  before(async () => {
+    dir = tempDir('ddrescue-adversarial');
+    image = patternImage(SIZE);
+    const { imagePath, mapPath } = writeMedium(dir, image, []);
+    ({ uri, logFile: nbdLog } = await startNbdkit(dir, imagePath, mapPath));
+  });
+  after(() => cleanup(dir));
+
+  async function freshMount(): Promise<{ mnt: string; raw: string; mf: string; cacheDir: string }> {
+    const tag = `m${n++}`;
+    const mnt = path.join(dir, tag);
+    const cacheDir = path.join(dir, `cache-${tag}`);
+    await mount(uri, mnt, ['--cache', cacheDir]);
+    return { mnt, raw: path.join(mnt, 'raw'), mf: path.join(mnt, 'mapfile'), cacheDir };
+  }
+
+  it("a save cut after a '+' that ends inside a sector (unaligned -i/-s), resumed: the image equals the medium, no zeros under '+'", async () => {
+    const m = await freshMount();
+    const img = path.join(dir, 'unaligned.img');
+    const [from, count] = [1000, 100_000];
+    const first = await run('ddrescue', ['-d', '-b512', '-i', String(from), '-s', String(count), m.raw, img, m.mf]);
+    expect(first.code, first.stderr + first.stdout).to.equal(0);
+    // ddrescue killed mid-save: what reached /mapfile ends with its '+' line (the sector after it is only partly in the image).
+    const saved = await fs.promises.readFile(path.join(m.cacheDir, 'ddrescue.map'), 'latin1'); // ddrescue's own text
+    const plusLine = saved.split('\n').find((l) => /^0x0*3E8\s+0x0*186A0\s+\+/.test(l));
+    expect(plusLine, saved).to.be.a('string');
+    await fs.promises.writeFile(m.mf, saved.slice(0, saved.indexOf(plusLine!) + plusLine!.length + 1));
+
+    const second = await run('ddrescue', ['-d', '-b512', '-i', String(from), m.raw, img, m.mf]);
+    expect(second.code, second.stderr + second.stdout).to.equal(0);
+    const final = parseMapfile(await fs.promises.readFile(m.mf, 'latin1'));
+    for (const b of final.blocks.filter((x) => x.status === '+' && x.pos + x.size > from)) {
+      const lo = Math.max(b.pos, from);
+      expect(slice(img, lo, b.pos + b.size).equals(image.subarray(lo, b.pos + b.size)), `'+' at ${b.pos}+${b.size}`).to.equal(true);
+    }
+  });
+
+  it("a second ddrescue on the same mount, on another image, while the first runs: it copies what the first rescued, no zeros under '+'", async () => {
+    const m = await freshMount();
+    const readsBefore = readNbdkitLog(nbdLog).reads.length; // the nbdkit is shared with other tests' mounts (other caches)
+    const aImg = path.join(dir, 'A.img');
+    const bImg = path.join(dir, 'B.img');
+    // A: slow, saving its map every second.
+    const a = start('ddrescue', ['-d', '-b512', '--max-read-rate=500k', '--mapfile-interval=1', m.raw, aImg, m.mf]);
+    try {
+      const logFile = path.join(m.cacheDir, 'mount.log');
+      const until = Date.now() + 30_000;
+      while (!/mapfile written by ddrescue/.test(fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '')) {
+        expect(Date.now(), 'A saved its map').to.be.below(until);
+        await sleep(100);
+      }
+      const claimedByA = parseMapfile(fs.readFileSync(path.join(m.cacheDir, 'ddrescue.map'), 'latin1')).blocks.find((b) => b.status === '+');
+      expect(claimedByA, 'A rescued something').to.not.equal(undefined);
+      // B: only the first 64 KiB, which A has rescued into its own image; B's image holds nothing yet.
+      const b = await run('ddrescue', ['-d', '-b512', '-s', String(64 << 10), m.raw, bImg, m.mf]);
+      expect(b.code, b.stderr + b.stdout).to.equal(0);
+      expect(slice(bImg, 0, 64 << 10).equals(image.subarray(0, 64 << 10)), "B's image holds the medium's first 64 KiB").to.equal(true);
+    } finally {
+      a.child.kill('SIGINT');
+      await a.result;
+    }
+    const ours = readNbdkitLog(nbdLog).reads.slice(readsBefore).filter((r) => r.outcome === 'ok').map((r) => ({ offset: r.offset, length: r.count }));
+    expect(overlaps(ours), 'no sector read from the device twice').to.deep.equal([]);
+    const mountLog = fs.readFileSync(path.join(m.cacheDir, 'mount.log'), 'utf8');
+    expect(mountLog).to.include('ddrescue opened it while ddrescues writing different images share it');
+  });
+});
