@@ -137,6 +137,8 @@ export class MapfileError extends UserError {
 export const BAD_STATUS_LINE = 'Bad or missing status line.';
 export const BAD_BLOCK_LINE = 'Bad block line in list.';
 export const NOT_CONTIGUOUS = 'Blocks are not contiguous.';
+/** ddrescue's refusal (exit 1) of a map of a larger input; here with the line of the first such block. */
+export const PAST_END = 'Rescued data in mapfile goes past end of input file.';
 
 /** my_fgets keeps at most 127 characters of a line (after its leading whitespace) and drops the rest silently. */
 const MAX_LINE = 127;
@@ -230,8 +232,9 @@ const FAST_BLOCK = /^0[xX]([0-9a-fA-F]{1,13})[ \t\n\r\v\f]+0[xX]([0-9a-fA-F]{1,1
 /**
  * Parses a mapfile as ddrescue 1.27 reads it. Throws MapfileError with ddrescue's message and line number.
  * One deliberate difference: numbers beyond 2^53 (ddrescue accepts up to 2^63) are rejected as bad lines.
+ * With `inputSize`, a '+' block past it is refused, as ddrescue's rescue mode refuses it: a map of another medium.
  */
-export function parseMapfile(text: string): ParsedMapfile {
+export function parseMapfile(text: string, inputSize?: number): ParsedMapfile {
   const lines = logicalLines(text);
   const first = lines.next();
   if (first.done) return { currentPos: 0, phase: '?', pass: 1, blocks: [] };
@@ -263,6 +266,7 @@ export function parseMapfile(text: string): ParsedMapfile {
       if (end !== undefined && p !== end) throw new MapfileError(line, NOT_CONTIGUOUS);
       if (!Number.isSafeInteger(p + size)) throw new MapfileError(line, BAD_BLOCK_LINE);
       end = p + size;
+      if (inputSize !== undefined && fast[3] === '+' && end > inputSize) throw new MapfileError(line, PAST_END);
       if (size > 0) result.blocks.push({ pos: p, size, status: fast[3] as SectorStatus });
       continue;
     }
@@ -287,6 +291,7 @@ export function parseMapfile(text: string): ParsedMapfile {
     if (end !== undefined && p !== end) throw new MapfileError(line, NOT_CONTIGUOUS);
     if (!Number.isSafeInteger(p + size)) throw new MapfileError(line, BAD_BLOCK_LINE);
     end = p + size;
+    if (inputSize !== undefined && bst === '+' && end > inputSize) throw new MapfileError(line, PAST_END);
     if (size > 0) result.blocks.push({ pos: p, size, status: bst });
   }
   return result;

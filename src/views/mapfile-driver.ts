@@ -122,7 +122,7 @@ export class MapfileDriver {
    * `cache` is the truth at this moment (after the writer's reads are committed).
    */
   accept(text: string, cache: readonly Extent[], when: Date = new Date()): Reconciled {
-    const parsed = parseMapfile(text);
+    const parsed = parseMapfile(text, this.mediumSize);
     const claims = claimsOf(parsed.blocks, this.sectorSize, this.sectorCount, this.mediumSize);
     const refused: string[] = [];
     const ss = this.sectorSize;

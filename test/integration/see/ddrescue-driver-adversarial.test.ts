@@ -69,6 +69,18 @@ describe('ddrescue through /mapfile, adversarial', function () {
     }
   });
 
+  it("a map of a larger medium (its '+' past this one's end) is refused with EINVAL at close, ddrescue's message in the mount log; the map is unchanged", async () => {
+    const m = await freshMount();
+    const before = await fs.promises.readFile(m.mf, 'latin1');
+    const err = await fs.promises.writeFile(m.mf, `0x0 + 1\n0x0 0x${(2 * SIZE).toString(16)} +\n`).catch((e: NodeJS.ErrnoException) => e);
+    expect((err as NodeJS.ErrnoException | undefined)?.code).to.equal('EINVAL');
+    expect(await fs.promises.readFile(m.mf, 'latin1')).to.equal(before);
+    const mountLog = fs.readFileSync(path.join(m.cacheDir, 'mount.log'), 'utf8');
+    expect(mountLog).to.include('mapfile write refused: Error in mapfile, line 2: Rescued data in mapfile goes past end of input file');
+    // A map of a smaller medium is accepted, as ddrescue accepts it (the rest is non-tried): this write does not throw.
+    await fs.promises.writeFile(m.mf, `0x0 ? 1\n0x0 0x${(SIZE / 2).toString(16)} ?\n`);
+  });
+
   it("a second ddrescue on the same mount, on another image, while the first runs: it copies what the first rescued, no zeros under '+'", async () => {
     const m = await freshMount();
     const readsBefore = readNbdkitLog(nbdLog).reads.length; // the nbdkit is shared with other tests' mounts (other caches)
