@@ -184,10 +184,31 @@ export class WritableMapfileView implements WritableView {
 
   async openForWrite(truncate: boolean): Promise<Handle> {
     const outfile = this.mapfilePath !== undefined ? this.outfileOf(this.mapfilePath) : undefined;
-    const bytes = this.render(this.exportBase ?? (this.driver.state() && !this.newImage(outfile) ? this.driver : this.emptyImage()));
+    // ddrescue reads its map before it creates its image: an image not there yet (or empty) holds nothing, whatever
+    // map was kept (an export to another path, a map written by hand, another image's): shown one, it left zeros under '+'.
+    let base = this.exportBase ?? (this.driver.state() && !this.newImage(outfile) ? this.driver : undefined);
+    if (base && !truncate && (await this.imageHoldsNothing(outfile))) base = undefined;
+    const bytes = this.render(base ?? this.emptyImage());
     const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false, outfile };
     this.opened.push(h);
     return h;
+  }
+
+  /** The opener's image (a ddrescue's outfile) is missing, or an empty regular file (not a device, whose size is 0). */
+  private async imageHoldsNothing(outfile: string | undefined): Promise<boolean> {
+    if (outfile === undefined || outfile === SEVERAL_IMAGES) return false;
+    let empty: boolean;
+    try {
+      const st = await fs.promises.stat(outfile);
+      empty = st.isFile() && st.size === 0;
+    } catch (err) {
+      empty = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+    if (empty && this.announced !== outfile) {
+      this.announced = outfile;
+      this.log.info(`mapfile: ddrescue opened it for ${outfile}, which holds nothing yet: what the cache holds is copied from the cache`);
+    }
+    return empty;
   }
 
   /**

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
-import { cleanup, mount, patternImage, run, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
+import { blkfs, cleanup, mount, patternImage, run, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
 import { parseMapfile } from '../../../src/cache/mapfile';
 
 const SIZE = 4 << 20;
@@ -67,6 +67,23 @@ describe('ddrescue through /mapfile, adversarial', function () {
       const lo = Math.max(b.pos, from);
       expect(slice(img, lo, b.pos + b.size).equals(image.subarray(lo, b.pos + b.size)), `'+' at ${b.pos}+${b.size}`).to.equal(true);
     }
+  });
+
+  it("a ddrescue on an image that does not exist yet starts empty, though the map kept is of another image (exported elsewhere, or written by hand)", async () => {
+    const m = await freshMount();
+    expect((await blkfs(['acquire', '-q', m.mnt])).code).to.equal(0);
+    expect((await blkfs(['export', m.mnt, path.join(dir, 'exported.img')])).code).to.equal(0);
+    // The export's map says its image holds everything; ddrescue is then started on another, new image.
+    const other = path.join(dir, 'other.img');
+    const r = await run('ddrescue', ['-d', '-b512', m.raw, other, m.mf]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(slice(other, 0, SIZE).equals(image), 'the new image is the medium').to.equal(true);
+    // A map written by hand (no ddrescue at work: its image unknown), then ddrescue on a new image: the same.
+    await fs.promises.writeFile(m.mf, `0x0 + 1\n0x0 0x${SIZE.toString(16)} +\n`);
+    const third = path.join(dir, 'third.img');
+    const t = await run('ddrescue', ['-d', '-b512', m.raw, third, m.mf]);
+    expect(t.code, t.stderr + t.stdout).to.equal(0);
+    expect(slice(third, 0, SIZE).equals(image), 'the third image is the medium').to.equal(true);
   });
 
   it("a map of a larger medium (its '+' past this one's end) is refused with EINVAL at close, ddrescue's message in the mount log; the map is unchanged", async () => {
