@@ -69,7 +69,8 @@ export class WritableMapfileView implements WritableView {
 
   /**
    * `mapfilePath` is /mapfile's absolute path in the mount; `outfileOf` finds the image of the ddrescue running on
-   * it (undefined: not known, /mapfile behaves as if every writer continued the driver's image).
+   * it (undefined: not known, /mapfile behaves as if every writer continued the driver's image; SEVERAL_IMAGES:
+   * ddrescues on different images share it, and each opener starts from an empty image).
    */
   constructor(
     private readonly cache: MapfileCache,

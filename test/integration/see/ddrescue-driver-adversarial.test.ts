@@ -2,10 +2,11 @@
 // -i/-s, a save cut short), and two ddrescues on one mount writing different images. Real FUSE, nbdkit, ddrescue.
 // The rule checked: the image ddrescue makes never holds zeros under a map calling them rescued.
 import { expect } from 'chai';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
-import { blkfs, cleanup, mount, patternImage, run, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
+import { BadRange, blkfs, cleanup, mount, patternImage, run, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
 import { parseMapfile } from '../../../src/cache/mapfile';
 
 const SIZE = 4 << 20;
@@ -126,5 +127,73 @@ describe('ddrescue through /mapfile, adversarial', function () {
     expect(overlaps(ours), 'no sector read from the device twice').to.deep.equal([]);
     const mountLog = fs.readFileSync(path.join(m.cacheDir, 'mount.log'), 'utf8');
     expect(mountLog).to.include('ddrescue opened it while ddrescues writing different images share it');
+  });
+});
+
+// Preloaded into ddrescue (its fprintf is __fprintf_chk): SIGKILL once a save has passed KILL_AFTER_BYTES bytes to
+// /mapfile through stdio. What reached the mount is its full 4 KiB buffers before that point: a save cut mid-line,
+// as a kill lands.
+const KILL_MID_SAVE_C = `#define _GNU_SOURCE
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static long total;
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vfprintf(f, fmt, ap);
+  va_end(ap);
+  char p[64], t[4096];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", fileno(f));
+  ssize_t l = readlink(p, t, sizeof t - 1);
+  const char *limit = getenv("KILL_AFTER_BYTES");
+  if (limit && r > 0 && l >= 8 && (t[l] = 0, strcmp(t + l - 8, "/mapfile") == 0) && (total += r) > atol(limit)) raise(SIGKILL);
+  return r;
+}
+`;
+
+describe('ddrescue SIGKILLed in the middle of writing /mapfile, resumed', function () {
+  this.timeout(120_000);
+  const size = 1 << 20;
+  // Many scattered bad sectors: ddrescue's map is tens of KiB, saved in several 4 KiB writes.
+  const bad: BadRange[] = Array.from({ length: 300 }, (_, i) => ({ offset: 1024 + i * 3072, length: 512 }));
+  let dir: string;
+  let shim: string;
+
+  before(function () {
+    dir = tempDir('ddrescue-killed-mid-save');
+    shim = path.join(dir, 'kill-mid-save.so');
+    fs.writeFileSync(path.join(dir, 'kill-mid-save.c'), KILL_MID_SAVE_C);
+    const cc = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-o', shim, path.join(dir, 'kill-mid-save.c')], { encoding: 'utf8' });
+    if (cc.error || cc.status !== 0) this.skip(); // no C compiler here
+  });
+  after(() => cleanup(dir));
+
+  it("each cut (4, 8 and 12 KiB into a save of about 15 KiB) is refused or taken as cut; the resumed image equals the medium at every '+', no good sector read twice", async () => {
+    const image = patternImage(size);
+    const { imagePath, mapPath } = writeMedium(dir, image, bad);
+    const nbd = await startNbdkit(dir, imagePath, mapPath);
+    const mnt = path.join(dir, 'mnt');
+    await mount(nbd.uri, mnt, ['--cache', path.join(dir, 'cache')]);
+    const [raw, mf] = [path.join(mnt, 'raw'), path.join(mnt, 'mapfile')];
+    const img = path.join(dir, 'disk.img');
+    for (const cut of [4097, 8193, 12289]) {
+      const killed = await run('ddrescue', ['-d', '-b512', raw, img, mf], { env: { ...process.env, LD_PRELOAD: shim, KILL_AFTER_BYTES: String(cut) } });
+      expect(killed.code, `killed ${cut} bytes into a save`).to.equal(null);
+    }
+    const r = await run('ddrescue', ['-d', '-b512', raw, img, mf]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const final = parseMapfile(await fs.promises.readFile(mf, 'latin1'));
+    expect(final.blocks.filter((b) => b.status === '-').reduce((n, b) => n + b.size, 0)).to.equal(bad.length * 512);
+    for (const b of final.blocks.filter((x) => x.status === '+')) {
+      expect(slice(img, b.pos, b.pos + b.size).equals(image.subarray(b.pos, b.pos + b.size)), `'+' at ${b.pos}+${b.size}`).to.equal(true);
+    }
+    const good = readNbdkitLog(nbd.logFile).reads.filter((x) => x.outcome === 'ok').map((x) => ({ offset: x.offset, length: x.count }));
+    expect(overlaps(good), 'no good sector read twice').to.deep.equal([]);
+    const mountLog = fs.readFileSync(path.join(dir, 'cache', 'mount.log'), 'utf8');
+    expect(mountLog, 'at least one cut save was refused').to.match(/mapfile write refused: Error in mapfile, line \d+/);
   });
 });
