@@ -137,6 +137,8 @@ export class MapfileError extends UserError {
 export const BAD_STATUS_LINE = 'Bad or missing status line.';
 export const BAD_BLOCK_LINE = 'Bad block line in list.';
 export const NOT_CONTIGUOUS = 'Blocks are not contiguous.';
+/** ddrescue's refusal (exit 1) of a map of a larger input; here with the line of the first such block. */
+export const PAST_END = 'Rescued data in mapfile goes past end of input file.';
 
 /** my_fgets keeps at most 127 characters of a line (after its leading whitespace) and drops the rest silently. */
 const MAX_LINE = 127;
@@ -237,7 +239,7 @@ const FAST_BLOCK = /^0[xX]([0-9a-fA-F]{1,13})[ \t\n\r\v\f]+0[xX]([0-9a-fA-F]{1,1
  * Numbers are read up to 2^63 - 1, as ddrescue reads them (ddrescuelog -c writes a last area that ends there), but
  * positions are cut at 2^53 - 1: a block that ends past it is shortened, one that starts past it is dropped.
  */
-export function parseMapfile(text: string): ParsedMapfile {
+export function parseMapfile(text: string, inputSize?: number): ParsedMapfile {
   const lines = logicalLines(text);
   const first = lines.next();
   if (first.done) return { currentPos: 0, phase: '?', pass: 1, blocks: [] };
@@ -271,6 +273,7 @@ export function parseMapfile(text: string): ParsedMapfile {
       if (end !== undefined && p !== end) throw new MapfileError(line, NOT_CONTIGUOUS);
       if (!Number.isSafeInteger(p + size)) throw new MapfileError(line, BAD_BLOCK_LINE);
       end = p + size;
+      if (inputSize !== undefined && fast[3] === '+' && end > inputSize) throw new MapfileError(line, PAST_END);
       if (size > 0) result.blocks.push({ pos: p, size, status: fast[3] as SectorStatus });
       continue;
     }
@@ -291,6 +294,7 @@ export function parseMapfile(text: string): ParsedMapfile {
     if (end !== undefined && bpos !== BigInt(end)) throw new MapfileError(line, NOT_CONTIGUOUS);
     const bend = bpos + bsize < LLONG_MAX ? bpos + bsize : LLONG_MAX; // ddrescue cuts a size that passes 2^63 - 1
     end = bend <= MAX_SAFE ? Number(bend) : bend;
+    if (inputSize !== undefined && bst === '+' && bend > BigInt(inputSize)) throw new MapfileError(line, PAST_END);
     const [p, e] = [clipped(bpos), clipped(bend)];
     if (e > p) result.blocks.push({ pos: p, size: e - p, status: bst });
   }

@@ -40,8 +40,14 @@ export function ddrescueOperands(args: readonly string[]): string[] {
 }
 
 /**
+ * What ddrescueOutfileOf answers when ddrescues writing different images share the mapfile: the opener's image is
+ * not known, and neither is the one a map it saves describes. Never an absolute path, so never a real outfile.
+ */
+export const SEVERAL_IMAGES = '(several ddrescue images)';
+
+/**
  * The absolute outfile of the ddrescue processes whose mapfile is `mapfile` (an absolute path), when they all
- * write one image; undefined when none runs or they write different ones.
+ * write one image; SEVERAL_IMAGES when they write different ones; undefined when none runs.
  */
 export function ddrescueOutfileOf(mapfile: string): string | undefined {
   const found = new Set<string>();
@@ -66,7 +72,7 @@ export function ddrescueOutfileOf(mapfile: string): string | undefined {
     if (ops.length !== 3 || !mapfileNames.has(path.resolve(cwd, ops[2]))) continue;
     found.add(path.resolve(cwd, ops[1]));
   }
-  return found.size === 1 ? [...found][0] : undefined;
+  return found.size > 1 ? SEVERAL_IMAGES : found.size === 1 ? [...found][0] : undefined;
 }
 
 /**

@@ -32,7 +32,12 @@ function isUndecided(s: SectorStatus): boolean {
 }
 
 /** The driver's blocks as sector runs tiling [0, sectorCount) ('none' where it says nothing). */
-export function claimsOf(blocks: readonly { pos: number; size: number; status: SectorStatus }[], sectorSize: number, sectorCount: number): Run<Claim>[] {
+export function claimsOf(
+  blocks: readonly { pos: number; size: number; status: SectorStatus }[],
+  sectorSize: number,
+  sectorCount: number,
+  mediumSize = sectorCount * sectorSize,
+): Run<Claim>[] {
   const out: { start: number; count: number; status: Claim }[] = [];
   const push = (start: number, end: number, status: Claim) => {
     if (end <= start) return;
@@ -56,8 +61,30 @@ export function claimsOf(blocks: readonly { pos: number; size: number; status: S
     push(s0, s1, b.status);
     next = Math.max(next, s1);
   }
+  // Where the map says nothing ddrescue takes non-tried, so a sector it only partly covers (its first block
+  // starting inside one, its last ending inside one: an unaligned -i/-s whose save was cut short) is not rescued
+  // whole. Rounded up to '+', the resumed ddrescue skipped the rest of the sector and left zeros under '+'.
+  const first = blocks[0];
+  if (first && first.pos % sectorSize !== 0) downgradeSector(out, Math.floor(first.pos / sectorSize));
+  const last = blocks[blocks.length - 1];
+  const end = last ? last.pos + last.size : 0;
+  if (last && end % sectorSize !== 0 && end < mediumSize) downgradeSector(out, Math.floor(end / sectorSize));
   push(next, sectorCount, 'none');
   return out;
+}
+
+/** Sector `s` of the runs `out` becomes at best non-tried ('?'), as ddrescue reads a sector its map covers only in part. */
+function downgradeSector(out: { start: number; count: number; status: Claim }[], s: number): void {
+  const i = out.findIndex((r) => r.start <= s && s < r.start + r.count);
+  if (i < 0) return;
+  const r = out[i];
+  if (r.status === 'none' || RANK[r.status] >= RANK['?']) return;
+  const pieces = [
+    { start: r.start, count: s - r.start, status: r.status },
+    { start: s, count: 1, status: '?' as Claim },
+    { start: s + 1, count: r.start + r.count - s - 1, status: r.status },
+  ].filter((p) => p.count > 0);
+  out.splice(i, 1, ...pieces);
 }
 
 /** Walks two run lists that tile the same range, segment by segment. */
@@ -81,6 +108,8 @@ export class MapfileDriver {
   constructor(
     private readonly sectorSize: number,
     private readonly sectorCount: number,
+    /** The medium's size in bytes, when its last sector is partial. */
+    private readonly mediumSize = sectorCount * sectorSize,
   ) {}
 
   /** The driver's status line and when it wrote, once it has written a mapfile. */
@@ -93,8 +122,8 @@ export class MapfileDriver {
    * `cache` is the truth at this moment (after the writer's reads are committed).
    */
   accept(text: string, cache: readonly Extent[], when: Date = new Date()): Reconciled {
-    const parsed = parseMapfile(text);
-    const claims = claimsOf(parsed.blocks, this.sectorSize, this.sectorCount);
+    const parsed = parseMapfile(text, this.mediumSize);
+    const claims = claimsOf(parsed.blocks, this.sectorSize, this.sectorCount, this.mediumSize);
     const refused: string[] = [];
     const ss = this.sectorSize;
     for (const seg of zip(cache, claims)) {

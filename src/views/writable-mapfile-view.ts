@@ -11,7 +11,7 @@ import { MapfileError, renderMapfile } from '../cache/mapfile';
 import { IMAGE_MAPFILE } from '../cache/import-export';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
-import { ddrescueOutfileOf } from './ddrescue-outfile';
+import { ddrescueOutfileOf, SEVERAL_IMAGES } from './ddrescue-outfile';
 
 /** A write or truncate of /mapfile past this is EINVAL: no mapfile of a real medium is that large. */
 const MAX_MAPFILE_BYTES = 64 << 20;
@@ -69,7 +69,8 @@ export class WritableMapfileView implements WritableView {
 
   /**
    * `mapfilePath` is /mapfile's absolute path in the mount; `outfileOf` finds the image of the ddrescue running on
-   * it (undefined: not known, /mapfile behaves as if every writer continued the driver's image).
+   * it (undefined: not known, /mapfile behaves as if every writer continued the driver's image; SEVERAL_IMAGES:
+   * ddrescues on different images share it, and each opener starts from an empty image).
    */
   constructor(
     private readonly cache: MapfileCache,
@@ -77,7 +78,7 @@ export class WritableMapfileView implements WritableView {
     private readonly mapfilePath?: string,
     private readonly outfileOf: (mapfile: string) => string | undefined = ddrescueOutfileOf,
   ) {
-    this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount);
+    this.driver = new MapfileDriver(cache.sectorSize, cache.sectorCount, cache.size);
     const since = this.resume();
     if (since) this.driverImage = readText(path.join(cache.cacheDir, DRIVER_IMAGE))?.trim() || undefined;
     this.resumeImageMap(since);
@@ -125,7 +126,7 @@ export class WritableMapfileView implements WritableView {
 
   /** After `blkfs export` through this mount: `mapText` is the exported mapfile (what the image holds). */
   exported(mapText: string): void {
-    const base = new MapfileDriver(this.cache.sectorSize, this.cache.sectorCount);
+    const base = new MapfileDriver(this.cache.sectorSize, this.cache.sectorCount, this.cache.size);
     base.accept(mapText, this.cache.extents());
     this.exportBase = base;
   }
@@ -138,7 +139,7 @@ export class WritableMapfileView implements WritableView {
   private emptyImage(): MapfileDriver {
     const c = this.cache;
     const none = c.extents().map((e) => (e.status === '+' ? { ...e, status: '?' as const } : e));
-    const d = new MapfileDriver(c.sectorSize, c.sectorCount);
+    const d = new MapfileDriver(c.sectorSize, c.sectorCount, c.size);
     d.accept(renderMapfile(none, c.sectorSize, c.size, { currentPos: 0, phase: '?', pass: 1 }), c.extents());
     return d;
   }
@@ -184,10 +185,31 @@ export class WritableMapfileView implements WritableView {
 
   async openForWrite(truncate: boolean): Promise<Handle> {
     const outfile = this.mapfilePath !== undefined ? this.outfileOf(this.mapfilePath) : undefined;
-    const bytes = this.render(this.exportBase ?? (this.driver.state() && !this.newImage(outfile) ? this.driver : this.emptyImage()));
+    // ddrescue reads its map before it creates its image: an image not there yet (or empty) holds nothing, whatever
+    // map was kept (an export to another path, a map written by hand, another image's): shown one, it left zeros under '+'.
+    let base = this.exportBase ?? (this.driver.state() && !this.newImage(outfile) ? this.driver : undefined);
+    if (base && !truncate && (await this.imageHoldsNothing(outfile))) base = undefined;
+    const bytes = this.render(base ?? this.emptyImage());
     const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false, outfile };
     this.opened.push(h);
     return h;
+  }
+
+  /** The opener's image (a ddrescue's outfile) is missing, or an empty regular file (not a device, whose size is 0). */
+  private async imageHoldsNothing(outfile: string | undefined): Promise<boolean> {
+    if (outfile === undefined || outfile === SEVERAL_IMAGES) return false;
+    let empty: boolean;
+    try {
+      const st = await fs.promises.stat(outfile);
+      empty = st.isFile() && st.size === 0;
+    } catch (err) {
+      empty = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+    if (empty && this.announced !== outfile) {
+      this.announced = outfile;
+      this.log.info(`mapfile: ddrescue opened it for ${outfile}, which holds nothing yet: what the cache holds is copied from the cache`);
+    }
+    return empty;
   }
 
   /**
@@ -195,11 +217,15 @@ export class WritableMapfileView implements WritableView {
    * must not be shown the old image's map, or it skips what its new image lacks and leaves zeros under '+'.
    */
   private newImage(outfile: string | undefined): boolean {
-    if (outfile === undefined || this.driverImage === undefined || outfile === this.driverImage) return false;
+    if (outfile === undefined) return false;
+    // With ddrescues on different images at work, the opener may be any of them: each is taken to start empty.
+    const several = outfile === SEVERAL_IMAGES;
+    if (!several && (this.driverImage === undefined || outfile === this.driverImage)) return false;
     // Once per new image (ddrescue opens /mapfile again to save it, before its first save is accepted).
     if (this.announced === outfile) return true;
     this.announced = outfile;
-    this.log.info(`mapfile: ddrescue opened it for a new image ${outfile} (the map kept is of ${this.driverImage}): its image is taken to hold nothing yet, what the cache holds is copied from the cache`);
+    const opened = several ? 'ddrescue opened it while ddrescues writing different images share it' : `ddrescue opened it for a new image ${outfile}`;
+    this.log.info(`mapfile: ${opened} (the map kept is of ${this.driverImage ?? 'an unknown image'}): its image is taken to hold nothing yet, what the cache holds is copied from the cache`);
     return true;
   }
 

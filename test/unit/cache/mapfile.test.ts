@@ -123,6 +123,13 @@ describe('cache/mapfile parseMapfile (ddrescue 1.27 grammar)', () => {
     expect(() => parseMapfile('0x0 + 1\n0x0 0x200 +\n\xEF\xBB\xBF\n')).to.throw(MapfileError, /^Error in mapfile, line 3: Bad block line in list\.$/);
   });
 
+  it("with the input's size, a '+' past its end is refused at its line, as ddrescue refuses it; other statuses past it are not", () => {
+    const map = '0 ?\n0 0x200 ?\n0x200 0x400 +\n0x600 0x200 -\n';
+    expect(() => parseMapfile(map, 0x400)).to.throw(MapfileError, 'Error in mapfile, line 3: Rescued data in mapfile goes past end of input file.');
+    expect(parseMapfile(map, 0x600).blocks).to.have.length(3);
+    expect(parseMapfile(map).blocks).to.have.length(3); // without a size, as ddrescuelog reads it
+  });
+
   it('agrees with the real ddrescuelog -t on every case (exit status and message)', function () {
     if (!hasTool('ddrescuelog')) this.skip();
     const dir = fs.mkdtempSync(os.tmpdir() + '/blkfs-mapfile-');

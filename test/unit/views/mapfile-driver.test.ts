@@ -80,4 +80,21 @@ describe('MapfileDriver: ddrescue writing /mapfile', () => {
       { start: 1, count: 2, status: 'none' },
     ]);
   });
+
+  it("a '+' that a map cut short leaves inside a sector does not make that sector '+' (ddrescue reads the rest as non-tried)", () => {
+    // ends inside sector 1, nothing after: sector 1 at best '?'
+    expect(claimsOf([{ pos: 0, size: 700, status: '+' }], SS, 3)).to.deep.equal([
+      { start: 0, count: 1, status: '+' },
+      { start: 1, count: 1, status: '?' },
+      { start: 2, count: 1, status: 'none' },
+    ]);
+    // starts inside sector 0: sector 0 at best '?'; a '-' there stays '-'
+    expect(claimsOf([{ pos: 100, size: 1436, status: '+' }], SS, 3)).to.deep.equal([
+      { start: 0, count: 1, status: '?' },
+      { start: 1, count: 2, status: '+' },
+    ]);
+    expect(claimsOf([{ pos: 0, size: 700, status: '-' }], SS, 3)[0]).to.deep.equal({ start: 0, count: 2, status: '-' });
+    // the medium's own partial last sector is whole when the map reaches the medium's end
+    expect(claimsOf([{ pos: 0, size: 1000, status: '+' }], SS, 2, 1000)).to.deep.equal([{ start: 0, count: 2, status: '+' }]);
+  });
 });

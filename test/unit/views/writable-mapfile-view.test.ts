@@ -100,21 +100,43 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
   it("a ddrescue on another image than the driver's map describes starts from an empty image; the same image, or an unknown opener, continues; kept across a remount", async () => {
     const { cache } = await memoryCache(Buffer.alloc(8192, 1));
     await cache.read(0, 4096);
-    let opener: string | undefined = '/img/A.img';
+    // Images that exist and hold data (one missing, or empty, holds nothing whatever the map: see below).
+    const img = (name: string) => path.join(cache.cacheDir, name);
+    fs.writeFileSync(img('A.img'), Buffer.alloc(4096, 1));
+    fs.writeFileSync(img('B.img'), Buffer.alloc(512, 1));
+    let opener: string | undefined = img('A.img');
     const outfileOf = () => opener;
     const view = new WritableMapfileView(cache, logger(), '/mnt/disk/mapfile', outfileOf);
     const h = await view.openForWrite(true);
     await view.write(h, 0, Buffer.from('0x0 + 1\n0x0 0x1000 +\n0x1000 0x1000 ?\n')); // A holds 0-4095
     await view.release(h);
-    expect(fs.readFileSync(path.join(cache.cacheDir, DRIVER_IMAGE), 'latin1')).to.equal('/img/A.img\n');
+    expect(fs.readFileSync(path.join(cache.cacheDir, DRIVER_IMAGE), 'latin1')).to.equal(img('A.img') + '\n');
     const shown = async (v: WritableMapfileView) => ((await v.read(await v.openForWrite(false), 0, 1 << 20)) as Buffer).toString();
     expect(await shown(view)).to.match(/^0x00000000  0x00001000  \+$/m); // A continued
     opener = undefined;
     expect(await shown(view)).to.match(/^0x00000000  0x00001000  \+$/m); // unknown: as before
-    opener = '/img/B.img';
+    opener = img('B.img');
     const log = logger();
     const again = new WritableMapfileView(cache, log, '/mnt/disk/mapfile', outfileOf); // a remount
     expect(await shown(again)).to.match(/^0x00000000  0x00002000  \?$/m); // B holds nothing: all copied from the cache
-    expect(log.lines.filter((l) => l.includes('for a new image /img/B.img (the map kept is of /img/A.img)'))).to.have.length(1);
+    expect(log.lines.filter((l) => l.includes(`for a new image ${img('B.img')} (the map kept is of ${img('A.img')})`))).to.have.length(1);
+  });
+
+  it('a ddrescue whose image does not exist yet, or is empty, starts from an empty image, even on the image the map kept is of', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(8192, 1));
+    await cache.read(0, 4096);
+    const a = path.join(cache.cacheDir, 'A.img');
+    const log = logger();
+    const view = new WritableMapfileView(cache, log, '/mnt/disk/mapfile', () => a);
+    const h = await view.openForWrite(true);
+    await view.write(h, 0, Buffer.from('0x0 + 1\n0x0 0x1000 +\n0x1000 0x1000 ?\n'));
+    await view.release(h);
+    const shown = async () => ((await view.read(await view.openForWrite(false), 0, 1 << 20)) as Buffer).toString();
+    expect(await shown()).to.match(/^0x00000000  0x00002000  \?$/m); // A.img deleted (never made): holds nothing
+    fs.writeFileSync(a, '');
+    expect(await shown()).to.match(/^0x00000000  0x00002000  \?$/m); // empty: the same
+    fs.writeFileSync(a, Buffer.alloc(4096, 1));
+    expect(await shown()).to.match(/^0x00000000  0x00001000  \+$/m); // holds data: the map kept is its own
+    expect(log.lines.filter((l) => l.includes(`${a}, which holds nothing yet`))).to.have.length(1);
   });
 });
