@@ -141,7 +141,7 @@ describe('cache/commit errors: an acquisition that fails', () => {
   });
 });
 
-describe('cache/commit errors: bytes in the data file after a failed fdatasync', () => {
+describe('cache/commit errors: after a failed fdatasync', () => {
   let tmp: string;
   let dev: CachedDevice | undefined;
   beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-commit-errors-'))));
@@ -204,19 +204,8 @@ describe('cache/commit errors: bytes in the data file after a failed fdatasync',
     expect(Buffer.isBuffer(again) && again.equals(Buffer.alloc(64 * 1024)), 'zeros served as the medium bytes').to.equal(false);
     expect(again).to.be.instanceOf(DataFileSyncError);
   });
-});
 
-describe('cache/commit errors: a failed fdatasync during an acquisition', () => {
-  let tmp: string;
-  let dev: CachedDevice | undefined;
-  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-commit-errors-'))));
-  afterEach(async () => {
-    await dev?.close().catch(() => undefined);
-    dev = undefined;
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
-
-  it('ends the acquisition with the DataFileSyncError (exit 2, its reason), records nothing after it and stops reading the medium', async () => {
+  it('a failed fdatasync during an acquisition ends it with the DataFileSyncError (exit 2, its reason), records nothing after it and stops reading the medium', async () => {
     const img = patternBuffer(64 * MiB, 8);
     const src = new MemorySource(img);
     dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
