@@ -1,7 +1,7 @@
 // The web page: one self-contained HTML document (no external scripts, styles or fonts). It fetches
 // status.json, bad-areas.json and rescued.json, and reloads them with the map picture on every `status`
 // server-sent event (or every 5 s if events do not get through). Names from the medium are shown as visibleName
-// (src/visible-text.ts) shows them, and only ever set as text, never as HTML.
+// (src/visible-text.ts) shows them in a terminal, and only ever set as text, never as HTML.
 import { createHash } from 'crypto';
 import { HIDDEN_CHARS } from '../visible-text';
 
