@@ -18,10 +18,10 @@ export const runUmount = mountAction(async (mountpoint: string, opts: { lazy?: b
     server = await findServer(abs);
   } catch (err) {
     if (err instanceof ServerNotAnsweringError) throw new OperationError(`${err.message}; ${notLost}`);
-    // ENOTCONN: the server died and the kernel mount is orphaned; nothing left to flush.
+    // ENOTCONN: the server died (nothing left to flush) or its FUSE connection was aborted (it shuts down once detached).
     if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
     await detachDeadMount(abs, opts.lazy === true);
-    process.stderr.write(`blkfs: the server of ${abs} was not running; unmounted\n`);
+    process.stderr.write(`blkfs: the mount on ${abs} was dead (its server gone, or its FUSE connection aborted); unmounted\n`);
     return;
   }
   const { controlRequest, ControlConnectError, ControlNoAnswerError } = await import('../server/control-client');
