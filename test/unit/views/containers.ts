@@ -6,6 +6,11 @@ import { readContainer } from '../../../src/sbx/format/random-access';
 import { BufferReader } from '../../../src/sbx/reader';
 import { SbxVersion } from '../../../src/sbx/format/specs';
 import { xorshift32 } from '../../helpers/seeded-random';
+import Database from 'better-sqlite3';
+import type { MemoryCache } from '../../helpers/memory-cache';
+import { BlockIndex } from '../../../src/views/rescued/block-index';
+import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
+import { RescuedContainers } from '../../../src/views/rescued/rescued-views';
 
 export interface TestContainerParams {
   version: SbxVersion;
@@ -36,4 +41,15 @@ export function pseudoRandom(length: number, seed: number): Buffer {
   const next = xorshift32(seed);
   for (let i = 0; i < length; i++) out[i] = next() & 0xff;
   return out;
+}
+
+/** The whole medium acquired and scanned for SBX blocks: its /rescued/ containers. */
+export async function acquireAndScan(mem: MemoryCache): Promise<RescuedContainers> {
+  const index = new BlockIndex(new Database(':memory:'));
+  const scanner = new MediumScanner(mem.cache, index);
+  scanner.start();
+  await mem.cache.acquire();
+  await scanner.idle();
+  await scanner.stop();
+  return new RescuedContainers(index, mem.cache);
 }

@@ -6,8 +6,8 @@ import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
 import { RescuedContainers, RescuedUidDirectory } from '../../../src/views/rescued/rescued-views';
 import { View } from '../../../src/views/view';
 import { RescuedContainer } from '../../../src/views/rescued/rescued-container';
-import { makeContainer, pseudoRandom } from './containers';
-import { closeMemoryCaches, memoryCache, MemoryCache } from '../../helpers/memory-cache';
+import { acquireAndScan, makeContainer, pseudoRandom } from './containers';
+import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 
 interface Placed {
   uid: string;
@@ -26,16 +26,6 @@ async function medium(size: number, parts: { uid: string; data: Buffer; offset: 
     placed.push({ uid: p.uid, data: p.data, container, offset: p.offset });
   }
   return { image, placed };
-}
-
-async function acquireAndScan(mem: MemoryCache) {
-  const index = new BlockIndex(new Database(':memory:'));
-  const scanner = new MediumScanner(mem.cache, index);
-  scanner.start();
-  await mem.cache.acquire();
-  await scanner.idle();
-  await scanner.stop();
-  return new RescuedContainers(index, mem.cache);
 }
 
 interface InfoJson {

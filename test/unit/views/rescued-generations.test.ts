@@ -1,12 +1,9 @@
 // Two different containers with one UID on a medium (an old and a new encoding with `--uid`, a stale copy next to an
 // updated one): /rescued/<UID>/ must never serve a file made of blocks of both.
 import { expect } from 'chai';
-import Database from 'better-sqlite3';
-import { BlockIndex } from '../../../src/views/rescued/block-index';
-import { MediumScanner } from '../../../src/views/rescued/medium-scanner';
-import { RescuedContainers, RescuedUidDirectory } from '../../../src/views/rescued/rescued-views';
+import { RescuedUidDirectory } from '../../../src/views/rescued/rescued-views';
 import { RescuedContainer } from '../../../src/views/rescued/rescued-container';
-import { makeContainer, pseudoRandom } from './containers';
+import { acquireAndScan, makeContainer, pseudoRandom } from './containers';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
 import { buildBlock } from '../../../src/sbx/format/header';
 import { encodeMetadataFields } from '../../../src/sbx/format/metadata';
@@ -21,13 +18,7 @@ async function twoGenerations(version: 1 | 17, badSeqOfNew: number) {
   (await makeContainer(newData, params)).copy(image, 65536);
   const cache = await memoryCache(image);
   cache.source.badSectors.add(65536 / 512 + badSeqOfNew);
-  const index = new BlockIndex(new Database(':memory:'));
-  const scanner = new MediumScanner(cache.cache, index);
-  scanner.start();
-  await cache.cache.acquire();
-  await scanner.idle();
-  await scanner.stop();
-  return { uid, oldData, newData, containers: new RescuedContainers(index, cache.cache) };
+  return { uid, oldData, newData, containers: await acquireAndScan(cache) };
 }
 
 /** True when `data` is a prefix of one of `files`. */
@@ -63,13 +54,7 @@ describe('/rescued/<UID>/ of a metadata block claiming a file larger than the me
     const payload = encodeMetadataFields([{ id: 'FNM', value: 'huge.bin' }, { id: 'FSZ', value: 16e9 }], 1);
     buildBlock(1, Buffer.from('0E0000000001', 'hex'), 0, payload).copy(image, 4096);
     const cache = await memoryCache(image);
-    const index = new BlockIndex(new Database(':memory:'));
-    const scanner = new MediumScanner(cache.cache, index);
-    scanner.start();
-    await cache.cache.acquire();
-    await scanner.idle();
-    await scanner.stop();
-    const containers = new RescuedContainers(index, cache.cache);
+    const containers = await acquireAndScan(cache);
     const before = process.memoryUsage().arrayBuffers;
     const c = (await containers.settled('0E0000000001')) as RescuedContainer;
     const info = JSON.parse((await containers.info(c)).toString()) as { blocks: { missing: number }; decodedFile: { bytesReadable: number } };
@@ -92,13 +77,7 @@ describe('/rescued/<UID>/ when the other container of the UID lost its metadata 
     (await makeContainer(oldData, { version: 1, uid })).copy(image, 65536);
     // The old container's metadata block is unreadable: nothing but its data blocks tells of it.
     const cache = await memoryCache(image, { badSectors: [65536 / 512] });
-    const index = new BlockIndex(new Database(':memory:'));
-    const scanner = new MediumScanner(cache.cache, index);
-    scanner.start();
-    await cache.cache.acquire();
-    await scanner.idle();
-    await scanner.stop();
-    const containers = new RescuedContainers(index, cache.cache);
+    const containers = await acquireAndScan(cache);
     const c = (await containers.settled(uid)) as RescuedContainer;
     const r = await c.readDecoded(0, 5000);
     expect(fromOneFile(r.data, newData), 'decoded bytes from the container of the metadata block').to.equal(true);
