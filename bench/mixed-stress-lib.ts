@@ -110,9 +110,22 @@ export function firstBad(bad: readonly BadRange[], lo: number, hi: number): numb
   return undefined;
 }
 
+/** FUSE's largest request (32 pages): /raw fails a request of whole pages holding a bad sector whole. */
+const FUSE_REQUEST_BYTES = 128 * 1024;
+
+/**
+ * Whether a read of [.., readEnd) may stop (short, or EIO) at `at`: at a bad sector, or at the start of a request of
+ * whole pages holding one (README, /raw: a mapped file's pages are never zero-filled, so such a request is EIO whole).
+ */
+export function mayStopAt(bad: readonly BadRange[], at: number, readEnd: number): boolean {
+  if (firstBad(bad, at, at + 1) !== undefined) return true;
+  const request = Math.min(readEnd, at + FUSE_REQUEST_BYTES) - at;
+  return at % 4096 === 0 && request % 4096 === 0 && firstBad(bad, at, at + request) !== undefined;
+}
+
 /**
  * Checks `got`, what a reader got for a read of `want` bytes at `off` (a short result is the bytes before an error or
- * a short read): the medium's bytes, no bad sector inside, and a short result stops right before a bad sector.
+ * a short read): the medium's bytes, no bad sector inside, and a short result stops where mayStopAt allows.
  */
 export function checkRead(f: Findings, who: string, m: Medium, off: number, want: number, got: Buffer, failedAfter: boolean): void {
   const size = m.image.length;
@@ -126,7 +139,7 @@ export function checkRead(f: Findings, who: string, m: Medium, off: number, want
   if (fb !== undefined) f.problem(`${who}: read ${off} +${want} returned bytes through the bad sector at ${fb}`);
   const end = off + got.length;
   if ((got.length < want && end < size) || failedAfter) {
-    if (firstBad(m.bad, end, end + 1) === undefined) f.problem(`${who}: read ${off} +${want} stopped after ${got.length} bytes, at ${end}, not a bad sector`);
+    if (!mayStopAt(m.bad, end, off + want)) f.problem(`${who}: read ${off} +${want} stopped after ${got.length} bytes, at ${end}, neither a bad sector nor a request of whole pages holding one`);
   }
 }
 
