@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { mountAt } from '../../../src/fuse/mountinfo';
 import { cleanup, MAIN_JS, mount, patternImage, run, tempDir, umount } from './harness';
 
 const asNobody = (cmd: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', ...cmd]);
@@ -31,6 +32,13 @@ describe('mount --allow-other (real FUSE, another user)', function () {
     expect(write.code).to.not.equal(0);
     expect(write.stderr).to.match(/Permission denied/);
     expect(fs.statSync(path.join(mnt, 'raw')).uid).to.equal(process.getuid!()); // owned by who mounted
+    if ((await asNobody(['test', '-r', MAIN_JS])).code === 0) {
+      // The server's control socket is not theirs: umount (like acquire, export) is exit 1, and nothing is signalled.
+      const r = await asNobody([process.execPath, MAIN_JS, 'umount', mnt]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr).to.match(/EACCES \(it runs as another user: run this as that user, or as root\)/);
+      expect(mountAt(mnt)?.fstype).to.equal('fuse.blkfs');
+    }
     await umount(mnt);
   });
 
