@@ -48,6 +48,7 @@ function defineMount(program: Command): void {
       [] as string[],
     )
     .option('--dat <file>', 'Logiqx XML DAT (redump, No-Intro): /checksums and /status name the matching entry once the image is complete')
+    .option('--allow-other', 'let other users read the mount (needs root, or user_allow_other in /etc/fuse.conf); /mapfile stays writable by you alone')
     .option('--http <host:port>', 'serve a read-only web page of the rescue (e.g. 127.0.0.1:8080; port 0 picks one, see blkfs status)')
     .addOption(new Option('--log-level <level>', 'mount log detail').choices([...LOG_LEVELS]).default('info'))
     .option('--slow-read <ms>', 'log device reads slower than this as warnings (and reads still unanswered after 10 times as long, while they wait)', parseCount('--slow-read', 1), 1000)

@@ -1,5 +1,6 @@
 // `blkfs mount SOURCE MOUNTPOINT`: returns once the filesystem is ready and leaves a detached server behind;
 // with -f the server runs in this process until unmounted or signalled.
+import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_READAHEAD_BYTES } from '../cache/readahead-limits';
 import { Log, LogLevel } from '../server/log';
@@ -20,6 +21,7 @@ interface MountOpts extends ArchiveCliOptions {
   http?: string;
   logLevel: LogLevel;
   slowRead: number;
+  allowOther?: boolean;
 }
 
 /** Messages from the detached server to the `blkfs mount` that started it. */
@@ -34,6 +36,7 @@ export const runMount = mountAction(async (source: string, mountpoint: string, o
   guardSourceOutsideCaches(source);
   const cacheDir = opts.cache !== undefined ? checkCacheArgument(opts.cache, mountpoint) : undefined;
   checkMountLayout(mountpoint, cacheDir);
+  if (opts.allowOther) checkAllowOtherPermitted();
   const filters = opts.nbdkitFilter.filter((a) => !a.includes('='));
   const params = opts.nbdkitFilter.filter((a) => a.includes('='));
   const serverOpts: ServerOpts = {
@@ -49,6 +52,7 @@ export const runMount = mountAction(async (source: string, mountpoint: string, o
     datFile: opts.dat !== undefined ? path.resolve(opts.dat) : undefined,
     http: opts.http !== undefined ? await httpAddress(opts.http, !opts.notifyParent) : undefined,
     slowReadMs: opts.slowRead,
+    allowOther: opts.allowOther,
     logLevel: opts.logLevel,
   };
   if (opts.notifyParent) return runDetachedServer(serverOpts);
@@ -150,4 +154,21 @@ async function startInBackground(args: string[]): Promise<void> {
 /** The arguments as a shell would take them back (quoted where needed). */
 function commandLine(args: string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/**
+ * fusermount refuses allow_other to anyone but root unless /etc/fuse.conf says user_allow_other; its own refusal
+ * reaches us only as a failed mount, so say why before starting anything (exit 1).
+ */
+function checkAllowOtherPermitted(): void {
+  if (process.getuid?.() === 0) return;
+  let conf = '';
+  try {
+    conf = fs.readFileSync('/etc/fuse.conf', 'latin1');
+  } catch {
+    // no file: the option is not allowed
+  }
+  if (!/^\s*user_allow_other\s*$/m.test(conf)) {
+    throw new UserError('--allow-other needs root, or a line "user_allow_other" in /etc/fuse.conf (fusermount refuses it otherwise)');
+  }
 }

@@ -24,9 +24,10 @@ export const runUmount = mountAction(async (mountpoint: string, opts: { lazy?: b
     process.stderr.write(`blkfs: the mount on ${abs} was dead (its server gone, or its FUSE connection aborted); unmounted\n`);
     return;
   }
-  const { controlRequest, ControlConnectError, ControlNoAnswerError } = await import('../server/control-client');
+  const { controlRequest, ControlAccessError, ControlConnectError, ControlNoAnswerError } = await import('../server/control-client');
   const reply = await controlRequest(server.controlSocket, { cmd: 'shutdown', lazy: opts.lazy }).result.catch((err: unknown) => {
     if (err instanceof ControlNoAnswerError) throw new ServerNotAnsweringError(abs, server.pid, err.waitedMs, notLost);
+    if (err instanceof ControlAccessError) throw err;
     if (err instanceof ControlConnectError && err.notDelivered) {
       // Its control socket is gone (say, the cache directory was removed under it): the server's signal
       // handler does the same clean shutdown, without the busy check.

@@ -73,6 +73,8 @@ export interface FuseOptions {
   debug?: boolean;
   maxRead?: number;
   allowOther?: boolean;
+  /** The kernel checks each access against the modes and owner getattr reports (with allowOther: others only read). */
+  defaultPermissions?: boolean;
   autoUnmount?: boolean;
 }
 

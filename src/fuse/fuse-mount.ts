@@ -87,6 +87,11 @@ export interface FuseMountOptions {
   subtype?: string;
   /** libfuse's auto_unmount: fusermount unmounts once this process is gone, even killed (SIGKILL). */
   autoUnmount?: boolean;
+  /**
+   * Other users may use the mount (--allow-other). The kernel then enforces the modes getattr reports
+   * (default_permissions): the files are theirs to read, /mapfile stays writable by the mount's owner only.
+   */
+  allowOther?: boolean;
 }
 
 export class FuseMount {
@@ -112,6 +117,8 @@ export class FuseMount {
       timeout: false,
       debug: opts.debug,
       autoUnmount: opts.autoUnmount,
+      allowOther: opts.allowOther,
+      defaultPermissions: opts.allowOther,
     });
     await new Promise<void>((resolve, reject) =>
       fuse.mount((err) => (err ? reject(new MountpointError(`cannot mount on ${mountpoint}: ${err.message}`)) : resolve())),

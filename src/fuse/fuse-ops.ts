@@ -72,14 +72,19 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
     });
   }
 
+  // Everything belongs to the user who mounted (fuse-native would say root): with --allow-other the kernel checks
+  // accesses against these owners and modes, so /mapfile stays writable by that user alone.
+  const owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+
   async function stat(node: Node): Promise<FuseStat> {
     if (node.kind === 'directory') {
       const mtime = node.mtime?.() ?? new Date(0);
-      return { mode: S_IFDIR | 0o555, size: 4096, nlink: 2, mtime, atime: mtime, ctime: mtime };
+      return { mode: S_IFDIR | 0o555, size: 4096, nlink: 2, ...owner, mtime, atime: mtime, ctime: mtime };
     }
     const a = await node.getattr();
     return {
       mode: S_IFREG | a.mode,
+      ...owner,
       size: a.size,
       nlink: 1,
       mtime: a.mtime,

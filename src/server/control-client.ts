@@ -1,13 +1,21 @@
 // Client side of the control socket (the CLI of umount, acquire, export).
 import * as net from 'net';
 import { ControlReply, ControlRequest, encodeLine, LineDecoder, MAX_REPLY_LINE } from './control-protocol';
-import { OperationError } from '../errors';
+import { OperationError, UserError } from '../errors';
 
 export interface ControlSession {
   /** Sends a further request on the same connection (e.g. cancel). */
   send(req: ControlRequest): void;
   /** Resolves with the final reply (`done` or `error`); progress replies go to onProgress. */
   readonly result: Promise<ControlReply>;
+}
+
+/** The control socket is another user's (a mount made with --allow-other, seen by someone else): exit 1. */
+export class ControlAccessError extends UserError {
+  constructor(socketPath: string, code: string) {
+    super(`cannot talk to the blkfs server at ${socketPath}: ${code} (it runs as another user: run this as that user, or as root)`);
+    this.name = 'ControlAccessError';
+  }
 }
 
 export class ControlConnectError extends OperationError {
@@ -70,6 +78,7 @@ export function controlRequest(
     sock.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(handshake);
       if (final) return;
+      if (!connected && (err.code === 'EACCES' || err.code === 'EPERM')) return reject(new ControlAccessError(socketPath, err.code));
       reject(new ControlConnectError(`cannot talk to the blkfs server at ${socketPath}: ${err.code ?? err.message}`, !connected));
     });
     sock.on('close', () => {

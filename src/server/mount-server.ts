@@ -31,6 +31,8 @@ export interface MountServerOptions extends MediumOptions {
   http?: { host: string; port: number };
   /** --dat: a Logiqx DAT whose entries the complete image is checked against. */
   datFile?: string;
+  /** --allow-other: other users may read the mount (see FuseMountOptions.allowOther). */
+  allowOther?: boolean;
 }
 
 export interface ReadyInfo {
@@ -152,6 +154,7 @@ export class MountServer {
       );
       undo.unshift(() => control.close());
       const fuse = await FuseMount.mount(mountpoint, root, {
+        allowOther: opts.allowOther,
         // A server's passing failure is logged once by the source (logged-block-source.ts), not once per read.
         logError: (op, p, err) => {
           // A file opened on the previous medium gets ENOMEDIUM on every read: the change itself is logged once.
