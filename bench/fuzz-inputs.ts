@@ -278,7 +278,7 @@ function judge(k: Case, dir: string): string[] {
   if (r.status !== 0) {
     for (const o of k.outputs) if (fs.existsSync(path.join(dir, o))) problems.push(`output ${o} left after exit ${r.status}`);
   }
-  for (const f of fs.readdirSync(dir)) if (f.endsWith('.blkfs-partial')) problems.push(`partial file left: ${f} (exit ${r.status})`);
+  for (const f of fs.readdirSync(dir)) if (/\.blkfs-partial(\.\d+)?$/.test(f)) problems.push(`partial file left: ${f} (exit ${r.status})`);
   if (fs.existsSync(path.join(path.dirname(dir), 'escape.bin')) || fs.existsSync(path.join(path.dirname(dir), 'up'))) problems.push('file written outside the output directory');
   if (r.status !== 0) {
     const last = out.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^\{"(units|header)/.test(l)).pop() ?? '';

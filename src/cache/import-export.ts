@@ -8,6 +8,7 @@ import { ImportError } from './errors';
 import { ChunkDamagedError } from './fixity';
 import { hex8, parseMapfile, readMapfileText, renderMapfile } from './mapfile';
 import { byteSize } from '../byte-size';
+import { partialPath, removeStalePartials } from '../partial-file';
 
 const CHUNK = 1024 * 1024;
 
@@ -192,7 +193,7 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
     // A write may write less than asked (a disk filling up): the rest is written on, so the disk's ENOSPC is met,
     // never an image renamed into place with zeros where its mapfile says rescued.
     for (let done = 0; done < len; ) {
-      const wrote = await fh.write(buf, done, len - done, off + done).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));
+      const wrote = await fh.write(buf, done, len - done, off + done).catch((e: unknown) => Promise.reject(outputError(outImage, partialPath(outImage), e)));
       done += wrote.bytesWritten;
     }
     bytesWritten += len;
@@ -204,7 +205,7 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   }
   const image = await stageWhole(outImage, async (fh) => {
     // not a device written in place
-    if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, `${outImage}.blkfs-partial`, e)));
+    if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, partialPath(outImage), e)));
     for (const r of extents) {
       if (r.status !== '+') continue;
       const from = r.start * ss;
@@ -216,7 +217,7 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
   let map: StagedOutput;
   try {
-    map = await stageWhole(outMapfile, (fh) => fh.writeFile(mapfile).catch((e: unknown) => Promise.reject(outputError(outMapfile, `${outMapfile}.blkfs-partial`, e))));
+    map = await stageWhole(outMapfile, (fh) => fh.writeFile(mapfile).catch((e: unknown) => Promise.reject(outputError(outMapfile, partialPath(outMapfile), e))));
   } catch (e) {
     await image.abort(); // an earlier export stays a pair: its image is not replaced beside its old mapfile
     throw e;
@@ -268,7 +269,8 @@ async function stageWhole(file: string, write: (fh: fs.promises.FileHandle) => P
   const target = await fs.promises.realpath(file).catch(() => file); // a symlink's target is the output
   const st = await fs.promises.stat(target).catch(() => undefined);
   const inPlace = st !== undefined && !st.isFile();
-  const written = inPlace ? target : `${target}.blkfs-partial`;
+  const written = inPlace ? target : partialPath(target);
+  if (!inPlace) await removeStalePartials(target);
   const fh = await fs.promises.open(written, inPlace ? 'r+' : 'w', st?.mode ?? 0o666).catch((e: unknown) => {
     throw outputError(file, written, e);
   });

@@ -8,6 +8,7 @@ import { STATE_FILE } from '../cache/cache-paths';
 import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
 import { openFiles, readProcText } from '../proc-fds';
+import { partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
 
 /** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
 function landingPath(p: string): string {
@@ -150,13 +151,6 @@ export function blockServerHolding(output: string): string | null {
   return null;
 }
 
-/**
- * The file a new `out` is written into before it is renamed over `out` (replaceOnSuccess here, writeOutput in
- * src/sbx/file-io.ts, stageWhole in src/cache/import-export.ts): `out`'s real path plus this suffix.
- */
-export function partialOf(out: string): string {
-  return `${landingPath(out)}.blkfs-partial`;
-}
 
 /**
  * Refuses (UserError) when two outputs are one file, or any output is one of the inputs, the backing file of a
@@ -172,9 +166,11 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
       if (isSameFile(out, input)) {
         throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
       }
-      if (isSameFile(partialOf(out), input)) {
+      // A new OUT is written into OUT.blkfs-partial.PID beside it (replaceOnSuccess here, writeOutput in src/sbx/file-io.ts,
+      // stageWhole in src/cache/import-export.ts), and such a file whose process is gone is removed.
+      if (partialWriterOf(input, landingPath(out)) !== undefined) {
         throw new UserError(
-          `Refusing to write "${out}": it is written first as "${path.basename(partialOf(out))}" beside it, which is the input "${input}" (writing it would destroy the input; rename the input)`,
+          `Refusing to write "${out}": the input "${input}" is named as a partial file of it (${path.basename(landingPath(out))}.blkfs-partial.PID), which blkfs removes once its process is gone (rename the input)`,
         );
       }
       if (onSameDisk(out, input)) {
@@ -234,7 +230,8 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
   const target = await fs.promises.realpath(out).catch(() => out);
   const st = await fs.promises.stat(target).catch(() => undefined);
   if (st && !st.isFile()) return write(target);
-  const partial = `${target}.blkfs-partial`;
+  const partial = partialPath(target);
+  await removeStalePartials(target);
   try {
     const result = await write(partial);
     await fs.promises.rename(partial, target);

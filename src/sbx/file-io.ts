@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { byteSize } from '../byte-size';
+import { partialPath, removeStalePartials } from '../partial-file';
 import { FileReader } from './reader';
 
 /** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
@@ -43,7 +44,7 @@ export async function writeFully(handle: fsp.FileHandle, data: Uint8Array, posit
 }
 
 /**
- * Runs `write` on OUT's handle. A new OUT is written beside it (`OUT.blkfs-partial`) and renamed over it once `write`
+ * Runs `write` on OUT's handle. A new OUT is written beside it (`OUT.blkfs-partial.PID`) and renamed over it once `write`
  * succeeds, so a run that fails part-way (a full disk) leaves an earlier OUT as it was. Multi-pass keeps what earlier
  * passes wrote (blkar: OUT opened without truncation, in place), and so is a device. `flags` opens a new OUT.
  */
@@ -51,7 +52,8 @@ export async function writeOutput<T>(outPath: string, multiPass: MultiPass | und
   const target = await fsp.realpath(outPath).catch(() => outPath);
   const st = await fsp.stat(target).catch(() => undefined);
   const inPlace = !!multiPass || (st !== undefined && !st.isFile());
-  const written = inPlace ? target : `${target}.blkfs-partial`;
+  const written = inPlace ? target : partialPath(target);
+  if (!inPlace) await removeStalePartials(target);
   const handle = await fsp.open(written, multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : flags).catch((err: NodeJS.ErrnoException) => {
     if (err.path === written) err.message = err.message.split(written).join(outPath); // the name the user gave
     throw err;

@@ -136,9 +136,9 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
 export function start(
   cmd: string,
   args: string[],
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; stdin?: 'pipe' } = {},
 ): { child: ChildProcess; result: Promise<RunResult> } {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child = spawn(cmd, args, { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   const result = new Promise<RunResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';

@@ -99,15 +99,44 @@ describe('outputs never destroy inputs', function () {
     refused(['sbx', 'decode', '-f', 'c.ecsbx', 'c.ecsbx'], 'c.ecsbx', /Refusing to write "c\.ecsbx": it is the input "c\.ecsbx"/);
   });
 
-  it('an input named OUT.blkfs-partial (where a new OUT is written first) is refused: it was truncated, then renamed to OUT', () => {
-    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, 'x.ecsbx.blkfs-partial'));
-    refused(['sbx', 'sort', 'x.ecsbx.blkfs-partial', 'x.ecsbx'], 'x.ecsbx.blkfs-partial', /Refusing to write "x\.ecsbx": it is written first as "x\.ecsbx\.blkfs-partial" beside it, which is the input/);
-    refused(['sbx', 'decode', 'x.ecsbx.blkfs-partial', 'x.ecsbx'], 'x.ecsbx.blkfs-partial', /the input "x\.ecsbx\.blkfs-partial"/);
-    fs.copyFileSync(path.join(dir, 'big.bin'), path.join(dir, 'y.blkfs-partial'));
-    refused(['sbx', 'encode', 'y.blkfs-partial', 'y'], 'y.blkfs-partial', /the input "y\.blkfs-partial"/);
-    fs.writeFileSync(path.join(dir, 'z.png.blkfs-partial'), '0x0 + 1\n0x0 0x400 +\n');
-    refused(['map', 'z.png.blkfs-partial', '-o', 'z.png'], 'z.png.blkfs-partial', /the input "z\.png\.blkfs-partial"/);
+  it('an input named OUT.blkfs-partial.PID (a partial file of OUT, removed once that process is gone) is refused; OUT.blkfs-partial is safe', () => {
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, 'x.ecsbx.blkfs-partial.77'));
+    refused(['sbx', 'sort', 'x.ecsbx.blkfs-partial.77', 'x.ecsbx'], 'x.ecsbx.blkfs-partial.77', /Refusing to write "x\.ecsbx": the input "x\.ecsbx\.blkfs-partial\.77" is named as a partial file of it/);
+    refused(['sbx', 'decode', 'x.ecsbx.blkfs-partial.77', 'x.ecsbx'], 'x.ecsbx.blkfs-partial.77', /the input "x\.ecsbx\.blkfs-partial\.77"/);
+    fs.copyFileSync(path.join(dir, 'big.bin'), path.join(dir, 'y.blkfs-partial.77'));
+    refused(['sbx', 'encode', 'y.blkfs-partial.77', 'y'], 'y.blkfs-partial.77', /the input "y\.blkfs-partial\.77"/);
+    fs.writeFileSync(path.join(dir, 'z.png.blkfs-partial.77'), '0x0 + 1\n0x0 0x400 +\n');
+    refused(['map', 'z.png.blkfs-partial.77', '-o', 'z.png'], 'z.png.blkfs-partial.77', /the input "z\.png\.blkfs-partial\.77"/);
     expect(fs.existsSync(path.join(dir, 'x.ecsbx')) || fs.existsSync(path.join(dir, 'y')) || fs.existsSync(path.join(dir, 'z.png'))).to.equal(false);
+    fs.copyFileSync(path.join(dir, 'c.ecsbx'), path.join(dir, 'w.ecsbx.blkfs-partial')); // the name before pids: never written
+    expect(blkfs(['sbx', 'sort', 'w.ecsbx.blkfs-partial', 'w.ecsbx'], dir).code).to.equal(0);
+    expect(sha(path.join(dir, 'w.ecsbx.blkfs-partial'))).to.equal(sha(path.join(dir, 'c.ecsbx')));
+  });
+
+  it('a partial file a killed run left (its process gone) is removed by the next run; one of a running process stays', () => {
+    const gone = spawnSync(process.execPath, ['-p', 'process.pid']).stdout.toString().trim(); // exited: its pid is free
+    fs.writeFileSync(path.join(dir, `s.ecsbx.blkfs-partial.${gone}`), 'half an output');
+    fs.writeFileSync(path.join(dir, `s.ecsbx.blkfs-partial.${process.pid}`), 'another writer, still running');
+    expect(blkfs(['sbx', 'sort', 'c.ecsbx', 's.ecsbx'], dir).code).to.equal(0);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('s.ecsbx'))).to.have.members(['s.ecsbx', `s.ecsbx.blkfs-partial.${process.pid}`]);
+  });
+
+  it('two encodes into one output at once: both exit 0 and the output is the last one whole (each writes its own partial file)', async () => {
+    const [p, q] = [lcgBytes(2 << 20, 2), lcgBytes(2 << 20, 3)];
+    fs.writeFileSync(path.join(dir, 'q.bin'), q);
+    const out = path.join(dir, 'pq.ecsbx');
+    // The first reads stdin and is held half-way through its output while the second runs from start to end.
+    const first = harness.start(process.execPath, [MAIN, 'sbx', 'encode', '-f', '-', out], { stdin: 'pipe' });
+    first.child.stdin!.write(p.subarray(0, 1 << 20));
+    while (!fs.readdirSync(dir).some((f) => f.startsWith('pq.ecsbx.blkfs-partial'))) await harness.sleep(5);
+    const second = await harness.run(process.execPath, [MAIN, 'sbx', 'encode', '-f', path.join(dir, 'q.bin'), out]);
+    first.child.stdin!.end(p.subarray(1 << 20));
+    const firstDone = await first.result;
+    expect(second.code, second.stderr).to.equal(0);
+    expect(firstDone.code, firstDone.stderr).to.equal(0);
+    expect(blkfs(['sbx', 'decode', '-f', 'pq.ecsbx', 'pq.out'], dir).code).to.equal(0);
+    expect(sha(path.join(dir, 'pq.out'))).to.equal(createHash('sha256').update(p).digest('hex'));
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('pq.ecsbx.'))).to.deep.equal([]);
   });
 
   it('sbx rescue whose input is LOGFILE.tmp (where the log is written before its rename) is refused', () => {
