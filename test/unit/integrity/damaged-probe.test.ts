@@ -52,7 +52,7 @@ describe('integrity/a damaged identity probe sector in the cache', () => {
 
   it('--cache with repair allowed (a mount with its medium present): the damaged sector is read again, once', async () => {
     const img = patternBuffer(SIZE, 22);
-    const { dir, at } = await damaged(img, { cacheDir: path.join(tmp, 'c') });
+    const { dir } = await damaged(img, { cacheDir: path.join(tmp, 'c') });
     const src = new MemorySource(img);
     const dev = await openCache({ source: src, cacheDir: dir, canRepair: () => true });
     try {
