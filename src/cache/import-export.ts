@@ -86,7 +86,9 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   try {
     // A read may come back short (a failing disk, a network or FUSE file system): the bytes it did not deliver
     // are not the image's, so it is read on, and a failure or an early end stops the import.
-    const soFar = () => (result.bytesImported > 0 ? `; the ${result.bytesImported} bytes imported before it are kept` : '; nothing was imported');
+    const soFar = () =>
+      (result.bytesImported > 0 ? `; the ${result.bytesImported} bytes imported before it are kept` : '; no bytes were imported') +
+      (result.bytesMarkedBad + result.bytesMarkedNonTrimmed + result.bytesMarkedNonScraped > 0 ? " (its map's '-', '*', '/' areas are recorded)" : '');
     const readImage = async (off: number, len: number) => {
       const buf = Buffer.alloc(len);
       for (let got = 0; got < len; ) {
@@ -132,6 +134,8 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
           'it is not a rescue of this medium, or one of the two is damaged (blkfs verify checks the cache); nothing was imported',
       );
     }
+    // The bad areas first: an import cut short (a crash, an unreadable image) leaves '+' sectors untried, which cost one
+    // read each, never ddrescue's bad sectors untried, which a scratched disc makes slow to read again.
     await recordStates(dev, states, result);
     result.bytesPartialSectors = rescued.reduce((n, b) => n + b.size, 0) - whole.reduce((n, [s0, s1]) => n + byteOf(s1) - byteOf(s0), 0);
     for (const [s0, s1] of whole) {
