@@ -28,6 +28,14 @@ import { SourceLostError } from '../source/block-source';
 
 const DEFAULT_MAX_READ = 1024 * 1024;
 
+/** A state decided without a device read, for sectors still in status `from`. */
+export interface Mark {
+  start: number;
+  count: number;
+  status: SectorStatus;
+  from: SectorStatus;
+}
+
 export class CachedDevice extends StoredState implements SectorCache, RescueTarget {
   readonly size: number;
   readonly sectorSize: number;
@@ -267,6 +275,11 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
   /** Records state decided without a device read (e.g. a trimmed block's middle becoming '/'). */
   async mark(start: number, count: number, status: SectorStatus, from: SectorStatus): Promise<void> {
     await this.store.commitOutcomes([{ start, count, status, from }]);
+  }
+
+  /** Records many such states in one transaction (an imported rescue's bad areas); each applies only from its `from`. */
+  async markAll(marks: readonly Mark[]): Promise<void> {
+    if (marks.length > 0) await this.store.commitOutcomes(marks.map((m) => ({ ...m })));
   }
 
   /**

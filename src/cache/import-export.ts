@@ -3,6 +3,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { CachedDevice } from './cached-device';
 import type { Extent } from './extent-map';
+import type { Mark } from './cached-device';
+import { isMoreDone, sectorStatesOf } from './imported-states';
 import { OperationError, UserError } from '../errors';
 import { ImportError } from './errors';
 import { ChunkDamagedError } from './fixity';
@@ -17,8 +19,12 @@ export interface ImportResult {
   bytesImported: number;
   /** '+' bytes of the mapfile that the cache already held (left untouched). */
   bytesAlreadyCached: number;
-  /** '+' bytes skipped because they cover only part of a sector. */
+  /** '+' bytes skipped because they cover only part of a sector (the rest of it is not '+' in the map). */
   bytesPartialSectors: number;
+  /** Bytes newly recorded bad ('-'), non-trimmed ('*'), non-scraped ('/') as the map has them (imported-states.ts). */
+  bytesMarkedBad: number;
+  bytesMarkedNonTrimmed: number;
+  bytesMarkedNonScraped: number;
 }
 
 /**
@@ -45,13 +51,18 @@ async function keepImageMap(dev: CachedDevice, text: string): Promise<void> {
 }
 
 /**
- * Imports a ddrescue rescue (IMAGE + MAPFILE): only '+' areas count. For each sector not cached yet, the image's
- * bytes are written to the data file and made durable before the sector is recorded '+'. A malformed mapfile is a
- * MapfileError naming its line; rescued data past the end of the medium, or an image too short for its map, is an
- * ImportError before anything is written. So is an image that disagrees with the cache where both hold bytes: it is
- * a rescue of another medium (or one of the two is damaged), and none of its bytes may be served as this medium's.
- * Areas of the map beyond the medium that are not '+' are ignored, and a map shorter than the medium leaves the
- * rest as it was.
+ * Imports a ddrescue rescue (IMAGE + MAPFILE), so that the cache goes on where ddrescue stopped. For each '+' sector
+ * not cached yet, the image's bytes are written to the data file and made durable before the sector is recorded '+'.
+ * The map's '-', '*' and '/' (which carry no bytes) are recorded for sectors the cache has not got further with, all in
+ * one transaction before the '+' sectors: a bad sector ddrescue found is then read again only with retries, '*' is
+ * trimmed and '/' scraped, as ddrescue resuming from the map would. Nothing is downgraded: a sector the cache holds as
+ * '+', or has got further with ('-' over the map's '*'), stays; the map's '?' leaves a sector as the cache has it. A
+ * sector whose bytes carry several statuses takes the least done of them (imported-states.ts).
+ * A malformed mapfile is a MapfileError naming its line; rescued data past the end of the medium, or an image too
+ * short for its map, is an ImportError before anything is recorded. So is an image that disagrees with the cache where
+ * both hold bytes: it is a rescue of another medium (or one of the two is damaged), and none of its bytes may be served
+ * as this medium's (nor its map's bad areas taken over). Areas of the map beyond the medium that are not '+' are
+ * ignored, and a map shorter than the medium leaves the rest as it was.
  */
 export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
   // Latin-1 keeps every byte as it was: the copy kept as image.map is the user's file, whatever its comments' encoding.
@@ -70,12 +81,15 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
     throw new ImportError(`${imagePath} has ${imageSize} bytes, but its mapfile says bytes up to ${needed} were rescued`);
   }
   const ss = dev.sectorSize;
-  const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesPartialSectors: 0 };
+  const states = sectorStatesOf(map.blocks, ss, dev.size);
+  const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesPartialSectors: 0, bytesMarkedBad: 0, bytesMarkedNonTrimmed: 0, bytesMarkedNonScraped: 0 };
   const fh = await fs.promises.open(imagePath, 'r');
   try {
     // A read may come back short (a failing disk, a network or FUSE file system): the bytes it did not deliver
     // are not the image's, so it is read on, and a failure or an early end stops the import.
-    const soFar = () => (result.bytesImported > 0 ? `; the ${result.bytesImported} bytes imported before it are kept` : '; nothing was imported');
+    const soFar = () =>
+      (result.bytesImported > 0 ? `; the ${result.bytesImported} bytes imported before it are kept` : '; no bytes were imported') +
+      (result.bytesMarkedBad + result.bytesMarkedNonTrimmed + result.bytesMarkedNonScraped > 0 ? " (its map's '-', '*', '/' areas are recorded)" : '');
     const readImage = async (off: number, len: number) => {
       const buf = Buffer.alloc(len);
       for (let got = 0; got < len; ) {
@@ -92,16 +106,12 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
       return buf;
     };
     const byteOf = (s: number) => Math.min(dev.size, s * ss);
-    /** The whole sectors of a '+' block: the medium's last sector may be partial, whole when the block reaches the end. */
-    const sectorsOf = (b: { pos: number; size: number }): [number, number] => {
-      const end = b.pos + b.size;
-      return [Math.ceil(b.pos / ss), end === dev.size ? dev.sectorCount : Math.floor(end / ss)];
-    };
+    /** The '+' sectors of the map: all their bytes rescued (the medium's last sector may be partial). */
+    const whole = states.filter((r) => r.status === '+').map((r): [number, number] => [r.start, r.start + r.count]);
     // First the comparison, so that an image of another medium imports nothing at all.
     let differing = 0;
     let firstDiffering: number | undefined;
-    for (const b of rescued) {
-      const [s0, s1] = sectorsOf(b);
+    for (const [s0, s1] of whole) {
       for (let s = s0; s < s1; ) {
         const run = dev.runAt(s);
         const e = Math.min(s1, run.start + run.count, s + Math.floor(CHUNK / ss));
@@ -125,9 +135,11 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
           'it is not a rescue of this medium, or one of the two is damaged (blkfs verify checks the cache); nothing was imported',
       );
     }
-    for (const b of rescued) {
-      const [s0, s1] = sectorsOf(b);
-      result.bytesPartialSectors += b.size - Math.max(0, byteOf(s1) - byteOf(s0));
+    // The bad areas first: an import cut short (a crash, an unreadable image) leaves '+' sectors untried, which cost one
+    // read each, never ddrescue's bad sectors untried, which a scratched disc makes slow to read again.
+    await recordStates(dev, states, result);
+    result.bytesPartialSectors = rescued.reduce((n, b) => n + b.size, 0) - whole.reduce((n, [s0, s1]) => n + byteOf(s1) - byteOf(s0), 0);
+    for (const [s0, s1] of whole) {
       for (let s = s0; s < s1; ) {
         const run = dev.runAt(s);
         let e = Math.min(s1, run.start + run.count, s + Math.floor(CHUNK / ss));
@@ -149,6 +161,30 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   }
   await keepImageMap(dev, mapText);
   return result;
+}
+
+/**
+ * Records the map's '-', '*', '/' sectors where the cache has not got as far, in one transaction (they carry no bytes):
+ * each is recorded from the status the cache has now, so a read that settles a sector meanwhile is never undone.
+ */
+async function recordStates(dev: CachedDevice, states: readonly Extent[], result: ImportResult): Promise<void> {
+  const marks: Mark[] = [];
+  for (const st of states) {
+    if (st.status === '+' || st.status === '?') continue;
+    for (let s = st.start; s < st.start + st.count; ) {
+      const run = dev.runAt(s);
+      const e = Math.min(st.start + st.count, run.start + run.count);
+      if (isMoreDone(st.status, run.status)) {
+        marks.push({ start: s, count: e - s, status: st.status, from: run.status });
+        const bytes = Math.min(dev.size, e * dev.sectorSize) - s * dev.sectorSize;
+        if (st.status === '-') result.bytesMarkedBad += bytes;
+        else if (st.status === '*') result.bytesMarkedNonTrimmed += bytes;
+        else result.bytesMarkedNonScraped += bytes;
+      }
+      s = e;
+    }
+  }
+  await dev.markAll(marks);
 }
 
 export interface ExportResult {

@@ -106,7 +106,7 @@ function defineAcquire(program: Command): void {
 function defineImport(program: Command): void {
   program
     .command('import')
-    .description('seed a cache from a ddrescue rescue: IMAGE and its MAPFILE (only + areas are used)')
+    .description("seed a cache from a ddrescue rescue: IMAGE and its MAPFILE (the + areas' bytes; - * / areas as ddrescue left them)")
     .argument('<image>', 'image written by ddrescue')
     .argument('<mapfile>', 'its GNU ddrescue mapfile')
     .option('--cache <dir>', 'cache directory to seed')

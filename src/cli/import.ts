@@ -1,4 +1,5 @@
-// `blkfs import IMAGE MAPFILE`: seeds a cache from an existing GNU ddrescue rescue (only '+' areas count).
+// `blkfs import IMAGE MAPFILE`: seeds a cache from an existing GNU ddrescue rescue: the '+' areas' bytes, and the
+// map's '-', '*', '/' areas, so the cache goes on where ddrescue stopped (src/cache/import-export.ts).
 // With --source the medium itself is opened (its default cache, or --cache DIR, is checked against it);
 // with --cache DIR alone, an existing cache is seeded without the medium.
 import * as path from 'path';
@@ -47,11 +48,18 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
       if (err.name === 'MapfileError') throw new UserError(`${mapfile}: ${err.message}`);
       throw err;
     });
+    const marked = [
+      [r.bytesMarkedBad, "bad ('-')"],
+      [r.bytesMarkedNonTrimmed, "non-trimmed ('*')"],
+      [r.bytesMarkedNonScraped, "non-scraped ('/')"],
+    ].filter(([n]) => n !== 0);
     process.stdout.write(
       `imported ${r.bytesImported} bytes into ${dev.cacheDir}` +
         ` (${r.bytesAlreadyCached} already cached` +
         (r.bytesPartialSectors ? `, ${r.bytesPartialSectors} bytes in partial sectors skipped` : '') +
-        ')\n',
+        ')' +
+        (marked.length ? `; marked as ddrescue left them: ${marked.map(([n, what]) => `${n} bytes ${what}`).join(', ')}` : '') +
+        '\n',
     );
   } finally {
     await dev.close().catch(() => undefined);

@@ -1,5 +1,5 @@
-// blkfs import seeds a cache from a ddrescue rescue (only '+' counts: those sectors are never read from the
-// device again); blkfs export writes a sparse image plus the mapfile of exactly that state.
+// blkfs import seeds a cache from a ddrescue rescue ('+' sectors are never read from the device again; its '-', '*', '/'
+// areas: import-ddrescue-map.test.ts); blkfs export writes a sparse image plus the mapfile of exactly that state.
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';

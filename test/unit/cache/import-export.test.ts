@@ -29,7 +29,7 @@ describe('cache/import-export', () => {
     return f;
   };
 
-  it('imports only the "+" areas of a ddrescue rescue; those sectors are never read from the device', async () => {
+  it("imports the '+' areas of a ddrescue rescue and its bad areas: neither is read from the device", async () => {
     const img = patternBuffer(2 * MiB);
     const src = new MemorySource(img);
     dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
@@ -41,10 +41,13 @@ describe('cache/import-export', () => {
     const r = await importRescue(dev, image, map);
     expect(r.bytesImported).to.equal(2 * MiB - 0x10000 - 64 * 1024); // minus the '-' area and the window already cached
     expect(r.bytesAlreadyCached).to.equal(64 * 1024);
-    expect(dev.statusAt(0x100000 / 512)).to.equal('?');
+    expect(r.bytesMarkedBad).to.equal(0x10000);
+    expect(dev.statusAt(0x100000 / 512)).to.equal('-');
     const all = await dev.read(0, 2 * MiB);
-    expect(all.data.equals(img)).to.equal(true);
-    expect(src.stats().bytes).to.equal(0x10000); // only the area the rescue did not have
+    expect(all.errorAt).to.equal(0x100000); // a bad sector ddrescue found: not read again without retries
+    expect(all.data.equals(img.subarray(0, 0x100000))).to.equal(true);
+    expect((await dev.read(0x110000, 2 * MiB - 0x110000)).data.equals(img.subarray(0x110000))).to.equal(true);
+    expect(src.stats()).to.deep.include({ reads: 0, failedReads: 0 });
   });
 
   it('an image that disagrees with what the cache holds is refused whole: another medium\'s bytes are never imported', async () => {
