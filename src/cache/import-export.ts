@@ -25,6 +25,16 @@ export interface ImportResult {
   bytesMarkedBad: number;
   bytesMarkedNonTrimmed: number;
   bytesMarkedNonScraped: number;
+  /** Sectors read from the medium to compare the image with (ImportOptions.sampleSectors), and compared. */
+  sectorsSampled: number;
+}
+
+export interface ImportOptions {
+  /**
+   * With the medium at hand: read up to this many of the map's '+' sectors from it first (spread over them, each once:
+   * stored as any read is), so that the image is compared with the medium even where the cache held nothing of it yet.
+   */
+  sampleSectors?: number;
 }
 
 /**
@@ -64,7 +74,7 @@ async function keepImageMap(dev: CachedDevice, text: string): Promise<void> {
  * as this medium's (nor its map's bad areas taken over). Areas of the map beyond the medium that are not '+' are
  * ignored, and a map shorter than the medium leaves the rest as it was.
  */
-export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string): Promise<ImportResult> {
+export async function importRescue(dev: CachedDevice, imagePath: string, mapfilePath: string, opts: ImportOptions = {}): Promise<ImportResult> {
   // Latin-1 keeps every byte as it was: the copy kept as image.map is the user's file, whatever its comments' encoding.
   const mapText = await readMapfileText(mapfilePath, 'latin1');
   const map = parseMapfile(mapText);
@@ -82,7 +92,7 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   }
   const ss = dev.sectorSize;
   const states = sectorStatesOf(map.blocks, ss, dev.size);
-  const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesPartialSectors: 0, bytesMarkedBad: 0, bytesMarkedNonTrimmed: 0, bytesMarkedNonScraped: 0 };
+  const result: ImportResult = { bytesImported: 0, bytesAlreadyCached: 0, bytesPartialSectors: 0, bytesMarkedBad: 0, bytesMarkedNonTrimmed: 0, bytesMarkedNonScraped: 0, sectorsSampled: 0 };
   const fh = await fs.promises.open(imagePath, 'r');
   try {
     // A read may come back short (a failing disk, a network or FUSE file system): the bytes it did not deliver
@@ -108,6 +118,9 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
     const byteOf = (s: number) => Math.min(dev.size, s * ss);
     /** The '+' sectors of the map: all their bytes rescued (the medium's last sector may be partial). */
     const whole = states.filter((r) => r.status === '+').map((r): [number, number] => [r.start, r.start + r.count]);
+    // The cache may hold nothing the rescue has (the identity probe reads the medium's start, which a rescue of a
+    // scratched disc may lack): then a rescue of another medium would be compared with nothing and served as this one.
+    if (opts.sampleSectors) result.sectorsSampled = await sampleMedium(dev, whole, opts.sampleSectors);
     // First the comparison, so that an image of another medium imports nothing at all.
     let differing = 0;
     let firstDiffering: number | undefined;
@@ -161,6 +174,26 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   }
   await keepImageMap(dev, mapText);
   return result;
+}
+
+/**
+ * Reads up to `n` sectors of `runs` (sector ranges) from the medium through the cache, spread evenly over them, skipping
+ * those cached already; returns how many it got (a bad sector is skipped: the map's '+' says nothing of the medium now).
+ */
+async function sampleMedium(dev: CachedDevice, runs: readonly [number, number][], n: number): Promise<number> {
+  const total = runs.reduce((t, [s0, s1]) => t + s1 - s0, 0);
+  let got = 0;
+  for (let k = 0; k < Math.min(n, total); k++) {
+    let i = Math.floor(((k + 0.5) * total) / Math.min(n, total));
+    const run = runs.find(([s0, s1]) => (i < s1 - s0 ? true : ((i -= s1 - s0), false)))!;
+    const s = run[0] + i;
+    if (dev.statusAt(s) === '+') continue;
+    const offset = s * dev.sectorSize;
+    const { data } = await dev.read(offset, Math.min(dev.size, offset + dev.sectorSize) - offset);
+    if (data.length > 0) got++;
+  }
+  await dev.commitPending(); // a reader is answered before the commit: the comparison looks at what is '+'
+  return got;
 }
 
 /**

@@ -9,6 +9,9 @@ import { UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { requireReadableFile } from './paths';
 
+/** How many of a rescue's sectors `import --source` reads from the medium to compare (spread over the rescue). */
+const SAMPLE_SECTORS = 8;
+
 export const runImport = mountAction(async (image: string, mapfile: string, opts: { cache?: string; source?: string; blockSize?: number }) => {
   requireReadableFile(image, 'IMAGE');
   requireReadableFile(mapfile, 'MAPFILE');
@@ -44,7 +47,9 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
   }
   try {
     guardCacheInputs(dev.cacheDir, [image, mapfile]);
-    const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile)).catch((err: Error) => {
+    // With the medium: a few of the rescue's sectors are read from it too, so a rescue of another disc is refused
+    // even where it lacks the medium's start (which the cache compares it with otherwise).
+    const r = await importRescue(dev, path.resolve(image), path.resolve(mapfile), { sampleSectors: source ? SAMPLE_SECTORS : 0 }).catch((err: Error) => {
       if (err.name === 'MapfileError') throw new UserError(`${mapfile}: ${err.message}`);
       throw err;
     });
@@ -59,6 +64,7 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
         (r.bytesPartialSectors ? `, ${r.bytesPartialSectors} bytes in partial sectors skipped` : '') +
         ')' +
         (marked.length ? `; marked as ddrescue left them: ${marked.map(([n, what]) => `${n} bytes ${what}`).join(', ')}` : '') +
+        (r.sectorsSampled ? `; ${r.sectorsSampled} sector${r.sectorsSampled === 1 ? '' : 's'} read from the medium agreed with it` : '') +
         '\n',
     );
   } finally {

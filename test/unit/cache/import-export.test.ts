@@ -64,6 +64,23 @@ describe('cache/import-export', () => {
     expect(dev.status().bytesCached).to.equal(64 * 1024);
   });
 
+  it("with the medium at hand, a rescue that lacks the medium's start is compared with a few sectors read from it: another disc's is refused", async () => {
+    const img = patternBuffer(2 * MiB, 5);
+    const src = new MemorySource(img);
+    const map = write('late.map', '0x0 + 1\n0x00000000 0x00020000 ?\n0x00020000 0x001E0000 +\n'); // nothing of the first 128 KiB
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') }); // holds the first 64 KiB only
+    let err: unknown;
+    await importRescue(dev, write('other.img', patternBuffer(2 * MiB, 6)), map, { sampleSectors: 8 }).catch((e) => (err = e));
+    expect((err as Error).message).to.match(/differs from the cache in \d+ bytes .*nothing was imported/);
+    expect(dev.status().bytesCached).to.equal(64 * 1024 + 8 * 512); // the probe, and the sectors read to compare
+    await dev.close();
+    dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c2') });
+    src.resetCounts();
+    const r = await importRescue(dev, write('same.img', img), map, { sampleSectors: 8 });
+    expect(r).to.deep.include({ sectorsSampled: 8, bytesImported: 0x1e0000 - 8 * 512, bytesAlreadyCached: 8 * 512 });
+    expect(src.stats().reads).to.equal(8); // each sampled sector read once, and nothing else
+  });
+
   it('a malformed mapfile is a MapfileError naming the line, and nothing is imported', async () => {
     const img = patternBuffer(MiB);
     dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
