@@ -71,7 +71,11 @@ export function sectorsToCompare(samples: readonly number[], statusAt: (sector: 
   return held;
 }
 
-export type IdentityVerdict = { result: 'same'; sectors: number; bytes: number } | { result: 'different'; reason: string } | { result: 'unknown'; reason: string };
+/** `sectors`/`bytes`: what was read from the medium to decide (counted in /status: the check's re-reads). */
+export type IdentityVerdict =
+  | { result: 'same'; sectors: number; bytes: number }
+  | { result: 'different'; reason: string; sectors: number; bytes: number }
+  | { result: 'unknown'; reason: string };
 
 /**
  * Is the medium behind `read` the one whose cached samples are given? Size and sector size first (no read), then
@@ -83,7 +87,7 @@ export async function identify(
   cached: { size: number; sectorSize: number; samples: readonly number[]; bytesOf(sector: number): Promise<Buffer | undefined> },
 ): Promise<IdentityVerdict> {
   if (medium.size !== cached.size || medium.sectorSize !== cached.sectorSize) {
-    return { result: 'different', reason: `it has ${medium.size} bytes in ${medium.sectorSize}-byte sectors, the cached one ${cached.size} in ${cached.sectorSize}` };
+    return { result: 'different', reason: `it has ${medium.size} bytes in ${medium.sectorSize}-byte sectors, the cached one ${cached.size} in ${cached.sectorSize}`, sectors: 0, bytes: 0 };
   }
   let sectors = 0;
   let bytes = 0;
@@ -101,7 +105,7 @@ export async function identify(
     }
     sectors++;
     bytes += len;
-    if (!dev.equals(mine)) return { result: 'different', reason: `sector ${s} differs from the cached one` };
+    if (!dev.equals(mine)) return { result: 'different', reason: `sector ${s} differs from the cached one`, sectors, bytes };
   }
   if (sectors === 0 && cached.samples.length > 0) return { result: 'unknown', reason: 'none of the identity samples could be read' };
   return { result: 'same', sectors, bytes };

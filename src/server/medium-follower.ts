@@ -138,12 +138,14 @@ export class MediumFollower {
         },
       );
       this.identifications++;
+      if (verdict.result !== 'unknown') {
+        this.sectorsRead += verdict.sectors; // read whatever the verdict, and whether or not it is used
+        this.bytesRead += verdict.bytes;
+      }
       const after = this.source.mediumToken();
       if (after !== token && after?.replace(/#\d+$/, '') !== token.replace(/#\d+$/, '')) return; // the drive moved while we looked: look again
       if (settled !== undefined && after !== settled) return again > 0 ? this.look(again - 1) : undefined; // a reconnect between samples
       if (verdict.result === 'same') {
-        this.sectorsRead += verdict.sectors;
-        this.bytesRead += verdict.bytes;
         this.lastVerdict = `same medium (${verdict.sectors} identity sectors compared)`;
         this.refusedToken = null;
         this.unknown = undefined;

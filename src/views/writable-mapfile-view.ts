@@ -9,6 +9,7 @@ import * as path from 'path';
 import type { SectorCache } from '../cache/sector-cache';
 import { MapfileError, renderMapfile } from '../cache/mapfile';
 import { IMAGE_MAPFILE } from '../cache/import-export';
+import { PRIVATE_FILE_MODE } from '../cache/private-files';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
 import { ddrescueOutfileOf, SEVERAL_IMAGES } from './ddrescue-outfile';
@@ -322,7 +323,13 @@ export class WritableMapfileView implements WritableView {
   private async keepVerbatim(name: string, text: string): Promise<void> {
     const file = path.join(this.cache.cacheDir, name);
     try {
-      await fs.promises.writeFile(file + '.tmp', text, 'latin1');
+      const fh = await fs.promises.open(file + '.tmp', 'w', PRIVATE_FILE_MODE);
+      try {
+        await fh.chmod(PRIVATE_FILE_MODE); // the map of someone's disk is private, whatever the umask or a stale .tmp's mode
+        await fh.writeFile(text, 'latin1');
+      } finally {
+        await fh.close();
+      }
       await fs.promises.rename(file + '.tmp', file);
     } catch (err) {
       this.log.warn(`cannot keep ${file}: ${(err as Error).message}`);

@@ -53,6 +53,20 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
     expect(log.lines[0]).to.match(/^I mapfile: resumed the view of the last writer/);
   });
 
+  it('keeps ddrescue.map and ddrescue.image private (0600) whatever the umask, as every file of the cache', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(4096, 1));
+    const view = new WritableMapfileView(cache, logger());
+    const old = process.umask(0o022);
+    try {
+      const h = await view.openForWrite(true);
+      await view.write(h, 0, Buffer.from('0x0 ? 1\n0x0 0x1000 ?\n'));
+      await view.release(h);
+    } finally {
+      process.umask(old);
+    }
+    for (const name of [DRIVER_MAPFILE, DRIVER_IMAGE]) expect(fs.statSync(path.join(cache.cacheDir, name)).mode & 0o777, name).to.equal(0o600);
+  });
+
   it('a new writer starts from the map of the image last exported or imported (image.map), not from an empty image', async () => {
     const { cache } = await memoryCache(Buffer.alloc(8192, 1));
     await cache.read(0, 4096); // imported or read, then exported: the image holds 0-4095
