@@ -103,8 +103,10 @@ describe('web page against hostile requests', () => {
         socks.push(s);
       }
       await Promise.all(socks.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r).once('close', r) : r(undefined)))));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(socks.filter((s) => !s.destroyed && !s.readableEnded).length, 'connections the server keeps').to.be.at.most(128);
+      // The server closes those past its cap at once; on a busy machine the closes take a while to arrive here.
+      const kept = () => socks.filter((s) => !s.destroyed && !s.readableEnded).length;
+      for (let waited = 0; kept() > 128 && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      expect(kept(), 'connections the server keeps').to.be.at.most(128);
     } finally {
       for (const s of socks) s.destroy();
     }
