@@ -16,7 +16,9 @@ export function checksumsText(imageName: string, s: ChecksumState, verdict?: Dat
   const lines = [`# blkfs checksums of the medium image ${name} (${s.size} bytes; unreadable sectors count as zeros)`];
   if (!s.complete || !s.digests) {
     const why = s.waiting ? 'the hashing waits while the medium is read fast, then catches up from the cache' : 'not settled yet';
-    lines.push(`# incomplete: ${s.bytesMissing} bytes missing (${why}), ${s.bytesHashed} bytes hashed so far`);
+    // Every byte hashed, the digests not out yet (the worker is finishing them): nothing is missing, only a moment.
+    if (s.bytesMissing === 0) lines.push(`# incomplete: every byte hashed (${s.bytesHashed}), the digests follow in a moment`);
+    else lines.push(`# incomplete: ${s.bytesMissing} bytes missing (${why}), ${s.bytesHashed} bytes hashed so far`);
     return lines.join('\n') + '\n';
   }
   lines.push(`# complete: ${s.bytesBad} bytes unreadable${s.bytesBad > 0 ? ' (zeros in the image)' : ''}`);

@@ -33,7 +33,7 @@ function defineMount(program: Command): void {
     .argument('<source>', 'block device, image file or NBD URI')
     .argument('<mountpoint>', 'empty directory')
     .option('--cache <dir>', 'cache directory (default: one per medium under $XDG_CACHE_HOME/blkfs/)')
-    .option('--block-size <n>', 'sector size in bytes (default: detected; 2048 for CD/DVD, 512 otherwise)', parseBlockSize)
+    .option('--block-size <n>', 'sector size in bytes (default: detected: the minimum block size of an NBD export, else 2048 for CD/DVD, 512 otherwise)', parseBlockSize)
     .option('--retries <n>', 'read bad sectors again up to N times when asked again', parseCount('--retries', 0))
     .option(
       '--readahead <size>',

@@ -144,7 +144,9 @@ export function formatStatusReport(
       'checksums',
       c.complete && c.digests
         ? `CRC-32 ${c.digests.crc32}, SHA-1 ${c.digests.sha1}${c.bytesBad ? ` (${formatBytes(c.bytesBad)} unreadable, hashed as zeros)` : ''}`
-        : `incomplete: ${formatBytes(c.bytesMissing ?? 0)} ${c.waiting ? 'to hash once the fast reading pauses' : 'not settled yet'}`,
+        : c.bytesMissing === 0
+          ? 'every byte hashed, the digests follow in a moment'
+          : `incomplete: ${formatBytes(c.bytesMissing ?? 0)} ${c.waiting ? 'to hash once the fast reading pauses' : 'not settled yet'}`,
     );
     if (c.dat) row('DAT', visibleName(c.dat.text ?? `${c.dat.dat ?? 'DAT'}: the verdict waits for the complete image`));
   }

@@ -32,6 +32,9 @@ describe('archive/checksum-tracker ChecksumTracker', () => {
     expect(partial.bytesHashed).to.equal(MiB);
     expect(partial.bytesMissing).to.equal(img.length - MiB);
     expect(checksumsText('medium.img', partial)).to.match(/incomplete: \d+ bytes missing/);
+    // Every byte hashed, the digests not out yet: not "0 bytes missing".
+    const finishing = { ...partial, bytesHashed: img.length, bytesMissing: 0 };
+    expect(checksumsText('medium.img', finishing)).to.contain(`# incomplete: every byte hashed (${img.length}), the digests follow in a moment`);
 
     const readsBefore = src.stats().reads + src.stats().failedReads;
     await dev.acquire();
