@@ -5,6 +5,7 @@ import { openBlockSource } from '../source/nbd/nbd-block-source';
 import { SourceSpec } from '../source/source-spec';
 import { BlockSource } from '../source/block-source';
 import { GuardedSource, mediumLooker } from '../source/medium-watch';
+import { dropPageCache } from '../source/page-cache';
 import { openCache } from '../cache/cache-open';
 import { CachedDevice } from '../cache/cached-device';
 import type { ServerInfo } from '../views/status-view';
@@ -86,10 +87,14 @@ export class MediumStack {
     const { log } = opts;
     const undo: Array<() => Promise<unknown>> = [];
     try {
+      // A block device's page cache may hold a previous disc's bytes (page-cache.ts): dropped before the first read.
+      const device = opts.spec.kind === 'device' ? opts.spec.path : undefined;
+      const dropPages = device !== undefined ? () => dropPageCache(device) : undefined;
+      await dropPages?.();
       const inner = await openBlockSource(opts.spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
       const name = opts.spec.kind === 'nbd' ? opts.sourceArg : opts.spec.path;
       // Every device error and slow read goes to the mount log; the guard keeps another medium's reads out.
-      const source = new GuardedSource(new LoggedBlockSource(inner, log, opts.slowReadMs), mediumLooker(opts.spec), name);
+      const source = new GuardedSource(new LoggedBlockSource(inner, log, opts.slowReadMs), mediumLooker(opts.spec), name, dropPages);
       undo.push(() => source.close());
       if (inner.size === 0) throw new UserError(emptyMediumMessage(opts.spec, name));
       // nbdkit restarts and lost NBD connections go to the mount log as they happen (and into /status's `source`).

@@ -125,11 +125,16 @@ export class GuardedSource implements BlockSource {
   private readonly info: MediumWatchStatus;
   /** Identifies the medium in the drive now (the server's follower); a read waits for it instead of failing. */
   private identifier?: () => Promise<unknown>;
+  /** The generation whose stale pages were dropped (dropPages), and that drop. */
+  private droppedFor = 0;
+  private dropping: Promise<void> = Promise.resolve();
 
   constructor(
     readonly inner: BlockSource,
     private readonly look: () => MediumLook,
     private readonly name: string,
+    /** Drops what the kernel caches of the device (page-cache.ts), before the first identity read after a change. */
+    private readonly dropPages?: () => Promise<void>,
   ) {
     this.token = this.mediumToken();
     this.info = { state: 'present', changes: 0, refusedReads: 0, since: new Date().toISOString(), message: `medium ${name} present` };
@@ -260,8 +265,16 @@ export class GuardedSource implements BlockSource {
     return data;
   }
 
-  /** A read that bypasses the guard, for identifying the medium now in the drive. */
-  readForIdentity(offset: number, length: number): Promise<Buffer> {
+  /**
+   * A read that bypasses the guard, for identifying the medium now in the drive. After a change, the kernel's cached
+   * pages of the device are dropped first (once per change): a read that raced the swap may have left the old disc's.
+   */
+  async readForIdentity(offset: number, length: number): Promise<Buffer> {
+    if (this.dropPages && this.droppedFor !== this.generation) {
+      this.droppedFor = this.generation;
+      this.dropping = this.dropPages();
+    }
+    await this.dropping;
     return this.inner.read(offset, length);
   }
 
