@@ -69,6 +69,8 @@ export class ContainerUnits {
   private readonly units = new Map<number, Promise<Buffer>>();
   /** Units kept: the one before (reads straddle), the current one and those being prepared. */
   private readonly keep: number;
+  /** The open file is closed: nothing more is kept or prepared for it. */
+  private closed = false;
 
   constructor(
     private readonly renderer: ContainerRenderer,
@@ -110,7 +112,7 @@ export class ContainerUnits {
       unit.copy(target, from - offset, from - us, to - us);
     }
     // Sequential reading: prepare the next units while this one is copied out.
-    for (let next = lastUnit + 1; next <= lastUnit + g.ahead; next++) {
+    for (let next = lastUnit + 1; next <= lastUnit + g.ahead && !this.closed; next++) {
       if (unitStart(g, next) < this.totalBlocks) void this.unit(next).catch(() => {});
     }
   }
@@ -134,7 +136,17 @@ export class ContainerUnits {
       () => this.units.get(u) === rendering && this.units.delete(u),
     );
     while (this.units.size > this.keep) this.drop(this.units.keys().next().value as number);
+    if (this.closed) this.drop(u); // a read after close(): rendered for it alone, then given back
     return p;
+  }
+
+  /**
+   * The open file is closed: its units leave the process's budget and their memory is given back (once rendered).
+   * Kept, nobody could read them again, and they would push out the units of files still open.
+   */
+  close(): void {
+    this.closed = true;
+    for (const u of [...this.units.keys()]) this.drop(u);
   }
 
   /**

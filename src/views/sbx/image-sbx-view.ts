@@ -139,7 +139,9 @@ export class SbxImageView implements View {
     return end - offset;
   }
 
-  async release(): Promise<void> {}
+  async release(handle: Handle): Promise<void> {
+    (handle as OpenImage).units?.close();
+  }
 
   private metadataBlockFor(digest: Buffer): Buffer {
     return imageSpec(this.params, this.identity, this.cache.size, digest).metadataBlock as Buffer;

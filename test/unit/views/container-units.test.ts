@@ -62,6 +62,30 @@ describe('ContainerUnits (how /sbx/image.sbx is rendered)', () => {
     expect(src.bytesRead).to.be.at.most(12 * image.length);
   });
 
+  it('gives a closed reader\'s units back, those still being prepared too, so they stop pushing out open readers\' units', async () => {
+    // The defaults (17/10/2/12): units of about 2 MiB; a read of the first blocks renders unit 0 and prepares 1 and 2.
+    const image = pseudoRandom(5 << 20, 9);
+    const spec = makeContainerSpec({ version: 17, d: 10, p: 2, burst: 12, uid: UID, fileSize: image.length, metadata: { fnm: 'disk.img' } });
+    const expected = await readContainer(spec, 0, Number.MAX_SAFE_INTEGER, new BufferReader(image));
+    const budget = new RenderBudget(64 << 20, 64 << 20);
+    const settled = async () => {
+      while (budget.stats().inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    };
+    const units = new ContainerUnits(rendererFor(spec), new BufferReader(image), budget);
+    const bs = spec.layout.blockSize;
+    const first = Buffer.from(await units.blocks(40, 16)); // past the metadata copies (placeholders here)
+    expect(first.equals(expected.subarray(40 * bs, 56 * bs))).to.equal(true);
+    units.close(); // units 1 and 2 may still be rendering
+    await settled();
+    expect(budget.stats().kept).to.equal(0);
+    // A read after close (none is expected) still gets the right bytes, and keeps nothing.
+    const late = Buffer.from(await units.blocks(5000, 16));
+    expect(late.equals(expected.subarray(5000 * bs, 5016 * bs))).to.equal(true);
+    await settled();
+    expect(budget.stats().kept).to.equal(0);
+    expect(budget.stats().keptPeak).to.be.greaterThan(0);
+  });
+
   it('renders a small super set whole, several per unit (the default parameters)', () => {
     const spec = makeContainerSpec({ version: 17, d: 10, p: 2, burst: 12, uid: UID, fileSize: 10 << 20, metadata: { fnm: 'disk.img' } });
     const g = unitGeometry(rendererFor(spec));

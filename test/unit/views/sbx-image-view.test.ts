@@ -13,6 +13,7 @@ import { ImageSealStore } from '../../../src/views/sbx/image-seal-store';
 import { ImageSealer } from '../../../src/views/sbx/image-sealer';
 import { SbxImageView } from '../../../src/views/sbx/image-sbx-view';
 import { SbxImageMapView } from '../../../src/views/sbx/image-map-view';
+import { renderBudget } from '../../../src/views/sbx/render-budget';
 import { ViewErrno } from '../../../src/views/view';
 import { pseudoRandom } from './containers';
 import { closeMemoryCaches, memoryCache, MemoryCache } from '../../helpers/memory-cache';
@@ -135,6 +136,20 @@ describe('SbxImageView (/sbx/image.sbx)', () => {
       }
     });
   }
+
+  it('a released file\'s rendered units leave the process\'s render budget', async () => {
+    const cache = await medium(3 << 20);
+    const { view } = mount(cache, new Database(':memory:'));
+    await readAll(view, await view.open()); // the medium complete and hashed: later opens render units
+    const base = renderBudget.stats().kept;
+    const h = await view.open();
+    const target = Buffer.alloc(65536);
+    expect(await view.readInto(h, 1 << 20, target, target.length)).to.equal(target.length);
+    while (renderBudget.stats().inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(renderBudget.stats().kept).to.be.greaterThan(base);
+    await view.release(h);
+    expect(renderBudget.stats().kept).to.equal(base);
+  });
 
   it('serves data blocks by random access without acquiring the medium', async () => {
     const cache = await medium(2 << 20);
