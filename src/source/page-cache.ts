@@ -9,16 +9,19 @@ import { SourceLostError } from './block-source';
 
 /**
  * posix_fadvise(DONTNEED) over the whole device, through GNU dd (`iflag=nocache count=0`: Node has no fadvise).
- * Rejects with SourceLostError when it cannot be done: reading on could serve another disc's bytes.
+ * Rejects with SourceLostError when it cannot be done (reading on could serve another disc's bytes); resolves for a
+ * drive without a medium.
  */
 export function dropPageCache(device: string): Promise<void> {
   const { command, args } = withoutFuseFds('dd', [`if=${device}`, 'iflag=nocache', 'count=0', 'status=none']);
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } }); // messages read below
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d.slice(0, 1000)));
     const fail = (why: string) => reject(new SourceLostError(`cannot drop the kernel's cached pages of ${device} (${why}): its reads could return the previous disc's bytes`));
     child.on('error', (e) => fail(e.message));
-    child.on('close', (code) => (code === 0 ? resolve() : fail(stderr.trim() || `dd exit ${code}`)));
+    // An empty drive (ENOMEDIUM) or a loop device without a file (ENXIO) has nothing to read: its own reads say so.
+    const nothingThere = () => /No medium found|No such device or address/.test(stderr);
+    child.on('close', (code) => (code === 0 || nothingThere() ? resolve() : fail(stderr.trim() || `dd exit ${code}`)));
   });
 }
