@@ -151,7 +151,6 @@ export function blockServerHolding(output: string): string | null {
   return null;
 }
 
-
 /**
  * Refuses (UserError) when two outputs are one file, or any output is one of the inputs, the backing file of a
  * loop device, a file an NBD server holds open, or lies inside a blkfs cache directory or mount.
