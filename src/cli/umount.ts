@@ -60,7 +60,7 @@ async function detachDeadMount(mountpoint: string, lazy: boolean): Promise<void>
     ['umount', lazy ? ['-l', mountpoint] : [mountpoint]],
   ] as const) {
     try {
-      await run(cmd, [...args]);
+      await run(cmd, [...args], { env: { ...process.env, LC_ALL: 'C' } }); // "busy" is read from its message
       return;
     } catch (err) {
       if (/busy/i.test(String((err as { stderr?: unknown }).stderr ?? ''))) busy = true;

@@ -154,7 +154,8 @@ export class FuseMount {
       for (const cmd of ['fusermount3', 'fusermount', 'umount']) {
         const args = cmd === 'umount' ? [this.mountpoint] : ['-u', this.mountpoint];
         try {
-          await untilUnmounted(run(cmd, args), () => !this.isMounted());
+          // LC_ALL=C: "busy" is read from its message, which a German system would say otherwise.
+          await untilUnmounted(run(cmd, args, { env: { ...process.env, LC_ALL: 'C' } }), () => !this.isMounted());
           break;
         } catch (err) {
           const e = err as NodeJS.ErrnoException & { stderr?: string };
