@@ -17,6 +17,17 @@ export interface Run<V> {
 }
 export type Extent = Run<SectorStatus>;
 
+/** A run still being built (a list of runs made from a mapfile's byte blocks). */
+export type GrowingRun<V> = { start: number; count: number; status: V };
+
+/** Appends [start, end) as `status` to `runs`, extending the last run when it ends at `start` with that status. */
+export function appendRun<V>(runs: GrowingRun<V>[], start: number, end: number, status: V): void {
+  if (end <= start) return;
+  const last = runs[runs.length - 1];
+  if (last && last.status === status && last.start + last.count === start) last.count += end - start;
+  else runs.push({ start, count: end - start, status });
+}
+
 /** Runs per chunk before a chunk is split: keeps every splice a small memmove, even with millions of runs. */
 const CHUNK_MAX = 1024;
 

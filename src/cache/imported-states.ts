@@ -1,6 +1,6 @@
 // What a GNU ddrescue mapfile says of each sector of the cache (blkfs import): statuses are per byte in the map, per
 // sector in the cache, and a sector whose bytes carry several statuses takes the one that leaves the most to do.
-import type { Extent, SectorStatus } from './extent-map';
+import { appendRun, type Extent, type GrowingRun, type SectorStatus } from './extent-map';
 import type { MapBlock } from './mapfile';
 
 /**
@@ -22,13 +22,8 @@ export function isMoreDone(a: SectorStatus, b: SectorStatus): boolean {
  * still due); a sector with any '?' byte is '?' (part of it was never tried). Bytes past `size` are not looked at.
  */
 export function sectorStatesOf(blocks: readonly MapBlock[], sectorSize: number, size: number): Extent[] {
-  const out: { start: number; count: number; status: SectorStatus }[] = [];
-  const push = (start: number, end: number, status: SectorStatus) => {
-    if (end <= start) return;
-    const last = out[out.length - 1];
-    if (last && last.status === status && last.start + last.count === start) last.count += end - start;
-    else out.push({ start, count: end - start, status });
-  };
+  const out: GrowingRun<SectorStatus>[] = [];
+  const push = (start: number, end: number, status: SectorStatus) => appendRun(out, start, end, status);
   let covered = 0; // bytes [0, covered) are placed
   let next = 0; // sectors [0, next) have a status; sector next - 1 may still be shared with the next block
   const place = (pos: number, end: number, status: SectorStatus) => {

@@ -6,7 +6,7 @@
 // rescued (read ahead of it, by another reader, by blkfs acquire) show as ddrescue's status: its image does not
 // hold them, so a resumed ddrescue must read them again (from the cache: no device read). Shown as '+', they were
 // skipped and left as zeros in its image under a map calling them rescued. The cache itself is never downgraded.
-import type { Extent, Run, SectorStatus } from '../cache/extent-map';
+import { appendRun, type Extent, type GrowingRun, type Run, type SectorStatus } from '../cache/extent-map';
 import { MapfilePhase, MapfileStatusLine, parseMapfile } from '../cache/mapfile';
 
 type Claim = SectorStatus | 'none';
@@ -38,13 +38,8 @@ export function claimsOf(
   sectorCount: number,
   mediumSize = sectorCount * sectorSize,
 ): Run<Claim>[] {
-  const out: { start: number; count: number; status: Claim }[] = [];
-  const push = (start: number, end: number, status: Claim) => {
-    if (end <= start) return;
-    const last = out[out.length - 1];
-    if (last && last.status === status && last.start + last.count === start) last.count += end - start;
-    else out.push({ start, count: end - start, status });
-  };
+  const out: GrowingRun<Claim>[] = [];
+  const push = (start: number, end: number, status: Claim) => appendRun(out, start, end, status);
   let next = 0;
   for (const b of blocks) {
     let s0 = Math.floor(b.pos / sectorSize);
@@ -74,7 +69,7 @@ export function claimsOf(
 }
 
 /** Sector `s` of the runs `out` becomes at best non-tried ('?'), as ddrescue reads a sector its map covers only in part. */
-function downgradeSector(out: { start: number; count: number; status: Claim }[], s: number): void {
+function downgradeSector(out: GrowingRun<Claim>[], s: number): void {
   const i = out.findIndex((r) => r.start <= s && s < r.start + r.count);
   if (i < 0) return;
   const r = out[i];
