@@ -24,16 +24,13 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
     guardSourceOutsideCaches(opts.source);
     guardImageNotMedium(image, opts.source);
     try {
-      const [{ openBlockSource }, { openCache }, { stableIdentityOf }, { parseSourceArg }, { dropPageCache }] = await Promise.all([
+      const [{ openBlockSource }, { openCache }, { stableIdentityOf }, { parseSourceArg }] = await Promise.all([
         import('../source/nbd/nbd-block-source'),
         import('../cache/cache-open'),
         import('../server/mount-server'),
         import('../source/source-spec'),
-        import('../source/page-cache'),
       ]);
-      const spec = parseSourceArg(opts.source);
-      if (spec.kind === 'device') await dropPageCache(spec.path); // it may hold a previous disc's bytes (page-cache.ts)
-      source = await openBlockSource(spec, { sectorSize: opts.blockSize });
+      source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
       dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
     } catch (err) {
       await source?.close();

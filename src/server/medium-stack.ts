@@ -87,10 +87,10 @@ export class MediumStack {
     const { log } = opts;
     const undo: Array<() => Promise<unknown>> = [];
     try {
-      // A block device's page cache may hold a previous disc's bytes (page-cache.ts): dropped before the first read.
+      // A block device's page cache may hold a previous disc's bytes (page-cache.ts): openBlockSource drops it, and
+      // the guard drops it again before it identifies the disc after a change.
       const device = opts.spec.kind === 'device' ? opts.spec.path : undefined;
       const dropPages = device !== undefined ? () => dropPageCache(device) : undefined;
-      await dropPages?.();
       const inner = await openBlockSource(opts.spec, { sectorSize: opts.blockSize, nbdkitFilters: opts.nbdkitFilters, nbdkitArgs: opts.nbdkitArgs });
       const name = opts.spec.kind === 'nbd' ? opts.sourceArg : opts.spec.path;
       // Every device error and slow read goes to the mount log; the guard keeps another medium's reads out.

@@ -6,6 +6,7 @@ import { BlockSource, MediaError, SectorSizeChoice, SourceEvent, SourceIdentityH
 import { NbdClient } from './nbd-client';
 import { NbdkitProcess } from './nbdkit-process';
 import { detectSectorSize, MAX_SECTOR_SIZE } from '../sector-size';
+import { dropPageCache } from '../page-cache';
 import { nbdTargetUri, SourceArgError, SourceSpec } from '../source-spec';
 import { MediumChangedError } from '../medium-watch';
 
@@ -34,6 +35,7 @@ export class MediumSizeChangedError extends MediumChangedError {
 }
 
 export async function openBlockSource(spec: SourceSpec, options: OpenBlockSourceOptions = {}): Promise<NbdBlockSource> {
+  if (spec.kind === 'device') await dropPageCache(spec.path); // it may hold a previous disc's pages (page-cache.ts)
   const sectorSize = await detectSectorSize(spec, options.sectorSize);
   const source = new NbdBlockSource(spec, sectorSize, options);
   await source.open();
