@@ -8,7 +8,8 @@
 #     ceiling (bench/mount-ceiling.ts); how long after the acquisition its image checksums are complete.
 #   bounds, to read the targets against: nbdcopy of the export into a file, then sync (blkfs's transport and a
 #     durable copy, in C, no checksums); ddrescue -d -b512 of warm /raw and of the FUSE ceiling (what the FUSE
-#     glue alone costs its 64 KiB requests); the share of the machine's CPU busy during acquire and cold dd.
+#     glue alone costs its 64 KiB requests); the share of the machine's CPU busy during acquire and cold dd; for
+#     each target not met, whether this machine can reach it at all (runs that do less than blkfs must).
 #   a medium slower than the machine (RATE_MBS MB/s through nbdkit's rate filter, at most 256 MiB): ddrescue -d
 #     -b512 through nbdfuse, blkfs acquire, ddrescue -d -b512 and dd bs=1M of cold /raw, as shares of its rate.
 #   bad areas (BAD_MIB medium, nbdkit log + delay + ddrescue filters, ~3,600 bad sectors in 8 scratch-like
@@ -354,6 +355,17 @@ fi
 floor "dd bs=1M of cold /raw" dd_cold "$(awk -v a="${BEST[nbdcopy]}" 'BEGIN { print a / 0.5 }')" nbdcopy nbdcopy
 floor "ddrescue -d -b512 of cold /raw" dd_raw "${BEST[dd_nbdfuse]}" "through nbdfuse" dd_nbdfuse
 floor "ddrescue -d -b512 of warm /raw" dd_raw_warm "${BEST[dd_nbdfuse]}" "through nbdfuse" dd_nbdfuse
+# Whether a target is reachable at all here: runs in this same run that do strictly less than blkfs must. An
+# acquisition does at least what nbdcopy into a file, then sync, does (the transport, a durable copy; in C, without
+# the cache's bookkeeping). A cold /raw read does at least the work of the FUSE ceiling's run (the reader, the
+# kernel's FUSE, a server's replies) plus nbdcopy's (nbdkit, the transport): their CPU over N cores bounds it.
+reach() { awk -v b="$2" -v t="$3" -v w="$1" -v why="$4" 'BEGIN {
+  printf "    %-32s %.3f s (%s); the target needs <= %.3f s: %s\n", w, b, why, t, (b <= t) ? "within it" : "beyond it on this machine" }'; }
+echo "  the targets against runs in this run that do less than blkfs must:"
+reach "blkfs acquire" "${BEST[nbdcopy_file]}" "$(awk -v a="${BEST[dd_file]}" 'BEGIN { print a / 0.9 }')" "nbdcopy of the export -> file, then sync"
+reach "dd bs=1M of cold /raw" "$(awk -v a="${CPUS[ceiling]}" -v b="${CPUS[nbdcopy]}" -v n="$(nproc)" 'BEGIN { print (a + b) / n }')" \
+  "$(awk -v a="${BEST[nbdcopy]}" 'BEGIN { print a / 0.5 }')" "the FUSE ceiling's ${CPUS[ceiling]} CPU-s + nbdcopy's ${CPUS[nbdcopy]}, over $(nproc) cores"
+reach "ddrescue -d -b512 of cold /raw" "${BEST[ceiling_ddr]}" "${BEST[dd_nbdfuse]}" "ddrescue -d of the FUSE ceiling"
 echo "a medium slower than the machine: $((RATE_SIZE >> 20)) MiB at ${RATE_MBS} MB/s (nbdkit rate filter), like a healthy hard disk"
 rate_row() { row "$1" "$2" "$RATE_SIZE" "$(awk -v b="$RATE_SIZE" -v s="$2" -v r="$RATE_MBS" 'BEGIN { printf "%.2f", b / s / 1e6 / r }')x the medium's rate${3:+; $3}"; }
 rate_row "ddrescue -d -b512 through nbdfuse -r" "${RATE[dd_nbdfuse]}"
