@@ -71,6 +71,8 @@ export class ContainerUnits {
   private readonly keep: number;
   /** The open file is closed: nothing more is kept or prepared for it. */
   private closed = false;
+  /** The last unit the previous read touched (none yet): units are prepared ahead only for a reader that goes on. */
+  private previousLastUnit: number | undefined;
 
   constructor(
     private readonly renderer: ContainerRenderer,
@@ -111,8 +113,12 @@ export class ContainerUnits {
       const to = Math.min(end, us + unit.length);
       unit.copy(target, from - offset, from - us, to - us);
     }
-    // Sequential reading: prepare the next units while this one is copied out.
-    for (let next = lastUnit + 1; next <= lastUnit + g.ahead && !this.closed; next++) {
+    // Sequential reading: prepare the next units while this one is copied out. A read that neither starts near where
+    // the previous one ended nor follows one (a file manager's or TSK's one-off look at the header) prepares nothing:
+    // each unit is a batch of Reed-Solomon work. Near, not at: the kernel's readahead requests may arrive out of order.
+    const goesOn = this.previousLastUnit !== undefined && Math.abs(firstUnit - this.previousLastUnit) <= 1;
+    this.previousLastUnit = lastUnit;
+    for (let next = lastUnit + 1; goesOn && next <= lastUnit + g.ahead && !this.closed; next++) {
       if (unitStart(g, next) < this.totalBlocks) void this.unit(next).catch(() => {});
     }
   }

@@ -63,7 +63,7 @@ describe('ContainerUnits (how /sbx/image.sbx is rendered)', () => {
   });
 
   it('gives a closed reader\'s units back, those still being prepared too, so they stop pushing out open readers\' units', async () => {
-    // The defaults (17/10/2/12): units of about 2 MiB; a read of the first blocks renders unit 0 and prepares 1 and 2.
+    // The defaults (17/10/2/12): units of about 2 MiB; two reads of the first blocks render unit 0 and prepare 1 and 2.
     const image = pseudoRandom(5 << 20, 9);
     const spec = makeContainerSpec({ version: 17, d: 10, p: 2, burst: 12, uid: UID, fileSize: image.length, metadata: { fnm: 'disk.img' } });
     const expected = await readContainer(spec, 0, Number.MAX_SAFE_INTEGER, new BufferReader(image));
@@ -75,6 +75,7 @@ describe('ContainerUnits (how /sbx/image.sbx is rendered)', () => {
     const bs = spec.layout.blockSize;
     const first = Buffer.from(await units.blocks(40, 16)); // past the metadata copies (placeholders here)
     expect(first.equals(expected.subarray(40 * bs, 56 * bs))).to.equal(true);
+    await units.blocks(56, 16); // goes on: units ahead are prepared
     units.close(); // units 1 and 2 may still be rendering
     await settled();
     expect(budget.stats().kept).to.equal(0);
@@ -84,6 +85,25 @@ describe('ContainerUnits (how /sbx/image.sbx is rendered)', () => {
     await settled();
     expect(budget.stats().kept).to.equal(0);
     expect(budget.stats().keptPeak).to.be.greaterThan(0);
+  });
+
+  it('prepares units ahead only for a reader that goes on: a one-off read of the header renders one unit', async () => {
+    const image = pseudoRandom(8 << 20, 4);
+    const spec = makeContainerSpec({ version: 17, d: 10, p: 2, burst: 12, uid: UID, fileSize: image.length, metadata: { fnm: 'disk.img' } });
+    const budget = new RenderBudget(64 << 20, 64 << 20);
+    const settled = async () => {
+      while (budget.stats().inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    };
+    const src = new CountingReader(image);
+    const units = new ContainerUnits(rendererFor(spec), src, budget);
+    const unitSource = (units.geometry.setsPerUnit / 12) * 120 * spec.layout.dataSize; // image bytes behind one unit
+    await units.blocks(0, 8);
+    await settled();
+    expect(src.bytesRead).to.be.greaterThan(0).and.at.most(unitSource);
+    await units.blocks(8, 8); // a second read where the first ended: a copy (cp) has started
+    await settled();
+    expect(src.bytesRead).to.be.greaterThan(2 * unitSource);
+    units.close();
   });
 
   it('renders a small super set whole, several per unit (the default parameters)', () => {
