@@ -76,7 +76,9 @@ export async function mixRound(dir: string, m: Medium, o: MixOptions, f: Finding
   const sbx = await run('sh', ['-c', `cat "${mnt}/sbx/image.sbx" > "${out('image.sbx')}"`], { timeoutMs: 600_000 });
   if (sbx.code !== 0) f.problem(`cat /sbx/image.sbx failed: ${sbx.stderr.trim()}`);
   const finalMap = await fs.promises.readFile(path.join(mnt, 'mapfile'), 'utf8');
-  const checksums = await fs.promises.readFile(path.join(mnt, 'checksums'), 'utf8');
+  // On a machine of fewer than 4 cores the hashing waits while the readers read the cache fast (README, /checksums):
+  // the readers have stopped, so it catches up now.
+  const checksums = await untilHashed(path.join(mnt, 'checksums'), 60_000);
   const st = JSON.parse(await fs.promises.readFile(path.join(mnt, 'status'), 'utf8'));
   const mem = rss.stop();
   await umount(mnt);
@@ -358,4 +360,14 @@ function get(url: string): Promise<{ code: number; body: Buffer }> {
       })
       .on('error', reject);
   });
+}
+
+/** /checksums once complete (no "# incomplete" line), or as it stands after `ms`. */
+async function untilHashed(file: string, ms: number): Promise<string> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const text = await fs.promises.readFile(file, 'utf8');
+    if (!text.includes('# incomplete') || Date.now() > end) return text;
+    await sleep(200);
+  }
 }
