@@ -67,7 +67,8 @@ export function answeredWithin<T>(mountpoint: string, work: Promise<T>, ms = ANS
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ServerNotAnsweringError(mountpoint, pid ?? serverPidOf(mountpoint), ms)), ms);
   });
-  // An abandoned read of a stopped mount stays pending in the kernel; the process still exits (it is killable there).
+  // An abandoned read stays pending in the kernel, and Node's exit waits for it (it joins its thread pool): so a stopped
+  // server is looked for before any read (requireServerNotStopped), and status lists /rescued/ in a child process.
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 

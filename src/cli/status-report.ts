@@ -87,7 +87,7 @@ export function filesLine(f: NonNullable<StatusJson['files']>): string {
 export function formatStatusReport(
   s: StatusJson,
   extents: readonly ByteExtent[] | undefined,
-  rescued: readonly RescuedFind[],
+  rescued: readonly RescuedFind[] | undefined,
   opts: { colour: boolean; columns: number },
 ): string {
   const size = s.size ?? 0;
@@ -154,11 +154,14 @@ export function formatStatusReport(
     const done = a.containerBytes ? ` ${formatPercent(a.bytesArchived ?? 0, a.containerBytes)}` : '';
     row('archive', `${(a.destinations ?? []).join(', ')}: ${a.phase ?? '?'}${done}${a.etaSeconds != null ? `, ETA ${formatDuration(a.etaSeconds)}` : ''}`);
   }
-  const files = rescued.reduce((n, r) => n + r.files.length, 0);
   if (s.files) row('files', filesLine(s.files));
-  row('rescued finds', rescued.length === 0 ? 'none' : `${rescued.length} container${rescued.length === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`);
-  // The medium's names (SBX FNM): on a terminal, a control or bidi character in one must not act.
-  for (const r of rescued) for (const f of r.files) out.push(`${''.padEnd(16)}${visibleName(`rescued/${r.uid}/${f}`)}`);
+  if (rescued === undefined) row('rescued finds', 'not listed now: rescued/ waits for the medium (a file there needs sectors read first)');
+  else {
+    const files = rescued.reduce((n, r) => n + r.files.length, 0);
+    row('rescued finds', rescued.length === 0 ? 'none' : `${rescued.length} container${rescued.length === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}`);
+    // The medium's names (SBX FNM): on a terminal, a control or bidi character in one must not act.
+    for (const r of rescued) for (const f of r.files) out.push(`${''.padEnd(16)}${visibleName(`rescued/${r.uid}/${f}`)}`);
+  }
   row('cache', srv.cacheDir ?? '?');
   row('log', srv.log ?? 'stderr of the foreground blkfs mount');
   if (srv.http) row('web page', srv.http);

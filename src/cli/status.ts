@@ -1,5 +1,7 @@
 // `blkfs status MOUNTPOINT`: the rescue at a glance (from MOUNTPOINT/status, /mapfile and /rescued/), with a
 // one-line coloured map; --json prints /status as it is; --watch redraws in place until Ctrl-C.
+import type { ChildProcess } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
@@ -31,6 +33,7 @@ export const runStatus = mountAction(async (mountpoint: string, opts: StatusOpts
   };
   if (!opts.watch) {
     process.stdout.write(await once());
+    dropListing();
     return;
   }
   const tty = Boolean(process.stdout.isTTY);
@@ -93,26 +96,43 @@ async function report(mnt: string, status: StatusJson, colour: boolean, pid: num
     extents = undefined; // the map line is a bonus: the counters still tell the story
   }
   const columns = Math.min(200, (process.stdout.columns || 80) - 1); // 0 or undefined: not a sized terminal
-  return formatStatusReport(status, extents, await rescuedFinds(mnt, answered), { colour, columns });
+  return formatStatusReport(status, extents, await rescuedFinds(mnt), { colour, columns });
 }
 
-async function rescuedFinds(mnt: string, answered: <T>(work: Promise<T>) => Promise<T>): Promise<RescuedFind[]> {
-  const { ServerNotAnsweringError } = await import('./server-answer');
-  const dir = path.join(mnt, 'rescued');
-  let uids: string[];
-  try {
-    uids = await answered(fs.promises.readdir(dir));
-  } catch (err) {
-    if (err instanceof ServerNotAnsweringError) throw err;
-    return [];
-  }
-  const out: RescuedFind[] = [];
-  for (const uid of uids.sort()) {
-    const files = await answered(fs.promises.readdir(path.join(dir, uid))).catch((err: unknown) => {
-      if (err instanceof ServerNotAnsweringError) throw err;
-      return [] as string[];
+/**
+ * How long the report waits for the /rescued/ listing. A look there can wait for the medium while the server is fine:
+ * another program's lookup of a file whose size needs sectors read first (a container's burst level) holds the
+ * kernel's lock on that directory (libfuse 2 asks for no parallel directory operations), and a listing waits for it.
+ */
+const RESCUED_WAIT_MS = 3000;
+/** The listing under way (--watch starts no second one beside a listing still waiting). */
+let listing: { child: ChildProcess; finds: Promise<RescuedFind[]> } | undefined;
+
+/** The finds of /rescued/, or undefined when the listing waits (see RESCUED_WAIT_MS); listed by rescued-listing.js. */
+async function rescuedFinds(mnt: string): Promise<RescuedFind[] | undefined> {
+  if (!listing) {
+    const child = spawn(process.execPath, [path.join(__dirname, 'rescued-listing.js'), path.join(mnt, 'rescued')], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const finds = new Promise<RescuedFind[]>((resolve) => {
+      child.on('error', () => resolve([]));
+      child.on('close', (code) => resolve(code === 0 ? (JSON.parse(out) as RescuedFind[]) : []));
     });
-    out.push({ uid, files: files.sort() });
+    const current = { child, finds: finds.finally(() => listing === current && (listing = undefined)) };
+    listing = current;
   }
-  return out;
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), RESCUED_WAIT_MS)));
+  const finds = await Promise.race([listing.finds, waited]);
+  clearTimeout(timer);
+  return finds;
+}
+
+/** A listing still waiting is left to the kernel (killed: it ends once the directory is free); nothing waits for it. */
+function dropListing(): void {
+  if (!listing) return;
+  listing.child.kill('SIGKILL');
+  listing.child.stdout!.destroy();
+  listing.child.unref();
+  listing = undefined;
 }
