@@ -110,19 +110,28 @@ let listing: { child: ChildProcess; finds: Promise<RescuedFind[]> } | undefined;
 
 /** The finds of /rescued/, or undefined when the listing waits (see RESCUED_WAIT_MS); listed by rescued-listing.js. */
 async function rescuedFinds(mnt: string): Promise<RescuedFind[] | undefined> {
+  // A listing carried over from the previous --watch frame has had its wait: this frame only looks whether it ended.
+  let wait = 0;
   if (!listing) {
+    wait = RESCUED_WAIT_MS;
     const child = spawn(process.execPath, [path.join(__dirname, 'rescued-listing.js'), path.join(mnt, 'rescued')], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const finds = new Promise<RescuedFind[]>((resolve) => {
       child.on('error', () => resolve([]));
-      child.on('close', (code) => resolve(code === 0 ? (JSON.parse(out) as RescuedFind[]) : []));
+      child.on('close', (code) => {
+        try {
+          resolve(code === 0 ? (JSON.parse(out) as RescuedFind[]) : []);
+        } catch {
+          resolve([]);
+        }
+      });
     });
     const current = { child, finds: finds.finally(() => listing === current && (listing = undefined)) };
     listing = current;
   }
   let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), RESCUED_WAIT_MS)));
+  const waited = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), wait)));
   const finds = await Promise.race([listing.finds, waited]);
   clearTimeout(timer);
   return finds;
