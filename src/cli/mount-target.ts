@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { mountAt } from '../fuse/mountinfo';
 import { UserError } from '../errors';
-import { answeredWithin, requireServerNotStopped, serverPidOf } from './server-answer';
+import { readInChild } from './child-read';
+import { answeredWithin, requireServerNotStopped, ServerNotAnsweringError, serverPidOf } from './server-answer';
 
 export interface ServerRef {
   mountpoint: string;
@@ -35,13 +36,16 @@ export class DeadMountError extends UserError {
 
 /**
  * Reads a small file of a blkfs mount that the server answers at once (/status): a dead mount is a DeadMountError,
- * not a bare ENOTCONN; a stopped or hung server a ServerNotAnsweringError, not a wait without end.
+ * not a bare ENOTCONN; a stopped or hung server a ServerNotAnsweringError, not a wait without end. Read in a child
+ * process (child-read.ts), so that a read given up does not hold the command's exit.
  */
-export async function readMountFile(mountpoint: string, name: string, pid = serverPidOf(mountpoint)): Promise<string> {
+export async function readMountFile(mountpoint: string, name: string, pid = serverPidOf(mountpoint), encoding: BufferEncoding = 'utf8'): Promise<string> {
   requireServerNotStopped(mountpoint, pid);
+  const read = readInChild(path.join(mountpoint, name), encoding);
   try {
-    return await answeredWithin(mountpoint, fs.promises.readFile(path.join(mountpoint, name), 'utf8'), undefined, pid);
+    return await answeredWithin(mountpoint, read.text, undefined, pid);
   } catch (err) {
+    if (err instanceof ServerNotAnsweringError) read.abandon();
     if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') throw new DeadMountError(mountpoint);
     throw err;
   }

@@ -67,8 +67,8 @@ export function answeredWithin<T>(mountpoint: string, work: Promise<T>, ms = ANS
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ServerNotAnsweringError(mountpoint, pid ?? serverPidOf(mountpoint), ms)), ms);
   });
-  // An abandoned read stays pending in the kernel, and Node's exit waits for it (it joins its thread pool): so a stopped
-  // server is looked for before any read (requireServerNotStopped), and status lists /rescued/ in a child process.
+  // `work` is not stopped: a read given up stays pending in the kernel. Made on Node's thread pool it would hold the
+  // exit (Node joins the pool), so the mount's files are read in child processes (child-read.ts, rescued-listing.ts).
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 

@@ -2,7 +2,6 @@
 // one-line coloured map; --json prints /status as it is; --watch redraws in place until Ctrl-C.
 import type { ChildProcess } from 'child_process';
 import { spawn } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../errors';
 import { mountAction } from './mount-action';
@@ -82,15 +81,15 @@ async function withDatVerdict(status: StatusJson, dat: Dat): Promise<void> {
 }
 
 async function report(mnt: string, status: StatusJson, colour: boolean, pid: number | undefined): Promise<string> {
-  const [{ formatStatusReport }, { parseMapfile }, { answeredWithin, ServerNotAnsweringError }] = await Promise.all([
+  const [{ formatStatusReport }, { parseMapfile }, { ServerNotAnsweringError }, { readMountFile }] = await Promise.all([
     import('./status-report'),
     import('../cache/mapfile'),
     import('./server-answer'),
+    import('./mount-target'),
   ]);
-  const answered = <T>(work: Promise<T>) => answeredWithin(mnt, work, undefined, pid);
   let extents;
   try {
-    extents = parseMapfile(await answered(fs.promises.readFile(path.join(mnt, 'mapfile'), 'latin1'))).blocks;
+    extents = parseMapfile(await readMountFile(mnt, 'mapfile', pid, 'latin1')).blocks;
   } catch (err) {
     if (err instanceof ServerNotAnsweringError) throw err;
     extents = undefined; // the map line is a bonus: the counters still tell the story
