@@ -113,9 +113,9 @@ export class ContainerUnits {
       const to = Math.min(end, us + unit.length);
       unit.copy(target, from - offset, from - us, to - us);
     }
-    // Sequential reading: prepare the next units while this one is copied out. A read that neither starts near where
-    // the previous one ended nor follows one (a file manager's or TSK's one-off look at the header) prepares nothing:
-    // each unit is a batch of Reed-Solomon work. Near, not at: the kernel's readahead requests may arrive out of order.
+    // Sequential reading: prepare the next units while this one is copied out. A first read, or one far from the
+    // previous one (a file manager's or TSK's one-off look at the header), prepares nothing: each unit is a batch of
+    // Reed-Solomon work. Near, not exactly where it ended: one reader's requests may arrive out of order.
     const goesOn = this.previousLastUnit !== undefined && Math.abs(firstUnit - this.previousLastUnit) <= 1;
     this.previousLastUnit = lastUnit;
     for (let next = lastUnit + 1; goesOn && next <= lastUnit + g.ahead && !this.closed; next++) {
