@@ -47,17 +47,28 @@ export async function downloadable(root: DirectoryView, segs: readonly string[])
   return node.kind === 'file' ? node : undefined;
 }
 
-/** The /rescued/ finds: UID → file names with sizes. */
-export async function listRescued(root: DirectoryView): Promise<{ uid: string; files: { name: string; size: number }[] }[]> {
+/**
+ * How long rescued.json waits for the files' sizes. A find's info.json and container may need sectors read first (its
+ * burst level, on a slow or scratched medium), and the page, which waits for rescued.json, must go on following the rescue.
+ */
+const SIZE_WAIT_MS = 1000;
+
+/** The /rescued/ finds: UID → file names with sizes (null: not known within SIZE_WAIT_MS, it waits for the medium). */
+export async function listRescued(root: DirectoryView): Promise<{ uid: string; files: { name: string; size: number | null }[] }[]> {
   const rescued = (await root.entries()).get('rescued');
   if (!rescued || rescued.kind !== 'directory') return [];
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SIZE_WAIT_MS)));
   const out = [];
   for (const [uid, dir] of await rescued.entries()) {
     if (dir.kind !== 'directory') continue;
     const files = [];
-    for (const [name, f] of await dir.entries()) if (f.kind === 'file') files.push({ name, size: (await f.getattr()).size });
-    out.push({ uid, files });
+    for (const [name, f] of await dir.entries()) {
+      if (f.kind === 'file') files.push({ name, size: Promise.race([Promise.resolve().then(() => f.getattr()).then((a) => a.size, () => null), late]) });
+    }
+    out.push({ uid, files: await Promise.all(files.map(async (x) => ({ name: x.name, size: await x.size }))) });
   }
+  clearTimeout(timer);
   return out;
 }
 

@@ -100,7 +100,7 @@ async function refresh() {
   for (const f of finds) for (const file of f.files) {
     const li = document.createElement('li'); const a = document.createElement('a');
     a.href = 'rescued/' + encodeURIComponent(f.uid) + '/' + encodeURIComponent(file.name); a.download = file.name;
-    a.textContent = visible(f.uid + '/' + file.name); li.append(a, ' (' + bytes(file.size) + ')'); ul.append(li);
+    a.textContent = visible(f.uid + '/' + file.name); li.append(a, ' (' + (file.size === null ? 'size not known yet: it needs sectors read' : bytes(file.size)) + ')'); ul.append(li);
   }
   if (!ul.children.length) { const li = document.createElement('li'); li.className = 'muted'; li.textContent = 'none yet'; ul.append(li); }
   text('updated', new Date().toLocaleTimeString());

@@ -7,6 +7,7 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import puppeteer, { Browser } from 'puppeteer-core';
 import { cellOrigin, COLOURS, layoutMap, SEVERITY } from '../../../src/map';
+import { httpGet } from '../../helpers/http-get';
 import { BadRange, blkfs, cleanup, MAIN_JS, mount, patternImage, readStatus, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
 
 const SIZE = 4 << 20;
@@ -26,15 +27,7 @@ async function readRange(file: string, offset: number, length: number): Promise<
   }
 }
 
-function get(url: string): Promise<{ code: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    }).on('error', reject);
-  });
-}
+const get = (url: string) => httpGet(url);
 
 describe('seeing the rescue: blkfs status, the mount log, the web page', function () {
   this.timeout(120_000);
