@@ -57,10 +57,11 @@ const SIZE_WAIT_MS = 1000;
 export async function listRescued(root: DirectoryView): Promise<{ uid: string; files: { name: string; size: number | null }[] }[]> {
   const rescued = (await root.entries()).get('rescued');
   if (!rescued || rescued.kind !== 'directory') return [];
+  const dirs = await rescued.entries(); // may wait a moment for the block scanner (rescued-views.ts), not for the medium
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SIZE_WAIT_MS)));
   const out = [];
-  for (const [uid, dir] of await rescued.entries()) {
+  for (const [uid, dir] of dirs) {
     if (dir.kind !== 'directory') continue;
     const files = [];
     for (const [name, f] of await dir.entries()) {
