@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
-import * as http from 'http';
 import * as path from 'path';
+import { httpGet } from '../../helpers/http-get';
 import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
 import { BadRange, blkfs, cleanup, mount, readStatus, run, sleep, start, startNbdkit, tempDir, writeMedium } from '../mount/harness';
 
@@ -14,16 +14,10 @@ const SIZE = 4 * MiB;
 const AT = MiB; // the container's place on the medium
 const BAD: BadRange[] = [{ offset: 3 * MiB, length: 1024 }];
 
-function get(url: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      const chunks: Buffer[] = [];
-      if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks)));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
+async function get(url: string): Promise<Buffer> {
+  const r = await httpGet(url);
+  if (r.code !== 200) throw new Error(`${url}: ${r.code}`);
+  return r.body;
 }
 
 type Status = { sbx: { image: { phase: string; rateBytesPerSec?: number; etaSeconds?: number | null } | null } };
