@@ -10,7 +10,7 @@ fi
 need=()
 command -v nbdkit >/dev/null || need+=(nbdkit)
 command -v fusermount3 >/dev/null || need+=(fuse3)
-/sbin/ldconfig -p | grep -q 'libfuse\.so\.2 ' || need+=(libfuse2)   # fuse-native's prebuilt addon links libfuse 2
+/sbin/ldconfig -p | grep 'libfuse\.so\.2 ' >/dev/null || need+=(libfuse2)   # fuse-native's prebuilt addon links libfuse 2 (grep reads all: no SIGPIPE under pipefail)
 command -v ddrescue >/dev/null || need+=(gddrescue)
 command -v ddrescuelog >/dev/null || need+=(gddrescue)
 command -v par2 >/dev/null || need+=(par2)
