@@ -48,6 +48,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
   private copyStream: CopyStream | undefined; // the copying pass's write-behind and span buffers, while it runs
   private closed = false;
   private closing = false; // close() has begun: no new prefetch starts, queued ones are dropped
+  private retired = false; // the mount serves another medium now (retire())
   private readonly repair: Pick<CachedDeviceOptions, 'canRepair' | 'onRepair'>;
 
   /** Built by cache-open.ts (openCache, openOffline) once the state is loaded and the medium's identity checked. */
@@ -98,6 +99,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    * reads them from the device again (it is served the same bytes, or waits for the commit).
    */
   readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): IntoRead | Promise<IntoRead> {
+    if (this.retired && priority === 'foreground') throw new CacheClosedError(this.cacheDir);
     this.checkRange(offset, target.length);
     const end = Math.min(this.size, offset + target.length);
     if (priority === 'foreground' && offset < end) {
@@ -396,6 +398,14 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    */
   flush(): Promise<void> {
     return this.store.flush(() => this.inflight.settled());
+  }
+
+  /**
+   * The mount serves another medium from now on: a program's reads of this one (on a file it opened before the
+   * switch) get ENOMEDIUM at once, as a drive answers them, not this medium's cached bytes until close() has ended.
+   */
+  retire(): void {
+    this.retired = true;
   }
 
   /**

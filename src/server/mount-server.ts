@@ -194,6 +194,7 @@ export class MountServer {
         return;
       }
       next.server.log = this.log.file ?? null;
+      old.cache.retire(); // files opened on the old medium get ENOMEDIUM from this moment, not once it is closed
       this.root.stack = next;
       this.info.cacheDir = next.cache.cacheDir;
       this.log.info(`medium: now serving ${next.cache.size} bytes from cache ${next.cache.cacheDir}`);

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { openCache, OpenCacheOptions } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
-import { CacheBusyError, CacheDamagedError, CacheMismatchError } from '../../../src/cache/errors';
+import { CacheBusyError, CacheClosedError, CacheDamagedError, CacheMismatchError } from '../../../src/cache/errors';
 import { parseMapfile } from '../../../src/cache/mapfile';
 import { SourceLostError, TransientReadError } from '../../../src/source/block-source';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -45,6 +45,16 @@ describe('cache/cached-device CachedDevice', () => {
     const reads = src.stats().reads;
     await dev.read(12345, MiB);
     expect(src.stats().reads).to.equal(reads);
+  });
+
+  it("retire() (the mount follows the drive to another medium): a program's reads get ENOMEDIUM at once, cached bytes too; background reads go on", async () => {
+    const img = patternBuffer(MiB);
+    const dev = await openDev(new MemorySource(img));
+    await dev.read(0, 64 * 1024);
+    dev.retire();
+    expect(() => dev.readInto(0, Buffer.alloc(4096))).to.throw(CacheClosedError);
+    expect(await dev.read(0, 4096).then(() => 'read', (e: unknown) => e instanceof CacheClosedError)).to.equal(true);
+    expect((await dev.read(0, 4096, 'background')).data.equals(img.subarray(0, 4096))).to.equal(true);
   });
 
   it("busyRateNow counts the last second's device reads and the readers' reads of cached bytes, so background work waits for both", async () => {
