@@ -1,7 +1,8 @@
 // Child processes of a FUSE server must not inherit its /dev/fuse descriptor (libfuse opens it without
 // O_CLOEXEC, and Node closes nothing on spawn): a child that outlives a killed server (TSK still reading /raw)
 // would keep the FUSE connection alive with nobody answering it, and every access to the mount, `blkfs umount`
-// included, would hang instead of failing with ENOTCONN. Imports nothing of ours, so every layer may use it.
+// included, would hang instead of failing with ENOTCONN. And a child whose messages we match runs in the C locale.
+// Imports nothing of ours, so every layer may use it.
 import * as fs from 'fs';
 
 /** Descriptors of this process open on /dev/fuse. */
@@ -34,4 +35,9 @@ export function withoutFuseFds(cmd: string, args: readonly string[]): { command:
   const close = fds.map((fd) => `exec ${fd}<&-;`).join(' ');
   // bash, not sh: dash only takes single-digit descriptors in redirections.
   return { command: '/bin/bash', args: ['-c', `${close} exec "$0" "$@"`, cmd, ...args], wrapped: true };
+}
+
+/** The environment for a child whose messages are matched ("busy", "No medium found", strerror texts): the C locale, whatever the user's. */
+export function cLocaleEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: 'C' };
 }

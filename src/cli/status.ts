@@ -1,9 +1,8 @@
 // `blkfs status MOUNTPOINT`: the rescue at a glance (from MOUNTPOINT/status, /mapfile and /rescued/), with a
 // one-line coloured map; --json prints /status as it is; --watch redraws in place until Ctrl-C.
-import type { ChildProcess } from 'child_process';
-import { spawn } from 'child_process';
 import * as path from 'path';
 import { UserError } from '../errors';
+import { ChildRead, outputOf } from './child-read';
 import { mountAction } from './mount-action';
 import type { RescuedFind, StatusJson } from './status-report';
 import type { Dat } from '../archive/dat';
@@ -105,7 +104,7 @@ async function report(mnt: string, status: StatusJson, colour: boolean, pid: num
  */
 const RESCUED_WAIT_MS = 3000;
 /** The listing under way (--watch starts no second one beside a listing still waiting). */
-let listing: { child: ChildProcess; finds: Promise<RescuedFind[]> } | undefined;
+let listing: { read: ChildRead; finds: Promise<RescuedFind[]> } | undefined;
 
 /** The finds of /rescued/, or undefined when the listing waits (see RESCUED_WAIT_MS); listed by rescued-listing.js. */
 async function rescuedFinds(mnt: string): Promise<RescuedFind[] | undefined> {
@@ -113,20 +112,10 @@ async function rescuedFinds(mnt: string): Promise<RescuedFind[] | undefined> {
   let wait = 0;
   if (!listing) {
     wait = RESCUED_WAIT_MS;
-    const child = spawn(process.execPath, [path.join(__dirname, 'rescued-listing.js'), path.join(mnt, 'rescued')], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const finds = new Promise<RescuedFind[]>((resolve) => {
-      child.on('error', () => resolve([]));
-      child.on('close', (code) => {
-        try {
-          resolve(code === 0 ? (JSON.parse(out) as RescuedFind[]) : []);
-        } catch {
-          resolve([]);
-        }
-      });
-    });
-    const current = { child, finds: finds.finally(() => listing === current && (listing = undefined)) };
+    const read = outputOf(process.execPath, [path.join(__dirname, 'rescued-listing.js'), path.join(mnt, 'rescued')]);
+    // A failed or malformed listing is an empty one, as an unreadable /rescued/ always was.
+    const finds = read.text.then((t) => JSON.parse(t) as RescuedFind[]).catch(() => [] as RescuedFind[]);
+    const current = { read, finds: finds.finally(() => listing === current && (listing = undefined)) };
     listing = current;
   }
   let timer: NodeJS.Timeout | undefined;
@@ -138,9 +127,6 @@ async function rescuedFinds(mnt: string): Promise<RescuedFind[] | undefined> {
 
 /** A listing still waiting is left to the kernel (killed: it ends once the directory is free); nothing waits for it. */
 function dropListing(): void {
-  if (!listing) return;
-  listing.child.kill('SIGKILL');
-  listing.child.stdout!.destroy();
-  listing.child.unref();
+  listing?.read.abandon();
   listing = undefined;
 }

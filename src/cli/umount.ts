@@ -1,5 +1,6 @@
 // `blkfs umount MOUNTPOINT`: asks the server to unmount, flush its state and stop nbdkit, and waits for it
 // to exit. A server that is gone (crashed) leaves a dead mount: that one is detached with fusermount.
+import { cLocaleEnv } from '../clean-spawn';
 import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 
@@ -60,7 +61,7 @@ async function detachDeadMount(mountpoint: string, lazy: boolean): Promise<void>
     ['umount', lazy ? ['-l', mountpoint] : [mountpoint]],
   ] as const) {
     try {
-      await run(cmd, [...args], { env: { ...process.env, LC_ALL: 'C' } }); // "busy" is read from its message
+      await run(cmd, [...args], { env: cLocaleEnv() }); // "busy" is read from its message
       return;
     } catch (err) {
       if (/busy/i.test(String((err as { stderr?: unknown }).stderr ?? ''))) busy = true;

@@ -11,7 +11,7 @@ import * as path from 'path';
 import Database from 'better-sqlite3';
 import { OperationError } from '../errors';
 import { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout, PartitionInfo, fsTypeName } from './layout';
-import { withoutFuseFds } from '../clean-spawn';
+import { cLocaleEnv, withoutFuseFds } from '../clean-spawn';
 
 /** tsk_files.type: TSK_DB_FILES_TYPE_FS, _UNALLOC_BLOCKS (free space) and _SLACK. */
 const TYPE_FS = 0;
@@ -60,7 +60,7 @@ export function runTskTool(tool: string, args: readonly string[], signal?: Abort
     if (signal?.aborted) return reject(new TskStoppedError());
     // Never with the server's /dev/fuse fd: a TSK outliving a killed server would hang the mount (clean-spawn.ts).
     const clean = withoutFuseFds(tool, args);
-    const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'ignore', 'pipe'], env: cLocaleEnv() });
     if (batch) lowerPriority(child.pid);
     const stop = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', stop, { once: true });

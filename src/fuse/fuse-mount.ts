@@ -22,6 +22,7 @@ import { mountAt } from './mountinfo';
 import { Router } from './router';
 import { DirectoryView } from '../views/view';
 import { UserError } from '../errors';
+import { cLocaleEnv } from '../clean-spawn';
 
 const run = promisify(execFile);
 
@@ -154,8 +155,8 @@ export class FuseMount {
       for (const cmd of ['fusermount3', 'fusermount', 'umount']) {
         const args = cmd === 'umount' ? [this.mountpoint] : ['-u', this.mountpoint];
         try {
-          // LC_ALL=C: "busy" is read from its message, which a German system would say otherwise.
-          await untilUnmounted(run(cmd, args, { env: { ...process.env, LC_ALL: 'C' } }), () => !this.isMounted());
+          // The C locale: "busy" is read from its message, which a German system would say otherwise.
+          await untilUnmounted(run(cmd, args, { env: cLocaleEnv() }), () => !this.isMounted());
           break;
         } catch (err) {
           const e = err as NodeJS.ErrnoException & { stderr?: string };

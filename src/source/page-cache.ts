@@ -4,7 +4,7 @@
 // 200 swaps under 3 reading threads). Dropping the device's clean pages before reading a medium (at open and before
 // identifying it after a change) reads the disc that is there. A read-only open: nothing is written to the device.
 import { spawn } from 'child_process';
-import { withoutFuseFds } from '../clean-spawn';
+import { cLocaleEnv, withoutFuseFds } from '../clean-spawn';
 import { SourceLostError } from './block-source';
 
 /**
@@ -15,7 +15,7 @@ import { SourceLostError } from './block-source';
 export function dropPageCache(device: string): Promise<void> {
   const { command, args } = withoutFuseFds('dd', [`if=${device}`, 'iflag=nocache', 'count=0', 'status=none']);
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } }); // messages read below
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: cLocaleEnv() }); // messages read below
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d.slice(0, 1000)));
     const fail = (why: string) => reject(new SourceLostError(`cannot drop the kernel's cached pages of ${device} (${why}): its reads could return the previous disc's bytes`));
