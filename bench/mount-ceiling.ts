@@ -1,5 +1,6 @@
 // The FUSE ceiling for bench/mount.sh: one read-only file served from a memory buffer by fuse-native in a
-// Node process, with the same mount options as blkfs (direct_io, no timeout), and nothing else in the way.
+// Node process, with the same mount options as blkfs (direct_io, no timeout) and, when the bench preloads it as
+// `blkfs mount` does, the same 1 MiB FUSE requests (src/fuse/fuse-max-pages.c); nothing else in the way.
 // With `glue`, the same buffer is served as /raw through blkfs's own FUSE glue and RawView (no cache): the
 // difference to the ceiling is the glue's cost, the difference to /raw warm is the cache's.
 // Usage: node dist/bench/mount-ceiling.js MOUNTPOINT SIZE_BYTES [glue]   (prints "ready"; unmounts on SIGTERM)

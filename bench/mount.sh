@@ -35,9 +35,9 @@ head -c "$SIZE" /dev/urandom > "$T/medium.img"
 
 # The ceiling and the glue-only servers stay mounted, so their runs interleave with the /raw runs: each ratio
 # compares runs made under the same load.
-node dist/bench/mount-ceiling.js "$T/ceil" "$SIZE" > "$T/ceil.out" &
+LD_PRELOAD="$PWD/dist/src/fuse/fuse-max-pages.so" node dist/bench/mount-ceiling.js "$T/ceil" "$SIZE" > "$T/ceil.out" &
 PIDS+=($!)
-node dist/bench/mount-ceiling.js "$T/glue" "$SIZE" glue > "$T/glue.out" &
+LD_PRELOAD="$PWD/dist/src/fuse/fuse-max-pages.so" node dist/bench/mount-ceiling.js "$T/glue" "$SIZE" glue > "$T/glue.out" &
 PIDS+=($!)
 for _ in $(seq 200); do grep -q ready "$T/ceil.out" 2>/dev/null && grep -q ready "$T/glue.out" 2>/dev/null && break; sleep 0.05; done
 

@@ -5,7 +5,8 @@
 #   healthy SIZE_MIB medium: nbdcopy --connections=1 (the transport's ceiling); ddrescue image file -> file;
 #     ddrescue -d -b512 through `nbdfuse -r`; `blkfs acquire` on a fresh cache; ddrescue -d -b512 of cold /raw;
 #     dd bs=1M of cold /raw with default options, --readahead 8M and 0; dd bs=1M of warm /raw beside the FUSE
-#     ceiling (bench/mount-ceiling.ts); how long after the acquisition its image checksums are complete.
+#     ceiling (bench/mount-ceiling.ts, with blkfs's 1 MiB FUSE requests); how long after the acquisition its image
+#     checksums are complete.
 #   bounds, to read the targets against: nbdcopy of the export into a file, then sync (blkfs's transport and a
 #     durable copy, in C, no checksums); ddrescue -d -b512 of warm /raw and of the FUSE ceiling (what the FUSE
 #     glue alone costs its 64 KiB requests); the share of the machine's CPU busy during acquire and cold dd; for
@@ -154,7 +155,7 @@ paired() {
 }
 NBDKIT_PARAMS=()
 start_nbdkit "$T/medium.img"
-node dist/bench/mount-ceiling.js "$T/ceil" "$SIZE" >"$T/ceil.out" &
+LD_PRELOAD="$PWD/dist/src/fuse/fuse-max-pages.so" node dist/bench/mount-ceiling.js "$T/ceil" "$SIZE" >"$T/ceil.out" &
 PIDS+=($!)
 for _ in $(seq 200); do grep -q ready "$T/ceil.out" 2>/dev/null && break; sleep 0.05; done
 

@@ -68,7 +68,7 @@ t_enc2=$(timed "${BLKFS[@]}" sbx encode --pv 0 -f "$T/exported.img" "$T/enc.ecsb
 t_enc=$(awk -v a="$t_enc1" -v b="$t_enc2" 'BEGIN { print (a < b ? a : b) }')
 rm -f "$T/enc.ecsbx" "$T/exported.img"
 
-node dist/bench/mount-ceiling.js "$T/ceil" "$CSIZE" > "$T/ceil.out" &
+LD_PRELOAD="$PWD/dist/src/fuse/fuse-max-pages.so" node dist/bench/mount-ceiling.js "$T/ceil" "$CSIZE" > "$T/ceil.out" &
 CEIL_PID=$!
 for _ in $(seq 200); do grep -q ready "$T/ceil.out" 2>/dev/null && break; sleep 0.05; done
 t_ceil=$(timed cp "$T/ceil/file" "$T/ceil.copy")

@@ -26,6 +26,7 @@ command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v mkntfs >/dev/null || need+=(ntfs-3g)        # test media: NTFS (mkntfs, ntfscp)
 command -v losetup >/dev/null || need+=(mount)          # loop devices: media-change tests
 command -v python3 >/dev/null || need+=(python3)        # LOOP_CHANGE_FD ioctl in media-change tests
+command -v cc >/dev/null || need+=(gcc)                 # scripts/build-native.sh: the 1 MiB FUSE read shim
 command -v g++ >/dev/null || need+=(g++)                # npm ci: better-sqlite3 builds from source when it cannot
 command -v make >/dev/null || need+=(make)              # fetch its prebuilt binary (node-gyp needs g++, make, python3)
 if ((${#need[@]})); then

@@ -1,6 +1,6 @@
 // Bytes the cache has in hand. fillAtHand: what a reader can be given at once, without waiting, the hot path of a
 // /raw copy. A sequential reader's next bytes are usually a flight's published bytes (readahead's) or '+' sectors in
-// the page cache; serving them without a promise per piece keeps a 128 KiB FUSE request close to the cost of a
+// the page cache; serving them without a promise per piece keeps a FUSE request close to the cost of a
 // memory copy. readCachedOnly: '+' bytes from the cache alone, never the device (export, the SBX block scanner).
 import type { SectorStore } from './sector-store';
 import type { InflightRanges } from './single-flight';

@@ -1,5 +1,5 @@
 // Sequential readahead for the cache: stream detection, window planning and the prefetcher. A FUSE /raw reader with
-// direct I/O sends one <= 128 KiB request at a time, so a cold sequential copy pays a full NBD round trip per
+// direct I/O sends one request (<= 1 MiB) at a time, so a cold sequential copy pays a full NBD round trip per
 // request; prefetching the sectors just ahead of a detected sequential stream turns that into a few large reads.
 // On by default in `blkfs mount` (DEFAULT_READAHEAD_BYTES) and made safe for fragile media:
 //  - only a reader that continues where its previous read ended gets any (a random reader gets none);

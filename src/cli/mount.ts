@@ -8,6 +8,7 @@ import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount
 import { EXIT_OK, OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
+import { withShim } from '../fuse/request-size';
 
 interface MountOpts extends ArchiveCliOptions {
   cache?: string;
@@ -56,7 +57,10 @@ export const runMount = mountAction(async (source: string, mountpoint: string, o
     logLevel: opts.logLevel,
   };
   if (opts.notifyParent) return runDetachedServer(serverOpts);
-  if (opts.foreground) return runForeground(serverOpts);
+  if (opts.foreground) {
+    const env = withShim();
+    return env === process.env ? runForeground(serverOpts) : foregroundChild(process.argv.slice(2), env);
+  }
   return startInBackground(process.argv.slice(2));
 });
 
@@ -91,6 +95,23 @@ async function runForeground(opts: ServerOpts): Promise<void> {
   const { info } = server;
   log.info(`ready: ${info.mountpoint} (server pid ${info.pid}, cache ${info.cacheDir}); Ctrl-C or blkfs umount to stop`);
   process.exit(await server.exited);
+}
+
+/**
+ * -f in a process started without the 1 MiB-read shim (LD_PRELOAD counts only at a process's start): the server runs
+ * in a child that has it, its output going where ours goes. The child has its own process group, so a Ctrl-C reaches
+ * it once, passed on from here like any signal sent to this process; its exit status becomes ours.
+ */
+async function foregroundChild(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { spawn } = await import('child_process');
+  const os = await import('os');
+  const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args], { stdio: 'inherit', env, detached: true });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c, s) => resolve([c, s]));
+  });
+  process.exit(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
 }
 
 /** A bug must not leave a mount whose server is gone: log it, unmount, flush, exit 2. */
@@ -132,6 +153,7 @@ async function startInBackground(args: string[]): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args, '--notify-parent'], {
     detached: true, // own session: the terminal's SIGINT/SIGHUP do not reach the server
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: withShim(),
   });
   const verdict = await new Promise<StartupMessage>((resolve) => {
     child.once('message', (msg) => resolve(msg as StartupMessage));

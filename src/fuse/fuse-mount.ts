@@ -6,8 +6,9 @@
 //   Then each read() of a program arrives with its own offset and size (O_DIRECT or buffered alike), a
 //   short read goes back to the program as short, the next read gets our EIO, and there is no page cache or
 //   readahead. Without it, the kernel takes a short read as end of file (worse than zero fill).
-// - Requests are at most 128 KiB (libfuse 2.9 protocol; max_read cannot raise it). One reader's requests
-//   arrive one after another; several readers' requests arrive concurrently.
+// - Requests are at most 128 KiB (libfuse 2.9 protocol; max_read cannot raise it), 1 MiB with the preloaded
+//   fuse-max-pages.so (request-size.ts). One reader's requests arrive one after another; several readers'
+//   requests arrive concurrently.
 // - Each operation has a 15 s timeout by default that answers ETIMEDOUT; a slow medium needs timeout false.
 // - Unmount: fuse-native runs `fusermount -uz` (lazy) and leaves the loop; the process may then exit. An
 //   external `fusermount -u` ends the FUSE thread but not the process, hence the mountinfo watch.

@@ -156,7 +156,7 @@ export function buildFuseOps(router: Router, logError: OpErrorLogger = () => {})
         (e) => cb(e),
         (fd) => cb(0, fd),
       ),
-    // The hot path (every 128 KiB of a copy): one promise from the view, which fills the kernel's buffer if it can.
+    // The hot path (every request of a copy, up to 1 MiB): one promise from the view, which fills the kernel's buffer if it can.
     read: (path, fd, buf, len, pos, cb) => {
       const file = open.get(fd);
       if (!file) return cb(fuseErrno('EBADF'));

@@ -20,6 +20,7 @@ import type { AcquisitionRunner } from './acquisition-runner';
 import { StalledReadWatch } from './stalled-reads';
 import { checkScope, RescueScope, settledBytesIn } from '../cache/rescue-scope';
 import { UserError } from '../errors';
+import { keepShimFromChildren, requestSizeNote } from '../fuse/request-size';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -85,6 +86,8 @@ export class MountServer {
   /** Starts everything; on failure undoes what was started and rethrows (the caller maps it to an exit code). */
   static async start(opts: MountServerOptions): Promise<MountServer> {
     const { log } = opts;
+    const requestSize = requestSizeNote();
+    keepShimFromChildren(); // before nbdkit starts
     const spec = parseSourceArg(opts.source);
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
@@ -114,6 +117,7 @@ export class MountServer {
       if (opts.logToCacheDir) log.toFile(path.join(cache.cacheDir, 'mount.log'));
       stack.server.log = log.file ?? null;
       log.info(`serving ${opts.source} (${cache.size} bytes, ${cache.sectorSize}-byte sectors) on ${mountpoint}, cache ${cache.cacheDir}`);
+      log.info(requestSize);
       const root = new CurrentMediumRoot(stack);
       const info: ReadyInfo = {
         pid: process.pid,

@@ -64,8 +64,9 @@ describe('mount: a bad sector found by a reader while trimming marks its block i
       expect(seen(), `a read of sector ${sector} reached nbdkit`).to.equal(true);
     };
 
-    // 1. A reader of sectors 1296.. stops at the bad sector 1300; what its failed read covered after it is '*'.
-    expect((await readAt(1296, 256)).bytesRead).to.equal(4 * SS);
+    // 1. A reader of sectors 1296.. stops at the bad sector 1300; what its failed read covered after it is '*'. (Not
+    // whole pages: a read of whole pages reaching a bad sector is EIO whole, see fuse-ops.ts.)
+    expect((await readAt(1296, 255)).bytesRead).to.equal(4 * SS);
     const [star] = rangesWithStatus(await mapfile(), '*');
     expect(star.offset).to.equal(1301 * SS);
     expect(star.offset + star.length, "the '*' block reaches past the second bad area").to.be.greaterThan(TRIM_HELD * SS);
