@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BadRange, run, truthMapfile } from '../test/integration/mount/harness';
 import { readNbdkitLog, overlaps, union, Range } from '../test/helpers/nbdkit-log';
+import { SHIM_REQUEST_BYTES } from '../src/fuse/request-size';
 
 export const MiB = 1 << 20;
 export const SECTOR = 512;
@@ -110,8 +111,9 @@ export function firstBad(bad: readonly BadRange[], lo: number, hi: number): numb
   return undefined;
 }
 
-/** FUSE's largest request (32 pages): /raw fails a request of whole pages holding a bad sector whole. */
-const FUSE_REQUEST_BYTES = 128 * 1024;
+/** FUSE's largest request (256 pages: `blkfs mount` preloads fuse-max-pages.so): /raw fails a request of whole pages
+ * holding a bad sector whole. */
+const FUSE_REQUEST_BYTES = SHIM_REQUEST_BYTES;
 
 /**
  * Whether a read of [.., readEnd) may stop (short, or EIO) at `at`: at a bad sector, or at the start of a request of

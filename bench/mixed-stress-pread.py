@@ -49,10 +49,11 @@ stats = {'mode': a.mode, 'seed': a.seed, 'reads': 0, 'bytes': 0, 'eio': 0, 'shor
 
 def stop_ok(x, read_end):
     """A read may stop (short, or EIO) at x: at a bad sector, or at the start of a FUSE request of whole pages
-    (at most 128 KiB) holding one, which /raw fails whole (README: a mapped file's pages are never zero-filled)."""
+    (at most 1 MiB: the mount server preloads fuse-max-pages.so) holding one, which /raw fails whole (README: a mapped
+    file's pages are never zero-filled)."""
     if first_bad(x, x + 1) is not None:
         return True
-    req = min(read_end, x + 131072) - x
+    req = min(read_end, x + 1048576) - x
     return x % 4096 == 0 and req % 4096 == 0 and first_bad(x, x + req) is not None
 
 
