@@ -37,6 +37,12 @@ static ssize_t (*real_writev)(int, const struct iovec *, int);
 /* The unique id of a FUSE_INIT request read and not answered yet (0: none). */
 static volatile uint64_t pending_init;
 
+/* Resolved before any thread of the process runs (read() below resolves them too, should it be called earlier). */
+__attribute__((constructor)) static void find_real_calls(void) {
+  real_read = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+  real_writev = (ssize_t(*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+}
+
 static int is_fuse_device(int fd) {
   struct stat st;
   return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 && minor(st.st_rdev) == 229;

@@ -43,6 +43,6 @@ export function keepShimFromChildren(env: NodeJS.ProcessEnv = process.env): void
 export function requestSizeNote(): string {
   const name = path.basename(MAX_PAGES_SHIM);
   if (shimLoaded()) return `fuse: reads of up to ${SHIM_REQUEST_BYTES / 1024} KiB per request (${name} preloaded)`;
-  const why = fs.existsSync(MAX_PAGES_SHIM) ? 'not preloaded into this process' : 'not built: scripts/build-native.sh needs a C compiler';
+  const why = fs.existsSync(MAX_PAGES_SHIM) ? 'not preloaded into this process' : 'not built: scripts/build-native.sh builds it with a C compiler';
   return `fuse: reads of up to ${DEFAULT_REQUEST_BYTES / 1024} KiB per request (${name} ${why})`;
 }
