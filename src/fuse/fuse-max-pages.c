@@ -4,7 +4,7 @@
  * fuse-native speaks to the kernel through libfuse 2.9, which predates FUSE_MAX_PAGES (kernel protocol 7.28,
  * Linux 4.20): without it the kernel cuts every read into 128 KiB requests, and each request crosses from libfuse's
  * thread to Node's event loop and back. A sequential reader of /raw then spends most of its time in those
- * crossings (dd bs=1M of warm /raw in bench/speed.sh: 1.1 GB/s with 128 KiB requests, 2.9-3.2 GB/s with 1 MiB
+ * crossings (dd bs=1M of warm /raw in bench/speed.sh: 1.1 GB/s with 128 KiB requests, 2.8-3.2 GB/s with 1 MiB
  * ones, on this project's 2-core VM).
  *
  * Loaded with LD_PRELOAD into the mount server only (src/fuse/request-size.ts). It wraps read(2) and writev(2) and
