@@ -90,7 +90,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt) {
     memcpy(out + INIT_OUT_MAX_PAGES, &pages, sizeof pages);
     struct iovec extended[2] = {{header, OUT_HEADER}, {out, INIT_OUT}};
     ssize_t r = real_writev(fd, extended, 2);
-    /* libfuse checks the count against what it asked to write. */
+    /* The count libfuse asked to write (the extension is ours to account for). */
     return r == (ssize_t)len ? (ssize_t)(OUT_HEADER + iov[1].iov_len) : r;
   }
   return real_writev(fd, iov, iovcnt);
