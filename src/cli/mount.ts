@@ -1,5 +1,5 @@
 // `blkfs mount SOURCE MOUNTPOINT`: returns once the filesystem is ready and leaves a detached server behind;
-// with -f the server runs in this process until unmounted or signalled.
+// with -f the server runs until unmounted or signalled, in this process or in a child tied to it (foreground-child.ts).
 import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_READAHEAD_BYTES } from '../cache/readahead-limits';
@@ -9,6 +9,7 @@ import { EXIT_OK, OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
 import { withShim } from '../fuse/request-size';
+import { canServeInChild, foregroundChild } from './foreground-child';
 
 interface MountOpts extends ArchiveCliOptions {
   cache?: string;
@@ -59,7 +60,8 @@ export const runMount = mountAction(async (source: string, mountpoint: string, o
   if (opts.notifyParent) return runDetachedServer(serverOpts);
   if (opts.foreground) {
     const env = withShim();
-    return env === process.env ? runForeground(serverOpts) : foregroundChild(process.argv.slice(2), env);
+    if (env === process.env || !canServeInChild()) return runForeground(serverOpts);
+    return foregroundChild(process.argv.slice(2), env);
   }
   return startInBackground(process.argv.slice(2));
 });
@@ -95,23 +97,6 @@ async function runForeground(opts: ServerOpts): Promise<void> {
   const { info } = server;
   log.info(`ready: ${info.mountpoint} (server pid ${info.pid}, cache ${info.cacheDir}); Ctrl-C or blkfs umount to stop`);
   process.exit(await server.exited);
-}
-
-/**
- * -f in a process started without the 1 MiB-read shim (LD_PRELOAD counts only at a process's start): the server runs
- * in a child that has it, its output going where ours goes. The child has its own process group, so a Ctrl-C reaches
- * it once, passed on from here like any signal sent to this process; its exit status becomes ours.
- */
-async function foregroundChild(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { spawn } = await import('child_process');
-  const os = await import('os');
-  const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args], { stdio: 'inherit', env, detached: true });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (c, s) => resolve([c, s]));
-  });
-  process.exit(code ?? 128 + (signal ? os.constants.signals[signal] : 0));
 }
 
 /** A bug must not leave a mount whose server is gone: log it, unmount, flush, exit 2. */
