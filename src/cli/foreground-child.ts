@@ -15,8 +15,8 @@ export function canServeInChild(): boolean {
 
 /**
  * Runs this command again (`args`) in a child with `env`, tied to this process. The child has its own process
- * group, so a Ctrl-C reaches it once, passed on from here like any SIGINT, SIGTERM or SIGHUP sent to this process.
- * Exits with the child's status.
+ * group, so a Ctrl-C reaches it once, passed on from here like any SIGINT, SIGTERM or SIGHUP sent to this process;
+ * Ctrl-Z (SIGTSTP) and fg (SIGCONT) are passed on as well. Exits with the child's status.
  */
 export async function foregroundChild(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { spawn } = await import('child_process');
@@ -25,6 +25,12 @@ export async function foregroundChild(args: string[], env: NodeJS.ProcessEnv): P
   const childEnv = { ...env, LD_PRELOAD: preload, BLKFS_EXIT_WITH_PARENT: String(process.pid) };
   const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args], { stdio: 'inherit', env: childEnv, detached: true });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  // Job control: Ctrl-Z stops the server too, as it did when the command was the server; fg (SIGCONT) resumes both.
+  process.on('SIGTSTP', () => {
+    child.kill('SIGSTOP');
+    process.kill(process.pid, 'SIGSTOP');
+  });
+  process.on('SIGCONT', () => child.kill('SIGCONT'));
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (c, s) => resolve([c, s]));
