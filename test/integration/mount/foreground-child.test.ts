@@ -82,7 +82,7 @@ describe('mount -f: the server in a child behaves as the command', function () {
     const commandPid = fg.child.pid as number;
     try {
       fg.child.kill('SIGTSTP');
-      for (let i = 0; i < 100 && state(serverPid) !== 'T'; i++) await sleep(50);
+      for (let i = 0; i < 100 && (state(serverPid) !== 'T' || state(commandPid) !== 'T'); i++) await sleep(50);
       expect([state(commandPid), state(serverPid)]).to.deep.equal(['T', 'T']);
       const stopped = await blkfs(['status', mnt]);
       expect(stopped.code).to.equal(2);
