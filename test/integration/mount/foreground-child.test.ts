@@ -9,19 +9,19 @@ import * as path from 'path';
 import { MAX_PAGES_SHIM } from '../../../src/fuse/request-size';
 import { blkfs, cleanup, MAIN_JS, NbdkitServer, patternImage, readStatus, sleep, start, startNbdkit, tempDir, umount, writeMedium } from './harness';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The state letter of /proc/PID/stat (T: stopped). */
+/** The state letter of /proc/PID/stat (T: stopped, Z: ended, not yet reaped). */
 function state(pid: number): string {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2)[0];
+}
+
+/** Whether `pid` still runs (an orphan that ended waits for init to reap it: a zombie has ended). */
+function running(pid: number): boolean {
+  try {
+    return state(pid) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 describe('mount -f: the server in a child behaves as the command', function () {
@@ -54,18 +54,18 @@ describe('mount -f: the server in a child behaves as the command', function () {
 
   /** Ends a server this test started (through its command) that is still there: it unmounts. */
   async function stopServer(serverPid: number): Promise<void> {
-    if (serverPid <= 0 || !alive(serverPid)) return;
+    if (serverPid <= 0 || !running(serverPid)) return;
     process.kill(serverPid, 'SIGCONT');
     process.kill(serverPid, 'SIGTERM');
-    for (let i = 0; i < 100 && alive(serverPid); i++) await sleep(50);
+    for (let i = 0; i < 100 && running(serverPid); i++) await sleep(50);
   }
 
   it('killed with SIGKILL: its server dies with it, the mount is left dead, and blkfs umount clears it', async () => {
     const { fg, serverPid } = await mountForeground('kill');
     try {
       fg.child.kill('SIGKILL');
-      for (let i = 0; i < 100 && alive(serverPid); i++) await sleep(50);
-      expect(alive(serverPid), 'the server outlived its command').to.equal(false);
+      for (let i = 0; i < 100 && running(serverPid); i++) await sleep(50);
+      expect(running(serverPid), 'the server outlived its command').to.equal(false);
       await fg.result; // the server held the command's stdout and stderr too
 
       expect(() => fs.statSync(path.join(mnt, 'raw'))).to.throw(/ENOTCONN/);
@@ -95,10 +95,10 @@ describe('mount -f: the server in a child behaves as the command', function () {
       fg.child.kill('SIGINT');
       const r = await fg.result;
       expect(r.code, r.stderr).to.equal(0);
-      expect(alive(serverPid)).to.equal(false);
+      expect(running(serverPid)).to.equal(false);
       expect(fs.existsSync(path.join(mnt, 'raw')), 'unmounted').to.equal(false);
     } finally {
-      if (alive(commandPid)) process.kill(commandPid, 'SIGCONT');
+      if (running(commandPid)) process.kill(commandPid, 'SIGCONT');
       await stopServer(serverPid);
       await fg.result;
     }
