@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { OperationError } from '../errors';
 import { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout, PartitionInfo, fsTypeName } from './layout';
 import { cLocaleEnv, withoutFuseFds } from '../clean-spawn';
+import { makeOwnedTempDir } from '../temp-dirs';
 
 /** tsk_files.type: TSK_DB_FILES_TYPE_FS, _UNALLOC_BLOCKS (free space) and _SLACK. */
 const TYPE_FS = 0;
@@ -110,7 +111,7 @@ export interface LayoutReadOptions {
 
 /** The layout of the medium (an image file, or a mount's /raw) as The Sleuth Kit reads it. */
 export async function readMediumLayout(image: string, opts: LayoutReadOptions = {}): Promise<MediumLayout> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'blkfs-tsk-'));
+  const dir = await makeOwnedTempDir('blkfs-tsk-', 'tree'); // what a killed run left, the next removes
   const dbPath = path.join(dir, 'layout.db');
   try {
     let target = image;

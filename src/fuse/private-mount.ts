@@ -3,9 +3,9 @@
 // removed whatever `use` did. The child must be awaited asynchronously: this event loop answers its reads. Should
 // this process die without cleaning up (SIGKILL), libfuse's auto_unmount has fusermount unmount it.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { OperationError } from '../errors';
+import { makeOwnedTempDir } from '../temp-dirs';
 import { loadFuse } from './fuse-binding';
 import { FuseMount } from './fuse-mount';
 import type { DirectoryView } from '../views/view';
@@ -43,8 +43,9 @@ export async function withPrivateMount<T>(root: DirectoryView, use: (mountpoint:
   } catch (err) {
     throw new FuseUnavailableError(`fuse-native cannot be loaded (${err instanceof Error ? err.message : String(err)})`);
   }
-  // mkdtemp's directory is 0700: nobody else reaches the mount inside it.
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), DIR_PREFIX));
+  // mkdtemp's directory is 0700: nobody else reaches the mount inside it. A killed process's (auto_unmount unmounted
+  // its mount) is removed by the next.
+  const dir = await makeOwnedTempDir(DIR_PREFIX, 'empty');
   const mountpoint = path.join(dir, 'mnt');
   await fs.promises.mkdir(mountpoint);
   let mount: FuseMount | undefined;

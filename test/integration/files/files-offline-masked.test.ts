@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import type { EntryReport, FileReportJson } from '../../../src/files/file-report';
 import { FileReport } from '../../../src/files/file-report';
@@ -191,9 +192,10 @@ describe('files: blkfs files IMAGE MAPFILE never lets TSK read bytes the mapfile
     expect(running(tsk.pid)).to.equal(false);
   });
 
-  it('killed (SIGKILL) while TSK reads: fusermount unmounts the private mount all the same (auto_unmount)', async () => {
+  it('killed (SIGKILL) while TSK reads: fusermount unmounts the private mount all the same (auto_unmount); the next run removes what it left', async () => {
     const files = startFiles([slow.image, slow.map]);
-    const tsk = await tskOf(files.child.pid!);
+    const killed = files.child.pid!;
+    const tsk = await tskOf(killed);
     const mnt = path.dirname(tsk.image);
     files.child.kill('SIGKILL');
     await files.ended;
@@ -201,8 +203,16 @@ describe('files: blkfs files IMAGE MAPFILE never lets TSK read bytes the mapfile
     expect(mountAt(mnt)).to.equal(undefined);
     for (let i = 0; i < 100 && running(tsk.pid); i++) await sleep(50);
     expect(running(tsk.pid)).to.equal(false);
-    fs.rmdirSync(mnt); // what a killed process cannot remove: its empty directories
-    fs.rmdirSync(path.dirname(mnt));
+    // What a killed process cannot remove: its private mount's empty directories and TSK's database directory.
+    const leftBy = (pid: number) => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`blkfs-private-${pid}-`) || n.startsWith(`blkfs-tsk-${pid}-`));
+    expect(leftBy(killed)).to.have.length(2);
+    expect(path.dirname(mnt)).to.equal(path.join(os.tmpdir(), leftBy(killed).find((n) => n.startsWith('blkfs-private-'))!));
+
+    const whole = fatImage(dir, 'after-kill', { 'small.txt': tree['small.txt'] });
+    const wholeMap = path.join(dir, 'after-kill.map');
+    fs.writeFileSync(wholeMap, truthMapfile(fs.statSync(whole).size, [{ offset: 0, length: 512 }]));
+    await report(whole, wholeMap); // a run through the private mount, as the killed one: it makes both kinds
+    expect(leftBy(killed)).to.deep.equal([]);
   });
 
   it('TSK cannot run (not installed): exit 2 saying so, and the private mount is gone', async () => {
