@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { processExists } from './proc-fds';
 
 /**
  * How a dead process's directory of this kind is removed: 'tree' with everything in it (files only, never a mount);
@@ -43,15 +44,5 @@ async function removeLeftovers(prefix: string, leftovers: Leftovers, base: strin
     } catch {
       // Gone meanwhile (another process removed it), or not empty: litter, never a reason to fail.
     }
-  }
-}
-
-/** Whether process `pid` exists (EPERM: it does, another user's). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

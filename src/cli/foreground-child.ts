@@ -4,6 +4,7 @@
 // outliving the command, even one killed with SIGKILL (exit-with-parent.c, preloaded into the child too).
 import * as fs from 'fs';
 import * as path from 'path';
+import { preloads } from '../fuse/request-size';
 
 /** The preload library that ties the child to this process (scripts/build-native.sh builds it beside this module). */
 export const EXIT_WITH_PARENT = path.join(__dirname, 'exit-with-parent.so');
@@ -21,7 +22,7 @@ export function canServeInChild(): boolean {
 export async function foregroundChild(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { spawn } = await import('child_process');
   const os = await import('os');
-  const preload = [EXIT_WITH_PARENT, ...(env.LD_PRELOAD ?? '').split(/[ :]+/).filter((p) => p !== '')].join(':');
+  const preload = [EXIT_WITH_PARENT, ...preloads(env)].join(':');
   const childEnv = { ...env, LD_PRELOAD: preload, BLKFS_EXIT_WITH_PARENT: String(process.pid) };
   const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args], { stdio: 'inherit', env: childEnv, detached: true });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));

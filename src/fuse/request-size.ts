@@ -11,8 +11,8 @@ export const MAX_PAGES_SHIM = path.join(__dirname, 'fuse-max-pages.so');
 export const DEFAULT_REQUEST_BYTES = 128 * 1024;
 export const SHIM_REQUEST_BYTES = 1024 * 1024;
 
-/** ld.so splits LD_PRELOAD at spaces and colons. */
-function preloads(env: NodeJS.ProcessEnv): string[] {
+/** The libraries LD_PRELOAD names in `env` (ld.so splits it at spaces and colons). */
+export function preloads(env: NodeJS.ProcessEnv): string[] {
   return (env.LD_PRELOAD ?? '').split(/[ :]+/).filter((p) => p !== '');
 }
 
