@@ -281,7 +281,9 @@ function judge(k: Case, dir: string): string[] {
   for (const f of fs.readdirSync(dir)) if (/\.blkfs-partial(\.\d+)?$/.test(f)) problems.push(`partial file left: ${f} (exit ${r.status})`);
   if (fs.existsSync(path.join(path.dirname(dir), 'escape.bin')) || fs.existsSync(path.join(path.dirname(dir), 'up'))) problems.push('file written outside the output directory');
   if (r.status !== 0) {
-    const last = out.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^\{"(units|header)/.test(l)).pop() ?? '';
+    // --json prints the error as a JSON object over several lines: its "error" line says what the message is.
+    const lines = out.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^\{"(units|header)/.test(l));
+    const last = lines.find((l) => l.startsWith('"error"')) ?? lines.pop() ?? '';
     const key = `[${k.label}] exit ${r.status}: ${normalise(last, dir)}`;
     messages.set(key, (messages.get(key) ?? 0) + 1);
   }
