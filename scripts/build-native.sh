@@ -1,5 +1,6 @@
 #!/bin/sh
-# Builds the mount server's native pieces into dist/: src/fuse/fuse-max-pages.c (1 MiB FUSE reads) and
+# Builds the mount server's native pieces into dist/: src/fuse/fuse-max-pages.c (1 MiB FUSE reads),
+# src/fuse/cpu-placement.c (the request path on one CPU, background work on the others) and
 # src/cli/exit-with-parent.c (the server `mount -f` runs in a child dies with the command); see their comments.
 # Without a C compiler the mount still works, with the kernel's 128 KiB reads (and -f serves in its own process):
 # say so, do not fail.
@@ -16,3 +17,4 @@ build() {
 }
 build src/cli/exit-with-parent.c dist/src/cli/exit-with-parent.so
 build src/fuse/fuse-max-pages.c dist/src/fuse/fuse-max-pages.so
+build src/fuse/cpu-placement.c dist/src/fuse/cpu-placement.so

@@ -1,10 +1,11 @@
-// `blkfs mount -f` started without the 1 MiB-read shim (LD_PRELOAD counts only at a process's start: a shell starts
-// the command without it) runs its server in a child that has it. That child must behave as the command would:
-// output where the command's goes, signals passed on, the child's exit status the command's own, and no server
-// outliving the command, even one killed with SIGKILL (exit-with-parent.c, preloaded into the child too).
+// `blkfs mount -f` started without the server's preload libraries (server-preloads.ts; LD_PRELOAD counts only at a
+// process's start: a shell starts the command without them) runs its server in a child that has them. That child
+// must behave as the command would: output where the command's goes, signals passed on, the child's exit status the
+// command's own, and no server outliving the command, even one killed with SIGKILL (exit-with-parent.c, preloaded
+// into the child too).
 import * as fs from 'fs';
 import * as path from 'path';
-import { preloads } from '../fuse/request-size';
+import { preloads } from '../fuse/server-preloads';
 
 /** The preload library that ties the child to this process (scripts/build-native.sh builds it beside this module). */
 export const EXIT_WITH_PARENT = path.join(__dirname, 'exit-with-parent.so');

@@ -8,7 +8,7 @@ import type { MountServer, MountServerOptions, ReadyInfo } from '../server/mount
 import { EXIT_OK, OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { ArchiveCliOptions, archiveOptionsOf } from './archive-options';
-import { withShim } from '../fuse/request-size';
+import { withServerPreloads } from '../fuse/server-preloads';
 import { canServeInChild, foregroundChild } from './foreground-child';
 
 interface MountOpts extends ArchiveCliOptions {
@@ -59,7 +59,7 @@ export const runMount = mountAction(async (source: string, mountpoint: string, o
   };
   if (opts.notifyParent) return runDetachedServer(serverOpts);
   if (opts.foreground) {
-    const env = withShim();
+    const env = withServerPreloads();
     if (env === process.env || !canServeInChild()) return runForeground(serverOpts);
     return foregroundChild(process.argv.slice(2), env);
   }
@@ -138,7 +138,7 @@ async function startInBackground(args: string[]): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'main.js'), ...args, '--notify-parent'], {
     detached: true, // own session: the terminal's SIGINT/SIGHUP do not reach the server
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    env: withShim(),
+    env: withServerPreloads(),
   });
   const verdict = await new Promise<StartupMessage>((resolve) => {
     child.once('message', (msg) => resolve(msg as StartupMessage));

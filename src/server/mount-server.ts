@@ -20,7 +20,8 @@ import type { AcquisitionRunner } from './acquisition-runner';
 import { StalledReadWatch } from './stalled-reads';
 import { checkScope, RescueScope, settledBytesIn } from '../cache/rescue-scope';
 import { UserError } from '../errors';
-import { keepShimFromChildren, requestSizeNote } from '../fuse/request-size';
+import { requestSizeNote } from '../fuse/request-size';
+import { cpuPlacementNote, keepPreloadsFromChildren } from '../fuse/server-preloads';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -87,7 +88,8 @@ export class MountServer {
   static async start(opts: MountServerOptions): Promise<MountServer> {
     const { log } = opts;
     const requestSize = requestSizeNote();
-    keepShimFromChildren(); // before nbdkit starts
+    const cpuPlacement = cpuPlacementNote();
+    keepPreloadsFromChildren(); // before nbdkit starts
     const spec = parseSourceArg(opts.source);
     const mountpoint = checkMountpoint(opts.mountpoint);
     const undo: Array<() => Promise<unknown>> = [];
@@ -118,6 +120,7 @@ export class MountServer {
       stack.server.log = log.file ?? null;
       log.info(`serving ${opts.source} (${cache.size} bytes, ${cache.sectorSize}-byte sectors) on ${mountpoint}, cache ${cache.cacheDir}`);
       log.info(requestSize);
+      log.info(cpuPlacement);
       const root = new CurrentMediumRoot(stack);
       const info: ReadyInfo = {
         pid: process.pid,
