@@ -80,11 +80,11 @@ done
 # "median best" of the seconds in $1.
 stats() { echo "$1" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f %.3f", m, v[1] }'; }
 echo "bench/cpu-placement: ${MIB} MiB page-cached image, $REPEAT rounds ($(nproc) CPUs); seconds, median (best)"
-printf '  %-38s %17s %17s %s\n' "" "placement off" "placement on" "on/off (medians)"
+printf '  %-38s %17s %17s  %s\n' "" "placement off" "placement on" "on/off (medians)"
 for what in "ddrescue -d -b512 of cold /raw" "ddrescue -d -b512 of warm /raw" "dd bs=1M of cold /raw" "cp of /sbx/image.sbx (hash known)"; do
   read -r offm offb <<<"$(stats "${ALL[$what|off]}")"
   read -r onm onb <<<"$(stats "${ALL[$what|on]}")"
-  printf '  %-38s %8s (%6s) %8s (%6s) %.2f\n' "$what" "$offm" "$offb" "$onm" "$onb" "$(awk -v a="$onm" -v b="$offm" 'BEGIN { print a / b }')"
+  printf '  %-38s %8s (%6s) %8s (%6s)  %.2f\n' "$what" "$offm" "$offb" "$onm" "$onb" "$(awk -v a="$onm" -v b="$offm" 'BEGIN { print a / b }')"
 done
 read -r nfm nfb <<<"$(stats "${ALL[ddrescue -d -b512 through nbdfuse|-]}")"
 read -r cm _ <<<"$(stats "${ALL[ddrescue -d -b512 of cold /raw|on]}")"

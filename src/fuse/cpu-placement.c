@@ -5,9 +5,9 @@
  * one wakes another on a different CPU, the waker pays an inter-processor interrupt, which in a VM is an exit to
  * the hypervisor. The scheduler spreads these threads over CPUs that the background work (data file writes in
  * libuv's pool, V8's GC threads, nbdkit) keeps busy, so a small-request reader pays those hand-offs on every
- * request. Measured on this project's 2-core VM (bench/cpu-placement.sh, bench/speed.sh), cold 512 MiB:
- * `ddrescue -d -b512` of /raw took about a third less time, `dd bs=1M` about a tenth; acquire and warm `dd`
- * unchanged.
+ * request. Measured on this project's 2-core VM (bench/cpu-placement.sh, 512 MiB, against the same build without
+ * it): `ddrescue -d -b512` of cold /raw took about four fifths of the time, a copy of /sbx/image.sbx two thirds or
+ * less, cold `dd bs=1M` 0.91-0.98; `blkfs acquire` and warm `dd bs=1M` unchanged (A/B runs of each).
  *
  * Preloaded (LD_PRELOAD) into the mount server only (src/fuse/server-preloads.ts), and active only when it may use
  * two CPUs or more and BLKFS_CPU_PLACEMENT is not "off". Then:
@@ -32,18 +32,31 @@ static cpu_set_t back;  /* the rest */
 static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 /* Threads of FUSE's request path: their start routine is in libfuse or fuse-native (file names with "fuse"). */
-static int is_fuse_thread(void *(*start)(void *)) {
+static int is_fuse_thread(void *(*routine)(void *)) {
   Dl_info info;
-  if (dladdr((void *)start, &info) == 0 || info.dli_fname == NULL) return 0;
+  if (dladdr((void *)routine, &info) == 0 || info.dli_fname == NULL) return 0;
   const char *base = strrchr(info.dli_fname, '/');
   return strstr(base ? base : info.dli_fname, "fuse") != NULL || strstr(info.dli_fname, "/fuse-native/") != NULL;
 }
 
-int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg) {
+/* A background thread's start: it moves itself off the front CPU before running (no window, no other thread's id). */
+struct start { void *(*routine)(void *); void *arg; };
+static void *start_in_back(void *p) {
+  struct start s = *(struct start *)p;
+  free(p);
+  sched_setaffinity(0, sizeof back, &back);
+  return s.routine(s.arg);
+}
+
+int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*routine)(void *), void *arg) {
   if (real_pthread_create == NULL) real_pthread_create = dlsym(RTLD_NEXT, "pthread_create");
-  int err = real_pthread_create(thread, attr, start, arg);
-  /* A new thread inherits its creator's CPUs: only background threads created on the front CPU need moving. */
-  if (err == 0 && active && !is_fuse_thread(start)) pthread_setaffinity_np(*thread, sizeof back, &back);
+  /* A new thread inherits its creator's CPUs: libfuse's stay on the front CPU, the others start in the back. */
+  struct start *s = active && !is_fuse_thread(routine) ? malloc(sizeof *s) : NULL;
+  if (s == NULL) return real_pthread_create(thread, attr, routine, arg);
+  s->routine = routine;
+  s->arg = arg;
+  int err = real_pthread_create(thread, attr, start_in_back, s);
+  if (err != 0) free(s);
   return err;
 }
 
