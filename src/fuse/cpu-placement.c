@@ -85,7 +85,11 @@ __attribute__((constructor)) static void place(void) {
     setenv("BLKFS_CPU_PLACEMENT_APPLIED", "off (BLKFS_CPU_PLACEMENT=off)", 1);
     return;
   }
-  if (sched_getaffinity(0, sizeof given, &given) != 0 || CPU_COUNT(&given) < 2) {
+  if (sched_getaffinity(0, sizeof given, &given) != 0) {
+    setenv("BLKFS_CPU_PLACEMENT_APPLIED", "off (sched_getaffinity failed)", 1);
+    return;
+  }
+  if (CPU_COUNT(&given) < 2) {
     setenv("BLKFS_CPU_PLACEMENT_APPLIED", "off (one CPU to run on)", 1);
     return;
   }
