@@ -1,9 +1,9 @@
 // Renders units of a container on render worker threads (the encoder's RenderHelper), so the FUSE thread keeps
 // serving reads while the next unit is computed (Reed-Solomon parity and block CRCs are most of the CPU of a
 // copy); falls back to this thread when no worker can be had.
-import * as os from 'os';
 import { ContainerRenderer, SetPlan } from '../../sbx/format/random-access';
 import { RenderHelper, RenderSpec, renderSpecOf } from '../../sbx/render-helper';
+import { workerCpus } from '../../thread-cpus';
 
 export interface UnitJob {
   renderer: ContainerRenderer;
@@ -85,8 +85,10 @@ class UnitRenderPool {
   /** Units render with zeros at the metadata copies: the view puts the real metadata block over them. */
   private readonly specs = new WeakMap<ContainerRenderer, RenderSpec>();
 
-  /** Workers: as many as cores, at most 2 (a copy then uses both cores of a small machine; FUSE needs little). */
-  constructor(private readonly size = Math.max(1, Math.min(2, os.cpus().length))) {}
+  /** Workers: as many as the CPUs a worker may run on, at most 2 (a copy then uses both cores of a small machine;
+   * FUSE needs little). In the mount server that leaves out the event loop's CPU: two workers on the one other CPU
+   * of a 2-core machine copied no faster than one and held 10 MB more. */
+  constructor(private readonly size = Math.max(1, Math.min(2, workerCpus()))) {}
 
   async render(job: UnitJob): Promise<Buffer> {
     const r = job.renderer;
