@@ -6,8 +6,8 @@
  * the hypervisor. The scheduler spreads these threads over CPUs that the background work (data file writes in
  * libuv's pool, V8's GC threads, nbdkit) keeps busy, so a small-request reader pays those hand-offs on every
  * request. Measured on this project's 2-core VM (bench/cpu-placement.sh, 512 MiB, against the same build without
- * it): `ddrescue -d -b512` of cold /raw took about four fifths of the time, a copy of /sbx/image.sbx two thirds or
- * less, cold `dd bs=1M` 0.91-0.98; `blkfs acquire` and warm `dd bs=1M` unchanged (A/B runs of each).
+ * it, three runs): `ddrescue -d -b512` of cold /raw took 0.79-0.90 of the time, a copy of /sbx/image.sbx 0.60-0.70,
+ * cold `dd bs=1M` 0.91-1.03; `blkfs acquire` and warm `dd bs=1M` unchanged (A/B runs of each).
  *
  * Preloaded (LD_PRELOAD) into the mount server only (src/fuse/server-preloads.ts), and active only when it may use
  * two CPUs or more and BLKFS_CPU_PLACEMENT is not "off". Then:
