@@ -20,14 +20,24 @@ export function countCpuList(list: string): number {
  */
 export function workerCpus(tasks = '/proc/self/task', mainTid = process.pid): number {
   let most = 0;
-  try {
-    for (const tid of fs.readdirSync(tasks)) {
-      if (Number(tid) === mainTid) continue;
-      const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync(`${tasks}/${tid}/status`, 'utf8'))?.[1];
-      if (list) most = Math.max(most, countCpuList(list));
+  for (const tid of readdir(tasks)) {
+    if (Number(tid) === mainTid) continue;
+    let status = '';
+    try {
+      status = fs.readFileSync(`${tasks}/${tid}/status`, 'utf8');
+    } catch {
+      continue; // the thread ended while we looked
     }
-  } catch {
-    // Not Linux, or a thread ended while we looked: what was read so far, else the fallback below.
+    const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1];
+    if (list) most = Math.max(most, countCpuList(list));
   }
   return most > 0 ? most : os.availableParallelism();
+}
+
+function readdir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return []; // not Linux
+  }
 }

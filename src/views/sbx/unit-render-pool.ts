@@ -87,7 +87,7 @@ class UnitRenderPool {
 
   /** Workers: as many as the CPUs a worker may run on, at most 2 (a copy then uses both cores of a small machine;
    * FUSE needs little). In the mount server that leaves out the event loop's CPU: two workers on the one other CPU
-   * of a 2-core machine copied no faster than one and held 10 MB more. */
+   * of a 2-core machine copied no faster than one and held about 20 MB more. */
   constructor(private readonly size = Math.max(1, Math.min(2, workerCpus()))) {}
 
   async render(job: UnitJob): Promise<Buffer> {
