@@ -13,15 +13,27 @@ function allowedCpus(pid: number, tid = pid): string {
   return /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1] ?? '';
 }
 
+/** The threads of `pid` still there when read, with the CPUs each may run on. */
+function threadCpus(pid: number): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) {
+    try {
+      out.set(tid, allowedCpus(pid, tid));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
 /** The server's threads that wait in read(2) on /dev/fuse: libfuse's. */
 function fuseThreads(pid: number): number[] {
   return fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => {
-    const [call, fd] = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ');
-    if (call !== '0') return false;
     try {
-      return fs.readlinkSync(`/proc/${pid}/fd/${Number(fd)}`) === '/dev/fuse';
+      const [call, fd] = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ');
+      return call === '0' && fs.readlinkSync(`/proc/${pid}/fd/${Number(fd)}`) === '/dev/fuse';
     } catch {
-      return false;
+      return false; // the thread ended, or its descriptor is not the FUSE device
     }
   });
 }
@@ -54,8 +66,7 @@ describe('mount: the request path on one CPU, background work on the others', fu
       const fuse = fuseThreads(pid);
       expect(fuse).to.not.be.empty;
       for (const tid of fuse) expect(allowedCpus(pid, tid), `libfuse thread ${tid}`).to.equal(front);
-      const others = fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => tid !== pid && !fuse.includes(tid));
-      const elsewhere = others.filter((tid) => !allowedCpus(pid, tid).split(/[-,]/).includes(front));
+      const elsewhere = [...threadCpus(pid)].filter(([tid, cpus]) => tid !== pid && !fuse.includes(tid) && !cpus.split(/[-,]/).includes(front));
       expect(elsewhere.length, 'threads kept off the request path').to.be.greaterThan(0);
       const nbdkit = children(pid).filter((c) => fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'nbdkit');
       expect(nbdkit).to.have.lengthOf(1);
@@ -71,7 +82,7 @@ describe('mount: the request path on one CPU, background work on the others', fu
     const cache = path.join(dir, 'cache-off');
     const pid = await mount(imagePath, mnt, ['--cache', cache], { ...process.env, BLKFS_CPU_PLACEMENT: 'off' });
     try {
-      for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) expect(allowedCpus(pid, tid), `thread ${tid}`).to.equal(given);
+      for (const [tid, cpus] of threadCpus(pid)) expect(cpus, `thread ${tid}`).to.equal(given);
       expect(fs.readFileSync(path.join(cache, 'mount.log'), 'utf8')).to.include('cpu: off (BLKFS_CPU_PLACEMENT=off)');
     } finally {
       await umount(mnt);
