@@ -40,7 +40,7 @@ export function openFiles(wanted: (target: string) => boolean, pid?: number): Op
   return out;
 }
 
-function readdir(dir: string): string[] {
+export function readdir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
   } catch {

@@ -1,8 +1,8 @@
 // How many CPUs a new worker thread of this process may run on. os.availableParallelism() answers for the calling
 // thread, and in the mount server that is the event loop's, which keeps a CPU of its own (src/fuse/cpu-placement.c):
 // its other threads, workers among them, run on the rest. So ask /proc about the other threads.
-import * as fs from 'fs';
 import * as os from 'os';
+import { readdir, readProcText } from './proc-fds';
 
 /** CPUs in a /proc list such as "0-2,5" (4). */
 export function countCpuList(list: string): number {
@@ -22,22 +22,9 @@ export function workerCpus(tasks = '/proc/self/task', mainTid = process.pid): nu
   let most = 0;
   for (const tid of readdir(tasks)) {
     if (Number(tid) === mainTid) continue;
-    let status = '';
-    try {
-      status = fs.readFileSync(`${tasks}/${tid}/status`, 'utf8');
-    } catch {
-      continue; // the thread ended while we looked
-    }
-    const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1];
+    // A thread that ended while we looked reads as '': skipped.
+    const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readProcText(`${tasks}/${tid}/status`))?.[1];
     if (list) most = Math.max(most, countCpuList(list));
   }
   return most > 0 ? most : os.availableParallelism();
-}
-
-function readdir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return []; // not Linux
-  }
 }
