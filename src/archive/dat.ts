@@ -68,7 +68,7 @@ export function parseDat(text: string, file = 'DAT'): Dat {
   try {
     doc = parser.parse(text) as typeof doc;
   } catch (err) {
-    throw new DatError(`${file}: not a Logiqx XML DAT: ${err instanceof Error ? err.message : String(err)}`);
+    throw new DatError(`${file}: not a Logiqx XML DAT: ${parserFailure(text, err)}`);
   }
   const df = doc.datafile;
   if (!df || typeof df !== 'object') throw new DatError(`${file}: not a Logiqx XML DAT (no <datafile> element)`);
@@ -89,6 +89,18 @@ export function parseDat(text: string, file = 'DAT'): Dat {
   }
   const name = typeof df.header?.name === 'string' && df.header.name.trim() !== '' ? df.header.name.trim() : undefined;
   return { name, file, roms };
+}
+
+/**
+ * Where the parser gave up, in the validator's words. XML the validator lets by can still stop the parser, whose
+ * messages are its internals ("readTagExp returned undefined at position 79"): its position becomes a line and column.
+ */
+function parserFailure(text: string, err: unknown): string {
+  const at = /\bposition (\d+)/.exec(err instanceof Error ? err.message : String(err));
+  if (!at) return 'XML the parser cannot read';
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  return `line ${line}, column ${before.length - before.lastIndexOf('\n')}: a tag the XML parser cannot read`;
 }
 
 /**

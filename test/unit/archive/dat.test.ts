@@ -59,6 +59,13 @@ describe('archive/dat Logiqx DAT', () => {
     expect(() => parseDat('<datafile>\n<game></datafile>', 'f.dat')).to.throw(DatError, /^f\.dat: not a Logiqx XML DAT: line 2, column \d+: /);
   });
 
+  it('XML the validator lets through but the parser cannot read is placed by line and column, in words (fuzz-parsers seed 101)', () => {
+    // A stray quote in the declaration, then '<?' inside an attribute value: fast-xml-parser's validator lets it by,
+    // and its parser threw "readTagExp returned undefined at position 79".
+    const text = '<?xml ver.0"?><datafile>\n<game name="g"><rom name="r" sha1="a<?xml?>><datafile><headeraaaa"/></game></datafile>';
+    expect(() => parseDat(text, 'x.dat')).to.throw(DatError, /^x\.dat: not a Logiqx XML DAT: line 2, column \d+: a tag the XML parser cannot read$/);
+  });
+
   it('a rom whose size is empty or not decimal is not an entry (never matched as size 0 or hex)', () => {
     const roms = (size: string) => parseDat(`<datafile><game name="g"><rom name="r" size="${size}" crc="00000000"/></game></datafile>`).roms;
     expect(roms('')).to.deep.equal([]);
