@@ -36,8 +36,11 @@ BLKFS=(node "$PWD/dist/src/cli/main.js")
 T=$(mktemp -d "${TMPDIR:-/tmp}/blkfs-bench-speed.XXXXXX")
 PIDS=()
 NBDKIT_PID=""
+# shellcheck source=bench/lib/quiet-memory.sh
+. bench/lib/quiet-memory.sh
 cleanup() {
   set +e
+  quiet_memory_end
   for m in mnt nbdf ceil; do
     if grep -q " $T/$m " /proc/self/mountinfo; then
       if [ "$m" = mnt ]; then "${BLKFS[@]}" umount "$T/mnt" 2>/dev/null || fusermount3 -uz "$T/$m"; else fusermount3 -uz "$T/$m"; fi
@@ -126,6 +129,7 @@ last_busy() { awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2) }' "$T/last.cpu"
 HZ=$(getconf CLK_TCK)
 last_cpu_s() { awk -v hz="$HZ" '{ printf "%.2f", ($3 - $1) / hz }' "$T/last.cpu"; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+quiet_memory_start
 head -c "$SIZE" /dev/urandom >"$T/medium.img"
 cat "$T/medium.img" >/dev/null
 
@@ -313,6 +317,7 @@ while read -r label s _; do ENC[$label]=$s; done < <(REPEAT=$REPEAT ONLY='node-s
 row() { printf '  %-58s %8s s %7s MB/s   %s\n' "$1" "$2" "$(mbps "$3" "$2")" "${4:-}"; }
 nbdcopy_mbps=$(mbps "$SIZE" "${BEST[nbdcopy]}")
 echo "bench/speed: ${MIB} MiB page-cached random image, one nbdkit -r export per medium; best of $REPEAT ($(nproc) cores, load before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "  $MEMORY_NOTE"
 row "nbdcopy --connections=1 of the export (transport ceiling)" "${BEST[nbdcopy]}" "$SIZE"
 row "ddrescue image file -> file" "${BEST[dd_file]}" "$SIZE"
 row "ddrescue image file -> file, then sync of its outputs" "${BEST[dd_file_sync]}" "$SIZE" "(durable, as blkfs's cache is)"
