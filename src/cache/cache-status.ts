@@ -65,7 +65,7 @@ export function cacheStatus(s: StatusInputs): CacheStatus {
     foregroundReads: foregroundCounts.reads,
     foregroundBytes: foregroundCounts.bytes,
     foregroundFailedReads: foregroundCounts.failedReads,
-    readRateBytesPerSec: Math.round(s.device.rate.bytesPerSecond()),
+    readRateBytesPerSec: Math.round(s.device.readRate()),
     phase: line.phase,
     pass: line.pass,
     currentPos: line.currentPos,

@@ -14,6 +14,9 @@ export interface Prefetch {
   into?: Buffer;
 }
 
+/** How long after its latest device read a medium counts as idle (readRate() 0). */
+const IDLE_AFTER_MS = 1000;
+
 export class DeviceReader {
   readonly size: number;
   readonly sectorSize: number;
@@ -26,9 +29,13 @@ export class DeviceReader {
   private readonly watched: DeviceReadCounts = { all: this.counts, foreground: this.foregroundCounts };
   /** Reads the server failed for a passing reason (TransientReadError: ENOMEM...): no verdict on the medium. */
   transientReads = 0;
-  readonly rate = new RateMeter();
+  /** The last 10 s of device reads (readRate() is what a status shows). */
+  readonly rate: RateMeter;
   /** The same right now (see rateNow()). */
   private readonly rateRightNow = new RateNow();
+  /** Device reads started and not ended (those of the read rate), and when the latest of them ended. */
+  private inFlight = 0;
+  private lastEnded = -Infinity;
   /** Byte offset of the latest device read (the status line's position when no acquisition runs). */
   lastPos = 0;
   private readonly scheduler: PriorityScheduler;
@@ -39,7 +46,9 @@ export class DeviceReader {
   constructor(
     private readonly source: BlockSource,
     concurrency = 4,
+    private readonly now: () => number = Date.now,
   ) {
+    this.rate = new RateMeter(10_000, now);
     this.size = source.size;
     this.sectorSize = source.sectorSize;
     this.scheduler = new PriorityScheduler(concurrency);
@@ -85,7 +94,10 @@ export class DeviceReader {
   }
 
   private async readBytes(off: number, len: number, also?: ReadCounts, track = true, into?: Buffer): Promise<Buffer> {
-    if (track) this.lastPos = off;
+    if (track) {
+      this.lastPos = off;
+      this.inFlight++;
+    }
     try {
       const buf = into ? await readInto(this.source, off, into) : await this.source.read(off, len);
       if (buf.length !== len) throw new Error(`device returned ${buf.length} bytes for a ${len}-byte read at ${off}`);
@@ -106,7 +118,22 @@ export class DeviceReader {
         this.countsChanged();
       } else if (err instanceof TransientReadError) this.transientReads++;
       throw err;
+    } finally {
+      if (track) {
+        this.inFlight--;
+        this.lastEnded = this.now();
+      }
     }
+  }
+
+  /**
+   * The device read rate for a status: the last 10 s's, while the device is being read; 0 once no read is in flight
+   * and none ended within IDLE_AFTER_MS. The 10 s average went on for 10 s after the reading stopped, and an ETA
+   * from it said work was under way when none was (a slow read in flight keeps the average: work is under way).
+   */
+  readRate(): number {
+    if (this.inFlight === 0 && this.now() - this.lastEnded > IDLE_AFTER_MS) return 0;
+    return this.rate.bytesPerSecond();
   }
 
   /** Bytes per second the device is being read at right now (RateNow: the last quarter second's or second's). */
