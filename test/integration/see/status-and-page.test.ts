@@ -79,7 +79,10 @@ describe('seeing the rescue: blkfs status, the mount log, the web page', functio
 
   it('blkfs status --watch redraws until Ctrl-C, then exits 0', async () => {
     const { child, result } = start(process.execPath, [MAIN_JS, 'status', '--watch', '--interval', '0.2', mnt]);
-    await sleep(1500);
+    // Three screens, however long a loaded machine takes to draw them (a fixed 1.5 s saw two under load).
+    let drawn = 0;
+    child.stdout!.on('data', (d: string) => (drawn += d.split('rescued:').length - 1)); // utf8: start() set it
+    for (let waited = 0; drawn < 3 && waited < 20_000; waited += 100) await sleep(100);
     child.kill('SIGINT');
     const r = await result;
     expect(r.code).to.equal(0);
