@@ -7,12 +7,10 @@
 // hold them, so a resumed ddrescue must read them again (from the cache: no device read). Shown as '+', they were
 // skipped and left as zeros in its image under a map calling them rescued. The cache itself is never downgraded.
 import { appendRun, type Extent, type GrowingRun, type Run, type SectorStatus } from '../cache/extent-map';
+import { isMoreDone } from '../cache/imported-states';
 import { MapfilePhase, MapfileStatusLine, parseMapfile } from '../cache/mapfile';
 
 type Claim = SectorStatus | 'none';
-
-/** Worse statuses win a sector two blocks share (a sector is '+' only if all of it is). */
-const RANK: Record<SectorStatus, number> = { '+': 0, '?': 1, '*': 2, '/': 3, '-': 4 };
 
 export interface DriverState extends MapfileStatusLine {
   program: 'ddrescue';
@@ -46,9 +44,11 @@ export function claimsOf(
     const s1 = Math.min(sectorCount, Math.ceil((b.pos + b.size) / sectorSize));
     if (s0 >= sectorCount) break;
     if (s0 < next) {
-      // The sector shared with the previous block takes the worse status of the two.
+      // The sector shared with the previous block takes the less done status of the two, as blkfs import and
+      // ddrescue itself take it (imported-states.ts): '+' only if all of it is; part '-', part '?' is '?'. The worse
+      // of the two ('-') made ddrescue skip a sector the cache holds, and its image lacked the untried part.
       const last = out[out.length - 1];
-      if (last.status !== 'none' && RANK[b.status] > RANK[last.status]) {
+      if (last.status !== 'none' && isMoreDone(last.status, b.status)) {
         last.count--;
         if (last.count === 0) out.pop();
       } else s0 = next;
@@ -68,12 +68,12 @@ export function claimsOf(
   return out;
 }
 
-/** Sector `s` of the runs `out` becomes at best non-tried ('?'), as ddrescue reads a sector its map covers only in part. */
+/** Sector `s` of the runs `out` becomes non-tried ('?'), as ddrescue reads a sector its map covers only in part. */
 function downgradeSector(out: GrowingRun<Claim>[], s: number): void {
   const i = out.findIndex((r) => r.start <= s && s < r.start + r.count);
   if (i < 0) return;
   const r = out[i];
-  if (r.status === 'none' || RANK[r.status] >= RANK['?']) return;
+  if (r.status === 'none' || r.status === '?') return;
   const pieces = [
     { start: r.start, count: s - r.start, status: r.status },
     { start: s, count: 1, status: '?' as Claim },
