@@ -8,6 +8,7 @@ import type { FileFixity } from './bagit';
 import { BagStore, ImageFixity, PartRecord, StoreResume } from './bag-store';
 import { pidLock } from './archive-state';
 import { OperationError, UserError } from '../errors';
+import { readUpTo } from '../cache/data-file';
 
 export class BagVerifyError extends OperationError {
   constructor(message: string) {
@@ -71,16 +72,16 @@ export class DirStore implements BagStore {
   }
 
   private async holds(rec: PartRecord): Promise<boolean> {
-    const bytes = Buffer.allocUnsafe(rec.size);
-    const { bytesRead } = await this.image!.read(bytes, 0, rec.size, (rec.n - 1) * this.partSize);
-    return bytesRead === rec.size && createHash('sha256').update(bytes).digest('hex') === rec.sha256;
+    const bytes = await readUpTo(this.image!, (rec.n - 1) * this.partSize, rec.size);
+    return bytes.length === rec.size && createHash('sha256').update(bytes).digest('hex') === rec.sha256;
   }
 
   async putPart(n: number, bytes: Buffer, _md5: Buffer, sha256: Buffer): Promise<PartRecord> {
     if (!this.image) throw new Error('openImage first');
     let done = 0;
     while (done < bytes.length) {
-      const { bytesWritten } = await this.image.write(bytes, done, bytes.length - done, (n - 1) * this.partSize + done);
+      const piece = Math.min(bytes.length - done, 1 << 30); // Node takes at most 2^31 - 1 bytes per write call
+      const { bytesWritten } = await this.image.write(bytes, done, piece, (n - 1) * this.partSize + done);
       done += bytesWritten;
     }
     await this.image.datasync();
@@ -149,9 +150,8 @@ export class DirStore implements BagStore {
     });
     try {
       for (const rec of parts) {
-        const bytes = Buffer.allocUnsafe(rec.size);
-        const { bytesRead } = await fh.read(bytes, 0, rec.size, (rec.n - 1) * this.partSize);
-        if (bytesRead !== rec.size || createHash('sha256').update(bytes).digest('hex') !== rec.sha256) {
+        const bytes = await readUpTo(fh, (rec.n - 1) * this.partSize, rec.size);
+        if (bytes.length !== rec.size || createHash('sha256').update(bytes).digest('hex') !== rec.sha256) {
           throw new BagVerifyError(`${this.label}/data/image.sbx: part ${rec.n} is not what this archive stored`);
         }
       }

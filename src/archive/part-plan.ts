@@ -1,6 +1,7 @@
 // data/image.sbx in parts (S3 multipart parts; write units of a directory bag): which container bytes each part
 // holds, which bytes of the medium image its blocks are computed from (so it can be produced as soon as those
 // sectors are settled), and which parts hold metadata blocks (they need the hash of the whole image: last).
+import { UserError } from '../errors';
 import { Layout, LayoutParams } from '../sbx/format/layout';
 
 export const MiB = 1 << 20;
@@ -8,6 +9,8 @@ export const MiB = 1 << 20;
 export const MIN_PART_SIZE = 5 * MiB;
 export const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 8 * MiB;
+/** The largest part: each is held in one buffer while it is stored, and Node's largest is 4 GiB (--part-size 4G). */
+export const MAX_PART_SIZE = 4 * 1024 * MiB;
 
 export interface PartSpec {
   /** 1-based, as S3 numbers parts. */
@@ -21,10 +24,17 @@ export interface PartSpec {
   metadata: boolean;
 }
 
-/** The part size to use: at least `wanted` (a multiple of the block size), enough for MAX_PARTS parts. */
+/**
+ * The part size to use: at least `wanted` (a multiple of the block size), enough for MAX_PARTS parts. A container
+ * that needs parts over MAX_PART_SIZE for that (over 39 TiB) is a UserError: its parts would not fit a buffer.
+ */
 export function choosePartSize(containerSize: number, blockSize: number, wanted = DEFAULT_PART_SIZE): number {
   const atLeast = Math.max(MIN_PART_SIZE, wanted, Math.ceil(containerSize / MAX_PARTS));
-  return Math.ceil(atLeast / blockSize) * blockSize;
+  const size = Math.ceil(atLeast / blockSize) * blockSize;
+  if (size > MAX_PART_SIZE) {
+    throw new UserError(`the SBX container (${containerSize} bytes) would need parts of over 4 GiB to be stored in ${MAX_PARTS} parts: too large to archive`);
+  }
+  return size;
 }
 
 export function planParts(layoutParams: LayoutParams, fileSize: number, partSize: number): PartSpec[] {

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { manifestText, payloadOxum, safeBagName } from '../../../src/archive/bagit';
 import { checksumsText } from '../../../src/archive/checksums-text';
 import { ImageDigests } from '../../../src/archive/image-digests';
+import { UserError } from '../../../src/errors';
 import { choosePartSize, MIN_PART_SIZE, planParts, productionOrder } from '../../../src/archive/part-plan';
 import { makeContainerSpec, standardMetadata } from '../../../src/sbx/format/container-spec';
 import { Layout, LayoutParams } from '../../../src/sbx/format/layout';
@@ -50,6 +51,11 @@ describe('archive/part-plan parts of data/image.sbx', () => {
     expect(choosePartSize(100, 512, 1)).to.equal(MIN_PART_SIZE);
     expect(choosePartSize(200e9, 4096) * 10_000).to.be.at.least(200e9);
     expect(choosePartSize(200e9, 4096) % 4096).to.equal(0);
+  });
+
+  it('a container that needs parts over 4 GiB (one buffer each) for 10,000 parts is refused with a message, not a crash', () => {
+    expect(choosePartSize(39 * 2 ** 40, 4096)).to.be.at.most(4 * 2 ** 30);
+    expect(() => choosePartSize(41 * 2 ** 40, 4096)).to.throw(UserError, /parts of over 4 GiB/);
   });
 });
 
