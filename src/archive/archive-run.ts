@@ -11,7 +11,7 @@ import { BAGIT_TXT, bagInfoText, FileFixity, humanSize, manifestText, payloadOxu
 import { BagStore, ImageFixity, PartRecord, storeError, withRetries } from './bag-store';
 import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-status';
 import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
-import { choosePartSize, PartSpec, planParts, productionOrder } from './part-plan';
+import { choosePartSize, PartSpec, planParts, productionOrder, s3PartsFit } from './part-plan';
 import { finishedEarlier } from './finished-bag';
 import { BagVerifyError } from './dir-store';
 import { OperationError, UserError } from '../errors';
@@ -82,6 +82,7 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
   const info = st0.sbxImage;
   if (!info) throw new UserError('this mount has no /sbx/image.sbx (the medium is too large for the chosen SBX version), so it cannot be archived');
   const partSize = choosePartSize(info.containerSize, info.blockSize, opts.partSize);
+  if (stores.some((s) => s.label.startsWith('s3://'))) s3PartsFit(info.containerSize, partSize);
   const parts = planParts({ version: info.version as 17, d: info.dataShards, p: info.parityShards, burst: info.burst }, st0.size, partSize);
 
   // One bag per destination: a destination named twice would have two writers racing on one half-written bag.

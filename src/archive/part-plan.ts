@@ -9,8 +9,11 @@ export const MiB = 1 << 20;
 export const MIN_PART_SIZE = 5 * MiB;
 export const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 8 * MiB;
-/** The largest part: each is held in one buffer while it is stored, and Node's largest is 4 GiB (--part-size 4G). */
-export const MAX_PART_SIZE = 4 * 1024 * MiB;
+/**
+ * The largest part (--part-size 1G): each is held in one buffer and hashed in one piece while it is stored, and
+ * Node's hashes take under 2 GiB at once ("data is too long"). S3 objects are at most 5 TiB: 10,000 parts of 525 MiB.
+ */
+export const MAX_PART_SIZE = 1024 * MiB;
 
 export interface PartSpec {
   /** 1-based, as S3 numbers parts. */
@@ -25,16 +28,22 @@ export interface PartSpec {
 }
 
 /**
- * The part size to use: at least `wanted` (a multiple of the block size), enough for MAX_PARTS parts. A container
- * that needs parts over MAX_PART_SIZE for that (over 39 TiB) is a UserError: its parts would not fit a buffer.
+ * The part size to use: at least `wanted` (a multiple of the block size), enough for MAX_PARTS parts, at most
+ * MAX_PART_SIZE (a container over ~10 TiB then has more parts: a directory takes them, S3 does not, see s3PartsFit).
  */
 export function choosePartSize(containerSize: number, blockSize: number, wanted = DEFAULT_PART_SIZE): number {
   const atLeast = Math.max(MIN_PART_SIZE, wanted, Math.ceil(containerSize / MAX_PARTS));
-  const size = Math.ceil(atLeast / blockSize) * blockSize;
-  if (size > MAX_PART_SIZE) {
-    throw new UserError(`the SBX container (${containerSize} bytes) would need parts of over 4 GiB to be stored in ${MAX_PARTS} parts: too large to archive`);
+  return Math.min(Math.ceil(atLeast / blockSize), Math.floor(MAX_PART_SIZE / blockSize)) * blockSize;
+}
+
+/** A UserError when S3 cannot take the container in parts of `partSize` (over 10,000 of them). */
+export function s3PartsFit(containerSize: number, partSize: number): void {
+  const parts = Math.ceil(containerSize / partSize);
+  if (parts > MAX_PARTS) {
+    throw new UserError(
+      `the SBX container (${containerSize} bytes) needs ${parts} parts of ${partSize} bytes, and S3 takes at most ${MAX_PARTS} (its objects are at most 5 TiB): archive it to a directory`,
+    );
   }
-  return size;
 }
 
 export function planParts(layoutParams: LayoutParams, fileSize: number, partSize: number): PartSpec[] {

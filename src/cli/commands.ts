@@ -211,8 +211,8 @@ function parseSize(text: string): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('--part-size must be a size such as 8M or 64M');
   // S3 refuses a smaller part but the last (a smaller size was raised to 5M without a word).
   if (n < 5 * 1024 ** 2) throw new InvalidArgumentError("--part-size must be at least 5M (S3's smallest part)");
-  // Each part is held in memory while it is stored, in one buffer: Node's largest is 4 GiB (S3 would take 5).
-  if (n > 4 * 1024 ** 3) throw new InvalidArgumentError('--part-size must be at most 4G (a part is held in memory in one buffer)');
+  // Each part is held in memory and hashed in one piece while it is stored (archive/part-plan.ts MAX_PART_SIZE).
+  if (n > 1024 ** 3) throw new InvalidArgumentError('--part-size must be at most 1G (a part is held in memory and hashed in one piece)');
   return n;
 }
 

@@ -7,7 +7,7 @@ import { manifestText, payloadOxum, safeBagName } from '../../../src/archive/bag
 import { checksumsText } from '../../../src/archive/checksums-text';
 import { ImageDigests } from '../../../src/archive/image-digests';
 import { UserError } from '../../../src/errors';
-import { choosePartSize, MIN_PART_SIZE, planParts, productionOrder } from '../../../src/archive/part-plan';
+import { choosePartSize, MIN_PART_SIZE, planParts, productionOrder, s3PartsFit } from '../../../src/archive/part-plan';
 import { makeContainerSpec, standardMetadata } from '../../../src/sbx/format/container-spec';
 import { Layout, LayoutParams } from '../../../src/sbx/format/layout';
 import { readContainer } from '../../../src/sbx/format/random-access';
@@ -53,9 +53,11 @@ describe('archive/part-plan parts of data/image.sbx', () => {
     expect(choosePartSize(200e9, 4096) % 4096).to.equal(0);
   });
 
-  it('a container that needs parts over 4 GiB (one buffer each) for 10,000 parts is refused with a message, not a crash', () => {
-    expect(choosePartSize(39 * 2 ** 40, 4096)).to.be.at.most(4 * 2 ** 30);
-    expect(() => choosePartSize(41 * 2 ** 40, 4096)).to.throw(UserError, /parts of over 4 GiB/);
+  it('parts are at most 1 GiB (held and hashed in one piece: Node hashes under 2 GiB at once); S3 past 10,000 of them is refused', () => {
+    expect(choosePartSize(20 * 2 ** 40, 4096)).to.equal(2 ** 30); // 20 TiB: 20,480 parts, for a directory
+    expect(choosePartSize(100, 512, 2 ** 31)).to.equal(2 ** 30);
+    expect(() => s3PartsFit(20 * 2 ** 40, 2 ** 30)).to.throw(UserError, /needs 20480 parts .* S3 takes at most 10000/);
+    expect(() => s3PartsFit(5 * 2 ** 40, choosePartSize(5 * 2 ** 40, 4096))).to.not.throw();
   });
 });
 
