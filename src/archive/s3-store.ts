@@ -78,6 +78,22 @@ export function s3MetadataValue(value: string): string {
   return /^[\x20-\x7e]*$/.test(v) ? v : `=?UTF-8?B?${Buffer.from(v, 'utf8').toString('base64')}?=`;
 }
 
+/** S3's limit on an object's user metadata: the bytes of every name (x-amz-meta-… as sent here) and value. */
+export const MAX_S3_METADATA_BYTES = 2048;
+
+/**
+ * --meta as x-amz-meta-* values (s3MetadataValue), or a UserError when they pass S3's 2 KB: S3 refused such an
+ * upload only once the archive started, after its retries, and it ended exit 2 for bad input.
+ */
+export function s3Metadata(meta: Readonly<Record<string, string>>): Record<string, string> {
+  const out = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, s3MetadataValue(v)]));
+  const bytes = Object.entries(out).reduce((n, [k, v]) => n + Buffer.byteLength(`x-amz-meta-${k}`) + Buffer.byteLength(v), 0);
+  if (bytes > MAX_S3_METADATA_BYTES) {
+    throw new UserError(`--meta: ${bytes} bytes as S3 user metadata (x-amz-meta-* names and values as sent), over S3's ${MAX_S3_METADATA_BYTES}: shorten them`);
+  }
+  return out;
+}
+
 /** The ETag S3 gives a multipart object: md5 of the parts' md5s, "-" part count. */
 export function multipartEtag(partMd5s: readonly string[]): string {
   const h = createHash('md5');
@@ -109,7 +125,7 @@ export class S3Store implements BagStore {
   ) {
     this.base = [target.prefix, bag].filter((s) => s !== '').join('/');
     this.label = `s3://${target.bucket}/${this.base}`;
-    this.meta = opts.meta && Object.fromEntries(Object.entries(opts.meta).map(([k, v]) => [k, s3MetadataValue(v)]));
+    this.meta = opts.meta && s3Metadata(opts.meta);
   }
 
   private key(rel: string): string {

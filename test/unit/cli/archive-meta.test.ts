@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { bagInfoText } from '../../../src/archive/bagit';
-import { s3MetadataValue } from '../../../src/archive/s3-store';
+import { s3Metadata, s3MetadataValue } from '../../../src/archive/s3-store';
 import { parseArchiveMeta } from '../../../src/cli/archive-meta';
 import { UserError } from '../../../src/errors';
 
@@ -41,6 +41,13 @@ describe('blkfs archive --meta', () => {
     const encoded = s3MetadataValue('Université 日本');
     expect(encoded).to.match(/^=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=$/);
     expect(Buffer.from(encoded.slice(10, -2), 'base64').toString('utf8')).to.equal('Université 日本');
+  });
+
+  it("--meta past S3's 2 KB of user metadata is bad input (exit 1) before anything is stored, not S3's refusal after the retries (exit 2)", () => {
+    expect(s3Metadata({ project: 'box-17' })).to.deep.equal({ project: 'box-17' });
+    expect(() => s3Metadata({ description: 'x'.repeat(2100) })).to.throw(UserError, /--meta: 2122 bytes as S3 user metadata .* over S3's 2048/);
+    // as sent: a non-ASCII value grows by a third (RFC 2047 base64)
+    expect(() => s3Metadata({ note: 'é'.repeat(800) })).to.throw(UserError, /over S3's 2048/); // 1600 bytes of UTF-8, 2136 encoded
   });
 
   it('a label blkfs writes itself and RFC 8493 wants once (Payload-Oxum, Bagging-Date, Bag-Size, in any case) is bad user input', () => {
