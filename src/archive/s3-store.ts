@@ -157,15 +157,21 @@ export class S3Store implements BagStore {
       }
       return { uploadId: saved.uploadId, parts };
     }
-    const r = await this.client.send(
-      new CreateMultipartUploadCommand({
-        Bucket: this.target.bucket,
-        Key: key,
-        ContentType: 'application/octet-stream',
-        ChecksumAlgorithm: 'SHA256',
-        Metadata: this.meta,
-      }),
-    );
+    const r = await this.client
+      .send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.target.bucket,
+          Key: key,
+          ContentType: 'application/octet-stream',
+          ChecksumAlgorithm: 'SHA256',
+          Metadata: this.meta,
+        }),
+      )
+      .catch((err: unknown) => {
+        // A destination that is not there is bad input, as a missing directory is: said at once, not retried.
+        if ((err as { name?: string }).name === 'NoSuchBucket') throw new UserError(`${this.label}: the store has no bucket ${this.target.bucket} (NoSuchBucket)`);
+        throw err;
+      });
     if (!r.UploadId) throw new Error(`${this.label}: the store returned no multipart upload id`);
     this.uploadId = r.UploadId;
     return { uploadId: r.UploadId, parts: {} };

@@ -3,6 +3,7 @@
 import { createHash } from 'crypto';
 import { expect } from 'chai';
 import { S3Store, s3Client } from '../../../src/archive/s3-store';
+import { UserError } from '../../../src/errors';
 import { useS3Server } from '../../helpers/s3-store';
 
 describe('archive: S3 multipart completion (real s3rver on loopback)', function () {
@@ -20,6 +21,14 @@ describe('archive: S3 multipart completion (real s3rver on loopback)', function 
     const { store, part } = await uploadOnePart('done-twice');
     await store.completeImage([part]);
     await store.completeImage([part]); // the upload id is gone now, as after a lost answer
+  });
+
+  it('a bucket the store does not have is bad input (UserError: exit 1, not retried), as a missing directory is', async () => {
+    const store = new S3Store(s3Client({ endpoint: `http://127.0.0.1:${s3.port}` }), { bucket: 'no-such-bucket', prefix: 't' }, 'b', {});
+    expect(await store.bagExists()).to.equal(false); // a HEAD cannot say which is missing, the bucket or the bag
+    const err = await store.openImage(1024, undefined).then(() => undefined, (e: Error) => e);
+    expect(err).to.be.instanceOf(UserError);
+    expect(err?.message).to.equal('s3://no-such-bucket/t/b: the store has no bucket no-such-bucket (NoSuchBucket)');
   });
 
   it('a completion that fails with no object in place still fails, naming the image', async () => {
