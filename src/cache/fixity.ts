@@ -138,6 +138,8 @@ export class FixityLedger {
   private verifiedChunks = 0;
   private repairs = 0;
   private readonly damaged = new Map<number, DamagedRange>();
+  /** forget() calls so far: verifyAll sees a repair made while it read. */
+  private forgets = 0;
 
   private constructor(
     private readonly db: Database.Database,
@@ -176,22 +178,23 @@ export class FixityLedger {
   /** Whether sectors [a, b) may be served without checkBeforeServe (no unchecked or damaged chunk among them). */
   servable(a: number, b: number): boolean {
     if (this.unchecked === 0 && this.damaged.size === 0) return true;
+    if (this.damagedIn(a, b)) return false;
     for (let i = Math.max(0, this.lastAtOrBefore(a)); i < this.starts.length && this.starts[i] < b; i++) {
       if (this.starts[i] + this.counts[i] <= a) continue;
-      if (!this.checked[i] || this.damaged.has(this.starts[i])) return false;
+      if (!this.checked[i]) return false;
     }
     return true;
   }
 
   async checkBeforeServe(a: number, b: number): Promise<void> {
     if (this.unchecked === 0 && this.damaged.size === 0) return;
+    const known = this.damagedIn(a, b);
+    if (known) throw damagedError(known);
     let i = Math.max(0, this.lastAtOrBefore(a));
     const batch: number[] = [];
     for (; i < this.starts.length && this.starts[i] < b; i++) {
       const start = this.starts[i];
       if (start + this.counts[i] <= a) continue;
-      const known = this.damaged.get(start);
-      if (known) throw damagedError(known);
       if (!this.checked[i]) batch.push(i);
     }
     if (batch.length === 0) return;
@@ -203,6 +206,18 @@ export class FixityLedger {
     while (j < this.starts.length && !this.checked[j] && this.starts[j] === this.starts[j - 1] + this.counts[j - 1] && (this.starts[j] + this.counts[j]) * ss <= limit) batch.push(j++);
     const found = await this.checkRun(batch);
     for (const r of found) if (r.offset < b * ss && r.offset + r.length > a * ss) throw damagedError(r);
+  }
+
+  /**
+   * A damaged range known in sectors [a, b): found by a first-serve check or by verifyAll, of a chunk loaded at open
+   * or stored since (the open-time arrays know only the former: a chunk stored this session that a mounted verify
+   * found damaged was served on).
+   */
+  private damagedIn(a: number, b: number): DamagedRange | undefined {
+    if (this.damaged.size === 0) return undefined;
+    const ss = this.reader.sectorSize;
+    for (const d of this.damaged.values()) if (d.offset < b * ss && d.offset + d.length > a * ss) return d;
+    return undefined;
   }
 
   /** Checks chunks (indices into the open-time arrays, ascending) with as few preads as they are contiguous. */
@@ -240,7 +255,9 @@ export class FixityLedger {
   async verifyAll(extents: readonly Extent[], onProgress: (done: number, total: number) => void = () => {}): Promise<VerifyReport> {
     const t0 = Date.now();
     const ss = this.reader.sectorSize;
+    const rowsAt = this.forgets;
     const rows = this.db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} ORDER BY start`).all() as Chunk[];
+    const current = this.db.prepare(`SELECT start, count, crc FROM ${FIXITY_TABLE} WHERE start = ?`);
     const plus = extents.filter((e) => e.status === '+');
     const total = plus.reduce((n, e) => n + this.bytesOf(e.start, e.count), 0);
     let done = 0;
@@ -251,9 +268,18 @@ export class FixityLedger {
       let e = k + 1;
       while (e < rows.length && rows[e].start === rows[e - 1].start + rows[e - 1].count && (rows[e].start + rows[e].count - rows[k].start) * ss <= VERIFY_READ_BYTES) e++;
       const from = rows[k].start * ss;
-      const data = await this.readSectors(rows[k].start, rows[e - 1].start + rows[e - 1].count);
+      // A repair (forget, then the sectors read and stored anew) meanwhile: read again, so no verdict is taken on bytes
+      // from before it against a checksum from after it, nor on a forgotten chunk (its damage would block its new bytes).
+      let data: Buffer;
+      let readAt: number;
+      let tries = 0;
+      do {
+        readAt = this.forgets;
+        data = await this.readSectors(rows[k].start, rows[e - 1].start + rows[e - 1].count);
+      } while (readAt !== this.forgets && ++tries < 3);
       for (let x = k; x < e; x++) {
-        const r = rows[x];
+        const r = rowsAt === this.forgets ? rows[x] : (current.get(rows[x].start) as Chunk | undefined);
+        if (!r || r.count !== rows[x].count) continue; // forgotten (untried again) or stored anew in other chunks
         const len = this.bytesOf(r.start, r.count);
         const d = chunkDamage(r, data, from, this.reader);
         checkedBytes += len;
@@ -302,6 +328,7 @@ export class FixityLedger {
 
   /** Forgets the checksums of chunks overlapping sectors [a, b) (their sectors are about to be untried again). */
   forget(a: number, b: number): void {
+    this.forgets++;
     this.db.prepare(`DELETE FROM ${FIXITY_TABLE} WHERE start < ? AND start + count > ?`).run(b, a);
     for (let i = Math.max(0, this.lastAtOrBefore(a)); i < this.starts.length && this.starts[i] < b; i++) {
       if (this.starts[i] + this.counts[i] <= a) continue;

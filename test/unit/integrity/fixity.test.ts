@@ -56,6 +56,57 @@ describe('integrity/fixity ledger', () => {
     }
   });
 
+  it('damage a mounted verify finds in a chunk stored this session is not served: the chunk is read again from the medium (review)', async () => {
+    const img = patternBuffer(SIZE, 8);
+    const dir = path.join(tmp, 'live');
+    const src = new MemorySource(img);
+    const dev = await openCache({ source: src, cacheDir: dir, canRepair: () => true }); // the medium attached, as a mount's
+    try {
+      await dev.read(0, SIZE);
+      await dev.flush(); // stored and committed in this session: trusted when served, until a check says otherwise
+      const fd = fs.openSync(path.join(dir, 'data.img'), 'r+');
+      fs.writeSync(fd, Buffer.from([img[700_000] ^ 0xff]), 0, 1, 700_000);
+      fs.closeSync(fd);
+      expect((await dev.verifyFixity()).damaged).to.have.length(1);
+      const reads = src.stats().reads;
+      const again = await dev.read(655_360, 65_536); // the damaged range, through the data file
+      expect(again.data.equals(img.subarray(655_360, 720_896)), 'the right bytes, not the flipped one').to.equal(true);
+      expect(src.stats().reads, 'read again from the medium').to.be.greaterThan(reads);
+      expect(dev.status().fixity?.repairs).to.equal(1);
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('a chunk repaired while verify reads it is judged by its new checksum on its new bytes, and they are served (review)', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT)');
+    let bytes = Buffer.alloc(2048, 1);
+    let ledger: FixityLedger | undefined;
+    let repaired = false;
+    const reader = {
+      sectorSize: 512,
+      size: 2048,
+      readData: async (offset: number, length: number) => {
+        if (!repaired) {
+          // A reader found sectors 0-1 damaged: forgotten, read again from the medium, stored with a new checksum.
+          repaired = true;
+          ledger!.forget(0, 2);
+          bytes = Buffer.concat([Buffer.alloc(1024, 9), bytes.subarray(1024)]);
+          ledger!.record(0, 2, bytes.subarray(0, 1024));
+        }
+        return bytes.subarray(offset, offset + length);
+      },
+    };
+    FixityLedger.open(db, reader).record(0, 2, Buffer.alloc(1024, 7)); // stored before: checksum of other bytes (damage)
+    FixityLedger.open(db, reader).record(2, 2, bytes.subarray(1024));
+    ledger = FixityLedger.open(db, reader); // both chunks loaded at open
+    const report = await ledger.verifyAll([{ start: 0, count: 4, status: '+' }]);
+    expect(report.damaged, 'no verdict on the forgotten chunk').to.deep.equal([]);
+    expect(ledger.servable(0, 2)).to.equal(true);
+    await ledger.checkBeforeServe(0, 4);
+  });
+
   it('a cache without checksums (made before them) is served, and its first verify checksums it as it is', async () => {
     const img = patternBuffer(SIZE, 5);
     const dir = path.join(tmp, 'old');
