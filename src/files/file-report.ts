@@ -255,6 +255,11 @@ export class FileReport {
       if (e.unreadableMetadata) {
         verdict = 'unknown';
         reason = 'The Sleuth Kit could not read its metadata (its inode, or the blocks saying where its data lies, in a bad or unread sector): size and contents unknown';
+      } else if (this.layout.filesystems[e.fs]?.type === 'YAFFS2' && e.kind !== 'directory') {
+        // tsk_loaddb places a YAFFS2 chunk at chunk x page size, but it lies at chunk x (page + spare area): the join
+        // would judge other bytes than the file's, and could call it intact on bytes not rescued.
+        verdict = 'unknown';
+        reason = "on YAFFS2, The Sleuth Kit's byte positions of its data leave out the flash spare areas: blkfs cannot tell where its bytes lie";
       } else if (unlocated > 0 && e.runs.length > 0 && !this.runsInMft(i)) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
