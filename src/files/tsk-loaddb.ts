@@ -33,7 +33,19 @@ const ATTR_NOT_FOUND = 0;
 /** tsk_files.dir_flags: TSK_FS_NAME_FLAG_ALLOC (deleted names are left out: their runs may belong to others now). */
 const NAME_ALLOC = 1;
 /** NTFS keeps its structures in files: $MFT, $LogFile, $Bitmap, … in the root, and everything under $Extend. */
-const NTFS_SYSTEM_FILE = /^\/(\$[A-Za-z]+(:.*)?|\$Extend(\/.*)?)$/;
+const NTFS_ROOT_DOLLAR = /^\/\$[A-Za-z]+(:.*)?$/;
+const NTFS_EXTEND = /^\/\$Extend(\/.*)?$/;
+/** MFT entries below this are NTFS's own files ($MFT is 0, $Extend 11, 12-15 reserved); users' files come after. */
+const NTFS_FIRST_USER_ENTRY = 16;
+
+/**
+ * Whether an NTFS path is one of the filesystem's own files (its structures, not a file of the user's): $Extend and
+ * what is under it, and root names such as $MFT that are also among its first MFT entries. A user's own "/$Notes",
+ * or Windows' "/$WinREAgent" folder, were taken for structures by name alone and left out of the file counts.
+ */
+export function isNtfsSystemFile(path: string, metaAddr: number | null): boolean {
+  return NTFS_EXTEND.test(path) || (NTFS_ROOT_DOLLAR.test(path) && metaAddr !== null && metaAddr < NTFS_FIRST_USER_ENTRY);
+}
 /** The volume label of a FAT root directory, which TSK lists as an empty regular file ("CARD        (Volume Label Entry)"). */
 const FAT_VOLUME_LABEL = /^\/[^/]* \(Volume Label Entry\)$/;
 /** tsk_vs_parts.flags: TSK_VS_PART_FLAG_ALLOC (a real partition, not the table itself or a gap). */
@@ -261,7 +273,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       const p = r.name === '' ? '/' : `${r.parent_path ?? '/'}${r.name}`;
       const kind: EntryKind =
         r.meta_type === META_VIRT ||
-        (filesystems[fsi].type === 'NTFS' && NTFS_SYSTEM_FILE.test(p)) ||
+        (filesystems[fsi].type === 'NTFS' && isNtfsSystemFile(p, r.meta_addr)) ||
         (filesystems[fsi].type.startsWith('FAT') && FAT_VOLUME_LABEL.test(p))
           ? 'metadata'
           : r.meta_type === META_REG

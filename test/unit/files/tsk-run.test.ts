@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import * as os from 'os';
 import { OperationError } from '../../../src/errors';
-import { runTskTool } from '../../../src/files/tsk-loaddb';
+import { isNtfsSystemFile, runTskTool } from '../../../src/files/tsk-loaddb';
 
 describe('files/TSK runs', () => {
   it("a mount's TSK (batch) runs at nice 10, so a busy copying pass keeps its cores; `blkfs files IMAGE`'s at the user's", async () => {
@@ -20,5 +20,14 @@ describe('files/TSK runs', () => {
     await runTskTool('sh', ['-c', 'kill -INT $$; sleep 5']).catch((e: unknown) => (err = e));
     expect(err).to.be.instanceOf(OperationError);
     expect((err as Error).message).to.equal('sh was killed by SIGINT before it finished');
+  });
+
+  it("NTFS's own files are its first MFT entries and $Extend; a user's root file or folder named $Something is a file (review)", () => {
+    for (const [p, addr] of [['/$MFT', 0], ['/$Secure:$SDS', 9], ['/$Extend', 11], ['/$Extend/$UsnJrnl:$J', 38]] as const) {
+      expect(isNtfsSystemFile(p, addr), p).to.equal(true);
+    }
+    for (const [p, addr] of [['/$Notes', 64], ['/$WinREAgent', 70], ['/dir/$MFT', 3], ['/notes', 5]] as const) {
+      expect(isNtfsSystemFile(p, addr), p).to.equal(false);
+    }
   });
 });
