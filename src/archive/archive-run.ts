@@ -10,7 +10,7 @@ import { parseMapfile } from '../cache/mapfile';
 import { BAGIT_TXT, bagInfoText, FileFixity, humanSize, manifestText, payloadOxum } from './bagit';
 import { BagStore, ImageFixity, PartRecord, storeError, withRetries } from './bag-store';
 import { ArchiveProgress, MountStatusForArchive, SbxImageInfo } from './archive-status';
-import { ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
+import { abandonedUpload, ArchiveState, loadState, lockState, removeState, saveState, stateFileFor } from './archive-state';
 import { choosePartSize, PartSpec, planParts, productionOrder, s3PartsFit } from './part-plan';
 import { finishedEarlier } from './finished-bag';
 import { BagVerifyError } from './dir-store';
@@ -138,6 +138,12 @@ async function archiveLocked(
     const file = stateFileFor(cacheDir, s.label);
     const expect = expectOf(s);
     const saved = loadState(file, expect);
+    const abandoned = abandonedUpload(file, expect);
+    if (abandoned !== undefined) {
+      const [, bucket, base] = /^s3:\/\/([^/]+)\/(.*)$/.exec(s.label) ?? [];
+      const abort = bucket === undefined ? '' : ` (aws s3api abort-multipart-upload --bucket ${bucket} --key ${base}/data/image.sbx --upload-id ${abandoned})`;
+      log(`${s.label}: an earlier upload of data/image.sbx (upload id ${abandoned}) was for another container or part size: not continued; its parts stay in the bucket until aborted${abort} or a lifecycle rule removes them`);
+    }
     const resume = await withRetries(`${s.label}: starting the upload of data/image.sbx`, attempts, () => s.openImage(info.containerSize, saved?.resume));
     const state: ArchiveState = { ...expect, started: saved?.started ?? started.toISOString(), resume };
     saveState(file, state);

@@ -43,6 +43,22 @@ export function loadState(file: string, expect: Pick<ArchiveState, 'label' | 'ui
   return same && s.resume && typeof s.resume.parts === 'object' ? s : undefined;
 }
 
+/**
+ * The multipart upload id of a saved state that loadState() does not resume (another container, or another part
+ * size): that upload is left unfinished in the bucket, its parts billed until aborted or expired by a lifecycle rule,
+ * and the state naming it is about to be overwritten.
+ */
+export function abandonedUpload(file: string, expect: Pick<ArchiveState, 'label' | 'uid' | 'containerSize' | 'partSize'>): string | undefined {
+  if (loadState(file, expect)) return undefined;
+  try {
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ArchiveState> | null;
+    const id = s && typeof s === 'object' ? s.resume?.uploadId : undefined;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** archive/ inside the cache directory, private like the cache (it names the destinations and upload ids). */
 function ensureStateDir(file: string): void {
   const dir = path.dirname(file);

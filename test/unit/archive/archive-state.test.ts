@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadState, lockState, saveState, stateFileFor } from '../../../src/archive/archive-state';
+import { abandonedUpload, loadState, lockState, saveState, stateFileFor } from '../../../src/archive/archive-state';
 
 describe('archive/archive-state resume state and lock', () => {
   let dir: string;
@@ -16,6 +16,17 @@ describe('archive/archive-state resume state and lock', () => {
     expect(loadState(file, s)).to.deep.equal(s);
     expect(loadState(file, { ...s, uid: 'BB' })).to.equal(undefined);
     expect(loadState(file, { ...s, partSize: 20 })).to.equal(undefined);
+  });
+
+  it("an unfinished upload of another container or part size is named when the archive starts afresh (its parts stay billed until aborted; review)", () => {
+    const file = stateFileFor(dir, 's3://b/p/x');
+    const s = { label: 's3://b/p/x', uid: 'AA', containerSize: 100, partSize: 10, started: 'now', resume: { uploadId: 'u1', parts: {} } };
+    saveState(file, s);
+    expect(abandonedUpload(file, { ...s, partSize: 20 })).to.equal('u1');
+    expect(abandonedUpload(file, s), 'the same container: resumed, not abandoned').to.equal(undefined);
+    saveState(file, { ...s, resume: { parts: {} } }); // a directory's state has no upload
+    expect(abandonedUpload(file, { ...s, partSize: 20 })).to.equal(undefined);
+    expect(abandonedUpload(path.join(dir, 'none.json'), s)).to.equal(undefined);
   });
 
   it('a damaged state file (JSON null, a number, not JSON) is no state: the archive starts afresh', () => {
