@@ -133,7 +133,7 @@ function defineArchive(program: Command): void {
     .option('--endpoint <url>', 'S3 endpoint (MinIO, Ceph RGW, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS')
     .option('--region <name>', 'S3 region (default AWS_REGION, else us-east-1)')
     .option('--meta <key=value>', 'user metadata on every S3 object, and a bag-info.txt line (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; from 5M to 4G)', parseSize)
+    .option('--part-size <size>', 'size of the parts data/image.sbx is sent in (default 8M; from 5M to 1G)', parseSize)
     .option('--name <bag>', 'bag name (default: <image name>-<SBX UID>)')
     .option('-q, --quiet', 'no progress bar')
     .action(lazy(async () => (await import('./archive')).runArchive));
