@@ -82,7 +82,7 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
   const info = st0.sbxImage;
   if (!info) throw new UserError('this mount has no /sbx/image.sbx (the medium is too large for the chosen SBX version), so it cannot be archived');
   const partSize = choosePartSize(info.containerSize, info.blockSize, opts.partSize);
-  if (stores.some((s) => s.label.startsWith('s3://'))) s3PartsFit(info.containerSize, partSize);
+  for (const s of stores) if (s.maxParts !== undefined) s3PartsFit(info.containerSize, partSize, s.maxParts);
   const parts = planParts({ version: info.version as 17, d: info.dataShards, p: info.parityShards, burst: info.burst }, st0.size, partSize);
 
   // One bag per destination: a destination named twice would have two writers racing on one half-written bag.

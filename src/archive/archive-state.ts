@@ -29,18 +29,27 @@ export function stateFileFor(cacheDir: string, label: string): string {
   return path.join(cacheDir, 'archive', `${createHash('sha1').update(label).digest('hex').slice(0, 16)}.json`);
 }
 
-/** The saved state if it belongs to this container; undefined otherwise (or when there is none). */
-export function loadState(file: string, expect: Pick<ArchiveState, 'label' | 'uid' | 'containerSize' | 'partSize'>): ArchiveState | undefined {
-  let s: ArchiveState;
+type Expected = Pick<ArchiveState, 'label' | 'uid' | 'containerSize' | 'partSize'>;
+
+/** The state file as an object, or undefined (none, not JSON, or valid JSON of another shape such as null or 7). */
+function readState(file: string): Partial<ArchiveState> | undefined {
   try {
-    s = JSON.parse(fs.readFileSync(file, 'utf8')) as ArchiveState;
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    return s !== null && typeof s === 'object' ? (s as Partial<ArchiveState>) : undefined;
   } catch {
     return undefined;
   }
-  // Valid JSON of another shape (null, a number) is no state either: s.label would be a TypeError.
-  if (s === null || typeof s !== 'object') return undefined;
+}
+
+function resumes(s: Partial<ArchiveState>, expect: Expected): s is ArchiveState {
   const same = s.label === expect.label && s.uid === expect.uid && s.containerSize === expect.containerSize && s.partSize === expect.partSize;
-  return same && s.resume && typeof s.resume.parts === 'object' ? s : undefined;
+  return same && !!s.resume && typeof s.resume.parts === 'object';
+}
+
+/** The saved state if it belongs to this container; undefined otherwise (or when there is none). */
+export function loadState(file: string, expect: Expected): ArchiveState | undefined {
+  const s = readState(file);
+  return s && resumes(s, expect) ? s : undefined;
 }
 
 /**
@@ -48,15 +57,10 @@ export function loadState(file: string, expect: Pick<ArchiveState, 'label' | 'ui
  * size): that upload is left unfinished in the bucket, its parts billed until aborted or expired by a lifecycle rule,
  * and the state naming it is about to be overwritten.
  */
-export function abandonedUpload(file: string, expect: Pick<ArchiveState, 'label' | 'uid' | 'containerSize' | 'partSize'>): string | undefined {
-  if (loadState(file, expect)) return undefined;
-  try {
-    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ArchiveState> | null;
-    const id = s && typeof s === 'object' ? s.resume?.uploadId : undefined;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
+export function abandonedUpload(file: string, expect: Expected): string | undefined {
+  const s = readState(file);
+  const id = s && !resumes(s, expect) ? s.resume?.uploadId : undefined;
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** archive/ inside the cache directory, private like the cache (it names the destinations and upload ids). */

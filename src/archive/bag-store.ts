@@ -37,6 +37,8 @@ export interface BagStore {
   readonly label: string;
   /** Uses MD5s (S3: Content-MD5 and ETags); otherwise the archive does not compute them. */
   readonly wantsMd5: boolean;
+  /** The most parts data/image.sbx may have in this store (S3's multipart limit); none for a directory. */
+  readonly maxParts?: number;
   /** True when a finished bag is there already (never overwritten). */
   bagExists(): Promise<boolean>;
   /** Starts (or, given `saved`, resumes) storing data/image.sbx; returns the state to save. */

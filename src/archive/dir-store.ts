@@ -8,7 +8,7 @@ import type { FileFixity } from './bagit';
 import { BagStore, ImageFixity, PartRecord, StoreResume } from './bag-store';
 import { pidLock } from './archive-state';
 import { OperationError, UserError } from '../errors';
-import { readUpTo } from '../cache/data-file';
+import { MAX_FS_CALL_BYTES, readUpTo } from '../cache/data-file';
 
 export class BagVerifyError extends OperationError {
   constructor(message: string) {
@@ -80,7 +80,7 @@ export class DirStore implements BagStore {
     if (!this.image) throw new Error('openImage first');
     let done = 0;
     while (done < bytes.length) {
-      const piece = Math.min(bytes.length - done, 1 << 30); // Node takes at most 2^31 - 1 bytes per write call
+      const piece = Math.min(bytes.length - done, MAX_FS_CALL_BYTES);
       const { bytesWritten } = await this.image.write(bytes, done, piece, (n - 1) * this.partSize + done);
       done += bytesWritten;
     }

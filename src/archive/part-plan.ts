@@ -36,12 +36,12 @@ export function choosePartSize(containerSize: number, blockSize: number, wanted 
   return Math.min(Math.ceil(atLeast / blockSize), Math.floor(MAX_PART_SIZE / blockSize)) * blockSize;
 }
 
-/** A UserError when S3 cannot take the container in parts of `partSize` (over 10,000 of them). */
-export function s3PartsFit(containerSize: number, partSize: number): void {
+/** A UserError when S3 (BagStore.maxParts) cannot take the container in parts of `partSize`: over 10,000 of them. */
+export function s3PartsFit(containerSize: number, partSize: number, maxParts = MAX_PARTS): void {
   const parts = Math.ceil(containerSize / partSize);
-  if (parts > MAX_PARTS) {
+  if (parts > maxParts) {
     throw new UserError(
-      `the SBX container (${containerSize} bytes) needs ${parts} parts of ${partSize} bytes, and S3 takes at most ${MAX_PARTS} (its objects are at most 5 TiB): archive it to a directory`,
+      `the SBX container (${containerSize} bytes) needs ${parts} parts of ${partSize} bytes, and S3 takes at most ${maxParts} (its objects are at most 5 TiB): archive it to a directory`,
     );
   }
 }

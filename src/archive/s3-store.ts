@@ -17,6 +17,7 @@ import type { FileFixity } from './bagit';
 import { BagStore, ImageFixity, PartRecord, StoreResume } from './bag-store';
 import { BagVerifyError } from './dir-store';
 import { UserError } from '../errors';
+import { MAX_PARTS } from './part-plan';
 
 export interface S3Target {
   bucket: string;
@@ -110,6 +111,7 @@ function s3Message(err: unknown): string {
 export class S3Store implements BagStore {
   readonly label: string;
   readonly wantsMd5 = true;
+  readonly maxParts = MAX_PARTS;
   private readonly base: string;
   private uploadId: string | undefined;
   /** MD5 of each small file as sent, for verify(). */

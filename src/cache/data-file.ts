@@ -12,16 +12,16 @@ import { CacheFileTooLargeError, CacheFullError, DataFileSyncError, isDiskFull }
 export const MAX_WRITE_PIECE = 1024 * 1024;
 
 /**
- * The largest read(2) readUpTo() asks for: Node aborts the process on a read length over 2^31 - 1 (an archive part
- * of 2 GiB did, `args[3]->IsInt32()`), and Linux reads at most 0x7ffff000 bytes per call anyway.
+ * The most bytes one fs read or write call is given: Node aborts the process on a length over 2^31 - 1 (an archive
+ * part of 2 GiB did, `args[3]->IsInt32()`), and Linux moves at most 0x7ffff000 bytes per call anyway.
  */
-const MAX_READ_CALL = 1 << 30;
+export const MAX_FS_CALL_BYTES = 1 << 30;
 
 /** The bytes of `fh` at [offset, offset+length), fewer where the file ends (a short file is the caller's verdict). */
 export async function readUpTo(fh: fs.promises.FileHandle, offset: number, length: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length); // only the bytes read are returned
   let got = 0;
-  for (let n = -1; got < length && n !== 0; got += n) n = (await fh.read(buf, got, Math.min(length - got, MAX_READ_CALL), offset + got)).bytesRead;
+  for (let n = -1; got < length && n !== 0; got += n) n = (await fh.read(buf, got, Math.min(length - got, MAX_FS_CALL_BYTES), offset + got)).bytesRead;
   return buf.subarray(0, got);
 }
 
