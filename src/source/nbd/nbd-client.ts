@@ -217,6 +217,17 @@ export class NbdClient {
     const end = p.offset + p.length;
     const at = e.offset ?? p.offset; // inside the request: the parser refuses any other
     const name = P.errnoName(e.errno);
+    const align = this.blockSize?.min ?? 1;
+    if (e.errno === P.NBD_EINVAL && (p.offset % align !== 0 || p.length % align !== 0)) {
+      // Only the export's last bytes are asked for unaligned (its size is no multiple of the server's minimum block
+      // size, which the protocol says a request must respect): the server refused our request, not the medium.
+      return new TransientReadError(
+        p.offset,
+        p.length,
+        name,
+        `NBD server ${this.uri} refused a read reaching the export's end (${p.length} bytes at ${p.offset}: ${name}${detail}): the export's size is not a multiple of its minimum block size ${align}, so its last ${this.size % align} bytes cannot be asked for as the protocol wants; the read's sectors stay untried`,
+      );
+    }
     if (!P.isMediaErrno(e.errno)) {
       return new TransientReadError(p.offset, p.length, name, `NBD server ${this.uri} failed a read with ${name} (${p.length} bytes at ${p.offset})${detail}`);
     }

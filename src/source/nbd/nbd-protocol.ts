@@ -210,7 +210,7 @@ function isPowerOfTwo(n: number): boolean {
 
 function validateBlockSize({ min, preferred, max }: BlockSizeInfo): void {
   const ok = isPowerOfTwo(min) && min <= 65536 && isPowerOfTwo(preferred) && preferred >= Math.max(min, 512) &&
-    max >= preferred && (max === 0xffffffff || max % min === 0);
+    max >= preferred; // the maximum need not be a multiple of the minimum (readRange rounds its pieces down to one)
   if (!ok) throw new NbdProtocolError(`invalid NBD_INFO_BLOCK_SIZE min=${min} preferred=${preferred} max=${max}`);
 }
 

@@ -1,7 +1,7 @@
 // NbdClient against a real nbdkit 1.32 (file plugin + ddrescue filter over a 4 MiB image with bad ranges R1, R2).
 import { expect } from 'chai';
 import * as path from 'path';
-import { MediaError, SourceLostError } from '../../../src/source/block-source';
+import { MediaError, SourceLostError, TransientReadError } from '../../../src/source/block-source';
 import { NbdClient } from '../../../src/source/nbd/nbd-client';
 import { NbdkitProcess } from '../../../src/source/nbd/nbdkit-process';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
@@ -113,6 +113,18 @@ describe('NbdClient against nbdkit (ddrescue filter, two bad ranges)', () => {
       [0, 0x10000, 'ok'], [0x1000, 0x1000, 'ok'], [0x10000, 0x10000, 'ok'], [0x20000, 0x10000, 'ok'],
       [0x30000, 0x10000, 'ok'],
     ]);
+  });
+
+  it('an export whose size is no multiple of the minimum block size: its refused tail is no bad sector (TransientReadError), what precedes it reads', async () => {
+    // The protocol forbids a request not aligned to the minimum; asked for alone, the tail is refused (EINVAL) by a
+    // strict server. That is our request's fault, not the medium's: the sectors stay untried, never bad.
+    const size = IMAGE_SIZE - 2048;
+    const { client } = await serve({ filters: ['blocksize-policy', 'truncate'], args: ['blocksize-minimum=4096', 'blocksize-error-policy=error', `truncate=${size}`] });
+    expect(client.size).to.equal(size);
+    const err = await client.read(size - 2048, 2048).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(TransientReadError).and.not.be.instanceOf(MediaError);
+    expect((err as Error).message).to.match(/not a multiple of its minimum block size 4096/);
+    expect((await client.read(size - 6144, 4096)).equals(fx.bytes.subarray(size - 6144, size - 2048))).to.equal(true);
   });
 
   it('readInto fills the caller\'s buffer (whole, or widened and split by the block size), and a failed one rejects', async () => {

@@ -42,6 +42,8 @@ describe('nbd/nbd-protocol', () => {
       expect(() => P.parseInfoReply(hex(bad)), bad).to.throw(P.NbdProtocolError, /invalid NBD_INFO_BLOCK_SIZE/);
     }
     expect(P.parseInfoReply(hex('0003 00000001 00001000 ffffffff'))).to.have.property('kind', 'blockSize');
+    // A maximum need not be a multiple of the minimum (proto.md asks only max >= preferred): 1,000,000 with 512.
+    expect(P.parseInfoReply(hex('0003 00000200 00001000 000f4240'))).to.deep.equal({ kind: 'blockSize', blockSize: { min: 512, preferred: 4096, max: 1000000 } });
   });
 
   it('encodes a 28-byte READ request and a DISC', () => {
