@@ -31,7 +31,9 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
         import('../source/source-spec'),
       ]);
       source = await openBlockSource(parseSourceArg(opts.source), { sectorSize: opts.blockSize });
-      dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source) });
+      // A cache made here is told from other media as a mount's is (samples spread over the medium): by its first
+      // 64 KiB alone, a disc sharing them (a copy, a multi-disc set) would later be served from this one's bytes.
+      dev = await openCache({ source, cacheDir: opts.cache ? path.resolve(opts.cache) : undefined, stableIdentity: stableIdentityOf(source), spreadSamples: true });
     } catch (err) {
       await source?.close();
       const { busyCacheError } = await import('./cache-argument');

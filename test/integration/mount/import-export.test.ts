@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { attachLoop, detachLoop } from '../../helpers/loop-device';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
-import { blkfs, cleanup, mount, patternImage, rangesWithStatus, run, startNbdkit, tempDir, umount, writeMedium } from './harness';
+import { blkfs, cleanup, mount, patternImage, rangesWithStatus, readStatus, run, startNbdkit, tempDir, umount, writeMedium } from './harness';
 
 const SIZE = 32 << 20;
 const HALF = SIZE / 2;
@@ -73,6 +73,30 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
 
   // A read of the image can come back short (a failing disk, a network or FUSE file system; a blkfs /raw at a bad
   // sector, as here): the bytes it did not deliver are not the image's, and must never be recorded as rescued.
+  it('a cache made by import --source tells its medium from another sharing its first MiB: the other gets its own cache and bytes', async () => {
+    const sub = path.join(dir, 'lookalike');
+    fs.mkdirSync(sub);
+    const a = patternImage(4 << 20);
+    const b = Buffer.from(a);
+    b.fill(0xbb, 1 << 20); // a second disc of a set, a copy edited later: the same start
+    fs.writeFileSync(path.join(sub, 'a.img'), a);
+    fs.writeFileSync(path.join(sub, 'b.img'), b);
+    fs.writeFileSync(path.join(sub, 'rescue.map'), `# Rescue Logfile\n0x00000000     ?               1\n0x00000000  0x00400000  +\n`);
+    const env = { ...process.env, XDG_CACHE_HOME: path.join(sub, 'caches') };
+    const imp = await blkfs(['import', '--source', path.join(sub, 'a.img'), path.join(sub, 'a.img'), path.join(sub, 'rescue.map')], { env });
+    expect(imp.code, imp.stderr).to.equal(0);
+    const mnt = path.join(sub, 'mnt');
+    await mount(path.join(sub, 'b.img'), mnt, ['--readahead', '0'], env);
+    const served = path.join(sub, 'served.bin');
+    const dd = await run('dd', [`if=${path.join(mnt, 'raw')}`, `of=${served}`, 'bs=1M', 'skip=3', 'count=1', 'iflag=direct']);
+    expect(dd.code, dd.stderr).to.equal(0);
+    const cacheDir = (await readStatus(mnt)).server.cacheDir;
+    await umount(mnt);
+    expect(fs.readFileSync(served).equals(b.subarray(3 << 20, 4 << 20))).to.equal(true);
+    expect(fs.readdirSync(path.join(sub, 'caches', 'blkfs')).filter((n) => n !== 'run')).to.have.length(2); // run/: the mounts' sockets
+    expect(fs.readFileSync(path.join(cacheDir, 'mount.log'), 'utf8')).to.not.match(/same medium/);
+  });
+
   it('an image whose reads fail part-way is exit 2 naming it, and no sector is recorded with bytes it did not give', async () => {
     const sub = path.join(dir, 'short');
     fs.mkdirSync(sub);
