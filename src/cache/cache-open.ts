@@ -153,20 +153,37 @@ export async function openOffline(cacheDir: string): Promise<CachedDevice> {
   return openCache({ cacheDir: dir, source: new OfflineSource(path.join(dir, DATA_FILE), hint.size, hint.sectorSize, hint.probeSectors) });
 }
 
+/** The setting naming the block device (its real path) a cache's medium was last read through. */
+const MEDIUM_DEVICE_KEY = 'medium.device';
+
+/** Where a cache's medium was last read from, as far as the cache knows: an image file, or a block device. */
+export interface RecordedMedium {
+  /** The image file (device and inode), from the stable identity. */
+  file?: { dev: number; ino: number };
+  /** The block device's real path (/dev/sr0, /dev/loop3): its number may name another drive after a reboot. */
+  device?: string;
+}
+
 /**
- * The image file (device and inode) a cache was last opened from, from its stable identity; undefined for a device
- * or NBD medium. Lets `export --cache` refuse to overwrite the medium itself while nothing serves it.
+ * Where the cache's medium was last read from (nothing for an NBD medium). Lets `export --cache` refuse to write
+ * the medium itself, and `import --cache` to read it as a rescue, while nothing serves it.
  */
-export function sourceFileOf(cacheDir: string): { dev: number; ino: number } | undefined {
+export function recordedMediumOf(cacheDir: string): RecordedMedium {
   const dir = path.resolve(cacheDir);
-  if (!hasState(dir)) return undefined;
+  if (!hasState(dir)) return {};
   const state = StateStore.open(path.join(dir, STATE_FILE), dir);
   try {
     const m = /^file:(\d+):(\d+):/.exec(state.identity()?.stableIdentity ?? '');
-    return m ? { dev: Number(m[1]), ino: Number(m[2]) } : undefined;
+    return { file: m ? { dev: Number(m[1]), ino: Number(m[2]) } : undefined, device: state.getSetting(MEDIUM_DEVICE_KEY) };
   } finally {
     state.close();
   }
+}
+
+/** Records the block device the medium is read through, when it is one (see recordedMediumOf). */
+function recordMediumDevice(state: StateStore, src: BlockSource): void {
+  const h = src.identityHint;
+  if (h?.kind === 'device' && state.getSetting(MEDIUM_DEVICE_KEY) !== h.realPath) state.setSetting(MEDIUM_DEVICE_KEY, h.realPath);
 }
 
 async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceReader, prober: ProbeReader, alreadyVerified = false): Promise<CachedDevice> {
@@ -221,6 +238,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
       probe = { method: 'probe', sectors: prober.sectors, bytes: prober.bytes };
     }
     if (opts.stableIdentity !== undefined && opts.stableIdentity !== id.stableIdentity) state.setStableIdentity(opts.stableIdentity);
+    recordMediumDevice(state, src);
     const store = new SectorStore(state, dataFile, map, tries, src.size, src.sectorSize, opts.memoryBytes);
     return new CachedDevice(dir, device, store, probe, opts);
   } catch (e) {
@@ -280,6 +298,7 @@ async function create(dir: string | undefined, root: string | undefined, opts: O
     state.transaction(() => {
       state.initialize({ size: src.size, sectorSize: ss, fingerprint, probeSectors, stableIdentity: opts.stableIdentity }, map);
       for (const [s, buf] of stored) store.fixity.record(s, 1, buf);
+      recordMediumDevice(state, src);
     });
     return new CachedDevice(cacheDir, device, store, { method: 'created', sectors: 0, bytes: 0 }, opts);
   } catch (e) {

@@ -7,7 +7,7 @@ import { OperationError, UserError } from '../errors';
 import { mountAction } from './mount-action';
 import { mapfileBeside } from './paths';
 
-export const runExport = mountAction(async (paths: string[], opts: { cache?: string }) => {
+export const runExport = mountAction(async (paths: string[], opts: { cache?: string; force?: boolean }) => {
   const mountpoint = opts.cache ? undefined : paths[0];
   const outs = opts.cache ? paths : paths.slice(1);
   if (outs.length < 1 || outs.length > 2) {
@@ -19,16 +19,35 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
     throw new UserError(`${image} is a device: name the mapfile too (blkfs export ${opts.cache ? `--cache ${opts.cache}` : paths[0]} ${outs[0]} OUT.map)`);
   }
   const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
-  const [{ findServer }, { requestServer }, { guardOutputs, mountedSource }] = await Promise.all([
+  const [{ findServer }, { requestServer }, { guardOutputs, guardMediumDevice, mountedSource }, { recordedMediumOf }, { busyCacheError }] = await Promise.all([
     import('./mount-target'),
     import('./server-answer'),
     import('./output-guard'),
+    import('../cache/cache-open'),
+    import('./cache-argument'),
   ]);
   // Its server first: it must answer before anything looks into the mount.
   const server = mountpoint !== undefined ? await findServer(mountpoint) : undefined;
   guardOutputs([image, mapfile], server ? mountedSource(server.source) : []); // nor into a cache directory
+  const busy = (err: unknown) => busyCacheError(err, opts.cache!, (m) => `export it through its mount: blkfs export ${m} ${outs.join(' ')}`);
+  // Offline, the cache says where its medium was read from: neither is written, though nothing serves it now.
+  let medium: ReturnType<typeof recordedMediumOf> = {};
+  if (!server) {
+    try {
+      medium = recordedMediumOf(opts.cache!);
+    } catch (err) {
+      throw busy(err);
+    }
+    if (medium.device !== undefined) guardMediumDevice([image, mapfile], medium.device);
+  }
   for (const f of [image, mapfile]) {
-    if (fs.existsSync(f) && fs.statSync(f).isDirectory()) throw new UserError(`output is a directory: ${f}`);
+    const st = fs.existsSync(f) ? fs.statSync(f) : undefined;
+    if (st?.isDirectory()) throw new UserError(`output is a directory: ${f}`);
+    if (medium.file && st && st.dev === medium.file.dev && st.ino === medium.file.ino) {
+      throw new UserError(`Refusing to write "${f}": it is the image file this cache was read from (writing it would destroy the medium)`);
+    }
+    // As ddrescue asks for -f: a disk's filesystem (perhaps mounted) or an earlier rescue on it would be overwritten.
+    if (st?.isBlockDevice() && !opts.force) throw new UserError(`${f} is a block device: exporting onto it overwrites what it holds; give --force if you mean it`);
     if (!fs.existsSync(path.dirname(f))) throw new UserError(`output directory does not exist: ${path.dirname(f)}`);
   }
   let result: ExportResult;
@@ -41,24 +60,7 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
     result = reply.result as ExportResult;
   } else {
     // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
-    const [{ openOffline, sourceFileOf }, { exportImage }, { busyCacheError }] = await Promise.all([
-      import('../cache/cache-open'),
-      import('../cache/import-export'),
-      import('./cache-argument'),
-    ]);
-    const busy = (err: unknown) => busyCacheError(err, opts.cache!, (m) => `export it through its mount: blkfs export ${m} ${outs.join(' ')}`);
-    let medium: ReturnType<typeof sourceFileOf>;
-    try {
-      medium = sourceFileOf(opts.cache!);
-    } catch (err) {
-      throw busy(err);
-    }
-    for (const f of [image, mapfile]) {
-      const st = fs.existsSync(f) ? fs.statSync(f) : undefined;
-      if (medium && st && st.dev === medium.dev && st.ino === medium.ino) {
-        throw new UserError(`Refusing to write "${f}": it is the image file this cache was read from (writing it would destroy the medium)`);
-      }
-    }
+    const [{ openOffline }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
     const dev = await openOffline(opts.cache!).catch((err: unknown) => {
       throw busy(err);
     });

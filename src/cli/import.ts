@@ -42,9 +42,18 @@ export const runImport = mountAction(async (image: string, mapfile: string, opts
       throw (await import('./mount-errors')).classifyMountError(named, { startup: true });
     }
   } else {
-    const [{ openOffline }, { busyCacheError }] = await Promise.all([import('../cache/cache-open'), import('./cache-argument')]);
+    const [{ openOffline, recordedMediumOf }, { busyCacheError }] = await Promise.all([import('../cache/cache-open'), import('./cache-argument')]);
+    const busy = (err: unknown) => busyCacheError(err, opts.cache!, (m) => `unmount it first (blkfs umount ${m}), then import`);
+    // Without --source too: the device the cache's medium was read through is no rescue of it (rule 3).
+    let device: string | undefined;
+    try {
+      device = recordedMediumOf(opts.cache!).device;
+    } catch (err) {
+      throw busy(err);
+    }
+    if (device !== undefined) guardImageNotMedium(image, device);
     dev = await openOffline(opts.cache!).catch((err: unknown) => {
-      throw busyCacheError(err, opts.cache!, (m) => `unmount it first (blkfs umount ${m}), then import`);
+      throw busy(err);
     });
   }
   try {

@@ -195,6 +195,18 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
   }
 }
 
+/**
+ * Refuses (UserError) an output that is `device`, the block device a cache's medium was last read through (its
+ * record in the cache), or another device of its disk: blkfs never writes a medium, mounted or not.
+ */
+export function guardMediumDevice(outputs: readonly string[], device: string): void {
+  for (const out of outputs) {
+    if (isSameFile(out, device) || onSameDisk(out, device)) {
+      throw new UserError(`Refusing to write "${out}": it is ${device}, the device this cache's medium was read through, or a device of its disk (writing it would destroy the medium)`);
+    }
+  }
+}
+
 /** The medium file or device a blkfs mount reads (its /status names it), as an input an export must not overwrite; none for an NBD URI. */
 export function mountedSource(source: string | undefined): string[] {
   return source !== undefined && !source.includes('://') ? [source] : [];

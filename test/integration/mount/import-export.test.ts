@@ -193,6 +193,44 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     }
   });
 
+  it("offline, the cache's medium device is never written (export, even --force) nor read as a rescue (import); another block device takes --force", async () => {
+    const sub = path.join(dir, 'device');
+    fs.mkdirSync(sub);
+    const disc = path.join(sub, 'disc.img');
+    fs.writeFileSync(disc, patternImage(1 << 20));
+    const before = fs.readFileSync(disc);
+    fs.writeFileSync(path.join(sub, 'other.img'), Buffer.alloc(1 << 20));
+    const loop = await attachLoop(disc, { writable: true }); // a disk that could be written: nothing else stops it
+    const other = await attachLoop(path.join(sub, 'other.img'), { writable: true });
+    const cache = path.join(sub, 'cache');
+    try {
+      await mount(loop, path.join(sub, 'mnt'), ['--cache', cache]);
+      await umount(path.join(sub, 'mnt'));
+      const onMedium = await blkfs(['export', '--force', '--cache', cache, loop, path.join(sub, 'disc.map')]);
+      expect(onMedium.code, onMedium.stderr).to.equal(1);
+      expect(onMedium.stderr).to.contain(`it is ${loop}, the device this cache's medium was read through`);
+      expect(fs.readFileSync(disc).equals(before)).to.equal(true);
+      fs.writeFileSync(path.join(sub, 'rescue.map'), '# Rescue Logfile\n0x00000000     ?               1\n0x00000000  0x00100000  +\n');
+      const fromMedium = await blkfs(['import', '--cache', cache, loop, path.join(sub, 'rescue.map')]);
+      expect(fromMedium.code, fromMedium.stderr).to.equal(1);
+      expect(fromMedium.stderr).to.contain(`Refusing to read "${loop}" as IMAGE: it is the medium`);
+      const unforced = await blkfs(['export', '--cache', cache, other, path.join(sub, 'other.map')]);
+      expect(unforced.code, unforced.stderr).to.equal(1);
+      expect(unforced.stderr).to.contain(`${other} is a block device: exporting onto it overwrites what it holds; give --force`);
+      expect(fs.existsSync(path.join(sub, 'other.map'))).to.equal(false);
+      const forced = await blkfs(['export', '--force', '--cache', cache, other, path.join(sub, 'other.map')]);
+      expect(forced.code, forced.stderr).to.equal(0);
+      const written = fs.readFileSync(path.join(sub, 'other.img'));
+      for (const { offset: a, length: n } of rangesWithStatus(fs.readFileSync(path.join(sub, 'other.map'), 'utf8'), '+')) {
+        expect(written.subarray(a, a + n).equals(before.subarray(a, a + n))).to.equal(true);
+      }
+    } finally {
+      await umount(path.join(sub, 'mnt')).catch(() => undefined);
+      await detachLoop(loop);
+      await detachLoop(other);
+    }
+  });
+
   it('export to a device without a mapfile is exit 1: its default mapfile would be a file in /dev (no /dev/null.map)', async () => {
     const cache = path.join(dir, 'loop', 'cache'); // made by the test before
     const toNull = await blkfs(['export', '--cache', cache, '/dev/null']);
