@@ -71,8 +71,6 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     expect(copy.subarray(HALF + 0x10000, HALF + 0x10800).every((b) => b === 0)).to.equal(true);
   });
 
-  // A read of the image can come back short (a failing disk, a network or FUSE file system; a blkfs /raw at a bad
-  // sector, as here): the bytes it did not deliver are not the image's, and must never be recorded as rescued.
   it('a cache made by import --source tells its medium from another sharing its first MiB: the other gets its own cache and bytes', async () => {
     const sub = path.join(dir, 'lookalike');
     fs.mkdirSync(sub);
@@ -97,6 +95,8 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     expect(fs.readFileSync(path.join(cacheDir, 'mount.log'), 'utf8')).to.not.match(/same medium/);
   });
 
+  // A read of the image can come back short (a failing disk, a network or FUSE file system; a blkfs /raw at a bad
+  // sector, as here): the bytes it did not deliver are not the image's, and must never be recorded as rescued.
   it('an image whose reads fail part-way is exit 2 naming it, and no sector is recorded with bytes it did not give', async () => {
     const sub = path.join(dir, 'short');
     fs.mkdirSync(sub);
@@ -221,7 +221,9 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
       const forced = await blkfs(['export', '--force', '--cache', cache, other, path.join(sub, 'other.map')]);
       expect(forced.code, forced.stderr).to.equal(0);
       const written = fs.readFileSync(path.join(sub, 'other.img'));
-      for (const { offset: a, length: n } of rangesWithStatus(fs.readFileSync(path.join(sub, 'other.map'), 'utf8'), '+')) {
+      const rescued = rangesWithStatus(fs.readFileSync(path.join(sub, 'other.map'), 'utf8'), '+');
+      expect(rescued, 'the identity sectors the mount read').to.not.be.empty;
+      for (const { offset: a, length: n } of rescued) {
         expect(written.subarray(a, a + n).equals(before.subarray(a, a + n))).to.equal(true);
       }
     } finally {
