@@ -408,6 +408,11 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
     this.retired = true;
   }
 
+  /** The medium judged another was not taken over after all, and this one is back in the drive: serve it again. */
+  reinstate(): void {
+    this.retired = false;
+  }
+
   /**
    * Finishes in-flight work (waits for every pending commit) and closes the state and data file. The source stays
    * open (its owner closes it). Rejects, after closing, with a commit error no reader saw.

@@ -106,6 +106,18 @@ export class MediumFollower {
     return sectorsToCompare(c.identitySamples(), (s) => c.statusAt(s), c.extents(), c.sectorSize);
   }
 
+  /**
+   * Caches follow the drive and another medium is in it: from this verdict on, /raw is that medium, so this cache's
+   * bytes are no longer served (its files answer ENOMEDIUM), not only once the other medium's cache is open. If it
+   * cannot be opened, this cache stays retired until its own medium is identified in the drive again.
+   */
+  private handOver(reason: string): void {
+    this.handedOver = true;
+    this.cache.retire();
+    this.opts.log.info(`medium: another medium is in the drive (${reason}): switching to its own cache`);
+    this.opts.onOtherMedium();
+  }
+
   /** `again`: looks left after one whose samples came through two connections (so a waiting reader is not failed). */
   private async look(again = 2): Promise<unknown> {
     if (this.handedOver || this.source.current === 'present') return undefined;
@@ -149,6 +161,7 @@ export class MediumFollower {
         this.lastVerdict = `same medium (${verdict.sectors} identity sectors compared)`;
         this.refusedToken = null;
         this.unknown = undefined;
+        this.cache.reinstate(); // retired when another medium was judged in the drive and not taken over
         this.source.accept(`the same medium is back in the drive: resuming (${verdict.sectors} identity sectors compared)`);
         return;
       }
@@ -163,20 +176,15 @@ export class MediumFollower {
       this.lastVerdict = `another medium: ${verdict.reason}`;
       this.refusedToken = after;
       if (this.opts.follow) {
-        this.handedOver = true;
-        this.opts.log.info(`medium: another medium is in the drive (${verdict.reason}): switching to its own cache`);
-        this.opts.onOtherMedium();
+        this.handOver(verdict.reason);
       } else {
         this.source.changed(`another medium is in the drive (${verdict.reason}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');
       }
     } catch (e) {
       if (e instanceof MediumSizeChangedError) {
         this.lastVerdict = `another medium: ${e.message}`;
-        if (this.opts.follow && !this.handedOver) {
-          this.handedOver = true;
-          this.opts.log.info(`medium: another medium is in the drive (${e.message}): switching to its own cache`);
-          this.opts.onOtherMedium();
-        } else if (!this.opts.follow) {
+        if (this.opts.follow && !this.handedOver) this.handOver(e.message);
+        else if (!this.opts.follow) {
           this.source.changed(`another medium is in the drive (${e.message}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');
         }
       } else if (!(e instanceof SourceLostError)) this.opts.log.error('medium identification failed', e);

@@ -183,7 +183,7 @@ export class MountServer {
   /**
    * Follow the drive: another medium was identified where `old`'s was. Its cache is opened (found among the
    * per-medium caches, or created), the mount root switches to it, and `old` is closed (its cache kept intact).
-   * Until the new stack is ready, `old` refuses every read (its source is in 'changed').
+   * Until the new stack is ready, `old` refuses every read: its cache was retired at the verdict (medium-follower.ts).
    */
   private followDrive(old: MediumStack): Promise<void> {
     const run = async () => {
@@ -201,7 +201,6 @@ export class MountServer {
         return;
       }
       next.server.log = this.log.file ?? null;
-      old.cache.retire(); // files opened on the old medium get ENOMEDIUM from this moment, not once it is closed
       this.root.stack = next;
       this.info.cacheDir = next.cache.cacheDir;
       this.log.info(`medium: now serving ${next.cache.size} bytes from cache ${next.cache.cacheDir}`);

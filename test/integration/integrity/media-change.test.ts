@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { attachLoop, detachAllLoops, swapLoop } from '../../helpers/loop-device';
 import { RestartableNbdServer } from '../../helpers/nbd-restart';
 import { blkfs, cleanup, mount, readStatus, tempDir } from '../mount/harness';
@@ -99,7 +100,7 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     // programs that keep files open across the disc change
     const held = { raw: await fs.promises.open(raw, 'r'), sbx: await fs.promises.open(path.join(rescued, 'A1A2A3A4A5A6.sbx'), 'r'), decoded: await fs.promises.open(path.join(rescued, 'p.bin'), 'r') };
     const buf = Buffer.alloc(4096);
-    // Until the mount has closed A's cache an old handle may still be served A's bytes; then ENOMEDIUM.
+    // Until B is identified in the drive an old handle may still be served A's bytes (A's cache); then ENOMEDIUM.
     const readOld = (name: keyof typeof held, at: number, expected: Buffer) =>
       held[name].read(buf, 0, 4096, at).then(
         () => (buf.equals(expected.subarray(at, at + 4096)) ? 'A' : 'other bytes'),
@@ -123,6 +124,33 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     const r = await blkfs(['umount', mnt], { env });
     expect(r.code, r.stderr).to.equal(0);
     expect(fs.readFileSync(path.join(aCache, 'mount.log'), 'utf8'), 'no stack trace in the mount log').to.not.match(/\n\s+at /);
+  });
+
+  it("without --cache, once another disc is judged in the drive A's cached bytes are refused (ENOMEDIUM), even when B's cache cannot be opened; A back, they are served", async function () {
+    const ld = await attachLoop(aPath);
+    const mnt = path.join(tmp, 'mnt');
+    await mount(ld, mnt, ['--readahead', '0'], env);
+    const raw = path.join(mnt, 'raw');
+    expect((await readRange(raw, 0, MiB)).equals(A.subarray(0, MiB))).to.equal(true);
+    const aCache = (await status(mnt)).server.cacheDir;
+    // No new cache can be made beside A's (an immutable directory refuses new entries, even to root): B's fails to open.
+    const root = path.dirname(aCache);
+    if (spawnSync('chattr', ['+i', root]).status !== 0) this.skip();
+    const errnoOf = (at: number) => readRange(raw, at, 4096).then((b) => (b.equals(A.subarray(at, at + 4096)) ? 'A' : 'other bytes'), (e: NodeJS.ErrnoException) => e.errno);
+    try {
+      await swapLoop(ld, bPath);
+      const log = path.join(aCache, 'mount.log');
+      await waitFor("B's cache to fail to open", () => (/cannot open the new medium/.test(fs.readFileSync(log, 'utf8')) ? true : undefined));
+      expect(await errnoOf(0), "/raw at a sector A's cache holds, B in the drive").to.equal(-123); // ENOMEDIUM
+    } finally {
+      spawnSync('chattr', ['-i', root]);
+    }
+    await swapLoop(ld, aPath);
+    await waitFor("A's cached bytes to be served again", async () => ((await errnoOf(0)) === 'A' ? true : undefined));
+    expect((await status(mnt)).server.cacheDir).to.equal(aCache);
+    const r = await blkfs(['umount', mnt], { env });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(expectCacheFaithful(aCache, A, 'A cache')).to.be.at.least(MiB);
   });
 
   it('loop device with --cache: another disc is refused (ENOMEDIUM) until the right one is back, then reads resume', async () => {
