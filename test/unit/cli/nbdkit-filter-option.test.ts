@@ -13,4 +13,9 @@ describe('mount --nbdkit-filter', () => {
     }
     expect(() => collectNbdkitFilterArg('file=/etc/passwd', [])).to.throw(/file= would replace the source given as SOURCE/);
   });
+
+  it('refuses filters that keep the medium\'s bytes between reads (cache, cow): after a disc change they answer the old disc', () => {
+    for (const name of ['cache', 'cow']) expect(() => collectNbdkitFilterArg(name, []), name).to.throw(InvalidArgumentError, /after a disc change/);
+    expect(collectNbdkitFilterArg('cache-max-size=1G', [])).to.deep.equal(['cache-max-size=1G']); // a parameter alone starts no filter
+  });
 });
