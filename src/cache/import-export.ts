@@ -42,14 +42,29 @@ export interface ImportOptions {
  * /mapfile gives it to a ddrescue that starts on that image (it must not skip what the image lacks).
  */
 export const IMAGE_MAPFILE = 'image.map';
+/**
+ * image.map's first line: the image it describes (absolute, URI-encoded: a path may hold any byte but NUL), so only a
+ * ddrescue writing that image is shown it; one writing another image would skip what that image lacks.
+ */
+const IMAGE_LINE = '# blkfs image: ';
 
-async function keepImageMap(dev: CachedDevice, text: string): Promise<void> {
+/** The image a kept image.map describes; undefined when it does not say (kept by an older blkfs, or written by hand). */
+export function imageOfKeptMap(text: string): string | undefined {
+  if (!text.startsWith(IMAGE_LINE)) return undefined;
+  try {
+    return decodeURIComponent(text.slice(IMAGE_LINE.length, text.indexOf('\n')));
+  } catch {
+    return undefined;
+  }
+}
+
+async function keepImageMap(dev: CachedDevice, text: string, image: string): Promise<void> {
   const file = path.join(dev.cacheDir, IMAGE_MAPFILE);
   try {
     // Synced before the rename: a power cut must leave the old map or the new one, never an empty file.
     const fh = await fs.promises.open(`${file}.tmp`, 'w', 0o600);
     try {
-      await fh.writeFile(text, 'latin1');
+      await fh.writeFile(`${IMAGE_LINE}${encodeURIComponent(path.resolve(image))}\n${text}`, 'latin1');
       await fh.sync();
     } finally {
       await fh.close();
@@ -172,7 +187,7 @@ export async function importRescue(dev: CachedDevice, imagePath: string, mapfile
   } finally {
     await fh.close();
   }
-  await keepImageMap(dev, mapText);
+  await keepImageMap(dev, mapText, imagePath);
   return result;
 }
 
@@ -294,7 +309,7 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   // Both are complete: renamed into place, the image first.
   await image.commit();
   await map.commit();
-  await keepImageMap(dev, mapfile);
+  await keepImageMap(dev, mapfile, outImage);
   return { bytesWritten, mapfile, damaged };
 }
 

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { SectorCache } from '../cache/sector-cache';
 import { MapfileError, renderMapfile } from '../cache/mapfile';
-import { IMAGE_MAPFILE } from '../cache/import-export';
+import { IMAGE_MAPFILE, imageOfKeptMap } from '../cache/import-export';
 import { PRIVATE_FILE_MODE } from '../cache/private-files';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
@@ -59,10 +59,11 @@ export class WritableMapfileView implements WritableView {
   private memo: { key: string; bytes: Buffer } | undefined;
   private driverVersion = 0;
   /**
-   * The map of the last image `blkfs export` wrote from this mount, until a writer writes: a ddrescue started on
-   * that image opens /mapfile for writing and must see '+' only where the image holds data, not sectors read since.
+   * The map of the last image `blkfs export` wrote from this mount (or exported or imported before it), and that
+   * image, until a writer writes: a ddrescue started on that image opens /mapfile for writing and must see '+' only
+   * where the image holds data, not sectors read since; one started on another image must not see it at all.
    */
-  private exportBase: MapfileDriver | undefined;
+  private exportBase: { driver: MapfileDriver; image: string | undefined } | undefined;
   /** The image the driver's map describes (ddrescue's absolute outfile), when its writer was known. */
   private driverImage: string | undefined;
   /** The last new image logged. */
@@ -125,11 +126,30 @@ export class WritableMapfileView implements WritableView {
     return rest;
   }
 
-  /** After `blkfs export` through this mount: `mapText` is the exported mapfile (what the image holds). */
-  exported(mapText: string): void {
+  /** After `blkfs export` through this mount: `mapText` is the exported mapfile (what `image` holds). */
+  exported(mapText: string, image = imageOfKeptMap(mapText)): void {
     const base = new MapfileDriver(this.cache.sectorSize, this.cache.sectorCount, this.cache.size);
     base.accept(mapText, this.cache.extents());
-    this.exportBase = base;
+    this.exportBase = { driver: base, image: image === undefined ? undefined : path.resolve(image) };
+  }
+
+  /**
+   * Whether the opener writes the image last exported: it does if it is not known (as before: /mapfile cannot tell
+   * who opens it); it does not if ddrescues on several images share /mapfile, or the kept map does not say its image
+   * (an older blkfs kept it). Another path to the same file (a link, a bind mount) is the same image.
+   */
+  private async writesExportedImage(outfile: string | undefined): Promise<boolean> {
+    const exported = this.exportBase?.image;
+    if (outfile === undefined) return true;
+    if (outfile === SEVERAL_IMAGES || exported === undefined) return false;
+    if (outfile === exported) return true;
+    const [a, b] = await Promise.all([fs.promises.stat(outfile).catch(() => undefined), fs.promises.stat(exported).catch(() => undefined)]);
+    if (a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino) return true;
+    if (this.announced !== outfile) {
+      this.announced = outfile;
+      this.log.info(`mapfile: ddrescue opened it for ${outfile}, not the image last exported (${exported}): that image's map is not shown to it`);
+    }
+    return false;
   }
 
   /**
@@ -188,7 +208,8 @@ export class WritableMapfileView implements WritableView {
     const outfile = this.mapfilePath !== undefined ? this.outfileOf(this.mapfilePath) : undefined;
     // ddrescue reads its map before it creates its image: an image not there yet (or empty) holds nothing, whatever
     // map was kept (an export to another path, a map written by hand, another image's): shown one, it left zeros under '+'.
-    let base = this.exportBase ?? (this.driver.state() && !this.newImage(outfile) ? this.driver : undefined);
+    const exported = this.exportBase && (await this.writesExportedImage(outfile)) ? this.exportBase.driver : undefined;
+    let base = exported ?? (this.driver.state() && !this.newImage(outfile) ? this.driver : undefined);
     if (base && !truncate && (await this.imageHoldsNothing(outfile))) base = undefined;
     const bytes = this.render(base ?? this.emptyImage());
     const h: WriteHandle = { kind: 'write', data: Buffer.from(bytes), length: truncate ? 0 : bytes.length, dirty: false, outfile };

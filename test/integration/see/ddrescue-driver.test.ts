@@ -181,6 +181,14 @@ describe('ddrescue through /mapfile on an image exported earlier, with other rea
     await finish(m);
   });
 
+  it('a run on an older image of something else, not the one exported, is not shown the export\'s map: its image equals the medium', async () => {
+    const m = await mountAndExport('other');
+    const older = path.join(dir, 'older.img');
+    await fs.promises.writeFile(older, Buffer.alloc(size, 0xee)); // holds data, none of it this medium's
+    expect((await readStatus(m.mnt)).bytesCached, 'the export holds something ddrescue could skip').to.be.above(0);
+    await finish({ ...m, disk: older });
+  });
+
   it('a first run started after other reads since the export gets the export\'s map: its image equals the medium', async () => {
     const m = await mountAndExport('late');
     await readRange(m.raw, 3 << 20, 1 << 20); // someone reads after the export, before ddrescue starts

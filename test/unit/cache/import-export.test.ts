@@ -7,7 +7,7 @@ import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { ImportError } from '../../../src/cache/errors';
 import { UserError } from '../../../src/errors';
-import { exportImage, importRescue } from '../../../src/cache/import-export';
+import { exportImage, imageOfKeptMap, importRescue } from '../../../src/cache/import-export';
 import { MapfileError, parseMapfile } from '../../../src/cache/mapfile';
 import { attachLoop, detachLoop } from '../../helpers/loop-device';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -114,8 +114,12 @@ describe('cache/import-export', () => {
     const img = patternBuffer(MiB);
     dev = await openCache({ source: new MemorySource(img), cacheDir: path.join(tmp, 'c') });
     const mapBytes = Buffer.from('# Command line: ddrescue /dev/sr0 Њива.iso Њива.map\n0x0 + 1\n0x00000000  0x00100000  +\n', 'utf8');
-    await importRescue(dev, write('r.img', img), write('r.map', mapBytes));
-    expect(fs.readFileSync(path.join(tmp, 'c', 'image.map')).equals(mapBytes)).to.equal(true);
+    const image = write('r.img', img);
+    await importRescue(dev, image, write('r.map', mapBytes));
+    const kept = fs.readFileSync(path.join(tmp, 'c', 'image.map'));
+    const header = Buffer.from(`# blkfs image: ${encodeURIComponent(image)}\n`);
+    expect(kept.equals(Buffer.concat([header, mapBytes]))).to.equal(true); // the image it describes, then the map as it was
+    expect(imageOfKeptMap(kept.toString('latin1'))).to.equal(image);
   });
 
   // ddrescue onto a disk (ddrescue /dev/sr0 /dev/sdb map) is a common rescue: a block device's stat size is 0.

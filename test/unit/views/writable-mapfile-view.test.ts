@@ -79,6 +79,30 @@ describe('/mapfile as a writable file (WritableMapfileView)', () => {
     expect(w).to.match(/^0x00001000  0x00001000  \?$/m); // nor skips what it lacks
   });
 
+  it('the map of the image last exported is shown only to a ddrescue writing that image: one on another image that holds data copies from the cache', async () => {
+    const { cache } = await memoryCache(Buffer.alloc(8192, 1));
+    await cache.read(0, 4096);
+    await cache.commitPending();
+    const img = (name: string) => path.join(cache.cacheDir, name);
+    fs.writeFileSync(img('A.img'), Buffer.alloc(8192, 1)); // exported: holds 0-4095
+    fs.writeFileSync(img('old.img'), Buffer.alloc(8192, 0xee)); // an older image of something else, never exported
+    fs.symlinkSync(img('A.img'), img('link.img'));
+    const keep = (image: string) => fs.writeFileSync(img(IMAGE_MAPFILE), `# blkfs image: ${encodeURIComponent(image)}\n0x0 ? 1\n0x0 0x1000 +\n0x1000 0x1000 ?\n`);
+    let opener = img('A.img');
+    const shown = async () => {
+      const v = new WritableMapfileView(cache, logger(), '/mnt/disk/mapfile', () => opener); // a mount over that cache
+      return ((await v.read(await v.openForWrite(false), 0, 1 << 20)) as Buffer).toString();
+    };
+    keep(img('A.img'));
+    expect(await shown()).to.match(/^0x00000000  0x00001000  \+$/m); // A continued: what it holds is not copied again
+    opener = img('link.img');
+    expect(await shown()).to.match(/^0x00000000  0x00001000  \+$/m); // the same file by another name
+    opener = img('old.img');
+    expect(await shown()).to.match(/^0x00000000  0x00002000  \?$/m); // its 0xEE bytes would have stayed under '+'
+    fs.writeFileSync(img(IMAGE_MAPFILE), '0x0 ? 1\n0x0 0x1000 +\n0x1000 0x1000 ?\n'); // kept by an older blkfs: its image unknown
+    expect(await shown()).to.match(/^0x00000000  0x00002000  \?$/m);
+  });
+
   it('refuses a malformed write at close (EINVAL), naming the line, and keeps the map', async () => {
     const { cache } = await memoryCache(Buffer.alloc(4096, 1));
     const log = logger();
