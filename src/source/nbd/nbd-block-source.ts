@@ -57,6 +57,8 @@ export class NbdBlockSource implements BlockSource {
   private failedAttempts = 0;
   private nextAttemptAt = 0;
   private lossReason = '';
+  /** The last attempt reached a medium of another size: until the next attempt, every read says so (ENOMEDIUM). */
+  private otherSize: MediumSizeChangedError | undefined;
   private readonly counters: Required<SourceStats> = { reads: 0, bytes: 0, failedReads: 0, lostReads: 0, transientReads: 0, reconnects: 0 };
   private readonly listeners = new Set<(event: SourceEvent) => void>();
 
@@ -178,6 +180,7 @@ export class NbdBlockSource implements BlockSource {
   private async reconnect(): Promise<NbdClient> {
     const wait = this.nextAttemptAt - Date.now();
     if (wait > 0) {
+      if (this.otherSize) throw this.otherSize;
       throw new SourceLostError(`${this.describe()} is lost (${this.lossReason}); next reconnect attempt in ${(wait / 1000).toFixed(1)} s`);
     }
     try {
@@ -188,6 +191,7 @@ export class NbdBlockSource implements BlockSource {
       }
       this.failedAttempts = 0;
       this.nextAttemptAt = 0;
+      this.otherSize = undefined;
       this.counters.reconnects++;
       this.adopt(client);
       this.emit({ type: 'reconnected', message: `reconnected to ${this.describe()}` });
@@ -197,6 +201,7 @@ export class NbdBlockSource implements BlockSource {
       this.nextAttemptAt = Date.now() + Math.min(initial * 2 ** this.failedAttempts, max);
       this.failedAttempts++;
       this.lossReason = `reconnect failed: ${(err as Error).message}`;
+      this.otherSize = err instanceof MediumSizeChangedError ? err : undefined;
       if (err instanceof MediumSizeChangedError) throw err;
       throw new SourceLostError(`${this.describe()} is lost and could not be reconnected: ${(err as Error).message}`);
     }

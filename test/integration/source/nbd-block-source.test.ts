@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { MediaError, SourceEvent, SourceLostError } from '../../../src/source/block-source';
-import { NbdBlockSource, openBlockSource } from '../../../src/source/nbd/nbd-block-source';
+import { MediumSizeChangedError, NbdBlockSource, openBlockSource } from '../../../src/source/nbd/nbd-block-source';
 import { parseSourceArg, SourceArgError } from '../../../src/source/source-spec';
 import { readNbdkitLog } from '../../helpers/nbdkit-log';
 import { Fixture, IMAGE_SIZE, makeFixture, R1, R2, sleep, waitGone } from './fixture';
@@ -26,9 +26,9 @@ describe('openBlockSource (real nbdkit)', () => {
   const badRangeOptions = () => ({ nbdkitFilters: ['ddrescue'], nbdkitArgs: [`ddrescue-mapfile=${fx.badMap}`] });
 
   /** An nbdkit the test itself runs (as a user would for an nbd:// SOURCE). */
-  async function runNbdkit(listen: string[], readyFile: string): Promise<ChildProcess> {
+  async function runNbdkit(listen: string[], readyFile: string, image = fx.image): Promise<ChildProcess> {
     fs.rmSync(readyFile, { force: true });
-    const child = spawn('nbdkit', ['-r', '-f', '--exit-with-parent', ...listen, '-P', readyFile, 'file', `file=${fx.image}`], { stdio: 'ignore' });
+    const child = spawn('nbdkit', ['-r', '-f', '--exit-with-parent', ...listen, '-P', readyFile, 'file', `file=${image}`], { stdio: 'ignore' });
     children.push(child);
     for (let i = 0; i < 500 && !(fs.existsSync(readyFile) && fs.readFileSync(readyFile, 'utf8').endsWith('\n')); i++) await sleep(10);
     return child;
@@ -160,6 +160,25 @@ describe('openBlockSource (real nbdkit)', () => {
     server = await runNbdkit(['-U', sock], pidfile);
     await sleep(150);
     expect((await source.read(0, 512)).equals(fx.bytes.subarray(0, 512))).to.equal(true);
+  });
+
+  it('a server back with a medium of another size: every read until the next attempt says another medium (MediumSizeChangedError), never only "lost"', async () => {
+    const sock = path.join(fx.dir, 'resized.sock');
+    const pidfile = path.join(fx.dir, 'resized.pid');
+    let server = await runNbdkit(['-U', sock], pidfile);
+    source = await openBlockSource(parseSourceArg(`nbd+unix:///?socket=${sock}`), { reconnectDelayMs: { initial: 60_000, max: 60_000 } });
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGKILL');
+    await exited;
+    fs.rmSync(sock, { force: true });
+    const other = path.join(fx.dir, 'other-size.img');
+    fs.writeFileSync(other, Buffer.alloc(IMAGE_SIZE / 2, 7));
+    server = await runNbdkit(['-U', sock], pidfile, other);
+    await source.read(0, 512).catch(() => undefined); // the read that finds the connection gone
+    for (let i = 0; i < 3; i++) {
+      const e = await source.read(0, 512).catch((err: unknown) => err);
+      expect(e, `read ${i} after the other medium came`).to.be.instanceOf(MediumSizeChangedError); // ENOMEDIUM to readers, not ENXIO
+    }
   });
 
   it('nbd:// URI over TCP, with the log filter showing exactly the reads made', async () => {
