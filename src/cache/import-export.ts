@@ -1,6 +1,5 @@
 // Seeding a cache from an existing GNU ddrescue rescue, and exporting the cache as one.
 import * as fs from 'fs';
-import * as path from 'path';
 import type { CachedDevice } from './cached-device';
 import type { Extent } from './extent-map';
 import type { Mark } from './cached-device';
@@ -11,6 +10,8 @@ import { ChunkDamagedError } from './fixity';
 import { hex8, parseMapfile, readMapfileText, renderMapfile } from './mapfile';
 import { byteSize } from '../byte-size';
 import { partialPath, removeStalePartials } from '../partial-file';
+import { bytesLostByReplacing, keepImageMap } from './kept-image-map';
+import { subtractRanges } from './byte-ranges';
 
 const CHUNK = 1024 * 1024;
 
@@ -37,43 +38,6 @@ export interface ImportOptions {
   sampleSectors?: number;
 }
 
-/**
- * Beside the cache: the mapfile of the last image exported from it or imported into it, i.e. what that image holds.
- * /mapfile gives it to a ddrescue that starts on that image (it must not skip what the image lacks).
- */
-export const IMAGE_MAPFILE = 'image.map';
-/**
- * image.map's first line: the image it describes (absolute, URI-encoded: a path may hold any byte but NUL), so only a
- * ddrescue writing that image is shown it; one writing another image would skip what that image lacks.
- */
-const IMAGE_LINE = '# blkfs image: ';
-
-/** The image a kept image.map describes; undefined when it does not say (kept by an older blkfs, or written by hand). */
-export function imageOfKeptMap(text: string): string | undefined {
-  if (!text.startsWith(IMAGE_LINE)) return undefined;
-  try {
-    return decodeURIComponent(text.slice(IMAGE_LINE.length, text.indexOf('\n')));
-  } catch {
-    return undefined;
-  }
-}
-
-async function keepImageMap(dev: CachedDevice, text: string, image: string): Promise<void> {
-  const file = path.join(dev.cacheDir, IMAGE_MAPFILE);
-  try {
-    // Synced before the rename: a power cut must leave the old map or the new one, never an empty file.
-    const fh = await fs.promises.open(`${file}.tmp`, 'w', 0o600);
-    try {
-      await fh.writeFile(`${IMAGE_LINE}${encodeURIComponent(path.resolve(image))}\n${text}`, 'latin1');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(`${file}.tmp`, file);
-  } catch {
-    // a read-only cache (export of an archived copy): a ddrescue then copies what the cache holds (see /mapfile)
-  }
-}
 
 /**
  * Imports a ddrescue rescue (IMAGE + MAPFILE), so that the cache goes on where ddrescue stopped. For each '+' sector
@@ -253,13 +217,25 @@ export interface ExportResult {
  * written, its sectors are '?' in the mapfile, so ddrescue resuming from the pair reads them from the medium again.
  * The caller reports `damaged` (the cache needs `blkfs verify --forget-damaged`).
  */
-export async function exportImage(dev: CachedDevice, outImage: string, outMapfile: string): Promise<ExportResult> {
+export async function exportImage(dev: CachedDevice, outImage: string, outMapfile: string, opts: { replace?: boolean } = {}): Promise<ExportResult> {
   // One synchronous snapshot: the image and its mapfile describe the same state even while reads continue.
   const extents = dev.extents();
   const snapshotMap = dev.mapfileText();
   const ss = dev.sectorSize;
   let bytesWritten = 0;
   const damaged: { offset: number; length: number }[] = [];
+  const writes = extents.filter((r) => r.status === '+').map((r): [number, number] => [r.start * ss, Math.min(dev.size, (r.start + r.count) * ss)]);
+  // Over the image last exported or imported, nothing it holds may be lost (checked again once damage is known).
+  const lost = async (): Promise<void> => {
+    const l = opts.replace ? undefined : await bytesLostByReplacing(dev.cacheDir, outImage, subtractRanges(writes, damaged.map((d) => [d.offset, d.offset + d.length])));
+    if (l) {
+      throw new UserError(
+        `${outImage} holds ${l.bytes} bytes the cache does not (from byte ${l.first}: partial sectors of the rescue imported from it, or cache chunks damaged since): ` +
+          'an export over it would lose them. Export to another path, or give --force to replace it anyway',
+      );
+    }
+  };
+  await lost();
   const copy = async (fh: fs.promises.FileHandle, off: number, len: number): Promise<void> => {
     let buf: Buffer;
     try {
@@ -290,14 +266,10 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   const image = await stageWhole(outImage, async (fh) => {
     // not a device written in place
     if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, partialPath(outImage), e)));
-    for (const r of extents) {
-      if (r.status !== '+') continue;
-      const from = r.start * ss;
-      const to = Math.min(dev.size, (r.start + r.count) * ss);
-      for (let off = from; off < to; off += CHUNK) await copy(fh, off, Math.min(CHUNK, to - off));
-    }
+    for (const [from, to] of writes) for (let off = from; off < to; off += CHUNK) await copy(fh, off, Math.min(CHUNK, to - off));
   });
   damaged.sort((x, y) => x.offset - y.offset);
+  if (damaged.length > 0) await lost().catch(async (e: unknown) => Promise.reject(await image.abort().then(() => e)));
   const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
   let map: StagedOutput;
   try {

@@ -121,7 +121,7 @@ function defineExport(program: Command): void {
     .description('write the cache as a sparse image plus its ddrescue mapfile (from a MOUNTPOINT, or --cache DIR)')
     .argument('<paths...>', 'MOUNTPOINT OUT.img [OUT.map], or with --cache: OUT.img [OUT.map]')
     .option('--cache <dir>', 'export this cache directory (not mounted)')
-    .option('-f, --force', 'write onto an existing block device (what it holds is overwritten)')
+    .option('-f, --force', 'write onto an existing block device, or over an image holding bytes the cache lacks (they are lost)')
     .action(lazy(async () => (await import('./export')).runExport));
 }
 

@@ -54,7 +54,7 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
   let cacheDir = opts.cache;
   if (server) {
     cacheDir = server.cacheDir || 'DIR';
-    const reply = await (await requestServer(server, { cmd: 'export', image, mapfile })).result;
+    const reply = await (await requestServer(server, { cmd: 'export', image, mapfile, force: opts.force === true })).result;
     if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
     if (reply.type !== 'done') throw new OperationError('unexpected answer from the blkfs server');
     result = reply.result as ExportResult;
@@ -65,7 +65,7 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
       throw busy(err);
     });
     try {
-      result = await exportImage(dev, image, mapfile);
+      result = await exportImage(dev, image, mapfile, { replace: opts.force === true });
     } finally {
       await dev.close();
     }

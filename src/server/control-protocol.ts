@@ -16,7 +16,7 @@ export type ControlRequest =
   | { cmd: 'acquire'; files?: string[]; scope?: RescueScope }
   /** Stops the acquisition this connection started or joined (Ctrl-C in `blkfs acquire`). */
   | { cmd: 'cancel' }
-  | { cmd: 'export'; image: string; mapfile: string }
+  | { cmd: 'export'; image: string; mapfile: string; force?: boolean }
   /** blkfs verify MOUNTPOINT: every cached byte against its checksum, progress then the report. */
   | { cmd: 'verify' }
   /** `blkfs archive`: joins the acquisition while it archives; later requests on the connection report progress. */

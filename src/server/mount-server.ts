@@ -322,7 +322,7 @@ export class MountServer {
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
         const stack = this.stack;
-        const result = await exportImage(stack.cache, req.image, req.mapfile);
+        const result = await exportImage(stack.cache, req.image, req.mapfile, { replace: req.force === true });
         stack.mapfile?.exported(result.mapfile, req.image); // a ddrescue started on this image gets its map from /mapfile
         if (result.damaged.length > 0) this.log.error(`export: damaged cache chunks left out of ${req.image} ('?' in ${req.mapfile}): ${JSON.stringify(result.damaged)}`);
         conn.send({ type: 'done', result });

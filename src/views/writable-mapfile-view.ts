@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { SectorCache } from '../cache/sector-cache';
 import { MapfileError, renderMapfile } from '../cache/mapfile';
-import { IMAGE_MAPFILE, imageOfKeptMap } from '../cache/import-export';
+import { IMAGE_MAPFILE, imageOfKeptMap, sameFile } from '../cache/kept-image-map';
 import { PRIVATE_FILE_MODE } from '../cache/private-files';
 import { FileAttr, Handle, ViewErrno, WritableView } from './view';
 import { DriverState, MapfileDriver } from './mapfile-driver';
@@ -142,9 +142,7 @@ export class WritableMapfileView implements WritableView {
     const exported = this.exportBase?.image;
     if (outfile === undefined) return true;
     if (outfile === SEVERAL_IMAGES || exported === undefined) return false;
-    if (outfile === exported) return true;
-    const [a, b] = await Promise.all([fs.promises.stat(outfile).catch(() => undefined), fs.promises.stat(exported).catch(() => undefined)]);
-    if (a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino) return true;
+    if (await sameFile(outfile, exported)) return true;
     if (this.announced !== outfile) {
       this.announced = outfile;
       this.log.info(`mapfile: ddrescue opened it for ${outfile}, not the image last exported (${exported}): that image's map is not shown to it`);

@@ -71,6 +71,23 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     expect(copy.subarray(HALF + 0x10000, HALF + 0x10800).every((b) => b === 0)).to.equal(true);
   });
 
+  it('export over the rescue imported from, which holds part of a sector the cache does not: exit 1 and the rescue unchanged; --force replaces it', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'partial-'));
+    const rescue = path.join(sub, 'rescue.img');
+    fs.writeFileSync(rescue, image);
+    fs.writeFileSync(path.join(sub, 'rescue.map'), '0x0 + 1\n0x0 0x100100 +\n0x100100 0x1000 ?\n'); // 256 bytes of the sector at 1 MiB
+    const nbd = await startNbdkit(sub, path.join(dir, 'medium.img'), path.join(dir, 'truth.map'));
+    const cache = path.join(sub, 'cache');
+    expect((await blkfs(['import', rescue, path.join(sub, 'rescue.map'), '--source', nbd.uri, '--cache', cache])).code).to.equal(0);
+    const exp = await blkfs(['export', '--cache', cache, rescue, path.join(sub, 'out.map')]);
+    expect(exp.code, exp.stderr).to.equal(1);
+    expect(exp.stderr).to.match(/holds 256 bytes the cache does not \(from byte 1048576.*--force/);
+    expect(fs.readFileSync(rescue).equals(image), 'the rescue as it was').to.equal(true);
+    const forced = await blkfs(['export', '--force', '--cache', cache, rescue, path.join(sub, 'out.map')]);
+    expect(forced.code, forced.stderr).to.equal(0);
+    expect(fs.readFileSync(rescue).subarray(0x100000, 0x100100).equals(Buffer.alloc(256))).to.equal(true);
+  });
+
   it('a cache made by import --source tells its medium from another sharing its first MiB: the other gets its own cache and bytes', async () => {
     const sub = path.join(dir, 'lookalike');
     fs.mkdirSync(sub);

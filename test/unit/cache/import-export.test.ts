@@ -7,7 +7,8 @@ import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import { ImportError } from '../../../src/cache/errors';
 import { UserError } from '../../../src/errors';
-import { exportImage, imageOfKeptMap, importRescue } from '../../../src/cache/import-export';
+import { exportImage, importRescue } from '../../../src/cache/import-export';
+import { imageOfKeptMap } from '../../../src/cache/kept-image-map';
 import { MapfileError, parseMapfile } from '../../../src/cache/mapfile';
 import { attachLoop, detachLoop } from '../../helpers/loop-device';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -106,6 +107,27 @@ describe('cache/import-export', () => {
     // a longer map whose extra part is not rescued, and a shorter map, are fine
     const ok = await importRescue(dev, write('c.img', img), write('c.map', '0 ? 1\n0 0x80000 +\n0x80000 0x180000 ?\n'));
     expect(ok.bytesImported).to.equal(0x80000 - 64 * 1024);
+  });
+
+  it('an export over the image imported from refuses to lose the bytes of its partial sectors (exit 1, the image as it was); elsewhere, or with --force, it writes', async () => {
+    const img = patternBuffer(MiB);
+    dev = await openCache({ source: new MemorySource(img, { sectorSize: 2048 }), cacheDir: path.join(tmp, 'c') });
+    // ddrescue -b512 rescued 512 bytes of the 2048-byte sector at 0x80000: the cache keeps whole sectors only.
+    const image = write('r.img', img);
+    const r = await importRescue(dev, image, write('r.map', '0x0 + 1\n0x0 0x80200 +\n0x80200 0x7FE00 ?\n'));
+    expect(r.bytesPartialSectors).to.equal(512);
+    const err = await exportImage(dev, image, path.join(tmp, 'r2.map')).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(UserError);
+    expect((err as Error).message).to.match(/holds 512 bytes the cache does not \(from byte 524288/);
+    expect(fs.readFileSync(image).equals(img), 'the image is as it was').to.equal(true);
+    expect(fs.existsSync(path.join(tmp, 'r2.map'))).to.equal(false);
+    // through a hard link, the same file
+    fs.linkSync(image, path.join(tmp, 'link.img'));
+    expect(await exportImage(dev, path.join(tmp, 'link.img'), path.join(tmp, 'r2.map')).catch((e: unknown) => e)).to.be.instanceOf(UserError);
+    await exportImage(dev, image, path.join(tmp, 'r2.map'), { replace: true }); // --force
+    expect(fs.readFileSync(image).subarray(0x80000, 0x80200).equals(Buffer.alloc(512)), "the partial sector's bytes are gone").to.equal(true);
+    await exportImage(dev, image, path.join(tmp, 'r2.map')); // and now it holds nothing the cache lacks
+    expect((await exportImage(dev, write('other.img', 'x'), path.join(tmp, 'other.map'))).bytesWritten).to.equal(0x80000); // another image
   });
 
   // ddrescue writes its command line into the mapfile: a file name in Serbian Cyrillic (Њ is U+040A) was read as

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { IMAGE_MAPFILE } from '../../../src/cache/import-export';
+import { IMAGE_MAPFILE } from '../../../src/cache/kept-image-map';
 import { ViewErrno } from '../../../src/views/view';
 import { DRIVER_IMAGE, DRIVER_MAPFILE, WritableMapfileView } from '../../../src/views/writable-mapfile-view';
 import { closeMemoryCaches, memoryCache } from '../../helpers/memory-cache';
