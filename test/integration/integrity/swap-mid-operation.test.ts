@@ -91,8 +91,9 @@ describe('integrity: a disc swapped while reads are in flight (real loop device,
     const mnt = path.join(tmp, 'mnt');
     const cache = path.join(tmp, 'cacheA');
     // 4 MB/s (nbdkit's rate filter counts bits): the acquisition lasts ~2 s, so the swap lands in it on a loaded
-    // machine too (with the delay alone its 1 MiB spans went by faster than /status was polled).
-    await mount(ld, mnt, ['--cache', cache, ...slow(['--nbdkit-filter', 'rate', '--nbdkit-filter', 'rate=32M'])], env);
+    // machine too (with the delay alone its 1 MiB spans went by faster than /status was polled). The filter's burst
+    // is cut short: by default a full bucket of 2 s at that rate served the whole 8 MiB at once.
+    await mount(ld, mnt, ['--cache', cache, ...slow(['--nbdkit-filter', 'rate', '--nbdkit-filter', 'rate=32M', '--nbdkit-filter', 'burstiness=0.1'])], env);
     const acq = start(process.execPath, [MAIN_JS, 'acquire', mnt], { env });
     await waitFor('part of A acquired', async () => ((await status(mnt)).bytesCached > 2 * MiB ? true : undefined), 30_000);
     await swapLoop(ld, bPath);
