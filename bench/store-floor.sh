@@ -4,7 +4,8 @@
 # writes and fdatasyncs resolve at once and every CRC-32 is 0 (it keeps its SQLite state, the transport from nbdkit,
 # the FUSE path and the rest). That copy is never a product: its /raw would serve holes for bytes it did not keep.
 # If even it misses a target, the gap lies outside the storing (nbdkit, the NBD client, FUSE, the CLI's start).
-# Every round, alternating: nbdcopy of the export to null: and ddrescue image file -> file (the references), then
+# Every round, alternating: nbdcopy of the export to null: and ddrescue image file -> file (the references; and the
+# same ddrescue followed by a sync of its image, durable as the cache must be before a sector is +), then
 # per build `blkfs acquire` of a fresh cache (the command's wall time, as bench/speed.sh times it) and dd bs=1M of
 # cold /raw (default options). One nbdkit (-r, file plugin, page-cached random image) serves them all.
 # Usage: bench/store-floor.sh [ROUNDS (5)] [SIZE_MIB (512)]. Needs root (FUSE), nbdkit, nbdcopy, ddrescue. Build
@@ -86,9 +87,13 @@ for r in $(seq "$ROUNDS"); do
   rm -f "$T/out.img" "$T/out.map"
   ddr=$(timed ddrescue "$T/medium.img" "$T/out.img" "$T/out.map")
   rm -f "$T/out.img" "$T/out.map"
+  # The same copy made durable, as blkfs's cache is before a sector is '+' (ddrescue leaves its image in the page cache).
+  ddrs=$(timed sh -c "ddrescue '$T/medium.img' '$T/out.img' '$T/out.map' && sync '$T/out.img'")
+  rm -f "$T/out.img" "$T/out.map"
   echo "nbdcopy $nc" >>"$ROWS"
   echo "ddrescue-file $ddr" >>"$ROWS"
-  line="round $r: nbdcopy $nc s, ddrescue file->file $ddr s"
+  echo "ddrescue-synced $ddrs" >>"$ROWS"
+  line="round $r: nbdcopy $nc s, ddrescue file->file $ddr s (+ sync $ddrs s)"
   for i in "${!BUILDS[@]}"; do
     read -r acq dd <<<"$(runs "${BUILDS[$i]}")"
     echo "${LABELS[$i]}-acquire $acq" >>"$ROWS"
@@ -106,6 +111,7 @@ sort -k1,1 -k2,2n "$ROWS" | awk '
     printf "medians (best) in seconds:\n"
     printf "  %-38s %.3f (%.3f)\n", "nbdcopy --connections=1 to null:", med["nbdcopy"], best["nbdcopy"]
     printf "  %-38s %.3f (%.3f)\n", "ddrescue image file -> file", med["ddrescue-file"], best["ddrescue-file"]
+    printf "  %-38s %.3f (%.3f)\n", "the same, then sync of its image", med["ddrescue-synced"], best["ddrescue-synced"]
     split("acquire dd", what, " ")
     for (w = 1; w <= 2; w++) {
       target = (what[w] == "acquire") ? acqT : ddT
