@@ -80,11 +80,16 @@ function encodeRfc5987(name: string): string {
   return encodeURIComponent(wellFormed).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** Waits until `res` takes more data, or is gone: a client that closes the connection never drains it. */
-function drainedOrClosed(res: ServerResponse): Promise<void> {
+/**
+ * Waits until `res` takes more data, or is gone: a client that closes the connection never drains it. One that takes
+ * nothing for `stallMs` is dropped: a suspended tab or a client that stopped reading holds no socket and snapshot forever.
+ */
+function drainedOrClosed(res: ServerResponse, stallMs: number): Promise<void> {
   if (res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
+    const timer = setTimeout(() => res.destroy(new Error(`download stalled: the client took nothing for ${stallMs / 1000} s`)), stallMs);
     const done = () => {
+      clearTimeout(timer);
       res.off('drain', done);
       res.off('close', done);
       resolve();
@@ -98,7 +103,7 @@ function drainedOrClosed(res: ServerResponse): Promise<void> {
  * Streams one open snapshot of `view` (as a reader of the mount would see it). Content-Length is the size the
  * view states at open; a file that cannot go on (EIO) aborts the response, so a download is never silently short.
  */
-export async function streamView(view: View, res: ServerResponse, name: string, head: boolean): Promise<void> {
+export async function streamView(view: View, res: ServerResponse, name: string, head: boolean, stallMs: number): Promise<void> {
   const handle = await view.open();
   try {
     // This handle's own snapshot: getattr states the largest one open (a mount reader's may be larger).
@@ -132,7 +137,7 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
       if (chunk.length === 0) break;
       const part = chunk.length > end - off ? chunk.subarray(0, end - off) : chunk;
       off += part.length;
-      if (!res.write(part)) await drainedOrClosed(res);
+      if (!res.write(part)) await drainedOrClosed(res, stallMs);
     }
     if (off < end && end !== Infinity) return void res.destroy(new Error(`${name}: ended at ${off} of ${size} bytes`));
     res.end();

@@ -2,7 +2,7 @@
 // a fixed set of paths: the page, its status and map, server-sent events when the state changes, and the
 // downloads http-files.ts allows. Everything else is 404. It reads the views in-process (never the FUSE mount).
 import * as http from 'http';
-import { AddressInfo, isIP } from 'net';
+import { AddressInfo, isIP, Socket } from 'net';
 import * as os from 'os';
 import { UserError } from '../errors';
 import { DirectoryView, ViewErrno } from '../views/view';
@@ -11,6 +11,7 @@ import { isLoopback } from './http-address';
 import { PAGE_CSP, PAGE_HTML } from './http-page';
 import { errnoNameOf } from '../fuse/errno';
 import { TransientReadError } from '../source/block-source';
+import { peerUid } from './http-peer';
 
 export interface HttpDeps {
   root: DirectoryView;
@@ -33,6 +34,20 @@ const MAX_CONNECTIONS = 128;
 const HEADERS_TIMEOUT_MS = 10_000;
 const EVENT_POLL_MS = 500;
 const HEARTBEAT_MS = 15_000;
+/** status.json is rendered once per state of the rescue, and at most this old (its rates drift between states). */
+const STATUS_MAX_AGE_MS = 1000;
+
+/** Who may use the page and how downloads are bounded (the defaults are the product's; tests shorten them). */
+export interface HttpLimits {
+  /** mount --allow-other: any local user may read the mount, so the loopback page serves them too. */
+  allowOther?: boolean;
+  /** Downloads at once; beyond it 503 (each holds a snapshot of its file and up to a MiB in flight). */
+  maxDownloads?: number;
+  /** A download whose client takes no bytes for this long is dropped (a stalled tab holds no memory forever). */
+  downloadStallMs?: number;
+}
+const DEFAULT_LIMITS: Required<Omit<HttpLimits, 'allowOther'>> = { maxDownloads: 8, downloadStallMs: 60_000 };
+
 /** Unsent event bytes after which a subscriber that does not read (a suspended tab) is dropped; EventSource
  *  reconnects by itself once it reads again. Events are a few hundred bytes: this is thousands of them. */
 const MAX_EVENT_BACKLOG = 1024 * 1024;
@@ -76,16 +91,23 @@ export class HttpServer {
   private lastKey = '';
   private lastBeat = 0;
   /** The last render of each picture or list and the state it shows: open pages share it (see byState). */
-  private readonly renders = new Map<string, { key: string; value: string | Buffer }>();
+  private readonly renders = new Map<string, { key: string; at: number; value: string | Buffer }>();
+  private downloads = 0;
+  /** Per connection: whether its peer may use the page (looked up once, on its first request). */
+  private readonly peers = new WeakMap<Socket, Promise<boolean>>();
+  /** Users refused, each logged once. */
+  private readonly refusedUids = new Set<number | undefined>();
 
   private constructor(
     private readonly server: http.Server,
     private readonly deps: HttpDeps,
     readonly url: string,
     private readonly hostAllowed: (host: string) => boolean,
+    private readonly peerCheck: boolean,
+    private readonly limits: Required<Omit<HttpLimits, 'allowOther'>>,
   ) {}
 
-  static async listen(address: { host: string; port: number }, deps: HttpDeps): Promise<HttpServer> {
+  static async listen(address: { host: string; port: number }, deps: HttpDeps, limits: HttpLimits = {}): Promise<HttpServer> {
     // A GET has no body: the whole request is its head. (Node checks these every few seconds, not to the ms.)
     const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 2000 });
     server.maxConnections = MAX_CONNECTIONS;
@@ -99,7 +121,10 @@ export class HttpServer {
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     // Loopback by where it listens, not by the name it was given (a name may resolve anywhere).
     const loopback = isLoopback(a.address);
-    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, hostCheck(address.host, loopback));
+    // On loopback only this mount's user (or root) is served, as the mount itself allows; beyond it the user chose
+    // to share the page (and was warned). /proc/net tells a socket's owner only for this machine's own sockets.
+    const peerCheck = loopback && !limits.allowOther && typeof process.getuid === 'function';
+    const self = new HttpServer(server, deps, `http://${host}:${a.port}/`, hostCheck(address.host, loopback), peerCheck, { ...DEFAULT_LIMITS, ...withoutUndefined(limits) });
     server.on('request', (req, res) => {
       self.handle(req, res).catch((err: unknown) => {
         deps.log.error(`http ${req.method} ${req.url}`, err);
@@ -133,6 +158,9 @@ export class HttpServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const head = req.method === 'HEAD';
+    if (!(await this.peerAllowed(req.socket))) {
+      return this.send(res, 403, 'text/plain', "refused: this page serves the mount's user only (mount --allow-other lets every user read it)\n", head);
+    }
     if (req.method !== 'GET' && !head) return this.send(res, 405, 'text/plain', 'read-only\n');
     if (!this.hostAllowed(hostOf(req.headers.host ?? ''))) {
       return this.send(res, 403, 'text/plain', 'bad Host: reach the page by IP address or by this machine\'s name (DNS rebinding is refused)\n', head);
@@ -151,7 +179,7 @@ export class HttpServer {
       case '':
         return this.send(res, 200, 'text/html; charset=utf-8', PAGE_HTML, head);
       case 'status.json':
-        return this.send(res, 200, 'application/json', d.statusText(), head);
+        return this.send(res, 200, 'application/json', this.byState('status', () => d.statusText(), STATUS_MAX_AGE_MS), head);
       case 'map.png':
         return this.send(res, 200, 'image/png', this.byState('png', () => d.mapPng()), head);
       case 'map.svg':
@@ -165,8 +193,13 @@ export class HttpServer {
     }
     const view = await downloadable(d.root, segs);
     if (!view) return this.send(res, 404, 'text/plain', 'not found\n', head);
+    if (this.downloads >= this.limits.maxDownloads) {
+      res.setHeader('retry-after', '10');
+      return this.send(res, 503, 'text/plain', `busy: ${this.limits.maxDownloads} downloads under way, try again in a moment\n`, head);
+    }
+    this.downloads++;
     try {
-      await streamView(view, res, segs[segs.length - 1], head);
+      await streamView(view, res, segs[segs.length - 1], head, this.limits.downloadStallMs);
     } catch (err) {
       // What a reader of the mount would get (errno.ts), as a status: 404 gone, 503 the medium is not there now (or
       // its server failed the read for a passing reason).
@@ -176,19 +209,42 @@ export class HttpServer {
       const code = errno === 'ENOENT' ? 404 : errno === 'ENXIO' || errno === 'ENOMEDIUM' || err instanceof TransientReadError ? 503 : 500;
       const why = err instanceof ViewErrno ? err.reason : err instanceof Error ? err.message : undefined;
       this.send(res, code, 'text/plain', `${errno}${why ? `: ${why}` : ''}\n`, head);
+    } finally {
+      this.downloads--;
     }
+  }
+
+  /** Whether the connection's peer is this mount's user or root (always, when the page is not checked so). */
+  private peerAllowed(socket: Socket): Promise<boolean> {
+    if (!this.peerCheck) return Promise.resolve(true);
+    let known = this.peers.get(socket);
+    if (!known) {
+      const client = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+      const server = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+      known = peerUid(client, server).then((uid) => {
+        const ok = uid !== undefined && (uid === 0 || uid === process.getuid!());
+        if (!ok && !this.refusedUids.has(uid)) {
+          this.refusedUids.add(uid);
+          this.deps.log.warn(`web page: refused a connection from ${uid === undefined ? 'a process whose user could not be told' : `uid ${uid}`} (only the mount's user and root; mount --allow-other lets every user read it)`);
+        }
+        return ok;
+      });
+      this.peers.set(socket, known);
+    }
+    return known;
   }
 
   /**
    * A render of the map (~100 ms of the event loop FUSE shares, for a 2 TB medium with 100,000 bad extents) once per
    * state of the rescue: every open page asks again on each change, and N tabs must not cost N renders.
    */
-  private byState<T extends string | Buffer>(name: string, render: () => T): T {
+  private byState<T extends string | Buffer>(name: string, render: () => T, maxAgeMs = Infinity): T {
     const key = this.deps.stateKey();
+    const now = Date.now();
     const last = this.renders.get(name);
-    if (last && last.key === key) return last.value as T;
+    if (last && last.key === key && now - last.at < maxAgeMs) return last.value as T;
     const value = render();
-    this.renders.set(name, { key, value });
+    this.renders.set(name, { key, at: now, value });
     return value;
   }
 
@@ -222,4 +278,9 @@ export class HttpServer {
       else c.write(msg);
     }
   }
+}
+
+/** The fields given (an option left undefined keeps its default). */
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -143,7 +143,7 @@ export class MountServer {
           mapSvg: () => now().mapStatus.svg(),
           badAreas: (n) => now().mapStatus.badAreas(n),
           log,
-        });
+        }, { allowOther: opts.allowOther });
         undo.unshift(() => http!.close());
         stackOptions.http = http.url;
         stack.server.http = http.url;

@@ -20,14 +20,14 @@ function get(url: string): Promise<{ status: number; body: Buffer }> {
 }
 
 describe('web page: renders shared between clients', () => {
-  it('map.png, map.svg and bad-areas.json are rendered once per state of the rescue, not once per request', async () => {
+  it('map.png, map.svg, bad-areas.json and status.json are rendered once per state of the rescue, not once per request', async () => {
     let state = 'a';
-    const renders = { png: 0, svg: 0, bad: 0 };
+    const renders = { png: 0, svg: 0, bad: 0, status: 0 };
     const server = await HttpServer.listen(
       { host: '127.0.0.1', port: 0 },
       {
         root: new StaticDirectory(),
-        statusText: () => '{}',
+        statusText: () => (renders.status++, JSON.stringify({ state })),
         stateKey: () => state,
         mapPng: () => (renders.png++, Buffer.from(`png of ${state}`)),
         mapSvg: () => (renders.svg++, `<svg>${state}</svg>`),
@@ -37,12 +37,17 @@ describe('web page: renders shared between clients', () => {
     );
     try {
       const all = (p: string) => Promise.all(Array.from({ length: 10 }, (_, i) => get(`${server.url}${p}?v=${i}`)));
-      for (const p of ['map.png', 'map.svg', 'bad-areas.json']) for (const r of await all(p)) expect(r.status, p).to.equal(200);
-      expect(renders).to.deep.equal({ png: 1, svg: 1, bad: 1 });
+      for (const p of ['map.png', 'map.svg', 'bad-areas.json', 'status.json']) for (const r of await all(p)) expect(r.status, p).to.equal(200);
+      expect(renders).to.deep.equal({ png: 1, svg: 1, bad: 1, status: 1 });
       state = 'bb'; // a read landed
       expect((await get(`${server.url}map.png`)).body.toString()).to.equal('png of bb');
       expect(JSON.parse((await get(`${server.url}bad-areas.json`)).body.toString())).to.deep.equal([{ pos: 2, size: 512 }]);
-      expect(renders).to.deep.equal({ png: 2, svg: 1, bad: 2 });
+      expect(JSON.parse((await get(`${server.url}status.json`)).body.toString())).to.deep.equal({ state: 'bb' });
+      expect(renders).to.deep.equal({ png: 2, svg: 1, bad: 2, status: 2 });
+      // The status also shows rates, which drift within a state: a render is at most a second old.
+      await new Promise((r) => setTimeout(r, 1100));
+      await get(`${server.url}status.json`);
+      expect(renders.status).to.equal(3);
     } finally {
       await server.close();
     }

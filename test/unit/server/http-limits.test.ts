@@ -1,0 +1,81 @@
+// The web page against what would take the mount's resources or its user's medium: clients that stop reading a
+// download, too many downloads at once, and other users of the machine reaching the loopback page.
+import { expect } from 'chai';
+import { execFile } from 'child_process';
+import * as net from 'net';
+import { HttpLimits, HttpServer } from '../../../src/server/http-server';
+import { GeneratedFileView } from '../../../src/views/generated-file-view';
+import { StaticDirectory } from '../../../src/views/view';
+
+const BIG = Buffer.alloc(64 << 20, 0x5a); // far more than the socket buffers hold
+
+async function serve(limits: HttpLimits, warnings: string[] = []): Promise<HttpServer> {
+  const root = new StaticDirectory().add('sbx', new StaticDirectory().add('image.sbx', new GeneratedFileView(() => BIG)));
+  const log = { info() {}, warn: (m: string) => void warnings.push(m), error() {} };
+  return HttpServer.listen({ host: '127.0.0.1', port: 0 }, { root, statusText: () => '{}', stateKey: () => '', mapPng: () => Buffer.alloc(0), mapSvg: () => '', badAreas: () => [], log }, limits);
+}
+
+/** A client that asks for image.sbx and never reads the body: resolves with its socket and the status line. */
+function stalledDownload(url: string): Promise<{ socket: net.Socket; statusLine: string }> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('GET /sbx/image.sbx HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+    socket.once('data', (d: Buffer) => {
+      socket.pause(); // takes nothing more
+      resolve({ socket, statusLine: d.toString('latin1').split('\r\n')[0] });
+    });
+    socket.once('error', reject);
+  });
+}
+
+const closed = (s: net.Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
+
+describe('web page: limits on downloads and on who may use the page', function () {
+  this.timeout(20_000);
+  let server: HttpServer | undefined;
+  afterEach(async () => server?.close());
+
+  it('a download whose client stops reading is dropped after the stall time, not held forever', async () => {
+    server = await serve({ downloadStallMs: 300 });
+    const { socket, statusLine } = await stalledDownload(server.url);
+    expect(statusLine).to.equal('HTTP/1.1 200 OK');
+    await new Promise((r) => setTimeout(r, 1000)); // well past the stall time
+    let received = 0;
+    socket.on('data', (d: Buffer) => (received += d.length)).on('error', () => undefined);
+    socket.resume(); // reading again: what the server still had for it, then the end it was given
+    await closed(socket);
+    expect(received, 'bytes after the stall').to.be.below(BIG.length / 2);
+  });
+
+  it('beyond the downloads allowed at once, a new one is told 503 with Retry-After; one ending frees its place', async () => {
+    server = await serve({ maxDownloads: 2 });
+    const held = [await stalledDownload(server.url), await stalledDownload(server.url)];
+    const third = await stalledDownload(server.url);
+    expect(third.statusLine).to.equal('HTTP/1.1 503 Service Unavailable');
+    third.socket.destroy();
+    held[0].socket.destroy();
+    await new Promise((r) => setTimeout(r, 200)); // the server sees it gone
+    const again = await stalledDownload(server.url);
+    expect(again.statusLine).to.equal('HTTP/1.1 200 OK');
+    for (const s of [held[1], again]) s.socket.destroy();
+  });
+
+  it("on loopback another user of the machine is refused (403); the mount's user and root are served; with --allow-other anyone", async function () {
+    if (process.getuid?.() !== 0) this.skip(); // needs root to run a client as another user
+    const curlAs = (uid: number | undefined, url: string) =>
+      new Promise<string>((resolve) => {
+        const as = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+        const argv = [...as, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}status.json`];
+        execFile(argv[0], argv.slice(1), (_e, stdout) => resolve(stdout));
+      });
+    const warnings: string[] = [];
+    server = await serve({}, warnings);
+    expect(await curlAs(65534, server.url), 'nobody').to.equal('403');
+    expect(await curlAs(65534, server.url), 'nobody again').to.equal('403');
+    expect(await curlAs(undefined, server.url), 'root, the mount user here').to.equal('200');
+    expect(warnings.filter((w) => w.includes('uid 65534'))).to.have.length(1); // said once
+    await server.close();
+    server = await serve({ allowOther: true });
+    expect(await curlAs(65534, server.url), 'nobody, --allow-other').to.equal('200');
+  });
+});
