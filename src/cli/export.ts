@@ -19,7 +19,7 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
     throw new UserError(`${image} is a device: name the mapfile too (blkfs export ${opts.cache ? `--cache ${opts.cache}` : paths[0]} ${outs[0]} OUT.map)`);
   }
   const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
-  const [{ findServer }, { requestServer }, { guardOutputs, guardMediumDevice, mountedSource }, { recordedMediumOf }, { busyCacheError }] = await Promise.all([
+  const [{ findServer }, { requestServer }, { guardOutputs, guardMediumDevice, mountedSource, writtenFiles }, { recordedMediumOf }, { busyCacheError }] = await Promise.all([
     import('./mount-target'),
     import('./server-answer'),
     import('./output-guard'),
@@ -43,7 +43,8 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
   for (const f of [image, mapfile]) {
     const st = fs.existsSync(f) ? fs.statSync(f) : undefined;
     if (st?.isDirectory()) throw new UserError(`output is a directory: ${f}`);
-    if (medium.file && st && st.dev === medium.file.dev && st.ino === medium.file.ino) {
+    const written = writtenFiles(f).map((w) => (fs.existsSync(w) ? fs.statSync(w) : undefined)); // a loop device writes its file
+    if (medium.file && written.some((w) => w !== undefined && w.dev === medium.file!.dev && w.ino === medium.file!.ino)) {
       throw new UserError(`Refusing to write "${f}": it is the image file this cache was read from (writing it would destroy the medium)`);
     }
     // As ddrescue asks for -f: a disk's filesystem (perhaps mounted) or an earlier rescue on it would be overwritten.

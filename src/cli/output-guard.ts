@@ -91,7 +91,7 @@ export function blkfsMountHolding(p: string): string | null {
  * disc in it (blkfs mounts of /dev/loopN, media swapped with LOOP_CHANGE_FD): writing that file destroys the
  * medium, though the path names neither a device nor a mount.
  */
-export function loopDeviceBackedBy(output: string): string | null {
+export function loopDeviceBackedBy(output: string, except: readonly number[] = []): string | null {
   const o = statOrNull(output);
   if (!o) return null;
   let names: string[];
@@ -108,7 +108,8 @@ export function loopDeviceBackedBy(output: string): string | null {
       continue; // nothing attached
     }
     const b = statOrNull(backing);
-    if (b && b.dev === o.dev && b.ino === o.ino) return `/dev/${name}`;
+    if (!b || b.dev !== o.dev || b.ino !== o.ino) continue;
+    if (!except.includes(statOrNull(`/dev/${name}`)?.rdev ?? -1)) return `/dev/${name}`;
   }
   return null;
 }
@@ -122,6 +123,21 @@ function loopBackingOf(rdev: number): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The files a write to `output` lands in: itself and, when it is a loop device, its backing file (and so on, a loop
+ * over a loop). A loop device named as an output writes that file: an input, a cache's data file, a served medium.
+ */
+export function writtenFiles(output: string): string[] {
+  const files = [output];
+  for (let st = statOrNull(output); st?.isBlockDevice() && files.length < 8; ) {
+    const backing = loopBackingOf(st.rdev);
+    if (backing === null) break;
+    files.push(backing);
+    st = statOrNull(backing);
+  }
+  return files;
 }
 
 /** Programs that serve a file as a block device: a file one of them holds open is someone's medium. */
@@ -160,39 +176,38 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
     const other = outputs.slice(0, i).find((earlier) => isSameFile(out, earlier) || landingPath(out) === landingPath(earlier));
     if (other !== undefined) throw new UserError(`Refusing to write "${out}" twice: it is also the output "${other}" (give two different files)`);
   });
-  for (const out of outputs) {
-    for (const input of inputs) {
-      if (isSameFile(out, input)) {
-        throw new UserError(`Refusing to write "${out}": it is the input "${input}" (writing it would destroy the input)`);
-      }
-      // A new OUT is written into OUT.blkfs-partial.PID beside it (replaceOnSuccess here, writeOutput in src/sbx/file-io.ts,
-      // stageWhole in src/cache/import-export.ts), and such a file whose process is gone is removed.
-      if (partialWriterOf(input, landingPath(out)) !== undefined) {
-        throw new UserError(
-          `Refusing to write "${out}": the input "${input}" is named as a partial file of it (${path.basename(landingPath(out))}.blkfs-partial.PID), which blkfs removes once its process is gone (rename the input)`,
-        );
-      }
-      if (onSameDisk(out, input)) {
-        throw new UserError(`Refusing to write "${out}": it is on the same disk as the input "${input}" (writing it would destroy the input)`);
-      }
-    }
-    const loop = loopDeviceBackedBy(out);
-    if (loop !== null) {
-      throw new UserError(`Refusing to write "${out}": it is the backing file of ${loop}, the medium in that drive (writing it would destroy the medium)`);
-    }
-    const server = blockServerHolding(out);
-    if (server !== null) {
-      throw new UserError(`Refusing to write "${out}": ${server} has it open, serving it as a medium (writing it would destroy the medium)`);
-    }
-    const mount = blkfsMountHolding(out);
-    if (mount !== null) {
-      throw new UserError(`Refusing to write "${out}": it lies inside the blkfs mount "${mount}", which is read-only (write it elsewhere)`);
-    }
-    const cache = cacheDirHolding(out);
-    if (cache !== null) {
-      throw new UserError(`Refusing to write "${out}": it lies inside the blkfs cache directory "${cache}", which holds rescued data`);
-    }
+  for (const output of outputs) {
+    const files = writtenFiles(output);
+    files.forEach((file, k) => guardWrittenFile(output, file, inputs, files.slice(0, k)));
   }
+}
+
+/**
+ * guardOutputs' checks of one file a write to `output` lands in (`file`: the output itself, or the backing file of
+ * the loop device `through` ends with); the loop devices it is written through are no other drive holding it.
+ */
+function guardWrittenFile(output: string, out: string, inputs: readonly string[], through: readonly string[]): void {
+  const refuse = (why: string) =>
+    new UserError(`Refusing to write "${output}"${through.length === 0 ? '' : ` (the loop device over "${out}")`}: ${why}`);
+  for (const input of inputs) {
+    if (isSameFile(out, input)) throw refuse(`it is the input "${input}" (writing it would destroy the input)`);
+    // A new OUT is written into OUT.blkfs-partial.PID beside it (replaceOnSuccess here, writeOutput in src/sbx/file-io.ts,
+    // stageWhole in src/cache/import-export.ts), and such a file whose process is gone is removed.
+    if (through.length === 0 && partialWriterOf(input, landingPath(out)) !== undefined) {
+      throw refuse(
+        `the input "${input}" is named as a partial file of it (${path.basename(landingPath(out))}.blkfs-partial.PID), which blkfs removes once its process is gone (rename the input)`,
+      );
+    }
+    if (onSameDisk(out, input)) throw refuse(`it is on the same disk as the input "${input}" (writing it would destroy the input)`);
+  }
+  const loop = loopDeviceBackedBy(out, through.map((d) => statOrNull(d)?.rdev ?? -1));
+  if (loop !== null) throw refuse(`it is the backing file of ${loop}, the medium in that drive (writing it would destroy the medium)`);
+  const server = blockServerHolding(out);
+  if (server !== null) throw refuse(`${server} has it open, serving it as a medium (writing it would destroy the medium)`);
+  const mount = blkfsMountHolding(out);
+  if (mount !== null) throw refuse(`it lies inside the blkfs mount "${mount}", which is read-only (write it elsewhere)`);
+  const cache = cacheDirHolding(out);
+  if (cache !== null) throw refuse(`it lies inside the blkfs cache directory "${cache}", which holds rescued data`);
 }
 
 /**
@@ -201,7 +216,7 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
  */
 export function guardMediumDevice(outputs: readonly string[], device: string): void {
   for (const out of outputs) {
-    if (isSameFile(out, device) || onSameDisk(out, device)) {
+    if (writtenFiles(out).some((f) => isSameFile(f, device) || onSameDisk(f, device))) {
       throw new UserError(`Refusing to write "${out}": it is ${device}, the device this cache's medium was read through, or a device of its disk (writing it would destroy the medium)`);
     }
   }

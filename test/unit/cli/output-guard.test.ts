@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { guardOutputs, wholeDiskOf } from '../../../src/cli/output-guard';
 import { NbdClient } from '../../../src/source/nbd/nbd-client';
+import { attachLoop, detachLoop } from '../../helpers/loop-device';
 
 const makedev = (major: number, minor: number) => (major << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
 
@@ -58,5 +59,28 @@ describe('cli/output-guard: devices over the medium', () => {
       nbdkit.kill();
     }
     expect(fs.readFileSync(image).equals(Buffer.alloc(1 << 20, 7))).to.equal(true);
+  });
+
+  it('a loop device as the output is refused when its backing file is an input, a cache\'s file or a served medium (it writes that file)', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const input = path.join(dir, 'x.iso');
+    fs.writeFileSync(input, Buffer.alloc(1 << 20, 3));
+    fs.mkdirSync(path.join(dir, 'cache'));
+    fs.writeFileSync(path.join(dir, 'cache', 'state.sqlite'), '');
+    const data = path.join(dir, 'cache', 'data.img');
+    fs.writeFileSync(data, Buffer.alloc(1 << 20));
+    const free = path.join(dir, 'free.img');
+    fs.writeFileSync(free, Buffer.alloc(1 << 20));
+    const attached = [await attachLoop(input, { writable: true }), await attachLoop(data, { writable: true }), await attachLoop(free, { writable: true })];
+    const [overInput, overData, overFree] = attached;
+    try {
+      expect(() => guardOutputs([overInput], [input])).to.throw(`Refusing to write "${overInput}" (the loop device over "${input}"): it is the input`);
+      expect(() => guardOutputs([overData], [])).to.throw(/lies inside the blkfs cache directory/);
+      expect(() => guardOutputs([overFree], [input])).to.not.throw(); // a loop device over a file nobody else uses: a disk to write
+      attached.unshift(await attachLoop(overFree, { writable: true })); // a loop over that loop
+      expect(() => guardOutputs([attached[0]], [free])).to.throw(/it is the input/);
+    } finally {
+      for (const d of attached) await detachLoop(d);
+    }
   });
 });
