@@ -211,6 +211,25 @@ function guardWrittenFile(output: string, out: string, inputs: readonly string[]
 }
 
 /**
+ * `-` as the output: standard output redirected to a file or a disk (`> IN`, `1<> IN`) gets the checks of a named
+ * output; a pipe or a terminal needs none.
+ */
+export function guardStandardOutput(inputs: readonly string[]): void {
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(1);
+  } catch {
+    return;
+  }
+  if (!st.isFile() && !st.isBlockDevice()) return;
+  try {
+    guardOutputs(['/proc/self/fd/1'], inputs);
+  } catch (e) {
+    throw e instanceof UserError ? new UserError(e.message.replace('"/proc/self/fd/1"', 'standard output')) : e;
+  }
+}
+
+/**
  * Refuses (UserError) an output that is `device`, the block device a cache's medium was last read through (its
  * record in the cache), or another device of its disk: blkfs never writes a medium, mounted or not.
  */

@@ -19,7 +19,7 @@ import { HEADER_SIZE } from './format/specs';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
 import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
-import { MultiPass, pathExists, withFileReader, writeFully, writeOutput } from './file-io';
+import { MultiPass, pathExists, syncStored, withFileReader, writeFully, writeOutput } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError, WorkflowError } from './workflow-errors';
 
@@ -292,7 +292,7 @@ async function decodeToFile(
     } else {
       stats.warnings.push('No recorded file size found: the output keeps the padding of the last block');
     }
-    await handle.sync();
+    await syncStored(handle);
     stats.fileSize = regular ? (await handle.stat()).size : (fsz ?? writer.end);
     stats.decodeSeconds = secondsSince(t0);
     const h = ref.meta?.hsh;

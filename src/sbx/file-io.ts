@@ -35,6 +35,15 @@ export async function inputSize(path: string): Promise<number> {
 }
 
 /** Writes all of `data` at `position` (a positional write may write less than asked). */
+/**
+ * Makes what was written durable where that means anything: a regular file or a disk. /dev/null and other special
+ * files cannot be synced (EINVAL), and an output there is no failure.
+ */
+export async function syncStored(handle: fsp.FileHandle): Promise<void> {
+  const st = await handle.stat();
+  if (st.isFile() || st.isBlockDevice()) await handle.sync();
+}
+
 export async function writeFully(handle: fsp.FileHandle, data: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < data.length) {

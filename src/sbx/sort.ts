@@ -11,7 +11,7 @@ import { RandomReader } from './reader';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
 import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, containerLayout } from './container-layout';
-import { MultiPass, pathExists, withFileReader, writeFully, writeOutput } from './file-io';
+import { MultiPass, pathExists, syncStored, withFileReader, writeFully, writeOutput } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError } from './workflow-errors';
 
@@ -89,7 +89,7 @@ export function sortContainer(params: SortParams): Promise<SortStats> {
       if (!params.force && !params.multiPass && (await pathExists(params.output))) throw new InputError(`File "${params.output}" already exists`);
       await writeOutput(params.output, params.multiPass, 'w', async (out) => {
         await sortBlocks(reader, ref, layout, params, stats, out);
-        await out.sync();
+        await syncStored(out);
       });
     }
     stats.totalSeconds = secondsSince(t0);

@@ -1,7 +1,7 @@
 // `blkfs sbx decode SBX [OUT]`: rebuild the original file (OUT '-' = stdout, a directory = DIR/<stored name>).
 import { decodeContainer, DecodeStats } from '../../sbx/decode';
 import { ReportObject, renderHuman } from './report';
-import { guardOutputs } from '../output-guard';
+import { guardOutputs, guardStandardOutput } from '../output-guard';
 import { time, withVerboseRef } from './common';
 import {
   CommonOpts,
@@ -29,6 +29,7 @@ export async function runDecode(input: string, out: string | undefined, opts: De
   const printer = printerFor(opts, { reportToStderr: toStdout });
   await runCommand(printer, async () => {
     requireRandomAccess(input, 'decode');
+    if (toStdout) guardStandardOutput([input]);
     const range = parseRange(opts);
     const refRange = parseRefRange(opts);
     const progress = printer.progress('SBX block decoding progress');

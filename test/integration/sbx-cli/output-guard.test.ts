@@ -308,4 +308,22 @@ describe('outputs never destroy inputs', function () {
       await harness.cleanup();
     }
   });
+
+  it('sbx decode to "-" checks what standard output is: the container itself (1<> IN) is refused, a pipe is fine', () => {
+    const before = sha(path.join(dir, 'c.ecsbx'));
+    const sh = (cmd: string) => spawnSync('bash', ['-c', cmd], { cwd: dir, input: '' });
+    const r = sh(`"${process.execPath}" "${MAIN}" sbx decode c.ecsbx - 1<>c.ecsbx`);
+    expect(r.status, r.stderr.toString()).to.equal(1);
+    expect(r.stderr.toString()).to.match(/Refusing to write standard output: it is the input/);
+    expect(sha(path.join(dir, 'c.ecsbx'))).to.equal(before);
+    const piped = sh(`"${process.execPath}" "${MAIN}" sbx decode c.ecsbx - | sha256sum`);
+    expect(piped.stdout.toString().split(' ')[0]).to.equal(sha(path.join(dir, 'big.bin')));
+  });
+
+  it('sbx decode and sort onto /dev/null: exit 0 (a special file is not synced, nothing failed)', () => {
+    for (const cmd of ['decode', 'sort']) {
+      const r = blkfs(['sbx', cmd, '-f', 'c.ecsbx', '/dev/null'], dir);
+      expect(r.code, `${cmd}: ${r.out}`).to.equal(0);
+    }
+  });
 });
