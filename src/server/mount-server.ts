@@ -65,6 +65,8 @@ export class MountServer {
   /** Resolves with the process exit code once the server has shut down. */
   readonly exited = new Promise<number>((r) => (this.resolveExit = r));
   private switching: Promise<void> | undefined;
+  /** The exports under way, run one after another. */
+  private exporting: Promise<unknown> | undefined;
 
   private constructor(
     readonly info: ReadyInfo,
@@ -322,7 +324,12 @@ export class MountServer {
       case 'export': {
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
         const stack = this.stack;
-        const result = await exportImage(stack.cache, req.image, req.mapfile, { replace: req.force === true });
+        // One at a time: every export of this process writes OUT.blkfs-partial.<this pid>, so two at once to one OUT
+        // shared that file (one truncating the other's bytes, the second rename failing).
+        const run = () => exportImage(stack.cache, req.image, req.mapfile, { replace: req.force === true });
+        const exporting = (this.exporting ?? Promise.resolve()).then(run, run);
+        this.exporting = exporting.catch(() => undefined);
+        const result = await exporting;
         stack.mapfile?.exported(result.mapfile, req.image); // a ddrescue started on this image gets its map from /mapfile
         if (result.damaged.length > 0) this.log.error(`export: damaged cache chunks left out of ${req.image} ('?' in ${req.mapfile}): ${JSON.stringify(result.damaged)}`);
         conn.send({ type: 'done', result });

@@ -189,6 +189,23 @@ describe('mount: import and export of ddrescue rescues (real FUSE, nbdkit, ddres
     expect(fs.readFileSync(path.join(sub, 'm.map'), 'utf8').split('\n').slice(-4)).to.deep.equal(map.split('\n').slice(-4));
   });
 
+  it('exports through one mount to one image at once each finish (exit 0), and the image is the medium', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'together-'));
+    const nbd = await startNbdkit(sub, path.join(dir, 'medium.img'), path.join(dir, 'truth.map'));
+    const mnt = path.join(sub, 'mnt');
+    await mount(nbd.uri, mnt, ['--cache', path.join(sub, 'cache')]);
+    const r = await run('dd', [`if=${path.join(mnt, 'raw')}`, 'of=/dev/null', 'bs=1M', `count=${HALF >> 20}`]); // the half before the bad area
+    expect(r.code, r.stderr).to.equal(0);
+    const out = path.join(sub, 'o.img');
+    // The server writes each into OUT.blkfs-partial.<its pid>: at once, one truncated the other's file, or renamed it away.
+    const all = await Promise.all([1, 2, 3, 4].map(() => blkfs(['export', mnt, out])));
+    for (const e of all) expect(e.code, e.stderr).to.equal(0);
+    expect(fs.readFileSync(out).subarray(0, HALF).equals(image.subarray(0, HALF))).to.equal(true);
+    expect(fs.readdirSync(sub).filter((n) => n.includes('blkfs-partial'))).to.deep.equal([]);
+    await umount(mnt);
+    await nbd.stop();
+  });
+
   it('export never writes the medium: the backing file of the mounted loop device is exit 1 and unchanged', async () => {
     const sub = path.join(dir, 'loop');
     fs.mkdirSync(sub);
