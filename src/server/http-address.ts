@@ -10,5 +10,6 @@ export function parseHttpAddress(text: string): { host: string; port: number } {
 
 /** A loopback address or the name localhost, exactly: '127.0.0.1.nip.io' is a DNS name that may point anywhere. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host) || /^::ffff:127(\.\d{1,3}){3}$/i.test(host);
+  // ::ffff:127.0.0.1 is also written ::ffff:7f00:1 (browsers, curl and Node put it so in a Host header).
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host) || /^::ffff:127(\.\d{1,3}){3}$/i.test(host) || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/i.test(host);
 }

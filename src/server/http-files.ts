@@ -6,6 +6,8 @@ import type { ServerResponse } from 'http';
 import { DirectoryView, Node, View, ViewErrno } from '../views/view';
 
 const CHUNK = 1 << 20;
+/** Written to the socket in pieces this large: a download's progress (or its stall) is seen piece by piece. */
+const PIECE = 64 * 1024;
 
 /** The decoded segments of a URL path, or undefined when one is empty, '.', '..' or holds '/', '\\' or NUL. */
 export function pathSegments(pathname: string): string[] | undefined {
@@ -81,20 +83,21 @@ function encodeRfc5987(name: string): string {
 }
 
 /**
- * Waits until `res` takes more data, or is gone: a client that closes the connection never drains it. One that takes
- * nothing for `stallMs` is dropped: a suspended tab or a client that stopped reading holds no socket and snapshot forever.
+ * Waits until `res` takes more data ('drain'), or has handed everything to the system ('finish'), or is gone: a client
+ * that closes the connection never drains it. One that takes nothing for `stallMs` is dropped: a suspended tab or a
+ * client that stopped reading holds no socket and snapshot forever.
  */
-function drainedOrClosed(res: ServerResponse, stallMs: number): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
+function progressOrClose(res: ServerResponse, event: 'drain' | 'finish', stallMs: number): Promise<void> {
+  if (res.destroyed || (event === 'finish' && res.writableFinished)) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => res.destroy(new Error(`download stalled: the client took nothing for ${stallMs / 1000} s`)), stallMs);
     const done = () => {
       clearTimeout(timer);
-      res.off('drain', done);
+      res.off(event, done);
       res.off('close', done);
       resolve();
     };
-    res.on('drain', done);
+    res.on(event, done);
     res.on('close', done);
   });
 }
@@ -137,10 +140,13 @@ export async function streamView(view: View, res: ServerResponse, name: string, 
       if (chunk.length === 0) break;
       const part = chunk.length > end - off ? chunk.subarray(0, end - off) : chunk;
       off += part.length;
-      if (!res.write(part)) await drainedOrClosed(res, stallMs);
+      for (let p = 0; p < part.length && !res.destroyed; p += PIECE) {
+        if (!res.write(part.subarray(p, p + PIECE))) await progressOrClose(res, 'drain', stallMs);
+      }
     }
     if (off < end && end !== Infinity) return void res.destroy(new Error(`${name}: ended at ${off} of ${size} bytes`));
     res.end();
+    await progressOrClose(res, 'finish', stallMs); // its last bytes too: a client that stops just before them holds no socket
   } finally {
     await view.release(handle);
   }

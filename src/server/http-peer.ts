@@ -4,14 +4,16 @@
 // asynchronously: the event loop also serves FUSE.
 import { promises as fs } from 'fs';
 import { isIPv4, isIPv6 } from 'net';
+import { endianness } from 'os';
 
-/** An address as /proc/net/tcp* prints it: each 32-bit word in the host's (little-endian) byte order, in hex. */
+/** An address as /proc/net/tcp* prints it: each 32-bit word in the host's byte order, in hex. */
 export function procAddress(address: string, port: number): string | undefined {
   const bytes = addressBytes(address);
   if (!bytes) return undefined;
   let hex = '';
   for (let w = 0; w < bytes.length; w += 4) {
-    for (let b = 3; b >= 0; b--) hex += bytes[w + b].toString(16).padStart(2, '0');
+    const word = bytes.slice(w, w + 4);
+    for (const b of endianness() === 'LE' ? word.reverse() : word) hex += b.toString(16).padStart(2, '0');
   }
   return `${hex.toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
 }
@@ -41,16 +43,22 @@ function addressBytes(address: string): number[] | undefined {
  * client's address as its local one), or undefined when no such row is found (the client already went away).
  */
 export async function peerUid(client: { address: string; port: number }, server: { address: string; port: number }): Promise<number | undefined> {
-  const local = procAddress(client.address, client.port);
-  const remote = procAddress(server.address, server.port);
-  if (!local || !remote) return undefined;
+  // A page listening on ::ffff:127.0.0.1 is reached by IPv4 clients, whose sockets the kernel lists in tcp as IPv4.
+  const pairs = [[client.address, server.address], [unmapped(client.address), unmapped(server.address)]];
+  const wanted = new Set(pairs.map(([c, s]) => `${procAddress(c, client.port)} ${procAddress(s, server.port)}`));
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     const text = await fs.readFile(table, 'latin1').catch(() => '');
     for (const line of text.split('\n')) {
       // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
       const f = line.trim().split(/\s+/);
-      if (f[1] === local && f[2] === remote) return Number(f[7]);
+      // A line without an inode is a socket no process holds (closed, in TIME_WAIT): its uid 0 is no root.
+      if (f.length >= 10 && f[9] !== '0' && wanted.has(`${f[1]} ${f[2]}`)) return Number(f[7]);
     }
   }
   return undefined;
+}
+
+/** ::ffff:a.b.c.d as a.b.c.d; any other address as it is. */
+function unmapped(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }

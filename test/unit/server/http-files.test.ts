@@ -16,6 +16,8 @@ describe('web page paths and address', () => {
     expect(parseHttpAddress('[::1]:0')).to.deep.equal({ host: '::1', port: 0 });
     expect(() => parseHttpAddress('host:99999')).to.throw(RangeError);
     expect(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('localhost')).to.equal(true);
+    expect(isLoopback('::ffff:127.0.0.1') && isLoopback('::ffff:7f00:1'), 'IPv4 loopback in IPv6, as a browser writes it in Host').to.equal(true);
+    expect(isLoopback('::ffff:c0a8:102'), '192.168.1.2 in IPv6').to.equal(false);
     expect(isLoopback('0.0.0.0') || isLoopback('192.168.1.2')).to.equal(false);
     // DNS names that merely begin like loopback may resolve anywhere (DNS rebinding).
     expect(isLoopback('127.0.0.1.nip.io') || isLoopback('127.evil.example') || isLoopback('localhost.evil.example')).to.equal(false);

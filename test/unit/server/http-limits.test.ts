@@ -9,20 +9,20 @@ import { StaticDirectory } from '../../../src/views/view';
 
 const BIG = Buffer.alloc(64 << 20, 0x5a); // far more than the socket buffers hold
 
-async function serve(limits: HttpLimits, warnings: string[] = []): Promise<HttpServer> {
-  const root = new StaticDirectory().add('sbx', new StaticDirectory().add('image.sbx', new GeneratedFileView(() => BIG)));
+async function serve(limits: HttpLimits, warnings: string[] = [], host = '127.0.0.1', file = BIG): Promise<HttpServer> {
+  const root = new StaticDirectory().add('sbx', new StaticDirectory().add('image.sbx', new GeneratedFileView(() => file)));
   const log = { info() {}, warn: (m: string) => void warnings.push(m), error() {} };
-  return HttpServer.listen({ host: '127.0.0.1', port: 0 }, { root, statusText: () => '{}', stateKey: () => '', mapPng: () => Buffer.alloc(0), mapSvg: () => '', badAreas: () => [], log }, limits);
+  return HttpServer.listen({ host, port: 0 }, { root, statusText: () => '{}', stateKey: () => '', mapPng: () => Buffer.alloc(0), mapSvg: () => '', badAreas: () => [], log }, limits);
 }
 
 /** A client that asks for image.sbx and never reads the body: resolves with its socket and the status line. */
-function stalledDownload(url: string): Promise<{ socket: net.Socket; statusLine: string }> {
+function stalledDownload(url: string): Promise<{ socket: net.Socket; statusLine: string; first: number }> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('GET /sbx/image.sbx HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('GET /sbx/image.sbx HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
     socket.once('data', (d: Buffer) => {
       socket.pause(); // takes nothing more
-      resolve({ socket, statusLine: d.toString('latin1').split('\r\n')[0] });
+      resolve({ socket, statusLine: d.toString('latin1').split('\r\n')[0], first: d.length });
     });
     socket.once('error', reject);
   });
@@ -45,6 +45,21 @@ describe('web page: limits on downloads and on who may use the page', function (
     socket.resume(); // reading again: what the server still had for it, then the end it was given
     await closed(socket);
     expect(received, 'bytes after the stall').to.be.below(BIG.length / 2);
+  });
+
+  it('a slow client that keeps reading is not taken for a stalled one: it gets the whole file', async () => {
+    const file = Buffer.alloc(4 << 20, 0x33);
+    server = await serve({ downloadStallMs: 400 }, [], '127.0.0.1', file);
+    const { socket, first } = await stalledDownload(server.url);
+    let received = first;
+    socket.on('data', (d: Buffer) => {
+      received += d.length;
+      socket.pause();
+      setTimeout(() => socket.resume(), 40); // ~64 KiB per 40 ms: a MiB takes 640 ms, longer than the stall time
+    });
+    socket.resume();
+    await closed(socket).catch(() => undefined);
+    expect(received, 'bytes of the body and its head').to.be.above(file.length);
   });
 
   it('beyond the downloads allowed at once, a new one is told 503 with Retry-After; one ending frees its place', async () => {
@@ -77,5 +92,9 @@ describe('web page: limits on downloads and on who may use the page', function (
     await server.close();
     server = await serve({ allowOther: true });
     expect(await curlAs(65534, server.url), 'nobody, --allow-other').to.equal('200');
+    await server.close();
+    server = await serve({}, [], '::ffff:127.0.0.1'); // IPv4 clients of it are listed in /proc/net/tcp, as IPv4
+    expect(await curlAs(undefined, server.url.replace(/\[[^\]]+\]/, '127.0.0.1')), 'root, to ::ffff:127.0.0.1').to.equal('200');
+    expect(await curlAs(undefined, server.url), 'root, by the address Node writes').to.equal('200');
   });
 });
