@@ -54,8 +54,11 @@ export function humanSize(bytes: number): string {
   return i === 0 ? `${bytes} bytes` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-/** A name usable as a directory and an S3 key segment. */
+/**
+ * A name usable as a directory and an S3 key segment. Never one a bag in the making is written under (NAME.partial,
+ * NAME.partial.lock beside it): a finished bag called X.partial was taken for bag X's unfinished one and rewritten.
+ */
 export function safeBagName(name: string): string {
-  const s = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '');
-  return s === '' ? 'medium' : s.slice(0, 120);
+  const s = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 120);
+  return s === '' ? 'medium' : s.replace(/\.partial(\.lock)?$/, '_partial$1');
 }

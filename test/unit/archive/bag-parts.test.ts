@@ -70,6 +70,8 @@ describe('archive/bagit and checksums text', () => {
     expect(manifestText(files)).to.equal('ab  data/a\ncd  data/b%25c\n');
     expect(payloadOxum(files)).to.equal('7.2');
     expect(safeBagName('../My Disc (1).img')).to.equal('My_Disc_1_.img');
+    // the names under which bags are made: X.partial is bag X's unfinished one, which a run for X resumes
+    expect([safeBagName('foo.partial'), safeBagName('bar.partial.lock')]).to.deep.equal(['foo_partial', 'bar_partial.lock']);
   });
 
   it('/checksums text is accepted by sha256sum -c, md5sum -c and sha1sum -c', () => {
