@@ -306,6 +306,9 @@ async function archiveLocked(
   } finally {
     await container.close();
   }
+  // S3 has no lock a second archive under the same name would meet (a directory bag has its .partial.lock): one may
+  // have finished the bag while this one ran. Looked at again before anything of the bag is written over.
+  for (const s of stores) await refuseFinishedMeanwhile(s, attempts);
   for (const [i, s] of stores.entries()) {
     await withRetries(`${s.label}: completing data/image.sbx`, attempts, () => s.completeImage(partsOf(i))).catch((e) => Promise.reject(storeError(e)));
   }
@@ -341,6 +344,7 @@ async function archiveLocked(
     // Recorded before the bag becomes final: a run killed between that and removing this state recognises the bag.
     states[i].finishing = { files: [...files, ...tagFixity, tagmanifestFixity], image: { size: image.size, sha256: image.sha256, md5: image.md5 } };
     saveState(stateFileFor(cacheDir, s.label), states[i]);
+    await refuseFinishedMeanwhile(s, attempts, true); // the last moment: the tag manifest is what makes the bag finished
     await put(s, 'tagmanifest-sha256.txt', tagmanifest);
     await s.verify([tagmanifestFixity], { ...image, parts: partsOf(i) });
     await s.finish();
@@ -430,4 +434,15 @@ function bagInfoPairs(
   pairs.push(['Blkfs-Archive-Started', started], ['Blkfs-Archive-Finished', finished.toISOString()]);
   for (const [k, v] of opts.bagInfo ?? []) pairs.push([k, v]);
   return pairs;
+}
+
+/**
+ * UserError when a finished bag (another archive's, under the same name) is at `s` now. `late`: after this archive
+ * stored its files, so the two may be mixed; its tag manifest, at least, is not written over.
+ */
+async function refuseFinishedMeanwhile(s: BagStore, attempts: number, late = false): Promise<void> {
+  const there = await withRetries(`${s.label}: looking for a finished bag`, attempts, () => s.bagExists()).catch((e) => Promise.reject(storeError(e)));
+  if (!there) return;
+  const what = late ? 'its tag manifest is not written over, but the files of the two may be mixed: check that bag' : 'not overwriting it';
+  throw new UserError(`${s.label}: a finished bag appeared there while this archive ran (another archive with the same --name?): ${what}; archive under another --name`);
 }

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runArchive } from '../../../src/archive/archive-run';
 import { stateFileFor } from '../../../src/archive/archive-state';
 import { S3Store, s3Client } from '../../../src/archive/s3-store';
@@ -44,5 +44,28 @@ describe('archive: an S3 bag finished by a run killed before it could say so (re
     const refused = await runArchive(mount, [store()], { toolVersion: 'test', partSize: PART }).catch((e: unknown) => e);
     expect(refused).to.be.instanceOf(UserError);
     expect((refused as Error).message).to.match(/a bag is already there, and it is not the one this archive finished .*image\.map.*not overwriting it/);
+  });
+
+  it('another archive under the same name finishing while this one runs: its bag is not written over (exit 1)', async () => {
+    const client = s3Client({ endpoint: `http://127.0.0.1:${s3.port}` });
+    const foreign = { 'data/image.sbx': 'the other medium\n', 'tagmanifest-sha256.txt': 'the other bag\n' };
+    /** Its last part stored, the other run finishes the bag under the same name (S3 has no lock for it to meet). */
+    class OtherRunFinishes extends S3Store {
+      override async putPart(...args: Parameters<S3Store['putPart']>) {
+        const r = await super.putPart(...args);
+        if (args[0] === Math.ceil(CONTAINER / PART)) {
+          for (const [rel, body] of Object.entries(foreign)) await client.send(new PutObjectCommand({ Bucket: 'bags', Key: `q/${BAG}/${rel}`, Body: body }));
+        }
+        return r;
+      }
+    }
+    const mount = fakeMount(path.join(s3.dir, 'cache-q'), Buffer.alloc(CONTAINER, 0x43));
+    const err = await runArchive(mount, [new OtherRunFinishes(client, { bucket: 'bags', prefix: 'q' }, BAG, {})], { toolVersion: 'test', partSize: PART }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(UserError);
+    expect((err as Error).message).to.match(/a finished bag appeared there while this archive ran .*not overwriting it/);
+    for (const [rel, body] of Object.entries(foreign)) {
+      const got = await client.send(new GetObjectCommand({ Bucket: 'bags', Key: `q/${BAG}/${rel}` }));
+      expect(await got.Body!.transformToString(), rel).to.equal(body);
+    }
   });
 });
