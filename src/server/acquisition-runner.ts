@@ -16,6 +16,8 @@ const STREAM_BYTES = 4 * 1024 * 1024;
 
 export class AcquisitionRunner {
   private running: { promise: Promise<unknown>; abort: AbortController; clients: number; scope: RescueScope } | undefined;
+  /** stop() was called (the server shuts down): a client waiting for a stopping run to end starts none. */
+  private stopped = false;
 
   constructor(
     private readonly device: Acquirer,
@@ -40,7 +42,7 @@ export class AcquisitionRunner {
   /** Throws a UserError when an acquisition runs with a scope other than `wish` (undefined: any will do). */
   check(wish: RescueScope | undefined): void {
     const run = this.running;
-    if (!run || wish === undefined || sameScope(run.scope, wish)) return;
+    if (!run || run.abort.signal.aborted || wish === undefined || sameScope(run.scope, wish)) return;
     throw new UserError(
       `an acquisition with other options is already running on this mount (${describeScope(run.scope)}; asked: ${describeScope(wish)}): ` +
         'wait for it to end, or stop it (Ctrl-C in its blkfs acquire), then run blkfs acquire again',
@@ -50,6 +52,7 @@ export class AcquisitionRunner {
   /** Runs (or joins) the acquisition; `detach` is called by the client when it leaves. */
   join(wish?: RescueScope): { result: Promise<unknown>; detach: () => void } {
     this.check(wish);
+    if (this.running?.abort.signal.aborted) return this.afterStopping(this.running.promise, wish);
     if (!this.running) {
       const abort = new AbortController();
       const scope = wish ?? {};
@@ -95,8 +98,33 @@ export class AcquisitionRunner {
     };
   }
 
+  /**
+   * A client arriving while the last one's run is stopping (its clients all left; it waits for its reads in flight):
+   * joined to it, it was told "interrupted" having read nothing. It gets a run of its own once that one has ended.
+   */
+  private afterStopping(stopping: Promise<unknown>, wish: RescueScope | undefined): { result: Promise<unknown>; detach: () => void } {
+    let left = false;
+    let inner: { detach: () => void } | undefined;
+    const result = stopping
+      .catch(() => undefined) // its own clients heard of its failure
+      .then(() => {
+        if (left || this.stopped) return { cancelled: true };
+        const next = this.join(wish);
+        inner = next;
+        return next.result;
+      });
+    return {
+      result,
+      detach: () => {
+        left = true;
+        inner?.detach();
+      },
+    };
+  }
+
   /** Stops any acquisition and waits for it to wind down (server shutdown); rejects if it failed meanwhile. */
   async stop(): Promise<void> {
+    this.stopped = true;
     const run = this.running;
     if (!run) return;
     run.abort.abort();

@@ -45,6 +45,33 @@ describe('server/acquisition-runner: options of joined acquisitions', () => {
     finish();
   });
 
+  it('a client arriving while the last one\'s acquisition stops gets a run of its own once it has ended, not the stopped one', async () => {
+    const runs: { signal?: AbortSignal; end: () => void }[] = [];
+    const r = new AcquisitionRunner({
+      acquire: (o) => new Promise((resolve) => runs.push({ signal: o.signal, end: () => resolve({ run: runs.length, aborted: o.signal?.aborted }) })),
+    });
+    const first = r.join();
+    first.detach(); // its only client left: it stops, waiting for a slow read in flight
+    const second = r.join({ noScrape: true }); // other options are fine: the stopping run is no running one
+    expect(runs.length).to.equal(1);
+    runs[0].end();
+    expect(await first.result).to.deep.equal({ run: 1, aborted: true });
+    await new Promise((res) => setImmediate(res));
+    expect(runs.length, 'a second acquisition started').to.equal(2);
+    expect(runs[1].signal?.aborted).to.equal(false);
+    runs[1].end();
+    expect(await second.result).to.deep.equal({ run: 2, aborted: false });
+    // once the server stops, a client waiting so starts nothing
+    const third = r.join();
+    third.detach();
+    const fourth = r.join();
+    const stopping = r.stop();
+    runs[2].end();
+    await stopping;
+    expect(await fourth.result).to.deep.equal({ cancelled: true });
+    expect(runs.length).to.equal(3);
+  });
+
   it('the mount log gets each acquisition: its options when it starts, how long it took when it ends, stops or fails', async () => {
     const lines: string[] = [];
     let end: (ok: boolean) => void = () => {};
