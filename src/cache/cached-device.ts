@@ -381,9 +381,12 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
   /**
    * Resolves once the sectors readers were answered with so far are committed (or their commit failed: flush()
    * reports that), without waiting for device reads still under way. /raw calls it when a program closes the
-   * file, so what the program read is in the mapfile it opens next.
+   * file, so what the program read is in the mapfile it opens next. That includes bytes served from a flight (a
+   * prefetch, another reader's read) whose commit is not even submitted yet: its write may still be under way.
    */
-  commitPending(): Promise<void> {
+  async commitPending(): Promise<void> {
+    const answered = this.inflight.answered();
+    if (answered.length > 0) await Promise.all(answered);
     return this.store.commitPending();
   }
 

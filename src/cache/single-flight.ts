@@ -95,6 +95,11 @@ export class InflightRanges {
     return this.flights.length;
   }
 
+  /** Ends of the flights whose bytes readers may have been served (published, or in the data file). */
+  answered(): Promise<void>[] {
+    return this.flights.filter((f) => f.data !== undefined || f.written).map((f) => f.done);
+  }
+
   /** Resolves when every flight registered so far has finished. */
   async settled(): Promise<void> {
     while (this.flights.length > 0) await Promise.all(this.flights.map((f) => f.done));
