@@ -26,7 +26,7 @@ export function fillAtHand(store: SectorStore, inflight: InflightRanges, offset:
     const flight = inflight.covering(s);
     if (flight?.data) {
       at += copyFrom(flight.data, flight.start * ss, at, Math.min(end, flight.end * ss), target, offset);
-    } else if (flight?.written && !store.dataSyncFailure) {
+    } else if (flight?.written && !store.syncFailure) {
       const upTo = Math.min(end, flight.end * ss);
       if (!store.readNow(target, at - offset, at, upTo - at, false)) return at;
       at = upTo;

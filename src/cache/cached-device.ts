@@ -145,8 +145,8 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
           // After a failed fdatasync the data file may have lost these uncommitted pages (some file systems drop them:
           // a hole then reads as zeros): not served; the reader waits for the flight's end, then meets the failure.
           const upTo = Math.min(end, flight.end * ss);
-          if (!this.store.dataSyncFailure) await this.store.readWrittenInto(target, at - offset, at, upTo - at);
-          if (this.store.dataSyncFailure) await flight.done;
+          if (!this.store.syncFailure) await this.store.readWrittenInto(target, at - offset, at, upTo - at);
+          if (this.store.syncFailure) await flight.done;
           else at = upTo;
         } else {
           this.readahead?.promote(flight); // a reader waits for it now
@@ -216,7 +216,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
     if (this.inflight.covering(start)) return [];
     end = Math.min(end, this.inflight.nextStartAfter(start));
     const flight = this.inflight.add(start, end); // synchronously: concurrent callers see the flight at once
-    if (this.store.room.wasFull || this.store.dataSyncFailure) await this.roomFor(flight, start, end);
+    if (this.store.room.wasFull || this.store.syncFailure) await this.roomFor(flight, start, end);
     // The acquisition streams (copy-stream.ts): a span up to its size is read into a reused buffer; a span of untried
     // sectors read whole is written while the pass reads on, its '+' left to the next group commit (an early answer).
     const stream = mode === 'stream' && from === '?' ? this.copyStream : undefined;
@@ -247,7 +247,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    */
   private async fetchForReader(start: number, end: number, from: SectorStatus, mode: FetchMode, priority: Priority): Promise<Buffer | undefined> {
     const flight = this.inflight.add(start, end);
-    if (this.store.room.wasFull || this.store.dataSyncFailure) await this.roomFor(flight, start, end);
+    if (this.store.room.wasFull || this.store.syncFailure) await this.roomFor(flight, start, end);
     // Sectors read one by one (finding a failed read's bad sector, or a '*' area) are committed as they are read, as
     // in fetch(): a crash during a long sector-wise span loses a commit window of them, not all. The flight lasts
     // until they are committed (no second device read of them).
@@ -266,7 +266,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
   /** After the cache's disk was full (disk-room.ts) or an fdatasync failed: no device read unless its bytes can be kept. */
   private async roomFor(flight: FlightHandle, start: number, end: number): Promise<void> {
     try {
-      if (this.store.dataSyncFailure) throw this.store.dataSyncFailure;
+      if (this.store.syncFailure) throw this.store.syncFailure;
       await this.store.room.check(Math.min(this.size, end * this.sectorSize) - start * this.sectorSize);
     } catch (e) {
       flight.release();

@@ -56,6 +56,27 @@ export class DataFileSyncError extends OperationError {
   }
 }
 
+/**
+ * An fdatasync of the state's journal (its SQLite WAL) failed. As for the data file (DataFileSyncError), the kernel may
+ * have dropped what it could not write back and a later fdatasync would not say so: what was recorded since the last
+ * durable commit may be lost, and SQLite would copy the journal's lost pages into the database. Nothing more is
+ * recorded or read into this cache in this session.
+ */
+export class JournalSyncError extends OperationError {
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    const why = (cause as { code?: string } | null)?.code ?? (cause as Error)?.message ?? String(cause);
+    super(
+      `fdatasync of the cache's state journal ${path} failed (${why}): what was recorded since the last commit may not be on disk, ` +
+        'and nothing more is recorded or read into this cache now; check the disk, then mount again (sectors whose record was lost are read again)',
+      { cause },
+    );
+    this.name = 'JournalSyncError';
+  }
+}
+
 /** The cache's data file is missing or shorter than its '+' sectors: serving them would serve zeros as data. */
 export class CacheDamagedError extends OperationError {
   constructor(

@@ -189,7 +189,7 @@ export class Readahead {
    */
   private pump(stream: ReadStream): void {
     const { store } = this.cache;
-    if (stream.busy || this.suspended > 0 || this.cache.closing() || store.persistFailed || store.dataSyncFailure) return;
+    if (stream.busy || this.suspended > 0 || this.cache.closing() || store.persistFailed || store.syncFailure) return;
     const readerEnd = Math.ceil(stream.endByte / this.sectorSize);
     if (readerEnd < stream.pausedUntil) return;
     const windowEnd = Math.min(this.cache.map.sectorCount, readerEnd + this.windowSectors);

@@ -148,14 +148,17 @@ export class SectorStore {
     return true;
   }
 
-  /** Set for good once an fdatasync of the data file failed: nothing more may be read into the cache (DataFileSyncError). */
-  get dataSyncFailure(): Error | undefined {
-    return this.data.syncFailure;
+  /**
+   * Set for good once an fdatasync of the data file or of the state's journal failed: nothing more may be read into the
+   * cache (DataFileSyncError, JournalSyncError).
+   */
+  get syncFailure(): Error | undefined {
+    return this.data.syncFailure ?? this.state.journalFailure;
   }
 
   /** The latest failure to store bytes this session, if any (/status): whether storing still fails. */
   get storeFailure(): StoreFailure | undefined {
-    return this.lastFailure && { ...this.lastFailure, ongoing: this.persistFailed || this.data.syncFailure !== undefined };
+    return this.lastFailure && { ...this.lastFailure, ongoing: this.persistFailed || this.syncFailure !== undefined };
   }
 
   /** Whether `bytes` more may be answered before their commit (memory bound; not after a failed write or commit). */

@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import { Run, RunLengthMap, SectorMap, SectorStatus } from './extent-map';
-import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull } from './errors';
+import { CacheBusyError, CacheDamagedError, CacheFullError, isDiskFull, JournalSyncError } from './errors';
 import { UserError } from '../errors';
 import { mergeRanges } from './byte-ranges';
 import { CachePathError } from './private-files';
@@ -268,6 +268,7 @@ export class StateStore {
    * database file and removed it, which SQLite does not do while it holds the database) the database file is synced.
    */
   async syncJournal(): Promise<void> {
+    if (this.journalFailure) throw this.journalFailure;
     let fh: fs.promises.FileHandle;
     try {
       fh = await fs.promises.open(`${this.path}-wal`, 'r');
@@ -278,12 +279,17 @@ export class StateStore {
     try {
       await fh.datasync();
     } catch (e) {
+      // Once failed, never again: a later fdatasync (through any descriptor) succeeds over the pages it dropped.
+      this.journalFailure ??= new JournalSyncError(`${this.path}-wal`, e);
       if (isDiskFull(e)) throw new CacheFullError(this.path, e);
-      throw e;
+      throw this.journalFailure;
     } finally {
       await fh.close();
     }
   }
+
+  /** Set for good once an fdatasync of the journal failed (JournalSyncError). */
+  journalFailure: JournalSyncError | undefined;
 
   getSetting(key: string): string | undefined {
     const row = this.getSettingStmt.get(key) as { value: string } | undefined;

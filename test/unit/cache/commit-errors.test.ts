@@ -8,7 +8,7 @@ import * as path from 'path';
 import { openCache } from '../../../src/cache/cache-open';
 import { CachedDevice } from '../../../src/cache/cached-device';
 import type { DataFile } from '../../../src/cache/data-file';
-import { DataFileSyncError } from '../../../src/cache/errors';
+import { DataFileSyncError, JournalSyncError } from '../../../src/cache/errors';
 import type { StateStore } from '../../../src/cache/state-store';
 import { SourceLostError } from '../../../src/source/block-source';
 import { MemorySource, patternBuffer } from '../../helpers/memory-source';
@@ -186,6 +186,40 @@ describe('cache/commit errors', () => {
       );
       expect(Buffer.isBuffer(again) && again.equals(Buffer.alloc(64 * 1024)), 'zeros served as the medium bytes').to.equal(false);
       expect(again).to.be.instanceOf(DataFileSyncError);
+    });
+
+    it("a failed fdatasync of the state's journal is for good: later syncs, which would succeed over what it dropped, are not trusted; nothing more is read", async () => {
+      const img = patternBuffer(64 * MiB, 9);
+      const src = new MemorySource(img);
+      dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
+      const cachedBefore = dev.status().bytesCached;
+      // The WAL's next fdatasync fails once (EIO), as a disk that dropped its pages answers; the ones after succeed.
+      const probe = await fs.promises.open(path.join(tmp, 'c', 'state.sqlite'), 'r');
+      const proto = Object.getPrototypeOf(probe) as { datasync: (this: fs.promises.FileHandle) => Promise<void> };
+      await probe.close();
+      const real = proto.datasync;
+      let failOnce = true;
+      proto.datasync = function (this: fs.promises.FileHandle) {
+        if (failOnce && fs.readlinkSync(`/proc/self/fd/${this.fd}`).endsWith('-wal')) {
+          failOnce = false;
+          return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+        }
+        return real.call(this);
+      };
+      try {
+        await dev.read(MiB, 64 * 1024); // answered; its commit's journal sync fails
+        const failed = await dev.flush().then(() => undefined, (e: unknown) => e);
+        expect(failed).to.be.instanceOf(JournalSyncError);
+        expect((failed as Error).message).to.match(/fdatasync of the cache's state journal .*-wal failed \(EIO\)/);
+        const reads = src.stats().reads;
+        const later = await dev.read(32 * MiB, 64 * 1024).then(() => undefined, (e: unknown) => e);
+        expect(later, 'a read of what is not cached, the journal failed earlier').to.be.instanceOf(JournalSyncError);
+        expect(src.stats().reads, 'no device read').to.equal(reads);
+        expect(dev.status().storeFailure, '/status: for good').to.include({ ongoing: true });
+        expect(dev.status().bytesCached).to.be.at.least(cachedBefore);
+      } finally {
+        proto.datasync = real;
+      }
     });
 
     it('a failed fdatasync during an acquisition ends it with the DataFileSyncError (exit 2, its reason), records nothing after it and stops reading the medium', async () => {
