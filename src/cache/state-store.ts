@@ -239,6 +239,7 @@ export class StateStore {
 
   /** Runs fn in one SQLite transaction (BEGIN IMMEDIATE), durable when it returns. Disk-full surfaces as CacheFullError. */
   transaction<T>(fn: () => T): T {
+    if (this.journalFailure) throw this.journalFailure; // nothing more is recorded over a journal that lost pages
     try {
       return this.db.transaction(fn).immediate();
     } catch (e) {
@@ -279,9 +280,15 @@ export class StateStore {
     try {
       await fh.datasync();
     } catch (e) {
-      // Once failed, never again: a later fdatasync (through any descriptor) succeeds over the pages it dropped.
+      // Once failed, never again: a later fdatasync (through any descriptor) succeeds over the pages it dropped. Disk
+      // full too (delayed allocation): freeing space does not bring those pages back. No checkpoint may copy the
+      // journal into the database either: the next open's recovery keeps only the frames whose checksums hold.
       this.journalFailure ??= new JournalSyncError(`${this.path}-wal`, e);
-      if (isDiskFull(e)) throw new CacheFullError(this.path, e);
+      try {
+        this.db.pragma('wal_autocheckpoint = 0');
+      } catch {
+        // the connection is closing: no checkpoint from it either
+      }
       throw this.journalFailure;
     } finally {
       await fh.close();
@@ -297,6 +304,7 @@ export class StateStore {
   }
 
   setSetting(key: string, value: string): void {
+    if (this.journalFailure) throw this.journalFailure;
     this.setSettingStmt.run(key, value);
   }
 
@@ -312,7 +320,7 @@ export class StateStore {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      if (!this.journalFailure) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
       // a full disk can refuse the checkpoint; the WAL stays and is replayed on the next open
     }

@@ -188,7 +188,7 @@ describe('cache/commit errors', () => {
       expect(again).to.be.instanceOf(DataFileSyncError);
     });
 
-    it("a failed fdatasync of the state's journal is for good: later syncs, which would succeed over what it dropped, are not trusted; nothing more is read", async () => {
+    for (const code of ['EIO', 'ENOSPC']) it(`a failed fdatasync of the state's journal (${code}) is for good: later syncs, which would succeed over what it dropped, are not trusted; nothing more is recorded or read`, async () => {
       const img = patternBuffer(64 * MiB, 9);
       const src = new MemorySource(img);
       dev = await openCache({ source: src, cacheDir: path.join(tmp, 'c') });
@@ -202,7 +202,7 @@ describe('cache/commit errors', () => {
       proto.datasync = function (this: fs.promises.FileHandle) {
         if (failOnce && fs.readlinkSync(`/proc/self/fd/${this.fd}`).endsWith('-wal')) {
           failOnce = false;
-          return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+          return Promise.reject(Object.assign(new Error(`${code}: fdatasync`), { code }));
         }
         return real.call(this);
       };
@@ -210,7 +210,9 @@ describe('cache/commit errors', () => {
         await dev.read(MiB, 64 * 1024); // answered; its commit's journal sync fails
         const failed = await dev.flush().then(() => undefined, (e: unknown) => e);
         expect(failed).to.be.instanceOf(JournalSyncError);
-        expect((failed as Error).message).to.match(/fdatasync of the cache's state journal .*-wal failed \(EIO\)/);
+        expect((failed as Error).message).to.contain(`-wal failed (${code})`);
+        const state = (dev as unknown as { store: { state: StateStore } }).store.state;
+        expect(() => state.transaction(() => 1), 'no more transactions over that journal').to.throw(JournalSyncError);
         const reads = src.stats().reads;
         const later = await dev.read(32 * MiB, 64 * 1024).then(() => undefined, (e: unknown) => e);
         expect(later, 'a read of what is not cached, the journal failed earlier').to.be.instanceOf(JournalSyncError);
