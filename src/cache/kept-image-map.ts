@@ -60,6 +60,8 @@ export async function bytesLostByReplacing(cacheDir: string, image: string, writ
   }
   const kept = imageOfKeptMap(text);
   if (kept === undefined || !(await sameFile(kept, image))) return undefined;
+  // A device is written in place: what the export does not write stays on it.
+  if ((await fs.promises.stat(image).catch(() => undefined))?.isFile() !== true) return undefined;
   let holds: [number, number][];
   try {
     holds = parseMapfile(text).blocks.filter((b) => b.status === '+').map((b) => [b.pos, b.pos + b.size]);
@@ -71,9 +73,8 @@ export async function bytesLostByReplacing(cacheDir: string, image: string, writ
   return { bytes: lost.reduce((n, [a, b]) => n + b - a, 0), first: lost[0][0] };
 }
 
-/** The same path, or the same existing file by another name (a link, a bind mount). */
+/** The same existing file, by the same path or another name (a link, a bind mount); a path whose file is gone is no image. */
 export async function sameFile(a: string, b: string): Promise<boolean> {
-  if (path.resolve(a) === path.resolve(b)) return true;
   const [x, y] = await Promise.all([fs.promises.stat(a).catch(() => undefined), fs.promises.stat(b).catch(() => undefined)]);
   return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino;
 }

@@ -130,6 +130,15 @@ describe('cache/import-export', () => {
     expect((await exportImage(dev, write('other.img', 'x'), path.join(tmp, 'other.map'))).bytesWritten).to.equal(0x80000); // another image
   });
 
+  it('an export to the path of the image imported from, once that image is gone, loses nothing and is written', async () => {
+    const img = patternBuffer(MiB);
+    dev = await openCache({ source: new MemorySource(img, { sectorSize: 2048 }), cacheDir: path.join(tmp, 'c') });
+    const image = write('r.img', img);
+    await importRescue(dev, image, write('r.map', '0x0 + 1\n0x0 0x80200 +\n0x80200 0x7FE00 ?\n'));
+    fs.rmSync(image); // moved elsewhere, or deleted: nothing of it is at that path
+    expect((await exportImage(dev, image, path.join(tmp, 'r2.map'))).bytesWritten).to.equal(0x80000);
+  });
+
   // ddrescue writes its command line into the mapfile: a file name in Serbian Cyrillic (Њ is U+040A) was read as
   // UTF-8 and kept as Latin-1, so the cache's image.map got a line break (0x0A) inside that comment.
   it("the cache keeps the imported mapfile byte for byte (a UTF-8 file name in ddrescue's command line)", async () => {
