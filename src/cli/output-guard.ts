@@ -114,14 +114,14 @@ export function loopDeviceBackedBy(output: string, except: readonly number[] = [
   return null;
 }
 
-/** The backing file of the loop device `rdev`, or null (not a loop device, or nothing attached). */
+/** The backing file of the loop device `rdev` (or of the loop device it is a partition of), or null. */
 function loopBackingOf(rdev: number): string | null {
-  const major = (rdev >>> 8) & 0xfff;
-  const minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+  const disk = wholeDiskOf(rdev);
+  if (disk === null) return null;
   try {
-    return fs.readFileSync(`/sys/dev/block/${major}:${minor}/loop/backing_file`, 'utf8').trim();
+    return fs.readFileSync(path.join(disk, 'loop', 'backing_file'), 'utf8').trim();
   } catch {
-    return null;
+    return null; // not a loop device, or nothing attached
   }
 }
 
@@ -189,6 +189,9 @@ export function guardOutputs(outputs: readonly string[], inputs: readonly string
 function guardWrittenFile(output: string, out: string, inputs: readonly string[], through: readonly string[]): void {
   const refuse = (why: string) =>
     new UserError(`Refusing to write "${output}"${through.length === 0 ? '' : ` (the loop device over "${out}")`}: ${why}`);
+  // A backing file sysfs names "… (deleted)" (its name unlinked, the file perhaps alive under another) or one this
+  // process cannot see: nothing tells whether it is an input.
+  if (through.length > 0 && statOrNull(out) === null) throw refuse('its backing file cannot be looked at, so it may be an input or a medium; detach it or name another output');
   for (const input of inputs) {
     if (isSameFile(out, input)) throw refuse(`it is the input "${input}" (writing it would destroy the input)`);
     // A new OUT is written into OUT.blkfs-partial.PID beside it (replaceOnSuccess here, writeOutput in src/sbx/file-io.ts,

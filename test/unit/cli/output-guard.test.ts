@@ -1,6 +1,6 @@
 // Outputs never destroy inputs: a block device over the same disk as the medium is refused, whatever its name.
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -81,6 +81,33 @@ describe('cli/output-guard: devices over the medium', () => {
       expect(() => guardOutputs([attached[0]], [free])).to.throw(/it is the input/);
     } finally {
       for (const d of attached) await detachLoop(d);
+    }
+  });
+
+  it('a partition of such a loop device, and one whose backing name was unlinked (the file alive under another), are refused too', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const input = path.join(dir, 'disk.img');
+    const disk = Buffer.alloc(4 << 20);
+    disk.writeUInt8(0x83, 0x1be + 4); // one MBR partition: Linux, from sector 2048 to the end
+    disk.writeUInt32LE(2048, 0x1be + 8);
+    disk.writeUInt32LE((4 << 20) / 512 - 2048, 0x1be + 12);
+    disk.writeUInt16LE(0xaa55, 510);
+    fs.writeFileSync(input, disk);
+    const partitioned = execFileSync('losetup', ['-P', '-f', '--show', input]).toString().trim();
+    spawnSync('partx', ['-a', partitioned]); // the scan at attach may miss it (fails when it did not: no matter)
+    const unlinked = path.join(dir, 'was-named.img');
+    fs.writeFileSync(unlinked, Buffer.alloc(1 << 20, 5));
+    const loop = await attachLoop(unlinked, { writable: true });
+    const alive = path.join(dir, 'still-here.img');
+    fs.linkSync(unlinked, alive);
+    fs.rmSync(unlinked); // sysfs now says "…/was-named.img (deleted)"
+    try {
+      for (let i = 0; i < 50 && !fs.existsSync(`${partitioned}p1`); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(() => guardOutputs([`${partitioned}p1`], [input])).to.throw(/it is the input/);
+      expect(() => guardOutputs([loop], [alive])).to.throw(/its backing file cannot be looked at/);
+    } finally {
+      execFileSync('losetup', ['-d', partitioned]);
+      await detachLoop(loop);
     }
   });
 });
