@@ -183,6 +183,7 @@ export class MediumFollower {
     } catch (e) {
       if (e instanceof MediumSizeChangedError) {
         this.lastVerdict = `another medium: ${e.message}`;
+        this.refusedToken = token; // judged: not looked at (nor handed over) again until the drive changes
         if (this.opts.follow && !this.handedOver) this.handOver(e.message);
         else if (!this.opts.follow) {
           this.source.changed(`another medium is in the drive (${e.message}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');

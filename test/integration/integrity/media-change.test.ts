@@ -153,6 +153,37 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     expect(expectCacheFaithful(aCache, A, 'A cache')).to.be.at.least(MiB);
   });
 
+  it("NBD server back with a medium of another size whose cache cannot be opened: refused, and not tried again every second", async function () {
+    const srv = new RestartableNbdServer(tmp);
+    await srv.start(aPath);
+    try {
+      const mnt = path.join(tmp, 'mnt');
+      await mount(srv.uri, mnt, ['--readahead', '0'], env);
+      const raw = path.join(mnt, 'raw');
+      const aCache = (await status(mnt)).server.cacheDir;
+      const root = path.dirname(aCache);
+      if (spawnSync('chattr', ['+i', root]).status !== 0) this.skip();
+      const log = path.join(aCache, 'mount.log');
+      const failures = () => (fs.readFileSync(log, 'utf8').match(/cannot open the new medium/g) ?? []).length;
+      try {
+        const small = path.join(tmp, 'small.img');
+        fs.writeFileSync(small, B.subarray(0, SIZE / 2)); // another size: certainly another medium
+        await srv.restartOn(small);
+        await readOutcome(raw, 0, 4096); // a reader meets it
+        await waitFor("the other medium's cache to fail to open", () => (failures() > 0 ? true : undefined));
+        for (let i = 0; i < 4; i++) await readOutcome(raw, i * 4096, 4096); // readers keep asking, the watch keeps polling
+        await new Promise((r) => setTimeout(r, 3000));
+        expect(failures(), 'attempts to open it while nothing changed').to.equal(1);
+      } finally {
+        spawnSync('chattr', ['-i', root]);
+      }
+      expect((await blkfs(['umount', mnt], { env })).code).to.equal(0);
+    } finally {
+      await cleanup();
+      await srv.kill();
+    }
+  });
+
   it('loop device with --cache: another disc is refused (ENOMEDIUM) until the right one is back, then reads resume', async () => {
     const ld = await attachLoop(aPath);
     const mnt = path.join(tmp, 'mnt');
