@@ -384,10 +384,8 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    * file, so what the program read is in the mapfile it opens next. That includes bytes served from a flight (a
    * prefetch, another reader's read) whose commit is not even submitted yet: its write may still be under way.
    */
-  async commitPending(): Promise<void> {
-    const answered = this.inflight.answered();
-    if (answered.length > 0) await Promise.all(answered);
-    return this.store.commitPending();
+  commitPending(): Promise<void> {
+    return this.store.commitPending(this.inflight.answered());
   }
 
   /** Resolves once the acquisition's spans read so far are committed (or failed), hurrying their group commit. */

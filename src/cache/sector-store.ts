@@ -392,8 +392,16 @@ export class SectorStore {
     return this.progress ? { ...this.progress } : undefined;
   }
 
-  /** See CachedDevice.commitPending(). */
-  commitPending(): Promise<void> {
+  /** See CachedDevice.commitPending(): `answered` are the flights whose bytes were served, committed hurried. */
+  async commitPending(answered: readonly Promise<void>[] = []): Promise<void> {
+    if (answered.length > 0) {
+      const hurried = this.committer.hurry();
+      try {
+        await Promise.all(answered);
+      } finally {
+        hurried();
+      }
+    }
     return this.committer.settle();
   }
 
