@@ -26,6 +26,8 @@ export interface FollowerStatus extends MediumWatchStatus {
 /** After a medium could not be identified: the first pause before looking at it again, and the longest. */
 const FIRST_UNKNOWN_PAUSE_MS = 1000;
 const MAX_UNKNOWN_PAUSE_MS = 60_000;
+/** After the other medium could not be taken over: the first pause before trying again. */
+const FIRST_TAKEOVER_PAUSE_MS = 5000;
 
 export class MediumFollower {
   private timer?: NodeJS.Timeout;
@@ -38,6 +40,8 @@ export class MediumFollower {
   private bytesRead = 0;
   private lastVerdict?: string;
   private handedOver = false;
+  /** After the server failed to take the other medium over: no look before `at`; the pause grows with each failure. */
+  private takeoverPause: { at: number; ms: number } | undefined;
   /** Token of a medium that could not be identified, and when it may be looked at again (a growing pause). */
   private unknown: { token: string | null; retryAt: number; pauseMs: number } | undefined;
 
@@ -54,9 +58,15 @@ export class MediumFollower {
     this.timer ??= setInterval(() => void this.tick(), intervalMs).unref();
   }
 
-  /** The server could not take over the other medium: keep refusing, and look again when the drive changes. */
+  /**
+   * The server could not take over the other medium (its cache would not open): keep refusing, and look again after a
+   * pause that grows with each failure (5 s doubling to a minute). An NBD server shows no change until it is asked
+   * (a reconnect), so the pause, not a change of the drive, is what spaces the attempts.
+   */
   resume(): void {
     this.handedOver = false;
+    const ms = Math.min(MAX_UNKNOWN_PAUSE_MS, this.takeoverPause ? this.takeoverPause.ms * 2 : FIRST_TAKEOVER_PAUSE_MS);
+    this.takeoverPause = { at: Date.now() + ms, ms };
   }
 
   stop(): void {
@@ -121,6 +131,7 @@ export class MediumFollower {
   /** `again`: looks left after one whose samples came through two connections (so a waiting reader is not failed). */
   private async look(again = 2): Promise<unknown> {
     if (this.handedOver || this.source.current === 'present') return undefined;
+    if (this.takeoverPause && Date.now() < this.takeoverPause.at) return undefined;
     const token = this.source.mediumToken();
     if (token === null) {
       if (this.source.current !== 'absent') this.source.changed('no medium in the drive', 'absent');
@@ -161,6 +172,7 @@ export class MediumFollower {
         this.lastVerdict = `same medium (${verdict.sectors} identity sectors compared)`;
         this.refusedToken = null;
         this.unknown = undefined;
+        this.takeoverPause = undefined;
         this.cache.reinstate(); // retired when another medium was judged in the drive and not taken over
         this.source.accept(`the same medium is back in the drive: resuming (${verdict.sectors} identity sectors compared)`);
         return;
@@ -183,7 +195,6 @@ export class MediumFollower {
     } catch (e) {
       if (e instanceof MediumSizeChangedError) {
         this.lastVerdict = `another medium: ${e.message}`;
-        this.refusedToken = token; // judged: not looked at (nor handed over) again until the drive changes
         if (this.opts.follow && !this.handedOver) this.handOver(e.message);
         else if (!this.opts.follow) {
           this.source.changed(`another medium is in the drive (${e.message}); cache ${this.cache.cacheDir} is kept for the one that was removed: refusing reads until it is back`, 'changed');

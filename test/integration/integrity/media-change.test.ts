@@ -153,7 +153,7 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     expect(expectCacheFaithful(aCache, A, 'A cache')).to.be.at.least(MiB);
   });
 
-  it("NBD server back with a medium of another size whose cache cannot be opened: refused, and not tried again every second", async function () {
+  it('NBD server back with a medium of another size whose cache cannot be opened: refused, not tried again every second; A back, served again', async function () {
     const srv = new RestartableNbdServer(tmp);
     await srv.start(aPath);
     try {
@@ -177,6 +177,10 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
       } finally {
         spawnSync('chattr', ['-i', root]);
       }
+      await srv.restartOn(aPath); // A back: an NBD server shows it only when asked, and the pause ends
+      const isA = async () => ((await readRange(raw, 0, 4096).catch(() => undefined))?.equals(A.subarray(0, 4096)) ? true : undefined);
+      await waitFor('A to be served again', isA, 20_000);
+      expect((await status(mnt)).server.cacheDir).to.equal(aCache);
       expect((await blkfs(['umount', mnt], { env })).code).to.equal(0);
     } finally {
       await cleanup();
