@@ -269,7 +269,7 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
     for (const [from, to] of writes) for (let off = from; off < to; off += CHUNK) await copy(fh, off, Math.min(CHUNK, to - off));
   });
   damaged.sort((x, y) => x.offset - y.offset);
-  if (damaged.length > 0) await lost().catch(async (e: unknown) => Promise.reject(await image.abort().then(() => e)));
+  if (damaged.length > 0) await lost().catch(async (e: unknown) => Promise.reject(await image.abort().then(() => e, () => e))); // the refusal, whatever the clean-up says
   const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
   let map: StagedOutput;
   try {
