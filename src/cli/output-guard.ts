@@ -91,7 +91,7 @@ export function blkfsMountHolding(p: string): string | null {
  * disc in it (blkfs mounts of /dev/loopN, media swapped with LOOP_CHANGE_FD): writing that file destroys the
  * medium, though the path names neither a device nor a mount.
  */
-export function loopDeviceBackedBy(output: string, except: readonly number[] = []): string | null {
+export function loopDeviceBackedBy(output: string, except: readonly string[] = []): string | null {
   const o = statOrNull(output);
   if (!o) return null;
   let names: string[];
@@ -109,9 +109,17 @@ export function loopDeviceBackedBy(output: string, except: readonly number[] = [
     }
     const b = statOrNull(backing);
     if (!b || b.dev !== o.dev || b.ino !== o.ino) continue;
-    if (!except.includes(statOrNull(`/dev/${name}`)?.rdev ?? -1)) return `/dev/${name}`;
+    if (!except.includes(realpathOrSelf(`/sys/block/${name}`))) return `/dev/${name}`;
   }
   return null;
+}
+
+function realpathOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
 }
 
 /** The backing file of the loop device `rdev` (or of the loop device it is a partition of), or null. */
@@ -203,7 +211,9 @@ function guardWrittenFile(output: string, out: string, inputs: readonly string[]
     }
     if (onSameDisk(out, input)) throw refuse(`it is on the same disk as the input "${input}" (writing it would destroy the input)`);
   }
-  const loop = loopDeviceBackedBy(out, through.map((d) => statOrNull(d)?.rdev ?? -1));
+  // The loop devices written through (a partition's whole loop device) are not another drive holding the file.
+  const drives = through.map((d) => statOrNull(d)).map((st) => (st?.isBlockDevice() ? wholeDiskOf(st.rdev) : null));
+  const loop = loopDeviceBackedBy(out, drives.filter((d): d is string => d !== null));
   if (loop !== null) throw refuse(`it is the backing file of ${loop}, the medium in that drive (writing it would destroy the medium)`);
   const server = blockServerHolding(out);
   if (server !== null) throw refuse(`${server} has it open, serving it as a medium (writing it would destroy the medium)`);

@@ -104,6 +104,7 @@ describe('cli/output-guard: devices over the medium', () => {
     try {
       for (let i = 0; i < 50 && !fs.existsSync(`${partitioned}p1`); i++) await new Promise((r) => setTimeout(r, 20));
       expect(() => guardOutputs([`${partitioned}p1`], [input])).to.throw(/it is the input/);
+      expect(() => guardOutputs([`${partitioned}p1`], [alive])).to.not.throw(); // a partition of a disk image to write
       expect(() => guardOutputs([loop], [alive])).to.throw(/its backing file cannot be looked at/);
     } finally {
       execFileSync('losetup', ['-d', partitioned]);
