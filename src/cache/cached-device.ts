@@ -49,6 +49,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
   private closed = false;
   private closing = false; // close() has begun: no new prefetch starts, queued ones are dropped
   private retired = false; // the mount serves another medium now (retire())
+  private servingCheck?: () => Promise<void> | undefined; // checkBeforeServing()
   private readonly repair: Pick<CachedDeviceOptions, 'canRepair' | 'onRepair'>;
 
   /** Built by cache-open.ts (openCache, openOffline) once the state is loaded and the medium's identity checked. */
@@ -99,7 +100,11 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    * reads them from the device again (it is served the same bytes, or waits for the commit).
    */
   readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): IntoRead | Promise<IntoRead> {
-    if (this.retired && priority === 'foreground') throw new CacheClosedError(this.cacheDir);
+    if (priority === 'foreground') {
+      if (this.retired) throw new CacheClosedError(this.cacheDir);
+      const judging = this.servingCheck?.();
+      if (judging) return judging.then(() => this.readInto(offset, target, priority));
+    }
     this.checkRange(offset, target.length);
     const end = Math.min(this.size, offset + target.length);
     if (priority === 'foreground' && offset < end) {
@@ -407,6 +412,15 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    */
   retire(): void {
     this.retired = true;
+  }
+
+  /**
+   * Caches that follow the drive: before a program's read is served, even from the cache, `check` says whether the
+   * medium in the drive may still be this one (undefined: yes, at once) or returns the wait for its verdict, which
+   * rejects when it is not (another disc, none, or an unreachable source).
+   */
+  checkBeforeServing(check: () => Promise<void> | undefined): void {
+    this.servingCheck = check;
   }
 
   /** The medium judged another was not taken over after all, and this one is back in the drive: serve it again. */

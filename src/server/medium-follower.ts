@@ -11,7 +11,7 @@ import { identify, sectorsToCompare } from '../cache/medium-identity';
 import { ChunkDamagedError } from '../cache/fixity';
 import { SourceLostError } from '../source/block-source';
 import { MediumSizeChangedError } from '../source/nbd/nbd-block-source';
-import { GuardedSource, MediumWatchStatus } from '../source/medium-watch';
+import { GuardedSource, MediumChangedError, MediumWatchStatus } from '../source/medium-watch';
 import { Log } from './log';
 
 export interface FollowerStatus extends MediumWatchStatus {
@@ -28,6 +28,11 @@ const FIRST_UNKNOWN_PAUSE_MS = 1000;
 const MAX_UNKNOWN_PAUSE_MS = 60_000;
 /** After the other medium could not be taken over: the first pause before trying again. */
 const FIRST_TAKEOVER_PAUSE_MS = 5000;
+/**
+ * Caches following the drive: how often a program's read looks at the drive (a token costs ~50 µs on a block device,
+ * ~3 µs on a file), so a swap is seen at the next read instead of at the next second's look.
+ */
+const READER_LOOK_MS = 10;
 
 export class MediumFollower {
   private timer?: NodeJS.Timeout;
@@ -44,6 +49,7 @@ export class MediumFollower {
   private takeoverPause: { at: number; ms: number } | undefined;
   /** Token of a medium that could not be identified, and when it may be looked at again (a growing pause). */
   private unknown: { token: string | null; retryAt: number; pauseMs: number } | undefined;
+  private lastReaderLook = 0;
 
   constructor(
     private readonly source: GuardedSource,
@@ -52,6 +58,9 @@ export class MediumFollower {
   ) {
     source.setIdentifier(() => this.tick());
     source.onMediumEvent((e) => opts.log.info(`medium: ${e.message}${e.state === 'present' ? '' : ' (reads answer ENOMEDIUM until it is identified)'}`));
+    // Without --cache the cache is the medium's only while that medium is in the drive: once a change is seen, even
+    // cached sectors wait for the verdict, so the removed disc's bytes are never served as the new one's.
+    if (opts.follow) cache.checkBeforeServing(() => this.beforeServing());
   }
 
   start(intervalMs: number): void {
@@ -91,6 +100,22 @@ export class MediumFollower {
   tick(): Promise<unknown> {
     this.running ??= this.look().finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  /** undefined while the medium served is known to be in the drive; else the identification, rejecting unless it is. */
+  private beforeServing(): Promise<void> | undefined {
+    const now = Date.now();
+    if (this.source.current === 'present' && now - this.lastReaderLook >= READER_LOOK_MS) {
+      this.lastReaderLook = now;
+      this.source.poll();
+    }
+    if (this.source.current === 'present') return undefined;
+    return this.tick().then((failure) => {
+      if (this.source.current === 'present') return;
+      // Not identified because the source itself is unreachable: say that (ENXIO), not "no medium".
+      if (failure instanceof SourceLostError && !(failure instanceof MediumChangedError)) throw failure;
+      throw new MediumChangedError(`no medium to read: ${this.source.status().message}`);
+    });
   }
 
   /**

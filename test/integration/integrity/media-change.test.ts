@@ -100,7 +100,7 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     // programs that keep files open across the disc change
     const held = { raw: await fs.promises.open(raw, 'r'), sbx: await fs.promises.open(path.join(rescued, 'A1A2A3A4A5A6.sbx'), 'r'), decoded: await fs.promises.open(path.join(rescued, 'p.bin'), 'r') };
     const buf = Buffer.alloc(4096);
-    // Until B is identified in the drive an old handle may still be served A's bytes (A's cache); then ENOMEDIUM.
+    // After the swap, a read is answered once B is identified in the drive, and then with ENOMEDIUM.
     const readOld = (name: keyof typeof held, at: number, expected: Buffer) =>
       held[name].read(buf, 0, 4096, at).then(
         () => (buf.equals(expected.subarray(at, at + 4096)) ? 'A' : 'other bytes'),
@@ -124,6 +124,32 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     const r = await blkfs(['umount', mnt], { env });
     expect(r.code, r.stderr).to.equal(0);
     expect(fs.readFileSync(path.join(aCache, 'mount.log'), 'utf8'), 'no stack trace in the mount log').to.not.match(/\n\s+at /);
+  });
+
+  it("without --cache, a read just after a disc swap is not answered from the removed disc's cache: it waits for the verdict (ENOMEDIUM), and B is read once opened again", async () => {
+    const ld = await attachLoop(aPath);
+    const mnt = path.join(tmp, 'mnt');
+    await mount(ld, mnt, ['--readahead', '0'], env);
+    const raw = path.join(mnt, 'raw');
+    const aCache = (await status(mnt)).server.cacheDir;
+    const at = MiB + 8192;
+    const fh = await fs.promises.open(raw, 'r');
+    const buf = Buffer.alloc(4096);
+    try {
+      await fh.read(buf, 0, 4096, at);
+      expect(buf.equals(A.subarray(at, at + 4096)), 'A read and cached').to.equal(true);
+      await swapLoop(ld, bPath);
+      await new Promise((r) => setTimeout(r, 20)); // well within the follower's one-second look
+      const got = await fh.read(buf, 0, 4096, at).then(
+        () => (buf.equals(A.subarray(at, at + 4096)) ? "A's cached bytes" : 'other bytes'),
+        (e: NodeJS.ErrnoException) => e.errno,
+      );
+      expect(got, 'the read right after the swap').to.equal(-123); // ENOMEDIUM
+    } finally {
+      await fh.close();
+    }
+    await waitFor('the mount to follow the drive to B', async () => ((await status(mnt)).server.cacheDir !== aCache ? true : undefined));
+    expect((await readRange(raw, at, 4096)).equals(B.subarray(at, at + 4096)), 'opened again: B').to.equal(true);
   });
 
   it("without --cache, once another disc is judged in the drive A's cached bytes are refused (ENOMEDIUM), even when B's cache cannot be opened; A back, they are served", async function () {
