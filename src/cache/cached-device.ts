@@ -48,7 +48,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
   private copyStream: CopyStream | undefined; // the copying pass's write-behind and span buffers, while it runs
   private closed = false;
   private closing = false; // close() has begun: no new prefetch starts, queued ones are dropped
-  private retired = false; // the mount serves another medium now (retire())
+  private isRetired = false; // the mount serves another medium now (retire())
   private servingCheck?: () => Promise<void> | undefined; // checkBeforeServing()
   private readonly repair: Pick<CachedDeviceOptions, 'canRepair' | 'onRepair'>;
 
@@ -101,7 +101,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    */
   readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): IntoRead | Promise<IntoRead> {
     if (priority === 'foreground') {
-      if (this.retired) throw new CacheClosedError(this.cacheDir);
+      if (this.isRetired) throw new CacheClosedError(this.cacheDir);
       const judging = this.servingCheck?.();
       if (judging) return judging.then(() => this.readInto(offset, target, priority));
     }
@@ -411,7 +411,11 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    * switch) get ENOMEDIUM at once, as a drive answers them, not this medium's cached bytes until close() has ended.
    */
   retire(): void {
-    this.retired = true;
+    this.isRetired = true;
+  }
+
+  get retired(): boolean {
+    return this.isRetired;
   }
 
   /**
@@ -425,7 +429,7 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
 
   /** The medium judged another was not taken over after all, and this one is back in the drive: serve it again. */
   reinstate(): void {
-    this.retired = false;
+    this.isRetired = false;
   }
 
   /**

@@ -105,6 +105,11 @@ export interface SectorCache {
   readonly sectorSize: number;
   readonly sectorCount: number;
   readonly cacheDir: string;
+  /**
+   * The mount serves another medium now: this one's files answer ENOMEDIUM (CacheClosedError), including what a
+   * layer above would serve from memory.
+   */
+  readonly retired: boolean;
 
   // ---- bytes
   /**

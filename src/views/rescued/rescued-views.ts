@@ -37,15 +37,16 @@ export class RescuedContainers {
 
   /**
    * `work` on a file of this medium, which a program may still read after the mount followed the drive to another
-   * medium and closed this one's cache: then it answers as the rest of that cache does (CacheClosedError, ENOMEDIUM),
-   * not with whatever the closed database throws.
+   * medium and retired or closed this one's cache: then it answers as the rest of that cache does (CacheClosedError,
+   * ENOMEDIUM), not with blocks the model holds in memory or whatever the closed database throws.
    */
   async whileOpen<T>(work: () => Promise<T>): Promise<T> {
-    if (!this.index.open) throw new CacheClosedError(this.cache.cacheDir);
+    const gone = () => !this.index.open || this.cache.retired; // retired: the model's in-memory blocks are stale too
+    if (gone()) throw new CacheClosedError(this.cache.cacheDir);
     try {
       return await work();
     } catch (e) {
-      if (!this.index.open) throw new CacheClosedError(this.cache.cacheDir);
+      if (gone()) throw new CacheClosedError(this.cache.cacheDir);
       throw e;
     }
   }

@@ -80,8 +80,8 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     expect(expectCacheFaithful(bCache, B, 'B cache')).to.equal(SIZE);
   });
 
-  it('files opened before the mount followed the drive to B (/raw, /rescued/) answer ENOMEDIUM, never EIO; opened again /raw reads B', async () => {
-    // A holds an SBX container at 2 MiB, so /rescued/ has files of A's to keep open
+  /** Puts an SBX container into A at 2 MiB, so /rescued/ has files of A's to keep open. */
+  async function putContainerInA(): Promise<{ payload: Buffer; container: Buffer }> {
     const payload = patternBuffer(128 * 1024, 3);
     fs.writeFileSync(path.join(tmp, 'p.bin'), payload);
     const enc = await blkfs(['sbx', 'encode', '-f', '--uid', 'a1a2a3a4a5a6', path.join(tmp, 'p.bin'), path.join(tmp, 'p.sbx')]);
@@ -89,14 +89,25 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
     const container = fs.readFileSync(path.join(tmp, 'p.sbx'));
     container.copy(A, 2 * MiB);
     fs.writeFileSync(aPath, A);
+    return { payload, container };
+  }
+
+  /** Reads the container through /raw (the block scanner finds it) and waits for /rescued/ to list it. */
+  async function rescuedDirOf(mnt: string, container: Buffer): Promise<string> {
+    await readRange(path.join(mnt, 'raw'), 2 * MiB, container.length);
+    const rescued = path.join(mnt, 'rescued', 'A1A2A3A4A5A6');
+    await waitFor('/rescued/ to list the container', async () => ((await fs.promises.readdir(rescued).catch((): string[] => [])).includes('p.bin') ? true : undefined));
+    return rescued;
+  }
+
+  it('files opened before the mount followed the drive to B (/raw, /rescued/) answer ENOMEDIUM, never EIO; opened again /raw reads B', async () => {
+    const { payload, container } = await putContainerInA();
     const ld = await attachLoop(aPath);
     const mnt = path.join(tmp, 'mnt');
     await mount(ld, mnt, ['--readahead', '0'], env);
     const raw = path.join(mnt, 'raw');
     const aCache = (await status(mnt)).server.cacheDir;
-    await readRange(raw, 2 * MiB, container.length); // the block scanner finds the container in what is read
-    const rescued = path.join(mnt, 'rescued', 'A1A2A3A4A5A6');
-    await waitFor('/rescued/ to list the container', async () => ((await fs.promises.readdir(rescued).catch((): string[] => [])).includes('p.bin') ? true : undefined));
+    const rescued = await rescuedDirOf(mnt, container);
     // programs that keep files open across the disc change
     const held = { raw: await fs.promises.open(raw, 'r'), sbx: await fs.promises.open(path.join(rescued, 'A1A2A3A4A5A6.sbx'), 'r'), decoded: await fs.promises.open(path.join(rescued, 'p.bin'), 'r') };
     const buf = Buffer.alloc(4096);
@@ -153,12 +164,14 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
   });
 
   it("without --cache, once another disc is judged in the drive A's cached bytes are refused (ENOMEDIUM), even when B's cache cannot be opened; A back, they are served", async function () {
+    const { container } = await putContainerInA();
     const ld = await attachLoop(aPath);
     const mnt = path.join(tmp, 'mnt');
     await mount(ld, mnt, ['--readahead', '0'], env);
     const raw = path.join(mnt, 'raw');
     expect((await readRange(raw, 0, MiB)).equals(A.subarray(0, MiB))).to.equal(true);
     const aCache = (await status(mnt)).server.cacheDir;
+    const sbx = await fs.promises.open(path.join(await rescuedDirOf(mnt, container), 'A1A2A3A4A5A6.sbx'), 'r');
     // No new cache can be made beside A's (an immutable directory refuses new entries, even to root): B's fails to open.
     const root = path.dirname(aCache);
     if (spawnSync('chattr', ['+i', root]).status !== 0) this.skip();
@@ -168,8 +181,12 @@ describe('integrity: a medium changed while mounted (real loop devices, real nbd
       const log = path.join(aCache, 'mount.log');
       await waitFor("B's cache to fail to open", () => (/cannot open the new medium/.test(fs.readFileSync(log, 'utf8')) ? true : undefined));
       expect(await errnoOf(0), "/raw at a sector A's cache holds, B in the drive").to.equal(-123); // ENOMEDIUM
+      // its first block (the metadata block) is held in memory by the open file's model: refused all the same
+      const first = await sbx.read(Buffer.alloc(512), 0, 512, 0).then((r) => r.bytesRead, (e: NodeJS.ErrnoException) => e.errno);
+      expect(first, "A's /rescued/<UID>/<UID>.sbx, B in the drive").to.equal(-123);
     } finally {
       spawnSync('chattr', ['-i', root]);
+      await sbx.close();
     }
     await swapLoop(ld, aPath);
     await waitFor("A's cached bytes to be served again", async () => ((await errnoOf(0)) === 'A' ? true : undefined));
