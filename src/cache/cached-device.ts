@@ -100,11 +100,9 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
    * reads them from the device again (it is served the same bytes, or waits for the commit).
    */
   readInto(offset: number, target: Buffer, priority: Priority = 'foreground'): IntoRead | Promise<IntoRead> {
-    if (priority === 'foreground') {
-      if (this.isRetired) throw new CacheClosedError(this.cacheDir);
-      const judging = this.servingCheck?.();
-      if (judging) return judging.then(() => this.readInto(offset, target, priority));
-    }
+    if (this.isRetired && priority === 'foreground') throw new CacheClosedError(this.cacheDir);
+    const judging = priority === 'foreground' ? this.servingCheck?.() : undefined;
+    if (judging) return judging.then(() => this.readInto(offset, target, priority));
     this.checkRange(offset, target.length);
     const end = Math.min(this.size, offset + target.length);
     if (priority === 'foreground' && offset < end) {
@@ -418,11 +416,8 @@ export class CachedDevice extends StoredState implements SectorCache, RescueTarg
     return this.isRetired;
   }
 
-  /**
-   * Caches that follow the drive: before a program's read is served, even from the cache, `check` says whether the
-   * medium in the drive may still be this one (undefined: yes, at once) or returns the wait for its verdict, which
-   * rejects when it is not (another disc, none, or an unreachable source).
-   */
+  /** Caches following the drive: `check` runs before a program's read, even of cached sectors; the read waits for the
+   * verdict it returns (rejecting unless the medium in the drive is this one), or goes on at once when it returns none. */
   checkBeforeServing(check: () => Promise<void> | undefined): void {
     this.servingCheck = check;
   }
