@@ -240,6 +240,7 @@ async function openExisting(dir: string, opts: OpenCacheOptions, device: DeviceR
     if (opts.stableIdentity !== undefined && opts.stableIdentity !== id.stableIdentity) state.setStableIdentity(opts.stableIdentity);
     recordMediumDevice(state, src);
     const store = new SectorStore(state, dataFile, map, tries, src.size, src.sectorSize, opts.memoryBytes);
+    store.fixity.refuseUnrecorded(map.extents());
     return new CachedDevice(dir, device, store, probe, opts);
   } catch (e) {
     await data?.close();

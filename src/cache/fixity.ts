@@ -7,13 +7,18 @@
 // - `blkfs verify` checks every chunk (verifyAll), lists damaged ranges, and records the time of the check.
 // - Caches made before checksums existed have '+' sectors without a chunk: they are served as before, and the
 //   first `blkfs verify` checksums them as they are (trust on first verify), reporting how many bytes that was.
+// - Every other cache is complete (fixity.complete): there a '+' sector without a chunk is damage (its state was
+//   altered), refused like a chunk that fails its check, never adopted.
 import type Database from 'better-sqlite3';
 import { OperationError } from '../errors';
 import { crc32 } from './crc32';
 import type { Extent } from './extent-map';
+import { mergeDamaged, uncovered } from './fixity-ranges';
 
 const FIXITY_TABLE = 'fixity';
 const LAST_VERIFY_KEY = 'fixity.lastVerification';
+/** Set when every '+' sector of the cache has its chunk: made with checksums, or an older cache once adopted. */
+const COMPLETE_KEY = 'fixity.complete';
 /** First-serve checks read this far ahead on the data file, checking the chunks there in the same pread. */
 const CHECK_AHEAD_BYTES = 4 * 1024 * 1024;
 /** blkfs verify reads contiguous chunks in preads of up to this size. */
@@ -33,14 +38,20 @@ export class ChunkDamagedError extends OperationError {
   }
 }
 
+const DAMAGE_DETAIL: Record<DamagedRange['reason'], string> = {
+  checksum: 'do not match their checksum',
+  missing: 'are missing from the data file',
+  unrecorded: "have no checksum in a cache that records one for every stored chunk (its state was altered)",
+};
+
 function damagedError(d: DamagedRange): ChunkDamagedError {
-  return new ChunkDamagedError(d.offset, d.length, d.reason === 'missing' ? 'are missing from the data file' : 'do not match their checksum');
+  return new ChunkDamagedError(d.offset, d.length, DAMAGE_DETAIL[d.reason]);
 }
 
 export interface DamagedRange {
   offset: number;
   length: number;
-  reason: 'checksum' | 'missing';
+  reason: 'checksum' | 'missing' | 'unrecorded';
 }
 
 export interface VerifyReport {
@@ -140,6 +151,8 @@ export class FixityLedger {
   private readonly damaged = new Map<number, DamagedRange>();
   /** forget() calls so far: verifyAll sees a repair made while it read. */
   private forgets = 0;
+  /** Every '+' sector has a chunk (COMPLETE_KEY): one without is damage, not an older cache's sector to adopt. */
+  private complete: boolean;
 
   private constructor(
     private readonly db: Database.Database,
@@ -153,12 +166,26 @@ export class FixityLedger {
     this.checked = new Uint8Array(rows.length);
     this.replaced = new Uint8Array(rows.length);
     this.unchecked = rows.length;
+    this.complete = fixityComplete(db);
   }
 
   /** Creates the table when missing (an older cache), then loads the chunks. */
   static open(db: Database.Database, reader: ChunkReader): FixityLedger {
     ensureTable(db);
     return new FixityLedger(db, reader);
+  }
+
+  /**
+   * At open, in a complete cache: '+' sectors no chunk covers are refused as damaged (read again from the medium when
+   * it is attached and identified, as a chunk that fails its check), never served unchecked.
+   */
+  refuseUnrecorded(extents: readonly Extent[]): void {
+    if (!this.complete) return;
+    const rows = this.starts.map((start, i) => ({ start, count: this.counts[i] }));
+    const ss = this.reader.sectorSize;
+    for (const [a, b] of uncovered(extents.filter((e) => e.status === '+'), rows)) {
+      this.damaged.set(a, { offset: a * ss, length: this.bytesOf(a, b - a), reason: 'unrecorded' });
+    }
   }
 
   /** Records a chunk: call inside the transaction that marks its sectors '+'. */
@@ -292,10 +319,19 @@ export class FixityLedger {
       onProgress(done, total);
       k = e;
     }
-    // '+' sectors no chunk covers: an older cache. Checksum them as they are (unless the data file lacks them).
+    // '+' sectors no chunk covers: damage in a complete cache; else an older cache's, checksummed as they are (unless
+    // the data file lacks them), after which the cache is complete.
     let adoptedBytes = 0;
     const pieceSectors = Math.max(1, Math.floor(ADOPT_PIECE_BYTES / ss));
+    const adopting = !this.complete;
     for (const [a, b] of uncovered(plus, rows)) {
+      if (!adopting) {
+        const d: DamagedRange = { offset: a * ss, length: this.bytesOf(a, b - a), reason: 'unrecorded' };
+        damaged.push(d);
+        this.damaged.set(a, d);
+        done += d.length;
+        continue;
+      }
       for (let s = a; s < b; s += pieceSectors) {
         const n = Math.min(pieceSectors, b - s);
         const want = this.bytesOf(s, n);
@@ -309,6 +345,10 @@ export class FixityLedger {
         done += want;
         onProgress(done, total);
       }
+    }
+    if (adopting && !damaged.some((d) => d.reason === 'missing')) {
+      markComplete(this.db);
+      this.complete = true;
     }
     damaged.sort((x, y) => x.offset - y.offset);
     const report: VerifyReport = {
@@ -387,40 +427,22 @@ export class FixityLedger {
   }
 }
 
+/** Creates the table when missing: on a cache holding no '+' sector yet (a new one), complete from the start. */
 export function ensureTable(db: Database.Database): void {
-  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(FIXITY_TABLE);
-  if (!has) db.exec(`CREATE TABLE ${FIXITY_TABLE} (start INTEGER PRIMARY KEY, count INTEGER NOT NULL, crc INTEGER NOT NULL)`);
+  const table = (name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
+  if (table(FIXITY_TABLE)) return;
+  const older = table('extents') && db.prepare("SELECT 1 FROM extents WHERE status = '+' LIMIT 1").get();
+  db.transaction(() => {
+    db.exec(`CREATE TABLE ${FIXITY_TABLE} (start INTEGER PRIMARY KEY, count INTEGER NOT NULL, crc INTEGER NOT NULL)`);
+    if (!older) markComplete(db);
+  })();
 }
 
-/** Sector ranges of the '+' extents that no chunk row covers. */
-function uncovered(plus: readonly Extent[], rows: readonly { start: number; count: number }[]): [number, number][] {
-  const out: [number, number][] = [];
-  let i = 0;
-  for (const e of plus) {
-    let s = e.start;
-    const end = e.start + e.count;
-    while (i < rows.length && rows[i].start + rows[i].count <= s) i++;
-    let j = i;
-    while (s < end) {
-      if (j < rows.length && rows[j].start <= s) {
-        s = Math.max(s, rows[j].start + rows[j].count);
-        j++;
-        continue;
-      }
-      const next = j < rows.length ? Math.min(end, rows[j].start) : end;
-      if (next > s) out.push([s, next]);
-      s = next;
-    }
-  }
-  return out;
+/** Whether every '+' sector of the cache has its chunk, so one without is damage (COMPLETE_KEY). */
+export function fixityComplete(db: Database.Database): boolean {
+  return db.prepare('SELECT 1 FROM settings WHERE key = ?').get(COMPLETE_KEY) !== undefined;
 }
 
-function mergeDamaged(ranges: DamagedRange[]): DamagedRange[] {
-  const out: DamagedRange[] = [];
-  for (const r of ranges) {
-    const last = out[out.length - 1];
-    if (last && last.reason === r.reason && last.offset + last.length === r.offset) last.length += r.length;
-    else out.push({ ...r });
-  }
-  return out;
+function markComplete(db: Database.Database): void {
+  db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?, '1')").run(COMPLETE_KEY);
 }

@@ -76,6 +76,6 @@ export async function verifyCacheDir(
 }
 
 export function describeDamage(d: DamagedRange): string {
-  const why = d.reason === 'missing' ? 'missing from the data file' : 'checksum mismatch';
+  const why = { missing: 'missing from the data file', checksum: 'checksum mismatch', unrecorded: 'no checksum recorded (the cache state was altered)' }[d.reason];
   return `bytes ${d.offset}..${d.offset + d.length} (${d.length} bytes): ${why}`;
 }

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import { readUpTo } from './data-file';
-import { chunkAt, chunkBytes, chunkDamage } from './fixity';
+import { chunkAt, chunkBytes, chunkDamage, fixityComplete } from './fixity';
 
 export interface StoredCopy {
   /** The cache's database (open), or the path of one not opened yet (opened only for this question, and only read). */
@@ -24,7 +24,7 @@ export async function copyIsDamaged(cache: StoredCopy, sector: number): Promise<
     if (!run || run.start + run.count <= sector) return false;
     if (run.status !== '+') return true;
     const chunk = chunkAt(db, sector);
-    if (!chunk) return false; // no checksum (an older cache): cannot tell
+    if (!chunk) return fixityComplete(db); // no checksum: damage, unless an older cache's (cannot tell)
     const { offset, length } = chunkBytes(chunk, cache);
     const fh = await fs.promises.open(cache.dataPath, 'r');
     try {

@@ -112,7 +112,7 @@ describe('integrity/fixity ledger', () => {
     const dir = path.join(tmp, 'old');
     await filled(dir, img);
     const db = new Database(path.join(dir, 'state.sqlite'));
-    db.exec('DROP TABLE fixity');
+    db.exec("DROP TABLE fixity; DELETE FROM settings WHERE key = 'fixity.complete'"); // as made before checksums
     db.close();
     const dev = await openCache({ source: new MemorySource(img), cacheDir: dir });
     expect((await dev.read(0, SIZE)).data.equals(img)).to.equal(true);
@@ -123,6 +123,53 @@ describe('integrity/fixity ledger', () => {
     const second = await verifyCacheDir(dir);
     expect(second.adoptedBytes).to.equal(0);
     expect(second.checkedBytes).to.equal(SIZE);
+    dropChecksumOf(dir, 10); // adopted once: from then on, like a cache made with checksums
+    const third = await verifyCacheDir(dir);
+    expect(third.adoptedBytes).to.equal(0);
+    expect(third.damaged.map((d) => d.reason)).to.deep.equal(['unrecorded']);
+  });
+
+  /** Deletes the checksum row of the chunk holding `sector`, as a damaged or hand-edited state would lose it. */
+  function dropChecksumOf(dir: string, sector: number): { offset: number; length: number } {
+    const db = new Database(path.join(dir, 'state.sqlite'));
+    try {
+      const c = db.prepare('SELECT start, count FROM fixity WHERE start <= ? ORDER BY start DESC LIMIT 1').get(sector) as { start: number; count: number };
+      expect(c.start + c.count, 'a chunk holds the sector').to.be.greaterThan(sector);
+      db.prepare('DELETE FROM fixity WHERE start = ?').run(c.start);
+      return { offset: c.start * 512, length: c.count * 512 };
+    } finally {
+      db.close();
+    }
+  }
+
+  it("a '+' sector whose checksum is gone, in a cache made with checksums: named by verify and never adopted; a read is refused, or read again from the medium (review)", async () => {
+    const img = patternBuffer(SIZE, 9);
+    const dir = path.join(tmp, 'lost');
+    await filled(dir, img);
+    const lost = dropChecksumOf(dir, 1400);
+    const fd = fs.openSync(path.join(dir, 'data.img'), 'r+');
+    fs.writeSync(fd, Buffer.alloc(lost.length), 0, lost.length, lost.offset); // and its bytes zeroed
+    fs.closeSync(fd);
+    for (const round of [1, 2]) {
+      const report = await verifyCacheDir(dir);
+      expect(report.adoptedBytes, `verify ${round}`).to.equal(0);
+      expect(report.damaged, `verify ${round}`).to.deep.equal([{ ...lost, reason: 'unrecorded' }]);
+    }
+    const detached = await openCache({ source: new MemorySource(img), cacheDir: dir });
+    try {
+      expect(await detached.read(1400 * 512, 4096).catch((e: unknown) => e)).to.be.instanceOf(ChunkDamagedError);
+      expect(detached.status().fixity?.damagedChunks).to.equal(1);
+    } finally {
+      await detached.close();
+    }
+    const attached = await openCache({ source: new MemorySource(img), cacheDir: dir, canRepair: () => true });
+    try {
+      expect((await attached.read(lost.offset, lost.length)).data.equals(img.subarray(lost.offset, lost.offset + lost.length))).to.equal(true);
+      expect(attached.status().fixity?.repairs).to.equal(1);
+    } finally {
+      await attached.close();
+    }
+    expect((await verifyCacheDir(dir)).damaged).to.deep.equal([]);
   });
 
   it('a cache being created never has a "+" sector without its checksum, even if recording the checksums fails', async () => {
