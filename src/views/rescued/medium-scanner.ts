@@ -19,6 +19,7 @@
 // looks for (the last arrivals of an acquisition come while the rate is still high, and nothing comes after). A
 // listing of /rescued/ (idle()) does not wait for that: it asks for the scan, so what is queued is scanned at once.
 import { Extent } from '../../cache/extent-map';
+import { ChunkDamagedError } from '../../cache/fixity';
 import { HEADER_SIZE, isEcVersion, MAX_BLOCK_SIZE, SCAN_STEP } from '../../sbx/format/specs';
 import { parseMetadataPayload } from '../../sbx/format/metadata';
 import { uidToHex } from '../../sbx/format/header';
@@ -260,13 +261,30 @@ export class MediumScanner {
     this.batch = emptyBatch();
   }
 
+  /**
+   * What of piece `p` can be scanned without the damaged chunk `e` (whose bytes are never served). The damaged range
+   * is not recorded as scanned: once the chunk is repaired (read again and announced anew), or at the next start-up,
+   * it is scanned; meanwhile the rest of the medium is, instead of the queue stopping at it for the whole session.
+   */
+  private around(p: ScanPiece, e: ChunkDamagedError): ScanPiece[] {
+    const message = `skipping ${e.message}`;
+    if (message !== this.lastError) this.log(`sbx scan: ${message}`);
+    this.lastError = message;
+    const [da, db] = [e.offset, e.offset + e.length];
+    if (db <= p.wa || da >= p.wb) throw e; // not in this window: scanning around it would not get past it
+    const out: ScanPiece[] = [];
+    if (p.a < da) out.push({ a: p.a, b: Math.min(p.b, da), wa: p.wa, wb: Math.min(p.wb, da) });
+    if (db < p.b) out.push({ a: Math.max(p.a, db), b: p.b, wa: Math.max(p.wa, db), wb: p.wb });
+    return out;
+  }
+
   /** Scans block starts in [start, end) using whatever cached bytes surround them. */
   private async scanRange(start: number, end: number, batch: ScanBatch): Promise<void> {
     const ss = this.cache.sectorSize;
     const sectors = Math.ceil(this.cache.size / ss);
     const runFrom = (sector: number): Extent | undefined => (sector < sectors ? this.cache.runAt(sector) : undefined);
     // Restrict to the cached ('+') part of the range; each cached piece is scanned with its own window.
-    const pieces: { a: number; b: number; wa: number; wb: number }[] = [];
+    const pieces: ScanPiece[] = [];
     for (let run = runFrom(Math.floor(start / ss)); run && run.start * ss < end; run = runFrom(run.start + run.count)) {
       if (run.status !== '+') continue;
       const runStart = run.start * ss;
@@ -282,7 +300,13 @@ export class MediumScanner {
     for (const p of pieces) {
       this.buffer ??= Buffer.allocUnsafeSlow(SCAN_PIECE + 2 * LOOK);
       const data = this.buffer.subarray(0, p.wb - p.wa);
-      await this.cache.readCachedInto(p.wa, data.length, data);
+      try {
+        await this.cache.readCachedInto(p.wa, data.length, data);
+      } catch (e) {
+        if (!(e instanceof ChunkDamagedError)) throw e;
+        pieces.push(...this.around(p, e));
+        continue;
+      }
       // Block starts from one block before the piece (blocks straddling into it) to its end, a slice at a time: a
       // medium of forged headers costs a CRC of up to 4096 bytes per 128 scanned (~90 ms per piece on one core).
       for (let from = Math.max(p.wa, p.a - LOOK); from < p.b; from += SCAN_SLICE) {
@@ -298,6 +322,14 @@ export class MediumScanner {
   }
 }
 
+/** A scan piece and its window in the cache: [a, b) is scanned, [wa, wb) read around it for straddling blocks. */
+interface ScanPiece {
+  a: number;
+  b: number;
+  wa: number;
+  wb: number;
+}
+
 interface ScanBatch {
   blocks: FoundBlock[];
   geometries: RsGeometry[];
@@ -311,7 +343,6 @@ function emptyBatch(): ScanBatch {
   return { blocks: [], geometries: [], scanned: [], bytes: 0, since: 0 };
 }
 
-/** Sorted, merged copy of byte ranges. */
 /** RS geometry (D, P) from the EC metadata blocks among `found`. */
 function geometriesIn(found: readonly ScannedBlock[]): RsGeometry[] {
   const out: RsGeometry[] = [];

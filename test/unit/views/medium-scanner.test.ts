@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { buildBlock } from '../../../src/sbx/format/header';
+import { ChunkDamagedError } from '../../../src/cache/fixity';
 import { BlockIndex } from '../../../src/views/rescued/block-index';
 import { MediumScanner, ScannerOptions } from '../../../src/views/rescued/medium-scanner';
 import { makeContainer, pseudoRandom } from './containers';
@@ -148,6 +149,29 @@ describe('MediumScanner (indexes SBX blocks as sectors enter the cache)', () => 
     // Only [32768, 49152) plus the look-back/ahead windows inside cached runs was read, not [0, 8192) again.
     expect(scannedReads).to.be.lessThan(16384 + 2 * 4096);
     await second.scanner.stop();
+  });
+
+  it('a damaged chunk in the cache is scanned around, not stuck on: blocks before and after it are indexed, later arrivals too (review)', async () => {
+    const image = pseudoRandom(64 * 1024, 17);
+    for (const [seq, at] of [[1, 2048], [2, 40960], [3, 57344]]) buildBlock(1, UID, seq, Buffer.alloc(1)).copy(image, at);
+    const { cache, index, scanner } = await setup(image);
+    const read = cache.readCachedInto.bind(cache);
+    // bytes [16384, 20480) fail their checksum, as the cache's fixity check answers for a damaged chunk
+    cache.readCachedInto = async (o: number, l: number, target: Buffer) => {
+      if (o < 20480 && o + l > 16384) throw new ChunkDamagedError(16384, 4096, 'do not match their checksum');
+      return read(o, l, target);
+    };
+    scanner.start();
+    await cache.read(0, 49152);
+    await cache.commitPending();
+    await scanner.idle();
+    const found = () => index.blocksInSeqRange('A1A2A3A4A5A6', 1, 0, 10, index.maxId()).map((b) => b.offset);
+    expect(found()).to.deep.equal([2048, 40960]);
+    await cache.read(49152, 16384);
+    await cache.commitPending();
+    await scanner.idle();
+    expect(found()).to.deep.equal([2048, 40960, 57344]);
+    await scanner.stop();
   });
 
   describe('while a fast medium is read on a machine of few cores (the scan waits)', () => {
