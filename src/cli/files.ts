@@ -3,7 +3,7 @@
 // the bytes the mapfile calls rescued: src/cli/masked-layout.ts), or live from a mount's /files.json.
 import * as fs from 'fs';
 import * as path from 'path';
-import { UserError } from '../errors';
+import { OperationError, UserError } from '../errors';
 import { requireReadableFile } from './paths';
 import type { FileReportJson } from '../files/file-report';
 
@@ -23,6 +23,8 @@ export async function runFiles(paths: string[], opts: FilesOptions): Promise<voi
     report = await offlineReport(paths[0], paths[1]);
   } else {
     report = await readLiveReport(paths[0]);
+    // As offline: no layout is a failure (exit 2), not an empty list a script takes for "nothing damaged".
+    if (report.layoutError) throw new OperationError(report.layoutError);
   }
   if (opts.damaged) report = { ...report, entries: report.entries.filter((e) => worthListing(e, true)) };
   process.stdout.write(opts.json ? renderJson(report) : opts.csv ? renderCsv(report) : renderText(report, !!opts.damaged));

@@ -78,6 +78,8 @@ export function etaSeconds(s: StatusJson): number | undefined {
 
 /** The file report in one line: damaged files first, as a person scans for them. */
 export function filesLine(f: NonNullable<StatusJson['files']>): string {
+  // A failed layout is not read again on asking (only once sectors TSK missed are read): `blkfs files` says why.
+  if (f.layout === 'failed') return 'layout failed (blkfs files MOUNTPOINT says why)';
   if (f.layout !== 'ready') return `layout ${f.layout} (blkfs files MOUNTPOINT reads it)`;
   if (f.filesystems === 0) return 'no filesystem The Sleuth Kit can read (blkfs files MOUNTPOINT says why)';
   const parts = [`${f.damaged ?? 0} damaged`, `${f.unknown ?? 0} unknown`, `${f.incomplete ?? 0} incomplete`, `${f.intact ?? 0} intact`];

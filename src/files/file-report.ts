@@ -56,6 +56,8 @@ export interface FileReportJson {
   problems: string[];
   summary: ReportSummary;
   entries: EntryReport[];
+  /** A mount's report with no layout (TSK failed, or was stopped): why. Its empty lists are no "nothing damaged". */
+  layoutError?: string;
 }
 
 export class FileReport {

@@ -194,7 +194,7 @@ export class LiveFileReport {
     const r = this.current();
     if (r) return r.toJSON();
     const why = this.state === 'failed' ? `the file layout could not be read: ${this.failure}` : `the file layout is ${this.state}`;
-    return { filesystems: [], problems: [why], summary: emptySummary(), entries: [] };
+    return { filesystems: [], problems: [why], summary: emptySummary(), entries: [], layoutError: why };
   }
 
   /**

@@ -8,6 +8,8 @@ describe('blkfs status: the file report line', () => {
       '3 damaged, 1 unknown, 6 incomplete, 30 intact of 40',
     );
     expect(filesLine({ layout: 'not read' })).to.equal('layout not read (blkfs files MOUNTPOINT reads it)');
+    // Asking does not read a failed layout again (only sectors TSK missed being read do): it says why instead.
+    expect(filesLine({ layout: 'failed' })).to.equal('layout failed (blkfs files MOUNTPOINT says why)');
     const report = formatStatusReport({ size: 1024, files: { layout: 'ready', files: 2, intact: 1, damaged: 1 } }, undefined, [], { colour: false, columns: 80 });
     expect(report).to.match(/^ *files:? +1 damaged, 0 unknown, 0 incomplete, 1 intact of 2$/m);
   });
