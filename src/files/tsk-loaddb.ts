@@ -171,6 +171,20 @@ function errorLines(stderr: string): string[] {
     .map((l) => l.replace(/^Error:\s*/, ''));
 }
 
+/** At most this many of TSK's distinct error lines are named: one unreadable sector may repeat in many. */
+const MAX_TSK_ERRORS = 5;
+
+/**
+ * TSK's errors on a filesystem it found: an unreadable NTFS MFT record ends its whole directory walk ("Error walking
+ * directory"), so the list may lack any number of files, even all of them; the report must say so, not "0 files".
+ */
+function walkProblems(errors: readonly string[]): string[] {
+  const distinct = [...new Set(errors)];
+  if (distinct.length === 0) return [];
+  const more = distinct.length > MAX_TSK_ERRORS ? `; and ${distinct.length - MAX_TSK_ERRORS} more` : '';
+  return [`part of the filesystem metadata, so files may be missing from this list (The Sleuth Kit: ${distinct.slice(0, MAX_TSK_ERRORS).join('; ')}${more})`];
+}
+
 interface FileRow {
   obj_id: number;
   fs_obj_id: number | null;
@@ -225,9 +239,11 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     }
 
     const problems: string[] = [];
+    const named = new Set<string>(); // TSK's error lines a problem below already gives
     for (const [objId, p] of parts) {
       if (partsWithFs.has(objId)) continue;
       const why = tskErrors.find((e) => e.includes(`Sector offset: ${p.offset / sectorSize}`));
+      if (why) named.add(why);
       problems.push(
         `partition ${p.slot} (${p.description}, ${p.length} bytes at byte ${p.offset}): The Sleuth Kit cannot read its filesystem` +
           (why ? ` (${why})` : ''),
@@ -235,7 +251,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
     }
     if (filesystems.length === 0 && parts.size === 0) {
       problems.push(`no filesystem The Sleuth Kit can read (UDF, for one, it cannot)${tskErrors.length ? `: ${tskErrors.join('; ')}` : ''}`);
-    }
+    } else problems.push(...walkProblems(tskErrors.filter((e) => !named.has(e))));
 
     const runsOf = new Map<number, number[]>();
     for (const r of db.prepare('SELECT obj_id, byte_start, byte_len FROM tsk_file_layout ORDER BY obj_id, sequence').iterate() as Iterable<{

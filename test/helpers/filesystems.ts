@@ -64,6 +64,14 @@ export function ntfsImage(workDir: string, name: string, files: Record<string, B
   return img;
 }
 
+/** Where MFT record `inode` of an NTFS image lies, by the on-disk format ("FILE" magic, record number at 0x2c). */
+export function ntfsMftRecord(image: Buffer, inode: number): number {
+  for (let off = 0; off < image.length; off += 1024) {
+    if (image.toString('latin1', off, off + 4) === 'FILE' && image.readUInt32LE(off + 0x2c) === inode) return off;
+  }
+  throw new Error(`MFT record ${inode} not found`);
+}
+
 export function isoImage(workDir: string, name: string, tree: Tree): string {
   const src = fs.mkdtempSync(path.join(workDir, `${name}-src-`));
   writeTree(src, tree);

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { FileReportJson } from '../../../src/files/file-report';
 import { truthMapfile } from '../../helpers/truth-mapfile';
-import { ntfsImage, offsetOf, randomTree } from '../../helpers/filesystems';
+import { ntfsImage, ntfsMftRecord, offsetOf, randomTree } from '../../helpers/filesystems';
 import { blkfs, cleanup, tempDir } from '../mount/harness';
 
 describe('files: NTFS sparse files (offline, real TSK)', function () {
@@ -39,13 +39,7 @@ describe('files: NTFS sparse files (offline, real TSK)', function () {
     expect(inData).to.include({ verdict: 'damaged', bad: 512 });
 
     // Its MFT record (where its runs are written) in a bad sector, the image still holding the bytes: not intact.
-    const mftRecord = (() => {
-      const buf = fs.readFileSync(image);
-      for (let off = 0; off < buf.length; off += 1024) {
-        if (buf.toString('latin1', off, off + 4) === 'FILE' && buf.readUInt32LE(off + 0x2c) === Number(inode)) return off;
-      }
-      throw new Error('MFT record not found');
-    })();
+    const mftRecord = ntfsMftRecord(fs.readFileSync(image), Number(inode));
     const inMft = (await report(image, truthMapfile(size, [{ offset: mftRecord, length: 512 }]), 'mft')).entries.find((e) => e.path === '/tail.bin');
     expect(inMft?.verdict ?? 'not listed').to.not.equal('intact');
   });
