@@ -30,6 +30,9 @@ const META_VIRT_DIR = 11;
  * empty file (which has the default attribute, type 1), so the entry is as unknown as one whose inode is unreadable.
  */
 const ATTR_NOT_FOUND = 0;
+/** TSK_FS_ATTR_TYPE_DEFAULT: a non-NTFS file's data, named only when ext4 keeps it inline (see withoutInlineSuffix). */
+const ATTR_DEFAULT = 1;
+const INLINE_SUFFIX = ':DATA';
 /** tsk_files.dir_flags: TSK_FS_NAME_FLAG_ALLOC (deleted names are left out: their runs may belong to others now). */
 const NAME_ALLOC = 1;
 /** NTFS keeps its structures in files: $MFT, $LogFile, $Bitmap, … in the root, and everything under $Extend. */
@@ -286,7 +289,9 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       if (r.type !== TYPE_FS || r.fs_obj_id === null || r.name === '.' || r.name === '..') continue;
       if (r.meta_type === META_VIRT_DIR || (r.dir_flags ?? NAME_ALLOC) !== NAME_ALLOC) continue;
       if (fsi === undefined) continue;
-      const p = r.name === '' ? '/' : `${r.parent_path ?? '/'}${r.name}`;
+      const raw = runsOf.get(r.obj_id) ?? slackRuns.get(key(r, r.name)) ?? [];
+      const name = filesystems[fsi].type === 'NTFS' ? r.name : withoutInlineSuffix(r, raw.length > 0);
+      const p = name === '' ? '/' : `${r.parent_path ?? '/'}${name}`;
       const kind: EntryKind =
         r.meta_type === META_VIRT ||
         (filesystems[fsi].type === 'NTFS' && isNtfsSystemFile(p, r.meta_addr)) ||
@@ -298,7 +303,6 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
               ? 'directory'
               : 'other';
       const size = r.size ?? 0;
-      const raw = runsOf.get(r.obj_id) ?? slackRuns.get(key(r, r.name)) ?? [];
       const offset = fsOffset.get(r.fs_obj_id) ?? 0;
       const split = splitRuns(raw, size, offset);
       const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: split.runs };
@@ -311,6 +315,15 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
   } finally {
     db.close();
   }
+}
+
+/**
+ * The entry's own name on a filesystem other than NTFS (where ":name" is an alternate data stream, kept). tsk_loaddb
+ * appends a named attribute's name, and TSK names ext4's inline data (in the inode: no runs) "DATA": "notes:DATA".
+ * A name that really ends in ":DATA" keeps it: its data has runs, or (inline) TSK appended another ":DATA".
+ */
+function withoutInlineSuffix(r: FileRow, hasRuns: boolean): string {
+  return r.attr_type === ATTR_DEFAULT && !hasRuns && r.name.endsWith(INLINE_SUFFIX) ? r.name.slice(0, -INLINE_SUFFIX.length) : r.name;
 }
 
 /**

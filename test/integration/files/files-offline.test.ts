@@ -151,7 +151,7 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     const image = path.join(dir, 'inline.img');
     execFileSync('mkfs.ext4', ['-q', '-F', '-O', '^has_journal,inline_data', '-d', src, image, '16M']);
     const clean = await report(image, path.join(dir, 'inline.map'), truthMapfile(16 << 20, []));
-    const tiny = clean.entries.find((e) => e.path.startsWith('/tiny.txt'))!;
+    const tiny = byPath(clean).get('/tiny.txt')!;
     expect(tiny).to.include({ verdict: 'intact', size: 5, rescued: 5 });
     expect(byPath(clean).get('/sparse.bin')).to.include({ verdict: 'intact', size: 203_000, rescued: 203_000 });
     // Its inode's sector untried or bad: TSK reads EIO there (as from a mount), so the file is unknown either way; the
@@ -164,12 +164,26 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     const hex = (n: number) => '0x' + n.toString(16);
     const s = inodeTable - (inodeTable % 512);
     const partial = await report(image, path.join(dir, 'inline2.map'), `0 +\n0 ${hex(s)} +\n${hex(s)} 0x200 ?\n${hex(s + 512)} ${hex((16 << 20) - s - 512)} +\n`);
-    expect(partial.entries.find((e) => e.path.startsWith('/tiny.txt'))).to.include({ verdict: 'unknown' });
+    expect(byPath(partial).get('/tiny.txt')).to.include({ verdict: 'unknown' });
     const badInode = await report(image, path.join(dir, 'inline4.map'), truthMapfile(16 << 20, [{ offset: s, length: 512 }]));
-    expect(badInode.entries.find((e) => e.path.startsWith('/tiny.txt'))).to.include({ verdict: 'unknown' });
+    expect(byPath(badInode).get('/tiny.txt')).to.include({ verdict: 'unknown' });
     // A hole is no place on the medium (TSK writes it as a run at byte 0): a bad boot block leaves the file intact.
     const bootBad = await report(image, path.join(dir, 'inline3.map'), truthMapfile(16 << 20, [{ offset: 0, length: 512 }]));
     expect(byPath(bootBad).get('/sparse.bin')).to.include({ verdict: 'intact', bad: 0 });
+  });
+
+  it('ext4 inline data: paths are the files\' own, without the ":DATA" TSK appends; a name really ending in ":DATA" keeps it', async () => {
+    const src = fs.mkdtempSync(path.join(dir, 'inline-names-src-'));
+    fs.mkdirSync(path.join(src, 'd'));
+    fs.writeFileSync(path.join(src, 'd', 'f1'), '1\n'); // in an inline directory
+    fs.writeFileSync(path.join(src, 'small:DATA'), 'small\n');
+    fs.writeFileSync(path.join(src, 'big:DATA'), tree['keep.txt']); // in blocks, not inline
+    const image = path.join(dir, 'inline-names.img');
+    execFileSync('mkfs.ext4', ['-q', '-F', '-O', '^has_journal,inline_data', '-d', src, image, '8M']);
+    const rep = await report(image, path.join(dir, 'inline-names.map'), truthMapfile(8 << 20, []));
+    const paths = rep.entries.filter((e) => e.kind !== 'metadata' && e.path !== '/lost+found').map((e) => e.path);
+    expect(paths.sort()).to.deep.equal(['/', '/big:DATA', '/d', '/d/f1', '/small:DATA']);
+    expect(byPath(rep).get('/d/f1')).to.include({ verdict: 'intact', size: 2 });
   });
 
   it('NTFS: system files are metadata; a small file resident in its MFT record follows that record', async () => {
