@@ -10,6 +10,8 @@ import { mergeRanges, subtractRanges } from '../cache/byte-ranges';
 
 /** Where partition tables and filesystems say what they are (an ISO9660 volume descriptor is at 32 KiB). */
 const HEAD_BYTES = 64 * 1024;
+/** Filesystems whose metadata maps every block of a file, where TSK lists no run for a hole (holesUnlisted). */
+const MAPS_HOLES: ReadonlySet<string | undefined> = new Set(['NTFS', 'ext2', 'ext3', 'ext4']);
 
 export type Verdict = 'intact' | 'damaged' | 'incomplete' | 'unknown';
 
@@ -113,7 +115,7 @@ export class FileReport {
       this.maxEnd[i] = m;
     });
     this.entries.forEach((e, i) => {
-      if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.runsInMft(i)) this.resident.push(i);
+      if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.holesUnlisted(i)) this.resident.push(i);
     });
     const runsOf = (e: LayoutEntry, withSlack: boolean): [number, number][] => {
       const out: [number, number][] = [];
@@ -210,12 +212,14 @@ export class FileReport {
   }
 
   /**
-   * An NTFS file placed only in part: TSK 4.11 lists no sparse run, nor the sparse tail of a compression unit. Its
-   * runs all sit in its MFT records, so the rest is holes, read with $MFT — not a broken chain.
+   * A file placed only in part on a filesystem that maps every block of a file in its metadata: the rest is holes,
+   * read with that metadata — not a broken chain. TSK 4.11 lists no sparse run on NTFS (nor the sparse tail of a
+   * compression unit), and none on ext2/3 (indirect blocks) or after an ext4 file's last extent. (FAT, exFAT and
+   * ISO9660 have no holes: there a shortfall is a broken chain.)
    */
-  private runsInMft(i: number): boolean {
+  private holesUnlisted(i: number): boolean {
     const e = this.entries[i];
-    if (e.runs.length === 0 || (e.kind !== 'file' && e.kind !== 'other') || this.layout.filesystems[e.fs]?.type !== 'NTFS') return false;
+    if (e.runs.length === 0 || (e.kind !== 'file' && e.kind !== 'other') || !MAPS_HOLES.has(this.layout.filesystems[e.fs]?.type)) return false;
     let located = e.holeBytes ?? 0;
     for (let k = 1; k < e.runs.length; k += 2) located += e.runs[k];
     return located < e.size;
@@ -262,7 +266,7 @@ export class FileReport {
         // would judge other bytes than the file's, and could call it intact on bytes not rescued.
         verdict = 'unknown';
         reason = "on YAFFS2, The Sleuth Kit's byte positions of its data leave out the flash spare areas: blkfs cannot tell where its bytes lie";
-      } else if (unlocated > 0 && e.runs.length > 0 && !this.runsInMft(i)) {
+      } else if (unlocated > 0 && e.runs.length > 0 && !this.holesUnlisted(i)) {
         verdict = 'unknown';
         reason = `The Sleuth Kit placed only ${e.size - unlocated} of its ${e.size} bytes (a broken allocation chain?)`;
       } else if (verdict !== 'damaged' && this.pastEnd(i) > 0) {
@@ -275,7 +279,13 @@ export class FileReport {
         // untried bytes are others — "incomplete" until the passes have read them too.)
         const isBad = residentAt[e.fs] === 'bad';
         verdict = isBad ? 'unknown' : verdict === 'intact' ? 'incomplete' : verdict;
-        const where = e.runs.length > 0 ? 'where its data lies (sparse or compressed) is stored in $MFT' : "its data is stored inside the filesystem's metadata (resident or inline)";
+        const ntfs = this.layout.filesystems[e.fs]?.type === 'NTFS';
+        const where =
+          e.runs.length === 0
+            ? "its data is stored inside the filesystem's metadata (resident or inline)"
+            : ntfs
+              ? 'where its data lies (sparse or compressed) is stored in $MFT'
+              : "where its data lies (a sparse file) is stored in the filesystem's metadata (inode and block map)";
         reason = `${where}, which is ${isBad ? 'partly bad' : 'not all read yet'}`;
       }
       if (verdict !== 'unknown' && badDirs.size > 0 && e.kind !== 'metadata') {
@@ -303,7 +313,7 @@ export class FileReport {
       kind: e.kind,
       size: e.size,
       // Resident data (and NTFS holes) judged intact was read with its filesystem's structures.
-      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && (e.runs.length === 0 || this.runsInMft(i)) ? Math.max(0, this.unlocated(i)) : 0),
+      rescued: this.counts[3 * i] + (this.verdicts[i] === 'intact' && (e.runs.length === 0 || this.holesUnlisted(i)) ? Math.max(0, this.unlocated(i)) : 0),
       bad: this.counts[3 * i + 1],
       untried: this.counts[3 * i + 2],
       verdict: this.verdicts[i],
