@@ -10,11 +10,12 @@ import { Layout } from './format/layout';
 import { RandomReader } from './reader';
 import { ReedSolomon } from './format/reed-solomon';
 import { ReferenceBlock } from './format/scan';
-import { HEADER_SIZE, isEcVersion } from './format/specs';
+import { HEADER_SIZE, isEcVersion, SCAN_STEP } from './format/specs';
 import { Progress, secondsSince } from './block-pass';
 import { checkRecordedSize, containerLayout } from './container-layout';
 import { withFileReader, writeFully } from './file-io';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
+import { InputError } from './workflow-errors';
 
 export interface RepairParams {
   input: string;
@@ -55,6 +56,8 @@ export interface RepairStats {
   dataBlocksFailedToRepair: number;
   /** Byte positions of metadata copies rewritten. */
   metadataRepairs: number[];
+  /** Byte positions of invalid metadata copies left alone: a shifted valid block of the container overlaps them. */
+  metadataLeftAlone: number[];
   /** Block sets with missing blocks, repaired or not, in seq order (at most 100 000 listed). */
   setRepairs: SetRepair[];
   /** No recorded FSZ: total block count estimated from the container size (may overestimate). */
@@ -83,6 +86,7 @@ export function repairContainer(params: RepairParams): Promise<RepairStats> {
       dataBlocksRepaired: 0,
       dataBlocksFailedToRepair: 0,
       metadataRepairs: [],
+      metadataLeftAlone: [],
       setRepairs: [],
       estimatedFromContainerSize: false,
       totalSeconds: 0,
@@ -91,6 +95,7 @@ export function repairContainer(params: RepairParams): Promise<RepairStats> {
       stats.totalSeconds = secondsSince(t0);
       return stats;
     }
+    requireAlignedContainer(ref);
     const { burst, layout } = await containerLayout(reader, ref, 'repair', { burst: params.burst });
     stats.burst = burst;
     const bs = layout.blockSize;
@@ -117,6 +122,36 @@ export function repairContainer(params: RepairParams): Promise<RepairStats> {
   });
 }
 
+/**
+ * Repair counts block positions from byte 0, as blkar does; a container found at another offset (cut out of an
+ * image at the wrong place) would get its metadata copies and rebuilt blocks written across its real blocks.
+ */
+function requireAlignedContainer(ref: ReferenceBlock): void {
+  const bs = ref.bytes.length;
+  const shift = ref.pos % bs;
+  if (shift === 0) return;
+  throw new InputError(
+    `The container's blocks are not aligned to its block size (${bs}) from byte 0: its reference metadata block is at ` +
+      `byte ${ref.pos} (0x${ref.pos.toString(16).toUpperCase()}), ${shift} bytes past a block boundary. Repair cannot ` +
+      `work on it and wrote nothing; make an aligned copy with \`blkfs sbx sort --from ${shift} --force-misalign SBX COPY\` ` +
+      `and repair the copy`,
+    true,
+  );
+}
+
+/**
+ * True iff a valid block of the container starts within `bs` bytes of `pos` but not at it: writing a block at
+ * `pos` would cut into it (a shifted stretch of the container, which decode can still use).
+ */
+async function overlapsShiftedBlock(reader: RandomReader, ref: ReferenceBlock, pos: number, bs: number): Promise<boolean> {
+  const start = Math.max(0, pos - bs + SCAN_STEP);
+  const buf = await reader.read(start, pos + 2 * bs - SCAN_STEP - start);
+  for (let at = start; at < pos + bs; at += SCAN_STEP) {
+    if (at !== pos && isSameContainerBlock(buf, ref, undefined, at - start)) return true;
+  }
+  return false;
+}
+
 /** Steps 3 and 4 of §7.7: metadata copies, then every block set in seq order; writes through `handle` unless null. */
 async function repairSets(
   reader: RandomReader,
@@ -141,6 +176,10 @@ async function repairSets(
       continue;
     }
     stats.blocksFailed++;
+    if (await overlapsShiftedBlock(reader, ref, pos, bs)) {
+      stats.metadataLeftAlone.push(pos);
+      continue;
+    }
     stats.metaBlocksRepaired++;
     stats.metadataRepairs.push(pos);
     if (handle) await writeFully(handle, ref.bytes, pos);
@@ -185,7 +224,8 @@ async function repairSets(
     if (missing > 0) {
       const missingIdx: number[] = [];
       for (let i = 0; i < t; i++) if (!shards[i]) missingIdx.push(i);
-      const success = codec.reconstruct(shards) && occupied.size === 0;
+      let success = codec.reconstruct(shards) && occupied.size === 0;
+      for (const i of missingIdx) if (success && (await overlapsShiftedBlock(reader, ref, positions[i], bs))) success = false;
       const report: SetRepair = {
         success,
         firstSeq: first,

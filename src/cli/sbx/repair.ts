@@ -91,10 +91,14 @@ function repairHuman(s: RepairStats, verbose: boolean, _report: ReportObject): s
     if (failed.length > 100) lines.push(`… and ${failed.length - 100} more unrepairable block sets`);
     if (failed.length) lines.push('');
   }
+  // Not blkar's: its repair writes over such blocks. Said even without -v, as an unrepaired set is.
+  for (const pos of s.metadataLeftAlone) lines.push(`Left invalid metadata block at ${pos} (0x${pos.toString(16).toUpperCase()}) untouched: a valid block of the container overlaps it`);
+  if (s.metadataLeftAlone.length) lines.push('');
   lines.push(renderHuman(new ReportObject().add('stats', repairStatsObj(s))).replace(/\n$/, ''));
+  const unrepaired = s.dataBlocksFailedToRepair + s.metadataLeftAlone.length;
   if (s.blocksFailed === 0) lines.push('No repairs required');
-  else if (s.dataBlocksFailedToRepair === 0) lines.push('All corrupted/missing blocks were repaired successfully');
-  else if (s.blocksFailed === s.dataBlocksFailedToRepair) lines.push('All repairs failed');
+  else if (unrepaired === 0) lines.push('All corrupted/missing blocks were repaired successfully');
+  else if (s.blocksFailed === unrepaired) lines.push('All repairs failed');
   else lines.push('Some repairs failed');
   return lines.join('\n') + '\n';
 }
