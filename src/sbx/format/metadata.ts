@@ -143,7 +143,8 @@ export function encodeMetadataPayload(meta: Metadata, version: SbxVersion): Buff
   return encodeMetadataFields(metadataToFields(meta), version);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a name starting with U+FEFF keeps it (blkar's String::from_utf8 keeps every byte).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function decodeUtf8(bytes: Uint8Array): string | null {
   try {

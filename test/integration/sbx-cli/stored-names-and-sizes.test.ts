@@ -1,0 +1,35 @@
+// Stored names and sizes come back exactly as they were stored: byte for byte, as blkar keeps them.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { expect } from 'chai';
+import { sbx } from '../../helpers/blkar-cli';
+
+describe('blkfs sbx keeps stored names and sizes exactly', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-names-'))));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Encodes a one-line file named `name` as a version 1 container in a fresh folder; returns the folder. */
+  function encodeNamed(tag: string, name: string): string {
+    const work = path.join(dir, tag);
+    fs.mkdirSync(path.join(work, 'out'), { recursive: true });
+    fs.writeFileSync(path.join(work, name), 'hello world');
+    expect(sbx(['encode', '--pv', '0', '--sbx-version', '1', path.join(work, name), path.join(work, 'c.sbx')]).code).to.equal(0);
+    return work;
+  }
+  const fnmBytes = (file: string, len: number) => fs.readFileSync(file).subarray(20, 20 + len);
+
+  it('a name starting with a UTF-8 BOM keeps it: update --snm leaves FNM alone, decode writes the file under it', () => {
+    const name = '\ufeffname.txt';
+    const work = encodeNamed('bom', name);
+    const c = path.join(work, 'c.sbx');
+    const stored = Buffer.from(name);
+    expect(fnmBytes(c, stored.length).equals(stored)).to.equal(true);
+    expect(sbx(['update', '-y', '--pv', '0', '--snm', 'other', c]).code).to.equal(0);
+    expect(fnmBytes(c, stored.length).equals(stored)).to.equal(true);
+    expect(sbx(['decode', '--pv', '0', c, path.join(work, 'out')]).code).to.equal(0);
+    expect(fs.readdirSync(path.join(work, 'out'))).to.deep.equal([name]);
+  });
+});
