@@ -147,9 +147,12 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
   return stats;
 }
 
-/** The output path blkar would use (recorded FNM reduced to its file-name part, never its directories). */
+/**
+ * The output path blkar would use (recorded FNM reduced to its file-name part, never its directories). As blkar's
+ * Path::file_name on Unix, only '/' separates: a backslash is part of a Linux name (`a\b.txt`).
+ */
 export function resolveOutputPath(output: string | undefined, ref: ReferenceBlock): string {
-  const recorded = ref.meta?.fnm !== undefined ? path.basename(ref.meta.fnm.replace(/\\/g, '/')) : undefined;
+  const recorded = ref.meta?.fnm !== undefined ? path.basename(ref.meta.fnm) : undefined;
   const usable = recorded !== undefined && recorded !== '' && recorded !== '.' && recorded !== '..' ? recorded : undefined;
   if (output === undefined) {
     if (!usable) throw new InputError('No original file name was found in SBX container and no output file name/path was provided', true);

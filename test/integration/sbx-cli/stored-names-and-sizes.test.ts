@@ -32,4 +32,16 @@ describe('blkfs sbx keeps stored names and sizes exactly', function () {
     expect(sbx(['decode', '--pv', '0', c, path.join(work, 'out')]).code).to.equal(0);
     expect(fs.readdirSync(path.join(work, 'out'))).to.deep.equal([name]);
   });
+
+  it('a backslash is part of a stored name: a\\b.txt decodes as a\\b.txt; a stored ../ path still lands inside OUT', () => {
+    const work = encodeNamed('backslash', 'a\\b.txt');
+    const c = path.join(work, 'c.sbx');
+    expect(sbx(['decode', '--pv', '0', c, path.join(work, 'out')]).code).to.equal(0);
+    expect(fs.readdirSync(path.join(work, 'out'))).to.deep.equal(['a\\b.txt']);
+    expect(sbx(['update', '-y', '--pv', '0', '--fnm', '../escape.txt', c]).code).to.equal(0);
+    fs.mkdirSync(path.join(work, 'out2'));
+    expect(sbx(['decode', '--pv', '0', c, path.join(work, 'out2')]).code).to.equal(0);
+    expect(fs.readdirSync(path.join(work, 'out2'))).to.deep.equal(['escape.txt']);
+    expect(fs.existsSync(path.join(work, 'escape.txt'))).to.equal(false);
+  });
 });
