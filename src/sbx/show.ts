@@ -3,7 +3,7 @@
  * `showAll`, optionally only of one UID. With `guessBurst`, also the reference block and the burst level.
  */
 import { uidToHex } from './format/header';
-import { Metadata, parseMetadataPayload } from './format/metadata';
+import { exactFileSize, Metadata, parseMetadataPayload } from './format/metadata';
 import { HEADER_SIZE, isEcVersion, SbxVersion, SCAN_STEP } from './format/specs';
 import { scanBlocks } from './format/scan';
 import { Progress } from './block-pass';
@@ -32,6 +32,8 @@ export interface ShownMetadataBlock {
   uid: string;
   version: SbxVersion;
   meta: Metadata;
+  /** FSZ as stored: meta.fsz is rounded above 2^53 (18446744073709551615 would show as …552000). */
+  fsz?: bigint;
 }
 
 export interface ShowStats {
@@ -66,6 +68,7 @@ export function showContainer(params: ShowParams): Promise<ShowStats> {
         uid: uidToHex(b.header.uid),
         version: b.header.version,
         meta: parseMetadataPayload(b.bytes.subarray(HEADER_SIZE)),
+        fsz: exactFileSize(b.bytes.subarray(HEADER_SIZE)),
       };
       stats.blocks.push(shown);
       params.onBlock?.(shown);

@@ -12,7 +12,8 @@ import { BlkfsError, EXIT_FAILURE, EXIT_OK, exitCodeOf } from '../../errors';
 /** What blkar prints before the message of an error raised inside a workflow (general_error.rs). */
 export const BLKAR_ERROR_PREFIX = 'Error : ';
 
-export type Scalar = string | number | boolean | null;
+/** bigint: a u64 field printed with all its digits, as blkar prints it (a JSON number). */
+export type Scalar = string | number | bigint | boolean | null;
 
 /** An ordered object; labels are blkar's human labels, the JSON key is derived from them. */
 export class ReportObject {
@@ -51,6 +52,7 @@ export function toCamelCase(label: string): string {
 function jsonScalar(v: Scalar): string {
   if (v === null || typeof v === 'boolean') return String(v);
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'bigint') return String(v);
   return JSON.stringify(v);
 }
 

@@ -74,7 +74,7 @@ function blockObj(b: ShownMetadataBlock): ReportObject {
   return o
     .add('RS data shard count', isEcVersion(b.version) ? (m.rsd ?? null) : null, noRs)
     .add('RS parity shard count', isEcVersion(b.version) ? (m.rsp ?? null) : null, noRs)
-    .add('File size', m.fsz ?? null)
+    .add('File size', b.fsz ?? null)
     .add('File modification time', m.fdt === undefined ? null : blkarDate(m.fdt))
     .add('SBX encoding time', m.sdt === undefined ? null : blkarDate(m.sdt))
     .add('Hash', m.hsh ? formatMultihash(m.hsh) : null);

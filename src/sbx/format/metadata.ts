@@ -154,8 +154,11 @@ function decodeUtf8(bytes: Uint8Array): string | null {
   }
 }
 
-/** Records that survive parsing before filtering; names keep raw bytes so invalid UTF-8 can be dropped after. */
-type RawField = MetadataField | { id: 'FNM' | 'SNM'; raw: Uint8Array };
+/**
+ * Records that survive parsing before filtering; names keep raw bytes so invalid UTF-8 can be dropped after, and
+ * FSZ its exact u64 (a double rounds it above 2^53).
+ */
+type RawField = MetadataField | { id: 'FNM' | 'SNM'; raw: Uint8Array } | { id: 'FSZ'; exact: bigint };
 
 function parseOne(payload: Uint8Array, pos: number): { field: RawField; next: number } | null {
   if (pos + 4 > payload.length) return null;
@@ -173,7 +176,7 @@ function parseOne(payload: Uint8Array, pos: number): { field: RawField; next: nu
       return { field: { id, raw: value }, next: end };
     case 'FSZ':
       if (len !== 8) return null;
-      return { field: { id, value: Number(view.readBigUInt64BE(0)) }, next: end };
+      return { field: { id, exact: view.readBigUInt64BE(0) }, next: end };
     case 'FDT':
     case 'SDT':
       if (len !== 8) return null;
@@ -199,17 +202,11 @@ function parseOne(payload: Uint8Array, pos: number): { field: RawField; next: nu
  * RSD + first RSP > 256. Padding is optional. Returns every surviving record in block order.
  */
 export function parseMetadataFields(payload: Uint8Array): MetadataField[] {
-  const raw: RawField[] = [];
-  let pos = 0;
-  for (;;) {
-    const r = parseOne(payload, pos);
-    if (!r) break;
-    raw.push(r.field);
-    pos = r.next;
-  }
   const fields: MetadataField[] = [];
-  for (const f of raw) {
-    if ('raw' in f) {
+  for (const f of rawFields(payload)) {
+    if ('exact' in f) {
+      fields.push({ id: f.id, value: Number(f.exact) });
+    } else if ('raw' in f) {
       const s = decodeUtf8(f.raw);
       if (s !== null) fields.push({ id: f.id, value: s });
     } else if ((f.id === 'RSD' || f.id === 'RSP') && f.value === 0) {
@@ -224,6 +221,18 @@ export function parseMetadataFields(payload: Uint8Array): MetadataField[] {
     return fields.filter((f) => f.id !== 'RSD' && f.id !== 'RSP');
   }
   return fields;
+}
+
+function rawFields(payload: Uint8Array): RawField[] {
+  const raw: RawField[] = [];
+  for (let r = parseOne(payload, 0); r; r = parseOne(payload, r.next)) raw.push(r.field);
+  return raw;
+}
+
+/** The FSZ parsing would give (first occurrence), exactly: Metadata.fsz is a double. For display (`show`). */
+export function exactFileSize(payload: Uint8Array): bigint | undefined {
+  for (const f of rawFields(payload)) if ('exact' in f) return f.exact;
+  return undefined;
 }
 
 /** Parses a metadata payload (blkar's rules, first occurrence wins) into Metadata. */

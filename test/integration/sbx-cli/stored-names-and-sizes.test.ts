@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
-import { sbx } from '../../helpers/blkar-cli';
+import { computeBlockCrc } from '../../../src/sbx/format/header';
+import { sbx, vector as v } from '../../helpers/blkar-cli';
 
 describe('blkfs sbx keeps stored names and sizes exactly', function () {
   this.timeout(60_000);
@@ -43,5 +44,16 @@ describe('blkfs sbx keeps stored names and sizes exactly', function () {
     expect(sbx(['decode', '--pv', '0', c, path.join(work, 'out2')]).code).to.equal(0);
     expect(fs.readdirSync(path.join(work, 'out2'))).to.deep.equal(['escape.txt']);
     expect(fs.existsSync(path.join(work, 'escape.txt'))).to.equal(false);
+  });
+
+  it('show prints an FSZ of 2^64 - 1 with all its digits, for people and in JSON', () => {
+    const c = path.join(dir, 'huge.sbx');
+    const bytes = fs.readFileSync(v('v1-small.sbx'));
+    const at = bytes.subarray(0, 512).indexOf('FSZ\x08', 0, 'latin1') + 4;
+    bytes.fill(0xff, at, at + 8);
+    bytes.writeUInt16BE(computeBlockCrc(bytes, 1), 4);
+    fs.writeFileSync(c, bytes);
+    expect(sbx(['show', c]).text).to.match(/^File size +: 18446744073709551615$/m);
+    expect(sbx(['show', '--json', c]).text).to.contain(',"fileSize": 18446744073709551615\n');
   });
 });
