@@ -39,3 +39,24 @@ export async function removeStalePartials(target: string): Promise<void> {
     if (pid !== undefined && pid !== process.pid && !alive(pid)) await fsp.rm(path.join(dir, name), { force: true }).catch(() => undefined);
   }
 }
+
+/**
+ * Gives the partial file `written` of a failed run a lasting name, for the data it holds (blkar keeps a failed run's
+ * output): `target` when it did not exist before the run, else `TARGET.incomplete` (`.2`, `.3`… when taken). A hard
+ * link never replaces a file, so an earlier output or an input of that name stays whole. Returns the name the bytes
+ * are under (`written` itself when no link could be made: a filesystem without hard links).
+ */
+export async function keepPartial(written: string, target: string, targetExisted: boolean): Promise<string> {
+  const names = [...(targetExisted ? [] : [target]), `${target}.incomplete`, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${target}.incomplete.${n}`)];
+  for (const name of names) {
+    try {
+      await fsp.link(written, name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      return written;
+    }
+    await fsp.rm(written, { force: true });
+    return name;
+  }
+  return written;
+}

@@ -286,7 +286,11 @@ async function decodeToFile(
         await writer.write(chunk, buf.subarray(off + HEADER_SIZE, off + bs));
       },
       params.onProgress,
-    );
+    ).catch(async (err: unknown) => {
+      // A run that fails part-way keeps what it decoded (writeOutput keeps the file): the window's chunks too.
+      await writer.flush().catch(() => undefined);
+      throw err;
+    });
     await writer.flush();
     // A device written in place keeps its size: the file is its first FSZ bytes (truncating it was EINVAL, exit 2).
     const regular = (await handle.stat()).isFile();
@@ -302,7 +306,7 @@ async function decodeToFile(
     if (h && isSupportedHashType(h.type)) {
       const th = Date.now();
       const hasher = createHasher(h.type);
-      const out = FileReader.fromHandle(handle, stats.fileSize);
+      const out = FileReader.fromHandle(handle, stats.fileSize, outPath);
       let reporting = false;
       for (let p = 0; p < stats.fileSize; p += 1 << 22) {
         hasher.update(await out.read(p, Math.min(1 << 22, stats.fileSize - p)));

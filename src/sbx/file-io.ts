@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { byteSize } from '../byte-size';
-import { partialPath, removeStalePartials } from '../partial-file';
+import { keepPartial, partialPath, removeStalePartials } from '../partial-file';
 import { FileReader } from './reader';
 
 /** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
@@ -54,8 +54,9 @@ export async function writeFully(handle: fsp.FileHandle, data: Uint8Array, posit
 
 /**
  * Runs `write` on OUT's handle. A new OUT is written beside it (`OUT.blkfs-partial.PID`) and renamed over it once `write`
- * succeeds, so a run that fails part-way (a full disk) leaves an earlier OUT as it was. Multi-pass keeps what earlier
- * passes wrote (blkar: OUT opened without truncation, in place), and so is a device. `flags` opens a new OUT.
+ * succeeds, so a run that fails part-way (a full disk, an unreadable input) leaves an earlier OUT as it was; what it
+ * wrote is kept (keepPartial) and named in the error, as blkar keeps a failed run's output. Multi-pass keeps what
+ * earlier passes wrote (blkar: OUT opened without truncation, in place), and so is a device. `flags` opens a new OUT.
  */
 export async function writeOutput<T>(outPath: string, multiPass: MultiPass | undefined, flags: 'w' | 'w+', write: (handle: fsp.FileHandle) => Promise<T>): Promise<T> {
   const target = await fsp.realpath(outPath).catch(() => outPath);
@@ -67,13 +68,16 @@ export async function writeOutput<T>(outPath: string, multiPass: MultiPass | und
     if (err.path === written) err.message = err.message.split(written).join(outPath); // the name the user gave
     throw err;
   });
-  let complete = false;
+  let result: T;
   try {
-    const result = await write(handle);
-    complete = true;
-    return result;
-  } finally {
-    await handle.close();
-    if (!inPlace) await (complete ? fsp.rename(written, target) : fsp.rm(written, { force: true }));
+    result = await write(handle);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    const kept = inPlace ? target : await keepPartial(written, target, st !== undefined);
+    if (err instanceof Error) err.message += `; what was written is kept in "${kept === target ? outPath : kept}"`;
+    throw err;
   }
+  await handle.close();
+  if (!inPlace) await fsp.rename(written, target);
+  return result;
 }

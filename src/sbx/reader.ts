@@ -31,13 +31,19 @@ export class BufferReader implements RandomReader {
 
 /** Reads a regular file (or block device) with positional reads. Call close() when done. */
 export class FileReader implements RandomReader {
-  private constructor(private readonly handle: fsp.FileHandle, readonly size: number, private readonly owned: boolean) {}
+  private constructor(
+    private readonly handle: fsp.FileHandle,
+    readonly size: number,
+    private readonly owned: boolean,
+    /** Named in read errors. */
+    private readonly name: string,
+  ) {}
 
   /** Opens `path` read-only; size from fstat, or from the kernel for a block device (unless `size` is given). */
   static async open(path: string, size?: number): Promise<FileReader> {
     const h = await fsp.open(path, 'r');
     try {
-      return new FileReader(h, size ?? (await byteSize(await h.stat())), true);
+      return new FileReader(h, size ?? (await byteSize(await h.stat())), true, path);
     } catch (e) {
       await h.close();
       throw e;
@@ -45,8 +51,8 @@ export class FileReader implements RandomReader {
   }
 
   /** Wraps an already open handle; close() will not close it. */
-  static fromHandle(handle: fsp.FileHandle, size: number): FileReader {
-    return new FileReader(handle, size, false);
+  static fromHandle(handle: fsp.FileHandle, size: number, name: string): FileReader {
+    return new FileReader(handle, size, false, name);
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -55,7 +61,12 @@ export class FileReader implements RandomReader {
     const buf = Buffer.allocUnsafe(want);
     let got = 0;
     while (got < want) {
-      const { bytesRead } = await this.handle.read(buf, got, want - got, offset + got);
+      const at = offset + got;
+      const { bytesRead } = await this.handle.read(buf, got, want - got, at).catch((err: NodeJS.ErrnoException) => {
+        // Node's "EIO: i/o error, read" says neither which file nor where: a failing medium's user needs both.
+        if (err instanceof Error && typeof err.code === 'string') err.message += ` "${this.name}" at byte ${at} (0x${at.toString(16).toUpperCase()})`;
+        throw err;
+      });
       if (bytesRead === 0) break; // file shrank under us: return what exists
       got += bytesRead;
     }

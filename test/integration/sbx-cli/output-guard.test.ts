@@ -63,7 +63,7 @@ describe('outputs never destroy inputs', function () {
     });
   });
 
-  it('sbx decode -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept', function () {
+  it('sbx decode -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept, the partial one beside it', function () {
     onSmallDisk(this, 'full-decode', (full) => {
       expect(blkfs(['sbx', 'encode', '-f', 'small.bin', 'small.sbx'], dir).code).to.equal(0);
       const out = path.join(full, 'out.bin');
@@ -71,13 +71,13 @@ describe('outputs never destroy inputs', function () {
       fs.writeFileSync(path.join(full, 'filler'), Buffer.alloc(100_000));
       const r = blkfs(['sbx', 'decode', '-f', 'c.ecsbx', out], dir); // 300 kB: does not fit
       expect(r.code, r.out).to.equal(2);
-      expect(r.out).to.contain('ENOSPC');
+      expect(r.out).to.contain('ENOSPC').and.contain(`what was written is kept in "${out}.incomplete"`);
       expect(fs.readFileSync(out).equals(fs.readFileSync(path.join(dir, 'small.bin')))).to.equal(true);
-      expect(fs.readdirSync(full).sort()).to.deep.equal(['filler', 'out.bin']);
+      expect(fs.readdirSync(full).sort()).to.deep.equal(['filler', 'out.bin', 'out.bin.incomplete']);
     });
   });
 
-  it('sbx sort -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept', function () {
+  it('sbx sort -f onto an earlier output that fails part-way (a full disk): exit 2, the earlier output kept, the partial one beside it', function () {
     onSmallDisk(this, 'full-sort', (full) => {
       expect(blkfs(['sbx', 'encode', '-f', 'small.bin', 'small.sbx'], dir).code).to.equal(0);
       const out = path.join(full, 'out.sorted');
@@ -87,7 +87,7 @@ describe('outputs never destroy inputs', function () {
       expect(r.code, r.out).to.equal(2);
       expect(r.out).to.contain('ENOSPC');
       expect(sha(out)).to.equal(before);
-      expect(fs.readdirSync(full)).to.deep.equal(['out.sorted']);
+      expect(fs.readdirSync(full).sort()).to.deep.equal(['out.sorted', 'out.sorted.incomplete']);
     });
   });
 
