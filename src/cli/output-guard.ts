@@ -8,7 +8,7 @@ import { STATE_FILE } from '../cache/cache-paths';
 import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
 import { openFiles, readProcText } from '../proc-fds';
-import { partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
+import { keepPartial, partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
 
 /** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
 function landingPath(p: string): string {
@@ -281,10 +281,11 @@ export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): v
 
 /**
  * Runs `write` on a file beside `out`, renamed over `out` once `write` succeeds: a command that fails part-way (a
- * full disk, a damaged input) leaves an earlier `out` as it was instead of destroying it, and no partial file. A
- * symlink's target is the output; a device (anything but a regular file) is written in place.
+ * full disk, a damaged input) leaves an earlier `out` as it was instead of destroying it. What it wrote is removed,
+ * or with `keep` (blkar's rule for its outputs) kept as keepPartial() names it, and named in the error. A symlink's
+ * target is the output; a device (anything but a regular file) is written in place.
  */
-export async function replaceOnSuccess<T>(out: string, write: (file: string) => Promise<T>): Promise<T> {
+export async function replaceOnSuccess<T>(out: string, write: (file: string) => Promise<T>, keep = false): Promise<T> {
   const target = await fs.promises.realpath(out).catch(() => out);
   const st = await fs.promises.stat(target).catch(() => undefined);
   if (st && !st.isFile()) return write(target);
@@ -295,12 +296,17 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
     await fs.promises.rename(partial, target);
     return result;
   } catch (err) {
-    await fs.promises.rm(partial, { force: true });
     // A system error names the file the user gave (ENOENT of a missing directory, EACCES…), not the one beside it.
     const e = err as NodeJS.ErrnoException;
     if (e instanceof Error && e.path === partial) {
       e.message = e.message.split(partial).join(out);
       e.path = out;
+    }
+    const wrote = await fs.promises.stat(partial).then((p) => p.size > 0, () => false);
+    if (!keep || !wrote) await fs.promises.rm(partial, { force: true });
+    else if (e instanceof Error) {
+      const kept = await keepPartial(partial, target, st !== undefined);
+      e.message += `; what was written is kept in "${kept === target ? out : kept}"`;
     }
     throw err;
   }

@@ -157,14 +157,18 @@ interface ChunkSource {
   read(buf: Buffer, offset: number, length: number): Promise<number>;
 }
 
-function fileChunkSource(h: fsp.FileHandle, start: number, length: number): ChunkSource {
+function fileChunkSource(h: fsp.FileHandle, start: number, length: number, name: string): ChunkSource {
   let pos = start;
   const end = start + length;
   return {
     async read(buf, offset, len) {
       let got = 0;
       while (got < len && pos < end) {
-        const { bytesRead } = await h.read(buf, offset + got, Math.min(len - got, end - pos), pos);
+        const { bytesRead } = await h.read(buf, offset + got, Math.min(len - got, end - pos), pos).catch((err: NodeJS.ErrnoException) => {
+          // Node's "EIO: i/o error, read" says neither which file nor where: a failing medium's user needs both.
+          if (err instanceof Error && typeof err.code === 'string') err.message += ` "${name}" at byte ${pos} (0x${pos.toString(16).toUpperCase()})`;
+          throw err;
+        });
         if (bytesRead === 0) break;
         got += bytesRead;
         pos += bytesRead;
@@ -229,7 +233,7 @@ export async function encodeFile(inputPath: string, outputPath: string, opts: En
     if (!st.isFile() && !st.isBlockDevice()) return await encodeStream(h.createReadStream({ autoClose: false }), outputPath, named);
     // blkar encodes a byte-exact range (always "misaligned"): the shared rule with an alignment of 1.
     const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, await byteSize(st), 1);
-    return await encodeCore(fileChunkSource(h, start, end - start), end - start, outputPath, named, inputPath);
+    return await encodeCore(fileChunkSource(h, start, end - start, inputPath), end - start, outputPath, named, inputPath);
   } finally {
     await h.close();
   }

@@ -72,8 +72,10 @@ export async function runEncode(input: string, out: string | undefined, opts: En
       onProgress: (p: { bytesProcessed: number; totalBytes: number | null }) =>
         progress.update(p.bytesProcessed, p.totalBytes ?? p.bytesProcessed),
     };
-    // Written beside OUT and renamed over it when complete: with -f, a failure keeps the earlier container.
-    const s = await replaceOnSuccess(outPath, (file) => (fromStdin ? encodeStream(process.stdin, file, encodeOpts) : encodeFile(input, file, encodeOpts)));
+    // Written beside OUT and renamed over it when complete: with -f, a failure keeps the earlier container, and what
+    // it wrote is kept too (as blkar keeps a failed run's output).
+    const encode = (file: string) => (fromStdin ? encodeStream(process.stdin, file, encodeOpts) : encodeFile(input, file, encodeOpts));
+    const s = await replaceOnSuccess(outPath, encode, true);
     progress.finish();
     return printer.result(encodeReport(s));
   });

@@ -8,13 +8,13 @@ import { blkfs, cleanup, mount, startNbdkit, tempDir, writeMedium } from '../mou
 import { lcgBytes } from '../../helpers/seeded-random';
 import { sbx } from '../../helpers/blkar-cli';
 
-describe('sbx decode and sort that meet an unreadable sector', function () {
+describe('sbx decode, sort and encode that meet an unreadable sector', function () {
   this.timeout(120_000);
   let dir: string;
   before(() => (dir = tempDir('sbx-partial')));
   after(() => cleanup(dir));
 
-  it('keep what they wrote under OUT (exit 2), and the error names the file and the byte', async () => {
+  it('keep what they wrote under OUT (exit 2), and the error names the file and the byte (encode too, having written nothing, leaves nothing)', async () => {
     const data = lcgBytes(2_500_000, 5);
     fs.writeFileSync(path.join(dir, 'data.bin'), data);
     expect(sbx(['encode', '--pv', '0', path.join(dir, 'data.bin'), path.join(dir, 'c.ecsbx')]).code).to.equal(0);
@@ -39,5 +39,12 @@ describe('sbx decode and sort that meet an unreadable sector', function () {
     expect(s.code, s.stdout + s.stderr).to.equal(2);
     expect(s.stdout).to.contain(`kept in "${sorted}"`);
     expect(fs.readFileSync(sorted).subarray(0, MiB).equals(container.subarray(0, MiB))).to.equal(true);
+
+    // encode reads 8 MiB before it writes: it fails before writing anything, and leaves no empty container
+    const encoded = path.join(dir, 'raw.sbx');
+    const e = await blkfs(['sbx', 'encode', '--pv', '0', raw, encoded]);
+    expect(e.code, e.stdout + e.stderr).to.equal(2);
+    expect(e.stdout).to.match(new RegExp(`"${raw}" at byte \\d+`));
+    expect(fs.existsSync(encoded)).to.equal(false);
   });
 });

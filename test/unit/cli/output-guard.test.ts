@@ -4,7 +4,7 @@ import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { guardOutputs, wholeDiskOf } from '../../../src/cli/output-guard';
+import { guardOutputs, replaceOnSuccess, wholeDiskOf } from '../../../src/cli/output-guard';
 import { NbdClient } from '../../../src/source/nbd/nbd-client';
 import { attachLoop, detachLoop } from '../../helpers/loop-device';
 
@@ -110,5 +110,36 @@ describe('cli/output-guard: devices over the medium', () => {
       execFileSync('losetup', ['-d', partitioned]);
       await detachLoop(loop);
     }
+  });
+});
+
+describe('cli/output-guard: a run that fails part-way', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkfs-keep-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const failAfter = (bytes: string) => async (file: string) => {
+    if (bytes) fs.writeFileSync(file, bytes);
+    throw new Error('EIO: i/o error, read');
+  };
+
+  it('keeps what it wrote when asked (sbx encode, as blkar): under OUT if new, else OUT.incomplete beside the earlier OUT; nothing written, nothing left', async () => {
+    const out = path.join(dir, 'c.sbx');
+    const err = await replaceOnSuccess(out, failAfter('part'), true).catch((e: Error) => e);
+    expect((err as Error).message).to.equal(`EIO: i/o error, read; what was written is kept in "${out}"`);
+    expect(fs.readFileSync(out, 'utf8')).to.equal('part');
+    await replaceOnSuccess(out, failAfter('second'), true).catch(() => undefined);
+    expect(fs.readFileSync(out, 'utf8'), 'the earlier OUT').to.equal('part');
+    expect(fs.readFileSync(`${out}.incomplete`, 'utf8')).to.equal('second');
+    await replaceOnSuccess(path.join(dir, 'none.sbx'), failAfter(''), true).catch(() => undefined);
+    expect(fs.readdirSync(dir).sort()).to.deep.equal(['c.sbx', 'c.sbx.incomplete']);
+  });
+
+  it('otherwise leaves no partial file and the earlier OUT as it was', async () => {
+    const out = path.join(dir, 'map.png');
+    fs.writeFileSync(out, 'earlier');
+    await replaceOnSuccess(out, failAfter('part')).catch(() => undefined);
+    expect(fs.readdirSync(dir)).to.deep.equal(['map.png']);
+    expect(fs.readFileSync(out, 'utf8')).to.equal('earlier');
   });
 });
