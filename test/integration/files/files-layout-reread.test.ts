@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { FileReportJson } from '../../../src/files/file-report';
 import { overlaps, readNbdkitLog } from '../../helpers/nbdkit-log';
 import { fatImage, randomTree } from '../../helpers/filesystems';
-import { blkfs, cleanup, mount, sleep, tempDir, umount } from '../mount/harness';
+import { blkfs, cleanup, mount, sleep, stopChild, tempDir, umount } from '../mount/harness';
 
 async function report(mnt: string): Promise<FileReportJson> {
   const r = await blkfs(['files', mnt, '--json']);
@@ -25,10 +25,7 @@ describe('files: the layout is read again once what TSK could not read is read (
   before(() => (dir = tempDir('files-reread')));
   after(async () => {
     await cleanup();
-    if (nbdkit && nbdkit.exitCode === null && nbdkit.signalCode === null) {
-      nbdkit.kill('SIGTERM');
-      await new Promise((r) => nbdkit!.once('exit', r));
-    }
+    await stopChild(nbdkit);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

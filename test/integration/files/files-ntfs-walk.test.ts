@@ -8,7 +8,7 @@ import * as path from 'path';
 import type { FileReportJson } from '../../../src/files/file-report';
 import { ntfsImage, ntfsMftRecord, randomTree } from '../../helpers/filesystems';
 import { truthMapfile } from '../../helpers/truth-mapfile';
-import { blkfs, cleanup, mount, sleep, tempDir, umount } from '../mount/harness';
+import { blkfs, cleanup, mount, sleep, stopChild, tempDir, umount } from '../mount/harness';
 
 const MISSING = /^part of the filesystem metadata, so files may be missing from this list \(The Sleuth Kit: .*Error walking directory/;
 
@@ -35,10 +35,7 @@ describe('files: an NTFS MFT record TSK cannot read (real TSK)', function () {
   });
   after(async () => {
     await cleanup();
-    if (nbdkit && nbdkit.exitCode === null && nbdkit.signalCode === null) {
-      nbdkit.kill('SIGTERM');
-      await new Promise((r) => nbdkit!.once('exit', r));
-    }
+    await stopChild(nbdkit);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -202,13 +202,15 @@ export async function cleanup(dir?: string): Promise<void> {
     servers.delete(pid);
     if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
   }
-  for (const child of started.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
-  }
+  for (const child of started.splice(0)) await stopChild(child);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** SIGTERM to a child process a test started (nbdkit), and its exit awaited; nothing if it has ended. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
 }
 
 /** Forget a server pid we killed on purpose (kill -9 tests), and remove the control socket it left behind. */

@@ -49,7 +49,7 @@ describe('outputs never destroy inputs', function () {
     }
   }
 
-  it('sbx encode -f onto an earlier container that fails part-way (a full disk): exit 2, the earlier container kept', function () {
+  it('sbx encode -f onto an earlier container that fails part-way (a full disk): exit 2, the earlier container kept, the partial one beside it', function () {
     onSmallDisk(this, 'full', (full) => {
       const out = path.join(full, 'o.sbx');
       expect(blkfs(['sbx', 'encode', 'small.bin', out], dir).code).to.equal(0);
@@ -57,9 +57,9 @@ describe('outputs never destroy inputs', function () {
       const before = sha(out);
       const r = blkfs(['sbx', 'encode', '-f', 'big.bin', out], dir); // ~400 kB: does not fit
       expect(r.code, r.out).to.equal(2);
-      expect(r.out).to.contain('ENOSPC');
+      expect(r.out).to.contain('ENOSPC').and.contain(`what was written is kept in "${out}.incomplete"`);
       expect(sha(out)).to.equal(before);
-      expect(fs.readdirSync(full)).to.deep.equal(['o.sbx']);
+      expect(fs.readdirSync(full).sort()).to.deep.equal(['o.sbx', 'o.sbx.incomplete']);
     });
   });
 
