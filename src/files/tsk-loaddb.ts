@@ -279,6 +279,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
 
     const entries: LayoutEntry[] = [];
     const free: number[][] = filesystems.map(() => []);
+    let previous: { entry: LayoutEntry; metaAddr: number | null } | undefined;
     for (const r of rows) {
       const fsi = r.fs_obj_id === null ? undefined : fsIndex.get(r.fs_obj_id);
       if (r.type === TYPE_UNALLOC && fsi !== undefined) {
@@ -309,12 +310,35 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       if (split.holeBytes > 0) entry.holeBytes = split.holeBytes;
       if (split.slack.length > 0) entry.slack = split.slack;
       if ((r.meta_type ?? META_UNDEF) === META_UNDEF || (r.attr_type === ATTR_NOT_FOUND && kind !== 'metadata')) entry.unreadableMetadata = true;
-      entries.push(entry);
+      if (previous && isNextExtent(previous, entry, r.meta_addr, filesystems[fsi].type)) {
+        appendExtent(previous.entry, entry);
+      } else {
+        entries.push(entry);
+        previous = { entry, metaAddr: r.meta_addr };
+      }
+      previous.metaAddr = r.meta_addr;
     }
     return { filesystems, entries, free, problems };
   } finally {
     db.close();
   }
+}
+
+/**
+ * ISO9660 stores a file of 4 GiB or more as several directory records of one name, one extent each (mkisofs -iso-level
+ * 3), and TSK lists each as a file: they are one file, its extents in order (consecutive records).
+ */
+function isNextExtent(previous: { entry: LayoutEntry; metaAddr: number | null }, entry: LayoutEntry, metaAddr: number | null, fsType: string): boolean {
+  const p = previous.entry;
+  return fsType === 'ISO9660' && entry.kind === 'file' && p.kind === 'file' && p.fs === entry.fs && p.path === entry.path && metaAddr !== null && previous.metaAddr === metaAddr - 1;
+}
+
+function appendExtent(file: LayoutEntry, extent: LayoutEntry): void {
+  file.size += extent.size;
+  file.runs.push(...extent.runs);
+  if (extent.holeBytes) file.holeBytes = (file.holeBytes ?? 0) + extent.holeBytes;
+  if (extent.slack) file.slack = [...(file.slack ?? []), ...extent.slack];
+  if (extent.unreadableMetadata) file.unreadableMetadata = true;
 }
 
 /**
