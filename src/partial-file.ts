@@ -42,21 +42,29 @@ export async function removeStalePartials(target: string): Promise<void> {
 
 /**
  * Gives the partial file `written` of a failed run a lasting name, for the data it holds (blkar keeps a failed run's
- * output): `target` when it did not exist before the run, else `TARGET.incomplete` (`.2`, `.3`… when taken). A hard
- * link never replaces a file, so an earlier output or an input of that name stays whole. Returns the name the bytes
- * are under (`written` itself when no link could be made: a filesystem without hard links).
+ * output): `target` when it did not exist before the run, else the first free `TARGET.incomplete`, `.2`, `.3`… A hard
+ * link never replaces a file, so an earlier output or an input of that name stays whole; on a filesystem without hard
+ * links (vfat, exFAT) the file is renamed to a name seen free. Left under its partial name (which the next writer of
+ * `target` removes) only when it cannot be renamed at all: the name returned says where the bytes are.
  */
 export async function keepPartial(written: string, target: string, targetExisted: boolean): Promise<string> {
-  const names = [...(targetExisted ? [] : [target]), `${target}.incomplete`, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${target}.incomplete.${n}`)];
-  for (const name of names) {
+  const free = (name: string) => fsp.lstat(name).then(() => false, () => true);
+  for (let n = targetExisted ? 1 : 0; ; n++) {
+    const name = n === 0 ? target : n === 1 ? `${target}.incomplete` : `${target}.incomplete.${n}`;
     try {
       await fsp.link(written, name);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      return written;
+      if (!(await free(name))) continue;
+      return fsp.rename(written, name).then(() => name, () => written);
     }
     await fsp.rm(written, { force: true });
     return name;
   }
-  return written;
+}
+
+/** What a failed run's message adds about its output (`shown`: the name the user gave for `target`). */
+export function keptNote(kept: string, written: string, target: string, shown: string): string {
+  if (kept === written) return `; what was written is in "${written}" until ${shown} is written again (it could not be renamed)`;
+  return `; what was written is kept in "${kept === target ? shown : kept}"`;
 }

@@ -14,11 +14,9 @@ import { OperationError } from '../errors';
 import { crc32 } from './crc32';
 import type { Extent } from './extent-map';
 import { mergeDamaged, uncovered } from './fixity-ranges';
+import { ensureTable, FIXITY_TABLE, fixityComplete, markComplete } from './fixity-table';
 
-const FIXITY_TABLE = 'fixity';
 const LAST_VERIFY_KEY = 'fixity.lastVerification';
-/** Set when every '+' sector of the cache has its chunk: made with checksums, or an older cache once adopted. */
-const COMPLETE_KEY = 'fixity.complete';
 /** First-serve checks read this far ahead on the data file, checking the chunks there in the same pread. */
 const CHECK_AHEAD_BYTES = 4 * 1024 * 1024;
 /** blkfs verify reads contiguous chunks in preads of up to this size. */
@@ -151,7 +149,7 @@ export class FixityLedger {
   private readonly damaged = new Map<number, DamagedRange>();
   /** forget() calls so far: verifyAll sees a repair made while it read. */
   private forgets = 0;
-  /** Every '+' sector has a chunk (COMPLETE_KEY): one without is damage, not an older cache's sector to adopt. */
+  /** Every '+' sector has a chunk (fixityComplete): one without is damage, not an older cache's sector to adopt. */
   private complete: boolean;
 
   private constructor(
@@ -177,15 +175,26 @@ export class FixityLedger {
 
   /**
    * At open, in a complete cache: '+' sectors no chunk covers are refused as damaged (read again from the medium when
-   * it is attached and identified, as a chunk that fails its check), never served unchecked.
+   * it is attached and identified, as a chunk that fails its check), never served unchecked. A cache without the
+   * marker all of whose '+' sectors have their chunk is marked complete.
    */
   refuseUnrecorded(extents: readonly Extent[]): void {
-    if (!this.complete) return;
     const rows = this.starts.map((start, i) => ({ start, count: this.counts[i] }));
-    const ss = this.reader.sectorSize;
-    for (const [a, b] of uncovered(extents.filter((e) => e.status === '+'), rows)) {
-      this.damaged.set(a, { offset: a * ss, length: this.bytesOf(a, b - a), reason: 'unrecorded' });
+    const unrecorded = uncovered(extents.filter((e) => e.status === '+'), rows);
+    if (!this.complete) {
+      // A cache made by a version before the marker, every '+' sector with its chunk: complete from now on. (Best
+      // effort: an existing cache must open on a full disk; it is marked at a later open or verify.)
+      if (unrecorded.length > 0) return;
+      try {
+        markComplete(this.db);
+        this.complete = true;
+      } catch {
+        return;
+      }
+      return;
     }
+    const ss = this.reader.sectorSize;
+    for (const [a, b] of unrecorded) this.damaged.set(a, { offset: a * ss, length: this.bytesOf(a, b - a), reason: 'unrecorded' });
   }
 
   /** Records a chunk: call inside the transaction that marks its sectors '+'. */
@@ -425,24 +434,4 @@ export class FixityLedger {
     }
     return ans;
   }
-}
-
-/** Creates the table when missing: on a cache holding no '+' sector yet (a new one), complete from the start. */
-export function ensureTable(db: Database.Database): void {
-  const table = (name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
-  if (table(FIXITY_TABLE)) return;
-  const older = table('extents') && db.prepare("SELECT 1 FROM extents WHERE status = '+' LIMIT 1").get();
-  db.transaction(() => {
-    db.exec(`CREATE TABLE ${FIXITY_TABLE} (start INTEGER PRIMARY KEY, count INTEGER NOT NULL, crc INTEGER NOT NULL)`);
-    if (!older) markComplete(db);
-  })();
-}
-
-/** Whether every '+' sector of the cache has its chunk, so one without is damage (COMPLETE_KEY). */
-export function fixityComplete(db: Database.Database): boolean {
-  return db.prepare('SELECT 1 FROM settings WHERE key = ?').get(COMPLETE_KEY) !== undefined;
-}
-
-function markComplete(db: Database.Database): void {
-  db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES (?, '1')").run(COMPLETE_KEY);
 }

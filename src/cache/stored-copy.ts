@@ -5,7 +5,8 @@
 import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import { readUpTo } from './data-file';
-import { chunkAt, chunkBytes, chunkDamage, fixityComplete } from './fixity';
+import { chunkAt, chunkBytes, chunkDamage } from './fixity';
+import { fixityComplete } from './fixity-table';
 
 export interface StoredCopy {
   /** The cache's database (open), or the path of one not opened yet (opened only for this question, and only read). */

@@ -8,7 +8,7 @@ import { STATE_FILE } from '../cache/cache-paths';
 import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
 import { openFiles, readProcText } from '../proc-fds';
-import { keepPartial, partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
+import { keepPartial, keptNote, partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
 
 /** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
 function landingPath(p: string): string {
@@ -305,8 +305,7 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
     const wrote = await fs.promises.stat(partial).then((p) => p.size > 0, () => false);
     if (!keep || !wrote) await fs.promises.rm(partial, { force: true });
     else if (e instanceof Error) {
-      const kept = await keepPartial(partial, target, st !== undefined);
-      e.message += `; what was written is kept in "${kept === target ? out : kept}"`;
+      e.message += keptNote(await keepPartial(partial, target, st !== undefined), partial, target, out);
     }
     throw err;
   }

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { byteSize } from '../byte-size';
-import { keepPartial, partialPath, removeStalePartials } from '../partial-file';
+import { keepPartial, keptNote, partialPath, removeStalePartials } from '../partial-file';
 import { FileReader } from './reader';
 
 /** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
@@ -73,8 +73,12 @@ export async function writeOutput<T>(outPath: string, multiPass: MultiPass | und
     result = await write(handle);
   } catch (err) {
     await handle.close().catch(() => undefined);
-    const kept = inPlace ? target : await keepPartial(written, target, st !== undefined);
-    if (err instanceof Error) err.message += `; what was written is kept in "${kept === target ? outPath : kept}"`;
+    if (inPlace) {
+      if (err instanceof Error) err.message += `; what was written is kept in "${outPath}"`;
+    } else if (await fsp.stat(written).then((p) => p.size > 0, () => false)) {
+      const kept = await keepPartial(written, target, st !== undefined);
+      if (err instanceof Error) err.message += keptNote(kept, written, target, outPath);
+    } else await fsp.rm(written, { force: true }); // nothing written: no empty OUT
     throw err;
   }
   await handle.close();

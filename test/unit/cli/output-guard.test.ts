@@ -135,6 +135,15 @@ describe('cli/output-guard: a run that fails part-way', () => {
     expect(fs.readdirSync(dir).sort()).to.deep.equal(['c.sbx', 'c.sbx.incomplete']);
   });
 
+  it('takes the next free OUT.incomplete.N however many are taken, never leaving the bytes under a name the next run removes (review)', async () => {
+    const out = path.join(dir, 'c.sbx');
+    for (const name of ['c.sbx', 'c.sbx.incomplete', ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `c.sbx.incomplete.${n}`)]) fs.writeFileSync(path.join(dir, name), 'taken');
+    const err = await replaceOnSuccess(out, failAfter('part'), true).catch((e: Error) => e);
+    expect((err as Error).message).to.contain(`kept in "${out}.incomplete.10"`);
+    expect(fs.readFileSync(`${out}.incomplete.10`, 'utf8')).to.equal('part');
+    expect(fs.readdirSync(dir).filter((n) => n.includes('blkfs-partial'))).to.deep.equal([]);
+  });
+
   it('otherwise leaves no partial file and the earlier OUT as it was', async () => {
     const out = path.join(dir, 'map.png');
     fs.writeFileSync(out, 'earlier');

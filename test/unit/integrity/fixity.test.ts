@@ -172,6 +172,20 @@ describe('integrity/fixity ledger', () => {
     expect((await verifyCacheDir(dir)).damaged).to.deep.equal([]);
   });
 
+  it("a cache made before the completeness marker, every '+' sector with its checksum, is held to the rule from its next open (review)", async () => {
+    const img = patternBuffer(SIZE, 11);
+    const dir = path.join(tmp, 'previous');
+    await filled(dir, img);
+    const db = new Database(path.join(dir, 'state.sqlite'));
+    db.exec("DELETE FROM settings WHERE key = 'fixity.complete'"); // as the previous version left it
+    db.close();
+    await (await openCache({ source: new MemorySource(img), cacheDir: dir })).close(); // a mount, an export
+    dropChecksumOf(dir, 1400);
+    const report = await verifyCacheDir(dir);
+    expect(report.adoptedBytes).to.equal(0);
+    expect(report.damaged.map((d) => d.reason)).to.deep.equal(['unrecorded']);
+  });
+
   it('a cache being created never has a "+" sector without its checksum, even if recording the checksums fails', async () => {
     const img = patternBuffer(SIZE, 6);
     const dir = path.join(tmp, 'new');
