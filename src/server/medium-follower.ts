@@ -30,7 +30,7 @@ const MAX_UNKNOWN_PAUSE_MS = 60_000;
 const FIRST_TAKEOVER_PAUSE_MS = 5000;
 /**
  * Caches following the drive: how often a program's read looks at the drive (a token costs ~50 µs on a block device,
- * ~3 µs on a file), so a swap is seen at the next read instead of at the next second's look.
+ * ~3 µs on a file: too much for every read), so a swap is seen within 10 ms of reading instead of a second.
  */
 const READER_LOOK_MS = 10;
 
@@ -58,8 +58,8 @@ export class MediumFollower {
   ) {
     source.setIdentifier(() => this.tick());
     source.onMediumEvent((e) => opts.log.info(`medium: ${e.message}${e.state === 'present' ? '' : ' (reads answer ENOMEDIUM until it is identified)'}`));
-    // Without --cache the cache is the medium's only while that medium is in the drive: once a change is seen, even
-    // cached sectors wait for the verdict, so the removed disc's bytes are never served as the new one's.
+    // Without --cache the cache is the medium's only while that medium is in the drive: once a change is seen (a read
+    // looks at the drive if the last look is 10 ms old), even cached sectors wait for the verdict.
     if (opts.follow) cache.checkBeforeServing(() => this.beforeServing());
   }
 
