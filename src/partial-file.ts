@@ -47,7 +47,7 @@ export async function removeStalePartials(target: string): Promise<void> {
  * links (vfat, exFAT) the file is renamed to a name seen free. Left under its partial name (which the next writer of
  * `target` removes) only when it cannot be renamed at all: the name returned says where the bytes are.
  */
-export async function keepPartial(written: string, target: string, targetExisted: boolean): Promise<string> {
+async function keepPartial(written: string, target: string, targetExisted: boolean): Promise<string> {
   const free = (name: string) => fsp.lstat(name).then(() => false, () => true);
   for (let n = targetExisted ? 1 : 0; ; n++) {
     const name = n === 0 ? target : n === 1 ? `${target}.incomplete` : `${target}.incomplete.${n}`;
@@ -63,8 +63,16 @@ export async function keepPartial(written: string, target: string, targetExisted
   }
 }
 
-/** What a failed run's message adds about its output (`shown`: the name the user gave for `target`). */
-export function keptNote(kept: string, written: string, target: string, shown: string): string {
+/**
+ * After a failed run: the partial file `written` kept by keepPartial() when it holds bytes, else removed (no empty
+ * output). Returns what the run's message adds about it (`shown`: the name the user gave for `target`), or ''.
+ */
+export async function keepWhatWasWritten(written: string, target: string, targetExisted: boolean, shown: string): Promise<string> {
+  if (!(await fsp.stat(written).then((s) => s.size > 0, () => false))) {
+    await fsp.rm(written, { force: true });
+    return '';
+  }
+  const kept = await keepPartial(written, target, targetExisted);
   if (kept === written) return `; what was written is in "${written}" until ${shown} is written again (it could not be renamed)`;
   return `; what was written is kept in "${kept === target ? shown : kept}"`;
 }

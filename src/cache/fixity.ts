@@ -184,12 +184,13 @@ export class FixityLedger {
     if (!this.complete) {
       // A cache made by a version before the marker, every '+' sector with its chunk: complete from now on. (Best
       // effort: an existing cache must open on a full disk; it is marked at a later open or verify.)
-      if (unrecorded.length > 0) return;
-      try {
-        markComplete(this.db);
-        this.complete = true;
-      } catch {
-        return;
+      if (unrecorded.length === 0) {
+        try {
+          markComplete(this.db);
+          this.complete = true;
+        } catch {
+          // not marked now
+        }
       }
       return;
     }

@@ -8,7 +8,7 @@ import { STATE_FILE } from '../cache/cache-paths';
 import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
 import { openFiles, readProcText } from '../proc-fds';
-import { keepPartial, keptNote, partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
+import { keepWhatWasWritten, partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
 
 /** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
 function landingPath(p: string): string {
@@ -282,7 +282,7 @@ export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): v
 /**
  * Runs `write` on a file beside `out`, renamed over `out` once `write` succeeds: a command that fails part-way (a
  * full disk, a damaged input) leaves an earlier `out` as it was instead of destroying it. What it wrote is removed,
- * or with `keep` (blkar's rule for its outputs) kept as keepPartial() names it, and named in the error. A symlink's
+ * or with `keep` (blkar's rule for its outputs) kept (keepWhatWasWritten) and named in the error. A symlink's
  * target is the output; a device (anything but a regular file) is written in place.
  */
 export async function replaceOnSuccess<T>(out: string, write: (file: string) => Promise<T>, keep = false): Promise<T> {
@@ -302,10 +302,10 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
       e.message = e.message.split(partial).join(out);
       e.path = out;
     }
-    const wrote = await fs.promises.stat(partial).then((p) => p.size > 0, () => false);
-    if (!keep || !wrote) await fs.promises.rm(partial, { force: true });
-    else if (e instanceof Error) {
-      e.message += keptNote(await keepPartial(partial, target, st !== undefined), partial, target, out);
+    if (!keep) await fs.promises.rm(partial, { force: true });
+    else {
+      const note = await keepWhatWasWritten(partial, target, st !== undefined, out);
+      if (e instanceof Error) e.message += note;
     }
     throw err;
   }

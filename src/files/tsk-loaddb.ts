@@ -312,11 +312,11 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       if ((r.meta_type ?? META_UNDEF) === META_UNDEF || (r.attr_type === ATTR_NOT_FOUND && kind !== 'metadata')) entry.unreadableMetadata = true;
       if (previous && isNextExtent(previous, entry, r.meta_addr, filesystems[fsi].type)) {
         appendExtent(previous.entry, entry);
+        previous.metaAddr = r.meta_addr;
       } else {
         entries.push(entry);
         previous = { entry, metaAddr: r.meta_addr };
       }
-      previous.metaAddr = r.meta_addr;
     }
     return { filesystems, entries, free, problems };
   } finally {

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { byteSize } from '../byte-size';
-import { keepPartial, keptNote, partialPath, removeStalePartials } from '../partial-file';
+import { keepWhatWasWritten, partialPath, removeStalePartials } from '../partial-file';
 import { FileReader } from './reader';
 
 /** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
@@ -55,7 +55,7 @@ export async function writeFully(handle: fsp.FileHandle, data: Uint8Array, posit
 /**
  * Runs `write` on OUT's handle. A new OUT is written beside it (`OUT.blkfs-partial.PID`) and renamed over it once `write`
  * succeeds, so a run that fails part-way (a full disk, an unreadable input) leaves an earlier OUT as it was; what it
- * wrote is kept (keepPartial) and named in the error, as blkar keeps a failed run's output. Multi-pass keeps what
+ * wrote is kept (keepWhatWasWritten) and named in the error, as blkar keeps a failed run's output. Multi-pass keeps what
  * earlier passes wrote (blkar: OUT opened without truncation, in place), and so is a device. `flags` opens a new OUT.
  */
 export async function writeOutput<T>(outPath: string, multiPass: MultiPass | undefined, flags: 'w' | 'w+', write: (handle: fsp.FileHandle) => Promise<T>): Promise<T> {
@@ -73,12 +73,8 @@ export async function writeOutput<T>(outPath: string, multiPass: MultiPass | und
     result = await write(handle);
   } catch (err) {
     await handle.close().catch(() => undefined);
-    if (inPlace) {
-      if (err instanceof Error) err.message += `; what was written is kept in "${outPath}"`;
-    } else if (await fsp.stat(written).then((p) => p.size > 0, () => false)) {
-      const kept = await keepPartial(written, target, st !== undefined);
-      if (err instanceof Error) err.message += keptNote(kept, written, target, outPath);
-    } else await fsp.rm(written, { force: true }); // nothing written: no empty OUT
+    const note = inPlace ? `; what was written is kept in "${outPath}"` : await keepWhatWasWritten(written, target, st !== undefined, outPath);
+    if (err instanceof Error) err.message += note;
     throw err;
   }
   await handle.close();
