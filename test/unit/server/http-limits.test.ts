@@ -48,18 +48,28 @@ describe('web page: limits on downloads and on who may use the page', function (
   });
 
   it('a slow client that keeps reading is not taken for a stalled one: it gets the whole file', async () => {
-    const file = Buffer.alloc(4 << 20, 0x33);
-    server = await serve({ downloadStallMs: 400 }, [], '127.0.0.1', file);
+    // The server sees progress when the system takes more of its bytes, which it does once a good part of the
+    // socket's send buffer (up to 4 MiB) has gone: the client reads steadily, 256 KiB then 20 ms of nothing
+    // (~12 MB/s), so that happens every ~0.2 s, well within the stall time, while the whole body takes twice as long.
+    const file = Buffer.alloc(24 << 20, 0x33);
+    const stallMs = 1000;
+    server = await serve({ downloadStallMs: stallMs }, [], '127.0.0.1', file);
+    const started = Date.now();
     const { socket, first } = await stalledDownload(server.url);
     let received = first;
+    let sincePause = 0;
     socket.on('data', (d: Buffer) => {
       received += d.length;
+      sincePause += d.length;
+      if (sincePause < 256 << 10) return;
+      sincePause = 0;
       socket.pause();
-      setTimeout(() => socket.resume(), 40); // ~64 KiB per 40 ms: a MiB takes 640 ms, longer than the stall time
+      setTimeout(() => socket.resume(), 20);
     });
     socket.resume();
     await closed(socket).catch(() => undefined);
     expect(received, 'bytes of the body and its head').to.be.above(file.length);
+    expect(Date.now() - started, 'the download lasted longer than the stall time').to.be.above(stallMs);
   });
 
   it('beyond the downloads allowed at once, a new one is told 503 with Retry-After; one ending frees its place', async () => {
