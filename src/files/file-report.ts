@@ -115,7 +115,8 @@ export class FileReport {
       this.maxEnd[i] = m;
     });
     this.entries.forEach((e, i) => {
-      if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.holesUnlisted(i)) this.resident.push(i);
+      // (And entries TSK could not read: whether to blame sectors depends on the structures' state.)
+      if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.holesUnlisted(i) || e.unreadableMetadata) this.resident.push(i);
     });
     const runsOf = (e: LayoutEntry, withSlack: boolean): [number, number][] => {
       const out: [number, number][] = [];
@@ -179,7 +180,7 @@ export class FileReport {
   /** A directory whose own bytes are not all rescued, or whose data TSK could not find: its listing may be incomplete. */
   private listingUnreadable(i: number): boolean {
     const e = this.entries[i];
-    return e.kind === 'directory' && (this.missing(i) || e.unreadableMetadata === true);
+    return e.kind === 'directory' && (this.missing(i) || e.unreadableMetadata !== undefined);
   }
 
   private missing(i: number): boolean {
@@ -244,6 +245,29 @@ export class FileReport {
     return state;
   }
 
+  /** Per filesystem, the bytes of its structures and metadata files that are bad or untried. */
+  private metadataMissing(): number[] {
+    return this.filesystemReports().map((f) => f.structureBad + f.structureUntried + f.metadataBad + f.metadataUntried);
+  }
+
+  /**
+   * Why TSK could not read an entry. Only a sector not rescued among the filesystem's metadata can be to blame; with
+   * all of it rescued the failure is TSK's (4.x fails on some ext4 extent trees of more than one leaf, with no
+   * error): a limit of this report, which must not send anyone looking for damage the medium does not have.
+   */
+  private unreadableReason(i: number, missing: number): string {
+    const e = this.entries[i];
+    const inode = e.unreadableMetadata === 'inode';
+    if (missing > 0) {
+      const what = inode ? 'its inode or record' : 'where its data lies: indirect, extent or FAT blocks, attribute list';
+      return `The Sleuth Kit could not read its metadata (${what}); ${missing} bytes of the filesystem's metadata are bad or not read, which may be why: size and contents unknown`;
+    }
+    const why = inode
+      ? 'its inode or record (corrupt, or beyond TSK)'
+      : `where its data lies (${this.layout.filesystems[e.fs]?.type === 'ext4' ? 'TSK 4 cannot follow some ext4 extent trees of more than one leaf' : 'corrupt, or beyond TSK'})`;
+    return `not damage on the medium: every sector of the filesystem's metadata is rescued, yet The Sleuth Kit could not make out ${why}; a limit of this report: size and contents unknown`;
+  }
+
   /** Verdicts from the counts, then "unknown" under every directory with missing bytes. */
   private judge(only?: ReadonlySet<number>): void {
     const badDirs = new Map<string, string>();
@@ -251,6 +275,7 @@ export class FileReport {
       if (this.listingUnreadable(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
     });
     let residentAt: ('ok' | 'untried' | 'bad')[] | undefined;
+    let metadataMissing: number[] | undefined;
     const visit = (i: number) => {
       const e = this.entries[i];
       const bad = this.counts[3 * i + 1];
@@ -260,7 +285,7 @@ export class FileReport {
       const unlocated = e.kind === 'file' || e.kind === 'other' ? this.unlocated(i) : 0;
       if (e.unreadableMetadata) {
         verdict = 'unknown';
-        reason = 'The Sleuth Kit could not read its metadata (its inode, or the blocks saying where its data lies, in a bad or unread sector): size and contents unknown';
+        reason = this.unreadableReason(i, (metadataMissing ??= this.metadataMissing())[e.fs]);
       } else if (this.layout.filesystems[e.fs]?.type === 'YAFFS2' && e.kind !== 'directory') {
         // tsk_loaddb places a YAFFS2 chunk at chunk x page size, but it lies at chunk x (page + spare area): the join
         // would judge other bytes than the file's, and could call it intact on bytes not rescued.

@@ -18,8 +18,12 @@ export interface LayoutEntry {
   holeBytes?: number;
   /** The rest of the last blocks past `size` (slack): neither file content nor free space nor structure. */
   slack?: number[];
-  /** TSK listed the name but could not read what it points to (e.g. an inode in a bad sector): size and runs unknown. */
-  unreadableMetadata?: true;
+  /**
+   * TSK listed the name but could not read what it points to: its inode or record ('inode'), or where its data lies
+   * ('layout': an indirect or extent block, an attribute list). Size and runs unknown. The cause may be a sector not
+   * rescued, or TSK itself (4.x cannot follow some ext4 extent trees of more than one level).
+   */
+  unreadableMetadata?: 'inode' | 'layout';
 }
 
 export interface PartitionInfo {

@@ -26,8 +26,9 @@ const META_VIRT = 10;
 const META_VIRT_DIR = 11;
 /**
  * tsk_files.attr_type TSK_FS_ATTR_TYPE_NOT_FOUND: TSK could not load the entry's data attribute (an ext2 indirect
- * block, an extent tree block, an NTFS attribute list unreadable). It then writes size 0 and no runs, as for an
- * empty file (which has the default attribute, type 1), so the entry is as unknown as one whose inode is unreadable.
+ * block, an extent tree block, an NTFS attribute list unreadable; or, with every sector read, an ext4 extent tree
+ * of more than one leaf: "No filler entry for 0"). It then writes size 0 and no runs, as for an empty file (which
+ * has the default attribute, type 1), so the entry is as unknown as one whose inode is unreadable.
  */
 const ATTR_NOT_FOUND = 0;
 /** TSK_FS_ATTR_TYPE_DEFAULT: a non-NTFS file's data, named only when ext4 keeps it inline (see withoutInlineSuffix). */
@@ -309,7 +310,8 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       const entry: LayoutEntry = { fs: fsi, path: p, kind, size, runs: split.runs };
       if (split.holeBytes > 0) entry.holeBytes = split.holeBytes;
       if (split.slack.length > 0) entry.slack = split.slack;
-      if ((r.meta_type ?? META_UNDEF) === META_UNDEF || (r.attr_type === ATTR_NOT_FOUND && kind !== 'metadata')) entry.unreadableMetadata = true;
+      if ((r.meta_type ?? META_UNDEF) === META_UNDEF) entry.unreadableMetadata = 'inode';
+      else if (r.attr_type === ATTR_NOT_FOUND && kind !== 'metadata') entry.unreadableMetadata = 'layout';
       if (previous && isNextExtent(previous, entry, r.meta_addr, filesystems[fsi].type)) {
         appendExtent(previous.entry, entry);
         previous.metaAddr = r.meta_addr;
@@ -338,7 +340,7 @@ function appendExtent(file: LayoutEntry, extent: LayoutEntry): void {
   file.runs.push(...extent.runs);
   if (extent.holeBytes) file.holeBytes = (file.holeBytes ?? 0) + extent.holeBytes;
   if (extent.slack) file.slack = [...(file.slack ?? []), ...extent.slack];
-  if (extent.unreadableMetadata) file.unreadableMetadata = true;
+  if (extent.unreadableMetadata) file.unreadableMetadata ??= extent.unreadableMetadata;
 }
 
 /**
