@@ -13,6 +13,7 @@ import { OperationError } from '../errors';
 import { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout, PartitionInfo, fsTypeName } from './layout';
 import { cLocaleEnv, withoutFuseFds } from '../clean-spawn';
 import { makeOwnedTempDir } from '../temp-dirs';
+import { isVolumeLabel, labelKey, volumeLabelCandidates } from './fat-volume-label';
 
 /** tsk_files.type: TSK_DB_FILES_TYPE_FS, _UNALLOC_BLOCKS (free space) and _SLACK. */
 const TYPE_FS = 0;
@@ -50,13 +51,12 @@ const NTFS_FIRST_USER_ENTRY = 16;
 export function isNtfsSystemFile(path: string, metaAddr: number | null): boolean {
   return NTFS_EXTEND.test(path) || (NTFS_ROOT_DOLLAR.test(path) && metaAddr !== null && metaAddr < NTFS_FIRST_USER_ENTRY);
 }
-/** The volume label of a FAT root directory, which TSK lists as an empty regular file ("CARD        (Volume Label Entry)"). */
-const FAT_VOLUME_LABEL = /^\/[^/]* \(Volume Label Entry\)$/;
 /** tsk_vs_parts.flags: TSK_VS_PART_FLAG_ALLOC (a real partition, not the table itself or a gap). */
 const PART_ALLOC = 1;
 
 export interface TskRunResult {
   exitCode: number | null;
+  stdout: string;
   stderr: string;
 }
 
@@ -77,10 +77,15 @@ export function runTskTool(tool: string, args: readonly string[], signal?: Abort
     if (signal?.aborted) return reject(new TskStoppedError());
     // Never with the server's /dev/fuse fd: a TSK outliving a killed server would hang the mount (clean-spawn.ts).
     const clean = withoutFuseFds(tool, args);
-    const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'ignore', 'pipe'], env: cLocaleEnv() });
+    const child = spawn(clean.command, clean.args, { stdio: ['ignore', 'pipe', 'pipe'], env: cLocaleEnv() });
     if (batch) lowerPriority(child.pid);
     const stop = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', stop, { once: true });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (s: string) => {
+      if (stdout.length < 64 * 1024) stdout += s;
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
@@ -102,7 +107,7 @@ export function runTskTool(tool: string, args: readonly string[], signal?: Abort
       else if (killedBy) reject(new OperationError(`${tool} was killed by ${killedBy} before it finished`));
       else if (clean.wrapped && code === 127 && /not found/.test(stderr)) {
         reject(new OperationError(`${tool} not found: The Sleuth Kit is needed for the file report (Debian: apt-get install sleuthkit)`));
-      } else resolve({ exitCode: code, stderr });
+      } else resolve({ exitCode: code, stdout, stderr });
     });
   });
 }
@@ -144,10 +149,21 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
     if (!fs.existsSync(dbPath)) {
       throw new OperationError(`The Sleuth Kit could not read ${shown}: ${tskErrors.join('; ') || `tsk_loaddb exited with ${run.exitCode}`}`);
     }
-    return readLayoutDb(dbPath, tskErrors);
+    return readLayoutDb(dbPath, tskErrors, await fatVolumeLabels(dbPath, target, opts));
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Which FAT root entries named "… (Volume Label Entry)" are the volume label, by istat's word (labelKey). */
+async function fatVolumeLabels(dbPath: string, target: string, opts: LayoutReadOptions): Promise<Set<string>> {
+  const labels = new Set<string>();
+  for (const c of volumeLabelCandidates(dbPath)) {
+    // -o is in 512-byte sectors: a partition starts on one, whatever the medium's sector size.
+    const run = await runTskTool('istat', ['-f', 'fat', '-o', String(c.fsOffset / 512), target, String(c.metaAddr)], opts.signal, opts.batch);
+    if (isVolumeLabel(run.stdout, c)) labels.add(labelKey(c.fsObjId, c.metaAddr));
+  }
+  return labels;
 }
 
 /**
@@ -202,8 +218,11 @@ interface FileRow {
   attr_type: number | null;
 }
 
-/** Reads a tsk_loaddb database into a MediumLayout; `tskErrors` are the tool's own error lines. */
-export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []): MediumLayout {
+/**
+ * Reads a tsk_loaddb database into a MediumLayout; `tskErrors` are the tool's own error lines, `volumeLabels` the
+ * FAT root entries that are the volume label (labelKey), not files.
+ */
+export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = [], volumeLabels: ReadonlySet<string> = new Set()): MediumLayout {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     const sectorSize = (db.prepare('SELECT block_size FROM tsk_vs_info LIMIT 1').get() as { block_size: number } | undefined)?.block_size ?? 512;
@@ -297,7 +316,7 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = []):
       const kind: EntryKind =
         r.meta_type === META_VIRT ||
         (filesystems[fsi].type === 'NTFS' && isNtfsSystemFile(p, r.meta_addr)) ||
-        (filesystems[fsi].type.startsWith('FAT') && FAT_VOLUME_LABEL.test(p))
+        (r.meta_addr !== null && volumeLabels.has(labelKey(r.fs_obj_id, r.meta_addr)))
           ? 'metadata'
           : r.meta_type === META_REG
             ? 'file'

@@ -230,6 +230,16 @@ describe('files: blkfs files IMAGE MAPFILE on real filesystems (TSK)', function 
     expect(rep.entries.find((e) => e.path.includes('(Volume Label Entry)'))).to.include({ kind: 'metadata', verdict: 'intact' });
   });
 
+  it('FAT: a root file of the user\'s named "… (Volume Label Entry)" is a file, counted and its damage reported; the real label is not', async () => {
+    const notes = tree['keep.txt'];
+    const image = fatImage(dir, 'labellike', { 'notes (Volume Label Entry)': notes }, 8192, ['-n', 'MYCARD']);
+    const at = offsetOf(fs.readFileSync(image), notes);
+    const rep = await report(...Object.values(rescue(dir, image, [{ offset: at, length: 512 }], 'labellike')) as [string, string]);
+    expect(files(rep).map((e) => [e.path, e.verdict, e.bad])).to.deep.equal([['/notes (Volume Label Entry)', 'damaged', 512]]);
+    expect(rep.summary).to.include({ files: 1, damaged: 1 });
+    expect(rep.entries.filter((e) => e.kind === 'metadata' && e.path.endsWith('(Volume Label Entry)')).map((e) => e.path)).to.deep.equal(['/MYCARD      (Volume Label Entry)']);
+  });
+
   it('MBR with two filesystems and an unreadable partition: paths per filesystem, the unreadable one said plainly', async () => {
     const ext = ext4Image(dir, 'p1', tree, '8M');
     const fat = fatImage(dir, 'p2', tree, 4096);
