@@ -12,6 +12,7 @@
 import type Database from 'better-sqlite3';
 import { OperationError } from '../errors';
 import { crc32 } from './crc32';
+import { DamagedRanges } from './damaged-ranges';
 import type { Extent } from './extent-map';
 import { mergeDamaged, uncovered } from './fixity-ranges';
 import { ensureTable, FIXITY_TABLE, fixityComplete, markComplete } from './fixity-table';
@@ -146,7 +147,8 @@ export class FixityLedger {
   private unchecked: number;
   private verifiedChunks = 0;
   private repairs = 0;
-  private readonly damaged = new Map<number, DamagedRange>();
+  /** Known damage, keyed by first byte (a chunk's start, or an unrecorded run's): never served. */
+  private readonly damaged = new DamagedRanges<DamagedRange>();
   /** forget() calls so far: verifyAll sees a repair made while it read. */
   private forgets = 0;
   /** Every '+' sector has a chunk (fixityComplete): one without is damage, not an older cache's sector to adopt. */
@@ -195,7 +197,7 @@ export class FixityLedger {
       return;
     }
     const ss = this.reader.sectorSize;
-    for (const [a, b] of unrecorded) this.damaged.set(a, { offset: a * ss, length: this.bytesOf(a, b - a), reason: 'unrecorded' });
+    for (const [a, b] of unrecorded) this.damaged.set({ offset: a * ss, length: this.bytesOf(a, b - a), reason: 'unrecorded' });
   }
 
   /** Records a chunk: call inside the transaction that marks its sectors '+'. */
@@ -251,10 +253,8 @@ export class FixityLedger {
    * found damaged was served on).
    */
   private damagedIn(a: number, b: number): DamagedRange | undefined {
-    if (this.damaged.size === 0) return undefined;
     const ss = this.reader.sectorSize;
-    for (const d of this.damaged.values()) if (d.offset < b * ss && d.offset + d.length > a * ss) return d;
-    return undefined;
+    return this.damaged.firstOverlapping(a * ss, b * ss);
   }
 
   /** Checks chunks (indices into the open-time arrays, ascending) with as few preads as they are contiguous. */
@@ -279,7 +279,7 @@ export class FixityLedger {
           this.verifiedChunks++;
         }
         if (d) {
-          this.damaged.set(this.starts[i], d);
+          this.damaged.set(d);
           found.push(d);
         }
       }
@@ -323,7 +323,7 @@ export class FixityLedger {
         done += len;
         if (d) {
           damaged.push(d);
-          this.damaged.set(r.start, d);
+          this.damaged.set(d);
         }
       }
       onProgress(done, total);
@@ -338,7 +338,7 @@ export class FixityLedger {
       if (!adopting) {
         const d: DamagedRange = { offset: a * ss, length: this.bytesOf(a, b - a), reason: 'unrecorded' };
         damaged.push(d);
-        this.damaged.set(a, d);
+        this.damaged.set(d);
         done += d.length;
         continue;
       }
@@ -386,11 +386,8 @@ export class FixityLedger {
       if (!this.checked[i]) this.unchecked--;
       this.checked[i] = 1;
     }
-    for (const start of [...this.damaged.keys()]) {
-      const d = this.damaged.get(start)!;
-      const ss = this.reader.sectorSize;
-      if (d.offset < b * ss && d.offset + d.length > a * ss) this.damaged.delete(start);
-    }
+    const ss = this.reader.sectorSize;
+    this.damaged.deleteOverlapping(a * ss, b * ss);
   }
 
   /** A damaged chunk was read again from the medium (its sectors were untried, then stored anew). */
@@ -401,7 +398,7 @@ export class FixityLedger {
   status(): FixityStatus {
     const chunks = (this.db.prepare(`SELECT count(*) AS n FROM ${FIXITY_TABLE}`).get() as { n: number }).n;
     const last = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(LAST_VERIFY_KEY) as { value: string } | undefined;
-    const damagedBytes = [...this.damaged.values()].reduce((n, d) => n + d.length, 0);
+    const damagedBytes = this.damaged.values().reduce((n, d) => n + d.length, 0);
     return {
       chunks,
       verifiedChunks: this.verifiedChunks,
