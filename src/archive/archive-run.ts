@@ -101,6 +101,8 @@ export async function runArchive(mount: MountAccess, stores: readonly BagStore[]
     }
     return await archiveLocked(mount, stores, opts, st0, info, parts, partSize, started);
   } finally {
+    // A failure of closing does not replace the run's own outcome: a finished run has closed its files already.
+    for (const s of stores) await s.close?.().catch(() => undefined);
     for (const u of unlock) u();
   }
 }

@@ -60,6 +60,8 @@ export interface BagStore {
    * parts. Returns the SHA-256 of data/image.sbx. BagVerifyError on a difference. (Directories only.)
    */
   verifyOwnManifests?(parts: readonly PartRecord[]): Promise<string>;
+  /** Lets go of what the store holds open (a file, a lock) once the run has ended, finished or failed. */
+  close?(): Promise<void>;
 }
 
 /** Retries a store operation: each part is retried on failure before the archive gives up. */

@@ -60,6 +60,7 @@ export class DirStore implements BagStore {
     }
     await fs.promises.mkdir(path.join(this.partial, 'data'), { recursive: true });
     const file = path.join(this.partial, 'data', 'image.sbx');
+    await this.closeImage(); // a retry after a failed open: one handle, not one per attempt
     this.image = await fs.promises.open(file, fs.existsSync(file) ? 'r+' : 'w+');
     // A part recorded as stored counts only if the file still holds its bytes: the half-written bag may have been
     // changed since (another run with the same --name, a disk fault), and the manifest must describe what is there.
@@ -90,8 +91,23 @@ export class DirStore implements BagStore {
 
   async completeImage(): Promise<void> {
     await this.image?.sync();
-    await this.image?.close();
+    await this.closeImage();
+  }
+
+  /** The run has ended, however it ended: the image file is closed and the lock let go (the .partial stays for a rerun). */
+  async close(): Promise<void> {
+    try {
+      await this.closeImage();
+    } finally {
+      this.unlock?.();
+      this.unlock = undefined;
+    }
+  }
+
+  private async closeImage(): Promise<void> {
+    const fh = this.image;
     this.image = undefined;
+    await fh?.close();
   }
 
   async putFile(relPath: string, bytes: Buffer): Promise<void> {

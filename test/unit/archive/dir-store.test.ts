@@ -2,9 +2,15 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { withRetries } from '../../../src/archive/bag-store';
+import { runArchive } from '../../../src/archive/archive-run';
+import { StoreResume, withRetries } from '../../../src/archive/bag-store';
 import { DirStore } from '../../../src/archive/dir-store';
-import { UserError } from '../../../src/errors';
+import { OperationError, UserError } from '../../../src/errors';
+import { readdir, readlink } from '../../../src/proc-fds';
+import { BAG, CONTAINER, fakeMount, PART } from '../../helpers/archive-mount';
+
+/** This process's descriptors open on `file` (/proc/self/fd). */
+const openOn = (file: string) => readdir('/proc/self/fd').filter((fd) => readlink(`/proc/self/fd/${fd}`) === file).length;
 
 describe('archive/dir-store a bag in a directory', () => {
   let dest: string;
@@ -31,6 +37,34 @@ describe('archive/dir-store a bag in a directory', () => {
     }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(UserError);
     expect(calls).to.equal(1);
+  });
+
+  it('a run that fails midway closes its image file (no handle left for the garbage collector) and lets go of the lock; the half-written bag stays', async () => {
+    const image = path.join(dest, `${BAG}.partial`, 'data', 'image.sbx');
+    class FlakyDisk extends DirStore {
+      opens = 0;
+      openAfterRetry = 0;
+      override async openImage(size: number, saved: StoreResume | undefined): Promise<StoreResume> {
+        const r = await super.openImage(size, saved);
+        if (++this.opens === 1) throw new Error('EIO: i/o error, read'); // after the file was opened: tried again
+        this.openAfterRetry = openOn(image);
+        return r;
+      }
+    }
+    // The medium cannot be read on after the first part.
+    const mount = fakeMount(path.join(dest, 'cache'), Buffer.alloc(CONTAINER, 7));
+    let reads = 0;
+    const container = await mount.openContainer();
+    mount.openContainer = async () => ({ ...container, read: async (o: number, n: number) => (++reads > 1 ? Promise.reject(new Error('EIO: reading the medium')) : container.read(o, n)) });
+    const store = new FlakyDisk(dest, BAG, PART);
+    const err = await runArchive(mount, [store], { toolVersion: 'test', partSize: PART, attempts: 2 }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(OperationError);
+    expect((err as Error).message).to.contain('reading the medium');
+    expect(store.openAfterRetry, 'descriptors on data/image.sbx once openImage was tried again').to.equal(1);
+    expect(fs.readFileSync(image).subarray(0, PART).equals(Buffer.alloc(PART, 7)), 'part 1 was stored before the failure').to.equal(true);
+    expect(openOn(image), 'descriptors left open on data/image.sbx').to.equal(0);
+    expect(fs.existsSync(`${path.join(dest, BAG)}.partial.lock`), 'the lock').to.equal(false);
+    expect(fs.statSync(image).size, 'the half-written bag stays').to.equal(CONTAINER);
   });
 
   it('the lock goes with the finished bag, and a lock left by a dead writer is taken over', async () => {
