@@ -38,12 +38,25 @@ function verdicts(rep: FileReportJson): string[] {
   return rep.entries.map((e) => `${e.fs} ${e.path} ${e.kind} ${e.verdict} size=${e.size} rescued=${e.rescued} bad=${e.bad} untried=${e.untried}`).sort();
 }
 
+/**
+ * The private mounts of this file's `blkfs files` runs (children of this process) and any left by a process that is
+ * gone: not those of another test file's runs going on beside this one (make test runs two files at once).
+ */
 function privateMounts(): string[] {
+  const ours = (mnt: string) => {
+    const pid = Number(/\/blkfs-private-(\d+)-/.exec(mnt)?.[1]);
+    try {
+      return Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) === process.pid;
+    } catch {
+      return true; // its process is gone: a mount nobody will take down
+    }
+  };
   return fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.includes(' - fuse.blkfs-private '))
-    .map((l) => l.split(' ')[4]);
+    .map((l) => l.split(' ')[4])
+    .filter(ours);
 }
 
 /** The tsk_loaddb a `blkfs files` process runs, once it runs: its pid and the file it reads (on the private mount). */

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { NbdkitProcess, NbdkitStartError } from '../../../src/source/nbd/nbdkit-process';
 import { waitGone } from './fixture';
@@ -21,11 +22,21 @@ describe('NbdkitProcess (real nbdkit)', () => {
   });
 
   it('nbdkit exiting before it is ready is an NbdkitStartError with its own message; nothing left behind', async () => {
-    const before = fs.readdirSync('/tmp').filter((d) => d.startsWith('blkfs-nbdkit-')).length;
-    const err = await NbdkitProcess.start({ filters: ['ddrescue'], args: ['pattern', '1M', 'ddrescue-mapfile=/nonexistent/bad.map'] }).catch((e: unknown) => e);
-    expect(err).to.be.instanceOf(NbdkitStartError);
-    expect((err as Error).message).to.match(/nbdkit exited \(exit code 1\): .*\/nonexistent\/bad\.map/);
-    expect(fs.readdirSync('/tmp').filter((d) => d.startsWith('blkfs-nbdkit-')).length).to.equal(before);
+    // Its private dir goes where os.tmpdir() says: a directory of this test's own, which mounts of other test
+    // files running beside it (make test runs two at once) do not use.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nbdkit-start-'));
+    const was = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const err = await NbdkitProcess.start({ filters: ['ddrescue'], args: ['pattern', '1M', 'ddrescue-mapfile=/nonexistent/bad.map'] }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(NbdkitStartError);
+      expect((err as Error).message).to.match(/nbdkit exited \(exit code 1\): .*\/nonexistent\/bad\.map/);
+    } finally {
+      if (was === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = was;
+    }
+    expect(fs.readdirSync(tmp)).to.deep.equal([]);
+    fs.rmdirSync(tmp);
   });
 
   it('a missing nbdkit executable is an NbdkitStartError saying so', async () => {
