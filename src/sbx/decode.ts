@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import { fileNamePart } from './format/file-name-part';
 import { isBlankBlock, uidToHex } from './format/header';
 import { Layout } from './format/layout';
 import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash } from './format/multihash';
@@ -147,13 +148,9 @@ async function decodeFrom(reader: RandomReader, params: DecodeParams, t0: number
   return stats;
 }
 
-/**
- * The output path blkar would use (recorded FNM reduced to its file-name part, never its directories). As blkar's
- * Path::file_name on Unix, only '/' separates: a backslash is part of a Linux name (`a\b.txt`).
- */
+/** The output path blkar would use (recorded FNM reduced to its file-name part, never its directories). */
 export function resolveOutputPath(output: string | undefined, ref: ReferenceBlock): string {
-  const recorded = ref.meta?.fnm !== undefined ? path.basename(ref.meta.fnm) : undefined;
-  const usable = recorded !== undefined && recorded !== '' && recorded !== '.' && recorded !== '..' ? recorded : undefined;
+  const usable = ref.meta?.fnm !== undefined ? fileNamePart(ref.meta.fnm) : undefined;
   if (output === undefined) {
     if (!usable) throw new InputError('No original file name was found in SBX container and no output file name/path was provided', true);
     return usable;

@@ -1,4 +1,8 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { expect } from 'chai';
+import { decodeContainer } from '../../../src/sbx/decode';
+import { encodeBuffer, tempDir } from '../sbx/workflow-helpers';
 import { Layout } from '../../../src/sbx/format/layout';
 import { guessBurstFromPositions } from '../../../src/sbx/format/burst-guess';
 import { safeFileName } from '../../../src/views/rescued/safe-file-name';
@@ -41,8 +45,13 @@ describe('archive view helpers', () => {
     const cases: [string | undefined, string | undefined][] = [
       ['report.pdf', 'report.pdf'],
       ['../../etc/passwd', 'passwd'],
-      ['C:\\Users\\me\\photo.jpg', 'photo.jpg'],
-      ['dir/', undefined],
+      // Only '/' separates, as in blkar (Rust's Path::file_name on Unix) and `blkfs sbx decode`: a Linux name may hold '\\'.
+      ['C:\\Users\\me\\photo.jpg', 'C:\\Users\\me\\photo.jpg'],
+      ['a\\b.txt', 'a\\b.txt'],
+      ['dir/', 'dir'],
+      ['notes.txt/.', 'notes.txt'],
+      ['a/..', undefined],
+      ['/', undefined],
       ['..', undefined],
       ['.', undefined],
       ['', undefined],
@@ -55,6 +64,21 @@ describe('archive view helpers', () => {
     for (const [fnm, want] of cases) {
       it(`${JSON.stringify(fnm)} → ${JSON.stringify(want)}`, () => expect(safeFileName(fnm, ['info.json'])).to.equal(want));
     }
+
+    it('is the name `blkfs sbx decode` gives the same container (a\\b.txt, C:\\x\\y.jpg, dir/, notes.txt/.)', async () => {
+      const dir = tempDir('fnm');
+      try {
+        for (const [i, fnm] of ['a\\b.txt', 'C:\\x\\y.jpg', 'dir/', 'notes.txt/.'].entries()) {
+          const { container } = await encodeBuffer(dir, `c${i}`, Buffer.from('payload'), { version: 1, fnm });
+          const out = path.join(dir, `out${i}`);
+          fs.mkdirSync(out);
+          await decodeContainer({ input: container, output: out });
+          expect(fs.readdirSync(out)).to.deep.equal([safeFileName(fnm)]);
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe('defaultImageName (FNM of /sbx/image.sbx, from SOURCE)', () => {
