@@ -3,15 +3,15 @@
  *
  * To a file: every block-aligned block of the range is read in container order; each valid data block (same
  * version and UID as the reference block) is written at chunkIndex × dataSize, so order does not matter and
- * the last valid copy of a seq wins; the output is then cut to FSZ and its hash compared with HSH.
+ * the last valid copy of a seq wins; the output is then cut to FSZ (but not extended past the last chunk written
+ * when FSZ is more than the container can hold) and its hash compared with HSH.
  * To a stream (stdout): chunks go out in sequence order, a missing or invalid block becomes a chunk of zeros,
  * and the last chunk is cut so the output is exactly FSZ bytes.
  */
 import * as fs from 'fs';
-import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { fileNamePart } from './format/file-name-part';
-import { isBlankBlock, uidToHex } from './format/header';
+import { uidToHex } from './format/header';
 import { Layout } from './format/layout';
 import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash } from './format/multihash';
 import { FileReader, RandomReader } from './reader';
@@ -20,7 +20,8 @@ import { HEADER_SIZE } from './format/specs';
 import { Progress, forEachBlock, secondsSince } from './block-pass';
 import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byte-range';
 import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
-import { MultiPass, pathExists, syncStored, withFileReader, writeFully, writeOutput } from './file-io';
+import { MultiPass, pathExists, syncStored, withFileReader, writeOutput } from './file-io';
+import { WindowWriter } from './window-writer';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError, WorkflowError } from './workflow-errors';
 
@@ -52,9 +53,9 @@ export interface DecodeParams {
   burst?: number;
   onProgress?: Progress;
   /**
-   * Hashing of the output file, reported once it has taken a second: a recorded size far beyond what the container
-   * holds (a corrupt FSZ, or a container missing most of its blocks) makes a sparse output of that size, and hashing
-   * it takes minutes with nothing said. A short hash, the usual case, reports nothing (blkar's output stays).
+   * Hashing of the output file, reported once it has taken a second: blocks far apart (a partly rescued container,
+   * or a forged sequence number) make a large sparse output, and hashing it takes minutes with nothing said. A short
+   * hash, the usual case, reports nothing (blkar's output stays).
    */
   onHashProgress?: Progress;
   /** Milliseconds of hashing before onHashProgress is called (default HASH_QUIET_MS). */
@@ -170,71 +171,6 @@ function isDirectorySync(p: string): boolean {
   }
 }
 
-/**
- * Collects decoded chunks in a chunk-aligned window of the output (~8 MiB) and writes each run of them in one
- * call when the window moves. A payload is only 112–4080 bytes, and burst interleaving sends chunks out of
- * order, but only within a super block set, so nearly every chunk lands in the current window.
- */
-class WindowWriter {
-  private readonly buf: Buffer;
-  private readonly have: Uint8Array;
-  /** First chunk index of the window; -1 before the first write. */
-  private first = -1;
-
-  constructor(
-    private readonly handle: fsp.FileHandle,
-    private readonly chunkSize: number,
-    private readonly chunks = Math.max(256, Math.floor((8 << 20) / chunkSize)),
-  ) {
-    this.buf = Buffer.allocUnsafe(chunks * chunkSize);
-    this.have = new Uint8Array(chunks);
-  }
-
-  /** The end of the last chunk written so far. */
-  end = 0;
-
-  /** Queues `data` (one whole chunk) as chunk `chunk` of the output. */
-  async write(chunk: number, data: Uint8Array): Promise<void> {
-    this.end = Math.max(this.end, (chunk + 1) * this.chunkSize);
-    if (this.first < 0 || chunk < this.first || chunk >= this.first + this.chunks) {
-      await this.flush();
-      this.first = chunk - (chunk % this.chunks);
-    }
-    const i = chunk - this.first;
-    this.buf.set(data, i * this.chunkSize);
-    this.have[i] = 1;
-  }
-
-  /**
-   * blkar's multi-pass skip rule: true iff the output holds nothing worth keeping at chunk `chunk` — it ends
-   * before the chunk's end, or the chunk is all zeros. Queued chunks count as written.
-   */
-  async isFree(chunk: number): Promise<boolean> {
-    const cs = this.chunkSize;
-    const i = chunk - this.first;
-    if (this.first >= 0 && i >= 0 && i < this.chunks && this.have[i]) return isBlankBlock(this.buf, i * cs, cs);
-    const existing = Buffer.alloc(cs);
-    const { bytesRead } = await this.handle.read(existing, 0, cs, chunk * cs);
-    return bytesRead < cs || isBlankBlock(existing);
-  }
-
-  async flush(): Promise<void> {
-    const cs = this.chunkSize;
-    let i = 0;
-    while (i < this.chunks) {
-      if (!this.have[i]) {
-        i++;
-        continue;
-      }
-      let j = i + 1;
-      while (j < this.chunks && this.have[j]) j++;
-      await writeFully(this.handle, this.buf.subarray(i * cs, j * cs), (this.first + i) * cs);
-      i = j;
-    }
-    this.have.fill(0);
-  }
-}
-
 async function decodeToFile(
   reader: RandomReader,
   ref: ReferenceBlock,
@@ -291,13 +227,27 @@ async function decodeToFile(
     await writer.flush();
     // A device written in place keeps its size: the file is its first FSZ bytes (truncating it was EINVAL, exit 2).
     const regular = (await handle.stat()).isFile();
-    if (fsz !== undefined && ref.meta !== null) {
+    let size = fsz ?? writer.end;
+    if (fsz === undefined || ref.meta === null) {
+      stats.warnings.push('No recorded file size found: the output keeps the padding of the last block');
+    } else if (fsz <= dataCapacity(reader.size, layout)) {
       if (regular) await handle.truncate(fsz);
     } else {
-      stats.warnings.push('No recorded file size found: the output keeps the padding of the last block');
+      // More than every block of the container could carry: a forged or corrupt FSZ, or a truncated or partly
+      // rescued container. blkar zero-fills up to FSZ (a sparse TiB it then hashes for hours); we cut what is
+      // past FSZ but never add zeros past what this and any earlier pass wrote.
+      size = Math.min(fsz, regular ? (await handle.stat()).size : writer.end);
+      if (regular && size === fsz) await handle.truncate(fsz);
+      if (size < fsz) {
+        stats.warnings.push(
+          `Recorded file size ${fsz} is more than the container can hold (${reader.size} bytes: at most ` +
+            `${dataCapacity(reader.size, layout)} bytes of data); the output ends after the last block decoded, at ` +
+            `${size} bytes, not zero-filled up to it (metadata block at byte ${ref.pos} (0x${ref.pos.toString(16).toUpperCase()}))`,
+        );
+      }
     }
     await syncStored(handle);
-    stats.fileSize = regular ? (await handle.stat()).size : (fsz ?? writer.end);
+    stats.fileSize = regular ? (await handle.stat()).size : size;
     stats.decodeSeconds = secondsSince(t0);
     const h = ref.meta?.hsh;
     if (h && isSupportedHashType(h.type)) {
@@ -314,6 +264,11 @@ async function decodeToFile(
       stats.hashSeconds = secondsSince(th);
     }
   });
+}
+
+/** The most data a container of `containerSize` bytes can carry: every whole block of it a data block. */
+function dataCapacity(containerSize: number, layout: Layout): number {
+  return Math.floor(containerSize / layout.blockSize) * layout.dataSize;
 }
 
 /** How long the output hash may run before it is reported (see DecodeParams.onHashProgress). */
