@@ -9,11 +9,12 @@
  * and the last chunk is cut so the output is exactly FSZ bytes.
  */
 import * as fs from 'fs';
+import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { fileNamePart } from './format/file-name-part';
 import { uidToHex } from './format/header';
 import { Layout } from './format/layout';
-import { createHasher, formatMultihash, Hasher, isSupportedHashType, Multihash } from './format/multihash';
+import { createHasher, formatMultihash, Hasher, HashType, isSupportedHashType, Multihash } from './format/multihash';
 import { FileReader, RandomReader } from './reader';
 import { guessStartingBlockIndex, ReferenceBlock } from './format/scan';
 import { HEADER_SIZE } from './format/specs';
@@ -22,6 +23,7 @@ import { BytePosition, ByteRange, refSearchRange, resolveByteRange } from './byt
 import { burstGuessStart, checkRecordedSize, containerLayout } from './container-layout';
 import { MultiPass, pathExists, syncStored, withFileReader, writeOutput } from './file-io';
 import { WindowWriter } from './window-writer';
+import { DecodedDataHasher } from './decoded-data-hash';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError, WorkflowError } from './workflow-errors';
 
@@ -189,8 +191,15 @@ async function decodeToFile(
   const bs = layout.blockSize;
   const ds = layout.dataSize;
   const { start, end } = resolveByteRange(params.range, reader.size, bs);
+  const h = ref.meta?.hsh;
   await writeOutput(outPath, params.multiPass, 'w+', async (handle) => {
     const writer = new WindowWriter(handle, ds);
+    const kind = await handle.stat();
+    const regular = kind.isFile();
+    // A file or a block device is hashed from what it holds after the run (blkar; a multi-pass output includes
+    // earlier runs). Anything else (/dev/null, a tape) cannot be read back: hash the chunks as they are decoded.
+    const readBack = regular || kind.isBlockDevice();
+    const decodedHash = !readBack && h && isSupportedHashType(h.type) ? new DecodedDataHasher(createHasher(h.type), ds, fsz ?? Infinity) : null;
     const skipGood = params.multiPass === 'skip-good';
     await forEachBlock(
       reader,
@@ -217,6 +226,7 @@ async function decodeToFile(
         if (chunk >= chunkLimit) return;
         if (skipGood && !(await writer.isFree(chunk))) return;
         await writer.write(chunk, buf.subarray(off + HEADER_SIZE, off + bs));
+        decodedHash?.add(chunk, buf.subarray(off + HEADER_SIZE, off + bs));
       },
       params.onProgress,
     ).catch(async (err: unknown) => {
@@ -226,7 +236,6 @@ async function decodeToFile(
     });
     await writer.flush();
     // A device written in place keeps its size: the file is its first FSZ bytes (truncating it was EINVAL, exit 2).
-    const regular = (await handle.stat()).isFile();
     let size = fsz ?? writer.end;
     if (fsz === undefined || ref.meta === null) {
       stats.warnings.push('No recorded file size found: the output keeps the padding of the last block');
@@ -249,21 +258,34 @@ async function decodeToFile(
     await syncStored(handle);
     stats.fileSize = regular ? (await handle.stat()).size : size;
     stats.decodeSeconds = secondsSince(t0);
-    const h = ref.meta?.hsh;
     if (h && isSupportedHashType(h.type)) {
       const th = Date.now();
-      const hasher = createHasher(h.type);
-      const out = FileReader.fromHandle(handle, stats.fileSize, outPath);
-      let reporting = false;
-      for (let p = 0; p < stats.fileSize; p += 1 << 22) {
-        hasher.update(await out.read(p, Math.min(1 << 22, stats.fileSize - p)));
-        reporting ||= Date.now() - th >= (params.hashQuietMs ?? HASH_QUIET_MS);
-        if (reporting) params.onHashProgress?.(Math.min(p + (1 << 22), stats.fileSize), stats.fileSize);
+      if (!decodedHash) finishHash(stats, h, await hashOutput(handle, stats.fileSize, outPath, h.type, params));
+      else if (decodedHash.finish(stats.fileSize)) finishHash(stats, h, decodedHash.hasher);
+      else {
+        stats.warnings.push(
+          `A data block came after its place in "${outPath}" was hashed (a second copy, or blocks far out of order): ` +
+            'the hash of what was decoded is not known ' +
+            '(decode to a file, or run "blkfs sbx check --hash")',
+        );
       }
-      finishHash(stats, h, hasher);
       stats.hashSeconds = secondsSince(th);
     }
   });
+}
+
+/** Reads the first `size` bytes of the output back and hashes them (blkar's check of the output file). */
+async function hashOutput(handle: fsp.FileHandle, size: number, outPath: string, type: HashType, params: DecodeParams): Promise<Hasher> {
+  const th = Date.now();
+  const hasher = createHasher(type);
+  const out = FileReader.fromHandle(handle, size, outPath);
+  let reporting = false;
+  for (let p = 0; p < size; p += 1 << 22) {
+    hasher.update(await out.read(p, Math.min(1 << 22, size - p)));
+    reporting ||= Date.now() - th >= (params.hashQuietMs ?? HASH_QUIET_MS);
+    if (reporting) params.onHashProgress?.(Math.min(p + (1 << 22), size), size);
+  }
+  return hasher;
 }
 
 /** The most data a container of `containerSize` bytes can carry: every whole block of it a data block. */
