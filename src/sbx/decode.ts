@@ -239,17 +239,17 @@ async function decodeToFile(
     let size = fsz ?? writer.end;
     if (fsz === undefined || ref.meta === null) {
       stats.warnings.push('No recorded file size found: the output keeps the padding of the last block');
-    } else if (fsz <= dataCapacity(reader.size, layout)) {
+    } else if (fsz <= zeroFillLimit(reader.size, layout)) {
       if (regular) await handle.truncate(fsz);
     } else {
-      // More than every block of the container could carry: a forged or corrupt FSZ, or a truncated or partly
-      // rescued container. blkar zero-fills up to FSZ (a sparse TiB it then hashes for hours); we cut what is
-      // past FSZ but never add zeros past what this and any earlier pass wrote.
+      // Far more than every block of the container could carry: a forged or corrupt FSZ. blkar zero-fills up to
+      // FSZ (a sparse TiB it then hashes for hours); we cut what is past FSZ but never add zeros past what this and
+      // any earlier pass wrote.
       size = Math.min(fsz, regular ? (await handle.stat()).size : writer.end);
       if (regular && size === fsz) await handle.truncate(fsz);
       if (size < fsz) {
         stats.warnings.push(
-          `Recorded file size ${fsz} is more than the container can hold (${reader.size} bytes: at most ` +
+          `Recorded file size ${fsz} is far more than the container can hold (${reader.size} bytes: at most ` +
             `${dataCapacity(reader.size, layout)} bytes of data); the output ends after the last block decoded, at ` +
             `${size} bytes, not zero-filled up to it (metadata block at byte ${ref.pos} (0x${ref.pos.toString(16).toUpperCase()}))`,
         );
@@ -291,6 +291,16 @@ async function hashOutput(handle: fsp.FileHandle, size: number, outPath: string,
 /** The most data a container of `containerSize` bytes can carry: every whole block of it a data block. */
 function dataCapacity(containerSize: number, layout: Layout): number {
   return Math.floor(containerSize / layout.blockSize) * layout.dataSize;
+}
+
+/**
+ * The largest FSZ zero-filled as blkar does: what the container can carry, plus as much again and at least 1 GiB
+ * more. A truncated container (a cut copy, a partly rescued one) lost at most what its own bytes carried, so its
+ * output gets blkar's size; only a size far past it (a forged or corrupt FSZ) is not made of zeros.
+ */
+function zeroFillLimit(containerSize: number, layout: Layout): number {
+  const capacity = dataCapacity(containerSize, layout);
+  return capacity + Math.max(capacity, 1 << 30);
 }
 
 /** How long the output hash may run before it is reported (see DecodeParams.onHashProgress). */
