@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Checks src/: no import cycles (type-only imports count), layers point one way, no file over about 450 lines.
 // Layers (an import may only go to its own layer or one to its right): cli → server|fuse → views → archive|files →
-// cache → source, views|archive → sbx, views → map; sbx, map and source import nothing of ours but the leaves errors.ts, clean-spawn.ts, proc-fds.ts, visible-text.ts, byte-size.ts, partial-file.ts, temp-dirs.ts and thread-cpus.ts.   Usage: node scripts/check-imports.js
+// cache → source, views|archive → sbx, views → map; sbx, map and source import nothing of ours but the leaves errors.ts, clean-spawn.ts, proc-fds.ts, visible-text.ts, byte-size.ts, partial-file.ts, stop-signals.ts, temp-dirs.ts and thread-cpus.ts.   Usage: node scripts/check-imports.js
 const fs = require('fs');
 const path = require('path');
 const src = path.join(__dirname, '..', 'src');
@@ -23,7 +23,7 @@ for (const f of files) {
     if (!target) continue;
     out.push(target);
     const [a, b] = [layerOf(f), layerOf(target)];
-    if (a !== b && b !== 'errors' && b !== 'version' && b !== 'clean-spawn' && b !== 'proc-fds' && b !== 'visible-text' && b !== 'byte-size' && b !== 'partial-file' && b !== 'temp-dirs' && b !== 'thread-cpus' && !(allowed[a] ?? []).includes(b)) problems.push(`${rel(f)} → ${rel(target)}: ${a} must not depend on ${b}`);
+    if (a !== b && b !== 'errors' && b !== 'version' && b !== 'clean-spawn' && b !== 'proc-fds' && b !== 'visible-text' && b !== 'byte-size' && b !== 'partial-file' && b !== 'stop-signals' && b !== 'temp-dirs' && b !== 'thread-cpus' && !(allowed[a] ?? []).includes(b)) problems.push(`${rel(f)} → ${rel(target)}: ${a} must not depend on ${b}`);
   }
   deps.set(f, out);
 }

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { OperationError, UserError } from '../errors';
 import { requireReadableFile } from './paths';
+import { STOP_SIGNALS } from '../stop-signals';
 import type { FileReportJson } from '../files/file-report';
 
 interface FilesOptions {
@@ -50,8 +51,6 @@ async function offlineReport(image: string, mapfile: string): Promise<FileReport
     if (caught) process.kill(process.pid, caught);
   }
 }
-
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 async function readLiveReport(mountpoint: string): Promise<FileReportJson> {
   // No look into a mount before findServer has checked that its server answers (even a stat would wait for it);

@@ -9,6 +9,7 @@ import { mountEntries } from '../fuse/mountinfo';
 import { UserError } from '../errors';
 import { openFiles, readProcText } from '../proc-fds';
 import { keepWhatWasWritten, partialPath, partialWriterOf, removeStalePartials } from '../partial-file';
+import { catchStopSignals } from '../stop-signals';
 
 /** The path a write to `p` would land on: its real path, or (not existing yet) its parent's real path plus its name. */
 function landingPath(p: string): string {
@@ -282,17 +283,20 @@ export function guardCacheInputs(cacheDir: string, inputs: readonly string[]): v
 /**
  * Runs `write` on a file beside `out`, renamed over `out` once `write` succeeds: a command that fails part-way (a
  * full disk, a damaged input) leaves an earlier `out` as it was instead of destroying it. What it wrote is removed,
- * or with `keep` (blkar's rule for its outputs) kept (keepWhatWasWritten) and named in the error. A symlink's
- * target is the output; a device (anything but a regular file) is written in place.
+ * or with `keep` (blkar's rule for its outputs) kept (keepWhatWasWritten) and named in the error. A stop signal
+ * (Ctrl-C) aborts `stop`: `write` ends soon on it, its writes under way done, and the run ends Interrupted with what
+ * was written treated the same way. A symlink's target is the output; a device (anything but a regular file) is
+ * written in place.
  */
-export async function replaceOnSuccess<T>(out: string, write: (file: string) => Promise<T>, keep = false): Promise<T> {
+export async function replaceOnSuccess<T>(out: string, write: (file: string, stop?: AbortSignal) => Promise<T>, keep = false): Promise<T> {
   const target = await fs.promises.realpath(out).catch(() => out);
   const st = await fs.promises.stat(target).catch(() => undefined);
   if (st && !st.isFile()) return write(target);
   const partial = partialPath(target);
   await removeStalePartials(target);
+  const stop = catchStopSignals();
   try {
-    const result = await write(partial);
+    const result = await write(partial, stop.signal);
     await fs.promises.rename(partial, target);
     return result;
   } catch (err) {
@@ -302,12 +306,13 @@ export async function replaceOnSuccess<T>(out: string, write: (file: string) => 
       e.message = e.message.split(partial).join(out);
       e.path = out;
     }
+    const note = keep ? await keepWhatWasWritten(partial, target, st !== undefined, out) : '';
     if (!keep) await fs.promises.rm(partial, { force: true });
-    else {
-      const note = await keepWhatWasWritten(partial, target, st !== undefined, out);
-      if (e instanceof Error) e.message += note;
-    }
-    throw err;
+    const ending = stop.endingError(err);
+    if (ending instanceof Error) ending.message += note;
+    throw ending;
+  } finally {
+    stop.release();
   }
 }
 

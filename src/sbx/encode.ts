@@ -23,6 +23,7 @@ import { UserError } from '../errors';
 import { BytePosition, positionAsNumber, resolveByteRange } from './byte-range';
 import { writeFully } from './file-io';
 import { byteSize } from '../byte-size';
+import { unlessAborted } from '../stop-signals';
 import { WorkflowError } from './workflow-errors';
 
 /** Bad encode parameters (a user-input error: the CLI maps it to exit code 1). */
@@ -122,6 +123,8 @@ export interface EncodeOptions {
    * or undefined = when there are 2+ CPUs and the input is known to span 4+ batches (a worker costs ~30 ms).
    */
   renderWorker?: boolean;
+  /** Ends the encode with its reason (Ctrl-C): at once while it waits on its input, its writes under way done. */
+  stop?: AbortSignal;
 }
 
 /** blkar's encode stats. */
@@ -219,7 +222,7 @@ function streamChunkSource(input: AsyncIterable<Uint8Array>, skip: number, limit
  * before writing anything when the parameters are impossible; the output is left in place on I/O errors.
  */
 export async function encodeFile(inputPath: string, outputPath: string, opts: EncodeOptions = {}): Promise<EncodeStats> {
-  const h = await fsp.open(inputPath, 'r');
+  const h = await unlessAborted(fsp.open(inputPath, 'r'), opts.stop); // a FIFO's open waits for a writer
   try {
     const st = await h.stat();
     const mtime = Math.floor(st.mtimeMs / 1000);
@@ -235,7 +238,9 @@ export async function encodeFile(inputPath: string, outputPath: string, opts: En
     const { start, end } = resolveByteRange({ from: opts.from, toInclusive: opts.toInc, toExclusive: opts.toExc }, await byteSize(st), 1);
     return await encodeCore(fileChunkSource(h, start, end - start, inputPath), end - start, outputPath, named, inputPath);
   } finally {
-    await h.close();
+    // Once stopped, a read may still wait on a FIFO's writer, and the close would wait for it.
+    if (opts.stop?.aborted) h.close().catch(() => undefined);
+    else await h.close();
   }
 }
 
@@ -321,7 +326,7 @@ async function encodeCore(source: ChunkSource, knownSize: number | null, outputP
     let which = 0;
     let nextRead = source.read(bufs[0], 0, batchSource);
     for (;;) {
-      const n = await nextRead;
+      const n = await unlessAborted(nextRead, opts.stop);
       const src = bufs[which];
       const final = n < batchSource;
       const next = (which + 1) % slotCount;

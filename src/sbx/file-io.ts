@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import { byteSize } from '../byte-size';
 import { keepWhatWasWritten, partialPath, removeStalePartials } from '../partial-file';
+import { catchStopSignals } from '../stop-signals';
 import { FileReader } from './reader';
 
 /** blkar's `--multi-pass` ('skip-good') and `--multi-pass-no-skip` ('overwrite-all') for decode and sort. */
@@ -55,8 +56,10 @@ export async function writeFully(handle: fsp.FileHandle, data: Uint8Array, posit
 /**
  * Runs `write` on OUT's handle. A new OUT is written beside it (`OUT.blkfs-partial.PID`) and renamed over it once `write`
  * succeeds, so a run that fails part-way (a full disk, an unreadable input) leaves an earlier OUT as it was; what it
- * wrote is kept (keepWhatWasWritten) and named in the error, as blkar keeps a failed run's output. Multi-pass keeps what
- * earlier passes wrote (blkar: OUT opened without truncation, in place), and so is a device. `flags` opens a new OUT.
+ * wrote is kept (keepWhatWasWritten) and named in the error, as blkar keeps a failed run's output. So it is when a stop
+ * signal (Ctrl-C) comes while `write` runs: the error is Interrupted, at once even if `write` waits on its input, and
+ * the handle is closed once its writes under way are done. Multi-pass keeps what earlier passes wrote (blkar: OUT
+ * opened without truncation, in place), and so is a device. `flags` opens a new OUT.
  */
 export async function writeOutput<T>(outPath: string, multiPass: MultiPass | undefined, flags: 'w' | 'w+', write: (handle: fsp.FileHandle) => Promise<T>): Promise<T> {
   const target = await fsp.realpath(outPath).catch(() => outPath);
@@ -64,20 +67,26 @@ export async function writeOutput<T>(outPath: string, multiPass: MultiPass | und
   const inPlace = !!multiPass || (st !== undefined && !st.isFile());
   const written = inPlace ? target : partialPath(target);
   if (!inPlace) await removeStalePartials(target);
-  const handle = await fsp.open(written, multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : flags).catch((err: NodeJS.ErrnoException) => {
-    if (err.path === written) err.message = err.message.split(written).join(outPath); // the name the user gave
-    throw err;
-  });
-  let result: T;
+  const stop = catchStopSignals();
   try {
-    result = await write(handle);
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    const note = inPlace ? `; what was written is kept in "${outPath}"` : await keepWhatWasWritten(written, target, st !== undefined, outPath);
-    if (err instanceof Error) err.message += note;
-    throw err;
+    const handle = await fsp.open(written, multiPass ? fs.constants.O_RDWR | fs.constants.O_CREAT : flags).catch((err: NodeJS.ErrnoException) => {
+      if (err.path === written) err.message = err.message.split(written).join(outPath); // the name the user gave
+      throw err;
+    });
+    let result: T;
+    try {
+      result = await stop.race(write(handle));
+    } catch (err) {
+      await handle.close().catch(() => undefined); // FileHandle.close waits for the writes under way
+      const note = inPlace ? `; what was written is kept in "${outPath}"` : await keepWhatWasWritten(written, target, st !== undefined, outPath);
+      const ending = stop.endingError(err);
+      if (ending instanceof Error) ending.message += note;
+      throw ending;
+    }
+    await handle.close();
+    if (!inPlace) await fsp.rename(written, target);
+    return result;
+  } finally {
+    stop.release();
   }
-  await handle.close();
-  if (!inPlace) await fsp.rename(written, target);
-  return result;
 }

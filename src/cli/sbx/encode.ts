@@ -74,7 +74,8 @@ export async function runEncode(input: string, out: string | undefined, opts: En
     };
     // Written beside OUT and renamed over it when complete: with -f, a failure keeps the earlier container, and what
     // it wrote is kept too (as blkar keeps a failed run's output).
-    const encode = (file: string) => (fromStdin ? encodeStream(process.stdin, file, encodeOpts) : encodeFile(input, file, encodeOpts));
+    const encode = (file: string, stop?: AbortSignal) =>
+      fromStdin ? encodeStream(process.stdin, file, { ...encodeOpts, stop }) : encodeFile(input, file, { ...encodeOpts, stop });
     const s = await replaceOnSuccess(outPath, encode, true);
     progress.finish();
     return printer.result(encodeReport(s));

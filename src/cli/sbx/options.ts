@@ -1,9 +1,10 @@
 // Option parsing shared by the `blkfs sbx` commands: blkar's option names, defaults and error messages
 // (cli_macros.rs / cli_utils.rs), turned into UserError (exit 1).
 import * as fs from 'fs';
-import { UserError } from '../../errors';
+import { Interrupted, UserError } from '../../errors';
 import { Printer, ProgressLevel } from './report';
 import { classify } from './common';
+import { endOfSignal } from '../../stop-signals';
 import type { ByteRange } from '../../sbx/byte-range';
 import type { MultiPass } from '../../sbx/file-io';
 
@@ -244,7 +245,7 @@ function readOneLine(): Promise<string> {
   });
 }
 
-/** Run a command body with the printer: print its report or its error, then set the exit code. */
+/** Run a command body with the printer: print its report or its error, then set the exit code (end of the signal when stopped). */
 export async function runCommand(printer: Printer, body: () => Promise<number>): Promise<void> {
   let code: number;
   try {
@@ -252,6 +253,7 @@ export async function runCommand(printer: Printer, body: () => Promise<number>):
     code = await body();
   } catch (err) {
     code = printer.error(classify(err));
+    if (err instanceof Interrupted) endOfSignal(err.signal); // its output kept: a read may wait on a pipe for ever
   }
   process.exitCode = code;
 }
