@@ -36,7 +36,9 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
       visibleName(report.filesystems.length > 1 ? `${e.fs + 1}:${e.path}` : e.path),
     ]);
     const head = ['VERDICT', 'SIZE', 'BAD', 'UNTRIED', 'PATH'];
-    const widths = head.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c].length)));
+    // A loop, not Math.max(...cells): a call's arguments overflow the stack at a few 100,000 files.
+    const widths = head.map((h) => h.length);
+    for (const r of cells) r.forEach((v, c) => (widths[c] = Math.max(widths[c], v.length)));
     const line = (r: string[]) =>
       r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : c === r.length - 1 ? v : v.padStart(widths[c]))).join('  ');
     out.push(line(head));
