@@ -3,15 +3,15 @@
 // under a directory whose own bytes are not all rescued (its listing came from bytes we do not have), when TSK
 // could not read its metadata or place all its bytes, or when its data is resident in metadata not all read.
 // An update after new reads recomputes only the entries whose runs touch the changed ranges (runs are indexed by
-// start, with a running maximum of ends for stabbing), plus the resident ones.
+// start, with a running maximum of ends for stabbing: layout-index.ts), plus the resident ones. The work over all
+// entries is written as generators (turns.ts): at once for the offline report, a batch per turn in a mount server.
 import type { DamageSource } from './damage-source';
 import type { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout } from './layout';
-import { mergeRanges, subtractRanges } from '../cache/byte-ranges';
+import { holesUnlisted, indexLayout, LayoutIndex } from './layout-index';
+import { BATCH, runAtOnce, runInTurns, Steps } from './turns';
 
 /** Where partition tables and filesystems say what they are (an ISO9660 volume descriptor is at 32 KiB). */
 const HEAD_BYTES = 64 * 1024;
-/** Filesystems whose metadata maps every block of a file, where TSK lists no run for a hole (holesUnlisted). */
-const MAPS_HOLES: ReadonlySet<string | undefined> = new Set(['NTFS', 'ext2', 'ext3', 'ext4']);
 
 export type Verdict = 'intact' | 'damaged' | 'incomplete' | 'unknown';
 
@@ -67,113 +67,87 @@ export class FileReport {
   private readonly counts: Float64Array; // 3 per entry: rescued, bad, untried
   private readonly verdicts: Verdict[];
   private readonly reasons: (string | undefined)[];
-  // Run index: sorted by start; maxEnd[i] = max end of runs 0..i.
-  private readonly runStart: Float64Array;
-  private readonly runEnd: Float64Array;
-  private readonly runEntry: Int32Array;
-  private readonly maxEnd: Float64Array;
-  /** Entries with content but no runs (resident/inline data): judged by their filesystem's structures. */
-  private readonly resident: number[] = [];
-  /** The union of all entries' runs (hard links share theirs: their bytes count once). */
-  private readonly inEntries: [number, number][];
-  /** Per filesystem, its span less its entries' runs and slack and its free space: its structures. */
-  private readonly structures: [number, number][][];
+  private readonly index: LayoutIndex;
 
+  /** @param indexed  the layout's index, built in turns by inTurns, which then joins in turns too. */
   constructor(
     readonly layout: MediumLayout,
     private damage: DamageSource,
+    indexed?: LayoutIndex,
   ) {
     this.entries = layout.entries;
     this.counts = new Float64Array(this.entries.length * 3);
     this.verdicts = new Array<Verdict>(this.entries.length).fill('intact');
     this.reasons = new Array<string | undefined>(this.entries.length);
-    let n = 0;
-    for (const e of this.entries) n += e.runs.length / 2;
-    const order: number[] = [];
-    const starts: number[] = [];
-    const ends: number[] = [];
-    const entryOf: number[] = [];
-    this.entries.forEach((e, idx) => {
-      for (let i = 0; i < e.runs.length; i += 2) {
-        order.push(order.length);
-        starts.push(e.runs[i]);
-        ends.push(e.runs[i] + e.runs[i + 1]);
-        entryOf.push(idx);
-      }
-    });
-    order.sort((a, b) => starts[a] - starts[b]);
-    this.runStart = new Float64Array(n);
-    this.runEnd = new Float64Array(n);
-    this.runEntry = new Int32Array(n);
-    this.maxEnd = new Float64Array(n);
-    let m = 0;
-    order.forEach((k, i) => {
-      this.runStart[i] = starts[k];
-      this.runEnd[i] = ends[k];
-      this.runEntry[i] = entryOf[k];
-      m = Math.max(m, ends[k]);
-      this.maxEnd[i] = m;
-    });
-    this.entries.forEach((e, i) => {
-      // (And entries TSK could not read: whether to blame sectors depends on the structures' state.)
-      if ((e.runs.length === 0 && e.size > (e.holeBytes ?? 0)) || this.holesUnlisted(i) || e.unreadableMetadata) this.resident.push(i);
-    });
-    const runsOf = (e: LayoutEntry, withSlack: boolean): [number, number][] => {
-      const out: [number, number][] = [];
-      for (const list of withSlack ? [e.runs, e.slack ?? []] : [e.runs]) for (let k = 0; k < list.length; k += 2) out.push([list[k], list[k] + list[k + 1]]);
-      return out;
-    };
-    this.inEntries = mergeRanges(this.entries.flatMap((e) => runsOf(e, false)));
-    this.structures = layout.filesystems.map((f, fsi) => {
-      const covered: [number, number][] = this.entries.filter((e) => e.fs === fsi).flatMap((e) => runsOf(e, true));
-      const free = layout.free[fsi] ?? [];
-      for (let k = 0; k < free.length; k += 2) covered.push([free[k], free[k] + free[k + 1]]);
-      return subtractRanges([[f.offset, f.offset + f.size]], mergeRanges(covered));
-    });
-    this.recomputeAll();
+    this.index = indexed ?? runAtOnce(indexLayout(layout));
+    if (!indexed) this.recomputeAll();
+  }
+
+  /** The same report, built a batch of entries per event-loop turn (the mount server's loop serves every read). */
+  static async inTurns(layout: MediumLayout, damage: DamageSource): Promise<FileReport> {
+    const report = new FileReport(layout, damage, await runInTurns(indexLayout(layout)));
+    await runInTurns(report.joinAll(damage));
+    return report;
   }
 
   /** Joins everything again (e.g. against another damage source). */
   recomputeAll(damage: DamageSource = this.damage): void {
+    runAtOnce(this.joinAll(damage));
+  }
+
+  private *joinAll(damage: DamageSource): Steps<void> {
     this.damage = damage;
-    for (let i = 0; i < this.entries.length; i++) this.recount(i);
-    this.judge();
+    for (let i = 0; i < this.entries.length; i++) {
+      this.recount(i);
+      if (i % BATCH === BATCH - 1) yield;
+    }
+    yield* this.judge();
   }
 
   /** After new reads: recomputes the entries whose runs touch any of the byte ranges [start, end). */
   update(ranges: readonly { start: number; end: number }[], damage: DamageSource = this.damage): void {
     this.damage = damage;
     const touched = new Set<number>();
+    const { runStart, runEnd, runEntry, maxEnd } = this.index;
     for (const { start, end } of ranges) {
       // First run whose running max end exceeds `start`: no run before it reaches the range.
       let lo = 0;
-      let hi = this.maxEnd.length;
+      let hi = maxEnd.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (this.maxEnd[mid] <= start) lo = mid + 1;
+        if (maxEnd[mid] <= start) lo = mid + 1;
         else hi = mid;
       }
-      for (let i = lo; i < this.runStart.length && this.runStart[i] < end; i++) {
-        if (this.runEnd[i] > start) touched.add(this.runEntry[i]);
+      for (let i = lo; i < runStart.length && runStart[i] < end; i++) {
+        if (runEnd[i] > start) touched.add(runEntry[i]);
       }
     }
     // Resident data is judged by the structures around it: a read there touches no run, yet may settle it.
-    if (touched.size === 0 && this.resident.length === 0) return;
+    if (touched.size === 0 && this.index.resident.length === 0) return;
     let directoryChanged = false;
     for (const i of touched) {
       const before = this.missing(i);
       this.recount(i);
       if (this.entries[i].kind === 'directory' && before !== this.missing(i)) directoryChanged = true;
     }
-    this.judge(directoryChanged ? undefined : touched);
+    runAtOnce(this.judge(directoryChanged ? undefined : touched));
   }
 
   /** Directories whose own bytes are not all rescued (their listing may be incomplete), by path per filesystem. */
   unreadableDirectories(): string[] {
+    return runAtOnce(this.unreadableDirectorySteps());
+  }
+
+  unreadableDirectoriesInTurns(): Promise<string[]> {
+    return runInTurns(this.unreadableDirectorySteps());
+  }
+
+  private *unreadableDirectorySteps(): Steps<string[]> {
     const out: string[] = [];
-    this.entries.forEach((e, i) => {
-      if (this.listingUnreadable(i)) out.push(`${e.fs}:${e.path}`);
-    });
+    for (let i = 0; i < this.entries.length; i++) {
+      if (this.listingUnreadable(i)) out.push(`${this.entries[i].fs}:${this.entries[i].path}`);
+      if (i % BATCH === BATCH - 1) yield;
+    }
     return out;
   }
 
@@ -212,18 +186,9 @@ export class FileReport {
     return n;
   }
 
-  /**
-   * A file placed only in part on a filesystem that maps every block of a file in its metadata: the rest is holes,
-   * read with that metadata — not a broken chain. TSK 4.11 lists no sparse run on NTFS (nor the sparse tail of a
-   * compression unit), and none on ext2/3 (indirect blocks) or after an ext4 file's last extent. (FAT, exFAT and
-   * ISO9660 have no holes: there a shortfall is a broken chain.)
-   */
+  /** Placed only in part on a filesystem that maps holes in its metadata: the rest is holes (layout-index.ts). */
   private holesUnlisted(i: number): boolean {
-    const e = this.entries[i];
-    if (e.runs.length === 0 || (e.kind !== 'file' && e.kind !== 'other') || !MAPS_HOLES.has(this.layout.filesystems[e.fs]?.type)) return false;
-    let located = e.holeBytes ?? 0;
-    for (let k = 1; k < e.runs.length; k += 2) located += e.runs[k];
-    return located < e.size;
+    return holesUnlisted(this.layout, this.entries[i]);
   }
 
   /** Content bytes TSK gave no place for: size less runs and holes. */
@@ -269,11 +234,13 @@ export class FileReport {
   }
 
   /** Verdicts from the counts, then "unknown" under every directory with missing bytes. */
-  private judge(only?: ReadonlySet<number>): void {
+  private *judge(only?: ReadonlySet<number>): Steps<void> {
     const badDirs = new Map<string, string>();
-    this.entries.forEach((e, i) => {
+    for (let i = 0; i < this.entries.length; i++) {
+      const e = this.entries[i];
       if (this.listingUnreadable(i)) badDirs.set(`${e.fs}:${e.path}`, e.path);
-    });
+      if (i % BATCH === BATCH - 1) yield;
+    }
     let residentAt: ('ok' | 'untried' | 'bad')[] | undefined;
     let metadataMissing: number[] | undefined;
     const visit = (i: number) => {
@@ -326,8 +293,13 @@ export class FileReport {
       this.verdicts[i] = verdict;
       this.reasons[i] = reason;
     };
-    if (only) for (const i of [...only, ...this.resident]) visit(i);
-    else for (let i = 0; i < this.entries.length; i++) visit(i);
+    if (only) for (const i of [...only, ...this.index.resident]) visit(i);
+    else {
+      for (let i = 0; i < this.entries.length; i++) {
+        visit(i);
+        if (i % BATCH === BATCH - 1) yield;
+      }
+    }
   }
 
   entry(i: number): EntryReport {
@@ -352,15 +324,26 @@ export class FileReport {
   }
 
   summary(): ReportSummary {
+    return runAtOnce(this.summarySteps());
+  }
+
+  summaryInTurns(): Promise<ReportSummary> {
+    return runInTurns(this.summarySteps());
+  }
+
+  private *summarySteps(): Steps<ReportSummary> {
     const s: ReportSummary = { files: 0, intact: 0, damaged: 0, incomplete: 0, unknown: 0, unreadableDirectories: 0, badBytesOutsideFiles: 0 };
     let badInEntries = 0;
     // Over the union of the runs: hard links share theirs, and counted twice they hid bad bytes elsewhere.
-    for (const [start, end] of this.inEntries) {
-      this.damage.forEachUnfinished(start, end, (len, status) => {
+    const inEntries = this.index.inEntries;
+    for (let k = 0; k < inEntries.length; k++) {
+      this.damage.forEachUnfinished(inEntries[k][0], inEntries[k][1], (len, status) => {
         if (status === '-') badInEntries += len;
       });
+      if (k % BATCH === BATCH - 1) yield;
     }
     for (let i = 0; i < this.entries.length; i++) {
+      if (i % BATCH === BATCH - 1) yield;
       const kind = this.entries[i].kind;
       if (this.listingUnreadable(i)) s.unreadableDirectories++;
       if (kind !== 'file' && kind !== 'other') continue;
@@ -372,12 +355,21 @@ export class FileReport {
   }
 
   toJSON(filter?: (e: EntryReport) => boolean): FileReportJson {
+    return runAtOnce(this.jsonSteps(filter));
+  }
+
+  jsonInTurns(filter?: (e: EntryReport) => boolean): Promise<FileReportJson> {
+    return runInTurns(this.jsonSteps(filter));
+  }
+
+  private *jsonSteps(filter?: (e: EntryReport) => boolean): Steps<FileReportJson> {
     const entries: EntryReport[] = [];
     for (let i = 0; i < this.entries.length; i++) {
       const r = this.entry(i);
       if (!filter || filter(r)) entries.push(r);
+      if (i % BATCH === BATCH - 1) yield;
     }
-    return { filesystems: this.filesystemReports(), problems: this.problems(), summary: this.summary(), entries };
+    return { filesystems: yield* this.filesystemSteps(), problems: this.problems(), summary: yield* this.summarySteps(), entries };
   }
 
   /** TSK's problems; with no filesystem found, also whether the sectors that say where they are were missing. */
@@ -395,28 +387,38 @@ export class FileReport {
 
   /** Per filesystem: the missing bytes of its span outside its entries' runs and slack and its free space. */
   filesystemReports(): FilesystemReport[] {
-    return this.layout.filesystems.map((f, fsi) => {
+    return runAtOnce(this.filesystemSteps());
+  }
+
+  private *filesystemSteps(): Steps<FilesystemReport[]> {
+    const out: FilesystemReport[] = [];
+    for (let fsi = 0; fsi < this.layout.filesystems.length; fsi++) {
       const missing = { bad: 0, untried: 0 };
       const meta = { bad: 0, untried: 0 };
-      for (const [start, end] of this.structures[fsi]) {
-        this.damage.forEachUnfinished(start, end, (len, status) => {
+      const structures = this.index.structures[fsi];
+      for (let k = 0; k < structures.length; k++) {
+        this.damage.forEachUnfinished(structures[k][0], structures[k][1], (len, status) => {
           if (status === '-') missing.bad += len;
           else missing.untried += len;
         });
+        if (k % BATCH === BATCH - 1) yield;
       }
-      this.entries.forEach((e, i) => {
-        if (e.fs !== fsi || e.kind !== 'metadata') return;
+      for (let i = 0; i < this.entries.length; i++) {
+        if (i % BATCH === BATCH - 1) yield;
+        const e = this.entries[i];
+        if (e.fs !== fsi || e.kind !== 'metadata') continue;
         meta.bad += this.counts[3 * i + 1];
         meta.untried += this.counts[3 * i + 2];
-      });
-      return {
-        ...f,
+      }
+      out.push({
+        ...this.layout.filesystems[fsi],
         structureBad: missing.bad,
         structureUntried: missing.untried,
         metadataBad: meta.bad,
         metadataUntried: meta.untried,
-      };
-    });
+      });
+    }
+    return out;
   }
 }
 

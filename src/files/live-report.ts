@@ -3,7 +3,8 @@
 // so the filesystem metadata goes through the cache like any reader's, each sector read once; where metadata
 // sectors are bad, TSK gets EIO, lists less, and the report says which directory it could not read. Each time
 // the report is asked for, the sector map snapshot is compared with the last one and only the entries whose
-// runs touch a changed range are joined again.
+// runs touch a changed range are joined again. The server's event loop serves every read of the mount: the work over
+// all entries (the join, a look, a summary) goes a batch per turn (turns.ts), never seconds at once for a large disk.
 import type { Extent } from '../cache/extent-map';
 import { changedRanges, extentsDamage } from './damage-source';
 import { FileReport, FileReportJson, ReportSummary } from './file-report';
@@ -49,6 +50,8 @@ export class LiveFileReport {
   private stopper = new AbortController();
   /** The run stopLayoutRead() cut (the metadata phase over its budget): whoever waited for it reads the layout now. */
   private cutRun: Promise<'stopped' | 'ended'> | undefined;
+  /** Looks going through the report in turns (current() leaves the report as it is meanwhile). */
+  private looking = 0;
 
   constructor(
     private readonly cache: FilesCache,
@@ -116,11 +119,11 @@ export class LiveFileReport {
   private async loadLayout(): Promise<void> {
     const layout = await this.readLayout(this.rawPath, this.stopper.signal);
     const seen = this.cache.extents();
-    const report = new FileReport(layout, extentsDamage(seen, this.cache.sectorSize, this.cache.size));
+    const report = await FileReport.inTurns(layout, extentsDamage(seen, this.cache.sectorSize, this.cache.size));
     this.seen = seen;
     this.report = report;
-    this.unreadableAtLayout = new Set(report.unreadableDirectories());
-    const sum = report.summary();
+    this.unreadableAtLayout = new Set(await report.unreadableDirectoriesInTurns());
+    const sum = await report.summaryInTurns();
     const incomplete = layout.filesystems.length === 0 || layout.problems.length > 0 || sum.unknown > 0 || sum.unreadableDirectories > 0;
     this.missedAtLayout = incomplete ? gapsOutsideFileData(seen, this.cache.sectorSize, layout) : [];
     this.state = 'ready';
@@ -139,7 +142,11 @@ export class LiveFileReport {
     this.rereadTimer.unref();
   }
 
-  /** The report joined with the current sector map (undefined until the layout is read). */
+  /**
+   * The report joined with the current sector map (undefined until the layout is read). While a look goes through
+   * the report in turns it stays as that look began (the next one joins what landed meanwhile): else the look's
+   * entries and summary would tell of different moments.
+   */
   private current(): FileReport | undefined {
     const r = this.report;
     if (!r) {
@@ -147,7 +154,7 @@ export class LiveFileReport {
       return undefined;
     }
     const now = this.cache.extents();
-    if (now !== this.seen) {
+    if (now !== this.seen && this.looking === 0) {
       const ranges = changedRanges(this.seen!, now, this.cache.sectorSize);
       r.update(ranges, extentsDamage(now, this.cache.sectorSize, this.cache.size));
       this.seen = now;
@@ -186,7 +193,19 @@ export class LiveFileReport {
   async json(): Promise<FileReportJson> {
     const run = this.layoutRunNow();
     if ((await run) === 'stopped' && this.cutRun === run) await this.ensureLayout();
-    return this.snapshot();
+    return this.snapshotInTurns();
+  }
+
+  /** snapshot(), a batch of entries per event-loop turn. */
+  async snapshotInTurns(): Promise<FileReportJson> {
+    const r = this.current();
+    if (!r) return this.snapshot();
+    this.looking++;
+    try {
+      return await r.jsonInTurns();
+    } finally {
+      this.looking--;
+    }
   }
 
   /** The report as it stands now, without starting anything. */

@@ -1,7 +1,12 @@
 // The file report for people (a table), for spreadsheets (CSV) and for scripts (JSON).
 import type { EntryReport, FileReportJson, FilesystemReport } from './file-report';
 import type { FilesystemInfo } from './layout';
+import { setImmediate as nextTurn } from 'timers/promises';
 import { visibleName } from '../visible-text';
+import { runAtOnce, runInTurns, Steps } from './turns';
+
+/** Rows rendered between two turns of the event loop (a row of JSON costs ~20 µs on a slow core). */
+const ROWS_PER_TURN = 1_000;
 
 /** What a person asks to see: files (and odd entries) always, directories and metadata only when not intact. */
 export function worthListing(e: EntryReport, damagedOnly: boolean): boolean {
@@ -18,7 +23,44 @@ export function describeFilesystem(f: FilesystemInfo, index: number): string {
 }
 
 export function renderText(report: FileReportJson, damagedOnly: boolean): string {
-  const out: string[] = [];
+  return runAtOnce(textChunks(report, damagedOnly)).join('');
+}
+
+/** The rendering, a batch of rows per event-loop turn (a mount server's loop serves every read of the mount). */
+export async function renderInTurns(format: 'txt' | 'csv' | 'json', report: FileReportJson): Promise<Buffer> {
+  const chunks = await runInTurns(format === 'txt' ? textChunks(report, false) : format === 'csv' ? csvChunks(report) : jsonChunks(report));
+  const bytes: Buffer[] = [];
+  for (const chunk of chunks) {
+    bytes.push(Buffer.from(chunk, 'utf8'));
+    await nextTurn();
+  }
+  return Buffer.concat(bytes);
+}
+
+/** Lines gathered into chunks of ROWS_PER_TURN lines, each line ended by `eol`: the renderings' output, joined or in turns. */
+class ChunkedLines {
+  readonly chunks: string[] = [];
+  private lines: string[] = [];
+
+  constructor(private readonly eol: string) {}
+
+  /** Adds a line; true when a chunk is full (time to yield). */
+  push(line: string): boolean {
+    this.lines.push(line);
+    if (this.lines.length < ROWS_PER_TURN) return false;
+    this.end();
+    return true;
+  }
+
+  end(): string[] {
+    if (this.lines.length > 0) this.chunks.push(this.lines.join(this.eol) + this.eol);
+    this.lines = [];
+    return this.chunks;
+  }
+}
+
+function* textChunks(report: FileReportJson, damagedOnly: boolean): Steps<string[]> {
+  const out = new ChunkedLines('\n');
   report.filesystems.forEach((f, i) => {
     out.push(describeFilesystem(f, i));
     const note = structureNote(f);
@@ -27,25 +69,30 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
   for (const p of report.problems) out.push(`not read: ${visibleName(p)}`);
   const rows = report.entries.filter((e) => worthListing(e, damagedOnly));
   if (rows.length > 0) {
-    const cells = rows.map((e) => [
-      e.kind === 'directory' ? `${e.verdict} dir` : e.kind === 'metadata' ? `${e.verdict} meta` : e.verdict,
-      String(e.size),
-      String(e.bad),
-      String(e.untried),
-      // Names are the medium's: read on a terminal, a control or bidi character in one must not act.
-      visibleName(report.filesystems.length > 1 ? `${e.fs + 1}:${e.path}` : e.path),
-    ]);
     const head = ['VERDICT', 'SIZE', 'BAD', 'UNTRIED', 'PATH'];
     // A loop, not Math.max(...cells): a call's arguments overflow the stack at a few 100,000 files.
     const widths = head.map((h) => h.length);
-    for (const r of cells) r.forEach((v, c) => (widths[c] = Math.max(widths[c], v.length)));
+    const cells: string[][] = [];
+    for (const e of rows) {
+      const r = [
+        e.kind === 'directory' ? `${e.verdict} dir` : e.kind === 'metadata' ? `${e.verdict} meta` : e.verdict,
+        String(e.size),
+        String(e.bad),
+        String(e.untried),
+        // Names are the medium's: read on a terminal, a control or bidi character in one must not act.
+        visibleName(report.filesystems.length > 1 ? `${e.fs + 1}:${e.path}` : e.path),
+      ];
+      r.forEach((v, c) => (widths[c] = Math.max(widths[c], v.length)));
+      if (cells.push(r) % ROWS_PER_TURN === 0) yield;
+    }
     const line = (r: string[]) =>
       r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : c === r.length - 1 ? v : v.padStart(widths[c]))).join('  ');
     out.push(line(head));
-    rows.forEach((r, k) => {
-      out.push(line(cells[k]));
-      if (r.reason) out.push(`  (${visibleName(r.reason)})`);
-    });
+    for (let k = 0; k < rows.length; k++) {
+      const reason = rows[k].reason;
+      if (out.push(line(cells[k]))) yield;
+      if (reason) out.push(`  (${visibleName(reason)})`);
+    }
   }
   const s = report.summary;
   out.push(
@@ -53,7 +100,7 @@ export function renderText(report: FileReportJson, damagedOnly: boolean): string
       (s.unreadableDirectories ? `; ${s.unreadableDirectories} unreadable director${s.unreadableDirectories === 1 ? 'y' : 'ies'}` : '') +
       `; ${s.badBytesOutsideFiles} bad bytes outside files`,
   );
-  return out.join('\n') + '\n';
+  return out.end();
 }
 
 /** Says when the filesystem's own structures are not all read: then the list itself may be incomplete. */
@@ -78,13 +125,37 @@ function csvCell(v: string | number): string {
 }
 
 export function renderCsv(report: FileReportJson): string {
-  const lines = [CSV_COLUMNS.join(',')];
+  return runAtOnce(csvChunks(report)).join('');
+}
+
+function* csvChunks(report: FileReportJson): Steps<string[]> {
+  const out = new ChunkedLines('\r\n');
+  out.push(CSV_COLUMNS.join(','));
   for (const e of report.entries) {
-    lines.push([e.fs + 1, e.path, e.kind, e.size, e.rescued, e.bad, e.untried, e.verdict, e.reason ?? ''].map(csvCell).join(','));
+    if (out.push([e.fs + 1, e.path, e.kind, e.size, e.rescued, e.bad, e.untried, e.verdict, e.reason ?? ''].map(csvCell).join(','))) yield;
   }
-  return lines.join('\r\n') + '\r\n';
+  return out.end();
 }
 
 export function renderJson(report: FileReportJson): string {
-  return JSON.stringify(report, null, 1) + '\n';
+  return runAtOnce(jsonChunks(report)).join('');
+}
+
+/**
+ * JSON.stringify(report, null, 1), the entries stringified a batch at a time: the report with no entries, its
+ * "entries": [] then replaced by the entries, each indented to its depth (strings in JSON hold no raw newline).
+ */
+function* jsonChunks(report: FileReportJson): Steps<string[]> {
+  const outline = JSON.stringify({ ...report, entries: [] }, null, 1) + '\n';
+  if (report.entries.length === 0) return [outline];
+  const slot = '\n "entries": []';
+  const at = outline.indexOf(slot);
+  const chunks = [outline.slice(0, at) + '\n "entries": ['];
+  for (let i = 0; i < report.entries.length; i += ROWS_PER_TURN) {
+    const batch = report.entries.slice(i, i + ROWS_PER_TURN).map((e) => '\n  ' + JSON.stringify(e, null, 1).replace(/\n/g, '\n  '));
+    chunks.push((i > 0 ? ',' : '') + batch.join(','));
+    yield;
+  }
+  chunks.push('\n ]' + outline.slice(at + slot.length));
+  return chunks;
 }

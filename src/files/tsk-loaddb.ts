@@ -8,12 +8,16 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { setImmediate as nextTurn } from 'timers/promises';
 import Database from 'better-sqlite3';
 import { OperationError } from '../errors';
 import { EntryKind, FilesystemInfo, LayoutEntry, MediumLayout, PartitionInfo, fsTypeName } from './layout';
 import { cLocaleEnv, withoutFuseFds } from '../clean-spawn';
 import { makeOwnedTempDir } from '../temp-dirs';
 import { isVolumeLabel, labelKey, volumeLabelCandidates } from './fat-volume-label';
+
+/** Rows read between two turns of the event loop: a row costs ~10 µs (SQLite's step, its object) on a slow core. */
+const ROWS_PER_TURN = 2_000;
 
 /** tsk_files.type: TSK_DB_FILES_TYPE_FS, _UNALLOC_BLOCKS (free space) and _SLACK. */
 const TYPE_FS = 0;
@@ -149,7 +153,7 @@ export async function readMediumLayout(image: string, opts: LayoutReadOptions = 
     if (!fs.existsSync(dbPath)) {
       throw new OperationError(`The Sleuth Kit could not read ${shown}: ${tskErrors.join('; ') || `tsk_loaddb exited with ${run.exitCode}`}`);
     }
-    return readLayoutDb(dbPath, tskErrors, await fatVolumeLabels(dbPath, target, opts));
+    return await readLayoutDb(dbPath, tskErrors, await fatVolumeLabels(dbPath, target, opts));
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
@@ -220,9 +224,10 @@ interface FileRow {
 
 /**
  * Reads a tsk_loaddb database into a MediumLayout; `tskErrors` are the tool's own error lines, `volumeLabels` the
- * FAT root entries that are the volume label (labelKey), not files.
+ * FAT root entries that are the volume label (labelKey), not files. A batch of rows per event-loop turn: in a mount
+ * server, a million files read at once held every reader of the mount for seconds.
  */
-export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = [], volumeLabels: ReadonlySet<string> = new Set()): MediumLayout {
+export async function readLayoutDb(dbPath: string, tskErrors: readonly string[] = [], volumeLabels: ReadonlySet<string> = new Set()): Promise<MediumLayout> {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     const sectorSize = (db.prepare('SELECT block_size FROM tsk_vs_info LIMIT 1').get() as { block_size: number } | undefined)?.block_size ?? 512;
@@ -276,6 +281,8 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = [], 
       problems.push(`no filesystem The Sleuth Kit can read (UDF, for one, it cannot)${tskErrors.length ? `: ${tskErrors.join('; ')}` : ''}`);
     } else problems.push(...walkProblems(tskErrors.filter((e) => !named.has(e))));
 
+    let rowsRead = 0;
+    const batchDone = () => ++rowsRead % ROWS_PER_TURN === 0;
     const runsOf = new Map<number, number[]>();
     for (const r of db.prepare('SELECT obj_id, byte_start, byte_len FROM tsk_file_layout ORDER BY obj_id, sequence').iterate() as Iterable<{
       obj_id: number;
@@ -285,22 +292,30 @@ export function readLayoutDb(dbPath: string, tskErrors: readonly string[] = [], 
       let list = runsOf.get(r.obj_id);
       if (!list) runsOf.set(r.obj_id, (list = []));
       list.push(r.byte_start, r.byte_len);
+      if (batchDone()) await nextTurn();
     }
 
-    const rows = db
-      .prepare('SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags, attr_type FROM tsk_files WHERE type IN (?, ?, ?) ORDER BY obj_id')
-      .all(TYPE_FS, TYPE_SLACK, TYPE_UNALLOC) as FileRow[];
+    // Rows are read where they are used, the slack rows first, none kept: two million row objects kept for a second
+    // pass grew the heap the collector goes through, and its pauses hold the loop as any work does.
+    const filesOfType = (...types: number[]) =>
+      db
+        .prepare(
+          `SELECT obj_id, fs_obj_id, name, parent_path, meta_type, type, size, meta_addr, dir_flags, attr_type FROM tsk_files WHERE type IN (${types.map(() => '?').join(', ')}) ORDER BY obj_id`,
+        )
+        .iterate(...types) as Iterable<FileRow>;
     const key = (r: FileRow, name: string) => `${r.fs_obj_id}\0${r.parent_path}\0${r.meta_addr}\0${name}`;
     const slackRuns = new Map<string, number[]>();
-    for (const r of rows) {
+    for (const r of filesOfType(TYPE_SLACK)) {
       const runs = runsOf.get(r.obj_id);
       if (r.type === TYPE_SLACK && runs && r.name.endsWith('-slack')) slackRuns.set(key(r, r.name.slice(0, -'-slack'.length)), runs);
+      if (batchDone()) await nextTurn();
     }
 
     const entries: LayoutEntry[] = [];
     const free: number[][] = filesystems.map(() => []);
     let previous: { entry: LayoutEntry; metaAddr: number | null } | undefined;
-    for (const r of rows) {
+    for (const r of filesOfType(TYPE_FS, TYPE_UNALLOC)) {
+      if (batchDone()) await nextTurn();
       const fsi = r.fs_obj_id === null ? undefined : fsIndex.get(r.fs_obj_id);
       if (r.type === TYPE_UNALLOC && fsi !== undefined) {
         // Absolute already: adding the filesystem's offset again put a partition's free space past where it is, so
