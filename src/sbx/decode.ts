@@ -295,8 +295,8 @@ function dataCapacity(containerSize: number, layout: Layout): number {
 
 /**
  * The largest FSZ zero-filled as blkar does: what the container can carry, plus as much again and at least 1 GiB
- * more. A truncated container (a cut copy, a partly rescued one) lost at most what its own bytes carried, so its
- * output gets blkar's size; only a size far past it (a forged or corrupt FSZ) is not made of zeros.
+ * more. A truncated container (a cut copy, a partly rescued one) that kept half its blocks, or lost at most 1 GiB of
+ * data, gets blkar's size; a size beyond that is taken for a forged or corrupt FSZ and not made of zeros.
  */
 function zeroFillLimit(containerSize: number, layout: Layout): number {
   const capacity = dataCapacity(containerSize, layout);
