@@ -66,7 +66,21 @@ export function rangesWithStatus(text: string, status: string): BadRange[] {
 
 const started: ChildProcess[] = [];
 const mounts: string[] = [];
-const servers = new Set<number>();
+/**
+ * Our servers by pid, with when each started (/proc/PID/stat): a pid is used again once its process is gone (pid_max
+ * is 32768 here, and make test runs two files at once), so cleanup kills a pid only while it is still our server.
+ */
+const servers = new Map<number, string | undefined>();
+
+/** When process `pid` started (clock ticks since boot), or undefined when there is none. */
+function startedAt(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22, counted after "pid (comm)"
+  } catch {
+    return undefined;
+  }
+}
 
 export interface NbdkitServer {
   uri: string;
@@ -165,7 +179,7 @@ export async function mount(source: string, mountpoint: string, extra: string[] 
   const r = await blkfs(['mount', source, mountpoint, ...extra], { env });
   if (r.code !== 0) throw new Error(`blkfs mount failed (${r.code}): ${r.stderr}`);
   const pid = Number(/server pid (\d+)/.exec(r.stderr)?.[1]);
-  servers.add(pid);
+  servers.set(pid, startedAt(pid));
   return pid;
 }
 
@@ -182,14 +196,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Unmounts our mounts, stops our servers and nbdkits, then removes `dir` if given. Safe to call more than once. */
 export async function cleanup(dir?: string): Promise<void> {
@@ -198,9 +204,9 @@ export async function cleanup(dir?: string): Promise<void> {
     const r = await blkfs(['umount', mnt], { timeoutMs: 30_000 });
     if (r.code !== 0 && mountAt(mnt)) await run('fusermount3', ['-uz', mnt]);
   }
-  for (const pid of [...servers]) {
+  for (const [pid, started] of [...servers]) {
     servers.delete(pid);
-    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+    if (pid > 0 && started !== undefined && startedAt(pid) === started) process.kill(pid, 'SIGKILL');
   }
   for (const child of started.splice(0)) await stopChild(child);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
