@@ -12,20 +12,13 @@ import { FileReport } from '../src/files/file-report';
 import { renderInTurns } from '../src/files/report-render';
 import { readLayoutDb } from '../src/files/tsk-loaddb';
 import { writeTskDatabase } from '../test/helpers/tsk-database';
+import { msSince as ms, seededRandom } from './lib/bench-helpers';
 
 const FILES = Number(process.argv[2] ?? 1_000_000);
 const DIRS = Math.max(1, Math.floor(FILES / 1000));
 const SS = 512;
 const SIZE = 1024 ** 4; // 1 TiB
-let seed = 12345;
-function rand(n: number): number {
-  seed = (seed * 1103515245 + 12345) % 2 ** 31;
-  return seed % n;
-}
-
-function ms(t0: bigint): number {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
+const rand = seededRandom(12345);
 
 /** A sector map part read: the first half rescued with one bad extent every 100 MB, the rest untried. */
 function sectorMap(): SectorMap {

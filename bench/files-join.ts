@@ -13,6 +13,7 @@ import { changedRanges, extentsDamage, MapfileDamage, SectorMapDamage } from '..
 import { FileReport } from '../src/files/file-report';
 import type { LayoutEntry, MediumLayout } from '../src/files/layout';
 import { readMediumLayout } from '../src/files/tsk-loaddb';
+import { msSince as ms, seededRandom } from './lib/bench-helpers';
 
 const SS = 2048;
 const SIZE = 4_700_000_000 - (4_700_000_000 % SS);
@@ -20,15 +21,7 @@ const SECTORS = SIZE / SS;
 const FILES = 10_000;
 const BAD = 10_000;
 
-let seed = 12345;
-function rand(n: number): number {
-  seed = (seed * 1103515245 + 12345) % 2 ** 31;
-  return seed % n;
-}
-
-function ms(t0: bigint): number {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
+const rand = seededRandom(12345);
 
 function syntheticLayout(): MediumLayout {
   const entries: LayoutEntry[] = [];

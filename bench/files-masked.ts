@@ -9,12 +9,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { readMediumLayout } from '../src/files/tsk-loaddb';
 import { readMaskedLayout } from '../src/cli/masked-layout';
+import { msSince as ms } from './lib/bench-helpers';
 
 const ROUNDS = 5;
-
-function ms(t0: bigint): number {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
 
 function stats(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
