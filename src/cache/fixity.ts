@@ -210,10 +210,6 @@ export class FixityLedger {
     this.insertStmt.run(start, count, crc >>> 0);
   }
 
-  /**
-   * Before serving '+' sectors [a, b): checks each chunk loaded at open that overlaps them and was not checked yet.
-   * Rejects with ChunkDamagedError when one does not match (its bytes are never served).
-   */
   /** Whether sectors [a, b) may be served without checkBeforeServe (no unchecked or damaged chunk among them). */
   servable(a: number, b: number): boolean {
     if (this.unchecked === 0 && this.damaged.size === 0) return true;
@@ -225,6 +221,10 @@ export class FixityLedger {
     return true;
   }
 
+  /**
+   * Before serving '+' sectors [a, b): checks each chunk loaded at open that overlaps them and was not checked yet.
+   * Rejects with ChunkDamagedError when one does not match (its bytes are never served).
+   */
   async checkBeforeServe(a: number, b: number): Promise<void> {
     if (this.unchecked === 0 && this.damaged.size === 0) return;
     const known = this.damagedIn(a, b);

@@ -281,8 +281,11 @@ export class StateStore {
       await fh.datasync();
     } catch (e) {
       // Once failed, never again: a later fdatasync (through any descriptor) succeeds over the pages it dropped. Disk
-      // full too (delayed allocation): freeing space does not bring those pages back. No checkpoint may copy the
-      // journal into the database either: the next open's recovery keeps only the frames whose checksums hold.
+      // full too (delayed allocation): freeing space does not bring those pages back. No checkpoint of ours copies the
+      // journal into the database after this (recovery at the next open keeps only the frames whose checksums hold),
+      // but SQLite's own checkpoint when close() ends the last connection still runs: better-sqlite3 cannot turn it
+      // off (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE). It copies the pages as the page cache holds them, which for '+'
+      // are states whose bytes the data file's sync made durable first.
       this.journalFailure ??= new JournalSyncError(`${this.path}-wal`, e);
       try {
         this.db.pragma('wal_autocheckpoint = 0');
