@@ -319,8 +319,10 @@ export async function readLayoutDb(dbPath: string, tskErrors: readonly string[] 
       const fsi = r.fs_obj_id === null ? undefined : fsIndex.get(r.fs_obj_id);
       if (r.type === TYPE_UNALLOC && fsi !== undefined) {
         // Absolute already: adding the filesystem's offset again put a partition's free space past where it is, so
-        // its real free space counted as structures (and structures as free space).
-        free[fsi].push(...(runsOf.get(r.obj_id) ?? []));
+        // its real free space counted as structures (and structures as free space). A loop, not push(...runs): a
+        // call takes ~125,000 arguments at most, and TSK asked for chunks of free space puts a whole chunk's pieces in
+        // one row (tsk_loaddb 4.11 writes a row per piece, but nothing here should rest on that).
+        for (const n of runsOf.get(r.obj_id) ?? []) free[fsi].push(n);
       }
       if (r.type !== TYPE_FS || r.fs_obj_id === null || r.name === '.' || r.name === '..') continue;
       if (r.meta_type === META_VIRT_DIR || (r.dir_flags ?? NAME_ALLOC) !== NAME_ALLOC) continue;

@@ -5,10 +5,8 @@ import { seededInts } from './seeded-random';
 
 const BLOCK = 4096;
 
-/** `files` regular files of 1 byte to 256 KiB (1-3 runs each) spread over `dirs` directories under the root. */
-export function writeTskDatabase(dbPath: string, files: number, dirs: number, mediumSize = 1024 ** 4): void {
-  const below = seededInts(files);
-  const db = new Database(dbPath);
+/** The tables and columns readLayoutDb reads (a subset of what tsk_loaddb 4.11 creates). */
+export function createTskTables(db: Database.Database): void {
   db.exec(`
     CREATE TABLE tsk_objects (obj_id INTEGER PRIMARY KEY, par_obj_id INTEGER, type INTEGER NOT NULL);
     CREATE TABLE tsk_vs_info (obj_id INTEGER PRIMARY KEY, vs_type INTEGER NOT NULL, img_offset INTEGER NOT NULL, block_size INTEGER NOT NULL);
@@ -18,6 +16,13 @@ export function writeTskDatabase(dbPath: string, files: number, dirs: number, me
     CREATE TABLE tsk_file_layout (obj_id INTEGER NOT NULL, byte_start INTEGER NOT NULL, byte_len INTEGER NOT NULL, sequence INTEGER NOT NULL);
     CREATE INDEX layout_objID ON tsk_file_layout(obj_id);
   `);
+}
+
+/** `files` regular files of 1 byte to 256 KiB (1-3 runs each) spread over `dirs` directories under the root. */
+export function writeTskDatabase(dbPath: string, files: number, dirs: number, mediumSize = 1024 ** 4): void {
+  const below = seededInts(files);
+  const db = new Database(dbPath);
+  createTskTables(db);
   const object = db.prepare('INSERT INTO tsk_objects VALUES (?, ?, 0)');
   // (obj_id, name, meta_addr, type, meta_type, size, parent_path) on filesystem 2, allocated, default attribute.
   const file = db.prepare('INSERT INTO tsk_files VALUES (?, 2, 1, ?, ?, ?, ?, 1, ?, ?)');
