@@ -17,7 +17,7 @@ interface Placed {
 }
 
 /** A medium: random bytes with containers at the given offsets. */
-async function medium(size: number, parts: { uid: string; data: Buffer; offset: number; version: 1 | 17; d?: number; p?: number; burst?: number; fnm?: string }[]) {
+async function medium(size: number, parts: { uid: string; data: Buffer; offset: number; version: 1 | 17 | 18; d?: number; p?: number; burst?: number; fnm?: string }[]) {
   const image = pseudoRandom(size, 99);
   const placed: Placed[] = [];
   for (const p of parts) {
@@ -220,6 +220,20 @@ describe('RescuedContainer (/rescued/<UID>/ contents)', () => {
     expect(whole.errorAt).to.equal(undefined);
     expect(whole.data.equals(placed[0].data)).to.equal(true);
     expect(cache.source.maxReadsOfGoodSector()).to.equal(1);
+  });
+
+  it('a 1 MiB read of a decoded file only half on the medium, in block sets of 32, gives the half that is there (v18, D 1, P 31)', async () => {
+    // 9362 chunks of 112 bytes in one read: its missing block sets hold ~150,000 seqs, more than a call takes arguments.
+    const half = { uid: '0D0000000001', data: pseudoRandom(9362 * 112, 5), offset: 8192, version: 18 as const, d: 1, p: 31, burst: 0 };
+    const size = new Layout({ version: 18, d: 1, p: 31, burst: 0 }).containerSize(half.data.length);
+    const { image } = await medium(8192 + Math.floor(size / 2 / 512) * 512, [half]); // the rest is past its end
+    const dir = new RescuedUidDirectory(await acquireAndScan(await memoryCache(image)), half.uid, new Date());
+    const file = (await dir.entries()).get('file.bin') as View;
+    const handle = await file.open();
+    const bytes = (await file.read(handle, 0, 1 << 20)) as Buffer;
+    expect(bytes.length).to.equal(4681 * 112); // the chunks whose blocks are on the medium
+    expect(bytes.equals(half.data.subarray(0, bytes.length))).to.equal(true);
+    await file.release(handle);
   });
 
   it('the ordered <UID>.sbx keeps the order it was first served in while the scan finds more blocks (and it is blkar\'s order)', async () => {
