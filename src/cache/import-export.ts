@@ -216,8 +216,18 @@ export interface ExportResult {
  * A damaged cache chunk does not stop the export (a rescue is exported as far as it is good): its bytes are not
  * written, its sectors are '?' in the mapfile, so ddrescue resuming from the pair reads them from the medium again.
  * The caller reports `damaged` (the cache needs `blkfs verify --forget-damaged`).
+ *
+ * `stop` (Ctrl-C in `blkfs export`, its client gone) ends it with its reason until the renames begin: what was
+ * staged is removed and the outputs are left as they were (a device written in place keeps what reached it).
  */
-export async function exportImage(dev: CachedDevice, outImage: string, outMapfile: string, opts: { replace?: boolean } = {}): Promise<ExportResult> {
+export async function exportImage(
+  dev: CachedDevice,
+  outImage: string,
+  outMapfile: string,
+  opts: { replace?: boolean; stop?: AbortSignal } = {},
+): Promise<ExportResult> {
+  const { stop } = opts;
+  stop?.throwIfAborted(); // stopped while it waited for its turn
   // One synchronous snapshot: the image and its mapfile describe the same state even while reads continue.
   const extents = dev.extents();
   const snapshotMap = dev.mapfileText();
@@ -266,8 +276,20 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
   const image = await stageWhole(outImage, async (fh) => {
     // not a device written in place
     if ((await fh.stat()).isFile()) await fh.truncate(dev.size).catch((e: unknown) => Promise.reject(outputError(outImage, partialPath(outImage), e)));
-    for (const [from, to] of writes) for (let off = from; off < to; off += CHUNK) await copy(fh, off, Math.min(CHUNK, to - off));
+    for (const [from, to] of writes) {
+      for (let off = from; off < to; off += CHUNK) {
+        stop?.throwIfAborted(); // stageWhole removes the partial file
+        await copy(fh, off, Math.min(CHUNK, to - off));
+      }
+    }
   });
+  /** Stopped between steps: the staged outputs removed, none renamed into place. */
+  const unlessStopped = async (...staged: StagedOutput[]): Promise<void> => {
+    if (!stop?.aborted) return;
+    for (const s of staged) await s.abort();
+    throw stop.reason;
+  };
+  await unlessStopped(image);
   damaged.sort((x, y) => x.offset - y.offset);
   if (damaged.length > 0) await lost().catch(async (e: unknown) => Promise.reject(await image.abort().then(() => e, () => e))); // the refusal, whatever the clean-up says
   const mapfile = damaged.length === 0 ? snapshotMap : mapfileWithout(snapshotMap, extents, damaged, ss, dev.size);
@@ -278,8 +300,12 @@ export async function exportImage(dev: CachedDevice, outImage: string, outMapfil
     await image.abort(); // an earlier export stays a pair: its image is not replaced beside its old mapfile
     throw e;
   }
+  await unlessStopped(image, map); // the last moment a stop leaves both outputs as they were
   // Both are complete: renamed into place, the image first.
-  await image.commit();
+  await image.commit().catch(async (e: unknown) => {
+    await Promise.all([image.abort(), map.abort()]).catch(() => undefined); // a failed rename leaves no partial file
+    throw e;
+  });
   await map.commit();
   await keepImageMap(dev, mapfile, outImage);
   return { bytesWritten, mapfile, damaged };

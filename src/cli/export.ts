@@ -3,7 +3,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ExportResult } from '../cache/import-export';
-import { OperationError, UserError } from '../errors';
+import { Interrupted, OperationError, UserError } from '../errors';
+import type { ControlRequest } from '../server/control-protocol';
+import { catchStopSignals, endOfSignal, STOP_SIGNALS } from '../stop-signals';
+import type { ServerAddress } from './server-answer';
 import { mountAction } from './mount-action';
 import { mapfileBeside } from './paths';
 
@@ -19,9 +22,8 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
     throw new UserError(`${image} is a device: name the mapfile too (blkfs export ${opts.cache ? `--cache ${opts.cache}` : paths[0]} ${outs[0]} OUT.map)`);
   }
   const mapfile = path.resolve(outs[1] ?? mapfileBeside(outs[0]));
-  const [{ findServer }, { requestServer }, { guardOutputs, guardMediumDevice, mountedSource, writtenFiles }, { recordedMediumOf }, { busyCacheError }] = await Promise.all([
+  const [{ findServer }, { guardOutputs, guardMediumDevice, mountedSource, writtenFiles }, { recordedMediumOf }, { busyCacheError }] = await Promise.all([
     import('./mount-target'),
-    import('./server-answer'),
     import('./output-guard'),
     import('../cache/cache-open'),
     import('./cache-argument'),
@@ -40,8 +42,11 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
     }
     if (medium.device !== undefined) guardMediumDevice([image, mapfile], medium.device);
   }
+  const special = new Set<string>(); // written in place: not regular files, nor new
+  const inPlace = (p: string) => special.has(p);
   for (const f of [image, mapfile]) {
     const st = fs.existsSync(f) ? fs.statSync(f) : undefined;
+    if (st && !st.isFile()) special.add(f);
     if (st?.isDirectory()) throw new UserError(`output is a directory: ${f}`);
     const written = writtenFiles(f).map((w) => (fs.existsSync(w) ? fs.statSync(w) : undefined)); // a loop device writes its file
     if (medium.file && written.some((w) => w !== undefined && w.dev === medium.file!.dev && w.ino === medium.file!.ino)) {
@@ -51,27 +56,37 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
     if (st?.isBlockDevice() && !opts.force) throw new UserError(`${f} is a block device: exporting onto it overwrites what it holds; give --force if you mean it`);
     if (!fs.existsSync(path.dirname(f))) throw new UserError(`output directory does not exist: ${path.dirname(f)}`);
   }
+  // Ctrl-C, SIGTERM, SIGHUP: the export stops with its partial files removed, the outputs left as they were.
+  const stop = catchStopSignals();
   let result: ExportResult;
   let cacheDir = opts.cache;
-  if (server) {
-    cacheDir = server.cacheDir || 'DIR';
-    const reply = await (await requestServer(server, { cmd: 'export', image, mapfile, force: opts.force === true })).result;
-    if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
-    if (reply.type !== 'done') throw new OperationError('unexpected answer from the blkfs server');
-    result = reply.result as ExportResult;
-  } else {
-    // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
-    const [{ openOffline }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
-    const dev = await openOffline(opts.cache!).catch((err: unknown) => {
-      throw busy(err);
-    });
-    try {
-      result = await exportImage(dev, image, mapfile, { replace: opts.force === true });
-    } finally {
-      await dev.close();
+  let late: unknown; // a signal that came once the outputs were being renamed: they are whole, and it still ends the command
+  try {
+    if (server) {
+      cacheDir = server.cacheDir || 'DIR';
+      result = await exportThroughServer(server, { cmd: 'export', image, mapfile, force: opts.force === true }, stop.signal);
+    } else {
+      // Loaded here, not at the top: every blkfs command (sbx … too) would pay for the cache layer.
+      const [{ openOffline }, { exportImage }] = await Promise.all([import('../cache/cache-open'), import('../cache/import-export')]);
+      const dev = await openOffline(opts.cache!).catch((err: unknown) => {
+        throw busy(err);
+      });
+      try {
+        result = await exportImage(dev, image, mapfile, { replace: opts.force === true, stop: stop.signal });
+      } finally {
+        await dev.close();
+      }
     }
+    late = stop.endingError(undefined); // told here: release() would end the process before the report
+  } catch (err) {
+    const ending = stop.endingError(err);
+    if (ending instanceof Interrupted) ending.message += `: the export was cancelled; ${leftAsTheyWere([image, mapfile], inPlace)}`;
+    throw ending;
+  } finally {
+    stop.release();
   }
   process.stdout.write(`exported ${result.bytesWritten} bytes to ${image}, mapfile ${mapfile}\n`);
+  if (late instanceof Interrupted) throw Object.assign(late, { message: `${late.message}: it came after the export was complete` });
   if (result.damaged.length > 0) {
     // Both outputs are complete and agree: the damaged bytes are '?' in the mapfile, not data in the image.
     const bytes = result.damaged.reduce((n, d) => n + d.length, 0);
@@ -83,6 +98,49 @@ export const runExport = mountAction(async (paths: string[], opts: { cache?: str
     );
   }
 });
+
+/**
+ * The export through the mount's server. A stop signal sends `cancel`, then the server's answer is awaited: by then
+ * the partial files are gone. A second signal leaves at once (a server stuck writing to a hung disk): the server still
+ * stops the export when it sees the connection gone.
+ */
+async function exportThroughServer(server: ServerAddress, req: ControlRequest, stop: AbortSignal): Promise<ExportResult> {
+  const { requestServer } = await import('./server-answer');
+  stop.throwIfAborted();
+  const session = await requestServer(server, req);
+  const leave = (sig: NodeJS.Signals) => {
+    process.stderr.write('blkfs: leaving without waiting; the server removes the partial files once it can\n');
+    endOfSignal(sig);
+  };
+  const cancel = () => {
+    process.stderr.write('\nblkfs: stopping the export (again to leave at once)...\n');
+    session.send({ cmd: 'cancel' });
+    for (const sig of STOP_SIGNALS) process.once(sig, leave);
+  };
+  if (stop.aborted) cancel();
+  else stop.addEventListener('abort', cancel, { once: true });
+  try {
+    const reply = await session.result;
+    if (reply.type === 'error') throw reply.exitCode === 1 ? new UserError(reply.message) : new OperationError(reply.message);
+    if (reply.type !== 'done') throw new OperationError('unexpected answer from the blkfs server');
+    return reply.result as ExportResult;
+  } finally {
+    stop.removeEventListener('abort', cancel);
+    for (const sig of STOP_SIGNALS) process.off(sig, leave);
+  }
+}
+
+/** What a cancelled export left: `inPlace` outputs (devices) keep what reached them, the others are as they were. */
+function leftAsTheyWere(outputs: string[], inPlace: (p: string) => boolean): string {
+  const written = outputs.filter(inPlace);
+  const untouched = outputs.filter((o) => !inPlace(o));
+  return [
+    untouched.length > 0 ? `${untouched.join(' and ')} ${untouched.length > 1 ? 'are' : 'is'} as before (no partial file is left)` : '',
+    written.length > 0 ? `${written.join(' and ')} (written in place) may hold part of it` : '',
+  ]
+    .filter((s) => s !== '')
+    .join('; ');
+}
 
 function isDevice(p: string): boolean {
   try {

@@ -1,6 +1,8 @@
 // Runs a mount-side command body: prints an error as `blkfs: message` and exits with its code
-// (1 bad user input, 2 failure during the operation), so no command needs its own try/catch.
-import type { BlkfsError } from '../errors';
+// (1 bad user input, 2 failure during the operation; stopped by a signal: ends of it), so no command needs its own
+// try/catch.
+import { Interrupted, type BlkfsError } from '../errors';
+import { endOfSignal } from '../stop-signals';
 
 export function mountAction<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -9,6 +11,7 @@ export function mountAction<A extends unknown[]>(body: (...args: A) => Promise<v
     } catch (err) {
       const e = await classified(err);
       process.stderr.write(`blkfs: ${e.message}\n`);
+      if (err instanceof Interrupted) endOfSignal(err.signal); // as a shell reports it: 128 + its number
       process.exit(e.exitCode);
     }
   };

@@ -4,7 +4,6 @@ import * as path from 'path';
 import { parseSourceArg } from '../source/source-spec';
 import { TransientReadError } from '../source/block-source';
 import { CacheClosedError } from '../cache/errors';
-import { exportImage } from '../cache/import-export';
 import { DirectoryView, Node } from '../views/view';
 import { ControlConnection, ControlServer } from './control-server';
 import { ControlReply, ControlRequest, controlSocketPath, prepareSocketDir } from './control-protocol';
@@ -18,6 +17,7 @@ import { readFilesFirst } from './files-first';
 import { readMetadataAlongside } from './metadata-alongside';
 import type { AcquisitionRunner } from './acquisition-runner';
 import { StalledReadWatch } from './stalled-reads';
+import { ExportRequests } from './export-requests';
 import { checkScope, RescueScope, settledBytesIn } from '../cache/rescue-scope';
 import { UserError } from '../errors';
 import { requestSizeNote } from '../fuse/request-size';
@@ -65,8 +65,7 @@ export class MountServer {
   /** Resolves with the process exit code once the server has shut down. */
   readonly exited = new Promise<number>((r) => (this.resolveExit = r));
   private switching: Promise<void> | undefined;
-  /** The exports under way, run one after another. */
-  private exporting: Promise<unknown> | undefined;
+  private readonly exports: ExportRequests;
 
   private constructor(
     readonly info: ReadyInfo,
@@ -76,7 +75,9 @@ export class MountServer {
     private readonly fuse: FuseMount,
     private readonly control: ControlServer,
     private readonly http: HttpServer | undefined,
-  ) {}
+  ) {
+    this.exports = new ExportRequests(log);
+  }
 
   private get stack(): MediumStack {
     return this.root.stack;
@@ -321,20 +322,9 @@ export class MountServer {
       case 'archive':
         if (this.stopping) throw new Error('the server is shutting down');
         return this.stack.archives.serve(req, conn);
-      case 'export': {
+      case 'export':
         if (!path.isAbsolute(req.image) || !path.isAbsolute(req.mapfile)) throw new Error('export paths must be absolute');
-        const stack = this.stack;
-        // One at a time: every export of this process writes OUT.blkfs-partial.<this pid>, so two at once to one OUT
-        // shared that file (one truncating the other's bytes, the second rename failing).
-        const run = () => exportImage(stack.cache, req.image, req.mapfile, { replace: req.force === true });
-        const exporting = (this.exporting ?? Promise.resolve()).then(run, run);
-        this.exporting = exporting.catch(() => undefined);
-        const result = await exporting;
-        stack.mapfile?.exported(result.mapfile, req.image); // a ddrescue started on this image gets its map from /mapfile
-        if (result.damaged.length > 0) this.log.error(`export: damaged cache chunks left out of ${req.image} ('?' in ${req.mapfile}): ${JSON.stringify(result.damaged)}`);
-        conn.send({ type: 'done', result });
-        return;
-      }
+        return this.exports.serve(req, conn, this.stack);
       case 'verify': {
         const cache = this.cache;
         let last = 0;

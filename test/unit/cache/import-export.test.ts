@@ -276,6 +276,27 @@ describe('cache/import-export', () => {
     expect(fs.readdirSync(tmp).sort()).to.deep.equal(['c', 'out.img', 'out.map']);
   });
 
+  it('an export stopped part-way (Ctrl-C) ends with the reason given, its partial files removed, the earlier export as it was', async () => {
+    dev = await openCache({ source: new MemorySource(patternBuffer(4 * MiB)), cacheDir: path.join(tmp, 'c') });
+    await dev.read(0, 4 * MiB);
+    await dev.commitPending();
+    const outImg = write('out.img', 'an earlier image');
+    const outMap = write('out.map', 'an earlier mapfile');
+    const stop = new AbortController();
+    const reason = new Error('stopped');
+    const readCachedBytes = dev.readCachedBytes.bind(dev);
+    dev.readCachedBytes = (off, len) => {
+      if (off >= MiB) stop.abort(reason); // while its second MiB is copied
+      return readCachedBytes(off, len);
+    };
+    let err: unknown;
+    await exportImage(dev, outImg, outMap, { stop: stop.signal }).catch((e) => (err = e));
+    expect(err).to.equal(reason);
+    expect(fs.readFileSync(outImg, 'utf8')).to.equal('an earlier image');
+    expect(fs.readFileSync(outMap, 'utf8')).to.equal('an earlier mapfile');
+    expect(fs.readdirSync(tmp).sort()).to.deep.equal(['c', 'out.img', 'out.map']);
+  });
+
   // A data-recovery user wants everything that is good: a damaged chunk is not data, and ddrescue resuming from
   // the exported pair is to read it again from the medium.
   it('a damaged cache chunk: everything else is exported, its sectors are "?" in the mapfile and a hole in the image', async () => {
