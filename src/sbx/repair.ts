@@ -4,7 +4,6 @@
  * reference metadata block) and blocks rebuilt by RS. A block set with more than P missing blocks is
  * reported and left untouched. Versions 1–3 carry no parity: nothing is done (the CLI prints a notice).
  */
-import { promises as fsp } from 'fs';
 import { writeHeader } from './format/header';
 import { Layout } from './format/layout';
 import { RandomReader } from './reader';
@@ -13,7 +12,8 @@ import { ReferenceBlock } from './format/scan';
 import { HEADER_SIZE, isEcVersion, SCAN_STEP } from './format/specs';
 import { Progress, secondsSince } from './block-pass';
 import { checkRecordedSize, containerLayout } from './container-layout';
-import { withFileReader, writeFully } from './file-io';
+import { withFileReader } from './file-io';
+import { InPlaceWriter, withInPlaceWriter } from './in-place-writer';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError } from './workflow-errors';
 
@@ -67,8 +67,18 @@ export interface RepairStats {
 
 const MAX_LISTED_SETS = 100000;
 
+/** What a repair stopped by a signal did: each block is its own unit, so any number of them is a sound state. */
+function whatWasRepaired(n: number): string {
+  const written = n === 0 ? 'no repaired block was written' : `${n} repaired block${n === 1 ? ' was' : 's were'} written whole and synced`;
+  return `${written}; the rest of the container was not repaired: run repair again to finish`;
+}
+
 export function repairContainer(params: RepairParams): Promise<RepairStats> {
   const t0 = Date.now();
+  return withInPlaceWriter(params.input, !!params.dryRun, (writer) => repairWith(params, writer, t0), whatWasRepaired);
+}
+
+function repairWith(params: RepairParams, writer: InPlaceWriter | null, t0: number): Promise<RepairStats> {
   return withFileReader(params.input, async (reader) => {
     const ref = await requireReferenceBlock(reader, 'must-be-meta');
     const version = ref.header.version;
@@ -109,13 +119,7 @@ export function repairContainer(params: RepairParams): Promise<RepairStats> {
       stats.estimatedFromContainerSize = true;
       totalBlocks = Math.floor(reader.size / bs);
     }
-    const handle = params.dryRun ? null : await fsp.open(params.input, 'r+');
-    try {
-      await repairSets(reader, ref, layout, totalBlocks, stats, handle, params.onProgress);
-      if (handle) await handle.sync();
-    } finally {
-      await handle?.close();
-    }
+    await repairSets(reader, ref, layout, totalBlocks, stats, writer, params.onProgress);
     stats.blocksProcessed = stats.metaBlocksPassed + stats.dataBlocksPassed + stats.blocksFailed;
     stats.totalSeconds = secondsSince(t0);
     return stats;
@@ -152,14 +156,14 @@ async function overlapsShiftedBlock(reader: RandomReader, ref: ReferenceBlock, p
   return false;
 }
 
-/** Steps 3 and 4 of §7.7: metadata copies, then every block set in seq order; writes through `handle` unless null. */
+/** Steps 3 and 4 of §7.7: metadata copies, then every block set in seq order; writes through `writer` unless null. */
 async function repairSets(
   reader: RandomReader,
   ref: ReferenceBlock,
   layout: Layout,
   totalBlocks: number,
   stats: RepairStats,
-  handle: fsp.FileHandle | null,
+  writer: InPlaceWriter | null,
   onProgress?: Progress,
 ): Promise<void> {
   const bs = layout.blockSize;
@@ -182,7 +186,7 @@ async function repairSets(
     }
     stats.metaBlocksRepaired++;
     stats.metadataRepairs.push(pos);
-    if (handle) await writeFully(handle, ref.bytes, pos);
+    await writer?.writeUnit([{ pos, block: ref.bytes }]);
   }
   const codec = new ReedSolomon(layout.d, layout.p);
   const shards: (Uint8Array | null)[] = new Array(t).fill(null);
@@ -239,7 +243,7 @@ async function repairSets(
           const block = Buffer.alloc(bs);
           block.set(shards[i] as Uint8Array, HEADER_SIZE);
           writeHeader(block, 0, version, ref.header.uid, first + i);
-          if (handle) await writeFully(handle, block, positions[i]);
+          await writer?.writeUnit([{ pos: positions[i], block }]);
         }
       } else {
         stats.dataBlocksFailedToRepair += missing;

@@ -4,14 +4,14 @@
  * a removal shifts later fields up; updates/additions happen before removals, in the order FNM, SNM, HSH.
  * `--hash TYPE` re-hashes the stored data. Invalid copies are counted and left untouched.
  */
-import { promises as fsp } from 'fs';
 import { buildBlock } from './format/header';
 import { encodeMetadataFields, MetadataField, MetadataTooLargeError, parseMetadataFields } from './format/metadata';
 import { createHasher, formatMultihash, HashType, Multihash } from './format/multihash';
 import { HEADER_SIZE } from './format/specs';
 import { Progress, hashStoredData, secondsSince } from './block-pass';
 import { checkRecordedSize, containerLayout } from './container-layout';
-import { withFileReader, writeFully } from './file-io';
+import { withFileReader } from './file-io';
+import { BlockWrite, InPlaceWriter, withInPlaceWriter } from './in-place-writer';
 import { RefBlockInfo, isSameContainerBlock, refBlockInfo, requireReferenceBlock } from './reference-block';
 import { InputError, WorkflowError } from './workflow-errors';
 
@@ -102,6 +102,12 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     const bytes = typeof name === 'string' ? Buffer.byteLength(name, 'utf8') : 0;
     if (bytes > 255) return Promise.reject(new InputError(`The new ${what} is ${bytes} bytes long (UTF-8); a metadata field holds at most 255`));
   }
+  // All copies are one unit: a stop signal that comes while they are written waits for the last of them.
+  const whatWasDone = (n: number) => (n > 0 ? `all ${n} metadata blocks were updated first (and synced)` : 'the container was not modified');
+  return withInPlaceWriter(params.input, !!params.dryRun, (writer) => updateCopies(params, writer, t0), whatWasDone);
+}
+
+function updateCopies(params: UpdateParams, writer: InPlaceWriter | null, t0: number): Promise<UpdateStats> {
   return withFileReader(params.input, async (reader) => {
     const ref = await requireReferenceBlock(reader, 'must-be-meta');
     const version = ref.header.version;
@@ -135,7 +141,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
     }
 
     // Every copy is edited in memory first, so a copy that cannot take the change writes nothing at all.
-    const writes: { pos: number; block: Buffer }[] = [];
+    const writes: BlockWrite[] = [];
     for (const [number, idx] of layout.metadataIndices().entries()) {
       const pos = idx * bs;
       const b = await reader.read(pos, bs);
@@ -170,15 +176,7 @@ export function updateContainer(params: UpdateParams): Promise<UpdateStats> {
       stats.metaBlocksUpdated++;
       stats.updates.push({ number, pos, changes });
     }
-    if (!params.dryRun) {
-      const handle = await fsp.open(params.input, 'r+');
-      try {
-        for (const w of writes) await writeFully(handle, w.block, w.pos);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
+    await writer?.writeUnit(writes);
     stats.totalSeconds = secondsSince(t0);
     return stats;
   });
