@@ -21,7 +21,7 @@ import { ExportRequests } from './export-requests';
 import { checkScope, RescueScope, settledBytesIn } from '../cache/rescue-scope';
 import { UserError } from '../errors';
 import { requestSizeNote } from '../fuse/request-size';
-import { cpuPlacementNote, keepPreloadsFromChildren } from '../fuse/server-preloads';
+import { cpuPlacementNote, hugePageNote, keepPreloadsFromChildren } from '../fuse/server-preloads';
 
 export { stableIdentityOf } from './medium-stack';
 
@@ -92,6 +92,7 @@ export class MountServer {
     const { log } = opts;
     const requestSize = requestSizeNote();
     const cpuPlacement = cpuPlacementNote();
+    const hugePages = hugePageNote();
     keepPreloadsFromChildren(); // before nbdkit starts
     const spec = parseSourceArg(opts.source);
     const mountpoint = checkMountpoint(opts.mountpoint);
@@ -124,6 +125,7 @@ export class MountServer {
       log.info(`serving ${opts.source} (${cache.size} bytes, ${cache.sectorSize}-byte sectors) on ${mountpoint}, cache ${cache.cacheDir}`);
       log.info(requestSize);
       log.info(cpuPlacement);
+      log.info(hugePages);
       const root = new CurrentMediumRoot(stack);
       const info: ReadyInfo = {
         pid: process.pid,

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import { MAX_PAGES_SHIM, requestSizeNote } from '../../../src/fuse/request-size';
-import { CPU_PLACEMENT_LIB, cpuPlacementNote, keepPreloadsFromChildren, withServerPreloads } from '../../../src/fuse/server-preloads';
+import { CPU_PLACEMENT_LIB, cpuPlacementNote, HUGE_PAGE_MALLOC, hugePageNote, keepPreloadsFromChildren, withServerPreloads } from '../../../src/fuse/server-preloads';
 
 describe('fuse: the mount server\'s preload libraries', () => {
   const both = `${MAX_PAGES_SHIM}:${CPU_PLACEMENT_LIB}`;
@@ -33,5 +33,24 @@ describe('fuse: the mount server\'s preload libraries', () => {
     expect(requestSizeNote()).to.include('up to 128 KiB').and.include('not preloaded');
     expect(cpuPlacementNote({})).to.equal('cpu: threads placed by the scheduler (cpu-placement.so not preloaded into this process)');
     expect(cpuPlacementNote({ BLKFS_CPU_PLACEMENT_APPLIED: 'off (one CPU to run on)' })).to.equal('cpu: off (one CPU to run on) (cpu-placement.so)');
+  });
+});
+
+describe('fuse: the mount server\'s malloc on transparent huge pages', () => {
+  it('is asked for in GLIBC_TUNABLES, beside the user\'s other tunables', () => {
+    expect(withServerPreloads({}).GLIBC_TUNABLES).to.equal(HUGE_PAGE_MALLOC);
+    expect(withServerPreloads({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES).to.equal(`glibc.malloc.arena_max=2:${HUGE_PAGE_MALLOC}`);
+  });
+
+  it('leaves a user\'s own glibc.malloc.hugetlb as it is, and is not added twice', () => {
+    const off = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0', LD_PRELOAD: `${MAX_PAGES_SHIM}:${CPU_PLACEMENT_LIB}` };
+    expect(withServerPreloads(off).GLIBC_TUNABLES).to.equal('glibc.malloc.hugetlb=0');
+    const env = withServerPreloads({});
+    expect(withServerPreloads(env)).to.equal(env);
+  });
+
+  it('the mount log says what this process was started with', () => {
+    expect(hugePageNote({ GLIBC_TUNABLES: `glibc.malloc.arena_max=2:${HUGE_PAGE_MALLOC}` })).to.match(/^memory: glibc\.malloc\.hugetlb=1 \(GLIBC_TUNABLES\), transparent huge pages: \w+$/);
+    expect(hugePageNote({})).to.include('glibc.malloc.hugetlb not set');
   });
 });
