@@ -20,8 +20,9 @@ export function preloads(env: NodeJS.ProcessEnv): string[] {
  * later; older ones ignore it). The server's large buffers (the copying pass's 4 MiB spans, the image hasher's) are
  * fresh memory in each server, and in a VM each 4 KiB page's first touch is a trap to the hypervisor: 48 MiB of
  * fresh 4 KiB pages took 160-220 ms to touch on this project's 2-core VM, 70-150 ms on huge pages. An acquisition of a
- * fresh mount took ~15,000 page faults, ~8,000 with it (bench/huge-pages.sh). Kept for the server's children: nbdkit
- * takes a buffer per request the same way.
+ * fresh mount took ~15,000 page faults, ~3,400 with it and the span buffers' slabs (bench/huge-pages.sh). The cost: a
+ * huge page is resident whole (peak RSS reading /sbx/image.sbx of 1 GiB: ~165 -> ~175-200 MB). Kept for the
+ * server's children: nbdkit takes a buffer per request the same way.
  */
 export const HUGE_PAGE_MALLOC = 'glibc.malloc.hugetlb=1';
 
